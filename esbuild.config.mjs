@@ -1,0 +1,166 @@
+// Bundles every target of the project. Type checking is separate (npm run typecheck).
+//
+//   node esbuild.config.mjs               extension, CLI and webviews into dist/
+//   node esbuild.config.mjs --production  the same, minified, no source maps, with metafiles
+//   node esbuild.config.mjs --watch       rebuild on change (for F5 and the watch task)
+//   node esbuild.config.mjs --tests       also the test suites and benchmarks into dist/test, dist/bench
+import * as esbuild from 'esbuild';
+import { chmodSync, readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { layeringPlugin } from './scripts/layering.mjs';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+const watch = args.has('--watch');
+const withTests = args.has('--tests');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** Files below `dir` (relative to the root) whose names end with `suffix`. */
+function filesUnder(dir, suffix) {
+  const abs = path.join(root, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(suffix))
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+// In watch mode, says once when every target has finished its first build (later builds are rebuilds).
+const firstBuilds = new Set();
+let targetCount = 0;
+
+/** Prints build start/end and errors in the format of the `$esbuild-watch` problem matcher. */
+const reportPlugin = (label) => ({
+  name: 'report',
+  setup(build) {
+    build.onStart(() => {
+      if (watch) console.log(`[watch] build started (${label})`);
+    });
+    build.onEnd((result) => {
+      for (const { text, location } of result.errors) {
+        console.error(`✘ [ERROR] ${text}`);
+        if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+      }
+      if (!watch) return;
+      console.log(`[watch] build finished (${label})`);
+      if (!firstBuilds.has(label)) {
+        firstBuilds.add(label);
+        if (firstBuilds.size === targetCount) console.log('[watch] watching for changes');
+      }
+    });
+  },
+});
+
+const common = {
+  bundle: true,
+  logLevel: 'silent',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  metafile: production,
+  legalComments: 'none',
+  define: { __NITRO_VERSION__: JSON.stringify(pkg.version) },
+  plugins: [layeringPlugin(root)],
+};
+
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
+
+const targets = [
+  {
+    label: 'extension',
+    ...node,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode'],
+  },
+  {
+    label: 'cli',
+    ...node,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+];
+
+const webviews = filesUnder('src/webview', '/main.ts').filter((f) => f.split('/').length === 4);
+if (webviews.length > 0) {
+  targets.push({
+    label: 'webview',
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    target: ['chrome120'],
+    entryPoints: Object.fromEntries(webviews.map((f) => [f.split('/')[2], f])),
+    outdir: 'dist/webview',
+  });
+}
+
+if (withTests) {
+  const testNode = { ...node, sourcemap: 'inline', minify: false, metafile: false, packages: 'external' };
+  targets.push(
+    {
+      label: 'unit tests',
+      ...testNode,
+      entryPoints: filesUnder('test/unit', '.test.ts'),
+      outbase: 'test/unit',
+      outdir: 'dist/test/unit',
+    },
+    {
+      label: 'extension-host tests',
+      ...testNode,
+      entryPoints: filesUnder('test/vscode', '.ts').filter((f) => !f.endsWith('.d.ts')),
+      outbase: 'test/vscode',
+      outdir: 'dist/test/vscode',
+      external: ['vscode'],
+    },
+    {
+      label: 'benchmarks',
+      ...testNode,
+      entryPoints: filesUnder('bench', '.bench.ts'),
+      outbase: 'bench',
+      outdir: 'dist/bench',
+    },
+  );
+}
+
+function afterBuild(label, result) {
+  if (label === 'cli') chmodSync(path.join(root, 'dist/cli.js'), 0o755);
+  if (production && result.metafile) {
+    mkdirSync(path.join(root, 'dist'), { recursive: true });
+    writeFileSync(path.join(root, `dist/meta-${label}.json`), JSON.stringify(result.metafile));
+  }
+}
+
+const active = targets.filter((t) => (t.entryPoints.length ?? Object.keys(t.entryPoints).length) > 0);
+targetCount = active.length;
+const contexts = await Promise.all(
+  active
+    .map(({ label, ...options }) =>
+      esbuild.context({
+        ...options,
+        absWorkingDir: root,
+        plugins: [
+          ...options.plugins,
+          reportPlugin(label),
+          { name: 'after', setup: (b) => b.onEnd((r) => r.errors.length || afterBuild(label, r)) },
+        ],
+      }).then((ctx) => ({ label, ctx })),
+    ),
+);
+
+if (watch) {
+  await Promise.all(contexts.map(({ ctx }) => ctx.watch()));
+} else {
+  let failed = false;
+  for (const { label, ctx } of contexts) {
+    try {
+      await ctx.rebuild();
+    } catch {
+      failed = true;
+      console.error(`build failed: ${label}`);
+    }
+    await ctx.dispose();
+  }
+  process.exit(failed ? 1 : 0);
+}

@@ -1,0 +1,19 @@
+// Entry point of the nitro-dev command (bundled to dist/cli.js).
+import { EXIT_FAILURE, PROGRAM, runCli } from './cli';
+
+const io = {
+  stdout: (text: string) => void process.stdout.write(text),
+  stderr: (text: string) => void process.stderr.write(text),
+  env: process.env,
+  cwd: process.cwd(),
+};
+
+runCli(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`${PROGRAM}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  },
+);

@@ -1,0 +1,22 @@
+// Globals the engine may rely on: those that Node 20 and current browsers both provide.
+// The engine's type environment has neither Node's nor the DOM's declarations, so using anything
+// else (Buffer, process, document, ...) fails type checking.
+
+declare const __NITRO_VERSION__: string;
+
+interface TextEncoder {
+  encode(input?: string): Uint8Array;
+}
+declare var TextEncoder: { new (): TextEncoder };
+
+interface TextDecoder {
+  decode(input?: ArrayBufferView | ArrayBuffer, options?: { stream?: boolean }): string;
+}
+declare var TextDecoder: {
+  new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }): TextDecoder;
+};
+
+type TimerHandle = { readonly __timerHandle?: never } | number;
+declare function setTimeout(callback: () => void, ms?: number): TimerHandle;
+declare function clearTimeout(handle: TimerHandle | undefined): void;
+declare function queueMicrotask(callback: () => void): void;

@@ -1,0 +1,45 @@
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import { COMMANDS, type CommandId } from '../ids';
+import type { ImageEntry, ImagesTreeProvider } from '../tree/imagesTree';
+import type { ParentsTreeProvider } from '../tree/parentsTree';
+
+export interface Views {
+  readonly parents: ParentsTreeProvider;
+  readonly images: ImagesTreeProvider;
+}
+
+type Handler = (...args: never[]) => unknown;
+
+/** The single table that maps command ids to handlers. */
+export function commandTable(ctx: Ctx, views: Views): Record<CommandId, Handler> {
+  return {
+    [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
+    [COMMANDS.imagesRefresh]: () => views.images.refresh(),
+    [COMMANDS.imageReveal]: async (entry?: ImageEntry) => {
+      const uri = entry?.uri ?? vscode.window.activeTextEditor?.document.uri;
+      if (!uri) return;
+      await vscode.commands.executeCommand('revealInExplorer', uri);
+    },
+    [COMMANDS.logShow]: () => ctx.log.show(true),
+  };
+}
+
+export function registerCommands(ctx: Ctx, views: Views): void {
+  for (const [id, handler] of Object.entries(commandTable(ctx, views))) {
+    ctx.push(
+      vscode.commands.registerCommand(id, async (...args: never[]) => {
+        try {
+          return await handler(...args);
+        } catch (e) {
+          const message = e instanceof Error ? e.message : String(e);
+          ctx.log.error(`${id} failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
+          void vscode.window.showErrorMessage(`Nitro Enclaves: ${message}`, 'Show Log').then((choice) => {
+            if (choice) ctx.log.show(true);
+          });
+          return undefined;
+        }
+      }),
+    );
+  }
+}

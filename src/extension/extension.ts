@@ -1,0 +1,35 @@
+import * as vscode from 'vscode';
+import { VERSION } from '../engine';
+import { registerCommands } from './commands/registerCommands';
+import { Ctx } from './ctx';
+import { VIEWS } from './ids';
+import { ImagesTreeProvider } from './tree/imagesTree';
+import { ParentsTreeProvider } from './tree/parentsTree';
+
+/** What activate() returns: handles for the extension-host tests (not a public API). */
+export interface NitroEnclavesApi {
+  readonly version: string;
+  readonly parents: ParentsTreeProvider;
+  readonly images: ImagesTreeProvider;
+  readonly log: vscode.LogOutputChannel;
+}
+
+export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
+  const ctx = new Ctx(context);
+  context.subscriptions.push(ctx);
+
+  const parents = ctx.own(new ParentsTreeProvider());
+  const images = ctx.own(new ImagesTreeProvider(ctx.log));
+  ctx.push(
+    vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: parents, showCollapseAll: false }),
+    vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images }),
+  );
+  registerCommands(ctx, { parents, images });
+
+  ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
+  return { version: VERSION, parents, images, log: ctx.log };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

@@ -1,0 +1,45 @@
+// Every identifier the extension shares with package.json, in one place. A unit test checks that
+// this table and the manifest agree both ways.
+
+export const EXTENSION_ID = 'nitroenclaves.nitro-enclaves';
+
+export const VIEW_CONTAINER = 'nitroEnclaves';
+
+export const VIEWS = {
+  parents: 'nitroEnclaves.views.parents',
+  images: 'nitroEnclaves.views.images',
+} as const;
+
+export const COMMANDS = {
+  parentsRefresh: 'nitroEnclaves.parents.refresh',
+  imagesRefresh: 'nitroEnclaves.images.refresh',
+  imageReveal: 'nitroEnclaves.image.reveal',
+  logShow: 'nitroEnclaves.log.show',
+} as const;
+
+export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
+
+export const SETTINGS = {
+  imagesExclude: 'nitroEnclaves.images.exclude',
+} as const;
+
+export const LOG_CHANNEL = 'Nitro Enclaves';
+
+/**
+ * Tree item context values: `<state><Noun>`, matched by anchored regexes in package.json menus
+ * (for example `viewItem =~ /Image$/`).
+ */
+export const CONTEXT_VALUES = {
+  /** e.g. `notStartedEmulatorParent`, `runningNitroCliParent`. */
+  parent: (backend: string, state: string): string => `${camel(state)}${pascal(backend)}Parent`,
+  image: 'eifImage',
+} as const;
+
+function camel(kebab: string): string {
+  return kebab.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+}
+
+function pascal(kebab: string): string {
+  const c = camel(kebab);
+  return c.charAt(0).toUpperCase() + c.slice(1);
+}

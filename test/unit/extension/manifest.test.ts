@@ -1,0 +1,138 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { COMMANDS, CONTEXT_VALUES, EXTENSION_ID, LOG_CHANNEL, SETTINGS, VIEWS, VIEW_CONTAINER } from '../../../src/extension/ids';
+import { PKG, ROOT } from '../repo';
+
+const root = ROOT;
+const pkg = PKG;
+const contributes = pkg.contributes;
+
+interface MenuEntry {
+  command: string;
+  when?: string;
+  group?: string;
+}
+
+/** Every `nitroEnclaves.<noun>.<verb>` string literal in src/extension. */
+function idsUsedInExtensionSource(): Set<string> {
+  const found = new Set<string>();
+  const dir = path.join(root, 'src/extension');
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+    const text = readFileSync(path.join(e.parentPath, e.name), 'utf8');
+    for (const m of text.matchAll(/['"`](nitroEnclaves\.[a-zA-Z]+\.[a-zA-Z.]+)['"`]/g)) found.add(m[1] as string);
+  }
+  return found;
+}
+
+describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
+  it('identifies the extension as publisher.name', () => {
+    assert.equal(EXTENSION_ID, `${pkg.publisher}.${pkg.name}`);
+    assert.equal(pkg.name, 'nitro-enclaves');
+    assert.equal(pkg.displayName, 'Nitro Enclaves');
+    assert.equal(pkg.main, './dist/extension.js');
+    assert.deepEqual(pkg.bin, { 'nitro-dev': 'dist/cli.js' });
+  });
+
+  it('contributes every command of ids.ts, and registers nothing it does not contribute', () => {
+    const contributed = contributes.commands.map((c: { command: string }) => c.command).sort();
+    assert.deepEqual(contributed, Object.values(COMMANDS).sort());
+  });
+
+  it('uses only known ids in the extension source', () => {
+    const known = new Set<string>([...Object.values(COMMANDS), ...Object.values(VIEWS), ...Object.values(SETTINGS)]);
+    const unknown = [...idsUsedInExtensionSource()].filter((id) => !known.has(id));
+    assert.deepEqual(unknown, [], 'ids written outside ids.ts must be declared there');
+  });
+
+  it('names commands nitroEnclaves.<noun>.<verb> in the "Nitro Enclaves" category, with a title', () => {
+    for (const c of contributes.commands) {
+      assert.match(c.command, /^nitroEnclaves\.[a-z][a-zA-Z]*\.[a-z][a-zA-Z]*$/, c.command);
+      assert.match(c.category, /^Nitro Enclaves( \(.+\))?$/, c.command);
+      assert.ok(c.title && !c.title.startsWith('Nitro Enclaves'), `${c.command}: the category already says "Nitro Enclaves"`);
+      if (c.icon !== undefined) assert.match(c.icon, /^\$\([a-z-]+\)$/, `${c.command}: icons are codicons`);
+    }
+  });
+
+  it('contributes the view container and both views of ids.ts', () => {
+    const containers = contributes.viewsContainers.activitybar;
+    assert.deepEqual(containers.map((c: { id: string }) => c.id), [VIEW_CONTAINER]);
+    assert.equal(containers[0].title, 'Nitro Enclaves');
+    assert.match(containers[0].icon, /^media\/.+\.svg$/);
+    readFileSync(path.join(root, containers[0].icon)); // the icon file exists
+    const views = contributes.views[VIEW_CONTAINER];
+    assert.deepEqual(
+      views.map((v: { id: string; name: string }) => [v.id, v.name]),
+      [
+        [VIEWS.parents, 'Parent Instances'],
+        [VIEWS.images, 'Enclave Images'],
+      ],
+    );
+    const welcomed = new Set(contributes.viewsWelcome.map((w: { view: string }) => w.view));
+    for (const id of Object.values(VIEWS)) assert.ok(welcomed.has(id), `${id} has welcome content`);
+  });
+
+  it('activates on specific events only', () => {
+    assert.ok(pkg.activationEvents.length > 0);
+    for (const e of pkg.activationEvents) assert.notEqual(e, '*');
+    for (const id of Object.values(VIEWS)) assert.ok(pkg.activationEvents.includes(`onView:${id}`), id);
+  });
+
+  it('refers only to contributed commands in menus and welcome links, and hides node-only commands from the palette', () => {
+    const commands = new Set(contributes.commands.map((c: { command: string }) => c.command));
+    const menus = contributes.menus as Record<string, MenuEntry[]>;
+    for (const [menu, entries] of Object.entries(menus)) {
+      for (const e of entries) assert.ok(commands.has(e.command), `${menu}: ${e.command} is contributed`);
+    }
+    for (const w of contributes.viewsWelcome) {
+      for (const m of (w.contents as string).matchAll(/\(command:([\w.]+)\)/g)) {
+        const id = m[1] as string;
+        assert.ok(commands.has(id) || id.startsWith('workbench.'), `welcome link ${id}`);
+      }
+    }
+    const itemOnly = menus['view/item/context']?.map((e) => e.command) ?? [];
+    const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
+    for (const id of itemOnly) assert.ok(hidden.has(id), `${id} needs a tree node, so the palette must not offer it`);
+  });
+
+  it('matches context values with anchored patterns that the tree items produce', () => {
+    const itemMenus = (contributes.menus['view/item/context'] ?? []) as MenuEntry[];
+    for (const e of itemMenus) {
+      const m = /viewItem =~ \/(.+?)\//.exec(e.when ?? '');
+      assert.ok(m, `${e.command}: when clause matches viewItem by regex`);
+    }
+    assert.equal(CONTEXT_VALUES.parent('emulator', 'not-started'), 'notStartedEmulatorParent');
+    assert.equal(CONTEXT_VALUES.parent('nitro-cli', 'running'), 'runningNitroCliParent');
+    assert.match(CONTEXT_VALUES.image, /Image$/);
+  });
+
+  it('describes every setting and names it nitroEnclaves.<area>.<name>', () => {
+    const sections = contributes.configuration as { title: string; properties: Record<string, { markdownDescription?: string; description?: string }> }[];
+    const names = sections.flatMap((s) => Object.keys(s.properties));
+    assert.deepEqual(names.sort(), Object.values(SETTINGS).sort());
+    for (const s of sections) {
+      for (const [name, p] of Object.entries(s.properties)) {
+        assert.match(name, /^nitroEnclaves\.[a-z][a-zA-Z]*\.[a-z][a-zA-Z]*$/);
+        assert.ok((p.markdownDescription ?? p.description ?? '').length > 20, `${name} has a description`);
+      }
+    }
+  });
+
+  it('pins the toolchain the harness needs', () => {
+    assert.match(pkg.engines.vscode, /^\^1\.(\d+)\.\d+$/);
+    const minor = Number(/^\^1\.(\d+)/.exec(pkg.engines.vscode)?.[1]);
+    assert.ok(minor <= 100, 'engines.vscode must not exceed the VS Code 1.100 inside code-server 4.100.3');
+    assert.equal(pkg.devDependencies['@types/vscode'], `1.${minor}.0`);
+    assert.match(pkg.devDependencies['@vscode/test-electron'], /^2\.5\./);
+    assert.match(pkg.devDependencies['@vscode/vsce'], /^3\./);
+    assert.equal(pkg.overrides['cbor-extract'], '2.2.2');
+    for (const [name, version] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
+      assert.match(version as string, /^\d+\.\d+\.\d+$/, `${name} is pinned exactly`);
+    }
+  });
+
+  it('names the log channel "Nitro Enclaves"', () => {
+    assert.equal(LOG_CHANNEL, 'Nitro Enclaves');
+  });
+});

@@ -1,0 +1,117 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { NitroEnclavesApi } from '../../src/extension/extension';
+import { COMMANDS, EXTENSION_ID, VIEWS } from '../../src/extension/ids';
+
+/** Polls `probe` until it returns a truthy value or `ms` pass. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('Nitro Enclaves in a real VS Code extension host', () => {
+  let api: NitroEnclavesApi;
+  let workspace: vscode.Uri;
+
+  before(async () => {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'the test run opens a workspace folder');
+    workspace = folder.uri;
+    const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
+    assert.ok(extension, `${EXTENSION_ID} is installed in the extension host`);
+    api = await extension.activate();
+  });
+
+  it('activates in a Node extension host and reports its version', () => {
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.equal(extension?.isActive, true);
+    assert.equal(api.version, extension?.packageJSON.version);
+    console.log(`      (VS Code ${vscode.version}, ${vscode.env.appHost}, Node ${process.version})`);
+  });
+
+  it('registers every command it contributes', async () => {
+    const contributed: { command: string }[] = vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON.contributes.commands;
+    const registered = new Set(await vscode.commands.getCommands(true));
+    assert.ok(contributed.length >= Object.keys(COMMANDS).length);
+    for (const { command } of contributed) assert.ok(registered.has(command), `${command} is registered`);
+  });
+
+  it('shows both views in the Nitro Enclaves container', async () => {
+    await vscode.commands.executeCommand('workbench.view.extension.nitroEnclaves');
+    // VS Code creates a `<view id>.focus` command for every contributed view; it fails for an unknown view.
+    for (const view of Object.values(VIEWS)) await vscode.commands.executeCommand(`${view}.focus`);
+  });
+
+  it('shows the embedded emulator as a parent that is not started and holds no enclaves', async () => {
+    const roots = api.parents.getChildren();
+    assert.equal(roots.length, 1);
+    const [emulator] = roots;
+    assert.ok(emulator);
+    const item = api.parents.getTreeItem(emulator);
+    assert.equal(item.label, 'Embedded emulator');
+    assert.equal(item.description, 'not started');
+    assert.equal(item.contextValue, 'notStartedEmulatorParent');
+    assert.equal(item.collapsibleState, vscode.TreeItemCollapsibleState.None);
+    assert.deepEqual(api.parents.getChildren(emulator), []);
+  });
+
+  it('lists a new .eif file in Enclave Images, and drops it again when deleted', async () => {
+    const eif = vscode.Uri.joinPath(workspace, 'images', 'hello.eif');
+    const labels = async () => (await api.images.getChildren()).map((e) => vscode.workspace.asRelativePath(e.uri));
+    assert.deepEqual(await labels(), []);
+    let changes = 0;
+    const sub = api.images.onDidChangeTreeData(() => changes++);
+    try {
+      await vscode.workspace.fs.writeFile(eif, new Uint8Array([1, 2, 3]));
+      // The file watcher refreshes the view by itself (debounced).
+      await eventually('the watcher to refresh the view', () => changes > 0);
+      assert.deepEqual(await labels(), ['images/hello.eif']);
+      const item = api.images.getTreeItem({ uri: eif });
+      assert.equal(item.contextValue, 'eifImage');
+      assert.equal(item.description, 'images');
+      await vscode.workspace.fs.delete(eif);
+      await eventually('the deleted image to leave the view', async () => (await labels()).length === 0);
+    } finally {
+      sub.dispose();
+    }
+  });
+
+  it('runs the refresh, reveal and log commands', async () => {
+    const eif = vscode.Uri.joinPath(workspace, 'reveal.eif');
+    await vscode.workspace.fs.writeFile(eif, new Uint8Array([0]));
+    try {
+      let fired = 0;
+      const subs = [api.parents.onDidChangeTreeData(() => fired++), api.images.onDidChangeTreeData(() => fired++)];
+      await vscode.commands.executeCommand(COMMANDS.parentsRefresh);
+      await vscode.commands.executeCommand(COMMANDS.imagesRefresh);
+      subs.forEach((s) => s.dispose());
+      assert.ok(fired >= 2, 'each refresh command fires its view');
+      await vscode.commands.executeCommand(COMMANDS.imageReveal, { uri: eif });
+      await vscode.commands.executeCommand(COMMANDS.logShow);
+    } finally {
+      await vscode.workspace.fs.delete(eif);
+    }
+  });
+
+  it('leaves out images matched by nitroEnclaves.images.exclude', async () => {
+    const kept = vscode.Uri.joinPath(workspace, 'out', 'kept.eif');
+    const hidden = vscode.Uri.joinPath(workspace, 'vendor', 'hidden.eif');
+    await vscode.workspace.fs.writeFile(kept, new Uint8Array([0]));
+    await vscode.workspace.fs.writeFile(hidden, new Uint8Array([0]));
+    const config = vscode.workspace.getConfiguration('nitroEnclaves.images');
+    try {
+      await config.update('exclude', ['**/vendor/**'], vscode.ConfigurationTarget.Workspace);
+      const names = (await api.images.getChildren()).map((e) => vscode.workspace.asRelativePath(e.uri));
+      assert.deepEqual(names, ['out/kept.eif']);
+    } finally {
+      await config.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+      await vscode.workspace.fs.delete(kept);
+      await vscode.workspace.fs.delete(hidden);
+    }
+  });
+});
