@@ -7,3 +7,30 @@ export type { ByteSource } from './platform/byteSource';
 export { ByteRangeError, MemoryByteSource, checkRange } from './platform/byteSource';
 export type { BackendKind, ParentState, ParentSummary } from './parents';
 export { embeddedEmulatorParent, listParents } from './parents';
+export { ConcatSource, sliceOf, type Piece } from './platform/concatSource';
+export * from './eif/defs';
+export { EifFormatError, type EifErrorCode, type EifProblem, type Severity } from './eif/errors';
+export { readLayout, decodeHeader, encodeHeader, type EifHeader, type EifLayout, type EifSection } from './eif/layout';
+export { planMeasurement, runPlan, pcrOfSource, DEFAULT_CHUNK, type ByteRange, type MeasurementPlan, type MeasureResult, type PcrValues } from './eif/measure';
+export { parseMetadata, encodeMetadata, describeMetadata, MetadataError, type EifMetadata, type BuildMetadata } from './eif/metadata';
+export {
+  decodeSignatureSection,
+  decodeCoseSign1,
+  encodeSignatureSection,
+  encodeCoseSign1,
+  pcr0Payload,
+  protectedHeader,
+  sigStructure,
+  payloadMatchesPcr0,
+  SignatureFormatError,
+  COSE_ALGORITHMS,
+  type CoseAlgorithm,
+  type CoseSign1,
+  type SignatureEntry,
+} from './eif/signature';
+export { describeJson, measurementsJson, signingCertificateJson, formatJson, type DescribeEifJson, type MeasurementsJson, type SigningCertificateJson } from './eif/describe';
+export { parseCertificate, opensslTime, rustDebugEscape, isValidAt, CertificateError, type CertificateInfo, type NameAttribute } from './x509/certificate';
+export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } from './util/bytes';
+export { crc32 } from './util/crc32';
+export { extendFromZero, type HashPort, type IncrementalHash, type Crc32Accumulator } from './util/hashPort';
+export { pemBlocks, firstCertificateDer } from './util/pem';

@@ -13,9 +13,16 @@ export const VIEWS = {
 export const COMMANDS = {
   parentsRefresh: 'nitroEnclaves.parents.refresh',
   imagesRefresh: 'nitroEnclaves.images.refresh',
+  imageDescribe: 'nitroEnclaves.image.describe',
+  imageComputePcr: 'nitroEnclaves.image.computePcr',
+  imageCopyPcr: 'nitroEnclaves.image.copyPcr',
+  imageCopyAllPcrs: 'nitroEnclaves.image.copyAllPcrs',
   imageReveal: 'nitroEnclaves.image.reveal',
   logShow: 'nitroEnclaves.log.show',
 } as const;
+
+/** The read-only custom editor for .eif files. */
+export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -32,7 +39,12 @@ export const LOG_CHANNEL = 'Nitro Enclaves';
 export const CONTEXT_VALUES = {
   /** e.g. `notStartedEmulatorParent`, `runningNitroCliParent`. */
   parent: (backend: string, state: string): string => `${camel(state)}${pascal(backend)}Parent`,
+  /** An image that was measured (or not yet): `eifImage`; one whose file is malformed: `brokenEifImage`. */
   image: 'eifImage',
+  brokenImage: 'brokenEifImage',
+  pcr: 'pcr',
+  sectionGroup: 'eifSections',
+  section: 'eifSection',
 } as const;
 
 function camel(kebab: string): string {

@@ -20,3 +20,6 @@ type TimerHandle = { readonly __timerHandle?: never } | number;
 declare function setTimeout(callback: () => void, ms?: number): TimerHandle;
 declare function clearTimeout(handle: TimerHandle | undefined): void;
 declare function queueMicrotask(callback: () => void): void;
+
+declare function atob(data: string): string;
+declare function btoa(data: string): string;

@@ -1,0 +1,61 @@
+// The EIF format's fixed facts (spec: shared EIF spec, sections 1-2). Every size and offset here is
+// restated from the format definition; nothing else in the engine hard-codes them.
+
+export const EIF_MAGIC = Uint8Array.of(0x2e, 0x65, 0x69, 0x66); // ".eif"
+export const EIF_HEADER_SIZE = 548;
+export const SECTION_HEADER_SIZE = 12;
+export const MAX_SECTIONS = 32;
+/** Offset of the CRC-32 field, the last 4 bytes of the header. */
+export const CRC_OFFSET = 544;
+/** Header field offsets. */
+export const HEADER = {
+  magic: 0,
+  version: 4,
+  flags: 6,
+  defaultMem: 8,
+  defaultCpus: 16,
+  reserved: 24,
+  numSections: 26,
+  sectionOffsets: 28,
+  sectionSizes: 284,
+  unused: 540,
+  crc: 544,
+} as const;
+
+/** The version AWS tools write today (v4 adds the mandatory metadata section). */
+export const CURRENT_EIF_VERSION = 4;
+export const SUPPORTED_EIF_VERSIONS: readonly number[] = [2, 3, 4];
+
+/** Header flag bit 0: the enclave's CPU architecture. */
+export const EIF_FLAG_ARM64 = 0x0001;
+export type EifArch = 'x86_64' | 'aarch64';
+
+/** Values builders write into the (ignored) default_mem and default_cpus fields. */
+export const DEFAULT_MEM_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_CPUS = 2;
+
+export enum SectionType {
+  Invalid = 0,
+  Kernel = 1,
+  Cmdline = 2,
+  Ramdisk = 3,
+  Signature = 4,
+  Metadata = 5,
+}
+
+export const SECTION_NAMES: Record<SectionType, string> = {
+  [SectionType.Invalid]: 'invalid',
+  [SectionType.Kernel]: 'kernel',
+  [SectionType.Cmdline]: 'cmdline',
+  [SectionType.Ramdisk]: 'ramdisk',
+  [SectionType.Signature]: 'signature',
+  [SectionType.Metadata]: 'metadata',
+};
+
+/** The format's cap on a signature section (builders do not enforce it; readers warn). */
+export const SIGNATURE_MAX_SIZE = 32768;
+/** Largest signature or metadata section this engine will load into memory to decode. */
+export const MAX_DECODED_SECTION = 1024 * 1024;
+
+/** The `HashAlgorithm` text in nitro-cli's measurement JSON (see the spec's note on its versions). */
+export const HASH_ALGORITHM_TEXT = 'Sha384 { ... }';

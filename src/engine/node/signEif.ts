@@ -1,0 +1,41 @@
+// `sign-eif`: adds a signature to an EIF, or replaces the one it has, keeping every other section
+// and the header's fixed fields. Unlike image-format 0.5.0, the size table is updated too when an
+// existing signature is replaced (the spec's pitfall P14).
+import { SectionType } from '../eif/defs';
+import { EifFormatError } from '../eif/errors';
+import { readLayout } from '../eif/layout';
+import type { CancellationLike } from '../platform/lifecycle';
+import { writeEif, type SigningInput, type WriteEifResult } from './eifWriter';
+import { FileByteSource } from './fileByteSource';
+
+export interface SignEifOptions extends SigningInput {
+  /** Where to write the signed image (default: replace the input, atomically). */
+  readonly outPath?: string;
+  readonly token?: CancellationLike;
+  readonly onProgress?: (done: number, total: number, stage: 'measuring' | 'writing') => void;
+}
+
+export async function signEifFile(path: string, options: SignEifOptions): Promise<WriteEifResult> {
+  const source = await FileByteSource.open(path);
+  try {
+    const layout = await readLayout(source);
+    const fatal = layout.problems.find((p) => p.severity === 'error');
+    if (fatal) throw new EifFormatError(fatal.code, fatal.offset, `refusing to sign a malformed image: ${fatal.message}`);
+    const sections = layout.sections.map((s) => ({ type: s.type, data: { source, offset: s.dataOffset, size: s.size } }));
+    // Several signature sections (which no tool writes) collapse into the one replacing the first.
+    const firstSig = sections.findIndex((s) => s.type === SectionType.Signature);
+    const kept = sections.filter((s, i) => s.type !== SectionType.Signature || i === firstSig);
+    return await writeEif(options.outPath ?? path, {
+      arch: layout.header.arch,
+      version: layout.header.version,
+      defaultMem: layout.header.defaultMem,
+      defaultCpus: layout.header.defaultCpus,
+      sections: kept,
+      signing: { certificatePem: options.certificatePem, privateKeyPem: options.privateKeyPem },
+      ...(options.token ? { token: options.token } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  } finally {
+    await source.close();
+  }
+}
