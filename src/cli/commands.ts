@@ -1,4 +1,5 @@
 import type { CommandSpec, ParsedArgs } from './args';
+import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 
 /** What a subcommand gets to talk to the outside world; tests pass their own. */
 export interface CliIo {
@@ -6,6 +7,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Whether stderr is a terminal (progress lines are shown only then). */
+  readonly stderrIsTty?: boolean;
 }
 
 export interface Command extends CommandSpec {
@@ -17,4 +20,4 @@ export interface Command extends CommandSpec {
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [describeEifCommand, pcrCommand, signEifCommand];

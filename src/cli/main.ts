@@ -6,6 +6,7 @@ const io = {
   stderr: (text: string) => void process.stderr.write(text),
   env: process.env,
   cwd: process.cwd(),
+  stderrIsTty: process.stderr.isTTY === true,
 };
 
 runCli(process.argv.slice(2), io).then(

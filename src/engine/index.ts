@@ -32,5 +32,5 @@ export { describeJson, measurementsJson, signingCertificateJson, formatJson, typ
 export { parseCertificate, opensslTime, rustDebugEscape, isValidAt, CertificateError, type CertificateInfo, type NameAttribute } from './x509/certificate';
 export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } from './util/bytes';
 export { crc32 } from './util/crc32';
-export { extendFromZero, type HashPort, type IncrementalHash, type Crc32Accumulator } from './util/hashPort';
+export { extendFromZero, pcrOfBytes, type HashPort, type IncrementalHash, type Crc32Accumulator } from './util/hashPort';
 export { pemBlocks, firstCertificateDer } from './util/pem';

@@ -23,7 +23,7 @@ import type { ByteSource } from '../platform/byteSource';
 import { ConcatSource, type Piece } from '../platform/concatSource';
 import { throwIfCancelled, type CancellationLike } from '../platform/lifecycle';
 import { toHex, utf8 } from '../util/bytes';
-import { extendFromZero } from '../util/hashPort';
+import { pcrOfBytes } from '../util/hashPort';
 import { firstCertificateDer } from '../util/pem';
 import { CertificateError, parseCertificate } from '../x509/certificate';
 import { writeAtomically } from './atomicFile';
@@ -106,7 +106,7 @@ export function signatureSectionFor(pcr0: Uint8Array, signing: SigningInput): { 
   // nitro-cli refuses to run. Check before writing anything.
   const check = verifyCose(decodeCoseSign1(cose), cert);
   if (!check.valid) throw new SigningError(`the private key does not match the signing certificate (${check.reason})`);
-  return { bytes: encodeSignatureSection(utf8(signing.certificatePem), cose), pcr8: toHex(extendFromZero(nodeHashes, certDer)) };
+  return { bytes: encodeSignatureSection(utf8(signing.certificatePem), cose), pcr8: toHex(pcrOfBytes(nodeHashes, certDer)) };
 }
 
 /** Writes an EIF to `target` atomically and returns its measurements (nitro-cli's JSON shape). */

@@ -29,3 +29,10 @@ export function extendFromZero(hashes: HashPort, contentDigest: Uint8Array): Uin
   h.update(contentDigest);
   return h.digest();
 }
+
+/** The PCR of a byte string: extendFromZero(SHA-384(bytes)) (e.g. PCR8 from a certificate's DER). */
+export function pcrOfBytes(hashes: HashPort, bytes: Uint8Array): Uint8Array {
+  const h = hashes.sha384();
+  h.update(bytes);
+  return extendFromZero(hashes, h.digest());
+}

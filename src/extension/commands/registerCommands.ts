@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { COMMANDS, type CommandId } from '../ids';
-import type { ImageEntry, ImagesTreeProvider } from '../tree/imagesTree';
+import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
+import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
 import type { ParentsTreeProvider } from '../tree/parentsTree';
 
 export interface Views {
@@ -16,8 +17,12 @@ export function commandTable(ctx: Ctx, views: Views): Record<CommandId, Handler>
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
-    [COMMANDS.imageReveal]: async (entry?: ImageEntry) => {
-      const uri = entry?.uri ?? vscode.window.activeTextEditor?.document.uri;
+    [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, arg),
+    [COMMANDS.imageComputePcr]: (arg?: unknown) => computePcr(arg),
+    [COMMANDS.imageCopyPcr]: (node?: ImageNode) => copyPcr(node),
+    [COMMANDS.imageCopyAllPcrs]: (arg?: unknown) => copyAllPcrs(views.images.service, arg),
+    [COMMANDS.imageReveal]: async (arg?: unknown) => {
+      const uri = targetUri(arg);
       if (!uri) return;
       await vscode.commands.executeCommand('revealInExplorer', uri);
     },

@@ -1,0 +1,101 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { formatJson, nodeHashesPcr } from './pcrHelpers';
+import type { EifService } from '../images/eifService';
+import type { ImageNode } from '../tree/imagesTree';
+
+/** The image a command was invoked on: a tree node, an Explorer URI, or the active editor's file. */
+export function targetUri(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) return (arg as { uri: vscode.Uri }).uri;
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (tab instanceof vscode.TabInputCustom || tab instanceof vscode.TabInputText) {
+    if (tab.uri.path.endsWith('.eif')) return tab.uri;
+  }
+  return undefined;
+}
+
+async function pickEif(title: string): Promise<vscode.Uri | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectMany: false,
+    openLabel: 'Describe',
+    filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
+    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+  });
+  return picked?.[0];
+}
+
+/** Describe Enclave Image…: nitro-cli's describe-eif JSON in an untitled JSON editor. */
+export async function describeImage(service: EifService, arg?: unknown): Promise<vscode.TextDocument | undefined> {
+  const uri = targetUri(arg) ?? (await pickEif('Describe Enclave Image'));
+  if (!uri) return undefined;
+  const inspection = await service.inspect(uri);
+  if ('error' in inspection.describe) {
+    const e = inspection.describe.error;
+    const open = 'Open in Viewer';
+    void vscode.window.showErrorMessage(`${path.basename(uri.fsPath)}: nitro-cli's describe-eif would fail with E35: ${e.message}`, open).then((choice) => {
+      if (choice === open) void vscode.commands.executeCommand('vscode.open', uri);
+    });
+    return undefined;
+  }
+  const doc = await vscode.workspace.openTextDocument({ language: 'json', content: formatJson(inspection.describe.json) });
+  await vscode.window.showTextDocument(doc, { preview: false });
+  return doc;
+}
+
+async function copy(text: string, what: string): Promise<string> {
+  await vscode.env.clipboard.writeText(text);
+  vscode.window.setStatusBarMessage(`$(copy) Copied ${what}`, 3000);
+  return text;
+}
+
+/** Copy PCR (on a PCR node): the 96-hex value. */
+export async function copyPcr(node?: ImageNode): Promise<string | undefined> {
+  if (!node || node.kind !== 'pcr') return undefined;
+  return copy(node.value, `${node.name} of ${path.basename(node.uri.fsPath)}`);
+}
+
+/** Copy All PCRs as JSON: nitro-cli's `Measurements` object. */
+export async function copyAllPcrs(service: EifService, arg?: unknown): Promise<string | undefined> {
+  const uri = targetUri(arg);
+  if (!uri) return undefined;
+  const inspection = await service.inspect(uri);
+  return copy(formatJson(inspection.measurements), `the PCRs of ${path.basename(uri.fsPath)}`);
+}
+
+/** Compute PCR of File…: nitro-cli's `pcr --input` or `pcr --signing-certificate`. */
+export async function computePcr(arg?: unknown): Promise<{ key: 'PCR' | 'PCR8'; value: string; uri: vscode.Uri } | undefined> {
+  let uri = arg instanceof vscode.Uri ? arg : undefined;
+  let kind: 'file' | 'certificate' | undefined = uri ? (/\.(pem|crt|cer)$/i.test(uri.path) ? 'certificate' : 'file') : undefined;
+  if (!kind) {
+    const choice = await vscode.window.showQuickPick(
+      [
+        { label: 'PCR of a file', description: 'nitro-cli pcr --input', detail: 'SHA-384 extend of the file\'s bytes, e.g. a ramdisk to compare with PCR2', target: 'file' as const },
+        { label: 'PCR8 of a signing certificate', description: 'nitro-cli pcr --signing-certificate', detail: 'The PCR8 that images signed with this PEM certificate have', target: 'certificate' as const },
+      ],
+      { title: 'Compute PCR' },
+    );
+    if (!choice) return undefined;
+    kind = choice.target;
+  }
+  if (!uri) {
+    const picked = await vscode.window.showOpenDialog({
+      title: kind === 'file' ? 'Compute the PCR of a file' : 'Compute PCR8 of a signing certificate',
+      canSelectMany: false,
+      ...(kind === 'certificate' ? { filters: { Certificates: ['pem', 'crt', 'cer'], 'All files': ['*'] } } : {}),
+    });
+    uri = picked?.[0];
+    if (!uri) return undefined;
+  }
+  const target = uri;
+  const value = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Computing the PCR of ${path.basename(target.fsPath)}`, cancellable: true },
+    (_progress, token) => nodeHashesPcr(target.fsPath, kind === 'certificate' ? 'certificate' : 'file', token),
+  );
+  const key = kind === 'certificate' ? 'PCR8' : 'PCR';
+  void vscode.window.showInformationMessage(`${key} of ${path.basename(target.fsPath)}: ${value}`, 'Copy').then((c) => {
+    if (c) void copy(value, key);
+  });
+  return { key, value, uri: target };
+}

@@ -1,0 +1,106 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { NitroEnclavesApi } from '../../src/extension/extension';
+import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import type { ImageNode } from '../../src/extension/tree/imagesTree';
+
+describe('Enclave Images: PCRs, sections and image commands', () => {
+  let api: NitroEnclavesApi;
+  let folder: vscode.Uri;
+  let fixtures: string;
+  const created: vscode.Uri[] = [];
+
+  before(async () => {
+    const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
+    assert.ok(extension);
+    api = await extension.activate();
+    fixtures = path.join(extension.extensionPath, 'test/fixtures/eif');
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+    assert.ok(root);
+    folder = vscode.Uri.joinPath(root, 'fixtures-under-test');
+  });
+
+  after(async () => {
+    for (const uri of created) await vscode.workspace.fs.delete(uri, { recursive: true }).catch(() => undefined);
+  });
+
+  async function place(name: string, bytes: Uint8Array = fs.readFileSync(path.join(fixtures, name))): Promise<vscode.Uri> {
+    const uri = vscode.Uri.joinPath(folder, name);
+    await vscode.workspace.fs.writeFile(uri, bytes);
+    created.push(uri);
+    return uri;
+  }
+
+  const expected = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name.replace(/\.eif$/, '.expected.json')), 'utf8'));
+  const imageNode = (uri: vscode.Uri): ImageNode => ({ kind: 'image', uri });
+
+  it('expands a signed image into PCR0/1/2/8 and its sections', async () => {
+    const uri = await place('synthetic-v4-signed.eif');
+    const want = expected('synthetic-v4-signed.eif');
+    const children = await api.images.getChildren(imageNode(uri));
+    const pcrs = children.filter((c) => c.kind === 'pcr');
+    assert.deepEqual(
+      pcrs.map((p) => (p.kind === 'pcr' ? [p.name, p.value] : [])),
+      ['PCR0', 'PCR1', 'PCR2', 'PCR8'].map((k) => [k, want[k]]),
+    );
+    const pcr0 = api.images.getTreeItem(pcrs[0] as ImageNode);
+    assert.equal(pcr0.description, `${want.PCR0.slice(0, 16)}…`);
+    assert.match((pcr0.tooltip as vscode.MarkdownString).value, new RegExp(want.PCR0));
+    assert.equal(pcr0.contextValue, 'pcr');
+    const sections = children.find((c) => c.kind === 'sections');
+    assert.ok(sections);
+    const list = await api.images.getChildren(sections);
+    assert.deepEqual(
+      list.map((s) => (s.kind === 'section' ? [s.section.typeName, s.section.headerOffset, s.section.size] : [])),
+      want.section_types.map((t: number, i: number) => [['', 'kernel', 'cmdline', 'ramdisk', 'signature', 'metadata'][t], want.section_offsets[i], want.section_sizes[i]]),
+    );
+    // Once measured, the image item says what it is.
+    const item = api.images.getTreeItem(imageNode(uri));
+    assert.match(String(item.description), /x86_64 · v4 · signed/);
+    assert.equal(item.contextValue, 'eifImage');
+  });
+
+  it('copies one PCR, and all PCRs as nitro-cli Measurements JSON', async () => {
+    const uri = await place('synthetic-v4-unsigned.eif');
+    const want = expected('synthetic-v4-unsigned.eif');
+    const [first] = (await api.images.getChildren(imageNode(uri))).filter((c) => c.kind === 'pcr');
+    assert.equal(await vscode.commands.executeCommand(COMMANDS.imageCopyPcr, first), want.PCR0);
+    const all = await vscode.commands.executeCommand<string>(COMMANDS.imageCopyAllPcrs, imageNode(uri));
+    assert.deepEqual(JSON.parse(all), { HashAlgorithm: 'Sha384 { ... }', PCR0: want.PCR0, PCR1: want.PCR1, PCR2: want.PCR2 });
+    // From the Explorer the command gets a URI instead of a tree node.
+    assert.equal(await vscode.commands.executeCommand<string>(COMMANDS.imageCopyAllPcrs, uri), all);
+  });
+
+  it('describes an image as nitro-cli describe-eif JSON in an untitled JSON editor', async () => {
+    const uri = await place('synthetic-v4-signed.eif');
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
+    assert.ok(doc);
+    assert.equal(doc.languageId, 'json');
+    assert.equal(doc.isUntitled, true);
+    const json = JSON.parse(doc.getText());
+    assert.equal(json.Measurements.PCR8, expected('synthetic-v4-signed.eif').PCR8);
+    assert.equal(json.SignatureCheck, true);
+    assert.equal(doc.getText(), `${JSON.stringify(json, null, 2)}\n`);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('computes the PCR of a file and PCR8 of a certificate', async () => {
+    const cert = await place('test-cert.pem');
+    const r = await vscode.commands.executeCommand<{ key: string; value: string }>(COMMANDS.imageComputePcr, cert);
+    assert.deepEqual([r.key, r.value], ['PCR8', expected('synthetic-v4-signed.eif').PCR8]);
+  });
+
+  it('shows what is wrong with a malformed image instead of failing', async () => {
+    const bytes = fs.readFileSync(path.join(fixtures, 'synthetic-v4-unsigned.eif'));
+    bytes[0] = 0x41; // break the magic
+    const uri = await place('broken.eif', bytes);
+    const children = await api.images.getChildren(imageNode(uri));
+    assert.equal(children.length, 1);
+    const [only] = children;
+    assert.ok(only?.kind === 'message' && only.severity === 'error');
+    assert.match(only.text, /not an enclave image file: the magic bytes are 41 65 69 66/);
+    assert.equal(api.images.getTreeItem(imageNode(uri)).contextValue, 'brokenEifImage');
+  });
+});
