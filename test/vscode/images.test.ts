@@ -23,7 +23,7 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
   });
 
   after(async () => {
-    for (const uri of created) await vscode.workspace.fs.delete(uri, { recursive: true }).catch(() => undefined);
+    for (const uri of created) await Promise.resolve(vscode.workspace.fs.delete(uri, { recursive: true })).catch(() => undefined);
   });
 
   async function place(name: string, bytes: Uint8Array = fs.readFileSync(path.join(fixtures, name))): Promise<vscode.Uri> {

@@ -82,7 +82,7 @@ export interface MeasureOptions {
    * content digest. When absent, PCR2 is hashed in the same pass.
    */
   readonly offloadPcr2?: (ranges: readonly ByteRange[]) => Promise<Uint8Array>;
-  /** Sees every chunk after it is hashed, in order (a writer copies them to its output). */
+  /** Sees every chunk after it is hashed, in order (a writer copies them to its output). The chunk's memory is reused once the returned promise settles. */
   readonly onChunk?: (chunk: Uint8Array, offset: number) => Promise<void> | void;
 }
 
@@ -131,8 +131,17 @@ export async function runPlan(source: ByteSource, plan: MeasurementPlan, hashes:
   let pcr1Digest: Uint8Array | undefined;
   if (plan.pcr1IsPrefixOfPcr0 && plan.pcr1.length === 0) pcr1Digest = h0.copy().digest();
 
-  // Reads run one chunk ahead of hashing, so I/O and hashing overlap.
-  const readAt = (pos: number) => (pos < plan.end ? source.read(pos, Math.min(chunkSize, plan.end - pos)) : undefined);
+  // Reads run one chunk ahead of hashing, so I/O and hashing overlap. Sources that can fill a
+  // buffer get two that alternate: fresh memory for every chunk costs more than the hashing.
+  const buffers = source.readInto ? [new Uint8Array(Math.min(chunkSize, plan.end)), new Uint8Array(Math.min(chunkSize, plan.end))] : undefined;
+  let turn = 0;
+  const readAt = (pos: number): Promise<Uint8Array> | undefined => {
+    if (pos >= plan.end) return undefined;
+    const len = Math.min(chunkSize, plan.end - pos);
+    if (!buffers || !source.readInto) return source.read(pos, len);
+    const target = (buffers[turn++ % 2] as Uint8Array).subarray(0, len);
+    return source.readInto(target, pos).then(() => target);
+  };
   let next = readAt(0);
   next?.catch(() => undefined);
   for (let pos = 0; pos < plan.end; pos += chunkSize) {

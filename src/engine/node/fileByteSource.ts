@@ -25,9 +25,15 @@ export class FileByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.closed) throw new Error(`${this.name}: read after close`);
-    checkRange(this.name, offset, length, this.size);
     const out = new Uint8Array(length);
+    await this.readInto(out, offset);
+    return out;
+  }
+
+  async readInto(out: Uint8Array, offset: number): Promise<void> {
+    if (this.closed) throw new Error(`${this.name}: read after close`);
+    const length = out.length;
+    checkRange(this.name, offset, length, this.size);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
@@ -36,7 +42,6 @@ export class FileByteSource implements ByteSource {
       }
       done += bytesRead;
     }
-    return out;
   }
 
   async close(): Promise<void> {

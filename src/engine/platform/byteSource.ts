@@ -11,6 +11,11 @@ export interface ByteSource {
    * within [0, size]; never returns fewer bytes than asked.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads exactly `target.length` bytes at `offset` into `target` (same rules as read).
+   * Streaming readers use it to reuse their buffers instead of allocating one per chunk.
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
   close(): Promise<void>;
 }
 
