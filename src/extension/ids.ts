@@ -26,6 +26,9 @@ export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 
+/** Commands that act on a tree node or Explorer file and have no picker: hidden from the palette. */
+export const NODE_ONLY_COMMANDS: readonly CommandId[] = [COMMANDS.imageCopyPcr, COMMANDS.imageCopyAllPcrs, COMMANDS.imageReveal];
+
 export const SETTINGS = {
   imagesExclude: 'nitroEnclaves.images.exclude',
 } as const;

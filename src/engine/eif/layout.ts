@@ -210,14 +210,14 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
   const count = (t: SectionType) => sections.filter((s) => s.type === t).length;
   const first = (t: SectionType) => sections.find((s) => s.type === t);
   if (count(SectionType.Kernel) === 0) error('missing-kernel', EIF_HEADER_SIZE, 'the image has no kernel section');
-  else if (count(SectionType.Kernel) > 1) error('missing-kernel', first(SectionType.Kernel)?.headerOffset ?? 0, `the image has ${count(SectionType.Kernel)} kernel sections; it must have exactly one`);
+  else if (count(SectionType.Kernel) > 1) error('duplicate-section', first(SectionType.Kernel)?.headerOffset ?? 0, `the image has ${count(SectionType.Kernel)} kernel sections; it must have exactly one`);
   if (count(SectionType.Cmdline) === 0) error('missing-cmdline', EIF_HEADER_SIZE, 'the image has no kernel command line section');
-  else if (count(SectionType.Cmdline) > 1) error('missing-cmdline', first(SectionType.Cmdline)?.headerOffset ?? 0, `the image has ${count(SectionType.Cmdline)} cmdline sections; it must have exactly one`);
+  else if (count(SectionType.Cmdline) > 1) error('duplicate-section', first(SectionType.Cmdline)?.headerOffset ?? 0, `the image has ${count(SectionType.Cmdline)} cmdline sections; it must have exactly one`);
   if (count(SectionType.Ramdisk) === 0) error('missing-ramdisk', EIF_HEADER_SIZE, 'the image has no ramdisk section');
   const kernel = first(SectionType.Kernel);
   const ramdisk = first(SectionType.Ramdisk);
   if (kernel && ramdisk && ramdisk.index < kernel.index) {
-    error('missing-kernel', ramdisk.headerOffset, 'a ramdisk section comes before the kernel section; every ramdisk must follow the kernel');
+    error('section-order', ramdisk.headerOffset, 'a ramdisk section comes before the kernel section; every ramdisk must follow the kernel');
   }
   if (header.version >= 4 && count(SectionType.Metadata) === 0) {
     error('missing-metadata', HEADER.version, `an EIF of version ${header.version} must have a metadata section, and this one has none`);
@@ -232,10 +232,10 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
     if (s.type === SectionType.Signature && s.size > SIGNATURE_MAX_SIZE) {
       warning('section-too-large', s.headerOffset, `the signature section holds ${s.size} bytes, more than the format's ${SIGNATURE_MAX_SIZE}`);
     }
-    if (s.flags !== 0) warning('table-mismatch', s.headerOffset + 2, `section ${s.index} has flags 0x${s.flags.toString(16)}; the field is unused and should be 0`);
+    if (s.flags !== 0) warning('reserved-bits', s.headerOffset + 2, `section ${s.index} has flags 0x${s.flags.toString(16)}; the field is unused and should be 0`);
   }
   if (header.flags & ~EIF_FLAG_ARM64) {
-    warning('table-mismatch', HEADER.flags, `header flags 0x${header.flags.toString(16)} set bits other than bit 0 (architecture)`);
+    warning('reserved-bits', HEADER.flags, `header flags 0x${header.flags.toString(16)} set bits other than bit 0 (architecture)`);
   }
   if (walkEnd < fileSize) {
     warning(

@@ -95,7 +95,9 @@ class RangeFeed {
     const end = start + chunk.length;
     while (this.i < this.ranges.length) {
       const r = this.ranges[this.i] as ByteRange;
-      if (r.start >= end) return;
+      // A range starting at or after the chunk's end waits for a later chunk, except an empty one
+      // that starts exactly there: it is complete now (PCR1's prefix may end with an empty ramdisk).
+      if (r.start > end || (r.start === end && r.end > r.start)) return;
       const a = Math.max(r.start, start);
       const b = Math.min(r.end, end);
       if (b > a) update(chunk.subarray(a - start, b - start));

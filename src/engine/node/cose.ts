@@ -73,7 +73,12 @@ export function verifyCose(cose: CoseSign1, cert: CertificateInfo): CoseCheck {
   if (cose.signature.length !== params.signatureLength) {
     return { valid: false, algorithm: alg, reason: `the ${alg} signature is ${cose.signature.length} bytes, not ${params.signatureLength}` };
   }
-  const key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+  } catch (e) {
+    return { valid: false, algorithm: alg, reason: `the certificate's public key cannot be read (${e instanceof Error ? e.message : String(e)})` };
+  }
   const ok = verify(params.hash, sigStructure(cose.protectedBytes, cose.payload), { key, dsaEncoding: 'ieee-p1363' }, cose.signature);
   return ok ? { valid: true, algorithm: alg } : { valid: false, algorithm: alg, reason: 'the signature does not verify with the certificate\'s public key' };
 }

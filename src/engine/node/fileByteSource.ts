@@ -25,6 +25,7 @@ export class FileByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.name, offset, length, this.size); // before allocating: the length may come from a hostile file
     const out = new Uint8Array(length);
     await this.readInto(out, offset);
     return out;

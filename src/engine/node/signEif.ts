@@ -19,7 +19,9 @@ export async function signEifFile(path: string, options: SignEifOptions): Promis
   const source = await FileByteSource.open(path);
   try {
     const layout = await readLayout(source);
-    const fatal = layout.problems.find((p) => p.severity === 'error');
+    // The header table is rewritten from the sections, so a stale table (what nitro-cli's own
+    // re-signing leaves behind) is repaired rather than refused; a missing section is not.
+    const fatal = layout.problems.find((p) => ['missing-kernel', 'missing-cmdline', 'missing-ramdisk', 'duplicate-section', 'section-order'].includes(p.code));
     if (fatal) throw new EifFormatError(fatal.code, fatal.offset, `refusing to sign a malformed image: ${fatal.message}`);
     const sections = layout.sections.map((s) => ({ type: s.type, data: { source, offset: s.dataOffset, size: s.size } }));
     // Several signature sections (which no tool writes) collapse into the one replacing the first.

@@ -112,7 +112,9 @@ function decodeString(item: DerItem): string {
       // UniversalString: UTF-32BE
       let s = '';
       for (let i = 0; i + 3 < item.bytes.length; i += 4) {
-        s += String.fromCodePoint((((item.bytes[i] as number) << 24) | ((item.bytes[i + 1] as number) << 16) | ((item.bytes[i + 2] as number) << 8) | (item.bytes[i + 3] as number)) >>> 0);
+        const cp = ((((item.bytes[i] as number) << 24) | ((item.bytes[i + 1] as number) << 16) | ((item.bytes[i + 2] as number) << 8) | (item.bytes[i + 3] as number)) >>> 0);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new DerError(`UniversalString holds U+${cp.toString(16)}, which is not a Unicode scalar value`, item.start);
+        s += String.fromCodePoint(cp);
       }
       return s;
     }
@@ -193,7 +195,7 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     };
   } catch (e) {
     if (e instanceof DerError) throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
-    if (e instanceof TypeError) throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
+    if (e instanceof TypeError || e instanceof RangeError) throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { COMMANDS, CONTEXT_VALUES, EXTENSION_ID, LOG_CHANNEL, SETTINGS, VIEWS, VIEW_CONTAINER } from '../../../src/extension/ids';
+import { COMMANDS, CONTEXT_VALUES, EXTENSION_ID, LOG_CHANNEL, NODE_ONLY_COMMANDS, SETTINGS, VIEWS, VIEW_CONTAINER } from '../../../src/extension/ids';
 import { PKG, ROOT } from '../repo';
 
 const root = ROOT;
@@ -91,9 +91,10 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
         assert.ok(commands.has(id) || id.startsWith('workbench.'), `welcome link ${id}`);
       }
     }
-    const itemOnly = menus['view/item/context']?.map((e) => e.command) ?? [];
     const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
-    for (const id of itemOnly) assert.ok(hidden.has(id), `${id} needs a tree node, so the palette must not offer it`);
+    assert.deepEqual([...hidden].sort(), [...NODE_ONLY_COMMANDS].sort(), 'exactly the node-only commands are hidden from the palette');
+    const onNodes = new Set([...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command));
+    for (const id of NODE_ONLY_COMMANDS) assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
   });
 
   it('matches context values with anchored patterns that the tree items produce', () => {
