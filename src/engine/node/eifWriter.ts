@@ -133,8 +133,9 @@ export async function writeEif(target: string, options: WriteEifOptions): Promis
     const signature = signatureSectionFor(pcr0, options.signing);
     pcr8 = signature.pcr8;
     const section: SectionInput = { type: SectionType.Signature, data: signature.bytes };
+    // The new signature takes the place of the first existing one (others are dropped), or goes last.
     const at = sections.findIndex((s) => s.type === SectionType.Signature);
-    sections = at === -1 ? [...unsigned, section] : [...sections.slice(0, at).filter((s) => s.type !== SectionType.Signature), section, ...sections.slice(at + 1).filter((s) => s.type !== SectionType.Signature)];
+    sections = at === -1 ? [...unsigned, section] : [...unsigned.slice(0, at), section, ...unsigned.slice(at)];
   }
   throwIfCancelled(options.token, 'writing the enclave image');
   const image = new ConcatSource(imagePieces(sections, header), target);

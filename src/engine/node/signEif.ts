@@ -1,7 +1,6 @@
 // `sign-eif`: adds a signature to an EIF, or replaces the one it has, keeping every other section
 // and the header's fixed fields. Unlike image-format 0.5.0, the size table is updated too when an
 // existing signature is replaced (the spec's pitfall P14).
-import { SectionType } from '../eif/defs';
 import { EifFormatError } from '../eif/errors';
 import { readLayout } from '../eif/layout';
 import type { CancellationLike } from '../platform/lifecycle';
@@ -23,16 +22,14 @@ export async function signEifFile(path: string, options: SignEifOptions): Promis
     // re-signing leaves behind) is repaired rather than refused; a missing section is not.
     const fatal = layout.problems.find((p) => ['missing-kernel', 'missing-cmdline', 'missing-ramdisk', 'duplicate-section', 'section-order'].includes(p.code));
     if (fatal) throw new EifFormatError(fatal.code, fatal.offset, `refusing to sign a malformed image: ${fatal.message}`);
+    // writeEif puts the new signature where the first old one was (and drops any others).
     const sections = layout.sections.map((s) => ({ type: s.type, data: { source, offset: s.dataOffset, size: s.size } }));
-    // Several signature sections (which no tool writes) collapse into the one replacing the first.
-    const firstSig = sections.findIndex((s) => s.type === SectionType.Signature);
-    const kept = sections.filter((s, i) => s.type !== SectionType.Signature || i === firstSig);
     return await writeEif(options.outPath ?? path, {
       arch: layout.header.arch,
       version: layout.header.version,
       defaultMem: layout.header.defaultMem,
       defaultCpus: layout.header.defaultCpus,
-      sections: kept,
+      sections,
       signing: { certificatePem: options.certificatePem, privateKeyPem: options.privateKeyPem },
       ...(options.token ? { token: options.token } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
