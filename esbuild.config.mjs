@@ -83,7 +83,8 @@ const targets = [
   },
 ];
 
-const webviews = filesUnder('src/webview', '/main.ts').filter((f) => f.split('/').length === 4);
+// One bundle per src/webview/<name>/main.ts (src/webview/lib is shared code, not a page).
+const webviews = filesUnder('src/webview', '.ts').filter((f) => /^src\/webview\/[\w-]+\/main\.ts$/.test(f));
 if (webviews.length > 0) {
   targets.push({
     label: 'webview',

@@ -1,8 +1,9 @@
 // UI smoke tier: the packaged .vsix installed into code-server, the workbench opened in headless
-// Chromium the way a person would, and the Nitro Enclaves container checked on screen.
-// Writes test-results/ui-smoke.png and prints `ui smoke: N passed, N failed`.
+// Chromium the way a person would: the Nitro Enclaves container and the Enclave Image Viewer
+// (on demo/images/hello.eif) checked on screen. Writes test-results/ui-smoke.png and
+// test-results/eif-viewer.png, and prints `ui smoke: N passed, N failed`.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageVsix, vsixFiles } from '../package.mjs';
@@ -34,13 +35,64 @@ async function checkContainer(page, shot) {
     const text = await row.textContent();
     if (!text?.includes('not started')) throw new Error(`row reads "${text}"`);
   });
-  await check('Enclave Images shows its welcome text in a workspace without images', () =>
-    page.getByText('No enclave images (.eif files) in this workspace.').first().waitFor({ timeout: 30_000 }),
+  await check('Enclave Images lists demo/images/hello.eif', () =>
+    page
+      .locator('.pane', { has: header('Enclave Images') })
+      .locator('.monaco-list-row', { hasText: 'hello.eif' })
+      .first()
+      .waitFor({ timeout: 30_000 }),
   );
   await page.mouse.move(800, 600); // away from the activity bar, so no hover tooltip covers the view
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(shots, shot) });
   console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, shot))}`);
+}
+
+/**
+ * Opens demo/images/hello.eif (a copy of the signed test fixture) from Quick Open, as a person
+ * would, and checks what the Enclave Image Viewer shows; saves test-results/eif-viewer.png.
+ */
+async function checkEifViewer(page) {
+  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/eif/synthetic-v4-signed.expected.json'), 'utf8'));
+  await check('Quick Open opens hello.eif in the Enclave Image Viewer', async () => {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill('hello.eif');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hello.eif' }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: 'hello.eif' }).waitFor({ timeout: 15_000 });
+  });
+  // A webview is two nested iframes: the host frame, then the page itself.
+  const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  await check('the viewer shows PCR0 of hello.eif as the fixture expects', async () => {
+    const value = view.locator('tr[data-pcr="PCR0"] .pcr-value');
+    await value.waitFor({ timeout: 30_000 });
+    const text = (await value.textContent())?.trim();
+    if (text !== expected.PCR0) throw new Error(`PCR0 reads "${text}", expected ${expected.PCR0}`);
+    const pcrs = await view.locator('tr[data-pcr]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pcr')));
+    if (pcrs.join() !== 'PCR0,PCR1,PCR2,PCR8') throw new Error(`PCR rows: ${pcrs.join()}`);
+  });
+  await check('the viewer shows the signature check as passed', async () => {
+    await view.locator('.check.pass', { hasText: 'Signature check passed' }).waitFor({ timeout: 10_000 });
+    await view.locator('#card-signature .check.pass', { hasText: 'COSE signature is valid' }).waitFor({ timeout: 10_000 });
+    const failed = await view.locator('.check.fail').count();
+    if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
+  });
+  await page.mouse.move(150, 700); // over the side bar, so no row of the viewer shows its hover colour
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(shots, 'eif-viewer.png') });
+  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'eif-viewer.png'))}`);
+  await check('the copy button of PCR0 copies it and says so in the status bar', async () => {
+    await view.locator('tr[data-pcr="PCR0"] button[aria-label="Copy PCR0"]').click({ timeout: 10_000 });
+    await page.locator('.statusbar', { hasText: 'Copied PCR0' }).waitFor({ timeout: 10_000 });
+  });
+  await check('"Describe as JSON" opens describe-eif\'s JSON in an editor', async () => {
+    await view.locator('#describe').click({ timeout: 10_000 });
+    await page.locator('.tabs-container .tab.active', { hasText: 'Untitled' }).waitFor({ timeout: 15_000 });
+    await page.locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' }).first().waitFor({ timeout: 15_000 });
+  });
+  await page.waitForTimeout(2000); // let the new text editor load its web workers before the server stops
 }
 
 /** Process group ids of processes whose command line contains `needle`. */
@@ -129,12 +181,15 @@ try {
   });
   server = await startCodeServer(run, { workspace });
   browser = await launchChromium();
+  // The viewer's copy buttons write to the clipboard through the workbench.
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write']);
   page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
   await page.goto(workbenchUrl(server.url, workspace));
   await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
 
   await checkContainer(page, 'ui-smoke.png');
+  await checkEifViewer(page);
   await server.stop();
   server = undefined;
   await checkNpmStart(browser);

@@ -2,7 +2,9 @@ import * as vscode from 'vscode';
 import { VERSION } from '../engine';
 import { registerCommands } from './commands/registerCommands';
 import { Ctx } from './ctx';
+import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
+import { EifService } from './images/eifService';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import { ParentsTreeProvider } from './tree/parentsTree';
 
@@ -12,6 +14,7 @@ export interface NitroEnclavesApi {
   readonly parents: ParentsTreeProvider;
   readonly images: ImagesTreeProvider;
   readonly log: vscode.LogOutputChannel;
+  readonly eifViewer: EifEditorProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
@@ -19,15 +22,17 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   context.subscriptions.push(ctx);
 
   const parents = ctx.own(new ParentsTreeProvider());
-  const images = ctx.own(new ImagesTreeProvider(ctx.log));
+  const eifService = ctx.own(new EifService(ctx.log));
+  const images = ctx.own(new ImagesTreeProvider(ctx.log, eifService));
   ctx.push(
     vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: parents, showCollapseAll: false }),
     vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images }),
   );
   registerCommands(ctx, { parents, images });
+  const eifViewer = registerEifViewer(ctx);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
-  return { version: VERSION, parents, images, log: ctx.log };
+  return { version: VERSION, parents, images, log: ctx.log, eifViewer };
 }
 
 export function deactivate(): void {

@@ -1,18 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { eventually } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, VIEWS } from '../../src/extension/ids';
 
-/** Polls `probe` until it returns a truthy value or `ms` pass. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Nitro Enclaves in a real VS Code extension host', () => {
   let api: NitroEnclavesApi;

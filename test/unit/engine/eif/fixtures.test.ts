@@ -18,24 +18,11 @@ import {
   toHex,
 } from '../../../../src/engine';
 import { FileByteSource, describeEif, inspectEif, nodeHashes } from '../../../../src/engine/node';
+import { type ExpectedEif } from '../../eifFixtures';
 import { repoPath } from '../../repo';
 import { certSignatureBytes, decodeSigSection, eifCrc, hex, openssl, pcrHex, T } from './helpers';
 
-interface Expected {
-  file: string;
-  size: number;
-  eif_crc32: string;
-  section_offsets: number[];
-  section_sizes: number[];
-  section_types: number[];
-  PCR0: string;
-  PCR1: string;
-  PCR2: string;
-  PCR8?: string;
-  payload_cbor_hex?: string;
-  protected_hex?: string;
-  sha256_file?: string;
-}
+type Expected = ExpectedEif;
 
 const FIXTURES = repoPath('test', 'fixtures', 'eif');
 const expectedFiles = readdirSync(FIXTURES)

@@ -1,0 +1,209 @@
+// EifInspection (the engine's result) → EifViewModel (plain JSON for the viewer's webview).
+// Pure and free of vscode, so it is unit-tested in Node. The only thing computed here rather than
+// taken from the engine is the certificate's SHA-256 fingerprint (node:crypto).
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import {
+  CancelledError,
+  EifFormatError,
+  MAX_SECTIONS,
+  SectionType,
+  formatJson,
+  opensslTime,
+  toColonHex,
+  toHex,
+  type CertificateInfo,
+  type EifLayout,
+  type NameAttribute,
+} from '../../engine';
+import type { EifInspection, SignatureInspection } from '../../engine/node';
+import type {
+  EifCertificateView,
+  EifDescribeView,
+  EifMeasurementsView,
+  EifMetadataView,
+  EifSectionView,
+  EifSignatureView,
+  EifViewError,
+  EifViewModel,
+} from '../../shared/eifViewer';
+
+/** What each PCR of an image measures, in the words of AWS's documentation. */
+export const PCR_MEANINGS: Readonly<Record<string, string>> = {
+  PCR0: 'Enclave image file',
+  PCR1: 'Linux kernel and bootstrap',
+  PCR2: 'Application',
+  PCR8: 'Signing certificate',
+};
+
+/** Short names used in `CN=…, O=…` text (RFC 4514 and OpenSSL); other attributes keep their long name. */
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  commonName: 'CN',
+  countryName: 'C',
+  localityName: 'L',
+  stateOrProvinceName: 'ST',
+  organizationName: 'O',
+  organizationalUnitName: 'OU',
+  streetAddress: 'STREET',
+  domainComponent: 'DC',
+  userId: 'UID',
+};
+
+export const crcText = (crc: number): string => `0x${(crc >>> 0).toString(16).padStart(8, '0')}`;
+
+/** A certificate name as `CN=…, O=…`, in the order of the certificate, with RFC 4514's escapes. */
+export function nameText(attributes: readonly NameAttribute[]): string {
+  const escape = (v: string) =>
+    v
+      .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
+      .replace(/^[ #]/, (c) => `\\${c}`)
+      .replace(/ $/, '\\ ');
+  return attributes.map((a) => `${SHORT_NAMES[a.name] ?? a.name}=${escape(a.value)}`).join(', ');
+}
+
+/** The engine appends "(at byte N; rule: code)" to EifFormatError messages; the view shows those apart. */
+function bareMessage(e: EifFormatError): string {
+  const suffix = ` (at byte ${e.offset}; rule: ${e.code})`;
+  return e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
+}
+
+function sectionRows(layout: EifLayout): EifSectionView[] {
+  const { header, sections } = layout;
+  const rows: EifSectionView[] = [];
+  let ramdisks = 0;
+  for (let i = 0; i < MAX_SECTIONS; i++) {
+    const s = sections[i];
+    const tableOffset = header.sectionOffsets[i] ?? 0n;
+    const tableSize = header.sectionSizes[i] ?? 0n;
+    if (!s && tableOffset === 0n && tableSize === 0n) continue;
+    let measuredIn: string[] = [];
+    if (s) {
+      if (s.type === SectionType.Kernel || s.type === SectionType.Cmdline) measuredIn = ['PCR0', 'PCR1'];
+      else if (s.type === SectionType.Ramdisk) measuredIn = ramdisks++ === 0 ? ['PCR0', 'PCR1'] : ['PCR0', 'PCR2'];
+      else if (s.type === SectionType.Signature) measuredIn = ['PCR8'];
+    }
+    rows.push({
+      index: i,
+      ...(s
+        ? {
+            found: {
+              type: s.type,
+              typeName: s.typeName,
+              flags: s.flags,
+              headerOffset: s.headerOffset,
+              dataOffset: s.dataOffset,
+              size: s.size,
+              measuredIn,
+            },
+          }
+        : {}),
+      tableOffset: tableOffset.toString(),
+      tableSize: tableSize.toString(),
+      offsetMatches: s !== undefined && tableOffset === BigInt(s.headerOffset),
+      sizeMatches: s !== undefined && tableSize === BigInt(s.size),
+    });
+  }
+  return rows;
+}
+
+function measurementsView(inspection: EifInspection): EifMeasurementsView {
+  const m = inspection.measurements;
+  const pcrs = (['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const)
+    .filter((name) => m[name] !== undefined)
+    .map((name) => ({ name, meaning: PCR_MEANINGS[name] as string, value: m[name] as string }));
+  return { hashAlgorithm: m.HashAlgorithm, pcrs, json: formatJson(m) };
+}
+
+function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMetadataView {
+  const value = metadata.value;
+  if (!value) {
+    return { ok: false, error: metadata.error ?? 'the metadata section could not be read', ...(metadata.text !== undefined ? { text: metadata.text } : {}) };
+  }
+  return {
+    ok: true,
+    imageName: value.ImageName,
+    imageVersion: value.ImageVersion,
+    build: Object.entries(value.BuildMetadata).map(([key, v]) => ({ key, value: String(v) })),
+    dockerInfo: JSON.stringify(value.DockerInfo ?? null, null, 2),
+    customMetadata: JSON.stringify(value.CustomMetadata ?? null, null, 2),
+  };
+}
+
+export function certificateView(cert: CertificateInfo): EifCertificateView {
+  const serial = cert.serialNumberHex.match(/../g)?.join(':') ?? cert.serialNumberHex;
+  return {
+    subject: nameText(cert.subject),
+    issuer: nameText(cert.issuer),
+    serial,
+    notBefore: { openssl: opensslTime(cert.notBefore), iso: cert.notBefore.toISOString() },
+    notAfter: { openssl: opensslTime(cert.notAfter), iso: cert.notAfter.toISOString() },
+    signatureAlgorithm: cert.signatureAlgorithm,
+    keyAlgorithm: cert.publicKeyAlgorithm,
+    ...(cert.curve !== undefined ? { curve: cert.curve } : {}),
+    sha256Fingerprint: toColonHex(createHash('sha256').update(cert.der).digest()),
+  };
+}
+
+function signatureView(sig: SignatureInspection): EifSignatureView {
+  const checkedAt = sig.checkedAt.toISOString();
+  if (sig.error !== undefined || !sig.certificate || !sig.cose) {
+    return { ok: false, error: sig.error ?? 'the signature section could not be read', checkedAt };
+  }
+  return {
+    ok: true,
+    certificate: certificateView(sig.certificate),
+    ...(sig.cose.algorithm !== undefined ? { coseAlgorithm: sig.cose.algorithm } : {}),
+    coseValid: sig.cose.valid,
+    ...(sig.cose.reason !== undefined ? { coseReason: sig.cose.reason } : {}),
+    payloadMatchesPcr0: sig.payloadMatchesPcr0 === true,
+    certificateValidNow: sig.certificateValid === true,
+    checkedAt,
+  };
+}
+
+function describeView(describe: EifInspection['describe']): EifDescribeView {
+  if ('json' in describe) return { ok: true, json: formatJson(describe.json) };
+  const e = describe.error;
+  return { ok: false, message: bareMessage(e), code: e.code, offset: e.offset };
+}
+
+/** The view model of an inspected file. `inspectedAt` defaults to the signature check's time, else now. */
+export function toEifViewModel(inspection: EifInspection, file: { path: string; inspectedAt?: Date }): EifViewModel {
+  const { layout } = inspection;
+  const h = layout.header;
+  const inspectedAt = file.inspectedAt ?? inspection.signature?.checkedAt ?? new Date();
+  return {
+    file: { name: path.basename(file.path), path: file.path, size: layout.fileSize },
+    header: {
+      magic: toHex(h.magic).replace(/(..)(?=.)/g, '$1 '),
+      version: h.version,
+      flags: `0x${h.flags.toString(16).padStart(4, '0')}`,
+      architecture: h.arch,
+      defaultMem: h.defaultMem.toString(),
+      defaultCpus: h.defaultCpus.toString(),
+      numSections: h.numSections,
+    },
+    crc: { stored: crcText(inspection.crc.stored), computed: crcText(inspection.crc.computed), ok: inspection.crc.ok },
+    sections: sectionRows(layout),
+    trailingBytes: layout.trailingBytes,
+    problems: layout.problems.map((p) => ({ severity: p.severity, code: p.code, offset: p.offset, message: p.message })),
+    measurements: measurementsView(inspection),
+    ...(inspection.metadata ? { metadata: metadataView(inspection.metadata) } : {}),
+    ...(inspection.signature ? { signature: signatureView(inspection.signature) } : {}),
+    describe: describeView(inspection.describe),
+    inspectedAt: inspectedAt.toISOString(),
+  };
+}
+
+/** Why a file could not be shown at all, in words for the viewer. */
+export function toViewError(filePath: string, e: unknown): EifViewError {
+  const fileName = path.basename(filePath);
+  if (e instanceof EifFormatError) return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
+  if (e instanceof CancelledError) return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
+  const unreadable = (message: string): EifViewError => ({ fileName, kind: 'unreadable', message });
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return unreadable('The file does not exist (it was deleted or moved).');
+  if (code === 'EACCES' || code === 'EPERM') return unreadable('The file cannot be read: permission denied.');
+  if (code === 'EISDIR') return unreadable('This is a folder, not an enclave image file.');
+  return unreadable(`The file could not be read: ${e instanceof Error ? e.message : String(e)}`);
+}

@@ -1,0 +1,245 @@
+// The protocol of the Enclave Image Viewer (the read-only custom editor for .eif files): the
+// messages between the extension host and the viewer's webview, and the view model the host sends.
+// The view model is plain JSON (no bigint, Date or class instances) so it crosses postMessage as is.
+import { isWebviewEnvelope, READY, type HostEnvelope } from './protocol';
+
+/** Name of the viewer's bundle (dist/webview/eifViewer.js) and stylesheet (media/eifViewer.css). */
+export const EIF_VIEWER_SCRIPT = 'eifViewer';
+
+/** Longest text the webview may ask the host to put on the clipboard (UTF-8 bytes). */
+export const MAX_COPY_BYTES = 64 * 1024;
+/** Longest label of what was copied (shown in the status bar). */
+export const MAX_COPY_WHAT = 200;
+
+// ---------------------------------------------------------------------------------------------
+// View model
+
+/** A u64 printed in decimal (JSON numbers are not exact beyond 2^53). */
+export type U64Text = string;
+/** A CRC-32 printed as `0x%08x`. */
+export type CrcText = string;
+
+export interface EifViewModel {
+  readonly file: {
+    /** The file's base name. */
+    readonly name: string;
+    /** The file's path, for tooltips. */
+    readonly path: string;
+    readonly size: number;
+  };
+  readonly header: EifHeaderView;
+  readonly crc: { readonly stored: CrcText; readonly computed: CrcText; readonly ok: boolean };
+  /**
+   * One row per slot of the header's 32-entry table that is in use: every section found by walking
+   * the file, then any slot with a non-zero table entry but no section.
+   */
+  readonly sections: readonly EifSectionView[];
+  /** Bytes after the last section (nitro-cli ignores them). */
+  readonly trailingBytes: number;
+  readonly problems: readonly EifProblemView[];
+  readonly measurements: EifMeasurementsView;
+  /** Absent when the image has no metadata section (EIF v2 and v3). */
+  readonly metadata?: EifMetadataView;
+  /** Absent when the image is not signed. */
+  readonly signature?: EifSignatureView;
+  /** What `nitro-cli describe-eif` makes of the file. */
+  readonly describe: EifDescribeView;
+  /** When the file was inspected (ISO 8601); the certificate's validity is checked at this time. */
+  readonly inspectedAt: string;
+}
+
+export interface EifHeaderView {
+  /** The four magic bytes as hex pairs separated by spaces (`2e 65 69 66`). */
+  readonly magic: string;
+  readonly version: number;
+  /** `0x%04x`. */
+  readonly flags: string;
+  readonly architecture: 'x86_64' | 'aarch64';
+  readonly defaultMem: U64Text;
+  readonly defaultCpus: U64Text;
+  readonly numSections: number;
+}
+
+export interface EifSectionView {
+  /** Slot in the header table (= position in file order for walked sections). */
+  readonly index: number;
+  /** Absent for a table slot that has an entry but no section in the file. */
+  readonly found?: {
+    readonly type: number;
+    /** `kernel`, `cmdline`, `ramdisk`, `signature` or `metadata`. */
+    readonly typeName: string;
+    readonly flags: number;
+    readonly headerOffset: number;
+    readonly dataOffset: number;
+    readonly size: number;
+    /** The PCRs whose value this section's bytes feed (`PCR0`, `PCR1`, `PCR2`, `PCR8`). */
+    readonly measuredIn: readonly string[];
+  };
+  /** The header table's entries for this slot. */
+  readonly tableOffset: U64Text;
+  readonly tableSize: U64Text;
+  /** Whether the table entries agree with what the walk found (false for a slot without section). */
+  readonly offsetMatches: boolean;
+  readonly sizeMatches: boolean;
+}
+
+export interface EifProblemView {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly offset: number;
+  readonly message: string;
+}
+
+export interface EifPcrView {
+  /** `PCR0`, `PCR1`, `PCR2`, `PCR8`. */
+  readonly name: string;
+  /** What the PCR measures, in AWS's words. */
+  readonly meaning: string;
+  /** Lower-case hex (96 characters). */
+  readonly value: string;
+}
+
+export interface EifMeasurementsView {
+  readonly hashAlgorithm: string;
+  /** In nitro-cli's order: PCR0, PCR1, PCR2, then PCR8 when the image is signed. */
+  readonly pcrs: readonly EifPcrView[];
+  /** nitro-cli's `Measurements` JSON (HashAlgorithm first), as "Copy all as JSON" puts it on the clipboard. */
+  readonly json: string;
+}
+
+export type EifMetadataView =
+  | {
+      readonly ok: true;
+      readonly imageName: string;
+      readonly imageVersion: string;
+      /** The BuildMetadata fields, in the order nitro-cli writes them. */
+      readonly build: readonly { readonly key: string; readonly value: string }[];
+      /** Pretty-printed JSON (`null` when absent). */
+      readonly dockerInfo: string;
+      readonly customMetadata: string;
+    }
+  | {
+      readonly ok: false;
+      readonly error: string;
+      /** The section's text, when it is UTF-8. */
+      readonly text?: string;
+    };
+
+export interface EifTimeView {
+  /** As OpenSSL prints it (`Jan  1 00:00:00 2020 GMT`), the form describe-eif uses. */
+  readonly openssl: string;
+  readonly iso: string;
+}
+
+export interface EifCertificateView {
+  /** `CN=…, O=…` in the certificate's attribute order. */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Hex pairs separated by colons. */
+  readonly serial: string;
+  readonly notBefore: EifTimeView;
+  readonly notAfter: EifTimeView;
+  /** OpenSSL long name, e.g. `ecdsa-with-SHA384`. */
+  readonly signatureAlgorithm: string;
+  readonly keyAlgorithm: string;
+  readonly curve?: string;
+  /** SHA-256 of the certificate's DER, upper-case hex pairs separated by colons. */
+  readonly sha256Fingerprint: string;
+}
+
+export type EifSignatureView =
+  | {
+      readonly ok: true;
+      readonly certificate: EifCertificateView;
+      /** `ES256`, `ES384` or `ES512`, when the COSE header names a known one. */
+      readonly coseAlgorithm?: string;
+      readonly coseValid: boolean;
+      /** Why the COSE signature is not valid. */
+      readonly coseReason?: string;
+      /** nitro-cli's SignatureCheck: the signed payload is "PCR0 = this image's PCR0". */
+      readonly payloadMatchesPcr0: boolean;
+      /** The certificate is within its validity window at `checkedAt`. */
+      readonly certificateValidNow: boolean;
+      readonly checkedAt: string;
+    }
+  | { readonly ok: false; readonly error: string; readonly checkedAt: string };
+
+export type EifDescribeView =
+  | { readonly ok: true; /** describe-eif's JSON output, formatted as nitro-cli prints it. */ readonly json: string }
+  | { readonly ok: false; readonly message: string; readonly code: string; readonly offset: number };
+
+/** A file that could not be shown at all (not an EIF, unreadable, measuring cancelled, ...). */
+export interface EifViewError {
+  readonly fileName: string;
+  /**
+   * `format`: not a readable EIF; `unreadable`: the file system refused (missing, no permission);
+   * `cancelled`: the person cancelled measuring; `unsupported`: not a local file.
+   */
+  readonly kind: 'format' | 'unreadable' | 'cancelled' | 'unsupported';
+  readonly message: string;
+  /** The format rule the file breaks, when it is a format error. */
+  readonly code?: string;
+  readonly offset?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/** Host → webview: the view model of the file (after `ready`, a reload or a change on disk). */
+export interface InitMessage extends HostEnvelope<'init', { readonly model: EifViewModel }> {
+  readonly body: { readonly model: EifViewModel };
+}
+
+/** Host → webview: measuring progress in bytes. `done === total` ends it. */
+export interface ProgressMessage extends HostEnvelope<'progress', { readonly done: number; readonly total: number }> {
+  readonly body: { readonly done: number; readonly total: number };
+}
+
+/** Host → webview: the file cannot be shown. */
+export interface ErrorMessage extends HostEnvelope<'error', EifViewError> {
+  readonly body: EifViewError;
+}
+
+export type EifViewerHostMessage = InitMessage | ProgressMessage | ErrorMessage;
+
+export const HOST_MESSAGE_TYPES = ['init', 'progress', 'error'] as const satisfies readonly EifViewerHostMessage['type'][];
+
+/** Webview → host. */
+export type EifViewerWebviewMessage =
+  | { readonly type: typeof READY }
+  | { readonly type: 'copy'; readonly body: { readonly text: string; readonly what: string } }
+  | { readonly type: 'describe' }
+  | { readonly type: 'reload' };
+
+export const WEBVIEW_MESSAGE_TYPES = [READY, 'copy', 'describe', 'reload'] as const satisfies readonly EifViewerWebviewMessage['type'][];
+
+/** UTF-8 length of a string, without TextEncoder (src/shared sees neither the DOM nor Node). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/**
+ * Checks an untrusted message from the viewer's webview: the envelope, then the body of the one
+ * message type that has one. Returns the typed message, or a sentence saying why it was refused.
+ */
+export function parseWebviewMessage(value: unknown): { ok: true; message: EifViewerWebviewMessage } | { ok: false; reason: string } {
+  if (!isWebviewEnvelope(value, WEBVIEW_MESSAGE_TYPES)) {
+    const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+    return { ok: false, reason: `not a message of the viewer's protocol (type ${JSON.stringify(type) ?? typeof value})` };
+  }
+  if (value.type !== 'copy') return { ok: true, message: { type: value.type } };
+  const body = value.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: 'copy: the body is not an object' };
+  const { text, what } = body as Record<string, unknown>;
+  if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
+  if (utf8Length(text) > MAX_COPY_BYTES) return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
+  if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
+    return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
+  }
+  return { ok: true, message: { type: 'copy', body: { text, what } } };
+}

@@ -1,0 +1,57 @@
+// A tiny element builder over createElement/textContent: text is always inserted as text, never
+// parsed as HTML, so data from the file cannot inject markup. No inline styles (the CSP forbids them).
+
+export type Child = Node | string | number | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
+
+/** `h('td', { class: 'mono', title: value }, value)`. Attributes named on<event> add listeners. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs | null, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === 'function') el.addEventListener(name.slice(2).toLowerCase(), value);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(el, ...children);
+  return el;
+}
+
+export function append(parent: Element, ...children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    parent.append(typeof c === 'number' ? String(c) : c);
+  }
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** Line icons drawn on a 16×16 grid with the current text colour. */
+const ICONS = {
+  check: ['M3 8.5l3.2 3.2L13 5'],
+  close: ['M4 4l8 8', 'M12 4l-8 8'],
+  error: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M5.75 5.75l4.5 4.5', 'M10.25 5.75l-4.5 4.5'],
+  pass: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M5 8.25l2 2 4-4.25'],
+  warning: ['M8 1.75L14.75 14H1.25z', 'M8 6.25v3.75', 'M8 11.75v.5'],
+  info: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M8 7.25v4', 'M8 4.75v.5'],
+  copy: ['M5.5 5.5h8v8h-8z', 'M10.5 5.5v-3h-8v8h3'],
+  refresh: ['M13.25 8A5.25 5.25 0 1 1 11.7 4.3', 'M12.25 1.75v3h-3'],
+  json: ['M5.5 2.5c-1.4 0-2 .6-2 1.9v1.7c0 1-.5 1.6-1.5 1.9 1 .3 1.5.9 1.5 1.9v1.7c0 1.3.6 1.9 2 1.9', 'M10.5 2.5c1.4 0 2 .6 2 1.9v1.7c0 1 .5 1.6 1.5 1.9-1 .3-1.5.9-1.5 1.9v1.7c0 1.3-.6 1.9-2 1.9'],
+  chevron: ['M6 3.5L10.5 8 6 12.5'],
+  file: ['M3.5 1.5h6l3 3v10h-9z', 'M9.5 1.5v3h3'],
+} as const;
+
+export type IconName = keyof typeof ICONS;
+
+export function icon(name: IconName, extraClass = ''): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', `icon icon-${name}${extraClass ? ` ${extraClass}` : ''}`);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of ICONS[name]) {
+    const p = document.createElementNS(SVG, 'path');
+    p.setAttribute('d', d);
+    svg.append(p);
+  }
+  return svg;
+}

@@ -1,0 +1,108 @@
+// The Enclave Image Viewer's webview: says `ready`, then shows whatever the host sends (the view
+// model, measuring progress, or why the file cannot be shown). Data always comes from the host;
+// the webview keeps only UI state (which cards are collapsed) in the webview state.
+import type { EifViewError, EifViewModel, EifViewerHostMessage } from '../../shared/eifViewer';
+import { READY, type HostEnvelope } from '../../shared/protocol';
+import { HostConnection } from '../lib/vscodeApi';
+import { h } from './dom';
+import { percent, shortSize } from './format';
+import { errorPage, loadingPage, modelPage, titleBar, type ViewActions } from './view';
+
+interface ViewState {
+  readonly collapsed: readonly string[];
+}
+
+type Screen = { readonly kind: 'loading' } | { readonly kind: 'model'; readonly model: EifViewModel } | { readonly kind: 'error'; readonly error: EifViewError };
+
+let screen: Screen = { kind: 'loading' };
+let progress: { done: number; total: number } | undefined;
+
+const root = document.getElementById('root') ?? document.body.appendChild(document.createElement('div'));
+
+function isHostMessage(m: HostEnvelope): m is EifViewerHostMessage {
+  const body = m.body as Record<string, unknown> | undefined;
+  if (typeof body !== 'object' || body === null) return false;
+  switch (m.type) {
+    case 'init':
+      return typeof body['model'] === 'object' && body['model'] !== null;
+    case 'progress':
+      return typeof body['done'] === 'number' && typeof body['total'] === 'number';
+    case 'error':
+      return typeof body['message'] === 'string';
+    default:
+      return false;
+  }
+}
+
+const connection = new HostConnection<ViewState>((message) => {
+  if (!isHostMessage(message)) return;
+  switch (message.type) {
+    case 'init':
+      screen = { kind: 'model', model: message.body.model };
+      progress = undefined;
+      render();
+      return;
+    case 'error':
+      screen = { kind: 'error', error: message.body };
+      progress = undefined;
+      render();
+      return;
+    case 'progress':
+      progress = message.body.done < message.body.total ? message.body : undefined;
+      renderProgress();
+      return;
+  }
+});
+
+const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+
+const actions: ViewActions = {
+  copy: (text, what) => connection.post('copy', { text, what }),
+  describe: () => connection.post('describe'),
+  reload: () => connection.post('reload'),
+  isCollapsed: (card) => collapsed.has(card),
+  setCollapsed: (card, value) => {
+    if (value) collapsed.add(card);
+    else collapsed.delete(card);
+    connection.state = { ...connection.state, collapsed: [...collapsed] };
+  },
+};
+
+/** The file name the page was opened for (the host sets it as the page title). */
+function fileName(): { name: string; path?: string } {
+  if (screen.kind === 'model') return screen.model.file;
+  if (screen.kind === 'error') return { name: screen.error.fileName };
+  return { name: document.title };
+}
+
+const progressBar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true });
+const progressFill = h('div', { class: 'progress-fill' });
+const progressLabel = h('span', { class: 'progress-label' });
+progressBar.append(progressFill);
+
+function renderProgress(): void {
+  progressBar.hidden = progress === undefined;
+  progressLabel.hidden = progress === undefined;
+  if (!progress) return;
+  const p = percent(progress.done, progress.total);
+  // Setting a style property through the CSSOM is allowed by the CSP (style attributes are not).
+  progressFill.style.width = `${p}%`;
+  progressBar.setAttribute('aria-valuenow', String(p));
+  progressLabel.textContent = `Measuring… ${p}% (${shortSize(progress.done)} of ${shortSize(progress.total)})`;
+}
+
+function render(): void {
+  const bar = titleBar(actions, fileName(), screen.kind === 'model' ? screen.model : undefined);
+  bar.querySelector('.title')?.append(progressLabel);
+  bar.append(progressBar);
+  const main = h('main', { class: 'content' });
+  if (screen.kind === 'model') main.append(...modelPage(actions, screen.model));
+  else if (screen.kind === 'error') main.append(errorPage(actions, screen.error));
+  else main.append(loadingPage(fileName().name));
+  root.replaceChildren(bar, main);
+  document.body.dataset['state'] = screen.kind;
+  renderProgress();
+}
+
+render();
+connection.post(READY);
