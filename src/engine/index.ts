@@ -34,3 +34,34 @@ export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } f
 export { crc32 } from './util/crc32';
 export { extendFromZero, pcrOfBytes, type HashPort, type IncrementalHash, type Crc32Accumulator } from './util/hashPort';
 export { pemBlocks, firstCertificateDer } from './util/pem';
+export {
+  readDocumentInput,
+  decodeAttestation,
+  decodeEnvelope,
+  decodePayload,
+  AttestationFormatError,
+  MAX_DOCUMENT_BYTES,
+  type AttestationDocument,
+  type DecodedAttestation,
+  type CoseEnvelope,
+  type FieldProblem,
+  type InputEncoding,
+  type OptionalBytes,
+} from './attestation/document';
+export {
+  verifyAttestation,
+  attestationSigStructure,
+  LinkCache,
+  type AttestationCrypto,
+  type Check,
+  type CheckCode,
+  type CheckStatus,
+  type ChainEntry,
+  type PcrComparison,
+  type TrustedRoot,
+  type VerifyOptions,
+  type VerifyReport,
+} from './attestation/verify';
+export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
+export { scanCbor, CborScanError } from './util/cborScan';
+export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';

@@ -7,3 +7,4 @@ export { writeEif, signatureSectionFor, readPem, type SectionInput, type Signing
 export { signEifFile, type SignEifOptions } from './signEif';
 export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } from './cose';
 export { hashRangesInWorker, OFFLOAD_THRESHOLD } from './pcr2Worker';
+export { nodeAttestationCrypto } from './attestationCrypto';

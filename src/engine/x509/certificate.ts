@@ -65,8 +65,32 @@ export interface NameAttribute {
   readonly value: string;
 }
 
+export interface BasicConstraints {
+  readonly critical: boolean;
+  readonly ca: boolean;
+  readonly pathLen: number | undefined;
+}
+
+/** keyUsage bits by name (RFC 5280 4.2.1.3). */
+export const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export type KeyUsageName = (typeof KEY_USAGE_BITS)[number];
+
+export interface KeyUsage {
+  readonly critical: boolean;
+  readonly usages: readonly KeyUsageName[];
+}
+
 export interface CertificateInfo {
   readonly der: Uint8Array;
+  /** The signed part (TBSCertificate), exactly as encoded. */
+  readonly tbs: Uint8Array;
+  /** Issuer and subject Name, exactly as encoded (compared byte for byte when chaining). */
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  readonly basicConstraints: BasicConstraints | undefined;
+  readonly keyUsage: KeyUsage | undefined;
+  /** OIDs of every extension, with their criticality. */
+  readonly extensions: readonly { readonly oid: string; readonly critical: boolean }[];
   readonly issuer: readonly NameAttribute[];
   readonly subject: readonly NameAttribute[];
   readonly serialNumberHex: string;
@@ -173,6 +197,41 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     if (!nb || !na) throw new DerError('validity needs notBefore and notAfter', 0);
     const subject = decodeName(der, expectTag(fields[i++], 0x30, 'subject'));
     const spkiItem = expectTag(fields[i++], 0x30, 'subjectPublicKeyInfo');
+    const issuerItem = fields[i - 4] as DerItem;
+    const subjectItem = fields[i - 2] as DerItem;
+    let basicConstraints: BasicConstraints | undefined;
+    let keyUsage: KeyUsage | undefined;
+    const extensions: { oid: string; critical: boolean }[] = [];
+    const extsWrapper = fields.slice(i).find((f) => f.tag === 0xa3);
+    if (extsWrapper) {
+      const [exts] = derChildren(der, extsWrapper);
+      for (const ext of derChildren(der, expectTag(exts, 0x30, 'extensions'))) {
+        const parts = derChildren(der, expectTag(ext, 0x30, 'extension'));
+        const oid = decodeOid(expectTag(parts[0], 0x06, 'extension id').bytes);
+        const critical = parts[1]?.tag === 0x01 ? (parts[1].bytes[0] ?? 0) !== 0 : false;
+        const value = expectTag(parts[parts.length - 1], 0x04, 'extension value');
+        extensions.push({ oid, critical });
+        if (oid === '2.5.29.19') {
+          const seq = readDer(value.bytes);
+          const items = seq.tag === 0x30 && seq.length > 0 ? derChildren(value.bytes, seq) : [];
+          let ca = false;
+          let pathLen: number | undefined;
+          for (const item of items) {
+            if (item.tag === 0x01) ca = (item.bytes[0] ?? 0) !== 0;
+            else if (item.tag === 0x02) pathLen = item.bytes.reduce((n, b) => n * 256 + b, 0);
+          }
+          basicConstraints = { critical, ca, pathLen };
+        } else if (oid === '2.5.29.15') {
+          const bits = expectTag(readDer(value.bytes), 0x03, 'keyUsage');
+          const usages: KeyUsageName[] = [];
+          KEY_USAGE_BITS.forEach((name, bit) => {
+            const byte = bits.bytes[1 + (bit >> 3)];
+            if (byte !== undefined && byte & (0x80 >> (bit & 7))) usages.push(name);
+          });
+          keyUsage = { critical, usages };
+        }
+      }
+    }
     const [keyAlgItem] = derChildren(der, spkiItem);
     const keyAlg = algorithmOid(der, keyAlgItem, 'public key algorithm');
     const curve = keyAlg.params?.tag === 0x06 ? CURVES[decodeOid(keyAlg.params.bytes)] ?? decodeOid(keyAlg.params.bytes) : undefined;
@@ -181,6 +240,12 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     if (bits.length < 1) throw new DerError('empty BIT STRING', bits.start);
     return {
       der,
+      tbs: der.slice((tbs as DerItem).start, (tbs as DerItem).end),
+      issuerDer: der.slice(issuerItem.start, issuerItem.end),
+      subjectDer: der.slice(subjectItem.start, subjectItem.end),
+      basicConstraints,
+      keyUsage,
+      extensions,
       issuer,
       subject,
       serialNumberHex: Array.from(serial.bytes, (b) => b.toString(16).padStart(2, '0')).join(''),
@@ -225,4 +290,13 @@ export function rustDebugEscape(s: string): string {
 
 export function isValidAt(cert: CertificateInfo, at: Date): boolean {
   return at.getTime() >= cert.notBefore.getTime() && at.getTime() <= cert.notAfter.getTime();
+}
+
+/** A name as `CN=…, O=…` (in certificate order), with OpenSSL's short names where it has one. */
+export function nameToString(attrs: readonly NameAttribute[]): string {
+  const SHORT: Record<string, string> = {
+    commonName: 'CN', countryName: 'C', localityName: 'L', stateOrProvinceName: 'ST', organizationName: 'O',
+    organizationalUnitName: 'OU', emailAddress: 'emailAddress', domainComponent: 'DC', serialNumber: 'serialNumber',
+  };
+  return attrs.map((a) => `${SHORT[a.name] ?? a.name}=${a.value}`).join(', ');
 }

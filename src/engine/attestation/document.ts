@@ -1,0 +1,257 @@
+// Attestation documents (spec sections 1-2): input in any of the forms people paste (raw CBOR,
+// base64, hex), the COSE_Sign1 envelope, and every field of the payload, typed. Decoding never
+// trusts the document: it only says what is there. The verifier (verify.ts) decides.
+import { CborTag, decodeCbor } from '../util/cbor';
+import { CborScanError, scanCbor } from '../util/cborScan';
+import { fromHex } from '../util/bytes';
+
+export type InputEncoding = 'binary' | 'base64' | 'hex';
+
+/** The largest document accepted (KMS takes up to 256 KiB; real documents are about 5 KiB). */
+export const MAX_DOCUMENT_BYTES = 262144;
+
+export class AttestationFormatError extends Error {
+  constructor(
+    readonly code: 'input' | 'cbor' | 'cose' | 'payload',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AttestationFormatError';
+  }
+}
+
+/**
+ * Turns file contents or pasted text into document bytes: raw CBOR (a COSE_Sign1 starts with 0x84,
+ * or 0xd2 when tagged), else hex, else base64 (standard or URL-safe, whitespace ignored).
+ */
+export function readDocumentInput(input: Uint8Array | string): { bytes: Uint8Array; encoding: InputEncoding } {
+  if (typeof input !== 'string') {
+    if (input.length > 0 && (input[0] === 0x84 || input[0] === 0xd2)) return { bytes: input, encoding: 'binary' };
+    if (input.length > MAX_DOCUMENT_BYTES * 2 + 1024) throw new AttestationFormatError('input', `the input is ${input.length} bytes, too large for an attestation document`);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch {
+      throw new AttestationFormatError('input', 'the input is neither a CBOR attestation document (it does not start with 0x84 or 0xd2) nor text');
+    }
+    return readDocumentInput(text);
+  }
+  const text = input.replace(/\s+/g, '');
+  if (text.length === 0) throw new AttestationFormatError('input', 'the input is empty');
+  if (text.length > MAX_DOCUMENT_BYTES * 2) throw new AttestationFormatError('input', `the input is ${text.length} characters, too large for an attestation document`);
+  if (/^(0x)?[0-9a-fA-F]+$/.test(text)) {
+    const hex = text.replace(/^0x/, '');
+    if (hex.length % 2 !== 0) throw new AttestationFormatError('input', 'the hex input has an odd number of digits');
+    return { bytes: fromHex(hex), encoding: 'hex' };
+  }
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const std = text.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = std + '='.repeat((4 - (std.length % 4)) % 4);
+    if (padded.length % 4 !== 0 || /=[^=]/.test(padded)) throw new AttestationFormatError('input', 'the base64 input is malformed');
+    let bin: string;
+    try {
+      bin = atob(padded);
+    } catch {
+      throw new AttestationFormatError('input', 'the base64 input is malformed');
+    }
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return { bytes, encoding: 'base64' };
+  }
+  throw new AttestationFormatError('input', 'the input is not CBOR, hex or base64');
+}
+
+export interface CoseEnvelope {
+  readonly tagged: boolean;
+  readonly protectedBytes: Uint8Array;
+  /** The decoded protected header, keys as decoded (1 = alg). */
+  readonly protectedHeader: ReadonlyMap<unknown, unknown>;
+  readonly unprotected: ReadonlyMap<unknown, unknown>;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** A byte-string field that may be absent, null or present (spec 2.1: real documents write null). */
+export type OptionalBytes = { readonly state: 'absent' } | { readonly state: 'null' } | { readonly state: 'present'; readonly value: Uint8Array };
+
+export interface AttestationDocument {
+  readonly moduleId: string;
+  readonly digest: string;
+  /** Milliseconds since the Unix epoch (UTC). */
+  readonly timestamp: number;
+  /** PCR index → value, in index order. */
+  readonly pcrs: ReadonlyMap<number, Uint8Array>;
+  readonly certificate: Uint8Array;
+  /** Root first. */
+  readonly cabundle: readonly Uint8Array[];
+  readonly publicKey: OptionalBytes;
+  readonly userData: OptionalBytes;
+  readonly nonce: OptionalBytes;
+  /** Keys the format does not define (signed, so harmless; listed for the curious). */
+  readonly unknownKeys: readonly string[];
+  /** The payload map used the indefinite-length form (2025+ hardware does). */
+  readonly indefiniteLengthMap: boolean;
+}
+
+export interface FieldProblem {
+  /** The payload key or envelope part. */
+  readonly field: string;
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+}
+
+export interface DecodedAttestation {
+  readonly encoding: InputEncoding;
+  readonly bytes: Uint8Array;
+  readonly cose: CoseEnvelope;
+  /** Undefined when the payload is not a readable attestation document (see problems). */
+  readonly document: AttestationDocument | undefined;
+  /** Syntax rules (spec 2.3) broken or bent: errors make the document invalid, warnings are real-world deviations. */
+  readonly problems: readonly FieldProblem[];
+}
+
+function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknown {
+  try {
+    scanCbor(bytes);
+    return decodeCbor(bytes);
+  } catch (e) {
+    if (e instanceof CborScanError) throw new AttestationFormatError(code, `${what} is not well-formed CBOR: ${e.message}`);
+    throw new AttestationFormatError(code, `${what} cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const bytesOf = (v: Uint8Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/** Decodes the COSE_Sign1 envelope. Throws AttestationFormatError when it is not one. */
+export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
+  if (bytes.length > MAX_DOCUMENT_BYTES) throw new AttestationFormatError('input', `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
+  let value = cbor(bytes, 'the document', 'cbor');
+  let tagged = false;
+  if (value instanceof CborTag) {
+    if (value.tag !== 18) throw new AttestationFormatError('cose', `the document has CBOR tag ${value.tag}; only tag 18 (COSE_Sign1) is allowed`);
+    tagged = true;
+    value = value.value;
+  }
+  if (!Array.isArray(value) || value.length !== 4) throw new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
+  const [prot, unprot, payload, signature] = value as unknown[];
+  if (!isBytes(prot)) throw new AttestationFormatError('cose', 'the COSE protected header is not a byte string');
+  if (!(unprot instanceof Map)) throw new AttestationFormatError('cose', 'the COSE unprotected header is not a map');
+  if (!isBytes(payload)) throw new AttestationFormatError('cose', 'the COSE payload is not a byte string');
+  if (!isBytes(signature)) throw new AttestationFormatError('cose', 'the COSE signature is not a byte string');
+  const header = prot.length === 0 ? new Map() : cbor(bytesOf(prot), 'the COSE protected header', 'cbor');
+  if (!(header instanceof Map)) throw new AttestationFormatError('cose', 'the COSE protected header is not a map');
+  return { tagged, protectedBytes: bytesOf(prot), protectedHeader: header, unprotected: unprot, payload: bytesOf(payload), signature: bytesOf(signature) };
+}
+
+const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
+
+/** Decodes the payload map and applies the syntax rules of spec 2.3 (with its real-world relaxations). */
+export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const error = (field: string, message: string) => problems.push({ field, severity: 'error', message });
+  const warning = (field: string, message: string) => problems.push({ field, severity: 'warning', message });
+  const map = cbor(payload, 'the payload', 'payload');
+  if (!(map instanceof Map)) {
+    error('payload', 'the payload is not a CBOR map');
+    return { document: undefined, problems };
+  }
+  const unknownKeys: string[] = [];
+  for (const k of map.keys()) {
+    if (typeof k !== 'string') error('payload', `the payload has a key that is not text (${typeof k})`);
+    else if (!KNOWN.includes(k)) unknownKeys.push(k);
+  }
+  if (unknownKeys.length > 0) warning('payload', `the payload has keys the format does not define: ${unknownKeys.join(', ')} (ignored)`);
+
+  const moduleId = map.get('module_id');
+  if (typeof moduleId !== 'string' || moduleId.length === 0) error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
+  const digest = map.get('digest');
+  if (digest !== 'SHA384') error('digest', map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing');
+  const ts = map.get('timestamp');
+  const timestamp = typeof ts === 'bigint' ? Number(ts) : ts;
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
+
+  const pcrs = new Map<number, Uint8Array>();
+  const rawPcrs = map.get('pcrs');
+  if (!(rawPcrs instanceof Map)) {
+    error('pcrs', map.has('pcrs') ? 'pcrs is not a map' : 'pcrs is missing');
+  } else {
+    if (rawPcrs.size < 1 || rawPcrs.size > 32) error('pcrs', `pcrs has ${rawPcrs.size} entries; it must have 1 to 32`);
+    for (const [k, v] of rawPcrs) {
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= 32) {
+        error('pcrs', `pcrs has the key ${String(k)}; keys must be integers 0 to 31`);
+        continue;
+      }
+      if (!isBytes(v) || ![32, 48, 64].includes(v.length)) {
+        error('pcrs', `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
+        continue;
+      }
+      pcrs.set(k, bytesOf(v));
+    }
+  }
+  const certificate = map.get('certificate');
+  if (!isBytes(certificate) || certificate.length < 1 || certificate.length > 1024) {
+    error('certificate', map.has('certificate') ? 'certificate must be a byte string of 1 to 1024 bytes' : 'certificate is missing');
+  }
+  const cabundle: Uint8Array[] = [];
+  const rawBundle = map.get('cabundle');
+  if (!Array.isArray(rawBundle) || rawBundle.length === 0) {
+    error('cabundle', map.has('cabundle') ? 'cabundle must be a non-empty array' : 'cabundle is missing');
+  } else {
+    rawBundle.forEach((c, i) => {
+      if (!isBytes(c) || c.length < 1 || c.length > 1024) error('cabundle', `cabundle[${i}] must be a byte string of 1 to 1024 bytes`);
+      else cabundle.push(bytesOf(c));
+    });
+  }
+  const optional = (key: string, max: number, awsMax: number, minAws: number): OptionalBytes => {
+    if (!map.has(key)) return { state: 'absent' };
+    const v = map.get(key);
+    if (v === null || v === undefined) {
+      warning(key, `${key} is null; the AWS rules forbid null values, but Nitro hardware writes null for an absent optional field`);
+      return { state: 'null' };
+    }
+    if (!isBytes(v)) {
+      error(key, `${key} is not a byte string`);
+      return { state: 'absent' };
+    }
+    if (v.length > max) error(key, `${key} is ${v.length} bytes; at most ${max} are allowed`);
+    else if (v.length > awsMax) warning(key, `${key} is ${v.length} bytes; AWS's rules say at most ${awsMax}, its CDDL and hardware allow ${max}`);
+    else if (v.length < minAws) warning(key, `${key} is empty; AWS's rules say at least ${minAws} byte, but real documents have empty ones`);
+    return { state: 'present', value: bytesOf(v) };
+  };
+  const publicKey = optional('public_key', 1024, 1024, 1);
+  const userData = optional('user_data', 1024, 512, 0);
+  const nonce = optional('nonce', 1024, 512, 0);
+
+  if (problems.some((p) => p.severity === 'error')) return { document: undefined, problems };
+  return {
+    document: {
+      moduleId: moduleId as string,
+      digest: digest as string,
+      timestamp: timestamp as number,
+      pcrs: new Map([...pcrs].sort((a, b) => a[0] - b[0])),
+      certificate: bytesOf(certificate as Uint8Array),
+      cabundle,
+      publicKey,
+      userData,
+      nonce,
+      unknownKeys,
+      indefiniteLengthMap: payload[0] === 0xbf,
+    },
+    problems,
+  };
+}
+
+/** Decodes a document from file contents or pasted text. Throws AttestationFormatError when it has no COSE envelope. */
+export function decodeAttestation(input: Uint8Array | string): DecodedAttestation {
+  const { bytes, encoding } = readDocumentInput(input);
+  const cose = decodeEnvelope(bytes);
+  let decoded: { document: AttestationDocument | undefined; problems: FieldProblem[] };
+  try {
+    decoded = decodePayload(cose.payload);
+  } catch (e) {
+    if (!(e instanceof AttestationFormatError)) throw e;
+    decoded = { document: undefined, problems: [{ field: 'payload', severity: 'error', message: e.message }] };
+  }
+  return { encoding, bytes, cose, ...decoded };
+}

@@ -1,0 +1,349 @@
+// Verification of attestation documents (spec sections 1.2, 3 and 4): every check reported on its
+// own with a stable code, nothing ambient (the caller gives the roots and the time), and never an
+// exception for a hostile document: the answer is always a report.
+import { concatBytes, equalBytes, toHex } from '../util/bytes';
+import { cborBytes, cborText } from '../util/cbor';
+import { firstCertificateDer } from '../util/pem';
+import { CertificateError, isValidAt, nameToString, parseCertificate, type CertificateInfo } from '../x509/certificate';
+import { AttestationFormatError, decodeAttestation, type AttestationDocument, type DecodedAttestation } from './document';
+import { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots';
+
+/** The cryptography the verifier needs, provided by the host (node:crypto in Node). */
+export interface AttestationCrypto {
+  sha256(data: Uint8Array): Uint8Array;
+  /** ECDSA verification; `signature` is raw r‖s (`p1363`) or DER. Returns false for any key or signature it cannot use. */
+  verifyEcdsa(hash: 'sha256' | 'sha384' | 'sha512', spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der'): boolean;
+}
+
+export type CheckCode =
+  | 'cose.structure'
+  | 'cose.algorithm'
+  | 'cose.headers'
+  | 'cose.signature-size'
+  | 'payload.syntax'
+  | 'payload.deviations'
+  | 'chain.parse'
+  | 'chain.root'
+  | 'chain.signatures'
+  | 'chain.names'
+  | 'chain.validity'
+  | 'chain.constraints'
+  | 'leaf.key'
+  | 'cose.signature'
+  | 'document.time'
+  | 'pcrs.expected'
+  | 'nonce.expected'
+  | 'debug-mode';
+
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
+
+export interface Check {
+  readonly code: CheckCode;
+  readonly status: CheckStatus;
+  /** What is checked, in a few words. */
+  readonly title: string;
+  /** Why it passed, failed or was skipped, in a sentence a person can act on. */
+  readonly reason: string;
+}
+
+export interface TrustedRoot {
+  readonly der: Uint8Array;
+  /** How the root is named in reports. */
+  readonly label: string;
+  /** `aws`: the pinned AWS root; `development`: a local development CA; `custom`: any other root the caller trusts. */
+  readonly kind: 'aws' | 'development' | 'custom';
+}
+
+export interface ChainEntry {
+  readonly role: 'root' | 'intermediate' | 'leaf';
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly sha256: string;
+  readonly serialNumberHex: string;
+  readonly validAtTime: boolean;
+  readonly info: CertificateInfo;
+}
+
+export interface PcrComparison {
+  readonly index: number;
+  readonly expected: string;
+  readonly actual: string | undefined;
+  readonly match: boolean;
+}
+
+export interface VerifyOptions {
+  /** Extra trusted roots (the AWS G1 root is always trusted), as DER or PEM. */
+  readonly roots?: readonly (TrustedRoot | { readonly pem: string; readonly label?: string; readonly kind?: TrustedRoot['kind'] })[];
+  /** The time at which certificates must be valid: a date, or `document` for the document's own timestamp. Default: now. */
+  readonly at?: Date | 'document';
+  /** Expected PCR values (index → hex); each is compared. */
+  readonly expectedPcrs?: ReadonlyMap<number, string>;
+  /** The nonce the document must carry (hex or bytes). */
+  readonly nonce?: Uint8Array;
+}
+
+export interface VerifyReport {
+  /** True when no check failed. */
+  readonly valid: boolean;
+  /** One sentence: the verdict and its main reason. */
+  readonly summary: string;
+  readonly checks: readonly Check[];
+  readonly at: Date;
+  readonly decoded?: DecodedAttestation;
+  readonly document?: AttestationDocument;
+  /** Root first, leaf last. */
+  readonly chain: readonly ChainEntry[];
+  readonly trustedRoot?: { readonly label: string; readonly kind: TrustedRoot['kind'] };
+  /** Signed by a development root: not an AWS attestation. */
+  readonly development: boolean;
+  /** PCR0 is all zeros: the enclave ran in debug mode. */
+  readonly debugMode: boolean;
+  readonly pcrComparisons: readonly PcrComparison[];
+}
+
+const TITLES: Record<CheckCode, string> = {
+  'cose.structure': 'COSE_Sign1 structure',
+  'cose.algorithm': 'Algorithm is ES384',
+  'cose.headers': 'COSE headers',
+  'cose.signature-size': 'Signature is 96 bytes (raw r‖s)',
+  'payload.syntax': 'Document fields (AWS syntax rules)',
+  'payload.deviations': 'Real-world deviations from the AWS rules',
+  'chain.parse': 'Certificates parse',
+  'chain.root': 'Chain starts at a trusted root',
+  'chain.signatures': 'Each certificate is signed by its parent',
+  'chain.names': 'Issuer names match parent subjects',
+  'chain.validity': 'Certificates valid at the verification time',
+  'chain.constraints': 'Basic constraints and key usage',
+  'leaf.key': 'Signing certificate has a P-384 key',
+  'cose.signature': 'Document signature verifies',
+  'document.time': 'Document time within the signing certificate\'s validity',
+  'pcrs.expected': 'PCRs equal the expected values',
+  'nonce.expected': 'Nonce equals the expected nonce',
+  'debug-mode': 'Not a debug-mode enclave',
+};
+
+const AWS_ROOT_DER = firstCertificateDer(AWS_NITRO_ROOT_G1_PEM);
+
+const dateText = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+
+/**
+ * Verified certificate links (issuer DER + subject DER → the signature verified). A long-lived
+ * verifier reuses them; validity times are still checked on every verification.
+ */
+export class LinkCache {
+  private readonly links = new Set<string>();
+  constructor(private readonly limit = 4096) {}
+  private key(issuer: Uint8Array, subject: Uint8Array): string {
+    // DER is self-delimiting, so the two encodings side by side cannot be confused with another pair.
+    return latin1(issuer) + latin1(subject);
+  }
+  has(issuer: Uint8Array, subject: Uint8Array): boolean {
+    return this.links.has(this.key(issuer, subject));
+  }
+  add(issuer: Uint8Array, subject: Uint8Array): void {
+    if (this.links.size >= this.limit) this.links.clear();
+    this.links.add(this.key(issuer, subject));
+  }
+}
+
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 4096) s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  return s;
+}
+
+/** COSE Sig_structure for COSE_Sign1 with empty external AAD (spec 1.2). */
+export function attestationSigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
+  return concatBytes(Uint8Array.of(0x84), cborText('Signature1'), cborBytes(protectedBytes), cborBytes(new Uint8Array(0)), cborBytes(payload));
+}
+
+function resolveRoots(crypto: AttestationCrypto, options: VerifyOptions): TrustedRoot[] {
+  const roots: TrustedRoot[] = [];
+  // The built-in root is trusted only if the embedded copy still has the pinned fingerprint.
+  if (toHex(crypto.sha256(AWS_ROOT_DER)) === AWS_NITRO_ROOT_G1_SHA256) roots.push({ der: AWS_ROOT_DER, label: 'AWS Nitro Enclaves Root G1', kind: 'aws' });
+  for (const r of options.roots ?? []) {
+    if ('der' in r) roots.push(r);
+    else roots.push({ der: firstCertificateDer(r.pem), label: r.label ?? 'a root passed by the caller', kind: r.kind ?? 'custom' });
+  }
+  return roots;
+}
+
+/**
+ * Verifies a document. `cache` (optional) remembers verified certificate links across calls.
+ * Returns a report for any input; throws only for a wrong `options` (e.g. a root that is not PEM).
+ */
+export function verifyAttestation(input: Uint8Array | string, options: VerifyOptions, crypto: AttestationCrypto, cache?: LinkCache): VerifyReport {
+  const checks: Check[] = [];
+  const add = (code: CheckCode, status: CheckStatus, reason: string) => checks.push({ code, status, title: TITLES[code], reason });
+  const roots = resolveRoots(crypto, options);
+  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[] };
+  const finish = (extra: Partial<VerifyReport> & { at: Date }): VerifyReport => {
+    const failed = checks.filter((c) => c.status === 'fail');
+    const valid = failed.length === 0;
+    const r = { ...base, ...extra };
+    const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
+    const summary = valid
+      ? `Valid at ${dateText(r.at)}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
+      : `Invalid at ${dateText(r.at)}: ${failed.map((c) => c.reason).join(' ')}`;
+    return { valid, summary, checks, ...r };
+  };
+
+  let decoded: DecodedAttestation;
+  const now = options.at instanceof Date ? options.at : new Date();
+  try {
+    decoded = decodeAttestation(input);
+  } catch (e) {
+    const message = e instanceof AttestationFormatError ? e.message : `the document cannot be read: ${e instanceof Error ? e.message : String(e)}`;
+    add('cose.structure', 'fail', message);
+    return finish({ at: now });
+  }
+  const { cose } = decoded;
+  add('cose.structure', 'pass', `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`);
+
+  const alg = cose.protectedHeader.get(1);
+  if (alg === -35) add('cose.algorithm', 'pass', 'the protected header names ES384 (-35)');
+  else add('cose.algorithm', 'fail', `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`);
+  const extraLabels = [...cose.protectedHeader.keys()].filter((k) => k !== 1);
+  if (cose.protectedHeader.has(2)) add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
+  else if (extraLabels.length > 0) add('cose.headers', 'warn', `the protected header has unexpected labels: ${extraLabels.map(String).join(', ')}`);
+  else if (cose.unprotected.size > 0) add('cose.headers', 'warn', 'the unprotected header is not empty (real documents have {}); its contents are not signed');
+  else add('cose.headers', 'pass', 'protected header {1: alg} only, unprotected header empty');
+  if (cose.signature.length === 96) add('cose.signature-size', 'pass', '96 bytes');
+  else add('cose.signature-size', 'fail', `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`);
+
+  const errors = decoded.problems.filter((p) => p.severity === 'error');
+  const warnings = decoded.problems.filter((p) => p.severity === 'warning');
+  if (errors.length > 0) add('payload.syntax', 'fail', errors.map((p) => p.message).join('; '));
+  else add('payload.syntax', 'pass', 'every required field is present with the right type and size');
+  add('payload.deviations', warnings.length > 0 ? 'warn' : 'pass', warnings.length > 0 ? warnings.map((p) => p.message).join('; ') : 'none');
+  const doc = decoded.document;
+  const at = options.at === 'document' ? (doc ? new Date(doc.timestamp) : now) : now;
+  if (!doc) {
+    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) add(code, 'skip', 'the document\'s fields cannot be read');
+    return finish({ at, decoded });
+  }
+
+  // Certificates: cabundle (root first), then the leaf.
+  const ders = [...doc.cabundle, doc.certificate];
+  const certs: CertificateInfo[] = [];
+  for (const [i, der] of ders.entries()) {
+    try {
+      certs.push(parseCertificate(der));
+    } catch (e) {
+      const which = i === ders.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
+      add('chain.parse', 'fail', `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`);
+      add('cose.signature', 'skip', 'the signing certificate cannot be used');
+      return finish({ at, decoded, document: doc });
+    }
+  }
+  add('chain.parse', 'pass', `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`);
+  const chain: ChainEntry[] = certs.map((c, i) => ({
+    role: i === 0 ? 'root' : i === certs.length - 1 ? 'leaf' : 'intermediate',
+    subject: nameToString(c.subject),
+    issuer: nameToString(c.issuer),
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    sha256: toHex(crypto.sha256(c.der)),
+    serialNumberHex: c.serialNumberHex,
+    validAtTime: isValidAt(c, at),
+    info: c,
+  }));
+
+  const root = certs[0] as CertificateInfo;
+  const trusted = roots.find((r) => equalBytes(r.der, root.der));
+  if (trusted) add('chain.root', 'pass', `cabundle[0] is ${trusted.label} (SHA-256 ${chain[0]?.sha256})`);
+  else add('chain.root', 'fail', `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`);
+
+  // Signatures: the root signs itself; each certificate is signed by the one before it.
+  const badSig: string[] = [];
+  const badName: string[] = [];
+  for (let i = 0; i < certs.length; i++) {
+    const cert = certs[i] as CertificateInfo;
+    const parent = certs[Math.max(0, i - 1)] as CertificateInfo;
+    const label = i === 0 ? 'the root' : i === certs.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
+    if (!equalBytes(cert.issuerDer, parent.subjectDer)) badName.push(`${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`);
+    const hash = { 'ecdsa-with-SHA256': 'sha256', 'ecdsa-with-SHA384': 'sha384', 'ecdsa-with-SHA512': 'sha512' }[cert.signatureAlgorithm] as 'sha256' | 'sha384' | 'sha512' | undefined;
+    if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384' && !(i === 0 && trusted && trusted.kind !== 'aws' && hash)) {
+      badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
+      continue;
+    }
+    if (cache?.has(parent.der, cert.der)) continue;
+    if (hash && crypto.verifyEcdsa(hash, parent.spki, cert.tbs, cert.signature, 'der')) cache?.add(parent.der, cert.der);
+    else badSig.push(`${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`);
+  }
+  add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `${certs.length} signatures verify (root self-signed)`);
+  add('chain.names', badName.length ? 'fail' : 'pass', badName.length ? badName.join('; ') : 'each issuer equals the subject above it');
+
+  const expired = chain.filter((c) => !c.validAtTime);
+  add(
+    'chain.validity',
+    expired.length ? 'fail' : 'pass',
+    expired.length
+      ? expired.map((c) => `${c.role === 'leaf' ? 'the signing certificate' : c.role === 'root' ? 'the root' : `intermediate ${c.subject.match(/CN=([^,]+)/)?.[1] ?? c.subject}`} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`).join('; ')
+      : `all ${certs.length} valid at ${dateText(at)}`,
+  );
+
+  const constraints: string[] = [];
+  for (let i = 0; i < certs.length; i++) {
+    const c = certs[i] as CertificateInfo;
+    const isLeaf = i === certs.length - 1;
+    const label = i === 0 ? 'the root' : isLeaf ? 'the signing certificate' : `cabundle[${i}]`;
+    const bc = c.basicConstraints;
+    const ku = c.keyUsage?.usages ?? [];
+    if (isLeaf) {
+      if (bc?.ca) constraints.push(`${label} is a CA certificate`);
+      if (bc?.pathLen !== undefined) constraints.push(`${label} has a path length`);
+      if (!ku.includes('digitalSignature')) constraints.push(`${label}'s key usage lacks digitalSignature`);
+    } else {
+      if (!bc || !bc.ca) constraints.push(`${label} is not a CA (basicConstraints CA:TRUE is missing)`);
+      else if (!bc.critical) constraints.push(`${label}'s basicConstraints is not critical`);
+      const below = certs.length - 2 - i; // CA certificates under this one
+      if (bc?.pathLen !== undefined && bc.pathLen < below) constraints.push(`${label} allows ${bc.pathLen} CA certificate(s) below it, but ${below} follow`);
+      if (!ku.includes('keyCertSign')) constraints.push(`${label}'s key usage lacks keyCertSign`);
+    }
+  }
+  add('chain.constraints', constraints.length ? 'fail' : 'pass', constraints.length ? constraints.join('; ') : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature');
+
+  const leaf = certs[certs.length - 1] as CertificateInfo;
+  const leafOk = leaf.publicKeyAlgorithm === 'id-ecPublicKey' && leaf.curve === 'secp384r1';
+  add('leaf.key', leafOk ? 'pass' : 'fail', leafOk ? 'EC P-384' : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`);
+  if (leafOk && cose.signature.length === 96) {
+    const ok = crypto.verifyEcdsa('sha384', leaf.spki, attestationSigStructure(cose.protectedBytes, cose.payload), cose.signature, 'p1363');
+    add('cose.signature', ok ? 'pass' : 'fail', ok ? 'ES384 signature over the protected header and payload verifies with the signing certificate\'s key' : 'the signature does not verify with the signing certificate\'s key: the document was altered or signed by another key');
+  } else {
+    add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
+  }
+  const docTime = new Date(doc.timestamp);
+  add('document.time', isValidAt(leaf, docTime) ? 'pass' : 'warn', isValidAt(leaf, docTime) ? `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}` : `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
+
+  const pcrComparisons: PcrComparison[] = [];
+  if (options.expectedPcrs && options.expectedPcrs.size > 0) {
+    for (const [index, expected] of [...options.expectedPcrs].sort((a, b) => a[0] - b[0])) {
+      const value = doc.pcrs.get(index);
+      const actual = value ? toHex(value) : undefined;
+      pcrComparisons.push({ index, expected: expected.toLowerCase(), actual, match: actual === expected.toLowerCase() });
+    }
+    const bad = pcrComparisons.filter((p) => !p.match);
+    add('pcrs.expected', bad.length ? 'fail' : 'pass', bad.length ? bad.map((p) => (p.actual === undefined ? `PCR${p.index} is not in the document` : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`)).join('; ') : `${pcrComparisons.map((p) => `PCR${p.index}`).join(', ')} match`);
+  }
+  if (options.nonce) {
+    const n = doc.nonce.state === 'present' ? doc.nonce.value : undefined;
+    add('nonce.expected', n && equalBytes(n, options.nonce) ? 'pass' : 'fail', n ? (equalBytes(n, options.nonce) ? 'the nonce matches' : `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(options.nonce).slice(0, 32)}…`) : 'the document carries no nonce');
+  }
+  const pcr0 = doc.pcrs.get(0);
+  const debugMode = pcr0 !== undefined && pcr0.every((b) => b === 0);
+  add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0 is all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'PCR0 is set');
+
+  return finish({
+    at,
+    decoded,
+    document: doc,
+    chain,
+    ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}),
+    development: trusted?.kind === 'development',
+    debugMode,
+    pcrComparisons,
+  });
+}
