@@ -18,11 +18,18 @@ export const COMMANDS = {
   imageCopyPcr: 'nitroEnclaves.image.copyPcr',
   imageCopyAllPcrs: 'nitroEnclaves.image.copyAllPcrs',
   imageReveal: 'nitroEnclaves.image.reveal',
+  attestationOpen: 'nitroEnclaves.attestation.open',
+  attestationOpenFromClipboard: 'nitroEnclaves.attestation.openFromClipboard',
   logShow: 'nitroEnclaves.log.show',
 } as const;
 
 /** The read-only custom editor for .eif files. */
 export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
+
+/** The attestation document viewer: a custom editor (default for *.attestation, *.att.cbor; "Open With" for *.cbor) and a webview panel. */
+export const ATTESTATION_VIEWER = 'nitroEnclaves.attestationViewer';
+export const ATTESTATION_VIEWER_CBOR = 'nitroEnclaves.attestationViewer.cbor';
+export const ATTESTATION_PANEL = 'nitroEnclaves.attestationPanel';
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 
