@@ -10,10 +10,13 @@ export interface Views {
   readonly images: ImagesTreeProvider;
 }
 
-type Handler = (...args: never[]) => unknown;
+export type Handler = (...args: never[]) => unknown;
 
-/** The single table that maps command ids to handlers. */
-export function commandTable(ctx: Ctx, views: Views): Record<CommandId, Handler> {
+/** Commands registered by the attestation module (src/extension/attestation), not by this table. */
+type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.attestationOpenFromClipboard;
+
+/** The table that maps command ids to handlers (all but the attestation module's). */
+export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
@@ -31,20 +34,23 @@ export function commandTable(ctx: Ctx, views: Views): Record<CommandId, Handler>
 }
 
 export function registerCommands(ctx: Ctx, views: Views): void {
-  for (const [id, handler] of Object.entries(commandTable(ctx, views))) {
-    ctx.push(
-      vscode.commands.registerCommand(id, async (...args: never[]) => {
-        try {
-          return await handler(...args);
-        } catch (e) {
-          const message = e instanceof Error ? e.message : String(e);
-          ctx.log.error(`${id} failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
-          void vscode.window.showErrorMessage(`Nitro Enclaves: ${message}`, 'Show Log').then((choice) => {
-            if (choice) ctx.log.show(true);
-          });
-          return undefined;
-        }
-      }),
-    );
-  }
+  for (const [id, handler] of Object.entries(commandTable(ctx, views))) registerCommand(ctx, id, handler);
+}
+
+/** Registers a command whose failures are logged and shown, never thrown into VS Code. */
+export function registerCommand(ctx: Ctx, id: string, handler: Handler): void {
+  ctx.push(
+    vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await handler(...args);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        ctx.log.error(`${id} failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
+        void vscode.window.showErrorMessage(`Nitro Enclaves: ${message}`, 'Show Log').then((choice) => {
+          if (choice) ctx.log.show(true);
+        });
+        return undefined;
+      }
+    }),
+  );
 }
