@@ -1,4 +1,5 @@
 import type { CommandSpec, ParsedArgs } from './args';
+import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 
 /** What a subcommand gets to talk to the outside world; tests pass their own. */
@@ -9,6 +10,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Whether stderr is a terminal (progress lines are shown only then). */
   readonly stderrIsTty?: boolean;
+  /** Reads all of standard input (for `-` as a file name). */
+  readonly stdin?: () => Promise<Uint8Array>;
 }
 
 export interface Command extends CommandSpec {
@@ -20,4 +23,4 @@ export interface Command extends CommandSpec {
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [describeEifCommand, pcrCommand, signEifCommand];
+export const COMMANDS: readonly Command[] = [describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand];

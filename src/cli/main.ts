@@ -7,6 +7,11 @@ const io = {
   env: process.env,
   cwd: process.cwd(),
   stderrIsTty: process.stderr.isTTY === true,
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
 };
 
 runCli(process.argv.slice(2), io).then(

@@ -65,3 +65,4 @@ export {
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
 export { scanCbor, CborScanError } from './util/cborScan';
 export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';
+export { decodedToJson, reportToJson } from './attestation/json';

@@ -185,8 +185,8 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     const r = { ...base, ...extra };
     const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
     const summary = valid
-      ? `Valid at ${dateText(r.at)}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
-      : `Invalid at ${dateText(r.at)}: ${failed.map((c) => c.reason).join(' ')}`;
+      ? `VALID at ${dateText(r.at)}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
+      : `INVALID at ${dateText(r.at)}: ${failed.map((c) => c.reason).join(' ')}`;
     return { valid, summary, checks, ...r };
   };
 
@@ -217,7 +217,13 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   const warnings = decoded.problems.filter((p) => p.severity === 'warning');
   if (errors.length > 0) add('payload.syntax', 'fail', errors.map((p) => p.message).join('; '));
   else add('payload.syntax', 'pass', 'every required field is present with the right type and size');
-  add('payload.deviations', warnings.length > 0 ? 'warn' : 'pass', warnings.length > 0 ? warnings.map((p) => p.message).join('; ') : 'none');
+  // Null optional fields are what every hardware document has: say so once, not per field.
+  const nulls = warnings.filter((p) => / is null;/.test(p.message)).map((p) => p.field);
+  const deviations = [
+    ...(nulls.length > 0 ? [`${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; Nitro hardware writes null for absent optional fields)`] : []),
+    ...warnings.filter((p) => !/ is null;/.test(p.message)).map((p) => p.message),
+  ];
+  add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
   const doc = decoded.document;
   const at = options.at === 'document' ? (doc ? new Date(doc.timestamp) : now) : now;
   if (!doc) {

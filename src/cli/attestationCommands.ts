@@ -1,0 +1,180 @@
+// verify-attestation and decode-attestation: what nitro-cli lacks, over the engine's verifier.
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import {
+  AttestationFormatError,
+  decodeAttestation,
+  decodedToJson,
+  firstCertificateDer,
+  formatJson,
+  fromHex,
+  nameToString,
+  parseCertificate,
+  reportToJson,
+  toHex,
+  verifyAttestation,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../engine';
+import { inspectEif, nodeAttestationCrypto } from '../engine/node';
+import { UsageError, flag, optionValue } from './args';
+import type { CliIo, Command } from './commands';
+
+const resolve = (io: CliIo, p: string) => path.resolve(io.cwd, p);
+
+/** Reads a document from a file, or from stdin for `-`. */
+async function readDocument(io: CliIo, file: string): Promise<Uint8Array> {
+  if (file === '-') {
+    if (!io.stdin) throw new UsageError('reading the document from standard input is not possible here');
+    return io.stdin();
+  }
+  return new Uint8Array(await readFile(resolve(io, file)));
+}
+
+/**
+ * Expected PCRs from JSON: `{"PCR0": "…"}`, nitro-cli's `{"Measurements": {…}}` (describe-eif,
+ * build-enclave), or `{"0": "…"}`. `text` is inline JSON or a path to a JSON file.
+ */
+export function parseExpectedPcrs(json: string, where: string): Map<number, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (e) {
+    throw new UsageError(`${where} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof value === 'object' && value !== null && 'Measurements' in value) value = (value as { Measurements: unknown }).Measurements;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${where} is not a JSON object of PCR values`);
+  const out = new Map<number, string>();
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'HashAlgorithm') continue;
+    const m = /^(?:PCR)?(\d{1,2})$/.exec(k);
+    const index = m ? Number(m[1]) : NaN;
+    if (!(index >= 0 && index < 32)) throw new UsageError(`${where}: "${k}" is not a PCR name (PCR0 to PCR31)`);
+    if (typeof v !== 'string' || !/^([0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$/.test(v)) throw new UsageError(`${where}: ${k} is not a 32, 48 or 64-byte hex value`);
+    out.set(index, v.toLowerCase());
+  }
+  if (out.size === 0) throw new UsageError(`${where} names no PCR`);
+  return out;
+}
+
+const MARK = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' } as const;
+
+/** The report as people read it. */
+export function formatReport(r: VerifyReport, name: string): string {
+  const lines: string[] = [];
+  const d = r.decoded;
+  lines.push(`Attestation document: ${name}${d ? ` (${d.encoding}, ${d.bytes.length} bytes)` : ''}`);
+  lines.push(`Verdict: ${r.summary}`, '');
+  lines.push('Checks:');
+  const width = Math.max(...r.checks.map((c) => c.title.length));
+  for (const c of r.checks) lines.push(`  ${MARK[c.status]}  ${c.title.padEnd(width)}  ${c.reason}`);
+  const doc = r.document;
+  if (doc) {
+    const opt = (v: typeof doc.nonce) => (v.state === 'present' ? (v.value.length === 0 ? '(empty)' : toHex(v.value)) : `(${v.state})`);
+    lines.push('', 'Document:');
+    lines.push(`  module_id   ${doc.moduleId}`);
+    lines.push(`  timestamp   ${new Date(doc.timestamp).toISOString()} (${doc.timestamp})`);
+    lines.push(`  digest      ${doc.digest}`);
+    for (const [i, v] of doc.pcrs) {
+      const cmp = r.pcrComparisons.find((p) => p.index === i);
+      lines.push(`  PCR${String(i).padEnd(2)}       ${toHex(v)}${cmp ? (cmp.match ? '  (matches)' : '  (MISMATCH)') : ''}`);
+    }
+    lines.push(`  public_key  ${opt(doc.publicKey)}`, `  user_data   ${opt(doc.userData)}`, `  nonce       ${opt(doc.nonce)}`);
+  }
+  if (r.chain.length > 0) {
+    lines.push('', 'Certificate chain (root first):');
+    for (const c of r.chain) {
+      lines.push(`  ${c.role.padEnd(12)} ${c.subject}`);
+      lines.push(`  ${''.padEnd(12)} valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}${c.validAtTime ? '' : '  (NOT valid at the verification time)'}`);
+      lines.push(`  ${''.padEnd(12)} SHA-256 ${c.sha256}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export const verifyAttestationCommand: Command = {
+  name: 'verify-attestation',
+  summary: 'Verifies an attestation document: signature, certificate chain to a trusted root, PCRs, nonce',
+  options: [
+    { name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' },
+    { name: 'root', value: 'pem', multiple: true, help: 'Also trust this root certificate (PEM); the AWS Nitro root G1 is always trusted' },
+    { name: 'at', value: 'time', help: 'Check certificate validity at this ISO 8601 time (default: now)' },
+    { name: 'at-document-time', help: "Check certificate validity at the document's own timestamp" },
+    { name: 'eif-path', value: 'eif-path', help: "Expect this enclave image's PCR0, PCR1, PCR2 (and PCR8 if signed)" },
+    { name: 'pcrs', value: 'json', help: 'Expect these PCRs: a JSON file or inline JSON ({"PCR0": "…"} or nitro-cli Measurements)' },
+    { name: 'nonce', value: 'hex', help: 'Expect this nonce' },
+    { name: 'json', help: 'Print the report as JSON' },
+  ],
+  async run(args, io) {
+    const at = optionValue(args, 'at');
+    if (at !== undefined && flag(args, 'at-document-time')) throw new UsageError("the argument '--at <time>' cannot be used with '--at-document-time'", this);
+    if (optionValue(args, 'eif-path') !== undefined && optionValue(args, 'pcrs') !== undefined) throw new UsageError("the argument '--eif-path <eif-path>' cannot be used with '--pcrs <json>'", this);
+    let when: VerifyOptions['at'];
+    if (at !== undefined) {
+      const t = new Date(at);
+      if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(t.getTime())) throw new UsageError(`--at takes an ISO 8601 time such as 2024-11-30T16:22:48Z, not "${at}"`, this);
+      when = t;
+    } else if (flag(args, 'at-document-time')) {
+      when = 'document';
+    }
+    let nonce: Uint8Array | undefined;
+    const nonceHex = optionValue(args, 'nonce');
+    if (nonceHex !== undefined) {
+      try {
+        nonce = fromHex(nonceHex.replace(/^0x/, ''));
+      } catch {
+        throw new UsageError(`--nonce takes hex, not "${nonceHex}"`, this);
+      }
+    }
+    const file = optionValue(args, 'document') as string;
+    try {
+      const roots = [];
+      for (const p of (args.options.get('root') as string[] | undefined) ?? []) {
+        const pem = await readFile(resolve(io, p), 'utf8');
+        let label = p;
+        try {
+          label = nameToString(parseCertificate(firstCertificateDer(pem)).subject);
+        } catch (e) {
+          throw new Error(`--root ${p}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        roots.push({ pem, label });
+      }
+      let expectedPcrs: Map<number, string> | undefined;
+      const eif = optionValue(args, 'eif-path');
+      const pcrs = optionValue(args, 'pcrs');
+      if (eif !== undefined) {
+        const m = (await inspectEif(resolve(io, eif))).measurements;
+        expectedPcrs = new Map([[0, m.PCR0], [1, m.PCR1], [2, m.PCR2], ...(m.PCR8 ? ([[8, m.PCR8]] as [number, string][]) : [])]);
+      } else if (pcrs !== undefined) {
+        const text = pcrs.trimStart().startsWith('{') ? pcrs : await readFile(resolve(io, pcrs), 'utf8');
+        expectedPcrs = parseExpectedPcrs(text, pcrs.trimStart().startsWith('{') ? '--pcrs' : pcrs);
+      }
+      const bytes = await readDocument(io, file);
+      const report = verifyAttestation(bytes, { roots, ...(when ? { at: when } : {}), ...(expectedPcrs ? { expectedPcrs } : {}), ...(nonce ? { nonce } : {}) }, nodeAttestationCrypto);
+      io.stdout(flag(args, 'json') ? formatJson(reportToJson(report)) : formatReport(report, file === '-' ? '(standard input)' : file));
+      return report.valid ? 0 : 1;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      io.stderr(`nitro-dev: error: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+  },
+};
+
+export const decodeAttestationCommand: Command = {
+  name: 'decode-attestation',
+  summary: 'Prints an attestation document as JSON (binary fields as hex), without verifying it',
+  options: [{ name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' }],
+  async run(args, io) {
+    try {
+      const decoded = decodeAttestation(await readDocument(io, optionValue(args, 'document') as string));
+      io.stdout(formatJson(decodedToJson(decoded)));
+      return decoded.document ? 0 : 1;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const message = e instanceof AttestationFormatError ? e.message : e instanceof Error ? e.message : String(e);
+      io.stderr(`nitro-dev: error: ${message}\n`);
+      return 1;
+    }
+  },
+};
