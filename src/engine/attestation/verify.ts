@@ -13,6 +13,8 @@ export interface AttestationCrypto {
   sha256(data: Uint8Array): Uint8Array;
   /** ECDSA verification; `signature` is raw r‖s (`p1363`) or DER. Returns false for any key or signature it cannot use. */
   verifyEcdsa(hash: 'sha256' | 'sha384' | 'sha512', spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der'): boolean;
+  /** Whether `certificate` (DER) carries a valid signature by `issuer`'s key (an X.509 library's check). */
+  verifyCertificateSignature(certificate: Uint8Array, issuer: Uint8Array): boolean;
 }
 
 export type CheckCode =
@@ -270,13 +272,12 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     const parent = certs[Math.max(0, i - 1)] as CertificateInfo;
     const label = i === 0 ? 'the root' : i === certs.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
     if (!equalBytes(cert.issuerDer, parent.subjectDer)) badName.push(`${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`);
-    const hash = { 'ecdsa-with-SHA256': 'sha256', 'ecdsa-with-SHA384': 'sha384', 'ecdsa-with-SHA512': 'sha512' }[cert.signatureAlgorithm] as 'sha256' | 'sha384' | 'sha512' | undefined;
-    if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384' && !(i === 0 && trusted && trusted.kind !== 'aws' && hash)) {
+    if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384') {
       badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
       continue;
     }
     if (cache?.has(parent.der, cert.der)) continue;
-    if (hash && crypto.verifyEcdsa(hash, parent.spki, cert.tbs, cert.signature, 'der')) cache?.add(parent.der, cert.der);
+    if (crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(parent.der, cert.der);
     else badSig.push(`${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`);
   }
   add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `${certs.length} signatures verify (root self-signed)`);
@@ -338,9 +339,10 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     const n = doc.nonce.state === 'present' ? doc.nonce.value : undefined;
     add('nonce.expected', n && equalBytes(n, options.nonce) ? 'pass' : 'fail', n ? (equalBytes(n, options.nonce) ? 'the nonce matches' : `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(options.nonce).slice(0, 32)}…`) : 'the document carries no nonce');
   }
-  const pcr0 = doc.pcrs.get(0);
-  const debugMode = pcr0 !== undefined && pcr0.every((b) => b === 0);
-  add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0 is all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'PCR0 is set');
+  // Debug mode zeroes the image PCRs (0, 1, 2 and 8 when present); PCR3 and PCR4 stay set.
+  const zero = (i: number) => doc.pcrs.get(i)?.every((b) => b === 0);
+  const debugMode = zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
+  add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
 
   return finish({
     at,
