@@ -2,7 +2,7 @@
 // base64, hex), the COSE_Sign1 envelope, and every field of the payload, typed. Decoding never
 // trusts the document: it only says what is there. The verifier (verify.ts) decides.
 import { CborTag, decodeCbor } from '../util/cbor';
-import { CborScanError, scanCbor } from '../util/cborScan';
+import { CborScanError, itemEnd, mapEntries, scanCbor } from '../util/cborScan';
 import { fromHex } from '../util/bytes';
 
 export type InputEncoding = 'binary' | 'base64' | 'hex';
@@ -108,6 +108,8 @@ export interface DecodedAttestation {
   readonly document: AttestationDocument | undefined;
   /** Syntax rules (spec 2.3) broken or bent: errors make the document invalid, warnings are real-world deviations. */
   readonly problems: readonly FieldProblem[];
+  /** When the document is unreadable but its certificates are not: enough to check the signature. */
+  readonly signingMaterial?: SigningMaterial;
 }
 
 function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknown {
@@ -146,8 +148,23 @@ export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
 
 const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
 
+/** The text of the (definite or indefinite) text string at `pos`. */
+function decodeTextAt(bytes: Uint8Array, pos: number): string | undefined {
+  try {
+    const v = decodeCbor(bytes.subarray(pos, itemEnd(bytes, pos)));
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Decodes the payload map and applies the syntax rules of spec 2.3 (with its real-world relaxations). */
-export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[] } {
+export interface SigningMaterial {
+  readonly certificate: Uint8Array;
+  readonly cabundle: readonly Uint8Array[];
+}
+
+export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[]; signingMaterial?: SigningMaterial } {
   const problems: FieldProblem[] = [];
   const error = (field: string, message: string) => problems.push({ field, severity: 'error', message });
   const warning = (field: string, message: string) => problems.push({ field, severity: 'warning', message });
@@ -155,6 +172,28 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
   if (!(map instanceof Map)) {
     error('payload', 'the payload is not a CBOR map');
     return { document: undefined, problems };
+  }
+  // Wire types that decoding hides: an integer written as a float, undefined taken for null.
+  if (payload[0] !== undefined && payload[0] >> 5 === 5) {
+    const wire = new Map<string, number>();
+    for (const { key, value } of mapEntries(payload, 0)) {
+      const k = key.major === 3 ? decodeTextAt(payload, key.start) : undefined;
+      if (typeof k === 'string') wire.set(k, value.initial);
+      if (k === 'pcrs' && value.major === 5) {
+        for (const e of mapEntries(payload, value.start)) {
+          if (e.key.major !== 0) error('pcrs', 'pcrs has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)');
+        }
+      }
+    }
+    const expect = (key: string, majors: number[], what: string) => {
+      const initial = wire.get(key);
+      if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6)) error(key, `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`);
+    };
+    expect('timestamp', [0], 'an unsigned integer');
+    expect('module_id', [3], 'text');
+    expect('digest', [3], 'text');
+    expect('certificate', [2], 'a byte string');
+    for (const key of ['public_key', 'user_data', 'nonce']) expect(key, [2, -1], 'a byte string or null');
   }
   const unknownKeys: string[] = [];
   for (const k of map.keys()) {
@@ -223,7 +262,11 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
   const userData = optional('user_data', 1024, 512, 0);
   const nonce = optional('nonce', 1024, 512, 0);
 
-  if (problems.some((p) => p.severity === 'error')) return { document: undefined, problems };
+  if (problems.some((p) => p.severity === 'error')) {
+    // The signature can still be checked when the certificates are readable: say so separately.
+    const material = isBytes(certificate) && cabundle.length > 0 && cabundle.length === (rawBundle as unknown[]).length ? { certificate: bytesOf(certificate), cabundle } : undefined;
+    return { document: undefined, problems, ...(material ? { signingMaterial: material } : {}) };
+  }
   return {
     document: {
       moduleId: moduleId as string,
@@ -246,7 +289,7 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
 export function decodeAttestation(input: Uint8Array | string): DecodedAttestation {
   const { bytes, encoding } = readDocumentInput(input);
   const cose = decodeEnvelope(bytes);
-  let decoded: { document: AttestationDocument | undefined; problems: FieldProblem[] };
+  let decoded: ReturnType<typeof decodePayload>;
   try {
     decoded = decodePayload(cose.payload);
   } catch (e) {

@@ -128,32 +128,25 @@ const TITLES: Record<CheckCode, string> = {
 
 const AWS_ROOT_DER = firstCertificateDer(AWS_NITRO_ROOT_G1_PEM);
 
+/** Extensions whose meaning the chain check enforces: basicConstraints, keyUsage. */
+const PROCESSED_EXTENSIONS = new Set(['2.5.29.19', '2.5.29.15']);
+
 const dateText = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
 /**
- * Verified certificate links (issuer DER + subject DER → the signature verified). A long-lived
- * verifier reuses them; validity times are still checked on every verification.
+ * Verified certificate links, keyed by the SHA-256 fingerprints of issuer and subject, for a
+ * long-lived verifier. Validity times are still checked on every verification.
  */
 export class LinkCache {
   private readonly links = new Set<string>();
   constructor(private readonly limit = 4096) {}
-  private key(issuer: Uint8Array, subject: Uint8Array): string {
-    // DER is self-delimiting, so the two encodings side by side cannot be confused with another pair.
-    return latin1(issuer) + latin1(subject);
+  has(link: string): boolean {
+    return this.links.has(link);
   }
-  has(issuer: Uint8Array, subject: Uint8Array): boolean {
-    return this.links.has(this.key(issuer, subject));
-  }
-  add(issuer: Uint8Array, subject: Uint8Array): void {
+  add(link: string): void {
     if (this.links.size >= this.limit) this.links.clear();
-    this.links.add(this.key(issuer, subject));
+    this.links.add(link);
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 4096) s += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  return s;
 }
 
 /** COSE Sig_structure for COSE_Sign1 with empty external AAD (spec 1.2). */
@@ -209,7 +202,7 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   else add('cose.algorithm', 'fail', `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`);
   const extraLabels = [...cose.protectedHeader.keys()].filter((k) => k !== 1);
   if (cose.protectedHeader.has(2)) add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
-  else if (extraLabels.length > 0) add('cose.headers', 'warn', `the protected header has unexpected labels: ${extraLabels.map(String).join(', ')}`);
+  else if (extraLabels.length > 0) add('cose.headers', 'fail', `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`);
   else if (cose.unprotected.size > 0) add('cose.headers', 'warn', 'the unprotected header is not empty (real documents have {}); its contents are not signed');
   else add('cose.headers', 'pass', 'protected header {1: alg} only, unprotected header empty');
   if (cose.signature.length === 96) add('cose.signature-size', 'pass', '96 bytes');
@@ -228,13 +221,14 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
   const doc = decoded.document;
   const at = options.at === 'document' ? (doc ? new Date(doc.timestamp) : now) : now;
-  if (!doc) {
-    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) add(code, 'skip', 'the document\'s fields cannot be read');
+  const material = doc ?? decoded.signingMaterial;
+  if (!material) {
+    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) add(code, 'skip', 'the document\'s certificates cannot be read');
     return finish({ at, decoded });
   }
 
   // Certificates: cabundle (root first), then the leaf.
-  const ders = [...doc.cabundle, doc.certificate];
+  const ders = [...material.cabundle, material.certificate];
   const certs: CertificateInfo[] = [];
   for (const [i, der] of ders.entries()) {
     try {
@@ -243,7 +237,7 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
       const which = i === ders.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
       add('chain.parse', 'fail', `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`);
       add('cose.signature', 'skip', 'the signing certificate cannot be used');
-      return finish({ at, decoded, document: doc });
+      return finish({ at, decoded, ...(doc ? { document: doc } : {}) });
     }
   }
   add('chain.parse', 'pass', `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`);
@@ -276,11 +270,14 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
       badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
       continue;
     }
-    if (cache?.has(parent.der, cert.der)) continue;
-    if (crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(parent.der, cert.der);
+    // A root trusted by its exact bytes is the anchor: its self-signature adds nothing to check.
+    if (i === 0 && trusted) continue;
+    const link = `${chain[Math.max(0, i - 1)]?.sha256}${chain[i]?.sha256}`;
+    if (cache?.has(link)) continue;
+    if (crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(link);
     else badSig.push(`${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`);
   }
-  add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `${certs.length} signatures verify (root self-signed)`);
+  add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `the ${certs.length - 1} certificates below the root carry valid signatures by their parents`);
   add('chain.names', badName.length ? 'fail' : 'pass', badName.length ? badName.join('; ') : 'each issuer equals the subject above it');
 
   const expired = chain.filter((c) => !c.validAtTime);
@@ -299,6 +296,10 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     const label = i === 0 ? 'the root' : isLeaf ? 'the signing certificate' : `cabundle[${i}]`;
     const bc = c.basicConstraints;
     const ku = c.keyUsage?.usages ?? [];
+    // RFC 5280 4.2: a critical extension the verifier does not process makes the certificate unusable.
+    for (const ext of c.extensions) {
+      if (ext.critical && !PROCESSED_EXTENSIONS.has(ext.oid)) constraints.push(`${label} has a critical extension this verifier does not process (${ext.oid})`);
+    }
     if (isLeaf) {
       if (bc?.ca) constraints.push(`${label} is a CA certificate`);
       if (bc?.pathLen !== undefined) constraints.push(`${label} has a path length`);
@@ -322,6 +323,7 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   } else {
     add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
   }
+  if (!doc) return finish({ at, decoded, chain, ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}), development: trusted?.kind === 'development' });
   const docTime = new Date(doc.timestamp);
   add('document.time', isValidAt(leaf, docTime) ? 'pass' : 'warn', isValidAt(leaf, docTime) ? `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}` : `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
 

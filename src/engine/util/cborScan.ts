@@ -1,6 +1,15 @@
 // A bounded, non-recursive well-formedness check of one CBOR data item (RFC 8949), run before
 // decoding untrusted input: every length is checked against the bytes that remain (so nothing is
-// allocated by a declared length), nesting is capped, and a map with two equal keys is refused.
+// allocated by a declared length), nesting is capped, text must be valid UTF-8, and a map with two
+// equal keys is refused (keys compared by value, so `69 "module_id"` equals `78 09 "module_id"`).
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function latin1(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 4096) out += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  return out;
+}
 
 export class CborScanError extends Error {
   constructor(message: string, readonly offset: number) {
@@ -43,12 +52,20 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
     return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   /** Called when an item (of any kind) has been completed at depth stack.length. */
-  const completed = (start: number) => {
+  const checkText = (from: number, to: number) => {
+    try {
+      utf8.decode(bytes.subarray(from, to));
+    } catch {
+      throw new CborScanError('a text string is not valid UTF-8', from);
+    }
+  };
+  /** Called when an item (of any kind) has been completed; `value` identifies a scalar key by value. */
+  const completed = (start: number, value?: string) => {
     for (;;) {
       const top = stack[stack.length - 1];
       if (!top) return;
       if (top.map && top.itemIndex % 2 === 0) {
-        const key = Array.from(bytes.subarray(start, pos), (b) => String.fromCharCode(b)).join('');
+        const key = value ?? `raw:${latin1(bytes.subarray(start, pos))}`;
         if (top.keys?.has(key)) throw new CborScanError('a map holds the same key twice', start);
         top.keys?.add(key);
       }
@@ -58,6 +75,7 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
       stack.pop();
       // The finished container is itself an item of its parent (its key check uses its own start).
       start = (top as Frame & { start?: number }).start ?? start;
+      value = undefined;
     }
   };
 
@@ -78,6 +96,7 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
     if (info === 31) {
       if (major === 2 || major === 3) {
         // Indefinite-length string: chunks of the same major type with definite lengths, then break.
+        let content = '';
         for (;;) {
           need(1, 'a string chunk');
           const b = bytes[pos] as number;
@@ -90,9 +109,11 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
           const len = argument(b & 0x1f);
           if (typeof len === 'bigint') throw new CborScanError('a string chunk claims more bytes than exist', pos);
           need(len, 'a string chunk');
+          if (major === 3) checkText(pos, pos + len);
+          if (content.length < 65536) content += latin1(bytes.subarray(pos, pos + len));
           pos += len;
         }
-        completed(start);
+        completed(start, `${major}:${content}`);
         continue;
       }
       if (major === 4 || major === 5) {
@@ -106,14 +127,16 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
     switch (major) {
       case 0:
       case 1:
-        completed(start);
+        completed(start, `${major}:${String(arg)}`);
         break;
       case 2:
       case 3: {
         if (typeof arg === 'bigint') throw new CborScanError('a string claims more bytes than exist', start);
         need(arg, 'a string');
+        if (major === 3) checkText(pos, pos + arg);
+        const content = arg <= 65536 ? latin1(bytes.subarray(pos, pos + arg)) : undefined;
         pos += arg;
-        completed(start);
+        completed(start, content === undefined ? undefined : `${major}:${content}`);
         break;
       }
       case 4:
@@ -141,4 +164,62 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
     }
   } while (stack.length > 0);
   if (pos !== bytes.length) throw new CborScanError(`${bytes.length - pos} bytes follow the item`, pos);
+}
+
+/** The major type and first byte of an item at `pos` (for checks of wire types that decoding hides). */
+export interface ItemHead {
+  readonly start: number;
+  readonly initial: number;
+  readonly major: number;
+}
+
+function headLength(bytes: Uint8Array, pos: number): { arg: number; next: number; indefinite: boolean } {
+  const info = (bytes[pos] as number) & 0x1f;
+  if (info < 24) return { arg: info, next: pos + 1, indefinite: false };
+  if (info === 31) return { arg: 0, next: pos + 1, indefinite: true };
+  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 8;
+  let v = 0;
+  for (let i = 1; i <= size; i++) v = v * 256 + (bytes[pos + i] as number);
+  return { arg: v, next: pos + 1 + size, indefinite: false };
+}
+
+/**
+ * The offset just after the item at `pos`. Only for bytes that passed scanCbor (it trusts the
+ * structure and relies on scanCbor's depth cap).
+ */
+export function itemEnd(bytes: Uint8Array, pos: number): number {
+  const major = (bytes[pos] as number) >> 5;
+  const { arg, next, indefinite } = headLength(bytes, pos);
+  if (major === 0 || major === 1 || major === 7) return next;
+  if (major === 2 || major === 3) {
+    if (!indefinite) return next + arg;
+    let p = next;
+    while (bytes[p] !== 0xff) p = itemEnd(bytes, p);
+    return p + 1;
+  }
+  if (major === 6) return itemEnd(bytes, next);
+  let p = next;
+  if (indefinite) {
+    while (bytes[p] !== 0xff) p = itemEnd(bytes, p);
+    return p + 1;
+  }
+  const count = major === 5 ? arg * 2 : arg;
+  for (let i = 0; i < count; i++) p = itemEnd(bytes, p);
+  return p;
+}
+
+/** The entries of the map at `pos` (definite or indefinite): each key's and value's head. Trusts scanCbor'd input. */
+export function mapEntries(bytes: Uint8Array, pos: number): { key: ItemHead; value: ItemHead }[] {
+  const { arg, next, indefinite } = headLength(bytes, pos);
+  const out: { key: ItemHead; value: ItemHead }[] = [];
+  let p = next;
+  const head = (at: number): ItemHead => ({ start: at, initial: bytes[at] as number, major: (bytes[at] as number) >> 5 });
+  for (let i = 0; indefinite ? bytes[p] !== 0xff : i < arg; i++) {
+    const key = head(p);
+    p = itemEnd(bytes, p);
+    const value = head(p);
+    p = itemEnd(bytes, p);
+    out.push({ key, value });
+  }
+  return out;
 }
