@@ -1,7 +1,9 @@
 // UI smoke tier: the packaged .vsix installed into code-server, the workbench opened in headless
-// Chromium the way a person would: the Nitro Enclaves container and the Enclave Image Viewer
-// (on demo/images/hello.eif) checked on screen. Writes test-results/ui-smoke.png and
-// test-results/eif-viewer.png, and prints `ui smoke: N passed, N failed`.
+// Chromium the way a person would: the Nitro Enclaves container, the Enclave Image Viewer (on
+// demo/images/hello.eif) and the Attestation Document Viewer (on demo/attestation/evervault-prod.att.cbor,
+// then a document pasted from the clipboard into a panel that must survive a window reload) checked
+// on screen. Writes test-results/ui-smoke.png, test-results/eif-viewer.png and
+// test-results/attestation-viewer.png, and prints `ui smoke: N passed, N failed`.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -93,6 +95,135 @@ async function checkEifViewer(page) {
     await page.locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' }).first().waitFor({ timeout: 15_000 });
   });
   await page.waitForTimeout(2000); // let the new text editor load its web workers before the server stops
+}
+
+/** `2022-10-13 11:58:02 UTC` (how the viewer writes times), from expected.json's OpenSSL form. */
+function utcText(openssl) {
+  const iso = new Date(openssl.replace(/\s+/g, ' ')).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${iso.slice(19, 23) === '.000' ? '' : iso.slice(19, 23)} UTC`;
+}
+
+/**
+ * Opens demo/attestation/evervault-prod.att.cbor (a copy of a real document from Nitro hardware) from
+ * Quick Open, checks that the Attestation Document Viewer says it is invalid now (its signing
+ * certificate expired) and valid once its time selector is switched to the document's own time;
+ * saves test-results/attestation-viewer.png.
+ */
+async function checkAttestationViewer(page) {
+  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8')).documents.find(
+    (d) => d.file === 'evervault-2022-10-13-prod.cbor',
+  );
+  const name = 'evervault-prod.att.cbor';
+  await check('"View: Join All Editor Groups" gives the next editor the whole editor area', async () => {
+    await runCommand(page, 'View: Join All Editor Groups');
+    await page.waitForFunction(() => document.querySelectorAll('.editor-group-container').length === 1, null, { timeout: 10_000 });
+  });
+  await check('Quick Open opens evervault-prod.att.cbor in the Attestation Document Viewer', async () => {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(name);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
+  });
+  // The Enclave Image Viewer's webview is still in the page, so find the frame that holds this viewer's page.
+  let view;
+  await check('the Attestation Document Viewer\'s page loads in its webview', async () => {
+    view = await attestationFrame(page, name);
+  });
+  if (!view) return;
+  const headline = view.locator('#verdict .verdict-headline');
+  await check('the verdict says it is invalid now, because its signing certificate expired', async () => {
+    await view.locator('#verdict[data-valid="false"]').waitFor({ timeout: 30_000 });
+    const text = (await headline.textContent())?.trim();
+    const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
+    if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
+    if ((await view.locator('#time-now').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Now"');
+  });
+  await check('switched to "Document time" in the webview, the verdict says it is valid', async () => {
+    await view.locator('#time-document').click({ timeout: 10_000 });
+    await view.locator('#verdict[data-valid="true"]').waitFor({ timeout: 15_000 });
+    const text = (await headline.textContent())?.trim();
+    if (text !== 'Valid at document time.') throw new Error(`the verdict reads "${text}"`);
+    if ((await view.locator('#time-document').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Document time"');
+    const failed = await view.locator('.check.fail').count();
+    if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
+  });
+  await check('the viewer shows the document\'s PCR0 and module ID', async () => {
+    const pcr0 = (await view.locator('tr[data-pcr="PCR0"] .pcr-value').textContent())?.trim();
+    if (pcr0 !== expected.pcrs['0']) throw new Error(`PCR0 reads "${pcr0}", expected ${expected.pcrs['0']}`);
+    const moduleId = (await view.locator('.field-module').textContent())?.trim();
+    if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
+  });
+  await page.mouse.move(150, 700); // over the side bar, so no row of the viewer shows its hover colour
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(shots, 'attestation-viewer.png') });
+  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'attestation-viewer.png'))}`);
+  await check('the copy button of the module ID copies it through the host and says so in the status bar', async () => {
+    await view.locator('button[aria-label="Copy module ID"]').click({ timeout: 10_000 });
+    await page.locator('.statusbar', { hasText: 'Copied module ID' }).waitFor({ timeout: 10_000 });
+  });
+  await checkAttestationPanel(page);
+}
+
+/** Runs a command from the command palette by its title. */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The frame of the attestation viewer of `label` (its page names the document in its title bar). */
+async function attestationFrame(page, label, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    for (const frame of page.frames()) {
+      const title = await frame.locator('.titlebar h1').first().textContent({ timeout: 200 }).catch(() => undefined);
+      if (title?.trim() === label && (await frame.locator('#timebar').count().catch(() => 0))) return frame;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview shows the attestation panel of ${label}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/**
+ * "Open Attestation Document from Clipboard" with a document as base64 text opens a panel; after
+ * "Developer: Reload Window" the panel serializer restores it from the base64 its webview kept.
+ */
+async function checkAttestationPanel(page) {
+  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8')).documents.find((d) => d.file === 'base-2024-11-30.cbor');
+  const base64 = readFileSync(path.join(ROOT, 'test/fixtures/attestation', expected.file)).toString('base64');
+  const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
+  const verdictOf = async (frame) => {
+    await frame.locator('#verdict').waitFor({ timeout: 30_000 });
+    return (await frame.locator('#verdict .verdict-headline').textContent())?.trim();
+  };
+  await check('"Open Attestation Document from Clipboard" opens a panel for a document copied as base64', async () => {
+    await page.evaluate((text) => navigator.clipboard.writeText(text), base64);
+    await runCommand(page, 'Nitro Enclaves: Open Attestation Document from Clipboard');
+    await page.locator('.tabs-container .tab.active', { hasText: 'Attestation: Clipboard' }).waitFor({ timeout: 15_000 });
+    const frame = await attestationFrame(page, 'Clipboard');
+    const text = await verdictOf(frame);
+    if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
+    const moduleId = (await frame.locator('.field-module').textContent())?.trim();
+    if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
+  });
+  await check('after "Developer: Reload Window" the panel is restored with the same document', async () => {
+    await page.waitForTimeout(1000); // let the webview's state reach the workbench
+    await runCommand(page, 'Developer: Reload Window');
+    await page.waitForLoadState('load');
+    await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'Attestation: Clipboard' }).first().waitFor({ timeout: 30_000 });
+    const frame = await attestationFrame(page, 'Clipboard', 60_000);
+    const text = await verdictOf(frame);
+    if (text !== want) throw new Error(`the restored panel's verdict reads "${text}"`);
+    const moduleId = (await frame.locator('.field-module').textContent())?.trim();
+    if (moduleId !== expected.module_id) throw new Error(`the restored panel's module ID reads "${moduleId}"`);
+  });
 }
 
 /** Process group ids of processes whose command line contains `needle`. */
@@ -190,6 +321,7 @@ try {
 
   await checkContainer(page, 'ui-smoke.png');
   await checkEifViewer(page);
+  await checkAttestationViewer(page);
   await server.stop();
   server = undefined;
   await checkNpmStart(browser);

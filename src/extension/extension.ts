@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../engine';
+import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
 import { registerCommands } from './commands/registerCommands';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
@@ -15,6 +16,7 @@ export interface NitroEnclavesApi {
   readonly images: ImagesTreeProvider;
   readonly log: vscode.LogOutputChannel;
   readonly eifViewer: EifEditorProvider;
+  readonly attestation: AttestationViewerApi;
 }
 
 export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
@@ -30,9 +32,10 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   );
   registerCommands(ctx, { parents, images });
   const eifViewer = registerEifViewer(ctx);
+  const attestation = registerAttestation(ctx, { eifService });
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
-  return { version: VERSION, parents, images, log: ctx.log, eifViewer };
+  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation };
 }
 
 export function deactivate(): void {

@@ -1,0 +1,384 @@
+// One open Attestation Document Viewer (a panel or a custom editor): its webview, the document it
+// shows, the chosen verification time and the enclave image the PCRs are compared with. The host
+// verifies with the engine and sends the webview a plain view model; the webview only displays it
+// and asks for a few actions (copy, change the time, compare with an image, reload).
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LinkCache, MAX_DOCUMENT_BYTES, type VerifyReport } from '../../engine';
+import { nodeAttestationCrypto } from '../../engine/node';
+import {
+  ATTESTATION_VIEWER_SCRIPT,
+  MAX_PERSISTED_BASE64,
+  parseWebviewMessage,
+  type AttestationHostMessage,
+  type AttestationViewError,
+  type AttestationViewModel,
+  type AttestationWebviewMessage,
+  type ErrorMessage,
+  type InitMessage,
+  type PanelState,
+  type SourceView,
+  type TimeChoice,
+} from '../../shared/attestationViewer';
+import type { Ctx } from '../ctx';
+import type { EifService } from '../images/eifService';
+import { webviewHtml, webviewOptions } from '../webviews/html';
+import { expectedPcrsOf, toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
+
+/** Inputs larger than this are refused before reading: hex text of the largest document, plus room for line breaks. */
+export const MAX_INPUT_BYTES = MAX_DOCUMENT_BYTES * 2 + 64 * 1024;
+/** File-system events within this window cause one new verification (a save often fires several). */
+const CHANGE_DEBOUNCE_MS = 300;
+
+/** What a viewer shows a document from. */
+export type DocumentSource =
+  | { readonly kind: 'file'; readonly uri: vscode.Uri }
+  | {
+      readonly kind: 'bytes';
+      /** The document's bytes (after base64 or hex decoding). */
+      readonly bytes: Uint8Array;
+      /** Where they came from ("Clipboard"). */
+      readonly label: string;
+      /** How the input was written, when it was text. */
+      readonly encoding?: 'binary' | 'base64' | 'hex';
+    }
+  /** Nothing to verify: the input was refused before verification (unreadable clipboard, a panel that could not be restored). */
+  | { readonly kind: 'failed'; readonly error: AttestationViewError };
+
+/** A key that is the same for two viewers of the same document (used to reuse panels). */
+export function sourceKey(source: DocumentSource): string | undefined {
+  if (source.kind === 'file') return `file:${source.uri.toString()}`;
+  if (source.kind === 'bytes') return `bytes:${Buffer.from(source.bytes).toString('base64')}`;
+  return undefined;
+}
+
+export function sourceLabel(source: DocumentSource): string {
+  if (source.kind === 'file') return path.posix.basename(source.uri.path) || source.uri.toString(true);
+  if (source.kind === 'bytes') return source.label;
+  return source.error.label;
+}
+
+type Shown = InitMessage | ErrorMessage;
+
+interface Comparison {
+  readonly uri: vscode.Uri;
+  readonly name: string;
+  readonly detail: string;
+  /** The image's PCRs 0, 1, 2 (and 8), once measured. */
+  readonly expected?: ReadonlyMap<number, string>;
+  /** Why the image could not be measured. */
+  readonly error?: string;
+}
+
+export interface SessionOptions {
+  readonly ctx: Ctx;
+  readonly eifService: EifService;
+  /** Shared by every viewer: verified certificate links. */
+  readonly cache: LinkCache;
+  /** Panels keep their document in the webview state so that the serializer can restore them; custom editors do not need to. */
+  readonly persist: boolean;
+  readonly time?: TimeChoice;
+  /** Called after every verification (the registry remembers the last report). */
+  readonly onVerified?: (report: VerifyReport) => void;
+}
+
+export class AttestationSession implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly label: string;
+  private time: TimeChoice;
+  private comparison: Comparison | undefined;
+  private shown: Shown | undefined;
+  private run: VerifyRun | undefined;
+  private busy: string | undefined;
+  /** Increases with every verification; one whose number is no longer current drops its result. */
+  private generation = 0;
+  private pending: Promise<void> = Promise.resolve();
+  private changeTimer: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
+  /** The webview has loaded its page and said `ready` (at least once). */
+  private webviewReady = false;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly source: DocumentSource,
+    private readonly options: SessionOptions,
+  ) {
+    this.label = sourceLabel(source);
+    this.time = options.time ?? { mode: 'now' };
+    const extensionUri = options.ctx.extension.extensionUri;
+    panel.webview.options = webviewOptions(extensionUri);
+    panel.webview.html = webviewHtml({
+      webview: panel.webview,
+      extensionUri,
+      script: ATTESTATION_VIEWER_SCRIPT,
+      styles: ['eifViewer.css', 'attestationViewer.css'],
+      title: this.label,
+    });
+    this.disposables.push(panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
+    if (source.kind === 'file' && source.uri.scheme === 'file') {
+      // Watch the file's folder (a pattern of the file name itself would need glob escaping) and keep only this file's events.
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(source.uri.fsPath)), '*'));
+      const onEvent = (changed: vscode.Uri) => {
+        if (changed.fsPath === source.uri.fsPath) this.scheduleVerify();
+      };
+      this.disposables.push(watcher, watcher.onDidChange(onEvent), watcher.onDidCreate(onEvent), watcher.onDidDelete(onEvent));
+    }
+    void this.verify();
+  }
+
+  /** The view model on screen, if the viewer shows one. */
+  get model(): AttestationViewModel | undefined {
+    return this.shown?.type === 'init' ? this.shown.body.model : undefined;
+  }
+
+  /** Why the viewer shows no model, if it shows an error. */
+  get error(): AttestationViewError | undefined {
+    return this.shown?.type === 'error' ? this.shown.body : undefined;
+  }
+
+  /** The report behind what the viewer shows. */
+  get report(): VerifyReport | undefined {
+    return this.run?.report;
+  }
+
+  /** Whether the webview has loaded and said `ready`. */
+  get ready(): boolean {
+    return this.webviewReady;
+  }
+
+  /** Resolves once the verification in progress (if any) has finished. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
+  /** The state this panel asks its webview to keep (undefined for editors, and for documents too large to keep). */
+  get state(): PanelState | undefined {
+    if (!this.options.persist) return undefined;
+    const time = this.time;
+    const compareWith = this.comparison ? { compareWith: this.comparison.uri.toString() } : {};
+    if (this.source.kind === 'file') return { source: { kind: 'file', uri: this.source.uri.toString() }, time, ...compareWith };
+    if (this.source.kind === 'bytes') {
+      const base64 = Buffer.from(this.source.bytes).toString('base64');
+      if (base64.length > MAX_PERSISTED_BASE64) return undefined;
+      const encoding = this.source.encoding ? { encoding: this.source.encoding } : {};
+      return { source: { kind: 'bytes', label: this.source.label, base64, ...encoding }, time, ...compareWith };
+    }
+    return undefined;
+  }
+
+  private post(message: AttestationHostMessage): void {
+    if (this.disposed) return;
+    // A hidden webview drops messages; it sends `ready` again when shown and gets everything then.
+    void this.panel.webview.postMessage(message);
+  }
+
+  private persist(): void {
+    const state = this.state;
+    if (state) this.post({ type: 'persist', body: { state } });
+  }
+
+  private show(message: Shown): void {
+    this.shown = message;
+    this.post(message);
+    this.persist();
+  }
+
+  private setBusy(message: string | undefined): void {
+    this.busy = message;
+    this.post({ type: 'busy', body: message === undefined ? {} : { message } });
+  }
+
+  /**
+   * Handles a message as if the webview had sent it: checks it, then acts. Resolves when done,
+   * with whether it was accepted. (The extension-host tests drive the viewer through here.)
+   */
+  async receive(raw: unknown): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const parsed = parseWebviewMessage(raw);
+    if (!parsed.ok) {
+      this.options.ctx.log.warn(`Attestation viewer (${this.label}): ignored a message from the webview: ${parsed.reason}`);
+      return { ok: false, reason: parsed.reason };
+    }
+    try {
+      await this.handle(parsed.message);
+    } catch (e) {
+      this.options.ctx.log.error(`Attestation viewer (${this.label}): ${parsed.message.type} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      void vscode.window.showErrorMessage(`Nitro Enclaves: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { ok: true };
+  }
+
+  private async handle(message: AttestationWebviewMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        // The webview (re)loaded: first open, or shown again after being hidden. What was posted
+        // before it listened is lost, so it gets everything again.
+        this.webviewReady = true;
+        if (this.shown) this.post(this.shown);
+        this.persist();
+        if (this.busy !== undefined) this.post({ type: 'busy', body: { message: this.busy } });
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(message.body.text);
+        vscode.window.setStatusBarMessage(`Copied ${message.body.what}`, 3000);
+        return;
+      case 'setTime':
+        this.time = message.body;
+        await this.verify();
+        return;
+      case 'compare':
+        await this.pickImage();
+        return;
+      case 'clearComparison':
+        this.comparison = undefined;
+        await this.verify();
+        return;
+      case 'reload':
+        await this.verify();
+        return;
+    }
+  }
+
+  /** Asks which enclave image to compare with: the workspace's .eif files, or one from a file dialog. */
+  private async pickImage(): Promise<void> {
+    type Item = vscode.QuickPickItem & { readonly uri?: vscode.Uri; readonly browse?: true };
+    const found = await vscode.workspace.findFiles('**/*.eif', '**/node_modules/**', 500);
+    found.sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
+    const items: Item[] = found.map((uri) => {
+      const relative = vscode.workspace.asRelativePath(uri);
+      const dir = path.posix.dirname(relative);
+      return {
+        label: `$(file-binary) ${path.posix.basename(uri.path)}`,
+        ...(dir !== '.' ? { description: dir } : {}),
+        ...(this.comparison?.uri.toString() === uri.toString() ? { detail: 'compared now' } : {}),
+        uri,
+      };
+    });
+    if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
+    const picked = await vscode.window.showQuickPick(items, {
+      title: 'Compare with Enclave Image',
+      placeHolder: found.length > 0 ? 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry' : 'No .eif files in the workspace: browse for one',
+      matchOnDescription: true,
+    });
+    if (!picked) return;
+    let uri = picked.uri;
+    if (picked.browse) {
+      const chosen = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        openLabel: 'Compare',
+        title: 'Compare with Enclave Image',
+        filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
+      });
+      uri = chosen?.[0];
+    }
+    if (uri) await this.compareWith(uri);
+  }
+
+  /** Measures the image and verifies the document again, expecting the image's PCRs. */
+  async compareWith(uri: vscode.Uri): Promise<void> {
+    const name = path.posix.basename(uri.path);
+    const detail = uri.scheme === 'file' ? uri.fsPath : uri.toString(true);
+    this.setBusy(`Measuring ${name}…`);
+    try {
+      const inspection = await this.options.eifService.inspect(uri);
+      this.comparison = { uri, name, detail, expected: expectedPcrsOf(inspection.measurements) };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.options.ctx.log.warn(`Attestation viewer (${this.label}): cannot measure ${detail}: ${message}`);
+      this.comparison = { uri, name, detail, error: message };
+    } finally {
+      this.setBusy(undefined);
+    }
+    await this.verify();
+  }
+
+  private scheduleVerify(): void {
+    if (this.disposed) return;
+    if (this.changeTimer !== undefined) clearTimeout(this.changeTimer);
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.options.ctx.log.info(`Attestation viewer: ${this.label} changed on disk; verifying it again`);
+      void this.verify();
+    }, CHANGE_DEBOUNCE_MS);
+  }
+
+  /** Reads the document (files are read again every time) and verifies it at the chosen time. */
+  verify(): Promise<void> {
+    const generation = ++this.generation;
+    const done = this.verifyNow(generation).catch((e: unknown) => {
+      // Not expected (the engine answers hostile input with a report), but never let it escape.
+      this.options.ctx.log.error(`Attestation viewer (${this.label}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      if (generation === this.generation) this.show({ type: 'error', body: { label: this.label, kind: 'format', message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`, canReload: true } });
+    });
+    this.pending = done;
+    return done;
+  }
+
+  private async verifyNow(generation: number): Promise<void> {
+    const current = () => !this.disposed && generation === this.generation;
+    const source = this.source;
+    if (source.kind === 'failed') {
+      this.show({ type: 'error', body: source.error });
+      return;
+    }
+    let input: Uint8Array;
+    let sourceView: Omit<SourceView, 'inputSize'> & { readonly encoding?: SourceView['encoding'] };
+    if (source.kind === 'file') {
+      const read = await this.readFile(source.uri);
+      if (!current()) return;
+      if (!read.ok) {
+        this.run = undefined;
+        this.options.ctx.log.warn(`Attestation viewer: ${source.uri.toString(true)}: ${read.message}`);
+        this.show({ type: 'error', body: { label: this.label, kind: 'unreadable', message: read.message, canReload: true } });
+        return;
+      }
+      input = read.bytes;
+      sourceView = { kind: 'file', label: this.label, detail: source.uri.scheme === 'file' ? source.uri.fsPath : source.uri.toString(true) };
+    } else {
+      input = source.bytes;
+      sourceView = { kind: 'bytes', label: source.label, ...(source.encoding ? { encoding: source.encoding } : {}) };
+    }
+    const expectedPcrs = this.comparison?.expected;
+    const run = verifyForView(input, { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}) }, nodeAttestationCrypto, this.options.cache);
+    if (!current()) return;
+    this.run = run;
+    this.options.onVerified?.(run.report);
+    const unreadable = unreadableReason(run.report);
+    if (unreadable !== undefined) {
+      this.options.ctx.log.warn(`Attestation viewer: ${sourceView.detail ?? this.label} is not an attestation document: ${unreadable}`);
+      this.show({ type: 'error', body: { label: this.label, kind: 'format', message: unreadable, canReload: source.kind === 'file' } });
+      return;
+    }
+    const comparison = this.comparison;
+    const model = toAttestationViewModel(run.report, {
+      source: { ...sourceView, inputSize: input.length },
+      time: this.time,
+      ...(run.atDocumentTime ? { atDocumentTime: run.atDocumentTime } : {}),
+      ...(comparison ? { comparison: { name: comparison.name, detail: comparison.detail, ...(comparison.error !== undefined ? { error: comparison.error } : {}) } } : {}),
+    });
+    this.show({ type: 'init', body: { model } });
+  }
+
+  private async readFile(uri: vscode.Uri): Promise<{ ok: true; bytes: Uint8Array } | { ok: false; message: string }> {
+    try {
+      const stat = await vscode.workspace.fs.stat(uri);
+      if (stat.type & vscode.FileType.Directory) return { ok: false, message: 'This is a folder, not an attestation document.' };
+      if (stat.size > MAX_INPUT_BYTES) {
+        return { ok: false, message: `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_INPUT_BYTES} as hex or base64 text).` };
+      }
+      return { ok: true, bytes: await vscode.workspace.fs.readFile(uri) };
+    } catch (e) {
+      if (e instanceof vscode.FileSystemError) {
+        if (e.code === 'FileNotFound') return { ok: false, message: 'The file does not exist (it was deleted or moved).' };
+        if (e.code === 'NoPermissions') return { ok: false, message: 'The file cannot be read: permission denied.' };
+      }
+      return { ok: false, message: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.changeTimer !== undefined) clearTimeout(this.changeTimer);
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

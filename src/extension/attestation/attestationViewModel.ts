@@ -1,0 +1,350 @@
+// VerifyReport (the engine's answer) → AttestationViewModel (plain JSON for the viewer's webview),
+// and the verification runs behind it. Pure and free of vscode, so it is unit-tested in Node.
+// Everything the viewer says in words (the verdict, the reasons, the notes) is decided here.
+import {
+  LinkCache,
+  fromUtf8,
+  toHex,
+  verifyAttestation,
+  type AttestationCrypto,
+  type ChainEntry,
+  type Check,
+  type MeasurementsJson,
+  type OptionalBytes,
+  type VerifyReport,
+} from '../../engine';
+import type {
+  AttestationViewModel,
+  BytesView,
+  CertificateView,
+  CheckView,
+  ComparisonView,
+  DocumentView,
+  PcrView,
+  SourceView,
+  TimeChoice,
+  TimeView,
+  VerdictView,
+} from '../../shared/attestationViewer';
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+export interface VerifyRun {
+  /** The report at the chosen time. */
+  readonly report: VerifyReport;
+  /**
+   * The report at the document's own time, when the chosen time is another one and the document
+   * is readable (the viewer says whether the document was valid when it was made).
+   */
+  readonly atDocumentTime?: VerifyReport;
+}
+
+/** The PCRs of an image that a document is compared with: 0, 1, 2, and 8 when the image is signed. */
+export function expectedPcrsOf(measurements: Pick<MeasurementsJson, 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8'>): Map<number, string> {
+  const pcrs = new Map<number, string>([
+    [0, measurements.PCR0],
+    [1, measurements.PCR1],
+    [2, measurements.PCR2],
+  ]);
+  if (measurements.PCR8 !== undefined) pcrs.set(8, measurements.PCR8);
+  return pcrs;
+}
+
+/**
+ * Verifies `input` at the chosen time (and again at the document's own time when that differs).
+ * Never throws for a hostile document: the engine answers with a report.
+ */
+export function verifyForView(
+  input: Uint8Array | string,
+  options: { readonly time: TimeChoice; readonly expectedPcrs?: ReadonlyMap<number, string>; readonly now?: Date },
+  crypto: AttestationCrypto,
+  cache: LinkCache = new LinkCache(),
+): VerifyRun {
+  const { time } = options;
+  const at = time.mode === 'document' ? 'document' : time.mode === 'custom' ? new Date(time.at) : (options.now ?? new Date());
+  const common = options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs } : {};
+  const report = verifyAttestation(input, { at, ...common }, crypto, cache);
+  if (time.mode === 'document' || !report.document) return { report };
+  return { report, atDocumentTime: verifyAttestation(input, { at: 'document', ...common }, crypto, cache) };
+}
+
+/** Why the input is not an attestation document at all (no COSE_Sign1 in it), or undefined when it is one. */
+export function unreadableReason(report: VerifyReport): string | undefined {
+  if (report.decoded) return undefined;
+  const failed = report.checks.find((c) => c.status === 'fail');
+  return sentence(failed?.reason ?? 'the input is not an attestation document');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words and small values
+
+/** What each PCR measures (spec section 4.1). */
+export function pcrMeaning(index: number): string {
+  switch (index) {
+    case 0:
+      return 'Enclave image';
+    case 1:
+      return 'Linux kernel and bootstrap';
+    case 2:
+      return 'Application';
+    case 3:
+      return 'IAM role of the parent instance';
+    case 4:
+      return 'Parent instance ID';
+    case 8:
+      return 'Signing certificate of the image';
+    default:
+      return index >= 16 ? 'Application-defined' : 'Reserved';
+  }
+}
+
+/** `2022-10-13 08:58:02 UTC`, with milliseconds when the instant has them. */
+export function utcText(date: Date): string {
+  const iso = date.toISOString();
+  const ms = iso.slice(19, 23);
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms === '.000' ? '' : ms} UTC`;
+}
+
+export function timeView(date: Date): TimeView {
+  return { ms: date.getTime(), iso: date.toISOString(), utc: utcText(date) };
+}
+
+/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
+function sentence(text: string): string {
+  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
+  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+}
+
+const colonPairs = (hex: string): string => (hex.match(/../g) ?? []).join(':').toUpperCase();
+
+/** Text a person can read: valid UTF-8 without control characters other than tab and line breaks. */
+function printableText(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = fromUtf8(bytes);
+  } catch {
+    return undefined;
+  }
+  return /^[\P{C}\t\n\r]+$/u.test(text) && /\S/.test(text) ? text : undefined;
+}
+
+export function bytesView(value: OptionalBytes): BytesView {
+  if (value.state !== 'present') return { state: value.state };
+  if (value.value.length === 0) return { state: 'empty' };
+  const text = printableText(value.value);
+  return { state: 'present', size: value.value.length, hex: toHex(value.value), ...(text !== undefined ? { text } : {}) };
+}
+
+const CN = /(?:^|,\s*)CN=([^,]+)/;
+
+/** Root, Regional, Zonal, Instance (the names of AWS's chain), Intermediate, or Signing certificate. */
+function roleLabel(entry: ChainEntry, commonName: string): string {
+  if (entry.role === 'root') return 'Root';
+  if (entry.role === 'leaf') return 'Signing certificate';
+  if (/\.zonal\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Zonal';
+  if (/^i-[0-9a-f]+\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Instance';
+  if (/^[0-9a-f]{16}\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Regional';
+  return 'Intermediate';
+}
+
+function certificateView(entry: ChainEntry, at: Date, trusted: boolean): CertificateView {
+  const commonName = CN.exec(entry.subject)?.[1] ?? entry.subject;
+  return {
+    role: entry.role,
+    roleLabel: roleLabel(entry, commonName),
+    commonName,
+    subject: entry.subject,
+    issuer: entry.issuer,
+    notBefore: timeView(entry.notBefore),
+    notAfter: timeView(entry.notAfter),
+    status: entry.validAtTime ? 'valid' : at < entry.notBefore ? 'not-yet-valid' : 'expired',
+    sha256: colonPairs(entry.sha256),
+    serial: colonPairs(entry.serialNumberHex),
+    ...(entry.role === 'root' ? { trusted } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verdict in plain words
+
+/** Which failing check explains the verdict best: a forged or malformed document before an old one. */
+const PRIORITY: readonly string[] = [
+  'cose.structure',
+  'payload.syntax',
+  'cose.algorithm',
+  'cose.signature-size',
+  'cose.headers',
+  'chain.parse',
+  'cose.signature',
+  'chain.root',
+  'chain.signatures',
+  'chain.names',
+  'chain.constraints',
+  'leaf.key',
+  'pcrs.expected',
+  'nonce.expected',
+  'chain.validity',
+];
+
+const rank = (c: Check) => {
+  const i = PRIORITY.indexOf(c.code);
+  return i < 0 ? PRIORITY.length : i;
+};
+
+/** "now", "at document time", "at 2022-10-13 09:00:00 UTC". */
+function timePhrase(time: TimeChoice, at: Date): string {
+  return time.mode === 'now' ? 'now' : time.mode === 'document' ? 'at document time' : `at ${utcText(at)}`;
+}
+
+/** Why the chain is not valid at `at`, naming the signing certificate first; `short` leaves out the other certificates. */
+function validityReason(chain: readonly ChainEntry[], at: Date, fallback: string, short: boolean): string {
+  const bad = chain.filter((c) => !c.validAtTime);
+  if (bad.length === 0) return fallback;
+  const leaf = bad.find((c) => c.role === 'leaf');
+  const first = leaf ?? (bad[0] as ChainEntry);
+  const what = first.role === 'leaf' ? 'its signing certificate' : first.role === 'root' ? 'its root certificate' : `the CA certificate ${CN.exec(first.subject)?.[1] ?? first.subject}`;
+  const main = at < first.notBefore ? `${what} is not valid before ${utcText(first.notBefore)}` : `${what} expired at ${utcText(first.notAfter)}`;
+  const others = bad.length - 1;
+  if (others === 0 || short) return main;
+  return `${main} (${others} more certificate${others === 1 ? '' : 's'} of the chain ${others === 1 ? 'is' : 'are'} not valid at that time either)`;
+}
+
+function plainReason(check: Check, report: VerifyReport, imageName: string | undefined, short = false): string {
+  switch (check.code) {
+    case 'chain.validity':
+      return validityReason(report.chain, report.at, check.reason, short);
+    case 'pcrs.expected': {
+      const differ = report.pcrComparisons.filter((p) => !p.match).map((p) => `PCR${p.index}`);
+      const which = differ.length === 0 ? '' : ` (${differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`})`;
+      return short ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}` : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
+    }
+    case 'chain.root':
+      return `it is not signed through a trusted root: ${check.reason}`;
+    default:
+      return check.reason;
+  }
+}
+
+function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: VerifyReport | undefined, imageName: string | undefined): VerdictView {
+  const phrase = timePhrase(time, report.at);
+  const failed = report.checks.filter((c) => c.status === 'fail').sort((a, b) => rank(a) - rank(b));
+  const reasons = failed.map((c) => sentence(plainReason(c, report, imageName)));
+  const notes: string[] = [];
+  let headline: string;
+  if (report.valid) {
+    headline = `${report.development ? 'Valid development attestation' : 'Valid'} ${phrase}`;
+    if (report.debugMode) headline += ', but the enclave ran in debug mode';
+  } else {
+    headline = `Invalid ${phrase}: ${failed[0] ? plainReason(failed[0], report, imageName, true) : 'a check failed'}`;
+  }
+  if (!report.valid && atDocumentTime?.valid) {
+    const leaf = report.chain.find((c) => c.role === 'leaf');
+    notes.push(
+      `At document time (${utcText(atDocumentTime.at)}) it is valid: the document is genuine, but attestation documents are short-lived` +
+        (leaf ? `; its signing certificate was valid only from ${utcText(leaf.notBefore)} to ${utcText(leaf.notAfter)}.` : '.'),
+    );
+  }
+  if (report.development) {
+    notes.push(`Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, not by AWS, so it proves nothing about Nitro hardware.`);
+  } else if (report.trustedRoot && report.trustedRoot.kind !== 'aws') {
+    notes.push(`Chained to ${report.trustedRoot.label}, not to the AWS Nitro Enclaves root.`);
+  }
+  if (report.debugMode) {
+    notes.push('Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.');
+  }
+  return {
+    valid: report.valid,
+    headline,
+    reasons,
+    notes,
+    development: report.development,
+    debugMode: report.debugMode,
+    ...(report.trustedRoot ? { trustedRoot: { label: report.trustedRoot.label, kind: report.trustedRoot.kind } } : {}),
+    ...(time.mode !== 'document' && atDocumentTime ? { validAtDocumentTime: atDocumentTime.valid } : {}),
+    summary: report.summary,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole model
+
+export interface ViewContext {
+  /** Where the document came from; `encoding` is taken from the report when not given. */
+  readonly source: Omit<SourceView, 'encoding'> & { readonly encoding?: SourceView['encoding'] };
+  readonly time: TimeChoice;
+  /** The same document verified at its own time (see VerifyRun). */
+  readonly atDocumentTime?: VerifyReport;
+  /** The enclave image the PCRs were compared with; `error` when it could not be measured. */
+  readonly comparison?: { readonly name: string; readonly detail: string; readonly error?: string };
+}
+
+function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContext['comparison']>): ComparisonView {
+  const image = { name: comparison.name, detail: comparison.detail };
+  if (comparison.error !== undefined) return { ok: false, image, error: comparison.error };
+  const rows = report.pcrComparisons.map((p) => ({
+    index: p.index,
+    name: `PCR${p.index}`,
+    expected: p.expected,
+    ...(p.actual !== undefined ? { actual: p.actual } : {}),
+    match: p.match,
+  }));
+  const matches = rows.filter((r) => r.match).length;
+  return { ok: true, image, rows, matches, mismatches: rows.length - matches };
+}
+
+export function toAttestationViewModel(report: VerifyReport, context: ViewContext): AttestationViewModel {
+  const decoded = report.decoded;
+  const doc = report.document;
+  const encoding = context.source.encoding ?? decoded?.encoding;
+  const source: SourceView = { ...context.source, ...(encoding !== undefined ? { encoding } : {}) };
+  const checks: CheckView[] = report.checks.map((c) => ({ code: c.code, status: c.status, title: c.title, reason: c.reason }));
+  const expected = new Map(report.pcrComparisons.map((p) => [p.index, p]));
+  const pcrs: PcrView[] = doc
+    ? [...doc.pcrs].map(([index, value]) => {
+        const e = expected.get(index);
+        return {
+          index,
+          name: `PCR${index}`,
+          meaning: pcrMeaning(index),
+          value: toHex(value),
+          allZero: value.every((b) => b === 0),
+          ...(e ? { expected: { value: e.expected, match: e.match } } : {}),
+        };
+      })
+    : [];
+  const document: DocumentView | undefined = doc
+    ? {
+        moduleId: doc.moduleId,
+        digest: doc.digest,
+        timestamp: timeView(new Date(doc.timestamp)),
+        nonce: bytesView(doc.nonce),
+        userData: bytesView(doc.userData),
+        publicKey: bytesView(doc.publicKey),
+        unknownKeys: [...doc.unknownKeys],
+        indefiniteLengthMap: doc.indefiniteLengthMap,
+      }
+    : undefined;
+  const rootTrusted = report.checks.some((c) => c.code === 'chain.root' && c.status === 'pass');
+  return {
+    source,
+    time: { mode: context.time.mode, at: timeView(report.at) },
+    verdict: verdictView(report, context.time, context.atDocumentTime, context.comparison?.name),
+    checks,
+    ...(decoded
+      ? {
+          envelope: {
+            tagged: decoded.cose.tagged,
+            size: decoded.bytes.length,
+            payloadSize: decoded.cose.payload.length,
+            signatureSize: decoded.cose.signature.length,
+            protectedHeader: toHex(decoded.cose.protectedBytes),
+          },
+        }
+      : {}),
+    ...(document ? { document } : {}),
+    pcrs,
+    ...(context.comparison ? { comparison: comparisonView(report, context.comparison) } : {}),
+    chain: report.chain.map((c) => certificateView(c, report.at, rootTrusted)),
+  };
+}

@@ -1,0 +1,42 @@
+// Time and size formatting for the attestation viewer. Pure (no DOM), so it can be unit-tested.
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** A time in the viewer's local time zone: `13 Oct 2022, 10:58:02 CEST` (the browser's locale). */
+export function localTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+}
+
+/** The value of an `<input type="datetime-local" step="1">` for an instant: local `YYYY-MM-DDTHH:MM:SS`. */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The instant (ISO 8601, UTC) of a datetime-local value, read as local time; undefined when it is not one. */
+export function fromLocalInput(value: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
+  const date = new Date(y as number, (mo as number) - 1, d, h, mi, Number.isNaN(s) ? 0 : s, Number.isNaN(ms) ? 0 : ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** A duration in words: `3 h 0 min 3 s`, `20 days 1 h`, `30 years`. */
+export function duration(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const days = Math.floor(s / 86400);
+  if (days >= 730) return `${Math.round(days / 365.25)} years`;
+  if (days >= 2) return `${days} days${s % 86400 >= 3600 ? ` ${Math.floor((s % 86400) / 3600)} h` : ''}`;
+  const h = Math.floor(s / 3600);
+  const min = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return min === 0 && sec === 0 ? `${h} h` : `${h} h ${min} min${sec ? ` ${sec} s` : ''}`;
+  if (min > 0) return `${min} min${sec ? ` ${sec} s` : ''}`;
+  return `${sec} s`;
+}
+
+/** `1 byte`, `32 bytes`. */
+export function bytes(n: number): string {
+  return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+}

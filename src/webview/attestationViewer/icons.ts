@@ -1,0 +1,33 @@
+// The viewer's icons: the Enclave Image Viewer's set plus a few of its own, drawn the same way
+// (16×16 line icons in the current text colour).
+import { icon as baseIcon, type IconName as BaseIconName } from '../eifViewer/dom';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+const EXTRA = {
+  shield: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z'],
+  shieldCheck: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z', 'M5.5 8l1.75 1.75L10.75 6.25'],
+  shieldX: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z', 'M6 6l4 4', 'M10 6l-4 4'],
+  skip: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M5.25 8h5.5'],
+  clock: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M8 4.5V8l2.5 1.5'],
+  compare: ['M4.5 2.5v8', 'M2.5 8.5l2 2 2-2', 'M11.5 13.5v-8', 'M9.5 7.5l2-2 2 2'],
+  certificate: ['M2.5 2.5h11v8h-11z', 'M5 5h6', 'M5 7.5h3.5', 'M10.5 10.5v3.5l1.25-1 1.25 1v-3.5'],
+  key: ['M5 5a2.75 2.75 0 1 0 0 5.5 2.75 2.75 0 0 0 0-5.5z', 'M7.75 7.75H14', 'M12 7.75v2', 'M14 7.75v1.5'],
+} as const;
+
+export type IconName = BaseIconName | keyof typeof EXTRA;
+
+export function icon(name: IconName, extraClass = ''): SVGSVGElement {
+  if (!(name in EXTRA)) return baseIcon(name as BaseIconName, extraClass);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', `icon icon-${name}${extraClass ? ` ${extraClass}` : ''}`);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of EXTRA[name as keyof typeof EXTRA]) {
+    const p = document.createElementNS(SVG, 'path');
+    p.setAttribute('d', d);
+    svg.append(p);
+  }
+  return svg;
+}

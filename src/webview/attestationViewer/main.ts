@@ -1,0 +1,207 @@
+// The Attestation Document Viewer's webview: says `ready`, then shows whatever the host sends (the
+// view model, or why the document cannot be shown). Data always comes from the host, which also
+// verifies again when the time selector or the compared image changes. The webview state keeps the
+// UI state (collapsed cards) and, for panels, what the host asks it to keep so the panel can be
+// restored after a reload.
+import type { AttestationHostMessage, AttestationViewError, AttestationViewModel, AttestationWebviewState, TimeChoice, TimeMode } from '../../shared/attestationViewer';
+import { READY, type HostEnvelope } from '../../shared/protocol';
+import { HostConnection } from '../lib/vscodeApi';
+import { h } from '../eifViewer/dom';
+import { humanSize } from '../eifViewer/format';
+import { fromLocalInput, toLocalInput } from './format';
+import { icon } from './icons';
+import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
+
+
+type Screen = { readonly kind: 'loading' } | { readonly kind: 'model'; readonly model: AttestationViewModel } | { readonly kind: 'error'; readonly error: AttestationViewError };
+
+let screen: Screen = { kind: 'loading' };
+let busy: string | undefined;
+/** The time mode the person picked last, before the host has answered with a model for it. */
+let pendingMode: TimeMode | undefined;
+/** The custom date-time input is open (Custom picked, not applied yet, or applied). */
+let customOpen = false;
+
+const root = document.getElementById('root') ?? document.body.appendChild(document.createElement('div'));
+
+function isHostMessage(m: HostEnvelope): m is AttestationHostMessage {
+  const body = m.body as Record<string, unknown> | undefined;
+  if (typeof body !== 'object' || body === null) return false;
+  switch (m.type) {
+    case 'init':
+      return typeof body['model'] === 'object' && body['model'] !== null;
+    case 'error':
+      return typeof body['message'] === 'string';
+    case 'busy':
+      return body['message'] === undefined || typeof body['message'] === 'string';
+    case 'persist':
+      return typeof body['state'] === 'object' && body['state'] !== null;
+    default:
+      return false;
+  }
+}
+
+const connection = new HostConnection<AttestationWebviewState>((message) => {
+  if (!isHostMessage(message)) return;
+  switch (message.type) {
+    case 'init':
+      screen = { kind: 'model', model: message.body.model };
+      pendingMode = undefined;
+      if (message.body.model.time.mode === 'custom') customOpen = true;
+      render();
+      return;
+    case 'error':
+      screen = { kind: 'error', error: message.body };
+      pendingMode = undefined;
+      render();
+      return;
+    case 'busy':
+      busy = message.body.message;
+      renderHeader();
+      return;
+    case 'persist':
+      connection.state = { ...connection.state, panel: message.body.state };
+      return;
+  }
+});
+
+const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+
+function setTime(time: TimeChoice): void {
+  pendingMode = time.mode;
+  connection.post('setTime', time);
+  renderHeader();
+}
+
+const actions: ViewActions = {
+  copy: (text, what) => connection.post('copy', { text, what }),
+  atDocumentTime: () => {
+    customOpen = false;
+    setTime({ mode: 'document' });
+  },
+  compare: () => connection.post('compare'),
+  clearComparison: () => connection.post('clearComparison'),
+  isCollapsed: (card) => collapsed.has(card),
+  setCollapsed: (card, value) => {
+    if (value) collapsed.add(card);
+    else collapsed.delete(card);
+    connection.state = { ...connection.state, collapsed: [...collapsed] };
+  },
+  showAllPcrs: () => connection.state?.showAllPcrs === true,
+  setShowAllPcrs: (value) => {
+    connection.state = { ...connection.state, showAllPcrs: value };
+    render();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The header: title bar and time selector, built once and updated (so the date-time input keeps
+// its focus and value while the page below is rendered again).
+
+const titleName = h('h1', null, document.title);
+const chips = h('div', { class: 'chips' });
+const busyLabel = h('span', { class: 'progress-label', hidden: true });
+const compareButton = button('Compare with Enclave Image…', 'compare', () => actions.compare(), {
+  secondary: true,
+  id: 'compare',
+  title: 'Check the document’s PCR0, PCR1, PCR2 (and PCR8) against an .eif file',
+});
+const reloadButton = button('Reload', 'refresh', () => connection.post('reload'), { secondary: true, id: 'reload', title: 'Read the document again and verify it' });
+const titlebar = h(
+  'header',
+  { class: 'titlebar' },
+  h('div', { class: 'title' }, icon('certificate', 'title-icon'), titleName, chips, busyLabel),
+  h('div', { class: 'actions' }, compareButton, reloadButton),
+);
+
+const MODES: readonly { mode: TimeMode; label: string; title: string }[] = [
+  { mode: 'now', label: 'Now', title: 'Verify at the current time (what a relying party does)' },
+  { mode: 'document', label: 'Document time', title: 'Verify at the time the document says it was made' },
+  { mode: 'custom', label: 'Custom…', title: 'Verify at a date and time you choose' },
+];
+const modeButtons = new Map<TimeMode, HTMLButtonElement>();
+for (const { mode, label, title } of MODES) {
+  const b = h('button', { class: 'segment', type: 'button', id: `time-${mode}`, title, 'aria-pressed': 'false' }, label);
+  b.addEventListener('click', () => {
+    if (mode === 'custom') {
+      customOpen = true;
+      const at = screen.kind === 'model' ? screen.model.time.at.ms : Date.now();
+      if (!customInput.value) customInput.value = toLocalInput(at);
+      renderHeader();
+      customInput.focus();
+      return;
+    }
+    customOpen = false;
+    setTime({ mode });
+  });
+  modeButtons.set(mode, b);
+}
+const customInput = h('input', { type: 'datetime-local', step: 1, id: 'time-custom-input', 'aria-label': 'Verification time (local time)', class: 'time-input' });
+const customError = h('span', { class: 'time-error', role: 'alert', hidden: true });
+function applyCustom(): void {
+  const at = fromLocalInput(customInput.value);
+  customError.hidden = at !== undefined;
+  customError.textContent = at === undefined ? 'Enter a complete date and time.' : '';
+  if (at !== undefined) setTime({ mode: 'custom', at });
+}
+customInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') applyCustom();
+});
+const applyButton = button('Verify', 'clock', applyCustom, { id: 'time-apply', title: 'Verify at this local date and time' });
+const customGroup = h('span', { class: 'time-custom', hidden: true }, customInput, h('span', { class: 'muted time-zone' }, 'local time'), applyButton, customError);
+const effective = h('span', { class: 'muted time-pending', hidden: true }, 'Verifying…');
+const timebar = h(
+  'div',
+  { class: 'timebar', id: 'timebar' },
+  h('span', { class: 'timebar-label' }, icon('clock'), 'Verify at'),
+  h('div', { class: 'segmented', role: 'group', 'aria-label': 'Verification time' }, ...modeButtons.values()),
+  customGroup,
+  effective,
+);
+
+const ENCODINGS = { binary: 'binary CBOR', base64: 'base64', hex: 'hex' } as const;
+
+function renderHeader(): void {
+  const model = screen.kind === 'model' ? screen.model : undefined;
+  const label = model?.source.label ?? (screen.kind === 'error' ? screen.error.label : document.title);
+  titleName.textContent = label;
+  titleName.title = model?.source.detail ?? label;
+  chips.replaceChildren();
+  if (model) {
+    const src = model.source;
+    if (src.encoding) chips.append(h('span', { class: 'badge', title: 'How the input is written' }, ENCODINGS[src.encoding]));
+    chips.append(h('span', { class: 'badge', title: humanSize(src.inputSize) }, humanSize(src.inputSize).replace(/ \(\d+ bytes\)$/, '')));
+    if (src.kind === 'bytes') chips.append(h('span', { class: 'badge muted', title: 'Not a file: the bytes are kept with the panel' }, 'no file'));
+    chips.append(h('span', { class: `badge ${model.verdict.valid ? 'ok' : 'bad'}`, id: 'verdict-chip' }, model.verdict.valid ? 'valid' : 'invalid'));
+  }
+  busyLabel.hidden = busy === undefined;
+  busyLabel.textContent = busy ?? '';
+  compareButton.disabled = busy !== undefined;
+  compareButton.hidden = !model || model.comparison !== undefined;
+  reloadButton.hidden = !(model?.source.kind === 'file' || (screen.kind === 'error' && screen.error.canReload === true));
+
+  const mode = pendingMode ?? (customOpen ? 'custom' : model?.time.mode);
+  for (const [m, b] of modeButtons) {
+    b.setAttribute('aria-pressed', String(m === mode));
+    b.classList.toggle('selected', m === mode);
+    b.disabled = !model;
+  }
+  customGroup.hidden = !customOpen;
+  applyButton.disabled = !model;
+  timebar.hidden = screen.kind === 'error';
+  effective.hidden = pendingMode === undefined;
+}
+
+const main = h('main', { class: 'content att-content' });
+root.replaceChildren(titlebar, timebar, main);
+
+function render(): void {
+  renderHeader();
+  if (screen.kind === 'model') main.replaceChildren(...modelPage(actions, screen.model));
+  else if (screen.kind === 'error') main.replaceChildren(errorPage(screen.error, screen.error.canReload ? () => connection.post('reload') : undefined));
+  else main.replaceChildren(loadingPage(document.title));
+  document.body.dataset['state'] = screen.kind;
+}
+
+render();
+connection.post(READY);

@@ -1,0 +1,484 @@
+// Renders the Attestation Document Viewer from the host's view model. Everything from the document
+// goes into the page as text (textContent through `h`), never as markup.
+import type {
+  AttestationViewError,
+  AttestationViewModel,
+  BytesView,
+  CertificateView,
+  CheckView,
+  ComparisonView,
+  PcrView,
+  TimeView,
+} from '../../shared/attestationViewer';
+import { h, type Child } from '../eifViewer/dom';
+import { plural } from '../eifViewer/format';
+import { bytes, duration, localTime } from './format';
+import { icon, type IconName } from './icons';
+
+/** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
+export interface ViewActions {
+  copy(text: string, what: string): void;
+  atDocumentTime(): void;
+  compare(): void;
+  clearComparison(): void;
+  isCollapsed(card: string): boolean;
+  setCollapsed(card: string, collapsed: boolean): void;
+  showAllPcrs(): boolean;
+  setShowAllPcrs(value: boolean): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+export function button(
+  label: string,
+  iconName: IconName,
+  onClick: () => void,
+  options: { title?: string; secondary?: boolean; id?: string; disabled?: boolean } = {},
+): HTMLButtonElement {
+  return h(
+    'button',
+    { class: `button${options.secondary ? ' secondary' : ''}`, type: 'button', title: options.title, id: options.id, disabled: options.disabled, onclick: onClick },
+    icon(iconName),
+    h('span', null, label),
+  );
+}
+
+/** An icon-only button that copies `text`; it shows a check mark for a moment after a click. */
+function copyButton(actions: ViewActions, text: string, what: string): HTMLButtonElement {
+  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
+  b.append(icon('copy'));
+  b.addEventListener('click', () => {
+    actions.copy(text, what);
+    b.replaceChildren(icon('check'));
+    b.classList.add('copied');
+    setTimeout(() => {
+      b.replaceChildren(icon('copy'));
+      b.classList.remove('copied');
+    }, 1500);
+  });
+  return b;
+}
+
+/** A long hex or text value in the editor font that wraps anywhere, with the full value as tooltip. */
+function mono(value: string, extraClass = ''): HTMLElement {
+  return h('span', { class: `mono wrap${extraClass ? ` ${extraClass}` : ''}`, title: value }, value);
+}
+
+/** Colon-separated hex that may wrap after any colon (and nowhere else). */
+function colonHex(value: string): HTMLElement {
+  const el = h('span', { class: 'mono colon-hex', title: value });
+  value.split(':').forEach((part, i, all) => {
+    el.append(i < all.length - 1 ? `${part}:` : part);
+    if (i < all.length - 1) el.append(document.createElement('wbr'));
+  });
+  return el;
+}
+
+function badge(text: string, kind = '', title?: string): HTMLElement {
+  return h('span', { class: `badge${kind ? ` ${kind}` : ''}`, title }, text);
+}
+
+/** A definition list of label/value rows. */
+function fields(rows: readonly (readonly [string, Child, string?] | null)[]): HTMLElement {
+  const dl = h('dl', { class: 'fields' });
+  for (const row of rows) {
+    if (!row) continue;
+    const [label, value, title] = row;
+    dl.append(h('dt', { title }, label), h('dd', null, value));
+  }
+  return dl;
+}
+
+/** A value with its copy button beside it. */
+function withCopy(actions: ViewActions, value: Child, text: string, what: string): HTMLElement {
+  return h('span', { class: 'with-tool' }, value, copyButton(actions, text, what));
+}
+
+/** A collapsible card. Its open/closed state survives the webview being hidden and shown. */
+function card(actions: ViewActions, id: string, title: string, body: Child[], options: { summary?: Child; tools?: Child[] } = {}): HTMLElement {
+  const collapsed = actions.isCollapsed(id);
+  const bodyEl = h('div', { class: 'card-body', id: `card-${id}-body` }, ...body);
+  const toggle = h(
+    'button',
+    { class: 'card-toggle', type: 'button', 'aria-expanded': String(!collapsed), 'aria-controls': `card-${id}-body` },
+    icon('chevron', 'twisty'),
+    h('h2', null, title),
+    options.summary ? h('span', { class: 'card-summary' }, options.summary) : null,
+  );
+  const section = h(
+    'section',
+    { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` },
+    h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))),
+    bodyEl,
+  );
+  toggle.addEventListener('click', () => {
+    const nowCollapsed = !section.classList.contains('collapsed');
+    section.classList.toggle('collapsed', nowCollapsed);
+    toggle.setAttribute('aria-expanded', String(!nowCollapsed));
+    actions.setCollapsed(id, nowCollapsed);
+  });
+  return section;
+}
+
+/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
+function sentence(text: string): string {
+  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
+  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+}
+
+/** A time as local time, with UTC under it (and as tooltip the ISO form). */
+function timeBlock(t: TimeView, extra?: Child): HTMLElement {
+  return h('span', { class: 'time-block', title: t.iso }, h('span', { class: 'time-local' }, localTime(t.ms)), h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdict
+
+function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement {
+  const v = model.verdict;
+  const flags: Child[] = [];
+  if (v.development) flags.push(badge('development attestation', 'warn', 'Signed by a local development root, not by AWS'));
+  if (v.debugMode) flags.push(badge('debug mode', 'warn', 'PCR0 is all zeros: the enclave ran with --debug-mode'));
+  // The headline says the main reason; the others are listed when there are several.
+  const reasons = v.reasons.length > 1 ? v.reasons : [];
+  const offerDocumentTime = !v.valid && v.validAtDocumentTime === true && model.time.mode !== 'document';
+  const warned = v.valid && (v.debugMode || v.development);
+  const when = model.time.mode === 'now' ? 'now' : model.time.mode === 'document' ? 'the document’s own time' : 'the chosen time';
+  const root = v.trustedRoot ? ` · root: ${v.trustedRoot.label}` : '';
+  return h(
+    'section',
+    { class: `verdict ${v.valid ? (warned ? 'warned' : 'valid') : 'invalid'}`, id: 'verdict', role: 'status', 'aria-live': 'polite', 'data-valid': String(v.valid) },
+    icon(v.valid ? (warned ? 'shield' : 'shieldCheck') : 'shieldX', 'verdict-icon'),
+    h(
+      'div',
+      { class: 'verdict-text' },
+      h('div', { class: 'verdict-title' }, h('p', { class: 'verdict-headline' }, `${v.headline}.`), ...flags),
+      reasons.length > 0 ? h('ul', { class: 'verdict-reasons' }, ...reasons.map((r) => h('li', null, r))) : null,
+      ...v.notes.map((n) => h('p', { class: 'verdict-note' }, n)),
+      offerDocumentTime
+        ? h('p', { class: 'verdict-actions' }, button('Verify at document time', 'clock', () => actions.atDocumentTime(), { id: 'verify-document-time', secondary: true }))
+        : null,
+      h(
+        'p',
+        { class: 'verdict-time', title: model.time.at.iso },
+        `Verified at ${model.time.at.utc} (${when}) · local time ${localTime(model.time.at.ms)}${root}`,
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison with an enclave image
+
+function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
+  const tools = h(
+    'div',
+    { class: 'comparison-tools' },
+    button('Change…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-change', title: 'Compare with another enclave image' }),
+    button('Clear', 'close', () => actions.clearComparison(), { secondary: true, id: 'compare-clear', title: 'Stop comparing with this image' }),
+  );
+  if (!c.ok) {
+    return h(
+      'div',
+      { class: 'comparison bad', id: 'comparison' },
+      icon('error', 'comparison-icon'),
+      h('div', { class: 'comparison-text' }, h('strong', { title: c.image.detail }, `Cannot compare with ${c.image.name}`), h('span', { class: 'muted' }, c.error)),
+      tools,
+    );
+  }
+  const all = c.mismatches === 0;
+  const marks = c.rows.map((r) =>
+    h('span', { class: `pcr-mark ${r.match ? 'match' : 'mismatch'}`, title: r.match ? `${r.name} matches` : `${r.name}: the image has ${r.expected}, the document ${r.actual ?? 'has no such PCR'}` }, icon(r.match ? 'check' : 'close', 'inline-icon'), r.name),
+  );
+  return h(
+    'div',
+    { class: `comparison ${all ? 'good' : 'bad'}`, id: 'comparison' },
+    icon(all ? 'pass' : 'error', 'comparison-icon'),
+    h(
+      'div',
+      { class: 'comparison-text' },
+      h('strong', { title: c.image.detail }, all ? `The PCRs match ${c.image.name}` : `The PCRs do not match ${c.image.name}`),
+      h('span', { class: 'muted' }, `${c.matches} of ${plural(c.rows.length, 'PCR')} match · `, ...marks),
+    ),
+    tools,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cards
+
+const CHECK_ICONS: Record<CheckView['status'], IconName> = { pass: 'pass', fail: 'error', warn: 'warning', skip: 'skip' };
+
+function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
+  const count = (s: CheckView['status']) => model.checks.filter((c) => c.status === s).length;
+  const items = model.checks.map((c) =>
+    h(
+      'li',
+      { class: `check ${c.status}`, 'data-code': c.code },
+      icon(CHECK_ICONS[c.status], 'check-icon'),
+      h('div', { class: 'check-text' }, h('span', { class: 'check-statement', title: c.code }, c.title), h('div', { class: 'check-detail' }, sentence(c.reason))),
+      h('code', { class: 'check-code', title: 'The check’s code in reports' }, c.code),
+    ),
+  );
+  const parts: Child[] = [];
+  const fails = count('fail');
+  const warns = count('warn');
+  const skips = count('skip');
+  parts.push(h('span', { class: fails ? 'summary-bad' : 'summary-ok' }, fails ? `${fails} failed` : 'none failed'));
+  parts.push(` · ${count('pass')} passed`);
+  if (warns) parts.push(' · ', h('span', { class: 'warn-text' }, plural(warns, 'warning')));
+  if (skips) parts.push(` · ${skips} skipped`);
+  return card(actions, 'checks', 'Checks', [h('ul', { class: 'checks att-checks' }, ...items)], { summary: h('span', null, ...parts) });
+}
+
+function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLElement {
+  switch (b.state) {
+    case 'absent':
+      return h('span', { class: 'muted state', 'data-state': 'absent' }, 'absent', h('span', { class: 'state-note' }, ' · the key is not in the document'));
+    case 'null':
+      return h('span', { class: 'muted state', 'data-state': 'null' }, 'null', h('span', { class: 'state-note' }, ' · the key holds CBOR null (how Nitro hardware writes “none”)'));
+    case 'empty':
+      return h('span', { class: 'muted state', 'data-state': 'empty' }, 'empty', h('span', { class: 'state-note' }, ' · a byte string of 0 bytes'));
+    case 'present':
+      return h(
+        'div',
+        { class: 'bytes', 'data-state': 'present' },
+        h('div', { class: 'bytes-head' }, h('span', { class: 'muted' }, bytes(b.size)), copyButton(actions, b.hex, `${name} (hex)`)),
+        h('div', { class: 'hex-block' }, mono(b.hex)),
+        b.text !== undefined
+          ? h('div', { class: 'bytes-text' }, h('div', { class: 'bytes-head' }, h('span', { class: 'muted' }, 'as text'), copyButton(actions, b.text, `${name} (text)`)), h('pre', { class: 'code-block text-block' }, b.text))
+          : null,
+      );
+  }
+}
+
+function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
+  const d = model.document;
+  const env = model.envelope;
+  const src = model.source;
+  const input = `${src.encoding === 'binary' ? 'binary CBOR' : src.encoding === 'base64' ? 'base64 text' : src.encoding === 'hex' ? 'hex text' : 'input'} of ${bytes(src.inputSize)}`;
+  const envelope = env
+    ? h(
+        'span',
+        null,
+        `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
+        h('span', { class: 'muted' }, ' · protected header '),
+        h('code', null, env.protectedHeader),
+      )
+    : null;
+  if (!d) {
+    return card(actions, 'document', 'Document', [
+      h('p', { class: 'note' }, 'The document’s fields cannot be read: see the failed checks above.'),
+      fields([['Input', input], env ? ['Envelope', envelope] : null]),
+    ]);
+  }
+  return card(
+    actions,
+    'document',
+    'Document',
+    [
+      fields([
+        ['Module ID', withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'), 'module_id: the parent instance ID, -enc, and the enclave ID'],
+        ['Timestamp', withCopy(actions, timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)), d.timestamp.iso, 'timestamp'), 'timestamp: when the NSM made the document'],
+        ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
+        ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
+        ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
+        ['Public key', bytesField(actions, 'public key', d.publicKey), 'public_key: a key the enclave made (its format is up to the application)'],
+        d.unknownKeys.length > 0 ? ['Other keys', h('span', { class: 'warn-text' }, d.unknownKeys.join(', '), ' (not defined by the format; signed, so harmless)')] : null,
+        ['Payload', d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length'],
+        ['Envelope', envelope],
+        ['Input', input],
+      ]),
+    ],
+    { summary: d.moduleId },
+  );
+}
+
+/** PCRs shown even when all zero: the ones with a documented meaning. */
+const KNOWN_PCRS = new Set([0, 1, 2, 3, 4, 8]);
+
+function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLElement {
+  const value = p.allZero ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`) : mono(p.value);
+  const expected = p.expected && !p.expected.match ? h('div', { class: 'expected' }, h('span', { class: 'expected-label' }, 'image: '), mono(p.expected.value)) : null;
+  const mark = !comparing
+    ? null
+    : h(
+        'td',
+        { class: 'pcr-match' },
+        p.expected === undefined
+          ? h('span', { class: 'muted', title: 'Not compared' }, '—')
+          : p.expected.match
+            ? h('span', { class: 'match', title: 'Equals the image’s value' }, icon('check', 'inline-icon'), ' match')
+            : h('span', { class: 'mismatch', title: `The image has ${p.expected.value}` }, icon('close', 'inline-icon'), ' differs'),
+      );
+  return h(
+    'tr',
+    { 'data-pcr': p.name, class: p.expected && !p.expected.match ? 'row-mismatch' : '' },
+    h('th', { scope: 'row', class: 'pcr-name' }, p.name),
+    h('td', { class: `pcr-meaning${p.meaning === 'Reserved' || p.meaning === 'Application-defined' ? ' muted' : ''}` }, p.meaning),
+    h('td', { class: 'pcr-value' }, value, expected),
+    mark,
+    h('td', { class: 'cell-tool' }, copyButton(actions, p.value, p.name)),
+  );
+}
+
+function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
+  const comparing = model.comparison?.ok === true;
+  const showAll = actions.showAllPcrs();
+  const shown = model.pcrs.filter((p) => showAll || KNOWN_PCRS.has(p.index) || !p.allZero || p.expected !== undefined);
+  const hidden = model.pcrs.length - shown.length;
+  const table = h(
+    'table',
+    { class: 'grid pcrs att-pcrs' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'col' }, 'PCR'),
+        h('th', { scope: 'col' }, 'Measures'),
+        h('th', { scope: 'col' }, `Value (${model.document?.digest ?? 'hash'})`),
+        comparing ? h('th', { scope: 'col', title: 'Compared with the chosen enclave image' }, 'Image') : null,
+        h('th', { class: 'cell-tool' }),
+      ),
+    ),
+    h('tbody', null, ...shown.map((p) => pcrRow(actions, p, comparing))),
+  );
+  const zeroNames = model.pcrs.filter((p) => !shown.includes(p)).map((p) => p.index);
+  const toggle =
+    hidden > 0 || showAll
+      ? h(
+          'p',
+          { class: 'note' },
+          h(
+            'button',
+            { class: 'link-button', type: 'button', id: 'toggle-pcrs', onclick: () => actions.setShowAllPcrs(!showAll) },
+            showAll ? 'Hide the all-zero reserved PCRs' : `Show ${plural(hidden, 'more PCR')} (${rangeText(zeroNames)}: reserved, all zeros)`,
+          ),
+        )
+      : null;
+  const json = JSON.stringify(Object.fromEntries(model.pcrs.map((p) => [p.name, p.value])), null, 2);
+  const nonZero = model.pcrs.filter((p) => !p.allZero).length;
+  return card(actions, 'pcrs', 'PCRs', model.pcrs.length > 0 ? [h('div', { class: 'table-scroll' }, table), toggle] : [h('p', { class: 'note' }, 'The document’s PCRs cannot be read.')], {
+    summary: `${plural(model.pcrs.length, 'PCR')}, ${nonZero} not zero`,
+    tools:
+      model.pcrs.length > 0
+        ? [
+            button('Copy all as JSON', 'copy', () => actions.copy(json, 'all PCRs as JSON'), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
+            comparing ? null : button('Compare with Enclave Image…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-card', title: 'Check the PCRs against an .eif file' }),
+          ].filter((b): b is HTMLButtonElement => b !== null)
+        : [],
+  });
+}
+
+/** `5–7, 9–15`. */
+function rangeText(indices: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    const start = indices[i] as number;
+    let end = start;
+    while (indices[i + 1] === end + 1) end = indices[++i] as number;
+    out.push(end === start ? String(start) : end === start + 1 ? `${start}, ${end}` : `${start}–${end}`);
+  }
+  return out.join(', ');
+}
+
+const STATUS_TEXT: Record<CertificateView['status'], string> = { valid: 'valid', expired: 'expired', 'not-yet-valid': 'not yet valid' };
+
+function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string): HTMLElement {
+  const status = badge(STATUS_TEXT[c.status], c.status === 'valid' ? 'ok' : 'bad', `At the verification time, ${atUtc}`);
+  const trusted = c.trusted === undefined ? null : c.trusted ? badge('trusted root', 'ok', 'Byte for byte the pinned AWS Nitro Enclaves Root G1') : badge('not a trusted root', 'bad');
+  const lifetime = c.notAfter.ms - c.notBefore.ms;
+  return h(
+    'li',
+    { class: `cert cert-${c.role} status-${c.status}`, 'data-role': c.role },
+    h('span', { class: 'cert-dot', 'aria-hidden': 'true' }),
+    h(
+      'div',
+      { class: 'cert-head' },
+      h('span', { class: 'cert-role' }, c.roleLabel),
+      h('span', { class: 'cert-cn mono', title: c.subject }, c.commonName),
+      status,
+      trusted,
+    ),
+    fields([
+      ['Subject', h('span', { class: 'dn' }, c.subject)],
+      ['Issuer', h('span', { class: 'dn' }, c.issuer)],
+      [
+        'Valid',
+        h(
+          'span',
+          { class: 'validity' },
+          h('span', { class: c.status === 'not-yet-valid' ? 'bad-edge' : '', title: `${c.notBefore.iso} · ${localTime(c.notBefore.ms)}` }, c.notBefore.utc),
+          ' → ',
+          h('span', { class: c.status === 'expired' ? 'bad-edge' : '', title: `${c.notAfter.iso} · ${localTime(c.notAfter.ms)}` }, c.notAfter.utc),
+          h('span', { class: 'muted' }, ` (${duration(lifetime)})`),
+        ),
+      ],
+      ['SHA-256', withCopy(actions, colonHex(c.sha256), c.sha256, `SHA-256 fingerprint of the ${c.roleLabel.toLowerCase()} certificate`), 'SHA-256 fingerprint of the certificate’s DER'],
+      ['Serial number', colonHex(c.serial)],
+    ]),
+  );
+}
+
+function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
+  const bad = model.chain.filter((c) => c.status !== 'valid').length;
+  return card(
+    actions,
+    'chain',
+    'Certificate chain',
+    model.chain.length > 0
+      ? [h('p', { class: 'note' }, 'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.'), h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc)))]
+      : [h('p', { class: 'note' }, 'The certificates cannot be read: see the failed checks above.')],
+    {
+      summary:
+        model.chain.length === 0
+          ? undefined
+          : bad > 0
+            ? h('span', { class: 'summary-bad' }, `${bad} of ${model.chain.length} not valid at the verification time`)
+            : h('span', { class: 'summary-ok' }, `${model.chain.length} certificates, all valid at the verification time`),
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole pages
+
+export function modelPage(actions: ViewActions, model: AttestationViewModel): HTMLElement[] {
+  return [
+    verdict(actions, model),
+    ...(model.comparison ? [comparisonBar(actions, model.comparison)] : []),
+    checksCard(actions, model),
+    documentCard(actions, model),
+    pcrsCard(actions, model),
+    chainCard(actions, model),
+  ];
+}
+
+const ERROR_TITLES: Record<AttestationViewError['kind'], string> = {
+  format: 'This is not an attestation document',
+  unreadable: 'This file cannot be read',
+  restore: 'This panel cannot be restored',
+};
+
+export function errorPage(error: AttestationViewError, reload?: () => void): HTMLElement {
+  return h(
+    'div',
+    { class: 'banner error fatal', role: 'alert', id: 'error' },
+    icon('error', 'banner-icon'),
+    h(
+      'div',
+      null,
+      h('strong', null, ERROR_TITLES[error.kind] ?? ERROR_TITLES.format),
+      h('p', { class: 'fatal-message' }, error.message),
+      error.kind === 'format' ? h('p', { class: 'muted' }, 'An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.') : null,
+      reload ? h('p', null, button('Reload', 'refresh', reload, { id: 'reload-error' })) : null,
+    ),
+  );
+}
+
+export function loadingPage(label: string): HTMLElement {
+  return h('p', { class: 'note loading' }, `Verifying ${label}…`);
+}
