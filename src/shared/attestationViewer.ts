@@ -4,7 +4,7 @@
 // state a panel keeps to be restored after a reload. The view model is plain JSON (no bigint, Date,
 // Map or Uint8Array) so it crosses postMessage as is. Every value coming from the webview is
 // checked here before the host acts on it.
-import { isWebviewEnvelope, READY, type HostEnvelope } from './protocol';
+import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/attestationViewer.js) and stylesheet (media/attestationViewer.css). */
 export const ATTESTATION_VIEWER_SCRIPT = 'attestationViewer';
@@ -289,15 +289,6 @@ type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** UTF-8 length of a string, without TextEncoder (src/shared sees neither the DOM nor Node). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
 
 /** Checks an untrusted time choice: a known mode and, for `custom`, an ISO 8601 instant in a sane range. */
 export function parseTimeChoice(value: unknown): Parsed<TimeChoice> {

@@ -1,7 +1,7 @@
 // The protocol of the Enclave Image Viewer (the read-only custom editor for .eif files): the
 // messages between the extension host and the viewer's webview, and the view model the host sends.
 // The view model is plain JSON (no bigint, Date or class instances) so it crosses postMessage as is.
-import { isWebviewEnvelope, READY, type HostEnvelope } from './protocol';
+import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/eifViewer.js) and stylesheet (media/eifViewer.css). */
 export const EIF_VIEWER_SCRIPT = 'eifViewer';
@@ -213,15 +213,6 @@ export type EifViewerWebviewMessage =
 
 export const WEBVIEW_MESSAGE_TYPES = [READY, 'copy', 'describe', 'reload'] as const satisfies readonly EifViewerWebviewMessage['type'][];
 
-/** UTF-8 length of a string, without TextEncoder (src/shared sees neither the DOM nor Node). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
 
 /**
  * Checks an untrusted message from the viewer's webview: the envelope, then the body of the one

@@ -32,3 +32,13 @@ export function isWebviewEnvelope<T extends string>(value: unknown, allowed: rea
   if (v['id'] !== undefined && !(Number.isSafeInteger(v['id']) && (v['id'] as number) >= 0)) return false;
   return true;
 }
+
+/** UTF-8 length of a string, without TextEncoder (src/shared sees neither the DOM nor Node). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}

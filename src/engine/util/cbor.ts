@@ -3,6 +3,7 @@
 // format needs is done here by hand, because the format fixes their bytes (shortest heads,
 // arrays of small uints instead of byte strings).
 import { Decoder, Tag } from 'cbor-x/index-no-eval';
+import { concatBytes } from './bytes';
 
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, useTag259ForMaps: false } as ConstructorParameters<typeof Decoder>[0]);
 
@@ -27,19 +28,19 @@ export const cborUint = (n: number): Uint8Array => cborHead(0, n);
 export const cborNegInt = (n: number): Uint8Array => cborHead(1, -1 - n);
 
 export function cborBytes(bytes: Uint8Array): Uint8Array {
-  return concat(cborHead(2, bytes.length), bytes);
+  return concatBytes(cborHead(2, bytes.length), bytes);
 }
 
 export function cborText(text: string): Uint8Array {
   const b = new TextEncoder().encode(text);
-  return concat(cborHead(3, b.length), b);
+  return concatBytes(cborHead(3, b.length), b);
 }
 
 /** A byte sequence as serde_cbor writes a Rust Vec<u8>: an array with one uint per byte. */
 export function cborUintArray(bytes: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [cborHead(4, bytes.length)];
   for (const b of bytes) parts.push(cborUint(b));
-  return concat(...parts);
+  return concatBytes(...parts);
 }
 
 export function cborArrayHead(length: number): Uint8Array {
@@ -50,12 +51,3 @@ export function cborMapHead(pairs: number): Uint8Array {
   return cborHead(5, pairs);
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

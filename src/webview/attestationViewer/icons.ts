@@ -1,6 +1,6 @@
 // The viewer's icons: the Enclave Image Viewer's set plus a few of its own, drawn the same way
 // (16×16 line icons in the current text colour).
-import { icon as baseIcon, type IconName as BaseIconName } from '../eifViewer/dom';
+import { icon as baseIcon, type IconName as BaseIconName } from '../lib/dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 

@@ -6,8 +6,8 @@
 import type { AttestationHostMessage, AttestationViewError, AttestationViewModel, AttestationWebviewState, TimeChoice, TimeMode } from '../../shared/attestationViewer';
 import { READY, type HostEnvelope } from '../../shared/protocol';
 import { HostConnection } from '../lib/vscodeApi';
-import { h } from '../eifViewer/dom';
-import { humanSize } from '../eifViewer/format';
+import { h } from '../lib/dom';
+import { humanSize } from '../lib/format';
 import { fromLocalInput, toLocalInput } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';

@@ -10,8 +10,8 @@ import type {
   PcrView,
   TimeView,
 } from '../../shared/attestationViewer';
-import { h, type Child } from '../eifViewer/dom';
-import { plural } from '../eifViewer/format';
+import { badge, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
+import { plural } from '../lib/format';
 import { bytes, duration, localTime } from './format';
 import { icon, type IconName } from './icons';
 
@@ -30,39 +30,8 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-export function button(
-  label: string,
-  iconName: IconName,
-  onClick: () => void,
-  options: { title?: string; secondary?: boolean; id?: string; disabled?: boolean } = {},
-): HTMLButtonElement {
-  return h(
-    'button',
-    { class: `button${options.secondary ? ' secondary' : ''}`, type: 'button', title: options.title, id: options.id, disabled: options.disabled, onclick: onClick },
-    icon(iconName),
-    h('span', null, label),
-  );
-}
-
-/** An icon-only button that copies `text`; it shows a check mark for a moment after a click. */
-function copyButton(actions: ViewActions, text: string, what: string): HTMLButtonElement {
-  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
-  b.append(icon('copy'));
-  b.addEventListener('click', () => {
-    actions.copy(text, what);
-    b.replaceChildren(icon('check'));
-    b.classList.add('copied');
-    setTimeout(() => {
-      b.replaceChildren(icon('copy'));
-      b.classList.remove('copied');
-    }, 1500);
-  });
-  return b;
-}
-
-/** A long hex or text value in the editor font that wraps anywhere, with the full value as tooltip. */
-function mono(value: string, extraClass = ''): HTMLElement {
-  return h('span', { class: `mono wrap${extraClass ? ` ${extraClass}` : ''}`, title: value }, value);
+export function button(label: string, iconName: IconName, onClick: () => void, options?: Parameters<typeof textButton>[3]): HTMLButtonElement {
+  return textButton(label, icon(iconName), onClick, options);
 }
 
 /** Colon-separated hex that may wrap after any colon (and nowhere else). */
@@ -73,21 +42,6 @@ function colonHex(value: string): HTMLElement {
     if (i < all.length - 1) el.append(document.createElement('wbr'));
   });
   return el;
-}
-
-function badge(text: string, kind = '', title?: string): HTMLElement {
-  return h('span', { class: `badge${kind ? ` ${kind}` : ''}`, title }, text);
-}
-
-/** A definition list of label/value rows. */
-function fields(rows: readonly (readonly [string, Child, string?] | null)[]): HTMLElement {
-  const dl = h('dl', { class: 'fields' });
-  for (const row of rows) {
-    if (!row) continue;
-    const [label, value, title] = row;
-    dl.append(h('dt', { title }, label), h('dd', null, value));
-  }
-  return dl;
 }
 
 /** A value with its copy button beside it. */

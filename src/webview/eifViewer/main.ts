@@ -4,8 +4,8 @@
 import type { EifViewError, EifViewModel, EifViewerHostMessage } from '../../shared/eifViewer';
 import { READY, type HostEnvelope } from '../../shared/protocol';
 import { HostConnection } from '../lib/vscodeApi';
-import { h } from './dom';
-import { percent, shortSize } from './format';
+import { h } from '../lib/dom';
+import { percent, shortSize } from '../lib/format';
 import { errorPage, loadingPage, modelPage, titleBar, type ViewActions } from './view';
 
 interface ViewState {

@@ -8,8 +8,8 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-import { h, icon, type Child, type IconName } from './dom';
-import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from './format';
+import { badge, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
+import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
@@ -23,34 +23,8 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-function button(
-  label: string,
-  iconName: IconName,
-  onClick: () => void,
-  options: { title?: string; secondary?: boolean; id?: string; disabled?: boolean } = {},
-): HTMLButtonElement {
-  return h(
-    'button',
-    { class: `button${options.secondary ? ' secondary' : ''}`, type: 'button', title: options.title, id: options.id, disabled: options.disabled, onclick: onClick },
-    icon(iconName),
-    h('span', null, label),
-  );
-}
-
-/** An icon-only button that copies `text`; it shows a check mark for a moment after a click. */
-function copyButton(actions: ViewActions, text: string, what: string): HTMLButtonElement {
-  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
-  b.append(icon('copy'));
-  b.addEventListener('click', () => {
-    actions.copy(text, what);
-    b.replaceChildren(icon('check'));
-    b.classList.add('copied');
-    setTimeout(() => {
-      b.replaceChildren(icon('copy'));
-      b.classList.remove('copied');
-    }, 1500);
-  });
-  return b;
+function button(label: string, iconName: IconName, onClick: () => void, options?: Parameters<typeof textButton>[3]): HTMLButtonElement {
+  return textButton(label, icon(iconName), onClick, options);
 }
 
 /** A pass/fail line: icon, statement, and the reason or detail under it. */
@@ -62,26 +36,6 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
     icon(ok ? 'pass' : kind === 'warn' ? 'warning' : 'error', 'check-icon'),
     h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, statement), detail ? h('div', { class: 'check-detail' }, detail) : null),
   );
-}
-
-/** A long hex or text value in the editor font that wraps anywhere, with the full value as tooltip. */
-function mono(value: string, extraClass = ''): HTMLElement {
-  return h('span', { class: `mono wrap${extraClass ? ` ${extraClass}` : ''}`, title: value }, value);
-}
-
-function badge(text: string, kind = '', title?: string): HTMLElement {
-  return h('span', { class: `badge${kind ? ` ${kind}` : ''}`, title }, text);
-}
-
-/** A definition list of label/value rows. */
-function fields(rows: readonly (readonly [string, Child, string?] | null)[]): HTMLElement {
-  const dl = h('dl', { class: 'fields' });
-  for (const row of rows) {
-    if (!row) continue;
-    const [label, value, title] = row;
-    dl.append(h('dt', { title }, label), h('dd', null, value));
-  }
-  return dl;
 }
 
 /** A collapsible card. Its open/closed state survives the webview being hidden and shown. */

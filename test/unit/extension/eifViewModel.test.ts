@@ -10,7 +10,7 @@ import { CancelledError, EifFormatError, HEADER } from '../../../src/engine';
 import { inspectEif } from '../../../src/engine/node';
 import { nameText, toEifViewModel, toViewError } from '../../../src/extension/editors/eifViewModel';
 import { MAX_COPY_BYTES, parseWebviewMessage, type EifViewModel } from '../../../src/shared/eifViewer';
-import { humanSize } from '../../../src/webview/eifViewer/format';
+import { humanSize } from '../../../src/webview/lib/format';
 import { expectedEif, type ExpectedEif } from '../eifFixtures';
 import { repoPath } from '../repo';
 

@@ -55,3 +55,54 @@ export function icon(name: IconName, extraClass = ''): SVGSVGElement {
   }
   return svg;
 }
+
+/** A text button with an icon. */
+export function textButton(
+  label: string,
+  iconElement: SVGSVGElement,
+  onClick: () => void,
+  options: { title?: string; secondary?: boolean; id?: string; disabled?: boolean } = {},
+): HTMLButtonElement {
+  return h(
+    'button',
+    { class: `button${options.secondary ? ' secondary' : ''}`, type: 'button', title: options.title, id: options.id, disabled: options.disabled, onclick: onClick },
+    iconElement,
+    h('span', null, label),
+  );
+}
+
+/** An icon-only button that copies `text` (through the host); it shows a check mark for a moment after a click. */
+export function copyButton(host: { copy(text: string, what: string): void }, text: string, what: string): HTMLButtonElement {
+  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
+  b.append(icon('copy'));
+  b.addEventListener('click', () => {
+    host.copy(text, what);
+    b.replaceChildren(icon('check'));
+    b.classList.add('copied');
+    setTimeout(() => {
+      b.replaceChildren(icon('copy'));
+      b.classList.remove('copied');
+    }, 1500);
+  });
+  return b;
+}
+
+/** A long hex or text value in the editor font that wraps anywhere, with the full value as tooltip. */
+export function mono(value: string, extraClass = ''): HTMLElement {
+  return h('span', { class: `mono wrap${extraClass ? ` ${extraClass}` : ''}`, title: value }, value);
+}
+
+export function badge(text: string, kind = '', title?: string): HTMLElement {
+  return h('span', { class: `badge${kind ? ` ${kind}` : ''}`, title }, text);
+}
+
+/** A definition list of label/value rows. */
+export function fields(rows: readonly (readonly [string, Child, string?] | null)[]): HTMLElement {
+  const dl = h('dl', { class: 'fields' });
+  for (const row of rows) {
+    if (!row) continue;
+    const [label, value, title] = row;
+    dl.append(h('dt', { title }, label), h('dd', null, value));
+  }
+  return dl;
+}
