@@ -66,3 +66,5 @@ export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/r
 export { scanCbor, CborScanError } from './util/cborScan';
 export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';
 export { decodedToJson, reportToJson } from './attestation/json';
+export { CpioWriter, bootstrapRamdisk, CpioFormatError } from './ramdisk/cpio';
+export { readTar, confinePath, linkEscapes, PathGuard, TarFormatError } from './oci/tar';
