@@ -10,7 +10,7 @@ import type {
   PcrView,
   TimeView,
 } from '../../shared/attestationViewer';
-import { badge, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
+import { badge, card, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
 import { plural } from '../lib/format';
 import { bytes, duration, localTime } from './format';
 import { icon, type IconName } from './icons';
@@ -47,32 +47,6 @@ function colonHex(value: string): HTMLElement {
 /** A value with its copy button beside it. */
 function withCopy(actions: ViewActions, value: Child, text: string, what: string): HTMLElement {
   return h('span', { class: 'with-tool' }, value, copyButton(actions, text, what));
-}
-
-/** A collapsible card. Its open/closed state survives the webview being hidden and shown. */
-function card(actions: ViewActions, id: string, title: string, body: Child[], options: { summary?: Child; tools?: Child[] } = {}): HTMLElement {
-  const collapsed = actions.isCollapsed(id);
-  const bodyEl = h('div', { class: 'card-body', id: `card-${id}-body` }, ...body);
-  const toggle = h(
-    'button',
-    { class: 'card-toggle', type: 'button', 'aria-expanded': String(!collapsed), 'aria-controls': `card-${id}-body` },
-    icon('chevron', 'twisty'),
-    h('h2', null, title),
-    options.summary ? h('span', { class: 'card-summary' }, options.summary) : null,
-  );
-  const section = h(
-    'section',
-    { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` },
-    h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))),
-    bodyEl,
-  );
-  toggle.addEventListener('click', () => {
-    const nowCollapsed = !section.classList.contains('collapsed');
-    section.classList.toggle('collapsed', nowCollapsed);
-    toggle.setAttribute('aria-expanded', String(!nowCollapsed));
-    actions.setCollapsed(id, nowCollapsed);
-  });
-  return section;
 }
 
 /** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */

@@ -8,7 +8,7 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-import { badge, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
+import { badge, card, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -36,27 +36,6 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
     icon(ok ? 'pass' : kind === 'warn' ? 'warning' : 'error', 'check-icon'),
     h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, statement), detail ? h('div', { class: 'check-detail' }, detail) : null),
   );
-}
-
-/** A collapsible card. Its open/closed state survives the webview being hidden and shown. */
-function card(actions: ViewActions, id: string, title: string, body: Child[], options: { summary?: Child; tools?: Child[] } = {}): HTMLElement {
-  const collapsed = actions.isCollapsed(id);
-  const bodyEl = h('div', { class: 'card-body', id: `card-${id}-body` }, ...body);
-  const toggle = h(
-    'button',
-    { class: 'card-toggle', type: 'button', 'aria-expanded': String(!collapsed), 'aria-controls': `card-${id}-body` },
-    icon('chevron', 'twisty'),
-    h('h2', null, title),
-    options.summary ? h('span', { class: 'card-summary' }, options.summary) : null,
-  );
-  const section = h('section', { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` }, h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))), bodyEl);
-  toggle.addEventListener('click', () => {
-    const nowCollapsed = !section.classList.contains('collapsed');
-    section.classList.toggle('collapsed', nowCollapsed);
-    toggle.setAttribute('aria-expanded', String(!nowCollapsed));
-    actions.setCollapsed(id, nowCollapsed);
-  });
-  return section;
 }
 
 /** The engine's messages are sentence fragments ("the header says ..."); shown alone, they start a sentence. */

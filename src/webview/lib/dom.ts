@@ -106,3 +106,30 @@ export function fields(rows: readonly (readonly [string, Child, string?] | null)
   }
   return dl;
 }
+
+/** Where a view keeps which cards are collapsed (webview state, so it survives hide and show). */
+export interface CardState {
+  isCollapsed(card: string): boolean;
+  setCollapsed(card: string, collapsed: boolean): void;
+}
+
+/** A collapsible card. Its open/closed state survives the webview being hidden and shown. */
+export function card(actions: CardState, id: string, title: string, body: Child[], options: { summary?: Child; tools?: Child[] } = {}): HTMLElement {
+  const collapsed = actions.isCollapsed(id);
+  const bodyEl = h('div', { class: 'card-body', id: `card-${id}-body` }, ...body);
+  const toggle = h(
+    'button',
+    { class: 'card-toggle', type: 'button', 'aria-expanded': String(!collapsed), 'aria-controls': `card-${id}-body` },
+    icon('chevron', 'twisty'),
+    h('h2', null, title),
+    options.summary ? h('span', { class: 'card-summary' }, options.summary) : null,
+  );
+  const section = h('section', { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` }, h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))), bodyEl);
+  toggle.addEventListener('click', () => {
+    const nowCollapsed = !section.classList.contains('collapsed');
+    section.classList.toggle('collapsed', nowCollapsed);
+    toggle.setAttribute('aria-expanded', String(!nowCollapsed));
+    actions.setCollapsed(id, nowCollapsed);
+  });
+  return section;
+}

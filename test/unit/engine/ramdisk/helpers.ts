@@ -7,7 +7,9 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
+import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { TarFormatError, type TarErrorCode } from '../../../../src/engine/oci/tar';
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic PRNG (mulberry32): every failure names a seed that reproduces it.
@@ -281,3 +283,18 @@ export function gnuLong(text: string, type: 'L' | 'K'): Buffer {
 
 /** The end-of-archive marker: two zero blocks. */
 export const END = Buffer.alloc(1024);
+
+/** Awaits `p` and asserts it rejects with a TarFormatError of `code` (at `offset`, when given) whose message names the rule. */
+export async function expectTarError(p: Promise<unknown>, code: TarErrorCode, offset?: number): Promise<TarFormatError> {
+  let error: unknown;
+  try {
+    await p;
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof TarFormatError, `expected TarFormatError ${code}, got ${String(error)}`);
+  assert.equal(error.code, code, error.message);
+  if (offset !== undefined) assert.equal(error.offset, offset, error.message);
+  assert.match(error.message, new RegExp(`rule: ${code}\\)$`));
+  return error;
+}

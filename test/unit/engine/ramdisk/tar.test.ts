@@ -8,7 +8,7 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, r
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CancelledError, type CancellationLike } from '../../../../src/engine/platform/lifecycle';
-import { TarFormatError, confinePath, readTar, type TarEntry, type TarErrorCode, type TarReaderOptions } from '../../../../src/engine/oci/tar';
+import { TarFormatError, confinePath, readTar, type TarEntry, type TarReaderOptions } from '../../../../src/engine/oci/tar';
 import {
   END,
   Prng,
@@ -26,6 +26,7 @@ import {
   tarEntry,
   tarHeader,
   tempDir,
+  expectTarError,
 } from './helpers';
 
 interface ReadEntry {
@@ -43,20 +44,6 @@ async function readAll(bytes: Uint8Array, seed = 1, max = 65536, options: TarRea
     entries.push({ entry, content: concat(...parts) });
   }
   return { entries, reader };
-}
-
-async function expectTarError(p: Promise<unknown>, code: TarErrorCode, offset?: number): Promise<TarFormatError> {
-  let error: unknown;
-  try {
-    await p;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof TarFormatError, `expected TarFormatError ${code}, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  if (offset !== undefined) assert.equal(error.offset, offset, error.message);
-  assert.match(error.message, new RegExp(`rule: ${code}\\)$`));
-  return error;
 }
 
 const UID = 3000000000;

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import * as path from 'node:path';
 import { PathGuard, TarFormatError, confinePath, linkEscapes, readTar, type TarEntry, type TarErrorCode, type TarReaderOptions } from '../../../../src/engine/oci/tar';
-import { END, Prng, base256, chunked, concat, ensureTool, gnuLong, paxEntry, paxRecords, patternBytes, run, tarEntry, tarHeader, tempDir } from './helpers';
+import { END, Prng, expectTarError, base256, chunked, concat, ensureTool, gnuLong, paxEntry, paxRecords, patternBytes, run, tarEntry, tarHeader, tempDir } from './helpers';
 
 interface Outcome {
   entries: { entry: TarEntry; content: Buffer }[];
@@ -28,19 +28,6 @@ async function listAll(bytes: Uint8Array, options: TarReaderOptions = {}): Promi
   const out: TarEntry[] = [];
   for await (const e of readTar(chunked(bytes, new Prng(2), 4096), options)) out.push(e);
   return out;
-}
-
-async function expectTarError(p: Promise<unknown>, code: TarErrorCode, offset?: number): Promise<TarFormatError> {
-  let error: unknown;
-  try {
-    await p;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof TarFormatError, `expected TarFormatError ${code}, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  if (offset !== undefined) assert.equal(error.offset, offset, error.message);
-  return error;
 }
 
 const throwsCode = (fn: () => unknown, code: TarErrorCode) =>
