@@ -26,9 +26,13 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const parents = ctx.own(new ParentsTreeProvider());
   const eifService = ctx.own(new EifService(ctx.log));
   const images = ctx.own(new ImagesTreeProvider(ctx.log, eifService));
+  const imagesView = vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images });
   ctx.push(
     vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: parents, showCollapseAll: false }),
-    vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images }),
+    imagesView,
+    // The workspace watcher can miss a file written together with its new folder (inotify watches a
+    // folder only once it has seen it created), so the list is read again whenever the view is shown.
+    imagesView.onDidChangeVisibility((e) => e.visible && images.refresh()),
   );
   registerCommands(ctx, { parents, images });
   const eifViewer = registerEifViewer(ctx);
