@@ -80,6 +80,7 @@ function objectAt(v: unknown, what: string, field: string): Record<string, unkno
 }
 
 function typeName(v: unknown): string {
+  if (v === undefined) return 'absent';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${show(v, 40)}`;
