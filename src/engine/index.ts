@@ -68,3 +68,23 @@ export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, typ
 export { decodedToJson, reportToJson } from './attestation/json';
 export { CpioWriter, bootstrapRamdisk, CpioFormatError } from './ramdisk/cpio';
 export { readTar, confinePath, linkEscapes, PathGuard, TarFormatError } from './oci/tar';
+export { ImageSourceError, OCI_ARCH, type Compression, type ImageConfig, type ImageSourceErrorCode, type ImageSourceKind, type LayerBlob, type Platform, type ResolvedImage } from './oci/model';
+export { ImageTree, FlattenError, type ContentRef, type ContentStore, type FsEntry, type FsEntryType, type LayerStats } from './oci/flatten';
+export { commandAndEnv, writeCustomerRamdisk, CustomerRamdiskError } from './ramdisk/customer';
+export {
+  BuildInputError,
+  buildMetadata,
+  buildTimeOf,
+  defaultImageName,
+  dockerInfo,
+  formatBuildTime,
+  kernelConfigInfo,
+  parseBuildTime,
+  parseCustomMetadata,
+  sortKeysDeep,
+  splitImageReference,
+  splitArchiveReference,
+  imageReferenceOf,
+  MAX_CUSTOM_METADATA,
+  type BuildTime,
+} from './build/buildInfo';

@@ -53,6 +53,8 @@ export type ImageSpec =
 export interface OpenImageOptions {
   /** The enclave's architecture: selects the manifest of an index (default x86_64) and is checked against the config. */
   readonly arch?: 'x86_64' | 'aarch64';
+  /** Without `arch`: the architecture an index's manifest is chosen for (default x86_64); single images of any architecture are taken as they are. */
+  readonly defaultArch?: 'x86_64' | 'aarch64';
   /** Where `docker save` writes its export (removed by close()). */
   readonly tempDir: string;
   readonly cancellation?: CancellationLike;
@@ -667,7 +669,7 @@ async function resolveOci(store: Store, reference: string | undefined, options: 
   throwIfCancelled(options.cancellation, 'opening the image');
   const entry = selectByReference(top, reference, `${store.label}`);
   const repoTags = [...new Set(top.manifests.filter((d) => d.digest === entry.digest).flatMap(entryNames))];
-  const want = wanted(options.arch);
+  const want = wanted(options.arch ?? options.defaultArch);
 
   let manifestDescriptor = entry;
   let platformNote: string | undefined;
@@ -748,7 +750,7 @@ async function resolveDockerSave(store: ArchiveStore, reference: string | undefi
     throw new ImageSourceError('digest-mismatch', `${store.label}: the config ${show(configName)} does not match the digest in its name: got ${configDigest}`);
   }
   const config = parseImageConfig(parseJsonBytes(configBytes, `${store.label}: ${configName}`), `${store.label}: ${configName}`);
-  const want = wanted(options.arch);
+  const want = wanted(options.arch ?? options.defaultArch);
   if (options.arch !== undefined) checkConfigPlatform(config, want, `${store.label}: ${configName}`);
   checkDiffIdCount(config, entry.layers.length, what);
 

@@ -1,0 +1,303 @@
+// `build-enclave` without Docker: an OCI image (layout directory, OCI or `docker save` archive, or
+// a Docker image exported with `docker save`) becomes an .eif with nitro-cli's sections:
+// kernel, cmdline, metadata, the bootstrap ramdisk (dev, init, nsm.ko) and the customer ramdisk
+// (the flattened image under rootfs/, cmd and env), then an optional signature.
+//
+// Everything is streamed through the build's own temporary directory: the layers' file data goes
+// to an append-only spool file, the customer ramdisk to a cpio file, and the image is written
+// atomically (nothing at the output path until it is complete). The temporary directory is
+// removed on success, failure and cancellation alike.
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../build/buildInfo';
+import { SectionType, type EifArch } from '../eif/defs';
+import type { MeasurementsJson } from '../eif/describe';
+import { encodeMetadata, type EifMetadata } from '../eif/metadata';
+import { ImageTree } from '../oci/flatten';
+import type { ResolvedImage } from '../oci/model';
+import { CancelledError, throwIfCancelled, type CancellationLike } from '../platform/lifecycle';
+import { bootstrapRamdisk } from '../ramdisk/cpio';
+import { commandAndEnv, writeCustomerRamdisk } from '../ramdisk/customer';
+import { utf8 } from '../util/bytes';
+import { locateBlobs, type BlobFiles } from './blobs';
+import { signatureSectionFor, writeEif, type SectionInput, type SigningInput } from './eifWriter';
+import { FileByteSource } from './fileByteSource';
+import { openImage } from './ociSource';
+import { SpoolStore } from './spoolStore';
+
+export type ImageSpec =
+  | { readonly kind: 'oci-layout'; readonly path: string; readonly reference?: string }
+  | { readonly kind: 'archive'; readonly path: string; readonly reference?: string }
+  | { readonly kind: 'docker'; readonly uri: string };
+
+export type BuildStage = 'resolving' | 'layers' | 'ramdisk' | 'measuring' | 'writing';
+
+export interface BuildProgress {
+  readonly stage: BuildStage;
+  /** Bytes done in this stage (compressed layer bytes for 'layers', archive bytes for 'ramdisk'). */
+  readonly done: number;
+  /** Bytes this stage handles in all, when known. */
+  readonly total?: number;
+  /** e.g. "layer 2 of 3". */
+  readonly detail?: string;
+}
+
+export interface BuildOptions {
+  readonly source: ImageSpec;
+  readonly output: string;
+  /** Which architecture to build; default: the image's (or, for a multi-platform index, the host's). */
+  readonly arch?: EifArch;
+  /** `--blobs DIR`. */
+  readonly blobs?: string;
+  /** The environment NITRO_CLI_BLOBS and SOURCE_DATE_EPOCH are read from (default: none). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly name?: string;
+  readonly version?: string;
+  /** Parsed `--metadata` JSON (CustomMetadata). */
+  readonly customMetadata?: unknown;
+  /** `--build-time`; else SOURCE_DATE_EPOCH from `env`; else `now`. */
+  readonly buildTime?: BuildTime;
+  /** The clock for the default build time (default: new Date()). */
+  readonly now?: () => Date;
+  readonly signing?: SigningInput;
+  /** Parent of the build's temporary directory (default: the system's). */
+  readonly tempRoot?: string;
+  readonly dockerCommand?: string;
+  readonly cancellation?: CancellationLike;
+  readonly onProgress?: (p: BuildProgress) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface BuildResult {
+  readonly output: string;
+  readonly measurements: MeasurementsJson;
+  readonly size: number;
+  readonly arch: EifArch;
+  readonly image: {
+    readonly description: string;
+    readonly manifestDigest: string;
+    readonly configDigest: string;
+    readonly platform: string;
+    readonly platformNote?: string;
+  };
+  readonly blobs: BlobFiles;
+  readonly metadata: EifMetadata;
+  readonly stats: { readonly layers: number; readonly entries: number; readonly layerBytes: number; readonly ramdiskBytes: number };
+}
+
+/** A build input that cannot be used (as opposed to a broken image or an I/O failure). */
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+const ARCH_OF: Record<string, EifArch> = { amd64: 'x86_64', arm64: 'aarch64' };
+
+function hostArch(): EifArch | undefined {
+  return process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : undefined;
+}
+
+/** Writes to a file through a 1 MiB buffer (the cpio writer hands out many small chunks). */
+class BufferedFile {
+  private readonly buffer = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private position = 0;
+  private constructor(private readonly handle: import('node:fs/promises').FileHandle) {}
+
+  static async create(file: string): Promise<BufferedFile> {
+    return new BufferedFile(await open(file, 'wx', 0o600));
+  }
+
+  readonly write = async (chunk: Uint8Array): Promise<void> => {
+    if (this.used + chunk.length > this.buffer.length) await this.flush();
+    if (chunk.length >= this.buffer.length) {
+      await this.writeAll(chunk);
+      return;
+    }
+    this.buffer.set(chunk, this.used);
+    this.used += chunk.length;
+  };
+
+  private async writeAll(bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.position);
+      done += bytesWritten;
+      this.position += bytesWritten;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    await this.writeAll(this.buffer.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.handle.close();
+  }
+
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+const withReference = (reference: string | undefined) => (reference !== undefined ? { reference } : {});
+
+/** The build time: the option, else SOURCE_DATE_EPOCH, else now. */
+function chooseBuildTime(options: BuildOptions): BuildTime {
+  if (options.buildTime) return options.buildTime;
+  const epoch = options.env?.['SOURCE_DATE_EPOCH'];
+  if (epoch !== undefined && epoch !== '') return parseBuildTime(epoch, 'SOURCE_DATE_EPOCH');
+  return buildTimeOf((options.now ?? (() => new Date()))());
+}
+
+/** Builds an enclave image from an OCI image; see the file comment. */
+export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
+  const token = options.cancellation;
+  const log = options.log ?? (() => undefined);
+  const progress = options.onProgress ?? (() => undefined);
+  const buildTime = chooseBuildTime(options);
+
+  // Fail closed before any work: a key that does not belong to the certificate is refused now.
+  if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
+
+  const temp = await mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'nitro-build-'));
+  let image: ResolvedImage | undefined;
+  const sources: FileByteSource[] = [];
+  let spool: SpoolStore | undefined;
+  try {
+    progress({ stage: 'resolving', done: 0 });
+    const img: ResolvedImage = await openImage(options.source, {
+      ...(options.arch ? { arch: options.arch } : {}),
+      ...(hostArch() ? { defaultArch: hostArch() as EifArch } : {}),
+      tempDir: temp,
+      ...(token ? { cancellation: token } : {}),
+      ...(options.dockerCommand ? { dockerCommand: options.dockerCommand } : {}),
+      log,
+    });
+    image = img;
+    const platform = [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/');
+    log(`Image: ${img.description}, ${platform}, manifest ${img.manifestDigest}, config ${img.configDigest}`);
+    if (img.platformNote) log(img.platformNote);
+    const arch = ARCH_OF[img.config.architecture];
+    if (!arch) {
+      throw new BuildError(`the image is built for "${img.config.architecture}"; enclaves run amd64 (x86_64) or arm64 (aarch64) images only`);
+    }
+    if (options.arch && options.arch !== arch) {
+      throw new BuildError(`--arch ${options.arch} was asked for, but the image is ${img.config.architecture} (${arch})`);
+    }
+    const cmdEnv = commandAndEnv(img.config);
+    const blobs = await locateBlobs(arch, options.blobs, options.env ?? {});
+    log(`Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`);
+    const [cmdline, kernelConfig] = await Promise.all([
+      readFile(blobs.cmdline, 'utf8'),
+      blobs.kernelConfig ? readFile(blobs.kernelConfig, 'utf8') : Promise.resolve(undefined),
+    ]);
+
+    // Layers → one tree, file data in the spool.
+    spool = await SpoolStore.create(temp);
+    const tree = new ImageTree();
+    const layerTotal = img.layers.reduce((n, l) => n + l.size, 0);
+    let layerDone = 0;
+    for (const layer of img.layers) {
+      throwIfCancelled(token, 'the build');
+      const detail = `layer ${layer.index + 1} of ${img.layers.length}`;
+      progress({ stage: 'layers', done: layerDone, total: layerTotal, detail });
+      const stream = layer.open({
+        ...(token ? { cancellation: token } : {}),
+        onRead: (n) => {
+          layerDone += n;
+          progress({ stage: 'layers', done: layerDone, total: layerTotal, detail });
+        },
+      });
+      await tree.applyLayer(stream, { index: layer.index, name: layer.digest }, spool, token ? { cancellation: token } : {});
+    }
+    log(`Flattened ${img.layers.length} layer(s) into ${tree.entryCount} entries`);
+
+    // The customer ramdisk, into the temporary directory.
+    const customerPath = path.join(temp, 'customer-initrd.img');
+    const customerFile = await BufferedFile.create(customerPath);
+    let ramdiskBytes: number;
+    try {
+      ramdiskBytes = await writeCustomerRamdisk(tree.walk(), await spool.source(), cmdEnv, customerFile.write, {
+        ...(token ? { cancellation: token } : {}),
+        onBytes: (n) => progress({ stage: 'ramdisk', done: n }),
+      });
+      await customerFile.close();
+    } catch (e) {
+      await customerFile.abort();
+      throw e;
+    }
+    await spool.close();
+    spool = undefined;
+
+    // The bootstrap ramdisk is small (init + nsm.ko): built in memory.
+    const [init, nsm, kernel, customer] = await Promise.all([
+      FileByteSource.open(blobs.init),
+      FileByteSource.open(blobs.nsmKo),
+      FileByteSource.open(blobs.kernel),
+      FileByteSource.open(customerPath),
+    ]);
+    sources.push(init, nsm, kernel, customer);
+    const bootstrapChunks: Uint8Array[] = [];
+    await bootstrapRamdisk(init, nsm, (c) => void bootstrapChunks.push(c.slice()), token ? { cancellation: token } : {});
+    const bootstrap = Buffer.concat(bootstrapChunks);
+
+    const metadata = buildMetadata({
+      image: img,
+      ...withReference(imageReferenceOf(img, options.source.kind === 'docker' ? options.source.uri : undefined)),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      fallbackName: path.basename('path' in options.source ? options.source.path : options.source.uri).replace(/\.(tar|oci)$/, ''),
+      buildTime,
+      ...(kernelConfig !== undefined ? { kernelConfig } : {}),
+      customMetadata: options.customMetadata ?? null,
+    });
+    const sections: SectionInput[] = [
+      { type: SectionType.Kernel, data: { source: kernel, offset: 0, size: kernel.size } },
+      { type: SectionType.Cmdline, data: utf8(cmdline.trim()) },
+      { type: SectionType.Metadata, data: encodeMetadata(metadata) },
+      { type: SectionType.Ramdisk, data: bootstrap },
+      { type: SectionType.Ramdisk, data: { source: customer, offset: 0, size: customer.size } },
+    ];
+    const written = await writeEif(options.output, {
+      arch,
+      sections,
+      ...(options.signing ? { signing: options.signing } : {}),
+      ...(token ? { token } : {}),
+      onProgress: (done, total, stage) => progress({ stage, done, total }),
+    });
+    return {
+      output: options.output,
+      measurements: written.measurements,
+      size: written.size,
+      arch,
+      image: {
+        description: img.description,
+        manifestDigest: img.manifestDigest,
+        configDigest: img.configDigest,
+        platform,
+        ...(img.platformNote ? { platformNote: img.platformNote } : {}),
+      },
+      blobs,
+      metadata,
+      stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes: layerTotal, ramdiskBytes },
+    };
+  } catch (e) {
+    // Whatever a cancelled build ran into (a killed `docker save`, a closed stream), it was cancelled.
+    if (token?.isCancellationRequested && !(e instanceof CancelledError)) throw new CancelledError('the build');
+    throw e;
+  } finally {
+    await spool?.close().catch(() => undefined);
+    for (const s of sources) await s.close().catch(() => undefined);
+    await image?.close().catch(() => undefined);
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+
