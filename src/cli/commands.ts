@@ -1,4 +1,6 @@
+import type { CancellationLike } from '../engine';
 import type { CommandSpec, ParsedArgs } from './args';
+import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 
@@ -12,6 +14,8 @@ export interface CliIo {
   readonly stderrIsTty?: boolean;
   /** Reads all of standard input (for `-` as a file name). */
   readonly stdin?: () => Promise<Uint8Array>;
+  /** Set when the user interrupts (Ctrl-C): long commands stop and clean up. */
+  readonly cancellation?: CancellationLike;
 }
 
 export interface Command extends CommandSpec {
@@ -23,4 +27,4 @@ export interface Command extends CommandSpec {
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand];
+export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand];

@@ -12,6 +12,7 @@ const TITLES: Record<number, string> = {
   0: 'Unspecified error',
   19: 'File operation failure',
   35: 'EIF parsing error',
+  48: 'EIF building error',
   57: 'Hasher error',
   59: 'EIF signature checker error',
   60: 'EIF signing error',
