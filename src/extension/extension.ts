@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../engine';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
+import { registerBuild, type BuildApi } from './build/registerBuild';
 import { registerCommands } from './commands/registerCommands';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
@@ -17,6 +18,7 @@ export interface NitroEnclavesApi {
   readonly log: vscode.LogOutputChannel;
   readonly eifViewer: EifEditorProvider;
   readonly attestation: AttestationViewerApi;
+  readonly build: BuildApi;
 }
 
 export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
@@ -37,9 +39,10 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   registerCommands(ctx, { parents, images });
   const eifViewer = registerEifViewer(ctx);
   const attestation = registerAttestation(ctx, { eifService });
+  const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
-  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation };
+  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation, build };
 }
 
 export function deactivate(): void {

@@ -18,6 +18,8 @@ export const COMMANDS = {
   imageCopyPcr: 'nitroEnclaves.image.copyPcr',
   imageCopyAllPcrs: 'nitroEnclaves.image.copyAllPcrs',
   imageReveal: 'nitroEnclaves.image.reveal',
+  imageBuild: 'nitroEnclaves.image.build',
+  imageCheckReproducibility: 'nitroEnclaves.image.checkReproducibility',
   attestationOpen: 'nitroEnclaves.attestation.open',
   attestationOpenFromClipboard: 'nitroEnclaves.attestation.openFromClipboard',
   logShow: 'nitroEnclaves.log.show',
@@ -38,7 +40,11 @@ export const NODE_ONLY_COMMANDS: readonly CommandId[] = [COMMANDS.imageCopyPcr, 
 
 export const SETTINGS = {
   imagesExclude: 'nitroEnclaves.images.exclude',
+  buildBlobsPath: 'nitroEnclaves.build.blobsPath',
 } as const;
+
+/** The task type of builds in tasks.json. */
+export const TASK_TYPE = 'nitro-eif';
 
 export const LOG_CHANNEL = 'Nitro Enclaves';
 

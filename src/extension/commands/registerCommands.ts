@@ -15,8 +15,11 @@ export type Handler = (...args: never[]) => unknown;
 /** Commands registered by the attestation module (src/extension/attestation), not by this table. */
 type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.attestationOpenFromClipboard;
 
-/** The table that maps command ids to handlers (all but the attestation module's). */
-export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId>, Handler> {
+/** Commands registered by the build module (src/extension/build). */
+type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
+
+/** The table that maps command ids to handlers (all but the attestation and build modules'). */
+export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

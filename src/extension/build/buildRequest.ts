@@ -1,0 +1,132 @@
+// A build as the extension describes it (from the quick-input flow, a `nitro-eif` task in
+// tasks.json, or a command argument), turned into the engine's build options and into the
+// equivalent `nitro-dev build-enclave` command line. No `vscode` here, so it is unit-tested in Node.
+import * as path from 'node:path';
+import { parseBuildTime, splitArchiveReference, splitImageReference, type EifArch } from '../../engine';
+import type { BuildOptions, ImageSpec } from '../../engine/node';
+
+/** The `nitro-eif` task definition's properties (package.json `taskDefinitions`), also the command argument. */
+export interface BuildRequest {
+  /** An OCI layout directory, optionally `DIR:TAG`. */
+  readonly ociLayout?: string;
+  /** An OCI or `docker save` archive, optionally `FILE:NAME:TAG`... as the CLI takes it. */
+  readonly imageArchive?: string;
+  /** A Docker image exported with `docker save`. */
+  readonly dockerUri?: string;
+  readonly output: string;
+  readonly blobs?: string;
+  readonly arch?: EifArch;
+  readonly name?: string;
+  readonly version?: string;
+  /** A JSON file stored as CustomMetadata. */
+  readonly metadata?: string;
+  /** RFC 3339 or seconds since 1970. */
+  readonly buildTime?: string;
+  readonly signingCertificate?: string;
+  readonly privateKey?: string;
+}
+
+export class BuildRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildRequestError';
+  }
+}
+
+/** Replaces `${workspaceFolder}` (and `${workspaceFolderBasename}`, `${env:NAME}`) as VS Code would. */
+export function substitute(value: string, folder: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+  return value.replace(/\$\{(workspaceFolder|workspaceFolderBasename|env:([A-Za-z_][A-Za-z0-9_]*))\}/g, (whole, name: string, envName?: string) => {
+    if (envName !== undefined) return env[envName] ?? '';
+    if (folder === undefined) throw new BuildRequestError(`${whole} is used, but there is no workspace folder`);
+    return name === 'workspaceFolder' ? folder : path.basename(folder);
+  });
+}
+
+/** Checks a request and resolves its paths against `folder` (the task's or the first workspace folder). */
+export function normalizeRequest(request: BuildRequest, folder: string | undefined, env: Readonly<Record<string, string | undefined>>): BuildRequest {
+  const sources = (['ociLayout', 'imageArchive', 'dockerUri'] as const).filter((k) => typeof request[k] === 'string' && request[k] !== '');
+  if (sources.length !== 1) {
+    throw new BuildRequestError(
+      sources.length === 0 ? 'say where the image comes from: one of "ociLayout", "imageArchive" or "dockerUri"' : `give only one of ${sources.map((s) => `"${s}"`).join(' and ')}`,
+    );
+  }
+  if (typeof request.output !== 'string' || request.output === '') throw new BuildRequestError('"output" (the .eif to write) is required');
+  if ((request.signingCertificate === undefined) !== (request.privateKey === undefined)) {
+    throw new BuildRequestError('"signingCertificate" and "privateKey" go together: give both or neither');
+  }
+  if (request.arch !== undefined && request.arch !== 'x86_64' && request.arch !== 'aarch64') {
+    throw new BuildRequestError(`"arch" is ${JSON.stringify(request.arch)}; use "x86_64" or "aarch64"`);
+  }
+  if (request.buildTime !== undefined) parseBuildTime(request.buildTime, '"buildTime"');
+  const abs = (p: string) => {
+    const s = substitute(p, folder, env);
+    if (path.isAbsolute(s)) return s;
+    if (folder === undefined) throw new BuildRequestError(`the relative path ${JSON.stringify(p)} needs a workspace folder`);
+    return path.join(folder, s);
+  };
+  const withRef = (value: string, split: typeof splitImageReference) => {
+    const { path: p, reference } = split(substitute(value, folder, env));
+    return reference ? `${abs(p)}:${reference}` : abs(p);
+  };
+  const out: Record<string, unknown> = { output: abs(request.output) };
+  if (request.ociLayout) out['ociLayout'] = withRef(request.ociLayout, splitImageReference);
+  if (request.imageArchive) out['imageArchive'] = withRef(request.imageArchive, splitArchiveReference);
+  if (request.dockerUri) out['dockerUri'] = substitute(request.dockerUri, folder, env);
+  for (const k of ['blobs', 'metadata', 'signingCertificate', 'privateKey'] as const) if (request[k]) out[k] = abs(request[k] as string);
+  for (const k of ['arch', 'name', 'version', 'buildTime'] as const) if (request[k] !== undefined) out[k] = request[k];
+  return out as unknown as BuildRequest;
+}
+
+/** The image source of a normalized request. */
+export function imageSpecOf(request: BuildRequest): ImageSpec {
+  if (request.ociLayout) {
+    const { path: p, reference } = splitImageReference(request.ociLayout);
+    return { kind: 'oci-layout', path: p, ...(reference ? { reference } : {}) };
+  }
+  if (request.imageArchive) {
+    const { path: p, reference } = splitArchiveReference(request.imageArchive);
+    return { kind: 'archive', path: p, ...(reference ? { reference } : {}) };
+  }
+  return { kind: 'docker', uri: request.dockerUri as string };
+}
+
+/** The engine options of a normalized request (signing PEMs and custom metadata are read by the caller). */
+export function buildOptionsOf(
+  request: BuildRequest,
+  extra: Pick<BuildOptions, 'env' | 'signing' | 'customMetadata' | 'cancellation' | 'onProgress' | 'log'>,
+): BuildOptions {
+  return {
+    source: imageSpecOf(request),
+    output: request.output,
+    ...(request.arch ? { arch: request.arch } : {}),
+    ...(request.blobs ? { blobs: request.blobs } : {}),
+    ...(request.name !== undefined ? { name: request.name } : {}),
+    ...(request.version !== undefined ? { version: request.version } : {}),
+    ...(request.buildTime !== undefined ? { buildTime: parseBuildTime(request.buildTime, '"buildTime"') } : {}),
+    ...extra,
+  };
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `nitro-dev build-enclave ...` command line that does the same build. */
+export function commandLineOf(request: BuildRequest): string {
+  const args: [string, string | undefined][] = [
+    ['--oci-layout', request.ociLayout],
+    ['--image-archive', request.imageArchive],
+    ['--docker-uri', request.dockerUri],
+    ['--output-file', request.output],
+    ['--blobs', request.blobs],
+    ['--arch', request.arch],
+    ['--name', request.name],
+    ['--version', request.version],
+    ['--metadata', request.metadata],
+    ['--build-time', request.buildTime],
+    ['--signing-certificate', request.signingCertificate],
+    ['--private-key', request.privateKey],
+  ];
+  return ['nitro-dev', 'build-enclave', ...args.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [k, shellWord(v as string)])].join(' ');
+}

@@ -1,0 +1,51 @@
+import * as assert from 'node:assert/strict';
+import { buildOptionsOf, commandLineOf, imageSpecOf, normalizeRequest, substitute } from '../../../src/extension/build/buildRequest';
+import { splitArchiveReference, splitImageReference } from '../../../src/engine/build/buildInfo';
+
+describe('(unit) build requests of the extension (command argument, nitro-eif task)', () => {
+  it('splits DIR:TAG like the CLI, leaving drive letters and paths alone', () => {
+    assert.deepEqual(splitImageReference('/img/layout:v1'), { path: '/img/layout', reference: 'v1' });
+    assert.deepEqual(splitImageReference('/img/layout'), { path: '/img/layout' });
+    assert.deepEqual(splitImageReference('C:\\img'), { path: 'C:\\img' });
+    assert.deepEqual(splitImageReference('/a:b/layout'), { path: '/a:b/layout' });
+    assert.deepEqual(splitArchiveReference('/x/save.tar:example.com:5000/app:1'), { path: '/x/save.tar', reference: 'example.com:5000/app:1' });
+    assert.deepEqual(splitArchiveReference('/x/save.tar'), { path: '/x/save.tar' });
+  });
+
+  it('substitutes ${workspaceFolder}, ${workspaceFolderBasename} and ${env:NAME}', () => {
+    assert.equal(substitute('${workspaceFolder}/x', '/ws/proj', {}), '/ws/proj/x');
+    assert.equal(substitute('${workspaceFolderBasename}.eif', '/ws/proj', {}), 'proj.eif');
+    assert.equal(substitute('${env:BLOBS}/x', '/ws', { BLOBS: '/b' }), '/b/x');
+    assert.throws(() => substitute('${workspaceFolder}', undefined, {}), /no workspace folder/);
+  });
+
+  it('resolves relative paths against the workspace folder and keeps the tag', () => {
+    const r = normalizeRequest({ ociLayout: 'images/app:v2', output: 'out/app.eif', blobs: '${env:B}', arch: 'aarch64', buildTime: '0' }, '/ws', { B: '/blobs' });
+    assert.deepEqual(r, { output: '/ws/out/app.eif', ociLayout: '/ws/images/app:v2', blobs: '/blobs', arch: 'aarch64', buildTime: '0' });
+    assert.deepEqual(imageSpecOf(r), { kind: 'oci-layout', path: '/ws/images/app', reference: 'v2' });
+    const options = buildOptionsOf(r, { env: {} });
+    assert.deepEqual(options.buildTime, { seconds: 0, nanos: 0 });
+    assert.equal(options.arch, 'aarch64');
+    assert.deepEqual(imageSpecOf(normalizeRequest({ dockerUri: 'hello:v1', output: '/o.eif' }, undefined, {})), { kind: 'docker', uri: 'hello:v1' });
+  });
+
+  it('refuses requests that cannot run, saying why', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ output: 'a.eif' }, /one of "ociLayout", "imageArchive" or "dockerUri"/],
+      [{ ociLayout: 'x', imageArchive: 'y', output: 'a.eif' }, /only one of "ociLayout" and "imageArchive"/],
+      [{ ociLayout: 'x' }, /"output"/],
+      [{ ociLayout: 'x', output: 'a.eif', privateKey: 'k.pem' }, /go together/],
+      [{ ociLayout: 'x', output: 'a.eif', arch: 'arm64' }, /"x86_64" or "aarch64"/],
+      [{ ociLayout: 'x', output: 'a.eif', buildTime: 'soon' }, /"buildTime"/],
+    ];
+    for (const [request, message] of cases) assert.throws(() => normalizeRequest(request as never, '/ws', {}), message, JSON.stringify(request));
+    assert.throws(() => normalizeRequest({ ociLayout: 'x', output: 'a.eif' }, undefined, {}), /needs a workspace folder/);
+  });
+
+  it('prints the equivalent nitro-dev command line, quoted for a shell', () => {
+    assert.equal(
+      commandLineOf({ ociLayout: '/ws/my images/app:v1', output: '/ws/app.eif', blobs: '/b', buildTime: "it's" }),
+      "nitro-dev build-enclave --oci-layout '/ws/my images/app:v1' --output-file /ws/app.eif --blobs /b --build-time 'it'\\''s'",
+    );
+  });
+});
