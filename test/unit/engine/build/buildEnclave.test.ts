@@ -12,12 +12,13 @@ import { BuildError, buildEnclave, type BuildOptions } from '../../../../src/eng
 import { BlobsError } from '../../../../src/engine/node/blobs';
 import { SigningError } from '../../../../src/engine/node/cose';
 import { checkReproducibility, compareEifFiles } from '../../../../src/engine/node/reproducibility';
+import { FlattenError } from '../../../../src/engine/oci/flatten';
 import { ImageSourceError } from '../../../../src/engine/oci/model';
 import { CustomerRamdiskError } from '../../../../src/engine/ramdisk/customer';
 import { CancelledError } from '../../../../src/engine/platform/lifecycle';
 import { repoPath } from '../../repo';
 import { T, expectedPcrs, parseEif, pcrHex } from '../eif/helpers';
-import { ensureTool, run, specNewc, tempDir } from '../ramdisk/helpers';
+import { END, ensureTool, run, specNewc, tarEntry, tempDir } from '../ramdisk/helpers';
 
 const oci = (...p: string[]) => repoPath('test', 'fixtures', 'oci', ...p);
 const blobs = repoPath('test', 'fixtures', 'blobs');
@@ -266,6 +267,43 @@ describe('build-enclave (OCI image to .eif)', function () {
       index.manifests = [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifestBytes)}`, size: manifestBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'none' } }];
       writeFileSync(path.join(copy, 'index.json'), JSON.stringify(index));
       await assert.rejects(build({ source: { kind: 'oci-layout', path: copy } }), (e: unknown) => e instanceof CustomerRamdiskError && /entry point|ENTRYPOINT|CMD/i.test(e.message));
+    });
+
+    it('a layer that climbs out of the root, or links out of it', async () => {
+      const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+      for (const [name, layer] of [
+        ['traversal', Buffer.concat([tarEntry({ name: 'etc/../../evil', type: '0' }, Buffer.from('x')), END])],
+        ['link escape', Buffer.concat([tarEntry({ name: 'app/out', type: '1', linkName: '../../etc/passwd' }), END])],
+      ] as const) {
+        const copy = path.join(t.dir, `hostile-${name.replace(' ', '-')}`);
+        cpSync(oci('layout'), copy, { recursive: true });
+        const blob = (d: string) => path.join(copy, 'blobs', 'sha256', d.replace('sha256:', ''));
+        const v1 = expected.images.v1;
+        // The v1 image with one more (uncompressed) layer on top.
+        writeFileSync(blob(`sha256:${sha(layer)}`), layer);
+        const config = JSON.parse(readFileSync(blob(v1.configDigest), 'utf8'));
+        config.rootfs.diff_ids.push(`sha256:${sha(layer)}`);
+        const configBytes = Buffer.from(JSON.stringify(config));
+        writeFileSync(blob(sha(configBytes)), configBytes);
+        const manifest = JSON.parse(readFileSync(blob(v1.manifestDigest), 'utf8'));
+        manifest.config = { ...manifest.config, digest: `sha256:${sha(configBytes)}`, size: configBytes.length };
+        manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length });
+        const manifestBytes = Buffer.from(JSON.stringify(manifest));
+        writeFileSync(blob(sha(manifestBytes)), manifestBytes);
+        writeFileSync(
+          path.join(copy, 'index.json'),
+          JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifestBytes)}`, size: manifestBytes.length }] }),
+        );
+        const target = out();
+        await assert.rejects(build({ source: { kind: 'oci-layout', path: copy }, output: target }), (e: unknown) => {
+          assert.ok(e instanceof FlattenError, `${name}: ${String(e)}`);
+          assert.equal(e.layer, 3);
+          assert.match(e.message, /^layer 3 /);
+          return true;
+        });
+        assert.equal(existsSync(target), false);
+        assert.equal(existsSync(path.join(t.dir, 'evil')), false);
+      }
     });
 
     it('an --arch the image is not built for', async () => {
