@@ -167,14 +167,57 @@ async function checkAttestationViewer(page) {
   await checkAttestationPanel(page);
 }
 
+/**
+ * Builds an enclave image the two ways a person would: "Build Enclave Image..." opens its
+ * quick-input flow (checked, then dismissed), and the demo's `nitro-eif` task from tasks.json runs
+ * from "Tasks: Run Task"; the image it builds appears in Enclave Images.
+ */
+async function checkBuild(page) {
+  await check('"Build Enclave Image..." asks where the image comes from', async () => {
+    await runCommand(page, 'Nitro Enclaves: Build Enclave Image...');
+    const list = page.locator('.quick-input-widget');
+    await list.locator('.quick-input-title', { hasText: 'Build Enclave Image (1/4)' }).waitFor({ timeout: 15_000 });
+    for (const item of ['OCI image layout', 'Image archive', 'Docker image']) {
+      await list.locator('.monaco-list-row', { hasText: item }).first().waitFor({ timeout: 5_000 });
+    }
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(shots, 'build-flow.png') });
+    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'build-flow.png'))}`);
+    await page.keyboard.press('Escape');
+  });
+  await check('the demo\'s nitro-eif task runs from "Tasks: Run Task" and its image appears in Enclave Images', async () => {
+    await runCommand(page, 'Tasks: Run Task');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'build the fixture image' }).first();
+    await row.waitFor({ timeout: 30_000 }).catch(async (e) => {
+      await page.screenshot({ path: path.join(shots, 'build-task-failure.png') });
+      throw e;
+    });
+    await row.click();
+    // VS Code may ask how to scan the task's output; continue without scanning.
+    const scan = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Continue without scanning the task output' }).first();
+    if (await scan.waitFor({ timeout: 5_000 }).then(() => true, () => false)) await scan.click();
+    await page
+      .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Enclave Images' }) })
+      .locator('.monaco-list-row', { hasText: 'fixture-v1.eif' })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'build-task.png') });
+    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'build-task.png'))}`);
+  });
+}
+
 /** Runs a command from the command palette by its title. */
 async function runCommand(page, title) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: 10_000 });
   await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
+  // The row whose label is exactly the title (fuzzy matching may rank another command first).
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
 }
 
 /** The frame of the attestation viewer of `label` (its page names the document in its title bar). */
@@ -293,6 +336,8 @@ ensureCodeServer();
 const run = prepareRunDir();
 const workspace = path.join(mkdtempSync(path.join(os.tmpdir(), 'nitro-ui-')), 'demo');
 cpSync(path.join(ROOT, 'demo'), workspace, { recursive: true });
+// The demo's build task takes the OCI test image and the synthetic blobs from ../test/fixtures.
+for (const f of ['oci/layout', 'blobs']) cpSync(path.join(ROOT, 'test/fixtures', f), path.join(path.dirname(workspace), 'test/fixtures', f), { recursive: true });
 let server;
 let browser;
 let page;
@@ -322,6 +367,7 @@ try {
   await checkContainer(page, 'ui-smoke.png');
   await checkEifViewer(page);
   await checkAttestationViewer(page);
+  await checkBuild(page);
   await server.stop();
   server = undefined;
   await checkNpmStart(browser);
