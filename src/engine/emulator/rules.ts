@@ -1,0 +1,261 @@
+// run-enclave's rules, in the order nitro-cli 1.5 and the Nitro Enclaves driver apply them (spec
+// eif.md 7.10), with nitro-cli's error codes: argument parsing (E03), CID (E03), CPUs (E20, E21,
+// E22), the enclave name, the EIF-size rule (E26), memory from the pool (E27), then what the driver
+// refuses when the enclave starts (CPU already used: E32; not whole cores, under 64 MiB: E29).
+import { BackendError, type RunEnclaveRequest } from '../platform/backend';
+import { THREADS_PER_CORE, coreOf, siblingsOf, type EnclavePool, type InstanceTopology } from './allocator';
+
+/** CIDs 0-2 are reserved, 3 is the parent; 0 in a request means "pick one". */
+export const PARENT_CID = 3;
+export const MIN_ENCLAVE_CID = 4;
+/** u32::MAX (VMADDR_CID_ANY) is refused. */
+export const MAX_ENCLAVE_CID = 0xffff_fffe;
+/** Where automatic CIDs start (nitro-cli's output shows 16 for the first enclave). */
+export const FIRST_AUTO_CID = 16;
+/** nitro-cli's ENCLAVE_MEMORY_EIF_SIZE_RATIO. */
+export const EIF_SIZE_RATIO = 4;
+/** The driver's NE_MIN_ENCLAVE_MEM_SIZE. */
+export const MIN_ENCLAVE_MEMORY_MIB = 64;
+/** Enclave memory is handed out in huge pages; the emulated pool uses 2 MiB pages. */
+export const HUGE_PAGE_MIB = 2;
+
+const fail = (code: number, message: string): never => {
+  throw new BackendError(code, message);
+};
+
+/** `--memory`: digits and an optional unit letter (M/m MiB, G/g GiB, T/t TiB); anything else is E03. */
+export function parseMemoryArgument(text: string): number {
+  const m = /^(\d+)([MmGgTt]?)$/.exec(text);
+  if (!m) return fail(3, `Invalid argument provided. The memory value '${text}' is not a number of MiB with an optional unit (M, G or T)`);
+  const scale = { '': 1, m: 1, g: 1024, t: 1024 * 1024 }[(m[2] ?? '').toLowerCase()] ?? 1;
+  const value = Number(m[1]) * scale;
+  if (!Number.isSafeInteger(value)) fail(3, `Invalid argument provided. The memory value '${text}' is too large`);
+  return value;
+}
+
+/** An unsigned integer argument (CPU count, CPU id, CID); E03 otherwise. */
+export function parseUnsignedArgument(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) fail(3, `Invalid argument provided. The value '${text}' of ${name} is not an unsigned integer`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) fail(3, `Invalid argument provided. The value '${text}' of ${name} is too large`);
+  return value;
+}
+
+/** `--enclave-cid`: 0 (automatic) or 4 ... 4294967294. */
+export function checkCid(cid: number): void {
+  if (!Number.isSafeInteger(cid) || cid < 0) fail(3, `Invalid argument provided. The enclave CID ${cid} is not an unsigned integer`);
+  if (cid === 0) return;
+  if (cid < MIN_ENCLAVE_CID) {
+    fail(3, `Invalid argument provided. The enclave CID ${cid} is reserved (${cid === PARENT_CID ? 'it is the parent instance' : '0-2 are well-known CIDs'}); use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`);
+  }
+  if (cid > MAX_ENCLAVE_CID) fail(3, `Invalid argument provided. The enclave CID ${cid} is out of range; use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`);
+}
+
+/** The minimum memory (MiB) for an EIF of `fileSize` bytes, as nitro-cli computes it for E26. */
+export function minimumMemoryMiB(fileSize: number): number {
+  return Math.ceil(Math.ceil(fileSize / 1024) / 1024) * EIF_SIZE_RATIO;
+}
+
+/** The enclave name nitro-cli derives from the image path: the file name without a trailing `.eif`. */
+export function defaultEnclaveName(eifPath: string): string {
+  const base = eifPath.slice(eifPath.lastIndexOf('/') + 1);
+  const name = base.slice(base.lastIndexOf('\\') + 1);
+  return name.endsWith('.eif') ? name.slice(0, -4) : name;
+}
+
+/** `name`, or `name_1`, `name_2`, ... : the first not used by a running enclave. */
+export function uniqueEnclaveName(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name)) return name;
+  for (let i = 1; ; i++) if (!taken.has(`${name}_${i}`)) return `${name}_${i}`;
+}
+
+/** `<parent instance id>-enc<16 lower-case hex>` from 8 random bytes. */
+export function enclaveIdFor(parentId: string, random8: Uint8Array): string {
+  if (random8.length < 8) throw new RangeError('enclaveIdFor needs 8 random bytes');
+  let hex = '';
+  for (let i = 0; i < 8; i++) hex += (random8[i] as number).toString(16).padStart(2, '0');
+  return `${parentId}-enc${hex}`;
+}
+
+export const ENCLAVE_ID_PATTERN = /^i-[0-9a-f]{17}-enc[0-9a-f]{16}$/;
+export const PARENT_ID_PATTERN = /^i-[0-9a-f]{17}$/;
+
+/** `i-` + 17 lower-case hex from 9 random bytes (the first nibble dropped). */
+export function parentIdFor(random9: Uint8Array): string {
+  let hex = '';
+  for (let i = 0; i < 9; i++) hex += ((random9[i] ?? 0) as number).toString(16).padStart(2, '0');
+  return `i-${hex.slice(1)}`;
+}
+
+/** What a running enclave holds, as the rules see it. */
+export interface HeldResources {
+  readonly enclaveId: string;
+  readonly name: string;
+  readonly cid: number;
+  readonly cpuIds: readonly number[];
+  readonly memoryMiB: number;
+}
+
+export interface RunPlanInput {
+  readonly parentId: string;
+  readonly topology: InstanceTopology;
+  readonly pool: EnclavePool;
+  readonly request: RunEnclaveRequest;
+  /** Size in bytes of the EIF file. */
+  readonly eifFileSize: number;
+  /** Why the EIF's signature does not check out (E59), if it is signed and does not. */
+  readonly signatureProblem?: string;
+  /** Enclaves already running on this parent (any process). */
+  readonly running: readonly HeldResources[];
+  /** 8 random bytes for the enclave id. */
+  readonly random8: Uint8Array;
+}
+
+export interface RunPlan {
+  readonly enclaveId: string;
+  readonly name: string;
+  readonly cid: number;
+  /** Ascending. */
+  readonly cpuIds: readonly number[];
+  /** Granted memory: the request rounded up to whole huge pages (nitro-cli's MemoryMiB). */
+  readonly memoryMiB: number;
+  readonly debugMode: boolean;
+}
+
+/** Checks a run-enclave request against the parent's pool and running enclaves; throws BackendError with nitro-cli's code. */
+export function planRunEnclave(input: RunPlanInput): RunPlan {
+  const { request, pool, running, topology } = input;
+
+  // 2. CID: its range, and not one a running enclave has.
+  const askedCid = request.enclaveCid ?? 0;
+  checkCid(askedCid);
+  const usedCids = new Set(running.map((e) => e.cid));
+  if (askedCid !== 0 && usedCids.has(askedCid)) {
+    fail(3, `Invalid argument provided. The enclave CID ${askedCid} is already used by a running enclave`);
+  }
+
+  // 3. CPUs: exactly one of count and ids; duplicates (E20), outside the pool (E21), too many (E22).
+  const hasCount = request.cpuCount !== undefined;
+  const hasIds = request.cpuIds !== undefined;
+  if (hasCount && hasIds) fail(2, 'Conflicting arguments provided. Give exactly one of cpu-count and cpu-ids');
+  if (!hasCount && !hasIds) fail(1, 'Missing mandatory argument. One of cpu-count and cpu-ids is required');
+  const poolSet = new Set(pool.cpuIds);
+  if (hasIds) {
+    const ids = request.cpuIds as readonly number[];
+    const seen = new Set<number>();
+    for (const id of ids) {
+      if (!Number.isSafeInteger(id) || id < 0) fail(3, `Invalid argument provided. The CPU id ${id} is not an unsigned integer`);
+      if (seen.has(id)) fail(20, `Invalid CPU configuration. CPU ${id} is given more than once`);
+      seen.add(id);
+    }
+    for (const id of ids) {
+      if (!poolSet.has(id)) fail(21, `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); edit the parent's allocator.yaml to change the pool`);
+    }
+  } else {
+    const count = request.cpuCount as number;
+    if (!Number.isSafeInteger(count) || count < 0) fail(3, `Invalid argument provided. The CPU count ${count} is not an unsigned integer`);
+    if (count > pool.cpuIds.length) {
+      fail(22, `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} (${formatCpuList(pool.cpuIds) || 'empty'})`);
+    }
+  }
+
+  // 4. Name: given or from the file name, made unique among running enclaves.
+  const name = uniqueEnclaveName(request.enclaveName ?? defaultEnclaveName(request.eifPath), new Set(running.map((e) => e.name)));
+
+  // 5. EIF size: memory >= 4 x file size.
+  const asked = request.memoryMiB;
+  if (!Number.isSafeInteger(asked) || asked < 0) fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
+  const minimum = minimumMemoryMiB(input.eifFileSize);
+  if (asked * 1024 * 1024 < EIF_SIZE_RATIO * input.eifFileSize || asked === 0) {
+    fail(26, `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB`);
+  }
+
+  // 6. Signature.
+  if (input.signatureProblem !== undefined) fail(59, `EIF signature check failed. ${input.signatureProblem}`);
+
+  // 7. Memory from the pool, in huge pages.
+  const granted = Math.ceil(asked / HUGE_PAGE_MIB) * HUGE_PAGE_MIB;
+  const usedMemory = running.reduce((n, e) => n + e.memoryMiB, 0);
+  const freeMemory = Math.max(0, pool.memoryMiB - usedMemory);
+  if (granted > freeMemory) {
+    fail(27, `Insufficient memory available. ${asked} MiB requested, but the enclave pool has ${freeMemory} MiB free of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`);
+  }
+
+  // 8. vCPUs, as the driver adds them.
+  const usedCpus = new Map<number, string>();
+  for (const e of running) for (const c of e.cpuIds) usedCpus.set(c, e.enclaveId);
+  let cpuIds: number[];
+  if (hasIds) {
+    cpuIds = [...(request.cpuIds as readonly number[])];
+    for (const c of cpuIds) {
+      const holder = usedCpus.get(c);
+      if (holder !== undefined) fail(32, `Add vCPU ioctl failure. CPU ${c} is already used by enclave ${holder}`);
+    }
+  } else {
+    cpuIds = pickCpus(topology, pool.cpuIds, usedCpus, request.cpuCount as number);
+  }
+  if (cpuIds.length === 0) fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
+  const chosen = new Set(cpuIds);
+  for (const c of cpuIds) {
+    if (siblingsOf(topology, c).some((s) => !chosen.has(s))) {
+      fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${c} is given without its hyper-thread sibling ${siblingsOf(topology, c).filter((s) => s !== c).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
+    }
+  }
+  if (granted < MIN_ENCLAVE_MEMORY_MIB) {
+    fail(29, `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`);
+  }
+
+  // CID: the requested one, or the first free from 16 up.
+  let cid = askedCid;
+  if (cid === 0) {
+    cid = FIRST_AUTO_CID;
+    while (usedCids.has(cid)) cid++;
+  }
+
+  return {
+    enclaveId: enclaveIdFor(input.parentId, input.random8),
+    name,
+    cid,
+    cpuIds: [...cpuIds].sort((a, b) => a - b),
+    memoryMiB: granted,
+    debugMode: request.debugMode === true,
+  };
+}
+
+/**
+ * Free pool CPUs for a count, as the driver picks them: whole free cores first (both siblings),
+ * lowest core first; then single CPUs (which the full-core check refuses). Fewer free CPUs than
+ * asked: E32, the driver's "no CPUs available in the pool".
+ */
+function pickCpus(topology: InstanceTopology, pool: readonly number[], used: ReadonlyMap<number, string>, count: number): number[] {
+  const free = pool.filter((c) => !used.has(c));
+  if (free.length < count) {
+    fail(32, `Add vCPU ioctl failure. ${count} CPUs requested, but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`);
+  }
+  const freeSet = new Set(free);
+  const cores = new Map<number, number[]>();
+  for (const c of free) {
+    const core = coreOf(topology, c);
+    cores.set(core, [...(cores.get(core) ?? []), c]);
+  }
+  const whole = [...cores.entries()].filter(([, cs]) => siblingsOf(topology, cs[0] as number).every((s) => freeSet.has(s))).sort((a, b) => a[0] - b[0]);
+  const picked: number[] = [];
+  for (const [, cs] of whole) {
+    for (const c of cs.sort((a, b) => a - b)) if (picked.length < count) picked.push(c);
+  }
+  for (const c of free) if (picked.length < count && !picked.includes(c)) picked.push(c);
+  return picked;
+}
+
+/** `1-3,5` style list of ascending CPU ids. */
+export function formatCpuList(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && (sorted[j + 1] as number) === (sorted[j] as number) + 1) j++;
+    parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : `${sorted[i]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}

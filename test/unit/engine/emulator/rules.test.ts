@@ -1,0 +1,122 @@
+import * as assert from 'node:assert/strict';
+import { BackendError } from '../../../../src/engine/platform/backend';
+import {
+  ENCLAVE_ID_PATTERN,
+  PARENT_ID_PATTERN,
+  checkCid,
+  defaultEnclaveName,
+  enclaveIdFor,
+  formatCpuList,
+  minimumMemoryMiB,
+  parentIdFor,
+  parseMemoryArgument,
+  planRunEnclave,
+  type HeldResources,
+  type RunPlanInput,
+} from '../../../../src/engine/emulator/rules';
+
+const parentId = 'i-0123456789abcdef0';
+const base: RunPlanInput = {
+  parentId,
+  topology: { vcpus: 8, memoryMiB: 16384 },
+  pool: { cpuIds: [1, 2, 5, 6], memoryMiB: 1024 },
+  request: { eifPath: '/images/hello.eif', memoryMiB: 128, cpuCount: 2 },
+  eifFileSize: 2712,
+  running: [],
+  random8: new Uint8Array([0x18, 0xc2, 0xe5, 0xa4, 0xf1, 0xb2, 0xd3, 0xe0]),
+};
+const plan = (over: Partial<RunPlanInput> & { request?: Partial<RunPlanInput['request']> }) =>
+  planRunEnclave({ ...base, ...over, request: { ...base.request, ...(over.request ?? {}) } as RunPlanInput['request'] });
+
+function code(f: () => unknown): { code: number; message: string } {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof BackendError, String(e));
+    return { code: e.code, message: e.message };
+  }
+  assert.fail('expected a BackendError');
+}
+
+const held = (over: Partial<HeldResources>): HeldResources => ({ enclaveId: `${parentId}-enc0000000000000001`, name: 'x', cid: 16, cpuIds: [1, 5], memoryMiB: 128, ...over });
+
+describe('(unit) emulator run-enclave rules', () => {
+  it('plans an enclave: whole core, CID 16, granted memory, id format', () => {
+    const p = plan({});
+    assert.deepEqual(p, { enclaveId: `${parentId}-enc18c2e5a4f1b2d3e0`, name: 'hello', cid: 16, cpuIds: [1, 5], memoryMiB: 128, debugMode: false });
+    assert.match(p.enclaveId, ENCLAVE_ID_PATTERN);
+  });
+
+  it('parses --memory as nitro-cli does (E03 otherwise)', () => {
+    assert.equal(parseMemoryArgument('512'), 512);
+    assert.equal(parseMemoryArgument('512M'), 512);
+    assert.equal(parseMemoryArgument('2g'), 2048);
+    assert.equal(parseMemoryArgument('1T'), 1048576);
+    for (const bad of ['256_mb', '1.5G', '', '-5', '5MB']) assert.equal(code(() => parseMemoryArgument(bad)).code, 3, bad);
+  });
+
+  it('CIDs: 0 is automatic, 4..2^32-2 explicit, others E03, a CID in use E03', () => {
+    for (const bad of [1, 2, 3, 4294967295, 4294967296]) assert.equal(code(() => checkCid(bad)).code, 3, String(bad));
+    checkCid(0);
+    checkCid(4);
+    checkCid(4294967294);
+    assert.equal(plan({ request: { enclaveCid: 4294967294 } }).cid, 4294967294);
+    assert.equal(code(() => plan({ request: { enclaveCid: 3 } })).code, 3);
+    assert.equal(code(() => plan({ request: { enclaveCid: 20 }, running: [held({ cid: 20 })] })).code, 3);
+    assert.equal(plan({ running: [held({ cid: 16, cpuIds: [] }), held({ cid: 17, cpuIds: [] })] }).cid, 18);
+  });
+
+  it('CPU rules: E20 duplicates, E21 outside the pool, E22 more than the pool, E01/E02 count vs ids', () => {
+    assert.equal(code(() => plan({ request: { cpuCount: undefined, cpuIds: [1, 1] } })).code, 20);
+    assert.equal(code(() => plan({ request: { cpuCount: undefined, cpuIds: [1, 3] } })).code, 21);
+    assert.equal(code(() => plan({ request: { cpuCount: 6 } })).code, 22);
+    assert.equal(code(() => plan({ request: { cpuIds: [1, 5] } })).code, 2);
+    assert.equal(code(() => plan({ request: { cpuCount: undefined } })).code, 1);
+    assert.deepEqual(plan({ request: { cpuCount: undefined, cpuIds: [6, 2] } }).cpuIds, [2, 6]);
+  });
+
+  it('whole cores: odd counts and half cores fail as the driver does (E29); used CPUs E32', () => {
+    assert.match(code(() => plan({ request: { cpuCount: 1 } })).message, /Full CPU cores have not been set/);
+    assert.equal(code(() => plan({ request: { cpuCount: undefined, cpuIds: [1] } })).code, 29);
+    assert.equal(code(() => plan({ request: { cpuCount: 0 } })).code, 29);
+    assert.equal(code(() => plan({ request: { cpuCount: undefined, cpuIds: [1, 5] }, running: [held({})] })).code, 32);
+    assert.equal(code(() => plan({ request: { cpuCount: 4 }, running: [held({})] })).code, 32);
+    assert.deepEqual(plan({ running: [held({})] }).cpuIds, [2, 6]);
+  });
+
+  it('E26 with the spec message: memory >= 4 x EIF size, minimum rounded up to MiB', () => {
+    const e = code(() => plan({ request: { memoryMiB: 64 }, eifFileSize: 32 * 1024 * 1024 }));
+    assert.equal(e.code, 26);
+    assert.equal(e.message, 'Insufficient memory requested. User provided `memory` is 64 MB, but based on the EIF file size, the minimum memory should be 128 MB');
+    assert.equal(code(() => plan({ request: { memoryMiB: 0 } })).code, 26);
+    assert.equal(minimumMemoryMiB(2712), 4);
+    assert.equal(minimumMemoryMiB(32 * 1024 * 1024 + 1), 132);
+    assert.equal(plan({ request: { memoryMiB: 128 }, eifFileSize: 32 * 1024 * 1024 }).memoryMiB, 128);
+  });
+
+  it('E27 when the pool has not enough memory left; memory comes in 2 MiB pages; 64 MiB minimum', () => {
+    assert.equal(code(() => plan({ request: { memoryMiB: 2048 } })).code, 27);
+    assert.equal(code(() => plan({ request: { memoryMiB: 1000 }, running: [held({ cpuIds: [] })] })).code, 27);
+    assert.equal(plan({ request: { memoryMiB: 895 }, running: [held({ cpuIds: [] })] }).memoryMiB, 896);
+    assert.equal(code(() => plan({ request: { memoryMiB: 32 } })).code, 29);
+  });
+
+  it('E26 comes before the CPU allocation and E27; E59 after E26', () => {
+    assert.equal(code(() => plan({ request: { memoryMiB: 0, cpuCount: 1 } })).code, 26);
+    assert.equal(code(() => plan({ request: { memoryMiB: 4096 }, signatureProblem: 'expired' })).code, 59);
+    assert.equal(code(() => plan({ request: { memoryMiB: 0 }, signatureProblem: 'expired' })).code, 26);
+  });
+
+  it('names: from the file, unique with _1, _2', () => {
+    assert.equal(defaultEnclaveName('/a/b/hello.eif'), 'hello');
+    assert.equal(defaultEnclaveName('img'), 'img');
+    assert.equal(plan({ running: [held({ name: 'hello', cpuIds: [] }), held({ name: 'hello_1', cpuIds: [] })] }).name, 'hello_2');
+    assert.equal(plan({ request: { enclaveName: 'web' } }).name, 'web');
+  });
+
+  it('ids and lists', () => {
+    assert.match(parentIdFor(new Uint8Array(9).fill(0xab)), PARENT_ID_PATTERN);
+    assert.equal(enclaveIdFor(parentId, new Uint8Array(8)), `${parentId}-enc0000000000000000`);
+    assert.equal(formatCpuList([7, 1, 2, 3, 5]), '1-3,5,7');
+  });
+});
