@@ -98,6 +98,7 @@ export const verifyAttestationCommand: Command = {
   options: [
     { name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' },
     { name: 'root', value: 'pem', multiple: true, help: 'Also trust this root certificate (PEM); the AWS Nitro root G1 is always trusted' },
+    { name: 'development-root', value: 'pem', multiple: true, help: 'Also trust this development root (PEM, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation' },
     { name: 'at', value: 'time', help: 'Check certificate validity at this ISO 8601 time (default: now)' },
     { name: 'at-document-time', help: "Check certificate validity at the document's own timestamp" },
     { name: 'eif-path', value: 'eif-path', help: "Expect this enclave image's PCR0, PCR1, PCR2 (and PCR8 if signed)" },
@@ -128,16 +129,18 @@ export const verifyAttestationCommand: Command = {
     }
     const file = optionValue(args, 'document') as string;
     try {
-      const roots = [];
-      for (const p of (args.options.get('root') as string[] | undefined) ?? []) {
-        const pem = await readFile(resolve(io, p), 'utf8');
-        let label = p;
-        try {
-          label = nameToString(parseCertificate(firstCertificateDer(pem)).subject);
-        } catch (e) {
-          throw new Error(`--root ${p}: ${e instanceof Error ? e.message : String(e)}`);
+      const roots: { pem: string; label: string; kind: 'custom' | 'development' }[] = [];
+      for (const [option, kind] of [['root', 'custom'], ['development-root', 'development']] as const) {
+        for (const p of (args.options.get(option) as string[] | undefined) ?? []) {
+          const pem = await readFile(resolve(io, p), 'utf8');
+          let label = p;
+          try {
+            label = nameToString(parseCertificate(firstCertificateDer(pem)).subject);
+          } catch (e) {
+            throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+          roots.push({ pem, label, kind });
         }
-        roots.push({ pem, label });
       }
       let expectedPcrs: Map<number, string> | undefined;
       const eif = optionValue(args, 'eif-path');
