@@ -3,6 +3,7 @@ import type { CommandSpec, ParsedArgs } from './args';
 import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
+import { ENCLAVE_COMMANDS } from './enclaveCommands';
 
 /** What a subcommand gets to talk to the outside world; tests pass their own. */
 export interface CliIo {
@@ -27,4 +28,4 @@ export interface Command extends CommandSpec {
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand];
+export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand, ...ENCLAVE_COMMANDS];

@@ -25,7 +25,8 @@ const base: RunPlanInput = {
   running: [],
   random8: new Uint8Array([0x18, 0xc2, 0xe5, 0xa4, 0xf1, 0xb2, 0xd3, 0xe0]),
 };
-const plan = (over: Partial<RunPlanInput> & { request?: Partial<RunPlanInput['request']> }) =>
+type Over = Omit<Partial<RunPlanInput>, 'request'> & { request?: { [K in keyof RunPlanInput['request']]?: RunPlanInput['request'][K] | undefined } };
+const plan = (over: Over) =>
   planRunEnclave({ ...base, ...over, request: { ...base.request, ...(over.request ?? {}) } as RunPlanInput['request'] });
 
 function code(f: () => unknown): { code: number; message: string } {

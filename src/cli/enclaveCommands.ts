@@ -1,0 +1,322 @@
+// run-enclave, describe-enclaves, terminate-enclave and console: nitro-cli's subcommands with its
+// flags, JSON, messages and error codes, running enclaves on the embedded emulator's parents.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { formatJson } from '../engine/eif/describe';
+import { parseMemoryArgument, parseUnsignedArgument } from '../engine/emulator/rules';
+import { BackendError, type RunEnclaveRequest } from '../engine/platform/backend';
+import { ENCLAVE_HOST_SUBCOMMAND, EmulatorBackend } from '../engine/node/emulator/backend';
+import { runEnclaveHost } from '../engine/node/emulator/host';
+import { emulatorStateDir, loadParents } from '../engine/node/emulator/state';
+import { UsageError, flag, optionValue, type ParsedArgs } from './args';
+import type { CliIo, Command } from './commands';
+
+/** `[ Exx ] <message>` and the pointer to nitro-cli's error documentation (spec 7.9). */
+export function formatBackendError(code: number, message: string): string {
+  const c = `E${String(code).padStart(2, '0')}`;
+  return `[ ${c} ] ${message}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
+}
+
+function fail(io: CliIo, e: unknown): number {
+  if (e instanceof UsageError) throw e;
+  if (e instanceof BackendError) {
+    io.stderr(formatBackendError(e.code, e.message));
+    return e.code === 0 ? 1 : e.code;
+  }
+  io.stderr(formatBackendError(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
+  return 1;
+}
+
+function backendFor(io: CliIo): EmulatorBackend {
+  return new EmulatorBackend({ stateDir: emulatorStateDir(io.env), env: io.env, watch: false });
+}
+
+async function parentId(io: CliIo, args: ParsedArgs): Promise<string> {
+  const asked = optionValue(args, 'parent');
+  const parents = await loadParents(emulatorStateDir(io.env));
+  if (asked === undefined) return (parents[0] as { id: string }).id;
+  const p = parents.find((x) => x.id === asked || x.name === asked);
+  if (!p) throw new BackendError(3, `Invalid argument provided. There is no emulated parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`);
+  return p.id;
+}
+
+const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The emulated parent instance (its id or name); default: the first one' } as const;
+
+/** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
+export function splitCommandLine(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quote: string | undefined;
+  let any = false;
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      any = true;
+    } else if (/\s/.test(ch)) {
+      if (any || current) out.push(current);
+      current = '';
+      any = false;
+    } else {
+      current += ch;
+      any = true;
+    }
+  }
+  if (any || current) out.push(current);
+  return out;
+}
+
+interface ConfigFile {
+  eif_path?: unknown;
+  memory_mib?: unknown;
+  cpu_count?: unknown;
+  cpu_ids?: unknown;
+  enclave_cid?: unknown;
+  debug_mode?: unknown;
+  attach_console?: unknown;
+  enclave_name?: unknown;
+}
+
+function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; attachConsole: boolean } {
+  let value: ConfigFile;
+  try {
+    value = JSON.parse(readFileSync(path.resolve(io.cwd, file), 'utf8')) as ConfigFile;
+  } catch (e) {
+    const errno = e as NodeJS.ErrnoException;
+    if (errno.code) throw new BackendError(19, `File operation failure. ${file}: ${errno.message}`);
+    throw new BackendError(17, `Serialization error. ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  const bad = (what: string): never => {
+    throw new BackendError(17, `Serialization error. In ${file}: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('expected a JSON object');
+  const uint = (v: unknown, key: string): number | undefined => (v === undefined || v === null ? undefined : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : bad(`${key} must be an unsigned integer`));
+  if (typeof value.eif_path !== 'string') bad('missing field `eif_path` (a string)');
+  const memory = uint(value.memory_mib, 'memory_mib');
+  if (memory === undefined) bad('missing field `memory_mib` (a number of MiB)');
+  const cpuCount = uint(value.cpu_count, 'cpu_count');
+  let cpuIds: number[] | undefined;
+  if (value.cpu_ids !== undefined && value.cpu_ids !== null) {
+    if (!Array.isArray(value.cpu_ids)) bad('cpu_ids must be an array of CPU ids');
+    cpuIds = (value.cpu_ids as unknown[]).map((v) => uint(v, 'cpu_ids') as number);
+  }
+  if (cpuCount !== undefined && cpuIds !== undefined) throw new BackendError(2, 'Conflicting arguments provided. The config file gives both cpu_count and cpu_ids');
+  if (cpuCount === undefined && cpuIds === undefined) throw new BackendError(1, 'Missing mandatory argument. The config file gives neither cpu_count nor cpu_ids');
+  const cid = uint(value.enclave_cid, 'enclave_cid');
+  if (value.enclave_name !== undefined && value.enclave_name !== null && typeof value.enclave_name !== 'string') bad('enclave_name must be a string');
+  const attachConsole = value.attach_console === true;
+  return {
+    request: {
+      eifPath: path.resolve(io.cwd, value.eif_path as string),
+      memoryMiB: memory as number,
+      ...(cpuCount !== undefined ? { cpuCount } : {}),
+      ...(cpuIds !== undefined ? { cpuIds } : {}),
+      ...(cid !== undefined ? { enclaveCid: cid } : {}),
+      debugMode: value.debug_mode === true || attachConsole,
+      ...(typeof value.enclave_name === 'string' ? { enclaveName: value.enclave_name } : {}),
+    },
+    attachConsole,
+  };
+}
+
+const RUN_FLAGS = ['eif-path', 'memory', 'cpu-count', 'cpu-ids', 'enclave-cid', 'debug-mode', 'attach-console', 'enclave-name'];
+
+async function streamConsole(io: CliIo, backend: EmulatorBackend, parent: string, enclaveId: string, cid: number, timeoutSeconds?: number): Promise<void> {
+  const stream = await backend.openConsole(parent, enclaveId);
+  io.stdout(`Connecting to the console for enclave ${cid}...\nSuccessfully connected to the console.\n`);
+  const decoder = new TextDecoder();
+  const timer = timeoutSeconds !== undefined ? setTimeout(() => stream.dispose(), timeoutSeconds * 1000) : undefined;
+  const cancel = io.cancellation?.onCancellationRequested(() => stream.dispose());
+  try {
+    for await (const chunk of stream.chunks) io.stdout(decoder.decode(chunk, { stream: true }));
+  } finally {
+    if (timer) clearTimeout(timer);
+    cancel?.dispose();
+    stream.dispose();
+  }
+}
+
+export const runEnclaveCommand: Command = {
+  name: 'run-enclave',
+  summary: 'Starts a new enclave (on the embedded emulator: no kernel boots)',
+  options: [
+    { name: 'eif-path', value: 'EIF_PATH', help: 'Path to the enclave image file' },
+    { name: 'memory', value: 'MEMORY', help: 'Memory to allocate, in MiB (M), or with G or T' },
+    { name: 'cpu-count', value: 'CPU_COUNT', help: 'Number of vCPUs (whole cores: an even number)' },
+    { name: 'cpu-ids', value: 'CPU_IDS', multiple: true, help: 'vCPU ids from the enclave pool (space-separated values, or repeat the flag)' },
+    { name: 'enclave-cid', value: 'ENCLAVE_CID', help: 'The enclave vsock CID (4 to 4294967294; 0 or absent: the next free one from 16)' },
+    { name: 'debug-mode', help: 'Starts the enclave in debug mode (console available; PCRs read as zeros)' },
+    { name: 'attach-console', help: 'Attaches the console after starting the enclave (implies --debug-mode)' },
+    { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'Name of the enclave (default: the image file name)' },
+    { name: 'config', value: 'CONFIG', help: 'A JSON file with the arguments (eif_path, memory_mib, cpu_count or cpu_ids, ...); alone' },
+    PARENT_OPTION,
+    { name: 'app', value: 'CMD', help: 'Emulator only: a command started as the enclave application; its exit ends the enclave' },
+  ],
+  positionals: ['CPU_IDS'],
+  async run(args, io) {
+    const config = optionValue(args, 'config');
+    if (config !== undefined) {
+      const other = RUN_FLAGS.find((f) => args.options.has(f));
+      if (other) throw new UsageError(`the argument '--config <CONFIG>' cannot be used with '--${other}'`, this);
+    } else {
+      for (const required of ['eif-path', 'memory']) {
+        if (!args.options.has(required)) throw new UsageError(`the following required argument was not provided: --${required}`, this);
+      }
+      if (args.options.has('cpu-count') && args.options.has('cpu-ids')) throw new UsageError("the argument '--cpu-count <CPU_COUNT>' cannot be used with '--cpu-ids <CPU_IDS>...'", this);
+      if (!args.options.has('cpu-count') && !args.options.has('cpu-ids')) throw new UsageError('one of the following arguments is required: --cpu-count <CPU_COUNT>, --cpu-ids <CPU_IDS>...', this);
+    }
+    if (args.positionals.length > 0 && !args.options.has('cpu-ids')) throw new UsageError(`unexpected argument '${args.positionals[0]}' found`, this);
+    try {
+      let request: RunEnclaveRequest;
+      let attach: boolean;
+      if (config !== undefined) {
+        ({ request, attachConsole: attach } = readConfig(io, config));
+      } else {
+        attach = flag(args, 'attach-console');
+        const memoryMiB = parseMemoryArgument(optionValue(args, 'memory') as string);
+        const cidText = optionValue(args, 'enclave-cid');
+        const cpuIdTexts = [...((args.options.get('cpu-ids') as readonly string[] | undefined) ?? []), ...args.positionals].flatMap((v) => v.split(/[\s,]+/).filter(Boolean));
+        const cpuCountText = optionValue(args, 'cpu-count');
+        const name = optionValue(args, 'enclave-name');
+        request = {
+          eifPath: path.resolve(io.cwd, optionValue(args, 'eif-path') as string),
+          memoryMiB,
+          ...(cpuCountText !== undefined ? { cpuCount: parseUnsignedArgument('--cpu-count', cpuCountText) } : {}),
+          ...(args.options.has('cpu-ids') ? { cpuIds: cpuIdTexts.map((t) => parseUnsignedArgument('--cpu-ids', t)) } : {}),
+          ...(cidText !== undefined ? { enclaveCid: parseUnsignedArgument('--enclave-cid', cidText) } : {}),
+          debugMode: flag(args, 'debug-mode') || attach,
+          ...(name !== undefined ? { enclaveName: name } : {}),
+        };
+        if (cidText !== undefined && request.enclaveCid === 0) io.stderr('The enclave CID will be auto-generated.\n');
+      }
+      const appText = optionValue(args, 'app');
+      if (appText !== undefined) {
+        const [command, ...appArgs] = splitCommandLine(appText);
+        if (!command) throw new UsageError("a command is required for '--app <CMD>'", this);
+        request = { ...request, app: { command, args: appArgs, cwd: io.cwd } };
+      }
+      const backend = backendFor(io);
+      const parent = await parentId(io, args);
+      io.stderr('Start allocating memory...\n');
+      const result = await backend.runEnclave(parent, request, io.cancellation ? { cancellation: io.cancellation } : {});
+      io.stderr(`Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`);
+      io.stdout(formatJson(result));
+      if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
+      return 0;
+    } catch (e) {
+      return fail(io, e);
+    }
+  },
+};
+
+export const describeEnclavesCommand: Command = {
+  name: 'describe-enclaves',
+  summary: 'Returns a list of the running enclaves',
+  options: [{ name: 'metadata', help: 'Adds the image metadata (ImageName, ImageVersion, Metadata)' }, PARENT_OPTION],
+  async run(args, io) {
+    try {
+      const parent = await parentId(io, args);
+      io.stdout(formatJson(await backendFor(io).describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
+      return 0;
+    } catch (e) {
+      return fail(io, e);
+    }
+  },
+};
+
+/** The id of the one running enclave named `name` (E58 if none or several). */
+async function idOfName(backend: EmulatorBackend, parent: string, name: string): Promise<string> {
+  const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
+  if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
+  if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
+  return (matches[0] as { EnclaveID: string }).EnclaveID;
+}
+
+function exactlyOne(command: Command, args: ParsedArgs, names: readonly string[]): string {
+  const given = names.filter((n) => args.options.has(n));
+  if (given.length === 0) throw new UsageError(`one of the following arguments is required: ${names.map((n) => `--${n}`).join(', ')}`, command);
+  if (given.length > 1) throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);
+  return given[0] as string;
+}
+
+export const terminateEnclaveCommand: Command = {
+  name: 'terminate-enclave',
+  summary: 'Terminates an enclave, or all of them',
+  options: [
+    { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
+    { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+    { name: 'all', help: 'Terminates all running enclaves of the parent' },
+    PARENT_OPTION,
+  ],
+  async run(args, io) {
+    const which = exactlyOne(this, args, ['enclave-id', 'enclave-name', 'all']);
+    try {
+      const backend = backendFor(io);
+      const parent = await parentId(io, args);
+      if (which === 'all') {
+        const results = [];
+        for (const e of await backend.describeEnclaves(parent)) {
+          const r = await backend.terminateEnclave(parent, e.EnclaveID);
+          io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
+          results.push(r);
+        }
+        io.stdout(formatJson(results));
+        return 0;
+      }
+      const id = which === 'enclave-id' ? (optionValue(args, 'enclave-id') as string) : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+      const r = await backend.terminateEnclave(parent, id);
+      io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
+      io.stdout(formatJson(r));
+      return 0;
+    } catch (e) {
+      return fail(io, e);
+    }
+  },
+};
+
+export const consoleCommand: Command = {
+  name: 'console',
+  summary: "Connects to an enclave's console (debug-mode enclaves only)",
+  options: [
+    { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
+    { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+    { name: 'disconnect-timeout', value: 'SECONDS', help: 'Disconnects after this many seconds' },
+    PARENT_OPTION,
+  ],
+  async run(args, io) {
+    const which = exactlyOne(this, args, ['enclave-id', 'enclave-name']);
+    try {
+      const timeoutText = optionValue(args, 'disconnect-timeout');
+      const timeout = timeoutText === undefined ? undefined : parseUnsignedArgument('--disconnect-timeout', timeoutText);
+      const backend = backendFor(io);
+      const parent = await parentId(io, args);
+      const id = which === 'enclave-id' ? (optionValue(args, 'enclave-id') as string) : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+      const found = (await backend.describeEnclaves(parent)).find((e) => e.EnclaveID === id);
+      if (!found) throw new BackendError(44, `Console connection failure. No running enclave has the id ${id}`);
+      await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);
+      return 0;
+    } catch (e) {
+      return fail(io, e);
+    }
+  },
+};
+
+/** The hidden host subcommand; in the command list only when this process was started as a host, so `--help` never shows it. */
+export const enclaveHostCommand: Command = {
+  name: ENCLAVE_HOST_SUBCOMMAND,
+  summary: 'Internal: runs the background process of one emulated enclave',
+  options: [],
+  positionals: ['RECORD'],
+  requiredPositionals: 1,
+  async run(args, io) {
+    const code = await runEnclaveHost(path.resolve(io.cwd, args.positionals[0] as string), { env: io.env });
+    process.exit(code);
+  },
+};
+
+const startedAsHost = typeof process !== 'undefined' && process.argv[2] === ENCLAVE_HOST_SUBCOMMAND;
+
+/** The enclave subcommands, in `--help` order. */
+export const ENCLAVE_COMMANDS: readonly Command[] = [runEnclaveCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand, ...(startedAsHost ? [enclaveHostCommand] : [])];

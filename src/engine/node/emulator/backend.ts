@@ -1,0 +1,401 @@
+// The embedded emulator as an EnclaveBackend: emulated parent instances on this machine, with
+// nitro-cli's rules (src/engine/emulator/rules.ts), one background host process per enclave
+// (host.ts) and all state in a directory every process shares (state.ts), so the extension and
+// nitro-dev commands see and manage the same enclaves.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, closeSync, statSync, watch, type FSWatcher } from 'node:fs';
+import * as path from 'node:path';
+import { checkCid, planRunEnclave } from '../../emulator/rules';
+import { EifFormatError } from '../../eif/errors';
+import { MetadataError } from '../../eif/metadata';
+import { SignatureFormatError } from '../../eif/signature';
+import {
+  BackendError,
+  type ConsoleStream,
+  type DescribeEnclaveJson,
+  type EnclaveBackend,
+  type ParentInfo,
+  type RunEnclaveJson,
+  type RunEnclaveRequest,
+  type TerminateEnclaveJson,
+} from '../../platform/backend';
+import { Emitter, type CancellationLike } from '../../platform/lifecycle';
+import { inspectEif } from '../eifFile';
+import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
+import {
+  enclavesDir,
+  hostLogPathOf,
+  killGroup,
+  liveRecords,
+  loadParents,
+  pidAlive,
+  readParentPool,
+  removeEnclaveFiles,
+  requireParentPool,
+  socketPathFor,
+  withStateLock,
+  writeRecord,
+  type EnclaveRecord,
+  type ParentRecord,
+} from './state';
+
+/** The hidden nitro-dev subcommand that runs an enclave's host process. */
+export const ENCLAVE_HOST_SUBCOMMAND = '__enclave-host';
+
+export interface EmulatorBackendOptions {
+  /** The state directory (see emulatorStateDir). */
+  readonly stateDir: string;
+  /**
+   * The nitro-dev bundle started as `<node> <hostScript> __enclave-host <record>`. Default:
+   * `cli.js` next to this bundle (dist/cli.js beside dist/extension.js), else process.argv[1].
+   */
+  readonly hostScript?: string;
+  /** The Node executable (default process.execPath; run as Node under Electron via ELECTRON_RUN_AS_NODE). */
+  readonly nodePath?: string;
+  /** The environment the host and the enclave applications inherit (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Watch the enclaves folder to notice other processes' changes (default true). */
+  readonly watch?: boolean;
+  /** How long a new host may take to answer (default 30 s). */
+  readonly readyTimeoutMs?: number;
+  /** How long describe waits for each host (default 3 s). */
+  readonly queryTimeoutMs?: number;
+}
+
+/** The default host script: cli.js beside the running bundle, else the script node was started with. */
+export function defaultHostScript(): string {
+  const candidates: string[] = [];
+  if (typeof __filename === 'string') candidates.push(path.join(path.dirname(__filename), 'cli.js'));
+  if (process.argv[1]) candidates.push(path.resolve(process.argv[1]));
+  for (const c of candidates) if (existsSync(c) && path.basename(c) === 'cli.js') return c;
+  return candidates[candidates.length - 1] ?? 'cli.js';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class EmulatorBackend implements EnclaveBackend {
+  readonly kind = 'emulator' as const;
+  private readonly changed = new Emitter<{ readonly parentId?: string }>();
+  readonly onDidChange = this.changed.event;
+  private watcher: FSWatcher | undefined;
+  private debounce: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly options: EmulatorBackendOptions) {
+    if (options.watch !== false) this.startWatching();
+  }
+
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
+  private startWatching(): void {
+    const dir = enclavesDir(this.options.stateDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      this.watcher = watch(dir, { persistent: false }, () => {
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => this.changed.fire({}), 150);
+        this.debounce.unref?.();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      this.watcher = undefined;
+    }
+  }
+
+  dispose(): void {
+    this.watcher?.close();
+    if (this.debounce) clearTimeout(this.debounce);
+    this.changed.dispose();
+  }
+
+  private async parent(parentId: string): Promise<ParentRecord> {
+    const parents = await loadParents(this.options.stateDir);
+    const p = parents.find((x) => x.id === parentId);
+    if (!p) throw new BackendError(3, `Invalid argument provided. There is no emulated parent instance ${parentId} (known: ${parents.map((x) => x.id).join(', ')})`);
+    return p;
+  }
+
+  async listParents(): Promise<readonly ParentInfo[]> {
+    const state = this.options.stateDir;
+    const parents = await loadParents(state);
+    const live = liveRecords(state);
+    return parents.map((p) => {
+      const pool = readParentPool(state, p);
+      const mine = live.filter((r) => r.parentId === p.id);
+      return {
+        id: p.id,
+        name: p.name,
+        backend: 'emulator' as const,
+        vcpus: p.vcpus,
+        memoryMiB: p.memoryMiB,
+        pool: pool.pool ?? { cpuIds: [], memoryMiB: 0 },
+        used: { cpuIds: mine.flatMap((r) => r.cpuIds).sort((a, b) => a - b), memoryMiB: mine.reduce((n, r) => n + r.memoryMiB, 0) },
+        allocatorPath: pool.allocatorPath,
+      };
+    });
+  }
+
+  async runEnclave(parentId: string, request: RunEnclaveRequest, options: { readonly cancellation?: CancellationLike } = {}): Promise<RunEnclaveJson> {
+    const state = this.options.stateDir;
+    const parent = await this.parent(parentId);
+    checkCid(request.enclaveCid ?? 0);
+    const eifPath = path.resolve(request.eifPath);
+    let size: number;
+    try {
+      size = statSync(eifPath).size;
+    } catch (e) {
+      throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    const inspection = await inspectEif(eifPath).catch((e: unknown) => {
+      if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) throw new BackendError(35, `EIF parsing error. ${e.message}`);
+      throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as Error).message}`);
+    });
+    if ('error' in inspection.describe && !inspection.signature) throw new BackendError(35, `EIF parsing error. ${inspection.describe.error.message}`);
+    const sig = inspection.signature;
+    let signatureProblem: string | undefined;
+    if (sig) {
+      if (sig.error) signatureProblem = sig.error;
+      else if (sig.cose && !sig.cose.valid) signatureProblem = `the image's signature does not verify: ${sig.cose.reason ?? 'invalid'}`;
+      else if (sig.certificateValid === false) signatureProblem = 'the signing certificate is not valid now (expired or not yet valid)';
+    }
+    const describeJson = 'json' in inspection.describe ? inspection.describe.json : undefined;
+    if (options.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
+
+    const dir = enclavesDir(state);
+    mkdirSync(dir, { recursive: true });
+    const { record, hostPid } = await withStateLock(state, () => {
+      const pool = requireParentPool(state, parent);
+      const running = liveRecords(state).filter((r) => r.parentId === parent.id);
+      const plan = planRunEnclave({
+        parentId: parent.id,
+        topology: parent,
+        pool,
+        request: { ...request, eifPath },
+        eifFileSize: size,
+        ...(signatureProblem !== undefined ? { signatureProblem } : {}),
+        running: running.map((r) => ({ enclaveId: r.enclaveId, name: r.name, cid: r.cid, cpuIds: r.cpuIds, memoryMiB: r.memoryMiB })),
+        random8: new Uint8Array(randomBytes(8)),
+      });
+      const base: EnclaveRecord = {
+        version: 1,
+        parentId: parent.id,
+        enclaveId: plan.enclaveId,
+        name: plan.name,
+        cid: plan.cid,
+        cpuIds: plan.cpuIds,
+        memoryMiB: plan.memoryMiB,
+        debugMode: plan.debugMode,
+        eifPath,
+        measurements: inspection.measurements,
+        ...(describeJson?.ImageName !== undefined ? { imageName: describeJson.ImageName } : {}),
+        ...(describeJson?.ImageVersion !== undefined ? { imageVersion: describeJson.ImageVersion } : {}),
+        ...(describeJson?.Metadata !== undefined ? { metadata: describeJson.Metadata as unknown as Record<string, unknown> } : {}),
+        ...(request.app ? { app: { ...request.app, ...(request.app.cwd ? { cwd: path.resolve(request.app.cwd) } : {}) } } : {}),
+        ...(request.iamRoleArn ? { iamRoleArn: request.iamRoleArn } : {}),
+        socketPath: socketPathFor(state, plan.enclaveId, '.sock'),
+        nsmSocketPath: socketPathFor(state, plan.enclaveId, '.nsm.sock'),
+        consoleLogPath: path.join(dir, `${plan.enclaveId}.console.log`),
+        runnerPid: process.pid,
+        createdAt: new Date().toISOString(),
+      };
+      writeRecord(state, base);
+      let pid: number;
+      try {
+        pid = this.spawnHost(base);
+      } catch (e) {
+        removeEnclaveFiles(state, base);
+        throw new BackendError(5, `Process spawn failure. ${(e as Error).message}`);
+      }
+      const withPid = { ...base, hostPid: pid };
+      writeRecord(state, withPid);
+      return { record: withPid, hostPid: pid };
+    });
+
+    try {
+      await this.waitUntilReady(record, options.cancellation);
+    } catch (e) {
+      killGroup(hostPid, 'SIGKILL');
+      removeEnclaveFiles(state, { ...record, hostPid: undefined } as EnclaveRecord);
+      this.changed.fire({ parentId: parent.id });
+      throw e;
+    }
+    this.changed.fire({ parentId: parent.id });
+    return {
+      EnclaveName: record.name,
+      EnclaveID: record.enclaveId,
+      ProcessID: hostPid,
+      EnclaveCID: record.cid,
+      NumberOfCPUs: record.cpuIds.length,
+      CPUIDs: record.cpuIds,
+      MemoryMiB: record.memoryMiB,
+    };
+  }
+
+  private spawnHost(record: EnclaveRecord): number {
+    const state = this.options.stateDir;
+    const log = openSync(hostLogPathOf(state, record.enclaveId), 'w', 0o644);
+    try {
+      const env = { ...(this.options.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
+      const child = spawn(
+        this.options.nodePath ?? process.execPath,
+        [this.options.hostScript ?? defaultHostScript(), ENCLAVE_HOST_SUBCOMMAND, path.join(enclavesDir(state), `${record.enclaveId}.json`)],
+        { detached: true, stdio: ['ignore', 'ignore', log], env, windowsHide: true },
+      );
+      child.unref();
+      if (child.pid === undefined) throw new Error('the enclave host process could not be started');
+      return child.pid;
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  private async waitUntilReady(record: EnclaveRecord, cancellation: CancellationLike | undefined): Promise<void> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
+    for (let delay = 20; ; delay = Math.min(delay * 1.5, 200)) {
+      if (cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
+      if (!pidAlive(record.hostPid)) {
+        throw new BackendError(36, `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`);
+      }
+      try {
+        await requestHost(record.socketPath, { op: 'describe' }, { timeoutMs: 2000 });
+        return;
+      } catch (e) {
+        if (!(e instanceof HostUnreachableError)) throw e;
+      }
+      if (Date.now() > deadline) throw new BackendError(36, `Enclave boot failure. The enclave host did not answer within ${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`);
+      await sleep(delay);
+    }
+  }
+
+  /** Live records of a parent whose hosts answer, with their describe output. Stale ones are removed. */
+  private async query(parentId: string, metadata: boolean): Promise<{ record: EnclaveRecord; json: DescribeEnclaveJson }[]> {
+    const state = this.options.stateDir;
+    const records = liveRecords(state).filter((r) => r.parentId === parentId && r.hostPid !== undefined);
+    const answers = await Promise.all(
+      records.map(async (record) => {
+        try {
+          const json = resultOf<DescribeEnclaveJson>(await requestHost(record.socketPath, { op: 'describe', metadata }, { timeoutMs: this.options.queryTimeoutMs ?? 3000 }));
+          return { record, json };
+        } catch (e) {
+          if (e instanceof HostUnreachableError && e.reason !== 'timeout' && !pidAlive(record.hostPid)) removeEnclaveFiles(state, record);
+          return undefined;
+        }
+      }),
+    );
+    return answers.filter((a): a is { record: EnclaveRecord; json: DescribeEnclaveJson } => a !== undefined);
+  }
+
+  async describeEnclaves(parentId: string, options: { readonly metadata?: boolean } = {}): Promise<readonly DescribeEnclaveJson[]> {
+    await this.parent(parentId);
+    return (await this.query(parentId, options.metadata === true)).map((a) => a.json);
+  }
+
+  private async record(parentId: string, enclaveId: string): Promise<EnclaveRecord> {
+    const found = liveRecords(this.options.stateDir).find((r) => r.enclaveId === enclaveId && r.parentId === parentId && r.hostPid !== undefined);
+    if (!found) throw new BackendError(40, `Socket path not found. No running enclave has the id ${enclaveId}`);
+    return found;
+  }
+
+  async terminateEnclave(parentId: string, enclaveId: string): Promise<TerminateEnclaveJson> {
+    const record = await this.record(parentId, enclaveId);
+    try {
+      const result = resultOf<TerminateEnclaveJson>(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 15_000 }));
+      // The host exits right after answering; wait briefly so its pid is gone for whoever looks next.
+      for (let i = 0; i < 50 && pidAlive(record.hostPid); i++) await sleep(20);
+      return result;
+    } catch (e) {
+      if (e instanceof HostUnreachableError) {
+        if (!pidAlive(record.hostPid)) {
+          removeEnclaveFiles(this.options.stateDir, record);
+          throw new BackendError(40, `Socket path not found. No running enclave has the id ${enclaveId}`);
+        }
+        throw new BackendError(39, `Could not connect to the enclave process. ${e.message}`);
+      }
+      throw e;
+    } finally {
+      this.changed.fire({ parentId });
+    }
+  }
+
+  async openConsole(parentId: string, enclaveId: string): Promise<ConsoleStream> {
+    const record = await this.record(parentId, enclaveId);
+    if (!record.debugMode) {
+      throw new BackendError(44, `Console connection failure. Enclave ${enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`);
+    }
+    const net = await import('node:net');
+    const socket = net.createConnection(record.socketPath);
+    const reader = new FrameReader();
+    const queue: Uint8Array[] = [];
+    let waiting: ((v: IteratorResult<Uint8Array>) => void) | undefined;
+    let closed = false;
+    let accepted = false;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (e: NodeJS.ErrnoException) =>
+        reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new BackendError(44, `Console connection failure. The enclave ${enclaveId} is not running`) : new BackendError(44, `Console connection failure. ${e.message}`)),
+      );
+      socket.on('connect', () => socket.write(encodeFrame({ json: { op: 'console' } })));
+      socket.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(chunk)) {
+          if (!accepted) {
+            const j = (f as { json?: { ok: boolean; code?: number; message?: string } }).json;
+            if (!j?.ok) {
+              socket.destroy();
+              reject(new BackendError(j?.code ?? 44, j?.message ?? 'Console connection failure.'));
+              return;
+            }
+            accepted = true;
+            resolve();
+          } else if (f.kind === KIND_BYTES) {
+            if (waiting) {
+              const w = waiting;
+              waiting = undefined;
+              w({ value: f.bytes, done: false });
+            } else {
+              queue.push(f.bytes);
+            }
+          }
+        }
+      });
+      socket.on('close', () => {
+        closed = true;
+        if (!accepted) reject(new BackendError(44, `Console connection failure. The enclave ${enclaveId} closed the connection`));
+        if (waiting) {
+          const w = waiting;
+          waiting = undefined;
+          w({ value: undefined, done: true });
+        }
+      });
+    });
+    socket.on('error', () => socket.destroy());
+    const chunks: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const head = queue.shift();
+          if (head) return Promise.resolve({ value: head, done: false });
+          if (closed) return Promise.resolve({ value: undefined, done: true });
+          return new Promise<IteratorResult<Uint8Array>>((r) => (waiting = r));
+        },
+        return: () => {
+          socket.destroy();
+          return Promise.resolve({ value: undefined, done: true });
+        },
+      }),
+    };
+    return { chunks, dispose: () => socket.destroy() };
+  }
+
+  async nsm(parentId: string, enclaveId: string, request: Uint8Array): Promise<Uint8Array> {
+    const record = await this.record(parentId, enclaveId);
+    try {
+      const reply = await requestHost(record.socketPath, { op: 'nsm' }, { bytes: request, expectBytes: true, timeoutMs: 15_000 });
+      resultOf(reply);
+      if (!reply.bytes) throw new BackendError(41, 'Enclave process failed to send reply. No NSM response');
+      return reply.bytes;
+    } catch (e) {
+      if (e instanceof HostUnreachableError) throw new BackendError(39, `Could not connect to the enclave process. ${e.message}`);
+      throw e;
+    }
+  }
+}
