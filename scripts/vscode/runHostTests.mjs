@@ -4,12 +4,38 @@
 //   - VSCODE_TEST_EXECUTABLE=/path/to/code: a desktop VS Code you have;
 //   - VSCODE_TEST_VERSION=stable|1.100.0|...: a desktop VS Code that test-electron downloads.
 import { runTests } from '@vscode/test-electron';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from './codeServer.mjs';
 
 const workspace = mkdtempSync(path.join(os.tmpdir(), 'nitro-test-workspace-'));
+// The embedded emulator keeps its parents and enclaves here for this run only.
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'nitro-test-state-'));
+process.env.NITRO_DEV_STATE_DIR = stateDir;
+
+/** Enclave host processes of this run's emulator that are still alive (their records hold the pid). */
+function enclaveHostsLeft() {
+  const left = [];
+  let files = [];
+  try {
+    files = readdirSync(path.join(stateDir, 'enclaves')).filter((f) => f.endsWith('.json'));
+  } catch {
+    return left;
+  }
+  for (const f of files) {
+    try {
+      const record = JSON.parse(readFileSync(path.join(stateDir, 'enclaves', f), 'utf8'));
+      const pid = record.hostPid;
+      if (!Number.isSafeInteger(pid) || pid <= 1) continue;
+      try {
+        process.kill(pid, 0);
+        left.push({ enclaveId: record.enclaveId, pid });
+      } catch {}
+    } catch {}
+  }
+  return left;
+}
 const options = {
   extensionDevelopmentPath: ROOT,
   extensionTestsPath: path.join(ROOT, 'dist/test/vscode/index'),
@@ -25,6 +51,19 @@ try {
   console.error(`extension-host tests failed to run: ${e instanceof Error ? e.message : e}`);
   code = 1;
 } finally {
+  const left = enclaveHostsLeft();
+  for (const { enclaveId, pid } of left) {
+    console.error(`enclave host process ${pid} (${enclaveId}) was left running after the tests; stopping it`);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  if (left.length > 0) code = 1;
   rmSync(workspace, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true });
 }
 process.exit(code);

@@ -2,7 +2,8 @@
 // Chromium the way a person would: the Nitro Enclaves container, the Enclave Image Viewer (on
 // demo/images/hello.eif) and the Attestation Document Viewer (on demo/attestation/evervault-prod.att.cbor,
 // then a document pasted from the clipboard into a panel that must survive a window reload) checked
-// on screen. Writes test-results/ui-smoke.png, test-results/eif-viewer.png and
+// on screen, and an enclave run on the emulated parent. Writes test-results/ui-smoke.png,
+// test-results/parents-running-enclave.png, test-results/eif-viewer.png and
 // test-results/attestation-viewer.png, and prints `ui smoke: N passed, N failed`.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,11 +32,12 @@ async function checkContainer(page, shot) {
   const header = (title) => page.locator('.pane-header', { has: page.locator('h3.title', { hasText: title }) }).first();
   await check('the container shows the "Parent Instances" view', () => header('Parent Instances').waitFor({ timeout: 30_000 }));
   await check('the container shows the "Enclave Images" view', () => header('Enclave Images').waitFor({ timeout: 30_000 }));
-  await check('the emulated parent node is visible and says it is not started', async () => {
-    const row = page.locator('.monaco-list-row', { hasText: 'Embedded emulator' }).first();
+  await check('the emulated parent node is visible with its name and instance id, and shows its enclave pool', async () => {
+    const row = page.locator('.monaco-list-row', { hasText: 'Emulated parent' }).first();
     await row.waitFor({ timeout: 30_000 });
     const text = await row.textContent();
-    if (!text?.includes('not started')) throw new Error(`row reads "${text}"`);
+    if (!/i-[0-9a-f]{17}/.test(text ?? '')) throw new Error(`row reads "${text}"`);
+    await page.locator('.monaco-list-row', { hasText: 'Enclave pool' }).first().waitFor({ timeout: 30_000 });
   });
   await check('Enclave Images lists demo/images/hello.eif', () =>
     page
@@ -48,6 +50,45 @@ async function checkContainer(page, shot) {
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(shots, shot) });
   console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, shot))}`);
+}
+
+/** Runs `nitro-dev` (the project's CLI bundle) with this run's emulator state; returns its parsed JSON output. */
+function nitroDev(args) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`nitro-dev ${args.join(' ')} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
+  return JSON.parse(r.stdout);
+}
+
+/**
+ * Runs demo/images/hello.eif on the emulated parent through the CLI (the same state as the
+ * workbench's), checks that the Parent Instances view shows the enclave with its CID, and saves
+ * test-results/parents-running-enclave.png; terminates it afterwards.
+ */
+async function checkRunningEnclave(page) {
+  let run;
+  try {
+    await check('an enclave started with `nitro-dev run-enclave` appears under the emulated parent', async () => {
+      run = nitroDev(['run-enclave', '--eif-path', path.join(workspace, 'images', 'hello.eif'), '--memory', '128', '--cpu-count', '2', '--enclave-name', 'hello']);
+      const row = page.locator('.monaco-list-row', { hasText: `CID ${run.EnclaveCID}` }).first();
+      try {
+        await row.waitFor({ timeout: 15_000 });
+      } catch {
+        // The view redraws on the emulator's change events; if none reached it, the refresh button does.
+        await page.locator('.pane-header', { hasText: 'Parent Instances' }).first().hover();
+        await page.locator('.pane-header .action-label[aria-label="Refresh Parent Instances"]').first().click();
+        await row.waitFor({ timeout: 15_000 });
+      }
+      const text = await row.textContent();
+      if (!text?.includes('hello') || !text.includes('2 CPUs') || !text.includes('128 MiB')) throw new Error(`row reads "${text}"`);
+      await page.locator('.monaco-list-row', { hasText: 'CPUs 2/2' }).first().waitFor({ timeout: 15_000 });
+    });
+    await page.mouse.move(800, 600);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'parents-running-enclave.png') });
+    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'parents-running-enclave.png'))}`);
+  } finally {
+    if (run) nitroDev(['terminate-enclave', '--enclave-id', run.EnclaveID]);
+  }
 }
 
 /**
@@ -335,6 +376,8 @@ mkdirSync(shots, { recursive: true });
 ensureCodeServer();
 const run = prepareRunDir();
 const workspace = path.join(mkdtempSync(path.join(os.tmpdir(), 'nitro-ui-')), 'demo');
+// The embedded emulator's parents and enclaves for this run only (the workbench and the CLI share them).
+process.env.NITRO_DEV_STATE_DIR = path.join(path.dirname(workspace), 'emulator-state');
 cpSync(path.join(ROOT, 'demo'), workspace, { recursive: true });
 // The demo's build task takes the OCI test image and the synthetic blobs from ../test/fixtures.
 for (const f of ['oci/layout', 'blobs']) cpSync(path.join(ROOT, 'test/fixtures', f), path.join(path.dirname(workspace), 'test/fixtures', f), { recursive: true });
@@ -365,6 +408,7 @@ try {
   await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
 
   await checkContainer(page, 'ui-smoke.png');
+  await checkRunningEnclave(page);
   await checkEifViewer(page);
   await checkAttestationViewer(page);
   await checkBuild(page);

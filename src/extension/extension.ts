@@ -7,8 +7,9 @@ import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
+import { registerParents, type EmulatorApi } from './parents/registerParents';
 import { ImagesTreeProvider } from './tree/imagesTree';
-import { ParentsTreeProvider } from './tree/parentsTree';
+import type { ParentsTreeProvider } from './tree/parentsTree';
 
 /** What activate() returns: handles for the extension-host tests (not a public API). */
 export interface NitroEnclavesApi {
@@ -19,30 +20,31 @@ export interface NitroEnclavesApi {
   readonly eifViewer: EifEditorProvider;
   readonly attestation: AttestationViewerApi;
   readonly build: BuildApi;
+  /** The embedded emulator: its backend, the current parent (status bar), allocator diagnostics, consoles. */
+  readonly emulator: EmulatorApi;
 }
 
 export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const ctx = new Ctx(context);
   context.subscriptions.push(ctx);
 
-  const parents = ctx.own(new ParentsTreeProvider());
   const eifService = ctx.own(new EifService(ctx.log));
   const images = ctx.own(new ImagesTreeProvider(ctx.log, eifService));
   const imagesView = vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images });
   ctx.push(
-    vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: parents, showCollapseAll: false }),
     imagesView,
     // The workspace watcher can miss a file written together with its new folder (inotify watches a
     // folder only once it has seen it created), so the list is read again whenever the view is shown.
     imagesView.onDidChangeVisibility((e) => e.visible && images.refresh()),
   );
+  const attestation = registerAttestation(ctx, { eifService });
+  const { tree: parents, api: emulator } = registerParents(ctx, { attestation });
   registerCommands(ctx, { parents, images });
   const eifViewer = registerEifViewer(ctx);
-  const attestation = registerAttestation(ctx, { eifService });
   const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
-  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation, build };
+  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation, build, emulator };
 }
 
 export function deactivate(): void {

@@ -23,6 +23,15 @@ export const COMMANDS = {
   attestationOpen: 'nitroEnclaves.attestation.open',
   attestationOpenFromClipboard: 'nitroEnclaves.attestation.openFromClipboard',
   logShow: 'nitroEnclaves.log.show',
+  enclaveRun: 'nitroEnclaves.enclave.run',
+  enclaveTerminate: 'nitroEnclaves.enclave.terminate',
+  enclaveConsole: 'nitroEnclaves.enclave.console',
+  enclaveDescribe: 'nitroEnclaves.enclave.describe',
+  enclaveAttest: 'nitroEnclaves.enclave.attest',
+  enclaveCopyId: 'nitroEnclaves.enclave.copyId',
+  parentEditAllocator: 'nitroEnclaves.parent.editAllocator',
+  parentAdd: 'nitroEnclaves.parent.add',
+  parentSelect: 'nitroEnclaves.parent.select',
 } as const;
 
 /** The read-only custom editor for .eif files. */
@@ -36,7 +45,7 @@ export const ATTESTATION_PANEL = 'nitroEnclaves.attestationPanel';
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 
 /** Commands that act on a tree node or Explorer file and have no picker: hidden from the palette. */
-export const NODE_ONLY_COMMANDS: readonly CommandId[] = [COMMANDS.imageCopyPcr, COMMANDS.imageCopyAllPcrs, COMMANDS.imageReveal];
+export const NODE_ONLY_COMMANDS: readonly CommandId[] = [COMMANDS.imageCopyPcr, COMMANDS.imageCopyAllPcrs, COMMANDS.imageReveal, COMMANDS.enclaveCopyId];
 
 export const SETTINGS = {
   imagesExclude: 'nitroEnclaves.images.exclude',
@@ -55,6 +64,15 @@ export const LOG_CHANNEL = 'Nitro Enclaves';
 export const CONTEXT_VALUES = {
   /** e.g. `notStartedEmulatorParent`, `runningNitroCliParent`. */
   parent: (backend: string, state: string): string => `${camel(state)}${pascal(backend)}Parent`,
+  /** A parent's enclave pool (from its allocator configuration). */
+  pool: 'enclavePool',
+  /**
+   * An enclave by its describe-enclaves State and Flags: `runningEnclave`, `debugEnclave` (running
+   * in debug mode: it has a console), `terminatingEnclave`, `emptyEnclave`.
+   */
+  enclave: (state: string, debug: boolean): string => (state === 'RUNNING' && debug ? 'debugEnclave' : `${state.toLowerCase()}Enclave`),
+  /** A PCR of a running enclave (from describe-enclaves' Measurements). */
+  enclavePcr: 'enclavePcr',
   /** An image that was measured (or not yet): `eifImage`; one whose file is malformed: `brokenEifImage`. */
   image: 'eifImage',
   brokenImage: 'brokenEifImage',

@@ -38,17 +38,20 @@ describe('Nitro Enclaves in a real VS Code extension host', () => {
     for (const view of Object.values(VIEWS)) await vscode.commands.executeCommand(`${view}.focus`);
   });
 
-  it('shows the embedded emulator as a parent that is not started and holds no enclaves', async () => {
-    const roots = api.parents.getChildren();
-    assert.equal(roots.length, 1);
+  it('shows the embedded emulator as a working parent: its name, its instance id, its pool', async () => {
+    const roots = await api.parents.getChildren();
+    assert.ok(roots.length >= 1);
     const [emulator] = roots;
-    assert.ok(emulator);
+    assert.ok(emulator?.kind === 'parent', `the first node is a parent instance, not ${emulator?.kind}`);
     const item = api.parents.getTreeItem(emulator);
-    assert.equal(item.label, 'Embedded emulator');
-    assert.equal(item.description, 'not started');
-    assert.equal(item.contextValue, 'notStartedEmulatorParent');
-    assert.equal(item.collapsibleState, vscode.TreeItemCollapsibleState.None);
-    assert.deepEqual(api.parents.getChildren(emulator), []);
+    assert.equal(item.label, emulator.parent.name);
+    assert.equal(item.description, emulator.parent.id);
+    assert.match(String(item.description), /^i-[0-9a-f]{17}$/);
+    assert.equal(item.contextValue, 'runningEmulatorParent');
+    assert.match((item.tooltip as vscode.MarkdownString).value, /emulated on this machine/);
+    assert.notEqual(item.collapsibleState, vscode.TreeItemCollapsibleState.None);
+    const children = await api.parents.getChildren(emulator);
+    assert.equal(children[0]?.kind, 'pool');
   });
 
   it('lists a new .eif file in Enclave Images, and drops it again when deleted', async () => {

@@ -4,7 +4,7 @@
 // and asks for a few actions (copy, change the time, compare with an image, reload).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LinkCache, MAX_DOCUMENT_BYTES, type VerifyReport } from '../../engine';
+import { LinkCache, MAX_DOCUMENT_BYTES, type VerifyOptions, type VerifyReport } from '../../engine';
 import { nodeAttestationCrypto } from '../../engine/node';
 import {
   ATTESTATION_VIEWER_SCRIPT,
@@ -78,6 +78,8 @@ export interface SessionOptions {
   /** Panels keep their document in the webview state so that the serializer can restore them; custom editors do not need to. */
   readonly persist: boolean;
   readonly time?: TimeChoice;
+  /** Roots trusted besides the pinned AWS root (the emulator's development root for its documents). */
+  readonly roots?: VerifyOptions['roots'];
   /** Called after every verification (the registry remembers the last report). */
   readonly onVerified?: (report: VerifyReport) => void;
 }
@@ -339,7 +341,8 @@ export class AttestationSession implements vscode.Disposable {
       sourceView = { kind: 'bytes', label: source.label, ...(source.encoding ? { encoding: source.encoding } : {}) };
     }
     const expectedPcrs = this.comparison?.expected;
-    const run = verifyForView(input, { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}) }, nodeAttestationCrypto, this.options.cache);
+    const roots = this.options.roots;
+    const run = verifyForView(input, { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}), ...(roots ? { roots } : {}) }, nodeAttestationCrypto, this.options.cache);
     if (!current()) return;
     this.run = run;
     this.options.onVerified?.(run.report);

@@ -11,6 +11,7 @@ import {
   type Check,
   type MeasurementsJson,
   type OptionalBytes,
+  type VerifyOptions,
   type VerifyReport,
 } from '../../engine';
 import type {
@@ -57,13 +58,16 @@ export function expectedPcrsOf(measurements: Pick<MeasurementsJson, 'PCR0' | 'PC
  */
 export function verifyForView(
   input: Uint8Array | string,
-  options: { readonly time: TimeChoice; readonly expectedPcrs?: ReadonlyMap<number, string>; readonly now?: Date },
+  options: { readonly time: TimeChoice; readonly expectedPcrs?: ReadonlyMap<number, string>; readonly now?: Date; readonly roots?: VerifyOptions['roots'] },
   crypto: AttestationCrypto,
   cache: LinkCache = new LinkCache(),
 ): VerifyRun {
   const { time } = options;
   const at = time.mode === 'document' ? 'document' : time.mode === 'custom' ? new Date(time.at) : (options.now ?? new Date());
-  const common = options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs } : {};
+  const common = {
+    ...(options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs } : {}),
+    ...(options.roots && options.roots.length > 0 ? { roots: options.roots } : {}),
+  };
   const report = verifyAttestation(input, { at, ...common }, crypto, cache);
   if (time.mode === 'document' || !report.document) return { report };
   return { report, atDocumentTime: verifyAttestation(input, { at: 'document', ...common }, crypto, cache) };

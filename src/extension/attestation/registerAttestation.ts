@@ -3,7 +3,7 @@
 // *.att.cbor files open in a read-only custom editor (and any *.cbor through "Open With…"); a panel
 // serializer restores panels after a reload. Panels and editors share AttestationSession.
 import * as vscode from 'vscode';
-import { AttestationFormatError, LinkCache, readDocumentInput, type VerifyReport } from '../../engine';
+import { AttestationFormatError, LinkCache, readDocumentInput, type VerifyOptions, type VerifyReport } from '../../engine';
 import { parseWebviewState, type AttestationViewError, type AttestationViewModel, type PanelState, type TimeChoice } from '../../shared/attestationViewer';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
@@ -20,6 +20,10 @@ export interface OpenOptions {
   readonly time?: TimeChoice;
   /** What bytes or text came from (default: "Document"). */
   readonly label?: string;
+  /** Roots trusted besides the pinned AWS root: the emulator's development root for the documents its enclaves return. */
+  readonly roots?: VerifyOptions['roots'];
+  /** An enclave image whose PCRs the document is compared with, as "Compare with Enclave Image…" does. */
+  readonly compareWith?: vscode.Uri;
 }
 
 /** What registerAttestation returns: handles for the extension-host tests (not a public API). */
@@ -71,13 +75,14 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
     private readonly eifService: EifService,
   ) {}
 
-  private attach(panel: vscode.WebviewPanel, source: DocumentSource, persist: boolean, time?: TimeChoice): AttestationSession {
+  private attach(panel: vscode.WebviewPanel, source: DocumentSource, persist: boolean, time?: TimeChoice, roots?: VerifyOptions['roots']): AttestationSession {
     const session = new AttestationSession(panel, source, {
       ctx: this.ctx,
       eifService: this.eifService,
       cache: this.cache,
       persist,
       ...(time ? { time } : {}),
+      ...(roots ? { roots } : {}),
       onVerified: (report) => (this.last = report),
     });
     this.sessions.add(session);
@@ -135,6 +140,7 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       }
       if (alive) {
         if (options.time) await existing.receive({ type: 'setTime', body: options.time });
+        if (options.compareWith) await existing.compareWith(options.compareWith);
         return existing.panel;
       }
     }
@@ -144,8 +150,9 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       enableFindWidget: true,
       retainContextWhenHidden: false,
     });
-    const session = this.attach(panel, source, true, options.time);
+    const session = this.attach(panel, source, true, options.time, options.roots);
     this.ctx.log.info(`Attestation viewer: opened ${source.kind === 'file' ? source.uri.toString(true) : label}`);
+    if (options.compareWith) await session.compareWith(options.compareWith);
     await session.settled();
     return panel;
   }

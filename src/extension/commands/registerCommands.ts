@@ -18,8 +18,20 @@ type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.at
 /** Commands registered by the build module (src/extension/build). */
 type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
 
-/** The table that maps command ids to handlers (all but the attestation and build modules'). */
-export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId>, Handler> {
+/** Commands registered by the parents module (src/extension/parents): enclaves and parent instances. */
+type ParentsCommandId =
+  | typeof COMMANDS.enclaveRun
+  | typeof COMMANDS.enclaveTerminate
+  | typeof COMMANDS.enclaveConsole
+  | typeof COMMANDS.enclaveDescribe
+  | typeof COMMANDS.enclaveAttest
+  | typeof COMMANDS.enclaveCopyId
+  | typeof COMMANDS.parentEditAllocator
+  | typeof COMMANDS.parentAdd
+  | typeof COMMANDS.parentSelect;
+
+/** The table that maps command ids to handlers (all but the attestation, build and parents modules'). */
+export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentsCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

@@ -1,49 +1,244 @@
 import * as vscode from 'vscode';
-import { listParents, type ParentSummary } from '../../engine';
+import { BackendError } from '../../engine/platform/backend';
+import type { DescribeEnclaveJson, EnclaveBackend, EnclaveState, ParentInfo } from '../../engine/platform/backend';
 import { CONTEXT_VALUES } from '../ids';
 
-const STATE_TEXT: Record<ParentSummary['state'], string> = {
-  'not-started': 'not started',
-  running: 'running',
-  unreachable: 'unreachable',
+/** What each PCR of a running enclave measures. */
+const PCR_MEANINGS: Record<string, string> = {
+  PCR0: 'Enclave image file',
+  PCR1: 'Linux kernel and bootstrap',
+  PCR2: 'Application',
+  PCR8: 'Signing certificate of the image',
 };
 
-/** Builds the tree item of a parent instance (exported for tests). */
-export function parentTreeItem(parent: ParentSummary): vscode.TreeItem {
-  const item = new vscode.TreeItem(parent.label, vscode.TreeItemCollapsibleState.None);
-  item.id = `parent:${parent.key}`;
-  item.description = parent.instanceId ? `${parent.instanceId} · ${STATE_TEXT[parent.state]}` : STATE_TEXT[parent.state];
-  const tooltip = new vscode.MarkdownString(undefined, true);
-  tooltip.appendMarkdown(`**${parent.label}** ($(${parent.backend === 'emulator' ? 'vm' : 'server'}) ${parent.backend})\n\n`);
-  tooltip.appendText(parent.detail);
-  item.tooltip = tooltip;
-  item.iconPath = new vscode.ThemeIcon(
-    parent.backend === 'emulator' ? 'vm' : 'server',
-    parent.state === 'running' ? new vscode.ThemeColor('testing.iconPassed') : undefined,
-  );
-  item.contextValue = CONTEXT_VALUES.parent(parent.backend, parent.state);
-  return item;
+export type ParentNode =
+  | { readonly kind: 'parent'; readonly parent: ParentInfo }
+  | { readonly kind: 'pool'; readonly parent: ParentInfo }
+  | { readonly kind: 'enclave'; readonly parent: ParentInfo; readonly enclave: DescribeEnclaveJson }
+  | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
+  | { readonly kind: 'message'; readonly key: string; readonly text: string; readonly detail: string; readonly severity: 'error' | 'info' };
+
+export type EnclaveNode = Extract<ParentNode, { kind: 'enclave' }>;
+
+/** How long engine events are collected before the view redraws. */
+const REFRESH_DEBOUNCE_MS = 150;
+
+const STATE_ICONS: Record<EnclaveState, { readonly icon: string; readonly color?: string }> = {
+  RUNNING: { icon: 'vm-running', color: 'testing.iconPassed' },
+  TERMINATING: { icon: 'loading~spin' },
+  EMPTY: { icon: 'vm-outline', color: 'disabledForeground' },
+};
+
+function errorText(e: unknown): string {
+  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  return e instanceof Error ? e.message : String(e);
 }
 
-/** The "Parent Instances" view: one root node per configured parent instance. */
-export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentSummary>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<ParentSummary | undefined>();
-  readonly onDidChangeTreeData = this.changed.event;
+/** Free CPUs and memory of a parent's pool. */
+export function freeOf(parent: ParentInfo): { readonly cpuIds: readonly number[]; readonly memoryMiB: number } {
+  const used = new Set(parent.used.cpuIds);
+  return { cpuIds: parent.pool.cpuIds.filter((c) => !used.has(c)), memoryMiB: Math.max(0, parent.pool.memoryMiB - parent.used.memoryMiB) };
+}
 
-  getTreeItem(parent: ParentSummary): vscode.TreeItem {
-    return parentTreeItem(parent);
+/** `CPUs 2/4 · memory 512/2048 MiB`: what running enclaves take of the pool. */
+export function poolText(parent: ParentInfo): string {
+  return `CPUs ${parent.used.cpuIds.length}/${parent.pool.cpuIds.length} · memory ${parent.used.memoryMiB}/${parent.pool.memoryMiB} MiB`;
+}
+
+/** `CID 16 · 2 CPUs · 512 MiB · debug mode`. */
+export function enclaveText(e: DescribeEnclaveJson): string {
+  const parts = [`CID ${e.EnclaveCID}`, `${e.NumberOfCPUs} CPU${e.NumberOfCPUs === 1 ? '' : 's'}`, `${e.MemoryMiB} MiB`];
+  if (e.Flags === 'DEBUG_MODE') parts.push('debug mode');
+  if (e.State !== 'RUNNING') parts.push(e.State.toLowerCase());
+  return parts.join(' · ');
+}
+
+/** Builds the tree item of a node (exported for tests). */
+export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
+  switch (node.kind) {
+    case 'parent': {
+      const p = node.parent;
+      const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `parent:${p.id}`;
+      item.description = p.id;
+      const emulated = p.backend === 'emulator';
+      const tip = new vscode.MarkdownString(undefined, true);
+      tip.appendMarkdown(`**${p.name}** \`${p.id}\`\n\n`);
+      tip.appendText(
+        emulated
+          ? 'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.'
+          : `A parent instance reached through ${p.backend}.`,
+      );
+      tip.appendMarkdown(`\n\n${p.vcpus} vCPUs, ${p.memoryMiB} MiB; enclave pool: ${poolText(p)}`);
+      if (p.allocatorPath) tip.appendMarkdown(`\n\nAllocator configuration: \`${p.allocatorPath}\``);
+      item.tooltip = tip;
+      item.iconPath = new vscode.ThemeIcon(emulated ? 'vm' : 'server', new vscode.ThemeColor('testing.iconPassed'));
+      item.contextValue = CONTEXT_VALUES.parent(p.backend, 'running');
+      return item;
+    }
+    case 'pool': {
+      const p = node.parent;
+      const free = freeOf(p);
+      const item = new vscode.TreeItem('Enclave pool', vscode.TreeItemCollapsibleState.None);
+      item.id = `pool:${p.id}`;
+      item.description = poolText(p);
+      item.tooltip = new vscode.MarkdownString(
+        `**Enclave pool** of ${p.name} (from its allocator configuration)\n\n` +
+          `| | used | total | free |\n|---|---|---|---|\n` +
+          `| CPUs | ${p.used.cpuIds.length} | ${p.pool.cpuIds.length} (${p.pool.cpuIds.join(', ') || 'none'}) | ${free.cpuIds.length} (${free.cpuIds.join(', ') || 'none'}) |\n` +
+          `| Memory | ${p.used.memoryMiB} MiB | ${p.pool.memoryMiB} MiB | ${free.memoryMiB} MiB |`,
+      );
+      item.iconPath = new vscode.ThemeIcon('server-process');
+      item.contextValue = CONTEXT_VALUES.pool;
+      return item;
+    }
+    case 'enclave': {
+      const e = node.enclave;
+      const item = new vscode.TreeItem(e.EnclaveName, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `enclave:${e.EnclaveID}`;
+      item.description = enclaveText(e);
+      const state = STATE_ICONS[e.State] ?? STATE_ICONS.EMPTY;
+      item.iconPath = new vscode.ThemeIcon(state.icon, state.color ? new vscode.ThemeColor(state.color) : undefined);
+      const tip = new vscode.MarkdownString(undefined, true);
+      tip.appendMarkdown(`**${e.EnclaveName}**: ${e.State}${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`);
+      tip.appendMarkdown(`| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`);
+      if (e.ImageName) tip.appendMarkdown(`\n| Image | ${e.ImageName}${e.ImageVersion ? ` ${e.ImageVersion}` : ''} |`);
+      item.tooltip = tip;
+      item.contextValue = CONTEXT_VALUES.enclave(e.State, e.Flags === 'DEBUG_MODE');
+      return item;
+    }
+    case 'pcr': {
+      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
+      item.id = `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`;
+      item.description = `${node.value.slice(0, 16)}…`;
+      const tip = new vscode.MarkdownString(`**${node.name}**: ${PCR_MEANINGS[node.name] ?? ''}\n\n`);
+      tip.appendCodeblock(node.value, 'text');
+      item.tooltip = tip;
+      item.iconPath = new vscode.ThemeIcon('symbol-key');
+      item.contextValue = CONTEXT_VALUES.enclavePcr;
+      return item;
+    }
+    case 'message': {
+      const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+      item.id = `message:${node.key}`;
+      item.tooltip = node.detail;
+      item.iconPath = new vscode.ThemeIcon(node.severity === 'error' ? 'error' : 'info', node.severity === 'error' ? new vscode.ThemeColor('errorForeground') : undefined);
+      return item;
+    }
+  }
+}
+
+/**
+ * The "Parent Instances" view: each parent instance, its enclave pool and its enclaves (with their
+ * PCRs). It redraws on the backend's change events while shown; events that arrive while it is
+ * hidden only mark it stale, and it reads everything again when shown.
+ */
+export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ParentNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private visible = false;
+  private stale = false;
+
+  constructor(
+    /** Undefined when the emulator could not start: the view then says why. */
+    readonly backend: EnclaveBackend | undefined,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly unavailable?: string,
+  ) {
+    if (backend) {
+      const sub = backend.onDidChange(() => this.onBackendChange());
+      this.disposables.push({ dispose: () => sub.dispose() });
+    }
   }
 
-  getChildren(element?: ParentSummary): ParentSummary[] {
-    // A parent that is not started holds no enclaves: it has no children to show.
-    return element ? [] : listParents();
+  /** Follows the view's visibility: events are acted on only while it is shown. */
+  attach(view: vscode.TreeView<ParentNode>): void {
+    this.visible = view.visible;
+    this.disposables.push(
+      view.onDidChangeVisibility((e) => {
+        this.visible = e.visible;
+        if (e.visible && this.stale) this.refresh();
+      }),
+    );
+  }
+
+  private onBackendChange(): void {
+    if (!this.visible) {
+      this.stale = true;
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.refresh(), REFRESH_DEBOUNCE_MS);
+  }
+
+  getTreeItem(node: ParentNode): vscode.TreeItem {
+    return parentsTreeItem(node);
+  }
+
+  getParent(node: ParentNode): ParentNode | undefined {
+    if (node.kind === 'pool' || node.kind === 'enclave') return { kind: 'parent', parent: node.parent };
+    return undefined;
+  }
+
+  async getChildren(element?: ParentNode): Promise<ParentNode[]> {
+    if (!element) return this.roots();
+    if (element.kind === 'parent') return this.parentChildren(element.parent);
+    if (element.kind === 'enclave') {
+      const m = element.enclave.Measurements as unknown as Record<string, string | undefined>;
+      return ['PCR0', 'PCR1', 'PCR2', 'PCR3', 'PCR4', 'PCR8']
+        .filter((k) => typeof m[k] === 'string')
+        .map((name) => ({ kind: 'pcr', enclave: element.enclave, name, value: m[name] as string }));
+    }
+    return [];
+  }
+
+  private async roots(): Promise<ParentNode[]> {
+    this.stale = false;
+    if (!this.backend) {
+      const text = 'The embedded emulator is not available';
+      return [{ kind: 'message', key: 'unavailable', text, detail: this.unavailable ?? text, severity: 'error' }];
+    }
+    try {
+      return (await this.backend.listParents()).map((parent) => ({ kind: 'parent', parent }));
+    } catch (e) {
+      this.log.error(`Parent Instances: cannot list the parent instances: ${errorText(e)}`);
+      return [{ kind: 'message', key: 'list-failed', text: `Cannot list the parent instances: ${errorText(e)}`, detail: errorText(e), severity: 'error' }];
+    }
+  }
+
+  private async parentChildren(parent: ParentInfo): Promise<ParentNode[]> {
+    const nodes: ParentNode[] = [{ kind: 'pool', parent }];
+    if (!this.backend) return nodes;
+    try {
+      const enclaves = await this.backend.describeEnclaves(parent.id);
+      for (const enclave of enclaves) nodes.push({ kind: 'enclave', parent, enclave });
+    } catch (e) {
+      this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);
+      nodes.push({ kind: 'message', key: `describe-failed:${parent.id}`, text: `Cannot describe its enclaves: ${errorText(e)}`, detail: errorText(e), severity: 'error' });
+    }
+    return nodes;
+  }
+
+  /** The enclave nodes of every parent (for pickers and tests). */
+  async enclaves(parentId?: string): Promise<EnclaveNode[]> {
+    const out: EnclaveNode[] = [];
+    for (const root of await this.roots()) {
+      if (root.kind !== 'parent' || (parentId !== undefined && root.parent.id !== parentId)) continue;
+      for (const child of await this.parentChildren(root.parent)) if (child.kind === 'enclave') out.push(child);
+    }
+    return out;
   }
 
   refresh(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     this.changed.fire(undefined);
   }
 
   dispose(): void {
-    this.changed.dispose();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -1,0 +1,82 @@
+// Open Console: a VS Code terminal (a Pseudoterminal) that shows an enclave's console as the
+// backend streams it, like `nitro-cli console`. Typing does nothing (the console is read-only);
+// closing the terminal stops the stream.
+import * as vscode from 'vscode';
+import type { ConsoleStream, EnclaveBackend } from '../../engine/platform/backend';
+
+/** Console text as a terminal wants it: every line break as CR LF. */
+export function terminalText(text: string): string {
+  return text.replace(/\r?\n/g, '\r\n');
+}
+
+export class EnclaveConsole implements vscode.Pseudoterminal {
+  private readonly write = new vscode.EventEmitter<string>();
+  readonly onDidWrite = this.write.event;
+  private readonly closeEmitter = new vscode.EventEmitter<number | void>();
+  readonly onDidClose = this.closeEmitter.event;
+  private stream: ConsoleStream | undefined;
+  private closed = false;
+  private readonly decoder = new TextDecoder('utf-8');
+  /** Resolves when the console has ended (the enclave's console closed or the terminal was closed). */
+  readonly ended: Promise<void>;
+  private resolveEnded!: () => void;
+  /** Everything written so far (for tests). */
+  output = '';
+
+  constructor(
+    private readonly backend: EnclaveBackend,
+    private readonly parentId: string,
+    private readonly enclaveId: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  private emit(text: string): void {
+    this.output += text;
+    this.write.fire(terminalText(text));
+  }
+
+  open(): void {
+    this.emit(`Connecting to the console of ${this.enclaveId}…\n`);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      this.stream = await this.backend.openConsole(this.parentId, this.enclaveId);
+      if (this.closed) {
+        this.stream.dispose();
+        return;
+      }
+      for await (const chunk of this.stream.chunks) {
+        if (this.closed) break;
+        this.emit(this.decoder.decode(chunk, { stream: true }));
+      }
+      if (!this.closed) this.emit(`${this.decoder.decode()}\n[The console of ${this.enclaveId} closed: the enclave stopped.]\n`);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.warn(`Console of ${this.enclaveId}: ${message}`);
+      if (!this.closed) this.emit(`\n[Cannot read the console: ${message}]\n`);
+    } finally {
+      this.stream?.dispose();
+      this.resolveEnded();
+    }
+  }
+
+  handleInput(): void {
+    // nitro-cli's console is read-only; so is this one.
+  }
+
+  /** Called by VS Code when the terminal is closed: stops the stream. */
+  close(): void {
+    this.closed = true;
+    this.stream?.dispose();
+  }
+
+  dispose(): void {
+    this.close();
+    this.write.dispose();
+    this.closeEmitter.dispose();
+  }
+}

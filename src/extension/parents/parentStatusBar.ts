@@ -1,0 +1,105 @@
+// The current parent instance (where Run Enclave… launches when no parent node is given),
+// remembered in the workspace state, and its status bar item: its name and how many enclaves run
+// on it; a click switches parent.
+import * as vscode from 'vscode';
+import type { EnclaveBackend, ParentInfo } from '../../engine/platform/backend';
+import { COMMANDS } from '../ids';
+
+/** Workspace-state key of the chosen parent's instance id. */
+const CURRENT_PARENT_KEY = 'currentParentId';
+
+export class CurrentParent implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private updating: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly state: vscode.Memento,
+    private readonly backend: EnclaveBackend,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.item = vscode.window.createStatusBarItem('nitroEnclaves.parent', vscode.StatusBarAlignment.Left, 20);
+    this.item.name = 'Nitro Enclaves Parent Instance';
+    this.item.command = COMMANDS.parentSelect;
+    this.disposables.push(this.item);
+    const sub = backend.onDidChange(() => this.scheduleUpdate());
+    this.disposables.push({ dispose: () => sub.dispose() });
+    void this.update();
+  }
+
+  /** The chosen parent, else the first one. */
+  async get(): Promise<ParentInfo | undefined> {
+    const parents = await this.backend.listParents();
+    const id = this.state.get<string>(CURRENT_PARENT_KEY);
+    return parents.find((p) => p.id === id) ?? parents[0];
+  }
+
+  async set(parentId: string): Promise<void> {
+    await this.state.update(CURRENT_PARENT_KEY, parentId);
+    this.changed.fire();
+    await this.update();
+  }
+
+  /** The status bar's text right now (for tests). */
+  get text(): string {
+    return this.item.text;
+  }
+
+  private scheduleUpdate(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.update(), 150);
+  }
+
+  /** Reads the current parent and its enclaves again; resolves when the item shows them. */
+  update(): Promise<void> {
+    this.updating = this.updating.then(async () => {
+      try {
+        const parent = await this.get();
+        if (!parent) {
+          this.item.hide();
+          return;
+        }
+        const running = (await this.backend.describeEnclaves(parent.id)).filter((e) => e.State === 'RUNNING').length;
+        this.item.text = `$(vm) ${parent.name}: ${running} enclave${running === 1 ? '' : 's'}`;
+        this.item.tooltip = `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. Click to switch parent instance.`;
+        this.item.show();
+      } catch (e) {
+        this.log.warn(`Status bar: cannot read the current parent: ${e instanceof Error ? e.message : String(e)}`);
+        this.item.text = '$(vm) Nitro Enclaves: unavailable';
+        this.item.show();
+      }
+    });
+    return this.updating;
+  }
+
+  /** Switch Parent Instance…: a quick pick of every parent, the current one marked. */
+  async pick(): Promise<ParentInfo | undefined> {
+    const [parents, current] = await Promise.all([this.backend.listParents(), this.get()]);
+    const items = await Promise.all(
+      parents.map(async (parent) => {
+        const running = await this.backend.describeEnclaves(parent.id).then(
+          (list) => list.filter((e) => e.State === 'RUNNING').length,
+          () => undefined,
+        );
+        return {
+          label: `$(vm) ${parent.name}`,
+          description: `${parent.id}${parent.id === current?.id ? ' · current' : ''}`,
+          detail: `${parent.backend === 'emulator' ? 'Emulated on this machine' : parent.backend}${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
+          parent,
+        };
+      }),
+    );
+    const picked = await vscode.window.showQuickPick(items, { title: 'Switch Parent Instance', placeHolder: 'The parent instance Run Enclave… launches on' });
+    if (!picked) return undefined;
+    await this.set(picked.parent.id);
+    return picked.parent;
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

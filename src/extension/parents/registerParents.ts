@@ -1,0 +1,369 @@
+// The Parent Instances side of the extension: the view, the enclave commands, the console
+// terminals, allocator diagnostics and the status bar, all over the embedded emulator's backend
+// (created by emulatorHost.ts, the one file that knows its concrete classes).
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { formatJson, fromHex, toHex } from '../../engine';
+import { BackendError, type DescribeEnclaveJson, type ParentInfo, type RunEnclaveJson } from '../../engine/platform/backend';
+import type { AttestationViewerApi } from '../attestation/registerAttestation';
+import { registerCommand } from '../commands/registerCommands';
+import type { Ctx } from '../ctx';
+import { COMMANDS, VIEWS } from '../ids';
+import { ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
+import { AllocatorDiagnostics } from './allocatorDiagnostics';
+import { EnclaveConsole } from './consoleTerminal';
+import { MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES, createEmulatorHost, type EmulatorHost } from './emulatorHost';
+import { CurrentParent } from './parentStatusBar';
+import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
+
+
+/** What registerParents returns: handles for the extension-host tests (not a public API). */
+export interface EmulatorApi {
+  /** Undefined when the emulator could not start (the view says why). */
+  readonly host: EmulatorHost | undefined;
+  readonly current: CurrentParent | undefined;
+  readonly diagnostics: AllocatorDiagnostics | undefined;
+  /** The consoles opened by Open Console, newest last. */
+  readonly consoles: readonly EnclaveConsole[];
+}
+
+/** An enclave a command acts on: a node of the view, or what a programmatic caller names. */
+type EnclaveTarget = { readonly parentId: string; readonly enclave: DescribeEnclaveJson };
+
+function backendMessage(e: unknown): string {
+  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+class ParentCommands {
+  private readonly eifOfEnclave = new Map<string, string>();
+  readonly consoles: EnclaveConsole[] = [];
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly host: EmulatorHost,
+    private readonly tree: ParentsTreeProvider,
+    private readonly current: CurrentParent,
+    private readonly diagnostics: AllocatorDiagnostics,
+    private readonly attestation: AttestationViewerApi,
+  ) {}
+
+  private get backend() {
+    return this.host.backend;
+  }
+
+  private async parentById(id: string): Promise<ParentInfo> {
+    const parent = (await this.backend.listParents()).find((p) => p.id === id);
+    if (!parent) throw new Error(`there is no parent instance ${id}`);
+    return parent;
+  }
+
+  /** The parent a command acts on: the node's, else the current one. */
+  private async parentOf(arg: unknown): Promise<ParentInfo | undefined> {
+    if (arg && typeof arg === 'object' && 'kind' in arg) {
+      const node = arg as ParentNode;
+      if (node.kind === 'parent' || node.kind === 'pool' || node.kind === 'enclave') return this.parentById(node.parent.id);
+    }
+    if (arg && typeof arg === 'object' && typeof (arg as { parentId?: unknown }).parentId === 'string') return this.parentById((arg as { parentId: string }).parentId);
+    const parent = await this.current.get();
+    if (!parent) void vscode.window.showInformationMessage('No parent instance is configured. Add an emulated parent first.');
+    return parent;
+  }
+
+  /** The enclave a command acts on: a node, `{ parentId, enclaveId }`, or one picked from the running enclaves. */
+  private async enclaveOf(arg: unknown, verb: string, filter: (e: DescribeEnclaveJson) => boolean = () => true): Promise<EnclaveTarget | undefined> {
+    if (arg && typeof arg === 'object') {
+      const node = arg as Partial<EnclaveNode> & { parentId?: unknown; enclaveId?: unknown };
+      if (node.kind === 'enclave' && node.parent && node.enclave) return { parentId: node.parent.id, enclave: node.enclave };
+      if (typeof node.parentId === 'string' && typeof node.enclaveId === 'string') {
+        const enclave = (await this.backend.describeEnclaves(node.parentId)).find((e) => e.EnclaveID === node.enclaveId);
+        if (!enclave) throw new Error(`there is no enclave ${node.enclaveId} on ${node.parentId}`);
+        return { parentId: node.parentId, enclave };
+      }
+    }
+    const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave));
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage(`No enclave to ${verb}.`);
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      candidates.map((n) => ({
+        label: `$(vm-running) ${n.enclave.EnclaveName}`,
+        description: n.enclave.EnclaveID,
+        detail: `${n.parent.name} · CID ${n.enclave.EnclaveCID} · ${n.enclave.NumberOfCPUs} CPUs · ${n.enclave.MemoryMiB} MiB${n.enclave.Flags === 'DEBUG_MODE' ? ' · debug mode' : ''}`,
+        node: n,
+      })),
+      { title: `Enclave to ${verb}`, matchOnDescription: true },
+    );
+    return picked ? { parentId: picked.node.parent.id, enclave: picked.node.enclave } : undefined;
+  }
+
+  // --- Run Enclave… ---------------------------------------------------------------------------
+
+  async run(arg?: unknown): Promise<RunEnclaveJson | undefined> {
+    let eif: vscode.Uri | undefined;
+    let args: RunEnclaveArgs | undefined;
+    if (isRunEnclaveArgs(arg)) {
+      args = arg;
+      eif = typeof arg.eif === 'string' ? vscode.Uri.file(arg.eif) : arg.eif;
+    } else if (arg instanceof vscode.Uri) {
+      eif = arg;
+    } else if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) {
+      eif = (arg as { uri: vscode.Uri }).uri; // a node of the Enclave Images view
+    }
+    const parent = await this.parentOf(args?.parentId !== undefined ? { parentId: args.parentId } : arg);
+    if (!parent) return undefined;
+    eif ??= await pickEif();
+    if (!eif) return undefined;
+    if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
+    const deps = { backend: this.backend, rules: this.host.rules, log: this.ctx.log };
+    const plan = await planRun(deps, parent, eif.fsPath, args);
+    if (!plan) return undefined;
+    let result: RunEnclaveJson;
+    try {
+      result = await launch(deps, plan);
+    } catch (e) {
+      throw new Error(`${path.basename(eif.fsPath)} did not start: ${backendMessage(e)}`);
+    }
+    this.eifOfEnclave.set(result.EnclaveID, eif.fsPath);
+    this.tree.refresh();
+    void this.current.update();
+    if (!args) {
+      void vscode.window.showInformationMessage(`Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID}).`);
+    }
+    return result;
+  }
+
+  // --- Terminate ------------------------------------------------------------------------------
+
+  async terminate(arg?: unknown, nodes?: unknown, options?: { readonly confirmed?: boolean }): Promise<number> {
+    const selected = Array.isArray(nodes) && nodes.length > 1 ? (nodes as ParentNode[]).filter((n): n is EnclaveNode => n.kind === 'enclave') : [];
+    const targets: EnclaveTarget[] =
+      selected.length > 1 ? selected.map((n) => ({ parentId: n.parent.id, enclave: n.enclave })) : [await this.enclaveOf(arg, 'terminate', (e) => e.State === 'RUNNING')].filter((t): t is EnclaveTarget => !!t);
+    if (targets.length === 0) return 0;
+    const confirmed = options?.confirmed === true || (nodes && typeof nodes === 'object' && !Array.isArray(nodes) && (nodes as { confirmed?: unknown }).confirmed === true);
+    if (!confirmed) {
+      const what = targets.length === 1 ? `enclave ${targets[0]?.enclave.EnclaveName} (${targets[0]?.enclave.EnclaveID})` : `${targets.length} enclaves`;
+      const answer = await vscode.window.showWarningMessage(`Terminate ${what}?`, { modal: true, detail: 'Its application stops, and its CPUs and memory return to the pool.' }, 'Terminate');
+      if (answer !== 'Terminate') return 0;
+    }
+    let done = 0;
+    for (const t of targets) {
+      try {
+        await this.backend.terminateEnclave(t.parentId, t.enclave.EnclaveID);
+        this.ctx.log.info(`Terminated ${t.enclave.EnclaveID}`);
+        done++;
+      } catch (e) {
+        throw new Error(`${t.enclave.EnclaveName} was not terminated: ${backendMessage(e)}`);
+      } finally {
+        this.tree.refresh();
+        void this.current.update();
+      }
+    }
+    return done;
+  }
+
+  // --- Open Console ---------------------------------------------------------------------------
+
+  async console(arg?: unknown): Promise<vscode.Terminal | undefined> {
+    const target = await this.enclaveOf(arg, 'open the console of', (e) => e.State === 'RUNNING' && e.Flags === 'DEBUG_MODE');
+    if (!target) return undefined;
+    if (target.enclave.Flags !== 'DEBUG_MODE') {
+      throw new Error(`${target.enclave.EnclaveName} runs in production mode, which has no console. Run it again in debug mode to read its console.`);
+    }
+    const pty = new EnclaveConsole(this.backend, target.parentId, target.enclave.EnclaveID, this.ctx.log);
+    this.consoles.push(pty);
+    const terminal = vscode.window.createTerminal({ name: `Enclave Console: ${target.enclave.EnclaveName}`, pty, iconPath: new vscode.ThemeIcon('vm-running') });
+    const closed = vscode.window.onDidCloseTerminal((t) => {
+      if (t !== terminal) return;
+      closed.dispose();
+      pty.dispose();
+    });
+    this.ctx.push(closed);
+    terminal.show();
+    return terminal;
+  }
+
+  // --- Describe -------------------------------------------------------------------------------
+
+  async describe(arg?: unknown): Promise<vscode.TextDocument | undefined> {
+    const target = await this.enclaveOf(arg, 'describe');
+    if (!target) return undefined;
+    const fresh = (await this.backend.describeEnclaves(target.parentId, { metadata: true })).find((e) => e.EnclaveID === target.enclave.EnclaveID);
+    if (!fresh) throw new Error(`${target.enclave.EnclaveName} no longer exists`);
+    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: formatJson([fresh]) });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return doc;
+  }
+
+  // --- Copy Enclave ID ------------------------------------------------------------------------
+
+  async copyId(arg?: unknown): Promise<string | undefined> {
+    const target = await this.enclaveOf(arg, 'copy the ID of');
+    if (!target) return undefined;
+    await vscode.env.clipboard.writeText(target.enclave.EnclaveID);
+    vscode.window.setStatusBarMessage(`$(copy) Copied ${target.enclave.EnclaveID}`, 3000);
+    return target.enclave.EnclaveID;
+  }
+
+  // --- Get Attestation Document… --------------------------------------------------------------
+
+  async attest(arg?: unknown, options?: { readonly nonce?: string; readonly userData?: string }): Promise<vscode.WebviewPanel | undefined> {
+    const target = await this.enclaveOf(arg, 'attest', (e) => e.State === 'RUNNING');
+    if (!target) return undefined;
+    const { enclave, parentId } = target;
+    let nonceHex = options?.nonce;
+    let userData = options?.userData;
+    if (!options) {
+      nonceHex = await vscode.window.showInputBox({
+        title: `Attestation Document of ${enclave.EnclaveName} (1/2)`,
+        prompt: `Nonce, as hex (at most ${MAX_NSM_FIELD_BYTES} bytes); empty for none. A fresh random one is filled in.`,
+        value: toHex(randomBytes(32)),
+        ignoreFocusOut: true,
+        validateInput: (text) => checkHexField(text, 'nonce'),
+      });
+      if (nonceHex === undefined) return undefined;
+      userData = await vscode.window.showInputBox({
+        title: `Attestation Document of ${enclave.EnclaveName} (2/2)`,
+        prompt: `User data, as text (at most ${MAX_NSM_FIELD_BYTES} bytes in UTF-8); empty for none.`,
+        ignoreFocusOut: true,
+        validateInput: (text) => (Buffer.byteLength(text, 'utf8') > MAX_NSM_FIELD_BYTES ? `The user data is ${Buffer.byteLength(text, 'utf8')} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.` : undefined),
+      });
+      if (userData === undefined) return undefined;
+    }
+    const problem = checkHexField(nonceHex ?? '', 'nonce');
+    if (problem) throw new Error(problem);
+    const nonce = nonceHex && nonceHex.trim() !== '' ? fromHex(nonceHex.trim()) : undefined;
+    const userBytes = userData ? new TextEncoder().encode(userData) : undefined;
+    const request = this.host.attestationRequest({ ...(nonce ? { nonce } : {}), ...(userBytes ? { userData: userBytes } : {}) });
+    let document: Uint8Array;
+    try {
+      document = this.host.attestationDocument(await this.backend.nsm(parentId, enclave.EnclaveID, request));
+    } catch (e) {
+      throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`);
+    }
+    const eifPath = this.eifOfEnclave.get(enclave.EnclaveID) ?? (await this.host.eifPathOf(parentId, enclave.EnclaveID));
+    const roots = await this.host.developmentRoots();
+    this.ctx.log.info(`Attestation document of ${enclave.EnclaveID}: ${document.length} bytes${eifPath ? `; PCRs compared with ${eifPath}` : ''}`);
+    return this.attestation.openPanel(document, {
+      label: `${enclave.EnclaveName} (${enclave.EnclaveID})`,
+      roots,
+      ...(eifPath ? { compareWith: vscode.Uri.file(eifPath) } : {}),
+    });
+  }
+
+  // --- parents --------------------------------------------------------------------------------
+
+  async editAllocator(arg?: unknown): Promise<vscode.TextEditor | undefined> {
+    const parent = await this.parentOf(arg);
+    if (!parent) return undefined;
+    if (!parent.allocatorPath) {
+      void vscode.window.showInformationMessage(`${parent.name} has no allocator configuration file: its pool is fixed by its backend.`);
+      return undefined;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(parent.allocatorPath));
+    this.diagnostics.checkNow(doc);
+    return vscode.window.showTextDocument(doc, { preview: false });
+  }
+
+  async addParent(arg?: unknown): Promise<ParentInfo | undefined> {
+    const taken = (await this.backend.listParents()).map((p) => p.name);
+    let name = arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string' ? (arg as { name: string }).name : undefined;
+    if (name === undefined) {
+      let n = taken.length + 1;
+      while (taken.includes(`emulated-parent-${n}`)) n++;
+      name = await vscode.window.showInputBox({
+        title: 'Add Emulated Parent',
+        prompt: 'Name of the new emulated parent instance (it gets its own instance ID, allocator pool and enclaves)',
+        value: `emulated-parent-${n}`,
+        ignoreFocusOut: true,
+        validateInput: (text) => (text.trim() === '' ? 'Enter a name.' : taken.includes(text.trim()) ? `A parent named ${text.trim()} already exists.` : undefined),
+      });
+      if (name === undefined) return undefined;
+    }
+    const parent = await this.host.addParent(name.trim());
+    this.ctx.log.info(`Added emulated parent ${parent.name} (${parent.id})`);
+    this.tree.refresh();
+    this.diagnostics.setParents(await this.backend.listParents());
+    if (!arg) {
+      const use = 'Use for New Enclaves';
+      void vscode.window.showInformationMessage(`Added the emulated parent ${parent.name} (${parent.id}).`, use).then((c) => (c === use ? this.current.set(parent.id) : undefined));
+    }
+    return parent;
+  }
+}
+
+/** Why a nonce field cannot be used, or undefined. */
+function checkHexField(text: string, what: string): string | undefined {
+  const t = text.trim();
+  if (t === '') return undefined;
+  if (!/^([0-9a-fA-F]{2})+$/.test(t)) return `Write the ${what} as hex: an even number of 0-9, a-f.`;
+  if (t.length / 2 > MAX_NSM_FIELD_BYTES) return `The ${what} is ${t.length / 2} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`;
+  return undefined;
+}
+
+/** Starts the emulator's backend and registers the Parent Instances view, its commands and the status bar. */
+export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi }): { readonly tree: ParentsTreeProvider; readonly api: EmulatorApi } {
+  let host: EmulatorHost | undefined;
+  let unavailable: string | undefined;
+  try {
+    host = createEmulatorHost({
+      cliPath: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'cli.js').fsPath,
+      log: (m) => ctx.log.info(`Emulator: ${m}`),
+    });
+    ctx.push({ dispose: () => host?.dispose() });
+    ctx.log.info(`Emulator: state in ${host.stateDir}`);
+  } catch (e) {
+    unavailable = `The embedded emulator could not start: ${e instanceof Error ? e.message : String(e)}`;
+    ctx.log.error(unavailable);
+  }
+  const tree = ctx.own(new ParentsTreeProvider(host?.backend, ctx.log, unavailable));
+  const view = vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
+  ctx.push(view);
+  tree.attach(view);
+
+  if (!host) {
+    const fail = () => {
+      throw new Error(unavailable ?? 'the embedded emulator is not available');
+    };
+    for (const id of [COMMANDS.enclaveRun, COMMANDS.enclaveTerminate, COMMANDS.enclaveConsole, COMMANDS.enclaveDescribe, COMMANDS.enclaveAttest, COMMANDS.enclaveCopyId, COMMANDS.parentEditAllocator, COMMANDS.parentAdd, COMMANDS.parentSelect]) {
+      registerCommand(ctx, id, fail);
+    }
+    return { tree, api: { host, current: undefined, diagnostics: undefined, consoles: [] } };
+  }
+
+  const emulator = host;
+  const current = ctx.own(new CurrentParent(ctx.extension.workspaceState, emulator.backend, ctx.log));
+  const diagnostics = ctx.own(new AllocatorDiagnostics((text, parent) => emulator.checkAllocator(text, parent), ctx.log));
+  const knownPaths = async () => {
+    try {
+      diagnostics.setParents(await emulator.backend.listParents());
+    } catch {
+      // The view shows why the parents cannot be listed.
+    }
+  };
+  void knownPaths();
+  const sub = emulator.backend.onDidChange(() => void knownPaths());
+  ctx.push(
+    { dispose: () => sub.dispose() },
+    // A saved allocator configuration changes a pool: show it (the backend watches only its enclaves).
+    vscode.workspace.onDidSaveTextDocument((d) => {
+      if (!diagnostics.isAllocatorDocument(d)) return;
+      tree.refresh();
+      void current.update();
+    }),
+  );
+
+  const commands = new ParentCommands(ctx, emulator, tree, current, diagnostics, deps.attestation);
+  registerCommand(ctx, COMMANDS.enclaveRun, (arg?: unknown) => commands.run(arg));
+  registerCommand(ctx, COMMANDS.enclaveTerminate, (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) => commands.terminate(arg, nodes, options));
+  registerCommand(ctx, COMMANDS.enclaveConsole, (arg?: unknown) => commands.console(arg));
+  registerCommand(ctx, COMMANDS.enclaveDescribe, (arg?: unknown) => commands.describe(arg));
+  registerCommand(ctx, COMMANDS.enclaveAttest, (arg?: unknown, options?: { nonce?: string; userData?: string }) => commands.attest(arg, options));
+  registerCommand(ctx, COMMANDS.enclaveCopyId, (arg?: unknown) => commands.copyId(arg));
+  registerCommand(ctx, COMMANDS.parentEditAllocator, (arg?: unknown) => commands.editAllocator(arg));
+  registerCommand(ctx, COMMANDS.parentAdd, (arg?: unknown) => commands.addParent(arg));
+  registerCommand(ctx, COMMANDS.parentSelect, () => current.pick());
+  return { tree, api: { host, current, diagnostics, consoles: commands.consoles } };
+}

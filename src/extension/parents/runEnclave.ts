@@ -1,0 +1,190 @@
+// Run Enclave…: an image (a node of the Enclave Images view, an Explorer file, or one picked from
+// the workspace), then memory, CPUs, debug mode, name and CID, each checked as it is typed with the
+// platform's rules (memory at least 4 × the image's size and within the pool, CPUs within the pool,
+// CID range, unique name), then launched on the parent instance.
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { DescribeEnclaveJson, EnclaveBackend, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine/platform/backend';
+import { freeOf } from '../tree/parentsTree';
+import type { RunRules } from './emulatorHost';
+
+/** Run Enclave's argument when invoked programmatically: runs without asking (defaults fill what is missing). */
+export interface RunEnclaveArgs {
+  readonly eif: vscode.Uri | string;
+  readonly parentId?: string;
+  readonly memoryMiB?: number;
+  readonly cpuCount?: number;
+  readonly debugMode?: boolean;
+  readonly enclaveName?: string;
+  /** 0 or absent: the next free CID. */
+  readonly enclaveCid?: number;
+}
+
+export function isRunEnclaveArgs(arg: unknown): arg is RunEnclaveArgs {
+  return !!arg && typeof arg === 'object' && 'eif' in arg && (typeof (arg as { eif: unknown }).eif === 'string' || (arg as { eif: unknown }).eif instanceof vscode.Uri);
+}
+
+/** A whole number written in decimal, or undefined. */
+export function parseWhole(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) return undefined;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The memory offered first: the image's minimum, at least 256 MiB, in 64 MiB steps, within what is free. */
+export function defaultMemoryMiB(minimum: number, free: number): number {
+  const wanted = Math.ceil(Math.max(minimum, 256) / 64) * 64;
+  return wanted <= free ? wanted : Math.max(minimum, free);
+}
+
+export interface RunDeps {
+  readonly backend: EnclaveBackend;
+  readonly rules: RunRules;
+  readonly log: vscode.LogOutputChannel;
+}
+
+export interface RunPlan {
+  readonly parent: ParentInfo;
+  readonly request: RunEnclaveRequest;
+}
+
+/** The engine's whole check of a request, before launching (it checks again when it runs). */
+function checkAll(deps: RunDeps, parent: ParentInfo, request: RunEnclaveRequest, eifBytes: number, running: readonly DescribeEnclaveJson[]): void {
+  const problem = deps.rules.checkRequest(parent, request, eifBytes, running);
+  if (problem !== undefined) throw new Error(problem);
+}
+
+/** Asks for (or, with `args`, fills in) everything a run needs; undefined when the user cancels. */
+export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string, args?: Partial<RunEnclaveArgs>): Promise<RunPlan | undefined> {
+  const eifBytes = (await stat(eifPath)).size;
+  const existing = await deps.backend.describeEnclaves(parent.id);
+  const running = existing.filter((e) => e.State !== 'EMPTY');
+  const takenNames = running.map((e) => e.EnclaveName);
+  const takenCids = running.map((e) => e.EnclaveCID);
+  const free = freeOf(parent);
+  const minimum = deps.rules.minimumMemoryMiB(eifBytes);
+  const name = path.basename(eifPath);
+  const defaults = {
+    memoryMiB: defaultMemoryMiB(minimum, free.memoryMiB),
+    cpuCount: Math.min(2, free.cpuIds.length) || 2,
+    enclaveName: deps.rules.defaultName(eifPath),
+  };
+
+  if (args) {
+    const request: RunEnclaveRequest = {
+      eifPath,
+      memoryMiB: args.memoryMiB ?? defaults.memoryMiB,
+      cpuCount: args.cpuCount ?? defaults.cpuCount,
+      debugMode: args.debugMode ?? false,
+      enclaveName: args.enclaveName ?? defaults.enclaveName,
+      ...(args.enclaveCid ? { enclaveCid: args.enclaveCid } : {}),
+    };
+    checkAll(deps, parent, request, eifBytes, running);
+    return { parent, request };
+  }
+
+  const steps = 5;
+  const title = `Run ${name} on ${parent.name}`;
+  const memoryText = await vscode.window.showInputBox({
+    title: `${title} (1/${steps})`,
+    prompt: `Memory in MiB: at least ${minimum} (4 × the image's size); the pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free`,
+    value: String(defaults.memoryMiB),
+    ignoreFocusOut: true,
+    validateInput: (text) => {
+      const n = parseWhole(text);
+      return n === undefined ? 'Enter the memory as a whole number of MiB.' : deps.rules.checkMemory(parent, n, eifBytes);
+    },
+  });
+  if (memoryText === undefined) return undefined;
+  const cpuText = await vscode.window.showInputBox({
+    title: `${title} (2/${steps})`,
+    prompt: `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free (${free.cpuIds.join(', ') || 'none'})`,
+    value: String(defaults.cpuCount),
+    ignoreFocusOut: true,
+    validateInput: (text) => {
+      const n = parseWhole(text);
+      return n === undefined ? 'Enter the number of CPUs as a whole number.' : deps.rules.checkCpuCount(parent, n);
+    },
+  });
+  if (cpuText === undefined) return undefined;
+  const mode = await vscode.window.showQuickPick(
+    [
+      { label: 'Production', description: 'no console', detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs', debug: false },
+      { label: 'Debug mode', description: '--debug-mode', detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image', debug: true },
+    ],
+    { title: `${title} (3/${steps})`, placeHolder: 'Production or debug mode?', ignoreFocusOut: true },
+  );
+  if (!mode) return undefined;
+  const enclaveName = await vscode.window.showInputBox({
+    title: `${title} (4/${steps})`,
+    prompt: 'Enclave name',
+    value: defaults.enclaveName,
+    ignoreFocusOut: true,
+    validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
+      if (text.trim() === '') return 'Enter a name.';
+      const final = deps.rules.finalName(text, takenNames);
+      return final === text ? undefined : { message: `An enclave named ${text} runs already: this one will be named ${final}.`, severity: vscode.InputBoxValidationSeverity.Info };
+    },
+  });
+  if (enclaveName === undefined) return undefined;
+  const cidText = await vscode.window.showInputBox({
+    title: `${title} (5/${steps})`,
+    prompt: 'Enclave CID: empty for the next free one',
+    placeHolder: 'next free CID',
+    ignoreFocusOut: true,
+    validateInput: (text) => {
+      if (text.trim() === '') return undefined;
+      const n = parseWhole(text);
+      return n === undefined ? 'Enter the CID as a whole number, or leave it empty.' : deps.rules.checkCid(n, takenCids);
+    },
+  });
+  if (cidText === undefined) return undefined;
+  const cid = parseWhole(cidText) ?? 0;
+  const request: RunEnclaveRequest = {
+    eifPath,
+    memoryMiB: parseWhole(memoryText) as number,
+    cpuCount: parseWhole(cpuText) as number,
+    debugMode: mode.debug,
+    enclaveName,
+    ...(cid ? { enclaveCid: cid } : {}),
+  };
+  checkAll(deps, parent, request, eifBytes, running);
+  return { parent, request };
+}
+
+/** Launches a planned run with a progress notification; returns run-enclave's JSON. */
+export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJson> {
+  const { parent, request } = plan;
+  const name = path.basename(request.eifPath);
+  deps.log.info(`Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`);
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Starting ${request.enclaveName ?? name} on ${parent.name}…`, cancellable: true },
+    (_progress, token) => deps.backend.runEnclave(parent.id, request, { cancellation: token }),
+  );
+  deps.log.info(`Run Enclave: started ${result.EnclaveID} (CID ${result.EnclaveCID}, CPUs ${result.CPUIDs.join(',')})`);
+  return result;
+}
+
+/** Picks an .eif file of the workspace (or one from a file dialog). */
+export async function pickEif(): Promise<vscode.Uri | undefined> {
+  type Item = vscode.QuickPickItem & { readonly uri?: vscode.Uri; readonly browse?: true };
+  const found = await vscode.workspace.findFiles('**/*.eif', '**/node_modules/**', 500);
+  found.sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
+  const items: Item[] = found.map((uri) => {
+    const dir = path.posix.dirname(vscode.workspace.asRelativePath(uri));
+    return { label: `$(file-binary) ${path.posix.basename(uri.path)}`, ...(dir !== '.' ? { description: dir } : {}), uri };
+  });
+  if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+  items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Run Enclave',
+    placeHolder: found.length > 0 ? 'The enclave image to run' : 'No .eif files in the workspace: browse for one',
+    matchOnDescription: true,
+  });
+  if (!picked) return undefined;
+  if (picked.uri) return picked.uri;
+  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Run', title: 'Run Enclave', filters: { 'Enclave images': ['eif'], 'All files': ['*'] } });
+  return chosen?.[0];
+}

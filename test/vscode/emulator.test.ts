@@ -1,0 +1,222 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { eventually } from './util';
+import type { NitroEnclavesApi } from '../../src/extension/extension';
+import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
+
+interface RunResult {
+  readonly EnclaveID: string;
+  readonly EnclaveCID: number;
+  readonly NumberOfCPUs: number;
+  readonly MemoryMiB: number;
+}
+
+type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
+
+describe('The embedded enclave emulator in the Parent Instances view (real VS Code extension host)', function () {
+  // Enclave host processes start from dist/cli.js: give them time on a slow machine.
+  this.timeout(60_000);
+  let api: NitroEnclavesApi;
+  let eif: string;
+  let expected: Record<string, string>;
+  let workspace: vscode.Uri;
+
+  before(async () => {
+    assert.ok(process.env.NITRO_DEV_STATE_DIR, 'the test run gives the emulator a temporary NITRO_DEV_STATE_DIR');
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'the test run opens a workspace folder');
+    workspace = folder.uri;
+    const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
+    assert.ok(extension);
+    api = await extension.activate();
+    assert.ok(api.emulator.host, `the emulator started (${await describeRoots()})`);
+    assert.equal(api.emulator.host.stateDir, path.resolve(process.env.NITRO_DEV_STATE_DIR));
+    eif = path.join(extension.extensionPath, 'test', 'fixtures', 'eif', 'synthetic-v4-signed.eif');
+    expected = JSON.parse(readFileSync(eif.replace(/\.eif$/, '.expected.json'), 'utf8'));
+  });
+
+  after(async () => {
+    // Leave no enclave host process behind, whatever failed.
+    const backend = api?.emulator.host?.backend;
+    if (!backend) return;
+    for (const parent of await backend.listParents()) {
+      for (const e of await backend.describeEnclaves(parent.id)) await backend.terminateEnclave(parent.id, e.EnclaveID).catch(() => undefined);
+    }
+  });
+
+  async function describeRoots(): Promise<string> {
+    const roots = await api.parents.getChildren();
+    return roots.map((r) => String(api.parents.getTreeItem(r).label)).join(', ');
+  }
+
+  async function defaultParent(): Promise<ParentRoot> {
+    const roots = await api.parents.getChildren();
+    const parent = roots.find((r): r is ParentRoot => r.kind === 'parent');
+    assert.ok(parent, 'the view shows a parent instance');
+    return parent;
+  }
+
+  async function enclaveNode(id: string): Promise<EnclaveNode | undefined> {
+    const children = await api.parents.getChildren(await defaultParent());
+    return children.find((c): c is EnclaveNode => c.kind === 'enclave' && c.enclave.EnclaveID === id);
+  }
+
+  async function poolText(): Promise<string> {
+    const children = await api.parents.getChildren(await defaultParent());
+    const pool = children.find((c) => c.kind === 'pool');
+    assert.ok(pool, 'the parent shows its enclave pool');
+    return String(api.parents.getTreeItem(pool).description);
+  }
+
+  it('shows the default emulated parent, running, with its free pool', async () => {
+    const parent = await defaultParent();
+    const item = api.parents.getTreeItem(parent);
+    assert.equal(item.label, parent.parent.name);
+    assert.match(String(item.description), /^i-[0-9a-f]{17}$/);
+    assert.equal(item.contextValue, 'runningEmulatorParent');
+    assert.equal(item.collapsibleState, vscode.TreeItemCollapsibleState.Expanded);
+    assert.match((item.tooltip as vscode.MarkdownString).value, /emulated on this machine/);
+    const { pool } = parent.parent;
+    assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
+    await api.emulator.current?.update();
+    assert.equal(api.emulator.current?.text, `$(vm) ${parent.parent.name}: 0 enclaves`);
+  });
+
+  describe('an enclave run from the command with an argument object', () => {
+    let run: RunResult;
+
+    before(async () => {
+      const parent = await defaultParent();
+      const result = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
+        eif,
+        parentId: parent.parent.id,
+        memoryMiB: 128,
+        cpuCount: 2,
+        enclaveName: 'extension-test',
+      });
+      assert.ok(result, 'Run Enclave returns run-enclave\'s JSON');
+      run = result;
+    });
+
+    it('appears in the tree with its state icon, CID, CPUs, memory and PCRs', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const item = api.parents.getTreeItem(node);
+      assert.equal(item.label, 'extension-test');
+      assert.equal((item.iconPath as vscode.ThemeIcon).id, 'vm-running');
+      assert.equal(item.contextValue, 'runningEnclave');
+      assert.equal(item.description, `CID ${run.EnclaveCID} · 2 CPUs · 128 MiB`);
+      assert.ok(run.EnclaveCID >= 16);
+      const pcrs = await api.parents.getChildren(node);
+      const values = Object.fromEntries(pcrs.map((p) => (p.kind === 'pcr' ? [p.name, p.value] : ['', ''])));
+      for (const name of ['PCR0', 'PCR1', 'PCR2', 'PCR8']) assert.equal(values[name], expected[name], name);
+      for (const p of pcrs) assert.equal(api.parents.getTreeItem(p).contextValue, 'enclavePcr');
+      const { pool } = (await defaultParent()).parent;
+      assert.equal(await poolText(), `CPUs 2/${pool.cpuIds.length} · memory 128/${pool.memoryMiB} MiB`);
+      await api.emulator.current?.update();
+      assert.match(api.emulator.current?.text ?? '', /: 1 enclave$/);
+    });
+
+    it('refuses a second enclave the pool cannot hold, before launching', async () => {
+      const parent = await defaultParent();
+      const before = (await api.parents.enclaves()).length;
+      const refused = api.emulator.host?.rules.checkCpuCount(parent.parent, 2);
+      assert.match(refused ?? '', /^\[E32\]/);
+      assert.match(api.emulator.host?.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
+      assert.match(api.emulator.host?.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
+      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, { eif, parentId: parent.parent.id, memoryMiB: 128, cpuCount: 2 }), undefined);
+      assert.equal((await api.parents.enclaves()).length, before);
+    });
+
+    it('describes it as describe-enclaves JSON in an untitled JSON editor', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.enclaveDescribe, node);
+      assert.ok(doc);
+      assert.equal(doc.languageId, 'json');
+      assert.equal(doc.isUntitled, true);
+      const json = JSON.parse(doc.getText());
+      assert.equal(json.length, 1);
+      assert.deepEqual(Object.keys(json[0]).slice(0, 10), ['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements']);
+      assert.equal(json[0].EnclaveID, run.EnclaveID);
+      assert.equal(json[0].State, 'RUNNING');
+      assert.equal(json[0].Flags, 'NONE');
+      assert.equal(json[0].Measurements.PCR0, expected.PCR0);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    });
+
+    it('copies its enclave ID', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const copied = await vscode.commands.executeCommand<string>(COMMANDS.enclaveCopyId, node);
+      assert.equal(copied, run.EnclaveID);
+      assert.equal(await vscode.env.clipboard.readText(), run.EnclaveID);
+    });
+
+    it('gets an attestation document from its NSM and shows it as a development attestation matching the image', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, { nonce: '0123456789abcdef', userData: 'hello from the test' });
+      assert.ok(panel, 'Get Attestation Document opens a panel');
+      try {
+        const report = api.attestation.reportFor(panel);
+        const model = api.attestation.modelFor(panel);
+        assert.ok(report && model, 'the panel shows a verified document');
+        assert.equal(report.development, true, 'signed by the development root');
+        assert.equal(model.verdict.development, true);
+        assert.equal(model.verdict.valid, true, model.verdict.reasons.join(' '));
+        assert.match(model.verdict.headline, /development attestation/);
+        assert.equal(model.verdict.trustedRoot?.kind, 'development');
+        assert.ok(model.comparison, 'the PCRs are compared with the image the enclave runs');
+        const compared = report.pcrComparisons;
+        assert.ok(compared.length >= 3);
+        for (const c of compared) assert.equal(c.match, true, `PCR${c.index}`);
+      } finally {
+        panel.dispose();
+      }
+    });
+
+    it('terminates it: the node goes away and the pool is free again', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const terminated = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true });
+      assert.equal(terminated, 1);
+      await eventually('the enclave node to leave the view', async () => (await enclaveNode(run.EnclaveID)) === undefined);
+      const { pool } = (await defaultParent()).parent;
+      assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
+    });
+  });
+
+  it('opens the parent\'s allocator configuration, and shows the engine\'s problems with positions as a file is edited', async () => {
+    const parent = await defaultParent();
+    assert.ok(parent.parent.allocatorPath);
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>(COMMANDS.parentEditAllocator, parent);
+    assert.ok(editor);
+    assert.equal(editor.document.uri.fsPath, parent.parent.allocatorPath);
+    assert.deepEqual(vscode.languages.getDiagnostics(editor.document.uri), [], 'the default allocator.yaml has no problem');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+
+    const file = vscode.Uri.joinPath(workspace, 'allocator-test', 'allocator.yaml');
+    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode('---\nmemory_mib: 512\ncpu_count: 2\n'));
+    try {
+      const doc = await vscode.workspace.openTextDocument(file);
+      await vscode.window.showTextDocument(doc);
+      await eventually('the check of the opened file', () => api.emulator.diagnostics?.isAllocatorDocument(doc));
+      assert.deepEqual(vscode.languages.getDiagnostics(file), []);
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(file, new vscode.Range(2, 0, 2, 12), 'cpu_pool: "1,x"');
+      assert.ok(await vscode.workspace.applyEdit(edit));
+      const diagnostics = await eventually('a diagnostic for the bad CPU list', () => {
+        const found = vscode.languages.getDiagnostics(file);
+        return found.length > 0 ? found : undefined;
+      });
+      const [first] = diagnostics;
+      assert.ok(first);
+      assert.equal(first.severity, vscode.DiagnosticSeverity.Error);
+      assert.equal(first.range.start.line, 2, first.message);
+      assert.ok(first.range.start.character >= 'cpu_pool: "'.length, `${first.message} at ${first.range.start.character}`);
+      assert.match(first.message, /x/);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    } finally {
+      await vscode.workspace.fs.delete(vscode.Uri.joinPath(workspace, 'allocator-test'), { recursive: true });
+    }
+  });
+});
