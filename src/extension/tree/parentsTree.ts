@@ -64,7 +64,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const emulated = p.backend === 'emulator';
       const tip = new vscode.MarkdownString(undefined, true);
       tip.appendMarkdown(`**${p.name}** \`${p.id}\`\n\n`);
-      tip.appendText(
+      tip.appendMarkdown(
         emulated
           ? 'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.'
           : `A parent instance reached through ${p.backend}.`,
