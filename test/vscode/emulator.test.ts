@@ -185,6 +185,28 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     });
   });
 
+  it('runs a debug-mode enclave and streams its console into a terminal', async () => {
+    const parent = await defaultParent();
+    const run = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, { eif, parentId: parent.parent.id, memoryMiB: 64, cpuCount: 2, debugMode: true, enclaveName: 'debug-test' });
+    assert.ok(run);
+    try {
+      const node = await eventually('the debug enclave node', () => enclaveNode(run.EnclaveID));
+      const item = api.parents.getTreeItem(node);
+      assert.equal(item.contextValue, 'debugEnclave');
+      assert.match(String(item.description), /debug mode$/);
+      const terminal = await vscode.commands.executeCommand<vscode.Terminal>(COMMANDS.enclaveConsole, node);
+      assert.ok(terminal);
+      assert.equal(terminal.name, 'Enclave Console: debug-test');
+      const pty = api.emulator.consoles.at(-1);
+      assert.ok(pty);
+      await eventually('console output', () => pty.output.includes(run.EnclaveID) && pty.output.includes('emulated'));
+      terminal.dispose();
+    } finally {
+      await vscode.commands.executeCommand(COMMANDS.enclaveTerminate, { parentId: parent.parent.id, enclaveId: run.EnclaveID }, { confirmed: true });
+    }
+    await eventually('the debug enclave to leave the view', async () => (await enclaveNode(run.EnclaveID)) === undefined);
+  });
+
   it('opens the parent\'s allocator configuration, and shows the engine\'s problems with positions as a file is edited', async () => {
     const parent = await defaultParent();
     assert.ok(parent.parent.allocatorPath);
