@@ -13,7 +13,7 @@ import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 
 /** Pure libraries that may run in any area (kept short on purpose). */
-export const PURE_PACKAGES = ['cbor-x', '@noble/hashes', '@noble/curves'];
+export const PURE_PACKAGES = ['cbor-x', 'yaml', '@noble/hashes', '@noble/curves'];
 
 /** Which areas each area may import from (besides packages and built-ins). */
 export const AREA_IMPORTS = {
