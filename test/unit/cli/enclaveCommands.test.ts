@@ -7,6 +7,7 @@ import { EmulatorBackend } from '../../../src/engine/node/emulator/backend';
 import { addParent, liveRecords, loadParents, pidAlive, readRecordFile } from '../../../src/engine/node/emulator/state';
 import { decodeResponse, encodeRequest } from '../../../src/engine/nsm/protocol';
 import { toHex } from '../../../src/engine/util/bytes';
+import { decodeAttestation } from '../../../src/engine/attestation/document';
 import { repoPath } from '../repo';
 
 const cli = repoPath('dist/cli.js');
@@ -267,6 +268,14 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     const hex = /NSM ([0-9a-f]+)/.exec(readFileSync(log, 'utf8'))?.[1] as string;
     const viaSocket = decodeResponse(Buffer.from(hex, 'hex'));
     assert.equal(toHex((viaSocket as { data: Uint8Array }).data), expected.PCR0);
+    // Attestation: a development document naming the enclave, with the image's PCR0 and the nonce.
+    const nonce = new Uint8Array([1, 2, 3, 4]);
+    const attested = decodeResponse(await backend.nsm(parent!.id, a.EnclaveID, encodeRequest({ type: 'Attestation', userData: null, nonce, publicKey: null })));
+    assert.equal(attested.type, 'Attestation');
+    const doc = decodeAttestation((attested as { document: Uint8Array }).document).document;
+    assert.equal(doc?.moduleId, a.EnclaveID);
+    assert.equal(toHex(doc?.pcrs.get(0) as Uint8Array), expected.PCR0);
+    assert.deepEqual(doc?.nonce, { state: 'present', value: nonce });
     // Debug mode reads PCR0 as zeros.
     ok(run('terminate-enclave', '--all'));
     const d = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));

@@ -259,7 +259,7 @@ export class EmulatorBackend implements EnclaveBackend {
         throw new BackendError(36, `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`);
       }
       try {
-        await requestHost(record.socketPath, { op: 'describe' }, { timeoutMs: 2000 });
+        resultOf(await requestHost(record.socketPath, { op: 'start' }, { timeoutMs: 2000 }));
         return;
       } catch (e) {
         if (!(e instanceof HostUnreachableError)) throw e;

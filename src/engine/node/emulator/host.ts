@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { NsmDevice } from '../../nsm/device';
+import { NsmDevice, type AttestPort } from '../../nsm/device';
 import { fromHex } from '../../util/bytes';
 import type { DescribeEnclaveJson, EnclaveState, TerminateEnclaveJson } from '../../platform/backend';
+import { DevelopmentCa, developmentAttestPort } from '../devAttestation';
 import { nodeHashes } from '../nodeHashes';
 import { FrameReader, KIND_BYTES, KIND_JSON, LengthPrefixedReader, encodeFrame, lengthPrefixed, type Frame } from './protocol';
 import { appPidPathOf, hostLogPathOf, killGroup, readRecordFile, recordPathOf, type EnclaveRecord } from './state';
@@ -25,18 +26,18 @@ const APP_STOP_GRACE_MS = 2000;
 
 export interface EnclaveHostOptions {
   /** The NSM of this enclave; default: createEnclaveNsm. */
-  readonly nsm?: (record: EnclaveRecord) => NsmHandler;
+  readonly nsm?: (record: EnclaveRecord, stateDir: string) => NsmHandler;
   /** The environment the application inherits (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
  * The enclave's NSM: the emulated device with the image's measurements, PCR3 from the IAM role and
- * PCR4 from the parent. ── NSM plug-in point ── Attestation documents need a signer; until the
- * development attestation signer is wired here, Attestation requests answer InternalError while
- * DescribePCR, ExtendPCR, LockPCR(s), DescribeNSM and GetRandom work.
+ * PCR4 from the parent; attestation documents are signed by the state folder's development CA
+ * (never presented as AWS-signed). ── NSM plug-in point: another NSM goes here. ──
  */
-export function createEnclaveNsm(record: EnclaveRecord): NsmHandler {
+export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHandler {
+  let attest: Promise<AttestPort> | undefined;
   const m = record.measurements;
   const device = new NsmDevice({
     enclaveId: record.enclaveId,
@@ -46,8 +47,9 @@ export function createEnclaveNsm(record: EnclaveRecord): NsmHandler {
     debugMode: record.debugMode,
     hashes: nodeHashes,
     random: (n) => new Uint8Array(randomBytes(n)),
-    attest: async () => {
-      throw new Error('development attestation is not available in this build');
+    attest: async (fields) => {
+      attest ??= DevelopmentCa.load(stateDir).then((ca) => developmentAttestPort(ca));
+      return (await attest)(fields);
     },
   });
   return (request) => device.handle(request);
@@ -74,7 +76,7 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
   if (!record) throw new Error(`no enclave record at ${recordPath}`);
   const state = path.dirname(path.dirname(recordPath));
   let enclaveState: EnclaveState = 'RUNNING';
-  const nsm = (options.nsm ?? createEnclaveNsm)(record);
+  const nsm = (options.nsm ?? createEnclaveNsm)(record, state);
 
   // The console log: what a debug console would show, kept after the enclave ends.
   const logFd = openSync(record.consoleLogPath, 'w', 0o644);
@@ -134,14 +136,25 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     ended(0);
   };
 
-  if (record.app) {
+  // The application starts when run-enclave, having reached the host, says so ('start'): an
+  // application that exits at once still leaves run-enclave a started enclave to report.
+  let started = false;
+  const startApp = () => {
+    if (started) return;
+    started = true;
+    clearTimeout(startAnyway);
+    if (record.app) launchApp(record.app);
+  };
+  // Should run-enclave never get there (it died), the application starts anyway after a while.
+  const startAnyway = setTimeout(startApp, 30_000);
+  const launchApp = (appSpec: NonNullable<EnclaveRecord['app']>) => {
     const env = { ...(options.env ?? process.env) } as Record<string, string>;
     env.NITRO_ENCLAVE_ID = record.enclaveId;
     env.NITRO_ENCLAVE_CID = String(record.cid);
     env.NITRO_NSM_SOCKET = record.nsmSocketPath;
     try {
-      app = spawn(record.app.command, [...(record.app.args ?? [])], {
-        cwd: record.app.cwd ?? path.dirname(record.eifPath),
+      app = spawn(appSpec.command, [...(appSpec.args ?? [])], {
+        cwd: appSpec.cwd ?? path.dirname(record.eifPath),
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: process.platform !== 'win32',
@@ -164,7 +177,7 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     } else {
       void stop('ended: its application could not be started').then(finish);
     }
-  }
+  };
 
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => void stop(`was stopped (${signal})`).then(finish));
@@ -222,7 +235,10 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
           continue;
         }
         const op = (f.json as { op?: string; metadata?: boolean }).op;
-        if (op === 'describe') {
+        if (op === 'start') {
+          startApp();
+          reply({ ok: true });
+        } else if (op === 'describe') {
           reply({ ok: true, result: describe((f.json as { metadata?: boolean }).metadata === true) });
         } else if (op === 'terminate') {
           const result: TerminateEnclaveJson = { EnclaveName: record!.name, EnclaveID: record!.enclaveId, Terminated: true };

@@ -4,6 +4,8 @@
 // Every message is a frame: a 4-byte big-endian payload length, one kind byte, then the payload.
 //   kind 0x4A 'J': UTF-8 JSON            kind 0x42 'B': raw bytes
 // Requests are one J frame `{ "op": ... }`:
+//   { op: "start" }                         -> J { ok: true }: run-enclave has reached the host, which
+//                                              now starts the attached application (once)
 //   { op: "describe", metadata?: boolean } -> J { ok: true, result: DescribeEnclaveJson }
 //   { op: "terminate" }                     -> J { ok: true, result: TerminateEnclaveJson } (after the
 //                                              host has stopped the application and removed its files;
