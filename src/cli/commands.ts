@@ -4,6 +4,7 @@ import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
+import { NSM_COMMANDS } from './nsmCommands';
 
 /** What a subcommand gets to talk to the outside world; tests pass their own. */
 export interface CliIo {
@@ -28,4 +29,4 @@ export interface Command extends CommandSpec {
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand, ...ENCLAVE_COMMANDS];
+export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand, ...ENCLAVE_COMMANDS, ...NSM_COMMANDS];

@@ -17,7 +17,8 @@ export function formatBackendError(code: number, message: string): string {
   return `[ ${c} ] ${message}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
 }
 
-function fail(io: CliIo, e: unknown): number {
+/** Prints a failure of an enclave command as nitro-cli does and returns its exit code. */
+export function failEnclaveCommand(io: CliIo, e: unknown): number {
   if (e instanceof UsageError) throw e;
   if (e instanceof BackendError) {
     io.stderr(formatBackendError(e.code, e.message));
@@ -27,11 +28,11 @@ function fail(io: CliIo, e: unknown): number {
   return 1;
 }
 
-function backendFor(io: CliIo): EmulatorBackend {
+export function backendFor(io: CliIo): EmulatorBackend {
   return new EmulatorBackend({ stateDir: emulatorStateDir(io.env), env: io.env, watch: false });
 }
 
-async function parentId(io: CliIo, args: ParsedArgs): Promise<string> {
+export async function parentId(io: CliIo, args: ParsedArgs): Promise<string> {
   const asked = optionValue(args, 'parent');
   const parents = await loadParents(emulatorStateDir(io.env));
   if (asked === undefined) return (parents[0] as { id: string }).id;
@@ -40,7 +41,7 @@ async function parentId(io: CliIo, args: ParsedArgs): Promise<string> {
   return p.id;
 }
 
-const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The emulated parent instance (its id or name); default: the first one' } as const;
+export const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The emulated parent instance (its id or name); default: the first one' } as const;
 
 /** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
 export function splitCommandLine(text: string): string[] {
@@ -206,7 +207,7 @@ export const runEnclaveCommand: Command = {
       if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
       return 0;
     } catch (e) {
-      return fail(io, e);
+      return failEnclaveCommand(io, e);
     }
   },
 };
@@ -221,7 +222,7 @@ export const describeEnclavesCommand: Command = {
       io.stdout(formatJson(await backendFor(io).describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
       return 0;
     } catch (e) {
-      return fail(io, e);
+      return failEnclaveCommand(io, e);
     }
   },
 };
@@ -271,7 +272,7 @@ export const terminateEnclaveCommand: Command = {
       io.stdout(formatJson(r));
       return 0;
     } catch (e) {
-      return fail(io, e);
+      return failEnclaveCommand(io, e);
     }
   },
 };
@@ -298,7 +299,7 @@ export const consoleCommand: Command = {
       await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);
       return 0;
     } catch (e) {
-      return fail(io, e);
+      return failEnclaveCommand(io, e);
     }
   },
 };

@@ -88,3 +88,28 @@ export {
   MAX_CUSTOM_METADATA,
   type BuildTime,
 } from './build/buildInfo';
+export {
+  BackendError,
+  type ConsoleStream,
+  type DescribeEnclaveJson,
+  type EnclaveBackend,
+  type EnclaveState,
+  type ParentInfo,
+  type RunEnclaveJson,
+  type RunEnclaveRequest,
+  type TerminateEnclaveJson,
+} from './platform/backend';
+export { parseAllocatorYaml, validateAllocator, allocatorYamlText, type AllocatorDiagnostic, type InstanceTopology } from './emulator/allocator';
+export { planRunEnclave, enclaveIdFor, parentIdFor, FIRST_AUTO_CID } from './emulator/rules';
+export {
+  encodeRequest as encodeNsmRequest,
+  decodeRequest as decodeNsmRequest,
+  encodeResponse as encodeNsmResponse,
+  decodeResponse as decodeNsmResponse,
+  requestFromJson as nsmRequestFromJson,
+  responseToJson as nsmResponseToJson,
+  NsmProtocolError,
+  type NsmRequest,
+  type NsmResponse,
+} from './nsm/protocol';
+export { NsmDevice, pcrOfText, type AttestPort, type AttestationFields } from './nsm/device';

@@ -1,0 +1,108 @@
+// nsm, attest and dev-root: talking to an emulated enclave's NSM from the parent side, and the
+// development root its attestation documents chain to. Not nitro-cli commands.
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { fromHex } from '../engine/util/bytes';
+import { decodeResponse, encodeRequest, requestFromJson, responseToJson, NsmProtocolError } from '../engine/nsm/protocol';
+import { BackendError } from '../engine/platform/backend';
+import { exportDevelopmentRoot } from '../engine/node/devAttestation';
+import { emulatorStateDir } from '../engine/node/emulator/state';
+import { writeAtomically } from '../engine/node/atomicFile';
+import { formatJson } from '../engine/eif/describe';
+import { UsageError, optionValue } from './args';
+import { PARENT_OPTION, backendFor, failEnclaveCommand, parentId } from './enclaveCommands';
+import type { Command } from './commands';
+
+function hexOption(command: Command, name: string, value: string | undefined): Uint8Array | null {
+  if (value === undefined) return null;
+  try {
+    return fromHex(value.replace(/^0x/, ''));
+  } catch {
+    throw new UsageError(`--${name} takes hex, not "${value}"`, command);
+  }
+}
+
+export const nsmCommand: Command = {
+  name: 'nsm',
+  summary: "Sends one request to an emulated enclave's NSM and prints the response as JSON",
+  options: [{ name: 'enclave-id', value: 'ENCLAVE_ID', required: true, help: 'The enclave ID' }, PARENT_OPTION],
+  positionals: ['REQUEST'],
+  requiredPositionals: 1,
+  async run(args, io) {
+    const text = args.positionals[0] as string;
+    let request;
+    try {
+      request = requestFromJson(JSON.parse(text));
+    } catch (e) {
+      throw new UsageError(
+        `REQUEST must be an NSM request as JSON, e.g. '{"DescribePCR":{"index":0}}', '"GetRandom"' or '{"ExtendPCR":{"index":16,"data":"00ff"}}': ${e instanceof Error ? e.message : String(e)}`,
+        this,
+      );
+    }
+    try {
+      const backend = backendFor(io);
+      const response = decodeResponse(await backend.nsm(await parentId(io, args), optionValue(args, 'enclave-id') as string, encodeRequest(request)));
+      io.stdout(formatJson(responseToJson(response)));
+      return response.type === 'Error' ? 1 : 0;
+    } catch (e) {
+      if (e instanceof NsmProtocolError) return failEnclaveCommand(io, new BackendError(0, `the NSM answered with bytes that are not an NSM response: ${e.message}`));
+      return failEnclaveCommand(io, e);
+    }
+  },
+};
+
+export const attestCommand: Command = {
+  name: 'attest',
+  summary: 'Gets an attestation document from an emulated enclave (signed by the development CA)',
+  options: [
+    { name: 'enclave-id', value: 'ENCLAVE_ID', required: true, help: 'The enclave ID' },
+    { name: 'nonce', value: 'HEX', help: 'Nonce to put in the document (at most 1024 bytes)' },
+    { name: 'user-data', value: 'HEX', help: 'User data to put in the document (at most 1024 bytes)' },
+    { name: 'public-key', value: 'FILE', help: 'A file whose bytes go into public_key (at most 1024 bytes)' },
+    { name: 'output', value: 'FILE', required: true, help: 'Where to write the document (raw COSE_Sign1 CBOR)' },
+    PARENT_OPTION,
+  ],
+  async run(args, io) {
+    const nonce = hexOption(this, 'nonce', optionValue(args, 'nonce'));
+    const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
+    const output = path.resolve(io.cwd, optionValue(args, 'output') as string);
+    try {
+      const keyFile = optionValue(args, 'public-key');
+      const publicKey = keyFile !== undefined ? new Uint8Array(await readFile(path.resolve(io.cwd, keyFile))) : null;
+      const backend = backendFor(io);
+      const bytes = await backend.nsm(
+        await parentId(io, args),
+        optionValue(args, 'enclave-id') as string,
+        encodeRequest({ type: 'Attestation', userData, nonce, publicKey }),
+      );
+      const response = decodeResponse(bytes);
+      if (response.type !== 'Attestation') {
+        throw new BackendError(0, `the NSM refused the attestation request: ${JSON.stringify(responseToJson(response))}`);
+      }
+      await writeAtomically(output, (write) => write(response.document, 0));
+      io.stderr(`Wrote a development attestation document (${response.document.length} bytes) to ${output}. Verify it with: nitro-dev verify-attestation --document ${output} --development-root <nitro-dev dev-root --export FILE>\n`);
+      return 0;
+    } catch (e) {
+      return failEnclaveCommand(io, e);
+    }
+  },
+};
+
+export const devRootCommand: Command = {
+  name: 'dev-root',
+  summary: "Writes the development root certificate that emulated enclaves' attestation documents chain to",
+  options: [{ name: 'export', value: 'FILE', required: true, help: 'Where to write the root certificate (PEM); - for standard output' }],
+  async run(args, io) {
+    const target = optionValue(args, 'export') as string;
+    try {
+      const pem = await exportDevelopmentRoot(emulatorStateDir(io.env));
+      if (target === '-') io.stdout(pem);
+      else await writeFile(path.resolve(io.cwd, target), pem, { mode: 0o644 });
+      return 0;
+    } catch (e) {
+      return failEnclaveCommand(io, e);
+    }
+  },
+};
+
+export const NSM_COMMANDS: readonly Command[] = [nsmCommand, attestCommand, devRootCommand];

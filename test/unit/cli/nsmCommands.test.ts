@@ -1,0 +1,88 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { repoPath } from '../repo';
+
+const cli = repoPath('dist/cli.js');
+const eif = repoPath('test/fixtures/eif/synthetic-v4-signed.eif');
+
+describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let env: Record<string, string>;
+  let id: string;
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env, cwd: dir });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-nsm-cli-'));
+    env = { PATH: process.env.PATH ?? '', NITRO_DEV_STATE_DIR: path.join(dir, 'state'), HOME: dir };
+    const r = run('run-enclave', '--eif-path', eif, '--memory', '64', '--cpu-count', '2', '--enclave-name', 'nsm-test');
+    assert.equal(r.status, 0, r.stderr);
+    id = JSON.parse(r.stdout).EnclaveID;
+  });
+
+  after(() => {
+    run('terminate-enclave', '--all');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('nsm DescribePCR of PCR0 answers the image PCR0, locked', () => {
+    const pcr0 = JSON.parse(run('describe-eif', '--eif-path', eif).stdout).Measurements.PCR0;
+    const r = run('nsm', '--enclave-id', id, '{"DescribePCR":{"index":0}}');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { DescribePCR: { lock: true, data: pcr0 } });
+  });
+
+  it('nsm ExtendPCR extends PCR16 as SHA-384(old || data), and refuses a locked PCR with exit 1', () => {
+    const data = 'c0ffee';
+    const r = run('nsm', '--enclave-id', id, JSON.stringify({ ExtendPCR: { index: 16, data } }));
+    assert.equal(r.status, 0, r.stderr);
+    const expected = createHash('sha384').update(Buffer.alloc(48)).update(Buffer.from(data, 'hex')).digest('hex');
+    assert.deepEqual(JSON.parse(r.stdout), { ExtendPCR: { data: expected } });
+    const locked = run('nsm', '--enclave-id', id, JSON.stringify({ ExtendPCR: { index: 0, data } }));
+    assert.equal(locked.status, 1);
+    assert.deepEqual(JSON.parse(locked.stdout), { Error: 'ReadOnlyIndex' });
+  });
+
+  it('nsm refuses a request that is not NSM JSON (exit 2) and an unknown enclave', () => {
+    const bad = run('nsm', '--enclave-id', id, '{"Reboot":{}}');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /REQUEST must be an NSM request/);
+    const unknown = run('nsm', '--enclave-id', `${id.slice(0, -1)}0`, '"GetRandom"');
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /\[ E\d\d \]/);
+  });
+
+  it('attest writes a document that verifies only with the development root, as development attestation', () => {
+    const doc = path.join(dir, 'doc.cbor');
+    const root = path.join(dir, 'root.pem');
+    const a = run('attest', '--enclave-id', id, '--nonce', '0a0b0c', '--user-data', 'ff', '--output', doc);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(run('dev-root', '--export', root).status, 0);
+    const pem = readFileSync(root, 'utf8');
+    assert.equal(run('dev-root', '--export', '-').stdout, pem);
+    const cert = new X509Certificate(pem);
+    assert.ok(cert.ca);
+    assert.doesNotMatch(cert.subject, /Amazon|AWS/i, 'the development root never claims to be AWS');
+    const ok = run('verify-attestation', '--document', doc, '--development-root', root, '--eif-path', eif, '--nonce', '0a0b0c', '--json');
+    assert.equal(ok.status, 0, ok.stdout);
+    const report = JSON.parse(ok.stdout);
+    assert.equal(report.valid, true);
+    assert.equal(report.development, true);
+    assert.match(run('verify-attestation', '--document', doc, '--development-root', root).stdout, /development attestation/);
+    const without = run('verify-attestation', '--document', doc);
+    assert.equal(without.status, 1);
+    const wrongNonce = run('verify-attestation', '--document', doc, '--development-root', root, '--nonce', '00');
+    assert.equal(wrongNonce.status, 1);
+    const decoded = JSON.parse(run('decode-attestation', '--document', doc).stdout);
+    assert.equal(decoded.document.module_id, id);
+    assert.equal(decoded.document.nonce, '0a0b0c');
+    assert.equal(decoded.document.user_data, 'ff');
+  });
+});
