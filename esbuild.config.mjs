@@ -81,6 +81,12 @@ const targets = [
     outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node' },
   },
+  {
+    label: 'enclave-host',
+    ...node,
+    entryPoints: ['src/engine/node/emulator/hostMain.ts'],
+    outfile: 'dist/enclave-host.js',
+  },
 ];
 
 // One bundle per src/webview/<name>/main.ts (src/webview/lib is shared code, not a page).

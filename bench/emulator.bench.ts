@@ -16,7 +16,7 @@ const enclaves = Number(process.env.BENCH_ENCLAVES ?? 50);
 const attestSeconds = Number(process.env.BENCH_ATTEST_SECONDS ?? 3);
 
 const eif = path.join(__dirname, '..', '..', 'test', 'fixtures', 'eif', 'synthetic-v4-signed.eif');
-const hostScript = path.join(__dirname, '..', 'cli.js');
+const hostScript = path.join(__dirname, '..', 'enclave-host.js');
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 

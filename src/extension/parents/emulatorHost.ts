@@ -83,7 +83,7 @@ export interface EmulatorHost {
 }
 
 export interface EmulatorHostOptions {
-  /** The nitro-dev bundle (dist/cli.js) that per-enclave host processes run. */
+  /** The bundle per-enclave host processes run (dist/enclave-host.js). */
   readonly cliPath: string;
   /** Default: NITRO_DEV_STATE_DIR, else the emulator's default state folder. */
   readonly stateDir?: string;

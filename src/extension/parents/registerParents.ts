@@ -309,7 +309,7 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
   let unavailable: string | undefined;
   try {
     host = createEmulatorHost({
-      cliPath: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'cli.js').fsPath,
+      cliPath: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
       log: (m) => ctx.log.info(`Emulator: ${m}`),
     });
     ctx.push({ dispose: () => host?.dispose() });

@@ -63,10 +63,17 @@ export interface EmulatorBackendOptions {
   readonly queryTimeoutMs?: number;
 }
 
-/** The default host script: cli.js beside the running bundle, else the script node was started with. */
+/**
+ * The default host script: enclave-host.js beside the running bundle (it starts faster than the
+ * CLI), else cli.js beside it, else the script node was started with.
+ */
 export function defaultHostScript(): string {
   const candidates: string[] = [];
-  if (typeof __filename === 'string') candidates.push(path.join(path.dirname(__filename), 'cli.js'));
+  if (typeof __filename === 'string') {
+    const host = path.join(path.dirname(__filename), 'enclave-host.js');
+    if (existsSync(host)) return host;
+    candidates.push(path.join(path.dirname(__filename), 'cli.js'));
+  }
   if (process.argv[1]) candidates.push(path.resolve(process.argv[1]));
   for (const c of candidates) if (existsSync(c) && path.basename(c) === 'cli.js') return c;
   return candidates[candidates.length - 1] ?? 'cli.js';
@@ -253,7 +260,9 @@ export class EmulatorBackend implements EnclaveBackend {
 
   private async waitUntilReady(record: EnclaveRecord, cancellation: CancellationLike | undefined): Promise<void> {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
-    for (let delay = 20; ; delay = Math.min(delay * 1.5, 200)) {
+    const started = Date.now();
+    // Poll often while a host normally starts (its socket appears within a few hundred ms), then back off.
+    for (let delay = 10; ; delay = Date.now() - started < 2000 ? 10 : 200) {
       if (cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
       if (!pidAlive(record.hostPid)) {
         throw new BackendError(36, `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`);

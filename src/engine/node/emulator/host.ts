@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import { NsmDevice, type AttestPort } from '../../nsm/device';
 import { fromHex } from '../../util/bytes';
 import type { DescribeEnclaveJson, EnclaveState, TerminateEnclaveJson } from '../../platform/backend';
-import { DevelopmentCa, developmentAttestPort } from '../devAttestation';
 import { nodeHashes } from '../nodeHashes';
 import { FrameReader, KIND_BYTES, KIND_JSON, LengthPrefixedReader, encodeFrame, lengthPrefixed, type Frame } from './protocol';
 import { appPidPathOf, hostLogPathOf, killGroup, readRecordFile, recordPathOf, type EnclaveRecord } from './state';
@@ -48,7 +47,8 @@ export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHa
     hashes: nodeHashes,
     random: (n) => new Uint8Array(randomBytes(n)),
     attest: async (fields) => {
-      attest ??= DevelopmentCa.load(stateDir).then((ca) => developmentAttestPort(ca));
+      // Loaded on the first attestation request: the X.509 library is the bulk of the host's start-up time.
+      attest ??= import('../devAttestation').then(({ DevelopmentCa, developmentAttestPort }) => DevelopmentCa.load(stateDir).then((ca) => developmentAttestPort(ca)));
       return (await attest)(fields);
     },
   });
