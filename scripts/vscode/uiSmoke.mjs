@@ -389,10 +389,10 @@ try {
   const vsix = packageVsix(path.join(run.dir, 'nitro-enclaves.vsix'));
   await check('the .vsix holds the bundles, media and docs only (the .vscodeignore allowlist)', () => {
     const files = vsixFiles();
-    const allowed = /^(dist\/(extension|cli|enclave-host)\.js|dist\/webview\/[\w-]+\.js|media\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
+    const allowed = /^(dist\/(extension|cli|enclave-host|dev-attestation)\.js|dist\/webview\/[\w-]+\.js|media\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
     const extra = files.filter((f) => !allowed.test(f));
     if (extra.length > 0) throw new Error(`unexpected files: ${extra.join(', ')}`);
-    for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/enclave-host.js', 'package.json', 'LICENSE']) if (!files.includes(f)) throw new Error(`missing ${f}`);
+    for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/enclave-host.js', 'dist/dev-attestation.js', 'package.json', 'LICENSE']) if (!files.includes(f)) throw new Error(`missing ${f}`);
   });
   await check('code-server installs the packaged .vsix', () => {
     const out = installVsix(run, vsix);
