@@ -54,7 +54,8 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
     const bad = run('nsm', '--enclave-id', id, '{"Reboot":{}}');
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /REQUEST must be an NSM request/);
-    const unknown = run('nsm', '--enclave-id', `${id.slice(0, -1)}0`, '"GetRandom"');
+    const other = `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`; // an id no enclave has
+    const unknown = run('nsm', '--enclave-id', other, '"GetRandom"');
     assert.notEqual(unknown.status, 0);
     assert.match(unknown.stderr, /\[ E\d\d \]/);
   });
