@@ -39,6 +39,8 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   );
   const attestation = registerAttestation(ctx, { eifService });
   const { tree: parents, api: emulator } = registerParents(ctx, { attestation });
+  const emulatorHost = emulator.host;
+  if (emulatorHost) attestation.useDevelopmentRoots(() => emulatorHost.developmentRoots());
   registerCommands(ctx, { parents, images });
   const eifViewer = registerEifViewer(ctx);
   const build = registerBuild(ctx, images);

@@ -235,6 +235,11 @@ export interface PanelState {
   readonly time: TimeChoice;
   /** The URI of the enclave image compared with, if any. */
   readonly compareWith?: string;
+  /**
+   * The panel trusted the embedded emulator's development root. Only this flag is kept: after a
+   * reload the host reads the root again from the emulator's own state, never from the webview.
+   */
+  readonly developmentRoot?: boolean;
 }
 
 /** The whole state a viewer's webview keeps with setState: its view state, and for panels what the host asked it to keep. */
@@ -373,7 +378,12 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
   if (compareWith !== undefined && (typeof compareWith !== 'string' || compareWith.length > MAX_PERSISTED_URI || !/^[a-z][a-z0-9+.-]*:/i.test(compareWith))) {
     return { ok: false, reason: 'the kept image URI is not a URI' };
   }
-  return { ok: true, value: { source: parsedSource, time: time.value, ...(compareWith !== undefined ? { compareWith } : {}) } };
+  const developmentRoot = value['developmentRoot'];
+  if (developmentRoot !== undefined && typeof developmentRoot !== 'boolean') return { ok: false, reason: 'the kept development-root flag is not a boolean' };
+  return {
+    ok: true,
+    value: { source: parsedSource, time: time.value, ...(compareWith !== undefined ? { compareWith } : {}), ...(developmentRoot === true ? { developmentRoot } : {}) },
+  };
 }
 
 /** The panel state inside what a webview kept (the state the panel serializer is handed), checked like parsePanelState. */

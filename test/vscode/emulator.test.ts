@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { eventually } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
-import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
 
 interface RunResult {
@@ -170,6 +170,29 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         const compared = report.pcrComparisons;
         assert.ok(compared.length >= 3);
         for (const c of compared) assert.equal(c.match, true, `PCR${c.index}`);
+
+        // After a window reload the serializer restores the panel: it keeps only a flag, and the
+        // host reads the development root again from the emulator's state.
+        const state = api.attestation.stateFor(panel);
+        assert.equal(state?.developmentRoot, true, 'the panel state says it trusted the development root');
+        assert.ok(!JSON.stringify(state).includes('BEGIN CERTIFICATE'), 'no certificate is kept in the webview state');
+        const restored = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'Attestation: restored', vscode.ViewColumn.Active, { enableScripts: true });
+        try {
+          await api.attestation.revive(restored, JSON.parse(JSON.stringify({ panel: state })));
+          const again = api.attestation.reportFor(restored);
+          assert.equal(again?.development, true, 'still a development attestation after the restore');
+          assert.equal(again?.valid, true);
+          // A state whose flag is not set restores without the development root: the chain is untrusted.
+          const plain = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'Attestation: plain', vscode.ViewColumn.Active, { enableScripts: true });
+          try {
+            await api.attestation.revive(plain, JSON.parse(JSON.stringify({ panel: { ...state, developmentRoot: undefined } })));
+            assert.equal(api.attestation.reportFor(plain)?.valid, false);
+          } finally {
+            plain.dispose();
+          }
+        } finally {
+          restored.dispose();
+        }
       } finally {
         panel.dispose();
       }

@@ -157,7 +157,10 @@ export class AttestationSession implements vscode.Disposable {
   get state(): PanelState | undefined {
     if (!this.options.persist) return undefined;
     const time = this.time;
-    const compareWith = this.comparison ? { compareWith: this.comparison.uri.toString() } : {};
+    const compareWith = {
+      ...(this.comparison ? { compareWith: this.comparison.uri.toString() } : {}),
+      ...(this.options.roots?.some((r) => 'kind' in r && r.kind === 'development') ? { developmentRoot: true } : {}),
+    };
     if (this.source.kind === 'file') return { source: { kind: 'file', uri: this.source.uri.toString() }, time, ...compareWith };
     if (this.source.kind === 'bytes') {
       const base64 = Buffer.from(this.source.bytes).toString('base64');

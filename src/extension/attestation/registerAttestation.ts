@@ -48,6 +48,8 @@ export interface AttestationViewerApi {
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void>;
   /** What the panel serializer does with a panel and the state its webview kept (`{ panel: PanelState, … }`). */
   revive(panel: vscode.WebviewPanel, webviewState: unknown): Promise<void>;
+  /** Where panels restored after a reload that trusted the emulator's development root get it again. */
+  useDevelopmentRoots(provider: () => Promise<VerifyOptions['roots']>): void;
 }
 
 /** The document of a read-only custom editor: just the URI. Opening it reads nothing. */
@@ -69,6 +71,13 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
   private readonly sessions = new Set<AttestationSession>();
   private readonly cache = new LinkCache();
   private last: VerifyReport | undefined;
+
+  /** Where a restored panel that trusted the emulator's development root gets it again (set once the emulator is up). */
+  private developmentRoots: (() => Promise<VerifyOptions['roots']>) | undefined;
+
+  useDevelopmentRoots(provider: () => Promise<VerifyOptions['roots']>): void {
+    this.developmentRoots = provider;
+  }
 
   constructor(
     private readonly ctx: Ctx,
@@ -178,7 +187,16 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       // The bytes are kept decoded; the viewer still says how the document was first given.
       source = restored.kind === 'bytes' && kept.encoding ? { ...restored, encoding: kept.encoding } : restored;
     }
-    const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined);
+    let roots: VerifyOptions['roots'];
+    if (parsed.ok && parsed.value.developmentRoot) {
+      try {
+        roots = await this.developmentRoots?.();
+      } catch (e) {
+        this.ctx.log.warn(`Attestation viewer: the development root could not be read again: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (!roots) this.ctx.log.warn('Attestation viewer: a restored panel trusted the development root, which is not available now; it is verified without it.');
+    }
+    const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined, roots);
     if (parsed.ok && parsed.value.compareWith !== undefined) await session.compareWith(vscode.Uri.parse(parsed.value.compareWith, true));
     await session.settled();
   }
@@ -283,5 +301,6 @@ export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifSe
     receive: (target, message) => viewers.receive(target, message),
     compareWith: (target, image) => viewers.compareWith(target, image),
     revive: (panel, state) => viewers.revive(panel, state),
+    useDevelopmentRoots: (provider) => viewers.useDevelopmentRoots(provider),
   };
 }

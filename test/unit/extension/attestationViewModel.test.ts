@@ -459,6 +459,9 @@ describe('(unit) Attestation Document Viewer view model', () => {
       });
       const full = { source: { kind: 'bytes', label: 'Clipboard', base64: doc, encoding: 'hex' }, time: { mode: 'custom', at: '2022-10-13T09:00:00.000Z' }, compareWith: 'file:///w/hello.eif', collapsed: ['checks'] };
       assert.deepEqual(parsePanelState(full), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith } });
+      // The development-root flag is kept when set, and only the flag.
+      assert.deepEqual(parsePanelState({ ...full, developmentRoot: true }), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith, developmentRoot: true } });
+      assert.deepEqual(parsePanelState({ ...full, developmentRoot: false }), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith } });
     });
 
     it('is found inside the whole webview state, which the serializer is handed', () => {
@@ -482,6 +485,7 @@ describe('(unit) Attestation Document Viewer view model', () => {
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc, encoding: 'utf-16' } }, /unknown encoding/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, time: { mode: 'later' } }, /time mode/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, compareWith: 7 }, /image URI/],
+        [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, developmentRoot: '-----BEGIN CERTIFICATE-----' }, /development-root flag/],
       ];
       for (const [state, why] of bad) {
         const parsed = parsePanelState(state);
