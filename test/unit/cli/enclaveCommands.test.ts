@@ -296,4 +296,23 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     backend.dispose();
     assert.equal(readRecordFile(path.join(dir, 'enclaves', `${a.EnclaveID}.json`)), undefined);
   });
+
+  it('onDidChange fires when a host dies without a word (kill -9), and the next look drops the enclave', async () => {
+    await loadParents(dir);
+    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'));
+    const backend = new EmulatorBackend({ stateDir: dir, hostScript: cli });
+    try {
+      let fired = 0;
+      backend.onDidChange(() => fired++);
+      await new Promise((r) => setTimeout(r, 300)); // the backend connects to the live host
+      process.kill(a.ProcessID, 'SIGKILL');
+      await waitFor(() => fired > 0);
+      const parent = (await backend.listParents())[0];
+      assert.ok(parent);
+      assert.deepEqual(await backend.describeEnclaves(parent.id), []);
+      assert.deepEqual((await backend.listParents())[0]?.used, { cpuIds: [], memoryMiB: 0 });
+    } finally {
+      backend.dispose();
+    }
+  });
 });

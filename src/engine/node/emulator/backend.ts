@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, statSync, watch, type FSWatcher } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { checkCid, planRunEnclave } from '../../emulator/rules';
 import { EifFormatError } from '../../eif/errors';
@@ -87,6 +88,9 @@ export class EmulatorBackend implements EnclaveBackend {
   readonly onDidChange = this.changed.event;
   private watcher: FSWatcher | undefined;
   private debounce: ReturnType<typeof setTimeout> | undefined;
+  /** One idle connection per live host: it closes when the host ends, even when it is killed. */
+  private readonly monitors = new Map<string, net.Socket>();
+  private disposed = false;
 
   constructor(private readonly options: EmulatorBackendOptions) {
     if (options.watch !== false) this.startWatching();
@@ -100,20 +104,50 @@ export class EmulatorBackend implements EnclaveBackend {
     const dir = enclavesDir(this.options.stateDir);
     try {
       mkdirSync(dir, { recursive: true });
-      this.watcher = watch(dir, { persistent: false }, () => {
-        if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => this.changed.fire({}), 150);
-        this.debounce.unref?.();
-      });
+      this.watcher = watch(dir, { persistent: false }, () => this.scheduleChange());
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
       this.watcher = undefined;
     }
+    this.monitorHosts();
+  }
+
+  private scheduleChange(): void {
+    if (this.disposed) return;
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.monitorHosts();
+      this.changed.fire({});
+    }, 150);
+    this.debounce.unref?.();
+  }
+
+  /**
+   * Connects once to every live host not yet monitored. The folder watch sees runs and terminations
+   * by any process, but not a host that dies (kill -9, a crash): its files stay. Its connection
+   * closes, though, and that is reported as a change, whose next look cleans the enclave up.
+   */
+  private monitorHosts(): void {
+    if (this.disposed || this.options.watch === false) return;
+    for (const record of liveRecords(this.options.stateDir)) {
+      if (record.hostPid === undefined || this.monitors.has(record.enclaveId)) continue;
+      const socket = net.connect(record.socketPath);
+      socket.unref();
+      this.monitors.set(record.enclaveId, socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.monitors.delete(record.enclaveId);
+        this.scheduleChange();
+      });
+    }
   }
 
   dispose(): void {
+    this.disposed = true;
     this.watcher?.close();
     if (this.debounce) clearTimeout(this.debounce);
+    for (const socket of this.monitors.values()) socket.destroy();
+    this.monitors.clear();
     this.changed.dispose();
   }
 

@@ -201,10 +201,20 @@ export function pidAlive(pid: number | undefined): boolean {
   if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // A killed process stays a zombie until its parent reaps it (for a host whose runner exited,
+  // that is init, which may take its time): on Linux a zombie counts as gone.
+  if (process.platform === 'linux') {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** How long a record without a host pid may wait for its runner before it counts as abandoned. */
