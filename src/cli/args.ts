@@ -11,6 +11,8 @@ export interface OptionSpec {
   readonly required?: boolean;
   /** May be given more than once (values are collected in order). */
   readonly multiple?: boolean;
+  /** Takes one or more values: the arguments after it up to the next option (clap's `num_args(1..)`, e.g. `--cpu-ids 1 3 5`). */
+  readonly values?: boolean;
   readonly help: string;
 }
 
@@ -96,6 +98,8 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       if (next === undefined || (next.startsWith('--') && next.length > 2)) take(opt, undefined, shown);
       else take(opt, next, shown);
       i++;
+      // More values up to the next option (or `--`).
+      while (opt.values && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('-')) take(opt, argv[++i], shown);
     } else {
       take(opt, inline, shown);
     }

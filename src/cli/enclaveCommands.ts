@@ -146,7 +146,7 @@ export const runEnclaveCommand: Command = {
     { name: 'eif-path', value: 'EIF_PATH', help: 'Path to the enclave image file' },
     { name: 'memory', value: 'MEMORY', help: 'Memory to allocate, in MiB (M), or with G or T' },
     { name: 'cpu-count', value: 'CPU_COUNT', help: 'Number of vCPUs (whole cores: an even number)' },
-    { name: 'cpu-ids', value: 'CPU_IDS', multiple: true, help: 'vCPU ids from the enclave pool (space-separated values, or repeat the flag)' },
+    { name: 'cpu-ids', value: 'CPU_IDS', multiple: true, values: true, help: 'vCPU ids from the enclave pool (space-separated values, or repeat the flag)' },
     { name: 'enclave-cid', value: 'ENCLAVE_CID', help: 'The enclave vsock CID (4 to 4294967294; 0 or absent: the next free one from 16)' },
     { name: 'debug-mode', help: 'Starts the enclave in debug mode (console available; PCRs read as zeros)' },
     { name: 'attach-console', help: 'Attaches the console after starting the enclave (implies --debug-mode)' },
@@ -155,7 +155,6 @@ export const runEnclaveCommand: Command = {
     PARENT_OPTION,
     { name: 'app', value: 'CMD', help: 'Emulator only: a command started as the enclave application; its exit ends the enclave' },
   ],
-  positionals: ['CPU_IDS'],
   async run(args, io) {
     const config = optionValue(args, 'config');
     if (config !== undefined) {
@@ -168,7 +167,6 @@ export const runEnclaveCommand: Command = {
       if (args.options.has('cpu-count') && args.options.has('cpu-ids')) throw new UsageError("the argument '--cpu-count <CPU_COUNT>' cannot be used with '--cpu-ids <CPU_IDS>...'", this);
       if (!args.options.has('cpu-count') && !args.options.has('cpu-ids')) throw new UsageError('one of the following arguments is required: --cpu-count <CPU_COUNT>, --cpu-ids <CPU_IDS>...', this);
     }
-    if (args.positionals.length > 0 && !args.options.has('cpu-ids')) throw new UsageError(`unexpected argument '${args.positionals[0]}' found`, this);
     try {
       let request: RunEnclaveRequest;
       let attach: boolean;
@@ -178,7 +176,7 @@ export const runEnclaveCommand: Command = {
         attach = flag(args, 'attach-console');
         const memoryMiB = parseMemoryArgument(optionValue(args, 'memory') as string);
         const cidText = optionValue(args, 'enclave-cid');
-        const cpuIdTexts = [...((args.options.get('cpu-ids') as readonly string[] | undefined) ?? []), ...args.positionals].flatMap((v) => v.split(/[\s,]+/).filter(Boolean));
+        const cpuIdTexts = ((args.options.get('cpu-ids') as readonly string[] | undefined) ?? []).flatMap((v) => v.split(/[\s,]+/).filter(Boolean));
         const cpuCountText = optionValue(args, 'cpu-count');
         const name = optionValue(args, 'enclave-name');
         request = {

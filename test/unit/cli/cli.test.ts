@@ -48,6 +48,27 @@ describe('(unit) nitro-dev argument parsing', () => {
     assert.deepEqual(a.options.get('root'), ['a.pem', 'b.pem']);
   });
 
+  it('takes several values after an option that has them, up to the next option (--cpu-ids 1 3 5)', () => {
+    const RUN: CommandSpec = {
+      name: 'run-enclave',
+      summary: 'Starts an enclave',
+      options: [
+        { name: 'cpu-ids', value: 'CPU_IDS', multiple: true, values: true, help: 'CPU ids' },
+        { name: 'memory', value: 'MEMORY', help: 'MiB' },
+      ],
+      positionals: ['EXTRA'],
+    };
+    const a = parseArgs(RUN, ['--cpu-ids', '1', '3', '5', '--memory', '64']);
+    assert.deepEqual(a.options.get('cpu-ids'), ['1', '3', '5']);
+    assert.equal(optionValue(a, 'memory'), '64');
+    assert.deepEqual(parseArgs(RUN, ['--cpu-ids', '1', '--cpu-ids', '3', '7']).options.get('cpu-ids'), ['1', '3', '7']);
+    const b = parseArgs(RUN, ['--cpu-ids', '2', '--', 'extra']);
+    assert.deepEqual(b.options.get('cpu-ids'), ['2']);
+    assert.deepEqual(b.positionals, ['extra']);
+    // An option without `values` still takes one value: the next word is a positional.
+    assert.deepEqual(parseArgs(RUN, ['--memory', '64', 'extra']).positionals, ['extra']);
+  });
+
   it('accepts a value that starts with a single dash', () => {
     assert.equal(optionValue(parseArgs(DESCRIBE, ['--eif-path', '-']), 'eif-path'), '-');
     assert.equal(optionValue(parseArgs(DESCRIBE, ['--eif-path', '-x.eif']), 'eif-path'), '-x.eif');
