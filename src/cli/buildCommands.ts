@@ -3,25 +3,16 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CancelledError, formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata, type EifArch } from '../engine';
-import { buildEnclave, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
+import { buildEnclave, buildProgressText, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
 import { UsageError, optionValue } from './args';
 import { classify, formatCliError } from './errors';
 import type { CliIo, Command } from './commands';
-
-const STAGES: Record<BuildProgress['stage'], string> = {
-  resolving: 'Reading the image',
-  layers: 'Flattening layers',
-  ramdisk: 'Writing the customer ramdisk',
-  measuring: 'Measuring',
-  writing: 'Writing the enclave image',
-};
 
 function progressPrinter(io: CliIo): ((p: BuildProgress) => void) | undefined {
   if (!io.stderrIsTty) return undefined;
   let last = '';
   return (p) => {
-    const pct = p.total ? ` ${Math.floor((p.done / Math.max(1, p.total)) * 100)}%` : ` ${(p.done / 1048576).toFixed(0)} MiB`;
-    const line = `${STAGES[p.stage]}${p.detail ? ` (${p.detail})` : ''}:${pct}`;
+    const line = buildProgressText(p);
     if (line === last) return;
     last = line;
     io.stderr(`\r\x1b[K${line}`);

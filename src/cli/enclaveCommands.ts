@@ -10,21 +10,16 @@ import { runEnclaveHost } from '../engine/node/emulator/host';
 import { emulatorStateDir, loadParents } from '../engine/node/emulator/state';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './commands';
-
-/** `[ Exx ] <message>` and the pointer to nitro-cli's error documentation (spec 7.9). */
-export function formatBackendError(code: number, message: string): string {
-  const c = `E${String(code).padStart(2, '0')}`;
-  return `[ ${c} ] ${message}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
-}
+import { formatErrorReport } from './errors';
 
 /** Prints a failure of an enclave command as nitro-cli does and returns its exit code. */
 export function failEnclaveCommand(io: CliIo, e: unknown): number {
   if (e instanceof UsageError) throw e;
   if (e instanceof BackendError) {
-    io.stderr(formatBackendError(e.code, e.message));
+    io.stderr(formatErrorReport(e.code, e.message));
     return e.code === 0 ? 1 : e.code;
   }
-  io.stderr(formatBackendError(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
+  io.stderr(formatErrorReport(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
   return 1;
 }
 

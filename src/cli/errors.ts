@@ -42,10 +42,11 @@ export function classify(e: unknown, during: 'reading' | 'signing' | 'hashing'):
 }
 
 export function formatCliError(err: CliError): string {
-  const code = `E${String(err.code).padStart(2, '0')}`;
-  const title = TITLES[err.code] ?? 'Error';
-  return (
-    `[ ${code} ] ${title}. ${err.message}\n\n` +
-    `For more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${code}\n`
-  );
+  return formatErrorReport(err.code, `${TITLES[err.code] ?? 'Error'}. ${err.message}`);
+}
+
+/** `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code (spec 7.9); `text` starts with the error's title. */
+export function formatErrorReport(code: number, text: string): string {
+  const c = `E${String(code).padStart(2, '0')}`;
+  return `[ ${c} ] ${text}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
 }

@@ -11,7 +11,7 @@ export { nodeAttestationCrypto } from './attestationCrypto';
 export { openImage } from './ociSource';
 export { SpoolStore } from './spoolStore';
 export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles } from './blobs';
-export { buildEnclave, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';
+export { buildEnclave, buildProgressText, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';
 export { compareEifFiles, checkReproducibility, type EifDifference, type ReproducibilityReport } from './reproducibility';
 export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
 export { emulatorStateDir, loadParents, addParent } from './emulator/state';

@@ -5,20 +5,12 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError, formatJson, parseCustomMetadata } from '../../engine';
-import { buildEnclave, checkReproducibility, readPem, type BuildOptions, type BuildProgress, type BuildResult, type ReproducibilityReport } from '../../engine/node';
+import { buildEnclave, buildProgressText, checkReproducibility, readPem, type BuildOptions, type BuildProgress, type BuildResult, type ReproducibilityReport } from '../../engine/node';
 import type { Ctx } from '../ctx';
 import { COMMANDS, EIF_VIEWER, SETTINGS, TASK_TYPE } from '../ids';
 import type { ImagesTreeProvider } from '../tree/imagesTree';
 import { registerCommand } from '../commands/registerCommands';
 import { buildOptionsOf, commandLineOf, normalizeRequest, type BuildRequest } from './buildRequest';
-
-const STAGE_TEXT: Record<BuildProgress['stage'], string> = {
-  resolving: 'Reading the image',
-  layers: 'Flattening layers',
-  ramdisk: 'Writing the customer ramdisk',
-  measuring: 'Measuring',
-  writing: 'Writing the enclave image',
-};
 
 /** Share of the whole build each stage stands for, for one progress bar. */
 const STAGE_SPAN: Record<BuildProgress['stage'], [number, number]> = {
@@ -35,10 +27,6 @@ export function overallPercent(p: BuildProgress): number {
   return from + (to - from) * frac;
 }
 
-export function progressText(p: BuildProgress): string {
-  const amount = p.total ? `${Math.floor((p.done / Math.max(1, p.total)) * 100)}%` : p.done > 0 ? `${(p.done / 1048576).toFixed(1)} MiB` : '';
-  return `${STAGE_TEXT[p.stage]}${p.detail ? ` (${p.detail})` : ''}${amount ? `: ${amount}` : ''}`;
-}
 
 /** The workspace folder a path or task belongs to (its fs path), else the first one. */
 function folderFor(scope?: vscode.WorkspaceFolder | vscode.TaskScope): string | undefined {
@@ -76,7 +64,7 @@ async function buildWithProgress(ctx: Ctx, request: BuildRequest): Promise<Build
         cancellation: token,
         onProgress: (p) => {
           const pct = overallPercent(p);
-          progress.report({ message: progressText(p), increment: Math.max(0, pct - shown) });
+          progress.report({ message: buildProgressText(p), increment: Math.max(0, pct - shown) });
           shown = Math.max(shown, pct);
         },
         log: (line) => ctx.log.info(line),
@@ -261,7 +249,7 @@ class BuildTerminal implements vscode.Pseudoterminal {
       const options = await engineOptions(this.request, {
         cancellation: this.cancel.token,
         onProgress: (p) => {
-          const text = progressText(p);
+          const text = buildProgressText(p);
           if (text === this.lastProgress) return;
           this.lastProgress = text;
           this.writer.fire(`\r\x1b[K${text}`);
@@ -398,7 +386,7 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
           onProgress: (p) => {
             if (p.stage === 'resolving' && p.done === 0) pass++;
             const pct = ((pass - 1) * 100 + overallPercent(p)) / 2;
-            progress.report({ message: `build ${pass} of 2: ${progressText(p)}`, increment: Math.max(0, pct - shown) });
+            progress.report({ message: `build ${pass} of 2: ${buildProgressText(p)}`, increment: Math.max(0, pct - shown) });
             shown = Math.max(shown, pct);
           },
           log: (line) => ctx.log.info(line),
