@@ -59,8 +59,9 @@ fi
 
 cd "$PREFIX"
 
-# A line every 30 s while npm works quietly (its errors still show).
-( while sleep 30; do echo "      ...still installing ($(elapsed))" >&2; done ) &
+# A line every 30 s while npm works quietly (its errors still show). The sleep holds none of the
+# script's outputs, so that nobody waits for it once the script has ended.
+( while sleep 30 </dev/null >/dev/null 2>&1; do echo "      ...still installing ($(elapsed))" >&2; done ) &
 ticker=$!
 trap 'kill "$ticker" 2>/dev/null || true' EXIT
 
