@@ -23,7 +23,7 @@ elapsed() {
 }
 step() { echo "[$1/3] $2 ($(elapsed) so far)" >&2; }
 
-echo "Installing code-server $CS_VERSION into $PREFIX (one time, about 3 minutes)..." >&2
+echo "Installing code-server $CS_VERSION into $PREFIX (one time, 2 to 3 minutes)..." >&2
 # First, so that an unusable location fails at once.
 mkdir -p "$PREFIX"
 
@@ -84,15 +84,17 @@ fi
 # nodedir: the headers found above, never a download.
 # unsafe_perm: code-server's postinstall refuses to run as root without it.
 # yes: node-pty's postinstall calls `npx node-gyp`, which must not stop to ask.
-export npm_config_nodedir="$nodedir" npm_config_unsafe_perm=true npm_config_yes=true
+# ignore_scripts: the install scripts are what compiles the native modules (step 1 skips them on purpose).
+export npm_config_nodedir="$nodedir" npm_config_unsafe_perm=true npm_config_yes=true npm_config_ignore_scripts=false
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false npm_config_loglevel=error
 # Every package first, without running install scripts: this step is only downloads.
 npm install --ignore-scripts "code-server@$CS_VERSION" >&2
 
 step 2 "compiling native modules; code-server installs VS Code's modules from the npm registry (the longest step)"
-# build_from_source names the one package whose installer would otherwise try a prebuilt binary from
-# GitHub first: argon2 here (node-pre-gyp), kerberos in code-server's own install of VS Code's
-# modules (prebuild-install). Other packages take their binaries from the npm registry.
+# In each call, build_from_source names the package whose installer would otherwise first try a
+# prebuilt binary from GitHub: argon2 (node-pre-gyp), then kerberos in code-server's own install of
+# VS Code's modules (prebuild-install). Other packages compile or take their binaries from the npm
+# registry.
 npm_config_build_from_source=argon2 npm rebuild argon2 >&2
 npm_config_build_from_source=kerberos npm rebuild code-server >&2
 
