@@ -14,9 +14,16 @@ const desktop = argv.includes('--desktop');
 const portArg = argv.indexOf('--port');
 const demo = path.join(ROOT, 'demo');
 
+/** Before anything runs in the background: says why and exits. */
 function fail(message) {
   console.error(`npm start: ${message}`);
   process.exit(1);
+}
+
+// Checked before anything starts, so a typo costs no build.
+const fixedPort = portArg >= 0 ? Number(argv[portArg + 1]) : undefined;
+if (fixedPort !== undefined && (!Number.isInteger(fixedPort) || fixedPort <= 0 || fixedPort > 65535)) {
+  fail(`--port takes a port number, not "${argv[portArg + 1] ?? ''}"`);
 }
 
 // One build first (so the server never loads a half-built bundle), then watch mode.
@@ -39,6 +46,12 @@ async function shutdown(code = 0) {
   await stopServer();
   process.exit(code);
 }
+/** Says why first, then stops what runs in the background and exits. */
+async function fatal(message) {
+  console.error(`npm start: ${message}`);
+  await shutdown(1);
+  process.exit(1);
+}
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 process.on('SIGHUP', () => void shutdown(0));
@@ -46,8 +59,7 @@ process.on('SIGHUP', () => void shutdown(0));
 if (desktop) {
   const which = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' });
   if (which.status !== 0) {
-    await shutdown(1);
-    fail('--desktop needs the `code` command on PATH (VS Code: "Shell Command: Install \'code\' command in PATH")');
+    await fatal('--desktop needs the `code` command on PATH (VS Code: "Shell Command: Install \'code\' command in PATH")');
   }
   // `code` returns once the window is open; the watcher keeps running until Ctrl-C.
   spawnSync('code', ['--new-window', `--extensionDevelopmentPath=${ROOT}`, demo], { stdio: 'inherit' });
@@ -56,18 +68,11 @@ if (desktop) {
   try {
     ensureCodeServer();
   } catch (e) {
-    await shutdown(1);
-    fail(e.message);
+    await fatal(e.message);
   }
   // A persistent profile, so settings and layout survive restarts of npm start.
   const run = prepareRunDir(process.env.NITRO_START_PROFILE || path.join(CACHE, 'start-profile'));
-  let port;
-  if (portArg >= 0) {
-    port = Number(argv[portArg + 1]);
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`--port takes a port number, not "${argv[portArg + 1] ?? ''}"`);
-  } else {
-    port = await firstFreePort(8123);
-  }
+  const port = fixedPort ?? (await firstFreePort(8123));
   const log = path.join(run.dir, 'server.log');
   try {
     const server = await startCodeServer(run, { workspace: demo, port, log });
@@ -86,8 +91,7 @@ if (desktop) {
     console.log(`Open that URL in a browser (it loads the extension from this checkout). Server log: ${log}`);
     console.log('Press Ctrl-C to stop.');
   } catch (e) {
-    await shutdown(1);
-    fail(e.message);
+    await fatal(e.message);
   }
 }
 

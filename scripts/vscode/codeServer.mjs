@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodeHeaders } from './nodeHeaders.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CS_VERSION = process.env.CS_VERSION || '4.100.3';
@@ -13,14 +14,28 @@ export const CACHE = process.env.NITRO_VSCODE_CACHE || path.join(process.env.XDG
 export const CS_HOME = process.env.CS_HOME || path.join(CACHE, `code-server-${CS_VERSION}`);
 export const CODE_SERVER = path.join(CS_HOME, 'node_modules/.bin/code-server');
 
-/** Installs code-server into the cache unless it is there already. Throws with the reason. */
+/**
+ * The environment for code-server's install and runs: the Node running this script comes first on
+ * PATH, so npm, node-gyp and code-server all use the Node whose headers were checked.
+ */
+function withThisNode(env = process.env) {
+  return { ...env, PATH: [path.dirname(process.execPath), env.PATH].filter(Boolean).join(path.delimiter) };
+}
+
+/**
+ * Installs code-server into the cache unless it is there already (install-code-server.sh shows its
+ * progress). Throws with the reason, in one sentence, when it cannot.
+ */
 export function ensureCodeServer() {
   if (existsSync(path.join(CS_HOME, '.ok'))) return CODE_SERVER;
+  const headers = findNodeHeaders();
+  if (headers.error) throw new Error(headers.error);
   const r = spawnSync('bash', [path.join(ROOT, 'scripts/vscode/install-code-server.sh'), CS_HOME], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, CS_VERSION },
+    env: withThisNode({ ...process.env, CS_VERSION }),
   });
-  if (r.status !== 0) throw new Error(`installing code-server ${CS_VERSION} into ${CS_HOME} failed (exit ${r.status})`);
+  if (r.signal || r.status === 130) throw new Error(`installing code-server ${CS_VERSION} into ${CS_HOME} was interrupted; the next run starts it again`);
+  if (r.status !== 0) throw new Error(`installing code-server ${CS_VERSION} into ${CS_HOME} failed (exit ${r.status}); the reason is printed above`);
   return CODE_SERVER;
 }
 
@@ -84,7 +99,7 @@ export function prepareRunDir(dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-vs
 
 function codeServerEnv(run) {
   // Every code-server call writes config below the XDG dirs: keep it inside the run dir.
-  return { ...process.env, XDG_CONFIG_HOME: run.xdg, XDG_DATA_HOME: run.xdg };
+  return { ...withThisNode(), XDG_CONFIG_HOME: run.xdg, XDG_DATA_HOME: run.xdg };
 }
 
 /** Installs a .vsix into the run's extensions dir. */
