@@ -1,11 +1,10 @@
 // verify-attestation and decode-attestation: what nitro-cli lacks, over the engine's verifier.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   AttestationFormatError,
   decodeAttestation,
   decodedToJson,
-  firstCertificateDer,
   formatJson,
   fromHex,
   nameToString,
@@ -16,19 +15,67 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from '../engine';
+import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../engine/attestation/document';
+import type { VerifyHint } from '../engine/attestation/verify';
 import { inspectEif, nodeAttestationCrypto } from '../engine/node';
+import { certificatesFromFile } from '../engine/util/pem';
 import { UsageError, flag, optionValue } from './args';
 import type { CliIo, Command } from './commands';
 
 const resolve = (io: CliIo, p: string) => path.resolve(io.cwd, p);
 
-/** Reads a document from a file, or from stdin for `-`. */
+/**
+ * The most input read for one document: a 256 KiB document written as hex (twice its size), with
+ * room for line breaks. Larger input is refused before it is read.
+ */
+export const MAX_DOCUMENT_INPUT = MAX_DOCUMENT_BYTES * 2 + 1024;
+
+const tooLarge = (what: string, size: number | string) =>
+  new Error(`${what} is ${size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_DOCUMENT_INPUT} as hex or base64 text), so it was not read`);
+
+/** Reads at most `limit` + 1 bytes of an open file (a pipe or device has no size to check first). */
+async function readBounded(file: string, limit: number, refuse: (size: number | string) => Error = (size) => tooLarge(file, size)): Promise<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new Error(`${file} is a folder, not a document`);
+    if (info.isFile() && info.size > limit) throw refuse(info.size);
+    const buffer = new Uint8Array(Math.min(limit + 1, info.isFile() ? info.size + 1 : limit + 1));
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > limit) throw refuse(`more than ${limit}`);
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a document from a file, or from stdin for `-`, never more than MAX_DOCUMENT_INPUT + 1 bytes. */
 async function readDocument(io: CliIo, file: string): Promise<Uint8Array> {
   if (file === '-') {
     if (!io.stdin) throw new UsageError('reading the document from standard input is not possible here');
-    return io.stdin();
+    const bytes = await io.stdin(MAX_DOCUMENT_INPUT);
+    if (bytes.length > MAX_DOCUMENT_INPUT) throw tooLarge('standard input', `more than ${MAX_DOCUMENT_INPUT}`);
+    return bytes;
   }
-  return new Uint8Array(await readFile(resolve(io, file)));
+  return readBounded(resolve(io, file), MAX_DOCUMENT_INPUT);
+}
+
+/** Root certificate files are small; anything larger is not one. */
+const MAX_ROOT_FILE = 1024 * 1024;
+
+/** The CLI's words for a hint: the flag to use. */
+function hintText(h: VerifyHint): string {
+  switch (h.code) {
+    case 'development-root':
+      return `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. Pass it with --development-root <file> (\`nitro-dev dev-root --export <file>\` writes it).`;
+    case 'at-document-time':
+      return `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. To check it at its own time, add --at-document-time.`;
+  }
 }
 
 /**
@@ -57,6 +104,16 @@ export function parseExpectedPcrs(json: string, where: string): Map<number, stri
   return out;
 }
 
+/** Whether expected-PCR JSON is nitro-cli's description of an enclave image ({"Measurements": …}). */
+function isImageMeasurements(json: string): boolean {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'object' && value !== null && 'Measurements' in value;
+  } catch {
+    return false;
+  }
+}
+
 const MARK = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' } as const;
 
 /** The report as people read it. */
@@ -64,7 +121,10 @@ export function formatReport(r: VerifyReport, name: string): string {
   const lines: string[] = [];
   const d = r.decoded;
   lines.push(`Attestation document: ${name}${d ? ` (${d.encoding}, ${d.bytes.length} bytes)` : ''}`);
-  lines.push(`Verdict: ${r.summary}`, '');
+  lines.push(`Verdict: ${r.summary}`);
+  for (const h of r.hints) lines.push(`Hint: ${hintText(h)}`);
+  if (r.kind) lines.push(`Kind: ${ATTESTATION_KIND_LABELS[r.kind]}`);
+  lines.push('');
   lines.push('Checks:');
   const width = Math.max(...r.checks.map((c) => c.title.length));
   for (const c of r.checks) lines.push(`  ${MARK[c.status]}  ${c.title.padEnd(width)}  ${c.reason}`);
@@ -73,8 +133,10 @@ export function formatReport(r: VerifyReport, name: string): string {
     const opt = (v: typeof doc.nonce) => (v.state === 'present' ? (v.value.length === 0 ? '(empty)' : toHex(v.value)) : `(${v.state})`);
     lines.push('', 'Document:');
     lines.push(`  module_id   ${doc.moduleId}`);
-    lines.push(`  timestamp   ${new Date(doc.timestamp).toISOString()} (${doc.timestamp})`);
+    const time = timestampDate(doc.timestamp);
+    lines.push(`  timestamp   ${time ? `${time.toISOString()} (${doc.timestamp})` : `${doc.timestamp} (out of the range of dates)`}`);
     lines.push(`  digest      ${doc.digest}`);
+    if (doc.kind === 'nitrotpm') lines.push('  PCRs        nitrotpm_pcrs (the instance\'s NitroTPM)');
     for (const [i, v] of doc.pcrs) {
       const cmp = r.pcrComparisons.find((p) => p.index === i);
       lines.push(`  PCR${String(i).padEnd(2)}       ${toHex(v)}${cmp ? (cmp.match ? '  (matches)' : '  (MISMATCH)') : ''}`);
@@ -97,8 +159,8 @@ export const verifyAttestationCommand: Command = {
   summary: 'Verifies an attestation document: signature, certificate chain to a trusted root, PCRs, nonce',
   options: [
     { name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' },
-    { name: 'root', value: 'pem', multiple: true, help: 'Also trust this root certificate (PEM); the AWS Nitro root G1 is always trusted' },
-    { name: 'development-root', value: 'pem', multiple: true, help: 'Also trust this development root (PEM, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation' },
+    { name: 'root', value: 'file', multiple: true, help: 'Also trust the root certificate(s) in this file (PEM, several PEM certificates, or DER); the AWS Nitro root G1 is always trusted' },
+    { name: 'development-root', value: 'file', multiple: true, help: 'Also trust this development root (PEM or DER, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation' },
     { name: 'at', value: 'time', help: 'Check certificate validity at this ISO 8601 time (default: now)' },
     { name: 'at-document-time', help: "Check certificate validity at the document's own timestamp" },
     { name: 'eif-path', value: 'eif-path', help: "Expect this enclave image's PCR0, PCR1, PCR2 (and PCR8 if signed)" },
@@ -129,31 +191,42 @@ export const verifyAttestationCommand: Command = {
     }
     const file = optionValue(args, 'document') as string;
     try {
-      const roots: { pem: string; label: string; kind: 'custom' | 'development' }[] = [];
+      const roots: { der: Uint8Array; label: string; kind: 'custom' | 'development' }[] = [];
       for (const [option, kind] of [['root', 'custom'], ['development-root', 'development']] as const) {
         for (const p of (args.options.get(option) as string[] | undefined) ?? []) {
-          const pem = await readFile(resolve(io, p), 'utf8');
-          let label = p;
           try {
-            label = nameToString(parseCertificate(firstCertificateDer(pem)).subject);
+            const file = await readBounded(resolve(io, p), MAX_ROOT_FILE, (size) => new Error(`the file is ${size} bytes, too large for root certificates (at most ${MAX_ROOT_FILE})`));
+            const ders = certificatesFromFile(file);
+            for (const [i, der] of ders.entries()) {
+              let label: string;
+              try {
+                label = nameToString(parseCertificate(der).subject);
+              } catch (e) {
+                throw new Error(`${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
+              }
+              roots.push({ der, label, kind });
+            }
           } catch (e) {
             throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`);
           }
-          roots.push({ pem, label, kind });
         }
       }
       let expectedPcrs: Map<number, string> | undefined;
+      let expectedPcrsFrom: VerifyOptions['expectedPcrsFrom'] = 'values';
       const eif = optionValue(args, 'eif-path');
       const pcrs = optionValue(args, 'pcrs');
       if (eif !== undefined) {
         const m = (await inspectEif(resolve(io, eif))).measurements;
         expectedPcrs = new Map([[0, m.PCR0], [1, m.PCR1], [2, m.PCR2], ...(m.PCR8 ? ([[8, m.PCR8]] as [number, string][]) : [])]);
+        expectedPcrsFrom = 'enclave-image';
       } else if (pcrs !== undefined) {
         const text = pcrs.trimStart().startsWith('{') ? pcrs : await readFile(resolve(io, pcrs), 'utf8');
         expectedPcrs = parseExpectedPcrs(text, pcrs.trimStart().startsWith('{') ? '--pcrs' : pcrs);
+        // nitro-cli's {"Measurements": …} (describe-eif, build-enclave) are an enclave image's.
+        if (isImageMeasurements(text)) expectedPcrsFrom = 'enclave-image';
       }
       const bytes = await readDocument(io, file);
-      const report = verifyAttestation(bytes, { roots, ...(when ? { at: when } : {}), ...(expectedPcrs ? { expectedPcrs } : {}), ...(nonce ? { nonce } : {}) }, nodeAttestationCrypto);
+      const report = verifyAttestation(bytes, { roots, ...(when ? { at: when } : {}), ...(expectedPcrs ? { expectedPcrs, expectedPcrsFrom } : {}), ...(nonce ? { nonce } : {}) }, nodeAttestationCrypto);
       io.stdout(flag(args, 'json') ? formatJson(reportToJson(report)) : formatReport(report, file === '-' ? '(standard input)' : file));
       return report.valid ? 0 : 1;
     } catch (e) {

@@ -14,8 +14,11 @@ export interface CliIo {
   readonly cwd: string;
   /** Whether stderr is a terminal (progress lines are shown only then). */
   readonly stderrIsTty?: boolean;
-  /** Reads all of standard input (for `-` as a file name). */
-  readonly stdin?: () => Promise<Uint8Array>;
+  /**
+   * Reads standard input (for `-` as a file name) to its end, or stops reading once more than
+   * `limit` bytes have come and returns the first limit + 1, so that the caller can tell.
+   */
+  readonly stdin?: (limit: number) => Promise<Uint8Array>;
   /** Set when the user interrupts (Ctrl-C): long commands stop and clean up. */
   readonly cancellation?: CancellationLike;
 }

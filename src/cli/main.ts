@@ -18,9 +18,16 @@ const io = {
   cwd: process.cwd(),
   stderrIsTty: process.stderr.isTTY === true,
   cancellation,
-  stdin: async () => {
+  // Reads until the end, or stops once more than `limit` bytes have come (returning limit + 1).
+  stdin: async (limit: number) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    let total = 0;
+    for await (const chunk of process.stdin) {
+      const part = (chunk as Buffer).subarray(0, limit + 1 - total);
+      chunks.push(part);
+      total += part.length;
+      if (total > limit) break;
+    }
     return new Uint8Array(Buffer.concat(chunks));
   },
 };

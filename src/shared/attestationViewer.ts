@@ -46,12 +46,22 @@ export const TIME_MODES: readonly TimeMode[] = ['now', 'document', 'custom'];
 /** A point in time: milliseconds since the epoch, ISO 8601, and `2022-10-13 08:58:02 UTC`. The webview adds local time. */
 export interface TimeView {
   readonly ms: number;
+  /** Empty when the time lies beyond the range of dates (see outOfRange). */
   readonly iso: string;
   readonly utc: string;
+  /** A document timestamp beyond the range of dates (±8.64e15 ms): only `ms` means anything. */
+  readonly outOfRange?: true;
 }
 
 export interface AttestationViewModel {
   readonly source: SourceView;
+  /**
+   * Which attestation the document is: `enclave` (an enclave's NSM, PCRs in `pcrs`) or `nitrotpm`
+   * (an EC2 instance's NitroTPM, PCRs in `nitrotpm_pcrs`); absent when the payload does not say.
+   */
+  readonly kind?: 'enclave' | 'nitrotpm';
+  /** `Nitro Enclaves (enclave) attestation`, `NitroTPM (instance) attestation`. */
+  readonly kindLabel?: string;
   /** When the document was verified, and how that time was chosen. */
   readonly time: {
     readonly mode: TimeMode;
@@ -93,6 +103,8 @@ export interface VerdictView {
   readonly reasons: readonly string[];
   /** Further notes (valid at document time, chained to a non-AWS root, …). */
   readonly notes: readonly string[];
+  /** What to try when the verdict is likely not what the person meant (trust the development root, …). */
+  readonly hints: readonly string[];
   /** Signed by a development root, not by AWS. */
   readonly development: boolean;
   /** PCR0 is all zeros: the enclave ran in debug mode. */

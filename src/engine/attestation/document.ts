@@ -71,15 +71,41 @@ export interface CoseEnvelope {
   readonly signature: Uint8Array;
 }
 
+/**
+ * Which Nitro attestation a document is: `enclave`, made by an enclave's NSM (PCRs in `pcrs`), or
+ * `nitrotpm`, made by the NitroTPM of an EC2 instance (PCRs in `nitrotpm_pcrs`). Both are COSE_Sign1
+ * documents signed through the same AWS root, but their PCRs measure different things.
+ */
+export type AttestationKind = 'enclave' | 'nitrotpm';
+
+/** How each kind is named in reports. */
+export const ATTESTATION_KIND_LABELS: Readonly<Record<AttestationKind, string>> = {
+  enclave: 'Nitro Enclaves (enclave) attestation',
+  nitrotpm: 'NitroTPM (instance) attestation',
+};
+
+/** The key of the PCR map of each kind. */
+export const PCRS_KEY: Readonly<Record<AttestationKind, string>> = { enclave: 'pcrs', nitrotpm: 'nitrotpm_pcrs' };
+
+/** Largest time a JavaScript Date holds (ECMA-262: ±8.64e15 ms around 1970). */
+export const MAX_DATE_MS = 8.64e15;
+
+/** The instant of a document timestamp, or undefined when it lies beyond the range of dates. */
+export function timestampDate(ms: number): Date | undefined {
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms) : undefined;
+}
+
 /** A byte-string field that may be absent, null or present (spec 2.1: real documents write null). */
 export type OptionalBytes = { readonly state: 'absent' } | { readonly state: 'null' } | { readonly state: 'present'; readonly value: Uint8Array };
 
 export interface AttestationDocument {
+  /** Enclave (NSM) or instance (NitroTPM) attestation; `pcrs` holds the PCRs of either. */
+  readonly kind: AttestationKind;
   readonly moduleId: string;
   readonly digest: string;
-  /** Milliseconds since the Unix epoch (UTC). */
+  /** Milliseconds since the Unix epoch (UTC). May lie beyond the range of dates: see timestampDate. */
   readonly timestamp: number;
-  /** PCR index → value, in index order. */
+  /** PCR index → value, in index order (from `pcrs`, or `nitrotpm_pcrs` for a NitroTPM document). */
   readonly pcrs: ReadonlyMap<number, Uint8Array>;
   readonly certificate: Uint8Array;
   /** Root first. */
@@ -110,6 +136,10 @@ export interface DecodedAttestation {
   readonly problems: readonly FieldProblem[];
   /** When the document is unreadable but its certificates are not: enough to check the signature. */
   readonly signingMaterial?: SigningMaterial;
+  /** The kind, when the payload says it (even when other fields are wrong). */
+  readonly kind?: AttestationKind;
+  /** The timestamp (ms), whenever it is a readable positive integer, even when other fields are wrong. */
+  readonly timestamp?: number;
 }
 
 function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknown {
@@ -146,7 +176,7 @@ export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
   return { tagged, protectedBytes: bytesOf(prot), protectedHeader: header, unprotected: unprot, payload: bytesOf(payload), signature: bytesOf(signature) };
 }
 
-const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
+const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'nitrotpm_pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
 
 /** The text of the (definite or indefinite) text string at `pos`. */
 function decodeTextAt(bytes: Uint8Array, pos: number): string | undefined {
@@ -164,7 +194,7 @@ export interface SigningMaterial {
   readonly cabundle: readonly Uint8Array[];
 }
 
-export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[]; signingMaterial?: SigningMaterial } {
+export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[]; signingMaterial?: SigningMaterial; kind?: AttestationKind; timestamp?: number } {
   const problems: FieldProblem[] = [];
   const error = (field: string, message: string) => problems.push({ field, severity: 'error', message });
   const warning = (field: string, message: string) => problems.push({ field, severity: 'warning', message });
@@ -179,9 +209,9 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
     for (const { key, value } of mapEntries(payload, 0)) {
       const k = key.major === 3 ? decodeTextAt(payload, key.start) : undefined;
       if (typeof k === 'string') wire.set(k, value.initial);
-      if (k === 'pcrs' && value.major === 5) {
+      if ((k === 'pcrs' || k === 'nitrotpm_pcrs') && value.major === 5) {
         for (const e of mapEntries(payload, value.start)) {
-          if (e.key.major !== 0) error('pcrs', 'pcrs has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)');
+          if (e.key.major !== 0) error(k, `${k} has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)`);
         }
       }
     }
@@ -208,21 +238,35 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
   if (digest !== 'SHA384') error('digest', map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing');
   const ts = map.get('timestamp');
   const timestamp = typeof ts === 'bigint' ? Number(ts) : ts;
-  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
+  const readableTimestamp = typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : undefined;
+  if (readableTimestamp === undefined) error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
+  else if (!timestampDate(readableTimestamp)) warning('timestamp', `timestamp ${readableTimestamp} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`);
+
+  // The kind: an enclave's NSM writes `pcrs`, an instance's NitroTPM `nitrotpm_pcrs`; never both.
+  const hasEnclave = map.has('pcrs');
+  const hasTpm = map.has('nitrotpm_pcrs');
+  const kind: AttestationKind | undefined = hasEnclave && hasTpm ? undefined : hasTpm ? 'nitrotpm' : 'enclave';
+  if (hasEnclave && hasTpm) error('payload', 'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other');
+  const pcrKey = kind === 'nitrotpm' ? 'nitrotpm_pcrs' : 'pcrs';
+  if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId)) warning('module_id', `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`);
+  if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId)) warning('module_id', `module_id ${moduleId} names a NitroTPM (-tpm…), but the document carries pcrs, as an enclave document does`);
 
   const pcrs = new Map<number, Uint8Array>();
-  const rawPcrs = map.get('pcrs');
-  if (!(rawPcrs instanceof Map)) {
-    error('pcrs', map.has('pcrs') ? 'pcrs is not a map' : 'pcrs is missing');
+  const rawPcrs = hasEnclave && hasTpm ? undefined : map.get(pcrKey);
+  if (hasEnclave && hasTpm) {
+    // Already reported.
+  } else if (!(rawPcrs instanceof Map)) {
+    error(pcrKey, map.has(pcrKey) ? `${pcrKey} is not a map` : 'pcrs is missing (a NitroTPM instance document has nitrotpm_pcrs instead)');
   } else {
-    if (rawPcrs.size < 1 || rawPcrs.size > 32) error('pcrs', `pcrs has ${rawPcrs.size} entries; it must have 1 to 32`);
+    // The same rules for both kinds (AWS's CDDL: index 0..31, a PCR is 32, 48 or 64 bytes).
+    if (rawPcrs.size < 1 || rawPcrs.size > 32) error(pcrKey, `${pcrKey} has ${rawPcrs.size} entries; it must have 1 to 32`);
     for (const [k, v] of rawPcrs) {
       if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= 32) {
-        error('pcrs', `pcrs has the key ${String(k)}; keys must be integers 0 to 31`);
+        error(pcrKey, `${pcrKey} has the key ${String(k)}; keys must be integers 0 to 31`);
         continue;
       }
       if (!isBytes(v) || ![32, 48, 64].includes(v.length)) {
-        error('pcrs', `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
+        error(pcrKey, `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
         continue;
       }
       pcrs.set(k, bytesOf(v));
@@ -265,13 +309,22 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
   if (problems.some((p) => p.severity === 'error')) {
     // The signature can still be checked when the certificates are readable: say so separately.
     const material = isBytes(certificate) && cabundle.length > 0 && cabundle.length === (rawBundle as unknown[]).length ? { certificate: bytesOf(certificate), cabundle } : undefined;
-    return { document: undefined, problems, ...(material ? { signingMaterial: material } : {}) };
+    return {
+      document: undefined,
+      problems,
+      ...(material ? { signingMaterial: material } : {}),
+      ...(kind ? { kind } : {}),
+      ...(readableTimestamp !== undefined ? { timestamp: readableTimestamp } : {}),
+    };
   }
   return {
+    kind,
+    timestamp: readableTimestamp,
     document: {
+      kind: kind as AttestationKind,
       moduleId: moduleId as string,
       digest: digest as string,
-      timestamp: timestamp as number,
+      timestamp: readableTimestamp as number,
       pcrs: new Map([...pcrs].sort((a, b) => a[0] - b[0])),
       certificate: bytesOf(certificate as Uint8Array),
       cabundle,

@@ -1,7 +1,7 @@
 // Plain-JSON forms of decoded documents and verification reports (binary fields as lower-case hex),
 // for `nitro-dev decode-attestation` / `verify-attestation --json` and anything else that prints.
 import { toHex } from '../util/bytes';
-import type { DecodedAttestation, OptionalBytes } from './document';
+import { ATTESTATION_KIND_LABELS, PCRS_KEY, timestampDate, type DecodedAttestation, type OptionalBytes } from './document';
 import type { VerifyReport } from './verify';
 
 const optional = (v: OptionalBytes): string | null | undefined => (v.state === 'present' ? toHex(v.value) : v.state === 'null' ? null : undefined);
@@ -16,7 +16,11 @@ const plain = (v: unknown): unknown => {
 
 export function decodedToJson(d: DecodedAttestation): Record<string, unknown> {
   const doc = d.document;
+  const time = doc ? timestampDate(doc.timestamp) : undefined;
   return {
+    // `enclave` or `nitrotpm`; null when the payload does not say (it has both PCR maps, or is unreadable).
+    kind: d.kind ?? null,
+    kind_label: d.kind ? ATTESTATION_KIND_LABELS[d.kind] : null,
     encoding: d.encoding,
     size: d.bytes.length,
     tagged: d.cose.tagged,
@@ -29,8 +33,11 @@ export function decodedToJson(d: DecodedAttestation): Record<string, unknown> {
           module_id: doc.moduleId,
           digest: doc.digest,
           timestamp: doc.timestamp,
-          timestamp_iso: new Date(doc.timestamp).toISOString(),
-          pcrs: Object.fromEntries([...doc.pcrs].map(([k, v]) => [String(k), toHex(v)])),
+          // null when the timestamp lies beyond the range of dates (the problems say so).
+          timestamp_iso: time ? time.toISOString() : null,
+          ...(time ? {} : { timestamp_out_of_range: true }),
+          // Under the key the document uses: pcrs (enclave) or nitrotpm_pcrs (NitroTPM).
+          [PCRS_KEY[doc.kind]]: Object.fromEntries([...doc.pcrs].map(([k, v]) => [String(k), toHex(v)])),
           certificate: toHex(doc.certificate),
           cabundle: doc.cabundle.map(toHex),
           public_key: optional(doc.publicKey),
@@ -47,8 +54,12 @@ export function decodedToJson(d: DecodedAttestation): Record<string, unknown> {
 export function reportToJson(r: VerifyReport): Record<string, unknown> {
   return {
     valid: r.valid,
+    kind: r.kind ?? null,
+    kind_label: r.kind ? ATTESTATION_KIND_LABELS[r.kind] : null,
     summary: r.summary,
+    hints: r.hints,
     at: r.at.toISOString(),
+    ...(r.timeNote ? { timeNote: r.timeNote } : {}),
     trustedRoot: r.trustedRoot ?? null,
     development: r.development,
     debugMode: r.debugMode,

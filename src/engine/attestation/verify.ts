@@ -5,7 +5,7 @@ import { concatBytes, equalBytes, toHex } from '../util/bytes';
 import { cborBytes, cborText } from '../util/cbor';
 import { firstCertificateDer } from '../util/pem';
 import { CertificateError, isValidAt, nameToString, parseCertificate, type CertificateInfo } from '../x509/certificate';
-import { AttestationFormatError, decodeAttestation, type AttestationDocument, type DecodedAttestation } from './document';
+import { ATTESTATION_KIND_LABELS, AttestationFormatError, decodeAttestation, timestampDate, type AttestationDocument, type AttestationKind, type DecodedAttestation } from './document';
 import { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots';
 
 /** The cryptography the verifier needs, provided by the host (node:crypto in Node). */
@@ -82,13 +82,35 @@ export interface VerifyOptions {
   readonly at?: Date | 'document';
   /** Expected PCR values (index → hex); each is compared. */
   readonly expectedPcrs?: ReadonlyMap<number, string>;
+  /**
+   * Where the expected PCRs come from: `enclave-image` (an EIF's measurements), which apply only to
+   * enclave documents, or `values` (default), compared with the PCRs of either kind.
+   */
+  readonly expectedPcrsFrom?: 'enclave-image' | 'values';
   /** The nonce the document must carry (hex or bytes). */
   readonly nonce?: Uint8Array;
+}
+
+/** A suggestion for the person verifying: what to try when the verdict is likely not what they meant. */
+export interface VerifyHint {
+  /**
+   * `development-root`: the chain starts at the emulator's development root, which was not trusted;
+   * `at-document-time`: a genuine document that fails only because its certificates expired since.
+   */
+  readonly code: 'development-root' | 'at-document-time';
+  /** A sentence without any command-line syntax (callers name their own flag or button). */
+  readonly message: string;
 }
 
 export interface VerifyReport {
   /** True when no check failed. */
   readonly valid: boolean;
+  /** Enclave or NitroTPM (instance) attestation, when the payload says which. */
+  readonly kind?: AttestationKind;
+  /** Suggestions (empty when there are none). */
+  readonly hints: readonly VerifyHint[];
+  /** Set when the time is not the one asked for: `--at-document-time` on a document whose timestamp cannot be read. */
+  readonly timeNote?: string;
   /** One sentence: the verdict and its main reason. */
   readonly summary: string;
   readonly checks: readonly Check[];
@@ -131,7 +153,10 @@ const AWS_ROOT_DER = firstCertificateDer(AWS_NITRO_ROOT_G1_PEM);
 /** Extensions whose meaning the chain check enforces: basicConstraints, keyUsage. */
 const PROCESSED_EXTENSIONS = new Set(['2.5.29.19', '2.5.29.15']);
 
-const dateText = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+const dateText = (d: Date) => (Number.isNaN(d.getTime()) ? 'an invalid time' : d.toISOString().replace('.000Z', 'Z'));
+
+/** The common name of the emulator's development root (src/engine/node/devAttestation.ts names it). */
+export const EMULATOR_DEVELOPMENT_ROOT_CN = 'development.nitro-emulator';
 
 /**
  * Verified certificate links, keyed by the SHA-256 fingerprints of issuer and subject, for a
@@ -173,15 +198,21 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   const checks: Check[] = [];
   const add = (code: CheckCode, status: CheckStatus, reason: string) => checks.push({ code, status, title: TITLES[code], reason });
   const roots = resolveRoots(crypto, options);
-  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[] };
+  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[], hints: [] as VerifyHint[] };
+  let timeNote: string | undefined;
+  let kind: AttestationKind | undefined;
   const finish = (extra: Partial<VerifyReport> & { at: Date }): VerifyReport => {
     const failed = checks.filter((c) => c.status === 'fail');
     const valid = failed.length === 0;
-    const r = { ...base, ...extra };
+    const r = { ...base, ...extra, ...(kind ? { kind } : {}), ...(timeNote ? { timeNote } : {}) };
     const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
+    const what = kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
+    const when = `${dateText(r.at)}${timeNote ? ` (${timeNote})` : ''}`;
+    // One failure is one sentence; several are numbered, since a reason may list things itself.
+    const reasons = failed.length === 1 ? (failed[0] as Check).reason : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
     const summary = valid
-      ? `VALID at ${dateText(r.at)}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
-      : `INVALID at ${dateText(r.at)}: ${failed.map((c) => c.reason).join(' ')}`;
+      ? `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
+      : `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}.`;
     return { valid, summary, checks, ...r };
   };
 
@@ -192,8 +223,10 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   } catch (e) {
     const message = e instanceof AttestationFormatError ? e.message : `the document cannot be read: ${e instanceof Error ? e.message : String(e)}`;
     add('cose.structure', 'fail', message);
+    if (options.at === 'document') timeNote = 'the current time: the document cannot be read, so neither can its timestamp';
     return finish({ at: now });
   }
+  kind = decoded.kind;
   const { cose } = decoded;
   add('cose.structure', 'pass', `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`);
 
@@ -220,7 +253,13 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   ];
   add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
   const doc = decoded.document;
-  const at = options.at === 'document' ? (doc ? new Date(doc.timestamp) : now) : now;
+  // The document's own time, whenever its timestamp can be read (even if another field is wrong).
+  const docTime = decoded.timestamp !== undefined ? timestampDate(decoded.timestamp) : undefined;
+  let at = now;
+  if (options.at === 'document') {
+    if (docTime) at = docTime;
+    else timeNote = decoded.timestamp !== undefined ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time` : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
+  }
   const material = doc ?? decoded.signingMaterial;
   if (!material) {
     for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) add(code, 'skip', 'the document\'s certificates cannot be read');
@@ -323,12 +362,28 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   } else {
     add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
   }
-  if (!doc) return finish({ at, decoded, chain, ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}), development: trusted?.kind === 'development' });
-  const docTime = new Date(doc.timestamp);
-  add('document.time', isValidAt(leaf, docTime) ? 'pass' : 'warn', isValidAt(leaf, docTime) ? `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}` : `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
+  const hints: VerifyHint[] = [];
+  // The emulator's development root, not passed as trusted: say how to trust it.
+  if (!trusted && (/(?:^|,\s*)CN=([^,]+)/.exec(chain[0]?.subject ?? '')?.[1] ?? '') === EMULATOR_DEVELOPMENT_ROOT_CN) {
+    hints.push({ code: 'development-root', message: "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)" });
+  }
+  const hint = (extra: { trustedRoot?: VerifyReport['trustedRoot'] }) => {
+    // A genuine document that fails only because its certificates are no longer (or not yet) valid.
+    const onlyValidity = checks.filter((c) => c.status === 'fail').every((c) => c.code === 'chain.validity') && checks.some((c) => c.code === 'chain.validity' && c.status === 'fail');
+    if (onlyValidity && extra.trustedRoot && options.at !== 'document' && docTime && certs.every((c) => isValidAt(c, docTime))) {
+      hints.push({ code: 'at-document-time', message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid` });
+    }
+    return hints;
+  };
+  const trustedRoot = trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {};
+  if (!doc) return finish({ at, decoded, chain, ...trustedRoot, development: trusted?.kind === 'development', hints: hint(trustedRoot) });
+  if (!docTime) add('document.time', 'fail', `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`);
+  else add('document.time', isValidAt(leaf, docTime) ? 'pass' : 'warn', isValidAt(leaf, docTime) ? `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}` : `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
 
   const pcrComparisons: PcrComparison[] = [];
-  if (options.expectedPcrs && options.expectedPcrs.size > 0) {
+  if (options.expectedPcrs && options.expectedPcrs.size > 0 && doc.kind === 'nitrotpm' && options.expectedPcrsFrom === 'enclave-image') {
+    add('pcrs.expected', 'fail', "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead");
+  } else if (options.expectedPcrs && options.expectedPcrs.size > 0) {
     for (const [index, expected] of [...options.expectedPcrs].sort((a, b) => a[0] - b[0])) {
       const value = doc.pcrs.get(index);
       const actual = value ? toHex(value) : undefined;
@@ -342,18 +397,21 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     add('nonce.expected', n && equalBytes(n, options.nonce) ? 'pass' : 'fail', n ? (equalBytes(n, options.nonce) ? 'the nonce matches' : `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(options.nonce).slice(0, 32)}…`) : 'the document carries no nonce');
   }
   // Debug mode zeroes the image PCRs (0, 1, 2 and 8 when present); PCR3 and PCR4 stay set.
+  // An instance's NitroTPM has no debug mode: its PCRs follow the TPM's own conventions.
   const zero = (i: number) => doc.pcrs.get(i)?.every((b) => b === 0);
-  const debugMode = zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
-  add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
+  const debugMode = doc.kind === 'enclave' && zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
+  if (doc.kind === 'nitrotpm') add('debug-mode', 'skip', 'not applicable: a NitroTPM (instance) attestation document has no enclave debug mode');
+  else add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
 
   return finish({
     at,
     decoded,
     document: doc,
     chain,
-    ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}),
+    ...trustedRoot,
     development: trusted?.kind === 'development',
     debugMode,
     pcrComparisons,
+    hints: hint(trustedRoot),
   });
 }

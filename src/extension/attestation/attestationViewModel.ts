@@ -14,6 +14,7 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from '../../engine';
+import { ATTESTATION_KIND_LABELS, timestampDate, type AttestationKind } from '../../engine/attestation/document';
 import type {
   AttestationViewModel,
   BytesView,
@@ -65,7 +66,8 @@ export function verifyForView(
   const { time } = options;
   const at = time.mode === 'document' ? 'document' : time.mode === 'custom' ? new Date(time.at) : (options.now ?? new Date());
   const common = {
-    ...(options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs } : {}),
+    // The viewer compares with enclave images only (which do not apply to NitroTPM documents).
+    ...(options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs, expectedPcrsFrom: 'enclave-image' as const } : {}),
     ...(options.roots && options.roots.length > 0 ? { roots: options.roots } : {}),
   };
   const report = verifyAttestation(input, { at, ...common }, crypto, cache);
@@ -83,8 +85,37 @@ export function unreadableReason(report: VerifyReport): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Words and small values
 
-/** What each PCR measures (spec section 4.1). */
-export function pcrMeaning(index: number): string {
+/** What each PCR of an instance's NitroTPM measures (AWS EC2 User Guide, "NitroTPM Attestation Document contents"). */
+function nitroTpmPcrMeaning(index: number): string {
+  switch (index) {
+    case 0:
+      return 'Core system firmware code';
+    case 1:
+      return 'Core system firmware data';
+    case 2:
+      return 'Extended or pluggable code';
+    case 3:
+      return 'Extended or pluggable firmware data';
+    case 4:
+      return 'Boot manager code';
+    case 5:
+      return 'Boot manager configuration and GPT';
+    case 6:
+      return 'Host platform manufacturer';
+    case 7:
+      return 'Secure Boot policy';
+    case 16:
+      return 'Debug';
+    case 23:
+      return 'Application support';
+    default:
+      return index >= 8 && index <= 15 ? 'Static operating system' : 'Reserved';
+  }
+}
+
+/** What each PCR measures: of an enclave (spec section 4.1), or of an instance's NitroTPM. */
+export function pcrMeaning(index: number, kind: AttestationKind = 'enclave'): string {
+  if (kind === 'nitrotpm') return nitroTpmPcrMeaning(index);
   switch (index) {
     case 0:
       return 'Enclave image';
@@ -112,6 +143,12 @@ export function utcText(date: Date): string {
 
 export function timeView(date: Date): TimeView {
   return { ms: date.getTime(), iso: date.toISOString(), utc: utcText(date) };
+}
+
+/** A document's timestamp, which may lie beyond the range of dates (then only the number is shown). */
+export function documentTimeView(ms: number): TimeView {
+  const date = timestampDate(ms);
+  return date ? timeView(date) : { ms, iso: '', utc: `${ms} ms, beyond the range of dates`, outOfRange: true };
 }
 
 /** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
@@ -219,6 +256,8 @@ function plainReason(check: Check, report: VerifyReport, imageName: string | und
     case 'chain.validity':
       return validityReason(report.chain, report.at, check.reason, short);
     case 'pcrs.expected': {
+      // An enclave image compared with a NitroTPM document: the reason says it does not apply.
+      if (report.kind === 'nitrotpm') return check.reason;
       const differ = report.pcrComparisons.filter((p) => !p.match).map((p) => `PCR${p.index}`);
       const which = differ.length === 0 ? '' : ` (${differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`})`;
       return short ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}` : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
@@ -235,6 +274,17 @@ function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: Ver
   const failed = report.checks.filter((c) => c.status === 'fail').sort((a, b) => rank(a) - rank(b));
   const reasons = failed.map((c) => sentence(plainReason(c, report, imageName)));
   const notes: string[] = [];
+  const hints: string[] = [];
+  for (const h of report.hints) {
+    // Valid at document time is already a note (with a button to verify then).
+    if (h.code === 'development-root') {
+      hints.push(
+        "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. Documents fetched from an emulated enclave are verified with that root; on the command line, pass it with --development-root.",
+      );
+    }
+  }
+  if (report.kind === 'nitrotpm') notes.push(`${ATTESTATION_KIND_LABELS.nitrotpm}: its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`);
+  if (report.timeNote) notes.push(`${sentence(report.timeNote)}.`);
   let headline: string;
   if (report.valid) {
     headline = `${report.development ? 'Valid development attestation' : 'Valid'} ${phrase}`;
@@ -262,6 +312,7 @@ function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: Ver
     headline,
     reasons,
     notes,
+    hints,
     development: report.development,
     debugMode: report.debugMode,
     ...(report.trustedRoot ? { trustedRoot: { label: report.trustedRoot.label, kind: report.trustedRoot.kind } } : {}),
@@ -286,6 +337,9 @@ export interface ViewContext {
 function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContext['comparison']>): ComparisonView {
   const image = { name: comparison.name, detail: comparison.detail };
   if (comparison.error !== undefined) return { ok: false, image, error: comparison.error };
+  if (report.kind === 'nitrotpm') {
+    return { ok: false, image, error: "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image." };
+  }
   const rows = report.pcrComparisons.map((p) => ({
     index: p.index,
     name: `PCR${p.index}`,
@@ -310,7 +364,7 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
         return {
           index,
           name: `PCR${index}`,
-          meaning: pcrMeaning(index),
+          meaning: pcrMeaning(index, doc.kind),
           value: toHex(value),
           allZero: value.every((b) => b === 0),
           ...(e ? { expected: { value: e.expected, match: e.match } } : {}),
@@ -321,7 +375,7 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
     ? {
         moduleId: doc.moduleId,
         digest: doc.digest,
-        timestamp: timeView(new Date(doc.timestamp)),
+        timestamp: documentTimeView(doc.timestamp),
         nonce: bytesView(doc.nonce),
         userData: bytesView(doc.userData),
         publicKey: bytesView(doc.publicKey),
@@ -332,6 +386,7 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
   const rootTrusted = report.checks.some((c) => c.code === 'chain.root' && c.status === 'pass');
   return {
     source,
+    ...(report.kind ? { kind: report.kind, kindLabel: ATTESTATION_KIND_LABELS[report.kind] } : {}),
     time: { mode: context.time.mode, at: timeView(report.at) },
     verdict: verdictView(report, context.time, context.atDocumentTime, context.comparison?.name),
     checks,

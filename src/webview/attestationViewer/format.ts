@@ -40,3 +40,17 @@ export function duration(ms: number): string {
 export function bytes(n: number): string {
   return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
 }
+
+/**
+ * A certificate named by its role for labels: "root certificate", "zonal certificate", and
+ * "signing certificate" (whose role label already says "certificate").
+ */
+export function certificateNoun(roleLabel: string): string {
+  const noun = roleLabel.toLowerCase();
+  return /\bcertificate$/.test(noun) ? noun : `${noun} certificate`;
+}
+
+/** What the copy button of a certificate's SHA-256 fingerprint copies (its accessible label and status text). */
+export function fingerprintCopyWhat(roleLabel: string): string {
+  return `SHA-256 fingerprint of the ${certificateNoun(roleLabel)}`;
+}

@@ -12,7 +12,7 @@ import type {
 } from '../../shared/attestationViewer';
 import { badge, card, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
 import { plural } from '../lib/format';
-import { bytes, duration, localTime } from './format';
+import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -57,6 +57,7 @@ function sentence(text: string): string {
 
 /** A time as local time, with UTC under it (and as tooltip the ISO form). */
 function timeBlock(t: TimeView, extra?: Child): HTMLElement {
+  if (t.outOfRange) return h('span', { class: 'time-block' }, h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
   return h('span', { class: 'time-block', title: t.iso }, h('span', { class: 'time-local' }, localTime(t.ms)), h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
 }
 
@@ -82,8 +83,10 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
       'div',
       { class: 'verdict-text' },
       h('div', { class: 'verdict-title' }, h('p', { class: 'verdict-headline' }, `${v.headline}.`), ...flags),
+      model.kindLabel ? h('p', { class: 'verdict-kind', id: 'attestation-kind' }, model.kindLabel) : null,
       reasons.length > 0 ? h('ul', { class: 'verdict-reasons' }, ...reasons.map((r) => h('li', null, r))) : null,
       ...v.notes.map((n) => h('p', { class: 'verdict-note' }, n)),
+      ...v.hints.map((n) => h('p', { class: 'verdict-note verdict-hint' }, h('strong', null, 'Hint: '), n)),
       offerDocumentTime
         ? h('p', { class: 'verdict-actions' }, button('Verify at document time', 'clock', () => actions.atDocumentTime(), { id: 'verify-document-time', secondary: true }))
         : null,
@@ -207,8 +210,13 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
     'Document',
     [
       fields([
-        ['Module ID', withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'), 'module_id: the parent instance ID, -enc, and the enclave ID'],
-        ['Timestamp', withCopy(actions, timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)), d.timestamp.iso, 'timestamp'), 'timestamp: when the NSM made the document'],
+        ...(model.kindLabel ? ([['Kind', h('span', { class: 'field-kind' }, model.kindLabel), model.kind === 'nitrotpm' ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance' : 'pcrs: made by the NSM of an enclave']] as const) : []),
+        [
+          'Module ID',
+          withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'),
+          model.kind === 'nitrotpm' ? 'module_id: the instance ID, -tpm, and the NitroTPM ID' : 'module_id: the parent instance ID, -enc, and the enclave ID',
+        ],
+        ['Timestamp', withCopy(actions, timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)), d.timestamp.iso || String(d.timestamp.ms), 'timestamp'), model.kind === 'nitrotpm' ? 'timestamp: when the NitroTPM made the document' : 'timestamp: when the NSM made the document'],
         ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
         ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
         ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
@@ -225,6 +233,8 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
 
 /** PCRs shown even when all zero: the ones with a documented meaning. */
 const KNOWN_PCRS = new Set([0, 1, 2, 3, 4, 8]);
+/** The same for a NitroTPM (instance) document: the firmware and boot PCRs 0 to 7. */
+const KNOWN_TPM_PCRS = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
 
 function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLElement {
   const value = p.allZero ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`) : mono(p.value);
@@ -254,7 +264,8 @@ function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLEleme
 function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
   const comparing = model.comparison?.ok === true;
   const showAll = actions.showAllPcrs();
-  const shown = model.pcrs.filter((p) => showAll || KNOWN_PCRS.has(p.index) || !p.allZero || p.expected !== undefined);
+  const known = model.kind === 'nitrotpm' ? KNOWN_TPM_PCRS : KNOWN_PCRS;
+  const shown = model.pcrs.filter((p) => showAll || known.has(p.index) || !p.allZero || p.expected !== undefined);
   const hidden = model.pcrs.length - shown.length;
   const table = h(
     'table',
@@ -345,7 +356,7 @@ function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string
           h('span', { class: 'muted' }, ` (${duration(lifetime)})`),
         ),
       ],
-      ['SHA-256', withCopy(actions, colonHex(c.sha256), c.sha256, `SHA-256 fingerprint of the ${c.roleLabel.toLowerCase()} certificate`), 'SHA-256 fingerprint of the certificate’s DER'],
+      ['SHA-256', withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c.roleLabel)), 'SHA-256 fingerprint of the certificate’s DER'],
       ['Serial number', colonHex(c.serial)],
     ]),
   );

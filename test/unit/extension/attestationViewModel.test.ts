@@ -27,7 +27,7 @@ import {
   type BytesView,
   type TimeChoice,
 } from '../../../src/shared/attestationViewer';
-import { duration, fromLocalInput, toLocalInput } from '../../../src/webview/attestationViewer/format';
+import { duration, fingerprintCopyWhat, fromLocalInput, toLocalInput } from '../../../src/webview/attestationViewer/format';
 import { repoPath } from '../repo';
 
 const FIXTURES = repoPath('test', 'fixtures', 'attestation');
@@ -511,6 +511,70 @@ describe('(unit) Attestation Document Viewer view model', () => {
       assert.equal(duration(86400_000), '24 h');
       assert.equal(duration(20 * 86400_000 + 3600_000), '20 days 1 h');
       assert.equal(duration(30 * 365.25 * 86400_000), '30 years');
+    });
+  });
+  describe('issue 9: NitroTPM documents, hints, out-of-range timestamps, labels', () => {
+    const TPM = 'nitrotpm-2026-06-18-use2.cbor';
+
+    it('a NitroTPM document says its kind, and its PCRs carry the NitroTPM meanings (AWS EC2 User Guide)', () => {
+      const { model } = modelOf(TPM, { mode: 'document' });
+      assert.equal(model.kind, 'nitrotpm');
+      assert.equal(model.kindLabel, 'NitroTPM (instance) attestation');
+      assert.equal(model.verdict.valid, true, model.verdict.summary);
+      assert.equal(model.verdict.debugMode, false);
+      assert.ok(model.verdict.notes.some((n) => /^NitroTPM \(instance\) attestation: its PCRs \(nitrotpm_pcrs\) measure an EC2 instance's boot/.test(n)));
+      assert.equal(model.pcrs.length, 24);
+      const meaning = (i: number) => model.pcrs.find((p) => p.index === i)?.meaning;
+      assert.equal(meaning(0), 'Core system firmware code');
+      assert.equal(meaning(4), 'Boot manager code');
+      assert.equal(meaning(7), 'Secure Boot policy');
+      assert.equal(meaning(12), 'Static operating system');
+      assert.equal(meaning(23), 'Application support');
+      assert.equal(modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' }).model.kind, 'enclave');
+    });
+
+    it('Compare with Enclave Image on a NitroTPM document says it does not apply', () => {
+      const image = JSON.parse(readFileSync(repoPath('test', 'fixtures', 'eif', 'synthetic-v4-signed.expected.json'), 'utf8'));
+      const { model } = modelOf(TPM, { mode: 'document' }, { expectedPcrs: expectedPcrsOf(image), comparison: { name: 'synthetic-v4-signed.eif', detail: '/tmp/x.eif' } });
+      assert.ok(model.comparison && !model.comparison.ok);
+      assert.match(model.comparison.error, /^Does not apply: this is a NitroTPM \(instance\) attestation document/);
+      assert.ok(model.pcrs.every((p) => p.expected === undefined), 'nothing compared');
+      assert.equal(model.verdict.valid, false);
+      assert.match(model.verdict.headline, /an enclave image's PCRs do not apply to a NitroTPM/);
+    });
+
+    it('an out-of-range timestamp is shown as its number, never as an invalid date', () => {
+      const bytes = bytesOf('evervault-2022-10-13-prod.cbor');
+      // Synthetic: the timestamp field's 8-byte value replaced by 0x001fffffffffffff (the signature no longer verifies).
+      const at = Buffer.from(bytes).indexOf(Buffer.from('1b00000183d0909e18', 'hex'));
+      assert.ok(at > 0, 'the timestamp as stored (1b + 8 bytes)');
+      const changed = Uint8Array.from(bytes);
+      changed.set(Buffer.from('1b001fffffffffffff', 'hex'), at);
+      for (const time of [{ mode: 'now' }, { mode: 'document' }] as const) {
+        const run = verifyForView(changed, { time }, nodeAttestationCrypto);
+        const model = toAttestationViewModel(run.report, { source: { kind: 'bytes', label: 'x', inputSize: changed.length }, time });
+        assert.equal(model.document?.timestamp.outOfRange, true);
+        assert.equal(model.document?.timestamp.ms, 9007199254740991);
+        assert.match(model.document?.timestamp.utc ?? '', /^9007199254740991 ms, beyond the range of dates$/);
+        assert.equal(model.verdict.valid, false);
+        assert.doesNotThrow(() => JSON.stringify(model));
+      }
+    });
+
+    it('the copy label of a fingerprint names each certificate once ("signing certificate", not "signing certificate certificate")', () => {
+      const { model } = modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' });
+      const labels = model.chain.map((c) => fingerprintCopyWhat(c.roleLabel));
+      assert.deepEqual(labels, [
+        'SHA-256 fingerprint of the root certificate',
+        'SHA-256 fingerprint of the regional certificate',
+        'SHA-256 fingerprint of the zonal certificate',
+        'SHA-256 fingerprint of the instance certificate',
+        'SHA-256 fingerprint of the signing certificate',
+      ]);
+      for (const l of labels) assert.doesNotMatch(l, /certificate certificate/);
+      // The view uses this function for the button (and nothing else builds the label).
+      const view = readFileSync(repoPath('src', 'webview', 'attestationViewer', 'view.ts'), 'utf8');
+      assert.match(view, /withCopy\(actions, colonHex\(c\.sha256\), c\.sha256, fingerprintCopyWhat\(c\.roleLabel\)\)/);
     });
   });
 });
