@@ -409,7 +409,8 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   it('permissions: the state folder (tightened when older) and enclaves folder 0700; console log, host log, record and sockets 0600', async () => {
     const { chmodSync, statSync } = await import('node:fs');
     await loadParents(dir);
-    chmodSync(dir, 0o755);
+    mkdirSync(path.join(dir, 'enclaves'), { recursive: true });
+    chmodSync(dir, 0o755); // as an older version made them
     chmodSync(path.join(dir, 'enclaves'), 0o755);
     const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
     const mode = (p: string) => statSync(p).mode & 0o777;

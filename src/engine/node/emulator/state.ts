@@ -63,10 +63,17 @@ export function ensurePrivateDir(dir: string): void {
 /** The state folder and its sub-folders, created or tightened to 0700. */
 export function ensureStateDirs(state: string): void {
   ensurePrivateDir(state);
-  for (const sub of ['enclaves', 'parents', 'dev-ca']) {
+  for (const sub of ['enclaves', 'parents', 'dev-ca', path.join('dev-ca', 'instances')]) {
     const dir = path.join(state, sub);
     if (sub === 'enclaves' || existsSync(dir)) ensurePrivateDir(dir);
   }
+  let parents: string[] = [];
+  try {
+    parents = readdirSync(path.join(state, 'parents'));
+  } catch {
+    /* none yet */
+  }
+  for (const id of parents) if (PARENT_ID_PATTERN.test(id)) ensurePrivateDir(path.join(state, 'parents', id));
 }
 
 const socketTag = (state: string) => createHash('sha256').update(path.resolve(state)).digest('hex').slice(0, 12);
