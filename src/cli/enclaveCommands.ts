@@ -3,14 +3,15 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatJson } from '../engine/eif/describe';
-import { parseMemoryArgument, parseUnsignedArgument } from '../engine/emulator/rules';
+import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '../engine/emulator/rules';
 import { BackendError, type RunEnclaveRequest } from '../engine/platform/backend';
 import { ENCLAVE_HOST_SUBCOMMAND, EmulatorBackend } from '../engine/node/emulator/backend';
 import { runEnclaveHost } from '../engine/node/emulator/host';
-import { emulatorStateDir, loadParents } from '../engine/node/emulator/state';
+import { repairState } from '../engine/node/emulator/repair';
+import { DEFAULT_PARENT, StateFileError, emulatorStateDir, loadParents } from '../engine/node/emulator/state';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './commands';
-import { formatErrorReport } from './errors';
+import { classify, formatCliError, formatErrorReport } from './errors';
 
 /** Prints a failure of an enclave command as nitro-cli does and returns its exit code. */
 export function failEnclaveCommand(io: CliIo, e: unknown): number {
@@ -18,6 +19,12 @@ export function failEnclaveCommand(io: CliIo, e: unknown): number {
   if (e instanceof BackendError) {
     io.stderr(formatErrorReport(e.code, e.message));
     return e.code === 0 ? 1 : e.code;
+  }
+  // A file the command could not read or write (a read-only state folder, a missing output folder): E19.
+  const cli = classify(e, 'reading');
+  if (cli.code === 19) {
+    io.stderr(formatCliError(cli));
+    return 19;
   }
   io.stderr(formatErrorReport(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
   return 1;
@@ -241,24 +248,31 @@ export const terminateEnclaveCommand: Command = {
   options: [
     { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
     { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
-    { name: 'all', help: 'Terminates all running enclaves of the parent' },
+    { name: 'all', help: 'Terminates all running enclaves of the parent (of every parent, when the state folder is damaged)' },
     PARENT_OPTION,
   ],
   async run(args, io) {
     const which = exactlyOne(this, args, ['enclave-id', 'enclave-name', 'all']);
     try {
       const backend = backendFor(io);
-      const parent = await parentId(io, args);
       if (which === 'all') {
-        const results = [];
-        for (const e of await backend.describeEnclaves(parent)) {
-          const r = await backend.terminateEnclave(parent, e.EnclaveID);
-          io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
-          results.push(r);
+        let results;
+        try {
+          const parent = await parentId(io, args);
+          results = [];
+          for (const e of await backend.describeEnclaves(parent)) results.push(await backend.terminateEnclave(parent, e.EnclaveID));
+        } catch (e) {
+          // A damaged state file must not strand running enclaves: find their hosts by their sockets.
+          const asked = optionValue(args, 'parent');
+          if (!(e instanceof StateFileError) || (asked !== undefined && !PARENT_ID_PATTERN.test(asked))) throw e;
+          io.stderr(`${e.message}.\nStopping every enclave host found in ${backend.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`);
+          results = await backend.terminateAllHosts(asked);
         }
+        for (const r of results) io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
         io.stdout(formatJson(results));
         return 0;
       }
+      const parent = await parentId(io, args);
       const id = which === 'enclave-id' ? (optionValue(args, 'enclave-id') as string) : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
       const r = await backend.terminateEnclave(parent, id);
       io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
@@ -297,6 +311,32 @@ export const consoleCommand: Command = {
   },
 };
 
+export const repairStateCommand: Command = {
+  name: 'repair-state',
+  summary: "Emulator: moves damaged state files aside (kept as <file>.damaged-<time>) and rebuilds parents.json and enclave records from the state folder and the running enclaves",
+  options: [],
+  async run(_args, io) {
+    try {
+      const report = await repairState(emulatorStateDir(io.env));
+      for (const m of report.movedAside) io.stderr(`Moved ${m.file} aside to ${m.keptAs}: ${m.problem}.\n`);
+      for (const id of report.recoveredEnclaves) io.stderr(`Rewrote the record of enclave ${id} from its running host.\n`);
+      for (const id of report.recoveredParents) io.stderr(`Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`);
+      if (report.movedAside.length === 0 && report.recoveredParents.length === 0) io.stderr(`The state folder ${report.stateDir} has no damaged files.\n`);
+      io.stdout(
+        formatJson({
+          StateDir: report.stateDir,
+          MovedAside: report.movedAside.map((m) => ({ File: m.file, KeptAs: m.keptAs, Problem: m.problem })),
+          RecoveredParents: report.recoveredParents,
+          RecoveredEnclaves: report.recoveredEnclaves,
+        }),
+      );
+      return 0;
+    } catch (e) {
+      return failEnclaveCommand(io, e);
+    }
+  },
+};
+
 /** The hidden host subcommand; in the command list only when this process was started as a host, so `--help` never shows it. */
 export const enclaveHostCommand: Command = {
   name: ENCLAVE_HOST_SUBCOMMAND,
@@ -313,4 +353,4 @@ export const enclaveHostCommand: Command = {
 const startedAsHost = typeof process !== 'undefined' && process.argv[2] === ENCLAVE_HOST_SUBCOMMAND;
 
 /** The enclave subcommands, in `--help` order. */
-export const ENCLAVE_COMMANDS: readonly Command[] = [runEnclaveCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand, ...(startedAsHost ? [enclaveHostCommand] : [])];
+export const ENCLAVE_COMMANDS: readonly Command[] = [runEnclaveCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand, repairStateCommand, ...(startedAsHost ? [enclaveHostCommand] : [])];

@@ -9,7 +9,8 @@
 //
 // On disk, under <stateDir>/dev-ca/ (a 0700 folder): root.pem, regional.pem, zonal.pem and
 // instances/<parent instance id>.pem, each holding a CA's PKCS#8 private key and its certificate
-// (files created with mode 0600), and root.crt, the root certificate alone. Intermediates are
+// (files created with mode 0600), and root.crt, the root certificate alone (0600 too: the state
+// folder is the user's alone; `nitro-dev dev-root --export` gives a copy to share). Intermediates are
 // reissued (with new keys) when they no longer cover the time a document is made; signing leaves
 // live in memory, one per enclave, reissued when they expire.
 import 'reflect-metadata';
@@ -209,7 +210,7 @@ export class DevelopmentCa {
     const crt = path.join(directory, 'root.crt');
     if ((await readIfExists(crt)) !== toPem('CERTIFICATE', root.der)) {
       const temp = `${crt}.${hex(6)}.partial`;
-      const file = await open(temp, 'wx', 0o644);
+      const file = await open(temp, 'wx', 0o600);
       try {
         await file.writeFile(toPem('CERTIFICATE', root.der), 'utf8');
       } finally {

@@ -67,8 +67,11 @@ export class CurrentParent implements vscode.Disposable {
         this.item.tooltip = `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. Click to switch parent instance.`;
         this.item.show();
       } catch (e) {
-        this.log.warn(`Status bar: cannot read the current parent: ${e instanceof Error ? e.message : String(e)}`);
+        // E.g. a damaged state file: the message names it and says how to recover; show it, not only "unavailable".
+        const message = e instanceof Error ? e.message : String(e);
+        this.log.error(`Status bar: cannot read the current parent: ${message}`);
         this.item.text = '$(vm) Nitro Enclaves: unavailable';
+        this.item.tooltip = `Nitro Enclaves: ${message}`;
         this.item.show();
       }
     });

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorBackend } from '../../../src/engine/node/emulator/backend';
@@ -23,8 +23,10 @@ interface Result {
 describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, console (emulator)', function () {
   this.timeout(120_000);
   let dir: string;
+  /** The state folder the commands use: `dir` unless a test moves it. */
+  let stateDir: string;
   const seenPids = new Set<number>();
-  const env = () => ({ ...process.env, NITRO_DEV_STATE_DIR: dir });
+  const env = () => ({ ...process.env, NITRO_DEV_STATE_DIR: stateDir });
 
   function run(...args: string[]): Result {
     const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: env(), timeout: 60_000 });
@@ -67,9 +69,16 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   }
 
   before(() => assert.ok(existsSync(cli), 'build dist/cli.js first'));
-  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nde-'))));
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nde-'));
+    stateDir = dir;
+  });
   afterEach(async () => {
-    for (const r of liveRecords(dir)) if (r.hostPid) seenPids.add(r.hostPid);
+    try {
+      for (const r of liveRecords(stateDir)) if (r.hostPid) seenPids.add(r.hostPid);
+    } catch {
+      /* a test that damaged the state stopped its hosts itself */
+    }
     for (const pid of seenPids) {
       try {
         process.kill(pid, 'SIGTERM');
@@ -227,7 +236,7 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.match(c.stdout, /to stderr/);
     const [d] = ok(run('describe-enclaves'));
     assert.equal(d.Flags, 'DEBUG_MODE');
-    const appPid = Number(readFileSync(path.join(dir, 'enclaves', `${a.EnclaveID}.app.pid`), 'utf8'));
+    const appPid = JSON.parse(readFileSync(path.join(dir, 'enclaves', `${a.EnclaveID}.app.pid`), 'utf8')).pid as number;
     assert.ok(pidAlive(appPid));
     ok(run('terminate-enclave', '--enclave-id', a.EnclaveID));
     await waitFor(() => !pidAlive(appPid));
@@ -314,5 +323,112 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     } finally {
       backend.dispose();
     }
+  });
+
+  it('a damaged parents.json: every command stops with E19 naming it and leaves it as it was; terminate-enclave --all still stops the hosts; repair-state brings them back', async () => {
+    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'kept'));
+    const file = path.join(dir, 'parents.json');
+    const damaged = '{ "parents": [';
+    writeFileSync(file, damaged);
+    for (const args of [
+      ['describe-enclaves'],
+      ['run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'],
+      ['terminate-enclave', '--enclave-id', a.EnclaveID],
+      ['console', '--enclave-id', a.EnclaveID],
+    ]) {
+      const r = run(...args);
+      errorCode(r, 19);
+      assert.ok(r.stderr.includes(file), r.stderr);
+      assert.match(r.stderr, /nitro-dev repair-state/);
+    }
+    assert.equal(readFileSync(file, 'utf8'), damaged, 'parents.json is not replaced');
+    assert.ok(pidAlive(a.ProcessID), 'the running enclave is not touched');
+
+    // repair-state: the damaged copy is kept beside it, the running enclave's parent comes back.
+    const repaired = ok(run('repair-state'));
+    assert.equal(repaired.MovedAside.length, 1);
+    assert.equal(repaired.MovedAside[0].File, file);
+    assert.match(repaired.MovedAside[0].KeptAs, /parents\.json\.damaged-\d{4}-\d\d-\d\dT[\d-]+Z$/);
+    assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), damaged);
+    assert.deepEqual(repaired.RecoveredParents, [a.EnclaveID.replace(/-enc[0-9a-f]{16}$/, '')]);
+    const [described] = ok(run('describe-enclaves'));
+    assert.equal(described.EnclaveID, a.EnclaveID);
+    assert.equal(described.EnclaveName, 'kept');
+
+    // Damaged again: terminate-enclave --all finds the host by its socket and stops it.
+    writeFileSync(file, 'not json');
+    const t = run('terminate-enclave', '--all');
+    assert.equal(t.status, 0, t.stderr);
+    assert.deepEqual(JSON.parse(t.stdout), [{ EnclaveName: 'kept', EnclaveID: a.EnclaveID, Terminated: true }]);
+    assert.ok(t.stderr.includes(file), t.stderr);
+    assert.match(t.stderr, new RegExp(`Successfully terminated enclave ${a.EnclaveID}\\.`));
+    await waitFor(() => !pidAlive(a.ProcessID));
+    assert.equal(readFileSync(file, 'utf8'), 'not json');
+  });
+
+  it('a damaged enclave record: E19 naming it; repair-state rewrites it from the running host; terminate-enclave --all stops the host', async () => {
+    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
+    const file = path.join(dir, 'enclaves', `${a.EnclaveID}.json`);
+    const original = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, '{"version": 1, "enclaveId": ');
+    const d = run('describe-enclaves');
+    errorCode(d, 19);
+    assert.ok(d.stderr.includes(file), d.stderr);
+    errorCode(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'), 19);
+    assert.ok(pidAlive(a.ProcessID));
+
+    const repaired = ok(run('repair-state'));
+    assert.deepEqual(repaired.RecoveredEnclaves, [a.EnclaveID]);
+    assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), '{"version": 1, "enclaveId": ');
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), original);
+    assert.equal(ok(run('describe-enclaves'))[0].EnclaveID, a.EnclaveID);
+
+    // A record pointing its socket elsewhere is damaged too; --all still reaches the host.
+    writeFileSync(file, JSON.stringify({ ...original, socketPath: path.join(dir, 'elsewhere.sock') }));
+    errorCode(run('describe-enclaves'), 19);
+    const t = run('terminate-enclave', '--all');
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(JSON.parse(t.stdout)[0].EnclaveID, a.EnclaveID);
+    await waitFor(() => !pidAlive(a.ProcessID));
+  });
+
+  it("a parent id '../../x' in parents.json is refused (E19) and nothing is written outside the state folder", async () => {
+    stateDir = path.join(dir, 'a', 'b', 'state');
+    await loadParents(stateDir);
+    const file = path.join(stateDir, 'parents.json');
+    const parents = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ parents: [{ ...parents.parents[0], id: '../../x' }] }));
+    const r = run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2');
+    errorCode(r, 19);
+    assert.match(r.stderr, /parents\[0\]\.id "\.\.\/\.\.\/x" is not an instance id/);
+    errorCode(run('describe-enclaves'), 19);
+    assert.deepEqual(readdirSync(path.join(dir, 'a', 'b')), ['state']);
+    assert.deepEqual(readdirSync(path.join(dir, 'a')), ['b']);
+  });
+
+  it('permissions: the state folder (tightened when older) and enclaves folder 0700; console log, host log, record and sockets 0600', async () => {
+    const { chmodSync, statSync } = await import('node:fs');
+    await loadParents(dir);
+    mkdirSync(path.join(dir, 'enclaves'), { recursive: true });
+    chmodSync(dir, 0o755); // as an older version made them
+    chmodSync(path.join(dir, 'enclaves'), 0o755);
+    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    assert.equal(mode(dir), 0o700);
+    assert.equal(mode(path.join(dir, 'enclaves')), 0o700);
+    const base = path.join(dir, 'enclaves', a.EnclaveID);
+    for (const suffix of ['.console.log', '.host.log', '.json', '.sock', '.nsm.sock']) assert.equal(mode(base + suffix), 0o600, suffix);
+  });
+
+  it('dev-root --export into a folder that does not exist, or with a state folder it cannot write, fails with E19', () => {
+    const missing = run('dev-root', '--export', path.join(dir, 'no', 'such', 'folder', 'root.pem'));
+    errorCode(missing, 19);
+    assert.match(missing.stderr, /no[/\\]such[/\\]folder/);
+    stateDir = path.join(dir, 'blocked');
+    mkdirSync(stateDir);
+    writeFileSync(path.join(stateDir, 'dev-ca'), 'a file where the CA folder goes');
+    const blocked = run('dev-root', '--export', path.join(dir, 'root.pem'));
+    errorCode(blocked, 19);
+    assert.match(blocked.stderr, /dev-ca/);
   });
 });

@@ -4,10 +4,10 @@
 // nitro-dev commands see and manage the same enclaves.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { checkCid, planRunEnclave } from '../../emulator/rules';
+import { ENCLAVE_ID_PATTERN, checkCid, planRunEnclave } from '../../emulator/rules';
 import { EifFormatError } from '../../eif/errors';
 import { MetadataError } from '../../eif/metadata';
 import { SignatureFormatError } from '../../eif/signature';
@@ -25,7 +25,9 @@ import { Emitter, type CancellationLike } from '../../platform/lifecycle';
 import { inspectEif } from '../eifFile';
 import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
 import {
+  FILE_MODE,
   enclavesDir,
+  ensureStateDirs,
   hostLogPathOf,
   killGroup,
   liveRecords,
@@ -34,6 +36,7 @@ import {
   readParentPool,
   removeEnclaveFiles,
   requireParentPool,
+  shortSocketDir,
   socketPathFor,
   withStateLock,
   writeRecord,
@@ -103,7 +106,7 @@ export class EmulatorBackend implements EnclaveBackend {
   private startWatching(): void {
     const dir = enclavesDir(this.options.stateDir);
     try {
-      mkdirSync(dir, { recursive: true });
+      ensureStateDirs(this.options.stateDir);
       this.watcher = watch(dir, { persistent: false }, () => this.scheduleChange());
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
@@ -129,7 +132,13 @@ export class EmulatorBackend implements EnclaveBackend {
    */
   private monitorHosts(): void {
     if (this.disposed || this.options.watch === false) return;
-    for (const record of liveRecords(this.options.stateDir)) {
+    let records: EnclaveRecord[];
+    try {
+      records = liveRecords(this.options.stateDir);
+    } catch {
+      return; // a damaged record: the next listing reports it
+    }
+    for (const record of records) {
       if (record.hostPid === undefined || this.monitors.has(record.enclaveId)) continue;
       const socket = net.connect(record.socketPath);
       socket.unref();
@@ -205,7 +214,7 @@ export class EmulatorBackend implements EnclaveBackend {
     if (options.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
 
     const dir = enclavesDir(state);
-    mkdirSync(dir, { recursive: true });
+    ensureStateDirs(state);
     const { record, hostPid } = await withStateLock(state, () => {
       const pool = requireParentPool(state, parent);
       const running = liveRecords(state).filter((r) => r.parentId === parent.id);
@@ -276,7 +285,7 @@ export class EmulatorBackend implements EnclaveBackend {
 
   private spawnHost(record: EnclaveRecord): number {
     const state = this.options.stateDir;
-    const log = openSync(hostLogPathOf(state, record.enclaveId), 'w', 0o644);
+    const log = openSync(hostLogPathOf(state, record.enclaveId), 'w', FILE_MODE);
     try {
       const env = { ...(this.options.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
       const child = spawn(
@@ -360,6 +369,43 @@ export class EmulatorBackend implements EnclaveBackend {
     } finally {
       this.changed.fire({ parentId });
     }
+  }
+
+  /**
+   * Stops every enclave host of the state folder (of one parent, given its id), found by the ids in
+   * the enclaves folder's file names and the sockets they give, not by their records: this works
+   * when parents.json or records are damaged. Hosts that do not answer are not there.
+   */
+  async terminateAllHosts(parentId?: string): Promise<TerminateEnclaveJson[]> {
+    const state = this.options.stateDir;
+    const ids = new Set<string>();
+    const collect = (dir: string) => {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        /* none */
+      }
+      for (const name of names) {
+        const m = /^(.+?)\.(json|sock|nsm\.sock|app\.pid|host\.log)$/.exec(name);
+        if (m && ENCLAVE_ID_PATTERN.test(m[1] as string) && (parentId === undefined || (m[1] as string).startsWith(`${parentId}-enc`))) ids.add(m[1] as string);
+      }
+    };
+    collect(enclavesDir(state));
+    if (process.platform !== 'win32') collect(shortSocketDir(state));
+    const results: TerminateEnclaveJson[] = [];
+    for (const id of [...ids].sort()) {
+      const socket = socketPathFor(state, id, '.sock', false);
+      try {
+        const described = resultOf<DescribeEnclaveJson>(await requestHost(socket, { op: 'describe' }, { timeoutMs: this.options.queryTimeoutMs ?? 3000 }));
+        results.push(resultOf<TerminateEnclaveJson>(await requestHost(socket, { op: 'terminate' }, { timeoutMs: 15_000 })));
+        for (let i = 0; i < 50 && pidAlive(described.ProcessID); i++) await sleep(20);
+      } catch (e) {
+        if (!(e instanceof HostUnreachableError)) throw e;
+      }
+    }
+    if (results.length > 0) this.changed.fire({});
+    return results;
   }
 
   async openConsole(parentId: string, enclaveId: string): Promise<ConsoleStream> {

@@ -5,7 +5,7 @@
 // so in its first lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { NsmDevice, type AttestPort } from '../../nsm/device';
@@ -13,21 +13,63 @@ import { fromHex } from '../../util/bytes';
 import type { DescribeEnclaveJson, EnclaveState, TerminateEnclaveJson } from '../../platform/backend';
 import { nodeHashes } from '../nodeHashes';
 import { FrameReader, KIND_BYTES, KIND_JSON, LengthPrefixedReader, encodeFrame, lengthPrefixed, type Frame } from './protocol';
-import { appPidPathOf, hostLogPathOf, killGroup, readRecordFile, recordPathOf, type EnclaveRecord } from './state';
+import { FILE_MODE, appPidPathOf, hostLogPathOf, killGroup, readRecord, recordPathOf, writeAppPid, type EnclaveRecord } from './state';
 
 /** Answers one NSM request (CBOR bytes) with the response's CBOR bytes. */
 export type NsmHandler = (request: Uint8Array) => Promise<Uint8Array>;
 
 /** Largest NSM request accepted on the application's socket (the device's buffers are smaller still). */
 const NSM_MAX_MESSAGE = 64 * 1024;
+/** Largest frame accepted on the control socket (requests are JSON or one NSM request). */
+const CONTROL_MAX_FRAME = NSM_MAX_MESSAGE + 1024;
 /** How long the application gets between SIGTERM and SIGKILL when the enclave is terminated. */
 const APP_STOP_GRACE_MS = 2000;
+
+/** What one host holds for its clients at most: a client that sends and never reads is paused, not buffered. */
+export interface HostLimits {
+  /** NSM connections open at once; more are closed at once (default 32). */
+  readonly nsmConnections: number;
+  /** Control connections open at once; more are closed at once (default 128). */
+  readonly controlConnections: number;
+  /**
+   * Reply bytes a connection may leave unread before the host stops reading its requests (default
+   * 256 KiB). Received bytes not yet answered stay below one read plus one request.
+   */
+  readonly unsentBytes: number;
+  /** Console bytes a live console client may leave unread before it is disconnected (default 4 MiB). */
+  readonly consoleUnsentBytes: number;
+}
+
+export const DEFAULT_HOST_LIMITS: HostLimits = { nsmConnections: 32, controlConnections: 128, unsentBytes: 256 * 1024, consoleUnsentBytes: 4 * 1024 * 1024 };
+
+/** What the host's connections hold right now and held at most (for tests and diagnostics). */
+export interface HostStats {
+  nsmConnections: number;
+  nsmRefused: number;
+  controlConnections: number;
+  controlRefused: number;
+  /** NSM connections whose reading is paused (answering what was read, or waiting for their replies to be read). */
+  nsmPaused: number;
+  /** NSM connections waiting for the client to read replies ('drain') before anything more is read. */
+  nsmWaitingForDrain: number;
+  /** The most reply bytes one connection had unsent, and received bytes not yet answered. */
+  maxUnsentBytes: number;
+  maxUnreadBytes: number;
+  consolesDropped: number;
+}
+
+export const newHostStats = (): HostStats => ({ nsmConnections: 0, nsmRefused: 0, controlConnections: 0, controlRefused: 0, nsmPaused: 0, nsmWaitingForDrain: 0, maxUnsentBytes: 0, maxUnreadBytes: 0, consolesDropped: 0 });
 
 export interface EnclaveHostOptions {
   /** The NSM of this enclave; default: createEnclaveNsm. */
   readonly nsm?: (record: EnclaveRecord, stateDir: string) => NsmHandler;
   /** The environment the application inherits (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Stop the enclave on SIGTERM, SIGINT and SIGHUP (default true; false when a test runs the host in its own process). */
+  readonly handleSignals?: boolean;
+  readonly limits?: Partial<HostLimits>;
+  /** Updated as connections come and go. */
+  readonly stats?: HostStats;
 }
 
 /**
@@ -59,9 +101,14 @@ export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHa
 export function bootLines(record: EnclaveRecord): string {
   const lines = [
     `[nitro-dev emulator] Enclave ${record.enclaveId} ("${record.name}") is emulated: no kernel boots and the image's code does not run.`,
-    `[nitro-dev emulator] Image ${record.eifPath}; PCR0 ${record.measurements.PCR0}.`,
+    `[nitro-dev emulator] Image ${record.eifPath}; the image's PCR0 is ${record.measurements.PCR0}.`,
     `[nitro-dev emulator] CID ${record.cid}, ${record.cpuIds.length} vCPUs [${record.cpuIds.join(', ')}], ${record.memoryMiB} MiB, ${record.debugMode ? 'debug mode' : 'production mode'}.`,
   ];
+  if (record.debugMode) {
+    lines.push(
+      `[nitro-dev emulator] Debug mode: this enclave's NSM reports PCR0, PCR1, PCR2 and PCR8 as zeros, as Nitro does for debug-mode enclaves, so DescribePCR and its attestation documents show zeros, not the image's PCR0 above.`,
+    );
+  }
   if (record.app) {
     lines.push(`[nitro-dev emulator] Starting the attached application: ${[record.app.command, ...(record.app.args ?? [])].join(' ')}`);
   } else {
@@ -72,14 +119,17 @@ export function bootLines(record: EnclaveRecord): string {
 
 /** Runs the host of the enclave whose record is at `recordPath`; resolves when the enclave has ended. */
 export async function runEnclaveHost(recordPath: string, options: EnclaveHostOptions = {}): Promise<number> {
-  const record = readRecordFile(recordPath);
+  const record = readRecord(recordPath);
   if (!record) throw new Error(`no enclave record at ${recordPath}`);
   const state = path.dirname(path.dirname(recordPath));
   let enclaveState: EnclaveState = 'RUNNING';
   const nsm = (options.nsm ?? createEnclaveNsm)(record, state);
+  const limits: HostLimits = { ...DEFAULT_HOST_LIMITS, ...options.limits };
+  const stats = options.stats ?? newHostStats();
 
-  // The console log: what a debug console would show, kept after the enclave ends.
-  const logFd = openSync(record.consoleLogPath, 'w', 0o644);
+  // The console log: what a debug console would show, kept after the enclave ends; the user's alone.
+  const logFd = openSync(record.consoleLogPath, 'w', FILE_MODE);
+  if (process.platform !== 'win32') fchmodSync(logFd, FILE_MODE);
   const consoles = new Set<net.Socket>();
   const writeConsole = (bytes: Uint8Array | string) => {
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
@@ -89,7 +139,16 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       /* disk full: the live console still gets it */
     }
     const frame = encodeFrame({ bytes: buf });
-    for (const c of consoles) c.write(frame);
+    for (const c of consoles) {
+      // A console client that stops reading is let go rather than buffered for without end.
+      if (c.writableLength > limits.consoleUnsentBytes) {
+        stats.consolesDropped++;
+        consoles.delete(c);
+        c.destroy();
+      } else {
+        c.write(frame);
+      }
+    }
   };
   writeConsole(bootLines(record));
 
@@ -99,17 +158,44 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
   let appExited: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
 
-  const control = net.createServer((socket) => serveControl(socket));
-  const nsmServer = net.createServer((socket) => serveNsm(socket));
+  const control = net.createServer((socket) => {
+    if (stats.controlConnections >= limits.controlConnections) return refuse(socket, 'control');
+    stats.controlConnections++;
+    socket.once('close', () => stats.controlConnections--);
+    serveControl(socket);
+  });
+  const nsmServer = net.createServer((socket) => {
+    if (stats.nsmConnections >= limits.nsmConnections) return refuse(socket, 'nsm');
+    stats.nsmConnections++;
+    socket.once('close', () => stats.nsmConnections--);
+    serveNsm(socket);
+  });
+  // A connection over the limit is closed at once, without reading it; the console says so once
+  // per burst (a flood of refused connections does not flood the log).
+  let refusing = false;
+  const refuse = (socket: net.Socket, which: 'nsm' | 'control') => {
+    if (which === 'nsm') stats.nsmRefused++;
+    else stats.controlRefused++;
+    socket.on('error', () => undefined);
+    socket.destroy();
+    if (!refusing) {
+      refusing = true;
+      const limit = which === 'nsm' ? limits.nsmConnections : limits.controlConnections;
+      writeConsole(`[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ${limit} are open already (the limit).\n`);
+      setTimeout(() => (refusing = false), 1000).unref();
+    }
+  };
   if (process.platform !== 'win32') {
     rmSync(record.socketPath, { force: true });
     rmSync(record.nsmSocketPath, { force: true });
   }
   await Promise.all([listen(nsmServer, record.nsmSocketPath), listen(control, record.socketPath)]);
+  if (process.platform !== 'win32') for (const s of [record.socketPath, record.nsmSocketPath]) chmodSync(s, FILE_MODE);
 
   const stop = (reason: string): Promise<void> => {
     if (stopping) return stopping;
     enclaveState = 'TERMINATING';
+    clearTimeout(startAnyway);
     stopping = (async () => {
       if (app && app.exitCode === null && app.signalCode === null && app.pid !== undefined) {
         killGroup(app.pid, 'SIGTERM');
@@ -169,7 +255,8 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       child.on('error', (e) => writeConsole(`[nitro-dev emulator] The application could not be started: ${e.message}\n`));
       child.stdout?.on('data', (b: Buffer) => writeConsole(b));
       child.stderr?.on('data', (b: Buffer) => writeConsole(b));
-      if (child.pid !== undefined) writeFileSync(appPidPathOf(state, record.enclaveId), `${child.pid}\n`);
+      // With its start time: cleanup after a host's death kills it only while it is still this process.
+      if (child.pid !== undefined) writeAppPid(state, record.enclaveId, child.pid);
       child.once('close', (code, signal) => {
         if (stopping) return;
         void stop(`ended: its application exited with ${signal ? `signal ${signal}` : `code ${code}`}`).then(finish);
@@ -179,8 +266,10 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     }
   };
 
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    process.on(signal, () => void stop(`was stopped (${signal})`).then(finish));
+  if (options.handleSignals !== false) {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(signal, () => void stop(`was stopped (${signal})`).then(finish));
+    }
   }
 
   function describe(metadata: boolean): DescribeEnclaveJson {
@@ -202,10 +291,16 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
   }
 
   function serveControl(socket: net.Socket): void {
-    const reader = new FrameReader();
+    // Requests are small (an NSM request at most); replies the client leaves unread pause its requests.
+    const reader = new FrameReader(CONTROL_MAX_FRAME);
     let pendingNsm = false;
     socket.on('error', () => socket.destroy());
-    const reply = (json: unknown) => socket.write(encodeFrame({ json }));
+    socket.on('drain', () => socket.resume());
+    const send = (frame: Buffer) => {
+      if (!socket.write(frame) && socket.writableLength >= limits.unsentBytes && !consoles.has(socket)) socket.pause();
+      stats.maxUnsentBytes = Math.max(stats.maxUnsentBytes, socket.writableLength);
+    };
+    const reply = (json: unknown) => send(encodeFrame({ json }));
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -224,7 +319,7 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
           void nsm(f.bytes).then(
             (response) => {
               reply({ ok: true });
-              socket.write(encodeFrame({ bytes: response }));
+              send(encodeFrame({ bytes: response }));
             },
             (e: Error) => reply({ ok: false, code: 0, message: `The NSM failed: ${e.message}` }),
           );
@@ -258,6 +353,9 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
             consoles.add(socket);
             socket.on('close', () => consoles.delete(socket));
           }
+        } else if (op === 'record') {
+          // The record as this host holds it: what repair-state writes back when the file is damaged.
+          reply({ ok: true, result: { ...record!, hostPid: process.pid } });
         } else if (op === 'nsm') {
           pendingNsm = true;
         } else {
@@ -267,25 +365,80 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     });
   }
 
+  /**
+   * The application's NSM socket: one request at a time, in order. Backpressure: while a reply is
+   * unsent beyond the limit (the client does not read) or requests are waiting to be answered, the
+   * socket is paused, so a client that pipelines without reading fills its own buffers, not the host's.
+   */
   function serveNsm(socket: net.Socket): void {
     const reader = new LengthPrefixedReader(NSM_MAX_MESSAGE);
-    let queue = Promise.resolve();
+    let busy = false;
+    let paused = false;
+    let waiting = false;
+    const wait = (on: boolean) => {
+      if (on !== waiting) stats.nsmWaitingForDrain += on ? 1 : -1;
+      waiting = on;
+    };
+    const pause = () => {
+      if (paused) return;
+      paused = true;
+      stats.nsmPaused++;
+      socket.pause();
+    };
+    const resume = () => {
+      if (!paused || socket.destroyed) return;
+      paused = false;
+      stats.nsmPaused--;
+      socket.resume();
+    };
     socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (paused) stats.nsmPaused--;
+      paused = false;
+      wait(false);
+    });
+    socket.on('drain', () => {
+      wait(false);
+      void pump();
+    });
     socket.on('data', (chunk: Buffer) => {
-      let requests: Uint8Array[];
+      reader.append(chunk);
+      stats.maxUnreadBytes = Math.max(stats.maxUnreadBytes, reader.buffered);
+      // Requests are answered one by one; read more only when they are.
+      pause();
+      void pump();
+    });
+    const pump = async () => {
+      if (busy) return;
+      busy = true;
       try {
-        requests = reader.push(chunk);
+        while (!socket.destroyed) {
+          if (socket.writableNeedDrain && socket.writableLength >= limits.unsentBytes) {
+            wait(true); // 'drain' pumps again
+            return;
+          }
+          let request: Uint8Array | undefined;
+          try {
+            request = reader.next();
+          } catch {
+            socket.destroy();
+            return;
+          }
+          if (!request) {
+            resume(); // everything received is answered: read on
+            return;
+          }
+          const response = await nsm(request);
+          if (socket.destroyed) return;
+          socket.write(lengthPrefixed(response));
+          stats.maxUnsentBytes = Math.max(stats.maxUnsentBytes, socket.writableLength);
+        }
       } catch {
         socket.destroy();
-        return;
+      } finally {
+        busy = false;
       }
-      for (const request of requests) {
-        queue = queue.then(async () => {
-          const response = await nsm(request);
-          if (!socket.destroyed) socket.write(lengthPrefixed(response));
-        });
-      }
-    });
+    };
   }
 
   return endedPromise;

@@ -42,12 +42,14 @@ export function encodeFrame(frame: { json: unknown } | { bytes: Uint8Array }): B
 export class FrameReader {
   private buffer: Buffer = Buffer.alloc(0);
 
+  constructor(private readonly max: number = MAX_FRAME) {}
+
   push(chunk: Buffer): Frame[] {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const frames: Frame[] = [];
     while (this.buffer.length >= 5) {
       const length = this.buffer.readUInt32BE(0);
-      if (length > MAX_FRAME) throw new Error(`frame of ${length} bytes is larger than ${MAX_FRAME}`);
+      if (length > this.max) throw new Error(`frame of ${length} bytes is larger than ${this.max}`);
       if (this.buffer.length < 5 + length) break;
       const kind = this.buffer[4];
       const payload = this.buffer.subarray(5, 5 + length);
@@ -63,19 +65,40 @@ export class FrameReader {
 /** The NSM socket's framing: 4-byte big-endian length + payload. */
 export class LengthPrefixedReader {
   private buffer: Buffer = Buffer.alloc(0);
+  private offset = 0;
 
   constructor(private readonly max: number) {}
 
-  push(chunk: Buffer): Uint8Array[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const out: Uint8Array[] = [];
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
-      if (length > this.max) throw new Error(`message of ${length} bytes is larger than ${this.max}`);
-      if (this.buffer.length < 4 + length) break;
-      out.push(new Uint8Array(this.buffer.subarray(4, 4 + length)));
-      this.buffer = this.buffer.subarray(4 + length);
+  /** Received bytes not yet taken by next(). */
+  get buffered(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  append(chunk: Buffer): void {
+    const rest = this.buffer.subarray(this.offset);
+    this.offset = 0;
+    this.buffer = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
+  }
+
+  /** The next complete message (a copy), or undefined until more bytes come; throws on a message larger than the limit. */
+  next(): Uint8Array | undefined {
+    if (this.buffered < 4) return undefined;
+    const length = this.buffer.readUInt32BE(this.offset);
+    if (length > this.max) throw new Error(`message of ${length} bytes is larger than ${this.max}`);
+    if (this.buffered < 4 + length) return undefined;
+    const message = new Uint8Array(this.buffer.subarray(this.offset + 4, this.offset + 4 + length));
+    this.offset += 4 + length;
+    if (this.offset === this.buffer.length) {
+      this.buffer = Buffer.alloc(0);
+      this.offset = 0;
     }
+    return message;
+  }
+
+  push(chunk: Buffer): Uint8Array[] {
+    this.append(chunk);
+    const out: Uint8Array[] = [];
+    for (let m = this.next(); m; m = this.next()) out.push(m);
     return out;
   }
 }

@@ -162,7 +162,7 @@ describe('(unit) nsm: development attestation', function () {
     }
   });
 
-  it('private keys are in files of mode 0600 in a 0700 folder; root.crt holds the certificate only', () => {
+  it('private keys are in files of mode 0600 in a 0700 folder; root.crt holds the certificate only (0600 as well)', () => {
     const dir = path.join(stateDir, 'dev-ca');
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     const files = walkFiles(dir);
@@ -172,6 +172,7 @@ describe('(unit) nsm: development attestation', function () {
     const crt = readFileSync(path.join(dir, 'root.crt'), 'utf8');
     assert.ok(!crt.includes('PRIVATE KEY'));
     assert.equal(crt.trim(), ca.rootPem.trim());
+    assert.equal(statSync(path.join(dir, 'root.crt')).mode & 0o777, 0o600);
     assert.ok(!files.some((f) => f.endsWith('.partial')), 'no temporary files left');
   });
 
