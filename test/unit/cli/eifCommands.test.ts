@@ -5,6 +5,7 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFile
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
+import { SPEC_METADATA, T, ascii, buildEif } from '../engine/eif/helpers';
 
 const cli = repoPath('dist/cli.js');
 const fixtures = repoPath('test/fixtures/eif');
@@ -122,5 +123,29 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
     assert.equal(r.status, 0);
     assert.match(r.stderr, /^warning: 3 byte\(s\) follow the last section/);
     assert.equal(JSON.parse(r.stdout).CheckCRC, true, 'trailing bytes are outside the CRC, as in nitro-cli');
+  });
+
+  it('describe-eif refuses deeply nested metadata with E35 naming the depth limit (no stack overflow)', () => {
+    const withDockerInfo = (info: string) =>
+      buildEif([
+        { type: T.kernel, data: ascii('kernel') },
+        { type: T.cmdline, data: ascii('console=ttyS0') },
+        { type: T.metadata, data: ascii(SPEC_METADATA.replace('"DockerInfo":null', `"DockerInfo":${info}`)) },
+        { type: T.ramdisk, data: ascii('ramdisk') },
+      ]);
+    const deep = path.join(dir, 'deep.eif');
+    writeFileSync(deep, withDockerInfo('['.repeat(5000) + ']'.repeat(5000)));
+    const r = run('describe-eif', '--eif-path', deep);
+    assert.equal(r.status, 35, r.stderr);
+    assert.match(r.stderr, /^\[ E35 \] EIF parsing error\. the metadata section nests arrays and objects more than 128 levels deep .*at most 128 levels are accepted/);
+    assert.equal(r.stdout, '');
+    // Brackets inside strings do not count, and 128 levels in all (the top-level object is one) are fine.
+    const fine = path.join(dir, 'fine.eif');
+    writeFileSync(fine, withDockerInfo(`{"s":"${'['.repeat(500)}","a":${'['.repeat(126)}${']'.repeat(126)}}`));
+    const ok = run('describe-eif', '--eif-path', fine);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).Metadata.DockerInfo.s, '['.repeat(500));
+    writeFileSync(fine, withDockerInfo(`{"s":"\\\"[","a":${'['.repeat(127)}${']'.repeat(127)}}`));
+    assert.equal(run('describe-eif', '--eif-path', fine).status, 35, 'level 129 is refused');
   });
 });

@@ -134,6 +134,9 @@ describe('build metadata', () => {
     assert.throws(() => parseCustomMetadata(Buffer.from('{'), 'm.json'), /m\.json is not valid JSON/);
     assert.throws(() => parseCustomMetadata(Buffer.alloc(4097, 0x20), 'm.json'), /4097 bytes; at most 4096/);
     assert.throws(() => parseCustomMetadata(Buffer.from([0x22, 0xff, 0x22]), 'm.json'), /not valid JSON/);
+    // Nothing is built that describe-eif would refuse: metadata deeper than 128 levels is refused here too.
+    assert.throws(() => parseCustomMetadata(Buffer.from('['.repeat(2000) + ']'.repeat(2000)), 'm.json'), /m\.json nests arrays and objects more than 128 levels deep/);
+    assert.deepEqual(parseCustomMetadata(Buffer.from('['.repeat(128) + ']'.repeat(128)), 'm.json'), JSON.parse('['.repeat(128) + ']'.repeat(128)));
   });
 });
 
