@@ -114,7 +114,7 @@ describe('(unit) nitro-dev build-enclave', function () {
     const out = path.join(dir, 'x.eif');
     const missing = run(['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', out, '--blobs', path.join(dir, 'no-blobs')]);
     assert.equal(missing.status, 48);
-    assert.match(missing.stderr, /\[ E48 \] EIF building error\. the blobs directory .*no-blobs does not exist/);
+    assert.match(missing.stderr, /\[ E48 \] EIF building error\. the blobs folder .*no-blobs \(from --blobs\) does not exist\. An x86_64 build reads bzImage, cmdline, init, nsm\.ko/);
     const tag = run(['build-enclave', '--oci-layout', `${layout}:nope`, '--output-file', out, '--blobs', blobs]);
     assert.equal(tag.status, 48);
     assert.match(tag.stderr, /nope/);

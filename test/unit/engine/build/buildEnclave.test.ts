@@ -229,7 +229,7 @@ describe('build-enclave (OCI image to .eif)', function () {
       rmSync(path.join(dir, 'nsm.ko'));
       await assert.rejects(build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, output: target, blobs: dir }), (e: unknown) => {
         assert.ok(e instanceof BlobsError);
-        assert.match(e.message, /"nsm\.ko" is missing/);
+        assert.ok(e.message.includes(`${path.join(dir, 'nsm.ko')}: missing`), e.message);
         assert.match(e.message, /NITRO_CLI_BLOBS/);
         return true;
       });
