@@ -5,14 +5,17 @@ import { EXIT_FAILURE, PROGRAM, runCli } from './cli';
 
 // The first Ctrl-C (SIGINT), SIGTERM or SIGHUP cancels the running command, which removes its
 // temporary files and partial output and exits with 128 + the signal's number, the shells'
-// convention (130, 143, 129); a second signal exits at once.
+// convention (130, 143, 129); a second signal exits at once. Commands that do not take the
+// cancellation (short ones, with nothing to clean up) exit at once on the first signal.
+const CANCELLABLE = new Set(['build-enclave', 'run-enclave', 'console', 'describe-eif', 'pcr', 'sign-eif']);
+const cancellable = CANCELLABLE.has(process.argv[2] ?? '');
 const interrupted = new Emitter<unknown>();
 const cancellation = { isCancellationRequested: false, onCancellationRequested: interrupted.event };
 let stoppedBy: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   const status = 128 + os.constants.signals[signal];
   process.on(signal, () => {
-    if (cancellation.isCancellationRequested) process.exit(status);
+    if (cancellation.isCancellationRequested || !cancellable) process.exit(status);
     stoppedBy = status;
     cancellation.isCancellationRequested = true;
     interrupted.fire(undefined);

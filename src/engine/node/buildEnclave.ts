@@ -6,7 +6,8 @@
 // Everything is streamed through the build's own temporary directory: the layers' file data goes
 // to an append-only spool file, the customer ramdisk to a cpio file, and the image is written
 // atomically (nothing at the output path until it is complete). The temporary directory is
-// removed on success, failure and cancellation alike.
+// removed on success, failure and cancellation alike; it records its owner (PID, start time,
+// host), so that the next build removes the folder of a build that was killed before it could.
 import { lstat, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -224,6 +224,22 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
       assert.deepEqual(readdirSync(dir), ['big.bin']);
     });
 
+    it('a command that takes no cancellation ends on the first Ctrl-C too (decode-attestation waiting for standard input)', async () => {
+      // Ready when the CLI's signal handlers are installed. Node itself catches SIGINT and SIGTERM from
+      // its start, but not SIGHUP, which the CLI handles with them: bit 0 (signal 1) of SigCgt in /proc/<pid>/status.
+      const handlesSignals = (pid: number) => {
+        try {
+          const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+          return m !== null && (BigInt(`0x${m[1]}`) & 1n) !== 0n;
+        } catch {
+          return false;
+        }
+      };
+      const r = await signalWhenWorking(['decode-attestation', '--document', '-'], handlesSignals);
+      assert.equal(r.status, 130, r.stderr);
+      assert.equal(r.stdout, '');
+    });
+
     it('sign-eif while it writes the signed image: the .partial file is removed, the image is untouched', async () => {
       const eif = path.join(dir, 'big.eif');
       sparseEif(eif, 1024 ** 3);
