@@ -57,8 +57,11 @@ function hasOpen(pid: number, file: string): boolean {
  * Runs the CLI, waits until `working()` says it is busy (polled state, never a fixed delay), sends
  * `signal` once, and resolves with how it ended. Fails when the command ends before it was seen working.
  */
+const running = new Set<ReturnType<typeof spawn>>();
 async function signalWhenWorking(args: string[], working: (pid: number) => boolean, signal: NodeJS.Signals = 'SIGINT') {
   const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', TMPDIR: os.tmpdir() } });
+  running.add(child);
+  child.on('close', () => running.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -202,6 +205,10 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
     this.timeout(120_000);
     before(function () {
       if (process.platform !== 'linux') this.skip(); // "is working" is read from /proc
+    });
+    // A command that failed to stop is not left running after its test.
+    afterEach(() => {
+      for (const child of running) child.kill('SIGKILL');
     });
 
     it('describe-eif on a 4 GiB image', async () => {
