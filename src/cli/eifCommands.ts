@@ -1,7 +1,7 @@
 // describe-eif, pcr and sign-eif: nitro-cli's subcommands with its flags and JSON output.
 import * as path from 'node:path';
 import { FileByteSource, inspectEif, nodeHashes, readPem, signEifFile } from '../engine/node';
-import { firstCertificateDer, formatJson, pcrOfBytes, pcrOfSource, toHex, type EifProblem } from '../engine';
+import { CancelledError, firstCertificateDer, formatJson, pcrOfBytes, pcrOfSource, toHex, type EifProblem } from '../engine';
 import { UsageError, optionValue } from './args';
 import { CommandError, classify, formatCliError } from './errors';
 import type { CliIo, Command } from './commands';
@@ -18,7 +18,15 @@ function progress(io: CliIo, label: string): ((done: number, total: number) => v
   };
 }
 
+/** The first Ctrl-C (or SIGTERM, SIGHUP) stops the command: it cleans up and exits 130. */
+const cancellable = (io: CliIo) => (io.cancellation ? { token: io.cancellation } : {});
+
 function fail(io: CliIo, e: unknown, during: Parameters<typeof classify>[1]): number {
+  if (e instanceof CancelledError || io.cancellation?.isCancellationRequested) {
+    if (io.stderrIsTty) io.stderr('\r\x1b[K');
+    io.stderr(during === 'signing' ? 'Signing cancelled; the image was left as it was.\n' : 'Cancelled.\n');
+    return 130;
+  }
   const err = classify(e, during);
   io.stderr(formatCliError(err));
   return err.code === 0 ? 1 : err.code;
@@ -40,7 +48,7 @@ export const describeEifCommand: Command = {
     const file = resolve(io, optionValue(args, 'eif-path') as string);
     try {
       const onProgress = progress(io, 'Measuring');
-      const inspection = await inspectEif(file, onProgress ? { onProgress } : {});
+      const inspection = await inspectEif(file, { ...cancellable(io), ...(onProgress ? { onProgress } : {}) });
       io.stderr(problemLines(inspection.layout.problems));
       if ('error' in inspection.describe) throw inspection.describe.error;
       io.stdout(formatJson(inspection.describe.json));
@@ -76,7 +84,7 @@ export const pcrCommand: Command = {
       const source = await FileByteSource.open(resolve(io, input as string));
       try {
         const onProgress = progress(io, 'Hashing');
-        io.stdout(formatJson({ PCR: toHex(await pcrOfSource(source, nodeHashes, onProgress ? { onProgress } : {})) }));
+        io.stdout(formatJson({ PCR: toHex(await pcrOfSource(source, nodeHashes, { ...cancellable(io), ...(onProgress ? { onProgress } : {}) })) }));
       } finally {
         await source.close();
       }
@@ -111,7 +119,7 @@ export const signEifCommand: Command = {
         readPem(resolve(io, optionValue(args, 'private-key') as string)),
       ]);
       const onProgress = progress(io, 'Signing');
-      const result = await signEifFile(file, { certificatePem, privateKeyPem, ...(onProgress ? { onProgress } : {}) });
+      const result = await signEifFile(file, { certificatePem, privateKeyPem, ...cancellable(io), ...(onProgress ? { onProgress } : {}) });
       io.stderr('Enclave Image successfully signed.\n');
       io.stdout(formatJson({ Measurements: result.measurements }));
       return 0;

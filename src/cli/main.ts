@@ -1,15 +1,26 @@
 // Entry point of the nitro-dev command (bundled to dist/cli.js).
+import * as os from 'node:os';
 import { Emitter } from '../engine';
 import { EXIT_FAILURE, PROGRAM, runCli } from './cli';
 
-// The first Ctrl-C cancels the running command, which cleans up and exits; a second one kills.
+// The first Ctrl-C (SIGINT), SIGTERM or SIGHUP cancels the running command, which removes its
+// temporary files and partial output and exits with 128 + the signal's number, the shells'
+// convention (130, 143, 129); a second signal exits at once. Commands that do not take the
+// cancellation (short ones, with nothing to clean up) exit at once on the first signal.
+const CANCELLABLE = new Set(['build-enclave', 'run-enclave', 'console', 'describe-eif', 'pcr', 'sign-eif']);
+const cancellable = CANCELLABLE.has(process.argv[2] ?? '');
 const interrupted = new Emitter<unknown>();
 const cancellation = { isCancellationRequested: false, onCancellationRequested: interrupted.event };
-process.on('SIGINT', () => {
-  if (cancellation.isCancellationRequested) process.exit(130);
-  cancellation.isCancellationRequested = true;
-  interrupted.fire(undefined);
-});
+let stoppedBy: number | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const status = 128 + os.constants.signals[signal];
+  process.on(signal, () => {
+    if (cancellation.isCancellationRequested || !cancellable) process.exit(status);
+    stoppedBy = status;
+    cancellation.isCancellationRequested = true;
+    interrupted.fire(undefined);
+  });
+}
 
 const io = {
   stdout: (text: string) => void process.stdout.write(text),
@@ -34,7 +45,8 @@ const io = {
 
 runCli(process.argv.slice(2), io).then(
   (code) => {
-    process.exitCode = code;
+    // A command stopped by a signal reports 130 (Ctrl-C); the status names the signal it was.
+    process.exitCode = code === 130 && stoppedBy !== undefined ? stoppedBy : code;
   },
   (e: unknown) => {
     process.stderr.write(`${PROGRAM}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

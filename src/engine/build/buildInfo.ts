@@ -2,7 +2,7 @@
 // the build time in chrono's RFC 3339 form, the kernel's OS and version from its config blob, the
 // default image name and version, and DockerInfo shaped like `docker image inspect` from the
 // image's OCI configuration.
-import type { BuildMetadata, EifMetadata } from '../eif/metadata';
+import { jsonDepthExceededAt, jsonTooDeepMessage, type BuildMetadata, type EifMetadata } from '../eif/metadata';
 import type { ResolvedImage } from '../oci/model';
 import { VERSION } from '../version';
 
@@ -166,8 +166,12 @@ export function parseCustomMetadata(bytes: Uint8Array, file: string): unknown {
     throw new BuildInputError(`the metadata file ${file} holds ${bytes.length} bytes; at most ${MAX_CUSTOM_METADATA} are allowed`);
   }
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    const deep = jsonDepthExceededAt(text);
+    if (deep >= 0) throw new BuildInputError(jsonTooDeepMessage(`the metadata file ${file}`, deep));
+    return JSON.parse(text);
   } catch (e) {
+    if (e instanceof BuildInputError) throw e;
     throw new BuildInputError(`the metadata file ${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -27,13 +27,59 @@ export class MetadataError extends Error {
   }
 }
 
+/**
+ * The deepest nesting of arrays and objects accepted in metadata JSON. Real metadata (nitro-cli's
+ * BuildMetadata, a `docker inspect` DockerInfo, a 4 KiB --metadata file) is a handful of levels
+ * deep; serde_json, which nitro-cli parses it with, stops at 128 as well. Deeper documents are
+ * refused before they are parsed, so nothing downstream (pretty-printing, key sorting) can run
+ * out of stack on them.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Scans JSON text for its nesting depth without parsing or recursing: brackets inside strings do
+ * not count. Returns the offset of the first `[` or `{` that opens level `limit + 1`, or -1 when
+ * the text stays within `limit` levels. (Unbalanced text is left for JSON.parse to refuse.)
+ */
+export function jsonDepthExceededAt(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* backslash: skip the escaped character */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > limit) return i;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/** The sentence for JSON nested deeper than MAX_JSON_DEPTH, e.g. "...nests arrays and objects more than 128 levels deep (at character 128)...". */
+export function jsonTooDeepMessage(what: string, at: number, limit = MAX_JSON_DEPTH): string {
+  return `${what} nests arrays and objects more than ${limit} levels deep (level ${limit + 1} opens at character ${at}); at most ${limit} levels are accepted`;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses a metadata section with nitro-cli's rules. Throws MetadataError naming the broken rule. */
 export function parseMetadata(bytes: Uint8Array): EifMetadata {
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(fromUtf8(bytes));
+    text = fromUtf8(bytes);
+  } catch (e) {
+    throw new MetadataError(`the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const deep = jsonDepthExceededAt(text);
+  if (deep >= 0) throw new MetadataError(jsonTooDeepMessage('the metadata section', deep));
+  try {
+    value = JSON.parse(text);
   } catch (e) {
     throw new MetadataError(`the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -6,8 +6,9 @@
 // Everything is streamed through the build's own temporary directory: the layers' file data goes
 // to an append-only spool file, the customer ramdisk to a cpio file, and the image is written
 // atomically (nothing at the output path until it is complete). The temporary directory is
-// removed on success, failure and cancellation alike.
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+// removed on success, failure and cancellation alike; it records its owner (PID, start time,
+// host), so that the next build removes the folder of a build that was killed before it could.
+import { lstat, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../build/buildInfo';
@@ -170,6 +171,107 @@ function chooseBuildTime(options: BuildOptions): BuildTime {
   return buildTimeOf((options.now ?? (() => new Date()))());
 }
 
+// ---------------------------------------------------------------------------------------------
+// The build's temporary folder, and the folders of builds that died without removing theirs.
+
+/** Temporary build folders are `nitro-build-XXXXXX` in the temp root. */
+export const BUILD_FOLDER_PREFIX = 'nitro-build-';
+/** The record in every build folder of the process that owns it. */
+export const BUILD_OWNER_FILE = 'owner.json';
+
+interface BuildOwner {
+  readonly pid: number;
+  /** Linux: /proc/<pid>/stat field 22 (start time in clock ticks since boot), which tells a reused PID apart. */
+  readonly start?: string;
+  readonly host: string;
+}
+
+/** The start time of process `pid` (Linux: /proc/<pid>/stat field 22), or undefined where it cannot be read. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or ')': fields 3.. follow the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[22 - 3];
+    return start && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process an owner record names still runs (the same process, not a later one with its PID). */
+async function ownerAlive(owner: BuildOwner): Promise<boolean> {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    // EPERM: a process with that PID runs as someone else; only its start time can tell it is not the owner.
+  }
+  if (owner.start === undefined) return true;
+  const now = await processStartTime(owner.pid);
+  return now === undefined || now === owner.start;
+}
+
+function parseOwner(text: string): BuildOwner | undefined {
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    if (!Number.isSafeInteger(v['pid']) || (v['pid'] as number) <= 0 || typeof v['host'] !== 'string') return undefined;
+    if (v['start'] !== undefined && (typeof v['start'] !== 'string' || !/^\d+$/.test(v['start']))) return undefined;
+    return { pid: v['pid'] as number, host: v['host'], ...(v['start'] !== undefined ? { start: v['start'] as string } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the build folders in `root` left by builds that died without cleaning up (SIGKILL, a
+ * crash, a power cut): real directories (never symlinks), owned by this user, whose owner record
+ * names a process on this host that no longer runs. A folder without a readable record, owned by
+ * someone else, or whose process still runs is left alone. Returns the folders removed.
+ */
+export async function removeStaleBuildFolders(root: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((n) => n.startsWith(BUILD_FOLDER_PREFIX));
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const dir = path.join(root, name);
+    try {
+      const st = await lstat(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      const record = path.join(dir, BUILD_OWNER_FILE);
+      const rst = await lstat(record);
+      if (!rst.isFile() || rst.size > 4096) continue;
+      const owner = parseOwner(await readFile(record, 'utf8'));
+      if (!owner || owner.host !== os.hostname() || (await ownerAlive(owner))) continue;
+      // fs.rm removes symbolic links inside the folder, never what they point to.
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // Gone meanwhile, or unreadable: not ours to judge.
+    }
+  }
+  return removed;
+}
+
+/** Creates the build's temporary folder with its owner record (this process, its start time, this host). */
+async function createBuildFolder(root: string): Promise<string> {
+  const dir = await mkdtemp(path.join(root, BUILD_FOLDER_PREFIX));
+  try {
+    const start = await processStartTime(process.pid);
+    const owner: BuildOwner = { pid: process.pid, ...(start !== undefined ? { start } : {}), host: os.hostname() };
+    await writeFile(path.join(dir, BUILD_OWNER_FILE), JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
+}
+
 /** Builds an enclave image from an OCI image; see the file comment. */
 export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
   const token = options.cancellation;
@@ -180,7 +282,9 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
   // Fail closed before any work: a key that does not belong to the certificate is refused now.
   if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
 
-  const temp = await mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'nitro-build-'));
+  const tempRoot = options.tempRoot ?? os.tmpdir();
+  for (const dir of await removeStaleBuildFolders(tempRoot)) log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
+  const temp = await createBuildFolder(tempRoot);
   let image: ResolvedImage | undefined;
   const sources: FileByteSource[] = [];
   let spool: SpoolStore | undefined;

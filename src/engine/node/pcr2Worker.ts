@@ -35,6 +35,8 @@ export const OFFLOAD_THRESHOLD = 16 * 1024 * 1024;
 
 /** SHA-384 of the given ranges of a file, computed on a worker thread (the other core). */
 export function hashRangesInWorker(path: string, ranges: readonly ByteRange[], token?: CancellationLike, chunkSize = 1024 * 1024): Promise<Uint8Array> {
+  // A token cancelled already will not fire again: no worker is started for it.
+  if (token?.isCancellationRequested) return Promise.reject(new CancelledError('measuring the enclave image'));
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, ranges, chunkSize } });
     let settled = false;

@@ -51,6 +51,13 @@ export interface FsEntry {
   readonly content?: ContentRef;
   /** Symlink: the target as stored. Hard link: the path of the entry emitted earlier in walk order that shares this inode. */
   readonly linkName?: string;
+  /**
+   * A symlink with hard links (its first path, and the hard links to it): how many paths of the
+   * tree share the inode. Absent for every other entry.
+   */
+  readonly links?: number;
+  /** A hard link to a symlink: the symlink's target (the link itself is a second path of that symlink). */
+  readonly symlinkTarget?: string;
   readonly rdevMajor: number;
   readonly rdevMinor: number;
 }
@@ -403,12 +410,26 @@ export class ImageTree {
     return kept;
   }
 
+  /** How many paths each hard-linked symlink has in the tree now (links may have been replaced or deleted since); iterative. */
+  private sharedSymlinkPaths(): Map<Inode, number> {
+    const counts = new Map<Inode, number>();
+    const pending: Node[] = [this.root];
+    while (pending.length > 0) {
+      const x = pending.pop() as Node;
+      if (x !== this.root && x.inode.shared && x.inode.type === 'symlink') counts.set(x.inode, (counts.get(x.inode) ?? 0) + 1);
+      if (x.children !== undefined) for (const c of x.children.values()) pending.push(c);
+    }
+    for (const [inode, n] of counts) if (n < 2) counts.delete(inode);
+    return counts;
+  }
+
   /**
    * The tree depth-first, pre-order, siblings in UTF-8 byte order; the root is not included. The
    * second and later paths of a hard-linked inode come as 'hardlink' entries naming the first.
    */
   *walk(): Iterable<FsEntry> {
     const firstPath = new Map<Inode, string>();
+    const symlinkPaths = this.sharedSymlinkPaths();
     // Stack of pending siblings: each frame is a directory path and its sorted child names.
     const stack: { prefix: string; names: string[]; nodes: Map<string, Node>; next: number }[] = [];
     const push = (prefix: string, node: Node) => {
@@ -440,6 +461,7 @@ export class ImageTree {
             size: 0,
             ...(inode.content ? { content: inode.content } : {}),
             linkName: first,
+            ...(inode.type === 'symlink' ? { links: symlinkPaths.get(inode) ?? 2, symlinkTarget: inode.linkName ?? '' } : {}),
             rdevMajor: inode.rdevMajor,
             rdevMinor: inode.rdevMinor,
           };
@@ -457,6 +479,7 @@ export class ImageTree {
         size: inode.size,
         ...(inode.content ? { content: inode.content } : {}),
         ...(inode.linkName !== undefined ? { linkName: inode.linkName } : {}),
+        ...(symlinkPaths.has(inode) ? { links: symlinkPaths.get(inode) as number } : {}),
         rdevMajor: inode.rdevMajor,
         rdevMinor: inode.rdevMinor,
       };

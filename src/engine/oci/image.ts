@@ -8,6 +8,7 @@
 // counts are capped, so a hostile image fails with an ImageSourceError that names the document
 // and the rule, never with a crash or an allocation sized by the input.
 import { ImageSourceError, type Compression, type ImageConfig, type Platform } from './model';
+import { jsonDepthExceededAt, jsonTooDeepMessage } from '../eif/metadata';
 
 /** Largest index, manifest, config or manifest.json accepted (bytes). */
 export const MAX_JSON_SIZE = 4 * 1024 * 1024;
@@ -178,6 +179,9 @@ export function parseJsonBytes(bytes: Uint8Array, what: string, max = MAX_JSON_S
   } catch {
     throw bad(what, 'is not valid UTF-8 text');
   }
+  // Refused before parsing: deeply nested values would overflow the stack of whatever walks them later.
+  const deep = jsonDepthExceededAt(text);
+  if (deep >= 0) throw bad(what, jsonTooDeepMessage('', deep).trimStart());
   try {
     return JSON.parse(text);
   } catch (e) {

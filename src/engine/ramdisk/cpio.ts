@@ -267,7 +267,12 @@ export class CpioWriter {
     });
   }
 
-  addSymlink(name: string, target: string, meta: CpioMeta): Promise<void> {
+  /**
+   * A symbolic link. `link` makes it one path of a hard-linked symlink (newc's hard-link rule, as
+   * GNU cpio writes it): every path carries the target, and all share one inode number and nlink.
+   * Without `link.ino` the entry takes the next inode number, which the other paths then pass.
+   */
+  addSymlink(name: string, target: string, meta: CpioMeta, link: { readonly ino?: number; readonly nlink?: number } = {}): Promise<void> {
     return this.enqueue(async () => {
       const at = this.entryStart();
       const bytes = typeof target === 'string' ? utf8(target) : new Uint8Array(0);
@@ -278,7 +283,7 @@ export class CpioWriter {
           `cpio symlink ${JSON.stringify(name)}: target ${JSON.stringify(target)} must be 1 to ${MAX_LINK_TARGET} bytes without NUL`,
         );
       }
-      await this.writeEntry(name, 'symlink', meta, bytes.length, 0, 0, bytes);
+      await this.writeEntry(name, 'symlink', meta, bytes.length, 0, 0, bytes, link);
     });
   }
 
@@ -351,6 +356,7 @@ export class CpioWriter {
     rdevMajor: number,
     rdevMinor: number,
     data: CpioData | undefined,
+    link: { readonly ino?: number; readonly nlink?: number } = {},
   ): Promise<void> {
     const at = this.entryStart();
     const nameBytes = checkCpioName(name, at);
@@ -362,16 +368,17 @@ export class CpioWriter {
     const mtime = checkField('mtime', meta.mtime ?? LINUXKIT_MTIME, name, at);
     checkField('rdevmajor', rdevMajor, name, at);
     checkField('rdevminor', rdevMinor, name, at);
-    checkField('inode', this.inode, name, at);
+    const ino = checkField('inode', link.ino ?? this.inode, name, at);
+    const nlink = checkField('nlink', link.nlink ?? (kind === 'directory' ? 2 : 1), name, at);
     throwIfCancelled(this.cancellation, 'cpio archive');
 
     const header = this.headerBytes(
       {
-        ino: this.inode,
+        ino,
         mode: (meta.mode & 0o7777) | (CpioType[kind] << 12),
         uid,
         gid,
-        nlink: kind === 'directory' ? 2 : 1,
+        nlink,
         mtime,
         filesize,
         devmajor: 3,
@@ -385,7 +392,7 @@ export class CpioWriter {
       this.pendingPad,
     );
     this.pendingPad = 0;
-    this.inode++;
+    if (link.ino === undefined) this.inode++; // a further path of a hard link reuses its first path's number
     this.entryCount++;
     // From here on bytes reach the sink: any failure leaves the archive incomplete.
     try {

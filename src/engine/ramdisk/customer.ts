@@ -17,7 +17,9 @@
 // 2017-04-18T16:30:00Z). linuxkit reads the image through `docker export`, whose directory names
 // end in "/": the tables are keyed that way, so `dev/pts` and `dev/shm` are dropped only when they
 // are not directories, while the directories `dev/pts/` and `dev/shm/` are touch entries (kept with
-// their own metadata, mtime forced). Hard links become relative symlinks (`initrd.go`).
+// their own metadata, mtime forced). Hard links become relative symlinks (`initrd.go`), except a
+// hard link to a symlink: it is written as another path of that symlink (same target, same inode
+// number, nlink = its paths, as GNU cpio writes one), where linuxkit would point it at the first path.
 import type { FsEntry } from '../oci/flatten';
 import type { ByteSource } from '../platform/byteSource';
 import type { CancellationLike } from '../platform/lifecycle';
@@ -177,6 +179,8 @@ export async function writeCustomerRamdisk(
   await w.addDirectory(ROOTFS_PREFIX, { mode: 0o755, ...fixed });
 
   const found = new Set<string>();
+  // Hard-linked symlinks: the inode number each one's first path got, by that path.
+  const symlinkInodes = new Map<string, number>();
   for (const e of entries) {
     const key = e.type === 'directory' ? `${e.path}/` : e.path;
     if (EXCLUDE.has(key)) continue;
@@ -211,10 +215,21 @@ export async function writeCustomerRamdisk(
         break;
       }
       case 'symlink':
-        await w.addSymlink(name, e.linkName ?? '', meta);
+        if (e.links !== undefined && e.links > 1) {
+          symlinkInodes.set(e.path, w.nextInode);
+          await w.addSymlink(name, e.linkName ?? '', meta, { nlink: e.links });
+        } else {
+          await w.addSymlink(name, e.linkName ?? '', meta);
+        }
         break;
       case 'hardlink':
-        await w.addSymlink(name, hardLinkAsSymlinkTarget(name, P + (e.linkName ?? '')), meta);
+        if (e.symlinkTarget !== undefined) {
+          // A hard link to a symlink stays one: the same target and inode (linuxkit would point it at its first path).
+          const ino = symlinkInodes.get(e.linkName ?? '');
+          await w.addSymlink(name, e.symlinkTarget, meta, ino !== undefined ? { ino, nlink: e.links ?? 2 } : {});
+        } else {
+          await w.addSymlink(name, hardLinkAsSymlinkTarget(name, P + (e.linkName ?? '')), meta);
+        }
         break;
       case 'char':
       case 'block':

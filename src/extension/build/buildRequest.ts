@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { parseBuildTime, splitArchiveReference, splitImageReference, type EifArch } from '../../engine';
 import type { BuildOptions, ImageSpec } from '../../engine/node';
+import type { BlobsFolderStatus } from '../../engine/node/blobs';
 
 /** The `nitro-eif` task definition's properties (package.json `taskDefinitions`), also the command argument. */
 export interface BuildRequest {
@@ -129,4 +130,32 @@ export function commandLineOf(request: BuildRequest): string {
     ['--private-key', request.privateKey],
   ];
   return ['nitro-dev', 'build-enclave', ...args.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [k, shellWord(v as string)])].join(' ');
+}
+
+/** The blobs step of the build flow: what it offers, and the line shown above the choices. */
+export interface BlobsPrompt {
+  readonly items: readonly { readonly label: string; readonly description: string; readonly value: 'default' | 'pick' }[];
+  readonly placeHolder: string;
+}
+
+/**
+ * What the build flow offers when no blobs folder is set (`status` is that of the default folder,
+ * /usr/share/nitro_enclaves/blobs/): to use that folder only when it exists and holds the blobs
+ * of at least one architecture; otherwise it says what is wrong with it and offers to browse.
+ */
+export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
+  const pick = { label: '$(folder-opened) Choose the blobs folder…', description: 'kernel, cmdline, init, nsm.ko (remembered in settings)', value: 'pick' as const };
+  const shown = status.dir.endsWith('/') ? status.dir : `${status.dir}/`;
+  const complete = (['x86_64', 'aarch64'] as const).filter((arch) => status.arches[arch].missing.length === 0);
+  if (complete.length > 0) {
+    return {
+      items: [{ label: `$(package) Use ${shown}`, description: `the aws-nitro-enclaves-cli package's blobs (${complete.join(' and ')})`, value: 'default' }, pick],
+      placeHolder: 'Where are the kernel, cmdline, init and nsm.ko?',
+    };
+  }
+  if (!status.exists) {
+    return { items: [pick], placeHolder: `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs` };
+  }
+  const lacks = (['x86_64', 'aarch64'] as const).map((arch) => `${arch} lacks ${status.arches[arch].missing.join(', ')}`).join('; ');
+  return { items: [pick], placeHolder: `${shown} does not hold the blobs (${lacks}): choose the folder with them` };
 }

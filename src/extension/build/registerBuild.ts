@@ -10,7 +10,8 @@ import type { Ctx } from '../ctx';
 import { COMMANDS, EIF_VIEWER, SETTINGS, TASK_TYPE } from '../ids';
 import type { ImagesTreeProvider } from '../tree/imagesTree';
 import { registerCommand } from '../commands/registerCommands';
-import { buildOptionsOf, commandLineOf, normalizeRequest, type BuildRequest } from './buildRequest';
+import { DEFAULT_BLOBS_DIR, blobsFolderStatus } from '../../engine/node/blobs';
+import { blobsPrompt, buildOptionsOf, commandLineOf, normalizeRequest, type BuildRequest } from './buildRequest';
 
 /** Share of the whole build each stage stands for, for one progress bar. */
 const STAGE_SPAN: Record<BuildProgress['stage'], [number, number]> = {
@@ -145,13 +146,13 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
   const config = vscode.workspace.getConfiguration();
   let blobs = config.get<string>(SETTINGS.buildBlobsPath, '').trim();
   if (!blobs && !process.env['NITRO_CLI_BLOBS']) {
-    const choice = await vscode.window.showQuickPick<Choice<'default' | 'pick'>>(
-      [
-        { label: '$(folder-opened) Choose the blobs folder…', description: 'kernel, cmdline, init, nsm.ko (remembered in settings)', value: 'pick' },
-        { label: '$(package) Use /usr/share/nitro_enclaves/blobs/', description: 'where the aws-nitro-enclaves-cli package installs them', value: 'default' },
-      ],
-      { title: 'Build Enclave Image (3/4): blobs', ignoreFocusOut: true },
-    );
+    // The default folder is offered only where it exists and holds the blobs.
+    const prompt = blobsPrompt(await blobsFolderStatus(DEFAULT_BLOBS_DIR));
+    const choice = await vscode.window.showQuickPick<Choice<'default' | 'pick'>>(prompt.items.map((item) => ({ ...item })), {
+      title: 'Build Enclave Image (3/4): blobs',
+      placeHolder: prompt.placeHolder,
+      ignoreFocusOut: true,
+    });
     if (!choice) return undefined;
     if (choice.value === 'pick') {
       const dir = await vscode.window.showOpenDialog({ title: 'Blobs folder', canSelectFolders: true, canSelectFiles: false, canSelectMany: false });

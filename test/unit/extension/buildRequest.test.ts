@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { buildOptionsOf, commandLineOf, imageSpecOf, normalizeRequest, substitute } from '../../../src/extension/build/buildRequest';
+import { blobsPrompt, buildOptionsOf, commandLineOf, imageSpecOf, normalizeRequest, substitute } from '../../../src/extension/build/buildRequest';
+import type { BlobsFolderStatus } from '../../../src/engine/node/blobs';
 import { splitArchiveReference, splitImageReference } from '../../../src/engine/build/buildInfo';
 
 describe('(unit) build requests of the extension (command argument, nitro-eif task)', () => {
@@ -47,5 +48,38 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
       commandLineOf({ ociLayout: '/ws/my images/app:v1', output: '/ws/app.eif', blobs: '/b', buildTime: "it's" }),
       "nitro-dev build-enclave --oci-layout '/ws/my images/app:v1' --output-file /ws/app.eif --blobs /b --build-time 'it'\\''s'",
     );
+  });
+
+  describe('the blobs step offers the default folder only where it holds the blobs', () => {
+    const ALL_X86 = ['bzImage', 'cmdline', 'init', 'nsm.ko'];
+    const ALL_ARM = ['Image', 'cmdline', 'init', 'nsm.ko'];
+    const status = (exists: boolean, x86: string[], arm: string[]): BlobsFolderStatus => ({
+      dir: '/usr/share/nitro_enclaves/blobs',
+      exists,
+      arches: { x86_64: { dir: '/usr/share/nitro_enclaves/blobs/x86_64', missing: x86 }, aarch64: { dir: '/usr/share/nitro_enclaves/blobs/aarch64', missing: arm } },
+    });
+
+    it('a folder that does not exist: not offered; the prompt says so and offers to browse', () => {
+      const p = blobsPrompt(status(false, ALL_X86, ALL_ARM));
+      assert.deepEqual(p.items.map((i) => i.value), ['pick']);
+      assert.ok(!p.items.some((i) => i.label.includes('/usr/share/nitro_enclaves/blobs')));
+      assert.equal(p.placeHolder, '/usr/share/nitro_enclaves/blobs/ does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs');
+    });
+
+    it('a folder without a complete set of blobs: not offered; the prompt names what each architecture lacks', () => {
+      const p = blobsPrompt(status(true, ['nsm.ko'], ['Image', 'nsm.ko']));
+      assert.deepEqual(p.items.map((i) => i.value), ['pick']);
+      assert.equal(p.placeHolder, '/usr/share/nitro_enclaves/blobs/ does not hold the blobs (x86_64 lacks nsm.ko; aarch64 lacks Image, nsm.ko): choose the folder with them');
+    });
+
+    it('a folder with the blobs of one architecture or both: offered first, with browsing', () => {
+      const one = blobsPrompt(status(true, [], ALL_ARM));
+      assert.deepEqual(one.items.map((i) => [i.value, i.label]), [
+        ['default', '$(package) Use /usr/share/nitro_enclaves/blobs/'],
+        ['pick', '$(folder-opened) Choose the blobs folder…'],
+      ]);
+      assert.match(one.items[0]?.description ?? '', /\(x86_64\)$/);
+      assert.match(blobsPrompt(status(true, [], [])).items[0]?.description ?? '', /\(x86_64 and aarch64\)$/);
+    });
   });
 });

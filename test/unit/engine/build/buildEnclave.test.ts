@@ -5,10 +5,12 @@
 // layers as GNU tar extracts them.
 import * as assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseMetadata } from '../../../../src/engine/eif/metadata';
-import { BuildError, buildEnclave, type BuildOptions } from '../../../../src/engine/node/buildEnclave';
+import { BUILD_FOLDER_PREFIX, BUILD_OWNER_FILE, BuildError, buildEnclave, processStartTime, removeStaleBuildFolders, type BuildOptions } from '../../../../src/engine/node/buildEnclave';
 import { BlobsError } from '../../../../src/engine/node/blobs';
 import { SigningError } from '../../../../src/engine/node/cose';
 import { checkReproducibility, compareEifFiles } from '../../../../src/engine/node/reproducibility';
@@ -227,7 +229,7 @@ describe('build-enclave (OCI image to .eif)', function () {
       rmSync(path.join(dir, 'nsm.ko'));
       await assert.rejects(build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, output: target, blobs: dir }), (e: unknown) => {
         assert.ok(e instanceof BlobsError);
-        assert.match(e.message, /"nsm\.ko" is missing/);
+        assert.ok(e.message.includes(`${path.join(dir, 'nsm.ko')}: missing`), e.message);
         assert.match(e.message, /NITRO_CLI_BLOBS/);
         return true;
       });
@@ -345,5 +347,86 @@ describe('build-enclave (OCI image to .eif)', function () {
     const report = await checkReproducibility({ source: { kind: 'archive', path: oci('docker-save.tar') }, blobs, tempRoot: path.join(t.dir, 'tmp') });
     assert.equal(report.difference.identical, true);
     assert.equal(existsSync(report.first.output), false, 'the two builds were temporary');
+  });
+});
+
+describe('build folders left by builds that died (removeStaleBuildFolders)', () => {
+  let t: ReturnType<typeof tempDir>;
+  beforeEach(() => (t = tempDir('stale')));
+  afterEach(() => t.cleanup());
+
+  /** A build folder in the temp root with an owner record, as a build makes it. */
+  const folder = (name: string, owner?: object) => {
+    const dir = path.join(t.dir, `${BUILD_FOLDER_PREFIX}${name}`);
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'customer-initrd.img'), 'x');
+    if (owner) writeFileSync(path.join(dir, BUILD_OWNER_FILE), JSON.stringify(owner));
+    return dir;
+  };
+  /** The PID of a process that has ended. */
+  const deadPid = () => {
+    const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    return Number(r.stdout);
+  };
+  const host = os.hostname();
+
+  it('removes only real folders of this host whose owner process is gone, never following links', async () => {
+    const myStart = await processStartTime(process.pid);
+    if (process.platform === 'linux') assert.match(myStart ?? '', /^\d+$/, '/proc/<pid>/stat field 22');
+    const dead = folder('dead', { pid: deadPid(), host });
+    const live = folder('live', { pid: process.pid, ...(myStart ? { start: myStart } : {}), host });
+    const noRecord = folder('norecord');
+    const otherHost = folder('otherhost', { pid: deadPid(), host: `${host}-elsewhere` });
+    const garbled = folder('garbled');
+    writeFileSync(path.join(garbled, BUILD_OWNER_FILE), '{"pid":"1; rm -rf /"');
+    // A dead build's folder holding a link to a file outside: the link goes, the file stays.
+    const outside = path.join(t.dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'keep.txt'), 'keep');
+    symlinkSync(outside, path.join(dead, 'link'));
+    // A symlink named like a build folder, to a folder with a dead owner: neither is touched.
+    const target = path.join(t.dir, 'target');
+    mkdirSync(target);
+    writeFileSync(path.join(target, BUILD_OWNER_FILE), JSON.stringify({ pid: deadPid(), host }));
+    symlinkSync(target, path.join(t.dir, `${BUILD_FOLDER_PREFIX}link`));
+
+    const removed = await removeStaleBuildFolders(t.dir);
+    assert.deepEqual(removed, [dead]);
+    assert.equal(existsSync(dead), false);
+    for (const kept of [live, noRecord, otherHost, garbled, target]) assert.equal(existsSync(kept), true, kept);
+    assert.equal(lstatSync(path.join(t.dir, `${BUILD_FOLDER_PREFIX}link`)).isSymbolicLink(), true);
+    assert.equal(readFileSync(path.join(outside, 'keep.txt'), 'utf8'), 'keep');
+  });
+
+  it('a live PID with another start time is a reused PID: its folder is removed (Linux)', async function () {
+    if (process.platform !== 'linux') this.skip(); // start times come from /proc
+    const myStart = (await processStartTime(process.pid)) as string;
+    const reused = folder('reused', { pid: process.pid, start: String(BigInt(myStart) + 1n), host });
+    const live = folder('live', { pid: process.pid, start: myStart, host });
+    assert.deepEqual(await removeStaleBuildFolders(t.dir), [reused]);
+    assert.equal(existsSync(live), true);
+  });
+
+  it('a build records its owner in its folder', async () => {
+    let seen: string | undefined;
+    const tmp = path.join(t.dir, 'tmp');
+    mkdirSync(tmp);
+    await buildEnclave({
+      source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' },
+      output: path.join(t.dir, 'x.eif'),
+      blobs,
+      buildTime: TIME,
+      tempRoot: tmp,
+      onProgress: () => {
+        if (seen) return;
+        const [name] = readdirSync(tmp);
+        if (name) seen = readFileSync(path.join(tmp, name, BUILD_OWNER_FILE), 'utf8');
+      },
+    });
+    const owner = JSON.parse(seen as string);
+    assert.equal(owner.pid, process.pid);
+    assert.equal(owner.host, host);
+    assert.equal(owner.start, await processStartTime(process.pid));
+    assert.deepEqual(readdirSync(tmp), []);
   });
 });

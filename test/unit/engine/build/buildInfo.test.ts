@@ -14,7 +14,7 @@ import {
   sortKeysDeep,
 } from '../../../../src/engine/build/buildInfo';
 import { encodeMetadata, parseMetadata } from '../../../../src/engine/eif/metadata';
-import { BlobsError, DEFAULT_BLOBS_DIR, locateBlobs } from '../../../../src/engine/node/blobs';
+import { BlobsError, DEFAULT_BLOBS_DIR, blobsFolderStatus, locateBlobs } from '../../../../src/engine/node/blobs';
 import type { ResolvedImage } from '../../../../src/engine/oci/model';
 import { VERSION } from '../../../../src/engine/version';
 import { repoPath } from '../../repo';
@@ -134,6 +134,9 @@ describe('build metadata', () => {
     assert.throws(() => parseCustomMetadata(Buffer.from('{'), 'm.json'), /m\.json is not valid JSON/);
     assert.throws(() => parseCustomMetadata(Buffer.alloc(4097, 0x20), 'm.json'), /4097 bytes; at most 4096/);
     assert.throws(() => parseCustomMetadata(Buffer.from([0x22, 0xff, 0x22]), 'm.json'), /not valid JSON/);
+    // Nothing is built that describe-eif would refuse: metadata deeper than 128 levels is refused here too.
+    assert.throws(() => parseCustomMetadata(Buffer.from('['.repeat(2000) + ']'.repeat(2000)), 'm.json'), /m\.json nests arrays and objects more than 128 levels deep/);
+    assert.deepEqual(parseCustomMetadata(Buffer.from('['.repeat(128) + ']'.repeat(128)), 'm.json'), JSON.parse('['.repeat(128) + ']'.repeat(128)));
   });
 });
 
@@ -156,20 +159,65 @@ describe('blobs lookup', () => {
     assert.equal(b.dir, path.join(fixtures, 'x86_64'));
   });
 
-  it('names the missing file and the three places it looked at', async () => {
+  it('lists every file it looked for, with its full path and whether it is there, and where the folder came from', async () => {
     const t = tempDir('blobs');
     try {
-      mkdirSync(path.join(t.dir, 'x86_64'));
-      for (const f of ['bzImage', 'cmdline', 'init']) writeFileSync(path.join(t.dir, 'x86_64', f), 'x');
+      const x86 = path.join(t.dir, 'x86_64');
+      mkdirSync(x86);
+      for (const f of ['bzImage', 'cmdline', 'init']) writeFileSync(path.join(x86, f), 'x');
       await assert.rejects(locateBlobs('x86_64', t.dir, { NITRO_CLI_BLOBS: '/elsewhere' }), (e: unknown) => {
         assert.ok(e instanceof BlobsError);
-        assert.match(e.message, /the x86_64 blob "nsm\.ko" is missing from .*x86_64/);
-        assert.match(e.message, /--blobs: used: /);
-        assert.match(e.message, /NITRO_CLI_BLOBS: \/elsewhere, not used since --blobs was given/);
-        assert.ok(e.message.includes(`${DEFAULT_BLOBS_DIR}: not used`));
+        const lines = e.message.split('\n');
+        assert.match(lines[0] as string, /^1 of the 4 x86_64 blobs are missing\. The blobs folder is .* \(from --blobs; NITRO_CLI_BLOBS=\/elsewhere is not used since --blobs was given\); the files were looked for in its x86_64 sub-folder .*x86_64:$/);
+        assert.deepEqual(lines.slice(1, 6), [
+          `  ${path.join(x86, 'bzImage')}: found`,
+          `  ${path.join(x86, 'cmdline')}: found`,
+          `  ${path.join(x86, 'init')}: found`,
+          `  ${path.join(x86, 'nsm.ko')}: missing`,
+          `  ${path.join(x86, 'bzImage.config')}: missing (optional: read for the metadata only)`,
+        ]);
+        assert.ok(!/used: /.test(e.message), 'no path repeated as "used"');
         return true;
       });
-      await assert.rejects(locateBlobs('aarch64', path.join(t.dir, 'none'), {}), /blobs directory .*none does not exist[^]*NITRO_CLI_BLOBS: not set/);
+      // A flat folder (no aarch64/ sub-folder): the files are looked for in the folder itself.
+      const flat = path.join(t.dir, 'flat');
+      mkdirSync(flat);
+      await assert.rejects(locateBlobs('aarch64', undefined, { NITRO_CLI_BLOBS: flat }), (e: unknown) => {
+        assert.ok(e instanceof BlobsError);
+        assert.match(e.message, /^4 of the 4 aarch64 blobs are missing\. The blobs folder is .*flat \(from NITRO_CLI_BLOBS, as --blobs was not given\); the files were looked for in .*flat itself \(it has no aarch64\/ sub-folder\):\n/);
+        assert.ok(e.message.includes(`  ${path.join(flat, 'Image')}: missing\n`));
+        assert.ok(e.message.includes(`  ${path.join(flat, 'nsm.ko')}: missing\n`));
+        return true;
+      });
+      const none = path.join(t.dir, 'none');
+      await assert.rejects(locateBlobs('aarch64', none, {}), (e: unknown) => {
+        assert.ok(e instanceof BlobsError);
+        assert.equal(
+          e.message,
+          `the blobs folder ${none} (from --blobs) does not exist. An aarch64 build reads Image, cmdline, init, nsm.ko (and optionally Image.config) from ${path.join(none, 'aarch64')}/ or, without that sub-folder, from ${none}/. ` +
+            `Give the folder with --blobs DIR or NITRO_CLI_BLOBS, or install the aws-nitro-enclaves-cli package, which puts the files in ${DEFAULT_BLOBS_DIR}.`,
+        );
+        return true;
+      });
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('blobsFolderStatus says whether a folder exists and which files each architecture lacks', async () => {
+    const t = tempDir('blobs-status');
+    try {
+      const none = await blobsFolderStatus(path.join(t.dir, 'none'));
+      assert.equal(none.exists, false);
+      assert.deepEqual(none.arches.x86_64.missing, ['bzImage', 'cmdline', 'init', 'nsm.ko']);
+      const full = await blobsFolderStatus(fixtures);
+      assert.equal(full.exists, true);
+      assert.deepEqual([full.arches.x86_64.missing, full.arches.aarch64.missing], [[], []]);
+      assert.equal(full.arches.aarch64.dir, path.join(fixtures, 'aarch64'));
+      for (const f of ['bzImage', 'init']) writeFileSync(path.join(t.dir, f), 'x');
+      const part = await blobsFolderStatus(t.dir);
+      assert.deepEqual([part.exists, part.arches.x86_64.dir, part.arches.x86_64.missing], [true, t.dir, ['cmdline', 'nsm.ko']]);
+      assert.deepEqual(part.arches.aarch64.missing, ['Image', 'cmdline', 'nsm.ko']);
     } finally {
       t.cleanup();
     }

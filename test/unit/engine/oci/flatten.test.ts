@@ -269,6 +269,24 @@ describe('(unit) engine oci: layer flattening', () => {
       assert.equal(r.byPath.get('c2')?.linkName, 'c');
       assert.equal(r.byPath.get('s2')?.linkName, 's');
       assert.equal(r.byPath.get('s')?.linkName, 'bin/busybox');
+      // A hard-linked symlink: both paths say how many paths share it; the link carries the target.
+      assert.equal(r.byPath.get('s')?.links, 2);
+      assert.equal(r.byPath.get('s2')?.links, 2);
+      assert.equal(r.byPath.get('s2')?.symlinkTarget, 'bin/busybox');
+      assert.equal(r.byPath.get('bin/sh')?.links, undefined, 'only symlinks count their paths');
+      assert.equal(r.byPath.get('bin/sh')?.symlinkTarget, undefined);
+    });
+
+    it('a hard-linked symlink counts the paths it has now', async () => {
+      const r = await flatten([
+        [symlink('s', '/etc/passwd'), hardlink('h', 's'), hardlink('k', 's')],
+        [file('.wh.k')],
+      ]);
+      assert.deepEqual(r.paths, ['h', 's']);
+      assert.deepEqual([r.byPath.get('h')?.type, r.byPath.get('h')?.linkName, r.byPath.get('h')?.links], ['symlink', '/etc/passwd', 2]);
+      assert.deepEqual([r.byPath.get('s')?.type, r.byPath.get('s')?.linkName, r.byPath.get('s')?.symlinkTarget, r.byPath.get('s')?.links], ['hardlink', 'h', '/etc/passwd', 2]);
+      const alone = await flatten([[symlink('s', '/etc/passwd'), hardlink('h', 's')], [file('.wh.h')]]);
+      assert.deepEqual([alone.byPath.get('s')?.type, alone.byPath.get('s')?.links], ['symlink', undefined], 'a single path left: a plain symlink');
     });
 
     it('a link to a missing path or to a directory is an error naming the layer and the path', async () => {

@@ -155,6 +155,14 @@ describe('OCI image documents', () => {
       assert.ok(result instanceof ImageSourceError, String(result));
       assert.equal(result.code, 'bad-json');
     });
+
+    it('refuses JSON nested more than 128 levels before parsing it (a config deep inside would overflow the build)', () => {
+      const config = (depth: number) => utf8(`{"architecture":"amd64","os":"linux","config":{"Labels":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
+      expectError(() => parseJsonBytes(config(5000), 'config'), 'bad-json', /config: nests arrays and objects more than 128 levels deep .*at most 128 levels/);
+      expectError(() => parseJsonBytes(config(127), 'config'), 'bad-json', /more than 128 levels/);
+      assert.ok(parseJsonBytes(config(126), 'config'));
+      assert.ok(parseJsonBytes(utf8(`{"s":"${'{'.repeat(1000)}"}`), 'doc'), 'brackets in strings do not count');
+    });
   });
 
   describe('the fixtures', () => {

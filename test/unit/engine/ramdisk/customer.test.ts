@@ -2,7 +2,7 @@
 // P17), the linuxkit layout and rewrites (spec 6.6), every header field checked by a newc parser
 // written here from the spec text, and GNU cpio listing and unpacking the archive.
 import * as assert from 'node:assert/strict';
-import { lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ImageTree, type ContentRef, type ContentStore, type FsEntry } from '../../../../src/engine/oci/flatten';
 import { MemoryByteSource, type ByteSource } from '../../../../src/engine/platform/byteSource';
@@ -98,13 +98,30 @@ function parseNewc(bytes: Buffer): Parsed[] {
     }
     out.push(e);
   }
-  out.forEach((e, i) => {
-    assert.equal(e.ino, 721 + i, `${e.name}: inode`);
+  // Inodes count up from 721, one per entry; only the further paths of a hard-linked symlink repeat
+  // the inode of its first path (all of them with nlink = their number, each with the target).
+  const paths = new Map<number, Parsed[]>();
+  let next = 721;
+  for (const e of out) {
+    const same = paths.get(e.ino);
+    if (same) {
+      const first = same[0] as Parsed;
+      assert.equal(e.mode & 0o170000, 0o120000, `${e.name}: only symlinks share an inode`);
+      assert.equal(first.mode & 0o170000, 0o120000, `${e.name}: shares the inode of the symlink ${first.name}`);
+      assert.ok(e.data.equals(first.data), `${e.name}: the same target as ${first.name}`);
+      same.push(e);
+    } else {
+      assert.equal(e.ino, next++, `${e.name}: inode`);
+      paths.set(e.ino, [e]);
+    }
+  }
+  for (const e of out) {
     assert.equal(e.devmajor, 3, e.name);
     assert.equal(e.devminor, 1, e.name);
     assert.equal(e.check, 0, e.name);
-    if (e.name !== 'TRAILER!!!') assert.equal(e.nlink, (e.mode & 0o170000) === 0o040000 ? 2 : 1, `${e.name}: nlink`);
-  });
+    const links = (paths.get(e.ino) as Parsed[]).length;
+    if (e.name !== 'TRAILER!!!') assert.equal(e.nlink, links > 1 ? links : (e.mode & 0o170000) === 0o040000 ? 2 : 1, `${e.name}: nlink`);
+  }
   return out;
 }
 
@@ -307,6 +324,60 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
       assert.ok(e instanceof CustomerRamdiskError && e.code === 'newline-in-env', String(e));
       assert.equal(wrote, 0);
     });
+  });
+
+  it('a hard link to a symlink stays one: the same target and inode (nlink 2), as GNU tar and GNU cpio unpack them', async function () {
+    this.timeout(60_000);
+    ensureTool('tar', 'tar');
+    ensureTool('cpio', 'cpio');
+    const layer = [
+      tarEntry({ name: 's', type: '2', linkName: '/etc/passwd', mode: 0o777, mtime: 30 }),
+      tarEntry({ name: 'h', type: '1', linkName: 's' }),
+      file('x', 'top'),
+      dir('a'),
+      dir('b'),
+      dir('b/c'),
+      file('b/x', 'in b'),
+      // A relative target resolves from the directory of the path used, so it must not be re-pointed.
+      tarEntry({ name: 'b/c/s', type: '2', linkName: '../x', mode: 0o777, mtime: 31 }),
+      tarEntry({ name: 'a/h', type: '1', linkName: 'b/c/s' }),
+    ];
+    const t = tempDir('hardlinked-symlink');
+    try {
+      const tarFile = path.join(t.dir, 'layer.tar');
+      writeFileSync(tarFile, concat(...layer, END));
+      const ref = path.join(t.dir, 'tar-x');
+      mkdirSync(ref);
+      run('tar', ['-xf', tarFile, '-C', ref]);
+      const { entries, content } = await image(layer);
+      const archive = path.join(t.dir, 'customer.cpio');
+      const bytes = await ramdisk(entries, content);
+      writeFileSync(archive, bytes);
+      const parsed = parseNewc(bytes);
+      const by = (n: string) => parsed.find((e) => e.name === `rootfs/${n}`) as Parsed;
+      const x = path.join(t.dir, 'cpio-x');
+      mkdirSync(x);
+      run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
+      for (const [a, b] of [['h', 's'], ['a/h', 'b/c/s']] as const) {
+        // GNU tar: one inode, two paths, one target.
+        assert.equal(lstatSync(path.join(ref, a)).ino, lstatSync(path.join(ref, b)).ino, `tar: ${a} and ${b} are one inode`);
+        assert.equal(lstatSync(path.join(ref, a)).nlink, 2);
+        const target = readlinkSync(path.join(ref, b));
+        assert.equal(readlinkSync(path.join(ref, a)), target);
+        // The ramdisk: one inode number, nlink 2, both symlinks with that target.
+        assert.equal(by(a).ino, by(b).ino, `cpio: ${a} and ${b} share the inode number`);
+        for (const n of [a, b]) {
+          assert.equal(by(n).mode, 0o120777, n);
+          assert.equal(by(n).nlink, 2, n);
+          assert.equal(by(n).data.toString(), target, n);
+          // GNU cpio unpacks the same link target as GNU tar (each path a symlink to it).
+          assert.equal(readlinkSync(path.join(x, 'rootfs', n)), target, `cpio -i: ${n}`);
+          assert.equal(readFileSync(path.join(x, 'rootfs', n), 'utf8'), readFileSync(path.join(ref, n), 'utf8'), `${n} resolves to the same file`);
+        }
+      }
+    } finally {
+      t.cleanup();
+    }
   });
 
   describe('GNU cpio reads the archive of a random image', () => {
