@@ -1,7 +1,8 @@
 // Attestation documents (spec sections 1-2): input in any of the forms people paste (raw CBOR,
 // base64, hex), the COSE_Sign1 envelope, and every field of the payload, typed. Decoding never
 // trusts the document: it only says what is there. The verifier (verify.ts) decides.
-import { CborTag, decodeCbor } from '../util/cbor';
+import { CoseFormatError, decodeSign1, type CoseFault, type CoseSign1 } from '../cose/sign1';
+import { decodeCbor } from '../util/cbor';
 import { CborScanError, itemEnd, mapEntries, scanCbor } from '../util/cborScan';
 import { fromHex } from '../util/bytes';
 
@@ -61,15 +62,8 @@ export function readDocumentInput(input: Uint8Array | string): { bytes: Uint8Arr
   throw new AttestationFormatError('input', 'the input is not CBOR, hex or base64');
 }
 
-export interface CoseEnvelope {
-  readonly tagged: boolean;
-  readonly protectedBytes: Uint8Array;
-  /** The decoded protected header, keys as decoded (1 = alg). */
-  readonly protectedHeader: ReadonlyMap<unknown, unknown>;
-  readonly unprotected: ReadonlyMap<unknown, unknown>;
-  readonly payload: Uint8Array;
-  readonly signature: Uint8Array;
-}
+/** The COSE_Sign1 envelope of a document (protected header decoded, 1 = alg). */
+export type CoseEnvelope = CoseSign1;
 
 /**
  * Which Nitro attestation a document is: `enclave`, made by an enclave's NSM (PCRs in `pcrs`), or
@@ -155,25 +149,32 @@ function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknow
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const bytesOf = (v: Uint8Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
+function envelopeError(f: CoseFault): AttestationFormatError {
+  switch (f.kind) {
+    case 'cbor': {
+      const what = f.part === 'structure' ? 'the document' : 'the COSE protected header';
+      return new AttestationFormatError('cbor', `${what} ${f.scan ? 'is not well-formed CBOR' : 'cannot be decoded'}: ${f.detail}`);
+    }
+    case 'tag':
+      return new AttestationFormatError('cose', `the document has CBOR tag ${f.tag}; only tag 18 (COSE_Sign1) is allowed`);
+    case 'not-array-of-4':
+      return new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
+    case 'not-bytes':
+      return new AttestationFormatError('cose', `the COSE ${f.part} is not a byte string`);
+    case 'not-map':
+      return new AttestationFormatError('cose', `the COSE ${f.part} is not a map`);
+  }
+}
+
 /** Decodes the COSE_Sign1 envelope. Throws AttestationFormatError when it is not one. */
 export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
   if (bytes.length > MAX_DOCUMENT_BYTES) throw new AttestationFormatError('input', `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
-  let value = cbor(bytes, 'the document', 'cbor');
-  let tagged = false;
-  if (value instanceof CborTag) {
-    if (value.tag !== 18) throw new AttestationFormatError('cose', `the document has CBOR tag ${value.tag}; only tag 18 (COSE_Sign1) is allowed`);
-    tagged = true;
-    value = value.value;
+  try {
+    return decodeSign1(bytes, { scan: true });
+  } catch (e) {
+    if (e instanceof CoseFormatError) throw envelopeError(e.fault);
+    throw e;
   }
-  if (!Array.isArray(value) || value.length !== 4) throw new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
-  const [prot, unprot, payload, signature] = value as unknown[];
-  if (!isBytes(prot)) throw new AttestationFormatError('cose', 'the COSE protected header is not a byte string');
-  if (!(unprot instanceof Map)) throw new AttestationFormatError('cose', 'the COSE unprotected header is not a map');
-  if (!isBytes(payload)) throw new AttestationFormatError('cose', 'the COSE payload is not a byte string');
-  if (!isBytes(signature)) throw new AttestationFormatError('cose', 'the COSE signature is not a byte string');
-  const header = prot.length === 0 ? new Map() : cbor(bytesOf(prot), 'the COSE protected header', 'cbor');
-  if (!(header instanceof Map)) throw new AttestationFormatError('cose', 'the COSE protected header is not a map');
-  return { tagged, protectedBytes: bytesOf(prot), protectedHeader: header, unprotected: unprot, payload: bytesOf(payload), signature: bytesOf(signature) };
 }
 
 const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'nitrotpm_pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
