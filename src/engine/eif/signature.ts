@@ -1,6 +1,7 @@
 // The EIF signature section (type 4): a CBOR array of entries {signing_certificate, signature},
 // both serialized as arrays of uints; `signature` holds an untagged COSE_Sign1 whose payload states
-// "PCR0 has value X". Encoding is byte-exact; decoding accepts what nitro-cli accepts.
+// "PCR0 has value X". Encoding is byte-exact; decoding accepts what nitro-cli accepts. The COSE_Sign1
+// itself and the ECDSA behind it are src/engine/cose's; this file holds the EIF's rules around them.
 import { CoseFormatError, algorithmForCurve, coseAlgorithmName, decodeSign1, signCoseSign1, verifyCoseSign1, COSE_ALGORITHMS, type CoseAlgorithm, type CoseFault, type CoseSign1 } from '../cose/sign1';
 import type { CryptoPort, EcSigningKey } from '../cose/port';
 import { concatBytes, equalBytes } from '../util/bytes';
