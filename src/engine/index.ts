@@ -14,18 +14,36 @@ export { readLayout, decodeHeader, encodeHeader, type EifHeader, type EifLayout,
 export { planMeasurement, runPlan, pcrOfSource, DEFAULT_CHUNK, type ByteRange, type MeasurementPlan, type MeasureResult, type PcrValues } from './eif/measure';
 export { parseMetadata, encodeMetadata, describeMetadata, MetadataError, type EifMetadata, type BuildMetadata } from './eif/metadata';
 export {
+  COSE_ALGORITHMS,
+  CoseFormatError,
+  algorithmForCurve,
+  coseAlgorithmName,
+  decodeSign1,
+  encodeCoseSign1,
+  protectedHeader,
+  sigStructure,
+  signCoseSign1,
+  verifyCoseSign1,
+  type CoseAlgorithm,
+  type CoseFault,
+  type CosePart,
+  type CoseSign1,
+  type DecodeSign1Options,
+} from './cose/sign1';
+export type { CryptoPort, EcSigningKey, EcdsaHash } from './cose/port';
+export {
   decodeSignatureSection,
   decodeCoseSign1,
   encodeSignatureSection,
-  encodeCoseSign1,
   pcr0Payload,
-  protectedHeader,
-  sigStructure,
   payloadMatchesPcr0,
+  readSigningKey,
+  signPcr0Statement,
+  checkCoseSignature,
   SignatureFormatError,
-  COSE_ALGORITHMS,
-  type CoseAlgorithm,
-  type CoseSign1,
+  SigningError,
+  type CoseCheck,
+  type EifSigningKey,
   type SignatureEntry,
 } from './eif/signature';
 export { describeJson, measurementsJson, signingCertificateJson, formatJson, type DescribeEifJson, type MeasurementsJson, type SigningCertificateJson } from './eif/describe';
@@ -50,7 +68,6 @@ export {
 } from './attestation/document';
 export {
   verifyAttestation,
-  attestationSigStructure,
   LinkCache,
   type AttestationCrypto,
   type Check,

@@ -1,7 +1,8 @@
 // Attestation documents (spec sections 1-2): input in any of the forms people paste (raw CBOR,
 // base64, hex), the COSE_Sign1 envelope, and every field of the payload, typed. Decoding never
 // trusts the document: it only says what is there. The verifier (verify.ts) decides.
-import { CborTag, decodeCbor } from '../util/cbor';
+import { CoseFormatError, decodeSign1, type CoseFault, type CoseSign1 } from '../cose/sign1';
+import { decodeCbor } from '../util/cbor';
 import { CborScanError, itemEnd, mapEntries, scanCbor } from '../util/cborScan';
 import { fromHex } from '../util/bytes';
 
@@ -61,15 +62,8 @@ export function readDocumentInput(input: Uint8Array | string): { bytes: Uint8Arr
   throw new AttestationFormatError('input', 'the input is not CBOR, hex or base64');
 }
 
-export interface CoseEnvelope {
-  readonly tagged: boolean;
-  readonly protectedBytes: Uint8Array;
-  /** The decoded protected header, keys as decoded (1 = alg). */
-  readonly protectedHeader: ReadonlyMap<unknown, unknown>;
-  readonly unprotected: ReadonlyMap<unknown, unknown>;
-  readonly payload: Uint8Array;
-  readonly signature: Uint8Array;
-}
+/** The COSE_Sign1 envelope of a document (protected header decoded, 1 = alg). */
+export type CoseEnvelope = CoseSign1;
 
 /**
  * Which Nitro attestation a document is: `enclave`, made by an enclave's NSM (PCRs in `pcrs`), or
@@ -155,25 +149,32 @@ function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknow
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const bytesOf = (v: Uint8Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
+function envelopeError(f: CoseFault): AttestationFormatError {
+  switch (f.kind) {
+    case 'cbor': {
+      const what = f.part === 'structure' ? 'the document' : 'the COSE protected header';
+      return new AttestationFormatError('cbor', `${what} ${f.scan ? 'is not well-formed CBOR' : 'cannot be decoded'}: ${f.detail}`);
+    }
+    case 'tag':
+      return new AttestationFormatError('cose', `the document has CBOR tag ${f.tag}; only tag 18 (COSE_Sign1) is allowed`);
+    case 'not-array-of-4':
+      return new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
+    case 'not-bytes':
+      return new AttestationFormatError('cose', `the COSE ${f.part} is not a byte string`);
+    case 'not-map':
+      return new AttestationFormatError('cose', `the COSE ${f.part} is not a map`);
+  }
+}
+
 /** Decodes the COSE_Sign1 envelope. Throws AttestationFormatError when it is not one. */
 export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
   if (bytes.length > MAX_DOCUMENT_BYTES) throw new AttestationFormatError('input', `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
-  let value = cbor(bytes, 'the document', 'cbor');
-  let tagged = false;
-  if (value instanceof CborTag) {
-    if (value.tag !== 18) throw new AttestationFormatError('cose', `the document has CBOR tag ${value.tag}; only tag 18 (COSE_Sign1) is allowed`);
-    tagged = true;
-    value = value.value;
+  try {
+    return decodeSign1(bytes, { scan: true });
+  } catch (e) {
+    if (e instanceof CoseFormatError) throw envelopeError(e.fault);
+    throw e;
   }
-  if (!Array.isArray(value) || value.length !== 4) throw new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
-  const [prot, unprot, payload, signature] = value as unknown[];
-  if (!isBytes(prot)) throw new AttestationFormatError('cose', 'the COSE protected header is not a byte string');
-  if (!(unprot instanceof Map)) throw new AttestationFormatError('cose', 'the COSE unprotected header is not a map');
-  if (!isBytes(payload)) throw new AttestationFormatError('cose', 'the COSE payload is not a byte string');
-  if (!isBytes(signature)) throw new AttestationFormatError('cose', 'the COSE signature is not a byte string');
-  const header = prot.length === 0 ? new Map() : cbor(bytesOf(prot), 'the COSE protected header', 'cbor');
-  if (!(header instanceof Map)) throw new AttestationFormatError('cose', 'the COSE protected header is not a map');
-  return { tagged, protectedBytes: bytesOf(prot), protectedHeader: header, unprotected: unprot, payload: bytesOf(payload), signature: bytesOf(signature) };
 }
 
 const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'nitrotpm_pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
@@ -188,143 +189,193 @@ function decodeTextAt(bytes: Uint8Array, pos: number): string | undefined {
   }
 }
 
-/** Decodes the payload map and applies the syntax rules of spec 2.3 (with its real-world relaxations). */
+/** The certificates of a document: enough to check its signature even when other fields are wrong. */
 export interface SigningMaterial {
   readonly certificate: Uint8Array;
   readonly cabundle: readonly Uint8Array[];
 }
 
-export function decodePayload(payload: Uint8Array): { document: AttestationDocument | undefined; problems: FieldProblem[]; signingMaterial?: SigningMaterial; kind?: AttestationKind; timestamp?: number } {
-  const problems: FieldProblem[] = [];
-  const error = (field: string, message: string) => problems.push({ field, severity: 'error', message });
-  const warning = (field: string, message: string) => problems.push({ field, severity: 'warning', message });
-  const map = cbor(payload, 'the payload', 'payload');
-  if (!(map instanceof Map)) {
-    error('payload', 'the payload is not a CBOR map');
-    return { document: undefined, problems };
+export interface DecodedPayload {
+  readonly document: AttestationDocument | undefined;
+  readonly problems: FieldProblem[];
+  readonly signingMaterial?: SigningMaterial;
+  readonly kind?: AttestationKind;
+  readonly timestamp?: number;
+}
+
+/** Where the steps of payload decoding report what they find. */
+class Problems {
+  readonly list: FieldProblem[] = [];
+  error(field: string, message: string): void {
+    this.list.push({ field, severity: 'error', message });
   }
-  // Wire types that decoding hides: an integer written as a float, undefined taken for null.
-  if (payload[0] !== undefined && payload[0] >> 5 === 5) {
-    const wire = new Map<string, number>();
-    for (const { key, value } of mapEntries(payload, 0)) {
-      const k = key.major === 3 ? decodeTextAt(payload, key.start) : undefined;
-      if (typeof k === 'string') wire.set(k, value.initial);
-      if ((k === 'pcrs' || k === 'nitrotpm_pcrs') && value.major === 5) {
-        for (const e of mapEntries(payload, value.start)) {
-          if (e.key.major !== 0) error(k, `${k} has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)`);
-        }
+  warning(field: string, message: string): void {
+    this.list.push({ field, severity: 'warning', message });
+  }
+  get hasErrors(): boolean {
+    return this.list.some((p) => p.severity === 'error');
+  }
+}
+
+/** Wire types that decoding hides: an integer written as a float, undefined taken for null. */
+function checkWireTypes(payload: Uint8Array, problems: Problems): void {
+  const wire = new Map<string, number>();
+  for (const { key, value } of mapEntries(payload, 0)) {
+    const k = key.major === 3 ? decodeTextAt(payload, key.start) : undefined;
+    if (typeof k === 'string') wire.set(k, value.initial);
+    if ((k === 'pcrs' || k === 'nitrotpm_pcrs') && value.major === 5) {
+      for (const e of mapEntries(payload, value.start)) {
+        if (e.key.major !== 0) problems.error(k, `${k} has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)`);
       }
     }
-    const expect = (key: string, majors: number[], what: string) => {
-      const initial = wire.get(key);
-      if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6)) error(key, `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`);
-    };
-    expect('timestamp', [0], 'an unsigned integer');
-    expect('module_id', [3], 'text');
-    expect('digest', [3], 'text');
-    expect('certificate', [2], 'a byte string');
-    for (const key of ['public_key', 'user_data', 'nonce']) expect(key, [2, -1], 'a byte string or null');
   }
+  const expect = (key: string, majors: number[], what: string) => {
+    const initial = wire.get(key);
+    if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6)) problems.error(key, `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`);
+  };
+  expect('timestamp', [0], 'an unsigned integer');
+  expect('module_id', [3], 'text');
+  expect('digest', [3], 'text');
+  expect('certificate', [2], 'a byte string');
+  for (const key of ['public_key', 'user_data', 'nonce']) expect(key, [2, -1], 'a byte string or null');
+}
+
+/** Keys the format does not define (a warning), and keys that are not text (an error). */
+function unknownKeysOf(map: Map<unknown, unknown>, problems: Problems): string[] {
   const unknownKeys: string[] = [];
   for (const k of map.keys()) {
-    if (typeof k !== 'string') error('payload', `the payload has a key that is not text (${typeof k})`);
+    if (typeof k !== 'string') problems.error('payload', `the payload has a key that is not text (${typeof k})`);
     else if (!KNOWN.includes(k)) unknownKeys.push(k);
   }
-  if (unknownKeys.length > 0) warning('payload', `the payload has keys the format does not define: ${unknownKeys.join(', ')} (ignored)`);
+  if (unknownKeys.length > 0) problems.warning('payload', `the payload has keys the format does not define: ${unknownKeys.join(', ')} (ignored)`);
+  return unknownKeys;
+}
 
-  const moduleId = map.get('module_id');
-  if (typeof moduleId !== 'string' || moduleId.length === 0) error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
-  const digest = map.get('digest');
-  if (digest !== 'SHA384') error('digest', map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing');
+/** The timestamp, whenever it is a readable positive integer. */
+function readTimestamp(map: Map<unknown, unknown>, problems: Problems): number | undefined {
   const ts = map.get('timestamp');
   const timestamp = typeof ts === 'bigint' ? Number(ts) : ts;
-  const readableTimestamp = typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : undefined;
-  if (readableTimestamp === undefined) error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
-  else if (!timestampDate(readableTimestamp)) warning('timestamp', `timestamp ${readableTimestamp} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`);
+  const readable = typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : undefined;
+  if (readable === undefined) problems.error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
+  else if (!timestampDate(readable)) problems.warning('timestamp', `timestamp ${readable} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`);
+  return readable;
+}
 
-  // The kind: an enclave's NSM writes `pcrs`, an instance's NitroTPM `nitrotpm_pcrs`; never both.
+/** The kind: an enclave's NSM writes `pcrs`, an instance's NitroTPM `nitrotpm_pcrs`; never both. */
+function readKind(map: Map<unknown, unknown>, moduleId: unknown, problems: Problems): AttestationKind | undefined {
   const hasEnclave = map.has('pcrs');
   const hasTpm = map.has('nitrotpm_pcrs');
   const kind: AttestationKind | undefined = hasEnclave && hasTpm ? undefined : hasTpm ? 'nitrotpm' : 'enclave';
-  if (hasEnclave && hasTpm) error('payload', 'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other');
-  const pcrKey = kind === 'nitrotpm' ? 'nitrotpm_pcrs' : 'pcrs';
-  if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId)) warning('module_id', `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`);
-  if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId)) warning('module_id', `module_id ${moduleId} names a NitroTPM (-tpm…), but the document carries pcrs, as an enclave document does`);
+  if (hasEnclave && hasTpm) problems.error('payload', 'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other');
+  if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId)) problems.warning('module_id', `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`);
+  if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId)) problems.warning('module_id', `module_id ${moduleId} names a NitroTPM (-tpm…), but the document carries pcrs, as an enclave document does`);
+  return kind;
+}
 
+/** The PCRs under the key of `kind`; nothing when the kind is unknown (both maps: already reported). */
+function readPcrs(map: Map<unknown, unknown>, kind: AttestationKind | undefined, problems: Problems): Map<number, Uint8Array> {
   const pcrs = new Map<number, Uint8Array>();
-  const rawPcrs = hasEnclave && hasTpm ? undefined : map.get(pcrKey);
-  if (hasEnclave && hasTpm) {
-    // Already reported.
-  } else if (!(rawPcrs instanceof Map)) {
-    error(pcrKey, map.has(pcrKey) ? `${pcrKey} is not a map` : 'pcrs is missing (a NitroTPM instance document has nitrotpm_pcrs instead)');
-  } else {
-    // The same rules for both kinds (AWS's CDDL: index 0..31, a PCR is 32, 48 or 64 bytes).
-    if (rawPcrs.size < 1 || rawPcrs.size > 32) error(pcrKey, `${pcrKey} has ${rawPcrs.size} entries; it must have 1 to 32`);
-    for (const [k, v] of rawPcrs) {
-      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= 32) {
-        error(pcrKey, `${pcrKey} has the key ${String(k)}; keys must be integers 0 to 31`);
-        continue;
-      }
-      if (!isBytes(v) || ![32, 48, 64].includes(v.length)) {
-        error(pcrKey, `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
-        continue;
-      }
-      pcrs.set(k, bytesOf(v));
-    }
+  if (kind === undefined) return pcrs;
+  const pcrKey = PCRS_KEY[kind];
+  const rawPcrs = map.get(pcrKey);
+  if (!(rawPcrs instanceof Map)) {
+    problems.error(pcrKey, map.has(pcrKey) ? `${pcrKey} is not a map` : 'pcrs is missing (a NitroTPM instance document has nitrotpm_pcrs instead)');
+    return pcrs;
   }
+  // The same rules for both kinds (AWS's CDDL: index 0..31, a PCR is 32, 48 or 64 bytes).
+  if (rawPcrs.size < 1 || rawPcrs.size > 32) problems.error(pcrKey, `${pcrKey} has ${rawPcrs.size} entries; it must have 1 to 32`);
+  for (const [k, v] of rawPcrs) {
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= 32) {
+      problems.error(pcrKey, `${pcrKey} has the key ${String(k)}; keys must be integers 0 to 31`);
+      continue;
+    }
+    if (!isBytes(v) || ![32, 48, 64].includes(v.length)) {
+      problems.error(pcrKey, `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
+      continue;
+    }
+    pcrs.set(k, bytesOf(v));
+  }
+  return pcrs;
+}
+
+/** The signing certificate and the cabundle; `complete` when every cabundle entry is a usable byte string. */
+function readCertificates(map: Map<unknown, unknown>, problems: Problems): { certificate: unknown; cabundle: Uint8Array[]; complete: boolean } {
   const certificate = map.get('certificate');
   if (!isBytes(certificate) || certificate.length < 1 || certificate.length > 1024) {
-    error('certificate', map.has('certificate') ? 'certificate must be a byte string of 1 to 1024 bytes' : 'certificate is missing');
+    problems.error('certificate', map.has('certificate') ? 'certificate must be a byte string of 1 to 1024 bytes' : 'certificate is missing');
   }
   const cabundle: Uint8Array[] = [];
   const rawBundle = map.get('cabundle');
   if (!Array.isArray(rawBundle) || rawBundle.length === 0) {
-    error('cabundle', map.has('cabundle') ? 'cabundle must be a non-empty array' : 'cabundle is missing');
-  } else {
-    rawBundle.forEach((c, i) => {
-      if (!isBytes(c) || c.length < 1 || c.length > 1024) error('cabundle', `cabundle[${i}] must be a byte string of 1 to 1024 bytes`);
-      else cabundle.push(bytesOf(c));
-    });
+    problems.error('cabundle', map.has('cabundle') ? 'cabundle must be a non-empty array' : 'cabundle is missing');
+    return { certificate, cabundle, complete: false };
   }
-  const optional = (key: string, max: number, awsMax: number, minAws: number): OptionalBytes => {
-    if (!map.has(key)) return { state: 'absent' };
-    const v = map.get(key);
-    if (v === null || v === undefined) {
-      warning(key, `${key} is null; the AWS rules forbid null values, but Nitro hardware writes null for an absent optional field`);
-      return { state: 'null' };
-    }
-    if (!isBytes(v)) {
-      error(key, `${key} is not a byte string`);
-      return { state: 'absent' };
-    }
-    if (v.length > max) error(key, `${key} is ${v.length} bytes; at most ${max} are allowed`);
-    else if (v.length > awsMax) warning(key, `${key} is ${v.length} bytes; AWS's rules say at most ${awsMax}, its CDDL and hardware allow ${max}`);
-    else if (v.length < minAws) warning(key, `${key} is empty; AWS's rules say at least ${minAws} byte, but real documents have empty ones`);
-    return { state: 'present', value: bytesOf(v) };
-  };
-  const publicKey = optional('public_key', 1024, 1024, 1);
-  const userData = optional('user_data', 1024, 512, 0);
-  const nonce = optional('nonce', 1024, 512, 0);
+  rawBundle.forEach((c, i) => {
+    if (!isBytes(c) || c.length < 1 || c.length > 1024) problems.error('cabundle', `cabundle[${i}] must be a byte string of 1 to 1024 bytes`);
+    else cabundle.push(bytesOf(c));
+  });
+  return { certificate, cabundle, complete: cabundle.length > 0 && cabundle.length === rawBundle.length };
+}
 
-  if (problems.some((p) => p.severity === 'error')) {
+/** An optional byte string: at most `max` bytes; AWS's rules say `awsMax` and at least `minAws`. */
+function readOptional(map: Map<unknown, unknown>, key: string, max: number, awsMax: number, minAws: number, problems: Problems): OptionalBytes {
+  if (!map.has(key)) return { state: 'absent' };
+  const v = map.get(key);
+  if (v === null || v === undefined) {
+    problems.warning(key, `${key} is null; the AWS rules forbid null values, but Nitro hardware writes null for an absent optional field`);
+    return { state: 'null' };
+  }
+  if (!isBytes(v)) {
+    problems.error(key, `${key} is not a byte string`);
+    return { state: 'absent' };
+  }
+  if (v.length > max) problems.error(key, `${key} is ${v.length} bytes; at most ${max} are allowed`);
+  else if (v.length > awsMax) problems.warning(key, `${key} is ${v.length} bytes; AWS's rules say at most ${awsMax}, its CDDL and hardware allow ${max}`);
+  else if (v.length < minAws) problems.warning(key, `${key} is empty; AWS's rules say at least ${minAws} byte, but real documents have empty ones`);
+  return { state: 'present', value: bytesOf(v) };
+}
+
+/** Decodes the payload map and applies the syntax rules of spec 2.3 (with its real-world relaxations). */
+export function decodePayload(payload: Uint8Array): DecodedPayload {
+  const problems = new Problems();
+  const map = cbor(payload, 'the payload', 'payload');
+  if (!(map instanceof Map)) {
+    problems.error('payload', 'the payload is not a CBOR map');
+    return { document: undefined, problems: problems.list };
+  }
+  if (payload[0] !== undefined && payload[0] >> 5 === 5) checkWireTypes(payload, problems);
+  const unknownKeys = unknownKeysOf(map, problems);
+  const moduleId = map.get('module_id');
+  if (typeof moduleId !== 'string' || moduleId.length === 0) problems.error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
+  const digest = map.get('digest');
+  if (digest !== 'SHA384') problems.error('digest', map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing');
+  const timestamp = readTimestamp(map, problems);
+  const kind = readKind(map, moduleId, problems);
+  const pcrs = readPcrs(map, kind, problems);
+  const { certificate, cabundle, complete } = readCertificates(map, problems);
+  const publicKey = readOptional(map, 'public_key', 1024, 1024, 1, problems);
+  const userData = readOptional(map, 'user_data', 1024, 512, 0, problems);
+  const nonce = readOptional(map, 'nonce', 1024, 512, 0, problems);
+
+  if (problems.hasErrors) {
     // The signature can still be checked when the certificates are readable: say so separately.
-    const material = isBytes(certificate) && cabundle.length > 0 && cabundle.length === (rawBundle as unknown[]).length ? { certificate: bytesOf(certificate), cabundle } : undefined;
+    const material = isBytes(certificate) && complete ? { certificate: bytesOf(certificate), cabundle } : undefined;
     return {
       document: undefined,
-      problems,
+      problems: problems.list,
       ...(material ? { signingMaterial: material } : {}),
       ...(kind ? { kind } : {}),
-      ...(readableTimestamp !== undefined ? { timestamp: readableTimestamp } : {}),
+      ...(timestamp !== undefined ? { timestamp } : {}),
     };
   }
   return {
     kind,
-    timestamp: readableTimestamp,
+    timestamp,
     document: {
       kind: kind as AttestationKind,
       moduleId: moduleId as string,
       digest: digest as string,
-      timestamp: readableTimestamp as number,
+      timestamp: timestamp as number,
       pcrs: new Map([...pcrs].sort((a, b) => a[0] - b[0])),
       certificate: bytesOf(certificate as Uint8Array),
       cabundle,
@@ -334,7 +385,7 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
       unknownKeys,
       indefiniteLengthMap: payload[0] === 0xbf,
     },
-    problems,
+    problems: problems.list,
   };
 }
 
@@ -342,7 +393,7 @@ export function decodePayload(payload: Uint8Array): { document: AttestationDocum
 export function decodeAttestation(input: Uint8Array | string): DecodedAttestation {
   const { bytes, encoding } = readDocumentInput(input);
   const cose = decodeEnvelope(bytes);
-  let decoded: ReturnType<typeof decodePayload>;
+  let decoded: DecodedPayload;
   try {
     decoded = decodePayload(cose.payload);
   } catch (e) {

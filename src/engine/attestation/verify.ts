@@ -1,21 +1,26 @@
 // Verification of attestation documents (spec sections 1.2, 3 and 4): every check reported on its
 // own with a stable code, nothing ambient (the caller gives the roots and the time), and never an
 // exception for a hostile document: the answer is always a report.
-import { concatBytes, equalBytes, toHex } from '../util/bytes';
-import { cborBytes, cborText } from '../util/cbor';
+import type { CryptoPort } from '../cose/port';
+import { verifyCoseSign1 } from '../cose/sign1';
+import { equalBytes, toHex } from '../util/bytes';
 import { firstCertificateDer } from '../util/pem';
 import { CertificateError, isValidAt, nameToString, parseCertificate, type CertificateInfo } from '../x509/certificate';
-import { ATTESTATION_KIND_LABELS, AttestationFormatError, decodeAttestation, timestampDate, type AttestationDocument, type AttestationKind, type DecodedAttestation } from './document';
+import {
+  ATTESTATION_KIND_LABELS,
+  AttestationFormatError,
+  decodeAttestation,
+  timestampDate,
+  type AttestationDocument,
+  type AttestationKind,
+  type CoseEnvelope,
+  type DecodedAttestation,
+  type SigningMaterial,
+} from './document';
 import { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots';
 
-/** The cryptography the verifier needs, provided by the host (node:crypto in Node). */
-export interface AttestationCrypto {
-  sha256(data: Uint8Array): Uint8Array;
-  /** ECDSA verification; `signature` is raw r‖s (`p1363`) or DER. Returns false for any key or signature it cannot use. */
-  verifyEcdsa(hash: 'sha256' | 'sha384' | 'sha512', spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der'): boolean;
-  /** Whether `certificate` (DER) carries a valid signature by `issuer`'s key (an X.509 library's check). */
-  verifyCertificateSignature(certificate: Uint8Array, issuer: Uint8Array): boolean;
-}
+/** The cryptography the verifier needs: the engine's crypto port (node:crypto in Node). */
+export type AttestationCrypto = CryptoPort;
 
 export type CheckCode =
   | 'cose.structure'
@@ -174,9 +179,24 @@ export class LinkCache {
   }
 }
 
-/** COSE Sig_structure for COSE_Sign1 with empty external AAD (spec 1.2). */
-export function attestationSigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return concatBytes(Uint8Array.of(0x84), cborText('Signature1'), cborBytes(protectedBytes), cborBytes(new Uint8Array(0)), cborBytes(payload));
+/** The checks of one verification, in the order they are made. */
+class CheckList {
+  readonly all: Check[] = [];
+  add(code: CheckCode, status: CheckStatus, reason: string): void {
+    this.all.push({ code, status, title: TITLES[code], reason });
+  }
+  failed(): Check[] {
+    return this.all.filter((c) => c.status === 'fail');
+  }
+}
+
+/** What the steps of one verification share. */
+interface Run {
+  readonly options: VerifyOptions;
+  readonly crypto: AttestationCrypto;
+  readonly checks: CheckList;
+  kind?: AttestationKind;
+  timeNote?: string;
 }
 
 function resolveRoots(crypto: AttestationCrypto, options: VerifyOptions): TrustedRoot[] {
@@ -190,83 +210,81 @@ function resolveRoots(crypto: AttestationCrypto, options: VerifyOptions): Truste
   return roots;
 }
 
-/**
- * Verifies a document. `cache` (optional) remembers verified certificate links across calls.
- * Returns a report for any input; throws only for a wrong `options` (e.g. a root that is not PEM).
- */
-export function verifyAttestation(input: Uint8Array | string, options: VerifyOptions, crypto: AttestationCrypto, cache?: LinkCache): VerifyReport {
-  const checks: Check[] = [];
-  const add = (code: CheckCode, status: CheckStatus, reason: string) => checks.push({ code, status, title: TITLES[code], reason });
-  const roots = resolveRoots(crypto, options);
-  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[], hints: [] as VerifyHint[] };
-  let timeNote: string | undefined;
-  let kind: AttestationKind | undefined;
-  const finish = (extra: Partial<VerifyReport> & { at: Date }): VerifyReport => {
-    const failed = checks.filter((c) => c.status === 'fail');
-    const valid = failed.length === 0;
-    const r = { ...base, ...extra, ...(kind ? { kind } : {}), ...(timeNote ? { timeNote } : {}) };
-    const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
-    const what = kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
-    const when = `${dateText(r.at)}${timeNote ? ` (${timeNote})` : ''}`;
-    // One failure is one sentence; several are numbered, since a reason may list things itself.
-    const reasons = failed.length === 1 ? (failed[0] as Check).reason : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
-    const summary = valid
-      ? `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`
-      : `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}.`;
-    return { valid, summary, checks, ...r };
-  };
+type ReportParts = Omit<VerifyReport, 'valid' | 'summary' | 'checks'>;
 
-  let decoded: DecodedAttestation;
-  const now = options.at instanceof Date ? options.at : new Date();
+/** The verdict in one sentence: who signed, as what, at which time, and why it failed. */
+function summaryOf(r: ReportParts, failed: readonly Check[]): string {
+  const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
+  const what = r.kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
+  const when = `${dateText(r.at)}${r.timeNote ? ` (${r.timeNote})` : ''}`;
+  if (failed.length === 0) return `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`;
+  // One failure is one sentence; several are numbered, since a reason may list things itself.
+  const reasons = failed.length === 1 ? (failed[0] as Check).reason : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
+  return `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}.`;
+}
+
+/** The report over the checks made so far; `extra` holds what the verification got to. */
+function finish(run: Run, extra: Partial<VerifyReport> & { at: Date }): VerifyReport {
+  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[], hints: [] as VerifyHint[] };
+  const r = { ...base, ...extra, ...(run.kind ? { kind: run.kind } : {}), ...(run.timeNote ? { timeNote: run.timeNote } : {}) };
+  const failed = run.checks.failed();
+  return { valid: failed.length === 0, summary: summaryOf(r, failed), checks: run.checks.all, ...r };
+}
+
+/** The document, or undefined after a failed structure check. */
+function decodeStep(run: Run, input: Uint8Array | string): DecodedAttestation | undefined {
   try {
-    decoded = decodeAttestation(input);
+    return decodeAttestation(input);
   } catch (e) {
     const message = e instanceof AttestationFormatError ? e.message : `the document cannot be read: ${e instanceof Error ? e.message : String(e)}`;
-    add('cose.structure', 'fail', message);
-    if (options.at === 'document') timeNote = 'the current time: the document cannot be read, so neither can its timestamp';
-    return finish({ at: now });
+    run.checks.add('cose.structure', 'fail', message);
+    if (run.options.at === 'document') run.timeNote = 'the current time: the document cannot be read, so neither can its timestamp';
+    return undefined;
   }
-  kind = decoded.kind;
+}
+
+/** The envelope (spec 1.2): tag, algorithm, headers and the signature's size. */
+function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
   const { cose } = decoded;
-  add('cose.structure', 'pass', `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`);
-
+  checks.add('cose.structure', 'pass', `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`);
   const alg = cose.protectedHeader.get(1);
-  if (alg === -35) add('cose.algorithm', 'pass', 'the protected header names ES384 (-35)');
-  else add('cose.algorithm', 'fail', `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`);
+  if (alg === -35) checks.add('cose.algorithm', 'pass', 'the protected header names ES384 (-35)');
+  else checks.add('cose.algorithm', 'fail', `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`);
   const extraLabels = [...cose.protectedHeader.keys()].filter((k) => k !== 1);
-  if (cose.protectedHeader.has(2)) add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
-  else if (extraLabels.length > 0) add('cose.headers', 'fail', `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`);
-  else if (cose.unprotected.size > 0) add('cose.headers', 'warn', 'the unprotected header is not empty (real documents have {}); its contents are not signed');
-  else add('cose.headers', 'pass', 'protected header {1: alg} only, unprotected header empty');
-  if (cose.signature.length === 96) add('cose.signature-size', 'pass', '96 bytes');
-  else add('cose.signature-size', 'fail', `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`);
+  if (cose.protectedHeader.has(2)) checks.add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
+  else if (extraLabels.length > 0) checks.add('cose.headers', 'fail', `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`);
+  else if (cose.unprotected.size > 0) checks.add('cose.headers', 'warn', 'the unprotected header is not empty (real documents have {}); its contents are not signed');
+  else checks.add('cose.headers', 'pass', 'protected header {1: alg} only, unprotected header empty');
+  if (cose.signature.length === 96) checks.add('cose.signature-size', 'pass', '96 bytes');
+  else checks.add('cose.signature-size', 'fail', `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`);
+}
 
+/** The payload's fields (spec 2.3): errors, and the real-world deviations the verifier tolerates. */
+function checkPayloadFields(checks: CheckList, decoded: DecodedAttestation): void {
   const errors = decoded.problems.filter((p) => p.severity === 'error');
   const warnings = decoded.problems.filter((p) => p.severity === 'warning');
-  if (errors.length > 0) add('payload.syntax', 'fail', errors.map((p) => p.message).join('; '));
-  else add('payload.syntax', 'pass', 'every required field is present with the right type and size');
+  if (errors.length > 0) checks.add('payload.syntax', 'fail', errors.map((p) => p.message).join('; '));
+  else checks.add('payload.syntax', 'pass', 'every required field is present with the right type and size');
   // Null optional fields are what every hardware document has: say so once, not per field.
   const nulls = warnings.filter((p) => / is null;/.test(p.message)).map((p) => p.field);
   const deviations = [
     ...(nulls.length > 0 ? [`${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; Nitro hardware writes null for absent optional fields)`] : []),
     ...warnings.filter((p) => !/ is null;/.test(p.message)).map((p) => p.message),
   ];
-  add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
-  const doc = decoded.document;
-  // The document's own time, whenever its timestamp can be read (even if another field is wrong).
-  const docTime = decoded.timestamp !== undefined ? timestampDate(decoded.timestamp) : undefined;
-  let at = now;
-  if (options.at === 'document') {
-    if (docTime) at = docTime;
-    else timeNote = decoded.timestamp !== undefined ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time` : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
-  }
-  const material = doc ?? decoded.signingMaterial;
-  if (!material) {
-    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) add(code, 'skip', 'the document\'s certificates cannot be read');
-    return finish({ at, decoded });
-  }
+  checks.add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
+}
 
-  // Certificates: cabundle (root first), then the leaf.
+/** The time certificates are checked at, and the document's own time whenever its timestamp can be read. */
+function verificationTime(run: Run, decoded: DecodedAttestation, now: Date): { at: Date; docTime: Date | undefined } {
+  const docTime = decoded.timestamp !== undefined ? timestampDate(decoded.timestamp) : undefined;
+  if (run.options.at !== 'document') return { at: now, docTime };
+  if (docTime) return { at: docTime, docTime };
+  run.timeNote = decoded.timestamp !== undefined ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time` : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
+  return { at: now, docTime };
+}
+
+/** The certificates, cabundle (root first) then the leaf; undefined after a failed parse check. */
+function parseChain(checks: CheckList, material: SigningMaterial): CertificateInfo[] | undefined {
   const ders = [...material.cabundle, material.certificate];
   const certs: CertificateInfo[] = [];
   for (const [i, der] of ders.entries()) {
@@ -274,13 +292,17 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
       certs.push(parseCertificate(der));
     } catch (e) {
       const which = i === ders.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
-      add('chain.parse', 'fail', `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`);
-      add('cose.signature', 'skip', 'the signing certificate cannot be used');
-      return finish({ at, decoded, ...(doc ? { document: doc } : {}) });
+      checks.add('chain.parse', 'fail', `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`);
+      checks.add('cose.signature', 'skip', 'the signing certificate cannot be used');
+      return undefined;
     }
   }
-  add('chain.parse', 'pass', `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`);
-  const chain: ChainEntry[] = certs.map((c, i) => ({
+  checks.add('chain.parse', 'pass', `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`);
+  return certs;
+}
+
+function chainEntries(crypto: AttestationCrypto, certs: readonly CertificateInfo[], at: Date): ChainEntry[] {
+  return certs.map((c, i) => ({
     role: i === 0 ? 'root' : i === certs.length - 1 ? 'leaf' : 'intermediate',
     subject: nameToString(c.subject),
     issuer: nameToString(c.issuer),
@@ -291,19 +313,28 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     validAtTime: isValidAt(c, at),
     info: c,
   }));
+}
 
-  const root = certs[0] as CertificateInfo;
+/** The root the chain starts at, when it is trusted. */
+function checkRoot(checks: CheckList, roots: readonly TrustedRoot[], chain: readonly ChainEntry[]): TrustedRoot | undefined {
+  const root = (chain[0] as ChainEntry).info;
   const trusted = roots.find((r) => equalBytes(r.der, root.der));
-  if (trusted) add('chain.root', 'pass', `cabundle[0] is ${trusted.label} (SHA-256 ${chain[0]?.sha256})`);
-  else add('chain.root', 'fail', `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`);
+  if (trusted) checks.add('chain.root', 'pass', `cabundle[0] is ${trusted.label} (SHA-256 ${chain[0]?.sha256})`);
+  else checks.add('chain.root', 'fail', `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`);
+  return trusted;
+}
 
-  // Signatures: the root signs itself; each certificate is signed by the one before it.
+const certLabel = (i: number, count: number) => (i === 0 ? 'the root' : i === count - 1 ? 'the signing certificate' : `cabundle[${i}]`);
+
+/** Signatures and names: the root signs itself; each certificate is signed by the one before it. */
+function checkChainLinks(run: Run, chain: readonly ChainEntry[], trusted: TrustedRoot | undefined, cache: LinkCache | undefined): void {
+  const certs = chain.map((c) => c.info);
   const badSig: string[] = [];
   const badName: string[] = [];
   for (let i = 0; i < certs.length; i++) {
     const cert = certs[i] as CertificateInfo;
     const parent = certs[Math.max(0, i - 1)] as CertificateInfo;
-    const label = i === 0 ? 'the root' : i === certs.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
+    const label = certLabel(i, certs.length);
     if (!equalBytes(cert.issuerDer, parent.subjectDer)) badName.push(`${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`);
     if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384') {
       badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
@@ -313,26 +344,32 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
     if (i === 0 && trusted) continue;
     const link = `${chain[Math.max(0, i - 1)]?.sha256}${chain[i]?.sha256}`;
     if (cache?.has(link)) continue;
-    if (crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(link);
+    if (run.crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(link);
     else badSig.push(`${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`);
   }
-  add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `the ${certs.length - 1} certificates below the root carry valid signatures by their parents`);
-  add('chain.names', badName.length ? 'fail' : 'pass', badName.length ? badName.join('; ') : 'each issuer equals the subject above it');
+  run.checks.add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `the ${certs.length - 1} certificates below the root carry valid signatures by their parents`);
+  run.checks.add('chain.names', badName.length ? 'fail' : 'pass', badName.length ? badName.join('; ') : 'each issuer equals the subject above it');
+}
 
+function checkChainValidity(checks: CheckList, chain: readonly ChainEntry[], at: Date): void {
   const expired = chain.filter((c) => !c.validAtTime);
-  add(
+  const name = (c: ChainEntry) => (c.role === 'leaf' ? 'the signing certificate' : c.role === 'root' ? 'the root' : `intermediate ${c.subject.match(/CN=([^,]+)/)?.[1] ?? c.subject}`);
+  checks.add(
     'chain.validity',
     expired.length ? 'fail' : 'pass',
     expired.length
-      ? expired.map((c) => `${c.role === 'leaf' ? 'the signing certificate' : c.role === 'root' ? 'the root' : `intermediate ${c.subject.match(/CN=([^,]+)/)?.[1] ?? c.subject}`} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`).join('; ')
-      : `all ${certs.length} valid at ${dateText(at)}`,
+      ? expired.map((c) => `${name(c)} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`).join('; ')
+      : `all ${chain.length} valid at ${dateText(at)}`,
   );
+}
 
+/** Basic constraints, key usage and critical extensions (RFC 5280 4.2). */
+function checkConstraints(checks: CheckList, certs: readonly CertificateInfo[]): void {
   const constraints: string[] = [];
   for (let i = 0; i < certs.length; i++) {
     const c = certs[i] as CertificateInfo;
     const isLeaf = i === certs.length - 1;
-    const label = i === 0 ? 'the root' : isLeaf ? 'the signing certificate' : `cabundle[${i}]`;
+    const label = certLabel(i, certs.length);
     const bc = c.basicConstraints;
     const ku = c.keyUsage?.usages ?? [];
     // RFC 5280 4.2: a critical extension the verifier does not process makes the certificate unusable.
@@ -351,67 +388,116 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
       if (!ku.includes('keyCertSign')) constraints.push(`${label}'s key usage lacks keyCertSign`);
     }
   }
-  add('chain.constraints', constraints.length ? 'fail' : 'pass', constraints.length ? constraints.join('; ') : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature');
+  checks.add('chain.constraints', constraints.length ? 'fail' : 'pass', constraints.length ? constraints.join('; ') : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature');
+}
 
-  const leaf = certs[certs.length - 1] as CertificateInfo;
+/** The leaf's key, and the ES384 signature over the Sig_structure with it. */
+function checkDocumentSignature(run: Run, leaf: CertificateInfo, cose: CoseEnvelope): void {
   const leafOk = leaf.publicKeyAlgorithm === 'id-ecPublicKey' && leaf.curve === 'secp384r1';
-  add('leaf.key', leafOk ? 'pass' : 'fail', leafOk ? 'EC P-384' : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`);
+  run.checks.add('leaf.key', leafOk ? 'pass' : 'fail', leafOk ? 'EC P-384' : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`);
   if (leafOk && cose.signature.length === 96) {
-    const ok = crypto.verifyEcdsa('sha384', leaf.spki, attestationSigStructure(cose.protectedBytes, cose.payload), cose.signature, 'p1363');
-    add('cose.signature', ok ? 'pass' : 'fail', ok ? 'ES384 signature over the protected header and payload verifies with the signing certificate\'s key' : 'the signature does not verify with the signing certificate\'s key: the document was altered or signed by another key');
+    const ok = verifyCoseSign1(run.crypto, cose, 'ES384', leaf.spki);
+    run.checks.add('cose.signature', ok ? 'pass' : 'fail', ok ? 'ES384 signature over the protected header and payload verifies with the signing certificate\'s key' : 'the signature does not verify with the signing certificate\'s key: the document was altered or signed by another key');
   } else {
-    add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
+    run.checks.add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
   }
-  const hints: VerifyHint[] = [];
-  // The emulator's development root, not passed as trusted: say how to trust it.
-  if (!trusted && (/(?:^|,\s*)CN=([^,]+)/.exec(chain[0]?.subject ?? '')?.[1] ?? '') === EMULATOR_DEVELOPMENT_ROOT_CN) {
-    hints.push({ code: 'development-root', message: "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)" });
-  }
-  const hint = (extra: { trustedRoot?: VerifyReport['trustedRoot'] }) => {
-    // A genuine document that fails only because its certificates are no longer (or not yet) valid.
-    const onlyValidity = checks.filter((c) => c.status === 'fail').every((c) => c.code === 'chain.validity') && checks.some((c) => c.code === 'chain.validity' && c.status === 'fail');
-    if (onlyValidity && extra.trustedRoot && options.at !== 'document' && docTime && certs.every((c) => isValidAt(c, docTime))) {
-      hints.push({ code: 'at-document-time', message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid` });
-    }
-    return hints;
-  };
-  const trustedRoot = trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {};
-  if (!doc) return finish({ at, decoded, chain, ...trustedRoot, development: trusted?.kind === 'development', hints: hint(trustedRoot) });
-  if (!docTime) add('document.time', 'fail', `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`);
-  else add('document.time', isValidAt(leaf, docTime) ? 'pass' : 'warn', isValidAt(leaf, docTime) ? `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}` : `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
+}
 
-  const pcrComparisons: PcrComparison[] = [];
-  if (options.expectedPcrs && options.expectedPcrs.size > 0 && doc.kind === 'nitrotpm' && options.expectedPcrsFrom === 'enclave-image') {
-    add('pcrs.expected', 'fail', "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead");
-  } else if (options.expectedPcrs && options.expectedPcrs.size > 0) {
-    for (const [index, expected] of [...options.expectedPcrs].sort((a, b) => a[0] - b[0])) {
-      const value = doc.pcrs.get(index);
-      const actual = value ? toHex(value) : undefined;
-      pcrComparisons.push({ index, expected: expected.toLowerCase(), actual, match: actual === expected.toLowerCase() });
-    }
-    const bad = pcrComparisons.filter((p) => !p.match);
-    add('pcrs.expected', bad.length ? 'fail' : 'pass', bad.length ? bad.map((p) => (p.actual === undefined ? `PCR${p.index} is not in the document` : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`)).join('; ') : `${pcrComparisons.map((p) => `PCR${p.index}`).join(', ')} match`);
+/** The emulator's development root, not passed as trusted: say how to trust it. */
+function developmentRootHint(trusted: TrustedRoot | undefined, chain: readonly ChainEntry[]): VerifyHint[] {
+  if (trusted || (/(?:^|,\s*)CN=([^,]+)/.exec(chain[0]?.subject ?? '')?.[1] ?? '') !== EMULATOR_DEVELOPMENT_ROOT_CN) return [];
+  return [{ code: 'development-root', message: "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)" }];
+}
+
+/** A genuine document that fails only because its certificates are no longer (or not yet) valid. */
+function atDocumentTimeHint(run: Run, trusted: TrustedRoot | undefined, chain: readonly ChainEntry[], docTime: Date | undefined): VerifyHint[] {
+  const checks = run.checks.all;
+  const onlyValidity = checks.filter((c) => c.status === 'fail').every((c) => c.code === 'chain.validity') && checks.some((c) => c.code === 'chain.validity' && c.status === 'fail');
+  if (!onlyValidity || !trusted || run.options.at === 'document' || !docTime || !chain.every((c) => isValidAt(c.info, docTime))) return [];
+  return [{ code: 'at-document-time', message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid` }];
+}
+
+function checkDocumentTime(checks: CheckList, doc: AttestationDocument, docTime: Date | undefined, leaf: CertificateInfo): void {
+  if (!docTime) checks.add('document.time', 'fail', `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`);
+  else if (isValidAt(leaf, docTime)) checks.add('document.time', 'pass', `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}`);
+  else checks.add('document.time', 'warn', `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
+}
+
+/** The expected PCRs against the document's, when the caller gives any. */
+function comparePcrs(run: Run, doc: AttestationDocument): PcrComparison[] {
+  const { expectedPcrs, expectedPcrsFrom } = run.options;
+  if (!expectedPcrs || expectedPcrs.size === 0) return [];
+  if (doc.kind === 'nitrotpm' && expectedPcrsFrom === 'enclave-image') {
+    run.checks.add('pcrs.expected', 'fail', "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead");
+    return [];
   }
-  if (options.nonce) {
-    const n = doc.nonce.state === 'present' ? doc.nonce.value : undefined;
-    add('nonce.expected', n && equalBytes(n, options.nonce) ? 'pass' : 'fail', n ? (equalBytes(n, options.nonce) ? 'the nonce matches' : `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(options.nonce).slice(0, 32)}…`) : 'the document carries no nonce');
-  }
-  // Debug mode zeroes the image PCRs (0, 1, 2 and 8 when present); PCR3 and PCR4 stay set.
-  // An instance's NitroTPM has no debug mode: its PCRs follow the TPM's own conventions.
+  const comparisons = [...expectedPcrs].sort((a, b) => a[0] - b[0]).map(([index, expected]): PcrComparison => {
+    const value = doc.pcrs.get(index);
+    const actual = value ? toHex(value) : undefined;
+    return { index, expected: expected.toLowerCase(), actual, match: actual === expected.toLowerCase() };
+  });
+  const bad = comparisons.filter((p) => !p.match);
+  const mismatch = (p: PcrComparison) => (p.actual === undefined ? `PCR${p.index} is not in the document` : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`);
+  run.checks.add('pcrs.expected', bad.length ? 'fail' : 'pass', bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`);
+  return comparisons;
+}
+
+function checkNonce(checks: CheckList, doc: AttestationDocument, expected: Uint8Array): void {
+  const n = doc.nonce.state === 'present' ? doc.nonce.value : undefined;
+  if (!n) checks.add('nonce.expected', 'fail', 'the document carries no nonce');
+  else if (equalBytes(n, expected)) checks.add('nonce.expected', 'pass', 'the nonce matches');
+  else checks.add('nonce.expected', 'fail', `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(expected).slice(0, 32)}…`);
+}
+
+/**
+ * Debug mode zeroes the image PCRs (0, 1, 2 and 8 when present); PCR3 and PCR4 stay set. An
+ * instance's NitroTPM has no debug mode: its PCRs follow the TPM's own conventions.
+ */
+function checkDebugMode(checks: CheckList, doc: AttestationDocument): boolean {
   const zero = (i: number) => doc.pcrs.get(i)?.every((b) => b === 0);
   const debugMode = doc.kind === 'enclave' && zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
-  if (doc.kind === 'nitrotpm') add('debug-mode', 'skip', 'not applicable: a NitroTPM (instance) attestation document has no enclave debug mode');
-  else add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
+  if (doc.kind === 'nitrotpm') checks.add('debug-mode', 'skip', 'not applicable: a NitroTPM (instance) attestation document has no enclave debug mode');
+  else checks.add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
+  return debugMode;
+}
 
-  return finish({
-    at,
-    decoded,
-    document: doc,
-    chain,
-    ...trustedRoot,
-    development: trusted?.kind === 'development',
-    debugMode,
-    pcrComparisons,
-    hints: hint(trustedRoot),
-  });
+/**
+ * Verifies a document. `cache` (optional) remembers verified certificate links across calls.
+ * Returns a report for any input; throws only for a wrong `options` (e.g. a root that is not PEM).
+ */
+export function verifyAttestation(input: Uint8Array | string, options: VerifyOptions, crypto: AttestationCrypto, cache?: LinkCache): VerifyReport {
+  const run: Run = { options, crypto, checks: new CheckList() };
+  const roots = resolveRoots(crypto, options);
+  const now = options.at instanceof Date ? options.at : new Date();
+  const decoded = decodeStep(run, input);
+  if (!decoded) return finish(run, { at: now });
+  run.kind = decoded.kind;
+  checkEnvelope(run.checks, decoded);
+  checkPayloadFields(run.checks, decoded);
+  const doc = decoded.document;
+  const { at, docTime } = verificationTime(run, decoded, now);
+  const material = doc ?? decoded.signingMaterial;
+  if (!material) {
+    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) run.checks.add(code, 'skip', 'the document\'s certificates cannot be read');
+    return finish(run, { at, decoded });
+  }
+
+  const certs = parseChain(run.checks, material);
+  if (!certs) return finish(run, { at, decoded, ...(doc ? { document: doc } : {}) });
+  const chain = chainEntries(crypto, certs, at);
+  const trusted = checkRoot(run.checks, roots, chain);
+  checkChainLinks(run, chain, trusted, cache);
+  checkChainValidity(run.checks, chain, at);
+  checkConstraints(run.checks, certs);
+  const leaf = certs[certs.length - 1] as CertificateInfo;
+  checkDocumentSignature(run, leaf, decoded.cose);
+  const hints = developmentRootHint(trusted, chain);
+  const signedBy = { chain, ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}), development: trusted?.kind === 'development' };
+  if (!doc) return finish(run, { at, decoded, ...signedBy, hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)] });
+
+  checkDocumentTime(run.checks, doc, docTime, leaf);
+  const pcrComparisons = comparePcrs(run, doc);
+  if (options.nonce) checkNonce(run.checks, doc, options.nonce);
+  const debugMode = checkDebugMode(run.checks, doc);
+  return finish(run, { at, decoded, document: doc, ...signedBy, debugMode, pcrComparisons, hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)] });
 }

@@ -1,49 +1,16 @@
 // The EIF signature section (type 4): a CBOR array of entries {signing_certificate, signature},
 // both serialized as arrays of uints; `signature` holds an untagged COSE_Sign1 whose payload states
-// "PCR0 has value X". Encoding is byte-exact; decoding accepts what nitro-cli accepts.
+// "PCR0 has value X". Encoding is byte-exact; decoding accepts what nitro-cli accepts. The COSE_Sign1
+// itself and the ECDSA behind it are src/engine/cose's; this file holds the EIF's rules around them.
+import { CoseFormatError, algorithmForCurve, coseAlgorithmName, decodeSign1, signCoseSign1, verifyCoseSign1, COSE_ALGORITHMS, type CoseAlgorithm, type CoseFault, type CoseSign1 } from '../cose/sign1';
+import type { CryptoPort, EcSigningKey } from '../cose/port';
 import { concatBytes, equalBytes } from '../util/bytes';
-import {
-  CborTag,
-  cborArrayHead,
-  cborBytes,
-  cborMapHead,
-  cborNegInt,
-  cborText,
-  cborUint,
-  cborUintArray,
-  decodeCbor,
-} from '../util/cbor';
-
-export type CoseAlgorithm = 'ES256' | 'ES384' | 'ES512';
-
-export const COSE_ALGORITHMS: Record<CoseAlgorithm, { id: number; hash: 'sha256' | 'sha384' | 'sha512'; curve: string; signatureLength: number }> = {
-  ES256: { id: -7, hash: 'sha256', curve: 'prime256v1', signatureLength: 64 },
-  ES384: { id: -35, hash: 'sha384', curve: 'secp384r1', signatureLength: 96 },
-  ES512: { id: -36, hash: 'sha512', curve: 'secp521r1', signatureLength: 132 },
-};
-
-export function algorithmForCurve(curve: string): CoseAlgorithm | undefined {
-  return (Object.keys(COSE_ALGORITHMS) as CoseAlgorithm[]).find((a) => COSE_ALGORITHMS[a].curve === curve);
-}
-
-/** The protected header bytes {1: alg}. */
-export function protectedHeader(alg: CoseAlgorithm): Uint8Array {
-  return concatBytes(cborMapHead(1), cborUint(1), cborNegInt(COSE_ALGORITHMS[alg].id));
-}
+import { cborArrayHead, cborMapHead, cborText, cborUint, cborUintArray, decodeCbor } from '../util/cbor';
+import type { CertificateInfo } from '../x509/certificate';
 
 /** The signed statement: {"register_index": 0, "register_value": [PCR0 bytes as uints]}. */
 export function pcr0Payload(pcr0: Uint8Array): Uint8Array {
   return concatBytes(cborMapHead(2), cborText('register_index'), cborUint(0), cborText('register_value'), cborUintArray(pcr0));
-}
-
-/** COSE Sig_structure for COSE_Sign1 with an empty external AAD: the bytes that are signed. */
-export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return concatBytes(cborArrayHead(4), cborText('Signature1'), cborBytes(protectedBytes), cborBytes(new Uint8Array(0)), cborBytes(payload));
-}
-
-/** An untagged COSE_Sign1 with an empty unprotected header. */
-export function encodeCoseSign1(protectedBytes: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
-  return concatBytes(cborArrayHead(4), cborBytes(protectedBytes), cborMapHead(0), cborBytes(payload), cborBytes(signature));
 }
 
 export function encodeSignatureSection(certificateFile: Uint8Array, coseSign1: Uint8Array): Uint8Array {
@@ -55,16 +22,6 @@ export function encodeSignatureSection(certificateFile: Uint8Array, coseSign1: U
     cborText('signature'),
     cborUintArray(coseSign1),
   );
-}
-
-export interface CoseSign1 {
-  readonly tagged: boolean;
-  readonly protectedBytes: Uint8Array;
-  /** The protected header's `alg` (label 1), if present. */
-  readonly alg: number | string | undefined;
-  readonly unprotected: ReadonlyMap<unknown, unknown>;
-  readonly payload: Uint8Array;
-  readonly signature: Uint8Array;
 }
 
 export interface SignatureEntry {
@@ -120,38 +77,29 @@ export function decodeSignatureSection(bytes: Uint8Array): SignatureEntry[] {
   });
 }
 
-function asBstr(value: unknown, what: string): Uint8Array {
-  if (value instanceof Uint8Array) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  throw new SignatureFormatError(`COSE_Sign1 ${what} is not a byte string`);
+function faultMessage(f: CoseFault): string {
+  switch (f.kind) {
+    case 'cbor':
+      return `the ${f.part === 'structure' ? 'COSE_Sign1 structure' : 'COSE protected header'} is not valid CBOR: ${f.detail}`;
+    case 'tag':
+      return `COSE structure has tag ${f.tag}, not 18 (COSE_Sign1)`;
+    case 'not-array-of-4':
+      return 'COSE_Sign1 is not an array of 4 items';
+    case 'not-bytes':
+      return `COSE_Sign1 ${f.part} is not a byte string`;
+    case 'not-map':
+      return f.part === 'protected header' ? 'the COSE protected header is not a map' : 'COSE_Sign1 unprotected header is not a map';
+  }
 }
 
-/** Decodes a COSE_Sign1 (tag 18 or untagged, as nitro-cli accepts). */
+/** Decodes a COSE_Sign1 (tag 18 or untagged, as nitro-cli accepts). Throws SignatureFormatError. */
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
-  let value = decode(bytes, 'the COSE_Sign1 structure');
-  let tagged = false;
-  if (value instanceof CborTag) {
-    if (value.tag !== 18) throw new SignatureFormatError(`COSE structure has tag ${value.tag}, not 18 (COSE_Sign1)`);
-    tagged = true;
-    value = value.value;
+  try {
+    return decodeSign1(bytes);
+  } catch (e) {
+    if (e instanceof CoseFormatError) throw new SignatureFormatError(faultMessage(e.fault));
+    throw e;
   }
-  if (!Array.isArray(value) || value.length !== 4) throw new SignatureFormatError('COSE_Sign1 is not an array of 4 items');
-  const protectedBytes = asBstr(value[0], 'protected header');
-  let alg: number | string | undefined;
-  if (protectedBytes.length > 0) {
-    const header = decode(protectedBytes, 'the COSE protected header');
-    if (!(header instanceof Map)) throw new SignatureFormatError('the COSE protected header is not a map');
-    const a = header.get(1);
-    if (typeof a === 'number' || typeof a === 'string') alg = a;
-  }
-  if (!(value[1] instanceof Map)) throw new SignatureFormatError('COSE_Sign1 unprotected header is not a map');
-  return {
-    tagged,
-    protectedBytes,
-    alg,
-    unprotected: value[1],
-    payload: asBstr(value[2], 'payload'),
-    signature: asBstr(value[3], 'signature'),
-  };
 }
 
 /** Whether the COSE payload is, byte for byte, the statement "PCR0 = pcr0" (nitro-cli's SignatureCheck). */
@@ -159,8 +107,71 @@ export function payloadMatchesPcr0(payload: Uint8Array, pcr0: Uint8Array): boole
   return equalBytes(payload, pcr0Payload(pcr0));
 }
 
-/** The COSE algorithm name for an `alg` value, if it is one of the three the EIF tools use. */
-export function coseAlgorithmName(alg: number | string | undefined): CoseAlgorithm | undefined {
-  if (typeof alg === 'string') return (['ES256', 'ES384', 'ES512'] as const).find((a) => a === alg);
-  return (Object.keys(COSE_ALGORITHMS) as CoseAlgorithm[]).find((a) => COSE_ALGORITHMS[a].id === alg);
+/** A signing key that cannot sign an EIF (wrong type, curve or format), or a key that does not match its certificate. */
+export class SigningError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SigningError';
+  }
+}
+
+const KMS_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key[/:].+$/;
+
+/** An EC private key and the COSE algorithm its curve implies. */
+export interface EifSigningKey {
+  readonly key: EcSigningKey;
+  readonly alg: CoseAlgorithm;
+}
+
+/** Reads a PEM EC private key (SEC1 or PKCS#8) and names its COSE algorithm; refuses anything else with a SigningError. */
+export function readSigningKey(crypto: CryptoPort, pem: string, where = 'the private key'): EifSigningKey {
+  if (KMS_ARN.test(pem.trim())) {
+    throw new SigningError(`${where} is a KMS key ARN; signing with KMS keys needs AWS access and is not supported by nitro-dev. Use a PEM EC private key file.`);
+  }
+  let key: EcSigningKey;
+  try {
+    key = crypto.readPrivateKey(pem);
+  } catch (e) {
+    throw new SigningError(`${where} is not a PEM private key: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (key.keyType !== 'ec') throw new SigningError(`${where} is a ${key.keyType} key; EIF signing needs an EC key on P-256, P-384 or P-521`);
+  const alg = algorithmForCurve(key.curve);
+  if (!alg) throw new SigningError(`${where} is on curve ${key.curve}; EIF signing needs P-256, P-384 or P-521`);
+  return { key, alg };
+}
+
+/** Signs the statement "PCR0 = pcr0" and returns the untagged COSE_Sign1 bytes. */
+export function signPcr0Statement(signer: EifSigningKey, pcr0: Uint8Array): Uint8Array {
+  return signCoseSign1(signer.key, signer.alg, pcr0Payload(pcr0));
+}
+
+export interface CoseCheck {
+  readonly valid: boolean;
+  /** Why it is not valid. */
+  readonly reason?: string;
+  readonly algorithm?: CoseAlgorithm;
+}
+
+/**
+ * Verifies an EIF's COSE_Sign1 as nitro-cli does: the protected `alg` must be the one the
+ * certificate's curve implies, and the ECDSA signature must verify with the certificate's public key.
+ */
+export function checkCoseSignature(crypto: CryptoPort, cose: CoseSign1, cert: CertificateInfo): CoseCheck {
+  const expected = cert.curve ? algorithmForCurve(cert.curve) : undefined;
+  if (cert.publicKeyAlgorithm !== 'id-ecPublicKey' || !expected) {
+    return { valid: false, reason: `the certificate's key (${cert.publicKeyAlgorithm}${cert.curve ? ` on ${cert.curve}` : ''}) is not an EC key on P-256, P-384 or P-521` };
+  }
+  const alg = coseAlgorithmName(cose.alg);
+  if (alg !== expected) {
+    return { valid: false, reason: `the COSE header names algorithm ${String(cose.alg)}, but the certificate's ${cert.curve} key needs ${expected}` };
+  }
+  const length = COSE_ALGORITHMS[alg].signatureLength;
+  if (cose.signature.length !== length) {
+    return { valid: false, algorithm: alg, reason: `the ${alg} signature is ${cose.signature.length} bytes, not ${length}` };
+  }
+  const keyError = crypto.publicKeyError(cert.spki);
+  if (keyError !== undefined) return { valid: false, algorithm: alg, reason: `the certificate's public key cannot be read (${keyError})` };
+  return verifyCoseSign1(crypto, cose, alg, cert.spki)
+    ? { valid: true, algorithm: alg }
+    : { valid: false, algorithm: alg, reason: "the signature does not verify with the certificate's public key" };
 }

@@ -18,7 +18,7 @@ import * as x509 from '@peculiar/x509';
 import { X509Certificate, generateKeyPairSync, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { attestationSigStructure } from '../attestation/verify';
+import { encodeCoseSign1, protectedHeader, sigStructure } from '../cose/sign1';
 import { concatBytes } from '../util/bytes';
 import { cborBytes, cborHead, cborText } from '../util/cbor';
 import { pemBlocks } from '../util/pem';
@@ -363,7 +363,7 @@ export interface CreateAttestationDocumentParams {
 }
 
 /** The protected header of every Nitro document: bstr(4) {1: -35} (ES384). */
-const PROTECTED = Uint8Array.of(0xa1, 0x01, 0x38, 0x22);
+const PROTECTED = protectedHeader('ES384');
 
 /** timestamp as hardware writes it: always the 8-byte form (1b …). */
 function uint64(value: number): Uint8Array {
@@ -416,9 +416,9 @@ export async function createAttestationDocument(params: CreateAttestationDocumen
     optional(params.nonce),
     Uint8Array.of(0xff),
   );
-  const signature = signer.sign(attestationSigStructure(PROTECTED, payload));
+  const signature = signer.sign(sigStructure(PROTECTED, payload));
   if (signature.length !== 96) throw new DevelopmentCaError(`the ES384 signature is ${signature.length} bytes, not 96`);
-  return concatBytes(Uint8Array.of(0x84), cborBytes(PROTECTED), Uint8Array.of(0xa0), cborBytes(payload), cborBytes(signature));
+  return encodeCoseSign1(PROTECTED, payload, signature);
 }
 
 /** The attestation port of an NsmDevice: documents signed by `ca` at the time `now()` gives. */

@@ -7,6 +7,7 @@ export { writeEif, signatureSectionFor, readPem, type SectionInput, type Signing
 export { signEifFile, type SignEifOptions } from './signEif';
 export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } from './cose';
 export { hashRangesInWorker, OFFLOAD_THRESHOLD } from './pcr2Worker';
+export { nodeCrypto } from './nodeCrypto';
 export { nodeAttestationCrypto } from './attestationCrypto';
 export { openImage } from './ociSource';
 export { SpoolStore } from './spoolStore';
