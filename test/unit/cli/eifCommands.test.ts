@@ -22,7 +22,8 @@ function pcr(bytes: Uint8Array): string {
   return createHash('sha384').update(Buffer.alloc(48)).update(inner).digest('hex');
 }
 
-describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
+describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
+  this.timeout(120_000); // each test starts dist/cli.js
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-cli-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

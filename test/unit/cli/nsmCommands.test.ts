@@ -10,7 +10,7 @@ const cli = repoPath('dist/cli.js');
 const eif = repoPath('test/fixtures/eif/synthetic-v4-signed.eif');
 
 describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let dir: string;
   let env: Record<string, string>;
   let id: string;
