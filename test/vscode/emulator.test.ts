@@ -18,7 +18,7 @@ type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 
 describe('The embedded enclave emulator in the Parent Instances view (real VS Code extension host)', function () {
   // Enclave host processes start from dist/cli.js: give them time on a slow machine.
-  this.timeout(60_000);
+  this.timeout(180_000);
   let api: NitroEnclavesApi;
   let eif: string;
   let expected: Record<string, string>;

@@ -1,8 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 
-/** Polls `probe` until it returns a truthy value, or fails after `ms`. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+/**
+ * Polls `probe` until it returns a truthy value: waits for a state, not for a time. `ms` is only the
+ * deadline after which it gives up naming `what`; generous, for a busy 2-core machine, and below the
+ * tests' own timeout (test/vscode/index.ts) so the failure says what never happened.
+ */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
