@@ -36,6 +36,9 @@ function enclaveHostsLeft() {
   }
   return left;
 }
+// The whole run's deadline (runInCodeServer.mjs): each test has its own timeout, so this only stops a
+// run that hangs. Generous, for a busy 2-core machine.
+process.env.VSCODE_TEST_TIMEOUT_MS ??= String(30 * 60_000);
 const options = {
   extensionDevelopmentPath: ROOT,
   extensionTestsPath: path.join(ROOT, 'dist/test/vscode/index'),

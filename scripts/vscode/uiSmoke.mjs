@@ -5,6 +5,11 @@
 // on screen, and an enclave run on the emulated parent. Writes test-results/ui-smoke.png,
 // test-results/parents-running-enclave.png, test-results/eif-viewer.png and
 // test-results/attestation-viewer.png, and prints `ui smoke: N passed, N failed`.
+//
+// Every step waits for what the page shows, never for a fixed time: each has one generous deadline
+// (STEP_MS, for a busy 2-core machine), idempotent actions (a key press that opens Quick Open, a
+// refresh, a copy button) are repeated until the page reacts, and nothing is clicked before the
+// extension has populated its views.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -12,10 +17,20 @@ import * as path from 'node:path';
 import { packageVsix, vsixFiles } from '../package.mjs';
 import { ROOT, ensureCodeServer, installVsix, launchChromium, prepareRunDir, startCodeServer, workbenchUrl } from './codeServer.mjs';
 
+/** How long one step may take (NITRO_UI_STEP_MS): a deadline for a state to show, not a time to wait. */
+const STEP_MS = Number(process.env.NITRO_UI_STEP_MS) || 180_000;
+
+/** One deadline: `timeout()` is what is left of it (for Playwright's waits), `expired()` says it passed. */
+function deadline(ms = STEP_MS) {
+  const end = Date.now() + ms;
+  return { timeout: () => Math.max(1, end - Date.now()), expired: () => Date.now() >= end };
+}
+
 const results = [];
-async function check(name, fn) {
+/** Runs one step with its own deadline (handed to `fn`); records and prints whether it passed. */
+async function check(name, fn, ms = STEP_MS) {
   try {
-    await fn();
+    await fn(deadline(ms));
     results.push({ name, ok: true });
     console.log(`  ✔ ${name}`);
   } catch (e) {
@@ -24,37 +39,93 @@ async function check(name, fn) {
   }
 }
 
+/**
+ * Repeats the idempotent `act` until `settled(ms)` (a wait for what the page shows) succeeds, each
+ * round waiting longer, within `step`'s deadline. For actions the page may miss while it is busy: a
+ * key press before the workbench has focus, a click on a webview still loading, a refresh.
+ */
+async function untilSettled(step, act, settled) {
+  for (let round = 10_000; ; round = Math.min(round * 2, 60_000)) {
+    await act();
+    try {
+      return await settled(Math.min(round, step.timeout()));
+    } catch (e) {
+      if (step.expired()) throw e;
+    }
+  }
+}
+
+/** Before a screenshot: the mouse at (x, y), no hover tooltip left on screen, a frame drawn. Only looks: never fails a step. */
+async function settle(page, x, y) {
+  await page.mouse.move(x, y);
+  await page
+    .locator('.workbench-hover-container, .monaco-hover:not(.hidden)')
+    .first()
+    .waitFor({ state: 'hidden', timeout: 10_000 })
+    .catch(() => undefined);
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))).catch(() => undefined);
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: path.join(shots, name) });
+  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, name))}`);
+}
+
+/** Opens `name` from Quick Open (Ctrl+P), pressed again until the list shows it; waits for its tab. */
+async function quickOpen(page, step, name) {
+  const input = page.locator('.quick-input-widget input');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  await untilSettled(
+    step,
+    async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+P');
+    },
+    async (ms) => {
+      await input.waitFor({ timeout: ms });
+      await input.fill(name);
+      await row.waitFor({ timeout: ms });
+    },
+  );
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: step.timeout() });
+}
+
 /** Opens the Nitro Enclaves container on `page` and checks what it shows; saves a screenshot. */
 async function checkContainer(page, shot) {
   const icon = page.locator('.activitybar .action-item .action-label[aria-label^="Nitro Enclaves"]').first();
-  await check('the activity bar shows the Nitro Enclaves icon', () => icon.waitFor({ timeout: 60_000 }));
-  await icon.click();
+  await check('the activity bar shows the Nitro Enclaves icon', (step) => icon.waitFor({ timeout: step.timeout() }));
   const header = (title) => page.locator('.pane-header', { has: page.locator('h3.title', { hasText: title }) }).first();
-  await check('the container shows the "Parent Instances" view', () => header('Parent Instances').waitFor({ timeout: 30_000 }));
-  await check('the container shows the "Enclave Images" view', () => header('Enclave Images').waitFor({ timeout: 30_000 }));
-  await check('the emulated parent node is visible with its name and instance id, and shows its enclave pool', async () => {
+  await check('the container shows the "Parent Instances" view', (step) =>
+    untilSettled(
+      step,
+      // A click on the icon of the container already shown would close it: click only while it is not.
+      async () => (await header('Parent Instances').isVisible()) || (await icon.click({ timeout: step.timeout() })),
+      (ms) => header('Parent Instances').waitFor({ timeout: ms }),
+    ),
+  );
+  await check('the container shows the "Enclave Images" view', (step) => header('Enclave Images').waitFor({ timeout: step.timeout() }));
+  await check('the emulated parent node is visible with its name and instance id, and shows its enclave pool', async (step) => {
     const row = page.locator('.monaco-list-row', { hasText: 'Emulated parent' }).first();
-    await row.waitFor({ timeout: 30_000 });
+    await row.waitFor({ timeout: step.timeout() });
     const text = await row.textContent();
     if (!/i-[0-9a-f]{17}/.test(text ?? '')) throw new Error(`row reads "${text}"`);
-    await page.locator('.monaco-list-row', { hasText: 'Enclave pool' }).first().waitFor({ timeout: 30_000 });
+    await page.locator('.monaco-list-row', { hasText: 'Enclave pool' }).first().waitFor({ timeout: step.timeout() });
   });
-  await check('Enclave Images lists demo/images/hello.eif', () =>
+  await check('Enclave Images lists demo/images/hello.eif', (step) =>
     page
       .locator('.pane', { has: header('Enclave Images') })
       .locator('.monaco-list-row', { hasText: 'hello.eif' })
       .first()
-      .waitFor({ timeout: 30_000 }),
+      .waitFor({ timeout: step.timeout() }),
   );
-  await page.mouse.move(800, 600); // away from the activity bar, so no hover tooltip covers the view
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(shots, shot) });
-  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, shot))}`);
+  await settle(page, 800, 600); // away from the activity bar, so no hover tooltip covers the view
+  await screenshot(page, shot);
 }
 
 /** Runs `nitro-dev` (the project's CLI bundle) with this run's emulator state; returns its parsed JSON output. */
 function nitroDev(args) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', env: process.env, timeout: STEP_MS });
   if (r.status !== 0) throw new Error(`nitro-dev ${args.join(' ')} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
   return JSON.parse(r.stdout);
 }
@@ -67,25 +138,27 @@ function nitroDev(args) {
 async function checkRunningEnclave(page) {
   let run;
   try {
-    await check('an enclave started with `nitro-dev run-enclave` appears under the emulated parent', async () => {
+    await check('an enclave started with `nitro-dev run-enclave` appears under the emulated parent', async (step) => {
+      // The view shows the parent (checkContainer) before the enclave starts: the extension is active.
       run = nitroDev(['run-enclave', '--eif-path', path.join(workspace, 'images', 'hello.eif'), '--memory', '128', '--cpu-count', '2', '--enclave-name', 'hello']);
       const row = page.locator('.monaco-list-row', { hasText: `CID ${run.EnclaveCID}` }).first();
-      try {
-        await row.waitFor({ timeout: 15_000 });
-      } catch {
-        // The view redraws on the emulator's change events; if none reached it, the refresh button does.
-        await page.locator('.pane-header', { hasText: 'Parent Instances' }).first().hover();
-        await page.locator('.pane-header .action-label[aria-label="Refresh Parent Instances"]').first().click();
-        await row.waitFor({ timeout: 15_000 });
-      }
+      let first = true;
+      await untilSettled(
+        step,
+        async () => {
+          // The view redraws on the emulator's change events; if none reached it, the refresh button does.
+          if (first) return void (first = false);
+          await page.locator('.pane-header', { hasText: 'Parent Instances' }).first().hover({ timeout: step.timeout() });
+          await page.locator('.pane-header .action-label[aria-label="Refresh Parent Instances"]').first().click({ timeout: step.timeout() });
+        },
+        (ms) => row.waitFor({ timeout: ms }),
+      );
       const text = await row.textContent();
       if (!text?.includes('hello') || !text.includes('2 CPUs') || !text.includes('128 MiB')) throw new Error(`row reads "${text}"`);
-      await page.locator('.monaco-list-row', { hasText: 'CPUs 2/2' }).first().waitFor({ timeout: 15_000 });
+      await page.locator('.monaco-list-row', { hasText: 'CPUs 2/2' }).first().waitFor({ timeout: step.timeout() });
     });
-    await page.mouse.move(800, 600);
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(shots, 'parents-running-enclave.png') });
-    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'parents-running-enclave.png'))}`);
+    await settle(page, 800, 600);
+    await screenshot(page, 'parents-running-enclave.png');
   } finally {
     if (run) nitroDev(['terminate-enclave', '--enclave-id', run.EnclaveID]);
   }
@@ -97,45 +170,56 @@ async function checkRunningEnclave(page) {
  */
 async function checkEifViewer(page) {
   const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/eif/synthetic-v4-signed.expected.json'), 'utf8'));
-  await check('Quick Open opens hello.eif in the Enclave Image Viewer', async () => {
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill('hello.eif');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hello.eif' }).first().waitFor({ timeout: 15_000 });
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab.active', { hasText: 'hello.eif' }).waitFor({ timeout: 15_000 });
-  });
+  await check('Quick Open opens hello.eif in the Enclave Image Viewer', (step) => quickOpen(page, step, 'hello.eif'));
   // A webview is two nested iframes: the host frame, then the page itself.
   const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  await check('the viewer shows PCR0 of hello.eif as the fixture expects', async () => {
+  await check('the viewer shows PCR0 of hello.eif as the fixture expects', async (step) => {
     const value = view.locator('tr[data-pcr="PCR0"] .pcr-value');
-    await value.waitFor({ timeout: 30_000 });
+    await value.waitFor({ timeout: step.timeout() });
     const text = (await value.textContent())?.trim();
     if (text !== expected.PCR0) throw new Error(`PCR0 reads "${text}", expected ${expected.PCR0}`);
     const pcrs = await view.locator('tr[data-pcr]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pcr')));
     if (pcrs.join() !== 'PCR0,PCR1,PCR2,PCR8') throw new Error(`PCR rows: ${pcrs.join()}`);
   });
-  await check('the viewer shows the signature check as passed', async () => {
-    await view.locator('.check.pass', { hasText: 'Signature check passed' }).waitFor({ timeout: 10_000 });
-    await view.locator('#card-signature .check.pass', { hasText: 'COSE signature is valid' }).waitFor({ timeout: 10_000 });
+  await check('the viewer shows the signature check as passed', async (step) => {
+    await view.locator('.check.pass', { hasText: 'Signature check passed' }).waitFor({ timeout: step.timeout() });
+    await view.locator('#card-signature .check.pass', { hasText: 'COSE signature is valid' }).waitFor({ timeout: step.timeout() });
     const failed = await view.locator('.check.fail').count();
     if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
   });
-  await page.mouse.move(150, 700); // over the side bar, so no row of the viewer shows its hover colour
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(shots, 'eif-viewer.png') });
-  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'eif-viewer.png'))}`);
-  await check('the copy button of PCR0 copies it and says so in the status bar', async () => {
-    await view.locator('tr[data-pcr="PCR0"] button[aria-label="Copy PCR0"]').click({ timeout: 10_000 });
-    await page.locator('.statusbar', { hasText: 'Copied PCR0' }).waitFor({ timeout: 10_000 });
+  await settle(page, 150, 700); // over the side bar, so no row of the viewer shows its hover colour
+  await screenshot(page, 'eif-viewer.png');
+  await check('the copy button of PCR0 copies it and says so in the status bar', (step) =>
+    // The status bar message shows for 3 s: copying again is harmless if the page was too busy to show it.
+    untilSettled(
+      step,
+      () => view.locator('tr[data-pcr="PCR0"] button[aria-label="Copy PCR0"]').click({ timeout: step.timeout() }),
+      (ms) => page.locator('.statusbar', { hasText: 'Copied PCR0' }).waitFor({ timeout: ms }),
+    ),
+  );
+  const described = 'hello.eif.describe.json';
+  await check('"Describe as JSON" opens describe-eif\'s JSON in a read-only editor, which closes without asking to save', async (step) => {
+    // Describing again shows the same document: the click is repeated if the webview missed it.
+    await untilSettled(
+      step,
+      () => view.locator('#describe').click({ timeout: step.timeout() }),
+      (ms) => page.locator('.tabs-container .tab.active', { hasText: described }).waitFor({ timeout: ms }),
+    );
+    await page.locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' }).first().waitFor({ timeout: step.timeout() });
+    if ((await page.locator('.tabs-container .tab', { hasText: 'Untitled' }).count()) > 0) throw new Error('an "Untitled" editor is open');
+    await runCommand(page, step, 'View: Close Editor');
+    // The tab goes away, or a dialog asks to save it: whichever the page shows first.
+    const dialog = page.locator('.monaco-dialog-box').first();
+    const closed = page.locator('.tabs-container .tab', { hasText: described }).first().waitFor({ state: 'detached', timeout: step.timeout() });
+    const asked = dialog.waitFor({ timeout: step.timeout() });
+    for (const p of [closed, asked]) p.catch(() => undefined); // the wait that loses the race ends on its own
+    await Promise.race([closed, asked]);
+    if (await dialog.isVisible()) {
+      const text = (await dialog.textContent())?.trim();
+      await page.keyboard.press('Escape');
+      throw new Error(`closing ${described} asked: ${text}`);
+    }
   });
-  await check('"Describe as JSON" opens describe-eif\'s JSON in an editor', async () => {
-    await view.locator('#describe').click({ timeout: 10_000 });
-    await page.locator('.tabs-container .tab.active', { hasText: 'Untitled' }).waitFor({ timeout: 15_000 });
-    await page.locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' }).first().waitFor({ timeout: 15_000 });
-  });
-  await page.waitForTimeout(2000); // let the new text editor load its web workers before the server stops
 }
 
 /** `2022-10-13 11:58:02 UTC` (how the viewer writes times), from expected.json's OpenSSL form. */
@@ -155,36 +239,32 @@ async function checkAttestationViewer(page) {
     (d) => d.file === 'evervault-2022-10-13-prod.cbor',
   );
   const name = 'evervault-prod.att.cbor';
-  await check('"View: Join All Editor Groups" gives the next editor the whole editor area', async () => {
-    await runCommand(page, 'View: Join All Editor Groups');
-    await page.waitForFunction(() => document.querySelectorAll('.editor-group-container').length === 1, null, { timeout: 10_000 });
+  await check('"View: Join All Editor Groups" gives the next editor the whole editor area', async (step) => {
+    await runCommand(page, step, 'View: Join All Editor Groups');
+    await page.waitForFunction(() => document.querySelectorAll('.editor-group-container').length === 1, null, { timeout: step.timeout() });
   });
-  await check('Quick Open opens evervault-prod.att.cbor in the Attestation Document Viewer', async () => {
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(name);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
-  });
+  await check('Quick Open opens evervault-prod.att.cbor in the Attestation Document Viewer', (step) => quickOpen(page, step, name));
   // The Enclave Image Viewer's webview is still in the page, so find the frame that holds this viewer's page.
   let view;
-  await check('the Attestation Document Viewer\'s page loads in its webview', async () => {
-    view = await attestationFrame(page, name);
+  await check('the Attestation Document Viewer\'s page loads in its webview', async (step) => {
+    view = await attestationFrame(page, name, step);
   });
   if (!view) return;
   const headline = view.locator('#verdict .verdict-headline');
-  await check('the verdict says it is invalid now, because its signing certificate expired', async () => {
-    await view.locator('#verdict[data-valid="false"]').waitFor({ timeout: 30_000 });
+  await check('the verdict says it is invalid now, because its signing certificate expired', async (step) => {
+    await view.locator('#verdict[data-valid="false"]').waitFor({ timeout: step.timeout() });
     const text = (await headline.textContent())?.trim();
     const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
     if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
     if ((await view.locator('#time-now').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Now"');
   });
-  await check('switched to "Document time" in the webview, the verdict says it is valid', async () => {
-    await view.locator('#time-document').click({ timeout: 10_000 });
-    await view.locator('#verdict[data-valid="true"]').waitFor({ timeout: 15_000 });
+  await check('switched to "Document time" in the webview, the verdict says it is valid', async (step) => {
+    // Choosing "Document time" again is harmless: the click is repeated if the page missed it.
+    await untilSettled(
+      step,
+      () => view.locator('#time-document').click({ timeout: step.timeout() }),
+      (ms) => view.locator('#verdict[data-valid="true"]').waitFor({ timeout: ms }),
+    );
     const text = (await headline.textContent())?.trim();
     if (text !== 'Valid at document time.') throw new Error(`the verdict reads "${text}"`);
     if ((await view.locator('#time-document').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Document time"');
@@ -197,14 +277,15 @@ async function checkAttestationViewer(page) {
     const moduleId = (await view.locator('.field-module').textContent())?.trim();
     if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
   });
-  await page.mouse.move(150, 700); // over the side bar, so no row of the viewer shows its hover colour
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(shots, 'attestation-viewer.png') });
-  console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'attestation-viewer.png'))}`);
-  await check('the copy button of the module ID copies it through the host and says so in the status bar', async () => {
-    await view.locator('button[aria-label="Copy module ID"]').click({ timeout: 10_000 });
-    await page.locator('.statusbar', { hasText: 'Copied module ID' }).waitFor({ timeout: 10_000 });
-  });
+  await settle(page, 150, 700); // over the side bar, so no row of the viewer shows its hover colour
+  await screenshot(page, 'attestation-viewer.png');
+  await check('the copy button of the module ID copies it through the host and says so in the status bar', (step) =>
+    untilSettled(
+      step,
+      () => view.locator('button[aria-label="Copy module ID"]').click({ timeout: step.timeout() }),
+      (ms) => page.locator('.statusbar', { hasText: 'Copied module ID' }).waitFor({ timeout: ms }),
+    ),
+  );
   await checkAttestationPanel(page);
 }
 
@@ -214,63 +295,70 @@ async function checkAttestationViewer(page) {
  * from "Tasks: Run Task"; the image it builds appears in Enclave Images.
  */
 async function checkBuild(page) {
-  await check('"Build Enclave Image..." asks where the image comes from', async () => {
-    await runCommand(page, 'Nitro Enclaves: Build Enclave Image...');
+  await check('"Build Enclave Image..." asks where the image comes from', async (step) => {
+    await runCommand(page, step, 'Nitro Enclaves: Build Enclave Image...');
     const list = page.locator('.quick-input-widget');
-    await list.locator('.quick-input-title', { hasText: 'Build Enclave Image (1/4)' }).waitFor({ timeout: 15_000 });
+    await list.locator('.quick-input-title', { hasText: 'Build Enclave Image (1/4)' }).waitFor({ timeout: step.timeout() });
     for (const item of ['OCI image layout', 'Image archive', 'Docker image']) {
-      await list.locator('.monaco-list-row', { hasText: item }).first().waitFor({ timeout: 5_000 });
+      await list.locator('.monaco-list-row', { hasText: item }).first().waitFor({ timeout: step.timeout() });
     }
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(shots, 'build-flow.png') });
-    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'build-flow.png'))}`);
+    await settle(page, 800, 600);
+    await screenshot(page, 'build-flow.png');
     await page.keyboard.press('Escape');
   });
-  await check('the demo\'s nitro-eif task runs from "Tasks: Run Task" and its image appears in Enclave Images', async () => {
-    await runCommand(page, 'Tasks: Run Task');
+  await check('the demo\'s nitro-eif task runs from "Tasks: Run Task" and its image appears in Enclave Images', async (step) => {
+    await runCommand(page, step, 'Tasks: Run Task');
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'build the fixture image' }).first();
-    await row.waitFor({ timeout: 30_000 }).catch(async (e) => {
+    await row.waitFor({ timeout: step.timeout() }).catch(async (e) => {
       await page.screenshot({ path: path.join(shots, 'build-task-failure.png') });
       throw e;
     });
-    await row.click();
-    // VS Code may ask how to scan the task's output; continue without scanning.
+    await row.click({ timeout: step.timeout() });
+    // VS Code may ask how to scan the task's output (continue without scanning), or run the task at
+    // once: wait for whichever the page shows, then for the image.
     const scan = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Continue without scanning the task output' }).first();
-    if (await scan.waitFor({ timeout: 5_000 }).then(() => true, () => false)) await scan.click();
-    await page
+    const image = page
       .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Enclave Images' }) })
       .locator('.monaco-list-row', { hasText: 'fixture-v1.eif' })
-      .first()
-      .waitFor({ timeout: 60_000 });
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(shots, 'build-task.png') });
-    console.log(`  screenshot: ${path.relative(process.cwd(), path.join(shots, 'build-task.png'))}`);
-  });
+      .first();
+    await scan.or(image).first().waitFor({ timeout: step.timeout() });
+    if (await scan.isVisible()) await scan.click({ timeout: step.timeout() });
+    await image.waitFor({ timeout: step.timeout() });
+    await settle(page, 800, 600);
+    await screenshot(page, 'build-task.png');
+  }, 2 * STEP_MS);
 }
 
-/** Runs a command from the command palette by its title. */
-async function runCommand(page, title) {
-  await page.keyboard.press('F1');
+/** Runs a command from the command palette by its title (F1 pressed again until the palette lists it). */
+async function runCommand(page, step, title) {
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
   // The row whose label is exactly the title (fuzzy matching may rank another command first).
   const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
-  await row.waitFor({ timeout: 15_000 });
-  await row.click();
+  await untilSettled(
+    step,
+    async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+    },
+    async (ms) => {
+      await input.waitFor({ timeout: ms });
+      await input.fill(`>${title}`);
+      await row.waitFor({ timeout: ms });
+    },
+  );
+  await row.click({ timeout: step.timeout() });
 }
 
 /** The frame of the attestation viewer of `label` (its page names the document in its title bar). */
-async function attestationFrame(page, label, ms = 30_000) {
-  const deadline = Date.now() + ms;
+async function attestationFrame(page, label, step) {
   for (;;) {
     for (const frame of page.frames()) {
       const title = await frame.locator('.titlebar h1').first().textContent({ timeout: 200 }).catch(() => undefined);
       if (title?.trim() === label && (await frame.locator('#timebar').count().catch(() => 0))) return frame;
     }
-    if (Date.now() > deadline) throw new Error(`no webview shows the attestation panel of ${label}`);
-    await page.waitForTimeout(250);
+    if (step.expired()) throw new Error(`no webview shows the attestation panel of ${label}`);
+    await page.waitForTimeout(250); // the next look at the frames (a poll, not a wait for time)
   }
 }
 
@@ -282,28 +370,30 @@ async function checkAttestationPanel(page) {
   const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8')).documents.find((d) => d.file === 'base-2024-11-30.cbor');
   const base64 = readFileSync(path.join(ROOT, 'test/fixtures/attestation', expected.file)).toString('base64');
   const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
-  const verdictOf = async (frame) => {
-    await frame.locator('#verdict').waitFor({ timeout: 30_000 });
+  const verdictOf = async (frame, step) => {
+    await frame.locator('#verdict').waitFor({ timeout: step.timeout() });
     return (await frame.locator('#verdict .verdict-headline').textContent())?.trim();
   };
-  await check('"Open Attestation Document from Clipboard" opens a panel for a document copied as base64', async () => {
+  await check('"Open Attestation Document from Clipboard" opens a panel for a document copied as base64', async (step) => {
     await page.evaluate((text) => navigator.clipboard.writeText(text), base64);
-    await runCommand(page, 'Nitro Enclaves: Open Attestation Document from Clipboard');
-    await page.locator('.tabs-container .tab.active', { hasText: 'Attestation: Clipboard' }).waitFor({ timeout: 15_000 });
-    const frame = await attestationFrame(page, 'Clipboard');
-    const text = await verdictOf(frame);
+    await runCommand(page, step, 'Nitro Enclaves: Open Attestation Document from Clipboard');
+    await page.locator('.tabs-container .tab.active', { hasText: 'Attestation: Clipboard' }).waitFor({ timeout: step.timeout() });
+    const frame = await attestationFrame(page, 'Clipboard', step);
+    const text = await verdictOf(frame, step);
     if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
     const moduleId = (await frame.locator('.field-module').textContent())?.trim();
     if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
   });
-  await check('after "Developer: Reload Window" the panel is restored with the same document', async () => {
-    await page.waitForTimeout(1000); // let the webview's state reach the workbench
-    await runCommand(page, 'Developer: Reload Window');
-    await page.waitForLoadState('load');
-    await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
-    await page.locator('.tabs-container .tab', { hasText: 'Attestation: Clipboard' }).first().waitFor({ timeout: 30_000 });
-    const frame = await attestationFrame(page, 'Clipboard', 60_000);
-    const text = await verdictOf(frame);
+  await check('after "Developer: Reload Window" the panel is restored with the same document', async (step) => {
+    // The webview hands its state to the workbench in a message the page does not show; the panel
+    // set it when it loaded the document, before the verdict was drawn. A moment for that message.
+    await page.waitForTimeout(1000);
+    await runCommand(page, step, 'Developer: Reload Window');
+    await page.waitForLoadState('load', { timeout: step.timeout() });
+    await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: step.timeout() });
+    await page.locator('.tabs-container .tab', { hasText: 'Attestation: Clipboard' }).first().waitFor({ timeout: step.timeout() });
+    const frame = await attestationFrame(page, 'Clipboard', step);
+    const text = await verdictOf(frame, step);
     if (text !== want) throw new Error(`the restored panel's verdict reads "${text}"`);
     const moduleId = (await frame.locator('.field-module').textContent())?.trim();
     if (moduleId !== expected.module_id) throw new Error(`the restored panel's module ID reads "${moduleId}"`);
@@ -334,7 +424,8 @@ async function checkNpmStart(browser) {
   start.stderr.on('data', (d) => (output += d));
   try {
     const url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start printed no URL within 120 s:\n${output}`)), 120_000);
+      // A deadline for the URL to show, not a wait: npm start builds and starts code-server first.
+      const timer = setTimeout(() => reject(new Error(`npm start printed no URL within ${(2 * STEP_MS) / 1000} s:\n${output}`)), 2 * STEP_MS);
       const look = () => {
         const m = /^\s+(http:\/\/127\.0\.0\.1:\d+\/\?\S+)$/m.exec(output);
         if (m) {
@@ -347,15 +438,15 @@ async function checkNpmStart(browser) {
     });
     const page = await browser.context.newPage();
     await page.goto(url);
-    await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
+    await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: STEP_MS });
     await checkContainer(page, 'npm-start.png');
     await page.close();
     const groups = groupsOf(profile);
-    await check('Ctrl-C stops npm start and every process it started', async () => {
+    await check('Ctrl-C stops npm start and every process it started', async (step) => {
       if (groups.size === 0) throw new Error('found no code-server process for the run');
       const exited = new Promise((resolve) => start.on('exit', resolve));
       start.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), step.timeout()))]);
       if (code !== 0) throw new Error(`npm start did not exit cleanly on SIGINT: ${code}`);
       const left = [...groups].filter(groupAlive);
       if (left.length > 0) throw new Error(`processes left in group(s) ${left.join(', ')}`);
@@ -405,7 +496,7 @@ try {
   page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
   await page.goto(workbenchUrl(server.url, workspace));
-  await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: 60_000 });
+  await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: STEP_MS });
 
   await checkContainer(page, 'ui-smoke.png');
   await checkRunningEnclave(page);

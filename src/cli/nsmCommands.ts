@@ -4,12 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromHex } from '../engine/util/bytes';
 import { decodeResponse, encodeRequest, requestFromJson, responseToJson, NsmProtocolError } from '../engine/nsm/protocol';
-import { BackendError } from '../engine/platform/backend';
+import { BackendError, type EnclaveBackend } from '../engine/platform/backend';
 import { exportDevelopmentRoot } from '../engine/node/devAttestation';
 import { emulatorStateDir } from '../engine/node/emulator/state';
 import { writeAtomically } from '../engine/node/atomicFile';
 import { formatJson } from '../engine/eif/describe';
-import { UsageError, optionValue } from './args';
+import { UsageError, optionValue, type ParsedArgs } from './args';
 import { PARENT_OPTION, backendFor, failEnclaveCommand, parentId } from './enclaveCommands';
 import type { Command } from './commands';
 
@@ -22,26 +22,58 @@ function hexOption(command: Command, name: string, value: string | undefined): U
   }
 }
 
+/** --enclave-id or --enclave-name, exactly one of them, as terminate-enclave and console take them. */
+const ENCLAVE_OPTIONS = [
+  { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
+  { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+] as const;
+
+/** Which of --enclave-id and --enclave-name was given (a usage error unless exactly one). */
+function enclaveOption(command: Command, args: ParsedArgs): 'enclave-id' | 'enclave-name' {
+  const given = ENCLAVE_OPTIONS.map((o) => o.name).filter((n) => args.options.has(n));
+  if (given.length === 0) throw new UsageError('one of the following arguments is required: --enclave-id, --enclave-name', command);
+  if (given.length > 1) throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);
+  return given[0] as 'enclave-id' | 'enclave-name';
+}
+
+/** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
+async function enclaveIdOf(command: Command, args: ParsedArgs, backend: EnclaveBackend, parent: string): Promise<string> {
+  if (enclaveOption(command, args) === 'enclave-id') return optionValue(args, 'enclave-id') as string;
+  const name = optionValue(args, 'enclave-name') as string;
+  const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
+  if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
+  if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
+  return (matches[0] as { EnclaveID: string }).EnclaveID;
+}
+
+/** REQUEST as JSON ('"DescribeNSM"', '{"DescribePCR":{"index":0}}'), or the bare name of a request without fields (DescribeNSM). */
+function requestJson(text: string): unknown {
+  const bare = text.trim();
+  return /^[A-Z][A-Za-z]*$/.test(bare) ? bare : JSON.parse(text);
+}
+
 export const nsmCommand: Command = {
   name: 'nsm',
   summary: "Sends one request to an emulated enclave's NSM and prints the response as JSON",
-  options: [{ name: 'enclave-id', value: 'ENCLAVE_ID', required: true, help: 'The enclave ID' }, PARENT_OPTION],
+  options: [...ENCLAVE_OPTIONS, PARENT_OPTION],
   positionals: ['REQUEST'],
   requiredPositionals: 1,
   async run(args, io) {
+    enclaveOption(this, args);
     const text = args.positionals[0] as string;
     let request;
     try {
-      request = requestFromJson(JSON.parse(text));
+      request = requestFromJson(requestJson(text));
     } catch (e) {
       throw new UsageError(
-        `REQUEST must be an NSM request as JSON, e.g. '{"DescribePCR":{"index":0}}', '"GetRandom"' or '{"ExtendPCR":{"index":16,"data":"00ff"}}': ${e instanceof Error ? e.message : String(e)}`,
+        `REQUEST must be an NSM request as JSON or the name of one without fields, e.g. DescribeNSM, GetRandom, '{"DescribePCR":{"index":0}}' or '{"ExtendPCR":{"index":16,"data":"00ff"}}': ${e instanceof Error ? e.message : String(e)}`,
         this,
       );
     }
     try {
       const backend = backendFor(io);
-      const response = decodeResponse(await backend.nsm(await parentId(io, args), optionValue(args, 'enclave-id') as string, encodeRequest(request)));
+      const parent = await parentId(io, args);
+      const response = decodeResponse(await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest(request)));
       io.stdout(formatJson(responseToJson(response)));
       return response.type === 'Error' ? 1 : 0;
     } catch (e) {
@@ -55,7 +87,7 @@ export const attestCommand: Command = {
   name: 'attest',
   summary: 'Gets an attestation document from an emulated enclave (signed by the development CA)',
   options: [
-    { name: 'enclave-id', value: 'ENCLAVE_ID', required: true, help: 'The enclave ID' },
+    ...ENCLAVE_OPTIONS,
     { name: 'nonce', value: 'HEX', help: 'Nonce to put in the document (at most 1024 bytes)' },
     { name: 'user-data', value: 'HEX', help: 'User data to put in the document (at most 1024 bytes)' },
     { name: 'public-key', value: 'FILE', help: 'A file whose bytes go into public_key (at most 1024 bytes)' },
@@ -63,6 +95,7 @@ export const attestCommand: Command = {
     PARENT_OPTION,
   ],
   async run(args, io) {
+    enclaveOption(this, args);
     const nonce = hexOption(this, 'nonce', optionValue(args, 'nonce'));
     const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
     const output = path.resolve(io.cwd, optionValue(args, 'output') as string);
@@ -70,11 +103,8 @@ export const attestCommand: Command = {
       const keyFile = optionValue(args, 'public-key');
       const publicKey = keyFile !== undefined ? new Uint8Array(await readFile(path.resolve(io.cwd, keyFile))) : null;
       const backend = backendFor(io);
-      const bytes = await backend.nsm(
-        await parentId(io, args),
-        optionValue(args, 'enclave-id') as string,
-        encodeRequest({ type: 'Attestation', userData, nonce, publicKey }),
-      );
+      const parent = await parentId(io, args);
+      const bytes = await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest({ type: 'Attestation', userData, nonce, publicKey }));
       const response = decodeResponse(bytes);
       if (response.type !== 'Attestation') {
         throw new BackendError(0, `the NSM refused the attestation request: ${JSON.stringify(responseToJson(response))}`);

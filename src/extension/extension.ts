@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { VERSION } from '../engine';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
 import { registerBuild, type BuildApi } from './build/registerBuild';
+import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
@@ -38,11 +39,13 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
     imagesView.onDidChangeVisibility((e) => e.visible && images.refresh()),
   );
   const attestation = registerAttestation(ctx, { eifService });
-  const { tree: parents, api: emulator } = registerParents(ctx, { attestation });
+  // Describe output opens as read-only JSON documents of the extension's own scheme.
+  const describe = registerDescribeDocuments((...items) => ctx.push(...items));
+  const { tree: parents, api: emulator } = registerParents(ctx, { attestation, describe });
   const emulatorHost = emulator.host;
   if (emulatorHost) attestation.useDevelopmentRoots(() => emulatorHost.developmentRoots());
-  registerCommands(ctx, { parents, images });
-  const eifViewer = registerEifViewer(ctx);
+  registerCommands(ctx, { parents, images, describe });
+  const eifViewer = registerEifViewer(ctx, describe);
   const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);

@@ -7,7 +7,7 @@ import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, SETTINGS, TASK_TYPE } from '../../src/extension/ids';
 
 describe('Building enclave images in a real VS Code extension host', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let api: NitroEnclavesApi;
   let fixtures: string;
   let blobs: string;
@@ -113,5 +113,5 @@ async function runTask(task: vscode.Task): Promise<number | undefined> {
     });
   });
   await vscode.tasks.executeTask(task);
-  return Promise.race([done, new Promise<number | undefined>((_, reject) => setTimeout(() => reject(new Error(`task ${task.name} did not end`)), 90_000))]);
+  return Promise.race([done, new Promise<number | undefined>((_, reject) => setTimeout(() => reject(new Error(`task ${task.name} did not end`)), 240_000))]);
 }

@@ -2,14 +2,14 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { eventually } from './util';
+import { checkDescribeDocument, eventually } from './util';
 import type { EifEditorProvider } from '../../src/extension/editors/eifEditorProvider';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { EIF_VIEWER, EXTENSION_ID } from '../../src/extension/ids';
 
 
 /** The extension's handle on the viewer: `api.eifViewer` (what registerEifViewer returns). */
-type ViewerHook = Pick<EifEditorProvider, 'modelFor' | 'errorFor'>;
+type ViewerHook = Pick<EifEditorProvider, 'modelFor' | 'errorFor' | 'describe'>;
 
 describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extension host', () => {
   let viewer: ViewerHook;
@@ -79,6 +79,18 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     assert.equal(model.signature.payloadMatchesPcr0, true);
     assert.ok(model.describe.ok);
     assert.equal(viewer.errorFor(uri), undefined);
+  });
+
+  it("the Describe button opens describe-eif's JSON as a read-only document beside the viewer, not an Untitled file", async () => {
+    const uri = vscode.Uri.joinPath(folder, 'signed.eif');
+    const model = viewer.modelFor(uri);
+    assert.ok(model?.describe.ok, 'the previous test left signed.eif open');
+    const doc = await viewer.describe(uri);
+    assert.ok(doc, 'Describe opens a document');
+    assert.equal(doc.getText(), model.describe.json);
+    const json = (await checkDescribeDocument(doc, 'signed.eif.describe.json')) as { Measurements: { PCR0: string } };
+    assert.equal(json.Measurements.PCR0, expected().PCR0);
+    await openInViewer(uri);
   });
 
   it('measures the image again when the file changes on disk', async () => {

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { eventually } from './util';
+import { checkDescribeDocument, eventually } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
@@ -18,7 +18,7 @@ type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 
 describe('The embedded enclave emulator in the Parent Instances view (real VS Code extension host)', function () {
   // Enclave host processes start from dist/cli.js: give them time on a slow machine.
-  this.timeout(60_000);
+  this.timeout(180_000);
   let api: NitroEnclavesApi;
   let eif: string;
   let expected: Record<string, string>;
@@ -130,20 +130,17 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.equal((await api.parents.enclaves()).length, before);
     });
 
-    it('describes it as describe-enclaves JSON in an untitled JSON editor', async () => {
+    it('describes it as describe-enclaves JSON in a read-only JSON editor that closes without asking to save', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
       const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.enclaveDescribe, node);
       assert.ok(doc);
-      assert.equal(doc.languageId, 'json');
-      assert.equal(doc.isUntitled, true);
-      const json = JSON.parse(doc.getText());
+      const json = (await checkDescribeDocument(doc, 'extension-test.describe-enclaves.json')) as any[];
       assert.equal(json.length, 1);
       assert.deepEqual(Object.keys(json[0]).slice(0, 10), ['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements']);
       assert.equal(json[0].EnclaveID, run.EnclaveID);
       assert.equal(json[0].State, 'RUNNING');
       assert.equal(json[0].Flags, 'NONE');
       assert.equal(json[0].Measurements.PCR0, expected.PCR0);
-      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     });
 
     it('copies its enclave ID', async () => {
@@ -206,6 +203,41 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
     });
+  });
+
+  it("Run Enclave asks for memory with both rules and their numbers: a 2 MiB image needs 64 MiB (the driver's minimum), not 8", async () => {
+    const parent = await defaultParent();
+    const image = vscode.Uri.joinPath(workspace, 'two-mib.eif');
+    await vscode.workspace.fs.writeFile(image, new Uint8Array(2 * 1024 * 1024));
+    // Run Enclave's first step is an input box: answer it by cancelling, keeping what it was asked with.
+    const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
+    const original = window.showInputBox;
+    const asked: vscode.InputBoxOptions[] = [];
+    window.showInputBox = async (options?: vscode.InputBoxOptions) => {
+      if (options) asked.push(options);
+      return undefined;
+    };
+    try {
+      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, image), undefined, 'cancelled at the first step');
+    } finally {
+      window.showInputBox = original;
+      await vscode.workspace.fs.delete(image);
+    }
+    const [memory] = asked;
+    assert.ok(memory, 'Run Enclave asked for the memory');
+    const { pool } = parent.parent;
+    assert.equal(
+      memory.prompt,
+      `Memory in MiB, at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum. The pool has ${pool.memoryMiB} of ${pool.memoryMiB} MiB free.`,
+    );
+    const check = async (text: string) => {
+      const v = await memory.validateInput?.(text);
+      return typeof v === 'string' ? v : v?.message;
+    };
+    const atLeast = "At least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum.";
+    assert.equal(await check('4'), `[E26] ${atLeast}`);
+    assert.equal(await check('10'), `[E29] ${atLeast}`, 'what E26 names is what the driver accepts: no second refusal');
+    assert.equal(await check('64'), undefined);
   });
 
   it('runs a debug-mode enclave and streams its console into a terminal', async () => {

@@ -1,5 +1,12 @@
-/** Polls `probe` until it returns a truthy value, or fails after `ms`. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+
+/**
+ * Polls `probe` until it returns a truthy value: waits for a state, not for a time. `ms` is only the
+ * deadline after which it gives up naming `what`; generous, for a busy 2-core machine, and below the
+ * tests' own timeout (test/vscode/index.ts) so the failure says what never happened.
+ */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -7,4 +14,28 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The scheme of the extension's read-only describe documents (src/extension/commands/describeDocuments.ts). */
+export const DESCRIBE_SCHEME = 'nitro-enclaves-describe';
+
+/**
+ * Checks that describe output is a read-only virtual JSON document named `fileName` (not an unsaved
+ * "Untitled" file), closes its tab and waits until it is gone: closing never asks to save.
+ */
+export async function checkDescribeDocument(doc: vscode.TextDocument, fileName: string): Promise<unknown> {
+  assert.equal(doc.uri.scheme, DESCRIBE_SCHEME);
+  assert.equal(doc.uri.path, `/${fileName}`);
+  assert.equal(doc.isUntitled, false);
+  assert.equal(doc.isDirty, false, 'nothing to save');
+  assert.equal(doc.languageId, 'json');
+  const json: unknown = JSON.parse(doc.getText());
+  const key = doc.uri.toString();
+  const tabOf = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key);
+  const tab = await eventually(`the tab of ${fileName}`, tabOf);
+  assert.equal(tab.label, fileName);
+  assert.equal(tab.isDirty, false);
+  await vscode.window.tabGroups.close(tab);
+  await eventually(`the tab of ${fileName} to close`, () => tabOf() === undefined);
+  return json;
 }

@@ -56,6 +56,48 @@ export function minimumMemoryMiB(fileSize: number): number {
   return Math.ceil(Math.ceil(fileSize / 1024) / 1024) * EIF_SIZE_RATIO;
 }
 
+/**
+ * Both memory rules run-enclave applies, for an image of `fileSize` bytes: the EIF-size rule (E26,
+ * 4 × the file size rounded up to MiB) and the driver's 64 MiB minimum (E29). `minimumMiB` is the
+ * smallest request both accept; `text` states it with both rules, as the CLI and the Run Enclave
+ * form say it.
+ */
+export interface MemoryRequirement {
+  readonly minimumMiB: number;
+  readonly imageMinimumMiB: number;
+  /** `at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum` */
+  readonly text: string;
+}
+
+export function memoryRequirement(fileSize: number): MemoryRequirement {
+  const imageMinimumMiB = minimumMemoryMiB(fileSize);
+  const minimumMiB = Math.max(imageMinimumMiB, MIN_ENCLAVE_MEMORY_MIB);
+  return {
+    minimumMiB,
+    imageMinimumMiB,
+    text: `at least ${minimumMiB} MiB: the larger of ${EIF_SIZE_RATIO} × the image's size (${imageMinimumMiB} MiB) and the driver's ${MIN_ENCLAVE_MEMORY_MIB} MiB minimum`,
+  };
+}
+
+/**
+ * Why `memoryMiB` cannot be given to an enclave of an image of `fileSize` bytes from a pool of
+ * `poolMiB` of which `usedMiB` are taken, or undefined: the memory checks of planRunEnclave, as
+ * one field of a form sees them (the same codes: E26, E29, E27), each saying what would work.
+ */
+export function memoryFieldProblem(memoryMiB: number, fileSize: number, poolMiB: number, usedMiB: number): { code: number; message: string } | undefined {
+  const rule = memoryRequirement(fileSize);
+  const atLeast = `${rule.text.charAt(0).toUpperCase()}${rule.text.slice(1)}.`;
+  if (!Number.isSafeInteger(memoryMiB) || memoryMiB < 0) return { code: 3, message: `The memory ${memoryMiB} is not a number of MiB.` };
+  if (memoryMiB * 1024 * 1024 < EIF_SIZE_RATIO * fileSize || memoryMiB === 0) return { code: 26, message: atLeast };
+  const granted = Math.ceil(memoryMiB / HUGE_PAGE_MIB) * HUGE_PAGE_MIB;
+  if (granted < MIN_ENCLAVE_MEMORY_MIB) return { code: 29, message: atLeast };
+  const free = Math.max(0, poolMiB - usedMiB);
+  if (granted > free) {
+    return { code: 27, message: `The enclave pool has ${free} MiB free of ${poolMiB} MiB: ask for less, terminate an enclave, or raise memory_mib in the allocator configuration.` };
+  }
+  return undefined;
+}
+
 /** The enclave name nitro-cli derives from the image path: the file name without a trailing `.eif`. */
 export function defaultEnclaveName(eifPath: string): string {
   const base = eifPath.slice(eifPath.lastIndexOf('/') + 1);
@@ -167,7 +209,8 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   if (!Number.isSafeInteger(asked) || asked < 0) fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
   const minimum = minimumMemoryMiB(input.eifFileSize);
   if (asked * 1024 * 1024 < EIF_SIZE_RATIO * input.eifFileSize || asked === 0) {
-    fail(26, `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB`);
+    // nitro-cli's text, then what the emulator accepts: its minimum alone would then meet E29.
+    fail(26, `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`);
   }
 
   // 6. Signature.

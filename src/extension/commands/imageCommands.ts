@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { DescribeDocuments } from './describeDocuments';
 import { formatJson, nodeHashesPcr } from './pcrHelpers';
 import type { EifService } from '../images/eifService';
 import type { ImageNode } from '../tree/imagesTree';
@@ -26,8 +27,8 @@ async function pickEif(title: string): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
-/** Describe Enclave Image…: nitro-cli's describe-eif JSON in an untitled JSON editor. */
-export async function describeImage(service: EifService, arg?: unknown): Promise<vscode.TextDocument | undefined> {
+/** Describe Enclave Image…: nitro-cli's describe-eif JSON in a read-only JSON editor. */
+export async function describeImage(service: EifService, documents: DescribeDocuments, arg?: unknown): Promise<vscode.TextDocument | undefined> {
   const uri = targetUri(arg) ?? (await pickEif('Describe Enclave Image'));
   if (!uri) return undefined;
   const inspection = await service.inspect(uri);
@@ -39,9 +40,7 @@ export async function describeImage(service: EifService, arg?: unknown): Promise
     });
     return undefined;
   }
-  const doc = await vscode.workspace.openTextDocument({ language: 'json', content: formatJson(inspection.describe.json) });
-  await vscode.window.showTextDocument(doc, { preview: false });
-  return doc;
+  return documents.show(`${path.basename(uri.fsPath)}.describe.json`, uri.toString(), formatJson(inspection.describe.json));
 }
 
 async function copy(text: string, what: string): Promise<string> {

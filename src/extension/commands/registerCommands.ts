@@ -2,12 +2,15 @@ import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { COMMANDS, type CommandId } from '../ids';
 import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
+import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
 import type { ParentsTreeProvider } from '../tree/parentsTree';
 
 export interface Views {
   readonly parents: ParentsTreeProvider;
   readonly images: ImagesTreeProvider;
+  /** Where describe output opens (read-only JSON documents). */
+  readonly describe: DescribeDocuments;
 }
 
 export type Handler = (...args: never[]) => unknown;
@@ -35,7 +38,7 @@ export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, 
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
-    [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, arg),
+    [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, views.describe, arg),
     [COMMANDS.imageComputePcr]: (arg?: unknown) => computePcr(arg),
     [COMMANDS.imageCopyPcr]: (node?: ImageNode) => copyPcr(node),
     [COMMANDS.imageCopyAllPcrs]: (arg?: unknown) => copyAllPcrs(views.images.service, arg),

@@ -16,6 +16,7 @@ import {
   type ErrorMessage,
   type InitMessage,
 } from '../../shared/eifViewer';
+import type { DescribeDocuments } from '../commands/describeDocuments';
 import type { Ctx } from '../ctx';
 import { EIF_VIEWER } from '../ids';
 import { webviewHtml, webviewOptions } from '../webviews/html';
@@ -62,6 +63,7 @@ class EifViewerSession implements vscode.Disposable {
     private readonly uri: vscode.Uri,
     private readonly panel: vscode.WebviewPanel,
     private readonly onShown: (shown: Shown) => void,
+    private readonly describeDocuments: DescribeDocuments,
   ) {
     this.fileName = path.posix.basename(uri.path);
     const extensionUri = ctx.extension.extensionUri;
@@ -138,19 +140,18 @@ class EifViewerSession implements vscode.Disposable {
     }
   }
 
-  /** Opens describe-eif's JSON in an untitled editor beside the viewer. */
-  private async describe(): Promise<void> {
+  /** Opens describe-eif's JSON in a read-only editor beside the viewer (the Describe button). */
+  async describe(): Promise<vscode.TextDocument | undefined> {
     const model = this.model;
     if (!model) {
       void vscode.window.showInformationMessage(`${this.fileName} has not been measured, so there is nothing to describe.`);
-      return;
+      return undefined;
     }
     if (!model.describe.ok) {
       void vscode.window.showErrorMessage(`nitro-cli describe-eif fails on ${this.fileName}: ${model.describe.message}`);
-      return;
+      return undefined;
     }
-    const document = await vscode.workspace.openTextDocument({ language: 'json', content: model.describe.json });
-    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    return this.describeDocuments.show(`${this.fileName}.describe.json`, this.uri.toString(), model.describe.json, { viewColumn: vscode.ViewColumn.Beside });
   }
 
   private scheduleReinspect(): void {
@@ -260,8 +261,12 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
   /** What the editors of each URI last showed, while at least one of them is open. */
   private readonly shown = new Map<string, Shown>();
   private readonly openEditors = new Map<string, number>();
+  private readonly sessions = new Map<string, Set<EifViewerSession>>();
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly describeDocuments: DescribeDocuments,
+  ) {}
 
   openCustomDocument(uri: vscode.Uri): EifDocument {
     return new EifDocument(uri);
@@ -270,10 +275,13 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
   resolveCustomEditor(document: EifDocument, panel: vscode.WebviewPanel): void {
     const key = document.uri.toString();
     this.openEditors.set(key, (this.openEditors.get(key) ?? 0) + 1);
-    const session = new EifViewerSession(this.ctx, document.uri, panel, (shown) => this.shown.set(key, shown));
+    const session = new EifViewerSession(this.ctx, document.uri, panel, (shown) => this.shown.set(key, shown), this.describeDocuments);
+    this.sessions.set(key, (this.sessions.get(key) ?? new Set()).add(session));
     const closed = panel.onDidDispose(() => {
       closed.dispose();
       session.dispose();
+      this.sessions.get(key)?.delete(session);
+      if (this.sessions.get(key)?.size === 0) this.sessions.delete(key);
       const left = (this.openEditors.get(key) ?? 1) - 1;
       if (left > 0) {
         this.openEditors.set(key, left);
@@ -290,6 +298,12 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
     return shown?.type === 'init' ? shown.body.model : undefined;
   }
 
+  /** What the Describe button of an open editor of `uri` does; the document it opens. */
+  async describe(uri: vscode.Uri): Promise<vscode.TextDocument | undefined> {
+    const [session] = this.sessions.get(uri.toString()) ?? [];
+    return session?.describe();
+  }
+
   /** The error the editor of `uri` shows instead of a model, if any. */
   errorFor(uri: vscode.Uri): EifViewError | undefined {
     const shown = this.shown.get(uri.toString());
@@ -298,8 +312,8 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
 }
 
 /** Registers the Enclave Image Viewer and returns its provider (exposed to the extension-host tests). */
-export function registerEifViewer(ctx: Ctx): EifEditorProvider {
-  const provider = new EifEditorProvider(ctx);
+export function registerEifViewer(ctx: Ctx, describeDocuments: DescribeDocuments): EifEditorProvider {
+  const provider = new EifEditorProvider(ctx, describeDocuments);
   ctx.push(
     vscode.window.registerCustomEditorProvider(EIF_VIEWER, provider, {
       supportsMultipleEditorsPerDocument: true,

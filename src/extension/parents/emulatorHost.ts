@@ -3,13 +3,11 @@
 // sees the EnclaveBackend interface and the small EmulatorHost below.
 import { THREADS_PER_CORE, parseAllocatorYaml, validateAllocator } from '../../engine/emulator/allocator';
 import {
-  EIF_SIZE_RATIO,
-  HUGE_PAGE_MIB,
-  MIN_ENCLAVE_MEMORY_MIB,
   checkCid,
   defaultEnclaveName,
   formatCpuList,
-  minimumMemoryMiB,
+  memoryFieldProblem,
+  memoryRequirement,
   planRunEnclave,
   uniqueEnclaveName,
 } from '../../engine/emulator/rules';
@@ -50,6 +48,8 @@ export interface RunRules {
   minimumMemoryMiB(eifBytes: number): number;
   /** Why `memoryMiB` cannot be given to an enclave of this image on this parent, or undefined. */
   checkMemory(parent: ParentInfo, memoryMiB: number, eifBytes: number): string | undefined;
+  /** The memory rule for an image, both parts with their numbers: `at least 64 MiB: the larger of ...`. */
+  memoryRule(eifBytes: number): string;
   /** Why `cpuCount` CPUs cannot be taken from this parent's pool, or undefined. */
   checkCpuCount(parent: ParentInfo, cpuCount: number): string | undefined;
   /** Why `cid` cannot be a new enclave's CID (0: the next free one) when `taken` are used, or undefined. */
@@ -92,17 +92,11 @@ export interface EmulatorHostOptions {
 
 /** Run Enclave's field checks, with the engine's constants and rules (src/engine/emulator/rules.ts). */
 export const runRules: RunRules = {
-  minimumMemoryMiB: (eifBytes) => Math.max(minimumMemoryMiB(eifBytes), MIN_ENCLAVE_MEMORY_MIB),
+  minimumMemoryMiB: (eifBytes) => memoryRequirement(eifBytes).minimumMiB,
+  memoryRule: (eifBytes) => memoryRequirement(eifBytes).text,
   checkMemory(parent, memoryMiB, eifBytes) {
-    const minimum = minimumMemoryMiB(eifBytes);
-    if (memoryMiB * 1024 * 1024 < EIF_SIZE_RATIO * eifBytes || memoryMiB === 0) {
-      return `[E26] At least ${minimum} MiB: an enclave needs ${EIF_SIZE_RATIO} × its image's size (${(eifBytes / 1024 / 1024).toFixed(1)} MiB).`;
-    }
-    const granted = Math.ceil(memoryMiB / HUGE_PAGE_MIB) * HUGE_PAGE_MIB;
-    if (granted < MIN_ENCLAVE_MEMORY_MIB) return `[E29] At least ${MIN_ENCLAVE_MEMORY_MIB} MiB: the smallest enclave the driver starts.`;
-    const free = Math.max(0, parent.pool.memoryMiB - parent.used.memoryMiB);
-    if (granted > free) return `[E27] The enclave pool has ${free} MiB free of ${parent.pool.memoryMiB} MiB: ask for less, terminate an enclave, or raise memory_mib in the allocator configuration.`;
-    return undefined;
+    const problem = memoryFieldProblem(memoryMiB, eifBytes, parent.pool.memoryMiB, parent.used.memoryMiB);
+    return problem && `[E${String(problem.code).padStart(2, '0')}] ${problem.message}`;
   },
   checkCpuCount(parent, cpuCount) {
     if (cpuCount < 1) return '[E29] An enclave needs at least one whole core.';

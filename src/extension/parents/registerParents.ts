@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { formatJson, fromHex, toHex } from '../../engine';
 import { BackendError, type DescribeEnclaveJson, type ParentInfo, type RunEnclaveJson } from '../../engine/platform/backend';
 import type { AttestationViewerApi } from '../attestation/registerAttestation';
+import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
 import { COMMANDS, VIEWS } from '../ids';
@@ -47,6 +48,7 @@ class ParentCommands {
     private readonly current: CurrentParent,
     private readonly diagnostics: AllocatorDiagnostics,
     private readonly attestation: AttestationViewerApi,
+    private readonly describeDocuments: DescribeDocuments,
   ) {}
 
   private get backend() {
@@ -192,9 +194,7 @@ class ParentCommands {
     if (!target) return undefined;
     const fresh = (await this.backend.describeEnclaves(target.parentId, { metadata: true })).find((e) => e.EnclaveID === target.enclave.EnclaveID);
     if (!fresh) throw new Error(`${target.enclave.EnclaveName} no longer exists`);
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: formatJson([fresh]) });
-    await vscode.window.showTextDocument(doc, { preview: false });
-    return doc;
+    return this.describeDocuments.show(`${fresh.EnclaveName}.describe-enclaves.json`, `enclave=${fresh.EnclaveID}`, formatJson([fresh]));
   }
 
   // --- Copy Enclave ID ------------------------------------------------------------------------
@@ -304,7 +304,7 @@ function checkHexField(text: string, what: string): string | undefined {
 }
 
 /** Starts the emulator's backend and registers the Parent Instances view, its commands and the status bar. */
-export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi }): { readonly tree: ParentsTreeProvider; readonly api: EmulatorApi } {
+export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments }): { readonly tree: ParentsTreeProvider; readonly api: EmulatorApi } {
   let host: EmulatorHost | undefined;
   let unavailable: string | undefined;
   try {
@@ -355,7 +355,7 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
     }),
   );
 
-  const commands = new ParentCommands(ctx, emulator, tree, current, diagnostics, deps.attestation);
+  const commands = new ParentCommands(ctx, emulator, tree, current, diagnostics, deps.attestation, deps.describe);
   registerCommand(ctx, COMMANDS.enclaveRun, (arg?: unknown) => commands.run(arg));
   registerCommand(ctx, COMMANDS.enclaveTerminate, (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) => commands.terminate(arg, nodes, options));
   registerCommand(ctx, COMMANDS.enclaveConsole, (arg?: unknown) => commands.console(arg));

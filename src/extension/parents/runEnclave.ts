@@ -1,7 +1,7 @@
 // Run Enclave…: an image (a node of the Enclave Images view, an Explorer file, or one picked from
 // the workspace), then memory, CPUs, debug mode, name and CID, each checked as it is typed with the
-// platform's rules (memory at least 4 × the image's size and within the pool, CPUs within the pool,
-// CID range, unique name), then launched on the parent instance.
+// platform's rules (memory at least 4 × the image's size and the driver's 64 MiB, within the pool;
+// CPUs within the pool; CID range; unique name), then launched on the parent instance.
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -89,7 +89,7 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
   const title = `Run ${name} on ${parent.name}`;
   const memoryText = await vscode.window.showInputBox({
     title: `${title} (1/${steps})`,
-    prompt: `Memory in MiB: at least ${minimum} (4 × the image's size); the pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free`,
+    prompt: `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
     value: String(defaults.memoryMiB),
     ignoreFocusOut: true,
     validateInput: (text) => {

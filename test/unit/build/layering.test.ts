@@ -118,7 +118,7 @@ describe('(unit) layering: which source area may import what', () => {
     });
 
     it('fails the engine type check when src/engine imports vscode', function () {
-      this.timeout(60_000);
+      this.timeout(120_000);
       // A throwaway tsconfig that extends the engine's and adds one offending file.
       const bad = path.join(tmp, 'bad.ts');
       writeFileSync(bad, "import * as vscode from 'vscode';\nexport const w = vscode;\n");

@@ -62,7 +62,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('(unit) nitro-dev build-enclave', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-cli-build-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

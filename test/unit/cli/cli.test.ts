@@ -161,7 +161,9 @@ describe('(unit) nitro-dev top level', () => {
   });
 });
 
-describe('(unit) dist/cli.js as a program', () => {
+describe('(unit) dist/cli.js as a program', function () {
+  // Each test starts `node dist/cli.js`: seconds on a busy machine, not milliseconds.
+  this.timeout(120_000);
   const cli = path.join(root, 'dist/cli.js');
   const run = (...args: string[]) => spawnSync(cli, args, { encoding: 'utf8' });
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { repoPath } from '../repo';
 
 describe('(unit) the demo workspace sample image', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
 
   it('is what scripts/demo/make-sample-eif.sh builds today, byte for byte (a reproducible build)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-demo-'));

@@ -75,7 +75,8 @@ async function signalWhenWorking(args: string[], working: (pid: number) => boole
   return { status: await ended, stdout, stderr };
 }
 
-describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
+describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
+  this.timeout(120_000); // each test starts dist/cli.js
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-cli-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

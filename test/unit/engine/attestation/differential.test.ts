@@ -91,7 +91,7 @@ const docTime = (file: string) => new Date(expectedFor(file).timestamp_ms as num
 const PIN = EXPECTED.root_der_sha256;
 
 describe('(unit) attestation: differential against @0xsequence/tee-verifier', function () {
-  this.timeout(60000);
+  this.timeout(120_000);
 
   it('the peer runs in this process and verifies a real document (so agreement below means something)', async () => {
     const file = 'evervault-2022-10-13-prod.cbor';
@@ -199,7 +199,7 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       return x;
     };
     before(function () {
-      this.timeout(60000);
+      this.timeout(120_000);
       dir = tempDir('differential');
       const made = makeCerts(dir, [
         { name: 'root', ext: EXT.root, days: 3650 }, // 0

@@ -379,7 +379,7 @@ if (isMainThread) {
       let int: MadeCert;
       let leaf: MadeCert;
       before(function () {
-        this.timeout(30000);
+        this.timeout(120_000);
         dir = tempDir('fuzz');
         [root, int, leaf] = makeCerts(dir, [
           { name: 'root', ext: EXT.root, days: 3650 },

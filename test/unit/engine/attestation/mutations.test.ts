@@ -220,7 +220,7 @@ function* range(from: number, to: number, step = 1): Generator<number> {
 }
 
 describe('(unit) attestation: mutations', function () {
-  this.timeout(60000);
+  this.timeout(120_000);
 
   describe('single-byte flips (bounded sweep)', () => {
     it('bit flips in the envelope heads, the protected header and the signature of two real documents are all rejected, each by the right check', () => {
@@ -419,7 +419,7 @@ describe('(unit) attestation: mutations', function () {
     const later = new Date(Date.now() + 3 * 86400_000);
 
     before(function () {
-      this.timeout(60000);
+      this.timeout(120_000);
       dir = tempDir('mutations');
       const specs: CertSpec[] = [];
       const idx = (name: string) => specs.findIndex((s) => s.name === name);

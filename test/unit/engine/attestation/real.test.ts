@@ -48,7 +48,7 @@ const isoSecond = (d: Date): string => d.toISOString().slice(0, 19);
 const POSITIVE_FILES = [...REAL_FILES, TAGGED_FILE];
 
 describe('(unit) attestation: real hardware documents', function () {
-  this.timeout(30000);
+  this.timeout(120_000);
 
   it('the fixture set is the one expected.json and SOURCES.md describe (10 real, 1 tagged, 6 negative), byte for byte', () => {
     assert.equal(REAL_FILES.length, 10);

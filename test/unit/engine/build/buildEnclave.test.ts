@@ -28,7 +28,7 @@ const expected = JSON.parse(readFileSync(oci('expected.json'), 'utf8'));
 const TIME = { seconds: 1704164645, nanos: 0 };
 
 describe('build-enclave (OCI image to .eif)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let t: ReturnType<typeof tempDir>;
   let n = 0;
   const out = () => path.join(t.dir, `out-${++n}.eif`);

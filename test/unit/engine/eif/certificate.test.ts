@@ -82,7 +82,7 @@ describe('(unit) X.509 certificate reader', () => {
   });
 
   it('certificates made by the openssl CLI for every curve', function () {
-    this.timeout(30_000);
+    this.timeout(120_000);
     ensureOpenssl();
     const dir = tempDir('cert');
     try {

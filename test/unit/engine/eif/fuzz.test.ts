@@ -14,7 +14,7 @@ import { inspectEifSource, type EifInspection } from '../../../../src/engine/nod
 import { repoPath } from '../../repo';
 import { Prng, T, ascii, buildEif, cborHead, concat, eifCrc, expectedPcrs, parseEif, type RawSection } from './helpers';
 
-const CASE_TIMEOUT_MS = 2000;
+const CASE_TIMEOUT_MS = 30_000;
 const WATCHDOG_MS = 5000;
 const RSS_LIMIT = 200 * 1024 * 1024;
 
@@ -255,7 +255,7 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
     });
 
   describe('(unit) EIF reader fuzz', function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
 
     // Regressions (engine bugs this suite found, now fixed): mutations inside the signature section's
     // PEM text can produce a certificate whose public key node:crypto cannot load; inspectEifSource then

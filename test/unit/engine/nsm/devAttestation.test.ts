@@ -31,7 +31,7 @@ function walkFiles(dir: string): string[] {
 }
 
 describe('(unit) nsm: development attestation', function () {
-  this.timeout(60000);
+  this.timeout(120_000);
   let stateDir: string;
   let ca: DevelopmentCa;
   const devRoot = () => ({ der: ca.rootDer, label: 'the development root', kind: 'development' as const });

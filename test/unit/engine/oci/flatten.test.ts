@@ -422,7 +422,7 @@ describe('(unit) engine oci: layer flattening', () => {
 
   describe('scale', () => {
     it('flattens 100k entries in a few seconds', async function () {
-      this.timeout(60000);
+      this.timeout(120_000);
       const parts: Buffer[] = [];
       for (let d = 0; d < 100; d++) {
         parts.push(dir(`d${d}`));
@@ -579,7 +579,7 @@ describe('(unit) engine oci: layer flattening', () => {
     const SEEDS = [101, 202, 303, 404, 505, 606, 707, 808, 909, 1010, 1111, 1212];
     for (const seed of SEEDS) {
       it(`seed ${seed}`, async function () {
-        this.timeout(30000);
+        this.timeout(120_000);
         ensureTool('tar', 'tar');
         const rng = new Prng(seed);
         const layers = randomStack(rng);

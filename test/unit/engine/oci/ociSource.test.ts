@@ -114,7 +114,7 @@ function replaceLayer(layout: string, tag: string, i: number, bytes: Uint8Array,
 const layerBlobPath = (layout: string, digest: string) => path.join(layout, 'blobs', 'sha256', hexOf(digest));
 
 describe('OCI image sources', function () {
-  this.timeout(60000);
+  this.timeout(120_000);
   let tmp: { dir: string; cleanup: () => void };
   let base: OpenImageOptions;
   let n = 0;

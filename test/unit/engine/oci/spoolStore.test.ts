@@ -16,7 +16,7 @@ describe('(unit) engine node: spool content store', () => {
   afterEach(() => tmp.cleanup());
 
   it('returns each put’s place and reads every byte back (many small, a few large, odd chunking)', async function () {
-    this.timeout(30000);
+    this.timeout(120_000);
     const rng = new Prng(77);
     const store = await SpoolStore.create(tmp.dir);
     const puts: { ref: ContentRef; data: Uint8Array }[] = [];

@@ -97,7 +97,7 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
     });
 
     it('holds exactly dev, init, nsm.ko and the trailer, with inodes 721..724 (checked by GNU cpio)', async function () {
-      this.timeout(20000);
+      this.timeout(120_000);
       ensureTool('cpio', 'cpio');
       const { dir, cleanup } = tempDir('bootstrap');
       try {
@@ -273,7 +273,7 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
 
     for (const seed of [11, 22, 33]) {
       it(`seed ${seed}: cpio -t lists the names in order and cpio -i extracts identical contents, modes, owners and link targets`, async function () {
-        this.timeout(30000);
+        this.timeout(120_000);
         ensureTool('cpio', 'cpio');
         const rng = new Prng(seed);
         const nodes = randomTree(rng);
@@ -451,7 +451,7 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
 
   describe('streaming and failures', () => {
     it('streams a 20 MiB file in chunks of at most 256 KiB and never asks the source for more', async function () {
-      this.timeout(20000);
+      this.timeout(120_000);
       const size = 20 * 1024 * 1024 + 3;
       const reads: number[] = [];
       const source: ByteSource = {

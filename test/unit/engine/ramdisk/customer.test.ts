@@ -383,7 +383,7 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
   describe('GNU cpio reads the archive of a random image', () => {
     for (const seed of [31, 32, 33]) {
       it(`seed ${seed}: the listing is the archive’s names; the unpacked tree has the image’s files, links and modes`, async function () {
-        this.timeout(30000);
+        this.timeout(120_000);
         ensureTool('cpio', 'cpio');
         const rng = new Prng(seed);
         const parts: Buffer[] = [dir('etc', { mode: 0o755 })];

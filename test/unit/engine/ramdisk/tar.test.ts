@@ -159,7 +159,7 @@ function compareWithDisk(root: string, entries: ReadEntry[], format: 'gnu' | 'po
 
 describe('(unit) engine oci: tar reader', () => {
   describe('archives written by GNU tar', function () {
-    this.timeout(30000);
+    this.timeout(120_000);
     let root = '';
     let work = '';
     let cleanup = () => undefined as void;

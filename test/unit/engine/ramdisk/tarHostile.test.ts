@@ -304,8 +304,8 @@ describe('(unit) engine oci: hostile tar archives', () => {
   });
 
   describe('seeded fuzzing', function () {
-    this.timeout(60000);
-    const CASE_TIMEOUT_MS = 2000;
+    this.timeout(120_000);
+    const CASE_TIMEOUT_MS = 30_000;
     let corpus: Buffer[] = [];
 
     before(() => {
