@@ -5,8 +5,6 @@ export type { DisposableLike, EventLike, CancellationLike } from './platform/lif
 export { Emitter, CancelledError, throwIfCancelled } from './platform/lifecycle';
 export type { ByteSource } from './platform/byteSource';
 export { ByteRangeError, MemoryByteSource, checkRange } from './platform/byteSource';
-export type { BackendKind, ParentState, ParentSummary } from './parents';
-export { embeddedEmulatorParent, listParents } from './parents';
 export { ConcatSource, sliceOf, type Piece } from './platform/concatSource';
 export * from './eif/defs';
 export { EifFormatError, type EifErrorCode, type EifProblem, type Severity } from './eif/errors';
@@ -107,6 +105,7 @@ export {
 } from './build/buildInfo';
 export {
   BackendError,
+  type BackendKind,
   type ConsoleStream,
   type DescribeEnclaveJson,
   type EnclaveBackend,

@@ -2,8 +2,13 @@
 // parent instance and QEMU later). Trees, commands and the CLI depend on this interface only. The
 // JSON shapes are nitro-cli 1.5's (spec eif.md section 7).
 import type { MeasurementsJson } from '../eif/describe';
-import type { BackendKind } from '../parents';
 import type { CancellationLike, EventLike } from './lifecycle';
+
+/**
+ * What kind of backend runs a parent's enclaves: the embedded emulator (this machine), nitro-cli on
+ * a real parent instance (over SSH), or QEMU booting the image.
+ */
+export type BackendKind = 'emulator' | 'nitro-cli' | 'qemu';
 
 /** A parent instance and what its enclave pool holds. */
 export interface ParentInfo {
