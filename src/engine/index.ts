@@ -109,14 +109,40 @@ export {
   type ConsoleStream,
   type DescribeEnclaveJson,
   type EnclaveBackend,
+  type EnclaveOperations,
   type EnclaveState,
   type ParentInfo,
   type RunEnclaveJson,
   type RunEnclaveRequest,
   type TerminateEnclaveJson,
 } from './platform/backend';
+export {
+  CAPABILITIES,
+  attachesApplications,
+  canAddParents,
+  canRepairState,
+  hasDevelopmentRoots,
+  type ApplicationAttachment,
+  type CapabilityName,
+  type DevelopmentRoot,
+  type DevelopmentRoots,
+  type ParentCreation,
+  type StateRepair,
+  type StateRepairReport,
+} from './platform/capabilities';
 export { parseAllocatorYaml, validateAllocator, allocatorYamlText, type AllocatorDiagnostic, type InstanceTopology } from './emulator/allocator';
-export { planRunEnclave, enclaveIdFor, parentIdFor, FIRST_AUTO_CID } from './emulator/rules';
+export {
+  planRunEnclave,
+  enclaveIdFor,
+  parentIdFor,
+  FIRST_AUTO_CID,
+  cidFieldProblem,
+  cpuCountFieldProblem,
+  memoryFieldProblem,
+  problemText,
+  runRequestProblem,
+  type FieldProblem as RunFieldProblem,
+} from './emulator/rules';
 export {
   encodeRequest as encodeNsmRequest,
   decodeRequest as decodeNsmRequest,

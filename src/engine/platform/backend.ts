@@ -91,8 +91,11 @@ export interface ConsoleStream {
   dispose(): void;
 }
 
-export interface EnclaveBackend {
-  readonly kind: BackendKind;
+/**
+ * What can be done with parents and their enclaves, by parent id. A backend does it for its own
+ * parents; the backend registry (engine/node/registry.ts) does it for every registered backend's.
+ */
+export interface EnclaveOperations {
   listParents(): Promise<readonly ParentInfo[]>;
   runEnclave(parentId: string, request: RunEnclaveRequest, options?: { readonly cancellation?: CancellationLike }): Promise<RunEnclaveJson>;
   describeEnclaves(parentId: string, options?: { readonly metadata?: boolean }): Promise<readonly DescribeEnclaveJson[]>;
@@ -103,4 +106,15 @@ export interface EnclaveBackend {
   nsm(parentId: string, enclaveId: string, request: Uint8Array): Promise<Uint8Array>;
   /** Fires when parents or enclaves change (run, terminate, exit, crash detected, configuration edited). */
   readonly onDidChange: EventLike<{ readonly parentId?: string }>;
+}
+
+/**
+ * One backend. What only some backends can do (add a parent, development roots, attach an
+ * application, repair state) is an optional capability: see capabilities.ts.
+ */
+export interface EnclaveBackend extends EnclaveOperations {
+  readonly kind: BackendKind;
+  /** What the Parent Instances view and messages call it: `Embedded emulator`. */
+  readonly label: string;
+  dispose?(): void;
 }
