@@ -117,16 +117,27 @@ export function freeCpuIds(poolCpuIds: readonly number[], usedCpuIds: readonly n
 
 /**
  * Why `cpuCount` CPUs cannot be taken from a pool of `poolCpuIds` of which `usedCpuIds` run
- * enclaves, or undefined: planRunEnclave's CPU checks as one field of a form sees them (E22 more
- * than the pool, E32 more than is free, E29 not whole cores).
+ * enclaves, on an instance of `topology`, or undefined: planRunEnclave's CPU checks as one field
+ * of a form sees them (E22 more than the pool, E32 more than is free, E29 not whole cores, or free
+ * CPUs that do not pair into whole cores), picking CPUs as planRunEnclave does.
  */
-export function cpuCountFieldProblem(cpuCount: number, poolCpuIds: readonly number[], usedCpuIds: readonly number[]): FieldProblem | undefined {
+export function cpuCountFieldProblem(cpuCount: number, topology: InstanceTopology, poolCpuIds: readonly number[], usedCpuIds: readonly number[]): FieldProblem | undefined {
   if (!Number.isSafeInteger(cpuCount) || cpuCount < 1) return { code: 29, message: 'An enclave needs at least one whole core.' };
   if (cpuCount > poolCpuIds.length) return { code: 22, message: `The enclave pool has ${poolCpuIds.length} CPUs (${formatCpuList(poolCpuIds) || 'none'}).` };
   const free = freeCpuIds(poolCpuIds, usedCpuIds);
   if (cpuCount > free.length) return { code: 32, message: `Only ${free.length} of the pool's ${poolCpuIds.length} CPUs are free (the others run enclaves).` };
   if (cpuCount % THREADS_PER_CORE !== 0) return { code: 29, message: `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs (both hyper-threads of each core).` };
+  const picked = pickCpus(topology, poolCpuIds, new Map(usedCpuIds.map((c) => [c, ''])), cpuCount);
+  if (halfCore(topology, picked) !== undefined) {
+    return { code: 29, message: `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.` };
+  }
   return undefined;
+}
+
+/** A CPU of `cpuIds` given without its hyper-thread sibling, or undefined when they are whole cores. */
+function halfCore(topology: InstanceTopology, cpuIds: readonly number[]): number | undefined {
+  const chosen = new Set(cpuIds);
+  return cpuIds.find((c) => siblingsOf(topology, c).some((s) => !chosen.has(s)));
 }
 
 /** Why `cid` cannot be a new enclave's CID (0: the next free one) when running enclaves have `takenCids`, or undefined (E03). */
@@ -281,11 +292,9 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
     cpuIds = pickCpus(topology, pool.cpuIds, usedCpus, request.cpuCount as number);
   }
   if (cpuIds.length === 0) fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
-  const chosen = new Set(cpuIds);
-  for (const c of cpuIds) {
-    if (siblingsOf(topology, c).some((s) => !chosen.has(s))) {
-      fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${c} is given without its hyper-thread sibling ${siblingsOf(topology, c).filter((s) => s !== c).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
-    }
+  const half = halfCore(topology, cpuIds);
+  if (half !== undefined) {
+    fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ${siblingsOf(topology, half).filter((s) => s !== half).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
   }
   if (granted < MIN_ENCLAVE_MEMORY_MIB) {
     fail(29, `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`);

@@ -63,7 +63,7 @@ export const runRules: RunRules = {
     return problem && problemText(problem);
   },
   checkCpuCount(parent, cpuCount) {
-    const problem = cpuCountFieldProblem(cpuCount, parent.pool.cpuIds, parent.used.cpuIds);
+    const problem = cpuCountFieldProblem(cpuCount, parent, parent.pool.cpuIds, parent.used.cpuIds);
     return problem && problemText(problem);
   },
   checkCid(cid, taken) {
