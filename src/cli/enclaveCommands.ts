@@ -4,11 +4,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatJson } from '../engine/eif/describe';
 import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '../engine/emulator/rules';
-import { BackendError, type RunEnclaveRequest } from '../engine/platform/backend';
-import { ENCLAVE_HOST_SUBCOMMAND, EmulatorBackend } from '../engine/node/emulator/backend';
+import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine/platform/backend';
+import { canRepairState } from '../engine/platform/capabilities';
+import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node/emulator/backend';
 import { runEnclaveHost } from '../engine/node/emulator/host';
-import { repairState } from '../engine/node/emulator/repair';
-import { DEFAULT_PARENT, StateFileError, emulatorStateDir, loadParents } from '../engine/node/emulator/state';
+import { createBackendRegistry, type BackendRegistry } from '../engine/node/registry';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './commands';
 import { classify, formatCliError, formatErrorReport } from './errors';
@@ -30,20 +30,29 @@ export function failEnclaveCommand(io: CliIo, e: unknown): number {
   return 1;
 }
 
-export function backendFor(io: CliIo): EmulatorBackend {
-  return new EmulatorBackend({ stateDir: emulatorStateDir(io.env), env: io.env, watch: false });
+/** Every backend of this machine (the embedded emulator, its state folder from io.env), through one registry. */
+export function backendFor(io: CliIo): BackendRegistry {
+  const backends = createBackendRegistry({ env: io.env, watch: false });
+  const [unavailable] = backends.unavailable;
+  if (unavailable) throw new BackendError(0, `Unspecified error. ${unavailable.reason}`);
+  return backends;
 }
 
-export async function parentId(io: CliIo, args: ParsedArgs): Promise<string> {
+/** The id of the parent `--parent` names (its id or name), else the first parent of the first backend. */
+export async function parentId(io: CliIo, args: ParsedArgs, backends: BackendRegistry = backendFor(io)): Promise<string> {
   const asked = optionValue(args, 'parent');
-  const parents = await loadParents(emulatorStateDir(io.env));
-  if (asked === undefined) return (parents[0] as { id: string }).id;
-  const p = parents.find((x) => x.id === asked || x.name === asked);
-  if (!p) throw new BackendError(3, `Invalid argument provided. There is no emulated parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`);
+  const parents = await backends.listParents();
+  if (asked === undefined) {
+    const first = parents[0];
+    if (!first) throw new BackendError(3, 'Invalid argument provided. There is no parent instance');
+    return first.id;
+  }
+  const p = parents.find((x) => x.id === asked) ?? parents.find((x) => x.name === asked);
+  if (!p) throw new BackendError(3, `Invalid argument provided. There is no parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`);
   return p.id;
 }
 
-export const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The emulated parent instance (its id or name); default: the first one' } as const;
+export const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The parent instance (its id or name); default: the first one' } as const;
 
 /** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
 export function splitCommandLine(text: string): string[] {
@@ -126,7 +135,7 @@ function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; atta
 
 const RUN_FLAGS = ['eif-path', 'memory', 'cpu-count', 'cpu-ids', 'enclave-cid', 'debug-mode', 'attach-console', 'enclave-name'];
 
-async function streamConsole(io: CliIo, backend: EmulatorBackend, parent: string, enclaveId: string, cid: number, timeoutSeconds?: number): Promise<void> {
+async function streamConsole(io: CliIo, backend: EnclaveOperations, parent: string, enclaveId: string, cid: number, timeoutSeconds?: number): Promise<void> {
   const stream = await backend.openConsole(parent, enclaveId);
   io.stdout(`Connecting to the console for enclave ${cid}...\nSuccessfully connected to the console.\n`);
   const decoder = new TextDecoder();
@@ -228,7 +237,7 @@ export const describeEnclavesCommand: Command = {
 };
 
 /** The id of the one running enclave named `name` (E58 if none or several). */
-async function idOfName(backend: EmulatorBackend, parent: string, name: string): Promise<string> {
+async function idOfName(backend: EnclaveOperations, parent: string, name: string): Promise<string> {
   const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
   if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
   if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
@@ -264,9 +273,10 @@ export const terminateEnclaveCommand: Command = {
         } catch (e) {
           // A damaged state file must not strand running enclaves: find their hosts by their sockets.
           const asked = optionValue(args, 'parent');
-          if (!(e instanceof StateFileError) || (asked !== undefined && !PARENT_ID_PATTERN.test(asked))) throw e;
-          io.stderr(`${e.message}.\nStopping every enclave host found in ${backend.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`);
-          results = await backend.terminateAllHosts(asked);
+          const damaged = backend.capable(canRepairState).find((b) => b.isStateDamage(e));
+          if (!damaged || !(e instanceof Error) || (asked !== undefined && !PARENT_ID_PATTERN.test(asked))) throw e;
+          io.stderr(`${e.message}.\nStopping every enclave host found in ${damaged.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`);
+          results = await damaged.terminateAllHosts(asked);
         }
         for (const r of results) io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
         io.stdout(formatJson(results));
@@ -317,7 +327,10 @@ export const repairStateCommand: Command = {
   options: [],
   async run(_args, io) {
     try {
-      const report = await repairState(emulatorStateDir(io.env));
+      const target = backendFor(io).capable(canRepairState)[0];
+      if (!target) throw new BackendError(0, 'Unspecified error. No backend keeps state files to repair');
+      const report = await target.repairState();
+      const DEFAULT_PARENT = target.recoveredParentSize;
       for (const m of report.movedAside) io.stderr(`Moved ${m.file} aside to ${m.keptAs}: ${m.problem}.\n`);
       for (const id of report.recoveredEnclaves) io.stderr(`Rewrote the record of enclave ${id} from its running host.\n`);
       for (const id of report.recoveredParents) io.stderr(`Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`);

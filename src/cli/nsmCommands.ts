@@ -4,9 +4,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromHex } from '../engine/util/bytes';
 import { decodeResponse, encodeRequest, requestFromJson, responseToJson, NsmProtocolError } from '../engine/nsm/protocol';
-import { BackendError, type EnclaveBackend } from '../engine/platform/backend';
-import { exportDevelopmentRoot } from '../engine/node/devAttestation';
-import { emulatorStateDir } from '../engine/node/emulator/state';
+import { BackendError, type EnclaveOperations } from '../engine/platform/backend';
+import { hasDevelopmentRoots } from '../engine/platform/capabilities';
 import { writeAtomically } from '../engine/node/atomicFile';
 import { formatJson } from '../engine/eif/describe';
 import { UsageError, optionValue, type ParsedArgs } from './args';
@@ -37,7 +36,7 @@ function enclaveOption(command: Command, args: ParsedArgs): 'enclave-id' | 'encl
 }
 
 /** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
-async function enclaveIdOf(command: Command, args: ParsedArgs, backend: EnclaveBackend, parent: string): Promise<string> {
+async function enclaveIdOf(command: Command, args: ParsedArgs, backend: EnclaveOperations, parent: string): Promise<string> {
   if (enclaveOption(command, args) === 'enclave-id') return optionValue(args, 'enclave-id') as string;
   const name = optionValue(args, 'enclave-name') as string;
   const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
@@ -125,7 +124,9 @@ export const devRootCommand: Command = {
   async run(args, io) {
     const target = optionValue(args, 'export') as string;
     try {
-      const pem = await exportDevelopmentRoot(emulatorStateDir(io.env));
+      const source = backendFor(io).capable(hasDevelopmentRoots)[0];
+      if (!source) throw new BackendError(0, 'Unspecified error. No backend has a development root');
+      const pem = (await source.developmentRoots()).map((r) => r.pem).join('');
       if (target === '-') io.stdout(pem);
       else await writeFile(path.resolve(io.cwd, target), pem, { mode: 0o644 });
       return 0;

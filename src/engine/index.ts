@@ -5,8 +5,6 @@ export type { DisposableLike, EventLike, CancellationLike } from './platform/lif
 export { Emitter, CancelledError, throwIfCancelled } from './platform/lifecycle';
 export type { ByteSource } from './platform/byteSource';
 export { ByteRangeError, MemoryByteSource, checkRange } from './platform/byteSource';
-export type { BackendKind, ParentState, ParentSummary } from './parents';
-export { embeddedEmulatorParent, listParents } from './parents';
 export { ConcatSource, sliceOf, type Piece } from './platform/concatSource';
 export * from './eif/defs';
 export { EifFormatError, type EifErrorCode, type EifProblem, type Severity } from './eif/errors';
@@ -107,17 +105,44 @@ export {
 } from './build/buildInfo';
 export {
   BackendError,
+  type BackendKind,
   type ConsoleStream,
   type DescribeEnclaveJson,
   type EnclaveBackend,
+  type EnclaveOperations,
   type EnclaveState,
   type ParentInfo,
   type RunEnclaveJson,
   type RunEnclaveRequest,
   type TerminateEnclaveJson,
 } from './platform/backend';
+export {
+  CAPABILITIES,
+  attachesApplications,
+  canAddParents,
+  canRepairState,
+  hasDevelopmentRoots,
+  type ApplicationAttachment,
+  type CapabilityName,
+  type DevelopmentRoot,
+  type DevelopmentRoots,
+  type ParentCreation,
+  type StateRepair,
+  type StateRepairReport,
+} from './platform/capabilities';
 export { parseAllocatorYaml, validateAllocator, allocatorYamlText, type AllocatorDiagnostic, type InstanceTopology } from './emulator/allocator';
-export { planRunEnclave, enclaveIdFor, parentIdFor, FIRST_AUTO_CID } from './emulator/rules';
+export {
+  planRunEnclave,
+  enclaveIdFor,
+  parentIdFor,
+  FIRST_AUTO_CID,
+  cidFieldProblem,
+  cpuCountFieldProblem,
+  memoryFieldProblem,
+  problemText,
+  runRequestProblem,
+  type FieldProblem as RunFieldProblem,
+} from './emulator/rules';
 export {
   encodeRequest as encodeNsmRequest,
   decodeRequest as decodeNsmRequest,

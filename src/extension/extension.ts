@@ -8,7 +8,8 @@ import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
-import { registerParents, type EmulatorApi } from './parents/registerParents';
+import type { EnclaveBackend } from '../engine/platform/backend';
+import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';
 
@@ -21,8 +22,14 @@ export interface NitroEnclavesApi {
   readonly eifViewer: EifEditorProvider;
   readonly attestation: AttestationViewerApi;
   readonly build: BuildApi;
-  /** The embedded emulator: its backend, the current parent (status bar), allocator diagnostics, consoles. */
-  readonly emulator: EmulatorApi;
+  /** The Parent Instances side: the backend registry, run rules, the current parent (status bar), allocator diagnostics, consoles. */
+  readonly parentInstances: ParentsApi;
+  /**
+   * Adds a backend to the running extension (its parents join the Parent Instances view, its
+   * capabilities the context keys); disposing the result removes it. For the extension-host tests
+   * (test/vscode/fakeBackend.ts): backends of the extension itself come from the engine's registry.
+   */
+  registerBackend(backend: EnclaveBackend): vscode.Disposable;
 }
 
 export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
@@ -41,15 +48,24 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const attestation = registerAttestation(ctx, { eifService });
   // Describe output opens as read-only JSON documents of the extension's own scheme.
   const describe = registerDescribeDocuments((...items) => ctx.push(...items));
-  const { tree: parents, api: emulator } = registerParents(ctx, { attestation, describe });
-  const emulatorHost = emulator.host;
-  if (emulatorHost) attestation.useDevelopmentRoots(() => emulatorHost.developmentRoots());
+  const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe });
+  attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
   registerCommands(ctx, { parents, images, describe });
   const eifViewer = registerEifViewer(ctx, describe);
   const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);
-  return { version: VERSION, parents, images, log: ctx.log, eifViewer, attestation, build, emulator };
+  return {
+    version: VERSION,
+    parents,
+    images,
+    log: ctx.log,
+    eifViewer,
+    attestation,
+    build,
+    parentInstances,
+    registerBackend: (backend) => registerBackend(ctx, parentInstances.backends, backend),
+  };
 }
 
 export function deactivate(): void {

@@ -10,29 +10,79 @@ export const VIEWS = {
   images: 'nitroEnclaves.views.images',
 } as const;
 
-export const COMMANDS = {
-  parentsRefresh: 'nitroEnclaves.parents.refresh',
-  imagesRefresh: 'nitroEnclaves.images.refresh',
-  imageDescribe: 'nitroEnclaves.image.describe',
-  imageComputePcr: 'nitroEnclaves.image.computePcr',
-  imageCopyPcr: 'nitroEnclaves.image.copyPcr',
-  imageCopyAllPcrs: 'nitroEnclaves.image.copyAllPcrs',
-  imageReveal: 'nitroEnclaves.image.reveal',
-  imageBuild: 'nitroEnclaves.image.build',
-  imageCheckReproducibility: 'nitroEnclaves.image.checkReproducibility',
-  attestationOpen: 'nitroEnclaves.attestation.open',
-  attestationOpenFromClipboard: 'nitroEnclaves.attestation.openFromClipboard',
-  logShow: 'nitroEnclaves.log.show',
-  enclaveRun: 'nitroEnclaves.enclave.run',
-  enclaveTerminate: 'nitroEnclaves.enclave.terminate',
-  enclaveConsole: 'nitroEnclaves.enclave.console',
-  enclaveDescribe: 'nitroEnclaves.enclave.describe',
-  enclaveAttest: 'nitroEnclaves.enclave.attest',
-  enclaveCopyId: 'nitroEnclaves.enclave.copyId',
-  parentEditAllocator: 'nitroEnclaves.parent.editAllocator',
-  parentAdd: 'nitroEnclaves.parent.add',
-  parentSelect: 'nitroEnclaves.parent.select',
+/**
+ * How a command shows in the Command Palette: `true` always; `false` never (it acts on a tree node
+ * or Explorer file and has no picker); a string: the `when` clause it needs (a capability).
+ */
+type Palette = boolean | string;
+
+/**
+ * Context keys the extension sets (`setContext`) for package.json `when` clauses: one per optional
+ * backend capability (engine/platform/capabilities.ts), true while a registered backend has it.
+ */
+export const CONTEXT_KEYS = {
+  addParents: 'nitroEnclaves.backends.addParents',
+  developmentRoots: 'nitroEnclaves.backends.developmentRoots',
+  applications: 'nitroEnclaves.backends.applications',
+  stateRepair: 'nitroEnclaves.backends.stateRepair',
 } as const;
+
+/**
+ * The commands of the Parent Instances side, registered by src/extension/parents from this table
+ * (one handler per key, checked by the compiler). Palette visibility derives from it, and the
+ * manifest test checks package.json against it.
+ */
+export const PARENT_COMMANDS = {
+  enclaveRun: { id: 'nitroEnclaves.enclave.run', palette: true },
+  enclaveTerminate: { id: 'nitroEnclaves.enclave.terminate', palette: true },
+  enclaveConsole: { id: 'nitroEnclaves.enclave.console', palette: true },
+  enclaveDescribe: { id: 'nitroEnclaves.enclave.describe', palette: true },
+  enclaveAttest: { id: 'nitroEnclaves.enclave.attest', palette: true },
+  enclaveCopyId: { id: 'nitroEnclaves.enclave.copyId', palette: false },
+  parentEditAllocator: { id: 'nitroEnclaves.parent.editAllocator', palette: true },
+  parentAdd: { id: 'nitroEnclaves.parent.add', palette: CONTEXT_KEYS.addParents },
+  parentSelect: { id: 'nitroEnclaves.parent.select', palette: true },
+} as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
+
+/** The other commands, registered by their modules (commands/, attestation/, build/). */
+const OTHER_COMMANDS = {
+  parentsRefresh: { id: 'nitroEnclaves.parents.refresh', palette: true },
+  imagesRefresh: { id: 'nitroEnclaves.images.refresh', palette: true },
+  imageDescribe: { id: 'nitroEnclaves.image.describe', palette: true },
+  imageComputePcr: { id: 'nitroEnclaves.image.computePcr', palette: true },
+  imageCopyPcr: { id: 'nitroEnclaves.image.copyPcr', palette: false },
+  imageCopyAllPcrs: { id: 'nitroEnclaves.image.copyAllPcrs', palette: false },
+  imageReveal: { id: 'nitroEnclaves.image.reveal', palette: false },
+  imageBuild: { id: 'nitroEnclaves.image.build', palette: true },
+  imageCheckReproducibility: { id: 'nitroEnclaves.image.checkReproducibility', palette: true },
+  attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true },
+  attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
+  logShow: { id: 'nitroEnclaves.log.show', palette: true },
+} as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
+
+/** Every command of the extension: its id and palette visibility. */
+export const COMMAND_TABLE = { ...OTHER_COMMANDS, ...PARENT_COMMANDS } as const;
+
+type Table = typeof COMMAND_TABLE;
+
+/** Command ids by key. */
+export const COMMANDS = Object.fromEntries(Object.entries(COMMAND_TABLE).map(([key, spec]) => [key, spec.id])) as { readonly [K in keyof Table]: Table[K]['id'] };
+
+export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
+export type ParentCommandKey = keyof typeof PARENT_COMMANDS;
+export type ParentCommandId = (typeof PARENT_COMMANDS)[ParentCommandKey]['id'];
+
+/** The package.json `commandPalette` entries the table implies: a `when` clause per command not always shown. */
+export const PALETTE_WHEN: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(COMMAND_TABLE as Record<string, { readonly id: string; readonly palette: Palette }>)
+    .filter((c) => c.palette !== true)
+    .map((c) => [c.id, c.palette === false ? 'false' : (c.palette as string)]),
+);
+
+/** Commands that act on a tree node or Explorer file and have no picker: hidden from the palette. */
+export const NODE_ONLY_COMMANDS: readonly CommandId[] = Object.values(COMMAND_TABLE)
+  .filter((c) => c.palette === false)
+  .map((c) => c.id);
 
 /** The read-only custom editor for .eif files. */
 export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
@@ -41,11 +91,6 @@ export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
 export const ATTESTATION_VIEWER = 'nitroEnclaves.attestationViewer';
 export const ATTESTATION_VIEWER_CBOR = 'nitroEnclaves.attestationViewer.cbor';
 export const ATTESTATION_PANEL = 'nitroEnclaves.attestationPanel';
-
-export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
-
-/** Commands that act on a tree node or Explorer file and have no picker: hidden from the palette. */
-export const NODE_ONLY_COMMANDS: readonly CommandId[] = [COMMANDS.imageCopyPcr, COMMANDS.imageCopyAllPcrs, COMMANDS.imageReveal, COMMANDS.enclaveCopyId];
 
 export const SETTINGS = {
   imagesExclude: 'nitroEnclaves.images.exclude',

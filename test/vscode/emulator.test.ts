@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkDescribeDocument, eventually } from './util';
+import { canRepairState } from '../../src/engine/platform/capabilities';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
@@ -32,15 +33,16 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
     assert.ok(extension);
     api = await extension.activate();
-    assert.ok(api.emulator.host, `the emulator started (${await describeRoots()})`);
-    assert.equal(api.emulator.host.stateDir, path.resolve(process.env.NITRO_DEV_STATE_DIR));
+    const emulator = api.parentInstances.backends.capable(canRepairState).find((b) => b.kind === 'emulator');
+    assert.ok(emulator, `the emulator started (${await describeRoots()})`);
+    assert.equal(emulator.stateDir, path.resolve(process.env.NITRO_DEV_STATE_DIR));
     eif = path.join(extension.extensionPath, 'test', 'fixtures', 'eif', 'synthetic-v4-signed.eif');
     expected = JSON.parse(readFileSync(eif.replace(/\.eif$/, '.expected.json'), 'utf8'));
   });
 
   after(async () => {
     // Leave no enclave host process behind, whatever failed.
-    const backend = api?.emulator.host?.backend;
+    const backend = api?.parentInstances.backends;
     if (!backend) return;
     for (const parent of await backend.listParents()) {
       for (const e of await backend.describeEnclaves(parent.id)) await backend.terminateEnclave(parent.id, e.EnclaveID).catch(() => undefined);
@@ -81,8 +83,8 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     assert.match((item.tooltip as vscode.MarkdownString).value, /emulated on this machine/);
     const { pool } = parent.parent;
     assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
-    await api.emulator.current?.update();
-    assert.equal(api.emulator.current?.text, `$(vm) ${parent.parent.name}: 0 enclaves`);
+    await api.parentInstances.current.update();
+    assert.equal(api.parentInstances.current.text, `$(vm) ${parent.parent.name}: 0 enclaves`);
   });
 
   describe('an enclave run from the command with an argument object', () => {
@@ -115,17 +117,17 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       for (const p of pcrs) assert.equal(api.parents.getTreeItem(p).contextValue, 'enclavePcr');
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 2/${pool.cpuIds.length} · memory 128/${pool.memoryMiB} MiB`);
-      await api.emulator.current?.update();
-      assert.match(api.emulator.current?.text ?? '', /: 1 enclave$/);
+      await api.parentInstances.current.update();
+      assert.match(api.parentInstances.current.text ?? '', /: 1 enclave$/);
     });
 
     it('refuses a second enclave the pool cannot hold, before launching', async () => {
       const parent = await defaultParent();
       const before = (await api.parents.enclaves()).length;
-      const refused = api.emulator.host?.rules.checkCpuCount(parent.parent, 2);
+      const refused = api.parentInstances.rules.checkCpuCount(parent.parent, 2);
       assert.match(refused ?? '', /^\[E32\]/);
-      assert.match(api.emulator.host?.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
-      assert.match(api.emulator.host?.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
+      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
+      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
       assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, { eif, parentId: parent.parent.id, memoryMiB: 128, cpuCount: 2 }), undefined);
       assert.equal((await api.parents.enclaves()).length, before);
     });
@@ -252,7 +254,7 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       const terminal = await vscode.commands.executeCommand<vscode.Terminal>(COMMANDS.enclaveConsole, node);
       assert.ok(terminal);
       assert.equal(terminal.name, 'Enclave Console: debug-test');
-      const pty = api.emulator.consoles.at(-1);
+      const pty = api.parentInstances.consoles.at(-1);
       assert.ok(pty);
       await eventually('console output', () => pty.output.includes(run.EnclaveID) && pty.output.includes('emulated'));
       terminal.dispose();
@@ -276,7 +278,7 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     try {
       const doc = await vscode.workspace.openTextDocument(file);
       await vscode.window.showTextDocument(doc);
-      await eventually('the check of the opened file', () => api.emulator.diagnostics?.isAllocatorDocument(doc));
+      await eventually('the check of the opened file', () => api.parentInstances.diagnostics?.isAllocatorDocument(doc));
       assert.deepEqual(vscode.languages.getDiagnostics(file), []);
       const edit = new vscode.WorkspaceEdit();
       edit.replace(file, new vscode.Range(2, 0, 2, 12), 'cpu_pool: "1,x"');

@@ -98,6 +98,60 @@ export function memoryFieldProblem(memoryMiB: number, fileSize: number, poolMiB:
   return undefined;
 }
 
+/** A problem of one field of a run request: nitro-cli's error code and a sentence saying what would work. */
+export interface FieldProblem {
+  readonly code: number;
+  readonly message: string;
+}
+
+/** `[E26] message`: a problem as a form shows it (the code padded as nitro-cli prints it). */
+export function problemText(problem: FieldProblem): string {
+  return `[E${String(problem.code).padStart(2, '0')}] ${problem.message}`;
+}
+
+/** The pool's CPUs that no running enclave holds, ascending as the pool lists them. */
+export function freeCpuIds(poolCpuIds: readonly number[], usedCpuIds: readonly number[]): number[] {
+  const used = new Set(usedCpuIds);
+  return poolCpuIds.filter((c) => !used.has(c));
+}
+
+/**
+ * Why `cpuCount` CPUs cannot be taken from a pool of `poolCpuIds` of which `usedCpuIds` run
+ * enclaves, on an instance of `topology`, or undefined: planRunEnclave's CPU checks as one field
+ * of a form sees them (E22 more than the pool, E32 more than is free, E29 not whole cores, or free
+ * CPUs that do not pair into whole cores), picking CPUs as planRunEnclave does.
+ */
+export function cpuCountFieldProblem(cpuCount: number, topology: InstanceTopology, poolCpuIds: readonly number[], usedCpuIds: readonly number[]): FieldProblem | undefined {
+  if (!Number.isSafeInteger(cpuCount) || cpuCount < 1) return { code: 29, message: 'An enclave needs at least one whole core.' };
+  if (cpuCount > poolCpuIds.length) return { code: 22, message: `The enclave pool has ${poolCpuIds.length} CPUs (${formatCpuList(poolCpuIds) || 'none'}).` };
+  const free = freeCpuIds(poolCpuIds, usedCpuIds);
+  if (cpuCount > free.length) return { code: 32, message: `Only ${free.length} of the pool's ${poolCpuIds.length} CPUs are free (the others run enclaves).` };
+  if (cpuCount % THREADS_PER_CORE !== 0) return { code: 29, message: `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs (both hyper-threads of each core).` };
+  const picked = pickCpus(topology, poolCpuIds, new Map(usedCpuIds.map((c) => [c, ''])), cpuCount);
+  if (halfCore(topology, picked) !== undefined) {
+    return { code: 29, message: `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.` };
+  }
+  return undefined;
+}
+
+/** A CPU of `cpuIds` given without its hyper-thread sibling, or undefined when they are whole cores. */
+function halfCore(topology: InstanceTopology, cpuIds: readonly number[]): number | undefined {
+  const chosen = new Set(cpuIds);
+  return cpuIds.find((c) => siblingsOf(topology, c).some((s) => !chosen.has(s)));
+}
+
+/** Why `cid` cannot be a new enclave's CID (0: the next free one) when running enclaves have `takenCids`, or undefined (E03). */
+export function cidFieldProblem(cid: number, takenCids: readonly number[]): FieldProblem | undefined {
+  try {
+    checkCid(cid);
+  } catch (e) {
+    if (e instanceof BackendError) return { code: e.code, message: e.message };
+    throw e;
+  }
+  if (cid !== 0 && takenCids.includes(cid)) return { code: 3, message: `CID ${cid} is used by a running enclave.` };
+  return undefined;
+}
+
 /** The enclave name nitro-cli derives from the image path: the file name without a trailing `.eif`. */
 export function defaultEnclaveName(eifPath: string): string {
   const base = eifPath.slice(eifPath.lastIndexOf('/') + 1);
@@ -238,11 +292,9 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
     cpuIds = pickCpus(topology, pool.cpuIds, usedCpus, request.cpuCount as number);
   }
   if (cpuIds.length === 0) fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
-  const chosen = new Set(cpuIds);
-  for (const c of cpuIds) {
-    if (siblingsOf(topology, c).some((s) => !chosen.has(s))) {
-      fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${c} is given without its hyper-thread sibling ${siblingsOf(topology, c).filter((s) => s !== c).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
-    }
+  const half = halfCore(topology, cpuIds);
+  if (half !== undefined) {
+    fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ${siblingsOf(topology, half).filter((s) => s !== half).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
   }
   if (granted < MIN_ENCLAVE_MEMORY_MIB) {
     fail(29, `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`);
@@ -266,12 +318,27 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
 }
 
 /**
+ * The whole check of a request as a dry run (every rule, in nitro-cli's order) against a parent's
+ * topology, pool and running enclaves: the first problem, or undefined. The backend checks again
+ * when it runs the enclave.
+ */
+export function runRequestProblem(input: Omit<RunPlanInput, 'random8'>): FieldProblem | undefined {
+  try {
+    planRunEnclave({ ...input, random8: new Uint8Array(8) });
+    return undefined;
+  } catch (e) {
+    if (e instanceof BackendError) return { code: e.code, message: e.message };
+    throw e;
+  }
+}
+
+/**
  * Free pool CPUs for a count, as the driver picks them: whole free cores first (both siblings),
  * lowest core first; then single CPUs (which the full-core check refuses). Fewer free CPUs than
  * asked: E32, the driver's "no CPUs available in the pool".
  */
 function pickCpus(topology: InstanceTopology, pool: readonly number[], used: ReadonlyMap<number, string>, count: number): number[] {
-  const free = pool.filter((c) => !used.has(c));
+  const free = freeCpuIds(pool, [...used.keys()]);
   if (free.length < count) {
     fail(32, `Add vCPU ioctl failure. ${count} CPUs requested, but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`);
   }

@@ -15,5 +15,6 @@ export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles 
 export { buildEnclave, buildProgressText, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';
 export { compareEifFiles, checkReproducibility, type EifDifference, type ReproducibilityReport } from './reproducibility';
 export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
+export { BackendRegistry, createBackendRegistry, type BackendListing, type DefaultBackendsOptions, type RegisterOptions, type UnavailableBackend } from './registry';
 export { emulatorStateDir, loadParents, addParent } from './emulator/state';
 export { DevelopmentCa, createAttestationDocument, developmentAttestPort, exportDevelopmentRoot } from './devAttestation';

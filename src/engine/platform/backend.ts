@@ -2,8 +2,13 @@
 // parent instance and QEMU later). Trees, commands and the CLI depend on this interface only. The
 // JSON shapes are nitro-cli 1.5's (spec eif.md section 7).
 import type { MeasurementsJson } from '../eif/describe';
-import type { BackendKind } from '../parents';
 import type { CancellationLike, EventLike } from './lifecycle';
+
+/**
+ * What kind of backend runs a parent's enclaves: the embedded emulator (this machine), nitro-cli on
+ * a real parent instance (over SSH), or QEMU booting the image.
+ */
+export type BackendKind = 'emulator' | 'nitro-cli' | 'qemu';
 
 /** A parent instance and what its enclave pool holds. */
 export interface ParentInfo {
@@ -86,8 +91,11 @@ export interface ConsoleStream {
   dispose(): void;
 }
 
-export interface EnclaveBackend {
-  readonly kind: BackendKind;
+/**
+ * What can be done with parents and their enclaves, by parent id. A backend does it for its own
+ * parents; the backend registry (engine/node/registry.ts) does it for every registered backend's.
+ */
+export interface EnclaveOperations {
   listParents(): Promise<readonly ParentInfo[]>;
   runEnclave(parentId: string, request: RunEnclaveRequest, options?: { readonly cancellation?: CancellationLike }): Promise<RunEnclaveJson>;
   describeEnclaves(parentId: string, options?: { readonly metadata?: boolean }): Promise<readonly DescribeEnclaveJson[]>;
@@ -98,4 +106,15 @@ export interface EnclaveBackend {
   nsm(parentId: string, enclaveId: string, request: Uint8Array): Promise<Uint8Array>;
   /** Fires when parents or enclaves change (run, terminate, exit, crash detected, configuration edited). */
   readonly onDidChange: EventLike<{ readonly parentId?: string }>;
+}
+
+/**
+ * One backend. What only some backends can do (add a parent, development roots, attach an
+ * application, repair state) is an optional capability: see capabilities.ts.
+ */
+export interface EnclaveBackend extends EnclaveOperations {
+  readonly kind: BackendKind;
+  /** What the Parent Instances view and messages call it: `Embedded emulator`. */
+  readonly label: string;
+  dispose?(): void;
 }

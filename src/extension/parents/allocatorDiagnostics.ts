@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ParentInfo } from '../../engine/platform/backend';
-import type { AllocatorProblem } from './emulatorHost';
+import type { AllocatorProblem } from './backendHost';
 
 const CHECK_DEBOUNCE_MS = 200;
 

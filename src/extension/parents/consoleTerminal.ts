@@ -2,7 +2,7 @@
 // backend streams it, like `nitro-cli console`. Typing does nothing (the console is read-only);
 // closing the terminal stops the stream.
 import * as vscode from 'vscode';
-import type { ConsoleStream, EnclaveBackend } from '../../engine/platform/backend';
+import type { ConsoleStream, EnclaveOperations } from '../../engine/platform/backend';
 
 /** Console text as a terminal wants it: every line break as CR LF. */
 export function terminalText(text: string): string {
@@ -24,7 +24,7 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
   output = '';
 
   constructor(
-    private readonly backend: EnclaveBackend,
+    private readonly backend: EnclaveOperations,
     private readonly parentId: string,
     private readonly enclaveId: string,
     private readonly log: vscode.LogOutputChannel,

@@ -2,7 +2,8 @@
 // remembered in the workspace state, and its status bar item: its name and how many enclaves run
 // on it; a click switches parent.
 import * as vscode from 'vscode';
-import type { EnclaveBackend, ParentInfo } from '../../engine/platform/backend';
+import type { EnclaveOperations, ParentInfo } from '../../engine/platform/backend';
+import { BACKEND_KINDS } from '../tree/parentsTree';
 import { COMMANDS } from '../ids';
 
 /** Workspace-state key of the chosen parent's instance id. */
@@ -18,7 +19,7 @@ export class CurrentParent implements vscode.Disposable {
 
   constructor(
     private readonly state: vscode.Memento,
-    private readonly backend: EnclaveBackend,
+    private readonly backend: EnclaveOperations,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item = vscode.window.createStatusBarItem('nitroEnclaves.parent', vscode.StatusBarAlignment.Left, 20);
@@ -90,7 +91,7 @@ export class CurrentParent implements vscode.Disposable {
         return {
           label: `$(vm) ${parent.name}`,
           description: `${parent.id}${parent.id === current?.id ? ' · current' : ''}`,
-          detail: `${parent.backend === 'emulator' ? 'Emulated on this machine' : parent.backend}${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
+          detail: `${BACKEND_KINDS[parent.backend].where}${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
           parent,
         };
       }),

@@ -1,30 +1,34 @@
 // The Parent Instances side of the extension: the view, the enclave commands, the console
-// terminals, allocator diagnostics and the status bar, all over the embedded emulator's backend
-// (created by emulatorHost.ts, the one file that knows its concrete classes).
+// terminals, allocator diagnostics and the status bar, over the backend registry (every backend's
+// parents, each call routed to the parent's backend). What only some backends can do is a
+// capability: commands test for it, and menus see it as a context key (ids.ts CONTEXT_KEYS).
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatJson, fromHex, toHex } from '../../engine';
-import { BackendError, type DescribeEnclaveJson, type ParentInfo, type RunEnclaveJson } from '../../engine/platform/backend';
+import { createBackendRegistry, type BackendRegistry } from '../../engine/node/registry';
+import { BackendError, type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveJson } from '../../engine/platform/backend';
+import { CAPABILITIES, attachesApplications, canAddParents, canRepairState, hasDevelopmentRoots, type DevelopmentRoot } from '../../engine/platform/capabilities';
 import type { AttestationViewerApi } from '../attestation/registerAttestation';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
-import { COMMANDS, VIEWS } from '../ids';
+import { CONTEXT_KEYS, PARENT_COMMANDS, VIEWS, type ParentCommandKey } from '../ids';
 import { ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
-import { MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES, createEmulatorHost, type EmulatorHost } from './emulatorHost';
+import { MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES, attestationDocumentOf, attestationRequestBytes, checkAllocatorText, runRules, type RunRules } from './backendHost';
 import { CurrentParent } from './parentStatusBar';
 import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
 
-
 /** What registerParents returns: handles for the extension-host tests (not a public API). */
-export interface EmulatorApi {
-  /** Undefined when the emulator could not start (the view says why). */
-  readonly host: EmulatorHost | undefined;
-  readonly current: CurrentParent | undefined;
-  readonly diagnostics: AllocatorDiagnostics | undefined;
+export interface ParentsApi {
+  /** Every backend: the embedded emulator, and what tests register. */
+  readonly backends: BackendRegistry;
+  /** Run Enclave's field checks. */
+  readonly rules: RunRules;
+  readonly current: CurrentParent;
+  readonly diagnostics: AllocatorDiagnostics;
   /** The consoles opened by Open Console, newest last. */
   readonly consoles: readonly EnclaveConsole[];
 }
@@ -43,7 +47,7 @@ class ParentCommands {
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly host: EmulatorHost,
+    private readonly backends: BackendRegistry,
     private readonly tree: ParentsTreeProvider,
     private readonly current: CurrentParent,
     private readonly diagnostics: AllocatorDiagnostics,
@@ -51,12 +55,8 @@ class ParentCommands {
     private readonly describeDocuments: DescribeDocuments,
   ) {}
 
-  private get backend() {
-    return this.host.backend;
-  }
-
   private async parentById(id: string): Promise<ParentInfo> {
-    const parent = (await this.backend.listParents()).find((p) => p.id === id);
+    const parent = (await this.backends.listParents()).find((p) => p.id === id);
     if (!parent) throw new Error(`there is no parent instance ${id}`);
     return parent;
   }
@@ -69,7 +69,7 @@ class ParentCommands {
     }
     if (arg && typeof arg === 'object' && typeof (arg as { parentId?: unknown }).parentId === 'string') return this.parentById((arg as { parentId: string }).parentId);
     const parent = await this.current.get();
-    if (!parent) void vscode.window.showInformationMessage('No parent instance is configured. Add an emulated parent first.');
+    if (!parent) void vscode.window.showInformationMessage(`No parent instance is configured.${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`);
     return parent;
   }
 
@@ -79,7 +79,7 @@ class ParentCommands {
       const node = arg as Partial<EnclaveNode> & { parentId?: unknown; enclaveId?: unknown };
       if (node.kind === 'enclave' && node.parent && node.enclave) return { parentId: node.parent.id, enclave: node.enclave };
       if (typeof node.parentId === 'string' && typeof node.enclaveId === 'string') {
-        const enclave = (await this.backend.describeEnclaves(node.parentId)).find((e) => e.EnclaveID === node.enclaveId);
+        const enclave = (await this.backends.describeEnclaves(node.parentId)).find((e) => e.EnclaveID === node.enclaveId);
         if (!enclave) throw new Error(`there is no enclave ${node.enclaveId} on ${node.parentId}`);
         return { parentId: node.parentId, enclave };
       }
@@ -119,7 +119,7 @@ class ParentCommands {
     eif ??= await pickEif();
     if (!eif) return undefined;
     if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
-    const deps = { backend: this.backend, rules: this.host.rules, log: this.ctx.log };
+    const deps = { backend: this.backends, rules: runRules, log: this.ctx.log };
     const plan = await planRun(deps, parent, eif.fsPath, args);
     if (!plan) return undefined;
     let result: RunEnclaveJson;
@@ -153,7 +153,7 @@ class ParentCommands {
     let done = 0;
     for (const t of targets) {
       try {
-        await this.backend.terminateEnclave(t.parentId, t.enclave.EnclaveID);
+        await this.backends.terminateEnclave(t.parentId, t.enclave.EnclaveID);
         this.ctx.log.info(`Terminated ${t.enclave.EnclaveID}`);
         done++;
       } catch (e) {
@@ -174,7 +174,7 @@ class ParentCommands {
     if (target.enclave.Flags !== 'DEBUG_MODE') {
       throw new Error(`${target.enclave.EnclaveName} runs in production mode, which has no console. Run it again in debug mode to read its console.`);
     }
-    const pty = new EnclaveConsole(this.backend, target.parentId, target.enclave.EnclaveID, this.ctx.log);
+    const pty = new EnclaveConsole(this.backends, target.parentId, target.enclave.EnclaveID, this.ctx.log);
     this.consoles.push(pty);
     const terminal = vscode.window.createTerminal({ name: `Enclave Console: ${target.enclave.EnclaveName}`, pty, iconPath: new vscode.ThemeIcon('vm-running') });
     const closed = vscode.window.onDidCloseTerminal((t) => {
@@ -192,7 +192,7 @@ class ParentCommands {
   async describe(arg?: unknown): Promise<vscode.TextDocument | undefined> {
     const target = await this.enclaveOf(arg, 'describe');
     if (!target) return undefined;
-    const fresh = (await this.backend.describeEnclaves(target.parentId, { metadata: true })).find((e) => e.EnclaveID === target.enclave.EnclaveID);
+    const fresh = (await this.backends.describeEnclaves(target.parentId, { metadata: true })).find((e) => e.EnclaveID === target.enclave.EnclaveID);
     if (!fresh) throw new Error(`${target.enclave.EnclaveName} no longer exists`);
     return this.describeDocuments.show(`${fresh.EnclaveName}.describe-enclaves.json`, `enclave=${fresh.EnclaveID}`, formatJson([fresh]));
   }
@@ -236,15 +236,15 @@ class ParentCommands {
     if (problem) throw new Error(problem);
     const nonce = nonceHex && nonceHex.trim() !== '' ? fromHex(nonceHex.trim()) : undefined;
     const userBytes = userData ? new TextEncoder().encode(userData) : undefined;
-    const request = this.host.attestationRequest({ ...(nonce ? { nonce } : {}), ...(userBytes ? { userData: userBytes } : {}) });
+    const request = attestationRequestBytes({ ...(nonce ? { nonce } : {}), ...(userBytes ? { userData: userBytes } : {}) });
     let document: Uint8Array;
     try {
-      document = this.host.attestationDocument(await this.backend.nsm(parentId, enclave.EnclaveID, request));
+      document = attestationDocumentOf(await this.backends.nsm(parentId, enclave.EnclaveID, request));
     } catch (e) {
       throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`);
     }
-    const eifPath = this.eifOfEnclave.get(enclave.EnclaveID) ?? (await this.host.eifPathOf(parentId, enclave.EnclaveID));
-    const roots = await this.host.developmentRoots();
+    const eifPath = this.eifOfEnclave.get(enclave.EnclaveID) ?? (await (await this.backends.capabilityOf(parentId, attachesApplications))?.eifPathOf(parentId, enclave.EnclaveID));
+    const roots = (await (await this.backends.capabilityOf(parentId, hasDevelopmentRoots))?.developmentRoots()) ?? [];
     this.ctx.log.info(`Attestation document of ${enclave.EnclaveID}: ${document.length} bytes${eifPath ? `; PCRs compared with ${eifPath}` : ''}`);
     return this.attestation.openPanel(document, {
       label: `${enclave.EnclaveName} (${enclave.EnclaveID})`,
@@ -268,7 +268,9 @@ class ParentCommands {
   }
 
   async addParent(arg?: unknown): Promise<ParentInfo | undefined> {
-    const taken = (await this.backend.listParents()).map((p) => p.name);
+    const creator = this.backends.capable(canAddParents)[0];
+    if (!creator) throw new Error('No backend can add parent instances.');
+    const taken = (await this.backends.listParents()).map((p) => p.name);
     let name = arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string' ? (arg as { name: string }).name : undefined;
     if (name === undefined) {
       let n = taken.length + 1;
@@ -282,10 +284,10 @@ class ParentCommands {
       });
       if (name === undefined) return undefined;
     }
-    const parent = await this.host.addParent(name.trim());
+    const parent = await creator.addParent(name.trim());
     this.ctx.log.info(`Added emulated parent ${parent.name} (${parent.id})`);
     this.tree.refresh();
-    this.diagnostics.setParents(await this.backend.listParents());
+    this.diagnostics.setParents(await this.backends.listParents());
     if (!arg) {
       const use = 'Use for New Enclaves';
       void vscode.window.showInformationMessage(`Added the emulated parent ${parent.name} (${parent.id}).`, use).then((c) => (c === use ? this.current.set(parent.id) : undefined));
@@ -303,48 +305,57 @@ function checkHexField(text: string, what: string): string | undefined {
   return undefined;
 }
 
-/** Starts the emulator's backend and registers the Parent Instances view, its commands and the status bar. */
-export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments }): { readonly tree: ParentsTreeProvider; readonly api: EmulatorApi } {
-  let host: EmulatorHost | undefined;
-  let unavailable: string | undefined;
-  try {
-    host = createEmulatorHost({
-      cliPath: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
-      log: (m) => ctx.log.info(`Emulator: ${m}`),
-    });
-    ctx.push({ dispose: () => host?.dispose() });
-    ctx.log.info(`Emulator: state in ${host.stateDir}`);
-  } catch (e) {
-    unavailable = `The embedded emulator could not start: ${e instanceof Error ? e.message : String(e)}`;
-    ctx.log.error(unavailable);
+/** Sets one context key per capability: true while a registered backend has it (package.json `when` clauses use them). */
+function updateCapabilityKeys(backends: BackendRegistry): void {
+  for (const [name, guard] of Object.entries(CAPABILITIES)) {
+    const key = CONTEXT_KEYS[name as keyof typeof CONTEXT_KEYS];
+    void vscode.commands.executeCommand('setContext', key, backends.backends.some((b) => guard(b)));
   }
-  const tree = ctx.own(new ParentsTreeProvider(host?.backend, ctx.log, unavailable));
+}
+
+/** Every development root of the registered backends (for the attestation viewer). */
+export async function developmentRootsOf(backends: BackendRegistry): Promise<DevelopmentRoot[]> {
+  const roots: DevelopmentRoot[] = [];
+  for (const b of backends.capable(hasDevelopmentRoots)) roots.push(...(await b.developmentRoots()));
+  return roots;
+}
+
+function logBackend(ctx: Ctx, backend: EnclaveBackend): void {
+  ctx.log.info(`${backend.label}: registered${canRepairState(backend) ? `, state in ${backend.stateDir}` : ''}`);
+}
+
+/** Creates the backend registry and registers the Parent Instances view, its commands and the status bar. */
+export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments }): { readonly tree: ParentsTreeProvider; readonly api: ParentsApi } {
+  const backends = createBackendRegistry({
+    hostScript: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
+    log: (m) => ctx.log.error(m),
+  });
+  ctx.push({ dispose: () => backends.dispose() });
+  for (const b of backends.backends) logBackend(ctx, b);
+  updateCapabilityKeys(backends);
+  const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log));
   const view = vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   ctx.push(view);
   tree.attach(view);
 
-  if (!host) {
-    const fail = () => {
-      throw new Error(unavailable ?? 'the embedded emulator is not available');
-    };
-    for (const id of [COMMANDS.enclaveRun, COMMANDS.enclaveTerminate, COMMANDS.enclaveConsole, COMMANDS.enclaveDescribe, COMMANDS.enclaveAttest, COMMANDS.enclaveCopyId, COMMANDS.parentEditAllocator, COMMANDS.parentAdd, COMMANDS.parentSelect]) {
-      registerCommand(ctx, id, fail);
-    }
-    return { tree, api: { host, current: undefined, diagnostics: undefined, consoles: [] } };
-  }
-
-  const emulator = host;
-  const current = ctx.own(new CurrentParent(ctx.extension.workspaceState, emulator.backend, ctx.log));
-  const diagnostics = ctx.own(new AllocatorDiagnostics((text, parent) => emulator.checkAllocator(text, parent), ctx.log));
+  const current = ctx.own(new CurrentParent(ctx.extension.workspaceState, backends, ctx.log));
+  const diagnostics = ctx.own(new AllocatorDiagnostics((text, parent) => checkAllocatorText(text, parent), ctx.log));
   const knownPaths = async () => {
     try {
-      diagnostics.setParents(await emulator.backend.listParents());
+      diagnostics.setParents(await backends.listParents());
     } catch {
       // The view shows why the parents cannot be listed.
     }
   };
   void knownPaths();
-  const sub = emulator.backend.onDidChange(() => void knownPaths());
+  let count = backends.backends.length;
+  const sub = backends.onDidChange(() => {
+    if (backends.backends.length !== count) {
+      count = backends.backends.length;
+      updateCapabilityKeys(backends);
+    }
+    void knownPaths();
+  });
   ctx.push(
     { dispose: () => sub.dispose() },
     // A saved allocator configuration changes a pool: show it (the backend watches only its enclaves).
@@ -355,15 +366,28 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
     }),
   );
 
-  const commands = new ParentCommands(ctx, emulator, tree, current, diagnostics, deps.attestation, deps.describe);
-  registerCommand(ctx, COMMANDS.enclaveRun, (arg?: unknown) => commands.run(arg));
-  registerCommand(ctx, COMMANDS.enclaveTerminate, (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) => commands.terminate(arg, nodes, options));
-  registerCommand(ctx, COMMANDS.enclaveConsole, (arg?: unknown) => commands.console(arg));
-  registerCommand(ctx, COMMANDS.enclaveDescribe, (arg?: unknown) => commands.describe(arg));
-  registerCommand(ctx, COMMANDS.enclaveAttest, (arg?: unknown, options?: { nonce?: string; userData?: string }) => commands.attest(arg, options));
-  registerCommand(ctx, COMMANDS.enclaveCopyId, (arg?: unknown) => commands.copyId(arg));
-  registerCommand(ctx, COMMANDS.parentEditAllocator, (arg?: unknown) => commands.editAllocator(arg));
-  registerCommand(ctx, COMMANDS.parentAdd, (arg?: unknown) => commands.addParent(arg));
-  registerCommand(ctx, COMMANDS.parentSelect, () => current.pick());
-  return { tree, api: { host, current, diagnostics, consoles: commands.consoles } };
+  const commands = new ParentCommands(ctx, backends, tree, current, diagnostics, deps.attestation, deps.describe);
+  const handlers: Record<ParentCommandKey, (...args: never[]) => unknown> = {
+    enclaveRun: (arg?: unknown) => commands.run(arg),
+    enclaveTerminate: (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) => commands.terminate(arg, nodes, options),
+    enclaveConsole: (arg?: unknown) => commands.console(arg),
+    enclaveDescribe: (arg?: unknown) => commands.describe(arg),
+    enclaveAttest: (arg?: unknown, options?: { nonce?: string; userData?: string }) => commands.attest(arg, options),
+    enclaveCopyId: (arg?: unknown) => commands.copyId(arg),
+    parentEditAllocator: (arg?: unknown) => commands.editAllocator(arg),
+    parentAdd: (arg?: unknown) => commands.addParent(arg),
+    parentSelect: () => current.pick(),
+  };
+  for (const [key, spec] of Object.entries(PARENT_COMMANDS)) registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
+  return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles } };
+}
+
+/**
+ * Registers a backend in the running extension (what activate()'s `registerBackend` does): its
+ * parents join the view, its capabilities the context keys. Disposing the result removes it.
+ */
+export function registerBackend(ctx: Ctx, backends: BackendRegistry, backend: EnclaveBackend): vscode.Disposable {
+  const registration = backends.register(backend, { owned: false });
+  logBackend(ctx, backend);
+  return new vscode.Disposable(() => registration.dispose());
 }

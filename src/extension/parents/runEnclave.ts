@@ -5,9 +5,9 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DescribeEnclaveJson, EnclaveBackend, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine/platform/backend';
+import type { DescribeEnclaveJson, EnclaveOperations, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine/platform/backend';
 import { freeOf } from '../tree/parentsTree';
-import type { RunRules } from './emulatorHost';
+import type { RunRules } from './backendHost';
 
 /** Run Enclave's argument when invoked programmatically: runs without asking (defaults fill what is missing). */
 export interface RunEnclaveArgs {
@@ -40,7 +40,7 @@ export function defaultMemoryMiB(minimum: number, free: number): number {
 }
 
 export interface RunDeps {
-  readonly backend: EnclaveBackend;
+  readonly backend: EnclaveOperations;
   readonly rules: RunRules;
   readonly log: vscode.LogOutputChannel;
 }

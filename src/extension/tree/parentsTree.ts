@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
+import type { BackendRegistry } from '../../engine/node/registry';
 import { BackendError } from '../../engine/platform/backend';
-import type { DescribeEnclaveJson, EnclaveBackend, EnclaveState, ParentInfo } from '../../engine/platform/backend';
+import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine/platform/backend';
 import { CONTEXT_VALUES } from '../ids';
 
 /** What each PCR of a running enclave measures. */
@@ -11,8 +12,21 @@ const PCR_MEANINGS: Record<string, string> = {
   PCR8: 'Signing certificate of the image',
 };
 
+/** How the view presents the parents of each kind of backend. */
+export const BACKEND_KINDS: Record<BackendKind, { readonly icon: string; readonly where: string; readonly about: string }> = {
+  emulator: {
+    icon: 'vm',
+    where: 'Emulated on this machine',
+    about:
+      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.',
+  },
+  'nitro-cli': { icon: 'server', where: 'nitro-cli', about: 'A parent instance reached through nitro-cli.' },
+  qemu: { icon: 'server', where: 'QEMU', about: 'A parent instance whose enclaves boot in QEMU.' },
+};
+
 export type ParentNode =
-  | { readonly kind: 'parent'; readonly parent: ParentInfo }
+  /** `source`: the backend's label, shown when the view holds the parents of several backends. */
+  | { readonly kind: 'parent'; readonly parent: ParentInfo; readonly source?: string }
   | { readonly kind: 'pool'; readonly parent: ParentInfo }
   | { readonly kind: 'enclave'; readonly parent: ParentInfo; readonly enclave: DescribeEnclaveJson }
   | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
@@ -60,19 +74,15 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const p = node.parent;
       const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `parent:${p.id}`;
-      item.description = p.id;
-      const emulated = p.backend === 'emulator';
+      item.description = node.source ? `${p.id} · ${node.source}` : p.id;
+      const kind = BACKEND_KINDS[p.backend];
       const tip = new vscode.MarkdownString(undefined, true);
-      tip.appendMarkdown(`**${p.name}** \`${p.id}\`\n\n`);
-      tip.appendMarkdown(
-        emulated
-          ? 'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.'
-          : `A parent instance reached through ${p.backend}.`,
-      );
+      tip.appendMarkdown(`**${p.name}** \`${p.id}\`${node.source ? ` (${node.source})` : ''}\n\n`);
+      tip.appendMarkdown(kind.about);
       tip.appendMarkdown(`\n\n${p.vcpus} vCPUs, ${p.memoryMiB} MiB; enclave pool: ${poolText(p)}`);
       if (p.allocatorPath) tip.appendMarkdown(`\n\nAllocator configuration: \`${p.allocatorPath}\``);
       item.tooltip = tip;
-      item.iconPath = new vscode.ThemeIcon(emulated ? 'vm' : 'server', new vscode.ThemeColor('testing.iconPassed'));
+      item.iconPath = new vscode.ThemeIcon(kind.icon, new vscode.ThemeColor('testing.iconPassed'));
       item.contextValue = CONTEXT_VALUES.parent(p.backend, 'running');
       return item;
     }
@@ -130,7 +140,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
 
 /**
  * The "Parent Instances" view: each parent instance, its enclave pool and its enclaves (with their
- * PCRs). It redraws on the backend's change events while shown; events that arrive while it is
+ * PCRs), of every backend in the registry. It redraws on the backends' change events while shown; events that arrive while it is
  * hidden only mark it stale, and it reads everything again when shown.
  */
 export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>, vscode.Disposable {
@@ -142,15 +152,12 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
   private stale = false;
 
   constructor(
-    /** Undefined when the emulator could not start: the view then says why. */
-    readonly backend: EnclaveBackend | undefined,
+    /** Every registered backend: the view shows all their parents (and why a backend has none). */
+    readonly backends: BackendRegistry,
     private readonly log: vscode.LogOutputChannel,
-    private readonly unavailable?: string,
   ) {
-    if (backend) {
-      const sub = backend.onDidChange(() => this.onBackendChange());
-      this.disposables.push({ dispose: () => sub.dispose() });
-    }
+    const sub = backends.onDidChange(() => this.onBackendChange());
+    this.disposables.push({ dispose: () => sub.dispose() });
   }
 
   /** Follows the view's visibility: events are acted on only while it is shown. */
@@ -196,23 +203,32 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
 
   private async roots(): Promise<ParentNode[]> {
     this.stale = false;
-    if (!this.backend) {
-      const text = 'The embedded emulator is not available';
-      return [{ kind: 'message', key: 'unavailable', text, detail: this.unavailable ?? text, severity: 'error' }];
+    const nodes: ParentNode[] = this.backends.unavailable.map((u, i) => ({
+      kind: 'message' as const,
+      key: `unavailable:${i}`,
+      text: `${u.label} is not available`,
+      detail: u.reason,
+      severity: 'error' as const,
+    }));
+    const listings = await this.backends.listByBackend();
+    const labelled = listings.length > 1;
+    for (const [i, l] of listings.entries()) {
+      if (l.parents) {
+        for (const parent of l.parents) nodes.push({ kind: 'parent', parent, ...(labelled ? { source: l.backend.label } : {}) });
+        continue;
+      }
+      const text = errorText(l.error);
+      this.log.error(`Parent Instances: cannot list the parent instances of ${l.backend.label}: ${text}`);
+      const what = labelled ? ` of ${l.backend.label}` : '';
+      nodes.push({ kind: 'message', key: `list-failed:${i}`, text: `Cannot list the parent instances${what}: ${text}`, detail: text, severity: 'error' });
     }
-    try {
-      return (await this.backend.listParents()).map((parent) => ({ kind: 'parent', parent }));
-    } catch (e) {
-      this.log.error(`Parent Instances: cannot list the parent instances: ${errorText(e)}`);
-      return [{ kind: 'message', key: 'list-failed', text: `Cannot list the parent instances: ${errorText(e)}`, detail: errorText(e), severity: 'error' }];
-    }
+    return nodes;
   }
 
   private async parentChildren(parent: ParentInfo): Promise<ParentNode[]> {
     const nodes: ParentNode[] = [{ kind: 'pool', parent }];
-    if (!this.backend) return nodes;
     try {
-      const enclaves = await this.backend.describeEnclaves(parent.id);
+      const enclaves = await this.backends.describeEnclaves(parent.id);
       for (const enclave of enclaves) nodes.push({ kind: 'enclave', parent, enclave });
     } catch (e) {
       this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);

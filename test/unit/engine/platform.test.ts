@@ -7,8 +7,6 @@ import {
   CancelledError,
   Emitter,
   MemoryByteSource,
-  embeddedEmulatorParent,
-  listParents,
   throwIfCancelled,
   type ByteSource,
 } from '../../../src/engine';
@@ -103,14 +101,5 @@ describe('(unit) engine platform', () => {
       await assert.rejects(FileByteSource.open(dir), /not a regular file/);
       await assert.rejects(FileByteSource.open(path.join(dir, 'missing')), /ENOENT/);
     });
-  });
-
-  it('lists the embedded emulator as the one parent, not started, without an instance id', () => {
-    assert.deepEqual(listParents(), [embeddedEmulatorParent()]);
-    const p = embeddedEmulatorParent();
-    assert.equal(p.backend, 'emulator');
-    assert.equal(p.state, 'not-started');
-    assert.equal(p.instanceId, undefined);
-    assert.match(p.detail, /holds no enclaves/);
   });
 });

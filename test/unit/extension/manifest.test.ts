@@ -1,7 +1,25 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMANDS, CONTEXT_VALUES, EIF_VIEWER, EXTENSION_ID, LOG_CHANNEL, NODE_ONLY_COMMANDS, SETTINGS, VIEWS, VIEW_CONTAINER } from '../../../src/extension/ids';
+import { CAPABILITIES } from '../../../src/engine/platform/capabilities';
+import {
+  ATTESTATION_PANEL,
+  ATTESTATION_VIEWER,
+  ATTESTATION_VIEWER_CBOR,
+  COMMANDS,
+  COMMAND_TABLE,
+  CONTEXT_KEYS,
+  CONTEXT_VALUES,
+  EIF_VIEWER,
+  EXTENSION_ID,
+  LOG_CHANNEL,
+  NODE_ONLY_COMMANDS,
+  PALETTE_WHEN,
+  PARENT_COMMANDS,
+  SETTINGS,
+  VIEWS,
+  VIEW_CONTAINER,
+} from '../../../src/extension/ids';
 import { PKG, ROOT } from '../repo';
 
 const root = ROOT;
@@ -41,7 +59,7 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
   });
 
   it('uses only known ids in the extension source', () => {
-    const known = new Set<string>([...Object.values(COMMANDS), ...Object.values(VIEWS), ...Object.values(SETTINGS), EIF_VIEWER, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, ATTESTATION_PANEL]);
+    const known = new Set<string>([...Object.values(COMMANDS), ...Object.values(VIEWS), ...Object.values(SETTINGS), ...Object.values(CONTEXT_KEYS), EIF_VIEWER, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, ATTESTATION_PANEL]);
     const unknown = [...idsUsedInExtensionSource()].filter((id) => !known.has(id));
     assert.deepEqual(unknown, [], 'ids written outside ids.ts must be declared there');
   });
@@ -91,10 +109,31 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
         assert.ok(commands.has(id) || id.startsWith('workbench.'), `welcome link ${id}`);
       }
     }
+    const palette = Object.fromEntries((menus['commandPalette'] ?? []).map((e) => [e.command, e.when]));
+    assert.deepEqual(palette, PALETTE_WHEN, 'the commandPalette entries are what the command table (ids.ts) says');
     const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
     assert.deepEqual([...hidden].sort(), [...NODE_ONLY_COMMANDS].sort(), 'exactly the node-only commands are hidden from the palette');
     const onNodes = new Set([...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command));
     for (const id of NODE_ONLY_COMMANDS) assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
+  });
+
+  it('derives the command ids from one table, the parent commands among them', () => {
+    for (const [key, spec] of Object.entries(COMMAND_TABLE)) assert.equal((COMMANDS as Record<string, string>)[key], spec.id, key);
+    for (const [key, spec] of Object.entries(PARENT_COMMANDS)) assert.equal((COMMAND_TABLE as Record<string, { id: string }>)[key]?.id, spec.id, key);
+    assert.equal(new Set(Object.values(COMMANDS)).size, Object.keys(COMMAND_TABLE).length, 'no id is used twice');
+  });
+
+  it('has a context key for every backend capability, and menus use only those', () => {
+    assert.deepEqual(Object.keys(CONTEXT_KEYS).sort(), Object.keys(CAPABILITIES).sort());
+    const used = new Set<string>();
+    const clauses = [
+      ...Object.values(contributes.menus as Record<string, MenuEntry[]>).flat().map((e) => e.when ?? ''),
+      ...contributes.viewsWelcome.map((w: { when?: string }) => w.when ?? ''),
+    ];
+    for (const when of clauses) for (const m of when.matchAll(/nitroEnclaves\.backends\.\w+/g)) used.add(m[0]);
+    const keys = new Set<string>(Object.values(CONTEXT_KEYS));
+    for (const k of used) assert.ok(keys.has(k), `${k} is declared in CONTEXT_KEYS`);
+    assert.ok(used.has(CONTEXT_KEYS.addParents), 'Add Parent is offered only where a backend can add parents');
   });
 
   it('matches context values with anchored patterns that the tree items produce', () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ENCLAVE_ID_PATTERN, checkCid, planRunEnclave } from '../../emulator/rules';
+import { ENCLAVE_ID_PATTERN, checkCid, planRunEnclave, type RunPlan } from '../../emulator/rules';
 import { EifFormatError } from '../../eif/errors';
 import { MetadataError } from '../../eif/metadata';
 import { SignatureFormatError } from '../../eif/signature';
@@ -21,11 +21,16 @@ import {
   type RunEnclaveRequest,
   type TerminateEnclaveJson,
 } from '../../platform/backend';
+import type { ApplicationAttachment, DevelopmentRoot, DevelopmentRoots, ParentCreation, StateRepair, StateRepairReport } from '../../platform/capabilities';
 import { Emitter, type CancellationLike } from '../../platform/lifecycle';
-import { inspectEif } from '../eifFile';
+import { inspectEif, type EifInspection } from '../eifFile';
 import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
+import { repairState } from './repair';
 import {
+  DEFAULT_PARENT,
   FILE_MODE,
+  StateFileError,
+  addParent,
   enclavesDir,
   ensureStateDirs,
   hostLogPathOf,
@@ -85,8 +90,98 @@ export function defaultHostScript(): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class EmulatorBackend implements EnclaveBackend {
+/** Why a signed image must not run (E59), from its signature inspection; undefined when it is unsigned or verifies. */
+export function signatureProblemOf(sig: EifInspection['signature']): string | undefined {
+  if (!sig) return undefined;
+  if (sig.error) return sig.error;
+  if (sig.cose && !sig.cose.valid) return `the image's signature does not verify: ${sig.cose.reason ?? 'invalid'}`;
+  if (sig.certificateValid === false) return 'the signing certificate is not valid now (expired or not yet valid)';
+  return undefined;
+}
+
+/** Reads and measures the image a run names: E19 when the file cannot be read, E35 when it is not a valid EIF. */
+export async function checkImage(requestedPath: string): Promise<CheckedImage> {
+  const eifPath = path.resolve(requestedPath);
+  let size: number;
+  try {
+    size = statSync(eifPath).size;
+  } catch (e) {
+    throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const inspection = await inspectEif(eifPath).catch((e: unknown) => {
+    if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) throw new BackendError(35, `EIF parsing error. ${e.message}`);
+    throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as Error).message}`);
+  });
+  if ('error' in inspection.describe && !inspection.signature) throw new BackendError(35, `EIF parsing error. ${inspection.describe.error.message}`);
+  const signatureProblem = signatureProblemOf(inspection.signature);
+  return { eifPath, size, inspection, ...(signatureProblem !== undefined ? { signatureProblem } : {}) };
+}
+
+/** The record of a planned enclave (before its host runs): what every process reads to find and describe it. */
+export function enclaveRecordFor(
+  state: string,
+  parentId: string,
+  plan: RunPlan,
+  request: RunEnclaveRequest,
+  image: CheckedImage,
+  run: { readonly runnerPid: number; readonly now: Date },
+): EnclaveRecord {
+  const describeJson = 'json' in image.inspection.describe ? image.inspection.describe.json : undefined;
+  return {
+    version: 1,
+    parentId,
+    enclaveId: plan.enclaveId,
+    name: plan.name,
+    cid: plan.cid,
+    cpuIds: plan.cpuIds,
+    memoryMiB: plan.memoryMiB,
+    debugMode: plan.debugMode,
+    eifPath: image.eifPath,
+    measurements: image.inspection.measurements,
+    ...(describeJson?.ImageName !== undefined ? { imageName: describeJson.ImageName } : {}),
+    ...(describeJson?.ImageVersion !== undefined ? { imageVersion: describeJson.ImageVersion } : {}),
+    ...(describeJson?.Metadata !== undefined ? { metadata: describeJson.Metadata as unknown as Record<string, unknown> } : {}),
+    ...(request.app ? { app: { ...request.app, ...(request.app.cwd ? { cwd: path.resolve(request.app.cwd) } : {}) } } : {}),
+    ...(request.iamRoleArn ? { iamRoleArn: request.iamRoleArn } : {}),
+    socketPath: socketPathFor(state, plan.enclaveId, '.sock'),
+    nsmSocketPath: socketPathFor(state, plan.enclaveId, '.nsm.sock'),
+    consoleLogPath: path.join(enclavesDir(state), `${plan.enclaveId}.console.log`),
+    runnerPid: run.runnerPid,
+    createdAt: run.now.toISOString(),
+  };
+}
+
+/** run-enclave's stdout object for a started enclave. */
+export function runJsonOf(record: EnclaveRecord, hostPid: number): RunEnclaveJson {
+  return {
+    EnclaveName: record.name,
+    EnclaveID: record.enclaveId,
+    ProcessID: hostPid,
+    EnclaveCID: record.cid,
+    NumberOfCPUs: record.cpuIds.length,
+    CPUIDs: record.cpuIds,
+    MemoryMiB: record.memoryMiB,
+  };
+}
+
+/** What an image brings to its enclave record: measurements, describe fields, and why its signature fails (E59). */
+export interface CheckedImage {
+  readonly eifPath: string;
+  readonly size: number;
+  readonly inspection: EifInspection;
+  readonly signatureProblem?: string;
+}
+
+/**
+ * The embedded emulator. Besides every backend's operations it can add parents, has a development
+ * root, attaches applications and repairs its state folder (the optional capabilities).
+ */
+export class EmulatorBackend implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair {
+  static readonly LABEL = 'Embedded emulator';
   readonly kind = 'emulator' as const;
+  readonly label = EmulatorBackend.LABEL;
+  readonly attachesApplications = true as const;
+  readonly recoveredParentSize = { vcpus: DEFAULT_PARENT.vcpus, memoryMiB: DEFAULT_PARENT.memoryMiB };
   private readonly changed = new Emitter<{ readonly parentId?: string }>();
   readonly onDidChange = this.changed.event;
   private watcher: FSWatcher | undefined;
@@ -187,69 +282,67 @@ export class EmulatorBackend implements EnclaveBackend {
     });
   }
 
+
+  // --- capabilities ---------------------------------------------------------------------------
+
+  /** Creates a new emulated parent instance (of the default size, with the default pool). */
+  async addParent(name: string): Promise<ParentInfo> {
+    const record = await addParent(this.options.stateDir, { name, vcpus: DEFAULT_PARENT.vcpus, memoryMiB: DEFAULT_PARENT.memoryMiB });
+    const parent = (await this.listParents()).find((p) => p.id === record.id);
+    if (!parent) throw new Error(`the new parent ${record.id} is not listed`);
+    this.changed.fire({ parentId: parent.id });
+    return parent;
+  }
+
+  /** The development root that signs the emulator's attestation documents (created on first use). */
+  async developmentRoots(): Promise<readonly DevelopmentRoot[]> {
+    const { exportDevelopmentRoot } = await import('../devAttestation');
+    const stateDir = this.options.stateDir;
+    return [{ pem: await exportDevelopmentRoot(stateDir), label: `the emulator's development root (${stateDir})`, kind: 'development' }];
+  }
+
+  async eifPathOf(parentId: string, enclaveId: string): Promise<string | undefined> {
+    return liveRecords(this.options.stateDir).find((r) => r.parentId === parentId && r.enclaveId === enclaveId)?.eifPath;
+  }
+
+  async repairState(): Promise<StateRepairReport> {
+    const report = await repairState(this.options.stateDir);
+    this.changed.fire({});
+    return report;
+  }
+
+  isStateDamage(e: unknown): boolean {
+    return e instanceof StateFileError;
+  }
+
   async runEnclave(parentId: string, request: RunEnclaveRequest, options: { readonly cancellation?: CancellationLike } = {}): Promise<RunEnclaveJson> {
-    const state = this.options.stateDir;
     const parent = await this.parent(parentId);
     checkCid(request.enclaveCid ?? 0);
-    const eifPath = path.resolve(request.eifPath);
-    let size: number;
-    try {
-      size = statSync(eifPath).size;
-    } catch (e) {
-      throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    const inspection = await inspectEif(eifPath).catch((e: unknown) => {
-      if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) throw new BackendError(35, `EIF parsing error. ${e.message}`);
-      throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as Error).message}`);
-    });
-    if ('error' in inspection.describe && !inspection.signature) throw new BackendError(35, `EIF parsing error. ${inspection.describe.error.message}`);
-    const sig = inspection.signature;
-    let signatureProblem: string | undefined;
-    if (sig) {
-      if (sig.error) signatureProblem = sig.error;
-      else if (sig.cose && !sig.cose.valid) signatureProblem = `the image's signature does not verify: ${sig.cose.reason ?? 'invalid'}`;
-      else if (sig.certificateValid === false) signatureProblem = 'the signing certificate is not valid now (expired or not yet valid)';
-    }
-    const describeJson = 'json' in inspection.describe ? inspection.describe.json : undefined;
+    const image = await checkImage(request.eifPath);
     if (options.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
+    const { record, hostPid } = await this.startHost(parent, request, image);
+    await this.awaitHost(record, hostPid, options.cancellation);
+    return runJsonOf(record, hostPid);
+  }
 
-    const dir = enclavesDir(state);
+  /** Under the state lock: plans the run against the pool and running enclaves, writes the record and starts its host. */
+  private startHost(parent: ParentRecord, request: RunEnclaveRequest, image: CheckedImage): Promise<{ record: EnclaveRecord; hostPid: number }> {
+    const state = this.options.stateDir;
     ensureStateDirs(state);
-    const { record, hostPid } = await withStateLock(state, () => {
+    return withStateLock(state, () => {
       const pool = requireParentPool(state, parent);
       const running = liveRecords(state).filter((r) => r.parentId === parent.id);
       const plan = planRunEnclave({
         parentId: parent.id,
         topology: parent,
         pool,
-        request: { ...request, eifPath },
-        eifFileSize: size,
-        ...(signatureProblem !== undefined ? { signatureProblem } : {}),
+        request: { ...request, eifPath: image.eifPath },
+        eifFileSize: image.size,
+        ...(image.signatureProblem !== undefined ? { signatureProblem: image.signatureProblem } : {}),
         running: running.map((r) => ({ enclaveId: r.enclaveId, name: r.name, cid: r.cid, cpuIds: r.cpuIds, memoryMiB: r.memoryMiB })),
         random8: new Uint8Array(randomBytes(8)),
       });
-      const base: EnclaveRecord = {
-        version: 1,
-        parentId: parent.id,
-        enclaveId: plan.enclaveId,
-        name: plan.name,
-        cid: plan.cid,
-        cpuIds: plan.cpuIds,
-        memoryMiB: plan.memoryMiB,
-        debugMode: plan.debugMode,
-        eifPath,
-        measurements: inspection.measurements,
-        ...(describeJson?.ImageName !== undefined ? { imageName: describeJson.ImageName } : {}),
-        ...(describeJson?.ImageVersion !== undefined ? { imageVersion: describeJson.ImageVersion } : {}),
-        ...(describeJson?.Metadata !== undefined ? { metadata: describeJson.Metadata as unknown as Record<string, unknown> } : {}),
-        ...(request.app ? { app: { ...request.app, ...(request.app.cwd ? { cwd: path.resolve(request.app.cwd) } : {}) } } : {}),
-        ...(request.iamRoleArn ? { iamRoleArn: request.iamRoleArn } : {}),
-        socketPath: socketPathFor(state, plan.enclaveId, '.sock'),
-        nsmSocketPath: socketPathFor(state, plan.enclaveId, '.nsm.sock'),
-        consoleLogPath: path.join(dir, `${plan.enclaveId}.console.log`),
-        runnerPid: process.pid,
-        createdAt: new Date().toISOString(),
-      };
+      const base = enclaveRecordFor(state, parent.id, plan, request, image, { runnerPid: process.pid, now: new Date() });
       writeRecord(state, base);
       let pid: number;
       try {
@@ -262,25 +355,19 @@ export class EmulatorBackend implements EnclaveBackend {
       writeRecord(state, withPid);
       return { record: withPid, hostPid: pid };
     });
+  }
 
+  /** Waits for a new host to answer; if it does not, kills it and removes its files. Reports the change either way. */
+  private async awaitHost(record: EnclaveRecord, hostPid: number, cancellation: CancellationLike | undefined): Promise<void> {
     try {
-      await this.waitUntilReady(record, options.cancellation);
+      await this.waitUntilReady(record, cancellation);
     } catch (e) {
       killGroup(hostPid, 'SIGKILL');
-      removeEnclaveFiles(state, { ...record, hostPid: undefined } as EnclaveRecord);
-      this.changed.fire({ parentId: parent.id });
+      removeEnclaveFiles(this.options.stateDir, { ...record, hostPid: undefined } as EnclaveRecord);
       throw e;
+    } finally {
+      this.changed.fire({ parentId: record.parentId });
     }
-    this.changed.fire({ parentId: parent.id });
-    return {
-      EnclaveName: record.name,
-      EnclaveID: record.enclaveId,
-      ProcessID: hostPid,
-      EnclaveCID: record.cid,
-      NumberOfCPUs: record.cpuIds.length,
-      CPUIDs: record.cpuIds,
-      MemoryMiB: record.memoryMiB,
-    };
   }
 
   private spawnHost(record: EnclaveRecord): number {

@@ -4,6 +4,11 @@ import {
   ENCLAVE_ID_PATTERN,
   PARENT_ID_PATTERN,
   checkCid,
+  cidFieldProblem,
+  cpuCountFieldProblem,
+  freeCpuIds,
+  problemText,
+  runRequestProblem,
   defaultEnclaveName,
   enclaveIdFor,
   formatCpuList,
@@ -165,5 +170,42 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.match(parentIdFor(new Uint8Array(9).fill(0xab)), PARENT_ID_PATTERN);
     assert.equal(enclaveIdFor(parentId, new Uint8Array(8)), `${parentId}-enc0000000000000000`);
     assert.equal(formatCpuList([7, 1, 2, 3, 5]), '1-3,5,7');
+  });
+
+  it('per-field checks of the Run Enclave form: CPUs (E22, E32, E29), CID (E03), each with what would work', () => {
+    assert.deepEqual(freeCpuIds([1, 2, 5, 6], [2, 5]), [1, 6]);
+    assert.equal(cpuCountFieldProblem(2, base.topology, [1, 2, 5, 6], []), undefined);
+    assert.equal(cpuCountFieldProblem(0, base.topology, [1, 2], [])?.code, 29);
+    assert.deepEqual(cpuCountFieldProblem(6, base.topology, [1, 2, 5, 6], []), { code: 22, message: 'The enclave pool has 4 CPUs (1-2,5-6).' });
+    assert.deepEqual(cpuCountFieldProblem(4, base.topology, [1, 2, 5, 6], [5, 6]), { code: 32, message: "Only 2 of the pool's 4 CPUs are free (the others run enclaves)." });
+    assert.equal(cpuCountFieldProblem(3, base.topology, [1, 2, 5, 6], [])?.code, 29);
+    assert.equal(cidFieldProblem(0, [16]), undefined);
+    assert.equal(cidFieldProblem(17, [16]), undefined);
+    assert.deepEqual(cidFieldProblem(16, [16]), { code: 3, message: 'CID 16 is used by a running enclave.' });
+    const reserved = cidFieldProblem(3, []);
+    assert.equal(reserved?.code, 3);
+    assert.match(reserved?.message ?? '', /parent instance/);
+    assert.deepEqual(cpuCountFieldProblem(2, base.topology, [1, 2, 5, 6], [1, 2]), { code: 29, message: 'The free CPUs (5-6) do not make 1 whole core: ask for fewer CPUs or terminate an enclave.' });
+    assert.equal(problemText({ code: 3, message: 'x' }), '[E03] x');
+    assert.equal(problemText({ code: 26, message: 'y' }), '[E26] y');
+  });
+
+  it('the per-field CPU check agrees with planRunEnclave on the code, for every count and use of the pool', () => {
+    const pool = [1, 2, 5, 6];
+    for (const used of [[], [1, 2], [1, 2, 5, 6]]) {
+      const running: HeldResources[] = used.length ? [{ enclaveId: `${parentId}-enc0000000000000001`, name: 'x', cid: 16, cpuIds: used, memoryMiB: 64 }] : [];
+      for (let count = 1; count <= 6; count++) {
+        const field = cpuCountFieldProblem(count, base.topology, pool, used)?.code;
+        const whole = runRequestProblem({ ...base, request: { ...base.request, cpuCount: count }, running })?.code;
+        assert.equal(field, whole, `count ${count}, used ${used.join(',')}`);
+      }
+    }
+  });
+
+  it('runRequestProblem: the whole check as a dry run, undefined when the plan succeeds', () => {
+    assert.equal(runRequestProblem(base), undefined);
+    assert.equal(runRequestProblem({ ...base, request: { ...base.request, memoryMiB: 0 } })?.code, 26);
+    assert.equal(runRequestProblem({ ...base, request: { ...base.request, memoryMiB: 1 } })?.code, 29);
+    assert.equal(runRequestProblem({ ...base, request: { ...base.request, memoryMiB: 4096 } })?.code, 27);
   });
 });

@@ -1,0 +1,88 @@
+// Optional abilities of an enclave backend. Every backend implements EnclaveBackend (list parents,
+// run, describe, terminate, console, NSM); what only some backends can do is one small interface
+// here, found with its type guard. Faces test for the ability, never for a backend's kind: the CLI
+// calls the guard, the extension also turns it into a context key for menus (package.json `when`).
+import type { EnclaveBackend, ParentInfo, TerminateEnclaveJson } from './backend';
+
+/** Creates parent instances on request (the emulator: a new emulated parent on this machine). */
+export interface ParentCreation {
+  addParent(name: string): Promise<ParentInfo>;
+}
+
+/** A root certificate to trust besides the pinned AWS root. */
+export interface DevelopmentRoot {
+  readonly pem: string;
+  /** Says where it comes from, for the viewer: `the emulator's development root (/path)`. */
+  readonly label: string;
+  readonly kind: 'development';
+}
+
+/** Signs its enclaves' attestation documents with its own development roots (the emulator's local CA). */
+export interface DevelopmentRoots {
+  developmentRoots(): Promise<readonly DevelopmentRoot[]>;
+}
+
+/**
+ * Starts a command on this machine as an enclave's application (RunEnclaveRequest.app) and knows
+ * which image file each enclave runs, so its PCRs can be compared with the file.
+ */
+export interface ApplicationAttachment {
+  readonly attachesApplications: true;
+  /** The image file an enclave was started from, when known. */
+  eifPathOf(parentId: string, enclaveId: string): Promise<string | undefined>;
+}
+
+/** What a state repair did. */
+export interface StateRepairReport {
+  readonly stateDir: string;
+  /** Damaged files and where they are kept now. */
+  readonly movedAside: readonly { readonly file: string; readonly keptAs: string; readonly problem: string }[];
+  /** Parents that came back with the default size (the rest of their record was damaged). */
+  readonly recoveredParents: readonly string[];
+  /** Enclave records rewritten from their running enclave. */
+  readonly recoveredEnclaves: readonly string[];
+}
+
+/** Keeps its parents and enclaves in local state files, which can be damaged and repaired. */
+export interface StateRepair {
+  /** The folder of the state files. */
+  readonly stateDir: string;
+  /** The size a recovered parent gets. */
+  readonly recoveredParentSize: { readonly vcpus: number; readonly memoryMiB: number };
+  /** Moves damaged state files aside and rebuilds what it can from the running enclaves. */
+  repairState(): Promise<StateRepairReport>;
+  /** Is this error one of a damaged state file (so terminateAllHosts is the way out)? */
+  isStateDamage(e: unknown): boolean;
+  /** Stops every running enclave (of one parent) found without reading the state files. */
+  terminateAllHosts(parentId?: string): Promise<TerminateEnclaveJson[]>;
+}
+
+function has(backend: EnclaveBackend, member: string, type: 'function' | 'boolean' | 'string' = 'function'): boolean {
+  return typeof (backend as unknown as Record<string, unknown>)[member] === type;
+}
+
+export function canAddParents(backend: EnclaveBackend): backend is EnclaveBackend & ParentCreation {
+  return has(backend, 'addParent');
+}
+
+export function hasDevelopmentRoots(backend: EnclaveBackend): backend is EnclaveBackend & DevelopmentRoots {
+  return has(backend, 'developmentRoots');
+}
+
+export function attachesApplications(backend: EnclaveBackend): backend is EnclaveBackend & ApplicationAttachment {
+  return (backend as Partial<ApplicationAttachment>).attachesApplications === true && has(backend, 'eifPathOf');
+}
+
+export function canRepairState(backend: EnclaveBackend): backend is EnclaveBackend & StateRepair {
+  return has(backend, 'repairState') && has(backend, 'terminateAllHosts') && has(backend, 'isStateDamage') && has(backend, 'stateDir', 'string');
+}
+
+/** Every capability by name, for context keys and tests. */
+export const CAPABILITIES = {
+  addParents: canAddParents,
+  developmentRoots: hasDevelopmentRoots,
+  applications: attachesApplications,
+  stateRepair: canRepairState,
+} as const;
+
+export type CapabilityName = keyof typeof CAPABILITIES;
