@@ -87,7 +87,7 @@ export {
   imageReferenceOf,
   MAX_CUSTOM_METADATA,
   type BuildTime,
-} from './build/buildInfo';
+} from './imagebuild/buildInfo';
 export {
   BackendError,
   type ConsoleStream,

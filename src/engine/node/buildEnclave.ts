@@ -11,7 +11,7 @@
 import { lstat, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../build/buildInfo';
+import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../imagebuild/buildInfo';
 import { SectionType, type EifArch } from '../eif/defs';
 import type { MeasurementsJson } from '../eif/describe';
 import { encodeMetadata, type EifMetadata } from '../eif/metadata';

@@ -11,8 +11,8 @@ import {
   listParents,
   throwIfCancelled,
   type ByteSource,
-} from '../../../src/engine';
-import { FileByteSource } from '../../../src/engine/node';
+} from '../../../../src/engine';
+import { FileByteSource } from '../../../../src/engine/node';
 
 describe('(unit) engine platform', () => {
   describe('Emitter', () => {
