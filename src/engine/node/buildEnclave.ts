@@ -24,7 +24,7 @@ import { utf8 } from '../util/bytes';
 import { locateBlobs, type BlobFiles } from './blobs';
 import { signatureSectionFor, writeEif, type SectionInput, type SigningInput } from './eifWriter';
 import { FileByteSource } from './fileByteSource';
-import { openImage } from './ociSource';
+import { openImage } from './oci';
 import { SpoolStore } from './spoolStore';
 
 export type ImageSpec =

@@ -8,7 +8,7 @@ export { signEifFile, type SignEifOptions } from './signEif';
 export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } from './cose';
 export { hashRangesInWorker, OFFLOAD_THRESHOLD } from './pcr2Worker';
 export { nodeAttestationCrypto } from './attestationCrypto';
-export { openImage } from './ociSource';
+export { openImage } from './oci';
 export { SpoolStore } from './spoolStore';
 export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles } from './blobs';
 export { buildEnclave, buildProgressText, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';
