@@ -10,25 +10,8 @@ import { runEnclaveHost } from '../engine/node/emulator/host';
 import { repairState } from '../engine/node/emulator/repair';
 import { DEFAULT_PARENT, StateFileError, emulatorStateDir, loadParents } from '../engine/node/emulator/state';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
-import type { CliIo, Command } from './commands';
-import { classify, formatCliError, formatErrorReport } from './errors';
-
-/** Prints a failure of an enclave command as nitro-cli does and returns its exit code. */
-export function failEnclaveCommand(io: CliIo, e: unknown): number {
-  if (e instanceof UsageError) throw e;
-  if (e instanceof BackendError) {
-    io.stderr(formatErrorReport(e.code, e.message));
-    return e.code === 0 ? 1 : e.code;
-  }
-  // A file the command could not read or write (a read-only state folder, a missing output folder): E19.
-  const cli = classify(e, 'reading');
-  if (cli.code === 19) {
-    io.stderr(formatCliError(cli));
-    return 19;
-  }
-  io.stderr(formatErrorReport(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
-  return 1;
-}
+import type { CliIo, Command } from './types';
+import { reportFailure } from './errors';
 
 export function backendFor(io: CliIo): EmulatorBackend {
   return new EmulatorBackend({ stateDir: emulatorStateDir(io.env), env: io.env, watch: false });
@@ -207,7 +190,7 @@ export const runEnclaveCommand: Command = {
       if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -222,7 +205,7 @@ export const describeEnclavesCommand: Command = {
       io.stdout(formatJson(await backendFor(io).describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -279,7 +262,7 @@ export const terminateEnclaveCommand: Command = {
       io.stdout(formatJson(r));
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -306,7 +289,7 @@ export const consoleCommand: Command = {
       await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -332,7 +315,7 @@ export const repairStateCommand: Command = {
       );
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
