@@ -19,7 +19,9 @@ function run(args: string[], input?: string | Buffer) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('(unit) nitro-dev verify-attestation and decode-attestation', () => {
+describe('(unit) nitro-dev verify-attestation and decode-attestation', function () {
+  // Each case spawns the CLI; a loaded machine may be slow.
+  this.timeout(120000);
   it('exits 0 for a real document at its own time, 1 now, and says why', () => {
     const ok = run(['verify-attestation', '--document', doc(PROD), '--at-document-time']);
     assert.equal(ok.status, 0, ok.stderr);

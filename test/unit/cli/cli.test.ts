@@ -161,7 +161,9 @@ describe('(unit) nitro-dev top level', () => {
   });
 });
 
-describe('(unit) dist/cli.js as a program', () => {
+describe('(unit) dist/cli.js as a program', function () {
+  // Each case spawns the CLI; a loaded machine may be slow.
+  this.timeout(120000);
   const cli = path.join(root, 'dist/cli.js');
   const run = (...args: string[]) => spawnSync(cli, args, { encoding: 'utf8' });
 

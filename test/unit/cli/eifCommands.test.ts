@@ -75,7 +75,9 @@ async function signalWhenWorking(args: string[], working: (pid: number) => boole
   return { status: await ended, stdout, stderr };
 }
 
-describe('(unit) nitro-dev describe-eif, pcr, sign-eif', () => {
+describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
+  // Each case spawns the CLI; a loaded machine may be slow.
+  this.timeout(120000);
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-cli-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
