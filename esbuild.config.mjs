@@ -5,7 +5,7 @@
 //   node esbuild.config.mjs --watch       rebuild on change (for F5 and the watch task)
 //   node esbuild.config.mjs --tests       also the test suites and benchmarks into dist/test, dist/bench
 import * as esbuild from 'esbuild';
-import { chmodSync, readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { layeringPlugin } from './scripts/layering.mjs';
@@ -123,6 +123,8 @@ if (webviews.length > 0) {
 }
 
 if (withTests) {
+  // Suites that were moved or deleted must not linger in dist/ (mocha runs every file there).
+  rmSync(path.join(root, 'dist/test/unit'), { recursive: true, force: true });
   const testNode = { ...node, sourcemap: 'inline', minify: false, metafile: false, packages: 'external' };
   targets.push(
     {

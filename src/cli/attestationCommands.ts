@@ -2,7 +2,6 @@
 import { open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
-  AttestationFormatError,
   decodeAttestation,
   decodedToJson,
   formatJson,
@@ -20,7 +19,8 @@ import type { VerifyHint } from '../engine/attestation/verify';
 import { inspectEif, nodeAttestationCrypto } from '../engine/node';
 import { certificatesFromFile } from '../engine/util/pem';
 import { UsageError, flag, optionValue } from './args';
-import type { CliIo, Command } from './commands';
+import { reportFailure, type FailureStyle } from './errors';
+import type { CliIo, Command } from './types';
 
 const resolve = (io: CliIo, p: string) => path.resolve(io.cwd, p);
 
@@ -113,6 +113,9 @@ function isImageMeasurements(json: string): boolean {
     return false;
   }
 }
+
+/** These commands are not nitro-cli's: their failures read `nitro-dev: error: ...` (exit status 1). */
+const PLAIN: FailureStyle = { report: 'plain' };
 
 const MARK = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' } as const;
 
@@ -230,9 +233,7 @@ export const verifyAttestationCommand: Command = {
       io.stdout(flag(args, 'json') ? formatJson(reportToJson(report)) : formatReport(report, file === '-' ? '(standard input)' : file));
       return report.valid ? 0 : 1;
     } catch (e) {
-      if (e instanceof UsageError) throw e;
-      io.stderr(`nitro-dev: error: ${e instanceof Error ? e.message : String(e)}\n`);
-      return 1;
+      return reportFailure(io, e, PLAIN);
     }
   },
 };
@@ -247,10 +248,7 @@ export const decodeAttestationCommand: Command = {
       io.stdout(formatJson(decodedToJson(decoded)));
       return decoded.document ? 0 : 1;
     } catch (e) {
-      if (e instanceof UsageError) throw e;
-      const message = e instanceof AttestationFormatError ? e.message : e instanceof Error ? e.message : String(e);
-      io.stderr(`nitro-dev: error: ${message}\n`);
-      return 1;
+      return reportFailure(io, e, PLAIN);
     }
   },
 };

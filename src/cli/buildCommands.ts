@@ -2,11 +2,11 @@
 // through `docker save`) to an .eif, with nitro-cli's Measurements JSON on stdout.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CancelledError, formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata, type EifArch } from '../engine';
+import { formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata, type EifArch } from '../engine';
 import { buildEnclave, buildProgressText, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
 import { UsageError, optionValue } from './args';
-import { classify, formatCliError } from './errors';
-import type { CliIo, Command } from './commands';
+import { reportFailure, type FailureStyle } from './errors';
+import type { CliIo, Command } from './types';
 
 function progressPrinter(io: CliIo): ((p: BuildProgress) => void) | undefined {
   if (!io.stderrIsTty) return undefined;
@@ -18,6 +18,9 @@ function progressPrinter(io: CliIo): ((p: BuildProgress) => void) | undefined {
     io.stderr(`\r\x1b[K${line}`);
   };
 }
+
+/** Whatever is not an I/O, EIF, signing or hashing failure is a build failure: E48. */
+const BUILD_FAILURES: FailureStyle = { during: 'signing', fallback: 48, cancelled: 'Build cancelled; nothing was written.' };
 
 export const buildEnclaveCommand: Command = {
   name: 'build-enclave',
@@ -98,16 +101,7 @@ export const buildEnclaveCommand: Command = {
       io.stdout(formatJson({ Measurements: result.measurements }));
       return 0;
     } catch (e) {
-      if (io.stderrIsTty) io.stderr('\r\x1b[K');
-      if (e instanceof CancelledError) {
-        io.stderr('Build cancelled; nothing was written.\n');
-        return 130;
-      }
-      const classified = classify(e, 'signing');
-      // Whatever is not an I/O, signing or hashing failure is a build failure: E48.
-      const err = classified.code === 0 ? { code: 48, message: classified.message } : classified;
-      io.stderr(formatCliError(err));
-      return err.code === 0 ? 1 : err.code;
+      return reportFailure(io, e, BUILD_FAILURES);
     }
   },
 };

@@ -1,6 +1,7 @@
 import { VERSION } from '../engine';
 import { UsageError, commandHelp, parseArgs } from './args';
-import { COMMANDS, type CliIo, type Command } from './commands';
+import { COMMANDS } from './commands';
+import type { CliIo, Command } from './types';
 
 export const PROGRAM = 'nitro-dev';
 

@@ -1,32 +1,9 @@
-import type { CancellationLike } from '../engine';
-import type { CommandSpec, ParsedArgs } from './args';
 import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { NSM_COMMANDS } from './nsmCommands';
-
-/** What a subcommand gets to talk to the outside world; tests pass their own. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly cwd: string;
-  /** Whether stderr is a terminal (progress lines are shown only then). */
-  readonly stderrIsTty?: boolean;
-  /**
-   * Reads standard input (for `-` as a file name) to its end, or stops reading once more than
-   * `limit` bytes have come and returns the first limit + 1, so that the caller can tell.
-   */
-  readonly stdin?: (limit: number) => Promise<Uint8Array>;
-  /** Set when the user interrupts (Ctrl-C): long commands stop and clean up. */
-  readonly cancellation?: CancellationLike;
-}
-
-export interface Command extends CommandSpec {
-  /** Runs the command; resolves to the process exit code. */
-  run(args: ParsedArgs, io: CliIo): Promise<number>;
-}
+import type { Command } from './types';
 
 /**
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,

@@ -1,10 +1,10 @@
 // describe-eif, pcr and sign-eif: nitro-cli's subcommands with its flags and JSON output.
 import * as path from 'node:path';
 import { FileByteSource, inspectEif, nodeHashes, readPem, signEifFile } from '../engine/node';
-import { CancelledError, firstCertificateDer, formatJson, pcrOfBytes, pcrOfSource, toHex, type EifProblem } from '../engine';
+import { firstCertificateDer, formatJson, pcrOfBytes, pcrOfSource, toHex, type EifProblem } from '../engine';
 import { UsageError, optionValue } from './args';
-import { CommandError, classify, formatCliError } from './errors';
-import type { CliIo, Command } from './commands';
+import { CommandError, reportFailure, type FailureStyle } from './errors';
+import type { CliIo, Command } from './types';
 
 /** Writes a progress line to stderr when it is a terminal (never into the JSON on stdout). */
 function progress(io: CliIo, label: string): ((done: number, total: number) => void) | undefined {
@@ -21,16 +21,9 @@ function progress(io: CliIo, label: string): ((done: number, total: number) => v
 /** The first Ctrl-C (or SIGTERM, SIGHUP) stops the command: it cleans up and exits 130. */
 const cancellable = (io: CliIo) => (io.cancellation ? { token: io.cancellation } : {});
 
-function fail(io: CliIo, e: unknown, during: Parameters<typeof classify>[1]): number {
-  if (e instanceof CancelledError || io.cancellation?.isCancellationRequested) {
-    if (io.stderrIsTty) io.stderr('\r\x1b[K');
-    io.stderr(during === 'signing' ? 'Signing cancelled; the image was left as it was.\n' : 'Cancelled.\n');
-    return 130;
-  }
-  const err = classify(e, during);
-  io.stderr(formatCliError(err));
-  return err.code === 0 ? 1 : err.code;
-}
+const READING: FailureStyle = { during: 'reading' };
+const HASHING: FailureStyle = { during: 'hashing' };
+const SIGNING: FailureStyle = { during: 'signing', cancelled: 'Signing cancelled; the image was left as it was.' };
 
 function problemLines(problems: readonly EifProblem[]): string {
   return problems
@@ -54,7 +47,7 @@ export const describeEifCommand: Command = {
       io.stdout(formatJson(inspection.describe.json));
       return 0;
     } catch (e) {
-      return fail(io, e, 'reading');
+      return reportFailure(io, e, READING);
     }
   },
 };
@@ -90,7 +83,7 @@ export const pcrCommand: Command = {
       }
       return 0;
     } catch (e) {
-      return fail(io, e, 'hashing');
+      return reportFailure(io, e, HASHING);
     }
   },
 };
@@ -124,7 +117,7 @@ export const signEifCommand: Command = {
       io.stdout(formatJson({ Measurements: result.measurements }));
       return 0;
     } catch (e) {
-      return fail(io, e, 'signing');
+      return reportFailure(io, e, SIGNING);
     }
   },
 };

@@ -10,25 +10,8 @@ import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node/emulator/backend';
 import { runEnclaveHost } from '../engine/node/emulator/host';
 import { createBackendRegistry, type BackendRegistry } from '../engine/node/registry';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
-import type { CliIo, Command } from './commands';
-import { classify, formatCliError, formatErrorReport } from './errors';
-
-/** Prints a failure of an enclave command as nitro-cli does and returns its exit code. */
-export function failEnclaveCommand(io: CliIo, e: unknown): number {
-  if (e instanceof UsageError) throw e;
-  if (e instanceof BackendError) {
-    io.stderr(formatErrorReport(e.code, e.message));
-    return e.code === 0 ? 1 : e.code;
-  }
-  // A file the command could not read or write (a read-only state folder, a missing output folder): E19.
-  const cli = classify(e, 'reading');
-  if (cli.code === 19) {
-    io.stderr(formatCliError(cli));
-    return 19;
-  }
-  io.stderr(formatErrorReport(0, `Unspecified error. ${e instanceof Error ? e.message : String(e)}`));
-  return 1;
-}
+import type { CliIo, Command } from './types';
+import { reportFailure } from './errors';
 
 /** Every backend of this machine (the embedded emulator, its state folder from io.env), through one registry. */
 export function backendFor(io: CliIo): BackendRegistry {
@@ -216,7 +199,7 @@ export const runEnclaveCommand: Command = {
       if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -231,7 +214,7 @@ export const describeEnclavesCommand: Command = {
       io.stdout(formatJson(await backendFor(io).describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -289,7 +272,7 @@ export const terminateEnclaveCommand: Command = {
       io.stdout(formatJson(r));
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -316,7 +299,7 @@ export const consoleCommand: Command = {
       await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -345,7 +328,7 @@ export const repairStateCommand: Command = {
       );
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };

@@ -1,11 +1,21 @@
-// nitro-cli's way of reporting a failed command: `[ Exx ] <what failed>. <reason>` on stderr, a
-// pointer to the error's documentation, and the exit status xx (spec section 7.9).
-import { CertificateError, EifFormatError, MetadataError, SignatureFormatError } from '../engine';
+// How a failed command is reported, in one place: nitro-cli's `[ Exx ] <what failed>. <reason>` on
+// stderr, a pointer to the error's documentation, and the exit status xx (spec section 7.9).
+//
+// Commands throw: a CommandError (a code of the CLI's own choosing), the engine's BackendError
+// (code and titled message from a backend), an engine error class, a Node errno error, a
+// cancellation, or a UsageError. Each command's catch hands what it caught to reportFailure, which
+// classifies it (failureOf), prints it and returns the exit status. Usage errors go back to runCli,
+// which prints them with the command's usage and exits 2.
+import { CancelledError, CertificateError, EifFormatError, MetadataError, SignatureFormatError } from '../engine';
+import { BackendError } from '../engine/platform/backend';
 import { SigningError } from '../engine/node';
+import { UsageError } from './args';
+import type { CliIo } from './types';
 
-export interface CliError {
+/** A failure as nitro-cli reports it: the code and the text after `[ Exx ] ` (its title first). */
+export interface CliFailure {
   readonly code: number;
-  readonly message: string;
+  readonly text: string;
 }
 
 const TITLES: Record<number, string> = {
@@ -18,6 +28,7 @@ const TITLES: Record<number, string> = {
   60: 'EIF signing error',
 };
 
+/** A failure with the nitro-cli code the CLI chose for it; `message` is the reason (the title is added). */
 export class CommandError extends Error {
   constructor(
     readonly code: number,
@@ -28,25 +39,67 @@ export class CommandError extends Error {
   }
 }
 
-/** The nitro-cli error code an engine failure corresponds to. */
-export function classify(e: unknown, during: 'reading' | 'signing' | 'hashing'): CliError {
-  if (e instanceof CommandError) return { code: e.code, message: e.message };
-  if (e instanceof SigningError) return { code: 60, message: e.message };
-  if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) return { code: 35, message: e.message };
-  if (e instanceof CertificateError) return { code: during === 'signing' ? 60 : 57, message: e.message };
-  const errno = e as NodeJS.ErrnoException;
-  if (errno && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
-    return { code: 19, message: `${errno.path ?? ''}${errno.path ? ': ' : ''}${errno.message.replace(/^\w+: /, '')}` };
-  }
-  return { code: 0, message: e instanceof Error ? e.message : String(e) };
+/** How the failures of one command read (the default: nitro-cli's reports, unclassified failures as E00). */
+export interface FailureStyle {
+  /** What the command was doing: a bad signing certificate is E60 while signing, else E57 (hasher). */
+  readonly during?: 'reading' | 'signing' | 'hashing';
+  /** The code of a failure that no rule classifies (default 0, "Unspecified error"; build-enclave: 48). */
+  readonly fallback?: number;
+  /** The line printed when the user cancels the command (exit status 130). */
+  readonly cancelled?: string;
+  /**
+   * `nitro-cli` (default): `[ Exx ] ...` reports with exit status xx. `plain`: `nitro-dev: error:
+   * <reason>` and exit status 1, for verify-attestation and decode-attestation, which nitro-cli
+   * does not have and whose exit status 1 already means "no valid document".
+   */
+  readonly report?: 'nitro-cli' | 'plain';
 }
 
-export function formatCliError(err: CliError): string {
-  return formatErrorReport(err.code, `${TITLES[err.code] ?? 'Error'}. ${err.message}`);
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+function titled(code: number, reason: string): CliFailure {
+  return { code, text: `${TITLES[code] ?? 'Error'}. ${reason}` };
+}
+
+/** The nitro-cli code and report text of any failure. */
+export function failureOf(e: unknown, style: FailureStyle = {}): CliFailure {
+  if (e instanceof CommandError) return titled(e.code, e.message);
+  // A backend's message already starts with its title ("Insufficient CPUs available. ...").
+  if (e instanceof BackendError) return { code: e.code, text: e.message };
+  if (e instanceof SigningError) return titled(60, e.message);
+  if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) return titled(35, e.message);
+  if (e instanceof CertificateError) return titled(style.during === 'signing' ? 60 : 57, e.message);
+  // A file the command could not read or write (a missing file, a read-only folder): E19.
+  const errno = e as NodeJS.ErrnoException;
+  if (errno && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
+    return titled(19, `${errno.path ?? ''}${errno.path ? ': ' : ''}${errno.message.replace(/^\w+: /, '')}`);
+  }
+  return titled(style.fallback ?? 0, message(e));
 }
 
 /** `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code (spec 7.9); `text` starts with the error's title. */
 export function formatErrorReport(code: number, text: string): string {
   const c = `E${String(code).padStart(2, '0')}`;
   return `[ ${c} ] ${text}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
+}
+
+/**
+ * Reports a command's failure on stderr and returns the exit status: 130 when the user cancelled,
+ * else the nitro-cli code (1 for E00). A UsageError is thrown on, for runCli to print with the usage.
+ */
+export function reportFailure(io: CliIo, e: unknown, style: FailureStyle = {}): number {
+  if (e instanceof UsageError) throw e;
+  // A progress line may be on the terminal: clear it first.
+  if (io.stderrIsTty && style.report !== 'plain') io.stderr('\r\x1b[K');
+  if (e instanceof CancelledError || io.cancellation?.isCancellationRequested) {
+    io.stderr(`${style.cancelled ?? 'Cancelled.'}\n`);
+    return 130;
+  }
+  if (style.report === 'plain') {
+    io.stderr(`nitro-dev: error: ${message(e)}\n`);
+    return 1;
+  }
+  const failure = failureOf(e, style);
+  io.stderr(formatErrorReport(failure.code, failure.text));
+  return failure.code === 0 ? 1 : failure.code;
 }

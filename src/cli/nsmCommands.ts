@@ -9,8 +9,9 @@ import { hasDevelopmentRoots } from '../engine/platform/capabilities';
 import { writeAtomically } from '../engine/node/atomicFile';
 import { formatJson } from '../engine/eif/describe';
 import { UsageError, optionValue, type ParsedArgs } from './args';
-import { PARENT_OPTION, backendFor, failEnclaveCommand, parentId } from './enclaveCommands';
-import type { Command } from './commands';
+import { PARENT_OPTION, backendFor, parentId } from './enclaveCommands';
+import { reportFailure } from './errors';
+import type { Command } from './types';
 
 function hexOption(command: Command, name: string, value: string | undefined): Uint8Array | null {
   if (value === undefined) return null;
@@ -76,8 +77,8 @@ export const nsmCommand: Command = {
       io.stdout(formatJson(responseToJson(response)));
       return response.type === 'Error' ? 1 : 0;
     } catch (e) {
-      if (e instanceof NsmProtocolError) return failEnclaveCommand(io, new BackendError(0, `the NSM answered with bytes that are not an NSM response: ${e.message}`));
-      return failEnclaveCommand(io, e);
+      if (e instanceof NsmProtocolError) return reportFailure(io, new BackendError(0, `the NSM answered with bytes that are not an NSM response: ${e.message}`));
+      return reportFailure(io, e);
     }
   },
 };
@@ -112,7 +113,7 @@ export const attestCommand: Command = {
       io.stderr(`Wrote a development attestation document (${response.document.length} bytes) to ${output}. Verify it with: nitro-dev verify-attestation --document ${output} --development-root <nitro-dev dev-root --export FILE>\n`);
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };
@@ -131,7 +132,7 @@ export const devRootCommand: Command = {
       else await writeFile(path.resolve(io.cwd, target), pem, { mode: 0o644 });
       return 0;
     } catch (e) {
-      return failEnclaveCommand(io, e);
+      return reportFailure(io, e);
     }
   },
 };

@@ -102,7 +102,7 @@ export {
   imageReferenceOf,
   MAX_CUSTOM_METADATA,
   type BuildTime,
-} from './build/buildInfo';
+} from './imagebuild/buildInfo';
 export {
   BackendError,
   type BackendKind,

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../engine';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
-import { registerBuild, type BuildApi } from './build/registerBuild';
+import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
 import { Ctx } from './ctx';

@@ -11,7 +11,7 @@
 import { lstat, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../build/buildInfo';
+import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../imagebuild/buildInfo';
 import { SectionType, type EifArch } from '../eif/defs';
 import type { MeasurementsJson } from '../eif/describe';
 import { encodeMetadata, type EifMetadata } from '../eif/metadata';
@@ -24,13 +24,10 @@ import { utf8 } from '../util/bytes';
 import { locateBlobs, type BlobFiles } from './blobs';
 import { signatureSectionFor, writeEif, type SectionInput, type SigningInput } from './eifWriter';
 import { FileByteSource } from './fileByteSource';
-import { openImage } from './ociSource';
+import { openImage, type ImageSpec } from './oci';
 import { SpoolStore } from './spoolStore';
 
-export type ImageSpec =
-  | { readonly kind: 'oci-layout'; readonly path: string; readonly reference?: string }
-  | { readonly kind: 'archive'; readonly path: string; readonly reference?: string }
-  | { readonly kind: 'docker'; readonly uri: string };
+export type { ImageSpec };
 
 export type BuildStage = 'resolving' | 'layers' | 'ramdisk' | 'measuring' | 'writing';
 
@@ -272,36 +269,30 @@ async function createBuildFolder(root: string): Promise<string> {
   return dir;
 }
 
-/** Builds an enclave image from an OCI image; see the file comment. */
-export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
-  const token = options.cancellation;
-  const log = options.log ?? (() => undefined);
-  const progress = options.onProgress ?? (() => undefined);
-  const buildTime = chooseBuildTime(options);
+/** What every step of a build reports to. */
+interface BuildSteps {
+  readonly token: CancellationLike | undefined;
+  readonly log: (line: string) => void;
+  readonly progress: (p: BuildProgress) => void;
+}
 
-  // Fail closed before any work: a key that does not belong to the certificate is refused now.
-  if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
+const cancellable = (token: CancellationLike | undefined) => (token ? { cancellation: token } : {});
 
-  const tempRoot = options.tempRoot ?? os.tmpdir();
-  for (const dir of await removeStaleBuildFolders(tempRoot)) log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
-  const temp = await createBuildFolder(tempRoot);
-  let image: ResolvedImage | undefined;
-  const sources: FileByteSource[] = [];
-  let spool: SpoolStore | undefined;
+/** Opens the image source (in `temp`, for `docker save`) and checks that it is for an architecture enclaves run. */
+async function openSourceImage(options: BuildOptions, temp: string, steps: BuildSteps): Promise<{ img: ResolvedImage; arch: EifArch; platform: string }> {
+  steps.progress({ stage: 'resolving', done: 0 });
+  const img: ResolvedImage = await openImage(options.source, {
+    ...(options.arch ? { arch: options.arch } : {}),
+    ...(hostArch() ? { defaultArch: hostArch() as EifArch } : {}),
+    tempDir: temp,
+    ...cancellable(steps.token),
+    ...(options.dockerCommand ? { dockerCommand: options.dockerCommand } : {}),
+    log: steps.log,
+  });
   try {
-    progress({ stage: 'resolving', done: 0 });
-    const img: ResolvedImage = await openImage(options.source, {
-      ...(options.arch ? { arch: options.arch } : {}),
-      ...(hostArch() ? { defaultArch: hostArch() as EifArch } : {}),
-      tempDir: temp,
-      ...(token ? { cancellation: token } : {}),
-      ...(options.dockerCommand ? { dockerCommand: options.dockerCommand } : {}),
-      log,
-    });
-    image = img;
     const platform = [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/');
-    log(`Image: ${img.description}, ${platform}, manifest ${img.manifestDigest}, config ${img.configDigest}`);
-    if (img.platformNote) log(img.platformNote);
+    steps.log(`Image: ${img.description}, ${platform}, manifest ${img.manifestDigest}, config ${img.configDigest}`);
+    if (img.platformNote) steps.log(img.platformNote);
     const arch = ARCH_OF[img.config.architecture];
     if (!arch) {
       throw new BuildError(`the image is built for "${img.config.architecture}"; enclaves run amd64 (x86_64) or arm64 (aarch64) images only`);
@@ -309,52 +300,113 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
     if (options.arch && options.arch !== arch) {
       throw new BuildError(`--arch ${options.arch} was asked for, but the image is ${img.config.architecture} (${arch})`);
     }
+    return { img, arch, platform };
+  } catch (e) {
+    await img.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Finds the kernel, cmdline, init and nsm.ko for `arch`, and reads the cmdline and kernel config. */
+async function readBlobs(arch: EifArch, options: BuildOptions, steps: BuildSteps): Promise<{ blobs: BlobFiles; cmdline: string; kernelConfig: string | undefined }> {
+  const blobs = await locateBlobs(arch, options.blobs, options.env ?? {});
+  steps.log(`Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`);
+  const [cmdline, kernelConfig] = await Promise.all([
+    readFile(blobs.cmdline, 'utf8'),
+    blobs.kernelConfig ? readFile(blobs.kernelConfig, 'utf8') : Promise.resolve(undefined),
+  ]);
+  return { blobs, cmdline, kernelConfig };
+}
+
+/** Applies the layers in order to one tree, their file data going to the spool. */
+async function flattenLayers(img: ResolvedImage, spool: SpoolStore, steps: BuildSteps): Promise<{ tree: ImageTree; layerBytes: number }> {
+  const { token, progress } = steps;
+  const tree = new ImageTree();
+  const layerBytes = img.layers.reduce((n, l) => n + l.size, 0);
+  let layerDone = 0;
+  for (const layer of img.layers) {
+    throwIfCancelled(token, 'the build');
+    const detail = `layer ${layer.index + 1} of ${img.layers.length}`;
+    progress({ stage: 'layers', done: layerDone, total: layerBytes, detail });
+    const stream = layer.open({
+      ...cancellable(token),
+      onRead: (n) => {
+        layerDone += n;
+        progress({ stage: 'layers', done: layerDone, total: layerBytes, detail });
+      },
+    });
+    await tree.applyLayer(stream, { index: layer.index, name: layer.digest }, spool, cancellable(token));
+  }
+  steps.log(`Flattened ${img.layers.length} layer(s) into ${tree.entryCount} entries`);
+  return { tree, layerBytes };
+}
+
+/** Writes the customer ramdisk (rootfs/, cmd, env) to `file`; returns its size. */
+async function writeCustomerFile(file: string, tree: ImageTree, spool: SpoolStore, cmdEnv: ReturnType<typeof commandAndEnv>, steps: BuildSteps): Promise<number> {
+  const out = await BufferedFile.create(file);
+  try {
+    const bytes = await writeCustomerRamdisk(tree.walk(), await spool.source(), cmdEnv, out.write, {
+      ...cancellable(steps.token),
+      onBytes: (n) => steps.progress({ stage: 'ramdisk', done: n }),
+    });
+    await out.close();
+    return bytes;
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+/** The bootstrap ramdisk (dev, init, nsm.ko) is small: built in memory. */
+async function bootstrapBytes(init: FileByteSource, nsm: FileByteSource, token: CancellationLike | undefined): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  await bootstrapRamdisk(init, nsm, (c) => void chunks.push(c.slice()), cancellable(token));
+  return Buffer.concat(chunks);
+}
+
+/** The image's metadata section: names, versions and build time from the options and the image. */
+function metadataOf(options: BuildOptions, img: ResolvedImage, buildTime: BuildTime, kernelConfig: string | undefined): EifMetadata {
+  return buildMetadata({
+    image: img,
+    ...withReference(imageReferenceOf(img, options.source.kind === 'docker' ? options.source.uri : undefined)),
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    fallbackName: path.basename('path' in options.source ? options.source.path : options.source.uri).replace(/\.(tar|oci)$/, ''),
+    buildTime,
+    ...(kernelConfig !== undefined ? { kernelConfig } : {}),
+    customMetadata: options.customMetadata ?? null,
+  });
+}
+
+/** Builds an enclave image from an OCI image; see the file comment. */
+export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
+  const token = options.cancellation;
+  const steps: BuildSteps = { token, log: options.log ?? (() => undefined), progress: options.onProgress ?? (() => undefined) };
+  const buildTime = chooseBuildTime(options);
+
+  // Fail closed before any work: a key that does not belong to the certificate is refused now.
+  if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
+
+  const tempRoot = options.tempRoot ?? os.tmpdir();
+  for (const dir of await removeStaleBuildFolders(tempRoot)) steps.log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
+  const temp = await createBuildFolder(tempRoot);
+  let image: ResolvedImage | undefined;
+  const sources: FileByteSource[] = [];
+  let spool: SpoolStore | undefined;
+  try {
+    const { img, arch, platform } = await openSourceImage(options, temp, steps);
+    image = img;
     const cmdEnv = commandAndEnv(img.config);
-    const blobs = await locateBlobs(arch, options.blobs, options.env ?? {});
-    log(`Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`);
-    const [cmdline, kernelConfig] = await Promise.all([
-      readFile(blobs.cmdline, 'utf8'),
-      blobs.kernelConfig ? readFile(blobs.kernelConfig, 'utf8') : Promise.resolve(undefined),
-    ]);
+    const { blobs, cmdline, kernelConfig } = await readBlobs(arch, options, steps);
 
-    // Layers → one tree, file data in the spool.
+    // Layers → one tree, file data in the spool; then the customer ramdisk, into the temporary directory.
     spool = await SpoolStore.create(temp);
-    const tree = new ImageTree();
-    const layerTotal = img.layers.reduce((n, l) => n + l.size, 0);
-    let layerDone = 0;
-    for (const layer of img.layers) {
-      throwIfCancelled(token, 'the build');
-      const detail = `layer ${layer.index + 1} of ${img.layers.length}`;
-      progress({ stage: 'layers', done: layerDone, total: layerTotal, detail });
-      const stream = layer.open({
-        ...(token ? { cancellation: token } : {}),
-        onRead: (n) => {
-          layerDone += n;
-          progress({ stage: 'layers', done: layerDone, total: layerTotal, detail });
-        },
-      });
-      await tree.applyLayer(stream, { index: layer.index, name: layer.digest }, spool, token ? { cancellation: token } : {});
-    }
-    log(`Flattened ${img.layers.length} layer(s) into ${tree.entryCount} entries`);
-
-    // The customer ramdisk, into the temporary directory.
+    const { tree, layerBytes } = await flattenLayers(img, spool, steps);
     const customerPath = path.join(temp, 'customer-initrd.img');
-    const customerFile = await BufferedFile.create(customerPath);
-    let ramdiskBytes: number;
-    try {
-      ramdiskBytes = await writeCustomerRamdisk(tree.walk(), await spool.source(), cmdEnv, customerFile.write, {
-        ...(token ? { cancellation: token } : {}),
-        onBytes: (n) => progress({ stage: 'ramdisk', done: n }),
-      });
-      await customerFile.close();
-    } catch (e) {
-      await customerFile.abort();
-      throw e;
-    }
+    const ramdiskBytes = await writeCustomerFile(customerPath, tree, spool, cmdEnv, steps);
     await spool.close();
     spool = undefined;
 
-    // The bootstrap ramdisk is small (init + nsm.ko): built in memory.
     const [init, nsm, kernel, customer] = await Promise.all([
       FileByteSource.open(blobs.init),
       FileByteSource.open(blobs.nsmKo),
@@ -362,20 +414,8 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
       FileByteSource.open(customerPath),
     ]);
     sources.push(init, nsm, kernel, customer);
-    const bootstrapChunks: Uint8Array[] = [];
-    await bootstrapRamdisk(init, nsm, (c) => void bootstrapChunks.push(c.slice()), token ? { cancellation: token } : {});
-    const bootstrap = Buffer.concat(bootstrapChunks);
-
-    const metadata = buildMetadata({
-      image: img,
-      ...withReference(imageReferenceOf(img, options.source.kind === 'docker' ? options.source.uri : undefined)),
-      ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.version !== undefined ? { version: options.version } : {}),
-      fallbackName: path.basename('path' in options.source ? options.source.path : options.source.uri).replace(/\.(tar|oci)$/, ''),
-      buildTime,
-      ...(kernelConfig !== undefined ? { kernelConfig } : {}),
-      customMetadata: options.customMetadata ?? null,
-    });
+    const bootstrap = await bootstrapBytes(init, nsm, token);
+    const metadata = metadataOf(options, img, buildTime, kernelConfig);
     const sections: SectionInput[] = [
       { type: SectionType.Kernel, data: { source: kernel, offset: 0, size: kernel.size } },
       { type: SectionType.Cmdline, data: utf8(cmdline.trim()) },
@@ -388,7 +428,7 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
       sections,
       ...(options.signing ? { signing: options.signing } : {}),
       ...(token ? { token } : {}),
-      onProgress: (done, total, stage) => progress({ stage, done, total }),
+      onProgress: (done, total, stage) => steps.progress({ stage, done, total }),
     });
     return {
       output: options.output,
@@ -404,7 +444,7 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
       },
       blobs,
       metadata,
-      stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes: layerTotal, ramdiskBytes },
+      stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes, ramdiskBytes },
     };
   } catch (e) {
     // Whatever a cancelled build ran into (a killed `docker save`, a closed stream), it was cancelled.

@@ -9,7 +9,7 @@ export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } fr
 export { hashRangesInWorker, OFFLOAD_THRESHOLD } from './pcr2Worker';
 export { nodeCrypto } from './nodeCrypto';
 export { nodeAttestationCrypto } from './attestationCrypto';
-export { openImage } from './ociSource';
+export { openImage } from './oci';
 export { SpoolStore } from './spoolStore';
 export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles } from './blobs';
 export { buildEnclave, buildProgressText, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';

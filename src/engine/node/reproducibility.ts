@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildTimeOf } from '../build/buildInfo';
+import { buildTimeOf } from '../imagebuild/buildInfo';
 import { readLayout } from '../eif/layout';
 import { throwIfCancelled } from '../platform/lifecycle';
 import { buildEnclave, type BuildOptions, type BuildResult } from './buildEnclave';

@@ -362,6 +362,84 @@ function isZeroBlock(block: Uint8Array): boolean {
   return true;
 }
 
+/** PAX and GNU long-name headers read so far for the entry that follows them. */
+interface PendingMeta {
+  readonly local: Map<string, string>;
+  longName?: string;
+  longLink?: string;
+  /** Offset of the first header of the entry (-1 before one). */
+  startOffset: number;
+}
+
+/** An entry's fields from its header, then overridden by long names and PAX records. */
+interface HeaderFields {
+  name: string;
+  type: TarEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  linkName: string;
+  devMajor: number;
+  devMinor: number;
+}
+
+/** Checks a header block's checksum and tells its format by its magic. */
+function headerFormat(block: Uint8Array, offset: number): TarHeaderFormat {
+  // Checksum (stored as octal; sums with the field as 8 spaces, unsigned or, historically, signed).
+  let stored: number;
+  try {
+    stored = parseTarNumber(block.subarray(148, 156), 'checksum', offset);
+  } catch {
+    throw new TarFormatError('bad-checksum', offset, `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; this is not a tar header`);
+  }
+  const sums = checksums(block);
+  if (stored !== sums.unsigned && stored !== sums.signed) {
+    throw new TarFormatError('bad-checksum', offset, `header checksum ${stored} does not match the sum of the header bytes (${sums.unsigned})`);
+  }
+  const magic = textOf(block.subarray(257, 263));
+  const version = textOf(block.subarray(263, 265));
+  if (magic === 'ustar\0') return 'ustar';
+  if (magic === 'ustar ' && version === ' \0') return 'gnu';
+  if (isZeroBlock(block.subarray(257, 265))) return 'v7';
+  throw new TarFormatError('bad-header', offset, `unknown header magic ${JSON.stringify(magic + version)} (expected "ustar\\0" + "00", GNU "ustar  \\0", or none)`);
+}
+
+/** The fields of the header block itself. */
+function headerFields(block: Uint8Array, format: TarHeaderFormat, type: TarEntryType, size: number, offset: number): HeaderFields {
+  let name = decodeUtf8(cString(block.subarray(0, 100)), 'entry name', offset);
+  if (format === 'ustar') {
+    const prefix = cString(block.subarray(345, 500));
+    if (prefix.length > 0) name = `${decodeUtf8(prefix, 'name prefix', offset)}/${name}`;
+  }
+  const linkName = decodeUtf8(cString(block.subarray(157, 257)), 'link name', offset);
+  const uid = nonNegative(parseTarNumber(block.subarray(108, 116), 'uid', offset), 'uid', offset);
+  const gid = nonNegative(parseTarNumber(block.subarray(116, 124), 'gid', offset), 'gid', offset);
+  const mtime = parseTarNumber(block.subarray(136, 148), 'mtime', offset);
+  const mode = nonNegative(parseTarNumber(block.subarray(100, 108), 'mode', offset), 'mode', offset) & 0o7777;
+  let devMajor = 0;
+  let devMinor = 0;
+  if (format !== 'v7' && (type === 'char' || type === 'block')) {
+    devMajor = nonNegative(parseTarNumber(block.subarray(329, 337), 'devmajor', offset), 'devmajor', offset);
+    devMinor = nonNegative(parseTarNumber(block.subarray(337, 345), 'devminor', offset), 'devminor', offset);
+  }
+  return { name, type, mode, uid, gid, mtime, size, linkName, devMajor, devMinor };
+}
+
+/** PAX records (global, overridden per entry) override the header's fields. */
+function applyPax(fields: HeaderFields, pax: ReadonlyMap<string, string>, offset: number): void {
+  for (const [k, v] of pax) {
+    if (k === 'path') fields.name = v;
+    else if (k === 'linkpath') fields.linkName = v;
+    else if (k === 'size') fields.size = paxInteger(v, k, offset);
+    else if (k === 'uid') fields.uid = paxInteger(v, k, offset);
+    else if (k === 'gid') fields.gid = paxInteger(v, k, offset);
+    else if (k === 'mtime') fields.mtime = paxTime(v, offset);
+  }
+}
+
+
 const textOf = (b: Uint8Array) => String.fromCharCode(...b);
 
 /** Reads a tar stream entry by entry. Iterate it once with for await. */
@@ -460,154 +538,109 @@ export class TarReader implements AsyncIterable<TarEntry> {
     return out;
   }
 
+  /** Reads headers up to the next entry (through PAX and GNU long-name headers); undefined at the end. */
   private async next(): Promise<TarEntry | undefined> {
     const buffer = new Uint8Array(BLOCK);
-    let local = new Map<string, string>();
-    let longName: string | undefined;
-    let longLink: string | undefined;
-    let startOffset = -1;
+    const pending: PendingMeta = { local: new Map(), startOffset: -1 };
     for (;;) {
       throwIfCancelled(this.cancellation, 'tar reading');
       const offset = this.input.offset;
-      const pendingMeta = startOffset >= 0;
       const block = await this.block('a header', buffer);
-      if (!block) {
-        if (pendingMeta) throw this.truncated('an entry announced by a PAX or GNU long-name header (no header follows)');
-        if (this.requireEnd) {
-          throw new TarFormatError('truncated', offset, 'the tar stream ends without the end-of-archive marker (two 512-byte zero blocks)');
-        }
-        return this.finishEnd('eof');
-      }
-      if (isZeroBlock(block)) {
-        if (pendingMeta) throw new TarFormatError('truncated', offset, 'an end-of-archive marker follows a PAX or GNU long-name header instead of its entry');
-        const second = await this.block('the end-of-archive marker', buffer);
-        if (!second) return this.finishEnd('lone-zero-block');
-        if (!isZeroBlock(second)) {
-          throw new TarFormatError('bad-end', offset + BLOCK, 'a zero block is followed by a non-zero block; the end-of-archive marker is two zero blocks');
-        }
-        return this.finishEnd('zero-blocks');
-      }
-      // Checksum (stored as octal; sums with the field as 8 spaces, unsigned or, historically, signed).
-      const stored = (() => {
-        try {
-          return parseTarNumber(block.subarray(148, 156), 'checksum', offset);
-        } catch {
-          throw new TarFormatError('bad-checksum', offset, `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; this is not a tar header`);
-        }
-      })();
-      const sums = checksums(block);
-      if (stored !== sums.unsigned && stored !== sums.signed) {
-        throw new TarFormatError('bad-checksum', offset, `header checksum ${stored} does not match the sum of the header bytes (${sums.unsigned})`);
-      }
-      const magic = textOf(block.subarray(257, 263));
-      const version = textOf(block.subarray(263, 265));
-      let format: TarHeaderFormat;
-      if (magic === 'ustar\0') format = 'ustar';
-      else if (magic === 'ustar ' && version === ' \0') format = 'gnu';
-      else if (isZeroBlock(block.subarray(257, 265))) format = 'v7';
-      else throw new TarFormatError('bad-header', offset, `unknown header magic ${JSON.stringify(magic + version)} (expected "ustar\\0" + "00", GNU "ustar  \\0", or none)`);
-
+      if (!block || isZeroBlock(block)) return this.endOfArchive(block, pending.startOffset >= 0, offset, buffer);
+      const format = headerFormat(block, offset);
       const flag = String.fromCharCode(block[156] as number);
       const size = nonNegative(parseTarNumber(block.subarray(124, 136), 'size', offset), 'size', offset);
-      if (startOffset < 0) startOffset = offset;
-
-      if (flag === 'x' || flag === 'g') {
-        const kind = flag === 'x' ? 'PAX extended header' : 'PAX global header';
-        const records = parsePax(await this.payload(size, kind, offset), offset);
-        if (flag === 'x') {
-          for (const [k, v] of records) local.set(k, v);
-        } else {
-          for (const [k, v] of records) {
-            if (v === '') this.global.delete(k);
-            else this.global.set(k, v);
-          }
-          // A global header stands alone: it does not start an entry.
-          if (local.size === 0 && longName === undefined && longLink === undefined) startOffset = -1;
-        }
-        continue;
-      }
-      if (flag === 'L' || flag === 'K') {
-        const kind = flag === 'L' ? 'GNU long name' : 'GNU long link name';
-        const text = decodeUtf8(cString(await this.payload(size, kind, offset)), kind, offset);
-        if (flag === 'L') longName = text;
-        else longLink = text;
-        continue;
-      }
-      let type = TYPES[flag];
+      if (pending.startOffset < 0) pending.startOffset = offset;
+      if (await this.metaHeader(flag, size, offset, pending)) continue;
+      const type = TYPES[flag];
       if (type === undefined) {
         const what = TYPE_NAMES[flag] ?? `type ${JSON.stringify(flag)}`;
         throw new TarFormatError('unsupported-type', offset, `the entry is ${what}, which is not supported`);
       }
-
-      // Fields of the header itself, then GNU long names, then PAX (global, overridden per entry).
-      let name = decodeUtf8(cString(block.subarray(0, 100)), 'entry name', offset);
-      if (format === 'ustar') {
-        const prefix = cString(block.subarray(345, 500));
-        if (prefix.length > 0) name = `${decodeUtf8(prefix, 'name prefix', offset)}/${name}`;
-      }
-      let linkName = decodeUtf8(cString(block.subarray(157, 257)), 'link name', offset);
-      let entrySize = size;
-      let uid = nonNegative(parseTarNumber(block.subarray(108, 116), 'uid', offset), 'uid', offset);
-      let gid = nonNegative(parseTarNumber(block.subarray(116, 124), 'gid', offset), 'gid', offset);
-      let mtime = parseTarNumber(block.subarray(136, 148), 'mtime', offset);
-      const mode = nonNegative(parseTarNumber(block.subarray(100, 108), 'mode', offset), 'mode', offset) & 0o7777;
-      let devMajor = 0;
-      let devMinor = 0;
-      if (format !== 'v7' && (type === 'char' || type === 'block')) {
-        devMajor = nonNegative(parseTarNumber(block.subarray(329, 337), 'devmajor', offset), 'devmajor', offset);
-        devMinor = nonNegative(parseTarNumber(block.subarray(337, 345), 'devminor', offset), 'devminor', offset);
-      }
-      if (longName !== undefined) name = longName;
-      if (longLink !== undefined) linkName = longLink;
+      const fields = headerFields(block, format, type, size, offset);
+      if (pending.longName !== undefined) fields.name = pending.longName;
+      if (pending.longLink !== undefined) fields.linkName = pending.longLink;
       const pax = new Map(this.global);
-      for (const [k, v] of local) {
+      for (const [k, v] of pending.local) {
         if (v === '') pax.delete(k);
         else pax.set(k, v);
       }
-      local = new Map();
-      for (const [k, v] of pax) {
-        if (k === 'path') name = v;
-        else if (k === 'linkpath') linkName = v;
-        else if (k === 'size') entrySize = paxInteger(v, k, offset);
-        else if (k === 'uid') uid = paxInteger(v, k, offset);
-        else if (k === 'gid') gid = paxInteger(v, k, offset);
-        else if (k === 'mtime') mtime = paxTime(v, offset);
-      }
+      applyPax(fields, pax, offset);
       // An old-style regular file whose name ends in "/" is a directory.
-      if (flag === '\0' && name.endsWith('/')) type = 'directory';
-      if (type !== 'file' && entrySize !== 0) {
-        throw new TarFormatError('unexpected-data', offset, `a ${type} entry (${JSON.stringify(name.slice(0, 200))}) declares ${entrySize} data bytes; only regular files carry data`);
+      if (flag === '\0' && fields.name.endsWith('/')) fields.type = 'directory';
+      if (fields.type !== 'file' && fields.size !== 0) {
+        throw new TarFormatError('unexpected-data', offset, `a ${fields.type} entry (${JSON.stringify(fields.name.slice(0, 200))}) declares ${fields.size} data bytes; only regular files carry data`);
       }
-      if (type !== 'hardlink' && type !== 'symlink') linkName = '';
-
-      const id = ++this.current;
-      this.remaining = entrySize;
-      this.padding = (BLOCK - (entrySize % BLOCK)) % BLOCK;
-      let opened = false;
-      const entry: TarEntry = {
-        name,
-        type,
-        mode,
-        uid,
-        gid,
-        mtime,
-        size: entrySize,
-        linkName,
-        devMajor,
-        devMinor,
-        headerOffset: offset,
-        startOffset,
-        format,
-        data: () => {
-          if (opened || this.current !== id) {
-            throw new TarFormatError('stale-entry', offset, `data() of ${JSON.stringify(name.slice(0, 200))} was called ${opened ? 'twice' : 'after the reader moved on to a later entry'}`);
-          }
-          opened = true;
-          return this.dataOf(id);
-        },
-      };
-      return entry;
+      if (fields.type !== 'hardlink' && fields.type !== 'symlink') fields.linkName = '';
+      return this.entry(fields, format, offset, pending.startOffset);
     }
+  }
+
+  /** A clean end of input, or a zero block: the end-of-archive marker, checked. */
+  private async endOfArchive(block: Uint8Array | undefined, pendingMeta: boolean, offset: number, buffer: Uint8Array): Promise<undefined> {
+    if (!block) {
+      if (pendingMeta) throw this.truncated('an entry announced by a PAX or GNU long-name header (no header follows)');
+      if (this.requireEnd) {
+        throw new TarFormatError('truncated', offset, 'the tar stream ends without the end-of-archive marker (two 512-byte zero blocks)');
+      }
+      return this.finishEnd('eof');
+    }
+    if (pendingMeta) throw new TarFormatError('truncated', offset, 'an end-of-archive marker follows a PAX or GNU long-name header instead of its entry');
+    const second = await this.block('the end-of-archive marker', buffer);
+    if (!second) return this.finishEnd('lone-zero-block');
+    if (!isZeroBlock(second)) {
+      throw new TarFormatError('bad-end', offset + BLOCK, 'a zero block is followed by a non-zero block; the end-of-archive marker is two zero blocks');
+    }
+    return this.finishEnd('zero-blocks');
+  }
+
+  /** Takes in a PAX (x, g) or GNU long-name (L, K) header; false for any other header. */
+  private async metaHeader(flag: string, size: number, offset: number, pending: PendingMeta): Promise<boolean> {
+    if (flag === 'x' || flag === 'g') {
+      const kind = flag === 'x' ? 'PAX extended header' : 'PAX global header';
+      const records = parsePax(await this.payload(size, kind, offset), offset);
+      if (flag === 'x') {
+        for (const [k, v] of records) pending.local.set(k, v);
+      } else {
+        for (const [k, v] of records) {
+          if (v === '') this.global.delete(k);
+          else this.global.set(k, v);
+        }
+        // A global header stands alone: it does not start an entry.
+        if (pending.local.size === 0 && pending.longName === undefined && pending.longLink === undefined) pending.startOffset = -1;
+      }
+      return true;
+    }
+    if (flag === 'L' || flag === 'K') {
+      const kind = flag === 'L' ? 'GNU long name' : 'GNU long link name';
+      const text = decodeUtf8(cString(await this.payload(size, kind, offset)), kind, offset);
+      if (flag === 'L') pending.longName = text;
+      else pending.longLink = text;
+      return true;
+    }
+    return false;
+  }
+
+  /** The entry for `fields`, made current: its data is what the reader reads next. */
+  private entry(fields: HeaderFields, format: TarHeaderFormat, offset: number, startOffset: number): TarEntry {
+    const id = ++this.current;
+    this.remaining = fields.size;
+    this.padding = (BLOCK - (fields.size % BLOCK)) % BLOCK;
+    let opened = false;
+    const { name } = fields;
+    return {
+      ...fields,
+      headerOffset: offset,
+      startOffset,
+      format,
+      data: () => {
+        if (opened || this.current !== id) {
+          throw new TarFormatError('stale-entry', offset, `data() of ${JSON.stringify(name.slice(0, 200))} was called ${opened ? 'twice' : 'after the reader moved on to a later entry'}`);
+        }
+        opened = true;
+        return this.dataOf(id);
+      },
+    };
   }
 
   private async *dataOf(id: number): AsyncGenerator<Uint8Array, void, undefined> {

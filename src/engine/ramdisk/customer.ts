@@ -149,6 +149,62 @@ function slice(source: ByteSource, offset: number, size: number, name: string): 
   };
 }
 
+type EntryMeta = { mode: number; uid: number; gid: number; mtime: number };
+
+/** Writes one entry of the image's filesystem as `name` (under rootfs/). */
+async function writeImageEntry(w: CpioWriter, e: FsEntry, name: string, meta: EntryMeta, content: ByteSource, symlinkInodes: Map<string, number>): Promise<void> {
+  switch (e.type) {
+    case 'directory':
+      await w.addDirectory(name, meta);
+      break;
+    case 'file': {
+      const ref = e.content ?? { offset: 0, size: 0 };
+      if (ref.size !== e.size) {
+        throw new CustomerRamdiskError('bad-content', `${e.path}: the stored data has ${ref.size} bytes, the entry ${e.size}`);
+      }
+      await w.addFile(name, { ...meta, size: e.size }, e.size === 0 ? new Uint8Array(0) : slice(content, ref.offset, ref.size, `${content.name} (${e.path})`));
+      break;
+    }
+    case 'symlink':
+      if (e.links !== undefined && e.links > 1) {
+        symlinkInodes.set(e.path, w.nextInode);
+        await w.addSymlink(name, e.linkName ?? '', meta, { nlink: e.links });
+      } else {
+        await w.addSymlink(name, e.linkName ?? '', meta);
+      }
+      break;
+    case 'hardlink':
+      if (e.symlinkTarget !== undefined) {
+        // A hard link to a symlink stays one: the same target and inode (linuxkit would point it at its first path).
+        const ino = symlinkInodes.get(e.linkName ?? '');
+        await w.addSymlink(name, e.symlinkTarget, meta, ino !== undefined ? { ino, nlink: e.links ?? 2 } : {});
+      } else {
+        await w.addSymlink(name, hardLinkAsSymlinkTarget(name, `${ROOTFS_PREFIX}/${e.linkName ?? ''}`), meta);
+      }
+      break;
+    case 'char':
+    case 'block':
+      await w.addDevice(name, e.type, e.rdevMajor, e.rdevMinor, meta);
+      break;
+    case 'fifo':
+      await w.addFifo(name, meta);
+      break;
+  }
+}
+
+/** Writes the paths linuxkit always has (etc/hosts, etc/resolv.conf, ...) that the image lacks. */
+async function writeMissingTouched(w: CpioWriter, found: ReadonlySet<string>, hosts: Uint8Array): Promise<void> {
+  for (const [key, t] of TOUCH) {
+    if (found.has(key)) continue;
+    const name = `${ROOTFS_PREFIX}/${t.path}`;
+    const meta = { mode: t.mode, uid: 0, gid: 0, mtime: LINUXKIT_MTIME };
+    if (t.kind === 'directory') await w.addDirectory(name, meta);
+    else if (t.kind === 'symlink') await w.addSymlink(name, t.target as string, meta);
+    else if (t.kind === 'resolv') await w.addSymlink(name, RESOLV_CONF_TARGET, meta);
+    else await w.addFile(name, { ...meta, size: hosts.length }, hosts);
+  }
+}
+
 /**
  * Writes the customer ramdisk of an image whose flattened filesystem is `entries` (ImageTree.walk()
  * order) and whose file data lies in `content`. Returns the archive size.
@@ -202,54 +258,10 @@ export async function writeCustomerRamdisk(
       found.add(key);
       meta.mtime = LINUXKIT_MTIME;
     }
-    switch (e.type) {
-      case 'directory':
-        await w.addDirectory(name, meta);
-        break;
-      case 'file': {
-        const ref = e.content ?? { offset: 0, size: 0 };
-        if (ref.size !== e.size) {
-          throw new CustomerRamdiskError('bad-content', `${e.path}: the stored data has ${ref.size} bytes, the entry ${e.size}`);
-        }
-        await w.addFile(name, { ...meta, size: e.size }, e.size === 0 ? new Uint8Array(0) : slice(content, ref.offset, ref.size, `${content.name} (${e.path})`));
-        break;
-      }
-      case 'symlink':
-        if (e.links !== undefined && e.links > 1) {
-          symlinkInodes.set(e.path, w.nextInode);
-          await w.addSymlink(name, e.linkName ?? '', meta, { nlink: e.links });
-        } else {
-          await w.addSymlink(name, e.linkName ?? '', meta);
-        }
-        break;
-      case 'hardlink':
-        if (e.symlinkTarget !== undefined) {
-          // A hard link to a symlink stays one: the same target and inode (linuxkit would point it at its first path).
-          const ino = symlinkInodes.get(e.linkName ?? '');
-          await w.addSymlink(name, e.symlinkTarget, meta, ino !== undefined ? { ino, nlink: e.links ?? 2 } : {});
-        } else {
-          await w.addSymlink(name, hardLinkAsSymlinkTarget(name, P + (e.linkName ?? '')), meta);
-        }
-        break;
-      case 'char':
-      case 'block':
-        await w.addDevice(name, e.type, e.rdevMajor, e.rdevMinor, meta);
-        break;
-      case 'fifo':
-        await w.addFifo(name, meta);
-        break;
-    }
+    await writeImageEntry(w, e, name, meta, content, symlinkInodes);
   }
 
-  for (const [key, t] of TOUCH) {
-    if (found.has(key)) continue;
-    const name = P + t.path;
-    const meta = { mode: t.mode, ...fixed };
-    if (t.kind === 'directory') await w.addDirectory(name, meta);
-    else if (t.kind === 'symlink') await w.addSymlink(name, t.target as string, meta);
-    else if (t.kind === 'resolv') await w.addSymlink(name, RESOLV_CONF_TARGET, meta);
-    else await w.addFile(name, { ...meta, size: hosts.length }, hosts);
-  }
+  await writeMissingTouched(w, found, hosts);
 
   // The files: section. Its parent `rootfs` is written once, before the first entry under it.
   await w.addDirectory(ROOTFS_PREFIX, { mode: 0o755, ...fixed });

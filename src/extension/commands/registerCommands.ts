@@ -18,7 +18,7 @@ export type Handler = (...args: never[]) => unknown;
 /** Commands registered by the attestation module (src/extension/attestation), not by this table. */
 type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.attestationOpenFromClipboard;
 
-/** Commands registered by the build module (src/extension/build). */
+/** Commands registered by the build module (src/extension/imagebuild). */
 type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
 
 /** Commands registered by the parents module (src/extension/parents): enclaves and parent instances. */

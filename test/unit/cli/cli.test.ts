@@ -4,7 +4,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, commandHelp, flag, optionValue, parseArgs, type CommandSpec } from '../../../src/cli/args';
 import { EXIT_USAGE, mainHelp, runCli } from '../../../src/cli/cli';
-import type { Command } from '../../../src/cli/commands';
+import type { Command } from '../../../src/cli/types';
 import { PKG, ROOT } from '../repo';
 
 const root = ROOT;

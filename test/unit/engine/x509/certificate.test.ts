@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateError, firstCertificateDer, isValidAt, opensslTime, parseCertificate, signingCertificateJson, toColonHex } from '../../../../src/engine';
 import { repoPath } from '../../repo';
-import { CURVES, Prng, certSignatureBytes, ensureOpenssl, makeSigner, openssl, pemToDer, removeDir, tempDir, type Curve } from './helpers';
+import { CURVES, Prng, certSignatureBytes, ensureOpenssl, makeSigner, openssl, pemToDer, removeDir, tempDir, type Curve } from '../eif/helpers';
 
 const FIXTURES = repoPath('test', 'fixtures', 'eif');
 const certPem = readFileSync(`${FIXTURES}/test-cert.pem`, 'utf8');

@@ -8,8 +8,8 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { repoPath } from '../../repo';
-import { ensureTool, run, tempDir } from '../ramdisk/helpers';
+import { repoPath } from '../repo';
+import { ensureTool, run, tempDir } from '../engine/ramdisk/helpers';
 
 const FIX = (...p: string[]) => repoPath('test', 'fixtures', 'oci', ...p);
 const SCRIPT = repoPath('scripts', 'fixtures', 'make-oci-fixtures.sh');

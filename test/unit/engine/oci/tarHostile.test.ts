@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import * as path from 'node:path';
 import { PathGuard, TarFormatError, confinePath, linkEscapes, readTar, type TarEntry, type TarErrorCode, type TarReaderOptions } from '../../../../src/engine/oci/tar';
-import { END, Prng, expectTarError, base256, chunked, concat, ensureTool, gnuLong, paxEntry, paxRecords, patternBytes, run, tarEntry, tarHeader, tempDir } from './helpers';
+import { END, Prng, expectTarError, base256, chunked, concat, ensureTool, gnuLong, paxEntry, paxRecords, patternBytes, run, tarEntry, tarHeader, tempDir } from '../ramdisk/helpers';
 
 interface Outcome {
   entries: { entry: TarEntry; content: Buffer }[];

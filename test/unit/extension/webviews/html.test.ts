@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { WEBVIEW_ROOTS, contentSecurityPolicy, newNonce, webviewHtml, webviewOptions } from '../../../src/extension/webviews/html';
+import { WEBVIEW_ROOTS, contentSecurityPolicy, newNonce, webviewHtml, webviewOptions } from '../../../../src/extension/webviews/html';
 
 /** Just enough of vscode.Uri for html.ts: a path and `with`. */
 function fakeUri(p: string): vscode.Uri {

@@ -6,13 +6,13 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CancelledError, EifFormatError, HEADER } from '../../../src/engine';
-import { inspectEif } from '../../../src/engine/node';
-import { nameText, toEifViewModel, toViewError } from '../../../src/extension/editors/eifViewModel';
-import { MAX_COPY_BYTES, parseWebviewMessage, type EifViewModel } from '../../../src/shared/eifViewer';
-import { humanSize } from '../../../src/webview/lib/format';
-import { expectedEif, type ExpectedEif } from '../eifFixtures';
-import { repoPath } from '../repo';
+import { CancelledError, EifFormatError, HEADER } from '../../../../src/engine';
+import { inspectEif } from '../../../../src/engine/node';
+import { nameText, toEifViewModel, toViewError } from '../../../../src/extension/editors/eifViewModel';
+import { MAX_COPY_BYTES, parseWebviewMessage, type EifViewModel } from '../../../../src/shared/eifViewer';
+import { humanSize } from '../../../../src/webview/lib/format';
+import { expectedEif, type ExpectedEif } from '../../eifFixtures';
+import { repoPath } from '../../repo';
 
 
 const FIXTURES = repoPath('test', 'fixtures', 'eif');

@@ -27,7 +27,7 @@ import {
   tarHeader,
   tempDir,
   expectTarError,
-} from './helpers';
+} from '../ramdisk/helpers';
 
 interface ReadEntry {
   readonly entry: TarEntry;

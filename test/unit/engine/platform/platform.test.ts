@@ -9,8 +9,8 @@ import {
   MemoryByteSource,
   throwIfCancelled,
   type ByteSource,
-} from '../../../src/engine';
-import { FileByteSource } from '../../../src/engine/node';
+} from '../../../../src/engine';
+import { FileByteSource } from '../../../../src/engine/node';
 
 describe('(unit) engine platform', () => {
   describe('Emitter', () => {

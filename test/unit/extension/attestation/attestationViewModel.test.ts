@@ -4,8 +4,8 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LinkCache, type VerifyReport } from '../../../src/engine';
-import { nodeAttestationCrypto } from '../../../src/engine/node';
+import { LinkCache, type VerifyReport } from '../../../../src/engine';
+import { nodeAttestationCrypto } from '../../../../src/engine/node';
 import {
   bytesView,
   expectedPcrsOf,
@@ -15,7 +15,7 @@ import {
   utcText,
   verifyForView,
   type ViewContext,
-} from '../../../src/extension/attestation/attestationViewModel';
+} from '../../../../src/extension/attestation/attestationViewModel';
 import {
   MAX_COPY_BYTES,
   MAX_PERSISTED_BASE64,
@@ -26,9 +26,9 @@ import {
   type AttestationViewModel,
   type BytesView,
   type TimeChoice,
-} from '../../../src/shared/attestationViewer';
-import { duration, fingerprintCopyWhat, fromLocalInput, toLocalInput } from '../../../src/webview/attestationViewer/format';
-import { repoPath } from '../repo';
+} from '../../../../src/shared/attestationViewer';
+import { duration, fingerprintCopyWhat, fromLocalInput, toLocalInput } from '../../../../src/webview/attestationViewer/format';
+import { repoPath } from '../../repo';
 
 const FIXTURES = repoPath('test', 'fixtures', 'attestation');
 

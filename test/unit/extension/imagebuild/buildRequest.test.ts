@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { blobsPrompt, buildOptionsOf, commandLineOf, imageSpecOf, normalizeRequest, substitute } from '../../../src/extension/build/buildRequest';
-import type { BlobsFolderStatus } from '../../../src/engine/node/blobs';
-import { splitArchiveReference, splitImageReference } from '../../../src/engine/build/buildInfo';
+import { blobsPrompt, buildOptionsOf, commandLineOf, imageSpecOf, normalizeRequest, substitute } from '../../../../src/extension/imagebuild/buildRequest';
+import type { BlobsFolderStatus } from '../../../../src/engine/node/blobs';
+import { splitArchiveReference, splitImageReference } from '../../../../src/engine/imagebuild/buildInfo';
 
 describe('(unit) build requests of the extension (command argument, nitro-eif task)', () => {
   it('splits DIR:TAG like the CLI, leaving drive letters and paths alone', () => {

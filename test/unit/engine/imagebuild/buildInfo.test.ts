@@ -12,7 +12,7 @@ import {
   parseBuildTime,
   parseCustomMetadata,
   sortKeysDeep,
-} from '../../../../src/engine/build/buildInfo';
+} from '../../../../src/engine/imagebuild/buildInfo';
 import { encodeMetadata, parseMetadata } from '../../../../src/engine/eif/metadata';
 import { BlobsError, DEFAULT_BLOBS_DIR, blobsFolderStatus, locateBlobs } from '../../../../src/engine/node/blobs';
 import type { ResolvedImage } from '../../../../src/engine/oci/model';

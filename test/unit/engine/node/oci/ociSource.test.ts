@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describeImage, dockerReference, openImage, type ImageSpec, type OpenImageOptions } from '../../../../src/engine/node/ociSource';
-import { ImageSourceError, type ImageSourceErrorCode, type LayerBlob, type LayerOpenOptions, type ResolvedImage } from '../../../../src/engine/oci/model';
-import { CancelledError, Emitter, type CancellationLike } from '../../../../src/engine/platform/lifecycle';
-import { readTar } from '../../../../src/engine/oci/tar';
-import { repoPath } from '../../repo';
-import { END, ensureTool, run, tarEntry, tempDir } from '../ramdisk/helpers';
+import { describeImage, dockerReference, openImage, type ImageSpec, type OpenImageOptions } from '../../../../../src/engine/node/oci';
+import { ImageSourceError, type ImageSourceErrorCode, type LayerBlob, type LayerOpenOptions, type ResolvedImage } from '../../../../../src/engine/oci/model';
+import { CancelledError, Emitter, type CancellationLike } from '../../../../../src/engine/platform/lifecycle';
+import { readTar } from '../../../../../src/engine/oci/tar';
+import { repoPath } from '../../../repo';
+import { END, ensureTool, run, tarEntry, tempDir } from '../../ramdisk/helpers';
 
 const FIX = (...p: string[]) => repoPath('test', 'fixtures', 'oci', ...p);
 const expected = JSON.parse(readFileSync(FIX('expected.json'), 'utf8'));
