@@ -118,17 +118,8 @@ const WH_OPAQUE = '.wh..wh..opq';
 const MAX_MTIME = 0xffff_ffff;
 
 /** The metadata of an inode; shared by the paths of a hard-linked file, never mutated once built. */
-interface Inode {
+interface Inode extends Omit<FsEntry, 'path' | 'type' | 'links' | 'symlinkTarget'> {
   readonly type: Exclude<FsEntryType, 'hardlink'>;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mtime: number;
-  readonly size: number;
-  readonly content?: ContentRef;
-  readonly linkName?: string;
-  readonly rdevMajor: number;
-  readonly rdevMinor: number;
   /** Set once a second path links to this inode (walk() then tracks its first path). */
   shared?: boolean;
 }

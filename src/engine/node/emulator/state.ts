@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { allocatorYamlText, validateAllocator, type AllocatorDiagnostic, type EnclavePool } from '../../emulator/allocator';
-import { ENCLAVE_ID_PATTERN, PARENT_ID_PATTERN, parentIdFor } from '../../emulator/rules';
+import { ENCLAVE_ID_PATTERN, PARENT_ID_PATTERN, parentIdFor, type RunPlan } from '../../emulator/rules';
 import type { MeasurementsJson } from '../../eif/describe';
 import { BackendError, type RunEnclaveRequest } from '../../platform/backend';
 
@@ -178,17 +178,22 @@ export function parentEntryProblem(entry: unknown, where: string): string | unde
   return undefined;
 }
 
-/** parents.json's parents; undefined when the file does not exist; StateFileError when it cannot be used. */
-export function readParents(state: string): ParentRecord[] | undefined {
-  const file = parentsPathOf(state);
+/** A state file's JSON value; undefined when the file does not exist; StateFileError when it is no JSON. */
+function readStateJson(file: string): unknown {
   const text = readStateFile(file);
   if (text === undefined) return undefined;
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw new StateFileError(file, `it is not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** parents.json's parents; undefined when the file does not exist; StateFileError when it cannot be used. */
+export function readParents(state: string): ParentRecord[] | undefined {
+  const file = parentsPathOf(state);
+  const value = readStateJson(file);
+  if (value === undefined) return undefined;
   if (!isObject(value) || !Array.isArray(value.parents)) throw new StateFileError(file, 'it has no "parents" list');
   const seen = new Set<string>();
   const parents: ParentRecord[] = [];
@@ -287,15 +292,9 @@ export function requireParentPool(state: string, parent: ParentRecord): EnclaveP
 // Enclave records
 
 /** What a running enclave holds and how to reach its host; written before the host starts. */
-export interface EnclaveRecord {
+export interface EnclaveRecord extends RunPlan {
   readonly version: 1;
   readonly parentId: string;
-  readonly enclaveId: string;
-  readonly name: string;
-  readonly cid: number;
-  readonly cpuIds: readonly number[];
-  readonly memoryMiB: number;
-  readonly debugMode: boolean;
   readonly eifPath: string;
   readonly measurements: MeasurementsJson;
   readonly imageName?: string;
@@ -388,14 +387,8 @@ export function recordProblem(state: string, value: unknown, enclaveId: string):
 
 /** The enclave record at `file` (`<state>/enclaves/<id>.json`); undefined when it does not exist; StateFileError when it cannot be used. */
 export function readRecord(file: string): EnclaveRecord | undefined {
-  const text = readStateFile(file);
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new StateFileError(file, `it is not valid JSON (${(e as Error).message})`);
-  }
+  const value = readStateJson(file);
+  if (value === undefined) return undefined;
   const state = path.dirname(path.dirname(file));
   const problem = recordProblem(state, value, path.basename(file, '.json'));
   if (problem) throw new StateFileError(file, problem);

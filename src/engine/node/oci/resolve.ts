@@ -23,7 +23,7 @@ import {
   type ImageIndex,
   type PlatformWanted,
 } from '../../oci/image';
-import { ImageSourceError, OCI_ARCH, type ImageConfig, type LayerBlob, type Platform } from '../../oci/model';
+import { ImageSourceError, OCI_ARCH, type ImageConfig, type LayerBlob, type Platform, type ResolvedImage } from '../../oci/model';
 import { confinePath } from '../../oci/tar';
 import { magicCompression } from './decompress';
 import { layerBlob, type LayerExpectation } from './layers';
@@ -33,16 +33,8 @@ import type { OpenImageOptions } from './types';
 // ---------------------------------------------------------------------------------------------
 // Resolving an image in a store.
 
-export interface Resolved {
-  readonly manifestDigest: string;
-  readonly configDigest: string;
-  readonly platform: Platform;
-  readonly platformNote?: string;
-  readonly config: ImageConfig;
-  readonly layers: readonly LayerBlob[];
-  readonly repoTags: readonly string[];
-  readonly reference?: string;
-}
+/** What resolving finds: the image without what opening it adds (its kind, description and close). */
+export type Resolved = Omit<ResolvedImage, 'kind' | 'description' | 'close'>;
 
 function wanted(arch: OpenImageOptions['arch']): PlatformWanted {
   return { architecture: OCI_ARCH[arch ?? 'x86_64'], os: 'linux' };
