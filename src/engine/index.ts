@@ -80,6 +80,7 @@ export {
   type VerifyReport,
 } from './attestation/verify';
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
+export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';
 export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';
 export { decodedToJson, reportToJson } from './attestation/json';

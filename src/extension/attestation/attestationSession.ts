@@ -4,7 +4,7 @@
 // and asks for a few actions (copy, change the time, compare with an image, reload).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LinkCache, MAX_DOCUMENT_BYTES, type VerifyOptions, type VerifyReport } from '../../engine';
+import { LinkCache, MAX_DOCUMENT_BYTES, expectedPcrsOf, type VerifyOptions, type VerifyReport } from '../../engine';
 import { nodeAttestationCrypto } from '../../engine/node';
 import {
   ATTESTATION_VIEWER_SCRIPT,
@@ -23,7 +23,7 @@ import {
 import type { Ctx } from '../ctx';
 import type { EifService } from '../images/eifService';
 import { webviewHtml, webviewOptions } from '../webviews/html';
-import { expectedPcrsOf, toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
+import { toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
 
 /** Inputs larger than this are refused before reading: hex text of the largest document, plus room for line breaks. */
 export const MAX_INPUT_BYTES = MAX_DOCUMENT_BYTES * 2 + 64 * 1024;

@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import {
   CancelledError,
   EifFormatError,
+  IMAGE_PCRS,
   MAX_SECTIONS,
+  enclavePcrMeaning,
   SectionType,
   formatJson,
   opensslTime,
@@ -27,14 +29,6 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-
-/** What each PCR of an image measures, in the words of AWS's documentation. */
-export const PCR_MEANINGS: Readonly<Record<string, string>> = {
-  PCR0: 'Enclave image file',
-  PCR1: 'Linux kernel and bootstrap',
-  PCR2: 'Application',
-  PCR8: 'Signing certificate',
-};
 
 /** Short names used in `CN=…, O=…` text (RFC 4514 and OpenSSL); other attributes keep their long name. */
 const SHORT_NAMES: Readonly<Record<string, string>> = {
@@ -108,9 +102,7 @@ function sectionRows(layout: EifLayout): EifSectionView[] {
 
 function measurementsView(inspection: EifInspection): EifMeasurementsView {
   const m = inspection.measurements;
-  const pcrs = (['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const)
-    .filter((name) => m[name] !== undefined)
-    .map((name) => ({ name, meaning: PCR_MEANINGS[name] as string, value: m[name] as string }));
+  const pcrs = IMAGE_PCRS.filter((name) => m[name] !== undefined).map((name) => ({ name, meaning: enclavePcrMeaning(name), value: m[name] as string }));
   return { hashAlgorithm: m.HashAlgorithm, pcrs, json: formatJson(m) };
 }
 

@@ -1,16 +1,8 @@
 import * as vscode from 'vscode';
-import { CancelledError, EifFormatError, type EifSection } from '../../engine';
+import { CancelledError, EifFormatError, IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, type EifSection } from '../../engine';
 import type { EifInspection } from '../../engine/node';
 import { CONTEXT_VALUES, SETTINGS } from '../ids';
 import type { EifService } from '../images/eifService';
-
-/** What each PCR of an image measures (the names the attestation tools use). */
-export const PCR_MEANINGS: Record<string, string> = {
-  PCR0: 'Enclave image file: kernel, command line and every ramdisk',
-  PCR1: 'Linux kernel and bootstrap: kernel, command line and the first ramdisk',
-  PCR2: 'Application: every ramdisk after the first',
-  PCR8: 'Signing certificate: the certificate that signed the image',
-};
 
 export type ImageNode =
   | { readonly kind: 'image'; readonly uri: vscode.Uri }
@@ -42,8 +34,7 @@ export function formatBytes(n: number): string {
 /** The PCR nodes of an inspection, in nitro-cli's order. */
 export function pcrNodes(uri: vscode.Uri, inspection: EifInspection): ImageNode[] {
   const m = inspection.measurements;
-  return (['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const)
-    .filter((k) => m[k] !== undefined)
+  return IMAGE_PCRS.filter((k) => m[k] !== undefined)
     .map((name) => ({ kind: 'pcr', uri, name, value: m[name] as string }));
 }
 
@@ -85,7 +76,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
         item.id = `pcr:${node.uri.toString()}:${node.name}`;
         item.description = `${node.value.slice(0, 16)}…`;
-        const tip = new vscode.MarkdownString(`**${node.name}**: ${PCR_MEANINGS[node.name] ?? ''}\n\n`);
+        const tip = new vscode.MarkdownString(`**${node.name}**: ${enclavePcrMeaning(node.name)}: ${enclavePcrContents(node.name) ?? ''}\n\n`);
         tip.appendCodeblock(node.value, 'text');
         item.tooltip = tip;
         item.iconPath = new vscode.ThemeIcon('symbol-key');
