@@ -46,6 +46,7 @@ export {
   type EifSigningKey,
   type SignatureEntry,
 } from './eif/signature';
+export { inspectEifSource, type EifInspection, type EifPorts, type InspectOptions, type SignatureInspection } from './eif/inspect';
 export { describeJson, measurementsJson, signingCertificateJson, formatJson, type DescribeEifJson, type MeasurementsJson, type SigningCertificateJson } from './eif/describe';
 export { parseCertificate, opensslTime, rustDebugEscape, isValidAt, CertificateError, type CertificateInfo, type NameAttribute } from './x509/certificate';
 export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } from './util/bytes';

@@ -15,10 +15,11 @@ import {
   toColonHex,
   toHex,
   type CertificateInfo,
+  type EifInspection,
   type EifLayout,
+  type SignatureInspection,
   type NameAttribute,
 } from '../../engine';
-import type { EifInspection, SignatureInspection } from '../../engine/node';
 import type {
   EifCertificateView,
   EifDescribeView,

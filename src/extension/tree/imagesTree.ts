@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import { CancelledError, EifFormatError, IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, type EifSection } from '../../engine';
-import type { EifInspection } from '../../engine/node';
+import { CancelledError, EifFormatError, IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, type EifInspection, type EifSection } from '../../engine';
 import { CONTEXT_VALUES, SETTINGS } from '../ids';
 import type { EifService } from '../images/eifService';
 
