@@ -15,6 +15,7 @@ import {
   type VerifyReport,
 } from '../../engine';
 import { ATTESTATION_KIND_LABELS, timestampDate } from '../../engine/attestation/document';
+import { colonPairs, sentence } from '../../shared/text';
 import type {
   AttestationViewModel,
   BytesView,
@@ -91,13 +92,6 @@ export function documentTimeView(ms: number): TimeView {
   return date ? timeView(date) : { ms, iso: '', utc: `${ms} ms, beyond the range of dates`, outOfRange: true };
 }
 
-/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
-function sentence(text: string): string {
-  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
-  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
-}
-
-const colonPairs = (hex: string): string => (hex.match(/../g) ?? []).join(':').toUpperCase();
 
 /** Text a person can read: valid UTF-8 without control characters other than tab and line breaks. */
 function printableText(bytes: Uint8Array): string | undefined {
@@ -140,8 +134,8 @@ function certificateView(entry: ChainEntry, at: Date, trusted: boolean): Certifi
     notBefore: timeView(entry.notBefore),
     notAfter: timeView(entry.notAfter),
     status: entry.validAtTime ? 'valid' : at < entry.notBefore ? 'not-yet-valid' : 'expired',
-    sha256: colonPairs(entry.sha256),
-    serial: colonPairs(entry.serialNumberHex),
+    sha256: colonPairs(entry.sha256).toUpperCase(),
+    serial: colonPairs(entry.serialNumberHex).toUpperCase(),
     ...(entry.role === 'root' ? { trusted } : {}),
   };
 }

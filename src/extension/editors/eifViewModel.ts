@@ -20,6 +20,7 @@ import {
   type SignatureInspection,
   type NameAttribute,
 } from '../../engine';
+import { colonPairs } from '../../shared/text';
 import type {
   EifCertificateView,
   EifDescribeView,
@@ -123,11 +124,10 @@ function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMeta
 }
 
 export function certificateView(cert: CertificateInfo): EifCertificateView {
-  const serial = cert.serialNumberHex.match(/../g)?.join(':') ?? cert.serialNumberHex;
   return {
     subject: nameText(cert.subject),
     issuer: nameText(cert.issuer),
-    serial,
+    serial: colonPairs(cert.serialNumberHex),
     notBefore: { openssl: opensslTime(cert.notBefore), iso: cert.notBefore.toISOString() },
     notAfter: { openssl: opensslTime(cert.notAfter), iso: cert.notAfter.toISOString() },
     signatureAlgorithm: cert.signatureAlgorithm,

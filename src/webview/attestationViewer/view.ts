@@ -10,7 +10,8 @@ import type {
   PcrView,
   TimeView,
 } from '../../shared/attestationViewer';
-import { badge, card, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
+import { sentence } from '../../shared/text';
+import { badge, card, colonHex, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
 import { plural } from '../lib/format';
 import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
@@ -34,25 +35,9 @@ export function button(label: string, iconName: IconName, onClick: () => void, o
   return textButton(label, icon(iconName), onClick, options);
 }
 
-/** Colon-separated hex that may wrap after any colon (and nowhere else). */
-function colonHex(value: string): HTMLElement {
-  const el = h('span', { class: 'mono colon-hex', title: value });
-  value.split(':').forEach((part, i, all) => {
-    el.append(i < all.length - 1 ? `${part}:` : part);
-    if (i < all.length - 1) el.append(document.createElement('wbr'));
-  });
-  return el;
-}
-
 /** A value with its copy button beside it. */
 function withCopy(actions: ViewActions, value: Child, text: string, what: string): HTMLElement {
   return h('span', { class: 'with-tool' }, value, copyButton(actions, text, what));
-}
-
-/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
-function sentence(text: string): string {
-  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
-  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
 /** A time as local time, with UTC under it (and as tooltip the ISO form). */

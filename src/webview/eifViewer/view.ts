@@ -8,7 +8,8 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-import { badge, card, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
+import { sentence } from '../../shared/text';
+import { badge, card, colonHex, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -36,21 +37,6 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
     icon(ok ? 'pass' : kind === 'warn' ? 'warning' : 'error', 'check-icon'),
     h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, statement), detail ? h('div', { class: 'check-detail' }, detail) : null),
   );
-}
-
-/** The engine's messages are sentence fragments ("the header says ..."); shown alone, they start a sentence. */
-function sentence(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** Colon-separated hex that may wrap after any colon (and nowhere else). */
-function colonHex(value: string): HTMLElement {
-  const el = h('span', { class: 'mono colon-hex', title: value });
-  value.split(':').forEach((part, i, all) => {
-    el.append(i < all.length - 1 ? `${part}:` : part);
-    if (i < all.length - 1) el.append(document.createElement('wbr'));
-  });
-  return el;
 }
 
 function where(offset: number, code: string): HTMLElement {

@@ -1,5 +1,6 @@
 // A tiny element builder over createElement/textContent: text is always inserted as text, never
 // parsed as HTML, so data from the file cannot inject markup. No inline styles (the CSP forbids them).
+import { colonParts } from '../../shared/text';
 
 export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
@@ -132,4 +133,14 @@ export function card(actions: CardState, id: string, title: string, body: Child[
     actions.setCollapsed(id, nowCollapsed);
   });
   return section;
+}
+
+/** Colon-separated hex that may wrap after any colon (and nowhere else). */
+export function colonHex(value: string): HTMLElement {
+  const el = h('span', { class: 'mono colon-hex', title: value });
+  colonParts(value).forEach((part, i) => {
+    if (i > 0) el.append(document.createElement('wbr'));
+    el.append(part);
+  });
+  return el;
 }
