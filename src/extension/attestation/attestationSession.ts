@@ -22,6 +22,7 @@ import {
 } from '../../shared/attestationViewer';
 import type { Ctx } from '../ctx';
 import type { EifService } from '../images/eifService';
+import { pickImage } from '../images/imageFiles';
 import { webviewHtml, webviewOptions } from '../webviews/html';
 import { toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
 
@@ -245,37 +246,13 @@ export class AttestationSession implements vscode.Disposable {
 
   /** Asks which enclave image to compare with: the workspace's .eif files, or one from a file dialog. */
   private async pickImage(): Promise<void> {
-    type Item = vscode.QuickPickItem & { readonly uri?: vscode.Uri; readonly browse?: true };
-    const found = await vscode.workspace.findFiles('**/*.eif', '**/node_modules/**', 500);
-    found.sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
-    const items: Item[] = found.map((uri) => {
-      const relative = vscode.workspace.asRelativePath(uri);
-      const dir = path.posix.dirname(relative);
-      return {
-        label: `$(file-binary) ${path.posix.basename(uri.path)}`,
-        ...(dir !== '.' ? { description: dir } : {}),
-        ...(this.comparison?.uri.toString() === uri.toString() ? { detail: 'compared now' } : {}),
-        uri,
-      };
-    });
-    if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-    items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
-    const picked = await vscode.window.showQuickPick(items, {
+    const uri = await pickImage({
       title: 'Compare with Enclave Image',
-      placeHolder: found.length > 0 ? 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry' : 'No .eif files in the workspace: browse for one',
-      matchOnDescription: true,
+      placeHolder: 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry',
+      openLabel: 'Compare',
+      ...(this.comparison ? { current: this.comparison.uri } : {}),
+      currentDetail: 'compared now',
     });
-    if (!picked) return;
-    let uri = picked.uri;
-    if (picked.browse) {
-      const chosen = await vscode.window.showOpenDialog({
-        canSelectMany: false,
-        openLabel: 'Compare',
-        title: 'Compare with Enclave Image',
-        filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
-      });
-      uri = chosen?.[0];
-    }
     if (uri) await this.compareWith(uri);
   }
 

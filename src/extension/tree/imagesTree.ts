@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { CancelledError, EifFormatError, IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, type EifInspection, type EifSection } from '../../engine';
-import { CONTEXT_VALUES, SETTINGS } from '../ids';
+import { CONTEXT_VALUES } from '../ids';
 import type { EifService } from '../images/eifService';
+import { MAX_IMAGES, affectsImageSearch, findImages } from '../images/imageFiles';
 
 export type ImageNode =
   | { readonly kind: 'image'; readonly uri: vscode.Uri }
@@ -15,8 +16,6 @@ export type ImageEntry = Extract<ImageNode, { kind: 'image' }>;
 
 /** How long file-system events are collected before the view refreshes. */
 const REFRESH_DEBOUNCE_MS = 300;
-/** findFiles stops after this many results: a workspace with more is not an enclave project. */
-const MAX_IMAGES = 2000;
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -62,7 +61,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(SETTINGS.imagesExclude) || e.affectsConfiguration('files.exclude')) this.refresh();
+        if (affectsImageSearch(e)) this.refresh();
       }),
     );
   }
@@ -170,17 +169,9 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
   }
 
   private async images(): Promise<ImageNode[]> {
-    if (!vscode.workspace.workspaceFolders?.length) return [];
-    const patterns = vscode.workspace.getConfiguration().get<string[]>(SETTINGS.imagesExclude, []);
-    const exclude = patterns.length === 0 ? undefined : patterns.length === 1 ? patterns[0] : `{${patterns.join(',')}}`;
-    const uris = await vscode.workspace.findFiles('**/*.eif', exclude, MAX_IMAGES);
-    if (uris.length === MAX_IMAGES) {
-      this.log.warn(`Enclave Images: showing the first ${MAX_IMAGES} .eif files only`);
-    }
-    return uris
-      .map((uri) => ({ uri, key: vscode.workspace.asRelativePath(uri, true) }))
-      .sort((a, b) => a.key.localeCompare(b.key))
-      .map(({ uri }) => ({ kind: 'image', uri }));
+    const { uris, truncated } = await findImages();
+    if (truncated) this.log.warn(`Enclave Images: showing the first ${MAX_IMAGES} .eif files only`);
+    return uris.map((uri) => ({ kind: 'image', uri }));
   }
 
   refresh(): void {
