@@ -45,7 +45,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const emulatorHost = emulator.host;
   if (emulatorHost) attestation.useDevelopmentRoots(() => emulatorHost.developmentRoots());
   registerCommands(ctx, { parents, images, describe });
-  const eifViewer = registerEifViewer(ctx, describe);
+  const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);

@@ -194,9 +194,10 @@ export function toViewError(filePath: string, e: unknown): EifViewError {
   if (e instanceof EifFormatError) return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
   if (e instanceof CancelledError) return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
   const unreadable = (message: string): EifViewError => ({ fileName, kind: 'unreadable', message });
+  // Node's error codes, and VS Code's (FileSystemError) for files stat-ed through the workspace.
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return unreadable('The file does not exist (it was deleted or moved).');
-  if (code === 'EACCES' || code === 'EPERM') return unreadable('The file cannot be read: permission denied.');
-  if (code === 'EISDIR') return unreadable('This is a folder, not an enclave image file.');
+  if (code === 'ENOENT' || code === 'FileNotFound') return unreadable('The file does not exist (it was deleted or moved).');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions') return unreadable('The file cannot be read: permission denied.');
+  if (code === 'EISDIR' || code === 'FileIsADirectory') return unreadable('This is a folder, not an enclave image file.');
   return unreadable(`The file could not be read: ${e instanceof Error ? e.message : String(e)}`);
 }

@@ -18,7 +18,8 @@ import { icon, type IconName } from './icons';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
-  copy(text: string, what: string): void;
+  /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
+  copy(text: string, what: string): Promise<unknown>;
   atDocumentTime(): void;
   compare(): void;
   clearComparison(): void;
@@ -290,7 +291,7 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
     tools:
       model.pcrs.length > 0
         ? [
-            button('Copy all as JSON', 'copy', () => actions.copy(json, 'all PCRs as JSON'), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
+            button('Copy all as JSON', 'copy', () => void actions.copy(json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
             comparing ? null : button('Compare with Enclave Image…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-card', title: 'Check the PCRs against an .eif file' }),
           ].filter((b): b is HTMLButtonElement => b !== null)
         : [],

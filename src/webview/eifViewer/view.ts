@@ -14,7 +14,8 @@ import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
-  copy(text: string, what: string): void;
+  /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
+  copy(text: string, what: string): Promise<unknown>;
   describe(): void;
   reload(): void;
   isCollapsed(card: string): boolean;
@@ -178,7 +179,7 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
       h('p', { class: 'note' }, 'Hash algorithm ', h('code', null, m.hashAlgorithm), model.signature ? '' : ' · unsigned, so there is no PCR8'),
       h('div', { class: 'table-scroll' }, table),
     ],
-    { tools: [button('Copy all as JSON', 'copy', () => actions.copy(m.json, 'all PCRs as JSON'), { secondary: true, title: "nitro-cli's Measurements JSON", id: 'copy-all' })] },
+    { tools: [button('Copy all as JSON', 'copy', () => void actions.copy(m.json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, title: "nitro-cli's Measurements JSON", id: 'copy-all' })] },
   );
 }
 

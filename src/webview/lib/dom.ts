@@ -72,18 +72,29 @@ export function textButton(
   );
 }
 
-/** An icon-only button that copies `text` (through the host); it shows a check mark for a moment after a click. */
-export function copyButton(host: { copy(text: string, what: string): void }, text: string, what: string): HTMLButtonElement {
-  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
+/**
+ * An icon-only button that copies `text` (a request to the host): once the host has copied it, it
+ * shows a check mark for a moment; when the host cannot, an error mark with the host's reason.
+ */
+export function copyButton(host: { copy(text: string, what: string): Promise<unknown> }, text: string, what: string): HTMLButtonElement {
+  const title = `Copy ${what}`;
+  const b = h('button', { class: 'icon-button', type: 'button', title, 'aria-label': title });
   b.append(icon('copy'));
-  b.addEventListener('click', () => {
-    host.copy(text, what);
-    b.replaceChildren(icon('check'));
-    b.classList.add('copied');
+  const mark = (name: IconName, cls: string, tip: string) => {
+    b.replaceChildren(icon(name));
+    b.classList.add(cls);
+    b.title = tip;
     setTimeout(() => {
       b.replaceChildren(icon('copy'));
-      b.classList.remove('copied');
+      b.classList.remove(cls);
+      b.title = title;
     }, 1500);
+  };
+  b.addEventListener('click', () => {
+    host.copy(text, what).then(
+      () => mark('check', 'copied', title),
+      (e: unknown) => mark('error', 'copy-failed', `Not copied: ${e instanceof Error ? e.message : String(e)}`),
+    );
   });
   return b;
 }
