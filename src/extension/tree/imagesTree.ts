@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
-import { CancelledError, EifFormatError, IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, type EifInspection, type EifSection } from '../../engine';
+import { CancelledError, EifFormatError, IMAGE_PCRS, type EifInspection, type EifSection } from '../../engine';
 import { CONTEXT_VALUES } from '../ids';
 import type { EifService } from '../images/eifService';
 import { MAX_IMAGES, affectsImageSearch, findImages } from '../images/imageFiles';
+import { pcrTreeItem } from './pcrItem';
 
 export type ImageNode =
   | { readonly kind: 'image'; readonly uri: vscode.Uri }
@@ -70,17 +71,8 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     switch (node.kind) {
       case 'image':
         return this.imageItem(node.uri);
-      case 'pcr': {
-        const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-        item.id = `pcr:${node.uri.toString()}:${node.name}`;
-        item.description = `${node.value.slice(0, 16)}…`;
-        const tip = new vscode.MarkdownString(`**${node.name}**: ${enclavePcrMeaning(node.name)}: ${enclavePcrContents(node.name) ?? ''}\n\n`);
-        tip.appendCodeblock(node.value, 'text');
-        item.tooltip = tip;
-        item.iconPath = new vscode.ThemeIcon('symbol-key');
-        item.contextValue = CONTEXT_VALUES.pcr;
-        return item;
-      }
+      case 'pcr':
+        return pcrTreeItem({ id: `pcr:${node.uri.toString()}:${node.name}`, name: node.name, value: node.value, contextValue: CONTEXT_VALUES.pcr, contents: true });
       case 'sections': {
         const item = new vscode.TreeItem('Sections', vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `sections:${node.uri.toString()}`;

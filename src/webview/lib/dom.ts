@@ -44,12 +44,17 @@ const ICONS = {
 export type IconName = keyof typeof ICONS;
 
 export function icon(name: IconName, extraClass = ''): SVGSVGElement {
+  return lineIcon(name, ICONS[name], extraClass);
+}
+
+/** A 16×16 line icon drawn from `paths` (SVG path data), classed `icon icon-<name>`. */
+export function lineIcon(name: string, paths: readonly string[], extraClass = ''): SVGSVGElement {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', '0 0 16 16');
   svg.setAttribute('class', `icon icon-${name}${extraClass ? ` ${extraClass}` : ''}`);
   svg.setAttribute('aria-hidden', 'true');
   svg.setAttribute('focusable', 'false');
-  for (const d of ICONS[name]) {
+  for (const d of paths) {
     const p = document.createElementNS(SVG, 'path');
     p.setAttribute('d', d);
     svg.append(p);
