@@ -5,7 +5,7 @@
 // restored after a reload.
 import { parseHostMessage, type AttestationHostMessage, type AttestationViewError, type AttestationViewModel, type AttestationWebviewState, type TimeChoice, type TimeMode } from '../../shared/attestationViewer';
 import { READY } from '../../shared/protocol';
-import { HostConnection } from '../lib/vscodeApi';
+import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
 import { humanSize } from '../lib/format';
 import { fromLocalInput, toLocalInput } from './format';
@@ -47,7 +47,7 @@ const connection = new HostConnection<AttestationWebviewState, AttestationHostMe
   },
 });
 
-const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+const cards = collapsedCards(connection);
 
 function setTime(time: TimeChoice): void {
   pendingMode = time.mode;
@@ -63,12 +63,8 @@ const actions: ViewActions = {
   },
   compare: () => connection.post('compare'),
   clearComparison: () => connection.post('clearComparison'),
-  isCollapsed: (card) => collapsed.has(card),
-  setCollapsed: (card, value) => {
-    if (value) collapsed.add(card);
-    else collapsed.delete(card);
-    connection.state = { ...connection.state, collapsed: [...collapsed] };
-  },
+  isCollapsed: cards.isCollapsed,
+  setCollapsed: cards.setCollapsed,
   showAllPcrs: () => connection.state?.showAllPcrs === true,
   setShowAllPcrs: (value) => {
     connection.state = { ...connection.state, showAllPcrs: value };

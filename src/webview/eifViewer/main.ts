@@ -3,7 +3,7 @@
 // the webview keeps only UI state (which cards are collapsed) in the webview state.
 import { parseHostMessage, type EifViewError, type EifViewModel, type EifViewerHostMessage } from '../../shared/eifViewer';
 import { READY } from '../../shared/protocol';
-import { HostConnection } from '../lib/vscodeApi';
+import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
 import { percent, shortSize } from '../lib/format';
 import { errorPage, loadingPage, modelPage, titleBar, type ViewActions } from './view';
@@ -39,18 +39,14 @@ const connection = new HostConnection<ViewState, EifViewerHostMessage>({
   },
 });
 
-const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+const cards = collapsedCards(connection);
 
 const actions: ViewActions = {
   copy: (text, what) => connection.request('copy', { text, what }),
   describe: () => connection.post('describe'),
   reload: () => connection.post('reload'),
-  isCollapsed: (card) => collapsed.has(card),
-  setCollapsed: (card, value) => {
-    if (value) collapsed.add(card);
-    else collapsed.delete(card);
-    connection.state = { ...connection.state, collapsed: [...collapsed] };
-  },
+  isCollapsed: cards.isCollapsed,
+  setCollapsed: cards.setCollapsed,
 };
 
 /** The file name the page was opened for (the host sets it as the page title). */

@@ -58,3 +58,16 @@ export class HostConnection<TState, M extends { readonly type: string }> {
     this.api.setState(value);
   }
 }
+
+/** Which cards of a page are collapsed, kept in the webview state (`collapsed`) across reloads. */
+export function collapsedCards(connection: { state: { readonly collapsed?: readonly string[] } | undefined }): { isCollapsed(card: string): boolean; setCollapsed(card: string, value: boolean): void } {
+  const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+  return {
+    isCollapsed: (card) => collapsed.has(card),
+    setCollapsed: (card, value) => {
+      if (value) collapsed.add(card);
+      else collapsed.delete(card);
+      connection.state = { ...connection.state, collapsed: [...collapsed] };
+    },
+  };
+}
