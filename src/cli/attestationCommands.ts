@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import {
   decodeAttestation,
   decodedToJson,
+  expectedPcrsOf,
   formatJson,
   fromHex,
   nameToString,
@@ -219,8 +220,7 @@ export const verifyAttestationCommand: Command = {
       const eif = optionValue(args, 'eif-path');
       const pcrs = optionValue(args, 'pcrs');
       if (eif !== undefined) {
-        const m = (await inspectEif(resolve(io, eif))).measurements;
-        expectedPcrs = new Map([[0, m.PCR0], [1, m.PCR1], [2, m.PCR2], ...(m.PCR8 ? ([[8, m.PCR8]] as [number, string][]) : [])]);
+        expectedPcrs = expectedPcrsOf((await inspectEif(resolve(io, eif))).measurements);
         expectedPcrsFrom = 'enclave-image';
       } else if (pcrs !== undefined) {
         const text = pcrs.trimStart().startsWith('{') ? pcrs : await readFile(resolve(io, pcrs), 'utf8');

@@ -44,6 +44,7 @@ export {
   type EifSigningKey,
   type SignatureEntry,
 } from './eif/signature';
+export { inspectEifSource, type EifInspection, type EifPorts, type InspectOptions, type SignatureInspection } from './eif/inspect';
 export { describeJson, measurementsJson, signingCertificateJson, formatJson, type DescribeEifJson, type MeasurementsJson, type SigningCertificateJson } from './eif/describe';
 export { parseCertificate, opensslTime, rustDebugEscape, isValidAt, CertificateError, type CertificateInfo, type NameAttribute } from './x509/certificate';
 export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } from './util/bytes';
@@ -78,6 +79,7 @@ export {
   type VerifyReport,
 } from './attestation/verify';
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
+export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';
 export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';
 export { decodedToJson, reportToJson } from './attestation/json';

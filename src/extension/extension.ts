@@ -51,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
   registerCommands(ctx, { parents, images, describe });
-  const eifViewer = registerEifViewer(ctx, describe);
+  const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
 
   ctx.log.info(`Nitro Enclaves ${VERSION} activated (VS Code ${vscode.version}, ${vscode.env.appHost})`);

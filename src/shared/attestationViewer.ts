@@ -4,6 +4,7 @@
 // state a panel keeps to be restored after a reload. The view model is plain JSON (no bigint, Date,
 // Map or Uint8Array) so it crosses postMessage as is. Every value coming from the webview is
 // checked here before the host acts on it.
+import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
 import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/attestationViewer.js) and stylesheet (media/attestationViewer.css). */
@@ -290,6 +291,16 @@ export interface PersistMessage extends HostEnvelope<'persist', { readonly state
 export type AttestationHostMessage = InitMessage | ErrorMessage | BusyMessage | PersistMessage;
 
 export const HOST_MESSAGE_TYPES = ['init', 'error', 'busy', 'persist'] as const satisfies readonly AttestationHostMessage['type'][];
+
+/** The webview's check of what its host sends: the shape of each message type's body. */
+export function parseHostMessage(value: unknown): ParsedMessage<AttestationHostMessage> {
+  return parseHostEnvelope<AttestationHostMessage>(value, "the attestation viewer's", {
+    init: (body) => typeof body['model'] === 'object' && body['model'] !== null,
+    error: (body) => typeof body['message'] === 'string',
+    busy: (body) => body['message'] === undefined || typeof body['message'] === 'string',
+    persist: (body) => typeof body['state'] === 'object' && body['state'] !== null,
+  });
+}
 
 /** Webview → host. */
 export type AttestationWebviewMessage =

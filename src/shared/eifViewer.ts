@@ -1,6 +1,7 @@
 // The protocol of the Enclave Image Viewer (the read-only custom editor for .eif files): the
 // messages between the extension host and the viewer's webview, and the view model the host sends.
 // The view model is plain JSON (no bigint, Date or class instances) so it crosses postMessage as is.
+import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
 import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/eifViewer.js) and stylesheet (media/eifViewer.css). */
@@ -203,6 +204,15 @@ export interface ErrorMessage extends HostEnvelope<'error', EifViewError> {
 export type EifViewerHostMessage = InitMessage | ProgressMessage | ErrorMessage;
 
 export const HOST_MESSAGE_TYPES = ['init', 'progress', 'error'] as const satisfies readonly EifViewerHostMessage['type'][];
+
+/** The webview's check of what its host sends: the shape of each message type's body. */
+export function parseHostMessage(value: unknown): ParsedMessage<EifViewerHostMessage> {
+  return parseHostEnvelope<EifViewerHostMessage>(value, "the viewer's", {
+    init: (body) => typeof body['model'] === 'object' && body['model'] !== null,
+    progress: (body) => typeof body['done'] === 'number' && typeof body['total'] === 'number',
+    error: (body) => typeof body['message'] === 'string',
+  });
+}
 
 /** Webview → host. */
 export type EifViewerWebviewMessage =

@@ -1,8 +1,9 @@
 // The typed message protocol between the extension host and its webviews. Each webview defines
-// its two message unions on top of these envelopes; the host validates every incoming message
-// with `isWebviewEnvelope` (and the view's own checks) before acting on it.
+// its two message unions on top of these envelopes, with a parser for each direction (src/shared/
+// <view>.ts); both sides hand what arrives to the one message handler (src/shared/messages.ts),
+// which checks it with that parser, runs the handler of its type and answers requests.
 
-/** A message from a webview. `id` is set on requests that expect a `response`. */
+/** A message from a webview. `id` is set on requests, which the host answers with a `response`. */
 export interface WebviewEnvelope<TType extends string = string, TBody = unknown> {
   readonly type: TType;
   readonly id?: number;

@@ -13,6 +13,7 @@ type ViewerHook = Pick<EifEditorProvider, 'modelFor' | 'errorFor' | 'describe'>;
 
 describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extension host', () => {
   let viewer: ViewerHook;
+  let images: NitroEnclavesApi['images'];
   let fixtures: string;
   let folder: vscode.Uri;
 
@@ -24,6 +25,7 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     const api = (await extension.activate()) as NitroEnclavesApi & { eifViewer?: ViewerHook };
     assert.ok(api.eifViewer, 'the extension API exposes the viewer as `eifViewer` (the provider registerEifViewer returns)');
     viewer = api.eifViewer;
+    images = api.images;
     fixtures = path.join(extension.extensionPath, 'test', 'fixtures', 'eif');
     folder = vscode.Uri.joinPath(workspace.uri, 'eif-viewer-test');
     await vscode.workspace.fs.createDirectory(folder);
@@ -139,5 +141,21 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     assert.ok(viewer.errorFor(uri));
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     await eventually('the closed editor to be forgotten', () => viewer.errorFor(uri) === undefined);
+  });
+
+  it('a viewer opened from the Images view shows the inspection the view measured, not a second one', async () => {
+    const uri = vscode.Uri.joinPath(folder, 'shared.eif');
+    await vscode.workspace.fs.writeFile(uri, fixture('synthetic-v4-signed.eif'));
+    const children = await images.getChildren({ kind: 'image', uri });
+    assert.ok(children.some((c) => c.kind === 'pcr'), 'the Images view measured the image');
+    const measured = Date.now();
+    // Let the clock move on, so that a second measuring would carry a later time.
+    await eventually('the clock to move on', () => Date.now() > measured + 5);
+    await openInViewer(uri);
+    const model = await eventually('the view model of shared.eif', () => viewer.modelFor(uri));
+    assert.ok(model.signature?.ok);
+    assert.ok(Date.parse(model.signature.checkedAt) <= measured, `checked at ${model.signature.checkedAt}, after the view measured it (${new Date(measured).toISOString()})`);
+    assert.ok(Date.parse(model.inspectedAt) <= measured, `inspected at ${model.inspectedAt}`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });

@@ -63,6 +63,32 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     assert.equal(item.contextValue, 'eifImage');
   });
 
+  it('leaves out images named by files.exclude and by brace patterns of nitroEnclaves.images.exclude', async () => {
+    const kept = await place('synthetic-v4-unsigned.eif');
+    const hiddenByFiles = vscode.Uri.joinPath(folder, 'files-excluded', 'a.eif');
+    const hiddenByBraces = vscode.Uri.joinPath(folder, 'brace-excluded', 'b.eif');
+    for (const uri of [hiddenByFiles, hiddenByBraces]) {
+      await vscode.workspace.fs.writeFile(uri, new Uint8Array([0]));
+      created.push(vscode.Uri.joinPath(uri, '..'));
+    }
+    const files = vscode.workspace.getConfiguration('files');
+    const images = vscode.workspace.getConfiguration('nitroEnclaves.images');
+    const listed = async () => (await api.images.getChildren()).map((e) => (e.kind === 'image' ? e.uri.toString() : '')).filter((u) => u.includes('fixtures-under-test'));
+    try {
+      await files.update('exclude', { '**/files-excluded': true }, vscode.ConfigurationTarget.Workspace);
+      await images.update('exclude', ['**/node_modules/**', '**/{brace-excluded,nothing-here}/**'], vscode.ConfigurationTarget.Workspace);
+      const uris = await listed();
+      assert.ok(uris.includes(kept.toString()), uris.join('\n'));
+      assert.ok(!uris.includes(hiddenByFiles.toString()), 'files.exclude is honoured');
+      assert.ok(!uris.includes(hiddenByBraces.toString()), 'a brace pattern of nitroEnclaves.images.exclude is honoured');
+    } finally {
+      await files.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+      await images.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    const after = await listed();
+    assert.ok(after.includes(hiddenByFiles.toString()) && after.includes(hiddenByBraces.toString()), 'both come back without the settings');
+  });
+
   it('copies one PCR, and all PCRs as nitro-cli Measurements JSON', async () => {
     const uri = await place('synthetic-v4-unsigned.eif');
     const want = expected('synthetic-v4-unsigned.eif');

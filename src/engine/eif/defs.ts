@@ -59,3 +59,40 @@ export const MAX_DECODED_SECTION = 1024 * 1024;
 
 /** The `HashAlgorithm` text in nitro-cli's measurement JSON (see the spec's note on its versions). */
 export const HASH_ALGORITHM_TEXT = 'Sha384 { ... }';
+
+/** The PCRs an enclave image determines, in nitro-cli's order (PCR8 only when the image is signed). */
+export const IMAGE_PCRS = ['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const;
+export type ImagePcrName = (typeof IMAGE_PCRS)[number];
+
+/**
+ * What each PCR of an enclave measures (spec section 4.1, in the words of AWS's documentation), and
+ * for the PCRs an image determines, which parts of the image go into it.
+ */
+const ENCLAVE_PCRS: Readonly<Record<number, { readonly meaning: string; readonly contents?: string }>> = {
+  0: { meaning: 'Enclave image file', contents: 'kernel, command line and every ramdisk' },
+  1: { meaning: 'Linux kernel and bootstrap', contents: 'kernel, command line and the first ramdisk' },
+  2: { meaning: 'Application', contents: 'every ramdisk after the first' },
+  3: { meaning: 'IAM role of the parent instance' },
+  4: { meaning: 'Parent instance ID' },
+  8: { meaning: 'Signing certificate of the image', contents: 'the certificate that signed the image' },
+};
+
+/** A PCR's index, given as a number or a name (`PCR8`); NaN when it is neither. */
+function pcrIndex(pcr: number | string): number {
+  if (typeof pcr === 'number') return pcr;
+  const m = /^PCR(\d{1,2})$/.exec(pcr);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** What PCR `pcr` (an index or a name such as `PCR0`) of an enclave measures: `Enclave image file`, ... */
+export function enclavePcrMeaning(pcr: number | string): string {
+  const index = pcrIndex(pcr);
+  const known = ENCLAVE_PCRS[index]?.meaning;
+  if (known !== undefined) return known;
+  return index >= 16 ? 'Application-defined' : 'Reserved';
+}
+
+/** Which parts of an image go into PCR `pcr` (0, 1, 2 and 8); undefined for the PCRs an image does not determine. */
+export function enclavePcrContents(pcr: number | string): string | undefined {
+  return ENCLAVE_PCRS[pcrIndex(pcr)]?.contents;
+}

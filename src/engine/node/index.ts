@@ -2,7 +2,7 @@
 export { FileByteSource } from './fileByteSource';
 export { nodeHashes } from './nodeHashes';
 export { writeAtomically, type PositionalWrite } from './atomicFile';
-export { inspectEif, inspectEifSource, describeEif, type EifInspection, type InspectOptions, type SignatureInspection } from './eifFile';
+export { inspectEif, describeEif, nodeEifPorts, type EifInspection, type InspectOptions, type SignatureInspection } from './eifFile';
 export { writeEif, signatureSectionFor, readPem, type SectionInput, type SigningInput, type WriteEifOptions, type WriteEifResult } from './eifWriter';
 export { signEifFile, type SignEifOptions } from './signEif';
 export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } from './cose';

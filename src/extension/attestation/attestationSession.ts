@@ -4,7 +4,7 @@
 // and asks for a few actions (copy, change the time, compare with an image, reload).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LinkCache, MAX_DOCUMENT_BYTES, type VerifyOptions, type VerifyReport } from '../../engine';
+import { LinkCache, MAX_DOCUMENT_BYTES, expectedPcrsOf, type VerifyOptions, type VerifyReport } from '../../engine';
 import { nodeAttestationCrypto } from '../../engine/node';
 import {
   ATTESTATION_VIEWER_SCRIPT,
@@ -22,13 +22,13 @@ import {
 } from '../../shared/attestationViewer';
 import type { Ctx } from '../ctx';
 import type { EifService } from '../images/eifService';
-import { webviewHtml, webviewOptions } from '../webviews/html';
-import { expectedPcrsOf, toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
+import { pickImage } from '../images/imageFiles';
+import { WebviewSession } from '../webviews/session';
+import type { MessageHandlers } from '../../shared/messages';
+import { toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
 
 /** Inputs larger than this are refused before reading: hex text of the largest document, plus room for line breaks. */
 export const MAX_INPUT_BYTES = MAX_DOCUMENT_BYTES * 2 + 64 * 1024;
-/** File-system events within this window cause one new verification (a save often fires several). */
-const CHANGE_DEBOUNCE_MS = 300;
 
 /** What a viewer shows a document from. */
 export type DocumentSource =
@@ -84,47 +84,30 @@ export interface SessionOptions {
   readonly onVerified?: (report: VerifyReport) => void;
 }
 
-export class AttestationSession implements vscode.Disposable {
-  private readonly disposables: vscode.Disposable[] = [];
+export class AttestationSession extends WebviewSession<AttestationHostMessage, Shown, AttestationWebviewMessage> {
   private readonly label: string;
   private time: TimeChoice;
   private comparison: Comparison | undefined;
-  private shown: Shown | undefined;
   private run: VerifyRun | undefined;
   private busy: string | undefined;
-  /** Increases with every verification; one whose number is no longer current drops its result. */
-  private generation = 0;
   private pending: Promise<void> = Promise.resolve();
-  private changeTimer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
-  /** The webview has loaded its page and said `ready` (at least once). */
-  private webviewReady = false;
 
   constructor(
-    readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     readonly source: DocumentSource,
     private readonly options: SessionOptions,
   ) {
-    this.label = sourceLabel(source);
-    this.time = options.time ?? { mode: 'now' };
-    const extensionUri = options.ctx.extension.extensionUri;
-    panel.webview.options = webviewOptions(extensionUri);
-    panel.webview.html = webviewHtml({
-      webview: panel.webview,
-      extensionUri,
-      script: ATTESTATION_VIEWER_SCRIPT,
-      styles: ['eifViewer.css', 'attestationViewer.css'],
-      title: this.label,
+    const label = sourceLabel(source);
+    super({
+      ctx: options.ctx,
+      panel,
+      name: `Attestation viewer (${label})`,
+      page: { script: ATTESTATION_VIEWER_SCRIPT, styles: ['eifViewer.css', 'attestationViewer.css'], title: label },
+      parse: parseWebviewMessage,
+      ...(source.kind === 'file' ? { watch: source.uri } : {}),
     });
-    this.disposables.push(panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
-    if (source.kind === 'file' && source.uri.scheme === 'file') {
-      // Watch the file's folder (a pattern of the file name itself would need glob escaping) and keep only this file's events.
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(source.uri.fsPath)), '*'));
-      const onEvent = (changed: vscode.Uri) => {
-        if (changed.fsPath === source.uri.fsPath) this.scheduleVerify();
-      };
-      this.disposables.push(watcher, watcher.onDidChange(onEvent), watcher.onDidCreate(onEvent), watcher.onDidDelete(onEvent));
-    }
+    this.label = label;
+    this.time = options.time ?? { mode: 'now' };
     void this.verify();
   }
 
@@ -141,11 +124,6 @@ export class AttestationSession implements vscode.Disposable {
   /** The report behind what the viewer shows. */
   get report(): VerifyReport | undefined {
     return this.run?.report;
-  }
-
-  /** Whether the webview has loaded and said `ready`. */
-  get ready(): boolean {
-    return this.webviewReady;
   }
 
   /** Resolves once the verification in progress (if any) has finished. */
@@ -171,20 +149,13 @@ export class AttestationSession implements vscode.Disposable {
     return undefined;
   }
 
-  private post(message: AttestationHostMessage): void {
-    if (this.disposed) return;
-    // A hidden webview drops messages; it sends `ready` again when shown and gets everything then.
-    void this.panel.webview.postMessage(message);
-  }
-
   private persist(): void {
     const state = this.state;
     if (state) this.post({ type: 'persist', body: { state } });
   }
 
-  private show(message: Shown): void {
-    this.shown = message;
-    this.post(message);
+  protected override show(message: Shown): void {
+    super.show(message);
     this.persist();
   }
 
@@ -193,89 +164,39 @@ export class AttestationSession implements vscode.Disposable {
     this.post({ type: 'busy', body: message === undefined ? {} : { message } });
   }
 
-  /**
-   * Handles a message as if the webview had sent it: checks it, then acts. Resolves when done,
-   * with whether it was accepted. (The extension-host tests drive the viewer through here.)
-   */
-  async receive(raw: unknown): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const parsed = parseWebviewMessage(raw);
-    if (!parsed.ok) {
-      this.options.ctx.log.warn(`Attestation viewer (${this.label}): ignored a message from the webview: ${parsed.reason}`);
-      return { ok: false, reason: parsed.reason };
-    }
-    try {
-      await this.handle(parsed.message);
-    } catch (e) {
-      this.options.ctx.log.error(`Attestation viewer (${this.label}): ${parsed.message.type} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      void vscode.window.showErrorMessage(`Nitro Enclaves: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    return { ok: true };
+  protected replay(): void {
+    this.persist();
+    if (this.busy !== undefined) this.post({ type: 'busy', body: { message: this.busy } });
   }
 
-  private async handle(message: AttestationWebviewMessage): Promise<void> {
-    switch (message.type) {
-      case 'ready':
-        // The webview (re)loaded: first open, or shown again after being hidden. What was posted
-        // before it listened is lost, so it gets everything again.
-        this.webviewReady = true;
-        if (this.shown) this.post(this.shown);
-        this.persist();
-        if (this.busy !== undefined) this.post({ type: 'busy', body: { message: this.busy } });
-        return;
-      case 'copy':
-        await vscode.env.clipboard.writeText(message.body.text);
-        vscode.window.setStatusBarMessage(`Copied ${message.body.what}`, 3000);
-        return;
-      case 'setTime':
-        this.time = message.body;
+  protected handlers(): MessageHandlers<Exclude<AttestationWebviewMessage, { type: 'ready' }>> {
+    return {
+      copy: async ({ body }) => {
+        await vscode.env.clipboard.writeText(body.text);
+        vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+      },
+      setTime: async ({ body }) => {
+        this.time = body;
         await this.verify();
-        return;
-      case 'compare':
-        await this.pickImage();
-        return;
-      case 'clearComparison':
+      },
+      compare: () => this.pickImage(),
+      clearComparison: async () => {
         this.comparison = undefined;
         await this.verify();
-        return;
-      case 'reload':
-        await this.verify();
-        return;
-    }
+      },
+      reload: () => this.verify(),
+    };
   }
 
   /** Asks which enclave image to compare with: the workspace's .eif files, or one from a file dialog. */
   private async pickImage(): Promise<void> {
-    type Item = vscode.QuickPickItem & { readonly uri?: vscode.Uri; readonly browse?: true };
-    const found = await vscode.workspace.findFiles('**/*.eif', '**/node_modules/**', 500);
-    found.sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
-    const items: Item[] = found.map((uri) => {
-      const relative = vscode.workspace.asRelativePath(uri);
-      const dir = path.posix.dirname(relative);
-      return {
-        label: `$(file-binary) ${path.posix.basename(uri.path)}`,
-        ...(dir !== '.' ? { description: dir } : {}),
-        ...(this.comparison?.uri.toString() === uri.toString() ? { detail: 'compared now' } : {}),
-        uri,
-      };
-    });
-    if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-    items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
-    const picked = await vscode.window.showQuickPick(items, {
+    const uri = await pickImage({
       title: 'Compare with Enclave Image',
-      placeHolder: found.length > 0 ? 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry' : 'No .eif files in the workspace: browse for one',
-      matchOnDescription: true,
+      placeHolder: 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry',
+      openLabel: 'Compare',
+      ...(this.comparison ? { current: this.comparison.uri } : {}),
+      currentDetail: 'compared now',
     });
-    if (!picked) return;
-    let uri = picked.uri;
-    if (picked.browse) {
-      const chosen = await vscode.window.showOpenDialog({
-        canSelectMany: false,
-        openLabel: 'Compare',
-        title: 'Compare with Enclave Image',
-        filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
-      });
-      uri = chosen?.[0];
-    }
     if (uri) await this.compareWith(uri);
   }
 
@@ -297,30 +218,24 @@ export class AttestationSession implements vscode.Disposable {
     await this.verify();
   }
 
-  private scheduleVerify(): void {
-    if (this.disposed) return;
-    if (this.changeTimer !== undefined) clearTimeout(this.changeTimer);
-    this.changeTimer = setTimeout(() => {
-      this.changeTimer = undefined;
-      this.options.ctx.log.info(`Attestation viewer: ${this.label} changed on disk; verifying it again`);
-      void this.verify();
-    }, CHANGE_DEBOUNCE_MS);
+  protected override fileChanged(): void {
+    this.options.ctx.log.info(`Attestation viewer: ${this.label} changed on disk; verifying it again`);
+    void this.verify();
   }
 
   /** Reads the document (files are read again every time) and verifies it at the chosen time. */
   verify(): Promise<void> {
-    const generation = ++this.generation;
-    const done = this.verifyNow(generation).catch((e: unknown) => {
+    const current = this.newRun();
+    const done = this.verifyNow(current).catch((e: unknown) => {
       // Not expected (the engine answers hostile input with a report), but never let it escape.
       this.options.ctx.log.error(`Attestation viewer (${this.label}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      if (generation === this.generation) this.show({ type: 'error', body: { label: this.label, kind: 'format', message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`, canReload: true } });
+      if (current()) this.show({ type: 'error', body: { label: this.label, kind: 'format', message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`, canReload: true } });
     });
     this.pending = done;
     return done;
   }
 
-  private async verifyNow(generation: number): Promise<void> {
-    const current = () => !this.disposed && generation === this.generation;
+  private async verifyNow(current: () => boolean): Promise<void> {
     const source = this.source;
     if (source.kind === 'failed') {
       this.show({ type: 'error', body: source.error });
@@ -380,11 +295,5 @@ export class AttestationSession implements vscode.Disposable {
       }
       return { ok: false, message: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` };
     }
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    if (this.changeTimer !== undefined) clearTimeout(this.changeTimer);
-    for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -4,17 +4,18 @@
 import {
   LinkCache,
   fromUtf8,
+  pcrMeaning,
   toHex,
   verifyAttestation,
   type AttestationCrypto,
   type ChainEntry,
   type Check,
-  type MeasurementsJson,
   type OptionalBytes,
   type VerifyOptions,
   type VerifyReport,
 } from '../../engine';
-import { ATTESTATION_KIND_LABELS, timestampDate, type AttestationKind } from '../../engine/attestation/document';
+import { ATTESTATION_KIND_LABELS, timestampDate } from '../../engine/attestation/document';
+import { colonPairs, sentence } from '../../shared/text';
 import type {
   AttestationViewModel,
   BytesView,
@@ -40,17 +41,6 @@ export interface VerifyRun {
    * is readable (the viewer says whether the document was valid when it was made).
    */
   readonly atDocumentTime?: VerifyReport;
-}
-
-/** The PCRs of an image that a document is compared with: 0, 1, 2, and 8 when the image is signed. */
-export function expectedPcrsOf(measurements: Pick<MeasurementsJson, 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8'>): Map<number, string> {
-  const pcrs = new Map<number, string>([
-    [0, measurements.PCR0],
-    [1, measurements.PCR1],
-    [2, measurements.PCR2],
-  ]);
-  if (measurements.PCR8 !== undefined) pcrs.set(8, measurements.PCR8);
-  return pcrs;
 }
 
 /**
@@ -85,55 +75,6 @@ export function unreadableReason(report: VerifyReport): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Words and small values
 
-/** What each PCR of an instance's NitroTPM measures (AWS EC2 User Guide, "NitroTPM Attestation Document contents"). */
-function nitroTpmPcrMeaning(index: number): string {
-  switch (index) {
-    case 0:
-      return 'Core system firmware code';
-    case 1:
-      return 'Core system firmware data';
-    case 2:
-      return 'Extended or pluggable code';
-    case 3:
-      return 'Extended or pluggable firmware data';
-    case 4:
-      return 'Boot manager code';
-    case 5:
-      return 'Boot manager configuration and GPT';
-    case 6:
-      return 'Host platform manufacturer';
-    case 7:
-      return 'Secure Boot policy';
-    case 16:
-      return 'Debug';
-    case 23:
-      return 'Application support';
-    default:
-      return index >= 8 && index <= 15 ? 'Static operating system' : 'Reserved';
-  }
-}
-
-/** What each PCR measures: of an enclave (spec section 4.1), or of an instance's NitroTPM. */
-export function pcrMeaning(index: number, kind: AttestationKind = 'enclave'): string {
-  if (kind === 'nitrotpm') return nitroTpmPcrMeaning(index);
-  switch (index) {
-    case 0:
-      return 'Enclave image';
-    case 1:
-      return 'Linux kernel and bootstrap';
-    case 2:
-      return 'Application';
-    case 3:
-      return 'IAM role of the parent instance';
-    case 4:
-      return 'Parent instance ID';
-    case 8:
-      return 'Signing certificate of the image';
-    default:
-      return index >= 16 ? 'Application-defined' : 'Reserved';
-  }
-}
-
 /** `2022-10-13 08:58:02 UTC`, with milliseconds when the instant has them. */
 export function utcText(date: Date): string {
   const iso = date.toISOString();
@@ -151,13 +92,6 @@ export function documentTimeView(ms: number): TimeView {
   return date ? timeView(date) : { ms, iso: '', utc: `${ms} ms, beyond the range of dates`, outOfRange: true };
 }
 
-/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
-function sentence(text: string): string {
-  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
-  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
-}
-
-const colonPairs = (hex: string): string => (hex.match(/../g) ?? []).join(':').toUpperCase();
 
 /** Text a person can read: valid UTF-8 without control characters other than tab and line breaks. */
 function printableText(bytes: Uint8Array): string | undefined {
@@ -200,8 +134,8 @@ function certificateView(entry: ChainEntry, at: Date, trusted: boolean): Certifi
     notBefore: timeView(entry.notBefore),
     notAfter: timeView(entry.notAfter),
     status: entry.validAtTime ? 'valid' : at < entry.notBefore ? 'not-yet-valid' : 'expired',
-    sha256: colonPairs(entry.sha256),
-    serial: colonPairs(entry.serialNumberHex),
+    sha256: colonPairs(entry.sha256).toUpperCase(),
+    serial: colonPairs(entry.serialNumberHex).toUpperCase(),
     ...(entry.role === 'root' ? { trusted } : {}),
   };
 }

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { AttestationFormatError, LinkCache, readDocumentInput, type VerifyOptions, type VerifyReport } from '../../engine';
 import { parseWebviewState, type AttestationViewError, type AttestationViewModel, type PanelState, type TimeChoice } from '../../shared/attestationViewer';
+import { sentence } from '../../shared/text';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
 import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMANDS } from '../ids';
@@ -62,8 +63,7 @@ class AttestationDocument implements vscode.CustomDocument {
 }
 
 function clipboardHint(message: string): string {
-  const text = message.charAt(0).toUpperCase() + message.slice(1);
-  return `${text}. Copy an attestation document as base64 or hex text (for example the output of \`base64 -w0 document.cbor\`) and try again.`;
+  return `${sentence(message)}. Copy an attestation document as base64 or hex text (for example the output of \`base64 -w0 document.cbor\`) and try again.`;
 }
 
 /** Every open viewer, panels and custom editors alike. */
@@ -129,7 +129,7 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       return { kind: 'bytes', bytes, label, encoding };
     } catch (e) {
       const message = e instanceof AttestationFormatError ? e.message : String(e);
-      return { kind: 'failed', error: { label, kind: 'format', message: label === 'Clipboard' ? clipboardHint(message) : `${message.charAt(0).toUpperCase()}${message.slice(1)}.` } };
+      return { kind: 'failed', error: { label, kind: 'format', message: label === 'Clipboard' ? clipboardHint(message) : `${sentence(message)}.` } };
     }
   }
 

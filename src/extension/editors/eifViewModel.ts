@@ -6,17 +6,21 @@ import * as path from 'node:path';
 import {
   CancelledError,
   EifFormatError,
+  IMAGE_PCRS,
   MAX_SECTIONS,
+  enclavePcrMeaning,
   SectionType,
   formatJson,
   opensslTime,
   toColonHex,
   toHex,
   type CertificateInfo,
+  type EifInspection,
   type EifLayout,
+  type SignatureInspection,
   type NameAttribute,
 } from '../../engine';
-import type { EifInspection, SignatureInspection } from '../../engine/node';
+import { colonPairs } from '../../shared/text';
 import type {
   EifCertificateView,
   EifDescribeView,
@@ -27,14 +31,6 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-
-/** What each PCR of an image measures, in the words of AWS's documentation. */
-export const PCR_MEANINGS: Readonly<Record<string, string>> = {
-  PCR0: 'Enclave image file',
-  PCR1: 'Linux kernel and bootstrap',
-  PCR2: 'Application',
-  PCR8: 'Signing certificate',
-};
 
 /** Short names used in `CN=…, O=…` text (RFC 4514 and OpenSSL); other attributes keep their long name. */
 const SHORT_NAMES: Readonly<Record<string, string>> = {
@@ -108,9 +104,7 @@ function sectionRows(layout: EifLayout): EifSectionView[] {
 
 function measurementsView(inspection: EifInspection): EifMeasurementsView {
   const m = inspection.measurements;
-  const pcrs = (['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const)
-    .filter((name) => m[name] !== undefined)
-    .map((name) => ({ name, meaning: PCR_MEANINGS[name] as string, value: m[name] as string }));
+  const pcrs = IMAGE_PCRS.filter((name) => m[name] !== undefined).map((name) => ({ name, meaning: enclavePcrMeaning(name), value: m[name] as string }));
   return { hashAlgorithm: m.HashAlgorithm, pcrs, json: formatJson(m) };
 }
 
@@ -130,11 +124,10 @@ function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMeta
 }
 
 export function certificateView(cert: CertificateInfo): EifCertificateView {
-  const serial = cert.serialNumberHex.match(/../g)?.join(':') ?? cert.serialNumberHex;
   return {
     subject: nameText(cert.subject),
     issuer: nameText(cert.issuer),
-    serial,
+    serial: colonPairs(cert.serialNumberHex),
     notBefore: { openssl: opensslTime(cert.notBefore), iso: cert.notBefore.toISOString() },
     notAfter: { openssl: opensslTime(cert.notAfter), iso: cert.notAfter.toISOString() },
     signatureAlgorithm: cert.signatureAlgorithm,
@@ -201,9 +194,10 @@ export function toViewError(filePath: string, e: unknown): EifViewError {
   if (e instanceof EifFormatError) return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
   if (e instanceof CancelledError) return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
   const unreadable = (message: string): EifViewError => ({ fileName, kind: 'unreadable', message });
+  // Node's error codes, and VS Code's (FileSystemError) for files stat-ed through the workspace.
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return unreadable('The file does not exist (it was deleted or moved).');
-  if (code === 'EACCES' || code === 'EPERM') return unreadable('The file cannot be read: permission denied.');
-  if (code === 'EISDIR') return unreadable('This is a folder, not an enclave image file.');
+  if (code === 'ENOENT' || code === 'FileNotFound') return unreadable('The file does not exist (it was deleted or moved).');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions') return unreadable('The file cannot be read: permission denied.');
+  if (code === 'EISDIR' || code === 'FileIsADirectory') return unreadable('This is a folder, not an enclave image file.');
   return unreadable(`The file could not be read: ${e instanceof Error ? e.message : String(e)}`);
 }

@@ -1,16 +1,9 @@
 import * as vscode from 'vscode';
-import { CancelledError, EifFormatError, type EifSection } from '../../engine';
-import type { EifInspection } from '../../engine/node';
-import { CONTEXT_VALUES, SETTINGS } from '../ids';
+import { CancelledError, EifFormatError, IMAGE_PCRS, type EifInspection, type EifSection } from '../../engine';
+import { CONTEXT_VALUES } from '../ids';
 import type { EifService } from '../images/eifService';
-
-/** What each PCR of an image measures (the names the attestation tools use). */
-export const PCR_MEANINGS: Record<string, string> = {
-  PCR0: 'Enclave image file: kernel, command line and every ramdisk',
-  PCR1: 'Linux kernel and bootstrap: kernel, command line and the first ramdisk',
-  PCR2: 'Application: every ramdisk after the first',
-  PCR8: 'Signing certificate: the certificate that signed the image',
-};
+import { MAX_IMAGES, affectsImageSearch, findImages } from '../images/imageFiles';
+import { pcrTreeItem } from './pcrItem';
 
 export type ImageNode =
   | { readonly kind: 'image'; readonly uri: vscode.Uri }
@@ -24,8 +17,6 @@ export type ImageEntry = Extract<ImageNode, { kind: 'image' }>;
 
 /** How long file-system events are collected before the view refreshes. */
 const REFRESH_DEBOUNCE_MS = 300;
-/** findFiles stops after this many results: a workspace with more is not an enclave project. */
-const MAX_IMAGES = 2000;
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -42,8 +33,7 @@ export function formatBytes(n: number): string {
 /** The PCR nodes of an inspection, in nitro-cli's order. */
 export function pcrNodes(uri: vscode.Uri, inspection: EifInspection): ImageNode[] {
   const m = inspection.measurements;
-  return (['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const)
-    .filter((k) => m[k] !== undefined)
+  return IMAGE_PCRS.filter((k) => m[k] !== undefined)
     .map((name) => ({ kind: 'pcr', uri, name, value: m[name] as string }));
 }
 
@@ -72,7 +62,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(SETTINGS.imagesExclude) || e.affectsConfiguration('files.exclude')) this.refresh();
+        if (affectsImageSearch(e)) this.refresh();
       }),
     );
   }
@@ -81,17 +71,8 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     switch (node.kind) {
       case 'image':
         return this.imageItem(node.uri);
-      case 'pcr': {
-        const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-        item.id = `pcr:${node.uri.toString()}:${node.name}`;
-        item.description = `${node.value.slice(0, 16)}…`;
-        const tip = new vscode.MarkdownString(`**${node.name}**: ${PCR_MEANINGS[node.name] ?? ''}\n\n`);
-        tip.appendCodeblock(node.value, 'text');
-        item.tooltip = tip;
-        item.iconPath = new vscode.ThemeIcon('symbol-key');
-        item.contextValue = CONTEXT_VALUES.pcr;
-        return item;
-      }
+      case 'pcr':
+        return pcrTreeItem({ id: `pcr:${node.uri.toString()}:${node.name}`, name: node.name, value: node.value, contextValue: CONTEXT_VALUES.pcr, contents: true });
       case 'sections': {
         const item = new vscode.TreeItem('Sections', vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `sections:${node.uri.toString()}`;
@@ -180,17 +161,9 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
   }
 
   private async images(): Promise<ImageNode[]> {
-    if (!vscode.workspace.workspaceFolders?.length) return [];
-    const patterns = vscode.workspace.getConfiguration().get<string[]>(SETTINGS.imagesExclude, []);
-    const exclude = patterns.length === 0 ? undefined : patterns.length === 1 ? patterns[0] : `{${patterns.join(',')}}`;
-    const uris = await vscode.workspace.findFiles('**/*.eif', exclude, MAX_IMAGES);
-    if (uris.length === MAX_IMAGES) {
-      this.log.warn(`Enclave Images: showing the first ${MAX_IMAGES} .eif files only`);
-    }
-    return uris
-      .map((uri) => ({ uri, key: vscode.workspace.asRelativePath(uri, true) }))
-      .sort((a, b) => a.key.localeCompare(b.key))
-      .map(({ uri }) => ({ kind: 'image', uri }));
+    const { uris, truncated } = await findImages();
+    if (truncated) this.log.warn(`Enclave Images: showing the first ${MAX_IMAGES} .eif files only`);
+    return uris.map((uri) => ({ kind: 'image', uri }));
   }
 
   refresh(): void {

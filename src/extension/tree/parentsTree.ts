@@ -1,16 +1,9 @@
 import * as vscode from 'vscode';
 import type { BackendRegistry } from '../../engine/node/registry';
+import { enclavePcrMeaning } from '../../engine';
 import { BackendError } from '../../engine/platform/backend';
 import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine/platform/backend';
 import { CONTEXT_VALUES } from '../ids';
-
-/** What each PCR of a running enclave measures. */
-const PCR_MEANINGS: Record<string, string> = {
-  PCR0: 'Enclave image file',
-  PCR1: 'Linux kernel and bootstrap',
-  PCR2: 'Application',
-  PCR8: 'Signing certificate of the image',
-};
 
 /** How the view presents the parents of each kind of backend. */
 export const BACKEND_KINDS: Record<BackendKind, { readonly icon: string; readonly where: string; readonly about: string }> = {
@@ -121,7 +114,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
       item.id = `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`;
       item.description = `${node.value.slice(0, 16)}…`;
-      const tip = new vscode.MarkdownString(`**${node.name}**: ${PCR_MEANINGS[node.name] ?? ''}\n\n`);
+      const tip = new vscode.MarkdownString(`**${node.name}**: ${enclavePcrMeaning(node.name)}\n\n`);
       tip.appendCodeblock(node.value, 'text');
       item.tooltip = tip;
       item.iconPath = new vscode.ThemeIcon('symbol-key');

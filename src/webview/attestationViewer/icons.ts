@@ -1,8 +1,6 @@
 // The viewer's icons: the Enclave Image Viewer's set plus a few of its own, drawn the same way
 // (16×16 line icons in the current text colour).
-import { icon as baseIcon, type IconName as BaseIconName } from '../lib/dom';
-
-const SVG = 'http://www.w3.org/2000/svg';
+import { icon as baseIcon, lineIcon, type IconName as BaseIconName } from '../lib/dom';
 
 const EXTRA = {
   shield: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z'],
@@ -18,16 +16,5 @@ const EXTRA = {
 export type IconName = BaseIconName | keyof typeof EXTRA;
 
 export function icon(name: IconName, extraClass = ''): SVGSVGElement {
-  if (!(name in EXTRA)) return baseIcon(name as BaseIconName, extraClass);
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('class', `icon icon-${name}${extraClass ? ` ${extraClass}` : ''}`);
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  for (const d of EXTRA[name as keyof typeof EXTRA]) {
-    const p = document.createElementNS(SVG, 'path');
-    p.setAttribute('d', d);
-    svg.append(p);
-  }
-  return svg;
+  return name in EXTRA ? lineIcon(name, EXTRA[name as keyof typeof EXTRA], extraClass) : baseIcon(name as BaseIconName, extraClass);
 }

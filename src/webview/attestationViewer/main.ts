@@ -3,15 +3,14 @@
 // verifies again when the time selector or the compared image changes. The webview state keeps the
 // UI state (collapsed cards) and, for panels, what the host asks it to keep so the panel can be
 // restored after a reload.
-import type { AttestationHostMessage, AttestationViewError, AttestationViewModel, AttestationWebviewState, TimeChoice, TimeMode } from '../../shared/attestationViewer';
-import { READY, type HostEnvelope } from '../../shared/protocol';
-import { HostConnection } from '../lib/vscodeApi';
+import { parseHostMessage, type AttestationHostMessage, type AttestationViewError, type AttestationViewModel, type AttestationWebviewState, type TimeChoice, type TimeMode } from '../../shared/attestationViewer';
+import { READY } from '../../shared/protocol';
+import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
 import { humanSize } from '../lib/format';
 import { fromLocalInput, toLocalInput } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
-
 
 type Screen = { readonly kind: 'loading' } | { readonly kind: 'model'; readonly model: AttestationViewModel } | { readonly kind: 'error'; readonly error: AttestationViewError };
 
@@ -24,48 +23,31 @@ let customOpen = false;
 
 const root = document.getElementById('root') ?? document.body.appendChild(document.createElement('div'));
 
-function isHostMessage(m: HostEnvelope): m is AttestationHostMessage {
-  const body = m.body as Record<string, unknown> | undefined;
-  if (typeof body !== 'object' || body === null) return false;
-  switch (m.type) {
-    case 'init':
-      return typeof body['model'] === 'object' && body['model'] !== null;
-    case 'error':
-      return typeof body['message'] === 'string';
-    case 'busy':
-      return body['message'] === undefined || typeof body['message'] === 'string';
-    case 'persist':
-      return typeof body['state'] === 'object' && body['state'] !== null;
-    default:
-      return false;
-  }
-}
-
-const connection = new HostConnection<AttestationWebviewState>((message) => {
-  if (!isHostMessage(message)) return;
-  switch (message.type) {
-    case 'init':
-      screen = { kind: 'model', model: message.body.model };
+const connection = new HostConnection<AttestationWebviewState, AttestationHostMessage>({
+  parse: parseHostMessage,
+  handlers: {
+    init: ({ body }) => {
+      screen = { kind: 'model', model: body.model };
       pendingMode = undefined;
-      if (message.body.model.time.mode === 'custom') customOpen = true;
+      if (body.model.time.mode === 'custom') customOpen = true;
       render();
-      return;
-    case 'error':
-      screen = { kind: 'error', error: message.body };
+    },
+    error: ({ body }) => {
+      screen = { kind: 'error', error: body };
       pendingMode = undefined;
       render();
-      return;
-    case 'busy':
-      busy = message.body.message;
+    },
+    busy: ({ body }) => {
+      busy = body.message;
       renderHeader();
-      return;
-    case 'persist':
-      connection.state = { ...connection.state, panel: message.body.state };
-      return;
-  }
+    },
+    persist: ({ body }) => {
+      connection.state = { ...connection.state, panel: body.state };
+    },
+  },
 });
 
-const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+const cards = collapsedCards(connection);
 
 function setTime(time: TimeChoice): void {
   pendingMode = time.mode;
@@ -74,19 +56,15 @@ function setTime(time: TimeChoice): void {
 }
 
 const actions: ViewActions = {
-  copy: (text, what) => connection.post('copy', { text, what }),
+  copy: (text, what) => connection.request('copy', { text, what }),
   atDocumentTime: () => {
     customOpen = false;
     setTime({ mode: 'document' });
   },
   compare: () => connection.post('compare'),
   clearComparison: () => connection.post('clearComparison'),
-  isCollapsed: (card) => collapsed.has(card),
-  setCollapsed: (card, value) => {
-    if (value) collapsed.add(card);
-    else collapsed.delete(card);
-    connection.state = { ...connection.state, collapsed: [...collapsed] };
-  },
+  isCollapsed: cards.isCollapsed,
+  setCollapsed: cards.setCollapsed,
   showAllPcrs: () => connection.state?.showAllPcrs === true,
   setShowAllPcrs: (value) => {
     connection.state = { ...connection.state, showAllPcrs: value };

@@ -10,14 +10,16 @@ import type {
   PcrView,
   TimeView,
 } from '../../shared/attestationViewer';
-import { badge, card, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
+import { sentence } from '../../shared/text';
+import { badge, card, colonHex, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
 import { plural } from '../lib/format';
 import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
-  copy(text: string, what: string): void;
+  /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
+  copy(text: string, what: string): Promise<unknown>;
   atDocumentTime(): void;
   compare(): void;
   clearComparison(): void;
@@ -34,25 +36,9 @@ export function button(label: string, iconName: IconName, onClick: () => void, o
   return textButton(label, icon(iconName), onClick, options);
 }
 
-/** Colon-separated hex that may wrap after any colon (and nowhere else). */
-function colonHex(value: string): HTMLElement {
-  const el = h('span', { class: 'mono colon-hex', title: value });
-  value.split(':').forEach((part, i, all) => {
-    el.append(i < all.length - 1 ? `${part}:` : part);
-    if (i < all.length - 1) el.append(document.createElement('wbr'));
-  });
-  return el;
-}
-
 /** A value with its copy button beside it. */
 function withCopy(actions: ViewActions, value: Child, text: string, what: string): HTMLElement {
   return h('span', { class: 'with-tool' }, value, copyButton(actions, text, what));
-}
-
-/** The engine's reasons are sentence fragments ("the signature does not verify ..."); alone, they start a sentence. */
-function sentence(text: string): string {
-  // Only a plain word: `public_key is null` and `cabundle[0] is …` start with names, which keep their case.
-  return /^[a-z]+(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
 /** A time as local time, with UTC under it (and as tooltip the ISO form). */
@@ -305,7 +291,7 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
     tools:
       model.pcrs.length > 0
         ? [
-            button('Copy all as JSON', 'copy', () => actions.copy(json, 'all PCRs as JSON'), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
+            button('Copy all as JSON', 'copy', () => void actions.copy(json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
             comparing ? null : button('Compare with Enclave Image…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-card', title: 'Check the PCRs against an .eif file' }),
           ].filter((b): b is HTMLButtonElement => b !== null)
         : [],

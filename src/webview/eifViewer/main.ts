@@ -1,9 +1,9 @@
 // The Enclave Image Viewer's webview: says `ready`, then shows whatever the host sends (the view
 // model, measuring progress, or why the file cannot be shown). Data always comes from the host;
 // the webview keeps only UI state (which cards are collapsed) in the webview state.
-import type { EifViewError, EifViewModel, EifViewerHostMessage } from '../../shared/eifViewer';
-import { READY, type HostEnvelope } from '../../shared/protocol';
-import { HostConnection } from '../lib/vscodeApi';
+import { parseHostMessage, type EifViewError, type EifViewModel, type EifViewerHostMessage } from '../../shared/eifViewer';
+import { READY } from '../../shared/protocol';
+import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
 import { percent, shortSize } from '../lib/format';
 import { errorPage, loadingPage, modelPage, titleBar, type ViewActions } from './view';
@@ -19,53 +19,34 @@ let progress: { done: number; total: number } | undefined;
 
 const root = document.getElementById('root') ?? document.body.appendChild(document.createElement('div'));
 
-function isHostMessage(m: HostEnvelope): m is EifViewerHostMessage {
-  const body = m.body as Record<string, unknown> | undefined;
-  if (typeof body !== 'object' || body === null) return false;
-  switch (m.type) {
-    case 'init':
-      return typeof body['model'] === 'object' && body['model'] !== null;
-    case 'progress':
-      return typeof body['done'] === 'number' && typeof body['total'] === 'number';
-    case 'error':
-      return typeof body['message'] === 'string';
-    default:
-      return false;
-  }
-}
-
-const connection = new HostConnection<ViewState>((message) => {
-  if (!isHostMessage(message)) return;
-  switch (message.type) {
-    case 'init':
-      screen = { kind: 'model', model: message.body.model };
+const connection = new HostConnection<ViewState, EifViewerHostMessage>({
+  parse: parseHostMessage,
+  handlers: {
+    init: ({ body }) => {
+      screen = { kind: 'model', model: body.model };
       progress = undefined;
       render();
-      return;
-    case 'error':
-      screen = { kind: 'error', error: message.body };
+    },
+    error: ({ body }) => {
+      screen = { kind: 'error', error: body };
       progress = undefined;
       render();
-      return;
-    case 'progress':
-      progress = message.body.done < message.body.total ? message.body : undefined;
+    },
+    progress: ({ body }) => {
+      progress = body.done < body.total ? body : undefined;
       renderProgress();
-      return;
-  }
+    },
+  },
 });
 
-const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+const cards = collapsedCards(connection);
 
 const actions: ViewActions = {
-  copy: (text, what) => connection.post('copy', { text, what }),
+  copy: (text, what) => connection.request('copy', { text, what }),
   describe: () => connection.post('describe'),
   reload: () => connection.post('reload'),
-  isCollapsed: (card) => collapsed.has(card),
-  setCollapsed: (card, value) => {
-    if (value) collapsed.add(card);
-    else collapsed.delete(card);
-    connection.state = { ...connection.state, collapsed: [...collapsed] };
-  },
+  isCollapsed: cards.isCollapsed,
+  setCollapsed: cards.setCollapsed,
 };
 
 /** The file name the page was opened for (the host sets it as the page title). */

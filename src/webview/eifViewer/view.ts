@@ -8,12 +8,14 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
-import { badge, card, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
+import { sentence } from '../../shared/text';
+import { badge, card, colonHex, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
-  copy(text: string, what: string): void;
+  /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
+  copy(text: string, what: string): Promise<unknown>;
   describe(): void;
   reload(): void;
   isCollapsed(card: string): boolean;
@@ -36,21 +38,6 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
     icon(ok ? 'pass' : kind === 'warn' ? 'warning' : 'error', 'check-icon'),
     h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, statement), detail ? h('div', { class: 'check-detail' }, detail) : null),
   );
-}
-
-/** The engine's messages are sentence fragments ("the header says ..."); shown alone, they start a sentence. */
-function sentence(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** Colon-separated hex that may wrap after any colon (and nowhere else). */
-function colonHex(value: string): HTMLElement {
-  const el = h('span', { class: 'mono colon-hex', title: value });
-  value.split(':').forEach((part, i, all) => {
-    el.append(i < all.length - 1 ? `${part}:` : part);
-    if (i < all.length - 1) el.append(document.createElement('wbr'));
-  });
-  return el;
 }
 
 function where(offset: number, code: string): HTMLElement {
@@ -192,7 +179,7 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
       h('p', { class: 'note' }, 'Hash algorithm ', h('code', null, m.hashAlgorithm), model.signature ? '' : ' · unsigned, so there is no PCR8'),
       h('div', { class: 'table-scroll' }, table),
     ],
-    { tools: [button('Copy all as JSON', 'copy', () => actions.copy(m.json, 'all PCRs as JSON'), { secondary: true, title: "nitro-cli's Measurements JSON", id: 'copy-all' })] },
+    { tools: [button('Copy all as JSON', 'copy', () => void actions.copy(m.json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, title: "nitro-cli's Measurements JSON", id: 'copy-all' })] },
   );
 }
 

@@ -1,5 +1,6 @@
 // A tiny element builder over createElement/textContent: text is always inserted as text, never
 // parsed as HTML, so data from the file cannot inject markup. No inline styles (the CSP forbids them).
+import { colonParts } from '../../shared/text';
 
 export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
@@ -43,12 +44,17 @@ const ICONS = {
 export type IconName = keyof typeof ICONS;
 
 export function icon(name: IconName, extraClass = ''): SVGSVGElement {
+  return lineIcon(name, ICONS[name], extraClass);
+}
+
+/** A 16×16 line icon drawn from `paths` (SVG path data), classed `icon icon-<name>`. */
+export function lineIcon(name: string, paths: readonly string[], extraClass = ''): SVGSVGElement {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', '0 0 16 16');
   svg.setAttribute('class', `icon icon-${name}${extraClass ? ` ${extraClass}` : ''}`);
   svg.setAttribute('aria-hidden', 'true');
   svg.setAttribute('focusable', 'false');
-  for (const d of ICONS[name]) {
+  for (const d of paths) {
     const p = document.createElementNS(SVG, 'path');
     p.setAttribute('d', d);
     svg.append(p);
@@ -71,18 +77,29 @@ export function textButton(
   );
 }
 
-/** An icon-only button that copies `text` (through the host); it shows a check mark for a moment after a click. */
-export function copyButton(host: { copy(text: string, what: string): void }, text: string, what: string): HTMLButtonElement {
-  const b = h('button', { class: 'icon-button', type: 'button', title: `Copy ${what}`, 'aria-label': `Copy ${what}` });
+/**
+ * An icon-only button that copies `text` (a request to the host): once the host has copied it, it
+ * shows a check mark for a moment; when the host cannot, an error mark with the host's reason.
+ */
+export function copyButton(host: { copy(text: string, what: string): Promise<unknown> }, text: string, what: string): HTMLButtonElement {
+  const title = `Copy ${what}`;
+  const b = h('button', { class: 'icon-button', type: 'button', title, 'aria-label': title });
   b.append(icon('copy'));
-  b.addEventListener('click', () => {
-    host.copy(text, what);
-    b.replaceChildren(icon('check'));
-    b.classList.add('copied');
+  const mark = (name: IconName, cls: string, tip: string) => {
+    b.replaceChildren(icon(name));
+    b.classList.add(cls);
+    b.title = tip;
     setTimeout(() => {
       b.replaceChildren(icon('copy'));
-      b.classList.remove('copied');
+      b.classList.remove(cls);
+      b.title = title;
     }, 1500);
+  };
+  b.addEventListener('click', () => {
+    host.copy(text, what).then(
+      () => mark('check', 'copied', title),
+      (e: unknown) => mark('error', 'copy-failed', `Not copied: ${e instanceof Error ? e.message : String(e)}`),
+    );
   });
   return b;
 }
@@ -132,4 +149,14 @@ export function card(actions: CardState, id: string, title: string, body: Child[
     actions.setCollapsed(id, nowCollapsed);
   });
   return section;
+}
+
+/** Colon-separated hex that may wrap after any colon (and nowhere else). */
+export function colonHex(value: string): HTMLElement {
+  const el = h('span', { class: 'mono colon-hex', title: value });
+  colonParts(value).forEach((part, i) => {
+    if (i > 0) el.append(document.createElement('wbr'));
+    el.append(part);
+  });
+  return el;
 }

@@ -1,5 +1,8 @@
 // The webview side of the host connection. acquireVsCodeApi() may be called only once per page,
-// so every webview goes through this module.
+// so every webview goes through this module. Messages from the host go to the webview's message
+// handler (src/shared/messages.ts, the same handler the host uses for the webview's messages);
+// answers to this page's requests resolve them instead.
+import { RESPONSE, createMessageHandler, type MessageHandlerOptions } from '../../shared/messages';
 import type { HostEnvelope, WebviewEnvelope } from '../../shared/protocol';
 
 interface VsCodeApi<TState> {
@@ -10,16 +13,16 @@ interface VsCodeApi<TState> {
 
 declare function acquireVsCodeApi<TState>(): VsCodeApi<TState>;
 
-export class HostConnection<TState> {
+export class HostConnection<TState, M extends { readonly type: string }> {
   private readonly api = acquireVsCodeApi<TState>();
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (body: unknown) => void; reject: (e: Error) => void }>();
 
-  constructor(private readonly onMessage: (message: HostEnvelope) => void) {
+  constructor(options: Pick<MessageHandlerOptions<M>, 'parse' | 'handlers'>) {
+    const handle = createMessageHandler<M>({ ...options, onFailed: (type, e) => console.error(`${type} failed`, e) });
     window.addEventListener('message', (event: MessageEvent<unknown>) => {
-      const message = event.data as HostEnvelope;
-      if (typeof message !== 'object' || message === null || typeof message.type !== 'string') return;
-      if (message.inReplyTo !== undefined) {
+      const message = event.data as HostEnvelope | null;
+      if (typeof message === 'object' && message !== null && message.type === RESPONSE && message.inReplyTo !== undefined) {
         const waiter = this.pending.get(message.inReplyTo);
         if (!waiter) return;
         this.pending.delete(message.inReplyTo);
@@ -27,7 +30,7 @@ export class HostConnection<TState> {
         else waiter.resolve(message.body);
         return;
       }
-      this.onMessage(message);
+      void handle(message);
     });
   }
 
@@ -37,12 +40,12 @@ export class HostConnection<TState> {
     this.api.postMessage(message);
   }
 
-  /** Sends a request and resolves with the host's answer. */
-  request<T extends string, R>(type: T, body?: unknown): Promise<R> {
+  /** Sends a request; resolves with the host's answer, or rejects with the host's reason (a refused message, a failed action). */
+  request<T extends string, R = unknown>(type: T, body?: unknown): Promise<R> {
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (b: unknown) => void, reject });
-      this.api.postMessage({ type, id, body } satisfies WebviewEnvelope<T>);
+      this.api.postMessage((body === undefined ? { type, id } : { type, id, body }) satisfies WebviewEnvelope<T>);
     });
   }
 
@@ -54,4 +57,17 @@ export class HostConnection<TState> {
   set state(value: TState) {
     this.api.setState(value);
   }
+}
+
+/** Which cards of a page are collapsed, kept in the webview state (`collapsed`) across reloads. */
+export function collapsedCards(connection: { state: { readonly collapsed?: readonly string[] } | undefined }): { isCollapsed(card: string): boolean; setCollapsed(card: string, value: boolean): void } {
+  const collapsed = new Set<string>(connection.state?.collapsed ?? []);
+  return {
+    isCollapsed: (card) => collapsed.has(card),
+    setCollapsed: (card, value) => {
+      if (value) collapsed.add(card);
+      else collapsed.delete(card);
+      connection.state = { ...connection.state, collapsed: [...collapsed] };
+    },
+  };
 }

@@ -9,8 +9,8 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { EifFormatError, MemoryByteSource } from '../../../../src/engine';
-import { inspectEifSource, type EifInspection } from '../../../../src/engine/node';
+import { EifFormatError, MemoryByteSource, inspectEifSource, type EifInspection } from '../../../../src/engine';
+import { nodeEifPorts } from '../../../../src/engine/node';
 import { repoPath } from '../../repo';
 import { Prng, T, ascii, buildEif, cborHead, concat, eifCrc, expectedPcrs, parseEif, type RawSection } from './helpers';
 
@@ -172,7 +172,7 @@ const describeThrown = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.mes
 async function runCase(bytes: Uint8Array): Promise<{ failure?: string; outcome: string }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CASE_TIMEOUT_MS)));
-  const work = inspectEifSource(new MemoryByteSource(bytes, 'fuzz.eif')).then(
+  const work = inspectEifSource(new MemoryByteSource(bytes, 'fuzz.eif'), nodeEifPorts).then(
     (r) => ({ r }),
     (e: unknown) => ({ e }),
   );
@@ -345,7 +345,7 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         }
         b.writeUInt16BE(0xffff, 26);
         const before = process.memoryUsage().rss;
-        const r = await inspectEifSource(new MemoryByteSource(new Uint8Array(b)));
+        const r = await inspectEifSource(new MemoryByteSource(new Uint8Array(b)), nodeEifPorts);
         assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024);
         assert.ok(r.layout.problems.some((p) => p.code === 'section-count' && p.offset === 26));
         // Offset and size entries of the 5 real sections (10), one per unused entry (27).
@@ -365,7 +365,7 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         for (const [i, data] of sections.entries()) {
           const bytes = buildEif([...parseEif(unsigned).sections.map((s) => ({ type: s.type, data: s.data })), { type: T.signature, data }]);
           const before = process.memoryUsage().rss;
-          const r = await inspectEifSource(new MemoryByteSource(bytes));
+          const r = await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts);
           const growth = process.memoryUsage().rss - before;
           assert.ok(growth < 64 * 1024 * 1024, `case ${i}: RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
           assert.ok('error' in r.describe, `case ${i}: describe should fail`);
@@ -379,7 +379,7 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         for (const type of [T.signature, T.metadata]) {
           const sections = parseEif(unsigned).sections.map((s) => ({ type: s.type, data: s.data }));
           const bytes = buildEif([...sections.filter((s) => s.type !== type), { type, data: big }]);
-          const r = await inspectEifSource(new MemoryByteSource(bytes));
+          const r = await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts);
           assert.ok('error' in r.describe);
           assert.equal(r.describe.error.code, 'section-too-large');
           assert.equal(r.describe.error.offset, 889 - (type === T.metadata ? 250 : 0));

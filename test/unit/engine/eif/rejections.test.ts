@@ -4,8 +4,8 @@
 import * as assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { EifFormatError, MemoryByteSource, readLayout, type EifErrorCode, type EifLayout, type EifProblem } from '../../../../src/engine';
-import { inspectEifSource, type EifInspection } from '../../../../src/engine/node';
+import { EifFormatError, MemoryByteSource, inspectEifSource, readLayout, type EifErrorCode, type EifInspection, type EifLayout, type EifProblem } from '../../../../src/engine';
+import { nodeEifPorts } from '../../../../src/engine/node';
 import { repoPath } from '../../repo';
 import {
   T,
@@ -57,7 +57,7 @@ const SIG_DATA_OFFSET = 889 + 12;
 
 const mem = (bytes: Uint8Array) => new MemoryByteSource(bytes, 'test.eif');
 const layoutOf = (bytes: Uint8Array): Promise<EifLayout> => readLayout(mem(bytes));
-const inspect = (bytes: Uint8Array): Promise<EifInspection> => inspectEifSource(mem(bytes));
+const inspect = (bytes: Uint8Array): Promise<EifInspection> => inspectEifSource(mem(bytes), nodeEifPorts);
 
 /** readLayout and inspectEifSource both reject with this code at this offset, naming these values. */
 async function rejects(bytes: Uint8Array, code: EifErrorCode, offset: number, ...mentions: (string | RegExp)[]): Promise<EifFormatError> {
@@ -489,7 +489,7 @@ describe('(unit) EIF rejections', () => {
         ['2050-06-01T00:00:00Z', true],
         ['2100-01-01T00:00:00Z', false],
       ] as const) {
-        const r = await inspectEifSource(mem(bytes), { at: new Date(at) });
+        const r = await inspectEifSource(mem(bytes), nodeEifPorts, { at: new Date(at) });
         assert.equal(r.signature?.certificateValid, valid, at);
         assert.ok('json' in r.describe);
         assert.equal(r.describe.json.SignatureCheck, true);

@@ -5,8 +5,8 @@ import * as assert from 'node:assert/strict';
 import { X509Certificate, verify as nodeVerify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, MemoryByteSource, encodeMetadata, planMeasurement, readLayout, runPlan, type CancellationLike, type EifArch } from '../../../../src/engine';
-import { FileByteSource, SigningError, inspectEif, inspectEifSource, nodeHashes, signEifFile, writeEif, type SectionInput, type WriteEifResult } from '../../../../src/engine/node';
+import { CancelledError, MemoryByteSource, encodeMetadata, inspectEifSource, planMeasurement, readLayout, runPlan, type CancellationLike, type EifArch } from '../../../../src/engine';
+import { FileByteSource, SigningError, inspectEif, nodeEifPorts, nodeHashes, signEifFile, writeEif, type SectionInput, type WriteEifResult } from '../../../../src/engine/node';
 import {
   CURVES,
   Prng,
@@ -193,7 +193,7 @@ async function checkEngineReads(file: string, bytes: Uint8Array, p: ParsedEif, s
   await check('inspectEif default chunk', await inspectEif(file));
   await check('inspectEif chunk 4096', await inspectEif(file, { chunkSize: 4096 }));
   for (const chunkSize of chunkSizes) {
-    await check(`inspectEifSource(memory) chunk ${chunkSize}`, await inspectEifSource(new MemoryByteSource(bytes), { chunkSize }));
+    await check(`inspectEifSource(memory) chunk ${chunkSize}`, await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts, { chunkSize }));
   }
 }
 
@@ -326,7 +326,7 @@ describe('(unit) EIF write/read round trip', function () {
     const bytes = buildEif(sections);
     const failures: string[] = [];
     for (const chunkSize of [1, 7, 4096, undefined]) {
-      const r = await inspectEifSource(new MemoryByteSource(bytes), chunkSize ? { chunkSize } : {});
+      const r = await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts, chunkSize ? { chunkSize } : {});
       for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) {
         if (r.measurements[k] !== expected[k]) failures.push(`chunk ${chunkSize ?? 'default'}: ${k} = ${r.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`);
       }

@@ -4,12 +4,10 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LinkCache, type VerifyReport } from '../../../../src/engine';
+import { LinkCache, expectedPcrsOf, pcrMeaning, type VerifyReport } from '../../../../src/engine';
 import { nodeAttestationCrypto } from '../../../../src/engine/node';
 import {
   bytesView,
-  expectedPcrsOf,
-  pcrMeaning,
   toAttestationViewModel,
   unreadableReason,
   utcText,
@@ -245,7 +243,7 @@ describe('(unit) Attestation Document Viewer view model', () => {
 
   it('names the PCRs as the spec does', () => {
     const meanings = Array.from({ length: 32 }, (_, i) => pcrMeaning(i));
-    assert.deepEqual(meanings.slice(0, 5), ['Enclave image', 'Linux kernel and bootstrap', 'Application', 'IAM role of the parent instance', 'Parent instance ID']);
+    assert.deepEqual(meanings.slice(0, 5), ['Enclave image file', 'Linux kernel and bootstrap', 'Application', 'IAM role of the parent instance', 'Parent instance ID']);
     assert.equal(meanings[8], 'Signing certificate of the image');
     for (const i of [5, 6, 7, 9, 10, 11, 12, 13, 14, 15]) assert.equal(meanings[i], 'Reserved', `PCR${i}`);
     for (let i = 16; i < 32; i++) assert.equal(meanings[i], 'Application-defined', `PCR${i}`);

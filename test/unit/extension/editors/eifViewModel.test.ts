@@ -116,7 +116,7 @@ describe('(unit) Enclave Image Viewer view model', () => {
         assert.deepEqual(pcrs, { PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2, ...(exp.PCR8 ? { PCR8: exp.PCR8 } : {}) });
         assert.deepEqual(
           model.measurements.pcrs.map((p) => p.meaning),
-          ['Enclave image file', 'Linux kernel and bootstrap', 'Application', ...(exp.PCR8 ? ['Signing certificate'] : [])],
+          ['Enclave image file', 'Linux kernel and bootstrap', 'Application', ...(exp.PCR8 ? ['Signing certificate of the image'] : [])],
         );
         const json = JSON.parse(model.measurements.json);
         assert.deepEqual(Object.keys(json), ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2', ...(exp.PCR8 ? ['PCR8'] : [])]);
