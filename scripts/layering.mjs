@@ -25,6 +25,14 @@ export const AREA_IMPORTS = {
   shared: ['shared'],
 };
 
+/**
+ * The faces (the CLI, the extension, the webviews) reach the engine through two documented entry
+ * points only: `src/engine/index.ts` (the pure engine) and `src/engine/node/index.ts` (its Node
+ * adapters). Whatever they need is exported there, so the engine's inside can move freely.
+ */
+const FACES = new Set(['cli', 'extension', 'webview']);
+const ENTRY_POINTS = { engine: 'src/engine', 'engine/node': 'src/engine/node' };
+
 /** Areas that may use Node built-ins. */
 const NODE_AREAS = new Set(['engine/node', 'cli', 'extension']);
 
@@ -69,10 +77,24 @@ export function checkImport(root, importer, spec) {
     if (target === undefined) {
       return `${where} imports '${spec}', which is outside src/`;
     }
-    return AREA_IMPORTS[from].includes(target)
-      ? undefined
-      : `${where} imports '${spec}' from src/${target}, but src/${from} may only import from ` +
-          AREA_IMPORTS[from].map((a) => `src/${a}`).join(', ');
+    if (!AREA_IMPORTS[from].includes(target)) {
+      return (
+        `${where} imports '${spec}' from src/${target}, but src/${from} may only import from ` +
+        AREA_IMPORTS[from].map((a) => `src/${a}`).join(', ')
+      );
+    }
+    if (FACES.has(from) && Object.hasOwn(ENTRY_POINTS, target)) {
+      const rel = path
+        .relative(root, path.resolve(path.dirname(importer), spec))
+        .split(path.sep)
+        .join('/')
+        .replace(/\/index(\.[cm]?[jt]s)?$/, '');
+      const entry = ENTRY_POINTS[target];
+      if (rel !== entry) {
+        return `${where} imports '${spec}' from inside src/${target}, but src/${from} reaches the engine only through ${entry}/index.ts: export what it needs there`;
+      }
+    }
+    return undefined;
   }
   const name = packageName(spec);
   if (PURE_PACKAGES.includes(name)) return undefined;

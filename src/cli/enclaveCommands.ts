@@ -220,14 +220,16 @@ export const describeEnclavesCommand: Command = {
 };
 
 /** The id of the one running enclave named `name` (E58 if none or several). */
-async function idOfName(backend: EnclaveOperations, parent: string, name: string): Promise<string> {
+/** The id of the one running enclave named `name` (E58 if none or several). */
+export async function idOfName(backend: EnclaveOperations, parent: string, name: string): Promise<string> {
   const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
   if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
   if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
   return (matches[0] as { EnclaveID: string }).EnclaveID;
 }
 
-function exactlyOne(command: Command, args: ParsedArgs, names: readonly string[]): string {
+/** Which of the options `names` was given (a usage error unless exactly one). */
+export function exactlyOne(command: Command, args: ParsedArgs, names: readonly string[]): string {
   const given = names.filter((n) => args.options.has(n));
   if (given.length === 0) throw new UsageError(`one of the following arguments is required: ${names.map((n) => `--${n}`).join(', ')}`, command);
   if (given.length > 1) throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);

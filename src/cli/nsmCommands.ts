@@ -9,7 +9,7 @@ import { hasDevelopmentRoots } from '../engine/platform/capabilities';
 import { writeAtomically } from '../engine/node/atomicFile';
 import { formatJson } from '../engine/eif/describe';
 import { UsageError, optionValue, type ParsedArgs } from './args';
-import { PARENT_OPTION, backendFor, parentId } from './enclaveCommands';
+import { PARENT_OPTION, backendFor, exactlyOne, idOfName, parentId } from './enclaveCommands';
 import { reportFailure } from './errors';
 import type { Command } from './types';
 
@@ -28,22 +28,10 @@ const ENCLAVE_OPTIONS = [
   { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
 ] as const;
 
-/** Which of --enclave-id and --enclave-name was given (a usage error unless exactly one). */
-function enclaveOption(command: Command, args: ParsedArgs): 'enclave-id' | 'enclave-name' {
-  const given = ENCLAVE_OPTIONS.map((o) => o.name).filter((n) => args.options.has(n));
-  if (given.length === 0) throw new UsageError('one of the following arguments is required: --enclave-id, --enclave-name', command);
-  if (given.length > 1) throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);
-  return given[0] as 'enclave-id' | 'enclave-name';
-}
-
 /** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
 async function enclaveIdOf(command: Command, args: ParsedArgs, backend: EnclaveOperations, parent: string): Promise<string> {
-  if (enclaveOption(command, args) === 'enclave-id') return optionValue(args, 'enclave-id') as string;
-  const name = optionValue(args, 'enclave-name') as string;
-  const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
-  if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
-  if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
-  return (matches[0] as { EnclaveID: string }).EnclaveID;
+  if (exactlyOne(command, args, ENCLAVE_OPTIONS.map((o) => o.name)) === 'enclave-id') return optionValue(args, 'enclave-id') as string;
+  return idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
 }
 
 /** REQUEST as JSON ('"DescribeNSM"', '{"DescribePCR":{"index":0}}'), or the bare name of a request without fields (DescribeNSM). */
@@ -59,7 +47,7 @@ export const nsmCommand: Command = {
   positionals: ['REQUEST'],
   requiredPositionals: 1,
   async run(args, io) {
-    enclaveOption(this, args);
+    exactlyOne(this, args, ENCLAVE_OPTIONS.map((o) => o.name));
     const text = args.positionals[0] as string;
     let request;
     try {
@@ -95,7 +83,7 @@ export const attestCommand: Command = {
     PARENT_OPTION,
   ],
   async run(args, io) {
-    enclaveOption(this, args);
+    exactlyOne(this, args, ENCLAVE_OPTIONS.map((o) => o.name));
     const nonce = hexOption(this, 'nonce', optionValue(args, 'nonce'));
     const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
     const output = path.resolve(io.cwd, optionValue(args, 'output') as string);

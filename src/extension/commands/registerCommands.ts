@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { COMMANDS, type CommandId } from '../ids';
+import { COMMANDS, type CommandId, type ParentCommandId } from '../ids';
 import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
@@ -21,20 +21,8 @@ type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.at
 /** Commands registered by the build module (src/extension/imagebuild). */
 type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
 
-/** Commands registered by the parents module (src/extension/parents): enclaves and parent instances. */
-type ParentsCommandId =
-  | typeof COMMANDS.enclaveRun
-  | typeof COMMANDS.enclaveTerminate
-  | typeof COMMANDS.enclaveConsole
-  | typeof COMMANDS.enclaveDescribe
-  | typeof COMMANDS.enclaveAttest
-  | typeof COMMANDS.enclaveCopyId
-  | typeof COMMANDS.parentEditAllocator
-  | typeof COMMANDS.parentAdd
-  | typeof COMMANDS.parentSelect;
-
 /** The table that maps command ids to handlers (all but the attestation, build and parents modules'). */
-export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentsCommandId>, Handler> {
+export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { pickImage } from '../images/imageFiles';
 import type { DescribeEnclaveJson, EnclaveOperations, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine/platform/backend';
 import { freeOf } from '../tree/parentsTree';
 import type { RunRules } from './backendHost';
@@ -168,23 +169,6 @@ export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJs
 }
 
 /** Picks an .eif file of the workspace (or one from a file dialog). */
-export async function pickEif(): Promise<vscode.Uri | undefined> {
-  type Item = vscode.QuickPickItem & { readonly uri?: vscode.Uri; readonly browse?: true };
-  const found = await vscode.workspace.findFiles('**/*.eif', '**/node_modules/**', 500);
-  found.sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
-  const items: Item[] = found.map((uri) => {
-    const dir = path.posix.dirname(vscode.workspace.asRelativePath(uri));
-    return { label: `$(file-binary) ${path.posix.basename(uri.path)}`, ...(dir !== '.' ? { description: dir } : {}), uri };
-  });
-  if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
-  const picked = await vscode.window.showQuickPick(items, {
-    title: 'Run Enclave',
-    placeHolder: found.length > 0 ? 'The enclave image to run' : 'No .eif files in the workspace: browse for one',
-    matchOnDescription: true,
-  });
-  if (!picked) return undefined;
-  if (picked.uri) return picked.uri;
-  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Run', title: 'Run Enclave', filters: { 'Enclave images': ['eif'], 'All files': ['*'] } });
-  return chosen?.[0];
+export function pickEif(): Promise<vscode.Uri | undefined> {
+  return pickImage({ title: 'Run Enclave', placeHolder: 'The enclave image to run', openLabel: 'Run' });
 }

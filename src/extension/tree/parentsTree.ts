@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { BackendRegistry } from '../../engine/node/registry';
-import { enclavePcrMeaning } from '../../engine';
+import { pcrTreeItem } from './pcrItem';
 import { BackendError } from '../../engine/platform/backend';
 import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine/platform/backend';
 import { CONTEXT_VALUES } from '../ids';
@@ -110,17 +110,8 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.contextValue = CONTEXT_VALUES.enclave(e.State, e.Flags === 'DEBUG_MODE');
       return item;
     }
-    case 'pcr': {
-      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-      item.id = `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`;
-      item.description = `${node.value.slice(0, 16)}…`;
-      const tip = new vscode.MarkdownString(`**${node.name}**: ${enclavePcrMeaning(node.name)}\n\n`);
-      tip.appendCodeblock(node.value, 'text');
-      item.tooltip = tip;
-      item.iconPath = new vscode.ThemeIcon('symbol-key');
-      item.contextValue = CONTEXT_VALUES.enclavePcr;
-      return item;
-    }
+    case 'pcr':
+      return pcrTreeItem({ id: `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`, name: node.name, value: node.value, contextValue: CONTEXT_VALUES.enclavePcr });
     case 'message': {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
       item.id = `message:${node.key}`;

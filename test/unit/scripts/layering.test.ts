@@ -46,13 +46,24 @@ describe('(unit) layering: which source area may import what', () => {
     assert.equal(checkImport(root, at('src/extension/a.ts'), '../engine'), undefined);
     assert.equal(checkImport(root, at('src/cli/a.ts'), '../engine/node'), undefined);
     assert.equal(checkImport(root, at('src/webview/x/main.ts'), '../../shared/protocol'), undefined);
-    assert.equal(checkImport(root, at('src/webview/x/main.ts'), '../../engine/parents'), undefined);
+    assert.equal(checkImport(root, at('src/webview/x/main.ts'), '../../engine'), undefined);
+    assert.equal(checkImport(root, at('src/extension/x/a.ts'), '../../engine/index'), undefined);
+    assert.equal(checkImport(root, at('src/cli/a.ts'), '../engine/node/index.ts'), undefined);
     assert.match(problem('src/engine/a.ts', './node/fileByteSource'), /src\/engine may only import from src\/engine$/);
     assert.match(problem('src/engine/a.ts', '../extension/ids'), /may only import from/);
     assert.match(problem('src/cli/a.ts', '../extension/ids'), /may only import from/);
     assert.match(problem('src/webview/x/main.ts', '../../engine/node'), /may only import from/);
     assert.match(problem('src/shared/a.ts', '../engine'), /may only import from src\/shared/);
     assert.match(problem('src/engine/a.ts', '../../scripts/x'), /outside src/);
+  });
+
+  it('lets the faces reach the engine only through its two entry points', () => {
+    assert.match(problem('src/cli/a.ts', '../engine/eif/describe'), /reaches the engine only through src\/engine\/index\.ts/);
+    assert.match(problem('src/extension/x/a.ts', '../../engine/node/registry'), /only through src\/engine\/node\/index\.ts/);
+    assert.match(problem('src/webview/x/main.ts', '../../engine/util/bytes'), /only through src\/engine\/index\.ts/);
+    // Inside the engine, modules import each other directly.
+    assert.equal(checkImport(root, at('src/engine/node/a.ts'), '../eif/describe'), undefined);
+    assert.equal(checkImport(root, at('src/engine/eif/a.ts'), '../util/bytes'), undefined);
   });
 
   it('limits the engine core and webviews to the pure libraries', () => {
