@@ -15,10 +15,10 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from '../engine';
-import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../engine/attestation/document';
-import type { VerifyHint } from '../engine/attestation/verify';
+import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../engine';
+import type { VerifyHint } from '../engine';
 import { inspectEif, nodeAttestationCrypto } from '../engine/node';
-import { certificatesFromFile } from '../engine/util/pem';
+import { certificatesFromFile } from '../engine';
 import { UsageError, flag, optionValue } from './args';
 import { reportFailure, type FailureStyle } from './errors';
 import type { CliIo, Command } from './types';

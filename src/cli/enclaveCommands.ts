@@ -2,13 +2,13 @@
 // flags, JSON, messages and error codes, running enclaves on the embedded emulator's parents.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatJson } from '../engine/eif/describe';
-import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '../engine/emulator/rules';
-import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine/platform/backend';
-import { canRepairState } from '../engine/platform/capabilities';
-import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node/emulator/backend';
-import { runEnclaveHost } from '../engine/node/emulator/host';
-import { createBackendRegistry, type BackendRegistry } from '../engine/node/registry';
+import { formatJson } from '../engine';
+import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '../engine';
+import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine';
+import { canRepairState } from '../engine';
+import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
+import { runEnclaveHost } from '../engine/node';
+import { createBackendRegistry, type BackendRegistry } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './types';
 import { reportFailure } from './errors';

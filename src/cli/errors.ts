@@ -7,7 +7,7 @@
 // classifies it (failureOf), prints it and returns the exit status. Usage errors go back to runCli,
 // which prints them with the command's usage and exits 2.
 import { CancelledError, CertificateError, EifFormatError, MetadataError, SignatureFormatError } from '../engine';
-import { BackendError } from '../engine/platform/backend';
+import { BackendError } from '../engine';
 import { SigningError } from '../engine/node';
 import { UsageError } from './args';
 import type { CliIo } from './types';

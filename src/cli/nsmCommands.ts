@@ -2,12 +2,12 @@
 // development root its attestation documents chain to. Not nitro-cli commands.
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { fromHex } from '../engine/util/bytes';
-import { decodeResponse, encodeRequest, requestFromJson, responseToJson, NsmProtocolError } from '../engine/nsm/protocol';
-import { BackendError, type EnclaveOperations } from '../engine/platform/backend';
-import { hasDevelopmentRoots } from '../engine/platform/capabilities';
-import { writeAtomically } from '../engine/node/atomicFile';
-import { formatJson } from '../engine/eif/describe';
+import { fromHex } from '../engine';
+import { decodeNsmResponse as decodeResponse, encodeNsmRequest as encodeRequest, nsmRequestFromJson as requestFromJson, nsmResponseToJson as responseToJson, NsmProtocolError } from '../engine';
+import { BackendError, type EnclaveOperations } from '../engine';
+import { hasDevelopmentRoots } from '../engine';
+import { writeAtomically } from '../engine/node';
+import { formatJson } from '../engine';
 import { UsageError, optionValue, type ParsedArgs } from './args';
 import { PARENT_OPTION, backendFor, exactlyOne, idOfName, parentId } from './enclaveCommands';
 import { reportFailure } from './errors';

@@ -1,5 +1,6 @@
-// The engine's public surface. The extension and the CLI import the engine only through this file
-// (and Node adapters through src/engine/node/index.ts).
+// The engine's public surface. The faces (the CLI, the extension, the webviews) import the engine only
+// through this file and its Node adapters only through src/engine/node/index.ts: scripts/layering.mjs
+// fails the build and the tests on any deeper import.
 export { VERSION } from './version';
 export type { DisposableLike, EventLike, CancellationLike } from './platform/lifecycle';
 export { Emitter, CancelledError, throwIfCancelled } from './platform/lifecycle';
@@ -156,4 +157,8 @@ export {
   type NsmRequest,
   type NsmResponse,
 } from './nsm/protocol';
-export { NsmDevice, pcrOfText, type AttestPort, type AttestationFields } from './nsm/device';
+export { NSM_MAX_ATTESTATION_FIELD_BYTES, NsmDevice, pcrOfText, type AttestPort, type AttestationFields } from './nsm/device';
+export { ATTESTATION_KIND_LABELS, timestampDate } from './attestation/document';
+export { type VerifyHint } from './attestation/verify';
+export { certificatesFromFile } from './util/pem';
+export { PARENT_ID_PATTERN, defaultEnclaveName, memoryRequirement, parseMemoryArgument, parseUnsignedArgument, uniqueEnclaveName } from './emulator/rules';

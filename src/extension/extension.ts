@@ -8,7 +8,7 @@ import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
-import type { EnclaveBackend } from '../engine/platform/backend';
+import type { EnclaveBackend } from '../engine';
 import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';

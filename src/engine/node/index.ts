@@ -18,3 +18,6 @@ export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from 
 export { BackendRegistry, createBackendRegistry, type BackendListing, type DefaultBackendsOptions, type RegisterOptions, type UnavailableBackend } from './registry';
 export { emulatorStateDir, loadParents, addParent } from './emulator/state';
 export { DevelopmentCa, createAttestationDocument, developmentAttestPort, exportDevelopmentRoot } from './devAttestation';
+export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
+export { runEnclaveHost } from './emulator/host';
+export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';

@@ -14,7 +14,7 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from '../../engine';
-import { ATTESTATION_KIND_LABELS, timestampDate } from '../../engine/attestation/document';
+import { ATTESTATION_KIND_LABELS, timestampDate } from '../../engine';
 import { colonPairs, sentence } from '../../shared/text';
 import type {
   AttestationViewModel,

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { parseBuildTime, splitArchiveReference, splitImageReference, type EifArch } from '../../engine';
 import type { BuildOptions, ImageSpec } from '../../engine/node';
-import type { BlobsFolderStatus } from '../../engine/node/blobs';
+import type { BlobsFolderStatus } from '../../engine/node';
 
 /** The `nitro-eif` task definition's properties (package.json `taskDefinitions`), also the command argument. */
 export interface BuildRequest {

@@ -10,7 +10,7 @@ import type { Ctx } from '../ctx';
 import { COMMANDS, EIF_VIEWER, SETTINGS, TASK_TYPE } from '../ids';
 import type { ImagesTreeProvider } from '../tree/imagesTree';
 import { registerCommand } from '../commands/registerCommands';
-import { DEFAULT_BLOBS_DIR, blobsFolderStatus } from '../../engine/node/blobs';
+import { DEFAULT_BLOBS_DIR, blobsFolderStatus } from '../../engine/node';
 import { blobsPrompt, buildOptionsOf, commandLineOf, normalizeRequest, type BuildRequest } from './buildRequest';
 
 /** Share of the whole build each stage stands for, for one progress bar. */

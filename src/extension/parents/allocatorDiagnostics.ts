@@ -3,7 +3,7 @@
 // allocator configuration or any file named allocator.yaml.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ParentInfo } from '../../engine/platform/backend';
+import type { ParentInfo } from '../../engine';
 import type { AllocatorProblem } from './backendHost';
 
 const CHECK_DEBOUNCE_MS = 200;

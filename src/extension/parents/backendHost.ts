@@ -2,7 +2,7 @@
 // (nitro-cli's rules from engine/emulator/rules.ts), NSM request encoding, allocator diagnostics.
 // Backends themselves come from the backend registry (engine/node/registry.ts); what only some
 // can do (add parents, development roots, applications) is a capability (platform/capabilities.ts).
-import { parseAllocatorYaml, validateAllocator } from '../../engine/emulator/allocator';
+import { parseAllocatorYaml, validateAllocator } from '../../engine';
 import {
   cidFieldProblem,
   cpuCountFieldProblem,
@@ -12,10 +12,10 @@ import {
   problemText,
   runRequestProblem,
   uniqueEnclaveName,
-} from '../../engine/emulator/rules';
-import { NSM_MAX_ATTESTATION_FIELD_BYTES } from '../../engine/nsm/device';
-import { decodeResponse, encodeRequest } from '../../engine/nsm/protocol';
-import type { DescribeEnclaveJson, ParentInfo, RunEnclaveRequest } from '../../engine/platform/backend';
+} from '../../engine';
+import { NSM_MAX_ATTESTATION_FIELD_BYTES } from '../../engine';
+import { decodeNsmResponse as decodeResponse, encodeNsmRequest as encodeRequest } from '../../engine';
+import type { DescribeEnclaveJson, ParentInfo, RunEnclaveRequest } from '../../engine';
 
 /** One problem of an allocator configuration, 1-based positions as editors count them. */
 export interface AllocatorProblem {

@@ -2,7 +2,7 @@
 // backend streams it, like `nitro-cli console`. Typing does nothing (the console is read-only);
 // closing the terminal stops the stream.
 import * as vscode from 'vscode';
-import type { ConsoleStream, EnclaveOperations } from '../../engine/platform/backend';
+import type { ConsoleStream, EnclaveOperations } from '../../engine';
 
 /** Console text as a terminal wants it: every line break as CR LF. */
 export function terminalText(text: string): string {

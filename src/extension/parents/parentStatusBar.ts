@@ -2,7 +2,7 @@
 // remembered in the workspace state, and its status bar item: its name and how many enclaves run
 // on it; a click switches parent.
 import * as vscode from 'vscode';
-import type { EnclaveOperations, ParentInfo } from '../../engine/platform/backend';
+import type { EnclaveOperations, ParentInfo } from '../../engine';
 import { BACKEND_KINDS } from '../tree/parentsTree';
 import { COMMANDS } from '../ids';
 

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { pickImage } from '../images/imageFiles';
-import type { DescribeEnclaveJson, EnclaveOperations, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine/platform/backend';
+import type { DescribeEnclaveJson, EnclaveOperations, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine';
 import { freeOf } from '../tree/parentsTree';
 import type { RunRules } from './backendHost';
 

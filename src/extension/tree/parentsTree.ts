@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import type { BackendRegistry } from '../../engine/node/registry';
+import type { BackendRegistry } from '../../engine/node';
 import { pcrTreeItem } from './pcrItem';
-import { BackendError } from '../../engine/platform/backend';
-import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine/platform/backend';
+import { BackendError } from '../../engine';
+import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine';
 import { CONTEXT_VALUES } from '../ids';
 
 /** How the view presents the parents of each kind of backend. */
