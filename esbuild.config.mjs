@@ -163,9 +163,9 @@ function afterBuild(label, result) {
 const active = targets.filter((t) => (t.entryPoints.length ?? Object.keys(t.entryPoints).length) > 0);
 targetCount = active.length;
 const contexts = await Promise.all(
-  active
-    .map(({ label, ...options }) =>
-      esbuild.context({
+  active.map(({ label, ...options }) =>
+    esbuild
+      .context({
         ...options,
         absWorkingDir: root,
         plugins: [
@@ -173,8 +173,9 @@ const contexts = await Promise.all(
           reportPlugin(label),
           { name: 'after', setup: (b) => b.onEnd((r) => r.errors.length || afterBuild(label, r)) },
         ],
-      }).then((ctx) => ({ label, ctx })),
-    ),
+      })
+      .then((ctx) => ({ label, ctx })),
+  ),
 );
 
 if (watch) {

@@ -34,7 +34,9 @@ interface ExpectedDoc {
   readonly file: string;
   readonly timestamp_ms?: number;
 }
-const expected: { root_der_sha256: string; documents: ExpectedDoc[] } = JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'));
+const expected: { root_der_sha256: string; documents: ExpectedDoc[] } = JSON.parse(
+  readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'),
+);
 interface Doc {
   readonly file: string;
   readonly bytes: Uint8Array;
@@ -45,7 +47,12 @@ const DOCS: Doc[] = expected.documents
   .filter((d) => !d.file.startsWith('neg-') && !d.file.startsWith('derived-'))
   .map((d) => {
     const bytes = new Uint8Array(readFileSync(path.join(FIXTURES, d.file)));
-    return { file: d.file, bytes, base64: Buffer.from(bytes).toString('base64'), at: new Date(d.timestamp_ms as number) };
+    return {
+      file: d.file,
+      bytes,
+      base64: Buffer.from(bytes).toString('base64'),
+      at: new Date(d.timestamp_ms as number),
+    };
   });
 if (DOCS.length !== 10) throw new Error(`expected 10 real documents, found ${DOCS.length}`);
 
@@ -96,7 +103,11 @@ function loop(label: string, duration: number, once: (doc: Doc) => boolean): Rat
     }
     if (cpuSeconds() - c0 >= duration) break;
   }
-  return { docsPerSec: docs / (cpuSeconds() - c0), docs, wallDocsPerSec: docs / (Number(process.hrtime.bigint() - t0) / 1e9) };
+  return {
+    docsPerSec: docs / (cpuSeconds() - c0),
+    docs,
+    wallDocsPerSec: docs / (Number(process.hrtime.bigint() - t0) / 1e9),
+  };
 }
 
 async function asyncLoop(label: string, duration: number, once: (doc: Doc) => Promise<boolean>): Promise<Rate> {
@@ -110,7 +121,11 @@ async function asyncLoop(label: string, duration: number, once: (doc: Doc) => Pr
     }
     if (cpuSeconds() - c0 >= duration) break;
   }
-  return { docsPerSec: docs / (cpuSeconds() - c0), docs, wallDocsPerSec: docs / (Number(process.hrtime.bigint() - t0) / 1e9) };
+  return {
+    docsPerSec: docs / (cpuSeconds() - c0),
+    docs,
+    wallDocsPerSec: docs / (Number(process.hrtime.bigint() - t0) / 1e9),
+  };
 }
 
 const cold = (d: Doc): boolean => verifyAttestation(d.bytes, { at: 'document' }, nodeAttestationCrypto).valid;
@@ -118,14 +133,22 @@ const cold = (d: Doc): boolean => verifyAttestation(d.bytes, { at: 'document' },
 // self-signature from a constant instead of re-verifying it, as an engine that trusts the pinned
 // bytes would. Everything else is the cold path.
 const G1_DER = new Uint8Array(Buffer.from(AWS_NITRO_ROOT_G1_PEM.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64'));
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length &&
+  Buffer.compare(
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  ) === 0;
 const pinnedRootCrypto: AttestationCrypto = {
   ...nodeAttestationCrypto,
-  verifyCertificateSignature: (certificate, issuer) => (sameBytes(certificate, G1_DER) && sameBytes(issuer, G1_DER)) || nodeAttestationCrypto.verifyCertificateSignature(certificate, issuer),
+  verifyCertificateSignature: (certificate, issuer) =>
+    (sameBytes(certificate, G1_DER) && sameBytes(issuer, G1_DER)) ||
+    nodeAttestationCrypto.verifyCertificateSignature(certificate, issuer),
 };
 const coldPinnedRoot = (d: Doc): boolean => verifyAttestation(d.bytes, { at: 'document' }, pinnedRootCrypto).valid;
 const warmCache = new LinkCache();
-const warm = (d: Doc): boolean => verifyAttestation(d.bytes, { at: 'document' }, nodeAttestationCrypto, warmCache).valid;
+const warm = (d: Doc): boolean =>
+  verifyAttestation(d.bytes, { at: 'document' }, nodeAttestationCrypto, warmCache).valid;
 
 async function peer(d: Doc): Promise<boolean> {
   const att = SignedAttestation.fromDocument(d.base64);
@@ -156,7 +179,8 @@ function verificationsPerDoc(cache?: LinkCache): number {
       return nodeAttestationCrypto.verifyCertificateSignature(...a);
     },
   };
-  for (const d of DOCS) if (!verifyAttestation(d.bytes, { at: 'document' }, counting, cache).valid) throw new Error(`${d.file}: not valid`);
+  for (const d of DOCS)
+    if (!verifyAttestation(d.bytes, { at: 'document' }, counting, cache).valid) throw new Error(`${d.file}: not valid`);
   return n / DOCS.length;
 }
 
@@ -186,7 +210,15 @@ function prepare(): Prepared[] {
       keys: certs.map((c) => c.publicKey),
       leafKey: createPublicKey({ key: Buffer.from(leafSpki), format: 'der', type: 'spki' }),
       sig: Buffer.from(p.signature),
-      sigStructure: Buffer.concat([Buffer.from([0x84, 0x6a]), Buffer.from('Signature1'), Buffer.from(head(p.protectedBytes.length)), Buffer.from(p.protectedBytes), Buffer.from([0x40]), Buffer.from(head(p.payload.length)), Buffer.from(p.payload)]),
+      sigStructure: Buffer.concat([
+        Buffer.from([0x84, 0x6a]),
+        Buffer.from('Signature1'),
+        Buffer.from(head(p.protectedBytes.length)),
+        Buffer.from(p.protectedBytes),
+        Buffer.from([0x40]),
+        Buffer.from(head(p.payload.length)),
+        Buffer.from(p.payload),
+      ]),
     };
   });
 }
@@ -200,7 +232,8 @@ function cryptoFloor(prepared: Prepared[], duration: number, links: 4 | 5): numb
   let i = 0;
   return loop(`node:crypto floor (${links} links)`, duration, () => {
     const p = prepared[i++ % prepared.length] as Prepared;
-    for (let k = links === 5 ? 0 : 1; k < p.certs.length; k++) if (!(p.certs[k] as X509Certificate).verify(p.keys[Math.max(0, k - 1)] as KeyObject)) return false;
+    for (let k = links === 5 ? 0 : 1; k < p.certs.length; k++)
+      if (!(p.certs[k] as X509Certificate).verify(p.keys[Math.max(0, k - 1)] as KeyObject)) return false;
     return nodeVerify('sha384', p.sigStructure, { key: p.leafKey, dsaEncoding: 'ieee-p1363' }, p.sig);
   }).docsPerSec;
 }
@@ -211,7 +244,9 @@ function nodeOneShotVerifyPerSec(prepared: Prepared[], duration: number): number
   const c0 = cpuSeconds();
   let n = 0;
   while (cpuSeconds() - c0 < duration) {
-    for (let k = 0; k < 20; k++) if (!nodeVerify('sha384', p.sigStructure, { key: p.leafKey, dsaEncoding: 'ieee-p1363' }, p.sig)) throw new Error('one-shot verify failed');
+    for (let k = 0; k < 20; k++)
+      if (!nodeVerify('sha384', p.sigStructure, { key: p.leafKey, dsaEncoding: 'ieee-p1363' }, p.sig))
+        throw new Error('one-shot verify failed');
     n += 20;
   }
   return n / (cpuSeconds() - c0);
@@ -225,7 +260,8 @@ const median = (xs: number[]): number => {
 if (only) {
   // Profiling mode: one loop alone, no figures.
   void (async () => {
-    const r = only === 'peer' ? await asyncLoop('peer', seconds, peer) : loop(only, seconds, only === 'warm' ? warm : cold);
+    const r =
+      only === 'peer' ? await asyncLoop('peer', seconds, peer) : loop(only, seconds, only === 'warm' ? warm : cold);
     console.log(`${only}: ${round(r.docsPerSec)} docs/s (${r.docs} documents)`);
   })();
 } else {
@@ -237,7 +273,18 @@ if (only) {
     loop('warm-up warm', 1.5, warm);
     await asyncLoop('warm-up peer', 4, peer);
     const prepared = prepare();
-    const rates = { coldPinnedRoot: [] as number[], cold: [] as number[], warm: [] as number[], peer: [] as number[], floor6: [] as number[], floor5: [] as number[], oneShot: [] as number[], coldWall: [] as number[], warmWall: [] as number[], peerWall: [] as number[] };
+    const rates = {
+      coldPinnedRoot: [] as number[],
+      cold: [] as number[],
+      warm: [] as number[],
+      peer: [] as number[],
+      floor6: [] as number[],
+      floor5: [] as number[],
+      oneShot: [] as number[],
+      coldWall: [] as number[],
+      warmWall: [] as number[],
+      peerWall: [] as number[],
+    };
     let verified = 0;
     for (let i = 0; i < rounds; i++) {
       // The modes alternate, so each sees the same machine load.
@@ -270,7 +317,8 @@ if (only) {
       cpuSecondsPerModeAndRound: seconds,
       verificationsAllValid: true,
       documentsVerified: verified,
-      rateUnit: 'documents (or verifications) per CPU second of this process, best round; openssl speed: verify/s per CPU user second, the larger of two runs',
+      rateUnit:
+        'documents (or verifications) per CPU second of this process, best round; openssl speed: verify/s per CPU user second, the larger of two runs',
       coldDocsPerSec: round(coldDocs),
       warmDocsPerSec: round(warmDocs),
       peerDocsPerSec: round(peerDocs),
@@ -305,7 +353,10 @@ if (only) {
       warmVsPeerPairedMedian: round(median(rates.warm.map((w, i) => w / (rates.peer[i] as number))), 2),
       coldVsNodeFloor6PairedMedian: round(median(rates.cold.map((c, i) => c / (rates.floor6[i] as number))), 3),
       // The hardware target with node's own one-shot verify rate (same round) in place of openssl speed's.
-      coldVsOneShotTargetPairedMedian: round(median(rates.cold.map((c, i) => c / ((0.8 * (rates.oneShot[i] as number)) / 5))), 3),
+      coldVsOneShotTargetPairedMedian: round(
+        median(rates.cold.map((c, i) => c / ((0.8 * (rates.oneShot[i] as number)) / 5))),
+        3,
+      ),
       coldRoundsDocsPerSec: list(rates.cold),
       warmRoundsDocsPerSec: list(rates.warm),
       peerRoundsDocsPerSec: list(rates.peer),

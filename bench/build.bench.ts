@@ -33,7 +33,11 @@ function median(xs: number[]): number {
 }
 
 /** Writes blobs/sha256/<hex> and returns its descriptor. */
-function addBlob(layout: string, bytes: Uint8Array, mediaType: string): { mediaType: string; digest: string; size: number } {
+function addBlob(
+  layout: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): { mediaType: string; digest: string; size: number } {
   const hex = sha256(bytes);
   writeFileSync(path.join(layout, 'blobs', 'sha256', hex), bytes);
   return { mediaType, digest: `sha256:${hex}`, size: bytes.length };
@@ -45,7 +49,9 @@ function makeImage(dir: string): { layout: string; layers: string[]; bytes: numb
   const l2 = path.join(dir, 'l2');
   let bytes = 0;
   // Layer 1: many small files of text-like content in 200 directories.
-  const words = Buffer.from('enclave attestation measurement kernel ramdisk vsock nitro parent instance image layer '.repeat(200));
+  const words = Buffer.from(
+    'enclave attestation measurement kernel ramdisk vsock nitro parent instance image layer '.repeat(200),
+  );
   for (let i = 0; i < smallFiles; i++) {
     const d = path.join(l1, 'usr', 'lib', `pkg${i % 200}`);
     if (i < 200) mkdirSync(d, { recursive: true });
@@ -63,12 +69,15 @@ function makeImage(dir: string): { layout: string; layers: string[]; bytes: numb
   }
   sh('tar --sort=name --owner=0 --group=0 --mtime=@1704164645 -C l1 -cf - . | gzip -1 > l1.tar.gz', dir);
   sh('tar --sort=name --owner=0 --group=0 --mtime=@1704164645 -C l2 -cf - . | gzip -1 > l2.tar.gz', dir);
-  const diff = (f: string) => `sha256:${sha256(spawnSync('sh', ['-c', `gzip -dc ${f}`], { cwd: dir, maxBuffer: 1024 * MiB }).stdout as Buffer)}`;
+  const diff = (f: string) =>
+    `sha256:${sha256(spawnSync('sh', ['-c', `gzip -dc ${f}`], { cwd: dir, maxBuffer: 1024 * MiB }).stdout)}`;
 
   const layout = path.join(dir, 'layout');
   mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const layerDescs = ['l1.tar.gz', 'l2.tar.gz'].map((f) => addBlob(layout, readFileSync(path.join(dir, f)), 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  const layerDescs = ['l1.tar.gz', 'l2.tar.gz'].map((f) =>
+    addBlob(layout, readFileSync(path.join(dir, f)), 'application/vnd.oci.image.layer.v1.tar+gzip'),
+  );
   const config = addBlob(
     layout,
     Buffer.from(
@@ -83,12 +92,23 @@ function makeImage(dir: string): { layout: string; layers: string[]; bytes: numb
   );
   const manifest = addBlob(
     layout,
-    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: layerDescs })),
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers: layerDescs,
+      }),
+    ),
     'application/vnd.oci.image.manifest.v1+json',
   );
   writeFileSync(
     path.join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }],
+    }),
   );
   return { layout, layers: [path.join(dir, 'l1.tar.gz'), path.join(dir, 'l2.tar.gz')], bytes };
 }
@@ -116,7 +136,13 @@ bench('build', async () => {
       const out = path.join(dir, 'out.eif');
       const t0 = process.hrtime.bigint();
       const { result, peakRssBytes } = await withPeakRss(() =>
-        buildEnclave({ source: { kind: 'oci-layout', path: image.layout }, output: out, blobs, buildTime: { seconds: 1704164645, nanos: 0 }, tempRoot: dir }),
+        buildEnclave({
+          source: { kind: 'oci-layout', path: image.layout },
+          output: out,
+          blobs,
+          buildTime: { seconds: 1704164645, nanos: 0 },
+          tempRoot: dir,
+        }),
       );
       ours.push(Number(process.hrtime.bigint() - t0) / 1e9);
       peak = Math.max(peak, peakRssBytes);

@@ -24,7 +24,7 @@ class RandomSource implements ByteSource {
   ) {}
   async read(offset: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = (offset + done) % this.block.length;
       const n = Math.min(length - done, this.block.length - at);
       out.set(this.block.subarray(at, at + n), done);
@@ -59,13 +59,22 @@ bench('eif-measure', async () => {
       arch: 'x86_64',
       sections: [
         { type: SectionType.Kernel, data: { source: new RandomSource(kernel), offset: 0, size: kernel } },
-        { type: SectionType.Cmdline, data: utf8('reboot=k panic=30 pci=off nomodules console=ttyS0 random.trust_cpu=on') },
+        {
+          type: SectionType.Cmdline,
+          data: utf8('reboot=k panic=30 pci=off nomodules console=ttyS0 random.trust_cpu=on'),
+        },
         {
           type: SectionType.Metadata,
           data: encodeMetadata({
             ImageName: 'bench',
             ImageVersion: '1.0',
-            BuildMetadata: { BuildTime: '1970-01-01T00:00:00+00:00', BuildTool: 'nitro-dev', BuildToolVersion: '0', OperatingSystem: 'Linux', KernelVersion: '0' },
+            BuildMetadata: {
+              BuildTime: '1970-01-01T00:00:00+00:00',
+              BuildTool: 'nitro-dev',
+              BuildToolVersion: '0',
+              OperatingSystem: 'Linux',
+              KernelVersion: '0',
+            },
             DockerInfo: null,
             CustomMetadata: null,
           }),
@@ -78,7 +87,10 @@ bench('eif-measure', async () => {
     // Peak RSS of the nitro-dev process (all its threads), read by a hook preloaded into it.
     const rssFile = path.join(dir, 'rss');
     const hook = path.join(dir, 'rss-hook.js');
-    writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`);
+    writeFileSync(
+      hook,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`,
+    );
     const describe = () => timed(process.execPath, ['--require', hook, cli, 'describe-eif', '--eif-path', eif]);
     const sha = () => timed('sha384sum', [eif]);
     describe(); // warm-up: both tools then read from the page cache

@@ -58,7 +58,12 @@ bench('emulator', async () => {
     await backend.terminateEnclave(first.id, r.EnclaveID);
 
     // describe-enclaves with many enclaves running on a large parent.
-    const big = await addParent(state, { name: 'bench', vcpus: 2 * (enclaves + 2) * 2, memoryMiB: 1 << 20, pool: { memoryMiB: enclaves * 64 + 64, cpuCount: enclaves * 2 } });
+    const big = await addParent(state, {
+      name: 'bench',
+      vcpus: 2 * (enclaves + 2) * 2,
+      memoryMiB: 1 << 20,
+      pool: { memoryMiB: enclaves * 64 + 64, cpuCount: enclaves * 2 },
+    });
     const tStart = process.hrtime.bigint();
     for (let i = 0; i < enclaves; i++) await backend.runEnclave(big.id, { eifPath: eif, memoryMiB: 64, cpuCount: 2 });
     const startAllSeconds = ms(tStart) / 1000;
@@ -89,7 +94,9 @@ bench('emulator', async () => {
     };
   } finally {
     try {
-      for (const p of await backend.listParents()) for (const e of await backend.describeEnclaves(p.id)) await backend.terminateEnclave(p.id, e.EnclaveID).catch(() => undefined);
+      for (const p of await backend.listParents())
+        for (const e of await backend.describeEnclaves(p.id))
+          await backend.terminateEnclave(p.id, e.EnclaveID).catch(() => undefined);
     } finally {
       backend.dispose();
       rmSync(state, { recursive: true, force: true });

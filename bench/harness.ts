@@ -22,7 +22,9 @@ export function bench(name: string, run: () => Promise<Figures>): void {
 }
 
 /** Samples resident memory every few milliseconds while `fn` runs; returns its result and the peak. */
-export async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakRssBytes: number; baseRssBytes: number }> {
+export async function withPeakRss<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; peakRssBytes: number; baseRssBytes: number }> {
   (globalThis as { gc?: () => void }).gc?.();
   const baseRssBytes = process.memoryUsage.rss();
   let peakRssBytes = baseRssBytes;

@@ -18,7 +18,9 @@ bench('sha384-file', async () => {
   try {
     const chunk = randomFillSync(Buffer.alloc(16 * MiB));
     for (let written = 0; written < sizeMiB * MiB; written += chunk.length) {
-      writeFileSync(file, chunk.subarray(0, Math.min(chunk.length, sizeMiB * MiB - written)), { flag: written ? 'a' : 'w' });
+      writeFileSync(file, chunk.subarray(0, Math.min(chunk.length, sizeMiB * MiB - written)), {
+        flag: written ? 'a' : 'w',
+      });
     }
 
     const viaStream = async () => {

@@ -12,7 +12,10 @@ const build = spawnSync(process.execPath, [path.join(root, 'esbuild.config.mjs')
 if (build.status !== 0) process.exit(1);
 
 const dir = path.join(root, 'dist/bench');
-const available = readdirSync(dir).filter((f) => f.endsWith('.bench.js')).map((f) => f.slice(0, -'.bench.js'.length)).sort();
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.js'))
+  .map((f) => f.slice(0, -'.bench.js'.length))
+  .sort();
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = wanted.filter((w) => !available.includes(w));
 if (unknown.length > 0) {
@@ -24,14 +27,21 @@ mkdirSync(path.join(root, 'bench-results'), { recursive: true });
 let failed = 0;
 for (const name of names) {
   console.log(`bench ${name} ...`);
-  const r = spawnSync(process.execPath, ['--expose-gc', path.join(dir, `${name}.bench.js`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(dir, `${name}.bench.js`)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith(MARKER));
   if (r.status !== 0 || !line) {
     console.error(`bench ${name}: failed (exit ${r.status})`);
     failed++;
     continue;
   }
-  const result = { ...JSON.parse(line.slice(MARKER.length)), date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length };
+  const result = {
+    ...JSON.parse(line.slice(MARKER.length)),
+    date: new Date().toISOString(),
+    cpus: (await import('node:os')).cpus().length,
+  };
   const out = path.join(root, 'bench-results', `${name}.json`);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result.figures, null, 2));

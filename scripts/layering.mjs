@@ -62,9 +62,7 @@ export function checkImport(root, importer, spec) {
   if (from === undefined) return undefined;
   const where = path.relative(root, importer).split(path.sep).join('/');
   if (spec === 'vscode') {
-    return from === 'extension'
-      ? undefined
-      : `${where} imports 'vscode', but only src/extension may import 'vscode'`;
+    return from === 'extension' ? undefined : `${where} imports 'vscode', but only src/extension may import 'vscode'`;
   }
   if (BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0])) {
     return NODE_AREAS.has(from)

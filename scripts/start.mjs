@@ -7,7 +7,15 @@
 //   npm start -- --desktop         a desktop VS Code (`code` on PATH) instead, in development mode
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { CACHE, ROOT, ensureCodeServer, freePort, prepareRunDir, startCodeServer, workbenchUrl } from './vscode/codeServer.mjs';
+import {
+  CACHE,
+  ROOT,
+  ensureCodeServer,
+  freePort,
+  prepareRunDir,
+  startCodeServer,
+  workbenchUrl,
+} from './vscode/codeServer.mjs';
 
 const argv = process.argv.slice(2);
 const desktop = argv.includes('--desktop');
@@ -29,11 +37,14 @@ if (fixedPort !== undefined && (!Number.isInteger(fixedPort) || fixedPort <= 0 |
 // One build first (so the server never loads a half-built bundle), then watch mode.
 const build = spawnSync(process.execPath, [path.join(ROOT, 'esbuild.config.mjs')], { stdio: 'inherit' });
 if (build.status !== 0) fail('the build failed');
-const watcher = spawn(process.execPath, [path.join(ROOT, 'esbuild.config.mjs'), '--watch'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const watcher = spawn(process.execPath, [path.join(ROOT, 'esbuild.config.mjs'), '--watch'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let watching = false;
 watcher.stdout.on('data', (d) => {
   const text = String(d);
-  if (watching && /build finished/.test(text)) console.log('rebuilt: reload the window (Developer: Reload Window) to load the change');
+  if (watching && /build finished/.test(text))
+    console.log('rebuilt: reload the window (Developer: Reload Window) to load the change');
   if (/watching for changes/.test(text)) watching = true;
 });
 
@@ -59,7 +70,9 @@ process.on('SIGHUP', () => void shutdown(0));
 if (desktop) {
   const which = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' });
   if (which.status !== 0) {
-    await fatal('--desktop needs the `code` command on PATH (VS Code: "Shell Command: Install \'code\' command in PATH")');
+    await fatal(
+      '--desktop needs the `code` command on PATH (VS Code: "Shell Command: Install \'code\' command in PATH")',
+    );
   }
   // `code` returns once the window is open; the watcher keeps running until Ctrl-C.
   spawnSync('code', ['--new-window', `--extensionDevelopmentPath=${ROOT}`, demo], { stdio: 'inherit' });

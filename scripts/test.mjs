@@ -21,7 +21,11 @@ const tiers = asked.length > 0 ? asked : TIERS;
 function run(label, args, env = {}) {
   console.log(`\n=== ${label}`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;
@@ -63,7 +67,11 @@ const commands = {
   vscode: ['scripts/vscode/runHostTests.mjs'],
   ui: ['scripts/vscode/uiSmoke.mjs'],
 };
-const labels = { unit: 'unit tests (mocha, Node)', vscode: 'extension-host tests (VS Code in code-server)', ui: 'UI smoke test (.vsix and npm start in a workbench)' };
+const labels = {
+  unit: 'unit tests (mocha, Node)',
+  vscode: 'extension-host tests (VS Code in code-server)',
+  ui: 'UI smoke test (.vsix and npm start in a workbench)',
+};
 
 for (const tier of tiers) {
   const { code, output } = await run(labels[tier], commands[tier]);
@@ -91,6 +99,9 @@ for (const s of summary) {
   failed += s.failed;
   console.log(`  ${s.tier.padEnd(7)} ${s.passed} passed, ${s.failed} failed${s.code !== 0 ? ` (exit ${s.code})` : ''}`);
 }
-if (failedSteps > 0) console.log(`  ${failedSteps} step(s) failed without a test failure count (build, typecheck or a tier that did not report)`);
+if (failedSteps > 0)
+  console.log(
+    `  ${failedSteps} step(s) failed without a test failure count (build, typecheck or a tier that did not report)`,
+  );
 console.log(`npm test: ${passed} passed, ${failed + failedSteps} failed`);
 process.exit(failed + failedSteps > 0 ? 1 : 0);

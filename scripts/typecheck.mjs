@@ -33,7 +33,9 @@ await Promise.all(
   }),
 );
 let failed = 0;
-for (const { project, code, out } of results.sort((a, b) => PROJECTS.indexOf(a.project) - PROJECTS.indexOf(b.project))) {
+for (const { project, code, out } of results.sort(
+  (a, b) => PROJECTS.indexOf(a.project) - PROJECTS.indexOf(b.project),
+)) {
   if (code !== 0) {
     failed++;
     console.error(`typecheck ${project}: failed\n${out}`);

@@ -10,7 +10,9 @@ import { findNodeHeaders } from './nodeHeaders.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CS_VERSION = process.env.CS_VERSION || '4.100.3';
-export const CACHE = process.env.NITRO_VSCODE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'nitro-enclaves-vscode');
+export const CACHE =
+  process.env.NITRO_VSCODE_CACHE ||
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'nitro-enclaves-vscode');
 export const CS_HOME = process.env.CS_HOME || path.join(CACHE, `code-server-${CS_VERSION}`);
 export const CODE_SERVER = path.join(CS_HOME, 'node_modules/.bin/code-server');
 
@@ -34,12 +36,23 @@ export function ensureCodeServer() {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: withThisNode({ ...process.env, CS_VERSION }),
   });
-  if (r.signal || r.status === 130) throw new Error(`installing code-server ${CS_VERSION} into ${CS_HOME} was interrupted; the next run starts it again`);
-  if (r.status !== 0) throw new Error(`installing code-server ${CS_VERSION} into ${CS_HOME} failed (exit ${r.status}); the reason is printed above`);
+  if (r.signal || r.status === 130)
+    throw new Error(
+      `installing code-server ${CS_VERSION} into ${CS_HOME} was interrupted; the next run starts it again`,
+    );
+  if (r.status !== 0)
+    throw new Error(
+      `installing code-server ${CS_VERSION} into ${CS_HOME} failed (exit ${r.status}); the reason is printed above`,
+    );
   return CODE_SERVER;
 }
 
-const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const CHROMIUM_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 
 /** The Chromium to drive: $CHROMIUM, else a system one. Throws saying what to install when none is found. */
 export function findChromium() {
@@ -91,7 +104,8 @@ export function prepareRunDir(dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-vs
   const userData = path.join(dir, 'data');
   mkdirSync(path.join(userData, 'User'), { recursive: true });
   const settingsFile = path.join(userData, 'User/settings.json');
-  if (!existsSync(settingsFile)) writeFileSync(settingsFile, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
+  if (!existsSync(settingsFile))
+    writeFileSync(settingsFile, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
   mkdirSync(path.join(dir, 'extensions'), { recursive: true });
   mkdirSync(path.join(dir, 'xdg'), { recursive: true });
   return { dir, userData, extensions: path.join(dir, 'extensions'), xdg: path.join(dir, 'xdg') };
@@ -104,11 +118,16 @@ function codeServerEnv(run) {
 
 /** Installs a .vsix into the run's extensions dir. */
 export function installVsix(run, vsix) {
-  const r = spawnSync(CODE_SERVER, ['--user-data-dir', run.userData, '--extensions-dir', run.extensions, '--install-extension', vsix], {
-    env: codeServerEnv(run),
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  const r = spawnSync(
+    CODE_SERVER,
+    ['--user-data-dir', run.userData, '--extensions-dir', run.extensions, '--install-extension', vsix],
+    {
+      env: codeServerEnv(run),
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
 
@@ -119,11 +138,18 @@ export function installVsix(run, vsix) {
 export async function startCodeServer(run, { workspace, port, log = path.join(run.dir, 'server.log'), stdio } = {}) {
   const p = port ?? (await freePort());
   const args = [
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${p}`,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--user-data-dir', run.userData,
-    '--extensions-dir', run.extensions,
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${p}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    run.userData,
+    '--extensions-dir',
+    run.extensions,
   ];
   if (workspace) args.push(workspace);
   const { openSync } = await import('node:fs');
@@ -173,8 +199,14 @@ export async function startCodeServer(run, { workspace, port, log = path.join(ru
 
 /** Chromium flags for this closed network, as root, without a display. */
 export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
 ];
 
 /** Launches headless Chromium with a fresh profile; returns { context, close() }. */
@@ -207,8 +239,10 @@ export function workbenchUrl(base, workspace, { extensionDevelopmentPath, extens
   const params = new URLSearchParams();
   if (workspace) params.set('folder', workspace);
   const payload = [];
-  if (extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', `vscode-remote://${host}${path.resolve(extensionDevelopmentPath)}`]);
-  if (extensionTestsPath) payload.push(['extensionTestsPath', `vscode-remote://${host}${path.resolve(extensionTestsPath)}`]);
+  if (extensionDevelopmentPath)
+    payload.push(['extensionDevelopmentPath', `vscode-remote://${host}${path.resolve(extensionDevelopmentPath)}`]);
+  if (extensionTestsPath)
+    payload.push(['extensionTestsPath', `vscode-remote://${host}${path.resolve(extensionTestsPath)}`]);
   if (payload.length > 0) payload.push(['skipWelcome', 'true']);
   if (payload.length > 0) params.set('payload', JSON.stringify(payload));
   return `${base}/?${params}`;

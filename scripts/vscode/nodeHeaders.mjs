@@ -47,7 +47,9 @@ export function findNodeHeaders({
     const text = readFile(path.join(include, 'node_version.h'));
     const found = text === undefined ? undefined : headerVersion(text);
     if (found && found.major === major && found.abi === wantAbi) return { nodedir: dir };
-    mismatches.push(found ? `${include} has Node ${found.major}'s, ABI ${found.abi}` : `${include} has no readable node_version.h`);
+    mismatches.push(
+      found ? `${include} has Node ${found.major}'s, ABI ${found.abi}` : `${include} has no readable node_version.h`,
+    );
   }
   const places = candidates.map((d) => path.join(d, 'include/node'));
   const where = places.length === 1 ? `${places[0]} does not have them` : `neither ${places.join(' nor ')} has them`;

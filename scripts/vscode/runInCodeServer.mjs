@@ -16,7 +16,8 @@ let workspace;
 for (const arg of process.argv.slice(2)) {
   if (arg.startsWith('--extensionDevelopmentPath=')) dev ??= arg.slice(arg.indexOf('=') + 1);
   else if (arg.startsWith('--extensionTestsPath=')) tests = arg.slice(arg.indexOf('=') + 1);
-  else if (arg.startsWith('-')) continue; // --no-sandbox, --disable-extensions, --user-data-dir=...: not needed here
+  else if (arg.startsWith('-'))
+    continue; // --no-sandbox, --disable-extensions, --user-data-dir=...: not needed here
   else workspace ??= arg;
 }
 if (!dev || !tests) {

@@ -15,7 +15,15 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageVsix, vsixFiles } from '../package.mjs';
-import { ROOT, ensureCodeServer, installVsix, launchChromium, prepareRunDir, startCodeServer, workbenchUrl } from './codeServer.mjs';
+import {
+  ROOT,
+  ensureCodeServer,
+  installVsix,
+  launchChromium,
+  prepareRunDir,
+  startCodeServer,
+  workbenchUrl,
+} from './codeServer.mjs';
 
 /** How long one step may take (NITRO_UI_STEP_MS): a deadline for a state to show, not a time to wait. */
 const STEP_MS = Number(process.env.NITRO_UI_STEP_MS) || 180_000;
@@ -63,7 +71,9 @@ async function settle(page, x, y) {
     .first()
     .waitFor({ state: 'hidden', timeout: 10_000 })
     .catch(() => undefined);
-  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))).catch(() => undefined);
+  await page
+    .evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+    .catch(() => undefined);
 }
 
 async function screenshot(page, name) {
@@ -104,14 +114,19 @@ async function checkContainer(page, shot) {
       (ms) => header('Parent Instances').waitFor({ timeout: ms }),
     ),
   );
-  await check('the container shows the "Enclave Images" view', (step) => header('Enclave Images').waitFor({ timeout: step.timeout() }));
-  await check('the emulated parent node is visible with its name and instance id, and shows its enclave pool', async (step) => {
-    const row = page.locator('.monaco-list-row', { hasText: 'Emulated parent' }).first();
-    await row.waitFor({ timeout: step.timeout() });
-    const text = await row.textContent();
-    if (!/i-[0-9a-f]{17}/.test(text ?? '')) throw new Error(`row reads "${text}"`);
-    await page.locator('.monaco-list-row', { hasText: 'Enclave pool' }).first().waitFor({ timeout: step.timeout() });
-  });
+  await check('the container shows the "Enclave Images" view', (step) =>
+    header('Enclave Images').waitFor({ timeout: step.timeout() }),
+  );
+  await check(
+    'the emulated parent node is visible with its name and instance id, and shows its enclave pool',
+    async (step) => {
+      const row = page.locator('.monaco-list-row', { hasText: 'Emulated parent' }).first();
+      await row.waitFor({ timeout: step.timeout() });
+      const text = await row.textContent();
+      if (!/i-[0-9a-f]{17}/.test(text ?? '')) throw new Error(`row reads "${text}"`);
+      await page.locator('.monaco-list-row', { hasText: 'Enclave pool' }).first().waitFor({ timeout: step.timeout() });
+    },
+  );
   await check('Enclave Images lists demo/images/hello.eif', (step) =>
     page
       .locator('.pane', { has: header('Enclave Images') })
@@ -125,7 +140,11 @@ async function checkContainer(page, shot) {
 
 /** Runs `nitro-dev` (the project's CLI bundle) with this run's emulator state; returns its parsed JSON output. */
 function nitroDev(args) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', env: process.env, timeout: STEP_MS });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], {
+    encoding: 'utf8',
+    env: process.env,
+    timeout: STEP_MS,
+  });
   if (r.status !== 0) throw new Error(`nitro-dev ${args.join(' ')} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
   return JSON.parse(r.stdout);
 }
@@ -140,7 +159,17 @@ async function checkRunningEnclave(page) {
   try {
     await check('an enclave started with `nitro-dev run-enclave` appears under the emulated parent', async (step) => {
       // The view shows the parent (checkContainer) before the enclave starts: the extension is active.
-      run = nitroDev(['run-enclave', '--eif-path', path.join(workspace, 'images', 'hello.eif'), '--memory', '128', '--cpu-count', '2', '--enclave-name', 'hello']);
+      run = nitroDev([
+        'run-enclave',
+        '--eif-path',
+        path.join(workspace, 'images', 'hello.eif'),
+        '--memory',
+        '128',
+        '--cpu-count',
+        '2',
+        '--enclave-name',
+        'hello',
+      ]);
       const row = page.locator('.monaco-list-row', { hasText: `CID ${run.EnclaveCID}` }).first();
       let first = true;
       await untilSettled(
@@ -148,13 +177,20 @@ async function checkRunningEnclave(page) {
         async () => {
           // The view redraws on the emulator's change events; if none reached it, the refresh button does.
           if (first) return void (first = false);
-          await page.locator('.pane-header', { hasText: 'Parent Instances' }).first().hover({ timeout: step.timeout() });
-          await page.locator('.pane-header .action-label[aria-label="Refresh Parent Instances"]').first().click({ timeout: step.timeout() });
+          await page
+            .locator('.pane-header', { hasText: 'Parent Instances' })
+            .first()
+            .hover({ timeout: step.timeout() });
+          await page
+            .locator('.pane-header .action-label[aria-label="Refresh Parent Instances"]')
+            .first()
+            .click({ timeout: step.timeout() });
         },
         (ms) => row.waitFor({ timeout: ms }),
       );
       const text = await row.textContent();
-      if (!text?.includes('hello') || !text.includes('2 CPUs') || !text.includes('128 MiB')) throw new Error(`row reads "${text}"`);
+      if (!text?.includes('hello') || !text.includes('2 CPUs') || !text.includes('128 MiB'))
+        throw new Error(`row reads "${text}"`);
       await page.locator('.monaco-list-row', { hasText: 'CPUs 2/2' }).first().waitFor({ timeout: step.timeout() });
     });
     await settle(page, 800, 600);
@@ -169,7 +205,9 @@ async function checkRunningEnclave(page) {
  * would, and checks what the Enclave Image Viewer shows; saves test-results/eif-viewer.png.
  */
 async function checkEifViewer(page) {
-  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/eif/synthetic-v4-signed.expected.json'), 'utf8'));
+  const expected = JSON.parse(
+    readFileSync(path.join(ROOT, 'test/fixtures/eif/synthetic-v4-signed.expected.json'), 'utf8'),
+  );
   await check('Quick Open opens hello.eif in the Enclave Image Viewer', (step) => quickOpen(page, step, 'hello.eif'));
   // A webview is two nested iframes: the host frame, then the page itself.
   const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
@@ -183,7 +221,9 @@ async function checkEifViewer(page) {
   });
   await check('the viewer shows the signature check as passed', async (step) => {
     await view.locator('.check.pass', { hasText: 'Signature check passed' }).waitFor({ timeout: step.timeout() });
-    await view.locator('#card-signature .check.pass', { hasText: 'COSE signature is valid' }).waitFor({ timeout: step.timeout() });
+    await view
+      .locator('#card-signature .check.pass', { hasText: 'COSE signature is valid' })
+      .waitFor({ timeout: step.timeout() });
     const failed = await view.locator('.check.fail').count();
     if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
   });
@@ -198,28 +238,38 @@ async function checkEifViewer(page) {
     ),
   );
   const described = 'hello.eif.describe.json';
-  await check('"Describe as JSON" opens describe-eif\'s JSON in a read-only editor, which closes without asking to save', async (step) => {
-    // Describing again shows the same document: the click is repeated if the webview missed it.
-    await untilSettled(
-      step,
-      () => view.locator('#describe').click({ timeout: step.timeout() }),
-      (ms) => page.locator('.tabs-container .tab.active', { hasText: described }).waitFor({ timeout: ms }),
-    );
-    await page.locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' }).first().waitFor({ timeout: step.timeout() });
-    if ((await page.locator('.tabs-container .tab', { hasText: 'Untitled' }).count()) > 0) throw new Error('an "Untitled" editor is open');
-    await runCommand(page, step, 'View: Close Editor');
-    // The tab goes away, or a dialog asks to save it: whichever the page shows first.
-    const dialog = page.locator('.monaco-dialog-box').first();
-    const closed = page.locator('.tabs-container .tab', { hasText: described }).first().waitFor({ state: 'detached', timeout: step.timeout() });
-    const asked = dialog.waitFor({ timeout: step.timeout() });
-    for (const p of [closed, asked]) p.catch(() => undefined); // the wait that loses the race ends on its own
-    await Promise.race([closed, asked]);
-    if (await dialog.isVisible()) {
-      const text = (await dialog.textContent())?.trim();
-      await page.keyboard.press('Escape');
-      throw new Error(`closing ${described} asked: ${text}`);
-    }
-  });
+  await check(
+    '"Describe as JSON" opens describe-eif\'s JSON in a read-only editor, which closes without asking to save',
+    async (step) => {
+      // Describing again shows the same document: the click is repeated if the webview missed it.
+      await untilSettled(
+        step,
+        () => view.locator('#describe').click({ timeout: step.timeout() }),
+        (ms) => page.locator('.tabs-container .tab.active', { hasText: described }).waitFor({ timeout: ms }),
+      );
+      await page
+        .locator('.monaco-editor .view-lines', { hasText: '"EifVersion": 4' })
+        .first()
+        .waitFor({ timeout: step.timeout() });
+      if ((await page.locator('.tabs-container .tab', { hasText: 'Untitled' }).count()) > 0)
+        throw new Error('an "Untitled" editor is open');
+      await runCommand(page, step, 'View: Close Editor');
+      // The tab goes away, or a dialog asks to save it: whichever the page shows first.
+      const dialog = page.locator('.monaco-dialog-box').first();
+      const closed = page
+        .locator('.tabs-container .tab', { hasText: described })
+        .first()
+        .waitFor({ state: 'detached', timeout: step.timeout() });
+      const asked = dialog.waitFor({ timeout: step.timeout() });
+      for (const p of [closed, asked]) p.catch(() => undefined); // the wait that loses the race ends on its own
+      await Promise.race([closed, asked]);
+      if (await dialog.isVisible()) {
+        const text = (await dialog.textContent())?.trim();
+        await page.keyboard.press('Escape');
+        throw new Error(`closing ${described} asked: ${text}`);
+      }
+    },
+  );
 }
 
 /** `2022-10-13 11:58:02 UTC` (how the viewer writes times), from expected.json's OpenSSL form. */
@@ -235,18 +285,22 @@ function utcText(openssl) {
  * saves test-results/attestation-viewer.png.
  */
 async function checkAttestationViewer(page) {
-  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8')).documents.find(
-    (d) => d.file === 'evervault-2022-10-13-prod.cbor',
-  );
+  const expected = JSON.parse(
+    readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8'),
+  ).documents.find((d) => d.file === 'evervault-2022-10-13-prod.cbor');
   const name = 'evervault-prod.att.cbor';
   await check('"View: Join All Editor Groups" gives the next editor the whole editor area', async (step) => {
     await runCommand(page, step, 'View: Join All Editor Groups');
-    await page.waitForFunction(() => document.querySelectorAll('.editor-group-container').length === 1, null, { timeout: step.timeout() });
+    await page.waitForFunction(() => document.querySelectorAll('.editor-group-container').length === 1, null, {
+      timeout: step.timeout(),
+    });
   });
-  await check('Quick Open opens evervault-prod.att.cbor in the Attestation Document Viewer', (step) => quickOpen(page, step, name));
+  await check('Quick Open opens evervault-prod.att.cbor in the Attestation Document Viewer', (step) =>
+    quickOpen(page, step, name),
+  );
   // The Enclave Image Viewer's webview is still in the page, so find the frame that holds this viewer's page.
   let view;
-  await check('the Attestation Document Viewer\'s page loads in its webview', async (step) => {
+  await check("the Attestation Document Viewer's page loads in its webview", async (step) => {
     view = await attestationFrame(page, name, step);
   });
   if (!view) return;
@@ -256,7 +310,8 @@ async function checkAttestationViewer(page) {
     const text = (await headline.textContent())?.trim();
     const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
     if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
-    if ((await view.locator('#time-now').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Now"');
+    if ((await view.locator('#time-now').getAttribute('aria-pressed')) !== 'true')
+      throw new Error('the time selector does not show "Now"');
   });
   await check('switched to "Document time" in the webview, the verdict says it is valid', async (step) => {
     // Choosing "Document time" again is harmless: the click is repeated if the page missed it.
@@ -267,11 +322,12 @@ async function checkAttestationViewer(page) {
     );
     const text = (await headline.textContent())?.trim();
     if (text !== 'Valid at document time.') throw new Error(`the verdict reads "${text}"`);
-    if ((await view.locator('#time-document').getAttribute('aria-pressed')) !== 'true') throw new Error('the time selector does not show "Document time"');
+    if ((await view.locator('#time-document').getAttribute('aria-pressed')) !== 'true')
+      throw new Error('the time selector does not show "Document time"');
     const failed = await view.locator('.check.fail').count();
     if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
   });
-  await check('the viewer shows the document\'s PCR0 and module ID', async () => {
+  await check("the viewer shows the document's PCR0 and module ID", async () => {
     const pcr0 = (await view.locator('tr[data-pcr="PCR0"] .pcr-value').textContent())?.trim();
     if (pcr0 !== expected.pcrs['0']) throw new Error(`PCR0 reads "${pcr0}", expected ${expected.pcrs['0']}`);
     const moduleId = (await view.locator('.field-module').textContent())?.trim();
@@ -298,7 +354,9 @@ async function checkBuild(page) {
   await check('"Build Enclave Image..." asks where the image comes from', async (step) => {
     await runCommand(page, step, 'Nitro Enclaves: Build Enclave Image...');
     const list = page.locator('.quick-input-widget');
-    await list.locator('.quick-input-title', { hasText: 'Build Enclave Image (1/4)' }).waitFor({ timeout: step.timeout() });
+    await list
+      .locator('.quick-input-title', { hasText: 'Build Enclave Image (1/4)' })
+      .waitFor({ timeout: step.timeout() });
     for (const item of ['OCI image layout', 'Image archive', 'Docker image']) {
       await list.locator('.monaco-list-row', { hasText: item }).first().waitFor({ timeout: step.timeout() });
     }
@@ -306,27 +364,33 @@ async function checkBuild(page) {
     await screenshot(page, 'build-flow.png');
     await page.keyboard.press('Escape');
   });
-  await check('the demo\'s nitro-eif task runs from "Tasks: Run Task" and its image appears in Enclave Images', async (step) => {
-    await runCommand(page, step, 'Tasks: Run Task');
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'build the fixture image' }).first();
-    await row.waitFor({ timeout: step.timeout() }).catch(async (e) => {
-      await page.screenshot({ path: path.join(shots, 'build-task-failure.png') });
-      throw e;
-    });
-    await row.click({ timeout: step.timeout() });
-    // VS Code may ask how to scan the task's output (continue without scanning), or run the task at
-    // once: wait for whichever the page shows, then for the image.
-    const scan = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Continue without scanning the task output' }).first();
-    const image = page
-      .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Enclave Images' }) })
-      .locator('.monaco-list-row', { hasText: 'fixture-v1.eif' })
-      .first();
-    await scan.or(image).first().waitFor({ timeout: step.timeout() });
-    if (await scan.isVisible()) await scan.click({ timeout: step.timeout() });
-    await image.waitFor({ timeout: step.timeout() });
-    await settle(page, 800, 600);
-    await screenshot(page, 'build-task.png');
-  }, 2 * STEP_MS);
+  await check(
+    'the demo\'s nitro-eif task runs from "Tasks: Run Task" and its image appears in Enclave Images',
+    async (step) => {
+      await runCommand(page, step, 'Tasks: Run Task');
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'build the fixture image' }).first();
+      await row.waitFor({ timeout: step.timeout() }).catch(async (e) => {
+        await page.screenshot({ path: path.join(shots, 'build-task-failure.png') });
+        throw e;
+      });
+      await row.click({ timeout: step.timeout() });
+      // VS Code may ask how to scan the task's output (continue without scanning), or run the task at
+      // once: wait for whichever the page shows, then for the image.
+      const scan = page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Continue without scanning the task output' })
+        .first();
+      const image = page
+        .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Enclave Images' }) })
+        .locator('.monaco-list-row', { hasText: 'fixture-v1.eif' })
+        .first();
+      await scan.or(image).first().waitFor({ timeout: step.timeout() });
+      if (await scan.isVisible()) await scan.click({ timeout: step.timeout() });
+      await image.waitFor({ timeout: step.timeout() });
+      await settle(page, 800, 600);
+      await screenshot(page, 'build-task.png');
+    },
+    2 * STEP_MS,
+  );
 }
 
 /** Runs a command from the command palette by its title (F1 pressed again until the palette lists it). */
@@ -334,7 +398,10 @@ async function runCommand(page, step, title) {
   const input = page.locator('.quick-input-widget input');
   // The row whose label is exactly the title (fuzzy matching may rank another command first).
   const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: exact }) })
+    .first();
   await untilSettled(
     step,
     async () => {
@@ -354,8 +421,19 @@ async function runCommand(page, step, title) {
 async function attestationFrame(page, label, step) {
   for (;;) {
     for (const frame of page.frames()) {
-      const title = await frame.locator('.titlebar h1').first().textContent({ timeout: 200 }).catch(() => undefined);
-      if (title?.trim() === label && (await frame.locator('#timebar').count().catch(() => 0))) return frame;
+      const title = await frame
+        .locator('.titlebar h1')
+        .first()
+        .textContent({ timeout: 200 })
+        .catch(() => undefined);
+      if (
+        title?.trim() === label &&
+        (await frame
+          .locator('#timebar')
+          .count()
+          .catch(() => 0))
+      )
+        return frame;
     }
     if (step.expired()) throw new Error(`no webview shows the attestation panel of ${label}`);
     await page.waitForTimeout(250); // the next look at the frames (a poll, not a wait for time)
@@ -367,23 +445,30 @@ async function attestationFrame(page, label, step) {
  * "Developer: Reload Window" the panel serializer restores it from the base64 its webview kept.
  */
 async function checkAttestationPanel(page) {
-  const expected = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8')).documents.find((d) => d.file === 'base-2024-11-30.cbor');
+  const expected = JSON.parse(
+    readFileSync(path.join(ROOT, 'test/fixtures/attestation/expected.json'), 'utf8'),
+  ).documents.find((d) => d.file === 'base-2024-11-30.cbor');
   const base64 = readFileSync(path.join(ROOT, 'test/fixtures/attestation', expected.file)).toString('base64');
   const want = `Invalid now: its signing certificate expired at ${utcText(expected.leaf_not_after)}.`;
   const verdictOf = async (frame, step) => {
     await frame.locator('#verdict').waitFor({ timeout: step.timeout() });
     return (await frame.locator('#verdict .verdict-headline').textContent())?.trim();
   };
-  await check('"Open Attestation Document from Clipboard" opens a panel for a document copied as base64', async (step) => {
-    await page.evaluate((text) => navigator.clipboard.writeText(text), base64);
-    await runCommand(page, step, 'Nitro Enclaves: Open Attestation Document from Clipboard');
-    await page.locator('.tabs-container .tab.active', { hasText: 'Attestation: Clipboard' }).waitFor({ timeout: step.timeout() });
-    const frame = await attestationFrame(page, 'Clipboard', step);
-    const text = await verdictOf(frame, step);
-    if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
-    const moduleId = (await frame.locator('.field-module').textContent())?.trim();
-    if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
-  });
+  await check(
+    '"Open Attestation Document from Clipboard" opens a panel for a document copied as base64',
+    async (step) => {
+      await page.evaluate((text) => navigator.clipboard.writeText(text), base64);
+      await runCommand(page, step, 'Nitro Enclaves: Open Attestation Document from Clipboard');
+      await page
+        .locator('.tabs-container .tab.active', { hasText: 'Attestation: Clipboard' })
+        .waitFor({ timeout: step.timeout() });
+      const frame = await attestationFrame(page, 'Clipboard', step);
+      const text = await verdictOf(frame, step);
+      if (text !== want) throw new Error(`the verdict reads "${text}", expected "${want}"`);
+      const moduleId = (await frame.locator('.field-module').textContent())?.trim();
+      if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
+    },
+  );
   await check('after "Developer: Reload Window" the panel is restored with the same document', async (step) => {
     // The webview hands its state to the workbench in a message the page does not show; the panel
     // set it when it loaded the document, before the verdict was drawn. A moment for that message.
@@ -391,7 +476,10 @@ async function checkAttestationPanel(page) {
     await runCommand(page, step, 'Developer: Reload Window');
     await page.waitForLoadState('load', { timeout: step.timeout() });
     await page.locator('.monaco-workbench .activitybar').waitFor({ timeout: step.timeout() });
-    await page.locator('.tabs-container .tab', { hasText: 'Attestation: Clipboard' }).first().waitFor({ timeout: step.timeout() });
+    await page
+      .locator('.tabs-container .tab', { hasText: 'Attestation: Clipboard' })
+      .first()
+      .waitFor({ timeout: step.timeout() });
     const frame = await attestationFrame(page, 'Clipboard', step);
     const text = await verdictOf(frame, step);
     if (text !== want) throw new Error(`the restored panel's verdict reads "${text}"`);
@@ -403,7 +491,12 @@ async function checkAttestationPanel(page) {
 /** Process group ids of processes whose command line contains `needle`. */
 function groupsOf(needle) {
   const ps = spawnSync('ps', ['-eo', 'pgid=,args='], { encoding: 'utf8' }).stdout;
-  return new Set(ps.split('\n').filter((l) => l.includes(needle)).map((l) => Number(l.trim().split(/\s+/)[0])));
+  return new Set(
+    ps
+      .split('\n')
+      .filter((l) => l.includes(needle))
+      .map((l) => Number(l.trim().split(/\s+/)[0])),
+  );
 }
 
 function groupAlive(pgid) {
@@ -425,7 +518,10 @@ async function checkNpmStart(browser) {
   try {
     const url = await new Promise((resolve, reject) => {
       // A deadline for the URL to show, not a wait: npm start builds and starts code-server first.
-      const timer = setTimeout(() => reject(new Error(`npm start printed no URL within ${(2 * STEP_MS) / 1000} s:\n${output}`)), 2 * STEP_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`npm start printed no URL within ${(2 * STEP_MS) / 1000} s:\n${output}`)),
+        2 * STEP_MS,
+      );
       const look = () => {
         const m = /^\s+(http:\/\/127\.0\.0\.1:\d+\/\?\S+)$/m.exec(output);
         if (m) {
@@ -471,7 +567,10 @@ const workspace = path.join(mkdtempSync(path.join(os.tmpdir(), 'nitro-ui-')), 'd
 process.env.NITRO_DEV_STATE_DIR = path.join(path.dirname(workspace), 'emulator-state');
 cpSync(path.join(ROOT, 'demo'), workspace, { recursive: true });
 // The demo's build task takes the OCI test image and the synthetic blobs from ../test/fixtures.
-for (const f of ['oci/layout', 'blobs']) cpSync(path.join(ROOT, 'test/fixtures', f), path.join(path.dirname(workspace), 'test/fixtures', f), { recursive: true });
+for (const f of ['oci/layout', 'blobs'])
+  cpSync(path.join(ROOT, 'test/fixtures', f), path.join(path.dirname(workspace), 'test/fixtures', f), {
+    recursive: true,
+  });
 let server;
 let browser;
 let page;
@@ -480,10 +579,19 @@ try {
   const vsix = packageVsix(path.join(run.dir, 'nitro-enclaves.vsix'));
   await check('the .vsix holds the bundles, media and docs only (the .vscodeignore allowlist)', () => {
     const files = vsixFiles();
-    const allowed = /^(dist\/(extension|cli|enclave-host|dev-attestation)\.js|dist\/webview\/[\w-]+\.js|media\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
+    const allowed =
+      /^(dist\/(extension|cli|enclave-host|dev-attestation)\.js|dist\/webview\/[\w-]+\.js|media\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
     const extra = files.filter((f) => !allowed.test(f));
     if (extra.length > 0) throw new Error(`unexpected files: ${extra.join(', ')}`);
-    for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/enclave-host.js', 'dist/dev-attestation.js', 'package.json', 'LICENSE']) if (!files.includes(f)) throw new Error(`missing ${f}`);
+    for (const f of [
+      'dist/extension.js',
+      'dist/cli.js',
+      'dist/enclave-host.js',
+      'dist/dev-attestation.js',
+      'package.json',
+      'LICENSE',
+    ])
+      if (!files.includes(f)) throw new Error(`missing ${f}`);
   });
   await check('code-server installs the packaged .vsix', () => {
     const out = installVsix(run, vsix);

@@ -56,10 +56,12 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       options.set(opt.name, true);
       return;
     }
-    if (value === undefined) throw new UsageError(`a value is required for '${shown} <${opt.value}>' but none was supplied`, spec);
+    if (value === undefined)
+      throw new UsageError(`a value is required for '${shown} <${opt.value}>' but none was supplied`, spec);
     const prior = options.get(opt.name);
     if (Array.isArray(prior)) {
-      if (!opt.multiple) throw new UsageError(`the argument '${shown} <${opt.value}>' cannot be used multiple times`, spec);
+      if (!opt.multiple)
+        throw new UsageError(`the argument '${shown} <${opt.value}>' cannot be used multiple times`, spec);
       prior.push(value);
     } else {
       options.set(opt.name, [value]);
@@ -107,7 +109,10 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
 
   for (const opt of spec.options) {
     if (opt.required && !options.has(opt.name)) {
-      throw new UsageError(`the following required argument was not provided: --${opt.name} <${opt.value ?? ''}>`, spec);
+      throw new UsageError(
+        `the following required argument was not provided: --${opt.name} <${opt.value ?? ''}>`,
+        spec,
+      );
     }
   }
   const allowed = spec.positionals?.length ?? 0;
@@ -116,7 +121,10 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
   }
   const required = spec.requiredPositionals ?? 0;
   if (positionals.length < required) {
-    throw new UsageError(`the following required argument was not provided: <${spec.positionals?.[positionals.length] ?? ''}>`, spec);
+    throw new UsageError(
+      `the following required argument was not provided: <${spec.positionals?.[positionals.length] ?? ''}>`,
+      spec,
+    );
   }
   return { options, positionals };
 }
@@ -133,7 +141,9 @@ export function flag(args: ParsedArgs, name: string): boolean {
 
 /** Help text of one command, in the layout of nitro-cli's (clap) help. */
 export function commandHelp(program: string, spec: CommandSpec): string {
-  const positionals = (spec.positionals ?? []).map((p, i) => (i < (spec.requiredPositionals ?? 0) ? `<${p}>` : `[${p}]`));
+  const positionals = (spec.positionals ?? []).map((p, i) =>
+    i < (spec.requiredPositionals ?? 0) ? `<${p}>` : `[${p}]`,
+  );
   const lines = [spec.summary, '', `Usage: ${[program, spec.name, '[OPTIONS]', ...positionals].join(' ')}`];
   if (spec.options.length > 0) {
     lines.push('', 'Options:');

@@ -32,10 +32,16 @@ const resolve = (io: CliIo, p: string) => path.resolve(io.cwd, p);
 export const MAX_DOCUMENT_INPUT = MAX_DOCUMENT_BYTES * 2 + 1024;
 
 const tooLarge = (what: string, size: number | string) =>
-  new Error(`${what} is ${size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_DOCUMENT_INPUT} as hex or base64 text), so it was not read`);
+  new Error(
+    `${what} is ${size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_DOCUMENT_INPUT} as hex or base64 text), so it was not read`,
+  );
 
 /** Reads at most `limit` + 1 bytes of an open file (a pipe or device has no size to check first). */
-async function readBounded(file: string, limit: number, refuse: (size: number | string) => Error = (size) => tooLarge(file, size)): Promise<Uint8Array> {
+async function readBounded(
+  file: string,
+  limit: number,
+  refuse: (size: number | string) => Error = (size) => tooLarge(file, size),
+): Promise<Uint8Array> {
   const handle = await open(file, 'r');
   try {
     const info = await handle.stat();
@@ -90,15 +96,17 @@ export function parseExpectedPcrs(json: string, where: string): Map<number, stri
   } catch (e) {
     throw new UsageError(`${where} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (typeof value === 'object' && value !== null && 'Measurements' in value) value = (value as { Measurements: unknown }).Measurements;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${where} is not a JSON object of PCR values`);
+  if (typeof value === 'object' && value !== null && 'Measurements' in value) value = value.Measurements;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`${where} is not a JSON object of PCR values`);
   const out = new Map<number, string>();
   for (const [k, v] of Object.entries(value)) {
     if (k === 'HashAlgorithm') continue;
     const m = /^(?:PCR)?(\d{1,2})$/.exec(k);
     const index = m ? Number(m[1]) : NaN;
     if (!(index >= 0 && index < 32)) throw new UsageError(`${where}: "${k}" is not a PCR name (PCR0 to PCR31)`);
-    if (typeof v !== 'string' || !/^([0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$/.test(v)) throw new UsageError(`${where}: ${k} is not a 32, 48 or 64-byte hex value`);
+    if (typeof v !== 'string' || !/^([0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$/.test(v))
+      throw new UsageError(`${where}: ${k} is not a 32, 48 or 64-byte hex value`);
     out.set(index, v.toLowerCase());
   }
   if (out.size === 0) throw new UsageError(`${where} names no PCR`);
@@ -134,24 +142,35 @@ export function formatReport(r: VerifyReport, name: string): string {
   for (const c of r.checks) lines.push(`  ${MARK[c.status]}  ${c.title.padEnd(width)}  ${c.reason}`);
   const doc = r.document;
   if (doc) {
-    const opt = (v: typeof doc.nonce) => (v.state === 'present' ? (v.value.length === 0 ? '(empty)' : toHex(v.value)) : `(${v.state})`);
+    const opt = (v: typeof doc.nonce) =>
+      v.state === 'present' ? (v.value.length === 0 ? '(empty)' : toHex(v.value)) : `(${v.state})`;
     lines.push('', 'Document:');
     lines.push(`  module_id   ${doc.moduleId}`);
     const time = timestampDate(doc.timestamp);
-    lines.push(`  timestamp   ${time ? `${time.toISOString()} (${doc.timestamp})` : `${doc.timestamp} (out of the range of dates)`}`);
+    lines.push(
+      `  timestamp   ${time ? `${time.toISOString()} (${doc.timestamp})` : `${doc.timestamp} (out of the range of dates)`}`,
+    );
     lines.push(`  digest      ${doc.digest}`);
-    if (doc.kind === 'nitrotpm') lines.push('  PCRs        nitrotpm_pcrs (the instance\'s NitroTPM)');
+    if (doc.kind === 'nitrotpm') lines.push("  PCRs        nitrotpm_pcrs (the instance's NitroTPM)");
     for (const [i, v] of doc.pcrs) {
       const cmp = r.pcrComparisons.find((p) => p.index === i);
-      lines.push(`  PCR${String(i).padEnd(2)}       ${toHex(v)}${cmp ? (cmp.match ? '  (matches)' : '  (MISMATCH)') : ''}`);
+      lines.push(
+        `  PCR${String(i).padEnd(2)}       ${toHex(v)}${cmp ? (cmp.match ? '  (matches)' : '  (MISMATCH)') : ''}`,
+      );
     }
-    lines.push(`  public_key  ${opt(doc.publicKey)}`, `  user_data   ${opt(doc.userData)}`, `  nonce       ${opt(doc.nonce)}`);
+    lines.push(
+      `  public_key  ${opt(doc.publicKey)}`,
+      `  user_data   ${opt(doc.userData)}`,
+      `  nonce       ${opt(doc.nonce)}`,
+    );
   }
   if (r.chain.length > 0) {
     lines.push('', 'Certificate chain (root first):');
     for (const c of r.chain) {
       lines.push(`  ${c.role.padEnd(12)} ${c.subject}`);
-      lines.push(`  ${''.padEnd(12)} valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}${c.validAtTime ? '' : '  (NOT valid at the verification time)'}`);
+      lines.push(
+        `  ${''.padEnd(12)} valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}${c.validAtTime ? '' : '  (NOT valid at the verification time)'}`,
+      );
       lines.push(`  ${''.padEnd(12)} SHA-256 ${c.sha256}`);
     }
   }
@@ -162,24 +181,46 @@ export const verifyAttestationCommand: Command = {
   name: 'verify-attestation',
   summary: 'Verifies an attestation document: signature, certificate chain to a trusted root, PCRs, nonce',
   options: [
-    { name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' },
-    { name: 'root', value: 'file', multiple: true, help: 'Also trust the root certificate(s) in this file (PEM, several PEM certificates, or DER); the AWS Nitro root G1 is always trusted' },
-    { name: 'development-root', value: 'file', multiple: true, help: 'Also trust this development root (PEM or DER, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation' },
+    {
+      name: 'document',
+      value: 'document',
+      required: true,
+      help: 'The document: raw CBOR, base64 or hex (- for standard input)',
+    },
+    {
+      name: 'root',
+      value: 'file',
+      multiple: true,
+      help: 'Also trust the root certificate(s) in this file (PEM, several PEM certificates, or DER); the AWS Nitro root G1 is always trusted',
+    },
+    {
+      name: 'development-root',
+      value: 'file',
+      multiple: true,
+      help: 'Also trust this development root (PEM or DER, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation',
+    },
     { name: 'at', value: 'time', help: 'Check certificate validity at this ISO 8601 time (default: now)' },
     { name: 'at-document-time', help: "Check certificate validity at the document's own timestamp" },
     { name: 'eif-path', value: 'eif-path', help: "Expect this enclave image's PCR0, PCR1, PCR2 (and PCR8 if signed)" },
-    { name: 'pcrs', value: 'json', help: 'Expect these PCRs: a JSON file or inline JSON ({"PCR0": "…"} or nitro-cli Measurements)' },
+    {
+      name: 'pcrs',
+      value: 'json',
+      help: 'Expect these PCRs: a JSON file or inline JSON ({"PCR0": "…"} or nitro-cli Measurements)',
+    },
     { name: 'nonce', value: 'hex', help: 'Expect this nonce' },
     { name: 'json', help: 'Print the report as JSON' },
   ],
   async run(args, io) {
     const at = optionValue(args, 'at');
-    if (at !== undefined && flag(args, 'at-document-time')) throw new UsageError("the argument '--at <time>' cannot be used with '--at-document-time'", this);
-    if (optionValue(args, 'eif-path') !== undefined && optionValue(args, 'pcrs') !== undefined) throw new UsageError("the argument '--eif-path <eif-path>' cannot be used with '--pcrs <json>'", this);
+    if (at !== undefined && flag(args, 'at-document-time'))
+      throw new UsageError("the argument '--at <time>' cannot be used with '--at-document-time'", this);
+    if (optionValue(args, 'eif-path') !== undefined && optionValue(args, 'pcrs') !== undefined)
+      throw new UsageError("the argument '--eif-path <eif-path>' cannot be used with '--pcrs <json>'", this);
     let when: VerifyOptions['at'];
     if (at !== undefined) {
       const t = new Date(at);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(t.getTime())) throw new UsageError(`--at takes an ISO 8601 time such as 2024-11-30T16:22:48Z, not "${at}"`, this);
+      if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(t.getTime()))
+        throw new UsageError(`--at takes an ISO 8601 time such as 2024-11-30T16:22:48Z, not "${at}"`, this);
       when = t;
     } else if (flag(args, 'at-document-time')) {
       when = 'document';
@@ -196,17 +237,27 @@ export const verifyAttestationCommand: Command = {
     const file = optionValue(args, 'document') as string;
     try {
       const roots: { der: Uint8Array; label: string; kind: 'custom' | 'development' }[] = [];
-      for (const [option, kind] of [['root', 'custom'], ['development-root', 'development']] as const) {
+      for (const [option, kind] of [
+        ['root', 'custom'],
+        ['development-root', 'development'],
+      ] as const) {
         for (const p of (args.options.get(option) as string[] | undefined) ?? []) {
           try {
-            const file = await readBounded(resolve(io, p), MAX_ROOT_FILE, (size) => new Error(`the file is ${size} bytes, too large for root certificates (at most ${MAX_ROOT_FILE})`));
+            const file = await readBounded(
+              resolve(io, p),
+              MAX_ROOT_FILE,
+              (size) =>
+                new Error(`the file is ${size} bytes, too large for root certificates (at most ${MAX_ROOT_FILE})`),
+            );
             const ders = certificatesFromFile(file);
             for (const [i, der] of ders.entries()) {
               let label: string;
               try {
                 label = nameToString(parseCertificate(der).subject);
               } catch (e) {
-                throw new Error(`${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
+                throw new Error(
+                  `${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}${e instanceof Error ? e.message : String(e)}`,
+                );
               }
               roots.push({ der, label, kind });
             }
@@ -229,8 +280,21 @@ export const verifyAttestationCommand: Command = {
         if (isImageMeasurements(text)) expectedPcrsFrom = 'enclave-image';
       }
       const bytes = await readDocument(io, file);
-      const report = verifyAttestation(bytes, { roots, ...(when ? { at: when } : {}), ...(expectedPcrs ? { expectedPcrs, expectedPcrsFrom } : {}), ...(nonce ? { nonce } : {}) }, nodeAttestationCrypto);
-      io.stdout(flag(args, 'json') ? formatJson(reportToJson(report)) : formatReport(report, file === '-' ? '(standard input)' : file));
+      const report = verifyAttestation(
+        bytes,
+        {
+          roots,
+          ...(when ? { at: when } : {}),
+          ...(expectedPcrs ? { expectedPcrs, expectedPcrsFrom } : {}),
+          ...(nonce ? { nonce } : {}),
+        },
+        nodeAttestationCrypto,
+      );
+      io.stdout(
+        flag(args, 'json')
+          ? formatJson(reportToJson(report))
+          : formatReport(report, file === '-' ? '(standard input)' : file),
+      );
       return report.valid ? 0 : 1;
     } catch (e) {
       return reportFailure(io, e, PLAIN);
@@ -241,7 +305,14 @@ export const verifyAttestationCommand: Command = {
 export const decodeAttestationCommand: Command = {
   name: 'decode-attestation',
   summary: 'Prints an attestation document as JSON (binary fields as hex), without verifying it',
-  options: [{ name: 'document', value: 'document', required: true, help: 'The document: raw CBOR, base64 or hex (- for standard input)' }],
+  options: [
+    {
+      name: 'document',
+      value: 'document',
+      required: true,
+      help: 'The document: raw CBOR, base64 or hex (- for standard input)',
+    },
+  ],
   async run(args, io) {
     try {
       const decoded = decodeAttestation(await readDocument(io, optionValue(args, 'document') as string));

@@ -2,7 +2,7 @@
 // through `docker save`) to an .eif, with nitro-cli's Measurements JSON on stdout.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata, type EifArch } from '../engine';
+import { formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata } from '../engine';
 import { buildEnclave, buildProgressText, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
 import { UsageError, optionValue } from './args';
 import { reportFailure, type FailureStyle } from './errors';
@@ -20,40 +20,84 @@ function progressPrinter(io: CliIo): ((p: BuildProgress) => void) | undefined {
 }
 
 /** Whatever is not an I/O, EIF, signing or hashing failure is a build failure: E48. */
-const BUILD_FAILURES: FailureStyle = { during: 'signing', fallback: 48, cancelled: 'Build cancelled; nothing was written.' };
+const BUILD_FAILURES: FailureStyle = {
+  during: 'signing',
+  fallback: 48,
+  cancelled: 'Build cancelled; nothing was written.',
+};
 
 export const buildEnclaveCommand: Command = {
   name: 'build-enclave',
   summary: 'Builds an enclave image from an OCI image, without Docker',
   options: [
     { name: 'oci-layout', value: 'DIR[:TAG]', help: 'An OCI image layout directory, optionally with the tag to use' },
-    { name: 'image-archive', value: 'TAR', help: 'An OCI archive or a `docker save` archive (name:tag may follow after a colon)' },
-    { name: 'docker-uri', value: 'URI', help: 'A Docker image, exported with `docker save` (needs the docker CLI and daemon)' },
+    {
+      name: 'image-archive',
+      value: 'TAR',
+      help: 'An OCI archive or a `docker save` archive (name:tag may follow after a colon)',
+    },
+    {
+      name: 'docker-uri',
+      value: 'URI',
+      help: 'A Docker image, exported with `docker save` (needs the docker CLI and daemon)',
+    },
     { name: 'output-file', value: 'output-file', required: true, help: 'Where to write the enclave image (.eif)' },
-    { name: 'blobs', value: 'DIR', help: 'Kernel, cmdline, init and nsm.ko; default $NITRO_CLI_BLOBS, else /usr/share/nitro_enclaves/blobs/' },
-    { name: 'arch', value: 'x86_64|aarch64', help: "Architecture to build; default the image's (the host's for multi-platform images)" },
-    { name: 'name', value: 'name', help: 'Image name in the metadata (default: the image reference up to its first colon)' },
+    {
+      name: 'blobs',
+      value: 'DIR',
+      help: 'Kernel, cmdline, init and nsm.ko; default $NITRO_CLI_BLOBS, else /usr/share/nitro_enclaves/blobs/',
+    },
+    {
+      name: 'arch',
+      value: 'x86_64|aarch64',
+      help: "Architecture to build; default the image's (the host's for multi-platform images)",
+    },
+    {
+      name: 'name',
+      value: 'name',
+      help: 'Image name in the metadata (default: the image reference up to its first colon)',
+    },
     { name: 'version', value: 'version', help: 'Image version in the metadata (default: the image ID)' },
     { name: 'metadata', value: 'metadata', help: 'A JSON file (at most 4096 bytes) stored as CustomMetadata' },
     { name: 'build-time', value: 'RFC3339', help: 'Build time in the metadata; default $SOURCE_DATE_EPOCH, else now' },
-    { name: 'signing-certificate', value: 'signing-certificate', help: 'PEM certificate to sign the image with (needs --private-key)' },
-    { name: 'private-key', value: 'private-key', help: 'PEM EC private key matching the certificate (needs --signing-certificate)' },
+    {
+      name: 'signing-certificate',
+      value: 'signing-certificate',
+      help: 'PEM certificate to sign the image with (needs --private-key)',
+    },
+    {
+      name: 'private-key',
+      value: 'private-key',
+      help: 'PEM EC private key matching the certificate (needs --signing-certificate)',
+    },
   ],
   async run(args, io) {
     const layout = optionValue(args, 'oci-layout');
     const archive = optionValue(args, 'image-archive');
     const docker = optionValue(args, 'docker-uri');
     const given = [layout && '--oci-layout', archive && '--image-archive', docker && '--docker-uri'].filter(Boolean);
-    if (given.length === 0) throw new UsageError('one of the following arguments is required: --oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>', this);
+    if (given.length === 0)
+      throw new UsageError(
+        'one of the following arguments is required: --oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
+        this,
+      );
     if (given.length > 1) throw new UsageError(`the argument '${given[0]}' cannot be used with '${given[1]}'`, this);
     const cert = optionValue(args, 'signing-certificate');
     const key = optionValue(args, 'private-key');
     if ((cert === undefined) !== (key === undefined)) {
-      throw new UsageError(cert === undefined ? "'--private-key' requires '--signing-certificate'" : "'--signing-certificate' requires '--private-key'", this);
+      throw new UsageError(
+        cert === undefined
+          ? "'--private-key' requires '--signing-certificate'"
+          : "'--signing-certificate' requires '--private-key'",
+        this,
+      );
     }
     const arch = optionValue(args, 'arch');
     if (arch !== undefined && arch !== 'x86_64' && arch !== 'aarch64') {
-      throw new UsageError(`invalid value '${arch}' for '--arch <x86_64|aarch64>' [possible values: x86_64, aarch64]`, this);
+      throw new UsageError(
+        `invalid value '${arch}' for '--arch <x86_64|aarch64>' [possible values: x86_64, aarch64]`,
+        this,
+      );
     }
     const resolve = (p: string) => path.resolve(io.cwd, p);
     const output = resolve(optionValue(args, 'output-file') as string);
@@ -71,8 +115,14 @@ export const buildEnclaveCommand: Command = {
     try {
       const buildTimeText = optionValue(args, 'build-time');
       const metadataFile = optionValue(args, 'metadata');
-      const customMetadata = metadataFile !== undefined ? parseCustomMetadata(await readFile(resolve(metadataFile)), metadataFile) : undefined;
-      const signing = cert !== undefined && key !== undefined ? { certificatePem: await readPem(resolve(cert)), privateKeyPem: await readPem(resolve(key)) } : undefined;
+      const customMetadata =
+        metadataFile !== undefined
+          ? parseCustomMetadata(await readFile(resolve(metadataFile)), metadataFile)
+          : undefined;
+      const signing =
+        cert !== undefined && key !== undefined
+          ? { certificatePem: await readPem(resolve(cert)), privateKeyPem: await readPem(resolve(key)) }
+          : undefined;
       const onProgress = progressPrinter(io);
       io.stderr('Start building the Enclave Image...\n');
       const blobs = optionValue(args, 'blobs');
@@ -81,7 +131,7 @@ export const buildEnclaveCommand: Command = {
       const result = await buildEnclave({
         source,
         output,
-        ...(arch ? { arch: arch as EifArch } : {}),
+        ...(arch ? { arch: arch } : {}),
         ...(blobs !== undefined ? { blobs: resolve(blobs) } : {}),
         env: io.env,
         ...(name !== undefined ? { name } : {}),

@@ -36,7 +36,11 @@ export function mainHelp(commands: readonly Command[] = COMMANDS): string {
 }
 
 /** Runs nitro-dev with `argv` (without the node and script paths) and resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  commands: readonly Command[] = COMMANDS,
+): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
     io.stderr(mainHelp(commands));

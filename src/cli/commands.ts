@@ -9,4 +9,13 @@ import type { Command } from './types';
  * Every nitro-dev subcommand, in the order `--help` lists them. Subcommands keep nitro-cli's names,
  * flags and JSON output where nitro-cli has the same command.
  */
-export const COMMANDS: readonly Command[] = [buildEnclaveCommand, describeEifCommand, pcrCommand, signEifCommand, verifyAttestationCommand, decodeAttestationCommand, ...ENCLAVE_COMMANDS, ...NSM_COMMANDS];
+export const COMMANDS: readonly Command[] = [
+  buildEnclaveCommand,
+  describeEifCommand,
+  pcrCommand,
+  signEifCommand,
+  verifyAttestationCommand,
+  decodeAttestationCommand,
+  ...ENCLAVE_COMMANDS,
+  ...NSM_COMMANDS,
+];

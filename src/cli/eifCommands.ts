@@ -27,7 +27,10 @@ const SIGNING: FailureStyle = { during: 'signing', cancelled: 'Signing cancelled
 
 function problemLines(problems: readonly EifProblem[]): string {
   return problems
-    .map((p) => `warning: ${p.message} (at byte ${p.offset}; rule: ${p.code})${p.severity === 'error' ? '; the hypervisor would refuse this image' : ''}\n`)
+    .map(
+      (p) =>
+        `warning: ${p.message} (at byte ${p.offset}; rule: ${p.code})${p.severity === 'error' ? '; the hypervisor would refuse this image' : ''}\n`,
+    )
     .join('');
 }
 
@@ -57,16 +60,26 @@ export const pcrCommand: Command = {
   summary: 'Computes the PCR value of a file, or PCR8 of a signing certificate',
   options: [
     { name: 'input', value: 'input', help: 'A file whose bytes are measured: prints {"PCR": ...}' },
-    { name: 'signing-certificate', value: 'signing-certificate', help: 'A PEM certificate: prints {"PCR8": ...}, the PCR8 of images it signs' },
+    {
+      name: 'signing-certificate',
+      value: 'signing-certificate',
+      help: 'A PEM certificate: prints {"PCR8": ...}, the PCR8 of images it signs',
+    },
   ],
   async run(args, io) {
     const input = optionValue(args, 'input');
     const cert = optionValue(args, 'signing-certificate');
     if (input !== undefined && cert !== undefined) {
-      throw new UsageError("the argument '--input <input>' cannot be used with '--signing-certificate <signing-certificate>'", this);
+      throw new UsageError(
+        "the argument '--input <input>' cannot be used with '--signing-certificate <signing-certificate>'",
+        this,
+      );
     }
     if (input === undefined && cert === undefined) {
-      throw new UsageError('one of the following arguments is required: --input <input>, --signing-certificate <signing-certificate>', this);
+      throw new UsageError(
+        'one of the following arguments is required: --input <input>, --signing-certificate <signing-certificate>',
+        this,
+      );
     }
     try {
       if (cert !== undefined) {
@@ -77,7 +90,13 @@ export const pcrCommand: Command = {
       const source = await FileByteSource.open(resolve(io, input as string));
       try {
         const onProgress = progress(io, 'Hashing');
-        io.stdout(formatJson({ PCR: toHex(await pcrOfSource(source, nodeHashes, { ...cancellable(io), ...(onProgress ? { onProgress } : {}) })) }));
+        io.stdout(
+          formatJson({
+            PCR: toHex(
+              await pcrOfSource(source, nodeHashes, { ...cancellable(io), ...(onProgress ? { onProgress } : {}) }),
+            ),
+          }),
+        );
       } finally {
         await source.close();
       }
@@ -101,8 +120,18 @@ export const signEifCommand: Command = {
   summary: 'Signs an enclave image (adds or replaces its signature section, PCR8)',
   options: [
     { name: 'eif-path', value: 'eif-path', required: true, help: 'Path to the enclave image file, signed in place' },
-    { name: 'signing-certificate', value: 'signing-certificate', required: true, help: 'PEM certificate of the signing key' },
-    { name: 'private-key', value: 'private-key', required: true, help: 'PEM EC private key (P-256, P-384 or P-521) matching the certificate' },
+    {
+      name: 'signing-certificate',
+      value: 'signing-certificate',
+      required: true,
+      help: 'PEM certificate of the signing key',
+    },
+    {
+      name: 'private-key',
+      value: 'private-key',
+      required: true,
+      help: 'PEM EC private key (P-256, P-384 or P-521) matching the certificate',
+    },
   ],
   async run(args, io) {
     const file = resolve(io, optionValue(args, 'eif-path') as string);
@@ -112,7 +141,12 @@ export const signEifCommand: Command = {
         readPem(resolve(io, optionValue(args, 'private-key') as string)),
       ]);
       const onProgress = progress(io, 'Signing');
-      const result = await signEifFile(file, { certificatePem, privateKeyPem, ...cancellable(io), ...(onProgress ? { onProgress } : {}) });
+      const result = await signEifFile(file, {
+        certificatePem,
+        privateKeyPem,
+        ...cancellable(io),
+        ...(onProgress ? { onProgress } : {}),
+      });
       io.stderr('Enclave Image successfully signed.\n');
       io.stdout(formatJson({ Measurements: result.measurements }));
       return 0;

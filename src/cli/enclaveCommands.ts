@@ -22,7 +22,11 @@ export function backendFor(io: CliIo): BackendRegistry {
 }
 
 /** The id of the parent `--parent` names (its id or name), else the first parent of the first backend. */
-export async function parentId(io: CliIo, args: ParsedArgs, backends: BackendRegistry = backendFor(io)): Promise<string> {
+export async function parentId(
+  io: CliIo,
+  args: ParsedArgs,
+  backends: BackendRegistry = backendFor(io),
+): Promise<string> {
   const asked = optionValue(args, 'parent');
   const parents = await backends.listParents();
   if (asked === undefined) {
@@ -31,11 +35,19 @@ export async function parentId(io: CliIo, args: ParsedArgs, backends: BackendReg
     return first.id;
   }
   const p = parents.find((x) => x.id === asked) ?? parents.find((x) => x.name === asked);
-  if (!p) throw new BackendError(3, `Invalid argument provided. There is no parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`);
+  if (!p)
+    throw new BackendError(
+      3,
+      `Invalid argument provided. There is no parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`,
+    );
   return p.id;
 }
 
-export const PARENT_OPTION = { name: 'parent', value: 'ID', help: 'The parent instance (its id or name); default: the first one' } as const;
+export const PARENT_OPTION = {
+  name: 'parent',
+  value: 'ID',
+  help: 'The parent instance (its id or name); default: the first one',
+} as const;
 
 /** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
 export function splitCommandLine(text: string): string[] {
@@ -87,7 +99,12 @@ function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; atta
     throw new BackendError(17, `Serialization error. In ${file}: ${what}`);
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('expected a JSON object');
-  const uint = (v: unknown, key: string): number | undefined => (v === undefined || v === null ? undefined : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : bad(`${key} must be an unsigned integer`));
+  const uint = (v: unknown, key: string): number | undefined =>
+    v === undefined || v === null
+      ? undefined
+      : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+        ? v
+        : bad(`${key} must be an unsigned integer`);
   if (typeof value.eif_path !== 'string') bad('missing field `eif_path` (a string)');
   const memory = uint(value.memory_mib, 'memory_mib');
   if (memory === undefined) bad('missing field `memory_mib` (a number of MiB)');
@@ -97,10 +114,13 @@ function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; atta
     if (!Array.isArray(value.cpu_ids)) bad('cpu_ids must be an array of CPU ids');
     cpuIds = (value.cpu_ids as unknown[]).map((v) => uint(v, 'cpu_ids') as number);
   }
-  if (cpuCount !== undefined && cpuIds !== undefined) throw new BackendError(2, 'Conflicting arguments provided. The config file gives both cpu_count and cpu_ids');
-  if (cpuCount === undefined && cpuIds === undefined) throw new BackendError(1, 'Missing mandatory argument. The config file gives neither cpu_count nor cpu_ids');
+  if (cpuCount !== undefined && cpuIds !== undefined)
+    throw new BackendError(2, 'Conflicting arguments provided. The config file gives both cpu_count and cpu_ids');
+  if (cpuCount === undefined && cpuIds === undefined)
+    throw new BackendError(1, 'Missing mandatory argument. The config file gives neither cpu_count nor cpu_ids');
   const cid = uint(value.enclave_cid, 'enclave_cid');
-  if (value.enclave_name !== undefined && value.enclave_name !== null && typeof value.enclave_name !== 'string') bad('enclave_name must be a string');
+  if (value.enclave_name !== undefined && value.enclave_name !== null && typeof value.enclave_name !== 'string')
+    bad('enclave_name must be a string');
   const attachConsole = value.attach_console === true;
   return {
     request: {
@@ -116,9 +136,25 @@ function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; atta
   };
 }
 
-const RUN_FLAGS = ['eif-path', 'memory', 'cpu-count', 'cpu-ids', 'enclave-cid', 'debug-mode', 'attach-console', 'enclave-name'];
+const RUN_FLAGS = [
+  'eif-path',
+  'memory',
+  'cpu-count',
+  'cpu-ids',
+  'enclave-cid',
+  'debug-mode',
+  'attach-console',
+  'enclave-name',
+];
 
-async function streamConsole(io: CliIo, backend: EnclaveOperations, parent: string, enclaveId: string, cid: number, timeoutSeconds?: number): Promise<void> {
+async function streamConsole(
+  io: CliIo,
+  backend: EnclaveOperations,
+  parent: string,
+  enclaveId: string,
+  cid: number,
+  timeoutSeconds?: number,
+): Promise<void> {
   const stream = await backend.openConsole(parent, enclaveId);
   io.stdout(`Connecting to the console for enclave ${cid}...\nSuccessfully connected to the console.\n`);
   const decoder = new TextDecoder();
@@ -140,14 +176,32 @@ export const runEnclaveCommand: Command = {
     { name: 'eif-path', value: 'EIF_PATH', help: 'Path to the enclave image file' },
     { name: 'memory', value: 'MEMORY', help: 'Memory to allocate, in MiB (M), or with G or T' },
     { name: 'cpu-count', value: 'CPU_COUNT', help: 'Number of vCPUs (whole cores: an even number)' },
-    { name: 'cpu-ids', value: 'CPU_IDS', multiple: true, values: true, help: 'vCPU ids from the enclave pool (space-separated values, or repeat the flag)' },
-    { name: 'enclave-cid', value: 'ENCLAVE_CID', help: 'The enclave vsock CID (4 to 4294967294; 0 or absent: the next free one from 16)' },
+    {
+      name: 'cpu-ids',
+      value: 'CPU_IDS',
+      multiple: true,
+      values: true,
+      help: 'vCPU ids from the enclave pool (space-separated values, or repeat the flag)',
+    },
+    {
+      name: 'enclave-cid',
+      value: 'ENCLAVE_CID',
+      help: 'The enclave vsock CID (4 to 4294967294; 0 or absent: the next free one from 16)',
+    },
     { name: 'debug-mode', help: 'Starts the enclave in debug mode (console available; PCRs read as zeros)' },
     { name: 'attach-console', help: 'Attaches the console after starting the enclave (implies --debug-mode)' },
     { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'Name of the enclave (default: the image file name)' },
-    { name: 'config', value: 'CONFIG', help: 'A JSON file with the arguments (eif_path, memory_mib, cpu_count or cpu_ids, ...); alone' },
+    {
+      name: 'config',
+      value: 'CONFIG',
+      help: 'A JSON file with the arguments (eif_path, memory_mib, cpu_count or cpu_ids, ...); alone',
+    },
     PARENT_OPTION,
-    { name: 'app', value: 'CMD', help: 'Emulator only: a command started as the enclave application; its exit ends the enclave' },
+    {
+      name: 'app',
+      value: 'CMD',
+      help: 'Emulator only: a command started as the enclave application; its exit ends the enclave',
+    },
   ],
   async run(args, io) {
     const config = optionValue(args, 'config');
@@ -156,10 +210,19 @@ export const runEnclaveCommand: Command = {
       if (other) throw new UsageError(`the argument '--config <CONFIG>' cannot be used with '--${other}'`, this);
     } else {
       for (const required of ['eif-path', 'memory']) {
-        if (!args.options.has(required)) throw new UsageError(`the following required argument was not provided: --${required}`, this);
+        if (!args.options.has(required))
+          throw new UsageError(`the following required argument was not provided: --${required}`, this);
       }
-      if (args.options.has('cpu-count') && args.options.has('cpu-ids')) throw new UsageError("the argument '--cpu-count <CPU_COUNT>' cannot be used with '--cpu-ids <CPU_IDS>...'", this);
-      if (!args.options.has('cpu-count') && !args.options.has('cpu-ids')) throw new UsageError('one of the following arguments is required: --cpu-count <CPU_COUNT>, --cpu-ids <CPU_IDS>...', this);
+      if (args.options.has('cpu-count') && args.options.has('cpu-ids'))
+        throw new UsageError(
+          "the argument '--cpu-count <CPU_COUNT>' cannot be used with '--cpu-ids <CPU_IDS>...'",
+          this,
+        );
+      if (!args.options.has('cpu-count') && !args.options.has('cpu-ids'))
+        throw new UsageError(
+          'one of the following arguments is required: --cpu-count <CPU_COUNT>, --cpu-ids <CPU_IDS>...',
+          this,
+        );
     }
     try {
       let request: RunEnclaveRequest;
@@ -170,14 +233,18 @@ export const runEnclaveCommand: Command = {
         attach = flag(args, 'attach-console');
         const memoryMiB = parseMemoryArgument(optionValue(args, 'memory') as string);
         const cidText = optionValue(args, 'enclave-cid');
-        const cpuIdTexts = ((args.options.get('cpu-ids') as readonly string[] | undefined) ?? []).flatMap((v) => v.split(/[\s,]+/).filter(Boolean));
+        const cpuIdTexts = ((args.options.get('cpu-ids') as readonly string[] | undefined) ?? []).flatMap((v) =>
+          v.split(/[\s,]+/).filter(Boolean),
+        );
         const cpuCountText = optionValue(args, 'cpu-count');
         const name = optionValue(args, 'enclave-name');
         request = {
           eifPath: path.resolve(io.cwd, optionValue(args, 'eif-path') as string),
           memoryMiB,
           ...(cpuCountText !== undefined ? { cpuCount: parseUnsignedArgument('--cpu-count', cpuCountText) } : {}),
-          ...(args.options.has('cpu-ids') ? { cpuIds: cpuIdTexts.map((t) => parseUnsignedArgument('--cpu-ids', t)) } : {}),
+          ...(args.options.has('cpu-ids')
+            ? { cpuIds: cpuIdTexts.map((t) => parseUnsignedArgument('--cpu-ids', t)) }
+            : {}),
           ...(cidText !== undefined ? { enclaveCid: parseUnsignedArgument('--enclave-cid', cidText) } : {}),
           debugMode: flag(args, 'debug-mode') || attach,
           ...(name !== undefined ? { enclaveName: name } : {}),
@@ -193,8 +260,14 @@ export const runEnclaveCommand: Command = {
       const backend = backendFor(io);
       const parent = await parentId(io, args);
       io.stderr('Start allocating memory...\n');
-      const result = await backend.runEnclave(parent, request, io.cancellation ? { cancellation: io.cancellation } : {});
-      io.stderr(`Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`);
+      const result = await backend.runEnclave(
+        parent,
+        request,
+        io.cancellation ? { cancellation: io.cancellation } : {},
+      );
+      io.stderr(
+        `Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`,
+      );
       io.stdout(formatJson(result));
       if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
       return 0;
@@ -224,15 +297,21 @@ export const describeEnclavesCommand: Command = {
 export async function idOfName(backend: EnclaveOperations, parent: string, name: string): Promise<string> {
   const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
   if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
-  if (matches.length > 1) throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
+  if (matches.length > 1)
+    throw new BackendError(58, `Enclave naming error. ${matches.length} running enclaves are named '${name}'`);
   return (matches[0] as { EnclaveID: string }).EnclaveID;
 }
 
 /** Which of the options `names` was given (a usage error unless exactly one). */
 export function exactlyOne(command: Command, args: ParsedArgs, names: readonly string[]): string {
   const given = names.filter((n) => args.options.has(n));
-  if (given.length === 0) throw new UsageError(`one of the following arguments is required: ${names.map((n) => `--${n}`).join(', ')}`, command);
-  if (given.length > 1) throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);
+  if (given.length === 0)
+    throw new UsageError(
+      `one of the following arguments is required: ${names.map((n) => `--${n}`).join(', ')}`,
+      command,
+    );
+  if (given.length > 1)
+    throw new UsageError(`the argument '--${given[0]}' cannot be used with '--${given[1]}'`, command);
   return given[0] as string;
 }
 
@@ -242,7 +321,10 @@ export const terminateEnclaveCommand: Command = {
   options: [
     { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
     { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
-    { name: 'all', help: 'Terminates all running enclaves of the parent (of every parent, when the state folder is damaged)' },
+    {
+      name: 'all',
+      help: 'Terminates all running enclaves of the parent (of every parent, when the state folder is damaged)',
+    },
     PARENT_OPTION,
   ],
   async run(args, io) {
@@ -254,13 +336,16 @@ export const terminateEnclaveCommand: Command = {
         try {
           const parent = await parentId(io, args);
           results = [];
-          for (const e of await backend.describeEnclaves(parent)) results.push(await backend.terminateEnclave(parent, e.EnclaveID));
+          for (const e of await backend.describeEnclaves(parent))
+            results.push(await backend.terminateEnclave(parent, e.EnclaveID));
         } catch (e) {
           // A damaged state file must not strand running enclaves: find their hosts by their sockets.
           const asked = optionValue(args, 'parent');
           const damaged = backend.capable(canRepairState).find((b) => b.isStateDamage(e));
           if (!damaged || !(e instanceof Error) || (asked !== undefined && !PARENT_ID_PATTERN.test(asked))) throw e;
-          io.stderr(`${e.message}.\nStopping every enclave host found in ${damaged.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`);
+          io.stderr(
+            `${e.message}.\nStopping every enclave host found in ${damaged.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`,
+          );
           results = await damaged.terminateAllHosts(asked);
         }
         for (const r of results) io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
@@ -268,7 +353,10 @@ export const terminateEnclaveCommand: Command = {
         return 0;
       }
       const parent = await parentId(io, args);
-      const id = which === 'enclave-id' ? (optionValue(args, 'enclave-id') as string) : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+      const id =
+        which === 'enclave-id'
+          ? (optionValue(args, 'enclave-id') as string)
+          : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
       const r = await backend.terminateEnclave(parent, id);
       io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
       io.stdout(formatJson(r));
@@ -292,10 +380,14 @@ export const consoleCommand: Command = {
     const which = exactlyOne(this, args, ['enclave-id', 'enclave-name']);
     try {
       const timeoutText = optionValue(args, 'disconnect-timeout');
-      const timeout = timeoutText === undefined ? undefined : parseUnsignedArgument('--disconnect-timeout', timeoutText);
+      const timeout =
+        timeoutText === undefined ? undefined : parseUnsignedArgument('--disconnect-timeout', timeoutText);
       const backend = backendFor(io);
       const parent = await parentId(io, args);
-      const id = which === 'enclave-id' ? (optionValue(args, 'enclave-id') as string) : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+      const id =
+        which === 'enclave-id'
+          ? (optionValue(args, 'enclave-id') as string)
+          : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
       const found = (await backend.describeEnclaves(parent)).find((e) => e.EnclaveID === id);
       if (!found) throw new BackendError(44, `Console connection failure. No running enclave has the id ${id}`);
       await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);
@@ -308,7 +400,8 @@ export const consoleCommand: Command = {
 
 export const repairStateCommand: Command = {
   name: 'repair-state',
-  summary: "Emulator: moves damaged state files aside (kept as <file>.damaged-<time>) and rebuilds parents.json and enclave records from the state folder and the running enclaves",
+  summary:
+    'Emulator: moves damaged state files aside (kept as <file>.damaged-<time>) and rebuilds parents.json and enclave records from the state folder and the running enclaves',
   options: [],
   async run(_args, io) {
     try {
@@ -317,9 +410,14 @@ export const repairStateCommand: Command = {
       const report = await target.repairState();
       const DEFAULT_PARENT = target.recoveredParentSize;
       for (const m of report.movedAside) io.stderr(`Moved ${m.file} aside to ${m.keptAs}: ${m.problem}.\n`);
-      for (const id of report.recoveredEnclaves) io.stderr(`Rewrote the record of enclave ${id} from its running host.\n`);
-      for (const id of report.recoveredParents) io.stderr(`Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`);
-      if (report.movedAside.length === 0 && report.recoveredParents.length === 0) io.stderr(`The state folder ${report.stateDir} has no damaged files.\n`);
+      for (const id of report.recoveredEnclaves)
+        io.stderr(`Rewrote the record of enclave ${id} from its running host.\n`);
+      for (const id of report.recoveredParents)
+        io.stderr(
+          `Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`,
+        );
+      if (report.movedAside.length === 0 && report.recoveredParents.length === 0)
+        io.stderr(`The state folder ${report.stateDir} has no damaged files.\n`);
       io.stdout(
         formatJson({
           StateDir: report.stateDir,
@@ -351,4 +449,11 @@ export const enclaveHostCommand: Command = {
 const startedAsHost = typeof process !== 'undefined' && process.argv[2] === ENCLAVE_HOST_SUBCOMMAND;
 
 /** The enclave subcommands, in `--help` order. */
-export const ENCLAVE_COMMANDS: readonly Command[] = [runEnclaveCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand, repairStateCommand, ...(startedAsHost ? [enclaveHostCommand] : [])];
+export const ENCLAVE_COMMANDS: readonly Command[] = [
+  runEnclaveCommand,
+  describeEnclavesCommand,
+  terminateEnclaveCommand,
+  consoleCommand,
+  repairStateCommand,
+  ...(startedAsHost ? [enclaveHostCommand] : []),
+];

@@ -67,7 +67,8 @@ export function failureOf(e: unknown, style: FailureStyle = {}): CliFailure {
   // A backend's message already starts with its title ("Insufficient CPUs available. ...").
   if (e instanceof BackendError) return { code: e.code, text: e.message };
   if (e instanceof SigningError) return titled(60, e.message);
-  if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) return titled(35, e.message);
+  if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError)
+    return titled(35, e.message);
   if (e instanceof CertificateError) return titled(style.during === 'signing' ? 60 : 57, e.message);
   // A file the command could not read or write (a missing file, a read-only folder): E19.
   const errno = e as NodeJS.ErrnoException;

@@ -3,7 +3,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromHex } from '../engine';
-import { decodeNsmResponse as decodeResponse, encodeNsmRequest as encodeRequest, nsmRequestFromJson as requestFromJson, nsmResponseToJson as responseToJson, NsmProtocolError } from '../engine';
+import {
+  decodeNsmResponse as decodeResponse,
+  encodeNsmRequest as encodeRequest,
+  nsmRequestFromJson as requestFromJson,
+  nsmResponseToJson as responseToJson,
+  NsmProtocolError,
+} from '../engine';
 import { BackendError, type EnclaveOperations } from '../engine';
 import { hasDevelopmentRoots } from '../engine';
 import { writeAtomically } from '../engine/node';
@@ -29,8 +35,20 @@ const ENCLAVE_OPTIONS = [
 ] as const;
 
 /** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
-async function enclaveIdOf(command: Command, args: ParsedArgs, backend: EnclaveOperations, parent: string): Promise<string> {
-  if (exactlyOne(command, args, ENCLAVE_OPTIONS.map((o) => o.name)) === 'enclave-id') return optionValue(args, 'enclave-id') as string;
+async function enclaveIdOf(
+  command: Command,
+  args: ParsedArgs,
+  backend: EnclaveOperations,
+  parent: string,
+): Promise<string> {
+  if (
+    exactlyOne(
+      command,
+      args,
+      ENCLAVE_OPTIONS.map((o) => o.name),
+    ) === 'enclave-id'
+  )
+    return optionValue(args, 'enclave-id') as string;
   return idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
 }
 
@@ -47,7 +65,11 @@ export const nsmCommand: Command = {
   positionals: ['REQUEST'],
   requiredPositionals: 1,
   async run(args, io) {
-    exactlyOne(this, args, ENCLAVE_OPTIONS.map((o) => o.name));
+    exactlyOne(
+      this,
+      args,
+      ENCLAVE_OPTIONS.map((o) => o.name),
+    );
     const text = args.positionals[0] as string;
     let request;
     try {
@@ -61,11 +83,17 @@ export const nsmCommand: Command = {
     try {
       const backend = backendFor(io);
       const parent = await parentId(io, args);
-      const response = decodeResponse(await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest(request)));
+      const response = decodeResponse(
+        await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest(request)),
+      );
       io.stdout(formatJson(responseToJson(response)));
       return response.type === 'Error' ? 1 : 0;
     } catch (e) {
-      if (e instanceof NsmProtocolError) return reportFailure(io, new BackendError(0, `the NSM answered with bytes that are not an NSM response: ${e.message}`));
+      if (e instanceof NsmProtocolError)
+        return reportFailure(
+          io,
+          new BackendError(0, `the NSM answered with bytes that are not an NSM response: ${e.message}`),
+        );
       return reportFailure(io, e);
     }
   },
@@ -83,7 +111,11 @@ export const attestCommand: Command = {
     PARENT_OPTION,
   ],
   async run(args, io) {
-    exactlyOne(this, args, ENCLAVE_OPTIONS.map((o) => o.name));
+    exactlyOne(
+      this,
+      args,
+      ENCLAVE_OPTIONS.map((o) => o.name),
+    );
     const nonce = hexOption(this, 'nonce', optionValue(args, 'nonce'));
     const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
     const output = path.resolve(io.cwd, optionValue(args, 'output') as string);
@@ -92,13 +124,22 @@ export const attestCommand: Command = {
       const publicKey = keyFile !== undefined ? new Uint8Array(await readFile(path.resolve(io.cwd, keyFile))) : null;
       const backend = backendFor(io);
       const parent = await parentId(io, args);
-      const bytes = await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest({ type: 'Attestation', userData, nonce, publicKey }));
+      const bytes = await backend.nsm(
+        parent,
+        await enclaveIdOf(this, args, backend, parent),
+        encodeRequest({ type: 'Attestation', userData, nonce, publicKey }),
+      );
       const response = decodeResponse(bytes);
       if (response.type !== 'Attestation') {
-        throw new BackendError(0, `the NSM refused the attestation request: ${JSON.stringify(responseToJson(response))}`);
+        throw new BackendError(
+          0,
+          `the NSM refused the attestation request: ${JSON.stringify(responseToJson(response))}`,
+        );
       }
       await writeAtomically(output, (write) => write(response.document, 0));
-      io.stderr(`Wrote a development attestation document (${response.document.length} bytes) to ${output}. Verify it with: nitro-dev verify-attestation --document ${output} --development-root <nitro-dev dev-root --export FILE>\n`);
+      io.stderr(
+        `Wrote a development attestation document (${response.document.length} bytes) to ${output}. Verify it with: nitro-dev verify-attestation --document ${output} --development-root <nitro-dev dev-root --export FILE>\n`,
+      );
       return 0;
     } catch (e) {
       return reportFailure(io, e);
@@ -109,7 +150,14 @@ export const attestCommand: Command = {
 export const devRootCommand: Command = {
   name: 'dev-root',
   summary: "Writes the development root certificate that emulated enclaves' attestation documents chain to",
-  options: [{ name: 'export', value: 'FILE', required: true, help: 'Where to write the root certificate (PEM); - for standard output' }],
+  options: [
+    {
+      name: 'export',
+      value: 'FILE',
+      required: true,
+      help: 'Where to write the root certificate (PEM); - for standard output',
+    },
+  ],
   async run(args, io) {
     const target = optionValue(args, 'export') as string;
     try {

@@ -10,8 +10,24 @@ export { ConcatSource, sliceOf, type Piece } from './platform/concatSource';
 export * from './eif/defs';
 export { EifFormatError, type EifErrorCode, type EifProblem, type Severity } from './eif/errors';
 export { readLayout, decodeHeader, encodeHeader, type EifHeader, type EifLayout, type EifSection } from './eif/layout';
-export { planMeasurement, runPlan, pcrOfSource, DEFAULT_CHUNK, type ByteRange, type MeasurementPlan, type MeasureResult, type PcrValues } from './eif/measure';
-export { parseMetadata, encodeMetadata, describeMetadata, MetadataError, type EifMetadata, type BuildMetadata } from './eif/metadata';
+export {
+  planMeasurement,
+  runPlan,
+  pcrOfSource,
+  DEFAULT_CHUNK,
+  type ByteRange,
+  type MeasurementPlan,
+  type MeasureResult,
+  type PcrValues,
+} from './eif/measure';
+export {
+  parseMetadata,
+  encodeMetadata,
+  describeMetadata,
+  MetadataError,
+  type EifMetadata,
+  type BuildMetadata,
+} from './eif/metadata';
 export {
   COSE_ALGORITHMS,
   CoseFormatError,
@@ -45,12 +61,40 @@ export {
   type EifSigningKey,
   type SignatureEntry,
 } from './eif/signature';
-export { inspectEifSource, type EifInspection, type EifPorts, type InspectOptions, type SignatureInspection } from './eif/inspect';
-export { describeJson, measurementsJson, signingCertificateJson, formatJson, type DescribeEifJson, type MeasurementsJson, type SigningCertificateJson } from './eif/describe';
-export { parseCertificate, opensslTime, rustDebugEscape, isValidAt, CertificateError, type CertificateInfo, type NameAttribute } from './x509/certificate';
+export {
+  inspectEifSource,
+  type EifInspection,
+  type EifPorts,
+  type InspectOptions,
+  type SignatureInspection,
+} from './eif/inspect';
+export {
+  describeJson,
+  measurementsJson,
+  signingCertificateJson,
+  formatJson,
+  type DescribeEifJson,
+  type MeasurementsJson,
+  type SigningCertificateJson,
+} from './eif/describe';
+export {
+  parseCertificate,
+  opensslTime,
+  rustDebugEscape,
+  isValidAt,
+  CertificateError,
+  type CertificateInfo,
+  type NameAttribute,
+} from './x509/certificate';
 export { toHex, fromHex, toColonHex, equalBytes, concatBytes, utf8, fromUtf8 } from './util/bytes';
 export { crc32 } from './util/crc32';
-export { extendFromZero, pcrOfBytes, type HashPort, type IncrementalHash, type Crc32Accumulator } from './util/hashPort';
+export {
+  extendFromZero,
+  pcrOfBytes,
+  type HashPort,
+  type IncrementalHash,
+  type Crc32Accumulator,
+} from './util/hashPort';
 export { pemBlocks, firstCertificateDer } from './util/pem';
 export {
   readDocumentInput,
@@ -82,12 +126,36 @@ export {
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
 export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';
-export { nameToString, KEY_USAGE_BITS, type BasicConstraints, type KeyUsage, type KeyUsageName } from './x509/certificate';
+export {
+  nameToString,
+  KEY_USAGE_BITS,
+  type BasicConstraints,
+  type KeyUsage,
+  type KeyUsageName,
+} from './x509/certificate';
 export { decodedToJson, reportToJson } from './attestation/json';
 export { CpioWriter, bootstrapRamdisk, CpioFormatError } from './ramdisk/cpio';
 export { readTar, confinePath, linkEscapes, PathGuard, TarFormatError } from './oci/tar';
-export { ImageSourceError, OCI_ARCH, type Compression, type ImageConfig, type ImageSourceErrorCode, type ImageSourceKind, type LayerBlob, type Platform, type ResolvedImage } from './oci/model';
-export { ImageTree, FlattenError, type ContentRef, type ContentStore, type FsEntry, type FsEntryType, type LayerStats } from './oci/flatten';
+export {
+  ImageSourceError,
+  OCI_ARCH,
+  type Compression,
+  type ImageConfig,
+  type ImageSourceErrorCode,
+  type ImageSourceKind,
+  type LayerBlob,
+  type Platform,
+  type ResolvedImage,
+} from './oci/model';
+export {
+  ImageTree,
+  FlattenError,
+  type ContentRef,
+  type ContentStore,
+  type FsEntry,
+  type FsEntryType,
+  type LayerStats,
+} from './oci/flatten';
 export { commandAndEnv, writeCustomerRamdisk, CustomerRamdiskError } from './ramdisk/customer';
 export {
   BuildInputError,
@@ -133,7 +201,13 @@ export {
   type StateRepair,
   type StateRepairReport,
 } from './platform/capabilities';
-export { parseAllocatorYaml, validateAllocator, allocatorYamlText, type AllocatorDiagnostic, type InstanceTopology } from './emulator/allocator';
+export {
+  parseAllocatorYaml,
+  validateAllocator,
+  allocatorYamlText,
+  type AllocatorDiagnostic,
+  type InstanceTopology,
+} from './emulator/allocator';
 export {
   planRunEnclave,
   enclaveIdFor,
@@ -157,8 +231,21 @@ export {
   type NsmRequest,
   type NsmResponse,
 } from './nsm/protocol';
-export { NSM_MAX_ATTESTATION_FIELD_BYTES, NsmDevice, pcrOfText, type AttestPort, type AttestationFields } from './nsm/device';
+export {
+  NSM_MAX_ATTESTATION_FIELD_BYTES,
+  NsmDevice,
+  pcrOfText,
+  type AttestPort,
+  type AttestationFields,
+} from './nsm/device';
 export { ATTESTATION_KIND_LABELS, timestampDate } from './attestation/document';
 export { type VerifyHint } from './attestation/verify';
 export { certificatesFromFile } from './util/pem';
-export { PARENT_ID_PATTERN, defaultEnclaveName, memoryRequirement, parseMemoryArgument, parseUnsignedArgument, uniqueEnclaveName } from './emulator/rules';
+export {
+  PARENT_ID_PATTERN,
+  defaultEnclaveName,
+  memoryRequirement,
+  parseMemoryArgument,
+  parseUnsignedArgument,
+  uniqueEnclaveName,
+} from './emulator/rules';

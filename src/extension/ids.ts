@@ -66,7 +66,9 @@ export const COMMAND_TABLE = { ...OTHER_COMMANDS, ...PARENT_COMMANDS } as const;
 type Table = typeof COMMAND_TABLE;
 
 /** Command ids by key. */
-export const COMMANDS = Object.fromEntries(Object.entries(COMMAND_TABLE).map(([key, spec]) => [key, spec.id])) as { readonly [K in keyof Table]: Table[K]['id'] };
+export const COMMANDS = Object.fromEntries(Object.entries(COMMAND_TABLE).map(([key, spec]) => [key, spec.id])) as {
+  readonly [K in keyof Table]: Table[K]['id'];
+};
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 export type ParentCommandKey = keyof typeof PARENT_COMMANDS;
@@ -115,7 +117,8 @@ export const CONTEXT_VALUES = {
    * An enclave by its describe-enclaves State and Flags: `runningEnclave`, `debugEnclave` (running
    * in debug mode: it has a console), `terminatingEnclave`, `emptyEnclave`.
    */
-  enclave: (state: string, debug: boolean): string => (state === 'RUNNING' && debug ? 'debugEnclave' : `${state.toLowerCase()}Enclave`),
+  enclave: (state: string, debug: boolean): string =>
+    state === 'RUNNING' && debug ? 'debugEnclave' : `${state.toLowerCase()}Enclave`,
   /** A PCR of a running enclave (from describe-enclaves' Measurements). */
   enclavePcr: 'enclavePcr',
   /** An image that was measured (or not yet): `eifImage`; one whose file is malformed: `brokenEifImage`. */

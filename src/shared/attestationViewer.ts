@@ -187,7 +187,13 @@ export type ComparisonView =
       readonly ok: true;
       readonly image: { readonly name: string; readonly detail: string };
       /** Every compared PCR, including one the image has but the document lacks (then `actual` is absent). */
-      readonly rows: readonly { readonly index: number; readonly name: string; readonly expected: string; readonly actual?: string; readonly match: boolean }[];
+      readonly rows: readonly {
+        readonly index: number;
+        readonly name: string;
+        readonly expected: string;
+        readonly actual?: string;
+        readonly match: boolean;
+      }[];
       readonly matches: number;
       readonly mismatches: number;
     }
@@ -290,7 +296,12 @@ export interface PersistMessage extends HostEnvelope<'persist', { readonly state
 
 export type AttestationHostMessage = InitMessage | ErrorMessage | BusyMessage | PersistMessage;
 
-export const HOST_MESSAGE_TYPES = ['init', 'error', 'busy', 'persist'] as const satisfies readonly AttestationHostMessage['type'][];
+export const HOST_MESSAGE_TYPES = [
+  'init',
+  'error',
+  'busy',
+  'persist',
+] as const satisfies readonly AttestationHostMessage['type'][];
 
 /** The webview's check of what its host sends: the shape of each message type's body. */
 export function parseHostMessage(value: unknown): ParsedMessage<AttestationHostMessage> {
@@ -311,26 +322,41 @@ export type AttestationWebviewMessage =
   | { readonly type: 'clearComparison' }
   | { readonly type: 'reload' };
 
-export const WEBVIEW_MESSAGE_TYPES = [READY, 'copy', 'setTime', 'compare', 'clearComparison', 'reload'] as const satisfies readonly AttestationWebviewMessage['type'][];
+export const WEBVIEW_MESSAGE_TYPES = [
+  READY,
+  'copy',
+  'setTime',
+  'compare',
+  'clearComparison',
+  'reload',
+] as const satisfies readonly AttestationWebviewMessage['type'][];
 
 type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 
 /** Checks an untrusted time choice: a known mode and, for `custom`, an ISO 8601 instant in a sane range. */
 export function parseTimeChoice(value: unknown): Parsed<TimeChoice> {
   if (!isRecord(value)) return { ok: false, reason: 'the time is not an object' };
   const { mode, at } = value;
   if (mode === 'now' || mode === 'document') return { ok: true, value: { mode } };
-  if (mode !== 'custom') return { ok: false, reason: `the time mode ${JSON.stringify(mode) ?? typeof mode} is not one of ${TIME_MODES.join(', ')}` };
-  if (typeof at !== 'string' || at.length > 40 || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(at)) {
+  if (mode !== 'custom')
+    return {
+      ok: false,
+      reason: `the time mode ${JSON.stringify(mode) ?? typeof mode} is not one of ${TIME_MODES.join(', ')}`,
+    };
+  if (
+    typeof at !== 'string' ||
+    at.length > 40 ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(at)
+  ) {
     return { ok: false, reason: 'a custom time must be an ISO 8601 date and time with a zone (2022-10-13T09:00:00Z)' };
   }
   const ms = Date.parse(at);
   if (!Number.isFinite(ms)) return { ok: false, reason: `${at} is not a valid date and time` };
   const year = new Date(ms).getUTCFullYear();
-  if (year < MIN_CUSTOM_YEAR || year > MAX_CUSTOM_YEAR) return { ok: false, reason: `a custom time must lie in the years ${MIN_CUSTOM_YEAR} to ${MAX_CUSTOM_YEAR}` };
+  if (year < MIN_CUSTOM_YEAR || year > MAX_CUSTOM_YEAR)
+    return { ok: false, reason: `a custom time must lie in the years ${MIN_CUSTOM_YEAR} to ${MAX_CUSTOM_YEAR}` };
   return { ok: true, value: { mode: 'custom', at: new Date(ms).toISOString() } };
 }
 
@@ -338,10 +364,15 @@ export function parseTimeChoice(value: unknown): Parsed<TimeChoice> {
  * Checks an untrusted message from the viewer's webview: the envelope, then the body of the
  * message types that have one. Returns the typed message, or a sentence saying why it was refused.
  */
-export function parseWebviewMessage(value: unknown): { ok: true; message: AttestationWebviewMessage } | { ok: false; reason: string } {
+export function parseWebviewMessage(
+  value: unknown,
+): { ok: true; message: AttestationWebviewMessage } | { ok: false; reason: string } {
   if (!isWebviewEnvelope(value, WEBVIEW_MESSAGE_TYPES)) {
     const type = isRecord(value) ? value['type'] : undefined;
-    return { ok: false, reason: `not a message of the attestation viewer's protocol (type ${JSON.stringify(type) ?? typeof value})` };
+    return {
+      ok: false,
+      reason: `not a message of the attestation viewer's protocol (type ${JSON.stringify(type) ?? typeof value})`,
+    };
   }
   switch (value.type) {
     case 'copy': {
@@ -349,7 +380,8 @@ export function parseWebviewMessage(value: unknown): { ok: true; message: Attest
       if (!isRecord(body)) return { ok: false, reason: 'copy: the body is not an object' };
       const { text, what } = body;
       if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
-      if (utf8Length(text) > MAX_COPY_BYTES) return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
+      if (utf8Length(text) > MAX_COPY_BYTES)
+        return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
       if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
         return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
       }
@@ -357,7 +389,9 @@ export function parseWebviewMessage(value: unknown): { ok: true; message: Attest
     }
     case 'setTime': {
       const time = parseTimeChoice(value.body);
-      return time.ok ? { ok: true, message: { type: 'setTime', body: time.value } } : { ok: false, reason: `setTime: ${time.reason}` };
+      return time.ok
+        ? { ok: true, message: { type: 'setTime', body: time.value } }
+        : { ok: false, reason: `setTime: ${time.reason}` };
     }
     case READY:
     case 'compare':
@@ -379,33 +413,58 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
   let parsedSource: PersistedSource;
   if (source['kind'] === 'file') {
     const uri = source['uri'];
-    if (typeof uri !== 'string' || uri.length === 0 || uri.length > MAX_PERSISTED_URI || !/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+    if (
+      typeof uri !== 'string' ||
+      uri.length === 0 ||
+      uri.length > MAX_PERSISTED_URI ||
+      !/^[a-z][a-z0-9+.-]*:/i.test(uri)
+    ) {
       return { ok: false, reason: 'the kept file URI is not a URI' };
     }
     parsedSource = { kind: 'file', uri };
   } else if (source['kind'] === 'bytes') {
     const { base64, label } = source;
-    if (typeof base64 !== 'string' || base64.length === 0 || base64.length > MAX_PERSISTED_BASE64 || base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    if (
+      typeof base64 !== 'string' ||
+      base64.length === 0 ||
+      base64.length > MAX_PERSISTED_BASE64 ||
+      base64.length % 4 !== 0 ||
+      !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)
+    ) {
       return { ok: false, reason: `the kept document is not base64 of at most ${MAX_PERSISTED_BASE64} characters` };
     }
-    if (typeof label !== 'string' || label.length === 0 || label.length > MAX_LABEL) return { ok: false, reason: 'the kept document has no label' };
+    if (typeof label !== 'string' || label.length === 0 || label.length > MAX_LABEL)
+      return { ok: false, reason: 'the kept document has no label' };
     const encoding = source['encoding'];
-    if (encoding !== undefined && encoding !== 'binary' && encoding !== 'base64' && encoding !== 'hex') return { ok: false, reason: 'the kept document has an unknown encoding' };
+    if (encoding !== undefined && encoding !== 'binary' && encoding !== 'base64' && encoding !== 'hex')
+      return { ok: false, reason: 'the kept document has an unknown encoding' };
     parsedSource = { kind: 'bytes', label, base64, ...(encoding !== undefined ? { encoding } : {}) };
   } else {
     return { ok: false, reason: 'the kept document is neither a file nor bytes' };
   }
-  const time = value['time'] === undefined ? ({ ok: true, value: { mode: 'now' } } as const) : parseTimeChoice(value['time']);
+  const time =
+    value['time'] === undefined ? ({ ok: true, value: { mode: 'now' } } as const) : parseTimeChoice(value['time']);
   if (!time.ok) return { ok: false, reason: time.reason };
   const compareWith = value['compareWith'];
-  if (compareWith !== undefined && (typeof compareWith !== 'string' || compareWith.length > MAX_PERSISTED_URI || !/^[a-z][a-z0-9+.-]*:/i.test(compareWith))) {
+  if (
+    compareWith !== undefined &&
+    (typeof compareWith !== 'string' ||
+      compareWith.length > MAX_PERSISTED_URI ||
+      !/^[a-z][a-z0-9+.-]*:/i.test(compareWith))
+  ) {
     return { ok: false, reason: 'the kept image URI is not a URI' };
   }
   const developmentRoot = value['developmentRoot'];
-  if (developmentRoot !== undefined && typeof developmentRoot !== 'boolean') return { ok: false, reason: 'the kept development-root flag is not a boolean' };
+  if (developmentRoot !== undefined && typeof developmentRoot !== 'boolean')
+    return { ok: false, reason: 'the kept development-root flag is not a boolean' };
   return {
     ok: true,
-    value: { source: parsedSource, time: time.value, ...(compareWith !== undefined ? { compareWith } : {}), ...(developmentRoot === true ? { developmentRoot } : {}) },
+    value: {
+      source: parsedSource,
+      time: time.value,
+      ...(compareWith !== undefined ? { compareWith } : {}),
+      ...(developmentRoot === true ? { developmentRoot } : {}),
+    },
   };
 }
 

@@ -203,7 +203,11 @@ export interface ErrorMessage extends HostEnvelope<'error', EifViewError> {
 
 export type EifViewerHostMessage = InitMessage | ProgressMessage | ErrorMessage;
 
-export const HOST_MESSAGE_TYPES = ['init', 'progress', 'error'] as const satisfies readonly EifViewerHostMessage['type'][];
+export const HOST_MESSAGE_TYPES = [
+  'init',
+  'progress',
+  'error',
+] as const satisfies readonly EifViewerHostMessage['type'][];
 
 /** The webview's check of what its host sends: the shape of each message type's body. */
 export function parseHostMessage(value: unknown): ParsedMessage<EifViewerHostMessage> {
@@ -221,24 +225,35 @@ export type EifViewerWebviewMessage =
   | { readonly type: 'describe' }
   | { readonly type: 'reload' };
 
-export const WEBVIEW_MESSAGE_TYPES = [READY, 'copy', 'describe', 'reload'] as const satisfies readonly EifViewerWebviewMessage['type'][];
-
+export const WEBVIEW_MESSAGE_TYPES = [
+  READY,
+  'copy',
+  'describe',
+  'reload',
+] as const satisfies readonly EifViewerWebviewMessage['type'][];
 
 /**
  * Checks an untrusted message from the viewer's webview: the envelope, then the body of the one
  * message type that has one. Returns the typed message, or a sentence saying why it was refused.
  */
-export function parseWebviewMessage(value: unknown): { ok: true; message: EifViewerWebviewMessage } | { ok: false; reason: string } {
+export function parseWebviewMessage(
+  value: unknown,
+): { ok: true; message: EifViewerWebviewMessage } | { ok: false; reason: string } {
   if (!isWebviewEnvelope(value, WEBVIEW_MESSAGE_TYPES)) {
     const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-    return { ok: false, reason: `not a message of the viewer's protocol (type ${JSON.stringify(type) ?? typeof value})` };
+    return {
+      ok: false,
+      reason: `not a message of the viewer's protocol (type ${JSON.stringify(type) ?? typeof value})`,
+    };
   }
   if (value.type !== 'copy') return { ok: true, message: { type: value.type } };
   const body = value.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: 'copy: the body is not an object' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, reason: 'copy: the body is not an object' };
   const { text, what } = body as Record<string, unknown>;
   if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
-  if (utf8Length(text) > MAX_COPY_BYTES) return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
+  if (utf8Length(text) > MAX_COPY_BYTES)
+    return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
   if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
     return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
   }

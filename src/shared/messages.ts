@@ -46,10 +46,22 @@ export function parseHostEnvelope<M extends HostEnvelope>(
 ): Parsed<M> {
   const m = value as HostEnvelope | null;
   const type = typeof m === 'object' && m !== null ? m.type : undefined;
-  const check = typeof type === 'string' && Object.hasOwn(bodyChecks, type) ? (bodyChecks as Record<string, (body: Record<string, unknown>) => boolean>)[type] : undefined;
+  const check =
+    typeof type === 'string' && Object.hasOwn(bodyChecks, type)
+      ? (bodyChecks as Record<string, (body: Record<string, unknown>) => boolean>)[type]
+      : undefined;
   const body = m?.body;
-  if (!check || typeof body !== 'object' || body === null || Array.isArray(body) || !check(body as Record<string, unknown>)) {
-    return { ok: false, reason: `not a message of ${protocol} protocol (type ${JSON.stringify(type) ?? typeof value})` };
+  if (
+    !check ||
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    !check(body as Record<string, unknown>)
+  ) {
+    return {
+      ok: false,
+      reason: `not a message of ${protocol} protocol (type ${JSON.stringify(type) ?? typeof value})`,
+    };
   }
   return { ok: true, message: m as M };
 }
@@ -60,12 +72,18 @@ const errorText = (e: unknown): string => (e instanceof Error ? e.message : Stri
  * The handler of one side of a protocol. Resolves, never rejects, once the message has been
  * handled (and a request answered), with whether the message was accepted.
  */
-export function createMessageHandler<M extends { readonly type: string }>(options: MessageHandlerOptions<M>): (value: unknown) => Promise<HandleResult> {
+export function createMessageHandler<M extends { readonly type: string }>(
+  options: MessageHandlerOptions<M>,
+): (value: unknown) => Promise<HandleResult> {
   return async (value) => {
     const id = requestId(value);
     const answer = (result: { body: unknown } | { error: string }) => {
       if (id === undefined || !options.reply) return;
-      options.reply('error' in result ? { type: RESPONSE, inReplyTo: id, error: result.error } : { type: RESPONSE, inReplyTo: id, ...(result.body !== undefined ? { body: result.body } : {}) });
+      options.reply(
+        'error' in result
+          ? { type: RESPONSE, inReplyTo: id, error: result.error }
+          : { type: RESPONSE, inReplyTo: id, ...(result.body !== undefined ? { body: result.body } : {}) },
+      );
     };
     const parsed = options.parse(value);
     if (!parsed.ok) {

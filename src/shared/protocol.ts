@@ -26,7 +26,10 @@ export const READY = 'ready';
  * Checks the envelope shape of an untrusted message: a plain object with a string `type` from the
  * allowed set and, if present, a non-negative integer `id`.
  */
-export function isWebviewEnvelope<T extends string>(value: unknown, allowed: readonly T[]): value is WebviewEnvelope<T> {
+export function isWebviewEnvelope<T extends string>(
+  value: unknown,
+  allowed: readonly T[],
+): value is WebviewEnvelope<T> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   if (typeof v['type'] !== 'string' || !(allowed as readonly string[]).includes(v['type'])) return false;

@@ -29,5 +29,8 @@ export function expectedEif(file: string): ExpectedEif {
 
 /** Every fixture that has expected values. */
 export function eifFixtureNames(): string[] {
-  return readdirSync(EIF_FIXTURES).filter((f) => f.endsWith('.expected.json')).map((f) => f.replace(/\.expected\.json$/, '.eif')).sort();
+  return readdirSync(EIF_FIXTURES)
+    .filter((f) => f.endsWith('.expected.json'))
+    .map((f) => f.replace(/\.expected\.json$/, '.eif'))
+    .sort();
 }

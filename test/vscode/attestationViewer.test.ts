@@ -5,7 +5,13 @@ import * as vscode from 'vscode';
 import { eventually } from './util';
 import type { AttestationViewerApi } from '../../src/extension/attestation/registerAttestation';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
-import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import {
+  ATTESTATION_PANEL,
+  ATTESTATION_VIEWER,
+  ATTESTATION_VIEWER_CBOR,
+  COMMANDS,
+  EXTENSION_ID,
+} from '../../src/extension/ids';
 import type { AttestationViewModel } from '../../src/shared/attestationViewer';
 
 interface ExpectedDoc {
@@ -35,7 +41,10 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is installed in the extension host`);
     const api = await extension.activate();
-    assert.ok(api.attestation, 'the extension API exposes the viewer as `attestation` (what registerAttestation returns)');
+    assert.ok(
+      api.attestation,
+      'the extension API exposes the viewer as `attestation` (what registerAttestation returns)',
+    );
     viewer = api.attestation;
     fixtures = path.join(extension.extensionPath, 'test', 'fixtures', 'attestation');
     eifFixtures = path.join(extension.extensionPath, 'test', 'fixtures', 'eif');
@@ -65,7 +74,11 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
   }
 
   /** Waits until the viewer of `target` shows a model that satisfies `accept`. */
-  function modelWhere(target: vscode.WebviewPanel | vscode.Uri, what: string, accept: (m: AttestationViewModel) => boolean): Promise<AttestationViewModel> {
+  function modelWhere(
+    target: vscode.WebviewPanel | vscode.Uri,
+    what: string,
+    accept: (m: AttestationViewModel) => boolean,
+  ): Promise<AttestationViewModel> {
     return eventually(what, () => {
       const m = viewer.modelFor(target);
       return m && accept(m) ? m : undefined;
@@ -82,7 +95,9 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     await vscode.commands.executeCommand('vscode.openWith', uri, viewType);
     await eventually(`${viewType} to be the active tab`, () => {
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-      return input instanceof vscode.TabInputCustom && input.viewType === viewType && input.uri.toString() === uri.toString();
+      return (
+        input instanceof vscode.TabInputCustom && input.viewType === viewType && input.uri.toString() === uri.toString()
+      );
     });
     await loaded(uri);
   }
@@ -117,7 +132,7 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(viewer.errorFor(uri), undefined);
   });
 
-  it('the time selector\'s message re-verifies on the host: valid at document time, invalid now again', async () => {
+  it("the time selector's message re-verifies on the host: valid at document time, invalid now again", async () => {
     const uri = await place('evervault-prod.cbor', fixture(prod.file));
     const panel = await viewer.openPanel(uri);
     await loaded(panel);
@@ -140,7 +155,12 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(custom.time.at.iso, after);
 
     // Messages the host refuses change nothing.
-    for (const bad of [{ type: 'setTime', body: { mode: 'tomorrow' } }, { type: 'setTime', body: { mode: 'custom', at: 'soon' } }, { type: 'eval', body: 'x' }, null]) {
+    for (const bad of [
+      { type: 'setTime', body: { mode: 'tomorrow' } },
+      { type: 'setTime', body: { mode: 'custom', at: 'soon' } },
+      { type: 'eval', body: 'x' },
+      null,
+    ]) {
       const answer = await viewer.receive(panel, bad);
       assert.equal(answer.ok, false, JSON.stringify(bad));
     }
@@ -175,7 +195,10 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     const textModel = await modelWhere(fromText, 'the model of the base64 text', () => true);
     assert.equal(textModel.source.kind, 'bytes');
     assert.equal(textModel.source.encoding, 'base64');
-    assert.deepEqual(viewer.stateFor(fromText), { source: { kind: 'bytes', label: 'Clipboard', base64, encoding: 'base64' }, time: { mode: 'now' } });
+    assert.deepEqual(viewer.stateFor(fromText), {
+      source: { kind: 'bytes', label: 'Clipboard', base64, encoding: 'base64' },
+      time: { mode: 'now' },
+    });
     const again = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'restored', vscode.ViewColumn.Active, {});
     await viewer.revive(again, { panel: viewer.stateFor(fromText) });
     await loaded(again);
@@ -184,7 +207,12 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(restoredBytes.source.encoding, 'base64', 'restored with the encoding it was given in');
 
     // State the panel cannot trust shows why instead of a document.
-    const broken = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'Attestation: gone', vscode.ViewColumn.Active, {});
+    const broken = vscode.window.createWebviewPanel(
+      ATTESTATION_PANEL,
+      'Attestation: gone',
+      vscode.ViewColumn.Active,
+      {},
+    );
     await viewer.revive(broken, { panel: { source: { kind: 'bytes', label: 'Clipboard', base64: '!!' } } });
     await loaded(broken);
     const error = await eventually('the restore error', () => viewer.errorFor(broken));
@@ -198,7 +226,9 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
       const hex = Buffer.from(fixture('base-2024-11-30.cbor')).toString('hex');
       await vscode.env.clipboard.writeText(hex);
       assert.equal(await vscode.env.clipboard.readText(), hex, 'the test can use the clipboard');
-      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(COMMANDS.attestationOpenFromClipboard);
+      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(
+        COMMANDS.attestationOpenFromClipboard,
+      );
       assert.ok(panel);
       await loaded(panel);
       const model = await modelWhere(panel, 'the clipboard model', () => true);
@@ -207,7 +237,9 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
       assert.equal(model.source.inputSize, hex.length / 2);
 
       await vscode.env.clipboard.writeText('certainly, not an attestation document!');
-      const refused = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(COMMANDS.attestationOpenFromClipboard);
+      const refused = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(
+        COMMANDS.attestationOpenFromClipboard,
+      );
       assert.ok(refused);
       await loaded(refused);
       const error = await eventually('the clipboard error', () => viewer.errorFor(refused));
@@ -220,7 +252,10 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
 
   it('"Compare with Enclave Image" measures the image and marks every PCR: synthetic-v4-signed.eif is not this enclave', async () => {
     const uri = await place('evervault-prod.cbor', fixture(prod.file));
-    const eif = await place('synthetic-v4-signed.eif', new Uint8Array(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.eif'))));
+    const eif = await place(
+      'synthetic-v4-signed.eif',
+      new Uint8Array(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.eif'))),
+    );
     const image = JSON.parse(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.expected.json'), 'utf8'));
     const panel = await viewer.openPanel(uri, { time: { mode: 'document' } });
     await loaded(panel);
@@ -236,7 +271,12 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(model.comparison.mismatches, 4);
     assert.deepEqual(
       model.pcrs.filter((p) => p.expected).map((p) => [p.name, p.expected?.match]),
-      [['PCR0', false], ['PCR1', false], ['PCR2', false], ['PCR8', false]],
+      [
+        ['PCR0', false],
+        ['PCR1', false],
+        ['PCR2', false],
+        ['PCR8', false],
+      ],
     );
     assert.equal(model.verdict.valid, false);
     assert.match(model.verdict.headline, /^Invalid at document time: its PCRs do not match synthetic-v4-signed\.eif/);
@@ -249,7 +289,11 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(now.comparison?.ok && now.comparison.mismatches, 4);
     await viewer.receive(panel, { type: 'setTime', body: { mode: 'document' } });
     await viewer.receive(panel, { type: 'clearComparison' });
-    const cleared = await modelWhere(panel, 'the model without comparison', (m) => m.comparison === undefined && m.time.mode === 'document');
+    const cleared = await modelWhere(
+      panel,
+      'the model without comparison',
+      (m) => m.comparison === undefined && m.time.mode === 'document',
+    );
     assert.equal(cleared.verdict.valid, true);
     assert.ok(cleared.pcrs.every((p) => p.expected === undefined));
 
@@ -267,7 +311,11 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     await vscode.commands.executeCommand('vscode.open', uri);
     await eventually('the attestation viewer to be the default editor of .att.cbor', () => {
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-      return input instanceof vscode.TabInputCustom && input.viewType === ATTESTATION_VIEWER && input.uri.toString() === uri.toString();
+      return (
+        input instanceof vscode.TabInputCustom &&
+        input.viewType === ATTESTATION_VIEWER &&
+        input.uri.toString() === uri.toString()
+      );
     });
     await loaded(uri);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -293,7 +341,10 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
   });
 
   it('shows an error for a file that is not an attestation document, and fails nowhere', async () => {
-    const garbage = await place('garbage.att.cbor', new TextEncoder().encode('hello, this is not an attestation document\n'.repeat(20)));
+    const garbage = await place(
+      'garbage.att.cbor',
+      new TextEncoder().encode('hello, this is not an attestation document\n'.repeat(20)),
+    );
     await openWith(garbage, ATTESTATION_VIEWER);
     const error = await eventually('the custom editor to report the garbage', () => viewer.errorFor(garbage));
     assert.equal(error.kind, 'format');
@@ -303,7 +354,10 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(viewer.lastReport()?.valid, false);
 
     const truncated = await place('truncated.cbor', fixture('neg-truncated.cbor'));
-    const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(COMMANDS.attestationOpen, truncated);
+    const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(
+      COMMANDS.attestationOpen,
+      truncated,
+    );
     assert.ok(panel);
     await loaded(panel);
     const error2 = await eventually('the panel to report the truncated document', () => viewer.errorFor(panel));

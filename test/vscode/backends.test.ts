@@ -29,13 +29,17 @@ describe('A second backend registered in the running extension (canned parents a
   });
 
   async function fakeParent(): Promise<ParentRoot | undefined> {
-    return (await api.parents.getChildren()).find((r): r is ParentRoot => r.kind === 'parent' && r.parent.id === fake.parentId);
+    return (await api.parents.getChildren()).find(
+      (r): r is ParentRoot => r.kind === 'parent' && r.parent.id === fake.parentId,
+    );
   }
 
   async function cannedEnclave(): Promise<EnclaveNode | undefined> {
     const parent = await fakeParent();
     if (!parent) return undefined;
-    return (await api.parents.getChildren(parent)).find((c): c is EnclaveNode => c.kind === 'enclave' && c.enclave.EnclaveName === 'canned-enclave');
+    return (await api.parents.getChildren(parent)).find(
+      (c): c is EnclaveNode => c.kind === 'enclave' && c.enclave.EnclaveName === 'canned-enclave',
+    );
   }
 
   it('shows its parent beside the emulated ones, each labelled with its backend', async () => {
@@ -44,9 +48,12 @@ describe('A second backend registered in the running extension (canned parents a
     assert.equal(item.label, 'canned-parent');
     assert.equal(item.description, `${fake.parentId} · Test backend`);
     assert.equal(item.contextValue, 'runningNitroCliParent');
-    const others = (await api.parents.getChildren()).filter((r): r is ParentRoot => r.kind === 'parent' && r.parent.id !== fake.parentId);
+    const others = (await api.parents.getChildren()).filter(
+      (r): r is ParentRoot => r.kind === 'parent' && r.parent.id !== fake.parentId,
+    );
     assert.ok(others.length >= 1, 'the emulated parents are still shown');
-    for (const other of others) assert.match(String(api.parents.getTreeItem(other).description), / · Embedded emulator$/);
+    for (const other of others)
+      assert.match(String(api.parents.getTreeItem(other).description), / · Embedded emulator$/);
     assert.ok(!canAddParents(fake), 'the test backend has none of the optional capabilities');
   });
 
@@ -86,9 +93,14 @@ describe('A second backend registered in the running extension (canned parents a
 
   it('terminates its enclave, and the view follows its change event', async () => {
     const node = await eventually('the canned enclave', cannedEnclave);
-    const done = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, undefined, { confirmed: true });
+    const done = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, undefined, {
+      confirmed: true,
+    });
     assert.equal(done, 1);
-    assert.ok(fake.calls.includes(`terminateEnclave ${fake.parentId} ${node.enclave.EnclaveID}`), fake.calls.join('; '));
+    assert.ok(
+      fake.calls.includes(`terminateEnclave ${fake.parentId} ${node.enclave.EnclaveID}`),
+      fake.calls.join('; '),
+    );
     await eventually('the enclave gone from the view', async () => (await cannedEnclave()) === undefined);
     const parent = await fakeParent();
     assert.ok(parent);
@@ -102,6 +114,11 @@ describe('A second backend registered in the running extension (canned parents a
     registration = undefined;
     await eventually('the test backend parent gone', async () => (await fakeParent()) === undefined);
     const roots = (await api.parents.getChildren()).filter((r): r is ParentRoot => r.kind === 'parent');
-    for (const r of roots) assert.match(String(api.parents.getTreeItem(r).description), /^i-[0-9a-f]{17}$/, 'one backend: parents are not labelled');
+    for (const r of roots)
+      assert.match(
+        String(api.parents.getTreeItem(r).description),
+        /^i-[0-9a-f]{17}$/,
+        'one backend: parents are not labelled',
+      );
   });
 });

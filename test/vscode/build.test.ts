@@ -28,7 +28,9 @@ describe('Building enclave images in a real VS Code extension host', function ()
   });
 
   after(async () => {
-    await vscode.workspace.getConfiguration().update(SETTINGS.buildBlobsPath, undefined, vscode.ConfigurationTarget.Workspace);
+    await vscode.workspace
+      .getConfiguration()
+      .update(SETTINGS.buildBlobsPath, undefined, vscode.ConfigurationTarget.Workspace);
     rmSync(work, { recursive: true, force: true });
     rmSync(path.join(workspace.fsPath, '.vscode'), { recursive: true, force: true });
   });
@@ -43,15 +45,20 @@ describe('Building enclave images in a real VS Code extension host', function ()
 
   it('"Build Enclave Image" builds from an OCI layout, and the image shows up in Enclave Images with its PCRs', async () => {
     const output = path.join(work, 'app.eif');
-    const result = await vscode.commands.executeCommand<Awaited<ReturnType<NitroEnclavesApi['build']['build']>>>(COMMANDS.imageBuild, {
-      ociLayout: `${path.join(fixtures, 'layout')}:v1`,
-      output,
-      blobs,
-      buildTime: '2024-01-02T03:04:05Z',
-    });
+    const result = await vscode.commands.executeCommand<Awaited<ReturnType<NitroEnclavesApi['build']['build']>>>(
+      COMMANDS.imageBuild,
+      {
+        ociLayout: `${path.join(fixtures, 'layout')}:v1`,
+        output,
+        blobs,
+        buildTime: '2024-01-02T03:04:05Z',
+      },
+    );
     assert.ok(result, 'the build finished');
     assert.ok(existsSync(output));
-    const node = await eventually('the new image in the view', async () => (await api.images.getChildren()).find((n) => n.kind === 'image' && n.uri.fsPath === output));
+    const node = await eventually('the new image in the view', async () =>
+      (await api.images.getChildren()).find((n) => n.kind === 'image' && n.uri.fsPath === output),
+    );
     const children = await api.images.getChildren(node);
     const pcr0 = children.find((c) => c.kind === 'pcr' && c.name === 'PCR0');
     assert.ok(pcr0 && pcr0.kind === 'pcr');
@@ -59,7 +66,9 @@ describe('Building enclave images in a real VS Code extension host', function ()
   });
 
   it('"Check Build Reproducibility" builds twice and finds the results identical', async () => {
-    const report = await vscode.commands.executeCommand<Awaited<ReturnType<NitroEnclavesApi['build']['checkReproducibility']>>>(COMMANDS.imageCheckReproducibility, {
+    const report = await vscode.commands.executeCommand<
+      Awaited<ReturnType<NitroEnclavesApi['build']['checkReproducibility']>>
+    >(COMMANDS.imageCheckReproducibility, {
       imageArchive: path.join(fixtures, 'docker-save.tar'),
       blobs,
     });
@@ -68,17 +77,29 @@ describe('Building enclave images in a real VS Code extension host', function ()
   });
 
   it('a nitro-eif task from tasks.json builds the image (blobs from the setting), with exit code 0', async () => {
-    await vscode.workspace.getConfiguration().update(SETTINGS.buildBlobsPath, blobs, vscode.ConfigurationTarget.Workspace);
+    await vscode.workspace
+      .getConfiguration()
+      .update(SETTINGS.buildBlobsPath, blobs, vscode.ConfigurationTarget.Workspace);
     cpSync(path.join(fixtures, 'layout'), path.join(work, 'layout'), { recursive: true });
     mkdirSync(path.join(workspace.fsPath, '.vscode'), { recursive: true });
     writeFileSync(
       path.join(workspace.fsPath, '.vscode', 'tasks.json'),
       JSON.stringify({
         version: '2.0.0',
-        tasks: [{ type: TASK_TYPE, label: 'enclave: build v1', ociLayout: '${workspaceFolder}/build-test/layout:v1', output: 'build-test/from-task.eif', buildTime: '1704164645' }],
+        tasks: [
+          {
+            type: TASK_TYPE,
+            label: 'enclave: build v1',
+            ociLayout: '${workspaceFolder}/build-test/layout:v1',
+            output: 'build-test/from-task.eif',
+            buildTime: '1704164645',
+          },
+        ],
       }),
     );
-    const task = await eventually('the tasks.json task', async () => (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'enclave: build v1'));
+    const task = await eventually('the tasks.json task', async () =>
+      (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'enclave: build v1'),
+    );
     const code = await runTask(task);
     assert.equal(code, 0);
     const built = path.join(work, 'from-task.eif');
@@ -89,9 +110,17 @@ describe('Building enclave images in a real VS Code extension host', function ()
   it('offers a build task per image of each OCI layout in the workspace, and a failing task exits non-zero', async () => {
     const tasks = await vscode.tasks.fetchTasks({ type: TASK_TYPE });
     const names = tasks.map((t) => t.name);
-    for (const tag of ['v1', 'entry-only', 'v1-zstd', 'multi']) assert.ok(names.includes(`build build-test/layout:${tag}`), `${tag} in ${names.join(', ')}`);
-    const bad = new vscode.Task({ type: TASK_TYPE, ociLayout: 'build-test/layout:no-such-tag', output: 'build-test/bad.eif' }, vscode.TaskScope.Workspace, 'bad', 'nitro-eif');
-    const resolved = await eventually('a provided task', async () => (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'build build-test/layout:v1'));
+    for (const tag of ['v1', 'entry-only', 'v1-zstd', 'multi'])
+      assert.ok(names.includes(`build build-test/layout:${tag}`), `${tag} in ${names.join(', ')}`);
+    const bad = new vscode.Task(
+      { type: TASK_TYPE, ociLayout: 'build-test/layout:no-such-tag', output: 'build-test/bad.eif' },
+      vscode.TaskScope.Workspace,
+      'bad',
+      'nitro-eif',
+    );
+    const resolved = await eventually('a provided task', async () =>
+      (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'build build-test/layout:v1'),
+    );
     assert.ok(resolved.execution instanceof vscode.CustomExecution);
     // A task whose definition names a tag the layout does not have: the build fails, the task says so.
     const provided = await api.build.taskFor(bad);
@@ -113,5 +142,10 @@ async function runTask(task: vscode.Task): Promise<number | undefined> {
     });
   });
   await vscode.tasks.executeTask(task);
-  return Promise.race([done, new Promise<number | undefined>((_, reject) => setTimeout(() => reject(new Error(`task ${task.name} did not end`)), 240_000))]);
+  return Promise.race([
+    done,
+    new Promise<number | undefined>((_, reject) =>
+      setTimeout(() => reject(new Error(`task ${task.name} did not end`)), 240_000),
+    ),
+  ]);
 }

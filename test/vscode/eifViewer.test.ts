@@ -7,7 +7,6 @@ import type { EifEditorProvider } from '../../src/extension/editors/eifEditorPro
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { EIF_VIEWER, EXTENSION_ID } from '../../src/extension/ids';
 
-
 /** The extension's handle on the viewer: `api.eifViewer` (what registerEifViewer returns). */
 type ViewerHook = Pick<EifEditorProvider, 'modelFor' | 'errorFor' | 'describe'>;
 
@@ -23,7 +22,10 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     const extension = vscode.extensions.getExtension<NitroEnclavesApi>(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is installed in the extension host`);
     const api = (await extension.activate()) as NitroEnclavesApi & { eifViewer?: ViewerHook };
-    assert.ok(api.eifViewer, 'the extension API exposes the viewer as `eifViewer` (the provider registerEifViewer returns)');
+    assert.ok(
+      api.eifViewer,
+      'the extension API exposes the viewer as `eifViewer` (the provider registerEifViewer returns)',
+    );
     viewer = api.eifViewer;
     images = api.images;
     fixtures = path.join(extension.extensionPath, 'test', 'fixtures', 'eif');
@@ -44,7 +46,11 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
     await eventually('the viewer to be the active tab', () => {
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-      return input instanceof vscode.TabInputCustom && input.viewType === EIF_VIEWER && input.uri.toString() === uri.toString();
+      return (
+        input instanceof vscode.TabInputCustom &&
+        input.viewType === EIF_VIEWER &&
+        input.uri.toString() === uri.toString()
+      );
     });
   }
 
@@ -129,7 +135,10 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
 
   it('opens a file that is not an EIF at all and says so', async () => {
     const uri = vscode.Uri.joinPath(folder, 'text.eif');
-    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('hello, this is not an enclave image\n'.repeat(20)));
+    await vscode.workspace.fs.writeFile(
+      uri,
+      new TextEncoder().encode('hello, this is not an enclave image\n'.repeat(20)),
+    );
     await openInViewer(uri);
     const error = await eventually('the viewer to report the broken file', () => viewer.errorFor(uri));
     assert.equal(error.code, 'bad-magic');
@@ -147,14 +156,20 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     const uri = vscode.Uri.joinPath(folder, 'shared.eif');
     await vscode.workspace.fs.writeFile(uri, fixture('synthetic-v4-signed.eif'));
     const children = await images.getChildren({ kind: 'image', uri });
-    assert.ok(children.some((c) => c.kind === 'pcr'), 'the Images view measured the image');
+    assert.ok(
+      children.some((c) => c.kind === 'pcr'),
+      'the Images view measured the image',
+    );
     const measured = Date.now();
     // Let the clock move on, so that a second measuring would carry a later time.
     await eventually('the clock to move on', () => Date.now() > measured + 5);
     await openInViewer(uri);
     const model = await eventually('the view model of shared.eif', () => viewer.modelFor(uri));
     assert.ok(model.signature?.ok);
-    assert.ok(Date.parse(model.signature.checkedAt) <= measured, `checked at ${model.signature.checkedAt}, after the view measured it (${new Date(measured).toISOString()})`);
+    assert.ok(
+      Date.parse(model.signature.checkedAt) <= measured,
+      `checked at ${model.signature.checkedAt}, after the view measured it (${new Date(measured).toISOString()})`,
+    );
     assert.ok(Date.parse(model.inspectedAt) <= measured, `inspected at ${model.inspectedAt}`);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });

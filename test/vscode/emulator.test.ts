@@ -45,7 +45,8 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     const backend = api?.parentInstances.backends;
     if (!backend) return;
     for (const parent of await backend.listParents()) {
-      for (const e of await backend.describeEnclaves(parent.id)) await backend.terminateEnclave(parent.id, e.EnclaveID).catch(() => undefined);
+      for (const e of await backend.describeEnclaves(parent.id))
+        await backend.terminateEnclave(parent.id, e.EnclaveID).catch(() => undefined);
     }
   });
 
@@ -99,7 +100,7 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         cpuCount: 2,
         enclaveName: 'extension-test',
       });
-      assert.ok(result, 'Run Enclave returns run-enclave\'s JSON');
+      assert.ok(result, "Run Enclave returns run-enclave's JSON");
       run = result;
     });
 
@@ -128,7 +129,15 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.match(refused ?? '', /^\[E32\]/);
       assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
       assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
-      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, { eif, parentId: parent.parent.id, memoryMiB: 128, cpuCount: 2 }), undefined);
+      assert.equal(
+        await vscode.commands.executeCommand(COMMANDS.enclaveRun, {
+          eif,
+          parentId: parent.parent.id,
+          memoryMiB: 128,
+          cpuCount: 2,
+        }),
+        undefined,
+      );
       assert.equal((await api.parents.enclaves()).length, before);
     });
 
@@ -138,7 +147,18 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.ok(doc);
       const json = (await checkDescribeDocument(doc, 'extension-test.describe-enclaves.json')) as any[];
       assert.equal(json.length, 1);
-      assert.deepEqual(Object.keys(json[0]).slice(0, 10), ['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements']);
+      assert.deepEqual(Object.keys(json[0]).slice(0, 10), [
+        'EnclaveName',
+        'EnclaveID',
+        'ProcessID',
+        'EnclaveCID',
+        'NumberOfCPUs',
+        'CPUIDs',
+        'MemoryMiB',
+        'State',
+        'Flags',
+        'Measurements',
+      ]);
       assert.equal(json[0].EnclaveID, run.EnclaveID);
       assert.equal(json[0].State, 'RUNNING');
       assert.equal(json[0].Flags, 'NONE');
@@ -154,7 +174,10 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
     it('gets an attestation document from its NSM and shows it as a development attestation matching the image', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
-      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, { nonce: '0123456789abcdef', userData: 'hello from the test' });
+      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, {
+        nonce: '0123456789abcdef',
+        userData: 'hello from the test',
+      });
       assert.ok(panel, 'Get Attestation Document opens a panel');
       try {
         const report = api.attestation.reportFor(panel);
@@ -175,16 +198,29 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         const state = api.attestation.stateFor(panel);
         assert.equal(state?.developmentRoot, true, 'the panel state says it trusted the development root');
         assert.ok(!JSON.stringify(state).includes('BEGIN CERTIFICATE'), 'no certificate is kept in the webview state');
-        const restored = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'Attestation: restored', vscode.ViewColumn.Active, { enableScripts: true });
+        const restored = vscode.window.createWebviewPanel(
+          ATTESTATION_PANEL,
+          'Attestation: restored',
+          vscode.ViewColumn.Active,
+          { enableScripts: true },
+        );
         try {
           await api.attestation.revive(restored, JSON.parse(JSON.stringify({ panel: state })));
           const again = api.attestation.reportFor(restored);
           assert.equal(again?.development, true, 'still a development attestation after the restore');
           assert.equal(again?.valid, true);
           // A state whose flag is not set restores without the development root: the chain is untrusted.
-          const plain = vscode.window.createWebviewPanel(ATTESTATION_PANEL, 'Attestation: plain', vscode.ViewColumn.Active, { enableScripts: true });
+          const plain = vscode.window.createWebviewPanel(
+            ATTESTATION_PANEL,
+            'Attestation: plain',
+            vscode.ViewColumn.Active,
+            { enableScripts: true },
+          );
           try {
-            await api.attestation.revive(plain, JSON.parse(JSON.stringify({ panel: { ...state, developmentRoot: undefined } })));
+            await api.attestation.revive(
+              plain,
+              JSON.parse(JSON.stringify({ panel: { ...state, developmentRoot: undefined } })),
+            );
             assert.equal(api.attestation.reportFor(plain)?.valid, false);
           } finally {
             plain.dispose();
@@ -199,9 +235,14 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
     it('terminates it: the node goes away and the pool is free again', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
-      const terminated = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true });
+      const terminated = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, {
+        confirmed: true,
+      });
       assert.equal(terminated, 1);
-      await eventually('the enclave node to leave the view', async () => (await enclaveNode(run.EnclaveID)) === undefined);
+      await eventually(
+        'the enclave node to leave the view',
+        async () => (await enclaveNode(run.EnclaveID)) === undefined,
+      );
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
     });
@@ -220,7 +261,11 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       return undefined;
     };
     try {
-      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, image), undefined, 'cancelled at the first step');
+      assert.equal(
+        await vscode.commands.executeCommand(COMMANDS.enclaveRun, image),
+        undefined,
+        'cancelled at the first step',
+      );
     } finally {
       window.showInputBox = original;
       await vscode.workspace.fs.delete(image);
@@ -244,7 +289,14 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
   it('runs a debug-mode enclave and streams its console into a terminal', async () => {
     const parent = await defaultParent();
-    const run = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, { eif, parentId: parent.parent.id, memoryMiB: 64, cpuCount: 2, debugMode: true, enclaveName: 'debug-test' });
+    const run = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
+      eif,
+      parentId: parent.parent.id,
+      memoryMiB: 64,
+      cpuCount: 2,
+      debugMode: true,
+      enclaveName: 'debug-test',
+    });
     assert.ok(run);
     try {
       const node = await eventually('the debug enclave node', () => enclaveNode(run.EnclaveID));
@@ -259,18 +311,29 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       await eventually('console output', () => pty.output.includes(run.EnclaveID) && pty.output.includes('emulated'));
       terminal.dispose();
     } finally {
-      await vscode.commands.executeCommand(COMMANDS.enclaveTerminate, { parentId: parent.parent.id, enclaveId: run.EnclaveID }, { confirmed: true });
+      await vscode.commands.executeCommand(
+        COMMANDS.enclaveTerminate,
+        { parentId: parent.parent.id, enclaveId: run.EnclaveID },
+        { confirmed: true },
+      );
     }
-    await eventually('the debug enclave to leave the view', async () => (await enclaveNode(run.EnclaveID)) === undefined);
+    await eventually(
+      'the debug enclave to leave the view',
+      async () => (await enclaveNode(run.EnclaveID)) === undefined,
+    );
   });
 
-  it('opens the parent\'s allocator configuration, and shows the engine\'s problems with positions as a file is edited', async () => {
+  it("opens the parent's allocator configuration, and shows the engine's problems with positions as a file is edited", async () => {
     const parent = await defaultParent();
     assert.ok(parent.parent.allocatorPath);
     const editor = await vscode.commands.executeCommand<vscode.TextEditor>(COMMANDS.parentEditAllocator, parent);
     assert.ok(editor);
     assert.equal(editor.document.uri.fsPath, parent.parent.allocatorPath);
-    assert.deepEqual(vscode.languages.getDiagnostics(editor.document.uri), [], 'the default allocator.yaml has no problem');
+    assert.deepEqual(
+      vscode.languages.getDiagnostics(editor.document.uri),
+      [],
+      'the default allocator.yaml has no problem',
+    );
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
 
     const file = vscode.Uri.joinPath(workspace, 'allocator-test', 'allocator.yaml');
@@ -291,7 +354,10 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.ok(first);
       assert.equal(first.severity, vscode.DiagnosticSeverity.Error);
       assert.equal(first.range.start.line, 2, first.message);
-      assert.ok(first.range.start.character >= 'cpu_pool: "'.length, `${first.message} at ${first.range.start.character}`);
+      assert.ok(
+        first.range.start.character >= 'cpu_pool: "'.length,
+        `${first.message} at ${first.range.start.character}`,
+      );
       assert.match(first.message, /x/);
       await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     } finally {

@@ -4,7 +4,6 @@ import { eventually } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, VIEWS } from '../../src/extension/ids';
 
-
 describe('Nitro Enclaves in a real VS Code extension host', () => {
   let api: NitroEnclavesApi;
   let workspace: vscode.Uri;
@@ -26,7 +25,8 @@ describe('Nitro Enclaves in a real VS Code extension host', () => {
   });
 
   it('registers every command it contributes', async () => {
-    const contributed: { command: string }[] = vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON.contributes.commands;
+    const contributed: { command: string }[] =
+      vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON.contributes.commands;
     const registered = new Set(await vscode.commands.getCommands(true));
     assert.ok(contributed.length >= Object.keys(COMMANDS).length);
     for (const { command } of contributed) assert.ok(registered.has(command), `${command} is registered`);
@@ -66,12 +66,18 @@ describe('Nitro Enclaves in a real VS Code extension host', () => {
       await vscode.workspace.fs.writeFile(eif, new Uint8Array([1, 2, 3]));
       // The file watcher refreshes the view by itself (debounced).
       await eventually('the watcher to refresh the view', () => changes > 0);
-      assert.deepEqual(await labels(), [...existing, 'images/hello.eif'].sort((a, b) => a.localeCompare(b)));
+      assert.deepEqual(
+        await labels(),
+        [...existing, 'images/hello.eif'].sort((a, b) => a.localeCompare(b)),
+      );
       const item = api.images.getTreeItem({ kind: 'image', uri: eif });
       assert.equal(item.contextValue, 'eifImage');
       assert.equal(item.description, 'images');
       await vscode.workspace.fs.delete(eif);
-      await eventually('the deleted image to leave the view', async () => !(await labels()).includes('images/hello.eif'));
+      await eventually(
+        'the deleted image to leave the view',
+        async () => !(await labels()).includes('images/hello.eif'),
+      );
     } finally {
       sub.dispose();
     }

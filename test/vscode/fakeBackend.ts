@@ -51,13 +51,19 @@ export class FakeBackend implements EnclaveBackend {
   }
 
   private check(parentId: string): void {
-    if (parentId !== this.parentId) throw new BackendError(3, `Invalid argument provided. The test backend has no parent ${parentId}`);
+    if (parentId !== this.parentId)
+      throw new BackendError(3, `Invalid argument provided. The test backend has no parent ${parentId}`);
   }
 
   async listParents(): Promise<readonly ParentInfo[]> {
     this.calls.push('listParents');
     const used = this.enclaves.filter((e) => e.State === 'RUNNING');
-    return [{ ...this.parent, used: { cpuIds: used.flatMap((e) => e.CPUIDs), memoryMiB: used.reduce((n, e) => n + e.MemoryMiB, 0) } }];
+    return [
+      {
+        ...this.parent,
+        used: { cpuIds: used.flatMap((e) => e.CPUIDs), memoryMiB: used.reduce((n, e) => n + e.MemoryMiB, 0) },
+      },
+    ];
   }
 
   async runEnclave(parentId: string): Promise<RunEnclaveJson> {
@@ -65,7 +71,10 @@ export class FakeBackend implements EnclaveBackend {
     throw new BackendError(3, 'Invalid argument provided. The test backend runs no enclaves');
   }
 
-  async describeEnclaves(parentId: string, options?: { readonly metadata?: boolean }): Promise<readonly DescribeEnclaveJson[]> {
+  async describeEnclaves(
+    parentId: string,
+    options?: { readonly metadata?: boolean },
+  ): Promise<readonly DescribeEnclaveJson[]> {
     this.calls.push(`describeEnclaves ${parentId}${options?.metadata ? ' metadata' : ''}`);
     this.check(parentId);
     return this.enclaves;

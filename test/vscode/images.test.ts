@@ -24,17 +24,22 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
   });
 
   after(async () => {
-    for (const uri of created) await Promise.resolve(vscode.workspace.fs.delete(uri, { recursive: true })).catch(() => undefined);
+    for (const uri of created)
+      await Promise.resolve(vscode.workspace.fs.delete(uri, { recursive: true })).catch(() => undefined);
   });
 
-  async function place(name: string, bytes: Uint8Array = fs.readFileSync(path.join(fixtures, name))): Promise<vscode.Uri> {
+  async function place(
+    name: string,
+    bytes: Uint8Array = fs.readFileSync(path.join(fixtures, name)),
+  ): Promise<vscode.Uri> {
     const uri = vscode.Uri.joinPath(folder, name);
     await vscode.workspace.fs.writeFile(uri, bytes);
     created.push(uri);
     return uri;
   }
 
-  const expected = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name.replace(/\.eif$/, '.expected.json')), 'utf8'));
+  const expected = (name: string) =>
+    JSON.parse(fs.readFileSync(path.join(fixtures, name.replace(/\.eif$/, '.expected.json')), 'utf8'));
   const imageNode = (uri: vscode.Uri): ImageNode => ({ kind: 'image', uri });
 
   it('expands a signed image into PCR0/1/2/8 and its sections', async () => {
@@ -55,7 +60,11 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     const list = await api.images.getChildren(sections);
     assert.deepEqual(
       list.map((s) => (s.kind === 'section' ? [s.section.typeName, s.section.headerOffset, s.section.size] : [])),
-      want.section_types.map((t: number, i: number) => [['', 'kernel', 'cmdline', 'ramdisk', 'signature', 'metadata'][t], want.section_offsets[i], want.section_sizes[i]]),
+      want.section_types.map((t: number, i: number) => [
+        ['', 'kernel', 'cmdline', 'ramdisk', 'signature', 'metadata'][t],
+        want.section_offsets[i],
+        want.section_sizes[i],
+      ]),
     );
     // Once measured, the image item says what it is.
     const item = api.images.getTreeItem(imageNode(uri));
@@ -73,20 +82,33 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     }
     const files = vscode.workspace.getConfiguration('files');
     const images = vscode.workspace.getConfiguration('nitroEnclaves.images');
-    const listed = async () => (await api.images.getChildren()).map((e) => (e.kind === 'image' ? e.uri.toString() : '')).filter((u) => u.includes('fixtures-under-test'));
+    const listed = async () =>
+      (await api.images.getChildren())
+        .map((e) => (e.kind === 'image' ? e.uri.toString() : ''))
+        .filter((u) => u.includes('fixtures-under-test'));
     try {
       await files.update('exclude', { '**/files-excluded': true }, vscode.ConfigurationTarget.Workspace);
-      await images.update('exclude', ['**/node_modules/**', '**/{brace-excluded,nothing-here}/**'], vscode.ConfigurationTarget.Workspace);
+      await images.update(
+        'exclude',
+        ['**/node_modules/**', '**/{brace-excluded,nothing-here}/**'],
+        vscode.ConfigurationTarget.Workspace,
+      );
       const uris = await listed();
       assert.ok(uris.includes(kept.toString()), uris.join('\n'));
       assert.ok(!uris.includes(hiddenByFiles.toString()), 'files.exclude is honoured');
-      assert.ok(!uris.includes(hiddenByBraces.toString()), 'a brace pattern of nitroEnclaves.images.exclude is honoured');
+      assert.ok(
+        !uris.includes(hiddenByBraces.toString()),
+        'a brace pattern of nitroEnclaves.images.exclude is honoured',
+      );
     } finally {
       await files.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
       await images.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
     }
     const after = await listed();
-    assert.ok(after.includes(hiddenByFiles.toString()) && after.includes(hiddenByBraces.toString()), 'both come back without the settings');
+    assert.ok(
+      after.includes(hiddenByFiles.toString()) && after.includes(hiddenByBraces.toString()),
+      'both come back without the settings',
+    );
   });
 
   it('copies one PCR, and all PCRs as nitro-cli Measurements JSON', async () => {
@@ -95,7 +117,12 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     const [first] = (await api.images.getChildren(imageNode(uri))).filter((c) => c.kind === 'pcr');
     assert.equal(await vscode.commands.executeCommand(COMMANDS.imageCopyPcr, first), want.PCR0);
     const all = await vscode.commands.executeCommand<string>(COMMANDS.imageCopyAllPcrs, imageNode(uri));
-    assert.deepEqual(JSON.parse(all), { HashAlgorithm: 'Sha384 { ... }', PCR0: want.PCR0, PCR1: want.PCR1, PCR2: want.PCR2 });
+    assert.deepEqual(JSON.parse(all), {
+      HashAlgorithm: 'Sha384 { ... }',
+      PCR0: want.PCR0,
+      PCR1: want.PCR1,
+      PCR2: want.PCR2,
+    });
     // From the Explorer the command gets a URI instead of a tree node.
     assert.equal(await vscode.commands.executeCommand<string>(COMMANDS.imageCopyAllPcrs, uri), all);
   });
@@ -105,7 +132,10 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
     assert.ok(doc);
     const text = doc.getText();
-    const json = (await checkDescribeDocument(doc, 'synthetic-v4-signed.eif.describe.json')) as { Measurements: { PCR8: string }; SignatureCheck: boolean };
+    const json = (await checkDescribeDocument(doc, 'synthetic-v4-signed.eif.describe.json')) as {
+      Measurements: { PCR8: string };
+      SignatureCheck: boolean;
+    };
     assert.equal(json.Measurements.PCR8, expected('synthetic-v4-signed.eif').PCR8);
     assert.equal(json.SignatureCheck, true);
     assert.equal(text, `${JSON.stringify(json, null, 2)}\n`);

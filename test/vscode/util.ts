@@ -6,7 +6,11 @@ import * as vscode from 'vscode';
  * deadline after which it gives up naming `what`; generous, for a busy 2-core machine, and below the
  * tests' own timeout (test/vscode/index.ts) so the failure says what never happened.
  */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 120_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 120_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -31,7 +35,10 @@ export async function checkDescribeDocument(doc: vscode.TextDocument, fileName: 
   assert.equal(doc.languageId, 'json');
   const json: unknown = JSON.parse(doc.getText());
   const key = doc.uri.toString();
-  const tabOf = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key);
+  const tabOf = () =>
+    vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key);
   const tab = await eventually(`the tab of ${fileName}`, tabOf);
   assert.equal(tab.label, fileName);
   assert.equal(tab.isDirty, false);

@@ -28,18 +28,29 @@ export class AttestationFormatError extends Error {
 export function readDocumentInput(input: Uint8Array | string): { bytes: Uint8Array; encoding: InputEncoding } {
   if (typeof input !== 'string') {
     if (input.length > 0 && (input[0] === 0x84 || input[0] === 0xd2)) return { bytes: input, encoding: 'binary' };
-    if (input.length > MAX_DOCUMENT_BYTES * 2 + 1024) throw new AttestationFormatError('input', `the input is ${input.length} bytes, too large for an attestation document`);
+    if (input.length > MAX_DOCUMENT_BYTES * 2 + 1024)
+      throw new AttestationFormatError(
+        'input',
+        `the input is ${input.length} bytes, too large for an attestation document`,
+      );
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(input);
     } catch {
-      throw new AttestationFormatError('input', 'the input is neither a CBOR attestation document (it does not start with 0x84 or 0xd2) nor text');
+      throw new AttestationFormatError(
+        'input',
+        'the input is neither a CBOR attestation document (it does not start with 0x84 or 0xd2) nor text',
+      );
     }
     return readDocumentInput(text);
   }
   const text = input.replace(/\s+/g, '');
   if (text.length === 0) throw new AttestationFormatError('input', 'the input is empty');
-  if (text.length > MAX_DOCUMENT_BYTES * 2) throw new AttestationFormatError('input', `the input is ${text.length} characters, too large for an attestation document`);
+  if (text.length > MAX_DOCUMENT_BYTES * 2)
+    throw new AttestationFormatError(
+      'input',
+      `the input is ${text.length} characters, too large for an attestation document`,
+    );
   if (/^(0x)?[0-9a-fA-F]+$/.test(text)) {
     const hex = text.replace(/^0x/, '');
     if (hex.length % 2 !== 0) throw new AttestationFormatError('input', 'the hex input has an odd number of digits');
@@ -48,7 +59,8 @@ export function readDocumentInput(input: Uint8Array | string): { bytes: Uint8Arr
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
     const std = text.replace(/-/g, '+').replace(/_/g, '/');
     const padded = std + '='.repeat((4 - (std.length % 4)) % 4);
-    if (padded.length % 4 !== 0 || /=[^=]/.test(padded)) throw new AttestationFormatError('input', 'the base64 input is malformed');
+    if (padded.length % 4 !== 0 || /=[^=]/.test(padded))
+      throw new AttestationFormatError('input', 'the base64 input is malformed');
     let bin: string;
     try {
       bin = atob(padded);
@@ -90,7 +102,8 @@ export function timestampDate(ms: number): Date | undefined {
 }
 
 /** A byte-string field that may be absent, null or present (spec 2.1: real documents write null). */
-export type OptionalBytes = { readonly state: 'absent' } | { readonly state: 'null' } | { readonly state: 'present'; readonly value: Uint8Array };
+export type OptionalBytes =
+  { readonly state: 'absent' } | { readonly state: 'null' } | { readonly state: 'present'; readonly value: Uint8Array };
 
 export interface AttestationDocument {
   /** Enclave (NSM) or instance (NitroTPM) attestation; `pcrs` holds the PCRs of either. */
@@ -141,7 +154,8 @@ function cbor(bytes: Uint8Array, what: string, code: 'cbor' | 'payload'): unknow
     scanCbor(bytes);
     return decodeCbor(bytes);
   } catch (e) {
-    if (e instanceof CborScanError) throw new AttestationFormatError(code, `${what} is not well-formed CBOR: ${e.message}`);
+    if (e instanceof CborScanError)
+      throw new AttestationFormatError(code, `${what} is not well-formed CBOR: ${e.message}`);
     throw new AttestationFormatError(code, `${what} cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
@@ -153,10 +167,16 @@ function envelopeError(f: CoseFault): AttestationFormatError {
   switch (f.kind) {
     case 'cbor': {
       const what = f.part === 'structure' ? 'the document' : 'the COSE protected header';
-      return new AttestationFormatError('cbor', `${what} ${f.scan ? 'is not well-formed CBOR' : 'cannot be decoded'}: ${f.detail}`);
+      return new AttestationFormatError(
+        'cbor',
+        `${what} ${f.scan ? 'is not well-formed CBOR' : 'cannot be decoded'}: ${f.detail}`,
+      );
     }
     case 'tag':
-      return new AttestationFormatError('cose', `the document has CBOR tag ${f.tag}; only tag 18 (COSE_Sign1) is allowed`);
+      return new AttestationFormatError(
+        'cose',
+        `the document has CBOR tag ${f.tag}; only tag 18 (COSE_Sign1) is allowed`,
+      );
     case 'not-array-of-4':
       return new AttestationFormatError('cose', 'the document is not a COSE_Sign1 (an array of 4 items)');
     case 'not-bytes':
@@ -168,7 +188,11 @@ function envelopeError(f: CoseFault): AttestationFormatError {
 
 /** Decodes the COSE_Sign1 envelope. Throws AttestationFormatError when it is not one. */
 export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
-  if (bytes.length > MAX_DOCUMENT_BYTES) throw new AttestationFormatError('input', `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
+  if (bytes.length > MAX_DOCUMENT_BYTES)
+    throw new AttestationFormatError(
+      'input',
+      `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`,
+    );
   try {
     return decodeSign1(bytes, { scan: true });
   } catch (e) {
@@ -177,7 +201,18 @@ export function decodeEnvelope(bytes: Uint8Array): CoseEnvelope {
   }
 }
 
-const KNOWN = ['module_id', 'digest', 'timestamp', 'pcrs', 'nitrotpm_pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
+const KNOWN = [
+  'module_id',
+  'digest',
+  'timestamp',
+  'pcrs',
+  'nitrotpm_pcrs',
+  'certificate',
+  'cabundle',
+  'public_key',
+  'user_data',
+  'nonce',
+];
 
 /** The text of the (definite or indefinite) text string at `pos`. */
 function decodeTextAt(bytes: Uint8Array, pos: number): string | undefined {
@@ -225,13 +260,21 @@ function checkWireTypes(payload: Uint8Array, problems: Problems): void {
     if (typeof k === 'string') wire.set(k, value.initial);
     if ((k === 'pcrs' || k === 'nitrotpm_pcrs') && value.major === 5) {
       for (const e of mapEntries(payload, value.start)) {
-        if (e.key.major !== 0) problems.error(k, `${k} has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)`);
+        if (e.key.major !== 0)
+          problems.error(
+            k,
+            `${k} has a key that is not an unsigned integer in CBOR (a float or other type written as a PCR index)`,
+          );
       }
     }
   }
   const expect = (key: string, majors: number[], what: string) => {
     const initial = wire.get(key);
-    if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6)) problems.error(key, `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`);
+    if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6))
+      problems.error(
+        key,
+        `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`,
+      );
   };
   expect('timestamp', [0], 'an unsigned integer');
   expect('module_id', [3], 'text');
@@ -247,7 +290,8 @@ function unknownKeysOf(map: Map<unknown, unknown>, problems: Problems): string[]
     if (typeof k !== 'string') problems.error('payload', `the payload has a key that is not text (${typeof k})`);
     else if (!KNOWN.includes(k)) unknownKeys.push(k);
   }
-  if (unknownKeys.length > 0) problems.warning('payload', `the payload has keys the format does not define: ${unknownKeys.join(', ')} (ignored)`);
+  if (unknownKeys.length > 0)
+    problems.warning('payload', `the payload has keys the format does not define: ${unknownKeys.join(', ')} (ignored)`);
   return unknownKeys;
 }
 
@@ -255,9 +299,20 @@ function unknownKeysOf(map: Map<unknown, unknown>, problems: Problems): string[]
 function readTimestamp(map: Map<unknown, unknown>, problems: Problems): number | undefined {
   const ts = map.get('timestamp');
   const timestamp = typeof ts === 'bigint' ? Number(ts) : ts;
-  const readable = typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : undefined;
-  if (readable === undefined) problems.error('timestamp', map.has('timestamp') ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)' : 'timestamp is missing');
-  else if (!timestampDate(readable)) problems.warning('timestamp', `timestamp ${readable} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`);
+  const readable =
+    typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : undefined;
+  if (readable === undefined)
+    problems.error(
+      'timestamp',
+      map.has('timestamp')
+        ? 'timestamp must be an integer greater than 0 (milliseconds since 1970)'
+        : 'timestamp is missing',
+    );
+  else if (!timestampDate(readable))
+    problems.warning(
+      'timestamp',
+      `timestamp ${readable} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`,
+    );
   return readable;
 }
 
@@ -266,31 +321,56 @@ function readKind(map: Map<unknown, unknown>, moduleId: unknown, problems: Probl
   const hasEnclave = map.has('pcrs');
   const hasTpm = map.has('nitrotpm_pcrs');
   const kind: AttestationKind | undefined = hasEnclave && hasTpm ? undefined : hasTpm ? 'nitrotpm' : 'enclave';
-  if (hasEnclave && hasTpm) problems.error('payload', 'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other');
-  if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId)) problems.warning('module_id', `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`);
-  if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId)) problems.warning('module_id', `module_id ${moduleId} names a NitroTPM (-tpm…), but the document carries pcrs, as an enclave document does`);
+  if (hasEnclave && hasTpm)
+    problems.error(
+      'payload',
+      'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other',
+    );
+  if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId))
+    problems.warning(
+      'module_id',
+      `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`,
+    );
+  if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId))
+    problems.warning(
+      'module_id',
+      `module_id ${moduleId} names a NitroTPM (-tpm…), but the document carries pcrs, as an enclave document does`,
+    );
   return kind;
 }
 
 /** The PCRs under the key of `kind`; nothing when the kind is unknown (both maps: already reported). */
-function readPcrs(map: Map<unknown, unknown>, kind: AttestationKind | undefined, problems: Problems): Map<number, Uint8Array> {
+function readPcrs(
+  map: Map<unknown, unknown>,
+  kind: AttestationKind | undefined,
+  problems: Problems,
+): Map<number, Uint8Array> {
   const pcrs = new Map<number, Uint8Array>();
   if (kind === undefined) return pcrs;
   const pcrKey = PCRS_KEY[kind];
   const rawPcrs = map.get(pcrKey);
   if (!(rawPcrs instanceof Map)) {
-    problems.error(pcrKey, map.has(pcrKey) ? `${pcrKey} is not a map` : 'pcrs is missing (a NitroTPM instance document has nitrotpm_pcrs instead)');
+    problems.error(
+      pcrKey,
+      map.has(pcrKey)
+        ? `${pcrKey} is not a map`
+        : 'pcrs is missing (a NitroTPM instance document has nitrotpm_pcrs instead)',
+    );
     return pcrs;
   }
   // The same rules for both kinds (AWS's CDDL: index 0..31, a PCR is 32, 48 or 64 bytes).
-  if (rawPcrs.size < 1 || rawPcrs.size > 32) problems.error(pcrKey, `${pcrKey} has ${rawPcrs.size} entries; it must have 1 to 32`);
+  if (rawPcrs.size < 1 || rawPcrs.size > 32)
+    problems.error(pcrKey, `${pcrKey} has ${rawPcrs.size} entries; it must have 1 to 32`);
   for (const [k, v] of rawPcrs) {
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= 32) {
       problems.error(pcrKey, `${pcrKey} has the key ${String(k)}; keys must be integers 0 to 31`);
       continue;
     }
     if (!isBytes(v) || ![32, 48, 64].includes(v.length)) {
-      problems.error(pcrKey, `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`);
+      problems.error(
+        pcrKey,
+        `PCR${k} is ${isBytes(v) ? `${v.length} bytes` : 'not a byte string'}; a PCR value is 32, 48 or 64 bytes`,
+      );
       continue;
     }
     pcrs.set(k, bytesOf(v));
@@ -299,10 +379,16 @@ function readPcrs(map: Map<unknown, unknown>, kind: AttestationKind | undefined,
 }
 
 /** The signing certificate and the cabundle; `complete` when every cabundle entry is a usable byte string. */
-function readCertificates(map: Map<unknown, unknown>, problems: Problems): { certificate: unknown; cabundle: Uint8Array[]; complete: boolean } {
+function readCertificates(
+  map: Map<unknown, unknown>,
+  problems: Problems,
+): { certificate: unknown; cabundle: Uint8Array[]; complete: boolean } {
   const certificate = map.get('certificate');
   if (!isBytes(certificate) || certificate.length < 1 || certificate.length > 1024) {
-    problems.error('certificate', map.has('certificate') ? 'certificate must be a byte string of 1 to 1024 bytes' : 'certificate is missing');
+    problems.error(
+      'certificate',
+      map.has('certificate') ? 'certificate must be a byte string of 1 to 1024 bytes' : 'certificate is missing',
+    );
   }
   const cabundle: Uint8Array[] = [];
   const rawBundle = map.get('cabundle');
@@ -311,18 +397,29 @@ function readCertificates(map: Map<unknown, unknown>, problems: Problems): { cer
     return { certificate, cabundle, complete: false };
   }
   rawBundle.forEach((c, i) => {
-    if (!isBytes(c) || c.length < 1 || c.length > 1024) problems.error('cabundle', `cabundle[${i}] must be a byte string of 1 to 1024 bytes`);
+    if (!isBytes(c) || c.length < 1 || c.length > 1024)
+      problems.error('cabundle', `cabundle[${i}] must be a byte string of 1 to 1024 bytes`);
     else cabundle.push(bytesOf(c));
   });
   return { certificate, cabundle, complete: cabundle.length > 0 && cabundle.length === rawBundle.length };
 }
 
 /** An optional byte string: at most `max` bytes; AWS's rules say `awsMax` and at least `minAws`. */
-function readOptional(map: Map<unknown, unknown>, key: string, max: number, awsMax: number, minAws: number, problems: Problems): OptionalBytes {
+function readOptional(
+  map: Map<unknown, unknown>,
+  key: string,
+  max: number,
+  awsMax: number,
+  minAws: number,
+  problems: Problems,
+): OptionalBytes {
   if (!map.has(key)) return { state: 'absent' };
   const v = map.get(key);
   if (v === null || v === undefined) {
-    problems.warning(key, `${key} is null; the AWS rules forbid null values, but Nitro hardware writes null for an absent optional field`);
+    problems.warning(
+      key,
+      `${key} is null; the AWS rules forbid null values, but Nitro hardware writes null for an absent optional field`,
+    );
     return { state: 'null' };
   }
   if (!isBytes(v)) {
@@ -330,8 +427,16 @@ function readOptional(map: Map<unknown, unknown>, key: string, max: number, awsM
     return { state: 'absent' };
   }
   if (v.length > max) problems.error(key, `${key} is ${v.length} bytes; at most ${max} are allowed`);
-  else if (v.length > awsMax) problems.warning(key, `${key} is ${v.length} bytes; AWS's rules say at most ${awsMax}, its CDDL and hardware allow ${max}`);
-  else if (v.length < minAws) problems.warning(key, `${key} is empty; AWS's rules say at least ${minAws} byte, but real documents have empty ones`);
+  else if (v.length > awsMax)
+    problems.warning(
+      key,
+      `${key} is ${v.length} bytes; AWS's rules say at most ${awsMax}, its CDDL and hardware allow ${max}`,
+    );
+  else if (v.length < minAws)
+    problems.warning(
+      key,
+      `${key} is empty; AWS's rules say at least ${minAws} byte, but real documents have empty ones`,
+    );
   return { state: 'present', value: bytesOf(v) };
 }
 
@@ -346,9 +451,14 @@ export function decodePayload(payload: Uint8Array): DecodedPayload {
   if (payload[0] !== undefined && payload[0] >> 5 === 5) checkWireTypes(payload, problems);
   const unknownKeys = unknownKeysOf(map, problems);
   const moduleId = map.get('module_id');
-  if (typeof moduleId !== 'string' || moduleId.length === 0) problems.error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
+  if (typeof moduleId !== 'string' || moduleId.length === 0)
+    problems.error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
   const digest = map.get('digest');
-  if (digest !== 'SHA384') problems.error('digest', map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing');
+  if (digest !== 'SHA384')
+    problems.error(
+      'digest',
+      map.has('digest') ? `digest is ${JSON.stringify(digest)}, not "SHA384"` : 'digest is missing',
+    );
   const timestamp = readTimestamp(map, problems);
   const kind = readKind(map, moduleId, problems);
   const pcrs = readPcrs(map, kind, problems);

@@ -1,10 +1,17 @@
 // Plain-JSON forms of decoded documents and verification reports (binary fields as lower-case hex),
 // for `nitro-dev decode-attestation` / `verify-attestation --json` and anything else that prints.
 import { toHex } from '../util/bytes';
-import { ATTESTATION_KIND_LABELS, PCRS_KEY, timestampDate, type DecodedAttestation, type OptionalBytes } from './document';
+import {
+  ATTESTATION_KIND_LABELS,
+  PCRS_KEY,
+  timestampDate,
+  type DecodedAttestation,
+  type OptionalBytes,
+} from './document';
 import type { VerifyReport } from './verify';
 
-const optional = (v: OptionalBytes): string | null | undefined => (v.state === 'present' ? toHex(v.value) : v.state === 'null' ? null : undefined);
+const optional = (v: OptionalBytes): string | null | undefined =>
+  v.state === 'present' ? toHex(v.value) : v.state === 'null' ? null : undefined;
 
 const plain = (v: unknown): unknown => {
   if (v instanceof Uint8Array) return toHex(v);

@@ -25,7 +25,9 @@ export function pcrMeaning(index: number, kind: AttestationKind = 'enclave'): st
 }
 
 /** The PCRs of an image that a document is compared with: 0, 1, 2, and 8 when the image is signed. */
-export function expectedPcrsOf(measurements: Pick<MeasurementsJson, 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8'>): Map<number, string> {
+export function expectedPcrsOf(
+  measurements: Pick<MeasurementsJson, 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8'>,
+): Map<number, string> {
   const pcrs = new Map<number, string>();
   for (const name of IMAGE_PCRS) {
     const value = measurements[name];

@@ -82,7 +82,9 @@ export interface PcrComparison {
 
 export interface VerifyOptions {
   /** Extra trusted roots (the AWS G1 root is always trusted), as DER or PEM. */
-  readonly roots?: readonly (TrustedRoot | { readonly pem: string; readonly label?: string; readonly kind?: TrustedRoot['kind'] })[];
+  readonly roots?: readonly (
+    TrustedRoot | { readonly pem: string; readonly label?: string; readonly kind?: TrustedRoot['kind'] }
+  )[];
   /** The time at which certificates must be valid: a date, or `document` for the document's own timestamp. Default: now. */
   readonly at?: Date | 'document';
   /** Expected PCR values (index → hex); each is compared. */
@@ -147,7 +149,7 @@ const TITLES: Record<CheckCode, string> = {
   'chain.constraints': 'Basic constraints and key usage',
   'leaf.key': 'Signing certificate has a P-384 key',
   'cose.signature': 'Document signature verifies',
-  'document.time': 'Document time within the signing certificate\'s validity',
+  'document.time': "Document time within the signing certificate's validity",
   'pcrs.expected': 'PCRs equal the expected values',
   'nonce.expected': 'Nonce equals the expected nonce',
   'debug-mode': 'Not a debug-mode enclave',
@@ -202,10 +204,16 @@ interface Run {
 function resolveRoots(crypto: AttestationCrypto, options: VerifyOptions): TrustedRoot[] {
   const roots: TrustedRoot[] = [];
   // The built-in root is trusted only if the embedded copy still has the pinned fingerprint.
-  if (toHex(crypto.sha256(AWS_ROOT_DER)) === AWS_NITRO_ROOT_G1_SHA256) roots.push({ der: AWS_ROOT_DER, label: 'AWS Nitro Enclaves Root G1', kind: 'aws' });
+  if (toHex(crypto.sha256(AWS_ROOT_DER)) === AWS_NITRO_ROOT_G1_SHA256)
+    roots.push({ der: AWS_ROOT_DER, label: 'AWS Nitro Enclaves Root G1', kind: 'aws' });
   for (const r of options.roots ?? []) {
     if ('der' in r) roots.push(r);
-    else roots.push({ der: firstCertificateDer(r.pem), label: r.label ?? 'a root passed by the caller', kind: r.kind ?? 'custom' });
+    else
+      roots.push({
+        der: firstCertificateDer(r.pem),
+        label: r.label ?? 'a root passed by the caller',
+        kind: r.kind ?? 'custom',
+      });
   }
   return roots;
 }
@@ -214,19 +222,40 @@ type ReportParts = Omit<VerifyReport, 'valid' | 'summary' | 'checks'>;
 
 /** The verdict in one sentence: who signed, as what, at which time, and why it failed. */
 function summaryOf(r: ReportParts, failed: readonly Check[]): string {
-  const who = r.trustedRoot ? (r.trustedRoot.kind === 'aws' ? '' : r.trustedRoot.kind === 'development' ? ' (development attestation: signed by the local development root, not by AWS)' : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`) : '';
+  const who = r.trustedRoot
+    ? r.trustedRoot.kind === 'aws'
+      ? ''
+      : r.trustedRoot.kind === 'development'
+        ? ' (development attestation: signed by the local development root, not by AWS)'
+        : ` (chained to ${r.trustedRoot.label}, not to the AWS root)`
+    : '';
   const what = r.kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
   const when = `${dateText(r.at)}${r.timeNote ? ` (${r.timeNote})` : ''}`;
-  if (failed.length === 0) return `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`;
+  if (failed.length === 0)
+    return `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`;
   // One failure is one sentence; several are numbered, since a reason may list things itself.
-  const reasons = failed.length === 1 ? (failed[0] as Check).reason : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
+  const reasons =
+    failed.length === 1
+      ? (failed[0] as Check).reason
+      : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
   return `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}.`;
 }
 
 /** The report over the checks made so far; `extra` holds what the verification got to. */
 function finish(run: Run, extra: Partial<VerifyReport> & { at: Date }): VerifyReport {
-  const base = { chain: [] as ChainEntry[], development: false, debugMode: false, pcrComparisons: [] as PcrComparison[], hints: [] as VerifyHint[] };
-  const r = { ...base, ...extra, ...(run.kind ? { kind: run.kind } : {}), ...(run.timeNote ? { timeNote: run.timeNote } : {}) };
+  const base = {
+    chain: [] as ChainEntry[],
+    development: false,
+    debugMode: false,
+    pcrComparisons: [] as PcrComparison[],
+    hints: [] as VerifyHint[],
+  };
+  const r = {
+    ...base,
+    ...extra,
+    ...(run.kind ? { kind: run.kind } : {}),
+    ...(run.timeNote ? { timeNote: run.timeNote } : {}),
+  };
   const failed = run.checks.failed();
   return { valid: failed.length === 0, summary: summaryOf(r, failed), checks: run.checks.all, ...r };
 }
@@ -236,9 +265,13 @@ function decodeStep(run: Run, input: Uint8Array | string): DecodedAttestation | 
   try {
     return decodeAttestation(input);
   } catch (e) {
-    const message = e instanceof AttestationFormatError ? e.message : `the document cannot be read: ${e instanceof Error ? e.message : String(e)}`;
+    const message =
+      e instanceof AttestationFormatError
+        ? e.message
+        : `the document cannot be read: ${e instanceof Error ? e.message : String(e)}`;
     run.checks.add('cose.structure', 'fail', message);
-    if (run.options.at === 'document') run.timeNote = 'the current time: the document cannot be read, so neither can its timestamp';
+    if (run.options.at === 'document')
+      run.timeNote = 'the current time: the document cannot be read, so neither can its timestamp';
     return undefined;
   }
 }
@@ -246,17 +279,42 @@ function decodeStep(run: Run, input: Uint8Array | string): DecodedAttestation | 
 /** The envelope (spec 1.2): tag, algorithm, headers and the signature's size. */
 function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
   const { cose } = decoded;
-  checks.add('cose.structure', 'pass', `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`);
+  checks.add(
+    'cose.structure',
+    'pass',
+    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`,
+  );
   const alg = cose.protectedHeader.get(1);
   if (alg === -35) checks.add('cose.algorithm', 'pass', 'the protected header names ES384 (-35)');
-  else checks.add('cose.algorithm', 'fail', `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`);
+  else
+    checks.add(
+      'cose.algorithm',
+      'fail',
+      `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`,
+    );
   const extraLabels = [...cose.protectedHeader.keys()].filter((k) => k !== 1);
-  if (cose.protectedHeader.has(2)) checks.add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
-  else if (extraLabels.length > 0) checks.add('cose.headers', 'fail', `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`);
-  else if (cose.unprotected.size > 0) checks.add('cose.headers', 'warn', 'the unprotected header is not empty (real documents have {}); its contents are not signed');
+  if (cose.protectedHeader.has(2))
+    checks.add('cose.headers', 'fail', 'the protected header has "crit" (2), which this verifier does not understand');
+  else if (extraLabels.length > 0)
+    checks.add(
+      'cose.headers',
+      'fail',
+      `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`,
+    );
+  else if (cose.unprotected.size > 0)
+    checks.add(
+      'cose.headers',
+      'warn',
+      'the unprotected header is not empty (real documents have {}); its contents are not signed',
+    );
   else checks.add('cose.headers', 'pass', 'protected header {1: alg} only, unprotected header empty');
   if (cose.signature.length === 96) checks.add('cose.signature-size', 'pass', '96 bytes');
-  else checks.add('cose.signature-size', 'fail', `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`);
+  else
+    checks.add(
+      'cose.signature-size',
+      'fail',
+      `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`,
+    );
 }
 
 /** The payload's fields (spec 2.3): errors, and the real-world deviations the verifier tolerates. */
@@ -268,10 +326,18 @@ function checkPayloadFields(checks: CheckList, decoded: DecodedAttestation): voi
   // Null optional fields are what every hardware document has: say so once, not per field.
   const nulls = warnings.filter((p) => / is null;/.test(p.message)).map((p) => p.field);
   const deviations = [
-    ...(nulls.length > 0 ? [`${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; Nitro hardware writes null for absent optional fields)`] : []),
+    ...(nulls.length > 0
+      ? [
+          `${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; Nitro hardware writes null for absent optional fields)`,
+        ]
+      : []),
     ...warnings.filter((p) => !/ is null;/.test(p.message)).map((p) => p.message),
   ];
-  checks.add('payload.deviations', deviations.length > 0 ? 'warn' : 'pass', deviations.length > 0 ? deviations.join('; ') : 'none');
+  checks.add(
+    'payload.deviations',
+    deviations.length > 0 ? 'warn' : 'pass',
+    deviations.length > 0 ? deviations.join('; ') : 'none',
+  );
 }
 
 /** The time certificates are checked at, and the document's own time whenever its timestamp can be read. */
@@ -279,7 +345,10 @@ function verificationTime(run: Run, decoded: DecodedAttestation, now: Date): { a
   const docTime = decoded.timestamp !== undefined ? timestampDate(decoded.timestamp) : undefined;
   if (run.options.at !== 'document') return { at: now, docTime };
   if (docTime) return { at: docTime, docTime };
-  run.timeNote = decoded.timestamp !== undefined ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time` : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
+  run.timeNote =
+    decoded.timestamp !== undefined
+      ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time`
+      : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
   return { at: now, docTime };
 }
 
@@ -292,12 +361,20 @@ function parseChain(checks: CheckList, material: SigningMaterial): CertificateIn
       certs.push(parseCertificate(der));
     } catch (e) {
       const which = i === ders.length - 1 ? 'the signing certificate' : `cabundle[${i}]`;
-      checks.add('chain.parse', 'fail', `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`);
+      checks.add(
+        'chain.parse',
+        'fail',
+        `${which} is not a valid certificate: ${e instanceof CertificateError ? e.message : String(e)}`,
+      );
       checks.add('cose.signature', 'skip', 'the signing certificate cannot be used');
       return undefined;
     }
   }
-  checks.add('chain.parse', 'pass', `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`);
+  checks.add(
+    'chain.parse',
+    'pass',
+    `${certs.length} certificates (${certs.length - 1} in cabundle, and the signing certificate)`,
+  );
   return certs;
 }
 
@@ -316,18 +393,33 @@ function chainEntries(crypto: AttestationCrypto, certs: readonly CertificateInfo
 }
 
 /** The root the chain starts at, when it is trusted. */
-function checkRoot(checks: CheckList, roots: readonly TrustedRoot[], chain: readonly ChainEntry[]): TrustedRoot | undefined {
+function checkRoot(
+  checks: CheckList,
+  roots: readonly TrustedRoot[],
+  chain: readonly ChainEntry[],
+): TrustedRoot | undefined {
   const root = (chain[0] as ChainEntry).info;
   const trusted = roots.find((r) => equalBytes(r.der, root.der));
   if (trusted) checks.add('chain.root', 'pass', `cabundle[0] is ${trusted.label} (SHA-256 ${chain[0]?.sha256})`);
-  else checks.add('chain.root', 'fail', `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`);
+  else
+    checks.add(
+      'chain.root',
+      'fail',
+      `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`,
+    );
   return trusted;
 }
 
-const certLabel = (i: number, count: number) => (i === 0 ? 'the root' : i === count - 1 ? 'the signing certificate' : `cabundle[${i}]`);
+const certLabel = (i: number, count: number) =>
+  i === 0 ? 'the root' : i === count - 1 ? 'the signing certificate' : `cabundle[${i}]`;
 
 /** Signatures and names: the root signs itself; each certificate is signed by the one before it. */
-function checkChainLinks(run: Run, chain: readonly ChainEntry[], trusted: TrustedRoot | undefined, cache: LinkCache | undefined): void {
+function checkChainLinks(
+  run: Run,
+  chain: readonly ChainEntry[],
+  trusted: TrustedRoot | undefined,
+  cache: LinkCache | undefined,
+): void {
   const certs = chain.map((c) => c.info);
   const badSig: string[] = [];
   const badName: string[] = [];
@@ -335,7 +427,10 @@ function checkChainLinks(run: Run, chain: readonly ChainEntry[], trusted: Truste
     const cert = certs[i] as CertificateInfo;
     const parent = certs[Math.max(0, i - 1)] as CertificateInfo;
     const label = certLabel(i, certs.length);
-    if (!equalBytes(cert.issuerDer, parent.subjectDer)) badName.push(`${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`);
+    if (!equalBytes(cert.issuerDer, parent.subjectDer))
+      badName.push(
+        `${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`,
+      );
     if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384') {
       badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
       continue;
@@ -345,20 +440,43 @@ function checkChainLinks(run: Run, chain: readonly ChainEntry[], trusted: Truste
     const link = `${chain[Math.max(0, i - 1)]?.sha256}${chain[i]?.sha256}`;
     if (cache?.has(link)) continue;
     if (run.crypto.verifyCertificateSignature(cert.der, parent.der)) cache?.add(link);
-    else badSig.push(`${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`);
+    else
+      badSig.push(
+        `${label}'s signature does not verify with the key of ${i === 0 ? 'itself' : 'the certificate above it'}`,
+      );
   }
-  run.checks.add('chain.signatures', badSig.length ? 'fail' : 'pass', badSig.length ? badSig.join('; ') : `the ${certs.length - 1} certificates below the root carry valid signatures by their parents`);
-  run.checks.add('chain.names', badName.length ? 'fail' : 'pass', badName.length ? badName.join('; ') : 'each issuer equals the subject above it');
+  run.checks.add(
+    'chain.signatures',
+    badSig.length ? 'fail' : 'pass',
+    badSig.length
+      ? badSig.join('; ')
+      : `the ${certs.length - 1} certificates below the root carry valid signatures by their parents`,
+  );
+  run.checks.add(
+    'chain.names',
+    badName.length ? 'fail' : 'pass',
+    badName.length ? badName.join('; ') : 'each issuer equals the subject above it',
+  );
 }
 
 function checkChainValidity(checks: CheckList, chain: readonly ChainEntry[], at: Date): void {
   const expired = chain.filter((c) => !c.validAtTime);
-  const name = (c: ChainEntry) => (c.role === 'leaf' ? 'the signing certificate' : c.role === 'root' ? 'the root' : `intermediate ${c.subject.match(/CN=([^,]+)/)?.[1] ?? c.subject}`);
+  const name = (c: ChainEntry) =>
+    c.role === 'leaf'
+      ? 'the signing certificate'
+      : c.role === 'root'
+        ? 'the root'
+        : `intermediate ${c.subject.match(/CN=([^,]+)/)?.[1] ?? c.subject}`;
   checks.add(
     'chain.validity',
     expired.length ? 'fail' : 'pass',
     expired.length
-      ? expired.map((c) => `${name(c)} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`).join('; ')
+      ? expired
+          .map(
+            (c) =>
+              `${name(c)} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`,
+          )
+          .join('; ')
       : `all ${chain.length} valid at ${dateText(at)}`,
   );
 }
@@ -374,7 +492,8 @@ function checkConstraints(checks: CheckList, certs: readonly CertificateInfo[]):
     const ku = c.keyUsage?.usages ?? [];
     // RFC 5280 4.2: a critical extension the verifier does not process makes the certificate unusable.
     for (const ext of c.extensions) {
-      if (ext.critical && !PROCESSED_EXTENSIONS.has(ext.oid)) constraints.push(`${label} has a critical extension this verifier does not process (${ext.oid})`);
+      if (ext.critical && !PROCESSED_EXTENSIONS.has(ext.oid))
+        constraints.push(`${label} has a critical extension this verifier does not process (${ext.oid})`);
     }
     if (isLeaf) {
       if (bc?.ca) constraints.push(`${label} is a CA certificate`);
@@ -384,43 +503,114 @@ function checkConstraints(checks: CheckList, certs: readonly CertificateInfo[]):
       if (!bc || !bc.ca) constraints.push(`${label} is not a CA (basicConstraints CA:TRUE is missing)`);
       else if (!bc.critical) constraints.push(`${label}'s basicConstraints is not critical`);
       const below = certs.length - 2 - i; // CA certificates under this one
-      if (bc?.pathLen !== undefined && bc.pathLen < below) constraints.push(`${label} allows ${bc.pathLen} CA certificate(s) below it, but ${below} follow`);
+      if (bc?.pathLen !== undefined && bc.pathLen < below)
+        constraints.push(`${label} allows ${bc.pathLen} CA certificate(s) below it, but ${below} follow`);
       if (!ku.includes('keyCertSign')) constraints.push(`${label}'s key usage lacks keyCertSign`);
     }
   }
-  checks.add('chain.constraints', constraints.length ? 'fail' : 'pass', constraints.length ? constraints.join('; ') : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature');
+  checks.add(
+    'chain.constraints',
+    constraints.length ? 'fail' : 'pass',
+    constraints.length
+      ? constraints.join('; ')
+      : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature',
+  );
 }
 
 /** The leaf's key, and the ES384 signature over the Sig_structure with it. */
 function checkDocumentSignature(run: Run, leaf: CertificateInfo, cose: CoseEnvelope): void {
   const leafOk = leaf.publicKeyAlgorithm === 'id-ecPublicKey' && leaf.curve === 'secp384r1';
-  run.checks.add('leaf.key', leafOk ? 'pass' : 'fail', leafOk ? 'EC P-384' : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`);
+  run.checks.add(
+    'leaf.key',
+    leafOk ? 'pass' : 'fail',
+    leafOk
+      ? 'EC P-384'
+      : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`,
+  );
   if (leafOk && cose.signature.length === 96) {
     const ok = verifyCoseSign1(run.crypto, cose, 'ES384', leaf.spki);
-    run.checks.add('cose.signature', ok ? 'pass' : 'fail', ok ? 'ES384 signature over the protected header and payload verifies with the signing certificate\'s key' : 'the signature does not verify with the signing certificate\'s key: the document was altered or signed by another key');
+    run.checks.add(
+      'cose.signature',
+      ok ? 'pass' : 'fail',
+      ok
+        ? "ES384 signature over the protected header and payload verifies with the signing certificate's key"
+        : "the signature does not verify with the signing certificate's key: the document was altered or signed by another key",
+    );
   } else {
-    run.checks.add('cose.signature', 'fail', cose.signature.length !== 96 ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature' : 'the signing certificate has no P-384 key to verify with');
+    run.checks.add(
+      'cose.signature',
+      'fail',
+      cose.signature.length !== 96
+        ? 'a signature that is not 96 bytes cannot be an ES384 COSE signature'
+        : 'the signing certificate has no P-384 key to verify with',
+    );
   }
 }
 
 /** The emulator's development root, not passed as trusted: say how to trust it. */
 function developmentRootHint(trusted: TrustedRoot | undefined, chain: readonly ChainEntry[]): VerifyHint[] {
-  if (trusted || (/(?:^|,\s*)CN=([^,]+)/.exec(chain[0]?.subject ?? '')?.[1] ?? '') !== EMULATOR_DEVELOPMENT_ROOT_CN) return [];
-  return [{ code: 'development-root', message: "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)" }];
+  if (trusted || (/(?:^|,\s*)CN=([^,]+)/.exec(chain[0]?.subject ?? '')?.[1] ?? '') !== EMULATOR_DEVELOPMENT_ROOT_CN)
+    return [];
+  return [
+    {
+      code: 'development-root',
+      message:
+        "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)",
+    },
+  ];
 }
 
 /** A genuine document that fails only because its certificates are no longer (or not yet) valid. */
-function atDocumentTimeHint(run: Run, trusted: TrustedRoot | undefined, chain: readonly ChainEntry[], docTime: Date | undefined): VerifyHint[] {
+function atDocumentTimeHint(
+  run: Run,
+  trusted: TrustedRoot | undefined,
+  chain: readonly ChainEntry[],
+  docTime: Date | undefined,
+): VerifyHint[] {
   const checks = run.checks.all;
-  const onlyValidity = checks.filter((c) => c.status === 'fail').every((c) => c.code === 'chain.validity') && checks.some((c) => c.code === 'chain.validity' && c.status === 'fail');
-  if (!onlyValidity || !trusted || run.options.at === 'document' || !docTime || !chain.every((c) => isValidAt(c.info, docTime))) return [];
-  return [{ code: 'at-document-time', message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid` }];
+  const onlyValidity =
+    checks.filter((c) => c.status === 'fail').every((c) => c.code === 'chain.validity') &&
+    checks.some((c) => c.code === 'chain.validity' && c.status === 'fail');
+  if (
+    !onlyValidity ||
+    !trusted ||
+    run.options.at === 'document' ||
+    !docTime ||
+    !chain.every((c) => isValidAt(c.info, docTime))
+  )
+    return [];
+  return [
+    {
+      code: 'at-document-time',
+      message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid`,
+    },
+  ];
 }
 
-function checkDocumentTime(checks: CheckList, doc: AttestationDocument, docTime: Date | undefined, leaf: CertificateInfo): void {
-  if (!docTime) checks.add('document.time', 'fail', `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`);
-  else if (isValidAt(leaf, docTime)) checks.add('document.time', 'pass', `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}`);
-  else checks.add('document.time', 'warn', `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`);
+function checkDocumentTime(
+  checks: CheckList,
+  doc: AttestationDocument,
+  docTime: Date | undefined,
+  leaf: CertificateInfo,
+): void {
+  if (!docTime)
+    checks.add(
+      'document.time',
+      'fail',
+      `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`,
+    );
+  else if (isValidAt(leaf, docTime))
+    checks.add(
+      'document.time',
+      'pass',
+      `${dateText(docTime)} lies in ${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)}`,
+    );
+  else
+    checks.add(
+      'document.time',
+      'warn',
+      `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`,
+    );
 }
 
 /** The expected PCRs against the document's, when the caller gives any. */
@@ -428,17 +618,30 @@ function comparePcrs(run: Run, doc: AttestationDocument): PcrComparison[] {
   const { expectedPcrs, expectedPcrsFrom } = run.options;
   if (!expectedPcrs || expectedPcrs.size === 0) return [];
   if (doc.kind === 'nitrotpm' && expectedPcrsFrom === 'enclave-image') {
-    run.checks.add('pcrs.expected', 'fail', "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead");
+    run.checks.add(
+      'pcrs.expected',
+      'fail',
+      "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead",
+    );
     return [];
   }
-  const comparisons = [...expectedPcrs].sort((a, b) => a[0] - b[0]).map(([index, expected]): PcrComparison => {
-    const value = doc.pcrs.get(index);
-    const actual = value ? toHex(value) : undefined;
-    return { index, expected: expected.toLowerCase(), actual, match: actual === expected.toLowerCase() };
-  });
+  const comparisons = [...expectedPcrs]
+    .sort((a, b) => a[0] - b[0])
+    .map(([index, expected]): PcrComparison => {
+      const value = doc.pcrs.get(index);
+      const actual = value ? toHex(value) : undefined;
+      return { index, expected: expected.toLowerCase(), actual, match: actual === expected.toLowerCase() };
+    });
   const bad = comparisons.filter((p) => !p.match);
-  const mismatch = (p: PcrComparison) => (p.actual === undefined ? `PCR${p.index} is not in the document` : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`);
-  run.checks.add('pcrs.expected', bad.length ? 'fail' : 'pass', bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`);
+  const mismatch = (p: PcrComparison) =>
+    p.actual === undefined
+      ? `PCR${p.index} is not in the document`
+      : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`;
+  run.checks.add(
+    'pcrs.expected',
+    bad.length ? 'fail' : 'pass',
+    bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`,
+  );
   return comparisons;
 }
 
@@ -446,7 +649,12 @@ function checkNonce(checks: CheckList, doc: AttestationDocument, expected: Uint8
   const n = doc.nonce.state === 'present' ? doc.nonce.value : undefined;
   if (!n) checks.add('nonce.expected', 'fail', 'the document carries no nonce');
   else if (equalBytes(n, expected)) checks.add('nonce.expected', 'pass', 'the nonce matches');
-  else checks.add('nonce.expected', 'fail', `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(expected).slice(0, 32)}…`);
+  else
+    checks.add(
+      'nonce.expected',
+      'fail',
+      `the nonce is ${toHex(n).slice(0, 32)}…, not the expected ${toHex(expected).slice(0, 32)}…`,
+    );
 }
 
 /**
@@ -455,9 +663,22 @@ function checkNonce(checks: CheckList, doc: AttestationDocument, expected: Uint8
  */
 function checkDebugMode(checks: CheckList, doc: AttestationDocument): boolean {
   const zero = (i: number) => doc.pcrs.get(i)?.every((b) => b === 0);
-  const debugMode = doc.kind === 'enclave' && zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
-  if (doc.kind === 'nitrotpm') checks.add('debug-mode', 'skip', 'not applicable: a NitroTPM (instance) attestation document has no enclave debug mode');
-  else checks.add('debug-mode', debugMode ? 'warn' : 'pass', debugMode ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets' : 'the image PCRs are set');
+  const debugMode =
+    doc.kind === 'enclave' && zero(0) === true && zero(1) === true && zero(2) === true && zero(8) !== false;
+  if (doc.kind === 'nitrotpm')
+    checks.add(
+      'debug-mode',
+      'skip',
+      'not applicable: a NitroTPM (instance) attestation document has no enclave debug mode',
+    );
+  else
+    checks.add(
+      'debug-mode',
+      debugMode ? 'warn' : 'pass',
+      debugMode
+        ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets'
+        : 'the image PCRs are set',
+    );
   return debugMode;
 }
 
@@ -465,7 +686,12 @@ function checkDebugMode(checks: CheckList, doc: AttestationDocument): boolean {
  * Verifies a document. `cache` (optional) remembers verified certificate links across calls.
  * Returns a report for any input; throws only for a wrong `options` (e.g. a root that is not PEM).
  */
-export function verifyAttestation(input: Uint8Array | string, options: VerifyOptions, crypto: AttestationCrypto, cache?: LinkCache): VerifyReport {
+export function verifyAttestation(
+  input: Uint8Array | string,
+  options: VerifyOptions,
+  crypto: AttestationCrypto,
+  cache?: LinkCache,
+): VerifyReport {
   const run: Run = { options, crypto, checks: new CheckList() };
   const roots = resolveRoots(crypto, options);
   const now = options.at instanceof Date ? options.at : new Date();
@@ -478,7 +704,8 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   const { at, docTime } = verificationTime(run, decoded, now);
   const material = doc ?? decoded.signingMaterial;
   if (!material) {
-    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const) run.checks.add(code, 'skip', 'the document\'s certificates cannot be read');
+    for (const code of ['chain.root', 'chain.signatures', 'cose.signature'] as const)
+      run.checks.add(code, 'skip', "the document's certificates cannot be read");
     return finish(run, { at, decoded });
   }
 
@@ -492,12 +719,30 @@ export function verifyAttestation(input: Uint8Array | string, options: VerifyOpt
   const leaf = certs[certs.length - 1] as CertificateInfo;
   checkDocumentSignature(run, leaf, decoded.cose);
   const hints = developmentRootHint(trusted, chain);
-  const signedBy = { chain, ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}), development: trusted?.kind === 'development' };
-  if (!doc) return finish(run, { at, decoded, ...signedBy, hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)] });
+  const signedBy = {
+    chain,
+    ...(trusted ? { trustedRoot: { label: trusted.label, kind: trusted.kind } } : {}),
+    development: trusted?.kind === 'development',
+  };
+  if (!doc)
+    return finish(run, {
+      at,
+      decoded,
+      ...signedBy,
+      hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)],
+    });
 
   checkDocumentTime(run.checks, doc, docTime, leaf);
   const pcrComparisons = comparePcrs(run, doc);
   if (options.nonce) checkNonce(run.checks, doc, options.nonce);
   const debugMode = checkDebugMode(run.checks, doc);
-  return finish(run, { at, decoded, document: doc, ...signedBy, debugMode, pcrComparisons, hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)] });
+  return finish(run, {
+    at,
+    decoded,
+    document: doc,
+    ...signedBy,
+    debugMode,
+    pcrComparisons,
+    hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)],
+  });
 }

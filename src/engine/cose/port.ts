@@ -20,7 +20,13 @@ export interface CryptoPort {
    * SubjectPublicKeyInfo); the signature is raw r‖s (`p1363`, as COSE writes it) or DER. Returns
    * false for any key or signature it cannot use; never throws.
    */
-  verifyEcdsa(hash: EcdsaHash, spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der'): boolean;
+  verifyEcdsa(
+    hash: EcdsaHash,
+    spki: Uint8Array,
+    data: Uint8Array,
+    signature: Uint8Array,
+    encoding: 'p1363' | 'der',
+  ): boolean;
   /** Why `spki` cannot be read as a public key (the library's words), or undefined when it can. */
   publicKeyError(spki: Uint8Array): string | undefined;
   /** Reads a PEM private key (SEC1 or PKCS#8). Throws an Error with the library's words when it is not one. */

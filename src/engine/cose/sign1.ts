@@ -3,13 +3,25 @@
 // signed, and ECDSA signing and verification through the host's crypto port. Decoding never trusts
 // its input: a structure that is not a COSE_Sign1 is a CoseFormatError saying which part is wrong.
 import { concatBytes } from '../util/bytes';
-import { CborTag, cborArrayHead, cborBytes, cborMapHead, cborNegInt, cborText, cborUint, decodeCbor } from '../util/cbor';
+import {
+  CborTag,
+  cborArrayHead,
+  cborBytes,
+  cborMapHead,
+  cborNegInt,
+  cborText,
+  cborUint,
+  decodeCbor,
+} from '../util/cbor';
 import { CborScanError, scanCbor } from '../util/cborScan';
 import type { CryptoPort, EcSigningKey, EcdsaHash } from './port';
 
 export type CoseAlgorithm = 'ES256' | 'ES384' | 'ES512';
 
-export const COSE_ALGORITHMS: Record<CoseAlgorithm, { id: number; hash: EcdsaHash; curve: string; signatureLength: number }> = {
+export const COSE_ALGORITHMS: Record<
+  CoseAlgorithm,
+  { id: number; hash: EcdsaHash; curve: string; signatureLength: number }
+> = {
   ES256: { id: -7, hash: 'sha256', curve: 'prime256v1', signatureLength: 64 },
   ES384: { id: -35, hash: 'sha384', curve: 'secp384r1', signatureLength: 96 },
   ES512: { id: -36, hash: 'sha512', curve: 'secp521r1', signatureLength: 132 },
@@ -33,12 +45,24 @@ export function protectedHeader(alg: CoseAlgorithm): Uint8Array {
 
 /** The Sig_structure of a COSE_Sign1 with an empty external AAD: the bytes that are signed. */
 export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return concatBytes(cborArrayHead(4), cborText('Signature1'), cborBytes(protectedBytes), cborBytes(new Uint8Array(0)), cborBytes(payload));
+  return concatBytes(
+    cborArrayHead(4),
+    cborText('Signature1'),
+    cborBytes(protectedBytes),
+    cborBytes(new Uint8Array(0)),
+    cborBytes(payload),
+  );
 }
 
 /** An untagged COSE_Sign1 with an empty unprotected header. */
 export function encodeCoseSign1(protectedBytes: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
-  return concatBytes(cborArrayHead(4), cborBytes(protectedBytes), cborMapHead(0), cborBytes(payload), cborBytes(signature));
+  return concatBytes(
+    cborArrayHead(4),
+    cborBytes(protectedBytes),
+    cborMapHead(0),
+    cborBytes(payload),
+    cborBytes(signature),
+  );
 }
 
 export interface CoseSign1 {
@@ -60,7 +84,12 @@ export type CosePart = 'protected header' | 'unprotected header' | 'payload' | '
 /** What is wrong with a structure that is not a COSE_Sign1; callers word it for their readers. */
 export type CoseFault =
   /** `bytes` (the whole structure, or the protected header's bytes) are not one CBOR item: `scan` when the well-formedness scan said so. */
-  | { readonly kind: 'cbor'; readonly part: 'structure' | 'protected header'; readonly scan: boolean; readonly detail: string }
+  | {
+      readonly kind: 'cbor';
+      readonly part: 'structure' | 'protected header';
+      readonly scan: boolean;
+      readonly detail: string;
+    }
   | { readonly kind: 'tag'; readonly tag: number }
   | { readonly kind: 'not-array-of-4' }
   | { readonly kind: 'not-bytes'; readonly part: 'protected header' | 'payload' | 'signature' }
@@ -135,7 +164,8 @@ export function decodeSign1(bytes: Uint8Array, options: DecodeSign1Options = {})
   if (!(unprotected instanceof Map)) throw new CoseFormatError({ kind: 'not-map', part: 'unprotected header' });
   const payload = bytesPart(value[2], 'payload');
   const signature = bytesPart(value[3], 'signature');
-  const header = protectedBytes.length === 0 ? new Map<unknown, unknown>() : decodeItem(protectedBytes, 'protected header', scan);
+  const header =
+    protectedBytes.length === 0 ? new Map<unknown, unknown>() : decodeItem(protectedBytes, 'protected header', scan);
   if (!(header instanceof Map)) throw new CoseFormatError({ kind: 'not-map', part: 'protected header' });
   const a: unknown = header.get(1);
   const alg = typeof a === 'number' || typeof a === 'string' ? a : undefined;
@@ -146,8 +176,19 @@ export function decodeSign1(bytes: Uint8Array, options: DecodeSign1Options = {})
  * Whether the COSE_Sign1's signature verifies with `alg` and the EC public key `spki` (DER
  * SubjectPublicKeyInfo). The caller decides which algorithm and key the structure must use.
  */
-export function verifyCoseSign1(crypto: CryptoPort, cose: Pick<CoseSign1, 'protectedBytes' | 'payload' | 'signature'>, alg: CoseAlgorithm, spki: Uint8Array): boolean {
-  return crypto.verifyEcdsa(COSE_ALGORITHMS[alg].hash, spki, sigStructure(cose.protectedBytes, cose.payload), cose.signature, 'p1363');
+export function verifyCoseSign1(
+  crypto: CryptoPort,
+  cose: Pick<CoseSign1, 'protectedBytes' | 'payload' | 'signature'>,
+  alg: CoseAlgorithm,
+  spki: Uint8Array,
+): boolean {
+  return crypto.verifyEcdsa(
+    COSE_ALGORITHMS[alg].hash,
+    spki,
+    sigStructure(cose.protectedBytes, cose.payload),
+    cose.signature,
+    'p1363',
+  );
 }
 
 /** Signs `payload` with `key` (its algorithm `alg`): an untagged COSE_Sign1 with {1: alg} protected and nothing unprotected. */

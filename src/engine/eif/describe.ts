@@ -35,7 +35,13 @@ export interface DescribeEifJson {
 }
 
 export function measurementsJson(pcrs: PcrValues, pcr8?: string): MeasurementsJson {
-  return { HashAlgorithm: HASH_ALGORITHM_TEXT, PCR0: pcrs.PCR0, PCR1: pcrs.PCR1, PCR2: pcrs.PCR2, ...(pcr8 ? { PCR8: pcr8 } : {}) };
+  return {
+    HashAlgorithm: HASH_ALGORITHM_TEXT,
+    PCR0: pcrs.PCR0,
+    PCR1: pcrs.PCR1,
+    PCR2: pcrs.PCR2,
+    ...(pcr8 ? { PCR8: pcr8 } : {}),
+  };
 }
 
 /** describe-eif's `SigningCertificate`: issuer with OpenSSL long names (sorted), dates and signature as OpenSSL prints them. */
@@ -43,7 +49,11 @@ export function signingCertificateJson(cert: CertificateInfo): SigningCertificat
   const issuer: Record<string, string> = {};
   // Repeated attribute types collapse to the last one; keys sorted alphabetically.
   for (const a of cert.issuer) issuer[a.name] = rustDebugEscape(a.value);
-  const sorted = Object.fromEntries(Object.keys(issuer).sort().map((k) => [k, issuer[k] as string]));
+  const sorted = Object.fromEntries(
+    Object.keys(issuer)
+      .sort()
+      .map((k) => [k, issuer[k] as string]),
+  );
   return {
     IssuerName: sorted,
     Algorithm: cert.signatureAlgorithm,

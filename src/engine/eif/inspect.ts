@@ -14,7 +14,14 @@ import { EifFormatError } from './errors';
 import { readLayout, type EifLayout, type EifSection } from './layout';
 import { planMeasurement, runPlan, type MeasureOptions } from './measure';
 import { MetadataError, describeMetadata, parseMetadata, type EifMetadata } from './metadata';
-import { SignatureFormatError, checkCoseSignature, decodeCoseSign1, decodeSignatureSection, payloadMatchesPcr0, type CoseCheck } from './signature';
+import {
+  SignatureFormatError,
+  checkCoseSignature,
+  decodeCoseSign1,
+  decodeSignatureSection,
+  payloadMatchesPcr0,
+  type CoseCheck,
+} from './signature';
 
 export interface SignatureInspection {
   /** The certificate file as stored in the section (PEM text). */
@@ -59,7 +66,11 @@ export interface EifPorts {
 
 async function readSection(source: ByteSource, s: EifSection): Promise<Uint8Array> {
   if (s.size > MAX_DECODED_SECTION) {
-    throw new EifFormatError('section-too-large', s.headerOffset, `the ${s.typeName} section holds ${s.size} bytes; more than ${MAX_DECODED_SECTION} is not decoded`);
+    throw new EifFormatError(
+      'section-too-large',
+      s.headerOffset,
+      `the ${s.typeName} section holds ${s.size} bytes; more than ${MAX_DECODED_SECTION} is not decoded`,
+    );
   }
   return source.read(s.dataOffset, s.size);
 }
@@ -76,7 +87,9 @@ function certificateDer(pem: string): Uint8Array {
   try {
     return firstCertificateDer(pem);
   } catch (e) {
-    throw new SignatureFormatError(`the signing certificate stored in the signature section: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SignatureFormatError(
+      `the signing certificate stored in the signature section: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -85,7 +98,11 @@ function certificateDer(pem: string): Uint8Array {
  * the host's ports. Throws EifFormatError only when the file cannot be walked; every later fault
  * (metadata, signature) is reported in the result, with whether describe-eif would fail on it.
  */
-export async function inspectEifSource(source: ByteSource, ports: EifPorts, options: InspectOptions = {}): Promise<EifInspection> {
+export async function inspectEifSource(
+  source: ByteSource,
+  ports: EifPorts,
+  options: InspectOptions = {},
+): Promise<EifInspection> {
   const { hashes } = ports;
   const layout = await readLayout(source);
   const plan = planMeasurement(layout);
@@ -149,12 +166,19 @@ export async function inspectEifSource(source: ByteSource, ports: EifPorts, opti
           certificateValid: isValidAt(certificate, checkedAt),
           checkedAt,
         };
-        if (!check.valid) describeError ??= new EifFormatError('signature-invalid', s.dataOffset, `the image's signature is not valid: ${check.reason}`);
+        if (!check.valid)
+          describeError ??= new EifFormatError(
+            'signature-invalid',
+            s.dataOffset,
+            `the image's signature is not valid: ${check.reason}`,
+          );
       } catch (e) {
-        if (!(e instanceof SignatureFormatError || e instanceof CertificateError || e instanceof EifFormatError)) throw e;
+        if (!(e instanceof SignatureFormatError || e instanceof CertificateError || e instanceof EifFormatError))
+          throw e;
         const message = e instanceof EifFormatError ? e.message : `the signature section cannot be read: ${e.message}`;
         if (last) signature = { error: message, checkedAt };
-        describeError ??= e instanceof EifFormatError ? e : new EifFormatError('bad-signature-section', s.dataOffset, message);
+        describeError ??=
+          e instanceof EifFormatError ? e : new EifFormatError('bad-signature-section', s.dataOffset, message);
       }
     }
     pcr8 = toHex(extendFromZero(hashes, h8.digest()));
@@ -169,9 +193,23 @@ export async function inspectEifSource(source: ByteSource, ports: EifPorts, opti
           pcrs: measured.pcrs,
           ...(pcr8 !== undefined ? { pcr8 } : {}),
           crcOk: crc.ok,
-          ...(signature?.certificate ? { signature: { certificate: signature.certificate, payloadMatches: signature.payloadMatchesPcr0 === true } } : {}),
+          ...(signature?.certificate
+            ? {
+                signature: {
+                  certificate: signature.certificate,
+                  payloadMatches: signature.payloadMatchesPcr0 === true,
+                },
+              }
+            : {}),
           ...(metadata?.value ? { metadata: metadata.value } : {}),
         }),
       };
-  return { layout, measurements, crc, ...(metadata ? { metadata } : {}), ...(signature ? { signature } : {}), describe };
+  return {
+    layout,
+    measurements,
+    crc,
+    ...(metadata ? { metadata } : {}),
+    ...(signature ? { signature } : {}),
+    describe,
+  };
 }

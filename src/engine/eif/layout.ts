@@ -66,7 +66,11 @@ export interface EifLayout {
 
 export function decodeHeader(bytes: Uint8Array): EifHeader {
   if (bytes.length < EIF_HEADER_SIZE) {
-    throw new EifFormatError('short-file', bytes.length, `the file is ${bytes.length} bytes, shorter than the ${EIF_HEADER_SIZE}-byte EIF header`);
+    throw new EifFormatError(
+      'short-file',
+      bytes.length,
+      `the file is ${bytes.length} bytes, shorter than the ${EIF_HEADER_SIZE}-byte EIF header`,
+    );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, EIF_HEADER_SIZE);
   const flags = dv.getUint16(HEADER.flags, false);
@@ -115,12 +119,20 @@ export function encodeHeader(h: Omit<EifHeader, 'arch' | 'magic'> & { magic?: Ui
 export async function readLayout(source: ByteSource): Promise<EifLayout> {
   const fileSize = source.size;
   if (fileSize < EIF_HEADER_SIZE) {
-    throw new EifFormatError('short-file', fileSize, `the file is ${fileSize} bytes, shorter than the ${EIF_HEADER_SIZE}-byte EIF header`);
+    throw new EifFormatError(
+      'short-file',
+      fileSize,
+      `the file is ${fileSize} bytes, shorter than the ${EIF_HEADER_SIZE}-byte EIF header`,
+    );
   }
   const header = decodeHeader(await source.read(0, EIF_HEADER_SIZE));
   if (!header.magic.every((b, i) => b === EIF_MAGIC[i])) {
     const seen = Array.from(header.magic, (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new EifFormatError('bad-magic', 0, `not an enclave image file: the magic bytes are ${seen}, not 2e 65 69 66 (".eif")`);
+    throw new EifFormatError(
+      'bad-magic',
+      0,
+      `not an enclave image file: the magic bytes are ${seen}, not 2e 65 69 66 (".eif")`,
+    );
   }
   if (!SUPPORTED_EIF_VERSIONS.includes(header.version)) {
     const swapped = ((header.version & 0xff) << 8) | (header.version >> 8);
@@ -164,12 +176,16 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
       );
     }
     if (sections.length === MAX_SECTIONS) {
-      throw new EifFormatError('section-count', pos, `the file holds more than ${MAX_SECTIONS} sections, the most an EIF header can describe`);
+      throw new EifFormatError(
+        'section-count',
+        pos,
+        `the file holds more than ${MAX_SECTIONS} sections, the most an EIF header can describe`,
+      );
     }
     const n = Number(size);
     sections.push({
       index: sections.length,
-      type: type as SectionType,
+      type: type,
       typeName: SECTION_NAMES[type as SectionType],
       flags,
       headerOffset: pos,
@@ -184,13 +200,23 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
 
 function checkStructure(header: EifHeader, sections: EifSection[], fileSize: number, walkEnd: number): EifProblem[] {
   const problems: EifProblem[] = [];
-  const error = (code: EifProblem['code'], offset: number, message: string) => problems.push({ code, severity: 'error', offset, message });
-  const warning = (code: EifProblem['code'], offset: number, message: string) => problems.push({ code, severity: 'warning', offset, message });
+  const error = (code: EifProblem['code'], offset: number, message: string) =>
+    problems.push({ code, severity: 'error', offset, message });
+  const warning = (code: EifProblem['code'], offset: number, message: string) =>
+    problems.push({ code, severity: 'warning', offset, message });
 
   if (header.numSections === 0 || header.numSections > MAX_SECTIONS) {
-    error('section-count', HEADER.numSections, `the header says the file has ${header.numSections} sections; an EIF has 1 to ${MAX_SECTIONS}`);
+    error(
+      'section-count',
+      HEADER.numSections,
+      `the header says the file has ${header.numSections} sections; an EIF has 1 to ${MAX_SECTIONS}`,
+    );
   } else if (header.numSections !== sections.length) {
-    error('table-mismatch', HEADER.numSections, `the header says the file has ${header.numSections} sections, but ${sections.length} follow it`);
+    error(
+      'table-mismatch',
+      HEADER.numSections,
+      `the header says the file has ${header.numSections} sections, but ${sections.length} follow it`,
+    );
   }
   for (let i = 0; i < MAX_SECTIONS; i++) {
     const s = sections[i];
@@ -198,44 +224,96 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
     const size = header.sectionSizes[i] ?? 0n;
     if (s) {
       if (off !== BigInt(s.headerOffset)) {
-        error('table-mismatch', HEADER.sectionOffsets + 8 * i, `the header's offset table says section ${i} starts at byte ${off}, but its section header is at byte ${s.headerOffset}`);
+        error(
+          'table-mismatch',
+          HEADER.sectionOffsets + 8 * i,
+          `the header's offset table says section ${i} starts at byte ${off}, but its section header is at byte ${s.headerOffset}`,
+        );
       }
       if (size !== BigInt(s.size)) {
-        error('table-mismatch', HEADER.sectionSizes + 8 * i, `the header's size table says section ${i} (${s.typeName}) holds ${size} bytes, but its section header says ${s.size}`);
+        error(
+          'table-mismatch',
+          HEADER.sectionSizes + 8 * i,
+          `the header's size table says section ${i} (${s.typeName}) holds ${size} bytes, but its section header says ${s.size}`,
+        );
       }
     } else if (off !== 0n || size !== 0n) {
-      error('table-mismatch', HEADER.sectionOffsets + 8 * i, `the header's table has an entry for section ${i} (offset ${off}, size ${size}), but the file has only ${sections.length} sections`);
+      error(
+        'table-mismatch',
+        HEADER.sectionOffsets + 8 * i,
+        `the header's table has an entry for section ${i} (offset ${off}, size ${size}), but the file has only ${sections.length} sections`,
+      );
     }
   }
   const count = (t: SectionType) => sections.filter((s) => s.type === t).length;
   const first = (t: SectionType) => sections.find((s) => s.type === t);
   if (count(SectionType.Kernel) === 0) error('missing-kernel', EIF_HEADER_SIZE, 'the image has no kernel section');
-  else if (count(SectionType.Kernel) > 1) error('duplicate-section', first(SectionType.Kernel)?.headerOffset ?? 0, `the image has ${count(SectionType.Kernel)} kernel sections; it must have exactly one`);
-  if (count(SectionType.Cmdline) === 0) error('missing-cmdline', EIF_HEADER_SIZE, 'the image has no kernel command line section');
-  else if (count(SectionType.Cmdline) > 1) error('duplicate-section', first(SectionType.Cmdline)?.headerOffset ?? 0, `the image has ${count(SectionType.Cmdline)} cmdline sections; it must have exactly one`);
+  else if (count(SectionType.Kernel) > 1)
+    error(
+      'duplicate-section',
+      first(SectionType.Kernel)?.headerOffset ?? 0,
+      `the image has ${count(SectionType.Kernel)} kernel sections; it must have exactly one`,
+    );
+  if (count(SectionType.Cmdline) === 0)
+    error('missing-cmdline', EIF_HEADER_SIZE, 'the image has no kernel command line section');
+  else if (count(SectionType.Cmdline) > 1)
+    error(
+      'duplicate-section',
+      first(SectionType.Cmdline)?.headerOffset ?? 0,
+      `the image has ${count(SectionType.Cmdline)} cmdline sections; it must have exactly one`,
+    );
   if (count(SectionType.Ramdisk) === 0) error('missing-ramdisk', EIF_HEADER_SIZE, 'the image has no ramdisk section');
   const kernel = first(SectionType.Kernel);
   const ramdisk = first(SectionType.Ramdisk);
   if (kernel && ramdisk && ramdisk.index < kernel.index) {
-    error('section-order', ramdisk.headerOffset, 'a ramdisk section comes before the kernel section; every ramdisk must follow the kernel');
+    error(
+      'section-order',
+      ramdisk.headerOffset,
+      'a ramdisk section comes before the kernel section; every ramdisk must follow the kernel',
+    );
   }
   if (header.version >= 4 && count(SectionType.Metadata) === 0) {
-    error('missing-metadata', HEADER.version, `an EIF of version ${header.version} must have a metadata section, and this one has none`);
+    error(
+      'missing-metadata',
+      HEADER.version,
+      `an EIF of version ${header.version} must have a metadata section, and this one has none`,
+    );
   }
   if (header.version < 3 && count(SectionType.Signature) > 0) {
-    warning('bad-signature-section', first(SectionType.Signature)?.headerOffset ?? 0, `a version ${header.version} EIF has a signature section, which version 3 introduced`);
+    warning(
+      'bad-signature-section',
+      first(SectionType.Signature)?.headerOffset ?? 0,
+      `a version ${header.version} EIF has a signature section, which version 3 introduced`,
+    );
   }
   if (count(SectionType.Signature) > 1) {
-    warning('bad-signature-section', first(SectionType.Signature)?.headerOffset ?? 0, `the image has ${count(SectionType.Signature)} signature sections; only the last is checked, and PCR8 covers every certificate`);
+    warning(
+      'bad-signature-section',
+      first(SectionType.Signature)?.headerOffset ?? 0,
+      `the image has ${count(SectionType.Signature)} signature sections; only the last is checked, and PCR8 covers every certificate`,
+    );
   }
   for (const s of sections) {
     if (s.type === SectionType.Signature && s.size > SIGNATURE_MAX_SIZE) {
-      warning('section-too-large', s.headerOffset, `the signature section holds ${s.size} bytes, more than the format's ${SIGNATURE_MAX_SIZE}`);
+      warning(
+        'section-too-large',
+        s.headerOffset,
+        `the signature section holds ${s.size} bytes, more than the format's ${SIGNATURE_MAX_SIZE}`,
+      );
     }
-    if (s.flags !== 0) warning('reserved-bits', s.headerOffset + 2, `section ${s.index} has flags 0x${s.flags.toString(16)}; the field is unused and should be 0`);
+    if (s.flags !== 0)
+      warning(
+        'reserved-bits',
+        s.headerOffset + 2,
+        `section ${s.index} has flags 0x${s.flags.toString(16)}; the field is unused and should be 0`,
+      );
   }
   if (header.flags & ~EIF_FLAG_ARM64) {
-    warning('reserved-bits', HEADER.flags, `header flags 0x${header.flags.toString(16)} set bits other than bit 0 (architecture)`);
+    warning(
+      'reserved-bits',
+      HEADER.flags,
+      `header flags 0x${header.flags.toString(16)} set bits other than bit 0 (architecture)`,
+    );
   }
   if (walkEnd < fileSize) {
     warning(

@@ -115,7 +115,12 @@ class RangeFeed {
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
 
 /** Runs a plan over a source in one sequential pass. */
-export async function runPlan(source: ByteSource, plan: MeasurementPlan, hashes: HashPort, options: MeasureOptions = {}): Promise<MeasureResult> {
+export async function runPlan(
+  source: ByteSource,
+  plan: MeasurementPlan,
+  hashes: HashPort,
+  options: MeasureOptions = {},
+): Promise<MeasureResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   const h0 = hashes.sha384();
   const h1: IncrementalHash | undefined = plan.pcr1IsPrefixOfPcr0 ? undefined : hashes.sha384();
@@ -135,7 +140,9 @@ export async function runPlan(source: ByteSource, plan: MeasurementPlan, hashes:
 
   // Reads run one chunk ahead of hashing, so I/O and hashing overlap. Sources that can fill a
   // buffer get two that alternate: fresh memory for every chunk costs more than the hashing.
-  const buffers = source.readInto ? [new Uint8Array(Math.min(chunkSize, plan.end)), new Uint8Array(Math.min(chunkSize, plan.end))] : undefined;
+  const buffers = source.readInto
+    ? [new Uint8Array(Math.min(chunkSize, plan.end)), new Uint8Array(Math.min(chunkSize, plan.end))]
+    : undefined;
   let turn = 0;
   const readAt = (pos: number): Promise<Uint8Array> | undefined => {
     if (pos >= plan.end) return undefined;
@@ -179,13 +186,21 @@ export async function runPlan(source: ByteSource, plan: MeasurementPlan, hashes:
   const pcr0 = extendFromZero(hashes, h0.digest());
   return {
     pcr0,
-    pcrs: { PCR0: toHex(pcr0), PCR1: toHex(extendFromZero(hashes, pcr1Digest)), PCR2: toHex(extendFromZero(hashes, d2)) },
+    pcrs: {
+      PCR0: toHex(pcr0),
+      PCR1: toHex(extendFromZero(hashes, pcr1Digest)),
+      PCR2: toHex(extendFromZero(hashes, d2)),
+    },
     crc: crc.value,
   };
 }
 
 /** `nitro-cli pcr`: the extend rule over arbitrary bytes (a whole file, or a certificate's DER). */
-export async function pcrOfSource(source: ByteSource, hashes: HashPort, options: MeasureOptions = {}): Promise<Uint8Array> {
+export async function pcrOfSource(
+  source: ByteSource,
+  hashes: HashPort,
+  options: MeasureOptions = {},
+): Promise<Uint8Array> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   const h = hashes.sha384();
   for (let pos = 0; pos < source.size; pos += chunkSize) {

@@ -74,25 +74,31 @@ export function parseMetadata(bytes: Uint8Array): EifMetadata {
   try {
     text = fromUtf8(bytes);
   } catch (e) {
-    throw new MetadataError(`the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new MetadataError(
+      `the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const deep = jsonDepthExceededAt(text);
   if (deep >= 0) throw new MetadataError(jsonTooDeepMessage('the metadata section', deep));
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new MetadataError(`the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new MetadataError(
+      `the metadata section is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (!isObject(value)) throw new MetadataError('the metadata section is not a JSON object');
   for (const key of ['ImageName', 'ImageVersion', 'BuildMetadata', 'DockerInfo', 'CustomMetadata']) {
-    if (!Object.hasOwn(value, key)) throw new MetadataError(`the metadata has no "${key}" (all five top-level keys are required)`);
+    if (!Object.hasOwn(value, key))
+      throw new MetadataError(`the metadata has no "${key}" (all five top-level keys are required)`);
   }
   if (typeof value['ImageName'] !== 'string') throw new MetadataError('metadata "ImageName" is not a string');
   if (typeof value['ImageVersion'] !== 'string') throw new MetadataError('metadata "ImageVersion" is not a string');
   const build = value['BuildMetadata'];
   if (!isObject(build)) throw new MetadataError('metadata "BuildMetadata" is not an object');
   for (const key of BUILD_KEYS) {
-    if (typeof build[key] !== 'string') throw new MetadataError(`metadata "BuildMetadata.${key}" is missing or not a string`);
+    if (typeof build[key] !== 'string')
+      throw new MetadataError(`metadata "BuildMetadata.${key}" is missing or not a string`);
   }
   return {
     ImageName: value['ImageName'],
@@ -120,10 +126,15 @@ export function encodeMetadata(m: EifMetadata): Uint8Array {
  * of CustomMetadata (null adds nothing; anything but an object or null is an error, as in nitro-cli).
  */
 export function describeMetadata(m: EifMetadata): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...Object.fromEntries(BUILD_KEYS.map((k) => [k, m.BuildMetadata[k]])), DockerInfo: m.DockerInfo };
+  const out: Record<string, unknown> = {
+    ...Object.fromEntries(BUILD_KEYS.map((k) => [k, m.BuildMetadata[k]])),
+    DockerInfo: m.DockerInfo,
+  };
   if (m.CustomMetadata === null || m.CustomMetadata === undefined) return out;
   if (!isObject(m.CustomMetadata)) {
-    throw new MetadataError('metadata "CustomMetadata" is not a JSON object, so it cannot be listed (nitro-cli fails the same way)');
+    throw new MetadataError(
+      'metadata "CustomMetadata" is not a JSON object, so it cannot be listed (nitro-cli fails the same way)',
+    );
   }
   for (const [k, v] of Object.entries(m.CustomMetadata)) if (!Object.hasOwn(out, k)) out[k] = v;
   return out;

@@ -2,7 +2,18 @@
 // both serialized as arrays of uints; `signature` holds an untagged COSE_Sign1 whose payload states
 // "PCR0 has value X". Encoding is byte-exact; decoding accepts what nitro-cli accepts. The COSE_Sign1
 // itself and the ECDSA behind it are src/engine/cose's; this file holds the EIF's rules around them.
-import { CoseFormatError, algorithmForCurve, coseAlgorithmName, decodeSign1, signCoseSign1, verifyCoseSign1, COSE_ALGORITHMS, type CoseAlgorithm, type CoseFault, type CoseSign1 } from '../cose/sign1';
+import {
+  CoseFormatError,
+  algorithmForCurve,
+  coseAlgorithmName,
+  decodeSign1,
+  signCoseSign1,
+  verifyCoseSign1,
+  COSE_ALGORITHMS,
+  type CoseAlgorithm,
+  type CoseFault,
+  type CoseSign1,
+} from '../cose/sign1';
 import type { CryptoPort, EcSigningKey } from '../cose/port';
 import { concatBytes, equalBytes } from '../util/bytes';
 import { cborArrayHead, cborMapHead, cborText, cborUint, cborUintArray, decodeCbor } from '../util/cbor';
@@ -10,7 +21,13 @@ import type { CertificateInfo } from '../x509/certificate';
 
 /** The signed statement: {"register_index": 0, "register_value": [PCR0 bytes as uints]}. */
 export function pcr0Payload(pcr0: Uint8Array): Uint8Array {
-  return concatBytes(cborMapHead(2), cborText('register_index'), cborUint(0), cborText('register_value'), cborUintArray(pcr0));
+  return concatBytes(
+    cborMapHead(2),
+    cborText('register_index'),
+    cborUint(0),
+    cborText('register_value'),
+    cborUintArray(pcr0),
+  );
 }
 
 export function encodeSignatureSection(certificateFile: Uint8Array, coseSign1: Uint8Array): Uint8Array {
@@ -68,7 +85,8 @@ export function decodeSignatureSection(bytes: Uint8Array): SignatureEntry[] {
   if (value.length === 0) throw new SignatureFormatError('the signature section holds no entries');
   return value.map((entry, i) => {
     if (!(entry instanceof Map)) throw new SignatureFormatError(`signature entry ${i} is not a CBOR map`);
-    if (!entry.has('signing_certificate')) throw new SignatureFormatError(`signature entry ${i} has no "signing_certificate"`);
+    if (!entry.has('signing_certificate'))
+      throw new SignatureFormatError(`signature entry ${i} has no "signing_certificate"`);
     if (!entry.has('signature')) throw new SignatureFormatError(`signature entry ${i} has no "signature"`);
     return {
       certificateFile: asByteArray(entry.get('signing_certificate'), `entry ${i} signing_certificate`),
@@ -88,7 +106,9 @@ function faultMessage(f: CoseFault): string {
     case 'not-bytes':
       return `COSE_Sign1 ${f.part} is not a byte string`;
     case 'not-map':
-      return f.part === 'protected header' ? 'the COSE protected header is not a map' : 'COSE_Sign1 unprotected header is not a map';
+      return f.part === 'protected header'
+        ? 'the COSE protected header is not a map'
+        : 'COSE_Sign1 unprotected header is not a map';
   }
 }
 
@@ -126,7 +146,9 @@ export interface EifSigningKey {
 /** Reads a PEM EC private key (SEC1 or PKCS#8) and names its COSE algorithm; refuses anything else with a SigningError. */
 export function readSigningKey(crypto: CryptoPort, pem: string, where = 'the private key'): EifSigningKey {
   if (KMS_ARN.test(pem.trim())) {
-    throw new SigningError(`${where} is a KMS key ARN; signing with KMS keys needs AWS access and is not supported by nitro-dev. Use a PEM EC private key file.`);
+    throw new SigningError(
+      `${where} is a KMS key ARN; signing with KMS keys needs AWS access and is not supported by nitro-dev. Use a PEM EC private key file.`,
+    );
   }
   let key: EcSigningKey;
   try {
@@ -134,7 +156,8 @@ export function readSigningKey(crypto: CryptoPort, pem: string, where = 'the pri
   } catch (e) {
     throw new SigningError(`${where} is not a PEM private key: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (key.keyType !== 'ec') throw new SigningError(`${where} is a ${key.keyType} key; EIF signing needs an EC key on P-256, P-384 or P-521`);
+  if (key.keyType !== 'ec')
+    throw new SigningError(`${where} is a ${key.keyType} key; EIF signing needs an EC key on P-256, P-384 or P-521`);
   const alg = algorithmForCurve(key.curve);
   if (!alg) throw new SigningError(`${where} is on curve ${key.curve}; EIF signing needs P-256, P-384 or P-521`);
   return { key, alg };
@@ -159,18 +182,29 @@ export interface CoseCheck {
 export function checkCoseSignature(crypto: CryptoPort, cose: CoseSign1, cert: CertificateInfo): CoseCheck {
   const expected = cert.curve ? algorithmForCurve(cert.curve) : undefined;
   if (cert.publicKeyAlgorithm !== 'id-ecPublicKey' || !expected) {
-    return { valid: false, reason: `the certificate's key (${cert.publicKeyAlgorithm}${cert.curve ? ` on ${cert.curve}` : ''}) is not an EC key on P-256, P-384 or P-521` };
+    return {
+      valid: false,
+      reason: `the certificate's key (${cert.publicKeyAlgorithm}${cert.curve ? ` on ${cert.curve}` : ''}) is not an EC key on P-256, P-384 or P-521`,
+    };
   }
   const alg = coseAlgorithmName(cose.alg);
   if (alg !== expected) {
-    return { valid: false, reason: `the COSE header names algorithm ${String(cose.alg)}, but the certificate's ${cert.curve} key needs ${expected}` };
+    return {
+      valid: false,
+      reason: `the COSE header names algorithm ${String(cose.alg)}, but the certificate's ${cert.curve} key needs ${expected}`,
+    };
   }
   const length = COSE_ALGORITHMS[alg].signatureLength;
   if (cose.signature.length !== length) {
-    return { valid: false, algorithm: alg, reason: `the ${alg} signature is ${cose.signature.length} bytes, not ${length}` };
+    return {
+      valid: false,
+      algorithm: alg,
+      reason: `the ${alg} signature is ${cose.signature.length} bytes, not ${length}`,
+    };
   }
   const keyError = crypto.publicKeyError(cert.spki);
-  if (keyError !== undefined) return { valid: false, algorithm: alg, reason: `the certificate's public key cannot be read (${keyError})` };
+  if (keyError !== undefined)
+    return { valid: false, algorithm: alg, reason: `the certificate's public key cannot be read (${keyError})` };
   return verifyCoseSign1(crypto, cose, alg, cert.spki)
     ? { valid: true, algorithm: alg }
     : { valid: false, algorithm: alg, reason: "the signature does not verify with the certificate's public key" };

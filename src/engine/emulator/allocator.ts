@@ -130,7 +130,8 @@ function parseCpuList(text: string, start: number, out: Located): number[] | und
     const m = /^(\d+)(?:-(\d+))?$/.exec(item);
     if (!m) {
       ok = false;
-      if (/^[^-]*-[^-]*$/.test(item) && item.length > 1) out.add(from, to, `invalid CPU interval '${item}': expected FIRST-LAST with two CPU ids`, 24);
+      if (/^[^-]*-[^-]*$/.test(item) && item.length > 1)
+        out.add(from, to, `invalid CPU interval '${item}': expected FIRST-LAST with two CPU ids`, 24);
       else out.add(from, to, item === '' ? 'empty entry in the CPU list' : `malformed CPU id '${item}'`, 23);
       continue;
     }
@@ -162,7 +163,10 @@ function parseCpuList(text: string, start: number, out: Located): number[] | und
  * Parses an allocator.yaml text: the keys, their values and the cpu-list syntax. Problems that do
  * not depend on the instance are reported here; `validateAllocator` adds the instance's rules.
  */
-export function parseAllocatorYaml(text: string): { readonly config?: AllocatorConfig; readonly diagnostics: readonly AllocatorDiagnostic[] } {
+export function parseAllocatorYaml(text: string): {
+  readonly config?: AllocatorConfig;
+  readonly diagnostics: readonly AllocatorDiagnostic[];
+} {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const out = new Located(lines);
@@ -186,7 +190,11 @@ export function parseAllocatorYaml(text: string): { readonly config?: AllocatorC
     const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
     if (key === undefined || !(KEYS as readonly string[]).includes(key)) {
       valid = false;
-      out.at(keyNode, 0, `unknown key${key === undefined ? '' : ` '${key}'`}: the allocator only reads ${KEYS.join(', ')}`);
+      out.at(
+        keyNode,
+        0,
+        `unknown key${key === undefined ? '' : ` '${key}'`}: the allocator only reads ${KEYS.join(', ')}`,
+      );
       continue;
     }
     seen.set(key, keyNode as YamlNode);
@@ -209,7 +217,8 @@ export function parseAllocatorYaml(text: string): { readonly config?: AllocatorC
       if (key === 'memory_mib') memoryMiB = n;
       else cpuCount = n;
     } else {
-      const listText = typeof value === 'number' ? String(valueNode.source ?? value) : typeof value === 'string' ? value : undefined;
+      const listText =
+        typeof value === 'number' ? String(valueNode.source ?? value) : typeof value === 'string' ? value : undefined;
       if (listText === undefined) {
         valid = false;
         out.at(valueNode, keyEnd, 'cpu_pool must be a CPU list such as "1,3" or "2-5"', 23);
@@ -234,7 +243,11 @@ export function parseAllocatorYaml(text: string): { readonly config?: AllocatorC
     out.add(0, Math.min(end, 1), 'one of cpu_count and cpu_pool is required', 1);
   }
   if (!valid || memoryMiB === undefined) return { diagnostics: out.diagnostics };
-  const config: AllocatorConfig = { memoryMiB, ...(cpuCount !== undefined ? { cpuCount } : {}), ...(cpuPool !== undefined ? { cpuPool } : {}) };
+  const config: AllocatorConfig = {
+    memoryMiB,
+    ...(cpuCount !== undefined ? { cpuCount } : {}),
+    ...(cpuPool !== undefined ? { cpuPool } : {}),
+  };
   return { config, diagnostics: out.diagnostics };
 }
 
@@ -254,7 +267,8 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
   const nodeOf = (key: string): YamlNode | undefined => {
     const root = doc.contents;
     if (!isMap(root)) return undefined;
-    for (const pair of root.items) if (isScalar(pair.key) && pair.key.value === key) return (pair.value as YamlNode | null) ?? undefined;
+    for (const pair of root.items)
+      if (isScalar(pair.key) && pair.key.value === key) return (pair.value as YamlNode | null) ?? undefined;
     return undefined;
   };
   const half = topology.vcpus / THREADS_PER_CORE;
@@ -274,16 +288,27 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
     const node = nodeOf('cpu_count');
     const maxCpus = topology.vcpus - THREADS_PER_CORE;
     if (config.cpuCount % THREADS_PER_CORE !== 0) {
-      out.at(node, 0, `cpu_count ${config.cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core (${THREADS_PER_CORE} vCPUs per core)`, 22);
+      out.at(
+        node,
+        0,
+        `cpu_count ${config.cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core (${THREADS_PER_CORE} vCPUs per core)`,
+        22,
+      );
     } else if (config.cpuCount > maxCpus) {
-      out.at(node, 0, `cpu_count ${config.cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance can give (CPU 0's core stays with the parent)`, 22);
+      out.at(
+        node,
+        0,
+        `cpu_count ${config.cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance can give (CPU 0's core stays with the parent)`,
+        22,
+      );
     } else {
       for (let core = 1; cpuIds.length < config.cpuCount; core++) cpuIds.push(core, core + half);
     }
   } else if (config.cpuPool !== undefined) {
     const node = nodeOf('cpu_pool');
     const start = node ? valueStart(node) : 0;
-    const raw = node && isScalar(node) ? (typeof node.value === 'string' ? node.value : String(node.source ?? node.value)) : '';
+    const raw =
+      node && isScalar(node) ? (typeof node.value === 'string' ? node.value : String(node.source ?? node.value)) : '';
     // Locates the list entry naming `cpu` (for a precise underline), else the whole value.
     const locate = (cpu: number, message: string, code: number): void => {
       let pos = 0;
@@ -308,11 +333,19 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
       if (cpu >= topology.vcpus) {
         locate(cpu, `CPU ${cpu} does not exist: this instance has vCPUs 0-${topology.vcpus - 1}`, 21);
       } else if (coreOf(topology, cpu) === 0) {
-        locate(cpu, `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), which stays with the parent instance`, 21);
+        locate(
+          cpu,
+          `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), which stays with the parent instance`,
+          21,
+        );
       } else {
         const missing = siblingsOf(topology, cpu).filter((s) => !pool.has(s));
         if (missing.length > 0) {
-          locate(cpu, `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: enclaves get whole cores only`, 21);
+          locate(
+            cpu,
+            `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: enclaves get whole cores only`,
+            21,
+          );
         }
       }
     }

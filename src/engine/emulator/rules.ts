@@ -26,7 +26,11 @@ const fail = (code: number, message: string): never => {
 /** `--memory`: digits and an optional unit letter (M/m MiB, G/g GiB, T/t TiB); anything else is E03. */
 export function parseMemoryArgument(text: string): number {
   const m = /^(\d+)([MmGgTt]?)$/.exec(text);
-  if (!m) return fail(3, `Invalid argument provided. The memory value '${text}' is not a number of MiB with an optional unit (M, G or T)`);
+  if (!m)
+    return fail(
+      3,
+      `Invalid argument provided. The memory value '${text}' is not a number of MiB with an optional unit (M, G or T)`,
+    );
   const scale = { '': 1, m: 1, g: 1024, t: 1024 * 1024 }[(m[2] ?? '').toLowerCase()] ?? 1;
   const value = Number(m[1]) * scale;
   if (!Number.isSafeInteger(value)) fail(3, `Invalid argument provided. The memory value '${text}' is too large`);
@@ -35,7 +39,8 @@ export function parseMemoryArgument(text: string): number {
 
 /** An unsigned integer argument (CPU count, CPU id, CID); E03 otherwise. */
 export function parseUnsignedArgument(name: string, text: string): number {
-  if (!/^\d+$/.test(text)) fail(3, `Invalid argument provided. The value '${text}' of ${name} is not an unsigned integer`);
+  if (!/^\d+$/.test(text))
+    fail(3, `Invalid argument provided. The value '${text}' of ${name} is not an unsigned integer`);
   const value = Number(text);
   if (!Number.isSafeInteger(value)) fail(3, `Invalid argument provided. The value '${text}' of ${name} is too large`);
   return value;
@@ -43,12 +48,20 @@ export function parseUnsignedArgument(name: string, text: string): number {
 
 /** `--enclave-cid`: 0 (automatic) or 4 ... 4294967294. */
 export function checkCid(cid: number): void {
-  if (!Number.isSafeInteger(cid) || cid < 0) fail(3, `Invalid argument provided. The enclave CID ${cid} is not an unsigned integer`);
+  if (!Number.isSafeInteger(cid) || cid < 0)
+    fail(3, `Invalid argument provided. The enclave CID ${cid} is not an unsigned integer`);
   if (cid === 0) return;
   if (cid < MIN_ENCLAVE_CID) {
-    fail(3, `Invalid argument provided. The enclave CID ${cid} is reserved (${cid === PARENT_CID ? 'it is the parent instance' : '0-2 are well-known CIDs'}); use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`);
+    fail(
+      3,
+      `Invalid argument provided. The enclave CID ${cid} is reserved (${cid === PARENT_CID ? 'it is the parent instance' : '0-2 are well-known CIDs'}); use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`,
+    );
   }
-  if (cid > MAX_ENCLAVE_CID) fail(3, `Invalid argument provided. The enclave CID ${cid} is out of range; use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`);
+  if (cid > MAX_ENCLAVE_CID)
+    fail(
+      3,
+      `Invalid argument provided. The enclave CID ${cid} is out of range; use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`,
+    );
 }
 
 /** The minimum memory (MiB) for an EIF of `fileSize` bytes, as nitro-cli computes it for E26. */
@@ -84,16 +97,25 @@ export function memoryRequirement(fileSize: number): MemoryRequirement {
  * `poolMiB` of which `usedMiB` are taken, or undefined: the memory checks of planRunEnclave, as
  * one field of a form sees them (the same codes: E26, E29, E27), each saying what would work.
  */
-export function memoryFieldProblem(memoryMiB: number, fileSize: number, poolMiB: number, usedMiB: number): { code: number; message: string } | undefined {
+export function memoryFieldProblem(
+  memoryMiB: number,
+  fileSize: number,
+  poolMiB: number,
+  usedMiB: number,
+): { code: number; message: string } | undefined {
   const rule = memoryRequirement(fileSize);
   const atLeast = `${rule.text.charAt(0).toUpperCase()}${rule.text.slice(1)}.`;
-  if (!Number.isSafeInteger(memoryMiB) || memoryMiB < 0) return { code: 3, message: `The memory ${memoryMiB} is not a number of MiB.` };
+  if (!Number.isSafeInteger(memoryMiB) || memoryMiB < 0)
+    return { code: 3, message: `The memory ${memoryMiB} is not a number of MiB.` };
   if (memoryMiB * 1024 * 1024 < EIF_SIZE_RATIO * fileSize || memoryMiB === 0) return { code: 26, message: atLeast };
   const granted = Math.ceil(memoryMiB / HUGE_PAGE_MIB) * HUGE_PAGE_MIB;
   if (granted < MIN_ENCLAVE_MEMORY_MIB) return { code: 29, message: atLeast };
   const free = Math.max(0, poolMiB - usedMiB);
   if (granted > free) {
-    return { code: 27, message: `The enclave pool has ${free} MiB free of ${poolMiB} MiB: ask for less, terminate an enclave, or raise memory_mib in the allocator configuration.` };
+    return {
+      code: 27,
+      message: `The enclave pool has ${free} MiB free of ${poolMiB} MiB: ask for less, terminate an enclave, or raise memory_mib in the allocator configuration.`,
+    };
   }
   return undefined;
 }
@@ -121,15 +143,36 @@ export function freeCpuIds(poolCpuIds: readonly number[], usedCpuIds: readonly n
  * of a form sees them (E22 more than the pool, E32 more than is free, E29 not whole cores, or free
  * CPUs that do not pair into whole cores), picking CPUs as planRunEnclave does.
  */
-export function cpuCountFieldProblem(cpuCount: number, topology: InstanceTopology, poolCpuIds: readonly number[], usedCpuIds: readonly number[]): FieldProblem | undefined {
-  if (!Number.isSafeInteger(cpuCount) || cpuCount < 1) return { code: 29, message: 'An enclave needs at least one whole core.' };
-  if (cpuCount > poolCpuIds.length) return { code: 22, message: `The enclave pool has ${poolCpuIds.length} CPUs (${formatCpuList(poolCpuIds) || 'none'}).` };
+export function cpuCountFieldProblem(
+  cpuCount: number,
+  topology: InstanceTopology,
+  poolCpuIds: readonly number[],
+  usedCpuIds: readonly number[],
+): FieldProblem | undefined {
+  if (!Number.isSafeInteger(cpuCount) || cpuCount < 1)
+    return { code: 29, message: 'An enclave needs at least one whole core.' };
+  if (cpuCount > poolCpuIds.length)
+    return {
+      code: 22,
+      message: `The enclave pool has ${poolCpuIds.length} CPUs (${formatCpuList(poolCpuIds) || 'none'}).`,
+    };
   const free = freeCpuIds(poolCpuIds, usedCpuIds);
-  if (cpuCount > free.length) return { code: 32, message: `Only ${free.length} of the pool's ${poolCpuIds.length} CPUs are free (the others run enclaves).` };
-  if (cpuCount % THREADS_PER_CORE !== 0) return { code: 29, message: `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs (both hyper-threads of each core).` };
+  if (cpuCount > free.length)
+    return {
+      code: 32,
+      message: `Only ${free.length} of the pool's ${poolCpuIds.length} CPUs are free (the others run enclaves).`,
+    };
+  if (cpuCount % THREADS_PER_CORE !== 0)
+    return {
+      code: 29,
+      message: `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs (both hyper-threads of each core).`,
+    };
   const picked = pickCpus(topology, poolCpuIds, new Map(usedCpuIds.map((c) => [c, ''])), cpuCount);
   if (halfCore(topology, picked) !== undefined) {
-    return { code: 29, message: `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.` };
+    return {
+      code: 29,
+      message: `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.`,
+    };
   }
   return undefined;
 }
@@ -179,7 +222,7 @@ export const PARENT_ID_PATTERN = /^i-[0-9a-f]{17}$/;
 /** `i-` + 17 lower-case hex from 9 random bytes (the first nibble dropped). */
 export function parentIdFor(random9: Uint8Array): string {
   let hex = '';
-  for (let i = 0; i < 9; i++) hex += ((random9[i] ?? 0) as number).toString(16).padStart(2, '0');
+  for (let i = 0; i < 9; i++) hex += (random9[i] ?? 0).toString(16).padStart(2, '0');
   return `i-${hex.slice(1)}`;
 }
 
@@ -237,34 +280,50 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   if (!hasCount && !hasIds) fail(1, 'Missing mandatory argument. One of cpu-count and cpu-ids is required');
   const poolSet = new Set(pool.cpuIds);
   if (hasIds) {
-    const ids = request.cpuIds as readonly number[];
+    const ids = request.cpuIds;
     const seen = new Set<number>();
     for (const id of ids) {
-      if (!Number.isSafeInteger(id) || id < 0) fail(3, `Invalid argument provided. The CPU id ${id} is not an unsigned integer`);
+      if (!Number.isSafeInteger(id) || id < 0)
+        fail(3, `Invalid argument provided. The CPU id ${id} is not an unsigned integer`);
       if (seen.has(id)) fail(20, `Invalid CPU configuration. CPU ${id} is given more than once`);
       seen.add(id);
     }
     for (const id of ids) {
-      if (!poolSet.has(id)) fail(21, `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); edit the parent's allocator.yaml to change the pool`);
+      if (!poolSet.has(id))
+        fail(
+          21,
+          `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); edit the parent's allocator.yaml to change the pool`,
+        );
     }
   } else {
     const count = request.cpuCount as number;
-    if (!Number.isSafeInteger(count) || count < 0) fail(3, `Invalid argument provided. The CPU count ${count} is not an unsigned integer`);
+    if (!Number.isSafeInteger(count) || count < 0)
+      fail(3, `Invalid argument provided. The CPU count ${count} is not an unsigned integer`);
     if (count > pool.cpuIds.length) {
-      fail(22, `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} (${formatCpuList(pool.cpuIds) || 'empty'})`);
+      fail(
+        22,
+        `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} (${formatCpuList(pool.cpuIds) || 'empty'})`,
+      );
     }
   }
 
   // 4. Name: given or from the file name, made unique among running enclaves.
-  const name = uniqueEnclaveName(request.enclaveName ?? defaultEnclaveName(request.eifPath), new Set(running.map((e) => e.name)));
+  const name = uniqueEnclaveName(
+    request.enclaveName ?? defaultEnclaveName(request.eifPath),
+    new Set(running.map((e) => e.name)),
+  );
 
   // 5. EIF size: memory >= 4 x file size.
   const asked = request.memoryMiB;
-  if (!Number.isSafeInteger(asked) || asked < 0) fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
+  if (!Number.isSafeInteger(asked) || asked < 0)
+    fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
   const minimum = minimumMemoryMiB(input.eifFileSize);
   if (asked * 1024 * 1024 < EIF_SIZE_RATIO * input.eifFileSize || asked === 0) {
     // nitro-cli's text, then what the emulator accepts: its minimum alone would then meet E29.
-    fail(26, `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`);
+    fail(
+      26,
+      `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`,
+    );
   }
 
   // 6. Signature.
@@ -275,7 +334,10 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   const usedMemory = running.reduce((n, e) => n + e.memoryMiB, 0);
   const freeMemory = Math.max(0, pool.memoryMiB - usedMemory);
   if (granted > freeMemory) {
-    fail(27, `Insufficient memory available. ${asked} MiB requested, but the enclave pool has ${freeMemory} MiB free of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`);
+    fail(
+      27,
+      `Insufficient memory available. ${asked} MiB requested, but the enclave pool has ${freeMemory} MiB free of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`,
+    );
   }
 
   // 8. vCPUs, as the driver adds them.
@@ -283,7 +345,7 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   for (const e of running) for (const c of e.cpuIds) usedCpus.set(c, e.enclaveId);
   let cpuIds: number[];
   if (hasIds) {
-    cpuIds = [...(request.cpuIds as readonly number[])];
+    cpuIds = [...request.cpuIds];
     for (const c of cpuIds) {
       const holder = usedCpus.get(c);
       if (holder !== undefined) fail(32, `Add vCPU ioctl failure. CPU ${c} is already used by enclave ${holder}`);
@@ -291,13 +353,25 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   } else {
     cpuIds = pickCpus(topology, pool.cpuIds, usedCpus, request.cpuCount as number);
   }
-  if (cpuIds.length === 0) fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
+  if (cpuIds.length === 0)
+    fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
   const half = halfCore(topology, cpuIds);
   if (half !== undefined) {
-    fail(29, `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ${siblingsOf(topology, half).filter((s) => s !== half).join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`);
+    fail(
+      29,
+      `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ${siblingsOf(
+        topology,
+        half,
+      )
+        .filter((s) => s !== half)
+        .join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`,
+    );
   }
   if (granted < MIN_ENCLAVE_MEMORY_MIB) {
-    fail(29, `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`);
+    fail(
+      29,
+      `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`,
+    );
   }
 
   // CID: the requested one, or the first free from 16 up.
@@ -337,10 +411,18 @@ export function runRequestProblem(input: Omit<RunPlanInput, 'random8'>): FieldPr
  * lowest core first; then single CPUs (which the full-core check refuses). Fewer free CPUs than
  * asked: E32, the driver's "no CPUs available in the pool".
  */
-function pickCpus(topology: InstanceTopology, pool: readonly number[], used: ReadonlyMap<number, string>, count: number): number[] {
+function pickCpus(
+  topology: InstanceTopology,
+  pool: readonly number[],
+  used: ReadonlyMap<number, string>,
+  count: number,
+): number[] {
   const free = freeCpuIds(pool, [...used.keys()]);
   if (free.length < count) {
-    fail(32, `Add vCPU ioctl failure. ${count} CPUs requested, but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`);
+    fail(
+      32,
+      `Add vCPU ioctl failure. ${count} CPUs requested, but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`,
+    );
   }
   const freeSet = new Set(free);
   const cores = new Map<number, number[]>();
@@ -348,7 +430,9 @@ function pickCpus(topology: InstanceTopology, pool: readonly number[], used: Rea
     const core = coreOf(topology, c);
     cores.set(core, [...(cores.get(core) ?? []), c]);
   }
-  const whole = [...cores.entries()].filter(([, cs]) => siblingsOf(topology, cs[0] as number).every((s) => freeSet.has(s))).sort((a, b) => a[0] - b[0]);
+  const whole = [...cores.entries()]
+    .filter(([, cs]) => siblingsOf(topology, cs[0] as number).every((s) => freeSet.has(s)))
+    .sort((a, b) => a[0] - b[0]);
   const picked: number[] = [];
   for (const [, cs] of whole) {
     for (const c of cs.sort((a, b) => a - b)) if (picked.length < count) picked.push(c);
@@ -361,7 +445,7 @@ function pickCpus(topology: InstanceTopology, pool: readonly number[], used: Rea
 export function formatCpuList(ids: readonly number[]): string {
   const sorted = [...ids].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && (sorted[j + 1] as number) === (sorted[j] as number) + 1) j++;
     parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : `${sorted[i]}`);

@@ -31,14 +31,32 @@ export function parseBuildTime(text: string, what = '--build-time'): BuildTime {
   const t = text.trim();
   if (/^\d{1,12}$/.test(t)) return { seconds: Number(t), nanos: 0 };
   const m = RFC3339.exec(t);
-  if (!m) throw new BuildInputError(`${what} ${JSON.stringify(text)} is neither RFC 3339 (e.g. 2024-07-09T17:16:38Z) nor whole seconds since 1970`);
-  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as [string, string, string, string, string, string, string, string | undefined, string];
+  if (!m)
+    throw new BuildInputError(
+      `${what} ${JSON.stringify(text)} is neither RFC 3339 (e.g. 2024-07-09T17:16:38Z) nor whole seconds since 1970`,
+    );
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string,
+  ];
   const fields = [Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s)] as const;
   const ms = Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5]);
   const check = new Date(ms);
   if (
-    fields[1] < 1 || fields[1] > 12 || check.getUTCDate() !== fields[2] || check.getUTCMonth() !== fields[1] - 1 ||
-    fields[3] > 23 || fields[4] > 59 || fields[5] > 59
+    fields[1] < 1 ||
+    fields[1] > 12 ||
+    check.getUTCDate() !== fields[2] ||
+    check.getUTCMonth() !== fields[1] - 1 ||
+    fields[3] > 23 ||
+    fields[4] > 59 ||
+    fields[5] > 59
   ) {
     throw new BuildInputError(`${what} ${JSON.stringify(text)} is not a valid date and time`);
   }
@@ -122,7 +140,9 @@ export function dockerInfo(image: ResolvedImage): unknown {
     Id: image.configDigest,
     Os: image.config.os,
     RepoTags: [...image.repoTags],
-    RootFS: rootfs ? { Layers: image.config.diffIds, Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : 'layers' } : undefined,
+    RootFS: rootfs
+      ? { Layers: image.config.diffIds, Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : 'layers' }
+      : undefined,
     Variant: image.config.variant,
   });
 }
@@ -163,7 +183,9 @@ export const MAX_CUSTOM_METADATA = 4096;
 
 export function parseCustomMetadata(bytes: Uint8Array, file: string): unknown {
   if (bytes.length > MAX_CUSTOM_METADATA) {
-    throw new BuildInputError(`the metadata file ${file} holds ${bytes.length} bytes; at most ${MAX_CUSTOM_METADATA} are allowed`);
+    throw new BuildInputError(
+      `the metadata file ${file} holds ${bytes.length} bytes; at most ${MAX_CUSTOM_METADATA} are allowed`,
+    );
   }
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -172,7 +194,9 @@ export function parseCustomMetadata(bytes: Uint8Array, file: string): unknown {
     return JSON.parse(text);
   } catch (e) {
     if (e instanceof BuildInputError) throw e;
-    throw new BuildInputError(`the metadata file ${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new BuildInputError(
+      `the metadata file ${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -204,6 +228,6 @@ export function imageReferenceOf(image: ResolvedImage, dockerUri?: string): stri
  */
 export function splitArchiveReference(text: string): { path: string; reference?: string } {
   const m = /^(.*?\.tar):(.+)$/i.exec(text);
-  if (m) return { path: m[1] as string, reference: m[2] as string };
+  if (m) return { path: m[1] as string, reference: m[2] };
   return splitImageReference(text);
 }

@@ -74,7 +74,8 @@ export async function blobsFolderStatus(dir: string): Promise<BlobsFolderStatus>
   for (const arch of ['x86_64', 'aarch64'] as const) {
     const at = await archDir(base, arch);
     const missing: string[] = [];
-    for (const name of blobNames(arch).required) if (!exists || !(await isFile(path.join(at, name)))) missing.push(name);
+    for (const name of blobNames(arch).required)
+      if (!exists || !(await isFile(path.join(at, name)))) missing.push(name);
     arches[arch] = { dir: at, missing };
   }
   return { dir: base, exists, arches };
@@ -85,7 +86,11 @@ export async function blobsFolderStatus(dir: string): Promise<BlobsFolderStatus>
  * NITRO_CLI_BLOBS from (passed in, never read from the process here). When files are missing,
  * the error lists every file looked for, with its full path and whether it is there.
  */
-export async function locateBlobs(arch: EifArch, flag: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<BlobFiles> {
+export async function locateBlobs(
+  arch: EifArch,
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<BlobFiles> {
   const fromEnv = env['NITRO_CLI_BLOBS'] || undefined;
   const origin: BlobFiles['origin'] = flag !== undefined ? 'flag' : fromEnv !== undefined ? 'env' : 'default';
   const base = path.resolve(flag ?? fromEnv ?? DEFAULT_BLOBS_DIR);
@@ -120,7 +125,10 @@ export async function locateBlobs(arch: EifArch, flag: string | undefined, env: 
   const hasConfig = await isFile(config);
   if (missing > 0) {
     lines.push(`  ${config}: ${hasConfig ? 'found' : 'missing'} (optional: read for the metadata only)`);
-    const where = dir === perArch ? `its ${arch} sub-folder ${perArch}` : `${base} itself (it has no ${arch}${path.sep} sub-folder)`;
+    const where =
+      dir === perArch
+        ? `its ${arch} sub-folder ${perArch}`
+        : `${base} itself (it has no ${arch}${path.sep} sub-folder)`;
     throw new BlobsError(
       `${missing} of the ${names.required.length} ${arch} blobs are missing. The blobs folder is ${base} (${from}); the files were looked for in ${where}:\n${lines.join('\n')}\n${howToFix}`,
     );

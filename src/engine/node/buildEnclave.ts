@@ -51,7 +51,11 @@ const STAGE_TEXT: Record<BuildStage, string> = {
 
 /** One line for a progress event, e.g. `Flattening layers (layer 2 of 3): 45%`, for the CLI and the editor alike. */
 export function buildProgressText(p: BuildProgress): string {
-  const amount = p.total ? `${Math.floor((p.done / Math.max(1, p.total)) * 100)}%` : p.done > 0 ? `${(p.done / 1048576).toFixed(1)} MiB` : '';
+  const amount = p.total
+    ? `${Math.floor((p.done / Math.max(1, p.total)) * 100)}%`
+    : p.done > 0
+      ? `${(p.done / 1048576).toFixed(1)} MiB`
+      : '';
   return `${STAGE_TEXT[p.stage]}${p.detail ? ` (${p.detail})` : ''}${amount ? `: ${amount}` : ''}`;
 }
 
@@ -95,7 +99,12 @@ export interface BuildResult {
   };
   readonly blobs: BlobFiles;
   readonly metadata: EifMetadata;
-  readonly stats: { readonly layers: number; readonly entries: number; readonly layerBytes: number; readonly ramdiskBytes: number };
+  readonly stats: {
+    readonly layers: number;
+    readonly entries: number;
+    readonly layerBytes: number;
+    readonly ramdiskBytes: number;
+  };
 }
 
 /** A build input that cannot be used (as opposed to a broken image or an I/O failure). */
@@ -214,7 +223,11 @@ function parseOwner(text: string): BuildOwner | undefined {
     const v = JSON.parse(text) as Record<string, unknown>;
     if (!Number.isSafeInteger(v['pid']) || (v['pid'] as number) <= 0 || typeof v['host'] !== 'string') return undefined;
     if (v['start'] !== undefined && (typeof v['start'] !== 'string' || !/^\d+$/.test(v['start']))) return undefined;
-    return { pid: v['pid'] as number, host: v['host'], ...(v['start'] !== undefined ? { start: v['start'] as string } : {}) };
+    return {
+      pid: v['pid'] as number,
+      host: v['host'],
+      ...(v['start'] !== undefined ? { start: v['start'] } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -279,11 +292,15 @@ interface BuildSteps {
 const cancellable = (token: CancellationLike | undefined) => (token ? { cancellation: token } : {});
 
 /** Opens the image source (in `temp`, for `docker save`) and checks that it is for an architecture enclaves run. */
-async function openSourceImage(options: BuildOptions, temp: string, steps: BuildSteps): Promise<{ img: ResolvedImage; arch: EifArch; platform: string }> {
+async function openSourceImage(
+  options: BuildOptions,
+  temp: string,
+  steps: BuildSteps,
+): Promise<{ img: ResolvedImage; arch: EifArch; platform: string }> {
   steps.progress({ stage: 'resolving', done: 0 });
   const img: ResolvedImage = await openImage(options.source, {
     ...(options.arch ? { arch: options.arch } : {}),
-    ...(hostArch() ? { defaultArch: hostArch() as EifArch } : {}),
+    ...(hostArch() ? { defaultArch: hostArch() } : {}),
     tempDir: temp,
     ...cancellable(steps.token),
     ...(options.dockerCommand ? { dockerCommand: options.dockerCommand } : {}),
@@ -295,10 +312,14 @@ async function openSourceImage(options: BuildOptions, temp: string, steps: Build
     if (img.platformNote) steps.log(img.platformNote);
     const arch = ARCH_OF[img.config.architecture];
     if (!arch) {
-      throw new BuildError(`the image is built for "${img.config.architecture}"; enclaves run amd64 (x86_64) or arm64 (aarch64) images only`);
+      throw new BuildError(
+        `the image is built for "${img.config.architecture}"; enclaves run amd64 (x86_64) or arm64 (aarch64) images only`,
+      );
     }
     if (options.arch && options.arch !== arch) {
-      throw new BuildError(`--arch ${options.arch} was asked for, but the image is ${img.config.architecture} (${arch})`);
+      throw new BuildError(
+        `--arch ${options.arch} was asked for, but the image is ${img.config.architecture} (${arch})`,
+      );
     }
     return { img, arch, platform };
   } catch (e) {
@@ -308,9 +329,15 @@ async function openSourceImage(options: BuildOptions, temp: string, steps: Build
 }
 
 /** Finds the kernel, cmdline, init and nsm.ko for `arch`, and reads the cmdline and kernel config. */
-async function readBlobs(arch: EifArch, options: BuildOptions, steps: BuildSteps): Promise<{ blobs: BlobFiles; cmdline: string; kernelConfig: string | undefined }> {
+async function readBlobs(
+  arch: EifArch,
+  options: BuildOptions,
+  steps: BuildSteps,
+): Promise<{ blobs: BlobFiles; cmdline: string; kernelConfig: string | undefined }> {
   const blobs = await locateBlobs(arch, options.blobs, options.env ?? {});
-  steps.log(`Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`);
+  steps.log(
+    `Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`,
+  );
   const [cmdline, kernelConfig] = await Promise.all([
     readFile(blobs.cmdline, 'utf8'),
     blobs.kernelConfig ? readFile(blobs.kernelConfig, 'utf8') : Promise.resolve(undefined),
@@ -319,7 +346,11 @@ async function readBlobs(arch: EifArch, options: BuildOptions, steps: BuildSteps
 }
 
 /** Applies the layers in order to one tree, their file data going to the spool. */
-async function flattenLayers(img: ResolvedImage, spool: SpoolStore, steps: BuildSteps): Promise<{ tree: ImageTree; layerBytes: number }> {
+async function flattenLayers(
+  img: ResolvedImage,
+  spool: SpoolStore,
+  steps: BuildSteps,
+): Promise<{ tree: ImageTree; layerBytes: number }> {
   const { token, progress } = steps;
   const tree = new ImageTree();
   const layerBytes = img.layers.reduce((n, l) => n + l.size, 0);
@@ -342,7 +373,13 @@ async function flattenLayers(img: ResolvedImage, spool: SpoolStore, steps: Build
 }
 
 /** Writes the customer ramdisk (rootfs/, cmd, env) to `file`; returns its size. */
-async function writeCustomerFile(file: string, tree: ImageTree, spool: SpoolStore, cmdEnv: ReturnType<typeof commandAndEnv>, steps: BuildSteps): Promise<number> {
+async function writeCustomerFile(
+  file: string,
+  tree: ImageTree,
+  spool: SpoolStore,
+  cmdEnv: ReturnType<typeof commandAndEnv>,
+  steps: BuildSteps,
+): Promise<number> {
   const out = await BufferedFile.create(file);
   try {
     const bytes = await writeCustomerRamdisk(tree.walk(), await spool.source(), cmdEnv, out.write, {
@@ -358,20 +395,31 @@ async function writeCustomerFile(file: string, tree: ImageTree, spool: SpoolStor
 }
 
 /** The bootstrap ramdisk (dev, init, nsm.ko) is small: built in memory. */
-async function bootstrapBytes(init: FileByteSource, nsm: FileByteSource, token: CancellationLike | undefined): Promise<Buffer> {
+async function bootstrapBytes(
+  init: FileByteSource,
+  nsm: FileByteSource,
+  token: CancellationLike | undefined,
+): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   await bootstrapRamdisk(init, nsm, (c) => void chunks.push(c.slice()), cancellable(token));
   return Buffer.concat(chunks);
 }
 
 /** The image's metadata section: names, versions and build time from the options and the image. */
-function metadataOf(options: BuildOptions, img: ResolvedImage, buildTime: BuildTime, kernelConfig: string | undefined): EifMetadata {
+function metadataOf(
+  options: BuildOptions,
+  img: ResolvedImage,
+  buildTime: BuildTime,
+  kernelConfig: string | undefined,
+): EifMetadata {
   return buildMetadata({
     image: img,
     ...withReference(imageReferenceOf(img, options.source.kind === 'docker' ? options.source.uri : undefined)),
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.version !== undefined ? { version: options.version } : {}),
-    fallbackName: path.basename('path' in options.source ? options.source.path : options.source.uri).replace(/\.(tar|oci)$/, ''),
+    fallbackName: path
+      .basename('path' in options.source ? options.source.path : options.source.uri)
+      .replace(/\.(tar|oci)$/, ''),
     buildTime,
     ...(kernelConfig !== undefined ? { kernelConfig } : {}),
     customMetadata: options.customMetadata ?? null,
@@ -381,14 +429,19 @@ function metadataOf(options: BuildOptions, img: ResolvedImage, buildTime: BuildT
 /** Builds an enclave image from an OCI image; see the file comment. */
 export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
   const token = options.cancellation;
-  const steps: BuildSteps = { token, log: options.log ?? (() => undefined), progress: options.onProgress ?? (() => undefined) };
+  const steps: BuildSteps = {
+    token,
+    log: options.log ?? (() => undefined),
+    progress: options.onProgress ?? (() => undefined),
+  };
   const buildTime = chooseBuildTime(options);
 
   // Fail closed before any work: a key that does not belong to the certificate is refused now.
   if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
 
   const tempRoot = options.tempRoot ?? os.tmpdir();
-  for (const dir of await removeStaleBuildFolders(tempRoot)) steps.log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
+  for (const dir of await removeStaleBuildFolders(tempRoot))
+    steps.log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
   const temp = await createBuildFolder(tempRoot);
   let image: ResolvedImage | undefined;
   const sources: FileByteSource[] = [];
@@ -457,5 +510,3 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
     await rm(temp, { recursive: true, force: true });
   }
 }
-
-

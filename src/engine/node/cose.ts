@@ -1,6 +1,12 @@
 // EIF signing and signature checks bound to node:crypto. The rules live in the engine
 // (src/engine/eif/signature.ts, over src/engine/cose); this file only supplies the crypto port.
-import { checkCoseSignature, readSigningKey, signPcr0Statement, type CoseCheck, type EifSigningKey } from '../eif/signature';
+import {
+  checkCoseSignature,
+  readSigningKey,
+  signPcr0Statement,
+  type CoseCheck,
+  type EifSigningKey,
+} from '../eif/signature';
 import type { CoseSign1 } from '../cose/sign1';
 import type { CertificateInfo } from '../x509/certificate';
 import { nodeCrypto } from './nodeCrypto';

@@ -78,12 +78,25 @@ interface Leaf {
 type Level = 'regional' | 'zonal' | 'instance';
 
 const LEVELS: Record<Level, { pathLen: number; usages: number; lifetime: number }> = {
-  regional: { pathLen: 2, usages: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, lifetime: DEVELOPMENT_CA_LIFETIMES.regional },
-  zonal: { pathLen: 1, usages: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, lifetime: DEVELOPMENT_CA_LIFETIMES.zonal },
+  regional: {
+    pathLen: 2,
+    usages: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    lifetime: DEVELOPMENT_CA_LIFETIMES.regional,
+  },
+  zonal: {
+    pathLen: 1,
+    usages: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    lifetime: DEVELOPMENT_CA_LIFETIMES.zonal,
+  },
   instance: { pathLen: 0, usages: x509.KeyUsageFlags.keyCertSign, lifetime: DEVELOPMENT_CA_LIFETIMES.instance },
 };
 
-const toPem = (label: string, der: Uint8Array): string => `-----BEGIN ${label}-----\n${(Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
+const toPem = (label: string, der: Uint8Array): string =>
+  `-----BEGIN ${label}-----\n${(
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? []
+  ).join('\n')}\n-----END ${label}-----\n`;
 const floorSecond = (ms: number): number => Math.floor(ms / SECOND) * SECOND;
 const hex = (n: number): string => randomBytes(n).toString('hex');
 
@@ -146,7 +159,14 @@ async function describeIssued(der: Uint8Array, signingKey: CryptoKey): Promise<I
   const node = new X509Certificate(der);
   const cert = new x509.X509Certificate(der);
   const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  return { der, node, signingKey, notBefore: Date.parse(node.validFrom), notAfter: Date.parse(node.validTo), subjectKeyId: ski?.keyId ?? '' };
+  return {
+    der,
+    node,
+    signingKey,
+    notBefore: Date.parse(node.validFrom),
+    notAfter: Date.parse(node.validTo),
+    subjectKeyId: ski?.keyId ?? '',
+  };
 }
 
 /** A fresh P-384 key pair: the private key as PKCS#8 DER and a WebCrypto signing key, the public key as SPKI DER. */
@@ -201,7 +221,10 @@ export class DevelopmentCa {
     const rootFile = path.join(directory, 'root.pem');
     let root = await readCaFile(rootFile);
     if (!root) {
-      if ((await readIfExists(rootFile)) !== undefined) throw new DevelopmentCaError(`${rootFile} exists but holds no usable key and certificate; move it away to create a new development root`);
+      if ((await readIfExists(rootFile)) !== undefined)
+        throw new DevelopmentCaError(
+          `${rootFile} exists but holds no usable key and certificate; move it away to create a new development root`,
+        );
       const created = await createRoot(now());
       if (await writeSecret(rootFile, created.text, true)) root = created.issued;
       else root = await readCaFile(rootFile);
@@ -230,18 +253,52 @@ export class DevelopmentCa {
 
   private async prepare(enclaveId: string, timestamp: number): Promise<DevelopmentSigner> {
     const m = ENCLAVE_ID.exec(enclaveId);
-    if (!m) throw new DevelopmentCaError(`${JSON.stringify(enclaveId)} is not an enclave ID (<parent instance id>-enc<16 hex>)`);
-    if (!Number.isSafeInteger(timestamp) || timestamp <= 0) throw new DevelopmentCaError('the document timestamp must be a positive integer (ms since 1970)');
+    if (!m)
+      throw new DevelopmentCaError(
+        `${JSON.stringify(enclaveId)} is not an enclave ID (<parent instance id>-enc<16 hex>)`,
+      );
+    if (!Number.isSafeInteger(timestamp) || timestamp <= 0)
+      throw new DevelopmentCaError('the document timestamp must be a positive integer (ms since 1970)');
     const instanceId = m[1] as string;
-    if (timestamp < this.root.notBefore || timestamp > this.root.notAfter) throw new DevelopmentCaError(`the development root is valid ${this.root.node.validFrom} to ${this.root.node.validTo}, not at ${new Date(timestamp).toISOString()}`);
+    if (timestamp < this.root.notBefore || timestamp > this.root.notAfter)
+      throw new DevelopmentCaError(
+        `the development root is valid ${this.root.node.validFrom} to ${this.root.node.validTo}, not at ${new Date(timestamp).toISOString()}`,
+      );
     const until = timestamp + DEVELOPMENT_CA_LIFETIMES.leaf;
-    this.regional = await this.ensure('regional', path.join(this.directory, 'regional.pem'), this.regional, this.root, timestamp, until);
-    this.zonal = await this.ensure('zonal', path.join(this.directory, 'zonal.pem'), this.zonal, this.regional, timestamp, until);
-    const instance = await this.ensure('instance', path.join(this.directory, 'instances', `${instanceId}.pem`), this.instances.get(instanceId), this.zonal, timestamp, until, instanceId);
+    this.regional = await this.ensure(
+      'regional',
+      path.join(this.directory, 'regional.pem'),
+      this.regional,
+      this.root,
+      timestamp,
+      until,
+    );
+    this.zonal = await this.ensure(
+      'zonal',
+      path.join(this.directory, 'zonal.pem'),
+      this.zonal,
+      this.regional,
+      timestamp,
+      until,
+    );
+    const instance = await this.ensure(
+      'instance',
+      path.join(this.directory, 'instances', `${instanceId}.pem`),
+      this.instances.get(instanceId),
+      this.zonal,
+      timestamp,
+      until,
+      instanceId,
+    );
     this.instances.set(instanceId, instance);
 
     let leaf = this.leaves.get(enclaveId);
-    if (!leaf || leaf.notBefore > timestamp || leaf.notAfter < timestamp || !Buffer.from(leaf.issuer).equals(instance.der)) {
+    if (
+      !leaf ||
+      leaf.notBefore > timestamp ||
+      leaf.notAfter < timestamp ||
+      !Buffer.from(leaf.issuer).equals(instance.der)
+    ) {
       leaf = await issueLeaf(enclaveId, m[2] as string, instance, timestamp);
       this.leaves.set(enclaveId, leaf);
     }
@@ -254,8 +311,21 @@ export class DevelopmentCa {
   }
 
   /** An intermediate that chains to `parent` and covers [from, until]: the one in memory, else the one on disk, else a new one. */
-  private async ensure(level: Level, file: string, current: Issued | undefined, parent: Issued, from: number, until: number, instanceId?: string): Promise<Issued> {
-    const usable = (c: Issued | undefined): c is Issued => c !== undefined && c.notBefore <= from && c.notAfter >= until && c.node.checkIssued(parent.node) && c.node.verify(parent.node.publicKey);
+  private async ensure(
+    level: Level,
+    file: string,
+    current: Issued | undefined,
+    parent: Issued,
+    from: number,
+    until: number,
+    instanceId?: string,
+  ): Promise<Issued> {
+    const usable = (c: Issued | undefined): c is Issued =>
+      c !== undefined &&
+      c.notBefore <= from &&
+      c.notAfter >= until &&
+      c.node.checkIssued(parent.node) &&
+      c.node.verify(parent.node.publicKey);
     if (usable(current)) return current;
     const stored = await readCaFile(file);
     if (usable(stored)) return stored;
@@ -288,18 +358,35 @@ async function createRoot(now: number): Promise<{ issued: Issued; text: string }
       signingAlgorithm: SIGNING,
       publicKey: keys.spki,
       signingKey: keys.signingKey,
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), await x509.SubjectKeyIdentifierExtension.create(keys.spki, false, crypto), new x509.KeyUsagesExtension(LEVELS.regional.usages, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.spki, false, crypto),
+        new x509.KeyUsagesExtension(LEVELS.regional.usages, true),
+      ],
     },
     crypto,
   );
   const der = new Uint8Array(cert.rawData);
-  return { issued: await describeIssued(der, keys.signingKey), text: toPem('PRIVATE KEY', keys.pkcs8) + toPem('CERTIFICATE', der) };
+  return {
+    issued: await describeIssued(der, keys.signingKey),
+    text: toPem('PRIVATE KEY', keys.pkcs8) + toPem('CERTIFICATE', der),
+  };
 }
 
-async function issueIntermediate(level: Level, parent: Issued, from: number, instanceId?: string): Promise<{ issued: Issued; text: string }> {
+async function issueIntermediate(
+  level: Level,
+  parent: Issued,
+  from: number,
+  instanceId?: string,
+): Promise<{ issued: Issued; text: string }> {
   const spec = LEVELS[level];
   const keys = await newKeyPair();
-  const cn = level === 'regional' ? `${hex(8)}.${REGION}.${DOMAIN}` : level === 'zonal' ? `${hex(8)}.zonal.${REGION}.${DOMAIN}` : `${instanceId}.${REGION}.${DOMAIN}`;
+  const cn =
+    level === 'regional'
+      ? `${hex(8)}.${REGION}.${DOMAIN}`
+      : level === 'zonal'
+        ? `${hex(8)}.zonal.${REGION}.${DOMAIN}`
+        : `${instanceId}.${REGION}.${DOMAIN}`;
   // Start a little before the first document it must cover (clock skew), never before its parent.
   const notBefore = Math.max(parent.notBefore, floorSecond(from) - 5 * 60 * SECOND);
   const notAfter = Math.min(parent.notAfter, notBefore + spec.lifetime);
@@ -323,7 +410,10 @@ async function issueIntermediate(level: Level, parent: Issued, from: number, ins
     crypto,
   );
   const der = new Uint8Array(cert.rawData);
-  return { issued: await describeIssued(der, keys.signingKey), text: toPem('PRIVATE KEY', keys.pkcs8) + toPem('CERTIFICATE', der) };
+  return {
+    issued: await describeIssued(der, keys.signingKey),
+    text: toPem('PRIVATE KEY', keys.pkcs8) + toPem('CERTIFICATE', der),
+  };
 }
 
 async function issueLeaf(enclaveId: string, enclaveHex: string, issuer: Issued, at: number): Promise<Leaf> {
@@ -342,7 +432,10 @@ async function issueLeaf(enclaveId: string, enclaveHex: string, issuer: Issued, 
       signingAlgorithm: SIGNING,
       publicKey: spki,
       signingKey: issuer.signingKey,
-      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, false)],
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, false),
+      ],
     },
     crypto,
   );
@@ -382,16 +475,22 @@ function uint64(value: number): Uint8Array {
  */
 export async function createAttestationDocument(params: CreateAttestationDocumentParams): Promise<Uint8Array> {
   const pcrs = [...params.pcrs].sort((a, b) => a[0] - b[0]);
-  if (pcrs.length < 1 || pcrs.length > 32) throw new DevelopmentCaError(`a document carries 1 to 32 PCRs, not ${pcrs.length}`);
+  if (pcrs.length < 1 || pcrs.length > 32)
+    throw new DevelopmentCaError(`a document carries 1 to 32 PCRs, not ${pcrs.length}`);
   for (const [i, v] of pcrs) {
     if (!Number.isInteger(i) || i < 0 || i > 31) throw new DevelopmentCaError(`PCR index ${i} is not 0 to 31`);
     if (v.length !== 48) throw new DevelopmentCaError(`PCR${i} is ${v.length} bytes, not 48`);
   }
-  for (const [name, v] of [['user_data', params.userData], ['nonce', params.nonce], ['public_key', params.publicKey]] as const) {
+  for (const [name, v] of [
+    ['user_data', params.userData],
+    ['nonce', params.nonce],
+    ['public_key', params.publicKey],
+  ] as const) {
     if (v && v.length > 1024) throw new DevelopmentCaError(`${name} is ${v.length} bytes; at most 1024 are allowed`);
   }
   const signer = await params.ca.signer(params.enclaveId, params.timestamp);
-  const optional = (v: Uint8Array | null | undefined) => (v === null || v === undefined ? Uint8Array.of(0xf6) : cborBytes(v));
+  const optional = (v: Uint8Array | null | undefined) =>
+    v === null || v === undefined ? Uint8Array.of(0xf6) : cborBytes(v);
   const payload = concatBytes(
     Uint8Array.of(0xbf),
     cborText('module_id'),
@@ -422,8 +521,26 @@ export async function createAttestationDocument(params: CreateAttestationDocumen
 }
 
 /** The attestation port of an NsmDevice: documents signed by `ca` at the time `now()` gives. */
-export function developmentAttestPort(ca: DevelopmentCa, now: () => number = Date.now): (fields: { readonly moduleId: string; readonly pcrs: ReadonlyMap<number, Uint8Array>; readonly userData: Uint8Array | null; readonly nonce: Uint8Array | null; readonly publicKey: Uint8Array | null }) => Promise<Uint8Array> {
-  return (fields) => createAttestationDocument({ ca, enclaveId: fields.moduleId, pcrs: fields.pcrs, userData: fields.userData, nonce: fields.nonce, publicKey: fields.publicKey, timestamp: now() });
+export function developmentAttestPort(
+  ca: DevelopmentCa,
+  now: () => number = Date.now,
+): (fields: {
+  readonly moduleId: string;
+  readonly pcrs: ReadonlyMap<number, Uint8Array>;
+  readonly userData: Uint8Array | null;
+  readonly nonce: Uint8Array | null;
+  readonly publicKey: Uint8Array | null;
+}) => Promise<Uint8Array> {
+  return (fields) =>
+    createAttestationDocument({
+      ca,
+      enclaveId: fields.moduleId,
+      pcrs: fields.pcrs,
+      userData: fields.userData,
+      nonce: fields.nonce,
+      publicKey: fields.publicKey,
+      timestamp: now(),
+    });
 }
 
 /** The development root certificate of `stateDir` as PEM (created on first use), to pass to a verifier or `openssl verify -CAfile`. */

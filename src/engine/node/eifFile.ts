@@ -1,6 +1,11 @@
 // Reading, measuring and describing .eif files on disk: the engine's inspection (eif/inspect.ts)
 // with Node's hashes and crypto, and PCR2 hashed on a second thread when the ramdisks are large.
-import { inspectEifSource, type EifInspection, type EifPorts, type InspectOptions as EngineInspectOptions } from '../eif/inspect';
+import {
+  inspectEifSource,
+  type EifInspection,
+  type EifPorts,
+  type InspectOptions as EngineInspectOptions,
+} from '../eif/inspect';
 import type { DescribeEifJson } from '../eif/describe';
 import { FileByteSource } from './fileByteSource';
 import { nodeCrypto } from './nodeCrypto';
@@ -24,7 +29,13 @@ export async function inspectEif(path: string, options: InspectOptions = {}): Pr
   const ports: EifPorts =
     parallel === false
       ? nodeEifPorts
-      : { ...nodeEifPorts, offloadPcr2: { minBytes: OFFLOAD_THRESHOLD, hash: (ranges) => hashRangesInWorker(path, ranges, options.token) } };
+      : {
+          ...nodeEifPorts,
+          offloadPcr2: {
+            minBytes: OFFLOAD_THRESHOLD,
+            hash: (ranges) => hashRangesInWorker(path, ranges, options.token),
+          },
+        };
   try {
     return await inspectEifSource(source, ports, rest);
   } finally {

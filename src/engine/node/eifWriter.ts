@@ -64,8 +64,12 @@ export interface WriteEifResult {
 const dataSize = (d: SectionInput['data']) => (d instanceof Uint8Array ? d.length : d.size);
 
 /** The pieces of an EIF with these sections (header first, CRC field left 0). */
-function imagePieces(sections: readonly SectionInput[], header: Omit<Parameters<typeof encodeHeader>[0], 'numSections' | 'sectionOffsets' | 'sectionSizes' | 'crc'>): Piece[] {
-  if (sections.length === 0 || sections.length > MAX_SECTIONS) throw new RangeError(`an EIF holds 1 to ${MAX_SECTIONS} sections, not ${sections.length}`);
+function imagePieces(
+  sections: readonly SectionInput[],
+  header: Omit<Parameters<typeof encodeHeader>[0], 'numSections' | 'sectionOffsets' | 'sectionSizes' | 'crc'>,
+): Piece[] {
+  if (sections.length === 0 || sections.length > MAX_SECTIONS)
+    throw new RangeError(`an EIF holds 1 to ${MAX_SECTIONS} sections, not ${sections.length}`);
   const offsets: bigint[] = [];
   const sizes: bigint[] = [];
   const pieces: Piece[] = [];
@@ -82,7 +86,13 @@ function imagePieces(sections: readonly SectionInput[], header: Omit<Parameters<
     pieces.push(sh, s.data);
     at += SECTION_HEADER_SIZE + size;
   }
-  const head = encodeHeader({ ...header, numSections: sections.length, sectionOffsets: offsets, sectionSizes: sizes, crc: 0 });
+  const head = encodeHeader({
+    ...header,
+    numSections: sections.length,
+    sectionOffsets: offsets,
+    sectionSizes: sizes,
+    crc: 0,
+  });
   return [head, ...pieces];
 }
 
@@ -106,7 +116,10 @@ export function signatureSectionFor(pcr0: Uint8Array, signing: SigningInput): { 
   // nitro-cli refuses to run. Check before writing anything.
   const check = verifyCose(decodeCoseSign1(cose), cert);
   if (!check.valid) throw new SigningError(`the private key does not match the signing certificate (${check.reason})`);
-  return { bytes: encodeSignatureSection(utf8(signing.certificatePem), cose), pcr8: toHex(pcrOfBytes(nodeHashes, certDer)) };
+  return {
+    bytes: encodeSignatureSection(utf8(signing.certificatePem), cose),
+    pcr8: toHex(pcrOfBytes(nodeHashes, certDer)),
+  };
 }
 
 /** Writes an EIF to `target` atomically and returns its measurements (nitro-cli's JSON shape). */

@@ -39,7 +39,9 @@ export class FileByteSource implements ByteSource {
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
       if (bytesRead === 0) {
-        throw new Error(`${this.name}: file ended at ${offset + done} bytes while reading; it was ${this.size} bytes when opened`);
+        throw new Error(
+          `${this.name}: file ended at ${offset + done} bytes while reading; it was ${this.size} bytes when opened`,
+        );
       }
       done += bytesRead;
     }

@@ -2,8 +2,23 @@
 export { FileByteSource } from './fileByteSource';
 export { nodeHashes } from './nodeHashes';
 export { writeAtomically, type PositionalWrite } from './atomicFile';
-export { inspectEif, describeEif, nodeEifPorts, type EifInspection, type InspectOptions, type SignatureInspection } from './eifFile';
-export { writeEif, signatureSectionFor, readPem, type SectionInput, type SigningInput, type WriteEifOptions, type WriteEifResult } from './eifWriter';
+export {
+  inspectEif,
+  describeEif,
+  nodeEifPorts,
+  type EifInspection,
+  type InspectOptions,
+  type SignatureInspection,
+} from './eifFile';
+export {
+  writeEif,
+  signatureSectionFor,
+  readPem,
+  type SectionInput,
+  type SigningInput,
+  type WriteEifOptions,
+  type WriteEifResult,
+} from './eifWriter';
 export { signEifFile, type SignEifOptions } from './signEif';
 export { SigningError, loadSigningKey, signPcr0, verifyCose, type CoseCheck } from './cose';
 export { hashRangesInWorker, OFFLOAD_THRESHOLD } from './pcr2Worker';
@@ -12,12 +27,38 @@ export { nodeAttestationCrypto } from './attestationCrypto';
 export { openImage } from './oci';
 export { SpoolStore } from './spoolStore';
 export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles } from './blobs';
-export { buildEnclave, buildProgressText, BuildError, type BuildOptions, type BuildProgress, type BuildResult, type BuildStage, type ImageSpec } from './buildEnclave';
-export { compareEifFiles, checkReproducibility, type EifDifference, type ReproducibilityReport } from './reproducibility';
+export {
+  buildEnclave,
+  buildProgressText,
+  BuildError,
+  type BuildOptions,
+  type BuildProgress,
+  type BuildResult,
+  type BuildStage,
+  type ImageSpec,
+} from './buildEnclave';
+export {
+  compareEifFiles,
+  checkReproducibility,
+  type EifDifference,
+  type ReproducibilityReport,
+} from './reproducibility';
 export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
-export { BackendRegistry, createBackendRegistry, type BackendListing, type DefaultBackendsOptions, type RegisterOptions, type UnavailableBackend } from './registry';
+export {
+  BackendRegistry,
+  createBackendRegistry,
+  type BackendListing,
+  type DefaultBackendsOptions,
+  type RegisterOptions,
+  type UnavailableBackend,
+} from './registry';
 export { emulatorStateDir, loadParents, addParent } from './emulator/state';
-export { DevelopmentCa, createAttestationDocument, developmentAttestPort, exportDevelopmentRoot } from './devAttestation';
+export {
+  DevelopmentCa,
+  createAttestationDocument,
+  developmentAttestPort,
+  exportDevelopmentRoot,
+} from './devAttestation';
 export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';

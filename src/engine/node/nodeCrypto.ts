@@ -1,7 +1,15 @@
 // The engine's crypto port (src/engine/cose/port.ts) over node:crypto (OpenSSL): the one place where
 // EIF signatures and attestation documents meet ECDSA and X.509. Public keys and certificates are
 // parsed once (bounded caches: a long-lived verifier sees the same chain again and again).
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import type { CryptoPort, EcSigningKey } from '../cose/port';
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

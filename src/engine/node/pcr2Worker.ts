@@ -34,7 +34,12 @@ try {
 export const OFFLOAD_THRESHOLD = 16 * 1024 * 1024;
 
 /** SHA-384 of the given ranges of a file, computed on a worker thread (the other core). */
-export function hashRangesInWorker(path: string, ranges: readonly ByteRange[], token?: CancellationLike, chunkSize = 1024 * 1024): Promise<Uint8Array> {
+export function hashRangesInWorker(
+  path: string,
+  ranges: readonly ByteRange[],
+  token?: CancellationLike,
+  chunkSize = 1024 * 1024,
+): Promise<Uint8Array> {
   // A token cancelled already will not fire again: no worker is started for it.
   if (token?.isCancellationRequested) return Promise.reject(new CancelledError('measuring the enclave image'));
   return new Promise((resolve, reject) => {
@@ -51,7 +56,9 @@ export function hashRangesInWorker(path: string, ranges: readonly ByteRange[], t
       settle(() => reject(new CancelledError('measuring the enclave image')));
     });
     worker.once('message', (m: { digest?: Uint8Array; error?: string }) => {
-      settle(() => (m.digest ? resolve(new Uint8Array(m.digest)) : reject(new Error(m.error ?? 'hashing worker failed'))));
+      settle(() =>
+        m.digest ? resolve(new Uint8Array(m.digest)) : reject(new Error(m.error ?? 'hashing worker failed')),
+      );
       void worker.terminate();
     });
     worker.once('error', (e) => settle(() => reject(e)));

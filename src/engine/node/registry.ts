@@ -52,7 +52,8 @@ export class BackendRegistry implements EnclaveOperations {
 
   /** Adds a backend; disposing the result removes it again (without disposing it). */
   register(backend: EnclaveBackend, options: RegisterOptions = {}): DisposableLike {
-    if (this.entries.some((e) => e.backend === backend)) throw new Error(`the backend ${backend.label} is registered already`);
+    if (this.entries.some((e) => e.backend === backend))
+      throw new Error(`the backend ${backend.label} is registered already`);
     const subscription = backend.onDidChange((e) => this.changed.fire(e));
     const entry: Entry = { backend, owned: options.owned !== false, subscription };
     this.entries.push(entry);
@@ -90,7 +91,10 @@ export class BackendRegistry implements EnclaveOperations {
   }
 
   /** The backend of a parent when it has the capability, else undefined. */
-  async capabilityOf<T extends EnclaveBackend>(parentId: string, guard: (b: EnclaveBackend) => b is T): Promise<T | undefined> {
+  async capabilityOf<T extends EnclaveBackend>(
+    parentId: string,
+    guard: (b: EnclaveBackend) => b is T,
+  ): Promise<T | undefined> {
     const backend = await this.backendOf(parentId);
     return guard(backend) ? backend : undefined;
   }
@@ -109,7 +113,9 @@ export class BackendRegistry implements EnclaveOperations {
     );
     for (const l of listings) {
       if (!l.parents) continue;
-      for (const p of l.parents) if (!this.owners.has(p.id) || !backends.includes(this.owners.get(p.id) as EnclaveBackend)) this.owners.set(p.id, l.backend);
+      for (const p of l.parents)
+        if (!this.owners.has(p.id) || !backends.includes(this.owners.get(p.id) as EnclaveBackend))
+          this.owners.set(p.id, l.backend);
     }
     return listings;
   }
@@ -140,18 +146,31 @@ export class BackendRegistry implements EnclaveOperations {
     const failure = listings.find((l) => l.error !== undefined);
     if (failure) throw failure.error;
     const ids = listings.flatMap((l) => l.parents ?? []).map((p) => p.id);
-    throw new BackendError(3, `Invalid argument provided. There is no parent instance ${parentId} (known: ${ids.join(', ') || 'none'})`);
+    throw new BackendError(
+      3,
+      `Invalid argument provided. There is no parent instance ${parentId} (known: ${ids.join(', ') || 'none'})`,
+    );
   }
 
-  async runEnclave(parentId: string, request: RunEnclaveRequest, options?: { readonly cancellation?: CancellationLike }): Promise<RunEnclaveJson> {
+  async runEnclave(
+    parentId: string,
+    request: RunEnclaveRequest,
+    options?: { readonly cancellation?: CancellationLike },
+  ): Promise<RunEnclaveJson> {
     const backend = await this.backendOf(parentId);
     if (request.app && !attachesApplications(backend)) {
-      throw new BackendError(3, `Invalid argument provided. ${backend.label} cannot start an application with an enclave`);
+      throw new BackendError(
+        3,
+        `Invalid argument provided. ${backend.label} cannot start an application with an enclave`,
+      );
     }
     return backend.runEnclave(parentId, request, options);
   }
 
-  async describeEnclaves(parentId: string, options?: { readonly metadata?: boolean }): Promise<readonly DescribeEnclaveJson[]> {
+  async describeEnclaves(
+    parentId: string,
+    options?: { readonly metadata?: boolean },
+  ): Promise<readonly DescribeEnclaveJson[]> {
     return (await this.backendOf(parentId)).describeEnclaves(parentId, options);
   }
 

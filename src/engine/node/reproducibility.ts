@@ -55,7 +55,8 @@ export async function compareEifFiles(a: string, b: string): Promise<EifDifferen
         break;
       }
     }
-    if (offset < 0 && !crcDiffers && fa.size === fb.size) return { identical: true, size: fa.size, sha384: hash.digest('hex') };
+    if (offset < 0 && !crcDiffers && fa.size === fb.size)
+      return { identical: true, size: fa.size, sha384: hash.digest('hex') };
     if (offset < 0) offset = fa.size === fb.size ? CRC_FIELD[0] : common;
     return { identical: false, offset, sizes: [fa.size, fb.size], crcDiffers, where: await locate(fa, offset) };
   } finally {
@@ -71,7 +72,8 @@ async function locate(source: FileByteSource, offset: number): Promise<string> {
       const i = s.index;
       const name = `section ${i} (${s.typeName})`;
       if (offset >= s.headerOffset && offset < s.dataOffset) return `${name} header`;
-      if (offset >= s.dataOffset && offset < s.dataOffset + s.size) return `${name} data, byte ${offset - s.dataOffset} of ${s.size}`;
+      if (offset >= s.dataOffset && offset < s.dataOffset + s.size)
+        return `${name} data, byte ${offset - s.dataOffset} of ${s.size}`;
     }
     return 'after the last section';
   } catch (e) {

@@ -20,10 +20,16 @@ export async function signEifFile(path: string, options: SignEifOptions): Promis
     const layout = await readLayout(source);
     // The header table is rewritten from the sections, so a stale table (what nitro-cli's own
     // re-signing leaves behind) is repaired rather than refused; a missing section is not.
-    const fatal = layout.problems.find((p) => ['missing-kernel', 'missing-cmdline', 'missing-ramdisk', 'duplicate-section', 'section-order'].includes(p.code));
-    if (fatal) throw new EifFormatError(fatal.code, fatal.offset, `refusing to sign a malformed image: ${fatal.message}`);
+    const fatal = layout.problems.find((p) =>
+      ['missing-kernel', 'missing-cmdline', 'missing-ramdisk', 'duplicate-section', 'section-order'].includes(p.code),
+    );
+    if (fatal)
+      throw new EifFormatError(fatal.code, fatal.offset, `refusing to sign a malformed image: ${fatal.message}`);
     // writeEif puts the new signature where the first old one was (and drops any others).
-    const sections = layout.sections.map((s) => ({ type: s.type, data: { source, offset: s.dataOffset, size: s.size } }));
+    const sections = layout.sections.map((s) => ({
+      type: s.type,
+      data: { source, offset: s.dataOffset, size: s.size },
+    }));
     return await writeEif(options.outPath ?? path, {
       arch: layout.header.arch,
       version: layout.header.version,

@@ -143,7 +143,8 @@ export class SpoolStore implements ContentStore {
       let done = 0;
       while (done < target.length) {
         const { bytesRead } = await handle.read(target, done, target.length - done, offset + done);
-        if (bytesRead === 0) throw new SpoolError(`${name}: the spool file ended at ${offset + done} bytes; ${size} were written`);
+        if (bytesRead === 0)
+          throw new SpoolError(`${name}: the spool file ended at ${offset + done} bytes; ${size} were written`);
         done += bytesRead;
       }
     };

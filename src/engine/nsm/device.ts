@@ -5,7 +5,16 @@
 // Hashing, randomness and the signing of attestation documents come through ports.
 import { utf8 } from '../util/bytes';
 import { extendFromZero, type HashPort } from '../util/hashPort';
-import { NSM_MAX_REQUEST_BYTES, NSM_MAX_RESPONSE_BYTES, NsmProtocolError, decodeRequest, encodeResponse, type NsmErrorCode, type NsmRequest, type NsmResponse } from './protocol';
+import {
+  NSM_MAX_REQUEST_BYTES,
+  NSM_MAX_RESPONSE_BYTES,
+  NsmProtocolError,
+  decodeRequest,
+  encodeResponse,
+  type NsmErrorCode,
+  type NsmRequest,
+  type NsmResponse,
+} from './protocol';
 
 /** PCRs in the bank (DescribeNSM's max_pcrs on hardware). */
 export const NSM_PCR_COUNT = 32;
@@ -89,10 +98,19 @@ export class NsmDevice {
     if (options.enclaveId.length === 0) throw new NsmDeviceError('the enclave ID (module_id) must not be empty');
     this.moduleId = options.enclaveId;
     const parent = options.parentInstanceId ?? /^(.+)-enc[0-9a-f]+$/.exec(options.enclaveId)?.[1];
-    if (!parent) throw new NsmDeviceError(`the enclave ID ${JSON.stringify(options.enclaveId)} does not name its parent instance (<instance id>-enc<hex>); pass parentInstanceId`);
+    if (!parent)
+      throw new NsmDeviceError(
+        `the enclave ID ${JSON.stringify(options.enclaveId)} does not name its parent instance (<instance id>-enc<hex>); pass parentInstanceId`,
+      );
     const m = options.measurements;
-    for (const [name, value] of [['PCR0', m.pcr0], ['PCR1', m.pcr1], ['PCR2', m.pcr2], ['PCR8', m.pcr8]] as const) {
-      if (value !== undefined && value.length !== NSM_PCR_LENGTH) throw new NsmDeviceError(`${name} is ${value.length} bytes; a PCR is ${NSM_PCR_LENGTH}`);
+    for (const [name, value] of [
+      ['PCR0', m.pcr0],
+      ['PCR1', m.pcr1],
+      ['PCR2', m.pcr2],
+      ['PCR8', m.pcr8],
+    ] as const) {
+      if (value !== undefined && value.length !== NSM_PCR_LENGTH)
+        throw new NsmDeviceError(`${name} is ${value.length} bytes; a PCR is ${NSM_PCR_LENGTH}`);
     }
     this.pcrs = Array.from({ length: NSM_PCR_COUNT }, () => new Uint8Array(NSM_PCR_LENGTH));
     if (!options.debugMode) {
@@ -101,7 +119,8 @@ export class NsmDevice {
       this.pcrs[2] = m.pcr2.slice();
       if (m.pcr8) this.pcrs[8] = m.pcr8.slice();
     }
-    if (options.iamRoleArn !== undefined && options.iamRoleArn !== '') this.pcrs[3] = pcrOfText(options.hashes, options.iamRoleArn);
+    if (options.iamRoleArn !== undefined && options.iamRoleArn !== '')
+      this.pcrs[3] = pcrOfText(options.hashes, options.iamRoleArn);
     this.pcrs[4] = pcrOfText(options.hashes, parent);
     this.locked = Array.from({ length: NSM_PCR_COUNT }, (_, i) => i < NSM_BOOT_LOCKED_PCRS);
   }
@@ -148,7 +167,14 @@ export class NsmDevice {
       request = decodeRequest(bytes);
     } catch (e) {
       // A request the device cannot read: too large, a variant it does not know, or bad fields.
-      const code: NsmErrorCode = e instanceof NsmProtocolError ? (e.code === 'too-large' ? 'InputTooLarge' : e.code === 'unknown-variant' ? 'InvalidOperation' : 'InvalidArgument') : 'InternalError';
+      const code: NsmErrorCode =
+        e instanceof NsmProtocolError
+          ? e.code === 'too-large'
+            ? 'InputTooLarge'
+            : e.code === 'unknown-variant'
+              ? 'InvalidOperation'
+              : 'InvalidArgument'
+          : 'InternalError';
       return encodeResponse({ type: 'Error', code });
     }
     const response = await this.answer(request);

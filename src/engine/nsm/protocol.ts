@@ -17,7 +17,17 @@ export const NSM_MAX_REQUEST_BYTES = 0x1000;
 export const NSM_MAX_RESPONSE_BYTES = 0x3000;
 
 /** The error codes, in the order of nsm-lib's C ABI (the index is the C value). Only the names go on the wire. */
-export const NSM_ERROR_CODES = ['Success', 'InvalidArgument', 'InvalidIndex', 'InvalidResponse', 'ReadOnlyIndex', 'InvalidOperation', 'BufferTooSmall', 'InputTooLarge', 'InternalError'] as const;
+export const NSM_ERROR_CODES = [
+  'Success',
+  'InvalidArgument',
+  'InvalidIndex',
+  'InvalidResponse',
+  'ReadOnlyIndex',
+  'InvalidOperation',
+  'BufferTooSmall',
+  'InputTooLarge',
+  'InternalError',
+] as const;
 export type NsmErrorCode = (typeof NSM_ERROR_CODES)[number];
 
 export const NSM_DIGESTS = ['SHA256', 'SHA384', 'SHA512'] as const;
@@ -29,7 +39,12 @@ export type NsmRequest =
   | { readonly type: 'LockPCR'; readonly index: number }
   | { readonly type: 'LockPCRs'; readonly range: number }
   | { readonly type: 'DescribeNSM' }
-  | { readonly type: 'Attestation'; readonly userData: Uint8Array | null; readonly nonce: Uint8Array | null; readonly publicKey: Uint8Array | null }
+  | {
+      readonly type: 'Attestation';
+      readonly userData: Uint8Array | null;
+      readonly nonce: Uint8Array | null;
+      readonly publicKey: Uint8Array | null;
+    }
   | { readonly type: 'GetRandom' };
 
 export type NsmResponse =
@@ -80,7 +95,8 @@ const bool = (b: boolean) => Uint8Array.of(b ? 0xf5 : 0xf4);
 const optionalBytes = (b: Uint8Array | null) => (b === null ? NULL : cborBytes(b));
 
 function u16(value: number, what: string): Uint8Array {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new RangeError(`${what} must be an integer from 0 to 65535, not ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff)
+    throw new RangeError(`${what} must be an integer from 0 to 65535, not ${value}`);
   return cborUint(value);
 }
 
@@ -197,7 +213,8 @@ class Reader {
 
   /** A definite length that must fit in what remains (so no allocation trusts a declared size). */
   private length(arg: number | bigint, unit: number): number {
-    if (typeof arg === 'bigint' || arg * unit > this.bytes.length - this.pos) this.fail(`a length of ${String(arg)} is more than the bytes that remain`);
+    if (typeof arg === 'bigint' || arg * unit > this.bytes.length - this.pos)
+      this.fail(`a length of ${String(arg)} is more than the bytes that remain`);
     return arg;
   }
 
@@ -277,7 +294,12 @@ class Reader {
           const keyStart = this.pos;
           const key = this.read(depth + 1);
           // Keys compare by value: the same text in two head sizes is the same key.
-          const id = key.kind === 'text' ? `t:${key.value}` : key.kind === 'uint' ? `u:${String(key.value)}` : `r:${toHex(this.bytes.subarray(keyStart, this.pos))}`;
+          const id =
+            key.kind === 'text'
+              ? `t:${key.value}`
+              : key.kind === 'uint'
+                ? `u:${String(key.value)}`
+                : `r:${toHex(this.bytes.subarray(keyStart, this.pos))}`;
           if (seen.has(id)) this.fail('a map holds the same key twice');
           seen.add(id);
           const value = this.read(depth + 1);
@@ -294,7 +316,8 @@ class Reader {
         if (initial === 0xf4 || initial === 0xf5) return { kind: 'bool', value: initial === 0xf5 };
         if (initial === 0xf6) return { kind: 'null' };
         if (initial === 0xff) this.fail('a "break" outside an indefinite-length item');
-        if (info === 31 || info === 28 || info === 29 || info === 30) this.fail(`reserved additional information ${info}`);
+        if (info === 31 || info === 28 || info === 29 || info === 30)
+          this.fail(`reserved additional information ${info}`);
         const v = this.argument(info);
         if (info === 24 && (v as number) < 32) this.fail('a simple value in the two-byte form below 32');
         return { kind: 'other', what: info >= 25 ? 'a float' : initial === 0xf7 ? 'undefined' : 'a simple value' };
@@ -305,15 +328,30 @@ class Reader {
 
 function parseItem(bytes: Uint8Array, limit: number, what: string): Value {
   if (!(bytes instanceof Uint8Array)) throw new NsmProtocolError('malformed', `${what} is not a byte array`);
-  if (bytes.length > limit) throw new NsmProtocolError('too-large', `${what} is ${bytes.length} bytes; at most ${limit} are allowed`);
+  if (bytes.length > limit)
+    throw new NsmProtocolError('too-large', `${what} is ${bytes.length} bytes; at most ${limit} are allowed`);
   if (bytes.length === 0) throw new NsmProtocolError('malformed', `${what} is empty`);
   const reader = new Reader(bytes);
   const value = reader.read();
-  if (reader.pos !== bytes.length) throw new NsmProtocolError('malformed', `${bytes.length - reader.pos} bytes follow the ${what}`);
+  if (reader.pos !== bytes.length)
+    throw new NsmProtocolError('malformed', `${bytes.length - reader.pos} bytes follow the ${what}`);
   return value;
 }
 
-const describe = (v: Value): string => (v.kind === 'other' ? v.what : v.kind === 'uint' || v.kind === 'nint' ? 'an integer' : v.kind === 'bytes' ? 'a byte string' : v.kind === 'text' ? 'text' : v.kind === 'bool' ? 'a boolean' : v.kind === 'null' ? 'null' : `an ${v.kind}`);
+const describe = (v: Value): string =>
+  v.kind === 'other'
+    ? v.what
+    : v.kind === 'uint' || v.kind === 'nint'
+      ? 'an integer'
+      : v.kind === 'bytes'
+        ? 'a byte string'
+        : v.kind === 'text'
+          ? 'text'
+          : v.kind === 'bool'
+            ? 'a boolean'
+            : v.kind === 'null'
+              ? 'null'
+              : `an ${v.kind}`;
 
 /** The variant name and its payload (undefined for a bare text variant). */
 function variantOf(v: Value, what: string): { name: string; body: Value | undefined } {
@@ -322,7 +360,10 @@ function variantOf(v: Value, what: string): { name: string; body: Value | undefi
     const [name, body] = [...v.entries][0] as [string, Value];
     return { name, body };
   }
-  throw new NsmProtocolError('malformed', `${what} is ${describe(v)}${v.kind === 'map' ? ` with ${v.entries.size + v.nonTextKeys} entries` : ''}, not a variant name or a one-entry map from a variant name`);
+  throw new NsmProtocolError(
+    'malformed',
+    `${what} is ${describe(v)}${v.kind === 'map' ? ` with ${v.entries.size + v.nonTextKeys} entries` : ''}, not a variant name or a one-entry map from a variant name`,
+  );
 }
 
 class Fields {
@@ -330,7 +371,11 @@ class Fields {
     private readonly variant: string,
     private readonly body: Value | undefined,
   ) {
-    if (!body || body.kind !== 'map') throw new NsmProtocolError('field', `${variant} needs a map of its fields, not ${body ? describe(body) : 'a bare name'}`);
+    if (!body || body.kind !== 'map')
+      throw new NsmProtocolError(
+        'field',
+        `${variant} needs a map of its fields, not ${body ? describe(body) : 'a bare name'}`,
+      );
   }
   private get(name: string): Value | undefined {
     return (this.body as Extract<Value, { kind: 'map' }>).entries.get(name);
@@ -375,7 +420,8 @@ class Fields {
     if (v.kind !== 'array') this.bad(name, `is ${describe(v)}, not an array`);
     const out = new Set<number>();
     for (const item of v.items) {
-      if (item.kind !== 'uint' || typeof item.value === 'bigint' || item.value > 0xffff) this.bad(name, 'holds something other than integers from 0 to 65535');
+      if (item.kind !== 'uint' || typeof item.value === 'bigint' || item.value > 0xffff)
+        this.bad(name, 'holds something other than integers from 0 to 65535');
       out.add(item.value);
     }
     return [...out].sort((a, b) => a - b);
@@ -383,11 +429,29 @@ class Fields {
 }
 
 function unitOnly(name: string, body: Value | undefined): void {
-  if (body !== undefined) throw new NsmProtocolError('field', `${name} has no fields; it is written as the bare text "${name}"`);
+  if (body !== undefined)
+    throw new NsmProtocolError('field', `${name} has no fields; it is written as the bare text "${name}"`);
 }
 
-const REQUEST_TYPES: readonly NsmRequestType[] = ['DescribePCR', 'ExtendPCR', 'LockPCR', 'LockPCRs', 'DescribeNSM', 'Attestation', 'GetRandom'];
-const RESPONSE_TYPES: readonly NsmResponseType[] = ['DescribePCR', 'ExtendPCR', 'LockPCR', 'LockPCRs', 'DescribeNSM', 'Attestation', 'GetRandom', 'Error'];
+const REQUEST_TYPES: readonly NsmRequestType[] = [
+  'DescribePCR',
+  'ExtendPCR',
+  'LockPCR',
+  'LockPCRs',
+  'DescribeNSM',
+  'Attestation',
+  'GetRandom',
+];
+const RESPONSE_TYPES: readonly NsmResponseType[] = [
+  'DescribePCR',
+  'ExtendPCR',
+  'LockPCR',
+  'LockPCRs',
+  'DescribeNSM',
+  'Attestation',
+  'GetRandom',
+  'Error',
+];
 
 /** Decodes a request (at most NSM_MAX_REQUEST_BYTES). Throws NsmProtocolError, nothing else. */
 export function decodeRequest(bytes: Uint8Array): NsmRequest {
@@ -405,14 +469,22 @@ export function decodeRequest(bytes: Uint8Array): NsmRequest {
       return { type: name, range: new Fields(name, body).u16('range') };
     case 'Attestation': {
       const f = new Fields(name, body);
-      return { type: name, userData: f.optionalBytes('user_data'), nonce: f.optionalBytes('nonce'), publicKey: f.optionalBytes('public_key') };
+      return {
+        type: name,
+        userData: f.optionalBytes('user_data'),
+        nonce: f.optionalBytes('nonce'),
+        publicKey: f.optionalBytes('public_key'),
+      };
     }
     case 'DescribeNSM':
     case 'GetRandom':
       unitOnly(name, body);
       return { type: name };
     default:
-      throw new NsmProtocolError('unknown-variant', `${JSON.stringify(name.slice(0, 64))} is not an NSM request (${REQUEST_TYPES.join(', ')})`);
+      throw new NsmProtocolError(
+        'unknown-variant',
+        `${JSON.stringify(name.slice(0, 64))} is not an NSM request (${REQUEST_TYPES.join(', ')})`,
+      );
   }
 }
 
@@ -433,7 +505,11 @@ export function decodeResponse(bytes: Uint8Array): NsmResponse {
     case 'DescribeNSM': {
       const f = new Fields(name, body);
       const digest = f.text('digest');
-      if (!(NSM_DIGESTS as readonly string[]).includes(digest)) throw new NsmProtocolError('field', `DescribeNSM.digest is ${JSON.stringify(digest.slice(0, 64))}, not one of ${NSM_DIGESTS.join(', ')}`);
+      if (!(NSM_DIGESTS as readonly string[]).includes(digest))
+        throw new NsmProtocolError(
+          'field',
+          `DescribeNSM.digest is ${JSON.stringify(digest.slice(0, 64))}, not one of ${NSM_DIGESTS.join(', ')}`,
+        );
       return {
         type: name,
         versionMajor: f.u16('version_major'),
@@ -450,13 +526,24 @@ export function decodeResponse(bytes: Uint8Array): NsmResponse {
     case 'GetRandom':
       return { type: name, random: new Fields(name, body).bytes('random') };
     case 'Error': {
-      if (body?.kind !== 'text') throw new NsmProtocolError('field', `Error carries ${body ? describe(body) : 'nothing'}; it must be an error code name`);
+      if (body?.kind !== 'text')
+        throw new NsmProtocolError(
+          'field',
+          `Error carries ${body ? describe(body) : 'nothing'}; it must be an error code name`,
+        );
       const code = body.value;
-      if (!(NSM_ERROR_CODES as readonly string[]).includes(code)) throw new NsmProtocolError('field', `${JSON.stringify(code.slice(0, 64))} is not an NSM error code (${NSM_ERROR_CODES.join(', ')})`);
+      if (!(NSM_ERROR_CODES as readonly string[]).includes(code))
+        throw new NsmProtocolError(
+          'field',
+          `${JSON.stringify(code.slice(0, 64))} is not an NSM error code (${NSM_ERROR_CODES.join(', ')})`,
+        );
       return { type: 'Error', code: code as NsmErrorCode };
     }
     default:
-      throw new NsmProtocolError('unknown-variant', `${JSON.stringify(name.slice(0, 64))} is not an NSM response (${RESPONSE_TYPES.join(', ')})`);
+      throw new NsmProtocolError(
+        'unknown-variant',
+        `${JSON.stringify(name.slice(0, 64))} is not an NSM response (${RESPONSE_TYPES.join(', ')})`,
+      );
   }
 }
 
@@ -470,18 +557,27 @@ function jsonFail(message: string): never {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function jsonVariant(value: unknown, kinds: readonly string[], what: string): { name: string; body: Record<string, unknown> | undefined } {
+function jsonVariant(
+  value: unknown,
+  kinds: readonly string[],
+  what: string,
+): { name: string; body: Record<string, unknown> | undefined } {
   if (typeof value === 'string') return { name: value, body: undefined };
   if (isRecord(value)) {
     const keys = Object.keys(value);
-    if (keys.length !== 1) jsonFail(`${what} must be a variant name or an object with exactly one key (the variant), not an object with ${keys.length} keys`);
+    if (keys.length !== 1)
+      jsonFail(
+        `${what} must be a variant name or an object with exactly one key (the variant), not an object with ${keys.length} keys`,
+      );
     const name = keys[0] as string;
     const body = value[name];
     if (body === null || body === undefined) return { name, body: {} };
     if (!isRecord(body)) return { name, body: { __value: body } };
     return { name, body };
   }
-  return jsonFail(`${what} must be one of ${kinds.join(', ')}: a name like "GetRandom" or an object like {"DescribePCR":{"index":0}}`);
+  return jsonFail(
+    `${what} must be one of ${kinds.join(', ')}: a name like "GetRandom" or an object like {"DescribePCR":{"index":0}}`,
+  );
 }
 
 class JsonFields {
@@ -498,7 +594,8 @@ class JsonFields {
   u16(name: string): number {
     const v = this.get(name);
     if (v === undefined) this.bad(name, 'is missing');
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) this.bad(name, `must be an integer from 0 to 65535, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff)
+      this.bad(name, `must be an integer from 0 to 65535, not ${JSON.stringify(v)}`);
     return v;
   }
   private hex(name: string, v: unknown): Uint8Array {
@@ -531,7 +628,8 @@ class JsonFields {
   }
   u16Array(name: string): number[] {
     const v = this.get(name);
-    if (!Array.isArray(v) || !v.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i <= 0xffff)) this.bad(name, 'must be an array of integers from 0 to 65535');
+    if (!Array.isArray(v) || !v.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i <= 0xffff))
+      this.bad(name, 'must be an array of integers from 0 to 65535');
     return [...new Set(v as number[])].sort((a, b) => a - b);
   }
 }
@@ -554,7 +652,12 @@ export function requestFromJson(value: unknown): NsmRequest {
     case 'LockPCRs':
       return { type: name, range: f.u16('range') };
     case 'Attestation':
-      return { type: name, userData: f.optionalBytes('user_data'), nonce: f.optionalBytes('nonce'), publicKey: f.optionalBytes('public_key') };
+      return {
+        type: name,
+        userData: f.optionalBytes('user_data'),
+        nonce: f.optionalBytes('nonce'),
+        publicKey: f.optionalBytes('public_key'),
+      };
     case 'DescribeNSM':
     case 'GetRandom':
       if (body && Object.keys(body).length > 0) jsonFail(`${name} has no fields`);
@@ -575,7 +678,13 @@ export function requestToJson(request: NsmRequest): unknown {
     case 'LockPCRs':
       return { LockPCRs: { range: request.range } };
     case 'Attestation':
-      return { Attestation: { user_data: hexOrNull(request.userData), nonce: hexOrNull(request.nonce), public_key: hexOrNull(request.publicKey) } };
+      return {
+        Attestation: {
+          user_data: hexOrNull(request.userData),
+          nonce: hexOrNull(request.nonce),
+          public_key: hexOrNull(request.publicKey),
+        },
+      };
     case 'DescribeNSM':
     case 'GetRandom':
       return request.type;
@@ -629,7 +738,8 @@ export function responseFromJson(value: unknown): NsmResponse {
       return { type: name };
     case 'DescribeNSM': {
       const digest = f.text('digest');
-      if (!(NSM_DIGESTS as readonly string[]).includes(digest)) jsonFail(`DescribeNSM.digest must be one of ${NSM_DIGESTS.join(', ')}`);
+      if (!(NSM_DIGESTS as readonly string[]).includes(digest))
+        jsonFail(`DescribeNSM.digest must be one of ${NSM_DIGESTS.join(', ')}`);
       return {
         type: name,
         versionMajor: f.u16('version_major'),
@@ -647,7 +757,8 @@ export function responseFromJson(value: unknown): NsmResponse {
       return { type: name, random: f.bytes('random') };
     case 'Error': {
       const code = body?.['__value'];
-      if (typeof code !== 'string' || !(NSM_ERROR_CODES as readonly string[]).includes(code)) jsonFail(`Error must carry one of ${NSM_ERROR_CODES.join(', ')}`);
+      if (typeof code !== 'string' || !(NSM_ERROR_CODES as readonly string[]).includes(code))
+        jsonFail(`Error must carry one of ${NSM_ERROR_CODES.join(', ')}`);
       return { type: 'Error', code: code as NsmErrorCode };
     }
     default:

@@ -171,7 +171,8 @@ export class ImageTree {
 
   constructor(options: { maxEntries?: number } = {}) {
     const max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`maxEntries must be a non-negative integer, not ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new RangeError(`maxEntries must be a non-negative integer, not ${String(max)}`);
     this.maxEntries = max;
     this.root = { inode: dirInode(0o755, 0, 0, 0), layer: -1, prunedIn: -1 };
   }
@@ -215,7 +216,8 @@ export class ImageTree {
     } catch (e) {
       if (e instanceof FlattenError || e instanceof CancelledError) throw e;
       if (e instanceof TarFormatError) {
-        const code: FlattenErrorCode = e.code === 'unsafe-path' || e.code === 'link-escape' || e.code === 'through-symlink' ? e.code : 'bad-tar';
+        const code: FlattenErrorCode =
+          e.code === 'unsafe-path' || e.code === 'link-escape' || e.code === 'through-symlink' ? e.code : 'bad-tar';
         const at = current === undefined ? '' : ` at ${show(current)}`;
         throw new FlattenError(code, L, `${what}${at}: ${e.message}`, current, { cause: e });
       }
@@ -225,7 +227,14 @@ export class ImageTree {
     }
   }
 
-  private async applyEntry(entry: TarEntry, path: string, L: number, what: string, store: ContentStore, stats: LayerStats): Promise<void> {
+  private async applyEntry(
+    entry: TarEntry,
+    path: string,
+    L: number,
+    what: string,
+    store: ContentStore,
+    stats: LayerStats,
+  ): Promise<void> {
     if (path === '') {
       // "./": only the root's metadata (the PathGuard admits only directories here).
       this.root.inode = dirInode(entry.mode, entry.uid, entry.gid, normaliseMtime(entry.mtime));
@@ -258,7 +267,17 @@ export class ImageTree {
         const content = entry.size === 0 ? { offset: 0, size: 0 } : await store.put(entry.data(), entry.size);
         stats.files++;
         stats.bytes += entry.size;
-        inode = { type: 'file', mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime, size: entry.size, content, rdevMajor: 0, rdevMinor: 0 };
+        inode = {
+          type: 'file',
+          mode: entry.mode,
+          uid: entry.uid,
+          gid: entry.gid,
+          mtime,
+          size: entry.size,
+          content,
+          rdevMajor: 0,
+          rdevMinor: 0,
+        };
         break;
       }
       case 'hardlink': {
@@ -273,7 +292,12 @@ export class ImageTree {
           );
         }
         if (node.inode.type === 'directory') {
-          throw new FlattenError('hardlink-to-directory', L, `${what}: the hard link ${show(path)} points to the directory ${show(target)}; directories cannot be hard-linked`, path);
+          throw new FlattenError(
+            'hardlink-to-directory',
+            L,
+            `${what}: the hard link ${show(path)} points to the directory ${show(target)}; directories cannot be hard-linked`,
+            path,
+          );
         }
         inode = node.inode;
         if (node === this.lookup(path)) return; // a link to itself
@@ -281,17 +305,45 @@ export class ImageTree {
         break;
       }
       case 'symlink':
-        inode = { type: 'symlink', mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime, size: 0, linkName: entry.linkName, rdevMajor: 0, rdevMinor: 0 };
+        inode = {
+          type: 'symlink',
+          mode: entry.mode,
+          uid: entry.uid,
+          gid: entry.gid,
+          mtime,
+          size: 0,
+          linkName: entry.linkName,
+          rdevMajor: 0,
+          rdevMinor: 0,
+        };
         break;
       case 'directory':
         inode = dirInode(entry.mode, entry.uid, entry.gid, mtime);
         break;
       case 'char':
       case 'block':
-        inode = { type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime, size: 0, rdevMajor: entry.devMajor, rdevMinor: entry.devMinor };
+        inode = {
+          type: entry.type,
+          mode: entry.mode,
+          uid: entry.uid,
+          gid: entry.gid,
+          mtime,
+          size: 0,
+          rdevMajor: entry.devMajor,
+          rdevMinor: entry.devMinor,
+        };
         break;
       case 'fifo':
-        inode = { type: 'fifo', mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime, size: 0, rdevMajor: 0, rdevMinor: 0 };
+        inode = {
+          type: 'fifo',
+          mode: entry.mode,
+          uid: entry.uid,
+          gid: entry.gid,
+          mtime,
+          size: 0,
+          rdevMajor: 0,
+          rdevMinor: 0,
+        };
         break;
     }
 
@@ -407,7 +459,8 @@ export class ImageTree {
     const pending: Node[] = [this.root];
     while (pending.length > 0) {
       const x = pending.pop() as Node;
-      if (x !== this.root && x.inode.shared && x.inode.type === 'symlink') counts.set(x.inode, (counts.get(x.inode) ?? 0) + 1);
+      if (x !== this.root && x.inode.shared && x.inode.type === 'symlink')
+        counts.set(x.inode, (counts.get(x.inode) ?? 0) + 1);
       if (x.children !== undefined) for (const c of x.children.values()) pending.push(c);
     }
     for (const [inode, n] of counts) if (n < 2) counts.delete(inode);
@@ -452,7 +505,9 @@ export class ImageTree {
             size: 0,
             ...(inode.content ? { content: inode.content } : {}),
             linkName: first,
-            ...(inode.type === 'symlink' ? { links: symlinkPaths.get(inode) ?? 2, symlinkTarget: inode.linkName ?? '' } : {}),
+            ...(inode.type === 'symlink'
+              ? { links: symlinkPaths.get(inode) ?? 2, symlinkTarget: inode.linkName ?? '' }
+              : {}),
             rdevMajor: inode.rdevMajor,
             rdevMinor: inode.rdevMinor,
           };
@@ -470,7 +525,7 @@ export class ImageTree {
         size: inode.size,
         ...(inode.content ? { content: inode.content } : {}),
         ...(inode.linkName !== undefined ? { linkName: inode.linkName } : {}),
-        ...(symlinkPaths.has(inode) ? { links: symlinkPaths.get(inode) as number } : {}),
+        ...(symlinkPaths.has(inode) ? { links: symlinkPaths.get(inode) } : {}),
         rdevMajor: inode.rdevMajor,
         rdevMinor: inode.rdevMinor,
       };

@@ -40,15 +40,21 @@ const LAYER_TYPES: ReadonlyMap<string, Compression> = new Map<string, Compressio
   ['application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'gzip'],
 ]);
 
-export const isIndexMediaType = (t: string | undefined): boolean => t === MEDIA_TYPES.ociIndex || t === MEDIA_TYPES.dockerList;
-export const isManifestMediaType = (t: string | undefined): boolean => t === MEDIA_TYPES.ociManifest || t === MEDIA_TYPES.dockerManifest;
-export const isConfigMediaType = (t: string | undefined): boolean => t === MEDIA_TYPES.ociConfig || t === MEDIA_TYPES.dockerConfig;
+export const isIndexMediaType = (t: string | undefined): boolean =>
+  t === MEDIA_TYPES.ociIndex || t === MEDIA_TYPES.dockerList;
+export const isManifestMediaType = (t: string | undefined): boolean =>
+  t === MEDIA_TYPES.ociManifest || t === MEDIA_TYPES.dockerManifest;
+export const isConfigMediaType = (t: string | undefined): boolean =>
+  t === MEDIA_TYPES.ociConfig || t === MEDIA_TYPES.dockerConfig;
 
 /** The compression of a layer media type; 'unsupported-media-type' for anything that is not a tar layer. */
 export function layerCompression(mediaType: string, what: string): Compression {
   const c = LAYER_TYPES.get(mediaType);
   if (c === undefined) {
-    throw new ImageSourceError('unsupported-media-type', `${what}: the layer media type ${show(mediaType)} is not a tar layer this builder can read (OCI layer tar, +gzip, +zstd, or Docker rootfs.diff.tar.gzip)`);
+    throw new ImageSourceError(
+      'unsupported-media-type',
+      `${what}: the layer media type ${show(mediaType)} is not a tar layer this builder can read (OCI layer tar, +gzip, +zstd, or Docker rootfs.diff.tar.gzip)`,
+    );
   }
   return c;
 }
@@ -60,7 +66,10 @@ export function layerCompression(mediaType: string, what: string): Compression {
 export function show(v: unknown, max = 120): string {
   let s: string;
   try {
-    s = typeof v === 'string' ? JSON.stringify(v.length > max ? `${v.slice(0, max)}…` : v) : (JSON.stringify(v) ?? String(v));
+    s =
+      typeof v === 'string'
+        ? JSON.stringify(v.length > max ? `${v.slice(0, max)}…` : v)
+        : (JSON.stringify(v) ?? String(v));
   } catch {
     s = String(v);
   }
@@ -89,7 +98,8 @@ function typeName(v: unknown): string {
 
 function stringAt(o: Record<string, unknown>, key: string, what: string, field = key): string {
   const v = get(o, key);
-  if (typeof v !== 'string') throw bad(what, `${field} must be a string, not ${v === undefined ? 'absent' : typeName(v)}`);
+  if (typeof v !== 'string')
+    throw bad(what, `${field} must be a string, not ${v === undefined ? 'absent' : typeName(v)}`);
   return v;
 }
 
@@ -165,7 +175,11 @@ export function shortDigest(d: string): string {
 /** Refuses a JSON document before reading it when its size is above MAX_JSON_SIZE. */
 export function checkJsonSize(size: number, what: string, max = MAX_JSON_SIZE): void {
   if (!Number.isSafeInteger(size) || size < 0) throw bad(what, `the size ${show(size, 40)} is not a byte count`);
-  if (size > max) throw bad(what, `${size} bytes is larger than the ${max} bytes accepted for an image JSON document; it is not read`);
+  if (size > max)
+    throw bad(
+      what,
+      `${size} bytes is larger than the ${max} bytes accepted for an image JSON document; it is not read`,
+    );
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -238,15 +252,30 @@ export function parseDescriptor(v: unknown, what: string, field: string): Descri
     throw bad(what, `${field}.size must be a non-negative integer below 2^53, not ${typeName(size)}`);
   }
   const annotations = stringMap(get(o, 'annotations'), what, `${field}.annotations`);
-  const platform = get(o, 'platform') === undefined || get(o, 'platform') === null ? undefined : parsePlatform(get(o, 'platform'), what, `${field}.platform`);
+  const platform =
+    get(o, 'platform') === undefined || get(o, 'platform') === null
+      ? undefined
+      : parsePlatform(get(o, 'platform'), what, `${field}.platform`);
   const urlsValue = get(o, 'urls');
-  const urls = urlsValue === undefined || urlsValue === null ? undefined : stringArray(urlsValue, what, `${field}.urls`, 100);
-  return { mediaType, digest: digest as string, size, annotations, ...(platform ? { platform } : {}), ...(urls ? { urls } : {}) };
+  const urls =
+    urlsValue === undefined || urlsValue === null ? undefined : stringArray(urlsValue, what, `${field}.urls`, 100);
+  return {
+    mediaType,
+    digest: digest as string,
+    size,
+    annotations,
+    ...(platform ? { platform } : {}),
+    ...(urls ? { urls } : {}),
+  };
 }
 
 function schemaVersion2(o: Record<string, unknown>, what: string): void {
   const v = get(o, 'schemaVersion');
-  if (v !== 2) throw bad(what, `schemaVersion must be 2, not ${v === undefined ? 'absent' : typeName(v)}${v === 1 ? ' (Docker image manifest v2 schema 1 is not supported)' : ''}`);
+  if (v !== 2)
+    throw bad(
+      what,
+      `schemaVersion must be 2, not ${v === undefined ? 'absent' : typeName(v)}${v === 1 ? ' (Docker image manifest v2 schema 1 is not supported)' : ''}`,
+    );
 }
 
 /** An OCI image index (index.json of a layout, or an index blob) or a Docker manifest list. */
@@ -255,11 +284,16 @@ export function parseIndex(json: unknown, what: string): ImageIndex {
   schemaVersion2(o, what);
   const mediaType = optionalString(o, 'mediaType', what);
   if (mediaType !== undefined && !isIndexMediaType(mediaType)) {
-    throw bad(what, `mediaType ${show(mediaType)} is not an image index (${MEDIA_TYPES.ociIndex} or ${MEDIA_TYPES.dockerList})`);
+    throw bad(
+      what,
+      `mediaType ${show(mediaType)} is not an image index (${MEDIA_TYPES.ociIndex} or ${MEDIA_TYPES.dockerList})`,
+    );
   }
   const list = get(o, 'manifests');
-  if (!Array.isArray(list)) throw bad(what, `manifests must be an array, not ${list === undefined ? 'absent' : typeName(list)}`);
-  if (list.length > MAX_INDEX_ENTRIES) throw bad(what, `lists ${list.length} manifests; at most ${MAX_INDEX_ENTRIES} are accepted`);
+  if (!Array.isArray(list))
+    throw bad(what, `manifests must be an array, not ${list === undefined ? 'absent' : typeName(list)}`);
+  if (list.length > MAX_INDEX_ENTRIES)
+    throw bad(what, `lists ${list.length} manifests; at most ${MAX_INDEX_ENTRIES} are accepted`);
   const manifests = list.map((d, i) => parseDescriptor(d, what, `manifests[${i}]`));
   const annotations = stringMap(get(o, 'annotations'), what, 'annotations');
   return { schemaVersion: 2, ...(mediaType ? { mediaType } : {}), manifests, annotations };
@@ -271,10 +305,15 @@ export function parseManifest(json: unknown, what: string): ImageManifest {
   schemaVersion2(o, what);
   const mediaType = optionalString(o, 'mediaType', what);
   if (mediaType !== undefined && !isManifestMediaType(mediaType)) {
-    if (isIndexMediaType(mediaType)) throw bad(what, `is an image index (${mediaType}), where an image manifest was expected`);
-    throw bad(what, `mediaType ${show(mediaType)} is not an image manifest (${MEDIA_TYPES.ociManifest} or ${MEDIA_TYPES.dockerManifest})`);
+    if (isIndexMediaType(mediaType))
+      throw bad(what, `is an image index (${mediaType}), where an image manifest was expected`);
+    throw bad(
+      what,
+      `mediaType ${show(mediaType)} is not an image manifest (${MEDIA_TYPES.ociManifest} or ${MEDIA_TYPES.dockerManifest})`,
+    );
   }
-  if (mediaType === undefined && has(o, 'manifests') && !has(o, 'config')) throw bad(what, 'is an image index, where an image manifest was expected');
+  if (mediaType === undefined && has(o, 'manifests') && !has(o, 'config'))
+    throw bad(what, 'is an image index, where an image manifest was expected');
   const config = parseDescriptor(get(o, 'config'), what, 'config');
   if (!isConfigMediaType(config.mediaType)) {
     throw new ImageSourceError(
@@ -283,7 +322,8 @@ export function parseManifest(json: unknown, what: string): ImageManifest {
     );
   }
   const list = get(o, 'layers');
-  if (!Array.isArray(list)) throw bad(what, `layers must be an array, not ${list === undefined ? 'absent' : typeName(list)}`);
+  if (!Array.isArray(list))
+    throw bad(what, `layers must be an array, not ${list === undefined ? 'absent' : typeName(list)}`);
   if (list.length > MAX_LAYERS) throw bad(what, `lists ${list.length} layers; at most ${MAX_LAYERS} are accepted`);
   const layers = list.map((d, i) => parseDescriptor(d, what, `layers[${i}]`));
   layers.forEach((l, i) => layerCompression(l.mediaType, `${what}: layers[${i}]`));
@@ -373,13 +413,15 @@ export interface DockerSaveEntry {
 export function parseDockerManifest(json: unknown, what: string): DockerSaveEntry[] {
   if (!Array.isArray(json)) throw bad(what, `must be an array of images, not ${typeName(json)}`);
   if (json.length === 0) throw bad(what, 'lists no images');
-  if (json.length > MAX_INDEX_ENTRIES) throw bad(what, `lists ${json.length} images; at most ${MAX_INDEX_ENTRIES} are accepted`);
+  if (json.length > MAX_INDEX_ENTRIES)
+    throw bad(what, `lists ${json.length} images; at most ${MAX_INDEX_ENTRIES} are accepted`);
   return json.map((item, i) => {
     const field = `[${i}]`;
     const o = objectAt(item, what, field);
     const config = stringAt(o, 'Config', what, `${field}.Config`);
     const tagsValue = get(o, 'RepoTags');
-    const repoTags = tagsValue === undefined || tagsValue === null ? [] : stringArray(tagsValue, what, `${field}.RepoTags`);
+    const repoTags =
+      tagsValue === undefined || tagsValue === null ? [] : stringArray(tagsValue, what, `${field}.RepoTags`);
     const layersValue = get(o, 'Layers');
     const layers = layersValue === null ? [] : stringArray(layersValue, what, `${field}.Layers`, MAX_LAYERS);
     const sources = get(o, 'LayerSources');
@@ -387,7 +429,8 @@ export function parseDockerManifest(json: unknown, what: string): DockerSaveEntr
     if (sources !== undefined && sources !== null) {
       const s = objectAt(sources, what, `${field}.LayerSources`);
       const pairs = Object.entries(s);
-      if (pairs.length > MAX_LAYERS) throw bad(what, `${field}.LayerSources has ${pairs.length} entries; at most ${MAX_LAYERS} are accepted`);
+      if (pairs.length > MAX_LAYERS)
+        throw bad(what, `${field}.LayerSources has ${pairs.length} entries; at most ${MAX_LAYERS} are accepted`);
       const entries = pairs.map(([k, d]) => {
         parseDigest(k, `${what}: ${field}.LayerSources key`);
         return [k, parseDescriptor(d, what, `${field}.LayerSources[${show(k, 80)}]`)] as const;
@@ -462,7 +505,13 @@ export function entryNames(d: Descriptor): string[] {
 export function selectByReference(index: ImageIndex, reference: string | undefined, what: string): Descriptor {
   const usable = index.manifests.filter((d) => isIndexMediaType(d.mediaType) || isManifestMediaType(d.mediaType));
   const tags = [...new Set(usable.flatMap(entryNames))];
-  const listing = tags.length === 0 ? 'it has no tagged images' : `it has ${tags.map((t) => show(t, 80)).slice(0, 30).join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
+  const listing =
+    tags.length === 0
+      ? 'it has no tagged images'
+      : `it has ${tags
+          .map((t) => show(t, 80))
+          .slice(0, 30)
+          .join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
   if (reference === undefined || reference === '') {
     const digests = new Set(usable.map((d) => d.digest));
     if (digests.size === 1) return usable[0] as Descriptor;
@@ -473,24 +522,42 @@ export function selectByReference(index: ImageIndex, reference: string | undefin
   const found = exact.length > 0 ? exact : usable.filter((d) => entryNames(d).some((n) => sameReference(n, reference)));
   const digests = new Set(found.map((d) => d.digest));
   if (digests.size === 1) return found[0] as Descriptor;
-  if (digests.size === 0) throw new ImageSourceError('no-such-tag', `${what} has no image tagged ${show(reference, 80)}; ${listing}`);
-  throw new ImageSourceError('no-such-tag', `${what} has ${digests.size} different images tagged ${show(reference, 80)}`);
+  if (digests.size === 0)
+    throw new ImageSourceError('no-such-tag', `${what} has no image tagged ${show(reference, 80)}; ${listing}`);
+  throw new ImageSourceError(
+    'no-such-tag',
+    `${what} has ${digests.size} different images tagged ${show(reference, 80)}`,
+  );
 }
 
 /** The entry of a `docker save` manifest.json that `reference` names (RepoTags), or the only one. */
-export function selectDockerEntry(entries: readonly DockerSaveEntry[], reference: string | undefined, what: string): DockerSaveEntry {
+export function selectDockerEntry(
+  entries: readonly DockerSaveEntry[],
+  reference: string | undefined,
+  what: string,
+): DockerSaveEntry {
   const tags = [...new Set(entries.flatMap((e) => e.repoTags))];
-  const listing = tags.length === 0 ? 'it has no tagged images' : `it has ${tags.map((t) => show(t, 80)).slice(0, 30).join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
+  const listing =
+    tags.length === 0
+      ? 'it has no tagged images'
+      : `it has ${tags
+          .map((t) => show(t, 80))
+          .slice(0, 30)
+          .join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
   if (reference === undefined || reference === '') {
     if (entries.length === 1) return entries[0] as DockerSaveEntry;
-    throw new ImageSourceError('no-such-tag', `${what} holds ${entries.length} images and no tag was given; ${listing}`);
+    throw new ImageSourceError(
+      'no-such-tag',
+      `${what} holds ${entries.length} images and no tag was given; ${listing}`,
+    );
   }
   const exact = entries.filter((e) => e.repoTags.includes(reference));
   const found = exact.length > 0 ? exact : entries.filter((e) => e.repoTags.some((t) => sameReference(t, reference)));
   if (found.length === 1) return found[0] as DockerSaveEntry;
   if (found.length === 0) {
     // `docker save <image>@sha256:...` and saves by ID write no RepoTags: the only image then fits.
-    if (entries.length === 1 && (entries[0] as DockerSaveEntry).repoTags.length === 0) return entries[0] as DockerSaveEntry;
+    if (entries.length === 1 && (entries[0] as DockerSaveEntry).repoTags.length === 0)
+      return entries[0] as DockerSaveEntry;
     throw new ImageSourceError('no-such-tag', `${what} has no image tagged ${show(reference, 80)}; ${listing}`);
   }
   throw new ImageSourceError('no-such-tag', `${what} has ${found.length} images tagged ${show(reference, 80)}`);
@@ -546,7 +613,9 @@ export interface ManifestChoice {
  * listing the platforms the index has.
  */
 export function selectManifest(index: ImageIndex, want: PlatformWanted, what = 'the image index'): ManifestChoice {
-  const images = index.manifests.filter((d) => !isAttestation(d) && (isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)));
+  const images = index.manifests.filter(
+    (d) => !isAttestation(d) && (isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)),
+  );
   const count = `${index.manifests.length} manifest${index.manifests.length === 1 ? '' : 's'}`;
   let best: { d: Descriptor; rank: number } | undefined;
   for (const d of images) {
@@ -555,15 +624,27 @@ export function selectManifest(index: ImageIndex, want: PlatformWanted, what = '
     if (rank !== undefined && (best === undefined || rank < best.rank)) best = { d, rank };
   }
   if (best) {
-    return { descriptor: best.d, platformNote: `picked ${formatPlatform(best.d.platform as Platform)} (${shortDigest(best.d.digest)}) from ${count}` };
+    return {
+      descriptor: best.d,
+      platformNote: `picked ${formatPlatform(best.d.platform as Platform)} (${shortDigest(best.d.digest)}) from ${count}`,
+    };
   }
   const plainManifests = images.filter((d) => isManifestMediaType(d.mediaType));
   if (plainManifests.length === 1 && images.length === 1 && plainManifests[0]?.platform === undefined) {
     const d = plainManifests[0] as Descriptor;
-    return { descriptor: d, platformNote: `picked the only manifest (${shortDigest(d.digest)}, no platform given) from ${count}` };
+    return {
+      descriptor: d,
+      platformNote: `picked the only manifest (${shortDigest(d.digest)}, no platform given) from ${count}`,
+    };
   }
-  const nested = images.find((d) => isIndexMediaType(d.mediaType) && (d.platform === undefined || platformRank(d.platform, want) !== undefined));
-  if (nested) return { descriptor: nested, platformNote: `followed the nested index ${shortDigest(nested.digest)} from ${count}` };
+  const nested = images.find(
+    (d) => isIndexMediaType(d.mediaType) && (d.platform === undefined || platformRank(d.platform, want) !== undefined),
+  );
+  if (nested)
+    return {
+      descriptor: nested,
+      platformNote: `followed the nested index ${shortDigest(nested.digest)} from ${count}`,
+    };
   throw noMatch(index, want, what);
 }
 
@@ -571,9 +652,22 @@ function wantedText(want: PlatformWanted): string {
   return `${want.os ?? 'linux'}/${want.architecture}${want.variant ? `/${want.variant}` : ''}`;
 }
 
-function noMatch(index: ImageIndex, want: PlatformWanted, what: string, extra: readonly string[] = []): ImageSourceError {
+function noMatch(
+  index: ImageIndex,
+  want: PlatformWanted,
+  what: string,
+  extra: readonly string[] = [],
+): ImageSourceError {
   const present = [
-    ...index.manifests.map((d) => (isAttestation(d) ? 'attestation' : isIndexMediaType(d.mediaType) ? `index ${shortDigest(d.digest)}` : d.platform ? formatPlatform(d.platform) : 'no platform')),
+    ...index.manifests.map((d) =>
+      isAttestation(d)
+        ? 'attestation'
+        : isIndexMediaType(d.mediaType)
+          ? `index ${shortDigest(d.digest)}`
+          : d.platform
+            ? formatPlatform(d.platform)
+            : 'no platform',
+    ),
     ...extra,
   ];
   const list = present.length === 0 ? 'it lists no manifests' : `it has ${[...new Set(present)].join(', ')}`;
@@ -590,7 +684,10 @@ export async function resolveIndex(
   want: PlatformWanted,
   loadIndex: (d: Descriptor) => Promise<ImageIndex>,
   what = 'the image index',
-  options: { readonly maxDepth?: number; /** The digest of `index` itself, when it is a blob. */ readonly digest?: string } = {},
+  options: {
+    readonly maxDepth?: number;
+    /** The digest of `index` itself, when it is a blob. */ readonly digest?: string;
+  } = {},
 ): Promise<ManifestChoice> {
   const maxDepth = options.maxDepth ?? MAX_INDEX_DEPTH;
   const notes: string[] = [];
@@ -604,7 +701,8 @@ export async function resolveIndex(
       return { descriptor: choice.descriptor, platformNote: notes.join('; ') };
     }
     const d = choice.descriptor;
-    if (seen.has(d.digest)) throw bad(what, `the nested index ${shortDigest(d.digest)} appears twice on the way down (an index loop)`);
+    if (seen.has(d.digest))
+      throw bad(what, `the nested index ${shortDigest(d.digest)} appears twice on the way down (an index loop)`);
     if (depth + 1 > maxDepth) throw bad(what, `indexes are nested more than ${maxDepth} levels deep`);
     seen.add(d.digest);
     current = await loadIndex(d);
@@ -617,8 +715,13 @@ export async function resolveIndex(
  * Throws 'no-matching-platform'.
  */
 export function checkConfigPlatform(config: ImageConfig, want: PlatformWanted, what: string): void {
-  const p: Platform = config.variant ? { architecture: config.architecture, os: config.os, variant: config.variant } : { architecture: config.architecture, os: config.os };
+  const p: Platform = config.variant
+    ? { architecture: config.architecture, os: config.os, variant: config.variant }
+    : { architecture: config.architecture, os: config.os };
   if (platformRank(p, want) === undefined) {
-    throw new ImageSourceError('no-matching-platform', `${what} is an image for ${formatPlatform(p)}, not ${wantedText(want)}`);
+    throw new ImageSourceError(
+      'no-matching-platform',
+      `${what} is an image for ${formatPlatform(p)}, not ${wantedText(want)}`,
+    );
   }
 }

@@ -186,7 +186,8 @@ class Input {
   /** Reads and discards everything left; returns the byte count. */
   async drain(): Promise<number> {
     let n = 0;
-    for (let part = await this.take(Number.MAX_SAFE_INTEGER); part; part = await this.take(Number.MAX_SAFE_INTEGER)) n += part.length;
+    for (let part = await this.take(Number.MAX_SAFE_INTEGER); part; part = await this.take(Number.MAX_SAFE_INTEGER))
+      n += part.length;
     return n;
   }
 
@@ -243,7 +244,11 @@ export function parseTarNumber(field: Uint8Array, what: string, offset: number):
   for (let i = start; i < end; i++) {
     const c = field[i] as number;
     if (c < 0x30 || c > 0x37) {
-      throw new TarFormatError('bad-number', offset, `the ${what} field ${JSON.stringify(String.fromCharCode(...field))} is not an octal number`);
+      throw new TarFormatError(
+        'bad-number',
+        offset,
+        `the ${what} field ${JSON.stringify(String.fromCharCode(...field))} is not an octal number`,
+      );
     }
     v = v * 8 + (c - 0x30);
   }
@@ -272,23 +277,37 @@ export function parsePax(payload: Uint8Array, offset: number): Map<string, strin
     while (i < payload.length && payload[i] !== 0x20) {
       const c = payload[i] as number;
       if (c < 0x30 || c > 0x39 || i - pos >= 10) {
-        throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} does not start with a decimal length`);
+        throw new TarFormatError(
+          'bad-pax',
+          offset,
+          `PAX record at payload byte ${pos} does not start with a decimal length`,
+        );
       }
       len = len * 10 + (c - 0x30);
       i++;
     }
-    if (i === pos || i >= payload.length) throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} has no "<length> " prefix`);
+    if (i === pos || i >= payload.length)
+      throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} has no "<length> " prefix`);
     const end = pos + len;
     if (len <= i - pos + 1 || end > payload.length) {
-      throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} claims ${len} bytes; ${payload.length - pos} remain`);
+      throw new TarFormatError(
+        'bad-pax',
+        offset,
+        `PAX record at payload byte ${pos} claims ${len} bytes; ${payload.length - pos} remain`,
+      );
     }
-    if (payload[end - 1] !== 0x0a) throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} does not end with a newline`);
+    if (payload[end - 1] !== 0x0a)
+      throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} does not end with a newline`);
     const record = payload.subarray(i + 1, end - 1);
     const eq = record.indexOf(0x3d);
     if (eq <= 0) throw new TarFormatError('bad-pax', offset, `PAX record at payload byte ${pos} has no "key=value"`);
     const key = decodeUtf8(record.subarray(0, eq), 'PAX record key', offset);
     if (key.startsWith('GNU.sparse.')) {
-      throw new TarFormatError('unsupported-type', offset, `PAX key ${key} describes a sparse file, which is not supported`);
+      throw new TarFormatError(
+        'unsupported-type',
+        offset,
+        `PAX key ${key} describes a sparse file, which is not supported`,
+      );
     }
     if (PAX_KEYS.has(key)) {
       const value = decodeUtf8(record.subarray(eq + 1), `PAX ${key} value`, offset);
@@ -307,14 +326,23 @@ const PAX_TIME = /^-?[0-9]{1,16}(\.[0-9]{0,32})?$/;
 
 function paxInteger(value: string, key: string, offset: number): number {
   const v = DECIMAL.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(v)) throw new TarFormatError('bad-number', offset, `PAX ${key}=${JSON.stringify(value.slice(0, 40))} is not a non-negative integer below 2^53`);
+  if (!Number.isSafeInteger(v))
+    throw new TarFormatError(
+      'bad-number',
+      offset,
+      `PAX ${key}=${JSON.stringify(value.slice(0, 40))} is not a non-negative integer below 2^53`,
+    );
   return v;
 }
 
 function paxTime(value: string, offset: number): number {
   const v = PAX_TIME.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER) {
-    throw new TarFormatError('bad-number', offset, `PAX mtime=${JSON.stringify(value.slice(0, 40))} is not a decimal number of seconds`);
+    throw new TarFormatError(
+      'bad-number',
+      offset,
+      `PAX mtime=${JSON.stringify(value.slice(0, 40))} is not a decimal number of seconds`,
+    );
   }
   return v;
 }
@@ -392,22 +420,40 @@ function headerFormat(block: Uint8Array, offset: number): TarHeaderFormat {
   try {
     stored = parseTarNumber(block.subarray(148, 156), 'checksum', offset);
   } catch {
-    throw new TarFormatError('bad-checksum', offset, `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; this is not a tar header`);
+    throw new TarFormatError(
+      'bad-checksum',
+      offset,
+      `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; this is not a tar header`,
+    );
   }
   const sums = checksums(block);
   if (stored !== sums.unsigned && stored !== sums.signed) {
-    throw new TarFormatError('bad-checksum', offset, `header checksum ${stored} does not match the sum of the header bytes (${sums.unsigned})`);
+    throw new TarFormatError(
+      'bad-checksum',
+      offset,
+      `header checksum ${stored} does not match the sum of the header bytes (${sums.unsigned})`,
+    );
   }
   const magic = textOf(block.subarray(257, 263));
   const version = textOf(block.subarray(263, 265));
   if (magic === 'ustar\0') return 'ustar';
   if (magic === 'ustar ' && version === ' \0') return 'gnu';
   if (isZeroBlock(block.subarray(257, 265))) return 'v7';
-  throw new TarFormatError('bad-header', offset, `unknown header magic ${JSON.stringify(magic + version)} (expected "ustar\\0" + "00", GNU "ustar  \\0", or none)`);
+  throw new TarFormatError(
+    'bad-header',
+    offset,
+    `unknown header magic ${JSON.stringify(magic + version)} (expected "ustar\\0" + "00", GNU "ustar  \\0", or none)`,
+  );
 }
 
 /** The fields of the header block itself. */
-function headerFields(block: Uint8Array, format: TarHeaderFormat, type: TarEntryType, size: number, offset: number): HeaderFields {
+function headerFields(
+  block: Uint8Array,
+  format: TarHeaderFormat,
+  type: TarEntryType,
+  size: number,
+  offset: number,
+): HeaderFields {
   let name = decodeUtf8(cString(block.subarray(0, 100)), 'entry name', offset);
   if (format === 'ustar') {
     const prefix = cString(block.subarray(345, 500));
@@ -438,7 +484,6 @@ function applyPax(fields: HeaderFields, pax: ReadonlyMap<string, string>, offset
     else if (k === 'mtime') fields.mtime = paxTime(v, offset);
   }
 }
-
 
 const textOf = (b: Uint8Array) => String.fromCharCode(...b);
 
@@ -529,7 +574,11 @@ export class TarReader implements AsyncIterable<TarEntry> {
   /** Reads a metadata payload (PAX header, GNU long name) of `size` bytes plus its padding. */
   private async payload(size: number, kind: string, offset: number): Promise<Uint8Array> {
     if (size > this.maxMeta) {
-      throw new TarFormatError('oversized-header', offset, `${kind} claims ${size} bytes; at most ${this.maxMeta} are accepted`);
+      throw new TarFormatError(
+        'oversized-header',
+        offset,
+        `${kind} claims ${size} bytes; at most ${this.maxMeta} are accepted`,
+      );
     }
     const out = new Uint8Array(size);
     if ((await this.input.readFull(out)) < size) throw this.truncated(`a ${kind}`);
@@ -569,7 +618,11 @@ export class TarReader implements AsyncIterable<TarEntry> {
       // An old-style regular file whose name ends in "/" is a directory.
       if (flag === '\0' && fields.name.endsWith('/')) fields.type = 'directory';
       if (fields.type !== 'file' && fields.size !== 0) {
-        throw new TarFormatError('unexpected-data', offset, `a ${fields.type} entry (${JSON.stringify(fields.name.slice(0, 200))}) declares ${fields.size} data bytes; only regular files carry data`);
+        throw new TarFormatError(
+          'unexpected-data',
+          offset,
+          `a ${fields.type} entry (${JSON.stringify(fields.name.slice(0, 200))}) declares ${fields.size} data bytes; only regular files carry data`,
+        );
       }
       if (fields.type !== 'hardlink' && fields.type !== 'symlink') fields.linkName = '';
       return this.entry(fields, format, offset, pending.startOffset);
@@ -577,19 +630,37 @@ export class TarReader implements AsyncIterable<TarEntry> {
   }
 
   /** A clean end of input, or a zero block: the end-of-archive marker, checked. */
-  private async endOfArchive(block: Uint8Array | undefined, pendingMeta: boolean, offset: number, buffer: Uint8Array): Promise<undefined> {
+  private async endOfArchive(
+    block: Uint8Array | undefined,
+    pendingMeta: boolean,
+    offset: number,
+    buffer: Uint8Array,
+  ): Promise<undefined> {
     if (!block) {
       if (pendingMeta) throw this.truncated('an entry announced by a PAX or GNU long-name header (no header follows)');
       if (this.requireEnd) {
-        throw new TarFormatError('truncated', offset, 'the tar stream ends without the end-of-archive marker (two 512-byte zero blocks)');
+        throw new TarFormatError(
+          'truncated',
+          offset,
+          'the tar stream ends without the end-of-archive marker (two 512-byte zero blocks)',
+        );
       }
       return this.finishEnd('eof');
     }
-    if (pendingMeta) throw new TarFormatError('truncated', offset, 'an end-of-archive marker follows a PAX or GNU long-name header instead of its entry');
+    if (pendingMeta)
+      throw new TarFormatError(
+        'truncated',
+        offset,
+        'an end-of-archive marker follows a PAX or GNU long-name header instead of its entry',
+      );
     const second = await this.block('the end-of-archive marker', buffer);
     if (!second) return this.finishEnd('lone-zero-block');
     if (!isZeroBlock(second)) {
-      throw new TarFormatError('bad-end', offset + BLOCK, 'a zero block is followed by a non-zero block; the end-of-archive marker is two zero blocks');
+      throw new TarFormatError(
+        'bad-end',
+        offset + BLOCK,
+        'a zero block is followed by a non-zero block; the end-of-archive marker is two zero blocks',
+      );
     }
     return this.finishEnd('zero-blocks');
   }
@@ -607,7 +678,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
           else this.global.set(k, v);
         }
         // A global header stands alone: it does not start an entry.
-        if (pending.local.size === 0 && pending.longName === undefined && pending.longLink === undefined) pending.startOffset = -1;
+        if (pending.local.size === 0 && pending.longName === undefined && pending.longLink === undefined)
+          pending.startOffset = -1;
       }
       return true;
     }
@@ -635,7 +707,11 @@ export class TarReader implements AsyncIterable<TarEntry> {
       format,
       data: () => {
         if (opened || this.current !== id) {
-          throw new TarFormatError('stale-entry', offset, `data() of ${JSON.stringify(name.slice(0, 200))} was called ${opened ? 'twice' : 'after the reader moved on to a later entry'}`);
+          throw new TarFormatError(
+            'stale-entry',
+            offset,
+            `data() of ${JSON.stringify(name.slice(0, 200))} was called ${opened ? 'twice' : 'after the reader moved on to a later entry'}`,
+          );
         }
         opened = true;
         return this.dataOf(id);
@@ -645,7 +721,12 @@ export class TarReader implements AsyncIterable<TarEntry> {
 
   private async *dataOf(id: number): AsyncGenerator<Uint8Array, void, undefined> {
     while (this.remaining > 0) {
-      if (this.current !== id) throw new TarFormatError('stale-entry', this.input.offset, 'entry data read after the reader moved on to a later entry');
+      if (this.current !== id)
+        throw new TarFormatError(
+          'stale-entry',
+          this.input.offset,
+          'entry data read after the reader moved on to a later entry',
+        );
       throwIfCancelled(this.cancellation, 'tar reading');
       const part = await this.input.take(this.remaining);
       if (!part) throw this.truncated('the data of an entry');
@@ -679,14 +760,21 @@ export function readTar(chunks: AsyncIterable<Uint8Array>, options: TarReaderOpt
  */
 export function confinePath(name: string, offset = 0): string {
   const show = JSON.stringify(typeof name === 'string' ? name.slice(0, 200) : name);
-  if (typeof name !== 'string' || name.length === 0) throw new TarFormatError('unsafe-path', offset, 'an entry has an empty name');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TarFormatError('unsafe-path', offset, 'an entry has an empty name');
   if (name.includes('\0')) throw new TarFormatError('unsafe-path', offset, `the name ${show} contains a NUL byte`);
-  if (name.startsWith('/')) throw new TarFormatError('unsafe-path', offset, `the name ${show} is absolute; archive names must be relative to the root`);
+  if (name.startsWith('/'))
+    throw new TarFormatError(
+      'unsafe-path',
+      offset,
+      `the name ${show} is absolute; archive names must be relative to the root`,
+    );
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (out.length === 0) throw new TarFormatError('unsafe-path', offset, `the name ${show} has a ".." that leaves the root`);
+      if (out.length === 0)
+        throw new TarFormatError('unsafe-path', offset, `the name ${show} has a ".." that leaves the root`);
       out.pop();
     } else {
       out.push(part);
@@ -718,7 +806,12 @@ export function linkEscapes(entryName: string, target: string, type: 'symlink' |
       return true;
     }
   }
-  const stack = target.startsWith('/') ? [] : base.split('/').filter((p) => p !== '').slice(0, -1);
+  const stack = target.startsWith('/')
+    ? []
+    : base
+        .split('/')
+        .filter((p) => p !== '')
+        .slice(0, -1);
   for (const part of target.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
@@ -746,21 +839,37 @@ export class PathGuard {
     const name = confinePath(entry.name, offset);
     const show = JSON.stringify(name.slice(0, 200));
     if (name === '' && entry.type !== 'directory') {
-      throw new TarFormatError('unsafe-path', offset, `a ${entry.type} entry ${JSON.stringify(entry.name)} names the root directory`);
+      throw new TarFormatError(
+        'unsafe-path',
+        offset,
+        `a ${entry.type} entry ${JSON.stringify(entry.name)} names the root directory`,
+      );
     }
     const through = this.symlinkAbove(name);
     if (through !== undefined) {
-      throw new TarFormatError('through-symlink', offset, `the entry ${show} lies under ${JSON.stringify(through)}, which the archive made a symlink earlier`);
+      throw new TarFormatError(
+        'through-symlink',
+        offset,
+        `the entry ${show} lies under ${JSON.stringify(through)}, which the archive made a symlink earlier`,
+      );
     }
     if (entry.type === 'symlink' || entry.type === 'hardlink') {
       if (linkEscapes(name, entry.linkName, entry.type)) {
-        throw new TarFormatError('link-escape', offset, `the ${entry.type} ${show} -> ${JSON.stringify(entry.linkName.slice(0, 200))} points outside the root`);
+        throw new TarFormatError(
+          'link-escape',
+          offset,
+          `the ${entry.type} ${show} -> ${JSON.stringify(entry.linkName.slice(0, 200))} points outside the root`,
+        );
       }
       if (entry.type === 'hardlink') {
         const target = confinePath(entry.linkName, offset);
         const via = this.symlinkAbove(target);
         if (via !== undefined) {
-          throw new TarFormatError('through-symlink', offset, `the hard link ${show} -> ${JSON.stringify(target)} goes through the symlink ${JSON.stringify(via)}`);
+          throw new TarFormatError(
+            'through-symlink',
+            offset,
+            `the hard link ${show} -> ${JSON.stringify(target)} goes through the symlink ${JSON.stringify(via)}`,
+          );
         }
       }
     }

@@ -97,8 +97,15 @@ export interface ConsoleStream {
  */
 export interface EnclaveOperations {
   listParents(): Promise<readonly ParentInfo[]>;
-  runEnclave(parentId: string, request: RunEnclaveRequest, options?: { readonly cancellation?: CancellationLike }): Promise<RunEnclaveJson>;
-  describeEnclaves(parentId: string, options?: { readonly metadata?: boolean }): Promise<readonly DescribeEnclaveJson[]>;
+  runEnclave(
+    parentId: string,
+    request: RunEnclaveRequest,
+    options?: { readonly cancellation?: CancellationLike },
+  ): Promise<RunEnclaveJson>;
+  describeEnclaves(
+    parentId: string,
+    options?: { readonly metadata?: boolean },
+  ): Promise<readonly DescribeEnclaveJson[]>;
   terminateEnclave(parentId: string, enclaveId: string): Promise<TerminateEnclaveJson>;
   /** Debug-mode enclaves only (BackendError 44 otherwise). */
   openConsole(parentId: string, enclaveId: string): Promise<ConsoleStream>;

@@ -29,7 +29,9 @@ export class ByteRangeError extends RangeError {
   ) {
     super(
       `${source}: cannot read ${length} bytes at offset ${offset}: ` +
-        (offset > size ? `the offset is past the end (${size} bytes)` : `only ${Math.max(0, size - offset)} bytes remain`),
+        (offset > size
+          ? `the offset is past the end (${size} bytes)`
+          : `only ${Math.max(0, size - offset)} bytes remain`),
     );
     this.name = 'ByteRangeError';
   }

@@ -74,7 +74,12 @@ export function attachesApplications(backend: EnclaveBackend): backend is Enclav
 }
 
 export function canRepairState(backend: EnclaveBackend): backend is EnclaveBackend & StateRepair {
-  return has(backend, 'repairState') && has(backend, 'terminateAllHosts') && has(backend, 'isStateDamage') && has(backend, 'stateDir', 'string');
+  return (
+    has(backend, 'repairState') &&
+    has(backend, 'terminateAllHosts') &&
+    has(backend, 'isStateDamage') &&
+    has(backend, 'stateDir', 'string')
+  );
 }
 
 /** Every capability by name, for context keys and tests. */

@@ -32,7 +32,10 @@ export class ConcatSource implements ByteSource {
       const within = offset + done - (this.starts[i] as number);
       const take = Math.min(pieceSize(piece) - within, length - done);
       if (take > 0) {
-        const part = piece instanceof Uint8Array ? piece.subarray(within, within + take) : await piece.source.read(piece.offset + within, take);
+        const part =
+          piece instanceof Uint8Array
+            ? piece.subarray(within, within + take)
+            : await piece.source.read(piece.offset + within, take);
         out.set(part, done);
         done += take;
       }

@@ -159,7 +159,11 @@ export function encodeHeader(h: CpioHeaderFields): string {
  */
 export function checkCpioName(name: string, offset = 0): Uint8Array {
   const reject = (why: string): never => {
-    throw new CpioFormatError('bad-name', offset, `cpio entry name ${JSON.stringify(name)} ${why}; names must be relative paths like "rootfs/etc/hosts"`);
+    throw new CpioFormatError(
+      'bad-name',
+      offset,
+      `cpio entry name ${JSON.stringify(name)} ${why}; names must be relative paths like "rootfs/etc/hosts"`,
+    );
   };
   if (typeof name !== 'string' || name.length === 0) reject('is empty');
   if (name.includes('\0')) reject('contains a NUL byte');
@@ -194,7 +198,11 @@ function checkField(what: string, value: number, name: string, offset: number): 
 }
 
 function isByteSource(data: CpioData): data is ByteSource {
-  return !(data instanceof Uint8Array) && typeof (data as ByteSource).read === 'function' && typeof (data as ByteSource).size === 'number';
+  return (
+    !(data instanceof Uint8Array) &&
+    typeof (data as ByteSource).read === 'function' &&
+    typeof (data as ByteSource).size === 'number'
+  );
 }
 
 /**
@@ -250,7 +258,11 @@ export class CpioWriter {
     return this.enqueue(async () => {
       const at = this.entryStart();
       if (!Number.isSafeInteger(meta.size) || meta.size < 0) {
-        throw new CpioFormatError('field-range', at, `cpio entry ${JSON.stringify(name)}: size ${String(meta.size)} is not a non-negative integer`);
+        throw new CpioFormatError(
+          'field-range',
+          at,
+          `cpio entry ${JSON.stringify(name)}: size ${String(meta.size)} is not a non-negative integer`,
+        );
       }
       if (meta.size > MAX_FIELD) {
         throw new CpioFormatError(
@@ -261,7 +273,11 @@ export class CpioWriter {
       }
       const known = data instanceof Uint8Array ? data.length : isByteSource(data) ? data.size : undefined;
       if (known !== undefined && known !== meta.size) {
-        throw new CpioFormatError('size-mismatch', at, `cpio entry ${JSON.stringify(name)}: the header says ${meta.size} bytes but the data has ${known}`);
+        throw new CpioFormatError(
+          'size-mismatch',
+          at,
+          `cpio entry ${JSON.stringify(name)}: the header says ${meta.size} bytes but the data has ${known}`,
+        );
       }
       await this.writeEntry(name, 'file', meta, meta.size, 0, 0, data);
     });
@@ -272,7 +288,12 @@ export class CpioWriter {
    * GNU cpio writes it): every path carries the target, and all share one inode number and nlink.
    * Without `link.ino` the entry takes the next inode number, which the other paths then pass.
    */
-  addSymlink(name: string, target: string, meta: CpioMeta, link: { readonly ino?: number; readonly nlink?: number } = {}): Promise<void> {
+  addSymlink(
+    name: string,
+    target: string,
+    meta: CpioMeta,
+    link: { readonly ino?: number; readonly nlink?: number } = {},
+  ): Promise<void> {
     return this.enqueue(async () => {
       const at = this.entryStart();
       const bytes = typeof target === 'string' ? utf8(target) : new Uint8Array(0);
@@ -301,7 +322,21 @@ export class CpioWriter {
     return this.enqueue(async () => {
       const name = utf8(TRAILER_NAME);
       const header = this.headerBytes(
-        { ino: this.inode, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, filesize: 0, devmajor: 3, devminor: 1, rdevmajor: 0, rdevminor: 0, namesize: name.length + 1, check: 0 },
+        {
+          ino: this.inode,
+          mode: 0,
+          uid: 0,
+          gid: 0,
+          nlink: 1,
+          mtime: 0,
+          filesize: 0,
+          devmajor: 3,
+          devminor: 1,
+          rdevmajor: 0,
+          rdevminor: 0,
+          namesize: name.length + 1,
+          check: 0,
+        },
         name,
         this.pendingPad,
       );
@@ -328,9 +363,15 @@ export class CpioWriter {
   private enqueue<T>(op: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.failure !== undefined) {
-        throw new CpioFormatError('writer-failed', this.written, 'the cpio writer failed earlier and the archive is incomplete', { cause: this.failure });
+        throw new CpioFormatError(
+          'writer-failed',
+          this.written,
+          'the cpio writer failed earlier and the archive is incomplete',
+          { cause: this.failure },
+        );
       }
-      if (this.done) throw new CpioFormatError('finished', this.written, 'the cpio archive is already finished (trailer written)');
+      if (this.done)
+        throw new CpioFormatError('finished', this.written, 'the cpio archive is already finished (trailer written)');
       return op();
     };
     const result = this.queue.then(run, run);
@@ -361,7 +402,11 @@ export class CpioWriter {
     const at = this.entryStart();
     const nameBytes = checkCpioName(name, at);
     if (!Number.isInteger(meta.mode) || meta.mode < 0 || meta.mode > 0o177777) {
-      throw new CpioFormatError('bad-mode', at, `cpio entry ${JSON.stringify(name)}: mode ${String(meta.mode)} is not an integer in [0, 0o177777]`);
+      throw new CpioFormatError(
+        'bad-mode',
+        at,
+        `cpio entry ${JSON.stringify(name)}: mode ${String(meta.mode)} is not an integer in [0, 0o177777]`,
+      );
     }
     const uid = checkField('uid', meta.uid ?? 0, name, at);
     const gid = checkField('gid', meta.gid ?? 0, name, at);
@@ -419,7 +464,11 @@ export class CpioWriter {
         const length = Math.min(CHUNK_SIZE, size - pos);
         const chunk = await data.read(pos, length);
         if (chunk.length !== length) {
-          throw new CpioFormatError('size-mismatch', at, `cpio entry ${JSON.stringify(name)}: ${data.name} returned ${chunk.length} bytes at offset ${pos}, expected ${length}`);
+          throw new CpioFormatError(
+            'size-mismatch',
+            at,
+            `cpio entry ${JSON.stringify(name)}: ${data.name} returned ${chunk.length} bytes at offset ${pos}, expected ${length}`,
+          );
         }
         await this.emit(chunk);
       }
@@ -430,13 +479,21 @@ export class CpioWriter {
       throwIfCancelled(this.cancellation, 'cpio archive');
       if (part.length === 0) continue;
       if (got + part.length > size) {
-        throw new CpioFormatError('size-mismatch', at, `cpio entry ${JSON.stringify(name)}: the data stream has more than the ${size} bytes the header announces`);
+        throw new CpioFormatError(
+          'size-mismatch',
+          at,
+          `cpio entry ${JSON.stringify(name)}: the data stream has more than the ${size} bytes the header announces`,
+        );
       }
       got += part.length;
       await this.emit(part.slice());
     }
     if (got !== size) {
-      throw new CpioFormatError('size-mismatch', at, `cpio entry ${JSON.stringify(name)}: the data stream ended after ${got} of the ${size} bytes the header announces`);
+      throw new CpioFormatError(
+        'size-mismatch',
+        at,
+        `cpio entry ${JSON.stringify(name)}: the data stream ended after ${got} of the ${size} bytes the header announces`,
+      );
     }
   }
 
@@ -452,7 +509,12 @@ export class CpioWriter {
  * `dev` (directory 0755), `init` (file 0755), `nsm.ko` (file 0755), trailer; uid/gid 0, mtime
  * 1492533000, inodes from 721, padded to 512. Returns the archive size.
  */
-export async function bootstrapRamdisk(init: ByteSource, nsmKo: ByteSource, sink: CpioSink, options: { cancellation?: CancellationLike } = {}): Promise<number> {
+export async function bootstrapRamdisk(
+  init: ByteSource,
+  nsmKo: ByteSource,
+  sink: CpioSink,
+  options: { cancellation?: CancellationLike } = {},
+): Promise<number> {
   const w = new CpioWriter(sink, options.cancellation ? { cancellation: options.cancellation } : {});
   const meta = { mode: 0o755, uid: 0, gid: 0, mtime: LINUXKIT_MTIME };
   await w.addDirectory('dev', meta);
@@ -472,7 +534,11 @@ export function hardLinkAsSymlinkTarget(name: string, linkName: string): string 
   const dir = clean(name).slice(0, -1);
   const target = clean(linkName);
   if ([...dir, ...target].includes('..')) {
-    throw new CpioFormatError('bad-name', 0, `hard link ${JSON.stringify(name)} -> ${JSON.stringify(linkName)}: paths with ".." cannot be made relative`);
+    throw new CpioFormatError(
+      'bad-name',
+      0,
+      `hard link ${JSON.stringify(name)} -> ${JSON.stringify(linkName)}: paths with ".." cannot be made relative`,
+    );
   }
   let common = 0;
   while (common < dir.length && common < target.length && dir[common] === target[common]) common++;

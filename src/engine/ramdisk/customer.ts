@@ -63,7 +63,14 @@ export const LINUXKIT_HOSTS =
 export const RESOLV_CONF_TARGET = '/run/resolvconf/resolv.conf';
 
 /** Names linuxkit drops from the image (keys as `docker export` spells them: directories end in "/"). */
-const EXCLUDE: ReadonlySet<string> = new Set(['.dockerenv', 'Dockerfile', 'dev/console', 'dev/pts', 'dev/shm', 'etc/hostname']);
+const EXCLUDE: ReadonlySet<string> = new Set([
+  '.dockerenv',
+  'Dockerfile',
+  'dev/console',
+  'dev/pts',
+  'dev/shm',
+  'etc/hostname',
+]);
 
 interface TouchEntry {
   readonly path: string;
@@ -112,7 +119,11 @@ function checkLines(lines: readonly string[], code: 'newline-in-argument' | 'new
  * The `cmd` and `env` lines nitro-cli derives from the image config: Cmd when it is non-null (the
  * Entrypoint is then ignored, never prepended), else the Entrypoint, else an error; env = Env.
  */
-export function commandAndEnv(config: { cmd: readonly string[] | null; entrypoint: readonly string[] | null; env: readonly string[] }): { cmd: string[]; env: string[] } {
+export function commandAndEnv(config: {
+  cmd: readonly string[] | null;
+  entrypoint: readonly string[] | null;
+  env: readonly string[];
+}): { cmd: string[]; env: string[] } {
   let cmd: readonly string[];
   let from: string;
   if (config.cmd !== null && config.cmd !== undefined) {
@@ -122,9 +133,15 @@ export function commandAndEnv(config: { cmd: readonly string[] | null; entrypoin
     cmd = config.entrypoint;
     from = 'ENTRYPOINT';
   } else {
-    throw new CustomerRamdiskError('no-entry-point', 'unsupported entry point: the image has neither CMD nor ENTRYPOINT, so the enclave would have nothing to run');
+    throw new CustomerRamdiskError(
+      'no-entry-point',
+      'unsupported entry point: the image has neither CMD nor ENTRYPOINT, so the enclave would have nothing to run',
+    );
   }
-  return { cmd: checkLines(cmd, 'newline-in-argument', from), env: checkLines(config.env ?? [], 'newline-in-env', 'ENV') };
+  return {
+    cmd: checkLines(cmd, 'newline-in-argument', from),
+    env: checkLines(config.env ?? [], 'newline-in-env', 'ENV'),
+  };
 }
 
 /** Each element followed by "\n", as UTF-8 (empty for no elements). */
@@ -152,7 +169,14 @@ function slice(source: ByteSource, offset: number, size: number, name: string): 
 type EntryMeta = { mode: number; uid: number; gid: number; mtime: number };
 
 /** Writes one entry of the image's filesystem as `name` (under rootfs/). */
-async function writeImageEntry(w: CpioWriter, e: FsEntry, name: string, meta: EntryMeta, content: ByteSource, symlinkInodes: Map<string, number>): Promise<void> {
+async function writeImageEntry(
+  w: CpioWriter,
+  e: FsEntry,
+  name: string,
+  meta: EntryMeta,
+  content: ByteSource,
+  symlinkInodes: Map<string, number>,
+): Promise<void> {
   switch (e.type) {
     case 'directory':
       await w.addDirectory(name, meta);
@@ -160,9 +184,16 @@ async function writeImageEntry(w: CpioWriter, e: FsEntry, name: string, meta: En
     case 'file': {
       const ref = e.content ?? { offset: 0, size: 0 };
       if (ref.size !== e.size) {
-        throw new CustomerRamdiskError('bad-content', `${e.path}: the stored data has ${ref.size} bytes, the entry ${e.size}`);
+        throw new CustomerRamdiskError(
+          'bad-content',
+          `${e.path}: the stored data has ${ref.size} bytes, the entry ${e.size}`,
+        );
       }
-      await w.addFile(name, { ...meta, size: e.size }, e.size === 0 ? new Uint8Array(0) : slice(content, ref.offset, ref.size, `${content.name} (${e.path})`));
+      await w.addFile(
+        name,
+        { ...meta, size: e.size },
+        e.size === 0 ? new Uint8Array(0) : slice(content, ref.offset, ref.size, `${content.name} (${e.path})`),
+      );
       break;
     }
     case 'symlink':
@@ -246,7 +277,11 @@ export async function writeCustomerRamdisk(
       // Replaced: the entry's own header with linuxkit's content and the fixed mtime.
       found.add(key);
       const fileLike = e.type === 'file' || e.type === 'hardlink';
-      await w.addFile(name, { mode: fileLike ? e.mode : 0o644, uid: e.uid, gid: e.gid, mtime: LINUXKIT_MTIME, size: hosts.length }, hosts);
+      await w.addFile(
+        name,
+        { mode: fileLike ? e.mode : 0o644, uid: e.uid, gid: e.gid, mtime: LINUXKIT_MTIME, size: hosts.length },
+        hosts,
+      );
       continue;
     }
     if (key === 'etc/resolv.conf') {

@@ -5,7 +5,11 @@
 import { Decoder, Tag } from 'cbor-x/index-no-eval';
 import { concatBytes } from './bytes';
 
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, useTag259ForMaps: false } as ConstructorParameters<typeof Decoder>[0]);
+const decoder = new Decoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  useTag259ForMaps: false,
+} as ConstructorParameters<typeof Decoder>[0]);
 
 export { Tag as CborTag };
 
@@ -20,7 +24,8 @@ export function cborHead(major: number, value: number): Uint8Array {
   if (value < 24) return Uint8Array.of(m | value);
   if (value < 0x100) return Uint8Array.of(m | 24, value);
   if (value < 0x10000) return Uint8Array.of(m | 25, value >> 8, value & 0xff);
-  if (value < 0x100000000) return Uint8Array.of(m | 26, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+  if (value < 0x100000000)
+    return Uint8Array.of(m | 26, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
   throw new RangeError('CBOR argument too large');
 }
 
@@ -50,4 +55,3 @@ export function cborArrayHead(length: number): Uint8Array {
 export function cborMapHead(pairs: number): Uint8Array {
   return cborHead(5, pairs);
 }
-

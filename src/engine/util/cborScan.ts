@@ -12,7 +12,10 @@ function latin1(bytes: Uint8Array): string {
 }
 
 export class CborScanError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} (at byte ${offset})`);
     this.name = 'CborScanError';
   }
@@ -39,7 +42,8 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
   const stack: Frame[] = [];
   let pos = 0;
   const need = (n: number, what: string) => {
-    if (n > bytes.length - pos) throw new CborScanError(`${what} needs ${n} bytes but ${bytes.length - pos} remain`, pos);
+    if (n > bytes.length - pos)
+      throw new CborScanError(`${what} needs ${n} bytes but ${bytes.length - pos} remain`, pos);
   };
   const argument = (info: number): number | bigint => {
     if (info < 24) return info;
@@ -88,7 +92,8 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
     if (initial === 0xff) {
       const top = stack[stack.length - 1];
       if (!top || top.remaining !== -1) throw new CborScanError('a "break" outside an indefinite-length item', start);
-      if (top.map && top.itemIndex % 2 !== 0) throw new CborScanError('an indefinite-length map ends after a key without its value', start);
+      if (top.map && top.itemIndex % 2 !== 0)
+        throw new CborScanError('an indefinite-length map ends after a key without its value', start);
       stack.pop();
       completed((top as Frame & { start?: number }).start ?? start);
       continue;
@@ -104,7 +109,8 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
             pos++;
             break;
           }
-          if (b >> 5 !== major || (b & 0x1f) === 31) throw new CborScanError('a chunk of an indefinite-length string has the wrong type', pos);
+          if (b >> 5 !== major || (b & 0x1f) === 31)
+            throw new CborScanError('a chunk of an indefinite-length string has the wrong type', pos);
           pos++;
           const len = argument(b & 0x1f);
           if (typeof len === 'bigint') throw new CborScanError('a string chunk claims more bytes than exist', pos);
@@ -118,7 +124,12 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
       }
       if (major === 4 || major === 5) {
         if (stack.length >= maxDepth) throw new CborScanError(`nesting deeper than ${maxDepth}`, start);
-        stack.push(Object.assign({ remaining: -1, map: major === 5, itemIndex: 0, ...(major === 5 ? { keys: new Set<string>() } : {}) }, { start }));
+        stack.push(
+          Object.assign(
+            { remaining: -1, map: major === 5, itemIndex: 0, ...(major === 5 ? { keys: new Set<string>() } : {}) },
+            { start },
+          ),
+        );
         continue;
       }
       throw new CborScanError(`indefinite length is not allowed for major type ${major}`, start);
@@ -143,13 +154,22 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
       case 5: {
         const count = typeof arg === 'bigint' ? Number.MAX_SAFE_INTEGER : major === 5 ? arg * 2 : arg;
         // Every item takes at least one byte: a count larger than what remains is a lie.
-        if (count > bytes.length - pos) throw new CborScanError(`a ${major === 5 ? 'map' : 'array'} claims ${typeof arg === 'bigint' ? arg : arg} entries but only ${bytes.length - pos} bytes remain`, start);
+        if (count > bytes.length - pos)
+          throw new CborScanError(
+            `a ${major === 5 ? 'map' : 'array'} claims ${typeof arg === 'bigint' ? arg : arg} entries but only ${bytes.length - pos} bytes remain`,
+            start,
+          );
         if (count === 0) {
           completed(start);
           break;
         }
         if (stack.length >= maxDepth) throw new CborScanError(`nesting deeper than ${maxDepth}`, start);
-        stack.push(Object.assign({ remaining: count, map: major === 5, itemIndex: 0, ...(major === 5 ? { keys: new Set<string>() } : {}) }, { start }));
+        stack.push(
+          Object.assign(
+            { remaining: count, map: major === 5, itemIndex: 0, ...(major === 5 ? { keys: new Set<string>() } : {}) },
+            { start },
+          ),
+        );
         break;
       }
       case 6:
@@ -158,7 +178,8 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
         stack.push(Object.assign({ remaining: 1, map: false, itemIndex: 0 }, { start }));
         break;
       case 7:
-        if (info === 24 && (arg as number) < 32) throw new CborScanError('a simple value in the two-byte form below 32', start);
+        if (info === 24 && (arg as number) < 32)
+          throw new CborScanError('a simple value in the two-byte form below 32', start);
         completed(start);
         break;
     }
@@ -213,7 +234,11 @@ export function mapEntries(bytes: Uint8Array, pos: number): { key: ItemHead; val
   const { arg, next, indefinite } = headLength(bytes, pos);
   const out: { key: ItemHead; value: ItemHead }[] = [];
   let p = next;
-  const head = (at: number): ItemHead => ({ start: at, initial: bytes[at] as number, major: (bytes[at] as number) >> 5 });
+  const head = (at: number): ItemHead => ({
+    start: at,
+    initial: bytes[at] as number,
+    major: (bytes[at] as number) >> 5,
+  });
   for (let i = 0; indefinite ? bytes[p] !== 0xff : i < arg; i++) {
     const key = head(p);
     p = itemEnd(bytes, p);

@@ -16,7 +16,10 @@ export interface DerItem {
 }
 
 export class DerError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} (at byte ${offset})`);
     this.name = 'DerError';
   }
@@ -41,7 +44,8 @@ export function readDer(buf: Uint8Array, offset = 0, limit = buf.length): DerIte
     for (let i = 0; i < lenByte; i++) length = length * 256 + (buf[pos + i] as number);
     pos += lenByte;
   }
-  if (pos + length > limit) throw new DerError(`DER item claims ${length} bytes but only ${limit - pos} remain`, offset);
+  if (pos + length > limit)
+    throw new DerError(`DER item claims ${length} bytes but only ${limit - pos} remain`, offset);
   return {
     tag,
     constructed: (tag & 0x20) !== 0,
@@ -57,7 +61,7 @@ export function readDer(buf: Uint8Array, offset = 0, limit = buf.length): DerIte
 export function derChildren(buf: Uint8Array, item: DerItem): DerItem[] {
   if (!item.constructed) throw new DerError('expected a constructed DER item', item.start);
   const out: DerItem[] = [];
-  for (let pos = item.contentStart; pos < item.end; ) {
+  for (let pos = item.contentStart; pos < item.end;) {
     const child = readDer(buf, pos, item.end);
     out.push(child);
     pos = child.end;
@@ -67,7 +71,8 @@ export function derChildren(buf: Uint8Array, item: DerItem): DerItem[] {
 
 export function expectTag(item: DerItem | undefined, tag: number, what: string): DerItem {
   if (!item) throw new DerError(`missing ${what}`, 0);
-  if (item.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${item.tag.toString(16)}`, item.start);
+  if (item.tag !== tag)
+    throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${item.tag.toString(16)}`, item.start);
   return item;
 }
 

@@ -13,7 +13,8 @@ export function pemBlocks(text: string, label: string): Uint8Array[] {
     const end = text.indexOf(`-----END ${label}-----`, start);
     if (end === -1) throw new Error(`PEM block "${label}" has no END line`);
     const body = text.slice(start, end).replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new Error(`PEM block "${label}" is not valid base64`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0)
+      throw new Error(`PEM block "${label}" is not valid base64`);
     const bin = atob(body);
     const der = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
@@ -40,15 +41,18 @@ export function certificatesFromFile(bytes: Uint8Array): Uint8Array[] {
   if (bytes[0] === 0x30) {
     const out: Uint8Array[] = [];
     try {
-      for (let pos = 0; pos < bytes.length; ) {
+      for (let pos = 0; pos < bytes.length;) {
         const item = readDer(bytes, pos);
-        if (item.tag !== 0x30) throw new DerError(`expected a certificate (a DER SEQUENCE), found tag 0x${item.tag.toString(16)}`, pos);
+        if (item.tag !== 0x30)
+          throw new DerError(`expected a certificate (a DER SEQUENCE), found tag 0x${item.tag.toString(16)}`, pos);
         out.push(bytes.slice(item.start, item.end));
         pos = item.end;
       }
       return out;
     } catch (e) {
-      throw new Error(`the file starts like DER but is not a DER certificate: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(
+        `the file starts like DER but is not a DER certificate: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
   let text: string;
@@ -58,6 +62,7 @@ export function certificatesFromFile(bytes: Uint8Array): Uint8Array[] {
     throw new Error('the file is neither a DER certificate (binary, starting with 0x30) nor PEM text');
   }
   const ders = pemBlocks(text, 'CERTIFICATE');
-  if (ders.length === 0) throw new Error('no certificate: the file is neither DER nor PEM with a -----BEGIN CERTIFICATE----- block');
+  if (ders.length === 0)
+    throw new Error('no certificate: the file is neither DER nor PEM with a -----BEGIN CERTIFICATE----- block');
   return ders;
 }

@@ -72,7 +72,17 @@ export interface BasicConstraints {
 }
 
 /** keyUsage bits by name (RFC 5280 4.2.1.3). */
-export const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
 export type KeyUsageName = (typeof KEY_USAGE_BITS)[number];
 
 export interface KeyUsage {
@@ -129,15 +139,25 @@ function decodeString(item: DerItem): string {
     case 0x1e: {
       // BMPString: UTF-16BE
       let s = '';
-      for (let i = 0; i + 1 < item.bytes.length; i += 2) s += String.fromCharCode(((item.bytes[i] as number) << 8) | (item.bytes[i + 1] as number));
+      for (let i = 0; i + 1 < item.bytes.length; i += 2)
+        s += String.fromCharCode(((item.bytes[i] as number) << 8) | (item.bytes[i + 1] as number));
       return s;
     }
     case 0x1c: {
       // UniversalString: UTF-32BE
       let s = '';
       for (let i = 0; i + 3 < item.bytes.length; i += 4) {
-        const cp = ((((item.bytes[i] as number) << 24) | ((item.bytes[i + 1] as number) << 16) | ((item.bytes[i + 2] as number) << 8) | (item.bytes[i + 3] as number)) >>> 0);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new DerError(`UniversalString holds U+${cp.toString(16)}, which is not a Unicode scalar value`, item.start);
+        const cp =
+          (((item.bytes[i] as number) << 24) |
+            ((item.bytes[i + 1] as number) << 16) |
+            ((item.bytes[i + 2] as number) << 8) |
+            (item.bytes[i + 3] as number)) >>>
+          0;
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+          throw new DerError(
+            `UniversalString holds U+${cp.toString(16)}, which is not a Unicode scalar value`,
+            item.start,
+          );
         s += String.fromCodePoint(cp);
       }
       return s;
@@ -167,16 +187,31 @@ function decodeTime(item: DerItem): Date {
   let m: RegExpExecArray | null;
   if (item.tag === 0x17 && (m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text))) {
     const yy = Number(m[1]);
-    return new Date(Date.UTC(yy >= 50 ? 1900 + yy : 2000 + yy, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+    return new Date(
+      Date.UTC(
+        yy >= 50 ? 1900 + yy : 2000 + yy,
+        Number(m[2]) - 1,
+        Number(m[3]),
+        Number(m[4]),
+        Number(m[5]),
+        Number(m[6]),
+      ),
+    );
   }
   if (item.tag === 0x18 && (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(text))) {
     const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-    return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms));
+    return new Date(
+      Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms),
+    );
   }
   throw new DerError(`unsupported time "${text}"`, item.start);
 }
 
-function algorithmOid(buf: Uint8Array, item: DerItem | undefined, what: string): { oid: string; params: DerItem | undefined } {
+function algorithmOid(
+  buf: Uint8Array,
+  item: DerItem | undefined,
+  what: string,
+): { oid: string; params: DerItem | undefined } {
   const [oid, params] = derChildren(buf, expectTag(item, 0x30, what));
   return { oid: decodeOid(expectTag(oid, 0x06, `${what} OID`).bytes), params };
 }
@@ -234,7 +269,10 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     }
     const [keyAlgItem] = derChildren(der, spkiItem);
     const keyAlg = algorithmOid(der, keyAlgItem, 'public key algorithm');
-    const curve = keyAlg.params?.tag === 0x06 ? CURVES[decodeOid(keyAlg.params.bytes)] ?? decodeOid(keyAlg.params.bytes) : undefined;
+    const curve =
+      keyAlg.params?.tag === 0x06
+        ? (CURVES[decodeOid(keyAlg.params.bytes)] ?? decodeOid(keyAlg.params.bytes))
+        : undefined;
     const sig = algorithmOid(der, sigAlg, 'signatureAlgorithm');
     const bits = expectTag(sigValue, 0x03, 'signatureValue');
     if (bits.length < 1) throw new DerError('empty BIT STRING', bits.start);
@@ -260,7 +298,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     };
   } catch (e) {
     if (e instanceof DerError) throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
-    if (e instanceof TypeError || e instanceof RangeError) throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
+    if (e instanceof TypeError || e instanceof RangeError)
+      throw new CertificateError(`not a valid X.509 certificate: ${e.message}`);
     throw e;
   }
 }
@@ -295,8 +334,15 @@ export function isValidAt(cert: CertificateInfo, at: Date): boolean {
 /** A name as `CN=…, O=…` (in certificate order), with OpenSSL's short names where it has one. */
 export function nameToString(attrs: readonly NameAttribute[]): string {
   const SHORT: Record<string, string> = {
-    commonName: 'CN', countryName: 'C', localityName: 'L', stateOrProvinceName: 'ST', organizationName: 'O',
-    organizationalUnitName: 'OU', emailAddress: 'emailAddress', domainComponent: 'DC', serialNumber: 'serialNumber',
+    commonName: 'CN',
+    countryName: 'C',
+    localityName: 'L',
+    stateOrProvinceName: 'ST',
+    organizationName: 'O',
+    organizationalUnitName: 'OU',
+    emailAddress: 'emailAddress',
+    domainComponent: 'DC',
+    serialNumber: 'serialNumber',
   };
   return attrs.map((a) => `${SHORT[a.name] ?? a.name}=${a.value}`).join(', ');
 }

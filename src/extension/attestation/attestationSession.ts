@@ -139,7 +139,8 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       ...(this.comparison ? { compareWith: this.comparison.uri.toString() } : {}),
       ...(this.options.roots?.some((r) => 'kind' in r && r.kind === 'development') ? { developmentRoot: true } : {}),
     };
-    if (this.source.kind === 'file') return { source: { kind: 'file', uri: this.source.uri.toString() }, time, ...compareWith };
+    if (this.source.kind === 'file')
+      return { source: { kind: 'file', uri: this.source.uri.toString() }, time, ...compareWith };
     if (this.source.kind === 'bytes') {
       const base64 = Buffer.from(this.source.bytes).toString('base64');
       if (base64.length > MAX_PERSISTED_BASE64) return undefined;
@@ -228,8 +229,19 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     const current = this.newRun();
     const done = this.verifyNow(current).catch((e: unknown) => {
       // Not expected (the engine answers hostile input with a report), but never let it escape.
-      this.options.ctx.log.error(`Attestation viewer (${this.label}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      if (current()) this.show({ type: 'error', body: { label: this.label, kind: 'format', message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`, canReload: true } });
+      this.options.ctx.log.error(
+        `Attestation viewer (${this.label}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
+      if (current())
+        this.show({
+          type: 'error',
+          body: {
+            label: this.label,
+            kind: 'format',
+            message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`,
+            canReload: true,
+          },
+        });
     });
     this.pending = done;
     return done;
@@ -249,25 +261,42 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       if (!read.ok) {
         this.run = undefined;
         this.options.ctx.log.warn(`Attestation viewer: ${source.uri.toString(true)}: ${read.message}`);
-        this.show({ type: 'error', body: { label: this.label, kind: 'unreadable', message: read.message, canReload: true } });
+        this.show({
+          type: 'error',
+          body: { label: this.label, kind: 'unreadable', message: read.message, canReload: true },
+        });
         return;
       }
       input = read.bytes;
-      sourceView = { kind: 'file', label: this.label, detail: source.uri.scheme === 'file' ? source.uri.fsPath : source.uri.toString(true) };
+      sourceView = {
+        kind: 'file',
+        label: this.label,
+        detail: source.uri.scheme === 'file' ? source.uri.fsPath : source.uri.toString(true),
+      };
     } else {
       input = source.bytes;
       sourceView = { kind: 'bytes', label: source.label, ...(source.encoding ? { encoding: source.encoding } : {}) };
     }
     const expectedPcrs = this.comparison?.expected;
     const roots = this.options.roots;
-    const run = verifyForView(input, { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}), ...(roots ? { roots } : {}) }, nodeAttestationCrypto, this.options.cache);
+    const run = verifyForView(
+      input,
+      { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}), ...(roots ? { roots } : {}) },
+      nodeAttestationCrypto,
+      this.options.cache,
+    );
     if (!current()) return;
     this.run = run;
     this.options.onVerified?.(run.report);
     const unreadable = unreadableReason(run.report);
     if (unreadable !== undefined) {
-      this.options.ctx.log.warn(`Attestation viewer: ${sourceView.detail ?? this.label} is not an attestation document: ${unreadable}`);
-      this.show({ type: 'error', body: { label: this.label, kind: 'format', message: unreadable, canReload: source.kind === 'file' } });
+      this.options.ctx.log.warn(
+        `Attestation viewer: ${sourceView.detail ?? this.label} is not an attestation document: ${unreadable}`,
+      );
+      this.show({
+        type: 'error',
+        body: { label: this.label, kind: 'format', message: unreadable, canReload: source.kind === 'file' },
+      });
       return;
     }
     const comparison = this.comparison;
@@ -275,7 +304,15 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       source: { ...sourceView, inputSize: input.length },
       time: this.time,
       ...(run.atDocumentTime ? { atDocumentTime: run.atDocumentTime } : {}),
-      ...(comparison ? { comparison: { name: comparison.name, detail: comparison.detail, ...(comparison.error !== undefined ? { error: comparison.error } : {}) } } : {}),
+      ...(comparison
+        ? {
+            comparison: {
+              name: comparison.name,
+              detail: comparison.detail,
+              ...(comparison.error !== undefined ? { error: comparison.error } : {}),
+            },
+          }
+        : {}),
     });
     this.show({ type: 'init', body: { model } });
   }
@@ -283,14 +320,19 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
   private async readFile(uri: vscode.Uri): Promise<{ ok: true; bytes: Uint8Array } | { ok: false; message: string }> {
     try {
       const stat = await vscode.workspace.fs.stat(uri);
-      if (stat.type & vscode.FileType.Directory) return { ok: false, message: 'This is a folder, not an attestation document.' };
+      if (stat.type & vscode.FileType.Directory)
+        return { ok: false, message: 'This is a folder, not an attestation document.' };
       if (stat.size > MAX_INPUT_BYTES) {
-        return { ok: false, message: `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_INPUT_BYTES} as hex or base64 text).` };
+        return {
+          ok: false,
+          message: `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_INPUT_BYTES} as hex or base64 text).`,
+        };
       }
       return { ok: true, bytes: await vscode.workspace.fs.readFile(uri) };
     } catch (e) {
       if (e instanceof vscode.FileSystemError) {
-        if (e.code === 'FileNotFound') return { ok: false, message: 'The file does not exist (it was deleted or moved).' };
+        if (e.code === 'FileNotFound')
+          return { ok: false, message: 'The file does not exist (it was deleted or moved).' };
         if (e.code === 'NoPermissions') return { ok: false, message: 'The file cannot be read: permission denied.' };
       }
       return { ok: false, message: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` };

@@ -49,15 +49,23 @@ export interface VerifyRun {
  */
 export function verifyForView(
   input: Uint8Array | string,
-  options: { readonly time: TimeChoice; readonly expectedPcrs?: ReadonlyMap<number, string>; readonly now?: Date; readonly roots?: VerifyOptions['roots'] },
+  options: {
+    readonly time: TimeChoice;
+    readonly expectedPcrs?: ReadonlyMap<number, string>;
+    readonly now?: Date;
+    readonly roots?: VerifyOptions['roots'];
+  },
   crypto: AttestationCrypto,
   cache: LinkCache = new LinkCache(),
 ): VerifyRun {
   const { time } = options;
-  const at = time.mode === 'document' ? 'document' : time.mode === 'custom' ? new Date(time.at) : (options.now ?? new Date());
+  const at =
+    time.mode === 'document' ? 'document' : time.mode === 'custom' ? new Date(time.at) : (options.now ?? new Date());
   const common = {
     // The viewer compares with enclave images only (which do not apply to NitroTPM documents).
-    ...(options.expectedPcrs && options.expectedPcrs.size > 0 ? { expectedPcrs: options.expectedPcrs, expectedPcrsFrom: 'enclave-image' as const } : {}),
+    ...(options.expectedPcrs && options.expectedPcrs.size > 0
+      ? { expectedPcrs: options.expectedPcrs, expectedPcrsFrom: 'enclave-image' as const }
+      : {}),
     ...(options.roots && options.roots.length > 0 ? { roots: options.roots } : {}),
   };
   const report = verifyAttestation(input, { at, ...common }, crypto, cache);
@@ -92,7 +100,6 @@ export function documentTimeView(ms: number): TimeView {
   return date ? timeView(date) : { ms, iso: '', utc: `${ms} ms, beyond the range of dates`, outOfRange: true };
 }
 
-
 /** Text a person can read: valid UTF-8 without control characters other than tab and line breaks. */
 function printableText(bytes: Uint8Array): string | undefined {
   let text: string;
@@ -108,7 +115,12 @@ export function bytesView(value: OptionalBytes): BytesView {
   if (value.state !== 'present') return { state: value.state };
   if (value.value.length === 0) return { state: 'empty' };
   const text = printableText(value.value);
-  return { state: 'present', size: value.value.length, hex: toHex(value.value), ...(text !== undefined ? { text } : {}) };
+  return {
+    state: 'present',
+    size: value.value.length,
+    hex: toHex(value.value),
+    ...(text !== undefined ? { text } : {}),
+  };
 }
 
 const CN = /(?:^|,\s*)CN=([^,]+)/;
@@ -177,9 +189,18 @@ function validityReason(chain: readonly ChainEntry[], at: Date, fallback: string
   const bad = chain.filter((c) => !c.validAtTime);
   if (bad.length === 0) return fallback;
   const leaf = bad.find((c) => c.role === 'leaf');
-  const first = leaf ?? (bad[0] as ChainEntry);
-  const what = first.role === 'leaf' ? 'its signing certificate' : first.role === 'root' ? 'its root certificate' : `the CA certificate ${CN.exec(first.subject)?.[1] ?? first.subject}`;
-  const main = at < first.notBefore ? `${what} is not valid before ${utcText(first.notBefore)}` : `${what} expired at ${utcText(first.notAfter)}`;
+  const first = leaf ?? bad[0];
+  if (!first) return fallback;
+  const what =
+    first.role === 'leaf'
+      ? 'its signing certificate'
+      : first.role === 'root'
+        ? 'its root certificate'
+        : `the CA certificate ${CN.exec(first.subject)?.[1] ?? first.subject}`;
+  const main =
+    at < first.notBefore
+      ? `${what} is not valid before ${utcText(first.notBefore)}`
+      : `${what} expired at ${utcText(first.notAfter)}`;
   const others = bad.length - 1;
   if (others === 0 || short) return main;
   return `${main} (${others} more certificate${others === 1 ? '' : 's'} of the chain ${others === 1 ? 'is' : 'are'} not valid at that time either)`;
@@ -193,8 +214,13 @@ function plainReason(check: Check, report: VerifyReport, imageName: string | und
       // An enclave image compared with a NitroTPM document: the reason says it does not apply.
       if (report.kind === 'nitrotpm') return check.reason;
       const differ = report.pcrComparisons.filter((p) => !p.match).map((p) => `PCR${p.index}`);
-      const which = differ.length === 0 ? '' : ` (${differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`})`;
-      return short ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}` : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
+      const which =
+        differ.length === 0
+          ? ''
+          : ` (${differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`})`;
+      return short
+        ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}`
+        : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
     }
     case 'chain.root':
       return `it is not signed through a trusted root: ${check.reason}`;
@@ -203,7 +229,12 @@ function plainReason(check: Check, report: VerifyReport, imageName: string | und
   }
 }
 
-function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: VerifyReport | undefined, imageName: string | undefined): VerdictView {
+function verdictView(
+  report: VerifyReport,
+  time: TimeChoice,
+  atDocumentTime: VerifyReport | undefined,
+  imageName: string | undefined,
+): VerdictView {
   const phrase = timePhrase(time, report.at);
   const failed = report.checks.filter((c) => c.status === 'fail').sort((a, b) => rank(a) - rank(b));
   const reasons = failed.map((c) => sentence(plainReason(c, report, imageName)));
@@ -217,7 +248,10 @@ function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: Ver
       );
     }
   }
-  if (report.kind === 'nitrotpm') notes.push(`${ATTESTATION_KIND_LABELS.nitrotpm}: its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`);
+  if (report.kind === 'nitrotpm')
+    notes.push(
+      `${ATTESTATION_KIND_LABELS.nitrotpm}: its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`,
+    );
   if (report.timeNote) notes.push(`${sentence(report.timeNote)}.`);
   let headline: string;
   if (report.valid) {
@@ -230,16 +264,22 @@ function verdictView(report: VerifyReport, time: TimeChoice, atDocumentTime: Ver
     const leaf = report.chain.find((c) => c.role === 'leaf');
     notes.push(
       `At document time (${utcText(atDocumentTime.at)}) it is valid: the document is genuine, but attestation documents are short-lived` +
-        (leaf ? `; its signing certificate was valid only from ${utcText(leaf.notBefore)} to ${utcText(leaf.notAfter)}.` : '.'),
+        (leaf
+          ? `; its signing certificate was valid only from ${utcText(leaf.notBefore)} to ${utcText(leaf.notAfter)}.`
+          : '.'),
     );
   }
   if (report.development) {
-    notes.push(`Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, not by AWS, so it proves nothing about Nitro hardware.`);
+    notes.push(
+      `Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, not by AWS, so it proves nothing about Nitro hardware.`,
+    );
   } else if (report.trustedRoot && report.trustedRoot.kind !== 'aws') {
     notes.push(`Chained to ${report.trustedRoot.label}, not to the AWS Nitro Enclaves root.`);
   }
   if (report.debugMode) {
-    notes.push('Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.');
+    notes.push(
+      'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.',
+    );
   }
   return {
     valid: report.valid,
@@ -272,7 +312,12 @@ function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContex
   const image = { name: comparison.name, detail: comparison.detail };
   if (comparison.error !== undefined) return { ok: false, image, error: comparison.error };
   if (report.kind === 'nitrotpm') {
-    return { ok: false, image, error: "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image." };
+    return {
+      ok: false,
+      image,
+      error:
+        "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image.",
+    };
   }
   const rows = report.pcrComparisons.map((p) => ({
     index: p.index,
@@ -290,7 +335,12 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
   const doc = report.document;
   const encoding = context.source.encoding ?? decoded?.encoding;
   const source: SourceView = { ...context.source, ...(encoding !== undefined ? { encoding } : {}) };
-  const checks: CheckView[] = report.checks.map((c) => ({ code: c.code, status: c.status, title: c.title, reason: c.reason }));
+  const checks: CheckView[] = report.checks.map((c) => ({
+    code: c.code,
+    status: c.status,
+    title: c.title,
+    reason: c.reason,
+  }));
   const expected = new Map(report.pcrComparisons.map((p) => [p.index, p]));
   const pcrs: PcrView[] = doc
     ? [...doc.pcrs].map(([index, value]) => {

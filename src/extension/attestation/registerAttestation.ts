@@ -3,8 +3,20 @@
 // *.att.cbor files open in a read-only custom editor (and any *.cbor through "Open With…"); a panel
 // serializer restores panels after a reload. Panels and editors share AttestationSession.
 import * as vscode from 'vscode';
-import { AttestationFormatError, LinkCache, readDocumentInput, type VerifyOptions, type VerifyReport } from '../../engine';
-import { parseWebviewState, type AttestationViewError, type AttestationViewModel, type PanelState, type TimeChoice } from '../../shared/attestationViewer';
+import {
+  AttestationFormatError,
+  LinkCache,
+  readDocumentInput,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../../engine';
+import {
+  parseWebviewState,
+  type AttestationViewError,
+  type AttestationViewModel,
+  type PanelState,
+  type TimeChoice,
+} from '../../shared/attestationViewer';
 import { sentence } from '../../shared/text';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
@@ -67,7 +79,12 @@ function clipboardHint(message: string): string {
 }
 
 /** Every open viewer, panels and custom editors alike. */
-class AttestationViewers implements vscode.CustomReadonlyEditorProvider<AttestationDocument>, vscode.WebviewPanelSerializer<unknown>, AttestationViewerApi {
+class AttestationViewers
+  implements
+    vscode.CustomReadonlyEditorProvider<AttestationDocument>,
+    vscode.WebviewPanelSerializer<unknown>,
+    AttestationViewerApi
+{
   private readonly sessions = new Set<AttestationSession>();
   private readonly cache = new LinkCache();
   private last: VerifyReport | undefined;
@@ -84,7 +101,13 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
     private readonly eifService: EifService,
   ) {}
 
-  private attach(panel: vscode.WebviewPanel, source: DocumentSource, persist: boolean, time?: TimeChoice, roots?: VerifyOptions['roots']): AttestationSession {
+  private attach(
+    panel: vscode.WebviewPanel,
+    source: DocumentSource,
+    persist: boolean,
+    time?: TimeChoice,
+    roots?: VerifyOptions['roots'],
+  ): AttestationSession {
     const session = new AttestationSession(panel, source, {
       ctx: this.ctx,
       eifService: this.eifService,
@@ -115,7 +138,10 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
 
   private require(target: ViewerTarget): AttestationSession {
     const session = this.find(target);
-    if (!session) throw new Error(`no attestation viewer is open for ${target instanceof vscode.Uri ? target.toString(true) : 'this panel'}`);
+    if (!session)
+      throw new Error(
+        `no attestation viewer is open for ${target instanceof vscode.Uri ? target.toString(true) : 'this panel'}`,
+      );
     return session;
   }
 
@@ -129,14 +155,24 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       return { kind: 'bytes', bytes, label, encoding };
     } catch (e) {
       const message = e instanceof AttestationFormatError ? e.message : String(e);
-      return { kind: 'failed', error: { label, kind: 'format', message: label === 'Clipboard' ? clipboardHint(message) : `${sentence(message)}.` } };
+      return {
+        kind: 'failed',
+        error: {
+          label,
+          kind: 'format',
+          message: label === 'Clipboard' ? clipboardHint(message) : `${sentence(message)}.`,
+        },
+      };
     }
   }
 
   async openPanel(input: vscode.Uri | Uint8Array | string, options: OpenOptions = {}): Promise<vscode.WebviewPanel> {
     const source = this.sourceOf(input, options.label ?? 'Document');
     const key = sourceKey(source);
-    const existing = key === undefined ? undefined : [...this.sessions].find((s) => s.panel.viewType === ATTESTATION_PANEL && sourceKey(s.source) === key);
+    const existing =
+      key === undefined
+        ? undefined
+        : [...this.sessions].find((s) => s.panel.viewType === ATTESTATION_PANEL && sourceKey(s.source) === key);
     if (existing) {
       let alive = true;
       try {
@@ -154,11 +190,16 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       }
     }
     const label = sourceLabel(source);
-    const panel = vscode.window.createWebviewPanel(ATTESTATION_PANEL, `Attestation: ${label}`, vscode.ViewColumn.Active, {
-      ...webviewOptions(this.ctx.extension.extensionUri),
-      enableFindWidget: true,
-      retainContextWhenHidden: false,
-    });
+    const panel = vscode.window.createWebviewPanel(
+      ATTESTATION_PANEL,
+      `Attestation: ${label}`,
+      vscode.ViewColumn.Active,
+      {
+        ...webviewOptions(this.ctx.extension.extensionUri),
+        enableFindWidget: true,
+        retainContextWhenHidden: false,
+      },
+    );
     const session = this.attach(panel, source, true, options.time, options.roots);
     this.ctx.log.info(`Attestation viewer: opened ${source.kind === 'file' ? source.uri.toString(true) : label}`);
     if (options.compareWith) await session.compareWith(options.compareWith);
@@ -177,7 +218,11 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       this.ctx.log.warn(`Attestation viewer: a panel could not be restored: ${parsed.reason}`);
       source = {
         kind: 'failed',
-        error: { label: panel.title.replace(/^Attestation: /, '') || 'Attestation document', kind: 'restore', message: `This panel could not be restored after the reload (${parsed.reason}). Open the document again.` },
+        error: {
+          label: panel.title.replace(/^Attestation: /, '') || 'Attestation document',
+          kind: 'restore',
+          message: `This panel could not be restored after the reload (${parsed.reason}). Open the document again.`,
+        },
       };
     } else if (parsed.value.source.kind === 'file') {
       source = { kind: 'file', uri: vscode.Uri.parse(parsed.value.source.uri, true) };
@@ -192,12 +237,18 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
       try {
         roots = await this.developmentRoots?.();
       } catch (e) {
-        this.ctx.log.warn(`Attestation viewer: the development root could not be read again: ${e instanceof Error ? e.message : String(e)}`);
+        this.ctx.log.warn(
+          `Attestation viewer: the development root could not be read again: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
-      if (!roots) this.ctx.log.warn('Attestation viewer: a restored panel trusted the development root, which is not available now; it is verified without it.');
+      if (!roots)
+        this.ctx.log.warn(
+          'Attestation viewer: a restored panel trusted the development root, which is not available now; it is verified without it.',
+        );
     }
     const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined, roots);
-    if (parsed.ok && parsed.value.compareWith !== undefined) await session.compareWith(vscode.Uri.parse(parsed.value.compareWith, true));
+    if (parsed.ok && parsed.value.compareWith !== undefined)
+      await session.compareWith(vscode.Uri.parse(parsed.value.compareWith, true));
     await session.settled();
   }
 
@@ -222,7 +273,10 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
         openLabel: 'Open',
         title: 'Open Attestation Document',
         ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
-        filters: { 'Attestation documents (CBOR, base64, hex)': ['cbor', 'attestation', 'b64', 'base64', 'hex', 'txt'], 'All files': ['*'] },
+        filters: {
+          'Attestation documents (CBOR, base64, hex)': ['cbor', 'attestation', 'b64', 'base64', 'hex', 'txt'],
+          'All files': ['*'],
+        },
       });
       uri = chosen?.[0];
     }
@@ -233,7 +287,9 @@ class AttestationViewers implements vscode.CustomReadonlyEditorProvider<Attestat
   async openFromClipboardCommand(): Promise<vscode.WebviewPanel | undefined> {
     const text = await vscode.env.clipboard.readText();
     if (text.trim().length === 0) {
-      void vscode.window.showInformationMessage('The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.');
+      void vscode.window.showInformationMessage(
+        'The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.',
+      );
       return undefined;
     }
     return this.openPanel(text, { label: 'Clipboard' });
@@ -284,7 +340,10 @@ export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifSe
   const viewers = ctx.own(new AttestationViewers(ctx, deps.eifService));
   registerCommand(ctx, COMMANDS.attestationOpen, (arg?: unknown) => viewers.openCommand(arg));
   registerCommand(ctx, COMMANDS.attestationOpenFromClipboard, () => viewers.openFromClipboardCommand());
-  const editorOptions = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true } };
+  const editorOptions = {
+    supportsMultipleEditorsPerDocument: true,
+    webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true },
+  };
   ctx.push(
     vscode.window.registerCustomEditorProvider(ATTESTATION_VIEWER, viewers, editorOptions),
     vscode.window.registerCustomEditorProvider(ATTESTATION_VIEWER_CBOR, viewers, editorOptions),

@@ -15,7 +15,11 @@ export const GONE_TEXT = `${JSON.stringify('This describe output is no longer av
 /** The document of a describe output: `/<fileName>` (a .json name: the editor's title), `?<source>` to tell sources apart. */
 export function describeUri(fileName: string, source: string): vscode.Uri {
   const name = fileName.replace(/[/\\]/g, '_') || 'describe';
-  return vscode.Uri.from({ scheme: DESCRIBE_SCHEME, path: `/${name.endsWith('.json') ? name : `${name}.json`}`, query: source });
+  return vscode.Uri.from({
+    scheme: DESCRIBE_SCHEME,
+    path: `/${name.endsWith('.json') ? name : `${name}.json`}`,
+    query: source,
+  });
 }
 
 export class DescribeDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
@@ -29,7 +33,12 @@ export class DescribeDocuments implements vscode.TextDocumentContentProvider, vs
   }
 
   /** Shows `json` as the read-only document `describeUri(fileName, source)`; an open one is updated. */
-  async show(fileName: string, source: string, json: string, options: vscode.TextDocumentShowOptions = {}): Promise<vscode.TextDocument> {
+  async show(
+    fileName: string,
+    source: string,
+    json: string,
+    options: vscode.TextDocumentShowOptions = {},
+  ): Promise<vscode.TextDocument> {
     const uri = describeUri(fileName, source);
     const key = uri.toString();
     const before = this.contents.get(key);

@@ -8,7 +8,8 @@ import type { ImageNode } from '../tree/imagesTree';
 /** The image a command was invoked on: a tree node, an Explorer URI, or the active editor's file. */
 export function targetUri(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) return arg;
-  if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) return (arg as { uri: vscode.Uri }).uri;
+  if (arg && typeof arg === 'object' && 'uri' in arg && arg.uri instanceof vscode.Uri)
+    return (arg as { uri: vscode.Uri }).uri;
   const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
   if (tab instanceof vscode.TabInputCustom || tab instanceof vscode.TabInputText) {
     if (tab.uri.path.endsWith('.eif')) return tab.uri;
@@ -28,19 +29,32 @@ async function pickEif(title: string): Promise<vscode.Uri | undefined> {
 }
 
 /** Describe Enclave Image…: nitro-cli's describe-eif JSON in a read-only JSON editor. */
-export async function describeImage(service: EifService, documents: DescribeDocuments, arg?: unknown): Promise<vscode.TextDocument | undefined> {
+export async function describeImage(
+  service: EifService,
+  documents: DescribeDocuments,
+  arg?: unknown,
+): Promise<vscode.TextDocument | undefined> {
   const uri = targetUri(arg) ?? (await pickEif('Describe Enclave Image'));
   if (!uri) return undefined;
   const inspection = await service.inspect(uri);
   if ('error' in inspection.describe) {
     const e = inspection.describe.error;
     const open = 'Open in Viewer';
-    void vscode.window.showErrorMessage(`${path.basename(uri.fsPath)}: nitro-cli's describe-eif would fail with E35: ${e.message}`, open).then((choice) => {
-      if (choice === open) void vscode.commands.executeCommand('vscode.open', uri);
-    });
+    void vscode.window
+      .showErrorMessage(
+        `${path.basename(uri.fsPath)}: nitro-cli's describe-eif would fail with E35: ${e.message}`,
+        open,
+      )
+      .then((choice) => {
+        if (choice === open) void vscode.commands.executeCommand('vscode.open', uri);
+      });
     return undefined;
   }
-  return documents.show(`${path.basename(uri.fsPath)}.describe.json`, uri.toString(), formatJson(inspection.describe.json));
+  return documents.show(
+    `${path.basename(uri.fsPath)}.describe.json`,
+    uri.toString(),
+    formatJson(inspection.describe.json),
+  );
 }
 
 async function copy(text: string, what: string): Promise<string> {
@@ -64,14 +78,30 @@ export async function copyAllPcrs(service: EifService, arg?: unknown): Promise<s
 }
 
 /** Compute PCR of File…: nitro-cli's `pcr --input` or `pcr --signing-certificate`. */
-export async function computePcr(arg?: unknown): Promise<{ key: 'PCR' | 'PCR8'; value: string; uri: vscode.Uri } | undefined> {
+export async function computePcr(
+  arg?: unknown,
+): Promise<{ key: 'PCR' | 'PCR8'; value: string; uri: vscode.Uri } | undefined> {
   let uri = arg instanceof vscode.Uri ? arg : undefined;
-  let kind: 'file' | 'certificate' | undefined = uri ? (/\.(pem|crt|cer)$/i.test(uri.path) ? 'certificate' : 'file') : undefined;
+  let kind: 'file' | 'certificate' | undefined = uri
+    ? /\.(pem|crt|cer)$/i.test(uri.path)
+      ? 'certificate'
+      : 'file'
+    : undefined;
   if (!kind) {
     const choice = await vscode.window.showQuickPick(
       [
-        { label: 'PCR of a file', description: 'nitro-cli pcr --input', detail: 'SHA-384 extend of the file\'s bytes, e.g. a ramdisk to compare with PCR2', target: 'file' as const },
-        { label: 'PCR8 of a signing certificate', description: 'nitro-cli pcr --signing-certificate', detail: 'The PCR8 that images signed with this PEM certificate have', target: 'certificate' as const },
+        {
+          label: 'PCR of a file',
+          description: 'nitro-cli pcr --input',
+          detail: "SHA-384 extend of the file's bytes, e.g. a ramdisk to compare with PCR2",
+          target: 'file' as const,
+        },
+        {
+          label: 'PCR8 of a signing certificate',
+          description: 'nitro-cli pcr --signing-certificate',
+          detail: 'The PCR8 that images signed with this PEM certificate have',
+          target: 'certificate' as const,
+        },
       ],
       { title: 'Compute PCR' },
     );
@@ -89,7 +119,11 @@ export async function computePcr(arg?: unknown): Promise<{ key: 'PCR' | 'PCR8'; 
   }
   const target = uri;
   const value = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Computing the PCR of ${path.basename(target.fsPath)}`, cancellable: true },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Computing the PCR of ${path.basename(target.fsPath)}`,
+      cancellable: true,
+    },
     (_progress, token) => nodeHashesPcr(target.fsPath, kind === 'certificate' ? 'certificate' : 'file', token),
   );
   const key = kind === 'certificate' ? 'PCR8' : 'PCR';

@@ -22,7 +22,10 @@ type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.at
 type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
 
 /** The table that maps command ids to handlers (all but the attestation, build and parents modules'). */
-export function commandTable(ctx: Ctx, views: Views): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId>, Handler> {
+export function commandTable(
+  ctx: Ctx,
+  views: Views,
+): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

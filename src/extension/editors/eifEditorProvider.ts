@@ -111,14 +111,23 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
   async describe(): Promise<vscode.TextDocument | undefined> {
     const model = this.model;
     if (!model) {
-      void vscode.window.showInformationMessage(`${this.fileName} has not been measured, so there is nothing to describe.`);
+      void vscode.window.showInformationMessage(
+        `${this.fileName} has not been measured, so there is nothing to describe.`,
+      );
       return undefined;
     }
     if (!model.describe.ok) {
-      void vscode.window.showErrorMessage(`nitro-cli describe-eif fails on ${this.fileName}: ${model.describe.message}`);
+      void vscode.window.showErrorMessage(
+        `nitro-cli describe-eif fails on ${this.fileName}: ${model.describe.message}`,
+      );
       return undefined;
     }
-    return this.services.describeDocuments.show(`${this.fileName}.describe.json`, this.uri.toString(), model.describe.json, { viewColumn: vscode.ViewColumn.Beside });
+    return this.services.describeDocuments.show(
+      `${this.fileName}.describe.json`,
+      this.uri.toString(),
+      model.describe.json,
+      { viewColumn: vscode.ViewColumn.Beside },
+    );
   }
 
   /**
@@ -159,9 +168,13 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       // A malformed, vanished or cancelled file is the file's story, not a fault of the extension.
       const expected = e instanceof EifFormatError || e instanceof CancelledError || isFileNotFound(e);
       if (expected) {
-        this.ctx.log.warn(`Enclave Image Viewer: ${filePath}: ${error.message}${error.code ? ` (rule ${error.code}, at byte ${error.offset})` : ''}`);
+        this.ctx.log.warn(
+          `Enclave Image Viewer: ${filePath}: ${error.message}${error.code ? ` (rule ${error.code}, at byte ${error.offset})` : ''}`,
+        );
       } else {
-        this.ctx.log.error(`Enclave Image Viewer: ${filePath}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        this.ctx.log.error(
+          `Enclave Image Viewer: ${filePath}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        );
       }
       this.show({ type: 'error', body: error });
     }
@@ -190,7 +203,13 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
   resolveCustomEditor(document: EifDocument, panel: vscode.WebviewPanel): void {
     const key = document.uri.toString();
     this.openEditors.set(key, (this.openEditors.get(key) ?? 0) + 1);
-    const session = new EifViewerSession(this.ctx, document.uri, panel, (shown) => this.shown.set(key, shown), this.services);
+    const session = new EifViewerSession(
+      this.ctx,
+      document.uri,
+      panel,
+      (shown) => this.shown.set(key, shown),
+      this.services,
+    );
     this.sessions.set(key, (this.sessions.get(key) ?? new Set()).add(session));
     const closed = panel.onDidDispose(() => {
       closed.dispose();
@@ -227,7 +246,10 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
 }
 
 /** Registers the Enclave Image Viewer and returns its provider (exposed to the extension-host tests). */
-export function registerEifViewer(ctx: Ctx, services: { readonly describeDocuments: DescribeDocuments; readonly eifService: EifService }): EifEditorProvider {
+export function registerEifViewer(
+  ctx: Ctx,
+  services: { readonly describeDocuments: DescribeDocuments; readonly eifService: EifService },
+): EifEditorProvider {
   const provider = new EifEditorProvider(ctx, services);
   ctx.push(
     vscode.window.registerCustomEditorProvider(EIF_VIEWER, provider, {

@@ -104,14 +104,22 @@ function sectionRows(layout: EifLayout): EifSectionView[] {
 
 function measurementsView(inspection: EifInspection): EifMeasurementsView {
   const m = inspection.measurements;
-  const pcrs = IMAGE_PCRS.filter((name) => m[name] !== undefined).map((name) => ({ name, meaning: enclavePcrMeaning(name), value: m[name] as string }));
+  const pcrs = IMAGE_PCRS.filter((name) => m[name] !== undefined).map((name) => ({
+    name,
+    meaning: enclavePcrMeaning(name),
+    value: m[name] as string,
+  }));
   return { hashAlgorithm: m.HashAlgorithm, pcrs, json: formatJson(m) };
 }
 
 function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMetadataView {
   const value = metadata.value;
   if (!value) {
-    return { ok: false, error: metadata.error ?? 'the metadata section could not be read', ...(metadata.text !== undefined ? { text: metadata.text } : {}) };
+    return {
+      ok: false,
+      error: metadata.error ?? 'the metadata section could not be read',
+      ...(metadata.text !== undefined ? { text: metadata.text } : {}),
+    };
   }
   return {
     ok: true,
@@ -179,7 +187,12 @@ export function toEifViewModel(inspection: EifInspection, file: { path: string; 
     crc: { stored: crcText(inspection.crc.stored), computed: crcText(inspection.crc.computed), ok: inspection.crc.ok },
     sections: sectionRows(layout),
     trailingBytes: layout.trailingBytes,
-    problems: layout.problems.map((p) => ({ severity: p.severity, code: p.code, offset: p.offset, message: p.message })),
+    problems: layout.problems.map((p) => ({
+      severity: p.severity,
+      code: p.code,
+      offset: p.offset,
+      message: p.message,
+    })),
     measurements: measurementsView(inspection),
     ...(inspection.metadata ? { metadata: metadataView(inspection.metadata) } : {}),
     ...(inspection.signature ? { signature: signatureView(inspection.signature) } : {}),
@@ -191,13 +204,18 @@ export function toEifViewModel(inspection: EifInspection, file: { path: string; 
 /** Why a file could not be shown at all, in words for the viewer. */
 export function toViewError(filePath: string, e: unknown): EifViewError {
   const fileName = path.basename(filePath);
-  if (e instanceof EifFormatError) return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
-  if (e instanceof CancelledError) return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
+  if (e instanceof EifFormatError)
+    return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
+  if (e instanceof CancelledError)
+    return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
   const unreadable = (message: string): EifViewError => ({ fileName, kind: 'unreadable', message });
   // Node's error codes, and VS Code's (FileSystemError) for files stat-ed through the workspace.
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'FileNotFound') return unreadable('The file does not exist (it was deleted or moved).');
-  if (code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions') return unreadable('The file cannot be read: permission denied.');
-  if (code === 'EISDIR' || code === 'FileIsADirectory') return unreadable('This is a folder, not an enclave image file.');
+  if (code === 'ENOENT' || code === 'FileNotFound')
+    return unreadable('The file does not exist (it was deleted or moved).');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions')
+    return unreadable('The file cannot be read: permission denied.');
+  if (code === 'EISDIR' || code === 'FileIsADirectory')
+    return unreadable('This is a folder, not an enclave image file.');
   return unreadable(`The file could not be read: ${e instanceof Error ? e.message : String(e)}`);
 }

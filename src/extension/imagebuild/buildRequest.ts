@@ -35,23 +35,39 @@ export class BuildRequestError extends Error {
 }
 
 /** Replaces `${workspaceFolder}` (and `${workspaceFolderBasename}`, `${env:NAME}`) as VS Code would. */
-export function substitute(value: string, folder: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
-  return value.replace(/\$\{(workspaceFolder|workspaceFolderBasename|env:([A-Za-z_][A-Za-z0-9_]*))\}/g, (whole, name: string, envName?: string) => {
-    if (envName !== undefined) return env[envName] ?? '';
-    if (folder === undefined) throw new BuildRequestError(`${whole} is used, but there is no workspace folder`);
-    return name === 'workspaceFolder' ? folder : path.basename(folder);
-  });
+export function substitute(
+  value: string,
+  folder: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  return value.replace(
+    /\$\{(workspaceFolder|workspaceFolderBasename|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
+    (whole, name: string, envName?: string) => {
+      if (envName !== undefined) return env[envName] ?? '';
+      if (folder === undefined) throw new BuildRequestError(`${whole} is used, but there is no workspace folder`);
+      return name === 'workspaceFolder' ? folder : path.basename(folder);
+    },
+  );
 }
 
 /** Checks a request and resolves its paths against `folder` (the task's or the first workspace folder). */
-export function normalizeRequest(request: BuildRequest, folder: string | undefined, env: Readonly<Record<string, string | undefined>>): BuildRequest {
-  const sources = (['ociLayout', 'imageArchive', 'dockerUri'] as const).filter((k) => typeof request[k] === 'string' && request[k] !== '');
+export function normalizeRequest(
+  request: BuildRequest,
+  folder: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): BuildRequest {
+  const sources = (['ociLayout', 'imageArchive', 'dockerUri'] as const).filter(
+    (k) => typeof request[k] === 'string' && request[k] !== '',
+  );
   if (sources.length !== 1) {
     throw new BuildRequestError(
-      sources.length === 0 ? 'say where the image comes from: one of "ociLayout", "imageArchive" or "dockerUri"' : `give only one of ${sources.map((s) => `"${s}"`).join(' and ')}`,
+      sources.length === 0
+        ? 'say where the image comes from: one of "ociLayout", "imageArchive" or "dockerUri"'
+        : `give only one of ${sources.map((s) => `"${s}"`).join(' and ')}`,
     );
   }
-  if (typeof request.output !== 'string' || request.output === '') throw new BuildRequestError('"output" (the .eif to write) is required');
+  if (typeof request.output !== 'string' || request.output === '')
+    throw new BuildRequestError('"output" (the .eif to write) is required');
   if ((request.signingCertificate === undefined) !== (request.privateKey === undefined)) {
     throw new BuildRequestError('"signingCertificate" and "privateKey" go together: give both or neither');
   }
@@ -62,7 +78,8 @@ export function normalizeRequest(request: BuildRequest, folder: string | undefin
   const abs = (p: string) => {
     const s = substitute(p, folder, env);
     if (path.isAbsolute(s)) return s;
-    if (folder === undefined) throw new BuildRequestError(`the relative path ${JSON.stringify(p)} needs a workspace folder`);
+    if (folder === undefined)
+      throw new BuildRequestError(`the relative path ${JSON.stringify(p)} needs a workspace folder`);
     return path.join(folder, s);
   };
   const withRef = (value: string, split: typeof splitImageReference) => {
@@ -73,7 +90,8 @@ export function normalizeRequest(request: BuildRequest, folder: string | undefin
   if (request.ociLayout) out['ociLayout'] = withRef(request.ociLayout, splitImageReference);
   if (request.imageArchive) out['imageArchive'] = withRef(request.imageArchive, splitArchiveReference);
   if (request.dockerUri) out['dockerUri'] = substitute(request.dockerUri, folder, env);
-  for (const k of ['blobs', 'metadata', 'signingCertificate', 'privateKey'] as const) if (request[k]) out[k] = abs(request[k] as string);
+  for (const k of ['blobs', 'metadata', 'signingCertificate', 'privateKey'] as const)
+    if (request[k]) out[k] = abs(request[k]);
   for (const k of ['arch', 'name', 'version', 'buildTime'] as const) if (request[k] !== undefined) out[k] = request[k];
   return out as unknown as BuildRequest;
 }
@@ -129,12 +147,20 @@ export function commandLineOf(request: BuildRequest): string {
     ['--signing-certificate', request.signingCertificate],
     ['--private-key', request.privateKey],
   ];
-  return ['nitro-dev', 'build-enclave', ...args.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [k, shellWord(v as string)])].join(' ');
+  return [
+    'nitro-dev',
+    'build-enclave',
+    ...args.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [k, shellWord(v as string)]),
+  ].join(' ');
 }
 
 /** The blobs step of the build flow: what it offers, and the line shown above the choices. */
 export interface BlobsPrompt {
-  readonly items: readonly { readonly label: string; readonly description: string; readonly value: 'default' | 'pick' }[];
+  readonly items: readonly {
+    readonly label: string;
+    readonly description: string;
+    readonly value: 'default' | 'pick';
+  }[];
   readonly placeHolder: string;
 }
 
@@ -144,18 +170,34 @@ export interface BlobsPrompt {
  * of at least one architecture; otherwise it says what is wrong with it and offers to browse.
  */
 export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
-  const pick = { label: '$(folder-opened) Choose the blobs folder…', description: 'kernel, cmdline, init, nsm.ko (remembered in settings)', value: 'pick' as const };
+  const pick = {
+    label: '$(folder-opened) Choose the blobs folder…',
+    description: 'kernel, cmdline, init, nsm.ko (remembered in settings)',
+    value: 'pick' as const,
+  };
   const shown = status.dir.endsWith('/') ? status.dir : `${status.dir}/`;
   const complete = (['x86_64', 'aarch64'] as const).filter((arch) => status.arches[arch].missing.length === 0);
   if (complete.length > 0) {
     return {
-      items: [{ label: `$(package) Use ${shown}`, description: `the aws-nitro-enclaves-cli package's blobs (${complete.join(' and ')})`, value: 'default' }, pick],
+      items: [
+        {
+          label: `$(package) Use ${shown}`,
+          description: `the aws-nitro-enclaves-cli package's blobs (${complete.join(' and ')})`,
+          value: 'default',
+        },
+        pick,
+      ],
       placeHolder: 'Where are the kernel, cmdline, init and nsm.ko?',
     };
   }
   if (!status.exists) {
-    return { items: [pick], placeHolder: `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs` };
+    return {
+      items: [pick],
+      placeHolder: `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs`,
+    };
   }
-  const lacks = (['x86_64', 'aarch64'] as const).map((arch) => `${arch} lacks ${status.arches[arch].missing.join(', ')}`).join('; ');
+  const lacks = (['x86_64', 'aarch64'] as const)
+    .map((arch) => `${arch} lacks ${status.arches[arch].missing.join(', ')}`)
+    .join('; ');
   return { items: [pick], placeHolder: `${shown} does not hold the blobs (${lacks}): choose the folder with them` };
 }

@@ -5,7 +5,16 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError, formatJson, parseCustomMetadata } from '../../engine';
-import { buildEnclave, buildProgressText, checkReproducibility, readPem, type BuildOptions, type BuildProgress, type BuildResult, type ReproducibilityReport } from '../../engine/node';
+import {
+  buildEnclave,
+  buildProgressText,
+  checkReproducibility,
+  readPem,
+  type BuildOptions,
+  type BuildProgress,
+  type BuildResult,
+  type ReproducibilityReport,
+} from '../../engine/node';
 import type { Ctx } from '../ctx';
 import { COMMANDS, EIF_VIEWER, SETTINGS, TASK_TYPE } from '../ids';
 import type { ImagesTreeProvider } from '../tree/imagesTree';
@@ -28,7 +37,6 @@ export function overallPercent(p: BuildProgress): number {
   return from + (to - from) * frac;
 }
 
-
 /** The workspace folder a path or task belongs to (its fs path), else the first one. */
 function folderFor(scope?: vscode.WorkspaceFolder | vscode.TaskScope): string | undefined {
   if (scope && typeof scope === 'object') return scope.uri.fsPath;
@@ -44,9 +52,14 @@ async function engineOptions(
   const withBlobs: BuildRequest = request.blobs || !blobsSetting ? request : { ...request, blobs: blobsSetting };
   const signing =
     withBlobs.signingCertificate && withBlobs.privateKey
-      ? { certificatePem: await readPem(withBlobs.signingCertificate), privateKeyPem: await readPem(withBlobs.privateKey) }
+      ? {
+          certificatePem: await readPem(withBlobs.signingCertificate),
+          privateKeyPem: await readPem(withBlobs.privateKey),
+        }
       : undefined;
-  const customMetadata = withBlobs.metadata ? parseCustomMetadata(await readFile(withBlobs.metadata), withBlobs.metadata) : undefined;
+  const customMetadata = withBlobs.metadata
+    ? parseCustomMetadata(await readFile(withBlobs.metadata), withBlobs.metadata)
+    : undefined;
   return buildOptionsOf(withBlobs, {
     env: process.env,
     ...(signing ? { signing } : {}),
@@ -58,7 +71,11 @@ async function engineOptions(
 /** Runs a build behind a cancellable notification. Resolves to undefined when cancelled. */
 async function buildWithProgress(ctx: Ctx, request: BuildRequest): Promise<BuildResult | undefined> {
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Building ${path.basename(request.output)}`, cancellable: true },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Building ${path.basename(request.output)}`,
+      cancellable: true,
+    },
     async (progress, token) => {
       let shown = 0;
       const options = await engineOptions(request, {
@@ -92,11 +109,23 @@ interface Choice<T> extends vscode.QuickPickItem {
 async function askForRequest(): Promise<BuildRequest | undefined> {
   const kind = await vscode.window.showQuickPick<Choice<'oci' | 'archive' | 'docker'>>(
     [
-      { label: '$(folder) OCI image layout', description: 'a folder with index.json and blobs/ (skopeo, umoci, buildah, `docker buildx --output type=oci`)', value: 'oci' },
+      {
+        label: '$(folder) OCI image layout',
+        description: 'a folder with index.json and blobs/ (skopeo, umoci, buildah, `docker buildx --output type=oci`)',
+        value: 'oci',
+      },
       { label: '$(file-zip) Image archive', description: 'an OCI archive or a `docker save` .tar', value: 'archive' },
-      { label: '$(package) Docker image', description: 'exported with `docker save` (needs the docker CLI and daemon)', value: 'docker' },
+      {
+        label: '$(package) Docker image',
+        description: 'exported with `docker save` (needs the docker CLI and daemon)',
+        value: 'docker',
+      },
     ],
-    { title: 'Build Enclave Image (1/4): image source', placeHolder: 'Where does the image come from?', ignoreFocusOut: true },
+    {
+      title: 'Build Enclave Image (1/4): image source',
+      placeHolder: 'Where does the image come from?',
+      ignoreFocusOut: true,
+    },
   );
   if (!kind) return undefined;
   let source: Partial<BuildRequest>;
@@ -110,7 +139,12 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
     });
     if (!uri) return undefined;
     source = { dockerUri: uri.trim() };
-    baseName = uri.trim().replace(/[:@].*$/, '').split('/').pop() || 'enclave';
+    baseName =
+      uri
+        .trim()
+        .replace(/[:@].*$/, '')
+        .split('/')
+        .pop() || 'enclave';
   } else {
     const picked = await vscode.window.showOpenDialog({
       title: kind.value === 'oci' ? 'OCI image layout folder' : 'Image archive',
@@ -126,7 +160,10 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
     if (kind.value === 'oci') {
       const tags = await layoutTags(chosen);
       if (tags.length > 1) {
-        const tag = await vscode.window.showQuickPick(tags, { title: 'Build Enclave Image (1/4): which image of the layout?', ignoreFocusOut: true });
+        const tag = await vscode.window.showQuickPick(tags, {
+          title: 'Build Enclave Image (1/4): which image of the layout?',
+          ignoreFocusOut: true,
+        });
         if (!tag) return undefined;
         reference = `:${tag}`;
       }
@@ -148,14 +185,22 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
   if (!blobs && !process.env['NITRO_CLI_BLOBS']) {
     // The default folder is offered only where it exists and holds the blobs.
     const prompt = blobsPrompt(await blobsFolderStatus(DEFAULT_BLOBS_DIR));
-    const choice = await vscode.window.showQuickPick<Choice<'default' | 'pick'>>(prompt.items.map((item) => ({ ...item })), {
-      title: 'Build Enclave Image (3/4): blobs',
-      placeHolder: prompt.placeHolder,
-      ignoreFocusOut: true,
-    });
+    const choice = await vscode.window.showQuickPick<Choice<'default' | 'pick'>>(
+      prompt.items.map((item) => ({ ...item })),
+      {
+        title: 'Build Enclave Image (3/4): blobs',
+        placeHolder: prompt.placeHolder,
+        ignoreFocusOut: true,
+      },
+    );
     if (!choice) return undefined;
     if (choice.value === 'pick') {
-      const dir = await vscode.window.showOpenDialog({ title: 'Blobs folder', canSelectFolders: true, canSelectFiles: false, canSelectMany: false });
+      const dir = await vscode.window.showOpenDialog({
+        title: 'Blobs folder',
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: false,
+      });
       if (!dir?.[0]) return undefined;
       blobs = dir[0].fsPath;
       await config.update(SETTINGS.buildBlobsPath, blobs, vscode.ConfigurationTarget.Global);
@@ -172,22 +217,34 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
   if (!sign) return undefined;
   let signing: Partial<BuildRequest> = {};
   if (sign.value) {
-    const cert = await vscode.window.showOpenDialog({ title: 'Signing certificate (PEM)', canSelectMany: false, filters: { PEM: ['pem', 'crt'], 'All files': ['*'] } });
+    const cert = await vscode.window.showOpenDialog({
+      title: 'Signing certificate (PEM)',
+      canSelectMany: false,
+      filters: { PEM: ['pem', 'crt'], 'All files': ['*'] },
+    });
     if (!cert?.[0]) return undefined;
-    const key = await vscode.window.showOpenDialog({ title: 'Private key (PEM)', canSelectMany: false, filters: { PEM: ['pem', 'key'], 'All files': ['*'] } });
+    const key = await vscode.window.showOpenDialog({
+      title: 'Private key (PEM)',
+      canSelectMany: false,
+      filters: { PEM: ['pem', 'key'], 'All files': ['*'] },
+    });
     if (!key?.[0]) return undefined;
     signing = { signingCertificate: cert[0].fsPath, privateKey: key[0].fsPath };
   }
-  return { ...source, output: target.fsPath, ...(blobs ? { blobs } : {}), ...signing } as BuildRequest;
+  return { ...source, output: target.fsPath, ...(blobs ? { blobs } : {}), ...signing };
 }
 
 /** The ref names of an OCI layout's index (for the tag quick pick). */
 async function layoutTags(dir: vscode.Uri): Promise<string[]> {
   try {
-    const index = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, 'index.json')))) as {
+    const index = JSON.parse(
+      new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, 'index.json'))),
+    ) as {
       manifests?: { annotations?: Record<string, string> }[];
     };
-    return (index.manifests ?? []).map((m) => m.annotations?.['org.opencontainers.image.ref.name']).filter((t): t is string => typeof t === 'string');
+    return (index.manifests ?? [])
+      .map((m) => m.annotations?.['org.opencontainers.image.ref.name'])
+      .filter((t): t is string => typeof t === 'string');
   } catch {
     return [];
   }
@@ -205,7 +262,8 @@ async function announce(ctx: Ctx, images: ImagesTreeProvider, result: BuildResul
     'Copy Measurements',
   );
   if (choice === 'Open') await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
-  if (choice === 'Copy Measurements') await vscode.env.clipboard.writeText(formatJson({ Measurements: result.measurements }));
+  if (choice === 'Copy Measurements')
+    await vscode.env.clipboard.writeText(formatJson({ Measurements: result.measurements }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,13 +373,19 @@ class BuildTaskProvider implements vscode.TaskProvider {
     return this.task(definition, task.scope ?? vscode.TaskScope.Workspace, task.name);
   }
 
-  private task(definition: vscode.TaskDefinition & BuildRequest, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string): vscode.Task {
+  private task(
+    definition: vscode.TaskDefinition & BuildRequest,
+    scope: vscode.WorkspaceFolder | vscode.TaskScope,
+    name: string,
+  ): vscode.Task {
     const execution = new vscode.CustomExecution(async () => {
       try {
         const request = normalizeRequest(definition, folderFor(scope), process.env);
         return new BuildTerminal(this.ctx, this.images, request);
       } catch (e) {
-        return errorTerminal(`[ E48 ] EIF building error. The task definition: ${e instanceof Error ? e.message : String(e)}`);
+        return errorTerminal(
+          `[ E48 ] EIF building error. The task definition: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     });
     const task = new vscode.Task(definition, scope, name, 'nitro-eif', execution, []);
@@ -351,7 +415,8 @@ function errorTerminal(message: string): vscode.Pseudoterminal {
 /** The reproducibility check's message for a report. */
 export function reproducibilityMessage(report: ReproducibilityReport): string {
   const d = report.difference;
-  if (d.identical) return `Reproducible: two builds gave identical images (${d.size} bytes, SHA-384 ${d.sha384.slice(0, 16)}…, PCR0 ${report.first.measurements.PCR0.slice(0, 16)}…).`;
+  if (d.identical)
+    return `Reproducible: two builds gave identical images (${d.size} bytes, SHA-384 ${d.sha384.slice(0, 16)}…, PCR0 ${report.first.measurements.PCR0.slice(0, 16)}…).`;
   return `Not reproducible: the two builds first differ at byte ${d.offset}, in ${d.where} (sizes ${d.sizes[0]} and ${d.sizes[1]}).`;
 }
 
@@ -387,7 +452,10 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
           onProgress: (p) => {
             if (p.stage === 'resolving' && p.done === 0) pass++;
             const pct = ((pass - 1) * 100 + overallPercent(p)) / 2;
-            progress.report({ message: `build ${pass} of 2: ${buildProgressText(p)}`, increment: Math.max(0, pct - shown) });
+            progress.report({
+              message: `build ${pass} of 2: ${buildProgressText(p)}`,
+              increment: Math.max(0, pct - shown),
+            });
             shown = Math.max(shown, pct);
           },
           log: (line) => ctx.log.info(line),
@@ -421,6 +489,10 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
 function isRequest(arg: unknown, needOutput = true): arg is BuildRequest {
   if (typeof arg !== 'object' || arg === null || arg instanceof vscode.Uri) return false;
   const r = arg as Record<string, unknown>;
-  return (typeof r['ociLayout'] === 'string' || typeof r['imageArchive'] === 'string' || typeof r['dockerUri'] === 'string') && (!needOutput || typeof r['output'] === 'string');
+  return (
+    (typeof r['ociLayout'] === 'string' ||
+      typeof r['imageArchive'] === 'string' ||
+      typeof r['dockerUri'] === 'string') &&
+    (!needOutput || typeof r['output'] === 'string')
+  );
 }
-

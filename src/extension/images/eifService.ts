@@ -44,7 +44,10 @@ export class EifService implements vscode.Disposable {
   }
 
   /** The inspection of the file as it is now, and when it was measured (a cached one is shared). */
-  async inspectAt(uri: vscode.Uri, request: InspectRequest = {}): Promise<{ readonly inspection: EifInspection; readonly at: Date }> {
+  async inspectAt(
+    uri: vscode.Uri,
+    request: InspectRequest = {},
+  ): Promise<{ readonly inspection: EifInspection; readonly at: Date }> {
     const entry = await this.entry(uri);
     const { onProgress } = request;
     if (onProgress && !entry.settled) {
@@ -67,7 +70,12 @@ export class EifService implements vscode.Disposable {
     const stat = await vscode.workspace.fs.stat(uri);
     const key = uri.toString();
     const hit = this.cache.get(key);
-    if (hit && hit.mtime === stat.mtime && hit.size === stat.size && !(hit.settled && !hit.settled.ok && hit.settled.error instanceof CancelledError)) {
+    if (
+      hit &&
+      hit.mtime === stat.mtime &&
+      hit.size === stat.size &&
+      !(hit.settled && !hit.settled.ok && hit.settled.error instanceof CancelledError)
+    ) {
       return hit;
     }
     const listeners = new Set<Progress>();
@@ -77,7 +85,10 @@ export class EifService implements vscode.Disposable {
       if (entry) entry.progress = { done, total };
       for (const l of listeners) l(done, total);
     };
-    const result = stat.size >= PROGRESS_THRESHOLD ? this.withProgress(uri, stat.size, at, onProgress) : inspectEif(uri.fsPath, { at, onProgress });
+    const result =
+      stat.size >= PROGRESS_THRESHOLD
+        ? this.withProgress(uri, stat.size, at, onProgress)
+        : inspectEif(uri.fsPath, { at, onProgress });
     entry = { mtime: stat.mtime, size: stat.size, at, result, listeners };
     const settledEntry = entry;
     this.cache.set(key, entry);
@@ -85,7 +96,8 @@ export class EifService implements vscode.Disposable {
       (value) => (settledEntry.settled = { ok: true, value }),
       (error: unknown) => {
         settledEntry.settled = { ok: false, error };
-        if (!(error instanceof CancelledError)) this.log.warn(`${uri.fsPath}: ${error instanceof Error ? error.message : String(error)}`);
+        if (!(error instanceof CancelledError))
+          this.log.warn(`${uri.fsPath}: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
     return entry;
@@ -95,7 +107,11 @@ export class EifService implements vscode.Disposable {
     const name = uri.path.slice(uri.path.lastIndexOf('/') + 1);
     return Promise.resolve(
       vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Measuring ${name} (${Math.round(size / 1048576)} MiB)`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Measuring ${name} (${Math.round(size / 1048576)} MiB)`,
+          cancellable: true,
+        },
         (progress, token) => {
           let reported = 0;
           return inspectEif(uri.fsPath, {

@@ -42,7 +42,10 @@ export function expandBraces(pattern: string): string[] {
  * `files.exclude` patterns that are switched on (`true`; conditional `{ when }` entries are left to
  * VS Code's own views). Undefined when nothing is excluded.
  */
-export function excludeGlob(imagePatterns: readonly unknown[], filesExclude: Readonly<Record<string, unknown>> | undefined): string | undefined {
+export function excludeGlob(
+  imagePatterns: readonly unknown[],
+  filesExclude: Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
   const patterns = [
     ...imagePatterns.filter((p): p is string => typeof p === 'string'),
     ...Object.entries(filesExclude ?? {})

@@ -11,7 +11,10 @@ export const MAX_IMAGES = 2000;
 /** The exclude glob of image searches, from the settings as they are now. */
 export function imagesExclude(): string | undefined {
   const config = vscode.workspace.getConfiguration();
-  return excludeGlob(config.get<unknown[]>(SETTINGS.imagesExclude, []), config.get<Record<string, unknown>>('files.exclude'));
+  return excludeGlob(
+    config.get<unknown[]>(SETTINGS.imagesExclude, []),
+    config.get<Record<string, unknown>>('files.exclude'),
+  );
 }
 
 /** Whether a configuration change changes which files image searches find. */

@@ -45,7 +45,9 @@ export class AllocatorDiagnostics implements vscode.Disposable {
 
   /** The parents whose allocator configurations are checked against their instance (even when not named allocator.yaml). */
   setParents(parents: readonly ParentInfo[]): void {
-    this.known = new Map(parents.flatMap((p) => (p.allocatorPath ? [[path.resolve(p.allocatorPath), p] as const] : [])));
+    this.known = new Map(
+      parents.flatMap((p) => (p.allocatorPath ? [[path.resolve(p.allocatorPath), p] as const] : [])),
+    );
     for (const d of vscode.workspace.textDocuments) this.checkNow(d);
   }
 
@@ -81,12 +83,18 @@ export class AllocatorDiagnostics implements vscode.Disposable {
     try {
       const parent = document.uri.scheme === 'file' ? this.known.get(path.resolve(document.uri.fsPath)) : undefined;
       diagnostics = this.check(document.getText(), parent).map((p) => {
-        const d = new vscode.Diagnostic(problemRange(p, document), p.message, p.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error);
+        const d = new vscode.Diagnostic(
+          problemRange(p, document),
+          p.message,
+          p.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error,
+        );
         d.source = 'Nitro Enclaves allocator';
         return d;
       });
     } catch (e) {
-      this.log.error(`Allocator configuration ${document.uri.toString(true)}: the check failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.log.error(
+        `Allocator configuration ${document.uri.toString(true)}: the check failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
       diagnostics = [];
     }
     this.collection.set(document.uri, diagnostics);

@@ -51,7 +51,12 @@ export interface RunRules {
   /** The name an enclave asked to be `name` gets when `taken` names run already. */
   finalName(name: string, taken: readonly string[]): string;
   /** The engine's whole check of a request (all rules, in nitro-cli's order), as a dry run; the problem with its error code, or undefined. */
-  checkRequest(parent: ParentInfo, request: RunEnclaveRequest, eifBytes: number, running: readonly DescribeEnclaveJson[]): string | undefined;
+  checkRequest(
+    parent: ParentInfo,
+    request: RunEnclaveRequest,
+    eifBytes: number,
+    running: readonly DescribeEnclaveJson[],
+  ): string | undefined;
 }
 
 /** Run Enclave's field checks, with the engine's constants and rules (src/engine/emulator/rules.ts). */
@@ -81,7 +86,13 @@ export const runRules: RunRules = {
       eifFileSize: eifBytes,
       running: running
         .filter((e) => e.State !== 'EMPTY')
-        .map((e) => ({ enclaveId: e.EnclaveID, name: e.EnclaveName, cid: e.EnclaveCID, cpuIds: e.CPUIDs, memoryMiB: e.MemoryMiB })),
+        .map((e) => ({
+          enclaveId: e.EnclaveID,
+          name: e.EnclaveName,
+          cid: e.EnclaveCID,
+          cpuIds: e.CPUIDs,
+          memoryMiB: e.MemoryMiB,
+        })),
     });
     return problem && problemText(problem);
   },
@@ -92,7 +103,12 @@ export const MAX_ATTESTATION_FIELD_BYTES = NSM_MAX_ATTESTATION_FIELD_BYTES;
 
 /** The CBOR bytes of an NSM Attestation request. */
 export function attestationRequestBytes(input: AttestationRequestInput): Uint8Array {
-  return encodeRequest({ type: 'Attestation', userData: input.userData ?? null, nonce: input.nonce ?? null, publicKey: input.publicKey ?? null });
+  return encodeRequest({
+    type: 'Attestation',
+    userData: input.userData ?? null,
+    nonce: input.nonce ?? null,
+    publicKey: input.publicKey ?? null,
+  });
 }
 
 /** The document of an NSM Attestation response; throws with the NSM's error code otherwise. */
@@ -105,7 +121,9 @@ export function attestationDocumentOf(response: Uint8Array): Uint8Array {
 
 /** The engine's allocator diagnostics, in the extension's shape. */
 export function checkAllocatorText(text: string, parent?: ParentInfo): readonly AllocatorProblem[] {
-  const result = parent ? validateAllocator(text, { vcpus: parent.vcpus, memoryMiB: parent.memoryMiB }) : parseAllocatorYaml(text);
+  const result = parent
+    ? validateAllocator(text, { vcpus: parent.vcpus, memoryMiB: parent.memoryMiB })
+    : parseAllocatorYaml(text);
   return result.diagnostics.map((d) => ({
     message: `[E${String(d.code).padStart(2, '0')}] ${d.message}`,
     line: d.line,

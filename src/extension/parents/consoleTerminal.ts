@@ -53,7 +53,8 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
         if (this.closed) break;
         this.emit(this.decoder.decode(chunk, { stream: true }));
       }
-      if (!this.closed) this.emit(`${this.decoder.decode()}\n[The console of ${this.enclaveId} closed: the enclave stopped.]\n`);
+      if (!this.closed)
+        this.emit(`${this.decoder.decode()}\n[The console of ${this.enclaveId} closed: the enclave stopped.]\n`);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.log.warn(`Console of ${this.enclaveId}: ${message}`);

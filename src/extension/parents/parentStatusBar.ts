@@ -96,7 +96,10 @@ export class CurrentParent implements vscode.Disposable {
         };
       }),
     );
-    const picked = await vscode.window.showQuickPick(items, { title: 'Switch Parent Instance', placeHolder: 'The parent instance Run Enclave… launches on' });
+    const picked = await vscode.window.showQuickPick(items, {
+      title: 'Switch Parent Instance',
+      placeHolder: 'The parent instance Run Enclave… launches on',
+    });
     if (!picked) return undefined;
     await this.set(picked.parent.id);
     return picked.parent;

@@ -7,8 +7,21 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatJson, fromHex, toHex } from '../../engine';
 import { createBackendRegistry, type BackendRegistry } from '../../engine/node';
-import { BackendError, type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveJson } from '../../engine';
-import { CAPABILITIES, attachesApplications, canAddParents, canRepairState, hasDevelopmentRoots, type DevelopmentRoot } from '../../engine';
+import {
+  BackendError,
+  type DescribeEnclaveJson,
+  type EnclaveBackend,
+  type ParentInfo,
+  type RunEnclaveJson,
+} from '../../engine';
+import {
+  CAPABILITIES,
+  attachesApplications,
+  canAddParents,
+  canRepairState,
+  hasDevelopmentRoots,
+  type DevelopmentRoot,
+} from '../../engine';
 import type { AttestationViewerApi } from '../attestation/registerAttestation';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
@@ -17,7 +30,14 @@ import { CONTEXT_KEYS, PARENT_COMMANDS, VIEWS, type ParentCommandKey } from '../
 import { ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
-import { MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES, attestationDocumentOf, attestationRequestBytes, checkAllocatorText, runRules, type RunRules } from './backendHost';
+import {
+  MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES,
+  attestationDocumentOf,
+  attestationRequestBytes,
+  checkAllocatorText,
+  runRules,
+  type RunRules,
+} from './backendHost';
 import { CurrentParent } from './parentStatusBar';
 import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
 
@@ -65,21 +85,33 @@ class ParentCommands {
   private async parentOf(arg: unknown): Promise<ParentInfo | undefined> {
     if (arg && typeof arg === 'object' && 'kind' in arg) {
       const node = arg as ParentNode;
-      if (node.kind === 'parent' || node.kind === 'pool' || node.kind === 'enclave') return this.parentById(node.parent.id);
+      if (node.kind === 'parent' || node.kind === 'pool' || node.kind === 'enclave')
+        return this.parentById(node.parent.id);
     }
-    if (arg && typeof arg === 'object' && typeof (arg as { parentId?: unknown }).parentId === 'string') return this.parentById((arg as { parentId: string }).parentId);
+    if (arg && typeof arg === 'object' && typeof (arg as { parentId?: unknown }).parentId === 'string')
+      return this.parentById((arg as { parentId: string }).parentId);
     const parent = await this.current.get();
-    if (!parent) void vscode.window.showInformationMessage(`No parent instance is configured.${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`);
+    if (!parent)
+      void vscode.window.showInformationMessage(
+        `No parent instance is configured.${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`,
+      );
     return parent;
   }
 
   /** The enclave a command acts on: a node, `{ parentId, enclaveId }`, or one picked from the running enclaves. */
-  private async enclaveOf(arg: unknown, verb: string, filter: (e: DescribeEnclaveJson) => boolean = () => true): Promise<EnclaveTarget | undefined> {
+  private async enclaveOf(
+    arg: unknown,
+    verb: string,
+    filter: (e: DescribeEnclaveJson) => boolean = () => true,
+  ): Promise<EnclaveTarget | undefined> {
     if (arg && typeof arg === 'object') {
       const node = arg as Partial<EnclaveNode> & { parentId?: unknown; enclaveId?: unknown };
-      if (node.kind === 'enclave' && node.parent && node.enclave) return { parentId: node.parent.id, enclave: node.enclave };
+      if (node.kind === 'enclave' && node.parent && node.enclave)
+        return { parentId: node.parent.id, enclave: node.enclave };
       if (typeof node.parentId === 'string' && typeof node.enclaveId === 'string') {
-        const enclave = (await this.backends.describeEnclaves(node.parentId)).find((e) => e.EnclaveID === node.enclaveId);
+        const enclave = (await this.backends.describeEnclaves(node.parentId)).find(
+          (e) => e.EnclaveID === node.enclaveId,
+        );
         if (!enclave) throw new Error(`there is no enclave ${node.enclaveId} on ${node.parentId}`);
         return { parentId: node.parentId, enclave };
       }
@@ -111,7 +143,7 @@ class ParentCommands {
       eif = typeof arg.eif === 'string' ? vscode.Uri.file(arg.eif) : arg.eif;
     } else if (arg instanceof vscode.Uri) {
       eif = arg;
-    } else if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) {
+    } else if (arg && typeof arg === 'object' && 'uri' in arg && arg.uri instanceof vscode.Uri) {
       eif = (arg as { uri: vscode.Uri }).uri; // a node of the Enclave Images view
     }
     const parent = await this.parentOf(args?.parentId !== undefined ? { parentId: args.parentId } : arg);
@@ -132,7 +164,9 @@ class ParentCommands {
     this.tree.refresh();
     void this.current.update();
     if (!args) {
-      void vscode.window.showInformationMessage(`Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID}).`);
+      void vscode.window.showInformationMessage(
+        `Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID}).`,
+      );
     }
     return result;
   }
@@ -140,14 +174,31 @@ class ParentCommands {
   // --- Terminate ------------------------------------------------------------------------------
 
   async terminate(arg?: unknown, nodes?: unknown, options?: { readonly confirmed?: boolean }): Promise<number> {
-    const selected = Array.isArray(nodes) && nodes.length > 1 ? (nodes as ParentNode[]).filter((n): n is EnclaveNode => n.kind === 'enclave') : [];
+    const selected =
+      Array.isArray(nodes) && nodes.length > 1
+        ? (nodes as ParentNode[]).filter((n): n is EnclaveNode => n.kind === 'enclave')
+        : [];
     const targets: EnclaveTarget[] =
-      selected.length > 1 ? selected.map((n) => ({ parentId: n.parent.id, enclave: n.enclave })) : [await this.enclaveOf(arg, 'terminate', (e) => e.State === 'RUNNING')].filter((t): t is EnclaveTarget => !!t);
+      selected.length > 1
+        ? selected.map((n) => ({ parentId: n.parent.id, enclave: n.enclave }))
+        : [await this.enclaveOf(arg, 'terminate', (e) => e.State === 'RUNNING')].filter((t): t is EnclaveTarget => !!t);
     if (targets.length === 0) return 0;
-    const confirmed = options?.confirmed === true || (nodes && typeof nodes === 'object' && !Array.isArray(nodes) && (nodes as { confirmed?: unknown }).confirmed === true);
+    const confirmed =
+      options?.confirmed === true ||
+      (nodes &&
+        typeof nodes === 'object' &&
+        !Array.isArray(nodes) &&
+        (nodes as { confirmed?: unknown }).confirmed === true);
     if (!confirmed) {
-      const what = targets.length === 1 ? `enclave ${targets[0]?.enclave.EnclaveName} (${targets[0]?.enclave.EnclaveID})` : `${targets.length} enclaves`;
-      const answer = await vscode.window.showWarningMessage(`Terminate ${what}?`, { modal: true, detail: 'Its application stops, and its CPUs and memory return to the pool.' }, 'Terminate');
+      const what =
+        targets.length === 1
+          ? `enclave ${targets[0]?.enclave.EnclaveName} (${targets[0]?.enclave.EnclaveID})`
+          : `${targets.length} enclaves`;
+      const answer = await vscode.window.showWarningMessage(
+        `Terminate ${what}?`,
+        { modal: true, detail: 'Its application stops, and its CPUs and memory return to the pool.' },
+        'Terminate',
+      );
       if (answer !== 'Terminate') return 0;
     }
     let done = 0;
@@ -169,14 +220,24 @@ class ParentCommands {
   // --- Open Console ---------------------------------------------------------------------------
 
   async console(arg?: unknown): Promise<vscode.Terminal | undefined> {
-    const target = await this.enclaveOf(arg, 'open the console of', (e) => e.State === 'RUNNING' && e.Flags === 'DEBUG_MODE');
+    const target = await this.enclaveOf(
+      arg,
+      'open the console of',
+      (e) => e.State === 'RUNNING' && e.Flags === 'DEBUG_MODE',
+    );
     if (!target) return undefined;
     if (target.enclave.Flags !== 'DEBUG_MODE') {
-      throw new Error(`${target.enclave.EnclaveName} runs in production mode, which has no console. Run it again in debug mode to read its console.`);
+      throw new Error(
+        `${target.enclave.EnclaveName} runs in production mode, which has no console. Run it again in debug mode to read its console.`,
+      );
     }
     const pty = new EnclaveConsole(this.backends, target.parentId, target.enclave.EnclaveID, this.ctx.log);
     this.consoles.push(pty);
-    const terminal = vscode.window.createTerminal({ name: `Enclave Console: ${target.enclave.EnclaveName}`, pty, iconPath: new vscode.ThemeIcon('vm-running') });
+    const terminal = vscode.window.createTerminal({
+      name: `Enclave Console: ${target.enclave.EnclaveName}`,
+      pty,
+      iconPath: new vscode.ThemeIcon('vm-running'),
+    });
     const closed = vscode.window.onDidCloseTerminal((t) => {
       if (t !== terminal) return;
       closed.dispose();
@@ -192,9 +253,15 @@ class ParentCommands {
   async describe(arg?: unknown): Promise<vscode.TextDocument | undefined> {
     const target = await this.enclaveOf(arg, 'describe');
     if (!target) return undefined;
-    const fresh = (await this.backends.describeEnclaves(target.parentId, { metadata: true })).find((e) => e.EnclaveID === target.enclave.EnclaveID);
+    const fresh = (await this.backends.describeEnclaves(target.parentId, { metadata: true })).find(
+      (e) => e.EnclaveID === target.enclave.EnclaveID,
+    );
     if (!fresh) throw new Error(`${target.enclave.EnclaveName} no longer exists`);
-    return this.describeDocuments.show(`${fresh.EnclaveName}.describe-enclaves.json`, `enclave=${fresh.EnclaveID}`, formatJson([fresh]));
+    return this.describeDocuments.show(
+      `${fresh.EnclaveName}.describe-enclaves.json`,
+      `enclave=${fresh.EnclaveID}`,
+      formatJson([fresh]),
+    );
   }
 
   // --- Copy Enclave ID ------------------------------------------------------------------------
@@ -209,7 +276,10 @@ class ParentCommands {
 
   // --- Get Attestation Document… --------------------------------------------------------------
 
-  async attest(arg?: unknown, options?: { readonly nonce?: string; readonly userData?: string }): Promise<vscode.WebviewPanel | undefined> {
+  async attest(
+    arg?: unknown,
+    options?: { readonly nonce?: string; readonly userData?: string },
+  ): Promise<vscode.WebviewPanel | undefined> {
     const target = await this.enclaveOf(arg, 'attest', (e) => e.State === 'RUNNING');
     if (!target) return undefined;
     const { enclave, parentId } = target;
@@ -228,7 +298,10 @@ class ParentCommands {
         title: `Attestation Document of ${enclave.EnclaveName} (2/2)`,
         prompt: `User data, as text (at most ${MAX_NSM_FIELD_BYTES} bytes in UTF-8); empty for none.`,
         ignoreFocusOut: true,
-        validateInput: (text) => (Buffer.byteLength(text, 'utf8') > MAX_NSM_FIELD_BYTES ? `The user data is ${Buffer.byteLength(text, 'utf8')} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.` : undefined),
+        validateInput: (text) =>
+          Buffer.byteLength(text, 'utf8') > MAX_NSM_FIELD_BYTES
+            ? `The user data is ${Buffer.byteLength(text, 'utf8')} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`
+            : undefined,
       });
       if (userData === undefined) return undefined;
     }
@@ -236,16 +309,25 @@ class ParentCommands {
     if (problem) throw new Error(problem);
     const nonce = nonceHex && nonceHex.trim() !== '' ? fromHex(nonceHex.trim()) : undefined;
     const userBytes = userData ? new TextEncoder().encode(userData) : undefined;
-    const request = attestationRequestBytes({ ...(nonce ? { nonce } : {}), ...(userBytes ? { userData: userBytes } : {}) });
+    const request = attestationRequestBytes({
+      ...(nonce ? { nonce } : {}),
+      ...(userBytes ? { userData: userBytes } : {}),
+    });
     let document: Uint8Array;
     try {
       document = attestationDocumentOf(await this.backends.nsm(parentId, enclave.EnclaveID, request));
     } catch (e) {
       throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`);
     }
-    const eifPath = this.eifOfEnclave.get(enclave.EnclaveID) ?? (await (await this.backends.capabilityOf(parentId, attachesApplications))?.eifPathOf(parentId, enclave.EnclaveID));
+    const eifPath =
+      this.eifOfEnclave.get(enclave.EnclaveID) ??
+      (await (
+        await this.backends.capabilityOf(parentId, attachesApplications)
+      )?.eifPathOf(parentId, enclave.EnclaveID));
     const roots = (await (await this.backends.capabilityOf(parentId, hasDevelopmentRoots))?.developmentRoots()) ?? [];
-    this.ctx.log.info(`Attestation document of ${enclave.EnclaveID}: ${document.length} bytes${eifPath ? `; PCRs compared with ${eifPath}` : ''}`);
+    this.ctx.log.info(
+      `Attestation document of ${enclave.EnclaveID}: ${document.length} bytes${eifPath ? `; PCRs compared with ${eifPath}` : ''}`,
+    );
     return this.attestation.openPanel(document, {
       label: `${enclave.EnclaveName} (${enclave.EnclaveID})`,
       roots,
@@ -259,7 +341,9 @@ class ParentCommands {
     const parent = await this.parentOf(arg);
     if (!parent) return undefined;
     if (!parent.allocatorPath) {
-      void vscode.window.showInformationMessage(`${parent.name} has no allocator configuration file: its pool is fixed by its backend.`);
+      void vscode.window.showInformationMessage(
+        `${parent.name} has no allocator configuration file: its pool is fixed by its backend.`,
+      );
       return undefined;
     }
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(parent.allocatorPath));
@@ -271,7 +355,10 @@ class ParentCommands {
     const creator = this.backends.capable(canAddParents)[0];
     if (!creator) throw new Error('No backend can add parent instances.');
     const taken = (await this.backends.listParents()).map((p) => p.name);
-    let name = arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string' ? (arg as { name: string }).name : undefined;
+    let name =
+      arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string'
+        ? (arg as { name: string }).name
+        : undefined;
     if (name === undefined) {
       let n = taken.length + 1;
       while (taken.includes(`emulated-parent-${n}`)) n++;
@@ -280,7 +367,12 @@ class ParentCommands {
         prompt: 'Name of the new emulated parent instance (it gets its own instance ID, allocator pool and enclaves)',
         value: `emulated-parent-${n}`,
         ignoreFocusOut: true,
-        validateInput: (text) => (text.trim() === '' ? 'Enter a name.' : taken.includes(text.trim()) ? `A parent named ${text.trim()} already exists.` : undefined),
+        validateInput: (text) =>
+          text.trim() === ''
+            ? 'Enter a name.'
+            : taken.includes(text.trim())
+              ? `A parent named ${text.trim()} already exists.`
+              : undefined,
       });
       if (name === undefined) return undefined;
     }
@@ -290,7 +382,9 @@ class ParentCommands {
     this.diagnostics.setParents(await this.backends.listParents());
     if (!arg) {
       const use = 'Use for New Enclaves';
-      void vscode.window.showInformationMessage(`Added the emulated parent ${parent.name} (${parent.id}).`, use).then((c) => (c === use ? this.current.set(parent.id) : undefined));
+      void vscode.window
+        .showInformationMessage(`Added the emulated parent ${parent.name} (${parent.id}).`, use)
+        .then((c) => (c === use ? this.current.set(parent.id) : undefined));
     }
     return parent;
   }
@@ -301,7 +395,8 @@ function checkHexField(text: string, what: string): string | undefined {
   const t = text.trim();
   if (t === '') return undefined;
   if (!/^([0-9a-fA-F]{2})+$/.test(t)) return `Write the ${what} as hex: an even number of 0-9, a-f.`;
-  if (t.length / 2 > MAX_NSM_FIELD_BYTES) return `The ${what} is ${t.length / 2} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`;
+  if (t.length / 2 > MAX_NSM_FIELD_BYTES)
+    return `The ${what} is ${t.length / 2} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`;
   return undefined;
 }
 
@@ -309,7 +404,11 @@ function checkHexField(text: string, what: string): string | undefined {
 function updateCapabilityKeys(backends: BackendRegistry): void {
   for (const [name, guard] of Object.entries(CAPABILITIES)) {
     const key = CONTEXT_KEYS[name as keyof typeof CONTEXT_KEYS];
-    void vscode.commands.executeCommand('setContext', key, backends.backends.some((b) => guard(b)));
+    void vscode.commands.executeCommand(
+      'setContext',
+      key,
+      backends.backends.some((b) => guard(b)),
+    );
   }
 }
 
@@ -325,7 +424,10 @@ function logBackend(ctx: Ctx, backend: EnclaveBackend): void {
 }
 
 /** Creates the backend registry and registers the Parent Instances view, its commands and the status bar. */
-export function registerParents(ctx: Ctx, deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments }): { readonly tree: ParentsTreeProvider; readonly api: ParentsApi } {
+export function registerParents(
+  ctx: Ctx,
+  deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments },
+): { readonly tree: ParentsTreeProvider; readonly api: ParentsApi } {
   const backends = createBackendRegistry({
     hostScript: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
     log: (m) => ctx.log.error(m),
@@ -334,7 +436,11 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
   for (const b of backends.backends) logBackend(ctx, b);
   updateCapabilityKeys(backends);
   const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log));
-  const view = vscode.window.createTreeView(VIEWS.parents, { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
+  const view = vscode.window.createTreeView(VIEWS.parents, {
+    treeDataProvider: tree,
+    showCollapseAll: true,
+    canSelectMany: true,
+  });
   ctx.push(view);
   tree.attach(view);
 
@@ -369,7 +475,8 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
   const commands = new ParentCommands(ctx, backends, tree, current, diagnostics, deps.attestation, deps.describe);
   const handlers: Record<ParentCommandKey, (...args: never[]) => unknown> = {
     enclaveRun: (arg?: unknown) => commands.run(arg),
-    enclaveTerminate: (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) => commands.terminate(arg, nodes, options),
+    enclaveTerminate: (arg?: unknown, nodes?: unknown, options?: { confirmed?: boolean }) =>
+      commands.terminate(arg, nodes, options),
     enclaveConsole: (arg?: unknown) => commands.console(arg),
     enclaveDescribe: (arg?: unknown) => commands.describe(arg),
     enclaveAttest: (arg?: unknown, options?: { nonce?: string; userData?: string }) => commands.attest(arg, options),
@@ -378,7 +485,8 @@ export function registerParents(ctx: Ctx, deps: { readonly attestation: Attestat
     parentAdd: (arg?: unknown) => commands.addParent(arg),
     parentSelect: () => current.pick(),
   };
-  for (const [key, spec] of Object.entries(PARENT_COMMANDS)) registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
+  for (const [key, spec] of Object.entries(PARENT_COMMANDS))
+    registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
   return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles } };
 }
 

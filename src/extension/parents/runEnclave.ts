@@ -6,7 +6,13 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { pickImage } from '../images/imageFiles';
-import type { DescribeEnclaveJson, EnclaveOperations, ParentInfo, RunEnclaveJson, RunEnclaveRequest } from '../../engine';
+import type {
+  DescribeEnclaveJson,
+  EnclaveOperations,
+  ParentInfo,
+  RunEnclaveJson,
+  RunEnclaveRequest,
+} from '../../engine';
 import { freeOf } from '../tree/parentsTree';
 import type { RunRules } from './backendHost';
 
@@ -23,7 +29,9 @@ export interface RunEnclaveArgs {
 }
 
 export function isRunEnclaveArgs(arg: unknown): arg is RunEnclaveArgs {
-  return !!arg && typeof arg === 'object' && 'eif' in arg && (typeof (arg as { eif: unknown }).eif === 'string' || (arg as { eif: unknown }).eif instanceof vscode.Uri);
+  return (
+    !!arg && typeof arg === 'object' && 'eif' in arg && (typeof arg.eif === 'string' || arg.eif instanceof vscode.Uri)
+  );
 }
 
 /** A whole number written in decimal, or undefined. */
@@ -52,13 +60,24 @@ export interface RunPlan {
 }
 
 /** The engine's whole check of a request, before launching (it checks again when it runs). */
-function checkAll(deps: RunDeps, parent: ParentInfo, request: RunEnclaveRequest, eifBytes: number, running: readonly DescribeEnclaveJson[]): void {
+function checkAll(
+  deps: RunDeps,
+  parent: ParentInfo,
+  request: RunEnclaveRequest,
+  eifBytes: number,
+  running: readonly DescribeEnclaveJson[],
+): void {
   const problem = deps.rules.checkRequest(parent, request, eifBytes, running);
   if (problem !== undefined) throw new Error(problem);
 }
 
 /** Asks for (or, with `args`, fills in) everything a run needs; undefined when the user cancels. */
-export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string, args?: Partial<RunEnclaveArgs>): Promise<RunPlan | undefined> {
+export async function planRun(
+  deps: RunDeps,
+  parent: ParentInfo,
+  eifPath: string,
+  args?: Partial<RunEnclaveArgs>,
+): Promise<RunPlan | undefined> {
   const eifBytes = (await stat(eifPath)).size;
   const existing = await deps.backend.describeEnclaves(parent.id);
   const running = existing.filter((e) => e.State !== 'EMPTY');
@@ -95,7 +114,9 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
     ignoreFocusOut: true,
     validateInput: (text) => {
       const n = parseWhole(text);
-      return n === undefined ? 'Enter the memory as a whole number of MiB.' : deps.rules.checkMemory(parent, n, eifBytes);
+      return n === undefined
+        ? 'Enter the memory as a whole number of MiB.'
+        : deps.rules.checkMemory(parent, n, eifBytes);
     },
   });
   if (memoryText === undefined) return undefined;
@@ -112,8 +133,18 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
   if (cpuText === undefined) return undefined;
   const mode = await vscode.window.showQuickPick(
     [
-      { label: 'Production', description: 'no console', detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs', debug: false },
-      { label: 'Debug mode', description: '--debug-mode', detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image', debug: true },
+      {
+        label: 'Production',
+        description: 'no console',
+        detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs',
+        debug: false,
+      },
+      {
+        label: 'Debug mode',
+        description: '--debug-mode',
+        detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image',
+        debug: true,
+      },
     ],
     { title: `${title} (3/${steps})`, placeHolder: 'Production or debug mode?', ignoreFocusOut: true },
   );
@@ -126,7 +157,12 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
     validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
       if (text.trim() === '') return 'Enter a name.';
       const final = deps.rules.finalName(text, takenNames);
-      return final === text ? undefined : { message: `An enclave named ${text} runs already: this one will be named ${final}.`, severity: vscode.InputBoxValidationSeverity.Info };
+      return final === text
+        ? undefined
+        : {
+            message: `An enclave named ${text} runs already: this one will be named ${final}.`,
+            severity: vscode.InputBoxValidationSeverity.Info,
+          };
     },
   });
   if (enclaveName === undefined) return undefined;
@@ -138,7 +174,9 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
     validateInput: (text) => {
       if (text.trim() === '') return undefined;
       const n = parseWhole(text);
-      return n === undefined ? 'Enter the CID as a whole number, or leave it empty.' : deps.rules.checkCid(n, takenCids);
+      return n === undefined
+        ? 'Enter the CID as a whole number, or leave it empty.'
+        : deps.rules.checkCid(n, takenCids);
     },
   });
   if (cidText === undefined) return undefined;
@@ -146,7 +184,7 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
   const request: RunEnclaveRequest = {
     eifPath,
     memoryMiB: parseWhole(memoryText) as number,
-    cpuCount: parseWhole(cpuText) as number,
+    cpuCount: parseWhole(cpuText),
     debugMode: mode.debug,
     enclaveName,
     ...(cid ? { enclaveCid: cid } : {}),
@@ -159,9 +197,15 @@ export async function planRun(deps: RunDeps, parent: ParentInfo, eifPath: string
 export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJson> {
   const { parent, request } = plan;
   const name = path.basename(request.eifPath);
-  deps.log.info(`Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`);
+  deps.log.info(
+    `Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`,
+  );
   const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Starting ${request.enclaveName ?? name} on ${parent.name}…`, cancellable: true },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Starting ${request.enclaveName ?? name} on ${parent.name}…`,
+      cancellable: true,
+    },
     (_progress, token) => deps.backend.runEnclave(parent.id, request, { cancellation: token }),
   );
   deps.log.info(`Run Enclave: started ${result.EnclaveID} (CID ${result.EnclaveCID}, CPUs ${result.CPUIDs.join(',')})`);

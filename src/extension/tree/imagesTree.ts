@@ -10,7 +10,13 @@ export type ImageNode =
   | { readonly kind: 'pcr'; readonly uri: vscode.Uri; readonly name: string; readonly value: string }
   | { readonly kind: 'sections'; readonly uri: vscode.Uri; readonly sections: readonly EifSection[] }
   | { readonly kind: 'section'; readonly uri: vscode.Uri; readonly section: EifSection }
-  | { readonly kind: 'message'; readonly uri: vscode.Uri; readonly text: string; readonly detail: string; readonly severity: 'error' | 'warning' | 'info' };
+  | {
+      readonly kind: 'message';
+      readonly uri: vscode.Uri;
+      readonly text: string;
+      readonly detail: string;
+      readonly severity: 'error' | 'warning' | 'info';
+    };
 
 /** Back-compat name for the image element. */
 export type ImageEntry = Extract<ImageNode, { kind: 'image' }>;
@@ -33,8 +39,12 @@ export function formatBytes(n: number): string {
 /** The PCR nodes of an inspection, in nitro-cli's order. */
 export function pcrNodes(uri: vscode.Uri, inspection: EifInspection): ImageNode[] {
   const m = inspection.measurements;
-  return IMAGE_PCRS.filter((k) => m[k] !== undefined)
-    .map((name) => ({ kind: 'pcr', uri, name, value: m[name] as string }));
+  return IMAGE_PCRS.filter((k) => m[k] !== undefined).map((name) => ({
+    kind: 'pcr',
+    uri,
+    name,
+    value: m[name] as string,
+  }));
 }
 
 /** The "Enclave Images" view: the workspace's `.eif` files with their PCRs and sections. */
@@ -72,7 +82,13 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       case 'image':
         return this.imageItem(node.uri);
       case 'pcr':
-        return pcrTreeItem({ id: `pcr:${node.uri.toString()}:${node.name}`, name: node.name, value: node.value, contextValue: CONTEXT_VALUES.pcr, contents: true });
+        return pcrTreeItem({
+          id: `pcr:${node.uri.toString()}:${node.name}`,
+          name: node.name,
+          value: node.value,
+          contextValue: CONTEXT_VALUES.pcr,
+          contents: true,
+        });
       case 'sections': {
         const item = new vscode.TreeItem('Sections', vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `sections:${node.uri.toString()}`;
@@ -87,7 +103,9 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         item.id = `section:${node.uri.toString()}:${s.index}`;
         item.description = `${formatBytes(s.size)} at ${s.dataOffset}`;
         item.tooltip = `${s.typeName} section ${s.index}\nheader at byte ${s.headerOffset}, data at byte ${s.dataOffset}\n${s.size} bytes`;
-        item.iconPath = new vscode.ThemeIcon(s.typeName === 'signature' ? 'verified' : s.typeName === 'metadata' ? 'json' : 'symbol-field');
+        item.iconPath = new vscode.ThemeIcon(
+          s.typeName === 'signature' ? 'verified' : s.typeName === 'metadata' ? 'json' : 'symbol-field',
+        );
         item.contextValue = CONTEXT_VALUES.section;
         return item;
       }
@@ -96,7 +114,11 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         item.tooltip = node.detail;
         item.iconPath = new vscode.ThemeIcon(
           node.severity === 'error' ? 'error' : node.severity === 'warning' ? 'warning' : 'info',
-          node.severity === 'error' ? new vscode.ThemeColor('errorForeground') : node.severity === 'warning' ? new vscode.ThemeColor('editorWarning.foreground') : undefined,
+          node.severity === 'error'
+            ? new vscode.ThemeColor('errorForeground')
+            : node.severity === 'warning'
+              ? new vscode.ThemeColor('editorWarning.foreground')
+              : undefined,
         );
         return item;
       }
@@ -120,14 +142,18 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     item.description = [dir, facts.join(' · ')].filter(Boolean).join('  ');
     item.tooltip = known?.ok ? `${relative}\nPCR0 ${known.value.measurements.PCR0}` : relative;
     item.iconPath = new vscode.ThemeIcon('file-binary');
-    item.contextValue = known && !known.ok && !(known.error instanceof CancelledError) ? CONTEXT_VALUES.brokenImage : CONTEXT_VALUES.image;
+    item.contextValue =
+      known && !known.ok && !(known.error instanceof CancelledError)
+        ? CONTEXT_VALUES.brokenImage
+        : CONTEXT_VALUES.image;
     item.command = { command: 'vscode.open', title: 'Open', arguments: [uri] };
     return item;
   }
 
   async getChildren(element?: ImageNode): Promise<ImageNode[]> {
     if (!element) return this.images();
-    if (element.kind === 'sections') return element.sections.map((section) => ({ kind: 'section', uri: element.uri, section }));
+    if (element.kind === 'sections')
+      return element.sections.map((section) => ({ kind: 'section', uri: element.uri, section }));
     if (element.kind !== 'image') return [];
     const { uri } = element;
     // The image item's description and context value show the result: redraw it once, when this
@@ -138,7 +164,13 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       if (firstTime) queueMicrotask(() => this.changed.fire(element));
       const nodes: ImageNode[] = [];
       for (const p of inspection.layout.problems.filter((p) => p.severity === 'error')) {
-        nodes.push({ kind: 'message', uri, text: p.message, detail: `${p.message}\n(at byte ${p.offset}; rule: ${p.code})`, severity: 'error' });
+        nodes.push({
+          kind: 'message',
+          uri,
+          text: p.message,
+          detail: `${p.message}\n(at byte ${p.offset}; rule: ${p.code})`,
+          severity: 'error',
+        });
       }
       if ('error' in inspection.describe) {
         const e = inspection.describe.error;
@@ -146,16 +178,33 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       }
       if (!inspection.crc.ok) {
         const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
-        nodes.push({ kind: 'message', uri, text: `CRC mismatch: stored ${hex(inspection.crc.stored)}, computed ${hex(inspection.crc.computed)}`, detail: 'The header\'s CRC-32 does not match the file\'s contents.', severity: 'warning' });
+        nodes.push({
+          kind: 'message',
+          uri,
+          text: `CRC mismatch: stored ${hex(inspection.crc.stored)}, computed ${hex(inspection.crc.computed)}`,
+          detail: "The header's CRC-32 does not match the file's contents.",
+          severity: 'warning',
+        });
       }
       nodes.push(...pcrNodes(uri, inspection), { kind: 'sections', uri, sections: inspection.layout.sections });
       return nodes;
     } catch (e) {
       if (e instanceof CancelledError) {
-        return [{ kind: 'message', uri, text: 'Not measured (cancelled)', detail: 'Collapse and expand the image, or refresh the view, to measure it.', severity: 'info' }];
+        return [
+          {
+            kind: 'message',
+            uri,
+            text: 'Not measured (cancelled)',
+            detail: 'Collapse and expand the image, or refresh the view, to measure it.',
+            severity: 'info',
+          },
+        ];
       }
       if (firstTime) queueMicrotask(() => this.changed.fire(element));
-      const text = e instanceof EifFormatError ? e.message : `Cannot read the image: ${e instanceof Error ? e.message : String(e)}`;
+      const text =
+        e instanceof EifFormatError
+          ? e.message
+          : `Cannot read the image: ${e instanceof Error ? e.message : String(e)}`;
       return [{ kind: 'message', uri, text, detail: text, severity: 'error' }];
     }
   }

@@ -6,7 +6,10 @@ import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from 
 import { CONTEXT_VALUES } from '../ids';
 
 /** How the view presents the parents of each kind of backend. */
-export const BACKEND_KINDS: Record<BackendKind, { readonly icon: string; readonly where: string; readonly about: string }> = {
+export const BACKEND_KINDS: Record<
+  BackendKind,
+  { readonly icon: string; readonly where: string; readonly about: string }
+> = {
   emulator: {
     icon: 'vm',
     where: 'Emulated on this machine',
@@ -23,7 +26,13 @@ export type ParentNode =
   | { readonly kind: 'pool'; readonly parent: ParentInfo }
   | { readonly kind: 'enclave'; readonly parent: ParentInfo; readonly enclave: DescribeEnclaveJson }
   | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
-  | { readonly kind: 'message'; readonly key: string; readonly text: string; readonly detail: string; readonly severity: 'error' | 'info' };
+  | {
+      readonly kind: 'message';
+      readonly key: string;
+      readonly text: string;
+      readonly detail: string;
+      readonly severity: 'error' | 'info';
+    };
 
 export type EnclaveNode = Extract<ParentNode, { kind: 'enclave' }>;
 
@@ -44,7 +53,10 @@ function errorText(e: unknown): string {
 /** Free CPUs and memory of a parent's pool. */
 export function freeOf(parent: ParentInfo): { readonly cpuIds: readonly number[]; readonly memoryMiB: number } {
   const used = new Set(parent.used.cpuIds);
-  return { cpuIds: parent.pool.cpuIds.filter((c) => !used.has(c)), memoryMiB: Math.max(0, parent.pool.memoryMiB - parent.used.memoryMiB) };
+  return {
+    cpuIds: parent.pool.cpuIds.filter((c) => !used.has(c)),
+    memoryMiB: Math.max(0, parent.pool.memoryMiB - parent.used.memoryMiB),
+  };
 }
 
 /** `CPUs 2/4 · memory 512/2048 MiB`: what running enclaves take of the pool. */
@@ -54,7 +66,11 @@ export function poolText(parent: ParentInfo): string {
 
 /** `CID 16 · 2 CPUs · 512 MiB · debug mode`. */
 export function enclaveText(e: DescribeEnclaveJson): string {
-  const parts = [`CID ${e.EnclaveCID}`, `${e.NumberOfCPUs} CPU${e.NumberOfCPUs === 1 ? '' : 's'}`, `${e.MemoryMiB} MiB`];
+  const parts = [
+    `CID ${e.EnclaveCID}`,
+    `${e.NumberOfCPUs} CPU${e.NumberOfCPUs === 1 ? '' : 's'}`,
+    `${e.MemoryMiB} MiB`,
+  ];
   if (e.Flags === 'DEBUG_MODE') parts.push('debug mode');
   if (e.State !== 'RUNNING') parts.push(e.State.toLowerCase());
   return parts.join(' · ');
@@ -103,20 +119,32 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const state = STATE_ICONS[e.State] ?? STATE_ICONS.EMPTY;
       item.iconPath = new vscode.ThemeIcon(state.icon, state.color ? new vscode.ThemeColor(state.color) : undefined);
       const tip = new vscode.MarkdownString(undefined, true);
-      tip.appendMarkdown(`**${e.EnclaveName}**: ${e.State}${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`);
-      tip.appendMarkdown(`| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`);
+      tip.appendMarkdown(
+        `**${e.EnclaveName}**: ${e.State}${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`,
+      );
+      tip.appendMarkdown(
+        `| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`,
+      );
       if (e.ImageName) tip.appendMarkdown(`\n| Image | ${e.ImageName}${e.ImageVersion ? ` ${e.ImageVersion}` : ''} |`);
       item.tooltip = tip;
       item.contextValue = CONTEXT_VALUES.enclave(e.State, e.Flags === 'DEBUG_MODE');
       return item;
     }
     case 'pcr':
-      return pcrTreeItem({ id: `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`, name: node.name, value: node.value, contextValue: CONTEXT_VALUES.enclavePcr });
+      return pcrTreeItem({
+        id: `enclave-pcr:${node.enclave.EnclaveID}:${node.name}`,
+        name: node.name,
+        value: node.value,
+        contextValue: CONTEXT_VALUES.enclavePcr,
+      });
     case 'message': {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
       item.id = `message:${node.key}`;
       item.tooltip = node.detail;
-      item.iconPath = new vscode.ThemeIcon(node.severity === 'error' ? 'error' : 'info', node.severity === 'error' ? new vscode.ThemeColor('errorForeground') : undefined);
+      item.iconPath = new vscode.ThemeIcon(
+        node.severity === 'error' ? 'error' : 'info',
+        node.severity === 'error' ? new vscode.ThemeColor('errorForeground') : undefined,
+      );
       return item;
     }
   }
@@ -198,13 +226,20 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     const labelled = listings.length > 1;
     for (const [i, l] of listings.entries()) {
       if (l.parents) {
-        for (const parent of l.parents) nodes.push({ kind: 'parent', parent, ...(labelled ? { source: l.backend.label } : {}) });
+        for (const parent of l.parents)
+          nodes.push({ kind: 'parent', parent, ...(labelled ? { source: l.backend.label } : {}) });
         continue;
       }
       const text = errorText(l.error);
       this.log.error(`Parent Instances: cannot list the parent instances of ${l.backend.label}: ${text}`);
       const what = labelled ? ` of ${l.backend.label}` : '';
-      nodes.push({ kind: 'message', key: `list-failed:${i}`, text: `Cannot list the parent instances${what}: ${text}`, detail: text, severity: 'error' });
+      nodes.push({
+        kind: 'message',
+        key: `list-failed:${i}`,
+        text: `Cannot list the parent instances${what}: ${text}`,
+        detail: text,
+        severity: 'error',
+      });
     }
     return nodes;
   }
@@ -216,7 +251,13 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
       for (const enclave of enclaves) nodes.push({ kind: 'enclave', parent, enclave });
     } catch (e) {
       this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);
-      nodes.push({ kind: 'message', key: `describe-failed:${parent.id}`, text: `Cannot describe its enclaves: ${errorText(e)}`, detail: errorText(e), severity: 'error' });
+      nodes.push({
+        kind: 'message',
+        key: `describe-failed:${parent.id}`,
+        text: `Cannot describe its enclaves: ${errorText(e)}`,
+        detail: errorText(e),
+        severity: 'error',
+      });
     }
     return nodes;
   }

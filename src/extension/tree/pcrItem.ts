@@ -5,7 +5,13 @@ import { enclavePcrContents, enclavePcrMeaning } from '../../engine';
  * The tree item of one PCR (of an image, or of a running enclave): its name, the start of its value,
  * and as tooltip what it measures (and what goes into it, when `contents`) above the whole value.
  */
-export function pcrTreeItem(pcr: { readonly id: string; readonly name: string; readonly value: string; readonly contextValue: string; readonly contents?: boolean }): vscode.TreeItem {
+export function pcrTreeItem(pcr: {
+  readonly id: string;
+  readonly name: string;
+  readonly value: string;
+  readonly contextValue: string;
+  readonly contents?: boolean;
+}): vscode.TreeItem {
   const item = new vscode.TreeItem(pcr.name, vscode.TreeItemCollapsibleState.None);
   item.id = pcr.id;
   item.description = `${pcr.value.slice(0, 16)}…`;

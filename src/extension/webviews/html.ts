@@ -60,7 +60,8 @@ export interface WebviewPage {
 export function webviewHtml(page: WebviewPage): string {
   if (!/^[\w-]+$/.test(page.script)) throw new Error(`webviewHtml: bad script name "${page.script}"`);
   const nonce = page.nonce ?? newNonce();
-  const asset = (...parts: string[]) => escapeHtml(page.webview.asWebviewUri(joinUri(page.extensionUri, ...parts)).toString());
+  const asset = (...parts: string[]) =>
+    escapeHtml(page.webview.asWebviewUri(joinUri(page.extensionUri, ...parts)).toString());
   const links = (page.styles ?? []).map((css) => `    <link rel="stylesheet" href="${asset('media', css)}">`);
   return [
     '<!DOCTYPE html>',

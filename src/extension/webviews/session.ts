@@ -31,7 +31,9 @@ type Ready = { readonly type: typeof READY };
  * One open webview. `H` is what the host sends, `S` the messages that make up what is on screen
  * (sent again whenever the webview says `ready`), `M` what the webview sends.
  */
-export abstract class WebviewSession<H extends HostEnvelope, S extends H, M extends { readonly type: string }> implements vscode.Disposable {
+export abstract class WebviewSession<H extends HostEnvelope, S extends H, M extends { readonly type: string }>
+  implements vscode.Disposable
+{
   protected readonly disposables: vscode.Disposable[] = [];
   protected readonly ctx: Ctx;
   readonly panel: vscode.WebviewPanel;
@@ -59,11 +61,18 @@ export abstract class WebviewSession<H extends HostEnvelope, S extends H, M exte
     if (watched?.scheme === 'file') {
       // Watch the file's folder (a pattern of the file name itself would need glob escaping) and
       // keep only this file's events.
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(watched.fsPath)), '*'));
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(path.dirname(watched.fsPath)), '*'),
+      );
       const onEvent = (changed: vscode.Uri) => {
         if (changed.fsPath === watched.fsPath) this.scheduleFileChanged();
       };
-      this.disposables.push(watcher, watcher.onDidChange(onEvent), watcher.onDidCreate(onEvent), watcher.onDidDelete(onEvent));
+      this.disposables.push(
+        watcher,
+        watcher.onDidChange(onEvent),
+        watcher.onDidCreate(onEvent),
+        watcher.onDidDelete(onEvent),
+      );
     }
   }
 

@@ -4,7 +4,10 @@ import { icon as baseIcon, lineIcon, type IconName as BaseIconName } from '../li
 
 const EXTRA = {
   shield: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z'],
-  shieldCheck: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z', 'M5.5 8l1.75 1.75L10.75 6.25'],
+  shieldCheck: [
+    'M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z',
+    'M5.5 8l1.75 1.75L10.75 6.25',
+  ],
   shieldX: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z', 'M6 6l4 4', 'M10 6l-4 4'],
   skip: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M5.25 8h5.5'],
   clock: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M8 4.5V8l2.5 1.5'],
@@ -16,5 +19,7 @@ const EXTRA = {
 export type IconName = BaseIconName | keyof typeof EXTRA;
 
 export function icon(name: IconName, extraClass = ''): SVGSVGElement {
-  return name in EXTRA ? lineIcon(name, EXTRA[name as keyof typeof EXTRA], extraClass) : baseIcon(name as BaseIconName, extraClass);
+  return name in EXTRA
+    ? lineIcon(name, EXTRA[name as keyof typeof EXTRA], extraClass)
+    : baseIcon(name as BaseIconName, extraClass);
 }

@@ -3,7 +3,15 @@
 // verifies again when the time selector or the compared image changes. The webview state keeps the
 // UI state (collapsed cards) and, for panels, what the host asks it to keep so the panel can be
 // restored after a reload.
-import { parseHostMessage, type AttestationHostMessage, type AttestationViewError, type AttestationViewModel, type AttestationWebviewState, type TimeChoice, type TimeMode } from '../../shared/attestationViewer';
+import {
+  parseHostMessage,
+  type AttestationHostMessage,
+  type AttestationViewError,
+  type AttestationViewModel,
+  type AttestationWebviewState,
+  type TimeChoice,
+  type TimeMode,
+} from '../../shared/attestationViewer';
 import { READY } from '../../shared/protocol';
 import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
@@ -12,7 +20,10 @@ import { fromLocalInput, toLocalInput } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
 
-type Screen = { readonly kind: 'loading' } | { readonly kind: 'model'; readonly model: AttestationViewModel } | { readonly kind: 'error'; readonly error: AttestationViewError };
+type Screen =
+  | { readonly kind: 'loading' }
+  | { readonly kind: 'model'; readonly model: AttestationViewModel }
+  | { readonly kind: 'error'; readonly error: AttestationViewError };
 
 let screen: Screen = { kind: 'loading' };
 let busy: string | undefined;
@@ -84,7 +95,11 @@ const compareButton = button('Compare with Enclave Image…', 'compare', () => a
   id: 'compare',
   title: 'Check the document’s PCR0, PCR1, PCR2 (and PCR8) against an .eif file',
 });
-const reloadButton = button('Reload', 'refresh', () => connection.post('reload'), { secondary: true, id: 'reload', title: 'Read the document again and verify it' });
+const reloadButton = button('Reload', 'refresh', () => connection.post('reload'), {
+  secondary: true,
+  id: 'reload',
+  title: 'Read the document again and verify it',
+});
 const titlebar = h(
   'header',
   { class: 'titlebar' },
@@ -99,7 +114,11 @@ const MODES: readonly { mode: TimeMode; label: string; title: string }[] = [
 ];
 const modeButtons = new Map<TimeMode, HTMLButtonElement>();
 for (const { mode, label, title } of MODES) {
-  const b = h('button', { class: 'segment', type: 'button', id: `time-${mode}`, title, 'aria-pressed': 'false' }, label);
+  const b = h(
+    'button',
+    { class: 'segment', type: 'button', id: `time-${mode}`, title, 'aria-pressed': 'false' },
+    label,
+  );
   b.addEventListener('click', () => {
     if (mode === 'custom') {
       customOpen = true;
@@ -114,7 +133,13 @@ for (const { mode, label, title } of MODES) {
   });
   modeButtons.set(mode, b);
 }
-const customInput = h('input', { type: 'datetime-local', step: 1, id: 'time-custom-input', 'aria-label': 'Verification time (local time)', class: 'time-input' });
+const customInput = h('input', {
+  type: 'datetime-local',
+  step: 1,
+  id: 'time-custom-input',
+  'aria-label': 'Verification time (local time)',
+  class: 'time-input',
+});
 const customError = h('span', { class: 'time-error', role: 'alert', hidden: true });
 function applyCustom(): void {
   const at = fromLocalInput(customInput.value);
@@ -125,8 +150,18 @@ function applyCustom(): void {
 customInput.addEventListener('keydown', (e) => {
   if (e.key === 'Enter') applyCustom();
 });
-const applyButton = button('Verify', 'clock', applyCustom, { id: 'time-apply', title: 'Verify at this local date and time' });
-const customGroup = h('span', { class: 'time-custom', hidden: true }, customInput, h('span', { class: 'muted time-zone' }, 'local time'), applyButton, customError);
+const applyButton = button('Verify', 'clock', applyCustom, {
+  id: 'time-apply',
+  title: 'Verify at this local date and time',
+});
+const customGroup = h(
+  'span',
+  { class: 'time-custom', hidden: true },
+  customInput,
+  h('span', { class: 'muted time-zone' }, 'local time'),
+  applyButton,
+  customError,
+);
 const effective = h('span', { class: 'muted time-pending', hidden: true }, 'Verifying…');
 const timebar = h(
   'div',
@@ -147,16 +182,35 @@ function renderHeader(): void {
   chips.replaceChildren();
   if (model) {
     const src = model.source;
-    if (src.encoding) chips.append(h('span', { class: 'badge', title: 'How the input is written' }, ENCODINGS[src.encoding]));
-    chips.append(h('span', { class: 'badge', title: humanSize(src.inputSize) }, humanSize(src.inputSize).replace(/ \(\d+ bytes\)$/, '')));
-    if (src.kind === 'bytes') chips.append(h('span', { class: 'badge muted', title: 'Not a file: the bytes are kept with the panel' }, 'no file'));
-    chips.append(h('span', { class: `badge ${model.verdict.valid ? 'ok' : 'bad'}`, id: 'verdict-chip' }, model.verdict.valid ? 'valid' : 'invalid'));
+    if (src.encoding)
+      chips.append(h('span', { class: 'badge', title: 'How the input is written' }, ENCODINGS[src.encoding]));
+    chips.append(
+      h(
+        'span',
+        { class: 'badge', title: humanSize(src.inputSize) },
+        humanSize(src.inputSize).replace(/ \(\d+ bytes\)$/, ''),
+      ),
+    );
+    if (src.kind === 'bytes')
+      chips.append(
+        h('span', { class: 'badge muted', title: 'Not a file: the bytes are kept with the panel' }, 'no file'),
+      );
+    chips.append(
+      h(
+        'span',
+        { class: `badge ${model.verdict.valid ? 'ok' : 'bad'}`, id: 'verdict-chip' },
+        model.verdict.valid ? 'valid' : 'invalid',
+      ),
+    );
   }
   busyLabel.hidden = busy === undefined;
   busyLabel.textContent = busy ?? '';
   compareButton.disabled = busy !== undefined;
   compareButton.hidden = !model || model.comparison !== undefined;
-  reloadButton.hidden = !(model?.source.kind === 'file' || (screen.kind === 'error' && screen.error.canReload === true));
+  reloadButton.hidden = !(
+    model?.source.kind === 'file' ||
+    (screen.kind === 'error' && screen.error.canReload === true)
+  );
 
   const mode = pendingMode ?? (customOpen ? 'custom' : model?.time.mode);
   for (const [m, b] of modeButtons) {
@@ -176,7 +230,8 @@ root.replaceChildren(titlebar, timebar, main);
 function render(): void {
   renderHeader();
   if (screen.kind === 'model') main.replaceChildren(...modelPage(actions, screen.model));
-  else if (screen.kind === 'error') main.replaceChildren(errorPage(screen.error, screen.error.canReload ? () => connection.post('reload') : undefined));
+  else if (screen.kind === 'error')
+    main.replaceChildren(errorPage(screen.error, screen.error.canReload ? () => connection.post('reload') : undefined));
   else main.replaceChildren(loadingPage(document.title));
   document.body.dataset['state'] = screen.kind;
 }

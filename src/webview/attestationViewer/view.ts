@@ -32,7 +32,12 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-export function button(label: string, iconName: IconName, onClick: () => void, options?: Parameters<typeof textButton>[3]): HTMLButtonElement {
+export function button(
+  label: string,
+  iconName: IconName,
+  onClick: () => void,
+  options?: Parameters<typeof textButton>[3],
+): HTMLButtonElement {
   return textButton(label, icon(iconName), onClick, options);
 }
 
@@ -43,8 +48,15 @@ function withCopy(actions: ViewActions, value: Child, text: string, what: string
 
 /** A time as local time, with UTC under it (and as tooltip the ISO form). */
 function timeBlock(t: TimeView, extra?: Child): HTMLElement {
-  if (t.outOfRange) return h('span', { class: 'time-block' }, h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
-  return h('span', { class: 'time-block', title: t.iso }, h('span', { class: 'time-local' }, localTime(t.ms)), h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
+  if (t.outOfRange)
+    return h('span', { class: 'time-block' }, h('span', { class: 'time-utc mono' }, t.utc), extra ?? null);
+  return h(
+    'span',
+    { class: 'time-block', title: t.iso },
+    h('span', { class: 'time-local' }, localTime(t.ms)),
+    h('span', { class: 'time-utc mono' }, t.utc),
+    extra ?? null,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -53,17 +65,25 @@ function timeBlock(t: TimeView, extra?: Child): HTMLElement {
 function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement {
   const v = model.verdict;
   const flags: Child[] = [];
-  if (v.development) flags.push(badge('development attestation', 'warn', 'Signed by a local development root, not by AWS'));
+  if (v.development)
+    flags.push(badge('development attestation', 'warn', 'Signed by a local development root, not by AWS'));
   if (v.debugMode) flags.push(badge('debug mode', 'warn', 'PCR0 is all zeros: the enclave ran with --debug-mode'));
   // The headline says the main reason; the others are listed when there are several.
   const reasons = v.reasons.length > 1 ? v.reasons : [];
   const offerDocumentTime = !v.valid && v.validAtDocumentTime === true && model.time.mode !== 'document';
   const warned = v.valid && (v.debugMode || v.development);
-  const when = model.time.mode === 'now' ? 'now' : model.time.mode === 'document' ? 'the document’s own time' : 'the chosen time';
+  const when =
+    model.time.mode === 'now' ? 'now' : model.time.mode === 'document' ? 'the document’s own time' : 'the chosen time';
   const root = v.trustedRoot ? ` · root: ${v.trustedRoot.label}` : '';
   return h(
     'section',
-    { class: `verdict ${v.valid ? (warned ? 'warned' : 'valid') : 'invalid'}`, id: 'verdict', role: 'status', 'aria-live': 'polite', 'data-valid': String(v.valid) },
+    {
+      class: `verdict ${v.valid ? (warned ? 'warned' : 'valid') : 'invalid'}`,
+      id: 'verdict',
+      role: 'status',
+      'aria-live': 'polite',
+      'data-valid': String(v.valid),
+    },
     icon(v.valid ? (warned ? 'shield' : 'shieldCheck') : 'shieldX', 'verdict-icon'),
     h(
       'div',
@@ -74,7 +94,14 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
       ...v.notes.map((n) => h('p', { class: 'verdict-note' }, n)),
       ...v.hints.map((n) => h('p', { class: 'verdict-note verdict-hint' }, h('strong', null, 'Hint: '), n)),
       offerDocumentTime
-        ? h('p', { class: 'verdict-actions' }, button('Verify at document time', 'clock', () => actions.atDocumentTime(), { id: 'verify-document-time', secondary: true }))
+        ? h(
+            'p',
+            { class: 'verdict-actions' },
+            button('Verify at document time', 'clock', () => actions.atDocumentTime(), {
+              id: 'verify-document-time',
+              secondary: true,
+            }),
+          )
         : null,
       h(
         'p',
@@ -92,21 +119,44 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
   const tools = h(
     'div',
     { class: 'comparison-tools' },
-    button('Change…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-change', title: 'Compare with another enclave image' }),
-    button('Clear', 'close', () => actions.clearComparison(), { secondary: true, id: 'compare-clear', title: 'Stop comparing with this image' }),
+    button('Change…', 'compare', () => actions.compare(), {
+      secondary: true,
+      id: 'compare-change',
+      title: 'Compare with another enclave image',
+    }),
+    button('Clear', 'close', () => actions.clearComparison(), {
+      secondary: true,
+      id: 'compare-clear',
+      title: 'Stop comparing with this image',
+    }),
   );
   if (!c.ok) {
     return h(
       'div',
       { class: 'comparison bad', id: 'comparison' },
       icon('error', 'comparison-icon'),
-      h('div', { class: 'comparison-text' }, h('strong', { title: c.image.detail }, `Cannot compare with ${c.image.name}`), h('span', { class: 'muted' }, c.error)),
+      h(
+        'div',
+        { class: 'comparison-text' },
+        h('strong', { title: c.image.detail }, `Cannot compare with ${c.image.name}`),
+        h('span', { class: 'muted' }, c.error),
+      ),
       tools,
     );
   }
   const all = c.mismatches === 0;
   const marks = c.rows.map((r) =>
-    h('span', { class: `pcr-mark ${r.match ? 'match' : 'mismatch'}`, title: r.match ? `${r.name} matches` : `${r.name}: the image has ${r.expected}, the document ${r.actual ?? 'has no such PCR'}` }, icon(r.match ? 'check' : 'close', 'inline-icon'), r.name),
+    h(
+      'span',
+      {
+        class: `pcr-mark ${r.match ? 'match' : 'mismatch'}`,
+        title: r.match
+          ? `${r.name} matches`
+          : `${r.name}: the image has ${r.expected}, the document ${r.actual ?? 'has no such PCR'}`,
+      },
+      icon(r.match ? 'check' : 'close', 'inline-icon'),
+      r.name,
+    ),
   );
   return h(
     'div',
@@ -115,7 +165,11 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
     h(
       'div',
       { class: 'comparison-text' },
-      h('strong', { title: c.image.detail }, all ? `The PCRs match ${c.image.name}` : `The PCRs do not match ${c.image.name}`),
+      h(
+        'strong',
+        { title: c.image.detail },
+        all ? `The PCRs match ${c.image.name}` : `The PCRs do not match ${c.image.name}`,
+      ),
       h('span', { class: 'muted' }, `${c.matches} of ${plural(c.rows.length, 'PCR')} match · `, ...marks),
     ),
     tools,
@@ -125,7 +179,12 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
 // ---------------------------------------------------------------------------------------------
 // Cards
 
-const CHECK_ICONS: Record<CheckView['status'], IconName> = { pass: 'pass', fail: 'error', warn: 'warning', skip: 'skip' };
+const CHECK_ICONS: Record<CheckView['status'], IconName> = {
+  pass: 'pass',
+  fail: 'error',
+  warn: 'warning',
+  skip: 'skip',
+};
 
 function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
   const count = (s: CheckView['status']) => model.checks.filter((c) => c.status === s).length;
@@ -134,7 +193,12 @@ function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElem
       'li',
       { class: `check ${c.status}`, 'data-code': c.code },
       icon(CHECK_ICONS[c.status], 'check-icon'),
-      h('div', { class: 'check-text' }, h('span', { class: 'check-statement', title: c.code }, c.title), h('div', { class: 'check-detail' }, sentence(c.reason))),
+      h(
+        'div',
+        { class: 'check-text' },
+        h('span', { class: 'check-statement', title: c.code }, c.title),
+        h('div', { class: 'check-detail' }, sentence(c.reason)),
+      ),
       h('code', { class: 'check-code', title: 'The check’s code in reports' }, c.code),
     ),
   );
@@ -146,25 +210,57 @@ function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElem
   parts.push(` · ${count('pass')} passed`);
   if (warns) parts.push(' · ', h('span', { class: 'warn-text' }, plural(warns, 'warning')));
   if (skips) parts.push(` · ${skips} skipped`);
-  return card(actions, 'checks', 'Checks', [h('ul', { class: 'checks att-checks' }, ...items)], { summary: h('span', null, ...parts) });
+  return card(actions, 'checks', 'Checks', [h('ul', { class: 'checks att-checks' }, ...items)], {
+    summary: h('span', null, ...parts),
+  });
 }
 
 function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLElement {
   switch (b.state) {
     case 'absent':
-      return h('span', { class: 'muted state', 'data-state': 'absent' }, 'absent', h('span', { class: 'state-note' }, ' · the key is not in the document'));
+      return h(
+        'span',
+        { class: 'muted state', 'data-state': 'absent' },
+        'absent',
+        h('span', { class: 'state-note' }, ' · the key is not in the document'),
+      );
     case 'null':
-      return h('span', { class: 'muted state', 'data-state': 'null' }, 'null', h('span', { class: 'state-note' }, ' · the key holds CBOR null (how Nitro hardware writes “none”)'));
+      return h(
+        'span',
+        { class: 'muted state', 'data-state': 'null' },
+        'null',
+        h('span', { class: 'state-note' }, ' · the key holds CBOR null (how Nitro hardware writes “none”)'),
+      );
     case 'empty':
-      return h('span', { class: 'muted state', 'data-state': 'empty' }, 'empty', h('span', { class: 'state-note' }, ' · a byte string of 0 bytes'));
+      return h(
+        'span',
+        { class: 'muted state', 'data-state': 'empty' },
+        'empty',
+        h('span', { class: 'state-note' }, ' · a byte string of 0 bytes'),
+      );
     case 'present':
       return h(
         'div',
         { class: 'bytes', 'data-state': 'present' },
-        h('div', { class: 'bytes-head' }, h('span', { class: 'muted' }, bytes(b.size)), copyButton(actions, b.hex, `${name} (hex)`)),
+        h(
+          'div',
+          { class: 'bytes-head' },
+          h('span', { class: 'muted' }, bytes(b.size)),
+          copyButton(actions, b.hex, `${name} (hex)`),
+        ),
         h('div', { class: 'hex-block' }, mono(b.hex)),
         b.text !== undefined
-          ? h('div', { class: 'bytes-text' }, h('div', { class: 'bytes-head' }, h('span', { class: 'muted' }, 'as text'), copyButton(actions, b.text, `${name} (text)`)), h('pre', { class: 'code-block text-block' }, b.text))
+          ? h(
+              'div',
+              { class: 'bytes-text' },
+              h(
+                'div',
+                { class: 'bytes-head' },
+                h('span', { class: 'muted' }, 'as text'),
+                copyButton(actions, b.text, `${name} (text)`),
+              ),
+              h('pre', { class: 'code-block text-block' }, b.text),
+            )
           : null,
       );
   }
@@ -196,19 +292,63 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
     'Document',
     [
       fields([
-        ...(model.kindLabel ? ([['Kind', h('span', { class: 'field-kind' }, model.kindLabel), model.kind === 'nitrotpm' ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance' : 'pcrs: made by the NSM of an enclave']] as const) : []),
+        ...(model.kindLabel
+          ? ([
+              [
+                'Kind',
+                h('span', { class: 'field-kind' }, model.kindLabel),
+                model.kind === 'nitrotpm'
+                  ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance'
+                  : 'pcrs: made by the NSM of an enclave',
+              ],
+            ] as const)
+          : []),
         [
           'Module ID',
           withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'),
-          model.kind === 'nitrotpm' ? 'module_id: the instance ID, -tpm, and the NitroTPM ID' : 'module_id: the parent instance ID, -enc, and the enclave ID',
+          model.kind === 'nitrotpm'
+            ? 'module_id: the instance ID, -tpm, and the NitroTPM ID'
+            : 'module_id: the parent instance ID, -enc, and the enclave ID',
         ],
-        ['Timestamp', withCopy(actions, timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)), d.timestamp.iso || String(d.timestamp.ms), 'timestamp'), model.kind === 'nitrotpm' ? 'timestamp: when the NitroTPM made the document' : 'timestamp: when the NSM made the document'],
+        [
+          'Timestamp',
+          withCopy(
+            actions,
+            timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)),
+            d.timestamp.iso || String(d.timestamp.ms),
+            'timestamp',
+          ),
+          model.kind === 'nitrotpm'
+            ? 'timestamp: when the NitroTPM made the document'
+            : 'timestamp: when the NSM made the document',
+        ],
         ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
         ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
-        ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
-        ['Public key', bytesField(actions, 'public key', d.publicKey), 'public_key: a key the enclave made (its format is up to the application)'],
-        d.unknownKeys.length > 0 ? ['Other keys', h('span', { class: 'warn-text' }, d.unknownKeys.join(', '), ' (not defined by the format; signed, so harmless)')] : null,
-        ['Payload', d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length'],
+        [
+          'User data',
+          bytesField(actions, 'user data', d.userData),
+          'user_data: bytes the enclave chose to have signed',
+        ],
+        [
+          'Public key',
+          bytesField(actions, 'public key', d.publicKey),
+          'public_key: a key the enclave made (its format is up to the application)',
+        ],
+        d.unknownKeys.length > 0
+          ? [
+              'Other keys',
+              h(
+                'span',
+                { class: 'warn-text' },
+                d.unknownKeys.join(', '),
+                ' (not defined by the format; signed, so harmless)',
+              ),
+            ]
+          : null,
+        [
+          'Payload',
+          d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length',
+        ],
         ['Envelope', envelope],
         ['Input', input],
       ]),
@@ -223,8 +363,13 @@ const KNOWN_PCRS = new Set([0, 1, 2, 3, 4, 8]);
 const KNOWN_TPM_PCRS = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
 
 function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLElement {
-  const value = p.allZero ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`) : mono(p.value);
-  const expected = p.expected && !p.expected.match ? h('div', { class: 'expected' }, h('span', { class: 'expected-label' }, 'image: '), mono(p.expected.value)) : null;
+  const value = p.allZero
+    ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`)
+    : mono(p.value);
+  const expected =
+    p.expected && !p.expected.match
+      ? h('div', { class: 'expected' }, h('span', { class: 'expected-label' }, 'image: '), mono(p.expected.value))
+      : null;
   const mark = !comparing
     ? null
     : h(
@@ -234,13 +379,22 @@ function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLEleme
           ? h('span', { class: 'muted', title: 'Not compared' }, '—')
           : p.expected.match
             ? h('span', { class: 'match', title: 'Equals the image’s value' }, icon('check', 'inline-icon'), ' match')
-            : h('span', { class: 'mismatch', title: `The image has ${p.expected.value}` }, icon('close', 'inline-icon'), ' differs'),
+            : h(
+                'span',
+                { class: 'mismatch', title: `The image has ${p.expected.value}` },
+                icon('close', 'inline-icon'),
+                ' differs',
+              ),
       );
   return h(
     'tr',
     { 'data-pcr': p.name, class: p.expected && !p.expected.match ? 'row-mismatch' : '' },
     h('th', { scope: 'row', class: 'pcr-name' }, p.name),
-    h('td', { class: `pcr-meaning${p.meaning === 'Reserved' || p.meaning === 'Application-defined' ? ' muted' : ''}` }, p.meaning),
+    h(
+      'td',
+      { class: `pcr-meaning${p.meaning === 'Reserved' || p.meaning === 'Application-defined' ? ' muted' : ''}` },
+      p.meaning,
+    ),
     h('td', { class: 'pcr-value' }, value, expected),
     mark,
     h('td', { class: 'cell-tool' }, copyButton(actions, p.value, p.name)),
@@ -279,23 +433,49 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
           { class: 'note' },
           h(
             'button',
-            { class: 'link-button', type: 'button', id: 'toggle-pcrs', onclick: () => actions.setShowAllPcrs(!showAll) },
-            showAll ? 'Hide the all-zero reserved PCRs' : `Show ${plural(hidden, 'more PCR')} (${rangeText(zeroNames)}: reserved, all zeros)`,
+            {
+              class: 'link-button',
+              type: 'button',
+              id: 'toggle-pcrs',
+              onclick: () => actions.setShowAllPcrs(!showAll),
+            },
+            showAll
+              ? 'Hide the all-zero reserved PCRs'
+              : `Show ${plural(hidden, 'more PCR')} (${rangeText(zeroNames)}: reserved, all zeros)`,
           ),
         )
       : null;
   const json = JSON.stringify(Object.fromEntries(model.pcrs.map((p) => [p.name, p.value])), null, 2);
   const nonZero = model.pcrs.filter((p) => !p.allZero).length;
-  return card(actions, 'pcrs', 'PCRs', model.pcrs.length > 0 ? [h('div', { class: 'table-scroll' }, table), toggle] : [h('p', { class: 'note' }, 'The document’s PCRs cannot be read.')], {
-    summary: `${plural(model.pcrs.length, 'PCR')}, ${nonZero} not zero`,
-    tools:
-      model.pcrs.length > 0
-        ? [
-            button('Copy all as JSON', 'copy', () => void actions.copy(json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' }),
-            comparing ? null : button('Compare with Enclave Image…', 'compare', () => actions.compare(), { secondary: true, id: 'compare-card', title: 'Check the PCRs against an .eif file' }),
-          ].filter((b): b is HTMLButtonElement => b !== null)
-        : [],
-  });
+  return card(
+    actions,
+    'pcrs',
+    'PCRs',
+    model.pcrs.length > 0
+      ? [h('div', { class: 'table-scroll' }, table), toggle]
+      : [h('p', { class: 'note' }, 'The document’s PCRs cannot be read.')],
+    {
+      summary: `${plural(model.pcrs.length, 'PCR')}, ${nonZero} not zero`,
+      tools:
+        model.pcrs.length > 0
+          ? [
+              button(
+                'Copy all as JSON',
+                'copy',
+                () => void actions.copy(json, 'all PCRs as JSON').catch(() => undefined),
+                { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' },
+              ),
+              comparing
+                ? null
+                : button('Compare with Enclave Image…', 'compare', () => actions.compare(), {
+                    secondary: true,
+                    id: 'compare-card',
+                    title: 'Check the PCRs against an .eif file',
+                  }),
+            ].filter((b): b is HTMLButtonElement => b !== null)
+          : [],
+    },
+  );
 }
 
 /** `5–7, 9–15`. */
@@ -310,11 +490,24 @@ function rangeText(indices: readonly number[]): string {
   return out.join(', ');
 }
 
-const STATUS_TEXT: Record<CertificateView['status'], string> = { valid: 'valid', expired: 'expired', 'not-yet-valid': 'not yet valid' };
+const STATUS_TEXT: Record<CertificateView['status'], string> = {
+  valid: 'valid',
+  expired: 'expired',
+  'not-yet-valid': 'not yet valid',
+};
 
 function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string): HTMLElement {
-  const status = badge(STATUS_TEXT[c.status], c.status === 'valid' ? 'ok' : 'bad', `At the verification time, ${atUtc}`);
-  const trusted = c.trusted === undefined ? null : c.trusted ? badge('trusted root', 'ok', 'Byte for byte the pinned AWS Nitro Enclaves Root G1') : badge('not a trusted root', 'bad');
+  const status = badge(
+    STATUS_TEXT[c.status],
+    c.status === 'valid' ? 'ok' : 'bad',
+    `At the verification time, ${atUtc}`,
+  );
+  const trusted =
+    c.trusted === undefined
+      ? null
+      : c.trusted
+        ? badge('trusted root', 'ok', 'Byte for byte the pinned AWS Nitro Enclaves Root G1')
+        : badge('not a trusted root', 'bad');
   const lifetime = c.notAfter.ms - c.notBefore.ms;
   return h(
     'li',
@@ -336,13 +529,31 @@ function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string
         h(
           'span',
           { class: 'validity' },
-          h('span', { class: c.status === 'not-yet-valid' ? 'bad-edge' : '', title: `${c.notBefore.iso} · ${localTime(c.notBefore.ms)}` }, c.notBefore.utc),
+          h(
+            'span',
+            {
+              class: c.status === 'not-yet-valid' ? 'bad-edge' : '',
+              title: `${c.notBefore.iso} · ${localTime(c.notBefore.ms)}`,
+            },
+            c.notBefore.utc,
+          ),
           ' → ',
-          h('span', { class: c.status === 'expired' ? 'bad-edge' : '', title: `${c.notAfter.iso} · ${localTime(c.notAfter.ms)}` }, c.notAfter.utc),
+          h(
+            'span',
+            {
+              class: c.status === 'expired' ? 'bad-edge' : '',
+              title: `${c.notAfter.iso} · ${localTime(c.notAfter.ms)}`,
+            },
+            c.notAfter.utc,
+          ),
           h('span', { class: 'muted' }, ` (${duration(lifetime)})`),
         ),
       ],
-      ['SHA-256', withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c.roleLabel)), 'SHA-256 fingerprint of the certificate’s DER'],
+      [
+        'SHA-256',
+        withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c.roleLabel)),
+        'SHA-256 fingerprint of the certificate’s DER',
+      ],
       ['Serial number', colonHex(c.serial)],
     ]),
   );
@@ -355,7 +566,14 @@ function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLEleme
     'chain',
     'Certificate chain',
     model.chain.length > 0
-      ? [h('p', { class: 'note' }, 'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.'), h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc)))]
+      ? [
+          h(
+            'p',
+            { class: 'note' },
+            'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.',
+          ),
+          h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc))),
+        ]
       : [h('p', { class: 'note' }, 'The certificates cannot be read: see the failed checks above.')],
     {
       summary:
@@ -363,7 +581,11 @@ function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLEleme
           ? undefined
           : bad > 0
             ? h('span', { class: 'summary-bad' }, `${bad} of ${model.chain.length} not valid at the verification time`)
-            : h('span', { class: 'summary-ok' }, `${model.chain.length} certificates, all valid at the verification time`),
+            : h(
+                'span',
+                { class: 'summary-ok' },
+                `${model.chain.length} certificates, all valid at the verification time`,
+              ),
     },
   );
 }
@@ -398,7 +620,13 @@ export function errorPage(error: AttestationViewError, reload?: () => void): HTM
       null,
       h('strong', null, ERROR_TITLES[error.kind] ?? ERROR_TITLES.format),
       h('p', { class: 'fatal-message' }, error.message),
-      error.kind === 'format' ? h('p', { class: 'muted' }, 'An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.') : null,
+      error.kind === 'format'
+        ? h(
+            'p',
+            { class: 'muted' },
+            'An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.',
+          )
+        : null,
       reload ? h('p', null, button('Reload', 'refresh', reload, { id: 'reload-error' })) : null,
     ),
   );

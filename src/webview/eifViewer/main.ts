@@ -1,7 +1,12 @@
 // The Enclave Image Viewer's webview: says `ready`, then shows whatever the host sends (the view
 // model, measuring progress, or why the file cannot be shown). Data always comes from the host;
 // the webview keeps only UI state (which cards are collapsed) in the webview state.
-import { parseHostMessage, type EifViewError, type EifViewModel, type EifViewerHostMessage } from '../../shared/eifViewer';
+import {
+  parseHostMessage,
+  type EifViewError,
+  type EifViewModel,
+  type EifViewerHostMessage,
+} from '../../shared/eifViewer';
 import { READY } from '../../shared/protocol';
 import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
@@ -12,7 +17,10 @@ interface ViewState {
   readonly collapsed: readonly string[];
 }
 
-type Screen = { readonly kind: 'loading' } | { readonly kind: 'model'; readonly model: EifViewModel } | { readonly kind: 'error'; readonly error: EifViewError };
+type Screen =
+  | { readonly kind: 'loading' }
+  | { readonly kind: 'model'; readonly model: EifViewModel }
+  | { readonly kind: 'error'; readonly error: EifViewError };
 
 let screen: Screen = { kind: 'loading' };
 let progress: { done: number; total: number } | undefined;
@@ -56,7 +64,13 @@ function fileName(): { name: string; path?: string } {
   return { name: document.title };
 }
 
-const progressBar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true });
+const progressBar = h('div', {
+  class: 'progress',
+  role: 'progressbar',
+  'aria-valuemin': 0,
+  'aria-valuemax': 100,
+  hidden: true,
+});
 const progressFill = h('div', { class: 'progress-fill' });
 const progressLabel = h('span', { class: 'progress-label' });
 progressBar.append(progressFill);

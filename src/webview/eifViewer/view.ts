@@ -9,7 +9,19 @@ import type {
   EifViewModel,
 } from '../../shared/eifViewer';
 import { sentence } from '../../shared/text';
-import { badge, card, colonHex, copyButton, fields, h, mono, icon, textButton, type Child, type IconName } from '../lib/dom';
+import {
+  badge,
+  card,
+  colonHex,
+  copyButton,
+  fields,
+  h,
+  mono,
+  icon,
+  textButton,
+  type Child,
+  type IconName,
+} from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -25,7 +37,12 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-function button(label: string, iconName: IconName, onClick: () => void, options?: Parameters<typeof textButton>[3]): HTMLButtonElement {
+function button(
+  label: string,
+  iconName: IconName,
+  onClick: () => void,
+  options?: Parameters<typeof textButton>[3],
+): HTMLButtonElement {
   return textButton(label, icon(iconName), onClick, options);
 }
 
@@ -36,7 +53,12 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
     'li',
     { class: `check ${cls}` },
     icon(ok ? 'pass' : kind === 'warn' ? 'warning' : 'error', 'check-icon'),
-    h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, statement), detail ? h('div', { class: 'check-detail' }, detail) : null),
+    h(
+      'div',
+      { class: 'check-text' },
+      h('span', { class: 'check-statement' }, statement),
+      detail ? h('div', { class: 'check-detail' }, detail) : null,
+    ),
   );
 }
 
@@ -47,20 +69,32 @@ function where(offset: number, code: string): HTMLElement {
 // ---------------------------------------------------------------------------------------------
 // Title bar
 
-export function titleBar(actions: ViewActions, file: { name: string; path?: string }, model?: EifViewModel): HTMLElement {
+export function titleBar(
+  actions: ViewActions,
+  file: { name: string; path?: string },
+  model?: EifViewModel,
+): HTMLElement {
   const chips: Child[] = [];
   if (model) {
     chips.push(
       badge(model.header.architecture, '', 'CPU architecture (header flags bit 0)'),
       badge(`EIF v${model.header.version}`, '', 'EIF format version'),
       badge(shortSize(model.file.size), '', humanSize(model.file.size)),
-      model.signature ? badge('signed', model.signature.ok && model.signature.coseValid ? 'ok' : 'bad') : badge('unsigned', 'muted'),
+      model.signature
+        ? badge('signed', model.signature.ok && model.signature.coseValid ? 'ok' : 'bad')
+        : badge('unsigned', 'muted'),
     );
   }
   return h(
     'header',
     { class: 'titlebar' },
-    h('div', { class: 'title' }, icon('file', 'title-icon'), h('h1', { title: file.path ?? file.name }, file.name), h('div', { class: 'chips' }, ...chips)),
+    h(
+      'div',
+      { class: 'title' },
+      icon('file', 'title-icon'),
+      h('h1', { title: file.path ?? file.name }, file.name),
+      h('div', { class: 'chips' }, ...chips),
+    ),
     h(
       'div',
       { class: 'actions' },
@@ -70,7 +104,11 @@ export function titleBar(actions: ViewActions, file: { name: string; path?: stri
         id: 'describe',
         disabled: !model,
       }),
-      button('Reload', 'refresh', () => actions.reload(), { title: 'Read and measure the file again', secondary: true, id: 'reload' }),
+      button('Reload', 'refresh', () => actions.reload(), {
+        title: 'Read and measure the file again',
+        secondary: true,
+        id: 'reload',
+      }),
     ),
   );
 }
@@ -85,11 +123,25 @@ function problemItem(p: EifProblemView): HTMLElement {
 function banners(model: EifViewModel): HTMLElement[] {
   const errors: HTMLElement[] = model.problems.filter((p) => p.severity === 'error').map(problemItem);
   if (!model.crc.ok) {
-    errors.push(h('li', null, `The stored CRC-32 ${model.crc.stored} does not match the CRC-32 of the file's contents, ${model.crc.computed}.`));
+    errors.push(
+      h(
+        'li',
+        null,
+        `The stored CRC-32 ${model.crc.stored} does not match the CRC-32 of the file's contents, ${model.crc.computed}.`,
+      ),
+    );
   }
   const describe = model.describe;
   if (!describe.ok && !model.problems.some((p) => p.code === describe.code && p.offset === describe.offset)) {
-    errors.push(h('li', null, h('span', { class: 'problem-message' }, `nitro-cli describe-eif fails: ${describe.message}`), ' ', where(describe.offset, describe.code)));
+    errors.push(
+      h(
+        'li',
+        null,
+        h('span', { class: 'problem-message' }, `nitro-cli describe-eif fails: ${describe.message}`),
+        ' ',
+        where(describe.offset, describe.code),
+      ),
+    );
   }
   const warnings = model.problems.filter((p) => p.severity === 'warning').map(problemItem);
   const out: HTMLElement[] = [];
@@ -99,13 +151,23 @@ function banners(model: EifViewModel): HTMLElement[] {
         'div',
         { class: 'banner error', role: 'alert' },
         icon('error', 'banner-icon'),
-        h('div', null, h('strong', null, `This image is malformed: ${plural(errors.length, 'problem')}`), h('ul', null, ...errors)),
+        h(
+          'div',
+          null,
+          h('strong', null, `This image is malformed: ${plural(errors.length, 'problem')}`),
+          h('ul', null, ...errors),
+        ),
       ),
     );
   }
   if (warnings.length > 0) {
     out.push(
-      h('div', { class: 'banner warning' }, icon('warning', 'banner-icon'), h('div', null, h('strong', null, plural(warnings.length, 'warning')), h('ul', null, ...warnings))),
+      h(
+        'div',
+        { class: 'banner warning' },
+        icon('warning', 'banner-icon'),
+        h('div', null, h('strong', null, plural(warnings.length, 'warning')), h('ul', null, ...warnings)),
+      ),
     );
   }
   return out;
@@ -123,34 +185,63 @@ function integrityCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     check(
       crc.ok,
       crc.ok ? `CRC-32 matches: ${crc.stored}` : 'CRC-32 MISMATCH',
-      crc.ok ? 'The header holds the CRC-32 of the file’s contents.' : h('span', null, 'stored ', h('code', null, crc.stored), ', computed ', h('code', null, crc.computed)),
+      crc.ok
+        ? 'The header holds the CRC-32 of the file’s contents.'
+        : h('span', null, 'stored ', h('code', null, crc.stored), ', computed ', h('code', null, crc.computed)),
     ),
     check(
       structureErrors === 0,
-      structureErrors === 0 ? 'Structure follows the EIF format' : `Structure breaks the EIF format (${plural(structureErrors, 'error')})`,
-      structureErrors === 0 ? `${plural(model.sections.filter((s) => s.found).length, 'section')}, and the header table agrees with them.` : 'See the problems above.',
+      structureErrors === 0
+        ? 'Structure follows the EIF format'
+        : `Structure breaks the EIF format (${plural(structureErrors, 'error')})`,
+      structureErrors === 0
+        ? `${plural(model.sections.filter((s) => s.found).length, 'section')}, and the header table agrees with them.`
+        : 'See the problems above.',
     ),
     check(
       describe.ok,
       describe.ok ? 'nitro-cli describe-eif succeeds' : 'nitro-cli describe-eif fails',
-      describe.ok ? 'Describe as JSON shows its output.' : h('span', null, sentence(describe.message), ' ', where(describe.offset, describe.code)),
+      describe.ok
+        ? 'Describe as JSON shows its output.'
+        : h('span', null, sentence(describe.message), ' ', where(describe.offset, describe.code)),
     ),
   );
   const sig = model.signature;
   if (!sig) {
-    list.append(h('li', { class: 'check info' }, icon('info', 'check-icon'), h('div', { class: 'check-text' }, h('span', { class: 'check-statement' }, 'Not signed'), h('div', { class: 'check-detail' }, 'The image has no signature section, so it has no PCR8.'))));
+    list.append(
+      h(
+        'li',
+        { class: 'check info' },
+        icon('info', 'check-icon'),
+        h(
+          'div',
+          { class: 'check-text' },
+          h('span', { class: 'check-statement' }, 'Not signed'),
+          h('div', { class: 'check-detail' }, 'The image has no signature section, so it has no PCR8.'),
+        ),
+      ),
+    );
   } else {
     const sigOk = sig.ok && sig.coseValid && sig.payloadMatchesPcr0;
     list.append(
       check(
         sigOk,
         sigOk ? 'Signature check passed' : 'Signature check FAILED',
-        !sig.ok ? sentence(sig.error) : sigOk ? `Signed by ${sig.certificate.subject}` : sentence(sig.coseReason ?? 'the signed payload does not match PCR0.'),
+        !sig.ok
+          ? sentence(sig.error)
+          : sigOk
+            ? `Signed by ${sig.certificate.subject}`
+            : sentence(sig.coseReason ?? 'the signed payload does not match PCR0.'),
       ),
     );
   }
-  const ok = crc.ok && structureErrors === 0 && describe.ok && (!sig || (sig.ok && sig.coseValid && sig.payloadMatchesPcr0));
-  return card(actions, 'integrity', 'Integrity', [list], { summary: ok ? h('span', { class: 'summary-ok' }, 'all checks pass') : h('span', { class: 'summary-bad' }, 'problems found') });
+  const ok =
+    crc.ok && structureErrors === 0 && describe.ok && (!sig || (sig.ok && sig.coseValid && sig.payloadMatchesPcr0));
+  return card(actions, 'integrity', 'Integrity', [list], {
+    summary: ok
+      ? h('span', { class: 'summary-ok' }, 'all checks pass')
+      : h('span', { class: 'summary-bad' }, 'problems found'),
+  });
 }
 
 function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
@@ -168,7 +259,18 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
   const table = h(
     'table',
     { class: 'grid pcrs' },
-    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'PCR'), h('th', { scope: 'col' }, 'Measures'), h('th', { scope: 'col' }, 'Value (SHA-384)'), h('th', { class: 'cell-tool' }))),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'col' }, 'PCR'),
+        h('th', { scope: 'col' }, 'Measures'),
+        h('th', { scope: 'col' }, 'Value (SHA-384)'),
+        h('th', { class: 'cell-tool' }),
+      ),
+    ),
     h('tbody', null, ...rows),
   );
   return card(
@@ -176,10 +278,24 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
     'pcrs',
     'Measurements',
     [
-      h('p', { class: 'note' }, 'Hash algorithm ', h('code', null, m.hashAlgorithm), model.signature ? '' : ' · unsigned, so there is no PCR8'),
+      h(
+        'p',
+        { class: 'note' },
+        'Hash algorithm ',
+        h('code', null, m.hashAlgorithm),
+        model.signature ? '' : ' · unsigned, so there is no PCR8',
+      ),
       h('div', { class: 'table-scroll' }, table),
     ],
-    { tools: [button('Copy all as JSON', 'copy', () => void actions.copy(m.json, 'all PCRs as JSON').catch(() => undefined), { secondary: true, title: "nitro-cli's Measurements JSON", id: 'copy-all' })] },
+    {
+      tools: [
+        button('Copy all as JSON', 'copy', () => void actions.copy(m.json, 'all PCRs as JSON').catch(() => undefined), {
+          secondary: true,
+          title: "nitro-cli's Measurements JSON",
+          id: 'copy-all',
+        }),
+      ],
+    },
   );
 }
 
@@ -190,17 +306,40 @@ function headerCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     fields([
       ['Magic', h('span', null, h('code', null, hd.magic), ' (".eif")'), 'bytes 0-3'],
       ['Version', String(hd.version), 'bytes 4-5'],
-      ['Flags', h('span', null, h('code', null, hd.flags), ` · architecture ${hd.architecture}`), 'bytes 6-7; bit 0 is the architecture'],
-      ['default_mem', h('span', null, humanU64Size(hd.defaultMem), h('span', { class: 'muted' }, ' · ignored by nitro-cli')), 'bytes 8-15'],
-      ['default_cpus', h('span', null, hd.defaultCpus, h('span', { class: 'muted' }, ' · ignored by nitro-cli')), 'bytes 16-23'],
-      ['num_sections', h('span', null, String(hd.numSections), hd.numSections !== found ? h('span', { class: 'bad' }, ` · ${found} found in the file`) : null), 'bytes 26-27'],
+      [
+        'Flags',
+        h('span', null, h('code', null, hd.flags), ` · architecture ${hd.architecture}`),
+        'bytes 6-7; bit 0 is the architecture',
+      ],
+      [
+        'default_mem',
+        h('span', null, humanU64Size(hd.defaultMem), h('span', { class: 'muted' }, ' · ignored by nitro-cli')),
+        'bytes 8-15',
+      ],
+      [
+        'default_cpus',
+        h('span', null, hd.defaultCpus, h('span', { class: 'muted' }, ' · ignored by nitro-cli')),
+        'bytes 16-23',
+      ],
+      [
+        'num_sections',
+        h(
+          'span',
+          null,
+          String(hd.numSections),
+          hd.numSections !== found ? h('span', { class: 'bad' }, ` · ${found} found in the file`) : null,
+        ),
+        'bytes 26-27',
+      ],
       [
         'eif_crc32',
         h(
           'span',
           { class: model.crc.ok ? '' : 'bad' },
           h('code', null, model.crc.stored),
-          model.crc.ok ? h('span', { class: 'good' }, ' · matches') : h('span', null, ' · MISMATCH, computed ', h('code', null, model.crc.computed)),
+          model.crc.ok
+            ? h('span', { class: 'good' }, ' · matches')
+            : h('span', null, ' · MISMATCH, computed ', h('code', null, model.crc.computed)),
         ),
         'bytes 544-547',
       ],
@@ -225,7 +364,11 @@ function sectionRow(s: EifSectionView): HTMLElement {
     'tr',
     { class: ok ? '' : 'row-mismatch' },
     h('td', { class: 'num' }, String(s.index)),
-    h('td', null, f ? h('span', { class: `section-type type-${f.typeName}` }, f.typeName) : h('span', { class: 'bad' }, 'missing')),
+    h(
+      'td',
+      null,
+      f ? h('span', { class: `section-type type-${f.typeName}` }, f.typeName) : h('span', { class: 'bad' }, 'missing'),
+    ),
     h('td', { class: 'num', title: f ? offsetTitle(f.headerOffset) : undefined }, f ? String(f.headerOffset) : '—'),
     h('td', { class: 'num', title: f ? offsetTitle(f.dataOffset) : undefined }, f ? String(f.dataOffset) : '—'),
     h('td', { class: 'num', title: f ? `${f.size} bytes` : undefined }, f ? humanSize(f.size) : '—'),
@@ -252,7 +395,11 @@ function sectionsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
         h('th', { class: 'num', scope: 'col' }, 'Data at'),
         h('th', { class: 'num', scope: 'col' }, 'Size'),
         h('th', { scope: 'col', title: 'The PCRs this section’s bytes are measured into' }, 'Measured in'),
-        h('th', { class: 'num', scope: 'col', title: "The header's section_offsets entry for this slot" }, 'Table offset'),
+        h(
+          'th',
+          { class: 'num', scope: 'col', title: "The header's section_offsets entry for this slot" },
+          'Table offset',
+        ),
         h('th', { class: 'num', scope: 'col', title: "The header's section_sizes entry for this slot" }, 'Table size'),
       ),
     ),
@@ -260,10 +407,19 @@ function sectionsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   );
   const notes: Child[] = [];
   if (model.trailingBytes > 0) {
-    notes.push(h('p', { class: 'note warn-text' }, `${plural(model.trailingBytes, 'byte')} after the last section are not part of any section (nitro-cli ignores them).`));
+    notes.push(
+      h(
+        'p',
+        { class: 'note warn-text' },
+        `${plural(model.trailingBytes, 'byte')} after the last section are not part of any section (nitro-cli ignores them).`,
+      ),
+    );
   }
   return card(actions, 'sections', 'Sections', [h('div', { class: 'table-scroll' }, table), ...notes], {
-    summary: mismatches > 0 ? h('span', { class: 'summary-bad' }, `header table disagrees in ${plural(mismatches, 'slot')}`) : `${model.sections.length}`,
+    summary:
+      mismatches > 0
+        ? h('span', { class: 'summary-bad' }, `header table disagrees in ${plural(mismatches, 'slot')}`)
+        : `${model.sections.length}`,
   });
 }
 
@@ -275,12 +431,25 @@ function metadataCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   const md = model.metadata;
   let body: Child[];
   if (!md) {
-    body = [h('p', { class: 'note' }, `No metadata section. EIF version ${model.header.version} ${model.header.version >= 4 ? 'requires one' : 'predates it (metadata came with version 4)'}.`)];
+    body = [
+      h(
+        'p',
+        { class: 'note' },
+        `No metadata section. EIF version ${model.header.version} ${model.header.version >= 4 ? 'requires one' : 'predates it (metadata came with version 4)'}.`,
+      ),
+    ];
   } else if (!md.ok) {
-    body = [h('ul', { class: 'checks' }, check(false, 'The metadata section cannot be read', sentence(md.error))), md.text !== undefined ? jsonBlock(md.text) : null];
+    body = [
+      h('ul', { class: 'checks' }, check(false, 'The metadata section cannot be read', sentence(md.error))),
+      md.text !== undefined ? jsonBlock(md.text) : null,
+    ];
   } else {
     body = [
-      fields([['Image name', md.imageName], ['Image version', mono(md.imageVersion)], ...md.build.map(({ key, value }) => [key, value] as const)]),
+      fields([
+        ['Image name', md.imageName],
+        ['Image version', mono(md.imageVersion)],
+        ...md.build.map(({ key, value }) => [key, value] as const),
+      ]),
       h('h3', null, 'Docker info'),
       jsonBlock(md.dockerInfo),
       h('h3', null, 'Custom metadata'),
@@ -299,43 +468,83 @@ function certificateFields(actions: ViewActions, c: EifCertificateView): HTMLEle
     ['Not after', h('span', { class: 'keep-spaces', title: c.notAfter.iso }, c.notAfter.openssl)],
     ['Signature algorithm', c.signatureAlgorithm],
     ['Public key', c.curve ? `${c.keyAlgorithm} (${c.curve})` : c.keyAlgorithm],
-    ['SHA-256 fingerprint', h('span', { class: 'with-tool' }, colonHex(c.sha256Fingerprint), copyButton(actions, c.sha256Fingerprint, 'certificate fingerprint'))],
+    [
+      'SHA-256 fingerprint',
+      h(
+        'span',
+        { class: 'with-tool' },
+        colonHex(c.sha256Fingerprint),
+        copyButton(actions, c.sha256Fingerprint, 'certificate fingerprint'),
+      ),
+    ],
   ]);
 }
 
 function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   const sig: EifSignatureView | undefined = model.signature;
   if (!sig) {
-    return card(actions, 'signature', 'Signature', [h('p', { class: 'note' }, 'The image is not signed: it has no signature section, so it has no PCR8.')], {
-      summary: 'not signed',
-    });
+    return card(
+      actions,
+      'signature',
+      'Signature',
+      [h('p', { class: 'note' }, 'The image is not signed: it has no signature section, so it has no PCR8.')],
+      {
+        summary: 'not signed',
+      },
+    );
   }
   if (!sig.ok) {
-    return card(actions, 'signature', 'Signature', [h('ul', { class: 'checks' }, check(false, 'The signature section cannot be read', sentence(sig.error)))], {
-      summary: h('span', { class: 'summary-bad' }, 'unreadable'),
-    });
+    return card(
+      actions,
+      'signature',
+      'Signature',
+      [h('ul', { class: 'checks' }, check(false, 'The signature section cannot be read', sentence(sig.error)))],
+      {
+        summary: h('span', { class: 'summary-bad' }, 'unreadable'),
+      },
+    );
   }
   const checkedAt = new Date(sig.checkedAt);
   const c = sig.certificate;
   const checks = h(
     'ul',
     { class: 'checks' },
-    check(sig.coseValid, sig.coseValid ? `COSE signature is valid${sig.coseAlgorithm ? ` (${sig.coseAlgorithm})` : ''}` : 'COSE signature is NOT valid', sig.coseValid ? 'Verified with the certificate’s public key.' : sentence(sig.coseReason ?? '')),
+    check(
+      sig.coseValid,
+      sig.coseValid
+        ? `COSE signature is valid${sig.coseAlgorithm ? ` (${sig.coseAlgorithm})` : ''}`
+        : 'COSE signature is NOT valid',
+      sig.coseValid ? 'Verified with the certificate’s public key.' : sentence(sig.coseReason ?? ''),
+    ),
     check(
       sig.payloadMatchesPcr0,
       sig.payloadMatchesPcr0 ? 'The signed payload matches PCR0' : 'The signed payload does NOT match PCR0',
-      sig.payloadMatchesPcr0 ? 'nitro-cli’s SignatureCheck: true.' : 'nitro-cli’s SignatureCheck: false. The signature covers a different image.',
+      sig.payloadMatchesPcr0
+        ? 'nitro-cli’s SignatureCheck: true.'
+        : 'nitro-cli’s SignatureCheck: false. The signature covers a different image.',
     ),
     check(
       sig.certificateValidNow,
       sig.certificateValidNow ? 'The certificate is valid now' : 'The certificate is NOT valid now',
-      `Checked at ${checkedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}; valid from ${c.notBefore.iso.slice(0, 10)} to ${c.notAfter.iso.slice(0, 10)}.${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
+      `Checked at ${checkedAt
+        .toISOString()
+        .replace('T', ' ')
+        .replace(
+          /\.\d+Z$/,
+          ' UTC',
+        )}; valid from ${c.notBefore.iso.slice(0, 10)} to ${c.notAfter.iso.slice(0, 10)}.${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
     ),
   );
   const allOk = sig.coseValid && sig.payloadMatchesPcr0 && sig.certificateValidNow;
-  return card(actions, 'signature', 'Signature', [checks, h('h3', null, 'Signing certificate'), certificateFields(actions, c)], {
-    summary: allOk ? h('span', { class: 'summary-ok' }, 'valid') : h('span', { class: 'summary-bad' }, 'checks fail'),
-  });
+  return card(
+    actions,
+    'signature',
+    'Signature',
+    [checks, h('h3', null, 'Signing certificate'), certificateFields(actions, c)],
+    {
+      summary: allOk ? h('span', { class: 'summary-ok' }, 'valid') : h('span', { class: 'summary-bad' }, 'checks fail'),
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +581,11 @@ export function errorPage(actions: ViewActions, error: EifViewError): HTMLElemen
       h('strong', null, ERROR_TITLES[error.kind] ?? ERROR_TITLES.unreadable),
       h('p', { class: 'fatal-message' }, sentence(error.message)),
       error.code !== undefined && error.offset !== undefined ? h('p', null, where(error.offset, error.code)) : null,
-      h('p', null, button('Reload', 'refresh', () => actions.reload(), { id: 'reload-error' })),
+      h(
+        'p',
+        null,
+        button('Reload', 'refresh', () => actions.reload(), { id: 'reload-error' }),
+      ),
     ),
   );
 }

@@ -6,7 +6,11 @@ export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
 
 /** `h('td', { class: 'mono', title: value }, value)`. Attributes named on<event> add listeners. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs | null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === false) continue;
@@ -36,7 +40,10 @@ const ICONS = {
   info: ['M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5z', 'M8 7.25v4', 'M8 4.75v.5'],
   copy: ['M5.5 5.5h8v8h-8z', 'M10.5 5.5v-3h-8v8h3'],
   refresh: ['M13.25 8A5.25 5.25 0 1 1 11.7 4.3', 'M12.25 1.75v3h-3'],
-  json: ['M5.5 2.5c-1.4 0-2 .6-2 1.9v1.7c0 1-.5 1.6-1.5 1.9 1 .3 1.5.9 1.5 1.9v1.7c0 1.3.6 1.9 2 1.9', 'M10.5 2.5c1.4 0 2 .6 2 1.9v1.7c0 1 .5 1.6 1.5 1.9-1 .3-1.5.9-1.5 1.9v1.7c0 1.3-.6 1.9-2 1.9'],
+  json: [
+    'M5.5 2.5c-1.4 0-2 .6-2 1.9v1.7c0 1-.5 1.6-1.5 1.9 1 .3 1.5.9 1.5 1.9v1.7c0 1.3.6 1.9 2 1.9',
+    'M10.5 2.5c1.4 0 2 .6 2 1.9v1.7c0 1 .5 1.6 1.5 1.9-1 .3-1.5.9-1.5 1.9v1.7c0 1.3-.6 1.9-2 1.9',
+  ],
   chevron: ['M6 3.5L10.5 8 6 12.5'],
   file: ['M3.5 1.5h6l3 3v10h-9z', 'M9.5 1.5v3h3'],
 } as const;
@@ -71,7 +78,14 @@ export function textButton(
 ): HTMLButtonElement {
   return h(
     'button',
-    { class: `button${options.secondary ? ' secondary' : ''}`, type: 'button', title: options.title, id: options.id, disabled: options.disabled, onclick: onClick },
+    {
+      class: `button${options.secondary ? ' secondary' : ''}`,
+      type: 'button',
+      title: options.title,
+      id: options.id,
+      disabled: options.disabled,
+      onclick: onClick,
+    },
     iconElement,
     h('span', null, label),
   );
@@ -81,7 +95,11 @@ export function textButton(
  * An icon-only button that copies `text` (a request to the host): once the host has copied it, it
  * shows a check mark for a moment; when the host cannot, an error mark with the host's reason.
  */
-export function copyButton(host: { copy(text: string, what: string): Promise<unknown> }, text: string, what: string): HTMLButtonElement {
+export function copyButton(
+  host: { copy(text: string, what: string): Promise<unknown> },
+  text: string,
+  what: string,
+): HTMLButtonElement {
   const title = `Copy ${what}`;
   const b = h('button', { class: 'icon-button', type: 'button', title, 'aria-label': title });
   b.append(icon('copy'));
@@ -131,7 +149,13 @@ export interface CardState {
 }
 
 /** A collapsible card. Its open/closed state survives the webview being hidden and shown. */
-export function card(actions: CardState, id: string, title: string, body: Child[], options: { summary?: Child; tools?: Child[] } = {}): HTMLElement {
+export function card(
+  actions: CardState,
+  id: string,
+  title: string,
+  body: Child[],
+  options: { summary?: Child; tools?: Child[] } = {},
+): HTMLElement {
   const collapsed = actions.isCollapsed(id);
   const bodyEl = h('div', { class: 'card-body', id: `card-${id}-body` }, ...body);
   const toggle = h(
@@ -141,7 +165,12 @@ export function card(actions: CardState, id: string, title: string, body: Child[
     h('h2', null, title),
     options.summary ? h('span', { class: 'card-summary' }, options.summary) : null,
   );
-  const section = h('section', { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` }, h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))), bodyEl);
+  const section = h(
+    'section',
+    { class: `card${collapsed ? ' collapsed' : ''}`, id: `card-${id}` },
+    h('header', { class: 'card-header' }, toggle, h('div', { class: 'card-tools' }, ...(options.tools ?? []))),
+    bodyEl,
+  );
   toggle.addEventListener('click', () => {
     const nowCollapsed = !section.classList.contains('collapsed');
     section.classList.toggle('collapsed', nowCollapsed);

@@ -22,7 +22,12 @@ export class HostConnection<TState, M extends { readonly type: string }> {
     const handle = createMessageHandler<M>({ ...options, onFailed: (type, e) => console.error(`${type} failed`, e) });
     window.addEventListener('message', (event: MessageEvent<unknown>) => {
       const message = event.data as HostEnvelope | null;
-      if (typeof message === 'object' && message !== null && message.type === RESPONSE && message.inReplyTo !== undefined) {
+      if (
+        typeof message === 'object' &&
+        message !== null &&
+        message.type === RESPONSE &&
+        message.inReplyTo !== undefined
+      ) {
         const waiter = this.pending.get(message.inReplyTo);
         if (!waiter) return;
         this.pending.delete(message.inReplyTo);
@@ -60,7 +65,10 @@ export class HostConnection<TState, M extends { readonly type: string }> {
 }
 
 /** Which cards of a page are collapsed, kept in the webview state (`collapsed`) across reloads. */
-export function collapsedCards(connection: { state: { readonly collapsed?: readonly string[] } | undefined }): { isCollapsed(card: string): boolean; setCollapsed(card: string, value: boolean): void } {
+export function collapsedCards(connection: { state: { readonly collapsed?: readonly string[] } | undefined }): {
+  isCollapsed(card: string): boolean;
+  setCollapsed(card: string, value: boolean): void;
+} {
   const collapsed = new Set<string>(connection.state?.collapsed ?? []);
   return {
     isCollapsed: (card) => collapsed.has(card),

@@ -1,7 +1,18 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
@@ -27,7 +38,10 @@ async function layoutWithBigFile(dir: string, size: number): Promise<string> {
   truncateSync(layerFile, 512 + size + 1024); // the data (size is a multiple of 512) and the end blocks: all zeros
   const layerDigest = await new Promise<string>((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(layerFile).on('data', (c) => h.update(c)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+    createReadStream(layerFile)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
   });
   rmSync(blob(layerDigest), { force: true });
   cpSync(layerFile, blob(layerDigest));
@@ -39,10 +53,24 @@ async function layoutWithBigFile(dir: string, size: number): Promise<string> {
   writeFileSync(blob(sha(configBytes)), configBytes);
   const manifest = JSON.parse(readFileSync(blob(v1.manifestDigest), 'utf8'));
   manifest.config = { ...manifest.config, digest: `sha256:${sha(configBytes)}`, size: configBytes.length };
-  manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerDigest}`, size: 512 + size + 1024 });
+  manifest.layers.push({
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    digest: `sha256:${layerDigest}`,
+    size: 512 + size + 1024,
+  });
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   writeFileSync(blob(sha(manifestBytes)), manifestBytes);
-  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifestBytes)}`, size: manifestBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'big' } }] };
+  const index = {
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: `sha256:${sha(manifestBytes)}`,
+        size: manifestBytes.length,
+        annotations: { 'org.opencontainers.image.ref.name': 'big' },
+      },
+    ],
+  };
   writeFileSync(path.join(copy, 'index.json'), JSON.stringify(index));
   return copy;
 }
@@ -57,7 +85,10 @@ async function until(child: ReturnType<typeof spawn>, ready: () => boolean): Pro
 }
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -69,7 +100,17 @@ describe('(unit) nitro-dev build-enclave', function () {
 
   it('builds from an OCI layout tag and prints nitro-cli Measurements JSON; describe-eif agrees', () => {
     const out = path.join(dir, 'app.eif');
-    const r = run(['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', out, '--blobs', blobs, '--build-time', '2024-01-02T03:04:05Z']);
+    const r = run([
+      'build-enclave',
+      '--oci-layout',
+      `${layout}:v1`,
+      '--output-file',
+      out,
+      '--blobs',
+      blobs,
+      '--build-time',
+      '2024-01-02T03:04:05Z',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^Start building the Enclave Image\.\.\.\n/);
     assert.match(r.stderr, /Enclave Image successfully created\.\n$/);
@@ -96,10 +137,19 @@ describe('(unit) nitro-dev build-enclave', function () {
     const out = path.join(dir, 'x.eif');
     const cases: [string[], RegExp][] = [
       [['build-enclave', '--output-file', out], /one of the following arguments is required/],
-      [['build-enclave', '--oci-layout', layout, '--image-archive', archive, '--output-file', out], /cannot be used with/],
+      [
+        ['build-enclave', '--oci-layout', layout, '--image-archive', archive, '--output-file', out],
+        /cannot be used with/,
+      ],
       [['build-enclave', '--oci-layout', layout], /--output-file/],
-      [['build-enclave', '--oci-layout', layout, '--output-file', out, '--signing-certificate', 'c.pem'], /requires '--private-key'/],
-      [['build-enclave', '--oci-layout', layout, '--output-file', out, '--arch', 'riscv64'], /possible values: x86_64, aarch64/],
+      [
+        ['build-enclave', '--oci-layout', layout, '--output-file', out, '--signing-certificate', 'c.pem'],
+        /requires '--private-key'/,
+      ],
+      [
+        ['build-enclave', '--oci-layout', layout, '--output-file', out, '--arch', 'riscv64'],
+        /possible values: x86_64, aarch64/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = run(args);
@@ -112,14 +162,35 @@ describe('(unit) nitro-dev build-enclave', function () {
 
   it('reports build failures as [ E48 ] with exit code 48 and writes nothing', () => {
     const out = path.join(dir, 'x.eif');
-    const missing = run(['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', out, '--blobs', path.join(dir, 'no-blobs')]);
+    const missing = run([
+      'build-enclave',
+      '--oci-layout',
+      `${layout}:v1`,
+      '--output-file',
+      out,
+      '--blobs',
+      path.join(dir, 'no-blobs'),
+    ]);
     assert.equal(missing.status, 48);
-    assert.match(missing.stderr, /\[ E48 \] EIF building error\. the blobs folder .*no-blobs \(from --blobs\) does not exist\. An x86_64 build reads bzImage, cmdline, init, nsm\.ko/);
+    assert.match(
+      missing.stderr,
+      /\[ E48 \] EIF building error\. the blobs folder .*no-blobs \(from --blobs\) does not exist\. An x86_64 build reads bzImage, cmdline, init, nsm\.ko/,
+    );
     const tag = run(['build-enclave', '--oci-layout', `${layout}:nope`, '--output-file', out, '--blobs', blobs]);
     assert.equal(tag.status, 48);
     assert.match(tag.stderr, /nope/);
     writeFileSync(path.join(dir, 'meta.json'), '{oops');
-    const meta = run(['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', out, '--blobs', blobs, '--metadata', path.join(dir, 'meta.json')]);
+    const meta = run([
+      'build-enclave',
+      '--oci-layout',
+      `${layout}:v1`,
+      '--output-file',
+      out,
+      '--blobs',
+      blobs,
+      '--metadata',
+      path.join(dir, 'meta.json'),
+    ]);
     assert.equal(meta.status, 48);
     assert.match(meta.stderr, /meta\.json is not valid JSON/);
     assert.deepEqual(readdirSync(dir), ['meta.json']);
@@ -133,9 +204,13 @@ describe('(unit) nitro-dev build-enclave', function () {
     mkdirSync(bin);
     // A docker CLI that never finishes its export: the build is still reading the image when the signal comes.
     writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-    const child = spawn(process.execPath, [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', out, '--blobs', blobs], {
-      env: { PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp },
-    });
+    const child = spawn(
+      process.execPath,
+      [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', out, '--blobs', blobs],
+      {
+        env: { PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp },
+      },
+    );
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (c: Buffer) => {
@@ -165,15 +240,31 @@ describe('(unit) nitro-dev build-enclave', function () {
     });
     after(() => rmSync(bigDir, { recursive: true, force: true }));
 
-    for (const [signal, status] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    for (const [signal, status] of [
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+    ] as const) {
       it(`${signal} while the image is written: exit ${status}, no .partial output, no build folder`, async () => {
         const outDir = path.join(dir, `out-${signal}`);
         const tmp = path.join(dir, `tmp-${signal}`);
         mkdirSync(outDir);
         mkdirSync(tmp);
-        const child = spawn(process.execPath, [cli, 'build-enclave', '--oci-layout', `${big}:big`, '--output-file', path.join(outDir, 'x.eif'), '--blobs', blobs], {
-          env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
-        });
+        const child = spawn(
+          process.execPath,
+          [
+            cli,
+            'build-enclave',
+            '--oci-layout',
+            `${big}:big`,
+            '--output-file',
+            path.join(outDir, 'x.eif'),
+            '--blobs',
+            blobs,
+          ],
+          {
+            env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+          },
+        );
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -191,7 +282,7 @@ describe('(unit) nitro-dev build-enclave', function () {
     }
   });
 
-  it('the next build removes the folder of a build that was killed (SIGKILL), and keeps a running build\'s folder', async function () {
+  it("the next build removes the folder of a build that was killed (SIGKILL), and keeps a running build's folder", async function () {
     if (process.platform === 'win32') this.skip(); // no SIGKILL, no process groups
     const tmp = path.join(dir, 'tmp');
     const bin = path.join(dir, 'bin');
@@ -202,7 +293,11 @@ describe('(unit) nitro-dev build-enclave', function () {
     const env = { PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp };
     const start = (out: string) => {
       // Its own process group, so that the killed build's `docker` goes with it.
-      const child = spawn(process.execPath, [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', path.join(dir, out), '--blobs', blobs], { env, detached: true });
+      const child = spawn(
+        process.execPath,
+        [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', path.join(dir, out), '--blobs', blobs],
+        { env, detached: true },
+      );
       let stderr = '';
       child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
       const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -219,10 +314,16 @@ describe('(unit) nitro-dev build-enclave', function () {
     await killed.closed;
     assert.deepEqual(readdirSync(tmp).sort(), [liveFolder, killedFolder].sort(), 'a killed build cannot clean up');
 
-    const next = run(['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', path.join(dir, 'next.eif'), '--blobs', blobs], { TMPDIR: tmp });
+    const next = run(
+      ['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', path.join(dir, 'next.eif'), '--blobs', blobs],
+      { TMPDIR: tmp },
+    );
     assert.equal(next.status, 0, next.stderr);
-    assert.match(next.stderr, new RegExp(`Removed .*${killedFolder}, left by a build that was stopped before it could clean up`));
-    assert.deepEqual(readdirSync(tmp), [liveFolder], 'the killed build\'s folder is removed, the running build\'s kept');
+    assert.match(
+      next.stderr,
+      new RegExp(`Removed .*${killedFolder}, left by a build that was stopped before it could clean up`),
+    );
+    assert.deepEqual(readdirSync(tmp), [liveFolder], "the killed build's folder is removed, the running build's kept");
 
     live.child.kill('SIGINT');
     assert.equal(await live.closed, 130, live.stderr());

@@ -75,7 +75,10 @@ describe('(unit) nitro-dev argument parsing', () => {
   });
 
   const usage = (argv: string[], message: RegExp) =>
-    assert.throws(() => parseArgs(DESCRIBE, argv), (e: unknown) => e instanceof UsageError && message.test(e.message));
+    assert.throws(
+      () => parseArgs(DESCRIBE, argv),
+      (e: unknown) => e instanceof UsageError && message.test(e.message),
+    );
 
   it('rejects what nitro-cli rejects, with clap-style messages', () => {
     usage([], /required argument was not provided: --eif-path <EIF_PATH>/);
@@ -151,7 +154,10 @@ describe('(unit) nitro-dev top level', () => {
     assert.equal(c.out.stdout, 'x.eif\n');
     c = capture();
     assert.equal(await runCli(['describe-eif'], c.io, [echo]), EXIT_USAGE);
-    assert.match(c.out.stderr, /^error: the following required argument was not provided: --eif-path <EIF_PATH>\n\nReturns information/);
+    assert.match(
+      c.out.stderr,
+      /^error: the following required argument was not provided: --eif-path <EIF_PATH>\n\nReturns information/,
+    );
     c = capture();
     assert.equal(await runCli(['describe-eif', '--help'], c.io, [echo]), 0);
     assert.match(c.out.stdout, /Usage: nitro-dev describe-eif \[OPTIONS\]/);

@@ -22,7 +22,10 @@ describe('(unit) the demo workspace sample image', function () {
         .map((a) => (a === 'demo/images/sample-app.eif' ? out : a));
       const r = spawnSync(process.execPath, [repoPath('dist/cli.js'), ...args], { cwd: repoPath(), encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      assert.ok(readFileSync(out).equals(readFileSync(repoPath('demo/images/sample-app.eif'))), 'rebuilt bytes equal the committed image');
+      assert.ok(
+        readFileSync(out).equals(readFileSync(repoPath('demo/images/sample-app.eif'))),
+        'rebuilt bytes equal the committed image',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

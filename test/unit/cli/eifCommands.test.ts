@@ -1,7 +1,20 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
@@ -81,7 +94,7 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-cli-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('describe-eif prints nitro-cli JSON with the fixtures\' expected measurements', () => {
+  it("describe-eif prints nitro-cli JSON with the fixtures' expected measurements", () => {
     for (const name of ['synthetic-v4-unsigned.eif', 'synthetic-v4-signed.eif']) {
       const r = run('describe-eif', '--eif-path', fixture(name));
       assert.equal(r.status, 0, r.stderr);
@@ -90,20 +103,33 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
       const json = JSON.parse(r.stdout);
       assert.equal(r.stdout, `${JSON.stringify(json, null, 2)}\n`, 'two-space layout, final newline');
       const want = expected(name);
-      assert.deepEqual(Object.keys(json.Measurements), want.PCR8 ? ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2', 'PCR8'] : ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2']);
+      assert.deepEqual(
+        Object.keys(json.Measurements),
+        want.PCR8 ? ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2', 'PCR8'] : ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2'],
+      );
       for (const k of ['PCR0', 'PCR1', 'PCR2', 'PCR8']) assert.equal(json.Measurements[k], want[k], `${name} ${k}`);
       assert.equal(json.CheckCRC, true);
       assert.equal(json.IsSigned, Boolean(want.PCR8));
       assert.deepEqual(
         Object.keys(json),
         want.PCR8
-          ? ['EifVersion', 'Measurements', 'IsSigned', 'SigningCertificate', 'CheckCRC', 'SignatureCheck', 'ImageName', 'ImageVersion', 'Metadata']
+          ? [
+              'EifVersion',
+              'Measurements',
+              'IsSigned',
+              'SigningCertificate',
+              'CheckCRC',
+              'SignatureCheck',
+              'ImageName',
+              'ImageVersion',
+              'Metadata',
+            ]
           : ['EifVersion', 'Measurements', 'IsSigned', 'CheckCRC', 'ImageName', 'ImageVersion', 'Metadata'],
       );
     }
   });
 
-  it('pcr --input measures a file, pcr --signing-certificate a certificate\'s DER', () => {
+  it("pcr --input measures a file, pcr --signing-certificate a certificate's DER", () => {
     const input = run('pcr', '--input', fixture('synthetic-v4-unsigned.eif'));
     assert.equal(input.status, 0, input.stderr);
     assert.deepEqual(JSON.parse(input.stdout), { PCR: pcr(readFileSync(fixture('synthetic-v4-unsigned.eif'))) });
@@ -126,7 +152,15 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
   it('sign-eif signs an unsigned image in place: PCR0-2 unchanged, PCR8 of the certificate, nothing left behind', () => {
     const eif = path.join(dir, 'app.eif');
     copyFileSync(fixture('synthetic-v4-unsigned.eif'), eif);
-    const r = run('sign-eif', '--eif-path', eif, '--signing-certificate', fixture('test-cert.pem'), '--private-key', fixture('test-key.pem'));
+    const r = run(
+      'sign-eif',
+      '--eif-path',
+      eif,
+      '--signing-certificate',
+      fixture('test-cert.pem'),
+      '--private-key',
+      fixture('test-key.pem'),
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, 'Enclave Image successfully signed.\n');
     const want = expected('synthetic-v4-signed.eif');
@@ -144,8 +178,19 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     copyFileSync(fixture('synthetic-v4-unsigned.eif'), eif);
     const before = readFileSync(eif);
     const other = path.join(dir, 'other.pem');
-    writeFileSync(other, generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const r = run('sign-eif', '--eif-path', eif, '--signing-certificate', fixture('test-cert.pem'), '--private-key', other);
+    writeFileSync(
+      other,
+      generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const r = run(
+      'sign-eif',
+      '--eif-path',
+      eif,
+      '--signing-certificate',
+      fixture('test-cert.pem'),
+      '--private-key',
+      other,
+    );
     assert.equal(r.status, 60);
     assert.match(r.stderr, /^\[ E60 \] EIF signing error\. the private key does not match the signing certificate/);
     assert.equal(r.stdout, '');
@@ -162,7 +207,10 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     writeFileSync(garbage, Buffer.alloc(600, 0x41));
     const bad = run('describe-eif', '--eif-path', garbage);
     assert.equal(bad.status, 35);
-    assert.match(bad.stderr, /^\[ E35 \] EIF parsing error\. not an enclave image file: the magic bytes are 41 41 41 41/);
+    assert.match(
+      bad.stderr,
+      /^\[ E35 \] EIF parsing error\. not an enclave image file: the magic bytes are 41 41 41 41/,
+    );
     assert.equal(bad.stdout, '');
     const usage = run('describe-eif');
     assert.equal(usage.status, 2);
@@ -190,7 +238,10 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     writeFileSync(deep, withDockerInfo('['.repeat(5000) + ']'.repeat(5000)));
     const r = run('describe-eif', '--eif-path', deep);
     assert.equal(r.status, 35, r.stderr);
-    assert.match(r.stderr, /^\[ E35 \] EIF parsing error\. the metadata section nests arrays and objects more than 128 levels deep .*at most 128 levels are accepted/);
+    assert.match(
+      r.stderr,
+      /^\[ E35 \] EIF parsing error\. the metadata section nests arrays and objects more than 128 levels deep .*at most 128 levels are accepted/,
+    );
     assert.equal(r.stdout, '');
     // Brackets inside strings do not count, and 128 levels in all (the top-level object is one) are fine.
     const fine = path.join(dir, 'fine.eif');
@@ -262,7 +313,18 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
       };
       const before = head();
       const partial = () => readdirSync(dir).some((f) => f.endsWith('.partial'));
-      const r = await signalWhenWorking(['sign-eif', '--eif-path', eif, '--signing-certificate', fixture('test-cert.pem'), '--private-key', fixture('test-key.pem')], partial);
+      const r = await signalWhenWorking(
+        [
+          'sign-eif',
+          '--eif-path',
+          eif,
+          '--signing-certificate',
+          fixture('test-cert.pem'),
+          '--private-key',
+          fixture('test-key.pem'),
+        ],
+        partial,
+      );
       assert.equal(r.status, 130, r.stderr);
       assert.match(r.stderr, /Signing cancelled; the image was left as it was\./);
       assert.deepEqual(readdirSync(dir), ['big.eif'], 'no .partial file is left');

@@ -55,7 +55,10 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   };
   const errorCode = (r: Result, code: number) => {
     assert.equal(r.status, code, `exit ${r.status}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^(Start allocating memory\\.\\.\\.\\n)?\\[ E${String(code).padStart(2, '0')} \\] `, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^(Start allocating memory\\.\\.\\.\\n)?\\[ E${String(code).padStart(2, '0')} \\] `, 'm'),
+    );
     assert.match(r.stderr, new RegExp(`cli-errors\\.html#E${String(code).padStart(2, '0')}`));
     assert.equal(r.stdout, '');
   };
@@ -92,10 +95,31 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   });
 
   it('run -> describe -> terminate, in nitro-cli shapes and messages', async () => {
-    const r = run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'hello');
+    const r = run(
+      'run-enclave',
+      '--eif-path',
+      signed,
+      '--memory',
+      '128',
+      '--cpu-count',
+      '2',
+      '--enclave-name',
+      'hello',
+    );
     const started = ok(r);
-    assert.deepEqual(Object.keys(started), ['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB']);
-    assert.equal(r.stderr, 'Start allocating memory...\nStarted enclave with enclave-cid: 16, memory: 128 MiB, cpu-ids: [1, 5]\n');
+    assert.deepEqual(Object.keys(started), [
+      'EnclaveName',
+      'EnclaveID',
+      'ProcessID',
+      'EnclaveCID',
+      'NumberOfCPUs',
+      'CPUIDs',
+      'MemoryMiB',
+    ]);
+    assert.equal(
+      r.stderr,
+      'Start allocating memory...\nStarted enclave with enclave-cid: 16, memory: 128 MiB, cpu-ids: [1, 5]\n',
+    );
     assert.match(started.EnclaveID, /^i-[0-9a-f]{17}-enc[0-9a-f]{16}$/);
     assert.equal(started.EnclaveName, 'hello');
     assert.deepEqual(started.CPUIDs, [1, 5]);
@@ -103,7 +127,18 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.ok(pidAlive(started.ProcessID));
 
     const [described] = ok(run('describe-enclaves'));
-    assert.deepEqual(Object.keys(described), ['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements']);
+    assert.deepEqual(Object.keys(described), [
+      'EnclaveName',
+      'EnclaveID',
+      'ProcessID',
+      'EnclaveCID',
+      'NumberOfCPUs',
+      'CPUIDs',
+      'MemoryMiB',
+      'State',
+      'Flags',
+      'Measurements',
+    ]);
     assert.equal(described.State, 'RUNNING');
     assert.equal(described.Flags, 'NONE');
     assert.equal(described.Measurements.PCR0, expected.PCR0);
@@ -122,11 +157,28 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   });
 
   it('names, CIDs and --config; terminate by name and --all', () => {
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '64', '--cpu-ids', '1', '--cpu-ids', '5', '--enclave-cid', '4294967294'));
+    const a = ok(
+      run(
+        'run-enclave',
+        '--eif-path',
+        signed,
+        '--memory',
+        '64',
+        '--cpu-ids',
+        '1',
+        '--cpu-ids',
+        '5',
+        '--enclave-cid',
+        '4294967294',
+      ),
+    );
     assert.equal(a.EnclaveName, 'synthetic-v4-signed');
     assert.equal(a.EnclaveCID, 4294967294);
     const cfg = path.join(dir, 'run.json');
-    writeFileSync(cfg, JSON.stringify({ eif_path: signed, memory_mib: 64, cpu_count: 2, enclave_name: 'synthetic-v4-signed' }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({ eif_path: signed, memory_mib: 64, cpu_count: 2, enclave_name: 'synthetic-v4-signed' }),
+    );
     // The default pool has one core; free it first.
     ok(run('terminate-enclave', '--enclave-name', 'synthetic-v4-signed'));
     const b = ok(run('run-enclave', '--config', cfg));
@@ -140,7 +192,10 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     const base = ['run-enclave', '--eif-path', signed];
     errorCode(run(...base, '--memory', '0', '--cpu-count', '2'), 26);
     const e26 = run(...base, '--memory', '0', '--cpu-count', '2');
-    assert.match(e26.stderr, /\[ E26 \] Insufficient memory requested\. User provided `memory` is 0 MB, but based on the EIF file size, the minimum memory should be 4 MB/);
+    assert.match(
+      e26.stderr,
+      /\[ E26 \] Insufficient memory requested\. User provided `memory` is 0 MB, but based on the EIF file size, the minimum memory should be 4 MB/,
+    );
     errorCode(run(...base, '--memory', '1.5G', '--cpu-count', '2'), 3);
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2', '--enclave-cid', '3'), 3);
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2', '--enclave-cid', '4294967295'), 3);
@@ -151,7 +206,10 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     errorCode(run(...base, '--memory', '4G', '--cpu-count', '2'), 27);
     errorCode(run(...base, '--memory', '128', '--cpu-count', '1'), 29);
     errorCode(run(...base, '--memory', '32', '--cpu-count', '2'), 29);
-    errorCode(run('run-enclave', '--eif-path', path.join(dir, 'missing.eif'), '--memory', '128', '--cpu-count', '2'), 19);
+    errorCode(
+      run('run-enclave', '--eif-path', path.join(dir, 'missing.eif'), '--memory', '128', '--cpu-count', '2'),
+      19,
+    );
     const junk = path.join(dir, 'junk.eif');
     writeFileSync(junk, Buffer.alloc(600, 7));
     errorCode(run('run-enclave', '--eif-path', junk, '--memory', '128', '--cpu-count', '2'), 35);
@@ -174,7 +232,14 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     errorCode(run('console', '--enclave-id', prod.EnclaveID), 44);
     errorCode(run('terminate-enclave', '--enclave-name', 'nope'), 58);
     errorCode(run('console', '--enclave-name', 'nope'), 58);
-    errorCode(run('terminate-enclave', '--enclave-id', `${prod.EnclaveID.slice(0, -1)}0`.replace(/0$/, prod.EnclaveID.endsWith('0') ? '1' : '0')), 40);
+    errorCode(
+      run(
+        'terminate-enclave',
+        '--enclave-id',
+        `${prod.EnclaveID.slice(0, -1)}0`.replace(/0$/, prod.EnclaveID.endsWith('0') ? '1' : '0'),
+      ),
+      40,
+    );
     // A broken allocator.yaml stops run-enclave with the file position.
     const [parent] = readFileSync(path.join(dir, 'parents.json'), 'utf8').match(/i-[0-9a-f]{17}/) ?? [];
     writeFileSync(path.join(dir, 'parents', parent as string, 'allocator.yaml'), 'memory_mib: 512\ncpu_pool: "1,x"\n');
@@ -190,8 +255,17 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   });
 
   it('20 concurrent run-enclave processes on one parent: no shared CID or CPU, exact pool accounting', async () => {
-    const parent = await addParent(dir, { name: 'big', vcpus: 48, memoryMiB: 65536, pool: { memoryMiB: 20 * 64, cpuCount: 40 } });
-    const results = await Promise.all(Array.from({ length: 22 }, () => runAsync('run-enclave', '--parent', parent.id, '--eif-path', signed, '--memory', '64', '--cpu-count', '2')));
+    const parent = await addParent(dir, {
+      name: 'big',
+      vcpus: 48,
+      memoryMiB: 65536,
+      pool: { memoryMiB: 20 * 64, cpuCount: 40 },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 22 }, () =>
+        runAsync('run-enclave', '--parent', parent.id, '--eif-path', signed, '--memory', '64', '--cpu-count', '2'),
+      ),
+    );
     const started = results.filter((r) => r.status === 0).map((r) => JSON.parse(r.stdout));
     const failed = results.filter((r) => r.status !== 0);
     assert.equal(started.length, 20, results.map((r) => r.stderr).join('\n'));
@@ -225,12 +299,17 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
 
   it('console: emulated boot lines and the application output in debug mode; E44 without', async () => {
     const app = `${JSON.stringify(process.execPath)} -e "console.log('app says hi ' + process.env.NITRO_ENCLAVE_CID); console.error('to stderr'); setTimeout(() => {}, 60000)"`;
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode', '--app', app));
+    const a = ok(
+      run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode', '--app', app),
+    );
     const log = path.join(dir, 'enclaves', `${a.EnclaveID}.console.log`);
     await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('to stderr'));
     const c = run('console', '--enclave-id', a.EnclaveID, '--disconnect-timeout', '1');
     assert.equal(c.status, 0, c.stderr);
-    assert.match(c.stdout, /^Connecting to the console for enclave 16\.\.\.\nSuccessfully connected to the console\.\n/);
+    assert.match(
+      c.stdout,
+      /^Connecting to the console for enclave 16\.\.\.\nSuccessfully connected to the console\.\n/,
+    );
     assert.match(c.stdout, /is emulated: no kernel boots/);
     assert.match(c.stdout, /app says hi 16/);
     assert.match(c.stdout, /to stderr/);
@@ -266,7 +345,19 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
       ].join('\n'),
     );
     const request = encodeRequest({ type: 'DescribePCR', index: 0 });
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--app', `${JSON.stringify(process.execPath)} ${JSON.stringify(script)} ${toHex(request)}`));
+    const a = ok(
+      run(
+        'run-enclave',
+        '--eif-path',
+        signed,
+        '--memory',
+        '128',
+        '--cpu-count',
+        '2',
+        '--app',
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(script)} ${toHex(request)}`,
+      ),
+    );
     const backend = new EmulatorBackend({ stateDir: dir, hostScript: cli, watch: false });
     const [parent] = await loadParents(dir);
     const response = decodeResponse(await backend.nsm(parent!.id, a.EnclaveID, request));
@@ -279,7 +370,13 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.equal(toHex((viaSocket as { data: Uint8Array }).data), expected.PCR0);
     // Attestation: a development document naming the enclave, with the image's PCR0 and the nonce.
     const nonce = new Uint8Array([1, 2, 3, 4]);
-    const attested = decodeResponse(await backend.nsm(parent!.id, a.EnclaveID, encodeRequest({ type: 'Attestation', userData: null, nonce, publicKey: null })));
+    const attested = decodeResponse(
+      await backend.nsm(
+        parent!.id,
+        a.EnclaveID,
+        encodeRequest({ type: 'Attestation', userData: null, nonce, publicKey: null }),
+      ),
+    );
     assert.equal(attested.type, 'Attestation');
     const doc = decodeAttestation((attested as { document: Uint8Array }).document).document;
     assert.equal(doc?.moduleId, a.EnclaveID);
@@ -292,7 +389,7 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.equal(toHex((zero as { data: Uint8Array }).data), '00'.repeat(48));
   });
 
-  it('onDidChange fires for another process\'s run and terminate (enclaves folder watch)', async () => {
+  it("onDidChange fires for another process's run and terminate (enclaves folder watch)", async () => {
     await loadParents(dir);
     const backend = new EmulatorBackend({ stateDir: dir, hostScript: cli });
     let fired = 0;
@@ -326,7 +423,9 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   });
 
   it('a damaged parents.json: every command stops with E19 naming it and leaves it as it was; terminate-enclave --all still stops the hosts; repair-state brings them back', async () => {
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'kept'));
+    const a = ok(
+      run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'kept'),
+    );
     const file = path.join(dir, 'parents.json');
     const damaged = '{ "parents": [';
     writeFileSync(file, damaged);
@@ -417,7 +516,8 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.equal(mode(dir), 0o700);
     assert.equal(mode(path.join(dir, 'enclaves')), 0o700);
     const base = path.join(dir, 'enclaves', a.EnclaveID);
-    for (const suffix of ['.console.log', '.host.log', '.json', '.sock', '.nsm.sock']) assert.equal(mode(base + suffix), 0o600, suffix);
+    for (const suffix of ['.console.log', '.host.log', '.json', '.sock', '.nsm.sock'])
+      assert.equal(mode(base + suffix), 0o600, suffix);
   });
 
   it('dev-root --export into a folder that does not exist, or with a state folder it cannot write, fails with E19', () => {

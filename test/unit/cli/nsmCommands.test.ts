@@ -83,13 +83,19 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
   it('nsm and attest take --enclave-name as the other enclave commands do (exactly one of the two; E58 for no such name)', () => {
     const byName = run('nsm', '--enclave-name', 'nsm-test', '{"DescribePCR":{"index":0}}');
     assert.equal(byName.status, 0, byName.stderr);
-    assert.deepEqual(JSON.parse(byName.stdout), JSON.parse(run('nsm', '--enclave-id', id, '{"DescribePCR":{"index":0}}').stdout));
+    assert.deepEqual(
+      JSON.parse(byName.stdout),
+      JSON.parse(run('nsm', '--enclave-id', id, '{"DescribePCR":{"index":0}}').stdout),
+    );
     assert.equal(JSON.parse(run('nsm', '--enclave-name', 'nsm-test', 'DescribeNSM').stdout).DescribeNSM.module_id, id);
     const doc = path.join(dir, 'by-name.cbor');
     const a = run('attest', '--enclave-name', 'nsm-test', '--nonce', '01', '--output', doc);
     assert.equal(a.status, 0, a.stderr);
     assert.equal(JSON.parse(run('decode-attestation', '--document', doc).stdout).document.module_id, id);
-    for (const command of [['nsm', 'DescribeNSM'], ['attest', '--output', path.join(dir, 'none.cbor')]]) {
+    for (const command of [
+      ['nsm', 'DescribeNSM'],
+      ['attest', '--output', path.join(dir, 'none.cbor')],
+    ]) {
       const [name, ...rest] = command as [string, ...string[]];
       const missing = run(name, ...rest);
       assert.equal(missing.status, 2, name);
@@ -99,7 +105,11 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
       assert.match(both.stderr, /cannot be used with/, name);
       const nobody = run(name, '--enclave-name', 'no-such-enclave', ...rest);
       assert.equal(nobody.status, 58, name);
-      assert.match(nobody.stderr, /\[ E58 \] Enclave naming error\. No running enclave is named 'no-such-enclave'/, name);
+      assert.match(
+        nobody.stderr,
+        /\[ E58 \] Enclave naming error\. No running enclave is named 'no-such-enclave'/,
+        name,
+      );
     }
   });
 
@@ -114,12 +124,26 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
     const cert = new X509Certificate(pem);
     assert.ok(cert.ca);
     assert.doesNotMatch(cert.subject, /Amazon|AWS/i, 'the development root never claims to be AWS');
-    const ok = run('verify-attestation', '--document', doc, '--development-root', root, '--eif-path', eif, '--nonce', '0a0b0c', '--json');
+    const ok = run(
+      'verify-attestation',
+      '--document',
+      doc,
+      '--development-root',
+      root,
+      '--eif-path',
+      eif,
+      '--nonce',
+      '0a0b0c',
+      '--json',
+    );
     assert.equal(ok.status, 0, ok.stdout);
     const report = JSON.parse(ok.stdout);
     assert.equal(report.valid, true);
     assert.equal(report.development, true);
-    assert.match(run('verify-attestation', '--document', doc, '--development-root', root).stdout, /development attestation/);
+    assert.match(
+      run('verify-attestation', '--document', doc, '--development-root', root).stdout,
+      /development attestation/,
+    );
     const without = run('verify-attestation', '--document', doc);
     assert.equal(without.status, 1);
     const wrongNonce = run('verify-attestation', '--document', doc, '--development-root', root, '--nonce', '00');

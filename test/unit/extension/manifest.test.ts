@@ -59,7 +59,16 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
   });
 
   it('uses only known ids in the extension source', () => {
-    const known = new Set<string>([...Object.values(COMMANDS), ...Object.values(VIEWS), ...Object.values(SETTINGS), ...Object.values(CONTEXT_KEYS), EIF_VIEWER, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, ATTESTATION_PANEL]);
+    const known = new Set<string>([
+      ...Object.values(COMMANDS),
+      ...Object.values(VIEWS),
+      ...Object.values(SETTINGS),
+      ...Object.values(CONTEXT_KEYS),
+      EIF_VIEWER,
+      ATTESTATION_VIEWER,
+      ATTESTATION_VIEWER_CBOR,
+      ATTESTATION_PANEL,
+    ]);
     const unknown = [...idsUsedInExtensionSource()].filter((id) => !known.has(id));
     assert.deepEqual(unknown, [], 'ids written outside ids.ts must be declared there');
   });
@@ -68,14 +77,20 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     for (const c of contributes.commands) {
       assert.match(c.command, /^nitroEnclaves\.[a-z][a-zA-Z]*\.[a-z][a-zA-Z]*$/, c.command);
       assert.match(c.category, /^Nitro Enclaves( \(.+\))?$/, c.command);
-      assert.ok(c.title && !c.title.startsWith('Nitro Enclaves'), `${c.command}: the category already says "Nitro Enclaves"`);
+      assert.ok(
+        c.title && !c.title.startsWith('Nitro Enclaves'),
+        `${c.command}: the category already says "Nitro Enclaves"`,
+      );
       if (c.icon !== undefined) assert.match(c.icon, /^\$\([a-z-]+\)$/, `${c.command}: icons are codicons`);
     }
   });
 
   it('contributes the view container and both views of ids.ts', () => {
     const containers = contributes.viewsContainers.activitybar;
-    assert.deepEqual(containers.map((c: { id: string }) => c.id), [VIEW_CONTAINER]);
+    assert.deepEqual(
+      containers.map((c: { id: string }) => c.id),
+      [VIEW_CONTAINER],
+    );
     assert.equal(containers[0].title, 'Nitro Enclaves');
     assert.match(containers[0].icon, /^media\/.+\.svg$/);
     readFileSync(path.join(root, containers[0].icon)); // the icon file exists
@@ -112,14 +127,23 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     const palette = Object.fromEntries((menus['commandPalette'] ?? []).map((e) => [e.command, e.when]));
     assert.deepEqual(palette, PALETTE_WHEN, 'the commandPalette entries are what the command table (ids.ts) says');
     const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
-    assert.deepEqual([...hidden].sort(), [...NODE_ONLY_COMMANDS].sort(), 'exactly the node-only commands are hidden from the palette');
-    const onNodes = new Set([...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command));
-    for (const id of NODE_ONLY_COMMANDS) assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
+    assert.deepEqual(
+      [...hidden].sort(),
+      [...NODE_ONLY_COMMANDS].sort(),
+      'exactly the node-only commands are hidden from the palette',
+    );
+    const onNodes = new Set(
+      [...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command),
+    );
+    for (const id of NODE_ONLY_COMMANDS)
+      assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
   });
 
   it('derives the command ids from one table, the parent commands among them', () => {
-    for (const [key, spec] of Object.entries(COMMAND_TABLE)) assert.equal((COMMANDS as Record<string, string>)[key], spec.id, key);
-    for (const [key, spec] of Object.entries(PARENT_COMMANDS)) assert.equal((COMMAND_TABLE as Record<string, { id: string }>)[key]?.id, spec.id, key);
+    for (const [key, spec] of Object.entries(COMMAND_TABLE))
+      assert.equal((COMMANDS as Record<string, string>)[key], spec.id, key);
+    for (const [key, spec] of Object.entries(PARENT_COMMANDS))
+      assert.equal((COMMAND_TABLE as Record<string, { id: string }>)[key]?.id, spec.id, key);
     assert.equal(new Set(Object.values(COMMANDS)).size, Object.keys(COMMAND_TABLE).length, 'no id is used twice');
   });
 
@@ -127,7 +151,9 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     assert.deepEqual(Object.keys(CONTEXT_KEYS).sort(), Object.keys(CAPABILITIES).sort());
     const used = new Set<string>();
     const clauses = [
-      ...Object.values(contributes.menus as Record<string, MenuEntry[]>).flat().map((e) => e.when ?? ''),
+      ...Object.values(contributes.menus as Record<string, MenuEntry[]>)
+        .flat()
+        .map((e) => e.when ?? ''),
       ...contributes.viewsWelcome.map((w: { when?: string }) => w.when ?? ''),
     ];
     for (const when of clauses) for (const m of when.matchAll(/nitroEnclaves\.backends\.\w+/g)) used.add(m[0]);
@@ -148,7 +174,10 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
   });
 
   it('describes every setting and names it nitroEnclaves.<area>.<name>', () => {
-    const sections = contributes.configuration as { title: string; properties: Record<string, { markdownDescription?: string; description?: string }> }[];
+    const sections = contributes.configuration as {
+      title: string;
+      properties: Record<string, { markdownDescription?: string; description?: string }>;
+    }[];
     const names = sections.flatMap((s) => Object.keys(s.properties));
     assert.deepEqual(names.sort(), Object.values(SETTINGS).sort());
     for (const s of sections) {

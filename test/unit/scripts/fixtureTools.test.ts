@@ -31,10 +31,12 @@ function ensureTools(): void {
   // `busybox --version` is not an applet, so ensureTool's probe does not apply; the script uses
   // /bin/busybox from busybox-static.
   if (!existsSync(BUSYBOX)) {
-    if (process.getuid?.() !== 0) throw new Error(`${BUSYBOX} is required by these tests and is not installed (apt-get install busybox-static)`);
+    if (process.getuid?.() !== 0)
+      throw new Error(`${BUSYBOX} is required by these tests and is not installed (apt-get install busybox-static)`);
     spawnSync('apt-get', ['update'], { stdio: 'ignore' });
     const inst = spawnSync('apt-get', ['install', '-y', 'busybox-static'], { stdio: 'ignore' });
-    if (inst.status !== 0 || !existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing and apt-get could not install busybox-static`);
+    if (inst.status !== 0 || !existsSync(BUSYBOX))
+      throw new Error(`${BUSYBOX} is missing and apt-get could not install busybox-static`);
   }
 }
 
@@ -79,7 +81,8 @@ function assertSameTree(rebuilt: string, committed: string, what: string): void 
   assert.deepEqual([...a.keys()], [...b.keys()], `${what}: the rebuilt entries differ from the committed ones`);
   for (const [name, value] of a) {
     const other = b.get(name) as string | Buffer;
-    if (Buffer.isBuffer(value) && Buffer.isBuffer(other)) assert.ok(value.equals(other), `${what}: ${name} differs from the committed file`);
+    if (Buffer.isBuffer(value) && Buffer.isBuffer(other))
+      assert.ok(value.equals(other), `${what}: ${name} differs from the committed file`);
     else assert.equal(value, other, `${what}: ${name}`);
   }
 }
@@ -98,7 +101,8 @@ function listingWithoutTimes(archive: string): string[] {
 /** The committed fixtures' mtimes, to prove the rebuild leaves them alone. */
 function committedStamps(): Map<string, number> {
   const out = new Map<string, number>();
-  for (const name of ['docker-save.tar', 'oci-archive.tar', 'expected.json', 'layout']) out.set(name, statSync(FIX(name)).mtimeMs);
+  for (const name of ['docker-save.tar', 'oci-archive.tar', 'expected.json', 'layout'])
+    out.set(name, statSync(FIX(name)).mtimeMs);
   return out;
 }
 
@@ -115,11 +119,19 @@ describe('OCI fixtures rebuilt with the real tools (umoci, skopeo, busybox-stati
   function assertToolVersions(): void {
     const have = toolVersions();
     const recorded = expected.tools as Record<string, string>;
-    assert.deepEqual(Object.keys(have).sort(), Object.keys(recorded).sort(), 'expected.json records a different set of tools');
+    assert.deepEqual(
+      Object.keys(have).sort(),
+      Object.keys(recorded).sort(),
+      'expected.json records a different set of tools',
+    );
     const differ = Object.keys(recorded)
       .filter((tool) => have[tool] !== recorded[tool])
-      .map((tool) => `${tool} version differs: the fixtures were made with ${JSON.stringify(recorded[tool])}, this machine has ${JSON.stringify(have[tool])}`);
-    if (differ.length > 0) assert.fail(`${differ.join('; ')} (install Debian 12's packages, or rebuild the fixtures and review the diff)`);
+      .map(
+        (tool) =>
+          `${tool} version differs: the fixtures were made with ${JSON.stringify(recorded[tool])}, this machine has ${JSON.stringify(have[tool])}`,
+      );
+    if (differ.length > 0)
+      assert.fail(`${differ.join('; ')} (install Debian 12's packages, or rebuild the fixtures and review the diff)`);
   }
 
   it('the tools on this machine are the versions recorded in expected.json', () => {
@@ -133,13 +145,20 @@ describe('OCI fixtures rebuilt with the real tools (umoci, skopeo, busybox-stati
     const stamps = committedStamps();
     run('bash', [SCRIPT], { env: { OCI_FIXTURES_OUT: out } });
     assert.deepEqual(committedStamps(), stamps, 'the script touched the committed fixtures');
-    assert.deepEqual(readdirSync(out).sort(), ['docker-save.tar', 'expected.json', 'layout', 'oci-archive.tar'], 'the files the script wrote');
+    assert.deepEqual(
+      readdirSync(out).sort(),
+      ['docker-save.tar', 'expected.json', 'layout', 'oci-archive.tar'],
+      'the files the script wrote',
+    );
 
     // The layout: the same files, byte for byte (blobs, index.json, oci-layout).
     assertSameTree(path.join(out, 'layout'), FIX('layout'), 'layout/');
 
     // docker-save.tar: skopeo's docker-archive: writer uses fixed times, so the whole archive matches.
-    assert.ok(readFileSync(path.join(out, 'docker-save.tar')).equals(readFileSync(FIX('docker-save.tar'))), 'docker-save.tar differs from the committed file');
+    assert.ok(
+      readFileSync(path.join(out, 'docker-save.tar')).equals(readFileSync(FIX('docker-save.tar'))),
+      'docker-save.tar differs from the committed file',
+    );
 
     // expected.json: every field, the tool versions included (no field depends on the run).
     assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'expected.json'), 'utf8')), expected);
@@ -147,8 +166,16 @@ describe('OCI fixtures rebuilt with the real tools (umoci, skopeo, busybox-stati
     // oci-archive.tar: skopeo's oci-archive: transport stamps the members with the time of the
     // copy, so compare the listing without times, then the members' contents extracted by GNU tar.
     const rebuiltArchive = path.join(out, 'oci-archive.tar');
-    assert.deepEqual(listingWithoutTimes(rebuiltArchive), listingWithoutTimes(FIX('oci-archive.tar')), 'oci-archive.tar members (modes, owners, sizes, names)');
-    assert.deepEqual(text(run('tar', ['-tf', rebuiltArchive]).stdout).split('\n'), expected.ociArchive.members, 'oci-archive.tar member names');
+    assert.deepEqual(
+      listingWithoutTimes(rebuiltArchive),
+      listingWithoutTimes(FIX('oci-archive.tar')),
+      'oci-archive.tar members (modes, owners, sizes, names)',
+    );
+    assert.deepEqual(
+      text(run('tar', ['-tf', rebuiltArchive]).stdout).split('\n'),
+      expected.ociArchive.members,
+      'oci-archive.tar member names',
+    );
     const x = { rebuilt: path.join(tmp.dir, 'x-rebuilt'), committed: path.join(tmp.dir, 'x-committed') };
     for (const [dir, archive] of [
       [x.rebuilt, rebuiltArchive],

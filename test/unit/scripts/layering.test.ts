@@ -26,7 +26,13 @@ describe('(unit) layering: which source area may import what', () => {
 
   it('allows vscode in src/extension only', () => {
     assert.equal(checkImport(root, at('src/extension/ctx.ts'), 'vscode'), undefined);
-    for (const file of ['src/engine/a.ts', 'src/engine/node/a.ts', 'src/cli/a.ts', 'src/webview/x/main.ts', 'src/shared/a.ts']) {
+    for (const file of [
+      'src/engine/a.ts',
+      'src/engine/node/a.ts',
+      'src/cli/a.ts',
+      'src/webview/x/main.ts',
+      'src/shared/a.ts',
+    ]) {
       assert.match(problem(file, 'vscode'), /only src\/extension may import 'vscode'/, file);
     }
   });
@@ -58,8 +64,14 @@ describe('(unit) layering: which source area may import what', () => {
   });
 
   it('lets the faces reach the engine only through its two entry points', () => {
-    assert.match(problem('src/cli/a.ts', '../engine/eif/describe'), /reaches the engine only through src\/engine\/index\.ts/);
-    assert.match(problem('src/extension/x/a.ts', '../../engine/node/registry'), /only through src\/engine\/node\/index\.ts/);
+    assert.match(
+      problem('src/cli/a.ts', '../engine/eif/describe'),
+      /reaches the engine only through src\/engine\/index\.ts/,
+    );
+    assert.match(
+      problem('src/extension/x/a.ts', '../../engine/node/registry'),
+      /only through src\/engine\/node\/index\.ts/,
+    );
     assert.match(problem('src/webview/x/main.ts', '../../engine/util/bytes'), /only through src\/engine\/index\.ts/);
     // Inside the engine, modules import each other directly.
     assert.equal(checkImport(root, at('src/engine/node/a.ts'), '../eif/describe'), undefined);
@@ -111,7 +123,10 @@ describe('(unit) layering: which source area may import what', () => {
 
     it('fails an esbuild bundle when src/engine imports vscode', async () => {
       mkdirSync(path.join(tmp, 'src/engine'), { recursive: true });
-      writeFileSync(path.join(tmp, 'src/engine/bad.ts'), "import * as vscode from 'vscode';\nexport const w = vscode.window;\n");
+      writeFileSync(
+        path.join(tmp, 'src/engine/bad.ts'),
+        "import * as vscode from 'vscode';\nexport const w = vscode.window;\n",
+      );
       writeFileSync(path.join(tmp, 'src/engine/ok.ts'), "export { w } from './bad';\n");
       const attempt = esbuild.build({
         entryPoints: [path.join(tmp, 'src/engine/ok.ts')],
@@ -135,7 +150,11 @@ describe('(unit) layering: which source area may import what', () => {
       writeFileSync(bad, "import * as vscode from 'vscode';\nexport const w = vscode;\n");
       const tsconfig = path.join(tmp, 'tsconfig.json');
       writeFileSync(tsconfig, JSON.stringify({ extends: at('src/engine/tsconfig.json'), include: [bad] }));
-      const r = spawnSync(process.execPath, [at('node_modules/typescript/bin/tsc'), '-p', tsconfig, '--pretty', 'false'], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [at('node_modules/typescript/bin/tsc'), '-p', tsconfig, '--pretty', 'false'],
+        { encoding: 'utf8' },
+      );
       assert.notEqual(r.status, 0, 'tsc must fail');
       assert.match(r.stdout, /vscode-forbidden\.ts.*this area must not import vscode/);
     });

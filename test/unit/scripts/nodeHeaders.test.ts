@@ -35,23 +35,39 @@ describe('(unit) scripts: the Node headers that code-server’s native modules c
   });
 
   it('takes /usr when the running Node is /usr/bin/node with Debian or NodeSource headers', () => {
-    const found = findNodeHeaders({ ...node20, execPath: '/usr/bin/node', readFile: fakeFs(headersAt('/usr', 20, 115)) });
+    const found = findNodeHeaders({
+      ...node20,
+      execPath: '/usr/bin/node',
+      readFile: fakeFs(headersAt('/usr', 20, 115)),
+    });
     assert.deepEqual(found, { nodedir: '/usr' });
   });
 
   it('takes the headers beside the running Node (nodejs.org archive, nvm) before /usr', () => {
     const files = { ...headersAt('/usr', 20, 115), ...headersAt('/home/u/.nvm/versions/node/v20.20.2', 20, 115) };
-    const found = findNodeHeaders({ ...node20, execPath: '/home/u/.nvm/versions/node/v20.20.2/bin/node', readFile: fakeFs(files) });
+    const found = findNodeHeaders({
+      ...node20,
+      execPath: '/home/u/.nvm/versions/node/v20.20.2/bin/node',
+      readFile: fakeFs(files),
+    });
     assert.deepEqual(found, { nodedir: '/home/u/.nvm/versions/node/v20.20.2' });
   });
 
   it('falls back to /usr/include/node when nothing is beside the running Node', () => {
-    const found = findNodeHeaders({ ...node20, execPath: '/opt/node/bin/node', readFile: fakeFs(headersAt('/usr', 20, 115)) });
+    const found = findNodeHeaders({
+      ...node20,
+      execPath: '/opt/node/bin/node',
+      readFile: fakeFs(headersAt('/usr', 20, 115)),
+    });
     assert.deepEqual(found, { nodedir: '/usr' });
   });
 
   it('refuses headers of another Node (Debian 12 libnode-dev is Node 18) and says which', () => {
-    const found = findNodeHeaders({ ...node20, execPath: '/usr/local/bin/node', readFile: fakeFs(headersAt('/usr', 18, 108)) });
+    const found = findNodeHeaders({
+      ...node20,
+      execPath: '/usr/local/bin/node',
+      readFile: fakeFs(headersAt('/usr', 18, 108)),
+    });
     assert.equal(found.nodedir, undefined);
     assert.match(found.error ?? '', /running Node v20\.20\.2 \(ABI 115\)/);
     assert.match(found.error ?? '', /neither \/usr\/local\/include\/node nor \/usr\/include\/node has them/);
@@ -59,7 +75,11 @@ describe('(unit) scripts: the Node headers that code-server’s native modules c
   });
 
   it('refuses a node.h without a readable node_version.h', () => {
-    const found = findNodeHeaders({ ...node20, execPath: '/usr/bin/node', readFile: fakeFs({ '/usr/include/node/node.h': '' }) });
+    const found = findNodeHeaders({
+      ...node20,
+      execPath: '/usr/bin/node',
+      readFile: fakeFs({ '/usr/include/node/node.h': '' }),
+    });
     assert.match(found.error ?? '', /\/usr\/include\/node has no readable node_version\.h/);
   });
 

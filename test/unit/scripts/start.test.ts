@@ -30,7 +30,12 @@ describe('(unit) scripts: npm start when code-server cannot be installed', () =>
       cwd: repoPath(),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CS_HOME: csHome, NITRO_VSCODE_CACHE: path.join(dir, 'cache'), NITRO_START_PROFILE: path.join(dir, 'profile') },
+      env: {
+        ...process.env,
+        CS_HOME: csHome,
+        NITRO_VSCODE_CACHE: path.join(dir, 'cache'),
+        NITRO_START_PROFILE: path.join(dir, 'profile'),
+      },
     });
     let stderr = '';
     child.stdout.resume();
@@ -43,7 +48,13 @@ describe('(unit) scripts: npm start when code-server cannot be installed', () =>
     if (survivors) process.kill(-pgid, 'SIGKILL');
 
     assert.equal(code, 1, stderr);
-    assert.match(stderr, new RegExp(`npm start: installing code-server [\\d.]+ into ${csHome.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed \\(exit 1\\)`), stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `npm start: installing code-server [\\d.]+ into ${csHome.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed \\(exit 1\\)`,
+      ),
+      stderr,
+    );
     assert.equal(survivors, false, 'a process of npm start outlived it');
   });
 

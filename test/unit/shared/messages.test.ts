@@ -1,17 +1,30 @@
 // The one message handler both sides of a webview use (src/shared/messages.ts): checks, dispatch
 // by type, and answers to requests.
 import * as assert from 'node:assert/strict';
-import { RESPONSE, createMessageHandler, parseHostEnvelope, requestId, type Parsed } from '../../../src/shared/messages';
+import {
+  RESPONSE,
+  createMessageHandler,
+  parseHostEnvelope,
+  requestId,
+  type Parsed,
+} from '../../../src/shared/messages';
 import type { HostEnvelope } from '../../../src/shared/protocol';
-import { parseHostMessage as parseEifHost, parseWebviewMessage as parseEifWebview } from '../../../src/shared/eifViewer';
+import {
+  parseHostMessage as parseEifHost,
+  parseWebviewMessage as parseEifWebview,
+} from '../../../src/shared/eifViewer';
 import { parseHostMessage as parseAttestationHost } from '../../../src/shared/attestationViewer';
 
-type Msg = { readonly type: 'ping' } | { readonly type: 'add'; readonly body: { readonly a: number; readonly b: number } } | { readonly type: 'boom' };
+type Msg =
+  | { readonly type: 'ping' }
+  | { readonly type: 'add'; readonly body: { readonly a: number; readonly b: number } }
+  | { readonly type: 'boom' };
 
 function parse(value: unknown): Parsed<Msg> {
   const v = value as { type?: unknown; body?: { a?: unknown; b?: unknown } } | null;
   if (v?.type === 'ping' || v?.type === 'boom') return { ok: true, message: { type: v.type } };
-  if (v?.type === 'add' && typeof v.body?.a === 'number' && typeof v.body.b === 'number') return { ok: true, message: { type: 'add', body: { a: v.body.a, b: v.body.b } } };
+  if (v?.type === 'add' && typeof v.body?.a === 'number' && typeof v.body.b === 'number')
+    return { ok: true, message: { type: 'add', body: { a: v.body.a, b: v.body.b } } };
   return { ok: false, reason: 'not a message of the test protocol' };
 }
 
@@ -54,7 +67,10 @@ describe('(unit) shared message handler', () => {
 
   it('refuses what the parser refuses, and says why to a request', async () => {
     const t = setup();
-    assert.deepEqual(await t.handle({ type: 'add', id: 1, body: { a: '2' } }), { ok: false, reason: 'not a message of the test protocol' });
+    assert.deepEqual(await t.handle({ type: 'add', id: 1, body: { a: '2' } }), {
+      ok: false,
+      reason: 'not a message of the test protocol',
+    });
     assert.deepEqual(await t.handle('nonsense'), { ok: false, reason: 'not a message of the test protocol' });
     assert.deepEqual(t.refused.length, 2);
     assert.deepEqual(t.replies, [{ type: RESPONSE, inReplyTo: 1, error: 'not a message of the test protocol' }]);
@@ -69,14 +85,23 @@ describe('(unit) shared message handler', () => {
 
   it('requestId: only a non-negative safe integer', () => {
     assert.equal(requestId({ id: 0 }), 0);
-    for (const v of [{ id: -1 }, { id: 1.5 }, { id: '1' }, { id: 2 ** 53 }, null, 'x', {}]) assert.equal(requestId(v), undefined, JSON.stringify(v));
+    for (const v of [{ id: -1 }, { id: 1.5 }, { id: '1' }, { id: 2 ** 53 }, null, 'x', {}])
+      assert.equal(requestId(v), undefined, JSON.stringify(v));
   });
 
   it("parseHostEnvelope: a known type whose body passes that type's check", () => {
     const checks = { init: (b: Record<string, unknown>) => typeof b['n'] === 'number' };
     type Init = HostEnvelope<'init', { n: number }>;
     assert.ok(parseHostEnvelope<Init>({ type: 'init', body: { n: 1 } }, 'the test', checks).ok);
-    for (const v of [{ type: 'init', body: { n: '1' } }, { type: 'init' }, { type: 'init', body: [] }, { type: 'toString', body: {} }, { type: 'other', body: { n: 1 } }, null, 3]) {
+    for (const v of [
+      { type: 'init', body: { n: '1' } },
+      { type: 'init' },
+      { type: 'init', body: [] },
+      { type: 'toString', body: {} },
+      { type: 'other', body: { n: 1 } },
+      null,
+      3,
+    ]) {
       assert.equal(parseHostEnvelope<Init>(v, 'the test', checks).ok, false, JSON.stringify(v));
     }
   });
@@ -90,7 +115,12 @@ describe('(unit) shared message handler', () => {
     const copied: string[] = [];
     const handle = createMessageHandler({
       parse: parseEifWebview,
-      handlers: { ready: () => undefined, copy: ({ body }) => void copied.push(body.text), describe: () => undefined, reload: () => undefined },
+      handlers: {
+        ready: () => undefined,
+        copy: ({ body }) => void copied.push(body.text),
+        describe: () => undefined,
+        reload: () => undefined,
+      },
       reply: (a) => replies.push(a),
     });
     await handle({ type: 'copy', id: 4, body: { text: 'abc', what: 'PCR0' } });

@@ -11,7 +11,15 @@ describe('(unit) shared text rules', () => {
   });
 
   it('sentence: leaves names, capitals and other starts alone', () => {
-    for (const text of ['public_key is null', 'cabundle[0] is not a certificate', 'x86_64 only', 'PCR0 is zero', '"ImageName" is missing', '', '3 sections']) {
+    for (const text of [
+      'public_key is null',
+      'cabundle[0] is not a certificate',
+      'x86_64 only',
+      'PCR0 is zero',
+      '"ImageName" is missing',
+      '',
+      '3 sections',
+    ]) {
       assert.equal(sentence(text), text);
     }
   });

@@ -21,7 +21,14 @@ import {
   type RunEnclaveRequest,
   type TerminateEnclaveJson,
 } from '../../platform/backend';
-import type { ApplicationAttachment, DevelopmentRoot, DevelopmentRoots, ParentCreation, StateRepair, StateRepairReport } from '../../platform/capabilities';
+import type {
+  ApplicationAttachment,
+  DevelopmentRoot,
+  DevelopmentRoots,
+  ParentCreation,
+  StateRepair,
+  StateRepairReport,
+} from '../../platform/capabilities';
 import { Emitter, type CancellationLike } from '../../platform/lifecycle';
 import { inspectEif, type EifInspection } from '../eifFile';
 import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
@@ -106,13 +113,18 @@ export async function checkImage(requestedPath: string): Promise<CheckedImage> {
   try {
     size = statSync(eifPath).size;
   } catch (e) {
-    throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new BackendError(
+      19,
+      `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   const inspection = await inspectEif(eifPath).catch((e: unknown) => {
-    if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError) throw new BackendError(35, `EIF parsing error. ${e.message}`);
+    if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError)
+      throw new BackendError(35, `EIF parsing error. ${e.message}`);
     throw new BackendError(19, `File operation failure. ${eifPath}: ${(e as Error).message}`);
   });
-  if ('error' in inspection.describe && !inspection.signature) throw new BackendError(35, `EIF parsing error. ${inspection.describe.error.message}`);
+  if ('error' in inspection.describe && !inspection.signature)
+    throw new BackendError(35, `EIF parsing error. ${inspection.describe.error.message}`);
   const signatureProblem = signatureProblemOf(inspection.signature);
   return { eifPath, size, inspection, ...(signatureProblem !== undefined ? { signatureProblem } : {}) };
 }
@@ -140,8 +152,10 @@ export function enclaveRecordFor(
     measurements: image.inspection.measurements,
     ...(describeJson?.ImageName !== undefined ? { imageName: describeJson.ImageName } : {}),
     ...(describeJson?.ImageVersion !== undefined ? { imageVersion: describeJson.ImageVersion } : {}),
-    ...(describeJson?.Metadata !== undefined ? { metadata: describeJson.Metadata as unknown as Record<string, unknown> } : {}),
-    ...(request.app ? { app: { ...request.app, ...(request.app.cwd ? { cwd: path.resolve(request.app.cwd) } : {}) } } : {}),
+    ...(describeJson?.Metadata !== undefined ? { metadata: describeJson.Metadata } : {}),
+    ...(request.app
+      ? { app: { ...request.app, ...(request.app.cwd ? { cwd: path.resolve(request.app.cwd) } : {}) } }
+      : {}),
     ...(request.iamRoleArn ? { iamRoleArn: request.iamRoleArn } : {}),
     socketPath: socketPathFor(state, plan.enclaveId, '.sock'),
     nsmSocketPath: socketPathFor(state, plan.enclaveId, '.nsm.sock'),
@@ -176,7 +190,9 @@ export interface CheckedImage {
  * The embedded emulator. Besides every backend's operations it can add parents, has a development
  * root, attaches applications and repairs its state folder (the optional capabilities).
  */
-export class EmulatorBackend implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair {
+export class EmulatorBackend
+  implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair
+{
   static readonly LABEL = 'Embedded emulator';
   readonly kind = 'emulator' as const;
   readonly label = EmulatorBackend.LABEL;
@@ -258,7 +274,11 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   private async parent(parentId: string): Promise<ParentRecord> {
     const parents = await loadParents(this.options.stateDir);
     const p = parents.find((x) => x.id === parentId);
-    if (!p) throw new BackendError(3, `Invalid argument provided. There is no emulated parent instance ${parentId} (known: ${parents.map((x) => x.id).join(', ')})`);
+    if (!p)
+      throw new BackendError(
+        3,
+        `Invalid argument provided. There is no emulated parent instance ${parentId} (known: ${parents.map((x) => x.id).join(', ')})`,
+      );
     return p;
   }
 
@@ -276,18 +296,24 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
         vcpus: p.vcpus,
         memoryMiB: p.memoryMiB,
         pool: pool.pool ?? { cpuIds: [], memoryMiB: 0 },
-        used: { cpuIds: mine.flatMap((r) => r.cpuIds).sort((a, b) => a - b), memoryMiB: mine.reduce((n, r) => n + r.memoryMiB, 0) },
+        used: {
+          cpuIds: mine.flatMap((r) => r.cpuIds).sort((a, b) => a - b),
+          memoryMiB: mine.reduce((n, r) => n + r.memoryMiB, 0),
+        },
         allocatorPath: pool.allocatorPath,
       };
     });
   }
 
-
   // --- capabilities ---------------------------------------------------------------------------
 
   /** Creates a new emulated parent instance (of the default size, with the default pool). */
   async addParent(name: string): Promise<ParentInfo> {
-    const record = await addParent(this.options.stateDir, { name, vcpus: DEFAULT_PARENT.vcpus, memoryMiB: DEFAULT_PARENT.memoryMiB });
+    const record = await addParent(this.options.stateDir, {
+      name,
+      vcpus: DEFAULT_PARENT.vcpus,
+      memoryMiB: DEFAULT_PARENT.memoryMiB,
+    });
     const parent = (await this.listParents()).find((p) => p.id === record.id);
     if (!parent) throw new Error(`the new parent ${record.id} is not listed`);
     this.changed.fire({ parentId: parent.id });
@@ -298,11 +324,18 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   async developmentRoots(): Promise<readonly DevelopmentRoot[]> {
     const { exportDevelopmentRoot } = await import('../devAttestation');
     const stateDir = this.options.stateDir;
-    return [{ pem: await exportDevelopmentRoot(stateDir), label: `the emulator's development root (${stateDir})`, kind: 'development' }];
+    return [
+      {
+        pem: await exportDevelopmentRoot(stateDir),
+        label: `the emulator's development root (${stateDir})`,
+        kind: 'development',
+      },
+    ];
   }
 
   async eifPathOf(parentId: string, enclaveId: string): Promise<string | undefined> {
-    return liveRecords(this.options.stateDir).find((r) => r.parentId === parentId && r.enclaveId === enclaveId)?.eifPath;
+    return liveRecords(this.options.stateDir).find((r) => r.parentId === parentId && r.enclaveId === enclaveId)
+      ?.eifPath;
   }
 
   async repairState(): Promise<StateRepairReport> {
@@ -315,7 +348,11 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
     return e instanceof StateFileError;
   }
 
-  async runEnclave(parentId: string, request: RunEnclaveRequest, options: { readonly cancellation?: CancellationLike } = {}): Promise<RunEnclaveJson> {
+  async runEnclave(
+    parentId: string,
+    request: RunEnclaveRequest,
+    options: { readonly cancellation?: CancellationLike } = {},
+  ): Promise<RunEnclaveJson> {
     const parent = await this.parent(parentId);
     checkCid(request.enclaveCid ?? 0);
     const image = await checkImage(request.eifPath);
@@ -326,7 +363,11 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   }
 
   /** Under the state lock: plans the run against the pool and running enclaves, writes the record and starts its host. */
-  private startHost(parent: ParentRecord, request: RunEnclaveRequest, image: CheckedImage): Promise<{ record: EnclaveRecord; hostPid: number }> {
+  private startHost(
+    parent: ParentRecord,
+    request: RunEnclaveRequest,
+    image: CheckedImage,
+  ): Promise<{ record: EnclaveRecord; hostPid: number }> {
     const state = this.options.stateDir;
     ensureStateDirs(state);
     return withStateLock(state, () => {
@@ -339,10 +380,19 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
         request: { ...request, eifPath: image.eifPath },
         eifFileSize: image.size,
         ...(image.signatureProblem !== undefined ? { signatureProblem: image.signatureProblem } : {}),
-        running: running.map((r) => ({ enclaveId: r.enclaveId, name: r.name, cid: r.cid, cpuIds: r.cpuIds, memoryMiB: r.memoryMiB })),
+        running: running.map((r) => ({
+          enclaveId: r.enclaveId,
+          name: r.name,
+          cid: r.cid,
+          cpuIds: r.cpuIds,
+          memoryMiB: r.memoryMiB,
+        })),
         random8: new Uint8Array(randomBytes(8)),
       });
-      const base = enclaveRecordFor(state, parent.id, plan, request, image, { runnerPid: process.pid, now: new Date() });
+      const base = enclaveRecordFor(state, parent.id, plan, request, image, {
+        runnerPid: process.pid,
+        now: new Date(),
+      });
       writeRecord(state, base);
       let pid: number;
       try {
@@ -358,12 +408,16 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   }
 
   /** Waits for a new host to answer; if it does not, kills it and removes its files. Reports the change either way. */
-  private async awaitHost(record: EnclaveRecord, hostPid: number, cancellation: CancellationLike | undefined): Promise<void> {
+  private async awaitHost(
+    record: EnclaveRecord,
+    hostPid: number,
+    cancellation: CancellationLike | undefined,
+  ): Promise<void> {
     try {
       await this.waitUntilReady(record, cancellation);
     } catch (e) {
       killGroup(hostPid, 'SIGKILL');
-      removeEnclaveFiles(this.options.stateDir, { ...record, hostPid: undefined } as EnclaveRecord);
+      removeEnclaveFiles(this.options.stateDir, { ...record, hostPid: undefined });
       throw e;
     } finally {
       this.changed.fire({ parentId: record.parentId });
@@ -377,7 +431,11 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
       const env = { ...(this.options.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
       const child = spawn(
         this.options.nodePath ?? process.execPath,
-        [this.options.hostScript ?? defaultHostScript(), ENCLAVE_HOST_SUBCOMMAND, path.join(enclavesDir(state), `${record.enclaveId}.json`)],
+        [
+          this.options.hostScript ?? defaultHostScript(),
+          ENCLAVE_HOST_SUBCOMMAND,
+          path.join(enclavesDir(state), `${record.enclaveId}.json`),
+        ],
         { detached: true, stdio: ['ignore', 'ignore', log], env, windowsHide: true },
       );
       child.unref();
@@ -395,7 +453,10 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
     for (let delay = 10; ; delay = Date.now() - started < 2000 ? 10 : 200) {
       if (cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
       if (!pidAlive(record.hostPid)) {
-        throw new BackendError(36, `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`);
+        throw new BackendError(
+          36,
+          `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`,
+        );
       }
       try {
         resultOf(await requestHost(record.socketPath, { op: 'start' }, { timeoutMs: 2000 }));
@@ -403,22 +464,36 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
       } catch (e) {
         if (!(e instanceof HostUnreachableError)) throw e;
       }
-      if (Date.now() > deadline) throw new BackendError(36, `Enclave boot failure. The enclave host did not answer within ${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`);
+      if (Date.now() > deadline)
+        throw new BackendError(
+          36,
+          `Enclave boot failure. The enclave host did not answer within ${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`,
+        );
       await sleep(delay);
     }
   }
 
   /** Live records of a parent whose hosts answer, with their describe output. Stale ones are removed. */
-  private async query(parentId: string, metadata: boolean): Promise<{ record: EnclaveRecord; json: DescribeEnclaveJson }[]> {
+  private async query(
+    parentId: string,
+    metadata: boolean,
+  ): Promise<{ record: EnclaveRecord; json: DescribeEnclaveJson }[]> {
     const state = this.options.stateDir;
     const records = liveRecords(state).filter((r) => r.parentId === parentId && r.hostPid !== undefined);
     const answers = await Promise.all(
       records.map(async (record) => {
         try {
-          const json = resultOf<DescribeEnclaveJson>(await requestHost(record.socketPath, { op: 'describe', metadata }, { timeoutMs: this.options.queryTimeoutMs ?? 3000 }));
+          const json = resultOf<DescribeEnclaveJson>(
+            await requestHost(
+              record.socketPath,
+              { op: 'describe', metadata },
+              { timeoutMs: this.options.queryTimeoutMs ?? 3000 },
+            ),
+          );
           return { record, json };
         } catch (e) {
-          if (e instanceof HostUnreachableError && e.reason !== 'timeout' && !pidAlive(record.hostPid)) removeEnclaveFiles(state, record);
+          if (e instanceof HostUnreachableError && e.reason !== 'timeout' && !pidAlive(record.hostPid))
+            removeEnclaveFiles(state, record);
           return undefined;
         }
       }),
@@ -426,13 +501,18 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
     return answers.filter((a): a is { record: EnclaveRecord; json: DescribeEnclaveJson } => a !== undefined);
   }
 
-  async describeEnclaves(parentId: string, options: { readonly metadata?: boolean } = {}): Promise<readonly DescribeEnclaveJson[]> {
+  async describeEnclaves(
+    parentId: string,
+    options: { readonly metadata?: boolean } = {},
+  ): Promise<readonly DescribeEnclaveJson[]> {
     await this.parent(parentId);
     return (await this.query(parentId, options.metadata === true)).map((a) => a.json);
   }
 
   private async record(parentId: string, enclaveId: string): Promise<EnclaveRecord> {
-    const found = liveRecords(this.options.stateDir).find((r) => r.enclaveId === enclaveId && r.parentId === parentId && r.hostPid !== undefined);
+    const found = liveRecords(this.options.stateDir).find(
+      (r) => r.enclaveId === enclaveId && r.parentId === parentId && r.hostPid !== undefined,
+    );
     if (!found) throw new BackendError(40, `Socket path not found. No running enclave has the id ${enclaveId}`);
     return found;
   }
@@ -440,7 +520,9 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   async terminateEnclave(parentId: string, enclaveId: string): Promise<TerminateEnclaveJson> {
     const record = await this.record(parentId, enclaveId);
     try {
-      const result = resultOf<TerminateEnclaveJson>(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 15_000 }));
+      const result = resultOf<TerminateEnclaveJson>(
+        await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 15_000 }),
+      );
       // The host exits right after answering; wait briefly so its pid is gone for whoever looks next.
       for (let i = 0; i < 50 && pidAlive(record.hostPid); i++) await sleep(20);
       return result;
@@ -475,7 +557,12 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
       }
       for (const name of names) {
         const m = /^(.+?)\.(json|sock|nsm\.sock|app\.pid|host\.log)$/.exec(name);
-        if (m && ENCLAVE_ID_PATTERN.test(m[1] as string) && (parentId === undefined || (m[1] as string).startsWith(`${parentId}-enc`))) ids.add(m[1] as string);
+        if (
+          m &&
+          ENCLAVE_ID_PATTERN.test(m[1] as string) &&
+          (parentId === undefined || (m[1] as string).startsWith(`${parentId}-enc`))
+        )
+          ids.add(m[1] as string);
       }
     };
     collect(enclavesDir(state));
@@ -484,8 +571,12 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
     for (const id of [...ids].sort()) {
       const socket = socketPathFor(state, id, '.sock', false);
       try {
-        const described = resultOf<DescribeEnclaveJson>(await requestHost(socket, { op: 'describe' }, { timeoutMs: this.options.queryTimeoutMs ?? 3000 }));
-        results.push(resultOf<TerminateEnclaveJson>(await requestHost(socket, { op: 'terminate' }, { timeoutMs: 15_000 })));
+        const described = resultOf<DescribeEnclaveJson>(
+          await requestHost(socket, { op: 'describe' }, { timeoutMs: this.options.queryTimeoutMs ?? 3000 }),
+        );
+        results.push(
+          resultOf<TerminateEnclaveJson>(await requestHost(socket, { op: 'terminate' }, { timeoutMs: 15_000 })),
+        );
         for (let i = 0; i < 50 && pidAlive(described.ProcessID); i++) await sleep(20);
       } catch (e) {
         if (!(e instanceof HostUnreachableError)) throw e;
@@ -498,7 +589,10 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   async openConsole(parentId: string, enclaveId: string): Promise<ConsoleStream> {
     const record = await this.record(parentId, enclaveId);
     if (!record.debugMode) {
-      throw new BackendError(44, `Console connection failure. Enclave ${enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`);
+      throw new BackendError(
+        44,
+        `Console connection failure. Enclave ${enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`,
+      );
     }
     const net = await import('node:net');
     const socket = net.createConnection(record.socketPath);
@@ -509,7 +603,11 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
     let accepted = false;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (e: NodeJS.ErrnoException) =>
-        reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new BackendError(44, `Console connection failure. The enclave ${enclaveId} is not running`) : new BackendError(44, `Console connection failure. ${e.message}`)),
+        reject(
+          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+            ? new BackendError(44, `Console connection failure. The enclave ${enclaveId} is not running`)
+            : new BackendError(44, `Console connection failure. ${e.message}`),
+        ),
       );
       socket.on('connect', () => socket.write(encodeFrame({ json: { op: 'console' } })));
       socket.on('data', (chunk: Buffer) => {
@@ -536,7 +634,8 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
       });
       socket.on('close', () => {
         closed = true;
-        if (!accepted) reject(new BackendError(44, `Console connection failure. The enclave ${enclaveId} closed the connection`));
+        if (!accepted)
+          reject(new BackendError(44, `Console connection failure. The enclave ${enclaveId} closed the connection`));
         if (waiting) {
           const w = waiting;
           waiting = undefined;
@@ -565,12 +664,17 @@ export class EmulatorBackend implements EnclaveBackend, ParentCreation, Developm
   async nsm(parentId: string, enclaveId: string, request: Uint8Array): Promise<Uint8Array> {
     const record = await this.record(parentId, enclaveId);
     try {
-      const reply = await requestHost(record.socketPath, { op: 'nsm' }, { bytes: request, expectBytes: true, timeoutMs: 15_000 });
+      const reply = await requestHost(
+        record.socketPath,
+        { op: 'nsm' },
+        { bytes: request, expectBytes: true, timeoutMs: 15_000 },
+      );
       resultOf(reply);
       if (!reply.bytes) throw new BackendError(41, 'Enclave process failed to send reply. No NSM response');
       return reply.bytes;
     } catch (e) {
-      if (e instanceof HostUnreachableError) throw new BackendError(39, `Could not connect to the enclave process. ${e.message}`);
+      if (e instanceof HostUnreachableError)
+        throw new BackendError(39, `Could not connect to the enclave process. ${e.message}`);
       throw e;
     }
   }

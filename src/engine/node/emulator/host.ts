@@ -12,8 +12,25 @@ import { NsmDevice, type AttestPort } from '../../nsm/device';
 import { fromHex } from '../../util/bytes';
 import type { DescribeEnclaveJson, EnclaveState, TerminateEnclaveJson } from '../../platform/backend';
 import { nodeHashes } from '../nodeHashes';
-import { FrameReader, KIND_BYTES, KIND_JSON, LengthPrefixedReader, encodeFrame, lengthPrefixed, type Frame } from './protocol';
-import { FILE_MODE, appPidPathOf, hostLogPathOf, killGroup, readRecord, recordPathOf, writeAppPid, type EnclaveRecord } from './state';
+import {
+  FrameReader,
+  KIND_BYTES,
+  KIND_JSON,
+  LengthPrefixedReader,
+  encodeFrame,
+  lengthPrefixed,
+  type Frame,
+} from './protocol';
+import {
+  FILE_MODE,
+  appPidPathOf,
+  hostLogPathOf,
+  killGroup,
+  readRecord,
+  recordPathOf,
+  writeAppPid,
+  type EnclaveRecord,
+} from './state';
 
 /** Answers one NSM request (CBOR bytes) with the response's CBOR bytes. */
 export type NsmHandler = (request: Uint8Array) => Promise<Uint8Array>;
@@ -40,7 +57,12 @@ export interface HostLimits {
   readonly consoleUnsentBytes: number;
 }
 
-export const DEFAULT_HOST_LIMITS: HostLimits = { nsmConnections: 32, controlConnections: 128, unsentBytes: 256 * 1024, consoleUnsentBytes: 4 * 1024 * 1024 };
+export const DEFAULT_HOST_LIMITS: HostLimits = {
+  nsmConnections: 32,
+  controlConnections: 128,
+  unsentBytes: 256 * 1024,
+  consoleUnsentBytes: 4 * 1024 * 1024,
+};
 
 /** What the host's connections hold right now and held at most (for tests and diagnostics). */
 export interface HostStats {
@@ -58,7 +80,17 @@ export interface HostStats {
   consolesDropped: number;
 }
 
-export const newHostStats = (): HostStats => ({ nsmConnections: 0, nsmRefused: 0, controlConnections: 0, controlRefused: 0, nsmPaused: 0, nsmWaitingForDrain: 0, maxUnsentBytes: 0, maxUnreadBytes: 0, consolesDropped: 0 });
+export const newHostStats = (): HostStats => ({
+  nsmConnections: 0,
+  nsmRefused: 0,
+  controlConnections: 0,
+  controlRefused: 0,
+  nsmPaused: 0,
+  nsmWaitingForDrain: 0,
+  maxUnsentBytes: 0,
+  maxUnreadBytes: 0,
+  consolesDropped: 0,
+});
 
 export interface EnclaveHostOptions {
   /** The NSM of this enclave; default: createEnclaveNsm. */
@@ -84,13 +116,20 @@ export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHa
     enclaveId: record.enclaveId,
     parentInstanceId: record.parentId,
     ...(record.iamRoleArn ? { iamRoleArn: record.iamRoleArn } : {}),
-    measurements: { pcr0: fromHex(m.PCR0), pcr1: fromHex(m.PCR1), pcr2: fromHex(m.PCR2), ...(m.PCR8 ? { pcr8: fromHex(m.PCR8) } : {}) },
+    measurements: {
+      pcr0: fromHex(m.PCR0),
+      pcr1: fromHex(m.PCR1),
+      pcr2: fromHex(m.PCR2),
+      ...(m.PCR8 ? { pcr8: fromHex(m.PCR8) } : {}),
+    },
     debugMode: record.debugMode,
     hashes: nodeHashes,
     random: (n) => new Uint8Array(randomBytes(n)),
     attest: async (fields) => {
       // Loaded on the first attestation request: the X.509 library is the bulk of the host's start-up time.
-      attest ??= import('../devAttestation').then(({ DevelopmentCa, developmentAttestPort }) => DevelopmentCa.load(stateDir).then((ca) => developmentAttestPort(ca)));
+      attest ??= import('../devAttestation').then(({ DevelopmentCa, developmentAttestPort }) =>
+        DevelopmentCa.load(stateDir).then((ca) => developmentAttestPort(ca)),
+      );
       return (await attest)(fields);
     },
   });
@@ -110,7 +149,9 @@ export function bootLines(record: EnclaveRecord): string {
     );
   }
   if (record.app) {
-    lines.push(`[nitro-dev emulator] Starting the attached application: ${[record.app.command, ...(record.app.args ?? [])].join(' ')}`);
+    lines.push(
+      `[nitro-dev emulator] Starting the attached application: ${[record.app.command, ...(record.app.args ?? [])].join(' ')}`,
+    );
   } else {
     lines.push('[nitro-dev emulator] No application is attached; the enclave idles until it is terminated.');
   }
@@ -181,7 +222,9 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     if (!refusing) {
       refusing = true;
       const limit = which === 'nsm' ? limits.nsmConnections : limits.controlConnections;
-      writeConsole(`[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ${limit} are open already (the limit).\n`);
+      writeConsole(
+        `[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ${limit} are open already (the limit).\n`,
+      );
       setTimeout(() => (refusing = false), 1000).unref();
     }
   };
@@ -206,8 +249,14 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       writeConsole(`[nitro-dev emulator] Enclave ${record.enclaveId} ${reason}.\n`);
       control.close();
       nsmServer.close();
-      for (const f of [recordPathOf(state, record.enclaveId), appPidPathOf(state, record.enclaveId), hostLogPathOf(state, record.enclaveId)]) rmSync(f, { force: true });
-      if (process.platform !== 'win32') for (const s of [record.socketPath, record.nsmSocketPath]) rmSync(s, { force: true });
+      for (const f of [
+        recordPathOf(state, record.enclaveId),
+        appPidPathOf(state, record.enclaveId),
+        hostLogPathOf(state, record.enclaveId),
+      ])
+        rmSync(f, { force: true });
+      if (process.platform !== 'win32')
+        for (const s of [record.socketPath, record.nsmSocketPath]) rmSync(s, { force: true });
     })();
     return stopping;
   };
@@ -252,7 +301,9 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
     if (app) {
       const child = app;
       appExited = new Promise((r) => child.once('close', () => r()));
-      child.on('error', (e) => writeConsole(`[nitro-dev emulator] The application could not be started: ${e.message}\n`));
+      child.on('error', (e) =>
+        writeConsole(`[nitro-dev emulator] The application could not be started: ${e.message}\n`),
+      );
       child.stdout?.on('data', (b: Buffer) => writeConsole(b));
       child.stderr?.on('data', (b: Buffer) => writeConsole(b));
       // With its start time: cleanup after a host's death kills it only while it is still this process.
@@ -336,13 +387,21 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
         } else if (op === 'describe') {
           reply({ ok: true, result: describe((f.json as { metadata?: boolean }).metadata === true) });
         } else if (op === 'terminate') {
-          const result: TerminateEnclaveJson = { EnclaveName: record!.name, EnclaveID: record!.enclaveId, Terminated: true };
+          const result: TerminateEnclaveJson = {
+            EnclaveName: record!.name,
+            EnclaveID: record!.enclaveId,
+            Terminated: true,
+          };
           void stop('was terminated').then(() => {
             socket.end(encodeFrame({ json: { ok: true, result } }), () => finish());
           });
         } else if (op === 'console') {
           if (!record!.debugMode) {
-            reply({ ok: false, code: 44, message: `Console connection failure. Enclave ${record!.enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)` });
+            reply({
+              ok: false,
+              code: 44,
+              message: `Console connection failure. Enclave ${record!.enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`,
+            });
             continue;
           }
           reply({ ok: true });

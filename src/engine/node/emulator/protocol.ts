@@ -28,10 +28,15 @@ export const KIND_BYTES = 0x42;
 /** Largest frame either side accepts. */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
-export type Frame = { readonly kind: typeof KIND_JSON; readonly json: unknown } | { readonly kind: typeof KIND_BYTES; readonly bytes: Uint8Array };
+export type Frame =
+  | { readonly kind: typeof KIND_JSON; readonly json: unknown }
+  | { readonly kind: typeof KIND_BYTES; readonly bytes: Uint8Array };
 
 export function encodeFrame(frame: { json: unknown } | { bytes: Uint8Array }): Buffer {
-  const payload = 'json' in frame ? Buffer.from(JSON.stringify(frame.json), 'utf8') : Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength);
+  const payload =
+    'json' in frame
+      ? Buffer.from(JSON.stringify(frame.json), 'utf8')
+      : Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(payload.length, 0);
   head[4] = 'json' in frame ? KIND_JSON : KIND_BYTES;
@@ -126,7 +131,11 @@ interface HostReply {
 }
 
 /** Sends one request (and an optional bytes frame) and reads the JSON reply (and a bytes frame when `expectBytes`). */
-export function requestHost(socketPath: string, json: unknown, options: { bytes?: Uint8Array; expectBytes?: boolean; timeoutMs?: number } = {}): Promise<HostReply> {
+export function requestHost(
+  socketPath: string,
+  json: unknown,
+  options: { bytes?: Uint8Array; expectBytes?: boolean; timeoutMs?: number } = {},
+): Promise<HostReply> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath);
     const reader = new FrameReader();
@@ -140,7 +149,10 @@ export function requestHost(socketPath: string, json: unknown, options: { bytes?
       if (error) reject(error);
       else resolve(value as HostReply);
     };
-    const timer = setTimeout(() => done(new HostUnreachableError('timeout', `the enclave host at ${socketPath} did not answer in time`)), options.timeoutMs ?? 5000);
+    const timer = setTimeout(
+      () => done(new HostUnreachableError('timeout', `the enclave host at ${socketPath} did not answer in time`)),
+      options.timeoutMs ?? 5000,
+    );
     socket.on('connect', () => {
       socket.write(encodeFrame({ json }));
       if (options.bytes) socket.write(encodeFrame({ bytes: options.bytes }));
@@ -167,12 +179,17 @@ export function requestHost(socketPath: string, json: unknown, options: { bytes?
       const gone = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK';
       done(gone ? new HostUnreachableError('gone', `the enclave host at ${socketPath} is not running (${e.code})`) : e);
     });
-    socket.on('close', () => done(new HostUnreachableError('closed', `the enclave host at ${socketPath} closed the connection without a reply`)));
+    socket.on('close', () =>
+      done(
+        new HostUnreachableError('closed', `the enclave host at ${socketPath} closed the connection without a reply`),
+      ),
+    );
   });
 }
 
 /** A reply's result, or its refusal as the BackendError it carries. */
 export function resultOf<T>(reply: HostReply): T {
-  if (!reply.json.ok) throw new BackendError(reply.json.code ?? 0, reply.json.message ?? 'the enclave host refused the request');
+  if (!reply.json.ok)
+    throw new BackendError(reply.json.code ?? 0, reply.json.message ?? 'the enclave host refused the request');
   return reply.json.result as T;
 }

@@ -44,7 +44,10 @@ export interface RepairReport {
 const damagedName = (file: string, stamp: string) => `${file}.damaged-${stamp}`;
 
 /** Moves damaged state files aside and rebuilds parents.json and enclave records; holds the state lock. */
-export async function repairState(state: string, options: { readonly now?: () => Date; readonly hostTimeoutMs?: number } = {}): Promise<RepairReport> {
+export async function repairState(
+  state: string,
+  options: { readonly now?: () => Date; readonly hostTimeoutMs?: number } = {},
+): Promise<RepairReport> {
   ensureStateDirs(state);
   const stamp = (options.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
   return withStateLock(state, async () => {
@@ -75,7 +78,9 @@ export async function repairState(state: string, options: { readonly now?: () =>
         continue;
       } catch (e) {
         if (!(e instanceof StateFileError)) throw e;
-        const fromHost = ENCLAVE_ID_PATTERN.test(id) ? await recordFromHost(state, id, options.hostTimeoutMs ?? 5000) : undefined;
+        const fromHost = ENCLAVE_ID_PATTERN.test(id)
+          ? await recordFromHost(state, id, options.hostTimeoutMs ?? 5000)
+          : undefined;
         moveAside(file, e.problem);
         if (fromHost) {
           writeRecord(state, fromHost);
@@ -109,12 +114,23 @@ export async function repairState(state: string, options: { readonly now?: () =>
     // except for parents of running enclaves, which must stay reachable.
     for (const id of [...found].sort()) {
       if (known.has(id) || (!rebuild && !liveParents.has(id))) continue;
-      parents.push({ id, name: `Recovered parent ${id}`, vcpus: DEFAULT_PARENT.vcpus, memoryMiB: DEFAULT_PARENT.memoryMiB });
+      parents.push({
+        id,
+        name: `Recovered parent ${id}`,
+        vcpus: DEFAULT_PARENT.vcpus,
+        memoryMiB: DEFAULT_PARENT.memoryMiB,
+      });
       known.add(id);
       recoveredParents.push(id);
     }
     if ((rebuild || recoveredParents.length > 0) && parents.length > 0) writeParents(state, parents);
-    return { stateDir: state, movedAside, parents: rebuild || recoveredParents.length > 0 ? parents.map((p) => p.id) : [], recoveredParents, recoveredEnclaves };
+    return {
+      stateDir: state,
+      movedAside,
+      parents: rebuild || recoveredParents.length > 0 ? parents.map((p) => p.id) : [],
+      recoveredParents,
+      recoveredEnclaves,
+    };
   });
 }
 
@@ -126,7 +142,10 @@ function salvageParents(text: string | undefined): ParentRecord[] {
   } catch {
     return [];
   }
-  const list = typeof value === 'object' && value !== null && Array.isArray((value as { parents?: unknown }).parents) ? ((value as { parents: unknown[] }).parents) : [];
+  const list =
+    typeof value === 'object' && value !== null && Array.isArray((value as { parents?: unknown }).parents)
+      ? (value as { parents: unknown[] }).parents
+      : [];
   const out: ParentRecord[] = [];
   for (const entry of list) {
     if (parentEntryProblem(entry, 'entry') !== undefined) continue;
@@ -140,7 +159,9 @@ function salvageParents(text: string | undefined): ParentRecord[] {
 /** The running host's own copy of its record, when it answers and the copy passes the checks. */
 async function recordFromHost(state: string, enclaveId: string, timeoutMs: number): Promise<EnclaveRecord | undefined> {
   try {
-    const record = resultOf<unknown>(await requestHost(socketPathFor(state, enclaveId, '.sock', false), { op: 'record' }, { timeoutMs }));
+    const record = resultOf<unknown>(
+      await requestHost(socketPathFor(state, enclaveId, '.sock', false), { op: 'record' }, { timeoutMs }),
+    );
     return recordProblem(state, record, enclaveId) === undefined ? (record as EnclaveRecord) : undefined;
   } catch {
     return undefined; // no host answers (HostUnreachableError), or it refused

@@ -16,11 +16,34 @@
 // Every id read from disk is checked against its format before it becomes part of a path.
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { allocatorYamlText, validateAllocator, type AllocatorDiagnostic, type EnclavePool } from '../../emulator/allocator';
+import {
+  allocatorYamlText,
+  validateAllocator,
+  type AllocatorDiagnostic,
+  type EnclavePool,
+} from '../../emulator/allocator';
 import { ENCLAVE_ID_PATTERN, PARENT_ID_PATTERN, parentIdFor, type RunPlan } from '../../emulator/rules';
 import type { MeasurementsJson } from '../../eif/describe';
 import { BackendError, type RunEnclaveRequest } from '../../platform/backend';
@@ -29,7 +52,10 @@ import { BackendError, type RunEnclaveRequest } from '../../platform/backend';
  * The state directory: `NITRO_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nitro-dev`, else
  * `~/.local/state/nitro-dev`. The environment is passed in (never read from process.env here).
  */
-export function emulatorStateDir(env: Readonly<Record<string, string | undefined>>, home: string = os.homedir()): string {
+export function emulatorStateDir(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string = os.homedir(),
+): string {
   if (env.NITRO_DEV_STATE_DIR) return path.resolve(env.NITRO_DEV_STATE_DIR);
   if (env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)) return path.join(env.XDG_STATE_HOME, 'nitro-dev');
   return path.join(home, '.local', 'state', 'nitro-dev');
@@ -37,7 +63,8 @@ export function emulatorStateDir(env: Readonly<Record<string, string | undefined
 
 export const enclavesDir = (state: string) => path.join(state, 'enclaves');
 export const allocatorPathOf = (state: string, parentId: string) => {
-  if (!PARENT_ID_PATTERN.test(parentId)) throw new RangeError(`${JSON.stringify(parentId)} is not an instance id (i- and 17 hex digits)`);
+  if (!PARENT_ID_PATTERN.test(parentId))
+    throw new RangeError(`${JSON.stringify(parentId)} is not an instance id (i- and 17 hex digits)`);
   return path.join(state, 'parents', parentId, 'allocator.yaml');
 };
 
@@ -84,7 +111,8 @@ const socketTag = (state: string) => createHash('sha256').update(path.resolve(st
  * path only, nothing is made.
  */
 export function socketPathFor(state: string, enclaveId: string, suffix: '.sock' | '.nsm.sock', create = true): string {
-  if (!ENCLAVE_ID_PATTERN.test(enclaveId)) throw new RangeError(`${JSON.stringify(enclaveId)} is not an enclave id (<parent instance id>-enc<16 hex>)`);
+  if (!ENCLAVE_ID_PATTERN.test(enclaveId))
+    throw new RangeError(`${JSON.stringify(enclaveId)} is not an enclave id (<parent instance id>-enc<16 hex>)`);
   const tag = socketTag(state);
   if (process.platform === 'win32') return `\\\\.\\pipe\\nitro-dev-${tag}-${enclaveId}${suffix}`;
   const direct = path.join(enclavesDir(state), enclaveId + suffix);
@@ -94,7 +122,10 @@ export function socketPathFor(state: string, enclaveId: string, suffix: '.sock' 
     mkdirSync(dir, { recursive: true, mode: DIR_MODE });
     const st = lstatSync(dir);
     if (!st.isDirectory() || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
-      throw new BackendError(19, `File operation failure. ${dir} is not a folder of this user; remove it, or use a shorter state folder path (NITRO_DEV_STATE_DIR)`);
+      throw new BackendError(
+        19,
+        `File operation failure. ${dir} is not a folder of this user; remove it, or use a shorter state folder path (NITRO_DEV_STATE_DIR)`,
+      );
     }
     if ((st.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
   }
@@ -132,7 +163,11 @@ export const MAX_STATE_FILE_BYTES = 8 * 1024 * 1024;
 export function readStateFile(file: string): string | undefined {
   try {
     const size = statSync(file).size;
-    if (size > MAX_STATE_FILE_BYTES) throw new StateFileError(file, `it is ${size} bytes, more than a state file ever holds (${MAX_STATE_FILE_BYTES})`);
+    if (size > MAX_STATE_FILE_BYTES)
+      throw new StateFileError(
+        file,
+        `it is ${size} bytes, more than a state file ever holds (${MAX_STATE_FILE_BYTES})`,
+      );
     return readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof StateFileError) throw e;
@@ -171,10 +206,20 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Why a parents.json entry cannot be used, or undefined. */
 export function parentEntryProblem(entry: unknown, where: string): string | undefined {
   if (!isObject(entry)) return `${where} is not an object`;
-  if (typeof entry.id !== 'string' || !PARENT_ID_PATTERN.test(entry.id)) return `${where}.id ${JSON.stringify(entry.id)} is not an instance id (i- and 17 hex digits)`;
-  if (typeof entry.name !== 'string' || entry.name.length === 0 || entry.name.length > 256) return `${where}.name is not a name (a string of 1 to 256 characters)`;
-  if (typeof entry.vcpus !== 'number' || !Number.isSafeInteger(entry.vcpus) || entry.vcpus < 4 || entry.vcpus % 2 !== 0 || entry.vcpus > 4096) return `${where}.vcpus is not an even number of vCPUs from 4 to 4096`;
-  if (typeof entry.memoryMiB !== 'number' || !Number.isSafeInteger(entry.memoryMiB) || entry.memoryMiB < 1) return `${where}.memoryMiB is not a positive number of MiB`;
+  if (typeof entry.id !== 'string' || !PARENT_ID_PATTERN.test(entry.id))
+    return `${where}.id ${JSON.stringify(entry.id)} is not an instance id (i- and 17 hex digits)`;
+  if (typeof entry.name !== 'string' || entry.name.length === 0 || entry.name.length > 256)
+    return `${where}.name is not a name (a string of 1 to 256 characters)`;
+  if (
+    typeof entry.vcpus !== 'number' ||
+    !Number.isSafeInteger(entry.vcpus) ||
+    entry.vcpus < 4 ||
+    entry.vcpus % 2 !== 0 ||
+    entry.vcpus > 4096
+  )
+    return `${where}.vcpus is not an even number of vCPUs from 4 to 4096`;
+  if (typeof entry.memoryMiB !== 'number' || !Number.isSafeInteger(entry.memoryMiB) || entry.memoryMiB < 1)
+    return `${where}.memoryMiB is not a positive number of MiB`;
   return undefined;
 }
 
@@ -200,7 +245,7 @@ export function readParents(state: string): ParentRecord[] | undefined {
   for (const [i, entry] of (value.parents as unknown[]).entries()) {
     const problem = parentEntryProblem(entry, `parents[${i}]`);
     if (problem) throw new StateFileError(file, problem);
-    const p = entry as unknown as ParentRecord;
+    const p = entry as ParentRecord;
     if (seen.has(p.id)) throw new StateFileError(file, `parents[${i}].id ${p.id} appears twice`);
     seen.add(p.id);
     parents.push({ id: p.id, name: p.name, vcpus: p.vcpus, memoryMiB: p.memoryMiB });
@@ -238,17 +283,27 @@ export interface AddParentOptions {
 
 /** Adds an emulated parent instance with its allocator.yaml; returns its record. */
 export async function addParent(state: string, options: AddParentOptions): Promise<ParentRecord> {
-  if (!Number.isSafeInteger(options.vcpus) || options.vcpus < 4 || options.vcpus % 2 !== 0) throw new RangeError('an emulated parent needs an even number of vCPUs, at least 4');
-  if (options.id !== undefined && !PARENT_ID_PATTERN.test(options.id)) throw new RangeError(`'${options.id}' is not an instance id (i- and 17 hex digits)`);
+  if (!Number.isSafeInteger(options.vcpus) || options.vcpus < 4 || options.vcpus % 2 !== 0)
+    throw new RangeError('an emulated parent needs an even number of vCPUs, at least 4');
+  if (options.id !== undefined && !PARENT_ID_PATTERN.test(options.id))
+    throw new RangeError(`'${options.id}' is not an instance id (i- and 17 hex digits)`);
   await loadParents(state);
   return withStateLock(state, () => {
     const parents = readParents(state) ?? [];
-    const parent: ParentRecord = { id: options.id ?? parentIdFor(randomBytes(9)), name: options.name, vcpus: options.vcpus, memoryMiB: options.memoryMiB };
+    const parent: ParentRecord = {
+      id: options.id ?? parentIdFor(randomBytes(9)),
+      name: options.name,
+      vcpus: options.vcpus,
+      memoryMiB: options.memoryMiB,
+    };
     if (parents.some((p) => p.id === parent.id)) throw new RangeError(`a parent with id ${parent.id} exists already`);
     const pool: NonNullable<AddParentOptions['pool']> = options.pool ?? DEFAULT_POOL;
     writeFileAtomic(
       allocatorPathOf(state, parent.id),
-      allocatorYamlText({ memoryMiB: pool.memoryMiB, ...(pool.cpuPool ? { cpuPool: pool.cpuPool } : { cpuCount: pool.cpuCount ?? 2 }) }),
+      allocatorYamlText({
+        memoryMiB: pool.memoryMiB,
+        ...(pool.cpuPool ? { cpuPool: pool.cpuPool } : { cpuCount: pool.cpuCount ?? 2 }),
+      }),
     );
     writeParents(state, [...parents, parent]);
     return parent;
@@ -270,7 +325,22 @@ export function readParentPool(state: string, parent: ParentRecord): ParentPool 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
       const message = `${allocatorPath} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-      return { diagnostics: [{ message, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0, severity: 'error', code: 19 }], allocatorPath };
+      return {
+        diagnostics: [
+          {
+            message,
+            line: 1,
+            column: 1,
+            endLine: 1,
+            endColumn: 1,
+            offset: 0,
+            endOffset: 0,
+            severity: 'error',
+            code: 19,
+          },
+        ],
+        allocatorPath,
+      };
     }
     text = allocatorYamlText(DEFAULT_POOL);
   }
@@ -314,7 +384,8 @@ export interface EnclaveRecord extends RunPlan {
 
 export const recordPathOf = (state: string, enclaveId: string) => path.join(enclavesDir(state), `${enclaveId}.json`);
 export const appPidPathOf = (state: string, enclaveId: string) => path.join(enclavesDir(state), `${enclaveId}.app.pid`);
-export const hostLogPathOf = (state: string, enclaveId: string) => path.join(enclavesDir(state), `${enclaveId}.host.log`);
+export const hostLogPathOf = (state: string, enclaveId: string) =>
+  path.join(enclavesDir(state), `${enclaveId}.host.log`);
 
 export function writeRecord(state: string, record: EnclaveRecord): void {
   writeFileAtomic(recordPathOf(state, record.enclaveId), JSON.stringify(record, null, 2) + '\n');
@@ -330,57 +401,94 @@ const samePath = (a: string, b: string): boolean => {
 };
 
 /** Why `value` is not where the state keeps `enclaveId`'s socket, or undefined. */
-function socketPathProblem(state: string, enclaveId: string, suffix: '.sock' | '.nsm.sock', value: unknown): string | undefined {
+function socketPathProblem(
+  state: string,
+  enclaveId: string,
+  suffix: '.sock' | '.nsm.sock',
+  value: unknown,
+): string | undefined {
   const what = suffix === '.sock' ? 'socketPath' : 'nsmSocketPath';
   if (typeof value !== 'string') return `${what} is not a path`;
   const name = enclaveId + suffix;
   if (process.platform === 'win32') {
     const prefix = '\\\\.\\pipe\\nitro-dev-';
-    const tag = value.startsWith(prefix) && value.endsWith(`-${name}`) ? value.slice(prefix.length, value.length - name.length - 1) : '';
+    const tag =
+      value.startsWith(prefix) && value.endsWith(`-${name}`)
+        ? value.slice(prefix.length, value.length - name.length - 1)
+        : '';
     return /^[0-9a-f]{12}$/.test(tag) ? undefined : `${what} ${JSON.stringify(value)} is not this enclave's pipe`;
   }
   if (path.basename(value) === name) {
     const dir = path.dirname(value);
     if (samePath(dir, enclavesDir(state))) return undefined;
-    if (path.resolve(path.dirname(dir)) === path.resolve(os.tmpdir()) && /^nitro-dev-[0-9a-f]{12}$/.test(path.basename(dir))) return undefined;
+    if (
+      path.resolve(path.dirname(dir)) === path.resolve(os.tmpdir()) &&
+      /^nitro-dev-[0-9a-f]{12}$/.test(path.basename(dir))
+    )
+      return undefined;
   }
   return `${what} ${JSON.stringify(value)} is not this enclave's socket in the state folder`;
 }
 
-const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
+const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
 const isHex = (v: unknown): v is string => typeof v === 'string' && v.length <= 256 && /^([0-9a-f]{2})*$/.test(v);
 
 /** Why a parsed enclave record cannot be used, or undefined. `enclaveId`: the id its file name gives. */
 export function recordProblem(state: string, value: unknown, enclaveId: string): string | undefined {
   if (!isObject(value)) return 'it is not a JSON object';
   if (value.version !== 1) return `its version ${JSON.stringify(value.version)} is not 1`;
-  if (!ENCLAVE_ID_PATTERN.test(enclaveId)) return `its name does not hold an enclave id (<parent instance id>-enc<16 hex>)`;
-  if (value.enclaveId !== enclaveId) return `enclaveId ${JSON.stringify(value.enclaveId)} is not the id its file name gives (${enclaveId})`;
-  if (typeof value.parentId !== 'string' || !PARENT_ID_PATTERN.test(value.parentId)) return `parentId ${JSON.stringify(value.parentId)} is not an instance id (i- and 17 hex digits)`;
-  if (!enclaveId.startsWith(`${value.parentId}-enc`)) return `enclaveId ${enclaveId} does not belong to parent ${value.parentId}`;
+  if (!ENCLAVE_ID_PATTERN.test(enclaveId))
+    return `its name does not hold an enclave id (<parent instance id>-enc<16 hex>)`;
+  if (value.enclaveId !== enclaveId)
+    return `enclaveId ${JSON.stringify(value.enclaveId)} is not the id its file name gives (${enclaveId})`;
+  if (typeof value.parentId !== 'string' || !PARENT_ID_PATTERN.test(value.parentId))
+    return `parentId ${JSON.stringify(value.parentId)} is not an instance id (i- and 17 hex digits)`;
+  if (!enclaveId.startsWith(`${value.parentId}-enc`))
+    return `enclaveId ${enclaveId} does not belong to parent ${value.parentId}`;
   if (typeof value.name !== 'string') return 'name is not a string';
   if (!isUint(value.cid, 0xffffffff)) return 'cid is not a CID';
-  if (!Array.isArray(value.cpuIds) || !value.cpuIds.every((c) => isUint(c, 65535))) return 'cpuIds is not a list of CPU ids';
+  if (!Array.isArray(value.cpuIds) || !value.cpuIds.every((c) => isUint(c, 65535)))
+    return 'cpuIds is not a list of CPU ids';
   if (!isUint(value.memoryMiB)) return 'memoryMiB is not a number of MiB';
   if (typeof value.debugMode !== 'boolean') return 'debugMode is not true or false';
   if (typeof value.eifPath !== 'string') return 'eifPath is not a path';
   const m = value.measurements;
-  if (!isObject(m) || !isHex(m.PCR0) || !isHex(m.PCR1) || !isHex(m.PCR2) || (m.PCR8 !== undefined && !isHex(m.PCR8))) return 'measurements are not PCR values in hex';
+  if (!isObject(m) || !isHex(m.PCR0) || !isHex(m.PCR1) || !isHex(m.PCR2) || (m.PCR8 !== undefined && !isHex(m.PCR8)))
+    return 'measurements are not PCR values in hex';
   for (const suffix of ['.sock', '.nsm.sock'] as const) {
-    const problem = socketPathProblem(state, enclaveId, suffix, suffix === '.sock' ? value.socketPath : value.nsmSocketPath);
+    const problem = socketPathProblem(
+      state,
+      enclaveId,
+      suffix,
+      suffix === '.sock' ? value.socketPath : value.nsmSocketPath,
+    );
     if (problem) return problem;
   }
-  if (typeof value.consoleLogPath !== 'string' || path.basename(value.consoleLogPath) !== `${enclaveId}.console.log` || !samePath(path.dirname(value.consoleLogPath), enclavesDir(state))) {
+  if (
+    typeof value.consoleLogPath !== 'string' ||
+    path.basename(value.consoleLogPath) !== `${enclaveId}.console.log` ||
+    !samePath(path.dirname(value.consoleLogPath), enclavesDir(state))
+  ) {
     return `consoleLogPath ${JSON.stringify(value.consoleLogPath)} is not this enclave's console log in the state folder`;
   }
   if (!isUint(value.runnerPid) || value.runnerPid === 0) return 'runnerPid is not a process id';
-  if (value.hostPid !== undefined && (!isUint(value.hostPid) || value.hostPid === 0)) return 'hostPid is not a process id';
-  if (typeof value.createdAt !== 'string' || !Number.isFinite(Date.parse(value.createdAt))) return 'createdAt is not a time';
+  if (value.hostPid !== undefined && (!isUint(value.hostPid) || value.hostPid === 0))
+    return 'hostPid is not a process id';
+  if (typeof value.createdAt !== 'string' || !Number.isFinite(Date.parse(value.createdAt)))
+    return 'createdAt is not a time';
   const app = value.app;
-  if (app !== undefined && (!isObject(app) || typeof app.command !== 'string' || (app.args !== undefined && (!Array.isArray(app.args) || !app.args.every((a) => typeof a === 'string'))) || (app.cwd !== undefined && typeof app.cwd !== 'string'))) {
+  if (
+    app !== undefined &&
+    (!isObject(app) ||
+      typeof app.command !== 'string' ||
+      (app.args !== undefined && (!Array.isArray(app.args) || !app.args.every((a) => typeof a === 'string'))) ||
+      (app.cwd !== undefined && typeof app.cwd !== 'string'))
+  ) {
     return 'app is not a command with arguments';
   }
-  for (const key of ['iamRoleArn', 'imageName', 'imageVersion'] as const) if (value[key] !== undefined && typeof value[key] !== 'string') return `${key} is not a string`;
+  for (const key of ['iamRoleArn', 'imageName', 'imageVersion'] as const)
+    if (value[key] !== undefined && typeof value[key] !== 'string') return `${key} is not a string`;
   if (value.metadata !== undefined && !isObject(value.metadata)) return 'metadata is not an object';
   return undefined;
 }
@@ -463,8 +571,14 @@ export function liveRecords(state: string): EnclaveRecord[] {
 export function removeEnclaveFiles(state: string, record: EnclaveRecord): void {
   // The application runs in its own process group; a host killed with SIGKILL cannot stop it.
   if (record.hostPid === undefined || !pidAlive(record.hostPid)) killVerifiedApp(state, record.enclaveId, 'SIGKILL');
-  for (const f of [recordPathOf(state, record.enclaveId), appPidPathOf(state, record.enclaveId), hostLogPathOf(state, record.enclaveId)]) rmSync(f, { force: true });
-  if (process.platform !== 'win32') for (const s of [record.socketPath, record.nsmSocketPath]) rmSync(s, { force: true });
+  for (const f of [
+    recordPathOf(state, record.enclaveId),
+    appPidPathOf(state, record.enclaveId),
+    hostLogPathOf(state, record.enclaveId),
+  ])
+    rmSync(f, { force: true });
+  if (process.platform !== 'win32')
+    for (const s of [record.socketPath, record.nsmSocketPath]) rmSync(s, { force: true });
 }
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -540,7 +654,8 @@ export function killVerifiedApp(state: string, enclaveId: string, signal: NodeJS
   } catch {
     return false; // no application, or a pid file that says nothing verifiable
   }
-  if (!isObject(recorded) || !isUint(recorded.pid) || recorded.pid === 0 || typeof recorded.start !== 'string') return false;
+  if (!isObject(recorded) || !isUint(recorded.pid) || recorded.pid === 0 || typeof recorded.start !== 'string')
+    return false;
   const now = processIdentity(recorded.pid);
   if (!now || now.start !== recorded.start || now.pgid !== recorded.pid) return false;
   killGroup(recorded.pid, signal);
@@ -575,11 +690,15 @@ export async function withStateLock<T>(state: string, fn: () => T | Promise<T>, 
       }
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new BackendError(15, `Lock acquire failure. ${lock}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new BackendError(15, `Lock acquire failure. ${lock}: ${(e as Error).message}`);
     }
     breakStaleLock(lock);
     if (Date.now() > deadline) {
-      throw new BackendError(15, `Lock acquire failure. ${lock} has been held by process ${readLockPid(lock) ?? '?'} for more than ${Math.round(waitMs / 1000)} s`);
+      throw new BackendError(
+        15,
+        `Lock acquire failure. ${lock} has been held by process ${readLockPid(lock) ?? '?'} for more than ${Math.round(waitMs / 1000)} s`,
+      );
     }
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
@@ -635,4 +754,3 @@ function breakStaleLock(lock: string): void {
   }
   rmSync(aside, { force: true });
 }
-

@@ -22,7 +22,8 @@ export async function* gunzip(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Ui
   const inflater = createGunzip({ chunkSize: GUNZIP_CHUNK });
   const out = pipeline(input, inflater, () => undefined);
   try {
-    for await (const chunk of out as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for await (const chunk of out as AsyncIterable<Buffer>)
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   } catch (e) {
     if (isZlibError(e)) throw new CompressionError(`gzip: ${e instanceof Error ? e.message : String(e)}`);
     throw e;
@@ -104,12 +105,15 @@ class ZstdFramer {
         this.state = 'skipSize';
         this.need = 8;
       } else {
-        this.fail(`not a zstd frame (magic ${Array.from(h.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`);
+        this.fail(
+          `not a zstd frame (magic ${Array.from(h.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`,
+        );
       }
       return;
     }
     if (this.state === 'skipSize') {
-      this.remaining = ((h[4] as number) | ((h[5] as number) << 8) | ((h[6] as number) << 16) | ((h[7] as number) << 24)) >>> 0;
+      this.remaining =
+        ((h[4] as number) | ((h[5] as number) << 8) | ((h[6] as number) << 16) | ((h[7] as number) << 24)) >>> 0;
       this.state = 'skip';
       this.hdrLen = 0;
       if (this.remaining === 0) this.enter('magic');
@@ -143,7 +147,8 @@ class ZstdFramer {
       for (let i = 0; i < fcsSize; i++) fcs += (h[at + i] as number) * 2 ** (8 * i);
       if (fcsSize === 2) fcs += 256;
       if (single) window = fcs;
-      if (window > MAX_ZSTD_WINDOW) this.fail(`the frame's window is ${window} bytes; at most ${MAX_ZSTD_WINDOW} are accepted`);
+      if (window > MAX_ZSTD_WINDOW)
+        this.fail(`the frame's window is ${window} bytes; at most ${MAX_ZSTD_WINDOW} are accepted`);
       this.checksum = ((fhd >> 2) & 1) === 1;
       this.blockMax = Math.min(128 * 1024, Math.max(window, 1));
       this.frames++;
@@ -186,7 +191,9 @@ export async function* unzstd(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Ui
     try {
       decoder.push(piece, final);
     } catch (e) {
-      throw new CompressionError(`zstd: ${e instanceof Error ? e.message : String(e)} (near compressed byte ${framer.offset})`);
+      throw new CompressionError(
+        `zstd: ${e instanceof Error ? e.message : String(e)} (near compressed byte ${framer.offset})`,
+      );
     }
   };
   for await (const chunk of raw) {

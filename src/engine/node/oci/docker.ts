@@ -16,7 +16,12 @@ export function dockerReference(uri: string): string {
   return uri.slice(lastSlash + 1).includes(':') ? uri : `${uri}:latest`;
 }
 
-export async function runDockerSave(command: string, reference: string, output: string, options: OpenImageOptions): Promise<void> {
+export async function runDockerSave(
+  command: string,
+  reference: string,
+  output: string,
+  options: OpenImageOptions,
+): Promise<void> {
   throwIfCancelled(options.cancellation, 'docker save');
   options.log?.(`running ${command} save -o ${output} ${reference}`);
   await new Promise<void>((resolve, reject) => {
@@ -38,7 +43,12 @@ export async function runDockerSave(command: string, reference: string, output: 
     });
     child.on('error', (e) => {
       if (errnoCode(e) === 'ENOENT') {
-        done(new ImageSourceError('docker-failed', `docker is not installed (no ${show(command)} command was found); export the image yourself and use --oci-layout <dir> or --image-archive <file.tar>`));
+        done(
+          new ImageSourceError(
+            'docker-failed',
+            `docker is not installed (no ${show(command)} command was found); export the image yourself and use --oci-layout <dir> or --image-archive <file.tar>`,
+          ),
+        );
       } else {
         done(new ImageSourceError('docker-failed', `${command} could not be started: ${e.message}`));
       }
@@ -48,7 +58,12 @@ export async function runDockerSave(command: string, reference: string, output: 
       if (code === 0) return done();
       const text = stderr.trim();
       const shown = text.length > 2000 ? `…${text.slice(-2000)}` : text;
-      done(new ImageSourceError('docker-failed', `${command} save ${reference} failed (${signal ? `killed by ${signal}` : `exit code ${code}`})${shown ? `: ${shown}` : ''}`));
+      done(
+        new ImageSourceError(
+          'docker-failed',
+          `${command} save ${reference} failed (${signal ? `killed by ${signal}` : `exit code ${code}`})${shown ? `: ${shown}` : ''}`,
+        ),
+      );
     });
   });
 }

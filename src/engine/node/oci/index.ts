@@ -26,7 +26,13 @@ export { MAX_ZSTD_WINDOW } from './decompress';
 // ---------------------------------------------------------------------------------------------
 // Opening.
 
-function image(kind: ImageSourceKind, description: string, store: Store, r: Resolved, onClose?: () => Promise<void>): ResolvedImage {
+function image(
+  kind: ImageSourceKind,
+  description: string,
+  store: Store,
+  r: Resolved,
+  onClose?: () => Promise<void>,
+): ResolvedImage {
   let closed = false;
   return {
     kind,
@@ -48,14 +54,23 @@ async function checkExists(p: string, flag: string): Promise<Stats> {
   try {
     return await stat(p);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') throw new ImageSourceError('not-found', `${p} does not exist (${flag})`);
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR')
+      throw new ImageSourceError('not-found', `${p} does not exist (${flag})`);
     throw new ImageSourceError('not-found', `${p} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-async function openLayout(dir: string, reference: string | undefined, options: OpenImageOptions): Promise<ResolvedImage> {
+async function openLayout(
+  dir: string,
+  reference: string | undefined,
+  options: OpenImageOptions,
+): Promise<ResolvedImage> {
   const info = await checkExists(dir, '--oci-layout');
-  if (!info.isDirectory()) throw new ImageSourceError('unknown-format', `${dir} is a file, not an OCI layout directory; open archives with --image-archive`);
+  if (!info.isDirectory())
+    throw new ImageSourceError(
+      'unknown-format',
+      `${dir} is a file, not an OCI layout directory; open archives with --image-archive`,
+    );
   const label = `OCI layout ${dir}`;
   const store = await DirStore.create(dir, label);
   const r = await resolveOci(store, reference, options);
@@ -63,15 +78,26 @@ async function openLayout(dir: string, reference: string | undefined, options: O
   return image('oci-layout', description, store, r);
 }
 
-async function openArchive(file: string, reference: string | undefined, options: OpenImageOptions, asDocker?: { readonly uri: string; readonly cleanup: () => Promise<void> }): Promise<ResolvedImage> {
+async function openArchive(
+  file: string,
+  reference: string | undefined,
+  options: OpenImageOptions,
+  asDocker?: { readonly uri: string; readonly cleanup: () => Promise<void> },
+): Promise<ResolvedImage> {
   const info = await checkExists(file, asDocker ? 'docker save output' : '--image-archive');
-  if (info.isDirectory()) throw new ImageSourceError('unknown-format', `${file} is a directory, not an image archive; open OCI layouts with --oci-layout`);
+  if (info.isDirectory())
+    throw new ImageSourceError(
+      'unknown-format',
+      `${file} is a directory, not an image archive; open OCI layouts with --oci-layout`,
+    );
   const label = asDocker ? `docker save of ${asDocker.uri}` : `archive ${file}`;
   const store = await ArchiveStore.create(file, label, options.cancellation);
   try {
     const hasOci = store.has('oci-layout') && store.has('index.json');
     const hasDocker = store.has('manifest.json');
-    options.log?.(`${label}: ${hasOci ? 'OCI layout' : ''}${hasOci && hasDocker ? ' + ' : ''}${hasDocker ? 'docker save manifest.json' : ''}${!hasOci && !hasDocker ? 'no image metadata' : ''}`);
+    options.log?.(
+      `${label}: ${hasOci ? 'OCI layout' : ''}${hasOci && hasDocker ? ' + ' : ''}${hasDocker ? 'docker save manifest.json' : ''}${!hasOci && !hasDocker ? 'no image metadata' : ''}`,
+    );
     let r: Resolved;
     if (hasOci) {
       try {
@@ -88,10 +114,15 @@ async function openArchive(file: string, reference: string | undefined, options:
     } else if (hasDocker) {
       r = await resolveDockerSave(store, reference, options);
     } else {
-      throw new ImageSourceError('unknown-format', `${label} is neither an OCI archive (oci-layout + index.json) nor a docker save archive (manifest.json)`);
+      throw new ImageSourceError(
+        'unknown-format',
+        `${label} is neither an OCI archive (oci-layout + index.json) nor a docker save archive (manifest.json)`,
+      );
     }
     const kind: ImageSourceKind = asDocker ? 'docker' : hasDocker ? 'docker-archive' : 'oci-archive';
-    const what = asDocker ? `Docker image ${show(asDocker.uri)} (docker save)` : `${hasDocker ? 'docker save archive' : 'OCI archive'} ${file}${r.reference !== undefined ? `, image ${show(r.reference)}` : ''}`;
+    const what = asDocker
+      ? `Docker image ${show(asDocker.uri)} (docker save)`
+      : `${hasDocker ? 'docker save archive' : 'OCI archive'} ${file}${r.reference !== undefined ? `, image ${show(r.reference)}` : ''}`;
     return image(kind, what, store, r, asDocker?.cleanup);
   } catch (e) {
     await store.close();

@@ -23,7 +23,14 @@ import {
   type ImageIndex,
   type PlatformWanted,
 } from '../../oci/image';
-import { ImageSourceError, OCI_ARCH, type ImageConfig, type LayerBlob, type Platform, type ResolvedImage } from '../../oci/model';
+import {
+  ImageSourceError,
+  OCI_ARCH,
+  type ImageConfig,
+  type LayerBlob,
+  type Platform,
+  type ResolvedImage,
+} from '../../oci/model';
 import { confinePath } from '../../oci/tar';
 import { magicCompression } from './decompress';
 import { layerBlob, type LayerExpectation } from './layers';
@@ -41,26 +48,46 @@ function wanted(arch: OpenImageOptions['arch']): PlatformWanted {
 }
 
 function configPlatform(c: ImageConfig): Platform {
-  return c.variant ? { architecture: c.architecture, os: c.os, variant: c.variant } : { architecture: c.architecture, os: c.os };
+  return c.variant
+    ? { architecture: c.architecture, os: c.os, variant: c.variant }
+    : { architecture: c.architecture, os: c.os };
 }
 
 function checkDiffIdCount(config: ImageConfig, layers: number, what: string): void {
   if (config.diffIds.length !== layers) {
-    throw new ImageSourceError('bad-json', `${what}: the config lists ${config.diffIds.length} diff_ids for ${layers} layers`);
+    throw new ImageSourceError(
+      'bad-json',
+      `${what}: the config lists ${config.diffIds.length} diff_ids for ${layers} layers`,
+    );
   }
 }
 
 /** Reads the layout's index.json, follows the reference and indexes down to one manifest. */
-export async function resolveOci(store: Store, reference: string | undefined, options: OpenImageOptions): Promise<Resolved> {
+export async function resolveOci(
+  store: Store,
+  reference: string | undefined,
+  options: OpenImageOptions,
+): Promise<Resolved> {
   const layoutBytes = await readSmall(store, 'oci-layout', `${store.label}: oci-layout`, 64 * 1024);
-  if (!layoutBytes) throw new ImageSourceError('unknown-format', `${store.label} is not an OCI image layout: it has no oci-layout file`);
+  if (!layoutBytes)
+    throw new ImageSourceError(
+      'unknown-format',
+      `${store.label} is not an OCI image layout: it has no oci-layout file`,
+    );
   const layoutJson = parseJsonBytes(layoutBytes, `${store.label}: oci-layout`);
-  const version = layoutJson && typeof layoutJson === 'object' && !Array.isArray(layoutJson) ? (layoutJson as Record<string, unknown>)['imageLayoutVersion'] : undefined;
+  const version =
+    layoutJson && typeof layoutJson === 'object' && !Array.isArray(layoutJson)
+      ? (layoutJson as Record<string, unknown>)['imageLayoutVersion']
+      : undefined;
   if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
-    throw new ImageSourceError('unknown-format', `${store.label}: oci-layout has imageLayoutVersion ${show(version)}; version 1.x.y is supported`);
+    throw new ImageSourceError(
+      'unknown-format',
+      `${store.label}: oci-layout has imageLayoutVersion ${show(version)}; version 1.x.y is supported`,
+    );
   }
   const indexBytes = await readSmall(store, 'index.json', `${store.label}: index.json`);
-  if (!indexBytes) throw new ImageSourceError('unknown-format', `${store.label} is not an OCI image layout: it has no index.json`);
+  if (!indexBytes)
+    throw new ImageSourceError('unknown-format', `${store.label} is not an OCI image layout: it has no index.json`);
   const top = parseIndex(parseJsonBytes(indexBytes, `${store.label}: index.json`), `${store.label}: index.json`);
   throwIfCancelled(options.cancellation, 'opening the image');
   const entry = selectByReference(top, reference, `${store.label}`);
@@ -81,15 +108,25 @@ export async function resolveOci(store: Store, reference: string | undefined, op
     manifestDescriptor = choice.descriptor;
     platformNote = choice.platformNote;
   } else if (!isManifestMediaType(entry.mediaType)) {
-    throw new ImageSourceError('unsupported-media-type', `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} has media type ${show(entry.mediaType)}, not an image manifest or index`);
+    throw new ImageSourceError(
+      'unsupported-media-type',
+      `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} has media type ${show(entry.mediaType)}, not an image manifest or index`,
+    );
   }
 
   const manifestWhat = `manifest ${shortDigest(manifestDescriptor.digest)}`;
-  const manifest = parseManifest((await readJsonBlob(store, manifestDescriptor, manifestWhat)).json, `${store.label}: ${manifestWhat}`);
+  const manifest = parseManifest(
+    (await readJsonBlob(store, manifestDescriptor, manifestWhat)).json,
+    `${store.label}: ${manifestWhat}`,
+  );
   throwIfCancelled(options.cancellation, 'opening the image');
   const configWhat = `config ${shortDigest(manifest.config.digest)}`;
-  const config = parseImageConfig((await readJsonBlob(store, manifest.config, configWhat)).json, `${store.label}: ${configWhat}`);
-  if (options.arch !== undefined || platformNote !== undefined) checkConfigPlatform(config, want, `${store.label}: ${configWhat}`);
+  const config = parseImageConfig(
+    (await readJsonBlob(store, manifest.config, configWhat)).json,
+    `${store.label}: ${configWhat}`,
+  );
+  if (options.arch !== undefined || platformNote !== undefined)
+    checkConfigPlatform(config, want, `${store.label}: ${configWhat}`);
   checkDiffIdCount(config, manifest.layers.length, `${store.label}: ${manifestWhat}`);
 
   const layers: LayerBlob[] = [];
@@ -98,13 +135,29 @@ export async function resolveOci(store: Store, reference: string | undefined, op
     const name = blobPath(d.digest, `${manifestWhat}: layers[${i}]`);
     const member = await store.open(name);
     if (!member) {
-      const foreign = d.urls && d.urls.length > 0 ? ' (a non-distributable layer to be fetched from its URLs, which is not supported)' : '';
-      throw new ImageSourceError('missing-blob', `${store.label}: layer ${i} (${d.digest}) is not in the source${foreign}`);
+      const foreign =
+        d.urls && d.urls.length > 0
+          ? ' (a non-distributable layer to be fetched from its URLs, which is not supported)'
+          : '';
+      throw new ImageSourceError(
+        'missing-blob',
+        `${store.label}: layer ${i} (${d.digest}) is not in the source${foreign}`,
+      );
     }
     const size = member.size;
     await member.close();
-    if (size !== d.size) throw new ImageSourceError('size-mismatch', `${store.label}: layer ${i} (${d.digest}) is ${size} bytes; the manifest says ${d.size}`);
-    const expected: LayerExpectation = { index: i, digest: d.digest, size: d.size, diffId: config.diffIds[i] as string, compression: layerCompression(d.mediaType, `${manifestWhat}: layers[${i}]`) };
+    if (size !== d.size)
+      throw new ImageSourceError(
+        'size-mismatch',
+        `${store.label}: layer ${i} (${d.digest}) is ${size} bytes; the manifest says ${d.size}`,
+      );
+    const expected: LayerExpectation = {
+      index: i,
+      digest: d.digest,
+      size: d.size,
+      diffId: config.diffIds[i],
+      compression: layerCompression(d.mediaType, `${manifestWhat}: layers[${i}]`),
+    };
     layers.push(layerBlob(store, name, expected, d.mediaType, d.digest));
   }
   const names = entryNames(entry);
@@ -125,7 +178,11 @@ const HEX_JSON = /^([0-9a-f]{64})\.json$/;
 const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
 
 /** Reads a classic `docker save` archive through its manifest.json. */
-export async function resolveDockerSave(store: ArchiveStore, reference: string | undefined, options: OpenImageOptions): Promise<Resolved> {
+export async function resolveDockerSave(
+  store: ArchiveStore,
+  reference: string | undefined,
+  options: OpenImageOptions,
+): Promise<Resolved> {
   const what = `${store.label}: manifest.json`;
   const bytes = await readSmall(store, 'manifest.json', what);
   if (!bytes) throw new ImageSourceError('unknown-format', `${store.label} has no manifest.json`);
@@ -136,16 +193,29 @@ export async function resolveDockerSave(store: ArchiveStore, reference: string |
   try {
     configName = confinePath(entry.config);
   } catch (e) {
-    throw new ImageSourceError('bad-json', `${what}: Config ${show(entry.config)} is not a safe member name (${e instanceof Error ? e.message : String(e)})`);
+    throw new ImageSourceError(
+      'bad-json',
+      `${what}: Config ${show(entry.config)} is not a safe member name (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
   const configBytes = await readSmall(store, configName, `${store.label}: ${configName}`);
-  if (!configBytes) throw new ImageSourceError('missing-blob', `${store.label}: the config ${show(configName)} named by manifest.json is not in the archive`);
+  if (!configBytes)
+    throw new ImageSourceError(
+      'missing-blob',
+      `${store.label}: the config ${show(configName)} named by manifest.json is not in the archive`,
+    );
   const configDigest = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
   const named = HEX_JSON.exec(configName) ?? BLOB_NAME.exec(configName);
   if (named && `sha256:${named[1]}` !== configDigest) {
-    throw new ImageSourceError('digest-mismatch', `${store.label}: the config ${show(configName)} does not match the digest in its name: got ${configDigest}`);
+    throw new ImageSourceError(
+      'digest-mismatch',
+      `${store.label}: the config ${show(configName)} does not match the digest in its name: got ${configDigest}`,
+    );
   }
-  const config = parseImageConfig(parseJsonBytes(configBytes, `${store.label}: ${configName}`), `${store.label}: ${configName}`);
+  const config = parseImageConfig(
+    parseJsonBytes(configBytes, `${store.label}: ${configName}`),
+    `${store.label}: ${configName}`,
+  );
   const want = wanted(options.arch ?? options.defaultArch);
   if (options.arch !== undefined) checkConfigPlatform(config, want, `${store.label}: ${configName}`);
   checkDiffIdCount(config, entry.layers.length, what);
@@ -157,18 +227,40 @@ export async function resolveDockerSave(store: ArchiveStore, reference: string |
     try {
       name = confinePath(layerName);
     } catch (e) {
-      throw new ImageSourceError('bad-json', `${what}: Layers[${i}] ${show(layerName)} is not a safe member name (${e instanceof Error ? e.message : String(e)})`);
+      throw new ImageSourceError(
+        'bad-json',
+        `${what}: Layers[${i}] ${show(layerName)} is not a safe member name (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     const member = await store.open(name);
-    if (!member) throw new ImageSourceError('missing-blob', `${store.label}: layer ${i} (${show(name)}) named by manifest.json is not in the archive`);
+    if (!member)
+      throw new ImageSourceError(
+        'missing-blob',
+        `${store.label}: layer ${i} (${show(name)}) named by manifest.json is not in the archive`,
+      );
     const head = await member.source.read(member.offset, Math.min(4, member.size));
     const compression = magicCompression(head);
     const diffId = config.diffIds[i] as string;
     const fromName = BLOB_NAME.exec(name);
-    const storedDigest = fromName ? `sha256:${fromName[1]}` : compression === 'none' ? diffId : await hashMember(member, options.cancellation, `hashing layer ${i}`);
+    const storedDigest = fromName
+      ? `sha256:${fromName[1]}`
+      : compression === 'none'
+        ? diffId
+        : await hashMember(member, options.cancellation, `hashing layer ${i}`);
     await member.close();
-    const mediaType = compression === 'gzip' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : compression === 'zstd' ? 'application/vnd.oci.image.layer.v1.tar+zstd' : 'application/vnd.oci.image.layer.v1.tar';
-    const expected: LayerExpectation = { index: i, ...(fromName || compression !== 'none' ? { digest: storedDigest } : {}), size: member.size, diffId, compression };
+    const mediaType =
+      compression === 'gzip'
+        ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+        : compression === 'zstd'
+          ? 'application/vnd.oci.image.layer.v1.tar+zstd'
+          : 'application/vnd.oci.image.layer.v1.tar';
+    const expected: LayerExpectation = {
+      index: i,
+      ...(fromName || compression !== 'none' ? { digest: storedDigest } : {}),
+      size: member.size,
+      diffId,
+      compression,
+    };
     layers.push(layerBlob(store, name, expected, mediaType, storedDigest));
   }
   const ref = reference ?? entry.repoTags[0];

@@ -5,7 +5,15 @@ import { lstat, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ByteSource } from '../../platform/byteSource';
 import { throwIfCancelled, type CancellationLike } from '../../platform/lifecycle';
-import { MAX_JSON_SIZE, checkJsonSize, parseDigest, parseJsonBytes, shortDigest, show, type Descriptor } from '../../oci/image';
+import {
+  MAX_JSON_SIZE,
+  checkJsonSize,
+  parseDigest,
+  parseJsonBytes,
+  shortDigest,
+  show,
+  type Descriptor,
+} from '../../oci/image';
 import { ImageSourceError, type LayerOpenOptions } from '../../oci/model';
 import { TarFormatError, confinePath, readTar } from '../../oci/tar';
 import { FileByteSource } from '../fileByteSource';
@@ -35,7 +43,8 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export const errnoCode = (e: unknown): string | undefined => (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined);
+export const errnoCode = (e: unknown): string | undefined =>
+  e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 
 export class DirStore implements Store {
   private constructor(
@@ -61,7 +70,10 @@ export class DirStore implements Store {
       const real = await realpath(full).catch(() => undefined);
       if (real === undefined) return undefined;
       if (!real.startsWith(this.realRoot + path.sep)) {
-        throw new ImageSourceError('missing-blob', `${this.label}: ${name} is a symlink that leads outside the layout (${show(real, 200)})`);
+        throw new ImageSourceError(
+          'missing-blob',
+          `${this.label}: ${name} is a symlink that leads outside the layout (${show(real, 200)})`,
+        );
       }
     } else if (!info.isFile()) {
       throw new ImageSourceError('missing-blob', `${this.label}: ${name} is not a regular file`);
@@ -133,12 +145,19 @@ export class ArchiveStore implements Store {
     }
   }
 
-  private static async index(source: FileByteSource, label: string, cancellation: CancellationLike | undefined): Promise<Map<string, ArchiveEntry>> {
+  private static async index(
+    source: FileByteSource,
+    label: string,
+    cancellation: CancellationLike | undefined,
+  ): Promise<Map<string, ArchiveEntry>> {
     if (source.size >= 4) {
       const head = await source.read(0, 4);
       const kind = magicCompression(head);
       if (kind !== 'none') {
-        throw new ImageSourceError('unknown-format', `${label} is ${kind}-compressed; decompress it first (e.g. ${kind === 'gzip' ? 'gunzip' : 'unzstd'}) and open the .tar`);
+        throw new ImageSourceError(
+          'unknown-format',
+          `${label} is ${kind}-compressed; decompress it first (e.g. ${kind === 'gzip' ? 'gunzip' : 'unzstd'}) and open the .tar`,
+        );
       }
     }
     const input = new SkippingInput(source, cancellation);
@@ -146,17 +165,28 @@ export class ArchiveStore implements Store {
     try {
       for await (const entry of readTar(input, { drainTrailing: false, ...(cancellation ? { cancellation } : {}) })) {
         const name = confinePath(entry.name, entry.headerOffset);
-        if (entry.type === 'file' && entry.size > 0) input.skip(entry.headerOffset + 512, entry.headerOffset + 512 + entry.size);
+        if (entry.type === 'file' && entry.size > 0)
+          input.skip(entry.headerOffset + 512, entry.headerOffset + 512 + entry.size);
         if (name === '' || entry.type === 'directory') continue;
         if (entry.type !== 'file' && entry.type !== 'symlink' && entry.type !== 'hardlink') continue;
         if (members.has(name)) {
-          throw new ImageSourceError('unknown-format', `${label}: the member ${show(name)} appears twice; an image archive names each file once`);
+          throw new ImageSourceError(
+            'unknown-format',
+            `${label}: the member ${show(name)} appears twice; an image archive names each file once`,
+          );
         }
-        if (members.size >= MAX_ARCHIVE_MEMBERS) throw new ImageSourceError('unknown-format', `${label} has more than ${MAX_ARCHIVE_MEMBERS} members`);
-        members.set(name, { type: entry.type, offset: entry.headerOffset + 512, size: entry.size, linkName: entry.linkName });
+        if (members.size >= MAX_ARCHIVE_MEMBERS)
+          throw new ImageSourceError('unknown-format', `${label} has more than ${MAX_ARCHIVE_MEMBERS} members`);
+        members.set(name, {
+          type: entry.type,
+          offset: entry.headerOffset + 512,
+          size: entry.size,
+          linkName: entry.linkName,
+        });
       }
     } catch (e) {
-      if (e instanceof TarFormatError) throw new ImageSourceError('unknown-format', `${label} is not a usable tar archive: ${e.message}`);
+      if (e instanceof TarFormatError)
+        throw new ImageSourceError('unknown-format', `${label} is not a usable tar archive: ${e.message}`);
       throw e;
     }
     return members;
@@ -175,13 +205,26 @@ export class ArchiveStore implements Store {
       if (m.type === 'file') return m;
       let next: string;
       try {
-        next = m.type === 'hardlink' ? confinePath(m.linkName) : confinePath(m.linkName.startsWith('/') ? m.linkName.slice(1) : path.posix.join(path.posix.dirname(current), m.linkName));
+        next =
+          m.type === 'hardlink'
+            ? confinePath(m.linkName)
+            : confinePath(
+                m.linkName.startsWith('/')
+                  ? m.linkName.slice(1)
+                  : path.posix.join(path.posix.dirname(current), m.linkName),
+              );
       } catch {
-        throw new ImageSourceError('missing-blob', `${this.label}: the member ${show(current)} links to ${show(m.linkName)}, outside the archive`);
+        throw new ImageSourceError(
+          'missing-blob',
+          `${this.label}: the member ${show(current)} links to ${show(m.linkName)}, outside the archive`,
+        );
       }
       current = next;
     }
-    throw new ImageSourceError('missing-blob', `${this.label}: the member ${show(name)} is a chain of more than 8 links`);
+    throw new ImageSourceError(
+      'missing-blob',
+      `${this.label}: the member ${show(name)} is a chain of more than 8 links`,
+    );
   }
 
   async open(name: string): Promise<Member | undefined> {
@@ -198,7 +241,6 @@ export class ArchiveStore implements Store {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Reading blobs.
 
@@ -212,7 +254,12 @@ export const blobPath = (digest: string, what: string): string => {
 };
 
 /** Reads a whole small member (at most `max` bytes). */
-export async function readSmall(store: Store, name: string, what: string, max = MAX_JSON_SIZE): Promise<Uint8Array | undefined> {
+export async function readSmall(
+  store: Store,
+  name: string,
+  what: string,
+  max = MAX_JSON_SIZE,
+): Promise<Uint8Array | undefined> {
   const m = await store.open(name);
   if (!m) return undefined;
   try {
@@ -224,21 +271,37 @@ export async function readSmall(store: Store, name: string, what: string, max = 
 }
 
 /** Reads a JSON blob named by a descriptor, checking its size and digest before parsing. */
-export async function readJsonBlob(store: Store, d: Descriptor, what: string): Promise<{ json: unknown; bytes: Uint8Array }> {
+export async function readJsonBlob(
+  store: Store,
+  d: Descriptor,
+  what: string,
+): Promise<{ json: unknown; bytes: Uint8Array }> {
   checkJsonSize(d.size, what);
   const name = blobPath(d.digest, what);
   const m = await store.open(name);
-  if (!m) throw new ImageSourceError('missing-blob', `${store.label}: ${what} (${d.digest}) is not in the source (no ${name})`);
+  if (!m)
+    throw new ImageSourceError(
+      'missing-blob',
+      `${store.label}: ${what} (${d.digest}) is not in the source (no ${name})`,
+    );
   let bytes: Uint8Array;
   try {
-    if (m.size !== d.size) throw new ImageSourceError('size-mismatch', `${store.label}: ${what} (${shortDigest(d.digest)}) is ${m.size} bytes; its descriptor says ${d.size}`);
+    if (m.size !== d.size)
+      throw new ImageSourceError(
+        'size-mismatch',
+        `${store.label}: ${what} (${shortDigest(d.digest)}) is ${m.size} bytes; its descriptor says ${d.size}`,
+      );
     bytes = await m.source.read(m.offset, m.size);
   } finally {
     await m.close();
   }
   const algorithm = parseDigest(d.digest, what).algorithm;
   const actual = `${algorithm}:${hashOf(algorithm).update(bytes).digest('hex')}`;
-  if (actual !== d.digest) throw new ImageSourceError('digest-mismatch', `${store.label}: ${what} does not match its digest: expected ${d.digest}, got ${actual}`);
+  if (actual !== d.digest)
+    throw new ImageSourceError(
+      'digest-mismatch',
+      `${store.label}: ${what} does not match its digest: expected ${d.digest}, got ${actual}`,
+    );
   return { json: parseJsonBytes(bytes, `${store.label}: ${what}`), bytes };
 }
 
@@ -292,7 +355,11 @@ export class RawReader {
 }
 
 /** Hashes a whole member (for a compressed docker save layer whose stored digest is not in its name). */
-export async function hashMember(member: Member, cancellation: CancellationLike | undefined, what: string): Promise<string> {
+export async function hashMember(
+  member: Member,
+  cancellation: CancellationLike | undefined,
+  what: string,
+): Promise<string> {
   const raw = new RawReader(member, 'sha256', cancellation ? { cancellation } : {}, what);
   await raw.drain();
   return `sha256:${raw.hash.digest('hex')}`;

@@ -44,10 +44,21 @@ interface Verdict {
   readonly chain: boolean;
 }
 
-const CHAIN_CHECKS = ['chain.parse', 'chain.root', 'chain.signatures', 'chain.names', 'chain.validity', 'chain.constraints'];
+const CHAIN_CHECKS = [
+  'chain.parse',
+  'chain.root',
+  'chain.signatures',
+  'chain.names',
+  'chain.validity',
+  'chain.constraints',
+];
 
 function ours(doc: Uint8Array, at: Date, rootPem?: string): Verdict & { report: VerifyReport } {
-  const report = verifyAttestation(doc, { at, ...(rootPem ? { roots: [{ pem: rootPem }] } : {}) }, nodeAttestationCrypto);
+  const report = verifyAttestation(
+    doc,
+    { at, ...(rootPem ? { roots: [{ pem: rootPem }] } : {}) },
+    nodeAttestationCrypto,
+  );
   const st = (code: string) => report.checks.find((c) => c.code === code)?.status;
   return {
     report,
@@ -108,7 +119,11 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       const doc = loadFixture(file);
       const a = ours(doc, docTime(file));
       const b = await peer(doc, docTime(file), PIN);
-      assert.deepEqual({ decoded: a.decoded, signature: a.signature, chain: a.chain }, { decoded: true, signature: true, chain: true }, `${file}: ${a.report.summary}`);
+      assert.deepEqual(
+        { decoded: a.decoded, signature: a.signature, chain: a.chain },
+        { decoded: true, signature: true, chain: true },
+        `${file}: ${a.report.summary}`,
+      );
       assert.deepEqual(b, { decoded: true, signature: true, chain: true }, file);
       consumed++;
     }
@@ -125,7 +140,11 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       const b = await peer(doc, at, PIN);
       const mine = { decoded: a.decoded, signature: a.signature, chain: a.chain };
       const theirs = { decoded: b.decoded, signature: b.signature, chain: b.chain };
-      assert.deepEqual(mine, theirs, `${file}: ours ${JSON.stringify(mine)} (${a.report.summary}), peer ${JSON.stringify(b)}`);
+      assert.deepEqual(
+        mine,
+        theirs,
+        `${file}: ours ${JSON.stringify(mine)} (${a.report.summary}), peer ${JSON.stringify(b)}`,
+      );
       // And both match expected.json.
       assert.equal(mine.decoded, e.decodes, file);
       if (e.decodes) {
@@ -140,7 +159,11 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
   it('the time negatives of SOURCES.md and "now": both reject the chain and keep the signature', async () => {
     const file = 'evervault-2022-10-13-prod.cbor';
     const e = expectedFor(file);
-    const times = [new Date(opensslDate(e.leaf_not_after as string).getTime() + 1000), new Date(opensslDate(e.leaf_not_before as string).getTime() - 1000), new Date()];
+    const times = [
+      new Date(opensslDate(e.leaf_not_after as string).getTime() + 1000),
+      new Date(opensslDate(e.leaf_not_before as string).getTime() - 1000),
+      new Date(),
+    ];
     for (const at of times) {
       const a = ours(loadFixture(file), at);
       const b = await peer(loadFixture(file), at, PIN);
@@ -157,7 +180,10 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
     assert.equal(b.decoded, false);
     assert.match(b.error ?? '', /Invalid COSE Sign1/);
     const a = ours(doc, at);
-    assert.deepEqual({ decoded: a.decoded, signature: a.signature, chain: a.chain }, { decoded: true, signature: true, chain: true });
+    assert.deepEqual(
+      { decoded: a.decoded, signature: a.signature, chain: a.chain },
+      { decoded: true, signature: true, chain: true },
+    );
     // Who is right: spec 1.1 says a verifier must accept the tagged form (COSE_Sign1_Tagged, RFC 9052
     // section 2), the tag is outside Sig_structure, and node:crypto verifies the signature of the
     // tagged document with its leaf key. The untagged original is accepted by both.
@@ -184,7 +210,8 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       // The peer has no single verdict; "accepts" means it decodes, the signature verifies and the chain holds.
       assert.equal(b.decoded && b.signature && b.chain, false, `${label}: the peer accepts`);
       // When both read the document, they agree on the signature.
-      if (a.decoded && b.decoded && a.report.checks.find((c) => c.code === 'chain.parse')?.status === 'pass') assert.equal(a.signature, b.signature, label);
+      if (a.decoded && b.decoded && a.report.checks.find((c) => c.code === 'chain.parse')?.status === 'pass')
+        assert.equal(a.signature, b.signature, label);
       consumed++;
     }
     assert.equal(consumed, 60);
@@ -205,12 +232,25 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
         { name: 'root', ext: EXT.root, days: 3650 }, // 0
         { name: 'regional', issuer: 0, ext: EXT.intermediate(2) }, // 1
         { name: 'zonal', issuer: 1, ext: EXT.intermediate(1) }, // 2
-        { name: 'instance', issuer: 2, ext: ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign', 'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid'] }, // 3
+        {
+          name: 'instance',
+          issuer: 2,
+          ext: [
+            'basicConstraints=critical,CA:TRUE,pathlen:0',
+            'keyUsage=critical,keyCertSign',
+            'subjectKeyIdentifier=hash',
+            'authorityKeyIdentifier=keyid',
+          ],
+        }, // 3
         { name: 'leaf', issuer: 3, ext: EXT.leaf }, // 4
         { name: 'int-pathlen0', issuer: 0, ext: EXT.intermediate(0) }, // 5
         { name: 'int-below', issuer: 5, ext: EXT.intermediate(0) }, // 6
         { name: 'leaf-pathlen', issuer: 6, ext: EXT.leaf }, // 7
-        { name: 'int-cafalse', issuer: 0, ext: ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign'] }, // 8
+        {
+          name: 'int-cafalse',
+          issuer: 0,
+          ext: ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign'],
+        }, // 8
         { name: 'leaf-cafalse', issuer: 8, ext: EXT.leaf }, // 9
         { name: 'int-ok', issuer: 0, ext: EXT.intermediate(0) }, // 10
         { name: 'leaf-no-digsig', issuer: 10, ext: ['basicConstraints=critical,CA:FALSE', 'keyUsage=keyAgreement'] }, // 11
@@ -229,7 +269,11 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
 
     it('an AWS-shaped chain (4 CAs and a leaf): both valid', async () => {
       const { a, b } = await both('leaf', ['root', 'regional', 'zonal', 'instance']);
-      assert.deepEqual({ decoded: a.decoded, signature: a.signature, chain: a.chain }, { decoded: true, signature: true, chain: true }, a.report.summary);
+      assert.deepEqual(
+        { decoded: a.decoded, signature: a.signature, chain: a.chain },
+        { decoded: true, signature: true, chain: true },
+        a.report.summary,
+      );
       assert.deepEqual(b, { decoded: true, signature: true, chain: true });
     });
 
@@ -253,7 +297,7 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       assert.match(v.output, /path length constraint exceeded/);
     });
 
-    it('known difference: cabundle out of order (zonal before regional): the peer builds the path anyway, the engine follows the spec\'s fixed order', async () => {
+    it("known difference: cabundle out of order (zonal before regional): the peer builds the path anyway, the engine follows the spec's fixed order", async () => {
       const { a, b, at } = await both('leaf', ['root', 'zonal', 'regional', 'instance']);
       assert.equal(b.chain, true);
       assert.equal(a.chain, false);

@@ -12,7 +12,12 @@
 // signature (made with an openssl CA), so that the duplicate is the only reason to reject them.
 import * as assert from 'node:assert/strict';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { AWS_NITRO_ROOT_G1_PEM, firstCertificateDer, verifyAttestation, type VerifyReport } from '../../../../src/engine';
+import {
+  AWS_NITRO_ROOT_G1_PEM,
+  firstCertificateDer,
+  verifyAttestation,
+  type VerifyReport,
+} from '../../../../src/engine';
 import { nodeAttestationCrypto } from '../../../../src/engine/node';
 import {
   EXT,
@@ -67,7 +72,16 @@ const GROUPS: readonly Group[] = [
 type Msg =
   | { kind: 'start'; id: number }
   | { kind: 'fail'; id: number; what: string }
-  | { kind: 'done'; valid: number; invalid: number; failedCodes: Record<string, number>; rssBase: number; rssPeak: number; slowestMs: number; slowestCase: number };
+  | {
+      kind: 'done';
+      valid: number;
+      invalid: number;
+      failedCodes: Record<string, number>;
+      rssBase: number;
+      rssPeak: number;
+      slowestMs: number;
+      slowestCase: number;
+    };
 
 // ---------------------------------------------------------------------------------------------
 // Case generators (deterministic in the case's seed).
@@ -76,7 +90,8 @@ const DOCS = [...REAL_FILES, TAGGED_FILE];
 const CHECK_STATUSES = new Set(['pass', 'fail', 'warn', 'skip']);
 const G1_DER = firstCertificateDer(AWS_NITRO_ROOT_G1_PEM);
 
-const asText = (rng: Prng, bytes: Uint8Array): string => (rng.next() < 0.5 ? Buffer.from(bytes).toString('base64') : hex(bytes));
+const asText = (rng: Prng, bytes: Uint8Array): string =>
+  rng.next() < 0.5 ? Buffer.from(bytes).toString('base64') : hex(bytes);
 
 function randomCase(rng: Prng): Uint8Array | string {
   const len = rng.pick([0, 1, 2, 3, 5, 8, 17, 64, 500, 4000, 9000]);
@@ -88,7 +103,10 @@ function randomCase(rng: Prng): Uint8Array | string {
     b[1] = 0x84;
   }
   if (r > 0.85) {
-    const alphabet = rng.next() < 0.5 ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n' : '0123456789abcdefABCDEF \nx';
+    const alphabet =
+      rng.next() < 0.5
+        ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n'
+        : '0123456789abcdefABCDEF \nx';
     return Array.from({ length: len }, () => alphabet[rng.int(0, alphabet.length - 1)]).join('');
   }
   return b;
@@ -159,12 +177,30 @@ function structuralCases(): (Uint8Array | string)[] {
   cases.push(envelope(concat(...Array.from({ length: 50000 }, () => Uint8Array.of(0xa1, 0x00)), Uint8Array.of(0x00))));
   cases.push(envelope(concat(repeat(0xc6, 100000), Uint8Array.of(0x00))));
   cases.push(envelope(concat(repeat(0x9f, 50000), repeat(0xff, 50000))));
-  cases.push(encodeSign1({ protectedBytes: concat(repeat(0x81, 1000), Uint8Array.of(0)), payload: l.payload, signature: l.signature }));
+  cases.push(
+    encodeSign1({
+      protectedBytes: concat(repeat(0x81, 1000), Uint8Array.of(0)),
+      payload: l.payload,
+      signature: l.signature,
+    }),
+  );
   cases.push(concat(Uint8Array.of(0x84), cBstr(l.protectedBytes), repeat(0x81, 100000), Uint8Array.of(0)));
   cases.push(withValue('pcrs', concat(repeat(0xa1, 20000), repeat(0x00, 20000))));
   cases.push(withValue('cabundle', concat(repeat(0x81, 100000), Uint8Array.of(0x40))));
   // Huge declared lengths (2^32, 2^32 - 1 and 2^64 - 1 items or bytes) at the top, in the envelope and in payload fields.
-  for (const [m, arg] of [[0x9b, u64max], [0x9b, two32], [0x9a, u32max], [0xbb, u64max], [0xbb, two32], [0xba, u32max], [0x5b, u64max], [0x5b, two32], [0x5a, u32max], [0x7b, u64max], [0x7a, u32max]] as const) {
+  for (const [m, arg] of [
+    [0x9b, u64max],
+    [0x9b, two32],
+    [0x9a, u32max],
+    [0xbb, u64max],
+    [0xbb, two32],
+    [0xba, u32max],
+    [0x5b, u64max],
+    [0x5b, two32],
+    [0x5a, u32max],
+    [0x7b, u64max],
+    [0x7a, u32max],
+  ] as const) {
     const h = concat(Uint8Array.of(m), arg);
     cases.push(concat(Uint8Array.of(0x84), h));
     cases.push(concat(Uint8Array.of(0xd2), h));
@@ -189,13 +225,46 @@ function structuralCases(): (Uint8Array | string)[] {
   cases.push(envelope(Uint8Array.of(0xbf, 0xff, 0xff))); // a second break
   cases.push(envelope(concat(Uint8Array.of(0xbf), ...p.entries.flatMap((e) => [e.key, e.value])))); // never ends
   cases.push(envelope(concat(Uint8Array.of(0x9f), repeat(0x00, 200000), Uint8Array.of(0xff)))); // 200000 items
-  cases.push(envelope(concat(Uint8Array.of(0xbf), ...Array.from({ length: 40000 }, (_, i) => cUint(i)).flatMap((k) => [k, Uint8Array.of(0xf6)]), Uint8Array.of(0xff)))); // 40000 distinct keys
-  cases.push(withValue('module_id', concat(Uint8Array.of(0x7f), ...Array.from({ length: 30000 }, () => Uint8Array.of(0x61, 0x41)), Uint8Array.of(0xff)))); // 30000 text chunks
-  cases.push(withValue('certificate', concat(Uint8Array.of(0x5f), ...Array.from({ length: 30000 }, () => Uint8Array.of(0x40)), Uint8Array.of(0xff)))); // 30000 empty chunks
+  cases.push(
+    envelope(
+      concat(
+        Uint8Array.of(0xbf),
+        ...Array.from({ length: 40000 }, (_, i) => cUint(i)).flatMap((k) => [k, Uint8Array.of(0xf6)]),
+        Uint8Array.of(0xff),
+      ),
+    ),
+  ); // 40000 distinct keys
+  cases.push(
+    withValue(
+      'module_id',
+      concat(
+        Uint8Array.of(0x7f),
+        ...Array.from({ length: 30000 }, () => Uint8Array.of(0x61, 0x41)),
+        Uint8Array.of(0xff),
+      ),
+    ),
+  ); // 30000 text chunks
+  cases.push(
+    withValue(
+      'certificate',
+      concat(Uint8Array.of(0x5f), ...Array.from({ length: 30000 }, () => Uint8Array.of(0x40)), Uint8Array.of(0xff)),
+    ),
+  ); // 30000 empty chunks
   // The payload as an indefinite-length byte string whose chunks join to the real payload (still the same bytes).
-  cases.push(concat(Uint8Array.of(0x84), cBstr(l.protectedBytes), Uint8Array.of(0xa0, 0x5f), cBstr(l.payload.subarray(0, 1000)), cBstr(l.payload.subarray(1000)), Uint8Array.of(0xff), cBstr(l.signature)));
+  cases.push(
+    concat(
+      Uint8Array.of(0x84),
+      cBstr(l.protectedBytes),
+      Uint8Array.of(0xa0, 0x5f),
+      cBstr(l.payload.subarray(0, 1000)),
+      cBstr(l.payload.subarray(1000)),
+      Uint8Array.of(0xff),
+      cBstr(l.signature),
+    ),
+  );
   // Other oddities: reserved additional information, two-byte simple values, invalid UTF-8, an oversize input.
-  for (const b of [0x1c, 0x1d, 0x1e, 0x3c, 0x5c, 0x7c, 0x9c, 0xbc, 0xdc, 0xfc, 0xfd, 0xfe]) cases.push(envelope(Uint8Array.of(b)));
+  for (const b of [0x1c, 0x1d, 0x1e, 0x3c, 0x5c, 0x7c, 0x9c, 0xbc, 0xdc, 0xfc, 0xfd, 0xfe])
+    cases.push(envelope(Uint8Array.of(b)));
   cases.push(envelope(Uint8Array.of(0xf8, 0x00)));
   cases.push(withValue('module_id', Uint8Array.of(0x63, 0xff, 0xfe, 0xfd)));
   cases.push(withValue('timestamp', Uint8Array.of(0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)));
@@ -228,7 +297,8 @@ function checkReport(r: VerifyReport): string | undefined {
   if (typeof r.summary !== 'string' || r.summary.length === 0) return 'no summary';
   if (!Array.isArray(r.checks) || r.checks.length === 0) return 'no checks';
   for (const c of r.checks) {
-    if (typeof c.code !== 'string' || !CHECK_STATUSES.has(c.status) || typeof c.reason !== 'string') return `malformed check ${JSON.stringify(c)}`;
+    if (typeof c.code !== 'string' || !CHECK_STATUSES.has(c.status) || typeof c.reason !== 'string')
+      return `malformed check ${JSON.stringify(c)}`;
   }
   if (r.valid !== !r.checks.some((c) => c.status === 'fail')) return 'valid disagrees with the checks';
   if (!(r.at instanceof Date) || Number.isNaN(r.at.getTime())) return 'no verification time';
@@ -239,7 +309,8 @@ function checkReport(r: VerifyReport): string | undefined {
     if (!bytes) return 'valid without decoded bytes';
     try {
       const p = splitPayload(sign1Layout(bytes).payload);
-      if (hex(cabundleOf(p)[0] ?? new Uint8Array()) !== hex(G1_DER)) return 'valid but cabundle[0] is not the pinned root';
+      if (hex(cabundleOf(p)[0] ?? new Uint8Array()) !== hex(G1_DER))
+        return 'valid but cabundle[0] is not the pinned root';
       if (!nodeVerifySign1(bytes, certificateOf(p))) return 'valid but node:crypto rejects the signature';
     } catch (e) {
       return `valid but the test walker cannot read it: ${e instanceof Error ? e.message : String(e)}`;
@@ -261,7 +332,9 @@ function runGroup(group: Group, post: (m: Msg) => void): void {
   const failedCodes: Record<string, number> = {};
   const gen = generators[group.name];
   for (let i = 0; i < count; i++) {
-    const input = cases ? (cases[i] as Uint8Array | string) : (gen as (rng: Prng, i: number) => Uint8Array | string)(new Prng(group.seed + i), i);
+    const input = cases
+      ? (cases[i] as Uint8Array | string)
+      : (gen as (rng: Prng, i: number) => Uint8Array | string)(new Prng(group.seed + i), i);
     post({ kind: 'start', id: i });
     const t0 = performance.now();
     let r: VerifyReport;
@@ -347,7 +420,10 @@ if (isMainThread) {
       it(`${group.name}: ${what} each return a report within ${CASE_LIMIT_MS} ms, RSS growth < ${RSS_GROWTH_LIMIT / 1048576} MB`, async () => {
         const done = await runInWorker(group);
         assert.equal(done.valid + done.invalid, group.cases < 0 ? structuralCases().length : group.cases);
-        assert.ok(done.rssPeak - done.rssBase < RSS_GROWTH_LIMIT, `RSS grew by ${((done.rssPeak - done.rssBase) / 1048576).toFixed(0)} MB`);
+        assert.ok(
+          done.rssPeak - done.rssBase < RSS_GROWTH_LIMIT,
+          `RSS grew by ${((done.rssPeak - done.rssBase) / 1048576).toFixed(0)} MB`,
+        );
         assert.ok(done.slowestMs < CASE_LIMIT_MS, `case ${done.slowestCase}: ${done.slowestMs} ms`);
         if (group.name === 'structural abuse') {
           // Nothing in this group is a valid document; the engine must say why at the envelope or payload level.
@@ -390,9 +466,26 @@ if (isMainThread) {
       after(() => removeDir(dir));
 
       const base = (indefinite = false): PayloadParts =>
-        buildPayload({ moduleId: 'i-0123456789abcdef0-enc0123456789abcdef', timestamp: Date.now(), pcrs: samplePcrs(), certificate: leaf.der, cabundle: [root.der, int.der] }, indefinite);
-      const judge = (p: PayloadParts, protectedBytes = ES384_PROTECTED) => verifyAttestation(signedDocument(leaf.keyPem, joinPayload(p), protectedBytes), { roots: [{ pem: root.certPem }], at: 'document' }, nodeAttestationCrypto);
-      const withExtra = (p: PayloadParts, key: Uint8Array, value: Uint8Array): PayloadParts => ({ entries: [...p.entries, { key, value }], indefinite: p.indefinite });
+        buildPayload(
+          {
+            moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+            timestamp: Date.now(),
+            pcrs: samplePcrs(),
+            certificate: leaf.der,
+            cabundle: [root.der, int.der],
+          },
+          indefinite,
+        );
+      const judge = (p: PayloadParts, protectedBytes = ES384_PROTECTED) =>
+        verifyAttestation(
+          signedDocument(leaf.keyPem, joinPayload(p), protectedBytes),
+          { roots: [{ pem: root.certPem }], at: 'document' },
+          nodeAttestationCrypto,
+        );
+      const withExtra = (p: PayloadParts, key: Uint8Array, value: Uint8Array): PayloadParts => ({
+        entries: [...p.entries, { key, value }],
+        indefinite: p.indefinite,
+      });
       const statusOf = (r: VerifyReport, code: string) => r.checks.find((c) => c.code === code)?.status;
 
       it('control: the same payload without a duplicate is valid (definite and indefinite map)', () => {
@@ -404,7 +497,9 @@ if (isMainThread) {
 
       it('module_id twice (the second one different), in a definite and in an indefinite-length map: rejected', () => {
         for (const indefinite of [false, true]) {
-          const r = judge(withExtra(base(indefinite), cText('module_id'), cText('i-ffffffffffffffff0-encffffffffffffffff')));
+          const r = judge(
+            withExtra(base(indefinite), cText('module_id'), cText('i-ffffffffffffffff0-encffffffffffffffff')),
+          );
           assert.equal(r.valid, false, `${indefinite}: ${r.summary}`);
           assert.equal(statusOf(r, 'payload.syntax'), 'fail');
           assert.match(r.checks.find((c) => c.code === 'payload.syntax')?.reason ?? '', /same key twice|duplicate/i);
@@ -442,7 +537,11 @@ if (isMainThread) {
         const p = splitPayload(l.payload);
         const nonce = p.entries[entryIndex(p, 'nonce')];
         assert.ok(nonce);
-        const dup = encodeSign1({ protectedBytes: l.protectedBytes, payload: joinPayload(withExtra(p, nonce.key, cBstr(new Uint8Array(32)))), signature: l.signature });
+        const dup = encodeSign1({
+          protectedBytes: l.protectedBytes,
+          payload: joinPayload(withExtra(p, nonce.key, cBstr(new Uint8Array(32)))),
+          signature: l.signature,
+        });
         const r = verifyAttestation(dup, { at: 'document' }, nodeAttestationCrypto);
         assert.equal(r.valid, false);
         assert.equal(statusOf(r, 'payload.syntax'), 'fail');
@@ -455,7 +554,11 @@ if (isMainThread) {
         // string "module_id" and the Map keeps the second value. A validly signed document can thus
         // show one module_id to a verifier that reads the first key and another to this engine.
         const r = judge(withExtra(base(), cText('module_id', 1), cText('i-ffffffffffffffff0-encffffffffffffffff')));
-        assert.equal(statusOf(r, 'payload.syntax'), 'fail', `the duplicate was not noticed (valid: ${r.valid}); module_id reported as ${r.document?.moduleId}`);
+        assert.equal(
+          statusOf(r, 'payload.syntax'),
+          'fail',
+          `the duplicate was not noticed (valid: ${r.valid}); module_id reported as ${r.document?.moduleId}`,
+        );
         assert.equal(r.valid, false);
       });
     });

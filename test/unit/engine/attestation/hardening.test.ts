@@ -8,9 +8,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeAttestation } from '../../../../src/engine/attestation/document';
 import { decodedToJson, reportToJson } from '../../../../src/engine/attestation/json';
-import { EMULATOR_DEVELOPMENT_ROOT_CN, verifyAttestation, type VerifyOptions, type VerifyReport } from '../../../../src/engine/attestation/verify';
+import {
+  EMULATOR_DEVELOPMENT_ROOT_CN,
+  verifyAttestation,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../../../../src/engine/attestation/verify';
 import { nodeAttestationCrypto } from '../../../../src/engine/node/attestationCrypto';
-import { DEVELOPMENT_ROOT_CN, DevelopmentCa, createAttestationDocument } from '../../../../src/engine/node/devAttestation';
+import {
+  DEVELOPMENT_ROOT_CN,
+  DevelopmentCa,
+  createAttestationDocument,
+} from '../../../../src/engine/node/devAttestation';
 import { certificatesFromFile } from '../../../../src/engine/util/pem';
 import {
   ROOT_PEM,
@@ -34,7 +43,8 @@ import {
   type PayloadParts,
 } from './helpers';
 
-const verify = (input: Uint8Array | string, options: VerifyOptions): VerifyReport => verifyAttestation(input, options, nodeAttestationCrypto);
+const verify = (input: Uint8Array | string, options: VerifyOptions): VerifyReport =>
+  verifyAttestation(input, options, nodeAttestationCrypto);
 const status = (r: VerifyReport, code: string): string | undefined => r.checks.find((c) => c.code === code)?.status;
 const reasonOf = (r: VerifyReport, code: string): string => r.checks.find((c) => c.code === code)?.reason ?? '';
 const failed = (r: VerifyReport): string[] => r.checks.filter((c) => c.status === 'fail').map((c) => c.code);
@@ -57,13 +67,22 @@ const PROD_TIMESTAMP = 1665651482136;
 /** The document with its payload changed by `change` (the signature is kept, so it no longer verifies). */
 function withPayload(doc: Uint8Array, change: (p: PayloadParts) => PayloadParts): Uint8Array {
   const l = sign1Layout(doc);
-  return encodeSign1({ protectedBytes: l.protectedBytes, payload: joinPayload(change(splitPayload(l.payload))), signature: l.signature, tagged: l.tagged });
+  return encodeSign1({
+    protectedBytes: l.protectedBytes,
+    payload: joinPayload(change(splitPayload(l.payload))),
+    signature: l.signature,
+    tagged: l.tagged,
+  });
 }
 
 /** Renames a payload key (same length or not): the entry keeps its value. */
 function renameKey(p: PayloadParts, from: string, to: string): PayloadParts {
   const k = hex(Uint8Array.from(Buffer.concat([Buffer.of(0x60 + from.length), Buffer.from(from)])));
-  const entries = p.entries.map((e) => (hex(e.key) === k ? { key: Uint8Array.from(Buffer.concat([Buffer.of(0x60 + to.length), Buffer.from(to)])), value: e.value } : { ...e }));
+  const entries = p.entries.map((e) =>
+    hex(e.key) === k
+      ? { key: Uint8Array.from(Buffer.concat([Buffer.of(0x60 + to.length), Buffer.from(to)])), value: e.value }
+      : { ...e },
+  );
   return { entries, indefinite: p.indefinite };
 }
 
@@ -91,13 +110,19 @@ describe('(unit) attestation: NitroTPM (instance) documents', function () {
     assert.equal(d.document.kind, 'nitrotpm');
     assert.equal(d.document.moduleId, TPM.moduleId);
     assert.equal(d.document.timestamp, TPM.timestamp);
-    assert.deepEqual([...d.document.pcrs.keys()], Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual(
+      [...d.document.pcrs.keys()],
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     assert.equal(hex(d.document.pcrs.get(4) as Uint8Array), TPM.pcr4);
     assert.equal(hex(d.document.pcrs.get(7) as Uint8Array), TPM.pcr7);
     assert.equal(d.document.publicKey.state, 'null');
     assert.equal(d.document.userData.state, 'null');
     assert.equal(d.document.nonce.state === 'present' ? hex(d.document.nonce.value) : '', TPM.nonce);
-    assert.deepEqual(d.problems.filter((p) => p.severity === 'error'), []);
+    assert.deepEqual(
+      d.problems.filter((p) => p.severity === 'error'),
+      [],
+    );
     const json = decodedToJson(d);
     assert.equal(json['kind'], 'nitrotpm');
     assert.equal(json['kind_label'], 'NitroTPM (instance) attestation');
@@ -131,33 +156,70 @@ describe('(unit) attestation: NitroTPM (instance) documents', function () {
     const at = Buffer.from(payload).indexOf(Buffer.from(TPM.pcr4, 'hex'));
     assert.ok(at > 0);
     payload[at] = (payload[at] as number) ^ 1;
-    const r = verify(encodeSign1({ protectedBytes: l.protectedBytes, payload, signature: l.signature }), { at: 'document' });
+    const r = verify(encodeSign1({ protectedBytes: l.protectedBytes, payload, signature: l.signature }), {
+      at: 'document',
+    });
     assert.equal(r.valid, false);
     assert.equal(status(r, 'cose.signature'), 'fail');
   });
 
   it('an enclave image does not apply to it; PCR values given as such are compared with nitrotpm_pcrs', () => {
-    const image = verify(doc, { at: 'document', expectedPcrs: new Map([[0, '00'.repeat(48)]]), expectedPcrsFrom: 'enclave-image' });
+    const image = verify(doc, {
+      at: 'document',
+      expectedPcrs: new Map([[0, '00'.repeat(48)]]),
+      expectedPcrsFrom: 'enclave-image',
+    });
     assert.equal(image.valid, false);
     assert.equal(status(image, 'pcrs.expected'), 'fail');
-    assert.match(reasonOf(image, 'pcrs.expected'), /an enclave image's PCRs do not apply to a NitroTPM \(instance\) attestation document/);
+    assert.match(
+      reasonOf(image, 'pcrs.expected'),
+      /an enclave image's PCRs do not apply to a NitroTPM \(instance\) attestation document/,
+    );
     assert.deepEqual(image.pcrComparisons, []);
-    const values = verify(doc, { at: 'document', expectedPcrs: new Map([[4, TPM.pcr4], [7, TPM.pcr7]]) });
+    const values = verify(doc, {
+      at: 'document',
+      expectedPcrs: new Map([
+        [4, TPM.pcr4],
+        [7, TPM.pcr7],
+      ]),
+    });
     assert.equal(values.valid, true, values.summary);
-    assert.deepEqual(values.pcrComparisons.map((p) => p.match), [true, true]);
+    assert.deepEqual(
+      values.pcrComparisons.map((p) => p.match),
+      [true, true],
+    );
   });
 
   it('synthetic rule tests: both PCR maps, bad PCR keys and sizes, and a mislabelled module_id', () => {
     // Synthetic (derived from the real document; signatures no longer verify, syntax is what is checked).
-    const both = withPayload(doc, (p) => ({ entries: [...p.entries, { key: Uint8Array.from(Buffer.from('6470637273', 'hex')), value: cMap([[cUint(0), cBstr(new Uint8Array(48))]]) }], indefinite: p.indefinite }));
+    const both = withPayload(doc, (p) => ({
+      entries: [
+        ...p.entries,
+        {
+          key: Uint8Array.from(Buffer.from('6470637273', 'hex')),
+          value: cMap([[cUint(0), cBstr(new Uint8Array(48))]]),
+        },
+      ],
+      indefinite: p.indefinite,
+    }));
     const rb = verify(both, { at: 'document' });
     assert.equal(status(rb, 'payload.syntax'), 'fail');
     assert.match(reasonOf(rb, 'payload.syntax'), /both pcrs \(an enclave document\) and nitrotpm_pcrs/);
     assert.equal(decodeAttestation(both).kind, undefined);
-    const badKey = withPayload(doc, (p) => setEntry(p, 'nitrotpm_pcrs', cMap([[cUint(32), cBstr(new Uint8Array(48))]])));
-    assert.match(reasonOf(verify(badKey, {}), 'payload.syntax'), /nitrotpm_pcrs has the key 32; keys must be integers 0 to 31/);
-    const badSize = withPayload(doc, (p) => setEntry(p, 'nitrotpm_pcrs', cMap([[cUint(4), cBstr(new Uint8Array(20))]])));
-    assert.match(reasonOf(verify(badSize, {}), 'payload.syntax'), /PCR4 is 20 bytes; a PCR value is 32, 48 or 64 bytes/);
+    const badKey = withPayload(doc, (p) =>
+      setEntry(p, 'nitrotpm_pcrs', cMap([[cUint(32), cBstr(new Uint8Array(48))]])),
+    );
+    assert.match(
+      reasonOf(verify(badKey, {}), 'payload.syntax'),
+      /nitrotpm_pcrs has the key 32; keys must be integers 0 to 31/,
+    );
+    const badSize = withPayload(doc, (p) =>
+      setEntry(p, 'nitrotpm_pcrs', cMap([[cUint(4), cBstr(new Uint8Array(20))]])),
+    );
+    assert.match(
+      reasonOf(verify(badSize, {}), 'payload.syntax'),
+      /PCR4 is 20 bytes; a PCR value is 32, 48 or 64 bytes/,
+    );
     const empty = withPayload(doc, (p) => setEntry(p, 'nitrotpm_pcrs', cMap([])));
     assert.match(reasonOf(verify(empty, {}), 'payload.syntax'), /nitrotpm_pcrs has 0 entries; it must have 1 to 32/);
     // An enclave document whose PCR map is renamed to nitrotpm_pcrs: a NitroTPM document whose module_id says enclave.
@@ -178,7 +240,9 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
   it('--at-document-time uses the timestamp even when another field is wrong (no false expiry failures)', () => {
     const prod = loadFixture(PROD);
     // digest is wrong: the document is unreadable as a whole, but its timestamp is not.
-    const bad = withPayload(prod, (p) => setEntry(p, 'digest', Uint8Array.from(Buffer.concat([Buffer.of(0x66), Buffer.from('SHA256')]))));
+    const bad = withPayload(prod, (p) =>
+      setEntry(p, 'digest', Uint8Array.from(Buffer.concat([Buffer.of(0x66), Buffer.from('SHA256')]))),
+    );
     const r = verify(bad, { at: 'document' });
     assert.equal(r.at.getTime(), PROD_TIMESTAMP);
     assert.equal(r.timeNote, undefined);
@@ -193,7 +257,10 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
     const before = Date.now();
     const r = verify(noTime, { at: 'document' });
     assert.ok(r.at.getTime() >= before, 'the current time');
-    assert.match(r.timeNote ?? '', /the current time: the document's timestamp cannot be read, so it cannot be checked at its own time/);
+    assert.match(
+      r.timeNote ?? '',
+      /the current time: the document's timestamp cannot be read, so it cannot be checked at its own time/,
+    );
     assert.match(r.summary, /^INVALID at \S+ \(the current time: the document's timestamp cannot be read/);
     assert.equal(reportToJson(r)['timeNote'], r.timeNote);
   });
@@ -205,14 +272,21 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
     const reasons = r.checks.filter((c) => c.status === 'fail').map((c) => c.reason);
     assert.ok(reasons.length >= 2, reasons.join(' | '));
     assert.match(r.summary, new RegExp(`: ${reasons.length} checks failed: \\(1\\) `));
-    for (const [i, reason] of reasons.entries()) assert.ok(r.summary.includes(`(${i + 1}) ${reason.replace(/\.$/, '')}`), `reason ${i + 1} in ${r.summary}`);
-    assert.ok(!/pcrs is missing[^;]*\) intermediate/.test(r.summary) && !/missing intermediate/.test(r.summary), r.summary);
+    for (const [i, reason] of reasons.entries())
+      assert.ok(r.summary.includes(`(${i + 1}) ${reason.replace(/\.$/, '')}`), `reason ${i + 1} in ${r.summary}`);
+    assert.ok(
+      !/pcrs is missing[^;]*\) intermediate/.test(r.summary) && !/missing intermediate/.test(r.summary),
+      r.summary,
+    );
   });
 
   it('a real document that fails only on validity now suggests verifying at its own time', () => {
     const r = verify(loadFixture(PROD), {});
     assert.deepEqual(failed(r), ['chain.validity']);
-    assert.deepEqual(r.hints.map((h) => h.code), ['at-document-time']);
+    assert.deepEqual(
+      r.hints.map((h) => h.code),
+      ['at-document-time'],
+    );
     assert.match(r.hints[0]?.message ?? '', /valid at its own time \(2022-10-13T08:58:02\.136Z\)/);
     assert.deepEqual(reportToJson(r)['hints'], r.hints);
     assert.deepEqual(verify(loadFixture(PROD), { at: 'document' }).hints, [], 'no hint when it is valid');
@@ -239,7 +313,7 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
     assert.ok(d.problems.some((p) => p.field === 'timestamp' && /beyond the range of dates/.test(p.message)));
   });
 
-  describe('a document of the emulator\'s development CA', () => {
+  describe("a document of the emulator's development CA", () => {
     let stateDir: string;
     let devDoc: Uint8Array;
     let ca: DevelopmentCa;
@@ -247,7 +321,12 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
     before(async () => {
       stateDir = mkdtempSync(path.join(os.tmpdir(), 'nitro-attest-hint-'));
       ca = await DevelopmentCa.load(stateDir, { now: () => T0 });
-      devDoc = await createAttestationDocument({ ca, enclaveId: 'i-0123456789abcdef0-enc0123456789abcdef', pcrs: new Map([[0, new Uint8Array(48).fill(1)]]), timestamp: T0 });
+      devDoc = await createAttestationDocument({
+        ca,
+        enclaveId: 'i-0123456789abcdef0-enc0123456789abcdef',
+        pcrs: new Map([[0, new Uint8Array(48).fill(1)]]),
+        timestamp: T0,
+      });
     });
     after(() => rmSync(stateDir, { recursive: true, force: true }));
 
@@ -258,7 +337,10 @@ describe('(unit) attestation: verification time, reasons, hints, out-of-range ti
     it('verified without the development root: suggests trusting it; with it: no hint', () => {
       const r = verify(devDoc, { at: 'document' });
       assert.equal(status(r, 'chain.root'), 'fail');
-      assert.deepEqual(r.hints.map((h) => h.code), ['development-root']);
+      assert.deepEqual(
+        r.hints.map((h) => h.code),
+        ['development-root'],
+      );
       const ok = verify(devDoc, { at: 'document', roots: [{ der: ca.rootDer, label: 'dev', kind: 'development' }] });
       assert.equal(ok.valid, true, ok.summary);
       assert.deepEqual(ok.hints, []);
@@ -287,14 +369,36 @@ describe('(unit) attestation: root certificate files (PEM, several PEM, DER)', f
     // Two DER certificates one after another.
     assert.equal(certificatesFromFile(new Uint8Array(Buffer.concat([der, der]))).length, 2);
     // A PEM bundle: another certificate first (made by OpenSSL), then the AWS root.
-    const other = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', 'k.pem', '-subj', '/CN=other root', '-days', '2', '-out', 'other.pem'], dir);
+    const other = openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-384',
+        '-nodes',
+        '-keyout',
+        'k.pem',
+        '-subj',
+        '/CN=other root',
+        '-days',
+        '2',
+        '-out',
+        'other.pem',
+      ],
+      dir,
+    );
     assert.equal(other.status, 0, other.stderr);
     const bundle = `${readFileSync(path.join(dir, 'other.pem'), 'utf8')}\n${ROOT_PEM}\n`;
     const ders = certificatesFromFile(new Uint8Array(Buffer.from(bundle)));
     assert.equal(ders.length, 2);
     assert.equal(sha256Hex(ders[1] as Uint8Array), '641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b');
     assert.throws(() => certificatesFromFile(new Uint8Array(Buffer.from('hello'))), /neither DER nor PEM/);
-    assert.throws(() => certificatesFromFile(Uint8Array.of(0x30, 0x82, 0x10)), /starts like DER but is not a DER certificate/);
+    assert.throws(
+      () => certificatesFromFile(Uint8Array.of(0x30, 0x82, 0x10)),
+      /starts like DER but is not a DER certificate/,
+    );
     assert.throws(() => certificatesFromFile(new Uint8Array(0)), /empty/);
   });
 });

@@ -74,10 +74,14 @@ export function expectedFor(file: string): ExpectedDoc {
 }
 
 /** The 10 hardware documents (expected.json entries that are neither negative nor derived). */
-export const REAL_FILES: readonly string[] = EXPECTED.documents.map((d) => d.file).filter((f) => !f.startsWith('neg-') && !f.startsWith('derived-'));
+export const REAL_FILES: readonly string[] = EXPECTED.documents
+  .map((d) => d.file)
+  .filter((f) => !f.startsWith('neg-') && !f.startsWith('derived-'));
 /** The derived positive vector (tag 18 in front of a real document). */
 export const TAGGED_FILE = 'derived-evervault-2022-10-13-prod-tagged18.cbor';
-export const NEGATIVE_FILES: readonly string[] = EXPECTED.documents.map((d) => d.file).filter((f) => f.startsWith('neg-'));
+export const NEGATIVE_FILES: readonly string[] = EXPECTED.documents
+  .map((d) => d.file)
+  .filter((f) => f.startsWith('neg-'));
 
 export const loadFixture = (file: string): Uint8Array => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
 
@@ -210,10 +214,13 @@ export function head(major: number, value: number | bigint, size?: 0 | 1 | 2 | 4
 export const cUint = (n: number | bigint, size?: 0 | 1 | 2 | 4 | 8): Uint8Array => head(0, n, size);
 export const cNeg = (n: number): Uint8Array => head(1, -1 - n);
 export const cBstr = (b: Uint8Array, size?: 0 | 1 | 2 | 4 | 8): Uint8Array => concat(head(2, b.length, size), b);
-export const cText = (s: string, size?: 0 | 1 | 2 | 4 | 8): Uint8Array => concat(head(3, Buffer.byteLength(s), size), ascii(s));
+export const cText = (s: string, size?: 0 | 1 | 2 | 4 | 8): Uint8Array =>
+  concat(head(3, Buffer.byteLength(s), size), ascii(s));
 export const cArray = (items: readonly Uint8Array[]): Uint8Array => concat(head(4, items.length), ...items);
-export const cMap = (pairs: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array => concat(head(5, pairs.length), ...pairs.flat());
-export const cIndefMap = (pairs: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array => concat(Uint8Array.of(0xbf), ...pairs.flat(), Uint8Array.of(0xff));
+export const cMap = (pairs: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array =>
+  concat(head(5, pairs.length), ...pairs.flat());
+export const cIndefMap = (pairs: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array =>
+  concat(Uint8Array.of(0xbf), ...pairs.flat(), Uint8Array.of(0xff));
 export const C_NULL = Uint8Array.of(0xf6);
 
 // ---------------------------------------------------------------------------------------------
@@ -266,13 +273,21 @@ export interface Sign1Parts {
 }
 
 export function encodeSign1(p: Sign1Parts): Uint8Array {
-  const body = concat(Uint8Array.of(0x84), cBstr(p.protectedBytes), p.unprotected ?? Uint8Array.of(0xa0), cBstr(p.payload), cBstr(p.signature));
+  const body = concat(
+    Uint8Array.of(0x84),
+    cBstr(p.protectedBytes),
+    p.unprotected ?? Uint8Array.of(0xa0),
+    cBstr(p.payload),
+    cBstr(p.signature),
+  );
   return p.tagged ? concat(Uint8Array.of(0xd2), body) : body;
 }
 
 /** ES384 over Sig_structure with node:crypto, raw r‖s. */
 export function signEs384(keyPem: string, protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return new Uint8Array(nodeSign('sha384', sigStructure(protectedBytes, payload), { key: keyPem, dsaEncoding: 'ieee-p1363' }));
+  return new Uint8Array(
+    nodeSign('sha384', sigStructure(protectedBytes, payload), { key: keyPem, dsaEncoding: 'ieee-p1363' }),
+  );
 }
 
 /** Verifies a document's ES384 signature with node:crypto and the given leaf certificate (independent of the engine). */
@@ -280,7 +295,12 @@ export function nodeVerifySign1(doc: Uint8Array, leafDer: Uint8Array): boolean {
   const l = sign1Layout(doc);
   const key = new X509Certificate(Buffer.from(leafDer)).publicKey;
   try {
-    return nodeVerify('sha384', sigStructure(l.protectedBytes, l.payload), { key, dsaEncoding: 'ieee-p1363' }, l.signature);
+    return nodeVerify(
+      'sha384',
+      sigStructure(l.protectedBytes, l.payload),
+      { key, dsaEncoding: 'ieee-p1363' },
+      l.signature,
+    );
   } catch {
     return false;
   }
@@ -407,7 +427,8 @@ export function ensureOpenssl(): void {
       spawnSync('apt-get', ['update'], { stdio: 'ignore' });
       spawnSync('apt-get', ['install', '-y', 'openssl'], { stdio: 'ignore' });
     }
-    if (spawnSync('openssl', ['version']).status !== 0) throw new Error('the openssl CLI is required by these tests and is not installed (apt-get install openssl)');
+    if (spawnSync('openssl', ['version']).status !== 0)
+      throw new Error('the openssl CLI is required by these tests and is not installed (apt-get install openssl)');
   }
   opensslChecked = true;
 }
@@ -426,8 +447,17 @@ function opensslOk(args: string[], cwd?: string): string {
 
 /** Extension sections like AWS's (spec 3.2). */
 export const EXT = {
-  root: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign', 'subjectKeyIdentifier=hash'],
-  intermediate: (pathLen?: number) => [`basicConstraints=critical,CA:TRUE${pathLen === undefined ? '' : `,pathlen:${pathLen}`}`, 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign', 'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid'],
+  root: [
+    'basicConstraints=critical,CA:TRUE',
+    'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+    'subjectKeyIdentifier=hash',
+  ],
+  intermediate: (pathLen?: number) => [
+    `basicConstraints=critical,CA:TRUE${pathLen === undefined ? '' : `,pathlen:${pathLen}`}`,
+    'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+    'subjectKeyIdentifier=hash',
+    'authorityKeyIdentifier=keyid',
+  ],
   leaf: ['basicConstraints=critical,CA:FALSE', 'keyUsage=digitalSignature,nonRepudiation'],
 };
 
@@ -467,13 +497,44 @@ export function makeCerts(dir: string, specs: readonly CertSpec[]): MadeCert[] {
     const extFile = path.join(dir, `${s.name}.ext`);
     writeFileSync(keyFile, keyPem);
     writeFileSync(extFile, `[v3]\n${s.ext.join('\n')}\n`);
-    opensslOk(['req', '-new', '-key', keyFile, '-subj', `/C=US/O=Test/OU=nitro-enclaves-tests/CN=${s.name}`, '-out', csrFile]);
-    const common = ['-in', csrFile, '-days', String(s.days ?? 30), `-${s.md ?? 'sha384'}`, '-extfile', extFile, '-extensions', 'v3', '-set_serial', String(serial++), '-out', certFile];
+    opensslOk([
+      'req',
+      '-new',
+      '-key',
+      keyFile,
+      '-subj',
+      `/C=US/O=Test/OU=nitro-enclaves-tests/CN=${s.name}`,
+      '-out',
+      csrFile,
+    ]);
+    const common = [
+      '-in',
+      csrFile,
+      '-days',
+      String(s.days ?? 30),
+      `-${s.md ?? 'sha384'}`,
+      '-extfile',
+      extFile,
+      '-extensions',
+      'v3',
+      '-set_serial',
+      String(serial++),
+      '-out',
+      certFile,
+    ];
     if (s.issuer === undefined) opensslOk(['x509', '-req', '-signkey', keyFile, ...common]);
     else {
       const parent = out[s.issuer];
       if (!parent) throw new Error(`issuer ${s.issuer} of ${s.name} is not made yet`);
-      opensslOk(['x509', '-req', '-CA', parent.certFile, '-CAkey', path.join(dir, `${parent.name}.key.pem`), ...common]);
+      opensslOk([
+        'x509',
+        '-req',
+        '-CA',
+        parent.certFile,
+        '-CAkey',
+        path.join(dir, `${parent.name}.key.pem`),
+        ...common,
+      ]);
     }
     const certPem = readFileSync(certFile, 'utf8');
     const x509 = new X509Certificate(certPem);
@@ -483,7 +544,13 @@ export function makeCerts(dir: string, specs: readonly CertSpec[]): MadeCert[] {
 }
 
 /** `openssl verify` at `at` with `root` as the only trust anchor: the independent verdict on a chain. */
-export function opensslVerify(dir: string, root: MadeCert | string, intermediates: readonly MadeCert[], leaf: MadeCert, at: Date): { ok: boolean; output: string } {
+export function opensslVerify(
+  dir: string,
+  root: MadeCert | string,
+  intermediates: readonly MadeCert[],
+  leaf: MadeCert,
+  at: Date,
+): { ok: boolean; output: string } {
   const rootFile = typeof root === 'string' ? root : root.certFile;
   const args = ['verify', '-attime', String(Math.floor(at.getTime() / 1000)), '-CAfile', rootFile];
   if (intermediates.length > 0) {
@@ -497,7 +564,11 @@ export function opensslVerify(dir: string, root: MadeCert | string, intermediate
 }
 
 /** A document signed by `leaf` with the hardware's layout: cabundle is the chain root first. */
-export function makeDocument(leaf: MadeCert, cabundle: readonly MadeCert[], o: { timestamp?: number; indefinite?: boolean; nonce?: Uint8Array; tagged?: boolean } = {}): Uint8Array {
+export function makeDocument(
+  leaf: MadeCert,
+  cabundle: readonly MadeCert[],
+  o: { timestamp?: number; indefinite?: boolean; nonce?: Uint8Array; tagged?: boolean } = {},
+): Uint8Array {
   const payload = joinPayload(
     buildPayload(
       {
@@ -511,9 +582,24 @@ export function makeDocument(leaf: MadeCert, cabundle: readonly MadeCert[], o: {
       o.indefinite ?? false,
     ),
   );
-  return encodeSign1({ protectedBytes: ES384_PROTECTED, payload, signature: signEs384(leaf.keyPem, ES384_PROTECTED, payload), tagged: o.tagged ?? false });
+  return encodeSign1({
+    protectedBytes: ES384_PROTECTED,
+    payload,
+    signature: signEs384(leaf.keyPem, ES384_PROTECTED, payload),
+    tagged: o.tagged ?? false,
+  });
 }
 
 /** Re-signs a payload with `keyPem` (ES384 header) into a fresh document. */
-export const signedDocument = (keyPem: string, payload: Uint8Array, protectedBytes: Uint8Array = ES384_PROTECTED, unprotected?: Uint8Array): Uint8Array =>
-  encodeSign1({ protectedBytes, payload, signature: signEs384(keyPem, protectedBytes, payload), ...(unprotected ? { unprotected } : {}) });
+export const signedDocument = (
+  keyPem: string,
+  payload: Uint8Array,
+  protectedBytes: Uint8Array = ES384_PROTECTED,
+  unprotected?: Uint8Array,
+): Uint8Array =>
+  encodeSign1({
+    protectedBytes,
+    payload,
+    signature: signEs384(keyPem, protectedBytes, payload),
+    ...(unprotected ? { unprotected } : {}),
+  });

@@ -49,16 +49,29 @@ import {
   type Span,
 } from './helpers';
 
-const verify = (input: Uint8Array | string, options: VerifyOptions, cache?: LinkCache): VerifyReport => verifyAttestation(input, options, nodeAttestationCrypto, cache);
+const verify = (input: Uint8Array | string, options: VerifyOptions, cache?: LinkCache): VerifyReport =>
+  verifyAttestation(input, options, nodeAttestationCrypto, cache);
 const status = (r: VerifyReport, code: string): string | undefined => r.checks.find((c) => c.code === code)?.status;
 const failed = (r: VerifyReport): string[] => r.checks.filter((c) => c.status === 'fail').map((c) => c.code);
 const reasonOf = (r: VerifyReport, code: string): string => r.checks.find((c) => c.code === code)?.reason ?? '';
-const CHAIN_CHECKS = ['chain.parse', 'chain.root', 'chain.signatures', 'chain.names', 'chain.validity', 'chain.constraints'];
+const CHAIN_CHECKS = [
+  'chain.parse',
+  'chain.root',
+  'chain.signatures',
+  'chain.names',
+  'chain.validity',
+  'chain.constraints',
+];
 
 /** Re-encodes a real document with a changed payload and its original protected header and signature. */
 function withPayload(doc: Uint8Array, payload: PayloadParts): Uint8Array {
   const l = sign1Layout(doc);
-  return encodeSign1({ protectedBytes: l.protectedBytes, payload: joinPayload(payload), signature: l.signature, tagged: l.tagged });
+  return encodeSign1({
+    protectedBytes: l.protectedBytes,
+    payload: joinPayload(payload),
+    signature: l.signature,
+    tagged: l.tagged,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -70,7 +83,11 @@ type Expectation =
   /** The signature is no longer 96 bytes (spec 1.1: require exactly 96). */
   | { readonly kind: 'signature-size' }
   /** Signed bytes changed: the signature (and what else is named) must fail. */
-  | { readonly kind: 'signed'; readonly part: 'protected' | 'signature' | 'pcr' | 'certificate' | 'cabundle' | 'payload'; readonly algOk: boolean }
+  | {
+      readonly kind: 'signed';
+      readonly part: 'protected' | 'signature' | 'pcr' | 'certificate' | 'cabundle' | 'payload';
+      readonly algOk: boolean;
+    }
   /** Only unsigned encoding changed and the meaning is the same: still valid (explained where it occurs). */
   | { readonly kind: 'unchanged' };
 
@@ -87,7 +104,8 @@ function payloadRegions(l: Sign1Layout): Regions {
   const value = (name: string): Span => {
     for (let i = 0; i < map.children.length; i += 2) {
       const k = map.children[i] as Span;
-      if (k.major === 3 && Buffer.from(spanContent(l.payload, k)).toString() === name) return map.children[i + 1] as Span;
+      if (k.major === 3 && Buffer.from(spanContent(l.payload, k)).toString() === name)
+        return map.children[i + 1] as Span;
     }
     throw new Error(`no ${name}`);
   };
@@ -111,8 +129,15 @@ function expectation(original: Sign1Layout, regions: Regions, mutated: Uint8Arra
   const top = walkCbor(mutated);
   if (top.major === 6 && top.arg !== 18n) return { kind: 'structure' };
   if (l.array.major !== 4 || l.array.children.length !== 4) return { kind: 'structure' };
-  if (l.protectedSpan.major !== 2 || l.unprotectedSpan.major !== 5 || l.payloadSpan.major !== 2 || l.signatureSpan.major !== 2) return { kind: 'structure' };
-  if (l.protectedSpan.indefinite || l.payloadSpan.indefinite || l.signatureSpan.indefinite) return { kind: 'structure' };
+  if (
+    l.protectedSpan.major !== 2 ||
+    l.unprotectedSpan.major !== 5 ||
+    l.payloadSpan.major !== 2 ||
+    l.signatureSpan.major !== 2
+  )
+    return { kind: 'structure' };
+  if (l.protectedSpan.indefinite || l.payloadSpan.indefinite || l.signatureSpan.indefinite)
+    return { kind: 'structure' };
   // The protected header must decode to a map (an empty bstr counts as the empty map).
   let algOk = false;
   if (l.protectedBytes.length > 0) {
@@ -132,7 +157,13 @@ function expectation(original: Sign1Layout, regions: Regions, mutated: Uint8Arra
   if (!same(l.signature, original.signature)) return { kind: 'signed', part: 'signature', algOk };
   if (!same(l.payload, original.payload)) {
     const inside = (r: [number, number]) => offset >= r[0] && offset < r[1];
-    const part = regions.pcrValues.some(inside) ? 'pcr' : inside(regions.certificate) ? 'certificate' : regions.cabundle.some(inside) ? 'cabundle' : 'payload';
+    const part = regions.pcrValues.some(inside)
+      ? 'pcr'
+      : inside(regions.certificate)
+        ? 'certificate'
+        : regions.cabundle.some(inside)
+          ? 'cabundle'
+          : 'payload';
     return { kind: 'signed', part, algOk };
   }
   return { kind: 'unchanged' };
@@ -193,11 +224,17 @@ function sweep(file: string, positions: Iterable<[number, number]>, cache?: Link
           case 'certificate':
           case 'cabundle':
             // The certificate bytes are signed twice: by the issuer (chain) and, inside the payload, by the document signature.
-            assert.ok(f.includes('payload.syntax') || f.includes('chain.parse') || (f.includes('cose.signature') && f.some((c) => CHAIN_CHECKS.includes(c))), label);
+            assert.ok(
+              f.includes('payload.syntax') ||
+                f.includes('chain.parse') ||
+                (f.includes('cose.signature') && f.some((c) => CHAIN_CHECKS.includes(c))),
+              label,
+            );
             break;
           case 'payload':
             assert.ok(f.length > 0, label);
-            if (r.document && status(r, 'chain.parse') === 'pass' && status(r, 'leaf.key') === 'pass') assert.ok(f.includes('cose.signature'), label);
+            if (r.document && status(r, 'chain.parse') === 'pass' && status(r, 'leaf.key') === 'pass')
+              assert.ok(f.includes('cose.signature'), label);
             break;
         }
         break;
@@ -228,7 +265,10 @@ describe('(unit) attestation: mutations', function () {
       // The first document: all 8 single-bit flips of every byte, without a cache (each case verifies
       // the whole chain too). The second: all 8 bits of the heads and the protected header, one bit
       // (cycling) per signature byte, with a warm cache.
-      for (const [file, allSignatureBits] of [['evervault-2022-10-13-prod.cbor', true], ['base-2026-01-03-indef.cbor', false]] as const) {
+      for (const [file, allSignatureBits] of [
+        ['evervault-2022-10-13-prod.cbor', true],
+        ['base-2026-01-03-indef.cbor', false],
+      ] as const) {
         const l = sign1Layout(loadFixture(file));
         const sigBytes = range(l.signatureSpan.headEnd, l.signatureSpan.end);
         const positions = [
@@ -246,7 +286,11 @@ describe('(unit) attestation: mutations', function () {
         assert.equal(r.byKind['signed/signature'], 96 * (allSignatureBits ? 8 : 1), file);
         // Every other flip either breaks the structure or changes the (signed) protected header; some of
         // the latter still decode to a map (another label or algorithm) and fail cose.algorithm + cose.signature.
-        assert.equal((r.byKind.structure ?? 0) + (r.byKind['signed/protected'] ?? 0) + (r.byKind['signed/signature'] ?? 0), r.cases, file);
+        assert.equal(
+          (r.byKind.structure ?? 0) + (r.byKind['signed/protected'] ?? 0) + (r.byKind['signed/signature'] ?? 0),
+          r.cases,
+          file,
+        );
         assert.ok((r.byKind['signed/protected'] ?? 0) > 0, file);
         total += r.cases;
       }
@@ -267,7 +311,11 @@ describe('(unit) attestation: mutations', function () {
         const l = sign1Layout(doc);
         const reg = payloadRegions(l);
         const offsets = new Set<number>();
-        assert.deepEqual(reg.pcrValues.map(([x, y]) => y - x), new Array(16).fill(48), plan.file);
+        assert.deepEqual(
+          reg.pcrValues.map(([x, y]) => y - x),
+          new Array(16).fill(48),
+          plan.file,
+        );
         for (const [x, y] of reg.pcrValues) for (const o of range(x, y, plan.pcr)) offsets.add(o);
         for (const o of range(reg.certificate[0], reg.certificate[1], plan.cert)) offsets.add(o);
         for (const [x, y] of reg.cabundle) for (const o of range(x, y, plan.bundle)) offsets.add(o);
@@ -306,7 +354,13 @@ describe('(unit) attestation: mutations', function () {
       // The verifier rebuilds Sig_structure with the shortest heads (spec 1.2; RFC 9052 section 9 restricts
       // only Sig_structure to the shortest form), as the signer did, so how the envelope spells its own
       // lengths does not matter. (The array head stays 0x84: the engine recognises binary input by it.)
-      const longHeads = concat(Uint8Array.of(0x84), cBstr(l.protectedBytes, 1), Uint8Array.of(0xa0), cBstr(l.payload, 4), cBstr(l.signature, 2));
+      const longHeads = concat(
+        Uint8Array.of(0x84),
+        cBstr(l.protectedBytes, 1),
+        Uint8Array.of(0xa0),
+        cBstr(l.payload, 4),
+        cBstr(l.signature, 2),
+      );
       assert.notDeepEqual(longHeads, doc);
       const r = verify(longHeads, { at });
       assert.equal(r.valid, true, r.summary);
@@ -314,21 +368,35 @@ describe('(unit) attestation: mutations', function () {
     });
 
     it('the unprotected header is not signed: {} written as an indefinite-length empty map is the same header', () => {
-      const indefEmpty = concat(Uint8Array.of(0x84), cBstr(l.protectedBytes), Uint8Array.of(0xbf, 0xff), cBstr(l.payload), cBstr(l.signature));
+      const indefEmpty = concat(
+        Uint8Array.of(0x84),
+        cBstr(l.protectedBytes),
+        Uint8Array.of(0xbf, 0xff),
+        cBstr(l.payload),
+        cBstr(l.signature),
+      );
       const r = verify(indefEmpty, { at });
       assert.equal(r.valid, true, r.summary);
       assert.equal(status(r, 'cose.headers'), 'pass');
     });
 
     it('a non-empty unprotected header changes nothing signed: still valid, with a warning (spec 1.2: suspicious)', () => {
-      const withKid = concat(Uint8Array.of(0x84), cBstr(l.protectedBytes), cMap([[cUint(4), cBstr(new Uint8Array([1, 2, 3]))]]), cBstr(l.payload), cBstr(l.signature));
+      const withKid = concat(
+        Uint8Array.of(0x84),
+        cBstr(l.protectedBytes),
+        cMap([[cUint(4), cBstr(new Uint8Array([1, 2, 3]))]]),
+        cBstr(l.payload),
+        cBstr(l.signature),
+      );
       const r = verify(withKid, { at });
       assert.equal(r.valid, true, r.summary);
       assert.equal(status(r, 'cose.headers'), 'warn');
     });
 
     it('the ECDSA twin (r, n − s) of a real signature verifies too (spec 1.2: ECDSA is malleable; never use signature bytes as an identity)', () => {
-      const n = BigInt('0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973');
+      const n = BigInt(
+        '0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
+      );
       const r = l.signature.subarray(0, 48);
       const s = BigInt(`0x${hex(l.signature.subarray(48))}`);
       const twinS = Buffer.from((n - s).toString(16).padStart(96, '0'), 'hex');
@@ -358,15 +426,24 @@ describe('(unit) attestation: mutations', function () {
     const p = splitPayload(sign1Layout(doc).payload);
     const bundle = cabundleOf(p);
     const at = new Date(expectedFor(file).timestamp_ms as number);
-    const withBundle = (entries: Uint8Array[]) => withPayload(doc, setEntry(p, 'cabundle', cArray(entries.map((c) => cBstr(c)))));
+    const withBundle = (entries: Uint8Array[]) =>
+      withPayload(doc, setEntry(p, 'cabundle', cArray(entries.map((c) => cBstr(c)))));
     const [root, regional, zonal, instance] = bundle as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
 
     const cases: [string, Uint8Array[], string[]][] = [
       ['regional and zonal swapped', [root, zonal, regional, instance], ['chain.names', 'chain.signatures']],
       ['zonal missing', [root, regional, instance], ['chain.names', 'chain.signatures']],
-      ['instance missing (the leaf hangs from the zonal CA)', [root, regional, zonal], ['chain.names', 'chain.signatures']],
+      [
+        'instance missing (the leaf hangs from the zonal CA)',
+        [root, regional, zonal],
+        ['chain.names', 'chain.signatures'],
+      ],
       ['root missing (cabundle[0] is then the regional CA)', [regional, zonal, instance], ['chain.root']],
-      ['reversed (leaf side first)', [instance, zonal, regional, root], ['chain.root', 'chain.names', 'chain.signatures']],
+      [
+        'reversed (leaf side first)',
+        [instance, zonal, regional, root],
+        ['chain.root', 'chain.names', 'chain.signatures'],
+      ],
       ['regional duplicated', [root, regional, regional, zonal, instance], ['chain.names', 'chain.signatures']],
       ['root only', [root], ['chain.names', 'chain.signatures']],
     ];
@@ -375,7 +452,8 @@ describe('(unit) attestation: mutations', function () {
         const r = verify(withBundle(entries), { at });
         assert.equal(r.valid, false);
         const f = failed(r);
-        for (const code of [...mustFail, 'cose.signature']) assert.ok(f.includes(code), `${code} must fail; failed: ${f.join(', ')}`);
+        for (const code of [...mustFail, 'cose.signature'])
+          assert.ok(f.includes(code), `${code} must fail; failed: ${f.join(', ')}`);
         assert.equal(status(r, 'chain.parse'), 'pass');
       });
     }
@@ -393,14 +471,19 @@ describe('(unit) attestation: mutations', function () {
       const r = verify(withPayload(doc, setEntry(p, 'certificate', cBstr(otherLeaf))), { at });
       assert.equal(r.valid, false);
       const f = failed(r);
-      for (const code of ['chain.names', 'chain.signatures', 'cose.signature']) assert.ok(f.includes(code), `${code}: ${f.join(', ')}`);
+      for (const code of ['chain.names', 'chain.signatures', 'cose.signature'])
+        assert.ok(f.includes(code), `${code}: ${f.join(', ')}`);
       assert.ok(!f.includes('chain.root'));
     });
 
     it('the leaf and the whole cabundle of another document: the chain is then perfect, and only the document signature fails', () => {
       const otherFile = 'turnkey-2025-09-16-b.cbor';
       const other = splitPayload(sign1Layout(loadFixture(otherFile)).payload);
-      const swapped = setEntry(setEntry(p, 'certificate', cBstr(certificateOf(other))), 'cabundle', cArray(cabundleOf(other).map((c) => cBstr(c))));
+      const swapped = setEntry(
+        setEntry(p, 'certificate', cBstr(certificateOf(other))),
+        'cabundle',
+        cArray(cabundleOf(other).map((c) => cBstr(c))),
+      );
       const r = verify(withPayload(doc, swapped), { at: new Date(expectedFor(otherFile).timestamp_ms as number) });
       assert.equal(r.valid, false);
       assert.deepEqual(failed(r), ['cose.signature']);
@@ -429,22 +512,45 @@ describe('(unit) attestation: mutations', function () {
       add('root', undefined, EXT.root, { days: 3650 });
       add('regional', 'root', EXT.intermediate(2));
       add('zonal', 'regional', EXT.intermediate(1));
-      add('instance', 'zonal', ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign', 'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid']);
+      add('instance', 'zonal', [
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        'keyUsage=critical,keyCertSign',
+        'subjectKeyIdentifier=hash',
+        'authorityKeyIdentifier=keyid',
+      ]);
       add('leaf', 'instance', EXT.leaf);
       // Violations, each under the same root with one intermediate.
       add('int-pathlen0', 'root', EXT.intermediate(0));
       add('int-pathlen0-below', 'int-pathlen0', EXT.intermediate(0));
       add('leaf-pathlen', 'int-pathlen0-below', EXT.leaf);
-      add('root-pathlen0', undefined, ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign', 'subjectKeyIdentifier=hash'], { days: 3650 });
+      add(
+        'root-pathlen0',
+        undefined,
+        [
+          'basicConstraints=critical,CA:TRUE,pathlen:0',
+          'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+          'subjectKeyIdentifier=hash',
+        ],
+        { days: 3650 },
+      );
       add('int-under-root-pathlen0', 'root-pathlen0', EXT.intermediate(0));
       add('leaf-root-pathlen', 'int-under-root-pathlen0', EXT.leaf);
-      add('int-cafalse', 'root', ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign']);
+      add('int-cafalse', 'root', [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+      ]);
       add('leaf-cafalse', 'int-cafalse', EXT.leaf);
       add('int-nobc', 'root', ['keyUsage=critical,digitalSignature,keyCertSign,cRLSign']);
       add('leaf-nobc', 'int-nobc', EXT.leaf);
-      add('int-bc-noncritical', 'root', ['basicConstraints=CA:TRUE,pathlen:0', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign']);
+      add('int-bc-noncritical', 'root', [
+        'basicConstraints=CA:TRUE,pathlen:0',
+        'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+      ]);
       add('leaf-bc-noncritical', 'int-bc-noncritical', EXT.leaf);
-      add('int-no-certsign', 'root', ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,digitalSignature,cRLSign']);
+      add('int-no-certsign', 'root', [
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        'keyUsage=critical,digitalSignature,cRLSign',
+      ]);
       add('leaf-no-certsign', 'int-no-certsign', EXT.leaf);
       add('int-ok', 'root', EXT.intermediate(0));
       add('leaf-no-digsig', 'int-ok', ['basicConstraints=critical,CA:FALSE', 'keyUsage=keyAgreement']);
@@ -465,11 +571,26 @@ describe('(unit) attestation: mutations', function () {
     const ownRoot = (root = 'root') => ({ roots: [{ pem: c(root).certPem }] });
 
     it('openssl accepts the AWS-shaped hierarchy (4 CAs and a leaf), and the engine reads its constraints as openssl wrote them', () => {
-      const v = opensslVerify(dir as string, c('root'), chainOf('regional', 'zonal', 'instance'), c('leaf'), new Date());
+      const v = opensslVerify(
+        dir as string,
+        c('root'),
+        chainOf('regional', 'zonal', 'instance'),
+        c('leaf'),
+        new Date(),
+      );
       assert.equal(v.ok, true, v.output);
-      const r = verify(makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance')), { ...ownRoot(), at: 'document' });
-      assert.deepEqual(r.chain.map((x) => x.info.basicConstraints?.pathLen), [undefined, 2, 1, 0, undefined]);
-      assert.deepEqual(r.chain.map((x) => x.info.basicConstraints?.ca), [true, true, true, true, false]);
+      const r = verify(makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance')), {
+        ...ownRoot(),
+        at: 'document',
+      });
+      assert.deepEqual(
+        r.chain.map((x) => x.info.basicConstraints?.pathLen),
+        [undefined, 2, 1, 0, undefined],
+      );
+      assert.deepEqual(
+        r.chain.map((x) => x.info.basicConstraints?.ca),
+        [true, true, true, true, false],
+      );
     });
 
     it('an untrusted root that otherwise chains correctly: only chain.root fails', () => {
@@ -488,7 +609,10 @@ describe('(unit) attestation: mutations', function () {
       assert.equal(custom.valid, true, custom.summary);
       assert.equal(custom.trustedRoot?.kind, 'custom');
       assert.equal(custom.development, false);
-      const dev = verify(doc, { roots: [{ pem: c('root').certPem, kind: 'development', label: 'test development root' }], at: 'document' });
+      const dev = verify(doc, {
+        roots: [{ pem: c('root').certPem, kind: 'development', label: 'test development root' }],
+        at: 'document',
+      });
       assert.equal(dev.valid, true, dev.summary);
       assert.equal(dev.trustedRoot?.kind, 'development');
       assert.equal(dev.trustedRoot?.label, 'test development root');
@@ -513,7 +637,12 @@ describe('(unit) attestation: mutations', function () {
     });
 
     it('a re-signed document with the cabundle out of order or incomplete fails the chain, not the signature', () => {
-      const [root, regional, zonal, instance] = chainOf('root', 'regional', 'zonal', 'instance') as [MadeCert, MadeCert, MadeCert, MadeCert];
+      const [root, regional, zonal, instance] = chainOf('root', 'regional', 'zonal', 'instance') as [
+        MadeCert,
+        MadeCert,
+        MadeCert,
+        MadeCert,
+      ];
       for (const [name, bundle, mustFail] of [
         ['regional and zonal swapped', [root, zonal, regional, instance], ['chain.names', 'chain.signatures']],
         ['zonal missing', [root, regional, instance], ['chain.names', 'chain.signatures']],
@@ -528,26 +657,87 @@ describe('(unit) attestation: mutations', function () {
     });
 
     /** Verifies `leaf` under `bundle` (root first) with the bundle's root trusted, at `at`; returns the report. */
-    const judge = (leaf: string, bundle: string[], at: Date | 'document' = 'document') => verify(makeDocument(c(leaf), chainOf(...bundle)), { ...ownRoot(bundle[0]), at });
+    const judge = (leaf: string, bundle: string[], at: Date | 'document' = 'document') =>
+      verify(makeDocument(c(leaf), chainOf(...bundle)), { ...ownRoot(bundle[0]), at });
 
     const violations: [string, string, string[], string, RegExp | null][] = [
       // [what, leaf, bundle (root first), the check that must fail, what `openssl verify` says (null: OpenSSL accepts or has no rule)]
-      ['an intermediate with pathLen 0 above another CA', 'leaf-pathlen', ['root', 'int-pathlen0', 'int-pathlen0-below'], 'chain.constraints', /path length constraint exceeded/],
-      ['a root with pathLen 0 above an intermediate (spec 3.3 rule 4: any pathLen, the root\'s included)', 'leaf-root-pathlen', ['root-pathlen0', 'int-under-root-pathlen0'], 'chain.constraints', null],
-      ['a CA:FALSE intermediate', 'leaf-cafalse', ['root', 'int-cafalse'], 'chain.constraints', /invalid CA certificate/],
-      ['an intermediate without basicConstraints', 'leaf-nobc', ['root', 'int-nobc'], 'chain.constraints', /invalid CA certificate/],
-      ['an intermediate whose basicConstraints is not critical (spec 3.3 rule 4)', 'leaf-bc-noncritical', ['root', 'int-bc-noncritical'], 'chain.constraints', null],
-      ['an intermediate without keyCertSign', 'leaf-no-certsign', ['root', 'int-no-certsign'], 'chain.constraints', /key usage does not include certificate signing|invalid CA certificate/],
-      ['a leaf without digitalSignature (keyAgreement only)', 'leaf-no-digsig', ['root', 'int-ok'], 'chain.constraints', null],
-      ['a leaf without keyUsage (spec 3.3 rule 5: the leaf must have digitalSignature)', 'leaf-no-ku', ['root', 'int-ok'], 'chain.constraints', null],
+      [
+        'an intermediate with pathLen 0 above another CA',
+        'leaf-pathlen',
+        ['root', 'int-pathlen0', 'int-pathlen0-below'],
+        'chain.constraints',
+        /path length constraint exceeded/,
+      ],
+      [
+        "a root with pathLen 0 above an intermediate (spec 3.3 rule 4: any pathLen, the root's included)",
+        'leaf-root-pathlen',
+        ['root-pathlen0', 'int-under-root-pathlen0'],
+        'chain.constraints',
+        null,
+      ],
+      [
+        'a CA:FALSE intermediate',
+        'leaf-cafalse',
+        ['root', 'int-cafalse'],
+        'chain.constraints',
+        /invalid CA certificate/,
+      ],
+      [
+        'an intermediate without basicConstraints',
+        'leaf-nobc',
+        ['root', 'int-nobc'],
+        'chain.constraints',
+        /invalid CA certificate/,
+      ],
+      [
+        'an intermediate whose basicConstraints is not critical (spec 3.3 rule 4)',
+        'leaf-bc-noncritical',
+        ['root', 'int-bc-noncritical'],
+        'chain.constraints',
+        null,
+      ],
+      [
+        'an intermediate without keyCertSign',
+        'leaf-no-certsign',
+        ['root', 'int-no-certsign'],
+        'chain.constraints',
+        /key usage does not include certificate signing|invalid CA certificate/,
+      ],
+      [
+        'a leaf without digitalSignature (keyAgreement only)',
+        'leaf-no-digsig',
+        ['root', 'int-ok'],
+        'chain.constraints',
+        null,
+      ],
+      [
+        'a leaf without keyUsage (spec 3.3 rule 5: the leaf must have digitalSignature)',
+        'leaf-no-ku',
+        ['root', 'int-ok'],
+        'chain.constraints',
+        null,
+      ],
       ['a leaf that is a CA', 'leaf-ca', ['root', 'int-ok'], 'chain.constraints', null],
-      ['an intermediate signed with ecdsa-with-SHA256 (spec 3.3 rule 1: only ecdsa-with-SHA384)', 'leaf-under-sha256', ['root', 'int-sha256'], 'chain.signatures', null],
+      [
+        'an intermediate signed with ecdsa-with-SHA256 (spec 3.3 rule 1: only ecdsa-with-SHA384)',
+        'leaf-under-sha256',
+        ['root', 'int-sha256'],
+        'chain.signatures',
+        null,
+      ],
       ['a P-256 leaf key (spec 3.3 rule 7)', 'leaf-p256', ['root', 'int-ok'], 'leaf.key', null],
     ];
     for (const [what, leaf, bundle, code, opensslSays] of violations) {
       it(`${what}: ${code} fails`, () => {
         if (opensslSays) {
-          const v = opensslVerify(dir as string, c(bundle[0] as string), chainOf(...bundle.slice(1)), c(leaf), new Date());
+          const v = opensslVerify(
+            dir as string,
+            c(bundle[0] as string),
+            chainOf(...bundle.slice(1)),
+            c(leaf),
+            new Date(),
+          );
           assert.equal(v.ok, false, v.output);
           assert.match(v.output, opensslSays);
         }
@@ -555,7 +745,8 @@ describe('(unit) attestation: mutations', function () {
         assert.equal(r.valid, false, r.summary);
         assert.ok(failed(r).includes(code), `${code} must fail; failed: ${failed(r).join(', ')}`);
         // Apart from the named check, the chain is sound: each violation is caught for its own reason.
-        for (const other of CHAIN_CHECKS.filter((x) => x !== code)) assert.equal(status(r, other), 'pass', `${other}: ${reasonOf(r, other)}`);
+        for (const other of CHAIN_CHECKS.filter((x) => x !== code))
+          assert.equal(status(r, other), 'pass', `${other}: ${reasonOf(r, other)}`);
       });
     }
 
@@ -581,7 +772,10 @@ describe('(unit) attestation: mutations', function () {
       assert.deepEqual(failed(r), ['chain.validity']);
       assert.match(reasonOf(r, 'chain.validity'), /int-expiring/);
       assert.doesNotMatch(reasonOf(r, 'chain.validity'), /signing certificate/);
-      assert.deepEqual(r.chain.map((x) => x.validAtTime), [true, false, true]);
+      assert.deepEqual(
+        r.chain.map((x) => x.validAtTime),
+        [true, false, true],
+      );
       // Today it is still valid.
       assert.equal(judge('leaf-under-expiring', ['root', 'int-expiring']).valid, true);
     });
@@ -602,8 +796,15 @@ describe('(unit) attestation: mutations', function () {
 
     describe('protected header and payload types (documents re-signed by the test leaf)', () => {
       const payload = () =>
-        buildPayload({ moduleId: 'i-0123456789abcdef0-enc0123456789abcdef', timestamp: Date.now(), pcrs: samplePcrs(), certificate: c('leaf').der, cabundle: chainOf('root', 'regional', 'zonal', 'instance').map((x) => x.der) });
-      const judgeSigned = (p: PayloadParts, protectedBytes: Uint8Array = ES384_PROTECTED) => verify(signedDocument(c('leaf').keyPem, joinPayload(p), protectedBytes), { ...ownRoot(), at: new Date() });
+        buildPayload({
+          moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+          timestamp: Date.now(),
+          pcrs: samplePcrs(),
+          certificate: c('leaf').der,
+          cabundle: chainOf('root', 'regional', 'zonal', 'instance').map((x) => x.der),
+        });
+      const judgeSigned = (p: PayloadParts, protectedBytes: Uint8Array = ES384_PROTECTED) =>
+        verify(signedDocument(c('leaf').keyPem, joinPayload(p), protectedBytes), { ...ownRoot(), at: new Date() });
 
       it('control: the re-signed document is valid', () => {
         const r = judgeSigned(payload());
@@ -624,14 +825,19 @@ describe('(unit) attestation: mutations', function () {
         // Regression (an engine bug this suite found, now fixed): spec 1.2 "Header check": "decode the protected bytes, require label 1 to be −35,
         // and reject crit and any other unexpected labels". Real documents carry exactly {1: -35}.
         // The engine rejects crit but lets {1: -35, 4: h'6b6964'} through with cose.headers = warn.
-        const r = judgeSigned(payload(), concat(Uint8Array.of(0xa2, 0x01, 0x38, 0x22, 0x04), cBstr(Buffer.from('kid'))));
+        const r = judgeSigned(
+          payload(),
+          concat(Uint8Array.of(0xa2, 0x01, 0x38, 0x22, 0x04), cBstr(Buffer.from('kid'))),
+        );
         assert.equal(status(r, 'cose.signature'), 'pass');
         assert.equal(status(r, 'cose.headers'), 'fail', reasonOf(r, 'cose.headers'));
         assert.equal(r.valid, false);
       });
 
       it('a byte string where text is required (module_id) is rejected (payload.syntax)', () => {
-        const r = judgeSigned(setEntry(payload(), 'module_id', cBstr(Buffer.from('i-0123456789abcdef0-enc0123456789abcdef'))));
+        const r = judgeSigned(
+          setEntry(payload(), 'module_id', cBstr(Buffer.from('i-0123456789abcdef0-enc0123456789abcdef'))),
+        );
         assert.equal(r.valid, false);
         assert.equal(status(r, 'payload.syntax'), 'fail');
       });
@@ -652,7 +858,9 @@ describe('(unit) attestation: mutations', function () {
         // Regression (an engine bug this suite found, now fixed): spec 2.3: "pcrs has 1..32 entries. Each key is an integer in [0, 32)" and "Reject a
         // wrong type on any known key". The half-float 3.0 (f9 42 00) decodes to the JS number 3 and is
         // accepted as PCR3.
-        const pcrs = cMap([...samplePcrs()].map(([k, v]) => [k === 3 ? Uint8Array.of(0xf9, 0x42, 0x00) : cUint(k), cBstr(v)] as const));
+        const pcrs = cMap(
+          [...samplePcrs()].map(([k, v]) => [k === 3 ? Uint8Array.of(0xf9, 0x42, 0x00) : cUint(k), cBstr(v)] as const),
+        );
         const r = judgeSigned(setEntry(payload(), 'pcrs', pcrs));
         assert.equal(status(r, 'cose.signature'), 'pass');
         assert.equal(status(r, 'payload.syntax'), 'fail', `accepted: ${r.summary}`);

@@ -3,7 +3,13 @@
 // independent node:crypto + cbor-x verifier and cross-checked with `openssl verify -attime`),
 // from SOURCES.md, or from this suite's own CBOR walker; none comes from the engine.
 import * as assert from 'node:assert/strict';
-import { LinkCache, verifyAttestation, type OptionalBytes, type VerifyOptions, type VerifyReport } from '../../../../src/engine';
+import {
+  LinkCache,
+  verifyAttestation,
+  type OptionalBytes,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../../../../src/engine';
 import { nodeAttestationCrypto } from '../../../../src/engine/node';
 import {
   EXPECTED,
@@ -30,15 +36,36 @@ import {
   type PayloadParts,
 } from './helpers';
 
-const verify = (input: Uint8Array | string, options: VerifyOptions): VerifyReport => verifyAttestation(input, options, nodeAttestationCrypto);
+const verify = (input: Uint8Array | string, options: VerifyOptions): VerifyReport =>
+  verifyAttestation(input, options, nodeAttestationCrypto);
 
 const status = (r: VerifyReport, code: string): string | undefined => r.checks.find((c) => c.code === code)?.status;
 const failed = (r: VerifyReport): string[] => r.checks.filter((c) => c.status === 'fail').map((c) => c.code);
 const reasonOf = (r: VerifyReport, code: string): string => r.checks.find((c) => c.code === code)?.reason ?? '';
 
 /** The checks every valid document must pass (spec 3.4 steps 1-6). */
-const CORE_CHECKS = ['cose.structure', 'cose.algorithm', 'cose.signature-size', 'payload.syntax', 'chain.parse', 'chain.root', 'chain.signatures', 'chain.names', 'chain.validity', 'chain.constraints', 'leaf.key', 'cose.signature'];
-const CHAIN_CHECKS = ['chain.parse', 'chain.root', 'chain.signatures', 'chain.names', 'chain.validity', 'chain.constraints'];
+const CORE_CHECKS = [
+  'cose.structure',
+  'cose.algorithm',
+  'cose.signature-size',
+  'payload.syntax',
+  'chain.parse',
+  'chain.root',
+  'chain.signatures',
+  'chain.names',
+  'chain.validity',
+  'chain.constraints',
+  'leaf.key',
+  'cose.signature',
+];
+const CHAIN_CHECKS = [
+  'chain.parse',
+  'chain.root',
+  'chain.signatures',
+  'chain.names',
+  'chain.validity',
+  'chain.constraints',
+];
 
 const optionalHex = (o: OptionalBytes): string | null => (o.state === 'present' ? hex(o.value) : null);
 const cn = (subject: string): string | undefined => /(?:^|, )CN=([^,]+)/.exec(subject)?.[1];
@@ -117,7 +144,12 @@ describe('(unit) attestation: real hardware documents', function () {
       assert.equal(optionalHex(d.userData), e.user_data_hex, `${label}user_data`);
       assert.equal(optionalHex(d.nonce), e.nonce_hex, `${label}nonce`);
       // An absent optional field is CBOR null on the wire (spec 2.1), and must be reported as null, not as empty bytes.
-      for (const [o, text] of [[d.publicKey, e.public_key], [d.userData, e.user_data], [d.nonce, e.nonce]] as const) assert.equal(o.state, text === 'null' ? 'null' : 'present', `${label}${text}`);
+      for (const [o, text] of [
+        [d.publicKey, e.public_key],
+        [d.userData, e.user_data],
+        [d.nonce, e.nonce],
+      ] as const)
+        assert.equal(o.state, text === 'null' ? 'null' : 'present', `${label}${text}`);
       assert.equal(d.cabundle.length, e.cabundle_len, `${label}cabundle length`);
       // The payload map's form, read by this suite's own walker.
       assert.equal(d.indefiniteLengthMap, walkCbor(cose.payload).indefinite, `${label}indefinite-length map`);
@@ -139,7 +171,11 @@ describe('(unit) attestation: real hardware documents', function () {
         assert.equal(c.notBefore.getTime(), opensslDate(x.not_before).getTime(), `${at}notBefore`);
         assert.equal(c.notAfter.getTime(), opensslDate(x.not_after).getTime(), `${at}notAfter`);
         assert.equal(c.validAtTime, true, `${at}valid at the document time`);
-        assert.deepEqual(c.info.basicConstraints, { critical: x.basic_constraints.critical, ca: x.basic_constraints.ca, pathLen: x.basic_constraints.pathLen }, `${at}basicConstraints`);
+        assert.deepEqual(
+          c.info.basicConstraints,
+          { critical: x.basic_constraints.critical, ca: x.basic_constraints.ca, pathLen: x.basic_constraints.pathLen },
+          `${at}basicConstraints`,
+        );
         assert.deepEqual([...(c.info.keyUsage?.usages ?? [])].sort(), [...x.key_usage].sort(), `${at}keyUsage`);
         assert.equal(c.info.keyUsage?.critical, x.key_usage_critical, `${at}keyUsage critical`);
         assert.equal(c.info.curve, 'secp384r1', `${at}curve`);
@@ -180,9 +216,16 @@ describe('(unit) attestation: real hardware documents', function () {
       assert.deepEqual(failed(r), ['chain.validity'], `${file}: only the validity check may fail (${r.summary})`);
       const reason = reasonOf(r, 'chain.validity');
       assert.match(reason, /signing certificate/, `${file}: ${reason}`);
-      assert.ok(reason.includes(isoSecond(leafNotAfter)), `${file}: the reason gives the leaf's notAfter ${isoSecond(leafNotAfter)}: ${reason}`);
+      assert.ok(
+        reason.includes(isoSecond(leafNotAfter)),
+        `${file}: the reason gives the leaf's notAfter ${isoSecond(leafNotAfter)}: ${reason}`,
+      );
       // Every certificate but the root (valid to 2049) has expired (SOURCES.md).
-      assert.deepEqual(r.chain.map((c) => c.validAtTime), r.chain.map((_, i) => i === 0), file);
+      assert.deepEqual(
+        r.chain.map((c) => c.validAtTime),
+        r.chain.map((_, i) => i === 0),
+        file,
+      );
       // The signature is independent of time.
       assert.equal(status(r, 'cose.signature'), 'pass', file);
       assert.equal(status(r, 'chain.signatures'), 'pass', file);
@@ -223,7 +266,11 @@ describe('(unit) attestation: real hardware documents', function () {
         assert.equal(r.decoded?.encoding, encoding, label);
         assert.deepEqual(r.decoded?.bytes, bin, `${label}: the decoded bytes are the file`);
         assert.equal(r.valid, true, `${label}: ${r.summary}`);
-        assert.deepEqual(r.checks.map((c) => [c.code, c.status]), ref.checks.map((c) => [c.code, c.status]), label);
+        assert.deepEqual(
+          r.checks.map((c) => [c.code, c.status]),
+          ref.checks.map((c) => [c.code, c.status]),
+          label,
+        );
         assert.deepEqual(r.document, ref.document, label);
         variants++;
       }
@@ -235,7 +282,10 @@ describe('(unit) attestation: real hardware documents', function () {
 
   describe('negative vectors (SOURCES.md)', () => {
     /** The checks that must fail, and the ones that may fail too, per SOURCES.md. */
-    const NEGATIVES: Record<string, { readonly must: readonly string[]; readonly may: readonly string[]; readonly decodes: boolean }> = {
+    const NEGATIVES: Record<
+      string,
+      { readonly must: readonly string[]; readonly may: readonly string[]; readonly decodes: boolean }
+    > = {
       'neg-veracruz-bad-sig.cbor': { must: ['cose.signature'], may: [], decodes: true },
       'neg-base-2026-01-03-corrupted-as-stored.cbor': { must: ['cose.structure'], may: [], decodes: false },
       'neg-tampered-pcr0-byte.cbor': { must: ['cose.signature'], may: [], decodes: true },
@@ -255,8 +305,13 @@ describe('(unit) attestation: real hardware documents', function () {
         const r = verify(loadFixture(file), { at: 'document' });
         assert.equal(r.valid, false, file);
         const f = failed(r);
-        for (const code of want.must) assert.ok(f.includes(code), `${file}: ${code} must fail; failed: ${f.join(', ')}; ${r.summary}`);
-        for (const code of f) assert.ok(want.must.includes(code) || want.may.includes(code), `${file}: ${code} failed but should not (${reasonOf(r, code)})`);
+        for (const code of want.must)
+          assert.ok(f.includes(code), `${file}: ${code} must fail; failed: ${f.join(', ')}; ${r.summary}`);
+        for (const code of f)
+          assert.ok(
+            want.must.includes(code) || want.may.includes(code),
+            `${file}: ${code} failed but should not (${reasonOf(r, code)})`,
+          );
         if (want.decodes) {
           // The chain of each decodable negative is the genuine one (expected.json: chain valid at the document time).
           assert.equal(e.chain_valid_at_doc_timestamp, true, file);
@@ -313,7 +368,10 @@ describe('(unit) attestation: real hardware documents', function () {
         assert.match(reason, /signing certificate/);
         assert.match(reason, /no longer/);
         // Only the leaf has expired at that time.
-        assert.deepEqual(r.chain.map((c) => c.validAtTime), [true, true, true, true, false]);
+        assert.deepEqual(
+          r.chain.map((c) => c.validAtTime),
+          [true, true, true, true, false],
+        );
       });
 
       it('before the leaf notBefore (2022-10-13T08:57:58Z): chain.validity fails (not yet valid)', () => {
@@ -323,7 +381,10 @@ describe('(unit) attestation: real hardware documents', function () {
         const reason = reasonOf(r, 'chain.validity');
         assert.match(reason, /signing certificate/);
         assert.match(reason, /not yet/);
-        assert.deepEqual(r.chain.map((c) => c.validAtTime), [true, true, true, true, false]);
+        assert.deepEqual(
+          r.chain.map((c) => c.validAtTime),
+          [true, true, true, true, false],
+        );
       });
 
       it('exactly at notBefore and at notAfter the chain is valid (RFC 5280 validity is inclusive)', () => {
@@ -348,9 +409,16 @@ describe('(unit) attestation: real hardware documents', function () {
       const p = splitPayload(l.payload);
       const bundle = cabundleOf(p);
       const swapped = [bundle[0], bundle[2], bundle[1], ...bundle.slice(3)] as Uint8Array[];
-      const other = certificateOf(splitPayload(sign1Layout(loadFixture(REAL_FILES[(i + 1) % REAL_FILES.length] as string)).payload));
-      const re = (q: PayloadParts) => encodeSign1({ protectedBytes: l.protectedBytes, payload: joinPayload(q), signature: l.signature });
-      inputs.push([`${file} swapped`, re(setEntry(p, 'cabundle', cArray(swapped.map((c) => cBstr(c))))), { at: 'document' }]);
+      const other = certificateOf(
+        splitPayload(sign1Layout(loadFixture(REAL_FILES[(i + 1) % REAL_FILES.length] as string)).payload),
+      );
+      const re = (q: PayloadParts) =>
+        encodeSign1({ protectedBytes: l.protectedBytes, payload: joinPayload(q), signature: l.signature });
+      inputs.push([
+        `${file} swapped`,
+        re(setEntry(p, 'cabundle', cArray(swapped.map((c) => cBstr(c))))),
+        { at: 'document' },
+      ]);
       inputs.push([`${file} foreign leaf`, re(setEntry(p, 'certificate', cBstr(other))), { at: 'document' }]);
     }
     const cache = new LinkCache();
@@ -359,7 +427,11 @@ describe('(unit) attestation: real hardware documents', function () {
       for (const [label, doc, options] of inputs) {
         const without = verify(doc, options);
         const withCache = verifyAttestation(doc, options, nodeAttestationCrypto, cache);
-        assert.deepEqual(withCache.checks.map((c) => [c.code, c.status]), without.checks.map((c) => [c.code, c.status]), `${label} (${pass})`);
+        assert.deepEqual(
+          withCache.checks.map((c) => [c.code, c.status]),
+          without.checks.map((c) => [c.code, c.status]),
+          `${label} (${pass})`,
+        );
         consumed++;
       }
     }
@@ -375,14 +447,31 @@ describe('(unit) attestation: real hardware documents', function () {
       const ok = verify(loadFixture(file), { at: 'document', expectedPcrs: good });
       assert.equal(ok.valid, true, ok.summary);
       assert.equal(status(ok, 'pcrs.expected'), 'pass');
-      assert.deepEqual(ok.pcrComparisons.map((p) => [p.index, p.match]), [[0, true], [1, true], [2, true], [8, true]]);
+      assert.deepEqual(
+        ok.pcrComparisons.map((p) => [p.index, p.match]),
+        [
+          [0, true],
+          [1, true],
+          [2, true],
+          [8, true],
+        ],
+      );
       const wrong = new Map(good);
       wrong.set(2, '00'.repeat(48));
       wrong.set(20, 'ab'.repeat(48));
       const bad = verify(loadFixture(file), { at: 'document', expectedPcrs: wrong });
       assert.equal(bad.valid, false);
       assert.deepEqual(failed(bad), ['pcrs.expected']);
-      assert.deepEqual(bad.pcrComparisons.map((p) => [p.index, p.match]), [[0, true], [1, true], [2, false], [8, true], [20, false]]);
+      assert.deepEqual(
+        bad.pcrComparisons.map((p) => [p.index, p.match]),
+        [
+          [0, true],
+          [1, true],
+          [2, false],
+          [8, true],
+          [20, false],
+        ],
+      );
     });
 
     it('the expected nonce passes; another nonce, or a document without one, fails nonce.expected', () => {

@@ -64,7 +64,11 @@ describe('(unit) EIF fixtures', () => {
           assert.equal(b.readUInt16BE(off), exp.section_types[i], `section ${i} type`);
           assert.equal(Number(b.readBigUInt64BE(off + 4)), exp.section_sizes[i], `section ${i} size`);
           assert.equal(b.readBigUInt64BE(28 + 8 * i), BigInt(off), `header offset table ${i}`);
-          assert.equal(b.readBigUInt64BE(284 + 8 * i), BigInt(exp.section_sizes[i] as number), `header size table ${i}`);
+          assert.equal(
+            b.readBigUInt64BE(284 + 8 * i),
+            BigInt(exp.section_sizes[i] as number),
+            `header size table ${i}`,
+          );
           next = off + 12 + (exp.section_sizes[i] as number);
         });
         assert.equal(next, exp.size);
@@ -77,7 +81,10 @@ describe('(unit) EIF fixtures', () => {
         const data = (t: number) => s.filter((x) => x.type === t).map((x) => x.data);
         const ramdisks = data(T.ramdisk);
         const kc = s.filter((x) => x.type === T.kernel || x.type === T.cmdline).map((x) => x.data);
-        assert.equal(pcrHex(...s.filter((x) => x.type !== T.metadata && x.type !== T.signature).map((x) => x.data)), exp.PCR0);
+        assert.equal(
+          pcrHex(...s.filter((x) => x.type !== T.metadata && x.type !== T.signature).map((x) => x.data)),
+          exp.PCR0,
+        );
         assert.equal(pcrHex(...kc, ...ramdisks.slice(0, 1)), exp.PCR1);
         assert.equal(pcrHex(...ramdisks.slice(1)), exp.PCR2);
         const sig = data(T.signature);
@@ -91,7 +98,9 @@ describe('(unit) EIF fixtures', () => {
           assert.equal(hex(decoded.cose.payload), exp.payload_cbor_hex);
           assert.equal(hex(decoded.cose.protectedBytes), exp.protected_hex);
           // The payload states "PCR0 = <PCR0>": its last 48 uints are PCR0's bytes.
-          assert.ok(exp.payload_cbor_hex?.startsWith('a26e72656769737465725f696e646578006e72656769737465725f76616c7565983018'));
+          assert.ok(
+            exp.payload_cbor_hex?.startsWith('a26e72656769737465725f696e646578006e72656769737465725f76616c7565983018'),
+          );
         } else {
           assert.equal(sig.length, 0);
         }
@@ -105,12 +114,30 @@ describe('(unit) EIF fixtures', () => {
         assert.equal(r.layout.trailingBytes, 0);
         assert.deepEqual(r.layout.problems, []);
         assert.equal(r.layout.header.numSections, exp.section_offsets.length);
-        assert.deepEqual(r.layout.sections.map((s) => s.headerOffset), exp.section_offsets);
-        assert.deepEqual(r.layout.sections.map((s) => s.dataOffset), exp.section_offsets.map((o) => o + 12));
-        assert.deepEqual(r.layout.sections.map((s) => s.size), exp.section_sizes);
-        assert.deepEqual(r.layout.sections.map((s) => s.type), exp.section_types);
-        assert.deepEqual(r.layout.header.sectionOffsets.slice(0, exp.section_offsets.length), exp.section_offsets.map(BigInt));
-        assert.deepEqual(r.layout.header.sectionSizes.slice(0, exp.section_sizes.length), exp.section_sizes.map(BigInt));
+        assert.deepEqual(
+          r.layout.sections.map((s) => s.headerOffset),
+          exp.section_offsets,
+        );
+        assert.deepEqual(
+          r.layout.sections.map((s) => s.dataOffset),
+          exp.section_offsets.map((o) => o + 12),
+        );
+        assert.deepEqual(
+          r.layout.sections.map((s) => s.size),
+          exp.section_sizes,
+        );
+        assert.deepEqual(
+          r.layout.sections.map((s) => s.type),
+          exp.section_types,
+        );
+        assert.deepEqual(
+          r.layout.header.sectionOffsets.slice(0, exp.section_offsets.length),
+          exp.section_offsets.map(BigInt),
+        );
+        assert.deepEqual(
+          r.layout.header.sectionSizes.slice(0, exp.section_sizes.length),
+          exp.section_sizes.map(BigInt),
+        );
         assert.ok(r.layout.header.sectionOffsets.slice(exp.section_offsets.length).every((v) => v === 0n));
         const crc = Number.parseInt(exp.eif_crc32, 16);
         assert.deepEqual(r.crc, { stored: crc, computed: crc, ok: true });
@@ -163,7 +190,14 @@ describe('(unit) EIF fixtures', () => {
     // ASN1_TIME_print, which nitro-cli uses too); the algorithm from `openssl x509 -text`; the
     // signature colon-hex from our own DER walk of test-cert.pem (helpers.certSignatureBytes),
     // cross-checked against the `Signature Value:` block of `openssl x509 -text`.
-    const LONG: Record<string, string> = { C: 'countryName', O: 'organizationName', CN: 'commonName', ST: 'stateOrProvinceName', L: 'localityName', OU: 'organizationalUnitName' };
+    const LONG: Record<string, string> = {
+      C: 'countryName',
+      O: 'organizationName',
+      CN: 'commonName',
+      ST: 'stateOrProvinceName',
+      L: 'localityName',
+      OU: 'organizationalUnitName',
+    };
 
     function independentCertificateJson() {
       const x = new X509Certificate(certPem);
@@ -176,10 +210,16 @@ describe('(unit) EIF fixtures', () => {
       const alg = /Signature Algorithm: (\S+)\s*\n\s*Signature Value:/.exec(text)?.[1];
       const sigBlock = /Signature Value:\s*\n([\s0-9a-f:]+)/.exec(text)?.[1] ?? '';
       const fromOpenssl = sigBlock.replace(/\s+/g, '').toUpperCase();
-      const fromDer = Array.from(certSignatureBytes(certDer), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+      const fromDer = Array.from(certSignatureBytes(certDer), (b) =>
+        b.toString(16).padStart(2, '0').toUpperCase(),
+      ).join(':');
       assert.equal(fromDer, fromOpenssl, 'our DER walk and openssl agree on the certificate signature');
       return {
-        IssuerName: Object.fromEntries(Object.keys(issuer).sort().map((k) => [k, issuer[k] as string])),
+        IssuerName: Object.fromEntries(
+          Object.keys(issuer)
+            .sort()
+            .map((k) => [k, issuer[k] as string]),
+        ),
         Algorithm: alg,
         NotBefore: x.validFrom,
         NotAfter: x.validTo,
@@ -201,14 +241,24 @@ describe('(unit) EIF fixtures', () => {
       const exp = fixtureExpected('synthetic-v4-signed.expected.json');
       const cert = independentCertificateJson();
       // The spec's literal values for this fixture.
-      assert.deepEqual(cert.IssuerName, { commonName: 'synthetic-eif-test-signer', countryName: 'US', organizationName: 'EIF Spec Test' });
+      assert.deepEqual(cert.IssuerName, {
+        commonName: 'synthetic-eif-test-signer',
+        countryName: 'US',
+        organizationName: 'EIF Spec Test',
+      });
       assert.equal(cert.Algorithm, 'ecdsa-with-SHA384');
       assert.equal(cert.NotBefore, 'Jan  1 00:00:00 2020 GMT');
       assert.equal(cert.NotAfter, 'Dec 31 23:59:59 2099 GMT');
       assert.ok(cert.Signature.startsWith('30:66:02:31:00:C1:94:'));
       const expected = {
         EifVersion: 4,
-        Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2, PCR8: exp.PCR8 },
+        Measurements: {
+          HashAlgorithm: 'Sha384 { ... }',
+          PCR0: exp.PCR0,
+          PCR1: exp.PCR1,
+          PCR2: exp.PCR2,
+          PCR8: exp.PCR8,
+        },
         IsSigned: true,
         SigningCertificate: cert,
         CheckCRC: true,

@@ -35,7 +35,14 @@ const GROUPS: readonly Group[] = [
 type Msg =
   | { kind: 'start'; id: number }
   | { kind: 'fail'; id: number; what: string }
-  | { kind: 'done'; resolved: number; rejected: number; codes: Record<string, number>; rssBefore: number; rssPeak: number };
+  | {
+      kind: 'done';
+      resolved: number;
+      rejected: number;
+      codes: Record<string, number>;
+      rssBefore: number;
+      rssPeak: number;
+    };
 
 // ---------------------------------------------------------------------------------------------
 // Case generators (deterministic in the case seed).
@@ -93,7 +100,10 @@ function generator(group: string): (rng: Prng) => Uint8Array {
       return (rng) => {
         const base = rng.next() < 0.5 ? signed : unsigned;
         const bounds = base.parsed.sections.flatMap((s) => [s.headerOffset, s.dataOffset, s.dataOffset + s.size]);
-        const len = rng.next() < 0.4 ? Math.max(0, Math.min(base.bytes.length, rng.pick(bounds) + rng.int(-2, 2))) : rng.int(0, base.bytes.length);
+        const len =
+          rng.next() < 0.4
+            ? Math.max(0, Math.min(base.bytes.length, rng.pick(bounds) + rng.int(-2, 2)))
+            : rng.int(0, base.bytes.length);
         return base.bytes.slice(0, len);
       };
     case 'splices of both fixtures':
@@ -108,7 +118,8 @@ function generator(group: string): (rng: Prng) => Uint8Array {
         // Sections of both files, re-assembled in random number and order.
         const count = rng.int(0, 10);
         const sections = Array.from({ length: count }, () => rng.pick(pool));
-        if (rng.next() < 0.3) sections.sort((x, y) => [1, 2, 5, 3, 4].indexOf(x.type) - [1, 2, 5, 3, 4].indexOf(y.type));
+        if (rng.next() < 0.3)
+          sections.sort((x, y) => [1, 2, 5, 3, 4].indexOf(x.type) - [1, 2, 5, 3, 4].indexOf(y.type));
         const bytes = buildEif(sections, {
           version: rng.pick([2, 3, 4, 4, 4]),
           flags: rng.pick([0, 0, 1, 2]),
@@ -133,7 +144,8 @@ function malformed(r: EifInspection, bytes: Uint8Array): string | undefined {
   if (l.sections.length > 32) return `${l.sections.length} sections`;
   let at = 548;
   for (const s of l.sections) {
-    if (s.headerOffset !== at || s.dataOffset !== at + 12) return `section ${s.index} at ${s.headerOffset}, expected ${at}`;
+    if (s.headerOffset !== at || s.dataOffset !== at + 12)
+      return `section ${s.index} at ${s.headerOffset}, expected ${at}`;
     if (s.type < 1 || s.type > 5) return `section ${s.index} has type ${s.type}`;
     at = s.dataOffset + s.size;
     if (at > bytes.length) return `section ${s.index} ends past the file`;
@@ -146,15 +158,19 @@ function malformed(r: EifInspection, bytes: Uint8Array): string | undefined {
     if (r.measurements[k] !== pcrs[k]) {
       // Name the shape of the image, to group failures by cause.
       let ramdisks = 0;
-      const pcr1 = sections.filter((s) => s.type === T.kernel || s.type === T.cmdline || (s.type === T.ramdisk && ramdisks++ === 0));
+      const pcr1 = sections.filter(
+        (s) => s.type === T.kernel || s.type === T.cmdline || (s.type === T.ramdisk && ramdisks++ === 0),
+      );
       const lastEmpty = (pcr1.at(-1)?.data.length ?? 1) === 0;
       return `${k} differs from the independent value${lastEmpty ? ' (the last section feeding PCR1 is empty)' : ''}: ${r.measurements[k]} != ${pcrs[k]}`;
     }
   }
-  if (r.measurements.PCR8 !== undefined && !/^[0-9a-f]{96}$/.test(r.measurements.PCR8)) return `PCR8 ${r.measurements.PCR8}`;
+  if (r.measurements.PCR8 !== undefined && !/^[0-9a-f]{96}$/.test(r.measurements.PCR8))
+    return `PCR8 ${r.measurements.PCR8}`;
   const crc = eifCrc(bytes, at);
   const stored = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(544);
-  if (r.crc.computed !== crc || r.crc.stored !== stored || r.crc.ok !== (crc === stored)) return `crc ${JSON.stringify(r.crc)}, expected computed ${crc}, stored ${stored}`;
+  if (r.crc.computed !== crc || r.crc.stored !== stored || r.crc.ok !== (crc === stored))
+    return `crc ${JSON.stringify(r.crc)}, expected computed ${crc}, stored ${stored}`;
   if ('json' in r.describe) {
     if (r.describe.json.EifVersion !== l.header.version) return 'describe EifVersion';
     if (r.describe.json.CheckCRC !== r.crc.ok) return 'describe CheckCRC';
@@ -162,11 +178,18 @@ function malformed(r: EifInspection, bytes: Uint8Array): string | undefined {
   } else if (!(r.describe.error instanceof EifFormatError)) {
     return `describe error is ${String(r.describe.error)}`;
   }
-  for (const p of l.problems) if (!(typeof p.message === 'string' && Number.isInteger(p.offset) && (p.severity === 'error' || p.severity === 'warning'))) return `problem ${JSON.stringify(p)}`;
+  for (const p of l.problems)
+    if (!(
+      typeof p.message === 'string' &&
+      Number.isInteger(p.offset) &&
+      (p.severity === 'error' || p.severity === 'warning')
+    ))
+      return `problem ${JSON.stringify(p)}`;
   return undefined;
 }
 
-const describeThrown = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : `non-Error ${String(e)}`);
+const describeThrown = (e: unknown) =>
+  e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : `non-Error ${String(e)}`;
 
 /** Runs one case: undefined when the contract holds, else what went wrong. Also returns the outcome. */
 async function runCase(bytes: Uint8Array): Promise<{ failure?: string; outcome: string }> {
@@ -231,7 +254,11 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         if (Date.now() - last > WATCHDOG_MS) {
           clearInterval(watchdog);
           void worker.terminate();
-          reject(new Error(`${group.name}: case ${current} (seed ${caseSeed(group, current)}) hung: no progress for ${WATCHDOG_MS} ms`));
+          reject(
+            new Error(
+              `${group.name}: case ${current} (seed ${caseSeed(group, current)}) hung: no progress for ${WATCHDOG_MS} ms`,
+            ),
+          );
         }
       }, 250);
       worker.on('message', (m: Msg) => {
@@ -246,7 +273,11 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
       });
       worker.on('error', (e) => {
         clearInterval(watchdog);
-        reject(new Error(`${group.name}: worker failed during case ${current} (seed ${caseSeed(group, current)}): ${describeThrown(e)}`));
+        reject(
+          new Error(
+            `${group.name}: worker failed during case ${current} (seed ${caseSeed(group, current)}): ${describeThrown(e)}`,
+          ),
+        );
       });
       worker.on('exit', (code) => {
         clearInterval(watchdog);
@@ -269,7 +300,10 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         const total = done.resolved + done.rejected;
         assert.equal(total, group.cases);
         // The group reaches both outcomes (a generator that only ever produced one would test little).
-        assert.ok((done.resolved > 0 && done.rejected > 0) || group.name === 'signature section mutations', JSON.stringify(done.codes));
+        assert.ok(
+          (done.resolved > 0 && done.rejected > 0) || group.name === 'signature section mutations',
+          JSON.stringify(done.codes),
+        );
         const growth = done.rssPeak - done.rssBefore;
         assert.ok(growth < RSS_LIMIT, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
         const distinct = new Map<string, string[]>();
@@ -312,7 +346,10 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         assert.equal(r.failure, undefined);
         assert.equal(r.outcome, `rejected ${code}`);
         const growth = process.memoryUsage().rss - before;
-        assert.ok(growth < 64 * 1024 * 1024, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB for a ${bytes.length}-byte file`);
+        assert.ok(
+          growth < 64 * 1024 * 1024,
+          `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB for a ${bytes.length}-byte file`,
+        );
       }
 
       it('section lengths claiming up to 2^64-1 bytes', async () => {
@@ -354,16 +391,36 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
       });
 
       it('CBOR heads claiming 2^32-1 or 2^64-1 items in a small signature section', async () => {
-        const huge = [cborHead(4, 0xffffffff), cborHead(4, 2n ** 64n - 1n), cborHead(2, 2n ** 64n - 1n), cborHead(5, 0xffffffff)];
+        const huge = [
+          cborHead(4, 0xffffffff),
+          cborHead(4, 2n ** 64n - 1n),
+          cborHead(2, 2n ** 64n - 1n),
+          cborHead(5, 0xffffffff),
+        ];
         const sections: Uint8Array[] = [];
         for (const h of huge) {
           sections.push(concat(h, new Uint8Array(8)));
           // Inside an otherwise well-formed entry: the certificate "array" claims the huge length.
-          sections.push(concat(Uint8Array.of(0x81, 0xa2, 0x73), ascii('signing_certificate'), h, Uint8Array.of(0x01, 0x02)));
-          sections.push(concat(Uint8Array.of(0x81, 0xa2, 0x73), ascii('signing_certificate'), cborHead(4, cert.length), ...Array.from(cert, (x) => cborHead(0, x)), Uint8Array.of(0x69), ascii('signature'), h));
+          sections.push(
+            concat(Uint8Array.of(0x81, 0xa2, 0x73), ascii('signing_certificate'), h, Uint8Array.of(0x01, 0x02)),
+          );
+          sections.push(
+            concat(
+              Uint8Array.of(0x81, 0xa2, 0x73),
+              ascii('signing_certificate'),
+              cborHead(4, cert.length),
+              ...Array.from(cert, (x) => cborHead(0, x)),
+              Uint8Array.of(0x69),
+              ascii('signature'),
+              h,
+            ),
+          );
         }
         for (const [i, data] of sections.entries()) {
-          const bytes = buildEif([...parseEif(unsigned).sections.map((s) => ({ type: s.type, data: s.data })), { type: T.signature, data }]);
+          const bytes = buildEif([
+            ...parseEif(unsigned).sections.map((s) => ({ type: s.type, data: s.data })),
+            { type: T.signature, data },
+          ]);
           const before = process.memoryUsage().rss;
           const r = await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts);
           const growth = process.memoryUsage().rss - before;

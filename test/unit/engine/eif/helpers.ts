@@ -26,7 +26,11 @@ export const sha384 = (...parts: Uint8Array[]): Buffer => {
 };
 
 /** PCR = SHA-384(48 zero bytes || SHA-384(concatenated parts)), lower-case hex. */
-export const pcrHex = (...parts: Uint8Array[]): string => createHash('sha384').update(Buffer.alloc(48)).update(sha384(...parts)).digest('hex');
+export const pcrHex = (...parts: Uint8Array[]): string =>
+  createHash('sha384')
+    .update(Buffer.alloc(48))
+    .update(sha384(...parts))
+    .digest('hex');
 
 const zlibCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
@@ -154,7 +158,14 @@ export function parseEif(bytes: Uint8Array): ParsedEif {
   while (pos + 12 <= b.length) {
     const size = Number(b.readBigUInt64BE(pos + 4));
     if (pos + 12 + size > b.length) throw new Error(`test walker: section at ${pos} runs past the end`);
-    sections.push({ type: b.readUInt16BE(pos), flags: b.readUInt16BE(pos + 2), headerOffset: pos, dataOffset: pos + 12, size, data: bytes.subarray(pos + 12, pos + 12 + size) });
+    sections.push({
+      type: b.readUInt16BE(pos),
+      flags: b.readUInt16BE(pos + 2),
+      headerOffset: pos,
+      dataOffset: pos + 12,
+      size,
+      data: bytes.subarray(pos + 12, pos + 12 + size),
+    });
     pos += 12 + size;
   }
   return {
@@ -175,7 +186,11 @@ export function parseEif(bytes: Uint8Array): ParsedEif {
 }
 
 /** PCR0/1/2 of a walked file, per spec 3.2. */
-export function expectedPcrs(sections: readonly { type: number; data: Uint8Array }[]): { PCR0: string; PCR1: string; PCR2: string } {
+export function expectedPcrs(sections: readonly { type: number; data: Uint8Array }[]): {
+  PCR0: string;
+  PCR1: string;
+  PCR2: string;
+} {
   const p0: Uint8Array[] = [];
   const p1: Uint8Array[] = [];
   const p2: Uint8Array[] = [];
@@ -217,9 +232,20 @@ export const cNeg = (n: number): Uint8Array => cborHead(1, -1 - n);
 export const cBstr = (b: Uint8Array): Uint8Array => concat(cborHead(2, b.length), b);
 export const cText = (s: string): Uint8Array => concat(cborHead(3, Buffer.byteLength(s)), ascii(s));
 /** A Rust Vec<u8> as serde_cbor writes it: an array of uints. */
-export const cUintArray = (b: Uint8Array): Uint8Array => concat(cborHead(4, b.length), ...Array.from(b, (x) => cUint(x)));
+export const cUintArray = (b: Uint8Array): Uint8Array =>
+  concat(cborHead(4, b.length), ...Array.from(b, (x) => cUint(x)));
 
-export type Cbor = number | bigint | Uint8Array | string | Cbor[] | Map<Cbor, Cbor> | boolean | null | undefined | { tag: number; value: Cbor };
+export type Cbor =
+  | number
+  | bigint
+  | Uint8Array
+  | string
+  | Cbor[]
+  | Map<Cbor, Cbor>
+  | boolean
+  | null
+  | undefined
+  | { tag: number; value: Cbor };
 
 /** Decodes one CBOR item (definite lengths only) that must fill `bytes`. */
 export function cborDecode(bytes: Uint8Array): Cbor {
@@ -323,15 +349,30 @@ export interface CoseParts {
 }
 
 /** Signs `payload` with `keyPem` as ES256/384/512 (`curve` picks the algorithm and header). */
-export function coseSign(keyPem: string, curve: Curve, payload: Uint8Array, protectedBytes = Buffer.from(CURVES[curve].protectedHex, 'hex')): CoseParts {
-  const signature = nodeSign(CURVES[curve].hash, sigStructureBytes(protectedBytes, payload), { key: keyPem, dsaEncoding: 'ieee-p1363' });
+export function coseSign(
+  keyPem: string,
+  curve: Curve,
+  payload: Uint8Array,
+  protectedBytes = Buffer.from(CURVES[curve].protectedHex, 'hex'),
+): CoseParts {
+  const signature = nodeSign(CURVES[curve].hash, sigStructureBytes(protectedBytes, payload), {
+    key: keyPem,
+    dsaEncoding: 'ieee-p1363',
+  });
   return { protectedBytes: new Uint8Array(protectedBytes), payload, signature: new Uint8Array(signature) };
 }
 
-export const encodeCose = (c: CoseParts): Uint8Array => concat(Uint8Array.of(0x84), cBstr(c.protectedBytes), Uint8Array.of(0xa0), cBstr(c.payload), cBstr(c.signature));
+export const encodeCose = (c: CoseParts): Uint8Array =>
+  concat(Uint8Array.of(0x84), cBstr(c.protectedBytes), Uint8Array.of(0xa0), cBstr(c.payload), cBstr(c.signature));
 
 export const encodeSigSection = (certFile: Uint8Array, cose: Uint8Array): Uint8Array =>
-  concat(Uint8Array.of(0x81, 0xa2), cText('signing_certificate'), cUintArray(certFile), cText('signature'), cUintArray(cose));
+  concat(
+    Uint8Array.of(0x81, 0xa2),
+    cText('signing_certificate'),
+    cUintArray(certFile),
+    cText('signature'),
+    cUintArray(cose),
+  );
 
 export interface DecodedSigSection {
   readonly certFile: Uint8Array;
@@ -351,8 +392,15 @@ export function decodeSigSection(bytes: Uint8Array): DecodedSigSection {
   const c = cborDecode(coseBytes);
   if (!Array.isArray(c) || c.length !== 4) throw new Error('COSE_Sign1: not an array(4)');
   const [p, u, pl, sg] = c;
-  if (!(p instanceof Uint8Array && pl instanceof Uint8Array && sg instanceof Uint8Array)) throw new Error('COSE_Sign1: not byte strings');
-  return { certFile, coseBytes, cose: { protectedBytes: p, payload: pl, signature: sg }, unprotected: u, keys: [...entry.keys()] };
+  if (!(p instanceof Uint8Array && pl instanceof Uint8Array && sg instanceof Uint8Array))
+    throw new Error('COSE_Sign1: not byte strings');
+  return {
+    certFile,
+    coseBytes,
+    cose: { protectedBytes: p, payload: pl, signature: sg },
+    unprotected: u,
+    keys: [...entry.keys()],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +426,8 @@ export function ensureOpenssl(): void {
     if (process.getuid?.() === 0) {
       spawnSync('apt-get', ['update'], { stdio: 'ignore' });
       const inst = spawnSync('apt-get', ['install', '-y', 'openssl'], { stdio: 'ignore' });
-      if (inst.status !== 0 || spawnSync('openssl', ['version']).status !== 0) throw new Error('openssl is missing and apt-get could not install it');
+      if (inst.status !== 0 || spawnSync('openssl', ['version']).status !== 0)
+        throw new Error('openssl is missing and apt-get could not install it');
     } else {
       throw new Error('the openssl CLI is required by these tests and is not installed (apt-get install openssl)');
     }
@@ -439,7 +488,7 @@ export function derAt(buf: Uint8Array, pos: number): Der {
 
 export function derKids(buf: Uint8Array, d: Der): Der[] {
   const out: Der[] = [];
-  for (let p = d.contentStart; p < d.end; ) {
+  for (let p = d.contentStart; p < d.end;) {
     const k = derAt(buf, p);
     out.push(k);
     p = k.end;

@@ -2,13 +2,22 @@
 // the ECDSA come from the host, and PCR2 goes elsewhere only above the host's threshold.
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MemoryByteSource, inspectEifSource, type CryptoPort, type EifPorts, type HashPort } from '../../../../src/engine';
+import {
+  MemoryByteSource,
+  inspectEifSource,
+  type CryptoPort,
+  type EifPorts,
+  type HashPort,
+} from '../../../../src/engine';
 import { nodeCrypto, nodeEifPorts, nodeHashes } from '../../../../src/engine/node';
 import { repoPath } from '../../repo';
 
 const FIXTURES = repoPath('test', 'fixtures', 'eif');
 const signed = () => new MemoryByteSource(readFileSync(`${FIXTURES}/synthetic-v4-signed.eif`), 'signed.eif');
-const expected = JSON.parse(readFileSync(`${FIXTURES}/synthetic-v4-signed.expected.json`, 'utf8')) as Record<string, string>;
+const expected = JSON.parse(readFileSync(`${FIXTURES}/synthetic-v4-signed.expected.json`, 'utf8')) as Record<
+  string,
+  string
+>;
 
 /** nodeHashes, counting the SHA-384 hashes started through it. */
 function countingHashes(): HashPort & { started: number } {

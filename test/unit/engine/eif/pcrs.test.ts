@@ -41,7 +41,22 @@ describe('(unit) PCR meanings', () => {
 describe('(unit) expectedPcrsOf', () => {
   it('takes PCR0, 1 and 2 of an image, and PCR8 only when the image is signed', () => {
     const m = { PCR0: 'a0', PCR1: 'a1', PCR2: 'a2' };
-    assert.deepEqual([...expectedPcrsOf(m)], [[0, 'a0'], [1, 'a1'], [2, 'a2']]);
-    assert.deepEqual([...expectedPcrsOf({ ...m, PCR8: 'a8' })], [[0, 'a0'], [1, 'a1'], [2, 'a2'], [8, 'a8']]);
+    assert.deepEqual(
+      [...expectedPcrsOf(m)],
+      [
+        [0, 'a0'],
+        [1, 'a1'],
+        [2, 'a2'],
+      ],
+    );
+    assert.deepEqual(
+      [...expectedPcrsOf({ ...m, PCR8: 'a8' })],
+      [
+        [0, 'a0'],
+        [1, 'a1'],
+        [2, 'a2'],
+        [8, 'a8'],
+      ],
+    );
   });
 });

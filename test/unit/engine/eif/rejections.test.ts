@@ -4,7 +4,16 @@
 import * as assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { EifFormatError, MemoryByteSource, inspectEifSource, readLayout, type EifErrorCode, type EifInspection, type EifLayout, type EifProblem } from '../../../../src/engine';
+import {
+  EifFormatError,
+  MemoryByteSource,
+  inspectEifSource,
+  readLayout,
+  type EifErrorCode,
+  type EifInspection,
+  type EifLayout,
+  type EifProblem,
+} from '../../../../src/engine';
 import { nodeEifPorts } from '../../../../src/engine/node';
 import { repoPath } from '../../repo';
 import {
@@ -60,7 +69,12 @@ const layoutOf = (bytes: Uint8Array): Promise<EifLayout> => readLayout(mem(bytes
 const inspect = (bytes: Uint8Array): Promise<EifInspection> => inspectEifSource(mem(bytes), nodeEifPorts);
 
 /** readLayout and inspectEifSource both reject with this code at this offset, naming these values. */
-async function rejects(bytes: Uint8Array, code: EifErrorCode, offset: number, ...mentions: (string | RegExp)[]): Promise<EifFormatError> {
+async function rejects(
+  bytes: Uint8Array,
+  code: EifErrorCode,
+  offset: number,
+  ...mentions: (string | RegExp)[]
+): Promise<EifFormatError> {
   let first: EifFormatError | undefined;
   for (const run of [() => layoutOf(bytes), () => inspect(bytes)]) {
     const e = await caught(run);
@@ -78,7 +92,13 @@ async function rejects(bytes: Uint8Array, code: EifErrorCode, offset: number, ..
 }
 
 /** The layout has exactly one problem with this code (and these properties). */
-function problem(layout: EifLayout, code: EifErrorCode, severity: EifProblem['severity'], offset: number, ...mentions: (string | RegExp)[]): EifProblem {
+function problem(
+  layout: EifLayout,
+  code: EifErrorCode,
+  severity: EifProblem['severity'],
+  offset: number,
+  ...mentions: (string | RegExp)[]
+): EifProblem {
   const found = layout.problems.filter((p) => p.code === code && p.offset === offset);
   assert.equal(found.length, 1, `problems: ${JSON.stringify(layout.problems, null, 1)}`);
   const p = found[0] as EifProblem;
@@ -91,7 +111,11 @@ function problem(layout: EifLayout, code: EifErrorCode, severity: EifProblem['se
 }
 
 /** A copy of `bytes` with the given big-endian fields patched (CRC left as it was unless fixCrc). */
-function patch(bytes: Uint8Array, edits: { at: number; u16?: number; u32?: number; u64?: bigint; raw?: Uint8Array }[], fixCrc = true): Uint8Array {
+function patch(
+  bytes: Uint8Array,
+  edits: { at: number; u16?: number; u32?: number; u64?: bigint; raw?: Uint8Array }[],
+  fixCrc = true,
+): Uint8Array {
   const b = Buffer.from(bytes);
   for (const e of edits) {
     if (e.u16 !== undefined) b.writeUInt16BE(e.u16, e.at);
@@ -114,7 +138,10 @@ async function inspectResolves(bytes: Uint8Array): Promise<EifInspection> {
 
 /** The describe-eif failure of an inspection that otherwise succeeded. */
 function describeError(r: EifInspection): EifFormatError {
-  assert.ok('error' in r.describe, `describe did not fail: ${JSON.stringify('json' in r.describe ? r.describe.json : undefined)}`);
+  assert.ok(
+    'error' in r.describe,
+    `describe did not fail: ${JSON.stringify('json' in r.describe ? r.describe.json : undefined)}`,
+  );
   return r.describe.error;
 }
 
@@ -175,7 +202,13 @@ describe('(unit) EIF rejections', () => {
 
     it('a version that reads as 2, 3 or 4 byte-swapped is a byte-order hint (P24)', async () => {
       for (const v of [0x0400, 0x0300, 0x0200]) {
-        await rejects(patch(UNSIGNED, [{ at: 4, u16: v }]), 'byte-order', 4, `reads ${v} (0x0${(v >> 8).toString(16)}00)`, `version ${v >> 8} in little-endian`);
+        await rejects(
+          patch(UNSIGNED, [{ at: 4, u16: v }]),
+          'byte-order',
+          4,
+          `reads ${v} (0x0${(v >> 8).toString(16)}00)`,
+          `version ${v >> 8} in little-endian`,
+        );
       }
     });
 
@@ -188,9 +221,21 @@ describe('(unit) EIF rejections', () => {
 
     it('a section extending past the end of the file', async () => {
       // The last ramdisk (header at 868) holds 9 bytes; claim 10.
-      await rejects(patch(UNSIGNED, [{ at: 872, u64: 10n }]), 'section-past-eof', 872, 'section 4 (ramdisk) says it holds 10 bytes', 'only 9 bytes follow');
+      await rejects(
+        patch(UNSIGNED, [{ at: 872, u64: 10n }]),
+        'section-past-eof',
+        872,
+        'section 4 (ramdisk) says it holds 10 bytes',
+        'only 9 bytes follow',
+      );
       // The kernel claims the whole file.
-      await rejects(patch(UNSIGNED, [{ at: 552, u64: 889n }]), 'section-past-eof', 552, 'section 0 (kernel) says it holds 889 bytes', 'only 329 bytes follow');
+      await rejects(
+        patch(UNSIGNED, [{ at: 552, u64: 889n }]),
+        'section-past-eof',
+        552,
+        'section 0 (kernel) says it holds 889 bytes',
+        'only 329 bytes follow',
+      );
       // And a file cut in the middle of a section.
       await rejects(UNSIGNED.subarray(0, 880), 'section-past-eof', 872, 'holds 9 bytes', 'only 0 bytes follow');
     });
@@ -200,11 +245,19 @@ describe('(unit) EIF rejections', () => {
         await rejects(patch(UNSIGNED, [{ at: 552, u64: size }]), 'length-overflow', 552, `holds ${size} bytes`);
       }
       // 2^53 - 1 is a safe integer, so only past the end.
-      await rejects(patch(UNSIGNED, [{ at: 552, u64: 2n ** 53n - 1n }]), 'section-past-eof', 552, `holds ${2n ** 53n - 1n} bytes`);
+      await rejects(
+        patch(UNSIGNED, [{ at: 552, u64: 2n ** 53n - 1n }]),
+        'section-past-eof',
+        552,
+        `holds ${2n ** 53n - 1n} bytes`,
+      );
     });
 
     it('more than 32 sections walked', async () => {
-      const sections = [...base(), ...Array.from({ length: 28 }, (_, i) => ({ type: T.ramdisk, data: ascii(`r${i}`) }))];
+      const sections = [
+        ...base(),
+        ...Array.from({ length: 28 }, (_, i) => ({ type: T.ramdisk, data: ascii(`r${i}`) })),
+      ];
       assert.equal(sections.length, 33);
       const bytes = buildEif(sections);
       const offset33 = 548 + sections.slice(0, 32).reduce((n, s) => n + 12 + s.data.length, 0);
@@ -257,7 +310,13 @@ describe('(unit) EIF rejections', () => {
       const newSize = second.length - SIG_DATA_OFFSET;
       const stale = patch(second, [{ at: 284 + 8 * 5, u64: BigInt(oldSize) }]);
       const r = await inspect(stale);
-      problem(r.layout, 'table-mismatch', 'error', 324, `section 5 (signature) holds ${oldSize} bytes, but its section header says ${newSize}`);
+      problem(
+        r.layout,
+        'table-mismatch',
+        'error',
+        324,
+        `section 5 (signature) holds ${oldSize} bytes, but its section header says ${newSize}`,
+      );
       assert.equal(r.layout.problems.length, 1);
       // nitro-cli's sequential walk does not notice: the image still describes.
       assert.ok('json' in r.describe);
@@ -273,7 +332,10 @@ describe('(unit) EIF rejections', () => {
       for (const [type, code, text] of cases) {
         const l = await layoutOf(buildEif(base().filter((s) => s.type !== type)));
         problem(l, code, 'error', 548, text);
-        assert.ok(l.problems.every((p) => p.code === code), JSON.stringify(l.problems));
+        assert.ok(
+          l.problems.every((p) => p.code === code),
+          JSON.stringify(l.problems),
+        );
       }
     });
 
@@ -287,7 +349,8 @@ describe('(unit) EIF rejections', () => {
       const noMeta = base().filter((s) => s.type !== T.metadata);
       const l = await layoutOf(buildEif(noMeta, { version: 4 }));
       problem(l, 'missing-metadata', 'error', 4, 'version 4 must have a metadata section');
-      for (const version of [2, 3]) assert.deepEqual((await layoutOf(buildEif(noMeta, { version }))).problems, [], `v${version}`);
+      for (const version of [2, 3])
+        assert.deepEqual((await layoutOf(buildEif(noMeta, { version }))).problems, [], `v${version}`);
     });
 
     it('fewer than 12 trailing bytes: a warning, left out of the CRC (as nitro-cli)', async () => {
@@ -304,7 +367,10 @@ describe('(unit) EIF rejections', () => {
     });
 
     it('non-zero section flags and unknown header flag bits are warnings', async () => {
-      const withFlags = buildEif(base().map((s, i) => (i === 1 ? { ...s, flags: 0x8000 } : s)), { flags: 0x0003 });
+      const withFlags = buildEif(
+        base().map((s, i) => (i === 1 ? { ...s, flags: 0x8000 } : s)),
+        { flags: 0x0003 },
+      );
       const l = await layoutOf(withFlags);
       problem(l, 'reserved-bits', 'warning', 572 + 2, 'section 1 has flags 0x8000');
       problem(l, 'reserved-bits', 'warning', 6, 'header flags 0x3');
@@ -313,7 +379,7 @@ describe('(unit) EIF rejections', () => {
     });
 
     it('a CRC mismatch is reported as crc.ok === false, not thrown', async () => {
-      const flipped = patch(UNSIGNED, [{ at: 547, raw: Uint8Array.of(UNSIGNED[547] as number ^ 0x01) }], false);
+      const flipped = patch(UNSIGNED, [{ at: 547, raw: Uint8Array.of((UNSIGNED[547] as number) ^ 0x01) }], false);
       const r = await inspect(flipped);
       assert.deepEqual(r.crc, { stored: (0xeaee2199 ^ 0x01) >>> 0, computed: 0xeaee2199, ok: false });
       assert.ok('json' in r.describe);
@@ -343,8 +409,16 @@ describe('(unit) EIF rejections', () => {
     const cases: [string, string, RegExp][] = [
       ['missing CustomMetadata', meta((m) => delete m['CustomMetadata']), /no "CustomMetadata"/],
       ['missing ImageName', meta((m) => delete m['ImageName']), /no "ImageName"/],
-      ['BuildTime a number', meta((m) => ((m['BuildMetadata'] as Record<string, unknown>)['BuildTime'] = 0)), /BuildMetadata\.BuildTime" is missing or not a string/],
-      ['KernelVersion missing', meta((m) => delete (m['BuildMetadata'] as Record<string, unknown>)['KernelVersion']), /BuildMetadata\.KernelVersion/],
+      [
+        'BuildTime a number',
+        meta((m) => ((m['BuildMetadata'] as Record<string, unknown>)['BuildTime'] = 0)),
+        /BuildMetadata\.BuildTime" is missing or not a string/,
+      ],
+      [
+        'KernelVersion missing',
+        meta((m) => delete (m['BuildMetadata'] as Record<string, unknown>)['KernelVersion']),
+        /BuildMetadata\.KernelVersion/,
+      ],
       ['CustomMetadata a number', meta((m) => (m['CustomMetadata'] = 5)), /CustomMetadata" is not a JSON object/],
       ['CustomMetadata a string', meta((m) => (m['CustomMetadata'] = 'x')), /CustomMetadata" is not a JSON object/],
       ['CustomMetadata an array', meta((m) => (m['CustomMetadata'] = [1])), /CustomMetadata" is not a JSON object/],
@@ -370,14 +444,24 @@ describe('(unit) EIF rejections', () => {
     it('an object CustomMetadata is merged into Metadata (control)', async () => {
       const r = await inspect(buildEif(base(meta((m) => (m['CustomMetadata'] = { Owner: 'me', n: 1 })))));
       assert.ok('json' in r.describe);
-      assert.deepEqual(r.describe.json.Metadata, { ...JSON.parse(SPEC_METADATA).BuildMetadata, DockerInfo: null, Owner: 'me', n: 1 });
+      assert.deepEqual(r.describe.json.Metadata, {
+        ...JSON.parse(SPEC_METADATA).BuildMetadata,
+        DockerInfo: null,
+        Owner: 'me',
+        n: 1,
+      });
     });
   });
 
   describe('signature sections', () => {
     it('corrupted CBOR', async () => {
       const good = encodeSigSection(ascii(certPem), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0))));
-      for (const section of [good.subarray(0, good.length >> 1), Uint8Array.of(0xff, 0xff, 0xff), concat(good, Uint8Array.of(0)), Uint8Array.of(0xa0)]) {
+      for (const section of [
+        good.subarray(0, good.length >> 1),
+        Uint8Array.of(0xff, 0xff, 0xff),
+        concat(good, Uint8Array.of(0)),
+        Uint8Array.of(0xa0),
+      ]) {
         const r = await inspect(signedImage({ section }));
         const e = describeError(r);
         assert.equal(e.code, 'bad-signature-section', e.message);
@@ -421,13 +505,19 @@ describe('(unit) EIF rejections', () => {
 
     it('a COSE alg that does not match the certificate curve', async () => {
       // ES256 in the header, over a P-384 certificate (signed with the P-384 key, so only the alg is wrong).
-      const r = await inspect(signedImage({ cose: encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0), Buffer.from('a10126', 'hex'))) }));
+      const r = await inspect(
+        signedImage({
+          cose: encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0), Buffer.from('a10126', 'hex'))),
+        }),
+      );
       const e = describeError(r);
       assert.equal(e.code, 'signature-invalid');
       assert.match(e.message, /algorithm -7/);
       assert.match(e.message, /secp384r1 key needs ES384/);
       // No alg at all.
-      const r2 = await inspect(signedImage({ cose: encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0), Buffer.from('a0', 'hex'))) }));
+      const r2 = await inspect(
+        signedImage({ cose: encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0), Buffer.from('a0', 'hex'))) }),
+      );
       assert.equal(describeError(r2).code, 'signature-invalid');
     });
 
@@ -441,14 +531,25 @@ describe('(unit) EIF rejections', () => {
       assert.equal(r.signature?.cose?.valid, true);
       assert.equal(r.signature?.payloadMatchesPcr0, false);
       // A differently encoded payload of the same PCR0 (a byte string instead of an array of uints) is also "false".
-      const bstrPayload = concat(Uint8Array.of(0xa2, 0x6e), ascii('register_index'), Uint8Array.of(0x00, 0x6e), ascii('register_value'), cborHead(2, 48), PCR0);
+      const bstrPayload = concat(
+        Uint8Array.of(0xa2, 0x6e),
+        ascii('register_index'),
+        Uint8Array.of(0x00, 0x6e),
+        ascii('register_value'),
+        cborHead(2, 48),
+        PCR0,
+      );
       const r2 = await inspect(signedImage({ cose: encodeCose(coseSign(keyPem, 'P-384', bstrPayload)) }));
       assert.ok('json' in r2.describe);
       assert.equal(r2.describe.json.SignatureCheck, false);
     });
 
     it('a tagged COSE_Sign1 (tag 18) is accepted like an untagged one', async () => {
-      const r = await inspect(signedImage({ cose: concat(Uint8Array.of(0xd2), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0)))) }));
+      const r = await inspect(
+        signedImage({
+          cose: concat(Uint8Array.of(0xd2), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0)))),
+        }),
+      );
       assert.ok('json' in r.describe, 'error' in r.describe ? r.describe.error.message : '');
       assert.equal(r.describe.json.SignatureCheck, true);
     });
@@ -465,7 +566,9 @@ describe('(unit) EIF rejections', () => {
 
     it('a signature section in a version 2 image is a warning', async () => {
       const sig = encodeSigSection(ascii(certPem), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0))));
-      const l = await layoutOf(buildEif([...base().filter((s) => s.type !== T.metadata), { type: T.signature, data: sig }], { version: 2 }));
+      const l = await layoutOf(
+        buildEif([...base().filter((s) => s.type !== T.metadata), { type: T.signature, data: sig }], { version: 2 }),
+      );
       problem(l, 'bad-signature-section', 'warning', 639, 'version 2 EIF has a signature section');
       assert.ok(l.problems.every((p) => p.severity === 'warning'));
     });

@@ -5,8 +5,28 @@ import * as assert from 'node:assert/strict';
 import { X509Certificate, verify as nodeVerify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, MemoryByteSource, encodeMetadata, inspectEifSource, planMeasurement, readLayout, runPlan, type CancellationLike, type EifArch } from '../../../../src/engine';
-import { FileByteSource, SigningError, inspectEif, nodeEifPorts, nodeHashes, signEifFile, writeEif, type SectionInput, type WriteEifResult } from '../../../../src/engine/node';
+import {
+  CancelledError,
+  MemoryByteSource,
+  encodeMetadata,
+  inspectEifSource,
+  planMeasurement,
+  readLayout,
+  runPlan,
+  type CancellationLike,
+  type EifArch,
+} from '../../../../src/engine';
+import {
+  FileByteSource,
+  SigningError,
+  inspectEif,
+  nodeEifPorts,
+  nodeHashes,
+  signEifFile,
+  writeEif,
+  type SectionInput,
+  type WriteEifResult,
+} from '../../../../src/engine/node';
 import {
   CURVES,
   Prng,
@@ -52,7 +72,13 @@ function metadataBytes(rng: Prng): Uint8Array {
   return encodeMetadata({
     ImageName: `image-${rng.int(0, 1e6)}`,
     ImageVersion: `${rng.int(0, 9)}.${rng.int(0, 9)}`,
-    BuildMetadata: { BuildTime: '2024-01-01T00:00:00+00:00', BuildTool: 'test', BuildToolVersion: '0', OperatingSystem: 'OS', KernelVersion: 'kernel' },
+    BuildMetadata: {
+      BuildTime: '2024-01-01T00:00:00+00:00',
+      BuildTool: 'test',
+      BuildToolVersion: '0',
+      OperatingSystem: 'OS',
+      KernelVersion: 'kernel',
+    },
     DockerInfo: null,
     CustomMetadata: rng.next() < 0.5 ? null : { seed: rng.seed },
   });
@@ -74,17 +100,39 @@ function makeCase(seed: number, curve: Curve | undefined): Case {
     ...ramdisks,
   ];
   // v4 needs metadata; builders put it third, but any place after the kernel is valid.
-  if (version === 4) sections.splice(rng.pick([2, 2, sections.length]), 0, { type: T.metadata, data: metadataBytes(rng) });
+  if (version === 4)
+    sections.splice(rng.pick([2, 2, sections.length]), 0, { type: T.metadata, data: metadataBytes(rng) });
   // A version 2 image cannot carry a signature.
-  return { seed, arch: rng.next() < 0.5 ? 'x86_64' : 'aarch64', version, sections, ...(curve && version >= 3 ? { curve } : {}) };
+  return {
+    seed,
+    arch: rng.next() < 0.5 ? 'x86_64' : 'aarch64',
+    version,
+    sections,
+    ...(curve && version >= 3 ? { curve } : {}),
+  };
 }
 
-const toSectionInputs = (inputs: readonly Input[]): SectionInput[] => inputs.map((s) => ({ type: s.type as SectionInput['type'], data: s.data }));
+const toSectionInputs = (inputs: readonly Input[]): SectionInput[] =>
+  inputs.map((s) => ({ type: s.type, data: s.data }));
 
 /** Checks a written file with the independent walker; returns the parse. */
-function checkWritten(bytes: Uint8Array, c: { arch: EifArch; version: number; sections: readonly Input[]; signer?: Signer | undefined; defaultMem?: bigint; defaultCpus?: bigint }, result?: WriteEifResult): ParsedEif {
+function checkWritten(
+  bytes: Uint8Array,
+  c: {
+    arch: EifArch;
+    version: number;
+    sections: readonly Input[];
+    signer?: Signer | undefined;
+    defaultMem?: bigint;
+    defaultCpus?: bigint;
+  },
+  result?: WriteEifResult,
+): ParsedEif {
   const p = parseEif(bytes);
-  const expectedTypes = [...c.sections.map((s) => s.type), ...(c.signer && !c.sections.some((s) => s.type === T.signature) ? [T.signature] : [])];
+  const expectedTypes = [
+    ...c.sections.map((s) => s.type),
+    ...(c.signer && !c.sections.some((s) => s.type === T.signature) ? [T.signature] : []),
+  ];
   assert.equal(p.magic, '.eif');
   assert.equal(p.version, c.version);
   assert.equal(p.flags, c.arch === 'aarch64' ? 1 : 0);
@@ -102,7 +150,8 @@ function checkWritten(bytes: Uint8Array, c: { arch: EifArch; version: number; se
   let i = 0;
   for (const s of p.sections) {
     const input = c.sections[i++];
-    if (s.type !== T.signature) assert.equal(Buffer.compare(s.data, input?.data ?? new Uint8Array(0)), 0, `section ${i - 1} data`);
+    if (s.type !== T.signature)
+      assert.equal(Buffer.compare(s.data, input?.data ?? new Uint8Array(0)), 0, `section ${i - 1} data`);
     assert.equal(s.flags, 0);
   }
   // The header table: offsets of the section headers, data sizes, zeros after.
@@ -119,11 +168,7 @@ function checkWritten(bytes: Uint8Array, c: { arch: EifArch; version: number; se
   assert.equal(at, bytes.length);
   assert.equal(p.crc, eifCrc(bytes), 'CRC field = zlib.crc32(file[0:544] ++ file[548:])');
   const pcrs = expectedPcrs(p.sections);
-  assert.deepEqual(
-    expectedPcrs(c.sections),
-    pcrs,
-    'PCRs of the input equal PCRs of the written sections',
-  );
+  assert.deepEqual(expectedPcrs(c.sections), pcrs, 'PCRs of the input equal PCRs of the written sections');
   if (result) {
     assert.equal(result.size, bytes.length);
     assert.equal(result.crc, p.crc);
@@ -155,11 +200,25 @@ function checkSignatureSection(section: Uint8Array, signer: Signer, pcr0Hex: str
   assert.equal(hex(d.cose.payload), hex(pcr0PayloadBytes(Buffer.from(pcr0Hex, 'hex'))));
   assert.equal(d.cose.signature.length, CURVES[signer.curve].sigLen);
   const key = new X509Certificate(signer.certPem).publicKey;
-  assert.ok(nodeVerify(CURVES[signer.curve].hash, sigStructureBytes(d.cose.protectedBytes, d.cose.payload), { key, dsaEncoding: 'ieee-p1363' }, d.cose.signature), 'COSE signature verifies');
+  assert.ok(
+    nodeVerify(
+      CURVES[signer.curve].hash,
+      sigStructureBytes(d.cose.protectedBytes, d.cose.payload),
+      { key, dsaEncoding: 'ieee-p1363' },
+      d.cose.signature,
+    ),
+    'COSE signature verifies',
+  );
 }
 
 /** The engine's reader must agree with the independent parse: from the file (default chunk and 4096), and from memory at the given chunk sizes. */
-async function checkEngineReads(file: string, bytes: Uint8Array, p: ParsedEif, signer: Signer | undefined, chunkSizes: readonly number[]): Promise<void> {
+async function checkEngineReads(
+  file: string,
+  bytes: Uint8Array,
+  p: ParsedEif,
+  signer: Signer | undefined,
+  chunkSizes: readonly number[],
+): Promise<void> {
   const pcrs = expectedPcrs(p.sections);
   const check = async (label: string, r: Awaited<ReturnType<typeof inspectEif>>) => {
     assert.deepEqual(r.layout.problems, [], label);
@@ -177,13 +236,20 @@ async function checkEngineReads(file: string, bytes: Uint8Array, p: ParsedEif, s
     assert.equal(r.measurements.PCR1, pcrs.PCR1, label);
     assert.equal(r.measurements.PCR2, pcrs.PCR2, label);
     assert.equal(r.measurements.PCR8, signer ? pcrHex(signer.certDer) : undefined, label);
-    assert.ok('json' in r.describe, `${label}: describe fails: ${'error' in r.describe ? r.describe.error.message : ''}`);
+    assert.ok(
+      'json' in r.describe,
+      `${label}: describe fails: ${'error' in r.describe ? r.describe.error.message : ''}`,
+    );
     assert.equal(r.describe.json.IsSigned, signer !== undefined, label);
     assert.equal(r.describe.json.CheckCRC, true, label);
     if (signer) {
       assert.equal(r.describe.json.SignatureCheck, true, label);
       assert.equal(r.signature?.cose?.valid, true, label);
-      assert.equal(r.signature?.cose?.algorithm, { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[signer.curve], label);
+      assert.equal(
+        r.signature?.cose?.algorithm,
+        { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[signer.curve],
+        label,
+      );
       assert.equal(r.signature?.payloadMatchesPcr0, true, label);
       assert.equal(r.signature?.certificateValid, true, label);
     } else {
@@ -193,7 +259,10 @@ async function checkEngineReads(file: string, bytes: Uint8Array, p: ParsedEif, s
   await check('inspectEif default chunk', await inspectEif(file));
   await check('inspectEif chunk 4096', await inspectEif(file, { chunkSize: 4096 }));
   for (const chunkSize of chunkSizes) {
-    await check(`inspectEifSource(memory) chunk ${chunkSize}`, await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts, { chunkSize }));
+    await check(
+      `inspectEifSource(memory) chunk ${chunkSize}`,
+      await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts, { chunkSize }),
+    );
   }
 }
 
@@ -218,11 +287,17 @@ describe('(unit) EIF write/read round trip', function () {
     it('the seeded cases cover both architectures, versions 2-4, 1-4 ramdisks, every curve, 0-byte and >200 KiB sections', () => {
       assert.deepEqual(new Set(cases.map((c) => c.arch)), new Set(['x86_64', 'aarch64']));
       assert.deepEqual(new Set(cases.map((c) => c.version)), new Set([2, 3, 4]));
-      assert.deepEqual(new Set(cases.map((c) => c.sections.filter((s) => s.type === T.ramdisk).length)), new Set([1, 2, 3, 4]));
+      assert.deepEqual(
+        new Set(cases.map((c) => c.sections.filter((s) => s.type === T.ramdisk).length)),
+        new Set([1, 2, 3, 4]),
+      );
       assert.deepEqual(new Set(cases.map((c) => c.curve)), new Set([undefined, 'P-256', 'P-384', 'P-521']));
       const sizes = cases.flatMap((c) => c.sections.map((s) => s.data.length));
       assert.ok(sizes.includes(0), 'a 0-byte section');
-      assert.ok(sizes.some((n) => n > 200 * KiB), 'a section over 200 KiB');
+      assert.ok(
+        sizes.some((n) => n > 200 * KiB),
+        'a section over 200 KiB',
+      );
     });
 
     for (const c of cases) {
@@ -258,7 +333,11 @@ describe('(unit) EIF write/read round trip', function () {
     };
     const signer = signers['P-384'];
     const file = path.join(dir, 'big.eif');
-    const result = await writeEif(file, { ...c, sections: toSectionInputs(c.sections), signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem } });
+    const result = await writeEif(file, {
+      ...c,
+      sections: toSectionInputs(c.sections),
+      signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem },
+    });
     const bytes = new Uint8Array(readFileSync(file));
     assert.ok(bytes.length > 4 * MiB + 1);
     const p = checkWritten(bytes, { ...c, signer }, result);
@@ -328,21 +407,35 @@ describe('(unit) EIF write/read round trip', function () {
     for (const chunkSize of [1, 7, 4096, undefined]) {
       const r = await inspectEifSource(new MemoryByteSource(bytes), nodeEifPorts, chunkSize ? { chunkSize } : {});
       for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) {
-        if (r.measurements[k] !== expected[k]) failures.push(`chunk ${chunkSize ?? 'default'}: ${k} = ${r.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`);
+        if (r.measurements[k] !== expected[k])
+          failures.push(
+            `chunk ${chunkSize ?? 'default'}: ${k} = ${r.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`,
+          );
       }
     }
     // And what writeEif reports for the same sections.
-    const result = await writeEif(path.join(dir, 'empty-ramdisk0.eif'), { arch: 'x86_64', sections: toSectionInputs(sections) });
+    const result = await writeEif(path.join(dir, 'empty-ramdisk0.eif'), {
+      arch: 'x86_64',
+      sections: toSectionInputs(sections),
+    });
     for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) {
-      if (result.measurements[k] !== expected[k]) failures.push(`writeEif: ${k} = ${result.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`);
+      if (result.measurements[k] !== expected[k])
+        failures.push(
+          `writeEif: ${k} = ${result.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`,
+        );
     }
     // Signing measures PCR0 with the same code, so the signed statement names the wrong PCR0.
     const signer = signers['P-384'];
     const signedFile = path.join(dir, 'empty-ramdisk0-signed.eif');
-    await writeEif(signedFile, { arch: 'x86_64', sections: toSectionInputs(sections), signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem } });
+    await writeEif(signedFile, {
+      arch: 'x86_64',
+      sections: toSectionInputs(sections),
+      signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem },
+    });
     const sig = parseEif(new Uint8Array(readFileSync(signedFile))).sections.find((s) => s.type === T.signature);
     const payload = decodeSigSection(sig?.data ?? new Uint8Array(0)).cose.payload;
-    if (hex(payload) !== hex(pcr0PayloadBytes(Buffer.from(expected.PCR0, 'hex')))) failures.push('writeEif with signing: the COSE payload does not state the image\'s PCR0');
+    if (hex(payload) !== hex(pcr0PayloadBytes(Buffer.from(expected.PCR0, 'hex'))))
+      failures.push("writeEif with signing: the COSE payload does not state the image's PCR0");
     assert.deepEqual(failures, []);
   });
 
@@ -351,17 +444,31 @@ describe('(unit) EIF write/read round trip', function () {
       for (const curve of Object.keys(CURVES) as Curve[]) {
         const c = makeCase(0x2000 + curve.length + curve.charCodeAt(2), undefined);
         const file = path.join(dir, `to-sign-${curve}.eif`);
-        const before = await writeEif(file, { arch: c.arch, version: c.version === 2 ? 3 : c.version, sections: toSectionInputs(c.sections), defaultMem: 12345n, defaultCpus: 7n });
+        const before = await writeEif(file, {
+          arch: c.arch,
+          version: c.version === 2 ? 3 : c.version,
+          sections: toSectionInputs(c.sections),
+          defaultMem: 12345n,
+          defaultCpus: 7n,
+        });
         const oldBytes = new Uint8Array(readFileSync(file));
         const old = parseEif(oldBytes);
         const signer = signers[curve];
         const result = await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem });
         const bytes = new Uint8Array(readFileSync(file));
-        const p = checkWritten(bytes, { arch: c.arch, version: old.version, sections: c.sections, signer, defaultMem: 12345n, defaultCpus: 7n }, result);
+        const p = checkWritten(
+          bytes,
+          { arch: c.arch, version: old.version, sections: c.sections, signer, defaultMem: 12345n, defaultCpus: 7n },
+          result,
+        );
         assert.equal(p.numSections, old.numSections + 1, curve);
         assert.equal(p.sections.at(-1)?.type, T.signature);
         // Appended: the old file is a prefix of the new one except the header's count, table and CRC.
-        assert.equal(Buffer.compare(bytes.subarray(548, oldBytes.length), oldBytes.subarray(548)), 0, `${curve}: sections before the signature unchanged`);
+        assert.equal(
+          Buffer.compare(bytes.subarray(548, oldBytes.length), oldBytes.subarray(548)),
+          0,
+          `${curve}: sections before the signature unchanged`,
+        );
         for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) assert.equal(result.measurements[k], before.measurements[k]);
         assert.equal(result.measurements.PCR8, pcrHex(signer.certDer));
         await checkEngineReads(file, bytes, p, signer, [61]);
@@ -380,7 +487,11 @@ describe('(unit) EIF write/read round trip', function () {
       ];
       const file = path.join(dir, 'resign.eif');
       const first = signers['P-384'];
-      await writeEif(file, { arch: 'x86_64', sections: toSectionInputs(sections), signing: { certificatePem: first.certPem, privateKeyPem: first.keyPem } });
+      await writeEif(file, {
+        arch: 'x86_64',
+        sections: toSectionInputs(sections),
+        signing: { certificatePem: first.certPem, privateKeyPem: first.keyPem },
+      });
       const firstBytes = new Uint8Array(readFileSync(file));
       const p1 = parseEif(firstBytes);
       assert.deepEqual(
@@ -408,7 +519,12 @@ describe('(unit) EIF write/read round trip', function () {
           const s = p.sections[k] as { headerOffset: number; size: number; data: Uint8Array };
           assert.equal(p.offsets[k], BigInt(s.headerOffset), `offset table ${k}`);
           assert.equal(p.sizes[k], BigInt(s.size), `size table ${k}`);
-          if (k !== 3) assert.equal(Buffer.compare(s.data, (prev.sections[k] as { data: Uint8Array }).data), 0, `section ${k} data unchanged`);
+          if (k !== 3)
+            assert.equal(
+              Buffer.compare(s.data, (prev.sections[k] as { data: Uint8Array }).data),
+              0,
+              `section ${k} data unchanged`,
+            );
         }
         assert.equal(p.crc, eifCrc(bytes));
         assert.equal(result.crc, p.crc);
@@ -423,7 +539,13 @@ describe('(unit) EIF write/read round trip', function () {
       const c = makeCase(0x3003, undefined);
       const file = path.join(dir, 'in.eif');
       const out = path.join(dir, 'out.eif');
-      await writeEif(file, { arch: c.arch, version: 4, sections: toSectionInputs(c.version === 4 ? c.sections : [...c.sections, { type: T.metadata, data: metadataBytes(new Prng(3)) }]) });
+      await writeEif(file, {
+        arch: c.arch,
+        version: 4,
+        sections: toSectionInputs(
+          c.version === 4 ? c.sections : [...c.sections, { type: T.metadata, data: metadataBytes(new Prng(3)) }],
+        ),
+      });
       const original = readFileSync(file);
       const signer = signers['P-256'];
       await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem, outPath: out });
@@ -441,7 +563,11 @@ describe('(unit) EIF write/read round trip', function () {
       await writeEif(file, { arch: c.arch, version: c.version, sections: toSectionInputs(c.sections) });
       const signedFile = path.join(sub, 'signed.eif');
       const s384 = signers['P-384'];
-      await writeEif(signedFile, { arch: 'x86_64', sections: toSectionInputs(makeCase(0x4005, undefined).sections), signing: { certificatePem: s384.certPem, privateKeyPem: s384.keyPem } });
+      await writeEif(signedFile, {
+        arch: 'x86_64',
+        sections: toSectionInputs(makeCase(0x4005, undefined).sections),
+        signing: { certificatePem: s384.certPem, privateKeyPem: s384.keyPem },
+      });
       const cases: [string, string, string][] = [
         ['same curve, other key', s384.certPem, otherP384.keyPem],
         ['P-256 key, P-384 certificate', s384.certPem, signers['P-256'].keyPem],
@@ -533,7 +659,9 @@ describe('(unit) EIF write/read round trip', function () {
         { type: T.metadata, data: metadataBytes(new Prng(6)) },
         { type: T.ramdisk, data: ascii('r') },
       ]);
-      const e = await caught(() => writeEif(target, { arch: 'x86_64', sections, token: cancel.token, onProgress: cancel.onProgress }));
+      const e = await caught(() =>
+        writeEif(target, { arch: 'x86_64', sections, token: cancel.token, onProgress: cancel.onProgress }),
+      );
       assert.ok(e instanceof CancelledError, String(e));
       assert.equal(Buffer.compare(readFileSync(target), original), 0);
       assert.deepEqual(readdirSync(sub), ['image.eif']);
@@ -543,7 +671,11 @@ describe('(unit) EIF write/read round trip', function () {
       const sub = path.join(dir, 'ok-write');
       mkdirSync(sub);
       writeFileSync(path.join(sub, 'image.eif'), 'old content');
-      await writeEif(path.join(sub, 'image.eif'), { arch: 'x86_64', version: 3, sections: toSectionInputs(makeCase(0x7007, undefined).sections.filter((s) => s.type !== T.metadata)) });
+      await writeEif(path.join(sub, 'image.eif'), {
+        arch: 'x86_64',
+        version: 3,
+        sections: toSectionInputs(makeCase(0x7007, undefined).sections.filter((s) => s.type !== T.metadata)),
+      });
       assert.deepEqual(readdirSync(sub), ['image.eif']);
       assert.equal(readFileSync(path.join(sub, 'image.eif')).subarray(0, 4).toString('latin1'), '.eif');
     });

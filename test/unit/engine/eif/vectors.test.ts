@@ -13,7 +13,12 @@ describe('(unit) EIF known vectors', () => {
     assert.equal(crc32(utf8('123456789')), 0xcbf43926);
     assert.equal(crc32(new Uint8Array(0)), 0);
     // Continuation: splitting the input anywhere gives the same value.
-    for (let i = 0; i <= 9; i++) assert.equal(crc32(ascii('123456789').subarray(i), crc32(ascii('123456789').subarray(0, i))), 0xcbf43926, `split at ${i}`);
+    for (let i = 0; i <= 9; i++)
+      assert.equal(
+        crc32(ascii('123456789').subarray(i), crc32(ascii('123456789').subarray(0, i))),
+        0xcbf43926,
+        `split at ${i}`,
+      );
   });
 
   it('CRC-32("123456789") = 0xcbf43926 with the node HashPort, also fed in pieces', () => {
@@ -53,7 +58,10 @@ describe('(unit) EIF known vectors', () => {
       const data = rng.bytes(rng.int(0, 20000));
       const chunkSize = rng.pick([1, 3, 7, 64, 4096, 1 << 22]);
       const seen: number[] = [];
-      const got = await pcrOfSource(new MemoryByteSource(data), nodeHashes, { chunkSize, onProgress: (d, t) => (assert.equal(t, data.length), seen.push(d)) });
+      const got = await pcrOfSource(new MemoryByteSource(data), nodeHashes, {
+        chunkSize,
+        onProgress: (d, t) => (assert.equal(t, data.length), seen.push(d)),
+      });
       assert.equal(toHex(got), pcrHex(data), `case ${n}, chunk ${chunkSize}`);
       assert.equal(seen.at(-1) ?? 0, data.length);
     }
@@ -61,6 +69,9 @@ describe('(unit) EIF known vectors', () => {
 
   it('extendFromZero is the extend rule', () => {
     const d = new Uint8Array(48).fill(7);
-    assert.equal(toHex(extendFromZero(nodeHashes, d)), createHash('sha384').update(Buffer.alloc(48)).update(d).digest('hex'));
+    assert.equal(
+      toHex(extendFromZero(nodeHashes, d)),
+      createHash('sha384').update(Buffer.alloc(48)).update(d).digest('hex'),
+    );
   });
 });

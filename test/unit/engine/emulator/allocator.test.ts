@@ -1,5 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { allocatorYamlText, coreOf, parseAllocatorYaml, siblingsOf, validateAllocator, type AllocatorDiagnostic } from '../../../../src/engine/emulator/allocator';
+import {
+  allocatorYamlText,
+  coreOf,
+  parseAllocatorYaml,
+  siblingsOf,
+  validateAllocator,
+  type AllocatorDiagnostic,
+} from '../../../../src/engine/emulator/allocator';
 
 const m5 = { vcpus: 8, memoryMiB: 16384 };
 
@@ -38,7 +45,10 @@ describe('(unit) emulator allocator.yaml', () => {
     const both = only(parseAllocatorYaml('memory_mib: 512\ncpu_count: 2\ncpu_pool: "1,5"\n').diagnostics);
     assert.match(both.message, /cannot both be set/);
     assert.equal(both.line, 3);
-    assert.match(only(parseAllocatorYaml('memory_mib: 512\n').diagnostics).message, /one of cpu_count and cpu_pool is required/);
+    assert.match(
+      only(parseAllocatorYaml('memory_mib: 512\n').diagnostics).message,
+      /one of cpu_count and cpu_pool is required/,
+    );
     assert.match(only(parseAllocatorYaml('cpu_count: 2\n').diagnostics).message, /memory_mib is missing/);
   });
 
@@ -46,8 +56,14 @@ describe('(unit) emulator allocator.yaml', () => {
     const d = only(parseAllocatorYaml('memory_mib: lots\ncpu_count: 2\n').diagnostics);
     assert.match(d.message, /memory_mib must be a positive whole number/);
     assert.deepEqual([d.line, d.column], [1, 13]);
-    assert.match(only(parseAllocatorYaml('memory_mib:\ncpu_count: 2\n').diagnostics).message, /memory_mib has no value/);
-    assert.match(only(parseAllocatorYaml('memory_mib: 512\ncpu_count: -2\n').diagnostics).message, /cpu_count must be a positive/);
+    assert.match(
+      only(parseAllocatorYaml('memory_mib:\ncpu_count: 2\n').diagnostics).message,
+      /memory_mib has no value/,
+    );
+    assert.match(
+      only(parseAllocatorYaml('memory_mib: 512\ncpu_count: -2\n').diagnostics).message,
+      /cpu_count must be a positive/,
+    );
   });
 
   it('points inside a cpu_pool string at the bad entry', () => {
@@ -65,15 +81,29 @@ describe('(unit) emulator allocator.yaml', () => {
     const d = only(validateAllocator('memory_mib: 512\ncpu_pool: "1,2,5"\n', m5).diagnostics);
     assert.match(d.message, /CPU 2 needs its hyper-thread sibling 6/);
     assert.deepEqual([d.line, d.column], [2, 14]);
-    assert.match(only(validateAllocator('memory_mib: 512\ncpu_count: 3\n', m5).diagnostics).message, /not a whole number of cores/);
+    assert.match(
+      only(validateAllocator('memory_mib: 512\ncpu_count: 3\n', m5).diagnostics).message,
+      /not a whole number of cores/,
+    );
   });
 
   it("CPU 0's core stays with the parent; CPUs must exist; cpu_count must fit", () => {
     const d = validateAllocator('memory_mib: 512\ncpu_pool: "0,4"\n', m5).diagnostics;
     assert.equal(d.length, 2);
     assert.match(d[0]?.message ?? '', /CPU 0's core/);
-    assert.match(only(validateAllocator('memory_mib: 512\ncpu_pool: "9,13"\n', { vcpus: 8, memoryMiB: 16384 }).diagnostics.slice(0, 1)).message, /CPU 9 does not exist/);
-    assert.match(only(validateAllocator('memory_mib: 512\ncpu_count: 8\n', m5).diagnostics).message, /more than the 6 vCPUs/);
+    assert.match(
+      only(
+        validateAllocator('memory_mib: 512\ncpu_pool: "9,13"\n', { vcpus: 8, memoryMiB: 16384 }).diagnostics.slice(
+          0,
+          1,
+        ),
+      ).message,
+      /CPU 9 does not exist/,
+    );
+    assert.match(
+      only(validateAllocator('memory_mib: 512\ncpu_count: 8\n', m5).diagnostics).message,
+      /more than the 6 vCPUs/,
+    );
   });
 
   it('leaves the parent enough memory', () => {
@@ -89,7 +119,13 @@ describe('(unit) emulator allocator.yaml', () => {
   });
 
   it('writes files it can read back', () => {
-    assert.deepEqual(validateAllocator(allocatorYamlText({ memoryMiB: 2048, cpuCount: 2 }), m5).pool, { cpuIds: [1, 5], memoryMiB: 2048 });
-    assert.deepEqual(validateAllocator(allocatorYamlText({ memoryMiB: 1024, cpuPool: [2, 6] }), m5).pool, { cpuIds: [2, 6], memoryMiB: 1024 });
+    assert.deepEqual(validateAllocator(allocatorYamlText({ memoryMiB: 2048, cpuCount: 2 }), m5).pool, {
+      cpuIds: [1, 5],
+      memoryMiB: 2048,
+    });
+    assert.deepEqual(validateAllocator(allocatorYamlText({ memoryMiB: 1024, cpuPool: [2, 6] }), m5).pool, {
+      cpuIds: [2, 6],
+      memoryMiB: 1024,
+    });
   });
 });

@@ -32,9 +32,15 @@ const base: RunPlanInput = {
   running: [],
   random8: new Uint8Array([0x18, 0xc2, 0xe5, 0xa4, 0xf1, 0xb2, 0xd3, 0xe0]),
 };
-type Over = Omit<Partial<RunPlanInput>, 'request'> & { request?: { [K in keyof RunPlanInput['request']]?: RunPlanInput['request'][K] | undefined } };
+type Over = Omit<Partial<RunPlanInput>, 'request'> & {
+  request?: { [K in keyof RunPlanInput['request']]?: RunPlanInput['request'][K] | undefined };
+};
 const plan = (over: Over) =>
-  planRunEnclave({ ...base, ...over, request: { ...base.request, ...(over.request ?? {}) } as RunPlanInput['request'] });
+  planRunEnclave({
+    ...base,
+    ...over,
+    request: { ...base.request, ...(over.request ?? {}) },
+  });
 
 function code(f: () => unknown): { code: number; message: string } {
   try {
@@ -46,12 +52,26 @@ function code(f: () => unknown): { code: number; message: string } {
   assert.fail('expected a BackendError');
 }
 
-const held = (over: Partial<HeldResources>): HeldResources => ({ enclaveId: `${parentId}-enc0000000000000001`, name: 'x', cid: 16, cpuIds: [1, 5], memoryMiB: 128, ...over });
+const held = (over: Partial<HeldResources>): HeldResources => ({
+  enclaveId: `${parentId}-enc0000000000000001`,
+  name: 'x',
+  cid: 16,
+  cpuIds: [1, 5],
+  memoryMiB: 128,
+  ...over,
+});
 
 describe('(unit) emulator run-enclave rules', () => {
   it('plans an enclave: whole core, CID 16, granted memory, id format', () => {
     const p = plan({});
-    assert.deepEqual(p, { enclaveId: `${parentId}-enc18c2e5a4f1b2d3e0`, name: 'hello', cid: 16, cpuIds: [1, 5], memoryMiB: 128, debugMode: false });
+    assert.deepEqual(p, {
+      enclaveId: `${parentId}-enc18c2e5a4f1b2d3e0`,
+      name: 'hello',
+      cid: 16,
+      cpuIds: [1, 5],
+      memoryMiB: 128,
+      debugMode: false,
+    });
     assert.match(p.enclaveId, ENCLAVE_ID_PATTERN);
   });
 
@@ -60,7 +80,8 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.equal(parseMemoryArgument('512M'), 512);
     assert.equal(parseMemoryArgument('2g'), 2048);
     assert.equal(parseMemoryArgument('1T'), 1048576);
-    for (const bad of ['256_mb', '1.5G', '', '-5', '5MB']) assert.equal(code(() => parseMemoryArgument(bad)).code, 3, bad);
+    for (const bad of ['256_mb', '1.5G', '', '-5', '5MB'])
+      assert.equal(code(() => parseMemoryArgument(bad)).code, 3, bad);
   });
 
   it('CIDs: 0 is automatic, 4..2^32-2 explicit, others E03, a CID in use E03', () => {
@@ -121,7 +142,12 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.equal(code(() => plan({ request: { memoryMiB: 62 }, eifFileSize: twoMiB })).code, 29);
     for (const size of [1, 2712, twoMiB, 15 * 1024 * 1024 + 1, 16 * 1024 * 1024, 100 * 1024 * 1024 + 7]) {
       const rule = memoryRequirement(size);
-      assert.equal(plan({ request: { memoryMiB: rule.minimumMiB }, eifFileSize: size, pool: { cpuIds: [1, 5], memoryMiB: 4096 } }).memoryMiB, rule.minimumMiB, String(size));
+      assert.equal(
+        plan({ request: { memoryMiB: rule.minimumMiB }, eifFileSize: size, pool: { cpuIds: [1, 5], memoryMiB: 4096 } })
+          .memoryMiB,
+        rule.minimumMiB,
+        String(size),
+      );
     }
   });
 
@@ -162,7 +188,10 @@ describe('(unit) emulator run-enclave rules', () => {
   it('names: from the file, unique with _1, _2', () => {
     assert.equal(defaultEnclaveName('/a/b/hello.eif'), 'hello');
     assert.equal(defaultEnclaveName('img'), 'img');
-    assert.equal(plan({ running: [held({ name: 'hello', cpuIds: [] }), held({ name: 'hello_1', cpuIds: [] })] }).name, 'hello_2');
+    assert.equal(
+      plan({ running: [held({ name: 'hello', cpuIds: [] }), held({ name: 'hello_1', cpuIds: [] })] }).name,
+      'hello_2',
+    );
     assert.equal(plan({ request: { enclaveName: 'web' } }).name, 'web');
   });
 
@@ -176,8 +205,14 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.deepEqual(freeCpuIds([1, 2, 5, 6], [2, 5]), [1, 6]);
     assert.equal(cpuCountFieldProblem(2, base.topology, [1, 2, 5, 6], []), undefined);
     assert.equal(cpuCountFieldProblem(0, base.topology, [1, 2], [])?.code, 29);
-    assert.deepEqual(cpuCountFieldProblem(6, base.topology, [1, 2, 5, 6], []), { code: 22, message: 'The enclave pool has 4 CPUs (1-2,5-6).' });
-    assert.deepEqual(cpuCountFieldProblem(4, base.topology, [1, 2, 5, 6], [5, 6]), { code: 32, message: "Only 2 of the pool's 4 CPUs are free (the others run enclaves)." });
+    assert.deepEqual(cpuCountFieldProblem(6, base.topology, [1, 2, 5, 6], []), {
+      code: 22,
+      message: 'The enclave pool has 4 CPUs (1-2,5-6).',
+    });
+    assert.deepEqual(cpuCountFieldProblem(4, base.topology, [1, 2, 5, 6], [5, 6]), {
+      code: 32,
+      message: "Only 2 of the pool's 4 CPUs are free (the others run enclaves).",
+    });
     assert.equal(cpuCountFieldProblem(3, base.topology, [1, 2, 5, 6], [])?.code, 29);
     assert.equal(cidFieldProblem(0, [16]), undefined);
     assert.equal(cidFieldProblem(17, [16]), undefined);
@@ -185,7 +220,10 @@ describe('(unit) emulator run-enclave rules', () => {
     const reserved = cidFieldProblem(3, []);
     assert.equal(reserved?.code, 3);
     assert.match(reserved?.message ?? '', /parent instance/);
-    assert.deepEqual(cpuCountFieldProblem(2, base.topology, [1, 2, 5, 6], [1, 2]), { code: 29, message: 'The free CPUs (5-6) do not make 1 whole core: ask for fewer CPUs or terminate an enclave.' });
+    assert.deepEqual(cpuCountFieldProblem(2, base.topology, [1, 2, 5, 6], [1, 2]), {
+      code: 29,
+      message: 'The free CPUs (5-6) do not make 1 whole core: ask for fewer CPUs or terminate an enclave.',
+    });
     assert.equal(problemText({ code: 3, message: 'x' }), '[E03] x');
     assert.equal(problemText({ code: 26, message: 'y' }), '[E26] y');
   });
@@ -193,7 +231,9 @@ describe('(unit) emulator run-enclave rules', () => {
   it('the per-field CPU check agrees with planRunEnclave on the code, for every count and use of the pool', () => {
     const pool = [1, 2, 5, 6];
     for (const used of [[], [1, 2], [1, 2, 5, 6]]) {
-      const running: HeldResources[] = used.length ? [{ enclaveId: `${parentId}-enc0000000000000001`, name: 'x', cid: 16, cpuIds: used, memoryMiB: 64 }] : [];
+      const running: HeldResources[] = used.length
+        ? [{ enclaveId: `${parentId}-enc0000000000000001`, name: 'x', cid: 16, cpuIds: used, memoryMiB: 64 }]
+        : [];
       for (let count = 1; count <= 6; count++) {
         const field = cpuCountFieldProblem(count, base.topology, pool, used)?.code;
         const whole = runRequestProblem({ ...base, request: { ...base.request, cpuCount: count }, running })?.code;

@@ -6,11 +6,29 @@
 import * as assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseMetadata } from '../../../../src/engine/eif/metadata';
-import { BUILD_FOLDER_PREFIX, BUILD_OWNER_FILE, BuildError, buildEnclave, processStartTime, removeStaleBuildFolders, type BuildOptions } from '../../../../src/engine/node/buildEnclave';
+import {
+  BUILD_FOLDER_PREFIX,
+  BUILD_OWNER_FILE,
+  BuildError,
+  buildEnclave,
+  processStartTime,
+  removeStaleBuildFolders,
+  type BuildOptions,
+} from '../../../../src/engine/node/buildEnclave';
 import { BlobsError } from '../../../../src/engine/node/blobs';
 import { SigningError } from '../../../../src/engine/node/cose';
 import { checkReproducibility, compareEifFiles } from '../../../../src/engine/node/reproducibility';
@@ -61,15 +79,29 @@ describe('build-enclave (OCI image to .eif)', function () {
       assert.equal(eif.magic, '.eif');
       assert.equal(eif.version, 4);
       assert.equal(eif.flags, 0, 'x86_64');
-      assert.deepEqual(eif.sections.map((s) => s.type), [T.kernel, T.cmdline, T.metadata, T.ramdisk, T.ramdisk]);
+      assert.deepEqual(
+        eif.sections.map((s) => s.type),
+        [T.kernel, T.cmdline, T.metadata, T.ramdisk, T.ramdisk],
+      );
       assert.equal(eif.walkEnd, bytes.length);
-      assert.deepEqual(eif.sections.map((s) => BigInt(s.headerOffset)), eif.offsets.slice(0, 5));
-      assert.deepEqual(eif.sections.map((s) => BigInt(s.size)), eif.sizes.slice(0, 5));
+      assert.deepEqual(
+        eif.sections.map((s) => BigInt(s.headerOffset)),
+        eif.offsets.slice(0, 5),
+      );
+      assert.deepEqual(
+        eif.sections.map((s) => BigInt(s.size)),
+        eif.sizes.slice(0, 5),
+      );
     });
 
     it('holds the kernel blob and the trimmed cmdline blob', () => {
-      assert.ok(Buffer.from(eif.sections[0]?.data as Uint8Array).equals(readFileSync(path.join(blobs, 'x86_64', 'bzImage'))));
-      assert.equal(Buffer.from(eif.sections[1]?.data as Uint8Array).toString(), readFileSync(path.join(blobs, 'x86_64', 'cmdline'), 'utf8').trim());
+      assert.ok(
+        Buffer.from(eif.sections[0]?.data as Uint8Array).equals(readFileSync(path.join(blobs, 'x86_64', 'bzImage'))),
+      );
+      assert.equal(
+        Buffer.from(eif.sections[1]?.data as Uint8Array).toString(),
+        readFileSync(path.join(blobs, 'x86_64', 'cmdline'), 'utf8').trim(),
+      );
     });
 
     it('has the bootstrap ramdisk of the spec, byte for byte (dev, init, nsm.ko)', () => {
@@ -93,11 +125,20 @@ describe('build-enclave (OCI image to .eif)', function () {
       const v1 = expected.images.v1;
       assert.equal(m.ImageVersion, v1.configDigest.replace('sha256:', ''));
       assert.equal(m.ImageName, 'layout', 'a bare tag is no name: the layout folder names the image');
-      assert.deepEqual(m.BuildMetadata, { BuildTime: '2024-01-02T03:04:05+00:00', BuildTool: 'nitro-dev', BuildToolVersion: m.BuildMetadata.BuildToolVersion, OperatingSystem: 'Linux', KernelVersion: '4.14.256' });
+      assert.deepEqual(m.BuildMetadata, {
+        BuildTime: '2024-01-02T03:04:05+00:00',
+        BuildTool: 'nitro-dev',
+        BuildToolVersion: m.BuildMetadata.BuildToolVersion,
+        OperatingSystem: 'Linux',
+        KernelVersion: '4.14.256',
+      });
       const info = m.DockerInfo as Record<string, unknown>;
       assert.equal(info['Id'], v1.configDigest);
       assert.equal(info['Architecture'], 'amd64');
-      assert.deepEqual((info['RootFS'] as { Layers: string[] }).Layers, v1.layers.map((l: { diffId: string }) => l.diffId));
+      assert.deepEqual(
+        (info['RootFS'] as { Layers: string[] }).Layers,
+        v1.layers.map((l: { diffId: string }) => l.diffId),
+      );
       assert.deepEqual(Object.keys(info), [...Object.keys(info)].sort());
       assert.equal(m.CustomMetadata, null);
     });
@@ -118,7 +159,14 @@ describe('build-enclave (OCI image to .eif)', function () {
       const ref = path.join(t.dir, 'tar-x');
       mkdirSync(ref);
       for (const layer of expected.images.v1.layers as { digest: string }[]) {
-        run('tar', ['-xzf', oci('layout', 'blobs', 'sha256', layer.digest.replace('sha256:', '')), '-C', ref, '--exclude=.wh.*', '--exclude=*/.wh.*']);
+        run('tar', [
+          '-xzf',
+          oci('layout', 'blobs', 'sha256', layer.digest.replace('sha256:', '')),
+          '-C',
+          ref,
+          '--exclude=.wh.*',
+          '--exclude=*/.wh.*',
+        ]);
       }
       for (const f of ['bin/busybox', 'etc/passwd', 'var/data/c.txt', 'app/version.txt']) {
         assert.ok(readFileSync(path.join(root, f)).equals(readFileSync(path.join(ref, f))), f);
@@ -132,9 +180,13 @@ describe('build-enclave (OCI image to .eif)', function () {
       assert.equal(existsSync(path.join(root, 'var', 'data', 'sub')), false);
       assert.ok(existsSync(path.join(ref, 'var', 'data', 'a.txt')), 'tar alone (without whiteouts) keeps it');
       // The hard link became a relative symlink (linuxkit), pointing at a file with the same content.
-      const links = ['app/data.txt', 'app/data-hardlink.txt'].filter((p) => lstatSync(path.join(root, p)).isSymbolicLink());
+      const links = ['app/data.txt', 'app/data-hardlink.txt'].filter((p) =>
+        lstatSync(path.join(root, p)).isSymbolicLink(),
+      );
       assert.equal(links.length, 1, 'one of the two hard-linked paths is a symlink');
-      assert.ok(readFileSync(path.join(root, 'app', 'data.txt')).equals(readFileSync(path.join(ref, 'app', 'data.txt'))));
+      assert.ok(
+        readFileSync(path.join(root, 'app', 'data.txt')).equals(readFileSync(path.join(ref, 'app', 'data.txt'))),
+      );
       // Modes survive (setuid, 0600), as do the linuxkit rewrites.
       const modes = (p: string) => lstatSync(path.join(root, p)).mode & 0o7777;
       assert.equal(modes('root'), 0o700);
@@ -146,16 +198,24 @@ describe('build-enclave (OCI image to .eif)', function () {
       assert.match(readFileSync(path.join(root, 'etc', 'hosts'), 'utf8'), /^127\.0\.0\.1\s+localhost/);
       assert.equal(readlinkSync(path.join(root, 'etc', 'resolv.conf')), '/run/resolvconf/resolv.conf');
       assert.equal(readlinkSync(path.join(root, 'etc', 'mtab')), '/proc/mounts');
-      for (const d of ['dev', 'proc', 'sys', 'run', 'var', 'tmp']) assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
+      for (const d of ['dev', 'proc', 'sys', 'run', 'var', 'tmp'])
+        assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
     });
 
     it('is byte-identical when built again with the same build time', async () => {
       const again = await build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' } });
-      assert.deepEqual(await compareEifFiles(file, again.output), { identical: true, size: bytes.length, sha384: createHash('sha384').update(bytes).digest('hex') });
+      assert.deepEqual(await compareEifFiles(file, again.output), {
+        identical: true,
+        size: bytes.length,
+        sha384: createHash('sha384').update(bytes).digest('hex'),
+      });
     });
 
     it('differs only in the metadata with another build time, and the PCRs stay', async () => {
-      const later = await build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, buildTime: { seconds: TIME.seconds + 1, nanos: 0 } });
+      const later = await build({
+        source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' },
+        buildTime: { seconds: TIME.seconds + 1, nanos: 0 },
+      });
       const diff = await compareEifFiles(file, later.output);
       assert.equal(diff.identical, false);
       assert.match(diff.identical ? '' : diff.where, /^section 2 \(metadata\) data/);
@@ -176,13 +236,21 @@ describe('build-enclave (OCI image to .eif)', function () {
   });
 
   it('picks the requested platform of a multi-platform index, and flags aarch64 images', async () => {
-    const amd = await build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'multi' }, arch: 'x86_64' });
+    const amd = await build({
+      source: { kind: 'oci-layout', path: oci('layout'), reference: 'multi' },
+      arch: 'x86_64',
+    });
     assert.match(amd.image.platformNote ?? '', /amd64/);
-    const arm = await build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'multi' }, arch: 'aarch64' });
+    const arm = await build({
+      source: { kind: 'oci-layout', path: oci('layout'), reference: 'multi' },
+      arch: 'aarch64',
+    });
     assert.equal(arm.arch, 'aarch64');
     const eif = parseEif(readFileSync(arm.output));
     assert.equal(eif.flags, 1, 'the aarch64 flag');
-    assert.ok(Buffer.from(eif.sections[0]?.data as Uint8Array).equals(readFileSync(path.join(blobs, 'aarch64', 'Image'))));
+    assert.ok(
+      Buffer.from(eif.sections[0]?.data as Uint8Array).equals(readFileSync(path.join(blobs, 'aarch64', 'Image'))),
+    );
     assert.equal(arm.measurements.PCR2, amd.measurements.PCR2, 'the same layers');
   });
 
@@ -197,7 +265,12 @@ describe('build-enclave (OCI image to .eif)', function () {
   });
 
   it('takes --name, --version and custom metadata', async () => {
-    const r = await build({ source: { kind: 'archive', path: oci('docker-save.tar') }, name: 'app', version: '7', customMetadata: { team: 'x' } });
+    const r = await build({
+      source: { kind: 'archive', path: oci('docker-save.tar') },
+      name: 'app',
+      version: '7',
+      customMetadata: { team: 'x' },
+    });
     assert.equal(r.metadata.ImageName, 'app');
     assert.equal(r.metadata.ImageVersion, '7');
     assert.deepEqual(r.metadata.CustomMetadata, { team: 'x' });
@@ -208,15 +281,27 @@ describe('build-enclave (OCI image to .eif)', function () {
   it('signs with a matching key (PCR8 of the certificate), and fails closed on a wrong key', async () => {
     const cert = readFileSync(repoPath('test', 'fixtures', 'eif', 'test-cert.pem'), 'utf8');
     const key = readFileSync(repoPath('test', 'fixtures', 'eif', 'test-key.pem'), 'utf8');
-    const r = await build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, signing: { certificatePem: cert, privateKeyPem: key } });
+    const r = await build({
+      source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' },
+      signing: { certificatePem: cert, privateKeyPem: key },
+    });
     const der = new X509Certificate(cert).raw;
     assert.equal(r.measurements.PCR8, pcrHex(der));
     const eif = parseEif(readFileSync(r.output));
     assert.equal(eif.sections.at(-1)?.type, T.signature);
     const { generateKeyPairSync } = await import('node:crypto');
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     const target = out();
-    await assert.rejects(build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, output: target, signing: { certificatePem: cert, privateKeyPem: other } }), SigningError);
+    await assert.rejects(
+      build({
+        source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' },
+        output: target,
+        signing: { certificatePem: cert, privateKeyPem: other },
+      }),
+      SigningError,
+    );
     assert.equal(existsSync(target), false);
   });
 
@@ -227,25 +312,36 @@ describe('build-enclave (OCI image to .eif)', function () {
       cpSync(path.join(blobs, 'x86_64'), dir, { recursive: true });
       const { rmSync } = await import('node:fs');
       rmSync(path.join(dir, 'nsm.ko'));
-      await assert.rejects(build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, output: target, blobs: dir }), (e: unknown) => {
-        assert.ok(e instanceof BlobsError);
-        assert.ok(e.message.includes(`${path.join(dir, 'nsm.ko')}: missing`), e.message);
-        assert.match(e.message, /NITRO_CLI_BLOBS/);
-        return true;
-      });
+      await assert.rejects(
+        build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, output: target, blobs: dir }),
+        (e: unknown) => {
+          assert.ok(e instanceof BlobsError);
+          assert.ok(e.message.includes(`${path.join(dir, 'nsm.ko')}: missing`), e.message);
+          assert.match(e.message, /NITRO_CLI_BLOBS/);
+          return true;
+        },
+      );
       assert.equal(existsSync(target), false);
     });
 
     it('a layer whose bytes do not match its digest', async () => {
       const copy = path.join(t.dir, 'bad-layout');
       cpSync(oci('layout'), copy, { recursive: true });
-      const layer = path.join(copy, 'blobs', 'sha256', (expected.images.v1.layers[2].digest as string).replace('sha256:', ''));
+      const layer = path.join(
+        copy,
+        'blobs',
+        'sha256',
+        (expected.images.v1.layers[2].digest as string).replace('sha256:', ''),
+      );
       const b = readFileSync(layer);
       const at = Math.floor(b.length / 2);
       b.writeUInt8(b.readUInt8(at) ^ 0x01, at);
       writeFileSync(layer, b);
       const target = out();
-      await assert.rejects(build({ source: { kind: 'oci-layout', path: copy, reference: 'v1' }, output: target }), ImageSourceError);
+      await assert.rejects(
+        build({ source: { kind: 'oci-layout', path: copy, reference: 'v1' }, output: target }),
+        ImageSourceError,
+      );
       assert.equal(existsSync(target), false);
     });
 
@@ -266,9 +362,19 @@ describe('build-enclave (OCI image to .eif)', function () {
       const manifestBytes = Buffer.from(JSON.stringify(manifest));
       writeFileSync(blob(sha(manifestBytes)), manifestBytes);
       const index = JSON.parse(readFileSync(path.join(copy, 'index.json'), 'utf8'));
-      index.manifests = [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifestBytes)}`, size: manifestBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'none' } }];
+      index.manifests = [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: `sha256:${sha(manifestBytes)}`,
+          size: manifestBytes.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'none' },
+        },
+      ];
       writeFileSync(path.join(copy, 'index.json'), JSON.stringify(index));
-      await assert.rejects(build({ source: { kind: 'oci-layout', path: copy } }), (e: unknown) => e instanceof CustomerRamdiskError && /entry point|ENTRYPOINT|CMD/i.test(e.message));
+      await assert.rejects(
+        build({ source: { kind: 'oci-layout', path: copy } }),
+        (e: unknown) => e instanceof CustomerRamdiskError && /entry point|ENTRYPOINT|CMD/i.test(e.message),
+      );
     });
 
     it('a layer that climbs out of the root, or links out of it', async () => {
@@ -289,12 +395,25 @@ describe('build-enclave (OCI image to .eif)', function () {
         writeFileSync(blob(sha(configBytes)), configBytes);
         const manifest = JSON.parse(readFileSync(blob(v1.manifestDigest), 'utf8'));
         manifest.config = { ...manifest.config, digest: `sha256:${sha(configBytes)}`, size: configBytes.length };
-        manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length });
+        manifest.layers.push({
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: `sha256:${sha(layer)}`,
+          size: layer.length,
+        });
         const manifestBytes = Buffer.from(JSON.stringify(manifest));
         writeFileSync(blob(sha(manifestBytes)), manifestBytes);
         writeFileSync(
           path.join(copy, 'index.json'),
-          JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifestBytes)}`, size: manifestBytes.length }] }),
+          JSON.stringify({
+            schemaVersion: 2,
+            manifests: [
+              {
+                mediaType: 'application/vnd.oci.image.manifest.v1+json',
+                digest: `sha256:${sha(manifestBytes)}`,
+                size: manifestBytes.length,
+              },
+            ],
+          }),
         );
         const target = out();
         await assert.rejects(build({ source: { kind: 'oci-layout', path: copy }, output: target }), (e: unknown) => {
@@ -309,7 +428,10 @@ describe('build-enclave (OCI image to .eif)', function () {
     });
 
     it('an --arch the image is not built for', async () => {
-      await assert.rejects(build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, arch: 'aarch64' }), (e: unknown) => e instanceof BuildError || e instanceof ImageSourceError);
+      await assert.rejects(
+        build({ source: { kind: 'oci-layout', path: oci('layout'), reference: 'v1' }, arch: 'aarch64' }),
+        (e: unknown) => e instanceof BuildError || e instanceof ImageSourceError,
+      );
     });
 
     it('cancellation part-way through the layers', async () => {
@@ -344,7 +466,11 @@ describe('build-enclave (OCI image to .eif)', function () {
   });
 
   it('the reproducibility check builds twice and finds the results identical', async () => {
-    const report = await checkReproducibility({ source: { kind: 'archive', path: oci('docker-save.tar') }, blobs, tempRoot: path.join(t.dir, 'tmp') });
+    const report = await checkReproducibility({
+      source: { kind: 'archive', path: oci('docker-save.tar') },
+      blobs,
+      tempRoot: path.join(t.dir, 'tmp'),
+    });
     assert.equal(report.difference.identical, true);
     assert.equal(existsSync(report.first.output), false, 'the two builds were temporary');
   });

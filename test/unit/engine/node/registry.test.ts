@@ -6,12 +6,31 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorBackend } from '../../../../src/engine/node/emulator/backend';
 import { BackendRegistry, createBackendRegistry } from '../../../../src/engine/node/registry';
-import { BackendError, type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveRequest } from '../../../../src/engine/platform/backend';
-import { attachesApplications, canAddParents, canRepairState, hasDevelopmentRoots } from '../../../../src/engine/platform/capabilities';
+import {
+  BackendError,
+  type DescribeEnclaveJson,
+  type EnclaveBackend,
+  type ParentInfo,
+  type RunEnclaveRequest,
+} from '../../../../src/engine/platform/backend';
+import {
+  attachesApplications,
+  canAddParents,
+  canRepairState,
+  hasDevelopmentRoots,
+} from '../../../../src/engine/platform/capabilities';
 import { Emitter } from '../../../../src/engine/platform/lifecycle';
 
 function parentInfo(id: string, name: string, backend: ParentInfo['backend']): ParentInfo {
-  return { id, name, backend, vcpus: 4, memoryMiB: 4096, pool: { cpuIds: [2, 3], memoryMiB: 1024 }, used: { cpuIds: [], memoryMiB: 0 } };
+  return {
+    id,
+    name,
+    backend,
+    vcpus: 4,
+    memoryMiB: 4096,
+    pool: { cpuIds: [2, 3], memoryMiB: 1024 },
+    used: { cpuIds: [], memoryMiB: 0 },
+  };
 }
 
 /** A backend with canned parents that records what it is asked. */
@@ -34,7 +53,15 @@ class Canned implements EnclaveBackend {
   }
   async runEnclave(parentId: string, request: RunEnclaveRequest) {
     this.calls.push(`run ${parentId} ${request.eifPath}`);
-    return { EnclaveName: 'e', EnclaveID: `${parentId}-enc0000000000000001`, ProcessID: 1, EnclaveCID: 16, NumberOfCPUs: 2, CPUIDs: [2, 3], MemoryMiB: 128 };
+    return {
+      EnclaveName: 'e',
+      EnclaveID: `${parentId}-enc0000000000000001`,
+      ProcessID: 1,
+      EnclaveCID: 16,
+      NumberOfCPUs: 2,
+      CPUIDs: [2, 3],
+      MemoryMiB: 128,
+    };
   }
   async describeEnclaves(parentId: string): Promise<readonly DescribeEnclaveJson[]> {
     this.calls.push(`describe ${parentId}`);
@@ -46,7 +73,10 @@ class Canned implements EnclaveBackend {
   }
   async openConsole(parentId: string, enclaveId: string) {
     this.calls.push(`console ${parentId} ${enclaveId}`);
-    return { chunks: { [Symbol.asyncIterator]: () => ({ next: async () => ({ value: undefined, done: true as const }) }) }, dispose: () => undefined };
+    return {
+      chunks: { [Symbol.asyncIterator]: () => ({ next: async () => ({ value: undefined, done: true as const }) }) },
+      dispose: () => undefined,
+    };
   }
   async nsm(parentId: string, enclaveId: string, request: Uint8Array) {
     this.calls.push(`nsm ${parentId} ${enclaveId} ${request.length}`);
@@ -92,11 +122,18 @@ describe('(unit) backend registry', () => {
     await registry.nsm(A, `${A}-enc0000000000000001`, new Uint8Array(3));
     await registry.openConsole(B, `${B}-enc0000000000000002`);
     assert.deepEqual(emulated.calls, [`run ${A} x.eif`, `nsm ${A} ${A}-enc0000000000000001 3`]);
-    assert.deepEqual(remote.calls, [`describe ${B}`, `terminate ${B} ${B}-enc0000000000000001`, `console ${B} ${B}-enc0000000000000002`]);
+    assert.deepEqual(remote.calls, [
+      `describe ${B}`,
+      `terminate ${B} ${B}-enc0000000000000001`,
+      `console ${B} ${B}-enc0000000000000002`,
+    ]);
   });
 
   it('refuses a parent no backend lists with E03, naming the known ones', async () => {
-    await assert.rejects(registry.describeEnclaves('i-0ccccccccccccccc1'), (e: unknown) => e instanceof BackendError && e.code === 3 && e.message.includes(A) && e.message.includes(B));
+    await assert.rejects(
+      registry.describeEnclaves('i-0ccccccccccccccc1'),
+      (e: unknown) => e instanceof BackendError && e.code === 3 && e.message.includes(A) && e.message.includes(B),
+    );
   });
 
   it('finds a parent by id first, then by name', async () => {
@@ -105,10 +142,13 @@ describe('(unit) backend registry', () => {
     assert.equal(await registry.findParent('gamma'), undefined);
   });
 
-  it("keeps listing the other backends when one fails, and says which failed", async () => {
+  it('keeps listing the other backends when one fails, and says which failed', async () => {
     remote.failure = new Error('ssh: connection refused');
     const listings = await registry.listByBackend();
-    assert.deepEqual(listings[0]?.parents?.map((p) => p.id), [A]);
+    assert.deepEqual(
+      listings[0]?.parents?.map((p) => p.id),
+      [A],
+    );
     assert.equal(listings[1]?.backend, remote);
     assert.equal((listings[1]?.error as Error).message, 'ssh: connection refused');
     await assert.rejects(registry.listParents(), /connection refused/, 'the flat list is all or nothing');
@@ -119,7 +159,10 @@ describe('(unit) backend registry', () => {
   it('refuses an application for a backend without the capability', async () => {
     await registry.listParents();
     const request: RunEnclaveRequest = { eifPath: 'x.eif', memoryMiB: 128, cpuCount: 2, app: { command: 'sleep' } };
-    await assert.rejects(registry.runEnclave(B, request), (e: unknown) => e instanceof BackendError && e.code === 3 && /Remote cannot start an application/.test(e.message));
+    await assert.rejects(
+      registry.runEnclave(B, request),
+      (e: unknown) => e instanceof BackendError && e.code === 3 && /Remote cannot start an application/.test(e.message),
+    );
     assert.deepEqual(remote.calls, []);
   });
 
@@ -144,7 +187,10 @@ describe('(unit) backend registry', () => {
     const registration = registry.register(extra, { owned: false });
     await registry.describeEnclaves('i-0ddddddddddddddd1');
     registration.dispose();
-    await assert.rejects(registry.describeEnclaves('i-0ddddddddddddddd1'), (e: unknown) => e instanceof BackendError && e.code === 3);
+    await assert.rejects(
+      registry.describeEnclaves('i-0ddddddddddddddd1'),
+      (e: unknown) => e instanceof BackendError && e.code === 3,
+    );
     registry.dispose();
     assert.equal(extra.disposed, false, 'a backend registered as not owned is not disposed with the registry');
     assert.equal(emulated.disposed, true);
@@ -153,7 +199,8 @@ describe('(unit) backend registry', () => {
   it('finds capabilities by their guards: none on a plain backend', async () => {
     assert.deepEqual(registry.capable(canAddParents), []);
     assert.equal(await registry.capabilityOf(B, hasDevelopmentRoots), undefined);
-    for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState]) assert.equal(guard(remote), false);
+    for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState])
+      assert.equal(guard(remote), false);
   });
 
   describe('with the embedded emulator', () => {
@@ -170,7 +217,8 @@ describe('(unit) backend registry', () => {
         const [emulator] = defaults.backends;
         assert.ok(emulator instanceof EmulatorBackend);
         assert.equal(emulator.stateDir, path.resolve(state));
-        for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState]) assert.equal(guard(emulator), true, guard.name);
+        for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState])
+          assert.equal(guard(emulator), true, guard.name);
         const [parent] = await defaults.listParents();
         assert.ok(parent);
         assert.equal(await defaults.capabilityOf(parent.id, canAddParents), emulator);

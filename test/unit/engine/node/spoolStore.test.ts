@@ -53,7 +53,8 @@ describe('(unit) engine node: spool content store', () => {
     const datas = Array.from({ length: 50 }, (_, i) => patternBytes(i + 100, 1000 + i));
     const refs = await Promise.all(datas.map((d) => store.put(of(d.subarray(0, 500), d.subarray(500)), d.length)));
     const source = await store.source();
-    for (const [i, ref] of refs.entries()) assert.ok(Buffer.from(await source.read(ref.offset, ref.size)).equals(Buffer.from(datas[i] as Uint8Array)));
+    for (const [i, ref] of refs.entries())
+      assert.ok(Buffer.from(await source.read(ref.offset, ref.size)).equals(Buffer.from(datas[i] as Uint8Array)));
     await store.close();
   });
 

@@ -26,11 +26,17 @@ const ascii = (s: string): string => Buffer.from(s, 'latin1').toString('hex');
 /** Spec 5.2's request examples, exactly as printed there. */
 const REQUEST_VECTORS: readonly { request: NsmRequest; hex: string }[] = [
   { request: { type: 'DescribePCR', index: 0 }, hex: 'a16b4465736372696265504352a165696e64657800' },
-  { request: { type: 'ExtendPCR', index: 16, data: Uint8Array.of(1, 2, 3) }, hex: 'a169457874656e64504352a265696e64657810646461746143010203' },
+  {
+    request: { type: 'ExtendPCR', index: 16, data: Uint8Array.of(1, 2, 3) },
+    hex: 'a169457874656e64504352a265696e64657810646461746143010203',
+  },
   { request: { type: 'LockPCR', index: 16 }, hex: 'a1674c6f636b504352a165696e64657810' },
   { request: { type: 'LockPCRs', range: 32 }, hex: 'a1684c6f636b50435273a16572616e67651820' },
   { request: { type: 'DescribeNSM' }, hex: '6b44657363726962654e534d' },
-  { request: { type: 'Attestation', userData: null, nonce: null, publicKey: null }, hex: 'a16b4174746573746174696f6ea369757365725f64617461f6656e6f6e6365f66a7075626c69635f6b6579f6' },
+  {
+    request: { type: 'Attestation', userData: null, nonce: null, publicKey: null },
+    hex: 'a16b4174746573746174696f6ea369757365725f64617461f6656e6f6e6365f66a7075626c69635f6b6579f6',
+  },
   { request: { type: 'GetRandom' }, hex: '6947657452616e646f6d' },
 ];
 
@@ -42,7 +48,16 @@ const SAMPLE_RESPONSES: readonly NsmResponse[] = [
   { type: 'ExtendPCR', data: PCR },
   { type: 'LockPCR' },
   { type: 'LockPCRs' },
-  { type: 'DescribeNSM', versionMajor: 1, versionMinor: 0, versionPatch: 0, moduleId: 'i-0123456789abcdef0-enc0123456789abcdef', maxPcrs: 32, lockedPcrs: Array.from({ length: 16 }, (_, i) => i), digest: 'SHA384' },
+  {
+    type: 'DescribeNSM',
+    versionMajor: 1,
+    versionMinor: 0,
+    versionPatch: 0,
+    moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+    maxPcrs: 32,
+    lockedPcrs: Array.from({ length: 16 }, (_, i) => i),
+    digest: 'SHA384',
+  },
   { type: 'Attestation', document: new Uint8Array(5000).fill(7) },
   { type: 'GetRandom', random: new Uint8Array(256).fill(0xa5) },
   ...NSM_ERROR_CODES.map((code): NsmResponse => ({ type: 'Error', code })),
@@ -52,7 +67,10 @@ function expectProtocolError(f: () => unknown, code?: NsmProtocolError['code']):
   try {
     f();
   } catch (e) {
-    assert.ok(e instanceof NsmProtocolError, `expected an NsmProtocolError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    assert.ok(
+      e instanceof NsmProtocolError,
+      `expected an NsmProtocolError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+    );
     if (code) assert.equal(e.code, code, e.message);
     return e;
   }
@@ -79,8 +97,14 @@ describe('(unit) nsm: protocol', () => {
     });
 
     it('Error(InvalidIndex) is a1654572726f726c496e76616c6964496e646578', () => {
-      assert.equal(hex(encodeResponse({ type: 'Error', code: 'InvalidIndex' })), 'a1654572726f726c496e76616c6964496e646578');
-      assert.deepEqual(decodeResponse(unhex('a1654572726f726c496e76616c6964496e646578')), { type: 'Error', code: 'InvalidIndex' });
+      assert.equal(
+        hex(encodeResponse({ type: 'Error', code: 'InvalidIndex' })),
+        'a1654572726f726c496e76616c6964496e646578',
+      );
+      assert.deepEqual(decodeResponse(unhex('a1654572726f726c496e76616c6964496e646578')), {
+        type: 'Error',
+        code: 'InvalidIndex',
+      });
     });
 
     it('GetRandom response has the exact prefix the kernel hwrng expects: a1 69 "GetRandom" a1 66 "random" 59 0100', () => {
@@ -92,26 +116,67 @@ describe('(unit) nsm: protocol', () => {
 
     it('DescribePCR response: {"DescribePCR":{"lock":true,"data":h\'…\'}} with lock first (declaration order)', () => {
       const bytes = encodeResponse({ type: 'DescribePCR', lock: true, data: PCR });
-      assert.equal(hex(bytes), 'a16b' + ascii('DescribePCR') + 'a264' + ascii('lock') + 'f5' + '64' + ascii('data') + '5830' + hex(PCR));
+      assert.equal(
+        hex(bytes),
+        'a16b' + ascii('DescribePCR') + 'a264' + ascii('lock') + 'f5' + '64' + ascii('data') + '5830' + hex(PCR),
+      );
     });
 
     it('DescribeNSM response: fields in declaration order, locked_pcrs an array of uints, digest text', () => {
       const r = SAMPLE_RESPONSES.find((x) => x.type === 'DescribeNSM') as NsmResponse;
       const expected =
-        'a16b' + ascii('DescribeNSM') + 'a7' +
-        '6d' + ascii('version_major') + '01' +
-        '6d' + ascii('version_minor') + '00' +
-        '6d' + ascii('version_patch') + '00' +
-        '69' + ascii('module_id') + '7827' + ascii('i-0123456789abcdef0-enc0123456789abcdef') +
-        '68' + ascii('max_pcrs') + '1820' +
-        '6b' + ascii('locked_pcrs') + '90' + '000102030405060708090a0b0c0d0e0f' +
-        '66' + ascii('digest') + '66' + ascii('SHA384');
+        'a16b' +
+        ascii('DescribeNSM') +
+        'a7' +
+        '6d' +
+        ascii('version_major') +
+        '01' +
+        '6d' +
+        ascii('version_minor') +
+        '00' +
+        '6d' +
+        ascii('version_patch') +
+        '00' +
+        '69' +
+        ascii('module_id') +
+        '7827' +
+        ascii('i-0123456789abcdef0-enc0123456789abcdef') +
+        '68' +
+        ascii('max_pcrs') +
+        '1820' +
+        '6b' +
+        ascii('locked_pcrs') +
+        '90' +
+        '000102030405060708090a0b0c0d0e0f' +
+        '66' +
+        ascii('digest') +
+        '66' +
+        ascii('SHA384');
       assert.equal(hex(encodeResponse(r)), expected);
     });
 
     it('Attestation request with bytes: byte strings, shortest heads (58 for 24..255, 59 for 256..65535)', () => {
-      const bytes = encodeRequest({ type: 'Attestation', userData: new Uint8Array(24).fill(1), nonce: new Uint8Array(0), publicKey: new Uint8Array(256).fill(2) });
-      const expected = 'a16b' + ascii('Attestation') + 'a3' + '69' + ascii('user_data') + '5818' + '01'.repeat(24) + '65' + ascii('nonce') + '40' + '6a' + ascii('public_key') + '590100' + '02'.repeat(256);
+      const bytes = encodeRequest({
+        type: 'Attestation',
+        userData: new Uint8Array(24).fill(1),
+        nonce: new Uint8Array(0),
+        publicKey: new Uint8Array(256).fill(2),
+      });
+      const expected =
+        'a16b' +
+        ascii('Attestation') +
+        'a3' +
+        '69' +
+        ascii('user_data') +
+        '5818' +
+        '01'.repeat(24) +
+        '65' +
+        ascii('nonce') +
+        '40' +
+        '6a' +
+        ascii('public_key') +
+        '590100' +
+        '02'.repeat(256);
       assert.equal(hex(bytes), expected);
     });
   });
@@ -146,7 +211,11 @@ describe('(unit) nsm: protocol', () => {
           () => ({ type: 'Attestation', userData: opt(), nonce: opt(), publicKey: opt() }),
         ])();
         assert.deepEqual(decodeRequest(encodeRequest(req)), req, `seed 0x5eed01, case ${n}`);
-        assert.deepEqual(requestFromJson(JSON.parse(JSON.stringify(requestToJson(req)))), req, `seed 0x5eed01, case ${n}`);
+        assert.deepEqual(
+          requestFromJson(JSON.parse(JSON.stringify(requestToJson(req)))),
+          req,
+          `seed 0x5eed01, case ${n}`,
+        );
       }
     });
   });
@@ -154,20 +223,60 @@ describe('(unit) nsm: protocol', () => {
   describe('what serde accepts', () => {
     it('non-shortest heads, indefinite-length maps and chunked strings decode', () => {
       // {"DescribePCR":{"index":0}} with the index as a 2-byte uint and the outer map indefinite.
-      assert.deepEqual(decodeRequest(unhex('bf6b4465736372696265504352a165696e646578190000ff')), { type: 'DescribePCR', index: 0 });
+      assert.deepEqual(decodeRequest(unhex('bf6b4465736372696265504352a165696e646578190000ff')), {
+        type: 'DescribePCR',
+        index: 0,
+      });
       // ExtendPCR with data as an indefinite byte string of two chunks, and the variant name as a chunked text.
-      const bytes = unhex('a1' + '7f' + '63' + ascii('Ext') + '66' + ascii('endPCR') + 'ff' + 'a2' + '65' + ascii('index') + '1810' + '64' + ascii('data') + '5f' + '4101' + '420203' + 'ff');
+      const bytes = unhex(
+        'a1' +
+          '7f' +
+          '63' +
+          ascii('Ext') +
+          '66' +
+          ascii('endPCR') +
+          'ff' +
+          'a2' +
+          '65' +
+          ascii('index') +
+          '1810' +
+          '64' +
+          ascii('data') +
+          '5f' +
+          '4101' +
+          '420203' +
+          'ff',
+      );
       assert.deepEqual(decodeRequest(bytes), { type: 'ExtendPCR', index: 16, data: Uint8Array.of(1, 2, 3) });
     });
 
     it('fields in any order (QEMU writes DescribePCR data before lock), unknown fields ignored', () => {
-      const bytes = unhex('a16b' + ascii('DescribePCR') + 'a3' + '64' + ascii('data') + '5830' + hex(PCR) + '65' + ascii('extra') + 'f6' + '64' + ascii('lock') + 'f4');
+      const bytes = unhex(
+        'a16b' +
+          ascii('DescribePCR') +
+          'a3' +
+          '64' +
+          ascii('data') +
+          '5830' +
+          hex(PCR) +
+          '65' +
+          ascii('extra') +
+          'f6' +
+          '64' +
+          ascii('lock') +
+          'f4',
+      );
       assert.deepEqual(decodeResponse(bytes), { type: 'DescribePCR', lock: false, data: PCR });
     });
 
     it('a missing optional Attestation field reads as null', () => {
       const bytes = unhex('a16b' + ascii('Attestation') + 'a1' + '65' + ascii('nonce') + '42abcd');
-      assert.deepEqual(decodeRequest(bytes), { type: 'Attestation', userData: null, nonce: Uint8Array.of(0xab, 0xcd), publicKey: null });
+      assert.deepEqual(decodeRequest(bytes), {
+        type: 'Attestation',
+        userData: null,
+        nonce: Uint8Array.of(0xab, 0xcd),
+        publicKey: null,
+      });
     });
   });
 
@@ -186,9 +295,17 @@ describe('(unit) nsm: protocol', () => {
       ['data as an array', 'a169457874656e64504352a265696e64657810646461746183010203', 'field'],
       ['two variants in one map', 'a26947657452616e646f6df66b44657363726962654e534df6', 'malformed'],
       ['duplicate field', 'a16b4465736372696265504352a265696e6465780065696e64657801', 'malformed'],
-      ['duplicate field in another head size', 'a16b4465736372696265504352a265696e646578007805696e64657801', 'malformed'],
+      [
+        'duplicate field in another head size',
+        'a16b4465736372696265504352a265696e646578007805696e64657801',
+        'malformed',
+      ],
       ['a tagged request', 'c06947657452616e646f6d', 'malformed'],
-      ['a byte string longer than the input', 'a169457874656e64504352a265696e646578106464617461' + '5bffffffffffffffff', 'malformed'],
+      [
+        'a byte string longer than the input',
+        'a169457874656e64504352a265696e646578106464617461' + '5bffffffffffffffff',
+        'malformed',
+      ],
       ['a map claiming 2^32 entries', 'ba' + 'ffffffff', 'malformed'],
       ['an array nested 100 deep', '81'.repeat(100) + '00', 'malformed'],
       ['a stray break', 'ff', 'malformed'],
@@ -210,19 +327,45 @@ describe('(unit) nsm: protocol', () => {
     });
 
     it('a response over 12288 bytes is too-large', () => {
-      expectProtocolError(() => decodeResponse(encodeResponse({ type: 'Attestation', document: new Uint8Array(0x3000) })), 'too-large');
+      expectProtocolError(
+        () => decodeResponse(encodeResponse({ type: 'Attestation', document: new Uint8Array(0x3000) })),
+        'too-large',
+      );
     });
 
     it('responses: an unknown error name, a wrong digest, a non-boolean lock', () => {
       expectProtocolError(() => decodeResponse(unhex('a1654572726f72644e6f7065')), 'field');
       expectProtocolError(() => decodeResponse(unhex('a1654572726f7201')), 'field');
-      const nsm = hex(encodeResponse(SAMPLE_RESPONSES.find((x) => x.type === 'DescribeNSM') as NsmResponse)).replace(ascii('SHA384'), ascii('MD5xxx'));
+      const nsm = hex(encodeResponse(SAMPLE_RESPONSES.find((x) => x.type === 'DescribeNSM') as NsmResponse)).replace(
+        ascii('SHA384'),
+        ascii('MD5xxx'),
+      );
       expectProtocolError(() => decodeResponse(unhex(nsm)), 'field');
-      expectProtocolError(() => decodeResponse(unhex('a16b' + ascii('DescribePCR') + 'a2' + '64' + ascii('lock') + '01' + '64' + ascii('data') + '40')), 'field');
+      expectProtocolError(
+        () =>
+          decodeResponse(
+            unhex('a16b' + ascii('DescribePCR') + 'a2' + '64' + ascii('lock') + '01' + '64' + ascii('data') + '40'),
+          ),
+        'field',
+      );
     });
 
     it('the JSON form refuses what it cannot read, with NsmProtocolError(json)', () => {
-      for (const bad of [42, null, [], 'Nope', { DescribePCR: {} }, { DescribePCR: { index: -1 } }, { DescribePCR: { index: 1.5 } }, { ExtendPCR: { index: 16, data: 'abc' } }, { ExtendPCR: { index: 16, data: 'zz' } }, { ExtendPCR: { index: 16 } }, { GetRandom: { x: 1 } }, { DescribePCR: { index: 0 }, GetRandom: null }, { Attestation: { nonce: 5 } }]) {
+      for (const bad of [
+        42,
+        null,
+        [],
+        'Nope',
+        { DescribePCR: {} },
+        { DescribePCR: { index: -1 } },
+        { DescribePCR: { index: 1.5 } },
+        { ExtendPCR: { index: 16, data: 'abc' } },
+        { ExtendPCR: { index: 16, data: 'zz' } },
+        { ExtendPCR: { index: 16 } },
+        { GetRandom: { x: 1 } },
+        { DescribePCR: { index: 0 }, GetRandom: null },
+        { Attestation: { nonce: 5 } },
+      ]) {
         expectProtocolError(() => requestFromJson(bad), 'json');
       }
     });
@@ -231,8 +374,17 @@ describe('(unit) nsm: protocol', () => {
       assert.deepEqual(requestFromJson({ DescribePCR: { index: 0 } }), { type: 'DescribePCR', index: 0 });
       assert.deepEqual(requestFromJson('GetRandom'), { type: 'GetRandom' });
       assert.deepEqual(requestFromJson({ GetRandom: null }), { type: 'GetRandom' });
-      assert.deepEqual(requestFromJson({ ExtendPCR: { index: 16, data: '0x0A0b' } }), { type: 'ExtendPCR', index: 16, data: Uint8Array.of(10, 11) });
-      assert.deepEqual(requestFromJson({ Attestation: { user_data: 'ff', nonce: null, public_key: null } }), { type: 'Attestation', userData: Uint8Array.of(255), nonce: null, publicKey: null });
+      assert.deepEqual(requestFromJson({ ExtendPCR: { index: 16, data: '0x0A0b' } }), {
+        type: 'ExtendPCR',
+        index: 16,
+        data: Uint8Array.of(10, 11),
+      });
+      assert.deepEqual(requestFromJson({ Attestation: { user_data: 'ff', nonce: null, public_key: null } }), {
+        type: 'Attestation',
+        userData: Uint8Array.of(255),
+        nonce: null,
+        publicKey: null,
+      });
       assert.deepEqual(responseToJson({ type: 'Error', code: 'ReadOnlyIndex' }), { Error: 'ReadOnlyIndex' });
       assert.deepEqual(responseToJson({ type: 'ExtendPCR', data: Uint8Array.of(0xab) }), { ExtendPCR: { data: 'ab' } });
     });
@@ -252,7 +404,8 @@ describe('(unit) nsm: protocol', () => {
         try {
           value = decode(bytes);
         } catch (e) {
-          if (!(e instanceof NsmProtocolError)) assert.fail(`${where}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+          if (!(e instanceof NsmProtocolError))
+            assert.fail(`${where}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
           continue;
         }
         const again = (decode as (b: Uint8Array) => unknown)((encode as (v: unknown) => Uint8Array)(value));
@@ -269,15 +422,17 @@ describe('(unit) nsm: protocol', () => {
           const m = base.slice();
           const kind = rng.int(0, 3);
           let mutated: Uint8Array = m;
-          if (kind === 0) for (let k = rng.int(1, 4); k > 0; k--) {
-            const at = rng.int(0, m.length - 1);
-            m[at] = (m[at] as number) ^ (1 << rng.int(0, 7));
-          }
+          if (kind === 0)
+            for (let k = rng.int(1, 4); k > 0; k--) {
+              const at = rng.int(0, m.length - 1);
+              m[at] = (m[at] as number) ^ (1 << rng.int(0, 7));
+            }
           else if (kind === 1) mutated = m.subarray(0, rng.int(0, m.length - 1));
           else if (kind === 2) {
             const at = rng.int(0, m.length);
             mutated = new Uint8Array([...m.subarray(0, at), ...rng.bytes(rng.int(1, 8)), ...m.subarray(at)]);
-          } else m[rng.int(0, m.length - 1)] = rng.pick([0x1b, 0x5b, 0x7b, 0x9b, 0xbb, 0xff, 0x9f, 0xbf, 0xf7, 0xf9, 0xc6]);
+          } else
+            m[rng.int(0, m.length - 1)] = rng.pick([0x1b, 0x5b, 0x7b, 0x9b, 0xbb, 0xff, 0x9f, 0xbf, 0xf7, 0xf9, 0xc6]);
           probe(mutated, `seed ${seed} mutation ${n} (kind ${kind}) of ${hex(base).slice(0, 24)}`);
         }
       });
@@ -285,7 +440,11 @@ describe('(unit) nsm: protocol', () => {
 
     it('a large declared length is refused without allocating it', () => {
       const before = process.memoryUsage().arrayBuffers;
-      for (let i = 0; i < 1000; i++) expectProtocolError(() => decodeRequest(unhex('a169457874656e64504352a265696e6465781064646174615a7fffffff')), 'malformed');
+      for (let i = 0; i < 1000; i++)
+        expectProtocolError(
+          () => decodeRequest(unhex('a169457874656e64504352a265696e6465781064646174615a7fffffff')),
+          'malformed',
+        );
       assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
     });
   });

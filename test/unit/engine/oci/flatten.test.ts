@@ -5,9 +5,29 @@
 import * as assert from 'node:assert/strict';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { FlattenError, ImageTree, compareUtf8, normaliseMtime, type ContentRef, type ContentStore, type FlattenErrorCode, type FsEntry } from '../../../../src/engine/oci/flatten';
+import {
+  FlattenError,
+  ImageTree,
+  compareUtf8,
+  normaliseMtime,
+  type ContentRef,
+  type ContentStore,
+  type FlattenErrorCode,
+  type FsEntry,
+} from '../../../../src/engine/oci/flatten';
 import { CancelledError, type CancellationLike } from '../../../../src/engine/platform/lifecycle';
-import { END, Prng, concat, ensureTool, paxEntry, rejection, run, tarEntry, tempDir, type TarFields } from '../ramdisk/helpers';
+import {
+  END,
+  Prng,
+  concat,
+  ensureTool,
+  paxEntry,
+  rejection,
+  run,
+  tarEntry,
+  tempDir,
+  type TarFields,
+} from '../ramdisk/helpers';
 
 /** A ContentStore in memory (tests only). */
 class MemoryStore implements ContentStore {
@@ -34,10 +54,14 @@ class MemoryStore implements ContentStore {
   }
 }
 
-const file = (name: string, data: string | Uint8Array = '', f: Partial<TarFields> = {}) => tarEntry({ name, type: '0', ...f }, typeof data === 'string' ? Buffer.from(data) : data);
-const dir = (name: string, f: Partial<TarFields> = {}) => tarEntry({ name: name.endsWith('/') ? name : `${name}/`, type: '5', mode: 0o755, ...f });
-const symlink = (name: string, target: string, f: Partial<TarFields> = {}) => tarEntry({ name, type: '2', linkName: target, mode: 0o777, ...f });
-const hardlink = (name: string, target: string, f: Partial<TarFields> = {}) => tarEntry({ name, type: '1', linkName: target, ...f });
+const file = (name: string, data: string | Uint8Array = '', f: Partial<TarFields> = {}) =>
+  tarEntry({ name, type: '0', ...f }, typeof data === 'string' ? Buffer.from(data) : data);
+const dir = (name: string, f: Partial<TarFields> = {}) =>
+  tarEntry({ name: name.endsWith('/') ? name : `${name}/`, type: '5', mode: 0o755, ...f });
+const symlink = (name: string, target: string, f: Partial<TarFields> = {}) =>
+  tarEntry({ name, type: '2', linkName: target, mode: 0o777, ...f });
+const hardlink = (name: string, target: string, f: Partial<TarFields> = {}) =>
+  tarEntry({ name, type: '1', linkName: target, ...f });
 
 /** A layer tar from entries, delivered in chunks of `chunk` bytes. */
 async function* layer(parts: Buffer[], chunk = 4096): AsyncGenerator<Uint8Array> {
@@ -49,13 +73,26 @@ async function flatten(layers: Buffer[][], options: { maxEntries?: number } = {}
   const tree = new ImageTree(options);
   const store = new MemoryStore();
   const stats = [];
-  for (let i = 0; i < layers.length; i++) stats.push(await tree.applyLayer(layer(layers[i] as Buffer[]), { index: i, name: `sha256:layer${i}` }, store));
+  for (let i = 0; i < layers.length; i++)
+    stats.push(await tree.applyLayer(layer(layers[i] as Buffer[]), { index: i, name: `sha256:layer${i}` }, store));
   const entries = [...tree.walk()];
   const byPath = new Map(entries.map((e) => [e.path, e]));
-  return { tree, store, stats, entries, byPath, paths: entries.map((e) => e.path), text: (p: string) => store.bytes(byPath.get(p)?.content).toString() };
+  return {
+    tree,
+    store,
+    stats,
+    entries,
+    byPath,
+    paths: entries.map((e) => e.path),
+    text: (p: string) => store.bytes(byPath.get(p)?.content).toString(),
+  };
 }
 
-async function expectFlattenError(p: Promise<unknown>, code: FlattenErrorCode, layerIndex?: number): Promise<FlattenError> {
+async function expectFlattenError(
+  p: Promise<unknown>,
+  code: FlattenErrorCode,
+  layerIndex?: number,
+): Promise<FlattenError> {
   const e = await rejection(p);
   assert.ok(e instanceof FlattenError, `expected FlattenError ${code}, got ${String(e)}`);
   assert.equal(e.code, code, e.message);
@@ -207,7 +244,15 @@ describe('(unit) engine oci: layer flattening', () => {
         const opq = file('a/.wh..wh..opq');
         const upper = [dir('a', { mode: 0o750 }), dir('a/sub'), file('a/sub/new', 'n'), file('a/top', 't')];
         const r = await flatten([
-          [dir('a', { mode: 0o700 }), file('a/x', 'x'), dir('a/sub'), file('a/sub/old', 'o'), dir('a/sub/deeper'), file('a/sub/deeper/z', 'z'), file('b', 'b')],
+          [
+            dir('a', { mode: 0o700 }),
+            file('a/x', 'x'),
+            dir('a/sub'),
+            file('a/sub/old', 'o'),
+            dir('a/sub/deeper'),
+            file('a/sub/deeper/z', 'z'),
+            file('b', 'b'),
+          ],
           order === 'first' ? [opq, ...upper] : [...upper, opq],
         ]);
         assert.deepEqual(r.paths, ['a', 'a/sub', 'a/sub/new', 'a/top', 'b'], order);
@@ -224,14 +269,24 @@ describe('(unit) engine oci: layer flattening', () => {
     });
 
     it('drops other .wh..wh. metadata (aufs hard-link directories)', async () => {
-      const r = await flatten([[dir('.wh..wh.plnk'), file('.wh..wh.plnk/123.456', 'x'), file('.wh..wh.aufs'), file('ok', 'ok')]]);
+      const r = await flatten([
+        [dir('.wh..wh.plnk'), file('.wh..wh.plnk/123.456', 'x'), file('.wh..wh.aufs'), file('ok', 'ok')],
+      ]);
       assert.deepEqual(r.paths, ['ok']);
     });
   });
 
   describe('hard links', () => {
     it('share the inode; the first path in walk order is the file, later ones link to it', async () => {
-      const r = await flatten([[dir('z'), file('z/orig', 'shared', { mode: 0o751, uid: 4, mtime: 999 }), dir('a'), hardlink('a/link', 'z/orig', { mode: 0o600, uid: 1, mtime: 1 }), hardlink('z/second', 'a/link')]]);
+      const r = await flatten([
+        [
+          dir('z'),
+          file('z/orig', 'shared', { mode: 0o751, uid: 4, mtime: 999 }),
+          dir('a'),
+          hardlink('a/link', 'z/orig', { mode: 0o600, uid: 1, mtime: 1 }),
+          hardlink('z/second', 'a/link'),
+        ],
+      ]);
       assert.deepEqual(r.paths, ['a', 'a/link', 'z', 'z/orig', 'z/second']);
       const first = r.byPath.get('a/link') as FsEntry;
       assert.deepEqual([first.type, first.mode, first.uid, first.mtime, first.size], ['file', 0o751, 4, 999, 6]);
@@ -244,7 +299,14 @@ describe('(unit) engine oci: layer flattening', () => {
 
     it('the other path keeps the old inode when a later layer replaces or deletes one path (copy-up)', async () => {
       const r = await flatten([
-        [file('t1', 'one'), hardlink('l1', 't1'), file('t2', 'two'), hardlink('l2', 't2'), file('t3', 'three'), hardlink('l3', 't3')],
+        [
+          file('t1', 'one'),
+          hardlink('l1', 't1'),
+          file('t2', 'two'),
+          hardlink('l2', 't2'),
+          file('t3', 'three'),
+          hardlink('l3', 't3'),
+        ],
         [file('t1', 'replaced'), file('.wh.t2'), file('l3', 'link replaced')],
       ]);
       assert.deepEqual(r.paths, ['l1', 'l2', 'l3', 't1', 't3']);
@@ -260,7 +322,11 @@ describe('(unit) engine oci: layer flattening', () => {
 
     it('links across layers and to symlinks and devices', async () => {
       const r = await flatten([
-        [file('bin/busybox', 'bb'), symlink('s', 'bin/busybox'), tarEntry({ name: 'c', type: '3', devMajor: 4, devMinor: 5 })],
+        [
+          file('bin/busybox', 'bb'),
+          symlink('s', 'bin/busybox'),
+          tarEntry({ name: 'c', type: '3', devMajor: 4, devMinor: 5 }),
+        ],
         [hardlink('bin/sh', 'bin/busybox'), hardlink('s2', 's'), hardlink('c2', 'c')],
       ]);
       assert.equal(r.byPath.get('bin/sh')?.type, 'hardlink');
@@ -278,31 +344,58 @@ describe('(unit) engine oci: layer flattening', () => {
     });
 
     it('a hard-linked symlink counts the paths it has now', async () => {
-      const r = await flatten([
-        [symlink('s', '/etc/passwd'), hardlink('h', 's'), hardlink('k', 's')],
-        [file('.wh.k')],
-      ]);
+      const r = await flatten([[symlink('s', '/etc/passwd'), hardlink('h', 's'), hardlink('k', 's')], [file('.wh.k')]]);
       assert.deepEqual(r.paths, ['h', 's']);
-      assert.deepEqual([r.byPath.get('h')?.type, r.byPath.get('h')?.linkName, r.byPath.get('h')?.links], ['symlink', '/etc/passwd', 2]);
-      assert.deepEqual([r.byPath.get('s')?.type, r.byPath.get('s')?.linkName, r.byPath.get('s')?.symlinkTarget, r.byPath.get('s')?.links], ['hardlink', 'h', '/etc/passwd', 2]);
+      assert.deepEqual(
+        [r.byPath.get('h')?.type, r.byPath.get('h')?.linkName, r.byPath.get('h')?.links],
+        ['symlink', '/etc/passwd', 2],
+      );
+      assert.deepEqual(
+        [
+          r.byPath.get('s')?.type,
+          r.byPath.get('s')?.linkName,
+          r.byPath.get('s')?.symlinkTarget,
+          r.byPath.get('s')?.links,
+        ],
+        ['hardlink', 'h', '/etc/passwd', 2],
+      );
       const alone = await flatten([[symlink('s', '/etc/passwd'), hardlink('h', 's')], [file('.wh.h')]]);
-      assert.deepEqual([alone.byPath.get('s')?.type, alone.byPath.get('s')?.links], ['symlink', undefined], 'a single path left: a plain symlink');
+      assert.deepEqual(
+        [alone.byPath.get('s')?.type, alone.byPath.get('s')?.links],
+        ['symlink', undefined],
+        'a single path left: a plain symlink',
+      );
     });
 
     it('a link to a missing path or to a directory is an error naming the layer and the path', async () => {
-      let e = await expectFlattenError(flatten([[file('a', 'a')], [hardlink('b', 'nope')]]), 'hardlink-missing-target', 1);
+      let e = await expectFlattenError(
+        flatten([[file('a', 'a')], [hardlink('b', 'nope')]]),
+        'hardlink-missing-target',
+        1,
+      );
       assert.equal(e.path, 'b');
       assert.match(e.message, /"nope"/);
-      e = await expectFlattenError(flatten([[hardlink('b', 'later'), file('later', 'x')]]), 'hardlink-missing-target', 0);
+      e = await expectFlattenError(
+        flatten([[hardlink('b', 'later'), file('later', 'x')]]),
+        'hardlink-missing-target',
+        0,
+      );
       e = await expectFlattenError(flatten([[dir('d'), hardlink('l', 'd')]]), 'hardlink-to-directory', 0);
       assert.match(e.message, /directory "d"/);
       // A path under a non-directory does not exist either (nothing is followed).
-      await expectFlattenError(flatten([[symlink('s', 'dir'), dir('dir'), file('dir/f', 'f')], [hardlink('l', 's/f')]]), 'hardlink-missing-target', 1);
+      await expectFlattenError(
+        flatten([[symlink('s', 'dir'), dir('dir'), file('dir/f', 'f')], [hardlink('l', 's/f')]]),
+        'hardlink-missing-target',
+        1,
+      );
     });
 
     it('a link to itself changes nothing', async () => {
       const r = await flatten([[file('a', 'a')], [hardlink('a', 'a')]]);
-      assert.deepEqual(r.entries.map((e) => [e.path, e.type]), [['a', 'file']]);
+      assert.deepEqual(
+        r.entries.map((e) => [e.path, e.type]),
+        [['a', 'file']],
+      );
     });
   });
 
@@ -334,8 +427,16 @@ describe('(unit) engine oci: layer flattening', () => {
       ['an absolute name', [file('/etc/passwd', 'x')], 'unsafe-path'],
       ['a symlink escaping the root', [symlink('l', '../../etc')], 'link-escape'],
       ['a hard link to an absolute path', [hardlink('l', '/etc/passwd')], 'link-escape'],
-      ['an entry through a symlink made earlier in the layer', [symlink('evil', '/etc'), file('evil/passwd', 'x')], 'through-symlink'],
-      ['a hard link through a same-layer symlink', [dir('etc'), file('etc/shadow', 's'), symlink('e', 'etc'), hardlink('l', 'e/shadow')], 'through-symlink'],
+      [
+        'an entry through a symlink made earlier in the layer',
+        [symlink('evil', '/etc'), file('evil/passwd', 'x')],
+        'through-symlink',
+      ],
+      [
+        'a hard link through a same-layer symlink',
+        [dir('etc'), file('etc/shadow', 's'), symlink('e', 'etc'), hardlink('l', 'e/shadow')],
+        'through-symlink',
+      ],
     ];
     for (const [what, parts, code] of cases) {
       it(`rejects ${what} (${code})`, async () => {
@@ -350,7 +451,11 @@ describe('(unit) engine oci: layer flattening', () => {
       async function* cut() {
         yield bytes.subarray(0, 1200);
       }
-      const e = await expectFlattenError(tree.applyLayer(cut(), { index: 3, name: 'sha256:layer3' }, new MemoryStore()), 'bad-tar', 3);
+      const e = await expectFlattenError(
+        tree.applyLayer(cut(), { index: 3, name: 'sha256:layer3' }, new MemoryStore()),
+        'bad-tar',
+        3,
+      );
       assert.match(e.message, /truncated/);
       assert.ok(e.cause);
     });
@@ -360,7 +465,11 @@ describe('(unit) engine oci: layer flattening', () => {
       async function* junk() {
         yield new Uint8Array(512).fill(0x41);
       }
-      await expectFlattenError(tree.applyLayer(junk(), { index: 0, name: 'sha256:layer0' }, new MemoryStore()), 'bad-tar', 0);
+      await expectFlattenError(
+        tree.applyLayer(junk(), { index: 0, name: 'sha256:layer0' }, new MemoryStore()),
+        'bad-tar',
+        0,
+      );
     });
 
     it('stops at the entry cap with a clear error', async () => {
@@ -370,7 +479,9 @@ describe('(unit) engine oci: layer flattening', () => {
       // Implicit parents count too.
       await expectFlattenError(flatten([[file('a/b/c/d/e', '')]], { maxEntries: 4 }), 'too-many-entries', 0);
       // Replacements and deletions give entries back.
-      const ok = await flatten([parts.slice(0, 10), [file('.wh.f0'), file('f1', 'x'), file('new', '')]], { maxEntries: 10 });
+      const ok = await flatten([parts.slice(0, 10), [file('.wh.f0'), file('f1', 'x'), file('new', '')]], {
+        maxEntries: 10,
+      });
       assert.equal(ok.tree.entryCount, 10);
     });
 
@@ -468,7 +579,9 @@ describe('(unit) engine oci: layer flattening', () => {
             emittedDirs.add(d);
             removeUnderIfNotDir(d);
             model.set(d, { type: 'dir', layer: L });
-            parts.push(dir(d, { mode: rng.pick(DIR_MODES), uid: rng.int(0, 3), gid: rng.int(0, 3), mtime: rng.int(1, 2e9) }));
+            parts.push(
+              dir(d, { mode: rng.pick(DIR_MODES), uid: rng.int(0, 3), gid: rng.int(0, 3), mtime: rng.int(1, 2e9) }),
+            );
           }
         };
         const removeUnderIfNotDir = (d: string) => {
@@ -512,7 +625,14 @@ describe('(unit) engine oci: layer flattening', () => {
               parents(p);
               removeUnder(p);
               model.set(p, { type: 'file', layer: L });
-              parts.push(file(p, Buffer.from(`${p}@${L}:${rng.int(0, 1e6)}`.repeat(rng.int(0, 40))), { mode: rng.pick(FILE_MODES), uid: rng.int(0, 3), gid: rng.int(0, 3), mtime: rng.int(1, 2e9) }));
+              parts.push(
+                file(p, Buffer.from(`${p}@${L}:${rng.int(0, 1e6)}`.repeat(rng.int(0, 40))), {
+                  mode: rng.pick(FILE_MODES),
+                  uid: rng.int(0, 3),
+                  gid: rng.int(0, 3),
+                  mtime: rng.int(1, 2e9),
+                }),
+              );
             } else if (kind === 5) {
               if (d === '') return;
               parents(join(d, 'x'));
@@ -599,7 +719,8 @@ describe('(unit) engine oci: layer flattening', () => {
               if (base === '.wh..wh..opq') {
                 const d = path.join(root, parent);
                 try {
-                  if (lstatSync(d).isDirectory()) for (const c of readdirSync(d)) rmSync(path.join(d, c), { recursive: true, force: true });
+                  if (lstatSync(d).isDirectory())
+                    for (const c of readdirSync(d)) rmSync(path.join(d, c), { recursive: true, force: true });
                 } catch {
                   /* absent */
                 }
@@ -619,7 +740,13 @@ describe('(unit) engine oci: layer flattening', () => {
                 /* absent */
               }
             });
-            run('sh', ['-c', `umask 022 && tar -x -f "$1" -C "$2" --numeric-owner ${isRoot ? '--same-owner -p' : '--no-same-owner'} --warning=no-timestamp`, 'sh', tarPath, root]);
+            run('sh', [
+              '-c',
+              `umask 022 && tar -x -f "$1" -C "$2" --numeric-owner ${isRoot ? '--same-owner -p' : '--no-same-owner'} --warning=no-timestamp`,
+              'sh',
+              tarPath,
+              root,
+            ]);
             run('find', [root, '-name', '.wh.*', '-prune', '-exec', 'rm', '-rf', '{}', ';']);
           }
           const r = await flatten(layers);
@@ -671,7 +798,10 @@ describe('(unit) engine oci: layer flattening', () => {
 
     it('the random stacks exercised hard links, symlinks, whiteouts and opaque directories', function () {
       if (seen.paths === 0) this.skip(); // run alone (--grep): nothing to check
-      assert.ok(seen.hardlinks >= 3 && seen.symlinks >= 3 && seen.whiteouts >= 5 && seen.opaque >= 2, JSON.stringify(seen));
+      assert.ok(
+        seen.hardlinks >= 3 && seen.symlinks >= 3 && seen.whiteouts >= 5 && seen.opaque >= 2,
+        JSON.stringify(seen),
+      );
     });
   });
 });

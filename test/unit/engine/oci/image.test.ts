@@ -59,7 +59,11 @@ function expectError(fn: () => unknown, code: ImageSourceErrorCode, pattern?: Re
   return error;
 }
 
-async function expectRejection(p: Promise<unknown>, code: ImageSourceErrorCode, pattern?: RegExp): Promise<ImageSourceError> {
+async function expectRejection(
+  p: Promise<unknown>,
+  code: ImageSourceErrorCode,
+  pattern?: RegExp,
+): Promise<ImageSourceError> {
   let error: unknown;
   try {
     await p;
@@ -80,7 +84,11 @@ const manifestDoc = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-const desc = (digest: string, platform?: { architecture: string; os: string; variant?: string }, extra: Record<string, unknown> = {}) => ({
+const desc = (
+  digest: string,
+  platform?: { architecture: string; os: string; variant?: string },
+  extra: Record<string, unknown> = {},
+) => ({
   mediaType: OCI_MANIFEST,
   digest,
   size: 500,
@@ -120,7 +128,11 @@ describe('OCI image documents', () => {
     }
 
     it('names the algorithm it cannot check', () => {
-      expectError(() => parseDigest(`sha384:${'a'.repeat(96)}`, 'x'), 'bad-digest', /algorithm this builder cannot check/);
+      expectError(
+        () => parseDigest(`sha384:${'a'.repeat(96)}`, 'x'),
+        'bad-digest',
+        /algorithm this builder cannot check/,
+      );
     });
 
     it('shortens digests for messages', () => {
@@ -131,7 +143,11 @@ describe('OCI image documents', () => {
   describe('JSON documents', () => {
     it('refuses documents above 4 MiB before reading them', () => {
       checkJsonSize(MAX_JSON_SIZE, 'x');
-      expectError(() => checkJsonSize(MAX_JSON_SIZE + 1, 'index.json'), 'bad-json', /index\.json: 4194305 bytes is larger than the 4194304 bytes accepted/);
+      expectError(
+        () => checkJsonSize(MAX_JSON_SIZE + 1, 'index.json'),
+        'bad-json',
+        /index\.json: 4194305 bytes is larger than the 4194304 bytes accepted/,
+      );
       expectError(() => checkJsonSize(Number.MAX_SAFE_INTEGER + 2, 'x'), 'bad-json', /not a byte count/);
       expectError(() => checkJsonSize(-1, 'x'), 'bad-json');
       const big = new Uint8Array(MAX_JSON_SIZE + 1).fill(0x20);
@@ -139,7 +155,11 @@ describe('OCI image documents', () => {
     });
 
     it('rejects invalid UTF-8 and invalid JSON', () => {
-      expectError(() => parseJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d]), 'doc'), 'bad-json', /doc: is not valid UTF-8/);
+      expectError(
+        () => parseJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d]), 'doc'),
+        'bad-json',
+        /doc: is not valid UTF-8/,
+      );
       expectError(() => parseJsonBytes(utf8('{"a":'), 'doc'), 'bad-json', /doc: is not valid JSON/);
       assert.deepEqual(parseJsonBytes(utf8('{"a":[1]}'), 'doc'), { a: [1] });
     });
@@ -157,8 +177,13 @@ describe('OCI image documents', () => {
     });
 
     it('refuses JSON nested more than 128 levels before parsing it (a config deep inside would overflow the build)', () => {
-      const config = (depth: number) => utf8(`{"architecture":"amd64","os":"linux","config":{"Labels":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
-      expectError(() => parseJsonBytes(config(5000), 'config'), 'bad-json', /config: nests arrays and objects more than 128 levels deep .*at most 128 levels/);
+      const config = (depth: number) =>
+        utf8(`{"architecture":"amd64","os":"linux","config":{"Labels":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
+      expectError(
+        () => parseJsonBytes(config(5000), 'config'),
+        'bad-json',
+        /config: nests arrays and objects more than 128 levels deep .*at most 128 levels/,
+      );
       expectError(() => parseJsonBytes(config(127), 'config'), 'bad-json', /more than 128 levels/);
       assert.ok(parseJsonBytes(config(126), 'config'));
       assert.ok(parseJsonBytes(utf8(`{"s":"${'{'.repeat(1000)}"}`), 'doc'), 'brackets in strings do not count');
@@ -170,7 +195,11 @@ describe('OCI image documents', () => {
       const top = parseIndex(JSON.parse(readFileSync(FIX('layout', 'index.json'), 'utf8')), 'index.json');
       assert.deepEqual(
         top.manifests.map((d) => [d.annotations['org.opencontainers.image.ref.name'], d.digest, d.mediaType]),
-        expected.layout.refs.map((r: { ref: string; digest: string; mediaType: string }) => [r.ref, r.digest, r.mediaType]),
+        expected.layout.refs.map((r: { ref: string; digest: string; mediaType: string }) => [
+          r.ref,
+          r.digest,
+          r.mediaType,
+        ]),
       );
       const multi = parseIndex(blobJson(expected.layout.multi.digest), 'multi');
       assert.equal(multi.mediaType, OCI_INDEX);
@@ -188,7 +217,12 @@ describe('OCI image documents', () => {
         assert.equal(m.config.digest, img.configDigest);
         assert.deepEqual(
           m.layers.map((l) => [l.digest, l.mediaType, l.size, layerCompression(l.mediaType, 'x')]),
-          img.layers.map((l: { digest: string; mediaType: string; size: number; compression: string }) => [l.digest, l.mediaType, l.size, l.compression]),
+          img.layers.map((l: { digest: string; mediaType: string; size: number; compression: string }) => [
+            l.digest,
+            l.mediaType,
+            l.size,
+            l.compression,
+          ]),
         );
         assert.equal(documentKind(blobJson(img.manifestDigest), tag), 'manifest');
         const c = parseImageConfig(blobJson(img.configDigest), tag);
@@ -202,7 +236,10 @@ describe('OCI image documents', () => {
         assert.equal(c.workingDir, '/app');
         assert.equal(c.user, '1000:1000');
         assert.equal(c.created, expected.created);
-        assert.deepEqual(c.diffIds, img.layers.map((l: { diffId: string }) => l.diffId));
+        assert.deepEqual(
+          c.diffIds,
+          img.layers.map((l: { diffId: string }) => l.diffId),
+        );
         assert.deepEqual(c.raw, raw);
         // The config digest is the sha256 of the blob (the image ID).
         assert.equal(`sha256:${createHash('sha256').update(blob(img.configDigest)).digest('hex')}`, img.configDigest);
@@ -226,29 +263,83 @@ describe('OCI image documents', () => {
       assert.equal(entries[0]?.config, expected.dockerArchive.manifest[0].Config);
       assert.equal(selectDockerEntry(entries, undefined, 'a'), entries[0]);
       assert.equal(selectDockerEntry(entries, 'example.com/nitro/fixture:v1', 'a'), entries[0]);
-      expectError(() => selectDockerEntry(entries, 'example.com/nitro/fixture:v2', 'the archive'), 'no-such-tag', /no image tagged "example.com\/nitro\/fixture:v2"; it has "example.com\/nitro\/fixture:v1"/);
+      expectError(
+        () => selectDockerEntry(entries, 'example.com/nitro/fixture:v2', 'the archive'),
+        'no-such-tag',
+        /no image tagged "example.com\/nitro\/fixture:v2"; it has "example.com\/nitro\/fixture:v1"/,
+      );
     });
   });
 
   describe('hostile indexes and manifests', () => {
     const cases: Array<[string, unknown, ImageSourceErrorCode, RegExp]> = [
       ['not an object', [], 'bad-json', /the document must be a JSON object, not an array/],
-      ['schemaVersion 1', { schemaVersion: 1, manifests: [] }, 'bad-json', /schemaVersion must be 2.*schema 1 is not supported/],
+      [
+        'schemaVersion 1',
+        { schemaVersion: 1, manifests: [] },
+        'bad-json',
+        /schemaVersion must be 2.*schema 1 is not supported/,
+      ],
       ['schemaVersion "2"', { schemaVersion: '2', manifests: [] }, 'bad-json', /schemaVersion must be 2/],
       ['manifests absent', { schemaVersion: 2 }, 'bad-json', /manifests must be an array, not absent/],
       ['manifests an object', { schemaVersion: 2, manifests: {} }, 'bad-json', /manifests must be an array/],
-      ['a manifest media type', { schemaVersion: 2, mediaType: OCI_MANIFEST, manifests: [] }, 'bad-json', /is not an image index/],
-      ['size negative', { schemaVersion: 2, manifests: [{ ...desc(D1), size: -1 }] }, 'bad-json', /manifests\[0\]\.size must be a non-negative integer/],
+      [
+        'a manifest media type',
+        { schemaVersion: 2, mediaType: OCI_MANIFEST, manifests: [] },
+        'bad-json',
+        /is not an image index/,
+      ],
+      [
+        'size negative',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), size: -1 }] },
+        'bad-json',
+        /manifests\[0\]\.size must be a non-negative integer/,
+      ],
       ['size fractional', { schemaVersion: 2, manifests: [{ ...desc(D1), size: 1.5 }] }, 'bad-json', /size must be/],
       ['size huge', { schemaVersion: 2, manifests: [{ ...desc(D1), size: 1e300 }] }, 'bad-json', /below 2\^53/],
       ['size a string', { schemaVersion: 2, manifests: [{ ...desc(D1), size: '500' }] }, 'bad-json', /size must be/],
-      ['digest a path', { schemaVersion: 2, manifests: [{ ...desc(D1), digest: 'sha256:../../x' }] }, 'bad-digest', /manifests\[0\]\.digest: the digest "sha256:..\/..\/x"/],
-      ['digest absent', { schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, size: 1 }] }, 'bad-digest', /absent|undefined/],
-      ['mediaType a number', { schemaVersion: 2, manifests: [{ ...desc(D1), mediaType: 7 }] }, 'bad-json', /mediaType must be a string/],
-      ['mediaType not a type', { schemaVersion: 2, manifests: [{ ...desc(D1), mediaType: '../../etc' }] }, 'bad-json', /is not a media type/],
-      ['annotation not a string', { schemaVersion: 2, manifests: [{ ...desc(D1), annotations: { a: 1 } }] }, 'bad-json', /annotations\["a"\] must be a string/],
-      ['platform without os', { schemaVersion: 2, manifests: [{ ...desc(D1), platform: { architecture: 'amd64' } }] }, 'bad-json', /platform\.os must be a string, not absent/],
-      ['platform a string', { schemaVersion: 2, manifests: [{ ...desc(D1), platform: 'linux/amd64' }] }, 'bad-json', /platform must be a JSON object/],
+      [
+        'digest a path',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), digest: 'sha256:../../x' }] },
+        'bad-digest',
+        /manifests\[0\]\.digest: the digest "sha256:..\/..\/x"/,
+      ],
+      [
+        'digest absent',
+        { schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, size: 1 }] },
+        'bad-digest',
+        /absent|undefined/,
+      ],
+      [
+        'mediaType a number',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), mediaType: 7 }] },
+        'bad-json',
+        /mediaType must be a string/,
+      ],
+      [
+        'mediaType not a type',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), mediaType: '../../etc' }] },
+        'bad-json',
+        /is not a media type/,
+      ],
+      [
+        'annotation not a string',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), annotations: { a: 1 } }] },
+        'bad-json',
+        /annotations\["a"\] must be a string/,
+      ],
+      [
+        'platform without os',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), platform: { architecture: 'amd64' } }] },
+        'bad-json',
+        /platform\.os must be a string, not absent/,
+      ],
+      [
+        'platform a string',
+        { schemaVersion: 2, manifests: [{ ...desc(D1), platform: 'linux/amd64' }] },
+        'bad-json',
+        /platform must be a JSON object/,
+      ],
     ];
     for (const [what, doc, code, pattern] of cases) {
       it(`index: ${what} → ${code}`, () => {
@@ -258,11 +349,20 @@ describe('OCI image documents', () => {
 
     it('index: too many entries', () => {
       const manifests = new Array(10001).fill(desc(D1));
-      expectError(() => parseIndex({ schemaVersion: 2, manifests }, 'idx'), 'bad-json', /lists 10001 manifests; at most 10000/);
+      expectError(
+        () => parseIndex({ schemaVersion: 2, manifests }, 'idx'),
+        'bad-json',
+        /lists 10001 manifests; at most 10000/,
+      );
     });
 
     it('keeps a "__proto__" annotation as data', () => {
-      const idx = parseIndex(JSON.parse(`{"schemaVersion":2,"manifests":[{"mediaType":"${OCI_MANIFEST}","digest":"${D1}","size":1,"annotations":{"__proto__":"x","org.opencontainers.image.ref.name":"t"}}]}`), 'idx');
+      const idx = parseIndex(
+        JSON.parse(
+          `{"schemaVersion":2,"manifests":[{"mediaType":"${OCI_MANIFEST}","digest":"${D1}","size":1,"annotations":{"__proto__":"x","org.opencontainers.image.ref.name":"t"}}]}`,
+        ),
+        'idx',
+      );
       const a = idx.manifests[0]?.annotations as Record<string, string>;
       assert.equal(Object.getPrototypeOf(a), Object.prototype);
       assert.equal(Object.getOwnPropertyDescriptor(a, '__proto__')?.value, 'x');
@@ -271,12 +371,37 @@ describe('OCI image documents', () => {
     const manifestCases: Array<[string, unknown, ImageSourceErrorCode, RegExp]> = [
       ['an index', { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }, 'bad-json', /is an image index/],
       ['an index without mediaType', { schemaVersion: 2, manifests: [] }, 'bad-json', /is an image index/],
-      ['config absent', { ...manifestDoc(), config: undefined }, 'bad-json', /config must be a JSON object, not absent/],
-      ['config of an artifact', manifestDoc({ config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: D1, size: 1 } }), 'unsupported-media-type', /not a container image configuration/],
+      [
+        'config absent',
+        { ...manifestDoc(), config: undefined },
+        'bad-json',
+        /config must be a JSON object, not absent/,
+      ],
+      [
+        'config of an artifact',
+        manifestDoc({ config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: D1, size: 1 } }),
+        'unsupported-media-type',
+        /not a container image configuration/,
+      ],
       ['layers absent', { ...manifestDoc(), layers: undefined }, 'bad-json', /layers must be an array, not absent/],
-      ['a foreign layer type', manifestDoc({ layers: [{ mediaType: 'application/vnd.example.layer.v1.squashfs', digest: D2, size: 1 }] }), 'unsupported-media-type', /layers\[0\]: the layer media type "application\/vnd.example.layer.v1.squashfs"/],
-      ['a layer digest path', manifestDoc({ layers: [{ mediaType: GZIP_LAYER, digest: 'sha256:../../../etc/passwd', size: 1 }] }), 'bad-digest', /layers\[0\]\.digest/],
-      ['a config digest in upper case', manifestDoc({ config: { mediaType: OCI_CONFIG, digest: D1.toUpperCase(), size: 1 } }), 'bad-digest', /config\.digest/],
+      [
+        'a foreign layer type',
+        manifestDoc({ layers: [{ mediaType: 'application/vnd.example.layer.v1.squashfs', digest: D2, size: 1 }] }),
+        'unsupported-media-type',
+        /layers\[0\]: the layer media type "application\/vnd.example.layer.v1.squashfs"/,
+      ],
+      [
+        'a layer digest path',
+        manifestDoc({ layers: [{ mediaType: GZIP_LAYER, digest: 'sha256:../../../etc/passwd', size: 1 }] }),
+        'bad-digest',
+        /layers\[0\]\.digest/,
+      ],
+      [
+        'a config digest in upper case',
+        manifestDoc({ config: { mediaType: OCI_CONFIG, digest: D1.toUpperCase(), size: 1 } }),
+        'bad-digest',
+        /config\.digest/,
+      ],
       ['a docker schema 1 manifest', { schemaVersion: 1, name: 'x', fsLayers: [] }, 'bad-json', /schema 1/],
     ];
     for (const [what, doc, code, pattern] of manifestCases) {
@@ -303,7 +428,10 @@ describe('OCI image documents', () => {
         ['application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'gzip'],
       ];
       for (const [t, c] of types) assert.equal(layerCompression(t, 'x'), c, t);
-      expectError(() => layerCompression('application/vnd.oci.image.layer.v1.tar+bzip2', 'x'), 'unsupported-media-type');
+      expectError(
+        () => layerCompression('application/vnd.oci.image.layer.v1.tar+bzip2', 'x'),
+        'unsupported-media-type',
+      );
       expectError(() => layerCompression('application/vnd.in-toto+json', 'x'), 'unsupported-media-type');
       // A Docker v2 schema 2 manifest parses like an OCI one.
       const m = parseManifest(
@@ -331,7 +459,10 @@ describe('OCI image documents', () => {
       assert.equal(c.user, undefined);
       assert.equal(c.created, undefined);
       assert.deepEqual(c.diffIds, [D1]);
-      const n = parseImageConfig({ ...base, config: { Cmd: null, Entrypoint: null, Env: null, Labels: null, WorkingDir: '', User: '' } }, 'c');
+      const n = parseImageConfig(
+        { ...base, config: { Cmd: null, Entrypoint: null, Env: null, Labels: null, WorkingDir: '', User: '' } },
+        'c',
+      );
       assert.equal(n.cmd, null);
       assert.equal(n.entrypoint, null);
       assert.deepEqual(n.env, []);
@@ -345,13 +476,38 @@ describe('OCI image documents', () => {
       ['no architecture', { os: 'linux' }, 'bad-json', /architecture must be a string, not absent/],
       ['os a number', { architecture: 'amd64', os: 1 }, 'bad-json', /os must be a string/],
       ['Cmd a string', { ...base, config: { Cmd: '/bin/sh' } }, 'bad-json', /config\.Cmd must be an array of strings/],
-      ['Entrypoint with a number', { ...base, config: { Entrypoint: ['/bin/sh', 1] } }, 'bad-json', /config\.Entrypoint\[1\] must be a string/],
+      [
+        'Entrypoint with a number',
+        { ...base, config: { Entrypoint: ['/bin/sh', 1] } },
+        'bad-json',
+        /config\.Entrypoint\[1\] must be a string/,
+      ],
       ['Env an object', { ...base, config: { Env: { A: 'b' } } }, 'bad-json', /config\.Env must be an array/],
-      ['Labels with a number', { ...base, config: { Labels: { a: 1 } } }, 'bad-json', /config\.Labels\["a"\] must be a string/],
+      [
+        'Labels with a number',
+        { ...base, config: { Labels: { a: 1 } } },
+        'bad-json',
+        /config\.Labels\["a"\] must be a string/,
+      ],
       ['config an array', { ...base, config: [] }, 'bad-json', /config must be a JSON object/],
-      ['rootfs.type wrong', { ...base, rootfs: { type: 'squash', diff_ids: [] } }, 'bad-json', /rootfs\.type must be "layers"/],
-      ['a bad diff_id', { ...base, rootfs: { type: 'layers', diff_ids: ['sha256:../x'] } }, 'bad-digest', /rootfs\.diff_ids\[0\]/],
-      ['too many diff_ids', { ...base, rootfs: { type: 'layers', diff_ids: new Array(MAX_LAYERS + 1).fill(D1) } }, 'bad-json', /at most 1000/],
+      [
+        'rootfs.type wrong',
+        { ...base, rootfs: { type: 'squash', diff_ids: [] } },
+        'bad-json',
+        /rootfs\.type must be "layers"/,
+      ],
+      [
+        'a bad diff_id',
+        { ...base, rootfs: { type: 'layers', diff_ids: ['sha256:../x'] } },
+        'bad-digest',
+        /rootfs\.diff_ids\[0\]/,
+      ],
+      [
+        'too many diff_ids',
+        { ...base, rootfs: { type: 'layers', diff_ids: new Array(MAX_LAYERS + 1).fill(D1) } },
+        'bad-json',
+        /at most 1000/,
+      ],
     ];
     for (const [what, doc, code, pattern] of cases) {
       it(`${what} → ${code}`, () => {
@@ -366,7 +522,11 @@ describe('OCI image documents', () => {
       ['empty', [], /lists no images/],
       ['Config absent', [{ Layers: [] }], /\[0\]\.Config must be a string, not absent/],
       ['Layers a string', [{ Config: 'a.json', Layers: 'x.tar' }], /\[0\]\.Layers must be an array/],
-      ['RepoTags with null', [{ Config: 'a.json', RepoTags: [null], Layers: [] }], /\[0\]\.RepoTags\[0\] must be a string/],
+      [
+        'RepoTags with null',
+        [{ Config: 'a.json', RepoTags: [null], Layers: [] }],
+        /\[0\]\.RepoTags\[0\] must be a string/,
+      ],
       ['LayerSources with a bad key', [{ Config: 'a.json', Layers: [], LayerSources: { x: {} } }], /LayerSources key/],
     ];
     for (const [what, doc, pattern] of cases) {
@@ -395,7 +555,11 @@ describe('OCI image documents', () => {
       assert.equal(selectDockerEntry(entries, 'docker.io/library/busybox:latest', 'a').config, 'a.json');
       assert.equal(selectDockerEntry(entries, 'busybox', 'a').config, 'a.json');
       assert.equal(selectDockerEntry(entries, 'docker.io/me/app:stable', 'a').config, 'b.json');
-      expectError(() => selectDockerEntry(entries, undefined, 'the archive'), 'no-such-tag', /holds 3 images and no tag was given; it has "busybox:latest", "me\/app:1", "me\/app:stable"/);
+      expectError(
+        () => selectDockerEntry(entries, undefined, 'the archive'),
+        'no-such-tag',
+        /holds 3 images and no tag was given; it has "busybox:latest", "me\/app:1", "me\/app:stable"/,
+      );
     });
   });
 
@@ -424,11 +588,21 @@ describe('OCI image documents', () => {
       {
         schemaVersion: 2,
         manifests: [
-          desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'v1', 'io.containerd.image.name': 'docker.io/library/app:v1' } }),
+          desc(D1, undefined, {
+            annotations: {
+              'org.opencontainers.image.ref.name': 'v1',
+              'io.containerd.image.name': 'docker.io/library/app:v1',
+            },
+          }),
           desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'latest' } }),
           desc(D2, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'v2' } }),
           { mediaType: OCI_INDEX, digest: D3, size: 10, annotations: { 'org.opencontainers.image.ref.name': 'multi' } },
-          { mediaType: 'application/vnd.example.thing', digest: D3, size: 10, annotations: { 'org.opencontainers.image.ref.name': 'thing' } },
+          {
+            mediaType: 'application/vnd.example.thing',
+            digest: D3,
+            size: 10,
+            annotations: { 'org.opencontainers.image.ref.name': 'thing' },
+          },
         ],
       },
       'idx',
@@ -442,15 +616,32 @@ describe('OCI image documents', () => {
     });
 
     it('lists the tags when the reference is missing or unknown', () => {
-      expectError(() => selectByReference(index, undefined, 'OCI layout ./img'), 'no-such-tag', /OCI layout \.\/img holds 3 images and no tag was given; it has "v1", "docker.io\/library\/app:v1", "latest", "v2", "multi"/);
+      expectError(
+        () => selectByReference(index, undefined, 'OCI layout ./img'),
+        'no-such-tag',
+        /OCI layout \.\/img holds 3 images and no tag was given; it has "v1", "docker.io\/library\/app:v1", "latest", "v2", "multi"/,
+      );
       expectError(() => selectByReference(index, 'v3', 'L'), 'no-such-tag', /L has no image tagged "v3"; it has "v1"/);
       expectError(() => selectByReference(index, 'thing', 'L'), 'no-such-tag');
     });
 
     it('takes the only image when no reference is given (even under two tags)', () => {
-      const one = parseIndex({ schemaVersion: 2, manifests: [desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'a' } }), desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'b' } })] }, 'i');
+      const one = parseIndex(
+        {
+          schemaVersion: 2,
+          manifests: [
+            desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'a' } }),
+            desc(D1, undefined, { annotations: { 'org.opencontainers.image.ref.name': 'b' } }),
+          ],
+        },
+        'i',
+      );
       assert.equal(selectByReference(one, undefined, 'L').digest, D1);
-      expectError(() => selectByReference(parseIndex({ schemaVersion: 2, manifests: [] }, 'i'), undefined, 'L'), 'no-such-tag', /lists no image manifests/);
+      expectError(
+        () => selectByReference(parseIndex({ schemaVersion: 2, manifests: [] }, 'i'), undefined, 'L'),
+        'no-such-tag',
+        /lists no image manifests/,
+      );
     });
   });
 
@@ -460,11 +651,21 @@ describe('OCI image documents', () => {
     it('picks linux/amd64 and linux/arm64/v8 from the fixture index, skipping the attestation', () => {
       const amd = selectManifest(multi(), { architecture: 'amd64' });
       assert.equal(amd.descriptor.digest, expected.images.v1.manifestDigest);
-      assert.equal(amd.platformNote, `picked linux/amd64 (${shortDigest(expected.images.v1.manifestDigest)}) from 3 manifests`);
+      assert.equal(
+        amd.platformNote,
+        `picked linux/amd64 (${shortDigest(expected.images.v1.manifestDigest)}) from 3 manifests`,
+      );
       const arm = selectManifest(multi(), { architecture: 'arm64' });
       assert.equal(arm.descriptor.digest, expected.images['v1-arm64'].manifestDigest);
-      assert.equal(arm.platformNote, `picked linux/arm64/v8 (${expected.images['v1-arm64'].manifestDigest.slice(0, 19)}…) from 3 manifests`);
-      expectError(() => selectManifest(multi(), { architecture: 's390x' }), 'no-matching-platform', /has no image for linux\/s390x; it has linux\/amd64, linux\/arm64\/v8, attestation/);
+      assert.equal(
+        arm.platformNote,
+        `picked linux/arm64/v8 (${expected.images['v1-arm64'].manifestDigest.slice(0, 19)}…) from 3 manifests`,
+      );
+      expectError(
+        () => selectManifest(multi(), { architecture: 's390x' }),
+        'no-matching-platform',
+        /has no image for linux\/s390x; it has linux\/amd64, linux\/arm64\/v8, attestation/,
+      );
     });
 
     it('matches os and variant', () => {
@@ -479,11 +680,33 @@ describe('OCI image documents', () => {
         },
         'i',
       );
-      expectError(() => selectManifest(idx, { architecture: 'arm64' }, 'the index'), 'no-matching-platform', /the index has no image for linux\/arm64; it has linux\/arm64\/v7, windows\/arm64, linux\/arm\/v7/);
-      const plain = parseIndex({ schemaVersion: 2, manifests: [desc(D1, { architecture: 'arm64', os: 'linux', variant: 'v8' }), desc(D2, { architecture: 'arm64', os: 'linux' })] }, 'i');
+      expectError(
+        () => selectManifest(idx, { architecture: 'arm64' }, 'the index'),
+        'no-matching-platform',
+        /the index has no image for linux\/arm64; it has linux\/arm64\/v7, windows\/arm64, linux\/arm\/v7/,
+      );
+      const plain = parseIndex(
+        {
+          schemaVersion: 2,
+          manifests: [
+            desc(D1, { architecture: 'arm64', os: 'linux', variant: 'v8' }),
+            desc(D2, { architecture: 'arm64', os: 'linux' }),
+          ],
+        },
+        'i',
+      );
       // An entry without variant ranks like v8; the first of equal rank wins.
       assert.equal(selectManifest(plain, { architecture: 'arm64' }).descriptor.digest, D1);
-      const amd = parseIndex({ schemaVersion: 2, manifests: [desc(D1, { architecture: 'amd64', os: 'linux', variant: 'v3' }), desc(D2, { architecture: 'amd64', os: 'linux' })] }, 'i');
+      const amd = parseIndex(
+        {
+          schemaVersion: 2,
+          manifests: [
+            desc(D1, { architecture: 'amd64', os: 'linux', variant: 'v3' }),
+            desc(D2, { architecture: 'amd64', os: 'linux' }),
+          ],
+        },
+        'i',
+      );
       assert.equal(selectManifest(amd, { architecture: 'amd64' }).descriptor.digest, D2);
     });
 
@@ -492,22 +715,38 @@ describe('OCI image documents', () => {
         {
           schemaVersion: 2,
           manifests: [
-            desc(D1, { architecture: 'amd64', os: 'linux' }, { annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D2 } }),
+            desc(
+              D1,
+              { architecture: 'amd64', os: 'linux' },
+              {
+                annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D2 },
+              },
+            ),
             desc(D2, { architecture: 'amd64', os: 'linux' }),
           ],
         },
         'i',
       );
       assert.equal(selectManifest(idx, { architecture: 'amd64' }).descriptor.digest, D2);
-      const onlyAtt = parseIndex({ schemaVersion: 2, manifests: [desc(D1, { architecture: 'unknown', os: 'unknown' })] }, 'i');
-      expectError(() => selectManifest(onlyAtt, { architecture: 'amd64' }), 'no-matching-platform', /it has attestation/);
+      const onlyAtt = parseIndex(
+        { schemaVersion: 2, manifests: [desc(D1, { architecture: 'unknown', os: 'unknown' })] },
+        'i',
+      );
+      expectError(
+        () => selectManifest(onlyAtt, { architecture: 'amd64' }),
+        'no-matching-platform',
+        /it has attestation/,
+      );
     });
 
     it('takes a lone manifest without platform (its config decides)', () => {
       const idx = parseIndex({ schemaVersion: 2, manifests: [desc(D1)] }, 'i');
       const c = selectManifest(idx, { architecture: 'arm64' });
       assert.equal(c.descriptor.digest, D1);
-      assert.match(c.platformNote, /picked the only manifest \(sha256:aaaaaaaaaaaa…, no platform given\) from 1 manifest$/);
+      assert.match(
+        c.platformNote,
+        /picked the only manifest \(sha256:aaaaaaaaaaaa…, no platform given\) from 1 manifest$/,
+      );
       const two = parseIndex({ schemaVersion: 2, manifests: [desc(D1), desc(D2)] }, 'i');
       expectError(() => selectManifest(two, { architecture: 'amd64' }), 'no-matching-platform', /it has no platform/);
     });
@@ -515,11 +754,20 @@ describe('OCI image documents', () => {
     it('checks a config against the wanted platform', () => {
       const c = parseImageConfig({ architecture: 'arm64', os: 'linux', variant: 'v8' }, 'c');
       checkConfigPlatform(c, { architecture: 'arm64' }, 'cfg');
-      expectError(() => checkConfigPlatform(c, { architecture: 'amd64' }, 'cfg'), 'no-matching-platform', /cfg is an image for linux\/arm64\/v8, not linux\/amd64/);
+      expectError(
+        () => checkConfigPlatform(c, { architecture: 'amd64' }, 'cfg'),
+        'no-matching-platform',
+        /cfg is an image for linux\/arm64\/v8, not linux\/amd64/,
+      );
     });
 
     describe('nested indexes', () => {
-      const nestedDesc = (digest: string, platform?: { architecture: string; os: string }) => ({ mediaType: OCI_INDEX, digest, size: 100, ...(platform ? { platform } : {}) });
+      const nestedDesc = (digest: string, platform?: { architecture: string; os: string }) => ({
+        mediaType: OCI_INDEX,
+        digest,
+        size: 100,
+        ...(platform ? { platform } : {}),
+      });
       const loaderOf = (docs: Record<string, unknown>) => {
         const loads: string[] = [];
         return {
@@ -535,23 +783,44 @@ describe('OCI image documents', () => {
 
       it('follows an index that points to an index', async () => {
         const top = parseIndex({ schemaVersion: 2, manifests: [nestedDesc(D2)] }, 'top');
-        const { load, loads } = loaderOf({ [D2]: { schemaVersion: 2, manifests: [desc(D3, { architecture: 'amd64', os: 'linux' }), desc(D1, { architecture: 'arm64', os: 'linux' })] } });
+        const { load, loads } = loaderOf({
+          [D2]: {
+            schemaVersion: 2,
+            manifests: [
+              desc(D3, { architecture: 'amd64', os: 'linux' }),
+              desc(D1, { architecture: 'arm64', os: 'linux' }),
+            ],
+          },
+        });
         const c = await resolveIndex(top, { architecture: 'arm64' }, load);
         assert.equal(c.descriptor.digest, D1);
         assert.deepEqual(loads, [D2]);
-        assert.equal(c.platformNote, `followed the nested index ${shortDigest(D2)} from 1 manifest; picked linux/arm64 (${shortDigest(D1)}) from 2 manifests`);
+        assert.equal(
+          c.platformNote,
+          `followed the nested index ${shortDigest(D2)} from 1 manifest; picked linux/arm64 (${shortDigest(D1)}) from 2 manifests`,
+        );
       });
 
       it('prefers a direct match over a nested index', async () => {
-        const top = parseIndex({ schemaVersion: 2, manifests: [nestedDesc(D2), desc(D3, { architecture: 'amd64', os: 'linux' })] }, 'top');
+        const top = parseIndex(
+          { schemaVersion: 2, manifests: [nestedDesc(D2), desc(D3, { architecture: 'amd64', os: 'linux' })] },
+          'top',
+        );
         const { load, loads } = loaderOf({});
         assert.equal((await resolveIndex(top, { architecture: 'amd64' }, load)).descriptor.digest, D3);
         assert.deepEqual(loads, []);
       });
 
       it('skips nested indexes for other platforms', async () => {
-        const top = parseIndex({ schemaVersion: 2, manifests: [nestedDesc(D2, { architecture: 'ppc64le', os: 'linux' })] }, 'top');
-        await expectRejection(resolveIndex(top, { architecture: 'amd64' }, loaderOf({}).load), 'no-matching-platform', /it has index sha256:bbbbbbbbbbbb…/);
+        const top = parseIndex(
+          { schemaVersion: 2, manifests: [nestedDesc(D2, { architecture: 'ppc64le', os: 'linux' })] },
+          'top',
+        );
+        await expectRejection(
+          resolveIndex(top, { architecture: 'amd64' }, loaderOf({}).load),
+          'no-matching-platform',
+          /it has index sha256:bbbbbbbbbbbb…/,
+        );
       });
 
       it('detects a loop', async () => {
@@ -560,23 +829,44 @@ describe('OCI image documents', () => {
           [D1]: { schemaVersion: 2, manifests: [nestedDesc(D2)] },
           [D2]: { schemaVersion: 2, manifests: [nestedDesc(D1)] },
         });
-        await expectRejection(resolveIndex(top, { architecture: 'amd64' }, load, 'the index'), 'bad-json', /the index: the nested index sha256:aaaaaaaaaaaa… appears twice on the way down \(an index loop\)/);
+        await expectRejection(
+          resolveIndex(top, { architecture: 'amd64' }, load, 'the index'),
+          'bad-json',
+          /the index: the nested index sha256:aaaaaaaaaaaa… appears twice on the way down \(an index loop\)/,
+        );
         assert.deepEqual(loads, [D1, D2]);
       });
 
       it('detects an index that names itself', async () => {
         const self = { schemaVersion: 2, manifests: [nestedDesc(D1)] };
-        await expectRejection(resolveIndex(parseIndex(self, 'x'), { architecture: 'amd64' }, loaderOf({ [D1]: self }).load, 'x', { digest: D1 }), 'bad-json', /index loop/);
+        await expectRejection(
+          resolveIndex(parseIndex(self, 'x'), { architecture: 'amd64' }, loaderOf({ [D1]: self }).load, 'x', {
+            digest: D1,
+          }),
+          'bad-json',
+          /index loop/,
+        );
       });
 
       it('stops at the depth limit', async () => {
         const digests = [1, 2, 3, 4, 5, 6].map((i) => `sha256:${String(i).repeat(64)}`);
         const docs: Record<string, unknown> = {};
         digests.forEach((d, i) => {
-          docs[d] = { schemaVersion: 2, manifests: [i + 1 < digests.length ? nestedDesc(digests[i + 1] as string) : desc(D1, { architecture: 'amd64', os: 'linux' })] };
+          docs[d] = {
+            schemaVersion: 2,
+            manifests: [
+              i + 1 < digests.length
+                ? nestedDesc(digests[i + 1] as string)
+                : desc(D1, { architecture: 'amd64', os: 'linux' }),
+            ],
+          };
         });
         const top = parseIndex({ schemaVersion: 2, manifests: [nestedDesc(digests[0] as string)] }, 'top');
-        await expectRejection(resolveIndex(top, { architecture: 'amd64' }, loaderOf(docs).load), 'bad-json', /nested more than 4 levels deep/);
+        await expectRejection(
+          resolveIndex(top, { architecture: 'amd64' }, loaderOf(docs).load),
+          'bad-json',
+          /nested more than 4 levels deep/,
+        );
         const ok = await resolveIndex(top, { architecture: 'amd64' }, loaderOf(docs).load, 'top', { maxDepth: 6 });
         assert.equal(ok.descriptor.digest, D1);
       });

@@ -4,11 +4,29 @@
 // for the features GNU tar does not produce on demand (global headers, V7 headers, signed
 // checksums, base-256 sizes, end-marker variants).
 import * as assert from 'node:assert/strict';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CancelledError, type CancellationLike } from '../../../../src/engine/platform/lifecycle';
-import { TarFormatError, confinePath, readTar, type TarEntry, type TarReaderOptions } from '../../../../src/engine/oci/tar';
+import {
+  TarFormatError,
+  confinePath,
+  readTar,
+  type TarEntry,
+  type TarReaderOptions,
+} from '../../../../src/engine/oci/tar';
 import {
   END,
   Prng,
@@ -35,7 +53,12 @@ interface ReadEntry {
 }
 
 /** Reads a whole archive (every entry's data) from random-sized chunks. */
-async function readAll(bytes: Uint8Array, seed = 1, max = 65536, options: TarReaderOptions = {}): Promise<{ entries: ReadEntry[]; reader: ReturnType<typeof readTar> }> {
+async function readAll(
+  bytes: Uint8Array,
+  seed = 1,
+  max = 65536,
+  options: TarReaderOptions = {},
+): Promise<{ entries: ReadEntry[]; reader: ReturnType<typeof readTar> }> {
   const reader = readTar(chunked(bytes, new Prng(seed), max), options);
   const entries: ReadEntry[] = [];
   for await (const entry of reader) {
@@ -111,7 +134,12 @@ function typeOnDisk(st: Stats): TarEntry['type'] {
 }
 
 /** Compares what the reader saw with the tree on disk. */
-function compareWithDisk(root: string, entries: ReadEntry[], format: 'gnu' | 'posix' | 'ustar', owner: { uid: number; gid: number }): void {
+function compareWithDisk(
+  root: string,
+  entries: ReadEntry[],
+  format: 'gnu' | 'posix' | 'ustar',
+  owner: { uid: number; gid: number },
+): void {
   const seen = new Map<string, ReadEntry>();
   for (const r of entries) {
     const e = r.entry;
@@ -174,10 +202,21 @@ describe('(unit) engine oci: tar reader', () => {
       root = path.join(work, 'root');
       mkdirSync(root);
       ({ devices } = makeTree(root, new Prng(77)));
-      if (!devices) console.warn('      (mknod is not permitted here: device nodes are covered by the hand-built archives only)');
+      if (!devices)
+        console.warn('      (mknod is not permitted here: device nodes are covered by the hand-built archives only)');
       for (const format of ['gnu', 'posix'] as const) {
         const out = path.join(work, `${format}.tar`);
-        run('tar', [`--format=${format}`, `--owner=big:${UID}`, `--group=grp:${GID}`, '--sort=name', '-cf', out, '-C', root, '.']);
+        run('tar', [
+          `--format=${format}`,
+          `--owner=big:${UID}`,
+          `--group=grp:${GID}`,
+          '--sort=name',
+          '-cf',
+          out,
+          '-C',
+          root,
+          '.',
+        ]);
         archives.set(format, readFileSync(out));
       }
     });
@@ -202,7 +241,11 @@ describe('(unit) engine oci: tar reader', () => {
         assert.equal(byName.get('times/future')?.mtime, format === 'posix' ? 10000000000.25 : 10000000000);
         assert.equal(byName.get('times/past')?.mtime, -1000);
         assert.equal(byName.get(UNICODE)?.size, 8);
-        if (devices) assert.deepEqual([byName.get('dev/loop9')?.type, byName.get('dev/loop9')?.devMajor, byName.get('dev/loop9')?.devMinor], ['block', 7, 9]);
+        if (devices)
+          assert.deepEqual(
+            [byName.get('dev/loop9')?.type, byName.get('dev/loop9')?.devMajor, byName.get('dev/loop9')?.devMinor],
+            ['block', 7, 9],
+          );
       });
     }
 
@@ -237,12 +280,18 @@ describe('(unit) engine oci: tar reader', () => {
           names.push(e.name);
           if (mode === 'first-chunk') for await (const _part of e.data()) break;
         }
-        assert.deepEqual(names, whole.map((w) => w.name), mode);
+        assert.deepEqual(
+          names,
+          whole.map((w) => w.name),
+          mode,
+        );
       }
       // 1-byte chunks everywhere but inside the data of the files over 64 KiB (one chunk each, to keep it quick).
-      const bulk = read.filter((r) => r.entry.size > 65536).map((r) => [r.entry.headerOffset + 512, r.entry.headerOffset + 512 + r.entry.size] as const);
+      const bulk = read
+        .filter((r) => r.entry.size > 65536)
+        .map((r) => [r.entry.headerOffset + 512, r.entry.headerOffset + 512 + r.entry.size] as const);
       async function* bytewise() {
-        for (let i = 0; i < bytes.length; ) {
+        for (let i = 0; i < bytes.length;) {
           const span = bulk.find(([from, to]) => i >= from && i < to);
           const end = span ? span[1] : i + 1;
           yield bytes.subarray(i, end);
@@ -258,7 +307,10 @@ describe('(unit) engine oci: tar reader', () => {
           assert.equal(sha256(concat(...parts)), whole[seen.length - 1]?.hash, e.name);
         }
       }
-      assert.deepEqual(seen, whole.map((w) => w.name));
+      assert.deepEqual(
+        seen,
+        whole.map((w) => w.name),
+      );
     });
   });
 
@@ -279,7 +331,10 @@ describe('(unit) engine oci: tar reader', () => {
       const t = tempDir('enc');
       try {
         writeFileSync(path.join(t.dir, 'a.tar'), archive);
-        const lines = run('tar', ['-tvf', path.join(t.dir, 'a.tar'), '--numeric-owner']).stdout.toString().trimEnd().split('\n');
+        const lines = run('tar', ['-tvf', path.join(t.dir, 'a.tar'), '--numeric-owner'])
+          .stdout.toString()
+          .trimEnd()
+          .split('\n');
         assert.equal(lines.length, 8);
         assert.match(lines[0] ?? '', /^drwxr-xr-x 0\/0 +0 .* dir\/$/);
         assert.match(lines[1] ?? '', /^-rw-r----- 1000\/100 +7 2009-02-13 23:31 dir\/file$/);
@@ -291,7 +346,18 @@ describe('(unit) engine oci: tar reader', () => {
         assert.match(lines[7] ?? '', new RegExp(`^-rw-r--r-- .* ${'p'.repeat(120)}/${'q'.repeat(90)}$`));
 
         const { entries } = await readAll(archive);
-        const got = entries.map(({ entry: e, content }) => [e.name, e.type, e.mode, e.uid, e.gid, e.size, e.linkName, e.devMajor, e.devMinor, content.toString()]);
+        const got = entries.map(({ entry: e, content }) => [
+          e.name,
+          e.type,
+          e.mode,
+          e.uid,
+          e.gid,
+          e.size,
+          e.linkName,
+          e.devMajor,
+          e.devMinor,
+          content.toString(),
+        ]);
         assert.deepEqual(got, [
           ['dir/', 'directory', 0o755, 0, 0, 0, '', 0, 0, ''],
           ['dir/file', 'file', 0o640, 1000, 100, 7, '', 0, 0, 'content'],
@@ -310,11 +376,26 @@ describe('(unit) engine oci: tar reader', () => {
 
     it('applies PAX global headers to later entries; per-entry headers override them and an empty value deletes', async () => {
       const archive = concat(
-        paxEntry([['comment', 'git archive style'], ['mtime', '5.5'], ['uid', '7']], 'g'),
+        paxEntry(
+          [
+            ['comment', 'git archive style'],
+            ['mtime', '5.5'],
+            ['uid', '7'],
+          ],
+          'g',
+        ),
         tarEntry({ name: 'a', uid: 1, mtime: 100 }, Buffer.from('A')),
-        paxEntry([['uid', '9'], ['path', 'b-from-pax'], ['SCHILY.xattr.user.x', 'ignored'], ['uname', 'ignored']]),
+        paxEntry([
+          ['uid', '9'],
+          ['path', 'b-from-pax'],
+          ['SCHILY.xattr.user.x', 'ignored'],
+          ['uname', 'ignored'],
+        ]),
         tarEntry({ name: 'b', uid: 1 }, Buffer.from('B')),
-        paxEntry([['uid', ''], ['mtime', '']]),
+        paxEntry([
+          ['uid', ''],
+          ['mtime', ''],
+        ]),
         tarEntry({ name: 'c', uid: 3, mtime: 300 }, Buffer.from('C')),
         paxEntry([['uid', '']], 'g'),
         tarEntry({ name: 'd', uid: 4 }, Buffer.from('D')),
@@ -340,7 +421,11 @@ describe('(unit) engine oci: tar reader', () => {
     it('PAX size, linkpath and fractional/negative mtime; PAX wins over a GNU long name', async () => {
       const data = patternBytes(3, 1500);
       const archive = concat(
-        paxEntry([['size', '1500'], ['mtime', '-12.75'], ['gid', '4294967296']]),
+        paxEntry([
+          ['size', '1500'],
+          ['mtime', '-12.75'],
+          ['gid', '4294967296'],
+        ]),
         tarHeader({ name: 'sized', size: 0 }),
         Buffer.from(data),
         Buffer.alloc(3 * 512 - 1500),
@@ -439,32 +524,64 @@ describe('(unit) engine oci: tar reader', () => {
       const it = readTar(chunked(archive, new Prng(1)))[Symbol.asyncIterator]();
       const a = (await it.next()).value as TarEntry;
       for await (const _ of a.data()) break;
-      assert.throws(() => a.data(), (e: unknown) => e instanceof TarFormatError && e.code === 'stale-entry' && /twice/.test(e.message));
+      assert.throws(
+        () => a.data(),
+        (e: unknown) => e instanceof TarFormatError && e.code === 'stale-entry' && /twice/.test(e.message),
+      );
       const b = (await it.next()).value as TarEntry;
       assert.equal(b.name, 'b');
       const fresh = readTar(chunked(archive, new Prng(1)))[Symbol.asyncIterator]();
       const a2 = (await fresh.next()).value as TarEntry;
       await fresh.next();
-      assert.throws(() => a2.data(), (e: unknown) => e instanceof TarFormatError && e.code === 'stale-entry' && /moved on/.test(e.message));
+      assert.throws(
+        () => a2.data(),
+        (e: unknown) => e instanceof TarFormatError && e.code === 'stale-entry' && /moved on/.test(e.message),
+      );
       assert.ok((await fresh.next()).done);
     });
 
     it('refuses sparse files, volume labels and unknown types (unsupported-type); non-UTF-8 names (bad-encoding)', async () => {
-      await expectTarError(readAll(concat(tarEntry({ name: 's', type: 'S', format: 'gnu' }), END)), 'unsupported-type', 0);
-      await expectTarError(readAll(concat(tarEntry({ name: 'v', type: 'V', format: 'gnu' }), END)), 'unsupported-type', 0);
+      await expectTarError(
+        readAll(concat(tarEntry({ name: 's', type: 'S', format: 'gnu' }), END)),
+        'unsupported-type',
+        0,
+      );
+      await expectTarError(
+        readAll(concat(tarEntry({ name: 'v', type: 'V', format: 'gnu' }), END)),
+        'unsupported-type',
+        0,
+      );
       await expectTarError(readAll(concat(tarEntry({ name: 'z', type: 'z' }), END)), 'unsupported-type', 0);
-      await expectTarError(readAll(concat(paxEntry([['GNU.sparse.major', '1']]), tarEntry({ name: 's' }), END)), 'unsupported-type', 0);
-      await expectTarError(readAll(concat(tarEntry({ name: '', rawName: new Uint8Array([0x66, 0xff, 0xfe]) }), END)), 'bad-encoding', 0);
+      await expectTarError(
+        readAll(concat(paxEntry([['GNU.sparse.major', '1']]), tarEntry({ name: 's' }), END)),
+        'unsupported-type',
+        0,
+      );
+      await expectTarError(
+        readAll(concat(tarEntry({ name: '', rawName: new Uint8Array([0x66, 0xff, 0xfe]) }), END)),
+        'bad-encoding',
+        0,
+      );
     });
 
     it('keeps names byte for byte: a leading U+FEFF is not dropped', async () => {
-      const { entries } = await readAll(concat(tarEntry({ name: '\uFEFFbom' }), paxEntry([['path', '\uFEFFpax']]), tarEntry({ name: 'x' }), END));
-      assert.deepEqual(entries.map((r) => r.entry.name), ['\uFEFFbom', '\uFEFFpax']);
+      const { entries } = await readAll(
+        concat(tarEntry({ name: '\uFEFFbom' }), paxEntry([['path', '\uFEFFpax']]), tarEntry({ name: 'x' }), END),
+      );
+      assert.deepEqual(
+        entries.map((r) => r.entry.name),
+        ['\uFEFFbom', '\uFEFFpax'],
+      );
     });
 
     it('stops with CancelledError once cancelled', async () => {
       let cancelled = false;
-      const token: CancellationLike = { get isCancellationRequested() { return cancelled; }, onCancellationRequested: () => ({ dispose: () => undefined }) };
+      const token: CancellationLike = {
+        get isCancellationRequested() {
+          return cancelled;
+        },
+        onCancellationRequested: () => ({ dispose: () => undefined }),
+      };
       const archive = concat(tarEntry({ name: 'a' }, patternBytes(1, 5000)), tarEntry({ name: 'b' }), END);
       let error: unknown;
       try {

@@ -6,8 +6,33 @@
 import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import * as path from 'node:path';
-import { PathGuard, TarFormatError, confinePath, linkEscapes, readTar, type TarEntry, type TarErrorCode, type TarReaderOptions } from '../../../../src/engine/oci/tar';
-import { END, Prng, expectTarError, base256, chunked, concat, ensureTool, gnuLong, paxEntry, paxRecords, patternBytes, run, tarEntry, tarHeader, tempDir } from '../ramdisk/helpers';
+import {
+  PathGuard,
+  TarFormatError,
+  confinePath,
+  linkEscapes,
+  readTar,
+  type TarEntry,
+  type TarErrorCode,
+  type TarReaderOptions,
+} from '../../../../src/engine/oci/tar';
+import {
+  END,
+  Prng,
+  expectTarError,
+  base256,
+  chunked,
+  concat,
+  ensureTool,
+  gnuLong,
+  paxEntry,
+  paxRecords,
+  patternBytes,
+  run,
+  tarEntry,
+  tarHeader,
+  tempDir,
+} from '../ramdisk/helpers';
 
 interface Outcome {
   entries: { entry: TarEntry; content: Buffer }[];
@@ -31,7 +56,10 @@ async function listAll(bytes: Uint8Array, options: TarReaderOptions = {}): Promi
 }
 
 const throwsCode = (fn: () => unknown, code: TarErrorCode) =>
-  assert.throws(fn, (e: unknown) => e instanceof TarFormatError && e.code === code && e.message.includes(`rule: ${code}`));
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof TarFormatError && e.code === code && e.message.includes(`rule: ${code}`),
+  );
 
 /** Fixes the checksum of a header block in place. */
 function fixChecksum(b: Buffer, at: number): void {
@@ -86,7 +114,8 @@ describe('(unit) engine oci: hostile tar archives', () => {
         ['x', './', 'hardlink', true],
         ['x', '', 'hardlink', true],
       ];
-      for (const [name, target, type, escapes] of cases) assert.equal(linkEscapes(name, target, type), escapes, `${type} ${name} -> ${target}`);
+      for (const [name, target, type, escapes] of cases)
+        assert.equal(linkEscapes(name, target, type), escapes, `${type} ${name} -> ${target}`);
       // Independent check of the relative symlink cases with path.posix: "escapes" = resolves outside /root.
       for (const [name, target, type] of cases) {
         if (type !== 'symlink' || target === '' || target.includes('\0') || name.startsWith('..')) continue;
@@ -172,9 +201,19 @@ describe('(unit) engine oci: hostile tar archives', () => {
     });
 
     it('hard links to paths outside the root are flagged', async () => {
-      const archive = concat(tarEntry({ name: 'h1', type: '1', linkName: '../../etc/shadow' }), tarEntry({ name: 'h2', type: '1', linkName: '/etc/shadow' }), END);
+      const archive = concat(
+        tarEntry({ name: 'h1', type: '1', linkName: '../../etc/shadow' }),
+        tarEntry({ name: 'h2', type: '1', linkName: '/etc/shadow' }),
+        END,
+      );
       const entries = await listAll(archive);
-      assert.deepEqual(entries.map((e) => [e.type, e.linkName]), [['hardlink', '../../etc/shadow'], ['hardlink', '/etc/shadow']]);
+      assert.deepEqual(
+        entries.map((e) => [e.type, e.linkName]),
+        [
+          ['hardlink', '../../etc/shadow'],
+          ['hardlink', '/etc/shadow'],
+        ],
+      );
       for (const e of entries) {
         assert.ok(linkEscapes(e.name, e.linkName, 'hardlink'));
         throwsCode(() => new PathGuard().admit(e), 'link-escape');
@@ -183,7 +222,11 @@ describe('(unit) engine oci: hostile tar archives', () => {
   });
 
   describe('damaged archives', () => {
-    const good = concat(tarEntry({ name: 'a' }, Buffer.from('hello')), tarEntry({ name: 'b' }, patternBytes(1, 1000)), END);
+    const good = concat(
+      tarEntry({ name: 'a' }, Buffer.from('hello')),
+      tarEntry({ name: 'b' }, patternBytes(1, 1000)),
+      END,
+    );
 
     it('a header whose checksum does not match: bad-checksum at its offset', async () => {
       const bad = Buffer.from(good);
@@ -246,27 +289,71 @@ describe('(unit) engine oci: hostile tar archives', () => {
 
     it('a PAX header or GNU long name claiming a huge size: oversized-header before anything is allocated', async () => {
       const before = process.memoryUsage().rss;
-      const hugePax = concat(tarHeader({ name: 'PaxHeaders/x', type: 'x', rawSize: base256(8n << 30n, 12) }), Buffer.alloc(8192));
+      const hugePax = concat(
+        tarHeader({ name: 'PaxHeaders/x', type: 'x', rawSize: base256(8n << 30n, 12) }),
+        Buffer.alloc(8192),
+      );
       const e1 = await expectTarError(readAll(hugePax), 'oversized-header', 0);
       assert.match(e1.message, /8589934592 bytes; at most 1048576/);
-      await expectTarError(readAll(concat(tarHeader({ name: 'g', type: 'g', size: 0o77777777777 }), END)), 'oversized-header', 0);
-      await expectTarError(readAll(concat(tarHeader({ name: '././@LongLink', type: 'L', size: 2 * 1024 * 1024, format: 'gnu' }), END)), 'oversized-header', 0);
-      await expectTarError(readAll(concat(tarHeader({ name: '././@LongLink', type: 'K', size: 1024 * 1024 + 1, format: 'gnu' }), END)), 'oversized-header', 0);
+      await expectTarError(
+        readAll(concat(tarHeader({ name: 'g', type: 'g', size: 0o77777777777 }), END)),
+        'oversized-header',
+        0,
+      );
+      await expectTarError(
+        readAll(concat(tarHeader({ name: '././@LongLink', type: 'L', size: 2 * 1024 * 1024, format: 'gnu' }), END)),
+        'oversized-header',
+        0,
+      );
+      await expectTarError(
+        readAll(concat(tarHeader({ name: '././@LongLink', type: 'K', size: 1024 * 1024 + 1, format: 'gnu' }), END)),
+        'oversized-header',
+        0,
+      );
       // Exactly at the limit is accepted, and the limit is configurable.
       const name = 'n'.repeat(1024 * 1024 - 1);
       const { entries } = await readAll(concat(gnuLong(name, 'L'), tarEntry({ name: 'short', format: 'gnu' }), END));
       assert.equal(entries[0]?.entry.name, name);
-      await expectTarError(readAll(concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END), { maxMetaSize: 512 }), 'oversized-header', 0);
+      await expectTarError(
+        readAll(concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END), { maxMetaSize: 512 }),
+        'oversized-header',
+        0,
+      );
       const grown = process.memoryUsage().rss - before;
       assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
     });
 
     it('malformed PAX records: bad-pax; PAX numbers that are not numbers: bad-number', async () => {
-      const withPayload = (payload: string) => concat(tarEntry({ name: 'PaxHeaders/a', type: 'x' }, Buffer.from(payload, 'utf8')), tarEntry({ name: 'a' }), END);
-      for (const payload of ['12 path=ab\n', '10 path=ab\n', '11 path=ab', 'x0 path=a\n', '8 pathx\n', '6 =ab\n', '10path=abc\n', ' 9 path=a\n', '99999999999 path=a\n', '0 \n']) {
+      const withPayload = (payload: string) =>
+        concat(
+          tarEntry({ name: 'PaxHeaders/a', type: 'x' }, Buffer.from(payload, 'utf8')),
+          tarEntry({ name: 'a' }),
+          END,
+        );
+      for (const payload of [
+        '12 path=ab\n',
+        '10 path=ab\n',
+        '11 path=ab',
+        'x0 path=a\n',
+        '8 pathx\n',
+        '6 =ab\n',
+        '10path=abc\n',
+        ' 9 path=a\n',
+        '99999999999 path=a\n',
+        '0 \n',
+      ]) {
         await expectTarError(readAll(withPayload(payload)), 'bad-pax', 0);
       }
-      for (const [k, v] of [['size', '-1'], ['size', '1e3'], ['size', '12345678901234567'], ['uid', 'abc'], ['gid', ''], ['mtime', 'NaN'], ['mtime', '1.2.3'], ['mtime', '--1']] as const) {
+      for (const [k, v] of [
+        ['size', '-1'],
+        ['size', '1e3'],
+        ['size', '12345678901234567'],
+        ['uid', 'abc'],
+        ['gid', ''],
+        ['mtime', 'NaN'],
+        ['mtime', '1.2.3'],
+        ['mtime', '--1'],
+      ] as const) {
         if (v === '') continue; // an empty value deletes the key: not an error
         await expectTarError(readAll(concat(paxEntry([[k, v]]), tarEntry({ name: 'a' }), END)), 'bad-number', 0);
       }
@@ -297,7 +384,11 @@ describe('(unit) engine oci: hostile tar archives', () => {
 
     it('a link, directory, device or FIFO that declares data: unexpected-data', async () => {
       for (const type of ['1', '2', '3', '4', '5', '6']) {
-        const archive = concat(tarHeader({ name: 'x', type, linkName: 'y', size: 512 }), Buffer.from(tarHeader({ name: 'smuggled' })), END);
+        const archive = concat(
+          tarHeader({ name: 'x', type, linkName: 'y', size: 512 }),
+          Buffer.from(tarHeader({ name: 'smuggled' })),
+          END,
+        );
         await expectTarError(readAll(archive), 'unexpected-data', 0);
       }
     });
@@ -322,7 +413,19 @@ describe('(unit) engine oci: hostile tar archives', () => {
         corpus = (['gnu', 'posix'] as const).map((format) => {
           const out = path.join(t.dir, `${format}.tar`);
           // Blocking factor 1: no padding to 10 KiB records, to keep the cases small.
-          run('tar', [`--format=${format}`, '--owner=big:3000000000', '--group=0', '--sort=name', '-b', '1', '-cf', out, '-C', root, '.']);
+          run('tar', [
+            `--format=${format}`,
+            '--owner=big:3000000000',
+            '--group=0',
+            '--sort=name',
+            '-b',
+            '1',
+            '-cf',
+            out,
+            '-C',
+            root,
+            '.',
+          ]);
           return readFileSync(out);
         });
       } finally {
@@ -330,12 +433,21 @@ describe('(unit) engine oci: hostile tar archives', () => {
       }
       corpus.push(
         concat(
-          paxEntry([['mtime', '1.5'], ['comment', 'global']], 'g'),
+          paxEntry(
+            [
+              ['mtime', '1.5'],
+              ['comment', 'global'],
+            ],
+            'g',
+          ),
           tarEntry({ name: 'dir/', type: '5' }),
           tarEntry({ name: 'dir/file' }, patternBytes(3, 600)),
           tarEntry({ name: 'dev', type: '3', devMajor: 1, devMinor: 3 }),
           tarEntry({ name: 'fifo', type: '6' }),
-          paxEntry([['linkpath', 'l'.repeat(200)], ['uid', '7']]),
+          paxEntry([
+            ['linkpath', 'l'.repeat(200)],
+            ['uid', '7'],
+          ]),
           tarEntry({ name: 'sym', type: '2' }),
           gnuLong('long/'.repeat(30), 'L'),
           tarEntry({ name: 'x', format: 'gnu' }, Buffer.from('gnu')),
@@ -347,7 +459,8 @@ describe('(unit) engine oci: hostile tar archives', () => {
     /** Offsets of the header blocks of an archive (blocks carrying a ustar magic). */
     const headerOffsets = (b: Buffer) => {
       const out: number[] = [];
-      for (let at = 0; at + 512 <= b.length; at += 512) if (b.toString('latin1', at + 257, at + 262) === 'ustar') out.push(at);
+      for (let at = 0; at + 512 <= b.length; at += 512)
+        if (b.toString('latin1', at + 257, at + 262) === 'ustar') out.push(at);
       return out;
     };
 
@@ -363,22 +476,62 @@ describe('(unit) engine oci: hostile tar archives', () => {
           const b = Buffer.from(base);
           for (let k = rng.int(1, 8); k > 0; k--) {
             const at = rng.next() < 0.7 ? rng.pick(headers) + rng.int(0, 511) : rng.int(0, b.length - 1);
-            if (at < b.length) b[at] = rng.pick([0, 0x20, 0x30, 0x37, 0x38, 0x80, 0xff, rng.int(0, 255), (b[at] as number) ^ (1 << rng.int(0, 7))]);
+            if (at < b.length)
+              b[at] = rng.pick([
+                0,
+                0x20,
+                0x30,
+                0x37,
+                0x38,
+                0x80,
+                0xff,
+                rng.int(0, 255),
+                (b[at] as number) ^ (1 << rng.int(0, 7)),
+              ]);
           }
           return maybeFix(b);
         }
         case 'field rewrites': {
           const b = Buffer.from(base);
           const h = rng.pick(headers);
-          const [from, len] = rng.pick([[100, 8], [108, 8], [116, 8], [124, 12], [136, 12], [156, 1], [257, 8], [329, 8], [337, 8], [0, 100], [157, 100], [345, 155]] as const);
+          const [from, len] = rng.pick([
+            [100, 8],
+            [108, 8],
+            [116, 8],
+            [124, 12],
+            [136, 12],
+            [156, 1],
+            [257, 8],
+            [329, 8],
+            [337, 8],
+            [0, 100],
+            [157, 100],
+            [345, 155],
+          ] as const);
           const r = rng.next();
           let field: Uint8Array;
-          if (r < 0.3) field = Buffer.from(rng.int(0, 2 ** 31).toString(8).padStart(len - 1, '0').slice(-(len - 1)) + '\0', 'latin1');
+          if (r < 0.3)
+            field = Buffer.from(
+              rng
+                .int(0, 2 ** 31)
+                .toString(8)
+                .padStart(len - 1, '0')
+                .slice(-(len - 1)) + '\0',
+              'latin1',
+            );
           else if (r < 0.5) field = base256(BigInt(rng.int(0, 2 ** 31)) << BigInt(rng.int(0, 40)), len);
           else if (r < 0.6) field = base256(-BigInt(rng.int(1, 2 ** 31)), len);
-          else if (r < 0.7) field = Buffer.from(rng.pick(['0', '1', '2', '3', '4', '5', '6', '7', 'x', 'g', 'L', 'K', 'S', 'V', 'D', '\0', 'Z']).padEnd(len, '\0'), 'latin1');
+          else if (r < 0.7)
+            field = Buffer.from(
+              rng
+                .pick(['0', '1', '2', '3', '4', '5', '6', '7', 'x', 'g', 'L', 'K', 'S', 'V', 'D', '\0', 'Z'])
+                .padEnd(len, '\0'),
+              'latin1',
+            );
           else field = rng.bytes(len);
-          Buffer.from(field).subarray(0, len).copy(b, h + from);
+          Buffer.from(field)
+            .subarray(0, len)
+            .copy(b, h + from);
           return maybeFix(b);
         }
         case 'PAX and long-name payloads': {
@@ -395,7 +548,16 @@ describe('(unit) engine oci: hostile tar archives', () => {
         }
         case 'truncations and splices': {
           if (rng.next() < 0.5) {
-            const cut = rng.next() < 0.5 ? Math.max(0, Math.min(base.length, rng.pick(headers) + rng.pick([0, 1, 148, 156, 257, 511, 512, 513, 1024]) + rng.int(-2, 2))) : rng.int(0, base.length);
+            const cut =
+              rng.next() < 0.5
+                ? Math.max(
+                    0,
+                    Math.min(
+                      base.length,
+                      rng.pick(headers) + rng.pick([0, 1, 148, 156, 257, 511, 512, 513, 1024]) + rng.int(-2, 2),
+                    ),
+                  )
+                : rng.int(0, base.length);
             return base.subarray(0, cut);
           }
           const other = rng.pick(corpus);
@@ -409,8 +571,22 @@ describe('(unit) engine oci: hostile tar archives', () => {
           if (n >= 512 && rng.next() < 0.5) {
             // A plausible header: ustar magic, octal digits where numbers go, a valid checksum.
             b.write('ustar\x0000', 257, 'latin1');
-            for (const [at, len] of [[100, 8], [108, 8], [116, 8], [124, 12], [136, 12]] as const) {
-              b.write(rng.int(0, 2 ** 30).toString(8).padStart(len - 1, '0').slice(-(len - 1)) + '\0', at, 'latin1');
+            for (const [at, len] of [
+              [100, 8],
+              [108, 8],
+              [116, 8],
+              [124, 12],
+              [136, 12],
+            ] as const) {
+              b.write(
+                rng
+                  .int(0, 2 ** 30)
+                  .toString(8)
+                  .padStart(len - 1, '0')
+                  .slice(-(len - 1)) + '\0',
+                at,
+                'latin1',
+              );
             }
             b[156] = rng.pick([0x30, 0x31, 0x32, 0x35, 0x78, 0x67, 0x4c, 0x4b]);
             fixChecksum(b, 0);
@@ -426,14 +602,18 @@ describe('(unit) engine oci: hostile tar archives', () => {
     async function runCase(bytes: Buffer, rng: Prng): Promise<{ outcome: string; failure?: string }> {
       const work = (async () => {
         const guard = new PathGuard();
-        const reader = readTar(chunked(bytes, rng, rng.pick([1, 7, 512, 4096, 65536])), { requireEndMarker: rng.next() < 0.5 });
+        const reader = readTar(chunked(bytes, rng, rng.pick([1, 7, 512, 4096, 65536])), {
+          requireEndMarker: rng.next() < 0.5,
+        });
         for await (const e of reader) {
           if (typeof e.name !== 'string' || typeof e.linkName !== 'string') return `entry with non-string name`;
           if (!Number.isSafeInteger(e.size) || e.size < 0) return `size ${e.size}`;
           if (e.type !== 'file' && e.size !== 0) return `${e.type} with size ${e.size}`;
           if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777) return `mode ${e.mode}`;
-          if (!Number.isFinite(e.mtime) || !Number.isSafeInteger(e.uid) || !Number.isSafeInteger(e.gid)) return 'bad numbers';
-          if (e.headerOffset < e.startOffset || e.headerOffset % 512 !== 0) return `offsets ${e.startOffset}/${e.headerOffset}`;
+          if (!Number.isFinite(e.mtime) || !Number.isSafeInteger(e.uid) || !Number.isSafeInteger(e.gid))
+            return 'bad numbers';
+          if (e.headerOffset < e.startOffset || e.headerOffset % 512 !== 0)
+            return `offsets ${e.startOffset}/${e.headerOffset}`;
           try {
             guard.admit(e);
           } catch (x) {
@@ -460,7 +640,10 @@ describe('(unit) engine oci: hostile tar archives', () => {
       );
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<{ outcome: string; failure: string }>((resolve) => {
-        timer = setTimeout(() => resolve({ outcome: 'timeout', failure: `no answer within ${CASE_TIMEOUT_MS} ms` }), CASE_TIMEOUT_MS);
+        timer = setTimeout(
+          () => resolve({ outcome: 'timeout', failure: `no answer within ${CASE_TIMEOUT_MS} ms` }),
+          CASE_TIMEOUT_MS,
+        );
       });
       const r = await Promise.race([work, timeout]);
       clearTimeout(timer);
@@ -500,7 +683,17 @@ describe('(unit) engine oci: hostile tar archives', () => {
 
     it('the fuzz cases reached past the checksum: many distinct outcomes, some archives read to the end', () => {
       const seen = Object.fromEntries([...codes].sort());
-      for (const code of ['resolved', 'bad-checksum', 'truncated', 'bad-number', 'bad-header', 'bad-pax', 'unsupported-type', 'unexpected-data', 'oversized-header']) {
+      for (const code of [
+        'resolved',
+        'bad-checksum',
+        'truncated',
+        'bad-number',
+        'bad-header',
+        'bad-pax',
+        'unsupported-type',
+        'unexpected-data',
+        'oversized-header',
+      ]) {
         assert.ok((codes.get(code) ?? 0) > 0, `no case ended with ${code}: ${JSON.stringify(seen)}`);
       }
       assert.ok(!codes.has('other') && !codes.has('timeout'), JSON.stringify(seen));

@@ -46,7 +46,10 @@ describe('(unit) engine platform', () => {
     throwIfCancelled(token, 'measuring');
     throwIfCancelled(undefined);
     token.isCancellationRequested = true;
-    assert.throws(() => throwIfCancelled(token, 'measuring'), (e: unknown) => e instanceof CancelledError && e.message === 'measuring cancelled');
+    assert.throws(
+      () => throwIfCancelled(token, 'measuring'),
+      (e: unknown) => e instanceof CancelledError && e.message === 'measuring cancelled',
+    );
   });
 
   describe('byte sources', () => {
@@ -61,8 +64,14 @@ describe('(unit) engine platform', () => {
       assert.deepEqual(await source.read(0, 4), bytes.slice(0, 4));
       assert.deepEqual(await source.read(996, 4), bytes.slice(996));
       assert.deepEqual(await source.read(1000, 0), new Uint8Array(0));
-      await assert.rejects(source.read(998, 4), (e: unknown) => e instanceof ByteRangeError && /only 2 bytes remain/.test(e.message));
-      await assert.rejects(source.read(2000, 1), (e: unknown) => e instanceof ByteRangeError && /past the end \(1000 bytes\)/.test(e.message));
+      await assert.rejects(
+        source.read(998, 4),
+        (e: unknown) => e instanceof ByteRangeError && /only 2 bytes remain/.test(e.message),
+      );
+      await assert.rejects(
+        source.read(2000, 1),
+        (e: unknown) => e instanceof ByteRangeError && /past the end \(1000 bytes\)/.test(e.message),
+      );
       await assert.rejects(source.read(-1, 1), /invalid read/);
       await assert.rejects(source.read(0, Number.MAX_SAFE_INTEGER + 1), /invalid read/);
       await assert.rejects(source.read(0.5, 1), /invalid read/);
@@ -91,7 +100,10 @@ describe('(unit) engine platform', () => {
       const source = await FileByteSource.open(file);
       try {
         truncateSync(file, 500);
-        await assert.rejects(source.read(400, 200), /file ended at 500 bytes while reading; it was 1000 bytes when opened/);
+        await assert.rejects(
+          source.read(400, 200),
+          /file ended at 500 bytes while reading; it was 1000 bytes when opened/,
+        );
       } finally {
         await source.close();
       }

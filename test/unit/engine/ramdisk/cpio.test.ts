@@ -18,7 +18,22 @@ import {
   type CpioData,
   type CpioErrorCode,
 } from '../../../../src/engine/ramdisk/cpio';
-import { Prng, SPEC_MTIME, chunked, concat, devMajor, devMinor, ensureTool, patternBytes, rejection, run, sha256, specNewc, tempDir, type SpecEntry } from './helpers';
+import {
+  Prng,
+  SPEC_MTIME,
+  chunked,
+  concat,
+  devMajor,
+  devMinor,
+  ensureTool,
+  patternBytes,
+  rejection,
+  run,
+  sha256,
+  specNewc,
+  tempDir,
+  type SpecEntry,
+} from './helpers';
 
 /** A sink that keeps every chunk (and their sizes). */
 function collector() {
@@ -57,7 +72,21 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
       const out = collector();
       await bootstrapRamdisk(src(new Uint8Array([1, 2, 3])), src(new Uint8Array([4])), out.sink);
       const bytes = out.bytes();
-      const example = '070701' + '000002d1' + '000041ed' + '00000000' + '00000000' + '00000002' + '58f63f08' + '00000000' + '00000003' + '00000001' + '00000000' + '00000000' + '00000004' + '00000000';
+      const example =
+        '070701' +
+        '000002d1' +
+        '000041ed' +
+        '00000000' +
+        '00000000' +
+        '00000002' +
+        '58f63f08' +
+        '00000000' +
+        '00000003' +
+        '00000001' +
+        '00000000' +
+        '00000000' +
+        '00000004' +
+        '00000000';
       assert.equal(bytes.subarray(0, 110).toString('latin1'), example);
       assert.deepEqual([...bytes.subarray(110, 116)], [0x64, 0x65, 0x76, 0, 0, 0]);
       assert.equal(SPEC_MTIME, 0x58f63f08);
@@ -121,7 +150,12 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
         assert.equal(sha256(readFileSync(path.join(x, 'nsm.ko'))), sha256(nsm));
         assert.equal(lstatSync(path.join(x, 'init')).mtimeMs / 1000, SPEC_MTIME);
         assert.ok(lstatSync(path.join(x, 'dev')).isDirectory());
-        const inodes = [...out.bytes().toString('latin1').matchAll(/070701([0-9a-f]{8})/g)].map((m) => parseInt(m[1] as string, 16));
+        const inodes = [
+          ...out
+            .bytes()
+            .toString('latin1')
+            .matchAll(/070701([0-9a-f]{8})/g),
+        ].map((m) => parseInt(m[1] as string, 16));
         assert.deepEqual(inodes, [721, 722, 723, 724]);
       } finally {
         cleanup();
@@ -167,7 +201,10 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
       await w.addDirectory('a', { mode: 0o755 });
       await w.finish();
       assert.ok(out.bytes().equals(specNewc([{ name: 'a', mode: 0o040755 }], 1)));
-      assert.throws(() => new CpioWriter(out.sink, { firstInode: 2 ** 32 }), (e: unknown) => e instanceof CpioFormatError && e.code === 'field-range');
+      assert.throws(
+        () => new CpioWriter(out.sink, { firstInode: 2 ** 32 }),
+        (e: unknown) => e instanceof CpioFormatError && e.code === 'field-range',
+      );
     });
 
     it('an empty archive is the trailer alone, padded to 512', async () => {
@@ -212,7 +249,12 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
         const name = parent ? `${parent}/${base}` : base;
         if (used.has(name)) continue;
         used.add(name);
-        const common = { name, mtime: rng.int(0, 2 ** 32 - 1), uid: rng.pick([0, 0, 1000, 65534, 4000000000]), gid: rng.pick([0, 0, 100, 70000]) };
+        const common = {
+          name,
+          mtime: rng.int(0, 2 ** 32 - 1),
+          uid: rng.pick([0, 0, 1000, 65534, 4000000000]),
+          gid: rng.pick([0, 0, 100, 70000]),
+        };
         const r = rng.next();
         if (r < 0.25) {
           nodes.push({ ...common, kind: 'dir', mode: rng.pick([0o755, 0o700, 0o1777, 0o2755, 0o555]) });
@@ -227,7 +269,12 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
             bigFiles++;
             size = rng.pick([CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, rng.int(1 << 20, 3 << 20)]);
           } else size = rng.int(0, 9);
-          nodes.push({ ...common, kind: 'file', mode: rng.pick([0o644, 0o600, 0o755, 0o4755, 0o2711, 0o444, 0o640]), data: patternBytes(rng.int(1, 1e9), size) });
+          nodes.push({
+            ...common,
+            kind: 'file',
+            mode: rng.pick([0o644, 0o600, 0o755, 0o4755, 0o2711, 0o444, 0o640]),
+            data: patternBytes(rng.int(1, 1e9), size),
+          });
         } else if (r < 0.9) {
           const target = rng.pick(['../x', '/etc/passwd', 'a/b/c', randomName(rng), 't'.repeat(rng.int(1, 300))]);
           nodes.push({ ...common, kind: 'symlink', mode: 0o777, target });
@@ -308,11 +355,22 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
           const archive = path.join(dir, 'archive.cpio');
           writeFileSync(archive, bytes);
           const list = run('cpio', ['-i', '-t', '-F', archive]);
-          assert.deepEqual(list.stdout.toString('utf8').split('\n').slice(0, -1), nodes.map((n) => n.name));
-          assert.match(list.stderr, new RegExp(`^${bytes.length / 512} blocks$`, 'm'), 'cpio reads the whole archive as its blocks');
+          assert.deepEqual(
+            list.stdout.toString('utf8').split('\n').slice(0, -1),
+            nodes.map((n) => n.name),
+          );
+          assert.match(
+            list.stderr,
+            new RegExp(`^${bytes.length / 512} blocks$`, 'm'),
+            'cpio reads the whole archive as its blocks',
+          );
           const x = path.join(dir, 'x');
           run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
-          assert.deepEqual(walk(x).sort(), nodes.map((n) => n.name).sort(), 'the extracted tree has exactly the archive names');
+          assert.deepEqual(
+            walk(x).sort(),
+            nodes.map((n) => n.name).sort(),
+            'the extracted tree has exactly the archive names',
+          );
           for (const n of nodes) {
             const p = path.join(x, n.name);
             const st = lstatSync(p);
@@ -378,7 +436,14 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
         // The writer stays usable, and the inode numbers have no gap.
         await w.addFile('ok/f', { ...meta, size: 1 }, new Uint8Array([7]));
         await w.finish();
-        assert.ok(out.bytes().equals(specNewc([{ name: 'ok', mode: 0o040644 }, { name: 'ok/f', mode: 0o100644, data: new Uint8Array([7]) }])));
+        assert.ok(
+          out.bytes().equals(
+            specNewc([
+              { name: 'ok', mode: 0o040644 },
+              { name: 'ok/f', mode: 0o100644, data: new Uint8Array([7]) },
+            ]),
+          ),
+        );
       });
     }
 
@@ -434,10 +499,16 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
       await expectCode(w1.addFile('f', { mode: 0o644, size: 3 }, src(new Uint8Array(2))), 'size-mismatch');
       // A stream can only be found out while it is copied: the archive is then incomplete.
       const w2 = new CpioWriter(() => undefined);
-      await expectCode(w2.addFile('f', { mode: 0o644, size: 3 }, chunked(new Uint8Array(5), new Prng(1), 2)), 'size-mismatch');
+      await expectCode(
+        w2.addFile('f', { mode: 0o644, size: 3 }, chunked(new Uint8Array(5), new Prng(1), 2)),
+        'size-mismatch',
+      );
       await expectCode(w2.finish(), 'writer-failed');
       const w3 = new CpioWriter(() => undefined);
-      await expectCode(w3.addFile('f', { mode: 0o644, size: 10 }, chunked(new Uint8Array(5), new Prng(1), 2)), 'size-mismatch');
+      await expectCode(
+        w3.addFile('f', { mode: 0o644, size: 10 }, chunked(new Uint8Array(5), new Prng(1), 2)),
+        'size-mismatch',
+      );
     });
 
     it('refuses calls after finish()', async () => {
@@ -540,17 +611,34 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
       await w.addFile('f', { mode: 0o644, size: data.length }, data);
       await w.addFile('g', { mode: 0o644, size: data.length }, chunked(data, new Prng(3), 100000));
       await w.finish();
-      assert.ok(concat(...kept).equals(specNewc([
-        { name: 'f', mode: 0o100644, data },
-        { name: 'g', mode: 0o100644, data },
-      ])));
+      assert.ok(
+        concat(...kept).equals(
+          specNewc([
+            { name: 'f', mode: 0o100644, data },
+            { name: 'g', mode: 0o100644, data },
+          ]),
+        ),
+      );
       data.fill(0);
-      assert.notEqual(sha256(concat(...kept)), sha256(specNewc([{ name: 'f', mode: 0o100644, data }, { name: 'g', mode: 0o100644, data }])));
+      assert.notEqual(
+        sha256(concat(...kept)),
+        sha256(
+          specNewc([
+            { name: 'f', mode: 0o100644, data },
+            { name: 'g', mode: 0o100644, data },
+          ]),
+        ),
+      );
     });
 
     it('stops with CancelledError when cancelled between chunks', async () => {
       let cancelled = false;
-      const token: CancellationLike = { get isCancellationRequested() { return cancelled; }, onCancellationRequested: () => ({ dispose: () => undefined }) };
+      const token: CancellationLike = {
+        get isCancellationRequested() {
+          return cancelled;
+        },
+        onCancellationRequested: () => ({ dispose: () => undefined }),
+      };
       const source: ByteSource = {
         name: 'slow',
         size: CHUNK_SIZE * 4,
@@ -561,8 +649,12 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
         close: async () => undefined,
       };
       const w = new CpioWriter(() => undefined, { cancellation: token });
-      assert.ok((await rejection(w.addFile('f', { mode: 0o644, size: source.size }, source))) instanceof CancelledError);
-      const bootstrap = await rejection(bootstrapRamdisk(src(new Uint8Array(1)), src(new Uint8Array(1)), () => undefined, { cancellation: token }));
+      assert.ok(
+        (await rejection(w.addFile('f', { mode: 0o644, size: source.size }, source))) instanceof CancelledError,
+      );
+      const bootstrap = await rejection(
+        bootstrapRamdisk(src(new Uint8Array(1)), src(new Uint8Array(1)), () => undefined, { cancellation: token }),
+      );
       assert.ok(bootstrap instanceof CancelledError);
     });
   });
@@ -578,11 +670,18 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
         ['rootfs/usr/bin/perl5.36', 'rootfs/usr/bin/perl'],
       ];
       for (const [name, link] of cases) {
-        assert.equal(hardLinkAsSymlinkTarget(name, link), path.posix.relative(path.posix.dirname(name), link), `${name} -> ${link}`);
+        assert.equal(
+          hardLinkAsSymlinkTarget(name, link),
+          path.posix.relative(path.posix.dirname(name), link),
+          `${name} -> ${link}`,
+        );
       }
       // Go's filepath.Rel says "." where path.relative says "".
       assert.equal(hardLinkAsSymlinkTarget('a/b', 'a'), '.');
-      assert.throws(() => hardLinkAsSymlinkTarget('a/b', '../c'), (e: unknown) => e instanceof CpioFormatError && e.code === 'bad-name');
+      assert.throws(
+        () => hardLinkAsSymlinkTarget('a/b', '../c'),
+        (e: unknown) => e instanceof CpioFormatError && e.code === 'bad-name',
+      );
       // The symlink resolves to the hard link's target (checked through the file system).
       const { dir, cleanup } = tempDir('hardlink');
       try {

@@ -7,8 +7,26 @@ import * as path from 'node:path';
 import { ImageTree, type ContentRef, type ContentStore, type FsEntry } from '../../../../src/engine/oci/flatten';
 import { MemoryByteSource, type ByteSource } from '../../../../src/engine/platform/byteSource';
 import { CHUNK_SIZE } from '../../../../src/engine/ramdisk/cpio';
-import { CustomerRamdiskError, LINUXKIT_HOSTS, commandAndEnv, linesFile, writeCustomerRamdisk } from '../../../../src/engine/ramdisk/customer';
-import { END, Prng, SPEC_MTIME, concat, ensureTool, patternBytes, rejection, run, tarEntry, tempDir, type TarFields } from './helpers';
+import {
+  CustomerRamdiskError,
+  LINUXKIT_HOSTS,
+  commandAndEnv,
+  linesFile,
+  writeCustomerRamdisk,
+} from '../../../../src/engine/ramdisk/customer';
+import {
+  END,
+  Prng,
+  SPEC_MTIME,
+  concat,
+  ensureTool,
+  patternBytes,
+  rejection,
+  run,
+  tarEntry,
+  tempDir,
+  type TarFields,
+} from './helpers';
 
 class MemoryStore implements ContentStore {
   private parts: Buffer[] = [];
@@ -27,7 +45,8 @@ class MemoryStore implements ContentStore {
   }
 }
 
-const file = (name: string, data: string | Uint8Array = '', f: Partial<TarFields> = {}) => tarEntry({ name, type: '0', ...f }, typeof data === 'string' ? Buffer.from(data) : data);
+const file = (name: string, data: string | Uint8Array = '', f: Partial<TarFields> = {}) =>
+  tarEntry({ name, type: '0', ...f }, typeof data === 'string' ? Buffer.from(data) : data);
 const dir = (name: string, f: Partial<TarFields> = {}) => tarEntry({ name: `${name}/`, type: '5', mode: 0o755, ...f });
 
 async function* chunks(parts: Buffer[]): AsyncGenerator<Uint8Array> {
@@ -44,7 +63,9 @@ async function image(parts: Buffer[]) {
 async function ramdisk(entries: Iterable<FsEntry>, content: ByteSource, cmdEnv = { cmd: ['/bin/app'], env: ['A=1'] }) {
   const out: Buffer[] = [];
   const progress: number[] = [];
-  const size = await writeCustomerRamdisk(entries, content, cmdEnv, (c) => void out.push(Buffer.from(c)), { onBytes: (n) => progress.push(n) });
+  const size = await writeCustomerRamdisk(entries, content, cmdEnv, (c) => void out.push(Buffer.from(c)), {
+    onBytes: (n) => progress.push(n),
+  });
   const bytes = Buffer.concat(out);
   assert.equal(size, bytes.length);
   assert.equal(progress.at(-1), size);
@@ -86,12 +107,33 @@ function parseNewc(bytes: Buffer): Parsed[] {
     const data = bytes.subarray(p, p + filesize);
     p += filesize;
     while (p % 4 !== 0) assert.equal(bytes[p++], 0, `${name}: data padding is zero`);
-    const e: Parsed = { name, ino: f(0), mode: f(1), uid: f(2), gid: f(3), nlink: f(4), mtime: f(5), filesize, devmajor: f(7), devminor: f(8), rdevmajor: f(9), rdevminor: f(10), check: f(12), data };
+    const e: Parsed = {
+      name,
+      ino: f(0),
+      mode: f(1),
+      uid: f(2),
+      gid: f(3),
+      nlink: f(4),
+      mtime: f(5),
+      filesize,
+      devmajor: f(7),
+      devminor: f(8),
+      rdevmajor: f(9),
+      rdevminor: f(10),
+      check: f(12),
+      data,
+    };
     at = p;
     if (name === 'TRAILER!!!') {
-      assert.deepEqual([e.mode, e.uid, e.gid, e.mtime, e.filesize, e.nlink, e.devmajor, e.devminor], [0, 0, 0, 0, 0, 1, 3, 1]);
+      assert.deepEqual(
+        [e.mode, e.uid, e.gid, e.mtime, e.filesize, e.nlink, e.devmajor, e.devminor],
+        [0, 0, 0, 0, 0, 1, 3, 1],
+      );
       assert.equal(bytes.length % 512, 0, 'archive padded to 512');
-      assert.ok(bytes.subarray(at).every((b) => b === 0), 'final padding is zero');
+      assert.ok(
+        bytes.subarray(at).every((b) => b === 0),
+        'final padding is zero',
+      );
       assert.ok(bytes.length - at < 512, 'no more than one block of padding');
       out.push(e);
       break;
@@ -120,48 +162,88 @@ function parseNewc(bytes: Buffer): Parsed[] {
     assert.equal(e.devminor, 1, e.name);
     assert.equal(e.check, 0, e.name);
     const links = (paths.get(e.ino) as Parsed[]).length;
-    if (e.name !== 'TRAILER!!!') assert.equal(e.nlink, links > 1 ? links : (e.mode & 0o170000) === 0o040000 ? 2 : 1, `${e.name}: nlink`);
+    if (e.name !== 'TRAILER!!!')
+      assert.equal(e.nlink, links > 1 ? links : (e.mode & 0o170000) === 0o040000 ? 2 : 1, `${e.name}: nlink`);
   }
   return out;
 }
 
-const FILES_SECTION = ['rootfs', 'rootfs/dev', 'rootfs/run', 'rootfs/sys', 'rootfs/var', 'rootfs/proc', 'rootfs/tmp', 'cmd', 'env', 'TRAILER!!!'];
+const FILES_SECTION = [
+  'rootfs',
+  'rootfs/dev',
+  'rootfs/run',
+  'rootfs/sys',
+  'rootfs/var',
+  'rootfs/proc',
+  'rootfs/tmp',
+  'cmd',
+  'env',
+  'TRAILER!!!',
+];
 
 describe('(unit) engine ramdisk: customer ramdisk', () => {
   describe('commandAndEnv (nitro-cli rules, P17)', () => {
     it('takes Cmd when it is set, ignoring the Entrypoint (never combined)', () => {
-      assert.deepEqual(commandAndEnv({ cmd: ['run', '--x'], entrypoint: ['/entry.sh'], env: ['A=1'] }), { cmd: ['run', '--x'], env: ['A=1'] });
-      assert.deepEqual(commandAndEnv({ cmd: [], entrypoint: ['/entry.sh'], env: [] }).cmd, [], 'an empty but non-null Cmd still wins');
+      assert.deepEqual(commandAndEnv({ cmd: ['run', '--x'], entrypoint: ['/entry.sh'], env: ['A=1'] }), {
+        cmd: ['run', '--x'],
+        env: ['A=1'],
+      });
+      assert.deepEqual(
+        commandAndEnv({ cmd: [], entrypoint: ['/entry.sh'], env: [] }).cmd,
+        [],
+        'an empty but non-null Cmd still wins',
+      );
     });
 
     it('takes the Entrypoint when Cmd is null', () => {
-      assert.deepEqual(commandAndEnv({ cmd: null, entrypoint: ['/entry.sh', 'a b'], env: [] }), { cmd: ['/entry.sh', 'a b'], env: [] });
+      assert.deepEqual(commandAndEnv({ cmd: null, entrypoint: ['/entry.sh', 'a b'], env: [] }), {
+        cmd: ['/entry.sh', 'a b'],
+        env: [],
+      });
     });
 
     it('refuses an image with neither (unsupported entry point)', () => {
       assert.throws(
         () => commandAndEnv({ cmd: null, entrypoint: null, env: ['A=1'] }),
-        (e: unknown) => e instanceof CustomerRamdiskError && e.code === 'no-entry-point' && /unsupported entry point/.test(e.message),
+        (e: unknown) =>
+          e instanceof CustomerRamdiskError && e.code === 'no-entry-point' && /unsupported entry point/.test(e.message),
       );
     });
 
     it('refuses elements with a newline or NUL, naming them', () => {
       assert.throws(
         () => commandAndEnv({ cmd: ['sh', '-c', 'echo a\necho b'], entrypoint: null, env: [] }),
-        (e: unknown) => e instanceof CustomerRamdiskError && e.code === 'newline-in-argument' && e.message.includes('element 2') && e.message.includes('echo a\\necho b'),
+        (e: unknown) =>
+          e instanceof CustomerRamdiskError &&
+          e.code === 'newline-in-argument' &&
+          e.message.includes('element 2') &&
+          e.message.includes('echo a\\necho b'),
       );
-      assert.throws(() => commandAndEnv({ cmd: null, entrypoint: ['a\0b'], env: [] }), (e: unknown) => e instanceof CustomerRamdiskError && e.code === 'newline-in-argument');
-      assert.throws(() => commandAndEnv({ cmd: ['x'], entrypoint: null, env: ['A=1', 'B=2\n3'] }), (e: unknown) => e instanceof CustomerRamdiskError && e.code === 'newline-in-env' && e.message.includes('element 1'));
+      assert.throws(
+        () => commandAndEnv({ cmd: null, entrypoint: ['a\0b'], env: [] }),
+        (e: unknown) => e instanceof CustomerRamdiskError && e.code === 'newline-in-argument',
+      );
+      assert.throws(
+        () => commandAndEnv({ cmd: ['x'], entrypoint: null, env: ['A=1', 'B=2\n3'] }),
+        (e: unknown) =>
+          e instanceof CustomerRamdiskError && e.code === 'newline-in-env' && e.message.includes('element 1'),
+      );
     });
 
     it('linesFile: each element and "\\n", UTF-8; empty for none (the spec’s hello example)', () => {
       const { cmd, env } = commandAndEnv({
         cmd: ['/bin/hello.sh'],
         entrypoint: null,
-        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HELLO=Hello from the enclave side!'],
+        env: [
+          'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          'HELLO=Hello from the enclave side!',
+        ],
       });
       assert.equal(Buffer.from(linesFile(cmd)).toString(), '/bin/hello.sh\n');
-      assert.equal(Buffer.from(linesFile(env)).toString(), 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHELLO=Hello from the enclave side!\n');
+      assert.equal(
+        Buffer.from(linesFile(env)).toString(),
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHELLO=Hello from the enclave side!\n',
+      );
       assert.equal(linesFile([]).length, 0);
       assert.deepEqual([...linesFile(['é'])], [0xc3, 0xa9, 0x0a]);
     });
@@ -173,7 +255,19 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
       const parsed = parseNewc(bytes);
       assert.deepEqual(
         parsed.map((e) => e.name),
-        ['rootfs', 'rootfs/dev', 'rootfs/dev/pts', 'rootfs/dev/shm', 'rootfs/etc', 'rootfs/etc/hosts', 'rootfs/etc/mtab', 'rootfs/etc/resolv.conf', 'rootfs/proc', 'rootfs/sys', ...FILES_SECTION],
+        [
+          'rootfs',
+          'rootfs/dev',
+          'rootfs/dev/pts',
+          'rootfs/dev/shm',
+          'rootfs/etc',
+          'rootfs/etc/hosts',
+          'rootfs/etc/mtab',
+          'rootfs/etc/resolv.conf',
+          'rootfs/proc',
+          'rootfs/sys',
+          ...FILES_SECTION,
+        ],
       );
       const by = (n: string, k = 0) => parsed.filter((e) => e.name === n)[k] as Parsed;
       for (const e of parsed.slice(0, -1)) {
@@ -181,7 +275,18 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
         assert.equal(e.uid, 0);
         assert.equal(e.gid, 0);
       }
-      for (const d of ['rootfs', 'rootfs/dev', 'rootfs/dev/pts', 'rootfs/dev/shm', 'rootfs/etc', 'rootfs/proc', 'rootfs/sys', 'rootfs/run', 'rootfs/var', 'rootfs/tmp']) {
+      for (const d of [
+        'rootfs',
+        'rootfs/dev',
+        'rootfs/dev/pts',
+        'rootfs/dev/shm',
+        'rootfs/etc',
+        'rootfs/proc',
+        'rootfs/sys',
+        'rootfs/run',
+        'rootfs/var',
+        'rootfs/tmp',
+      ]) {
         assert.equal(by(d).mode, 0o040755, d);
       }
       assert.equal(by('rootfs/etc/hosts').mode, 0o100644);
@@ -226,31 +331,34 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
         tarEntry({ name: 'usr/lib/blk', type: '4', devMajor: 8, devMinor: 16, mode: 0o660, mtime: 23 }),
       ]);
       const parsed = parseNewc(await ramdisk(entries, content));
-      assert.deepEqual(parsed.map((e) => e.name), [
-        'rootfs',
-        'rootfs/bin',
-        'rootfs/bin/hello.sh',
-        'rootfs/dev',
-        'rootfs/dev/pts',
-        'rootfs/dev/pts/ptmx',
-        'rootfs/etc',
-        'rootfs/etc/hosts',
-        'rootfs/etc/resolv.conf',
-        'rootfs/proc',
-        'rootfs/tmp',
-        'rootfs/tmp/fifo',
-        'rootfs/usr',
-        'rootfs/usr/bin',
-        'rootfs/usr/bin/a',
-        'rootfs/usr/lib',
-        'rootfs/usr/lib/b',
-        'rootfs/usr/lib/blk',
-        'rootfs/usr/lib/s',
-        'rootfs/dev/shm',
-        'rootfs/etc/mtab',
-        'rootfs/sys',
-        ...FILES_SECTION,
-      ]);
+      assert.deepEqual(
+        parsed.map((e) => e.name),
+        [
+          'rootfs',
+          'rootfs/bin',
+          'rootfs/bin/hello.sh',
+          'rootfs/dev',
+          'rootfs/dev/pts',
+          'rootfs/dev/pts/ptmx',
+          'rootfs/etc',
+          'rootfs/etc/hosts',
+          'rootfs/etc/resolv.conf',
+          'rootfs/proc',
+          'rootfs/tmp',
+          'rootfs/tmp/fifo',
+          'rootfs/usr',
+          'rootfs/usr/bin',
+          'rootfs/usr/bin/a',
+          'rootfs/usr/lib',
+          'rootfs/usr/lib/b',
+          'rootfs/usr/lib/blk',
+          'rootfs/usr/lib/s',
+          'rootfs/dev/shm',
+          'rootfs/etc/mtab',
+          'rootfs/sys',
+          ...FILES_SECTION,
+        ],
+      );
       const by = (n: string) => parsed.find((e) => e.name === n) as Parsed;
       const summary = (n: string) => {
         const e = by(n);
@@ -259,8 +367,16 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
       assert.deepEqual(summary('rootfs/bin'), ['40755', 0, 0, 11, 0, 0, 0]);
       assert.deepEqual(summary('rootfs/bin/hello.sh'), ['100755', 1000, 1001, 12, 18, 0, 0]);
       assert.equal(by('rootfs/bin/hello.sh').data.toString(), '#!/bin/sh\necho hi\n');
-      assert.deepEqual(summary('rootfs/dev'), ['40751', 0, 0, SPEC_MTIME, 0, 0, 0], 'touched: own metadata, linuxkit mtime');
-      assert.deepEqual(summary('rootfs/dev/pts'), ['40700', 0, 0, SPEC_MTIME, 0, 0, 0], 'a dev/pts directory is a touch entry, not dropped');
+      assert.deepEqual(
+        summary('rootfs/dev'),
+        ['40751', 0, 0, SPEC_MTIME, 0, 0, 0],
+        'touched: own metadata, linuxkit mtime',
+      );
+      assert.deepEqual(
+        summary('rootfs/dev/pts'),
+        ['40700', 0, 0, SPEC_MTIME, 0, 0, 0],
+        'a dev/pts directory is a touch entry, not dropped',
+      );
       assert.deepEqual(summary('rootfs/dev/pts/ptmx'), ['20666', 0, 0, 15, 0, 5, 2]);
       assert.deepEqual(summary('rootfs/etc'), ['40755', 0, 0, SPEC_MTIME, 0, 0, 0]);
       assert.deepEqual(summary('rootfs/etc/hosts'), ['100600', 3, 4, SPEC_MTIME, LINUXKIT_HOSTS.length, 0, 0]);
@@ -268,9 +384,17 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
       assert.deepEqual(summary('rootfs/etc/resolv.conf'), ['120640', 5, 0, SPEC_MTIME, 27, 0, 0]);
       assert.equal(by('rootfs/etc/resolv.conf').data.toString(), '/run/resolvconf/resolv.conf');
       assert.deepEqual(summary('rootfs/proc'), ['40555', 0, 0, SPEC_MTIME, 0, 0, 0]);
-      assert.deepEqual(summary('rootfs/tmp'), ['40755', 0, 0, 20, 0, 0, 0], 'an implicit parent: 0755, the child’s mtime');
+      assert.deepEqual(
+        summary('rootfs/tmp'),
+        ['40755', 0, 0, 20, 0, 0, 0],
+        'an implicit parent: 0755, the child’s mtime',
+      );
       assert.deepEqual(summary('rootfs/tmp/fifo'), ['10620', 0, 0, 20, 0, 0, 0]);
-      assert.deepEqual(summary('rootfs/usr/lib/b'), ['120711', 0, 0, 21, 8, 0, 0], 'hard link: a symlink with the inode’s metadata');
+      assert.deepEqual(
+        summary('rootfs/usr/lib/b'),
+        ['120711', 0, 0, 21, 8, 0, 0],
+        'hard link: a symlink with the inode’s metadata',
+      );
       assert.equal(by('rootfs/usr/lib/b').data.toString(), '../bin/a');
       assert.equal(by('rootfs/usr/lib/s').data.toString(), '../bin/a');
       assert.deepEqual(summary('rootfs/usr/lib/blk'), ['60660', 0, 0, 23, 0, 8, 16]);
@@ -280,7 +404,12 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
     });
 
     it('drops dev/pts and dev/shm only when they are not directories (docker export names)', async () => {
-      const { entries, content } = await image([dir('dev'), file('dev/pts', 'x'), file('dev/shm', 'y'), dir('etc/hostname')]);
+      const { entries, content } = await image([
+        dir('dev'),
+        file('dev/pts', 'x'),
+        file('dev/shm', 'y'),
+        dir('etc/hostname'),
+      ]);
       const names = parseNewc(await ramdisk(entries, content)).map((e) => e.name);
       // The files dev/pts and dev/shm go; the directory etc/hostname stays; the touch list then adds
       // the directories dev/pts and dev/shm.
@@ -320,7 +449,14 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
 
     it('refuses a command or env that cannot be written, before writing anything', async () => {
       let wrote = 0;
-      const e = await rejection(writeCustomerRamdisk([], new MemoryByteSource(new Uint8Array(0)), { cmd: ['a'], env: ['X=1\n'] }, (c) => void (wrote += c.length)));
+      const e = await rejection(
+        writeCustomerRamdisk(
+          [],
+          new MemoryByteSource(new Uint8Array(0)),
+          { cmd: ['a'], env: ['X=1\n'] },
+          (c) => void (wrote += c.length),
+        ),
+      );
       assert.ok(e instanceof CustomerRamdiskError && e.code === 'newline-in-env', String(e));
       assert.equal(wrote, 0);
     });
@@ -358,9 +494,16 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
       const x = path.join(t.dir, 'cpio-x');
       mkdirSync(x);
       run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
-      for (const [a, b] of [['h', 's'], ['a/h', 'b/c/s']] as const) {
+      for (const [a, b] of [
+        ['h', 's'],
+        ['a/h', 'b/c/s'],
+      ] as const) {
         // GNU tar: one inode, two paths, one target.
-        assert.equal(lstatSync(path.join(ref, a)).ino, lstatSync(path.join(ref, b)).ino, `tar: ${a} and ${b} are one inode`);
+        assert.equal(
+          lstatSync(path.join(ref, a)).ino,
+          lstatSync(path.join(ref, b)).ino,
+          `tar: ${a} and ${b} are one inode`,
+        );
         assert.equal(lstatSync(path.join(ref, a)).nlink, 2);
         const target = readlinkSync(path.join(ref, b));
         assert.equal(readlinkSync(path.join(ref, a)), target);
@@ -372,7 +515,11 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
           assert.equal(by(n).data.toString(), target, n);
           // GNU cpio unpacks the same link target as GNU tar (each path a symlink to it).
           assert.equal(readlinkSync(path.join(x, 'rootfs', n)), target, `cpio -i: ${n}`);
-          assert.equal(readFileSync(path.join(x, 'rootfs', n), 'utf8'), readFileSync(path.join(ref, n), 'utf8'), `${n} resolves to the same file`);
+          assert.equal(
+            readFileSync(path.join(x, 'rootfs', n), 'utf8'),
+            readFileSync(path.join(ref, n), 'utf8'),
+            `${n} resolves to the same file`,
+          );
         }
       }
     } finally {
@@ -415,8 +562,14 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
         try {
           const archive = path.join(tmp, 'customer-initrd.img');
           writeFileSync(archive, bytes);
-          const listing = run('cpio', ['-i', '-t', '--quiet', '-F', archive]).stdout.toString('utf8').trimEnd().split('\n');
-          assert.deepEqual(listing, parsed.slice(0, -1).map((e) => e.name));
+          const listing = run('cpio', ['-i', '-t', '--quiet', '-F', archive])
+            .stdout.toString('utf8')
+            .trimEnd()
+            .split('\n');
+          assert.deepEqual(
+            listing,
+            parsed.slice(0, -1).map((e) => e.name),
+          );
           const x = path.join(tmp, 'x');
           run('mkdir', ['-p', x]);
           run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
@@ -438,7 +591,11 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
               if (process.getuid?.() === 0) assert.deepEqual([st.uid, st.gid], [e.uid, e.gid], `${e.path}: owner`);
             } else if (e.type === 'hardlink') {
               assert.ok(st.isSymbolicLink(), e.path);
-              assert.equal(path.posix.join(path.posix.dirname(e.path), readlinkSync(full)), e.linkName, `${e.path}: relative symlink to ${e.linkName}`);
+              assert.equal(
+                path.posix.join(path.posix.dirname(e.path), readlinkSync(full)),
+                e.linkName,
+                `${e.path}: relative symlink to ${e.linkName}`,
+              );
               assert.ok(readFileSync(full).equals(dataOf(e.path)), `${e.path}: resolves to the data`);
             } else {
               assert.equal(e.type, 'symlink', e.path);
@@ -446,12 +603,14 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
             }
           }
           assert.ok(entries.some((e) => e.type === 'hardlink'));
-          for (const [p, f] of expectFiles) assert.ok(readFileSync(path.join(root, p)).equals(f.data), `${p}: readable through any path`);
+          for (const [p, f] of expectFiles)
+            assert.ok(readFileSync(path.join(root, p)).equals(f.data), `${p}: readable through any path`);
           assert.equal(readlinkSync(path.join(root, 'app/sym')), '/usr/bin/env');
           assert.equal(readlinkSync(path.join(root, 'etc/resolv.conf')), '/run/resolvconf/resolv.conf');
           assert.equal(readlinkSync(path.join(root, 'etc/mtab')), '/proc/mounts');
           assert.equal(readFileSync(path.join(root, 'etc/hosts'), 'utf8'), LINUXKIT_HOSTS);
-          for (const d of ['dev', 'dev/pts', 'dev/shm', 'proc', 'sys', 'run', 'var', 'tmp']) assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
+          for (const d of ['dev', 'dev/pts', 'dev/shm', 'proc', 'sys', 'run', 'var', 'tmp'])
+            assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
           assert.equal(readFileSync(path.join(x, 'cmd'), 'utf8'), '/app/f1\narg with space\n');
           assert.equal(readFileSync(path.join(x, 'env'), 'utf8'), 'K=V\n');
           assert.equal(lstatSync(path.join(x, 'cmd')).mtimeMs / 1000, SPEC_MTIME);

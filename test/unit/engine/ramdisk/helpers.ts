@@ -41,7 +41,7 @@ export const concat = (...parts: Uint8Array[]): Buffer => Buffer.concat(parts.ma
 
 /** Splits `bytes` into chunks of random sizes in [1, max] (a fresh copy per chunk). */
 export async function* chunked(bytes: Uint8Array, rng: Prng, max = 65536): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const n = Math.min(bytes.length - at, rng.int(1, max));
     yield bytes.slice(at, at + n);
     at += n;
@@ -78,17 +78,28 @@ export function ensureTool(command: string, aptPackage: string): void {
     if (process.getuid?.() === 0) {
       spawnSync('apt-get', ['update'], { stdio: 'ignore' });
       const inst = spawnSync('apt-get', ['install', '-y', aptPackage], { stdio: 'ignore' });
-      if (inst.status !== 0 || !probe()) throw new Error(`${command} is missing and apt-get could not install ${aptPackage}`);
+      if (inst.status !== 0 || !probe())
+        throw new Error(`${command} is missing and apt-get could not install ${aptPackage}`);
     } else {
-      throw new Error(`the ${command} command is required by these tests and is not installed (apt-get install ${aptPackage})`);
+      throw new Error(
+        `the ${command} command is required by these tests and is not installed (apt-get install ${aptPackage})`,
+      );
     }
   }
   checkedTools.add(command);
 }
 
 /** Runs a command; throws with its stderr when it exits non-zero. Output as a Buffer. */
-export function run(command: string, args: string[], options: SpawnSyncOptions = {}): { stdout: Buffer; stderr: string } {
-  const r = spawnSync(command, args, { maxBuffer: 256 * 1024 * 1024, ...options, env: { ...process.env, LC_ALL: 'C.UTF-8', ...options.env } });
+export function run(
+  command: string,
+  args: string[],
+  options: SpawnSyncOptions = {},
+): { stdout: Buffer; stderr: string } {
+  const r = spawnSync(command, args, {
+    maxBuffer: 256 * 1024 * 1024,
+    ...options,
+    env: { ...process.env, LC_ALL: 'C.UTF-8', ...options.env },
+  });
   if (r.error) throw r.error;
   const stderr = r.stderr ? r.stderr.toString() : '';
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${r.status}: ${stderr}`);
@@ -96,7 +107,8 @@ export function run(command: string, args: string[], options: SpawnSyncOptions =
 }
 
 /** Linux's major/minor split of a dev_t (glibc's gnu_dev_major / gnu_dev_minor). */
-export const devMajor = (rdev: number): number => Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
+export const devMajor = (rdev: number): number =>
+  Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
 export const devMinor = (rdev: number): number => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +263,8 @@ export function tarHeader(f: TarFields): Buffer {
   return h;
 }
 
-const padded = (data: Uint8Array): Buffer => Buffer.concat([buf(data), Buffer.alloc((512 - (data.length % 512)) % 512)]);
+const padded = (data: Uint8Array): Buffer =>
+  Buffer.concat([buf(data), Buffer.alloc((512 - (data.length % 512)) % 512)]);
 
 /** A header and its data, padded to 512. */
 export function tarEntry(f: TarFields, data: Uint8Array = new Uint8Array(0)): Buffer {
@@ -285,7 +298,11 @@ export function gnuLong(text: string, type: 'L' | 'K'): Buffer {
 export const END = Buffer.alloc(1024);
 
 /** Awaits `p` and asserts it rejects with a TarFormatError of `code` (at `offset`, when given) whose message names the rule. */
-export async function expectTarError(p: Promise<unknown>, code: TarErrorCode, offset?: number): Promise<TarFormatError> {
+export async function expectTarError(
+  p: Promise<unknown>,
+  code: TarErrorCode,
+  offset?: number,
+): Promise<TarFormatError> {
   let error: unknown;
   try {
     await p;

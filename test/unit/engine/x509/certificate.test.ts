@@ -3,9 +3,28 @@
 import * as assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CertificateError, firstCertificateDer, isValidAt, opensslTime, parseCertificate, signingCertificateJson, toColonHex } from '../../../../src/engine';
+import {
+  CertificateError,
+  firstCertificateDer,
+  isValidAt,
+  opensslTime,
+  parseCertificate,
+  signingCertificateJson,
+  toColonHex,
+} from '../../../../src/engine';
 import { repoPath } from '../../repo';
-import { CURVES, Prng, certSignatureBytes, ensureOpenssl, makeSigner, openssl, pemToDer, removeDir, tempDir, type Curve } from '../eif/helpers';
+import {
+  CURVES,
+  Prng,
+  certSignatureBytes,
+  ensureOpenssl,
+  makeSigner,
+  openssl,
+  pemToDer,
+  removeDir,
+  tempDir,
+  type Curve,
+} from '../eif/helpers';
 
 const FIXTURES = repoPath('test', 'fixtures', 'eif');
 const certPem = readFileSync(`${FIXTURES}/test-cert.pem`, 'utf8');
@@ -13,7 +32,14 @@ const x509 = new X509Certificate(certPem);
 const certDer = new Uint8Array(x509.raw);
 
 /** Node prints names as "C=US\nO=...\nCN=..."; map OpenSSL short names to the long names the engine reports. */
-const LONG: Record<string, string> = { C: 'countryName', O: 'organizationName', CN: 'commonName', ST: 'stateOrProvinceName', L: 'localityName', OU: 'organizationalUnitName' };
+const LONG: Record<string, string> = {
+  C: 'countryName',
+  O: 'organizationName',
+  CN: 'commonName',
+  ST: 'stateOrProvinceName',
+  L: 'localityName',
+  OU: 'organizationalUnitName',
+};
 const nodeName = (text: string) =>
   text.split('\n').map((line) => {
     const eq = line.indexOf('=');
@@ -40,8 +66,14 @@ describe('(unit) X.509 certificate reader', () => {
   it('reads the fixture certificate like Node and openssl do', () => {
     const c = parseCertificate(certDer);
     // Issuer and subject, in DER order, from Node's X509Certificate.
-    assert.deepEqual(c.issuer.map((a) => ({ name: a.name, value: a.value })), nodeName(x509.issuer));
-    assert.deepEqual(c.subject.map((a) => ({ name: a.name, value: a.value })), nodeName(x509.subject));
+    assert.deepEqual(
+      c.issuer.map((a) => ({ name: a.name, value: a.value })),
+      nodeName(x509.issuer),
+    );
+    assert.deepEqual(
+      c.subject.map((a) => ({ name: a.name, value: a.value })),
+      nodeName(x509.subject),
+    );
     assert.deepEqual(
       c.issuer.map((a) => a.oid),
       ['2.5.4.6', '2.5.4.10', '2.5.4.3'],
@@ -91,7 +123,10 @@ describe('(unit) X.509 certificate reader', () => {
         const x = new X509Certificate(s.certPem);
         const c = parseCertificate(s.certDer);
         assert.equal(c.curve, CURVES[curve].nodeCurve, curve);
-        assert.deepEqual(c.issuer.map((a) => ({ name: a.name, value: a.value })), [{ name: 'commonName', value: 'test' }]);
+        assert.deepEqual(
+          c.issuer.map((a) => ({ name: a.name, value: a.value })),
+          [{ name: 'commonName', value: 'test' }],
+        );
         assert.equal(opensslTime(c.notBefore), x.validFrom, curve);
         assert.equal(opensslTime(c.notAfter), x.validTo, curve);
         assert.equal(c.serialNumberHex.replace(/^(00)+(?=.)/, '').toUpperCase(), x.serialNumber.toUpperCase(), curve);
@@ -133,11 +168,23 @@ describe('(unit) X.509 certificate reader', () => {
     for (let n = 0; n < 2000; n++) {
       const der = certDer.slice();
       const at = rng.int(0, der.length - 1);
-      der[at] = rng.pick([0x00, 0xff, 0x80, 0x1c, 0x1e, 0x0c, (der[at] as number) ^ (1 << rng.int(0, 7)), rng.int(0, 255)]);
+      der[at] = rng.pick([
+        0x00,
+        0xff,
+        0x80,
+        0x1c,
+        0x1e,
+        0x0c,
+        (der[at] as number) ^ (1 << rng.int(0, 7)),
+        rng.int(0, 255),
+      ]);
       try {
         parseCertificate(der);
       } catch (e) {
-        if (!(e instanceof CertificateError)) others.push(`case ${n} (byte ${at} = 0x${(der[at] as number).toString(16)}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+        if (!(e instanceof CertificateError))
+          others.push(
+            `case ${n} (byte ${at} = 0x${der[at].toString(16)}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+          );
       }
     }
     assert.deepEqual(others, []);

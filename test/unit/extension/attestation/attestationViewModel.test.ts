@@ -25,7 +25,12 @@ import {
   type BytesView,
   type TimeChoice,
 } from '../../../../src/shared/attestationViewer';
-import { duration, fingerprintCopyWhat, fromLocalInput, toLocalInput } from '../../../../src/webview/attestationViewer/format';
+import {
+  duration,
+  fingerprintCopyWhat,
+  fromLocalInput,
+  toLocalInput,
+} from '../../../../src/webview/attestationViewer/format';
 import { repoPath } from '../../repo';
 
 const FIXTURES = repoPath('test', 'fixtures', 'attestation');
@@ -69,7 +74,11 @@ const opensslDate = (text: string): Date => {
 
 const cache = new LinkCache();
 
-function modelOf(file: string, time: TimeChoice, extra: Partial<ViewContext> & { expectedPcrs?: ReadonlyMap<number, string> } = {}): { model: AttestationViewModel; report: VerifyReport } {
+function modelOf(
+  file: string,
+  time: TimeChoice,
+  extra: Partial<ViewContext> & { expectedPcrs?: ReadonlyMap<number, string> } = {},
+): { model: AttestationViewModel; report: VerifyReport } {
   const bytes = bytesOf(file);
   const { expectedPcrs, ...context } = extra;
   const run = verifyForView(bytes, { time, ...(expectedPcrs ? { expectedPcrs } : {}) }, nodeAttestationCrypto, cache);
@@ -174,9 +183,16 @@ describe('(unit) Attestation Document Viewer view model', () => {
         assert.deepEqual(failed, ['chain.validity']);
         assert.equal(now.verdict.headline, `Invalid now: its signing certificate expired at ${utcText(leafNotAfter)}`);
         assert.equal(now.verdict.reasons.length, 1);
-        assert.match(now.verdict.reasons[0] as string, /^Its signing certificate expired at .* \(\d+ more certificates? of the chain (is|are) not valid at that time either\)$/);
+        assert.match(
+          now.verdict.reasons[0] as string,
+          /^Its signing certificate expired at .* \(\d+ more certificates? of the chain (is|are) not valid at that time either\)$/,
+        );
         assert.equal(now.verdict.validAtDocumentTime, true);
-        assert.ok(now.verdict.notes.some((n) => n.startsWith(`At document time (${utcText(new Date(exp.timestamp_ms))}) it is valid`)));
+        assert.ok(
+          now.verdict.notes.some((n) =>
+            n.startsWith(`At document time (${utcText(new Date(exp.timestamp_ms))}) it is valid`),
+          ),
+        );
       });
 
       it('shows the chain root first, with subjects, validity at the chosen time and SHA-256 fingerprints', () => {
@@ -192,7 +208,10 @@ describe('(unit) Attestation Document Viewer view model', () => {
           assert.match(c.subject, new RegExp(`CN=${c.commonName.replace(/\./g, '\\.')}`));
         });
         assert.equal(atDoc.chain[0]?.trusted, true, 'the root is the pinned AWS root');
-        assert.equal(atDoc.chain[0]?.sha256.replace(/:/g, '').toLowerCase(), JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).root_der_sha256);
+        assert.equal(
+          atDoc.chain[0]?.sha256.replace(/:/g, '').toLowerCase(),
+          JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).root_der_sha256,
+        );
         assert.deepEqual(
           atDoc.chain.map((c) => c.roleLabel),
           ['Root', 'Regional', 'Zonal', 'Instance', 'Signing certificate'],
@@ -224,7 +243,11 @@ describe('(unit) Attestation Document Viewer view model', () => {
     const qos = expectedOf('qos-2022-07-06-pemkey.cbor');
     const pem = modelOf(qos.file, { mode: 'document' }).model.document?.publicKey;
     assert.ok(pem?.state === 'present');
-    assert.equal(pem.text, Buffer.from(qos.public_key_hex as string, 'hex').toString('utf8'), 'PEM text with line breaks is printable');
+    assert.equal(
+      pem.text,
+      Buffer.from(qos.public_key_hex as string, 'hex').toString('utf8'),
+      'PEM text with line breaks is printable',
+    );
     const prod = modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' }).model.document?.nonce;
     assert.ok(prod?.state === 'present');
     assert.equal(prod.text, undefined, 'random bytes are not text');
@@ -237,13 +260,28 @@ describe('(unit) Attestation Document Viewer view model', () => {
     assert.deepEqual(bytesView({ state: 'absent' }), { state: 'absent' });
     assert.deepEqual(bytesView({ state: 'null' }), { state: 'null' });
     assert.deepEqual(bytesView({ state: 'present', value: new Uint8Array(0) }), { state: 'empty' });
-    assert.deepEqual(bytesView({ state: 'present', value: Uint8Array.of(0x68, 0x69) }), { state: 'present', size: 2, hex: '6869', text: 'hi' });
-    assert.deepEqual(bytesView({ state: 'present', value: Uint8Array.of(0x1b, 0x5b) }), { state: 'present', size: 2, hex: '1b5b' }, 'control characters are not printable');
+    assert.deepEqual(bytesView({ state: 'present', value: Uint8Array.of(0x68, 0x69) }), {
+      state: 'present',
+      size: 2,
+      hex: '6869',
+      text: 'hi',
+    });
+    assert.deepEqual(
+      bytesView({ state: 'present', value: Uint8Array.of(0x1b, 0x5b) }),
+      { state: 'present', size: 2, hex: '1b5b' },
+      'control characters are not printable',
+    );
   });
 
   it('names the PCRs as the spec does', () => {
     const meanings = Array.from({ length: 32 }, (_, i) => pcrMeaning(i));
-    assert.deepEqual(meanings.slice(0, 5), ['Enclave image file', 'Linux kernel and bootstrap', 'Application', 'IAM role of the parent instance', 'Parent instance ID']);
+    assert.deepEqual(meanings.slice(0, 5), [
+      'Enclave image file',
+      'Linux kernel and bootstrap',
+      'Application',
+      'IAM role of the parent instance',
+      'Parent instance ID',
+    ]);
     assert.equal(meanings[8], 'Signing certificate of the image');
     for (const i of [5, 6, 7, 9, 10, 11, 12, 13, 14, 15]) assert.equal(meanings[i], 'Reserved', `PCR${i}`);
     for (let i = 16; i < 32; i++) assert.equal(meanings[i], 'Application-defined', `PCR${i}`);
@@ -260,23 +298,33 @@ describe('(unit) Attestation Document Viewer view model', () => {
       assert.equal(model.verdict.valid, false);
       assert.equal(model.time.mode, 'custom');
       assert.equal(model.time.at.iso, at.toISOString());
-      assert.equal(model.verdict.headline, `Invalid at ${utcText(at)}: its signing certificate expired at ${utcText(leafNotAfter)}`);
+      assert.equal(
+        model.verdict.headline,
+        `Invalid at ${utcText(at)}: its signing certificate expired at ${utcText(leafNotAfter)}`,
+      );
       assert.deepEqual(
         model.chain.map((c) => c.status),
         ['valid', 'valid', 'valid', 'valid', 'expired'],
       );
-      assert.equal(model.verdict.reasons[0], `Its signing certificate expired at ${utcText(leafNotAfter)}`, 'only the leaf: no "more certificates"');
+      assert.equal(
+        model.verdict.reasons[0],
+        `Its signing certificate expired at ${utcText(leafNotAfter)}`,
+        'only the leaf: no "more certificates"',
+      );
     });
 
     it('before the signing certificate was issued: invalid, "not valid before"', () => {
       const at = new Date(leafNotBefore.getTime() - 3000);
       const { model } = modelOf(exp.file, { mode: 'custom', at: at.toISOString() });
       assert.equal(model.verdict.valid, false);
-      assert.equal(model.verdict.headline, `Invalid at ${utcText(at)}: its signing certificate is not valid before ${utcText(leafNotBefore)}`);
+      assert.equal(
+        model.verdict.headline,
+        `Invalid at ${utcText(at)}: its signing certificate is not valid before ${utcText(leafNotBefore)}`,
+      );
       assert.equal(model.chain.at(-1)?.status, 'not-yet-valid');
     });
 
-    it('inside every certificate\'s validity: valid', () => {
+    it("inside every certificate's validity: valid", () => {
       const at = new Date(exp.timestamp_ms + 60_000);
       const { model } = modelOf(exp.file, { mode: 'custom', at: at.toISOString() });
       assert.equal(model.verdict.valid, true);
@@ -304,12 +352,21 @@ describe('(unit) Attestation Document Viewer view model', () => {
     it('a forged signature checked now: the signature is named before the expired certificates', () => {
       const { model } = modelOf('neg-veracruz-bad-sig.cbor', { mode: 'now' });
       assert.equal(model.verdict.valid, false);
-      assert.deepEqual(model.checks.filter((c) => c.status === 'fail').map((c) => c.code).sort(), ['chain.validity', 'cose.signature']);
+      assert.deepEqual(
+        model.checks
+          .filter((c) => c.status === 'fail')
+          .map((c) => c.code)
+          .sort(),
+        ['chain.validity', 'cose.signature'],
+      );
       assert.match(model.verdict.headline, /^Invalid now: the signature does not verify/);
       assert.equal(model.verdict.reasons.length, 2);
       assert.match(model.verdict.reasons[1] as string, /^Its signing certificate expired at/);
       assert.equal(model.verdict.validAtDocumentTime, false);
-      assert.ok(!model.verdict.notes.some((n) => n.startsWith('At document time')), 'a forged document is not "valid at document time"');
+      assert.ok(
+        !model.verdict.notes.some((n) => n.startsWith('At document time')),
+        'a forged document is not "valid at document time"',
+      );
     });
 
     it('an ES512 protected header: the algorithm check fails', () => {
@@ -334,28 +391,62 @@ describe('(unit) Attestation Document Viewer view model', () => {
     });
 
     it('text that is no document at all: a reason, never an exception', () => {
-      for (const input of ['hello, this is not an attestation document', '', '0xabc', new Uint8Array([0, 1, 2, 3]), new Uint8Array(300_000).fill(0x41)]) {
+      for (const input of [
+        'hello, this is not an attestation document',
+        '',
+        '0xabc',
+        new Uint8Array([0, 1, 2, 3]),
+        new Uint8Array(300_000).fill(0x41),
+      ]) {
         const run = verifyForView(input, { time: { mode: 'now' } }, nodeAttestationCrypto);
         assert.equal(run.report.valid, false);
-        assert.ok(unreadableReason(run.report), `a reason for ${typeof input === 'string' ? JSON.stringify(input) : `${input.length} bytes`}`);
+        assert.ok(
+          unreadableReason(run.report),
+          `a reason for ${typeof input === 'string' ? JSON.stringify(input) : `${input.length} bytes`}`,
+        );
         assert.equal(run.atDocumentTime, undefined);
       }
-      assert.equal(unreadableReason(verifyForView(bytesOf('evervault-2022-10-13-prod.cbor'), { time: { mode: 'now' } }, nodeAttestationCrypto).report), undefined);
+      assert.equal(
+        unreadableReason(
+          verifyForView(bytesOf('evervault-2022-10-13-prod.cbor'), { time: { mode: 'now' } }, nodeAttestationCrypto)
+            .report,
+        ),
+        undefined,
+      );
     });
   });
 
   describe('compared with an enclave image', () => {
     const exp = expectedOf('evervault-2022-10-13-prod.cbor');
-    const image = JSON.parse(readFileSync(repoPath('test', 'fixtures', 'eif', 'synthetic-v4-signed.expected.json'), 'utf8'));
+    const image = JSON.parse(
+      readFileSync(repoPath('test', 'fixtures', 'eif', 'synthetic-v4-signed.expected.json'), 'utf8'),
+    );
 
     it('expects PCR0, 1, 2 and 8 of a signed image, and 0, 1, 2 of an unsigned one', () => {
-      assert.deepEqual([...expectedPcrsOf(image)], [[0, image.PCR0], [1, image.PCR1], [2, image.PCR2], [8, image.PCR8]]);
+      assert.deepEqual(
+        [...expectedPcrsOf(image)],
+        [
+          [0, image.PCR0],
+          [1, image.PCR1],
+          [2, image.PCR2],
+          [8, image.PCR8],
+        ],
+      );
       assert.deepEqual([...expectedPcrsOf({ PCR0: 'a', PCR1: 'b', PCR2: 'c' }).keys()], [0, 1, 2]);
     });
 
-    it('an image with the document\'s own PCRs: every compared PCR matches', () => {
-      const own = { PCR0: exp.pcrs['0'] as string, PCR1: exp.pcrs['1'] as string, PCR2: exp.pcrs['2'] as string, PCR8: exp.pcrs['8'] as string };
-      const { model } = modelOf(exp.file, { mode: 'document' }, { expectedPcrs: expectedPcrsOf(own), comparison: { name: 'same.eif', detail: '/tmp/same.eif' } });
+    it("an image with the document's own PCRs: every compared PCR matches", () => {
+      const own = {
+        PCR0: exp.pcrs['0'] as string,
+        PCR1: exp.pcrs['1'] as string,
+        PCR2: exp.pcrs['2'] as string,
+        PCR8: exp.pcrs['8'] as string,
+      };
+      const { model } = modelOf(
+        exp.file,
+        { mode: 'document' },
+        { expectedPcrs: expectedPcrsOf(own), comparison: { name: 'same.eif', detail: '/tmp/same.eif' } },
+      );
       assert.equal(model.verdict.valid, true);
       assert.ok(model.comparison?.ok);
       assert.equal(model.comparison.matches, 4);
@@ -363,15 +454,30 @@ describe('(unit) Attestation Document Viewer view model', () => {
       assert.deepEqual(model.comparison.image, { name: 'same.eif', detail: '/tmp/same.eif' });
       assert.deepEqual(
         model.pcrs.filter((p) => p.expected).map((p) => [p.name, p.expected?.match]),
-        [['PCR0', true], ['PCR1', true], ['PCR2', true], ['PCR8', true]],
+        [
+          ['PCR0', true],
+          ['PCR1', true],
+          ['PCR2', true],
+          ['PCR8', true],
+        ],
       );
       assert.equal(model.checks.find((c) => c.code === 'pcrs.expected')?.status, 'pass');
     });
 
     it('another image (synthetic-v4-signed.eif): every compared PCR differs, and the verdict says so', () => {
-      const { model } = modelOf(exp.file, { mode: 'document' }, { expectedPcrs: expectedPcrsOf(image), comparison: { name: 'synthetic-v4-signed.eif', detail: 'test/fixtures/eif' } });
+      const { model } = modelOf(
+        exp.file,
+        { mode: 'document' },
+        {
+          expectedPcrs: expectedPcrsOf(image),
+          comparison: { name: 'synthetic-v4-signed.eif', detail: 'test/fixtures/eif' },
+        },
+      );
       assert.equal(model.verdict.valid, false);
-      assert.equal(model.verdict.headline, 'Invalid at document time: its PCRs do not match synthetic-v4-signed.eif (PCR0, PCR1, PCR2 and PCR8 differ)');
+      assert.equal(
+        model.verdict.headline,
+        'Invalid at document time: its PCRs do not match synthetic-v4-signed.eif (PCR0, PCR1, PCR2 and PCR8 differ)',
+      );
       assert.match(model.verdict.reasons[0] as string, /^Its PCRs do not match synthetic-v4-signed\.eif: PCR0 is /);
       assert.ok(model.comparison?.ok);
       assert.equal(model.comparison.matches, 0);
@@ -386,8 +492,16 @@ describe('(unit) Attestation Document Viewer view model', () => {
     });
 
     it('an image that cannot be measured: the comparison says why, and nothing is compared', () => {
-      const { model } = modelOf(exp.file, { mode: 'document' }, { comparison: { name: 'broken.eif', detail: '/x/broken.eif', error: 'not an enclave image file' } });
-      assert.deepEqual(model.comparison, { ok: false, image: { name: 'broken.eif', detail: '/x/broken.eif' }, error: 'not an enclave image file' });
+      const { model } = modelOf(
+        exp.file,
+        { mode: 'document' },
+        { comparison: { name: 'broken.eif', detail: '/x/broken.eif', error: 'not an enclave image file' } },
+      );
+      assert.deepEqual(model.comparison, {
+        ok: false,
+        image: { name: 'broken.eif', detail: '/x/broken.eif' },
+        error: 'not an enclave image file',
+      });
       assert.equal(model.verdict.valid, true);
     });
   });
@@ -403,20 +517,48 @@ describe('(unit) Attestation Document Viewer view model', () => {
     it('accepts every well-formed message', () => {
       assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { ok: true, message: { type: 'ready' } });
       assert.deepEqual(parseWebviewMessage({ type: 'compare' }), { ok: true, message: { type: 'compare' } });
-      assert.deepEqual(parseWebviewMessage({ type: 'clearComparison' }), { ok: true, message: { type: 'clearComparison' } });
-      assert.deepEqual(parseWebviewMessage({ type: 'reload' }), { ok: true, message: { type: 'reload' } });
-      assert.deepEqual(parseWebviewMessage({ type: 'copy', body: { text: 'ab', what: 'PCR0' } }), { ok: true, message: { type: 'copy', body: { text: 'ab', what: 'PCR0' } } });
-      assert.deepEqual(parseWebviewMessage({ type: 'setTime', body: { mode: 'document' } }), { ok: true, message: { type: 'setTime', body: { mode: 'document' } } });
-      assert.deepEqual(parseWebviewMessage({ type: 'setTime', body: { mode: 'now', at: 'ignored' } }), { ok: true, message: { type: 'setTime', body: { mode: 'now' } } });
-      assert.deepEqual(parseWebviewMessage({ type: 'setTime', body: { mode: 'custom', at: '2022-10-13T10:00:00+02:00' } }), {
+      assert.deepEqual(parseWebviewMessage({ type: 'clearComparison' }), {
         ok: true,
-        message: { type: 'setTime', body: { mode: 'custom', at: '2022-10-13T08:00:00.000Z' } },
+        message: { type: 'clearComparison' },
       });
+      assert.deepEqual(parseWebviewMessage({ type: 'reload' }), { ok: true, message: { type: 'reload' } });
+      assert.deepEqual(parseWebviewMessage({ type: 'copy', body: { text: 'ab', what: 'PCR0' } }), {
+        ok: true,
+        message: { type: 'copy', body: { text: 'ab', what: 'PCR0' } },
+      });
+      assert.deepEqual(parseWebviewMessage({ type: 'setTime', body: { mode: 'document' } }), {
+        ok: true,
+        message: { type: 'setTime', body: { mode: 'document' } },
+      });
+      assert.deepEqual(parseWebviewMessage({ type: 'setTime', body: { mode: 'now', at: 'ignored' } }), {
+        ok: true,
+        message: { type: 'setTime', body: { mode: 'now' } },
+      });
+      assert.deepEqual(
+        parseWebviewMessage({ type: 'setTime', body: { mode: 'custom', at: '2022-10-13T10:00:00+02:00' } }),
+        {
+          ok: true,
+          message: { type: 'setTime', body: { mode: 'custom', at: '2022-10-13T08:00:00.000Z' } },
+        },
+      );
       assert.ok(parseWebviewMessage({ type: 'copy', id: 3, body: { text: '', what: 'x' } }).ok);
     });
 
     it('rejects what is not a message of the protocol', () => {
-      for (const m of [null, undefined, 42, 'ready', [], ['ready'], {}, { type: 7 }, { type: 'init' }, { type: 'describe' }, { type: '__proto__' }]) rejects(m, /not a message/);
+      for (const m of [
+        null,
+        undefined,
+        42,
+        'ready',
+        [],
+        ['ready'],
+        {},
+        { type: 7 },
+        { type: 'init' },
+        { type: 'describe' },
+        { type: '__proto__' },
+      ])
+        rejects(m, /not a message/);
       rejects({ type: 'ready', id: -1 }, /not a message/);
       rejects({ type: 'ready', id: 1.5 }, /not a message/);
     });
@@ -455,18 +597,39 @@ describe('(unit) Attestation Document Viewer view model', () => {
         ok: true,
         value: { source: { kind: 'file', uri: 'file:///tmp/a.att.cbor' }, time: { mode: 'now' } },
       });
-      const full = { source: { kind: 'bytes', label: 'Clipboard', base64: doc, encoding: 'hex' }, time: { mode: 'custom', at: '2022-10-13T09:00:00.000Z' }, compareWith: 'file:///w/hello.eif', collapsed: ['checks'] };
-      assert.deepEqual(parsePanelState(full), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith } });
+      const full = {
+        source: { kind: 'bytes', label: 'Clipboard', base64: doc, encoding: 'hex' },
+        time: { mode: 'custom', at: '2022-10-13T09:00:00.000Z' },
+        compareWith: 'file:///w/hello.eif',
+        collapsed: ['checks'],
+      };
+      assert.deepEqual(parsePanelState(full), {
+        ok: true,
+        value: { source: full.source, time: full.time, compareWith: full.compareWith },
+      });
       // The development-root flag is kept when set, and only the flag.
-      assert.deepEqual(parsePanelState({ ...full, developmentRoot: true }), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith, developmentRoot: true } });
-      assert.deepEqual(parsePanelState({ ...full, developmentRoot: false }), { ok: true, value: { source: full.source, time: full.time, compareWith: full.compareWith } });
+      assert.deepEqual(parsePanelState({ ...full, developmentRoot: true }), {
+        ok: true,
+        value: { source: full.source, time: full.time, compareWith: full.compareWith, developmentRoot: true },
+      });
+      assert.deepEqual(parsePanelState({ ...full, developmentRoot: false }), {
+        ok: true,
+        value: { source: full.source, time: full.time, compareWith: full.compareWith },
+      });
     });
 
     it('is found inside the whole webview state, which the serializer is handed', () => {
       const panel = { source: { kind: 'file', uri: 'file:///tmp/a.att.cbor' }, time: { mode: 'document' } };
-      assert.deepEqual(parseWebviewState({ collapsed: ['checks'], showAllPcrs: true, panel }), { ok: true, value: panel });
+      assert.deepEqual(parseWebviewState({ collapsed: ['checks'], showAllPcrs: true, panel }), {
+        ok: true,
+        value: panel,
+      });
       assert.deepEqual(parseWebviewState({ collapsed: [] }), { ok: false, reason: 'the panel kept no state' });
-      assert.deepEqual(parseWebviewState(panel), { ok: false, reason: 'the panel kept no state' }, 'a bare panel state is not a webview state');
+      assert.deepEqual(
+        parseWebviewState(panel),
+        { ok: false, reason: 'the panel kept no state' },
+        'a bare panel state is not a webview state',
+      );
       assert.equal(parseWebviewState(null).ok, false);
     });
 
@@ -478,12 +641,21 @@ describe('(unit) Attestation Document Viewer view model', () => {
         [{ source: { kind: 'file', uri: '/no/scheme' } }, /not a URI/],
         [{ source: { kind: 'file', uri: 42 } }, /not a URI/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: 'not base64!' } }, /not base64/],
-        [{ source: { kind: 'bytes', label: 'Clipboard', base64: 'A'.repeat(MAX_PERSISTED_BASE64 + 4) } }, /at most 262144/],
+        [
+          { source: { kind: 'bytes', label: 'Clipboard', base64: 'A'.repeat(MAX_PERSISTED_BASE64 + 4) } },
+          /at most 262144/,
+        ],
         [{ source: { kind: 'bytes', label: '', base64: doc } }, /no label/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc, encoding: 'utf-16' } }, /unknown encoding/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, time: { mode: 'later' } }, /time mode/],
         [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, compareWith: 7 }, /image URI/],
-        [{ source: { kind: 'bytes', label: 'Clipboard', base64: doc }, developmentRoot: '-----BEGIN CERTIFICATE-----' }, /development-root flag/],
+        [
+          {
+            source: { kind: 'bytes', label: 'Clipboard', base64: doc },
+            developmentRoot: '-----BEGIN CERTIFICATE-----',
+          },
+          /development-root flag/,
+        ],
       ];
       for (const [state, why] of bad) {
         const parsed = parsePanelState(state);
@@ -493,7 +665,7 @@ describe('(unit) Attestation Document Viewer view model', () => {
     });
   });
 
-  describe('the webview\'s time helpers', () => {
+  describe("the webview's time helpers", () => {
     it('round-trips a local date-time input to the instant it names', () => {
       const ms = Date.UTC(2022, 9, 13, 8, 58, 2);
       const local = toLocalInput(ms);
@@ -520,7 +692,11 @@ describe('(unit) Attestation Document Viewer view model', () => {
       assert.equal(model.kindLabel, 'NitroTPM (instance) attestation');
       assert.equal(model.verdict.valid, true, model.verdict.summary);
       assert.equal(model.verdict.debugMode, false);
-      assert.ok(model.verdict.notes.some((n) => /^NitroTPM \(instance\) attestation: its PCRs \(nitrotpm_pcrs\) measure an EC2 instance's boot/.test(n)));
+      assert.ok(
+        model.verdict.notes.some((n) =>
+          /^NitroTPM \(instance\) attestation: its PCRs \(nitrotpm_pcrs\) measure an EC2 instance's boot/.test(n),
+        ),
+      );
       assert.equal(model.pcrs.length, 24);
       const meaning = (i: number) => model.pcrs.find((p) => p.index === i)?.meaning;
       assert.equal(meaning(0), 'Core system firmware code');
@@ -532,11 +708,20 @@ describe('(unit) Attestation Document Viewer view model', () => {
     });
 
     it('Compare with Enclave Image on a NitroTPM document says it does not apply', () => {
-      const image = JSON.parse(readFileSync(repoPath('test', 'fixtures', 'eif', 'synthetic-v4-signed.expected.json'), 'utf8'));
-      const { model } = modelOf(TPM, { mode: 'document' }, { expectedPcrs: expectedPcrsOf(image), comparison: { name: 'synthetic-v4-signed.eif', detail: '/tmp/x.eif' } });
+      const image = JSON.parse(
+        readFileSync(repoPath('test', 'fixtures', 'eif', 'synthetic-v4-signed.expected.json'), 'utf8'),
+      );
+      const { model } = modelOf(
+        TPM,
+        { mode: 'document' },
+        { expectedPcrs: expectedPcrsOf(image), comparison: { name: 'synthetic-v4-signed.eif', detail: '/tmp/x.eif' } },
+      );
       assert.ok(model.comparison && !model.comparison.ok);
       assert.match(model.comparison.error, /^Does not apply: this is a NitroTPM \(instance\) attestation document/);
-      assert.ok(model.pcrs.every((p) => p.expected === undefined), 'nothing compared');
+      assert.ok(
+        model.pcrs.every((p) => p.expected === undefined),
+        'nothing compared',
+      );
       assert.equal(model.verdict.valid, false);
       assert.match(model.verdict.headline, /an enclave image's PCRs do not apply to a NitroTPM/);
     });
@@ -550,7 +735,10 @@ describe('(unit) Attestation Document Viewer view model', () => {
       changed.set(Buffer.from('1b001fffffffffffff', 'hex'), at);
       for (const time of [{ mode: 'now' }, { mode: 'document' }] as const) {
         const run = verifyForView(changed, { time }, nodeAttestationCrypto);
-        const model = toAttestationViewModel(run.report, { source: { kind: 'bytes', label: 'x', inputSize: changed.length }, time });
+        const model = toAttestationViewModel(run.report, {
+          source: { kind: 'bytes', label: 'x', inputSize: changed.length },
+          time,
+        });
         assert.equal(model.document?.timestamp.outOfRange, true);
         assert.equal(model.document?.timestamp.ms, 9007199254740991);
         assert.match(model.document?.timestamp.utc ?? '', /^9007199254740991 ms, beyond the range of dates$/);

@@ -14,7 +14,6 @@ import { humanSize } from '../../../../src/webview/lib/format';
 import { expectedEif, type ExpectedEif } from '../../eifFixtures';
 import { repoPath } from '../../repo';
 
-
 const FIXTURES = repoPath('test', 'fixtures', 'eif');
 const SIGNED = path.join(FIXTURES, 'synthetic-v4-signed.eif');
 const UNSIGNED = path.join(FIXTURES, 'synthetic-v4-unsigned.eif');
@@ -113,10 +112,20 @@ describe('(unit) Enclave Image Viewer view model', () => {
 
       it('carries the PCRs with their meaning, and the Measurements JSON in nitro-cli key order', () => {
         const pcrs = Object.fromEntries(model.measurements.pcrs.map((p) => [p.name, p.value]));
-        assert.deepEqual(pcrs, { PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2, ...(exp.PCR8 ? { PCR8: exp.PCR8 } : {}) });
+        assert.deepEqual(pcrs, {
+          PCR0: exp.PCR0,
+          PCR1: exp.PCR1,
+          PCR2: exp.PCR2,
+          ...(exp.PCR8 ? { PCR8: exp.PCR8 } : {}),
+        });
         assert.deepEqual(
           model.measurements.pcrs.map((p) => p.meaning),
-          ['Enclave image file', 'Linux kernel and bootstrap', 'Application', ...(exp.PCR8 ? ['Signing certificate of the image'] : [])],
+          [
+            'Enclave image file',
+            'Linux kernel and bootstrap',
+            'Application',
+            ...(exp.PCR8 ? ['Signing certificate of the image'] : []),
+          ],
         );
         const json = JSON.parse(model.measurements.json);
         assert.deepEqual(Object.keys(json), ['HashAlgorithm', 'PCR0', 'PCR1', 'PCR2', ...(exp.PCR8 ? ['PCR8'] : [])]);
@@ -210,7 +219,10 @@ describe('(unit) Enclave Image Viewer view model', () => {
       assert.equal(error.code, 'section-past-eof');
       assert.equal(error.offset, (exp.section_offsets[5] as number) + 4);
       const room = exp.size - 100 - (exp.section_offsets[5] as number) - 12;
-      assert.equal(error.message, `section 5 (signature) says it holds ${exp.section_sizes[5]} bytes, but only ${room} bytes follow its header`);
+      assert.equal(
+        error.message,
+        `section 5 (signature) says it holds ${exp.section_sizes[5]} bytes, but only ${room} bytes follow its header`,
+      );
       assert.doesNotMatch(error.message, /rule:/, 'code and offset are fields of their own');
     });
 
@@ -224,7 +236,10 @@ describe('(unit) Enclave Image Viewer view model', () => {
     });
 
     it('a missing file', () => {
-      const error = toViewError(path.join(tmp, 'gone.eif'), Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }));
+      const error = toViewError(
+        path.join(tmp, 'gone.eif'),
+        Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }),
+      );
       assert.equal(error.fileName, 'gone.eif');
       assert.equal(error.kind, 'unreadable');
       assert.match(error.message, /does not exist/);
@@ -266,7 +281,12 @@ describe('(unit) Enclave Image Viewer view model', () => {
       assert.ok(problem);
       assert.equal(problem.severity, 'error');
       assert.equal(problem.offset, HEADER.sectionSizes + 8);
-      assert.match(problem.message, new RegExp(`size table says section 1 \\(cmdline\\) holds 99 bytes, but its section header says ${exp.section_sizes[1]}`));
+      assert.match(
+        problem.message,
+        new RegExp(
+          `size table says section 1 \\(cmdline\\) holds 99 bytes, but its section header says ${exp.section_sizes[1]}`,
+        ),
+      );
     });
 
     it('a table entry for a section that does not exist gets a row of its own', async () => {
@@ -305,14 +325,23 @@ describe('(unit) Enclave Image Viewer view model', () => {
 
     it('a format error thrown by the engine keeps its rule and offset', () => {
       const error = toViewError('/x/a.eif', new EifFormatError('bad-magic', 0, 'not an enclave image file'));
-      assert.deepEqual(error, { fileName: 'a.eif', kind: 'format', message: 'not an enclave image file', code: 'bad-magic', offset: 0 });
+      assert.deepEqual(error, {
+        fileName: 'a.eif',
+        kind: 'format',
+        message: 'not an enclave image file',
+        code: 'bad-magic',
+        offset: 0,
+      });
     });
   });
 
   describe('helpers', () => {
     it('writes certificate names as CN=…, O=… with RFC 4514 escapes', () => {
       const attr = (name: string, value: string) => ({ oid: '', name, value });
-      assert.equal(nameText([attr('countryName', 'US'), attr('organizationName', 'A, B'), attr('commonName', 'x+y')]), 'C=US, O=A\\, B, CN=x\\+y');
+      assert.equal(
+        nameText([attr('countryName', 'US'), attr('organizationName', 'A, B'), attr('commonName', 'x+y')]),
+        'C=US, O=A\\, B, CN=x\\+y',
+      );
       assert.equal(nameText([attr('1.2.3.4', ' lead')]), '1.2.3.4=\\ lead');
     });
 
@@ -327,7 +356,8 @@ describe('(unit) Enclave Image Viewer view model', () => {
 
   describe('messages from the webview', () => {
     it('accepts the four message types of the protocol', () => {
-      for (const type of ['ready', 'describe', 'reload']) assert.deepEqual(parseWebviewMessage({ type }), { ok: true, message: { type } });
+      for (const type of ['ready', 'describe', 'reload'])
+        assert.deepEqual(parseWebviewMessage({ type }), { ok: true, message: { type } });
       assert.deepEqual(parseWebviewMessage({ type: 'copy', body: { text: 'abc', what: 'PCR0' } }), {
         ok: true,
         message: { type: 'copy', body: { text: 'abc', what: 'PCR0' } },
@@ -349,8 +379,14 @@ describe('(unit) Enclave Image Viewer view model', () => {
       assert.match(refused({ type: 'copy', body: { text: 1, what: 'x' } }), /text/);
       assert.match(refused({ type: 'copy', body: { text: 'x' } }), /what/);
       assert.match(refused({ type: 'copy', body: { text: 'x', what: '' } }), /what/);
-      assert.match(refused({ type: 'copy', body: { text: 'é'.repeat(MAX_COPY_BYTES / 2 + 1), what: 'x' } }), /longer than/);
-      assert.equal(parseWebviewMessage({ type: 'copy', body: { text: 'a'.repeat(MAX_COPY_BYTES), what: 'x' } }).ok, true);
+      assert.match(
+        refused({ type: 'copy', body: { text: 'é'.repeat(MAX_COPY_BYTES / 2 + 1), what: 'x' } }),
+        /longer than/,
+      );
+      assert.equal(
+        parseWebviewMessage({ type: 'copy', body: { text: 'a'.repeat(MAX_COPY_BYTES), what: 'x' } }).ok,
+        true,
+      );
     });
   });
 });

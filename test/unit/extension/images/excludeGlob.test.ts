@@ -22,7 +22,11 @@ describe('(unit) image search excludes', () => {
     assert.equal(excludeGlob([], undefined), undefined);
     assert.equal(excludeGlob(['**/node_modules/**'], {}), '**/node_modules/**');
     assert.equal(
-      excludeGlob(['**/node_modules/**', '**/{vendor,out}/**'], { '**/.git': true, '**/off': false, '**/*.js': { when: '$(basename).ts' } }),
+      excludeGlob(['**/node_modules/**', '**/{vendor,out}/**'], {
+        '**/.git': true,
+        '**/off': false,
+        '**/*.js': { when: '$(basename).ts' },
+      }),
       '{**/node_modules/**,**/vendor/**,**/out/**,**/.git}',
     );
   });

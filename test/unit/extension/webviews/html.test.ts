@@ -3,11 +3,22 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { WEBVIEW_ROOTS, contentSecurityPolicy, newNonce, webviewHtml, webviewOptions } from '../../../../src/extension/webviews/html';
+import {
+  WEBVIEW_ROOTS,
+  contentSecurityPolicy,
+  newNonce,
+  webviewHtml,
+  webviewOptions,
+} from '../../../../src/extension/webviews/html';
 
 /** Just enough of vscode.Uri for html.ts: a path and `with`. */
 function fakeUri(p: string): vscode.Uri {
-  return { scheme: 'file', path: p, with: (change: { path: string }) => fakeUri(change.path), toString: () => `file://${p}` } as unknown as vscode.Uri;
+  return {
+    scheme: 'file',
+    path: p,
+    with: (change: { path: string }) => fakeUri(change.path),
+    toString: () => `file://${p}`,
+  } as unknown as vscode.Uri;
 }
 
 const CSP_SOURCE = 'vscode-webview://4f1c2a';
@@ -18,7 +29,12 @@ const fakeWebview = {
 
 /** `directive -> sources` of a policy. */
 function directives(policy: string): Map<string, string[]> {
-  return new Map(policy.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...sources]) => [name as string, sources]));
+  return new Map(
+    policy
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name, ...sources]) => [name as string, sources]),
+  );
 }
 
 describe('(unit) webview page builder (src/extension/webviews/html.ts)', () => {
@@ -36,7 +52,8 @@ describe('(unit) webview page builder (src/extension/webviews/html.ts)', () => {
   });
 
   it('has no unsafe-inline, no unsafe-eval, no wildcard and no remote origin', () => {
-    for (const banned of ['unsafe-inline', 'unsafe-eval', '*', 'http:', 'https:']) assert.ok(!policy.includes(banned), `the policy holds ${banned}`);
+    for (const banned of ['unsafe-inline', 'unsafe-eval', '*', 'http:', 'https:'])
+      assert.ok(!policy.includes(banned), `the policy holds ${banned}`);
   });
 
   it("takes styles, images and fonts from the extension's own files only (images also data:)", () => {
@@ -56,7 +73,14 @@ describe('(unit) webview page builder (src/extension/webviews/html.ts)', () => {
 
   describe('the page', () => {
     const ext = fakeUri('/ext');
-    const html = webviewHtml({ webview: fakeWebview, extensionUri: ext, script: 'eifViewer', styles: ['eifViewer.css'], title: 'a <b> & "c".eif', nonce: 'N0nce+/=' });
+    const html = webviewHtml({
+      webview: fakeWebview,
+      extensionUri: ext,
+      script: 'eifViewer',
+      styles: ['eifViewer.css'],
+      title: 'a <b> & "c".eif',
+      nonce: 'N0nce+/=',
+    });
 
     it('declares the policy with the page nonce in a meta tag', () => {
       const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
@@ -77,12 +101,18 @@ describe('(unit) webview page builder (src/extension/webviews/html.ts)', () => {
     });
 
     it('uses a new nonce per page unless given one', () => {
-      const page = () => /nonce="([^"]+)"/.exec(webviewHtml({ webview: fakeWebview, extensionUri: ext, script: 'eifViewer', title: 't' }))?.[1];
+      const page = () =>
+        /nonce="([^"]+)"/.exec(
+          webviewHtml({ webview: fakeWebview, extensionUri: ext, script: 'eifViewer', title: 't' }),
+        )?.[1];
       assert.notEqual(page(), page());
     });
 
     it('refuses a script name that is not a plain bundle name', () => {
-      assert.throws(() => webviewHtml({ webview: fakeWebview, extensionUri: ext, script: '../x', title: 't' }), /bad script name/);
+      assert.throws(
+        () => webviewHtml({ webview: fakeWebview, extensionUri: ext, script: '../x', title: 't' }),
+        /bad script name/,
+      );
     });
   });
 

@@ -6,7 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_HOST_LIMITS, bootLines, newHostStats, runEnclaveHost, type EnclaveHostOptions, type HostStats } from '../../../../../src/engine/node/emulator/host';
+import {
+  DEFAULT_HOST_LIMITS,
+  bootLines,
+  newHostStats,
+  runEnclaveHost,
+  type EnclaveHostOptions,
+  type HostStats,
+} from '../../../../../src/engine/node/emulator/host';
 import { requestHost, resultOf } from '../../../../../src/engine/node/emulator/protocol';
 import { recordPathOf, socketPathFor, type EnclaveRecord } from '../../../../../src/engine/node/emulator/state';
 import { encodeRequest } from '../../../../../src/engine/nsm/protocol';
@@ -124,7 +131,10 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     assert.equal(stats.nsmWaitingForDrain, 1);
     assert.equal(stats.nsmPaused, 1, 'reading is paused');
     assert.ok(client.writableLength > 0, 'the rest of the requests waits in the client, not in the host');
-    assert.ok(stats.maxUnsentBytes < DEFAULT_HOST_LIMITS.unsentBytes + reply.length + 4, `unsent replies reached ${stats.maxUnsentBytes} bytes`);
+    assert.ok(
+      stats.maxUnsentBytes < DEFAULT_HOST_LIMITS.unsentBytes + reply.length + 4,
+      `unsent replies reached ${stats.maxUnsentBytes} bytes`,
+    );
     assert.ok(stats.maxUnreadBytes <= 2 * 64 * 1024 + 4, `unanswered request bytes reached ${stats.maxUnreadBytes}`);
     // Once the client reads, the host goes on and answers every request, in order.
     let received = 0;
@@ -133,7 +143,10 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     await waitFor(() => received === total * (reply.length + 4), 'every reply');
     assert.equal(calls, total);
     client.destroy();
-    await waitFor(() => stats.nsmConnections === 0 && stats.nsmPaused === 0 && stats.nsmWaitingForDrain === 0, 'the connection to be released');
+    await waitFor(
+      () => stats.nsmConnections === 0 && stats.nsmPaused === 0 && stats.nsmWaitingForDrain === 0,
+      'the connection to be released',
+    );
   });
 
   it('NSM connections over the limit are refused at once; the others go on, and a freed place can be taken again', async () => {
@@ -150,7 +163,11 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     const extra = await connect(record.nsmSocketPath).catch(() => undefined);
     if (extra) {
       sockets.push(extra);
-      assert.equal(await roundTrip(extra, request), 'closed', `connection ${DEFAULT_HOST_LIMITS.nsmConnections + 1} was served`);
+      assert.equal(
+        await roundTrip(extra, request),
+        'closed',
+        `connection ${DEFAULT_HOST_LIMITS.nsmConnections + 1} was served`,
+      );
     }
     assert.equal(stats.nsmRefused, 1);
     assert.equal(await roundTrip(open[0]!, request), 'reply', 'an open connection still works');

@@ -3,7 +3,17 @@
 // at files outside the state, and a stale .app.pid cannot get an unrelated process killed.
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -31,7 +41,7 @@ const ENCLAVE = `${PARENT}-enc0123456789abcdef`;
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', '0']);
   assert.ok(r.pid);
-  return r.pid as number;
+  return r.pid;
 }
 
 export function validRecord(state: string, overrides: Partial<EnclaveRecord> = {}): EnclaveRecord {
@@ -46,7 +56,12 @@ export function validRecord(state: string, overrides: Partial<EnclaveRecord> = {
     memoryMiB: 128,
     debugMode: false,
     eifPath: '/nowhere/test.eif',
-    measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: '00'.repeat(48), PCR1: '11'.repeat(48), PCR2: '22'.repeat(48) },
+    measurements: {
+      HashAlgorithm: 'Sha384 { ... }',
+      PCR0: '00'.repeat(48),
+      PCR1: '11'.repeat(48),
+      PCR2: '22'.repeat(48),
+    },
     socketPath: socketPathFor(state, enclaveId, '.sock'),
     nsmSocketPath: socketPathFor(state, enclaveId, '.nsm.sock'),
     consoleLogPath: path.join(state, 'enclaves', `${enclaveId}.console.log`),
@@ -111,7 +126,10 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
       [{ ...entry, name: {} }, /name/],
     ] as const) {
       writeFileSync(file, JSON.stringify({ parents: [bad] }));
-      assert.throws(() => readParents(state), (e: unknown) => e instanceof StateFileError && pattern.test(e.message));
+      assert.throws(
+        () => readParents(state),
+        (e: unknown) => e instanceof StateFileError && pattern.test(e.message),
+      );
       await assert.rejects(loadParents(state), StateFileError);
     }
     writeFileSync(file, JSON.stringify({ parents: [entry, entry] }));
@@ -127,7 +145,10 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
     const victim = path.join(root, 'victim.txt');
     writeFileSync(victim, 'keep me');
     const file = putRecord(state, { ...validRecord(state), socketPath: victim });
-    assert.throws(() => liveRecords(state), (e: unknown) => e instanceof StateFileError && e.message.includes(file) && /socketPath/.test(e.message));
+    assert.throws(
+      () => liveRecords(state),
+      (e: unknown) => e instanceof StateFileError && e.message.includes(file) && /socketPath/.test(e.message),
+    );
     assert.equal(readFileSync(victim, 'utf8'), 'keep me');
     assert.ok(existsSync(file), 'the record is kept for repair-state');
     for (const bad of [
@@ -150,7 +171,10 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
   it('a record that is not JSON stops liveRecords with its name (it is not quietly dropped, its host may still run)', () => {
     const file = putRecord(state, {});
     writeFileSync(file, '{"version": 1, "enclaveId"');
-    assert.throws(() => liveRecords(state), (e: unknown) => e instanceof StateFileError && e.message.includes(file) && /not valid JSON/.test(e.message));
+    assert.throws(
+      () => liveRecords(state),
+      (e: unknown) => e instanceof StateFileError && e.message.includes(file) && /not valid JSON/.test(e.message),
+    );
     assert.ok(existsSync(file));
   });
 
@@ -167,7 +191,12 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
     await new Promise((r) => sleeper.once('spawn', r));
     const pid = sleeper.pid as number;
     assert.ok(pidAlive(pid));
-    for (const pidFile of [`${pid}\n`, JSON.stringify({ pid, pgid: pid, start: '1' }) + '\n', JSON.stringify({ pid }) + '\n', 'garbage']) {
+    for (const pidFile of [
+      `${pid}\n`,
+      JSON.stringify({ pid, pgid: pid, start: '1' }) + '\n',
+      JSON.stringify({ pid }) + '\n',
+      'garbage',
+    ]) {
       putRecord(state, validRecord(state));
       writeFileSync(appPidPathOf(state, ENCLAVE), pidFile);
       assert.deepEqual(liveRecords(state), []); // the dead host's record is cleaned up...
@@ -219,11 +248,17 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
     mkdirSync(path.join(state, 'parents', '..evil'), { recursive: true });
     const report = await repairState(state, { now: () => new Date('2024-05-01T12:00:00.000Z') });
     const kept = path.join(state, 'parents.json.damaged-2024-05-01T12-00-00-000Z');
-    assert.deepEqual(report.movedAside.map((m) => [m.file, m.keptAs]), [[file, kept]]);
+    assert.deepEqual(
+      report.movedAside.map((m) => [m.file, m.keptAs]),
+      [[file, kept]],
+    );
     assert.equal(readFileSync(kept, 'utf8'), text, 'the damaged copy is kept as it was');
     assert.deepEqual(report.recoveredParents, [PARENT]);
     const parents = readParents(state);
-    assert.deepEqual(parents?.map((p) => p.id), [keep.id, PARENT]);
+    assert.deepEqual(
+      parents?.map((p) => p.id),
+      [keep.id, PARENT],
+    );
     assert.deepEqual(parents?.[0], keep);
     // Sound state: nothing to do.
     const again = await repairState(state);

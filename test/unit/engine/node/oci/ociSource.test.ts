@@ -4,11 +4,34 @@
 // recorded; then corrupted copies in a temporary directory, hostile archives and a fake `docker`.
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describeImage, dockerReference, openImage, type ImageSpec, type OpenImageOptions } from '../../../../../src/engine/node/oci';
-import { ImageSourceError, type ImageSourceErrorCode, type LayerBlob, type LayerOpenOptions, type ResolvedImage } from '../../../../../src/engine/oci/model';
+import {
+  describeImage,
+  dockerReference,
+  openImage,
+  type ImageSpec,
+  type OpenImageOptions,
+} from '../../../../../src/engine/node/oci';
+import {
+  ImageSourceError,
+  type ImageSourceErrorCode,
+  type LayerBlob,
+  type LayerOpenOptions,
+  type ResolvedImage,
+} from '../../../../../src/engine/oci/model';
 import { CancelledError, Emitter, type CancellationLike } from '../../../../../src/engine/platform/lifecycle';
 import { readTar } from '../../../../../src/engine/oci/tar';
 import { repoPath } from '../../../repo';
@@ -29,7 +52,10 @@ interface ExpectedLayer {
 }
 
 /** Reads a whole layer stream; also returns the largest chunk seen. */
-async function readLayer(layer: LayerBlob, options?: LayerOpenOptions): Promise<{ bytes: Buffer; largest: number; chunks: number }> {
+async function readLayer(
+  layer: LayerBlob,
+  options?: LayerOpenOptions,
+): Promise<{ bytes: Buffer; largest: number; chunks: number }> {
   const parts: Buffer[] = [];
   let largest = 0;
   for await (const c of layer.open(options)) {
@@ -40,21 +66,32 @@ async function readLayer(layer: LayerBlob, options?: LayerOpenOptions): Promise<
   return { bytes: Buffer.concat(parts), largest, chunks: parts.length };
 }
 
-async function expectImageError(p: Promise<unknown>, code: ImageSourceErrorCode, pattern?: RegExp): Promise<ImageSourceError> {
+async function expectImageError(
+  p: Promise<unknown>,
+  code: ImageSourceErrorCode,
+  pattern?: RegExp,
+): Promise<ImageSourceError> {
   let error: unknown;
   try {
     await p;
   } catch (e) {
     error = e;
   }
-  assert.ok(error instanceof ImageSourceError, `expected ImageSourceError ${code}, got ${error instanceof Error ? error.stack : String(error)}`);
+  assert.ok(
+    error instanceof ImageSourceError,
+    `expected ImageSourceError ${code}, got ${error instanceof Error ? error.stack : String(error)}`,
+  );
   assert.equal(error.code, code, error.message);
   if (pattern) assert.match(error.message, pattern);
   return error;
 }
 
 /** The listing GNU tar prints for a tar stream. */
-const tarListing = (tar: Uint8Array): string[] => run('tar', ['--numeric-owner', '-tvf', '-'], { input: tar }).stdout.toString('utf8').split('\n').filter((l) => l !== '');
+const tarListing = (tar: Uint8Array): string[] =>
+  run('tar', ['--numeric-owner', '-tvf', '-'], { input: tar })
+    .stdout.toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '');
 
 function cancellation(): { token: CancellationLike; cancel: () => void } {
   const emitter = new Emitter<void>();
@@ -82,7 +119,9 @@ function putBlob(layout: string, bytes: Uint8Array): { digest: string; size: num
   return { digest, size: bytes.length };
 }
 
-function readIndex(layout: string): { manifests: Array<{ digest: string; size: number; mediaType: string; annotations?: Record<string, string> }> } {
+function readIndex(layout: string): {
+  manifests: Array<{ digest: string; size: number; mediaType: string; annotations?: Record<string, string> }>;
+} {
   return JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
 }
 
@@ -180,7 +219,10 @@ describe('OCI image sources', function () {
         assert.equal(c.user, '1000:1000');
         assert.equal(c.created, '2024-01-02T03:04:05Z');
         await checkImage(img, 'v1');
-        assert.match(describeImage(img), /^OCI layout .*, tag "v1": linux\/amd64, 3 layers \(1085408 bytes\), image sha256:293706cfdcac…, manifest sha256:/);
+        assert.match(
+          describeImage(img),
+          /^OCI layout .*, tag "v1": linux\/amd64, 3 layers \(1085408 bytes\), image sha256:293706cfdcac…, manifest sha256:/,
+        );
       } finally {
         await img.close();
       }
@@ -211,13 +253,19 @@ describe('OCI image sources', function () {
       const amd = await open({ kind: 'oci-layout', path: FIX('layout'), reference: 'multi' });
       assert.equal(amd.manifestDigest, expected.images.v1.manifestDigest);
       assert.deepEqual(amd.platform, { architecture: 'amd64', os: 'linux' });
-      assert.equal(amd.platformNote, `picked linux/amd64 (${expected.images.v1.manifestDigest.slice(0, 19)}…) from 3 manifests`);
+      assert.equal(
+        amd.platformNote,
+        `picked linux/amd64 (${expected.images.v1.manifestDigest.slice(0, 19)}…) from 3 manifests`,
+      );
       assert.deepEqual(amd.repoTags, ['multi']);
       await amd.close();
       const arm = await open({ kind: 'oci-layout', path: FIX('layout'), reference: 'multi' }, { arch: 'aarch64' });
       assert.equal(arm.manifestDigest, expected.images['v1-arm64'].manifestDigest);
       assert.deepEqual(arm.platform, { architecture: 'arm64', os: 'linux', variant: 'v8' });
-      assert.equal(arm.platformNote, `picked linux/arm64/v8 (${expected.images['v1-arm64'].manifestDigest.slice(0, 19)}…) from 3 manifests`);
+      assert.equal(
+        arm.platformNote,
+        `picked linux/arm64/v8 (${expected.images['v1-arm64'].manifestDigest.slice(0, 19)}…) from 3 manifests`,
+      );
       assert.equal(arm.config.architecture, 'arm64');
       await checkImage(arm, 'v1-arm64');
       assert.match(describeImage(arm), /linux\/arm64\/v8, 3 layers .*; picked linux\/arm64\/v8/);
@@ -225,19 +273,34 @@ describe('OCI image sources', function () {
     });
 
     it('checks the config against the requested architecture', async () => {
-      await expectImageError(open({ kind: 'oci-layout', path: FIX('layout'), reference: 'v1' }, { arch: 'aarch64' }), 'no-matching-platform', /is an image for linux\/amd64, not linux\/arm64/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: FIX('layout'), reference: 'v1' }, { arch: 'aarch64' }),
+        'no-matching-platform',
+        /is an image for linux\/amd64, not linux\/arm64/,
+      );
     });
 
     it('lists the tags when none or an unknown one is given', async () => {
-      await expectImageError(open({ kind: 'oci-layout', path: FIX('layout') }), 'no-such-tag', /holds 4 images and no tag was given; it has "v1", "entry-only", "v1-zstd", "multi"/);
-      await expectImageError(open({ kind: 'oci-layout', path: FIX('layout'), reference: 'v9' }), 'no-such-tag', /no image tagged "v9"; it has "v1", "entry-only", "v1-zstd", "multi"/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: FIX('layout') }),
+        'no-such-tag',
+        /holds 4 images and no tag was given; it has "v1", "entry-only", "v1-zstd", "multi"/,
+      );
+      await expectImageError(
+        open({ kind: 'oci-layout', path: FIX('layout'), reference: 'v9' }),
+        'no-such-tag',
+        /no image tagged "v9"; it has "v1", "entry-only", "v1-zstd", "multi"/,
+      );
     });
 
     it('takes the only image when no tag is given, and matches io.containerd.image.name', async () => {
       const dir = layoutCopy();
       const index = readIndex(dir);
-      index.manifests = index.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] === 'v1-zstd');
-      (index.manifests[0] as { annotations: Record<string, string> }).annotations['io.containerd.image.name'] = 'docker.io/library/fixture:v1';
+      index.manifests = index.manifests.filter(
+        (d) => d.annotations?.['org.opencontainers.image.ref.name'] === 'v1-zstd',
+      );
+      (index.manifests[0] as { annotations: Record<string, string> }).annotations['io.containerd.image.name'] =
+        'docker.io/library/fixture:v1';
       writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
       const img = await open({ kind: 'oci-layout', path: dir });
       assert.equal(img.reference, 'v1-zstd');
@@ -284,7 +347,10 @@ describe('OCI image sources', function () {
       assert.equal(img.configDigest, expected.images.v1.configDigest);
       assert.deepEqual(img.config.raw, expected.images.v1.config);
       assert.deepEqual(img.platform, { architecture: 'amd64', os: 'linux' });
-      assert.equal(img.description, `docker save archive ${FIX('docker-save.tar')}, image "example.com/nitro/fixture:v1"`);
+      assert.equal(
+        img.description,
+        `docker save archive ${FIX('docker-save.tar')}, image "example.com/nitro/fixture:v1"`,
+      );
       const manifestJson = run('tar', ['-xOf', FIX('docker-save.tar'), 'manifest.json']).stdout;
       assert.equal(img.manifestDigest, sha256(manifestJson));
       for (const [i, layer] of img.layers.entries()) {
@@ -295,15 +361,27 @@ describe('OCI image sources', function () {
         const { bytes } = await readLayer(layer);
         assert.equal(sha256(bytes), w.diffId);
         // The member as GNU tar extracts it.
-        const member = run('tar', ['-xOf', FIX('docker-save.tar'), expected.dockerArchive.manifest[0].Layers[i]]).stdout;
+        const member = run('tar', [
+          '-xOf',
+          FIX('docker-save.tar'),
+          expected.dockerArchive.manifest[0].Layers[i],
+        ]).stdout;
         assert.ok(bytes.equals(member));
         assert.deepEqual(tarListing(bytes), w.files);
       }
       await img.close();
-      const named = await open({ kind: 'archive', path: FIX('docker-save.tar'), reference: 'example.com/nitro/fixture:v1' });
+      const named = await open({
+        kind: 'archive',
+        path: FIX('docker-save.tar'),
+        reference: 'example.com/nitro/fixture:v1',
+      });
       assert.equal(named.configDigest, expected.images.v1.configDigest);
       await named.close();
-      await expectImageError(open({ kind: 'archive', path: FIX('docker-save.tar'), reference: 'example.com/nitro/fixture:v2' }), 'no-such-tag', /has "example.com\/nitro\/fixture:v1"/);
+      await expectImageError(
+        open({ kind: 'archive', path: FIX('docker-save.tar'), reference: 'example.com/nitro/fixture:v2' }),
+        'no-such-tag',
+        /has "example.com\/nitro\/fixture:v1"/,
+      );
     });
 
     it('opens the OCI archive skopeo wrote, in place', async () => {
@@ -321,12 +399,21 @@ describe('OCI image sources', function () {
       mkdirSync(dir);
       run('tar', ['-xf', FIX('oci-archive.tar'), '-C', dir]);
       const img = expected.images.v1;
-      const manifest = [{ Config: `blobs/sha256/${hexOf(img.configDigest)}`, RepoTags: ['example.com/nitro/fixture:v1'], Layers: img.layers.map((l: ExpectedLayer) => `blobs/sha256/${hexOf(l.digest)}`) }];
+      const manifest = [
+        {
+          Config: `blobs/sha256/${hexOf(img.configDigest)}`,
+          RepoTags: ['example.com/nitro/fixture:v1'],
+          Layers: img.layers.map((l: ExpectedLayer) => `blobs/sha256/${hexOf(l.digest)}`),
+        },
+      ];
       writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
       const index = readIndex(dir);
-      (index.manifests[0] as { annotations: Record<string, string> }).annotations['io.containerd.image.name'] = 'example.com/nitro/fixture:v1';
+      (index.manifests[0] as { annotations: Record<string, string> }).annotations['io.containerd.image.name'] =
+        'example.com/nitro/fixture:v1';
       writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-      const members = options.withIndex ? ['blobs', 'index.json', 'manifest.json', 'oci-layout'] : ['blobs', 'manifest.json'];
+      const members = options.withIndex
+        ? ['blobs', 'index.json', 'manifest.json', 'oci-layout']
+        : ['blobs', 'manifest.json'];
       const out = path.join(tmp.dir, `d25-${n}.tar`);
       run('tar', ['-C', dir, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-cf', out, ...members]);
       return out;
@@ -373,14 +460,26 @@ describe('OCI image sources', function () {
         ['gzip', 'zstd', 'none'],
       );
       assert.equal(img.layers[0]?.digest, sha256(readFileSync(path.join(dir, renamed[0] as string))));
-      for (const [i, layer] of img.layers.entries()) assert.equal(sha256((await readLayer(layer)).bytes), expected.images.v1.layers[i].diffId);
+      for (const [i, layer] of img.layers.entries())
+        assert.equal(sha256((await readLayer(layer)).bytes), expected.images.v1.layers[i].diffId);
       await img.close();
     });
 
     it('rejects member names that leave the archive', async () => {
       const file = path.join(tmp.dir, 'evil.tar');
-      writeFileSync(file, Buffer.concat([tarEntry({ name: 'oci-layout' }, Buffer.from('{"imageLayoutVersion":"1.0.0"}')), tarEntry({ name: '../../etc/passwd' }, Buffer.from('x')), END]));
-      await expectImageError(open({ kind: 'archive', path: file }), 'unknown-format', /evil\.tar is not a usable tar archive: the name "..\/..\/etc\/passwd" has a ".." that leaves the root.*rule: unsafe-path/);
+      writeFileSync(
+        file,
+        Buffer.concat([
+          tarEntry({ name: 'oci-layout' }, Buffer.from('{"imageLayoutVersion":"1.0.0"}')),
+          tarEntry({ name: '../../etc/passwd' }, Buffer.from('x')),
+          END,
+        ]),
+      );
+      await expectImageError(
+        open({ kind: 'archive', path: file }),
+        'unknown-format',
+        /evil\.tar is not a usable tar archive: the name "..\/..\/etc\/passwd" has a ".." that leaves the root.*rule: unsafe-path/,
+      );
       const abs = path.join(tmp.dir, 'abs.tar');
       writeFileSync(abs, Buffer.concat([tarEntry({ name: '/manifest.json' }, Buffer.from('[]')), END]));
       await expectImageError(open({ kind: 'archive', path: abs }), 'unknown-format', /is absolute/);
@@ -388,31 +487,79 @@ describe('OCI image sources', function () {
 
     it('rejects manifest.json naming members outside the archive, and duplicate members', async () => {
       const file = path.join(tmp.dir, 'evil-manifest.tar');
-      writeFileSync(file, Buffer.concat([tarEntry({ name: 'manifest.json' }, Buffer.from(JSON.stringify([{ Config: '../config.json', RepoTags: [], Layers: [] }]))), END]));
-      await expectImageError(open({ kind: 'archive', path: file }), 'bad-json', /Config "..\/config.json" is not a safe member name/);
+      writeFileSync(
+        file,
+        Buffer.concat([
+          tarEntry(
+            { name: 'manifest.json' },
+            Buffer.from(JSON.stringify([{ Config: '../config.json', RepoTags: [], Layers: [] }])),
+          ),
+          END,
+        ]),
+      );
+      await expectImageError(
+        open({ kind: 'archive', path: file }),
+        'bad-json',
+        /Config "..\/config.json" is not a safe member name/,
+      );
       const dup = path.join(tmp.dir, 'dup.tar');
-      writeFileSync(dup, Buffer.concat([tarEntry({ name: 'manifest.json' }, Buffer.from('[]')), tarEntry({ name: './manifest.json' }, Buffer.from('[]')), END]));
+      writeFileSync(
+        dup,
+        Buffer.concat([
+          tarEntry({ name: 'manifest.json' }, Buffer.from('[]')),
+          tarEntry({ name: './manifest.json' }, Buffer.from('[]')),
+          END,
+        ]),
+      );
       await expectImageError(open({ kind: 'archive', path: dup }), 'unknown-format', /"manifest.json" appears twice/);
     });
 
     it('says what is wrong with other files', async () => {
       const gz = path.join(tmp.dir, 'save.tar.gz');
       writeFileSync(gz, gzipSync(readFileSync(FIX('oci-archive.tar')).subarray(0, 100000)));
-      await expectImageError(open({ kind: 'archive', path: gz }), 'unknown-format', /is gzip-compressed; decompress it first/);
+      await expectImageError(
+        open({ kind: 'archive', path: gz }),
+        'unknown-format',
+        /is gzip-compressed; decompress it first/,
+      );
       const junk = path.join(tmp.dir, 'junk.tar');
       writeFileSync(junk, Buffer.alloc(2048, 0x41));
       await expectImageError(open({ kind: 'archive', path: junk }), 'unknown-format', /is not a usable tar archive/);
       const plain = path.join(tmp.dir, 'plain.tar');
       writeFileSync(plain, Buffer.concat([tarEntry({ name: 'hello.txt' }, Buffer.from('hi')), END]));
-      await expectImageError(open({ kind: 'archive', path: plain }), 'unknown-format', /neither an OCI archive .* nor a docker save archive/);
+      await expectImageError(
+        open({ kind: 'archive', path: plain }),
+        'unknown-format',
+        /neither an OCI archive .* nor a docker save archive/,
+      );
       const cut = path.join(tmp.dir, 'cut.tar');
       writeFileSync(cut, readFileSync(FIX('oci-archive.tar')).subarray(0, 700000));
       await expectImageError(open({ kind: 'archive', path: cut }), 'unknown-format', /rule: truncated/);
-      await expectImageError(open({ kind: 'archive', path: path.join(tmp.dir, 'nope.tar') }), 'not-found', /does not exist \(--image-archive\)/);
-      await expectImageError(open({ kind: 'archive', path: FIX('layout') }), 'unknown-format', /is a directory, not an image archive; open OCI layouts with --oci-layout/);
-      await expectImageError(open({ kind: 'oci-layout', path: FIX('oci-archive.tar') }), 'unknown-format', /is a file, not an OCI layout directory; open archives with --image-archive/);
-      await expectImageError(open({ kind: 'oci-layout', path: path.join(tmp.dir, 'nope') }), 'not-found', /does not exist \(--oci-layout\)/);
-      await expectImageError(open({ kind: 'oci-layout', path: tmp.dir }), 'unknown-format', /is not an OCI image layout: it has no oci-layout file/);
+      await expectImageError(
+        open({ kind: 'archive', path: path.join(tmp.dir, 'nope.tar') }),
+        'not-found',
+        /does not exist \(--image-archive\)/,
+      );
+      await expectImageError(
+        open({ kind: 'archive', path: FIX('layout') }),
+        'unknown-format',
+        /is a directory, not an image archive; open OCI layouts with --oci-layout/,
+      );
+      await expectImageError(
+        open({ kind: 'oci-layout', path: FIX('oci-archive.tar') }),
+        'unknown-format',
+        /is a file, not an OCI layout directory; open archives with --image-archive/,
+      );
+      await expectImageError(
+        open({ kind: 'oci-layout', path: path.join(tmp.dir, 'nope') }),
+        'not-found',
+        /does not exist \(--oci-layout\)/,
+      );
+      await expectImageError(
+        open({ kind: 'oci-layout', path: tmp.dir }),
+        'unknown-format',
+        /is not an OCI image layout: it has no oci-layout file/,
+      );
     });
   });
 
@@ -425,7 +572,11 @@ describe('OCI image sources', function () {
       bytes[500000] = (bytes[500000] as number) ^ 0x01;
       writeFileSync(file, bytes);
       const img = await open({ kind: 'oci-layout', path: dir, reference: 'v1' });
-      const e = await expectImageError(readLayer(img.layers[0] as LayerBlob), 'digest-mismatch', /layer 0 does not match its digest/);
+      const e = await expectImageError(
+        readLayer(img.layers[0] as LayerBlob),
+        'digest-mismatch',
+        /layer 0 does not match its digest/,
+      );
       assert.ok(e.message.includes(`expected ${w.digest}, got ${sha256(bytes)}`), e.message);
       // The other layers are fine.
       assert.equal(sha256((await readLayer(img.layers[1] as LayerBlob)).bytes), expected.images.v1.layers[1].diffId);
@@ -440,7 +591,11 @@ describe('OCI image sources', function () {
       bytes[400000] = (bytes[400000] as number) ^ 0x80;
       writeFileSync(file, bytes);
       const img = await open({ kind: 'oci-layout', path: dir, reference: 'v1-zstd' });
-      await expectImageError(readLayer(img.layers[0] as LayerBlob), 'digest-mismatch', new RegExp(`layer 0 .*expected ${w.digest}, got ${sha256(bytes)}`));
+      await expectImageError(
+        readLayer(img.layers[0] as LayerBlob),
+        'digest-mismatch',
+        new RegExp(`layer 0 .*expected ${w.digest}, got ${sha256(bytes)}`),
+      );
       await img.close();
     });
 
@@ -453,7 +608,13 @@ describe('OCI image sources', function () {
       bytes[at] = (bytes[at] as number) ^ 0x01;
       writeFileSync(file, bytes);
       const img = await open({ kind: 'archive', path: file });
-      await expectImageError(readLayer(img.layers[0] as LayerBlob), 'digest-mismatch', new RegExp(`layer 0 uncompressed does not match the config's diff_id: expected ${expected.images.v1.layers[0].diffId}`));
+      await expectImageError(
+        readLayer(img.layers[0] as LayerBlob),
+        'digest-mismatch',
+        new RegExp(
+          `layer 0 uncompressed does not match the config's diff_id: expected ${expected.images.v1.layers[0].diffId}`,
+        ),
+      );
       await img.close();
     });
 
@@ -461,7 +622,11 @@ describe('OCI image sources', function () {
       const dir = layoutCopy();
       const w: ExpectedLayer = expected.images.v1.layers[0];
       truncateSync(layerBlobPath(dir, w.digest), 1000);
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'size-mismatch', new RegExp(`layer 0 \\(${w.digest}\\) is 1000 bytes; the manifest says ${w.size}`));
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'size-mismatch',
+        new RegExp(`layer 0 \\(${w.digest}\\) is 1000 bytes; the manifest says ${w.size}`),
+      );
     });
 
     it('truncated layer named consistently by its manifest → bad-compression (gzip and zstd)', async () => {
@@ -469,12 +634,20 @@ describe('OCI image sources', function () {
       const gz = readFileSync(layerBlobPath(dir, expected.images.v1.layers[0].digest)).subarray(0, 300000);
       replaceLayer(dir, 'v1', 0, gz);
       const img = await open({ kind: 'oci-layout', path: dir, reference: 'v1' });
-      await expectImageError(readLayer(img.layers[0] as LayerBlob), 'bad-compression', /layer 0 .* is not valid gzip data: gzip: unexpected end of file/);
+      await expectImageError(
+        readLayer(img.layers[0] as LayerBlob),
+        'bad-compression',
+        /layer 0 .* is not valid gzip data: gzip: unexpected end of file/,
+      );
       await img.close();
       const zs = readFileSync(layerBlobPath(dir, expected.images['v1-zstd'].layers[0].digest)).subarray(0, 300000);
       replaceLayer(dir, 'v1-zstd', 0, zs);
       const zimg = await open({ kind: 'oci-layout', path: dir, reference: 'v1-zstd' });
-      await expectImageError(readLayer(zimg.layers[0] as LayerBlob), 'bad-compression', /is not valid zstd data: zstd: the data ends inside a frame/);
+      await expectImageError(
+        readLayer(zimg.layers[0] as LayerBlob),
+        'bad-compression',
+        /is not valid zstd data: zstd: the data ends inside a frame/,
+      );
       await zimg.close();
     });
 
@@ -485,10 +658,22 @@ describe('OCI image sources', function () {
       await expectImageError(readLayer(img.layers[2] as LayerBlob), 'bad-compression', /gzip: incorrect header check/);
       await img.close();
       const cases: Array<[string, Buffer, RegExp]> = [
-        ['a 2 TiB window', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00]), /window is 2199023255552 bytes; at most 134217728/],
-        ['a dictionary', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x50, 0x07, 0x01, 0x00, 0x00]), /needs dictionary 7/],
+        [
+          'a 2 TiB window',
+          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00]),
+          /window is 2199023255552 bytes; at most 134217728/,
+        ],
+        [
+          'a dictionary',
+          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x50, 0x07, 0x01, 0x00, 0x00]),
+          /needs dictionary 7/,
+        ],
         ['a reserved bit', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x08, 0x50, 0x01, 0x00, 0x00]), /reserved bit/],
-        ['a reserved block type', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50, 0x07, 0x00, 0x00]), /reserved block type/],
+        [
+          'a reserved block type',
+          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50, 0x07, 0x00, 0x00]),
+          /reserved block type/,
+        ],
         ['not zstd', Buffer.from('hello world, not zstd'), /not a zstd frame/],
         ['empty', Buffer.alloc(0), /is empty/],
       ];
@@ -513,7 +698,12 @@ describe('OCI image sources', function () {
       assert.equal(sha256((await readLayer(img.layers[0] as LayerBlob)).bytes), w.diffId);
       await img.close();
       const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('skip!')]);
-      const zs = Buffer.concat([run('zstd', ['-qc', '-3'], { input: parts[0] }).stdout, skippable, run('zstd', ['-qc', '--no-check'], { input: parts[1] }).stdout, run('zstd', ['-qc', '-19'], { input: parts[2] }).stdout]);
+      const zs = Buffer.concat([
+        run('zstd', ['-qc', '-3'], { input: parts[0] }).stdout,
+        skippable,
+        run('zstd', ['-qc', '--no-check'], { input: parts[1] }).stdout,
+        run('zstd', ['-qc', '-19'], { input: parts[2] }).stdout,
+      ]);
       replaceLayer(dir, 'v1-zstd', 0, zs);
       const z = await open({ kind: 'oci-layout', path: dir, reference: 'v1-zstd' });
       const { bytes, largest } = await readLayer(z.layers[0] as LayerBlob);
@@ -572,7 +762,11 @@ describe('OCI image sources', function () {
     it('missing layer blob → missing-blob', async () => {
       const dir = layoutCopy();
       rmSync(layerBlobPath(dir, expected.images.v1.layers[1].digest));
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'missing-blob', new RegExp(`layer 1 \\(${expected.images.v1.layers[1].digest}\\) is not in the source`));
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'missing-blob',
+        new RegExp(`layer 1 \\(${expected.images.v1.layers[1].digest}\\) is not in the source`),
+      );
     });
 
     it('manifest naming an absent config → missing-blob', async () => {
@@ -581,7 +775,11 @@ describe('OCI image sources', function () {
       rewriteManifest(dir, 'v1', (m) => {
         m.config.digest = absent;
       });
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'missing-blob', new RegExp(`config sha256:eeeeeeeeeeee… \\(${absent}\\) is not in the source`));
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'missing-blob',
+        new RegExp(`config sha256:eeeeeeeeeeee… \\(${absent}\\) is not in the source`),
+      );
     });
 
     it('a manifest blob that does not match its digest → digest-mismatch', async () => {
@@ -589,7 +787,11 @@ describe('OCI image sources', function () {
       const file = layerBlobPath(dir, expected.images.v1.manifestDigest);
       const text = readFileSync(file, 'utf8');
       writeFileSync(file, text.replace('"schemaVersion":2', '"schemaVersion":3'));
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'digest-mismatch', new RegExp(`manifest sha256:.* does not match its digest: expected ${expected.images.v1.manifestDigest}`));
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'digest-mismatch',
+        new RegExp(`manifest sha256:.* does not match its digest: expected ${expected.images.v1.manifestDigest}`),
+      );
     });
 
     it('index.json with a path-like digest → bad-digest, nothing read outside', async () => {
@@ -597,7 +799,11 @@ describe('OCI image sources', function () {
       const index = readIndex(dir);
       (index.manifests[0] as { digest: string }).digest = 'sha256:../../../../etc/passwd';
       writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'bad-digest', /"sha256:..\/..\/..\/..\/etc\/passwd" is not "sha256:" followed by 64/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'bad-digest',
+        /"sha256:..\/..\/..\/..\/etc\/passwd" is not "sha256:" followed by 64/,
+      );
     });
 
     it('a blob that is a symlink out of the layout → missing-blob', async () => {
@@ -607,7 +813,11 @@ describe('OCI image sources', function () {
       cpSync(cfg, outside);
       rmSync(cfg);
       symlinkSync(outside, cfg);
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'missing-blob', /is a symlink that leads outside the layout/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'missing-blob',
+        /is a symlink that leads outside the layout/,
+      );
     });
 
     it('an unknown layer media type → unsupported-media-type; a huge manifest size → bad-json before reading', async () => {
@@ -615,11 +825,19 @@ describe('OCI image sources', function () {
       rewriteManifest(dir, 'v1', (m) => {
         m.layers[1].mediaType = 'application/vnd.oci.image.layer.v1.tar+lz4';
       });
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'unsupported-media-type', /layers\[1\]: the layer media type "application\/vnd.oci.image.layer.v1.tar\+lz4"/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'unsupported-media-type',
+        /layers\[1\]: the layer media type "application\/vnd.oci.image.layer.v1.tar\+lz4"/,
+      );
       const index = readIndex(dir);
       (index.manifests[1] as { size: number }).size = 5 * 1024 * 1024;
       writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'entry-only' }), 'bad-json', /5242880 bytes is larger than the 4194304 bytes accepted/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'entry-only' }),
+        'bad-json',
+        /5242880 bytes is larger than the 4194304 bytes accepted/,
+      );
     });
 
     it('a config whose diff_ids do not match the layers → bad-json', async () => {
@@ -627,16 +845,28 @@ describe('OCI image sources', function () {
       rewriteManifest(dir, 'v1', (m) => {
         m.layers.pop();
       });
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'bad-json', /the config lists 3 diff_ids for 2 layers/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'bad-json',
+        /the config lists 3 diff_ids for 2 layers/,
+      );
     });
 
     it('a bad oci-layout file or index.json', async () => {
       const dir = layoutCopy();
       writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'unknown-format', /imageLayoutVersion "2.0.0"; version 1.x.y is supported/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'unknown-format',
+        /imageLayoutVersion "2.0.0"; version 1.x.y is supported/,
+      );
       writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
       writeFileSync(path.join(dir, 'index.json'), '{"schemaVersion":2,"manifests":"x"}');
-      await expectImageError(open({ kind: 'oci-layout', path: dir, reference: 'v1' }), 'bad-json', /index\.json: manifests must be an array/);
+      await expectImageError(
+        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+        'bad-json',
+        /index\.json: manifests must be an array/,
+      );
     });
   });
 
@@ -665,9 +895,15 @@ describe('OCI image sources', function () {
 
     it('opens what `docker save` wrote and removes it on close', async () => {
       const argsFile = path.join(tmp.dir, 'args.txt');
-      const docker = fakeDocker('docker-ok', `printf '%s\\n' "$@" > '${argsFile}'\n[ "$1" = save ] && [ "$2" = -o ] || exit 2\ncp '${FIX('docker-save.tar')}' "$3"`);
+      const docker = fakeDocker(
+        'docker-ok',
+        `printf '%s\\n' "$@" > '${argsFile}'\n[ "$1" = save ] && [ "$2" = -o ] || exit 2\ncp '${FIX('docker-save.tar')}' "$3"`,
+      );
       const lines: string[] = [];
-      const img = await open({ kind: 'docker', uri: 'example.com/nitro/fixture:v1' }, { dockerCommand: docker, log: (l) => lines.push(l) });
+      const img = await open(
+        { kind: 'docker', uri: 'example.com/nitro/fixture:v1' },
+        { dockerCommand: docker, log: (l) => lines.push(l) },
+      );
       const args = readFileSync(argsFile, 'utf8').trim().split('\n');
       assert.equal(args.length, 4);
       assert.deepEqual([args[0], args[1], args[3]], ['save', '-o', 'example.com/nitro/fixture:v1']);
@@ -687,21 +923,39 @@ describe('OCI image sources', function () {
 
     it('passes a tagless uri with :latest', async () => {
       const argsFile = path.join(tmp.dir, 'args2.txt');
-      const docker = fakeDocker('docker-args', `printf '%s\\n' "$@" > '${argsFile}'\necho 'Error response from daemon: reference does not exist' >&2\nexit 1`);
-      await expectImageError(open({ kind: 'docker', uri: 'fixture' }, { dockerCommand: docker }), 'docker-failed', /save fixture:latest failed \(exit code 1\): Error response from daemon: reference does not exist$/);
+      const docker = fakeDocker(
+        'docker-args',
+        `printf '%s\\n' "$@" > '${argsFile}'\necho 'Error response from daemon: reference does not exist' >&2\nexit 1`,
+      );
+      await expectImageError(
+        open({ kind: 'docker', uri: 'fixture' }, { dockerCommand: docker }),
+        'docker-failed',
+        /save fixture:latest failed \(exit code 1\): Error response from daemon: reference does not exist$/,
+      );
       assert.equal(readFileSync(argsFile, 'utf8').trim().split('\n')[3], 'fixture:latest');
       assert.deepEqual(exports(), []);
     });
 
     it('a failing docker save → docker-failed with its stderr (trimmed, bounded), partial export removed', async () => {
-      const docker = fakeDocker('docker-fail', `echo partial > "$3"\ni=0; while [ $i -lt 3000 ]; do echo "noise line $i" >&2; i=$((i+1)); done\necho '  Cannot connect to the Docker daemon at unix:///var/run/docker.sock.  ' >&2\nexit 1`);
-      const e = await expectImageError(open({ kind: 'docker', uri: 'busybox' }, { dockerCommand: docker }), 'docker-failed', /Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\.$/);
+      const docker = fakeDocker(
+        'docker-fail',
+        `echo partial > "$3"\ni=0; while [ $i -lt 3000 ]; do echo "noise line $i" >&2; i=$((i+1)); done\necho '  Cannot connect to the Docker daemon at unix:///var/run/docker.sock.  ' >&2\nexit 1`,
+      );
+      const e = await expectImageError(
+        open({ kind: 'docker', uri: 'busybox' }, { dockerCommand: docker }),
+        'docker-failed',
+        /Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\.$/,
+      );
       assert.ok(e.message.length < 2300, `message length ${e.message.length}`);
       assert.deepEqual(exports(), []);
     });
 
     it('missing docker → docker-failed suggesting --oci-layout / --image-archive', async () => {
-      await expectImageError(open({ kind: 'docker', uri: 'busybox' }, { dockerCommand: path.join(bin, 'no-such-docker') }), 'docker-failed', /docker is not installed .*--oci-layout <dir> or --image-archive <file\.tar>/);
+      await expectImageError(
+        open({ kind: 'docker', uri: 'busybox' }, { dockerCommand: path.join(bin, 'no-such-docker') }),
+        'docker-failed',
+        /docker is not installed .*--oci-layout <dir> or --image-archive <file\.tar>/,
+      );
     });
 
     it('cancellation kills docker save and removes the export', async () => {
@@ -721,7 +975,11 @@ describe('OCI image sources', function () {
     });
 
     it('refuses references that would be options', async () => {
-      await expectImageError(open({ kind: 'docker', uri: '--output=/etc/x' }), 'docker-failed', /is not an image reference/);
+      await expectImageError(
+        open({ kind: 'docker', uri: '--output=/etc/x' }),
+        'docker-failed',
+        /is not an image reference/,
+      );
       await expectImageError(open({ kind: 'docker', uri: 'a b' }), 'docker-failed', /is not an image reference/);
     });
   });
