@@ -1,4 +1,5 @@
-// npm test [-- TIER...]: builds, type-checks and runs every test tier (or only the named ones):
+// npm test [-- TIER...]: builds, type-checks, lints (Prettier and ESLint) and runs every test tier
+// (or only the named ones, without the type check and lint):
 //   unit    engine, CLI and extension-logic tests, mocha in Node
 //   vscode  mocha inside a real VS Code extension host (code-server + headless Chromium)
 //   ui      the packaged .vsix and `npm start` in a real workbench, clicked through, screenshots
@@ -60,6 +61,8 @@ if (build.code !== 0) {
 if (asked.length === 0) {
   const typecheck = await run('typecheck', ['scripts/typecheck.mjs']);
   if (typecheck.code !== 0) failedSteps++;
+  const lint = await run('lint (Prettier, ESLint)', ['scripts/lint.mjs']);
+  if (lint.code !== 0) failedSteps++;
 }
 
 const commands = {
@@ -101,7 +104,7 @@ for (const s of summary) {
 }
 if (failedSteps > 0)
   console.log(
-    `  ${failedSteps} step(s) failed without a test failure count (build, typecheck or a tier that did not report)`,
+    `  ${failedSteps} step(s) failed without a test failure count (build, typecheck, lint or a tier that did not report)`,
   );
 console.log(`npm test: ${passed} passed, ${failed + failedSteps} failed`);
 process.exit(failed + failedSteps > 0 ? 1 : 0);
