@@ -14,7 +14,8 @@
 // loop must come back valid, or the benchmark fails.
 //   BENCH_ROUNDS (default 7; the modes alternate; the best round of each mode is the headline figure,
 //   as other work on the machine only ever slows a round down, and like the larger of the two openssl
-//   runs; medians and round-by-round ratios are reported too), BENCH_SECONDS (CPU seconds per mode and round, default 1)
+//   runs; medians and round-by-round ratios are reported too),
+//   BENCH_SECONDS (CPU seconds per mode and round, default 1)
 //   BENCH_ATT_ONLY=cold|warm|peer runs that loop alone for BENCH_SECONDS (for `node --cpu-prof`)
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
@@ -238,7 +239,10 @@ function cryptoFloor(prepared: Prepared[], duration: number, links: 4 | 5): numb
   }).docsPerSec;
 }
 
-/** One-shot crypto.verify of one P-384 signature with a ready KeyObject, per CPU second (node's per-call cost, to set against openssl speed). */
+/**
+ * One-shot crypto.verify of one P-384 signature with a ready KeyObject,
+ * per CPU second (node's per-call cost, to set against openssl speed).
+ */
 function nodeOneShotVerifyPerSec(prepared: Prepared[], duration: number): number {
   const p = prepared[0] as Prepared;
   const c0 = cpuSeconds();
@@ -318,7 +322,8 @@ if (only) {
       verificationsAllValid: true,
       documentsVerified: verified,
       rateUnit:
-        'documents (or verifications) per CPU second of this process, best round; openssl speed: verify/s per CPU user second, the larger of two runs',
+        'documents (or verifications) per CPU second of this process, best round; ' +
+        'openssl speed: verify/s per CPU user second, the larger of two runs',
       coldDocsPerSec: round(coldDocs),
       warmDocsPerSec: round(warmDocs),
       peerDocsPerSec: round(peerDocs),

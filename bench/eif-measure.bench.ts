@@ -89,7 +89,8 @@ bench('eif-measure', async () => {
     const hook = path.join(dir, 'rss-hook.js');
     writeFileSync(
       hook,
-      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, ` +
+        `String(process.resourceUsage().maxRSS)));`,
     );
     const describe = () => timed(process.execPath, ['--require', hook, cli, 'describe-eif', '--eif-path', eif]);
     const sha = () => timed('sha384sum', [eif]);

@@ -282,51 +282,66 @@ describe('(unit) nitro-dev build-enclave', function () {
     }
   });
 
-  it("the next build removes the folder of a build that was killed (SIGKILL), and keeps a running build's folder", async function () {
-    if (process.platform === 'win32') this.skip(); // no SIGKILL, no process groups
-    const tmp = path.join(dir, 'tmp');
-    const bin = path.join(dir, 'bin');
-    mkdirSync(tmp);
-    mkdirSync(bin);
-    // A docker CLI that never finishes its export: a build using it stays at work until stopped.
-    writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
-    const env = { PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp };
-    const start = (out: string) => {
-      // Its own process group, so that the killed build's `docker` goes with it.
-      const child = spawn(
-        process.execPath,
-        [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', path.join(dir, out), '--blobs', blobs],
-        { env, detached: true },
+  it(
+    'the next build removes the folder of a build that was ' + "killed (SIGKILL), and keeps a running build's folder",
+    async function () {
+      if (process.platform === 'win32') this.skip(); // no SIGKILL, no process groups
+      const tmp = path.join(dir, 'tmp');
+      const bin = path.join(dir, 'bin');
+      mkdirSync(tmp);
+      mkdirSync(bin);
+      // A docker CLI that never finishes its export: a build using it stays at work until stopped.
+      writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+      const env = { PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp };
+      const start = (out: string) => {
+        // Its own process group, so that the killed build's `docker` goes with it.
+        const child = spawn(
+          process.execPath,
+          [cli, 'build-enclave', '--docker-uri', 'hello:v1', '--output-file', path.join(dir, out), '--blobs', blobs],
+          { env, detached: true },
+        );
+        let stderr = '';
+        child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+        return { child, closed, stderr: () => stderr };
+      };
+      const live = start('live.eif');
+      assert.ok(await until(live.child, () => live.stderr().includes('running docker save')), live.stderr());
+      const [liveFolder] = readdirSync(tmp);
+      const killed = start('killed.eif');
+      assert.ok(await until(killed.child, () => killed.stderr().includes('running docker save')), killed.stderr());
+      const killedFolder = readdirSync(tmp).find((f) => f !== liveFolder);
+      assert.ok(liveFolder && killedFolder, 'each build made its folder');
+      process.kill(-(killed.child.pid as number), 'SIGKILL');
+      await killed.closed;
+      assert.deepEqual(readdirSync(tmp).sort(), [liveFolder, killedFolder].sort(), 'a killed build cannot clean up');
+
+      const next = run(
+        [
+          'build-enclave',
+          '--oci-layout',
+          `${layout}:v1`,
+          '--output-file',
+          path.join(dir, 'next.eif'),
+          '--blobs',
+          blobs,
+        ],
+        { TMPDIR: tmp },
       );
-      let stderr = '';
-      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-      return { child, closed, stderr: () => stderr };
-    };
-    const live = start('live.eif');
-    assert.ok(await until(live.child, () => live.stderr().includes('running docker save')), live.stderr());
-    const [liveFolder] = readdirSync(tmp);
-    const killed = start('killed.eif');
-    assert.ok(await until(killed.child, () => killed.stderr().includes('running docker save')), killed.stderr());
-    const killedFolder = readdirSync(tmp).find((f) => f !== liveFolder);
-    assert.ok(liveFolder && killedFolder, 'each build made its folder');
-    process.kill(-(killed.child.pid as number), 'SIGKILL');
-    await killed.closed;
-    assert.deepEqual(readdirSync(tmp).sort(), [liveFolder, killedFolder].sort(), 'a killed build cannot clean up');
+      assert.equal(next.status, 0, next.stderr);
+      assert.match(
+        next.stderr,
+        new RegExp(`Removed .*${killedFolder}, left by a build that was stopped before it could clean up`),
+      );
+      assert.deepEqual(
+        readdirSync(tmp),
+        [liveFolder],
+        "the killed build's folder is removed, the running build's kept",
+      );
 
-    const next = run(
-      ['build-enclave', '--oci-layout', `${layout}:v1`, '--output-file', path.join(dir, 'next.eif'), '--blobs', blobs],
-      { TMPDIR: tmp },
-    );
-    assert.equal(next.status, 0, next.stderr);
-    assert.match(
-      next.stderr,
-      new RegExp(`Removed .*${killedFolder}, left by a build that was stopped before it could clean up`),
-    );
-    assert.deepEqual(readdirSync(tmp), [liveFolder], "the killed build's folder is removed, the running build's kept");
-
-    live.child.kill('SIGINT');
-    assert.equal(await live.closed, 130, live.stderr());
-    assert.deepEqual(readdirSync(tmp), []);
-  });
+      live.child.kill('SIGINT');
+      assert.equal(await live.closed, 130, live.stderr());
+      assert.deepEqual(readdirSync(tmp), []);
+    },
+  );
 });

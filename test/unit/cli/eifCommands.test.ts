@@ -149,29 +149,32 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     assert.match(both.stderr, /cannot be used with/);
   });
 
-  it('sign-eif signs an unsigned image in place: PCR0-2 unchanged, PCR8 of the certificate, nothing left behind', () => {
-    const eif = path.join(dir, 'app.eif');
-    copyFileSync(fixture('synthetic-v4-unsigned.eif'), eif);
-    const r = run(
-      'sign-eif',
-      '--eif-path',
-      eif,
-      '--signing-certificate',
-      fixture('test-cert.pem'),
-      '--private-key',
-      fixture('test-key.pem'),
-    );
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, 'Enclave Image successfully signed.\n');
-    const want = expected('synthetic-v4-signed.eif');
-    const m = JSON.parse(r.stdout).Measurements;
-    assert.deepEqual([m.PCR0, m.PCR1, m.PCR2, m.PCR8], [want.PCR0, want.PCR1, want.PCR2, want.PCR8]);
-    const d = JSON.parse(run('describe-eif', '--eif-path', eif).stdout);
-    assert.equal(d.IsSigned, true);
-    assert.equal(d.SignatureCheck, true);
-    assert.equal(d.CheckCRC, true);
-    assert.deepEqual(readdirSync(dir), ['app.eif']);
-  });
+  it(
+    'sign-eif signs an unsigned image in place: PCR0-2 unchanged, ' + 'PCR8 of the certificate, nothing left behind',
+    () => {
+      const eif = path.join(dir, 'app.eif');
+      copyFileSync(fixture('synthetic-v4-unsigned.eif'), eif);
+      const r = run(
+        'sign-eif',
+        '--eif-path',
+        eif,
+        '--signing-certificate',
+        fixture('test-cert.pem'),
+        '--private-key',
+        fixture('test-key.pem'),
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, 'Enclave Image successfully signed.\n');
+      const want = expected('synthetic-v4-signed.eif');
+      const m = JSON.parse(r.stdout).Measurements;
+      assert.deepEqual([m.PCR0, m.PCR1, m.PCR2, m.PCR8], [want.PCR0, want.PCR1, want.PCR2, want.PCR8]);
+      const d = JSON.parse(run('describe-eif', '--eif-path', eif).stdout);
+      assert.equal(d.IsSigned, true);
+      assert.equal(d.SignatureCheck, true);
+      assert.equal(d.CheckCRC, true);
+      assert.deepEqual(readdirSync(dir), ['app.eif']);
+    },
+  );
 
   it('sign-eif with a key that does not match the certificate fails with E60 and leaves the image untouched', () => {
     const eif = path.join(dir, 'app.eif');
@@ -249,7 +252,7 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     const ok = run('describe-eif', '--eif-path', fine);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).Metadata.DockerInfo.s, '['.repeat(500));
-    writeFileSync(fine, withDockerInfo(`{"s":"\\\"[","a":${'['.repeat(127)}${']'.repeat(127)}}`));
+    writeFileSync(fine, withDockerInfo(`{"s":"\\"[","a":${'['.repeat(127)}${']'.repeat(127)}}`));
     assert.equal(run('describe-eif', '--eif-path', fine).status, 35, 'level 129 is refused');
   });
 
@@ -283,21 +286,25 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
       assert.deepEqual(readdirSync(dir), ['big.bin']);
     });
 
-    it('a command that takes no cancellation ends on the first Ctrl-C too (decode-attestation waiting for standard input)', async () => {
-      // Ready when the CLI's signal handlers are installed. Node itself catches SIGINT and SIGTERM from
-      // its start, but not SIGHUP, which the CLI handles with them: bit 0 (signal 1) of SigCgt in /proc/<pid>/status.
-      const handlesSignals = (pid: number) => {
-        try {
-          const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-          return m !== null && (BigInt(`0x${m[1]}`) & 1n) !== 0n;
-        } catch {
-          return false;
-        }
-      };
-      const r = await signalWhenWorking(['decode-attestation', '--document', '-'], handlesSignals);
-      assert.equal(r.status, 130, r.stderr);
-      assert.equal(r.stdout, '');
-    });
+    it(
+      'a command that takes no cancellation ends on the first ' +
+        'Ctrl-C too (decode-attestation waiting for standard input)',
+      async () => {
+        // Ready when the CLI's signal handlers are installed. Node itself catches SIGINT and SIGTERM from
+        // its start, but not SIGHUP, which the CLI handles with them: bit 0 (signal 1) of SigCgt in /proc/<pid>/status.
+        const handlesSignals = (pid: number) => {
+          try {
+            const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+            return m !== null && (BigInt(`0x${m[1]}`) & 1n) !== 0n;
+          } catch {
+            return false;
+          }
+        };
+        const r = await signalWhenWorking(['decode-attestation', '--document', '-'], handlesSignals);
+        assert.equal(r.status, 130, r.stderr);
+        assert.equal(r.stdout, '');
+      },
+    );
 
     it('sign-eif while it writes the signed image: the .partial file is removed, the image is untouched', async () => {
       const eif = path.join(dir, 'big.eif');

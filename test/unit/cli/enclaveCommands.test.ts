@@ -298,7 +298,9 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
   });
 
   it('console: emulated boot lines and the application output in debug mode; E44 without', async () => {
-    const app = `${JSON.stringify(process.execPath)} -e "console.log('app says hi ' + process.env.NITRO_ENCLAVE_CID); console.error('to stderr'); setTimeout(() => {}, 60000)"`;
+    const app =
+      `${JSON.stringify(process.execPath)} -e "console.log('app says hi ' + process.env.NITRO_ENCLAVE_CID); ` +
+      `console.error('to stderr'); setTimeout(() => {}, 60000)"`;
     const a = ok(
       run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode', '--app', app),
     );
@@ -332,62 +334,68 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.match(log, /application exited with code 0/);
   });
 
-  it("NSM round trip: DescribePCR 0 is the image's PCR0, through the backend and through NITRO_NSM_SOCKET", async () => {
-    const script = path.join(dir, 'nsm-client.js');
-    writeFileSync(
-      script,
-      [
-        "const net = require('node:net');",
-        "const req = Buffer.from(process.argv[2], 'hex');",
-        'const s = net.createConnection(process.env.NITRO_NSM_SOCKET, () => { const h = Buffer.alloc(4); h.writeUInt32BE(req.length); s.write(Buffer.concat([h, req])); });',
-        'let buf = Buffer.alloc(0);',
-        "s.on('data', (d) => { buf = Buffer.concat([buf, d]); if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) { console.log('NSM ' + buf.subarray(4).toString('hex')); s.end(); setTimeout(() => {}, 60000); } });",
-      ].join('\n'),
-    );
-    const request = encodeRequest({ type: 'DescribePCR', index: 0 });
-    const a = ok(
-      run(
-        'run-enclave',
-        '--eif-path',
-        signed,
-        '--memory',
-        '128',
-        '--cpu-count',
-        '2',
-        '--app',
-        `${JSON.stringify(process.execPath)} ${JSON.stringify(script)} ${toHex(request)}`,
-      ),
-    );
-    const backend = new EmulatorBackend({ stateDir: dir, hostScript: cli, watch: false });
-    const [parent] = await loadParents(dir);
-    const response = decodeResponse(await backend.nsm(parent!.id, a.EnclaveID, request));
-    assert.equal(response.type, 'DescribePCR');
-    assert.equal(toHex((response as { data: Uint8Array }).data), expected.PCR0);
-    const log = path.join(dir, 'enclaves', `${a.EnclaveID}.console.log`);
-    await waitFor(() => /NSM [0-9a-f]+/.test(readFileSync(log, 'utf8')));
-    const hex = /NSM ([0-9a-f]+)/.exec(readFileSync(log, 'utf8'))?.[1] as string;
-    const viaSocket = decodeResponse(Buffer.from(hex, 'hex'));
-    assert.equal(toHex((viaSocket as { data: Uint8Array }).data), expected.PCR0);
-    // Attestation: a development document naming the enclave, with the image's PCR0 and the nonce.
-    const nonce = new Uint8Array([1, 2, 3, 4]);
-    const attested = decodeResponse(
-      await backend.nsm(
-        parent!.id,
-        a.EnclaveID,
-        encodeRequest({ type: 'Attestation', userData: null, nonce, publicKey: null }),
-      ),
-    );
-    assert.equal(attested.type, 'Attestation');
-    const doc = decodeAttestation((attested as { document: Uint8Array }).document).document;
-    assert.equal(doc?.moduleId, a.EnclaveID);
-    assert.equal(toHex(doc?.pcrs.get(0) as Uint8Array), expected.PCR0);
-    assert.deepEqual(doc?.nonce, { state: 'present', value: nonce });
-    // Debug mode reads PCR0 as zeros.
-    ok(run('terminate-enclave', '--all'));
-    const d = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
-    const zero = decodeResponse(await backend.nsm(parent!.id, d.EnclaveID, request));
-    assert.equal(toHex((zero as { data: Uint8Array }).data), '00'.repeat(48));
-  });
+  it(
+    "NSM round trip: DescribePCR 0 is the image's PCR0, " + 'through the backend and through NITRO_NSM_SOCKET',
+    async () => {
+      const script = path.join(dir, 'nsm-client.js');
+      writeFileSync(
+        script,
+        [
+          "const net = require('node:net');",
+          "const req = Buffer.from(process.argv[2], 'hex');",
+          'const s = net.createConnection(process.env.NITRO_NSM_SOCKET, () => { const h = Buffer.alloc(4); ' +
+            'h.writeUInt32BE(req.length); s.write(Buffer.concat([h, req])); });',
+          'let buf = Buffer.alloc(0);',
+          "s.on('data', (d) => { buf = Buffer.concat([buf, d]); if (buf.length >= " +
+            "4 && buf.length >= 4 + buf.readUInt32BE(0)) { console.log('NSM ' + " +
+            "buf.subarray(4).toString('hex')); s.end(); setTimeout(() => {}, 60000); } });",
+        ].join('\n'),
+      );
+      const request = encodeRequest({ type: 'DescribePCR', index: 0 });
+      const a = ok(
+        run(
+          'run-enclave',
+          '--eif-path',
+          signed,
+          '--memory',
+          '128',
+          '--cpu-count',
+          '2',
+          '--app',
+          `${JSON.stringify(process.execPath)} ${JSON.stringify(script)} ${toHex(request)}`,
+        ),
+      );
+      const backend = new EmulatorBackend({ stateDir: dir, hostScript: cli, watch: false });
+      const [parent] = await loadParents(dir);
+      const response = decodeResponse(await backend.nsm(parent!.id, a.EnclaveID, request));
+      assert.equal(response.type, 'DescribePCR');
+      assert.equal(toHex((response as { data: Uint8Array }).data), expected.PCR0);
+      const log = path.join(dir, 'enclaves', `${a.EnclaveID}.console.log`);
+      await waitFor(() => /NSM [0-9a-f]+/.test(readFileSync(log, 'utf8')));
+      const hex = /NSM ([0-9a-f]+)/.exec(readFileSync(log, 'utf8'))?.[1] as string;
+      const viaSocket = decodeResponse(Buffer.from(hex, 'hex'));
+      assert.equal(toHex((viaSocket as { data: Uint8Array }).data), expected.PCR0);
+      // Attestation: a development document naming the enclave, with the image's PCR0 and the nonce.
+      const nonce = new Uint8Array([1, 2, 3, 4]);
+      const attested = decodeResponse(
+        await backend.nsm(
+          parent!.id,
+          a.EnclaveID,
+          encodeRequest({ type: 'Attestation', userData: null, nonce, publicKey: null }),
+        ),
+      );
+      assert.equal(attested.type, 'Attestation');
+      const doc = decodeAttestation((attested as { document: Uint8Array }).document).document;
+      assert.equal(doc?.moduleId, a.EnclaveID);
+      assert.equal(toHex(doc?.pcrs.get(0) as Uint8Array), expected.PCR0);
+      assert.deepEqual(doc?.nonce, { state: 'present', value: nonce });
+      // Debug mode reads PCR0 as zeros.
+      ok(run('terminate-enclave', '--all'));
+      const d = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
+      const zero = decodeResponse(await backend.nsm(parent!.id, d.EnclaveID, request));
+      assert.equal(toHex((zero as { data: Uint8Array }).data), '00'.repeat(48));
+    },
+  );
 
   it("onDidChange fires for another process's run and terminate (enclaves folder watch)", async () => {
     await loadParents(dir);
@@ -422,113 +430,131 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     }
   });
 
-  it('a damaged parents.json: every command stops with E19 naming it and leaves it as it was; terminate-enclave --all still stops the hosts; repair-state brings them back', async () => {
-    const a = ok(
-      run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'kept'),
-    );
-    const file = path.join(dir, 'parents.json');
-    const damaged = '{ "parents": [';
-    writeFileSync(file, damaged);
-    for (const args of [
-      ['describe-enclaves'],
-      ['run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'],
-      ['terminate-enclave', '--enclave-id', a.EnclaveID],
-      ['console', '--enclave-id', a.EnclaveID],
-    ]) {
-      const r = run(...args);
+  it(
+    'a damaged parents.json: every command stops with E19 naming it and leaves it as it was; ' +
+      'terminate-enclave --all still stops the hosts; repair-state brings them back',
+    async () => {
+      const a = ok(
+        run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--enclave-name', 'kept'),
+      );
+      const file = path.join(dir, 'parents.json');
+      const damaged = '{ "parents": [';
+      writeFileSync(file, damaged);
+      for (const args of [
+        ['describe-enclaves'],
+        ['run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'],
+        ['terminate-enclave', '--enclave-id', a.EnclaveID],
+        ['console', '--enclave-id', a.EnclaveID],
+      ]) {
+        const r = run(...args);
+        errorCode(r, 19);
+        assert.ok(r.stderr.includes(file), r.stderr);
+        assert.match(r.stderr, /nitro-dev repair-state/);
+      }
+      assert.equal(readFileSync(file, 'utf8'), damaged, 'parents.json is not replaced');
+      assert.ok(pidAlive(a.ProcessID), 'the running enclave is not touched');
+
+      // repair-state: the damaged copy is kept beside it, the running enclave's parent comes back.
+      const repaired = ok(run('repair-state'));
+      assert.equal(repaired.MovedAside.length, 1);
+      assert.equal(repaired.MovedAside[0].File, file);
+      assert.match(repaired.MovedAside[0].KeptAs, /parents\.json\.damaged-\d{4}-\d\d-\d\dT[\d-]+Z$/);
+      assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), damaged);
+      assert.deepEqual(repaired.RecoveredParents, [a.EnclaveID.replace(/-enc[0-9a-f]{16}$/, '')]);
+      const [described] = ok(run('describe-enclaves'));
+      assert.equal(described.EnclaveID, a.EnclaveID);
+      assert.equal(described.EnclaveName, 'kept');
+
+      // Damaged again: terminate-enclave --all finds the host by its socket and stops it.
+      writeFileSync(file, 'not json');
+      const t = run('terminate-enclave', '--all');
+      assert.equal(t.status, 0, t.stderr);
+      assert.deepEqual(JSON.parse(t.stdout), [{ EnclaveName: 'kept', EnclaveID: a.EnclaveID, Terminated: true }]);
+      assert.ok(t.stderr.includes(file), t.stderr);
+      assert.match(t.stderr, new RegExp(`Successfully terminated enclave ${a.EnclaveID}\\.`));
+      await waitFor(() => !pidAlive(a.ProcessID));
+      assert.equal(readFileSync(file, 'utf8'), 'not json');
+    },
+  );
+
+  it(
+    'a damaged enclave record: E19 naming it; repair-state rewrites ' +
+      'it from the running host; terminate-enclave --all stops the host',
+    async () => {
+      const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
+      const file = path.join(dir, 'enclaves', `${a.EnclaveID}.json`);
+      const original = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, '{"version": 1, "enclaveId": ');
+      const d = run('describe-enclaves');
+      errorCode(d, 19);
+      assert.ok(d.stderr.includes(file), d.stderr);
+      errorCode(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'), 19);
+      assert.ok(pidAlive(a.ProcessID));
+
+      const repaired = ok(run('repair-state'));
+      assert.deepEqual(repaired.RecoveredEnclaves, [a.EnclaveID]);
+      assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), '{"version": 1, "enclaveId": ');
+      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), original);
+      assert.equal(ok(run('describe-enclaves'))[0].EnclaveID, a.EnclaveID);
+
+      // A record pointing its socket elsewhere is damaged too; --all still reaches the host.
+      writeFileSync(file, JSON.stringify({ ...original, socketPath: path.join(dir, 'elsewhere.sock') }));
+      errorCode(run('describe-enclaves'), 19);
+      const t = run('terminate-enclave', '--all');
+      assert.equal(t.status, 0, t.stderr);
+      assert.equal(JSON.parse(t.stdout)[0].EnclaveID, a.EnclaveID);
+      await waitFor(() => !pidAlive(a.ProcessID));
+    },
+  );
+
+  it(
+    "a parent id '../../x' in parents.json is refused " + '(E19) and nothing is written outside the state folder',
+    async () => {
+      stateDir = path.join(dir, 'a', 'b', 'state');
+      await loadParents(stateDir);
+      const file = path.join(stateDir, 'parents.json');
+      const parents = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ parents: [{ ...parents.parents[0], id: '../../x' }] }));
+      const r = run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2');
       errorCode(r, 19);
-      assert.ok(r.stderr.includes(file), r.stderr);
-      assert.match(r.stderr, /nitro-dev repair-state/);
-    }
-    assert.equal(readFileSync(file, 'utf8'), damaged, 'parents.json is not replaced');
-    assert.ok(pidAlive(a.ProcessID), 'the running enclave is not touched');
+      assert.match(r.stderr, /parents\[0\]\.id "\.\.\/\.\.\/x" is not an instance id/);
+      errorCode(run('describe-enclaves'), 19);
+      assert.deepEqual(readdirSync(path.join(dir, 'a', 'b')), ['state']);
+      assert.deepEqual(readdirSync(path.join(dir, 'a')), ['b']);
+    },
+  );
 
-    // repair-state: the damaged copy is kept beside it, the running enclave's parent comes back.
-    const repaired = ok(run('repair-state'));
-    assert.equal(repaired.MovedAside.length, 1);
-    assert.equal(repaired.MovedAside[0].File, file);
-    assert.match(repaired.MovedAside[0].KeptAs, /parents\.json\.damaged-\d{4}-\d\d-\d\dT[\d-]+Z$/);
-    assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), damaged);
-    assert.deepEqual(repaired.RecoveredParents, [a.EnclaveID.replace(/-enc[0-9a-f]{16}$/, '')]);
-    const [described] = ok(run('describe-enclaves'));
-    assert.equal(described.EnclaveID, a.EnclaveID);
-    assert.equal(described.EnclaveName, 'kept');
+  it(
+    'permissions: the state folder (tightened when older) and enclaves folder 0700; ' +
+      'console log, host log, record and sockets 0600',
+    async () => {
+      const { chmodSync, statSync } = await import('node:fs');
+      await loadParents(dir);
+      mkdirSync(path.join(dir, 'enclaves'), { recursive: true });
+      chmodSync(dir, 0o755); // as an older version made them
+      chmodSync(path.join(dir, 'enclaves'), 0o755);
+      const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
+      const mode = (p: string) => statSync(p).mode & 0o777;
+      assert.equal(mode(dir), 0o700);
+      assert.equal(mode(path.join(dir, 'enclaves')), 0o700);
+      const base = path.join(dir, 'enclaves', a.EnclaveID);
+      for (const suffix of ['.console.log', '.host.log', '.json', '.sock', '.nsm.sock'])
+        assert.equal(mode(base + suffix), 0o600, suffix);
+    },
+  );
 
-    // Damaged again: terminate-enclave --all finds the host by its socket and stops it.
-    writeFileSync(file, 'not json');
-    const t = run('terminate-enclave', '--all');
-    assert.equal(t.status, 0, t.stderr);
-    assert.deepEqual(JSON.parse(t.stdout), [{ EnclaveName: 'kept', EnclaveID: a.EnclaveID, Terminated: true }]);
-    assert.ok(t.stderr.includes(file), t.stderr);
-    assert.match(t.stderr, new RegExp(`Successfully terminated enclave ${a.EnclaveID}\\.`));
-    await waitFor(() => !pidAlive(a.ProcessID));
-    assert.equal(readFileSync(file, 'utf8'), 'not json');
-  });
-
-  it('a damaged enclave record: E19 naming it; repair-state rewrites it from the running host; terminate-enclave --all stops the host', async () => {
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
-    const file = path.join(dir, 'enclaves', `${a.EnclaveID}.json`);
-    const original = JSON.parse(readFileSync(file, 'utf8'));
-    writeFileSync(file, '{"version": 1, "enclaveId": ');
-    const d = run('describe-enclaves');
-    errorCode(d, 19);
-    assert.ok(d.stderr.includes(file), d.stderr);
-    errorCode(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2'), 19);
-    assert.ok(pidAlive(a.ProcessID));
-
-    const repaired = ok(run('repair-state'));
-    assert.deepEqual(repaired.RecoveredEnclaves, [a.EnclaveID]);
-    assert.equal(readFileSync(repaired.MovedAside[0].KeptAs, 'utf8'), '{"version": 1, "enclaveId": ');
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), original);
-    assert.equal(ok(run('describe-enclaves'))[0].EnclaveID, a.EnclaveID);
-
-    // A record pointing its socket elsewhere is damaged too; --all still reaches the host.
-    writeFileSync(file, JSON.stringify({ ...original, socketPath: path.join(dir, 'elsewhere.sock') }));
-    errorCode(run('describe-enclaves'), 19);
-    const t = run('terminate-enclave', '--all');
-    assert.equal(t.status, 0, t.stderr);
-    assert.equal(JSON.parse(t.stdout)[0].EnclaveID, a.EnclaveID);
-    await waitFor(() => !pidAlive(a.ProcessID));
-  });
-
-  it("a parent id '../../x' in parents.json is refused (E19) and nothing is written outside the state folder", async () => {
-    stateDir = path.join(dir, 'a', 'b', 'state');
-    await loadParents(stateDir);
-    const file = path.join(stateDir, 'parents.json');
-    const parents = JSON.parse(readFileSync(file, 'utf8'));
-    writeFileSync(file, JSON.stringify({ parents: [{ ...parents.parents[0], id: '../../x' }] }));
-    const r = run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2');
-    errorCode(r, 19);
-    assert.match(r.stderr, /parents\[0\]\.id "\.\.\/\.\.\/x" is not an instance id/);
-    errorCode(run('describe-enclaves'), 19);
-    assert.deepEqual(readdirSync(path.join(dir, 'a', 'b')), ['state']);
-    assert.deepEqual(readdirSync(path.join(dir, 'a')), ['b']);
-  });
-
-  it('permissions: the state folder (tightened when older) and enclaves folder 0700; console log, host log, record and sockets 0600', async () => {
-    const { chmodSync, statSync } = await import('node:fs');
-    await loadParents(dir);
-    mkdirSync(path.join(dir, 'enclaves'), { recursive: true });
-    chmodSync(dir, 0o755); // as an older version made them
-    chmodSync(path.join(dir, 'enclaves'), 0o755);
-    const a = ok(run('run-enclave', '--eif-path', signed, '--memory', '128', '--cpu-count', '2', '--debug-mode'));
-    const mode = (p: string) => statSync(p).mode & 0o777;
-    assert.equal(mode(dir), 0o700);
-    assert.equal(mode(path.join(dir, 'enclaves')), 0o700);
-    const base = path.join(dir, 'enclaves', a.EnclaveID);
-    for (const suffix of ['.console.log', '.host.log', '.json', '.sock', '.nsm.sock'])
-      assert.equal(mode(base + suffix), 0o600, suffix);
-  });
-
-  it('dev-root --export into a folder that does not exist, or with a state folder it cannot write, fails with E19', () => {
-    const missing = run('dev-root', '--export', path.join(dir, 'no', 'such', 'folder', 'root.pem'));
-    errorCode(missing, 19);
-    assert.match(missing.stderr, /no[/\\]such[/\\]folder/);
-    stateDir = path.join(dir, 'blocked');
-    mkdirSync(stateDir);
-    writeFileSync(path.join(stateDir, 'dev-ca'), 'a file where the CA folder goes');
-    const blocked = run('dev-root', '--export', path.join(dir, 'root.pem'));
-    errorCode(blocked, 19);
-    assert.match(blocked.stderr, /dev-ca/);
-  });
+  it(
+    'dev-root --export into a folder that does not exist, ' + 'or with a state folder it cannot write, fails with E19',
+    () => {
+      const missing = run('dev-root', '--export', path.join(dir, 'no', 'such', 'folder', 'root.pem'));
+      errorCode(missing, 19);
+      assert.match(missing.stderr, /no[/\\]such[/\\]folder/);
+      stateDir = path.join(dir, 'blocked');
+      mkdirSync(stateDir);
+      writeFileSync(path.join(stateDir, 'dev-ca'), 'a file where the CA folder goes');
+      const blocked = run('dev-root', '--export', path.join(dir, 'root.pem'));
+      errorCode(blocked, 19);
+      assert.match(blocked.stderr, /dev-ca/);
+    },
+  );
 });

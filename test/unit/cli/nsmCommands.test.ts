@@ -80,38 +80,45 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
     assert.match(unknown.stderr, /REQUEST must be an NSM request/);
   });
 
-  it('nsm and attest take --enclave-name as the other enclave commands do (exactly one of the two; E58 for no such name)', () => {
-    const byName = run('nsm', '--enclave-name', 'nsm-test', '{"DescribePCR":{"index":0}}');
-    assert.equal(byName.status, 0, byName.stderr);
-    assert.deepEqual(
-      JSON.parse(byName.stdout),
-      JSON.parse(run('nsm', '--enclave-id', id, '{"DescribePCR":{"index":0}}').stdout),
-    );
-    assert.equal(JSON.parse(run('nsm', '--enclave-name', 'nsm-test', 'DescribeNSM').stdout).DescribeNSM.module_id, id);
-    const doc = path.join(dir, 'by-name.cbor');
-    const a = run('attest', '--enclave-name', 'nsm-test', '--nonce', '01', '--output', doc);
-    assert.equal(a.status, 0, a.stderr);
-    assert.equal(JSON.parse(run('decode-attestation', '--document', doc).stdout).document.module_id, id);
-    for (const command of [
-      ['nsm', 'DescribeNSM'],
-      ['attest', '--output', path.join(dir, 'none.cbor')],
-    ]) {
-      const [name, ...rest] = command as [string, ...string[]];
-      const missing = run(name, ...rest);
-      assert.equal(missing.status, 2, name);
-      assert.match(missing.stderr, /one of the following arguments is required: --enclave-id, --enclave-name/, name);
-      const both = run(name, '--enclave-id', id, '--enclave-name', 'nsm-test', ...rest);
-      assert.equal(both.status, 2, name);
-      assert.match(both.stderr, /cannot be used with/, name);
-      const nobody = run(name, '--enclave-name', 'no-such-enclave', ...rest);
-      assert.equal(nobody.status, 58, name);
-      assert.match(
-        nobody.stderr,
-        /\[ E58 \] Enclave naming error\. No running enclave is named 'no-such-enclave'/,
-        name,
+  it(
+    'nsm and attest take --enclave-name as the other enclave ' +
+      'commands do (exactly one of the two; E58 for no such name)',
+    () => {
+      const byName = run('nsm', '--enclave-name', 'nsm-test', '{"DescribePCR":{"index":0}}');
+      assert.equal(byName.status, 0, byName.stderr);
+      assert.deepEqual(
+        JSON.parse(byName.stdout),
+        JSON.parse(run('nsm', '--enclave-id', id, '{"DescribePCR":{"index":0}}').stdout),
       );
-    }
-  });
+      assert.equal(
+        JSON.parse(run('nsm', '--enclave-name', 'nsm-test', 'DescribeNSM').stdout).DescribeNSM.module_id,
+        id,
+      );
+      const doc = path.join(dir, 'by-name.cbor');
+      const a = run('attest', '--enclave-name', 'nsm-test', '--nonce', '01', '--output', doc);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(JSON.parse(run('decode-attestation', '--document', doc).stdout).document.module_id, id);
+      for (const command of [
+        ['nsm', 'DescribeNSM'],
+        ['attest', '--output', path.join(dir, 'none.cbor')],
+      ]) {
+        const [name, ...rest] = command as [string, ...string[]];
+        const missing = run(name, ...rest);
+        assert.equal(missing.status, 2, name);
+        assert.match(missing.stderr, /one of the following arguments is required: --enclave-id, --enclave-name/, name);
+        const both = run(name, '--enclave-id', id, '--enclave-name', 'nsm-test', ...rest);
+        assert.equal(both.status, 2, name);
+        assert.match(both.stderr, /cannot be used with/, name);
+        const nobody = run(name, '--enclave-name', 'no-such-enclave', ...rest);
+        assert.equal(nobody.status, 58, name);
+        assert.match(
+          nobody.stderr,
+          /\[ E58 \] Enclave naming error\. No running enclave is named 'no-such-enclave'/,
+          name,
+        );
+      }
+    },
+  );
 
   it('attest writes a document that verifies only with the development root, as development attestation', () => {
     const doc = path.join(dir, 'doc.cbor');

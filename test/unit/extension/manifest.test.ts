@@ -112,32 +112,36 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     for (const id of Object.values(VIEWS)) assert.ok(pkg.activationEvents.includes(`onView:${id}`), id);
   });
 
-  it('refers only to contributed commands in menus and welcome links, and hides node-only commands from the palette', () => {
-    const commands = new Set(contributes.commands.map((c: { command: string }) => c.command));
-    const menus = contributes.menus as Record<string, MenuEntry[]>;
-    for (const [menu, entries] of Object.entries(menus)) {
-      for (const e of entries) assert.ok(commands.has(e.command), `${menu}: ${e.command} is contributed`);
-    }
-    for (const w of contributes.viewsWelcome) {
-      for (const m of (w.contents as string).matchAll(/\(command:([\w.]+)\)/g)) {
-        const id = m[1] as string;
-        assert.ok(commands.has(id) || id.startsWith('workbench.'), `welcome link ${id}`);
+  it(
+    'refers only to contributed commands in menus and welcome links, ' +
+      'and hides node-only commands from the palette',
+    () => {
+      const commands = new Set(contributes.commands.map((c: { command: string }) => c.command));
+      const menus = contributes.menus as Record<string, MenuEntry[]>;
+      for (const [menu, entries] of Object.entries(menus)) {
+        for (const e of entries) assert.ok(commands.has(e.command), `${menu}: ${e.command} is contributed`);
       }
-    }
-    const palette = Object.fromEntries((menus['commandPalette'] ?? []).map((e) => [e.command, e.when]));
-    assert.deepEqual(palette, PALETTE_WHEN, 'the commandPalette entries are what the command table (ids.ts) says');
-    const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
-    assert.deepEqual(
-      [...hidden].sort(),
-      [...NODE_ONLY_COMMANDS].sort(),
-      'exactly the node-only commands are hidden from the palette',
-    );
-    const onNodes = new Set(
-      [...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command),
-    );
-    for (const id of NODE_ONLY_COMMANDS)
-      assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
-  });
+      for (const w of contributes.viewsWelcome) {
+        for (const m of (w.contents as string).matchAll(/\(command:([\w.]+)\)/g)) {
+          const id = m[1] as string;
+          assert.ok(commands.has(id) || id.startsWith('workbench.'), `welcome link ${id}`);
+        }
+      }
+      const palette = Object.fromEntries((menus['commandPalette'] ?? []).map((e) => [e.command, e.when]));
+      assert.deepEqual(palette, PALETTE_WHEN, 'the commandPalette entries are what the command table (ids.ts) says');
+      const hidden = new Set(menus['commandPalette']?.filter((e) => e.when === 'false').map((e) => e.command));
+      assert.deepEqual(
+        [...hidden].sort(),
+        [...NODE_ONLY_COMMANDS].sort(),
+        'exactly the node-only commands are hidden from the palette',
+      );
+      const onNodes = new Set(
+        [...(menus['view/item/context'] ?? []), ...(menus['explorer/context'] ?? [])].map((e) => e.command),
+      );
+      for (const id of NODE_ONLY_COMMANDS)
+        assert.ok(onNodes.has(id), `${id} is node-only, so a tree or Explorer menu must offer it`);
+    },
+  );
 
   it('derives the command ids from one table, the parent commands among them', () => {
     for (const [key, spec] of Object.entries(COMMAND_TABLE))

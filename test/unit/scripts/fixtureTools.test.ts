@@ -106,84 +106,88 @@ function committedStamps(): Map<string, number> {
   return out;
 }
 
-describe('OCI fixtures rebuilt with the real tools (umoci, skopeo, busybox-static, GNU tar, gzip, zstd, jq)', function () {
-  // The script takes about 12 s on a developer machine (umoci repacks, skopeo's zstd level 19).
-  this.timeout(300000);
-  const expected = JSON.parse(readFileSync(FIX('expected.json'), 'utf8'));
-  let tmp: { dir: string; cleanup: () => void } | undefined;
+describe(
+  'OCI fixtures rebuilt with the real tools (umoci, ' + 'skopeo, busybox-static, GNU tar, gzip, zstd, jq)',
+  function () {
+    // The script takes about 12 s on a developer machine (umoci repacks, skopeo's zstd level 19).
+    this.timeout(300000);
+    const expected = JSON.parse(readFileSync(FIX('expected.json'), 'utf8'));
+    let tmp: { dir: string; cleanup: () => void } | undefined;
 
-  before(() => ensureTools());
-  after(() => tmp?.cleanup());
+    before(() => ensureTools());
+    after(() => tmp?.cleanup());
 
-  /** Fails with the name of every tool whose version is not the one the fixtures were made with. */
-  function assertToolVersions(): void {
-    const have = toolVersions();
-    const recorded = expected.tools as Record<string, string>;
-    assert.deepEqual(
-      Object.keys(have).sort(),
-      Object.keys(recorded).sort(),
-      'expected.json records a different set of tools',
-    );
-    const differ = Object.keys(recorded)
-      .filter((tool) => have[tool] !== recorded[tool])
-      .map(
-        (tool) =>
-          `${tool} version differs: the fixtures were made with ${JSON.stringify(recorded[tool])}, this machine has ${JSON.stringify(have[tool])}`,
+    /** Fails with the name of every tool whose version is not the one the fixtures were made with. */
+    function assertToolVersions(): void {
+      const have = toolVersions();
+      const recorded = expected.tools as Record<string, string>;
+      assert.deepEqual(
+        Object.keys(have).sort(),
+        Object.keys(recorded).sort(),
+        'expected.json records a different set of tools',
       );
-    if (differ.length > 0)
-      assert.fail(`${differ.join('; ')} (install Debian 12's packages, or rebuild the fixtures and review the diff)`);
-  }
-
-  it('the tools on this machine are the versions recorded in expected.json', () => {
-    assertToolVersions();
-  });
-
-  it('make-oci-fixtures.sh with OCI_FIXTURES_OUT reproduces the committed fixtures with the real tools', () => {
-    assertToolVersions();
-    tmp = tempDir('oci-fixtures');
-    const out = path.join(tmp.dir, 'out');
-    const stamps = committedStamps();
-    run('bash', [SCRIPT], { env: { OCI_FIXTURES_OUT: out } });
-    assert.deepEqual(committedStamps(), stamps, 'the script touched the committed fixtures');
-    assert.deepEqual(
-      readdirSync(out).sort(),
-      ['docker-save.tar', 'expected.json', 'layout', 'oci-archive.tar'],
-      'the files the script wrote',
-    );
-
-    // The layout: the same files, byte for byte (blobs, index.json, oci-layout).
-    assertSameTree(path.join(out, 'layout'), FIX('layout'), 'layout/');
-
-    // docker-save.tar: skopeo's docker-archive: writer uses fixed times, so the whole archive matches.
-    assert.ok(
-      readFileSync(path.join(out, 'docker-save.tar')).equals(readFileSync(FIX('docker-save.tar'))),
-      'docker-save.tar differs from the committed file',
-    );
-
-    // expected.json: every field, the tool versions included (no field depends on the run).
-    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'expected.json'), 'utf8')), expected);
-
-    // oci-archive.tar: skopeo's oci-archive: transport stamps the members with the time of the
-    // copy, so compare the listing without times, then the members' contents extracted by GNU tar.
-    const rebuiltArchive = path.join(out, 'oci-archive.tar');
-    assert.deepEqual(
-      listingWithoutTimes(rebuiltArchive),
-      listingWithoutTimes(FIX('oci-archive.tar')),
-      'oci-archive.tar members (modes, owners, sizes, names)',
-    );
-    assert.deepEqual(
-      text(run('tar', ['-tf', rebuiltArchive]).stdout).split('\n'),
-      expected.ociArchive.members,
-      'oci-archive.tar member names',
-    );
-    const x = { rebuilt: path.join(tmp.dir, 'x-rebuilt'), committed: path.join(tmp.dir, 'x-committed') };
-    for (const [dir, archive] of [
-      [x.rebuilt, rebuiltArchive],
-      [x.committed, FIX('oci-archive.tar')],
-    ] as const) {
-      mkdirSync(dir);
-      run('tar', ['-xf', archive, '-C', dir]);
+      const differ = Object.keys(recorded)
+        .filter((tool) => have[tool] !== recorded[tool])
+        .map(
+          (tool) =>
+            `${tool} version differs: the fixtures were made with ${JSON.stringify(recorded[tool])}, ` +
+            `this machine has ${JSON.stringify(have[tool])}`,
+        );
+      if (differ.length > 0)
+        assert.fail(`${differ.join('; ')} (install Debian 12's packages, or rebuild the fixtures and review the diff)`);
     }
-    assertSameTree(x.rebuilt, x.committed, 'oci-archive.tar members');
-  });
-});
+
+    it('the tools on this machine are the versions recorded in expected.json', () => {
+      assertToolVersions();
+    });
+
+    it('make-oci-fixtures.sh with OCI_FIXTURES_OUT reproduces the committed fixtures with the real tools', () => {
+      assertToolVersions();
+      tmp = tempDir('oci-fixtures');
+      const out = path.join(tmp.dir, 'out');
+      const stamps = committedStamps();
+      run('bash', [SCRIPT], { env: { OCI_FIXTURES_OUT: out } });
+      assert.deepEqual(committedStamps(), stamps, 'the script touched the committed fixtures');
+      assert.deepEqual(
+        readdirSync(out).sort(),
+        ['docker-save.tar', 'expected.json', 'layout', 'oci-archive.tar'],
+        'the files the script wrote',
+      );
+
+      // The layout: the same files, byte for byte (blobs, index.json, oci-layout).
+      assertSameTree(path.join(out, 'layout'), FIX('layout'), 'layout/');
+
+      // docker-save.tar: skopeo's docker-archive: writer uses fixed times, so the whole archive matches.
+      assert.ok(
+        readFileSync(path.join(out, 'docker-save.tar')).equals(readFileSync(FIX('docker-save.tar'))),
+        'docker-save.tar differs from the committed file',
+      );
+
+      // expected.json: every field, the tool versions included (no field depends on the run).
+      assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'expected.json'), 'utf8')), expected);
+
+      // oci-archive.tar: skopeo's oci-archive: transport stamps the members with the time of the
+      // copy, so compare the listing without times, then the members' contents extracted by GNU tar.
+      const rebuiltArchive = path.join(out, 'oci-archive.tar');
+      assert.deepEqual(
+        listingWithoutTimes(rebuiltArchive),
+        listingWithoutTimes(FIX('oci-archive.tar')),
+        'oci-archive.tar members (modes, owners, sizes, names)',
+      );
+      assert.deepEqual(
+        text(run('tar', ['-tf', rebuiltArchive]).stdout).split('\n'),
+        expected.ociArchive.members,
+        'oci-archive.tar member names',
+      );
+      const x = { rebuilt: path.join(tmp.dir, 'x-rebuilt'), committed: path.join(tmp.dir, 'x-committed') };
+      for (const [dir, archive] of [
+        [x.rebuilt, rebuiltArchive],
+        [x.committed, FIX('oci-archive.tar')],
+      ] as const) {
+        mkdirSync(dir);
+        run('tar', ['-xf', archive, '-C', dir]);
+      }
+      assertSameTree(x.rebuilt, x.committed, 'oci-archive.tar members');
+    });
+  },
+);

@@ -75,13 +75,13 @@ async function peer(doc: Uint8Array, at: Date, pinSha256: string): Promise<Verdi
   } catch (e) {
     return { decoded: false, signature: false, chain: false, error: e instanceof Error ? e.message : String(e) };
   }
-  let signature = false;
+  let signature: boolean;
   try {
     signature = await att.verifySignature();
   } catch {
     signature = false;
   }
-  let rootOfTrust = false;
+  let rootOfTrust: boolean;
   try {
     rootOfTrust = await att.verifyRootOfTrust(at);
   } catch {
@@ -135,7 +135,8 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
     for (const file of NEGATIVE_FILES) {
       const doc = loadFixture(file);
       const e = expectedFor(file);
-      const at = e.timestamp_ms ? docTime(file) : new Date('2026-01-03T20:41:07.402Z'); // undecodable ones have no time of their own
+      // undecodable ones have no time of their own
+      const at = e.timestamp_ms ? docTime(file) : new Date('2026-01-03T20:41:07.402Z');
       const a = ours(doc, at);
       const b = await peer(doc, at, PIN);
       const mine = { decoded: a.decoded, signature: a.signature, chain: a.chain };
@@ -172,26 +173,30 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
     }
   });
 
-  it('known difference: the tag-18 document: the peer refuses it ("Invalid COSE Sign1"), the engine verifies it, and the engine is right', async () => {
-    const doc = loadFixture(TAGGED_FILE);
-    const at = docTime(TAGGED_FILE);
-    const b = await peer(doc, at, PIN);
-    // The peer decodes with cbor2, gets a Tag object instead of an array and throws in fromDocument.
-    assert.equal(b.decoded, false);
-    assert.match(b.error ?? '', /Invalid COSE Sign1/);
-    const a = ours(doc, at);
-    assert.deepEqual(
-      { decoded: a.decoded, signature: a.signature, chain: a.chain },
-      { decoded: true, signature: true, chain: true },
-    );
-    // Who is right: spec 1.1 says a verifier must accept the tagged form (COSE_Sign1_Tagged, RFC 9052
-    // section 2), the tag is outside Sig_structure, and node:crypto verifies the signature of the
-    // tagged document with its leaf key. The untagged original is accepted by both.
-    assert.equal(doc[0], 0xd2);
-    assert.equal(nodeVerifySign1(doc, certificateOf(splitPayload(sign1Layout(doc).payload))), true);
-    const untagged = await peer(doc.subarray(1), at, PIN);
-    assert.deepEqual(untagged, { decoded: true, signature: true, chain: true });
-  });
+  it(
+    'known difference: the tag-18 document: the peer refuses it ("Invalid COSE Sign1"), ' +
+      'the engine verifies it, and the engine is right',
+    async () => {
+      const doc = loadFixture(TAGGED_FILE);
+      const at = docTime(TAGGED_FILE);
+      const b = await peer(doc, at, PIN);
+      // The peer decodes with cbor2, gets a Tag object instead of an array and throws in fromDocument.
+      assert.equal(b.decoded, false);
+      assert.match(b.error ?? '', /Invalid COSE Sign1/);
+      const a = ours(doc, at);
+      assert.deepEqual(
+        { decoded: a.decoded, signature: a.signature, chain: a.chain },
+        { decoded: true, signature: true, chain: true },
+      );
+      // Who is right: spec 1.1 says a verifier must accept the tagged form (COSE_Sign1_Tagged, RFC 9052
+      // section 2), the tag is outside Sig_structure, and node:crypto verifies the signature of the
+      // tagged document with its leaf key. The untagged original is accepted by both.
+      assert.equal(doc[0], 0xd2);
+      assert.equal(nodeVerifySign1(doc, certificateOf(splitPayload(sign1Layout(doc).payload))), true);
+      const untagged = await peer(doc.subarray(1), at, PIN);
+      assert.deepEqual(untagged, { decoded: true, signature: true, chain: true });
+    },
+  );
 
   it('60 seeded single-byte changes of a real document: neither verifier accepts any of them', async () => {
     const file = 'veracruz-2022-11-09-euw1.cbor';
@@ -253,8 +258,16 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
         }, // 8
         { name: 'leaf-cafalse', issuer: 8, ext: EXT.leaf }, // 9
         { name: 'int-ok', issuer: 0, ext: EXT.intermediate(0) }, // 10
-        { name: 'leaf-no-digsig', issuer: 10, ext: ['basicConstraints=critical,CA:FALSE', 'keyUsage=keyAgreement'] }, // 11
-        { name: 'leaf-unknown-critical', issuer: 10, ext: [...EXT.leaf, '1.3.6.1.4.1.99999.1=critical,DER:05:00'] }, // 12
+        {
+          name: 'leaf-no-digsig',
+          issuer: 10,
+          ext: ['basicConstraints=critical,CA:FALSE', 'keyUsage=keyAgreement'],
+        }, // 11
+        {
+          name: 'leaf-unknown-critical',
+          issuer: 10,
+          ext: [...EXT.leaf, '1.3.6.1.4.1.99999.1=critical,DER:05:00'],
+        }, // 12
       ]);
       for (const m of made) certs.set(m.name, m);
     });
@@ -285,52 +298,68 @@ describe('(unit) attestation: differential against @0xsequence/tee-verifier', fu
       assert.equal(a.signature && b.signature, true);
     });
 
-    it('known difference: a pathLen 0 intermediate above another CA: the peer accepts it, the engine rejects it, and the engine is right', async () => {
-      const { a, b, at } = await both('leaf-pathlen', ['root', 'int-pathlen0', 'int-below']);
-      // pkijs' chain engine never reads pathLenConstraint (0.1.2 with pkijs 3.x).
-      assert.equal(b.chain, true);
-      assert.equal(a.chain, false);
-      assert.equal(a.report.checks.find((x) => x.code === 'chain.constraints')?.status, 'fail');
-      // Who is right: RFC 5280 6.1.4 (m) and spec 3.3 rule 4; openssl says so too.
-      const v = opensslVerify(dir as string, c('root'), [c('int-pathlen0'), c('int-below')], c('leaf-pathlen'), at);
-      assert.equal(v.ok, false);
-      assert.match(v.output, /path length constraint exceeded/);
-    });
+    it(
+      'known difference: a pathLen 0 intermediate above another CA: ' +
+        'the peer accepts it, the engine rejects it, and the engine is right',
+      async () => {
+        const { a, b, at } = await both('leaf-pathlen', ['root', 'int-pathlen0', 'int-below']);
+        // pkijs' chain engine never reads pathLenConstraint (0.1.2 with pkijs 3.x).
+        assert.equal(b.chain, true);
+        assert.equal(a.chain, false);
+        assert.equal(a.report.checks.find((x) => x.code === 'chain.constraints')?.status, 'fail');
+        // Who is right: RFC 5280 6.1.4 (m) and spec 3.3 rule 4; openssl says so too.
+        const v = opensslVerify(dir as string, c('root'), [c('int-pathlen0'), c('int-below')], c('leaf-pathlen'), at);
+        assert.equal(v.ok, false);
+        assert.match(v.output, /path length constraint exceeded/);
+      },
+    );
 
-    it("known difference: cabundle out of order (zonal before regional): the peer builds the path anyway, the engine follows the spec's fixed order", async () => {
-      const { a, b, at } = await both('leaf', ['root', 'zonal', 'regional', 'instance']);
-      assert.equal(b.chain, true);
-      assert.equal(a.chain, false);
-      assert.equal(a.report.checks.find((x) => x.code === 'chain.names')?.status, 'fail');
-      // openssl (which also builds paths from an unordered -untrusted set) finds the chain valid: the
-      // certificates are sound. The engine is right by the spec (3.2: cabundle is [ROOT, INTERM_1, …,
-      // INTERM_N], and the path is the leaf then cabundle from the end); the peer is lenient, which is
-      // not unsafe (every link it uses is verified) but accepts documents that do not follow the format.
-      const v = opensslVerify(dir as string, c('root'), [c('zonal'), c('regional'), c('instance')], c('leaf'), at);
-      assert.equal(v.ok, true, v.output);
-    });
+    it(
+      'known difference: cabundle out of order (zonal before regional): ' +
+        "the peer builds the path anyway, the engine follows the spec's fixed order",
+      async () => {
+        const { a, b, at } = await both('leaf', ['root', 'zonal', 'regional', 'instance']);
+        assert.equal(b.chain, true);
+        assert.equal(a.chain, false);
+        assert.equal(a.report.checks.find((x) => x.code === 'chain.names')?.status, 'fail');
+        // openssl (which also builds paths from an unordered -untrusted set) finds the chain valid: the
+        // certificates are sound. The engine is right by the spec (3.2: cabundle is [ROOT, INTERM_1, …,
+        // INTERM_N], and the path is the leaf then cabundle from the end); the peer is lenient, which is
+        // not unsafe (every link it uses is verified) but accepts documents that do not follow the format.
+        const v = opensslVerify(dir as string, c('root'), [c('zonal'), c('regional'), c('instance')], c('leaf'), at);
+        assert.equal(v.ok, true, v.output);
+      },
+    );
 
-    it('known difference: a leaf without digitalSignature: the peer (and openssl without a purpose) accept it, the engine rejects it per spec 3.3 rule 5', async () => {
-      const { a, b, at } = await both('leaf-no-digsig', ['root', 'int-ok']);
-      assert.equal(b.chain, true);
-      assert.equal(a.chain, false);
-      assert.equal(a.report.checks.find((x) => x.code === 'chain.constraints')?.status, 'fail');
-      assert.equal(opensslVerify(dir as string, c('root'), [c('int-ok')], c('leaf-no-digsig'), at).ok, true);
-      // The spec (3.3, keyUsage: "The leaf must have digitalSignature") decides for the engine: the leaf's
-      // key signs the document, and RFC 5280 4.2.1.3 reserves that use to digitalSignature.
-    });
+    it(
+      'known difference: a leaf without digitalSignature: the peer (and openssl ' +
+        'without a purpose) accept it, the engine rejects it per spec 3.3 rule 5',
+      async () => {
+        const { a, b, at } = await both('leaf-no-digsig', ['root', 'int-ok']);
+        assert.equal(b.chain, true);
+        assert.equal(a.chain, false);
+        assert.equal(a.report.checks.find((x) => x.code === 'chain.constraints')?.status, 'fail');
+        assert.equal(opensslVerify(dir as string, c('root'), [c('int-ok')], c('leaf-no-digsig'), at).ok, true);
+        // The spec (3.3, keyUsage: "The leaf must have digitalSignature") decides for the engine: the leaf's
+        // key signs the document, and RFC 5280 4.2.1.3 reserves that use to digitalSignature.
+      },
+    );
 
-    it('known difference: a leaf with an unrecognised critical extension: openssl and the engine reject it, the peer accepts it', async () => {
-      const { a, b, at } = await both('leaf-unknown-critical', ['root', 'int-ok']);
-      const v = opensslVerify(dir as string, c('root'), [c('int-ok')], c('leaf-unknown-critical'), at);
-      assert.equal(v.ok, false);
-      assert.match(v.output, /unhandled critical extension/);
-      // pkijs checks critical extensions only on CA certificates (its checkForCA skips the end entity),
-      // so the peer accepts the chain; RFC 5280 4.2 says a certificate with a critical extension the
-      // verifier does not process must be rejected, as openssl and the engine do.
-      assert.equal(b.chain, true);
-      assert.equal(a.chain, false);
-    });
+    it(
+      'known difference: a leaf with an unrecognised critical extension: ' +
+        'openssl and the engine reject it, the peer accepts it',
+      async () => {
+        const { a, b, at } = await both('leaf-unknown-critical', ['root', 'int-ok']);
+        const v = opensslVerify(dir as string, c('root'), [c('int-ok')], c('leaf-unknown-critical'), at);
+        assert.equal(v.ok, false);
+        assert.match(v.output, /unhandled critical extension/);
+        // pkijs checks critical extensions only on CA certificates (its checkForCA skips the end entity),
+        // so the peer accepts the chain; RFC 5280 4.2 says a certificate with a critical extension the
+        // verifier does not process must be rejected, as openssl and the engine do.
+        assert.equal(b.chain, true);
+        assert.equal(a.chain, false);
+      },
+    );
   });
 
   it('the fixtures directory holds nothing the comparison skipped', () => {

@@ -187,7 +187,8 @@ function structuralCases(): (Uint8Array | string)[] {
   cases.push(concat(Uint8Array.of(0x84), cBstr(l.protectedBytes), repeat(0x81, 100000), Uint8Array.of(0)));
   cases.push(withValue('pcrs', concat(repeat(0xa1, 20000), repeat(0x00, 20000))));
   cases.push(withValue('cabundle', concat(repeat(0x81, 100000), Uint8Array.of(0x40))));
-  // Huge declared lengths (2^32, 2^32 - 1 and 2^64 - 1 items or bytes) at the top, in the envelope and in payload fields.
+  // Huge declared lengths (2^32, 2^32 - 1 and 2^64 - 1 items or bytes)
+  // at the top, in the envelope and in payload fields.
   for (const [m, arg] of [
     [0x9b, u64max],
     [0x9b, two32],
@@ -215,7 +216,8 @@ function structuralCases(): (Uint8Array | string)[] {
   cases.push(withValue('cabundle', concat(Uint8Array.of(0x9a, 0x00, 0x0f, 0x42, 0x40), cBstr(new Uint8Array(10)))));
   cases.push(withValue('pcrs', Uint8Array.of(0xb9, 0xff, 0xff, 0x00, 0x40)));
   // Indefinite-length abuse.
-  cases.push(concat(Uint8Array.of(0x84, 0x5f), ...Array.from({ length: 50000 }, () => Uint8Array.of(0x41, 0x00)))); // no break
+  // no break
+  cases.push(concat(Uint8Array.of(0x84, 0x5f), ...Array.from({ length: 50000 }, () => Uint8Array.of(0x41, 0x00))));
   cases.push(concat(Uint8Array.of(0x84, 0x5f, 0x5f, 0x41, 0x00, 0xff, 0xff))); // nested indefinite string
   cases.push(concat(Uint8Array.of(0x84, 0x5f, 0x61, 0x61, 0xff))); // text chunk in a byte string
   cases.push(concat(Uint8Array.of(0x84, 0x9f))); // no break
@@ -271,8 +273,10 @@ function structuralCases(): (Uint8Array | string)[] {
   cases.push(withValue('timestamp', concat(Uint8Array.of(0xc2, 0x49), repeat(0xff, 9)))); // bignum
   cases.push(withValue('timestamp', Uint8Array.of(0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0))); // +Infinity
   cases.push(withValue('timestamp', Uint8Array.of(0xfb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0))); // NaN
-  cases.push(concat(Uint8Array.of(0x84), cBstr(new Uint8Array(262140)), Uint8Array.of(0xa0, 0x40, 0x40))); // the largest accepted size
-  cases.push(concat(Uint8Array.of(0x84), cBstr(new Uint8Array(262144)), Uint8Array.of(0xa0, 0x40, 0x40))); // just too large
+  // the largest accepted size
+  cases.push(concat(Uint8Array.of(0x84), cBstr(new Uint8Array(262140)), Uint8Array.of(0xa0, 0x40, 0x40)));
+  // just too large
+  cases.push(concat(Uint8Array.of(0x84), cBstr(new Uint8Array(262144)), Uint8Array.of(0xa0, 0x40, 0x40)));
   cases.push('A'.repeat(600000));
   cases.push('0'.repeat(600000));
   cases.push(`${'A'.repeat(1000)}!`);
@@ -417,37 +421,45 @@ if (isMainThread) {
 
     for (const group of GROUPS) {
       const what = group.cases < 0 ? 'the deterministic cases' : `${group.cases} cases (seed ${group.seed})`;
-      it(`${group.name}: ${what} each return a report within ${CASE_LIMIT_MS} ms, RSS growth < ${RSS_GROWTH_LIMIT / 1048576} MB`, async () => {
-        const done = await runInWorker(group);
-        assert.equal(done.valid + done.invalid, group.cases < 0 ? structuralCases().length : group.cases);
-        assert.ok(
-          done.rssPeak - done.rssBase < RSS_GROWTH_LIMIT,
-          `RSS grew by ${((done.rssPeak - done.rssBase) / 1048576).toFixed(0)} MB`,
-        );
-        assert.ok(done.slowestMs < CASE_LIMIT_MS, `case ${done.slowestCase}: ${done.slowestMs} ms`);
-        if (group.name === 'structural abuse') {
-          // Nothing in this group is a valid document; the engine must say why at the envelope or payload level.
-          assert.equal(done.valid, 0);
-          assert.ok((done.failedCodes['cose.structure'] ?? 0) > 0);
-          assert.ok((done.failedCodes['payload.syntax'] ?? 0) > 0);
-        }
-        if (group.name === 'random bytes and text') assert.equal(done.valid, 0);
-      });
+      it(
+        `${group.name}: ${what} each return a report within ${CASE_LIMIT_MS} ms, ` +
+          `RSS growth < ${RSS_GROWTH_LIMIT / 1048576} MB`,
+        async () => {
+          const done = await runInWorker(group);
+          assert.equal(done.valid + done.invalid, group.cases < 0 ? structuralCases().length : group.cases);
+          assert.ok(
+            done.rssPeak - done.rssBase < RSS_GROWTH_LIMIT,
+            `RSS grew by ${((done.rssPeak - done.rssBase) / 1048576).toFixed(0)} MB`,
+          );
+          assert.ok(done.slowestMs < CASE_LIMIT_MS, `case ${done.slowestCase}: ${done.slowestMs} ms`);
+          if (group.name === 'structural abuse') {
+            // Nothing in this group is a valid document; the engine must say why at the envelope or payload level.
+            assert.equal(done.valid, 0);
+            assert.ok((done.failedCodes['cose.structure'] ?? 0) > 0);
+            assert.ok((done.failedCodes['payload.syntax'] ?? 0) > 0);
+          }
+          if (group.name === 'random bytes and text') assert.equal(done.valid, 0);
+        },
+      );
     }
 
-    it('the deepest and the largest structural cases are rejected as not well-formed, quickly (spot checks on the main thread)', () => {
-      const deep = concat(Uint8Array.of(0x84), new Uint8Array(100000).fill(0x81), Uint8Array.of(0x00));
-      let t0 = performance.now();
-      let r = verifyAttestation(deep, { at: 'document' }, nodeAttestationCrypto);
-      assert.ok(performance.now() - t0 < 500);
-      assert.equal(r.valid, false);
-      assert.equal(r.checks.find((c) => c.code === 'cose.structure')?.status, 'fail');
-      const huge = concat(Uint8Array.of(0x84, 0x9b), new Uint8Array(8).fill(0xff));
-      t0 = performance.now();
-      r = verifyAttestation(huge, { at: 'document' }, nodeAttestationCrypto);
-      assert.ok(performance.now() - t0 < 500);
-      assert.equal(r.checks.find((c) => c.code === 'cose.structure')?.status, 'fail');
-    });
+    it(
+      'the deepest and the largest structural cases are rejected ' +
+        'as not well-formed, quickly (spot checks on the main thread)',
+      () => {
+        const deep = concat(Uint8Array.of(0x84), new Uint8Array(100000).fill(0x81), Uint8Array.of(0x00));
+        let t0 = performance.now();
+        let r = verifyAttestation(deep, { at: 'document' }, nodeAttestationCrypto);
+        assert.ok(performance.now() - t0 < 500);
+        assert.equal(r.valid, false);
+        assert.equal(r.checks.find((c) => c.code === 'cose.structure')?.status, 'fail');
+        const huge = concat(Uint8Array.of(0x84, 0x9b), new Uint8Array(8).fill(0xff));
+        t0 = performance.now();
+        r = verifyAttestation(huge, { at: 'document' }, nodeAttestationCrypto);
+        assert.ok(performance.now() - t0 < 500);
+        assert.equal(r.checks.find((c) => c.code === 'cose.structure')?.status, 'fail');
+      },
+    );
 
     describe('duplicate keys in the payload map (spec 2.3: reject)', () => {
       let dir: string | undefined;
@@ -506,17 +518,21 @@ if (isMainThread) {
         }
       });
 
-      it('every known key duplicated with an identical value: still rejected (a duplicate is an error, whatever its value)', () => {
-        const p = base();
-        let consumed = 0;
-        for (const e of p.entries) {
-          const r = judge(withExtra(p, e.key, e.value));
-          assert.equal(r.valid, false, Buffer.from(e.key).toString());
-          assert.equal(statusOf(r, 'payload.syntax'), 'fail');
-          consumed++;
-        }
-        assert.equal(consumed, 9);
-      });
+      it(
+        'every known key duplicated with an identical value: ' +
+          'still rejected (a duplicate is an error, whatever its value)',
+        () => {
+          const p = base();
+          let consumed = 0;
+          for (const e of p.entries) {
+            const r = judge(withExtra(p, e.key, e.value));
+            assert.equal(r.valid, false, Buffer.from(e.key).toString());
+            assert.equal(statusOf(r, 'payload.syntax'), 'fail');
+            consumed++;
+          }
+          assert.equal(consumed, 9);
+        },
+      );
 
       it('a PCR index twice inside pcrs: rejected', () => {
         const pcrs = [...samplePcrs()].map(([k, v]) => [cUint(k), cBstr(v)] as const);
@@ -531,26 +547,29 @@ if (isMainThread) {
         assert.equal(statusOf(r, 'cose.structure'), 'fail');
       });
 
-      it('a duplicate key in a real document (original signature): payload.syntax fails, not only the signature', () => {
-        const doc = loadFixture('evervault-2022-10-13-prod.cbor');
-        const l = sign1Layout(doc);
-        const p = splitPayload(l.payload);
-        const nonce = p.entries[entryIndex(p, 'nonce')];
-        assert.ok(nonce);
-        const dup = encodeSign1({
-          protectedBytes: l.protectedBytes,
-          payload: joinPayload(withExtra(p, nonce.key, cBstr(new Uint8Array(32)))),
-          signature: l.signature,
-        });
-        const r = verifyAttestation(dup, { at: 'document' }, nodeAttestationCrypto);
-        assert.equal(r.valid, false);
-        assert.equal(statusOf(r, 'payload.syntax'), 'fail');
-      });
+      it(
+        'a duplicate key in a real document (original signature): ' + 'payload.syntax fails, not only the signature',
+        () => {
+          const doc = loadFixture('evervault-2022-10-13-prod.cbor');
+          const l = sign1Layout(doc);
+          const p = splitPayload(l.payload);
+          const nonce = p.entries[entryIndex(p, 'nonce')];
+          assert.ok(nonce);
+          const dup = encodeSign1({
+            protectedBytes: l.protectedBytes,
+            payload: joinPayload(withExtra(p, nonce.key, cBstr(new Uint8Array(32)))),
+            signature: l.signature,
+          });
+          const r = verifyAttestation(dup, { at: 'document' }, nodeAttestationCrypto);
+          assert.equal(r.valid, false);
+          assert.equal(statusOf(r, 'payload.syntax'), 'fail');
+        },
+      );
 
       it('the same key spelt with a longer text-string head (78 09 "module_id") is a duplicate and is rejected', () => {
-        // Regression (an engine bug this suite found, now fixed): spec 2.3 "Reject duplicate keys". cborScan compares map keys by their encoded
-        // bytes, so `69 "module_id"` and `78 09 "module_id"` (the same text with a non-shortest length
-        // head, which is well-formed CBOR) pass as different keys; cbor-x then decodes both to the
+        // Regression (an engine bug this suite found, now fixed): spec 2.3 "Reject duplicate keys". cborScan compares
+        // map keys by their encoded bytes, so `69 "module_id"` and `78 09 "module_id"` (the same text with a
+        // non-shortest length head, which is well-formed CBOR) pass as different keys; cbor-x then decodes both to the
         // string "module_id" and the Map keeps the second value. A validly signed document can thus
         // show one module_id to a verifier that reads the first key and another to this engine.
         const r = judge(withExtra(base(), cText('module_id', 1), cText('i-ffffffffffffffff0-encffffffffffffffff')));

@@ -290,7 +290,9 @@ export function signEs384(keyPem: string, protectedBytes: Uint8Array, payload: U
   );
 }
 
-/** Verifies a document's ES384 signature with node:crypto and the given leaf certificate (independent of the engine). */
+/**
+ * Verifies a document's ES384 signature with node:crypto and the given leaf certificate (independent of the engine).
+ */
 export function nodeVerifySign1(doc: Uint8Array, leafDer: Uint8Array): boolean {
   const l = sign1Layout(doc);
   const key = new X509Certificate(Buffer.from(leafDer)).publicKey;

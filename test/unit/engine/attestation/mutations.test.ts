@@ -150,7 +150,8 @@ function expectation(original: Sign1Layout, regions: Regions, mutated: Uint8Arra
     if (h.end !== l.protectedBytes.length || h.major !== 5) return { kind: 'structure' };
     algOk = hex(l.protectedBytes) === hex(ES384_PROTECTED);
   }
-  // (A non-empty unprotected header is not signed and only warned about: it falls through to the byte comparisons below.)
+  // (A non-empty unprotected header is not signed and only warned about:
+  // it falls through to the byte comparisons below.)
   const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
   if (!same(l.protectedBytes, original.protectedBytes)) return { kind: 'signed', part: 'protected', algOk };
   if (l.signature.length !== 96) return { kind: 'signature-size' };
@@ -187,7 +188,9 @@ function sweep(file: string, positions: Iterable<[number, number]>, cache?: Link
     const exp = expectation(original, regions, m, offset);
     const r = verify(m, { at }, cache);
     const f = failed(r);
-    const label = `${file} byte ${offset} ^ 0x${mask.toString(16)} (${exp.kind}${exp.kind === 'signed' ? `/${exp.part}` : ''}): failed [${f.join(', ')}]; ${r.summary}`;
+    const label =
+      `${file} byte ${offset} ^ 0x${mask.toString(16)} ` +
+      `(${exp.kind}${exp.kind === 'signed' ? `/${exp.part}` : ''}): failed [${f.join(', ')}]; ${r.summary}`;
     result.cases++;
     const kindKey = exp.kind === 'signed' ? `signed/${exp.part}` : exp.kind;
     result.byKind[kindKey] = (result.byKind[kindKey] ?? 0) + 1;
@@ -223,7 +226,8 @@ function sweep(file: string, positions: Iterable<[number, number]>, cache?: Link
             break;
           case 'certificate':
           case 'cabundle':
-            // The certificate bytes are signed twice: by the issuer (chain) and, inside the payload, by the document signature.
+            // The certificate bytes are signed twice: by the issuer (chain) and,
+            // inside the payload, by the document signature.
             assert.ok(
               f.includes('payload.syntax') ||
                 f.includes('chain.parse') ||
@@ -260,88 +264,102 @@ describe('(unit) attestation: mutations', function () {
   this.timeout(120_000);
 
   describe('single-byte flips (bounded sweep)', () => {
-    it('bit flips in the envelope heads, the protected header and the signature of two real documents are all rejected, each by the right check', () => {
-      let total = 0;
-      // The first document: all 8 single-bit flips of every byte, without a cache (each case verifies
-      // the whole chain too). The second: all 8 bits of the heads and the protected header, one bit
-      // (cycling) per signature byte, with a warm cache.
-      for (const [file, allSignatureBits] of [
-        ['evervault-2022-10-13-prod.cbor', true],
-        ['base-2026-01-03-indef.cbor', false],
-      ] as const) {
-        const l = sign1Layout(loadFixture(file));
-        const sigBytes = range(l.signatureSpan.headEnd, l.signatureSpan.end);
-        const positions = [
-          ...bitFlips(l.array.start, l.array.headEnd), // 0x84
-          ...bitFlips(l.protectedSpan.start, l.protectedSpan.end), // 44 a1 01 38 22
-          ...bitFlips(l.unprotectedSpan.start, l.unprotectedSpan.end), // a0 (not signed, but every flip breaks the structure)
-          ...bitFlips(l.payloadSpan.start, l.payloadSpan.headEnd), // 59 LL LL
-          ...bitFlips(l.signatureSpan.start, l.signatureSpan.headEnd), // 58 60
-          ...(allSignatureBits ? bitFlips(l.signatureSpan.headEnd, l.signatureSpan.end) : oneFlipEach(sigBytes)), // the 96 bytes r‖s
+    it(
+      'bit flips in the envelope heads, the protected header and the signature ' +
+        'of two real documents are all rejected, each by the right check',
+      () => {
+        let total = 0;
+        // The first document: all 8 single-bit flips of every byte, without a cache (each case verifies
+        // the whole chain too). The second: all 8 bits of the heads and the protected header, one bit
+        // (cycling) per signature byte, with a warm cache.
+        for (const [file, allSignatureBits] of [
+          ['evervault-2022-10-13-prod.cbor', true],
+          ['base-2026-01-03-indef.cbor', false],
+        ] as const) {
+          const l = sign1Layout(loadFixture(file));
+          const sigBytes = range(l.signatureSpan.headEnd, l.signatureSpan.end);
+          const positions = [
+            ...bitFlips(l.array.start, l.array.headEnd), // 0x84
+            ...bitFlips(l.protectedSpan.start, l.protectedSpan.end), // 44 a1 01 38 22
+            // a0 (not signed, but every flip breaks the structure)
+            ...bitFlips(l.unprotectedSpan.start, l.unprotectedSpan.end),
+            ...bitFlips(l.payloadSpan.start, l.payloadSpan.headEnd), // 59 LL LL
+            ...bitFlips(l.signatureSpan.start, l.signatureSpan.headEnd), // 58 60
+            // the 96 bytes r‖s
+            ...(allSignatureBits ? bitFlips(l.signatureSpan.headEnd, l.signatureSpan.end) : oneFlipEach(sigBytes)),
+          ];
+          const r = sweep(file, positions, allSignatureBits ? undefined : new LinkCache());
+          assert.equal(r.cases, (1 + 5 + 1 + 3 + 2) * 8 + 96 * (allSignatureBits ? 8 : 1), file);
+          assert.equal(r.byKind.unchanged, undefined, `${file}: no single flip of these bytes keeps the meaning`);
+          // Every flip of the 96 signature bytes fails the signature and nothing else.
+          assert.equal(r.byKind['signed/signature'], 96 * (allSignatureBits ? 8 : 1), file);
+          // Every other flip either breaks the structure or changes the (signed) protected header; some of
+          // the latter still decode to a map (another label or algorithm) and fail cose.algorithm + cose.signature.
+          assert.equal(
+            (r.byKind.structure ?? 0) + (r.byKind['signed/protected'] ?? 0) + (r.byKind['signed/signature'] ?? 0),
+            r.cases,
+            file,
+          );
+          assert.ok((r.byKind['signed/protected'] ?? 0) > 0, file);
+          total += r.cases;
+        }
+        assert.equal(total, 96 * 8 + 96 + 2 * 12 * 8);
+      },
+    );
+
+    it(
+      'flips across the payload (all PCR and signing-certificate bytes ' +
+        'of one document, every Nth byte elsewhere) are all rejected',
+      () => {
+        const cache = new LinkCache(); // the warm path, as a long-lived verifier would run it
+        let total = 0;
+        const plans = [
+          // Definite-length payload map (a9): every PCR and certificate byte,
+          // every 5th cabundle byte, every 7th elsewhere.
+          { file: 'evervault-2022-10-13-prod.cbor', pcr: 1, cert: 1, bundle: 5, rest: 7 },
+          // Indefinite-length payload map (bf … ff): a lighter pass over the same regions.
+          { file: 'base-2026-01-03-indef.cbor', pcr: 3, cert: 2, bundle: 11, rest: 13 },
         ];
-        const r = sweep(file, positions, allSignatureBits ? undefined : new LinkCache());
-        assert.equal(r.cases, (1 + 5 + 1 + 3 + 2) * 8 + 96 * (allSignatureBits ? 8 : 1), file);
-        assert.equal(r.byKind.unchanged, undefined, `${file}: no single flip of these bytes keeps the meaning`);
-        // Every flip of the 96 signature bytes fails the signature and nothing else.
-        assert.equal(r.byKind['signed/signature'], 96 * (allSignatureBits ? 8 : 1), file);
-        // Every other flip either breaks the structure or changes the (signed) protected header; some of
-        // the latter still decode to a map (another label or algorithm) and fail cose.algorithm + cose.signature.
-        assert.equal(
-          (r.byKind.structure ?? 0) + (r.byKind['signed/protected'] ?? 0) + (r.byKind['signed/signature'] ?? 0),
-          r.cases,
-          file,
-        );
-        assert.ok((r.byKind['signed/protected'] ?? 0) > 0, file);
-        total += r.cases;
-      }
-      assert.equal(total, 96 * 8 + 96 + 2 * 12 * 8);
-    });
+        for (const plan of plans) {
+          const doc = loadFixture(plan.file);
+          const l = sign1Layout(doc);
+          const reg = payloadRegions(l);
+          const offsets = new Set<number>();
+          assert.deepEqual(
+            reg.pcrValues.map(([x, y]) => y - x),
+            new Array(16).fill(48),
+            plan.file,
+          );
+          for (const [x, y] of reg.pcrValues) for (const o of range(x, y, plan.pcr)) offsets.add(o);
+          for (const o of range(reg.certificate[0], reg.certificate[1], plan.cert)) offsets.add(o);
+          for (const [x, y] of reg.cabundle) for (const o of range(x, y, plan.bundle)) offsets.add(o);
+          for (const o of range(l.payloadSpan.headEnd, l.payloadSpan.end, plan.rest)) offsets.add(o);
+          const within = (w: [number, number]) => [...offsets].filter((o) => o >= w[0] && o < w[1]).length;
+          const pcrCases = reg.pcrValues.reduce((n, w) => n + within(w), 0);
+          const certCases = within(reg.certificate);
+          if (plan.pcr === 1) assert.equal(pcrCases, 16 * 48, plan.file);
+          if (plan.cert === 1) assert.equal(certCases, reg.certificate[1] - reg.certificate[0], plan.file);
+          const r = sweep(plan.file, oneFlipEach([...offsets].sort((x, y) => x - y)), cache);
+          assert.equal(r.cases, offsets.size, plan.file);
+          assert.equal(r.byKind['signed/pcr'], pcrCases, `${plan.file}: PCR bytes`);
+          assert.equal(r.byKind['signed/certificate'], certCases, `${plan.file}: certificate bytes`);
+          assert.equal(r.byKind.unchanged, undefined, plan.file);
+          total += r.cases;
+        }
+        assert.ok(total > 3000, `${total} cases`);
+      },
+    );
 
-    it('flips across the payload (all PCR and signing-certificate bytes of one document, every Nth byte elsewhere) are all rejected', () => {
-      const cache = new LinkCache(); // the warm path, as a long-lived verifier would run it
-      let total = 0;
-      const plans = [
-        // Definite-length payload map (a9): every PCR and certificate byte, every 5th cabundle byte, every 7th elsewhere.
-        { file: 'evervault-2022-10-13-prod.cbor', pcr: 1, cert: 1, bundle: 5, rest: 7 },
-        // Indefinite-length payload map (bf … ff): a lighter pass over the same regions.
-        { file: 'base-2026-01-03-indef.cbor', pcr: 3, cert: 2, bundle: 11, rest: 13 },
-      ];
-      for (const plan of plans) {
-        const doc = loadFixture(plan.file);
-        const l = sign1Layout(doc);
-        const reg = payloadRegions(l);
-        const offsets = new Set<number>();
-        assert.deepEqual(
-          reg.pcrValues.map(([x, y]) => y - x),
-          new Array(16).fill(48),
-          plan.file,
-        );
-        for (const [x, y] of reg.pcrValues) for (const o of range(x, y, plan.pcr)) offsets.add(o);
-        for (const o of range(reg.certificate[0], reg.certificate[1], plan.cert)) offsets.add(o);
-        for (const [x, y] of reg.cabundle) for (const o of range(x, y, plan.bundle)) offsets.add(o);
-        for (const o of range(l.payloadSpan.headEnd, l.payloadSpan.end, plan.rest)) offsets.add(o);
-        const within = (w: [number, number]) => [...offsets].filter((o) => o >= w[0] && o < w[1]).length;
-        const pcrCases = reg.pcrValues.reduce((n, w) => n + within(w), 0);
-        const certCases = within(reg.certificate);
-        if (plan.pcr === 1) assert.equal(pcrCases, 16 * 48, plan.file);
-        if (plan.cert === 1) assert.equal(certCases, reg.certificate[1] - reg.certificate[0], plan.file);
-        const r = sweep(plan.file, oneFlipEach([...offsets].sort((x, y) => x - y)), cache);
-        assert.equal(r.cases, offsets.size, plan.file);
-        assert.equal(r.byKind['signed/pcr'], pcrCases, `${plan.file}: PCR bytes`);
-        assert.equal(r.byKind['signed/certificate'], certCases, `${plan.file}: certificate bytes`);
-        assert.equal(r.byKind.unchanged, undefined, plan.file);
-        total += r.cases;
-      }
-      assert.ok(total > 3000, `${total} cases`);
-    });
-
-    it('the tag byte of the tagged document: every flip gives another tag or no tag at all, and both are rejected', () => {
-      // 0xd2 is outside Sig_structure, so a flip cannot break the signature; it is rejected because any
-      // tag other than 18 is not a COSE_Sign1 (spec 1.1), and a non-tag initial byte breaks the structure.
-      const r = sweep(TAGGED_FILE, bitFlips(0, 1));
-      assert.equal(r.cases, 8);
-      assert.deepEqual(r.byFailure, { 'cose.structure': 8 });
-    });
+    it(
+      'the tag byte of the tagged document: ' + 'every flip gives another tag or no tag at all, and both are rejected',
+      () => {
+        // 0xd2 is outside Sig_structure, so a flip cannot break the signature; it is rejected because any
+        // tag other than 18 is not a COSE_Sign1 (spec 1.1), and a non-tag initial byte breaks the structure.
+        const r = sweep(TAGGED_FILE, bitFlips(0, 1));
+        assert.equal(r.cases, 8);
+        assert.deepEqual(r.byFailure, { 'cose.structure': 8 });
+      },
+    );
   });
 
   describe('changes that keep the meaning (and so the verdict)', () => {
@@ -350,22 +368,26 @@ describe('(unit) attestation: mutations', function () {
     const l = sign1Layout(doc);
     const at = new Date(expectedFor(file).timestamp_ms as number);
 
-    it('the envelope heads are not signed: longer-than-needed heads for the protected header, payload and signature still verify', () => {
-      // The verifier rebuilds Sig_structure with the shortest heads (spec 1.2; RFC 9052 section 9 restricts
-      // only Sig_structure to the shortest form), as the signer did, so how the envelope spells its own
-      // lengths does not matter. (The array head stays 0x84: the engine recognises binary input by it.)
-      const longHeads = concat(
-        Uint8Array.of(0x84),
-        cBstr(l.protectedBytes, 1),
-        Uint8Array.of(0xa0),
-        cBstr(l.payload, 4),
-        cBstr(l.signature, 2),
-      );
-      assert.notDeepEqual(longHeads, doc);
-      const r = verify(longHeads, { at });
-      assert.equal(r.valid, true, r.summary);
-      assert.equal(status(r, 'cose.signature'), 'pass');
-    });
+    it(
+      'the envelope heads are not signed: longer-than-needed heads ' +
+        'for the protected header, payload and signature still verify',
+      () => {
+        // The verifier rebuilds Sig_structure with the shortest heads (spec 1.2; RFC 9052 section 9 restricts
+        // only Sig_structure to the shortest form), as the signer did, so how the envelope spells its own
+        // lengths does not matter. (The array head stays 0x84: the engine recognises binary input by it.)
+        const longHeads = concat(
+          Uint8Array.of(0x84),
+          cBstr(l.protectedBytes, 1),
+          Uint8Array.of(0xa0),
+          cBstr(l.payload, 4),
+          cBstr(l.signature, 2),
+        );
+        assert.notDeepEqual(longHeads, doc);
+        const r = verify(longHeads, { at });
+        assert.equal(r.valid, true, r.summary);
+        assert.equal(status(r, 'cose.signature'), 'pass');
+      },
+    );
 
     it('the unprotected header is not signed: {} written as an indefinite-length empty map is the same header', () => {
       const indefEmpty = concat(
@@ -380,34 +402,41 @@ describe('(unit) attestation: mutations', function () {
       assert.equal(status(r, 'cose.headers'), 'pass');
     });
 
-    it('a non-empty unprotected header changes nothing signed: still valid, with a warning (spec 1.2: suspicious)', () => {
-      const withKid = concat(
-        Uint8Array.of(0x84),
-        cBstr(l.protectedBytes),
-        cMap([[cUint(4), cBstr(new Uint8Array([1, 2, 3]))]]),
-        cBstr(l.payload),
-        cBstr(l.signature),
-      );
-      const r = verify(withKid, { at });
-      assert.equal(r.valid, true, r.summary);
-      assert.equal(status(r, 'cose.headers'), 'warn');
-    });
+    it(
+      'a non-empty unprotected header changes nothing signed: ' + 'still valid, with a warning (spec 1.2: suspicious)',
+      () => {
+        const withKid = concat(
+          Uint8Array.of(0x84),
+          cBstr(l.protectedBytes),
+          cMap([[cUint(4), cBstr(new Uint8Array([1, 2, 3]))]]),
+          cBstr(l.payload),
+          cBstr(l.signature),
+        );
+        const r = verify(withKid, { at });
+        assert.equal(r.valid, true, r.summary);
+        assert.equal(status(r, 'cose.headers'), 'warn');
+      },
+    );
 
-    it('the ECDSA twin (r, n − s) of a real signature verifies too (spec 1.2: ECDSA is malleable; never use signature bytes as an identity)', () => {
-      const n = BigInt(
-        '0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
-      );
-      const r = l.signature.subarray(0, 48);
-      const s = BigInt(`0x${hex(l.signature.subarray(48))}`);
-      const twinS = Buffer.from((n - s).toString(16).padStart(96, '0'), 'hex');
-      const twin = concat(r, twinS);
-      assert.notDeepEqual(twin, l.signature);
-      const m = encodeSign1({ protectedBytes: l.protectedBytes, payload: l.payload, signature: twin });
-      // node:crypto, independently of the engine, accepts the twin.
-      assert.equal(nodeVerifySign1(m, certificateOf(splitPayload(l.payload))), true);
-      const rep = verify(m, { at });
-      assert.equal(rep.valid, true, rep.summary);
-    });
+    it(
+      'the ECDSA twin (r, n − s) of a real signature verifies too (spec 1.2: ' +
+        'ECDSA is malleable; never use signature bytes as an identity)',
+      () => {
+        const n = BigInt(
+          '0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
+        );
+        const r = l.signature.subarray(0, 48);
+        const s = BigInt(`0x${hex(l.signature.subarray(48))}`);
+        const twinS = Buffer.from((n - s).toString(16).padStart(96, '0'), 'hex');
+        const twin = concat(r, twinS);
+        assert.notDeepEqual(twin, l.signature);
+        const m = encodeSign1({ protectedBytes: l.protectedBytes, payload: l.payload, signature: twin });
+        // node:crypto, independently of the engine, accepts the twin.
+        assert.equal(nodeVerifySign1(m, certificateOf(splitPayload(l.payload))), true);
+        const rep = verify(m, { at });
+        assert.equal(rep.valid, true, rep.summary);
+      },
+    );
   });
 
   describe('cabundle and leaf tampering in real documents (payload re-encoded, original signature kept)', () => {
@@ -464,31 +493,39 @@ describe('(unit) attestation: mutations', function () {
       assert.equal(status(r, 'payload.syntax'), 'fail');
     });
 
-    it('the leaf of another document (same enclave image, another instance): the leaf does not chain to this instance CA, and the signature fails', () => {
-      const other = splitPayload(sign1Layout(loadFixture('turnkey-2025-09-16-b.cbor')).payload);
-      const otherLeaf = certificateOf(other);
-      assert.notDeepEqual(otherLeaf, certificateOf(p));
-      const r = verify(withPayload(doc, setEntry(p, 'certificate', cBstr(otherLeaf))), { at });
-      assert.equal(r.valid, false);
-      const f = failed(r);
-      for (const code of ['chain.names', 'chain.signatures', 'cose.signature'])
-        assert.ok(f.includes(code), `${code}: ${f.join(', ')}`);
-      assert.ok(!f.includes('chain.root'));
-    });
+    it(
+      'the leaf of another document (same enclave image, another instance): ' +
+        'the leaf does not chain to this instance CA, and the signature fails',
+      () => {
+        const other = splitPayload(sign1Layout(loadFixture('turnkey-2025-09-16-b.cbor')).payload);
+        const otherLeaf = certificateOf(other);
+        assert.notDeepEqual(otherLeaf, certificateOf(p));
+        const r = verify(withPayload(doc, setEntry(p, 'certificate', cBstr(otherLeaf))), { at });
+        assert.equal(r.valid, false);
+        const f = failed(r);
+        for (const code of ['chain.names', 'chain.signatures', 'cose.signature'])
+          assert.ok(f.includes(code), `${code}: ${f.join(', ')}`);
+        assert.ok(!f.includes('chain.root'));
+      },
+    );
 
-    it('the leaf and the whole cabundle of another document: the chain is then perfect, and only the document signature fails', () => {
-      const otherFile = 'turnkey-2025-09-16-b.cbor';
-      const other = splitPayload(sign1Layout(loadFixture(otherFile)).payload);
-      const swapped = setEntry(
-        setEntry(p, 'certificate', cBstr(certificateOf(other))),
-        'cabundle',
-        cArray(cabundleOf(other).map((c) => cBstr(c))),
-      );
-      const r = verify(withPayload(doc, swapped), { at: new Date(expectedFor(otherFile).timestamp_ms as number) });
-      assert.equal(r.valid, false);
-      assert.deepEqual(failed(r), ['cose.signature']);
-      for (const code of CHAIN_CHECKS) assert.equal(status(r, code), 'pass', code);
-    });
+    it(
+      'the leaf and the whole cabundle of another document: ' +
+        'the chain is then perfect, and only the document signature fails',
+      () => {
+        const otherFile = 'turnkey-2025-09-16-b.cbor';
+        const other = splitPayload(sign1Layout(loadFixture(otherFile)).payload);
+        const swapped = setEntry(
+          setEntry(p, 'certificate', cBstr(certificateOf(other))),
+          'cabundle',
+          cArray(cabundleOf(other).map((c) => cBstr(c))),
+        );
+        const r = verify(withPayload(doc, swapped), { at: new Date(expectedFor(otherFile).timestamp_ms as number) });
+        assert.equal(r.valid, false);
+        assert.deepEqual(failed(r), ['cose.signature']);
+        for (const code of CHAIN_CHECKS) assert.equal(status(r, code), 'pass', code);
+      },
+    );
   });
 
   describe('CA hierarchies made with openssl (P-384, AWS-like extensions)', () => {
@@ -570,28 +607,32 @@ describe('(unit) attestation: mutations', function () {
     const chainOf = (...names: string[]) => names.map(c);
     const ownRoot = (root = 'root') => ({ roots: [{ pem: c(root).certPem }] });
 
-    it('openssl accepts the AWS-shaped hierarchy (4 CAs and a leaf), and the engine reads its constraints as openssl wrote them', () => {
-      const v = opensslVerify(
-        dir as string,
-        c('root'),
-        chainOf('regional', 'zonal', 'instance'),
-        c('leaf'),
-        new Date(),
-      );
-      assert.equal(v.ok, true, v.output);
-      const r = verify(makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance')), {
-        ...ownRoot(),
-        at: 'document',
-      });
-      assert.deepEqual(
-        r.chain.map((x) => x.info.basicConstraints?.pathLen),
-        [undefined, 2, 1, 0, undefined],
-      );
-      assert.deepEqual(
-        r.chain.map((x) => x.info.basicConstraints?.ca),
-        [true, true, true, true, false],
-      );
-    });
+    it(
+      'openssl accepts the AWS-shaped hierarchy (4 CAs and a leaf), ' +
+        'and the engine reads its constraints as openssl wrote them',
+      () => {
+        const v = opensslVerify(
+          dir as string,
+          c('root'),
+          chainOf('regional', 'zonal', 'instance'),
+          c('leaf'),
+          new Date(),
+        );
+        assert.equal(v.ok, true, v.output);
+        const r = verify(makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance')), {
+          ...ownRoot(),
+          at: 'document',
+        });
+        assert.deepEqual(
+          r.chain.map((x) => x.info.basicConstraints?.pathLen),
+          [undefined, 2, 1, 0, undefined],
+        );
+        assert.deepEqual(
+          r.chain.map((x) => x.info.basicConstraints?.ca),
+          [true, true, true, true, false],
+        );
+      },
+    );
 
     it('an untrusted root that otherwise chains correctly: only chain.root fails', () => {
       const doc = makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance'));
@@ -603,28 +644,32 @@ describe('(unit) attestation: mutations', function () {
       for (const code of CHAIN_CHECKS.filter((x) => x !== 'chain.root')) assert.equal(status(r, code), 'pass', code);
     });
 
-    it('the same document is valid once its root is passed: kind "custom" by default, "development" (and report.development) when asked', () => {
-      const doc = makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance'));
-      const custom = verify(doc, { ...ownRoot(), at: 'document' });
-      assert.equal(custom.valid, true, custom.summary);
-      assert.equal(custom.trustedRoot?.kind, 'custom');
-      assert.equal(custom.development, false);
-      const dev = verify(doc, {
-        roots: [{ pem: c('root').certPem, kind: 'development', label: 'test development root' }],
-        at: 'document',
-      });
-      assert.equal(dev.valid, true, dev.summary);
-      assert.equal(dev.trustedRoot?.kind, 'development');
-      assert.equal(dev.trustedRoot?.label, 'test development root');
-      assert.equal(dev.development, true);
-      // As DER too.
-      const der = verify(doc, { roots: [{ der: c('root').der, label: 'by DER', kind: 'custom' }], at: 'document' });
-      assert.equal(der.valid, true, der.summary);
-      assert.equal(der.trustedRoot?.label, 'by DER');
-      // Another root does not help.
-      const wrong = verify(doc, { ...ownRoot('root-pathlen0'), at: 'document' });
-      assert.deepEqual(failed(wrong), ['chain.root']);
-    });
+    it(
+      'the same document is valid once its root is passed: ' +
+        'kind "custom" by default, "development" (and report.development) when asked',
+      () => {
+        const doc = makeDocument(c('leaf'), chainOf('root', 'regional', 'zonal', 'instance'));
+        const custom = verify(doc, { ...ownRoot(), at: 'document' });
+        assert.equal(custom.valid, true, custom.summary);
+        assert.equal(custom.trustedRoot?.kind, 'custom');
+        assert.equal(custom.development, false);
+        const dev = verify(doc, {
+          roots: [{ pem: c('root').certPem, kind: 'development', label: 'test development root' }],
+          at: 'document',
+        });
+        assert.equal(dev.valid, true, dev.summary);
+        assert.equal(dev.trustedRoot?.kind, 'development');
+        assert.equal(dev.trustedRoot?.label, 'test development root');
+        assert.equal(dev.development, true);
+        // As DER too.
+        const der = verify(doc, { roots: [{ der: c('root').der, label: 'by DER', kind: 'custom' }], at: 'document' });
+        assert.equal(der.valid, true, der.summary);
+        assert.equal(der.trustedRoot?.label, 'by DER');
+        // Another root does not help.
+        const wrong = verify(doc, { ...ownRoot('root-pathlen0'), at: 'document' });
+        assert.deepEqual(failed(wrong), ['chain.root']);
+      },
+    );
 
     it('tagged documents and an indefinite-length payload map are accepted (spec 1.1, 2.1)', () => {
       const chain = chainOf('root', 'regional', 'zonal', 'instance');
@@ -661,7 +706,8 @@ describe('(unit) attestation: mutations', function () {
       verify(makeDocument(c(leaf), chainOf(...bundle)), { ...ownRoot(bundle[0]), at });
 
     const violations: [string, string, string[], string, RegExp | null][] = [
-      // [what, leaf, bundle (root first), the check that must fail, what `openssl verify` says (null: OpenSSL accepts or has no rule)]
+      // [what, leaf, bundle (root first), the check that must fail,
+      // what `openssl verify` says (null: OpenSSL accepts or has no rule)]
       [
         'an intermediate with pathLen 0 above another CA',
         'leaf-pathlen',
@@ -750,40 +796,48 @@ describe('(unit) attestation: mutations', function () {
       });
     }
 
-    it('the control for the violations: the same root and a sound intermediate give a valid document (and openssl agrees)', () => {
-      const v = opensslVerify(dir as string, c('root'), chainOf('int-ok'), c('leaf-no-ku'), new Date());
-      assert.equal(v.ok, true, v.output); // the chain itself is fine for OpenSSL; only the spec's leaf rule rejects it
-      const ok = makeCerts(dir as string, [
-        { name: 'ctl-root', ext: EXT.root, days: 3650 },
-        { name: 'ctl-int', issuer: 0, ext: EXT.intermediate(0) },
-        { name: 'ctl-leaf', issuer: 1, ext: EXT.leaf },
-      ]);
-      const [root, int, leaf] = ok as [MadeCert, MadeCert, MadeCert];
-      const r = verify(makeDocument(leaf, [root, int]), { roots: [{ pem: root.certPem }], at: 'document' });
-      assert.equal(r.valid, true, r.summary);
-    });
+    it(
+      'the control for the violations: the same root and a sound ' +
+        'intermediate give a valid document (and openssl agrees)',
+      () => {
+        const v = opensslVerify(dir as string, c('root'), chainOf('int-ok'), c('leaf-no-ku'), new Date());
+        // the chain itself is fine for OpenSSL; only the spec's leaf rule rejects it
+        assert.equal(v.ok, true, v.output);
+        const ok = makeCerts(dir as string, [
+          { name: 'ctl-root', ext: EXT.root, days: 3650 },
+          { name: 'ctl-int', issuer: 0, ext: EXT.intermediate(0) },
+          { name: 'ctl-leaf', issuer: 1, ext: EXT.leaf },
+        ]);
+        const [root, int, leaf] = ok as [MadeCert, MadeCert, MadeCert];
+        const r = verify(makeDocument(leaf, [root, int]), { roots: [{ pem: root.certPem }], at: 'document' });
+        assert.equal(r.valid, true, r.summary);
+      },
+    );
 
-    it('an expired intermediate (1 day, checked 3 days later): chain.validity fails and names it; openssl agrees', () => {
-      const v = opensslVerify(dir as string, c('root'), chainOf('int-expiring'), c('leaf-under-expiring'), later);
-      assert.equal(v.ok, false);
-      assert.match(v.output, /certificate has expired/);
-      const r = judge('leaf-under-expiring', ['root', 'int-expiring'], later);
-      assert.equal(r.valid, false);
-      assert.deepEqual(failed(r), ['chain.validity']);
-      assert.match(reasonOf(r, 'chain.validity'), /int-expiring/);
-      assert.doesNotMatch(reasonOf(r, 'chain.validity'), /signing certificate/);
-      assert.deepEqual(
-        r.chain.map((x) => x.validAtTime),
-        [true, false, true],
-      );
-      // Today it is still valid.
-      assert.equal(judge('leaf-under-expiring', ['root', 'int-expiring']).valid, true);
-    });
+    it(
+      'an expired intermediate (1 day, checked 3 days later): ' + 'chain.validity fails and names it; openssl agrees',
+      () => {
+        const v = opensslVerify(dir as string, c('root'), chainOf('int-expiring'), c('leaf-under-expiring'), later);
+        assert.equal(v.ok, false);
+        assert.match(v.output, /certificate has expired/);
+        const r = judge('leaf-under-expiring', ['root', 'int-expiring'], later);
+        assert.equal(r.valid, false);
+        assert.deepEqual(failed(r), ['chain.validity']);
+        assert.match(reasonOf(r, 'chain.validity'), /int-expiring/);
+        assert.doesNotMatch(reasonOf(r, 'chain.validity'), /signing certificate/);
+        assert.deepEqual(
+          r.chain.map((x) => x.validAtTime),
+          [true, false, true],
+        );
+        // Today it is still valid.
+        assert.equal(judge('leaf-under-expiring', ['root', 'int-expiring']).valid, true);
+      },
+    );
 
     it('a leaf with an unrecognised critical extension is rejected, as PKIX (and openssl) require', () => {
-      // Regression (an engine bug this suite found, now fixed): RFC 5280 4.2 and 6.1.4: a certificate with a critical extension the verifier does
-      // not recognise must be rejected; the spec (3.3, "Pitfalls") asks for normal PKIX path
-      // validation. `openssl verify` says "unhandled critical extension". The engine reads only
+      // Regression (an engine bug this suite found, now fixed): RFC 5280 4.2 and 6.1.4: a certificate with a critical
+      // extension the verifier does not recognise must be rejected; the spec (3.3, "Pitfalls") asks for normal PKIX
+      // path validation. `openssl verify` says "unhandled critical extension". The engine reads only
       // basicConstraints and keyUsage and ignores the criticality of everything else, so it reports
       // this document as valid.
       const v = opensslVerify(dir as string, c('root'), chainOf('int-ok'), c('leaf-unknown-critical'), new Date());
@@ -811,20 +865,24 @@ describe('(unit) attestation: mutations', function () {
         assert.equal(r.valid, true, r.summary);
       });
 
-      it('"crit" in the protected header is rejected (cose.headers), alg as the text "ES384" is rejected (cose.algorithm)', () => {
-        const crit = judgeSigned(payload(), concat(Uint8Array.of(0xa2, 0x01, 0x38, 0x22, 0x02), cArray([cUint(4)])));
-        assert.equal(crit.valid, false);
-        assert.equal(status(crit, 'cose.headers'), 'fail');
-        const text = judgeSigned(payload(), concat(Uint8Array.of(0xa1, 0x01), cText('ES384')));
-        assert.equal(text.valid, false);
-        assert.equal(status(text, 'cose.algorithm'), 'fail');
-        assert.equal(status(text, 'cose.signature'), 'pass');
-      });
+      it(
+        '"crit" in the protected header is rejected (cose.headers), ' +
+          'alg as the text "ES384" is rejected (cose.algorithm)',
+        () => {
+          const crit = judgeSigned(payload(), concat(Uint8Array.of(0xa2, 0x01, 0x38, 0x22, 0x02), cArray([cUint(4)])));
+          assert.equal(crit.valid, false);
+          assert.equal(status(crit, 'cose.headers'), 'fail');
+          const text = judgeSigned(payload(), concat(Uint8Array.of(0xa1, 0x01), cText('ES384')));
+          assert.equal(text.valid, false);
+          assert.equal(status(text, 'cose.algorithm'), 'fail');
+          assert.equal(status(text, 'cose.signature'), 'pass');
+        },
+      );
 
       it('an unexpected label in the protected header (kid, 4) is rejected (spec 1.2)', () => {
-        // Regression (an engine bug this suite found, now fixed): spec 1.2 "Header check": "decode the protected bytes, require label 1 to be −35,
-        // and reject crit and any other unexpected labels". Real documents carry exactly {1: -35}.
-        // The engine rejects crit but lets {1: -35, 4: h'6b6964'} through with cose.headers = warn.
+        // Regression (an engine bug this suite found, now fixed): spec 1.2 "Header check": "decode the protected bytes,
+        // require label 1 to be −35, and reject crit and any other unexpected labels". Real documents carry exactly
+        // {1: -35}. The engine rejects crit but lets {1: -35, 4: h'6b6964'} through with cose.headers = warn.
         const r = judgeSigned(
           payload(),
           concat(Uint8Array.of(0xa2, 0x01, 0x38, 0x22, 0x04), cBstr(Buffer.from('kid'))),
@@ -843,9 +901,9 @@ describe('(unit) attestation: mutations', function () {
       });
 
       it('a timestamp written as a CBOR float is rejected (spec 2.1/2.3: an unsigned integer)', () => {
-        // Regression (an engine bug this suite found, now fixed): spec 2.1 gives `timestamp` the type "unsigned int" (`uint .size 8`) and 2.3 says
-        // "Reject a wrong type on any known key". The engine converts whatever number cbor-x returns,
-        // so a float64 (0xfb …) with an integral value passes as a timestamp.
+        // Regression (an engine bug this suite found, now fixed): spec 2.1 gives `timestamp` the type "unsigned int"
+        // (`uint .size 8`) and 2.3 says "Reject a wrong type on any known key". The engine converts whatever number
+        // cbor-x returns, so a float64 (0xfb …) with an integral value passes as a timestamp.
         const f = Buffer.alloc(9);
         f[0] = 0xfb;
         f.writeDoubleBE(Date.now(), 1);
@@ -855,9 +913,9 @@ describe('(unit) attestation: mutations', function () {
       });
 
       it('a PCR index written as a CBOR float (3.0) is rejected (spec 2.3: keys are integers)', () => {
-        // Regression (an engine bug this suite found, now fixed): spec 2.3: "pcrs has 1..32 entries. Each key is an integer in [0, 32)" and "Reject a
-        // wrong type on any known key". The half-float 3.0 (f9 42 00) decodes to the JS number 3 and is
-        // accepted as PCR3.
+        // Regression (an engine bug this suite found, now fixed): spec 2.3: "pcrs has 1..32 entries. Each key is an
+        // integer in [0, 32)" and "Reject a wrong type on any known key". The half-float 3.0 (f9 42 00) decodes to the
+        // JS number 3 and is accepted as PCR3.
         const pcrs = cMap(
           [...samplePcrs()].map(([k, v]) => [k === 3 ? Uint8Array.of(0xf9, 0x42, 0x00) : cUint(k), cBstr(v)] as const),
         );
@@ -867,8 +925,9 @@ describe('(unit) attestation: mutations', function () {
       });
 
       it('an optional field written as CBOR undefined (f7) is rejected (spec 2.1: bstr or null only)', () => {
-        // Regression (an engine bug this suite found, now fixed): spec 2.1: public_key, user_data and nonce are "bstr (or null)"; 2.3: "Reject a
-        // wrong type on any known key". The engine treats `undefined` (simple value 23) like null.
+        // Regression (an engine bug this suite found, now fixed): spec 2.1: public_key, user_data and nonce are
+        // "bstr (or null)"; 2.3: "Reject a wrong type on any known key". The engine treats `undefined`
+        // (simple value 23) like null.
         const r = judgeSigned(setEntry(payload(), 'nonce', Uint8Array.of(0xf7)));
         assert.equal(status(r, 'cose.signature'), 'pass');
         assert.equal(status(r, 'payload.syntax'), 'fail', `accepted: ${r.summary}`);

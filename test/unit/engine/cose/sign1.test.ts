@@ -358,58 +358,66 @@ describe('(unit) engine/cose/sign1: COSE_Sign1 decoding, the Sig_structure and E
     });
 
     for (const alg of ALGS) {
-      it(`${alg}: a signature made by node:crypto over the cbor-x Sig_structure verifies; another key, another algorithm, a changed payload and DER encoding do not`, () => {
-        const { privateKey, spki } = pair(CURVES[alg]);
-        const prot = protectedHeader(alg);
-        const payload = filled(100, alg.length);
-        const signature = new Uint8Array(
-          nodeSign(COSE_ALGORITHMS[alg].hash, cborXSigStructure(prot, payload), {
-            key: privateKey,
-            dsaEncoding: 'ieee-p1363',
-          }),
-        );
-        assert.equal(signature.length, COSE_ALGORITHMS[alg].signatureLength);
-        const cose = decodeSign1(enc([prot, new Map(), payload, signature]));
-        assert.equal(verifyCoseSign1(nodeCrypto, cose, alg, spki), true);
-
-        assert.equal(
-          verifyCoseSign1(nodeCrypto, cose, alg, pair(CURVES[alg], 1).spki),
-          false,
-          'another key on the same curve',
-        );
-        for (const other of ALGS.filter((a) => a !== alg)) {
-          assert.equal(verifyCoseSign1(nodeCrypto, cose, other, spki), false, `verified as ${other}`);
-          assert.equal(
-            verifyCoseSign1(nodeCrypto, cose, alg, pair(CURVES[other]).spki),
-            false,
-            `with a ${CURVES[other]} key`,
+      it(
+        `${alg}: a signature made by node:crypto over the cbor-x Sig_structure verifies; ` +
+          `another key, another algorithm, a changed payload and DER encoding do not`,
+        () => {
+          const { privateKey, spki } = pair(CURVES[alg]);
+          const prot = protectedHeader(alg);
+          const payload = filled(100, alg.length);
+          const signature = new Uint8Array(
+            nodeSign(COSE_ALGORITHMS[alg].hash, cborXSigStructure(prot, payload), {
+              key: privateKey,
+              dsaEncoding: 'ieee-p1363',
+            }),
           );
-        }
-        const changed = payload.slice();
-        changed[0] = (changed[0] as number) ^ 1;
-        assert.equal(verifyCoseSign1(nodeCrypto, { ...cose, payload: changed }, alg, spki), false, 'a changed payload');
-        assert.equal(
-          verifyCoseSign1(nodeCrypto, { ...cose, protectedBytes: new Uint8Array(0) }, alg, spki),
-          false,
-          'the protected header is signed',
-        );
-        const der = new Uint8Array(
-          nodeSign(COSE_ALGORITHMS[alg].hash, cborXSigStructure(prot, payload), {
-            key: privateKey,
-            dsaEncoding: 'der',
-          }),
-        );
-        assert.equal(
-          verifyCoseSign1(nodeCrypto, { ...cose, signature: der }, alg, spki),
-          false,
-          'a DER signature is not a COSE signature',
-        );
-        assert.equal(
-          nodeCrypto.verifyEcdsa(COSE_ALGORITHMS[alg].hash, spki, cborXSigStructure(prot, payload), der, 'der'),
-          true,
-          'the port reads DER when told to',
-        );
-      });
+          assert.equal(signature.length, COSE_ALGORITHMS[alg].signatureLength);
+          const cose = decodeSign1(enc([prot, new Map(), payload, signature]));
+          assert.equal(verifyCoseSign1(nodeCrypto, cose, alg, spki), true);
+
+          assert.equal(
+            verifyCoseSign1(nodeCrypto, cose, alg, pair(CURVES[alg], 1).spki),
+            false,
+            'another key on the same curve',
+          );
+          for (const other of ALGS.filter((a) => a !== alg)) {
+            assert.equal(verifyCoseSign1(nodeCrypto, cose, other, spki), false, `verified as ${other}`);
+            assert.equal(
+              verifyCoseSign1(nodeCrypto, cose, alg, pair(CURVES[other]).spki),
+              false,
+              `with a ${CURVES[other]} key`,
+            );
+          }
+          const changed = payload.slice();
+          changed[0] = (changed[0] as number) ^ 1;
+          assert.equal(
+            verifyCoseSign1(nodeCrypto, { ...cose, payload: changed }, alg, spki),
+            false,
+            'a changed payload',
+          );
+          assert.equal(
+            verifyCoseSign1(nodeCrypto, { ...cose, protectedBytes: new Uint8Array(0) }, alg, spki),
+            false,
+            'the protected header is signed',
+          );
+          const der = new Uint8Array(
+            nodeSign(COSE_ALGORITHMS[alg].hash, cborXSigStructure(prot, payload), {
+              key: privateKey,
+              dsaEncoding: 'der',
+            }),
+          );
+          assert.equal(
+            verifyCoseSign1(nodeCrypto, { ...cose, signature: der }, alg, spki),
+            false,
+            'a DER signature is not a COSE signature',
+          );
+          assert.equal(
+            nodeCrypto.verifyEcdsa(COSE_ALGORITHMS[alg].hash, spki, cborXSigStructure(prot, payload), der, 'der'),
+            true,
+            'the port reads DER when told to',
+          );
+        },
+      );
 
       it(`${alg}: signCoseSign1 with a key read by the port makes a COSE_Sign1 that node:crypto verifies`, () => {
         const { pem, spki } = pair(CURVES[alg]);

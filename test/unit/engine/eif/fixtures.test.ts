@@ -15,6 +15,7 @@ import {
   planMeasurement,
   readLayout,
   runPlan,
+  SectionType,
   toHex,
 } from '../../../../src/engine';
 import { FileByteSource, describeEif, inspectEif, nodeHashes } from '../../../../src/engine/node';
@@ -164,7 +165,7 @@ describe('(unit) EIF fixtures', () => {
         }
 
         if (exp.PCR8 !== undefined) {
-          const sig = r.layout.sections.find((s) => s.type === 4);
+          const sig = r.layout.sections.find((s) => s.type === SectionType.Signature);
           assert.ok(sig);
           const entries = decodeSignatureSection(bytes.subarray(sig.dataOffset, sig.dataOffset + sig.size));
           assert.equal(entries.length, 1);

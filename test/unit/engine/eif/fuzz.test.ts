@@ -9,7 +9,13 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { EifFormatError, MemoryByteSource, inspectEifSource, type EifInspection } from '../../../../src/engine';
+import {
+  EifFormatError,
+  MemoryByteSource,
+  SectionType,
+  inspectEifSource,
+  type EifInspection,
+} from '../../../../src/engine';
 import { nodeEifPorts } from '../../../../src/engine/node';
 import { repoPath } from '../../repo';
 import { Prng, T, ascii, buildEif, cborHead, concat, eifCrc, expectedPcrs, parseEif, type RawSection } from './helpers';
@@ -146,13 +152,16 @@ function malformed(r: EifInspection, bytes: Uint8Array): string | undefined {
   for (const s of l.sections) {
     if (s.headerOffset !== at || s.dataOffset !== at + 12)
       return `section ${s.index} at ${s.headerOffset}, expected ${at}`;
-    if (s.type < 1 || s.type > 5) return `section ${s.index} has type ${s.type}`;
+    if (s.type < SectionType.Kernel || s.type > SectionType.Metadata) return `section ${s.index} has type ${s.type}`;
     at = s.dataOffset + s.size;
     if (at > bytes.length) return `section ${s.index} ends past the file`;
   }
   if (l.walkEnd !== at) return `walkEnd ${l.walkEnd} != ${at}`;
   if (l.trailingBytes !== bytes.length - at || l.trailingBytes >= 12) return `trailingBytes ${l.trailingBytes}`;
-  const sections = l.sections.map((s) => ({ type: s.type, data: bytes.subarray(s.dataOffset, s.dataOffset + s.size) }));
+  const sections: RawSection[] = l.sections.map((s) => ({
+    type: s.type,
+    data: bytes.subarray(s.dataOffset, s.dataOffset + s.size),
+  }));
   const pcrs = expectedPcrs(sections);
   for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) {
     if (r.measurements[k] !== pcrs[k]) {
@@ -162,7 +171,10 @@ function malformed(r: EifInspection, bytes: Uint8Array): string | undefined {
         (s) => s.type === T.kernel || s.type === T.cmdline || (s.type === T.ramdisk && ramdisks++ === 0),
       );
       const lastEmpty = (pcr1.at(-1)?.data.length ?? 1) === 0;
-      return `${k} differs from the independent value${lastEmpty ? ' (the last section feeding PCR1 is empty)' : ''}: ${r.measurements[k]} != ${pcrs[k]}`;
+      return (
+        `${k} differs from the independent value${lastEmpty ? ' (the last section feeding PCR1 is empty)' : ''}: ` +
+        `${r.measurements[k]} != ${pcrs[k]}`
+      );
     }
   }
   if (r.measurements.PCR8 !== undefined && !/^[0-9a-f]{96}$/.test(r.measurements.PCR8))
@@ -256,7 +268,8 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
           void worker.terminate();
           reject(
             new Error(
-              `${group.name}: case ${current} (seed ${caseSeed(group, current)}) hung: no progress for ${WATCHDOG_MS} ms`,
+              `${group.name}: case ${current} (seed ${caseSeed(group, current)}) hung: ` +
+                `no progress for ${WATCHDOG_MS} ms`,
             ),
           );
         }
@@ -275,7 +288,8 @@ if (!isMainThread && (workerData as { fuzzGroup?: Group } | undefined)?.fuzzGrou
         clearInterval(watchdog);
         reject(
           new Error(
-            `${group.name}: worker failed during case ${current} (seed ${caseSeed(group, current)}): ${describeThrown(e)}`,
+            `${group.name}: worker failed during case ${current} ` +
+              `(seed ${caseSeed(group, current)}): ${describeThrown(e)}`,
           ),
         );
       });

@@ -512,10 +512,12 @@ export function pemToDer(pem: string): Uint8Array {
 
 /** The standard test metadata (spec section 5's example), compact JSON. */
 export const SPEC_METADATA =
-  '{"ImageName":"test","ImageVersion":"1.0","BuildMetadata":{"BuildTime":"1970-01-01T00:00:00+00:00","BuildTool":"eif_build","BuildToolVersion":"0.0.0","OperatingSystem":"OS","KernelVersion":"kernel"},"DockerInfo":null,"CustomMetadata":null}';
+  '{"ImageName":"test","ImageVersion":"1.0",' +
+  '"BuildMetadata":{"BuildTime":"1970-01-01T00:00:00+00:00","BuildTool":"eif_build","BuildToolVersion":"0.0.0",' +
+  '"OperatingSystem":"OS","KernelVersion":"kernel"},"DockerInfo":null,"CustomMetadata":null}';
 
 /** Runs `fn` and returns what it threw (fails if it did not throw). */
-export async function caught(fn: () => Promise<unknown> | unknown): Promise<unknown> {
+export async function caught(fn: () => unknown): Promise<unknown> {
   try {
     await fn();
   } catch (e) {

@@ -554,15 +554,18 @@ describe('(unit) EIF rejections', () => {
       assert.equal(r.describe.json.SignatureCheck, true);
     });
 
-    it('two signature sections: a warning; PCR8 covers both certificates, the last one is checked (spec 3.4)', async () => {
-      const sig = encodeSigSection(ascii(certPem), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0))));
-      const bytes = buildEif([...base(), { type: T.signature, data: sig }, { type: T.signature, data: sig }]);
-      const r = await inspect(bytes);
-      problem(r.layout, 'bad-signature-section', 'warning', 889, 'has 2 signature sections');
-      assert.equal(r.measurements.PCR8, pcrHex(certDer, certDer));
-      assert.ok('json' in r.describe);
-      assert.equal(r.describe.json.SignatureCheck, true);
-    });
+    it(
+      'two signature sections: a warning; ' + 'PCR8 covers both certificates, the last one is checked (spec 3.4)',
+      async () => {
+        const sig = encodeSigSection(ascii(certPem), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0))));
+        const bytes = buildEif([...base(), { type: T.signature, data: sig }, { type: T.signature, data: sig }]);
+        const r = await inspect(bytes);
+        problem(r.layout, 'bad-signature-section', 'warning', 889, 'has 2 signature sections');
+        assert.equal(r.measurements.PCR8, pcrHex(certDer, certDer));
+        assert.ok('json' in r.describe);
+        assert.equal(r.describe.json.SignatureCheck, true);
+      },
+    );
 
     it('a signature section in a version 2 image is a warning', async () => {
       const sig = encodeSigSection(ascii(certPem), encodeCose(coseSign(keyPem, 'P-384', pcr0PayloadBytes(PCR0))));
@@ -573,17 +576,20 @@ describe('(unit) EIF rejections', () => {
       assert.ok(l.problems.every((p) => p.severity === 'warning'));
     });
 
-    it('a certificate chain: PCR8 measures the first certificate only (P2); over 32768 bytes is a warning (P25)', async () => {
-      const chain = certPem.repeat(30);
-      const r = await inspect(signedImage({ cert: ascii(chain) }));
-      assert.equal(r.measurements.PCR8, pcrHex(certDer));
-      assert.equal(r.signature?.certificatePem, chain);
-      const size = r.layout.sections[5]?.size ?? 0;
-      assert.ok(size > 32768);
-      problem(r.layout, 'section-too-large', 'warning', 889, `holds ${size} bytes, more than the format's 32768`);
-      assert.ok('json' in r.describe);
-      assert.equal(r.describe.json.SignatureCheck, true);
-    });
+    it(
+      'a certificate chain: PCR8 measures the first certificate only (P2); ' + 'over 32768 bytes is a warning (P25)',
+      async () => {
+        const chain = certPem.repeat(30);
+        const r = await inspect(signedImage({ cert: ascii(chain) }));
+        assert.equal(r.measurements.PCR8, pcrHex(certDer));
+        assert.equal(r.signature?.certificatePem, chain);
+        const size = r.layout.sections[5]?.size ?? 0;
+        assert.ok(size > 32768);
+        problem(r.layout, 'section-too-large', 'warning', 889, `holds ${size} bytes, more than the format's 32768`);
+        assert.ok('json' in r.describe);
+        assert.equal(r.describe.json.SignatureCheck, true);
+      },
+    );
 
     it('certificate dates do not fail describe (only run-enclave checks them, spec 4.5)', async () => {
       const bytes = signedImage();

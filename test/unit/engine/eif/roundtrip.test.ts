@@ -211,7 +211,10 @@ function checkSignatureSection(section: Uint8Array, signer: Signer, pcr0Hex: str
   );
 }
 
-/** The engine's reader must agree with the independent parse: from the file (default chunk and 4096), and from memory at the given chunk sizes. */
+/**
+ * The engine's reader must agree with the independent parse:
+ * from the file (default chunk and 4096), and from memory at the given chunk sizes.
+ */
 async function checkEngineReads(
   file: string,
   bytes: Uint8Array,
@@ -284,37 +287,45 @@ describe('(unit) EIF write/read round trip', function () {
     const curves: (Curve | undefined)[] = [undefined, 'P-256', 'P-384', 'P-521'];
     const cases = Array.from({ length: 16 }, (_, n) => makeCase(0x1000 + n, curves[n % curves.length]));
 
-    it('the seeded cases cover both architectures, versions 2-4, 1-4 ramdisks, every curve, 0-byte and >200 KiB sections', () => {
-      assert.deepEqual(new Set(cases.map((c) => c.arch)), new Set(['x86_64', 'aarch64']));
-      assert.deepEqual(new Set(cases.map((c) => c.version)), new Set([2, 3, 4]));
-      assert.deepEqual(
-        new Set(cases.map((c) => c.sections.filter((s) => s.type === T.ramdisk).length)),
-        new Set([1, 2, 3, 4]),
-      );
-      assert.deepEqual(new Set(cases.map((c) => c.curve)), new Set([undefined, 'P-256', 'P-384', 'P-521']));
-      const sizes = cases.flatMap((c) => c.sections.map((s) => s.data.length));
-      assert.ok(sizes.includes(0), 'a 0-byte section');
-      assert.ok(
-        sizes.some((n) => n > 200 * KiB),
-        'a section over 200 KiB',
-      );
-    });
+    it(
+      'the seeded cases cover both architectures, versions 2-4, ' +
+        '1-4 ramdisks, every curve, 0-byte and >200 KiB sections',
+      () => {
+        assert.deepEqual(new Set(cases.map((c) => c.arch)), new Set(['x86_64', 'aarch64']));
+        assert.deepEqual(new Set(cases.map((c) => c.version)), new Set([2, 3, 4]));
+        assert.deepEqual(
+          new Set(cases.map((c) => c.sections.filter((s) => s.type === T.ramdisk).length)),
+          new Set([1, 2, 3, 4]),
+        );
+        assert.deepEqual(new Set(cases.map((c) => c.curve)), new Set([undefined, 'P-256', 'P-384', 'P-521']));
+        const sizes = cases.flatMap((c) => c.sections.map((s) => s.data.length));
+        assert.ok(sizes.includes(0), 'a 0-byte section');
+        assert.ok(
+          sizes.some((n) => n > 200 * KiB),
+          'a section over 200 KiB',
+        );
+      },
+    );
 
     for (const c of cases) {
       const seed = c.seed;
-      it(`seed ${seed}: v${c.version} ${c.arch}, ${c.sections.filter((s) => s.type === T.ramdisk).length} ramdisk(s), ${c.curve ? `signed ${c.curve}` : 'unsigned'}`, async () => {
-        const signer = c.curve ? signers[c.curve] : undefined;
-        const file = path.join(dir, `case-${seed}.eif`);
-        const result = await writeEif(file, {
-          arch: c.arch,
-          version: c.version,
-          sections: toSectionInputs(c.sections),
-          ...(signer ? { signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem } } : {}),
-        });
-        const bytes = new Uint8Array(readFileSync(file));
-        const p = checkWritten(bytes, { ...c, signer }, result);
-        await checkEngineReads(file, bytes, p, signer, bytes.length < 400 * KiB ? [7, 4096] : [4093, 65537]);
-      });
+      it(
+        `seed ${seed}: v${c.version} ${c.arch}, ${c.sections.filter((s) => s.type === T.ramdisk).length} ` +
+          `ramdisk(s), ${c.curve ? `signed ${c.curve}` : 'unsigned'}`,
+        async () => {
+          const signer = c.curve ? signers[c.curve] : undefined;
+          const file = path.join(dir, `case-${seed}.eif`);
+          const result = await writeEif(file, {
+            arch: c.arch,
+            version: c.version,
+            sections: toSectionInputs(c.sections),
+            ...(signer ? { signing: { certificatePem: signer.certPem, privateKeyPem: signer.keyPem } } : {}),
+          });
+          const bytes = new Uint8Array(readFileSync(file));
+          const p = checkWritten(bytes, { ...c, signer }, result);
+          await checkEngineReads(file, bytes, p, signer, bytes.length < 400 * KiB ? [7, 4096] : [4093, 65537]);
+        },
+      );
     }
   });
 
@@ -409,7 +420,8 @@ describe('(unit) EIF write/read round trip', function () {
       for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) {
         if (r.measurements[k] !== expected[k])
           failures.push(
-            `chunk ${chunkSize ?? 'default'}: ${k} = ${r.measurements[k].slice(0, 16)}…, expected ${expected[k].slice(0, 16)}…`,
+            `chunk ${chunkSize ?? 'default'}: ${k} = ${r.measurements[k].slice(0, 16)}…, ` +
+              `expected ${expected[k].slice(0, 16)}…`,
           );
       }
     }
@@ -440,100 +452,107 @@ describe('(unit) EIF write/read round trip', function () {
   });
 
   describe('signEifFile', () => {
-    it('signs an unsigned image by appending a section: count +1, earlier sections untouched, PCR0-2 unchanged', async () => {
-      for (const curve of Object.keys(CURVES) as Curve[]) {
-        const c = makeCase(0x2000 + curve.length + curve.charCodeAt(2), undefined);
-        const file = path.join(dir, `to-sign-${curve}.eif`);
-        const before = await writeEif(file, {
-          arch: c.arch,
-          version: c.version === 2 ? 3 : c.version,
-          sections: toSectionInputs(c.sections),
-          defaultMem: 12345n,
-          defaultCpus: 7n,
-        });
-        const oldBytes = new Uint8Array(readFileSync(file));
-        const old = parseEif(oldBytes);
-        const signer = signers[curve];
-        const result = await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem });
-        const bytes = new Uint8Array(readFileSync(file));
-        const p = checkWritten(
-          bytes,
-          { arch: c.arch, version: old.version, sections: c.sections, signer, defaultMem: 12345n, defaultCpus: 7n },
-          result,
-        );
-        assert.equal(p.numSections, old.numSections + 1, curve);
-        assert.equal(p.sections.at(-1)?.type, T.signature);
-        // Appended: the old file is a prefix of the new one except the header's count, table and CRC.
-        assert.equal(
-          Buffer.compare(bytes.subarray(548, oldBytes.length), oldBytes.subarray(548)),
-          0,
-          `${curve}: sections before the signature unchanged`,
-        );
-        for (const k of ['PCR0', 'PCR1', 'PCR2'] as const) assert.equal(result.measurements[k], before.measurements[k]);
-        assert.equal(result.measurements.PCR8, pcrHex(signer.certDer));
-        await checkEngineReads(file, bytes, p, signer, [61]);
-      }
-    });
-
-    it('re-signing with another key and curve replaces the signature in place; the size table follows (P14)', async () => {
-      const rng = new Prng(0x5151);
-      const sections = [
-        { type: T.kernel, data: rng.bytes(5000) },
-        { type: T.cmdline, data: ascii('console=ttyS0') },
-        { type: T.metadata, data: metadataBytes(rng) },
-        { type: T.signature, data: ascii('placeholder, replaced by the writer') },
-        { type: T.ramdisk, data: rng.bytes(7000) },
-        { type: T.ramdisk, data: rng.bytes(300) },
-      ];
-      const file = path.join(dir, 'resign.eif');
-      const first = signers['P-384'];
-      await writeEif(file, {
-        arch: 'x86_64',
-        sections: toSectionInputs(sections),
-        signing: { certificatePem: first.certPem, privateKeyPem: first.keyPem },
-      });
-      const firstBytes = new Uint8Array(readFileSync(file));
-      const p1 = parseEif(firstBytes);
-      assert.deepEqual(
-        p1.sections.map((s) => s.type),
-        [1, 2, 5, 4, 3, 3],
-        'the writer keeps the signature where the caller put it',
-      );
-      checkSignatureSection((p1.sections[3] as { data: Uint8Array }).data, first, expectedPcrs(p1.sections).PCR0);
-
-      for (const signer of [signers['P-521'], signers['P-256'], otherP384]) {
-        const prev = parseEif(new Uint8Array(readFileSync(file)));
-        const result = await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem });
-        const bytes = new Uint8Array(readFileSync(file));
-        const p = parseEif(bytes);
-        assert.deepEqual(
-          p.sections.map((s) => s.type),
-          [1, 2, 5, 4, 3, 3],
-          `${signer.curve}: still one signature section, at the same index`,
-        );
-        const sig = p.sections[3] as { data: Uint8Array; size: number; headerOffset: number };
-        assert.equal(sig.headerOffset, (prev.sections[3] as { headerOffset: number }).headerOffset);
-        assert.equal(p.sizes[3], BigInt(sig.size), 'the header size table holds the new signature size (P14)');
-        assert.equal(p.numSections, 6);
-        for (let k = 0; k < 6; k++) {
-          const s = p.sections[k] as { headerOffset: number; size: number; data: Uint8Array };
-          assert.equal(p.offsets[k], BigInt(s.headerOffset), `offset table ${k}`);
-          assert.equal(p.sizes[k], BigInt(s.size), `size table ${k}`);
-          if (k !== 3)
-            assert.equal(
-              Buffer.compare(s.data, (prev.sections[k] as { data: Uint8Array }).data),
-              0,
-              `section ${k} data unchanged`,
-            );
+    it(
+      'signs an unsigned image by appending a section: ' + 'count +1, earlier sections untouched, PCR0-2 unchanged',
+      async () => {
+        for (const curve of Object.keys(CURVES) as Curve[]) {
+          const c = makeCase(0x2000 + curve.length + curve.charCodeAt(2), undefined);
+          const file = path.join(dir, `to-sign-${curve}.eif`);
+          const before = await writeEif(file, {
+            arch: c.arch,
+            version: c.version === 2 ? 3 : c.version,
+            sections: toSectionInputs(c.sections),
+            defaultMem: 12345n,
+            defaultCpus: 7n,
+          });
+          const oldBytes = new Uint8Array(readFileSync(file));
+          const old = parseEif(oldBytes);
+          const signer = signers[curve];
+          const result = await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem });
+          const bytes = new Uint8Array(readFileSync(file));
+          const p = checkWritten(
+            bytes,
+            { arch: c.arch, version: old.version, sections: c.sections, signer, defaultMem: 12345n, defaultCpus: 7n },
+            result,
+          );
+          assert.equal(p.numSections, old.numSections + 1, curve);
+          assert.equal(p.sections.at(-1)?.type, T.signature);
+          // Appended: the old file is a prefix of the new one except the header's count, table and CRC.
+          assert.equal(
+            Buffer.compare(bytes.subarray(548, oldBytes.length), oldBytes.subarray(548)),
+            0,
+            `${curve}: sections before the signature unchanged`,
+          );
+          for (const k of ['PCR0', 'PCR1', 'PCR2'] as const)
+            assert.equal(result.measurements[k], before.measurements[k]);
+          assert.equal(result.measurements.PCR8, pcrHex(signer.certDer));
+          await checkEngineReads(file, bytes, p, signer, [61]);
         }
-        assert.equal(p.crc, eifCrc(bytes));
-        assert.equal(result.crc, p.crc);
-        checkSignatureSection(sig.data, signer, expectedPcrs(p.sections).PCR0);
-        assert.equal(result.measurements.PCR8, pcrHex(signer.certDer));
-        assert.equal(result.measurements.PCR0, expectedPcrs(p1.sections).PCR0);
-        await checkEngineReads(file, bytes, p, signer, [7]);
-      }
-    });
+      },
+    );
+
+    it(
+      're-signing with another key and curve replaces the ' + 'signature in place; the size table follows (P14)',
+      async () => {
+        const rng = new Prng(0x5151);
+        const sections = [
+          { type: T.kernel, data: rng.bytes(5000) },
+          { type: T.cmdline, data: ascii('console=ttyS0') },
+          { type: T.metadata, data: metadataBytes(rng) },
+          { type: T.signature, data: ascii('placeholder, replaced by the writer') },
+          { type: T.ramdisk, data: rng.bytes(7000) },
+          { type: T.ramdisk, data: rng.bytes(300) },
+        ];
+        const file = path.join(dir, 'resign.eif');
+        const first = signers['P-384'];
+        await writeEif(file, {
+          arch: 'x86_64',
+          sections: toSectionInputs(sections),
+          signing: { certificatePem: first.certPem, privateKeyPem: first.keyPem },
+        });
+        const firstBytes = new Uint8Array(readFileSync(file));
+        const p1 = parseEif(firstBytes);
+        assert.deepEqual(
+          p1.sections.map((s) => s.type),
+          [1, 2, 5, 4, 3, 3],
+          'the writer keeps the signature where the caller put it',
+        );
+        checkSignatureSection((p1.sections[3] as { data: Uint8Array }).data, first, expectedPcrs(p1.sections).PCR0);
+
+        for (const signer of [signers['P-521'], signers['P-256'], otherP384]) {
+          const prev = parseEif(new Uint8Array(readFileSync(file)));
+          const result = await signEifFile(file, { certificatePem: signer.certPem, privateKeyPem: signer.keyPem });
+          const bytes = new Uint8Array(readFileSync(file));
+          const p = parseEif(bytes);
+          assert.deepEqual(
+            p.sections.map((s) => s.type),
+            [1, 2, 5, 4, 3, 3],
+            `${signer.curve}: still one signature section, at the same index`,
+          );
+          const sig = p.sections[3] as { data: Uint8Array; size: number; headerOffset: number };
+          assert.equal(sig.headerOffset, (prev.sections[3] as { headerOffset: number }).headerOffset);
+          assert.equal(p.sizes[3], BigInt(sig.size), 'the header size table holds the new signature size (P14)');
+          assert.equal(p.numSections, 6);
+          for (let k = 0; k < 6; k++) {
+            const s = p.sections[k] as { headerOffset: number; size: number; data: Uint8Array };
+            assert.equal(p.offsets[k], BigInt(s.headerOffset), `offset table ${k}`);
+            assert.equal(p.sizes[k], BigInt(s.size), `size table ${k}`);
+            if (k !== 3)
+              assert.equal(
+                Buffer.compare(s.data, (prev.sections[k] as { data: Uint8Array }).data),
+                0,
+                `section ${k} data unchanged`,
+              );
+          }
+          assert.equal(p.crc, eifCrc(bytes));
+          assert.equal(result.crc, p.crc);
+          checkSignatureSection(sig.data, signer, expectedPcrs(p.sections).PCR0);
+          assert.equal(result.measurements.PCR8, pcrHex(signer.certDer));
+          assert.equal(result.measurements.PCR0, expectedPcrs(p1.sections).PCR0);
+          await checkEngineReads(file, bytes, p, signer, [7]);
+        }
+      },
+    );
 
     it('with outPath, writes the signed copy there and leaves the input as it was', async () => {
       const c = makeCase(0x3003, undefined);

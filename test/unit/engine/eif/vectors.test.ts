@@ -52,20 +52,23 @@ describe('(unit) EIF known vectors', () => {
     assert.notEqual(toHex(await pcrOfSource(new MemoryByteSource(ascii('abd')), nodeHashes)), PCR_ABC);
   });
 
-  it('pcrOfSource equals sha384(zero48 || sha384(data)) for random data and chunk sizes, and reports progress', async () => {
-    const rng = new Prng(0x5eed);
-    for (let n = 0; n < 20; n++) {
-      const data = rng.bytes(rng.int(0, 20000));
-      const chunkSize = rng.pick([1, 3, 7, 64, 4096, 1 << 22]);
-      const seen: number[] = [];
-      const got = await pcrOfSource(new MemoryByteSource(data), nodeHashes, {
-        chunkSize,
-        onProgress: (d, t) => (assert.equal(t, data.length), seen.push(d)),
-      });
-      assert.equal(toHex(got), pcrHex(data), `case ${n}, chunk ${chunkSize}`);
-      assert.equal(seen.at(-1) ?? 0, data.length);
-    }
-  });
+  it(
+    'pcrOfSource equals sha384(zero48 || sha384(data)) ' + 'for random data and chunk sizes, and reports progress',
+    async () => {
+      const rng = new Prng(0x5eed);
+      for (let n = 0; n < 20; n++) {
+        const data = rng.bytes(rng.int(0, 20000));
+        const chunkSize = rng.pick([1, 3, 7, 64, 4096, 1 << 22]);
+        const seen: number[] = [];
+        const got = await pcrOfSource(new MemoryByteSource(data), nodeHashes, {
+          chunkSize,
+          onProgress: (d, t) => (assert.equal(t, data.length), seen.push(d)),
+        });
+        assert.equal(toHex(got), pcrHex(data), `case ${n}, chunk ${chunkSize}`);
+        assert.equal(seen.at(-1) ?? 0, data.length);
+      }
+    },
+  );
 
   it('extendFromZero is the extend rule', () => {
     const d = new Uint8Array(48).fill(7);

@@ -118,7 +118,9 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.equal(e.code, 26);
     assert.equal(
       e.message,
-      "Insufficient memory requested. User provided `memory` is 64 MB, but based on the EIF file size, the minimum memory should be 128 MB. The enclave needs at least 128 MiB: the larger of 4 × the image's size (128 MiB) and the driver's 64 MiB minimum",
+      'Insufficient memory requested. User provided `memory` is 64 MB, but based on the EIF file size, ' +
+        'the minimum memory should be 128 MB. The enclave needs at least 128 MiB: ' +
+        "the larger of 4 × the image's size (128 MiB) and the driver's 64 MiB minimum",
     );
     assert.equal(code(() => plan({ request: { memoryMiB: 0 } })).code, 26);
     assert.equal(minimumMemoryMiB(2712), 4);
@@ -126,30 +128,39 @@ describe('(unit) emulator run-enclave rules', () => {
     assert.equal(plan({ request: { memoryMiB: 128 }, eifFileSize: 32 * 1024 * 1024 }).memoryMiB, 128);
   });
 
-  it('E26 names the minimum the emulator accepts, not only 4 x the image: following it succeeds (a 2 MiB image needs 64, not 8)', () => {
-    const twoMiB = 2 * 1024 * 1024;
-    const e = code(() => plan({ request: { memoryMiB: 4 }, eifFileSize: twoMiB }));
-    assert.equal(e.code, 26);
-    assert.equal(
-      e.message,
-      "Insufficient memory requested. User provided `memory` is 4 MB, but based on the EIF file size, the minimum memory should be 8 MB. The enclave needs at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum",
-    );
-    // What it names is accepted, and anything less is refused by one rule or the other.
-    const minimum = Number(/The enclave needs at least (\d+) MiB/.exec(e.message)?.[1]);
-    assert.equal(minimum, 64);
-    assert.equal(plan({ request: { memoryMiB: minimum }, eifFileSize: twoMiB }).memoryMiB, 64);
-    assert.equal(code(() => plan({ request: { memoryMiB: 10 }, eifFileSize: twoMiB })).code, 29);
-    assert.equal(code(() => plan({ request: { memoryMiB: 62 }, eifFileSize: twoMiB })).code, 29);
-    for (const size of [1, 2712, twoMiB, 15 * 1024 * 1024 + 1, 16 * 1024 * 1024, 100 * 1024 * 1024 + 7]) {
-      const rule = memoryRequirement(size);
+  it(
+    'E26 names the minimum the emulator accepts, not only 4 x the image: ' +
+      'following it succeeds (a 2 MiB image needs 64, not 8)',
+    () => {
+      const twoMiB = 2 * 1024 * 1024;
+      const e = code(() => plan({ request: { memoryMiB: 4 }, eifFileSize: twoMiB }));
+      assert.equal(e.code, 26);
       assert.equal(
-        plan({ request: { memoryMiB: rule.minimumMiB }, eifFileSize: size, pool: { cpuIds: [1, 5], memoryMiB: 4096 } })
-          .memoryMiB,
-        rule.minimumMiB,
-        String(size),
+        e.message,
+        'Insufficient memory requested. User provided `memory` is 4 MB, but based on the ' +
+          'EIF file size, the minimum memory should be 8 MB. The enclave needs at least 64 MiB: ' +
+          "the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum",
       );
-    }
-  });
+      // What it names is accepted, and anything less is refused by one rule or the other.
+      const minimum = Number(/The enclave needs at least (\d+) MiB/.exec(e.message)?.[1]);
+      assert.equal(minimum, 64);
+      assert.equal(plan({ request: { memoryMiB: minimum }, eifFileSize: twoMiB }).memoryMiB, 64);
+      assert.equal(code(() => plan({ request: { memoryMiB: 10 }, eifFileSize: twoMiB })).code, 29);
+      assert.equal(code(() => plan({ request: { memoryMiB: 62 }, eifFileSize: twoMiB })).code, 29);
+      for (const size of [1, 2712, twoMiB, 15 * 1024 * 1024 + 1, 16 * 1024 * 1024, 100 * 1024 * 1024 + 7]) {
+        const rule = memoryRequirement(size);
+        assert.equal(
+          plan({
+            request: { memoryMiB: rule.minimumMiB },
+            eifFileSize: size,
+            pool: { cpuIds: [1, 5], memoryMiB: 4096 },
+          }).memoryMiB,
+          rule.minimumMiB,
+          String(size),
+        );
+      }
+    },
+  );
 
   it('the memory rule text and the per-field check the Run Enclave form shows come from the same rules', () => {
     const twoMiB = 2 * 1024 * 1024;

@@ -95,7 +95,8 @@ describe('build metadata', () => {
 
   it('reads OperatingSystem and KernelVersion from line 3 of the kernel config, Unknown when missing', () => {
     const config =
-      '#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86_64 4.14.256-209.484.amzn2.x86_64 Kernel Configuration\n';
+      '#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86_64 ' +
+      '4.14.256-209.484.amzn2.x86_64 Kernel Configuration\n';
     assert.deepEqual(kernelConfigInfo(config), { OperatingSystem: 'Linux', KernelVersion: '4.14.256' });
     assert.deepEqual(kernelConfigInfo('#\n#\n# Linux\n'), { OperatingSystem: 'Linux', KernelVersion: 'Unknown' });
     assert.deepEqual(kernelConfigInfo(undefined), { OperatingSystem: 'Unknown', KernelVersion: 'Unknown' });
@@ -219,56 +220,62 @@ describe('blobs lookup', () => {
     assert.equal(b.dir, path.join(fixtures, 'x86_64'));
   });
 
-  it('lists every file it looked for, with its full path and whether it is there, and where the folder came from', async () => {
-    const t = tempDir('blobs');
-    try {
-      const x86 = path.join(t.dir, 'x86_64');
-      mkdirSync(x86);
-      for (const f of ['bzImage', 'cmdline', 'init']) writeFileSync(path.join(x86, f), 'x');
-      await assert.rejects(locateBlobs('x86_64', t.dir, { NITRO_CLI_BLOBS: '/elsewhere' }), (e: unknown) => {
-        assert.ok(e instanceof BlobsError);
-        const lines = e.message.split('\n');
-        assert.match(
-          lines[0] as string,
-          /^1 of the 4 x86_64 blobs are missing\. The blobs folder is .* \(from --blobs; NITRO_CLI_BLOBS=\/elsewhere is not used since --blobs was given\); the files were looked for in its x86_64 sub-folder .*x86_64:$/,
-        );
-        assert.deepEqual(lines.slice(1, 6), [
-          `  ${path.join(x86, 'bzImage')}: found`,
-          `  ${path.join(x86, 'cmdline')}: found`,
-          `  ${path.join(x86, 'init')}: found`,
-          `  ${path.join(x86, 'nsm.ko')}: missing`,
-          `  ${path.join(x86, 'bzImage.config')}: missing (optional: read for the metadata only)`,
-        ]);
-        assert.ok(!/used: /.test(e.message), 'no path repeated as "used"');
-        return true;
-      });
-      // A flat folder (no aarch64/ sub-folder): the files are looked for in the folder itself.
-      const flat = path.join(t.dir, 'flat');
-      mkdirSync(flat);
-      await assert.rejects(locateBlobs('aarch64', undefined, { NITRO_CLI_BLOBS: flat }), (e: unknown) => {
-        assert.ok(e instanceof BlobsError);
-        assert.match(
-          e.message,
-          /^4 of the 4 aarch64 blobs are missing\. The blobs folder is .*flat \(from NITRO_CLI_BLOBS, as --blobs was not given\); the files were looked for in .*flat itself \(it has no aarch64\/ sub-folder\):\n/,
-        );
-        assert.ok(e.message.includes(`  ${path.join(flat, 'Image')}: missing\n`));
-        assert.ok(e.message.includes(`  ${path.join(flat, 'nsm.ko')}: missing\n`));
-        return true;
-      });
-      const none = path.join(t.dir, 'none');
-      await assert.rejects(locateBlobs('aarch64', none, {}), (e: unknown) => {
-        assert.ok(e instanceof BlobsError);
-        assert.equal(
-          e.message,
-          `the blobs folder ${none} (from --blobs) does not exist. An aarch64 build reads Image, cmdline, init, nsm.ko (and optionally Image.config) from ${path.join(none, 'aarch64')}/ or, without that sub-folder, from ${none}/. ` +
-            `Give the folder with --blobs DIR or NITRO_CLI_BLOBS, or install the aws-nitro-enclaves-cli package, which puts the files in ${DEFAULT_BLOBS_DIR}.`,
-        );
-        return true;
-      });
-    } finally {
-      t.cleanup();
-    }
-  });
+  it(
+    'lists every file it looked for, with its full path ' + 'and whether it is there, and where the folder came from',
+    async () => {
+      const t = tempDir('blobs');
+      try {
+        const x86 = path.join(t.dir, 'x86_64');
+        mkdirSync(x86);
+        for (const f of ['bzImage', 'cmdline', 'init']) writeFileSync(path.join(x86, f), 'x');
+        await assert.rejects(locateBlobs('x86_64', t.dir, { NITRO_CLI_BLOBS: '/elsewhere' }), (e: unknown) => {
+          assert.ok(e instanceof BlobsError);
+          const lines = e.message.split('\n');
+          assert.match(
+            lines[0] as string,
+            /^1 of the 4 x86_64 blobs are missing\. The blobs folder is .* \(from --blobs; NITRO_CLI_BLOBS=\/elsewhere is not used since --blobs was given\); the files were looked for in its x86_64 sub-folder .*x86_64:$/,
+          );
+          assert.deepEqual(lines.slice(1, 6), [
+            `  ${path.join(x86, 'bzImage')}: found`,
+            `  ${path.join(x86, 'cmdline')}: found`,
+            `  ${path.join(x86, 'init')}: found`,
+            `  ${path.join(x86, 'nsm.ko')}: missing`,
+            `  ${path.join(x86, 'bzImage.config')}: missing (optional: read for the metadata only)`,
+          ]);
+          assert.ok(!/used: /.test(e.message), 'no path repeated as "used"');
+          return true;
+        });
+        // A flat folder (no aarch64/ sub-folder): the files are looked for in the folder itself.
+        const flat = path.join(t.dir, 'flat');
+        mkdirSync(flat);
+        await assert.rejects(locateBlobs('aarch64', undefined, { NITRO_CLI_BLOBS: flat }), (e: unknown) => {
+          assert.ok(e instanceof BlobsError);
+          assert.match(
+            e.message,
+            /^4 of the 4 aarch64 blobs are missing\. The blobs folder is .*flat \(from NITRO_CLI_BLOBS, as --blobs was not given\); the files were looked for in .*flat itself \(it has no aarch64\/ sub-folder\):\n/,
+          );
+          assert.ok(e.message.includes(`  ${path.join(flat, 'Image')}: missing\n`));
+          assert.ok(e.message.includes(`  ${path.join(flat, 'nsm.ko')}: missing\n`));
+          return true;
+        });
+        const none = path.join(t.dir, 'none');
+        await assert.rejects(locateBlobs('aarch64', none, {}), (e: unknown) => {
+          assert.ok(e instanceof BlobsError);
+          assert.equal(
+            e.message,
+            `the blobs folder ${none} (from --blobs) does not exist. An aarch64 build reads Image, ` +
+              `cmdline, init, nsm.ko (and optionally Image.config) from ` +
+              `${path.join(none, 'aarch64')}/ or, without that sub-folder, from ${none}/. ` +
+              `Give the folder with --blobs DIR or NITRO_CLI_BLOBS, ` +
+              `or install the aws-nitro-enclaves-cli package, which puts the files in ${DEFAULT_BLOBS_DIR}.`,
+          );
+          return true;
+        });
+      } finally {
+        t.cleanup();
+      }
+    },
+  );
 
   it('blobsFolderStatus says whether a folder exists and which files each architecture lacks', async () => {
     const t = tempDir('blobs-status');

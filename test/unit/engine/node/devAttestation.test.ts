@@ -51,66 +51,70 @@ describe('(unit) nsm: development attestation', function () {
   });
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  it('lays a document out like Nitro hardware: 84 44 a1 01 38 22 a0 59 …, indefinite payload map, 96-byte signature', async () => {
-    const userData = new Uint8Array(32).fill(0xab);
-    const doc = await createAttestationDocument({ ca, enclaveId: ENCLAVE, pcrs: pcrsOf(1), userData, timestamp: T0 });
-    assert.equal(hex(doc.subarray(0, 8)), '8444a1013822a059');
-    const payloadLength = (doc[8] as number) * 256 + (doc[9] as number);
-    const payload = doc.subarray(10, 10 + payloadLength);
-    assert.equal(hex(doc.subarray(10 + payloadLength, 12 + payloadLength)), '5860');
-    assert.equal(doc.length, 12 + payloadLength + 96);
-    assert.equal(payload[0], 0xbf, 'an indefinite-length map, like 2025+ hardware');
-    assert.equal(payload[payload.length - 1], 0xff);
-    const text = Buffer.from(payload).toString('latin1');
-    const keys = [
-      'module_id',
-      'digest',
-      'timestamp',
-      'pcrs',
-      'certificate',
-      'cabundle',
-      'public_key',
-      'user_data',
-      'nonce',
-    ];
-    const positions = keys.map((k) => text.indexOf(k));
-    assert.deepEqual(
-      [...positions].sort((a, b) => a - b),
-      positions,
-      'keys in the hardware order',
-    );
-    // timestamp in the 8-byte form; pcrs a definite map of 16 with 48-byte values; absent fields null.
-    assert.equal(
-      hex(payload.subarray(positions[2]! + 9, positions[2]! + 18)),
-      '1b' + T0.toString(16).padStart(16, '0'),
-    );
-    assert.equal(hex(payload.subarray(positions[3]! + 4, positions[3]! + 7)), 'b00058');
-    assert.equal(payload[positions[6]! + 10], 0xf6, 'public_key null');
-    assert.equal(payload[positions[8]! + 5], 0xf6, 'nonce null');
+  it(
+    'lays a document out like Nitro hardware: ' +
+      '84 44 a1 01 38 22 a0 59 …, indefinite payload map, 96-byte signature',
+    async () => {
+      const userData = new Uint8Array(32).fill(0xab);
+      const doc = await createAttestationDocument({ ca, enclaveId: ENCLAVE, pcrs: pcrsOf(1), userData, timestamp: T0 });
+      assert.equal(hex(doc.subarray(0, 8)), '8444a1013822a059');
+      const payloadLength = (doc[8] as number) * 256 + (doc[9] as number);
+      const payload = doc.subarray(10, 10 + payloadLength);
+      assert.equal(hex(doc.subarray(10 + payloadLength, 12 + payloadLength)), '5860');
+      assert.equal(doc.length, 12 + payloadLength + 96);
+      assert.equal(payload[0], 0xbf, 'an indefinite-length map, like 2025+ hardware');
+      assert.equal(payload[payload.length - 1], 0xff);
+      const text = Buffer.from(payload).toString('latin1');
+      const keys = [
+        'module_id',
+        'digest',
+        'timestamp',
+        'pcrs',
+        'certificate',
+        'cabundle',
+        'public_key',
+        'user_data',
+        'nonce',
+      ];
+      const positions = keys.map((k) => text.indexOf(k));
+      assert.deepEqual(
+        [...positions].sort((a, b) => a - b),
+        positions,
+        'keys in the hardware order',
+      );
+      // timestamp in the 8-byte form; pcrs a definite map of 16 with 48-byte values; absent fields null.
+      assert.equal(
+        hex(payload.subarray(positions[2]! + 9, positions[2]! + 18)),
+        '1b' + T0.toString(16).padStart(16, '0'),
+      );
+      assert.equal(hex(payload.subarray(positions[3]! + 4, positions[3]! + 7)), 'b00058');
+      assert.equal(payload[positions[6]! + 10], 0xf6, 'public_key null');
+      assert.equal(payload[positions[8]! + 5], 0xf6, 'nonce null');
 
-    const decoded = decodeAttestation(doc);
-    assert.equal(decoded.cose.tagged, false);
-    assert.equal(decoded.cose.unprotected.size, 0);
-    assert.deepEqual(
-      decoded.problems.filter((p) => p.severity === 'error'),
-      [],
-    );
-    const d = decoded.document!;
-    assert.equal(d.moduleId, ENCLAVE);
-    assert.equal(d.digest, 'SHA384');
-    assert.equal(d.timestamp, T0);
-    assert.equal(d.indefiniteLengthMap, true);
-    assert.deepEqual(
-      [...d.pcrs.keys()],
-      Array.from({ length: 16 }, (_, i) => i),
-    );
-    assert.deepEqual(d.pcrs.get(5), new Uint8Array(48).fill(6));
-    assert.equal(d.cabundle.length, 4);
-    assert.deepEqual(d.cabundle[0], ca.rootDer);
-    assert.deepEqual(d.userData, { state: 'present', value: userData });
-    assert.deepEqual(d.nonce, { state: 'null' });
-    assert.deepEqual(d.publicKey, { state: 'null' });
-  });
+      const decoded = decodeAttestation(doc);
+      assert.equal(decoded.cose.tagged, false);
+      assert.equal(decoded.cose.unprotected.size, 0);
+      assert.deepEqual(
+        decoded.problems.filter((p) => p.severity === 'error'),
+        [],
+      );
+      const d = decoded.document!;
+      assert.equal(d.moduleId, ENCLAVE);
+      assert.equal(d.digest, 'SHA384');
+      assert.equal(d.timestamp, T0);
+      assert.equal(d.indefiniteLengthMap, true);
+      assert.deepEqual(
+        [...d.pcrs.keys()],
+        Array.from({ length: 16 }, (_, i) => i),
+      );
+      assert.deepEqual(d.pcrs.get(5), new Uint8Array(48).fill(6));
+      assert.equal(d.cabundle.length, 4);
+      assert.deepEqual(d.cabundle[0], ca.rootDer);
+      assert.deepEqual(d.userData, { state: 'present', value: userData });
+      assert.deepEqual(d.nonce, { state: 'null' });
+      assert.deepEqual(d.publicKey, { state: 'null' });
+    },
+  );
 
   it('verifies with the development root trusted, labelled development; fails at chain.root without it', async () => {
     const nonce = Uint8Array.of(1, 2, 3);
@@ -167,61 +171,64 @@ describe('(unit) nsm: development attestation', function () {
     );
   });
 
-  it("the chain is shaped like AWS's (root, regional, zonal, instance, leaf) and says development, never AWS", async () => {
-    const doc = await createAttestationDocument({ ca, enclaveId: ENCLAVE, pcrs: pcrsOf(1), timestamp: T0 });
-    const r = verifyAttestation(doc, { roots: [devRoot()], at: 'document' }, nodeAttestationCrypto);
-    const chain = r.chain;
-    assert.equal(chain.length, 5);
-    const cns = chain.map((c) => /CN=([^,]+)/.exec(c.subject)?.[1] ?? '');
-    assert.equal(cns[0], 'development.nitro-emulator');
-    assert.match(cns[1]!, /^[0-9a-f]{16}\.local\.development\.nitro-emulator$/);
-    assert.match(cns[2]!, /^[0-9a-f]{16}\.zonal\.local\.development\.nitro-emulator$/);
-    assert.equal(cns[3], 'i-0123456789abcdef0.local.development.nitro-emulator');
-    assert.equal(cns[4], `${ENCLAVE}.local.development`);
-    for (const c of chain) {
-      assert.doesNotMatch(c.subject, /amazon|aws/i);
-      assert.ok(c.subject.includes('development'));
-      assert.ok(
-        cns.every((cn) => cn.length <= 64),
-        'CN within the X.520 upper bound of 64',
+  it(
+    "the chain is shaped like AWS's (root, regional, " + 'zonal, instance, leaf) and says development, never AWS',
+    async () => {
+      const doc = await createAttestationDocument({ ca, enclaveId: ENCLAVE, pcrs: pcrsOf(1), timestamp: T0 });
+      const r = verifyAttestation(doc, { roots: [devRoot()], at: 'document' }, nodeAttestationCrypto);
+      const chain = r.chain;
+      assert.equal(chain.length, 5);
+      const cns = chain.map((c) => /CN=([^,]+)/.exec(c.subject)?.[1] ?? '');
+      assert.equal(cns[0], 'development.nitro-emulator');
+      assert.match(cns[1]!, /^[0-9a-f]{16}\.local\.development\.nitro-emulator$/);
+      assert.match(cns[2]!, /^[0-9a-f]{16}\.zonal\.local\.development\.nitro-emulator$/);
+      assert.equal(cns[3], 'i-0123456789abcdef0.local.development.nitro-emulator');
+      assert.equal(cns[4], `${ENCLAVE}.local.development`);
+      for (const c of chain) {
+        assert.doesNotMatch(c.subject, /amazon|aws/i);
+        assert.ok(c.subject.includes('development'));
+        assert.ok(
+          cns.every((cn) => cn.length <= 64),
+          'CN within the X.520 upper bound of 64',
+        );
+        assert.equal(c.info.signatureAlgorithm, 'ecdsa-with-SHA384');
+        assert.equal(c.info.curve, 'secp384r1');
+      }
+      const bc = chain.map((c) => c.info.basicConstraints);
+      assert.deepEqual(
+        bc.map((b) => [b?.ca, b?.pathLen, b?.critical]),
+        [
+          [true, undefined, true],
+          [true, 2, true],
+          [true, 1, true],
+          [true, 0, true],
+          [false, undefined, true],
+        ],
       );
-      assert.equal(c.info.signatureAlgorithm, 'ecdsa-with-SHA384');
-      assert.equal(c.info.curve, 'secp384r1');
-    }
-    const bc = chain.map((c) => c.info.basicConstraints);
-    assert.deepEqual(
-      bc.map((b) => [b?.ca, b?.pathLen, b?.critical]),
-      [
-        [true, undefined, true],
-        [true, 2, true],
-        [true, 1, true],
-        [true, 0, true],
-        [false, undefined, true],
-      ],
-    );
-    const ku = chain.map((c) => [c.info.keyUsage?.critical, [...(c.info.keyUsage?.usages ?? [])].sort()]);
-    const caUsages = ['cRLSign', 'digitalSignature', 'keyCertSign'];
-    assert.deepEqual(ku, [
-      [true, caUsages],
-      [true, caUsages],
-      [true, caUsages],
-      [true, ['keyCertSign']],
-      [false, ['digitalSignature', 'nonRepudiation']],
-    ]);
-    const hours = (c: (typeof chain)[number]) => (c.notAfter.getTime() - c.notBefore.getTime()) / 3600000;
-    assert.equal(chain[0]!.notAfter.getUTCFullYear() - chain[0]!.notBefore.getUTCFullYear(), 30, 'root: 30 years');
-    assert.equal(chain[0]!.notAfter.toISOString().slice(4), chain[0]!.notBefore.toISOString().slice(4));
-    assert.equal(hours(chain[1]!), 20 * 24);
-    assert.equal(hours(chain[2]!), 6 * 24);
-    assert.equal(hours(chain[3]!), 24);
-    assert.equal(hours(chain[4]!) * 3600, 3 * 3600 + 3, 'leaf: 3 h 3 s');
-    assert.ok(
-      chain[4]!.serialNumberHex.toLowerCase().replace(/^0+/, '').startsWith('123456789abcdef'),
-      'the leaf serial starts with the enclave ID',
-    );
-    const leafExt = chain[4]!.info.extensions.map((e) => e.oid);
-    assert.deepEqual(leafExt, ['2.5.29.19', '2.5.29.15'], 'the leaf carries no AKI, SKI or CDP');
-  });
+      const ku = chain.map((c) => [c.info.keyUsage?.critical, [...(c.info.keyUsage?.usages ?? [])].sort()]);
+      const caUsages = ['cRLSign', 'digitalSignature', 'keyCertSign'];
+      assert.deepEqual(ku, [
+        [true, caUsages],
+        [true, caUsages],
+        [true, caUsages],
+        [true, ['keyCertSign']],
+        [false, ['digitalSignature', 'nonRepudiation']],
+      ]);
+      const hours = (c: (typeof chain)[number]) => (c.notAfter.getTime() - c.notBefore.getTime()) / 3600000;
+      assert.equal(chain[0]!.notAfter.getUTCFullYear() - chain[0]!.notBefore.getUTCFullYear(), 30, 'root: 30 years');
+      assert.equal(chain[0]!.notAfter.toISOString().slice(4), chain[0]!.notBefore.toISOString().slice(4));
+      assert.equal(hours(chain[1]!), 20 * 24);
+      assert.equal(hours(chain[2]!), 6 * 24);
+      assert.equal(hours(chain[3]!), 24);
+      assert.equal(hours(chain[4]!) * 3600, 3 * 3600 + 3, 'leaf: 3 h 3 s');
+      assert.ok(
+        chain[4]!.serialNumberHex.toLowerCase().replace(/^0+/, '').startsWith('123456789abcdef'),
+        'the leaf serial starts with the enclave ID',
+      );
+      const leafExt = chain[4]!.info.extensions.map((e) => e.oid);
+      assert.deepEqual(leafExt, ['2.5.29.19', '2.5.29.15'], 'the leaf carries no AKI, SKI or CDP');
+    },
+  );
 
   it('openssl verify accepts the chain with the development root as CAfile (at the document time)', async () => {
     const doc = await createAttestationDocument({ ca, enclaveId: ENCLAVE, pcrs: pcrsOf(1), timestamp: T0 });
@@ -262,24 +269,27 @@ describe('(unit) nsm: development attestation', function () {
     }
   });
 
-  it('private keys are in files of mode 0600 in a 0700 folder; root.crt holds the certificate only (0600 as well)', () => {
-    const dir = path.join(stateDir, 'dev-ca');
-    assert.equal(statSync(dir).mode & 0o777, 0o700);
-    const files = walkFiles(dir);
-    const withKeys = files.filter((f) => readFileSync(f, 'utf8').includes('PRIVATE KEY'));
-    assert.deepEqual(withKeys.map((f) => path.relative(dir, f)).sort(), [
-      'instances/i-0123456789abcdef0.pem',
-      'regional.pem',
-      'root.pem',
-      'zonal.pem',
-    ]);
-    for (const f of withKeys) assert.equal(statSync(f).mode & 0o777, 0o600, f);
-    const crt = readFileSync(path.join(dir, 'root.crt'), 'utf8');
-    assert.ok(!crt.includes('PRIVATE KEY'));
-    assert.equal(crt.trim(), ca.rootPem.trim());
-    assert.equal(statSync(path.join(dir, 'root.crt')).mode & 0o777, 0o600);
-    assert.ok(!files.some((f) => f.endsWith('.partial')), 'no temporary files left');
-  });
+  it(
+    'private keys are in files of mode 0600 in a 0700 folder; ' + 'root.crt holds the certificate only (0600 as well)',
+    () => {
+      const dir = path.join(stateDir, 'dev-ca');
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      const files = walkFiles(dir);
+      const withKeys = files.filter((f) => readFileSync(f, 'utf8').includes('PRIVATE KEY'));
+      assert.deepEqual(withKeys.map((f) => path.relative(dir, f)).sort(), [
+        'instances/i-0123456789abcdef0.pem',
+        'regional.pem',
+        'root.pem',
+        'zonal.pem',
+      ]);
+      for (const f of withKeys) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+      const crt = readFileSync(path.join(dir, 'root.crt'), 'utf8');
+      assert.ok(!crt.includes('PRIVATE KEY'));
+      assert.equal(crt.trim(), ca.rootPem.trim());
+      assert.equal(statSync(path.join(dir, 'root.crt')).mode & 0o777, 0o600);
+      assert.ok(!files.some((f) => f.endsWith('.partial')), 'no temporary files left');
+    },
+  );
 
   it('a second load reuses the same root and intermediates; exportDevelopmentRoot gives the root', async () => {
     const first = decodeAttestation(

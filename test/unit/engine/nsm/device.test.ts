@@ -70,25 +70,28 @@ describe('(unit) nsm: device', () => {
     });
   });
 
-  it('the initial bank: PCR0/1/2/8 from the image, PCR3 zero without a role, the rest zero; 0-15 locked, 16-31 not', async () => {
-    const { nsm } = device();
-    const expected = new Map([
-      [0, MEASUREMENTS.pcr0],
-      [1, MEASUREMENTS.pcr1],
-      [2, MEASUREMENTS.pcr2],
-      [4, sha384(ZERO, Buffer.from(PARENT))],
-      [8, MEASUREMENTS.pcr8],
-    ]);
-    for (let i = 0; i < 32; i++) {
-      assert.deepEqual(
-        await call(nsm, { type: 'DescribePCR', index: i }),
-        { type: 'DescribePCR', lock: i < 16, data: expected.get(i) ?? ZERO },
-        `PCR${i}`,
-      );
-    }
-    const { nsm: unsigned } = device({ measurements: { pcr0: fill(1), pcr1: fill(2), pcr2: fill(3) } });
-    assert.deepEqual(unsigned.pcr(8), ZERO, 'an unsigned image has a zero PCR8');
-  });
+  it(
+    'the initial bank: PCR0/1/2/8 from the image, ' + 'PCR3 zero without a role, the rest zero; 0-15 locked, 16-31 not',
+    async () => {
+      const { nsm } = device();
+      const expected = new Map([
+        [0, MEASUREMENTS.pcr0],
+        [1, MEASUREMENTS.pcr1],
+        [2, MEASUREMENTS.pcr2],
+        [4, sha384(ZERO, Buffer.from(PARENT))],
+        [8, MEASUREMENTS.pcr8],
+      ]);
+      for (let i = 0; i < 32; i++) {
+        assert.deepEqual(
+          await call(nsm, { type: 'DescribePCR', index: i }),
+          { type: 'DescribePCR', lock: i < 16, data: expected.get(i) ?? ZERO },
+          `PCR${i}`,
+        );
+      }
+      const { nsm: unsigned } = device({ measurements: { pcr0: fill(1), pcr1: fill(2), pcr2: fill(3) } });
+      assert.deepEqual(unsigned.pcr(8), ZERO, 'an unsigned image has a zero PCR8');
+    },
+  );
 
   it('DescribeNSM: module_id is the enclave ID, 32 PCRs, 0-15 locked, SHA384, version 1.0.0', async () => {
     const { nsm } = device();
@@ -140,25 +143,31 @@ describe('(unit) nsm: device', () => {
     assert.deepEqual(nsm.pcr(0), MEASUREMENTS.pcr0);
   });
 
-  it('LockPCR: 16-31 lock once; an already locked PCR (0-15 included) is ReadOnlyIndex; past 31 is InvalidIndex', async () => {
-    const { nsm } = device();
-    await call(nsm, { type: 'ExtendPCR', index: 20, data: Uint8Array.of(1) });
-    const value = nsm.pcr(20);
-    assert.deepEqual(await call(nsm, unhex('a1674c6f636b504352a165696e64657814')), { type: 'LockPCR' });
-    assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 20 }), error('ReadOnlyIndex'));
-    assert.deepEqual(await call(nsm, { type: 'ExtendPCR', index: 20, data: Uint8Array.of(1) }), error('ReadOnlyIndex'));
-    assert.deepEqual(await call(nsm, { type: 'DescribePCR', index: 20 }), {
-      type: 'DescribePCR',
-      lock: true,
-      data: value,
-    });
-    assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 3 }), error('ReadOnlyIndex'));
-    assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 32 }), error('InvalidIndex'));
-    assert.deepEqual(((await call(nsm, { type: 'DescribeNSM' })) as unknown as { lockedPcrs: number[] }).lockedPcrs, [
-      ...Array.from({ length: 16 }, (_, i) => i),
-      20,
-    ]);
-  });
+  it(
+    'LockPCR: 16-31 lock once; an already locked PCR (0-15 ' + 'included) is ReadOnlyIndex; past 31 is InvalidIndex',
+    async () => {
+      const { nsm } = device();
+      await call(nsm, { type: 'ExtendPCR', index: 20, data: Uint8Array.of(1) });
+      const value = nsm.pcr(20);
+      assert.deepEqual(await call(nsm, unhex('a1674c6f636b504352a165696e64657814')), { type: 'LockPCR' });
+      assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 20 }), error('ReadOnlyIndex'));
+      assert.deepEqual(
+        await call(nsm, { type: 'ExtendPCR', index: 20, data: Uint8Array.of(1) }),
+        error('ReadOnlyIndex'),
+      );
+      assert.deepEqual(await call(nsm, { type: 'DescribePCR', index: 20 }), {
+        type: 'DescribePCR',
+        lock: true,
+        data: value,
+      });
+      assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 3 }), error('ReadOnlyIndex'));
+      assert.deepEqual(await call(nsm, { type: 'LockPCR', index: 32 }), error('InvalidIndex'));
+      assert.deepEqual(((await call(nsm, { type: 'DescribeNSM' })) as unknown as { lockedPcrs: number[] }).lockedPcrs, [
+        ...Array.from({ length: 16 }, (_, i) => i),
+        20,
+      ]);
+    },
+  );
 
   it('LockPCRs {range} locks [0, range); 32 succeeds even when all are locked; 33 is InvalidIndex', async () => {
     const { nsm } = device();
@@ -227,19 +236,23 @@ describe('(unit) nsm: device', () => {
     assert.deepEqual(fields.publicKey, new Uint8Array(0));
   });
 
-  it('Attestation limits: 1024 bytes in each of user_data, nonce and public_key at once succeed; 1025 is InputTooLarge', async () => {
-    const { nsm, attested } = device();
-    const k = new Uint8Array(1024).fill(1);
-    assert.equal((await call(nsm, { type: 'Attestation', userData: k, nonce: k, publicKey: k })).type, 'Attestation');
-    for (const big of [
-      { userData: new Uint8Array(1025), nonce: null, publicKey: null },
-      { userData: null, nonce: new Uint8Array(1025), publicKey: null },
-      { userData: null, nonce: null, publicKey: new Uint8Array(1025) },
-    ]) {
-      assert.deepEqual(await call(nsm, { type: 'Attestation', ...big }), error('InputTooLarge'));
-    }
-    assert.equal(attested.length, 1);
-  });
+  it(
+    'Attestation limits: 1024 bytes in each of user_data, ' +
+      'nonce and public_key at once succeed; 1025 is InputTooLarge',
+    async () => {
+      const { nsm, attested } = device();
+      const k = new Uint8Array(1024).fill(1);
+      assert.equal((await call(nsm, { type: 'Attestation', userData: k, nonce: k, publicKey: k })).type, 'Attestation');
+      for (const big of [
+        { userData: new Uint8Array(1025), nonce: null, publicKey: null },
+        { userData: null, nonce: new Uint8Array(1025), publicKey: null },
+        { userData: null, nonce: null, publicKey: new Uint8Array(1025) },
+      ]) {
+        assert.deepEqual(await call(nsm, { type: 'Attestation', ...big }), error('InputTooLarge'));
+      }
+      assert.equal(attested.length, 1);
+    },
+  );
 
   it('a failing or oversized signer is InternalError, without its message', async () => {
     const { nsm } = device({
@@ -259,33 +272,40 @@ describe('(unit) nsm: device', () => {
     );
   });
 
-  it('requests it cannot read: over 4096 bytes InputTooLarge, an unknown variant InvalidOperation, bad fields InvalidArgument', async () => {
-    const { nsm } = device();
-    assert.deepEqual(
-      await call(nsm, encodeRequest({ type: 'ExtendPCR', index: 16, data: new Uint8Array(4096) })),
-      error('InputTooLarge'),
-    );
-    assert.deepEqual(await call(nsm, unhex('6747657452616e64')), error('InvalidOperation'));
-    assert.deepEqual(await call(nsm, unhex('a16b4465736372696265504352a0')), error('InvalidArgument'));
-    assert.deepEqual(await call(nsm, unhex('ff')), error('InvalidArgument'));
-    assert.deepEqual(await call(nsm, new Uint8Array(0)), error('InvalidArgument'));
-    assert.deepEqual(nsm.pcr(16), ZERO);
-  });
-
-  it('debug mode: PCR0, 1, 2 and 8 are zero in DescribePCR and in documents; PCR3 and PCR4 stay set (spec 4.4)', async () => {
-    const { nsm, attested } = device({ debugMode: true, iamRoleArn: ROLE });
-    for (const i of [0, 1, 2, 8])
+  it(
+    'requests it cannot read: over 4096 bytes InputTooLarge, ' +
+      'an unknown variant InvalidOperation, bad fields InvalidArgument',
+    async () => {
+      const { nsm } = device();
       assert.deepEqual(
-        await call(nsm, { type: 'DescribePCR', index: i }),
-        { type: 'DescribePCR', lock: true, data: ZERO },
-        `PCR${i}`,
+        await call(nsm, encodeRequest({ type: 'ExtendPCR', index: 16, data: new Uint8Array(4096) })),
+        error('InputTooLarge'),
       );
-    await call(nsm, { type: 'Attestation', userData: null, nonce: null, publicKey: null });
-    const pcrs = (attested[0] as AttestationFields).pcrs;
-    for (const i of [0, 1, 2, 8]) assert.deepEqual(pcrs.get(i), ZERO, `PCR${i}`);
-    assert.deepEqual(pcrs.get(3), sha384(ZERO, Buffer.from(ROLE)));
-    assert.deepEqual(pcrs.get(4), sha384(ZERO, Buffer.from(PARENT)));
-  });
+      assert.deepEqual(await call(nsm, unhex('6747657452616e64')), error('InvalidOperation'));
+      assert.deepEqual(await call(nsm, unhex('a16b4465736372696265504352a0')), error('InvalidArgument'));
+      assert.deepEqual(await call(nsm, unhex('ff')), error('InvalidArgument'));
+      assert.deepEqual(await call(nsm, new Uint8Array(0)), error('InvalidArgument'));
+      assert.deepEqual(nsm.pcr(16), ZERO);
+    },
+  );
+
+  it(
+    'debug mode: PCR0, 1, 2 and 8 are zero in DescribePCR ' + 'and in documents; PCR3 and PCR4 stay set (spec 4.4)',
+    async () => {
+      const { nsm, attested } = device({ debugMode: true, iamRoleArn: ROLE });
+      for (const i of [0, 1, 2, 8])
+        assert.deepEqual(
+          await call(nsm, { type: 'DescribePCR', index: i }),
+          { type: 'DescribePCR', lock: true, data: ZERO },
+          `PCR${i}`,
+        );
+      await call(nsm, { type: 'Attestation', userData: null, nonce: null, publicKey: null });
+      const pcrs = (attested[0] as AttestationFields).pcrs;
+      for (const i of [0, 1, 2, 8]) assert.deepEqual(pcrs.get(i), ZERO, `PCR${i}`);
+      assert.deepEqual(pcrs.get(3), sha384(ZERO, Buffer.from(ROLE)));
+      assert.deepEqual(pcrs.get(4), sha384(ZERO, Buffer.from(PARENT)));
+    },
+  );
 
   it('requests run one at a time: concurrent extends of one PCR chain in call order', async () => {
     const { nsm } = device();

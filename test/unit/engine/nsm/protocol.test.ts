@@ -107,12 +107,15 @@ describe('(unit) nsm: protocol', () => {
       });
     });
 
-    it('GetRandom response has the exact prefix the kernel hwrng expects: a1 69 "GetRandom" a1 66 "random" 59 0100', () => {
-      const bytes = encodeResponse({ type: 'GetRandom', random: new Uint8Array(256) });
-      assert.equal(hex(bytes.subarray(0, 19)), 'a169' + ascii('GetRandom') + 'a166' + ascii('random'));
-      assert.equal(hex(bytes.subarray(19, 22)), '590100');
-      assert.equal(bytes.length, 22 + 256);
-    });
+    it(
+      'GetRandom response has the exact prefix the kernel hwrng expects: ' + 'a1 69 "GetRandom" a1 66 "random" 59 0100',
+      () => {
+        const bytes = encodeResponse({ type: 'GetRandom', random: new Uint8Array(256) });
+        assert.equal(hex(bytes.subarray(0, 19)), 'a169' + ascii('GetRandom') + 'a166' + ascii('random'));
+        assert.equal(hex(bytes.subarray(19, 22)), '590100');
+        assert.equal(bytes.length, 22 + 256);
+      },
+    );
 
     it('DescribePCR response: {"DescribePCR":{"lock":true,"data":h\'…\'}} with lock first (declaration order)', () => {
       const bytes = encodeResponse({ type: 'DescribePCR', lock: true, data: PCR });
@@ -394,7 +397,10 @@ describe('(unit) nsm: protocol', () => {
     const seeds = [1, 2, 3, 0xdecaf, 0xc0ffee];
     const valid = [...REQUEST_VECTORS.map((v) => unhex(v.hex)), ...SAMPLE_RESPONSES.map((r) => encodeResponse(r))];
 
-    /** Decodes with both decoders; anything but success or NsmProtocolError fails. A success must re-encode and decode to the same value. */
+    /**
+     * Decodes with both decoders; anything but success or NsmProtocolError
+     * fails. A success must re-encode and decode to the same value.
+     */
     const probe = (bytes: Uint8Array, where: string) => {
       for (const [decode, encode] of [
         [decodeRequest, encodeRequest],

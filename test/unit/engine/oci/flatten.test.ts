@@ -105,20 +105,28 @@ async function expectFlattenError(
 
 describe('(unit) engine oci: layer flattening', () => {
   describe('replacement rules', () => {
-    it('a later file replaces an earlier one; a directory over a directory keeps the children and takes the new metadata', async () => {
-      const r = await flatten([
-        [dir('etc', { mode: 0o700, uid: 5, mtime: 100 }), file('etc/a', 'old', { mode: 0o600 }), file('etc/b', 'bee')],
-        [dir('etc', { mode: 0o755, uid: 0, gid: 7, mtime: 200 }), file('etc/a', 'new', { mode: 0o644, uid: 3 })],
-      ]);
-      assert.deepEqual(r.paths, ['etc', 'etc/a', 'etc/b']);
-      const etc = r.byPath.get('etc') as FsEntry;
-      assert.deepEqual([etc.type, etc.mode, etc.uid, etc.gid, etc.mtime], ['directory', 0o755, 0, 7, 200]);
-      assert.equal(r.text('etc/a'), 'new');
-      assert.equal(r.byPath.get('etc/a')?.mode, 0o644);
-      assert.equal(r.byPath.get('etc/a')?.uid, 3);
-      assert.equal(r.text('etc/b'), 'bee');
-      assert.equal(r.tree.entryCount, 3);
-    });
+    it(
+      'a later file replaces an earlier one; a directory over ' +
+        'a directory keeps the children and takes the new metadata',
+      async () => {
+        const r = await flatten([
+          [
+            dir('etc', { mode: 0o700, uid: 5, mtime: 100 }),
+            file('etc/a', 'old', { mode: 0o600 }),
+            file('etc/b', 'bee'),
+          ],
+          [dir('etc', { mode: 0o755, uid: 0, gid: 7, mtime: 200 }), file('etc/a', 'new', { mode: 0o644, uid: 3 })],
+        ]);
+        assert.deepEqual(r.paths, ['etc', 'etc/a', 'etc/b']);
+        const etc = r.byPath.get('etc') as FsEntry;
+        assert.deepEqual([etc.type, etc.mode, etc.uid, etc.gid, etc.mtime], ['directory', 0o755, 0, 7, 200]);
+        assert.equal(r.text('etc/a'), 'new');
+        assert.equal(r.byPath.get('etc/a')?.mode, 0o644);
+        assert.equal(r.byPath.get('etc/a')?.uid, 3);
+        assert.equal(r.text('etc/b'), 'bee');
+        assert.equal(r.tree.entryCount, 3);
+      },
+    );
 
     it('a non-directory over a directory drops the subtree; a directory over a file starts empty', async () => {
       const r = await flatten([
@@ -239,27 +247,31 @@ describe('(unit) engine oci: layer flattening', () => {
       }
     });
 
-    it('.wh..wh..opq hides the lower content of a directory recursively, keeps the directory and this layer’s entries', async () => {
-      for (const order of ['first', 'last'] as const) {
-        const opq = file('a/.wh..wh..opq');
-        const upper = [dir('a', { mode: 0o750 }), dir('a/sub'), file('a/sub/new', 'n'), file('a/top', 't')];
-        const r = await flatten([
-          [
-            dir('a', { mode: 0o700 }),
-            file('a/x', 'x'),
-            dir('a/sub'),
-            file('a/sub/old', 'o'),
-            dir('a/sub/deeper'),
-            file('a/sub/deeper/z', 'z'),
-            file('b', 'b'),
-          ],
-          order === 'first' ? [opq, ...upper] : [...upper, opq],
-        ]);
-        assert.deepEqual(r.paths, ['a', 'a/sub', 'a/sub/new', 'a/top', 'b'], order);
-        assert.equal(r.byPath.get('a')?.mode, 0o750);
-        assert.equal(r.stats[1]?.opaque, 1);
-      }
-    });
+    it(
+      '.wh..wh..opq hides the lower content of a directory recursively, ' +
+        'keeps the directory and this layer’s entries',
+      async () => {
+        for (const order of ['first', 'last'] as const) {
+          const opq = file('a/.wh..wh..opq');
+          const upper = [dir('a', { mode: 0o750 }), dir('a/sub'), file('a/sub/new', 'n'), file('a/top', 't')];
+          const r = await flatten([
+            [
+              dir('a', { mode: 0o700 }),
+              file('a/x', 'x'),
+              dir('a/sub'),
+              file('a/sub/old', 'o'),
+              dir('a/sub/deeper'),
+              file('a/sub/deeper/z', 'z'),
+              file('b', 'b'),
+            ],
+            order === 'first' ? [opq, ...upper] : [...upper, opq],
+          ]);
+          assert.deepEqual(r.paths, ['a', 'a/sub', 'a/sub/new', 'a/top', 'b'], order);
+          assert.equal(r.byPath.get('a')?.mode, 0o750);
+          assert.equal(r.stats[1]?.opaque, 1);
+        }
+      },
+    );
 
     it('an opaque marker in a directory this layer does not restate keeps the directory’s metadata', async () => {
       const r = await flatten([[dir('a', { mode: 0o711, mtime: 5 }), file('a/x', 'x')], [file('a/.wh..wh..opq')]]);
@@ -375,11 +387,7 @@ describe('(unit) engine oci: layer flattening', () => {
       );
       assert.equal(e.path, 'b');
       assert.match(e.message, /"nope"/);
-      e = await expectFlattenError(
-        flatten([[hardlink('b', 'later'), file('later', 'x')]]),
-        'hardlink-missing-target',
-        0,
-      );
+      await expectFlattenError(flatten([[hardlink('b', 'later'), file('later', 'x')]]), 'hardlink-missing-target', 0);
       e = await expectFlattenError(flatten([[dir('d'), hardlink('l', 'd')]]), 'hardlink-to-directory', 0);
       assert.match(e.message, /directory "d"/);
       // A path under a non-directory does not exist either (nothing is followed).
@@ -742,7 +750,8 @@ describe('(unit) engine oci: layer flattening', () => {
             });
             run('sh', [
               '-c',
-              `umask 022 && tar -x -f "$1" -C "$2" --numeric-owner ${isRoot ? '--same-owner -p' : '--no-same-owner'} --warning=no-timestamp`,
+              `umask 022 && tar -x -f "$1" -C "$2" --numeric-owner ` +
+                `${isRoot ? '--same-owner -p' : '--no-same-owner'} --warning=no-timestamp`,
               'sh',
               tarPath,
               root,

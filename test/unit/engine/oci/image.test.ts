@@ -176,18 +176,21 @@ describe('OCI image documents', () => {
       assert.equal(result.code, 'bad-json');
     });
 
-    it('refuses JSON nested more than 128 levels before parsing it (a config deep inside would overflow the build)', () => {
-      const config = (depth: number) =>
-        utf8(`{"architecture":"amd64","os":"linux","config":{"Labels":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
-      expectError(
-        () => parseJsonBytes(config(5000), 'config'),
-        'bad-json',
-        /config: nests arrays and objects more than 128 levels deep .*at most 128 levels/,
-      );
-      expectError(() => parseJsonBytes(config(127), 'config'), 'bad-json', /more than 128 levels/);
-      assert.ok(parseJsonBytes(config(126), 'config'));
-      assert.ok(parseJsonBytes(utf8(`{"s":"${'{'.repeat(1000)}"}`), 'doc'), 'brackets in strings do not count');
-    });
+    it(
+      'refuses JSON nested more than 128 levels before parsing ' + 'it (a config deep inside would overflow the build)',
+      () => {
+        const config = (depth: number) =>
+          utf8(`{"architecture":"amd64","os":"linux","config":{"Labels":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
+        expectError(
+          () => parseJsonBytes(config(5000), 'config'),
+          'bad-json',
+          /config: nests arrays and objects more than 128 levels deep .*at most 128 levels/,
+        );
+        expectError(() => parseJsonBytes(config(127), 'config'), 'bad-json', /more than 128 levels/);
+        assert.ok(parseJsonBytes(config(126), 'config'));
+        assert.ok(parseJsonBytes(utf8(`{"s":"${'{'.repeat(1000)}"}`), 'doc'), 'brackets in strings do not count');
+      },
+    );
   });
 
   describe('the fixtures', () => {
@@ -359,7 +362,8 @@ describe('OCI image documents', () => {
     it('keeps a "__proto__" annotation as data', () => {
       const idx = parseIndex(
         JSON.parse(
-          `{"schemaVersion":2,"manifests":[{"mediaType":"${OCI_MANIFEST}","digest":"${D1}","size":1,"annotations":{"__proto__":"x","org.opencontainers.image.ref.name":"t"}}]}`,
+          `{"schemaVersion":2,"manifests":[{"mediaType":"${OCI_MANIFEST}","digest":"${D1}","size":1,` +
+            `"annotations":{"__proto__":"x","org.opencontainers.image.ref.name":"t"}}]}`,
         ),
         'idx',
       );
@@ -797,7 +801,8 @@ describe('OCI image documents', () => {
         assert.deepEqual(loads, [D2]);
         assert.equal(
           c.platformNote,
-          `followed the nested index ${shortDigest(D2)} from 1 manifest; picked linux/arm64 (${shortDigest(D1)}) from 2 manifests`,
+          `followed the nested index ${shortDigest(D2)} from 1 manifest; ` +
+            `picked linux/arm64 (${shortDigest(D1)}) from 2 manifests`,
         );
       });
 

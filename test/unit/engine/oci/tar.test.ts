@@ -223,30 +223,34 @@ describe('(unit) engine oci: tar reader', () => {
     after(() => cleanup());
 
     for (const format of ['gnu', 'posix'] as const) {
-      it(`--format=${format}: names (long, non-ASCII), types, modes, owners, times, sizes, links and content match the files`, async () => {
-        const bytes = archives.get(format) as Buffer;
-        const { entries, reader } = await readAll(bytes, format === 'gnu' ? 1 : 2);
-        compareWithDisk(root, entries, format, { uid: UID, gid: GID });
-        assert.equal(reader.end, 'zero-blocks');
-        assert.equal(reader.offset, bytes.length, 'the whole stream was consumed (GNU tar pads to 10240)');
-        assert.equal(reader.trailingBytes % 512, 0);
-        const byName = new Map(entries.map((r) => [confinePath(r.entry.name), r.entry]));
-        // The long names came from metadata headers (GNU L/K or PAX), not from the ustar fields.
-        for (const name of [LONG_FILE, 'm'.repeat(101), 'links/sym-long', 'links/hard-to-long']) {
-          const e = byName.get(name);
-          assert.ok(e, name);
-          assert.ok(e.startOffset < e.headerOffset, `${format} ${name}: metadata header before the entry`);
-        }
-        assert.equal(byName.get('links/hard-to-long')?.linkName.replace(/^\.\//, ''), LONG_FILE);
-        assert.equal(byName.get('times/future')?.mtime, format === 'posix' ? 10000000000.25 : 10000000000);
-        assert.equal(byName.get('times/past')?.mtime, -1000);
-        assert.equal(byName.get(UNICODE)?.size, 8);
-        if (devices)
-          assert.deepEqual(
-            [byName.get('dev/loop9')?.type, byName.get('dev/loop9')?.devMajor, byName.get('dev/loop9')?.devMinor],
-            ['block', 7, 9],
-          );
-      });
+      it(
+        `--format=${format}: names (long, non-ASCII), types, modes, ` +
+          `owners, times, sizes, links and content match the files`,
+        async () => {
+          const bytes = archives.get(format) as Buffer;
+          const { entries, reader } = await readAll(bytes, format === 'gnu' ? 1 : 2);
+          compareWithDisk(root, entries, format, { uid: UID, gid: GID });
+          assert.equal(reader.end, 'zero-blocks');
+          assert.equal(reader.offset, bytes.length, 'the whole stream was consumed (GNU tar pads to 10240)');
+          assert.equal(reader.trailingBytes % 512, 0);
+          const byName = new Map(entries.map((r) => [confinePath(r.entry.name), r.entry]));
+          // The long names came from metadata headers (GNU L/K or PAX), not from the ustar fields.
+          for (const name of [LONG_FILE, 'm'.repeat(101), 'links/sym-long', 'links/hard-to-long']) {
+            const e = byName.get(name);
+            assert.ok(e, name);
+            assert.ok(e.startOffset < e.headerOffset, `${format} ${name}: metadata header before the entry`);
+          }
+          assert.equal(byName.get('links/hard-to-long')?.linkName.replace(/^\.\//, ''), LONG_FILE);
+          assert.equal(byName.get('times/future')?.mtime, format === 'posix' ? 10000000000.25 : 10000000000);
+          assert.equal(byName.get('times/past')?.mtime, -1000);
+          assert.equal(byName.get(UNICODE)?.size, 8);
+          if (devices)
+            assert.deepEqual(
+              [byName.get('dev/loop9')?.type, byName.get('dev/loop9')?.devMajor, byName.get('dev/loop9')?.devMinor],
+              ['block', 7, 9],
+            );
+        },
+      );
     }
 
     it('--format=ustar: names split into prefix and name are joined', async () => {
@@ -374,49 +378,52 @@ describe('(unit) engine oci: tar reader', () => {
       }
     });
 
-    it('applies PAX global headers to later entries; per-entry headers override them and an empty value deletes', async () => {
-      const archive = concat(
-        paxEntry(
+    it(
+      'applies PAX global headers to later entries; ' + 'per-entry headers override them and an empty value deletes',
+      async () => {
+        const archive = concat(
+          paxEntry(
+            [
+              ['comment', 'git archive style'],
+              ['mtime', '5.5'],
+              ['uid', '7'],
+            ],
+            'g',
+          ),
+          tarEntry({ name: 'a', uid: 1, mtime: 100 }, Buffer.from('A')),
+          paxEntry([
+            ['uid', '9'],
+            ['path', 'b-from-pax'],
+            ['SCHILY.xattr.user.x', 'ignored'],
+            ['uname', 'ignored'],
+          ]),
+          tarEntry({ name: 'b', uid: 1 }, Buffer.from('B')),
+          paxEntry([
+            ['uid', ''],
+            ['mtime', ''],
+          ]),
+          tarEntry({ name: 'c', uid: 3, mtime: 300 }, Buffer.from('C')),
+          paxEntry([['uid', '']], 'g'),
+          tarEntry({ name: 'd', uid: 4 }, Buffer.from('D')),
+          paxEntry([['mtime', '1']], 'g'),
+          END,
+        );
+        const { entries, reader } = await readAll(archive, 5, 100);
+        assert.deepEqual(
+          entries.map((r) => [r.entry.name, r.entry.uid, r.entry.mtime, r.content.toString()]),
           [
-            ['comment', 'git archive style'],
-            ['mtime', '5.5'],
-            ['uid', '7'],
+            ['a', 7, 5.5, 'A'],
+            ['b-from-pax', 9, 5.5, 'B'],
+            ['c', 3, 300, 'C'],
+            ['d', 4, 5.5, 'D'],
           ],
-          'g',
-        ),
-        tarEntry({ name: 'a', uid: 1, mtime: 100 }, Buffer.from('A')),
-        paxEntry([
-          ['uid', '9'],
-          ['path', 'b-from-pax'],
-          ['SCHILY.xattr.user.x', 'ignored'],
-          ['uname', 'ignored'],
-        ]),
-        tarEntry({ name: 'b', uid: 1 }, Buffer.from('B')),
-        paxEntry([
-          ['uid', ''],
-          ['mtime', ''],
-        ]),
-        tarEntry({ name: 'c', uid: 3, mtime: 300 }, Buffer.from('C')),
-        paxEntry([['uid', '']], 'g'),
-        tarEntry({ name: 'd', uid: 4 }, Buffer.from('D')),
-        paxEntry([['mtime', '1']], 'g'),
-        END,
-      );
-      const { entries, reader } = await readAll(archive, 5, 100);
-      assert.deepEqual(
-        entries.map((r) => [r.entry.name, r.entry.uid, r.entry.mtime, r.content.toString()]),
-        [
-          ['a', 7, 5.5, 'A'],
-          ['b-from-pax', 9, 5.5, 'B'],
-          ['c', 3, 300, 'C'],
-          ['d', 4, 5.5, 'D'],
-        ],
-      );
-      assert.equal(entries[0]?.entry.startOffset, 1024, 'a global header does not belong to the next entry');
-      assert.equal(entries[1]?.entry.startOffset, 2048);
-      assert.equal(entries[1]?.entry.headerOffset, 3072);
-      assert.equal(reader.end, 'zero-blocks');
-    });
+        );
+        assert.equal(entries[0]?.entry.startOffset, 1024, 'a global header does not belong to the next entry');
+        assert.equal(entries[1]?.entry.startOffset, 2048);
+        assert.equal(entries[1]?.entry.headerOffset, 3072);
+        assert.equal(reader.end, 'zero-blocks');
+      },
+    );
 
     it('PAX size, linkpath and fractional/negative mtime; PAX wins over a GNU long name', async () => {
       const data = patternBytes(3, 1500);
@@ -540,29 +547,32 @@ describe('(unit) engine oci: tar reader', () => {
       assert.ok((await fresh.next()).done);
     });
 
-    it('refuses sparse files, volume labels and unknown types (unsupported-type); non-UTF-8 names (bad-encoding)', async () => {
-      await expectTarError(
-        readAll(concat(tarEntry({ name: 's', type: 'S', format: 'gnu' }), END)),
-        'unsupported-type',
-        0,
-      );
-      await expectTarError(
-        readAll(concat(tarEntry({ name: 'v', type: 'V', format: 'gnu' }), END)),
-        'unsupported-type',
-        0,
-      );
-      await expectTarError(readAll(concat(tarEntry({ name: 'z', type: 'z' }), END)), 'unsupported-type', 0);
-      await expectTarError(
-        readAll(concat(paxEntry([['GNU.sparse.major', '1']]), tarEntry({ name: 's' }), END)),
-        'unsupported-type',
-        0,
-      );
-      await expectTarError(
-        readAll(concat(tarEntry({ name: '', rawName: new Uint8Array([0x66, 0xff, 0xfe]) }), END)),
-        'bad-encoding',
-        0,
-      );
-    });
+    it(
+      'refuses sparse files, volume labels and unknown types ' + '(unsupported-type); non-UTF-8 names (bad-encoding)',
+      async () => {
+        await expectTarError(
+          readAll(concat(tarEntry({ name: 's', type: 'S', format: 'gnu' }), END)),
+          'unsupported-type',
+          0,
+        );
+        await expectTarError(
+          readAll(concat(tarEntry({ name: 'v', type: 'V', format: 'gnu' }), END)),
+          'unsupported-type',
+          0,
+        );
+        await expectTarError(readAll(concat(tarEntry({ name: 'z', type: 'z' }), END)), 'unsupported-type', 0);
+        await expectTarError(
+          readAll(concat(paxEntry([['GNU.sparse.major', '1']]), tarEntry({ name: 's' }), END)),
+          'unsupported-type',
+          0,
+        );
+        await expectTarError(
+          readAll(concat(tarEntry({ name: '', rawName: new Uint8Array([0x66, 0xff, 0xfe]) }), END)),
+          'bad-encoding',
+          0,
+        );
+      },
+    );
 
     it('keeps names byte for byte: a leading U+FEFF is not dropped', async () => {
       const { entries } = await readAll(

@@ -72,61 +72,80 @@ function fixChecksum(b: Buffer, at: number): void {
 
 describe('(unit) engine oci: hostile tar archives', () => {
   describe('path safety', () => {
-    it('confinePath normalises "./", repeated slashes, "." and inner ".."; refuses escapes, absolute names, NUL and empty names', () => {
-      const ok: [string, string][] = [
-        ['a', 'a'],
-        ['./a', 'a'],
-        ['./a//b/./c/', 'a/b/c'],
-        ['a/b/../c', 'a/c'],
-        ['a/./../b', 'b'],
-        ['./', ''],
-        ['.', ''],
-        ['a/..', ''],
-        ['dir/', 'dir'],
-        ['..a/b..', '..a/b..'],
-        ['ünï/日本', 'ünï/日本'],
-      ];
-      for (const [input, want] of ok) assert.equal(confinePath(input), want, input);
-      for (const bad of ['', '/etc/passwd', '//x', '..', '../x', './..', 'a/../../x', 'a/b/../../../c', 'a\0b', '/']) {
-        throwsCode(() => confinePath(bad), 'unsafe-path');
-      }
-    });
+    it(
+      'confinePath normalises "./", repeated slashes, "." and inner ".."; ' +
+        'refuses escapes, absolute names, NUL and empty names',
+      () => {
+        const ok: [string, string][] = [
+          ['a', 'a'],
+          ['./a', 'a'],
+          ['./a//b/./c/', 'a/b/c'],
+          ['a/b/../c', 'a/c'],
+          ['a/./../b', 'b'],
+          ['./', ''],
+          ['.', ''],
+          ['a/..', ''],
+          ['dir/', 'dir'],
+          ['..a/b..', '..a/b..'],
+          ['ünï/日本', 'ünï/日本'],
+        ];
+        for (const [input, want] of ok) assert.equal(confinePath(input), want, input);
+        for (const bad of [
+          '',
+          '/etc/passwd',
+          '//x',
+          '..',
+          '../x',
+          './..',
+          'a/../../x',
+          'a/b/../../../c',
+          'a\0b',
+          '/',
+        ]) {
+          throwsCode(() => confinePath(bad), 'unsafe-path');
+        }
+      },
+    );
 
-    it('linkEscapes resolves symlinks from their directory (absolute ones from the root) and hard links from the root', () => {
-      const cases: [string, string, 'symlink' | 'hardlink', boolean][] = [
-        ['evil', '../../etc', 'symlink', true],
-        ['a/b', '../c', 'symlink', false],
-        ['a/b', '../../c', 'symlink', true],
-        ['a/b/c', '../..', 'symlink', false],
-        ['a/b/c', '../../..', 'symlink', true],
-        ['a/b/c', 'x/../../../y', 'symlink', false],
-        ['a/b/c', 'x/../../../../y', 'symlink', true],
-        ['a', '/etc/passwd', 'symlink', false],
-        ['a', '/../etc/passwd', 'symlink', true],
-        ['./usr/bin/sh', 'dash', 'symlink', false],
-        ['a', '', 'symlink', true],
-        ['a', 'x\0y', 'symlink', true],
-        ['../a', 'b', 'symlink', true],
-        ['x', 'etc/passwd', 'hardlink', false],
-        ['x', './etc/../etc/passwd', 'hardlink', false],
-        ['x', '../y', 'hardlink', true],
-        ['x', '/etc/passwd', 'hardlink', true],
-        ['x', './', 'hardlink', true],
-        ['x', '', 'hardlink', true],
-      ];
-      for (const [name, target, type, escapes] of cases)
-        assert.equal(linkEscapes(name, target, type), escapes, `${type} ${name} -> ${target}`);
-      // Independent check of the relative symlink cases with path.posix: "escapes" = resolves outside /root.
-      for (const [name, target, type] of cases) {
-        if (type !== 'symlink' || target === '' || target.includes('\0') || name.startsWith('..')) continue;
-        const resolved = target.startsWith('/')
-          ? path.posix.join('/root', target.replace(/^\/+/, ''))
-          : path.posix.resolve('/root', path.posix.dirname(path.posix.normalize(name)), target);
-        // path.posix clamps ".." at "/" where linkEscapes reports an escape; compare only the other cases.
-        const outside = resolved !== '/root' && !resolved.startsWith('/root/');
-        if (outside) assert.ok(linkEscapes(name, target, type), `${name} -> ${target} resolves to ${resolved}`);
-      }
-    });
+    it(
+      'linkEscapes resolves symlinks from their directory ' +
+        '(absolute ones from the root) and hard links from the root',
+      () => {
+        const cases: [string, string, 'symlink' | 'hardlink', boolean][] = [
+          ['evil', '../../etc', 'symlink', true],
+          ['a/b', '../c', 'symlink', false],
+          ['a/b', '../../c', 'symlink', true],
+          ['a/b/c', '../..', 'symlink', false],
+          ['a/b/c', '../../..', 'symlink', true],
+          ['a/b/c', 'x/../../../y', 'symlink', false],
+          ['a/b/c', 'x/../../../../y', 'symlink', true],
+          ['a', '/etc/passwd', 'symlink', false],
+          ['a', '/../etc/passwd', 'symlink', true],
+          ['./usr/bin/sh', 'dash', 'symlink', false],
+          ['a', '', 'symlink', true],
+          ['a', 'x\0y', 'symlink', true],
+          ['../a', 'b', 'symlink', true],
+          ['x', 'etc/passwd', 'hardlink', false],
+          ['x', './etc/../etc/passwd', 'hardlink', false],
+          ['x', '../y', 'hardlink', true],
+          ['x', '/etc/passwd', 'hardlink', true],
+          ['x', './', 'hardlink', true],
+          ['x', '', 'hardlink', true],
+        ];
+        for (const [name, target, type, escapes] of cases)
+          assert.equal(linkEscapes(name, target, type), escapes, `${type} ${name} -> ${target}`);
+        // Independent check of the relative symlink cases with path.posix: "escapes" = resolves outside /root.
+        for (const [name, target, type] of cases) {
+          if (type !== 'symlink' || target === '' || target.includes('\0') || name.startsWith('..')) continue;
+          const resolved = target.startsWith('/')
+            ? path.posix.join('/root', target.replace(/^\/+/, ''))
+            : path.posix.resolve('/root', path.posix.dirname(path.posix.normalize(name)), target);
+          // path.posix clamps ".." at "/" where linkEscapes reports an escape; compare only the other cases.
+          const outside = resolved !== '/root' && !resolved.startsWith('/root/');
+          if (outside) assert.ok(linkEscapes(name, target, type), `${name} -> ${target} resolves to ${resolved}`);
+        }
+      },
+    );
 
     it('names with ../ or absolute paths are reported as stored; confinePath and PathGuard refuse them', async () => {
       const archive = concat(
@@ -155,50 +174,58 @@ describe('(unit) engine oci: hostile tar archives', () => {
       assert.equal(e?.offset, 0, 'the error names the entry’s header offset');
     });
 
-    it('a symlink escaping the root, then a file written through it: the reader reports both, linkEscapes flags the link, PathGuard refuses', async () => {
-      const archive = concat(
-        tarEntry({ name: 'etc/', type: '5', mode: 0o755 }),
-        tarEntry({ name: 'etc/evil', type: '2', linkName: '../../../../../etc', mode: 0o777 }),
-        tarEntry({ name: 'etc/evil/cron.d/payload', mode: 0o755 }, Buffer.from('* * * * * root sh -c id\n')),
-        END,
-      );
-      const { entries } = await readAll(archive);
-      assert.deepEqual(
-        entries.map((r) => [r.entry.name, r.entry.type, r.entry.linkName]),
-        [
-          ['etc/', 'directory', ''],
-          ['etc/evil', 'symlink', '../../../../../etc'],
-          ['etc/evil/cron.d/payload', 'file', ''],
-        ],
-      );
-      const link = entries[1]?.entry as TarEntry;
-      assert.ok(linkEscapes(link.name, link.linkName, 'symlink'));
-      const guard = new PathGuard();
-      assert.equal(guard.admit(entries[0]?.entry as TarEntry), 'etc');
-      throwsCode(() => guard.admit(link), 'link-escape');
-      // Even if a caller let that link through, the file under it is refused on its own.
-      const lax = new PathGuard();
-      lax.admit(entries[0]?.entry as TarEntry);
-      lax.admit({ name: 'etc/evil', type: 'symlink', linkName: 'inside' });
-      throwsCode(() => lax.admit(entries[2]?.entry as TarEntry), 'through-symlink');
-    });
+    it(
+      'a symlink escaping the root, then a file written through it: ' +
+        'the reader reports both, linkEscapes flags the link, PathGuard refuses',
+      async () => {
+        const archive = concat(
+          tarEntry({ name: 'etc/', type: '5', mode: 0o755 }),
+          tarEntry({ name: 'etc/evil', type: '2', linkName: '../../../../../etc', mode: 0o777 }),
+          tarEntry({ name: 'etc/evil/cron.d/payload', mode: 0o755 }, Buffer.from('* * * * * root sh -c id\n')),
+          END,
+        );
+        const { entries } = await readAll(archive);
+        assert.deepEqual(
+          entries.map((r) => [r.entry.name, r.entry.type, r.entry.linkName]),
+          [
+            ['etc/', 'directory', ''],
+            ['etc/evil', 'symlink', '../../../../../etc'],
+            ['etc/evil/cron.d/payload', 'file', ''],
+          ],
+        );
+        const link = entries[1]?.entry as TarEntry;
+        assert.ok(linkEscapes(link.name, link.linkName, 'symlink'));
+        const guard = new PathGuard();
+        assert.equal(guard.admit(entries[0]?.entry as TarEntry), 'etc');
+        throwsCode(() => guard.admit(link), 'link-escape');
+        // Even if a caller let that link through, the file under it is refused on its own.
+        const lax = new PathGuard();
+        lax.admit(entries[0]?.entry as TarEntry);
+        lax.admit({ name: 'etc/evil', type: 'symlink', linkName: 'inside' });
+        throwsCode(() => lax.admit(entries[2]?.entry as TarEntry), 'through-symlink');
+      },
+    );
 
-    it('an absolute symlink (inside the root) followed by a file through it: PathGuard refuses the file (through-symlink)', () => {
-      const guard = new PathGuard();
-      assert.equal(guard.admit({ name: './lib', type: 'symlink', linkName: '/usr/lib' }), 'lib');
-      assert.equal(linkEscapes('lib', '/usr/lib'), false);
-      throwsCode(() => guard.admit({ name: 'lib/x/libc.so', type: 'file', linkName: '' }), 'through-symlink');
-      throwsCode(() => guard.admit({ name: 'hl', type: 'hardlink', linkName: 'lib/libc.so' }), 'through-symlink');
-      // The symlink itself may be replaced, and then paths below the new directory are fine.
-      assert.equal(guard.admit({ name: 'lib/', type: 'directory', linkName: '' }), 'lib');
-      assert.equal(guard.admit({ name: 'lib/x', type: 'file', linkName: '' }), 'lib/x');
-      // A symlink to a symlink, and a hard link to a symlink, are fine.
-      assert.equal(guard.admit({ name: 'a', type: 'symlink', linkName: 'b' }), 'a');
-      assert.equal(guard.admit({ name: 'h', type: 'hardlink', linkName: 'a' }), 'h');
-      // The root itself only as a directory.
-      assert.equal(guard.admit({ name: './', type: 'directory', linkName: '' }), '');
-      throwsCode(() => guard.admit({ name: '.', type: 'file', linkName: '' }), 'unsafe-path');
-    });
+    it(
+      'an absolute symlink (inside the root) followed by a file through it: ' +
+        'PathGuard refuses the file (through-symlink)',
+      () => {
+        const guard = new PathGuard();
+        assert.equal(guard.admit({ name: './lib', type: 'symlink', linkName: '/usr/lib' }), 'lib');
+        assert.equal(linkEscapes('lib', '/usr/lib'), false);
+        throwsCode(() => guard.admit({ name: 'lib/x/libc.so', type: 'file', linkName: '' }), 'through-symlink');
+        throwsCode(() => guard.admit({ name: 'hl', type: 'hardlink', linkName: 'lib/libc.so' }), 'through-symlink');
+        // The symlink itself may be replaced, and then paths below the new directory are fine.
+        assert.equal(guard.admit({ name: 'lib/', type: 'directory', linkName: '' }), 'lib');
+        assert.equal(guard.admit({ name: 'lib/x', type: 'file', linkName: '' }), 'lib/x');
+        // A symlink to a symlink, and a hard link to a symlink, are fine.
+        assert.equal(guard.admit({ name: 'a', type: 'symlink', linkName: 'b' }), 'a');
+        assert.equal(guard.admit({ name: 'h', type: 'hardlink', linkName: 'a' }), 'h');
+        // The root itself only as a directory.
+        assert.equal(guard.admit({ name: './', type: 'directory', linkName: '' }), '');
+        throwsCode(() => guard.admit({ name: '.', type: 'file', linkName: '' }), 'unsafe-path');
+      },
+    );
 
     it('hard links to paths outside the root are flagged', async () => {
       const archive = concat(
@@ -238,90 +265,99 @@ describe('(unit) engine oci: hostile tar archives', () => {
       await expectTarError(readAll(garbled), 'bad-checksum', 0);
     });
 
-    it('truncation inside a header, data, padding or metadata payload: truncated (whether data is read or skipped)', async () => {
-      await expectTarError(readAll(good.subarray(0, 300)), 'truncated', 300);
-      await expectTarError(readAll(good.subarray(0, 1024 + 511)), 'truncated', 1535);
-      await expectTarError(readAll(good.subarray(0, 1536 + 500)), 'truncated', 2036);
-      await expectTarError(listAll(good.subarray(0, 1536 + 500)), 'truncated', 2036);
-      await expectTarError(readAll(good.subarray(0, 1536 + 1000 + 5)), 'truncated');
-      await expectTarError(readAll(good.subarray(0, 2560 + 100)), 'truncated', 2660);
-      const pax = concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END);
-      await expectTarError(readAll(pax.subarray(0, 700)), 'truncated', 700);
-      await expectTarError(readAll(pax.subarray(0, 1536)), 'truncated', 1536);
-      // A metadata header followed by the end marker or the end of input instead of its entry.
-      await expectTarError(readAll(concat(gnuLong('long', 'L'), END)), 'truncated', 1024);
-      await expectTarError(readAll(concat(paxEntry([['path', 'p']]))), 'truncated', 1024);
-    });
+    it(
+      'truncation inside a header, data, padding or metadata payload: ' + 'truncated (whether data is read or skipped)',
+      async () => {
+        await expectTarError(readAll(good.subarray(0, 300)), 'truncated', 300);
+        await expectTarError(readAll(good.subarray(0, 1024 + 511)), 'truncated', 1535);
+        await expectTarError(readAll(good.subarray(0, 1536 + 500)), 'truncated', 2036);
+        await expectTarError(listAll(good.subarray(0, 1536 + 500)), 'truncated', 2036);
+        await expectTarError(readAll(good.subarray(0, 1536 + 1000 + 5)), 'truncated');
+        await expectTarError(readAll(good.subarray(0, 2560 + 100)), 'truncated', 2660);
+        const pax = concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END);
+        await expectTarError(readAll(pax.subarray(0, 700)), 'truncated', 700);
+        await expectTarError(readAll(pax.subarray(0, 1536)), 'truncated', 1536);
+        // A metadata header followed by the end marker or the end of input instead of its entry.
+        await expectTarError(readAll(concat(gnuLong('long', 'L'), END)), 'truncated', 1024);
+        await expectTarError(readAll(concat(paxEntry([['path', 'p']]))), 'truncated', 1024);
+      },
+    );
 
-    it('a size field claiming 8 GiB in a 10 KiB archive: truncated, with no allocation sized by the archive (RSS)', async () => {
-      const before = process.memoryUsage().rss;
-      const cases = [
-        tarHeader({ name: 'huge-octal', rawSize: Buffer.from('100000000000', 'latin1') }),
-        tarHeader({ name: 'huge-b256', rawSize: base256(8n << 30n, 12) }),
-        tarHeader({ name: 'huger-b256', rawSize: base256(1n << 52n, 12) }),
-      ];
-      for (const header of cases) {
-        const archive = concat(header, patternBytes(3, 9 * 1024 + 100));
-        assert.ok(archive.length < 10 * 1024 + 1);
-        let seen = 0;
-        let size = 0;
-        const e = await expectTarError(
-          (async () => {
-            for await (const entry of readTar(chunked(archive, new Prng(5), 1024))) {
-              size = entry.size;
-              for await (const part of entry.data()) seen += part.length;
-            }
-          })(),
-          'truncated',
-          archive.length,
+    it(
+      'a size field claiming 8 GiB in a 10 KiB archive: ' + 'truncated, with no allocation sized by the archive (RSS)',
+      async () => {
+        const before = process.memoryUsage().rss;
+        const cases = [
+          tarHeader({ name: 'huge-octal', rawSize: Buffer.from('100000000000', 'latin1') }),
+          tarHeader({ name: 'huge-b256', rawSize: base256(8n << 30n, 12) }),
+          tarHeader({ name: 'huger-b256', rawSize: base256(1n << 52n, 12) }),
+        ];
+        for (const header of cases) {
+          const archive = concat(header, patternBytes(3, 9 * 1024 + 100));
+          assert.ok(archive.length < 10 * 1024 + 1);
+          let seen = 0;
+          let size = 0;
+          const e = await expectTarError(
+            (async () => {
+              for await (const entry of readTar(chunked(archive, new Prng(5), 1024))) {
+                size = entry.size;
+                for await (const part of entry.data()) seen += part.length;
+              }
+            })(),
+            'truncated',
+            archive.length,
+          );
+          assert.ok(size >= 8 * 1024 ** 3, `size ${size}`);
+          assert.equal(seen, archive.length - 512);
+          assert.match(e.message, /ends inside the data/);
+          await expectTarError(listAll(archive), 'truncated', archive.length);
+        }
+        const grown = process.memoryUsage().rss - before;
+        assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+        // The same through a PAX size record.
+        const pax = concat(paxEntry([['size', String(8 * 1024 ** 3)]]), tarEntry({ name: 'p' }, patternBytes(4, 4000)));
+        await expectTarError(readAll(pax), 'truncated', pax.length);
+      },
+    );
+
+    it(
+      'a PAX header or GNU long name claiming a huge size: ' + 'oversized-header before anything is allocated',
+      async () => {
+        const before = process.memoryUsage().rss;
+        const hugePax = concat(
+          tarHeader({ name: 'PaxHeaders/x', type: 'x', rawSize: base256(8n << 30n, 12) }),
+          Buffer.alloc(8192),
         );
-        assert.ok(size >= 8 * 1024 ** 3, `size ${size}`);
-        assert.equal(seen, archive.length - 512);
-        assert.match(e.message, /ends inside the data/);
-        await expectTarError(listAll(archive), 'truncated', archive.length);
-      }
-      const grown = process.memoryUsage().rss - before;
-      assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
-      // The same through a PAX size record.
-      const pax = concat(paxEntry([['size', String(8 * 1024 ** 3)]]), tarEntry({ name: 'p' }, patternBytes(4, 4000)));
-      await expectTarError(readAll(pax), 'truncated', pax.length);
-    });
-
-    it('a PAX header or GNU long name claiming a huge size: oversized-header before anything is allocated', async () => {
-      const before = process.memoryUsage().rss;
-      const hugePax = concat(
-        tarHeader({ name: 'PaxHeaders/x', type: 'x', rawSize: base256(8n << 30n, 12) }),
-        Buffer.alloc(8192),
-      );
-      const e1 = await expectTarError(readAll(hugePax), 'oversized-header', 0);
-      assert.match(e1.message, /8589934592 bytes; at most 1048576/);
-      await expectTarError(
-        readAll(concat(tarHeader({ name: 'g', type: 'g', size: 0o77777777777 }), END)),
-        'oversized-header',
-        0,
-      );
-      await expectTarError(
-        readAll(concat(tarHeader({ name: '././@LongLink', type: 'L', size: 2 * 1024 * 1024, format: 'gnu' }), END)),
-        'oversized-header',
-        0,
-      );
-      await expectTarError(
-        readAll(concat(tarHeader({ name: '././@LongLink', type: 'K', size: 1024 * 1024 + 1, format: 'gnu' }), END)),
-        'oversized-header',
-        0,
-      );
-      // Exactly at the limit is accepted, and the limit is configurable.
-      const name = 'n'.repeat(1024 * 1024 - 1);
-      const { entries } = await readAll(concat(gnuLong(name, 'L'), tarEntry({ name: 'short', format: 'gnu' }), END));
-      assert.equal(entries[0]?.entry.name, name);
-      await expectTarError(
-        readAll(concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END), { maxMetaSize: 512 }),
-        'oversized-header',
-        0,
-      );
-      const grown = process.memoryUsage().rss - before;
-      assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
-    });
+        const e1 = await expectTarError(readAll(hugePax), 'oversized-header', 0);
+        assert.match(e1.message, /8589934592 bytes; at most 1048576/);
+        await expectTarError(
+          readAll(concat(tarHeader({ name: 'g', type: 'g', size: 0o77777777777 }), END)),
+          'oversized-header',
+          0,
+        );
+        await expectTarError(
+          readAll(concat(tarHeader({ name: '././@LongLink', type: 'L', size: 2 * 1024 * 1024, format: 'gnu' }), END)),
+          'oversized-header',
+          0,
+        );
+        await expectTarError(
+          readAll(concat(tarHeader({ name: '././@LongLink', type: 'K', size: 1024 * 1024 + 1, format: 'gnu' }), END)),
+          'oversized-header',
+          0,
+        );
+        // Exactly at the limit is accepted, and the limit is configurable.
+        const name = 'n'.repeat(1024 * 1024 - 1);
+        const { entries } = await readAll(concat(gnuLong(name, 'L'), tarEntry({ name: 'short', format: 'gnu' }), END));
+        assert.equal(entries[0]?.entry.name, name);
+        await expectTarError(
+          readAll(concat(paxEntry([['path', 'x'.repeat(600)]]), tarEntry({ name: 'x' }), END), { maxMetaSize: 512 }),
+          'oversized-header',
+          0,
+        );
+        const grown = process.memoryUsage().rss - before;
+        assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+      },
+    );
 
     it('malformed PAX records: bad-pax; PAX numbers that are not numbers: bad-number', async () => {
       const withPayload = (payload: string) =>
@@ -660,25 +696,29 @@ describe('(unit) engine oci: hostile tar archives', () => {
     const codes = new Map<string, number>();
 
     for (const group of GROUPS) {
-      it(`${group.name}: ${group.cases} seeded cases end with entries or a TarFormatError, each within ${CASE_TIMEOUT_MS} ms`, async () => {
-        const rssBefore = process.memoryUsage().rss;
-        let rssPeak = rssBefore;
-        let slowest = 0;
-        for (let i = 0; i < group.cases; i++) {
-          const seed = group.seed * 100_000 + i;
-          const rng = new Prng(seed);
-          const bytes = generate(group.name, rng);
-          const started = Date.now();
-          const r = await runCase(bytes, rng);
-          slowest = Math.max(slowest, Date.now() - started);
-          codes.set(r.outcome, (codes.get(r.outcome) ?? 0) + 1);
-          if (r.failure) assert.fail(`${group.name}, case seed ${seed}: ${r.failure}`);
-          if (i % 100 === 0) rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-        }
-        const grown = rssPeak - rssBefore;
-        assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
-        assert.ok(slowest < CASE_TIMEOUT_MS, `slowest case ${slowest} ms`);
-      });
+      it(
+        `${group.name}: ${group.cases} seeded cases end with entries ` +
+          `or a TarFormatError, each within ${CASE_TIMEOUT_MS} ms`,
+        async () => {
+          const rssBefore = process.memoryUsage().rss;
+          let rssPeak = rssBefore;
+          let slowest = 0;
+          for (let i = 0; i < group.cases; i++) {
+            const seed = group.seed * 100_000 + i;
+            const rng = new Prng(seed);
+            const bytes = generate(group.name, rng);
+            const started = Date.now();
+            const r = await runCase(bytes, rng);
+            slowest = Math.max(slowest, Date.now() - started);
+            codes.set(r.outcome, (codes.get(r.outcome) ?? 0) + 1);
+            if (r.failure) assert.fail(`${group.name}, case seed ${seed}: ${r.failure}`);
+            if (i % 100 === 0) rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+          }
+          const grown = rssPeak - rssBefore;
+          assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+          assert.ok(slowest < CASE_TIMEOUT_MS, `slowest case ${slowest} ms`);
+        },
+      );
     }
 
     it('the fuzz cases reached past the checksum: many distinct outcomes, some archives read to the end', () => {

@@ -68,30 +68,33 @@ function walk(root: string, rel = ''): string[] {
 
 describe('(unit) engine ramdisk: cpio newc writer', () => {
   describe('the bootstrap ramdisk', () => {
-    it('starts with the spec’s example header for dev (070701000002d1000041ed…, then "dev\\0" and 2 zero bytes)', async () => {
-      const out = collector();
-      await bootstrapRamdisk(src(new Uint8Array([1, 2, 3])), src(new Uint8Array([4])), out.sink);
-      const bytes = out.bytes();
-      const example =
-        '070701' +
-        '000002d1' +
-        '000041ed' +
-        '00000000' +
-        '00000000' +
-        '00000002' +
-        '58f63f08' +
-        '00000000' +
-        '00000003' +
-        '00000001' +
-        '00000000' +
-        '00000000' +
-        '00000004' +
-        '00000000';
-      assert.equal(bytes.subarray(0, 110).toString('latin1'), example);
-      assert.deepEqual([...bytes.subarray(110, 116)], [0x64, 0x65, 0x76, 0, 0, 0]);
-      assert.equal(SPEC_MTIME, 0x58f63f08);
-      assert.equal(LINUXKIT_MTIME, SPEC_MTIME);
-    });
+    it(
+      'starts with the spec’s example header for dev ' + '(070701000002d1000041ed…, then "dev\\0" and 2 zero bytes)',
+      async () => {
+        const out = collector();
+        await bootstrapRamdisk(src(new Uint8Array([1, 2, 3])), src(new Uint8Array([4])), out.sink);
+        const bytes = out.bytes();
+        const example =
+          '070701' +
+          '000002d1' +
+          '000041ed' +
+          '00000000' +
+          '00000000' +
+          '00000002' +
+          '58f63f08' +
+          '00000000' +
+          '00000003' +
+          '00000001' +
+          '00000000' +
+          '00000000' +
+          '00000004' +
+          '00000000';
+        assert.equal(bytes.subarray(0, 110).toString('latin1'), example);
+        assert.deepEqual([...bytes.subarray(110, 116)], [0x64, 0x65, 0x76, 0, 0, 0]);
+        assert.equal(SPEC_MTIME, 0x58f63f08);
+        assert.equal(LINUXKIT_MTIME, SPEC_MTIME);
+      },
+    );
 
     it('equals the spec-built archive byte for byte for blob sizes around every padding case', async () => {
       const rng = new Prng(6400);
@@ -125,42 +128,45 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
       }
     });
 
-    it('holds exactly dev, init, nsm.ko and the trailer, with inodes 721..724 (checked by GNU cpio)', async function () {
-      this.timeout(120_000);
-      ensureTool('cpio', 'cpio');
-      const { dir, cleanup } = tempDir('bootstrap');
-      try {
-        const init = patternBytes(1, 742968);
-        const nsm = patternBytes(2, 20504);
-        const out = collector();
-        await bootstrapRamdisk(src(init), src(nsm), out.sink);
-        const archive = path.join(dir, 'bootstrap-initrd.img');
-        writeFileSync(archive, out.bytes());
-        const list = run('cpio', ['-i', '-t', '-v', '-F', archive]);
-        const lines = list.stdout.toString('utf8').trimEnd().split('\n');
-        assert.equal(lines.length, 3, list.stdout.toString());
-        assert.match(lines[0] ?? '', /^drwxr-xr-x\s+2 root\s+root\s+0 .* dev$/);
-        assert.match(lines[1] ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+742968 .* init$/);
-        assert.match(lines[2] ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+20504 .* nsm\.ko$/);
-        assert.match(list.stderr, new RegExp(`^${out.bytes().length / 512} blocks`, 'm'));
-        // GNU cpio extracts the blobs unchanged, with the spec's mtime.
-        const x = path.join(dir, 'x');
-        run('cpio', ['-i', '-d', '-m', '--quiet', '-D', x, '-F', archive]);
-        assert.equal(sha256(readFileSync(path.join(x, 'init'))), sha256(init));
-        assert.equal(sha256(readFileSync(path.join(x, 'nsm.ko'))), sha256(nsm));
-        assert.equal(lstatSync(path.join(x, 'init')).mtimeMs / 1000, SPEC_MTIME);
-        assert.ok(lstatSync(path.join(x, 'dev')).isDirectory());
-        const inodes = [
-          ...out
-            .bytes()
-            .toString('latin1')
-            .matchAll(/070701([0-9a-f]{8})/g),
-        ].map((m) => parseInt(m[1] as string, 16));
-        assert.deepEqual(inodes, [721, 722, 723, 724]);
-      } finally {
-        cleanup();
-      }
-    });
+    it(
+      'holds exactly dev, init, nsm.ko and the trailer, ' + 'with inodes 721..724 (checked by GNU cpio)',
+      async function () {
+        this.timeout(120_000);
+        ensureTool('cpio', 'cpio');
+        const { dir, cleanup } = tempDir('bootstrap');
+        try {
+          const init = patternBytes(1, 742968);
+          const nsm = patternBytes(2, 20504);
+          const out = collector();
+          await bootstrapRamdisk(src(init), src(nsm), out.sink);
+          const archive = path.join(dir, 'bootstrap-initrd.img');
+          writeFileSync(archive, out.bytes());
+          const list = run('cpio', ['-i', '-t', '-v', '-F', archive]);
+          const lines = list.stdout.toString('utf8').trimEnd().split('\n');
+          assert.equal(lines.length, 3, list.stdout.toString());
+          assert.match(lines[0] ?? '', /^drwxr-xr-x\s+2 root\s+root\s+0 .* dev$/);
+          assert.match(lines[1] ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+742968 .* init$/);
+          assert.match(lines[2] ?? '', /^-rwxr-xr-x\s+1 root\s+root\s+20504 .* nsm\.ko$/);
+          assert.match(list.stderr, new RegExp(`^${out.bytes().length / 512} blocks`, 'm'));
+          // GNU cpio extracts the blobs unchanged, with the spec's mtime.
+          const x = path.join(dir, 'x');
+          run('cpio', ['-i', '-d', '-m', '--quiet', '-D', x, '-F', archive]);
+          assert.equal(sha256(readFileSync(path.join(x, 'init'))), sha256(init));
+          assert.equal(sha256(readFileSync(path.join(x, 'nsm.ko'))), sha256(nsm));
+          assert.equal(lstatSync(path.join(x, 'init')).mtimeMs / 1000, SPEC_MTIME);
+          assert.ok(lstatSync(path.join(x, 'dev')).isDirectory());
+          const inodes = [
+            ...out
+              .bytes()
+              .toString('latin1')
+              .matchAll(/070701([0-9a-f]{8})/g),
+          ].map((m) => parseInt(m[1] as string, 16));
+          assert.deepEqual(inodes, [721, 722, 723, 724]);
+        } finally {
+          cleanup();
+        }
+      },
+    );
   });
 
   describe('header fields', () => {
@@ -319,94 +325,102 @@ describe('(unit) engine ramdisk: cpio newc writer', () => {
     const coverage = { kinds: new Set<string>(), nameBytesMod4: new Set<number>(), largest: 0, empty: 0, nonAscii: 0 };
 
     for (const seed of [11, 22, 33]) {
-      it(`seed ${seed}: cpio -t lists the names in order and cpio -i extracts identical contents, modes, owners and link targets`, async function () {
-        this.timeout(120_000);
-        ensureTool('cpio', 'cpio');
-        const rng = new Prng(seed);
-        const nodes = randomTree(rng);
-        for (const n of nodes) {
-          coverage.kinds.add(n.kind);
-          coverage.nameBytesMod4.add(Buffer.byteLength(n.name) % 4);
-          if (n.data) coverage.largest = Math.max(coverage.largest, n.data.length);
-          if (n.data?.length === 0) coverage.empty++;
-          if (/[^\x00-\x7f]/.test(n.name)) coverage.nonAscii++;
-        }
-        const bytes = await write(nodes, rng);
-        assert.equal(bytes.length % 512, 0, 'archive size is a multiple of 512');
-        // The writer's archive is also what the spec encoder makes of the same entries.
-        const spec = specNewc(
-          nodes.map((n): SpecEntry => {
-            const type = { dir: 0o04, file: 0o10, symlink: 0o12, fifo: 0o01, char: 0o02 }[n.kind];
-            return {
-              name: n.name,
-              mode: n.mode | (type << 12),
-              uid: n.uid,
-              gid: n.gid,
-              mtime: n.mtime,
-              ...(n.data ? { data: n.data } : n.target ? { data: Buffer.from(n.target) } : {}),
-              ...(n.rdev ? { rdevmajor: n.rdev[0], rdevminor: n.rdev[1] } : {}),
-            };
-          }),
-        );
-        assert.ok(bytes.equals(spec), 'writer output differs from the spec-built archive');
-
-        const { dir, cleanup } = tempDir(`cpio-${seed}`);
-        try {
-          const archive = path.join(dir, 'archive.cpio');
-          writeFileSync(archive, bytes);
-          const list = run('cpio', ['-i', '-t', '-F', archive]);
-          assert.deepEqual(
-            list.stdout.toString('utf8').split('\n').slice(0, -1),
-            nodes.map((n) => n.name),
-          );
-          assert.match(
-            list.stderr,
-            new RegExp(`^${bytes.length / 512} blocks$`, 'm'),
-            'cpio reads the whole archive as its blocks',
-          );
-          const x = path.join(dir, 'x');
-          run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
-          assert.deepEqual(
-            walk(x).sort(),
-            nodes.map((n) => n.name).sort(),
-            'the extracted tree has exactly the archive names',
-          );
+      it(
+        `seed ${seed}: cpio -t lists the names in order and cpio -i ` +
+          `extracts identical contents, modes, owners and link targets`,
+        async function () {
+          this.timeout(120_000);
+          ensureTool('cpio', 'cpio');
+          const rng = new Prng(seed);
+          const nodes = randomTree(rng);
           for (const n of nodes) {
-            const p = path.join(x, n.name);
-            const st = lstatSync(p);
-            const where = `${n.kind} ${JSON.stringify(n.name)}`;
-            if (n.kind !== 'symlink') assert.equal(st.mode & 0o7777, n.mode, `${where}: mode`);
-            assert.equal(st.uid, n.uid, `${where}: uid`);
-            assert.equal(st.gid, n.gid, `${where}: gid`);
-            if (n.kind === 'dir') assert.ok(st.isDirectory(), where);
-            if (n.kind === 'fifo') assert.ok(st.isFIFO(), where);
-            if (n.kind === 'char') {
-              assert.ok(st.isCharacterDevice(), where);
-              assert.deepEqual([devMajor(st.rdev), devMinor(st.rdev)], n.rdev, `${where}: device number`);
-            }
-            if (n.kind === 'symlink') {
-              assert.ok(st.isSymbolicLink(), where);
-              assert.equal(readlinkSync(p), n.target, `${where}: target`);
-            }
-            if (n.kind === 'file') {
-              assert.ok(st.isFile(), where);
-              assert.equal(st.size, n.data?.length, `${where}: size`);
-              assert.equal(sha256(readFileSync(p)), sha256(n.data as Uint8Array), `${where}: content`);
-              assert.equal(Math.floor(st.mtimeMs / 1000), n.mtime, `${where}: mtime`);
-            }
+            coverage.kinds.add(n.kind);
+            coverage.nameBytesMod4.add(Buffer.byteLength(n.name) % 4);
+            if (n.data) coverage.largest = Math.max(coverage.largest, n.data.length);
+            if (n.data?.length === 0) coverage.empty++;
+            if (/[\x80-\uffff]/.test(n.name)) coverage.nonAscii++;
           }
-        } finally {
-          cleanup();
-        }
-      });
+          const bytes = await write(nodes, rng);
+          assert.equal(bytes.length % 512, 0, 'archive size is a multiple of 512');
+          // The writer's archive is also what the spec encoder makes of the same entries.
+          const spec = specNewc(
+            nodes.map((n): SpecEntry => {
+              const type = { dir: 0o04, file: 0o10, symlink: 0o12, fifo: 0o01, char: 0o02 }[n.kind];
+              return {
+                name: n.name,
+                mode: n.mode | (type << 12),
+                uid: n.uid,
+                gid: n.gid,
+                mtime: n.mtime,
+                ...(n.data ? { data: n.data } : n.target ? { data: Buffer.from(n.target) } : {}),
+                ...(n.rdev ? { rdevmajor: n.rdev[0], rdevminor: n.rdev[1] } : {}),
+              };
+            }),
+          );
+          assert.ok(bytes.equals(spec), 'writer output differs from the spec-built archive');
+
+          const { dir, cleanup } = tempDir(`cpio-${seed}`);
+          try {
+            const archive = path.join(dir, 'archive.cpio');
+            writeFileSync(archive, bytes);
+            const list = run('cpio', ['-i', '-t', '-F', archive]);
+            assert.deepEqual(
+              list.stdout.toString('utf8').split('\n').slice(0, -1),
+              nodes.map((n) => n.name),
+            );
+            assert.match(
+              list.stderr,
+              new RegExp(`^${bytes.length / 512} blocks$`, 'm'),
+              'cpio reads the whole archive as its blocks',
+            );
+            const x = path.join(dir, 'x');
+            run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
+            assert.deepEqual(
+              walk(x).sort(),
+              nodes.map((n) => n.name).sort(),
+              'the extracted tree has exactly the archive names',
+            );
+            for (const n of nodes) {
+              const p = path.join(x, n.name);
+              const st = lstatSync(p);
+              const where = `${n.kind} ${JSON.stringify(n.name)}`;
+              if (n.kind !== 'symlink') assert.equal(st.mode & 0o7777, n.mode, `${where}: mode`);
+              assert.equal(st.uid, n.uid, `${where}: uid`);
+              assert.equal(st.gid, n.gid, `${where}: gid`);
+              if (n.kind === 'dir') assert.ok(st.isDirectory(), where);
+              if (n.kind === 'fifo') assert.ok(st.isFIFO(), where);
+              if (n.kind === 'char') {
+                assert.ok(st.isCharacterDevice(), where);
+                assert.deepEqual([devMajor(st.rdev), devMinor(st.rdev)], n.rdev, `${where}: device number`);
+              }
+              if (n.kind === 'symlink') {
+                assert.ok(st.isSymbolicLink(), where);
+                assert.equal(readlinkSync(p), n.target, `${where}: target`);
+              }
+              if (n.kind === 'file') {
+                assert.ok(st.isFile(), where);
+                assert.equal(st.size, n.data?.length, `${where}: size`);
+                assert.equal(sha256(readFileSync(p)), sha256(n.data as Uint8Array), `${where}: content`);
+                assert.equal(Math.floor(st.mtimeMs / 1000), n.mtime, `${where}: mtime`);
+              }
+            }
+          } finally {
+            cleanup();
+          }
+        },
+      );
     }
 
-    it('the random trees covered every entry kind, every name length mod 4, empty and multi-MiB files, non-ASCII names', () => {
-      assert.deepEqual([...coverage.kinds].sort(), ['char', 'dir', 'fifo', 'file', 'symlink']);
-      assert.deepEqual([...coverage.nameBytesMod4].sort(), [0, 1, 2, 3]);
-      assert.ok(coverage.largest >= 1 << 20, `largest file ${coverage.largest} B`);
-      assert.ok(coverage.empty > 0 && coverage.nonAscii > 0, JSON.stringify(coverage));
-    });
+    it(
+      'the random trees covered every entry kind, ' +
+        'every name length mod 4, empty and multi-MiB files, non-ASCII names',
+      () => {
+        assert.deepEqual([...coverage.kinds].sort(), ['char', 'dir', 'fifo', 'file', 'symlink']);
+        assert.deepEqual([...coverage.nameBytesMod4].sort(), [0, 1, 2, 3]);
+        assert.ok(coverage.largest >= 1 << 20, `largest file ${coverage.largest} B`);
+        assert.ok(coverage.empty > 0 && coverage.nonAscii > 0, JSON.stringify(coverage));
+      },
+    );
   });
 
   describe('refusals', () => {

@@ -305,7 +305,8 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
     it('linuxkit’s hosts text is the one in image.go', () => {
       assert.equal(
         LINUXKIT_HOSTS,
-        '127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\nfe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n',
+        '127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\nfe00::0 ' +
+          'ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n',
       );
     });
 
@@ -462,166 +463,173 @@ describe('(unit) engine ramdisk: customer ramdisk', () => {
     });
   });
 
-  it('a hard link to a symlink stays one: the same target and inode (nlink 2), as GNU tar and GNU cpio unpack them', async function () {
-    this.timeout(60_000);
-    ensureTool('tar', 'tar');
-    ensureTool('cpio', 'cpio');
-    const layer = [
-      tarEntry({ name: 's', type: '2', linkName: '/etc/passwd', mode: 0o777, mtime: 30 }),
-      tarEntry({ name: 'h', type: '1', linkName: 's' }),
-      file('x', 'top'),
-      dir('a'),
-      dir('b'),
-      dir('b/c'),
-      file('b/x', 'in b'),
-      // A relative target resolves from the directory of the path used, so it must not be re-pointed.
-      tarEntry({ name: 'b/c/s', type: '2', linkName: '../x', mode: 0o777, mtime: 31 }),
-      tarEntry({ name: 'a/h', type: '1', linkName: 'b/c/s' }),
-    ];
-    const t = tempDir('hardlinked-symlink');
-    try {
-      const tarFile = path.join(t.dir, 'layer.tar');
-      writeFileSync(tarFile, concat(...layer, END));
-      const ref = path.join(t.dir, 'tar-x');
-      mkdirSync(ref);
-      run('tar', ['-xf', tarFile, '-C', ref]);
-      const { entries, content } = await image(layer);
-      const archive = path.join(t.dir, 'customer.cpio');
-      const bytes = await ramdisk(entries, content);
-      writeFileSync(archive, bytes);
-      const parsed = parseNewc(bytes);
-      const by = (n: string) => parsed.find((e) => e.name === `rootfs/${n}`) as Parsed;
-      const x = path.join(t.dir, 'cpio-x');
-      mkdirSync(x);
-      run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
-      for (const [a, b] of [
-        ['h', 's'],
-        ['a/h', 'b/c/s'],
-      ] as const) {
-        // GNU tar: one inode, two paths, one target.
-        assert.equal(
-          lstatSync(path.join(ref, a)).ino,
-          lstatSync(path.join(ref, b)).ino,
-          `tar: ${a} and ${b} are one inode`,
-        );
-        assert.equal(lstatSync(path.join(ref, a)).nlink, 2);
-        const target = readlinkSync(path.join(ref, b));
-        assert.equal(readlinkSync(path.join(ref, a)), target);
-        // The ramdisk: one inode number, nlink 2, both symlinks with that target.
-        assert.equal(by(a).ino, by(b).ino, `cpio: ${a} and ${b} share the inode number`);
-        for (const n of [a, b]) {
-          assert.equal(by(n).mode, 0o120777, n);
-          assert.equal(by(n).nlink, 2, n);
-          assert.equal(by(n).data.toString(), target, n);
-          // GNU cpio unpacks the same link target as GNU tar (each path a symlink to it).
-          assert.equal(readlinkSync(path.join(x, 'rootfs', n)), target, `cpio -i: ${n}`);
+  it(
+    'a hard link to a symlink stays one: the same target ' + 'and inode (nlink 2), as GNU tar and GNU cpio unpack them',
+    async function () {
+      this.timeout(60_000);
+      ensureTool('tar', 'tar');
+      ensureTool('cpio', 'cpio');
+      const layer = [
+        tarEntry({ name: 's', type: '2', linkName: '/etc/passwd', mode: 0o777, mtime: 30 }),
+        tarEntry({ name: 'h', type: '1', linkName: 's' }),
+        file('x', 'top'),
+        dir('a'),
+        dir('b'),
+        dir('b/c'),
+        file('b/x', 'in b'),
+        // A relative target resolves from the directory of the path used, so it must not be re-pointed.
+        tarEntry({ name: 'b/c/s', type: '2', linkName: '../x', mode: 0o777, mtime: 31 }),
+        tarEntry({ name: 'a/h', type: '1', linkName: 'b/c/s' }),
+      ];
+      const t = tempDir('hardlinked-symlink');
+      try {
+        const tarFile = path.join(t.dir, 'layer.tar');
+        writeFileSync(tarFile, concat(...layer, END));
+        const ref = path.join(t.dir, 'tar-x');
+        mkdirSync(ref);
+        run('tar', ['-xf', tarFile, '-C', ref]);
+        const { entries, content } = await image(layer);
+        const archive = path.join(t.dir, 'customer.cpio');
+        const bytes = await ramdisk(entries, content);
+        writeFileSync(archive, bytes);
+        const parsed = parseNewc(bytes);
+        const by = (n: string) => parsed.find((e) => e.name === `rootfs/${n}`) as Parsed;
+        const x = path.join(t.dir, 'cpio-x');
+        mkdirSync(x);
+        run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
+        for (const [a, b] of [
+          ['h', 's'],
+          ['a/h', 'b/c/s'],
+        ] as const) {
+          // GNU tar: one inode, two paths, one target.
           assert.equal(
-            readFileSync(path.join(x, 'rootfs', n), 'utf8'),
-            readFileSync(path.join(ref, n), 'utf8'),
-            `${n} resolves to the same file`,
+            lstatSync(path.join(ref, a)).ino,
+            lstatSync(path.join(ref, b)).ino,
+            `tar: ${a} and ${b} are one inode`,
           );
+          assert.equal(lstatSync(path.join(ref, a)).nlink, 2);
+          const target = readlinkSync(path.join(ref, b));
+          assert.equal(readlinkSync(path.join(ref, a)), target);
+          // The ramdisk: one inode number, nlink 2, both symlinks with that target.
+          assert.equal(by(a).ino, by(b).ino, `cpio: ${a} and ${b} share the inode number`);
+          for (const n of [a, b]) {
+            assert.equal(by(n).mode, 0o120777, n);
+            assert.equal(by(n).nlink, 2, n);
+            assert.equal(by(n).data.toString(), target, n);
+            // GNU cpio unpacks the same link target as GNU tar (each path a symlink to it).
+            assert.equal(readlinkSync(path.join(x, 'rootfs', n)), target, `cpio -i: ${n}`);
+            assert.equal(
+              readFileSync(path.join(x, 'rootfs', n), 'utf8'),
+              readFileSync(path.join(ref, n), 'utf8'),
+              `${n} resolves to the same file`,
+            );
+          }
         }
+      } finally {
+        t.cleanup();
       }
-    } finally {
-      t.cleanup();
-    }
-  });
+    },
+  );
 
   describe('GNU cpio reads the archive of a random image', () => {
     for (const seed of [31, 32, 33]) {
-      it(`seed ${seed}: the listing is the archive’s names; the unpacked tree has the image’s files, links and modes`, async function () {
-        this.timeout(120_000);
-        ensureTool('cpio', 'cpio');
-        const rng = new Prng(seed);
-        const parts: Buffer[] = [dir('etc', { mode: 0o755 })];
-        const expectFiles = new Map<string, { mode: number; data: Buffer }>();
-        const expectLinks = new Map<string, string>();
-        const dirs = ['app', 'app/lib', 'usr', 'usr/share/ü', 'data'];
-        for (const d of dirs) parts.push(dir(d, { mode: rng.pick([0o755, 0o750, 0o700]) }));
-        const filePaths: string[] = [];
-        for (let i = 0; i < 25; i++) {
-          const p = `${rng.pick(dirs)}/f${i}${rng.pick(['', '.so', '.txt', ' x'])}`;
-          const size = rng.pick([0, 1, 3, 4, 5, 511, 4096, 70000]);
-          const data = Buffer.from(patternBytes(seed * 100 + i, size));
-          const mode = rng.pick([0o644, 0o600, 0o755, 0o700]);
-          parts.push(file(p, data, { mode, uid: rng.int(0, 2000), gid: rng.int(0, 2000) }));
-          expectFiles.set(p, { mode, data });
-          filePaths.push(p);
-        }
-        for (let i = 0; i < 5; i++) {
-          const p = `app/link${i}`;
-          const target = rng.pick(filePaths);
-          parts.push(tarEntry({ name: p, type: '1', linkName: target }));
-          expectLinks.set(p, target);
-        }
-        parts.push(tarEntry({ name: 'app/sym', type: '2', linkName: '/usr/bin/env', mode: 0o777 }));
-        const { entries, content } = await image(parts);
-        const bytes = await ramdisk(entries, content, { cmd: ['/app/f1', 'arg with space'], env: ['K=V'] });
-        const parsed = parseNewc(bytes);
-        const { dir: tmp, cleanup } = tempDir('customer-cpio');
-        try {
-          const archive = path.join(tmp, 'customer-initrd.img');
-          writeFileSync(archive, bytes);
-          const listing = run('cpio', ['-i', '-t', '--quiet', '-F', archive])
-            .stdout.toString('utf8')
-            .trimEnd()
-            .split('\n');
-          assert.deepEqual(
-            listing,
-            parsed.slice(0, -1).map((e) => e.name),
-          );
-          const x = path.join(tmp, 'x');
-          run('mkdir', ['-p', x]);
-          run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
-          const root = path.join(x, 'rootfs');
-          // The unpacked tree is the flattened tree: the first path of an inode in walk order is
-          // the file, later paths are relative symlinks to it.
-          const dataOf = (p: string): Buffer => (expectFiles.get(expectLinks.get(p) ?? p) as { data: Buffer }).data;
-          for (const e of entries) {
-            if (e.path.startsWith('etc/')) continue; // rewritten, checked below
-            const full = path.join(root, e.path);
-            const st = lstatSync(full);
-            if (e.type === 'directory') {
-              assert.ok(st.isDirectory(), e.path);
-              assert.equal(st.mode & 0o7777, e.mode, `${e.path}: mode`);
-            } else if (e.type === 'file') {
-              assert.ok(st.isFile(), e.path);
-              assert.equal(st.mode & 0o7777, e.mode, `${e.path}: mode`);
-              assert.ok(readFileSync(full).equals(dataOf(e.path)), `${e.path}: content`);
-              if (process.getuid?.() === 0) assert.deepEqual([st.uid, st.gid], [e.uid, e.gid], `${e.path}: owner`);
-            } else if (e.type === 'hardlink') {
-              assert.ok(st.isSymbolicLink(), e.path);
-              assert.equal(
-                path.posix.join(path.posix.dirname(e.path), readlinkSync(full)),
-                e.linkName,
-                `${e.path}: relative symlink to ${e.linkName}`,
-              );
-              assert.ok(readFileSync(full).equals(dataOf(e.path)), `${e.path}: resolves to the data`);
-            } else {
-              assert.equal(e.type, 'symlink', e.path);
-              assert.equal(readlinkSync(full), e.linkName, e.path);
-            }
+      it(
+        `seed ${seed}: the listing is the archive’s names; ` +
+          `the unpacked tree has the image’s files, links and modes`,
+        async function () {
+          this.timeout(120_000);
+          ensureTool('cpio', 'cpio');
+          const rng = new Prng(seed);
+          const parts: Buffer[] = [dir('etc', { mode: 0o755 })];
+          const expectFiles = new Map<string, { mode: number; data: Buffer }>();
+          const expectLinks = new Map<string, string>();
+          const dirs = ['app', 'app/lib', 'usr', 'usr/share/ü', 'data'];
+          for (const d of dirs) parts.push(dir(d, { mode: rng.pick([0o755, 0o750, 0o700]) }));
+          const filePaths: string[] = [];
+          for (let i = 0; i < 25; i++) {
+            const p = `${rng.pick(dirs)}/f${i}${rng.pick(['', '.so', '.txt', ' x'])}`;
+            const size = rng.pick([0, 1, 3, 4, 5, 511, 4096, 70000]);
+            const data = Buffer.from(patternBytes(seed * 100 + i, size));
+            const mode = rng.pick([0o644, 0o600, 0o755, 0o700]);
+            parts.push(file(p, data, { mode, uid: rng.int(0, 2000), gid: rng.int(0, 2000) }));
+            expectFiles.set(p, { mode, data });
+            filePaths.push(p);
           }
-          assert.ok(entries.some((e) => e.type === 'hardlink'));
-          for (const [p, f] of expectFiles)
-            assert.ok(readFileSync(path.join(root, p)).equals(f.data), `${p}: readable through any path`);
-          assert.equal(readlinkSync(path.join(root, 'app/sym')), '/usr/bin/env');
-          assert.equal(readlinkSync(path.join(root, 'etc/resolv.conf')), '/run/resolvconf/resolv.conf');
-          assert.equal(readlinkSync(path.join(root, 'etc/mtab')), '/proc/mounts');
-          assert.equal(readFileSync(path.join(root, 'etc/hosts'), 'utf8'), LINUXKIT_HOSTS);
-          for (const d of ['dev', 'dev/pts', 'dev/shm', 'proc', 'sys', 'run', 'var', 'tmp'])
-            assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
-          assert.equal(readFileSync(path.join(x, 'cmd'), 'utf8'), '/app/f1\narg with space\n');
-          assert.equal(readFileSync(path.join(x, 'env'), 'utf8'), 'K=V\n');
-          assert.equal(lstatSync(path.join(x, 'cmd')).mtimeMs / 1000, SPEC_MTIME);
-          // Every entry of the image is in the archive under rootfs/, in walk order.
-          const imageNames = parsed.map((e) => e.name).filter((n) => n.startsWith('rootfs/'));
-          const walkNames = entries.map((e) => `rootfs/${e.path}`).filter((n) => n !== 'rootfs/etc/hostname');
-          assert.deepEqual(imageNames.slice(0, walkNames.length), walkNames);
-        } finally {
-          cleanup();
-        }
-      });
+          for (let i = 0; i < 5; i++) {
+            const p = `app/link${i}`;
+            const target = rng.pick(filePaths);
+            parts.push(tarEntry({ name: p, type: '1', linkName: target }));
+            expectLinks.set(p, target);
+          }
+          parts.push(tarEntry({ name: 'app/sym', type: '2', linkName: '/usr/bin/env', mode: 0o777 }));
+          const { entries, content } = await image(parts);
+          const bytes = await ramdisk(entries, content, { cmd: ['/app/f1', 'arg with space'], env: ['K=V'] });
+          const parsed = parseNewc(bytes);
+          const { dir: tmp, cleanup } = tempDir('customer-cpio');
+          try {
+            const archive = path.join(tmp, 'customer-initrd.img');
+            writeFileSync(archive, bytes);
+            const listing = run('cpio', ['-i', '-t', '--quiet', '-F', archive])
+              .stdout.toString('utf8')
+              .trimEnd()
+              .split('\n');
+            assert.deepEqual(
+              listing,
+              parsed.slice(0, -1).map((e) => e.name),
+            );
+            const x = path.join(tmp, 'x');
+            run('mkdir', ['-p', x]);
+            run('cpio', ['-i', '-d', '-m', '--quiet', '--no-absolute-filenames', '-D', x, '-F', archive]);
+            const root = path.join(x, 'rootfs');
+            // The unpacked tree is the flattened tree: the first path of an inode in walk order is
+            // the file, later paths are relative symlinks to it.
+            const dataOf = (p: string): Buffer => (expectFiles.get(expectLinks.get(p) ?? p) as { data: Buffer }).data;
+            for (const e of entries) {
+              if (e.path.startsWith('etc/')) continue; // rewritten, checked below
+              const full = path.join(root, e.path);
+              const st = lstatSync(full);
+              if (e.type === 'directory') {
+                assert.ok(st.isDirectory(), e.path);
+                assert.equal(st.mode & 0o7777, e.mode, `${e.path}: mode`);
+              } else if (e.type === 'file') {
+                assert.ok(st.isFile(), e.path);
+                assert.equal(st.mode & 0o7777, e.mode, `${e.path}: mode`);
+                assert.ok(readFileSync(full).equals(dataOf(e.path)), `${e.path}: content`);
+                if (process.getuid?.() === 0) assert.deepEqual([st.uid, st.gid], [e.uid, e.gid], `${e.path}: owner`);
+              } else if (e.type === 'hardlink') {
+                assert.ok(st.isSymbolicLink(), e.path);
+                assert.equal(
+                  path.posix.join(path.posix.dirname(e.path), readlinkSync(full)),
+                  e.linkName,
+                  `${e.path}: relative symlink to ${e.linkName}`,
+                );
+                assert.ok(readFileSync(full).equals(dataOf(e.path)), `${e.path}: resolves to the data`);
+              } else {
+                assert.equal(e.type, 'symlink', e.path);
+                assert.equal(readlinkSync(full), e.linkName, e.path);
+              }
+            }
+            assert.ok(entries.some((e) => e.type === 'hardlink'));
+            for (const [p, f] of expectFiles)
+              assert.ok(readFileSync(path.join(root, p)).equals(f.data), `${p}: readable through any path`);
+            assert.equal(readlinkSync(path.join(root, 'app/sym')), '/usr/bin/env');
+            assert.equal(readlinkSync(path.join(root, 'etc/resolv.conf')), '/run/resolvconf/resolv.conf');
+            assert.equal(readlinkSync(path.join(root, 'etc/mtab')), '/proc/mounts');
+            assert.equal(readFileSync(path.join(root, 'etc/hosts'), 'utf8'), LINUXKIT_HOSTS);
+            for (const d of ['dev', 'dev/pts', 'dev/shm', 'proc', 'sys', 'run', 'var', 'tmp'])
+              assert.ok(lstatSync(path.join(root, d)).isDirectory(), d);
+            assert.equal(readFileSync(path.join(x, 'cmd'), 'utf8'), '/app/f1\narg with space\n');
+            assert.equal(readFileSync(path.join(x, 'env'), 'utf8'), 'K=V\n');
+            assert.equal(lstatSync(path.join(x, 'cmd')).mtimeMs / 1000, SPEC_MTIME);
+            // Every entry of the image is in the archive under rootfs/, in walk order.
+            const imageNames = parsed.map((e) => e.name).filter((n) => n.startsWith('rootfs/'));
+            const walkNames = entries.map((e) => `rootfs/${e.path}`).filter((n) => n !== 'rootfs/etc/hostname');
+            assert.deepEqual(imageNames.slice(0, walkNames.length), walkNames);
+          } finally {
+            cleanup();
+          }
+        },
+      );
     }
   });
 });

@@ -192,7 +192,10 @@ export interface TarFields {
   /** Data size to write in the header (default: data length). */
   size?: number;
   mtime?: number;
-  /** Type flag character ('0' regular, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo, 'x', 'g', 'L', 'K'). */
+  /**
+   * Type flag character ('0' regular, '1' hard link, '2' symlink,
+   * '3' char, '4' block, '5' dir, '6' fifo, 'x', 'g', 'L', 'K').
+   */
   type?: string;
   linkName?: string;
   devMajor?: number;
@@ -297,7 +300,10 @@ export function gnuLong(text: string, type: 'L' | 'K'): Buffer {
 /** The end-of-archive marker: two zero blocks. */
 export const END = Buffer.alloc(1024);
 
-/** Awaits `p` and asserts it rejects with a TarFormatError of `code` (at `offset`, when given) whose message names the rule. */
+/**
+ * Awaits `p` and asserts it rejects with a TarFormatError of
+ * `code` (at `offset`, when given) whose message names the rule.
+ */
 export async function expectTarError(
   p: Promise<unknown>,
   code: TarErrorCode,

@@ -183,7 +183,8 @@ describe('(unit) X.509 certificate reader', () => {
       } catch (e) {
         if (!(e instanceof CertificateError))
           others.push(
-            `case ${n} (byte ${at} = 0x${der[at].toString(16)}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+            `case ${n} (byte ${at} = 0x${der[at].toString(16)}): ` +
+              `${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
           );
       }
     }

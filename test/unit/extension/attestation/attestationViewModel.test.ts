@@ -728,7 +728,8 @@ describe('(unit) Attestation Document Viewer view model', () => {
 
     it('an out-of-range timestamp is shown as its number, never as an invalid date', () => {
       const bytes = bytesOf('evervault-2022-10-13-prod.cbor');
-      // Synthetic: the timestamp field's 8-byte value replaced by 0x001fffffffffffff (the signature no longer verifies).
+      // Synthetic: the timestamp field's 8-byte value replaced
+      // by 0x001fffffffffffff (the signature no longer verifies).
       const at = Buffer.from(bytes).indexOf(Buffer.from('1b00000183d0909e18', 'hex'));
       assert.ok(at > 0, 'the timestamp as stored (1b + 8 bytes)');
       const changed = Uint8Array.from(bytes);
@@ -747,20 +748,27 @@ describe('(unit) Attestation Document Viewer view model', () => {
       }
     });
 
-    it('the copy label of a fingerprint names each certificate once ("signing certificate", not "signing certificate certificate")', () => {
-      const { model } = modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' });
-      const labels = model.chain.map((c) => fingerprintCopyWhat(c.roleLabel));
-      assert.deepEqual(labels, [
-        'SHA-256 fingerprint of the root certificate',
-        'SHA-256 fingerprint of the regional certificate',
-        'SHA-256 fingerprint of the zonal certificate',
-        'SHA-256 fingerprint of the instance certificate',
-        'SHA-256 fingerprint of the signing certificate',
-      ]);
-      for (const l of labels) assert.doesNotMatch(l, /certificate certificate/);
-      // The view uses this function for the button (and nothing else builds the label).
-      const view = readFileSync(repoPath('src', 'webview', 'attestationViewer', 'view.ts'), 'utf8');
-      assert.match(view, /withCopy\(actions, colonHex\(c\.sha256\), c\.sha256, fingerprintCopyWhat\(c\.roleLabel\)\)/);
-    });
+    it(
+      'the copy label of a fingerprint names each certificate once ' +
+        '("signing certificate", not "signing certificate certificate")',
+      () => {
+        const { model } = modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' });
+        const labels = model.chain.map((c) => fingerprintCopyWhat(c.roleLabel));
+        assert.deepEqual(labels, [
+          'SHA-256 fingerprint of the root certificate',
+          'SHA-256 fingerprint of the regional certificate',
+          'SHA-256 fingerprint of the zonal certificate',
+          'SHA-256 fingerprint of the instance certificate',
+          'SHA-256 fingerprint of the signing certificate',
+        ]);
+        for (const l of labels) assert.doesNotMatch(l, /certificate certificate/);
+        // The view uses this function for the button (and nothing else builds the label).
+        const view = readFileSync(repoPath('src', 'webview', 'attestationViewer', 'view.ts'), 'utf8');
+        assert.match(
+          view,
+          /withCopy\(actions, colonHex\(c\.sha256\), c\.sha256, fingerprintCopyWhat\(c\.roleLabel\)\)/,
+        );
+      },
+    );
   });
 });

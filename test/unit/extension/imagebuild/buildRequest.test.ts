@@ -73,7 +73,8 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
   it('prints the equivalent nitro-dev command line, quoted for a shell', () => {
     assert.equal(
       commandLineOf({ ociLayout: '/ws/my images/app:v1', output: '/ws/app.eif', blobs: '/b', buildTime: "it's" }),
-      "nitro-dev build-enclave --oci-layout '/ws/my images/app:v1' --output-file /ws/app.eif --blobs /b --build-time 'it'\\''s'",
+      "nitro-dev build-enclave --oci-layout '/ws/my images/app:v1' " +
+        "--output-file /ws/app.eif --blobs /b --build-time 'it'\\''s'",
     );
   });
 
@@ -98,7 +99,8 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
       assert.ok(!p.items.some((i) => i.label.includes('/usr/share/nitro_enclaves/blobs')));
       assert.equal(
         p.placeHolder,
-        '/usr/share/nitro_enclaves/blobs/ does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs',
+        '/usr/share/nitro_enclaves/blobs/ does not exist on this machine (the ' +
+          'aws-nitro-enclaves-cli package installs it): choose the folder with the blobs',
       );
     });
 
@@ -110,7 +112,8 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
       );
       assert.equal(
         p.placeHolder,
-        '/usr/share/nitro_enclaves/blobs/ does not hold the blobs (x86_64 lacks nsm.ko; aarch64 lacks Image, nsm.ko): choose the folder with them',
+        '/usr/share/nitro_enclaves/blobs/ does not hold the blobs (x86_64 lacks nsm.ko; ' +
+          'aarch64 lacks Image, nsm.ko): choose the folder with them',
       );
     });
 

@@ -56,57 +56,63 @@ describe('(unit) emulator backend: run-enclave steps', () => {
     assert.equal(image.signatureProblem, undefined);
   });
 
-  it('signatureProblemOf: unsigned passes; unreadable, not verifying, or an expired certificate is a reason (E59)', () => {
-    const at = new Date(0);
-    assert.equal(signatureProblemOf(undefined), undefined);
-    assert.equal(
-      signatureProblemOf({ checkedAt: at, error: 'the signature section cannot be read' }),
-      'the signature section cannot be read',
-    );
-    assert.match(
-      signatureProblemOf({ checkedAt: at, cose: { valid: false, reason: 'bad r' } }) ?? '',
-      /does not verify: bad r/,
-    );
-    assert.match(
-      signatureProblemOf({ checkedAt: at, cose: { valid: true }, certificateValid: false }) ?? '',
-      /not valid now/,
-    );
-    assert.equal(signatureProblemOf({ checkedAt: at, cose: { valid: true }, certificateValid: true }), undefined);
-  });
+  it(
+    'signatureProblemOf: unsigned passes; unreadable, ' + 'not verifying, or an expired certificate is a reason (E59)',
+    () => {
+      const at = new Date(0);
+      assert.equal(signatureProblemOf(undefined), undefined);
+      assert.equal(
+        signatureProblemOf({ checkedAt: at, error: 'the signature section cannot be read' }),
+        'the signature section cannot be read',
+      );
+      assert.match(
+        signatureProblemOf({ checkedAt: at, cose: { valid: false, reason: 'bad r' } }) ?? '',
+        /does not verify: bad r/,
+      );
+      assert.match(
+        signatureProblemOf({ checkedAt: at, cose: { valid: true }, certificateValid: false }) ?? '',
+        /not valid now/,
+      );
+      assert.equal(signatureProblemOf({ checkedAt: at, cose: { valid: true }, certificateValid: true }), undefined);
+    },
+  );
 
-  it('enclaveRecordFor: the plan, the image and the sockets in the state folder; the app cwd made absolute', async () => {
-    const image = await checkImage(fixture('synthetic-v4-signed.eif'));
-    const now = new Date('2025-01-02T03:04:05.000Z');
-    const request = {
-      eifPath: image.eifPath,
-      memoryMiB: 256,
-      cpuCount: 2,
-      app: { command: 'sleep', args: ['1'], cwd: 'rel' },
-      iamRoleArn: 'arn:aws:iam::1:role/r',
-    };
-    const record = enclaveRecordFor(dir, PARENT, PLAN, request, image, { runnerPid: 99, now });
-    assert.equal(record.enclaveId, PLAN.enclaveId);
-    assert.deepEqual(
-      [record.name, record.cid, record.cpuIds, record.memoryMiB, record.debugMode],
-      ['hello', 16, [2, 3], 256, true],
-    );
-    assert.equal(record.eifPath, image.eifPath);
-    assert.deepEqual(record.measurements, image.inspection.measurements);
-    assert.equal(record.app?.cwd, path.resolve('rel'));
-    assert.equal(record.iamRoleArn, 'arn:aws:iam::1:role/r');
-    assert.equal(record.consoleLogPath, path.join(dir, 'enclaves', `${PLAN.enclaveId}.console.log`));
-    assert.ok(record.socketPath.endsWith(`${PLAN.enclaveId}.sock`));
-    assert.ok(record.nsmSocketPath.endsWith(`${PLAN.enclaveId}.nsm.sock`));
-    assert.equal(record.runnerPid, 99);
-    assert.equal(record.createdAt, '2025-01-02T03:04:05.000Z');
-    assert.equal(record.hostPid, undefined, 'the host pid comes once it is spawned');
-    const bare = enclaveRecordFor(dir, PARENT, PLAN, { eifPath: image.eifPath, memoryMiB: 256, cpuCount: 2 }, image, {
-      runnerPid: 1,
-      now,
-    });
-    assert.equal('app' in bare, false);
-    assert.equal('iamRoleArn' in bare, false);
-  });
+  it(
+    'enclaveRecordFor: the plan, the image and the ' + 'sockets in the state folder; the app cwd made absolute',
+    async () => {
+      const image = await checkImage(fixture('synthetic-v4-signed.eif'));
+      const now = new Date('2025-01-02T03:04:05.000Z');
+      const request = {
+        eifPath: image.eifPath,
+        memoryMiB: 256,
+        cpuCount: 2,
+        app: { command: 'sleep', args: ['1'], cwd: 'rel' },
+        iamRoleArn: 'arn:aws:iam::1:role/r',
+      };
+      const record = enclaveRecordFor(dir, PARENT, PLAN, request, image, { runnerPid: 99, now });
+      assert.equal(record.enclaveId, PLAN.enclaveId);
+      assert.deepEqual(
+        [record.name, record.cid, record.cpuIds, record.memoryMiB, record.debugMode],
+        ['hello', 16, [2, 3], 256, true],
+      );
+      assert.equal(record.eifPath, image.eifPath);
+      assert.deepEqual(record.measurements, image.inspection.measurements);
+      assert.equal(record.app?.cwd, path.resolve('rel'));
+      assert.equal(record.iamRoleArn, 'arn:aws:iam::1:role/r');
+      assert.equal(record.consoleLogPath, path.join(dir, 'enclaves', `${PLAN.enclaveId}.console.log`));
+      assert.ok(record.socketPath.endsWith(`${PLAN.enclaveId}.sock`));
+      assert.ok(record.nsmSocketPath.endsWith(`${PLAN.enclaveId}.nsm.sock`));
+      assert.equal(record.runnerPid, 99);
+      assert.equal(record.createdAt, '2025-01-02T03:04:05.000Z');
+      assert.equal(record.hostPid, undefined, 'the host pid comes once it is spawned');
+      const bare = enclaveRecordFor(dir, PARENT, PLAN, { eifPath: image.eifPath, memoryMiB: 256, cpuCount: 2 }, image, {
+        runnerPid: 1,
+        now,
+      });
+      assert.equal('app' in bare, false);
+      assert.equal('iamRoleArn' in bare, false);
+    },
+  );
 
   it("runJsonOf: run-enclave's stdout object", async () => {
     const image = await checkImage(fixture('synthetic-v4-signed.eif'));

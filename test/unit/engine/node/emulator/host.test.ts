@@ -114,78 +114,94 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     assert.doesNotMatch(production, /zeros/);
   });
 
-  it('a client that pipelines NSM requests and reads no reply is paused: the host stops reading, replies held stay bounded', async () => {
-    const stats = newHostStats();
-    let calls = 0;
-    const reply = new Uint8Array(1024).fill(7);
-    await startHost({ stats, nsm: () => async () => (calls++, reply) });
-    const client = await connect(record.nsmSocketPath);
-    sockets.push(client);
-    client.pause(); // reads nothing
-    const total = 20_000; // 20 MB of replies if all were answered
-    const one = frame(encodeRequest({ type: 'DescribePCR', index: 0 }));
-    client.write(Buffer.concat(Array.from({ length: total }, () => one)));
-    // Either the host answered everything (nothing held it back), or it waits for the client to read.
-    await waitFor(() => calls === total || stats.nsmWaitingForDrain === 1, 'the host to answer all or to wait');
-    assert.ok(calls < total, `the host answered all ${total} requests into a buffer of ${total * reply.length} bytes`);
-    assert.equal(stats.nsmWaitingForDrain, 1);
-    assert.equal(stats.nsmPaused, 1, 'reading is paused');
-    assert.ok(client.writableLength > 0, 'the rest of the requests waits in the client, not in the host');
-    assert.ok(
-      stats.maxUnsentBytes < DEFAULT_HOST_LIMITS.unsentBytes + reply.length + 4,
-      `unsent replies reached ${stats.maxUnsentBytes} bytes`,
-    );
-    assert.ok(stats.maxUnreadBytes <= 2 * 64 * 1024 + 4, `unanswered request bytes reached ${stats.maxUnreadBytes}`);
-    // Once the client reads, the host goes on and answers every request, in order.
-    let received = 0;
-    client.on('data', (b: Buffer) => (received += b.length));
-    client.resume();
-    await waitFor(() => received === total * (reply.length + 4), 'every reply');
-    assert.equal(calls, total);
-    client.destroy();
-    await waitFor(
-      () => stats.nsmConnections === 0 && stats.nsmPaused === 0 && stats.nsmWaitingForDrain === 0,
-      'the connection to be released',
-    );
-  });
-
-  it('NSM connections over the limit are refused at once; the others go on, and a freed place can be taken again', async () => {
-    const stats: HostStats = newHostStats();
-    await startHost({ stats });
-    const request = encodeRequest({ type: 'DescribePCR', index: 0 });
-    const open: net.Socket[] = [];
-    for (let i = 0; i < DEFAULT_HOST_LIMITS.nsmConnections; i++) {
-      const s = await connect(record.nsmSocketPath);
-      sockets.push(s);
-      open.push(s);
-      assert.equal(await roundTrip(s, request), 'reply');
-    }
-    const extra = await connect(record.nsmSocketPath).catch(() => undefined);
-    if (extra) {
-      sockets.push(extra);
-      assert.equal(
-        await roundTrip(extra, request),
-        'closed',
-        `connection ${DEFAULT_HOST_LIMITS.nsmConnections + 1} was served`,
+  it(
+    'a client that pipelines NSM requests and reads no reply is paused: ' +
+      'the host stops reading, replies held stay bounded',
+    async () => {
+      const stats = newHostStats();
+      let calls = 0;
+      const reply = new Uint8Array(1024).fill(7);
+      await startHost({ stats, nsm: () => async () => (calls++, reply) });
+      const client = await connect(record.nsmSocketPath);
+      sockets.push(client);
+      client.pause(); // reads nothing
+      const total = 20_000; // 20 MB of replies if all were answered
+      const one = frame(encodeRequest({ type: 'DescribePCR', index: 0 }));
+      client.write(Buffer.concat(Array.from({ length: total }, () => one)));
+      // Either the host answered everything (nothing held it back), or it waits for the client to read.
+      await waitFor(() => calls === total || stats.nsmWaitingForDrain === 1, 'the host to answer all or to wait');
+      assert.ok(
+        calls < total,
+        `the host answered all ${total} requests into a buffer of ${total * reply.length} bytes`,
       );
-    }
-    assert.equal(stats.nsmRefused, 1);
-    assert.equal(await roundTrip(open[0]!, request), 'reply', 'an open connection still works');
-    open[1]!.destroy();
-    await waitFor(() => stats.nsmConnections < DEFAULT_HOST_LIMITS.nsmConnections, 'a place to free up');
-    const again = await connect(record.nsmSocketPath);
-    sockets.push(again);
-    assert.equal(await roundTrip(again, request), 'reply');
-  });
+      assert.equal(stats.nsmWaitingForDrain, 1);
+      assert.equal(stats.nsmPaused, 1, 'reading is paused');
+      assert.ok(client.writableLength > 0, 'the rest of the requests waits in the client, not in the host');
+      assert.ok(
+        stats.maxUnsentBytes < DEFAULT_HOST_LIMITS.unsentBytes + reply.length + 4,
+        `unsent replies reached ${stats.maxUnsentBytes} bytes`,
+      );
+      assert.ok(stats.maxUnreadBytes <= 2 * 64 * 1024 + 4, `unanswered request bytes reached ${stats.maxUnreadBytes}`);
+      // Once the client reads, the host goes on and answers every request, in order.
+      let received = 0;
+      client.on('data', (b: Buffer) => (received += b.length));
+      client.resume();
+      await waitFor(() => received === total * (reply.length + 4), 'every reply');
+      assert.equal(calls, total);
+      client.destroy();
+      await waitFor(
+        () => stats.nsmConnections === 0 && stats.nsmPaused === 0 && stats.nsmWaitingForDrain === 0,
+        'the connection to be released',
+      );
+    },
+  );
 
-  it('the console log and both sockets are 0600; the host gives back the record it holds (what repair-state writes back)', async function () {
-    if (process.platform === 'win32') this.skip();
-    await startHost({}, true);
-    const mode = (p: string) => statSync(p).mode & 0o777;
-    assert.equal(mode(record.consoleLogPath), 0o600);
-    assert.equal(mode(record.socketPath), 0o600);
-    assert.equal(mode(record.nsmSocketPath), 0o600);
-    const held = resultOf<EnclaveRecord>(await requestHost(record.socketPath, { op: 'record' }, { timeoutMs: 30_000 }));
-    assert.deepEqual(held, { ...record, hostPid: process.pid });
-  });
+  it(
+    'NSM connections over the limit are refused at once; ' + 'the others go on, and a freed place can be taken again',
+    async () => {
+      const stats: HostStats = newHostStats();
+      await startHost({ stats });
+      const request = encodeRequest({ type: 'DescribePCR', index: 0 });
+      const open: net.Socket[] = [];
+      for (let i = 0; i < DEFAULT_HOST_LIMITS.nsmConnections; i++) {
+        const s = await connect(record.nsmSocketPath);
+        sockets.push(s);
+        open.push(s);
+        assert.equal(await roundTrip(s, request), 'reply');
+      }
+      const extra = await connect(record.nsmSocketPath).catch(() => undefined);
+      if (extra) {
+        sockets.push(extra);
+        assert.equal(
+          await roundTrip(extra, request),
+          'closed',
+          `connection ${DEFAULT_HOST_LIMITS.nsmConnections + 1} was served`,
+        );
+      }
+      assert.equal(stats.nsmRefused, 1);
+      assert.equal(await roundTrip(open[0]!, request), 'reply', 'an open connection still works');
+      open[1]!.destroy();
+      await waitFor(() => stats.nsmConnections < DEFAULT_HOST_LIMITS.nsmConnections, 'a place to free up');
+      const again = await connect(record.nsmSocketPath);
+      sockets.push(again);
+      assert.equal(await roundTrip(again, request), 'reply');
+    },
+  );
+
+  it(
+    'the console log and both sockets are 0600; ' +
+      'the host gives back the record it holds (what repair-state writes back)',
+    async function () {
+      if (process.platform === 'win32') this.skip();
+      await startHost({}, true);
+      const mode = (p: string) => statSync(p).mode & 0o777;
+      assert.equal(mode(record.consoleLogPath), 0o600);
+      assert.equal(mode(record.socketPath), 0o600);
+      assert.equal(mode(record.nsmSocketPath), 0o600);
+      const held = resultOf<EnclaveRecord>(
+        await requestHost(record.socketPath, { op: 'record' }, { timeoutMs: 30_000 }),
+      );
+      assert.deepEqual(held, { ...record, hostPid: process.pid });
+    },
+  );
 });

@@ -125,12 +125,20 @@ function readIndex(layout: string): {
   return JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
 }
 
+/** The fields of an image manifest that the tests rewrite. */
+interface ManifestJson {
+  config: { digest: string };
+  layers: Array<{ digest: string; size: number; mediaType: string }>;
+}
+
 /** Rewrites the manifest tagged `tag` through `mutate`, stores it and points the tag at it. */
-function rewriteManifest(layout: string, tag: string, mutate: (m: any) => void): string {
+function rewriteManifest(layout: string, tag: string, mutate: (m: ManifestJson) => void): string {
   const index = readIndex(layout);
   const entry = index.manifests.find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === tag);
   assert.ok(entry, tag);
-  const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs', 'sha256', hexOf(entry.digest)), 'utf8'));
+  const manifest: ManifestJson = JSON.parse(
+    readFileSync(path.join(layout, 'blobs', 'sha256', hexOf(entry.digest)), 'utf8'),
+  );
   mutate(manifest);
   const stored = putBlob(layout, Buffer.from(JSON.stringify(manifest)));
   entry.digest = stored.digest;
@@ -143,9 +151,11 @@ function rewriteManifest(layout: string, tag: string, mutate: (m: any) => void):
 function replaceLayer(layout: string, tag: string, i: number, bytes: Uint8Array, mediaType?: string): string {
   const stored = putBlob(layout, bytes);
   rewriteManifest(layout, tag, (m) => {
-    m.layers[i].digest = stored.digest;
-    m.layers[i].size = stored.size;
-    if (mediaType) m.layers[i].mediaType = mediaType;
+    const layer = m.layers[i];
+    assert.ok(layer, `layer ${i}`);
+    layer.digest = stored.digest;
+    layer.size = stored.size;
+    if (mediaType) layer.mediaType = mediaType;
   });
   return stored.digest;
 }
@@ -428,18 +438,21 @@ describe('OCI image sources', function () {
       await img.close();
     });
 
-    it('reads compressed layers named blobs/sha256/<hex> through manifest.json (magic bytes, both digests)', async () => {
-      const file = docker25Archive({ withIndex: false });
-      const img = await open({ kind: 'archive', path: file });
-      assert.equal(img.kind, 'docker-archive');
-      for (const [i, layer] of img.layers.entries()) {
-        const w: ExpectedLayer = expected.images.v1.layers[i];
-        assert.equal(layer.compression, 'gzip');
-        assert.equal(layer.digest, w.digest);
-        assert.equal(sha256((await readLayer(layer)).bytes), w.diffId);
-      }
-      await img.close();
-    });
+    it(
+      'reads compressed layers named blobs/sha256/<hex> ' + 'through manifest.json (magic bytes, both digests)',
+      async () => {
+        const file = docker25Archive({ withIndex: false });
+        const img = await open({ kind: 'archive', path: file });
+        assert.equal(img.kind, 'docker-archive');
+        for (const [i, layer] of img.layers.entries()) {
+          const w: ExpectedLayer = expected.images.v1.layers[i];
+          assert.equal(layer.compression, 'gzip');
+          assert.equal(layer.digest, w.digest);
+          assert.equal(sha256((await readLayer(layer)).bytes), w.diffId);
+        }
+        await img.close();
+      },
+    );
 
     it('reads zstd and gzip layer files with legacy names (digest computed from the file)', async () => {
       const dir = path.join(tmp.dir, `legacy-${++n}`);
@@ -651,41 +664,48 @@ describe('OCI image sources', function () {
       await zimg.close();
     });
 
-    it('garbage labelled gzip or zstd → bad-compression; hostile zstd headers are refused before decoding', async () => {
-      const dir = layoutCopy();
-      replaceLayer(dir, 'v1', 2, Buffer.from('this is not gzip at all'));
-      const img = await open({ kind: 'oci-layout', path: dir, reference: 'v1' });
-      await expectImageError(readLayer(img.layers[2] as LayerBlob), 'bad-compression', /gzip: incorrect header check/);
-      await img.close();
-      const cases: Array<[string, Buffer, RegExp]> = [
-        [
-          'a 2 TiB window',
-          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00]),
-          /window is 2199023255552 bytes; at most 134217728/,
-        ],
-        [
-          'a dictionary',
-          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x50, 0x07, 0x01, 0x00, 0x00]),
-          /needs dictionary 7/,
-        ],
-        ['a reserved bit', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x08, 0x50, 0x01, 0x00, 0x00]), /reserved bit/],
-        [
-          'a reserved block type',
-          Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50, 0x07, 0x00, 0x00]),
-          /reserved block type/,
-        ],
-        ['not zstd', Buffer.from('hello world, not zstd'), /not a zstd frame/],
-        ['empty', Buffer.alloc(0), /is empty/],
-      ];
-      for (const [what, bytes, pattern] of cases) {
-        replaceLayer(dir, 'v1-zstd', 2, bytes);
-        const z = await open({ kind: 'oci-layout', path: dir, reference: 'v1-zstd' });
-        await expectImageError(readLayer(z.layers[2] as LayerBlob), 'bad-compression', pattern).catch((e) => {
-          throw new Error(`${what}: ${e.message}`);
-        });
-        await z.close();
-      }
-    });
+    it(
+      'garbage labelled gzip or zstd → bad-compression; ' + 'hostile zstd headers are refused before decoding',
+      async () => {
+        const dir = layoutCopy();
+        replaceLayer(dir, 'v1', 2, Buffer.from('this is not gzip at all'));
+        const img = await open({ kind: 'oci-layout', path: dir, reference: 'v1' });
+        await expectImageError(
+          readLayer(img.layers[2] as LayerBlob),
+          'bad-compression',
+          /gzip: incorrect header check/,
+        );
+        await img.close();
+        const cases: Array<[string, Buffer, RegExp]> = [
+          [
+            'a 2 TiB window',
+            Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00]),
+            /window is 2199023255552 bytes; at most 134217728/,
+          ],
+          [
+            'a dictionary',
+            Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x50, 0x07, 0x01, 0x00, 0x00]),
+            /needs dictionary 7/,
+          ],
+          ['a reserved bit', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x08, 0x50, 0x01, 0x00, 0x00]), /reserved bit/],
+          [
+            'a reserved block type',
+            Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50, 0x07, 0x00, 0x00]),
+            /reserved block type/,
+          ],
+          ['not zstd', Buffer.from('hello world, not zstd'), /not a zstd frame/],
+          ['empty', Buffer.alloc(0), /is empty/],
+        ];
+        for (const [what, bytes, pattern] of cases) {
+          replaceLayer(dir, 'v1-zstd', 2, bytes);
+          const z = await open({ kind: 'oci-layout', path: dir, reference: 'v1-zstd' });
+          await expectImageError(readLayer(z.layers[2] as LayerBlob), 'bad-compression', pattern).catch((e) => {
+            throw new Error(`${what}: ${e.message}`);
+          });
+          await z.close();
+        }
+      },
+    );
 
     it('accepts concatenated gzip members and several zstd frames with a skippable frame', async () => {
       const dir = layoutCopy();
@@ -820,25 +840,30 @@ describe('OCI image sources', function () {
       );
     });
 
-    it('an unknown layer media type → unsupported-media-type; a huge manifest size → bad-json before reading', async () => {
-      const dir = layoutCopy();
-      rewriteManifest(dir, 'v1', (m) => {
-        m.layers[1].mediaType = 'application/vnd.oci.image.layer.v1.tar+lz4';
-      });
-      await expectImageError(
-        open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
-        'unsupported-media-type',
-        /layers\[1\]: the layer media type "application\/vnd.oci.image.layer.v1.tar\+lz4"/,
-      );
-      const index = readIndex(dir);
-      (index.manifests[1] as { size: number }).size = 5 * 1024 * 1024;
-      writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-      await expectImageError(
-        open({ kind: 'oci-layout', path: dir, reference: 'entry-only' }),
-        'bad-json',
-        /5242880 bytes is larger than the 4194304 bytes accepted/,
-      );
-    });
+    it(
+      'an unknown layer media type → unsupported-media-type; ' + 'a huge manifest size → bad-json before reading',
+      async () => {
+        const dir = layoutCopy();
+        rewriteManifest(dir, 'v1', (m) => {
+          const layer = m.layers[1];
+          assert.ok(layer);
+          layer.mediaType = 'application/vnd.oci.image.layer.v1.tar+lz4';
+        });
+        await expectImageError(
+          open({ kind: 'oci-layout', path: dir, reference: 'v1' }),
+          'unsupported-media-type',
+          /layers\[1\]: the layer media type "application\/vnd.oci.image.layer.v1.tar\+lz4"/,
+        );
+        const index = readIndex(dir);
+        (index.manifests[1] as { size: number }).size = 5 * 1024 * 1024;
+        writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+        await expectImageError(
+          open({ kind: 'oci-layout', path: dir, reference: 'entry-only' }),
+          'bad-json',
+          /5242880 bytes is larger than the 4194304 bytes accepted/,
+        );
+      },
+    );
 
     it('a config whose diff_ids do not match the layers → bad-json', async () => {
       const dir = layoutCopy();
@@ -897,7 +922,8 @@ describe('OCI image sources', function () {
       const argsFile = path.join(tmp.dir, 'args.txt');
       const docker = fakeDocker(
         'docker-ok',
-        `printf '%s\\n' "$@" > '${argsFile}'\n[ "$1" = save ] && [ "$2" = -o ] || exit 2\ncp '${FIX('docker-save.tar')}' "$3"`,
+        `printf '%s\\n' "$@" > '${argsFile}'\n[ "$1" = save ] && [ ` +
+          `"$2" = -o ] || exit 2\ncp '${FIX('docker-save.tar')}' "$3"`,
       );
       const lines: string[] = [];
       const img = await open(
