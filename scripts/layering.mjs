@@ -89,7 +89,10 @@ export function checkImport(root, importer, spec) {
         .replace(/\/index(\.[cm]?[jt]s)?$/, '');
       const entry = ENTRY_POINTS[target];
       if (rel !== entry) {
-        return `${where} imports '${spec}' from inside src/${target}, but src/${from} reaches the engine only through ${entry}/index.ts: export what it needs there`;
+        return (
+          `${where} imports '${spec}' from inside src/${target}, ` +
+          `but src/${from} reaches the engine only through ${entry}/index.ts: export what it needs there`
+        );
       }
     }
     return undefined;

@@ -178,7 +178,9 @@ export async function startCodeServer(run, { workspace, port, log = path.join(ru
     if (alive()) {
       try {
         process.kill(group, 'SIGKILL');
-      } catch {}
+      } catch {
+        // The group exited between the check and the kill.
+      }
     }
   };
   const deadline = Date.now() + 60_000;
@@ -187,7 +189,9 @@ export async function startCodeServer(run, { workspace, port, log = path.join(ru
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
-    } catch {}
+    } catch {
+      // Not listening yet: try again until the deadline.
+    }
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`code-server did not answer on ${url} within 60 s; see ${log}`);

@@ -17,7 +17,7 @@ process.env.NITRO_DEV_STATE_DIR = stateDir;
 /** Enclave host processes of this run's emulator that are still alive (their records hold the pid). */
 function enclaveHostsLeft() {
   const left = [];
-  let files = [];
+  let files;
   try {
     files = readdirSync(path.join(stateDir, 'enclaves')).filter((f) => f.endsWith('.json'));
   } catch {
@@ -31,8 +31,12 @@ function enclaveHostsLeft() {
       try {
         process.kill(pid, 0);
         left.push({ enclaveId: record.enclaveId, pid });
-      } catch {}
-    } catch {}
+      } catch {
+        // The process is gone: nothing left to report.
+      }
+    } catch {
+      // A record being written or removed right now: not a host left behind.
+    }
   }
   return left;
 }
@@ -51,7 +55,7 @@ let code;
 try {
   code = await runTests(options);
 } catch (e) {
-  console.error(`extension-host tests failed to run: ${e instanceof Error ? e.message : e}`);
+  console.error(`extension-host tests failed to run: ${e instanceof Error ? e.message : String(e)}`);
   code = 1;
 } finally {
   const left = enclaveHostsLeft();
@@ -62,7 +66,9 @@ try {
     } catch {
       try {
         process.kill(pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        // It exited meanwhile.
+      }
     }
   }
   if (left.length > 0) code = 1;

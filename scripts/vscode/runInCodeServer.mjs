@@ -58,6 +58,7 @@ try {
   // Newer VS Code builds honour the test payload only with the smoke-test driver enabled; set it in
   // the configuration the server embeds in the page (harmless on 1.100, which does not need it).
   await page.addInitScript(() => {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the element as `this`
     const getAttribute = Element.prototype.getAttribute;
     Element.prototype.getAttribute = function (name) {
       const value = getAttribute.call(this, name);

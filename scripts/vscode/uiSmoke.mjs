@@ -10,6 +10,7 @@
 // (STEP_MS, for a busy 2-core machine), idempotent actions (a key press that opens Quick Open, a
 // refresh, a copy button) are repeated until the page reacts, and nothing is clicked before the
 // extension has populated its views.
+/* global document, requestAnimationFrame -- page.evaluate and waitForFunction callbacks run in the browser */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -63,7 +64,10 @@ async function untilSettled(step, act, settled) {
   }
 }
 
-/** Before a screenshot: the mouse at (x, y), no hover tooltip left on screen, a frame drawn. Only looks: never fails a step. */
+/**
+ * Before a screenshot: the mouse at (x, y), no hover tooltip left on screen, a frame drawn. Only
+ * looks: never fails a step.
+ */
 async function settle(page, x, y) {
   await page.mouse.move(x, y);
   await page
@@ -552,7 +556,9 @@ async function checkNpmStart(browser) {
     for (const g of groupsOf(profile)) {
       try {
         process.kill(-g, 'SIGKILL');
-      } catch {}
+      } catch {
+        // The group has already exited.
+      }
     }
     rmSync(profile, { recursive: true, force: true });
   }
@@ -616,7 +622,7 @@ try {
   await checkNpmStart(browser);
 } catch (e) {
   results.push({ name: 'the smoke run completes', ok: false });
-  console.log(`  ✘ the smoke run completes\n      ${e instanceof Error ? e.message : e}`);
+  console.log(`  ✘ the smoke run completes\n      ${e instanceof Error ? e.message : String(e)}`);
   await page?.screenshot({ path: path.join(shots, 'ui-smoke-failure.png') }).catch(() => undefined);
 } finally {
   await browser?.close();

@@ -11,7 +11,10 @@ export interface OptionSpec {
   readonly required?: boolean;
   /** May be given more than once (values are collected in order). */
   readonly multiple?: boolean;
-  /** Takes one or more values: the arguments after it up to the next option (clap's `num_args(1..)`, e.g. `--cpu-ids 1 3 5`). */
+  /**
+   * Takes one or more values: the arguments after it up to the next option (clap's `num_args(1..)`,
+   * e.g. `--cpu-ids 1 3 5`).
+   */
   readonly values?: boolean;
   readonly help: string;
 }
@@ -132,7 +135,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
 /** The single value of an option that takes one, or undefined when absent. */
 export function optionValue(args: ParsedArgs, name: string): string | undefined {
   const v = args.options.get(name);
-  return Array.isArray(v) ? v[v.length - 1] : undefined;
+  return v === undefined || v === true ? undefined : v[v.length - 1];
 }
 
 export function flag(args: ParsedArgs, name: string): boolean {

@@ -33,7 +33,8 @@ export const MAX_DOCUMENT_INPUT = MAX_DOCUMENT_BYTES * 2 + 1024;
 
 const tooLarge = (what: string, size: number | string) =>
   new Error(
-    `${what} is ${size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_DOCUMENT_INPUT} as hex or base64 text), so it was not read`,
+    `${what} is ${size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes ` +
+      `(${MAX_DOCUMENT_INPUT} as hex or base64 text), so it was not read`,
   );
 
 /** Reads at most `limit` + 1 bytes of an open file (a pipe or device has no size to check first). */
@@ -79,9 +80,15 @@ const MAX_ROOT_FILE = 1024 * 1024;
 function hintText(h: VerifyHint): string {
   switch (h.code) {
     case 'development-root':
-      return `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. Pass it with --development-root <file> (\`nitro-dev dev-root --export <file>\` writes it).`;
+      return (
+        `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. ` +
+        `Pass it with --development-root <file> (\`nitro-dev dev-root --export <file>\` writes it).`
+      );
     case 'at-document-time':
-      return `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. To check it at its own time, add --at-document-time.`;
+      return (
+        `${h.message.charAt(0).toUpperCase()}${h.message.slice(1)}. ` +
+        `To check it at its own time, add --at-document-time.`
+      );
   }
 }
 
@@ -148,7 +155,8 @@ export function formatReport(r: VerifyReport, name: string): string {
     lines.push(`  module_id   ${doc.moduleId}`);
     const time = timestampDate(doc.timestamp);
     lines.push(
-      `  timestamp   ${time ? `${time.toISOString()} (${doc.timestamp})` : `${doc.timestamp} (out of the range of dates)`}`,
+      `  timestamp   ` +
+        `${time ? `${time.toISOString()} (${doc.timestamp})` : `${doc.timestamp} (out of the range of dates)`}`,
     );
     lines.push(`  digest      ${doc.digest}`);
     if (doc.kind === 'nitrotpm') lines.push("  PCRs        nitrotpm_pcrs (the instance's NitroTPM)");
@@ -169,7 +177,8 @@ export function formatReport(r: VerifyReport, name: string): string {
     for (const c of r.chain) {
       lines.push(`  ${c.role.padEnd(12)} ${c.subject}`);
       lines.push(
-        `  ${''.padEnd(12)} valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}${c.validAtTime ? '' : '  (NOT valid at the verification time)'}`,
+        `  ${''.padEnd(12)} valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}` +
+          `${c.validAtTime ? '' : '  (NOT valid at the verification time)'}`,
       );
       lines.push(`  ${''.padEnd(12)} SHA-256 ${c.sha256}`);
     }
@@ -191,13 +200,17 @@ export const verifyAttestationCommand: Command = {
       name: 'root',
       value: 'file',
       multiple: true,
-      help: 'Also trust the root certificate(s) in this file (PEM, several PEM certificates, or DER); the AWS Nitro root G1 is always trusted',
+      help:
+        'Also trust the root certificate(s) in this file (PEM, several PEM certificates, or DER); ' +
+        'the AWS Nitro root G1 is always trusted',
     },
     {
       name: 'development-root',
       value: 'file',
       multiple: true,
-      help: 'Also trust this development root (PEM or DER, e.g. from `nitro-dev dev-root --export`); documents it signs are reported as development attestation',
+      help:
+        'Also trust this development root (PEM or DER, e.g. from `nitro-dev dev-root --export`); ' +
+        'documents it signs are reported as development attestation',
     },
     { name: 'at', value: 'time', help: 'Check certificate validity at this ISO 8601 time (default: now)' },
     { name: 'at-document-time', help: "Check certificate validity at the document's own timestamp" },
@@ -256,13 +269,15 @@ export const verifyAttestationCommand: Command = {
                 label = nameToString(parseCertificate(der).subject);
               } catch (e) {
                 throw new Error(
-                  `${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}${e instanceof Error ? e.message : String(e)}`,
+                  `${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}` +
+                    `${e instanceof Error ? e.message : String(e)}`,
+                  { cause: e },
                 );
               }
               roots.push({ der, label, kind });
             }
           } catch (e) {
-            throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`);
+            throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
           }
         }
       }

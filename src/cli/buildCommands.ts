@@ -78,7 +78,8 @@ export const buildEnclaveCommand: Command = {
     const given = [layout && '--oci-layout', archive && '--image-archive', docker && '--docker-uri'].filter(Boolean);
     if (given.length === 0)
       throw new UsageError(
-        'one of the following arguments is required: --oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
+        'one of the following arguments is required: ' +
+          '--oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
         this,
       );
     if (given.length > 1) throw new UsageError(`the argument '${given[0]}' cannot be used with '${given[1]}'`, this);

@@ -21,7 +21,8 @@ export function mainHelp(commands: readonly Command[] = COMMANDS): string {
   ];
   const width = Math.max(...rows.map(([n]) => n.length));
   return [
-    `${PROGRAM} ${VERSION}: AWS Nitro Enclaves development tools (nitro-cli compatible where nitro-cli has the command)`,
+    `${PROGRAM} ${VERSION}: AWS Nitro Enclaves development tools ` +
+      `(nitro-cli compatible where nitro-cli has the command)`,
     '',
     `Usage: ${PROGRAM} [OPTIONS] <COMMAND>`,
     '',

@@ -29,7 +29,8 @@ function problemLines(problems: readonly EifProblem[]): string {
   return problems
     .map(
       (p) =>
-        `warning: ${p.message} (at byte ${p.offset}; rule: ${p.code})${p.severity === 'error' ? '; the hypervisor would refuse this image' : ''}\n`,
+        `warning: ${p.message} (at byte ${p.offset}; rule: ${p.code})` +
+        `${p.severity === 'error' ? '; the hypervisor would refuse this image' : ''}\n`,
     )
     .join('');
 }

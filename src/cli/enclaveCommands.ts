@@ -38,7 +38,8 @@ export async function parentId(
   if (!p)
     throw new BackendError(
       3,
-      `Invalid argument provided. There is no parent instance '${asked}' (known: ${parents.map((x) => x.id).join(', ')})`,
+      `Invalid argument provided. There is no parent instance '${asked}' ` +
+        `(known: ${parents.map((x) => x.id).join(', ')})`,
     );
   return p.id;
 }
@@ -266,7 +267,8 @@ export const runEnclaveCommand: Command = {
         io.cancellation ? { cancellation: io.cancellation } : {},
       );
       io.stderr(
-        `Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`,
+        `Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, ` +
+          `cpu-ids: [${result.CPUIDs.join(', ')}]\n`,
       );
       io.stdout(formatJson(result));
       if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
@@ -344,7 +346,8 @@ export const terminateEnclaveCommand: Command = {
           const damaged = backend.capable(canRepairState).find((b) => b.isStateDamage(e));
           if (!damaged || !(e instanceof Error) || (asked !== undefined && !PARENT_ID_PATTERN.test(asked))) throw e;
           io.stderr(
-            `${e.message}.\nStopping every enclave host found in ${damaged.stateDir}${asked !== undefined ? ` for parent ${asked}` : ''}.\n`,
+            `${e.message}.\nStopping every enclave host found in ${damaged.stateDir}` +
+              `${asked !== undefined ? ` for parent ${asked}` : ''}.\n`,
           );
           results = await damaged.terminateAllHosts(asked);
         }
@@ -401,7 +404,8 @@ export const consoleCommand: Command = {
 export const repairStateCommand: Command = {
   name: 'repair-state',
   summary:
-    'Emulator: moves damaged state files aside (kept as <file>.damaged-<time>) and rebuilds parents.json and enclave records from the state folder and the running enclaves',
+    'Emulator: moves damaged state files aside (kept as <file>.damaged-<time>) and rebuilds parents.json ' +
+    'and enclave records from the state folder and the running enclaves',
   options: [],
   async run(_args, io) {
     try {
@@ -414,7 +418,8 @@ export const repairStateCommand: Command = {
         io.stderr(`Rewrote the record of enclave ${id} from its running host.\n`);
       for (const id of report.recoveredParents)
         io.stderr(
-          `Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`,
+          `Recovered parent ${id} with the default size (${DEFAULT_PARENT.vcpus} vCPUs, ` +
+            `${DEFAULT_PARENT.memoryMiB} MiB); edit parents.json if it was different.\n`,
         );
       if (report.movedAside.length === 0 && report.recoveredParents.length === 0)
         io.stderr(`The state folder ${report.stateDir} has no damaged files.\n`);
@@ -433,7 +438,10 @@ export const repairStateCommand: Command = {
   },
 };
 
-/** The hidden host subcommand; in the command list only when this process was started as a host, so `--help` never shows it. */
+/**
+ * The hidden host subcommand; in the command list only when this process was started as a host, so
+ * `--help` never shows it.
+ */
 export const enclaveHostCommand: Command = {
   name: ENCLAVE_HOST_SUBCOMMAND,
   summary: 'Internal: runs the background process of one emulated enclave',

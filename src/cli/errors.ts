@@ -78,7 +78,10 @@ export function failureOf(e: unknown, style: FailureStyle = {}): CliFailure {
   return titled(style.fallback ?? 0, message(e));
 }
 
-/** `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code (spec 7.9); `text` starts with the error's title. */
+/**
+ * `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code (spec 7.9); `text`
+ * starts with the error's title.
+ */
 export function formatErrorReport(code: number, text: string): string {
   const c = `E${String(code).padStart(2, '0')}`;
   return `[ ${c} ] ${text}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;

@@ -52,7 +52,10 @@ async function enclaveIdOf(
   return idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
 }
 
-/** REQUEST as JSON ('"DescribeNSM"', '{"DescribePCR":{"index":0}}'), or the bare name of a request without fields (DescribeNSM). */
+/**
+ * REQUEST as JSON ('"DescribeNSM"', '{"DescribePCR":{"index":0}}'), or the bare name of a request
+ * without fields (DescribeNSM).
+ */
 function requestJson(text: string): unknown {
   const bare = text.trim();
   return /^[A-Z][A-Za-z]*$/.test(bare) ? bare : JSON.parse(text);
@@ -76,7 +79,9 @@ export const nsmCommand: Command = {
       request = requestFromJson(requestJson(text));
     } catch (e) {
       throw new UsageError(
-        `REQUEST must be an NSM request as JSON or the name of one without fields, e.g. DescribeNSM, GetRandom, '{"DescribePCR":{"index":0}}' or '{"ExtendPCR":{"index":16,"data":"00ff"}}': ${e instanceof Error ? e.message : String(e)}`,
+        `REQUEST must be an NSM request as JSON or the name of one without fields, e.g. DescribeNSM, GetRandom, ` +
+          `'{"DescribePCR":{"index":0}}' or '{"ExtendPCR":{"index":16,"data":"00ff"}}': ` +
+          `${e instanceof Error ? e.message : String(e)}`,
         this,
       );
     }
@@ -138,7 +143,9 @@ export const attestCommand: Command = {
       }
       await writeAtomically(output, (write) => write(response.document, 0));
       io.stderr(
-        `Wrote a development attestation document (${response.document.length} bytes) to ${output}. Verify it with: nitro-dev verify-attestation --document ${output} --development-root <nitro-dev dev-root --export FILE>\n`,
+        `Wrote a development attestation document (${response.document.length} bytes) to ${output}. ` +
+          `Verify it with: nitro-dev verify-attestation --document ${output} ` +
+          `--development-root <nitro-dev dev-root --export FILE>\n`,
       );
       return 0;
     } catch (e) {

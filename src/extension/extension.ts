@@ -22,7 +22,10 @@ export interface NitroEnclavesApi {
   readonly eifViewer: EifEditorProvider;
   readonly attestation: AttestationViewerApi;
   readonly build: BuildApi;
-  /** The Parent Instances side: the backend registry, run rules, the current parent (status bar), allocator diagnostics, consoles. */
+  /**
+   * The Parent Instances side: the backend registry, run rules, the current parent (status bar),
+   * allocator diagnostics, consoles.
+   */
   readonly parentInstances: ParentsApi;
   /**
    * Adds a backend to the running extension (its parents join the Parent Instances view, its

@@ -89,7 +89,10 @@ export const NODE_ONLY_COMMANDS: readonly CommandId[] = Object.values(COMMAND_TA
 /** The read-only custom editor for .eif files. */
 export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
 
-/** The attestation document viewer: a custom editor (default for *.attestation, *.att.cbor; "Open With" for *.cbor) and a webview panel. */
+/**
+ * The attestation document viewer: a custom editor (default for *.attestation, *.att.cbor; "Open
+ * With" for *.cbor) and a webview panel.
+ */
 export const ATTESTATION_VIEWER = 'nitroEnclaves.attestationViewer';
 export const ATTESTATION_VIEWER_CBOR = 'nitroEnclaves.attestationViewer.cbor';
 export const ATTESTATION_PANEL = 'nitroEnclaves.attestationPanel';

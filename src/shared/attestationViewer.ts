@@ -27,7 +27,10 @@ export const MAX_CUSTOM_YEAR = 9999;
 // ---------------------------------------------------------------------------------------------
 // The time at which the document is verified
 
-/** `now`: the current time (taken again on every verification); `document`: the document's own timestamp; `custom`: a chosen instant. */
+/**
+ * `now`: the current time (taken again on every verification); `document`: the document's own
+ * timestamp; `custom`: a chosen instant.
+ */
 export type TimeMode = 'now' | 'document' | 'custom';
 
 export type TimeChoice =
@@ -44,7 +47,10 @@ export const TIME_MODES: readonly TimeMode[] = ['now', 'document', 'custom'];
 // ---------------------------------------------------------------------------------------------
 // View model
 
-/** A point in time: milliseconds since the epoch, ISO 8601, and `2022-10-13 08:58:02 UTC`. The webview adds local time. */
+/**
+ * A point in time: milliseconds since the epoch, ISO 8601, and `2022-10-13 08:58:02 UTC`. The
+ * webview adds local time.
+ */
 export interface TimeView {
   readonly ms: number;
   /** Empty when the time lies beyond the range of dates (see outOfRange). */
@@ -112,7 +118,10 @@ export interface VerdictView {
   readonly debugMode: boolean;
   /** The trusted root the chain starts at, when it starts at one. */
   readonly trustedRoot?: { readonly label: string; readonly kind: 'aws' | 'development' | 'custom' };
-  /** When the time is not the document's own: whether the document verifies at its own time (undefined: not checked). */
+  /**
+   * When the time is not the document's own: whether the document verifies at its own time
+   * (undefined: not checked).
+   */
   readonly validAtDocumentTime?: boolean;
   /** The verifier's own one-sentence summary. */
   readonly summary: string;
@@ -228,7 +237,10 @@ export interface CertificateView {
 export interface AttestationViewError {
   /** The file name or "Clipboard". */
   readonly label: string;
-  /** `format`: not an attestation document; `unreadable`: the file cannot be read; `restore`: a panel whose document could not be kept. */
+  /**
+   * `format`: not an attestation document; `unreadable`: the file cannot be read; `restore`: a
+   * panel whose document could not be kept.
+   */
   readonly kind: 'format' | 'unreadable' | 'restore';
   readonly message: string;
   /** Reading the source again may help (a file, which can change); false for bytes that were refused. */
@@ -261,7 +273,10 @@ export interface PanelState {
   readonly developmentRoot?: boolean;
 }
 
-/** The whole state a viewer's webview keeps with setState: its view state, and for panels what the host asked it to keep. */
+/**
+ * The whole state a viewer's webview keeps with setState: its view state, and for panels what the
+ * host asked it to keep.
+ */
 export interface AttestationWebviewState {
   /** Ids of the collapsed cards. */
   readonly collapsed?: readonly string[];
@@ -468,7 +483,10 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
   };
 }
 
-/** The panel state inside what a webview kept (the state the panel serializer is handed), checked like parsePanelState. */
+/**
+ * The panel state inside what a webview kept (the state the panel serializer is handed), checked
+ * like parsePanelState.
+ */
 export function parseWebviewState(value: unknown): Parsed<PanelState> {
   if (!isRecord(value)) return { ok: false, reason: 'the panel kept no state' };
   return parsePanelState(value['panel']);

@@ -102,35 +102,45 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     await loaded(uri);
   }
 
-  it('"Open Attestation Document…" with a file opens a panel that says: invalid now, the signing certificate expired', async () => {
-    const uri = await place('evervault-prod.cbor', fixture(prod.file));
-    const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(COMMANDS.attestationOpen, uri);
-    assert.ok(panel, 'the command returns the panel it opened');
-    assert.equal(panel.viewType, ATTESTATION_PANEL);
-    await eventually('the panel to be the active tab', () => {
-      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-      return input instanceof vscode.TabInputWebview && input.viewType.endsWith(ATTESTATION_PANEL);
-    });
-    await loaded(panel);
-    const model = await modelWhere(uri, 'the model of the document', () => true);
-    assert.equal(viewer.modelFor(panel), model, 'found by panel and by file');
-    assert.equal(model.source.label, 'evervault-prod.cbor');
-    assert.equal(model.source.encoding, 'binary');
-    assert.equal(model.time.mode, 'now');
-    assert.equal(model.verdict.valid, false);
-    assert.equal(model.verdict.headline, `Invalid now: its signing certificate expired at ${utc(prod.leaf_not_after)}`);
-    assert.equal(model.verdict.validAtDocumentTime, true);
-    assert.equal(model.document?.moduleId, prod.module_id);
-    assert.deepEqual(Object.fromEntries(model.pcrs.map((p) => [String(p.index), p.value])), prod.pcrs);
-    const report = viewer.lastReport();
-    assert.ok(report);
-    assert.equal(report.valid, false);
-    assert.deepEqual(
-      report.checks.filter((c) => c.status === 'fail').map((c) => c.code),
-      ['chain.validity'],
-    );
-    assert.equal(viewer.errorFor(uri), undefined);
-  });
+  it(
+    '"Open Attestation Document…" with a file opens a panel that says: ' +
+      'invalid now, the signing certificate expired',
+    async () => {
+      const uri = await place('evervault-prod.cbor', fixture(prod.file));
+      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(
+        COMMANDS.attestationOpen,
+        uri,
+      );
+      assert.ok(panel, 'the command returns the panel it opened');
+      assert.equal(panel.viewType, ATTESTATION_PANEL);
+      await eventually('the panel to be the active tab', () => {
+        const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+        return input instanceof vscode.TabInputWebview && input.viewType.endsWith(ATTESTATION_PANEL);
+      });
+      await loaded(panel);
+      const model = await modelWhere(uri, 'the model of the document', () => true);
+      assert.equal(viewer.modelFor(panel), model, 'found by panel and by file');
+      assert.equal(model.source.label, 'evervault-prod.cbor');
+      assert.equal(model.source.encoding, 'binary');
+      assert.equal(model.time.mode, 'now');
+      assert.equal(model.verdict.valid, false);
+      assert.equal(
+        model.verdict.headline,
+        `Invalid now: its signing certificate expired at ${utc(prod.leaf_not_after)}`,
+      );
+      assert.equal(model.verdict.validAtDocumentTime, true);
+      assert.equal(model.document?.moduleId, prod.module_id);
+      assert.deepEqual(Object.fromEntries(model.pcrs.map((p) => [String(p.index), p.value])), prod.pcrs);
+      const report = viewer.lastReport();
+      assert.ok(report);
+      assert.equal(report.valid, false);
+      assert.deepEqual(
+        report.checks.filter((c) => c.status === 'fail').map((c) => c.code),
+        ['chain.validity'],
+      );
+      assert.equal(viewer.errorFor(uri), undefined);
+    },
+  );
 
   it("the time selector's message re-verifies on the host: valid at document time, invalid now again", async () => {
     const uri = await place('evervault-prod.cbor', fixture(prod.file));
@@ -250,61 +260,65 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     }
   });
 
-  it('"Compare with Enclave Image" measures the image and marks every PCR: synthetic-v4-signed.eif is not this enclave', async () => {
-    const uri = await place('evervault-prod.cbor', fixture(prod.file));
-    const eif = await place(
-      'synthetic-v4-signed.eif',
-      new Uint8Array(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.eif'))),
-    );
-    const image = JSON.parse(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.expected.json'), 'utf8'));
-    const panel = await viewer.openPanel(uri, { time: { mode: 'document' } });
-    await loaded(panel);
-    await modelWhere(panel, 'the model at document time', (m) => m.verdict.valid);
-    await viewer.compareWith(panel, eif);
-    const model = await modelWhere(panel, 'the compared model', (m) => m.comparison !== undefined);
-    assert.ok(model.comparison?.ok, model.comparison && !model.comparison.ok ? model.comparison.error : 'compared');
-    assert.equal(model.comparison.image.name, 'synthetic-v4-signed.eif');
-    assert.deepEqual(
-      model.comparison.rows.map((r) => [r.name, r.expected, r.match]),
-      [0, 1, 2, 8].map((i) => [`PCR${i}`, image[`PCR${i}`], false]),
-    );
-    assert.equal(model.comparison.mismatches, 4);
-    assert.deepEqual(
-      model.pcrs.filter((p) => p.expected).map((p) => [p.name, p.expected?.match]),
-      [
-        ['PCR0', false],
-        ['PCR1', false],
-        ['PCR2', false],
-        ['PCR8', false],
-      ],
-    );
-    assert.equal(model.verdict.valid, false);
-    assert.match(model.verdict.headline, /^Invalid at document time: its PCRs do not match synthetic-v4-signed\.eif/);
-    assert.equal(viewer.lastReport()?.checks.find((c) => c.code === 'pcrs.expected')?.status, 'fail');
-    assert.deepEqual(viewer.stateFor(panel)?.compareWith, eif.toString());
+  it(
+    '"Compare with Enclave Image" measures the image and marks every PCR: ' +
+      'synthetic-v4-signed.eif is not this enclave',
+    async () => {
+      const uri = await place('evervault-prod.cbor', fixture(prod.file));
+      const eif = await place(
+        'synthetic-v4-signed.eif',
+        new Uint8Array(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.eif'))),
+      );
+      const image = JSON.parse(readFileSync(path.join(eifFixtures, 'synthetic-v4-signed.expected.json'), 'utf8'));
+      const panel = await viewer.openPanel(uri, { time: { mode: 'document' } });
+      await loaded(panel);
+      await modelWhere(panel, 'the model at document time', (m) => m.verdict.valid);
+      await viewer.compareWith(panel, eif);
+      const model = await modelWhere(panel, 'the compared model', (m) => m.comparison !== undefined);
+      assert.ok(model.comparison?.ok, model.comparison && !model.comparison.ok ? model.comparison.error : 'compared');
+      assert.equal(model.comparison.image.name, 'synthetic-v4-signed.eif');
+      assert.deepEqual(
+        model.comparison.rows.map((r) => [r.name, r.expected, r.match]),
+        [0, 1, 2, 8].map((i) => [`PCR${i}`, image[`PCR${i}`], false]),
+      );
+      assert.equal(model.comparison.mismatches, 4);
+      assert.deepEqual(
+        model.pcrs.filter((p) => p.expected).map((p) => [p.name, p.expected?.match]),
+        [
+          ['PCR0', false],
+          ['PCR1', false],
+          ['PCR2', false],
+          ['PCR8', false],
+        ],
+      );
+      assert.equal(model.verdict.valid, false);
+      assert.match(model.verdict.headline, /^Invalid at document time: its PCRs do not match synthetic-v4-signed\.eif/);
+      assert.equal(viewer.lastReport()?.checks.find((c) => c.code === 'pcrs.expected')?.status, 'fail');
+      assert.deepEqual(viewer.stateFor(panel)?.compareWith, eif.toString());
 
-    // Changing the time keeps the comparison; clearing it (the webview's "Clear") drops it.
-    await viewer.receive(panel, { type: 'setTime', body: { mode: 'now' } });
-    const now = await modelWhere(panel, 'the compared model now', (m) => m.time.mode === 'now');
-    assert.equal(now.comparison?.ok && now.comparison.mismatches, 4);
-    await viewer.receive(panel, { type: 'setTime', body: { mode: 'document' } });
-    await viewer.receive(panel, { type: 'clearComparison' });
-    const cleared = await modelWhere(
-      panel,
-      'the model without comparison',
-      (m) => m.comparison === undefined && m.time.mode === 'document',
-    );
-    assert.equal(cleared.verdict.valid, true);
-    assert.ok(cleared.pcrs.every((p) => p.expected === undefined));
+      // Changing the time keeps the comparison; clearing it (the webview's "Clear") drops it.
+      await viewer.receive(panel, { type: 'setTime', body: { mode: 'now' } });
+      const now = await modelWhere(panel, 'the compared model now', (m) => m.time.mode === 'now');
+      assert.equal(now.comparison?.ok && now.comparison.mismatches, 4);
+      await viewer.receive(panel, { type: 'setTime', body: { mode: 'document' } });
+      await viewer.receive(panel, { type: 'clearComparison' });
+      const cleared = await modelWhere(
+        panel,
+        'the model without comparison',
+        (m) => m.comparison === undefined && m.time.mode === 'document',
+      );
+      assert.equal(cleared.verdict.valid, true);
+      assert.ok(cleared.pcrs.every((p) => p.expected === undefined));
 
-    // An image that is not an EIF: the comparison says why.
-    const notEif = await place('not-an-image.eif', new TextEncoder().encode('no enclave image here\n'.repeat(40)));
-    await viewer.compareWith(panel, notEif);
-    const failed = await modelWhere(panel, 'the failed comparison', (m) => m.comparison?.ok === false);
-    assert.ok(failed.comparison && !failed.comparison.ok);
-    assert.match(failed.comparison.error, /not an enclave image/i);
-    assert.equal(failed.verdict.valid, true, 'nothing was compared');
-  });
+      // An image that is not an EIF: the comparison says why.
+      const notEif = await place('not-an-image.eif', new TextEncoder().encode('no enclave image here\n'.repeat(40)));
+      await viewer.compareWith(panel, notEif);
+      const failed = await modelWhere(panel, 'the failed comparison', (m) => m.comparison?.ok === false);
+      assert.ok(failed.comparison && !failed.comparison.ok);
+      assert.match(failed.comparison.error, /not an enclave image/i);
+      assert.equal(failed.verdict.valid, true, 'nothing was compared');
+    },
+  );
 
   it('opens a .att.cbor file in the custom editor, by default and with "Open With"', async () => {
     const uri = await place('evervault-prod.att.cbor', fixture(prod.file));

@@ -43,27 +43,30 @@ describe('Building enclave images in a real VS Code extension host', function ()
     assert.equal(pkg.contributes.taskDefinitions[0].type, TASK_TYPE);
   });
 
-  it('"Build Enclave Image" builds from an OCI layout, and the image shows up in Enclave Images with its PCRs', async () => {
-    const output = path.join(work, 'app.eif');
-    const result = await vscode.commands.executeCommand<Awaited<ReturnType<NitroEnclavesApi['build']['build']>>>(
-      COMMANDS.imageBuild,
-      {
-        ociLayout: `${path.join(fixtures, 'layout')}:v1`,
-        output,
-        blobs,
-        buildTime: '2024-01-02T03:04:05Z',
-      },
-    );
-    assert.ok(result, 'the build finished');
-    assert.ok(existsSync(output));
-    const node = await eventually('the new image in the view', async () =>
-      (await api.images.getChildren()).find((n) => n.kind === 'image' && n.uri.fsPath === output),
-    );
-    const children = await api.images.getChildren(node);
-    const pcr0 = children.find((c) => c.kind === 'pcr' && c.name === 'PCR0');
-    assert.ok(pcr0 && pcr0.kind === 'pcr');
-    assert.equal(pcr0.value, result.measurements.PCR0);
-  });
+  it(
+    '"Build Enclave Image" builds from an OCI layout, ' + 'and the image shows up in Enclave Images with its PCRs',
+    async () => {
+      const output = path.join(work, 'app.eif');
+      const result = await vscode.commands.executeCommand<Awaited<ReturnType<NitroEnclavesApi['build']['build']>>>(
+        COMMANDS.imageBuild,
+        {
+          ociLayout: `${path.join(fixtures, 'layout')}:v1`,
+          output,
+          blobs,
+          buildTime: '2024-01-02T03:04:05Z',
+        },
+      );
+      assert.ok(result, 'the build finished');
+      assert.ok(existsSync(output));
+      const node = await eventually('the new image in the view', async () =>
+        (await api.images.getChildren()).find((n) => n.kind === 'image' && n.uri.fsPath === output),
+      );
+      const children = await api.images.getChildren(node);
+      const pcr0 = children.find((c) => c.kind === 'pcr' && c.name === 'PCR0');
+      assert.ok(pcr0 && pcr0.kind === 'pcr');
+      assert.equal(pcr0.value, result.measurements.PCR0);
+    },
+  );
 
   it('"Check Build Reproducibility" builds twice and finds the results identical', async () => {
     const report = await vscode.commands.executeCommand<
@@ -107,28 +110,31 @@ describe('Building enclave images in a real VS Code extension host', function ()
     assert.ok(readFileSync(built).subarray(0, 4).equals(Buffer.from('.eif')));
   });
 
-  it('offers a build task per image of each OCI layout in the workspace, and a failing task exits non-zero', async () => {
-    const tasks = await vscode.tasks.fetchTasks({ type: TASK_TYPE });
-    const names = tasks.map((t) => t.name);
-    for (const tag of ['v1', 'entry-only', 'v1-zstd', 'multi'])
-      assert.ok(names.includes(`build build-test/layout:${tag}`), `${tag} in ${names.join(', ')}`);
-    const bad = new vscode.Task(
-      { type: TASK_TYPE, ociLayout: 'build-test/layout:no-such-tag', output: 'build-test/bad.eif' },
-      vscode.TaskScope.Workspace,
-      'bad',
-      'nitro-eif',
-    );
-    const resolved = await eventually('a provided task', async () =>
-      (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'build build-test/layout:v1'),
-    );
-    assert.ok(resolved.execution instanceof vscode.CustomExecution);
-    // A task whose definition names a tag the layout does not have: the build fails, the task says so.
-    const provided = await api.build.taskFor(bad);
-    assert.ok(provided);
-    const code = await runTask(provided);
-    assert.notEqual(code, 0);
-    assert.equal(existsSync(path.join(work, 'bad.eif')), false);
-  });
+  it(
+    'offers a build task per image of each OCI layout in the workspace, ' + 'and a failing task exits non-zero',
+    async () => {
+      const tasks = await vscode.tasks.fetchTasks({ type: TASK_TYPE });
+      const names = tasks.map((t) => t.name);
+      for (const tag of ['v1', 'entry-only', 'v1-zstd', 'multi'])
+        assert.ok(names.includes(`build build-test/layout:${tag}`), `${tag} in ${names.join(', ')}`);
+      const bad = new vscode.Task(
+        { type: TASK_TYPE, ociLayout: 'build-test/layout:no-such-tag', output: 'build-test/bad.eif' },
+        vscode.TaskScope.Workspace,
+        'bad',
+        'nitro-eif',
+      );
+      const resolved = await eventually('a provided task', async () =>
+        (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'build build-test/layout:v1'),
+      );
+      assert.ok(resolved.execution instanceof vscode.CustomExecution);
+      // A task whose definition names a tag the layout does not have: the build fails, the task says so.
+      const provided = api.build.taskFor(bad);
+      assert.ok(provided);
+      const code = await runTask(provided);
+      assert.notEqual(code, 0);
+      assert.equal(existsSync(path.join(work, 'bad.eif')), false);
+    },
+  );
 });
 
 /** Runs a task and resolves to its exit code. */

@@ -89,17 +89,21 @@ describe('Enclave Image Viewer (custom editor for .eif) in a real VS Code extens
     assert.equal(viewer.errorFor(uri), undefined);
   });
 
-  it("the Describe button opens describe-eif's JSON as a read-only document beside the viewer, not an Untitled file", async () => {
-    const uri = vscode.Uri.joinPath(folder, 'signed.eif');
-    const model = viewer.modelFor(uri);
-    assert.ok(model?.describe.ok, 'the previous test left signed.eif open');
-    const doc = await viewer.describe(uri);
-    assert.ok(doc, 'Describe opens a document');
-    assert.equal(doc.getText(), model.describe.json);
-    const json = (await checkDescribeDocument(doc, 'signed.eif.describe.json')) as { Measurements: { PCR0: string } };
-    assert.equal(json.Measurements.PCR0, expected().PCR0);
-    await openInViewer(uri);
-  });
+  it(
+    "the Describe button opens describe-eif's JSON as a read-only document beside the viewer, " +
+      'not an Untitled file',
+    async () => {
+      const uri = vscode.Uri.joinPath(folder, 'signed.eif');
+      const model = viewer.modelFor(uri);
+      assert.ok(model?.describe.ok, 'the previous test left signed.eif open');
+      const doc = await viewer.describe(uri);
+      assert.ok(doc, 'Describe opens a document');
+      assert.equal(doc.getText(), model.describe.json);
+      const json = (await checkDescribeDocument(doc, 'signed.eif.describe.json')) as { Measurements: { PCR0: string } };
+      assert.equal(json.Measurements.PCR0, expected().PCR0);
+      await openInViewer(uri);
+    },
+  );
 
   it('measures the image again when the file changes on disk', async () => {
     const uri = vscode.Uri.joinPath(folder, 'signed.eif');

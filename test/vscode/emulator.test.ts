@@ -52,7 +52,12 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
   async function describeRoots(): Promise<string> {
     const roots = await api.parents.getChildren();
-    return roots.map((r) => String(api.parents.getTreeItem(r).label)).join(', ');
+    return roots
+      .map((r) => {
+        const { label } = api.parents.getTreeItem(r);
+        return typeof label === 'object' ? label.label : String(label);
+      })
+      .join(', ');
   }
 
   async function defaultParent(): Promise<ParentRoot> {
@@ -141,29 +146,34 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.equal((await api.parents.enclaves()).length, before);
     });
 
-    it('describes it as describe-enclaves JSON in a read-only JSON editor that closes without asking to save', async () => {
-      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
-      const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.enclaveDescribe, node);
-      assert.ok(doc);
-      const json = (await checkDescribeDocument(doc, 'extension-test.describe-enclaves.json')) as any[];
-      assert.equal(json.length, 1);
-      assert.deepEqual(Object.keys(json[0]).slice(0, 10), [
-        'EnclaveName',
-        'EnclaveID',
-        'ProcessID',
-        'EnclaveCID',
-        'NumberOfCPUs',
-        'CPUIDs',
-        'MemoryMiB',
-        'State',
-        'Flags',
-        'Measurements',
-      ]);
-      assert.equal(json[0].EnclaveID, run.EnclaveID);
-      assert.equal(json[0].State, 'RUNNING');
-      assert.equal(json[0].Flags, 'NONE');
-      assert.equal(json[0].Measurements.PCR0, expected.PCR0);
-    });
+    it(
+      'describes it as describe-enclaves JSON in a read-only JSON editor ' + 'that closes without asking to save',
+      async () => {
+        const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+        const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.enclaveDescribe, node);
+        assert.ok(doc);
+        const json = (await checkDescribeDocument(doc, 'extension-test.describe-enclaves.json')) as [
+          { EnclaveID: string; State: string; Flags: string; Measurements: { PCR0: string } },
+        ];
+        assert.equal(json.length, 1);
+        assert.deepEqual(Object.keys(json[0]).slice(0, 10), [
+          'EnclaveName',
+          'EnclaveID',
+          'ProcessID',
+          'EnclaveCID',
+          'NumberOfCPUs',
+          'CPUIDs',
+          'MemoryMiB',
+          'State',
+          'Flags',
+          'Measurements',
+        ]);
+        assert.equal(json[0].EnclaveID, run.EnclaveID);
+        assert.equal(json[0].State, 'RUNNING');
+        assert.equal(json[0].Flags, 'NONE');
+        assert.equal(json[0].Measurements.PCR0, expected.PCR0);
+      },
+    );
 
     it('copies its enclave ID', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
@@ -172,66 +182,72 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.equal(await vscode.env.clipboard.readText(), run.EnclaveID);
     });
 
-    it('gets an attestation document from its NSM and shows it as a development attestation matching the image', async () => {
-      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
-      const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, {
-        nonce: '0123456789abcdef',
-        userData: 'hello from the test',
-      });
-      assert.ok(panel, 'Get Attestation Document opens a panel');
-      try {
-        const report = api.attestation.reportFor(panel);
-        const model = api.attestation.modelFor(panel);
-        assert.ok(report && model, 'the panel shows a verified document');
-        assert.equal(report.development, true, 'signed by the development root');
-        assert.equal(model.verdict.development, true);
-        assert.equal(model.verdict.valid, true, model.verdict.reasons.join(' '));
-        assert.match(model.verdict.headline, /development attestation/);
-        assert.equal(model.verdict.trustedRoot?.kind, 'development');
-        assert.ok(model.comparison, 'the PCRs are compared with the image the enclave runs');
-        const compared = report.pcrComparisons;
-        assert.ok(compared.length >= 3);
-        for (const c of compared) assert.equal(c.match, true, `PCR${c.index}`);
-
-        // After a window reload the serializer restores the panel: it keeps only a flag, and the
-        // host reads the development root again from the emulator's state.
-        const state = api.attestation.stateFor(panel);
-        assert.equal(state?.developmentRoot, true, 'the panel state says it trusted the development root');
-        assert.ok(!JSON.stringify(state).includes('BEGIN CERTIFICATE'), 'no certificate is kept in the webview state');
-        const restored = vscode.window.createWebviewPanel(
-          ATTESTATION_PANEL,
-          'Attestation: restored',
-          vscode.ViewColumn.Active,
-          { enableScripts: true },
-        );
+    it(
+      'gets an attestation document from its NSM ' + 'and shows it as a development attestation matching the image',
+      async () => {
+        const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+        const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, {
+          nonce: '0123456789abcdef',
+          userData: 'hello from the test',
+        });
+        assert.ok(panel, 'Get Attestation Document opens a panel');
         try {
-          await api.attestation.revive(restored, JSON.parse(JSON.stringify({ panel: state })));
-          const again = api.attestation.reportFor(restored);
-          assert.equal(again?.development, true, 'still a development attestation after the restore');
-          assert.equal(again?.valid, true);
-          // A state whose flag is not set restores without the development root: the chain is untrusted.
-          const plain = vscode.window.createWebviewPanel(
+          const report = api.attestation.reportFor(panel);
+          const model = api.attestation.modelFor(panel);
+          assert.ok(report && model, 'the panel shows a verified document');
+          assert.equal(report.development, true, 'signed by the development root');
+          assert.equal(model.verdict.development, true);
+          assert.equal(model.verdict.valid, true, model.verdict.reasons.join(' '));
+          assert.match(model.verdict.headline, /development attestation/);
+          assert.equal(model.verdict.trustedRoot?.kind, 'development');
+          assert.ok(model.comparison, 'the PCRs are compared with the image the enclave runs');
+          const compared = report.pcrComparisons;
+          assert.ok(compared.length >= 3);
+          for (const c of compared) assert.equal(c.match, true, `PCR${c.index}`);
+
+          // After a window reload the serializer restores the panel: it keeps only a flag, and the
+          // host reads the development root again from the emulator's state.
+          const state = api.attestation.stateFor(panel);
+          assert.equal(state?.developmentRoot, true, 'the panel state says it trusted the development root');
+          assert.ok(
+            !JSON.stringify(state).includes('BEGIN CERTIFICATE'),
+            'no certificate is kept in the webview state',
+          );
+          const restored = vscode.window.createWebviewPanel(
             ATTESTATION_PANEL,
-            'Attestation: plain',
+            'Attestation: restored',
             vscode.ViewColumn.Active,
             { enableScripts: true },
           );
           try {
-            await api.attestation.revive(
-              plain,
-              JSON.parse(JSON.stringify({ panel: { ...state, developmentRoot: undefined } })),
+            await api.attestation.revive(restored, JSON.parse(JSON.stringify({ panel: state })));
+            const again = api.attestation.reportFor(restored);
+            assert.equal(again?.development, true, 'still a development attestation after the restore');
+            assert.equal(again?.valid, true);
+            // A state whose flag is not set restores without the development root: the chain is untrusted.
+            const plain = vscode.window.createWebviewPanel(
+              ATTESTATION_PANEL,
+              'Attestation: plain',
+              vscode.ViewColumn.Active,
+              { enableScripts: true },
             );
-            assert.equal(api.attestation.reportFor(plain)?.valid, false);
+            try {
+              await api.attestation.revive(
+                plain,
+                JSON.parse(JSON.stringify({ panel: { ...state, developmentRoot: undefined } })),
+              );
+              assert.equal(api.attestation.reportFor(plain)?.valid, false);
+            } finally {
+              plain.dispose();
+            }
           } finally {
-            plain.dispose();
+            restored.dispose();
           }
         } finally {
-          restored.dispose();
+          panel.dispose();
         }
-      } finally {
-        panel.dispose();
-      }
-    });
+      },
+    );
 
     it('terminates it: the node goes away and the pool is free again', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
@@ -248,44 +264,53 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     });
   });
 
-  it("Run Enclave asks for memory with both rules and their numbers: a 2 MiB image needs 64 MiB (the driver's minimum), not 8", async () => {
-    const parent = await defaultParent();
-    const image = vscode.Uri.joinPath(workspace, 'two-mib.eif');
-    await vscode.workspace.fs.writeFile(image, new Uint8Array(2 * 1024 * 1024));
-    // Run Enclave's first step is an input box: answer it by cancelling, keeping what it was asked with.
-    const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
-    const original = window.showInputBox;
-    const asked: vscode.InputBoxOptions[] = [];
-    window.showInputBox = async (options?: vscode.InputBoxOptions) => {
-      if (options) asked.push(options);
-      return undefined;
-    };
-    try {
+  it(
+    'Run Enclave asks for memory with both rules and their numbers: ' +
+      "a 2 MiB image needs 64 MiB (the driver's minimum), not 8",
+    async () => {
+      const parent = await defaultParent();
+      const image = vscode.Uri.joinPath(workspace, 'two-mib.eif');
+      await vscode.workspace.fs.writeFile(image, new Uint8Array(2 * 1024 * 1024));
+      // Run Enclave's first step is an input box: answer it by cancelling, keeping what it was asked with.
+      const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
+      const original = window.showInputBox;
+      const asked: vscode.InputBoxOptions[] = [];
+      window.showInputBox = async (options?: vscode.InputBoxOptions) => {
+        if (options) asked.push(options);
+        return undefined;
+      };
+      try {
+        assert.equal(
+          await vscode.commands.executeCommand(COMMANDS.enclaveRun, image),
+          undefined,
+          'cancelled at the first step',
+        );
+      } finally {
+        window.showInputBox = original;
+        await vscode.workspace.fs.delete(image);
+      }
+      const [memory] = asked;
+      assert.ok(memory, 'Run Enclave asked for the memory');
+      const { pool } = parent.parent;
       assert.equal(
-        await vscode.commands.executeCommand(COMMANDS.enclaveRun, image),
-        undefined,
-        'cancelled at the first step',
+        memory.prompt,
+        `Memory in MiB, at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum. ` +
+          `The pool has ${pool.memoryMiB} of ${pool.memoryMiB} MiB free.`,
       );
-    } finally {
-      window.showInputBox = original;
-      await vscode.workspace.fs.delete(image);
-    }
-    const [memory] = asked;
-    assert.ok(memory, 'Run Enclave asked for the memory');
-    const { pool } = parent.parent;
-    assert.equal(
-      memory.prompt,
-      `Memory in MiB, at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum. The pool has ${pool.memoryMiB} of ${pool.memoryMiB} MiB free.`,
-    );
-    const check = async (text: string) => {
-      const v = await memory.validateInput?.(text);
-      return typeof v === 'string' ? v : v?.message;
-    };
-    const atLeast = "At least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum.";
-    assert.equal(await check('4'), `[E26] ${atLeast}`);
-    assert.equal(await check('10'), `[E29] ${atLeast}`, 'what E26 names is what the driver accepts: no second refusal');
-    assert.equal(await check('64'), undefined);
-  });
+      const check = async (text: string) => {
+        const v = await memory.validateInput?.(text);
+        return typeof v === 'string' ? v : v?.message;
+      };
+      const atLeast = "At least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum.";
+      assert.equal(await check('4'), `[E26] ${atLeast}`);
+      assert.equal(
+        await check('10'),
+        `[E29] ${atLeast}`,
+        'what E26 names is what the driver accepts: no second refusal',
+      );
+      assert.equal(await check('64'), undefined);
+    },
+  );
 
   it('runs a debug-mode enclave and streams its console into a terminal', async () => {
     const parent = await defaultParent();
@@ -323,45 +348,51 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     );
   });
 
-  it("opens the parent's allocator configuration, and shows the engine's problems with positions as a file is edited", async () => {
-    const parent = await defaultParent();
-    assert.ok(parent.parent.allocatorPath);
-    const editor = await vscode.commands.executeCommand<vscode.TextEditor>(COMMANDS.parentEditAllocator, parent);
-    assert.ok(editor);
-    assert.equal(editor.document.uri.fsPath, parent.parent.allocatorPath);
-    assert.deepEqual(
-      vscode.languages.getDiagnostics(editor.document.uri),
-      [],
-      'the default allocator.yaml has no problem',
-    );
-    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
-
-    const file = vscode.Uri.joinPath(workspace, 'allocator-test', 'allocator.yaml');
-    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode('---\nmemory_mib: 512\ncpu_count: 2\n'));
-    try {
-      const doc = await vscode.workspace.openTextDocument(file);
-      await vscode.window.showTextDocument(doc);
-      await eventually('the check of the opened file', () => api.parentInstances.diagnostics?.isAllocatorDocument(doc));
-      assert.deepEqual(vscode.languages.getDiagnostics(file), []);
-      const edit = new vscode.WorkspaceEdit();
-      edit.replace(file, new vscode.Range(2, 0, 2, 12), 'cpu_pool: "1,x"');
-      assert.ok(await vscode.workspace.applyEdit(edit));
-      const diagnostics = await eventually('a diagnostic for the bad CPU list', () => {
-        const found = vscode.languages.getDiagnostics(file);
-        return found.length > 0 ? found : undefined;
-      });
-      const [first] = diagnostics;
-      assert.ok(first);
-      assert.equal(first.severity, vscode.DiagnosticSeverity.Error);
-      assert.equal(first.range.start.line, 2, first.message);
-      assert.ok(
-        first.range.start.character >= 'cpu_pool: "'.length,
-        `${first.message} at ${first.range.start.character}`,
+  it(
+    "opens the parent's allocator configuration, " +
+      "and shows the engine's problems with positions as a file is edited",
+    async () => {
+      const parent = await defaultParent();
+      assert.ok(parent.parent.allocatorPath);
+      const editor = await vscode.commands.executeCommand<vscode.TextEditor>(COMMANDS.parentEditAllocator, parent);
+      assert.ok(editor);
+      assert.equal(editor.document.uri.fsPath, parent.parent.allocatorPath);
+      assert.deepEqual(
+        vscode.languages.getDiagnostics(editor.document.uri),
+        [],
+        'the default allocator.yaml has no problem',
       );
-      assert.match(first.message, /x/);
-      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
-    } finally {
-      await vscode.workspace.fs.delete(vscode.Uri.joinPath(workspace, 'allocator-test'), { recursive: true });
-    }
-  });
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+
+      const file = vscode.Uri.joinPath(workspace, 'allocator-test', 'allocator.yaml');
+      await vscode.workspace.fs.writeFile(file, new TextEncoder().encode('---\nmemory_mib: 512\ncpu_count: 2\n'));
+      try {
+        const doc = await vscode.workspace.openTextDocument(file);
+        await vscode.window.showTextDocument(doc);
+        await eventually('the check of the opened file', () =>
+          api.parentInstances.diagnostics?.isAllocatorDocument(doc),
+        );
+        assert.deepEqual(vscode.languages.getDiagnostics(file), []);
+        const edit = new vscode.WorkspaceEdit();
+        edit.replace(file, new vscode.Range(2, 0, 2, 12), 'cpu_pool: "1,x"');
+        assert.ok(await vscode.workspace.applyEdit(edit));
+        const diagnostics = await eventually('a diagnostic for the bad CPU list', () => {
+          const found = vscode.languages.getDiagnostics(file);
+          return found.length > 0 ? found : undefined;
+        });
+        const [first] = diagnostics;
+        assert.ok(first);
+        assert.equal(first.severity, vscode.DiagnosticSeverity.Error);
+        assert.equal(first.range.start.line, 2, first.message);
+        assert.ok(
+          first.range.start.character >= 'cpu_pool: "'.length,
+          `${first.message} at ${first.range.start.character}`,
+        );
+        assert.match(first.message, /x/);
+        await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+      } finally {
+        await vscode.workspace.fs.delete(vscode.Uri.joinPath(workspace, 'allocator-test'), { recursive: true });
+      }
+    },
+  );
 });

@@ -127,24 +127,28 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     assert.equal(await vscode.commands.executeCommand<string>(COMMANDS.imageCopyAllPcrs, uri), all);
   });
 
-  it('describes an image as nitro-cli describe-eif JSON in a read-only JSON editor that closes without asking to save', async () => {
-    const uri = await place('synthetic-v4-signed.eif');
-    const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
-    assert.ok(doc);
-    const text = doc.getText();
-    const json = (await checkDescribeDocument(doc, 'synthetic-v4-signed.eif.describe.json')) as {
-      Measurements: { PCR8: string };
-      SignatureCheck: boolean;
-    };
-    assert.equal(json.Measurements.PCR8, expected('synthetic-v4-signed.eif').PCR8);
-    assert.equal(json.SignatureCheck, true);
-    assert.equal(text, `${JSON.stringify(json, null, 2)}\n`);
-    // Described again, the same document opens with the same text.
-    const again = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
-    assert.equal(again.uri.toString(), doc.uri.toString());
-    assert.equal(again.getText(), text);
-    await checkDescribeDocument(again, 'synthetic-v4-signed.eif.describe.json');
-  });
+  it(
+    'describes an image as nitro-cli describe-eif JSON in a read-only JSON editor ' +
+      'that closes without asking to save',
+    async () => {
+      const uri = await place('synthetic-v4-signed.eif');
+      const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
+      assert.ok(doc);
+      const text = doc.getText();
+      const json = (await checkDescribeDocument(doc, 'synthetic-v4-signed.eif.describe.json')) as {
+        Measurements: { PCR8: string };
+        SignatureCheck: boolean;
+      };
+      assert.equal(json.Measurements.PCR8, expected('synthetic-v4-signed.eif').PCR8);
+      assert.equal(json.SignatureCheck, true);
+      assert.equal(text, `${JSON.stringify(json, null, 2)}\n`);
+      // Described again, the same document opens with the same text.
+      const again = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.imageDescribe, uri);
+      assert.equal(again.uri.toString(), doc.uri.toString());
+      assert.equal(again.getText(), text);
+      await checkDescribeDocument(again, 'synthetic-v4-signed.eif.describe.json');
+    },
+  );
 
   it('computes the PCR of a file and PCR8 of a certificate', async () => {
     const cert = await place('test-cert.pem');

@@ -42,7 +42,10 @@ export type DocumentSource =
       /** How the input was written, when it was text. */
       readonly encoding?: 'binary' | 'base64' | 'hex';
     }
-  /** Nothing to verify: the input was refused before verification (unreadable clipboard, a panel that could not be restored). */
+  /**
+   * Nothing to verify: the input was refused before verification (unreadable clipboard, a panel
+   * that could not be restored).
+   */
   | { readonly kind: 'failed'; readonly error: AttestationViewError };
 
 /** A key that is the same for two viewers of the same document (used to reuse panels). */
@@ -75,7 +78,10 @@ export interface SessionOptions {
   readonly eifService: EifService;
   /** Shared by every viewer: verified certificate links. */
   readonly cache: LinkCache;
-  /** Panels keep their document in the webview state so that the serializer can restore them; custom editors do not need to. */
+  /**
+   * Panels keep their document in the webview state so that the serializer can restore them; custom
+   * editors do not need to.
+   */
   readonly persist: boolean;
   readonly time?: TimeChoice;
   /** Roots trusted besides the pinned AWS root (the emulator's development root for its documents). */
@@ -325,7 +331,9 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       if (stat.size > MAX_INPUT_BYTES) {
         return {
           ok: false,
-          message: `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes (${MAX_INPUT_BYTES} as hex or base64 text).`,
+          message:
+            `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes ` +
+            `(${MAX_INPUT_BYTES} as hex or base64 text).`,
         };
       }
       return { ok: true, bytes: await vscode.workspace.fs.readFile(uri) };

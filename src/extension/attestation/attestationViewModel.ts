@@ -184,7 +184,10 @@ function timePhrase(time: TimeChoice, at: Date): string {
   return time.mode === 'now' ? 'now' : time.mode === 'document' ? 'at document time' : `at ${utcText(at)}`;
 }
 
-/** Why the chain is not valid at `at`, naming the signing certificate first; `short` leaves out the other certificates. */
+/**
+ * Why the chain is not valid at `at`, naming the signing certificate first; `short` leaves out the
+ * other certificates.
+ */
 function validityReason(chain: readonly ChainEntry[], at: Date, fallback: string, short: boolean): string {
   const bad = chain.filter((c) => !c.validAtTime);
   if (bad.length === 0) return fallback;
@@ -203,7 +206,10 @@ function validityReason(chain: readonly ChainEntry[], at: Date, fallback: string
       : `${what} expired at ${utcText(first.notAfter)}`;
   const others = bad.length - 1;
   if (others === 0 || short) return main;
-  return `${main} (${others} more certificate${others === 1 ? '' : 's'} of the chain ${others === 1 ? 'is' : 'are'} not valid at that time either)`;
+  return (
+    `${main} (${others} more certificate${others === 1 ? '' : 's'} ` +
+    `of the chain ${others === 1 ? 'is' : 'are'} not valid at that time either)`
+  );
 }
 
 function plainReason(check: Check, report: VerifyReport, imageName: string | undefined, short = false): string {
@@ -214,10 +220,9 @@ function plainReason(check: Check, report: VerifyReport, imageName: string | und
       // An enclave image compared with a NitroTPM document: the reason says it does not apply.
       if (report.kind === 'nitrotpm') return check.reason;
       const differ = report.pcrComparisons.filter((p) => !p.match).map((p) => `PCR${p.index}`);
-      const which =
-        differ.length === 0
-          ? ''
-          : ` (${differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`})`;
+      const listed =
+        differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`;
+      const which = differ.length === 0 ? '' : ` (${listed})`;
       return short
         ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}`
         : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
@@ -244,13 +249,16 @@ function verdictView(
     // Valid at document time is already a note (with a button to verify then).
     if (h.code === 'development-root') {
       hints.push(
-        "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. Documents fetched from an emulated enclave are verified with that root; on the command line, pass it with --development-root.",
+        "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. " +
+          'Documents fetched from an emulated enclave are verified with that root; ' +
+          'on the command line, pass it with --development-root.',
       );
     }
   }
   if (report.kind === 'nitrotpm')
     notes.push(
-      `${ATTESTATION_KIND_LABELS.nitrotpm}: its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`,
+      `${ATTESTATION_KIND_LABELS.nitrotpm}: ` +
+        `its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`,
     );
   if (report.timeNote) notes.push(`${sentence(report.timeNote)}.`);
   let headline: string;
@@ -263,7 +271,8 @@ function verdictView(
   if (!report.valid && atDocumentTime?.valid) {
     const leaf = report.chain.find((c) => c.role === 'leaf');
     notes.push(
-      `At document time (${utcText(atDocumentTime.at)}) it is valid: the document is genuine, but attestation documents are short-lived` +
+      `At document time (${utcText(atDocumentTime.at)}) it is valid: ` +
+        `the document is genuine, but attestation documents are short-lived` +
         (leaf
           ? `; its signing certificate was valid only from ${utcText(leaf.notBefore)} to ${utcText(leaf.notAfter)}.`
           : '.'),
@@ -271,14 +280,16 @@ function verdictView(
   }
   if (report.development) {
     notes.push(
-      `Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, not by AWS, so it proves nothing about Nitro hardware.`,
+      `Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, ` +
+        `not by AWS, so it proves nothing about Nitro hardware.`,
     );
   } else if (report.trustedRoot && report.trustedRoot.kind !== 'aws') {
     notes.push(`Chained to ${report.trustedRoot.label}, not to the AWS Nitro Enclaves root.`);
   }
   if (report.debugMode) {
     notes.push(
-      'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.',
+      'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), ' +
+        'so this document says nothing about the enclave image. Do not grant it secrets.',
     );
   }
   return {
@@ -316,7 +327,8 @@ function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContex
       ok: false,
       image,
       error:
-        "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image.",
+        'Does not apply: this is a NitroTPM (instance) attestation document, ' +
+        "whose PCRs measure an EC2 instance's boot, not an enclave image.",
     };
   }
   const rows = report.pcrComparisons.map((p) => ({

@@ -33,7 +33,10 @@ export interface OpenOptions {
   readonly time?: TimeChoice;
   /** What bytes or text came from (default: "Document"). */
   readonly label?: string;
-  /** Roots trusted besides the pinned AWS root: the emulator's development root for the documents its enclaves return. */
+  /**
+   * Roots trusted besides the pinned AWS root: the emulator's development root for the documents
+   * its enclaves return.
+   */
   readonly roots?: VerifyOptions['roots'];
   /** An enclave image whose PCRs the document is compared with, as "Compare with Enclave Image…" does. */
   readonly compareWith?: vscode.Uri;
@@ -55,7 +58,10 @@ export interface AttestationViewerApi {
   stateFor(target: ViewerTarget): PanelState | undefined;
   /** Whether a viewer's webview has loaded its page and said `ready`. */
   isReady(target: ViewerTarget): boolean;
-  /** Hands a message to the host as if the viewer's webview had sent it (same checks, same handler); resolves when handled. */
+  /**
+   * Hands a message to the host as if the viewer's webview had sent it (same checks, same handler);
+   * resolves when handled.
+   */
   receive(target: ViewerTarget, message: unknown): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Compares a viewer's document with an enclave image (what the quick pick of "Compare with Enclave Image…" does). */
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void>;
@@ -75,7 +81,10 @@ class AttestationDocument implements vscode.CustomDocument {
 }
 
 function clipboardHint(message: string): string {
-  return `${sentence(message)}. Copy an attestation document as base64 or hex text (for example the output of \`base64 -w0 document.cbor\`) and try again.`;
+  return (
+    `${sentence(message)}. Copy an attestation document as base64 or hex text ` +
+    `(for example the output of \`base64 -w0 document.cbor\`) and try again.`
+  );
 }
 
 /** Every open viewer, panels and custom editors alike. */
@@ -89,7 +98,10 @@ class AttestationViewers
   private readonly cache = new LinkCache();
   private last: VerifyReport | undefined;
 
-  /** Where a restored panel that trusted the emulator's development root gets it again (set once the emulator is up). */
+  /**
+   * Where a restored panel that trusted the emulator's development root gets it again (set once the
+   * emulator is up).
+   */
   private developmentRoots: (() => Promise<VerifyOptions['roots']>) | undefined;
 
   useDevelopmentRoots(provider: () => Promise<VerifyOptions['roots']>): void {
@@ -238,12 +250,14 @@ class AttestationViewers
         roots = await this.developmentRoots?.();
       } catch (e) {
         this.ctx.log.warn(
-          `Attestation viewer: the development root could not be read again: ${e instanceof Error ? e.message : String(e)}`,
+          `Attestation viewer: the development root could not be read again: ` +
+            `${e instanceof Error ? e.message : String(e)}`,
         );
       }
       if (!roots)
         this.ctx.log.warn(
-          'Attestation viewer: a restored panel trusted the development root, which is not available now; it is verified without it.',
+          'Attestation viewer: a restored panel trusted the development root, ' +
+            'which is not available now; it is verified without it.',
         );
     }
     const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined, roots);

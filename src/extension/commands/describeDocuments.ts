@@ -12,7 +12,10 @@ const KEEP = 32;
 /** What a document of this scheme shows when its content is no longer kept (for example after a reload). */
 export const GONE_TEXT = `${JSON.stringify('This describe output is no longer available: run Describe again.')}\n`;
 
-/** The document of a describe output: `/<fileName>` (a .json name: the editor's title), `?<source>` to tell sources apart. */
+/**
+ * The document of a describe output: `/<fileName>` (a .json name: the editor's title), `?<source>`
+ * to tell sources apart.
+ */
 export function describeUri(fileName: string, source: string): vscode.Uri {
   const name = fileName.replace(/[/\\]/g, '_') || 'describe';
   return vscode.Uri.from({

@@ -144,7 +144,9 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
         body: {
           fileName: this.fileName,
           kind: 'unsupported',
-          message: `Only local files are supported: this image is a "${this.uri.scheme}" resource (${this.uri.toString(true)}). Copy it to a local folder to view it.`,
+          message:
+            `Only local files are supported: this image is a "${this.uri.scheme}" resource ` +
+            `(${this.uri.toString(true)}). Copy it to a local folder to view it.`,
         },
       });
       return;
@@ -169,7 +171,8 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       const expected = e instanceof EifFormatError || e instanceof CancelledError || isFileNotFound(e);
       if (expected) {
         this.ctx.log.warn(
-          `Enclave Image Viewer: ${filePath}: ${error.message}${error.code ? ` (rule ${error.code}, at byte ${error.offset})` : ''}`,
+          `Enclave Image Viewer: ${filePath}: ${error.message}` +
+            `${error.code ? ` (rule ${error.code}, at byte ${error.offset})` : ''}`,
         );
       } else {
         this.ctx.log.error(

@@ -193,7 +193,9 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
   if (!status.exists) {
     return {
       items: [pick],
-      placeHolder: `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs`,
+      placeHolder:
+        `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): ` +
+        `choose the folder with the blobs`,
     };
   }
   const lacks = (['x86_64', 'aarch64'] as const)

@@ -346,7 +346,10 @@ class BuildTaskProvider implements vscode.TaskProvider {
     private readonly images: ImagesTreeProvider,
   ) {}
 
-  /** One task per image of each OCI layout in the workspace (found by its `oci-layout` file), building `<folder>[-<tag>].eif` next to it. */
+  /**
+   * One task per image of each OCI layout in the workspace (found by its `oci-layout` file),
+   * building `<folder>[-<tag>].eif` next to it.
+   */
   async provideTasks(token: vscode.CancellationToken): Promise<vscode.Task[]> {
     const markers = await vscode.workspace.findFiles('**/oci-layout', '**/node_modules/**', 50, token);
     const tasks: vscode.Task[] = [];
@@ -416,8 +419,14 @@ function errorTerminal(message: string): vscode.Pseudoterminal {
 export function reproducibilityMessage(report: ReproducibilityReport): string {
   const d = report.difference;
   if (d.identical)
-    return `Reproducible: two builds gave identical images (${d.size} bytes, SHA-384 ${d.sha384.slice(0, 16)}…, PCR0 ${report.first.measurements.PCR0.slice(0, 16)}…).`;
-  return `Not reproducible: the two builds first differ at byte ${d.offset}, in ${d.where} (sizes ${d.sizes[0]} and ${d.sizes[1]}).`;
+    return (
+      `Reproducible: two builds gave identical images ` +
+      `(${d.size} bytes, SHA-384 ${d.sha384.slice(0, 16)}…, PCR0 ${report.first.measurements.PCR0.slice(0, 16)}…).`
+    );
+  return (
+    `Not reproducible: the two builds first differ at byte ${d.offset}, in ${d.where} ` +
+    `(sizes ${d.sizes[0]} and ${d.sizes[1]}).`
+  );
 }
 
 export interface BuildApi {

@@ -80,6 +80,7 @@ export class EifService implements vscode.Disposable {
     }
     const listeners = new Set<Progress>();
     const at = new Date();
+    // eslint-disable-next-line prefer-const -- read by onProgress before its assignment: `undefined`, not a TDZ error
     let entry: Entry | undefined;
     const onProgress: Progress = (done, total) => {
       if (entry) entry.progress = { done, total };

@@ -43,7 +43,10 @@ export class AllocatorDiagnostics implements vscode.Disposable {
     for (const d of vscode.workspace.textDocuments) this.checkNow(d);
   }
 
-  /** The parents whose allocator configurations are checked against their instance (even when not named allocator.yaml). */
+  /**
+   * The parents whose allocator configurations are checked against their instance (even when not
+   * named allocator.yaml).
+   */
   setParents(parents: readonly ParentInfo[]): void {
     this.known = new Map(
       parents.flatMap((p) => (p.allocatorPath ? [[path.resolve(p.allocatorPath), p] as const] : [])),
@@ -93,7 +96,8 @@ export class AllocatorDiagnostics implements vscode.Disposable {
       });
     } catch (e) {
       this.log.error(
-        `Allocator configuration ${document.uri.toString(true)}: the check failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        `Allocator configuration ${document.uri.toString(true)}: the check failed: ` +
+          `${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
       );
       diagnostics = [];
     }

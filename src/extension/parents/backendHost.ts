@@ -50,7 +50,10 @@ export interface RunRules {
   defaultName(eifPath: string): string;
   /** The name an enclave asked to be `name` gets when `taken` names run already. */
   finalName(name: string, taken: readonly string[]): string;
-  /** The engine's whole check of a request (all rules, in nitro-cli's order), as a dry run; the problem with its error code, or undefined. */
+  /**
+   * The engine's whole check of a request (all rules, in nitro-cli's order), as a dry run; the
+   * problem with its error code, or undefined.
+   */
   checkRequest(
     parent: ParentInfo,
     request: RunEnclaveRequest,

@@ -65,7 +65,9 @@ export class CurrentParent implements vscode.Disposable {
         }
         const running = (await this.backend.describeEnclaves(parent.id)).filter((e) => e.State === 'RUNNING').length;
         this.item.text = `$(vm) ${parent.name}: ${running} enclave${running === 1 ? '' : 's'}`;
-        this.item.tooltip = `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. Click to switch parent instance.`;
+        this.item.tooltip =
+          `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. ` +
+          `Click to switch parent instance.`;
         this.item.show();
       } catch (e) {
         // E.g. a damaged state file: the message names it and says how to recover; show it, not only "unavailable".
@@ -91,7 +93,9 @@ export class CurrentParent implements vscode.Disposable {
         return {
           label: `$(vm) ${parent.name}`,
           description: `${parent.id}${parent.id === current?.id ? ' · current' : ''}`,
-          detail: `${BACKEND_KINDS[parent.backend].where}${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
+          detail:
+            `${BACKEND_KINDS[parent.backend].where}` +
+            `${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
           parent,
         };
       }),

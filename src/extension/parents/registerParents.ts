@@ -93,7 +93,8 @@ class ParentCommands {
     const parent = await this.current.get();
     if (!parent)
       void vscode.window.showInformationMessage(
-        `No parent instance is configured.${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`,
+        `No parent instance is configured.` +
+          `${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`,
       );
     return parent;
   }
@@ -125,7 +126,9 @@ class ParentCommands {
       candidates.map((n) => ({
         label: `$(vm-running) ${n.enclave.EnclaveName}`,
         description: n.enclave.EnclaveID,
-        detail: `${n.parent.name} · CID ${n.enclave.EnclaveCID} · ${n.enclave.NumberOfCPUs} CPUs · ${n.enclave.MemoryMiB} MiB${n.enclave.Flags === 'DEBUG_MODE' ? ' · debug mode' : ''}`,
+        detail:
+          `${n.parent.name} · CID ${n.enclave.EnclaveCID} · ${n.enclave.NumberOfCPUs} CPUs · ` +
+          `${n.enclave.MemoryMiB} MiB${n.enclave.Flags === 'DEBUG_MODE' ? ' · debug mode' : ''}`,
         node: n,
       })),
       { title: `Enclave to ${verb}`, matchOnDescription: true },
@@ -158,7 +161,7 @@ class ParentCommands {
     try {
       result = await launch(deps, plan);
     } catch (e) {
-      throw new Error(`${path.basename(eif.fsPath)} did not start: ${backendMessage(e)}`);
+      throw new Error(`${path.basename(eif.fsPath)} did not start: ${backendMessage(e)}`, { cause: e });
     }
     this.eifOfEnclave.set(result.EnclaveID, eif.fsPath);
     this.tree.refresh();
@@ -208,7 +211,7 @@ class ParentCommands {
         this.ctx.log.info(`Terminated ${t.enclave.EnclaveID}`);
         done++;
       } catch (e) {
-        throw new Error(`${t.enclave.EnclaveName} was not terminated: ${backendMessage(e)}`);
+        throw new Error(`${t.enclave.EnclaveName} was not terminated: ${backendMessage(e)}`, { cause: e });
       } finally {
         this.tree.refresh();
         void this.current.update();
@@ -228,7 +231,8 @@ class ParentCommands {
     if (!target) return undefined;
     if (target.enclave.Flags !== 'DEBUG_MODE') {
       throw new Error(
-        `${target.enclave.EnclaveName} runs in production mode, which has no console. Run it again in debug mode to read its console.`,
+        `${target.enclave.EnclaveName} runs in production mode, which has no console. ` +
+          `Run it again in debug mode to read its console.`,
       );
     }
     const pty = new EnclaveConsole(this.backends, target.parentId, target.enclave.EnclaveID, this.ctx.log);
@@ -288,7 +292,8 @@ class ParentCommands {
     if (!options) {
       nonceHex = await vscode.window.showInputBox({
         title: `Attestation Document of ${enclave.EnclaveName} (1/2)`,
-        prompt: `Nonce, as hex (at most ${MAX_NSM_FIELD_BYTES} bytes); empty for none. A fresh random one is filled in.`,
+        prompt:
+          `Nonce, as hex (at most ${MAX_NSM_FIELD_BYTES} bytes); empty for none. ` + `A fresh random one is filled in.`,
         value: toHex(randomBytes(32)),
         ignoreFocusOut: true,
         validateInput: (text) => checkHexField(text, 'nonce'),
@@ -317,7 +322,9 @@ class ParentCommands {
     try {
       document = attestationDocumentOf(await this.backends.nsm(parentId, enclave.EnclaveID, request));
     } catch (e) {
-      throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`);
+      throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`, {
+        cause: e,
+      });
     }
     const eifPath =
       this.eifOfEnclave.get(enclave.EnclaveID) ??
@@ -326,7 +333,8 @@ class ParentCommands {
       )?.eifPathOf(parentId, enclave.EnclaveID));
     const roots = (await (await this.backends.capabilityOf(parentId, hasDevelopmentRoots))?.developmentRoots()) ?? [];
     this.ctx.log.info(
-      `Attestation document of ${enclave.EnclaveID}: ${document.length} bytes${eifPath ? `; PCRs compared with ${eifPath}` : ''}`,
+      `Attestation document of ${enclave.EnclaveID}: ${document.length} bytes` +
+        `${eifPath ? `; PCRs compared with ${eifPath}` : ''}`,
     );
     return this.attestation.openPanel(document, {
       label: `${enclave.EnclaveName} (${enclave.EnclaveID})`,
@@ -400,7 +408,10 @@ function checkHexField(text: string, what: string): string | undefined {
   return undefined;
 }
 
-/** Sets one context key per capability: true while a registered backend has it (package.json `when` clauses use them). */
+/**
+ * Sets one context key per capability: true while a registered backend has it (package.json `when`
+ * clauses use them).
+ */
 function updateCapabilityKeys(backends: BackendRegistry): void {
   for (const [name, guard] of Object.entries(CAPABILITIES)) {
     const key = CONTEXT_KEYS[name as keyof typeof CONTEXT_KEYS];

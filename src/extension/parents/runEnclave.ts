@@ -109,7 +109,9 @@ export async function planRun(
   const title = `Run ${name} on ${parent.name}`;
   const memoryText = await vscode.window.showInputBox({
     title: `${title} (1/${steps})`,
-    prompt: `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
+    prompt:
+      `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. ` +
+      `The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
     value: String(defaults.memoryMiB),
     ignoreFocusOut: true,
     validateInput: (text) => {
@@ -122,7 +124,9 @@ export async function planRun(
   if (memoryText === undefined) return undefined;
   const cpuText = await vscode.window.showInputBox({
     title: `${title} (2/${steps})`,
-    prompt: `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free (${free.cpuIds.join(', ') || 'none'})`,
+    prompt:
+      `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free ` +
+      `(${free.cpuIds.join(', ') || 'none'})`,
     value: String(defaults.cpuCount),
     ignoreFocusOut: true,
     validateInput: (text) => {
@@ -198,7 +202,8 @@ export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJs
   const { parent, request } = plan;
   const name = path.basename(request.eifPath);
   deps.log.info(
-    `Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`,
+    `Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs` +
+      `${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`,
   );
   const result = await vscode.window.withProgress(
     {

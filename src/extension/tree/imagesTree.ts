@@ -102,7 +102,9 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         const item = new vscode.TreeItem(`${s.index}: ${s.typeName}`, vscode.TreeItemCollapsibleState.None);
         item.id = `section:${node.uri.toString()}:${s.index}`;
         item.description = `${formatBytes(s.size)} at ${s.dataOffset}`;
-        item.tooltip = `${s.typeName} section ${s.index}\nheader at byte ${s.headerOffset}, data at byte ${s.dataOffset}\n${s.size} bytes`;
+        item.tooltip =
+          `${s.typeName} section ${s.index}\n` +
+          `header at byte ${s.headerOffset}, data at byte ${s.dataOffset}\n${s.size} bytes`;
         item.iconPath = new vscode.ThemeIcon(
           s.typeName === 'signature' ? 'verified' : s.typeName === 'metadata' ? 'json' : 'symbol-field',
         );

@@ -14,7 +14,8 @@ export const BACKEND_KINDS: Record<
     icon: 'vm',
     where: 'Emulated on this machine',
     about:
-      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.',
+      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, ' +
+      'and their attestation documents are signed by the local development root, not by AWS.',
   },
   'nitro-cli': { icon: 'server', where: 'nitro-cli', about: 'A parent instance reached through nitro-cli.' },
   qemu: { icon: 'server', where: 'QEMU', about: 'A parent instance whose enclaves boot in QEMU.' },
@@ -61,7 +62,10 @@ export function freeOf(parent: ParentInfo): { readonly cpuIds: readonly number[]
 
 /** `CPUs 2/4 · memory 512/2048 MiB`: what running enclaves take of the pool. */
 export function poolText(parent: ParentInfo): string {
-  return `CPUs ${parent.used.cpuIds.length}/${parent.pool.cpuIds.length} · memory ${parent.used.memoryMiB}/${parent.pool.memoryMiB} MiB`;
+  return (
+    `CPUs ${parent.used.cpuIds.length}/${parent.pool.cpuIds.length} · ` +
+    `memory ${parent.used.memoryMiB}/${parent.pool.memoryMiB} MiB`
+  );
 }
 
 /** `CID 16 · 2 CPUs · 512 MiB · debug mode`. */
@@ -104,7 +108,8 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.tooltip = new vscode.MarkdownString(
         `**Enclave pool** of ${p.name} (from its allocator configuration)\n\n` +
           `| | used | total | free |\n|---|---|---|---|\n` +
-          `| CPUs | ${p.used.cpuIds.length} | ${p.pool.cpuIds.length} (${p.pool.cpuIds.join(', ') || 'none'}) | ${free.cpuIds.length} (${free.cpuIds.join(', ') || 'none'}) |\n` +
+          `| CPUs | ${p.used.cpuIds.length} | ${p.pool.cpuIds.length} (${p.pool.cpuIds.join(', ') || 'none'}) ` +
+          `| ${free.cpuIds.length} (${free.cpuIds.join(', ') || 'none'}) |\n` +
           `| Memory | ${p.used.memoryMiB} MiB | ${p.pool.memoryMiB} MiB | ${free.memoryMiB} MiB |`,
       );
       item.iconPath = new vscode.ThemeIcon('server-process');
@@ -120,10 +125,12 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.iconPath = new vscode.ThemeIcon(state.icon, state.color ? new vscode.ThemeColor(state.color) : undefined);
       const tip = new vscode.MarkdownString(undefined, true);
       tip.appendMarkdown(
-        `**${e.EnclaveName}**: ${e.State}${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`,
+        `**${e.EnclaveName}**: ${e.State}` +
+          `${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`,
       );
       tip.appendMarkdown(
-        `| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`,
+        `| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n` +
+          `| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`,
       );
       if (e.ImageName) tip.appendMarkdown(`\n| Image | ${e.ImageName}${e.ImageVersion ? ` ${e.ImageVersion}` : ''} |`);
       item.tooltip = tip;
@@ -152,8 +159,8 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
 
 /**
  * The "Parent Instances" view: each parent instance, its enclave pool and its enclaves (with their
- * PCRs), of every backend in the registry. It redraws on the backends' change events while shown; events that arrive while it is
- * hidden only mark it stale, and it reads everything again when shown.
+ * PCRs), of every backend in the registry. It redraws on the backends' change events while shown;
+ * events that arrive while it is hidden only mark it stale, and it reads everything again when shown.
  */
 export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ParentNode | undefined>();

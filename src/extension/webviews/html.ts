@@ -68,7 +68,8 @@ export function webviewHtml(page: WebviewPage): string {
     '<html lang="en">',
     '  <head>',
     '    <meta charset="UTF-8">',
-    `    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(page.webview.cspSource, nonce))}">`,
+    `    <meta http-equiv="Content-Security-Policy" ` +
+      `content="${escapeHtml(contentSecurityPolicy(page.webview.cspSource, nonce))}">`,
     '    <meta name="viewport" content="width=device-width, initial-scale=1.0">',
     ...links,
     `    <title>${escapeHtml(page.title)}</title>`,

@@ -10,14 +10,17 @@ export function localTime(ms: number): string {
 /** The value of an `<input type="datetime-local" step="1">` for an instant: local `YYYY-MM-DDTHH:MM:SS`. */
 export function toLocalInput(ms: number): string {
   const d = new Date(ms);
-  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return (
+    `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
 }
 
 /** The instant (ISO 8601, UTC) of a datetime-local value, read as local time; undefined when it is not one. */
 export function fromLocalInput(value: string): string | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/.exec(value);
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
+  const [, y, mo, d, h, mi, s, ms] = m.map(Number);
   const date = new Date(y as number, (mo as number) - 1, d, h, mi, Number.isNaN(s) ? 0 : s, Number.isNaN(ms) ? 0 : ms);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }

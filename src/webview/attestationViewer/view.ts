@@ -270,12 +270,21 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
   const d = model.document;
   const env = model.envelope;
   const src = model.source;
-  const input = `${src.encoding === 'binary' ? 'binary CBOR' : src.encoding === 'base64' ? 'base64 text' : src.encoding === 'hex' ? 'hex text' : 'input'} of ${bytes(src.inputSize)}`;
+  const encoding =
+    src.encoding === 'binary'
+      ? 'binary CBOR'
+      : src.encoding === 'base64'
+        ? 'base64 text'
+        : src.encoding === 'hex'
+          ? 'hex text'
+          : 'input';
+  const input = `${encoding} of ${bytes(src.inputSize)}`;
   const envelope = env
     ? h(
         'span',
         null,
-        `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
+        `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, ` +
+          `payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
         h('span', { class: 'muted' }, ' · protected header '),
         h('code', null, env.protectedHeader),
       )
@@ -570,7 +579,8 @@ function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLEleme
           h(
             'p',
             { class: 'note' },
-            'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.',
+            'From the root (cabundle[0]) down to the certificate that signed the document; ' +
+              'validity at the verification time.',
           ),
           h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc))),
         ]

@@ -127,7 +127,8 @@ function banners(model: EifViewModel): HTMLElement[] {
       h(
         'li',
         null,
-        `The stored CRC-32 ${model.crc.stored} does not match the CRC-32 of the file's contents, ${model.crc.computed}.`,
+        `The stored CRC-32 ${model.crc.stored} does not match ` +
+          `the CRC-32 of the file's contents, ${model.crc.computed}.`,
       ),
     );
   }
@@ -411,7 +412,8 @@ function sectionsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
       h(
         'p',
         { class: 'note warn-text' },
-        `${plural(model.trailingBytes, 'byte')} after the last section are not part of any section (nitro-cli ignores them).`,
+        `${plural(model.trailingBytes, 'byte')} after the last section ` +
+          `are not part of any section (nitro-cli ignores them).`,
       ),
     );
   }
@@ -435,7 +437,8 @@ function metadataCard(actions: ViewActions, model: EifViewModel): HTMLElement {
       h(
         'p',
         { class: 'note' },
-        `No metadata section. EIF version ${model.header.version} ${model.header.version >= 4 ? 'requires one' : 'predates it (metadata came with version 4)'}.`,
+        `No metadata section. EIF version ${model.header.version} ` +
+          `${model.header.version >= 4 ? 'requires one' : 'predates it (metadata came with version 4)'}.`,
       ),
     ];
   } else if (!md.ok) {
@@ -529,10 +532,9 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
       `Checked at ${checkedAt
         .toISOString()
         .replace('T', ' ')
-        .replace(
-          /\.\d+Z$/,
-          ' UTC',
-        )}; valid from ${c.notBefore.iso.slice(0, 10)} to ${c.notAfter.iso.slice(0, 10)}.${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
+        .replace(/\.\d+Z$/, ' UTC')}; ` +
+        `valid from ${c.notBefore.iso.slice(0, 10)} to ${c.notAfter.iso.slice(0, 10)}.` +
+        `${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
     ),
   );
   const allOk = sig.coseValid && sig.payloadMatchesPcr0 && sig.certificateValidNow;

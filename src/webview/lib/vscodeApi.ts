@@ -45,7 +45,10 @@ export class HostConnection<TState, M extends { readonly type: string }> {
     this.api.postMessage(message);
   }
 
-  /** Sends a request; resolves with the host's answer, or rejects with the host's reason (a refused message, a failed action). */
+  /**
+   * Sends a request; resolves with the host's answer, or rejects with the host's reason (a refused
+   * message, a failed action).
+   */
   request<T extends string, R = unknown>(type: T, body?: unknown): Promise<R> {
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
@@ -66,8 +69,8 @@ export class HostConnection<TState, M extends { readonly type: string }> {
 
 /** Which cards of a page are collapsed, kept in the webview state (`collapsed`) across reloads. */
 export function collapsedCards(connection: { state: { readonly collapsed?: readonly string[] } | undefined }): {
-  isCollapsed(card: string): boolean;
-  setCollapsed(card: string, value: boolean): void;
+  isCollapsed: (card: string) => boolean;
+  setCollapsed: (card: string, value: boolean) => void;
 } {
   const collapsed = new Set<string>(connection.state?.collapsed ?? []);
   return {
