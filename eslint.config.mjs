@@ -27,8 +27,15 @@ export default defineConfig(
     languageOptions: {
       parserOptions: {
         projectService: {
-          // The .mjs build and test scripts sit outside every tsconfig: they get a default project.
-          allowDefaultProject: ['*.mjs', 'scripts/*.mjs', 'scripts/vscode/*.mjs', 'demo/sample-app/*.mjs'],
+          // The .mjs build and test scripts (and mocha's .cjs settings) sit outside every tsconfig:
+          // they get a default project.
+          allowDefaultProject: [
+            '*.mjs',
+            '.mocharc.cjs',
+            'scripts/*.mjs',
+            'scripts/vscode/*.mjs',
+            'demo/sample-app/*.mjs',
+          ],
           defaultProject: 'tsconfig.json',
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 20,
         },
@@ -78,7 +85,7 @@ export default defineConfig(
   {
     // Plain JavaScript run by Node: no type annotations, so values read from JSON or child
     // processes are `any`; the no-unsafe-* rules would only restate that.
-    files: ['**/*.mjs'],
+    files: ['**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: globals.node },
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
