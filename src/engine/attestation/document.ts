@@ -270,11 +270,11 @@ function checkWireTypes(payload: Uint8Array, problems: Problems): void {
   }
   const expect = (key: string, majors: number[], what: string) => {
     const initial = wire.get(key);
-    if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6))
-      problems.error(
-        key,
-        `${key} is written as CBOR major type ${initial >> 5}${initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${initial === 0xf7 ? 'undefined' : 'a float or simple value'})` : ''}; it must be ${what}`,
-      );
+    if (initial !== undefined && !majors.includes(initial >> 5) && !(majors.includes(-1) && initial === 0xf6)) {
+      const simple = initial === 0xf7 ? 'undefined' : 'a float or simple value';
+      const detail = initial >> 5 === 7 ? ` (0x${initial.toString(16)}: ${simple})` : '';
+      problems.error(key, `${key} is written as CBOR major type ${initial >> 5}${detail}; it must be ${what}`);
+    }
   };
   expect('timestamp', [0], 'an unsigned integer');
   expect('module_id', [3], 'text');
@@ -311,7 +311,8 @@ function readTimestamp(map: Map<unknown, unknown>, problems: Problems): number |
   else if (!timestampDate(readable))
     problems.warning(
       'timestamp',
-      `timestamp ${readable} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); the time it names cannot be shown or checked`,
+      `timestamp ${readable} ms lies beyond the range of dates (at most ${MAX_DATE_MS} ms, the year 275760); ` +
+        `the time it names cannot be shown or checked`,
     );
   return readable;
 }
@@ -324,12 +325,14 @@ function readKind(map: Map<unknown, unknown>, moduleId: unknown, problems: Probl
   if (hasEnclave && hasTpm)
     problems.error(
       'payload',
-      'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); a document is one or the other',
+      'the payload has both pcrs (an enclave document) and nitrotpm_pcrs (a NitroTPM instance document); ' +
+        'a document is one or the other',
     );
   if (kind === 'nitrotpm' && typeof moduleId === 'string' && /-enc[0-9a-f]{16}$/.test(moduleId))
     problems.warning(
       'module_id',
-      `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, as a NitroTPM instance document does`,
+      `module_id ${moduleId} names an enclave (-enc…), but the document carries nitrotpm_pcrs, ` +
+        `as a NitroTPM instance document does`,
     );
   if (kind === 'enclave' && typeof moduleId === 'string' && /-tpm[0-9a-f]{16}$/.test(moduleId))
     problems.warning(
@@ -450,10 +453,10 @@ export function decodePayload(payload: Uint8Array): DecodedPayload {
   }
   if (payload[0] !== undefined && payload[0] >> 5 === 5) checkWireTypes(payload, problems);
   const unknownKeys = unknownKeysOf(map, problems);
-  const moduleId = map.get('module_id');
+  const moduleId: unknown = map.get('module_id');
   if (typeof moduleId !== 'string' || moduleId.length === 0)
     problems.error('module_id', map.has('module_id') ? 'module_id must be non-empty text' : 'module_id is missing');
-  const digest = map.get('digest');
+  const digest: unknown = map.get('digest');
   if (digest !== 'SHA384')
     problems.error(
       'digest',

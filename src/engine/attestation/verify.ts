@@ -85,7 +85,9 @@ export interface VerifyOptions {
   readonly roots?: readonly (
     TrustedRoot | { readonly pem: string; readonly label?: string; readonly kind?: TrustedRoot['kind'] }
   )[];
-  /** The time at which certificates must be valid: a date, or `document` for the document's own timestamp. Default: now. */
+  /**
+   * The time at which certificates must be valid: a date, or `document` for the document's own timestamp. Default: now.
+   */
   readonly at?: Date | 'document';
   /** Expected PCR values (index → hex); each is compared. */
   readonly expectedPcrs?: ReadonlyMap<number, string>;
@@ -231,8 +233,10 @@ function summaryOf(r: ReportParts, failed: readonly Check[]): string {
     : '';
   const what = r.kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
   const when = `${dateText(r.at)}${r.timeNote ? ` (${r.timeNote})` : ''}`;
-  if (failed.length === 0)
-    return `VALID${what} at ${when}${who}${r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : ''}.`;
+  if (failed.length === 0) {
+    const debug = r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : '';
+    return `VALID${what} at ${when}${who}${debug}.`;
+  }
   // One failure is one sentence; several are numbered, since a reason may list things itself.
   const reasons =
     failed.length === 1
@@ -282,7 +286,8 @@ function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
   checks.add(
     'cose.structure',
     'pass',
-    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`,
+    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ` +
+      `${decoded.encoding} input of ${decoded.bytes.length} bytes`,
   );
   const alg = cose.protectedHeader.get(1);
   if (alg === -35) checks.add('cose.algorithm', 'pass', 'the protected header names ES384 (-35)');
@@ -290,7 +295,8 @@ function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
     checks.add(
       'cose.algorithm',
       'fail',
-      `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; Nitro documents are signed with ES384 (-35)`,
+      `the protected header names algorithm ${JSON.stringify(typeof alg === 'bigint' ? String(alg) : alg)}; ` +
+        `Nitro documents are signed with ES384 (-35)`,
     );
   const extraLabels = [...cose.protectedHeader.keys()].filter((k) => k !== 1);
   if (cose.protectedHeader.has(2))
@@ -299,7 +305,8 @@ function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
     checks.add(
       'cose.headers',
       'fail',
-      `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; Nitro documents carry only the algorithm`,
+      `the protected header has labels other than alg (1): ${extraLabels.map(String).join(', ')}; ` +
+        `Nitro documents carry only the algorithm`,
     );
   else if (cose.unprotected.size > 0)
     checks.add(
@@ -313,7 +320,8 @@ function checkEnvelope(checks: CheckList, decoded: DecodedAttestation): void {
     checks.add(
       'cose.signature-size',
       'fail',
-      `the signature is ${cose.signature.length} bytes; an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`,
+      `the signature is ${cose.signature.length} bytes; ` +
+        `an ES384 COSE signature is the 96-byte raw r‖s (DER encoding is not allowed)`,
     );
 }
 
@@ -328,7 +336,8 @@ function checkPayloadFields(checks: CheckList, decoded: DecodedAttestation): voi
   const deviations = [
     ...(nulls.length > 0
       ? [
-          `${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; Nitro hardware writes null for absent optional fields)`,
+          `${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} null (AWS's rules forbid null values; ` +
+            `Nitro hardware writes null for absent optional fields)`,
         ]
       : []),
     ...warnings.filter((p) => !/ is null;/.test(p.message)).map((p) => p.message),
@@ -347,7 +356,8 @@ function verificationTime(run: Run, decoded: DecodedAttestation, now: Date): { a
   if (docTime) return { at: docTime, docTime };
   run.timeNote =
     decoded.timestamp !== undefined
-      ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, so it cannot be checked at its own time`
+      ? `the current time: the document's timestamp ${decoded.timestamp} ms lies beyond the range of dates, ` +
+        `so it cannot be checked at its own time`
       : "the current time: the document's timestamp cannot be read, so it cannot be checked at its own time";
   return { at: now, docTime };
 }
@@ -405,7 +415,8 @@ function checkRoot(
     checks.add(
       'chain.root',
       'fail',
-      `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; pass it as a root only if you trust it`,
+      `cabundle[0] (${chain[0]?.subject}, SHA-256 ${chain[0]?.sha256}) is not a trusted root; ` +
+        `pass it as a root only if you trust it`,
     );
   return trusted;
 }
@@ -429,7 +440,9 @@ function checkChainLinks(
     const label = certLabel(i, certs.length);
     if (!equalBytes(cert.issuerDer, parent.subjectDer))
       badName.push(
-        `${label}'s issuer (${nameToString(cert.issuer)}) is not ${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} (${nameToString(parent.subject)})`,
+        `${label}'s issuer (${nameToString(cert.issuer)}) is not ` +
+          `${i === 0 ? 'its own subject' : 'the subject of the certificate above it'} ` +
+          `(${nameToString(parent.subject)})`,
       );
     if (cert.signatureAlgorithm !== 'ecdsa-with-SHA384') {
       badSig.push(`${label} is signed with ${cert.signatureAlgorithm}, not ecdsa-with-SHA384`);
@@ -474,7 +487,8 @@ function checkChainValidity(checks: CheckList, chain: readonly ChainEntry[], at:
       ? expired
           .map(
             (c) =>
-              `${name(c)} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`,
+              `${name(c)} is valid ${dateText(c.notBefore)} to ${dateText(c.notAfter)}, ` +
+              `${at < c.notBefore ? 'not yet' : 'no longer'} at ${dateText(at)}`,
           )
           .join('; ')
       : `all ${chain.length} valid at ${dateText(at)}`,
@@ -513,7 +527,8 @@ function checkConstraints(checks: CheckList, certs: readonly CertificateInfo[]):
     constraints.length ? 'fail' : 'pass',
     constraints.length
       ? constraints.join('; ')
-      : 'CA certificates are CAs with room for the path and keyCertSign; the signing certificate is not a CA and has digitalSignature',
+      : 'CA certificates are CAs with room for the path and keyCertSign; ' +
+          'the signing certificate is not a CA and has digitalSignature',
   );
 }
 
@@ -525,7 +540,8 @@ function checkDocumentSignature(run: Run, leaf: CertificateInfo, cose: CoseEnvel
     leafOk ? 'pass' : 'fail',
     leafOk
       ? 'EC P-384'
-      : `the signing certificate's key is ${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`,
+      : `the signing certificate's key is ` +
+          `${leaf.publicKeyAlgorithm}${leaf.curve ? ` on ${leaf.curve}` : ''}, not EC P-384`,
   );
   if (leafOk && cose.signature.length === 96) {
     const ok = verifyCoseSign1(run.crypto, cose, 'ES384', leaf.spki);
@@ -534,7 +550,8 @@ function checkDocumentSignature(run: Run, leaf: CertificateInfo, cose: CoseEnvel
       ok ? 'pass' : 'fail',
       ok
         ? "ES384 signature over the protected header and payload verifies with the signing certificate's key"
-        : "the signature does not verify with the signing certificate's key: the document was altered or signed by another key",
+        : "the signature does not verify with the signing certificate's key: " +
+            'the document was altered or signed by another key',
     );
   } else {
     run.checks.add(
@@ -555,7 +572,9 @@ function developmentRootHint(trusted: TrustedRoot | undefined, chain: readonly C
     {
       code: 'development-root',
       message:
-        "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: trust that root as a development root to verify it as development attestation (it never proves anything about AWS hardware)",
+        "the chain starts at the Nitro Enclaves emulator's development root, which is not trusted here: " +
+        'trust that root as a development root to verify it as development attestation ' +
+        '(it never proves anything about AWS hardware)',
     },
   ];
 }
@@ -582,7 +601,9 @@ function atDocumentTimeHint(
   return [
     {
       code: 'at-document-time',
-      message: `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, and this one fails now only because its certificates are no longer valid`,
+      message:
+        `it is valid at its own time (${dateText(docTime)}): attestation documents are short-lived, ` +
+        `and this one fails now only because its certificates are no longer valid`,
     },
   ];
 }
@@ -597,7 +618,8 @@ function checkDocumentTime(
     checks.add(
       'document.time',
       'fail',
-      `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), so when it was made cannot be known`,
+      `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates (at most 8.64e15 ms), ` +
+        `so when it was made cannot be known`,
     );
   else if (isValidAt(leaf, docTime))
     checks.add(
@@ -609,7 +631,8 @@ function checkDocumentTime(
     checks.add(
       'document.time',
       'warn',
-      `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity (${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`,
+      `the document says it was made at ${dateText(docTime)}, outside its signing certificate's validity ` +
+        `(${dateText(leaf.notBefore)} to ${dateText(leaf.notAfter)})`,
     );
 }
 
@@ -621,7 +644,9 @@ function comparePcrs(run: Run, doc: AttestationDocument): PcrComparison[] {
     run.checks.add(
       'pcrs.expected',
       'fail',
-      "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; compare them with the instance's reference measurements instead",
+      "an enclave image's PCRs do not apply to a NitroTPM (instance) attestation document: " +
+        "its nitrotpm_pcrs measure an EC2 instance's boot (firmware, boot loader, kernel), not an enclave image; " +
+        "compare them with the instance's reference measurements instead",
     );
     return [];
   }
@@ -676,7 +701,8 @@ function checkDebugMode(checks: CheckList, doc: AttestationDocument): boolean {
       'debug-mode',
       debugMode ? 'warn' : 'pass',
       debugMode
-        ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; do not grant it secrets'
+        ? 'PCR0, 1, 2 and 8 are all zeros: the enclave ran in debug mode, so its PCRs say nothing about the image; ' +
+            'do not grant it secrets'
         : 'the image PCRs are set',
     );
   return debugMode;

@@ -83,7 +83,10 @@ export type CosePart = 'protected header' | 'unprotected header' | 'payload' | '
 
 /** What is wrong with a structure that is not a COSE_Sign1; callers word it for their readers. */
 export type CoseFault =
-  /** `bytes` (the whole structure, or the protected header's bytes) are not one CBOR item: `scan` when the well-formedness scan said so. */
+  /**
+   * `bytes` (the whole structure, or the protected header's bytes) are not one CBOR item: `scan` when the
+   * well-formedness scan said so.
+   */
   | {
       readonly kind: 'cbor';
       readonly part: 'structure' | 'protected header';
@@ -191,7 +194,10 @@ export function verifyCoseSign1(
   );
 }
 
-/** Signs `payload` with `key` (its algorithm `alg`): an untagged COSE_Sign1 with {1: alg} protected and nothing unprotected. */
+/**
+ * Signs `payload` with `key` (its algorithm `alg`): an untagged COSE_Sign1 with {1: alg} protected and nothing
+ * unprotected.
+ */
 export function signCoseSign1(key: EcSigningKey, alg: CoseAlgorithm, payload: Uint8Array): Uint8Array {
   const prot = protectedHeader(alg);
   return encodeCoseSign1(prot, payload, key.sign(COSE_ALGORITHMS[alg].hash, sigStructure(prot, payload)));

@@ -44,7 +44,10 @@ export function measurementsJson(pcrs: PcrValues, pcr8?: string): MeasurementsJs
   };
 }
 
-/** describe-eif's `SigningCertificate`: issuer with OpenSSL long names (sorted), dates and signature as OpenSSL prints them. */
+/**
+ * describe-eif's `SigningCertificate`: issuer with OpenSSL long names (sorted), dates and signature as OpenSSL prints
+ * them.
+ */
 export function signingCertificateJson(cert: CertificateInfo): SigningCertificateJson {
   const issuer: Record<string, string> = {};
   // Repeated attribute types collapse to the last one; keys sorted alphabetically.

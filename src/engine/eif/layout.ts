@@ -36,6 +36,11 @@ export interface EifHeader {
   readonly crc: number;
 }
 
+/** Whether a section header's type field names a section: 1 (kernel) to 5 (metadata). */
+function isKnownSectionType(type: number): type is SectionType {
+  return type > Number(SectionType.Invalid) && type <= Number(SectionType.Metadata);
+}
+
 export interface EifSection {
   /** Position in file order (0-based). */
   readonly index: number;
@@ -140,7 +145,8 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
       throw new EifFormatError(
         'byte-order',
         HEADER.version,
-        `the version field reads ${header.version} (0x${header.version.toString(16).padStart(4, '0')}), which is version ${swapped} in little-endian: ` +
+        `the version field reads ${header.version} (0x${header.version.toString(16).padStart(4, '0')}), ` +
+          `which is version ${swapped} in little-endian: ` +
           'a pre-release EIF layout with host-endian headers, which no released tool reads',
       );
     }
@@ -159,11 +165,13 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
     const type = dv.getUint16(0, false);
     const flags = dv.getUint16(2, false);
     const size = dv.getBigUint64(4, false);
-    if (type === SectionType.Invalid || type > SectionType.Metadata) {
+    if (!isKnownSectionType(type)) {
       throw new EifFormatError(
         'invalid-section-type',
         pos,
-        `section ${sections.length} has type ${type}, which is ${type === 0 ? 'the invalid type' : 'not a known section type'} (valid: 1 kernel, 2 cmdline, 3 ramdisk, 4 signature, 5 metadata)`,
+        `section ${sections.length} has type ${type}, ` +
+          `which is ${type === 0 ? 'the invalid type' : 'not a known section type'} ` +
+          '(valid: 1 kernel, 2 cmdline, 3 ramdisk, 4 signature, 5 metadata)',
       );
     }
     const room = BigInt(fileSize - pos - SECTION_HEADER_SIZE);
@@ -172,7 +180,8 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
       throw new EifFormatError(
         code,
         pos + 4,
-        `section ${sections.length} (${SECTION_NAMES[type as SectionType]}) says it holds ${size} bytes, but only ${room} bytes follow its header`,
+        `section ${sections.length} (${SECTION_NAMES[type]}) says it holds ${size} bytes, ` +
+          `but only ${room} bytes follow its header`,
       );
     }
     if (sections.length === MAX_SECTIONS) {
@@ -186,7 +195,7 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
     sections.push({
       index: sections.length,
       type: type,
-      typeName: SECTION_NAMES[type as SectionType],
+      typeName: SECTION_NAMES[type],
       flags,
       headerOffset: pos,
       dataOffset: pos + SECTION_HEADER_SIZE,
@@ -227,21 +236,24 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
         error(
           'table-mismatch',
           HEADER.sectionOffsets + 8 * i,
-          `the header's offset table says section ${i} starts at byte ${off}, but its section header is at byte ${s.headerOffset}`,
+          `the header's offset table says section ${i} starts at byte ${off}, ` +
+            `but its section header is at byte ${s.headerOffset}`,
         );
       }
       if (size !== BigInt(s.size)) {
         error(
           'table-mismatch',
           HEADER.sectionSizes + 8 * i,
-          `the header's size table says section ${i} (${s.typeName}) holds ${size} bytes, but its section header says ${s.size}`,
+          `the header's size table says section ${i} (${s.typeName}) holds ${size} bytes, ` +
+            `but its section header says ${s.size}`,
         );
       }
     } else if (off !== 0n || size !== 0n) {
       error(
         'table-mismatch',
         HEADER.sectionOffsets + 8 * i,
-        `the header's table has an entry for section ${i} (offset ${off}, size ${size}), but the file has only ${sections.length} sections`,
+        `the header's table has an entry for section ${i} (offset ${off}, size ${size}), ` +
+          `but the file has only ${sections.length} sections`,
       );
     }
   }
@@ -290,7 +302,8 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
     warning(
       'bad-signature-section',
       first(SectionType.Signature)?.headerOffset ?? 0,
-      `the image has ${count(SectionType.Signature)} signature sections; only the last is checked, and PCR8 covers every certificate`,
+      `the image has ${count(SectionType.Signature)} signature sections; only the last is checked, ` +
+        `and PCR8 covers every certificate`,
     );
   }
   for (const s of sections) {

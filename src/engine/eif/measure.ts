@@ -82,7 +82,10 @@ export interface MeasureOptions {
    * content digest. When absent, PCR2 is hashed in the same pass.
    */
   readonly offloadPcr2?: (ranges: readonly ByteRange[]) => Promise<Uint8Array>;
-  /** Sees every chunk after it is hashed, in order (a writer copies them to its output). The chunk's memory is reused once the returned promise settles. */
+  /**
+   * Sees every chunk after it is hashed, in order (a writer copies them to its output). The chunk's memory is reused
+   * once the returned promise settles.
+   */
   readonly onChunk?: (chunk: Uint8Array, offset: number) => Promise<void> | void;
 }
 

@@ -60,9 +60,15 @@ export function jsonDepthExceededAt(text: string, limit = MAX_JSON_DEPTH): numbe
   return -1;
 }
 
-/** The sentence for JSON nested deeper than MAX_JSON_DEPTH, e.g. "...nests arrays and objects more than 128 levels deep (at character 128)...". */
+/**
+ * The sentence for JSON nested deeper than MAX_JSON_DEPTH, e.g. "...nests arrays and objects more than 128 levels deep
+ * (at character 128)...".
+ */
 export function jsonTooDeepMessage(what: string, at: number, limit = MAX_JSON_DEPTH): string {
-  return `${what} nests arrays and objects more than ${limit} levels deep (level ${limit + 1} opens at character ${at}); at most ${limit} levels are accepted`;
+  return (
+    `${what} nests arrays and objects more than ${limit} levels deep ` +
+    `(level ${limit + 1} opens at character ${at}); at most ${limit} levels are accepted`
+  );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

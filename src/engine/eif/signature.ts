@@ -59,7 +59,7 @@ function asByteArray(value: unknown, what: string): Uint8Array {
   if (Array.isArray(value)) {
     const out = new Uint8Array(value.length);
     for (let i = 0; i < value.length; i++) {
-      const v = value[i];
+      const v: unknown = value[i];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) {
         throw new SignatureFormatError(`${what}[${i}] is ${String(v)}, not a byte (0-255)`);
       }
@@ -98,7 +98,10 @@ export function decodeSignatureSection(bytes: Uint8Array): SignatureEntry[] {
 function faultMessage(f: CoseFault): string {
   switch (f.kind) {
     case 'cbor':
-      return `the ${f.part === 'structure' ? 'COSE_Sign1 structure' : 'COSE protected header'} is not valid CBOR: ${f.detail}`;
+      return (
+        `the ${f.part === 'structure' ? 'COSE_Sign1 structure' : 'COSE protected header'} ` +
+        `is not valid CBOR: ${f.detail}`
+      );
     case 'tag':
       return `COSE structure has tag ${f.tag}, not 18 (COSE_Sign1)`;
     case 'not-array-of-4':
@@ -127,7 +130,9 @@ export function payloadMatchesPcr0(payload: Uint8Array, pcr0: Uint8Array): boole
   return equalBytes(payload, pcr0Payload(pcr0));
 }
 
-/** A signing key that cannot sign an EIF (wrong type, curve or format), or a key that does not match its certificate. */
+/**
+ * A signing key that cannot sign an EIF (wrong type, curve or format), or a key that does not match its certificate.
+ */
 export class SigningError extends Error {
   constructor(message: string) {
     super(message);
@@ -143,11 +148,14 @@ export interface EifSigningKey {
   readonly alg: CoseAlgorithm;
 }
 
-/** Reads a PEM EC private key (SEC1 or PKCS#8) and names its COSE algorithm; refuses anything else with a SigningError. */
+/**
+ * Reads a PEM EC private key (SEC1 or PKCS#8) and names its COSE algorithm; refuses anything else with a SigningError.
+ */
 export function readSigningKey(crypto: CryptoPort, pem: string, where = 'the private key'): EifSigningKey {
   if (KMS_ARN.test(pem.trim())) {
     throw new SigningError(
-      `${where} is a KMS key ARN; signing with KMS keys needs AWS access and is not supported by nitro-dev. Use a PEM EC private key file.`,
+      `${where} is a KMS key ARN; signing with KMS keys needs AWS access and is not supported by nitro-dev. ` +
+        `Use a PEM EC private key file.`,
     );
   }
   let key: EcSigningKey;
@@ -184,14 +192,18 @@ export function checkCoseSignature(crypto: CryptoPort, cose: CoseSign1, cert: Ce
   if (cert.publicKeyAlgorithm !== 'id-ecPublicKey' || !expected) {
     return {
       valid: false,
-      reason: `the certificate's key (${cert.publicKeyAlgorithm}${cert.curve ? ` on ${cert.curve}` : ''}) is not an EC key on P-256, P-384 or P-521`,
+      reason:
+        `the certificate's key (${cert.publicKeyAlgorithm}${cert.curve ? ` on ${cert.curve}` : ''}) ` +
+        `is not an EC key on P-256, P-384 or P-521`,
     };
   }
   const alg = coseAlgorithmName(cose.alg);
   if (alg !== expected) {
     return {
       valid: false,
-      reason: `the COSE header names algorithm ${String(cose.alg)}, but the certificate's ${cert.curve} key needs ${expected}`,
+      reason:
+        `the COSE header names algorithm ${String(cose.alg)}, ` +
+        `but the certificate's ${cert.curve} key needs ${expected}`,
     };
   }
   const length = COSE_ALGORITHMS[alg].signatureLength;

@@ -211,7 +211,9 @@ export function parseAllocatorYaml(text: string): {
       const n = positiveInteger(value);
       if (n === undefined) {
         valid = false;
-        out.at(valueNode, keyEnd, `${key} must be a positive whole number, not '${String(valueNode.source ?? value)}'`);
+        // The parser records the source text of every scalar it reads.
+        const written = valueNode.source ?? '';
+        out.at(valueNode, keyEnd, `${key} must be a positive whole number, not '${written}'`);
         continue;
       }
       if (key === 'memory_mib') memoryMiB = n;
@@ -277,8 +279,10 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
     out.at(
       nodeOf('memory_mib'),
       0,
-      `memory_mib ${config.memoryMiB} leaves the parent instance ${Math.max(0, topology.memoryMiB - config.memoryMiB)} MiB of its ${topology.memoryMiB} MiB; ` +
-        `it needs at least ${PARENT_MIN_MEMORY_MIB} MiB (memory_mib at most ${Math.max(0, topology.memoryMiB - PARENT_MIN_MEMORY_MIB)})`,
+      `memory_mib ${config.memoryMiB} leaves the parent instance ` +
+        `${Math.max(0, topology.memoryMiB - config.memoryMiB)} MiB of its ${topology.memoryMiB} MiB; ` +
+        `it needs at least ${PARENT_MIN_MEMORY_MIB} MiB ` +
+        `(memory_mib at most ${Math.max(0, topology.memoryMiB - PARENT_MIN_MEMORY_MIB)})`,
       27,
     );
   }
@@ -291,14 +295,16 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
       out.at(
         node,
         0,
-        `cpu_count ${config.cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core (${THREADS_PER_CORE} vCPUs per core)`,
+        `cpu_count ${config.cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core ` +
+          `(${THREADS_PER_CORE} vCPUs per core)`,
         22,
       );
     } else if (config.cpuCount > maxCpus) {
       out.at(
         node,
         0,
-        `cpu_count ${config.cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance can give (CPU 0's core stays with the parent)`,
+        `cpu_count ${config.cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance ` +
+          `can give (CPU 0's core stays with the parent)`,
         22,
       );
     } else {
@@ -335,7 +341,8 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
       } else if (coreOf(topology, cpu) === 0) {
         locate(
           cpu,
-          `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), which stays with the parent instance`,
+          `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), ` +
+            `which stays with the parent instance`,
           21,
         );
       } else {
@@ -343,7 +350,8 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
         if (missing.length > 0) {
           locate(
             cpu,
-            `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: enclaves get whole cores only`,
+            `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: ` +
+              `enclaves get whole cores only`,
             21,
           );
         }

@@ -54,7 +54,9 @@ export function checkCid(cid: number): void {
   if (cid < MIN_ENCLAVE_CID) {
     fail(
       3,
-      `Invalid argument provided. The enclave CID ${cid} is reserved (${cid === PARENT_CID ? 'it is the parent instance' : '0-2 are well-known CIDs'}); use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`,
+      `Invalid argument provided. The enclave CID ${cid} is reserved ` +
+        `(${cid === PARENT_CID ? 'it is the parent instance' : '0-2 are well-known CIDs'}); ` +
+        `use 4 to ${MAX_ENCLAVE_CID}, or 0 for any`,
     );
   }
   if (cid > MAX_ENCLAVE_CID)
@@ -88,7 +90,9 @@ export function memoryRequirement(fileSize: number): MemoryRequirement {
   return {
     minimumMiB,
     imageMinimumMiB,
-    text: `at least ${minimumMiB} MiB: the larger of ${EIF_SIZE_RATIO} × the image's size (${imageMinimumMiB} MiB) and the driver's ${MIN_ENCLAVE_MEMORY_MIB} MiB minimum`,
+    text:
+      `at least ${minimumMiB} MiB: the larger of ${EIF_SIZE_RATIO} × the image's size (${imageMinimumMiB} MiB) ` +
+      `and the driver's ${MIN_ENCLAVE_MEMORY_MIB} MiB minimum`,
   };
 }
 
@@ -114,7 +118,9 @@ export function memoryFieldProblem(
   if (granted > free) {
     return {
       code: 27,
-      message: `The enclave pool has ${free} MiB free of ${poolMiB} MiB: ask for less, terminate an enclave, or raise memory_mib in the allocator configuration.`,
+      message:
+        `The enclave pool has ${free} MiB free of ${poolMiB} MiB: ask for less, terminate an enclave, ` +
+        `or raise memory_mib in the allocator configuration.`,
     };
   }
   return undefined;
@@ -165,13 +171,17 @@ export function cpuCountFieldProblem(
   if (cpuCount % THREADS_PER_CORE !== 0)
     return {
       code: 29,
-      message: `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs (both hyper-threads of each core).`,
+      message:
+        `Enclaves get whole cores: ask for a multiple of ${THREADS_PER_CORE} CPUs ` +
+        '(both hyper-threads of each core).',
     };
   const picked = pickCpus(topology, poolCpuIds, new Map(usedCpuIds.map((c) => [c, ''])), cpuCount);
   if (halfCore(topology, picked) !== undefined) {
     return {
       code: 29,
-      message: `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.`,
+      message:
+        `The free CPUs (${formatCpuList(free)}) do not make ${cpuCount / THREADS_PER_CORE} whole ` +
+        `core${cpuCount === THREADS_PER_CORE ? '' : 's'}: ask for fewer CPUs or terminate an enclave.`,
     };
   }
   return undefined;
@@ -183,7 +193,10 @@ function halfCore(topology: InstanceTopology, cpuIds: readonly number[]): number
   return cpuIds.find((c) => siblingsOf(topology, c).some((s) => !chosen.has(s)));
 }
 
-/** Why `cid` cannot be a new enclave's CID (0: the next free one) when running enclaves have `takenCids`, or undefined (E03). */
+/**
+ * Why `cid` cannot be a new enclave's CID (0: the next free one) when running enclaves have `takenCids`, or undefined
+ * (E03).
+ */
 export function cidFieldProblem(cid: number, takenCids: readonly number[]): FieldProblem | undefined {
   try {
     checkCid(cid);
@@ -261,7 +274,10 @@ export interface RunPlan {
   readonly debugMode: boolean;
 }
 
-/** Checks a run-enclave request against the parent's pool and running enclaves; throws BackendError with nitro-cli's code. */
+/**
+ * Checks a run-enclave request against the parent's pool and running enclaves; throws BackendError with nitro-cli's
+ * code.
+ */
 export function planRunEnclave(input: RunPlanInput): RunPlan {
   const { request, pool, running, topology } = input;
 
@@ -292,7 +308,8 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
       if (!poolSet.has(id))
         fail(
           21,
-          `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); edit the parent's allocator.yaml to change the pool`,
+          `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); ` +
+            `edit the parent's allocator.yaml to change the pool`,
         );
     }
   } else {
@@ -302,7 +319,8 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
     if (count > pool.cpuIds.length) {
       fail(
         22,
-        `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} (${formatCpuList(pool.cpuIds) || 'empty'})`,
+        `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} ` +
+          `(${formatCpuList(pool.cpuIds) || 'empty'})`,
       );
     }
   }
@@ -322,7 +340,8 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
     // nitro-cli's text, then what the emulator accepts: its minimum alone would then meet E29.
     fail(
       26,
-      `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`,
+      `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, ` +
+        `the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`,
     );
   }
 
@@ -336,7 +355,8 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   if (granted > freeMemory) {
     fail(
       27,
-      `Insufficient memory available. ${asked} MiB requested, but the enclave pool has ${freeMemory} MiB free of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`,
+      `Insufficient memory available. ${asked} MiB requested, but the enclave pool has ${freeMemory} MiB free ` +
+        `of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`,
     );
   }
 
@@ -359,12 +379,10 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
   if (half !== undefined) {
     fail(
       29,
-      `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ${siblingsOf(
-        topology,
-        half,
-      )
-        .filter((s) => s !== half)
-        .join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`,
+      `Ioctl failure. Full CPU cores have not been set: CPU ${half} is given without its hyper-thread sibling ` +
+        `${siblingsOf(topology, half)
+          .filter((s) => s !== half)
+          .join(', ')} (enclaves get whole cores, ${THREADS_PER_CORE} vCPUs each)`,
     );
   }
   if (granted < MIN_ENCLAVE_MEMORY_MIB) {
@@ -421,7 +439,8 @@ function pickCpus(
   if (free.length < count) {
     fail(
       32,
-      `Add vCPU ioctl failure. ${count} CPUs requested, but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`,
+      `Add vCPU ioctl failure. ${count} CPUs requested, ` +
+        `but only ${free.length} of the pool's ${pool.length} are free (the others run enclaves)`,
     );
   }
   const freeSet = new Set(free);

@@ -149,7 +149,10 @@ export function dockerInfo(image: ResolvedImage): unknown {
 
 export interface MetadataInputs {
   readonly image: ResolvedImage;
-  /** The image's full name (`repo/name:tag`), when the source gives one: the default ImageName is its part before the first `:`. */
+  /**
+   * The image's full name (`repo/name:tag`), when the source gives one: the default ImageName is its part before the
+   * first `:`.
+   */
   readonly reference?: string;
   readonly name?: string;
   readonly version?: string;

@@ -53,7 +53,10 @@ export function blobNames(arch: EifArch): { readonly required: readonly string[]
   return { required: [kernel, 'cmdline', 'init', 'nsm.ko'], optional: `${kernel}.config` };
 }
 
-/** What a blobs folder holds: whether it exists, and per architecture the folder used and the required files missing there. */
+/**
+ * What a blobs folder holds: whether it exists, and per architecture the folder used and the required files missing
+ * there.
+ */
 export interface BlobsFolderStatus {
   readonly dir: string;
   readonly exists: boolean;
@@ -105,10 +108,14 @@ export async function locateBlobs(
         ? 'from NITRO_CLI_BLOBS, as --blobs was not given'
         : `the default, as neither --blobs nor NITRO_CLI_BLOBS is set`;
   const wanted = `${names.required.join(', ')} (and optionally ${names.optional})`;
-  const howToFix = `Give the folder with --blobs DIR or NITRO_CLI_BLOBS, or install the aws-nitro-enclaves-cli package, which puts the files in ${DEFAULT_BLOBS_DIR}.`;
+  const howToFix =
+    'Give the folder with --blobs DIR or NITRO_CLI_BLOBS, ' +
+    `or install the aws-nitro-enclaves-cli package, which puts the files in ${DEFAULT_BLOBS_DIR}.`;
   if (!(await isDir(base))) {
     throw new BlobsError(
-      `the blobs folder ${base} (${from}) does not exist. An ${arch} build reads ${wanted} from ${perArch}${path.sep} or, without that sub-folder, from ${base}${path.sep}. ${howToFix}`,
+      `the blobs folder ${base} (${from}) does not exist. ` +
+        `An ${arch} build reads ${wanted} from ${perArch}${path.sep} or, without that sub-folder, ` +
+        `from ${base}${path.sep}. ${howToFix}`,
     );
   }
   const files: Record<string, string> = {};
@@ -130,7 +137,8 @@ export async function locateBlobs(
         ? `its ${arch} sub-folder ${perArch}`
         : `${base} itself (it has no ${arch}${path.sep} sub-folder)`;
     throw new BlobsError(
-      `${missing} of the ${names.required.length} ${arch} blobs are missing. The blobs folder is ${base} (${from}); the files were looked for in ${where}:\n${lines.join('\n')}\n${howToFix}`,
+      `${missing} of the ${names.required.length} ${arch} blobs are missing. The blobs folder is ${base} (${from}); ` +
+        `the files were looked for in ${where}:\n${lines.join('\n')}\n${howToFix}`,
     );
   }
   return {

@@ -313,7 +313,8 @@ async function openSourceImage(
     const arch = ARCH_OF[img.config.architecture];
     if (!arch) {
       throw new BuildError(
-        `the image is built for "${img.config.architecture}"; enclaves run amd64 (x86_64) or arm64 (aarch64) images only`,
+        `the image is built for "${img.config.architecture}"; ` +
+          'enclaves run amd64 (x86_64) or arm64 (aarch64) images only',
       );
     }
     if (options.arch && options.arch !== arch) {
@@ -336,7 +337,8 @@ async function readBlobs(
 ): Promise<{ blobs: BlobFiles; cmdline: string; kernelConfig: string | undefined }> {
   const blobs = await locateBlobs(arch, options.blobs, options.env ?? {});
   steps.log(
-    `Blobs: ${blobs.dir} (${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`,
+    `Blobs: ${blobs.dir} ` +
+      `(${blobs.origin === 'flag' ? '--blobs' : blobs.origin === 'env' ? 'NITRO_CLI_BLOBS' : 'default location'})`,
   );
   const [cmdline, kernelConfig] = await Promise.all([
     readFile(blobs.cmdline, 'utf8'),

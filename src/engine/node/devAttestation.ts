@@ -24,7 +24,8 @@ import { cborBytes, cborHead, cborText } from '../util/cbor';
 import { pemBlocks } from '../util/pem';
 
 type CryptoKey = webcrypto.CryptoKey;
-const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
+// @peculiar/x509 types its `crypto` parameters with the DOM's Crypto, which Node's webcrypto provides.
+const crypto: webcrypto.Crypto = webcrypto;
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
 
@@ -244,7 +245,9 @@ export class DevelopmentCa {
     return new DevelopmentCa(directory, root);
   }
 
-  /** The chain and key that sign a document of `enclaveId` made at `timestamp` (ms), issuing what is missing or expired. */
+  /**
+   * The chain and key that sign a document of `enclaveId` made at `timestamp` (ms), issuing what is missing or expired.
+   */
   signer(enclaveId: string, timestamp: number): Promise<DevelopmentSigner> {
     const run = this.queue.then(() => this.prepare(enclaveId, timestamp));
     this.queue = run.catch(() => undefined);
@@ -262,7 +265,8 @@ export class DevelopmentCa {
     const instanceId = m[1] as string;
     if (timestamp < this.root.notBefore || timestamp > this.root.notAfter)
       throw new DevelopmentCaError(
-        `the development root is valid ${this.root.node.validFrom} to ${this.root.node.validTo}, not at ${new Date(timestamp).toISOString()}`,
+        `the development root is valid ${this.root.node.validFrom} to ${this.root.node.validTo}, ` +
+          `not at ${new Date(timestamp).toISOString()}`,
       );
     const until = timestamp + DEVELOPMENT_CA_LIFETIMES.leaf;
     this.regional = await this.ensure(
@@ -310,7 +314,10 @@ export class DevelopmentCa {
     };
   }
 
-  /** An intermediate that chains to `parent` and covers [from, until]: the one in memory, else the one on disk, else a new one. */
+  /**
+   * An intermediate that chains to `parent` and covers [from, until]: the one in memory, else the one on disk, else a
+   * new one.
+   */
   private async ensure(
     level: Level,
     file: string,
@@ -543,7 +550,10 @@ export function developmentAttestPort(
     });
 }
 
-/** The development root certificate of `stateDir` as PEM (created on first use), to pass to a verifier or `openssl verify -CAfile`. */
+/**
+ * The development root certificate of `stateDir` as PEM (created on first use), to pass to a verifier or
+ * `openssl verify -CAfile`.
+ */
 export async function exportDevelopmentRoot(stateDir: string): Promise<string> {
   return (await DevelopmentCa.load(stateDir)).rootPem;
 }

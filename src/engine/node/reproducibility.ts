@@ -18,7 +18,10 @@ export type EifDifference =
       /** First differing byte outside the CRC field, or the shorter size when one file is a prefix of the other. */
       readonly offset: number;
       readonly sizes: readonly [number, number];
-      /** Where the offset lies in the first file: "header", "section 4 (ramdisk) header", "section 4 (ramdisk) data", ... */
+      /**
+       * Where the offset lies in the first file: "header", "section 4 (ramdisk) header", "section 4 (ramdisk) data",
+       * ...
+       */
       readonly where: string;
       /** Whether the stored CRCs differ too (they do whenever anything they cover does). */
       readonly crcDiffers: boolean;

@@ -136,9 +136,8 @@ export class SpoolStore implements ContentStore {
     const size = this.flushed;
     const name = this.path;
     const handle = this.handle;
-    const store = this;
     const readInto = async (target: Uint8Array, offset: number): Promise<void> => {
-      if (store.closed) throw new SpoolError(`${name}: read after the spool store was closed`);
+      if (this.closed) throw new SpoolError(`${name}: read after the spool store was closed`);
       checkRange(name, offset, target.length, size);
       let done = 0;
       while (done < target.length) {

@@ -100,7 +100,8 @@ export class NsmDevice {
     const parent = options.parentInstanceId ?? /^(.+)-enc[0-9a-f]+$/.exec(options.enclaveId)?.[1];
     if (!parent)
       throw new NsmDeviceError(
-        `the enclave ID ${JSON.stringify(options.enclaveId)} does not name its parent instance (<instance id>-enc<hex>); pass parentInstanceId`,
+        `the enclave ID ${JSON.stringify(options.enclaveId)} does not name its parent instance ` +
+          '(<instance id>-enc<hex>); pass parentInstanceId',
       );
     const m = options.measurements;
     for (const [name, value] of [

@@ -362,7 +362,8 @@ function variantOf(v: Value, what: string): { name: string; body: Value | undefi
   }
   throw new NsmProtocolError(
     'malformed',
-    `${what} is ${describe(v)}${v.kind === 'map' ? ` with ${v.entries.size + v.nonTextKeys} entries` : ''}, not a variant name or a one-entry map from a variant name`,
+    `${what} is ${describe(v)}${v.kind === 'map' ? ` with ${v.entries.size + v.nonTextKeys} entries` : ''}, ` +
+      `not a variant name or a one-entry map from a variant name`,
   );
 }
 
@@ -567,7 +568,8 @@ function jsonVariant(
     const keys = Object.keys(value);
     if (keys.length !== 1)
       jsonFail(
-        `${what} must be a variant name or an object with exactly one key (the variant), not an object with ${keys.length} keys`,
+        `${what} must be a variant name or an object with exactly one key (the variant), ` +
+          `not an object with ${keys.length} keys`,
       );
     const name = keys[0] as string;
     const body = value[name];

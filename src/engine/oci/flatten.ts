@@ -49,7 +49,10 @@ export interface FsEntry {
   readonly size: number;
   /** Regular files (also set on hard links, pointing at the shared data). */
   readonly content?: ContentRef;
-  /** Symlink: the target as stored. Hard link: the path of the entry emitted earlier in walk order that shares this inode. */
+  /**
+   * Symlink: the target as stored. Hard link: the path of the entry emitted earlier in walk order that shares this
+   * inode.
+   */
   readonly linkName?: string;
   /**
    * A symlink with hard links (its first path, and the hard links to it): how many paths of the
@@ -287,7 +290,8 @@ export class ImageTree {
           throw new FlattenError(
             'hardlink-missing-target',
             L,
-            `${what}: the hard link ${show(path)} points to ${show(target)}, which does not exist in the image at this point (a hard link must follow its target)`,
+            `${what}: the hard link ${show(path)} points to ${show(target)}, ` +
+              'which does not exist in the image at this point (a hard link must follow its target)',
             path,
           );
         }
@@ -295,7 +299,8 @@ export class ImageTree {
           throw new FlattenError(
             'hardlink-to-directory',
             L,
-            `${what}: the hard link ${show(path)} points to the directory ${show(target)}; directories cannot be hard-linked`,
+            `${what}: the hard link ${show(path)} points to the directory ${show(target)}; ` +
+              `directories cannot be hard-linked`,
             path,
           );
         }
@@ -348,7 +353,7 @@ export class ImageTree {
     }
 
     const parent = this.ensureDir(parentPath, mtime, L, what);
-    const children = (parent.children ??= new Map());
+    const children = (parent.children ??= new Map<string, Node>());
     const existing = children.get(base);
     if (existing !== undefined) {
       if (existing.inode.type === 'directory' && inode.type === 'directory') {
@@ -385,7 +390,7 @@ export class ImageTree {
     for (;;) {
       const end = path.indexOf('/', at);
       const part = end < 0 ? path.slice(at) : path.slice(at, end);
-      const children = (node.children ??= new Map());
+      const children = (node.children ??= new Map<string, Node>());
       let child = children.get(part);
       if (child === undefined || child.inode.type !== 'directory') {
         const prefix = end < 0 ? path : path.slice(0, end);
@@ -408,7 +413,8 @@ export class ImageTree {
       throw new FlattenError(
         'too-many-entries',
         L,
-        `${what}: the image has more than ${this.maxEntries} files and directories (at ${show(path)}); this is the limit of the flattener`,
+        `${what}: the image has more than ${this.maxEntries} files and directories (at ${show(path)}); ` +
+          `this is the limit of the flattener`,
         path,
       );
     }
@@ -453,7 +459,10 @@ export class ImageTree {
     return kept;
   }
 
-  /** How many paths each hard-linked symlink has in the tree now (links may have been replaced or deleted since); iterative. */
+  /**
+   * How many paths each hard-linked symlink has in the tree now (links may have been replaced or deleted since);
+   * iterative.
+   */
   private sharedSymlinkPaths(): Map<Inode, number> {
     const counts = new Map<Inode, number>();
     const pending: Node[] = [this.root];

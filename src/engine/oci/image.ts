@@ -53,7 +53,8 @@ export function layerCompression(mediaType: string, what: string): Compression {
   if (c === undefined) {
     throw new ImageSourceError(
       'unsupported-media-type',
-      `${what}: the layer media type ${show(mediaType)} is not a tar layer this builder can read (OCI layer tar, +gzip, +zstd, or Docker rootfs.diff.tar.gzip)`,
+      `${what}: the layer media type ${show(mediaType)} is not a tar layer this builder can read ` +
+        '(OCI layer tar, +gzip, +zstd, or Docker rootfs.diff.tar.gzip)',
     );
   }
   return c;
@@ -274,7 +275,8 @@ function schemaVersion2(o: Record<string, unknown>, what: string): void {
   if (v !== 2)
     throw bad(
       what,
-      `schemaVersion must be 2, not ${v === undefined ? 'absent' : typeName(v)}${v === 1 ? ' (Docker image manifest v2 schema 1 is not supported)' : ''}`,
+      `schemaVersion must be 2, not ${v === undefined ? 'absent' : typeName(v)}` +
+        `${v === 1 ? ' (Docker image manifest v2 schema 1 is not supported)' : ''}`,
     );
 }
 
@@ -309,7 +311,8 @@ export function parseManifest(json: unknown, what: string): ImageManifest {
       throw bad(what, `is an image index (${mediaType}), where an image manifest was expected`);
     throw bad(
       what,
-      `mediaType ${show(mediaType)} is not an image manifest (${MEDIA_TYPES.ociManifest} or ${MEDIA_TYPES.dockerManifest})`,
+      `mediaType ${show(mediaType)} is not an image manifest ` +
+        `(${MEDIA_TYPES.ociManifest} or ${MEDIA_TYPES.dockerManifest})`,
     );
   }
   if (mediaType === undefined && has(o, 'manifests') && !has(o, 'config'))
@@ -318,7 +321,8 @@ export function parseManifest(json: unknown, what: string): ImageManifest {
   if (!isConfigMediaType(config.mediaType)) {
     throw new ImageSourceError(
       'unsupported-media-type',
-      `${what}: the config media type ${show(config.mediaType)} is not a container image configuration (${MEDIA_TYPES.ociConfig} or ${MEDIA_TYPES.dockerConfig}); this artifact is not a runnable image`,
+      `${what}: the config media type ${show(config.mediaType)} is not a container image configuration ` +
+        `(${MEDIA_TYPES.ociConfig} or ${MEDIA_TYPES.dockerConfig}); this artifact is not a runnable image`,
     );
   }
   const list = get(o, 'layers');
@@ -567,7 +571,8 @@ export function selectDockerEntry(
 // Platforms.
 
 export interface PlatformWanted {
-  readonly architecture: 'amd64' | 'arm64' | string;
+  /** 'amd64', 'arm64' or any other architecture an index may list. */
+  readonly architecture: string;
   /** Default 'linux'. */
   readonly os?: string;
   /** Wanted variant; by default arm64 accepts 'v8' or none, amd64 any. */
@@ -624,10 +629,8 @@ export function selectManifest(index: ImageIndex, want: PlatformWanted, what = '
     if (rank !== undefined && (best === undefined || rank < best.rank)) best = { d, rank };
   }
   if (best) {
-    return {
-      descriptor: best.d,
-      platformNote: `picked ${formatPlatform(best.d.platform as Platform)} (${shortDigest(best.d.digest)}) from ${count}`,
-    };
+    const picked = `${formatPlatform(best.d.platform as Platform)} (${shortDigest(best.d.digest)})`;
+    return { descriptor: best.d, platformNote: `picked ${picked} from ${count}` };
   }
   const plainManifests = images.filter((d) => isManifestMediaType(d.mediaType));
   if (plainManifests.length === 1 && images.length === 1 && plainManifests[0]?.platform === undefined) {

@@ -423,7 +423,8 @@ function headerFormat(block: Uint8Array, offset: number): TarHeaderFormat {
     throw new TarFormatError(
       'bad-checksum',
       offset,
-      `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; this is not a tar header`,
+      `the checksum field ${JSON.stringify(textOf(block.subarray(148, 156)))} is not an octal number; ` +
+        `this is not a tar header`,
     );
   }
   const sums = checksums(block);
@@ -621,7 +622,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
         throw new TarFormatError(
           'unexpected-data',
           offset,
-          `a ${fields.type} entry (${JSON.stringify(fields.name.slice(0, 200))}) declares ${fields.size} data bytes; only regular files carry data`,
+          `a ${fields.type} entry (${JSON.stringify(fields.name.slice(0, 200))}) declares ${fields.size} data bytes; ` +
+            `only regular files carry data`,
         );
       }
       if (fields.type !== 'hardlink' && fields.type !== 'symlink') fields.linkName = '';
@@ -710,7 +712,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
           throw new TarFormatError(
             'stale-entry',
             offset,
-            `data() of ${JSON.stringify(name.slice(0, 200))} was called ${opened ? 'twice' : 'after the reader moved on to a later entry'}`,
+            `data() of ${JSON.stringify(name.slice(0, 200))} was called ` +
+              `${opened ? 'twice' : 'after the reader moved on to a later entry'}`,
           );
         }
         opened = true;

@@ -86,7 +86,10 @@ export class BackendError extends Error {
 }
 
 export interface ConsoleStream {
-  /** Console bytes as they come (what was already written first). Ends when the enclave's console closes or the stream is disposed. */
+  /**
+   * Console bytes as they come (what was already written first). Ends when the enclave's console closes or the stream
+   * is disposed.
+   */
   readonly chunks: AsyncIterable<Uint8Array>;
   dispose(): void;
 }

@@ -180,7 +180,8 @@ export function checkCpioName(name: string, offset = 0): Uint8Array {
     throw new CpioFormatError(
       'name-too-long',
       offset,
-      `cpio entry name of ${bytes.length} bytes is too long: namesize (name + NUL) must be at most ${MAX_NAME_SIZE} (Linux PATH_MAX)`,
+      `cpio entry name of ${bytes.length} bytes is too long: ` +
+        `namesize (name + NUL) must be at most ${MAX_NAME_SIZE} (Linux PATH_MAX)`,
     );
   }
   return bytes;
@@ -191,7 +192,8 @@ function checkField(what: string, value: number, name: string, offset: number): 
     throw new CpioFormatError(
       'field-range',
       offset,
-      `cpio entry ${JSON.stringify(name)}: ${what} ${String(value)} is not an integer in [0, 0xffffffff] (newc fields are 8 hex digits)`,
+      `cpio entry ${JSON.stringify(name)}: ${what} ${String(value)} is not an integer in [0, 0xffffffff] ` +
+        '(newc fields are 8 hex digits)',
     );
   }
   return value;
@@ -268,7 +270,8 @@ export class CpioWriter {
         throw new CpioFormatError(
           'file-too-large',
           at,
-          `cpio entry ${JSON.stringify(name)}: ${meta.size} bytes do not fit the 8-hex-digit filesize field (at most 4 GiB - 1 = ${MAX_FIELD} bytes)`,
+          `cpio entry ${JSON.stringify(name)}: ${meta.size} bytes do not fit the 8-hex-digit filesize field ` +
+            `(at most 4 GiB - 1 = ${MAX_FIELD} bytes)`,
         );
       }
       const known = data instanceof Uint8Array ? data.length : isByteSource(data) ? data.size : undefined;
@@ -301,7 +304,8 @@ export class CpioWriter {
         throw new CpioFormatError(
           'bad-link-target',
           at,
-          `cpio symlink ${JSON.stringify(name)}: target ${JSON.stringify(target)} must be 1 to ${MAX_LINK_TARGET} bytes without NUL`,
+          `cpio symlink ${JSON.stringify(name)}: target ${JSON.stringify(target)} ` +
+            `must be 1 to ${MAX_LINK_TARGET} bytes without NUL`,
         );
       }
       await this.writeEntry(name, 'symlink', meta, bytes.length, 0, 0, bytes, link);
@@ -467,7 +471,8 @@ export class CpioWriter {
           throw new CpioFormatError(
             'size-mismatch',
             at,
-            `cpio entry ${JSON.stringify(name)}: ${data.name} returned ${chunk.length} bytes at offset ${pos}, expected ${length}`,
+            `cpio entry ${JSON.stringify(name)}: ${data.name} returned ${chunk.length} bytes at offset ${pos}, ` +
+              `expected ${length}`,
           );
         }
         await this.emit(chunk);
@@ -492,7 +497,8 @@ export class CpioWriter {
       throw new CpioFormatError(
         'size-mismatch',
         at,
-        `cpio entry ${JSON.stringify(name)}: the data stream ended after ${got} of the ${size} bytes the header announces`,
+        `cpio entry ${JSON.stringify(name)}: ` +
+          `the data stream ended after ${got} of the ${size} bytes the header announces`,
       );
     }
   }

@@ -108,7 +108,8 @@ function checkLines(lines: readonly string[], code: 'newline-in-argument' | 'new
       const c = line.includes('\n') ? 'a newline' : 'a NUL byte';
       throw new CustomerRamdiskError(
         code,
-        `${what} element ${i} (${JSON.stringify(line.length > 200 ? `${line.slice(0, 200)}…` : line)}) contains ${c}; the enclave's init reads one element per line, so it cannot be represented`,
+        `${what} element ${i} (${JSON.stringify(line.length > 200 ? `${line.slice(0, 200)}…` : line)}) ` +
+          `contains ${c}; the enclave's init reads one element per line, so it cannot be represented`,
       );
     }
     return line;

@@ -156,7 +156,8 @@ export function scanCbor(bytes: Uint8Array, options: ScanOptions = {}): void {
         // Every item takes at least one byte: a count larger than what remains is a lie.
         if (count > bytes.length - pos)
           throw new CborScanError(
-            `a ${major === 5 ? 'map' : 'array'} claims ${typeof arg === 'bigint' ? arg : arg} entries but only ${bytes.length - pos} bytes remain`,
+            `a ${major === 5 ? 'map' : 'array'} claims ${typeof arg === 'bigint' ? arg : arg} entries ` +
+              `but only ${bytes.length - pos} bytes remain`,
             start,
           );
         if (count === 0) {

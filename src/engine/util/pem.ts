@@ -52,6 +52,7 @@ export function certificatesFromFile(bytes: Uint8Array): Uint8Array[] {
     } catch (e) {
       throw new Error(
         `the file starts like DER but is not a DER certificate: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
       );
     }
   }

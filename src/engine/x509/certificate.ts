@@ -307,7 +307,9 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
 /** OpenSSL's ASN1_TIME_print format: `Jan  1 00:00:00 2020 GMT` (day padded with a space). */
 export function opensslTime(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[date.getUTCMonth()]} ${String(date.getUTCDate()).padStart(2, ' ')} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} ${date.getUTCFullYear()} GMT`;
+  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  return `${MONTHS[date.getUTCMonth()]} ${day} ${time} ${date.getUTCFullYear()} GMT`;
 }
 
 /** A string as Rust's `{:?}` prints it, without the surrounding quotes. */

@@ -113,10 +113,8 @@ export async function checkImage(requestedPath: string): Promise<CheckedImage> {
   try {
     size = statSync(eifPath).size;
   } catch (e) {
-    throw new BackendError(
-      19,
-      `File operation failure. ${eifPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-    );
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new BackendError(19, `File operation failure. ${eifPath}: ${reason}`);
   }
   const inspection = await inspectEif(eifPath).catch((e: unknown) => {
     if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError)
@@ -277,7 +275,8 @@ export class EmulatorBackend
     if (!p)
       throw new BackendError(
         3,
-        `Invalid argument provided. There is no emulated parent instance ${parentId} (known: ${parents.map((x) => x.id).join(', ')})`,
+        `Invalid argument provided. There is no emulated parent instance ${parentId} ` +
+          `(known: ${parents.map((x) => x.id).join(', ')})`,
       );
     return p;
   }
@@ -362,7 +361,9 @@ export class EmulatorBackend
     return runJsonOf(record, hostPid);
   }
 
-  /** Under the state lock: plans the run against the pool and running enclaves, writes the record and starts its host. */
+  /**
+   * Under the state lock: plans the run against the pool and running enclaves, writes the record and starts its host.
+   */
   private startHost(
     parent: ParentRecord,
     request: RunEnclaveRequest,
@@ -455,7 +456,8 @@ export class EmulatorBackend
       if (!pidAlive(record.hostPid)) {
         throw new BackendError(
           36,
-          `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started (see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`,
+          `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started ` +
+            `(see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`,
         );
       }
       try {
@@ -467,7 +469,8 @@ export class EmulatorBackend
       if (Date.now() > deadline)
         throw new BackendError(
           36,
-          `Enclave boot failure. The enclave host did not answer within ${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`,
+          'Enclave boot failure. The enclave host did not answer within ' +
+            `${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`,
         );
       await sleep(delay);
     }
@@ -591,7 +594,8 @@ export class EmulatorBackend
     if (!record.debugMode) {
       throw new BackendError(
         44,
-        `Console connection failure. Enclave ${enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`,
+        `Console connection failure. Enclave ${enclaveId} was not started in debug mode, ` +
+          `so it has no console (run it with --debug-mode)`,
       );
     }
     const net = await import('node:net');

@@ -97,7 +97,9 @@ export interface EnclaveHostOptions {
   readonly nsm?: (record: EnclaveRecord, stateDir: string) => NsmHandler;
   /** The environment the application inherits (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Stop the enclave on SIGTERM, SIGINT and SIGHUP (default true; false when a test runs the host in its own process). */
+  /**
+   * Stop the enclave on SIGTERM, SIGINT and SIGHUP (default true; false when a test runs the host in its own process).
+   */
   readonly handleSignals?: boolean;
   readonly limits?: Partial<HostLimits>;
   /** Updated as connections come and go. */
@@ -139,18 +141,23 @@ export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHa
 /** The console's first lines: what this enclave is, and that it is emulated. */
 export function bootLines(record: EnclaveRecord): string {
   const lines = [
-    `[nitro-dev emulator] Enclave ${record.enclaveId} ("${record.name}") is emulated: no kernel boots and the image's code does not run.`,
+    `[nitro-dev emulator] Enclave ${record.enclaveId} ("${record.name}") is emulated: ` +
+      `no kernel boots and the image's code does not run.`,
     `[nitro-dev emulator] Image ${record.eifPath}; the image's PCR0 is ${record.measurements.PCR0}.`,
-    `[nitro-dev emulator] CID ${record.cid}, ${record.cpuIds.length} vCPUs [${record.cpuIds.join(', ')}], ${record.memoryMiB} MiB, ${record.debugMode ? 'debug mode' : 'production mode'}.`,
+    `[nitro-dev emulator] CID ${record.cid}, ${record.cpuIds.length} vCPUs [${record.cpuIds.join(', ')}], ` +
+      `${record.memoryMiB} MiB, ${record.debugMode ? 'debug mode' : 'production mode'}.`,
   ];
   if (record.debugMode) {
     lines.push(
-      `[nitro-dev emulator] Debug mode: this enclave's NSM reports PCR0, PCR1, PCR2 and PCR8 as zeros, as Nitro does for debug-mode enclaves, so DescribePCR and its attestation documents show zeros, not the image's PCR0 above.`,
+      `[nitro-dev emulator] Debug mode: this enclave's NSM reports PCR0, PCR1, PCR2 and PCR8 as zeros, ` +
+        `as Nitro does for debug-mode enclaves, so DescribePCR and its attestation documents show zeros, ` +
+        `not the image's PCR0 above.`,
     );
   }
   if (record.app) {
     lines.push(
-      `[nitro-dev emulator] Starting the attached application: ${[record.app.command, ...(record.app.args ?? [])].join(' ')}`,
+      '[nitro-dev emulator] Starting the attached application: ' +
+        [record.app.command, ...(record.app.args ?? [])].join(' '),
     );
   } else {
     lines.push('[nitro-dev emulator] No application is attached; the enclave idles until it is terminated.');
@@ -223,7 +230,8 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       refusing = true;
       const limit = which === 'nsm' ? limits.nsmConnections : limits.controlConnections;
       writeConsole(
-        `[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ${limit} are open already (the limit).\n`,
+        `[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ` +
+          `${limit} are open already (the limit).\n`,
       );
       setTimeout(() => (refusing = false), 1000).unref();
     }
@@ -400,7 +408,9 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
             reply({
               ok: false,
               code: 44,
-              message: `Console connection failure. Enclave ${record!.enclaveId} was not started in debug mode, so it has no console (run it with --debug-mode)`,
+              message:
+                `Console connection failure. Enclave ${record!.enclaveId} was not started in debug mode, ` +
+                `so it has no console (run it with --debug-mode)`,
             });
             continue;
           }

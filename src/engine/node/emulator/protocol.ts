@@ -85,7 +85,9 @@ export class LengthPrefixedReader {
     this.buffer = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
   }
 
-  /** The next complete message (a copy), or undefined until more bytes come; throws on a message larger than the limit. */
+  /**
+   * The next complete message (a copy), or undefined until more bytes come; throws on a message larger than the limit.
+   */
   next(): Uint8Array | undefined {
     if (this.buffered < 4) return undefined;
     const length = this.buffer.readUInt32BE(this.offset);

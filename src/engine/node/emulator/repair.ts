@@ -92,7 +92,7 @@ export async function repairState(
 
     // parents.json: keep what passes the checks, add the parents the folder still shows.
     const parentsFile = parentsPathOf(state);
-    let parents: ParentRecord[] = [];
+    let parents: ParentRecord[];
     const recoveredParents: string[] = [];
     let rebuild = false;
     try {

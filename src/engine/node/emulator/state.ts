@@ -124,7 +124,8 @@ export function socketPathFor(state: string, enclaveId: string, suffix: '.sock' 
     if (!st.isDirectory() || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
       throw new BackendError(
         19,
-        `File operation failure. ${dir} is not a folder of this user; remove it, or use a shorter state folder path (NITRO_DEV_STATE_DIR)`,
+        `File operation failure. ${dir} is not a folder of this user; remove it, ` +
+          `or use a shorter state folder path (NITRO_DEV_STATE_DIR)`,
       );
     }
     if ((st.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
@@ -149,8 +150,10 @@ export class StateFileError extends BackendError {
   ) {
     super(
       19,
-      `File operation failure. The emulator state file ${file} cannot be used: ${problem}. Nothing was changed: running enclaves keep running, and \`nitro-dev terminate-enclave --all\` still stops them. ` +
-        `To recover, run \`nitro-dev repair-state\` (it keeps the damaged file beside it as ${path.basename(file)}.damaged-<time> and rebuilds what it can from the state folder)`,
+      `File operation failure. The emulator state file ${file} cannot be used: ${problem}. Nothing was changed: ` +
+        `running enclaves keep running, and \`nitro-dev terminate-enclave --all\` still stops them. ` +
+        `To recover, run \`nitro-dev repair-state\` (it keeps the damaged file beside it ` +
+        `as ${path.basename(file)}.damaged-<time> and rebuilds what it can from the state folder)`,
     );
     this.name = 'StateFileError';
   }
@@ -257,7 +260,9 @@ export function writeParents(state: string, parents: readonly ParentRecord[]): v
   writeFileAtomic(parentsPathOf(state), JSON.stringify({ parents }, null, 2) + '\n');
 }
 
-/** The emulated parents; creates the default one (under the lock) on first use. A damaged parents.json: StateFileError. */
+/**
+ * The emulated parents; creates the default one (under the lock) on first use. A damaged parents.json: StateFileError.
+ */
 export async function loadParents(state: string): Promise<readonly ParentRecord[]> {
   const existing = readParents(state);
   if (existing && existing.length > 0) return existing;
@@ -470,7 +475,10 @@ export function recordProblem(state: string, value: unknown, enclaveId: string):
     path.basename(value.consoleLogPath) !== `${enclaveId}.console.log` ||
     !samePath(path.dirname(value.consoleLogPath), enclavesDir(state))
   ) {
-    return `consoleLogPath ${JSON.stringify(value.consoleLogPath)} is not this enclave's console log in the state folder`;
+    return (
+      `consoleLogPath ${JSON.stringify(value.consoleLogPath)} ` +
+      "is not this enclave's console log in the state folder"
+    );
   }
   if (!isUint(value.runnerPid) || value.runnerPid === 0) return 'runnerPid is not a process id';
   if (value.hostPid !== undefined && (!isUint(value.hostPid) || value.hostPid === 0))
@@ -493,7 +501,10 @@ export function recordProblem(state: string, value: unknown, enclaveId: string):
   return undefined;
 }
 
-/** The enclave record at `file` (`<state>/enclaves/<id>.json`); undefined when it does not exist; StateFileError when it cannot be used. */
+/**
+ * The enclave record at `file` (`<state>/enclaves/<id>.json`); undefined when it does not exist; StateFileError when it
+ * cannot be used.
+ */
 export function readRecord(file: string): EnclaveRecord | undefined {
   const value = readStateJson(file);
   if (value === undefined) return undefined;
@@ -697,7 +708,8 @@ export async function withStateLock<T>(state: string, fn: () => T | Promise<T>, 
     if (Date.now() > deadline) {
       throw new BackendError(
         15,
-        `Lock acquire failure. ${lock} has been held by process ${readLockPid(lock) ?? '?'} for more than ${Math.round(waitMs / 1000)} s`,
+        `Lock acquire failure. ${lock} has been held by process ${readLockPid(lock) ?? '?'} ` +
+          `for more than ${Math.round(waitMs / 1000)} s`,
       );
     }
     await sleep(delay + Math.random() * delay);

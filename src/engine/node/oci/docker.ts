@@ -46,7 +46,8 @@ export async function runDockerSave(
         done(
           new ImageSourceError(
             'docker-failed',
-            `docker is not installed (no ${show(command)} command was found); export the image yourself and use --oci-layout <dir> or --image-archive <file.tar>`,
+            `docker is not installed (no ${show(command)} command was found); ` +
+              `export the image yourself and use --oci-layout <dir> or --image-archive <file.tar>`,
           ),
         );
       } else {
@@ -61,7 +62,8 @@ export async function runDockerSave(
       done(
         new ImageSourceError(
           'docker-failed',
-          `${command} save ${reference} failed (${signal ? `killed by ${signal}` : `exit code ${code}`})${shown ? `: ${shown}` : ''}`,
+          `${command} save ${reference} failed ` +
+            `(${signal ? `killed by ${signal}` : `exit code ${code}`})${shown ? `: ${shown}` : ''}`,
         ),
       );
     });

@@ -96,7 +96,8 @@ async function openArchive(
     const hasOci = store.has('oci-layout') && store.has('index.json');
     const hasDocker = store.has('manifest.json');
     options.log?.(
-      `${label}: ${hasOci ? 'OCI layout' : ''}${hasOci && hasDocker ? ' + ' : ''}${hasDocker ? 'docker save manifest.json' : ''}${!hasOci && !hasDocker ? 'no image metadata' : ''}`,
+      `${label}: ${hasOci ? 'OCI layout' : ''}${hasOci && hasDocker ? ' + ' : ''}` +
+        `${hasDocker ? 'docker save manifest.json' : ''}${!hasOci && !hasDocker ? 'no image metadata' : ''}`,
     );
     let r: Resolved;
     if (hasOci) {
@@ -122,7 +123,8 @@ async function openArchive(
     const kind: ImageSourceKind = asDocker ? 'docker' : hasDocker ? 'docker-archive' : 'oci-archive';
     const what = asDocker
       ? `Docker image ${show(asDocker.uri)} (docker save)`
-      : `${hasDocker ? 'docker save archive' : 'OCI archive'} ${file}${r.reference !== undefined ? `, image ${show(r.reference)}` : ''}`;
+      : `${hasDocker ? 'docker save archive' : 'OCI archive'} ${file}` +
+        `${r.reference !== undefined ? `, image ${show(r.reference)}` : ''}`;
     return image(kind, what, store, r, asDocker?.cleanup);
   } catch (e) {
     await store.close();
@@ -165,5 +167,8 @@ export function describeImage(resolved: ResolvedImage): string {
   const bytes = resolved.layers.reduce((n, l) => n + l.size, 0);
   const layers = `${resolved.layers.length} layer${resolved.layers.length === 1 ? '' : 's'} (${bytes} bytes)`;
   const note = resolved.platformNote ? `; ${resolved.platformNote}` : '';
-  return `${resolved.description}: ${formatPlatform(resolved.platform)}, ${layers}, image ${shortDigest(resolved.configDigest)}, manifest ${shortDigest(resolved.manifestDigest)}${note}`;
+  return (
+    `${resolved.description}: ${formatPlatform(resolved.platform)}, ${layers}, ` +
+    `image ${shortDigest(resolved.configDigest)}, manifest ${shortDigest(resolved.manifestDigest)}${note}`
+  );
 }

@@ -34,7 +34,8 @@ async function* streamLayer(
     if (member.size !== expected.size) {
       throw new ImageSourceError(
         'size-mismatch',
-        `${store.label}: ${what} (${expected.digest ?? name}) is ${member.size} bytes; the manifest says ${expected.size}`,
+        `${store.label}: ${what} (${expected.digest ?? name}) is ${member.size} bytes; ` +
+          `the manifest says ${expected.size}`,
       );
     }
     const algorithm = expected.digest ? parseDigest(expected.digest, what).algorithm : 'sha256';
@@ -45,7 +46,8 @@ async function* streamLayer(
     if (expected.compression !== 'none' && member.size === 0) {
       throw new ImageSourceError(
         'bad-compression',
-        `${store.label}: ${what} (${expected.digest ?? name}) is empty, which is not valid ${expected.compression} data`,
+        `${store.label}: ${what} (${expected.digest ?? name}) is empty, ` +
+          `which is not valid ${expected.compression} data`,
       );
     }
     const decoded =
@@ -69,7 +71,8 @@ async function* streamLayer(
       if (expected.digest && actual !== expected.digest) {
         throw new ImageSourceError(
           'digest-mismatch',
-          `${store.label}: ${what} does not match its digest (and does not decompress): expected ${expected.digest}, got ${actual}`,
+          `${store.label}: ${what} does not match its digest (and does not decompress): expected ${expected.digest}, ` +
+            `got ${actual}`,
         );
       }
       throw new ImageSourceError(
@@ -88,7 +91,8 @@ async function* streamLayer(
     if (expected.diffId && actualDiff !== expected.diffId) {
       throw new ImageSourceError(
         'digest-mismatch',
-        `${store.label}: ${what} uncompressed does not match the config's diff_id: expected ${expected.diffId}, got ${actualDiff}`,
+        `${store.label}: ${what} uncompressed does not match the config's diff_id: expected ${expected.diffId}, ` +
+          `got ${actualDiff}`,
       );
     }
   } finally {

@@ -110,7 +110,8 @@ export async function resolveOci(
   } else if (!isManifestMediaType(entry.mediaType)) {
     throw new ImageSourceError(
       'unsupported-media-type',
-      `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} has media type ${show(entry.mediaType)}, not an image manifest or index`,
+      `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} ` +
+        `has media type ${show(entry.mediaType)}, not an image manifest or index`,
     );
   }
 
@@ -229,7 +230,8 @@ export async function resolveDockerSave(
     } catch (e) {
       throw new ImageSourceError(
         'bad-json',
-        `${what}: Layers[${i}] ${show(layerName)} is not a safe member name (${e instanceof Error ? e.message : String(e)})`,
+        `${what}: Layers[${i}] ${show(layerName)} is not a safe member name ` +
+          `(${e instanceof Error ? e.message : String(e)})`,
       );
     }
     const member = await store.open(name);

@@ -156,7 +156,8 @@ export class ArchiveStore implements Store {
       if (kind !== 'none') {
         throw new ImageSourceError(
           'unknown-format',
-          `${label} is ${kind}-compressed; decompress it first (e.g. ${kind === 'gzip' ? 'gunzip' : 'unzstd'}) and open the .tar`,
+          `${label} is ${kind}-compressed; ` +
+            `decompress it first (e.g. ${kind === 'gzip' ? 'gunzip' : 'unzstd'}) and open the .tar`,
         );
       }
     }

@@ -7,9 +7,14 @@ export type ImageSpec =
   | { readonly kind: 'docker'; readonly uri: string };
 
 export interface OpenImageOptions {
-  /** The enclave's architecture: selects the manifest of an index (default x86_64) and is checked against the config. */
+  /**
+   * The enclave's architecture: selects the manifest of an index (default x86_64) and is checked against the config.
+   */
   readonly arch?: 'x86_64' | 'aarch64';
-  /** Without `arch`: the architecture an index's manifest is chosen for (default x86_64); single images of any architecture are taken as they are. */
+  /**
+   * Without `arch`: the architecture an index's manifest is chosen for (default x86_64); single images of any
+   * architecture are taken as they are.
+   */
   readonly defaultArch?: 'x86_64' | 'aarch64';
   /** Where `docker save` writes its export (removed by close()). */
   readonly tempDir: string;
