@@ -104,7 +104,8 @@ for (const s of summary) {
 }
 if (failedSteps > 0)
   console.log(
-    `  ${failedSteps} step(s) failed without a test failure count (build, typecheck, lint or a tier that did not report)`,
+    `  ${failedSteps} step(s) failed without a test failure count ` +
+      '(build, typecheck, lint or a tier that did not report)',
   );
 console.log(`npm test: ${passed} passed, ${failed + failedSteps} failed`);
 process.exit(failed + failedSteps > 0 ? 1 : 0);
