@@ -6,7 +6,7 @@
 // rejected, CPUs are handed out as whole physical cores only, CPU 0's core stays with the parent,
 // and the parent keeps enough memory for itself. Every problem carries a line and a column so an
 // editor can underline it.
-import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } from 'yaml';
+import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 
 /**
  * The CPU layout of an (emulated) EC2 instance. EC2 instances with Linux number their vCPUs so that
@@ -159,6 +159,13 @@ function parseCpuList(text: string, start: number, out: Located): number[] | und
   return ok ? ids : undefined;
 }
 
+/** The values of an allocator.yaml's keys, as far as they are read. */
+interface AllocatorValues {
+  memoryMiB?: number;
+  cpuCount?: number;
+  cpuPool?: number[];
+}
+
 /**
  * Parses an allocator.yaml text: the keys, their values and the cpu-list syntax. Problems that do
  * not depend on the instance are reported here; `validateAllocator` adds the instance's rules.
@@ -179,60 +186,75 @@ export function parseAllocatorYaml(text: string): {
     return { diagnostics: out.diagnostics };
   }
 
-  let memoryMiB: number | undefined;
-  let cpuCount: number | undefined;
-  let cpuPool: number[] | undefined;
+  const values: AllocatorValues = {};
   const seen = new Map<string, YamlNode>();
   let valid = true;
+  for (const pair of root.items) if (!readAllocatorPair(pair, values, seen, out)) valid = false;
+  if (!checkAllocatorKeys(seen, text.length, out)) valid = false;
 
-  for (const pair of root.items) {
-    const keyNode = pair.key as YamlNode | null;
-    const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
-    if (key === undefined || !(KEYS as readonly string[]).includes(key)) {
-      valid = false;
-      out.at(
-        keyNode,
-        0,
-        `unknown key${key === undefined ? '' : ` '${key}'`}: the allocator only reads ${KEYS.join(', ')}`,
-      );
-      continue;
-    }
-    seen.set(key, keyNode as YamlNode);
-    const valueNode = pair.value as YamlNode | null;
-    const keyEnd = keyNode?.range?.[1] ?? 0;
-    if (!isScalar(valueNode) || valueNode.value === null || valueNode.value === '') {
-      valid = false;
-      if (valueNode && !isScalar(valueNode)) out.at(valueNode, keyEnd, `${key} must be a single value`);
-      else out.add(keyNode?.range?.[0] ?? 0, keyEnd, `${key} has no value`);
-      continue;
-    }
-    const value = valueNode.value;
-    if (key === 'memory_mib' || key === 'cpu_count') {
-      const n = positiveInteger(value);
-      if (n === undefined) {
-        valid = false;
-        // The parser records the source text of every scalar it reads.
-        const written = valueNode.source ?? '';
-        out.at(valueNode, keyEnd, `${key} must be a positive whole number, not '${written}'`);
-        continue;
-      }
-      if (key === 'memory_mib') memoryMiB = n;
-      else cpuCount = n;
-    } else {
-      const listText =
-        typeof value === 'number' ? String(valueNode.source ?? value) : typeof value === 'string' ? value : undefined;
-      if (listText === undefined) {
-        valid = false;
-        out.at(valueNode, keyEnd, 'cpu_pool must be a CPU list such as "1,3" or "2-5"', 23);
-        continue;
-      }
-      const ids = parseCpuList(listText, valueStart(valueNode), out);
-      if (ids === undefined) valid = false;
-      else cpuPool = ids;
-    }
+  const { memoryMiB, cpuCount, cpuPool } = values;
+  if (!valid || memoryMiB === undefined) return { diagnostics: out.diagnostics };
+  const config: AllocatorConfig = {
+    memoryMiB,
+    ...(cpuCount !== undefined ? { cpuCount } : {}),
+    ...(cpuPool !== undefined ? { cpuPool } : {}),
+  };
+  return { config, diagnostics: out.diagnostics };
+}
+
+/** Reads one `key: value` of the file into `values` (noting the key in `seen`); false when it has a problem. */
+function readAllocatorPair(
+  pair: Pair<unknown, unknown>,
+  values: AllocatorValues,
+  seen: Map<string, YamlNode>,
+  out: Located,
+): boolean {
+  const keyNode = pair.key as YamlNode | null;
+  const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
+  if (key === undefined || !(KEYS as readonly string[]).includes(key)) {
+    out.at(
+      keyNode,
+      0,
+      `unknown key${key === undefined ? '' : ` '${key}'`}: the allocator only reads ${KEYS.join(', ')}`,
+    );
+    return false;
   }
+  seen.set(key, keyNode as YamlNode);
+  const valueNode = pair.value as YamlNode | null;
+  const keyEnd = keyNode?.range?.[1] ?? 0;
+  if (!isScalar(valueNode) || valueNode.value === null || valueNode.value === '') {
+    if (valueNode && !isScalar(valueNode)) out.at(valueNode, keyEnd, `${key} must be a single value`);
+    else out.add(keyNode?.range?.[0] ?? 0, keyEnd, `${key} has no value`);
+    return false;
+  }
+  const value = valueNode.value;
+  if (key === 'memory_mib' || key === 'cpu_count') {
+    const n = positiveInteger(value);
+    if (n === undefined) {
+      // The parser records the source text of every scalar it reads.
+      const written = valueNode.source ?? '';
+      out.at(valueNode, keyEnd, `${key} must be a positive whole number, not '${written}'`);
+      return false;
+    }
+    if (key === 'memory_mib') values.memoryMiB = n;
+    else values.cpuCount = n;
+    return true;
+  }
+  const listText =
+    typeof value === 'number' ? String(valueNode.source ?? value) : typeof value === 'string' ? value : undefined;
+  if (listText === undefined) {
+    out.at(valueNode, keyEnd, 'cpu_pool must be a CPU list such as "1,3" or "2-5"', 23);
+    return false;
+  }
+  const ids = parseCpuList(listText, valueStart(valueNode), out);
+  if (ids === undefined) return false;
+  values.cpuPool = ids;
+  return true;
+}
 
-  const end = text.length;
+/** memory_mib and exactly one of cpu_count and cpu_pool are there; false when not. */
+function checkAllocatorKeys(seen: ReadonlyMap<string, YamlNode>, end: number, out: Located): boolean {
+  let valid = true;
   if (!seen.has('memory_mib')) {
     valid = false;
     out.add(0, Math.min(end, 1), 'memory_mib is missing: the memory (MiB) set aside for enclaves');
@@ -244,13 +266,7 @@ export function parseAllocatorYaml(text: string): {
     valid = false;
     out.add(0, Math.min(end, 1), 'one of cpu_count and cpu_pool is required', 1);
   }
-  if (!valid || memoryMiB === undefined) return { diagnostics: out.diagnostics };
-  const config: AllocatorConfig = {
-    memoryMiB,
-    ...(cpuCount !== undefined ? { cpuCount } : {}),
-    ...(cpuPool !== undefined ? { cpuPool } : {}),
-  };
-  return { config, diagnostics: out.diagnostics };
+  return valid;
 }
 
 /**
@@ -266,102 +282,135 @@ export function validateAllocator(text: string, topology: InstanceTopology): All
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const out = new Located(lines);
-  const nodeOf = (key: string): YamlNode | undefined => {
-    const root = doc.contents;
-    if (!isMap(root)) return undefined;
-    for (const pair of root.items)
-      if (isScalar(pair.key) && pair.key.value === key) return (pair.value as YamlNode | null) ?? undefined;
-    return undefined;
-  };
-  const half = topology.vcpus / THREADS_PER_CORE;
+  const nodeOf = (key: string): YamlNode | undefined => valueNodeOf(doc.contents, key);
 
-  if (topology.memoryMiB - config.memoryMiB < PARENT_MIN_MEMORY_MIB) {
+  checkParentMemory(config.memoryMiB, topology, nodeOf, out);
+  let cpuIds: number[] = [];
+  if (config.cpuCount !== undefined) {
+    cpuIds = cpuCountPool(config.cpuCount, topology, nodeOf('cpu_count'), out);
+  } else if (config.cpuPool !== undefined) {
+    cpuIds = cpuPoolIds(config.cpuPool, topology, nodeOf('cpu_pool'), out);
+  }
+  const diagnostics = [...parsed.diagnostics, ...out.diagnostics];
+  if (diagnostics.some((d) => d.severity === 'error')) return { config, diagnostics };
+  return { config, pool: { cpuIds: [...cpuIds].sort((a, b) => a - b), memoryMiB: config.memoryMiB }, diagnostics };
+}
+
+/** The value node of a top-level key of the file, if it has one. */
+function valueNodeOf(root: YamlNode | null, key: string): YamlNode | undefined {
+  if (!isMap(root)) return undefined;
+  for (const pair of root.items)
+    if (isScalar(pair.key) && pair.key.value === key) return (pair.value as YamlNode | null) ?? undefined;
+  return undefined;
+}
+
+/** memory_mib leaves the parent at least PARENT_MIN_MEMORY_MIB (E27). */
+function checkParentMemory(
+  memoryMiB: number,
+  topology: InstanceTopology,
+  nodeOf: (key: string) => YamlNode | undefined,
+  out: Located,
+): void {
+  if (topology.memoryMiB - memoryMiB < PARENT_MIN_MEMORY_MIB) {
     out.at(
       nodeOf('memory_mib'),
       0,
-      `memory_mib ${config.memoryMiB} leaves the parent instance ` +
-        `${Math.max(0, topology.memoryMiB - config.memoryMiB)} MiB of its ${topology.memoryMiB} MiB; ` +
+      `memory_mib ${memoryMiB} leaves the parent instance ` +
+        `${Math.max(0, topology.memoryMiB - memoryMiB)} MiB of its ${topology.memoryMiB} MiB; ` +
         `it needs at least ${PARENT_MIN_MEMORY_MIB} MiB ` +
         `(memory_mib at most ${Math.max(0, topology.memoryMiB - PARENT_MIN_MEMORY_MIB)})`,
       27,
     );
   }
+}
 
-  let cpuIds: number[] = [];
-  if (config.cpuCount !== undefined) {
-    const node = nodeOf('cpu_count');
-    const maxCpus = topology.vcpus - THREADS_PER_CORE;
-    if (config.cpuCount % THREADS_PER_CORE !== 0) {
-      out.at(
-        node,
-        0,
-        `cpu_count ${config.cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core ` +
-          `(${THREADS_PER_CORE} vCPUs per core)`,
-        22,
-      );
-    } else if (config.cpuCount > maxCpus) {
-      out.at(
-        node,
-        0,
-        `cpu_count ${config.cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance ` +
-          `can give (CPU 0's core stays with the parent)`,
-        22,
+/** cpu_count's pool: whole cores (E22) the instance can give, the lowest after core 0; none on a problem. */
+function cpuCountPool(
+  cpuCount: number,
+  topology: InstanceTopology,
+  node: YamlNode | undefined,
+  out: Located,
+): number[] {
+  const half = topology.vcpus / THREADS_PER_CORE;
+  const maxCpus = topology.vcpus - THREADS_PER_CORE;
+  const cpuIds: number[] = [];
+  if (cpuCount % THREADS_PER_CORE !== 0) {
+    out.at(
+      node,
+      0,
+      `cpu_count ${cpuCount} is not a whole number of cores: enclaves get both hyper-threads of each core ` +
+        `(${THREADS_PER_CORE} vCPUs per core)`,
+      22,
+    );
+  } else if (cpuCount > maxCpus) {
+    out.at(
+      node,
+      0,
+      `cpu_count ${cpuCount} is more than the ${maxCpus} vCPUs this ${topology.vcpus}-vCPU instance ` +
+        `can give (CPU 0's core stays with the parent)`,
+      22,
+    );
+  } else {
+    for (let core = 1; cpuIds.length < cpuCount; core++) cpuIds.push(core, core + half);
+  }
+  return cpuIds;
+}
+
+/** cpu_pool's CPUs that exist, each checked: it exists, is not on CPU 0's core, has its sibling (E21). */
+function cpuPoolIds(
+  cpuPool: readonly number[],
+  topology: InstanceTopology,
+  node: YamlNode | undefined,
+  out: Located,
+): number[] {
+  const locate = (cpu: number, message: string, code: number) => locateCpu(node, cpu, message, code, out);
+  const pool = new Set(cpuPool);
+  for (const cpu of cpuPool) {
+    if (cpu >= topology.vcpus) {
+      locate(cpu, `CPU ${cpu} does not exist: this instance has vCPUs 0-${topology.vcpus - 1}`, 21);
+    } else if (coreOf(topology, cpu) === 0) {
+      locate(
+        cpu,
+        `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), ` +
+          `which stays with the parent instance`,
+        21,
       );
     } else {
-      for (let core = 1; cpuIds.length < config.cpuCount; core++) cpuIds.push(core, core + half);
-    }
-  } else if (config.cpuPool !== undefined) {
-    const node = nodeOf('cpu_pool');
-    const start = node ? valueStart(node) : 0;
-    const raw =
-      node && isScalar(node) ? (typeof node.value === 'string' ? node.value : String(node.source ?? node.value)) : '';
-    // Locates the list entry naming `cpu` (for a precise underline), else the whole value.
-    const locate = (cpu: number, message: string, code: number): void => {
-      let pos = 0;
-      for (const part of raw.split(',')) {
-        const item = part.trim();
-        const m = /^(\d+)(?:-(\d+))?$/.exec(item);
-        if (m) {
-          const first = Number(m[1]);
-          const last = m[2] === undefined ? first : Number(m[2]);
-          if (cpu >= first && cpu <= last) {
-            const from = start + pos + (part.length - part.trimStart().length);
-            out.add(from, from + item.length, message, code);
-            return;
-          }
-        }
-        pos += part.length + 1;
-      }
-      out.at(node, 0, message, code);
-    };
-    const pool = new Set(config.cpuPool);
-    for (const cpu of config.cpuPool) {
-      if (cpu >= topology.vcpus) {
-        locate(cpu, `CPU ${cpu} does not exist: this instance has vCPUs 0-${topology.vcpus - 1}`, 21);
-      } else if (coreOf(topology, cpu) === 0) {
+      const missing = siblingsOf(topology, cpu).filter((s) => !pool.has(s));
+      if (missing.length > 0) {
         locate(
           cpu,
-          `CPU ${cpu} is on CPU 0's core (CPUs ${siblingsOf(topology, 0).join(' and ')}), ` +
-            `which stays with the parent instance`,
+          `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: ` +
+            `enclaves get whole cores only`,
           21,
         );
-      } else {
-        const missing = siblingsOf(topology, cpu).filter((s) => !pool.has(s));
-        if (missing.length > 0) {
-          locate(
-            cpu,
-            `CPU ${cpu} needs its hyper-thread sibling ${missing.join(', ')} in the pool too: ` +
-              `enclaves get whole cores only`,
-            21,
-          );
-        }
       }
     }
-    cpuIds = [...pool].filter((c) => c < topology.vcpus);
   }
-  const diagnostics = [...parsed.diagnostics, ...out.diagnostics];
-  if (diagnostics.some((d) => d.severity === 'error')) return { config, diagnostics };
-  return { config, pool: { cpuIds: [...cpuIds].sort((a, b) => a - b), memoryMiB: config.memoryMiB }, diagnostics };
+  return [...pool].filter((c) => c < topology.vcpus);
+}
+
+/** Reports a problem at the cpu_pool entry naming `cpu` (for a precise underline), else at the whole value. */
+function locateCpu(node: YamlNode | undefined, cpu: number, message: string, code: number, out: Located): void {
+  const start = node ? valueStart(node) : 0;
+  const raw =
+    node && isScalar(node) ? (typeof node.value === 'string' ? node.value : String(node.source ?? node.value)) : '';
+  let pos = 0;
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    const m = /^(\d+)(?:-(\d+))?$/.exec(item);
+    if (m) {
+      const first = Number(m[1]);
+      const last = m[2] === undefined ? first : Number(m[2]);
+      if (cpu >= first && cpu <= last) {
+        const from = start + pos + (part.length - part.trimStart().length);
+        out.add(from, from + item.length, message, code);
+        return;
+      }
+    }
+    pos += part.length + 1;
+  }
+  out.at(node, 0, message, code);
 }
 
 /** The text of an allocator.yaml for a pool (what the emulator writes for a new parent). */

@@ -283,47 +283,11 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
 
   // 2. CID: its range, and not one a running enclave has.
   const askedCid = request.enclaveCid ?? 0;
-  checkCid(askedCid);
   const usedCids = new Set(running.map((e) => e.cid));
-  if (askedCid !== 0 && usedCids.has(askedCid)) {
-    fail(3, `Invalid argument provided. The enclave CID ${askedCid} is already used by a running enclave`);
-  }
+  checkRequestedCid(askedCid, usedCids);
 
   // 3. CPUs: exactly one of count and ids; duplicates (E20), outside the pool (E21), too many (E22).
-  const hasCount = request.cpuCount !== undefined;
-  const hasIds = request.cpuIds !== undefined;
-  if (hasCount && hasIds) fail(2, 'Conflicting arguments provided. Give exactly one of cpu-count and cpu-ids');
-  if (!hasCount && !hasIds) fail(1, 'Missing mandatory argument. One of cpu-count and cpu-ids is required');
-  const poolSet = new Set(pool.cpuIds);
-  if (hasIds) {
-    const ids = request.cpuIds;
-    const seen = new Set<number>();
-    for (const id of ids) {
-      if (!Number.isSafeInteger(id) || id < 0)
-        fail(3, `Invalid argument provided. The CPU id ${id} is not an unsigned integer`);
-      if (seen.has(id)) fail(20, `Invalid CPU configuration. CPU ${id} is given more than once`);
-      seen.add(id);
-    }
-    for (const id of ids) {
-      if (!poolSet.has(id))
-        fail(
-          21,
-          `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); ` +
-            `edit the parent's allocator.yaml to change the pool`,
-        );
-    }
-  } else {
-    const count = request.cpuCount as number;
-    if (!Number.isSafeInteger(count) || count < 0)
-      fail(3, `Invalid argument provided. The CPU count ${count} is not an unsigned integer`);
-    if (count > pool.cpuIds.length) {
-      fail(
-        22,
-        `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} ` +
-          `(${formatCpuList(pool.cpuIds) || 'empty'})`,
-      );
-    }
-  }
+  const cpuIds = checkCpuRequest(request, pool);
 
   // 4. Name: given or from the file name, made unique among running enclaves.
   const name = uniqueEnclaveName(
@@ -333,22 +297,100 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
 
   // 5. EIF size: memory >= 4 x file size.
   const asked = request.memoryMiB;
-  if (!Number.isSafeInteger(asked) || asked < 0)
-    fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
-  const minimum = minimumMemoryMiB(input.eifFileSize);
-  if (asked * 1024 * 1024 < EIF_SIZE_RATIO * input.eifFileSize || asked === 0) {
-    // nitro-cli's text, then what the emulator accepts: its minimum alone would then meet E29.
-    fail(
-      26,
-      `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, ` +
-        `the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(input.eifFileSize).text}`,
-    );
-  }
+  checkEifSizeRule(asked, input.eifFileSize);
 
   // 6. Signature.
   if (input.signatureProblem !== undefined) fail(59, `EIF signature check failed. ${input.signatureProblem}`);
 
   // 7. Memory from the pool, in huge pages.
+  const granted = grantMemory(asked, pool, running);
+
+  // 8. vCPUs, as the driver adds them.
+  const vcpus = addVcpus(topology, pool, running, cpuIds, request.cpuCount as number);
+  checkDriverLimits(topology, vcpus, granted);
+
+  return {
+    enclaveId: enclaveIdFor(input.parentId, input.random8),
+    name,
+    cid: assignCid(askedCid, usedCids),
+    cpuIds: [...vcpus].sort((a, b) => a - b),
+    memoryMiB: granted,
+    debugMode: request.debugMode === true,
+  };
+}
+
+/** The requested CID: its range (E03), and not one a running enclave has (E03). */
+function checkRequestedCid(askedCid: number, usedCids: ReadonlySet<number>): void {
+  checkCid(askedCid);
+  if (askedCid !== 0 && usedCids.has(askedCid)) {
+    fail(3, `Invalid argument provided. The enclave CID ${askedCid} is already used by a running enclave`);
+  }
+}
+
+/** Exactly one of cpu-count and cpu-ids, each checked against the pool; the ids when they are given. */
+function checkCpuRequest(request: RunEnclaveRequest, pool: EnclavePool): readonly number[] | undefined {
+  const hasCount = request.cpuCount !== undefined;
+  const hasIds = request.cpuIds !== undefined;
+  if (hasCount && hasIds) fail(2, 'Conflicting arguments provided. Give exactly one of cpu-count and cpu-ids');
+  if (!hasCount && !hasIds) fail(1, 'Missing mandatory argument. One of cpu-count and cpu-ids is required');
+  if (request.cpuIds !== undefined) {
+    checkCpuIds(request.cpuIds, pool);
+    return request.cpuIds;
+  }
+  checkCpuCount(request.cpuCount as number, pool);
+  return undefined;
+}
+
+/** cpu-ids: unsigned integers (E03), none twice (E20), all in the pool (E21). */
+function checkCpuIds(ids: readonly number[], pool: EnclavePool): void {
+  const poolSet = new Set(pool.cpuIds);
+  const seen = new Set<number>();
+  for (const id of ids) {
+    if (!Number.isSafeInteger(id) || id < 0)
+      fail(3, `Invalid argument provided. The CPU id ${id} is not an unsigned integer`);
+    if (seen.has(id)) fail(20, `Invalid CPU configuration. CPU ${id} is given more than once`);
+    seen.add(id);
+  }
+  for (const id of ids) {
+    if (!poolSet.has(id))
+      fail(
+        21,
+        `CPU not in the enclave CPU pool. CPU ${id} is not in the pool (${formatCpuList(pool.cpuIds) || 'empty'}); ` +
+          `edit the parent's allocator.yaml to change the pool`,
+      );
+  }
+}
+
+/** cpu-count: an unsigned integer (E03), no more than the pool has (E22). */
+function checkCpuCount(count: number, pool: EnclavePool): void {
+  if (!Number.isSafeInteger(count) || count < 0)
+    fail(3, `Invalid argument provided. The CPU count ${count} is not an unsigned integer`);
+  if (count > pool.cpuIds.length) {
+    fail(
+      22,
+      `Insufficient CPUs in the enclave CPU pool. ${count} CPUs requested, but the pool has ${pool.cpuIds.length} ` +
+        `(${formatCpuList(pool.cpuIds) || 'empty'})`,
+    );
+  }
+}
+
+/** The memory is a number of MiB (E03) and at least 4 times the EIF file's size (E26). */
+function checkEifSizeRule(asked: number, eifFileSize: number): void {
+  if (!Number.isSafeInteger(asked) || asked < 0)
+    fail(3, `Invalid argument provided. The memory ${asked} is not a number of MiB`);
+  const minimum = minimumMemoryMiB(eifFileSize);
+  if (asked * 1024 * 1024 < EIF_SIZE_RATIO * eifFileSize || asked === 0) {
+    // nitro-cli's text, then what the emulator accepts: its minimum alone would then meet E29.
+    fail(
+      26,
+      `Insufficient memory requested. User provided \`memory\` is ${asked} MB, but based on the EIF file size, ` +
+        `the minimum memory should be ${minimum} MB. The enclave needs ${memoryRequirement(eifFileSize).text}`,
+    );
+  }
+}
+
+/** The request rounded up to whole huge pages, if the pool has that much free (E27). */
+function grantMemory(asked: number, pool: EnclavePool, running: readonly HeldResources[]): number {
   const granted = Math.ceil(asked / HUGE_PAGE_MIB) * HUGE_PAGE_MIB;
   const usedMemory = running.reduce((n, e) => n + e.memoryMiB, 0);
   const freeMemory = Math.max(0, pool.memoryMiB - usedMemory);
@@ -359,20 +401,30 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
         `of ${pool.memoryMiB} MiB; raise memory_mib in the parent's allocator.yaml or terminate an enclave`,
     );
   }
+  return granted;
+}
 
-  // 8. vCPUs, as the driver adds them.
+/** The enclave's vCPUs as the driver adds them: the given ids, none used already (E32), or picked for the count. */
+function addVcpus(
+  topology: InstanceTopology,
+  pool: EnclavePool,
+  running: readonly HeldResources[],
+  cpuIds: readonly number[] | undefined,
+  cpuCount: number,
+): number[] {
   const usedCpus = new Map<number, string>();
   for (const e of running) for (const c of e.cpuIds) usedCpus.set(c, e.enclaveId);
-  let cpuIds: number[];
-  if (hasIds) {
-    cpuIds = [...request.cpuIds];
-    for (const c of cpuIds) {
-      const holder = usedCpus.get(c);
-      if (holder !== undefined) fail(32, `Add vCPU ioctl failure. CPU ${c} is already used by enclave ${holder}`);
-    }
-  } else {
-    cpuIds = pickCpus(topology, pool.cpuIds, usedCpus, request.cpuCount as number);
+  if (cpuIds === undefined) return pickCpus(topology, pool.cpuIds, usedCpus, cpuCount);
+  const ids = [...cpuIds];
+  for (const c of ids) {
+    const holder = usedCpus.get(c);
+    if (holder !== undefined) fail(32, `Add vCPU ioctl failure. CPU ${c} is already used by enclave ${holder}`);
   }
+  return ids;
+}
+
+/** What the driver refuses when the enclave starts (E29): no vCPUs, not whole cores, under its minimum memory. */
+function checkDriverLimits(topology: InstanceTopology, cpuIds: readonly number[], granted: number): void {
   if (cpuIds.length === 0)
     fail(29, 'Ioctl failure. The enclave has no vCPUs (the driver needs at least one full core)');
   const half = halfCore(topology, cpuIds);
@@ -391,22 +443,14 @@ export function planRunEnclave(input: RunPlanInput): RunPlan {
       `Ioctl failure. The enclave's memory (${granted} MiB) is less than the minimum of ${MIN_ENCLAVE_MEMORY_MIB} MiB`,
     );
   }
+}
 
-  // CID: the requested one, or the first free from 16 up.
-  let cid = askedCid;
-  if (cid === 0) {
-    cid = FIRST_AUTO_CID;
-    while (usedCids.has(cid)) cid++;
-  }
-
-  return {
-    enclaveId: enclaveIdFor(input.parentId, input.random8),
-    name,
-    cid,
-    cpuIds: [...cpuIds].sort((a, b) => a - b),
-    memoryMiB: granted,
-    debugMode: request.debugMode === true,
-  };
+/** The CID: the requested one, or the first free from 16 up. */
+function assignCid(askedCid: number, usedCids: ReadonlySet<number>): number {
+  if (askedCid !== 0) return askedCid;
+  let cid = FIRST_AUTO_CID;
+  while (usedCids.has(cid)) cid++;
+  return cid;
 }
 
 /**

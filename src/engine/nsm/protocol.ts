@@ -367,7 +367,7 @@ function variantOf(v: Value, what: string): { name: string; body: Value | undefi
   );
 }
 
-class Fields {
+class Fields implements FieldReader {
   constructor(
     private readonly variant: string,
     private readonly body: Value | undefined,
@@ -416,6 +416,12 @@ class Fields {
     if (v.kind !== 'text') this.bad(name, `is ${describe(v)}, not text`);
     return v.value;
   }
+  digest(name: string): NsmDigest {
+    const digest = this.text(name);
+    if (!(NSM_DIGESTS as readonly string[]).includes(digest))
+      this.bad(name, `is ${JSON.stringify(digest.slice(0, 64))}, not one of ${NSM_DIGESTS.join(', ')}`);
+    return digest as NsmDigest;
+  }
   u16Set(name: string): number[] {
     const v = this.required(name);
     if (v.kind !== 'array') this.bad(name, `is ${describe(v)}, not an array`);
@@ -426,6 +432,90 @@ class Fields {
       out.add(item.value);
     }
     return [...out].sort((a, b) => a - b);
+  }
+}
+
+/** The fields of a variant, read by name from its CBOR or its JSON form; each form throws its own errors. */
+interface FieldReader {
+  u16(name: string): number;
+  bytes(name: string): Uint8Array;
+  optionalBytes(name: string): Uint8Array | null;
+  bool(name: string): boolean;
+  text(name: string): string;
+  /** One of NSM_DIGESTS. */
+  digest(name: string): NsmDigest;
+  /** Integers from 0 to 65535, ascending, each once. */
+  u16Set(name: string): number[];
+}
+
+/** The request variants that have fields. */
+type StructRequestType = Exclude<NsmRequestType, 'DescribeNSM' | 'GetRandom'>;
+const STRUCT_REQUEST_TYPES: readonly StructRequestType[] = [
+  'DescribePCR',
+  'ExtendPCR',
+  'LockPCR',
+  'LockPCRs',
+  'Attestation',
+];
+const isStructRequestType = (name: string): name is StructRequestType =>
+  (STRUCT_REQUEST_TYPES as readonly string[]).includes(name);
+
+/** A request variant with fields, from its fields (in either form). */
+function structRequest(type: StructRequestType, f: FieldReader): NsmRequest {
+  switch (type) {
+    case 'DescribePCR':
+    case 'LockPCR':
+      return { type, index: f.u16('index') };
+    case 'ExtendPCR':
+      return { type, index: f.u16('index'), data: f.bytes('data') };
+    case 'LockPCRs':
+      return { type, range: f.u16('range') };
+    case 'Attestation':
+      return {
+        type,
+        userData: f.optionalBytes('user_data'),
+        nonce: f.optionalBytes('nonce'),
+        publicKey: f.optionalBytes('public_key'),
+      };
+  }
+}
+
+/** The response variants that have named fields (Error carries a bare code). */
+type StructResponseType = Exclude<NsmResponseType, 'LockPCR' | 'LockPCRs' | 'Error'>;
+const STRUCT_RESPONSE_TYPES: readonly StructResponseType[] = [
+  'DescribePCR',
+  'ExtendPCR',
+  'DescribeNSM',
+  'Attestation',
+  'GetRandom',
+];
+const isStructResponseType = (name: string): name is StructResponseType =>
+  (STRUCT_RESPONSE_TYPES as readonly string[]).includes(name);
+
+/** A response variant with named fields, from its fields (in either form). */
+function structResponse(type: StructResponseType, f: FieldReader): NsmResponse {
+  switch (type) {
+    case 'DescribePCR':
+      return { type, lock: f.bool('lock'), data: f.bytes('data') };
+    case 'ExtendPCR':
+      return { type, data: f.bytes('data') };
+    case 'DescribeNSM': {
+      const digest = f.digest('digest');
+      return {
+        type,
+        versionMajor: f.u16('version_major'),
+        versionMinor: f.u16('version_minor'),
+        versionPatch: f.u16('version_patch'),
+        moduleId: f.text('module_id'),
+        maxPcrs: f.u16('max_pcrs'),
+        lockedPcrs: f.u16Set('locked_pcrs'),
+        digest,
+      };
+    }
+    case 'Attestation':
+      return { type, document: f.bytes('document') };
+    case 'GetRandom':
+      return { type, random: f.bytes('random') };
   }
 }
 
@@ -443,40 +533,14 @@ const REQUEST_TYPES: readonly NsmRequestType[] = [
   'Attestation',
   'GetRandom',
 ];
-const RESPONSE_TYPES: readonly NsmResponseType[] = [
-  'DescribePCR',
-  'ExtendPCR',
-  'LockPCR',
-  'LockPCRs',
-  'DescribeNSM',
-  'Attestation',
-  'GetRandom',
-  'Error',
-];
+/** Every request variant has a response of the same name; Error is the response's own. */
+const RESPONSE_TYPES: readonly NsmResponseType[] = [...REQUEST_TYPES, 'Error'];
 
 /** Decodes a request (at most NSM_MAX_REQUEST_BYTES). Throws NsmProtocolError, nothing else. */
 export function decodeRequest(bytes: Uint8Array): NsmRequest {
   const { name, body } = variantOf(parseItem(bytes, NSM_MAX_REQUEST_BYTES, 'the request'), 'the request');
+  if (isStructRequestType(name)) return structRequest(name, new Fields(name, body));
   switch (name) {
-    case 'DescribePCR':
-      return { type: name, index: new Fields(name, body).u16('index') };
-    case 'ExtendPCR': {
-      const f = new Fields(name, body);
-      return { type: name, index: f.u16('index'), data: f.bytes('data') };
-    }
-    case 'LockPCR':
-      return { type: name, index: new Fields(name, body).u16('index') };
-    case 'LockPCRs':
-      return { type: name, range: new Fields(name, body).u16('range') };
-    case 'Attestation': {
-      const f = new Fields(name, body);
-      return {
-        type: name,
-        userData: f.optionalBytes('user_data'),
-        nonce: f.optionalBytes('nonce'),
-        publicKey: f.optionalBytes('public_key'),
-      };
-    }
     case 'DescribeNSM':
     case 'GetRandom':
       unitOnly(name, body);
@@ -492,40 +556,12 @@ export function decodeRequest(bytes: Uint8Array): NsmRequest {
 /** Decodes a response (at most NSM_MAX_RESPONSE_BYTES). Throws NsmProtocolError, nothing else. */
 export function decodeResponse(bytes: Uint8Array): NsmResponse {
   const { name, body } = variantOf(parseItem(bytes, NSM_MAX_RESPONSE_BYTES, 'the response'), 'the response');
+  if (isStructResponseType(name)) return structResponse(name, new Fields(name, body));
   switch (name) {
-    case 'DescribePCR': {
-      const f = new Fields(name, body);
-      return { type: name, lock: f.bool('lock'), data: f.bytes('data') };
-    }
-    case 'ExtendPCR':
-      return { type: name, data: new Fields(name, body).bytes('data') };
     case 'LockPCR':
     case 'LockPCRs':
       unitOnly(name, body);
       return { type: name };
-    case 'DescribeNSM': {
-      const f = new Fields(name, body);
-      const digest = f.text('digest');
-      if (!(NSM_DIGESTS as readonly string[]).includes(digest))
-        throw new NsmProtocolError(
-          'field',
-          `DescribeNSM.digest is ${JSON.stringify(digest.slice(0, 64))}, not one of ${NSM_DIGESTS.join(', ')}`,
-        );
-      return {
-        type: name,
-        versionMajor: f.u16('version_major'),
-        versionMinor: f.u16('version_minor'),
-        versionPatch: f.u16('version_patch'),
-        moduleId: f.text('module_id'),
-        maxPcrs: f.u16('max_pcrs'),
-        lockedPcrs: f.u16Set('locked_pcrs'),
-        digest: digest as NsmDigest,
-      };
-    }
-    case 'Attestation':
-      return { type: name, document: new Fields(name, body).bytes('document') };
-    case 'GetRandom':
-      return { type: name, random: new Fields(name, body).bytes('random') };
     case 'Error': {
       if (body?.kind !== 'text')
         throw new NsmProtocolError(
@@ -582,7 +618,7 @@ function jsonVariant(
   );
 }
 
-class JsonFields {
+class JsonFields implements FieldReader {
   constructor(
     private readonly variant: string,
     private readonly body: Record<string, unknown> | undefined,
@@ -628,7 +664,13 @@ class JsonFields {
     if (typeof v !== 'string') this.bad(name, `must be a string, not ${JSON.stringify(v)}`);
     return v;
   }
-  u16Array(name: string): number[] {
+  digest(name: string): NsmDigest {
+    const digest = this.text(name);
+    if (!(NSM_DIGESTS as readonly string[]).includes(digest))
+      this.bad(name, `must be one of ${NSM_DIGESTS.join(', ')}`);
+    return digest as NsmDigest;
+  }
+  u16Set(name: string): number[] {
     const v = this.get(name);
     if (!Array.isArray(v) || !v.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i <= 0xffff))
       this.bad(name, 'must be an array of integers from 0 to 65535');
@@ -645,21 +687,8 @@ class JsonFields {
 export function requestFromJson(value: unknown): NsmRequest {
   const { name, body } = jsonVariant(value, REQUEST_TYPES, 'an NSM request');
   const f = new JsonFields(name, body);
+  if (isStructRequestType(name)) return structRequest(name, f);
   switch (name) {
-    case 'DescribePCR':
-    case 'LockPCR':
-      return { type: name, index: f.u16('index') };
-    case 'ExtendPCR':
-      return { type: name, index: f.u16('index'), data: f.bytes('data') };
-    case 'LockPCRs':
-      return { type: name, range: f.u16('range') };
-    case 'Attestation':
-      return {
-        type: name,
-        userData: f.optionalBytes('user_data'),
-        nonce: f.optionalBytes('nonce'),
-        publicKey: f.optionalBytes('public_key'),
-      };
     case 'DescribeNSM':
     case 'GetRandom':
       if (body && Object.keys(body).length > 0) jsonFail(`${name} has no fields`);
@@ -730,33 +759,11 @@ export function responseToJson(response: NsmResponse): unknown {
 export function responseFromJson(value: unknown): NsmResponse {
   const { name, body } = jsonVariant(value, RESPONSE_TYPES, 'an NSM response');
   const f = new JsonFields(name, body);
+  if (isStructResponseType(name)) return structResponse(name, f);
   switch (name) {
-    case 'DescribePCR':
-      return { type: name, lock: f.bool('lock'), data: f.bytes('data') };
-    case 'ExtendPCR':
-      return { type: name, data: f.bytes('data') };
     case 'LockPCR':
     case 'LockPCRs':
       return { type: name };
-    case 'DescribeNSM': {
-      const digest = f.text('digest');
-      if (!(NSM_DIGESTS as readonly string[]).includes(digest))
-        jsonFail(`DescribeNSM.digest must be one of ${NSM_DIGESTS.join(', ')}`);
-      return {
-        type: name,
-        versionMajor: f.u16('version_major'),
-        versionMinor: f.u16('version_minor'),
-        versionPatch: f.u16('version_patch'),
-        moduleId: f.text('module_id'),
-        maxPcrs: f.u16('max_pcrs'),
-        lockedPcrs: f.u16Array('locked_pcrs'),
-        digest: digest as NsmDigest,
-      };
-    }
-    case 'Attestation':
-      return { type: name, document: f.bytes('document') };
-    case 'GetRandom':
-      return { type: name, random: f.bytes('random') };
     case 'Error': {
       const code = body?.['__value'];
       if (typeof code !== 'string' || !(NSM_ERROR_CODES as readonly string[]).includes(code))

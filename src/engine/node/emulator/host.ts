@@ -21,16 +21,7 @@ import {
   lengthPrefixed,
   type Frame,
 } from './protocol';
-import {
-  FILE_MODE,
-  appPidPathOf,
-  hostLogPathOf,
-  killGroup,
-  readRecord,
-  recordPathOf,
-  writeAppPid,
-  type EnclaveRecord,
-} from './state';
+import { FILE_MODE, killGroup, readRecord, removeRecordFiles, writeAppPid, type EnclaveRecord } from './state';
 
 /** Answers one NSM request (CBOR bytes) with the response's CBOR bytes. */
 export type NsmHandler = (request: Uint8Array) => Promise<Uint8Array>;
@@ -169,134 +160,189 @@ export function bootLines(record: EnclaveRecord): string {
 export async function runEnclaveHost(recordPath: string, options: EnclaveHostOptions = {}): Promise<number> {
   const record = readRecord(recordPath);
   if (!record) throw new Error(`no enclave record at ${recordPath}`);
-  const state = path.dirname(path.dirname(recordPath));
-  let enclaveState: EnclaveState = 'RUNNING';
-  const nsm = (options.nsm ?? createEnclaveNsm)(record, state);
-  const limits: HostLimits = { ...DEFAULT_HOST_LIMITS, ...options.limits };
-  const stats = options.stats ?? newHostStats();
+  const host = new EnclaveHost(record, path.dirname(path.dirname(recordPath)), options);
+  await host.listen();
+  host.armStart();
+  if (options.handleSignals !== false) host.stopOnSignals();
+  return host.ended;
+}
 
-  // The console log: what a debug console would show, kept after the enclave ends; the user's alone.
-  const logFd = openSync(record.consoleLogPath, 'w', FILE_MODE);
-  if (process.platform !== 'win32') fchmodSync(logFd, FILE_MODE);
-  const consoles = new Set<net.Socket>();
-  const writeConsole = (bytes: Uint8Array | string) => {
+/** Sends a frame on a control connection; replies the client leaves unread pause its requests. */
+type SendFrame = (frame: Buffer) => void;
+/** Sends a JSON reply on a control connection. */
+type Reply = (json: unknown) => void;
+
+/** One enclave's host: its console, its control and NSM sockets, its application, and how it stops. */
+class EnclaveHost {
+  /** Resolves with the exit code once the enclave has ended and everything is closed. */
+  readonly ended: Promise<number>;
+  private resolveEnded!: (code: number) => void;
+  private readonly nsm: NsmHandler;
+  private readonly limits: HostLimits;
+  private readonly stats: HostStats;
+  private enclaveState: EnclaveState = 'RUNNING';
+  /** The console log: what a debug console would show, kept after the enclave ends; the user's alone. */
+  private readonly logFd: number;
+  private readonly consoles = new Set<net.Socket>();
+  private readonly control: net.Server;
+  private readonly nsmServer: net.Server;
+  private app: ChildProcess | undefined;
+  private appExited: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  /** Whether the console has told of a refused connection in the last second. */
+  private refusing = false;
+  private started = false;
+  private startAnyway: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly record: EnclaveRecord,
+    private readonly state: string,
+    private readonly options: EnclaveHostOptions,
+  ) {
+    this.nsm = (options.nsm ?? createEnclaveNsm)(record, state);
+    this.limits = { ...DEFAULT_HOST_LIMITS, ...options.limits };
+    this.stats = options.stats ?? newHostStats();
+    this.logFd = openSync(record.consoleLogPath, 'w', FILE_MODE);
+    if (process.platform !== 'win32') fchmodSync(this.logFd, FILE_MODE);
+    this.writeConsole(bootLines(record));
+    this.ended = new Promise<number>((r) => (this.resolveEnded = r));
+    this.control = net.createServer((socket) => {
+      if (this.stats.controlConnections >= this.limits.controlConnections) return this.refuse(socket, 'control');
+      this.stats.controlConnections++;
+      socket.once('close', () => this.stats.controlConnections--);
+      this.serveControl(socket);
+    });
+    this.nsmServer = net.createServer((socket) => {
+      if (this.stats.nsmConnections >= this.limits.nsmConnections) return this.refuse(socket, 'nsm');
+      this.stats.nsmConnections++;
+      socket.once('close', () => this.stats.nsmConnections--);
+      this.serveNsm(socket);
+    });
+  }
+
+  /** Writes to the console log and to every live console client. */
+  private writeConsole(bytes: Uint8Array | string): void {
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
     try {
-      writeSync(logFd, buf);
+      writeSync(this.logFd, buf);
     } catch {
       /* disk full: the live console still gets it */
     }
     const frame = encodeFrame({ bytes: buf });
-    for (const c of consoles) {
+    for (const c of this.consoles) {
       // A console client that stops reading is let go rather than buffered for without end.
-      if (c.writableLength > limits.consoleUnsentBytes) {
-        stats.consolesDropped++;
-        consoles.delete(c);
+      if (c.writableLength > this.limits.consoleUnsentBytes) {
+        this.stats.consolesDropped++;
+        this.consoles.delete(c);
         c.destroy();
       } else {
         c.write(frame);
       }
     }
-  };
-  writeConsole(bootLines(record));
+  }
 
-  let ended!: (code: number) => void;
-  const endedPromise = new Promise<number>((r) => (ended = r));
-  let app: ChildProcess | undefined;
-  let appExited: Promise<void> = Promise.resolve();
-  let stopping: Promise<void> | undefined;
-
-  const control = net.createServer((socket) => {
-    if (stats.controlConnections >= limits.controlConnections) return refuse(socket, 'control');
-    stats.controlConnections++;
-    socket.once('close', () => stats.controlConnections--);
-    serveControl(socket);
-  });
-  const nsmServer = net.createServer((socket) => {
-    if (stats.nsmConnections >= limits.nsmConnections) return refuse(socket, 'nsm');
-    stats.nsmConnections++;
-    socket.once('close', () => stats.nsmConnections--);
-    serveNsm(socket);
-  });
-  // A connection over the limit is closed at once, without reading it; the console says so once
-  // per burst (a flood of refused connections does not flood the log).
-  let refusing = false;
-  const refuse = (socket: net.Socket, which: 'nsm' | 'control') => {
-    if (which === 'nsm') stats.nsmRefused++;
-    else stats.controlRefused++;
+  /**
+   * Closes a connection over the limit at once, without reading it; the console says so once per
+   * burst (a flood of refused connections does not flood the log).
+   */
+  private refuse(socket: net.Socket, which: 'nsm' | 'control'): void {
+    if (which === 'nsm') this.stats.nsmRefused++;
+    else this.stats.controlRefused++;
     socket.on('error', () => undefined);
     socket.destroy();
-    if (!refusing) {
-      refusing = true;
-      const limit = which === 'nsm' ? limits.nsmConnections : limits.controlConnections;
-      writeConsole(
+    if (!this.refusing) {
+      this.refusing = true;
+      const limit = which === 'nsm' ? this.limits.nsmConnections : this.limits.controlConnections;
+      this.writeConsole(
         `[nitro-dev emulator] Refused a connection to the ${which === 'nsm' ? 'NSM' : 'control'} socket: ` +
           `${limit} are open already (the limit).\n`,
       );
-      setTimeout(() => (refusing = false), 1000).unref();
+      setTimeout(() => (this.refusing = false), 1000).unref();
     }
-  };
-  if (process.platform !== 'win32') {
-    rmSync(record.socketPath, { force: true });
-    rmSync(record.nsmSocketPath, { force: true });
   }
-  await Promise.all([listen(nsmServer, record.nsmSocketPath), listen(control, record.socketPath)]);
-  if (process.platform !== 'win32') for (const s of [record.socketPath, record.nsmSocketPath]) chmodSync(s, FILE_MODE);
 
-  const stop = (reason: string): Promise<void> => {
-    if (stopping) return stopping;
-    enclaveState = 'TERMINATING';
-    clearTimeout(startAnyway);
-    stopping = (async () => {
-      if (app && app.exitCode === null && app.signalCode === null && app.pid !== undefined) {
-        killGroup(app.pid, 'SIGTERM');
-        const timer = setTimeout(() => app?.pid !== undefined && killGroup(app.pid, 'SIGKILL'), APP_STOP_GRACE_MS);
-        await appExited;
-        clearTimeout(timer);
-      }
-      writeConsole(`[nitro-dev emulator] Enclave ${record.enclaveId} ${reason}.\n`);
-      control.close();
-      nsmServer.close();
-      for (const f of [
-        recordPathOf(state, record.enclaveId),
-        appPidPathOf(state, record.enclaveId),
-        hostLogPathOf(state, record.enclaveId),
-      ])
-        rmSync(f, { force: true });
-      if (process.platform !== 'win32')
-        for (const s of [record.socketPath, record.nsmSocketPath]) rmSync(s, { force: true });
-    })();
-    return stopping;
-  };
-  const finish = () => {
-    for (const c of consoles) c.end();
-    consoles.clear();
+  /** Listens on the NSM and control sockets, which only the user may use. */
+  async listen(): Promise<void> {
+    const record = this.record;
+    if (process.platform !== 'win32') {
+      rmSync(record.socketPath, { force: true });
+      rmSync(record.nsmSocketPath, { force: true });
+    }
+    await Promise.all([listen(this.nsmServer, record.nsmSocketPath), listen(this.control, record.socketPath)]);
+    if (process.platform !== 'win32')
+      for (const s of [record.socketPath, record.nsmSocketPath]) chmodSync(s, FILE_MODE);
+  }
+
+  /** Stops the application (SIGTERM, then SIGKILL), closes the sockets and removes the enclave's files; once. */
+  private stop(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.enclaveState = 'TERMINATING';
+    clearTimeout(this.startAnyway);
+    this.stopping = this.windDown(reason);
+    return this.stopping;
+  }
+
+  /** What stop does, the first time. */
+  private async windDown(reason: string): Promise<void> {
+    const app = this.app;
+    if (app && app.exitCode === null && app.signalCode === null && app.pid !== undefined) {
+      killGroup(app.pid, 'SIGTERM');
+      const timer = setTimeout(
+        () => this.app?.pid !== undefined && killGroup(this.app.pid, 'SIGKILL'),
+        APP_STOP_GRACE_MS,
+      );
+      await this.appExited;
+      clearTimeout(timer);
+    }
+    this.writeConsole(`[nitro-dev emulator] Enclave ${this.record.enclaveId} ${reason}.\n`);
+    this.control.close();
+    this.nsmServer.close();
+    removeRecordFiles(this.state, this.record);
+  }
+
+  /** Ends the console clients and the log, and resolves `ended`. */
+  private finish(): void {
+    for (const c of this.consoles) c.end();
+    this.consoles.clear();
     try {
-      closeSync(logFd);
+      closeSync(this.logFd);
     } catch {
       /* closed */
     }
-    ended(0);
-  };
+    this.resolveEnded(0);
+  }
 
-  // The application starts when run-enclave, having reached the host, says so ('start'): an
-  // application that exits at once still leaves run-enclave a started enclave to report.
-  let started = false;
-  const startApp = () => {
-    if (started) return;
-    started = true;
-    clearTimeout(startAnyway);
-    if (record.app) launchApp(record.app);
-  };
-  // Should run-enclave never get there (it died), the application starts anyway after a while.
-  const startAnyway = setTimeout(startApp, 30_000);
-  const launchApp = (appSpec: NonNullable<EnclaveRecord['app']>) => {
-    const env = { ...(options.env ?? process.env) } as Record<string, string>;
+  /** Stops the enclave for `reason`, then finishes. */
+  private stopAndFinish(reason: string): void {
+    void this.stop(reason).then(() => this.finish());
+  }
+
+  /**
+   * The application starts when run-enclave, having reached the host, says so ('start'): an
+   * application that exits at once still leaves run-enclave a started enclave to report. Should
+   * run-enclave never get there (it died), the application starts anyway after a while.
+   */
+  armStart(): void {
+    this.startAnyway = setTimeout(() => this.startApp(), 30_000);
+  }
+
+  /** Starts the attached application, if any; once. */
+  private startApp(): void {
+    if (this.started) return;
+    this.started = true;
+    clearTimeout(this.startAnyway);
+    if (this.record.app) this.launchApp(this.record.app);
+  }
+
+  /** Spawns the application in its own process group, its output to the console; its exit ends the enclave. */
+  private launchApp(appSpec: NonNullable<EnclaveRecord['app']>): void {
+    const record = this.record;
+    const env = { ...(this.options.env ?? process.env) } as Record<string, string>;
     env.NITRO_ENCLAVE_ID = record.enclaveId;
     env.NITRO_ENCLAVE_CID = String(record.cid);
     env.NITRO_NSM_SOCKET = record.nsmSocketPath;
     try {
-      app = spawn(appSpec.command, [...(appSpec.args ?? [])], {
+      this.app = spawn(appSpec.command, [...(appSpec.args ?? [])], {
         cwd: appSpec.cwd ?? path.dirname(record.eifPath),
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -304,62 +350,67 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
         windowsHide: true,
       });
     } catch (e) {
-      writeConsole(`[nitro-dev emulator] The application could not be started: ${(e as Error).message}\n`);
+      this.writeConsole(`[nitro-dev emulator] The application could not be started: ${(e as Error).message}\n`);
     }
-    if (app) {
-      const child = app;
-      appExited = new Promise((r) => child.once('close', () => r()));
-      child.on('error', (e) =>
-        writeConsole(`[nitro-dev emulator] The application could not be started: ${e.message}\n`),
-      );
-      child.stdout?.on('data', (b: Buffer) => writeConsole(b));
-      child.stderr?.on('data', (b: Buffer) => writeConsole(b));
-      // With its start time: cleanup after a host's death kills it only while it is still this process.
-      if (child.pid !== undefined) writeAppPid(state, record.enclaveId, child.pid);
-      child.once('close', (code, signal) => {
-        if (stopping) return;
-        void stop(`ended: its application exited with ${signal ? `signal ${signal}` : `code ${code}`}`).then(finish);
-      });
-    } else {
-      void stop('ended: its application could not be started').then(finish);
+    if (!this.app) {
+      this.stopAndFinish('ended: its application could not be started');
+      return;
     }
-  };
+    const child = this.app;
+    this.appExited = new Promise((r) => child.once('close', () => r()));
+    child.on('error', (e) =>
+      this.writeConsole(`[nitro-dev emulator] The application could not be started: ${e.message}\n`),
+    );
+    child.stdout?.on('data', (b: Buffer) => this.writeConsole(b));
+    child.stderr?.on('data', (b: Buffer) => this.writeConsole(b));
+    // With its start time: cleanup after a host's death kills it only while it is still this process.
+    if (child.pid !== undefined) writeAppPid(this.state, record.enclaveId, child.pid);
+    child.once('close', (code, signal) => {
+      if (this.stopping) return;
+      this.stopAndFinish(`ended: its application exited with ${signal ? `signal ${signal}` : `code ${code}`}`);
+    });
+  }
 
-  if (options.handleSignals !== false) {
+  /** Stops the enclave on SIGTERM, SIGINT and SIGHUP. */
+  stopOnSignals(): void {
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      process.on(signal, () => void stop(`was stopped (${signal})`).then(finish));
+      process.on(signal, () => this.stopAndFinish(`was stopped (${signal})`));
     }
   }
 
-  function describe(metadata: boolean): DescribeEnclaveJson {
+  /** describe-enclaves' entry for this enclave. */
+  private describe(metadata: boolean): DescribeEnclaveJson {
+    const record = this.record;
     return {
-      EnclaveName: record!.name,
-      EnclaveID: record!.enclaveId,
+      EnclaveName: record.name,
+      EnclaveID: record.enclaveId,
       ProcessID: process.pid,
-      EnclaveCID: record!.cid,
-      NumberOfCPUs: record!.cpuIds.length,
-      CPUIDs: record!.cpuIds,
-      MemoryMiB: record!.memoryMiB,
-      State: enclaveState,
-      Flags: record!.debugMode ? 'DEBUG_MODE' : 'NONE',
-      Measurements: record!.measurements,
-      ...(metadata && record!.imageName !== undefined ? { ImageName: record!.imageName } : {}),
-      ...(metadata && record!.imageVersion !== undefined ? { ImageVersion: record!.imageVersion } : {}),
-      ...(metadata && record!.metadata !== undefined ? { Metadata: record!.metadata } : {}),
+      EnclaveCID: record.cid,
+      NumberOfCPUs: record.cpuIds.length,
+      CPUIDs: record.cpuIds,
+      MemoryMiB: record.memoryMiB,
+      State: this.enclaveState,
+      Flags: record.debugMode ? 'DEBUG_MODE' : 'NONE',
+      Measurements: record.measurements,
+      ...(metadata && record.imageName !== undefined ? { ImageName: record.imageName } : {}),
+      ...(metadata && record.imageVersion !== undefined ? { ImageVersion: record.imageVersion } : {}),
+      ...(metadata && record.metadata !== undefined ? { Metadata: record.metadata } : {}),
     };
   }
 
-  function serveControl(socket: net.Socket): void {
+  /** A control connection: JSON requests, each answered in order; an 'nsm' request is followed by its bytes. */
+  private serveControl(socket: net.Socket): void {
     // Requests are small (an NSM request at most); replies the client leaves unread pause its requests.
     const reader = new FrameReader(CONTROL_MAX_FRAME);
     let pendingNsm = false;
     socket.on('error', () => socket.destroy());
     socket.on('drain', () => socket.resume());
-    const send = (frame: Buffer) => {
-      if (!socket.write(frame) && socket.writableLength >= limits.unsentBytes && !consoles.has(socket)) socket.pause();
-      stats.maxUnsentBytes = Math.max(stats.maxUnsentBytes, socket.writableLength);
+    const send: SendFrame = (frame) => {
+      if (!socket.write(frame) && socket.writableLength >= this.limits.unsentBytes && !this.consoles.has(socket))
+        socket.pause();
+      this.stats.maxUnsentBytes = Math.max(this.stats.maxUnsentBytes, socket.writableLength);
     };
-    const reply = (json: unknown) => send(encodeFrame({ json }));
+    const reply: Reply = (json) => send(encodeFrame({ json }));
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -371,67 +422,79 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       for (const f of frames) {
         if (pendingNsm) {
           pendingNsm = false;
-          if (f.kind !== KIND_BYTES) {
-            reply({ ok: false, code: 14, message: 'Invalid command. An NSM request must be followed by its bytes' });
-            continue;
-          }
-          void nsm(f.bytes).then(
-            (response) => {
-              reply({ ok: true });
-              send(encodeFrame({ bytes: response }));
-            },
-            (e: Error) => reply({ ok: false, code: 0, message: `The NSM failed: ${e.message}` }),
-          );
-          continue;
-        }
-        if (f.kind !== KIND_JSON) {
+          this.answerNsmFrame(f, send, reply);
+        } else if (f.kind !== KIND_JSON) {
           reply({ ok: false, code: 14, message: 'Invalid command. Expected a JSON request' });
-          continue;
-        }
-        const op = (f.json as { op?: string; metadata?: boolean }).op;
-        if (op === 'start') {
-          startApp();
-          reply({ ok: true });
-        } else if (op === 'describe') {
-          reply({ ok: true, result: describe((f.json as { metadata?: boolean }).metadata === true) });
-        } else if (op === 'terminate') {
-          const result: TerminateEnclaveJson = {
-            EnclaveName: record!.name,
-            EnclaveID: record!.enclaveId,
-            Terminated: true,
-          };
-          void stop('was terminated').then(() => {
-            socket.end(encodeFrame({ json: { ok: true, result } }), () => finish());
-          });
-        } else if (op === 'console') {
-          if (!record!.debugMode) {
-            reply({
-              ok: false,
-              code: 44,
-              message:
-                `Console connection failure. Enclave ${record!.enclaveId} was not started in debug mode, ` +
-                `so it has no console (run it with --debug-mode)`,
-            });
-            continue;
-          }
-          reply({ ok: true });
-          // History and subscription in one tick: nothing is lost or repeated in between.
-          socket.write(encodeFrame({ bytes: readFileSync(record!.consoleLogPath) }));
-          if (stopping) socket.end();
-          else {
-            consoles.add(socket);
-            socket.on('close', () => consoles.delete(socket));
-          }
-        } else if (op === 'record') {
-          // The record as this host holds it: what repair-state writes back when the file is damaged.
-          reply({ ok: true, result: { ...record!, hostPid: process.pid } });
-        } else if (op === 'nsm') {
-          pendingNsm = true;
         } else {
-          reply({ ok: false, code: 14, message: `Invalid command. Unknown request '${String(op)}'` });
+          pendingNsm = this.controlRequest(socket, f.json, reply);
         }
       }
     });
+  }
+
+  /** The bytes of an NSM request made over the control socket: `{ok: true}` and the response's bytes. */
+  private answerNsmFrame(f: Frame, send: SendFrame, reply: Reply): void {
+    if (f.kind !== KIND_BYTES) {
+      reply({ ok: false, code: 14, message: 'Invalid command. An NSM request must be followed by its bytes' });
+      return;
+    }
+    void this.nsm(f.bytes).then(
+      (response) => {
+        reply({ ok: true });
+        send(encodeFrame({ bytes: response }));
+      },
+      (e: Error) => reply({ ok: false, code: 0, message: `The NSM failed: ${e.message}` }),
+    );
+  }
+
+  /** Answers one JSON request on a control connection; true when it is 'nsm' (the request's bytes come next). */
+  private controlRequest(socket: net.Socket, json: unknown, reply: Reply): boolean {
+    const record = this.record;
+    const op = (json as { op?: string; metadata?: boolean }).op;
+    if (op === 'start') {
+      this.startApp();
+      reply({ ok: true });
+    } else if (op === 'describe') {
+      reply({ ok: true, result: this.describe((json as { metadata?: boolean }).metadata === true) });
+    } else if (op === 'terminate') {
+      const result: TerminateEnclaveJson = { EnclaveName: record.name, EnclaveID: record.enclaveId, Terminated: true };
+      void this.stop('was terminated').then(() => {
+        socket.end(encodeFrame({ json: { ok: true, result } }), () => this.finish());
+      });
+    } else if (op === 'console') {
+      this.attachConsole(socket, reply);
+    } else if (op === 'record') {
+      // The record as this host holds it: what repair-state writes back when the file is damaged.
+      reply({ ok: true, result: { ...record, hostPid: process.pid } });
+    } else if (op === 'nsm') {
+      return true;
+    } else {
+      reply({ ok: false, code: 14, message: `Invalid command. Unknown request '${String(op)}'` });
+    }
+    return false;
+  }
+
+  /** 'console': the log so far, then what comes, for a debug-mode enclave (E44 otherwise). */
+  private attachConsole(socket: net.Socket, reply: Reply): void {
+    const record = this.record;
+    if (!record.debugMode) {
+      reply({
+        ok: false,
+        code: 44,
+        message:
+          `Console connection failure. Enclave ${record.enclaveId} was not started in debug mode, ` +
+          `so it has no console (run it with --debug-mode)`,
+      });
+      return;
+    }
+    reply({ ok: true });
+    // History and subscription in one tick: nothing is lost or repeated in between.
+    socket.write(encodeFrame({ bytes: readFileSync(record.consoleLogPath) }));
+    if (this.stopping) socket.end();
+    else {
+      this.consoles.add(socket);
+      socket.on('close', () => this.consoles.delete(socket));
+    }
   }
 
   /**
@@ -439,7 +502,8 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
    * unsent beyond the limit (the client does not read) or requests are waiting to be answered, the
    * socket is paused, so a client that pipelines without reading fills its own buffers, not the host's.
    */
-  function serveNsm(socket: net.Socket): void {
+  private serveNsm(socket: net.Socket): void {
+    const { stats, limits, nsm } = this;
     const reader = new LengthPrefixedReader(NSM_MAX_MESSAGE);
     let busy = false;
     let paused = false;
@@ -509,8 +573,6 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
       }
     };
   }
-
-  return endedPromise;
 }
 
 function listen(server: net.Server, where: string): Promise<void> {

@@ -43,6 +43,9 @@ export interface RepairReport {
 
 const damagedName = (file: string, stamp: string) => `${file}.damaged-${stamp}`;
 
+/** Moves a damaged file aside (kept as `<name>.damaged-<time>`) and notes why. */
+type MoveAside = (file: string, problem: string) => void;
+
 /** Moves damaged state files aside and rebuilds parents.json and enclave records; holds the state lock. */
 export async function repairState(
   state: string,
@@ -52,7 +55,7 @@ export async function repairState(
   const stamp = (options.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
   return withStateLock(state, async () => {
     const movedAside: { file: string; keptAs: string; problem: string }[] = [];
-    const moveAside = (file: string, problem: string) => {
+    const moveAside: MoveAside = (file, problem) => {
       let keptAs = damagedName(file, stamp);
       for (let i = 1; readStateFile(keptAs) !== undefined; i++) keptAs = damagedName(file, `${stamp}-${i}`);
       renameSync(file, keptAs);
@@ -60,70 +63,12 @@ export async function repairState(
     };
 
     // Enclave records first: their parents must survive a rebuilt parents.json.
-    const recoveredEnclaves: string[] = [];
-    const liveParents = new Set<string>();
-    const dir = enclavesDir(state);
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      /* no enclaves */
-    }
-    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
-      const file = path.join(dir, name);
-      const id = name.slice(0, -'.json'.length);
-      try {
-        const record = readRecord(file);
-        if (record) liveParents.add(record.parentId);
-        continue;
-      } catch (e) {
-        if (!(e instanceof StateFileError)) throw e;
-        const fromHost = ENCLAVE_ID_PATTERN.test(id)
-          ? await recordFromHost(state, id, options.hostTimeoutMs ?? 5000)
-          : undefined;
-        moveAside(file, e.problem);
-        if (fromHost) {
-          writeRecord(state, fromHost);
-          recoveredEnclaves.push(id);
-          liveParents.add(fromHost.parentId);
-        }
-      }
-    }
-
-    // parents.json: keep what passes the checks, add the parents the folder still shows.
-    const parentsFile = parentsPathOf(state);
-    let parents: ParentRecord[];
-    const recoveredParents: string[] = [];
-    let rebuild = false;
-    try {
-      parents = readParents(state) ?? [];
-    } catch (e) {
-      if (!(e instanceof StateFileError)) throw e;
-      parents = salvageParents(readStateFile(parentsFile));
-      moveAside(parentsFile, e.problem);
-      rebuild = true;
-    }
-    const known = new Set(parents.map((p) => p.id));
-    const found = new Set(liveParents);
-    try {
-      for (const entry of readdirSync(path.join(state, 'parents'))) if (PARENT_ID_PATTERN.test(entry)) found.add(entry);
-    } catch {
-      /* no allocator folders */
-    }
-    // A sound parents.json lists what the user chose; only a damaged one is completed from the folder,
-    // except for parents of running enclaves, which must stay reachable.
-    for (const id of [...found].sort()) {
-      if (known.has(id) || (!rebuild && !liveParents.has(id))) continue;
-      parents.push({
-        id,
-        name: `Recovered parent ${id}`,
-        vcpus: DEFAULT_PARENT.vcpus,
-        memoryMiB: DEFAULT_PARENT.memoryMiB,
-      });
-      known.add(id);
-      recoveredParents.push(id);
-    }
-    if ((rebuild || recoveredParents.length > 0) && parents.length > 0) writeParents(state, parents);
+    const { recoveredEnclaves, liveParents } = await repairEnclaveRecords(
+      state,
+      options.hostTimeoutMs ?? 5000,
+      moveAside,
+    );
+    const { parents, recoveredParents, rebuild } = repairParents(state, liveParents, moveAside);
     return {
       stateDir: state,
       movedAside,
@@ -132,6 +77,90 @@ export async function repairState(
       recoveredEnclaves,
     };
   });
+}
+
+/**
+ * Moves damaged enclave records aside, rewriting each from its running host when one answers; the
+ * ids rewritten, and the parents of the enclaves with a record.
+ */
+async function repairEnclaveRecords(
+  state: string,
+  hostTimeoutMs: number,
+  moveAside: MoveAside,
+): Promise<{ recoveredEnclaves: string[]; liveParents: Set<string> }> {
+  const recoveredEnclaves: string[] = [];
+  const liveParents = new Set<string>();
+  const dir = enclavesDir(state);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    /* no enclaves */
+  }
+  for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+    const file = path.join(dir, name);
+    const id = name.slice(0, -'.json'.length);
+    try {
+      const record = readRecord(file);
+      if (record) liveParents.add(record.parentId);
+      continue;
+    } catch (e) {
+      if (!(e instanceof StateFileError)) throw e;
+      const fromHost = ENCLAVE_ID_PATTERN.test(id) ? await recordFromHost(state, id, hostTimeoutMs) : undefined;
+      moveAside(file, e.problem);
+      if (fromHost) {
+        writeRecord(state, fromHost);
+        recoveredEnclaves.push(id);
+        liveParents.add(fromHost.parentId);
+      }
+    }
+  }
+  return { recoveredEnclaves, liveParents };
+}
+
+/**
+ * parents.json: keeps what passes the checks, adds the parents the folder still shows, and writes it
+ * when anything changed; whether it was rebuilt (moved aside as damaged).
+ */
+function repairParents(
+  state: string,
+  liveParents: ReadonlySet<string>,
+  moveAside: MoveAside,
+): { parents: ParentRecord[]; recoveredParents: string[]; rebuild: boolean } {
+  const parentsFile = parentsPathOf(state);
+  let parents: ParentRecord[];
+  const recoveredParents: string[] = [];
+  let rebuild = false;
+  try {
+    parents = readParents(state) ?? [];
+  } catch (e) {
+    if (!(e instanceof StateFileError)) throw e;
+    parents = salvageParents(readStateFile(parentsFile));
+    moveAside(parentsFile, e.problem);
+    rebuild = true;
+  }
+  const known = new Set(parents.map((p) => p.id));
+  const found = new Set(liveParents);
+  try {
+    for (const entry of readdirSync(path.join(state, 'parents'))) if (PARENT_ID_PATTERN.test(entry)) found.add(entry);
+  } catch {
+    /* no allocator folders */
+  }
+  // A sound parents.json lists what the user chose; only a damaged one is completed from the folder,
+  // except for parents of running enclaves, which must stay reachable.
+  for (const id of [...found].sort()) {
+    if (known.has(id) || (!rebuild && !liveParents.has(id))) continue;
+    parents.push({
+      id,
+      name: `Recovered parent ${id}`,
+      vcpus: DEFAULT_PARENT.vcpus,
+      memoryMiB: DEFAULT_PARENT.memoryMiB,
+    });
+    known.add(id);
+    recoveredParents.push(id);
+  }
+  if ((rebuild || recoveredParents.length > 0) && parents.length > 0) writeParents(state, parents);
+  return { parents, recoveredParents, rebuild };
 }
 
 /** The entries of a damaged parents.json that still pass the checks (first of each id). */

@@ -582,6 +582,11 @@ export function liveRecords(state: string): EnclaveRecord[] {
 export function removeEnclaveFiles(state: string, record: EnclaveRecord): void {
   // The application runs in its own process group; a host killed with SIGKILL cannot stop it.
   if (record.hostPid === undefined || !pidAlive(record.hostPid)) killVerifiedApp(state, record.enclaveId, 'SIGKILL');
+  removeRecordFiles(state, record);
+}
+
+/** Removes an enclave's record, application pid file, host log and sockets; keeps the console log. */
+export function removeRecordFiles(state: string, record: EnclaveRecord): void {
   for (const f of [
     recordPathOf(state, record.enclaveId),
     appPidPathOf(state, record.enclaveId),
