@@ -128,6 +128,7 @@ export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';
 export {
   nameToString,
+  nameToRfc4514,
   KEY_USAGE_BITS,
   type BasicConstraints,
   type KeyUsage,

@@ -111,78 +111,12 @@ export async function inspectEifSource(
   const measured = await runPlan(source, plan, hashes, { ...options, ...(offload ? { offloadPcr2: offload } : {}) });
   const crc = { stored: layout.header.crc, computed: measured.crc, ok: layout.header.crc === measured.crc };
 
-  let metadata: EifInspection['metadata'];
-  let describeError: EifFormatError | undefined;
-  const metaSection = layout.sections.filter((s) => s.type === SectionType.Metadata).at(-1);
-  if (metaSection) {
-    try {
-      const bytes = await readSection(source, metaSection);
-      let text: string | undefined;
-      try {
-        text = fromUtf8(bytes);
-      } catch {
-        text = undefined;
-      }
-      try {
-        const value = parseMetadata(bytes);
-        describeMetadata(value); // nitro-cli fails describe-eif when CustomMetadata cannot be listed
-        metadata = { value, ...(text !== undefined ? { text } : {}) };
-      } catch (e) {
-        if (!(e instanceof MetadataError)) throw e;
-        metadata = { error: e.message, ...(text !== undefined ? { text } : {}) };
-        describeError ??= new EifFormatError('bad-metadata', metaSection.dataOffset, e.message);
-      }
-    } catch (e) {
-      if (!(e instanceof EifFormatError)) throw e;
-      metadata = { error: e.message };
-      describeError ??= e;
-    }
-  }
-
+  const meta = await inspectMetadata(source, layout);
+  const metadata = meta.metadata;
   const checkedAt = options.at ?? new Date();
-  let signature: SignatureInspection | undefined;
-  let pcr8: string | undefined;
-  const sigSections = layout.sections.filter((s) => s.type === SectionType.Signature);
-  if (sigSections.length > 0) {
-    const h8 = hashes.sha384();
-    for (const [i, s] of sigSections.entries()) {
-      const last = i === sigSections.length - 1;
-      try {
-        const entries = decodeSignatureSection(await readSection(source, s));
-        const entry = entries[0];
-        if (!entry) throw new SignatureFormatError('the signature section holds no entries');
-        const pem = certificateText(entry.certificateFile);
-        const der = certificateDer(pem);
-        h8.update(der);
-        if (!last) continue;
-        const certificate = parseCertificate(der);
-        const cose = decodeCoseSign1(entry.coseBytes);
-        const check = checkCoseSignature(ports.crypto, cose, certificate);
-        signature = {
-          certificatePem: pem,
-          certificate,
-          cose: check,
-          payloadMatchesPcr0: payloadMatchesPcr0(cose.payload, measured.pcr0),
-          certificateValid: isValidAt(certificate, checkedAt),
-          checkedAt,
-        };
-        if (!check.valid)
-          describeError ??= new EifFormatError(
-            'signature-invalid',
-            s.dataOffset,
-            `the image's signature is not valid: ${check.reason}`,
-          );
-      } catch (e) {
-        if (!(e instanceof SignatureFormatError || e instanceof CertificateError || e instanceof EifFormatError))
-          throw e;
-        const message = e instanceof EifFormatError ? e.message : `the signature section cannot be read: ${e.message}`;
-        if (last) signature = { error: message, checkedAt };
-        describeError ??=
-          e instanceof EifFormatError ? e : new EifFormatError('bad-signature-section', s.dataOffset, message);
-      }
-    }
-    pcr8 = toHex(extendFromZero(hashes, h8.digest()));
-  }
+  const sig = await inspectSignatures(source, layout, ports, measured.pcr0, checkedAt);
+  const { signature, pcr8 } = sig;
+  const describeError = meta.describeError ?? sig.describeError;
 
   const measurements = measurementsJson(measured.pcrs, signature?.certificate ? pcr8 : undefined);
   const describe = describeError
@@ -212,4 +146,98 @@ export async function inspectEifSource(
     ...(signature ? { signature } : {}),
     describe,
   };
+}
+
+/** The last metadata section, parsed (with its text), and why describe-eif would fail on it. */
+async function inspectMetadata(
+  source: ByteSource,
+  layout: EifLayout,
+): Promise<{ metadata?: EifInspection['metadata']; describeError?: EifFormatError }> {
+  const metaSection = layout.sections.filter((s) => s.type === SectionType.Metadata).at(-1);
+  if (!metaSection) return {};
+  try {
+    const bytes = await readSection(source, metaSection);
+    let text: string | undefined;
+    try {
+      text = fromUtf8(bytes);
+    } catch {
+      text = undefined;
+    }
+    try {
+      const value = parseMetadata(bytes);
+      describeMetadata(value); // nitro-cli fails describe-eif when CustomMetadata cannot be listed
+      return { metadata: { value, ...(text !== undefined ? { text } : {}) } };
+    } catch (e) {
+      if (!(e instanceof MetadataError)) throw e;
+      return {
+        metadata: { error: e.message, ...(text !== undefined ? { text } : {}) },
+        describeError: new EifFormatError('bad-metadata', metaSection.dataOffset, e.message),
+      };
+    }
+  } catch (e) {
+    if (!(e instanceof EifFormatError)) throw e;
+    return { metadata: { error: e.message }, describeError: e };
+  }
+}
+
+/**
+ * Every signature section hashed into PCR8 (of its certificate), the last one checked, and the first
+ * reason describe-eif would fail on them.
+ */
+async function inspectSignatures(
+  source: ByteSource,
+  layout: EifLayout,
+  ports: EifPorts,
+  pcr0: Uint8Array,
+  checkedAt: Date,
+): Promise<{ signature?: SignatureInspection; pcr8?: string; describeError?: EifFormatError }> {
+  const { hashes } = ports;
+  let signature: SignatureInspection | undefined;
+  let describeError: EifFormatError | undefined;
+  const sigSections = layout.sections.filter((s) => s.type === SectionType.Signature);
+  if (sigSections.length === 0) return {};
+  const h8 = hashes.sha384();
+  for (const [i, s] of sigSections.entries()) {
+    const last = i === sigSections.length - 1;
+    try {
+      const { entry, pem, der } = await readSignatureEntry(source, s);
+      h8.update(der);
+      if (!last) continue;
+      const certificate = parseCertificate(der);
+      const cose = decodeCoseSign1(entry.coseBytes);
+      const check = checkCoseSignature(ports.crypto, cose, certificate);
+      signature = {
+        certificatePem: pem,
+        certificate,
+        cose: check,
+        payloadMatchesPcr0: payloadMatchesPcr0(cose.payload, pcr0),
+        certificateValid: isValidAt(certificate, checkedAt),
+        checkedAt,
+      };
+      if (!check.valid)
+        describeError ??= new EifFormatError(
+          'signature-invalid',
+          s.dataOffset,
+          `the image's signature is not valid: ${check.reason}`,
+        );
+    } catch (e) {
+      if (!(e instanceof SignatureFormatError || e instanceof CertificateError || e instanceof EifFormatError)) throw e;
+      const message = e instanceof EifFormatError ? e.message : `the signature section cannot be read: ${e.message}`;
+      if (last) signature = { error: message, checkedAt };
+      describeError ??=
+        e instanceof EifFormatError ? e : new EifFormatError('bad-signature-section', s.dataOffset, message);
+    }
+  }
+  const pcr8 = toHex(extendFromZero(hashes, h8.digest()));
+  return { ...(signature ? { signature } : {}), pcr8, ...(describeError ? { describeError } : {}) };
+}
+
+/** The first entry of a signature section: the entry, its certificate as PEM text and as DER. */
+async function readSignatureEntry(source: ByteSource, s: EifSection) {
+  const entries = decodeSignatureSection(await readSection(source, s));
+  const entry = entries[0];
+  if (!entry) throw new SignatureFormatError('the signature section holds no entries');
+  const pem = certificateText(entry.certificateFile);
+  const der = certificateDer(pem);
+  return { entry, pem, der };
 }

@@ -131,6 +131,14 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
     );
   }
   const header = decodeHeader(await source.read(0, EIF_HEADER_SIZE));
+  checkMagicAndVersion(header);
+  const { sections, pos } = await walkSections(source, fileSize);
+  const problems = checkStructure(header, sections, fileSize, pos);
+  return { name: source.name, fileSize, header, sections, walkEnd: pos, trailingBytes: fileSize - pos, problems };
+}
+
+/** Throws unless the header has the EIF magic and a supported version (naming a byte-order mix-up). */
+function checkMagicAndVersion(header: EifHeader): void {
   if (!header.magic.every((b, i) => b === EIF_MAGIC[i])) {
     const seen = Array.from(header.magic, (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new EifFormatError(
@@ -156,15 +164,14 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
       `EIF version ${header.version} is not supported (supported: ${SUPPORTED_EIF_VERSIONS.join(', ')})`,
     );
   }
+}
 
+/** Walks the section headers from the end of the EIF header to the end of the file. */
+async function walkSections(source: ByteSource, fileSize: number): Promise<{ sections: EifSection[]; pos: number }> {
   const sections: EifSection[] = [];
   let pos = EIF_HEADER_SIZE;
   while (pos + SECTION_HEADER_SIZE <= fileSize) {
-    const sh = await source.read(pos, SECTION_HEADER_SIZE);
-    const dv = new DataView(sh.buffer, sh.byteOffset, SECTION_HEADER_SIZE);
-    const type = dv.getUint16(0, false);
-    const flags = dv.getUint16(2, false);
-    const size = dv.getBigUint64(4, false);
+    const { type, flags, size } = await readSectionHeader(source, pos);
     if (!isKnownSectionType(type)) {
       throw new EifFormatError(
         'invalid-section-type',
@@ -203,17 +210,40 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
     });
     pos += SECTION_HEADER_SIZE + n;
   }
-  const problems = checkStructure(header, sections, fileSize, pos);
-  return { name: source.name, fileSize, header, sections, walkEnd: pos, trailingBytes: fileSize - pos, problems };
+  return { sections, pos };
 }
 
+/** The three fields of the 12-byte section header at `pos`. */
+async function readSectionHeader(
+  source: ByteSource,
+  pos: number,
+): Promise<{ type: number; flags: number; size: bigint }> {
+  const sh = await source.read(pos, SECTION_HEADER_SIZE);
+  const dv = new DataView(sh.buffer, sh.byteOffset, SECTION_HEADER_SIZE);
+  return { type: dv.getUint16(0, false), flags: dv.getUint16(2, false), size: dv.getBigUint64(4, false) };
+}
+
+/** Records findings as errors or warnings. */
+interface Findings {
+  readonly error: (code: EifProblem['code'], offset: number, message: string) => void;
+  readonly warning: (code: EifProblem['code'], offset: number, message: string) => void;
+}
+
+/** Checks a walked file against the header and the format's rules: every finding, in a fixed order. */
 function checkStructure(header: EifHeader, sections: EifSection[], fileSize: number, walkEnd: number): EifProblem[] {
   const problems: EifProblem[] = [];
-  const error = (code: EifProblem['code'], offset: number, message: string) =>
-    problems.push({ code, severity: 'error', offset, message });
-  const warning = (code: EifProblem['code'], offset: number, message: string) =>
-    problems.push({ code, severity: 'warning', offset, message });
+  const findings: Findings = {
+    error: (code, offset, message) => problems.push({ code, severity: 'error', offset, message }),
+    warning: (code, offset, message) => problems.push({ code, severity: 'warning', offset, message }),
+  };
+  checkSectionTable(findings, header, sections);
+  checkSectionKinds(findings, header, sections);
+  checkReservedAndTrailing(findings, header, sections, fileSize, walkEnd);
+  return problems;
+}
 
+/** The header's section count and offset/size table against the sections found. */
+function checkSectionTable({ error }: Findings, header: EifHeader, sections: EifSection[]): void {
   if (header.numSections === 0 || header.numSections > MAX_SECTIONS) {
     error(
       'section-count',
@@ -257,6 +287,10 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
       );
     }
   }
+}
+
+/** Which sections the image has, how many of each, and in what order. */
+function checkSectionKinds({ error, warning }: Findings, header: EifHeader, sections: EifSection[]): void {
   const count = (t: SectionType) => sections.filter((s) => s.type === t).length;
   const first = (t: SectionType) => sections.find((s) => s.type === t);
   if (count(SectionType.Kernel) === 0) error('missing-kernel', EIF_HEADER_SIZE, 'the image has no kernel section');
@@ -306,6 +340,16 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
         `and PCR8 covers every certificate`,
     );
   }
+}
+
+/** Oversized signature sections, reserved bits set, and bytes after the last section. */
+function checkReservedAndTrailing(
+  { warning }: Findings,
+  header: EifHeader,
+  sections: EifSection[],
+  fileSize: number,
+  walkEnd: number,
+): void {
   for (const s of sections) {
     if (s.type === SectionType.Signature && s.size > SIGNATURE_MAX_SIZE) {
       warning(
@@ -335,5 +379,4 @@ function checkStructure(header: EifHeader, sections: EifSection[], fileSize: num
       `${fileSize - walkEnd} byte(s) follow the last section; nitro-cli ignores them and leaves them out of the CRC`,
     );
   }
-  return problems;
 }

@@ -428,6 +428,42 @@ function metadataOf(
   });
 }
 
+/** Removes the folders of builds that were stopped (saying so), then creates this build's folder. */
+async function startBuildFolder(options: BuildOptions, steps: BuildSteps): Promise<string> {
+  const tempRoot = options.tempRoot ?? os.tmpdir();
+  for (const dir of await removeStaleBuildFolders(tempRoot))
+    steps.log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
+  return createBuildFolder(tempRoot);
+}
+
+/** The EIF's sections in nitro-cli's order: kernel, command line, metadata, bootstrap and customer ramdisks. */
+function eifSections(
+  kernel: FileByteSource,
+  cmdline: string,
+  metadata: EifMetadata,
+  bootstrap: Buffer,
+  customer: FileByteSource,
+): SectionInput[] {
+  return [
+    { type: SectionType.Kernel, data: { source: kernel, offset: 0, size: kernel.size } },
+    { type: SectionType.Cmdline, data: utf8(cmdline.trim()) },
+    { type: SectionType.Metadata, data: encodeMetadata(metadata) },
+    { type: SectionType.Ramdisk, data: bootstrap },
+    { type: SectionType.Ramdisk, data: { source: customer, offset: 0, size: customer.size } },
+  ];
+}
+
+/** What the result says about the source image. */
+function imageFacts(img: ResolvedImage, platform: string): BuildResult['image'] {
+  return {
+    description: img.description,
+    manifestDigest: img.manifestDigest,
+    configDigest: img.configDigest,
+    platform,
+    ...(img.platformNote ? { platformNote: img.platformNote } : {}),
+  };
+}
+
 /** Builds an enclave image from an OCI image; see the file comment. */
 export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
   const token = options.cancellation;
@@ -441,10 +477,7 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
   // Fail closed before any work: a key that does not belong to the certificate is refused now.
   if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
 
-  const tempRoot = options.tempRoot ?? os.tmpdir();
-  for (const dir of await removeStaleBuildFolders(tempRoot))
-    steps.log(`Removed ${dir}, left by a build that was stopped before it could clean up`);
-  const temp = await createBuildFolder(tempRoot);
+  const temp = await startBuildFolder(options, steps);
   let image: ResolvedImage | undefined;
   const sources: FileByteSource[] = [];
   let spool: SpoolStore | undefined;
@@ -471,13 +504,7 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
     sources.push(init, nsm, kernel, customer);
     const bootstrap = await bootstrapBytes(init, nsm, token);
     const metadata = metadataOf(options, img, buildTime, kernelConfig);
-    const sections: SectionInput[] = [
-      { type: SectionType.Kernel, data: { source: kernel, offset: 0, size: kernel.size } },
-      { type: SectionType.Cmdline, data: utf8(cmdline.trim()) },
-      { type: SectionType.Metadata, data: encodeMetadata(metadata) },
-      { type: SectionType.Ramdisk, data: bootstrap },
-      { type: SectionType.Ramdisk, data: { source: customer, offset: 0, size: customer.size } },
-    ];
+    const sections = eifSections(kernel, cmdline, metadata, bootstrap, customer);
     const written = await writeEif(options.output, {
       arch,
       sections,
@@ -490,13 +517,7 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
       measurements: written.measurements,
       size: written.size,
       arch,
-      image: {
-        description: img.description,
-        manifestDigest: img.manifestDigest,
-        configDigest: img.configDigest,
-        platform,
-        ...(img.platformNote ? { platformNote: img.platformNote } : {}),
-      },
+      image: imageFacts(img, platform),
       blobs,
       metadata,
       stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes, ramdiskBytes },

@@ -230,6 +230,7 @@ export class ImageTree {
     }
   }
 
+  /** Applies one admitted tar entry at `path`: root metadata, a whiteout, or a node placed in the tree. */
   private async applyEntry(
     entry: TarEntry,
     path: string,
@@ -252,106 +253,104 @@ export class ImageTree {
     if (parentPath.includes(WH_META_PREFIX) && parentPath.split('/').some((c) => c.startsWith(WH_META_PREFIX))) return;
 
     if (base.startsWith(WH_PREFIX)) {
-      if (base === WH_OPAQUE) {
-        const dir = this.ensureDir(parentPath, mtime, L, what);
-        stats.opaque++;
-        this.prune(dir, L);
-      } else if (!base.startsWith(WH_META_PREFIX) && base.length > WH_PREFIX.length) {
-        const dir = this.ensureDir(parentPath, mtime, L, what);
-        stats.whiteouts++;
-        this.whiteout(dir, base.slice(WH_PREFIX.length), L);
-      }
+      this.applyWhiteout(base, parentPath, mtime, L, what, stats);
       return;
     }
 
-    let inode: Inode;
+    const inode = await this.inodeOf(entry, path, mtime, L, what, store, stats);
+    if (inode === undefined) return; // a hard link to itself
+    this.place(parentPath, base, path, inode, mtime, L, what);
+  }
+
+  /** A `.wh.` entry: an opaque marker or a whiteout of one name (other whiteout metadata is dropped). */
+  private applyWhiteout(
+    base: string,
+    parentPath: string,
+    mtime: number,
+    L: number,
+    what: string,
+    stats: LayerStats,
+  ): void {
+    if (base === WH_OPAQUE) {
+      const dir = this.ensureDir(parentPath, mtime, L, what);
+      stats.opaque++;
+      this.prune(dir, L);
+    } else if (!base.startsWith(WH_META_PREFIX) && base.length > WH_PREFIX.length) {
+      const dir = this.ensureDir(parentPath, mtime, L, what);
+      stats.whiteouts++;
+      this.whiteout(dir, base.slice(WH_PREFIX.length), L);
+    }
+  }
+
+  /** The inode an entry brings (a file's data stored first); undefined for a hard link to itself. */
+  private async inodeOf(
+    entry: TarEntry,
+    path: string,
+    mtime: number,
+    L: number,
+    what: string,
+    store: ContentStore,
+    stats: LayerStats,
+  ): Promise<Inode | undefined> {
     switch (entry.type) {
       case 'file': {
         const content = entry.size === 0 ? { offset: 0, size: 0 } : await store.put(entry.data(), entry.size);
         stats.files++;
         stats.bytes += entry.size;
-        inode = {
-          type: 'file',
-          mode: entry.mode,
-          uid: entry.uid,
-          gid: entry.gid,
-          mtime,
-          size: entry.size,
-          content,
-          rdevMajor: 0,
-          rdevMinor: 0,
-        };
-        break;
+        return entryInode(entry, 'file', mtime, { size: entry.size, content });
       }
-      case 'hardlink': {
-        const target = confinePath(entry.linkName, entry.headerOffset);
-        const node = this.lookup(target);
-        if (node === undefined) {
-          throw new FlattenError(
-            'hardlink-missing-target',
-            L,
-            `${what}: the hard link ${show(path)} points to ${show(target)}, ` +
-              'which does not exist in the image at this point (a hard link must follow its target)',
-            path,
-          );
-        }
-        if (node.inode.type === 'directory') {
-          throw new FlattenError(
-            'hardlink-to-directory',
-            L,
-            `${what}: the hard link ${show(path)} points to the directory ${show(target)}; ` +
-              `directories cannot be hard-linked`,
-            path,
-          );
-        }
-        inode = node.inode;
-        if (node === this.lookup(path)) return; // a link to itself
-        inode.shared = true;
-        break;
-      }
+      case 'hardlink':
+        return this.hardLinked(entry, path, L, what);
       case 'symlink':
-        inode = {
-          type: 'symlink',
-          mode: entry.mode,
-          uid: entry.uid,
-          gid: entry.gid,
-          mtime,
-          size: 0,
-          linkName: entry.linkName,
-          rdevMajor: 0,
-          rdevMinor: 0,
-        };
-        break;
+        return entryInode(entry, 'symlink', mtime, { linkName: entry.linkName });
       case 'directory':
-        inode = dirInode(entry.mode, entry.uid, entry.gid, mtime);
-        break;
+        return dirInode(entry.mode, entry.uid, entry.gid, mtime);
       case 'char':
       case 'block':
-        inode = {
-          type: entry.type,
-          mode: entry.mode,
-          uid: entry.uid,
-          gid: entry.gid,
-          mtime,
-          size: 0,
-          rdevMajor: entry.devMajor,
-          rdevMinor: entry.devMinor,
-        };
-        break;
+        return entryInode(entry, entry.type, mtime, { rdevMajor: entry.devMajor, rdevMinor: entry.devMinor });
       case 'fifo':
-        inode = {
-          type: 'fifo',
-          mode: entry.mode,
-          uid: entry.uid,
-          gid: entry.gid,
-          mtime,
-          size: 0,
-          rdevMajor: 0,
-          rdevMinor: 0,
-        };
-        break;
+        return entryInode(entry, 'fifo', mtime);
     }
+  }
 
+  /** The inode a hard link shares with its target, now marked shared; undefined for a link to itself. */
+  private hardLinked(entry: TarEntry, path: string, L: number, what: string): Inode | undefined {
+    const target = confinePath(entry.linkName, entry.headerOffset);
+    const node = this.lookup(target);
+    if (node === undefined) {
+      throw new FlattenError(
+        'hardlink-missing-target',
+        L,
+        `${what}: the hard link ${show(path)} points to ${show(target)}, ` +
+          'which does not exist in the image at this point (a hard link must follow its target)',
+        path,
+      );
+    }
+    if (node.inode.type === 'directory') {
+      throw new FlattenError(
+        'hardlink-to-directory',
+        L,
+        `${what}: the hard link ${show(path)} points to the directory ${show(target)}; ` +
+          `directories cannot be hard-linked`,
+        path,
+      );
+    }
+    const inode = node.inode;
+    if (node === this.lookup(path)) return undefined;
+    inode.shared = true;
+    return inode;
+  }
+
+  /** Puts `inode` at `path`: a directory over a directory takes the new metadata, anything else replaces the node. */
+  private place(
+    parentPath: string,
+    base: string,
+    path: string,
+    inode: Inode,
+    mtime: number,
+    L: number,
+    what: string,
+  ): void {
     const parent = this.ensureDir(parentPath, mtime, L, what);
     const children = (parent.children ??= new Map<string, Node>());
     const existing = children.get(base);
@@ -546,6 +545,26 @@ export class ImageTree {
 
 function dirInode(mode: number, uid: number, gid: number, mtime: number): Inode {
   return { type: 'directory', mode, uid, gid, mtime, size: 0, rdevMajor: 0, rdevMinor: 0 };
+}
+
+/** An inode of `type` with the entry's mode and owner: no data and no device numbers unless `fields` give them. */
+function entryInode(
+  entry: TarEntry,
+  type: Inode['type'],
+  mtime: number,
+  fields: Partial<Pick<Inode, 'size' | 'content' | 'linkName' | 'rdevMajor' | 'rdevMinor'>> = {},
+): Inode {
+  return {
+    type,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    mtime,
+    size: 0,
+    rdevMajor: 0,
+    rdevMinor: 0,
+    ...fields,
+  };
 }
 
 /** Number of nodes in the subtree rooted at `node` (itself included); iterative. */

@@ -501,6 +501,17 @@ export function entryNames(d: Descriptor): string[] {
   return out;
 }
 
+/** The tags an image source holds, for an error text: "it has a, b, …" (at most 30, each shortened). */
+function tagListing(names: readonly string[]): string {
+  const tags = [...new Set(names)];
+  return tags.length === 0
+    ? 'it has no tagged images'
+    : `it has ${tags
+        .map((t) => show(t, 80))
+        .slice(0, 30)
+        .join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
+}
+
 /**
  * The entry of a layout's index.json that `reference` names (by `org.opencontainers.image.ref.name`,
  * or the full name in `io.containerd.image.name`). Without a reference, the only image of the
@@ -508,14 +519,7 @@ export function entryNames(d: Descriptor): string[] {
  */
 export function selectByReference(index: ImageIndex, reference: string | undefined, what: string): Descriptor {
   const usable = index.manifests.filter((d) => isIndexMediaType(d.mediaType) || isManifestMediaType(d.mediaType));
-  const tags = [...new Set(usable.flatMap(entryNames))];
-  const listing =
-    tags.length === 0
-      ? 'it has no tagged images'
-      : `it has ${tags
-          .map((t) => show(t, 80))
-          .slice(0, 30)
-          .join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
+  const listing = tagListing(usable.flatMap(entryNames));
   if (reference === undefined || reference === '') {
     const digests = new Set(usable.map((d) => d.digest));
     if (digests.size === 1) return usable[0] as Descriptor;
@@ -540,14 +544,7 @@ export function selectDockerEntry(
   reference: string | undefined,
   what: string,
 ): DockerSaveEntry {
-  const tags = [...new Set(entries.flatMap((e) => e.repoTags))];
-  const listing =
-    tags.length === 0
-      ? 'it has no tagged images'
-      : `it has ${tags
-          .map((t) => show(t, 80))
-          .slice(0, 30)
-          .join(', ')}${tags.length > 30 ? `, … (${tags.length} in all)` : ''}`;
+  const listing = tagListing(entries.flatMap((e) => e.repoTags));
   if (reference === undefined || reference === '') {
     if (entries.length === 1) return entries[0] as DockerSaveEntry;
     throw new ImageSourceError(

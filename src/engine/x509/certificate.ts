@@ -216,6 +216,72 @@ function algorithmOid(
   return { oid: decodeOid(expectTag(oid, 0x06, `${what} OID`).bytes), params };
 }
 
+/** The extensions in the fields after subjectPublicKeyInfo (the [3] wrapper), with basic constraints and key usage. */
+function readExtensions(
+  der: Uint8Array,
+  rest: DerItem[],
+): {
+  basicConstraints: BasicConstraints | undefined;
+  keyUsage: KeyUsage | undefined;
+  extensions: { oid: string; critical: boolean }[];
+} {
+  let basicConstraints: BasicConstraints | undefined;
+  let keyUsage: KeyUsage | undefined;
+  const extensions: { oid: string; critical: boolean }[] = [];
+  const extsWrapper = rest.find((f) => f.tag === 0xa3);
+  if (extsWrapper) {
+    const [exts] = derChildren(der, extsWrapper);
+    for (const ext of derChildren(der, expectTag(exts, 0x30, 'extensions'))) {
+      const parts = derChildren(der, expectTag(ext, 0x30, 'extension'));
+      const oid = decodeOid(expectTag(parts[0], 0x06, 'extension id').bytes);
+      const critical = parts[1]?.tag === 0x01 ? (parts[1].bytes[0] ?? 0) !== 0 : false;
+      const value = expectTag(parts[parts.length - 1], 0x04, 'extension value');
+      extensions.push({ oid, critical });
+      if (oid === '2.5.29.19') basicConstraints = decodeBasicConstraints(value, critical);
+      else if (oid === '2.5.29.15') keyUsage = decodeKeyUsage(value, critical);
+    }
+  }
+  return { basicConstraints, keyUsage, extensions };
+}
+
+/** The basicConstraints extension's value: cA and pathLenConstraint. */
+function decodeBasicConstraints(value: DerItem, critical: boolean): BasicConstraints {
+  const seq = readDer(value.bytes);
+  const items = seq.tag === 0x30 && seq.length > 0 ? derChildren(value.bytes, seq) : [];
+  let ca = false;
+  let pathLen: number | undefined;
+  for (const item of items) {
+    if (item.tag === 0x01) ca = (item.bytes[0] ?? 0) !== 0;
+    else if (item.tag === 0x02) pathLen = item.bytes.reduce((n, b) => n * 256 + b, 0);
+  }
+  return { critical, ca, pathLen };
+}
+
+/** The keyUsage extension's value: the names of the bits set. */
+function decodeKeyUsage(value: DerItem, critical: boolean): KeyUsage {
+  const bits = expectTag(readDer(value.bytes), 0x03, 'keyUsage');
+  const usages: KeyUsageName[] = [];
+  KEY_USAGE_BITS.forEach((name, bit) => {
+    const byte = bits.bytes[1 + (bit >> 3)];
+    if (byte !== undefined && byte & (0x80 >> (bit & 7))) usages.push(name);
+  });
+  return { critical, usages };
+}
+
+/** The public key's algorithm and, for an EC key, its curve's name. */
+function publicKeyAlgorithm(
+  der: Uint8Array,
+  spkiItem: DerItem,
+): { keyAlg: { oid: string; params: DerItem | undefined }; curve: string | undefined } {
+  const [keyAlgItem] = derChildren(der, spkiItem);
+  const keyAlg = algorithmOid(der, keyAlgItem, 'public key algorithm');
+  const curve =
+    keyAlg.params?.tag === 0x06
+      ? (CURVES[decodeOid(keyAlg.params.bytes)] ?? decodeOid(keyAlg.params.bytes))
+      : undefined;
+  return { keyAlg, curve };
+}
+
 /** Parses a DER certificate. Throws CertificateError saying what is wrong. */
 export function parseCertificate(der: Uint8Array): CertificateInfo {
   try {
@@ -234,45 +300,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     const spkiItem = expectTag(fields[i++], 0x30, 'subjectPublicKeyInfo');
     const issuerItem = fields[i - 4] as DerItem;
     const subjectItem = fields[i - 2] as DerItem;
-    let basicConstraints: BasicConstraints | undefined;
-    let keyUsage: KeyUsage | undefined;
-    const extensions: { oid: string; critical: boolean }[] = [];
-    const extsWrapper = fields.slice(i).find((f) => f.tag === 0xa3);
-    if (extsWrapper) {
-      const [exts] = derChildren(der, extsWrapper);
-      for (const ext of derChildren(der, expectTag(exts, 0x30, 'extensions'))) {
-        const parts = derChildren(der, expectTag(ext, 0x30, 'extension'));
-        const oid = decodeOid(expectTag(parts[0], 0x06, 'extension id').bytes);
-        const critical = parts[1]?.tag === 0x01 ? (parts[1].bytes[0] ?? 0) !== 0 : false;
-        const value = expectTag(parts[parts.length - 1], 0x04, 'extension value');
-        extensions.push({ oid, critical });
-        if (oid === '2.5.29.19') {
-          const seq = readDer(value.bytes);
-          const items = seq.tag === 0x30 && seq.length > 0 ? derChildren(value.bytes, seq) : [];
-          let ca = false;
-          let pathLen: number | undefined;
-          for (const item of items) {
-            if (item.tag === 0x01) ca = (item.bytes[0] ?? 0) !== 0;
-            else if (item.tag === 0x02) pathLen = item.bytes.reduce((n, b) => n * 256 + b, 0);
-          }
-          basicConstraints = { critical, ca, pathLen };
-        } else if (oid === '2.5.29.15') {
-          const bits = expectTag(readDer(value.bytes), 0x03, 'keyUsage');
-          const usages: KeyUsageName[] = [];
-          KEY_USAGE_BITS.forEach((name, bit) => {
-            const byte = bits.bytes[1 + (bit >> 3)];
-            if (byte !== undefined && byte & (0x80 >> (bit & 7))) usages.push(name);
-          });
-          keyUsage = { critical, usages };
-        }
-      }
-    }
-    const [keyAlgItem] = derChildren(der, spkiItem);
-    const keyAlg = algorithmOid(der, keyAlgItem, 'public key algorithm');
-    const curve =
-      keyAlg.params?.tag === 0x06
-        ? (CURVES[decodeOid(keyAlg.params.bytes)] ?? decodeOid(keyAlg.params.bytes))
-        : undefined;
+    const { basicConstraints, keyUsage, extensions } = readExtensions(der, fields.slice(i));
+    const { keyAlg, curve } = publicKeyAlgorithm(der, spkiItem);
     const sig = algorithmOid(der, sigAlg, 'signatureAlgorithm');
     const bits = expectTag(sigValue, 0x03, 'signatureValue');
     if (bits.length < 1) throw new DerError('empty BIT STRING', bits.start);
@@ -333,18 +362,35 @@ export function isValidAt(cert: CertificateInfo, at: Date): boolean {
   return at.getTime() >= cert.notBefore.getTime() && at.getTime() <= cert.notAfter.getTime();
 }
 
+/** OpenSSL's short names of name attributes; other attributes print their long name. */
+const OPENSSL_SHORT_NAMES: Readonly<Record<string, string>> = {
+  commonName: 'CN',
+  countryName: 'C',
+  localityName: 'L',
+  stateOrProvinceName: 'ST',
+  organizationName: 'O',
+  organizationalUnitName: 'OU',
+  domainComponent: 'DC',
+};
+
+/** RFC 4514's short names: OpenSSL's, and STREET and UID. */
+const RFC4514_SHORT_NAMES: Readonly<Record<string, string>> = {
+  ...OPENSSL_SHORT_NAMES,
+  streetAddress: 'STREET',
+  userId: 'UID',
+};
+
 /** A name as `CN=…, O=…` (in certificate order), with OpenSSL's short names where it has one. */
 export function nameToString(attrs: readonly NameAttribute[]): string {
-  const SHORT: Record<string, string> = {
-    commonName: 'CN',
-    countryName: 'C',
-    localityName: 'L',
-    stateOrProvinceName: 'ST',
-    organizationName: 'O',
-    organizationalUnitName: 'OU',
-    emailAddress: 'emailAddress',
-    domainComponent: 'DC',
-    serialNumber: 'serialNumber',
-  };
-  return attrs.map((a) => `${SHORT[a.name] ?? a.name}=${a.value}`).join(', ');
+  return attrs.map((a) => `${OPENSSL_SHORT_NAMES[a.name] ?? a.name}=${a.value}`).join(', ');
+}
+
+/** A name as `CN=…, O=…` (in certificate order), with RFC 4514's short names and escapes. */
+export function nameToRfc4514(attrs: readonly NameAttribute[]): string {
+  const escape = (v: string) =>
+    v
+      .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
+      .replace(/^[ #]/, (c) => `\\${c}`)
+      .replace(/ $/, '\\ ');
+  return attrs.map((a) => `${RFC4514_SHORT_NAMES[a.name] ?? a.name}=${escape(a.value)}`).join(', ');
 }

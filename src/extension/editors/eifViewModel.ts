@@ -11,6 +11,7 @@ import {
   enclavePcrMeaning,
   SectionType,
   formatJson,
+  nameToRfc4514,
   opensslTime,
   toColonHex,
   toHex,
@@ -18,7 +19,6 @@ import {
   type EifInspection,
   type EifLayout,
   type SignatureInspection,
-  type NameAttribute,
 } from '../../engine';
 import { colonPairs } from '../../shared/text';
 import type {
@@ -32,30 +32,7 @@ import type {
   EifViewModel,
 } from '../../shared/eifViewer';
 
-/** Short names used in `CN=…, O=…` text (RFC 4514 and OpenSSL); other attributes keep their long name. */
-const SHORT_NAMES: Readonly<Record<string, string>> = {
-  commonName: 'CN',
-  countryName: 'C',
-  localityName: 'L',
-  stateOrProvinceName: 'ST',
-  organizationName: 'O',
-  organizationalUnitName: 'OU',
-  streetAddress: 'STREET',
-  domainComponent: 'DC',
-  userId: 'UID',
-};
-
 export const crcText = (crc: number): string => `0x${(crc >>> 0).toString(16).padStart(8, '0')}`;
-
-/** A certificate name as `CN=…, O=…`, in the order of the certificate, with RFC 4514's escapes. */
-export function nameText(attributes: readonly NameAttribute[]): string {
-  const escape = (v: string) =>
-    v
-      .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
-      .replace(/^[ #]/, (c) => `\\${c}`)
-      .replace(/ $/, '\\ ');
-  return attributes.map((a) => `${SHORT_NAMES[a.name] ?? a.name}=${escape(a.value)}`).join(', ');
-}
 
 /** The engine appends "(at byte N; rule: code)" to EifFormatError messages; the view shows those apart. */
 function bareMessage(e: EifFormatError): string {
@@ -133,8 +110,8 @@ function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMeta
 
 export function certificateView(cert: CertificateInfo): EifCertificateView {
   return {
-    subject: nameText(cert.subject),
-    issuer: nameText(cert.issuer),
+    subject: nameToRfc4514(cert.subject),
+    issuer: nameToRfc4514(cert.issuer),
     serial: colonPairs(cert.serialNumberHex),
     notBefore: { openssl: opensslTime(cert.notBefore), iso: cert.notBefore.toISOString() },
     notAfter: { openssl: opensslTime(cert.notAfter), iso: cert.notAfter.toISOString() },

@@ -68,23 +68,7 @@ export async function resolveOci(
   reference: string | undefined,
   options: OpenImageOptions,
 ): Promise<Resolved> {
-  const layoutBytes = await readSmall(store, 'oci-layout', `${store.label}: oci-layout`, 64 * 1024);
-  if (!layoutBytes)
-    throw new ImageSourceError(
-      'unknown-format',
-      `${store.label} is not an OCI image layout: it has no oci-layout file`,
-    );
-  const layoutJson = parseJsonBytes(layoutBytes, `${store.label}: oci-layout`);
-  const version =
-    layoutJson && typeof layoutJson === 'object' && !Array.isArray(layoutJson)
-      ? (layoutJson as Record<string, unknown>)['imageLayoutVersion']
-      : undefined;
-  if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
-    throw new ImageSourceError(
-      'unknown-format',
-      `${store.label}: oci-layout has imageLayoutVersion ${show(version)}; version 1.x.y is supported`,
-    );
-  }
+  await checkLayoutVersion(store);
   const indexBytes = await readSmall(store, 'index.json', `${store.label}: index.json`);
   if (!indexBytes)
     throw new ImageSourceError('unknown-format', `${store.label} is not an OCI image layout: it has no index.json`);
@@ -93,27 +77,7 @@ export async function resolveOci(
   const entry = selectByReference(top, reference, `${store.label}`);
   const repoTags = [...new Set(top.manifests.filter((d) => d.digest === entry.digest).flatMap(entryNames))];
   const want = wanted(options.arch ?? options.defaultArch);
-
-  let manifestDescriptor = entry;
-  let platformNote: string | undefined;
-  if (isIndexMediaType(entry.mediaType)) {
-    const what = `image index ${shortDigest(entry.digest)}`;
-    const loadIndex = async (d: Descriptor): Promise<ImageIndex> => {
-      throwIfCancelled(options.cancellation, 'opening the image');
-      const label = `image index ${shortDigest(d.digest)}`;
-      return parseIndex((await readJsonBlob(store, d, label)).json, `${store.label}: ${label}`);
-    };
-    const index = await loadIndex(entry);
-    const choice = await resolveIndex(index, want, loadIndex, `${store.label}: ${what}`, { digest: entry.digest });
-    manifestDescriptor = choice.descriptor;
-    platformNote = choice.platformNote;
-  } else if (!isManifestMediaType(entry.mediaType)) {
-    throw new ImageSourceError(
-      'unsupported-media-type',
-      `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} ` +
-        `has media type ${show(entry.mediaType)}, not an image manifest or index`,
-    );
-  }
+  const { manifestDescriptor, platformNote } = await manifestFor(store, entry, want, options);
 
   const manifestWhat = `manifest ${shortDigest(manifestDescriptor.digest)}`;
   const manifest = parseManifest(
@@ -133,33 +97,7 @@ export async function resolveOci(
   const layers: LayerBlob[] = [];
   for (const [i, d] of manifest.layers.entries()) {
     throwIfCancelled(options.cancellation, 'opening the image');
-    const name = blobPath(d.digest, `${manifestWhat}: layers[${i}]`);
-    const member = await store.open(name);
-    if (!member) {
-      const foreign =
-        d.urls && d.urls.length > 0
-          ? ' (a non-distributable layer to be fetched from its URLs, which is not supported)'
-          : '';
-      throw new ImageSourceError(
-        'missing-blob',
-        `${store.label}: layer ${i} (${d.digest}) is not in the source${foreign}`,
-      );
-    }
-    const size = member.size;
-    await member.close();
-    if (size !== d.size)
-      throw new ImageSourceError(
-        'size-mismatch',
-        `${store.label}: layer ${i} (${d.digest}) is ${size} bytes; the manifest says ${d.size}`,
-      );
-    const expected: LayerExpectation = {
-      index: i,
-      digest: d.digest,
-      size: d.size,
-      diffId: config.diffIds[i],
-      compression: layerCompression(d.mediaType, `${manifestWhat}: layers[${i}]`),
-    };
-    layers.push(layerBlob(store, name, expected, d.mediaType, d.digest));
+    layers.push(await ociLayer(store, i, d, config, manifestWhat));
   }
   const names = entryNames(entry);
   const ref = reference ?? (names.length > 0 ? names[0] : undefined);
@@ -173,6 +111,92 @@ export async function resolveOci(
     repoTags,
     ...(ref !== undefined ? { reference: ref } : {}),
   };
+}
+
+/** Throws unless the store has an oci-layout file of version 1.x.y. */
+async function checkLayoutVersion(store: Store): Promise<void> {
+  const layoutBytes = await readSmall(store, 'oci-layout', `${store.label}: oci-layout`, 64 * 1024);
+  if (!layoutBytes)
+    throw new ImageSourceError(
+      'unknown-format',
+      `${store.label} is not an OCI image layout: it has no oci-layout file`,
+    );
+  const layoutJson = parseJsonBytes(layoutBytes, `${store.label}: oci-layout`);
+  const version =
+    layoutJson && typeof layoutJson === 'object' && !Array.isArray(layoutJson)
+      ? (layoutJson as Record<string, unknown>)['imageLayoutVersion']
+      : undefined;
+  if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
+    throw new ImageSourceError(
+      'unknown-format',
+      `${store.label}: oci-layout has imageLayoutVersion ${show(version)}; version 1.x.y is supported`,
+    );
+  }
+}
+
+/** The manifest an index.json entry names: itself, or the one its image index picks for the platform. */
+async function manifestFor(
+  store: Store,
+  entry: Descriptor,
+  want: PlatformWanted,
+  options: OpenImageOptions,
+): Promise<{ manifestDescriptor: Descriptor; platformNote: string | undefined }> {
+  if (isIndexMediaType(entry.mediaType)) {
+    const what = `image index ${shortDigest(entry.digest)}`;
+    const loadIndex = async (d: Descriptor): Promise<ImageIndex> => {
+      throwIfCancelled(options.cancellation, 'opening the image');
+      const label = `image index ${shortDigest(d.digest)}`;
+      return parseIndex((await readJsonBlob(store, d, label)).json, `${store.label}: ${label}`);
+    };
+    const index = await loadIndex(entry);
+    const choice = await resolveIndex(index, want, loadIndex, `${store.label}: ${what}`, { digest: entry.digest });
+    return { manifestDescriptor: choice.descriptor, platformNote: choice.platformNote };
+  }
+  if (!isManifestMediaType(entry.mediaType)) {
+    throw new ImageSourceError(
+      'unsupported-media-type',
+      `${store.label}: the entry ${show(entryNames(entry)[0] ?? entry.digest)} ` +
+        `has media type ${show(entry.mediaType)}, not an image manifest or index`,
+    );
+  }
+  return { manifestDescriptor: entry, platformNote: undefined };
+}
+
+/** Layer `i` of a manifest: its blob must be in the store with the size the manifest gives. */
+async function ociLayer(
+  store: Store,
+  i: number,
+  d: Descriptor,
+  config: ImageConfig,
+  manifestWhat: string,
+): Promise<LayerBlob> {
+  const name = blobPath(d.digest, `${manifestWhat}: layers[${i}]`);
+  const member = await store.open(name);
+  if (!member) {
+    const foreign =
+      d.urls && d.urls.length > 0
+        ? ' (a non-distributable layer to be fetched from its URLs, which is not supported)'
+        : '';
+    throw new ImageSourceError(
+      'missing-blob',
+      `${store.label}: layer ${i} (${d.digest}) is not in the source${foreign}`,
+    );
+  }
+  const size = member.size;
+  await member.close();
+  if (size !== d.size)
+    throw new ImageSourceError(
+      'size-mismatch',
+      `${store.label}: layer ${i} (${d.digest}) is ${size} bytes; the manifest says ${d.size}`,
+    );
+  const expected: LayerExpectation = {
+    index: i,
+    digest: d.digest,
+    size: d.size,
+    diffId: config.diffIds[i],
+    compression: layerCompression(d.mediaType, `${manifestWhat}: layers[${i}]`),
+  };
+  return layerBlob(store, name, expected, d.mediaType, d.digest);
 }
 
 const HEX_JSON = /^([0-9a-f]{64})\.json$/;
@@ -190,6 +214,38 @@ export async function resolveDockerSave(
   const entries = parseDockerManifest(parseJsonBytes(bytes, what), what);
   const entry: DockerSaveEntry = selectDockerEntry(entries, reference, store.label);
 
+  const { configName, configBytes, configDigest } = await readDockerConfig(store, entry, what);
+  const config = parseImageConfig(
+    parseJsonBytes(configBytes, `${store.label}: ${configName}`),
+    `${store.label}: ${configName}`,
+  );
+  const want = wanted(options.arch ?? options.defaultArch);
+  if (options.arch !== undefined) checkConfigPlatform(config, want, `${store.label}: ${configName}`);
+  checkDiffIdCount(config, entry.layers.length, what);
+
+  const layers: LayerBlob[] = [];
+  for (const [i, layerName] of entry.layers.entries()) {
+    throwIfCancelled(options.cancellation, 'opening the image');
+    layers.push(await dockerLayer(store, i, layerName, config.diffIds[i] as string, what, options));
+  }
+  const ref = reference ?? entry.repoTags[0];
+  return {
+    manifestDigest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+    configDigest,
+    platform: configPlatform(config),
+    config,
+    layers,
+    repoTags: entry.repoTags,
+    ...(ref !== undefined ? { reference: ref } : {}),
+  };
+}
+
+/** The config member an archive entry names, its bytes and digest (checked against a digest in its name). */
+async function readDockerConfig(
+  store: ArchiveStore,
+  entry: DockerSaveEntry,
+  what: string,
+): Promise<{ configName: string; configBytes: Uint8Array; configDigest: string }> {
   let configName: string;
   try {
     configName = confinePath(entry.config);
@@ -213,66 +269,55 @@ export async function resolveDockerSave(
       `${store.label}: the config ${show(configName)} does not match the digest in its name: got ${configDigest}`,
     );
   }
-  const config = parseImageConfig(
-    parseJsonBytes(configBytes, `${store.label}: ${configName}`),
-    `${store.label}: ${configName}`,
-  );
-  const want = wanted(options.arch ?? options.defaultArch);
-  if (options.arch !== undefined) checkConfigPlatform(config, want, `${store.label}: ${configName}`);
-  checkDiffIdCount(config, entry.layers.length, what);
+  return { configName, configBytes, configDigest };
+}
 
-  const layers: LayerBlob[] = [];
-  for (const [i, layerName] of entry.layers.entries()) {
-    throwIfCancelled(options.cancellation, 'opening the image');
-    let name: string;
-    try {
-      name = confinePath(layerName);
-    } catch (e) {
-      throw new ImageSourceError(
-        'bad-json',
-        `${what}: Layers[${i}] ${show(layerName)} is not a safe member name ` +
-          `(${e instanceof Error ? e.message : String(e)})`,
-      );
-    }
-    const member = await store.open(name);
-    if (!member)
-      throw new ImageSourceError(
-        'missing-blob',
-        `${store.label}: layer ${i} (${show(name)}) named by manifest.json is not in the archive`,
-      );
-    const head = await member.source.read(member.offset, Math.min(4, member.size));
-    const compression = magicCompression(head);
-    const diffId = config.diffIds[i] as string;
-    const fromName = BLOB_NAME.exec(name);
-    const storedDigest = fromName
-      ? `sha256:${fromName[1]}`
-      : compression === 'none'
-        ? diffId
-        : await hashMember(member, options.cancellation, `hashing layer ${i}`);
-    await member.close();
-    const mediaType =
-      compression === 'gzip'
-        ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
-        : compression === 'zstd'
-          ? 'application/vnd.oci.image.layer.v1.tar+zstd'
-          : 'application/vnd.oci.image.layer.v1.tar';
-    const expected: LayerExpectation = {
-      index: i,
-      ...(fromName || compression !== 'none' ? { digest: storedDigest } : {}),
-      size: member.size,
-      diffId,
-      compression,
-    };
-    layers.push(layerBlob(store, name, expected, mediaType, storedDigest));
+/** Layer `i` of an archive entry: its member, compression (from its first bytes) and stored digest. */
+async function dockerLayer(
+  store: ArchiveStore,
+  i: number,
+  layerName: string,
+  diffId: string,
+  what: string,
+  options: OpenImageOptions,
+): Promise<LayerBlob> {
+  let name: string;
+  try {
+    name = confinePath(layerName);
+  } catch (e) {
+    throw new ImageSourceError(
+      'bad-json',
+      `${what}: Layers[${i}] ${show(layerName)} is not a safe member name ` +
+        `(${e instanceof Error ? e.message : String(e)})`,
+    );
   }
-  const ref = reference ?? entry.repoTags[0];
-  return {
-    manifestDigest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
-    configDigest,
-    platform: configPlatform(config),
-    config,
-    layers,
-    repoTags: entry.repoTags,
-    ...(ref !== undefined ? { reference: ref } : {}),
+  const member = await store.open(name);
+  if (!member)
+    throw new ImageSourceError(
+      'missing-blob',
+      `${store.label}: layer ${i} (${show(name)}) named by manifest.json is not in the archive`,
+    );
+  const head = await member.source.read(member.offset, Math.min(4, member.size));
+  const compression = magicCompression(head);
+  const fromName = BLOB_NAME.exec(name);
+  const storedDigest = fromName
+    ? `sha256:${fromName[1]}`
+    : compression === 'none'
+      ? diffId
+      : await hashMember(member, options.cancellation, `hashing layer ${i}`);
+  await member.close();
+  const mediaType =
+    compression === 'gzip'
+      ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+      : compression === 'zstd'
+        ? 'application/vnd.oci.image.layer.v1.tar+zstd'
+        : 'application/vnd.oci.image.layer.v1.tar';
+  const expected: LayerExpectation = {
+    index: i,
+    ...(fromName || compression !== 'none' ? { digest: storedDigest } : {}),
+    size: member.size,
+    diffId,
+    compression,
   };
+  return layerBlob(store, name, expected, mediaType, storedDigest);
 }
