@@ -51,25 +51,8 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
   const byShort = new Map(spec.options.filter((o) => o.short).map((o) => [o.short as string, o]));
   const options = new Map<string, string[] | true>();
   const positionals: string[] = [];
-
-  const take = (opt: OptionSpec, value: string | undefined, shown: string): void => {
-    if (opt.value === undefined) {
-      if (value !== undefined) throw new UsageError(`unexpected value '${value}' for '${shown}'`, spec);
-      if (options.has(opt.name)) throw new UsageError(`the argument '${shown}' cannot be used multiple times`, spec);
-      options.set(opt.name, true);
-      return;
-    }
-    if (value === undefined)
-      throw new UsageError(`a value is required for '${shown} <${opt.value}>' but none was supplied`, spec);
-    const prior = options.get(opt.name);
-    if (Array.isArray(prior)) {
-      if (!opt.multiple)
-        throw new UsageError(`the argument '${shown} <${opt.value}>' cannot be used multiple times`, spec);
-      prior.push(value);
-    } else {
-      options.set(opt.name, [value]);
-    }
-  };
+  const take = (opt: OptionSpec, value: string | undefined, shown: string): void =>
+    takeOption(spec, options, opt, value, shown);
 
   let onlyPositionals = false;
   for (let i = 0; i < argv.length; i++) {
@@ -82,20 +65,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       onlyPositionals = true;
       continue;
     }
-    let opt: OptionSpec | undefined;
-    let inline: string | undefined;
-    let shown: string;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-      opt = byName.get(name);
-      shown = `--${name}`;
-    } else {
-      shown = arg.slice(0, 2);
-      opt = arg.length === 2 ? byShort.get(arg.slice(1)) : undefined;
-    }
-    if (!opt) throw new UsageError(`unexpected argument '${arg}' found`, spec);
+    const { opt, inline, shown } = optionOf(spec, byName, byShort, arg);
     const needsValue = opt.value !== undefined && inline === undefined;
     if (needsValue) {
       const next = argv[i + 1];
@@ -110,6 +80,62 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     }
   }
 
+  checkRequired(spec, options, positionals);
+  return { options, positionals };
+}
+
+/** Records one occurrence of `opt` (shown as `shown`) with its value, if it takes one. */
+function takeOption(
+  spec: CommandSpec,
+  options: Map<string, string[] | true>,
+  opt: OptionSpec,
+  value: string | undefined,
+  shown: string,
+): void {
+  if (opt.value === undefined) {
+    if (value !== undefined) throw new UsageError(`unexpected value '${value}' for '${shown}'`, spec);
+    if (options.has(opt.name)) throw new UsageError(`the argument '${shown}' cannot be used multiple times`, spec);
+    options.set(opt.name, true);
+    return;
+  }
+  if (value === undefined)
+    throw new UsageError(`a value is required for '${shown} <${opt.value}>' but none was supplied`, spec);
+  const prior = options.get(opt.name);
+  if (Array.isArray(prior)) {
+    if (!opt.multiple)
+      throw new UsageError(`the argument '${shown} <${opt.value}>' cannot be used multiple times`, spec);
+    prior.push(value);
+  } else {
+    options.set(opt.name, [value]);
+  }
+}
+
+/** The option an argument (`--name`, `--name=value` or `-x`) names, its inline value and how it was written. */
+function optionOf(
+  spec: CommandSpec,
+  byName: ReadonlyMap<string, OptionSpec>,
+  byShort: ReadonlyMap<string, OptionSpec>,
+  arg: string,
+): { opt: OptionSpec; inline: string | undefined; shown: string } {
+  let opt: OptionSpec | undefined;
+  let inline: string | undefined;
+  let shown: string;
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    opt = byName.get(name);
+    shown = `--${name}`;
+  } else {
+    shown = arg.slice(0, 2);
+    opt = arg.length === 2 ? byShort.get(arg.slice(1)) : undefined;
+  }
+  if (!opt) throw new UsageError(`unexpected argument '${arg}' found`, spec);
+  return { opt, inline, shown };
+}
+
+/** Refuses a missing required option, too many positionals or too few. */
+function checkRequired(spec: CommandSpec, options: ReadonlyMap<string, string[] | true>, positionals: string[]): void {
   for (const opt of spec.options) {
     if (opt.required && !options.has(opt.name)) {
       throw new UsageError(
@@ -129,7 +155,6 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       spec,
     );
   }
-  return { options, positionals };
 }
 
 /** The single value of an option that takes one, or undefined when absent. */

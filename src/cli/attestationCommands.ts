@@ -19,7 +19,7 @@ import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../e
 import type { VerifyHint } from '../engine';
 import { inspectEif, nodeAttestationCrypto } from '../engine/node';
 import { certificatesFromFile } from '../engine';
-import { UsageError, flag, optionValue } from './args';
+import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import { reportFailure, type FailureStyle } from './errors';
 import type { CliIo, Command } from './types';
 
@@ -229,71 +229,12 @@ export const verifyAttestationCommand: Command = {
       throw new UsageError("the argument '--at <time>' cannot be used with '--at-document-time'", this);
     if (optionValue(args, 'eif-path') !== undefined && optionValue(args, 'pcrs') !== undefined)
       throw new UsageError("the argument '--eif-path <eif-path>' cannot be used with '--pcrs <json>'", this);
-    let when: VerifyOptions['at'];
-    if (at !== undefined) {
-      const t = new Date(at);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(t.getTime()))
-        throw new UsageError(`--at takes an ISO 8601 time such as 2024-11-30T16:22:48Z, not "${at}"`, this);
-      when = t;
-    } else if (flag(args, 'at-document-time')) {
-      when = 'document';
-    }
-    let nonce: Uint8Array | undefined;
-    const nonceHex = optionValue(args, 'nonce');
-    if (nonceHex !== undefined) {
-      try {
-        nonce = fromHex(nonceHex.replace(/^0x/, ''));
-      } catch {
-        throw new UsageError(`--nonce takes hex, not "${nonceHex}"`, this);
-      }
-    }
+    const when = verificationTime(this, args, at);
+    const nonce = expectedNonce(this, args);
     const file = optionValue(args, 'document') as string;
     try {
-      const roots: { der: Uint8Array; label: string; kind: 'custom' | 'development' }[] = [];
-      for (const [option, kind] of [
-        ['root', 'custom'],
-        ['development-root', 'development'],
-      ] as const) {
-        for (const p of (args.options.get(option) as string[] | undefined) ?? []) {
-          try {
-            const file = await readBounded(
-              resolve(io, p),
-              MAX_ROOT_FILE,
-              (size) =>
-                new Error(`the file is ${size} bytes, too large for root certificates (at most ${MAX_ROOT_FILE})`),
-            );
-            const ders = certificatesFromFile(file);
-            for (const [i, der] of ders.entries()) {
-              let label: string;
-              try {
-                label = nameToString(parseCertificate(der).subject);
-              } catch (e) {
-                throw new Error(
-                  `${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}` +
-                    `${e instanceof Error ? e.message : String(e)}`,
-                  { cause: e },
-                );
-              }
-              roots.push({ der, label, kind });
-            }
-          } catch (e) {
-            throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-          }
-        }
-      }
-      let expectedPcrs: Map<number, string> | undefined;
-      let expectedPcrsFrom: VerifyOptions['expectedPcrsFrom'] = 'values';
-      const eif = optionValue(args, 'eif-path');
-      const pcrs = optionValue(args, 'pcrs');
-      if (eif !== undefined) {
-        expectedPcrs = expectedPcrsOf((await inspectEif(resolve(io, eif))).measurements);
-        expectedPcrsFrom = 'enclave-image';
-      } else if (pcrs !== undefined) {
-        const text = pcrs.trimStart().startsWith('{') ? pcrs : await readFile(resolve(io, pcrs), 'utf8');
-        expectedPcrs = parseExpectedPcrs(text, pcrs.trimStart().startsWith('{') ? '--pcrs' : pcrs);
-        // nitro-cli's {"Measurements": …} (describe-eif, build-enclave) are an enclave image's.
-        if (isImageMeasurements(text)) expectedPcrsFrom = 'enclave-image';
-      }
+      const roots = await readTrustedRoots(io, args);
+      const { expectedPcrs, expectedPcrsFrom } = await expectedPcrsOption(io, args);
       const bytes = await readDocument(io, file);
       const report = verifyAttestation(
         bytes,
@@ -316,6 +257,92 @@ export const verifyAttestationCommand: Command = {
     }
   },
 };
+
+/** The time certificates are checked at: `--at`'s, the document's own (`--at-document-time`), or now (undefined). */
+function verificationTime(command: Command, args: ParsedArgs, at: string | undefined): VerifyOptions['at'] {
+  if (at !== undefined) {
+    const t = new Date(at);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(t.getTime()))
+      throw new UsageError(`--at takes an ISO 8601 time such as 2024-11-30T16:22:48Z, not "${at}"`, command);
+    return t;
+  }
+  if (flag(args, 'at-document-time')) return 'document';
+  return undefined;
+}
+
+/** The nonce `--nonce` expects (hex, with or without 0x), if given. */
+function expectedNonce(command: Command, args: ParsedArgs): Uint8Array | undefined {
+  const nonceHex = optionValue(args, 'nonce');
+  if (nonceHex === undefined) return undefined;
+  try {
+    return fromHex(nonceHex.replace(/^0x/, ''));
+  } catch {
+    throw new UsageError(`--nonce takes hex, not "${nonceHex}"`, command);
+  }
+}
+
+type TrustedRoot = { der: Uint8Array; label: string; kind: 'custom' | 'development' };
+
+/** The roots `--root` and `--development-root` add to the trusted ones, in the order given. */
+async function readTrustedRoots(io: CliIo, args: ParsedArgs): Promise<TrustedRoot[]> {
+  const roots: TrustedRoot[] = [];
+  for (const [option, kind] of [
+    ['root', 'custom'],
+    ['development-root', 'development'],
+  ] as const) {
+    for (const p of (args.options.get(option) as string[] | undefined) ?? []) {
+      try {
+        roots.push(...(await readRootFile(io, p, kind)));
+      } catch (e) {
+        throw new Error(`--${option} ${p}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }
+  }
+  return roots;
+}
+
+/** The root certificates of one file, each labelled with its subject. */
+async function readRootFile(io: CliIo, p: string, kind: TrustedRoot['kind']): Promise<TrustedRoot[]> {
+  const file = await readBounded(
+    resolve(io, p),
+    MAX_ROOT_FILE,
+    (size) => new Error(`the file is ${size} bytes, too large for root certificates (at most ${MAX_ROOT_FILE})`),
+  );
+  const ders = certificatesFromFile(file);
+  return ders.map((der, i) => {
+    let label: string;
+    try {
+      label = nameToString(parseCertificate(der).subject);
+    } catch (e) {
+      throw new Error(
+        `${ders.length > 1 ? `certificate ${i + 1} of ${ders.length}: ` : ''}` +
+          `${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
+    return { der, label, kind };
+  });
+}
+
+/** The PCRs `--eif-path` or `--pcrs` expect, and whether they are an enclave image's. */
+async function expectedPcrsOption(
+  io: CliIo,
+  args: ParsedArgs,
+): Promise<{ expectedPcrs: Map<number, string> | undefined; expectedPcrsFrom: VerifyOptions['expectedPcrsFrom'] }> {
+  const eif = optionValue(args, 'eif-path');
+  const pcrs = optionValue(args, 'pcrs');
+  if (eif !== undefined) {
+    return {
+      expectedPcrs: expectedPcrsOf((await inspectEif(resolve(io, eif))).measurements),
+      expectedPcrsFrom: 'enclave-image',
+    };
+  }
+  if (pcrs === undefined) return { expectedPcrs: undefined, expectedPcrsFrom: 'values' };
+  const text = pcrs.trimStart().startsWith('{') ? pcrs : await readFile(resolve(io, pcrs), 'utf8');
+  const expectedPcrs = parseExpectedPcrs(text, pcrs.trimStart().startsWith('{') ? '--pcrs' : pcrs);
+  // nitro-cli's {"Measurements": …} (describe-eif, build-enclave) are an enclave image's.
+  return { expectedPcrs, expectedPcrsFrom: isImageMeasurements(text) ? 'enclave-image' : 'values' };
+}
 
 export const decodeAttestationCommand: Command = {
   name: 'decode-attestation',

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata } from '../engine';
 import { buildEnclave, buildProgressText, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
-import { UsageError, optionValue } from './args';
+import { UsageError, optionValue, type ParsedArgs } from './args';
 import { reportFailure, type FailureStyle } from './errors';
 import type { CliIo, Command } from './types';
 
@@ -72,58 +72,14 @@ export const buildEnclaveCommand: Command = {
     },
   ],
   async run(args, io) {
-    const layout = optionValue(args, 'oci-layout');
-    const archive = optionValue(args, 'image-archive');
-    const docker = optionValue(args, 'docker-uri');
-    const given = [layout && '--oci-layout', archive && '--image-archive', docker && '--docker-uri'].filter(Boolean);
-    if (given.length === 0)
-      throw new UsageError(
-        'one of the following arguments is required: ' +
-          '--oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
-        this,
-      );
-    if (given.length > 1) throw new UsageError(`the argument '${given[0]}' cannot be used with '${given[1]}'`, this);
-    const cert = optionValue(args, 'signing-certificate');
-    const key = optionValue(args, 'private-key');
-    if ((cert === undefined) !== (key === undefined)) {
-      throw new UsageError(
-        cert === undefined
-          ? "'--private-key' requires '--signing-certificate'"
-          : "'--signing-certificate' requires '--private-key'",
-        this,
-      );
-    }
-    const arch = optionValue(args, 'arch');
-    if (arch !== undefined && arch !== 'x86_64' && arch !== 'aarch64') {
-      throw new UsageError(
-        `invalid value '${arch}' for '--arch <x86_64|aarch64>' [possible values: x86_64, aarch64]`,
-        this,
-      );
-    }
+    const arch = checkBuildOptions(this, args);
     const resolve = (p: string) => path.resolve(io.cwd, p);
     const output = resolve(optionValue(args, 'output-file') as string);
-    let source: ImageSpec;
-    if (layout !== undefined) {
-      const { path: dir, reference } = splitImageReference(layout);
-      source = { kind: 'oci-layout', path: resolve(dir), ...(reference ? { reference } : {}) };
-    } else if (archive !== undefined) {
-      const { path: file, reference } = splitArchiveReference(archive);
-      source = { kind: 'archive', path: resolve(file), ...(reference ? { reference } : {}) };
-    } else {
-      source = { kind: 'docker', uri: docker as string };
-    }
+    const source = imageSpecOf(args, resolve);
 
     try {
       const buildTimeText = optionValue(args, 'build-time');
-      const metadataFile = optionValue(args, 'metadata');
-      const customMetadata =
-        metadataFile !== undefined
-          ? parseCustomMetadata(await readFile(resolve(metadataFile)), metadataFile)
-          : undefined;
-      const signing =
-        cert !== undefined && key !== undefined
-          ? { certificatePem: await readPem(resolve(cert)), privateKeyPem: await readPem(resolve(key)) }
-          : undefined;
+      const { customMetadata, signing } = await readBuildInputs(args, resolve);
       const onProgress = progressPrinter(io);
       io.stderr('Start building the Enclave Image...\n');
       const blobs = optionValue(args, 'blobs');
@@ -156,3 +112,74 @@ export const buildEnclaveCommand: Command = {
     }
   },
 };
+
+/**
+ * Refuses other than one image source, a certificate without its key (or a key without it), and an unknown
+ * --arch; returns the architecture asked for.
+ */
+function checkBuildOptions(command: Command, args: ParsedArgs): 'x86_64' | 'aarch64' | undefined {
+  const layout = optionValue(args, 'oci-layout');
+  const archive = optionValue(args, 'image-archive');
+  const docker = optionValue(args, 'docker-uri');
+  const given = [layout && '--oci-layout', archive && '--image-archive', docker && '--docker-uri'].filter(Boolean);
+  if (given.length === 0)
+    throw new UsageError(
+      'one of the following arguments is required: ' +
+        '--oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
+      command,
+    );
+  if (given.length > 1) throw new UsageError(`the argument '${given[0]}' cannot be used with '${given[1]}'`, command);
+  const cert = optionValue(args, 'signing-certificate');
+  const key = optionValue(args, 'private-key');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(
+      cert === undefined
+        ? "'--private-key' requires '--signing-certificate'"
+        : "'--signing-certificate' requires '--private-key'",
+      command,
+    );
+  }
+  const arch = optionValue(args, 'arch');
+  if (arch !== undefined && arch !== 'x86_64' && arch !== 'aarch64') {
+    throw new UsageError(
+      `invalid value '${arch}' for '--arch <x86_64|aarch64>' [possible values: x86_64, aarch64]`,
+      command,
+    );
+  }
+  return arch;
+}
+
+/** The image to build from: `--oci-layout`'s, `--image-archive`'s or `--docker-uri`'s. */
+function imageSpecOf(args: ParsedArgs, resolve: (p: string) => string): ImageSpec {
+  const layout = optionValue(args, 'oci-layout');
+  const archive = optionValue(args, 'image-archive');
+  if (layout !== undefined) {
+    const { path: dir, reference } = splitImageReference(layout);
+    return { kind: 'oci-layout', path: resolve(dir), ...(reference ? { reference } : {}) };
+  }
+  if (archive !== undefined) {
+    const { path: file, reference } = splitArchiveReference(archive);
+    return { kind: 'archive', path: resolve(file), ...(reference ? { reference } : {}) };
+  }
+  return { kind: 'docker', uri: optionValue(args, 'docker-uri') as string };
+}
+
+/** The files the options name, read: `--metadata`'s custom metadata, and the signing certificate and key. */
+async function readBuildInputs(
+  args: ParsedArgs,
+  resolve: (p: string) => string,
+): Promise<{
+  customMetadata: unknown;
+  signing: { certificatePem: string; privateKeyPem: string } | undefined;
+}> {
+  const metadataFile = optionValue(args, 'metadata');
+  const customMetadata =
+    metadataFile !== undefined ? parseCustomMetadata(await readFile(resolve(metadataFile)), metadataFile) : undefined;
+  const cert = optionValue(args, 'signing-certificate');
+  const key = optionValue(args, 'private-key');
+  const signing =
+    cert !== undefined && key !== undefined
+      ? { certificatePem: await readPem(resolve(cert)), privateKeyPem: await readPem(resolve(key)) }
+      : undefined;
+  return { customMetadata, signing };
+}

@@ -295,7 +295,6 @@ export const describeEnclavesCommand: Command = {
 };
 
 /** The id of the one running enclave named `name` (E58 if none or several). */
-/** The id of the one running enclave named `name` (E58 if none or several). */
 export async function idOfName(backend: EnclaveOperations, parent: string, name: string): Promise<string> {
   const matches = (await backend.describeEnclaves(parent)).filter((e) => e.EnclaveName === name);
   if (matches.length === 0) throw new BackendError(58, `Enclave naming error. No running enclave is named '${name}'`);
@@ -317,12 +316,32 @@ export function exactlyOne(command: Command, args: ParsedArgs, names: readonly s
   return given[0] as string;
 }
 
+/** --enclave-id or --enclave-name, exactly one of them, as terminate-enclave, console, nsm and attest take them. */
+export const ENCLAVE_OPTIONS = [
+  { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
+  { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+] as const;
+
+/** Refuses other than exactly one of --enclave-id and --enclave-name (a usage error). */
+export function exactlyOneEnclave(command: Command, args: ParsedArgs): void {
+  exactlyOne(
+    command,
+    args,
+    ENCLAVE_OPTIONS.map((o) => o.name),
+  );
+}
+
+/** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
+export async function enclaveIdOf(args: ParsedArgs, backend: EnclaveOperations, parent: string): Promise<string> {
+  const id = optionValue(args, 'enclave-id');
+  return id !== undefined ? id : idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+}
+
 export const terminateEnclaveCommand: Command = {
   name: 'terminate-enclave',
   summary: 'Terminates an enclave, or all of them',
   options: [
-    { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
-    { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+    ...ENCLAVE_OPTIONS,
     {
       name: 'all',
       help: 'Terminates all running enclaves of the parent (of every parent, when the state folder is damaged)',
@@ -356,11 +375,7 @@ export const terminateEnclaveCommand: Command = {
         return 0;
       }
       const parent = await parentId(io, args);
-      const id =
-        which === 'enclave-id'
-          ? (optionValue(args, 'enclave-id') as string)
-          : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
-      const r = await backend.terminateEnclave(parent, id);
+      const r = await backend.terminateEnclave(parent, await enclaveIdOf(args, backend, parent));
       io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
       io.stdout(formatJson(r));
       return 0;
@@ -374,23 +389,19 @@ export const consoleCommand: Command = {
   name: 'console',
   summary: "Connects to an enclave's console (debug-mode enclaves only)",
   options: [
-    { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
-    { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
+    ...ENCLAVE_OPTIONS,
     { name: 'disconnect-timeout', value: 'SECONDS', help: 'Disconnects after this many seconds' },
     PARENT_OPTION,
   ],
   async run(args, io) {
-    const which = exactlyOne(this, args, ['enclave-id', 'enclave-name']);
+    exactlyOneEnclave(this, args);
     try {
       const timeoutText = optionValue(args, 'disconnect-timeout');
       const timeout =
         timeoutText === undefined ? undefined : parseUnsignedArgument('--disconnect-timeout', timeoutText);
       const backend = backendFor(io);
       const parent = await parentId(io, args);
-      const id =
-        which === 'enclave-id'
-          ? (optionValue(args, 'enclave-id') as string)
-          : await idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
+      const id = await enclaveIdOf(args, backend, parent);
       const found = (await backend.describeEnclaves(parent)).find((e) => e.EnclaveID === id);
       if (!found) throw new BackendError(44, `Console connection failure. No running enclave has the id ${id}`);
       await streamConsole(io, backend, parent, id, found.EnclaveCID, timeout);

@@ -10,12 +10,19 @@ import {
   nsmResponseToJson as responseToJson,
   NsmProtocolError,
 } from '../engine';
-import { BackendError, type EnclaveOperations } from '../engine';
+import { BackendError } from '../engine';
 import { hasDevelopmentRoots } from '../engine';
 import { writeAtomically } from '../engine/node';
 import { formatJson } from '../engine';
-import { UsageError, optionValue, type ParsedArgs } from './args';
-import { PARENT_OPTION, backendFor, exactlyOne, idOfName, parentId } from './enclaveCommands';
+import { UsageError, optionValue } from './args';
+import {
+  ENCLAVE_OPTIONS,
+  PARENT_OPTION,
+  backendFor,
+  enclaveIdOf,
+  exactlyOneEnclave,
+  parentId,
+} from './enclaveCommands';
 import { reportFailure } from './errors';
 import type { Command } from './types';
 
@@ -26,30 +33,6 @@ function hexOption(command: Command, name: string, value: string | undefined): U
   } catch {
     throw new UsageError(`--${name} takes hex, not "${value}"`, command);
   }
-}
-
-/** --enclave-id or --enclave-name, exactly one of them, as terminate-enclave and console take them. */
-const ENCLAVE_OPTIONS = [
-  { name: 'enclave-id', value: 'ENCLAVE_ID', help: 'The enclave ID' },
-  { name: 'enclave-name', value: 'ENCLAVE_NAME', help: 'The enclave name' },
-] as const;
-
-/** The enclave id of --enclave-id, or of the one running enclave named by --enclave-name (E58 if none or several). */
-async function enclaveIdOf(
-  command: Command,
-  args: ParsedArgs,
-  backend: EnclaveOperations,
-  parent: string,
-): Promise<string> {
-  if (
-    exactlyOne(
-      command,
-      args,
-      ENCLAVE_OPTIONS.map((o) => o.name),
-    ) === 'enclave-id'
-  )
-    return optionValue(args, 'enclave-id') as string;
-  return idOfName(backend, parent, optionValue(args, 'enclave-name') as string);
 }
 
 /**
@@ -68,11 +51,7 @@ export const nsmCommand: Command = {
   positionals: ['REQUEST'],
   requiredPositionals: 1,
   async run(args, io) {
-    exactlyOne(
-      this,
-      args,
-      ENCLAVE_OPTIONS.map((o) => o.name),
-    );
+    exactlyOneEnclave(this, args);
     const text = args.positionals[0] as string;
     let request;
     try {
@@ -89,7 +68,7 @@ export const nsmCommand: Command = {
       const backend = backendFor(io);
       const parent = await parentId(io, args);
       const response = decodeResponse(
-        await backend.nsm(parent, await enclaveIdOf(this, args, backend, parent), encodeRequest(request)),
+        await backend.nsm(parent, await enclaveIdOf(args, backend, parent), encodeRequest(request)),
       );
       io.stdout(formatJson(responseToJson(response)));
       return response.type === 'Error' ? 1 : 0;
@@ -116,11 +95,7 @@ export const attestCommand: Command = {
     PARENT_OPTION,
   ],
   async run(args, io) {
-    exactlyOne(
-      this,
-      args,
-      ENCLAVE_OPTIONS.map((o) => o.name),
-    );
+    exactlyOneEnclave(this, args);
     const nonce = hexOption(this, 'nonce', optionValue(args, 'nonce'));
     const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
     const output = path.resolve(io.cwd, optionValue(args, 'output') as string);
@@ -131,7 +106,7 @@ export const attestCommand: Command = {
       const parent = await parentId(io, args);
       const bytes = await backend.nsm(
         parent,
-        await enclaveIdOf(this, args, backend, parent),
+        await enclaveIdOf(args, backend, parent),
         encodeRequest({ type: 'Attestation', userData, nonce, publicKey }),
       );
       const response = decodeResponse(bytes);

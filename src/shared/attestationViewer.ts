@@ -5,15 +5,13 @@
 // Map or Uint8Array) so it crosses postMessage as is. Every value coming from the webview is
 // checked here before the host acts on it.
 import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
-import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
+import { isWebviewEnvelope, parseCopyBody, READY, type HostEnvelope } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/attestationViewer.js) and stylesheet (media/attestationViewer.css). */
 export const ATTESTATION_VIEWER_SCRIPT = 'attestationViewer';
 
-/** Longest text the webview may ask the host to put on the clipboard (UTF-8 bytes). */
-export const MAX_COPY_BYTES = 64 * 1024;
-/** Longest label of what was copied (shown in the status bar). */
-export const MAX_COPY_WHAT = 200;
+/** The limits of a `copy` message (checked by parseCopyBody). */
+export { MAX_COPY_BYTES, MAX_COPY_WHAT } from './protocol';
 /** Longest base64 text of a document a panel keeps in its state (256 KiB); larger ones are not restored. */
 export const MAX_PERSISTED_BASE64 = 256 * 1024;
 /** Longest URI a panel keeps in its state. */
@@ -391,16 +389,8 @@ export function parseWebviewMessage(
   }
   switch (value.type) {
     case 'copy': {
-      const body = value.body;
-      if (!isRecord(body)) return { ok: false, reason: 'copy: the body is not an object' };
-      const { text, what } = body;
-      if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
-      if (utf8Length(text) > MAX_COPY_BYTES)
-        return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
-      if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
-        return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
-      }
-      return { ok: true, message: { type: 'copy', body: { text, what } } };
+      const copy = parseCopyBody(value.body);
+      return copy.ok ? { ok: true, message: { type: 'copy', body: copy.body } } : copy;
     }
     case 'setTime': {
       const time = parseTimeChoice(value.body);

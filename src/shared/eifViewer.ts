@@ -2,15 +2,13 @@
 // messages between the extension host and the viewer's webview, and the view model the host sends.
 // The view model is plain JSON (no bigint, Date or class instances) so it crosses postMessage as is.
 import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
-import { isWebviewEnvelope, READY, type HostEnvelope, utf8Length } from './protocol';
+import { isWebviewEnvelope, parseCopyBody, READY, type HostEnvelope } from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/eifViewer.js) and stylesheet (media/eifViewer.css). */
 export const EIF_VIEWER_SCRIPT = 'eifViewer';
 
-/** Longest text the webview may ask the host to put on the clipboard (UTF-8 bytes). */
-export const MAX_COPY_BYTES = 64 * 1024;
-/** Longest label of what was copied (shown in the status bar). */
-export const MAX_COPY_WHAT = 200;
+/** The limits of a `copy` message (checked by parseCopyBody). */
+export { MAX_COPY_BYTES, MAX_COPY_WHAT } from './protocol';
 
 // ---------------------------------------------------------------------------------------------
 // View model
@@ -247,15 +245,6 @@ export function parseWebviewMessage(
     };
   }
   if (value.type !== 'copy') return { ok: true, message: { type: value.type } };
-  const body = value.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return { ok: false, reason: 'copy: the body is not an object' };
-  const { text, what } = body as Record<string, unknown>;
-  if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
-  if (utf8Length(text) > MAX_COPY_BYTES)
-    return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
-  if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
-    return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
-  }
-  return { ok: true, message: { type: 'copy', body: { text, what } } };
+  const copy = parseCopyBody(value.body);
+  return copy.ok ? { ok: true, message: { type: 'copy', body: copy.body } } : copy;
 }

@@ -22,6 +22,31 @@ export interface HostEnvelope<TType extends string = string, TBody = unknown> {
 /** Every webview starts with this message; the host answers with the view's initial data. */
 export const READY = 'ready';
 
+/** Longest text the webview may ask the host to put on the clipboard (UTF-8 bytes). */
+export const MAX_COPY_BYTES = 64 * 1024;
+/** Longest label of what was copied (shown in the status bar). */
+export const MAX_COPY_WHAT = 200;
+
+/** The body of a webview's `copy` message: the text, and a label of what it is. */
+export interface CopyBody {
+  readonly text: string;
+  readonly what: string;
+}
+
+/** Checks the untrusted body of a `copy` message: at most MAX_COPY_BYTES of text and a short label. */
+export function parseCopyBody(body: unknown): { ok: true; body: CopyBody } | { ok: false; reason: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, reason: 'copy: the body is not an object' };
+  const { text, what } = body as Record<string, unknown>;
+  if (typeof text !== 'string') return { ok: false, reason: 'copy: "text" is not a string' };
+  if (utf8Length(text) > MAX_COPY_BYTES)
+    return { ok: false, reason: `copy: "text" is longer than ${MAX_COPY_BYTES} bytes` };
+  if (typeof what !== 'string' || what.length === 0 || what.length > MAX_COPY_WHAT) {
+    return { ok: false, reason: `copy: "what" is not a string of 1 to ${MAX_COPY_WHAT} characters` };
+  }
+  return { ok: true, body: { text, what } };
+}
+
 /**
  * Checks the envelope shape of an untrusted message: a plain object with a string `type` from the
  * allowed set and, if present, a non-negative integer `id`.

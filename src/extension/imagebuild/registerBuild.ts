@@ -107,6 +107,21 @@ interface Choice<T> extends vscode.QuickPickItem {
 
 /** The quick-input flow: source, output, blobs (remembered), signing. Undefined when dismissed. */
 async function askForRequest(): Promise<BuildRequest | undefined> {
+  const picked = await askSource();
+  if (!picked) return undefined;
+  const { source, baseName } = picked;
+  const target = await askOutput(baseName);
+  if (!target) return undefined;
+  const blobsAnswer = await askBlobs();
+  if (!blobsAnswer) return undefined;
+  const { blobs } = blobsAnswer;
+  const signing = await askSigning();
+  if (!signing) return undefined;
+  return { ...source, output: target.fsPath, ...(blobs ? { blobs } : {}), ...signing };
+}
+
+/** Step 1/4: the image source (its kind, then the image), and a base name for the output file. */
+async function askSource(): Promise<{ source: Partial<BuildRequest>; baseName: string } | undefined> {
   const kind = await vscode.window.showQuickPick<Choice<'oci' | 'archive' | 'docker'>>(
     [
       {
@@ -128,58 +143,72 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
     },
   );
   if (!kind) return undefined;
-  let source: Partial<BuildRequest>;
-  let baseName: string;
-  if (kind.value === 'docker') {
-    const uri = await vscode.window.showInputBox({
-      title: 'Build Enclave Image (1/4): Docker image',
-      prompt: 'Image name, e.g. public.ecr.aws/aws-nitro-enclaves/hello:v1 (":latest" is added when no tag is given)',
-      ignoreFocusOut: true,
-      validateInput: (v) => (v.trim() === '' ? 'An image name is required' : undefined),
-    });
-    if (!uri) return undefined;
-    source = { dockerUri: uri.trim() };
-    baseName =
-      uri
-        .trim()
-        .replace(/[:@].*$/, '')
-        .split('/')
-        .pop() || 'enclave';
-  } else {
-    const picked = await vscode.window.showOpenDialog({
-      title: kind.value === 'oci' ? 'OCI image layout folder' : 'Image archive',
-      canSelectFiles: kind.value === 'archive',
-      canSelectFolders: kind.value === 'oci',
-      canSelectMany: false,
-      ...(kind.value === 'archive' ? { filters: { 'Image archives': ['tar'], 'All files': ['*'] } } : {}),
-      ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
-    });
-    const chosen = picked?.[0];
-    if (!chosen) return undefined;
-    let reference = '';
-    if (kind.value === 'oci') {
-      const tags = await layoutTags(chosen);
-      if (tags.length > 1) {
-        const tag = await vscode.window.showQuickPick(tags, {
-          title: 'Build Enclave Image (1/4): which image of the layout?',
-          ignoreFocusOut: true,
-        });
-        if (!tag) return undefined;
-        reference = `:${tag}`;
-      }
-    }
-    source = kind.value === 'oci' ? { ociLayout: `${chosen.fsPath}${reference}` } : { imageArchive: chosen.fsPath };
-    baseName = path.basename(chosen.fsPath).replace(/\.tar$/, '');
-  }
+  return kind.value === 'docker' ? askDockerSource() : askFileSource(kind.value);
+}
 
+/** Step 1/4 for a Docker image: its name. */
+async function askDockerSource(): Promise<{ source: Partial<BuildRequest>; baseName: string } | undefined> {
+  const uri = await vscode.window.showInputBox({
+    title: 'Build Enclave Image (1/4): Docker image',
+    prompt: 'Image name, e.g. public.ecr.aws/aws-nitro-enclaves/hello:v1 (":latest" is added when no tag is given)',
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() === '' ? 'An image name is required' : undefined),
+  });
+  if (!uri) return undefined;
+  const baseName =
+    uri
+      .trim()
+      .replace(/[:@].*$/, '')
+      .split('/')
+      .pop() || 'enclave';
+  return { source: { dockerUri: uri.trim() }, baseName };
+}
+
+/** Step 1/4 for an OCI layout folder (and its tag when it holds several images) or an image archive. */
+async function askFileSource(
+  kind: 'oci' | 'archive',
+): Promise<{ source: Partial<BuildRequest>; baseName: string } | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title: kind === 'oci' ? 'OCI image layout folder' : 'Image archive',
+    canSelectFiles: kind === 'archive',
+    canSelectFolders: kind === 'oci',
+    canSelectMany: false,
+    ...(kind === 'archive' ? { filters: { 'Image archives': ['tar'], 'All files': ['*'] } } : {}),
+    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+  });
+  const chosen = picked?.[0];
+  if (!chosen) return undefined;
+  let reference = '';
+  if (kind === 'oci') {
+    const tags = await layoutTags(chosen);
+    if (tags.length > 1) {
+      const tag = await vscode.window.showQuickPick(tags, {
+        title: 'Build Enclave Image (1/4): which image of the layout?',
+        ignoreFocusOut: true,
+      });
+      if (!tag) return undefined;
+      reference = `:${tag}`;
+    }
+  }
+  const source = kind === 'oci' ? { ociLayout: `${chosen.fsPath}${reference}` } : { imageArchive: chosen.fsPath };
+  return { source, baseName: path.basename(chosen.fsPath).replace(/\.tar$/, '') };
+}
+
+/** Step 2/4: the output file, offered as `<baseName>.eif` in the first workspace folder. */
+async function askOutput(baseName: string): Promise<vscode.Uri | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const target = await vscode.window.showSaveDialog({
+  return vscode.window.showSaveDialog({
     title: 'Build Enclave Image (2/4): output file',
     filters: { 'Enclave images': ['eif'] },
     ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${baseName}.eif`) } : {}),
   });
-  if (!target) return undefined;
+}
 
+/**
+ * Step 3/4, only when neither the setting nor NITRO_CLI_BLOBS names the blobs folder: the default folder
+ * or one picked (remembered in the setting). `blobs` is empty for the builder's default.
+ */
+async function askBlobs(): Promise<{ blobs: string } | undefined> {
   const config = vscode.workspace.getConfiguration();
   let blobs = config.get<string>(SETTINGS.buildBlobsPath, '').trim();
   if (!blobs && !process.env['NITRO_CLI_BLOBS']) {
@@ -206,7 +235,11 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
       await config.update(SETTINGS.buildBlobsPath, blobs, vscode.ConfigurationTarget.Global);
     }
   }
+  return { blobs };
+}
 
+/** Step 4/4: unsigned, or a certificate and its private key. */
+async function askSigning(): Promise<Partial<BuildRequest> | undefined> {
   const sign = await vscode.window.showQuickPick<Choice<boolean>>(
     [
       { label: '$(unlock) Do not sign', value: false },
@@ -215,23 +248,20 @@ async function askForRequest(): Promise<BuildRequest | undefined> {
     { title: 'Build Enclave Image (4/4): signing', ignoreFocusOut: true },
   );
   if (!sign) return undefined;
-  let signing: Partial<BuildRequest> = {};
-  if (sign.value) {
-    const cert = await vscode.window.showOpenDialog({
-      title: 'Signing certificate (PEM)',
-      canSelectMany: false,
-      filters: { PEM: ['pem', 'crt'], 'All files': ['*'] },
-    });
-    if (!cert?.[0]) return undefined;
-    const key = await vscode.window.showOpenDialog({
-      title: 'Private key (PEM)',
-      canSelectMany: false,
-      filters: { PEM: ['pem', 'key'], 'All files': ['*'] },
-    });
-    if (!key?.[0]) return undefined;
-    signing = { signingCertificate: cert[0].fsPath, privateKey: key[0].fsPath };
-  }
-  return { ...source, output: target.fsPath, ...(blobs ? { blobs } : {}), ...signing };
+  if (!sign.value) return {};
+  const cert = await vscode.window.showOpenDialog({
+    title: 'Signing certificate (PEM)',
+    canSelectMany: false,
+    filters: { PEM: ['pem', 'crt'], 'All files': ['*'] },
+  });
+  if (!cert?.[0]) return undefined;
+  const key = await vscode.window.showOpenDialog({
+    title: 'Private key (PEM)',
+    canSelectMany: false,
+    filters: { PEM: ['pem', 'key'], 'All files': ['*'] },
+  });
+  if (!key?.[0]) return undefined;
+  return { signingCertificate: cert[0].fsPath, privateKey: key[0].fsPath };
 }
 
 /** The ref names of an OCI layout's index (for the tag quick pick). */

@@ -71,6 +71,19 @@ function checkAll(
   if (problem !== undefined) throw new Error(problem);
 }
 
+/** What Run Enclave's questions offer and check against. */
+interface RunQuestions {
+  readonly deps: RunDeps;
+  readonly parent: ParentInfo;
+  readonly eifBytes: number;
+  readonly free: ReturnType<typeof freeOf>;
+  readonly title: string;
+  readonly steps: number;
+  readonly takenNames: readonly string[];
+  readonly takenCids: readonly number[];
+  readonly defaults: { readonly memoryMiB: number; readonly cpuCount: number; readonly enclaveName: string };
+}
+
 /** Asks for (or, with `args`, fills in) everything a run needs; undefined when the user cancels. */
 export async function planRun(
   deps: RunDeps,
@@ -81,8 +94,6 @@ export async function planRun(
   const eifBytes = (await stat(eifPath)).size;
   const existing = await deps.backend.describeEnclaves(parent.id);
   const running = existing.filter((e) => e.State !== 'EMPTY');
-  const takenNames = running.map((e) => e.EnclaveName);
-  const takenCids = running.map((e) => e.EnclaveCID);
   const free = freeOf(parent);
   const minimum = deps.rules.minimumMemoryMiB(eifBytes);
   const name = path.basename(eifPath);
@@ -105,14 +116,49 @@ export async function planRun(
     return { parent, request };
   }
 
-  const steps = 5;
-  const title = `Run ${name} on ${parent.name}`;
-  const memoryText = await vscode.window.showInputBox({
-    title: `${title} (1/${steps})`,
+  const q: RunQuestions = {
+    deps,
+    parent,
+    eifBytes,
+    free,
+    title: `Run ${name} on ${parent.name}`,
+    steps: 5,
+    takenNames: running.map((e) => e.EnclaveName),
+    takenCids: running.map((e) => e.EnclaveCID),
+    defaults,
+  };
+  const memoryText = await askMemory(q);
+  if (memoryText === undefined) return undefined;
+  const cpuText = await askCpuCount(q);
+  if (cpuText === undefined) return undefined;
+  const mode = await askMode(q);
+  if (!mode) return undefined;
+  const enclaveName = await askName(q);
+  if (enclaveName === undefined) return undefined;
+  const cidText = await askCid(q);
+  if (cidText === undefined) return undefined;
+  const cid = parseWhole(cidText) ?? 0;
+  const request: RunEnclaveRequest = {
+    eifPath,
+    memoryMiB: parseWhole(memoryText) as number,
+    cpuCount: parseWhole(cpuText),
+    debugMode: mode.debug,
+    enclaveName,
+    ...(cid ? { enclaveCid: cid } : {}),
+  };
+  checkAll(deps, parent, request, eifBytes, running);
+  return { parent, request };
+}
+
+/** Step 1: the memory in MiB, checked against the image's minimum and the pool. */
+function askMemory(q: RunQuestions): Thenable<string | undefined> {
+  const { deps, parent, eifBytes, free } = q;
+  return vscode.window.showInputBox({
+    title: `${q.title} (1/${q.steps})`,
     prompt:
       `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. ` +
       `The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
-    value: String(defaults.memoryMiB),
+    value: String(q.defaults.memoryMiB),
     ignoreFocusOut: true,
     validateInput: (text) => {
       const n = parseWhole(text);
@@ -121,21 +167,28 @@ export async function planRun(
         : deps.rules.checkMemory(parent, n, eifBytes);
     },
   });
-  if (memoryText === undefined) return undefined;
-  const cpuText = await vscode.window.showInputBox({
-    title: `${title} (2/${steps})`,
+}
+
+/** Step 2: the number of CPUs, checked against the pool. */
+function askCpuCount(q: RunQuestions): Thenable<string | undefined> {
+  const { deps, parent, free } = q;
+  return vscode.window.showInputBox({
+    title: `${q.title} (2/${q.steps})`,
     prompt:
       `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free ` +
       `(${free.cpuIds.join(', ') || 'none'})`,
-    value: String(defaults.cpuCount),
+    value: String(q.defaults.cpuCount),
     ignoreFocusOut: true,
     validateInput: (text) => {
       const n = parseWhole(text);
       return n === undefined ? 'Enter the number of CPUs as a whole number.' : deps.rules.checkCpuCount(parent, n);
     },
   });
-  if (cpuText === undefined) return undefined;
-  const mode = await vscode.window.showQuickPick(
+}
+
+/** Step 3: production or debug mode. */
+function askMode(q: RunQuestions): Thenable<{ debug: boolean } | undefined> {
+  return vscode.window.showQuickPick(
     [
       {
         label: 'Production',
@@ -150,17 +203,20 @@ export async function planRun(
         debug: true,
       },
     ],
-    { title: `${title} (3/${steps})`, placeHolder: 'Production or debug mode?', ignoreFocusOut: true },
+    { title: `${q.title} (3/${q.steps})`, placeHolder: 'Production or debug mode?', ignoreFocusOut: true },
   );
-  if (!mode) return undefined;
-  const enclaveName = await vscode.window.showInputBox({
-    title: `${title} (4/${steps})`,
+}
+
+/** Step 4: the enclave name (a name in use is told, with the one the enclave will get). */
+function askName(q: RunQuestions): Thenable<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `${q.title} (4/${q.steps})`,
     prompt: 'Enclave name',
-    value: defaults.enclaveName,
+    value: q.defaults.enclaveName,
     ignoreFocusOut: true,
     validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
       if (text.trim() === '') return 'Enter a name.';
-      const final = deps.rules.finalName(text, takenNames);
+      const final = q.deps.rules.finalName(text, q.takenNames);
       return final === text
         ? undefined
         : {
@@ -169,9 +225,12 @@ export async function planRun(
           };
     },
   });
-  if (enclaveName === undefined) return undefined;
-  const cidText = await vscode.window.showInputBox({
-    title: `${title} (5/${steps})`,
+}
+
+/** Step 5: the CID, empty for the next free one. */
+function askCid(q: RunQuestions): Thenable<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `${q.title} (5/${q.steps})`,
     prompt: 'Enclave CID: empty for the next free one',
     placeHolder: 'next free CID',
     ignoreFocusOut: true,
@@ -180,21 +239,9 @@ export async function planRun(
       const n = parseWhole(text);
       return n === undefined
         ? 'Enter the CID as a whole number, or leave it empty.'
-        : deps.rules.checkCid(n, takenCids);
+        : q.deps.rules.checkCid(n, q.takenCids);
     },
   });
-  if (cidText === undefined) return undefined;
-  const cid = parseWhole(cidText) ?? 0;
-  const request: RunEnclaveRequest = {
-    eifPath,
-    memoryMiB: parseWhole(memoryText) as number,
-    cpuCount: parseWhole(cpuText),
-    debugMode: mode.debug,
-    enclaveName,
-    ...(cid ? { enclaveCid: cid } : {}),
-  };
-  checkAll(deps, parent, request, eifBytes, running);
-  return { parent, request };
 }
 
 /** Launches a planned run with a progress notification; returns run-enclave's JSON. */

@@ -11,7 +11,8 @@ import type {
   TimeView,
 } from '../../shared/attestationViewer';
 import { sentence } from '../../shared/text';
-import { badge, card, colonHex, copyButton, fields, h, mono, textButton, type Child } from '../lib/dom';
+import { badge, card, colonHex, copyButton, fields, h, mono, type Child } from '../lib/dom';
+import { iconTextButton, pcrTableHead } from '../lib/dom';
 import { plural } from '../lib/format';
 import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
@@ -32,14 +33,8 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-export function button(
-  label: string,
-  iconName: IconName,
-  onClick: () => void,
-  options?: Parameters<typeof textButton>[3],
-): HTMLButtonElement {
-  return textButton(label, icon(iconName), onClick, options);
-}
+/** A text button with one of the viewer's icons. */
+export const button = iconTextButton(icon);
 
 /** A value with its copy button beside it. */
 function withCopy(actions: ViewActions, value: Child, text: string, what: string): HTMLElement {
@@ -269,26 +264,8 @@ function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLEleme
 function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
   const d = model.document;
   const env = model.envelope;
-  const src = model.source;
-  const encoding =
-    src.encoding === 'binary'
-      ? 'binary CBOR'
-      : src.encoding === 'base64'
-        ? 'base64 text'
-        : src.encoding === 'hex'
-          ? 'hex text'
-          : 'input';
-  const input = `${encoding} of ${bytes(src.inputSize)}`;
-  const envelope = env
-    ? h(
-        'span',
-        null,
-        `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, ` +
-          `payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
-        h('span', { class: 'muted' }, ' · protected header '),
-        h('code', null, env.protectedHeader),
-      )
-    : null;
+  const input = inputText(model.source);
+  const envelope = env ? envelopeLine(env) : null;
   if (!d) {
     return card(actions, 'document', 'Document', [
       h('p', { class: 'note' }, 'The document’s fields cannot be read: see the failed checks above.'),
@@ -299,71 +276,105 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
     actions,
     'document',
     'Document',
-    [
-      fields([
-        ...(model.kindLabel
-          ? ([
-              [
-                'Kind',
-                h('span', { class: 'field-kind' }, model.kindLabel),
-                model.kind === 'nitrotpm'
-                  ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance'
-                  : 'pcrs: made by the NSM of an enclave',
-              ],
-            ] as const)
-          : []),
-        [
-          'Module ID',
-          withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'),
-          model.kind === 'nitrotpm'
-            ? 'module_id: the instance ID, -tpm, and the NitroTPM ID'
-            : 'module_id: the parent instance ID, -enc, and the enclave ID',
-        ],
-        [
-          'Timestamp',
-          withCopy(
-            actions,
-            timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)),
-            d.timestamp.iso || String(d.timestamp.ms),
-            'timestamp',
-          ),
-          model.kind === 'nitrotpm'
-            ? 'timestamp: when the NitroTPM made the document'
-            : 'timestamp: when the NSM made the document',
-        ],
-        ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
-        ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
-        [
-          'User data',
-          bytesField(actions, 'user data', d.userData),
-          'user_data: bytes the enclave chose to have signed',
-        ],
-        [
-          'Public key',
-          bytesField(actions, 'public key', d.publicKey),
-          'public_key: a key the enclave made (its format is up to the application)',
-        ],
-        d.unknownKeys.length > 0
-          ? [
-              'Other keys',
-              h(
-                'span',
-                { class: 'warn-text' },
-                d.unknownKeys.join(', '),
-                ' (not defined by the format; signed, so harmless)',
-              ),
-            ]
-          : null,
-        [
-          'Payload',
-          d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length',
-        ],
-        ['Envelope', envelope],
-        ['Input', input],
-      ]),
-    ],
+    [fields([...originRows(actions, model, d), ...contentRows(actions, d), ['Envelope', envelope], ['Input', input]])],
     { summary: d.moduleId },
   );
+}
+
+/** The input as read: its encoding and size. */
+function inputText(src: AttestationViewModel['source']): string {
+  const encoding =
+    src.encoding === 'binary'
+      ? 'binary CBOR'
+      : src.encoding === 'base64'
+        ? 'base64 text'
+        : src.encoding === 'hex'
+          ? 'hex text'
+          : 'input';
+  return `${encoding} of ${bytes(src.inputSize)}`;
+}
+
+/** The COSE_Sign1 envelope in one line: tagging, sizes and the protected header. */
+function envelopeLine(env: NonNullable<AttestationViewModel['envelope']>): HTMLElement {
+  return h(
+    'span',
+    null,
+    `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, ` +
+      `payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
+    h('span', { class: 'muted' }, ' · protected header '),
+    h('code', null, env.protectedHeader),
+  );
+}
+
+type FieldRow = Parameters<typeof fields>[0][number];
+
+/** Who made the document and when: its kind, module ID and timestamp. */
+function originRows(
+  actions: ViewActions,
+  model: AttestationViewModel,
+  d: NonNullable<AttestationViewModel['document']>,
+): FieldRow[] {
+  return [
+    ...(model.kindLabel
+      ? ([
+          [
+            'Kind',
+            h('span', { class: 'field-kind' }, model.kindLabel),
+            model.kind === 'nitrotpm'
+              ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance'
+              : 'pcrs: made by the NSM of an enclave',
+          ],
+        ] as const)
+      : []),
+    [
+      'Module ID',
+      withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'),
+      model.kind === 'nitrotpm'
+        ? 'module_id: the instance ID, -tpm, and the NitroTPM ID'
+        : 'module_id: the parent instance ID, -enc, and the enclave ID',
+    ],
+    [
+      'Timestamp',
+      withCopy(
+        actions,
+        timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)),
+        d.timestamp.iso || String(d.timestamp.ms),
+        'timestamp',
+      ),
+      model.kind === 'nitrotpm'
+        ? 'timestamp: when the NitroTPM made the document'
+        : 'timestamp: when the NSM made the document',
+    ],
+  ];
+}
+
+/** What the document says: digest, nonce, user data, public key, other keys and the payload's form. */
+function contentRows(actions: ViewActions, d: NonNullable<AttestationViewModel['document']>): FieldRow[] {
+  return [
+    ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
+    ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
+    ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
+    [
+      'Public key',
+      bytesField(actions, 'public key', d.publicKey),
+      'public_key: a key the enclave made (its format is up to the application)',
+    ],
+    d.unknownKeys.length > 0
+      ? [
+          'Other keys',
+          h(
+            'span',
+            { class: 'warn-text' },
+            d.unknownKeys.join(', '),
+            ' (not defined by the format; signed, so harmless)',
+          ),
+        ]
+      : null,
+    [
+      'Payload',
+      d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length',
+    ],
+  ];
 }
 
 /** PCRs shown even when all zero: the ones with a documented meaning. */
@@ -419,18 +430,9 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
   const table = h(
     'table',
     { class: 'grid pcrs att-pcrs' },
-    h(
-      'thead',
-      null,
-      h(
-        'tr',
-        null,
-        h('th', { scope: 'col' }, 'PCR'),
-        h('th', { scope: 'col' }, 'Measures'),
-        h('th', { scope: 'col' }, `Value (${model.document?.digest ?? 'hash'})`),
-        comparing ? h('th', { scope: 'col', title: 'Compared with the chosen enclave image' }, 'Image') : null,
-        h('th', { class: 'cell-tool' }),
-      ),
+    pcrTableHead(
+      `Value (${model.document?.digest ?? 'hash'})`,
+      comparing ? h('th', { scope: 'col', title: 'Compared with the chosen enclave image' }, 'Image') : null,
     ),
     h('tbody', null, ...shown.map((p) => pcrRow(actions, p, comparing))),
   );

@@ -9,19 +9,8 @@ import type {
   EifViewModel,
 } from '../../shared/eifViewer';
 import { sentence } from '../../shared/text';
-import {
-  badge,
-  card,
-  colonHex,
-  copyButton,
-  fields,
-  h,
-  mono,
-  icon,
-  textButton,
-  type Child,
-  type IconName,
-} from '../lib/dom';
+import { badge, card, colonHex, copyButton, fields, h, icon, mono, type Child } from '../lib/dom';
+import { iconTextButton, pcrTableHead } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -37,14 +26,8 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-function button(
-  label: string,
-  iconName: IconName,
-  onClick: () => void,
-  options?: Parameters<typeof textButton>[3],
-): HTMLButtonElement {
-  return textButton(label, icon(iconName), onClick, options);
-}
+/** A text button with one of the viewer's icons. */
+const button = iconTextButton(icon);
 
 /** A pass/fail line: icon, statement, and the reason or detail under it. */
 function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'warn' = 'fail'): HTMLElement {
@@ -257,23 +240,7 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
       h('td', { class: 'cell-tool' }, copyButton(actions, pcr.value, pcr.name)),
     ),
   );
-  const table = h(
-    'table',
-    { class: 'grid pcrs' },
-    h(
-      'thead',
-      null,
-      h(
-        'tr',
-        null,
-        h('th', { scope: 'col' }, 'PCR'),
-        h('th', { scope: 'col' }, 'Measures'),
-        h('th', { scope: 'col' }, 'Value (SHA-384)'),
-        h('th', { class: 'cell-tool' }),
-      ),
-    ),
-    h('tbody', null, ...rows),
-  );
+  const table = h('table', { class: 'grid pcrs' }, pcrTableHead('Value (SHA-384)'), h('tbody', null, ...rows));
   return card(
     actions,
     'pcrs',

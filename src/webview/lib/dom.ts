@@ -91,6 +91,13 @@ export function textButton(
   );
 }
 
+/** `textButton` over a view's icon set: the button's icon is given by its name. */
+export function iconTextButton<N extends string>(
+  iconOf: (name: N) => SVGSVGElement,
+): (label: string, iconName: N, onClick: () => void, options?: Parameters<typeof textButton>[3]) => HTMLButtonElement {
+  return (label, iconName, onClick, options) => textButton(label, iconOf(iconName), onClick, options);
+}
+
 /**
  * An icon-only button that copies `text` (a request to the host): once the host has copied it, it
  * shows a check mark for a moment; when the host cannot, an error mark with the host's reason.
@@ -188,4 +195,21 @@ export function colonHex(value: string): HTMLElement {
     el.append(part);
   });
   return el;
+}
+
+/** The head of a PCR table: PCR, Measures, the value column (`valueHeading`), any `extra` columns, the copy column. */
+export function pcrTableHead(valueHeading: string, ...extra: Child[]): HTMLElement {
+  return h(
+    'thead',
+    null,
+    h(
+      'tr',
+      null,
+      h('th', { scope: 'col' }, 'PCR'),
+      h('th', { scope: 'col' }, 'Measures'),
+      h('th', { scope: 'col' }, valueHeading),
+      ...extra,
+      h('th', { class: 'cell-tool' }),
+    ),
+  );
 }
