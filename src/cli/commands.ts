@@ -2,6 +2,7 @@ import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
+import { explainCommand } from './explainCommands';
 import { NSM_COMMANDS } from './nsmCommands';
 import type { Command } from './types';
 
@@ -18,4 +19,5 @@ export const COMMANDS: readonly Command[] = [
   decodeAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
+  explainCommand,
 ];

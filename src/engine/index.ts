@@ -250,3 +250,4 @@ export {
   parseUnsignedArgument,
   uniqueEnclaveName,
 } from './emulator/rules';
+export { explainError, explainedErrorCodes, errorCodeNumber, type ErrorExplanation } from './nitrocli/errorCodes';

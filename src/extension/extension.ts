@@ -4,6 +4,7 @@ import { registerAttestation, type AttestationViewerApi } from './attestation/re
 import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
+import { registerExplanations } from './errors/explain';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const describe = registerDescribeDocuments((...items) => ctx.push(...items));
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
+  registerExplanations(ctx);
   registerCommands(ctx, { parents, images, describe });
   const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);

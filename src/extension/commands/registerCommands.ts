@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
+import { showFailure } from '../errors/explain';
 import { COMMANDS, type CommandId, type ParentCommandId } from '../ids';
 import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
@@ -55,9 +56,7 @@ export function registerCommand(ctx: Ctx, id: string, handler: Handler): void {
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         ctx.log.error(`${id} failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
-        void vscode.window.showErrorMessage(`Nitro Enclaves: ${message}`, 'Show Log').then((choice) => {
-          if (choice) ctx.log.show(true);
-        });
+        void showFailure(ctx, e);
         return undefined;
       }
     }),

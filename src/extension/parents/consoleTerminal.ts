@@ -3,6 +3,7 @@
 // closing the terminal stops the stream.
 import * as vscode from 'vscode';
 import type { ConsoleStream, EnclaveOperations } from '../../engine';
+import { explanationLines } from '../errors/explainText';
 
 /** Console text as a terminal wants it: every line break as CR LF. */
 export function terminalText(text: string): string {
@@ -58,7 +59,7 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.log.warn(`Console of ${this.enclaveId}: ${message}`);
-      if (!this.closed) this.emit(`\n[Cannot read the console: ${message}]\n`);
+      if (!this.closed) this.emit(`\n[Cannot read the console: ${message}]\n${explanationLines(e)}`);
     } finally {
       this.stream?.dispose();
       this.resolveEnded();

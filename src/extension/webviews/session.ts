@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { createMessageHandler, type HandleResult, type MessageHandlers, type Parsed } from '../../shared/messages';
 import { READY, type HostEnvelope } from '../../shared/protocol';
 import type { Ctx } from '../ctx';
+import { showFailure } from '../errors/explain';
 import { webviewHtml, webviewOptions } from './html';
 
 /** File-system events within this window cause one refresh (a save often fires several). */
@@ -108,7 +109,7 @@ export abstract class WebviewSession<H extends HostEnvelope, S extends H, M exte
       onRefused: (reason) => this.ctx.log.warn(`${this.name}: ignored a message from the webview: ${reason}`),
       onFailed: (type, e) => {
         this.ctx.log.error(`${this.name}: ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-        void vscode.window.showErrorMessage(`Nitro Enclaves: ${e instanceof Error ? e.message : String(e)}`);
+        void showFailure(this.ctx, e);
       },
     });
     return this.handle(raw);

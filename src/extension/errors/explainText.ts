@@ -1,0 +1,66 @@
+// The text of a failure whose cause is a nitro-cli error code: the notification line and the
+// "Show Fix" document. Pure (no vscode), so that unit tests read it; explain.ts shows it.
+import { BackendError, explainError, type ErrorExplanation } from '../../engine';
+
+/** The explanation of the first BackendError in `e`'s cause chain, if any. */
+export function explanationOf(e: unknown): ErrorExplanation | undefined {
+  const seen = new Set<unknown>();
+  for (let cur: unknown = e; cur instanceof Error && !seen.has(cur); cur = cur.cause) {
+    seen.add(cur);
+    if (cur instanceof BackendError) return explainError(cur.code);
+  }
+  return undefined;
+}
+
+/**
+ * The notification of a failed command: `Nitro Enclaves: <message>`, and, for a nitro-cli code,
+ * the code again with what it means (the message may not have room for the code's title).
+ */
+export function failureNotice(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const explanation = explanationOf(e);
+  if (!explanation) return `Nitro Enclaves: ${message}`;
+  return `Nitro Enclaves: ${message} (${explanation.code}, ${explanation.title}: ${explanation.meaning})`;
+}
+
+/**
+ * Where no action can be offered (a console terminal): the code, what it means and the fix, as
+ * lines; empty when `e` carries no nitro-cli code.
+ */
+export function explanationLines(e: unknown): string {
+  const explanation = explanationOf(e);
+  if (!explanation) return '';
+  return `${explanation.code} (${explanation.title}): ${explanation.meaning}\nFix: ${explanation.fix}\n`;
+}
+
+/** The path of the "Show Fix" document of a code: `/E26.md` (its name is the editor's title). */
+export const explanationPath = (code: string): string => `/${code}.md`;
+
+/** The code a "Show Fix" document path names, or undefined. */
+export function codeOfExplanationPath(p: string): string | undefined {
+  return /^\/(E\d\d)\.md$/.exec(p)?.[1];
+}
+
+/** The "Show Fix" document of a code, in Markdown. */
+export function explanationMarkdown(e: ErrorExplanation): string {
+  return [
+    `# ${e.code}: ${e.title}`,
+    '',
+    '## What it means',
+    '',
+    e.meaning,
+    '',
+    '## How to fix it',
+    '',
+    e.fix,
+    '',
+    `nitro-cli's documentation of the code: https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${e.code}`,
+    '',
+    `In a terminal: \`nitro-dev explain ${e.code}\`.`,
+    '',
+  ].join('\n');
+}
+
+/** What a "Show Fix" document of an unknown path shows. */
+export const UNKNOWN_EXPLANATION =
+  '# Unknown error code\n\nThis document names no nitro-cli error code (E00 to E60).\n';
