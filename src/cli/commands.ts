@@ -1,6 +1,7 @@
 import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
+import { doctorCommand } from './doctorCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { NSM_COMMANDS } from './nsmCommands';
 import type { Command } from './types';
@@ -18,4 +19,5 @@ export const COMMANDS: readonly Command[] = [
   decodeAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
+  doctorCommand,
 ];

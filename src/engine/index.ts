@@ -250,3 +250,12 @@ export {
   parseUnsignedArgument,
   uniqueEnclaveName,
 } from './emulator/rules';
+export {
+  runDoctor,
+  parseSysCpuList,
+  type DoctorFinding,
+  type DoctorInput,
+  type FindingStatus,
+  type SystemStat,
+  type SystemView,
+} from './doctor/doctor';
