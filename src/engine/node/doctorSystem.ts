@@ -54,6 +54,18 @@ export function systemViewAt(root: string): SystemView {
   };
 }
 
+/** The states `systemctl is-active` reports for a unit (systemctl(1)). */
+const UNIT_STATES = new Set([
+  'active',
+  'reloading',
+  'refreshing',
+  'inactive',
+  'failed',
+  'activating',
+  'deactivating',
+  'maintenance',
+]);
+
 /** Runs a program without a shell; its stdout, or undefined when it cannot be run or fails. */
 function output(file: string, args: readonly string[]): Promise<{ code: number; stdout: string } | undefined> {
   return new Promise((resolve) => {
@@ -86,8 +98,9 @@ export async function runLocalDoctor(options: LocalDoctorOptions = {}): Promise<
     for (const unit of [ALLOCATOR_SERVICE, VSOCK_PROXY_SERVICE]) {
       // `is-active` exits non-zero for inactive units but still prints the state.
       const r = await output('systemctl', ['is-active', unit]);
-      const state = r?.stdout.trim();
-      if (state) states[unit] = state;
+      const state = r?.stdout.trim() ?? '';
+      // Anything else ("offline", "unknown", a message) means systemd itself could not be asked.
+      if (UNIT_STATES.has(state)) states[unit] = state;
     }
     if (Object.keys(states).length > 0) services = states;
   }
