@@ -252,6 +252,7 @@ export {
 } from './emulator/rules';
 export {
   runDoctor,
+  doctorMarkdown,
   parseSysCpuList,
   type DoctorFinding,
   type DoctorInput,

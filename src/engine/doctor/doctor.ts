@@ -436,3 +436,36 @@ function checkPlan(plan: NonNullable<DoctorInput['plan']>, facts: Facts): Doctor
     );
   return findings;
 }
+
+const STATUS_WORDS: Record<FindingStatus, string> = { ok: 'OK', warning: 'Warning', failure: 'Failure' };
+
+/**
+ * Markdown text that shows as itself: the characters Markdown would read as markup inside a list item
+ * are escaped (an underscore only where it could start or end emphasis: `nitro_enclaves` stays as is).
+ */
+function markdownText(text: string): string {
+  return text.replace(/[\\`*[\]<>]|(?<!\w)_|_(?!\w)/g, (c) => `\\${c}`);
+}
+
+/**
+ * The doctor's report as Markdown: a heading naming what was checked, a summary line, then one item
+ * per finding with its status, its message and the command that fixes it in a code span.
+ */
+export function doctorMarkdown(findings: readonly DoctorFinding[], checked: string): string {
+  const count = (s: FindingStatus) => findings.filter((f) => f.status === s).length;
+  const lines = [
+    `# Nitro Enclaves doctor: ${markdownText(checked)}`,
+    '',
+    `${count('failure')} failure(s), ${count('warning')} warning(s), ${count('ok')} OK.`,
+    '',
+  ];
+  for (const f of findings) {
+    lines.push(`- **${STATUS_WORDS[f.status]}** (\`${f.id}\`): ${markdownText(f.message)}`);
+    // A code span longer than any backtick run inside it shows the command as written.
+    if (f.fix) {
+      const fence = '`'.repeat(Math.max(1, ...(f.fix.match(/`+/g) ?? []).map((r) => r.length + 1)));
+      lines.push(`  - Fix: ${fence} ${f.fix} ${fence}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

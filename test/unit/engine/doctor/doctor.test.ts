@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import {
+  doctorMarkdown,
   runDoctor,
   parseSysCpuList,
   type DoctorFinding,
@@ -203,5 +204,41 @@ describe('(unit) engine doctor', () => {
     assert.equal(parseSysCpuList('1-x'), undefined);
     assert.equal(parseSysCpuList('3-1'), undefined);
     assert.equal(parseSysCpuList('0-4294967295'), undefined);
+  });
+});
+
+describe('(unit) engine doctor Markdown report', () => {
+  it('a heading, the counts, one item per finding with its fix as a code span; markup in messages escaped', () => {
+    const md = doctorMarkdown(
+      [
+        {
+          id: 'driver',
+          status: 'failure',
+          message: 'The nitro_enclaves driver is *not* loaded.',
+          fix: 'sudo modprobe nitro_enclaves',
+        },
+        { id: 'device', status: 'warning', message: 'Log in again <now>.', fix: 'newgrp ne' },
+        { id: 'allocator', status: 'ok', message: 'memory_mib 512 [cpu_count 2]', fix: null },
+        { id: 'odd', status: 'failure', message: '_x_ and `y`', fix: 'echo `id`' },
+      ],
+      'parent-1',
+    );
+    assert.equal(
+      md,
+      [
+        '# Nitro Enclaves doctor: parent-1',
+        '',
+        '2 failure(s), 1 warning(s), 1 OK.',
+        '',
+        '- **Failure** (`driver`): The nitro_enclaves driver is \\*not\\* loaded.',
+        '  - Fix: ` sudo modprobe nitro_enclaves `',
+        '- **Warning** (`device`): Log in again \\<now\\>.',
+        '  - Fix: ` newgrp ne `',
+        '- **OK** (`allocator`): memory_mib 512 \\[cpu_count 2\\]',
+        '- **Failure** (`odd`): \\_x\\_ and \\`y\\`',
+        '  - Fix: `` echo `id` ``',
+        '',
+      ].join('\n'),
+    );
   });
 });
