@@ -1,6 +1,7 @@
 import { buildEnclaveCommand } from './buildCommands';
 import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
+import { doctorCommand } from './doctorCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { explainCommand } from './explainCommands';
 import { NSM_COMMANDS } from './nsmCommands';
@@ -20,4 +21,5 @@ export const COMMANDS: readonly Command[] = [
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
   explainCommand,
+  doctorCommand,
 ];

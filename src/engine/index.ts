@@ -251,3 +251,13 @@ export {
   uniqueEnclaveName,
 } from './emulator/rules';
 export { explainError, explainedErrorCodes, errorCodeNumber, type ErrorExplanation } from './nitrocli/errorCodes';
+export {
+  runDoctor,
+  doctorMarkdown,
+  parseSysCpuList,
+  type DoctorFinding,
+  type DoctorInput,
+  type FindingStatus,
+  type SystemStat,
+  type SystemView,
+} from './doctor/doctor';

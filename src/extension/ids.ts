@@ -58,6 +58,7 @@ const OTHER_COMMANDS = {
   attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true },
   attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
   logShow: { id: 'nitroEnclaves.log.show', palette: true },
+  parentDoctor: { id: 'nitroEnclaves.parent.doctor', palette: true },
 } as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
 
 /** Every command of the extension: its id and palette visibility. */

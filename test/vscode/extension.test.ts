@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { eventually } from './util';
+import { DESCRIBE_SCHEME, eventually } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, VIEWS } from '../../src/extension/ids';
 
@@ -118,6 +118,25 @@ describe('Nitro Enclaves in a real VS Code extension host', () => {
       await vscode.workspace.fs.delete(kept);
       await vscode.workspace.fs.delete(hidden);
     }
+  });
+
+  it('runs the doctor on this machine and shows its report as a read-only Markdown document', async () => {
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.parentDoctor);
+    assert.ok(doc);
+    assert.equal(doc.uri.scheme, DESCRIBE_SCHEME);
+    assert.equal(doc.uri.path, '/doctor.md');
+    assert.equal(doc.languageId, 'markdown');
+    assert.equal(doc.isDirty, false, 'nothing to save');
+    const text = doc.getText();
+    assert.match(
+      text,
+      /^# Nitro Enclaves doctor: .* \(this machine\)\n\n\d+ failure\(s\), \d+ warning\(s\), \d+ OK\.\n/,
+    );
+    // The same checks as nitro-dev doctor, in its order, each with its status.
+    for (const id of ['nitro-cli', 'driver', 'device', 'allocator', 'hugepages', 'cpu-pool']) {
+      assert.match(text, new RegExp(`^- \\*\\*(OK|Warning|Failure)\\*\\* \\(\`${id}\`\\): `, 'm'), id);
+    }
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });
 

@@ -62,3 +62,4 @@ export {
 export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
+export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';

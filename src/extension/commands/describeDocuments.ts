@@ -16,11 +16,11 @@ export const GONE_TEXT = `${JSON.stringify('This describe output is no longer av
  * The document of a describe output: `/<fileName>` (a .json name: the editor's title), `?<source>`
  * to tell sources apart.
  */
-export function describeUri(fileName: string, source: string): vscode.Uri {
+export function describeUri(fileName: string, source: string, extension = '.json'): vscode.Uri {
   const name = fileName.replace(/[/\\]/g, '_') || 'describe';
   return vscode.Uri.from({
     scheme: DESCRIBE_SCHEME,
-    path: `/${name.endsWith('.json') ? name : `${name}.json`}`,
+    path: `/${name.endsWith(extension) ? name : `${name}${extension}`}`,
     query: source,
   });
 }
@@ -35,14 +35,18 @@ export class DescribeDocuments implements vscode.TextDocumentContentProvider, vs
     return this.contents.get(uri.toString()) ?? GONE_TEXT;
   }
 
-  /** Shows `json` as the read-only document `describeUri(fileName, source)`; an open one is updated. */
+  /**
+   * Shows `json` as the read-only document `describeUri(fileName, source)`; an open one is updated.
+   * `language` `markdown` shows a Markdown report instead (a `.md` document).
+   */
   async show(
     fileName: string,
     source: string,
     json: string,
     options: vscode.TextDocumentShowOptions = {},
+    language: 'json' | 'markdown' = 'json',
   ): Promise<vscode.TextDocument> {
-    const uri = describeUri(fileName, source);
+    const uri = describeUri(fileName, source, language === 'json' ? '.json' : '.md');
     const key = uri.toString();
     const before = this.contents.get(key);
     this.contents.delete(key);
@@ -51,7 +55,7 @@ export class DescribeDocuments implements vscode.TextDocumentContentProvider, vs
     // An open document of this uri is read again (VS Code asks the provider when told it changed).
     if (before !== json) this.changed.fire(uri);
     let doc = await vscode.workspace.openTextDocument(uri);
-    if (doc.languageId !== 'json') doc = await vscode.languages.setTextDocumentLanguage(doc, 'json');
+    if (doc.languageId !== language) doc = await vscode.languages.setTextDocumentLanguage(doc, language);
     await vscode.window.showTextDocument(doc, { preview: false, ...options });
     return doc;
   }

@@ -1,4 +1,7 @@
+import * as os from 'node:os';
 import * as vscode from 'vscode';
+import { doctorMarkdown } from '../../engine';
+import { runLocalDoctor } from '../../engine/node';
 import type { Ctx } from '../ctx';
 import { showFailure } from '../errors/explain';
 import { COMMANDS, type CommandId, type ParentCommandId } from '../ids';
@@ -40,7 +43,26 @@ export function commandTable(
       await vscode.commands.executeCommand('revealInExplorer', uri);
     },
     [COMMANDS.logShow]: () => ctx.log.show(true),
+    [COMMANDS.parentDoctor]: () => runDoctorOnParent(views.describe),
   };
+}
+
+/**
+ * The doctor's report on this machine (the one the extension runs on: the parent itself in a
+ * Remote-SSH window) as a read-only Markdown document; returns the document.
+ */
+async function runDoctorOnParent(documents: DescribeDocuments): Promise<vscode.TextDocument> {
+  const findings = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: 'Nitro Enclaves: running the doctor' },
+    () => runLocalDoctor(),
+  );
+  return documents.show(
+    'doctor.md',
+    'local',
+    doctorMarkdown(findings, `${os.hostname()} (this machine)`),
+    {},
+    'markdown',
+  );
 }
 
 export function registerCommands(ctx: Ctx, views: Views): void {
