@@ -28,6 +28,7 @@ const BUILD_FAILURES: FailureStyle = {
 
 export const buildEnclaveCommand: Command = {
   name: 'build-enclave',
+  cancellable: true,
   summary: 'Builds an enclave image from an OCI image, without Docker',
   options: [
     { name: 'oci-layout', value: 'DIR[:TAG]', help: 'An OCI image layout directory, optionally with the tag to use' },

@@ -39,6 +39,7 @@ const resolve = (io: CliIo, p: string) => path.resolve(io.cwd, p);
 
 export const describeEifCommand: Command = {
   name: 'describe-eif',
+  cancellable: true,
   summary: 'Returns information about the enclave image',
   options: [{ name: 'eif-path', value: 'eif-path', required: true, help: 'Path to the enclave image file' }],
   async run(args, io) {
@@ -58,6 +59,7 @@ export const describeEifCommand: Command = {
 
 export const pcrCommand: Command = {
   name: 'pcr',
+  cancellable: true,
   summary: 'Computes the PCR value of a file, or PCR8 of a signing certificate',
   options: [
     { name: 'input', value: 'input', help: 'A file whose bytes are measured: prints {"PCR": ...}' },
@@ -118,6 +120,7 @@ function firstCertificateDerOf(pem: string): Uint8Array {
 
 export const signEifCommand: Command = {
   name: 'sign-eif',
+  cancellable: true,
   summary: 'Signs an enclave image (adds or replaces its signature section, PCR8)',
   options: [
     { name: 'eif-path', value: 'eif-path', required: true, help: 'Path to the enclave image file, signed in place' },

@@ -172,6 +172,7 @@ async function streamConsole(
 
 export const runEnclaveCommand: Command = {
   name: 'run-enclave',
+  cancellable: true,
   summary: 'Starts a new enclave (on the embedded emulator: no kernel boots)',
   options: [
     { name: 'eif-path', value: 'EIF_PATH', help: 'Path to the enclave image file' },
@@ -387,6 +388,7 @@ export const terminateEnclaveCommand: Command = {
 
 export const consoleCommand: Command = {
   name: 'console',
+  cancellable: true,
   summary: "Connects to an enclave's console (debug-mode enclaves only)",
   options: [
     ...ENCLAVE_OPTIONS,

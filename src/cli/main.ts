@@ -2,13 +2,14 @@
 import * as os from 'node:os';
 import { Emitter } from '../engine';
 import { EXIT_FAILURE, PROGRAM, runCli } from './cli';
+import { COMMANDS } from './commands';
 
 // The first Ctrl-C (SIGINT), SIGTERM or SIGHUP cancels the running command, which removes its
 // temporary files and partial output and exits with 128 + the signal's number, the shells'
 // convention (130, 143, 129); a second signal exits at once. Commands that do not take the
-// cancellation (short ones, with nothing to clean up) exit at once on the first signal.
-const CANCELLABLE = new Set(['build-enclave', 'run-enclave', 'console', 'describe-eif', 'pcr', 'sign-eif']);
-const cancellable = CANCELLABLE.has(process.argv[2] ?? '');
+// cancellation (short ones, with nothing to clean up; see Command.cancellable) exit at once on the
+// first signal.
+const cancellable = COMMANDS.some((c) => c.name === process.argv[2] && c.cancellable === true);
 const interrupted = new Emitter<unknown>();
 const cancellation = { isCancellationRequested: false, onCancellationRequested: interrupted.event };
 let stoppedBy: number | undefined;

@@ -21,6 +21,11 @@ export interface CliIo {
 }
 
 export interface Command extends CommandSpec {
+  /**
+   * The command takes `io.cancellation`: the first Ctrl-C, SIGTERM or SIGHUP asks it to stop and clean
+   * up. Without it the process ends at once on the first signal (nothing to clean up).
+   */
+  readonly cancellable?: boolean;
   /** Runs the command; resolves to the process exit code. */
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
