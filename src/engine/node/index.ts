@@ -63,3 +63,10 @@ export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
+export {
+  DEFAULT_SSH_OPTIONS,
+  NITRO_ENCLAVES_DEVICE,
+  type NitroCliOptions,
+  type NitroCliTarget,
+  type SshOptions,
+} from './nitrocli/options';
