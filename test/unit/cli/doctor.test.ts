@@ -127,7 +127,7 @@ describe('(unit) nitro-dev doctor --host (over a real sshd on 127.0.0.1)', funct
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
 
-  it('the doctor over ssh on this machine says what the local doctor says, in the same shape (text and --json)', async () => {
+  it('over ssh on this machine: what the local doctor says, in the same shape (text and --json)', async () => {
     // sshd runs on this machine: the remote parent is this machine's own /, read through ssh.
     const local = await run('--json');
     const remote = await run('--host', sshd.host, '--ssh-config', sshd.configFile, '--json');
