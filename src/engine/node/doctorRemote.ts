@@ -61,11 +61,15 @@ export function sshArguments(ssh: SshOptions, host: string, command: string): st
 
 const MAX_STDERR_BYTES = 64 * 1024;
 
-const firstLine = (text: string): string =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .find((l) => l !== '') ?? '';
+/**
+ * What ssh said first, past its warnings (`Warning: Permanently added ...`, newer OpenSSH's
+ * `** WARNING: ...` lines): the reason it gives for failing.
+ */
+const firstLine = (text: string): string => {
+  const lines = text.split('\n').map((l) => l.trim().slice(0, 500));
+  const said = lines.filter((l) => l !== '');
+  return said.find((l) => !/^(?:Warning:|\*\*)/i.test(l)) ?? said[0] ?? '';
+};
 
 /** Runs the snapshot script on the host; its output, bounded. */
 export function snapshotOverSsh(options: RemoteDoctorOptions): Promise<string> {

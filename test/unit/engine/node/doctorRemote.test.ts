@@ -82,6 +82,38 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
     );
   });
 
+  it("a host whose key is not known: ssh's reason, no prompt (BatchMode)", async () => {
+    const config = path.join(standInDir, 'stranger_config');
+    writeFileSync(
+      config,
+      `Host stranger\n  HostName 127.0.0.1\n  Port ${sshd.port}\n` +
+        '  UserKnownHostsFile /dev/null\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking ask\n',
+    );
+    await assert.rejects(
+      runRemoteDoctor({ host: 'stranger', ssh: { ...DEFAULT_SSH_OPTIONS, configFile: config } }),
+      (e: unknown) =>
+        e instanceof RemoteDoctorError &&
+        e.reason === 'unreachable' &&
+        /^cannot reach stranger: .*host key/i.test(e.message),
+    );
+  });
+
+  it('ssh warnings before the reason are passed over', async () => {
+    const fake = path.join(standInDir, 'warning-ssh');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\ncat >/dev/null\n' +
+        'echo "** WARNING: connection is not using a post-quantum key exchange algorithm." >&2\n' +
+        'echo "Warning: Permanently added \'parent-1\' (ED25519) to the list of known hosts." >&2\n' +
+        'echo "alice@parent-1: Permission denied (publickey)." >&2\nexit 255\n',
+    );
+    chmodSync(fake, 0o755);
+    await assert.rejects(
+      runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: fake } }),
+      /^RemoteDoctorError: cannot reach parent-1: alice@parent-1: Permission denied \(publickey\)\.$/,
+    );
+  });
+
   it('a host starting with - is refused before ssh runs', async () => {
     assert.match(sshHostProblem('-oProxyCommand=touch /tmp/x') ?? '', /starts with '-'/);
     assert.equal(sshHostProblem('user@parent-1'), undefined);
