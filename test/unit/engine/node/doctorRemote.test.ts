@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runDoctor } from '../../../../src/engine/doctor/doctor';
+import { MAX_SNAPSHOT_BYTES } from '../../../../src/engine/doctor/snapshot';
 import { RemoteDoctorError, runRemoteDoctor, sshHostProblem } from '../../../../src/engine/node/doctorRemote';
 import { systemViewAt } from '../../../../src/engine/node/doctorSystem';
 import { DEFAULT_SSH_OPTIONS } from '../../../../src/engine/node/nitrocli/options';
@@ -111,6 +112,24 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
     await assert.rejects(
       runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: fake } }),
       /^RemoteDoctorError: cannot reach parent-1: alice@parent-1: Permission denied \(publickey\)\.$/,
+    );
+  });
+
+  it('an output past the bound stops ssh with an error; so does a round trip that never ends', async () => {
+    const flood = path.join(standInDir, 'flood-ssh');
+    writeFileSync(flood, `#!/bin/sh\ncat >/dev/null\nexec head -c ${MAX_SNAPSHOT_BYTES + 1024 * 1024} /dev/zero\n`);
+    chmodSync(flood, 0o755);
+    await assert.rejects(
+      runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: flood } }),
+      /the doctor's snapshot from parent-1 is larger than \d+ bytes/,
+    );
+    const hang = path.join(standInDir, 'hang-ssh');
+    writeFileSync(hang, '#!/bin/sh\nexec sleep 100000\n');
+    chmodSync(hang, 0o755);
+    // The bound is what is tested, not how long it is: this ssh never finishes.
+    await assert.rejects(
+      runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: hang }, timeoutMs: 1000 }),
+      /the doctor on parent-1 did not finish in 1 s/,
     );
   });
 
