@@ -59,6 +59,8 @@ async function readPlan(command: Command, args: ParsedArgs, io: CliIo) {
 
 export const doctorCommand: Command = {
   name: 'doctor',
+  // Ctrl-C stops ssh (--host) and reports the cancellation.
+  cancellable: true,
   summary: 'Checks a parent instance (this one, or --host over SSH) for what makes run-enclave fail, and the fixes',
   options: [
     {
@@ -101,6 +103,7 @@ export const doctorCommand: Command = {
                 ...(sshConfig !== undefined ? { configFile: path.resolve(io.cwd, sshConfig) } : {}),
               },
               ...(nitroCli !== undefined ? { nitroCliPath: nitroCli } : {}),
+              ...(io.cancellation ? { token: io.cancellation } : {}),
               ...planned,
             })
           : await runLocalDoctor({

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { runDoctor, type DoctorFinding, type DoctorInput } from '../doctor/doctor';
 import { MAX_SNAPSHOT_BYTES, SnapshotError, parseSnapshot, snapshotStdin } from '../doctor/snapshot';
+import { CancelledError, type CancellationLike } from '../platform/lifecycle';
 import type { SshOptions } from './nitrocli/options';
 
 export interface RemoteDoctorOptions {
@@ -17,6 +18,8 @@ export interface RemoteDoctorOptions {
   readonly systemRoot?: string;
   /** How long the whole round trip may take, in milliseconds (default 120 s). */
   readonly timeoutMs?: number;
+  /** Cancelling stops ssh; the doctor then rejects with CancelledError. */
+  readonly token?: CancellationLike;
 }
 
 /** The host could not be reached, or what it ran did not produce a snapshot. */
@@ -80,8 +83,8 @@ export function snapshotOverSsh(options: RemoteDoctorOptions): Promise<string> {
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
-    let failure: RemoteDoctorError | undefined;
-    const stop = (e: RemoteDoctorError) => {
+    let failure: Error | undefined;
+    const stop = (e: Error) => {
       failure ??= e;
       child.kill('SIGKILL');
     };
@@ -90,6 +93,13 @@ export function snapshotOverSsh(options: RemoteDoctorOptions): Promise<string> {
       () => stop(new RemoteDoctorError('failed', `the doctor on ${host} did not finish in ${timeoutMs / 1000} s`)),
       timeoutMs,
     );
+    const cancelled = () => stop(new CancelledError('the doctor'));
+    const subscription = options.token?.onCancellationRequested(cancelled);
+    if (options.token?.isCancellationRequested) cancelled();
+    const done = () => {
+      clearTimeout(timer);
+      subscription?.dispose();
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > MAX_SNAPSHOT_BYTES)
@@ -107,11 +117,11 @@ export function snapshotOverSsh(options: RemoteDoctorOptions): Promise<string> {
     // A host that closes the connection early makes the script's write fail: the exit code tells why.
     child.stdin.on('error', () => undefined);
     child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      done();
       reject(new RemoteDoctorError('failed', `cannot run ${options.ssh.sshPath}: ${e.message}`));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      done();
       if (failure) return reject(failure);
       if (code === 255)
         return reject(new RemoteDoctorError('unreachable', `cannot reach ${host}: ${firstLine(err) || 'ssh failed'}`));

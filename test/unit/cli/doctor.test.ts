@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
@@ -164,6 +164,26 @@ describe('(unit) nitro-dev doctor --host (over a real sshd on 127.0.0.1)', funct
     assert.equal(r.status, 1, r.stderr);
     const findings = json(r.stdout).findings;
     assert.match(findings.find((f) => f.id === 'run-memory')?.message ?? '', /^\[E26\] At least 800 MiB/);
+  });
+
+  it('Ctrl-C while ssh runs stops it: "Cancelled.", exit 130', async () => {
+    // A stand-in ssh first in PATH: it marks that it runs, then never finishes.
+    const bin = path.join(scratch.root, 'fake-bin');
+    const marker = path.join(scratch.root, 'ssh-started');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'ssh'), `#!/bin/sh\ntouch '${marker}'\nexec sleep 100000\n`, { mode: 0o755 });
+    const child = spawn(process.execPath, [cli, 'doctor', '--host', 'parent-1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Wait for the state (ssh running), not for a time.
+    while (!existsSync(marker)) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill('SIGINT');
+    assert.equal(await closed, 130, stderr);
+    assert.equal(stderr, 'Cancelled.\n');
   });
 
   it('an unreachable host: a [ Exx ] report naming the host and the reason, nothing on stdout', async () => {

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runDoctor } from '../../../../src/engine/doctor/doctor';
+import { CancelledError, Emitter } from '../../../../src/engine/platform/lifecycle';
 import { MAX_SNAPSHOT_BYTES } from '../../../../src/engine/doctor/snapshot';
 import { RemoteDoctorError, runRemoteDoctor, sshHostProblem } from '../../../../src/engine/node/doctorRemote';
 import { systemViewAt } from '../../../../src/engine/node/doctorSystem';
@@ -131,6 +132,25 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
       runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: hang }, timeoutMs: 1000 }),
       /the doctor on parent-1 did not finish in 1 s/,
     );
+  });
+
+  it('cancelling stops ssh and rejects with CancelledError', async () => {
+    const hang = path.join(standInDir, 'hang-ssh');
+    writeFileSync(hang, '#!/bin/sh\necho started >&2\nexec sleep 100000\n');
+    chmodSync(hang, 0o755);
+    const cancel = new Emitter<void>();
+    let requested = false;
+    const token = {
+      get isCancellationRequested() {
+        return requested;
+      },
+      onCancellationRequested: cancel.event,
+    };
+    const running = runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: hang }, token });
+    requested = true;
+    cancel.fire();
+    await assert.rejects(running, CancelledError);
+    assert.equal(cancel.listenerCount, 0);
   });
 
   it('a host starting with - is refused before ssh runs', async () => {
