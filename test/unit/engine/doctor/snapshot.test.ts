@@ -22,8 +22,8 @@ import { systemViewAt } from '../../../../src/engine/node/doctorSystem';
 import { FakeTree, otherGroupFile, type TreeSpec } from '../../doctorTree';
 
 /** Runs the script here, as `sh -c script sh ROOT NITRO_CLI` (what `sh -s` runs on a remote parent). */
-function snapshotOf(root: string, nitroCli = standInNitroCli()): string {
-  const r = spawnSync('sh', ['-c', snapshotScript(), 'sh', root, nitroCli], {
+function snapshotOf(root: string, nitroCli = standInNitroCli(), shell = 'sh'): string {
+  const r = spawnSync(shell, ['-c', snapshotScript(), 'sh', root, nitroCli], {
     encoding: 'latin1',
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -100,6 +100,23 @@ describe('(unit) doctor snapshot: one script, its output parsed into the doctor 
       else assert.deepEqual(failures, [], JSON.stringify(remote));
     });
   }
+
+  it("bash as sh (the /bin/sh of Amazon Linux) prints the same snapshot as dash (Debian's)", () => {
+    const t = tree({ hugepages2M: 100 });
+    mkdirSync(path.join(t.root, 'sys/kernel/mm/hugepages/.hidden-dir'));
+    for (const shell of ['bash', 'dash']) {
+      const which = spawnSync('sh', ['-c', `command -v ${shell}`], { encoding: 'utf8' });
+      assert.equal(which.status, 0, `${shell} is needed for this test`);
+    }
+    const dash = snapshotOf(t.root, standInNitroCli(), 'dash');
+    const bash = snapshotOf(t.root, standInNitroCli(), 'bash');
+    const posix = spawnSync('bash', ['--posix', '-c', snapshotScript(), 'sh', t.root, standInNitroCli()], {
+      encoding: 'latin1',
+    });
+    assert.equal(bash, dash);
+    assert.equal(posix.stdout, dash);
+    assert.ok(parseSnapshot(dash));
+  });
 
   it('the user is who ran the script; nitro-cli --version is its first line, or empty when it fails', () => {
     const t = tree();
