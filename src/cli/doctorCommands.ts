@@ -1,11 +1,12 @@
-// doctor: checks this parent instance (or a tree standing for one, --system-root) for what makes
-// run-enclave fail, and with --eif-path/--memory/--cpu-count whether a planned run fits. One line
-// per finding and the command that fixes it, or {"findings":[...]} with --json; exit 1 when any
+// doctor: checks this parent instance (or a tree standing for one, --system-root), or one reached
+// over SSH (--host), for what makes run-enclave fail, and with --eif-path/--memory/--cpu-count
+// whether a planned run fits (the EIF's size is read here: it is the image the user would copy). One
+// line per finding and the command that fixes it, or {"findings":[...]} with --json; exit 1 when any
 // finding is a failure.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BackendError, parseMemoryArgument, parseUnsignedArgument, type DoctorFinding } from '../engine';
-import { runLocalDoctor } from '../engine/node';
+import { DEFAULT_SSH_OPTIONS, runLocalDoctor, runRemoteDoctor, sshHostProblem } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import { reportFailure } from './errors';
 import type { CliIo, Command } from './types';
@@ -58,7 +59,9 @@ async function readPlan(command: Command, args: ParsedArgs, io: CliIo) {
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'Checks this parent instance for what makes run-enclave fail, and the command that fixes each',
+  // Ctrl-C stops ssh (--host) and reports the cancellation.
+  cancellable: true,
+  summary: 'Checks a parent instance (this one, or --host over SSH) for what makes run-enclave fail, and the fixes',
   options: [
     {
       name: 'system-root',
@@ -68,20 +71,45 @@ export const doctorCommand: Command = {
     { name: 'eif-path', value: 'eif-path', help: 'A planned run: the image (with --memory and --cpu-count)' },
     { name: 'memory', value: 'memory', help: 'A planned run: memory in MiB (suffix M, G or T)' },
     { name: 'cpu-count', value: 'cpu-count', help: 'A planned run: the number of CPUs' },
-    { name: 'host', value: 'HOST', help: 'Not yet supported: the doctor checks this machine only' },
+    {
+      name: 'host',
+      value: 'HOST',
+      help: 'Check the parent reached by `ssh HOST` (a Host of your ssh configuration, or [user@]host)',
+    },
+    { name: 'ssh-config', value: 'FILE', help: 'With --host: the ssh configuration file (ssh -F)' },
+    { name: 'nitro-cli', value: 'PATH', help: 'With --host: nitro-cli on that host (default: nitro-cli in its PATH)' },
     { name: 'json', help: 'Print {"findings":[{"id","status","message","fix"}]}; fix is null when none' },
   ],
   async run(args, io) {
-    if (optionValue(args, 'host') !== undefined)
-      throw new UsageError('--host is not supported yet: run the doctor on the parent itself', this);
+    const host = optionValue(args, 'host');
+    const root = optionValue(args, 'system-root');
+    const sshConfig = optionValue(args, 'ssh-config');
+    const nitroCli = optionValue(args, 'nitro-cli');
+    if (host !== undefined && root !== undefined)
+      throw new UsageError('--system-root and --host cannot be used together', this);
+    if (host === undefined && (sshConfig !== undefined || nitroCli !== undefined))
+      throw new UsageError('--ssh-config and --nitro-cli go with --host', this);
+    const hostProblem = host !== undefined ? sshHostProblem(host) : undefined;
+    if (hostProblem) throw new UsageError(`--host: ${hostProblem}`, this);
     const plan = await readPlan(this, args, io);
     try {
-      const root = optionValue(args, 'system-root');
+      const planned = plan.plan ? { plan: plan.plan } : {};
       const findings = [
-        ...(await runLocalDoctor({
-          ...(root !== undefined ? { systemRoot: path.resolve(io.cwd, root) } : {}),
-          ...(plan.plan ? { plan: plan.plan } : {}),
-        })),
+        ...(host !== undefined
+          ? await runRemoteDoctor({
+              host,
+              ssh: {
+                ...DEFAULT_SSH_OPTIONS,
+                ...(sshConfig !== undefined ? { configFile: path.resolve(io.cwd, sshConfig) } : {}),
+              },
+              ...(nitroCli !== undefined ? { nitroCliPath: nitroCli } : {}),
+              ...(io.cancellation ? { token: io.cancellation } : {}),
+              ...planned,
+            })
+          : await runLocalDoctor({
+              ...(root !== undefined ? { systemRoot: path.resolve(io.cwd, root) } : {}),
+              ...planned,
+            })),
         ...plan.findings,
       ];
       if (flag(args, 'json')) {

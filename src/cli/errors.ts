@@ -1,5 +1,6 @@
 // How a failed command is reported, in one place: nitro-cli's `[ Exx ] <what failed>. <reason>` on
-// stderr, a pointer to the error's documentation, and the exit status xx (spec section 7.9).
+// stderr, a pointer to the error's documentation, and the exit status xx (spec section 7.9); then a
+// line pointing to `nitro-dev explain Exx`.
 //
 // Commands throw: a CommandError (a code of the CLI's own choosing), the engine's BackendError
 // (code and titled message from a backend), an engine error class, a Node errno error, a
@@ -7,7 +8,7 @@
 // classifies it (failureOf), prints it and returns the exit status. Usage errors go back to runCli,
 // which prints them with the command's usage and exits 2.
 import { CancelledError, CertificateError, EifFormatError, MetadataError, SignatureFormatError } from '../engine';
-import { BackendError } from '../engine';
+import { BackendError, explainError } from '../engine';
 import { SigningError } from '../engine/node';
 import { UsageError } from './args';
 import type { CliIo } from './types';
@@ -79,12 +80,18 @@ export function failureOf(e: unknown, style: FailureStyle = {}): CliFailure {
 }
 
 /**
- * `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code (spec 7.9); `text`
- * starts with the error's title.
+ * `[ Exx ] <text>` and the pointer to nitro-cli's documentation of the code, as nitro-cli prints them
+ * (spec 7.9; `text` starts with the error's title), then, for a code `nitro-dev explain` knows, a last
+ * line pointing to it. nitro-cli's lines come first and unchanged: whatever reads its reports (the
+ * first line, the link) reads these the same.
  */
 export function formatErrorReport(code: number, text: string): string {
   const c = `E${String(code).padStart(2, '0')}`;
-  return `[ ${c} ] ${text}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n`;
+  const explain = explainError(code) ? `Run \`nitro-dev explain ${c}\` for what it means and how to fix it.\n` : '';
+  return (
+    `[ ${c} ] ${text}\n\nFor more details, please visit https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${c}\n` +
+    explain
+  );
 }
 
 /**

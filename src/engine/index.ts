@@ -261,3 +261,11 @@ export {
   type SystemStat,
   type SystemView,
 } from './doctor/doctor';
+export {
+  parseSnapshot,
+  snapshotScript,
+  snapshotStdin,
+  SnapshotError,
+  MAX_SNAPSHOT_BYTES,
+  type Snapshot,
+} from './doctor/snapshot';

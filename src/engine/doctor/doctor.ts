@@ -74,6 +74,44 @@ export const ALLOCATOR_SERVICE = 'nitro-enclaves-allocator.service';
 export const VSOCK_PROXY_SERVICE = 'nitro-enclaves-vsock-proxy.service';
 /** The group that may use /dev/nitro_enclaves, by convention. */
 export const ENCLAVE_GROUP = 'ne';
+const GROUP_PATH = '/etc/group';
+const CPU_ONLINE_PATH = '/sys/devices/system/cpu/online';
+const MEMINFO_PATH = '/proc/meminfo';
+const NR_HUGEPAGES = 'nr_hugepages';
+
+/** Files larger than this are not configuration or sysfs files: a SystemView reads them as missing. */
+export const DOCTOR_MAX_TEXT_BYTES = 1024 * 1024;
+
+/** The units whose state the doctor reports (`systemctl is-active`). */
+export const DOCTOR_SERVICES: readonly string[] = [ALLOCATOR_SERVICE, VSOCK_PROXY_SERVICE];
+
+/** The states `systemctl is-active` reports for a unit (systemctl(1)); anything else means systemd was not asked. */
+export const UNIT_STATES: ReadonlySet<string> = new Set([
+  'active',
+  'reloading',
+  'refreshing',
+  'inactive',
+  'failed',
+  'activating',
+  'deactivating',
+  'maintenance',
+]);
+
+/**
+ * Everything the doctor may read through its SystemView, for a reader that must fetch it all at once
+ * (the snapshot of a remote parent): the files, the stat results, and the folders it lists together
+ * with the files it reads inside each listed entry (`<folder>/<entry>/<file>`). A test runs the doctor
+ * on a recording view and fails when it reads anything not named here.
+ */
+export const DOCTOR_READS: {
+  readonly texts: readonly string[];
+  readonly stats: readonly string[];
+  readonly lists: readonly { readonly path: string; readonly entryTexts: readonly string[] }[];
+} = {
+  texts: [GROUP_PATH, CPU_ONLINE_PATH, MEMINFO_PATH, ALLOCATOR_PATH, CPU_POOL_PATH, VSOCK_PROXY_CONFIG_PATH],
+  stats: [NITRO_CLI_PATH, DRIVER_PATH, DEVICE_PATH],
+  lists: [{ path: HUGEPAGES_PATH, entryTexts: [NR_HUGEPAGES] }],
+};
 
 const INSTALL_FIX = 'sudo dnf install -y aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel';
 const RESTART_ALLOCATOR = `sudo systemctl restart ${ALLOCATOR_SERVICE}`;
@@ -190,7 +228,7 @@ async function checkDevice(input: DoctorInput): Promise<DoctorFinding> {
       `${DEVICE_PATH} is missing: run-enclave fails with E19 (the driver is not loaded or enclave support is off).`,
       'sudo modprobe nitro_enclaves',
     );
-  const groups = parseGroups(await input.system.readText('/etc/group'));
+  const groups = parseGroups(await input.system.readText(GROUP_PATH));
   const ne = groups.find((g) => g.name === ENCLAVE_GROUP);
   const deviceGroup = groups.find((g) => g.gid === st.gid)?.name ?? String(st.gid);
   const { uid, gids, name } = input.user;
@@ -229,8 +267,8 @@ async function checkDevice(input: DoctorInput): Promise<DoctorFinding> {
 
 /** The instance's vCPUs (/sys/devices/system/cpu/online) and memory (/proc/meminfo MemTotal), if readable. */
 async function readTopology(system: SystemView): Promise<InstanceTopology | undefined> {
-  const online = parseSysCpuList((await system.readText('/sys/devices/system/cpu/online')) ?? '');
-  const mem = /^MemTotal:\s+(\d+)\s*kB/m.exec((await system.readText('/proc/meminfo')) ?? '');
+  const online = parseSysCpuList((await system.readText(CPU_ONLINE_PATH)) ?? '');
+  const mem = /^MemTotal:\s+(\d+)\s*kB/m.exec((await system.readText(MEMINFO_PATH)) ?? '');
   if (!online || online.length === 0 || online.length % 2 !== 0 || !mem) return undefined;
   return { vcpus: online.length, memoryMiB: Math.floor(Number(mem[1]) / 1024) };
 }
@@ -275,7 +313,7 @@ async function checkHugepages(
   for (const entry of sizes) {
     const m = /^hugepages-(\d+)kB$/.exec(entry);
     if (!m) continue;
-    const count = Number(((await system.readText(`${HUGEPAGES_PATH}/${entry}/nr_hugepages`)) ?? '').trim());
+    const count = Number(((await system.readText(`${HUGEPAGES_PATH}/${entry}/${NR_HUGEPAGES}`)) ?? '').trim());
     if (Number.isSafeInteger(count) && count > 0) kib += count * Number(m[1]);
   }
   const mib = Math.floor(kib / 1024);

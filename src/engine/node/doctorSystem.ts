@@ -6,8 +6,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ALLOCATOR_SERVICE,
-  VSOCK_PROXY_SERVICE,
+  DOCTOR_MAX_TEXT_BYTES,
+  DOCTOR_SERVICES,
+  UNIT_STATES,
   runDoctor,
   type DoctorFinding,
   type DoctorInput,
@@ -16,7 +17,7 @@ import {
 } from '../doctor/doctor';
 
 /** Files larger than this are not configuration or sysfs files: they are read as missing. */
-const MAX_TEXT_BYTES = 1024 * 1024;
+const MAX_TEXT_BYTES = DOCTOR_MAX_TEXT_BYTES;
 
 /** Reads `/x/y` as `<root>/x/y`. */
 export function systemViewAt(root: string): SystemView {
@@ -54,18 +55,6 @@ export function systemViewAt(root: string): SystemView {
   };
 }
 
-/** The states `systemctl is-active` reports for a unit (systemctl(1)). */
-const UNIT_STATES = new Set([
-  'active',
-  'reloading',
-  'refreshing',
-  'inactive',
-  'failed',
-  'activating',
-  'deactivating',
-  'maintenance',
-]);
-
 /** Runs a program without a shell; its stdout, or undefined when it cannot be run or fails. */
 function output(file: string, args: readonly string[]): Promise<{ code: number; stdout: string } | undefined> {
   return new Promise((resolve) => {
@@ -95,7 +84,7 @@ export async function runLocalDoctor(options: LocalDoctorOptions = {}): Promise<
     const version = await output('nitro-cli', ['--version']);
     nitroCliVersion = version && version.code === 0 ? (version.stdout.split('\n')[0] ?? '').trim() : '';
     const states: Record<string, string> = {};
-    for (const unit of [ALLOCATOR_SERVICE, VSOCK_PROXY_SERVICE]) {
+    for (const unit of DOCTOR_SERVICES) {
       // `is-active` exits non-zero for inactive units but still prints the state.
       const r = await output('systemctl', ['is-active', unit]);
       const state = r?.stdout.trim() ?? '';

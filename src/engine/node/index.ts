@@ -64,6 +64,13 @@ export { runEnclaveHost } from './emulator/host';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
 export {
+  runRemoteDoctor,
+  snapshotOverSsh,
+  sshHostProblem,
+  RemoteDoctorError,
+  type RemoteDoctorOptions,
+} from './doctorRemote';
+export {
   DEFAULT_SSH_OPTIONS,
   NITRO_ENCLAVES_DEVICE,
   type NitroCliOptions,

@@ -205,7 +205,20 @@ describe('(unit) nitro-dev describe-eif, pcr, sign-eif', function () {
     const missing = run('describe-eif', '--eif-path', path.join(dir, 'nope.eif'));
     assert.equal(missing.status, 19);
     assert.match(missing.stderr, /^\[ E19 \] File operation failure\. .*nope\.eif/);
-    assert.match(missing.stderr, /cli-errors\.html#E19\n$/);
+    // nitro-cli's report as it prints it (first line, blank line, documentation link), then the
+    // pointer to nitro-dev's own explanation of the code as the last line.
+    assert.match(
+      missing.stderr,
+      new RegExp(
+        '^\\[ E19 \\] [^\\n]*\\n\\n' +
+          'For more details, please visit https://docs\\.aws\\.amazon\\.com/enclaves/latest/user/cli-errors\\.html#E19\\n' +
+          'Run `nitro-dev explain E19` for what it means and how to fix it\\.\\n$',
+      ),
+    );
+    // The command it names explains that code.
+    const explained = run('explain', 'E19');
+    assert.equal(explained.status, 0);
+    assert.match(explained.stdout, /^\[ E19 \] File operation failure\n/);
     const garbage = path.join(dir, 'garbage.eif');
     writeFileSync(garbage, Buffer.alloc(600, 0x41));
     const bad = run('describe-eif', '--eif-path', garbage);
