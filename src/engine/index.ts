@@ -261,3 +261,19 @@ export {
   type SystemStat,
   type SystemView,
 } from './doctor/doctor';
+export {
+  NitroCliOutputError,
+  nitroCliFailure,
+  parseDescribeEnclavesOutput,
+  parseRunEnclaveOutput,
+  parseTerminateEnclaveOutput,
+  type CommandEnd,
+} from './nitrocli/output';
+export {
+  parentFactsScript,
+  parseParentFacts,
+  parseCpuList,
+  ParentFactsError,
+  type ParentFacts,
+} from './nitrocli/parentFacts';
+export { shellQuote, shellCommand } from './nitrocli/shell';
