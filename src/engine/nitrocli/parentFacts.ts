@@ -8,17 +8,17 @@ import { shellQuote } from './shell';
 export interface ParentFactsScriptOptions {
   /** The nitro-cli executable (a name looked up in PATH, or a path). */
   readonly nitroCli: string;
-  /** The marker starting each section: random, letters, digits and dashes only. */
+  /** The marker starting each section: random, letters, digits, `@` and dashes only. */
   readonly marker: string;
   /** A prefix of every system path read (`/sys/...`, `/proc/...`, `/etc/...`); default none (the root). */
   readonly systemRoot?: string;
 }
 
-const MARKER = /^[A-Za-z0-9-]{16,64}$/;
+const MARKER = /^[A-Za-z0-9@-]{16,64}$/;
 
 /** The script, one `sh -c` argument. */
 export function parentFactsScript(options: ParentFactsScriptOptions): string {
-  if (!MARKER.test(options.marker)) throw new Error('the section marker must be 16-64 letters, digits or dashes');
+  if (!MARKER.test(options.marker)) throw new Error('the section marker must be 16-64 letters, digits, @ or dashes');
   const root = (options.systemRoot ?? '').replace(/\/+$/, '');
   return [
     `M=${shellQuote(options.marker)}`,

@@ -180,7 +180,10 @@ export class NitroCliBackend implements EnclaveBackend {
     if (request.enclaveCid !== undefined && request.enclaveCid !== 0)
       args.push('--enclave-cid', String(request.enclaveCid));
     if (request.debugMode) args.push('--debug-mode');
-    if (request.enclaveName !== undefined) args.push('--enclave-name', request.enclaveName);
+    // A copied image is named by its hash on the host: the default name stays the local file's.
+    const name =
+      request.enclaveName ?? (this.runner instanceof SshRunner ? path.basename(request.eifPath).replace(/\.eif$/, '') : undefined);
+    if (name !== undefined) args.push('--enclave-name', name);
     try {
       const result = await this.nitro(args, options);
       return parseRunEnclaveOutput(result.stdout);

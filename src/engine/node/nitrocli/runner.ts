@@ -217,9 +217,9 @@ export class SshRunner implements CommandRunner {
     return shellCommand([this.ssh.sshPath, ...this.sshArgs(remoteCommand)]);
   }
 
-  private unreachable(result: CommandResult, remoteCommand: string): RunnerError {
+  private unreachable(result: CommandResult): RunnerError {
     return new RunnerError(
-      `cannot reach ${this.host}: ${sshFailureReason(result.stderr)}\nTo see it yourself: ${this.reproduce(remoteCommand)}`,
+      `cannot reach ${this.host}: ${sshFailureReason(result.stderr)}\nTo see it yourself: ${this.reproduce('true')}`,
     );
   }
 
@@ -229,7 +229,7 @@ export class SshRunner implements CommandRunner {
       what,
       options,
     );
-    if (result.status === 255) throw this.unreachable(result, remoteCommand);
+    if (result.status === 255) throw this.unreachable(result);
     return result;
   }
 
@@ -249,7 +249,7 @@ export class SshRunner implements CommandRunner {
       chunks: s.chunks,
       kill: s.kill,
       ended: s.ended.then((end) =>
-        end.status === 255 ? { ...end, stderr: this.unreachable({ ...end, stdout: '' }, remote).message } : end,
+        end.status === 255 ? { ...end, stderr: this.unreachable({ ...end, stdout: '' }).message } : end,
       ),
     };
   }
