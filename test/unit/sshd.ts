@@ -44,11 +44,11 @@ function which(program: string): string | undefined {
 export function requireOpenSsh(): void {
   const missing: string[] = [];
   if (!existsSync(SSHD_PATH)) missing.push(`${SSHD_PATH} (package openssh-server)`);
-  for (const p of ['ssh', 'scp', 'ssh-keygen'])
-    if (!which(p)) missing.push(`${p} (package openssh-client)`);
+  for (const p of ['ssh', 'scp', 'ssh-keygen']) if (!which(p)) missing.push(`${p} (package openssh-client)`);
   if (missing.length > 0)
     throw new Error(
-      `The SSH tests need OpenSSH: missing ${missing.join(', ')}. Install it: apt-get install -y openssh-server openssh-client`,
+      `The SSH tests need OpenSSH: missing ${missing.join(', ')}. ` +
+        'Install it: apt-get install -y openssh-server openssh-client',
     );
 }
 
@@ -73,9 +73,13 @@ function keygen(file: string): void {
 
 function tryLogin(configFile: string, host: string): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('ssh', ['-F', configFile, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-T', host, 'true'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'ssh',
+      ['-F', configFile, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-T', host, 'true'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => {
       if (stderr.length < 4096) stderr += b.toString('utf8');
@@ -179,7 +183,6 @@ export async function startSshd(options: TestSshdOptions = {}): Promise<TestSshd
 
   // Ready when a login works (sshd may take a while to listen on a loaded machine).
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  let last = '';
   for (;;) {
     if (exited) {
       await stop();
@@ -187,10 +190,9 @@ export async function startSshd(options: TestSshdOptions = {}): Promise<TestSshd
     }
     const attempt = await tryLogin(configFile, host);
     if (attempt.ok) break;
-    last = attempt.stderr.trim();
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`sshd did not accept a login in time: ${last} ${log.trim()}`);
+      throw new Error(`sshd did not accept a login in time: ${attempt.stderr.trim()} ${log.trim()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

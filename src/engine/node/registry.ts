@@ -224,8 +224,7 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
     registry.markUnavailable({ kind: 'emulator', label: EmulatorBackend.LABEL, reason });
   }
   if (options.nitroCli) {
-    for (const backend of createNitroCliBackends(options.nitroCli, { env: env as NodeJS.ProcessEnv }))
-      registry.register(backend);
+    for (const backend of createNitroCliBackends(options.nitroCli, { env })) registry.register(backend);
   }
   return registry;
 }

@@ -34,7 +34,7 @@ export interface NitroCliBackendOptions {
   /** How ssh and scp run (ssh targets). Default DEFAULT_SSH_OPTIONS. */
   readonly ssh?: SshOptions;
   /** The environment of the processes started here (nitro-cli, ssh, scp). Default process.env. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** A prefix of the system paths listParents reads on the parent (`/sys`, `/proc`); default none. */
   readonly systemRoot?: string;
 }
@@ -119,7 +119,9 @@ export class NitroCliBackend implements EnclaveBackend {
     } catch (e) {
       if (!(e instanceof ParentFactsError)) throw e;
       const said = firstLines(result.stderr);
-      throw new Error(`cannot read ${this.parentName}'s resources: ${e.message}${said ? ` (${said})` : ''}`);
+      throw new Error(`cannot read ${this.parentName}'s resources: ${e.message}${said ? ` (${said})` : ''}`, {
+        cause: e,
+      });
     }
     if (facts.version.status === 127)
       throw new Error(
@@ -163,12 +165,14 @@ export class NitroCliBackend implements EnclaveBackend {
     if (request.app)
       throw new BackendError(
         3,
-        `Invalid argument provided. Starting an application with an enclave is an emulator feature; ${this.label} runs the image only`,
+        `Invalid argument provided. Starting an application with an enclave is an emulator feature; ` +
+          `${this.label} runs the image only`,
       );
     if (request.iamRoleArn !== undefined)
       throw new BackendError(
         3,
-        `Invalid argument provided. An IAM role for PCR3 is an emulator feature; on a real parent PCR3 comes from the instance's role`,
+        `Invalid argument provided. An IAM role for PCR3 is an emulator feature; ` +
+          `on a real parent PCR3 comes from the instance's role`,
       );
     const eifPath =
       this.runner instanceof SshRunner
@@ -182,7 +186,8 @@ export class NitroCliBackend implements EnclaveBackend {
     if (request.debugMode) args.push('--debug-mode');
     // A copied image is named by its hash on the host: the default name stays the local file's.
     const name =
-      request.enclaveName ?? (this.runner instanceof SshRunner ? path.basename(request.eifPath).replace(/\.eif$/, '') : undefined);
+      request.enclaveName ??
+      (this.runner instanceof SshRunner ? path.basename(request.eifPath).replace(/\.eif$/, '') : undefined);
     if (name !== undefined) args.push('--enclave-name', name);
     try {
       const result = await this.nitro(args, options);
@@ -216,7 +221,8 @@ export class NitroCliBackend implements EnclaveBackend {
     const [remote, state] = prepared.stdout.split('\n');
     if (prepared.status !== 0 || !remote?.startsWith('/') || (state !== 'present' && state !== 'absent'))
       throw new Error(
-        `cannot prepare ${runner.host}:~/${REMOTE_EIF_FOLDER}: ${firstLines(prepared.stderr) || `exit status ${prepared.status}`}`,
+        `cannot prepare ${runner.host}:~/${REMOTE_EIF_FOLDER}: ` +
+          (firstLines(prepared.stderr) || `exit status ${prepared.status}`),
       );
     if (state === 'present') return remote;
     const partial = `${remote}.partial-${randomBytes(6).toString('hex')}`;
@@ -226,7 +232,10 @@ export class NitroCliBackend implements EnclaveBackend {
       `t=${shellQuote(partial)}`,
       `f=${shellQuote(remote)}`,
       `if [ "$(wc -c <"$t")" -ne ${size} ]; then rm -f "$t"; echo "the copy has the wrong size" >&2; exit 1; fi`,
-      `if command -v sha256sum >/dev/null 2>&1; then h=$(sha256sum <"$t"); h=\${h%% *}; if [ "$h" != ${sha} ]; then rm -f "$t"; echo "the copy has the wrong SHA-256" >&2; exit 1; fi; fi`,
+      `if command -v sha256sum >/dev/null 2>&1; then`,
+      `  h=$(sha256sum <"$t"); h=\${h%% *}`,
+      `  if [ "$h" != ${sha} ]; then rm -f "$t"; echo "the copy has the wrong SHA-256" >&2; exit 1; fi`,
+      `fi`,
       `mv -f "$t" "$f"`,
     ].join('\n');
     const finished = await runner.runScript(finish, { cancellation });
@@ -288,7 +297,7 @@ export class NitroCliBackend implements EnclaveBackend {
     };
   }
 
-  async nsm(parentId: string): Promise<Uint8Array> {
+  async nsm(parentId: string, _enclaveId: string, _request: Uint8Array): Promise<Uint8Array> {
     this.checkParent(parentId);
     throw new BackendError(
       3,

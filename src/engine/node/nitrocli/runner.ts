@@ -51,7 +51,7 @@ export class RunnerError extends Error {
 interface Spawned {
   readonly program: string;
   readonly args: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Collects a child's output up to the bounds; kills it when a bound is passed or the run is cancelled. */
@@ -106,10 +106,10 @@ function collect(spec: Spawned, what: string, options: RunOptions = {}): Promise
 function streamOf(spec: Spawned): StreamingCommand {
   // stdin stays open: over ssh, the remote command sees its end when the connection goes.
   const child = spawn(spec.program, [...spec.args], { stdio: ['pipe', 'pipe', 'pipe'], env: spec.env });
-  child.stdin!.on('error', () => undefined);
+  child.stdin.on('error', () => undefined);
   const err: Buffer[] = [];
   let errSize = 0;
-  child.stderr!.on('data', (b: Buffer) => {
+  child.stderr.on('data', (b: Buffer) => {
     if (errSize < MAX_STDERR) err.push(b.subarray(0, MAX_STDERR - errSize));
     errSize += b.length;
   });
@@ -126,7 +126,7 @@ function streamOf(spec: Spawned): StreamingCommand {
       }),
     );
   });
-  const stdout = child.stdout!;
+  const stdout = child.stdout;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const b of stdout) yield new Uint8Array(b as Buffer);
   }
@@ -144,7 +144,7 @@ function streamOf(spec: Spawned): StreamingCommand {
 export class LocalRunner implements CommandRunner {
   readonly where = 'this instance';
 
-  constructor(private readonly env?: NodeJS.ProcessEnv) {}
+  constructor(private readonly env?: Readonly<Record<string, string | undefined>>) {}
 
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
     const [program, ...args] = argv;
@@ -200,7 +200,7 @@ export class SshRunner implements CommandRunner {
   constructor(
     readonly host: string,
     readonly ssh: SshOptions,
-    private readonly env?: NodeJS.ProcessEnv,
+    private readonly env?: Readonly<Record<string, string | undefined>>,
   ) {}
 
   get where(): string {
@@ -247,7 +247,7 @@ export class SshRunner implements CommandRunner {
     const s = streamOf({ program: this.ssh.sshPath, args: this.sshArgs(remote), env: this.env });
     return {
       chunks: s.chunks,
-      kill: s.kill,
+      kill: () => s.kill(),
       ended: s.ended.then((end) =>
         end.status === 255 ? { ...end, stderr: this.unreachable({ ...end, stdout: '' }).message } : end,
       ),

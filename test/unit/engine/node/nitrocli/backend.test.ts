@@ -113,7 +113,8 @@ function behavesLikeNitroCli(setup: () => { backend: NitroCliBackend; parentId: 
         e instanceof BackendError &&
         e.code === 26 &&
         e.message ===
-          'Insufficient memory requested. User provided `memory` is 0 MB, but based on the EIF file size, the minimum memory should be 4 MB',
+          'Insufficient memory requested. User provided `memory` is 0 MB, but based on the EIF file size, ' +
+            'the minimum memory should be 4 MB',
     );
   });
 
@@ -163,7 +164,10 @@ function behavesLikeNitroCli(setup: () => { backend: NitroCliBackend; parentId: 
       backend.runEnclave(parentId, { eifPath: EIF, memoryMiB: 64, cpuCount: 2, iamRoleArn: 'arn:aws:iam::1:role/r' }),
       (e: unknown) => e instanceof BackendError && e.code === 3 && /emulator feature/.test(e.message),
     );
-    await assert.rejects(backend.describeEnclaves('i-00000000000000000'), (e: unknown) => e instanceof BackendError && e.code === 3);
+    await assert.rejects(
+      backend.describeEnclaves('i-00000000000000000'),
+      (e: unknown) => e instanceof BackendError && e.code === 3,
+    );
     await assert.rejects(
       backend.nsm(parentId, `${TAG}-enc1`, new Uint8Array([0xa0])),
       (e: unknown) => e instanceof BackendError && /only from inside the enclave/.test(e.message),
@@ -316,10 +320,16 @@ describe('nitro-cli backend', function () {
       await assert.rejects(unreachable.listParents(), (e: unknown) => {
         const [first, ...rest] = (e as Error).message.split('\n');
         assert.equal(first, 'cannot reach parent1: Connection refused');
-        assert.match(rest.join('\n'), /^To see it yourself: ssh -F \S+ -o BatchMode=yes -o ConnectTimeout=3 .* -T -- parent1 true$/);
+        assert.match(
+          rest.join('\n'),
+          /^To see it yourself: ssh -F \S+ -o BatchMode=yes -o ConnectTimeout=3 .* -T -- parent1 true$/,
+        );
         return true;
       });
-      await assert.rejects(unreachable.describeEnclaves('ssh:parent1'), /^RunnerError: cannot reach parent1: Connection refused\n/);
+      await assert.rejects(
+        unreachable.describeEnclaves('ssh:parent1'),
+        /^RunnerError: cannot reach parent1: Connection refused\n/,
+      );
     });
 
     it('says nitro-cli is not on the host when it is not', async () => {
@@ -327,7 +337,10 @@ describe('nitro-cli backend', function () {
         { kind: 'ssh', host: sshd.host, nitroCliPath: '/no/such/nitro-cli' },
         { ssh: { sshPath: 'ssh', configFile: sshd.configFile, connectTimeoutSeconds: 10 } },
       );
-      await assert.rejects(missing.listParents(), new RegExp(`^Error: nitro-cli not found on ${sshd.host} \\(/no/such/nitro-cli\\)`));
+      await assert.rejects(
+        missing.listParents(),
+        new RegExp(`^Error: nitro-cli not found on ${sshd.host} \\(/no/such/nitro-cli\\)`),
+      );
       await assert.rejects(missing.describeEnclaves(`ssh:${sshd.host}`), /nitro-cli not found on/);
     });
 
@@ -348,7 +361,10 @@ describe('the stand-in nitro-cli fixture', () => {
   it('is executable and says it is a stand-in', () => {
     assert.ok(statSync(STAND_IN).mode & 0o100, 'the stand-in lost its exec bit');
     assert.match(readFileSync(STAND_IN, 'utf8').split('\n').slice(0, 3).join('\n'), /TEST STAND-IN for nitro-cli/);
-    const r = spawnSync(STAND_IN, ['--version'], { encoding: 'utf8', env: { ...process.env, NITRO_CLI_STANDIN_ROOT: '/nonexistent' } });
+    const r = spawnSync(STAND_IN, ['--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, NITRO_CLI_STANDIN_ROOT: '/nonexistent' },
+    });
     assert.equal(r.stdout, 'Nitro CLI 1.5.0\n');
   });
 });
