@@ -1,5 +1,6 @@
 // run-enclave, describe-enclaves, terminate-enclave and console: nitro-cli's subcommands with its
-// flags, JSON, messages and error codes, running enclaves on the embedded emulator's parents.
+// flags, JSON, messages and error codes, running enclaves on the embedded emulator's parents, or
+// with `--host H` through nitro-cli on a parent instance reached over ssh.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatJson } from '../engine';
@@ -9,6 +10,7 @@ import { canRepairState } from '../engine';
 import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
 import { runEnclaveHost } from '../engine/node';
 import { createBackendRegistry, type BackendRegistry } from '../engine/node';
+import { DEFAULT_SSH_OPTIONS, NitroCliBackend } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './types';
 import { reportFailure } from './errors';
@@ -49,6 +51,48 @@ export const PARENT_OPTION = {
   value: 'ID',
   help: 'The parent instance (its id or name); default: the first one',
 } as const;
+
+/** `--host` and `--ssh-config`: nitro-cli on a parent instance reached over ssh. */
+export const HOST_OPTIONS = [
+  {
+    name: 'host',
+    value: 'HOST',
+    help: 'A parent instance reached over ssh (a Host of your ssh configuration, or [user@]host): runs nitro-cli there',
+  },
+  { name: 'ssh-config', value: 'FILE', help: 'The ssh configuration file for --host (ssh -F)' },
+] as const;
+
+/** Refuses --host with --parent, and --ssh-config without --host (usage errors). */
+export function checkHostOptions(command: Command, args: ParsedArgs): void {
+  if (args.options.has('host') && args.options.has('parent'))
+    throw new UsageError("the argument '--host <HOST>' cannot be used with '--parent <ID>'", command);
+  if (args.options.has('ssh-config') && !args.options.has('host'))
+    throw new UsageError("the argument '--ssh-config <FILE>' requires '--host <HOST>'", command);
+}
+
+/** The backend and parent a command works on: nitro-cli on --host over ssh, else --parent of this machine's. */
+export async function selectParent(
+  io: CliIo,
+  args: ParsedArgs,
+): Promise<{ readonly backend: EnclaveOperations; readonly parent: string }> {
+  const host = optionValue(args, 'host');
+  if (host === undefined) {
+    const backend = backendFor(io);
+    return { backend, parent: await parentId(io, args, backend) };
+  }
+  const configFile = optionValue(args, 'ssh-config');
+  const backend = new NitroCliBackend(
+    { kind: 'ssh', host, nitroCliPath: 'nitro-cli' },
+    {
+      ssh: {
+        ...DEFAULT_SSH_OPTIONS,
+        ...(configFile !== undefined ? { configFile: path.resolve(io.cwd, configFile) } : {}),
+      },
+      env: io.env,
+    },
+  );
+  return { backend, parent: backend.parentId };
+}
 
 /** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
 export function splitCommandLine(text: string): string[] {
@@ -199,6 +243,7 @@ export const runEnclaveCommand: Command = {
       help: 'A JSON file with the arguments (eif_path, memory_mib, cpu_count or cpu_ids, ...); alone',
     },
     PARENT_OPTION,
+    ...HOST_OPTIONS,
     {
       name: 'app',
       value: 'CMD',
@@ -206,6 +251,7 @@ export const runEnclaveCommand: Command = {
     },
   ],
   async run(args, io) {
+    checkHostOptions(this, args);
     const config = optionValue(args, 'config');
     if (config !== undefined) {
       const other = RUN_FLAGS.find((f) => args.options.has(f));
@@ -259,8 +305,7 @@ export const runEnclaveCommand: Command = {
         if (!command) throw new UsageError("a command is required for '--app <CMD>'", this);
         request = { ...request, app: { command, args: appArgs, cwd: io.cwd } };
       }
-      const backend = backendFor(io);
-      const parent = await parentId(io, args);
+      const { backend, parent } = await selectParent(io, args);
       io.stderr('Start allocating memory...\n');
       const result = await backend.runEnclave(
         parent,
@@ -283,11 +328,16 @@ export const runEnclaveCommand: Command = {
 export const describeEnclavesCommand: Command = {
   name: 'describe-enclaves',
   summary: 'Returns a list of the running enclaves',
-  options: [{ name: 'metadata', help: 'Adds the image metadata (ImageName, ImageVersion, Metadata)' }, PARENT_OPTION],
+  options: [
+    { name: 'metadata', help: 'Adds the image metadata (ImageName, ImageVersion, Metadata)' },
+    PARENT_OPTION,
+    ...HOST_OPTIONS,
+  ],
   async run(args, io) {
+    checkHostOptions(this, args);
     try {
-      const parent = await parentId(io, args);
-      io.stdout(formatJson(await backendFor(io).describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
+      const { backend, parent } = await selectParent(io, args);
+      io.stdout(formatJson(await backend.describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
       return 0;
     } catch (e) {
       return reportFailure(io, e);
@@ -348,10 +398,27 @@ export const terminateEnclaveCommand: Command = {
       help: 'Terminates all running enclaves of the parent (of every parent, when the state folder is damaged)',
     },
     PARENT_OPTION,
+    ...HOST_OPTIONS,
   ],
   async run(args, io) {
     const which = exactlyOne(this, args, ['enclave-id', 'enclave-name', 'all']);
+    checkHostOptions(this, args);
     try {
+      if (args.options.has('host')) {
+        const { backend, parent } = await selectParent(io, args);
+        const ids =
+          which === 'all'
+            ? (await backend.describeEnclaves(parent)).map((e) => e.EnclaveID)
+            : [await enclaveIdOf(args, backend, parent)];
+        const results = [];
+        for (const id of ids) {
+          const r = await backend.terminateEnclave(parent, id);
+          io.stderr(`Successfully terminated enclave ${r.EnclaveID}.\n`);
+          results.push(r);
+        }
+        io.stdout(formatJson(which === 'all' ? results : results[0]));
+        return 0;
+      }
       const backend = backendFor(io);
       if (which === 'all') {
         let results;
@@ -394,15 +461,16 @@ export const consoleCommand: Command = {
     ...ENCLAVE_OPTIONS,
     { name: 'disconnect-timeout', value: 'SECONDS', help: 'Disconnects after this many seconds' },
     PARENT_OPTION,
+    ...HOST_OPTIONS,
   ],
   async run(args, io) {
     exactlyOneEnclave(this, args);
+    checkHostOptions(this, args);
     try {
       const timeoutText = optionValue(args, 'disconnect-timeout');
       const timeout =
         timeoutText === undefined ? undefined : parseUnsignedArgument('--disconnect-timeout', timeoutText);
-      const backend = backendFor(io);
-      const parent = await parentId(io, args);
+      const { backend, parent } = await selectParent(io, args);
       const id = await enclaveIdOf(args, backend, parent);
       const found = (await backend.describeEnclaves(parent)).find((e) => e.EnclaveID === id);
       if (!found) throw new BackendError(44, `Console connection failure. No running enclave has the id ${id}`);

@@ -269,3 +269,19 @@ export {
   MAX_SNAPSHOT_BYTES,
   type Snapshot,
 } from './doctor/snapshot';
+export {
+  NitroCliOutputError,
+  nitroCliFailure,
+  parseDescribeEnclavesOutput,
+  parseRunEnclaveOutput,
+  parseTerminateEnclaveOutput,
+  type CommandEnd,
+} from './nitrocli/output';
+export {
+  parentFactsScript,
+  parseParentFacts,
+  parseCpuList,
+  ParentFactsError,
+  type ParentFacts,
+} from './nitrocli/parentFacts';
+export { shellQuote, shellCommand } from './nitrocli/shell';

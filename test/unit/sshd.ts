@@ -1,44 +1,62 @@
-// A real SSH server for the tests: Debian's sshd on 127.0.0.1, on a free port, with a temporary host key
-// and an authorized client key, and an ssh configuration file whose one Host reaches it as the user
-// running the tests. Nothing of the user's own ~/.ssh is read or written.
+// A real sshd for tests: Debian's /usr/sbin/sshd on 127.0.0.1, on a free port, with a temporary
+// host key and one authorized temporary client key, and an ssh configuration file (a Host alias
+// with everything ssh needs: port, user, identity, the host key in a private known_hosts) that the
+// code under test is given with `ssh -F`. No test-framework globals: usable from any tier.
 //
-// When sshd or ssh is missing, startSshd throws: the tests that need it fail (they never skip);
-// `.ci/run` installs openssh-server and openssh-client.
+// It fails (never skips) when sshd, ssh, scp or ssh-keygen are missing: `.ci/run` installs
+// openssh-server and openssh-client.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export interface Sshd {
-  /** An ssh configuration file (`ssh -F`) in which `host` reaches the server. */
-  readonly configFile: string;
+export const SSHD_PATH = '/usr/sbin/sshd';
+
+export interface TestSshd {
+  /** The Host alias of `configFile`. */
   readonly host: string;
-  /** The port the server listens on (127.0.0.1). */
   readonly port: number;
+  /** An ssh configuration file naming `host` (give it to ssh with -F). */
+  readonly configFile: string;
+  /** The temporary folder with the keys, the configurations and `home`. */
+  readonly dir: string;
+  /** The HOME of the sessions this sshd starts (inside `dir`). */
+  readonly home: string;
   stop(): Promise<void>;
 }
 
-/** An executable from PATH or the usual sbin folders; undefined when missing. */
-function which(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const dir of dirs) {
-    const file = path.join(dir || '.', name);
-    if (dir && existsSync(file)) return file;
-  }
-  return undefined;
+export interface TestSshdOptions {
+  /** The Host alias (default `nitro-test-parent`). */
+  readonly host?: string;
+  /** Environment variables set in every session (sshd's SetEnv); PATH and HOME are set already. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long sshd may take to accept a login (default 60 s). */
+  readonly readyTimeoutMs?: number;
 }
 
-function required(name: string, pkg: string): string {
-  const file = which(name);
-  if (!file) throw new Error(`${name} is not installed: the SSH tests need it (apt-get install ${pkg})`);
-  return file;
+function which(program: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-function freePort(): Promise<number> {
+/** Throws a clear error when a program the SSH tests need is missing. */
+export function requireOpenSsh(): void {
+  const missing: string[] = [];
+  if (!existsSync(SSHD_PATH)) missing.push(`${SSHD_PATH} (package openssh-server)`);
+  for (const p of ['ssh', 'scp', 'ssh-keygen']) if (!which(p)) missing.push(`${p} (package openssh-client)`);
+  if (missing.length > 0)
+    throw new Error(
+      `The SSH tests need OpenSSH: missing ${missing.join(', ')}. ` +
+        'Install it: apt-get install -y openssh-server openssh-client',
+    );
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.on('error', reject);
+    server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
       server.close(() => resolve(port));
@@ -53,123 +71,130 @@ function keygen(file: string): void {
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr || r.error?.message}`);
 }
 
-/** Waits for sshd to say it listens (with -e its log goes to stderr), or for it to exit. */
-function listening(child: ChildProcess, log: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onData = () => {
-      if (/Server listening on 127\.0\.0\.1 port/.test(log())) {
-        child.stderr?.off('data', onData);
-        child.off('exit', onExit);
-        resolve();
-      }
-    };
-    const onExit = (code: number | null) => {
-      child.stderr?.off('data', onData);
-      reject(new Error(`sshd exited (${code}) before it listened:\n${log()}`));
-    };
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-    onData();
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
+function tryLogin(configFile: string, host: string): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+    const child = spawn(
+      'ssh',
+      ['-F', configFile, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-T', host, 'true'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < 4096) stderr += b.toString('utf8');
+    });
+    child.on('error', (e) => resolve({ ok: false, stderr: e.message }));
+    child.on('close', (status) => resolve({ ok: status === 0, stderr }));
   });
 }
 
-/** Starts sshd; resolves once `ssh -F configFile host true` has succeeded through it. */
-export async function startSshd(): Promise<Sshd> {
-  const sshd = required('sshd', 'openssh-server');
-  required('ssh', 'openssh-client');
-  required('ssh-keygen', 'openssh-client');
-  // sshd's privilege separation needs this folder when it runs as root.
-  if (process.getuid?.() === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755, recursive: true });
-
+/** Starts sshd and waits until a login through the configuration file works. */
+export async function startSshd(options: TestSshdOptions = {}): Promise<TestSshd> {
+  requireOpenSsh();
+  const host = options.host ?? 'nitro-test-parent';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-sshd-'));
-  try {
-    keygen(path.join(dir, 'host_ed25519'));
-    keygen(path.join(dir, 'client_ed25519'));
-    writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'client_ed25519.pub')));
-    const hostKey = readFileSync(path.join(dir, 'host_ed25519.pub'), 'utf8').trim();
-    const user = os.userInfo().username;
-    // A port found free may be taken before sshd binds it: then try another.
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const sshdConfig = path.join(dir, 'sshd_config');
-      writeFileSync(
-        sshdConfig,
-        [
-          `Port ${port}`,
-          'ListenAddress 127.0.0.1',
-          `HostKey ${path.join(dir, 'host_ed25519')}`,
-          `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-          `PidFile ${path.join(dir, 'sshd.pid')}`,
-          'StrictModes no',
-          'UsePAM no',
-          'PasswordAuthentication no',
-          'KbdInteractiveAuthentication no',
-          'PubkeyAuthentication yes',
-          'PermitRootLogin prohibit-password',
-          'Subsystem sftp internal-sftp',
-          'LogLevel INFO',
-          '',
-        ].join('\n'),
-      );
-      writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
-      const host = 'nitro-test-parent';
-      const configFile = path.join(dir, 'ssh_config');
-      writeFileSync(
-        configFile,
-        [
-          `Host ${host}`,
-          '  HostName 127.0.0.1',
-          `  Port ${port}`,
-          `  User ${user}`,
-          `  IdentityFile ${path.join(dir, 'client_ed25519')}`,
-          '  IdentitiesOnly yes',
-          '  IdentityAgent none',
-          `  UserKnownHostsFile ${path.join(dir, 'known_hosts')}`,
-          '  GlobalKnownHostsFile /dev/null',
-          '  StrictHostKeyChecking yes',
-          '  BatchMode yes',
-          '  ControlMaster no',
-          '  ControlPath none',
-          '  LogLevel ERROR',
-          '',
-        ].join('\n'),
-      );
-      let log = '';
-      const child = spawn(sshd, ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (d: string) => {
-        if (log.length < 256 * 1024) log += d;
-      });
-      child.on('error', (e) => {
-        log += `\n${e.message}`;
-      });
-      try {
-        await listening(child, () => log);
-      } catch (e) {
-        if (attempt < 5 && /Address already in use|Cannot bind/i.test(log)) continue;
-        throw e;
-      }
-      const stop = async () => {
-        child.kill('SIGTERM');
-        await exited(child);
-        rmSync(dir, { recursive: true, force: true });
-      };
-      const probe = spawnSync('ssh', ['-F', configFile, host, 'true'], { encoding: 'utf8', timeout: 60_000 });
-      if (probe.status !== 0) {
-        await stop();
-        throw new Error(`ssh through the test sshd failed: ${probe.stderr}\nsshd:\n${log}`);
-      }
-      return { configFile, host, port, stop };
+  const home = path.join(dir, 'home');
+  mkdirSync(home);
+  const user = os.userInfo().username;
+  if (process.getuid?.() === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  keygen(path.join(dir, 'host_key'));
+  keygen(path.join(dir, 'client_key'));
+  writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'client_key.pub')));
+  const port = await freePort();
+  const hostKey = readFileSync(path.join(dir, 'host_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
+
+  const env: Record<string, string> = {
+    PATH: [path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+    HOME: home,
+    ...options.env,
+  };
+  for (const [k, v] of Object.entries(env))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"\\]/.test(v)) throw new Error(`cannot pass ${k}=${v} to sshd`);
+  const sshdConfig = path.join(dir, 'sshd_config');
+  writeFileSync(
+    sshdConfig,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(dir, 'host_key')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      `AllowUsers ${user}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'Subsystem sftp internal-sftp',
+      'LogLevel ERROR',
+      `SetEnv ${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+      '',
+    ].join('\n'),
+  );
+  const configFile = path.join(dir, 'ssh_config');
+  writeFileSync(
+    configFile,
+    [
+      `Host ${host}`,
+      '  HostName 127.0.0.1',
+      `  Port ${port}`,
+      `  User ${user}`,
+      `  IdentityFile ${path.join(dir, 'client_key')}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${path.join(dir, 'known_hosts')}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '  LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+
+  const check = spawnSync(SSHD_PATH, ['-t', '-f', sshdConfig], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`sshd refuses its test configuration: ${check.stderr}`);
+
+  const sshd: ChildProcess = spawn(SSHD_PATH, ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  sshd.stderr!.on('data', (b: Buffer) => {
+    if (log.length < 16384) log += b.toString('utf8');
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    sshd.on('close', () => {
+      exited = true;
+      resolve();
+    });
+    sshd.on('error', (e) => {
+      log += e.message;
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      sshd.kill('SIGTERM');
+      await exit;
     }
-  } catch (e) {
     rmSync(dir, { recursive: true, force: true });
-    throw e;
+  };
+
+  // Ready when a login works (sshd may take a while to listen on a loaded machine).
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`sshd exited before accepting a login: ${log.trim() || 'no message'}`);
+    }
+    const attempt = await tryLogin(configFile, host);
+    if (attempt.ok) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`sshd did not accept a login in time: ${attempt.stderr.trim()} ${log.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
+  return { host, port, configFile, dir, home, stop };
 }

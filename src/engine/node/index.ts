@@ -77,3 +77,11 @@ export {
   type NitroCliTarget,
   type SshOptions,
 } from './nitrocli/options';
+export {
+  NitroCliBackend,
+  createNitroCliBackends,
+  parentIdOf,
+  REMOTE_EIF_FOLDER,
+  type NitroCliBackendOptions,
+} from './nitrocli/backend';
+export { RunnerError, sshBaseArgs, scpPathFor } from './nitrocli/runner';

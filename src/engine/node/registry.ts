@@ -18,6 +18,8 @@ import { attachesApplications } from '../platform/capabilities';
 import { Emitter, type CancellationLike, type DisposableLike } from '../platform/lifecycle';
 import { EmulatorBackend, type EmulatorBackendOptions } from './emulator/backend';
 import { emulatorStateDir } from './emulator/state';
+import { createNitroCliBackends } from './nitrocli/backend';
+import type { NitroCliOptions } from './nitrocli/options';
 
 /** The parents of one backend, or why they cannot be listed. */
 export type BackendListing =
@@ -202,11 +204,14 @@ export interface DefaultBackendsOptions extends Partial<EmulatorBackendOptions> 
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Told about a backend that could not start. */
   readonly log?: (message: string) => void;
+  /** Parents driven through nitro-cli (this machine, hosts over ssh): one backend each, after the emulator. */
+  readonly nitroCli?: NitroCliOptions;
 }
 
 /**
- * A registry with this machine's backends: the embedded emulator (its state folder from `env`). A
- * backend that cannot start is recorded as unavailable instead of failing the others.
+ * A registry with this machine's backends: the embedded emulator (its state folder from `env`), then
+ * a nitro-cli backend per target of `nitroCli`. A backend that cannot start is recorded as
+ * unavailable instead of failing the others.
  */
 export function createBackendRegistry(options: DefaultBackendsOptions = {}): BackendRegistry {
   const registry = new BackendRegistry();
@@ -217,6 +222,9 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
     const reason = `The embedded emulator could not start: ${e instanceof Error ? e.message : String(e)}`;
     options.log?.(reason);
     registry.markUnavailable({ kind: 'emulator', label: EmulatorBackend.LABEL, reason });
+  }
+  if (options.nitroCli) {
+    for (const backend of createNitroCliBackends(options.nitroCli, { env })) registry.register(backend);
   }
   return registry;
 }

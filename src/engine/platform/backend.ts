@@ -12,7 +12,10 @@ export type BackendKind = 'emulator' | 'nitro-cli' | 'qemu';
 
 /** A parent instance and what its enclave pool holds. */
 export interface ParentInfo {
-  /** `i-` + 17 lower-case hex. */
+  /**
+   * Stable and known before the parent is reached: `i-` + 17 lower-case hex for an emulated parent;
+   * `local` or `ssh:<host>` for a nitro-cli one.
+   */
   readonly id: string;
   readonly name: string;
   readonly backend: BackendKind;
@@ -25,6 +28,8 @@ export interface ParentInfo {
   readonly used: { readonly cpuIds: readonly number[]; readonly memoryMiB: number };
   /** Path of its allocator configuration (allocator.yaml format), when it has one on disk. */
   readonly allocatorPath?: string;
+  /** A real parent's EC2 instance id (its board asset tag), when it has one. */
+  readonly instanceId?: string;
 }
 
 /** `run-enclave`'s arguments (nitro-cli flags / `--config` JSON keys). */

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
 import { FakeTree, type TreeSpec } from '../doctorTree';
-import { startSshd, type Sshd } from '../sshd';
+import { startSshd, type TestSshd } from '../sshd';
 
 const cli = repoPath('dist/cli.js');
 const eif = repoPath('test/fixtures/eif/synthetic-v4-signed.eif');
@@ -105,7 +105,7 @@ describe('(unit) nitro-dev doctor on fake system trees', function () {
 
 describe('(unit) nitro-dev doctor --host (over a real sshd on 127.0.0.1)', function () {
   this.timeout(120_000);
-  let sshd: Sshd;
+  let sshd: TestSshd;
   let scratch: FakeTree;
   before(async () => {
     sshd = await startSshd();

@@ -9,11 +9,11 @@ import { RemoteDoctorError, runRemoteDoctor, sshHostProblem } from '../../../../
 import { systemViewAt } from '../../../../src/engine/node/doctorSystem';
 import { DEFAULT_SSH_OPTIONS } from '../../../../src/engine/node/nitrocli/options';
 import { FakeTree, otherGroupFile } from '../../doctorTree';
-import { startSshd, type Sshd } from '../../sshd';
+import { startSshd, type TestSshd } from '../../sshd';
 
 describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
   this.timeout(120_000);
-  let sshd: Sshd;
+  let sshd: TestSshd;
   let standInDir: string;
   let standIn: string;
   const trees: FakeTree[] = [];
