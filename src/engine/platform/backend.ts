@@ -25,6 +25,8 @@ export interface ParentInfo {
   readonly used: { readonly cpuIds: readonly number[]; readonly memoryMiB: number };
   /** Path of its allocator configuration (allocator.yaml format), when it has one on disk. */
   readonly allocatorPath?: string;
+  /** The EC2 instance id of a real parent instance, when known. */
+  readonly instanceId?: string;
 }
 
 /** `run-enclave`'s arguments (nitro-cli flags / `--config` JSON keys). */

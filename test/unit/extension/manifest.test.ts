@@ -180,6 +180,39 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     assert.match(CONTEXT_VALUES.image, /Image$/);
   });
 
+  it('offers on each parents-view node only the commands that work on it', () => {
+    const itemMenus = (contributes.menus['view/item/context'] ?? []) as MenuEntry[];
+    /** The commands a node of the Parent Instances view with this context value offers. */
+    const on = (contextValue: string) =>
+      new Set(
+        itemMenus
+          .filter((e) => (e.when ?? '').includes('view == nitroEnclaves.views.parents'))
+          .filter((e) => new RegExp(/viewItem =~ \/(.+?)\//.exec(e.when ?? '')?.[1] ?? '^$').test(contextValue))
+          .map((e) => e.command),
+      );
+    const emulated = on(CONTEXT_VALUES.enclave('RUNNING', false));
+    const emulatedDebug = on(CONTEXT_VALUES.enclave('RUNNING', true));
+    const real = on(CONTEXT_VALUES.enclave('RUNNING', false, 'nitro-cli'));
+    const realDebug = on(CONTEXT_VALUES.enclave('RUNNING', true, 'nitro-cli'));
+    assert.equal(CONTEXT_VALUES.enclave('RUNNING', true, 'nitro-cli'), 'debugNitroCliEnclave');
+    for (const id of [COMMANDS.enclaveDescribe, COMMANDS.enclaveCopyId, COMMANDS.enclaveTerminate]) {
+      for (const offered of [emulated, emulatedDebug, real, realDebug]) assert.ok(offered.has(id), id);
+    }
+    assert.ok(emulatedDebug.has(COMMANDS.enclaveConsole) && realDebug.has(COMMANDS.enclaveConsole));
+    assert.ok(!real.has(COMMANDS.enclaveConsole), 'production enclaves have no console');
+    assert.ok(emulated.has(COMMANDS.enclaveAttest) && emulatedDebug.has(COMMANDS.enclaveAttest));
+    assert.ok(
+      !real.has(COMMANDS.enclaveAttest) && !realDebug.has(COMMANDS.enclaveAttest),
+      'the NSM of a real enclave is reachable only from inside it',
+    );
+    const unreachable = on(CONTEXT_VALUES.unreachableParent('nitro-cli'));
+    assert.equal(CONTEXT_VALUES.unreachableParent('nitro-cli'), 'unreachableNitroCliParent');
+    assert.deepEqual([...unreachable].sort(), [COMMANDS.parentDoctor, COMMANDS.parentsRefresh].sort());
+    const realParent = on(CONTEXT_VALUES.parent('nitro-cli', 'running'));
+    assert.ok(realParent.has(COMMANDS.enclaveRun) && realParent.has(COMMANDS.parentDoctor));
+    assert.ok(!on(CONTEXT_VALUES.parent('emulator', 'running')).has(COMMANDS.parentDoctor));
+  });
+
   it('describes every setting and names it nitroEnclaves.<area>.<name>', () => {
     const sections = contributes.configuration as {
       title: string;
