@@ -14,13 +14,7 @@ import {
   type BackendRegistry,
   type NitroCliOptions,
 } from '../../engine/node';
-import {
-  BackendError,
-  type DescribeEnclaveJson,
-  type EnclaveBackend,
-  type ParentInfo,
-  type RunEnclaveJson,
-} from '../../engine';
+import { type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveJson } from '../../engine';
 import {
   CAPABILITIES,
   attachesApplications,
@@ -48,6 +42,7 @@ import {
 } from './backendHost';
 import { NitroCliParents, type NitroCliBackendFactory } from './nitroCliParents';
 import { nitroCliOptionsFrom } from './nitroCliSettings';
+import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
 
@@ -69,7 +64,7 @@ export interface ParentsApi {
 type EnclaveTarget = { readonly parentId: string; readonly enclave: DescribeEnclaveJson };
 
 function backendMessage(e: unknown): string {
-  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  if (isBackendError(e)) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import type { BackendRegistry, NitroCliOptions, NitroCliTarget } from '../../engine/node';
 import { pcrTreeItem } from './pcrItem';
-import { BackendError, type ErrorExplanation } from '../../engine';
+import type { ErrorExplanation } from '../../engine';
 import type { BackendKind, DescribeEnclaveJson, EnclaveBackend, EnclaveState, ParentInfo } from '../../engine';
 import { EXPLAIN_SCHEME } from '../errors/explain';
-import { explanationOf, explanationPath } from '../errors/explainText';
+import { explanationOf, explanationPath, isBackendError } from '../errors/explainText';
 import { COMMANDS, CONTEXT_VALUES } from '../ids';
 import { checkCommand } from '../parents/nitroCliSettings';
 
@@ -93,7 +93,7 @@ const STATE_ICONS: Record<EnclaveState, { readonly icon: string; readonly color?
 };
 
 function errorText(e: unknown): string {
-  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  if (isBackendError(e)) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
   return e instanceof Error ? e.message : String(e);
 }
 
