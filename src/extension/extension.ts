@@ -10,6 +10,7 @@ import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorPr
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
 import type { EnclaveBackend } from '../engine';
+import type { DoctorForHost, NitroCliBackendFactory } from './parents/nitroCliParents';
 import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';
@@ -52,10 +53,18 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const attestation = registerAttestation(ctx, { eifService });
   // Describe output opens as read-only JSON documents of the extension's own scheme.
   const describe = registerDescribeDocuments((...items) => ctx.push(...items));
-  const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe });
+  // The engine's nitro-cli backends (one per real parent of the settings) and its doctor over SSH.
+  const nitroCliBackends: NitroCliBackendFactory | undefined = undefined; // TODO(merge): createNitroCliBackends
+  const doctorForHost: DoctorForHost | undefined = undefined; // TODO(merge): the engine's doctor over SSH
+  const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe, nitroCliBackends });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
   registerExplanations(ctx);
-  registerCommands(ctx, { parents, images, describe });
+  registerCommands(ctx, {
+    parents,
+    images,
+    describe,
+    doctor: { backends: parentInstances.backends, nitroCli: parentInstances.nitroCli, doctorForHost },
+  });
   const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
 

@@ -101,7 +101,35 @@ export const ATTESTATION_PANEL = 'nitroEnclaves.attestationPanel';
 export const SETTINGS = {
   imagesExclude: 'nitroEnclaves.images.exclude',
   buildBlobsPath: 'nitroEnclaves.build.blobsPath',
+  nitroCliPath: 'nitroEnclaves.nitroCli.path',
+  parentsSshHosts: 'nitroEnclaves.parents.sshHosts',
+  parentsLocalParent: 'nitroEnclaves.parents.localParent',
+  sshPath: 'nitroEnclaves.ssh.path',
+  sshConfigFile: 'nitroEnclaves.ssh.configFile',
+  sshConnectTimeoutSeconds: 'nitroEnclaves.ssh.connectTimeoutSeconds',
 } as const;
+
+/** The settings the nitro-cli backend's options are built from: a change to one rebuilds its parents. */
+export const NITRO_CLI_SETTINGS = [
+  SETTINGS.nitroCliPath,
+  SETTINGS.parentsSshHosts,
+  SETTINGS.parentsLocalParent,
+  SETTINGS.sshPath,
+  SETTINGS.sshConfigFile,
+  SETTINGS.sshConnectTimeoutSeconds,
+] as const;
+
+/**
+ * Settings that name a program the extension runs or a host it connects to: in an untrusted
+ * workspace VS Code reads them from user and machine settings only (package.json
+ * `capabilities.untrustedWorkspaces.restrictedConfigurations`).
+ */
+export const RESTRICTED_SETTINGS = [
+  SETTINGS.nitroCliPath,
+  SETTINGS.sshPath,
+  SETTINGS.sshConfigFile,
+  SETTINGS.parentsSshHosts,
+] as const;
 
 /** The task type of builds in tasks.json. */
 export const TASK_TYPE = 'nitro-eif';
@@ -115,14 +143,22 @@ export const LOG_CHANNEL = 'Nitro Enclaves';
 export const CONTEXT_VALUES = {
   /** e.g. `notStartedEmulatorParent`, `runningNitroCliParent`. */
   parent: (backend: string, state: string): string => `${camel(state)}${pascal(backend)}Parent`,
+  /**
+   * A parent whose backend cannot list it (an SSH host that does not answer, nitro-cli missing):
+   * `unreachableNitroCliParent`. It offers Refresh and Run Doctor, nothing that needs the parent.
+   */
+  unreachableParent: (backend: string): string => `unreachable${pascal(backend)}Parent`,
   /** A parent's enclave pool (from its allocator configuration). */
   pool: 'enclavePool',
   /**
    * An enclave by its describe-enclaves State and Flags: `runningEnclave`, `debugEnclave` (running
-   * in debug mode: it has a console), `terminatingEnclave`, `emptyEnclave`.
+   * in debug mode: it has a console), `terminatingEnclave`, `emptyEnclave`. An enclave whose NSM
+   * the extension cannot reach (a real enclave: only the application inside asks its NSM) names its
+   * backend, `runningNitroCliEnclave`, so that Get Attestation Document is not offered on it.
    */
-  enclave: (state: string, debug: boolean): string =>
-    state === 'RUNNING' && debug ? 'debugEnclave' : `${state.toLowerCase()}Enclave`,
+  enclave: (state: string, debug: boolean, unreachableNsmOf?: string): string =>
+    (state === 'RUNNING' && debug ? 'debug' : state.toLowerCase()) +
+    `${unreachableNsmOf ? pascal(unreachableNsmOf) : ''}Enclave`,
   /** A PCR of a running enclave (from describe-enclaves' Measurements). */
   enclavePcr: 'enclavePcr',
   /** An image that was measured (or not yet): `eifImage`; one whose file is malformed: `brokenEifImage`. */

@@ -67,7 +67,7 @@ describe('A second backend registered in the running extension (canned parents a
     assert.ok(enclave);
     const item = api.parents.getTreeItem(enclave);
     assert.equal(item.label, 'canned-enclave');
-    assert.equal(item.contextValue, 'runningEnclave');
+    assert.equal(item.contextValue, 'runningNitroCliEnclave', 'a real enclave: no Get Attestation Document');
     const pcrs = await api.parents.getChildren(enclave);
     assert.deepEqual(
       pcrs.map((p) => (p.kind === 'pcr' ? p.name : p.kind)),

@@ -14,9 +14,19 @@ import {
 
 const ZERO = '0'.repeat(96);
 
+export interface FakeBackendOptions {
+  /** What the view calls the backend (default `Test backend`). */
+  readonly label?: string;
+  /** listParents throws this: a parent that cannot be reached. */
+  readonly listError?: Error;
+  /** The EC2 instance id its parent reports. */
+  readonly instanceId?: string;
+}
+
 export class FakeBackend implements EnclaveBackend {
   readonly kind = 'nitro-cli' as const;
-  readonly label = 'Test backend';
+  readonly label: string;
+  disposed = false;
   private readonly changed = new Emitter<{ readonly parentId?: string }>();
   readonly onDidChange = this.changed.event;
   readonly parent: ParentInfo;
@@ -24,7 +34,11 @@ export class FakeBackend implements EnclaveBackend {
   /** Every call, for the tests to check what the faces asked. */
   readonly calls: string[] = [];
 
-  constructor(readonly parentId = 'i-0fa4e0000000000a1') {
+  constructor(
+    readonly parentId = 'i-0fa4e0000000000a1',
+    private readonly options: FakeBackendOptions = {},
+  ) {
+    this.label = options.label ?? 'Test backend';
     this.enclaves = [
       {
         EnclaveName: 'canned-enclave',
@@ -47,6 +61,7 @@ export class FakeBackend implements EnclaveBackend {
       memoryMiB: 8192,
       pool: { cpuIds: [2, 3], memoryMiB: 1024 },
       used: { cpuIds: [2, 3], memoryMiB: 512 },
+      ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     };
   }
 
@@ -57,6 +72,7 @@ export class FakeBackend implements EnclaveBackend {
 
   async listParents(): Promise<readonly ParentInfo[]> {
     this.calls.push('listParents');
+    if (this.options.listError) throw this.options.listError;
     const used = this.enclaves.filter((e) => e.State === 'RUNNING');
     return [
       {
@@ -101,6 +117,7 @@ export class FakeBackend implements EnclaveBackend {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.changed.dispose();
   }
 }

@@ -1,8 +1,11 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { doctorMarkdown } from '../../engine';
-import { runLocalDoctor } from '../../engine/node';
+import { runLocalDoctor, type BackendRegistry, type NitroCliOptions, type NitroCliTarget } from '../../engine/node';
+import type { EnclaveBackend } from '../../engine';
 import type { Ctx } from '../ctx';
+import type { DoctorForHost } from '../parents/nitroCliParents';
+import { sshHostProblem } from '../parents/nitroCliSettings';
 import { showFailure } from '../errors/explain';
 import { COMMANDS, type CommandId, type ParentCommandId } from '../ids';
 import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
@@ -15,6 +18,20 @@ export interface Views {
   readonly images: ImagesTreeProvider;
   /** Where describe output opens (read-only JSON documents). */
   readonly describe: DescribeDocuments;
+  /** What Run Doctor on Parent… can check besides this machine. */
+  readonly doctor?: DoctorDeps;
+}
+
+/** The real parents Run Doctor on Parent… offers, and the doctor over SSH. */
+export interface DoctorDeps {
+  readonly backends: BackendRegistry;
+  /** The nitro-cli targets of the settings (parents/nitroCliParents.ts). */
+  readonly nitroCli: {
+    readonly options: NitroCliOptions;
+    targetOf(backend: EnclaveBackend): NitroCliTarget | undefined;
+  };
+  /** The doctor on an SSH host; undefined: this build checks only this machine. */
+  readonly doctorForHost?: DoctorForHost;
 }
 
 export type Handler = (...args: never[]) => unknown;
@@ -43,15 +60,70 @@ export function commandTable(
       await vscode.commands.executeCommand('revealInExplorer', uri);
     },
     [COMMANDS.logShow]: () => ctx.log.show(true),
-    [COMMANDS.parentDoctor]: () => runDoctorOnParent(views.describe),
+    [COMMANDS.parentDoctor]: (arg?: unknown) => runDoctorOnParent(views.describe, views.doctor, arg),
   };
 }
 
+/** An SSH target a command argument names (`{ target }`, a node of the Parent Instances view), if valid. */
+async function sshTargetOf(arg: unknown, deps: DoctorDeps): Promise<NitroCliTarget | 'local' | undefined> {
+  if (!arg || typeof arg !== 'object') return undefined;
+  const a = arg as { target?: unknown; kind?: unknown; parent?: { id?: unknown } };
+  let target: unknown = a.target;
+  if (target === undefined && a.kind === 'parent' && typeof a.parent?.id === 'string') {
+    try {
+      target = deps.nitroCli.targetOf(await deps.backends.backendOf(a.parent.id));
+    } catch {
+      target = undefined;
+    }
+  }
+  if (!target || typeof target !== 'object') return undefined;
+  const t = target as Partial<Record<'kind' | 'host' | 'nitroCliPath' | 'name', unknown>>;
+  if (t.kind === 'local') return 'local';
+  // The argument may come from a command link: take only a host the settings would take.
+  if (t.kind !== 'ssh' || typeof t.host !== 'string' || sshHostProblem(t.host) !== undefined) return undefined;
+  const known = deps.nitroCli.options.targets.find((k) => k.kind === 'ssh' && k.host === t.host);
+  return known ?? undefined;
+}
+
 /**
- * The doctor's report on this machine (the one the extension runs on: the parent itself in a
- * Remote-SSH window) as a read-only Markdown document; returns the document.
+ * Run Doctor on Parent…: the doctor's report on this machine (the one the extension runs on: the
+ * parent itself in a Remote-SSH window) or, when the doctor over SSH is available, on an SSH parent
+ * of the settings (the node's, the argument's, or one picked), as a read-only Markdown document;
+ * returns the document.
  */
-async function runDoctorOnParent(documents: DescribeDocuments): Promise<vscode.TextDocument> {
+async function runDoctorOnParent(
+  documents: DescribeDocuments,
+  deps: DoctorDeps | undefined,
+  arg?: unknown,
+): Promise<vscode.TextDocument | undefined> {
+  const doctorForHost = deps?.doctorForHost;
+  let choice: NitroCliTarget | 'local' | undefined = deps && doctorForHost ? await sshTargetOf(arg, deps) : undefined;
+  const hosts = deps && doctorForHost ? deps.nitroCli.options.targets.filter((t) => t.kind === 'ssh') : [];
+  if (choice === undefined && hosts.length > 0) {
+    const picked = await vscode.window.showQuickPick(
+      [
+        { label: '$(vm) This machine', description: os.hostname(), choice: 'local' as const },
+        ...hosts.map((t) => ({
+          label: `$(remote) ${t.name ?? (t.kind === 'ssh' ? t.host : '')}`,
+          description: t.kind === 'ssh' ? `over SSH: ${t.host}` : '',
+          choice: t,
+        })),
+      ],
+      { title: 'Run Doctor on Parent', placeHolder: 'The parent instance to check' },
+    );
+    if (!picked) return undefined;
+    choice = picked.choice;
+  }
+  if (choice !== undefined && choice !== 'local' && choice.kind === 'ssh' && doctorForHost && deps) {
+    const host = choice.host;
+    const ssh = deps.nitroCli.options.ssh;
+    const target = choice;
+    const { markdown } = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `Nitro Enclaves: running the doctor on ${host}` },
+      () => doctorForHost(target, ssh),
+    );
+    return documents.show('doctor.md', `ssh-${host}`, markdown, {}, 'markdown');
+  }
   const findings = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'Nitro Enclaves: running the doctor' },
     () => runLocalDoctor(),

@@ -2,12 +2,21 @@
 // "Show Fix" document. Pure (no vscode), so that unit tests read it; explain.ts shows it.
 import { BackendError, explainError, type ErrorExplanation } from '../../engine';
 
+/**
+ * Is `e` a BackendError: of this bundle's class, or of another copy of the engine (a backend
+ * registered from another bundle, such as the extension-host tests', throws its own copy's)?
+ */
+export function isBackendError(e: unknown): e is BackendError {
+  if (e instanceof BackendError) return true;
+  return e instanceof Error && e.name === 'BackendError' && Number.isInteger((e as { code?: unknown }).code);
+}
+
 /** The explanation of the first BackendError in `e`'s cause chain, if any. */
 export function explanationOf(e: unknown): ErrorExplanation | undefined {
   const seen = new Set<unknown>();
   for (let cur: unknown = e; cur instanceof Error && !seen.has(cur); cur = cur.cause) {
     seen.add(cur);
-    if (cur instanceof BackendError) return explainError(cur.code);
+    if (isBackendError(cur)) return explainError(cur.code);
   }
   return undefined;
 }

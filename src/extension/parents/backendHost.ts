@@ -16,6 +16,16 @@ import {
 import { NSM_MAX_ATTESTATION_FIELD_BYTES } from '../../engine';
 import { decodeNsmResponse as decodeResponse, encodeNsmRequest as encodeRequest } from '../../engine';
 import type { DescribeEnclaveJson, ParentInfo, RunEnclaveRequest } from '../../engine';
+import type { BackendRegistry } from '../../engine/node';
+
+/**
+ * Every parent the registered backends can list now. A backend that cannot list its parents (an
+ * SSH parent that does not answer) leaves them out instead of failing the others: the Parent
+ * Instances view says why it is missing.
+ */
+export async function reachableParents(backends: Pick<BackendRegistry, 'listByBackend'>): Promise<ParentInfo[]> {
+  return (await backends.listByBackend()).flatMap((l) => l.parents ?? []);
+}
 
 /** One problem of an allocator configuration, 1-based positions as editors count them. */
 export interface AllocatorProblem {

@@ -2,7 +2,9 @@
 // remembered in the workspace state, and its status bar item: its name and how many enclaves run
 // on it; a click switches parent.
 import * as vscode from 'vscode';
-import type { EnclaveOperations, ParentInfo } from '../../engine';
+import type { ParentInfo } from '../../engine';
+import type { BackendRegistry } from '../../engine/node';
+import { reachableParents } from './backendHost';
 import { BACKEND_KINDS } from '../tree/parentsTree';
 import { COMMANDS } from '../ids';
 
@@ -19,7 +21,7 @@ export class CurrentParent implements vscode.Disposable {
 
   constructor(
     private readonly state: vscode.Memento,
-    private readonly backend: EnclaveOperations,
+    private readonly backend: BackendRegistry,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item = vscode.window.createStatusBarItem('nitroEnclaves.parent', vscode.StatusBarAlignment.Left, 20);
@@ -33,7 +35,7 @@ export class CurrentParent implements vscode.Disposable {
 
   /** The chosen parent, else the first one. */
   async get(): Promise<ParentInfo | undefined> {
-    const parents = await this.backend.listParents();
+    const parents = await reachableParents(this.backend);
     const id = this.state.get<string>(CURRENT_PARENT_KEY);
     return parents.find((p) => p.id === id) ?? parents[0];
   }
@@ -83,7 +85,7 @@ export class CurrentParent implements vscode.Disposable {
 
   /** Switch Parent Instance…: a quick pick of every parent, the current one marked. */
   async pick(): Promise<ParentInfo | undefined> {
-    const [parents, current] = await Promise.all([this.backend.listParents(), this.get()]);
+    const [parents, current] = await Promise.all([reachableParents(this.backend), this.get()]);
     const items = await Promise.all(
       parents.map(async (parent) => {
         const running = await this.backend.describeEnclaves(parent.id).then(

@@ -3,17 +3,18 @@
 // parents, each call routed to the parent's backend). What only some backends can do is a
 // capability: commands test for it, and menus see it as a context key (ids.ts CONTEXT_KEYS).
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatJson, fromHex, toHex } from '../../engine';
-import { createBackendRegistry, type BackendRegistry } from '../../engine/node';
 import {
-  BackendError,
-  type DescribeEnclaveJson,
-  type EnclaveBackend,
-  type ParentInfo,
-  type RunEnclaveJson,
-} from '../../engine';
+  NITRO_ENCLAVES_DEVICE,
+  createBackendRegistry,
+  type BackendRegistry,
+  type NitroCliOptions,
+} from '../../engine/node';
+import { type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveJson } from '../../engine';
 import {
   CAPABILITIES,
   attachesApplications,
@@ -26,8 +27,8 @@ import type { AttestationViewerApi } from '../attestation/registerAttestation';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
-import { CONTEXT_KEYS, PARENT_COMMANDS, VIEWS, type ParentCommandKey } from '../ids';
-import { ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
+import { CONTEXT_KEYS, NITRO_CLI_SETTINGS, PARENT_COMMANDS, SETTINGS, VIEWS, type ParentCommandKey } from '../ids';
+import { BACKEND_KINDS, ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
 import {
@@ -35,9 +36,13 @@ import {
   attestationDocumentOf,
   attestationRequestBytes,
   checkAllocatorText,
+  reachableParents,
   runRules,
   type RunRules,
 } from './backendHost';
+import { NitroCliParents, type NitroCliBackendFactory } from './nitroCliParents';
+import { nitroCliOptionsFrom } from './nitroCliSettings';
+import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
 
@@ -51,13 +56,15 @@ export interface ParentsApi {
   readonly diagnostics: AllocatorDiagnostics;
   /** The consoles opened by Open Console, newest last. */
   readonly consoles: readonly EnclaveConsole[];
+  /** The real parent instances of the settings: their options, targets and backends. */
+  readonly nitroCli: NitroCliParents;
 }
 
 /** An enclave a command acts on: a node of the view, or what a programmatic caller names. */
 type EnclaveTarget = { readonly parentId: string; readonly enclave: DescribeEnclaveJson };
 
 function backendMessage(e: unknown): string {
-  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  if (isBackendError(e)) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -76,7 +83,7 @@ class ParentCommands {
   ) {}
 
   private async parentById(id: string): Promise<ParentInfo> {
-    const parent = (await this.backends.listParents()).find((p) => p.id === id);
+    const parent = (await reachableParents(this.backends)).find((p) => p.id === id);
     if (!parent) throw new Error(`there is no parent instance ${id}`);
     return parent;
   }
@@ -103,7 +110,7 @@ class ParentCommands {
   private async enclaveOf(
     arg: unknown,
     verb: string,
-    filter: (e: DescribeEnclaveJson) => boolean = () => true,
+    filter: (e: DescribeEnclaveJson, parent: ParentInfo) => boolean = () => true,
   ): Promise<EnclaveTarget | undefined> {
     if (arg && typeof arg === 'object') {
       const node = arg as Partial<EnclaveNode> & { parentId?: unknown; enclaveId?: unknown };
@@ -117,7 +124,7 @@ class ParentCommands {
         return { parentId: node.parentId, enclave };
       }
     }
-    const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave));
+    const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave, n.parent));
     if (candidates.length === 0) {
       void vscode.window.showInformationMessage(`No enclave to ${verb}.`);
       return undefined;
@@ -284,9 +291,21 @@ class ParentCommands {
     arg?: unknown,
     options?: { readonly nonce?: string; readonly userData?: string },
   ): Promise<vscode.WebviewPanel | undefined> {
-    const target = await this.enclaveOf(arg, 'attest', (e) => e.State === 'RUNNING');
+    const target = await this.enclaveOf(
+      arg,
+      'attest',
+      (e, parent) => e.State === 'RUNNING' && BACKEND_KINDS[parent.backend].attests,
+    );
     if (!target) return undefined;
     const { enclave, parentId } = target;
+    const backend = await this.backends.backendOf(parentId);
+    if (!BACKEND_KINDS[backend.kind].attests) {
+      throw new Error(
+        `${enclave.EnclaveName} runs on a real parent instance, where only the application inside the enclave ` +
+          `can ask its NSM for an attestation document (through /dev/nsm). Have the application send the ` +
+          `document out (over vsock) and open it with Open Attestation Document.`,
+      );
+    }
     let nonceHex = options?.nonce;
     let userData = options?.userData;
     if (!options) {
@@ -362,7 +381,7 @@ class ParentCommands {
   async addParent(arg?: unknown): Promise<ParentInfo | undefined> {
     const creator = this.backends.capable(canAddParents)[0];
     if (!creator) throw new Error('No backend can add parent instances.');
-    const taken = (await this.backends.listParents()).map((p) => p.name);
+    const taken = (await reachableParents(this.backends)).map((p) => p.name);
     let name =
       arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string'
         ? (arg as { name: string }).name
@@ -387,7 +406,7 @@ class ParentCommands {
     const parent = await creator.addParent(name.trim());
     this.ctx.log.info(`Added emulated parent ${parent.name} (${parent.id})`);
     this.tree.refresh();
-    this.diagnostics.setParents(await this.backends.listParents());
+    this.diagnostics.setParents(await reachableParents(this.backends));
     if (!arg) {
       const use = 'Use for New Enclaves';
       void vscode.window
@@ -437,7 +456,12 @@ function logBackend(ctx: Ctx, backend: EnclaveBackend): void {
 /** Creates the backend registry and registers the Parent Instances view, its commands and the status bar. */
 export function registerParents(
   ctx: Ctx,
-  deps: { readonly attestation: AttestationViewerApi; readonly describe: DescribeDocuments },
+  deps: {
+    readonly attestation: AttestationViewerApi;
+    readonly describe: DescribeDocuments;
+    /** The engine's nitro-cli backends (one per target); undefined: no real parents in this build. */
+    readonly nitroCliBackends?: NitroCliBackendFactory;
+  },
 ): { readonly tree: ParentsTreeProvider; readonly api: ParentsApi } {
   const backends = createBackendRegistry({
     hostScript: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
@@ -445,8 +469,18 @@ export function registerParents(
   });
   ctx.push({ dispose: () => backends.dispose() });
   for (const b of backends.backends) logBackend(ctx, b);
+  // The real parents of the settings, made again when one of their settings changes. Disposed
+  // before the registry (ctx disposes in reverse order).
+  const nitroCli = new NitroCliParents(backends, deps.nitroCliBackends, ctx.log);
+  ctx.push(
+    { dispose: () => nitroCli.dispose() },
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (NITRO_CLI_SETTINGS.some((s) => e.affectsConfiguration(s))) nitroCli.apply(nitroCliOptions(ctx));
+    }),
+  );
+  nitroCli.apply(nitroCliOptions(ctx));
   updateCapabilityKeys(backends);
-  const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log));
+  const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log, nitroCli));
   const view = vscode.window.createTreeView(VIEWS.parents, {
     treeDataProvider: tree,
     showCollapseAll: true,
@@ -459,7 +493,7 @@ export function registerParents(
   const diagnostics = ctx.own(new AllocatorDiagnostics((text, parent) => checkAllocatorText(text, parent), ctx.log));
   const knownPaths = async () => {
     try {
-      diagnostics.setParents(await backends.listParents());
+      diagnostics.setParents(await reachableParents(backends));
     } catch {
       // The view shows why the parents cannot be listed.
     }
@@ -498,7 +532,25 @@ export function registerParents(
   };
   for (const [key, spec] of Object.entries(PARENT_COMMANDS))
     registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
-  return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles } };
+  return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles, nitroCli } };
+}
+
+/** The nitro-cli backend's options from the settings now; what they drop is logged as a warning. */
+function nitroCliOptions(ctx: Ctx): NitroCliOptions {
+  const config = vscode.workspace.getConfiguration();
+  const { options, warnings } = nitroCliOptionsFrom(
+    {
+      nitroCliPath: config.get(SETTINGS.nitroCliPath),
+      sshHosts: config.get(SETTINGS.parentsSshHosts),
+      localParent: config.get(SETTINGS.parentsLocalParent),
+      sshPath: config.get(SETTINGS.sshPath),
+      sshConfigFile: config.get(SETTINGS.sshConfigFile),
+      connectTimeoutSeconds: config.get(SETTINGS.sshConnectTimeoutSeconds),
+    },
+    { deviceExists: existsSync(NITRO_ENCLAVES_DEVICE), homeDir: os.homedir() },
+  );
+  for (const w of warnings) ctx.log.warn(`Settings: ${w}`);
+  return options;
 }
 
 /**

@@ -1,14 +1,26 @@
 import * as vscode from 'vscode';
-import type { BackendRegistry } from '../../engine/node';
+import type { BackendRegistry, NitroCliOptions, NitroCliTarget } from '../../engine/node';
 import { pcrTreeItem } from './pcrItem';
-import { BackendError } from '../../engine';
-import type { BackendKind, DescribeEnclaveJson, EnclaveState, ParentInfo } from '../../engine';
-import { CONTEXT_VALUES } from '../ids';
+import type { ErrorExplanation } from '../../engine';
+import type { BackendKind, DescribeEnclaveJson, EnclaveBackend, EnclaveState, ParentInfo } from '../../engine';
+import { EXPLAIN_SCHEME } from '../errors/explain';
+import { explanationOf, explanationPath, isBackendError } from '../errors/explainText';
+import { COMMANDS, CONTEXT_VALUES } from '../ids';
+import { checkCommand } from '../parents/nitroCliSettings';
 
 /** How the view presents the parents of each kind of backend. */
 export const BACKEND_KINDS: Record<
   BackendKind,
-  { readonly icon: string; readonly where: string; readonly about: string }
+  {
+    readonly icon: string;
+    readonly where: string;
+    readonly about: string;
+    /**
+     * Can the extension ask its enclaves' NSM for an attestation document (Get Attestation
+     * Document)? On a real parent only the application inside an enclave reaches its NSM.
+     */
+    readonly attests: boolean;
+  }
 > = {
   emulator: {
     icon: 'vm',
@@ -16,14 +28,46 @@ export const BACKEND_KINDS: Record<
     about:
       'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, ' +
       'and their attestation documents are signed by the local development root, not by AWS.',
+    attests: true,
   },
-  'nitro-cli': { icon: 'server', where: 'nitro-cli', about: 'A parent instance reached through nitro-cli.' },
-  qemu: { icon: 'server', where: 'QEMU', about: 'A parent instance whose enclaves boot in QEMU.' },
+  'nitro-cli': {
+    icon: 'server',
+    where: 'Real parent instance (nitro-cli)',
+    about:
+      'A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on ' +
+      'this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents ' +
+      "come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the " +
+      'application inside an enclave can ask its NSM for one.',
+    attests: false,
+  },
+  qemu: { icon: 'server', where: 'QEMU', about: 'A parent instance whose enclaves boot in QEMU.', attests: false },
 };
 
 export type ParentNode =
-  /** `source`: the backend's label, shown when the view holds the parents of several backends. */
-  | { readonly kind: 'parent'; readonly parent: ParentInfo; readonly source?: string }
+  /**
+   * `source`: the backend's label, shown when the view holds the parents of several backends;
+   * `target`: where a nitro-cli parent is reached (this machine or an SSH host), when known.
+   */
+  | {
+      readonly kind: 'parent';
+      readonly parent: ParentInfo;
+      readonly source?: string;
+      readonly target?: NitroCliTarget;
+    }
+  /**
+   * A real parent that could not be listed (one backend, one parent): its backend's label and why,
+   * and, when known, where it is reached and the command that checks it in a terminal.
+   */
+  | {
+      readonly kind: 'unreachable';
+      readonly key: string;
+      readonly backend: BackendKind;
+      readonly label: string;
+      readonly reason: string;
+      readonly explanation?: ErrorExplanation;
+      readonly target?: NitroCliTarget;
+      readonly check?: string;
+    }
   | { readonly kind: 'pool'; readonly parent: ParentInfo }
   | { readonly kind: 'enclave'; readonly parent: ParentInfo; readonly enclave: DescribeEnclaveJson }
   | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
@@ -33,6 +77,8 @@ export type ParentNode =
       readonly text: string;
       readonly detail: string;
       readonly severity: 'error' | 'info';
+      /** The meaning and fix of the failure's nitro-cli code, when it has one. */
+      readonly explanation?: ErrorExplanation;
     };
 
 export type EnclaveNode = Extract<ParentNode, { kind: 'enclave' }>;
@@ -47,8 +93,38 @@ const STATE_ICONS: Record<EnclaveState, { readonly icon: string; readonly color?
 };
 
 function errorText(e: unknown): string {
-  if (e instanceof BackendError) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
+  if (isBackendError(e)) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** The reason's first line, shortened: what a node's description has room for. */
+export function shortReason(reason: string): string {
+  const first =
+    reason
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? 'no reason given';
+  // `ssh: connect to host 10.0.0.12 port 22: Connection refused` -> `Connection refused`
+  const ssh = /^ssh: .*: ([^:]+)$/.exec(first);
+  const text = ssh?.[1] ?? first;
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Where a nitro-cli parent is reached, for its tooltip. */
+function targetWhere(target: NitroCliTarget): string {
+  return target.kind === 'local'
+    ? `Reached through \`${target.nitroCliPath}\` on this machine.`
+    : `Reached over SSH: \`${target.host}\`, with \`${target.nitroCliPath}\` there.`;
+}
+
+/** The meaning, fix and Show Fix link of a nitro-cli code, appended to a tooltip. */
+function appendExplanation(tip: vscode.MarkdownString, explanation: ErrorExplanation): void {
+  const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: explanationPath(explanation.code) });
+  tip.appendMarkdown(`\n\n**${explanation.code}: ${explanation.title}**: `);
+  tip.appendText(explanation.meaning);
+  tip.appendMarkdown('\n\n**Fix:** ');
+  tip.appendText(explanation.fix);
+  tip.appendMarkdown(`\n\n[Show Fix](command:vscode.open?${encodeURIComponent(JSON.stringify([uri.toString()]))})`);
 }
 
 /** Free CPUs and memory of a parent's pool. */
@@ -92,6 +168,8 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const tip = new vscode.MarkdownString(undefined, true);
       tip.appendMarkdown(`**${p.name}** \`${p.id}\`${node.source ? ` (${node.source})` : ''}\n\n`);
       tip.appendMarkdown(kind.about);
+      if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
+      if (p.instanceId) tip.appendMarkdown(`\n\nEC2 instance: \`${p.instanceId}\``);
       tip.appendMarkdown(`\n\n${p.vcpus} vCPUs, ${p.memoryMiB} MiB; enclave pool: ${poolText(p)}`);
       if (p.allocatorPath) tip.appendMarkdown(`\n\nAllocator configuration: \`${p.allocatorPath}\``);
       item.tooltip = tip;
@@ -134,7 +212,11 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       );
       if (e.ImageName) tip.appendMarkdown(`\n| Image | ${e.ImageName}${e.ImageVersion ? ` ${e.ImageVersion}` : ''} |`);
       item.tooltip = tip;
-      item.contextValue = CONTEXT_VALUES.enclave(e.State, e.Flags === 'DEBUG_MODE');
+      item.contextValue = CONTEXT_VALUES.enclave(
+        e.State,
+        e.Flags === 'DEBUG_MODE',
+        BACKEND_KINDS[node.parent.backend].attests ? undefined : node.parent.backend,
+      );
       return item;
     }
     case 'pcr':
@@ -144,10 +226,42 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
         value: node.value,
         contextValue: CONTEXT_VALUES.enclavePcr,
       });
+    case 'unreachable': {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+      item.id = `unreachable:${node.key}`;
+      item.description = `unreachable: ${shortReason(node.reason)}`;
+      item.iconPath = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('errorForeground'));
+      item.contextValue = CONTEXT_VALUES.unreachableParent(node.backend);
+      const tip = new vscode.MarkdownString(undefined, true);
+      tip.isTrusted = { enabledCommands: ['vscode.open', COMMANDS.parentDoctor, COMMANDS.parentsRefresh] };
+      tip.appendMarkdown(`**${node.label}** cannot be reached`);
+      if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
+      tip.appendCodeblock(node.reason, 'text');
+      if (node.explanation) appendExplanation(tip, node.explanation);
+      if (node.check) {
+        tip.appendMarkdown('\n\nCheck it in a terminal:');
+        tip.appendCodeblock(node.check, 'sh');
+      }
+      const doctorArgs = encodeURIComponent(JSON.stringify([node.target ? { target: node.target } : {}]));
+      tip.appendMarkdown(
+        `\n\n[Run Doctor on Parent…](command:${COMMANDS.parentDoctor}?${doctorArgs}) checks nitro-cli, ` +
+          `the driver, the allocator and the pool there. [Refresh](command:${COMMANDS.parentsRefresh}) tries again.`,
+      );
+      item.tooltip = tip;
+      return item;
+    }
     case 'message': {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
       item.id = `message:${node.key}`;
-      item.tooltip = node.detail;
+      if (node.explanation) {
+        const tip = new vscode.MarkdownString(undefined, true);
+        tip.isTrusted = { enabledCommands: ['vscode.open'] };
+        tip.appendText(node.detail);
+        appendExplanation(tip, node.explanation);
+        item.tooltip = tip;
+      } else {
+        item.tooltip = node.detail;
+      }
       item.iconPath = new vscode.ThemeIcon(
         node.severity === 'error' ? 'error' : 'info',
         node.severity === 'error' ? new vscode.ThemeColor('errorForeground') : undefined,
@@ -155,6 +269,12 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       return item;
     }
   }
+}
+
+/** Which target a nitro-cli backend of the settings drives, and the ssh options (parents/nitroCliParents.ts). */
+export interface NitroCliTargets {
+  targetOf(backend: EnclaveBackend): NitroCliTarget | undefined;
+  readonly options: NitroCliOptions;
 }
 
 /**
@@ -174,6 +294,8 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     /** Every registered backend: the view shows all their parents (and why a backend has none). */
     readonly backends: BackendRegistry,
     private readonly log: vscode.LogOutputChannel,
+    /** Where the nitro-cli backends of the settings reach their parents. */
+    private readonly nitroCli?: NitroCliTargets,
   ) {
     const sub = backends.onDidChange(() => this.onBackendChange());
     this.disposables.push({ dispose: () => sub.dispose() });
@@ -232,13 +354,33 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     const listings = await this.backends.listByBackend();
     const labelled = listings.length > 1;
     for (const [i, l] of listings.entries()) {
+      const target = this.nitroCli?.targetOf(l.backend);
       if (l.parents) {
         for (const parent of l.parents)
-          nodes.push({ kind: 'parent', parent, ...(labelled ? { source: l.backend.label } : {}) });
+          nodes.push({
+            kind: 'parent',
+            parent,
+            ...(labelled ? { source: l.backend.label } : {}),
+            ...(target ? { target } : {}),
+          });
         continue;
       }
       const text = errorText(l.error);
+      const explanation = explanationOf(l.error);
       this.log.error(`Parent Instances: cannot list the parent instances of ${l.backend.label}: ${text}`);
+      if (l.backend.kind === 'nitro-cli') {
+        // One real parent per nitro-cli backend: show the parent, and why it cannot be reached.
+        nodes.push({
+          kind: 'unreachable',
+          key: `${i}:${l.backend.label}`,
+          backend: l.backend.kind,
+          label: target?.name ?? l.backend.label,
+          reason: text,
+          ...(explanation ? { explanation } : {}),
+          ...(target && this.nitroCli ? { target, check: checkCommand(target, this.nitroCli.options.ssh) } : {}),
+        });
+        continue;
+      }
       const what = labelled ? ` of ${l.backend.label}` : '';
       nodes.push({
         kind: 'message',
@@ -246,6 +388,7 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
         text: `Cannot list the parent instances${what}: ${text}`,
         detail: text,
         severity: 'error',
+        ...(explanation ? { explanation } : {}),
       });
     }
     return nodes;
@@ -258,12 +401,14 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
       for (const enclave of enclaves) nodes.push({ kind: 'enclave', parent, enclave });
     } catch (e) {
       this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);
+      const explanation = explanationOf(e);
       nodes.push({
         kind: 'message',
         key: `describe-failed:${parent.id}`,
         text: `Cannot describe its enclaves: ${errorText(e)}`,
         detail: errorText(e),
         severity: 'error',
+        ...(explanation ? { explanation } : {}),
       });
     }
     return nodes;

@@ -13,13 +13,16 @@ import {
   EIF_VIEWER,
   EXTENSION_ID,
   LOG_CHANNEL,
+  NITRO_CLI_SETTINGS,
   NODE_ONLY_COMMANDS,
   PALETTE_WHEN,
   PARENT_COMMANDS,
+  RESTRICTED_SETTINGS,
   SETTINGS,
   VIEWS,
   VIEW_CONTAINER,
 } from '../../../src/extension/ids';
+import { sshHostProblem } from '../../../src/extension/parents/nitroCliSettings';
 import { PKG, ROOT } from '../repo';
 
 const root = ROOT;
@@ -177,6 +180,39 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     assert.match(CONTEXT_VALUES.image, /Image$/);
   });
 
+  it('offers on each parents-view node only the commands that work on it', () => {
+    const itemMenus = (contributes.menus['view/item/context'] ?? []) as MenuEntry[];
+    /** The commands a node of the Parent Instances view with this context value offers. */
+    const on = (contextValue: string) =>
+      new Set(
+        itemMenus
+          .filter((e) => (e.when ?? '').includes('view == nitroEnclaves.views.parents'))
+          .filter((e) => new RegExp(/viewItem =~ \/(.+?)\//.exec(e.when ?? '')?.[1] ?? '^$').test(contextValue))
+          .map((e) => e.command),
+      );
+    const emulated = on(CONTEXT_VALUES.enclave('RUNNING', false));
+    const emulatedDebug = on(CONTEXT_VALUES.enclave('RUNNING', true));
+    const real = on(CONTEXT_VALUES.enclave('RUNNING', false, 'nitro-cli'));
+    const realDebug = on(CONTEXT_VALUES.enclave('RUNNING', true, 'nitro-cli'));
+    assert.equal(CONTEXT_VALUES.enclave('RUNNING', true, 'nitro-cli'), 'debugNitroCliEnclave');
+    for (const id of [COMMANDS.enclaveDescribe, COMMANDS.enclaveCopyId, COMMANDS.enclaveTerminate]) {
+      for (const offered of [emulated, emulatedDebug, real, realDebug]) assert.ok(offered.has(id), id);
+    }
+    assert.ok(emulatedDebug.has(COMMANDS.enclaveConsole) && realDebug.has(COMMANDS.enclaveConsole));
+    assert.ok(!real.has(COMMANDS.enclaveConsole), 'production enclaves have no console');
+    assert.ok(emulated.has(COMMANDS.enclaveAttest) && emulatedDebug.has(COMMANDS.enclaveAttest));
+    assert.ok(
+      !real.has(COMMANDS.enclaveAttest) && !realDebug.has(COMMANDS.enclaveAttest),
+      'the NSM of a real enclave is reachable only from inside it',
+    );
+    const unreachable = on(CONTEXT_VALUES.unreachableParent('nitro-cli'));
+    assert.equal(CONTEXT_VALUES.unreachableParent('nitro-cli'), 'unreachableNitroCliParent');
+    assert.deepEqual([...unreachable].sort(), [COMMANDS.parentDoctor, COMMANDS.parentsRefresh].sort());
+    const realParent = on(CONTEXT_VALUES.parent('nitro-cli', 'running'));
+    assert.ok(realParent.has(COMMANDS.enclaveRun) && realParent.has(COMMANDS.parentDoctor));
+    assert.ok(!on(CONTEXT_VALUES.parent('emulator', 'running')).has(COMMANDS.parentDoctor));
+  });
+
   it('describes every setting and names it nitroEnclaves.<area>.<name>', () => {
     const sections = contributes.configuration as {
       title: string;
@@ -190,6 +226,86 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
         assert.ok((p.markdownDescription ?? p.description ?? '').length > 20, `${name} has a description`);
       }
     }
+  });
+
+  it('runs where the workspace is (on the parent in a Remote-SSH window), as a workspace extension', () => {
+    assert.deepEqual(pkg.extensionKind, ['workspace']);
+  });
+
+  it('restricts, in untrusted workspaces, the settings that name programs it runs or hosts it connects to', () => {
+    const untrusted = pkg.capabilities.untrustedWorkspaces;
+    assert.equal(untrusted.supported, 'limited');
+    assert.ok(untrusted.description.length > 40, 'says what is limited');
+    assert.deepEqual([...untrusted.restrictedConfigurations].sort(), [...RESTRICTED_SETTINGS].sort());
+    const properties = Object.assign(
+      {},
+      ...(contributes.configuration as { properties: Record<string, unknown> }[]).map((s) => s.properties),
+    ) as Record<string, { scope?: string; type?: string; default?: unknown; markdownDescription?: string }>;
+    // A string setting whose description says it is an executable or a file the extension hands to a
+    // program is restricted: a new one cannot be added and forgotten here.
+    for (const [name, p] of Object.entries(properties)) {
+      const namesProgram = /executable|ssh configuration file/i.test(p.markdownDescription ?? '');
+      if (p.type === 'string' && namesProgram)
+        assert.ok(untrusted.restrictedConfigurations.includes(name), `${name} names a program: restrict it`);
+    }
+    for (const name of RESTRICTED_SETTINGS) assert.ok(properties[name], `${name} is contributed`);
+  });
+
+  it('makes the settings of programs, hosts and paths machine-overridable, with their defaults', () => {
+    const properties = Object.assign(
+      {},
+      ...(contributes.configuration as { properties: Record<string, unknown> }[]).map((s) => s.properties),
+    ) as Record<string, Record<string, unknown>>;
+    for (const name of [...NITRO_CLI_SETTINGS, SETTINGS.buildBlobsPath])
+      assert.equal(properties[name]?.['scope'], 'machine-overridable', name);
+    assert.equal(properties[SETTINGS.nitroCliPath]?.['default'], 'nitro-cli');
+    assert.equal(properties[SETTINGS.sshPath]?.['default'], 'ssh');
+    assert.equal(properties[SETTINGS.sshConfigFile]?.['default'], '');
+    assert.deepEqual(properties[SETTINGS.parentsSshHosts]?.['default'], []);
+    const timeout = properties[SETTINGS.sshConnectTimeoutSeconds];
+    assert.deepEqual([timeout?.['type'], timeout?.['default'], timeout?.['minimum']], ['integer', 10, 1]);
+    const local = properties[SETTINGS.parentsLocalParent];
+    assert.deepEqual([local?.['enum'], local?.['default']], [['auto', 'always', 'never'], 'auto']);
+    assert.equal((local?.['markdownEnumDescriptions'] as unknown[]).length, 3);
+  });
+
+  it('describes SSH hosts as strings or objects, with the host rule the extension applies', () => {
+    interface Schema {
+      type?: string;
+      pattern?: string;
+      required?: string[];
+      additionalProperties?: boolean;
+      properties?: Record<string, Schema>;
+      items?: { oneOf: Schema[] };
+    }
+    const hosts = (contributes.configuration as { properties: Record<string, Schema> }[]).find(
+      (s) => s.properties[SETTINGS.parentsSshHosts],
+    )?.properties[SETTINGS.parentsSshHosts];
+    assert.equal(hosts?.type, 'array');
+    const [asString, asObject] = hosts?.items?.oneOf ?? [];
+    assert.ok(asString?.pattern && asObject?.properties);
+    assert.equal(asString.type, 'string');
+    assert.equal(asObject.type, 'object');
+    assert.deepEqual(asObject.required, ['host']);
+    assert.equal(asObject.additionalProperties, false);
+    assert.deepEqual(Object.keys(asObject.properties).sort(), ['host', 'name', 'nitroCliPath']);
+    const pattern = asString.pattern;
+    assert.equal(asObject.properties['host']?.pattern, pattern);
+    const schemaAccepts = (host: string) => new RegExp(pattern).test(host);
+    for (const host of [
+      'ec2-user@10.0.0.12',
+      'build-parent',
+      '::1',
+      'fe80::1%eth0',
+      '-oProxyCommand=touch /tmp/x',
+      'u@-oProxyCommand=x',
+      'a b',
+      'h;id',
+      '$(id)',
+      'a@b@c',
+      'ssh://h',
+    ])
+      assert.equal(schemaAccepts(host), sshHostProblem(host) === undefined, host);
   });
 
   it('pins the toolchain the harness needs', () => {

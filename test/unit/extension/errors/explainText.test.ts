@@ -26,6 +26,23 @@ describe('(unit) extension: failures with a nitro-cli code', () => {
     assert.equal(explanationOf(loop), undefined);
   });
 
+  it("finds the code of another engine copy's BackendError (a backend from another bundle)", () => {
+    class OtherBundlesBackendError extends Error {
+      constructor(
+        readonly code: number,
+        message: string,
+      ) {
+        super(message);
+        this.name = 'BackendError';
+      }
+    }
+    const foreign = new OtherBundlesBackendError(19, 'Device not found.');
+    assert.equal(explanationOf(foreign)?.code, 'E19');
+    assert.equal(explanationOf(new Error('x', { cause: foreign }))?.code, 'E19');
+    const lookAlike = Object.assign(new Error('no code'), { name: 'BackendError', code: 'E19' });
+    assert.equal(explanationOf(lookAlike), undefined, 'the code must be a number, as BackendError has');
+  });
+
   it('shows the code, its title and its meaning in the notification', () => {
     assert.ok(e26);
     const wrapped = new Error('hello.eif did not start: [E26] Insufficient memory requested.', { cause: backend });
