@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../engine';
+import { createNitroCliBackends } from '../engine/node';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
 import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerDescribeDocuments } from './commands/describeDocuments';
@@ -54,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   // Describe output opens as read-only JSON documents of the extension's own scheme.
   const describe = registerDescribeDocuments((...items) => ctx.push(...items));
   // The engine's nitro-cli backends (one per real parent of the settings) and its doctor over SSH.
-  const nitroCliBackends: NitroCliBackendFactory | undefined = undefined; // TODO(merge): createNitroCliBackends
+  const nitroCliBackends: NitroCliBackendFactory = (options) => createNitroCliBackends(options);
   const doctorForHost: DoctorForHost | undefined = undefined; // TODO(merge): the engine's doctor over SSH
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe, nitroCliBackends });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
