@@ -31,13 +31,16 @@ export class NitroCliParents {
   private current: NitroCliOptions = { targets: [], ssh: DEFAULT_SSH_OPTIONS };
   private registered: Registered[] = [];
   private applied = false;
+  private factory: NitroCliBackendFactory | undefined;
 
   constructor(
     private readonly registry: BackendRegistry,
     /** Undefined: this build has no nitro-cli backend, the options are only logged. */
-    private factory: NitroCliBackendFactory | undefined,
+    private readonly ownFactory: NitroCliBackendFactory | undefined,
     private readonly log: NitroCliLog,
-  ) {}
+  ) {
+    this.factory = ownFactory;
+  }
 
   /** The options the registered backends were made from. */
   get options(): NitroCliOptions {
@@ -56,10 +59,11 @@ export class NitroCliParents {
 
   /**
    * Replaces the factory (the extension-host tests give one that makes test backends) and makes the
-   * backends of the current options again with it.
+   * backends of the current options again with it; undefined goes back to the factory this was made
+   * with (the engine's), so the real parents work again after such a test.
    */
   useFactory(factory: NitroCliBackendFactory | undefined): void {
-    this.factory = factory;
+    this.factory = factory ?? this.ownFactory;
     this.replace(this.current);
   }
 

@@ -7,6 +7,7 @@ import { EXPLAIN_SCHEME } from '../errors/explain';
 import { explanationOf, explanationPath, isBackendError } from '../errors/explainText';
 import { COMMANDS, CONTEXT_VALUES } from '../ids';
 import { checkCommand } from '../parents/nitroCliSettings';
+import { shortReason } from './shortReason';
 
 /** How the view presents the parents of each kind of backend. */
 export const BACKEND_KINDS: Record<
@@ -95,19 +96,6 @@ const STATE_ICONS: Record<EnclaveState, { readonly icon: string; readonly color?
 function errorText(e: unknown): string {
   if (isBackendError(e)) return `[E${e.code}] ${e.message.replace(/^\[E\d+\]\s*/, '')}`;
   return e instanceof Error ? e.message : String(e);
-}
-
-/** The reason's first line, shortened: what a node's description has room for. */
-export function shortReason(reason: string): string {
-  const first =
-    reason
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .find((l) => l !== '') ?? 'no reason given';
-  // `ssh: connect to host 10.0.0.12 port 22: Connection refused` -> `Connection refused`
-  const ssh = /^ssh: .*: ([^:]+)$/.exec(first);
-  const text = ssh?.[1] ?? first;
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** Where a nitro-cli parent is reached, for its tooltip. */

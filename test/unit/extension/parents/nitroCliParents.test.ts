@@ -141,6 +141,26 @@ describe('(unit) extension: the nitro-cli parents of the settings in the backend
     assert.ok(made.every((b) => b.disposed));
   });
 
+  it("goes back to the factory it was made with when a test's factory is taken away", () => {
+    const testMade: TargetBackend[] = [];
+    const testFactory = (options: NitroCliOptions): EnclaveBackend[] => {
+      const backends = options.targets.map((t) => new TargetBackend({ ...t, name: 'from the test factory' }));
+      testMade.push(...backends);
+      return backends;
+    };
+    const parents = new NitroCliParents(registry, factory, logRecorder());
+    parents.apply(opts(hostA));
+    parents.useFactory(testFactory);
+    assert.equal(testMade.length, 1);
+    assert.equal(registry.backends[0], testMade[0]);
+    parents.useFactory(undefined);
+    assert.ok(testMade[0]!.disposed, "the test factory's backend is removed");
+    assert.equal(registry.backends.length, 1, 'the own factory makes the backend again');
+    assert.equal(registry.backends[0], made[made.length - 1]);
+    assert.equal(registry.backends[0]!.label, 'nitro-cli on ec2-user@a');
+    parents.dispose();
+  });
+
   it('leaves other backends of the registry alone', () => {
     const other = new TargetBackend(hostB);
     registry.register(other, { owned: false });
