@@ -11,7 +11,7 @@ import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorPr
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
 import type { EnclaveBackend } from '../engine';
-import type { DoctorForHost, NitroCliBackendFactory } from './parents/nitroCliParents';
+import { engineDoctorForHost, type DoctorForHost, type NitroCliBackendFactory } from './parents/nitroCliParents';
 import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';
@@ -56,7 +56,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const describe = registerDescribeDocuments((...items) => ctx.push(...items));
   // The engine's nitro-cli backends (one per real parent of the settings) and its doctor over SSH.
   const nitroCliBackends: NitroCliBackendFactory = (options) => createNitroCliBackends(options);
-  const doctorForHost: DoctorForHost | undefined = undefined; // TODO(merge): the engine's doctor over SSH
+  const doctorForHost: DoctorForHost = engineDoctorForHost;
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe, nitroCliBackends });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
   registerExplanations(ctx);

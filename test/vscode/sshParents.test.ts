@@ -239,4 +239,31 @@ describe('Real parent instances over SSH (the nitro-cli backend, a real sshd, th
     );
     assert.deepEqual(now.parent.used, { cpuIds: [5, 7], memoryMiB: 128 });
   });
+
+  it("runs the doctor on the SSH parent from its node: the host's report, read over ssh", async () => {
+    const parent = await eventually('the SSH parent', sshParent);
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>(COMMANDS.parentDoctor, parent);
+    assert.ok(doc, 'a report');
+    assert.equal(doc.languageId, 'markdown');
+    const text = doc.getText();
+    assert.match(
+      text,
+      new RegExp(
+        `^# Nitro Enclaves doctor: ${PARENT_NAME} \\(over SSH: ${sshd!.host}\\)\\n\\n\\d+ failure\\(s\\), ` +
+          `\\d+ warning\\(s\\), \\d+ OK\\.\\n`,
+      ),
+    );
+    for (const id of ['nitro-cli', 'driver', 'device', 'allocator', 'hugepages', 'cpu-pool']) {
+      assert.match(text, new RegExp(`^- \\*\\*(OK|Warning|Failure)\\*\\* \\(\`${id}\`\\): `, 'm'), id);
+    }
+    // nitro-cli on that host is the stand-in, found at the host's nitroCliPath (this machine has none).
+    assert.match(text, /^- \*\*OK\*\* \(`nitro-cli`\): .*1\.5\.0/m);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('says why the doctor cannot check the unreachable parent, and shows no report', async () => {
+    const node = await eventually('the unreachable parent in the view', unreachableParent);
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument | undefined>(COMMANDS.parentDoctor, node);
+    assert.equal(doc, undefined, 'no report for a host that cannot be reached');
+  });
 });

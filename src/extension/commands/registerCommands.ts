@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { doctorMarkdown } from '../../engine';
+import { CancelledError, doctorMarkdown } from '../../engine';
 import { runLocalDoctor, type BackendRegistry, type NitroCliOptions, type NitroCliTarget } from '../../engine/node';
 import type { EnclaveBackend } from '../../engine';
 import type { Ctx } from '../ctx';
@@ -119,8 +119,12 @@ async function runDoctorOnParent(
     const ssh = deps.nitroCli.options.ssh;
     const target = choice;
     const { markdown } = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `Nitro Enclaves: running the doctor on ${host}` },
-      () => doctorForHost(target, ssh),
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Nitro Enclaves: running the doctor on ${host}`,
+        cancellable: true,
+      },
+      (_progress, token) => doctorForHost(target, ssh, token),
     );
     return documents.show('doctor.md', `ssh-${host}`, markdown, {}, 'markdown');
   }
@@ -141,13 +145,17 @@ export function registerCommands(ctx: Ctx, views: Views): void {
   for (const [id, handler] of Object.entries(commandTable(ctx, views))) registerCommand(ctx, id, handler);
 }
 
-/** Registers a command whose failures are logged and shown, never thrown into VS Code. */
+/** Registers a command whose failures are logged and shown (a cancellation only logged), never thrown into VS Code. */
 export function registerCommand(ctx: Ctx, id: string, handler: Handler): void {
   ctx.push(
     vscode.commands.registerCommand(id, async (...args: never[]) => {
       try {
         return await handler(...args);
       } catch (e) {
+        if (e instanceof CancelledError) {
+          ctx.log.info(`${id} cancelled`);
+          return undefined;
+        }
         const message = e instanceof Error ? e.message : String(e);
         ctx.log.error(`${id} failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
         void showFailure(ctx, e);

@@ -1,9 +1,9 @@
 // The real parent instances of the settings in the backend registry: one nitro-cli backend per
 // target (this machine, each SSH host), created by the engine's factory and replaced whenever the
 // options change. Pure (no vscode): registerParents feeds it the options read from the settings.
-import type { EnclaveBackend } from '../../engine';
+import { doctorMarkdown, type CancellationLike, type EnclaveBackend } from '../../engine';
 import type { BackendRegistry, NitroCliOptions, NitroCliTarget, SshOptions } from '../../engine/node';
-import { DEFAULT_SSH_OPTIONS } from '../../engine/node';
+import { DEFAULT_SSH_OPTIONS, runRemoteDoctor } from '../../engine/node';
 import { sameOptions, targetText } from './nitroCliSettings';
 
 /** The engine's `createNitroCliBackends`: one backend per target of the options. */
@@ -13,7 +13,20 @@ export type NitroCliBackendFactory = (options: NitroCliOptions) => EnclaveBacken
 export type DoctorForHost = (
   target: NitroCliTarget,
   ssh: SshOptions,
+  token?: CancellationLike,
 ) => Promise<{ readonly findings: readonly unknown[]; readonly markdown: string }>;
+
+/** The engine's doctor over SSH on an SSH target, with the report the local doctor's command shows. */
+export const engineDoctorForHost: DoctorForHost = async (target, ssh, token) => {
+  if (target.kind !== 'ssh') throw new Error('the doctor over SSH needs an SSH parent');
+  const findings = await runRemoteDoctor({
+    host: target.host,
+    ssh,
+    nitroCliPath: target.nitroCliPath,
+    ...(token ? { token } : {}),
+  });
+  return { findings, markdown: doctorMarkdown(findings, `${target.name ?? target.host} (over SSH: ${target.host})`) };
+};
 
 export interface NitroCliLog {
   info(message: string): void;
