@@ -6,9 +6,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BackendError, parseMemoryArgument, parseUnsignedArgument, type DoctorFinding } from '../engine';
-import { DEFAULT_SSH_OPTIONS, runLocalDoctor, runRemoteDoctor, sshHostProblem } from '../engine/node';
+import { runLocalDoctor, runRemoteDoctor } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import { reportFailure } from './errors';
+import { HOST_OPTIONS, hostOption, requireOption, sshOptionsOf } from './hostOptions';
 import type { CliIo, Command } from './types';
 
 const MARKS: Record<DoctorFinding['status'], string> = { ok: '[ ok ]', warning: '[warn]', failure: '[FAIL]' };
@@ -71,26 +72,15 @@ export const doctorCommand: Command = {
     { name: 'eif-path', value: 'eif-path', help: 'A planned run: the image (with --memory and --cpu-count)' },
     { name: 'memory', value: 'memory', help: 'A planned run: memory in MiB (suffix M, G or T)' },
     { name: 'cpu-count', value: 'cpu-count', help: 'A planned run: the number of CPUs' },
-    {
-      name: 'host',
-      value: 'HOST',
-      help: 'Check the parent reached by `ssh HOST` (a Host of your ssh configuration, or [user@]host)',
-    },
-    { name: 'ssh-config', value: 'FILE', help: 'With --host: the ssh configuration file (ssh -F)' },
+    ...HOST_OPTIONS,
     { name: 'nitro-cli', value: 'PATH', help: 'With --host: nitro-cli on that host (default: nitro-cli in its PATH)' },
     { name: 'json', help: 'Print {"findings":[{"id","status","message","fix"}]}; fix is null when none' },
   ],
   async run(args, io) {
-    const host = optionValue(args, 'host');
+    const host = hostOption(this, args, ['system-root']);
+    requireOption(this, args, 'nitro-cli', 'host');
     const root = optionValue(args, 'system-root');
-    const sshConfig = optionValue(args, 'ssh-config');
     const nitroCli = optionValue(args, 'nitro-cli');
-    if (host !== undefined && root !== undefined)
-      throw new UsageError('--system-root and --host cannot be used together', this);
-    if (host === undefined && (sshConfig !== undefined || nitroCli !== undefined))
-      throw new UsageError('--ssh-config and --nitro-cli go with --host', this);
-    const hostProblem = host !== undefined ? sshHostProblem(host) : undefined;
-    if (hostProblem) throw new UsageError(`--host: ${hostProblem}`, this);
     const plan = await readPlan(this, args, io);
     try {
       const planned = plan.plan ? { plan: plan.plan } : {};
@@ -98,10 +88,8 @@ export const doctorCommand: Command = {
         ...(host !== undefined
           ? await runRemoteDoctor({
               host,
-              ssh: {
-                ...DEFAULT_SSH_OPTIONS,
-                ...(sshConfig !== undefined ? { configFile: path.resolve(io.cwd, sshConfig) } : {}),
-              },
+              ssh: sshOptionsOf(io, args),
+              env: io.env,
               ...(nitroCli !== undefined ? { nitroCliPath: nitroCli } : {}),
               ...(io.cancellation ? { token: io.cancellation } : {}),
               ...planned,

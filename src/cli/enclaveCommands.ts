@@ -10,10 +10,11 @@ import { canRepairState } from '../engine';
 import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
 import { runEnclaveHost } from '../engine/node';
 import { createBackendRegistry, type BackendRegistry } from '../engine/node';
-import { DEFAULT_SSH_OPTIONS, NitroCliBackend } from '../engine/node';
+import { NitroCliBackend } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import type { CliIo, Command } from './types';
 import { reportFailure } from './errors';
+import { HOST_OPTIONS, hostOption, sshOptionsOf } from './hostOptions';
 
 /** Every backend of this machine (the embedded emulator, its state folder from io.env), through one registry. */
 export function backendFor(io: CliIo): BackendRegistry {
@@ -52,24 +53,6 @@ export const PARENT_OPTION = {
   help: 'The parent instance (its id or name); default: the first one',
 } as const;
 
-/** `--host` and `--ssh-config`: nitro-cli on a parent instance reached over ssh. */
-export const HOST_OPTIONS = [
-  {
-    name: 'host',
-    value: 'HOST',
-    help: 'A parent instance reached over ssh (a Host of your ssh configuration, or [user@]host): runs nitro-cli there',
-  },
-  { name: 'ssh-config', value: 'FILE', help: 'The ssh configuration file for --host (ssh -F)' },
-] as const;
-
-/** Refuses --host with --parent, and --ssh-config without --host (usage errors). */
-export function checkHostOptions(command: Command, args: ParsedArgs): void {
-  if (args.options.has('host') && args.options.has('parent'))
-    throw new UsageError("the argument '--host <HOST>' cannot be used with '--parent <ID>'", command);
-  if (args.options.has('ssh-config') && !args.options.has('host'))
-    throw new UsageError("the argument '--ssh-config <FILE>' requires '--host <HOST>'", command);
-}
-
 /** The backend and parent a command works on: nitro-cli on --host over ssh, else --parent of this machine's. */
 export async function selectParent(
   io: CliIo,
@@ -80,16 +63,9 @@ export async function selectParent(
     const backend = backendFor(io);
     return { backend, parent: await parentId(io, args, backend) };
   }
-  const configFile = optionValue(args, 'ssh-config');
   const backend = new NitroCliBackend(
     { kind: 'ssh', host, nitroCliPath: 'nitro-cli' },
-    {
-      ssh: {
-        ...DEFAULT_SSH_OPTIONS,
-        ...(configFile !== undefined ? { configFile: path.resolve(io.cwd, configFile) } : {}),
-      },
-      env: io.env,
-    },
+    { ssh: sshOptionsOf(io, args), env: io.env },
   );
   return { backend, parent: backend.parentId };
 }
@@ -251,7 +227,7 @@ export const runEnclaveCommand: Command = {
     },
   ],
   async run(args, io) {
-    checkHostOptions(this, args);
+    hostOption(this, args, ['parent']);
     const config = optionValue(args, 'config');
     if (config !== undefined) {
       const other = RUN_FLAGS.find((f) => args.options.has(f));
@@ -334,7 +310,7 @@ export const describeEnclavesCommand: Command = {
     ...HOST_OPTIONS,
   ],
   async run(args, io) {
-    checkHostOptions(this, args);
+    hostOption(this, args, ['parent']);
     try {
       const { backend, parent } = await selectParent(io, args);
       io.stdout(formatJson(await backend.describeEnclaves(parent, { metadata: flag(args, 'metadata') })));
@@ -402,7 +378,7 @@ export const terminateEnclaveCommand: Command = {
   ],
   async run(args, io) {
     const which = exactlyOne(this, args, ['enclave-id', 'enclave-name', 'all']);
-    checkHostOptions(this, args);
+    hostOption(this, args, ['parent']);
     try {
       if (args.options.has('host')) {
         const { backend, parent } = await selectParent(io, args);
@@ -465,7 +441,7 @@ export const consoleCommand: Command = {
   ],
   async run(args, io) {
     exactlyOneEnclave(this, args);
-    checkHostOptions(this, args);
+    hostOption(this, args, ['parent']);
     try {
       const timeoutText = optionValue(args, 'disconnect-timeout');
       const timeout =

@@ -9,7 +9,7 @@
 // which prints them with the command's usage and exits 2.
 import { CancelledError, CertificateError, EifFormatError, MetadataError, SignatureFormatError } from '../engine';
 import { BackendError, explainError } from '../engine';
-import { SigningError } from '../engine/node';
+import { SigningError, SshUnreachableError } from '../engine/node';
 import { UsageError } from './args';
 import type { CliIo } from './types';
 
@@ -71,6 +71,10 @@ export function failureOf(e: unknown, style: FailureStyle = {}): CliFailure {
   if (e instanceof EifFormatError || e instanceof MetadataError || e instanceof SignatureFormatError)
     return titled(35, e.message);
   if (e instanceof CertificateError) return titled(style.during === 'signing' ? 60 : 57, e.message);
+  // A parent ssh cannot reach (doctor --host, the enclave commands' --host): none of nitro-cli's
+  // codes is about reaching a host (E08-E11 are its sockets to enclave processes), so E00, exit 1,
+  // whatever the command's own fallback.
+  if (e instanceof SshUnreachableError) return titled(0, e.message);
   // A file the command could not read or write (a missing file, a read-only folder): E19.
   const errno = e as NodeJS.ErrnoException;
   if (errno && typeof errno.code === 'string' && typeof errno.syscall === 'string') {

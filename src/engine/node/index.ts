@@ -63,13 +63,7 @@ export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
-export {
-  runRemoteDoctor,
-  snapshotOverSsh,
-  sshHostProblem,
-  RemoteDoctorError,
-  type RemoteDoctorOptions,
-} from './doctorRemote';
+export { runRemoteDoctor, snapshotOverSsh, RemoteDoctorError, type RemoteDoctorOptions } from './doctorRemote';
 export {
   DEFAULT_SSH_OPTIONS,
   NITRO_ENCLAVES_DEVICE,
@@ -84,4 +78,4 @@ export {
   REMOTE_EIF_FOLDER,
   type NitroCliBackendOptions,
 } from './nitrocli/backend';
-export { RunnerError, sshBaseArgs, scpPathFor } from './nitrocli/runner';
+export { RunnerError, SshUnreachableError, sshBaseArgs, sshHostProblem, scpPathFor } from './nitrocli/runner';

@@ -92,10 +92,13 @@ describe('(unit) nitro-dev doctor on fake system trees', function () {
     assert.match(memory.stderr, /1\.5G/);
     const both = run('--host', 'parent-1', '--system-root', t.root);
     assert.equal(both.status, 2);
-    assert.match(both.stderr, /--system-root and --host cannot be used together/);
+    assert.match(both.stderr, /the argument '--host <HOST>' cannot be used with '--system-root <DIR>'/);
     const alone = run('--ssh-config', 'cfg');
     assert.equal(alone.status, 2);
-    assert.match(alone.stderr, /--ssh-config and --nitro-cli go with --host/);
+    assert.match(alone.stderr, /the argument '--ssh-config <FILE>' requires '--host <HOST>'/);
+    const nitroCli = run('--nitro-cli', '/opt/nitro-cli');
+    assert.equal(nitroCli.status, 2);
+    assert.match(nitroCli.stderr, /the argument '--nitro-cli <PATH>' requires '--host <HOST>'/);
     const option = run('--host=-oProxyCommand=touch x', '--json');
     assert.equal(option.status, 2);
     assert.match(option.stderr, /--host: the host '-oProxyCommand=touch x' starts with '-'/);
@@ -200,7 +203,7 @@ describe('(unit) nitro-dev doctor --host (over a real sshd on 127.0.0.1)', funct
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /^\[ E00 \] Unspecified error\. cannot reach closed-parent: ssh: connect to host 127\.0\.0\.1 port \d+: Connection refused\n/,
+      /^\[ E00 \] Unspecified error\. cannot reach closed-parent: connect to host 127\.0\.0\.1 port \d+: Connection refused\nTo see it yourself: ssh -F /,
     );
     rmSync(config);
   });

@@ -47,10 +47,13 @@ describe('(unit) nitro-dev enclave commands with --host (nitro-cli over ssh)', f
   // The local emulator's state folder is empty and unused: --host never touches it.
   const env = () => ({ ...process.env, NITRO_DEV_STATE_DIR: path.join(root, 'emulator-state') });
   const host = () => ['--host', sshd.host, '--ssh-config', sshd.configFile];
-  function run(...args: string[]): Result {
-    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: env(), timeout: 90_000 });
+  function runIn(environment: NodeJS.ProcessEnv, ...args: string[]): Result {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: environment, timeout: 90_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
+  const run = (...args: string[]): Result => runIn(env(), ...args);
+  /** The report up to nitro-cli's documentation link: the `[ Exx ]` line and what follows it. */
+  const report = (r: Result) => r.stderr.split('\n\n')[0] ?? '';
   const ok = (r: Result) => {
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
@@ -109,7 +112,68 @@ describe('(unit) nitro-dev enclave commands with --host (nitro-cli over ssh)', f
     writeFileSync(config, `Host parent1\n  HostName 127.0.0.1\n  Port ${await freePort()}\n`);
     const r = run('describe-enclaves', '--host', 'parent1', '--ssh-config', config);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^\[ E00 \] Unspecified error\. cannot reach parent1: Connection refused$/m);
+    assert.match(
+      r.stderr,
+      /^\[ E00 \] Unspecified error\. cannot reach parent1: connect to host 127\.0\.0\.1 port \d+: Connection refused$/m,
+    );
+  });
+
+  it('doctor --host and describe-enclaves --host say the same of a host that cannot be reached', async () => {
+    const config = path.join(root, 'closed_config_2');
+    writeFileSync(config, `Host parent2\n  HostName 127.0.0.1\n  Port ${await freePort()}\n`);
+    const doctor = run('doctor', '--host', 'parent2', '--ssh-config', config);
+    const describe = run('describe-enclaves', '--host', 'parent2', '--ssh-config', config);
+    for (const r of [doctor, describe]) {
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        report(r),
+        /^\[ E00 \] Unspecified error\. cannot reach parent2: connect to host 127\.0\.0\.1 port \d+: Connection refused\n/,
+      );
+    }
+    assert.equal(report(doctor), report(describe));
+  });
+
+  it("both pass over ssh's warning lines to its reason, and say how to see it again", () => {
+    // A stand-in ssh first in PATH: the warnings OpenSSH prints, then its reason, and ssh's exit status 255.
+    const bin = path.join(root, 'warning-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      path.join(bin, 'ssh'),
+      '#!/bin/sh\n# A stand-in for ssh in tests.\ncat >/dev/null\n' +
+        'echo "** WARNING: connection is not using a post-quantum key exchange algorithm." >&2\n' +
+        'echo "** This session may be vulnerable to \\"store now, decrypt later\\" attacks." >&2\n' +
+        'echo "Warning: Permanently added \'parent-3\' (ED25519) to the list of known hosts." >&2\n' +
+        'echo "alice@parent-3: Permission denied (publickey)." >&2\nexit 255\n',
+      { mode: 0o755 },
+    );
+    const withFakeSsh = { ...env(), PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const doctor = runIn(withFakeSsh, 'doctor', '--host', 'parent-3');
+    const describe = runIn(withFakeSsh, 'describe-enclaves', '--host', 'parent-3');
+    for (const r of [doctor, describe]) {
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        report(r),
+        '[ E00 ] Unspecified error. cannot reach parent-3: alice@parent-3: Permission denied (publickey).\n' +
+          'To see it yourself: ssh -o BatchMode=yes -o ConnectTimeout=10 -o PasswordAuthentication=no ' +
+          '-o KbdInteractiveAuthentication=no -T -- parent-3 true',
+      );
+    }
+  });
+
+  it('refuses a host ssh must not be given, before ssh runs, on every command that takes --host', () => {
+    for (const [args, host, why] of [
+      [['describe-enclaves'], '-oProxyCommand=touch x', /starts with '-'/],
+      [['terminate-enclave', '--all'], 'parent 1', /holds a space or a control character/],
+      [['console', '--enclave-name', 'e'], '', /the host is empty/],
+      [['run-enclave', '--eif-path', EIF, '--memory', '64', '--cpu-count', '2'], '-x', /starts with '-'/],
+      [['doctor'], '-x', /starts with '-'/],
+    ] as const) {
+      const r = run(...args, `--host=${host}`);
+      assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^error: --host: .*${why.source}`));
+      assert.equal(r.stdout, '');
+    }
   });
 
   it('refuses --host with --parent, and --ssh-config without --host', () => {

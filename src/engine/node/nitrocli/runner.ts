@@ -1,10 +1,13 @@
-// Where the nitro-cli backend runs its commands: on this machine (spawned without a shell) or on a
-// host over ssh (the words quoted for the remote shell; BatchMode, no password or keyboard prompt,
-// no tty, a connect timeout). Output is captured up to a bound; cancelling kills the child.
+// Where the nitro-cli backend and the doctor run their commands: on this machine (spawned without a
+// shell) or on a host over ssh (the words quoted for the remote shell, scripts given on `sh -s`'s
+// standard input; BatchMode, no password or keyboard prompt, no tty, a connect timeout). The one
+// place ssh is run: its arguments, the hosts it must not be given, and the error when it cannot
+// reach a host (ssh's exit status 255). Output is captured up to a bound; a run may have a time
+// bound; cancelling kills the child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { firstLines, type CommandEnd } from '../../nitrocli/output';
-import { shellCommand, shellQuote } from '../../nitrocli/shell';
+import { shellCommand } from '../../nitrocli/shell';
 import { CancelledError, type CancellationLike } from '../../platform/lifecycle';
 import type { SshOptions } from './options';
 
@@ -17,6 +20,10 @@ export interface RunOptions {
   readonly cancellation?: CancellationLike;
   /** The most stdout kept (default 4 MiB); more fails the command. */
   readonly maxStdout?: number;
+  /** How long the whole run may take, in milliseconds; longer kills it with an error (default: no bound). */
+  readonly timeoutMs?: number;
+  /** What error messages call the command (default: the program's name). */
+  readonly label?: string;
 }
 
 /** A command whose stdout is read as it comes (nitro-cli console). */
@@ -48,20 +55,41 @@ export class RunnerError extends Error {
   }
 }
 
+/**
+ * ssh could not reach the host (its exit status 255). The message's first line is `cannot reach
+ * <host>: <ssh's reason>`; the second, the command that shows the failure.
+ */
+export class SshUnreachableError extends RunnerError {
+  constructor(
+    readonly host: string,
+    /** ssh's reason, past its warnings (`Connection refused`, `Permission denied (publickey).`). */
+    readonly reason: string,
+    /** A command line the user can paste to see the failure themselves. */
+    readonly reproduce: string,
+  ) {
+    super(`cannot reach ${host}: ${reason}\nTo see it yourself: ${reproduce}`);
+    this.name = 'SshUnreachableError';
+  }
+}
+
 interface Spawned {
   readonly program: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Written to the child's standard input, which is then closed (default: no input). */
+  readonly input?: string;
 }
 
 /** Collects a child's output up to the bounds; kills it when a bound is passed or the run is cancelled. */
-function collect(spec: Spawned, what: string, options: RunOptions = {}): Promise<CommandResult> {
+function collect(spec: Spawned, defaultWhat: string, options: RunOptions = {}): Promise<CommandResult> {
   const maxStdout = options.maxStdout ?? DEFAULT_MAX_STDOUT;
+  const what = options.label ?? defaultWhat;
   return new Promise((resolve, reject) => {
     if (options.cancellation?.isCancellationRequested) return reject(new CancelledError(what));
     let child: ChildProcess;
     try {
-      child = spawn(spec.program, [...spec.args], { stdio: ['ignore', 'pipe', 'pipe'], env: spec.env });
+      const stdin = spec.input !== undefined ? 'pipe' : 'ignore';
+      child = spawn(spec.program, [...spec.args], { stdio: [stdin, 'pipe', 'pipe'], env: spec.env });
     } catch (e) {
       return reject(new RunnerError(`cannot start ${spec.program}: ${(e as Error).message}`));
     }
@@ -73,8 +101,16 @@ function collect(spec: Spawned, what: string, options: RunOptions = {}): Promise
     const stop = (e: Error) => {
       failure ??= e;
       child.kill('SIGKILL');
+      // A process it started may still hold the pipes open: the run ends now all the same.
+      child.stdout!.destroy();
+      child.stderr!.destroy();
     };
     const sub = options.cancellation?.onCancellationRequested(() => stop(new CancelledError(what)));
+    const timeoutMs = options.timeoutMs;
+    const timer =
+      timeoutMs !== undefined
+        ? setTimeout(() => stop(new RunnerError(`${what} did not finish in ${timeoutMs / 1000} s`)), timeoutMs)
+        : undefined;
     child.stdout!.on('data', (b: Buffer) => {
       outSize += b.length;
       if (outSize > maxStdout) stop(new RunnerError(`${what} printed more than ${maxStdout} bytes`));
@@ -90,8 +126,15 @@ function collect(spec: Spawned, what: string, options: RunOptions = {}): Promise
           ? new RunnerError(`${spec.program} was not found`)
           : new RunnerError(`cannot run ${spec.program}: ${e.message}`);
     });
+    if (spec.input !== undefined) {
+      // A command that ends without reading all of it (or a host that closes the connection) makes
+      // the write fail: its exit status says why.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(spec.input);
+    }
     child.on('close', (status, signal) => {
       sub?.dispose();
+      if (timer) clearTimeout(timer);
       if (failure) return reject(failure);
       resolve({
         status,
@@ -161,8 +204,19 @@ export class LocalRunner implements CommandRunner {
   }
 }
 
+/** Why ssh must not be given this host, or undefined: nothing, an option in disguise, a space or a control byte. */
+export function sshHostProblem(host: string): string | undefined {
+  if (host === '') return 'the host is empty';
+  if (host.startsWith('-')) return `the host '${host}' starts with '-': ssh would read it as an option`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x20\x7f]/.test(host)) return `the host '${host}' holds a space or a control character`;
+  return undefined;
+}
+
 /** ssh's options that keep it from ever prompting, and the connect timeout. */
 export function sshBaseArgs(options: SshOptions): string[] {
+  if (!Number.isFinite(options.connectTimeoutSeconds))
+    throw new RunnerError(`the ssh connect timeout must be a number of seconds, not ${options.connectTimeoutSeconds}`);
   const timeout = Math.max(1, Math.floor(options.connectTimeoutSeconds));
   return [
     ...(options.configFile !== undefined ? ['-F', options.configFile] : []),
@@ -182,17 +236,27 @@ export function scpPathFor(sshPath: string): string {
   return sshPath.includes('/') || sshPath.includes(path.sep) ? path.join(path.dirname(sshPath), 'scp') : 'scp';
 }
 
-/** Why ssh could not reach the host, from its stderr (`ssh: connect to host h port 22: Connection refused`). */
-export function sshFailureReason(stderr: string): string {
-  const lines = stderr
+const MAX_REASON = 500;
+
+/**
+ * The lines of an ssh run's stderr past ssh's warnings (`Warning: Permanently added ...`, newer
+ * OpenSSH's `** WARNING: ...` block), each at most 500 characters.
+ */
+export function sshMessages(stderr: string): string[] {
+  return stderr
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !/^Warning: /i.test(l));
-  const last = lines[lines.length - 1];
-  if (last === undefined) return 'ssh failed without a message';
-  const connect = /^ssh: connect to host .* port \d+: (.+)$/.exec(last);
-  if (connect) return connect[1]!;
-  return last.replace(/^ssh: /, '');
+    .filter((l) => l !== '' && !/^(?:Warning:|\*\*)/i.test(l))
+    .map((l) => (l.length > MAX_REASON ? `${l.slice(0, MAX_REASON - 1)}…` : l));
+}
+
+/**
+ * Why ssh could not reach the host: the last line it said past its warnings, without its `ssh: `
+ * prefix (`connect to host 10.0.0.5 port 22: Connection refused`, `Host key verification failed.`).
+ */
+export function sshFailureReason(stderr: string): string {
+  const last = sshMessages(stderr).pop();
+  return last === undefined ? 'ssh failed without a message' : last.replace(/^ssh: /, '');
 }
 
 /** Runs on a host over ssh. */
@@ -207,9 +271,16 @@ export class SshRunner implements CommandRunner {
     return this.host;
   }
 
+  /** The host, or a RunnerError when ssh must not be given it (see sshHostProblem). */
+  private checkedHost(): string {
+    const problem = sshHostProblem(this.host);
+    if (problem) throw new RunnerError(problem);
+    return this.host;
+  }
+
   /** ssh's arguments for a remote command line. */
   sshArgs(remoteCommand: string): string[] {
-    return [...sshBaseArgs(this.ssh), '-T', '--', this.host, remoteCommand];
+    return [...sshBaseArgs(this.ssh), '-T', '--', this.checkedHost(), remoteCommand];
   }
 
   /** The command a user can paste to see the failure themselves. */
@@ -217,19 +288,27 @@ export class SshRunner implements CommandRunner {
     return shellCommand([this.ssh.sshPath, ...this.sshArgs(remoteCommand)]);
   }
 
-  private unreachable(result: CommandResult): RunnerError {
-    return new RunnerError(
-      `cannot reach ${this.host}: ${sshFailureReason(result.stderr)}\nTo see it yourself: ${this.reproduce('true')}`,
-    );
+  private unreachable(stderr: string): SshUnreachableError {
+    return new SshUnreachableError(this.host, sshFailureReason(stderr), this.reproduce('true'));
   }
 
-  private async runRemote(remoteCommand: string, what: string, options?: RunOptions): Promise<CommandResult> {
+  private async runRemote(
+    remoteCommand: string,
+    what: string,
+    options?: RunOptions,
+    input?: string,
+  ): Promise<CommandResult> {
     const result = await collect(
-      { program: this.ssh.sshPath, args: this.sshArgs(remoteCommand), env: this.env },
+      {
+        program: this.ssh.sshPath,
+        args: this.sshArgs(remoteCommand),
+        env: this.env,
+        ...(input !== undefined ? { input } : {}),
+      },
       what,
       options,
     );
-    if (result.status === 255) throw this.unreachable(result);
+    if (result.status === 255) throw this.unreachable(result.stderr);
     return result;
   }
 
@@ -237,9 +316,13 @@ export class SshRunner implements CommandRunner {
     return this.runRemote(shellCommand(argv), path.basename(argv[0]!), options);
   }
 
+  /**
+   * The script goes to `sh -s` on its standard input: the user's login shell (sh, bash, csh, fish)
+   * parses only `sh -s`, never a quoted script. In braces, sh reads all of it before running any of
+   * it (a connection lost halfway runs nothing), and no command in it reads the rest as its input.
+   */
   runScript(script: string, options?: RunOptions): Promise<CommandResult> {
-    // Through sh whatever the user's login shell is.
-    return this.runRemote(`sh -c ${shellQuote(script)}`, 'sh', options);
+    return this.runRemote('sh -s', 'sh', options, `{\n${script}\n} </dev/null\n`);
   }
 
   stream(argv: readonly string[]): StreamingCommand {
@@ -249,7 +332,7 @@ export class SshRunner implements CommandRunner {
       chunks: s.chunks,
       kill: () => s.kill(),
       ended: s.ended.then((end) =>
-        end.status === 255 ? { ...end, stderr: this.unreachable({ ...end, stdout: '' }).message } : end,
+        end.status === 255 ? { ...end, stderr: this.unreachable(end.stderr).message } : end,
       ),
     };
   }
@@ -257,7 +340,7 @@ export class SshRunner implements CommandRunner {
   /** Copies a local file to a path on the host with scp. */
   async copyTo(localPath: string, remotePath: string, options?: RunOptions): Promise<void> {
     const scp = scpPathFor(this.ssh.sshPath);
-    const args = [...sshBaseArgs(this.ssh), '-q', '--', localPath, `${this.host}:${remotePath}`];
+    const args = [...sshBaseArgs(this.ssh), '-q', '--', localPath, `${this.checkedHost()}:${remotePath}`];
     const result = await collect({ program: scp, args, env: this.env }, 'scp', options);
     if (result.status !== 0) {
       const reason = firstLines(result.stderr, 2) || `exit status ${result.status ?? result.signal}`;

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { runDoctor } from '../../../../src/engine/doctor/doctor';
 import { CancelledError, Emitter } from '../../../../src/engine/platform/lifecycle';
 import { MAX_SNAPSHOT_BYTES } from '../../../../src/engine/doctor/snapshot';
-import { RemoteDoctorError, runRemoteDoctor, sshHostProblem } from '../../../../src/engine/node/doctorRemote';
+import { runRemoteDoctor } from '../../../../src/engine/node/doctorRemote';
+import { RunnerError, SshUnreachableError, sshHostProblem } from '../../../../src/engine/node/nitrocli/runner';
 import { systemViewAt } from '../../../../src/engine/node/doctorSystem';
 import { DEFAULT_SSH_OPTIONS } from '../../../../src/engine/node/nitrocli/options';
 import { FakeTree, otherGroupFile } from '../../doctorTree';
@@ -78,9 +79,12 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
         ssh: { ...DEFAULT_SSH_OPTIONS, configFile: config, connectTimeoutSeconds: 5 },
       }),
       (e: unknown) =>
-        e instanceof RemoteDoctorError &&
-        e.reason === 'unreachable' &&
-        /^cannot reach closed-parent: .*(Connection refused|port \d+)/.test(e.message),
+        e instanceof SshUnreachableError &&
+        e.host === 'closed-parent' &&
+        /^cannot reach closed-parent: connect to host 127\.0\.0\.1 port \d+: Connection refused\n/.test(e.message) &&
+        /\nTo see it yourself: ssh -F \S+ -o BatchMode=yes -o ConnectTimeout=5 .* -T -- closed-parent true$/.test(
+          e.message,
+        ),
     );
   });
 
@@ -93,10 +97,7 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
     );
     await assert.rejects(
       runRemoteDoctor({ host: 'stranger', ssh: { ...DEFAULT_SSH_OPTIONS, configFile: config } }),
-      (e: unknown) =>
-        e instanceof RemoteDoctorError &&
-        e.reason === 'unreachable' &&
-        /^cannot reach stranger: .*host key/i.test(e.message),
+      (e: unknown) => e instanceof SshUnreachableError && /^cannot reach stranger: .*host key/i.test(e.message),
     );
   });
 
@@ -112,7 +113,7 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
     chmodSync(fake, 0o755);
     await assert.rejects(
       runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: fake } }),
-      /^RemoteDoctorError: cannot reach parent-1: alice@parent-1: Permission denied \(publickey\)\.$/,
+      /^SshUnreachableError: cannot reach parent-1: alice@parent-1: Permission denied \(publickey\)\.\nTo see it yourself: /,
     );
   });
 
@@ -122,7 +123,9 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
     chmodSync(flood, 0o755);
     await assert.rejects(
       runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: flood } }),
-      /the doctor's snapshot from parent-1 is larger than \d+ bytes/,
+      (e: unknown) =>
+        e instanceof RunnerError &&
+        new RegExp(`^the doctor on parent-1 printed more than ${MAX_SNAPSHOT_BYTES} bytes$`).test(e.message),
     );
     const hang = path.join(standInDir, 'hang-ssh');
     writeFileSync(hang, '#!/bin/sh\nexec sleep 100000\n');
@@ -166,7 +169,7 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
   it('ssh itself missing is a clear error', async () => {
     await assert.rejects(
       runRemoteDoctor({ host: 'parent-1', ssh: { ...DEFAULT_SSH_OPTIONS, sshPath: path.join(standInDir, 'no-ssh') } }),
-      /^RemoteDoctorError: cannot run .*no-ssh/,
+      /^RunnerError: .*no-ssh was not found$/,
     );
   });
 

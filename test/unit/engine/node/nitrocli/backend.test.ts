@@ -319,7 +319,7 @@ describe('nitro-cli backend', function () {
       );
       await assert.rejects(unreachable.listParents(), (e: unknown) => {
         const [first, ...rest] = (e as Error).message.split('\n');
-        assert.equal(first, 'cannot reach parent1: Connection refused');
+        assert.match(first ?? '', /^cannot reach parent1: connect to host 127\.0\.0\.1 port \d+: Connection refused$/);
         assert.match(
           rest.join('\n'),
           /^To see it yourself: ssh -F \S+ -o BatchMode=yes -o ConnectTimeout=3 .* -T -- parent1 true$/,
@@ -328,7 +328,7 @@ describe('nitro-cli backend', function () {
       });
       await assert.rejects(
         unreachable.describeEnclaves('ssh:parent1'),
-        /^RunnerError: cannot reach parent1: Connection refused\n/,
+        /^SshUnreachableError: cannot reach parent1: connect to host 127\.0\.0\.1 port \d+: Connection refused\n/,
       );
     });
 
