@@ -204,7 +204,12 @@ describe('Real parent instances over SSH (the nitro-cli backend, a real sshd, th
     assert.equal(item.contextValue, 'unreachableNitroCliParent');
     assert.equal(item.collapsibleState, vscode.TreeItemCollapsibleState.None);
     const tip = (item.tooltip as vscode.MarkdownString).value;
-    assert.ok(tip.includes(`cannot reach ${UNREACHABLE_HOST}: Connection refused`), tip);
+    assert.ok(
+      tip.includes(
+        `cannot reach ${UNREACHABLE_HOST}: connect to host 127.0.0.1 port ${closedPort}: Connection refused`,
+      ),
+      tip,
+    );
     assert.ok(tip.includes(`Reached over SSH: \`${UNREACHABLE_HOST}\``), tip);
     assert.ok(
       tip.includes(

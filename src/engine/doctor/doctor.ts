@@ -57,6 +57,11 @@ export interface DoctorInput {
   readonly user: { readonly uid: number; readonly gids: readonly number[]; readonly name: string };
   /** `nitro-cli --version`'s first line; undefined when it was not run (another system root). */
   readonly nitroCliVersion?: string;
+  /**
+   * The nitro-cli whose version was asked, when it is not the package's (a path or a name looked
+   * up in PATH): its answer, not /usr/bin/nitro-cli, tells whether nitro-cli is there.
+   */
+  readonly nitroCliPath?: string;
   /** `systemctl is-active` per unit; undefined when systemd was not asked. */
   readonly services?: Readonly<Record<string, ServiceState>>;
   /** A planned run: the EIF's size in bytes, the memory (MiB) and the CPU count it asks for. */
@@ -197,6 +202,14 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorFinding[]> {
 }
 
 async function checkNitroCli(input: DoctorInput): Promise<DoctorFinding> {
+  const asked = input.nitroCliPath;
+  if (asked !== undefined && asked !== NITRO_CLI_PATH && input.nitroCliVersion !== undefined) {
+    if (input.nitroCliVersion !== '')
+      return ok('nitro-cli', `nitro-cli is installed (${asked}): ${input.nitroCliVersion}.`);
+    // A bare name that does not answer: whether the package's nitro-cli is there says more.
+    if (asked.includes('/'))
+      return failure('nitro-cli', `\`${asked} --version\` failed: it is missing or is not nitro-cli.`, INSTALL_FIX);
+  }
   const st = await input.system.stat(NITRO_CLI_PATH);
   if (!st || st.isDirectory)
     return failure('nitro-cli', `nitro-cli is not installed (${NITRO_CLI_PATH} is missing).`, INSTALL_FIX);

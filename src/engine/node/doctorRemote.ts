@@ -76,6 +76,7 @@ export async function runRemoteDoctor(options: RemoteDoctorOptions): Promise<Doc
     system: snapshot.system,
     user: snapshot.user,
     nitroCliVersion: snapshot.nitroCliVersion,
+    ...(options.nitroCliPath !== undefined ? { nitroCliPath: options.nitroCliPath } : {}),
     ...(snapshot.services ? { services: snapshot.services } : {}),
     ...(options.plan ? { plan: options.plan } : {}),
   });

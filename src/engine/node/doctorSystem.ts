@@ -69,6 +69,8 @@ export interface LocalDoctorOptions {
   /** The root the system is read under (default `/`); processes are probed only when it is `/`. */
   readonly systemRoot?: string;
   readonly plan?: DoctorInput['plan'];
+  /** The nitro-cli whose version is asked (default `nitro-cli`, looked up in PATH). */
+  readonly nitroCliPath?: string;
 }
 
 /** The doctor on this machine (or a tree standing for one). */
@@ -81,7 +83,7 @@ export async function runLocalDoctor(options: LocalDoctorOptions = {}): Promise<
   let nitroCliVersion: string | undefined;
   let services: Record<string, string> | undefined;
   if (live) {
-    const version = await output('nitro-cli', ['--version']);
+    const version = await output(options.nitroCliPath ?? 'nitro-cli', ['--version']);
     nitroCliVersion = version && version.code === 0 ? (version.stdout.split('\n')[0] ?? '').trim() : '';
     const states: Record<string, string> = {};
     for (const unit of DOCTOR_SERVICES) {
@@ -97,6 +99,7 @@ export async function runLocalDoctor(options: LocalDoctorOptions = {}): Promise<
     system: systemViewAt(root),
     user: { uid: info.uid, gids: [...gids], name: info.username },
     ...(nitroCliVersion !== undefined ? { nitroCliVersion } : {}),
+    ...(live && options.nitroCliPath !== undefined ? { nitroCliPath: options.nitroCliPath } : {}),
     ...(services ? { services } : {}),
     ...(options.plan ? { plan: options.plan } : {}),
   });

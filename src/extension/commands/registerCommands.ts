@@ -7,7 +7,7 @@ import type { Ctx } from '../ctx';
 import type { DoctorForHost } from '../parents/nitroCliParents';
 import { sshHostProblem } from '../parents/nitroCliSettings';
 import { showFailure } from '../errors/explain';
-import { COMMANDS, type CommandId, type ParentCommandId } from '../ids';
+import { COMMANDS, SETTINGS, type CommandId, type ParentCommandId } from '../ids';
 import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
@@ -130,7 +130,11 @@ async function runDoctorOnParent(
   }
   const findings = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'Nitro Enclaves: running the doctor' },
-    () => runLocalDoctor(),
+    () => {
+      // The nitro-cli the local parent is driven with (a user or machine setting in untrusted workspaces).
+      const nitroCliPath = vscode.workspace.getConfiguration().get<string>(SETTINGS.nitroCliPath)?.trim();
+      return runLocalDoctor(nitroCliPath ? { nitroCliPath } : {});
+    },
   );
   return documents.show(
     'doctor.md',

@@ -13,6 +13,10 @@ export function shortReason(reason: string): string {
   // The nitro-cli backend's `cannot reach ec2-user@parent-1: Connection refused`: the node's label
   // names the host already.
   const backend = /^cannot reach \S+: (.+)$/.exec(first);
-  const text = ssh?.[1] ?? backend?.[1] ?? first;
+  let text = ssh?.[1] ?? backend?.[1] ?? first;
+  // ssh's own words after it: `connect to host 127.0.0.1 port 2222: Connection refused` -> the
+  // cause (the tooltip keeps the address and port).
+  const connect = /^connect to host \S+ port \d+: (.+)$/.exec(text);
+  if (connect?.[1]) text = connect[1];
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

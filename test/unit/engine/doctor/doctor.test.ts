@@ -141,6 +141,27 @@ describe('(unit) engine doctor', () => {
     assert.equal(byId(await doctor(healthy(), { nitroCliVersion: '' }), 'nitro-cli').status, 'failure');
   });
 
+  it("asks another nitro-cli's answer, not /usr/bin/nitro-cli, when one is named", async () => {
+    const elsewhere = healthy();
+    delete elsewhere['/usr/bin/nitro-cli'];
+    const answered = byId(
+      await doctor(elsewhere, { nitroCliPath: '/opt/nitro/bin/nitro-cli', nitroCliVersion: 'Nitro CLI 1.5.0' }),
+      'nitro-cli',
+    );
+    assert.equal(answered.status, 'ok');
+    assert.match(answered.message, /\/opt\/nitro\/bin\/nitro-cli\): Nitro CLI 1\.5\.0/);
+    const silent = byId(
+      await doctor(healthy(), { nitroCliPath: '/opt/nitro/bin/nitro-cli', nitroCliVersion: '' }),
+      'nitro-cli',
+    );
+    assert.equal(silent.status, 'failure');
+    assert.match(silent.message, /`\/opt\/nitro\/bin\/nitro-cli --version` failed/);
+    // A bare name that does not answer: the package's nitro-cli is looked at, as without a name.
+    const bare = byId(await doctor(elsewhere, { nitroCliPath: 'nitro-cli', nitroCliVersion: '' }), 'nitro-cli');
+    assert.equal(bare.status, 'failure');
+    assert.match(bare.message, /not installed \(\/usr\/bin\/nitro-cli is missing\)/);
+  });
+
   it('checks allocator.yaml against the instance: CPU 0 in cpu_pool is a failure at its line', async () => {
     const entries = healthy();
     entries['/etc/nitro_enclaves/allocator.yaml'] = { text: '---\nmemory_mib: 512\ncpu_pool: 0,4\n' };

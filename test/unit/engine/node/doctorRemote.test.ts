@@ -50,13 +50,15 @@ describe('(unit) doctor over SSH (a real sshd on 127.0.0.1)', function () {
       system: systemViewAt(t.root),
       user: { uid: info.uid, gids: [...gids], name: info.username },
       nitroCliVersion: 'Nitro CLI 1.4.2',
+      nitroCliPath: standIn,
       plan,
     });
     // The services: whatever systemd says on this machine, the same on both sides.
     const withoutServices = (fs: typeof remote) => fs.filter((f) => !f.id.endsWith('-service'));
     assert.deepEqual(withoutServices(remote), withoutServices(direct));
     const byId = Object.fromEntries(remote.map((f) => [f.id, f]));
-    assert.equal(byId['nitro-cli']?.message, 'nitro-cli is installed: Nitro CLI 1.4.2.');
+    // The nitro-cli asked is the one named for the host, not the package's /usr/bin/nitro-cli.
+    assert.equal(byId['nitro-cli']?.message, `nitro-cli is installed (${standIn}): Nitro CLI 1.4.2.`);
     assert.equal(byId.device?.status, 'failure');
     assert.equal(byId.hugepages?.status, 'failure');
     assert.match(byId['run-memory']?.message ?? '', /^\[E26\]/);

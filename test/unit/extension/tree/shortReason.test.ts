@@ -15,6 +15,15 @@ describe("(unit) extension: an unreachable parent's reason, short enough for its
       'Connection refused',
     );
     assert.equal(shortReason('cannot reach fe80::1%eth0: No route to host'), 'No route to host');
+    // The runner's form: ssh's words without `ssh: `.
+    assert.equal(
+      shortReason('cannot reach parent-1: connect to host 127.0.0.1 port 40000: Connection refused\nTo see it...'),
+      'Connection refused',
+    );
+    assert.equal(
+      shortReason('cannot reach parent-1: Could not resolve hostname parent-1: Name or service not known'),
+      'Could not resolve hostname parent-1: Name or service not known',
+    );
     assert.equal(
       shortReason('cannot reach parent-1: alice@parent-1: Permission denied (publickey).'),
       'alice@parent-1: Permission denied (publickey).',
