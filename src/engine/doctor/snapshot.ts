@@ -160,6 +160,174 @@ function parseModeString(s: string): { mode: number; isDirectory: boolean } | un
   return { mode, isDirectory: s[0] === 'd' };
 }
 
+/** The records of a snapshot, read line by line; each fails with the line it is on. */
+class SnapshotReader {
+  readonly texts = new Map<string, string | undefined>();
+  readonly stats = new Map<string, SystemStat | undefined>();
+  readonly lists = new Map<string, readonly string[] | undefined>();
+  readonly serviceOutput = new Map<string, string>();
+  uid: number | undefined;
+  gids: number[] | undefined;
+  name: string | undefined;
+  version: string | undefined;
+  done = false;
+  private i: number;
+
+  constructor(private readonly lines: readonly string[]) {
+    this.i = lines.findIndex((l) => l.replace(/\r$/, '') === SNAPSHOT_HEADER);
+    if (this.i < 0)
+      throw new SnapshotError(`the output has no '${SNAPSHOT_HEADER}' line: it is not the doctor's snapshot`);
+  }
+
+  /** Reads every record up to `done`. */
+  read(): this {
+    for (this.i++; this.i < this.lines.length && !this.done; this.i++) {
+      const line = (this.lines[this.i] as string).replace(/\r$/, '');
+      const w = line.split(' ');
+      switch (w[0]) {
+        case 'blob':
+          this.blob(w);
+          break;
+        case 'missing':
+          this.missing(w);
+          break;
+        case 'stat':
+          this.stat(w);
+          break;
+        case 'list':
+          this.list(w);
+          break;
+        case 'uid':
+          if (this.uid !== undefined || w.length !== 2 || !/^\d{1,10}$/.test(w[1] as string))
+            this.bad('expected one uid');
+          this.uid = Number(w[1]);
+          break;
+        case 'gids': {
+          const ids = w.slice(1).filter((x) => x !== '');
+          if (this.gids !== undefined || ids.length > 65_536 || !ids.every((x) => /^\d{1,10}$/.test(x)))
+            this.bad('expected the group ids');
+          this.gids = ids.map(Number);
+          break;
+        }
+        case 'done':
+          this.done = true;
+          break;
+        default:
+          this.bad(`unexpected '${line.slice(0, 40)}'`);
+      }
+    }
+    return this;
+  }
+
+  private bad(why: string): never {
+    throw new SnapshotError(`line ${this.i + 1} of the snapshot: ${why}`);
+  }
+
+  private key(k: string | undefined): string {
+    if (k === '-') return '';
+    if (k === undefined || !/^(?:[0-9a-f]{2})+$/.test(k)) return this.bad(`'${k ?? ''}' is not a hex key`);
+    return utf8Text(fromHex(k));
+  }
+
+  private once<T>(map: Map<string, T>, k: string, what: string, v: T): void {
+    if (map.has(k)) this.bad(`${what} ${k} is given twice`);
+    map.set(k, v);
+  }
+
+  /** The hex lines after a `blob` header up to its `end <status>`: the bytes and the status. */
+  private blobBytes(limit: number): { bytes: Uint8Array; status: number } {
+    const parts: string[] = [];
+    let size = 0;
+    for (this.i++; this.i < this.lines.length; this.i++) {
+      const line = this.lines[this.i] as string;
+      const end = /^end (\d{1,3})$/.exec(line);
+      if (end) return { bytes: fromHex(parts.join('').replace(/ /g, '')), status: Number(end[1]) };
+      if (!HEX_LINE.test(line)) this.bad('expected hex bytes or an end line');
+      size += Math.floor(line.replace(/ /g, '').length / 2);
+      if (size > limit) this.bad(`more than ${limit} bytes`);
+      parts.push(line);
+    }
+    return this.bad('the snapshot ends inside a value');
+  }
+
+  private blob(w: readonly string[]): void {
+    const kind = w[1];
+    const k = this.key(w[2]);
+    if (w.length !== 3) this.bad('a blob line has a kind and a key');
+    if (kind === 'text') {
+      const { bytes, status } = this.blobBytes(DOCTOR_MAX_TEXT_BYTES + 1);
+      const text = status === 0 && bytes.length <= DOCTOR_MAX_TEXT_BYTES ? utf8Text(bytes) : undefined;
+      this.once(this.texts, k, 'the file', text);
+    } else if (kind === 'service') {
+      this.once(this.serviceOutput, k, 'the service', utf8Text(this.blobBytes(256).bytes));
+    } else if (kind === 'name') {
+      if (this.name !== undefined) this.bad('the user name is given twice');
+      this.name = utf8Text(this.blobBytes(MAX_LINE_BYTES).bytes).trim();
+    } else if (kind === 'version') {
+      if (this.version !== undefined) this.bad('the version is given twice');
+      const { bytes, status } = this.blobBytes(MAX_LINE_BYTES);
+      this.version = status === 0 ? (utf8Text(bytes).split('\n')[0] ?? '').trim() : '';
+    } else this.bad(`unknown value '${kind ?? ''}'`);
+  }
+
+  private missing(w: readonly string[]): void {
+    if (w.length !== 3) this.bad('a missing line has a kind and a key');
+    const k = this.key(w[2]);
+    if (w[1] === 'text') this.once(this.texts, k, 'the file', undefined);
+    else if (w[1] === 'stat') this.once(this.stats, k, 'the stat of', undefined);
+    else if (w[1] === 'list') this.once(this.lists, k, 'the folder', undefined);
+    else this.bad(`unknown kind '${w[1] ?? ''}'`);
+  }
+
+  private stat(w: readonly string[]): void {
+    if (w.length !== 5) this.bad('a stat line has a key, a mode, a uid and a gid');
+    const k = this.key(w[1]);
+    const mode = parseModeString(w[2] as string) ?? this.bad(`'${w[2] ?? ''}' is not a file mode`);
+    if (!/^\d{1,10}$/.test(w[3] as string) || !/^\d{1,10}$/.test(w[4] as string))
+      this.bad('the uid and gid are numbers');
+    this.once(this.stats, k, 'the stat of', {
+      mode: mode.mode,
+      uid: Number(w[3]),
+      gid: Number(w[4]),
+      isDirectory: mode.isDirectory,
+    });
+  }
+
+  private list(w: readonly string[]): void {
+    if (w.length !== 2) this.bad('a list line has a key');
+    const k = this.key(w[1]);
+    const names: string[] = [];
+    for (this.i++; ; this.i++) {
+      if (this.i >= this.lines.length) this.bad('the snapshot ends inside a folder listing');
+      const entry = (this.lines[this.i] as string).split(' ');
+      if (entry[0] === 'end' && entry.length === 2) break;
+      if (entry[0] !== 'entry' || entry.length !== 2) this.bad('expected an entry or an end line');
+      if (names.length >= MAX_LIST_ENTRIES) this.bad(`more than ${MAX_LIST_ENTRIES} names in ${k}`);
+      names.push(this.key(entry[1]));
+    }
+    this.once(this.lists, k, 'the folder', names);
+  }
+}
+
+/** Throws unless the snapshot holds everything the doctor reads (DOCTOR_READS) and its services. */
+function checkComplete(r: SnapshotReader): void {
+  if (!r.done) throw new SnapshotError('the snapshot ended early: it was cut off or the script failed');
+  if (r.uid === undefined || r.gids === undefined || r.name === undefined || r.version === undefined)
+    throw new SnapshotError('the snapshot lacks the user or the nitro-cli version');
+  for (const p of DOCTOR_READS.texts) if (!r.texts.has(p)) throw new SnapshotError(`the snapshot lacks the file ${p}`);
+  for (const p of DOCTOR_READS.stats)
+    if (!r.stats.has(p)) throw new SnapshotError(`the snapshot lacks the stat of ${p}`);
+  for (const l of DOCTOR_READS.lists) {
+    if (!r.lists.has(l.path)) throw new SnapshotError(`the snapshot lacks the folder ${l.path}`);
+    for (const entry of r.lists.get(l.path) ?? [])
+      for (const f of l.entryTexts)
+        if (!r.texts.has(`${l.path}/${entry}/${f}`))
+          throw new SnapshotError(`the snapshot lacks the file ${l.path}/${entry}/${f}`);
+  }
+  for (const unit of DOCTOR_SERVICES)
+    if (!r.serviceOutput.has(unit)) throw new SnapshotError(`the snapshot lacks the state of ${unit}`);
+}
+
 /**
  * Reads a snapshot's output. Lines before the header (what a login script may print) are skipped;
  * anything else that is not the script's framing is an error naming the line.
@@ -170,147 +338,11 @@ export function parseSnapshot(output: string): Snapshot {
   const lines = output.split('\n');
   // The last line's newline ends it: it starts no empty line.
   if (lines[lines.length - 1] === '') lines.pop();
-  let i = lines.findIndex((l) => l.replace(/\r$/, '') === SNAPSHOT_HEADER);
-  if (i < 0) throw new SnapshotError(`the output has no '${SNAPSHOT_HEADER}' line: it is not the doctor's snapshot`);
-  const bad = (why: string): never => {
-    throw new SnapshotError(`line ${i + 1} of the snapshot: ${why}`);
-  };
-  const decodeKey = (k: string | undefined): string => {
-    if (k === '-') return '';
-    if (k === undefined || !/^(?:[0-9a-f]{2})+$/.test(k)) return bad(`'${k ?? ''}' is not a hex key`);
-    return utf8Text(fromHex(k));
-  };
-  /** The hex lines after a `blob` header up to its `end <status>`: the bytes and the status. */
-  const readBlob = (limit: number): { bytes: Uint8Array; status: number } => {
-    const parts: string[] = [];
-    let size = 0;
-    for (i++; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const end = /^end (\d{1,3})$/.exec(line);
-      if (end) return { bytes: fromHex(parts.join('').replace(/ /g, '')), status: Number(end[1]) };
-      if (!HEX_LINE.test(line)) bad('expected hex bytes or an end line');
-      size += Math.floor(line.replace(/ /g, '').length / 2);
-      if (size > limit) bad(`more than ${limit} bytes`);
-      parts.push(line);
-    }
-    return bad('the snapshot ends inside a value');
-  };
-
-  const texts = new Map<string, string | undefined>();
-  const stats = new Map<string, SystemStat | undefined>();
-  const lists = new Map<string, readonly string[] | undefined>();
-  const serviceOutput = new Map<string, string>();
-  let uid: number | undefined;
-  let gids: number[] | undefined;
-  let name: string | undefined;
-  let version: string | undefined;
-  let done = false;
-  const once = <T>(map: Map<string, T>, k: string, what: string, v: T) => {
-    if (map.has(k)) bad(`${what} ${k} is given twice`);
-    map.set(k, v);
-  };
-
-  for (i++; i < lines.length && !done; i++) {
-    const line = (lines[i] as string).replace(/\r$/, '');
-    const w = line.split(' ');
-    switch (w[0]) {
-      case 'blob': {
-        const kind = w[1];
-        const k = decodeKey(w[2]);
-        if (w.length !== 3) bad('a blob line has a kind and a key');
-        if (kind === 'text') {
-          const { bytes, status } = readBlob(DOCTOR_MAX_TEXT_BYTES + 1);
-          once(
-            texts,
-            k,
-            'the file',
-            status === 0 && bytes.length <= DOCTOR_MAX_TEXT_BYTES ? utf8Text(bytes) : undefined,
-          );
-        } else if (kind === 'service') {
-          once(serviceOutput, k, 'the service', utf8Text(readBlob(256).bytes));
-        } else if (kind === 'name') {
-          if (name !== undefined) bad('the user name is given twice');
-          name = utf8Text(readBlob(MAX_LINE_BYTES).bytes).trim();
-        } else if (kind === 'version') {
-          if (version !== undefined) bad('the version is given twice');
-          const { bytes, status } = readBlob(MAX_LINE_BYTES);
-          version = status === 0 ? (utf8Text(bytes).split('\n')[0] ?? '').trim() : '';
-        } else bad(`unknown value '${kind ?? ''}'`);
-        break;
-      }
-      case 'missing': {
-        if (w.length !== 3) bad('a missing line has a kind and a key');
-        const k = decodeKey(w[2]);
-        if (w[1] === 'text') once(texts, k, 'the file', undefined);
-        else if (w[1] === 'stat') once(stats, k, 'the stat of', undefined);
-        else if (w[1] === 'list') once(lists, k, 'the folder', undefined);
-        else bad(`unknown kind '${w[1] ?? ''}'`);
-        break;
-      }
-      case 'stat': {
-        if (w.length !== 5) bad('a stat line has a key, a mode, a uid and a gid');
-        const k = decodeKey(w[1]);
-        const mode = parseModeString(w[2] as string);
-        if (!mode) bad(`'${w[2] ?? ''}' is not a file mode`);
-        if (!/^\d{1,10}$/.test(w[3] as string) || !/^\d{1,10}$/.test(w[4] as string))
-          bad('the uid and gid are numbers');
-        once(stats, k, 'the stat of', {
-          mode: (mode as { mode: number }).mode,
-          uid: Number(w[3]),
-          gid: Number(w[4]),
-          isDirectory: (mode as { isDirectory: boolean }).isDirectory,
-        });
-        break;
-      }
-      case 'list': {
-        if (w.length !== 2) bad('a list line has a key');
-        const k = decodeKey(w[1]);
-        const names: string[] = [];
-        for (i++; ; i++) {
-          if (i >= lines.length) bad('the snapshot ends inside a folder listing');
-          const entry = (lines[i] as string).split(' ');
-          if (entry[0] === 'end' && entry.length === 2) break;
-          if (entry[0] !== 'entry' || entry.length !== 2) bad('expected an entry or an end line');
-          if (names.length >= MAX_LIST_ENTRIES) bad(`more than ${MAX_LIST_ENTRIES} names in ${k}`);
-          names.push(decodeKey(entry[1]));
-        }
-        once(lists, k, 'the folder', names);
-        break;
-      }
-      case 'uid':
-        if (uid !== undefined || w.length !== 2 || !/^\d{1,10}$/.test(w[1] as string)) bad('expected one uid');
-        uid = Number(w[1]);
-        break;
-      case 'gids': {
-        const ids = w.slice(1).filter((x) => x !== '');
-        if (gids !== undefined || ids.length > 65_536 || !ids.every((x) => /^\d{1,10}$/.test(x)))
-          bad('expected the group ids');
-        gids = ids.map(Number);
-        break;
-      }
-      case 'done':
-        done = true;
-        break;
-      default:
-        bad(`unexpected '${line.slice(0, 40)}'`);
-    }
-  }
-  if (!done) throw new SnapshotError('the snapshot ended early: it was cut off or the script failed');
-  if (uid === undefined || gids === undefined || name === undefined || version === undefined)
-    throw new SnapshotError('the snapshot lacks the user or the nitro-cli version');
-  for (const p of DOCTOR_READS.texts) if (!texts.has(p)) throw new SnapshotError(`the snapshot lacks the file ${p}`);
-  for (const p of DOCTOR_READS.stats) if (!stats.has(p)) throw new SnapshotError(`the snapshot lacks the stat of ${p}`);
-  for (const l of DOCTOR_READS.lists) {
-    if (!lists.has(l.path)) throw new SnapshotError(`the snapshot lacks the folder ${l.path}`);
-    for (const entry of lists.get(l.path) ?? [])
-      for (const f of l.entryTexts)
-        if (!texts.has(`${l.path}/${entry}/${f}`))
-          throw new SnapshotError(`the snapshot lacks the file ${l.path}/${entry}/${f}`);
-  }
+  const r = new SnapshotReader(lines).read();
+  checkComplete(r);
   const services: Record<string, string> = {};
   for (const unit of DOCTOR_SERVICES) {
-    if (!serviceOutput.has(unit)) throw new SnapshotError(`the snapshot lacks the state of ${unit}`);
-    const state = (serviceOutput.get(unit) as string).trim();
+    const state = (r.serviceOutput.get(unit) as string).trim();
     if (UNIT_STATES.has(state)) services[unit] = state;
   }
   const held = <T>(map: Map<string, T>, p: string, what: string): T => {
@@ -319,14 +351,14 @@ export function parseSnapshot(output: string): Snapshot {
     return map.get(p) as T;
   };
   const system: SystemView = {
-    readText: (p) => new Promise((resolve) => resolve(held(texts, p, 'the file'))),
-    stat: (p) => new Promise((resolve) => resolve(held(stats, p, 'the stat of'))),
-    list: (p) => new Promise((resolve) => resolve(held(lists, p, 'the folder'))),
+    readText: (p) => new Promise((resolve) => resolve(held(r.texts, p, 'the file'))),
+    stat: (p) => new Promise((resolve) => resolve(held(r.stats, p, 'the stat of'))),
+    list: (p) => new Promise((resolve) => resolve(held(r.lists, p, 'the folder'))),
   };
   return {
     system,
-    user: { uid, gids, name },
-    nitroCliVersion: version,
+    user: { uid: r.uid as number, gids: r.gids as number[], name: r.name as string },
+    nitroCliVersion: r.version as string,
     ...(Object.keys(services).length > 0 ? { services } : {}),
   };
 }
