@@ -13,6 +13,8 @@ type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 type UnreachableRoot = Extract<ParentNode, { kind: 'unreachable' }>;
 
 const REFUSED = 'ssh: connect to host 10.0.0.99 port 22: Connection refused';
+/** A parent name that would be a command link and bold text if a tooltip took it as Markdown. */
+const EVIL_NAME = 'Evil [Refresh](command:nitroEnclaves.parents.refresh) **bold**';
 
 describe('Real parent instances of the settings (nitro-cli backends, made by a test factory)', function () {
   this.timeout(180_000);
@@ -50,6 +52,7 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
         { host: 'reachable-parent', name: 'Reachable parent' },
         'driverless-parent',
         '-oProxyCommand=touch /tmp/nitro-enclaves-pwned',
+        { host: 'unreachable-named', name: EVIL_NAME },
       ],
       vscode.ConfigurationTarget.Global,
     );
@@ -68,10 +71,10 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
     (await roots()).find((r): r is ParentRoot => r.kind === 'parent' && r.target?.kind === 'ssh');
 
   it('makes one backend per valid host of the settings, and refuses a host ssh would read as an option', async () => {
-    await eventually('three nitro-cli backends', () => api.parentInstances.nitroCli.backends.length === 3);
+    await eventually('four nitro-cli backends', () => api.parentInstances.nitroCli.backends.length === 4);
     assert.deepEqual(
       api.parentInstances.nitroCli.options.targets.map((t) => (t.kind === 'ssh' ? t.host : t.kind)),
-      ['ec2-user@unreachable-parent', 'reachable-parent', 'driverless-parent'],
+      ['ec2-user@unreachable-parent', 'reachable-parent', 'driverless-parent', 'unreachable-named'],
     );
     assert.equal(api.parentInstances.nitroCli.options.ssh.connectTimeoutSeconds, 3);
   });
@@ -95,6 +98,13 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
     );
     assert.ok(tip.includes(`command:${COMMANDS.parentDoctor}`) && tip.includes('Run Doctor on Parent'), tip);
     assert.deepEqual(await api.parents.getChildren(node), []);
+  });
+
+  it("shows a parent's name in its tooltip as text, never as Markdown (no link, no bold)", async () => {
+    const node = await eventually('the named unreachable parent', () => unreachable(EVIL_NAME));
+    const tip = (api.parents.getTreeItem(node).tooltip as vscode.MarkdownString).value;
+    assert.ok(!tip.includes('[Refresh](command:nitroEnclaves.parents.refresh) **bold**'), tip);
+    assert.ok(tip.includes('\\[Refresh\\]') && tip.includes('\\*\\*bold\\*\\*'), tip);
   });
 
   it("explains a failure's nitro-cli code in the unreachable parent's tooltip", async () => {

@@ -154,7 +154,10 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.description = node.source ? `${p.id} · ${node.source}` : p.id;
       const kind = BACKEND_KINDS[p.backend];
       const tip = new vscode.MarkdownString(undefined, true);
-      tip.appendMarkdown(`**${p.name}** \`${p.id}\`${node.source ? ` (${node.source})` : ''}\n\n`);
+      // Names come from settings and parents: text, never Markdown (the tooltip may be trusted).
+      tip.appendMarkdown('**').appendText(p.name).appendMarkdown(`** \`${p.id}\``);
+      if (node.source) tip.appendText(` (${node.source})`);
+      tip.appendMarkdown('\n\n');
       tip.appendMarkdown(kind.about);
       if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
       if (p.instanceId) tip.appendMarkdown(`\n\nEC2 instance: \`${p.instanceId}\``);
@@ -222,7 +225,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.contextValue = CONTEXT_VALUES.unreachableParent(node.backend);
       const tip = new vscode.MarkdownString(undefined, true);
       tip.isTrusted = { enabledCommands: ['vscode.open', COMMANDS.parentDoctor, COMMANDS.parentsRefresh] };
-      tip.appendMarkdown(`**${node.label}** cannot be reached`);
+      tip.appendMarkdown('**').appendText(node.label).appendMarkdown('** cannot be reached');
       if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
       tip.appendCodeblock(node.reason, 'text');
       if (node.explanation) appendExplanation(tip, node.explanation);
