@@ -67,7 +67,7 @@ describe('(unit) KMS key policy from an image', () => {
 
   const M = { PCR0: 'A'.repeat(96), PCR1: 'b'.repeat(96), PCR2: 'c'.repeat(96) };
 
-  it('without a role: the account root is the principal, no PCR3, lower-case hex, operations in documented order', () => {
+  it('without a role: account root principal, no PCR3, lower-case hex, operations in documented order', () => {
     const policy = keyPolicyFor({
       measurements: M,
       account: '111122223333',
