@@ -71,7 +71,9 @@ const POLICY: Action = {
         name: 'operation',
         value: 'OP',
         multiple: true,
-        help: 'An operation to allow (repeatable; default Decrypt, GenerateDataKey, GenerateRandom)',
+        help:
+          'policy: an operation to allow, repeatable (default Decrypt, GenerateDataKey, GenerateRandom); ' +
+          'dry-run: the operation tried (default Decrypt)',
       },
     ],
   },
@@ -116,7 +118,7 @@ const LINT: Action = {
   spec: {
     name: 'kms lint',
     summary: 'Checks a KMS key policy for attestation mistakes (exit 0 clean, 1 with findings)',
-    options: [{ name: 'json', help: 'Print the findings as JSON' }],
+    options: [{ name: 'json', help: 'Print the result as JSON' }],
     positionals: ['FILE'],
     requiredPositionals: 1,
   },
@@ -217,18 +219,30 @@ const DRY_RUN: Action = {
 
 const ACTIONS: Readonly<Record<string, Action>> = { policy: POLICY, lint: LINT, 'dry-run': DRY_RUN };
 
-/** Every option of every action: the parser reads them all, each action then refuses the others'. */
+/**
+ * Every option of every action: the parser reads them all, each action then refuses the others'.
+ * The help names the actions an option belongs to.
+ */
 const ALL_OPTIONS = (() => {
-  const byName = new Map<string, CommandSpec['options'][number]>();
-  for (const a of Object.values(ACTIONS))
-    for (const o of a.spec.options) if (!byName.has(o.name)) byName.set(o.name, { ...o, required: false });
-  return [...byName.values()];
+  const byName = new Map<string, { option: CommandSpec['options'][number]; actions: string[] }>();
+  for (const [name, a] of Object.entries(ACTIONS))
+    for (const o of a.spec.options) {
+      const known = byName.get(o.name);
+      if (known) known.actions.push(name);
+      else byName.set(o.name, { option: { ...o, required: false }, actions: [name] });
+    }
+  return [...byName.values()].map(({ option, actions }) => ({
+    ...option,
+    help: `${option.help} [${actions.join(', ')}]`,
+  }));
 })();
 
 export const kmsCommand: Command = {
   name: 'kms',
   cancellable: true,
-  summary: 'KMS key-policy assistant: `kms policy`, `kms lint FILE`, `kms dry-run` (see `nitro-dev help kms`)',
+  summary:
+    'KMS key-policy assistant: `kms policy --eif-path F` (generate), `kms lint FILE`, ' +
+    '`kms dry-run --policy F --document D` (would KMS release the key?)',
   options: ALL_OPTIONS,
   positionals: ['ACTION', 'FILE'],
   requiredPositionals: 1,

@@ -19,6 +19,9 @@ import {
   stringList,
 } from './keys';
 
+/** PutKeyPolicy's limit on the Policy parameter. */
+export const KMS_POLICY_MAX_BYTES = 32768;
+
 export type KeyPolicyRule =
   | 'json'
   | 'shape'
@@ -67,6 +70,16 @@ export function lintKeyPolicy(policy: unknown): KeyPolicyFinding[] {
         { severity: 'error', rule: 'json', message: `not JSON: ${e.message}`, path: '$', ...lineColumn(e.position) },
       ];
     }
+    const bytes = new TextEncoder().encode(policy).length;
+    if (bytes > KMS_POLICY_MAX_BYTES)
+      out.push({
+        severity: 'error',
+        rule: 'shape',
+        message: `the policy is ${bytes} bytes; KMS accepts key policies of at most ${KMS_POLICY_MAX_BYTES} bytes`,
+        path: '$',
+        line: 1,
+        column: 1,
+      });
   } else {
     value = policy;
   }

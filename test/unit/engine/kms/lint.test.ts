@@ -328,6 +328,17 @@ describe('(unit) KMS key policy lint', () => {
     );
   });
 
+  it('a policy over the 32 KiB KMS accepts is an error; past 128 KiB it is not read at all', () => {
+    const big = policyText(good, { Sid: 'x'.repeat(33_000) });
+    assert.deepEqual(
+      lintKeyPolicy(big).map((f) => [f.rule, f.path, f.line, f.column]),
+      [['shape', '$', 1, 1]],
+    );
+    const huge = lintKeyPolicy(' '.repeat(200_000));
+    assert.equal(huge.length, 1);
+    assert.match(huge[0]?.message ?? '', /was not read/);
+  });
+
   it('non-objects and missing statements are shape errors, never a crash', () => {
     for (const t of ['[]', '"x"', '{}', '{"Statement": [1]}', '{"Statement": [{"Condition": 3}]}'])
       assert.ok(
