@@ -4,6 +4,7 @@ import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 import { doctorCommand } from './doctorCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { explainCommand } from './explainCommands';
+import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
 import type { Command } from './types';
 
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   decodeAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
+  kmsCommand,
   explainCommand,
   doctorCommand,
 ];

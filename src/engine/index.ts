@@ -285,3 +285,22 @@ export {
   type ParentFacts,
 } from './nitrocli/parentFacts';
 export { shellQuote, shellCommand } from './nitrocli/shell';
+export {
+  keyPolicyFor,
+  KeyPolicyInputError,
+  ACCOUNT_PLACEHOLDER,
+  ADMIN_ACTIONS,
+  type KeyPolicyRequest,
+  type PolicyMeasurements,
+} from './kms/policy';
+export { lintKeyPolicy, type KeyPolicyFinding, type KeyPolicyRule } from './kms/lint';
+export { evaluateKeyPolicy, EVALUATION_SCOPE, type Evaluation, type EvaluationRequest } from './kms/evaluate';
+export {
+  parsePolicyJson,
+  pathText,
+  PolicyJsonError,
+  MAX_POLICY_TEXT,
+  type ParsedPolicyJson,
+  type TextPosition,
+} from './kms/policyJson';
+export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY } from './kms/keys';
