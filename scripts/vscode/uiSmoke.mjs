@@ -434,6 +434,13 @@ async function dragSideBar(page, step, dx) {
         { timeout: ms },
       ),
   );
+  // Off the sash, so that it does not stay highlighted in the next screenshots.
+  await page.mouse.move(1000, 600);
+  await page
+    .locator('.monaco-sash.hover, .monaco-sash.active')
+    .first()
+    .waitFor({ state: 'detached', timeout: 10_000 })
+    .catch(() => undefined);
   return ((await sideBar.boundingBox({ timeout: step.timeout() }))?.width ?? before) - before;
 }
 
