@@ -143,6 +143,15 @@ if (withTests) {
       external: ['vscode'],
     },
     {
+      // Test harnesses the tier scripts load as modules (the UI smoke tier's sshd): outside
+      // dist/test/unit, so mocha does not take them for suites.
+      label: 'test harnesses',
+      ...testNode,
+      entryPoints: ['test/unit/sshd.ts'],
+      outbase: 'test/unit',
+      outdir: 'dist/test/harness',
+    },
+    {
       label: 'benchmarks',
       ...testNode,
       entryPoints: filesUnder('bench', '.bench.ts'),

@@ -2,9 +2,11 @@
 // Chromium the way a person would: the Nitro Enclaves container, the Enclave Image Viewer (on
 // demo/images/hello.eif) and the Attestation Document Viewer (on demo/attestation/evervault-prod.att.cbor,
 // then a document pasted from the clipboard into a panel that must survive a window reload) checked
-// on screen, and an enclave run on the emulated parent. Writes test-results/ui-smoke.png,
-// test-results/parents-running-enclave.png, test-results/eif-viewer.png and
-// test-results/attestation-viewer.png, and prints `ui smoke: N passed, N failed`.
+// on screen, an enclave run on the emulated parent, and real parents over SSH (a test sshd on
+// 127.0.0.1 running the stand-in nitro-cli, and a host whose port is closed). Writes
+// test-results/ui-smoke.png, test-results/parents-running-enclave.png, test-results/parents-ssh.png,
+// test-results/eif-viewer.png and test-results/attestation-viewer.png, and prints
+// `ui smoke: N passed, N failed`.
 //
 // Every step waits for what the page shows, never for a fixed time: each has one generous deadline
 // (STEP_MS, for a busy 2-core machine), idempotent actions (a key press that opens Quick Open, a
@@ -12,9 +14,10 @@
 // extension has populated its views.
 /* global document, requestAnimationFrame -- page.evaluate and waitForFunction callbacks run in the browser */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { packageVsix, vsixFiles } from '../package.mjs';
 import {
   ROOT,
@@ -202,6 +205,243 @@ async function checkRunningEnclave(page) {
   } finally {
     if (run) nitroDev(['terminate-enclave', '--enclave-id', run.EnclaveID]);
   }
+}
+
+/** The SSH parent's name in the settings, and the Host alias whose port nobody listens on. */
+const SSH_PARENT = 'Parent over SSH';
+const UNREACHABLE_HOST = 'unreachable-parent';
+
+/**
+ * Real parents for the run, in `dir`: the test sshd of the extension-host tests (test/unit/sshd.ts,
+ * built by `node esbuild.config.mjs --tests`, which `npm test` runs first) whose sessions run the
+ * stand-in nitro-cli (test/fixtures/nitro-cli) on a parent state seeded with two running enclaves,
+ * and an ssh configuration with that Host and one whose port is closed. Returns the user settings
+ * that name both, what the view should show, and stop() (which ends sshd).
+ */
+async function startSshParents(dir) {
+  const harness = path.join(ROOT, 'dist/test/harness/sshd.js');
+  let startSshd;
+  let freePort;
+  try {
+    ({ startSshd, freePort } = await import(pathToFileURL(harness).href));
+  } catch (e) {
+    throw new Error(
+      `cannot load the test sshd from ${path.relative(ROOT, harness)} (built by \`node esbuild.config.mjs --tests\`, ` +
+        `which \`npm test -- ui\` runs first): ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  const standIn = path.join(ROOT, 'test/fixtures/nitro-cli/nitro-cli');
+  if (!/^[A-Za-z0-9_./+][A-Za-z0-9_./+-]*$/.test(standIn))
+    throw new Error(`the checkout's path is not one the nitroCliPath setting takes: ${standIn}`);
+  // The stand-in's parent: a pool of CPUs 1,3,5,7 and 2048 MiB of huge pages.
+  const root = path.join(dir, 'ssh-parent');
+  const put = (rel, text) => {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), text);
+  };
+  put('sys/module/nitro_enclaves/parameters/ne_cpus', '1,3,5,7\n');
+  put('sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages', '1024\n');
+  put('sys/devices/virtual/dmi/id/board_asset_tag', 'i-0fedcba9876543210\n');
+  mkdirSync(path.join(root, 'run/nitro_enclaves'), { recursive: true });
+  // CIDs of their own, so that no row of these enclaves reads like the emulated enclave's (CID 16 up).
+  const enclaves = [
+    { name: 'web-api', args: ['--memory', '512', '--cpu-count', '2', '--enclave-cid', '21'] },
+    { name: 'signer-debug', args: ['--memory', '256', '--cpu-count', '2', '--enclave-cid', '22', '--debug-mode'] },
+  ].map(({ name, args }) => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        standIn,
+        'run-enclave',
+        '--eif-path',
+        path.join(ROOT, 'test/fixtures/eif/synthetic-v4-unsigned.eif'),
+        '--enclave-name',
+        name,
+        ...args,
+      ],
+      { encoding: 'utf8', env: { ...process.env, NITRO_CLI_STANDIN_ROOT: root }, timeout: STEP_MS },
+    );
+    if (r.status !== 0) throw new Error(`the stand-in's run-enclave failed: ${r.stderr || r.error?.message}`);
+    return JSON.parse(r.stdout);
+  });
+
+  const sshd = await startSshd({ env: { NITRO_CLI_STANDIN_ROOT: root } });
+  try {
+    const closedPort = await freePort();
+    const configFile = path.join(dir, 'ssh_config');
+    writeFileSync(
+      configFile,
+      [
+        readFileSync(sshd.configFile, 'utf8').trimEnd(),
+        '',
+        `Host ${UNREACHABLE_HOST}`,
+        '  HostName 127.0.0.1',
+        `  Port ${closedPort}`,
+        `  User ${os.userInfo().username}`,
+        `  IdentityFile ${path.join(sshd.dir, 'client_key')}`,
+        '  IdentitiesOnly yes',
+        '  UserKnownHostsFile /dev/null',
+        '  GlobalKnownHostsFile /dev/null',
+        '  StrictHostKeyChecking yes',
+        '',
+      ].join('\n'),
+    );
+    return {
+      host: sshd.host,
+      closedPort,
+      enclaves,
+      settings: {
+        'nitroEnclaves.ssh.configFile': configFile,
+        'nitroEnclaves.ssh.connectTimeoutSeconds': 5,
+        'nitroEnclaves.parents.sshHosts': [
+          { host: sshd.host, nitroCliPath: standIn, name: SSH_PARENT },
+          UNREACHABLE_HOST,
+        ],
+      },
+      stop: () => sshd.stop(),
+    };
+  } catch (e) {
+    await sshd.stop();
+    throw e;
+  }
+}
+
+/**
+ * The Parent Instances view with real parents: the SSH parent expanded, with its pool and its two
+ * enclaves as nitro-cli describes them there, and the host whose port is closed as an unreachable
+ * parent saying why, in its description and (hovered) its tooltip. Saves test-results/parents-ssh.png
+ * with that tooltip on screen.
+ */
+async function checkSshParents(page, ssh) {
+  const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Parent Instances' }) });
+  const rows = pane.locator('.monaco-list-row');
+  const parent = rows.filter({ hasText: SSH_PARENT }).first();
+  const unreachable = rows.filter({ hasText: `nitro-cli on ${UNREACHABLE_HOST}` }).first();
+  await check('Parent Instances shows the SSH parent, expanded, with its pool and its enclaves', async (step) => {
+    await parent.waitFor({ timeout: step.timeout() });
+    const text = await parent.textContent();
+    if (!text?.includes(`ssh:${ssh.host} · nitro-cli on ${SSH_PARENT}`))
+      throw new Error(`the parent row reads "${text}"`);
+    if ((await parent.getAttribute('aria-expanded')) === 'false')
+      await parent.locator('.monaco-tl-twistie').click({ timeout: step.timeout() });
+    for (const e of ssh.enclaves) {
+      const row = rows.filter({ hasText: e.EnclaveName }).first();
+      await row.waitFor({ timeout: step.timeout() });
+      const want = `CID ${e.EnclaveCID} · ${e.NumberOfCPUs} CPUs · ${e.MemoryMiB} MiB`;
+      const got = await row.textContent();
+      if (!got?.includes(want)) throw new Error(`the row of ${e.EnclaveName} reads "${got}", expected "${want}"`);
+    }
+    // What its enclaves take (describe-enclaves over ssh). The pool's totals are read from the
+    // "remote's" /sys, which is this machine's (no driver, so none): not the stand-in's.
+    await rows
+      .filter({ hasText: 'Enclave pool' })
+      .filter({ hasText: 'CPUs 4/' })
+      .filter({ hasText: 'memory 768/' })
+      .first()
+      .waitFor({ timeout: step.timeout() });
+  });
+  await check(
+    'Parent Instances shows the host whose port is closed as "unreachable: Connection refused"',
+    async (step) => {
+      await unreachable.waitFor({ timeout: step.timeout() });
+      const text = await unreachable.textContent();
+      if (!text?.includes('unreachable: Connection refused')) throw new Error(`the row reads "${text}"`);
+      if ((await unreachable.locator('.codicon-debug-disconnect').count()) === 0)
+        throw new Error('the row has no debug-disconnect icon');
+      // The emulated parent first, then the parents of the settings in their order.
+      const order = await rows.evaluateAll(
+        (els, names) =>
+          els
+            .map((el) => ({ index: Number(el.getAttribute('data-index')), text: el.textContent ?? '' }))
+            .sort((a, b) => a.index - b.index)
+            .map((r) => names.findIndex((n) => r.text.includes(n)))
+            .filter((i) => i >= 0),
+        ['Emulated parent', SSH_PARENT, `nitro-cli on ${UNREACHABLE_HOST}`],
+      );
+      if (order.join() !== '0,1,2')
+        throw new Error(`the parents are in the order ${order.join()} (0 emulated, 1 SSH, 2 unreachable)`);
+    },
+  );
+  // At the side bar's default width the rows' descriptions are cut off: wider, as a person would drag it.
+  let widened = 0;
+  await check('dragged wider, the side bar shows the rows of the parents over SSH whole', async (step) => {
+    widened = await dragSideBar(page, step, 300);
+    for (const row of [parent, unreachable]) {
+      const cut = await row
+        .locator('.monaco-icon-label-container')
+        .evaluate((el) => el.scrollWidth > el.clientWidth, null, { timeout: step.timeout() });
+      if (cut) throw new Error(`the row "${await row.textContent()}" is cut off`);
+    }
+  });
+  await check("hovering the unreachable parent shows ssh's reason in its tooltip", async (step) => {
+    const hover = page
+      .locator('.workbench-hover-container, .monaco-hover:not(.hidden)')
+      .filter({ hasText: 'cannot be reached' })
+      .first();
+    // The hover shows after the workbench's hover delay: moving away and back asks for it again.
+    await untilSettled(
+      step,
+      async () => {
+        await page.mouse.move(800, 600);
+        await unreachable.hover({ timeout: step.timeout() });
+      },
+      (ms) => hover.waitFor({ timeout: ms }),
+    );
+    const want = `connect to host 127.0.0.1 port ${ssh.closedPort}: Connection refused`;
+    const text = await hover.textContent();
+    if (!text?.includes(want)) throw new Error(`the tooltip reads "${text}", expected it to include "${want}"`);
+  });
+  await page
+    .evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+    .catch(() => undefined);
+  await screenshot(page, 'parents-ssh.png');
+  await settle(page, 1000, 600);
+  if (widened !== 0)
+    await check('the side bar is dragged back to its width', (step) => dragSideBar(page, step, -widened));
+}
+
+/**
+ * Drags the side bar's edge to `dx` pixels from where it is (again, until its width shows it, within
+ * `step`'s deadline: each drag goes to the same place); returns how much wider it got.
+ */
+async function dragSideBar(page, step, dx) {
+  const sideBar = page.locator('.part.sidebar').first();
+  const start = await sideBar.boundingBox({ timeout: step.timeout() });
+  if (!start) throw new Error('the side bar is not on screen');
+  const before = start.width;
+  const to = start.x + before + dx - 1;
+  await untilSettled(
+    step,
+    async () => {
+      const box = await sideBar.boundingBox({ timeout: step.timeout() });
+      if (!box) throw new Error('the side bar is not on screen');
+      const x = box.x + box.width - 1; // on the sash over its edge
+      const y = box.y + box.height / 2;
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      await page.mouse.move((x + to) / 2, y, { steps: 5 });
+      await page.mouse.move(to, y, { steps: 5 });
+      await page.mouse.up();
+    },
+    (ms) =>
+      page.waitForFunction(
+        ({ width, dx }) => {
+          const now = document.querySelector('.part.sidebar')?.getBoundingClientRect().width ?? width;
+          return Math.abs(now - width - dx) < Math.abs(dx) / 2 && now;
+        },
+        { width: before, dx },
+        { timeout: ms },
+      ),
+  );
+  // Off the sash, so that it does not stay highlighted in the next screenshots.
+  await page.mouse.move(1000, 600);
+  await page
+    .locator('.monaco-sash.hover, .monaco-sash.active')
+    .first()
+    .waitFor({ state: 'detached', timeout: 10_000 })
+    .catch(() => undefined);
+  return ((await sideBar.boundingBox({ timeout: step.timeout() }))?.width ?? before) - before;
 }
 
 /**
@@ -567,7 +807,6 @@ async function checkNpmStart(browser) {
 const shots = path.join(ROOT, 'test-results');
 mkdirSync(shots, { recursive: true });
 ensureCodeServer();
-const run = prepareRunDir();
 const workspace = path.join(mkdtempSync(path.join(os.tmpdir(), 'nitro-ui-')), 'demo');
 // The embedded emulator's parents and enclaves for this run only (the workbench and the CLI share them).
 process.env.NITRO_DEV_STATE_DIR = path.join(path.dirname(workspace), 'emulator-state');
@@ -577,11 +816,16 @@ for (const f of ['oci/layout', 'blobs'])
   cpSync(path.join(ROOT, 'test/fixtures', f), path.join(path.dirname(workspace), 'test/fixtures', f), {
     recursive: true,
   });
+let run;
+let sshParents;
 let server;
 let browser;
 let page;
 console.log('UI smoke test (packaged extension in code-server, headless Chromium)');
 try {
+  // Before code-server starts: the user settings name the SSH parents.
+  sshParents = await startSshParents(path.dirname(workspace));
+  run = prepareRunDir(undefined, sshParents.settings);
   const vsix = packageVsix(path.join(run.dir, 'nitro-enclaves.vsix'));
   await check('the .vsix holds the bundles, media and docs only (the .vscodeignore allowlist)', () => {
     const files = vsixFiles();
@@ -614,6 +858,7 @@ try {
 
   await checkContainer(page, 'ui-smoke.png');
   await checkRunningEnclave(page);
+  await checkSshParents(page, sshParents);
   await checkEifViewer(page);
   await checkAttestationViewer(page);
   await checkBuild(page);
@@ -627,7 +872,8 @@ try {
 } finally {
   await browser?.close();
   await server?.stop();
-  if (!process.env.KEEP_RUN) rmSync(run.dir, { recursive: true, force: true });
+  await sshParents?.stop();
+  if (run && !process.env.KEEP_RUN) rmSync(run.dir, { recursive: true, force: true });
   rmSync(path.dirname(workspace), { recursive: true, force: true });
 }
 const passed = results.filter((r) => r.ok).length;
