@@ -80,11 +80,9 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
   });
 
   it('shows an unreachable parent as a parent node that says why, and how to check it', async () => {
-    const node = await eventually('the unreachable parent', () =>
-      unreachable('nitro-cli on ec2-user@unreachable-parent'),
-    );
+    const node = await eventually('the unreachable parent', () => unreachable('ec2-user@unreachable-parent'));
     const item = api.parents.getTreeItem(node);
-    assert.equal(item.label, 'nitro-cli on ec2-user@unreachable-parent');
+    assert.equal(item.label, 'ec2-user@unreachable-parent', 'the name it has when reached: its host');
     assert.equal(item.description, 'unreachable: Connection refused');
     assert.equal(item.contextValue, 'unreachableNitroCliParent');
     assert.equal(item.collapsibleState, vscode.TreeItemCollapsibleState.None);
@@ -108,7 +106,7 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
   });
 
   it("explains a failure's nitro-cli code in the unreachable parent's tooltip", async () => {
-    const node = await eventually('the driverless parent', () => unreachable('nitro-cli on driverless-parent'));
+    const node = await eventually('the driverless parent', () => unreachable('driverless-parent'));
     const item = api.parents.getTreeItem(node);
     assert.equal(item.description, 'unreachable: [E19] Device not found. Could not open /dev/nitro_enclaves');
     const tip = (item.tooltip as vscode.MarkdownString).value;
@@ -132,7 +130,7 @@ describe('Real parent instances of the settings (nitro-cli backends, made by a t
   });
 
   it('keeps the other parents usable while one cannot be reached (current parent, Run Enclave target)', async () => {
-    await eventually('the unreachable parent', () => unreachable('nitro-cli on ec2-user@unreachable-parent'));
+    await eventually('the unreachable parent', () => unreachable('ec2-user@unreachable-parent'));
     const current = await api.parentInstances.current.get();
     assert.ok(current, 'a current parent despite the unreachable one');
   });

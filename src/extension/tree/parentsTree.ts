@@ -99,6 +99,11 @@ function errorText(e: unknown): string {
 }
 
 /** Where a nitro-cli parent is reached, for its tooltip. */
+/** What a parent of this target is called (the nitro-cli backend names its parent the same way). */
+function targetName(target: NitroCliTarget): string {
+  return target.name ?? (target.kind === 'ssh' ? target.host : 'This instance');
+}
+
 function targetWhere(target: NitroCliTarget): string {
   return target.kind === 'local'
     ? `Reached through \`${target.nitroCliPath}\` on this machine.`
@@ -227,7 +232,9 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       tip.isTrusted = { enabledCommands: ['vscode.open', COMMANDS.parentDoctor, COMMANDS.parentsRefresh] };
       tip.appendMarkdown('**').appendText(node.label).appendMarkdown('** cannot be reached');
       if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
-      tip.appendCodeblock(node.reason, 'text');
+      // The check command below replaces the runner's own "To see it yourself" line.
+      const reason = node.check ? node.reason.replace(/^To see it yourself: .*$\n?/gm, '').trimEnd() : node.reason;
+      tip.appendCodeblock(reason, 'text');
       if (node.explanation) appendExplanation(tip, node.explanation);
       if (node.check) {
         tip.appendMarkdown('\n\nCheck it in a terminal:');
@@ -351,7 +358,8 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
           nodes.push({
             kind: 'parent',
             parent,
-            ...(labelled ? { source: l.backend.label } : {}),
+            // A nitro-cli parent's id says where it is (`local`, `ssh:<host>`): its source is the tool.
+            ...(labelled ? { source: target ? 'nitro-cli' : l.backend.label } : {}),
             ...(target ? { target } : {}),
           });
         continue;
@@ -365,7 +373,8 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
           kind: 'unreachable',
           key: `${i}:${l.backend.label}`,
           backend: l.backend.kind,
-          label: target?.name ?? l.backend.label,
+          // The name the parent has when it is reached, so a parent going down keeps its label.
+          label: target ? targetName(target) : l.backend.label,
           reason: text,
           ...(explanation ? { explanation } : {}),
           ...(target && this.nitroCli ? { target, check: checkCommand(target, this.nitroCli.options.ssh) } : {}),
