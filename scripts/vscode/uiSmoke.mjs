@@ -221,9 +221,9 @@ const UNREACHABLE_HOST = 'unreachable-parent';
 async function startSshParents(dir) {
   const harness = path.join(ROOT, 'dist/test/harness/sshd.js');
   let startSshd;
-  let freePort;
+  let writeConfigWithClosedHost;
   try {
-    ({ startSshd, freePort } = await import(pathToFileURL(harness).href));
+    ({ startSshd, writeConfigWithClosedHost } = await import(pathToFileURL(harness).href));
   } catch (e) {
     throw new Error(
       `cannot load the test sshd from ${path.relative(ROOT, harness)} (built by \`node esbuild.config.mjs --tests\`, ` +
@@ -268,25 +268,8 @@ async function startSshParents(dir) {
 
   const sshd = await startSshd({ env: { NITRO_CLI_STANDIN_ROOT: root } });
   try {
-    const closedPort = await freePort();
     const configFile = path.join(dir, 'ssh_config');
-    writeFileSync(
-      configFile,
-      [
-        readFileSync(sshd.configFile, 'utf8').trimEnd(),
-        '',
-        `Host ${UNREACHABLE_HOST}`,
-        '  HostName 127.0.0.1',
-        `  Port ${closedPort}`,
-        `  User ${os.userInfo().username}`,
-        `  IdentityFile ${path.join(sshd.dir, 'client_key')}`,
-        '  IdentitiesOnly yes',
-        '  UserKnownHostsFile /dev/null',
-        '  GlobalKnownHostsFile /dev/null',
-        '  StrictHostKeyChecking yes',
-        '',
-      ].join('\n'),
-    );
+    const closedPort = await writeConfigWithClosedHost(sshd, configFile, UNREACHABLE_HOST);
     return {
       host: sshd.host,
       closedPort,

@@ -198,3 +198,30 @@ export async function startSshd(options: TestSshdOptions = {}): Promise<TestSshd
   }
   return { host, port, configFile, dir, home, stop };
 }
+
+/**
+ * Writes `file`: the sshd's configuration plus a Host `alias` on 127.0.0.1 at a port nobody listens
+ * on (found free just before), with the same user and key: a parent that cannot be reached.
+ * Returns that port.
+ */
+export async function writeConfigWithClosedHost(sshd: TestSshd, file: string, alias: string): Promise<number> {
+  const closedPort = await freePort();
+  writeFileSync(
+    file,
+    [
+      readFileSync(sshd.configFile, 'utf8').trimEnd(),
+      '',
+      `Host ${alias}`,
+      '  HostName 127.0.0.1',
+      `  Port ${closedPort}`,
+      `  User ${os.userInfo().username}`,
+      `  IdentityFile ${path.join(sshd.dir, 'client_key')}`,
+      '  IdentitiesOnly yes',
+      '  UserKnownHostsFile /dev/null',
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '',
+    ].join('\n'),
+  );
+  return closedPort;
+}

@@ -6,7 +6,7 @@
 // the hosts, keys and known hosts all come from the configuration file the settings name.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -16,7 +16,7 @@ import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, SETTINGS } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
 import { repoPath } from '../unit/repo';
-import { freePort, startSshd, type TestSshd } from '../unit/sshd';
+import { startSshd, writeConfigWithClosedHost, type TestSshd } from '../unit/sshd';
 
 type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 type UnreachableRoot = Extract<ParentNode, { kind: 'unreachable' }>;
@@ -81,25 +81,8 @@ describe('Real parent instances over SSH (the nitro-cli backend, a real sshd, th
     // Fails (never skips) when OpenSSH is missing.
     sshd = await startSshd({ env: { NITRO_CLI_STANDIN_ROOT: root } });
     // The sshd's Host, and one whose port nobody listens on: ssh reads only this file (-F).
-    closedPort = await freePort();
     configFile = path.join(dir, 'ssh_config');
-    writeFileSync(
-      configFile,
-      [
-        readFileSync(sshd.configFile, 'utf8').trimEnd(),
-        '',
-        `Host ${UNREACHABLE_HOST}`,
-        '  HostName 127.0.0.1',
-        `  Port ${closedPort}`,
-        `  User ${os.userInfo().username}`,
-        `  IdentityFile ${path.join(sshd.dir, 'client_key')}`,
-        '  IdentitiesOnly yes',
-        '  UserKnownHostsFile /dev/null',
-        '  GlobalKnownHostsFile /dev/null',
-        '  StrictHostKeyChecking yes',
-        '',
-      ].join('\n'),
-    );
+    closedPort = await writeConfigWithClosedHost(sshd, configFile, UNREACHABLE_HOST);
 
     await config().update(SETTINGS.sshConfigFile, configFile, vscode.ConfigurationTarget.Global);
     await config().update(
