@@ -110,9 +110,7 @@ export const attestCommand: Command = {
     {
       name: 'public-key',
       value: 'FILE',
-      help:
-        'A public key (PEM "BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC KEY", or DER SubjectPublicKeyInfo) whose ' +
-        'DER SubjectPublicKeyInfo goes into public_key (at most 1024 bytes), as KMS Recipient expects',
+      help: 'A public key, PEM or DER (SPKI or PKCS#1 RSA): its DER SubjectPublicKeyInfo goes into public_key',
     },
     { name: 'output', value: 'FILE', required: true, help: 'Where to write the document (raw COSE_Sign1 CBOR)' },
     PARENT_OPTION,
