@@ -1,6 +1,6 @@
 // nsm, attest and dev-root: talking to an emulated enclave's NSM from the parent side, and the
 // development root its attestation documents chain to. Not nitro-cli commands.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromHex } from '../engine';
 import {
@@ -12,7 +12,7 @@ import {
 } from '../engine';
 import { BackendError } from '../engine';
 import { hasDevelopmentRoots } from '../engine';
-import { writeAtomically } from '../engine/node';
+import { PublicKeyFileError, readPublicKeyFile, writeAtomically } from '../engine/node';
 import { formatJson } from '../engine';
 import { UsageError, optionValue } from './args';
 import {
@@ -83,6 +83,23 @@ export const nsmCommand: Command = {
   },
 };
 
+/**
+ * --public-key FILE as the DER SubjectPublicKeyInfo it holds. A file that holds no public key is a
+ * usage error naming what it holds; other bytes still reach public_key through `nitro-dev nsm`.
+ */
+async function publicKeyOption(command: Command, cwd: string, file: string | undefined): Promise<Uint8Array | null> {
+  if (file === undefined) return null;
+  try {
+    return await readPublicKeyFile(path.resolve(cwd, file), file);
+  } catch (e) {
+    if (!(e instanceof PublicKeyFileError)) throw e;
+    const other = e.notAKey
+      ? `; to put other bytes in public_key, use nitro-dev nsm '{"Attestation":{"public_key":"<hex>"}}'`
+      : '';
+    throw new UsageError(`--public-key: ${e.message}${other}`, command);
+  }
+}
+
 export const attestCommand: Command = {
   name: 'attest',
   summary: 'Gets an attestation document from an emulated enclave (signed by the development CA)',
@@ -90,7 +107,11 @@ export const attestCommand: Command = {
     ...ENCLAVE_OPTIONS,
     { name: 'nonce', value: 'HEX', help: 'Nonce to put in the document (at most 1024 bytes)' },
     { name: 'user-data', value: 'HEX', help: 'User data to put in the document (at most 1024 bytes)' },
-    { name: 'public-key', value: 'FILE', help: 'A file whose bytes go into public_key (at most 1024 bytes)' },
+    {
+      name: 'public-key',
+      value: 'FILE',
+      help: 'A public key, PEM or DER (SPKI or PKCS#1 RSA): its DER SubjectPublicKeyInfo goes into public_key',
+    },
     { name: 'output', value: 'FILE', required: true, help: 'Where to write the document (raw COSE_Sign1 CBOR)' },
     PARENT_OPTION,
   ],
@@ -100,8 +121,7 @@ export const attestCommand: Command = {
     const userData = hexOption(this, 'user-data', optionValue(args, 'user-data'));
     const output = path.resolve(io.cwd, optionValue(args, 'output') as string);
     try {
-      const keyFile = optionValue(args, 'public-key');
-      const publicKey = keyFile !== undefined ? new Uint8Array(await readFile(path.resolve(io.cwd, keyFile))) : null;
+      const publicKey = await publicKeyOption(this, io.cwd, optionValue(args, 'public-key'));
       const backend = backendFor(io);
       const parent = await parentId(io, args);
       const bytes = await backend.nsm(

@@ -2,6 +2,7 @@
 export { FileByteSource } from './fileByteSource';
 export { nodeHashes } from './nodeHashes';
 export { writeAtomically, type PositionalWrite } from './atomicFile';
+export { readPublicKeyFile, publicKeySpki, PublicKeyFileError, MAX_PUBLIC_KEY_FILE_BYTES } from './publicKeyFile';
 export {
   inspectEif,
   describeEif,

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate, createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoPath } from '../repo';
@@ -159,5 +159,128 @@ describe('(unit) nitro-dev nsm, attest and dev-root on the embedded emulator', f
     assert.equal(decoded.document.module_id, id);
     assert.equal(decoded.document.nonce, '0a0b0c');
     assert.equal(decoded.document.user_data, 'ff');
+  });
+
+  describe('attest --public-key: the key as enclave SDKs write it, public_key as DER SubjectPublicKeyInfo', () => {
+    const openssl = (...args: string[]) => {
+      const r = spawnSync('openssl', args, { cwd: dir });
+      assert.equal(r.status, 0, r.stderr?.toString());
+      return r.stdout;
+    };
+    // public_key of the document attest writes with --public-key FILE (hex), or the failed run.
+    const attestWith = (file: string) => {
+      const doc = path.join(dir, `${path.basename(file)}.cbor`);
+      rmSync(doc, { force: true });
+      const r = run('attest', '--enclave-id', id, '--public-key', file, '--output', doc);
+      if (r.status !== 0) return { ...r, publicKey: undefined, doc };
+      const decoded = run('decode-attestation', '--document', doc);
+      assert.equal(decoded.status, 0, decoded.stderr);
+      return { ...r, publicKey: JSON.parse(decoded.stdout).document.public_key as string, doc };
+    };
+    let opensslSpki: string;
+
+    before(() => {
+      openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa-private.pem');
+      openssl('pkey', '-in', 'rsa-private.pem', '-pubout', '-out', 'rsa.pem');
+      openssl('pkey', '-pubin', '-in', 'rsa.pem', '-outform', 'DER', '-out', 'rsa.der');
+      openssl('rsa', '-pubin', '-in', 'rsa.pem', '-RSAPublicKey_out', '-out', 'rsa-pkcs1.pem');
+      openssl('rsa', '-pubin', '-in', 'rsa.pem', '-RSAPublicKey_out', '-outform', 'DER', '-out', 'rsa-pkcs1.der');
+      opensslSpki = openssl('pkey', '-pubin', '-in', 'rsa.pem', '-outform', 'DER').toString('hex');
+    });
+
+    it('takes an OpenSSL RSA-2048 key as PEM, as DER SPKI and as PKCS#1 (PEM, DER): public_key is its DER SPKI', () => {
+      assert.match(readFileSync(path.join(dir, 'rsa.pem'), 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
+      assert.match(readFileSync(path.join(dir, 'rsa-pkcs1.pem'), 'utf8'), /^-----BEGIN RSA PUBLIC KEY-----/);
+      for (const file of ['rsa.pem', 'rsa.der', 'rsa-pkcs1.pem', 'rsa-pkcs1.der']) {
+        const a = attestWith(file);
+        assert.equal(a.status, 0, `${file}: ${a.stderr}`);
+        assert.equal(a.publicKey, opensslSpki, file);
+      }
+      // The document still verifies with the development root.
+      const root = path.join(dir, 'root-pk.pem');
+      assert.equal(run('dev-root', '--export', root).status, 0);
+      const doc = attestWith('rsa.pem').doc;
+      assert.equal(run('verify-attestation', '--document', doc, '--development-root', root).status, 0);
+    });
+
+    it('takes a node:crypto RSA key (PEM SPKI and DER SPKI) the same way', () => {
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const der = publicKey.export({ type: 'spki', format: 'der' });
+      writeFileSync(path.join(dir, 'node.der'), der);
+      writeFileSync(path.join(dir, 'node.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+      writeFileSync(path.join(dir, 'node-pkcs1.pem'), publicKey.export({ type: 'pkcs1', format: 'pem' }));
+      for (const file of ['node.der', 'node.pem', 'node-pkcs1.pem']) {
+        const a = attestWith(file);
+        assert.equal(a.status, 0, `${file}: ${a.stderr}`);
+        assert.equal(a.publicKey, der.toString('hex'), file);
+      }
+      // OpenSSL reads the public_key back as the same key.
+      writeFileSync(path.join(dir, 'back.der'), Buffer.from(attestWith('node.pem').publicKey as string, 'hex'));
+      const text = openssl('pkey', '-pubin', '-inform', 'DER', '-in', 'back.der', '-text', '-noout').toString();
+      assert.match(text, /Public-Key: \(2048 bit\)/);
+    });
+
+    const refused = (file: string, message: RegExp) => {
+      const a = attestWith(file);
+      assert.equal(a.status, 2, `${file}: ${a.stderr}`);
+      assert.match(a.stderr, message, file);
+      assert.doesNotMatch(a.stderr, /at .*\.js:\d+/, 'no stack trace');
+      assert.throws(() => readFileSync(a.doc), /ENOENT/, 'no document is written');
+    };
+
+    it('refuses a private key, PEM or DER, and says how to get its public key', () => {
+      refused(
+        'rsa-private.pem',
+        /--public-key: rsa-private\.pem holds a private key \(PEM "PRIVATE KEY"\)[^\n]*openssl pkey/,
+      );
+      openssl('pkey', '-in', 'rsa-private.pem', '-outform', 'DER', '-out', 'rsa-private.der');
+      refused('rsa-private.der', /rsa-private\.der holds a private key \(DER\)/);
+    });
+
+    it('refuses a file that is no key, a certificate, and truncated DER, saying which', () => {
+      // Opaque bytes still reach public_key through nsm, as the refusal says.
+      const opaque = run('nsm', '--enclave-id', id, '{"Attestation":{"public_key":"0a0b"}}');
+      assert.equal(opaque.status, 0, opaque.stderr);
+      writeFileSync(path.join(dir, 'text.txt'), 'hello, this is not a key\n');
+      refused('text.txt', /text\.txt is not a public key: neither PEM[^\n]*nitro-dev nsm/);
+      writeFileSync(path.join(dir, 'empty.der'), '');
+      refused('empty.der', /empty\.der is empty/);
+      refused('root-pk.pem', /root-pk\.pem holds a PEM "CERTIFICATE" block, not a public key[^\n]*openssl x509/);
+      const der = readFileSync(path.join(dir, 'rsa.der'));
+      writeFileSync(path.join(dir, 'short.der'), der.subarray(0, 200));
+      refused(
+        'short.der',
+        new RegExp(`short\\.der is truncated: its DER SEQUENCE declares ${der.length} bytes but the file has 200`),
+      );
+      writeFileSync(path.join(dir, 'long.der'), Buffer.concat([der, Buffer.of(0, 0)]));
+      refused('long.der', /long\.der has 2 bytes after its DER SEQUENCE/);
+      const pem = readFileSync(path.join(dir, 'rsa.pem'), 'utf8');
+      writeFileSync(path.join(dir, 'two.pem'), pem + pem);
+      refused('two.pem', /two\.pem holds 2 PEM blocks/);
+      const missing = attestWith('missing.pem');
+      assert.equal(missing.status, 19, missing.stderr);
+      assert.match(missing.stderr, /\[ E19 \] File operation failure\.[^\n]*missing\.pem/);
+    });
+
+    it("refuses a key over the NSM's 1024-byte public_key, as DER and as PEM, and an oversized file", () => {
+      // An RSA public key with an 8192-bit modulus: its SPKI is over 1024 bytes.
+      const n = randomBytes(1024);
+      n[0] = (n[0] as number) | 0x80;
+      const big = createPublicKey({ key: { kty: 'RSA', n: n.toString('base64url'), e: 'AQAB' }, format: 'jwk' });
+      const der = big.export({ type: 'spki', format: 'der' });
+      assert.ok(der.length > 1024);
+      writeFileSync(path.join(dir, 'big.der'), der);
+      refused(
+        'big.der',
+        new RegExp(`big\\.der: the key's DER SubjectPublicKeyInfo is ${der.length} bytes, over the 1024`),
+      );
+      writeFileSync(path.join(dir, 'big.pem'), big.export({ type: 'spki', format: 'pem' }));
+      refused(
+        'big.pem',
+        new RegExp(`big\\.pem: the key's DER SubjectPublicKeyInfo is ${der.length} bytes, over the 1024`),
+      );
+      writeFileSync(path.join(dir, 'huge.pem'), Buffer.alloc(200_000, 0x41));
+      refused('huge.pem', /huge\.pem is over 65536 bytes/);
+    });
   });
 });
