@@ -5,6 +5,7 @@ import { registerAttestation, type AttestationViewerApi } from './attestation/re
 import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
+import { registerKeyPolicyDiagnostics } from './kms/policyDiagnostics';
 import { registerExplanations } from './errors/explain';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
     describe,
     doctor: { backends: parentInstances.backends, nitroCli: parentInstances.nitroCli, doctorForHost },
   });
+  registerKeyPolicyDiagnostics(ctx);
   const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
 

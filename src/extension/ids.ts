@@ -59,6 +59,8 @@ const OTHER_COMMANDS = {
   attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
   logShow: { id: 'nitroEnclaves.log.show', palette: true },
   parentDoctor: { id: 'nitroEnclaves.parent.doctor', palette: true },
+  kmsGeneratePolicy: { id: 'nitroEnclaves.kms.generatePolicy', palette: true },
+  pcrCopyKmsCondition: { id: 'nitroEnclaves.pcr.copyKmsCondition', palette: false },
 } as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
 
 /** Every command of the extension: its id and palette visibility. */

@@ -17,11 +17,12 @@ export function targetUri(arg: unknown): vscode.Uri | undefined {
   return undefined;
 }
 
-async function pickEif(title: string): Promise<vscode.Uri | undefined> {
+/** The .eif picker of the image commands (when not invoked on an image). */
+export async function pickEif(title: string, openLabel = 'Describe'): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     title,
     canSelectMany: false,
-    openLabel: 'Describe',
+    openLabel,
     filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
     ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
   });
@@ -57,7 +58,8 @@ export async function describeImage(
   );
 }
 
-async function copy(text: string, what: string): Promise<string> {
+/** Puts `text` on the clipboard and says so in the status bar. */
+export async function copy(text: string, what: string): Promise<string> {
   await vscode.env.clipboard.writeText(text);
   vscode.window.setStatusBarMessage(`$(copy) Copied ${what}`, 3000);
   return text;

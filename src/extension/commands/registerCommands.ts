@@ -12,6 +12,7 @@ import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
 import type { ParentsTreeProvider } from '../tree/parentsTree';
+import { copyKmsCondition, generateKeyPolicy } from '../kms/kmsCommands';
 
 export interface Views {
   readonly parents: ParentsTreeProvider;
@@ -59,6 +60,8 @@ export function commandTable(
       if (!uri) return;
       await vscode.commands.executeCommand('revealInExplorer', uri);
     },
+    [COMMANDS.kmsGeneratePolicy]: (arg?: unknown) => generateKeyPolicy(views.images.service, views.describe, arg),
+    [COMMANDS.pcrCopyKmsCondition]: (node?: unknown) => copyKmsCondition(node),
     [COMMANDS.logShow]: () => ctx.log.show(true),
     [COMMANDS.parentDoctor]: (arg?: unknown) => runDoctorOnParent(views.describe, views.doctor, arg),
   };

@@ -1,0 +1,85 @@
+// The KMS key-policy assistant's commands: Generate KMS Key Policy from Image… and Copy KMS
+// Condition on the PCR nodes of both trees.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ACCOUNT_PLACEHOLDER, KeyPolicyInputError, keyPolicyFor, type PolicyMeasurements } from '../../engine';
+import { nodeHashes } from '../../engine/node';
+import type { DescribeDocuments } from '../commands/describeDocuments';
+import { copy, pickEif, targetUri } from '../commands/imageCommands';
+import { formatJson } from '../commands/pcrHelpers';
+import type { EifService } from '../images/eifService';
+import { kmsConditionOf } from './keyPolicyText';
+
+const TITLE = 'Generate KMS Key Policy from Image';
+
+/**
+ * Generate KMS Key Policy from Image…: the image (the node or Explorer file it was invoked on, or
+ * one picked) is measured, an optional IAM role ARN asked for (empty: none), and the key policy that
+ * releases the key only to an enclave running this image opens as a read-only JSON document.
+ */
+export async function generateKeyPolicy(
+  service: EifService,
+  documents: DescribeDocuments,
+  arg?: unknown,
+): Promise<vscode.TextDocument | undefined> {
+  const uri = targetUri(arg) ?? (await pickEif(TITLE, 'Generate Policy'));
+  if (!uri) return undefined;
+  const name = path.basename(uri.fsPath);
+  const inspection = await service.inspect(uri);
+  if ('error' in inspection.describe)
+    throw new Error(
+      `${name} cannot be measured (nitro-cli's describe-eif would fail with E35): ` + inspection.describe.error.message,
+    );
+  const m = inspection.describe.json.Measurements;
+  const measurements: PolicyMeasurements = {
+    PCR0: m.PCR0,
+    PCR1: m.PCR1,
+    PCR2: m.PCR2,
+    ...(m.PCR8 ? { PCR8: m.PCR8 } : {}),
+  };
+  const policyOf = (roleArn: string | undefined) =>
+    keyPolicyFor({ measurements, ...(roleArn ? { roleArn } : {}), hashes: nodeHashes });
+  const answer = await vscode.window.showInputBox({
+    title: `${TITLE}: ${name}`,
+    prompt:
+      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. " +
+      'Leave empty for none (the account root, no PCR3).',
+    placeHolder: 'arn:aws:iam::123456789012:role/NAME (optional)',
+    ignoreFocusOut: true,
+    validateInput: (text) => {
+      const roleArn = text.trim();
+      if (!roleArn) return undefined;
+      try {
+        policyOf(roleArn);
+        return undefined;
+      } catch (e) {
+        if (e instanceof KeyPolicyInputError) return `Not a role ARN: ${e.message}.`;
+        throw e;
+      }
+    },
+  });
+  if (answer === undefined) return undefined;
+  const roleArn = answer.trim() || undefined;
+  const doc = await documents.show(`${name}.key-policy.json`, uri.toString(), formatJson(policyOf(roleArn)));
+  if (!roleArn)
+    void vscode.window.showInformationMessage(
+      `Key policy for ${name}: replace ${ACCOUNT_PLACEHOLDER} with the key's account ID before use.`,
+    );
+  return doc;
+}
+
+/**
+ * Copy KMS Condition (on a PCR node of Enclave Images or of an enclave in Parent Instances): the
+ * condition entry for the PCR, `"kms:RecipientAttestation:PCR<n>": "<hex>"` (PCR0: ImageSha384).
+ */
+export async function copyKmsCondition(node?: unknown): Promise<string | undefined> {
+  if (!node || typeof node !== 'object') return undefined;
+  const n = node as { kind?: unknown; name?: unknown; value?: unknown };
+  if (n.kind !== 'pcr' || typeof n.name !== 'string' || typeof n.value !== 'string') return undefined;
+  const condition = kmsConditionOf(n.name, n.value);
+  if (condition === undefined) {
+    void vscode.window.showWarningMessage(`${n.name} has no KMS attestation condition key.`);
+    return undefined;
+  }
+  return copy(condition, `the KMS condition for ${n.name}`);
+}
