@@ -53,6 +53,11 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+interface Listing {
+  readonly parent: ParentInfo;
+  readonly enclaves: readonly DescribeEnclaveJson[];
+}
+
 export class NitroCliBackend implements EnclaveBackend {
   readonly kind = 'nitro-cli' as const;
   readonly label: string;
@@ -62,6 +67,8 @@ export class NitroCliBackend implements EnclaveBackend {
   private readonly systemRoot: string | undefined;
   private readonly changed = new Emitter<{ readonly parentId?: string }>();
   readonly onDidChange = this.changed.event;
+  /** The listing running now: callers at the same time (a view and a status bar) share its round trip. */
+  private listing: Promise<Listing> | undefined;
 
   constructor(
     readonly target: NitroCliTarget,
@@ -110,6 +117,26 @@ export class NitroCliBackend implements EnclaveBackend {
   }
 
   async listParents(): Promise<readonly ParentInfo[]> {
+    return [(await this.sharedListing()).parent];
+  }
+
+  private sharedListing(): Promise<Listing> {
+    if (this.listing) return this.listing;
+    const listing = this.list().finally(() => {
+      if (this.listing === listing) this.listing = undefined;
+    });
+    this.listing = listing;
+    return listing;
+  }
+
+  /** After this backend changed its parent: a listing begun before is not shared any more. */
+  private changedParent(): void {
+    this.listing = undefined;
+    this.changed.fire({ parentId: this.parentId });
+  }
+
+  /** One round trip: the parent's facts and its enclaves (describe-enclaves). */
+  private async list(): Promise<Listing> {
     const marker = `@@nitro-dev-${randomBytes(12).toString('hex')}`;
     const script = parentFactsScript({ nitroCli: this.nitroCli, marker, systemRoot: this.systemRoot });
     const result = await this.runner.runScript(script);
@@ -142,18 +169,17 @@ export class NitroCliBackend implements EnclaveBackend {
       for (const c of e.CPUIDs) usedCpus.add(c);
       usedMemory += e.MemoryMiB;
     }
-    return [
-      {
-        id: this.parentId,
-        name: this.parentName,
-        backend: 'nitro-cli',
-        vcpus: facts.vcpus,
-        memoryMiB: facts.memoryMiB,
-        pool: { cpuIds: facts.poolCpuIds, memoryMiB: facts.hugepagesMiB },
-        used: { cpuIds: [...usedCpus].sort((a, b) => a - b), memoryMiB: usedMemory },
-        ...(facts.instanceId !== undefined ? { instanceId: facts.instanceId } : {}),
-      },
-    ];
+    const parent: ParentInfo = {
+      id: this.parentId,
+      name: this.parentName,
+      backend: 'nitro-cli',
+      vcpus: facts.vcpus,
+      memoryMiB: facts.memoryMiB,
+      pool: { cpuIds: facts.poolCpuIds, memoryMiB: facts.hugepagesMiB },
+      used: { cpuIds: [...usedCpus].sort((a, b) => a - b), memoryMiB: usedMemory },
+      ...(facts.instanceId !== undefined ? { instanceId: facts.instanceId } : {}),
+    };
+    return { parent, enclaves };
   }
 
   async runEnclave(
@@ -193,7 +219,7 @@ export class NitroCliBackend implements EnclaveBackend {
       const result = await this.nitro(args, options);
       return parseRunEnclaveOutput(result.stdout);
     } finally {
-      this.changed.fire({ parentId: this.parentId });
+      this.changedParent();
     }
   }
 
@@ -251,6 +277,8 @@ export class NitroCliBackend implements EnclaveBackend {
     options?: { readonly metadata?: boolean },
   ): Promise<readonly DescribeEnclaveJson[]> {
     this.checkParent(parentId);
+    // A listing running now has just asked describe-enclaves: its answer is as fresh as a new one.
+    if (!options?.metadata && this.listing) return (await this.listing).enclaves;
     const result = await this.nitro(['describe-enclaves', ...(options?.metadata ? ['--metadata'] : [])]);
     return parseDescribeEnclavesOutput(result.stdout);
   }
@@ -261,7 +289,7 @@ export class NitroCliBackend implements EnclaveBackend {
       const result = await this.nitro(['terminate-enclave', '--enclave-id', enclaveId]);
       return parseTerminateEnclaveOutput(result.stdout);
     } finally {
-      this.changed.fire({ parentId: this.parentId });
+      this.changedParent();
     }
   }
 

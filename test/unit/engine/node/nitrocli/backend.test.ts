@@ -205,6 +205,32 @@ describe('nitro-cli backend', function () {
       assert.equal(named.parentId, 'local');
     });
 
+    it('shares one round trip among callers at the same time (two listings and a describe)', async () => {
+      // A nitro-cli that writes down each command it is asked, then runs the stand-in.
+      const log = path.join(root, 'calls.log');
+      const counting = path.join(root, 'counting-nitro-cli');
+      writeFileSync(counting, `#!/bin/sh\necho "$1" >> '${log}'\nexec '${STAND_IN}' "$@"\n`, { mode: 0o755 });
+      const shared = new NitroCliBackend(
+        { kind: 'local', nitroCliPath: counting },
+        { env: { ...process.env, NITRO_CLI_STANDIN_ROOT: root }, systemRoot: root },
+      );
+      const [a, b, enclaves] = await Promise.all([
+        shared.listParents(),
+        shared.listParents(),
+        shared.describeEnclaves('local'),
+      ]);
+      assert.deepEqual(a, b);
+      assert.deepEqual(enclaves, []);
+      assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['--version', 'describe-enclaves']);
+      // Once it has ended, the next caller asks again.
+      await shared.describeEnclaves('local');
+      assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), [
+        '--version',
+        'describe-enclaves',
+        'describe-enclaves',
+      ]);
+    });
+
     it('has an empty pool when the driver is not loaded', async () => {
       rmSync(path.join(root, 'sys/module'), { recursive: true });
       rmSync(path.join(root, 'sys/kernel'), { recursive: true });
