@@ -303,4 +303,4 @@ export {
   type ParsedPolicyJson,
   type TextPosition,
 } from './kms/policyJson';
-export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY } from './kms/keys';
+export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY, pcrKey } from './kms/keys';

@@ -1,9 +1,6 @@
 // The KMS key-policy assistant's pieces that need no VS Code: the condition a PCR node copies, and
 // the cheap test that tells a JSON document that is a key policy from any other JSON.
-import { IMAGE_SHA384_KEY, MAX_POLICY_TEXT, type KeyPolicyFinding } from '../../engine';
-
-/** `kms:RecipientAttestation:` */
-const CONDITION_PREFIX = IMAGE_SHA384_KEY.slice(0, IMAGE_SHA384_KEY.lastIndexOf(':') + 1);
+import { IMAGE_SHA384_KEY, MAX_POLICY_TEXT, pcrKey, type KeyPolicyFinding } from '../../engine';
 
 /**
  * The key-policy condition entry for a PCR (spec 6.3): `"kms:RecipientAttestation:PCR<n>": "<hex>"`,
@@ -16,7 +13,7 @@ export function kmsConditionOf(name: string, value: string): string | undefined 
   if (!m) return undefined;
   const n = Number(m[1]);
   if (n > 31 || !/^[0-9a-fA-F]{96}$/.test(value)) return undefined;
-  const key = n === 0 ? IMAGE_SHA384_KEY : `${CONDITION_PREFIX}PCR${n}`;
+  const key = n === 0 ? IMAGE_SHA384_KEY : pcrKey(n);
   return `${JSON.stringify(key)}: ${JSON.stringify(value.toLowerCase())}`;
 }
 
