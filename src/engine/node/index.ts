@@ -80,3 +80,18 @@ export {
   type NitroCliBackendOptions,
 } from './nitrocli/backend';
 export { RunnerError, SshUnreachableError, sshBaseArgs, sshHostProblem, scpPathFor } from './nitrocli/runner';
+export {
+  HEARTBEAT_BYTE,
+  HEARTBEAT_PORT,
+  KMS_PROXY_PORT,
+  VsockInUseError,
+  VsockRefusedError,
+  connectVsock,
+  endpointPath,
+  listEndpointFiles,
+  listenVsock,
+  parseVsockAddress,
+  parseVsockPort,
+  vsockDirOf,
+  type VsockAddress,
+} from './vsock/endpoints';

@@ -69,7 +69,7 @@ export const allocatorPathOf = (state: string, parentId: string) => {
 };
 
 /** Folders of the state: only their owner may enter them. */
-const DIR_MODE = 0o700;
+export const DIR_MODE = 0o700;
 /** Files of the state (records, logs, the lock): only their owner may read them. */
 export const FILE_MODE = 0o600;
 

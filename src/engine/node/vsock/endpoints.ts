@@ -1,0 +1,202 @@
+// Emulated vsock: stream connections between an emulated parent (CID 3) and its enclaves (their
+// CIDs), addressed by (CID, port), carried over local sockets.
+//
+// Each emulated parent has one vsock folder. Whoever listens on (CID, port) binds the Unix socket
+// `<folder>/<cid>.<port>.sock`; whoever connects to (CID, port) connects to that path. Listening is
+// binding, accepting is accepting, and a port nobody listens on refuses the connection, as vsock
+// does. On Windows the endpoint is the named pipe `\\.\pipe\nitro-dev-<tag>-<parent>-<cid>.<port>`.
+//
+//   <state>/parents/<parent id>/vsock/<cid>.<port>.sock
+//
+// When that path would pass the Unix socket limit (about 104 bytes), the folder moves to the state's
+// short socket folder in the temp directory (see socketPathFor): `<tmp>/nitro-dev-<tag>/vsock-<parent id>/`.
+//
+// Unlike vsock, a listener does not learn the connecting peer's CID: the local socket carries only
+// the stream.
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { PARENT_CID, PARENT_ID_PATTERN } from '../../emulator/rules';
+import { BackendError } from '../../platform/backend';
+import { DIR_MODE, FILE_MODE, shortSocketDir } from '../emulator/state';
+
+/** VMADDR_PORT_ANY (u32::MAX) is not a port one can listen on or connect to. */
+export const MAX_VSOCK_PORT = 0xffff_fffe;
+/** VMADDR_CID_ANY (u32::MAX) is not an address. */
+export const MAX_VSOCK_CID = 0xffff_fffe;
+/** The port the enclave's init connects to on the parent to say it booted (`ENCLAVE_READY_VSOCK_PORT`). */
+export const HEARTBEAT_PORT = 9000;
+/** The byte init sends on the heartbeat connection, and the parent echoes. */
+export const HEARTBEAT_BYTE = 0xb7;
+/** The port the KMS vsock-proxy conventionally listens on (the parent's `nitro-enclaves-vsock-proxy` service). */
+export const KMS_PROXY_PORT = 8000;
+export { PARENT_CID };
+
+/** One vsock address. */
+export interface VsockAddress {
+  readonly cid: number;
+  readonly port: number;
+}
+
+const isU32Below = (v: number, max: number) => Number.isSafeInteger(v) && v >= 0 && v <= max;
+
+/** Why a CID or port cannot be used, or undefined. */
+export function vsockAddressProblem(address: VsockAddress): string | undefined {
+  if (!isU32Below(address.cid, MAX_VSOCK_CID)) return `CID ${address.cid} is not 0 to ${MAX_VSOCK_CID}`;
+  if (!isU32Below(address.port, MAX_VSOCK_PORT)) return `port ${address.port} is not 0 to ${MAX_VSOCK_PORT}`;
+  return undefined;
+}
+
+/**
+ * Parses `CID:PORT` (decimal, as socat's `VSOCK-CONNECT:16:5000`), or undefined when it is not one.
+ */
+export function parseVsockAddress(text: string): VsockAddress | undefined {
+  const m = /^(\d{1,10}):(\d{1,10})$/.exec(text);
+  if (!m) return undefined;
+  const address = { cid: Number(m[1]), port: Number(m[2]) };
+  return vsockAddressProblem(address) === undefined ? address : undefined;
+}
+
+/** Parses a port (decimal, 0 to 4294967294), or undefined. */
+export function parseVsockPort(text: string): number | undefined {
+  if (!/^\d{1,10}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= MAX_VSOCK_PORT ? port : undefined;
+}
+
+const endpointName = (a: VsockAddress) => `${a.cid}.${a.port}.sock`;
+/** The longest endpoint file name: `4294967294.4294967294.sock`. */
+const LONGEST_NAME = endpointName({ cid: MAX_VSOCK_CID, port: MAX_VSOCK_PORT });
+const SOCKET_PATH_LIMIT = 100;
+
+const stateTag = (state: string) => createHash('sha256').update(path.resolve(state)).digest('hex').slice(0, 12);
+
+/**
+ * The vsock folder of an emulated parent. `create` true makes it (0700) and refuses a folder that is
+ * not this user's own; false only computes the path.
+ */
+export function vsockDirOf(state: string, parentId: string, create = true): string {
+  if (!PARENT_ID_PATTERN.test(parentId))
+    throw new RangeError(`${JSON.stringify(parentId)} is not an instance id (i- and 17 hex digits)`);
+  if (process.platform === 'win32') return `\\\\.\\pipe\\nitro-dev-${stateTag(state)}-${parentId}`;
+  let dir = path.join(state, 'parents', parentId, 'vsock');
+  if (Buffer.byteLength(path.join(dir, LONGEST_NAME)) > SOCKET_PATH_LIMIT)
+    dir = path.join(shortSocketDir(state), `vsock-${parentId}`);
+  if (create) ensureOwnDir(dir);
+  return dir;
+}
+
+function ensureOwnDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+    throw new BackendError(19, `File operation failure. ${dir} is not a folder of this user; remove it`);
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
+}
+
+/** The local socket (or named pipe) of one vsock address in a parent's vsock folder. */
+export function endpointPath(dir: string, address: VsockAddress): string {
+  const problem = vsockAddressProblem(address);
+  if (problem) throw new RangeError(`Not a vsock address: ${problem}`);
+  if (process.platform === 'win32') return `${dir}-${address.cid}.${address.port}`;
+  return path.join(dir, endpointName(address));
+}
+
+/** The addresses listened on in a parent's vsock folder (by file name; a dead listener's file may remain). */
+export function listEndpointFiles(dir: string): VsockAddress[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: VsockAddress[] = [];
+  for (const name of names) {
+    const m = /^(\d{1,10})\.(\d{1,10})\.sock$/.exec(name);
+    if (!m) continue;
+    const address = { cid: Number(m[1]), port: Number(m[2]) };
+    if (vsockAddressProblem(address) === undefined && endpointName(address) === name) out.push(address);
+  }
+  return out.sort((a, b) => a.cid - b.cid || a.port - b.port);
+}
+
+/** A connection to an address nobody listens on (vsock's ECONNRESET / ECONNREFUSED). */
+export class VsockRefusedError extends Error {
+  constructor(readonly address: VsockAddress) {
+    super(`Connection refused: nothing listens on vsock ${address.cid}:${address.port}`);
+    this.name = 'VsockRefusedError';
+  }
+}
+
+/** A listen on an address another program already listens on (EADDRINUSE). */
+export class VsockInUseError extends Error {
+  constructor(readonly address: VsockAddress) {
+    super(`Address in use: vsock ${address.cid}:${address.port} already has a listener`);
+    this.name = 'VsockInUseError';
+  }
+}
+
+const refusedCodes = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'EPROTOTYPE']);
+
+/** Connects to (CID, port) in a parent's vsock folder; VsockRefusedError when nobody listens. */
+export function connectVsock(dir: string, address: VsockAddress): Promise<net.Socket> {
+  const where = endpointPath(dir, address);
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(where);
+    const onError = (e: NodeJS.ErrnoException) => {
+      socket.destroy();
+      reject(refusedCodes.has(e.code ?? '') ? new VsockRefusedError(address) : e);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Whether something accepts connections at a local socket path right now. */
+function answers(where: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(where);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on (CID, port) in a parent's vsock folder. A socket file left by a listener that died is
+ * replaced; a live listener makes this fail with VsockInUseError. Closing the server removes its file.
+ */
+export async function listenVsock(
+  dir: string,
+  address: VsockAddress,
+  onConnection: (socket: net.Socket) => void,
+): Promise<net.Server> {
+  const where = endpointPath(dir, address);
+  const server = net.createServer(onConnection);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(where, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' || process.platform === 'win32') throw e;
+      if (attempt > 0 || (await answers(where))) throw new VsockInUseError(address);
+      rmSync(where, { force: true });
+    }
+  }
+  if (process.platform !== 'win32') chmodSync(where, FILE_MODE);
+  return server;
+}
