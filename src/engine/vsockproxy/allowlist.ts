@@ -452,17 +452,23 @@ export async function resolveFor(
   resolve: HostResolver,
   host: string,
   family: IpFamily,
-): Promise<{ readonly addresses: readonly string[]; readonly all: readonly string[] } | { readonly error: string }> {
+): Promise<
+  | { readonly addresses: readonly string[]; readonly all: readonly string[] }
+  | { readonly error: string; readonly real: string }
+> {
   let all: readonly string[];
   try {
     all = (await resolve(host, family)).filter((a) => ipKey(a) !== undefined);
   } catch (e) {
-    return { error: `it does not resolve (${reasonOf(e)})` };
+    return { error: `it does not resolve (${reasonOf(e)})`, real: 'DNS lookup failed!' };
   }
-  if (all.length === 0) return { error: 'it resolves to no address' };
+  if (all.length === 0) return { error: 'it resolves to no address', real: 'DNS lookup returned no IP addresses!' };
   const addresses = family === 0 ? all : all.filter((a) => ipVersionOf(a) === family);
   if (addresses.length === 0)
-    return { error: `it resolves to ${all.join(', ')}, no ${versionName(family)} address (-${family} asks for one)` };
+    return {
+      error: `it resolves to ${all.join(', ')}, no ${versionName(family)} address (-${family} asks for one)`,
+      real: 'No accepted IP was found.',
+    };
   return { addresses, all };
 }
 
@@ -481,7 +487,7 @@ export async function checkAllowlist(check: AllowlistCheck): Promise<AllowlistVe
   if ('error' in remote) {
     return {
       allowed: false,
-      realReason: 'DNS lookup failed!',
+      realReason: remote.real,
       reason: `the remote address ${remoteAddr}: ${remote.error}; vsock-proxy resolves it before it reads the entries`,
       tried,
     };
