@@ -80,7 +80,8 @@ export const vsockProxyCommand: Command = {
       try {
         text = await readAllowlistFile(file);
       } catch (e) {
-        if (asked === undefined && (e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(NO_DEFAULT_CONFIG);
+        if (asked === undefined && (e as NodeJS.ErrnoException).code === 'ENOENT')
+          throw new Error(NO_DEFAULT_CONFIG, { cause: e });
         throw e;
       }
       for (const d of parseAllowlist(text).diagnostics)

@@ -164,7 +164,7 @@ function described(node: YamlNode | null): string {
   if (isScalar(node)) {
     if (node.value === null) return 'nothing (null)';
     if (typeof node.value === 'string') return `the string ${JSON.stringify(node.value)}`;
-    return `${node.source ?? String(node.value)} (${typeof node.value})`;
+    return `${node.source ?? JSON.stringify(node.value)} (${typeof node.value})`;
   }
   return 'something else';
 }
@@ -547,7 +547,9 @@ export function formatVerdict(verdict: AllowlistVerdict, remoteAddr: string, rem
   };
   if (verdict.allowed) {
     const e = verdict.entry;
-    return `${remoteAddr} port ${remotePort} is allowed by entry ${e.number} (line ${e.line}, ${e.address} port ${e.port}), by its ${verdict.by}\n`;
+    const what = `${e.address} port ${e.port}`;
+    const by = `by its ${verdict.by}`;
+    return `${remoteAddr} port ${remotePort} is allowed by entry ${e.number} (line ${e.line}, ${what}), ${by}\n`;
   }
   return [
     `${remoteAddr} port ${remotePort} is not allowed: ${verdict.reason}.`,

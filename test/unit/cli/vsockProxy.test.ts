@@ -64,7 +64,8 @@ describe('(unit) nitro-dev vsock-proxy', function () {
       `nitro-dev: error: Error at checking the allowlist ${file}: 127.0.0.1 port ${port} is not allowed: ` +
         `no entry of the allowlist allows 127.0.0.1 port ${port}.\n` +
         `  entry 1 (line 2, 127.0.0.1 port 1): port 1 is not ${port}\n` +
-        `  entry 2 (line 3, 127.0.0.2 port ${port}): host name 127.0.0.2 is not 127.0.0.1, and it resolves to 127.0.0.2, not 127.0.0.1\n` +
+        `  entry 2 (line 3, 127.0.0.2 port ${port}): host name 127.0.0.2 is not 127.0.0.1, ` +
+        'and it resolves to 127.0.0.2, not 127.0.0.1\n' +
         '(the real vsock-proxy says only: The given address and port are not allowed)\n',
     );
     assert.ok(!existsSync(path.join(vsockDir, '3.6000.sock')));
@@ -122,7 +123,8 @@ describe('(unit) nitro-dev vsock-proxy', function () {
       assert.match(
         out,
         new RegExp(
-          `^vsock-proxy: listening on vsock 3:6000 \\(.*3\\.6000\\.sock\\), forwarding to 127\\.0\\.0\\.1:${port} \\(127\\.0\\.0\\.1\\); ` +
+          '^vsock-proxy: listening on vsock 3:6000 \\(.*3\\.6000\\.sock\\), ' +
+            `forwarding to 127\\.0\\.0\\.1:${port} \\(127\\.0\\.0\\.1\\); ` +
             `allowed by entry 1 \\(.*vsock-proxy\\.yaml:2\\) by its address; 2 workers\\n$`,
         ),
       );

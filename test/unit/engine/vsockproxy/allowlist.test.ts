@@ -10,7 +10,10 @@ import {
   type IpFamily,
 } from '../../../../src/engine/vsockproxy/allowlist';
 
-/** A DNS of its own: names to addresses (IPv4 first, as the real tool's resolver answers); IP literals resolve to themselves. */
+/**
+ * A DNS of its own: names to addresses (IPv4 first, as the real tool's resolver answers); IP
+ * literals resolve to themselves.
+ */
 function fakeDns(names: Record<string, readonly string[]>): HostResolver & { asked: string[] } {
   const asked: string[] = [];
   const resolve = async (host: string, _family: IpFamily) => {
@@ -216,6 +219,11 @@ describe('(unit) vsock-proxy allowlist: matching, in the real order', () => {
       'kms-fips.us-east-2.amazonaws.com',
     ]);
     assert.equal(v.tried.length, 2);
+    assert.equal(
+      formatVerdict(v, 'kms.us-east-1.amazonaws.com', 443),
+      'kms.us-east-1.amazonaws.com port 443 is allowed by entry 3 (line 4, kms.us-east-1.amazonaws.com port 443), ' +
+        'by its host name\n',
+    );
   });
 
   it('skips an entry on another port without resolving it', async () => {
@@ -264,7 +272,8 @@ describe('(unit) vsock-proxy allowlist: matching, in the real order', () => {
     assert.equal(v.remoteIp, '127.0.0.1');
     assert.deepEqual(whys(v), [
       '1: port 80 is not 443',
-      "2: host name kms.us-east-2.amazonaws.com is not localhost, and it resolves to 52.95.0.1, not 127.0.0.1 (localhost's first address)",
+      '2: host name kms.us-east-2.amazonaws.com is not localhost, ' +
+        "and it resolves to 52.95.0.1, not 127.0.0.1 (localhost's first address)",
       '3: host name gone.test is not localhost, and gone.test: it does not resolve (gone.test: no such host)',
     ]);
     const text2 = formatVerdict(v, 'localhost', 443);
@@ -318,7 +327,8 @@ describe('(unit) vsock-proxy allowlist: matching, in the real order', () => {
     );
     assert.ok(!before.allowed);
     assert.deepEqual(whys(before), [
-      '1: its port is the string "443", not a whole number (vsock-proxy: "No port field or invalid type"); vsock-proxy stops checking here',
+      '1: its port is the string "443", not a whole number ' +
+        '(vsock-proxy: "No port field or invalid type"); vsock-proxy stops checking here',
     ]);
     assert.equal(before.realReason, 'No port field or invalid type');
     const after = await check('allowlist:\n- {address: localhost, port: 443}\n- {port: 443}\n', 'localhost', 443);

@@ -152,7 +152,7 @@ describe('(unit) emulated vsock-proxy: forwarding enclave connections to TCP', f
     await eventually('the bytes counted', () => p.stats().bytesToRemote === data.length && p.stats().open === 0);
   });
 
-  it('a target that resets one connection closes only that one; a dead target fails each connection alone', async () => {
+  it('a target resetting one connection closes only that one; a dead target fails each connection alone', async () => {
     const lines: string[] = [];
     const p = await start({ log: (l) => lines.push(l) });
     const a = await connect();
