@@ -95,3 +95,13 @@ export {
   vsockDirOf,
   type VsockAddress,
 } from './vsock/endpoints';
+export {
+  DEFAULT_WORKERS,
+  VsockProxyRefusedError,
+  readAllowlistFile,
+  startVsockProxy,
+  systemResolver,
+  type VsockProxy,
+  type VsockProxyOptions,
+  type VsockProxyStats,
+} from './vsockproxy/proxy';
