@@ -6,6 +6,7 @@ import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { explainCommand } from './explainCommands';
 import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
+import { vsockCommand } from './vsockCommands';
 import type { Command } from './types';
 
 /**
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   decodeAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
+  vsockCommand,
   kmsCommand,
   explainCommand,
   doctorCommand,

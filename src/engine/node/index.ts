@@ -44,7 +44,7 @@ export {
   type EifDifference,
   type ReproducibilityReport,
 } from './reproducibility';
-export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
+export { EmulatorBackend, bootTimeoutMs, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
 export {
   BackendRegistry,
   createBackendRegistry,
@@ -90,8 +90,11 @@ export {
   endpointPath,
   listEndpointFiles,
   listenVsock,
+  liveEndpoints,
+  removeEndpointFilesOf,
   parseVsockAddress,
   parseVsockPort,
   vsockDirOf,
   type VsockAddress,
 } from './vsock/endpoints';
+export { vsockPortsInUse, type VsockPortInUse } from './vsock/ports';

@@ -124,7 +124,7 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     return { app: { command: process.execPath, args: ['-e', script, marker], cwd: dir }, marker };
   }
 
-  /** The one connection the host's heartbeat makes to a plain listener on the parent's port 9000, and its first byte. */
+  /** Starts the host with a plain listener on the parent's port 9000: the heartbeat's connection and first byte. */
   async function acceptHeartbeat(dir: string): Promise<{ socket: net.Socket; byte: number; server: net.Server }> {
     let server!: net.Server;
     const got = new Promise<{ socket: net.Socket; byte: number }>((resolve) => {
@@ -165,27 +165,31 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     assert.match(withVsock, /16\.P\.sock/);
   });
 
-  it('boots with the heartbeat: 0xB7 to the parent on vsock 3:9000; the application starts only after the echo, with its vsock environment', async () => {
-    const dir = prepare(false);
-    const { app, marker } = markerApp(dir);
-    record = { ...record, app };
-    writeFileSync(recordPathOf(dir, ENCLAVE), JSON.stringify(record));
-    const { socket, byte, server } = await acceptHeartbeat(dir);
-    assert.equal(byte, 0xb7);
-    // The host answers requests while it waits for the echo, and the application has not started.
-    await waitFor(() => existsSync(record.socketPath), 'the control socket');
-    resultOf(await requestHost(record.socketPath, { op: 'describe' }, { timeoutMs: 30_000 }));
-    assert.equal(existsSync(marker), false, 'the application started before the echo');
-    socket.write(Buffer.of(0xb7));
-    await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('}'), 'the application');
-    assert.deepEqual(JSON.parse(readFileSync(marker, 'utf8')), {
-      dir: vsockDirOf(dir, PARENT),
-      parent: '3',
-      cid: '16',
-    });
-    assert.match(readFileSync(record.consoleLogPath, 'utf8'), /emulated vsock folder is .*\(NITRO_VSOCK_DIR\)/);
-    server.close();
-  });
+  it(
+    'boots with the heartbeat: 0xB7 to the parent on vsock 3:9000; ' +
+      'the application starts only after the echo, with its vsock environment',
+    async () => {
+      const dir = prepare(false);
+      const { app, marker } = markerApp(dir);
+      record = { ...record, app };
+      writeFileSync(recordPathOf(dir, ENCLAVE), JSON.stringify(record));
+      const { socket, byte, server } = await acceptHeartbeat(dir);
+      assert.equal(byte, 0xb7);
+      // The host answers requests while it waits for the echo, and the application has not started.
+      await waitFor(() => existsSync(record.socketPath), 'the control socket');
+      resultOf(await requestHost(record.socketPath, { op: 'describe' }, { timeoutMs: 30_000 }));
+      assert.equal(existsSync(marker), false, 'the application started before the echo');
+      socket.write(Buffer.of(0xb7));
+      await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('}'), 'the application');
+      assert.deepEqual(JSON.parse(readFileSync(marker, 'utf8')), {
+        dir: vsockDirOf(dir, PARENT),
+        parent: '3',
+        cid: '16',
+      });
+      assert.match(readFileSync(record.consoleLogPath, 'utf8'), /emulated vsock folder is .*\(NITRO_VSOCK_DIR\)/);
+      server.close();
+    },
+  );
 
   for (const [what, act, says] of [
     ['echoed as another byte', (s: net.Socket) => s.write(Buffer.of(0)), /echoed its boot heartbeat as 0x00, not 0xB7/],
@@ -222,28 +226,35 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     );
   });
 
-  it("an ended enclave's listener files of its CID are removed; other CIDs', symlinks and plain files stay", async function () {
-    if (process.platform === 'win32') this.skip();
-    await startHost({});
-    const vsock = vsockDirOf(state as string, PARENT);
-    const mine = await listenVsock(vsock, { cid: 16, port: 5000 }, () => undefined);
-    const other = await listenVsock(vsock, { cid: 17, port: 5000 }, () => undefined);
-    const parents = await listenVsock(vsock, { cid: 3, port: 5000 }, () => undefined);
-    const target = path.join(state as string, 'target');
-    writeFileSync(target, 'keep');
-    symlinkSync(target, endpointPath(vsock, { cid: 16, port: 6000 }));
-    writeFileSync(endpointPath(vsock, { cid: 16, port: 7000 }), 'not a socket');
-    resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
-    assert.equal(await ended, 0);
-    ended = undefined;
-    assert.equal(existsSync(endpointPath(vsock, { cid: 16, port: 5000 })), false, "the enclave's listener file stays");
-    assert.ok(existsSync(endpointPath(vsock, { cid: 17, port: 5000 })));
-    assert.ok(existsSync(endpointPath(vsock, { cid: 3, port: 5000 })));
-    assert.ok(lstatSync(endpointPath(vsock, { cid: 16, port: 6000 })).isSymbolicLink());
-    assert.equal(readFileSync(target, 'utf8'), 'keep');
-    assert.ok(existsSync(endpointPath(vsock, { cid: 16, port: 7000 })));
-    for (const s of [mine, other, parents]) s.close();
-  });
+  it(
+    "an ended enclave's listener files of its CID are removed; " + "other CIDs', symlinks and plain files stay",
+    async function () {
+      if (process.platform === 'win32') this.skip();
+      await startHost({});
+      const vsock = vsockDirOf(state as string, PARENT);
+      const mine = await listenVsock(vsock, { cid: 16, port: 5000 }, () => undefined);
+      const other = await listenVsock(vsock, { cid: 17, port: 5000 }, () => undefined);
+      const parents = await listenVsock(vsock, { cid: 3, port: 5000 }, () => undefined);
+      const target = path.join(state as string, 'target');
+      writeFileSync(target, 'keep');
+      symlinkSync(target, endpointPath(vsock, { cid: 16, port: 6000 }));
+      writeFileSync(endpointPath(vsock, { cid: 16, port: 7000 }), 'not a socket');
+      resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
+      assert.equal(await ended, 0);
+      ended = undefined;
+      assert.equal(
+        existsSync(endpointPath(vsock, { cid: 16, port: 5000 })),
+        false,
+        "the enclave's listener file stays",
+      );
+      assert.ok(existsSync(endpointPath(vsock, { cid: 17, port: 5000 })));
+      assert.ok(existsSync(endpointPath(vsock, { cid: 3, port: 5000 })));
+      assert.ok(lstatSync(endpointPath(vsock, { cid: 16, port: 6000 })).isSymbolicLink());
+      assert.equal(readFileSync(target, 'utf8'), 'keep');
+      assert.ok(existsSync(endpointPath(vsock, { cid: 16, port: 7000 })));
+      for (const s of [mine, other, parents]) s.close();
+    },
+  );
 
   it(
     'a client that pipelines NSM requests and reads no reply is paused: ' +
