@@ -24,8 +24,8 @@ export const COMMANDS: readonly Command[] = [
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
   vsockCommand,
-  kmsCommand,
   vsockProxyCommand,
+  kmsCommand,
   explainCommand,
   doctorCommand,
 ];
