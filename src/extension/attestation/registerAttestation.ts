@@ -24,6 +24,7 @@ import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMAND
 import type { EifService } from '../images/eifService';
 import { webviewOptions } from '../webviews/html';
 import { AttestationSession, sourceKey, sourceLabel, type DocumentSource } from './attestationSession';
+import { trackActiveEditor } from '../kms/pickPolicy';
 
 /** A viewer is found by its panel (panels and custom editors alike) or by the URI of the file it shows. */
 export type ViewerTarget = vscode.WebviewPanel | vscode.Uri;
@@ -352,6 +353,7 @@ class AttestationViewers
 /** Registers the commands, both custom editor view types and the panel serializer; returns the tests' handles. */
 export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifService }): AttestationViewerApi {
   const viewers = ctx.own(new AttestationViewers(ctx, deps.eifService));
+  ctx.push(trackActiveEditor());
   registerCommand(ctx, COMMANDS.attestationOpen, (arg?: unknown) => viewers.openCommand(arg));
   registerCommand(ctx, COMMANDS.attestationOpenFromClipboard, () => viewers.openFromClipboardCommand());
   const editorOptions = {

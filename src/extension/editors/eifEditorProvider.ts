@@ -17,6 +17,7 @@ import {
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import type { Ctx } from '../ctx';
 import { EIF_VIEWER } from '../ids';
+import { copyViewerKmsCondition } from '../kms/kmsCommands';
 import type { EifService } from '../images/eifService';
 import { WebviewSession } from '../webviews/session';
 import type { MessageHandlers } from '../../shared/messages';
@@ -84,6 +85,12 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       copy: async ({ body }) => {
         await vscode.env.clipboard.writeText(body.text);
         vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+      },
+      copyKmsCondition: async ({ body }) => {
+        await copyViewerKmsCondition(
+          this.model?.measurements.pcrs.find((p) => p.name === `PCR${body.pcr}`),
+          body.key,
+        );
       },
       describe: async () => {
         await this.describe();
