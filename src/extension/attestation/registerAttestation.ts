@@ -64,6 +64,11 @@ export interface AttestationViewerApi {
    * resolves when handled.
    */
   receive(target: ViewerTarget, message: unknown): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Like receive, for a request: resolves with the host's answer (its `body`, or its `error`). */
+  request(
+    target: ViewerTarget,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }>;
   /** Compares a viewer's document with an enclave image (what the quick pick of "Compare with Enclave Image…" does). */
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void>;
   /** What the panel serializer does with a panel and the state its webview kept (`{ panel: PanelState, … }`). */
@@ -340,6 +345,13 @@ class AttestationViewers
     return this.require(target).receive(message);
   }
 
+  request(
+    target: ViewerTarget,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }> {
+    return this.require(target).request(message);
+  }
+
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void> {
     return this.require(target).compareWith(image);
   }
@@ -374,6 +386,7 @@ export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifSe
     stateFor: (target) => viewers.stateFor(target),
     isReady: (target) => viewers.isReady(target),
     receive: (target, message) => viewers.receive(target, message),
+    request: (target, message) => viewers.request(target, message),
     compareWith: (target, image) => viewers.compareWith(target, image),
     revive: (panel, state) => viewers.revive(panel, state),
     useDevelopmentRoots: (provider) => viewers.useDevelopmentRoots(provider),

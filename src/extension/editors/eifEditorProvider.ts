@@ -248,6 +248,19 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
     return session?.describe();
   }
 
+  /**
+   * Hands a request to the host of the editor of `uri` as if its webview had sent it; resolves with
+   * the answer (its `body` or `error`). For the extension-host tests.
+   */
+  async request(
+    uri: vscode.Uri,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }> {
+    const [session] = this.sessions.get(uri.toString()) ?? [];
+    if (!session) throw new Error(`no Enclave Image Viewer shows ${uri.toString(true)}`);
+    return session.request(message);
+  }
+
   /** The error the editor of `uri` shows instead of a model, if any. */
   errorFor(uri: vscode.Uri): EifViewError | undefined {
     const shown = this.shown.get(uri.toString());
