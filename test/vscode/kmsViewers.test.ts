@@ -194,7 +194,7 @@ describe('KMS in the viewers: Copy KMS Condition on PCR rows, Would KMS release 
 
     await assert.rejects(
       dryRun({ policy: '{ "Statement": [,] }', policyLabel: 'pasted policy', operation: 'Decrypt' }),
-      /^Error: pasted policy:1:16: not JSON: /,
+      /^Error: pasted policy:1:17: not JSON: /,
     );
     await assert.rejects(
       dryRun({ policy: picked.text, policyLabel: 'x', operation: 'Encrypt' }),
