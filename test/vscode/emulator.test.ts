@@ -458,8 +458,9 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
     it('a console opened on an ended enclave shows its kept console log and a closing line, not an error', async () => {
       const parent = await defaultParent();
+      // The image in the workspace folder, where the application starts (APP is there).
       const run = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
-        eif,
+        eif: image.fsPath,
         parentId: parent.parent.id,
         memoryMiB: 64,
         cpuCount: 2,
