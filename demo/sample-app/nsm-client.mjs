@@ -1,8 +1,8 @@
 // An application attached to an emulated enclave: asks the enclave NSM for PCR0 over NITRO_NSM_SOCKET
 // (each message: a 4-byte big-endian length, then the CBOR). From the demo folder:
-//   nitro-dev run-enclave --eif-path images/sample-app.eif --memory 64 --cpu-count 2 --debug-mode \
-//     --app "node sample-app/nsm-client.mjs"
-// then read its output with: nitro-dev console --enclave-name sample-app
+//   nitro-dev run-enclave --eif-path images/sample-app.eif --memory 64 --cpu-count 2 \
+//     --app "node sample-app/nsm-client.mjs" --attach-console
+// (it exits at once, and the enclave with it: --attach-console shows its output as it comes).
 import net from 'node:net';
 const request = Buffer.from('a16b4465736372696265504352a165696e64657800', 'hex'); // {"DescribePCR":{"index":0}}
 const socket = net.connect(process.env.NITRO_NSM_SOCKET, () => {

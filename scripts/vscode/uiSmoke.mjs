@@ -5,7 +5,8 @@
 // on screen, an enclave run on the emulated parent, and real parents over SSH (a test sshd on
 // 127.0.0.1 running the stand-in nitro-cli, and a host whose port is closed). Writes
 // test-results/ui-smoke.png, test-results/parents-running-enclave.png, test-results/parents-ssh.png,
-// test-results/eif-viewer.png and test-results/attestation-viewer.png, and prints
+// test-results/eif-viewer.png, test-results/attestation-viewer.png and test-results/attestation-kms.png,
+// and prints
 // `ui smoke: N passed, N failed`.
 //
 // Every step waits for what the page shows, never for a fixed time: each has one generous deadline
@@ -568,7 +569,58 @@ async function checkAttestationViewer(page) {
       (ms) => page.locator('.statusbar', { hasText: 'Copied module ID' }).waitFor({ timeout: ms }),
     ),
   );
+  await checkKmsInAttestationViewer(page, view, expected);
   await checkAttestationPanel(page);
+}
+
+/**
+ * The KMS parts of the Attestation Document Viewer on screen: PCR0's key button copies its
+ * ImageSha384 condition through the host, and "Would KMS release this key?" answers ALLOW for a
+ * pasted policy that pins the document's PCR0; saves test-results/attestation-kms.png.
+ */
+async function checkKmsInAttestationViewer(page, view, expected) {
+  await check("PCR0's key button copies its KMS condition and says so in the status bar", (step) =>
+    untilSettled(
+      step,
+      () =>
+        view
+          .locator('button[aria-label="Copy KMS condition for PCR0 (kms:RecipientAttestation:ImageSha384)"]')
+          .click({ timeout: step.timeout() }),
+      (ms) => page.locator('.statusbar', { hasText: 'Copied the KMS condition for PCR0' }).waitFor({ timeout: ms }),
+    ),
+  );
+  const policy = JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Enclave',
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:role/parent' },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': expected.pcrs['0'] } },
+        },
+      ],
+    },
+    null,
+    2,
+  );
+  await check('"Would KMS release this key?" answers ALLOW for a pasted policy pinning PCR0', async (step) => {
+    await view.locator('#kms-policy').fill(policy, { timeout: step.timeout() });
+    await view.locator('#kms-principal').fill('arn:aws:iam::123456789012:role/parent', { timeout: step.timeout() });
+    await untilSettled(
+      step,
+      () => view.locator('#kms-evaluate').click({ timeout: step.timeout() }),
+      (ms) => view.locator('#kms-decision[data-decision="allow"]').waitFor({ timeout: ms }),
+    );
+    const headline = (await view.locator('#kms-decision .dry-headline').textContent())?.trim() ?? '';
+    if (!headline.startsWith('ALLOW KMS would release the key: kms:Decrypt'))
+      throw new Error(`the answer reads "${headline}"`);
+    await view.locator('#card-kms').scrollIntoViewIfNeeded({ timeout: step.timeout() });
+  });
+  await settle(page, 150, 700);
+  await screenshot(page, 'attestation-kms.png');
 }
 
 /**

@@ -7,6 +7,13 @@ export { Emitter, CancelledError, throwIfCancelled } from './platform/lifecycle'
 export type { ByteSource } from './platform/byteSource';
 export { ByteRangeError, MemoryByteSource, checkRange } from './platform/byteSource';
 export { ConcatSource, sliceOf, type Piece } from './platform/concatSource';
+export {
+  applicationOf,
+  commandLineProblem,
+  parseCommandLine,
+  type CommandLine,
+  type ParsedCommandLine,
+} from './platform/commandLine';
 export * from './eif/defs';
 export { EifFormatError, type EifErrorCode, type EifProblem, type Severity } from './eif/errors';
 export { readLayout, decodeHeader, encodeHeader, type EifHeader, type EifLayout, type EifSection } from './eif/layout';

@@ -5,7 +5,14 @@
 // Map or Uint8Array) so it crosses postMessage as is. Every value coming from the webview is
 // checked here before the host acts on it.
 import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
-import { isWebviewEnvelope, parseCopyBody, READY, type HostEnvelope } from './protocol';
+import {
+  isWebviewEnvelope,
+  parseCopyBody,
+  parseKmsConditionBody,
+  READY,
+  type HostEnvelope,
+  type KmsConditionBody,
+} from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/attestationViewer.js) and stylesheet (media/attestationViewer.css). */
 export const ATTESTATION_VIEWER_SCRIPT = 'attestationViewer';
@@ -246,6 +253,76 @@ export interface AttestationViewError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dry run: would KMS release the key? (a key policy against the document, as `nitro-dev kms dry-run`)
+
+/** The operations the dry run offers: the three that take a Recipient (Decrypt first, the default). */
+export const KMS_OPERATIONS = ['Decrypt', 'GenerateDataKey', 'GenerateRandom'] as const;
+export type KmsOperation = (typeof KMS_OPERATIONS)[number];
+
+/** Longest key policy text the webview may send (characters): what the engine's policy reader takes. */
+export const MAX_DRY_RUN_POLICY = 131072;
+/** Longest principal ARN (IAM's limit on an ARN is 2048 characters). */
+export const MAX_PRINCIPAL = 2048;
+
+/** Webview → host: evaluate this policy for the document on screen. */
+export interface DryRunBody {
+  /** The key policy's JSON text. */
+  readonly policy: string;
+  /** Where it came from (a file name, `pasted policy`), for messages. */
+  readonly policyLabel: string;
+  /** The caller's ARN; absent: principals are not checked. */
+  readonly principal?: string;
+  readonly operation: KmsOperation;
+}
+
+/** Host → webview: the engine's answer (evaluateKeyPolicy), as `nitro-dev kms dry-run` prints it. */
+export interface DryRunView {
+  readonly decision: 'allow' | 'deny';
+  readonly operation: KmsOperation;
+  readonly policyLabel: string;
+  readonly principal?: string;
+  /** Why, statement by statement, the deciding ones first. */
+  readonly reasons: readonly string[];
+  /** What the dry run did not check, for this request. */
+  readonly notes: readonly string[];
+  /** What a dry run evaluates at all. */
+  readonly scope: string;
+  /** The document does not verify at the chosen time (KMS would refuse it before reading the policy). */
+  readonly documentInvalid?: string;
+}
+
+/** Host → webview: a key policy picked from the workspace or an editor. */
+export interface PickedPolicy {
+  readonly label: string;
+  readonly text: string;
+}
+
+/** Checks the untrusted body of a `dryRun` request. */
+export function parseDryRunBody(body: unknown): Parsed<DryRunBody> {
+  if (!isRecord(body)) return { ok: false, reason: 'dryRun: the body is not an object' };
+  const { policy, policyLabel, principal, operation } = body;
+  if (typeof policy !== 'string') return { ok: false, reason: 'dryRun: "policy" is not a string' };
+  if (policy.length > MAX_DRY_RUN_POLICY)
+    return { ok: false, reason: `dryRun: the policy is longer than ${MAX_DRY_RUN_POLICY} characters` };
+  if (typeof policyLabel !== 'string' || policyLabel.length === 0 || policyLabel.length > MAX_LABEL)
+    return { ok: false, reason: `dryRun: "policyLabel" is not a string of 1 to ${MAX_LABEL} characters` };
+  if (principal !== undefined && (typeof principal !== 'string' || principal.length > MAX_PRINCIPAL))
+    return { ok: false, reason: `dryRun: "principal" is not a string of at most ${MAX_PRINCIPAL} characters` };
+  if (!(KMS_OPERATIONS as readonly unknown[]).includes(operation))
+    return { ok: false, reason: `dryRun: "operation" is not one of ${KMS_OPERATIONS.join(', ')}` };
+  const trimmed = typeof principal === 'string' ? principal.trim() : '';
+  return {
+    ok: true,
+    value: {
+      policy,
+      policyLabel,
+      operation: operation as KmsOperation,
+      ...(trimmed !== '' ? { principal: trimmed } : {}),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The state of a panel (kept by the webview with setState, read back by the panel serializer)
 
 export type PersistedSource =
@@ -280,6 +357,13 @@ export interface AttestationWebviewState {
   readonly collapsed?: readonly string[];
   /** All PCRs are listed, including the all-zero reserved ones. */
   readonly showAllPcrs?: boolean;
+  /** What the dry-run form holds (the policy text, its label, the principal and the operation). */
+  readonly dryRun?: {
+    readonly policy?: string;
+    readonly policyLabel?: string;
+    readonly principal?: string;
+    readonly operation?: KmsOperation;
+  };
   /** Set by the host (panels only); read back by the panel serializer after a reload. */
   readonly panel?: PanelState;
 }
@@ -330,7 +414,10 @@ export function parseHostMessage(value: unknown): ParsedMessage<AttestationHostM
 export type AttestationWebviewMessage =
   | { readonly type: typeof READY }
   | { readonly type: 'copy'; readonly body: { readonly text: string; readonly what: string } }
+  | { readonly type: 'copyKmsCondition'; readonly body: KmsConditionBody }
   | { readonly type: 'setTime'; readonly body: TimeChoice }
+  | { readonly type: 'dryRun'; readonly body: DryRunBody }
+  | { readonly type: 'pickPolicy' }
   | { readonly type: 'compare' }
   | { readonly type: 'clearComparison' }
   | { readonly type: 'reload' };
@@ -338,7 +425,10 @@ export type AttestationWebviewMessage =
 export const WEBVIEW_MESSAGE_TYPES = [
   READY,
   'copy',
+  'copyKmsCondition',
   'setTime',
+  'dryRun',
+  'pickPolicy',
   'compare',
   'clearComparison',
   'reload',
@@ -392,13 +482,22 @@ export function parseWebviewMessage(
       const copy = parseCopyBody(value.body);
       return copy.ok ? { ok: true, message: { type: 'copy', body: copy.body } } : copy;
     }
+    case 'copyKmsCondition': {
+      const kms = parseKmsConditionBody(value.body);
+      return kms.ok ? { ok: true, message: { type: 'copyKmsCondition', body: kms.body } } : kms;
+    }
     case 'setTime': {
       const time = parseTimeChoice(value.body);
       return time.ok
         ? { ok: true, message: { type: 'setTime', body: time.value } }
         : { ok: false, reason: `setTime: ${time.reason}` };
     }
+    case 'dryRun': {
+      const dry = parseDryRunBody(value.body);
+      return dry.ok ? { ok: true, message: { type: 'dryRun', body: dry.value } } : dry;
+    }
     case READY:
+    case 'pickPolicy':
     case 'compare':
     case 'clearComparison':
     case 'reload':

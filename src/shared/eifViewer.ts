@@ -2,7 +2,14 @@
 // messages between the extension host and the viewer's webview, and the view model the host sends.
 // The view model is plain JSON (no bigint, Date or class instances) so it crosses postMessage as is.
 import { parseHostEnvelope, type Parsed as ParsedMessage } from './messages';
-import { isWebviewEnvelope, parseCopyBody, READY, type HostEnvelope } from './protocol';
+import {
+  isWebviewEnvelope,
+  parseCopyBody,
+  parseKmsConditionBody,
+  READY,
+  type HostEnvelope,
+  type KmsConditionBody,
+} from './protocol';
 
 /** Name of the viewer's bundle (dist/webview/eifViewer.js) and stylesheet (media/eifViewer.css). */
 export const EIF_VIEWER_SCRIPT = 'eifViewer';
@@ -220,12 +227,14 @@ export function parseHostMessage(value: unknown): ParsedMessage<EifViewerHostMes
 export type EifViewerWebviewMessage =
   | { readonly type: typeof READY }
   | { readonly type: 'copy'; readonly body: { readonly text: string; readonly what: string } }
+  | { readonly type: 'copyKmsCondition'; readonly body: KmsConditionBody }
   | { readonly type: 'describe' }
   | { readonly type: 'reload' };
 
 export const WEBVIEW_MESSAGE_TYPES = [
   READY,
   'copy',
+  'copyKmsCondition',
   'describe',
   'reload',
 ] as const satisfies readonly EifViewerWebviewMessage['type'][];
@@ -243,6 +252,10 @@ export function parseWebviewMessage(
       ok: false,
       reason: `not a message of the viewer's protocol (type ${JSON.stringify(type) ?? typeof value})`,
     };
+  }
+  if (value.type === 'copyKmsCondition') {
+    const kms = parseKmsConditionBody(value.body);
+    return kms.ok ? { ok: true, message: { type: 'copyKmsCondition', body: kms.body } } : kms;
   }
   if (value.type !== 'copy') return { ok: true, message: { type: value.type } };
   const copy = parseCopyBody(value.body);

@@ -48,6 +48,38 @@ export function parseCopyBody(body: unknown): { ok: true; body: CopyBody } | { o
 }
 
 /**
+ * Which condition key a PCR's KMS condition names: `PCR` (`kms:RecipientAttestation:PCR<n>`) or,
+ * for PCR0 only, `ImageSha384` (`kms:RecipientAttestation:ImageSha384`, the image digest, the same
+ * value). The Copy KMS Condition command of the trees copies PCR0 as ImageSha384.
+ */
+export type KmsConditionKey = 'ImageSha384' | 'PCR';
+
+/**
+ * The body of a webview's `copyKmsCondition` message: which PCR of what the viewer shows. The host
+ * takes the value from its own view model, never from the webview.
+ */
+export interface KmsConditionBody {
+  readonly pcr: number;
+  readonly key: KmsConditionKey;
+}
+
+/** Checks the untrusted body of a `copyKmsCondition` message: a PCR index 0..31 and a key (ImageSha384: PCR0 only). */
+export function parseKmsConditionBody(
+  body: unknown,
+): { ok: true; body: KmsConditionBody } | { ok: false; reason: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, reason: 'copyKmsCondition: the body is not an object' };
+  const { pcr, key } = body as Record<string, unknown>;
+  if (typeof pcr !== 'number' || !Number.isInteger(pcr) || pcr < 0 || pcr > 31)
+    return { ok: false, reason: 'copyKmsCondition: "pcr" is not a PCR index from 0 to 31' };
+  if (key !== 'ImageSha384' && key !== 'PCR')
+    return { ok: false, reason: 'copyKmsCondition: "key" is neither "ImageSha384" nor "PCR"' };
+  if (key === 'ImageSha384' && pcr !== 0)
+    return { ok: false, reason: 'copyKmsCondition: only PCR0 has the ImageSha384 key' };
+  return { ok: true, body: { pcr, key } };
+}
+
+/**
  * Checks the envelope shape of an untrusted message: a plain object with a string `type` from the
  * allowed set and, if present, a non-negative integer `id`.
  */

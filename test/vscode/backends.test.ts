@@ -7,6 +7,23 @@ import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
 
+/** Runs a command that fails, and returns the failure notices it showed (commands show failures, never throw). */
+async function failuresOf(run: () => Thenable<unknown>): Promise<string[]> {
+  const window = vscode.window as { showErrorMessage: (message: string) => Thenable<string | undefined> };
+  const original = window.showErrorMessage;
+  const shown: string[] = [];
+  window.showErrorMessage = async (message: string) => {
+    shown.push(message);
+    return undefined;
+  };
+  try {
+    assert.equal(await run(), undefined, 'the command returned nothing');
+  } finally {
+    window.showErrorMessage = original;
+  }
+  return shown;
+}
+
 type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 
 describe('A second backend registered in the running extension (canned parents and enclaves)', function () {
@@ -55,6 +72,54 @@ describe('A second backend registered in the running extension (canned parents a
     for (const other of others)
       assert.match(String(api.parents.getTreeItem(other).description), / · Embedded emulator$/);
     assert.ok(!canAddParents(fake), 'the test backend has none of the optional capabilities');
+  });
+
+  it('Run Enclave on a parent that cannot attach an application skips the Attach application step', async () => {
+    const parent = await eventually('the test backend parent', fakeParent);
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(extension);
+    const eif = vscode.Uri.file(`${extension.extensionPath}/test/fixtures/eif/synthetic-v4-signed.eif`);
+    const window = vscode.window as {
+      showInputBox: typeof vscode.window.showInputBox;
+      showQuickPick: typeof vscode.window.showQuickPick;
+    };
+    const inputBox = window.showInputBox;
+    const quickPick = window.showQuickPick;
+    const titles: string[] = [];
+    window.showInputBox = async (options?: vscode.InputBoxOptions) => {
+      titles.push(options?.title ?? '');
+      // Cancels at the last step it asks: the CID (5/5) when no application can be attached.
+      return options?.title?.includes('(5/') ? undefined : (options?.value ?? '');
+    };
+    window.showQuickPick = (async (items: readonly vscode.QuickPickItem[]) =>
+      (await Promise.resolve(items))[0]) as unknown as typeof vscode.window.showQuickPick;
+    // Run Enclave on an image runs it on the current parent: the test backend's, for this test.
+    const previous = await api.parentInstances.current.get();
+    await api.parentInstances.current.set(parent.parent.id);
+    try {
+      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, eif), undefined);
+    } finally {
+      window.showInputBox = inputBox;
+      window.showQuickPick = quickPick;
+      if (previous) await api.parentInstances.current.set(previous.id);
+    }
+    assert.ok(titles.length > 0, 'Run Enclave asked its questions');
+    assert.ok(
+      titles.every((t) => /\([1-5]\/5\)/.test(t) && !t.includes('Attach application')),
+      titles.join(' | '),
+    );
+    const shown = await failuresOf(() =>
+      vscode.commands.executeCommand(COMMANDS.enclaveRun, {
+        eif: eif.fsPath,
+        parentId: parent.parent.id,
+        app: 'node app.js',
+      }),
+    );
+    assert.equal(shown.length, 1, shown.join(' | '));
+    assert.match(
+      shown[0] ?? '',
+      /cannot attach an application: only an emulated parent runs one beside its enclave \(nitro-cli refuses --app with E03\)/,
+    );
   });
 
   it('shows its pool and its enclave with their PCRs', async () => {

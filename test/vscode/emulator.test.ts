@@ -8,6 +8,23 @@ import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
 
+/** Runs a command that fails, and returns the failure notices it showed (commands show failures, never throw). */
+async function failuresOf(run: () => Thenable<unknown>): Promise<string[]> {
+  const window = vscode.window as { showErrorMessage: (message: string) => Thenable<string | undefined> };
+  const original = window.showErrorMessage;
+  const shown: string[] = [];
+  window.showErrorMessage = async (message: string) => {
+    shown.push(message);
+    return undefined;
+  };
+  try {
+    assert.equal(await run(), undefined, 'the command returned nothing');
+  } finally {
+    window.showErrorMessage = original;
+  }
+  return shown;
+}
+
 interface RunResult {
   readonly EnclaveID: string;
   readonly EnclaveCID: number;
@@ -346,6 +363,155 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       'the debug enclave to leave the view',
       async () => (await enclaveNode(run.EnclaveID)) === undefined,
     );
+  });
+
+  describe('an attached application (Run Enclave’s Attach application step)', () => {
+    const APP = 'attached-app.mjs';
+    const GREETING = 'hello from the attached application';
+    let image: vscode.Uri;
+
+    before(async () => {
+      // Prints a line and exits at once, like demo/sample-app/nsm-client.mjs: its enclave ends right away.
+      await vscode.workspace.fs.writeFile(
+        vscode.Uri.joinPath(workspace, APP),
+        new TextEncoder().encode(`console.log(${JSON.stringify(GREETING)} + ' ' + process.env.NITRO_ENCLAVE_ID);\n`),
+      );
+      image = vscode.Uri.joinPath(workspace, 'attach-test.eif');
+      await vscode.workspace.fs.writeFile(image, new Uint8Array(readFileSync(eif)));
+    });
+
+    after(async () => {
+      await vscode.workspace.fs.delete(vscode.Uri.joinPath(workspace, APP));
+      await vscode.workspace.fs.delete(image);
+    });
+
+    /** Answers Run Enclave's steps: defaults, debug mode, then `app` at the Attach application step. */
+    async function runAnswering(app: string | undefined): Promise<{
+      result: RunResult | undefined;
+      appStep: vscode.InputBoxOptions | undefined;
+      titles: string[];
+    }> {
+      const window = vscode.window as {
+        showInputBox: typeof vscode.window.showInputBox;
+        showQuickPick: typeof vscode.window.showQuickPick;
+      };
+      const inputBox = window.showInputBox;
+      const quickPick = window.showQuickPick;
+      const titles: string[] = [];
+      let appStep: vscode.InputBoxOptions | undefined;
+      window.showInputBox = async (options?: vscode.InputBoxOptions) => {
+        titles.push(options?.title ?? '');
+        if (options?.title?.includes('Attach application')) {
+          appStep = options;
+          return app;
+        }
+        return options?.value ?? '';
+      };
+      window.showQuickPick = (async (items: readonly (vscode.QuickPickItem & { debug?: boolean })[]) =>
+        (await Promise.resolve(items)).find((i) => i.debug === true)) as unknown as typeof vscode.window.showQuickPick;
+      try {
+        const result = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, image);
+        return { result, appStep, titles };
+      } finally {
+        window.showInputBox = inputBox;
+        window.showQuickPick = quickPick;
+      }
+    }
+
+    it(
+      'is asked on an emulated parent, checked as it is typed, run in the workspace folder, ' +
+        'its output shown in the console that opens, and remembered for the image',
+      async () => {
+        const line = `node ${APP}`;
+        const { result, appStep, titles } = await runAnswering(line);
+        assert.ok(appStep, `Run Enclave asked for an application (${titles.join(' | ')})`);
+        assert.match(appStep.title ?? '', /\(6\/6\): Attach application$/);
+        assert.equal(appStep.placeHolder, 'node app.js --port 5000 (empty: no application)');
+        assert.match(appStep.prompt ?? '', new RegExp(`in ${workspace.fsPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+        const check = async (text: string) => appStep.validateInput?.(text);
+        assert.equal(await check(''), undefined, 'empty: no application');
+        assert.equal(await check('node "app.mjs'), 'The double quote at character 6 is not closed.');
+        assert.deepEqual(await check('node app.js --port 5000'), {
+          message: 'Runs node with 3 arguments: app.js --port 5000',
+          severity: vscode.InputBoxValidationSeverity.Info,
+        });
+        assert.ok(result, 'the enclave started');
+        // The console opened by itself, and shows the application's line although the enclave ended at once.
+        const pty = await eventually('the console of the enclave', () =>
+          api.parentInstances.consoles.find((c) => c.output.includes(result.EnclaveID)),
+        );
+        await pty.ended;
+        assert.ok(pty.output.includes(`${GREETING} ${result.EnclaveID}`), pty.output);
+        assert.doesNotMatch(pty.output, /Cannot read the console/);
+        assert.match(
+          pty.output,
+          /\[The console of \S+ closed: the enclave stopped\.\]|\[The enclave \S+ has ended: above is its console log/,
+        );
+        await eventually('the ended enclave to leave the view', async () => !(await enclaveNode(result.EnclaveID)));
+
+        // Offered again for the same image; cancelling at that step runs nothing.
+        const again = await runAnswering(undefined);
+        assert.equal(again.result, undefined);
+        assert.equal(again.appStep?.value, line, 'the command line is remembered per image');
+      },
+    );
+
+    it('a console opened on an ended enclave shows its kept console log and a closing line, not an error', async () => {
+      const parent = await defaultParent();
+      // The image in the workspace folder, where the application starts (APP is there).
+      const run = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
+        eif: image.fsPath,
+        parentId: parent.parent.id,
+        memoryMiB: 64,
+        cpuCount: 2,
+        debugMode: true,
+        enclaveName: 'ended-app',
+        app: `node ${APP}`,
+      });
+      assert.ok(run);
+      await eventually('the enclave to end with its application', async () =>
+        (await api.parentInstances.backends.describeEnclaves(parent.parent.id)).every(
+          (e) => e.EnclaveID !== run.EnclaveID,
+        ),
+      );
+      // What a node of the view still showing the enclave hands Open Console.
+      const stale = {
+        kind: 'enclave',
+        parent: parent.parent,
+        enclave: { ...run, EnclaveName: 'ended-app', State: 'RUNNING', Flags: 'DEBUG_MODE' },
+      };
+      const terminal = await vscode.commands.executeCommand<vscode.Terminal>(COMMANDS.enclaveConsole, stale);
+      assert.ok(terminal);
+      const pty = api.parentInstances.consoles.at(-1);
+      assert.ok(pty);
+      await pty.ended;
+      assert.doesNotMatch(pty.output, /Cannot read the console/);
+      assert.ok(pty.output.includes(`${GREETING} ${run.EnclaveID}`), pty.output);
+      assert.match(
+        pty.output,
+        new RegExp(`\\[The enclave ${run.EnclaveID} has ended: above is its console log, kept in `),
+      );
+      terminal.dispose();
+    });
+
+    it('a command line with an unclosed quote is refused before anything starts', async () => {
+      // (A parent that cannot attach an application: backends.test.ts.)
+      const parent = await defaultParent();
+      const shown = await failuresOf(() =>
+        vscode.commands.executeCommand(COMMANDS.enclaveRun, {
+          eif,
+          parentId: parent.parent.id,
+          memoryMiB: 64,
+          cpuCount: 2,
+          app: 'node "unclosed',
+        }),
+      );
+      assert.equal(shown.length, 1, shown.join(' | '));
+      assert.match(
+        shown[0] ?? '',
+        /The application's command line cannot be used: The double quote at character 6 is not closed\./,
+      );
+    });
   });
 
   it(

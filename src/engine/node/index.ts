@@ -62,6 +62,7 @@ export {
 } from './devAttestation';
 export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
+export { MAX_KEPT_CONSOLE_BYTES, readKeptConsole, type KeptConsole } from './keptConsole';
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
 export { runRemoteDoctor, snapshotOverSsh, RemoteDoctorError, type RemoteDoctorOptions } from './doctorRemote';

@@ -21,6 +21,9 @@ import {
   type TimeChoice,
 } from '../../shared/attestationViewer';
 import type { Ctx } from '../ctx';
+import { dryRunOf } from '../kms/dryRun';
+import { copyViewerKmsCondition } from '../kms/kmsCommands';
+import { pickPolicy } from '../kms/pickPolicy';
 import type { EifService } from '../images/eifService';
 import { pickImage } from '../images/imageFiles';
 import { WebviewSession } from '../webviews/session';
@@ -182,10 +185,26 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         await vscode.env.clipboard.writeText(body.text);
         vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
       },
+      copyKmsCondition: async ({ body }) => {
+        const model = this.model;
+        // A NitroTPM document's PCRs are no enclave's: KMS names them with other keys.
+        if (model?.kind === 'nitrotpm') throw new Error('a NitroTPM document has no enclave PCR conditions');
+        await copyViewerKmsCondition(
+          model?.pcrs.find((p) => p.index === body.pcr),
+          body.key,
+        );
+      },
       setTime: async ({ body }) => {
         this.time = body;
         await this.verify();
       },
+      dryRun: ({ body }) => {
+        const report = this.run?.report;
+        if (!report || this.model === undefined) throw new Error('No attestation document is shown.');
+        const verdict = this.model.verdict;
+        return dryRunOf(body, report.document, verdict.valid ? undefined : verdict.headline);
+      },
+      pickPolicy: async () => (await pickPolicy()) ?? null,
       compare: () => this.pickImage(),
       clearComparison: async () => {
         this.comparison = undefined;

@@ -24,6 +24,7 @@ import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMAND
 import type { EifService } from '../images/eifService';
 import { webviewOptions } from '../webviews/html';
 import { AttestationSession, sourceKey, sourceLabel, type DocumentSource } from './attestationSession';
+import { trackActiveEditor } from '../kms/pickPolicy';
 
 /** A viewer is found by its panel (panels and custom editors alike) or by the URI of the file it shows. */
 export type ViewerTarget = vscode.WebviewPanel | vscode.Uri;
@@ -63,6 +64,11 @@ export interface AttestationViewerApi {
    * resolves when handled.
    */
   receive(target: ViewerTarget, message: unknown): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Like receive, for a request: resolves with the host's answer (its `body`, or its `error`). */
+  request(
+    target: ViewerTarget,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }>;
   /** Compares a viewer's document with an enclave image (what the quick pick of "Compare with Enclave Image…" does). */
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void>;
   /** What the panel serializer does with a panel and the state its webview kept (`{ panel: PanelState, … }`). */
@@ -339,6 +345,13 @@ class AttestationViewers
     return this.require(target).receive(message);
   }
 
+  request(
+    target: ViewerTarget,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }> {
+    return this.require(target).request(message);
+  }
+
   compareWith(target: ViewerTarget, image: vscode.Uri): Promise<void> {
     return this.require(target).compareWith(image);
   }
@@ -352,6 +365,7 @@ class AttestationViewers
 /** Registers the commands, both custom editor view types and the panel serializer; returns the tests' handles. */
 export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifService }): AttestationViewerApi {
   const viewers = ctx.own(new AttestationViewers(ctx, deps.eifService));
+  ctx.push(trackActiveEditor());
   registerCommand(ctx, COMMANDS.attestationOpen, (arg?: unknown) => viewers.openCommand(arg));
   registerCommand(ctx, COMMANDS.attestationOpenFromClipboard, () => viewers.openFromClipboardCommand());
   const editorOptions = {
@@ -372,6 +386,7 @@ export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifSe
     stateFor: (target) => viewers.stateFor(target),
     isReady: (target) => viewers.isReady(target),
     receive: (target, message) => viewers.receive(target, message),
+    request: (target, message) => viewers.request(target, message),
     compareWith: (target, image) => viewers.compareWith(target, image),
     revive: (panel, state) => viewers.revive(panel, state),
     useDevelopmentRoots: (provider) => viewers.useDevelopmentRoots(provider),

@@ -17,6 +17,7 @@ import {
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import type { Ctx } from '../ctx';
 import { EIF_VIEWER } from '../ids';
+import { copyViewerKmsCondition } from '../kms/kmsCommands';
 import type { EifService } from '../images/eifService';
 import { WebviewSession } from '../webviews/session';
 import type { MessageHandlers } from '../../shared/messages';
@@ -84,6 +85,12 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       copy: async ({ body }) => {
         await vscode.env.clipboard.writeText(body.text);
         vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+      },
+      copyKmsCondition: async ({ body }) => {
+        await copyViewerKmsCondition(
+          this.model?.measurements.pcrs.find((p) => p.name === `PCR${body.pcr}`),
+          body.key,
+        );
       },
       describe: async () => {
         await this.describe();
@@ -239,6 +246,19 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
   async describe(uri: vscode.Uri): Promise<vscode.TextDocument | undefined> {
     const [session] = this.sessions.get(uri.toString()) ?? [];
     return session?.describe();
+  }
+
+  /**
+   * Hands a request to the host of the editor of `uri` as if its webview had sent it; resolves with
+   * the answer (its `body` or `error`). For the extension-host tests.
+   */
+  async request(
+    uri: vscode.Uri,
+    message: { readonly type: string; readonly body?: unknown },
+  ): Promise<{ readonly body?: unknown; readonly error?: string }> {
+    const [session] = this.sessions.get(uri.toString()) ?? [];
+    if (!session) throw new Error(`no Enclave Image Viewer shows ${uri.toString(true)}`);
+    return session.request(message);
   }
 
   /** The error the editor of `uri` shows instead of a model, if any. */

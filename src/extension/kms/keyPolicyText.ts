@@ -4,16 +4,22 @@ import { IMAGE_SHA384_KEY, MAX_POLICY_TEXT, pcrKey, type KeyPolicyFinding } from
 
 /**
  * The key-policy condition entry for a PCR (spec 6.3): `"kms:RecipientAttestation:PCR<n>": "<hex>"`,
- * and for PCR0 the key AWS documents for the image digest, `kms:RecipientAttestation:ImageSha384`.
+ * and for PCR0 the key AWS documents for the image digest, `kms:RecipientAttestation:ImageSha384`
+ * (or, asked with `pcr0Key` 'PCR', `kms:RecipientAttestation:PCR0`: the same value).
  * The hex is lower-cased as the generated policy has it (the policy compares ignoring case).
  * Undefined when `name` is not an enclave PCR (`PCR0`..`PCR31`) or `value` not 48 bytes of hex.
+ * The trees' Copy KMS Condition and both viewers' PCR rows copy this text.
  */
-export function kmsConditionOf(name: string, value: string): string | undefined {
+export function kmsConditionOf(
+  name: string,
+  value: string,
+  pcr0Key: 'ImageSha384' | 'PCR' = 'ImageSha384',
+): string | undefined {
   const m = /^PCR(\d{1,2})$/.exec(name);
   if (!m) return undefined;
   const n = Number(m[1]);
   if (n > 31 || !/^[0-9a-fA-F]{96}$/.test(value)) return undefined;
-  const key = n === 0 ? IMAGE_SHA384_KEY : pcrKey(n);
+  const key = n === 0 && pcr0Key === 'ImageSha384' ? IMAGE_SHA384_KEY : pcrKey(n);
   return `${JSON.stringify(key)}: ${JSON.stringify(value.toLowerCase())}`;
 }
 

@@ -83,3 +83,20 @@ export async function copyKmsCondition(node?: unknown): Promise<string | undefin
   }
   return copy(condition, `the KMS condition for ${n.name}`);
 }
+
+/**
+ * Copy KMS Condition from a viewer's PCR row: the same text and status line as the trees' command,
+ * for the PCR value the viewer's host shows (`key` 'PCR' on PCR0: kms:RecipientAttestation:PCR0).
+ */
+export async function copyViewerKmsCondition(
+  pcr: { readonly name: string; readonly value: string } | undefined,
+  key: 'ImageSha384' | 'PCR',
+): Promise<string> {
+  if (!pcr) throw new Error('this PCR is not shown');
+  const condition = kmsConditionOf(pcr.name, pcr.value, key);
+  if (condition === undefined) throw new Error(`${pcr.name} has no KMS attestation condition key`);
+  return copy(
+    condition,
+    `the KMS condition for ${pcr.name}${key === 'PCR' && pcr.name === 'PCR0' ? ' (PCR0 key)' : ''}`,
+  );
+}

@@ -1,14 +1,20 @@
 // Open Console: a VS Code terminal (a Pseudoterminal) that shows an enclave's console as the
 // backend streams it, like `nitro-cli console`. Typing does nothing (the console is read-only);
-// closing the terminal stops the stream.
+// closing the terminal stops the stream. An enclave that has ended already (an attached application
+// that printed and exited at once) has no console to connect to: then the terminal shows the console
+// log its backend kept, and a closing line, instead of an error.
 import * as vscode from 'vscode';
 import type { ConsoleStream, EnclaveOperations } from '../../engine';
+import type { KeptConsole } from '../../engine/node';
 import { explanationLines } from '../errors/explainText';
 
 /** Console text as a terminal wants it: every line break as CR LF. */
 export function terminalText(text: string): string {
   return text.replace(/\r?\n/g, '\r\n');
 }
+
+/** The console log a backend kept of an ended enclave, when it keeps one. */
+export type KeptConsoleLookup = () => Promise<KeptConsole | undefined> | KeptConsole | undefined;
 
 export class EnclaveConsole implements vscode.Pseudoterminal {
   private readonly write = new vscode.EventEmitter<string>();
@@ -29,6 +35,7 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
     private readonly parentId: string,
     private readonly enclaveId: string,
     private readonly log: vscode.LogOutputChannel,
+    private readonly kept?: KeptConsoleLookup,
   ) {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
@@ -57,6 +64,7 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
       if (!this.closed)
         this.emit(`${this.decoder.decode()}\n[The console of ${this.enclaveId} closed: the enclave stopped.]\n`);
     } catch (e) {
+      if (await this.showKept().catch(() => false)) return;
       const message = e instanceof Error ? e.message : String(e);
       this.log.warn(`Console of ${this.enclaveId}: ${message}`);
       if (!this.closed) this.emit(`\n[Cannot read the console: ${message}]\n${explanationLines(e)}`);
@@ -64,6 +72,25 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
       this.stream?.dispose();
       this.resolveEnded();
     }
+  }
+
+  /** Shows the kept console log of an enclave that is no longer running; false when there is none to show. */
+  private async showKept(): Promise<boolean> {
+    if (!this.kept || this.closed) return false;
+    const running = (await this.backend.describeEnclaves(this.parentId)).some((e) => e.EnclaveID === this.enclaveId);
+    if (running) return false;
+    const kept = await this.kept();
+    if (!kept || this.closed) return false;
+    this.log.info(`Console of ${this.enclaveId}: the enclave has ended; showing its kept console log ${kept.path}`);
+    const decoder = new TextDecoder('utf-8');
+    const text = decoder.decode(kept.bytes);
+    this.emit(
+      (kept.skipped > 0 ? `[… the first ${kept.skipped} bytes of the log are left out]\n` : '') +
+        text +
+        (text === '' || text.endsWith('\n') ? '' : '\n') +
+        `[The enclave ${this.enclaveId} has ended: above is its console log, kept in ${kept.path}.]\n`,
+    );
+    return true;
   }
 
   handleInput(): void {

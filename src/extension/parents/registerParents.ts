@@ -11,6 +11,7 @@ import { formatJson, fromHex, toHex } from '../../engine';
 import {
   NITRO_ENCLAVES_DEVICE,
   createBackendRegistry,
+  readKeptConsole,
   type BackendRegistry,
   type NitroCliOptions,
 } from '../../engine/node';
@@ -44,7 +45,8 @@ import { NitroCliParents, type NitroCliBackendFactory } from './nitroCliParents'
 import { nitroCliOptionsFrom } from './nitroCliSettings';
 import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
-import { isRunEnclaveArgs, launch, pickEif, planRun, type RunEnclaveArgs } from './runEnclave';
+import { appMemoryKey } from './attachApplication';
+import { isRunEnclaveArgs, launch, pickEif, planRun, type AttachOptions, type RunEnclaveArgs } from './runEnclave';
 
 /** What registerParents returns: handles for the extension-host tests (not a public API). */
 export interface ParentsApi {
@@ -162,7 +164,7 @@ class ParentCommands {
     if (!eif) return undefined;
     if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
     const deps = { backend: this.backends, rules: runRules, log: this.ctx.log };
-    const plan = await planRun(deps, parent, eif.fsPath, args);
+    const plan = await planRun(deps, parent, eif.fsPath, args, await this.attachOptions(parent.id, eif));
     if (!plan) return undefined;
     let result: RunEnclaveJson;
     try {
@@ -175,10 +177,32 @@ class ParentCommands {
     void this.current.update();
     if (!args) {
       void vscode.window.showInformationMessage(
-        `Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID}).`,
+        `Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID})` +
+          (plan.request.app
+            ? plan.request.debugMode
+              ? `: its application's output is in its console.`
+              : `. Its application's output is not shown: only a debug-mode enclave has a console.`
+            : '.'),
       );
     }
+    // An attached application may print and exit at once: its console opens right away (like
+    // run-enclave --attach-console), and shows the kept log when the enclave has ended already.
+    if (plan.request.app && plan.request.debugMode && (!args || args.openConsole === true))
+      this.openConsoleOf(parent.id, result.EnclaveID, result.EnclaveName);
     return result;
+  }
+
+  /** The Attach application step's options, for a parent whose backend attaches applications. */
+  private async attachOptions(parentId: string, eif: vscode.Uri): Promise<AttachOptions | undefined> {
+    if (!(await this.backends.capabilityOf(parentId, attachesApplications))) return undefined;
+    const state = this.ctx.extension.workspaceState;
+    const key = appMemoryKey(eif.fsPath);
+    const folder = vscode.workspace.getWorkspaceFolder(eif);
+    return {
+      remembered: state.get<string>(key),
+      cwd: folder && folder.uri.scheme === 'file' ? folder.uri.fsPath : path.dirname(eif.fsPath),
+      remember: (text) => state.update(key, text),
+    };
   }
 
   // --- Terminate ------------------------------------------------------------------------------
@@ -242,10 +266,20 @@ class ParentCommands {
           `Run it again in debug mode to read its console.`,
       );
     }
-    const pty = new EnclaveConsole(this.backends, target.parentId, target.enclave.EnclaveID, this.ctx.log);
+    return this.openConsoleOf(target.parentId, target.enclave.EnclaveID, target.enclave.EnclaveName);
+  }
+
+  /** A console terminal for an enclave (running, or ended: then its kept console log). */
+  private openConsoleOf(parentId: string, enclaveId: string, enclaveName: string): vscode.Terminal {
+    // The emulator keeps each enclave's console log in its state folder after the enclave ends.
+    const kept = async () => {
+      const keeper = await this.backends.capabilityOf(parentId, canRepairState);
+      return keeper ? readKeptConsole(keeper.stateDir, parentId, enclaveId) : undefined;
+    };
+    const pty = new EnclaveConsole(this.backends, parentId, enclaveId, this.ctx.log, kept);
     this.consoles.push(pty);
     const terminal = vscode.window.createTerminal({
-      name: `Enclave Console: ${target.enclave.EnclaveName}`,
+      name: `Enclave Console: ${enclaveName}`,
       pty,
       iconPath: new vscode.ThemeIcon('vm-running'),
     });

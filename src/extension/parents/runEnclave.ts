@@ -1,11 +1,13 @@
 // Run Enclave…: an image (a node of the Enclave Images view, an Explorer file, or one picked from
 // the workspace), then memory, CPUs, debug mode, name and CID, each checked as it is typed with the
 // platform's rules (memory at least 4 × the image's size and the driver's 64 MiB, within the pool;
-// CPUs within the pool; CID range; unique name), then launched on the parent instance.
+// CPUs within the pool; CID range; unique name), then, on a parent that can attach one (the
+// emulator), an application's command line remembered per image, then launched on the parent instance.
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { pickImage } from '../images/imageFiles';
+import { applicationRequest, checkApplicationLine } from './attachApplication';
 import type {
   DescribeEnclaveJson,
   EnclaveOperations,
@@ -26,6 +28,10 @@ export interface RunEnclaveArgs {
   readonly enclaveName?: string;
   /** 0 or absent: the next free CID. */
   readonly enclaveCid?: number;
+  /** The application's command line (`node app.js`), started in the image's workspace folder; empty or absent: none. */
+  readonly app?: string;
+  /** With an application in debug mode: open its console once it runs (the interactive command always does). */
+  readonly openConsole?: boolean;
 }
 
 export function isRunEnclaveArgs(arg: unknown): arg is RunEnclaveArgs {
@@ -52,6 +58,16 @@ export interface RunDeps {
   readonly backend: EnclaveOperations;
   readonly rules: RunRules;
   readonly log: vscode.LogOutputChannel;
+}
+
+/** The Attach application step, offered when the parent's backend can attach one (the emulator). */
+export interface AttachOptions {
+  /** The command line last given for this image ('' for none), offered again. */
+  readonly remembered?: string;
+  /** Where the application starts: the image's workspace folder (else the image's folder). */
+  readonly cwd: string;
+  /** Keeps the command line given for this image. */
+  remember(text: string): Thenable<void> | void;
 }
 
 export interface RunPlan {
@@ -82,6 +98,7 @@ interface RunQuestions {
   readonly takenNames: readonly string[];
   readonly takenCids: readonly number[];
   readonly defaults: { readonly memoryMiB: number; readonly cpuCount: number; readonly enclaveName: string };
+  readonly attach?: AttachOptions;
 }
 
 /** Asks for (or, with `args`, fills in) everything a run needs; undefined when the user cancels. */
@@ -90,6 +107,7 @@ export async function planRun(
   parent: ParentInfo,
   eifPath: string,
   args?: Partial<RunEnclaveArgs>,
+  attach?: AttachOptions,
 ): Promise<RunPlan | undefined> {
   const eifBytes = (await stat(eifPath)).size;
   const existing = await deps.backend.describeEnclaves(parent.id);
@@ -104,7 +122,7 @@ export async function planRun(
   };
 
   if (args) {
-    const request: RunEnclaveRequest = {
+    let request: RunEnclaveRequest = {
       eifPath,
       memoryMiB: args.memoryMiB ?? defaults.memoryMiB,
       cpuCount: args.cpuCount ?? defaults.cpuCount,
@@ -112,6 +130,15 @@ export async function planRun(
       enclaveName: args.enclaveName ?? defaults.enclaveName,
       ...(args.enclaveCid ? { enclaveCid: args.enclaveCid } : {}),
     };
+    if (args.app !== undefined && args.app.trim() !== '') {
+      if (!attach)
+        throw new Error(
+          `${parent.name} cannot attach an application: only an emulated parent runs one beside its enclave ` +
+            `(nitro-cli refuses --app with E03).`,
+        );
+      const app = applicationRequest(args.app, attach.cwd);
+      if (app) request = { ...request, app };
+    }
     checkAll(deps, parent, request, eifBytes, running);
     return { parent, request };
   }
@@ -122,10 +149,11 @@ export async function planRun(
     eifBytes,
     free,
     title: `Run ${name} on ${parent.name}`,
-    steps: 5,
+    steps: attach ? 6 : 5,
     takenNames: running.map((e) => e.EnclaveName),
     takenCids: running.map((e) => e.EnclaveCID),
     defaults,
+    ...(attach ? { attach } : {}),
   };
   const memoryText = await askMemory(q);
   if (memoryText === undefined) return undefined;
@@ -137,7 +165,14 @@ export async function planRun(
   if (enclaveName === undefined) return undefined;
   const cidText = await askCid(q);
   if (cidText === undefined) return undefined;
+  let appText: string | undefined;
+  if (q.attach) {
+    appText = await askApplication(q, q.attach);
+    if (appText === undefined) return undefined;
+    await q.attach.remember(appText.trim());
+  }
   const cid = parseWhole(cidText) ?? 0;
+  const app = appText !== undefined && q.attach ? applicationRequest(appText, q.attach.cwd) : undefined;
   const request: RunEnclaveRequest = {
     eifPath,
     memoryMiB: parseWhole(memoryText) as number,
@@ -145,6 +180,7 @@ export async function planRun(
     debugMode: mode.debug,
     enclaveName,
     ...(cid ? { enclaveCid: cid } : {}),
+    ...(app ? { app } : {}),
   };
   checkAll(deps, parent, request, eifBytes, running);
   return { parent, request };
@@ -244,13 +280,37 @@ function askCid(q: RunQuestions): Thenable<string | undefined> {
   });
 }
 
+/**
+ * Step 6 (emulated parents only): the application, a command line started on this machine in the
+ * image's workspace folder, its output the enclave's console, its exit the enclave's end; empty for
+ * none. The last line given for this image is offered again.
+ */
+function askApplication(q: RunQuestions, attach: AttachOptions): Thenable<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `${q.title} (${q.steps}/${q.steps}): Attach application`,
+    prompt:
+      `Optional: a command started as the enclave's application in ${attach.cwd} (no shell: quotes group words). ` +
+      `Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.`,
+    placeHolder: 'node app.js --port 5000 (empty: no application)',
+    value: attach.remembered ?? '',
+    ignoreFocusOut: true,
+    validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
+      const check = checkApplicationLine(text);
+      if (check === undefined) return undefined;
+      if ('error' in check) return check.error;
+      return { message: check.info, severity: vscode.InputBoxValidationSeverity.Info };
+    },
+  });
+}
+
 /** Launches a planned run with a progress notification; returns run-enclave's JSON. */
 export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJson> {
   const { parent, request } = plan;
   const name = path.basename(request.eifPath);
   deps.log.info(
     `Run Enclave: ${name} on ${parent.id}: ${request.memoryMiB} MiB, ${request.cpuCount} CPUs` +
-      `${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}`,
+      `${request.debugMode ? ', debug mode' : ''}, name ${request.enclaveName}` +
+      `${request.app ? `, application ${[request.app.command, ...(request.app.args ?? [])].join(' ')}` : ''}`,
   );
   const result = await vscode.window.withProgress(
     {

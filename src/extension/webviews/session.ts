@@ -105,7 +105,15 @@ export abstract class WebviewSession<H extends HostEnvelope, S extends H, M exte
     this.handle ??= createMessageHandler<M>({
       parse: this.parse,
       handlers: { ...this.handlers(), [READY]: () => this.onReady() } as unknown as MessageHandlers<M>,
-      reply: (answer) => this.post(answer),
+      reply: (answer) => {
+        const waiter = answer.inReplyTo !== undefined ? this.answerWaiters.get(answer.inReplyTo) : undefined;
+        if (waiter && answer.inReplyTo !== undefined) {
+          this.answerWaiters.delete(answer.inReplyTo);
+          waiter(answer);
+          return;
+        }
+        this.post(answer);
+      },
       onRefused: (reason) => this.ctx.log.warn(`${this.name}: ignored a message from the webview: ${reason}`),
       onFailed: (type, e) => {
         this.ctx.log.error(`${this.name}: ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -113,6 +121,21 @@ export abstract class WebviewSession<H extends HostEnvelope, S extends H, M exte
       },
     });
     return this.handle(raw);
+  }
+
+  private readonly answerWaiters = new Map<number, (answer: HostEnvelope) => void>();
+  private nextRequestId = -1;
+
+  /**
+   * Handles a request as if the webview had sent it, and resolves with the host's answer (the
+   * `response` envelope, its body or error) instead of posting it to the webview. (Tests drive
+   * sessions here.) The request gets an id of its own, so it never meets the webview's answers.
+   */
+  async request(raw: { readonly type: string; readonly body?: unknown }): Promise<HostEnvelope> {
+    const id = Number.MAX_SAFE_INTEGER + this.nextRequestId--;
+    const answered = new Promise<HostEnvelope>((resolve) => this.answerWaiters.set(id, resolve));
+    await this.receive({ ...raw, id });
+    return answered;
   }
 
   private onReady(): void {

@@ -9,6 +9,8 @@ import {
   type AttestationViewError,
   type AttestationViewModel,
   type AttestationWebviewState,
+  type DryRunView,
+  type PickedPolicy,
   type TimeChoice,
   type TimeMode,
 } from '../../shared/attestationViewer';
@@ -19,6 +21,7 @@ import { humanSize } from '../lib/format';
 import { fromLocalInput, toLocalInput } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
+import { DryRunCard } from './dryRun';
 
 type Screen =
   | { readonly kind: 'loading' }
@@ -68,6 +71,7 @@ function setTime(time: TimeChoice): void {
 
 const actions: ViewActions = {
   copy: (text, what) => connection.request('copy', { text, what }),
+  copyKmsCondition: (pcr, key) => connection.request('copyKmsCondition', { pcr, key }),
   atDocumentTime: () => {
     customOpen = false;
     setTime({ mode: 'document' });
@@ -227,10 +231,30 @@ function renderHeader(): void {
 const main = h('main', { class: 'content att-content' });
 root.replaceChildren(titlebar, timebar, main);
 
+// Built once, so what is typed into it survives every render of the page around it.
+const dryRun = new DryRunCard({
+  isCollapsed: cards.isCollapsed,
+  setCollapsed: cards.setCollapsed,
+  dryRun: (body) => connection.request<'dryRun', DryRunView>('dryRun', body),
+  pickPolicy: () => connection.request<'pickPolicy', PickedPolicy | null>('pickPolicy'),
+  get state() {
+    return connection.state?.dryRun;
+  },
+  setState: (value) => {
+    connection.state = { ...connection.state, dryRun: value };
+  },
+});
+
 function render(): void {
   renderHeader();
-  if (screen.kind === 'model') main.replaceChildren(...modelPage(actions, screen.model));
-  else if (screen.kind === 'error')
+  if (screen.kind === 'model') {
+    const page = modelPage(actions, screen.model);
+    // After the PCRs it is about, before the certificate chain.
+    const at = page.findIndex((el) => el.id === 'card-chain');
+    if (screen.model.document) page.splice(at < 0 ? page.length : at, 0, dryRun.element);
+    main.replaceChildren(...page);
+    dryRun.refresh();
+  } else if (screen.kind === 'error')
     main.replaceChildren(errorPage(screen.error, screen.error.canReload ? () => connection.post('reload') : undefined));
   else main.replaceChildren(loadingPage(document.title));
   document.body.dataset['state'] = screen.kind;

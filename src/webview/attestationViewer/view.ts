@@ -12,7 +12,8 @@ import type {
 } from '../../shared/attestationViewer';
 import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, mono, type Child } from '../lib/dom';
-import { iconTextButton, pcrTableHead } from '../lib/dom';
+import { iconTextButton, kmsConditionButtons, pcrTableHead } from '../lib/dom';
+import type { KmsConditionKey } from '../../shared/protocol';
 import { plural } from '../lib/format';
 import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
@@ -21,6 +22,8 @@ import { icon, type IconName } from './icons';
 export interface ViewActions {
   /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
   copy(text: string, what: string): Promise<unknown>;
+  /** Asks the host to copy a PCR's KMS key-policy condition. */
+  copyKmsCondition(pcr: number, key: KmsConditionKey): Promise<unknown>;
   atDocumentTime(): void;
   compare(): void;
   clearComparison(): void;
@@ -382,7 +385,7 @@ const KNOWN_PCRS = new Set([0, 1, 2, 3, 4, 8]);
 /** The same for a NitroTPM (instance) document: the firmware and boot PCRs 0 to 7. */
 const KNOWN_TPM_PCRS = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
 
-function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLElement {
+function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean, enclave: boolean): HTMLElement {
   const value = p.allZero
     ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`)
     : mono(p.value);
@@ -417,7 +420,13 @@ function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean): HTMLEleme
     ),
     h('td', { class: 'pcr-value' }, value, expected),
     mark,
-    h('td', { class: 'cell-tool' }, copyButton(actions, p.value, p.name)),
+    h(
+      'td',
+      { class: 'cell-tool' },
+      copyButton(actions, p.value, p.name),
+      // A NitroTPM document's PCRs are not what kms:RecipientAttestation:PCR<n> compares.
+      ...(enclave ? kmsConditionButtons(actions, p.index) : []),
+    ),
   );
 }
 
@@ -434,7 +443,7 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
       `Value (${model.document?.digest ?? 'hash'})`,
       comparing ? h('th', { scope: 'col', title: 'Compared with the chosen enclave image' }, 'Image') : null,
     ),
-    h('tbody', null, ...shown.map((p) => pcrRow(actions, p, comparing))),
+    h('tbody', null, ...shown.map((p) => pcrRow(actions, p, comparing, model.kind !== 'nitrotpm'))),
   );
   const zeroNames = model.pcrs.filter((p) => !shown.includes(p)).map((p) => p.index);
   const toggle =

@@ -51,6 +51,7 @@ const cards = collapsedCards(connection);
 
 const actions: ViewActions = {
   copy: (text, what) => connection.request('copy', { text, what }),
+  copyKmsCondition: (pcr, key) => connection.request('copyKmsCondition', { pcr, key }),
   describe: () => connection.post('describe'),
   reload: () => connection.post('reload'),
   isCollapsed: cards.isCollapsed,

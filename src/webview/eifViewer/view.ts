@@ -9,7 +9,8 @@ import type {
   EifViewModel,
 } from '../../shared/eifViewer';
 import { sentence } from '../../shared/text';
-import { badge, card, colonHex, copyButton, fields, h, icon, mono, type Child } from '../lib/dom';
+import { badge, card, colonHex, copyButton, fields, h, icon, kmsConditionButtons, mono, type Child } from '../lib/dom';
+import type { KmsConditionKey } from '../../shared/protocol';
 import { iconTextButton, pcrTableHead } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
@@ -17,6 +18,8 @@ import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/
 export interface ViewActions {
   /** Asks the host to copy; resolves once it has, rejects with its reason when it cannot. */
   copy(text: string, what: string): Promise<unknown>;
+  /** Asks the host to copy a PCR's KMS key-policy condition. */
+  copyKmsCondition(pcr: number, key: KmsConditionKey): Promise<unknown>;
   describe(): void;
   reload(): void;
   isCollapsed(card: string): boolean;
@@ -237,7 +240,12 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
       h('th', { scope: 'row', class: 'pcr-name' }, pcr.name),
       h('td', { class: 'pcr-meaning' }, pcr.meaning),
       h('td', { class: 'pcr-value' }, mono(pcr.value)),
-      h('td', { class: 'cell-tool' }, copyButton(actions, pcr.value, pcr.name)),
+      h(
+        'td',
+        { class: 'cell-tool' },
+        copyButton(actions, pcr.value, pcr.name),
+        ...kmsConditionButtons(actions, Number(pcr.name.slice(3))),
+      ),
     ),
   );
   const table = h('table', { class: 'grid pcrs' }, pcrTableHead('Value (SHA-384)'), h('tbody', null, ...rows));

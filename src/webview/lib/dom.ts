@@ -1,5 +1,6 @@
 // A tiny element builder over createElement/textContent: text is always inserted as text, never
 // parsed as HTML, so data from the file cannot inject markup. No inline styles (the CSP forbids them).
+import type { KmsConditionKey } from '../../shared/protocol';
 import { colonParts } from '../../shared/text';
 
 export type Child = Node | string | number | null | undefined | false;
@@ -46,6 +47,7 @@ const ICONS = {
   ],
   chevron: ['M6 3.5L10.5 8 6 12.5'],
   file: ['M3.5 1.5h6l3 3v10h-9z', 'M9.5 1.5v3h3'],
+  key: ['M5 5a2.75 2.75 0 1 0 0 5.5 2.75 2.75 0 0 0 0-5.5z', 'M7.75 7.75H14', 'M12 7.75v2', 'M14 7.75v1.5'],
 } as const;
 
 export type IconName = keyof typeof ICONS;
@@ -107,26 +109,58 @@ export function copyButton(
   text: string,
   what: string,
 ): HTMLButtonElement {
-  const title = `Copy ${what}`;
-  const b = h('button', { class: 'icon-button', type: 'button', title, 'aria-label': title });
-  b.append(icon('copy'));
-  const mark = (name: IconName, cls: string, tip: string) => {
-    b.replaceChildren(icon(name));
-    b.classList.add(cls);
+  return requestButton('copy', `Copy ${what}`, () => host.copy(text, what));
+}
+
+/**
+ * An icon-only button (with an optional short `label` beside the icon) whose click asks the host
+ * something: a check mark for a moment once it is done, an error mark with the host's reason when not.
+ */
+function requestButton(
+  iconName: IconName,
+  title: string,
+  run: () => Promise<unknown>,
+  options: { label?: string; extraClass?: string } = {},
+): HTMLButtonElement {
+  const cls = `icon-button${options.label ? ' labelled' : ''}${options.extraClass ? ` ${options.extraClass}` : ''}`;
+  const b = h('button', { class: cls, type: 'button', title, 'aria-label': title });
+  const face = (name: IconName) => [icon(name), ...(options.label ? [h('span', null, options.label)] : [])];
+  b.append(...face(iconName));
+  const mark = (name: IconName, markClass: string, tip: string) => {
+    b.replaceChildren(...face(name));
+    b.classList.add(markClass);
     b.title = tip;
     setTimeout(() => {
-      b.replaceChildren(icon('copy'));
-      b.classList.remove(cls);
+      b.replaceChildren(...face(iconName));
+      b.classList.remove(markClass);
       b.title = title;
     }, 1500);
   };
   b.addEventListener('click', () => {
-    host.copy(text, what).then(
+    run().then(
       () => mark('check', 'copied', title),
       (e: unknown) => mark('error', 'copy-failed', `Not copied: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
   return b;
+}
+
+/**
+ * Copy KMS Condition on a PCR row: a key button that has the host copy the PCR's key-policy
+ * condition (`"kms:RecipientAttestation:PCR<n>": "<hex>"`, PCR0 as ImageSha384, as the trees' command
+ * does); PCR0 gets a second button for the `kms:RecipientAttestation:PCR0` key.
+ */
+export function kmsConditionButtons(
+  host: { copyKmsCondition(pcr: number, key: KmsConditionKey): Promise<unknown> },
+  pcr: number,
+): HTMLButtonElement[] {
+  const what = (key: string) => `Copy KMS condition for PCR${pcr} (kms:RecipientAttestation:${key})`;
+  if (pcr !== 0)
+    return [requestButton('key', what(`PCR${pcr}`), () => host.copyKmsCondition(pcr, 'PCR'), { extraClass: 'kms' })];
+  return [
+    requestButton('key', what('ImageSha384'), () => host.copyKmsCondition(0, 'ImageSha384'), { extraClass: 'kms' }),
+    requestButton('key', what('PCR0'), () => host.copyKmsCondition(0, 'PCR'), { label: '0', extraClass: 'kms' }),
+  ];
 }
 
 /** A long hex or text value in the editor font that wraps anywhere, with the full value as tooltip. */

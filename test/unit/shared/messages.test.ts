@@ -118,6 +118,7 @@ describe('(unit) shared message handler', () => {
       handlers: {
         ready: () => undefined,
         copy: ({ body }) => void copied.push(body.text),
+        copyKmsCondition: ({ body }) => void copied.push(`kms ${body.pcr} ${body.key}`),
         describe: () => undefined,
         reload: () => undefined,
       },
@@ -125,8 +126,12 @@ describe('(unit) shared message handler', () => {
     });
     await handle({ type: 'copy', id: 4, body: { text: 'abc', what: 'PCR0' } });
     await handle({ type: 'copy', id: 5, body: { text: 'x'.repeat(70 * 1024), what: 'PCR0' } });
-    assert.deepEqual(copied, ['abc']);
+    await handle({ type: 'copyKmsCondition', id: 6, body: { pcr: 0, key: 'ImageSha384' } });
+    await handle({ type: 'copyKmsCondition', id: 7, body: { pcr: 3, key: 'ImageSha384' } });
+    assert.deepEqual(copied, ['abc', 'kms 0 ImageSha384']);
     assert.deepEqual(replies[0], { type: RESPONSE, inReplyTo: 4 });
     assert.match(replies[1]?.error ?? '', /longer than/);
+    assert.deepEqual(replies[2], { type: RESPONSE, inReplyTo: 6 });
+    assert.match(replies[3]?.error ?? '', /only PCR0 has the ImageSha384 key/);
   });
 });

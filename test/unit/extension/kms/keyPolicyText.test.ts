@@ -17,6 +17,12 @@ describe('(unit) extension: KMS conditions of PCR nodes and key-policy detection
     assert.equal(kmsConditionOf('PCR8', HEX), `"kms:RecipientAttestation:PCR8": "${HEX.toLowerCase()}"`);
   });
 
+  it('copies PCR0 under its own key when asked (the viewers offer both keys for PCR0)', () => {
+    assert.equal(kmsConditionOf('PCR0', HEX, 'PCR'), `"kms:RecipientAttestation:PCR0": "${HEX.toLowerCase()}"`);
+    assert.equal(kmsConditionOf('PCR0', HEX, 'ImageSha384'), kmsConditionOf('PCR0', HEX));
+    assert.equal(kmsConditionOf('PCR4', HEX, 'PCR'), kmsConditionOf('PCR4', HEX));
+  });
+
   it('gives the same key and value the generated policy has', () => {
     const m = { PCR0: '0a'.repeat(48), PCR1: '1b'.repeat(48), PCR2: '2c'.repeat(48), PCR8: '8d'.repeat(48) };
     const policy = keyPolicyFor({ measurements: m, hashes: nodeHashes }) as {
