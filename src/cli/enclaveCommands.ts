@@ -8,7 +8,7 @@ import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '.
 import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine';
 import { canRepairState } from '../engine';
 import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
-import { runEnclaveHost } from '../engine/node';
+import { readKeptConsole, runEnclaveHost } from '../engine/node';
 import { createBackendRegistry, type BackendRegistry } from '../engine/node';
 import { NitroCliBackend } from '../engine/node';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
@@ -175,8 +175,15 @@ async function streamConsole(
   enclaveId: string,
   cid: number,
   timeoutSeconds?: number,
+  keptIfEnded = false,
 ): Promise<void> {
-  const stream = await backend.openConsole(parent, enclaveId);
+  let stream: Awaited<ReturnType<EnclaveOperations['openConsole']>>;
+  try {
+    stream = await backend.openConsole(parent, enclaveId);
+  } catch (e) {
+    if (keptIfEnded && (await showKeptConsole(io, backend, parent, enclaveId, cid))) return;
+    throw e;
+  }
   io.stdout(`Connecting to the console for enclave ${cid}...\nSuccessfully connected to the console.\n`);
   const decoder = new TextDecoder();
   const timer = timeoutSeconds !== undefined ? setTimeout(() => stream.dispose(), timeoutSeconds * 1000) : undefined;
@@ -188,6 +195,34 @@ async function streamConsole(
     cancel?.dispose();
     stream.dispose();
   }
+}
+
+/**
+ * `run-enclave --attach-console` of an emulated enclave that ended before its console was reached
+ * (an attached application that exits at once): its kept console log, and true. False when the
+ * enclave still runs or its backend keeps no log.
+ */
+async function showKeptConsole(
+  io: CliIo,
+  backend: EnclaveOperations,
+  parent: string,
+  enclaveId: string,
+  cid: number,
+): Promise<boolean> {
+  const registry = backend as Partial<BackendRegistry>;
+  if (typeof registry.capabilityOf !== 'function') return false;
+  const keeper = await registry.capabilityOf(parent, canRepairState).catch(() => undefined);
+  if (!keeper) return false;
+  if ((await backend.describeEnclaves(parent)).some((e) => e.EnclaveID === enclaveId)) return false;
+  const kept = readKeptConsole(keeper.stateDir, parent, enclaveId);
+  if (!kept) return false;
+  io.stdout(`Connecting to the console for enclave ${cid}...\n`);
+  if (kept.skipped > 0) io.stdout(`[… the first ${kept.skipped} bytes of the log are left out]\n`);
+  io.stdout(new TextDecoder().decode(kept.bytes));
+  io.stderr(
+    `The enclave ${enclaveId} has ended before its console was reached: above is its console log (${kept.path}).\n`,
+  );
+  return true;
 }
 
 export const runEnclaveCommand: Command = {
@@ -293,7 +328,7 @@ export const runEnclaveCommand: Command = {
           `cpu-ids: [${result.CPUIDs.join(', ')}]\n`,
       );
       io.stdout(formatJson(result));
-      if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID);
+      if (attach) await streamConsole(io, backend, parent, result.EnclaveID, result.EnclaveCID, undefined, true);
       return 0;
     } catch (e) {
       return reportFailure(io, e);
