@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatJson } from '../engine';
-import { PARENT_ID_PATTERN, parseMemoryArgument, parseUnsignedArgument } from '../engine';
+import { PARENT_ID_PATTERN, parseCommandLine, parseMemoryArgument, parseUnsignedArgument } from '../engine';
 import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine';
 import { canRepairState } from '../engine';
 import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
@@ -70,30 +70,14 @@ export async function selectParent(
   return { backend, parent: backend.parentId };
 }
 
-/** Splits `--app` into a command and its arguments (spaces separate; single or double quotes group). */
+/**
+ * Splits `--app` into a command and its arguments by the engine's rules (parseCommandLine: white
+ * space separates, single or double quotes group); throws on an unclosed quote.
+ */
 export function splitCommandLine(text: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quote: string | undefined;
-  let any = false;
-  for (const ch of text) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      any = true;
-    } else if (/\s/.test(ch)) {
-      if (any || current) out.push(current);
-      current = '';
-      any = false;
-    } else {
-      current += ch;
-      any = true;
-    }
-  }
-  if (any || current) out.push(current);
-  return out;
+  const parsed = parseCommandLine(text);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return [...parsed.words];
 }
 
 interface ConfigFile {
@@ -312,7 +296,9 @@ export const runEnclaveCommand: Command = {
       }
       const appText = optionValue(args, 'app');
       if (appText !== undefined) {
-        const [command, ...appArgs] = splitCommandLine(appText);
+        const parsed = parseCommandLine(appText);
+        if (!parsed.ok) throw new UsageError(`'--app <CMD>': ${parsed.reason}`, this);
+        const [command, ...appArgs] = parsed.words;
         if (!command) throw new UsageError("a command is required for '--app <CMD>'", this);
         request = { ...request, app: { command, args: appArgs, cwd: io.cwd } };
       }

@@ -5,8 +5,7 @@
 //     may start or end inside a word: `--name="a b"` is `--name=a b`); the other kind of quote
 //     inside them is an ordinary character; `""` is an empty word;
 //   - nothing else is special: no backslash escapes, variables, globs, pipes or redirections.
-// These are the rules of `nitro-dev run-enclave --app` (src/cli/enclaveCommands.ts splitCommandLine),
-// which a unit test checks word for word; this version also says what is wrong with a line.
+// `nitro-dev run-enclave --app` and Run Enclave's Attach application step both split with it.
 
 export interface CommandLine {
   readonly command: string;

@@ -225,6 +225,9 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.equal(run(...base, '--memory', '128', '--cpu-count', '2', '--cpu-ids', '1').status, 2);
     assert.equal(run('run-enclave', '--config', cfg, '--memory', '5').status, 2);
     assert.equal(run('terminate-enclave').status, 2);
+    const unclosed = run(...base, '--memory', '128', '--cpu-count', '2', '--app', 'node "my app.js');
+    assert.equal(unclosed.status, 2);
+    assert.match(unclosed.stderr, /'--app <CMD>': The double quote at character 6 is not closed\./);
 
     const prod = ok(run(...base, '--memory', '128', '--cpu-count', '2'));
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2'), 32);
