@@ -4,13 +4,11 @@
 import * as vscode from 'vscode';
 import { lintKeyPolicy, type KeyPolicyFinding } from '../../engine';
 import type { Ctx } from '../ctx';
+import { registerDocumentDiagnostics } from '../diagnostics/documentDiagnostics';
 import { findingStart, looksLikeKeyPolicy } from './keyPolicyText';
 
 /** The source the diagnostics carry. */
 export const DIAGNOSTIC_SOURCE = 'Nitro Enclaves';
-
-/** How long edits are collected before a document is linted again. */
-const DEBOUNCE_MS = 300;
 
 /** A JSON string (with escapes) or a bare token: what a finding's position starts. */
 const TOKEN = /"(?:[^"\\\r\n]|\\.)*"|[^\s,:{}[\]"]+/;
@@ -38,51 +36,8 @@ export function diagnosticsOf(doc: vscode.TextDocument, findings: readonly KeyPo
 
 /** Lints open key-policy JSON documents into a diagnostic collection for as long as the extension runs. */
 export function registerKeyPolicyDiagnostics(ctx: Ctx): vscode.DiagnosticCollection {
-  const collection = vscode.languages.createDiagnosticCollection('nitroEnclaves.keyPolicy');
-  const pending = new Map<string, ReturnType<typeof setTimeout>>();
-
-  const cancel = (uri: vscode.Uri) => {
-    const key = uri.toString();
-    const t = pending.get(key);
-    if (t !== undefined) clearTimeout(t);
-    pending.delete(key);
-  };
-  const lint = (doc: vscode.TextDocument) => {
-    if (doc.isClosed) return;
+  return registerDocumentDiagnostics(ctx, 'nitroEnclaves.keyPolicy', 'a key policy', (doc) => {
     const text = isJson(doc) ? doc.getText() : '';
-    if (!looksLikeKeyPolicy(text)) {
-      collection.delete(doc.uri);
-      return;
-    }
-    try {
-      collection.set(doc.uri, diagnosticsOf(doc, lintKeyPolicy(text)));
-    } catch (e) {
-      collection.delete(doc.uri);
-      const message = e instanceof Error ? e.message : String(e);
-      ctx.log.error(`linting ${doc.uri.toString()} as a key policy failed: ${message}`);
-    }
-  };
-  const later = (doc: vscode.TextDocument) => {
-    cancel(doc.uri);
-    pending.set(
-      doc.uri.toString(),
-      setTimeout(() => {
-        pending.delete(doc.uri.toString());
-        lint(doc);
-      }, DEBOUNCE_MS),
-    );
-  };
-
-  ctx.push(
-    collection,
-    vscode.workspace.onDidOpenTextDocument(lint),
-    vscode.workspace.onDidChangeTextDocument((e) => later(e.document)),
-    vscode.workspace.onDidCloseTextDocument((doc) => {
-      cancel(doc.uri);
-      collection.delete(doc.uri);
-    }),
-    { dispose: () => [...pending.values()].forEach(clearTimeout) },
-  );
-  for (const doc of vscode.workspace.textDocuments) lint(doc);
-  return collection;
+    return looksLikeKeyPolicy(text) ? diagnosticsOf(doc, lintKeyPolicy(text)) : undefined;
+  });
 }

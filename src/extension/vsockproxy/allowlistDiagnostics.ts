@@ -4,13 +4,11 @@
 // closes or stops looking like an allowlist.
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
+import { registerDocumentDiagnostics } from '../diagnostics/documentDiagnostics';
 import { allowlistProblems, looksLikeAllowlist } from './allowlistText';
 
 /** The source the diagnostics carry. */
 export const ALLOWLIST_DIAGNOSTIC_SOURCE = 'Nitro Enclaves vsock-proxy';
-
-/** How long edits are collected before a document is checked again. */
-const DEBOUNCE_MS = 300;
 
 export function allowlistDiagnosticsOf(doc: vscode.TextDocument, text: string): vscode.Diagnostic[] {
   return allowlistProblems(text).map((p) => {
@@ -29,54 +27,11 @@ export function allowlistDiagnosticsOf(doc: vscode.TextDocument, text: string): 
 
 /** Checks open vsock-proxy allowlists into a diagnostic collection for as long as the extension runs. */
 export function registerAllowlistDiagnostics(ctx: Ctx): vscode.DiagnosticCollection {
-  const collection = vscode.languages.createDiagnosticCollection('nitroEnclaves.vsockProxyAllowlist');
-  const pending = new Map<string, ReturnType<typeof setTimeout>>();
-
-  const cancel = (uri: vscode.Uri) => {
-    const key = uri.toString();
-    const t = pending.get(key);
-    if (t !== undefined) clearTimeout(t);
-    pending.delete(key);
-  };
-  const check = (doc: vscode.TextDocument) => {
-    if (doc.isClosed) return;
+  return registerDocumentDiagnostics(ctx, 'nitroEnclaves.vsockProxyAllowlist', 'a vsock-proxy allowlist', (doc) => {
     const text = doc.getText();
-    if (
-      (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') ||
-      !looksLikeAllowlist(doc.uri.path, doc.languageId, text)
-    ) {
-      collection.delete(doc.uri);
-      return;
-    }
-    try {
-      collection.set(doc.uri, allowlistDiagnosticsOf(doc, text));
-    } catch (e) {
-      collection.delete(doc.uri);
-      const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      ctx.log.error(`checking ${doc.uri.toString(true)} as a vsock-proxy allowlist failed: ${message}`);
-    }
-  };
-  const later = (doc: vscode.TextDocument) => {
-    cancel(doc.uri);
-    pending.set(
-      doc.uri.toString(),
-      setTimeout(() => {
-        pending.delete(doc.uri.toString());
-        check(doc);
-      }, DEBOUNCE_MS),
-    );
-  };
-
-  ctx.push(
-    collection,
-    vscode.workspace.onDidOpenTextDocument(check),
-    vscode.workspace.onDidChangeTextDocument((e) => later(e.document)),
-    vscode.workspace.onDidCloseTextDocument((doc) => {
-      cancel(doc.uri);
-      collection.delete(doc.uri);
-    }),
-    { dispose: () => [...pending.values()].forEach(clearTimeout) },
-  );
-  for (const doc of vscode.workspace.textDocuments) check(doc);
-  return collection;
+    const ours =
+      (doc.uri.scheme === 'file' || doc.uri.scheme === 'untitled') &&
+      looksLikeAllowlist(doc.uri.path, doc.languageId, text);
+    return ours ? allowlistDiagnosticsOf(doc, text) : undefined;
+  });
 }
