@@ -303,4 +303,14 @@ export {
   type ParsedPolicyJson,
   type TextPosition,
 } from './kms/policyJson';
+export {
+  KMS_OPERATIONS,
+  KMS_CONTENT_TYPE,
+  KMS_MAX_BODY_BYTES,
+  KmsError,
+  callerOf,
+  operationOfTarget,
+  validateRequest as validateKmsRequest,
+  type KmsOperation,
+} from './kms/protocol';
 export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY, pcrKey } from './kms/keys';

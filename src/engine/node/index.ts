@@ -95,3 +95,14 @@ export {
   vsockDirOf,
   type VsockAddress,
 } from './vsock/endpoints';
+export {
+  startKmsServer,
+  requestLine as kmsRequestLine,
+  DEFAULT_KMS_ACCOUNT,
+  type KmsServer,
+  type KmsServerOptions,
+  type KmsRequestRecord,
+  type KmsKeyInfo,
+  type KmsCounters,
+} from './kms/server';
+export { KmsKeyStore, KmsStoreError } from './kms/keyStore';
