@@ -6,6 +6,7 @@ import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { explainCommand } from './explainCommands';
 import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
+import { vsockProxyCommand } from './vsockProxyCommands';
 import type { Command } from './types';
 
 /**
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
   kmsCommand,
+  vsockProxyCommand,
   explainCommand,
   doctorCommand,
 ];

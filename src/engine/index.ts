@@ -314,3 +314,21 @@ export {
   type KmsOperation,
 } from './kms/protocol';
 export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY, pcrKey } from './kms/keys';
+export {
+  DEFAULT_ALLOWLIST_PATH,
+  MAX_ALLOWLIST_BYTES,
+  checkAllowlist,
+  formatVerdict,
+  ipKey,
+  ipVersionOf,
+  parseAllowlist,
+  resolveFor,
+  type AllowlistCheck,
+  type AllowlistDiagnostic,
+  type AllowlistEntry,
+  type AllowlistVerdict,
+  type HostResolver,
+  type IpFamily,
+  type ParsedAllowlist,
+  type TriedEntry,
+} from './vsockproxy/allowlist';

@@ -6,6 +6,7 @@ import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
 import { registerKeyPolicyDiagnostics } from './kms/policyDiagnostics';
+import { registerAllowlistDiagnostics } from './vsockproxy/allowlistDiagnostics';
 import { registerExplanations } from './errors/explain';
 import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
@@ -68,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
     doctor: { backends: parentInstances.backends, nitroCli: parentInstances.nitroCli, doctorForHost },
   });
   registerKeyPolicyDiagnostics(ctx);
+  registerAllowlistDiagnostics(ctx);
   const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
 

@@ -106,3 +106,13 @@ export {
   type KmsCounters,
 } from './kms/server';
 export { KmsKeyStore, KmsStoreError } from './kms/keyStore';
+export {
+  DEFAULT_WORKERS,
+  VsockProxyRefusedError,
+  readAllowlistFile,
+  startVsockProxy,
+  systemResolver,
+  type VsockProxy,
+  type VsockProxyOptions,
+  type VsockProxyStats,
+} from './vsockproxy/proxy';
