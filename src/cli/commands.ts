@@ -7,6 +7,7 @@ import { explainCommand } from './explainCommands';
 import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
 import { vsockProxyCommand } from './vsockProxyCommands';
+import { vsockCommand } from './vsockCommands';
 import type { Command } from './types';
 
 /**
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   decodeAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
+  vsockCommand,
   kmsCommand,
   vsockProxyCommand,
   explainCommand,

@@ -44,7 +44,7 @@ export {
   type EifDifference,
   type ReproducibilityReport,
 } from './reproducibility';
-export { EmulatorBackend, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
+export { EmulatorBackend, bootTimeoutMs, defaultHostScript, type EmulatorBackendOptions } from './emulator/backend';
 export {
   BackendRegistry,
   createBackendRegistry,
@@ -90,6 +90,8 @@ export {
   endpointPath,
   listEndpointFiles,
   listenVsock,
+  liveEndpoints,
+  removeEndpointFilesOf,
   parseVsockAddress,
   parseVsockPort,
   vsockDirOf,
@@ -116,3 +118,4 @@ export {
   type VsockProxyOptions,
   type VsockProxyStats,
 } from './vsockproxy/proxy';
+export { vsockPortsInUse, type VsockPortInUse } from './vsock/ports';

@@ -32,6 +32,8 @@ import type {
 import { Emitter, type CancellationLike } from '../../platform/lifecycle';
 import { inspectEif, type EifInspection } from '../eifFile';
 import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
+import { HEARTBEAT_BYTE, VsockInUseError, endpointPath, vsockDirOf } from '../vsock/endpoints';
+import { HEARTBEAT_ADDRESS, HeartbeatListener } from '../vsock/heartbeat';
 import { repairState } from './repair';
 import {
   DEFAULT_PARENT,
@@ -73,7 +75,10 @@ export interface EmulatorBackendOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Watch the enclaves folder to notice other processes' changes (default true). */
   readonly watch?: boolean;
-  /** How long a new host may take to answer (default 30 s). */
+  /**
+   * How long run-enclave waits for the enclave's boot heartbeat, its wait for the parent's
+   * heartbeat port included (default: nitro-cli's, see bootTimeoutMs).
+   */
   readonly readyTimeoutMs?: number;
   /** How long describe waits for each host (default 3 s). */
   readonly queryTimeoutMs?: number;
@@ -96,6 +101,21 @@ export function defaultHostScript(): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const GIB = 1024 * 1024 * 1024;
+
+/**
+ * How long nitro-cli waits for an enclave's boot heartbeat: 90 s per started 6 GiB of image plus
+ * 90 s per started 100 GiB of enclave memory (so 180 s for usual enclaves).
+ */
+export function bootTimeoutMs(eifBytes: number, memoryMiB: number): number {
+  return (
+    90_000 * Math.max(1, Math.ceil(eifBytes / (6 * GIB))) +
+    90_000 * Math.max(1, Math.ceil((memoryMiB * 1024 * 1024) / (100 * GIB)))
+  );
+}
+
+const hexByte = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
 
 /** Why a signed image must not run (E59), from its signature inspection; undefined when it is unsigned or verifies. */
 export function signatureProblemOf(sig: EifInspection['signature']): string | undefined {
@@ -174,6 +194,13 @@ export function runJsonOf(record: EnclaveRecord, hostPid: number): RunEnclaveJso
     CPUIDs: record.cpuIds,
     MemoryMiB: record.memoryMiB,
   };
+}
+
+/** The time limit of one run-enclave's boot (its turn at the heartbeat port and the heartbeat). */
+interface BootWait {
+  readonly deadline: number;
+  readonly limitMs: number;
+  readonly cancellation: CancellationLike | undefined;
 }
 
 /** What an image brings to its enclave record: measurements, describe fields, and why its signature fails (E59). */
@@ -356,71 +383,152 @@ export class EmulatorBackend
     checkCid(request.enclaveCid ?? 0);
     const image = await checkImage(request.eifPath);
     if (options.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
-    const { record, hostPid } = await this.startHost(parent, request, image);
-    await this.awaitHost(record, hostPid, options.cancellation);
+    const limitMs = this.options.readyTimeoutMs ?? bootTimeoutMs(image.size, request.memoryMiB);
+    const boot = { deadline: Date.now() + limitMs, limitMs, cancellation: options.cancellation };
+    const { record, hostPid, heartbeat } = await this.startHostInTurn(parent, request, image, boot);
+    await this.awaitHeartbeat(record, hostPid, heartbeat, boot);
     return runJsonOf(record, hostPid);
   }
 
   /**
-   * Under the state lock: plans the run against the pool and running enclaves, writes the record and starts its host.
+   * Starts the enclave's host once this run holds the parent's heartbeat port (CID 3, port 9000).
+   *
+   * nitro-cli binds that port in each run-enclave before it starts the enclave, so a second run on
+   * the same parent while the first waits for its heartbeat fails to bind it (E36, "vsock bind
+   * error"). The emulator has no peer CIDs to tell two heartbeats apart either, so it too lets one
+   * run at a time hold the port; but a run that finds it held waits for its turn (within its own
+   * time limit) instead of failing, so that runs started together (the extension, scripts) all
+   * succeed. A port held by a run that died (its file remains, nobody listens) is taken over.
+   */
+  private async startHostInTurn(
+    parent: ParentRecord,
+    request: RunEnclaveRequest,
+    image: CheckedImage,
+    boot: BootWait,
+  ): Promise<{ record: EnclaveRecord; hostPid: number; heartbeat: HeartbeatListener }> {
+    const dir = vsockDirOf(this.options.stateDir, parent.id);
+    const port = process.platform === 'win32' ? undefined : endpointPath(dir, HEARTBEAT_ADDRESS);
+    let lastTry = 0;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+      if (boot.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
+      // While another run's listener file is there, look again only now and then whether it is alive.
+      if (port === undefined || !existsSync(port) || Date.now() - lastTry > 1000) {
+        lastTry = Date.now();
+        try {
+          return await this.startHost(parent, request, image, dir);
+        } catch (e) {
+          if (!(e instanceof VsockInUseError)) throw e;
+        }
+      }
+      if (Date.now() > boot.deadline)
+        throw new BackendError(
+          36,
+          "Enclave boot failure. Enclave boot heartbeat vsock connection: the parent's vsock port " +
+            `${HEARTBEAT_ADDRESS.cid}:${HEARTBEAT_ADDRESS.port} stayed held by other run-enclave calls ` +
+            `for ${Math.round(boot.limitMs / 1000)} s`,
+        );
+      await sleep(delay + Math.random() * delay);
+    }
+  }
+
+  /**
+   * Under the state lock: takes the parent's heartbeat port (VsockInUseError when another run holds
+   * it), plans the run against the pool and running enclaves, writes the record and starts its host.
    */
   private startHost(
     parent: ParentRecord,
     request: RunEnclaveRequest,
     image: CheckedImage,
-  ): Promise<{ record: EnclaveRecord; hostPid: number }> {
+    vsockDir: string,
+  ): Promise<{ record: EnclaveRecord; hostPid: number; heartbeat: HeartbeatListener }> {
     const state = this.options.stateDir;
     ensureStateDirs(state);
-    return withStateLock(state, () => {
-      const pool = requireParentPool(state, parent);
-      const running = liveRecords(state).filter((r) => r.parentId === parent.id);
-      const plan = planRunEnclave({
-        parentId: parent.id,
-        topology: parent,
-        pool,
-        request: { ...request, eifPath: image.eifPath },
-        eifFileSize: image.size,
-        ...(image.signatureProblem !== undefined ? { signatureProblem: image.signatureProblem } : {}),
-        running: running.map((r) => ({
-          enclaveId: r.enclaveId,
-          name: r.name,
-          cid: r.cid,
-          cpuIds: r.cpuIds,
-          memoryMiB: r.memoryMiB,
-        })),
-        random8: new Uint8Array(randomBytes(8)),
-      });
-      const base = enclaveRecordFor(state, parent.id, plan, request, image, {
-        runnerPid: process.pid,
-        now: new Date(),
-      });
-      writeRecord(state, base);
-      let pid: number;
+    return withStateLock(state, async () => {
+      // Before the enclave starts, as nitro-cli binds it before the start ioctl.
+      const heartbeat = await HeartbeatListener.listen(vsockDir);
       try {
-        pid = this.spawnHost(base);
+        const pool = requireParentPool(state, parent);
+        const running = liveRecords(state).filter((r) => r.parentId === parent.id);
+        const plan = planRunEnclave({
+          parentId: parent.id,
+          topology: parent,
+          pool,
+          request: { ...request, eifPath: image.eifPath },
+          eifFileSize: image.size,
+          ...(image.signatureProblem !== undefined ? { signatureProblem: image.signatureProblem } : {}),
+          running: running.map((r) => ({
+            enclaveId: r.enclaveId,
+            name: r.name,
+            cid: r.cid,
+            cpuIds: r.cpuIds,
+            memoryMiB: r.memoryMiB,
+          })),
+          random8: new Uint8Array(randomBytes(8)),
+        });
+        const base = enclaveRecordFor(state, parent.id, plan, request, image, {
+          runnerPid: process.pid,
+          now: new Date(),
+        });
+        writeRecord(state, base);
+        let pid: number;
+        try {
+          pid = this.spawnHost(base);
+        } catch (e) {
+          removeEnclaveFiles(state, base);
+          throw new BackendError(5, `Process spawn failure. ${(e as Error).message}`);
+        }
+        const withPid = { ...base, hostPid: pid };
+        writeRecord(state, withPid);
+        return { record: withPid, hostPid: pid, heartbeat };
       } catch (e) {
-        removeEnclaveFiles(state, base);
-        throw new BackendError(5, `Process spawn failure. ${(e as Error).message}`);
+        heartbeat.close();
+        throw e;
       }
-      const withPid = { ...base, hostPid: pid };
-      writeRecord(state, withPid);
-      return { record: withPid, hostPid: pid };
     });
   }
 
-  /** Waits for a new host to answer; if it does not, kills it and removes its files. Reports the change either way. */
-  private async awaitHost(
+  /**
+   * Waits for the new enclave's heartbeat (echoed by the listener); when it does not come in time,
+   * is another byte, or the host exits first, kills the host, removes its files and fails with E36.
+   * Reports the change either way.
+   */
+  private async awaitHeartbeat(
     record: EnclaveRecord,
     hostPid: number,
-    cancellation: CancellationLike | undefined,
+    heartbeat: HeartbeatListener,
+    boot: BootWait,
   ): Promise<void> {
     try {
-      await this.waitUntilReady(record, cancellation);
+      for (;;) {
+        const outcome = await Promise.race([heartbeat.outcome, sleep(100).then(() => undefined)]);
+        if (outcome?.ok) return;
+        if (outcome)
+          throw new BackendError(
+            36,
+            `Enclave boot failure. Waiting on enclave to boot failed: its heartbeat was ${hexByte(outcome.byte)}, ` +
+              `not ${hexByte(HEARTBEAT_BYTE)}; the enclave was terminated`,
+          );
+        if (boot.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
+        if (!pidAlive(hostPid))
+          throw new BackendError(
+            36,
+            `Enclave boot failure. The enclave host process ${hostPid} exited before the enclave started ` +
+              `(see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`,
+          );
+        if (Date.now() > boot.deadline)
+          throw new BackendError(
+            36,
+            'Enclave boot failure. Waiting on enclave to boot failed: no heartbeat on vsock ' +
+              `${HEARTBEAT_ADDRESS.cid}:${HEARTBEAT_ADDRESS.port} within ${Math.round(boot.limitMs / 1000)} s; ` +
+              'the enclave was terminated',
+          );
+      }
     } catch (e) {
       killGroup(hostPid, 'SIGKILL');
       removeEnclaveFiles(this.options.stateDir, { ...record, hostPid: undefined });
       throw e;
     } finally {
+      heartbeat.close();
       this.changed.fire({ parentId: record.parentId });
     }
   }
@@ -444,35 +552,6 @@ export class EmulatorBackend
       return child.pid;
     } finally {
       closeSync(log);
-    }
-  }
-
-  private async waitUntilReady(record: EnclaveRecord, cancellation: CancellationLike | undefined): Promise<void> {
-    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
-    const started = Date.now();
-    // Poll often while a host normally starts (its socket appears within a few hundred ms), then back off.
-    for (let delay = 10; ; delay = Date.now() - started < 2000 ? 10 : 200) {
-      if (cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
-      if (!pidAlive(record.hostPid)) {
-        throw new BackendError(
-          36,
-          `Enclave boot failure. The enclave host process ${record.hostPid} exited before the enclave started ` +
-            `(see ${hostLogPathOf(this.options.stateDir, record.enclaveId)})`,
-        );
-      }
-      try {
-        resultOf(await requestHost(record.socketPath, { op: 'start' }, { timeoutMs: 2000 }));
-        return;
-      } catch (e) {
-        if (!(e instanceof HostUnreachableError)) throw e;
-      }
-      if (Date.now() > deadline)
-        throw new BackendError(
-          36,
-          'Enclave boot failure. The enclave host did not answer within ' +
-            `${Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000)} s`,
-        );
-      await sleep(delay);
     }
   }
 

@@ -3,6 +3,15 @@
 // It serves the control socket (protocol.ts), writes the console log, answers NSM requests, and runs
 // the optional attached application, whose exit ends the enclave. No kernel boots: the console says
 // so in its first lines.
+//
+// Booting is modelled as the enclave's init does it: run-enclave listens on the parent's vsock port
+// 9000 before it starts the host; the host connects, sends the heartbeat byte 0xB7 and waits for the
+// echo; only then does the application start (so run-enclave has reported a started enclave before
+// the application can exit). When any step fails, init dies and so does the enclave.
+//
+// The application runs with its parent's emulated vsock (vsock/endpoints.ts): NITRO_VSOCK_DIR is the
+// folder, NITRO_PARENT_CID is 3; it binds and connects the endpoint sockets itself, as an enclave
+// application binds its own vsock sockets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -12,6 +21,7 @@ import { NsmDevice, type AttestPort } from '../../nsm/device';
 import { fromHex } from '../../util/bytes';
 import type { DescribeEnclaveJson, EnclaveState, TerminateEnclaveJson } from '../../platform/backend';
 import { nodeHashes } from '../nodeHashes';
+import { HEARTBEAT_BYTE, HEARTBEAT_PORT, PARENT_CID, connectVsock, vsockDirOf } from '../vsock/endpoints';
 import {
   FrameReader,
   KIND_BYTES,
@@ -129,8 +139,13 @@ export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHa
   return (request) => device.handle(request);
 }
 
-/** The console's first lines: what this enclave is, and that it is emulated. */
-export function bootLines(record: EnclaveRecord): string {
+const hexByte = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+
+/**
+ * The console's first lines: what this enclave is, that it is emulated, and (given its parent's
+ * vsock folder) where its emulated vsock is.
+ */
+export function bootLines(record: EnclaveRecord, vsockDir?: string): string {
   const lines = [
     `[nitro-dev emulator] Enclave ${record.enclaveId} ("${record.name}") is emulated: ` +
       `no kernel boots and the image's code does not run.`,
@@ -138,6 +153,12 @@ export function bootLines(record: EnclaveRecord): string {
     `[nitro-dev emulator] CID ${record.cid}, ${record.cpuIds.length} vCPUs [${record.cpuIds.join(', ')}], ` +
       `${record.memoryMiB} MiB, ${record.debugMode ? 'debug mode' : 'production mode'}.`,
   ];
+  if (vsockDir !== undefined) {
+    lines.push(
+      `[nitro-dev emulator] Vsock: the parent's emulated vsock folder is ${vsockDir} (NITRO_VSOCK_DIR); ` +
+        `the parent's port P is ${PARENT_CID}.P.sock there, this enclave's own port P is ${record.cid}.P.sock.`,
+    );
+  }
   if (record.debugMode) {
     lines.push(
       `[nitro-dev emulator] Debug mode: this enclave's NSM reports PCR0, PCR1, PCR2 and PCR8 as zeros, ` +
@@ -162,7 +183,7 @@ export async function runEnclaveHost(recordPath: string, options: EnclaveHostOpt
   if (!record) throw new Error(`no enclave record at ${recordPath}`);
   const host = new EnclaveHost(record, path.dirname(path.dirname(recordPath)), options);
   await host.listen();
-  host.armStart();
+  void host.heartbeat();
   if (options.handleSignals !== false) host.stopOnSignals();
   return host.ended;
 }
@@ -192,7 +213,8 @@ class EnclaveHost {
   /** Whether the console has told of a refused connection in the last second. */
   private refusing = false;
   private started = false;
-  private startAnyway: NodeJS.Timeout | undefined;
+  /** The parent's vsock folder: the heartbeat goes there, and the application gets it. */
+  private readonly vsockDir: string;
 
   constructor(
     private readonly record: EnclaveRecord,
@@ -204,7 +226,8 @@ class EnclaveHost {
     this.stats = options.stats ?? newHostStats();
     this.logFd = openSync(record.consoleLogPath, 'w', FILE_MODE);
     if (process.platform !== 'win32') fchmodSync(this.logFd, FILE_MODE);
-    this.writeConsole(bootLines(record));
+    this.vsockDir = vsockDirOf(state, record.parentId, false);
+    this.writeConsole(bootLines(record, this.vsockDir));
     this.ended = new Promise<number>((r) => (this.resolveEnded = r));
     this.control = net.createServer((socket) => {
       if (this.stats.controlConnections >= this.limits.controlConnections) return this.refuse(socket, 'control');
@@ -277,7 +300,6 @@ class EnclaveHost {
   private stop(reason: string): Promise<void> {
     if (this.stopping) return this.stopping;
     this.enclaveState = 'TERMINATING';
-    clearTimeout(this.startAnyway);
     this.stopping = this.windDown(reason);
     return this.stopping;
   }
@@ -318,19 +340,47 @@ class EnclaveHost {
   }
 
   /**
-   * The application starts when run-enclave, having reached the host, says so ('start'): an
-   * application that exits at once still leaves run-enclave a started enclave to report. Should
-   * run-enclave never get there (it died), the application starts anyway after a while.
+   * The boot heartbeat, as init sends it: connect to the parent's vsock port 9000, send 0xB7, read
+   * the echo. The application starts only after the echo: run-enclave echoes once it has the
+   * enclave, so an application that exits at once still leaves it a started enclave to report.
+   * Like init, which dies when any step fails, the enclave ends when the heartbeat fails (nothing
+   * listens, the connection closes before the echo, or the echo is another byte).
    */
-  armStart(): void {
-    this.startAnyway = setTimeout(() => this.startApp(), 30_000);
+  async heartbeat(): Promise<void> {
+    let socket: net.Socket;
+    try {
+      socket = await connectVsock(this.vsockDir, { cid: PARENT_CID, port: HEARTBEAT_PORT });
+    } catch (e) {
+      this.bootFailed(`its boot heartbeat did not reach the parent (${(e as Error).message})`);
+      return;
+    }
+    const echo = await new Promise<number | undefined>((resolve) => {
+      socket.once('data', (b: Buffer) => resolve(b[0]));
+      socket.once('close', () => resolve(undefined));
+      socket.on('error', () => socket.destroy());
+      socket.write(Buffer.of(HEARTBEAT_BYTE));
+    });
+    socket.destroy();
+    if (this.stopping) return;
+    if (echo === HEARTBEAT_BYTE) this.startApp();
+    else
+      this.bootFailed(
+        echo === undefined
+          ? 'the parent closed its boot heartbeat connection without the echo'
+          : `the parent echoed its boot heartbeat as ${hexByte(echo)}, not ${hexByte(HEARTBEAT_BYTE)}`,
+      );
+  }
+
+  /** Ends the enclave because it did not boot. */
+  private bootFailed(reason: string): void {
+    if (this.stopping) return;
+    this.stopAndFinish(`ended: ${reason}`);
   }
 
   /** Starts the attached application, if any; once. */
   private startApp(): void {
     if (this.started) return;
     this.started = true;
-    clearTimeout(this.startAnyway);
     if (this.record.app) this.launchApp(this.record.app);
   }
 
@@ -341,6 +391,8 @@ class EnclaveHost {
     env.NITRO_ENCLAVE_ID = record.enclaveId;
     env.NITRO_ENCLAVE_CID = String(record.cid);
     env.NITRO_NSM_SOCKET = record.nsmSocketPath;
+    env.NITRO_VSOCK_DIR = this.vsockDir;
+    env.NITRO_PARENT_CID = String(PARENT_CID);
     try {
       this.app = spawn(appSpec.command, [...(appSpec.args ?? [])], {
         cwd: appSpec.cwd ?? path.dirname(record.eifPath),
@@ -451,10 +503,7 @@ class EnclaveHost {
   private controlRequest(socket: net.Socket, json: unknown, reply: Reply): boolean {
     const record = this.record;
     const op = (json as { op?: string; metadata?: boolean }).op;
-    if (op === 'start') {
-      this.startApp();
-      reply({ ok: true });
-    } else if (op === 'describe') {
+    if (op === 'describe') {
       reply({ ok: true, result: this.describe((json as { metadata?: boolean }).metadata === true) });
     } else if (op === 'terminate') {
       const result: TerminateEnclaveJson = { EnclaveName: record.name, EnclaveID: record.enclaveId, Terminated: true };

@@ -47,6 +47,7 @@ import {
 import { ENCLAVE_ID_PATTERN, PARENT_ID_PATTERN, parentIdFor, type RunPlan } from '../../emulator/rules';
 import type { MeasurementsJson } from '../../eif/describe';
 import { BackendError, type RunEnclaveRequest } from '../../platform/backend';
+import { removeEndpointFilesOf, vsockDirOf } from '../vsock/endpoints';
 
 /**
  * The state directory: `NITRO_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nitro-dev`, else
@@ -585,8 +586,17 @@ export function removeEnclaveFiles(state: string, record: EnclaveRecord): void {
   removeRecordFiles(state, record);
 }
 
-/** Removes an enclave's record, application pid file, host log and sockets; keeps the console log. */
+/**
+ * Removes an enclave's record, application pid file, host log and sockets, and the vsock listener
+ * files its application left (of its CID, in its parent's vsock folder); keeps the console log.
+ * The listener files go first: until the record is gone no other enclave can have the CID.
+ */
 export function removeRecordFiles(state: string, record: EnclaveRecord): void {
+  try {
+    removeEndpointFilesOf(vsockDirOf(state, record.parentId, false), record.cid);
+  } catch {
+    /* a parent id that is not one: a damaged record, which has no vsock folder */
+  }
   for (const f of [
     recordPathOf(state, record.enclaveId),
     appPidPathOf(state, record.enclaveId),

@@ -13,7 +13,7 @@
 //
 // Unlike vsock, a listener does not learn the connecting peer's CID: the local socket carries only
 // the stream.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -66,6 +66,7 @@ export function parseVsockPort(text: string): number | undefined {
 }
 
 const endpointName = (a: VsockAddress) => `${a.cid}.${a.port}.sock`;
+const ENDPOINT_NAME_PARTS = /^(\d{1,10})\.(\d{1,10})\.sock$/;
 /** The longest endpoint file name: `4294967294.4294967294.sock`. */
 const LONGEST_NAME = endpointName({ cid: MAX_VSOCK_CID, port: MAX_VSOCK_PORT });
 const SOCKET_PATH_LIMIT = 100;
@@ -114,7 +115,7 @@ export function listEndpointFiles(dir: string): VsockAddress[] {
   }
   const out: VsockAddress[] = [];
   for (const name of names) {
-    const m = /^(\d{1,10})\.(\d{1,10})\.sock$/.exec(name);
+    const m = ENDPOINT_NAME_PARTS.exec(name);
     if (!m) continue;
     const address = { cid: Number(m[1]), port: Number(m[2]) };
     if (vsockAddressProblem(address) === undefined && endpointName(address) === name) out.push(address);
@@ -157,6 +158,84 @@ export function connectVsock(dir: string, address: VsockAddress): Promise<net.So
   });
 }
 
+/**
+ * Removes the listener files of one CID in a parent's vsock folder (what an ended enclave's
+ * application left behind): only `<cid>.<port>.sock` names, only sockets (a symlink is not followed
+ * nor removed), only in that folder. Returns how many were removed. Nothing to do on Windows (a
+ * named pipe goes with its last handle).
+ */
+export function removeEndpointFilesOf(dir: string, cid: number): number {
+  if (process.platform === 'win32') return 0;
+  let removed = 0;
+  for (const address of listEndpointFiles(dir)) {
+    if (address.cid !== cid) continue;
+    const file = path.join(dir, endpointName(address));
+    try {
+      if (!lstatSync(file).isSocket()) continue;
+      rmSync(file, { force: true });
+      removed++;
+    } catch {
+      /* gone already */
+    }
+  }
+  return removed;
+}
+
+const canonical = (p: string): string => {
+  try {
+    return path.join(realpathSync(path.dirname(p)), path.basename(p));
+  } catch {
+    return path.resolve(p);
+  }
+};
+
+/**
+ * The paths (canonical) of the endpoint sockets listening now, from /proc/net/unix (Linux);
+ * undefined elsewhere. A path a listener bound relative to its own folder is resolved against ours.
+ */
+function listeningSocketPaths(): Set<string> | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return undefined;
+  }
+  const out = new Set<string>();
+  // Num RefCount Protocol Flags Type St Inode Path; Flags has __SO_ACCEPTCON (0x10000) when listening.
+  for (const line of text.split('\n').slice(1)) {
+    const m = /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+\S+\s+\S+\s+\d+\s(.+)$/.exec(line);
+    // Only endpoint names matter here (a system has many other sockets); abstract ones start with '@'.
+    if (m && (parseInt(m[1] as string, 16) & 0x10000) !== 0 && ENDPOINT_NAME_PARTS.test(path.basename(m[2] as string)))
+      out.add(canonical(m[2] as string));
+  }
+  return out;
+}
+
+/**
+ * The addresses in a parent's vsock folder that have a live listener (a file left by a dead one is
+ * not one). On Linux this reads /proc/net/unix and never connects, so a listener that accepts one
+ * connection (`nitro-dev vsock listen`) does not see a probe; elsewhere each file is probed with a
+ * connection that is closed at once.
+ */
+export async function liveEndpoints(dir: string): Promise<VsockAddress[]> {
+  const files = listEndpointFiles(dir);
+  if (files.length === 0) return [];
+  if (process.platform === 'win32') return files;
+  const listening = listeningSocketPaths();
+  if (listening) {
+    return files.filter((a) => listening.has(canonical(endpointPath(dir, a))));
+  }
+  const alive = await Promise.all(files.map((a) => answers(endpointPath(dir, a))));
+  return files.filter((_, i) => alive[i]);
+}
+
+/** Whether something listens at a local socket path right now (without connecting where it can). */
+async function listensAt(where: string): Promise<boolean> {
+  const listening = listeningSocketPaths();
+  return listening ? listening.has(canonical(where)) : answers(where);
+}
+
 /** Whether something accepts connections at a local socket path right now. */
 function answers(where: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -193,7 +272,7 @@ export async function listenVsock(
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EADDRINUSE' || process.platform === 'win32') throw e;
-      if (attempt > 0 || (await answers(where))) throw new VsockInUseError(address);
+      if (attempt > 0 || (await listensAt(where))) throw new VsockInUseError(address);
       rmSync(where, { force: true });
     }
   }

@@ -1,8 +1,20 @@
 // The enclave host run in this process (runEnclaveHost with a test NSM): what its console says in
 // debug mode, that a client pipelining NSM requests without reading replies is paused rather than
-// buffered for, that connections over the limit are refused, and the modes of what it creates.
+// buffered for, that connections over the limit are refused, and the modes of what it creates; its
+// boot heartbeat on the parent's vsock port 9000 (the application starts only after the echo), the
+// vsock environment of the application, and the listener files an ended enclave leaves.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +29,8 @@ import {
 import { requestHost, resultOf } from '../../../../../src/engine/node/emulator/protocol';
 import { recordPathOf, socketPathFor, type EnclaveRecord } from '../../../../../src/engine/node/emulator/state';
 import { encodeRequest } from '../../../../../src/engine/nsm/protocol';
+import { endpointPath, listenVsock, vsockDirOf } from '../../../../../src/engine/node/vsock/endpoints';
+import { HeartbeatListener } from '../../../../../src/engine/node/vsock/heartbeat';
 
 const PARENT = 'i-0123456789abcdef0';
 const ENCLAVE = `${PARENT}-enc0123456789abcdef`;
@@ -82,15 +96,47 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
   let ended: Promise<number> | undefined;
   const sockets: net.Socket[] = [];
 
-  async function startHost(options: EnclaveHostOptions, debugMode = false): Promise<void> {
+  /** A state folder with this test's record in it (its app, if any). */
+  function prepare(debugMode: boolean, app?: EnclaveRecord['app']): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ndh-'));
     state = dir;
     mkdirSync(path.join(dir, 'enclaves'), { recursive: true });
-    record = recordFor(dir, debugMode);
+    record = { ...recordFor(dir, debugMode), ...(app ? { app } : {}) };
     writeFileSync(recordPathOf(dir, ENCLAVE), JSON.stringify(record));
+    return dir;
+  }
+
+  /** Starts the host as run-enclave does: the parent listens for its heartbeat first, and echoes it. */
+  async function startHost(options: EnclaveHostOptions, debugMode = false): Promise<void> {
+    const dir = prepare(debugMode);
+    const heartbeat = await HeartbeatListener.listen(vsockDirOf(dir, PARENT));
     ended = runEnclaveHost(recordPathOf(dir, ENCLAVE), { handleSignals: false, ...options });
+    assert.deepEqual(await heartbeat.outcome, { ok: true });
     await waitFor(() => existsSync(record.socketPath) && existsSync(record.nsmSocketPath), 'the host to listen');
-    resultOf(await requestHost(record.socketPath, { op: 'start' }, { timeoutMs: 30_000 }));
+  }
+
+  /** An application that writes its vsock environment to `marker`, then idles. */
+  function markerApp(dir: string): { app: NonNullable<EnclaveRecord['app']>; marker: string } {
+    const marker = path.join(dir, 'app-started.json');
+    const script =
+      "require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ dir: process.env.NITRO_VSOCK_DIR, " +
+      'parent: process.env.NITRO_PARENT_CID, cid: process.env.NITRO_ENCLAVE_CID })); setInterval(() => {}, 1000)';
+    return { app: { command: process.execPath, args: ['-e', script, marker], cwd: dir }, marker };
+  }
+
+  /** Starts the host with a plain listener on the parent's port 9000: the heartbeat's connection and first byte. */
+  async function acceptHeartbeat(dir: string): Promise<{ socket: net.Socket; byte: number; server: net.Server }> {
+    let server!: net.Server;
+    const got = new Promise<{ socket: net.Socket; byte: number }>((resolve) => {
+      void listenVsock(vsockDirOf(dir, PARENT), { cid: 3, port: 9000 }, (socket) =>
+        socket.once('data', (b: Buffer) => resolve({ socket, byte: b[0] as number })),
+      ).then((s) => (server = s));
+    });
+    await waitFor(() => server !== undefined, 'the heartbeat listener');
+    ended = runEnclaveHost(recordPathOf(dir, ENCLAVE), { handleSignals: false });
+    const { socket, byte } = await got;
+    sockets.push(socket);
+    return { socket, byte, server };
   }
 
   afterEach(async () => {
@@ -112,7 +158,103 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     const production = bootLines(recordFor(os.tmpdir(), false));
     assert.ok(production.includes(PCR0));
     assert.doesNotMatch(production, /zeros/);
+    const withVsock = bootLines(recordFor(os.tmpdir(), false), '/some/vsock');
+    assert.match(withVsock, /no kernel boots/);
+    assert.match(withVsock, /emulated vsock folder is \/some\/vsock \(NITRO_VSOCK_DIR\)/);
+    assert.match(withVsock, /3\.P\.sock/);
+    assert.match(withVsock, /16\.P\.sock/);
   });
+
+  it(
+    'boots with the heartbeat: 0xB7 to the parent on vsock 3:9000; ' +
+      'the application starts only after the echo, with its vsock environment',
+    async () => {
+      const dir = prepare(false);
+      const { app, marker } = markerApp(dir);
+      record = { ...record, app };
+      writeFileSync(recordPathOf(dir, ENCLAVE), JSON.stringify(record));
+      const { socket, byte, server } = await acceptHeartbeat(dir);
+      assert.equal(byte, 0xb7);
+      // The host answers requests while it waits for the echo, and the application has not started.
+      await waitFor(() => existsSync(record.socketPath), 'the control socket');
+      resultOf(await requestHost(record.socketPath, { op: 'describe' }, { timeoutMs: 30_000 }));
+      assert.equal(existsSync(marker), false, 'the application started before the echo');
+      socket.write(Buffer.of(0xb7));
+      await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('}'), 'the application');
+      assert.deepEqual(JSON.parse(readFileSync(marker, 'utf8')), {
+        dir: vsockDirOf(dir, PARENT),
+        parent: '3',
+        cid: '16',
+      });
+      assert.match(readFileSync(record.consoleLogPath, 'utf8'), /emulated vsock folder is .*\(NITRO_VSOCK_DIR\)/);
+      server.close();
+    },
+  );
+
+  for (const [what, act, says] of [
+    ['echoed as another byte', (s: net.Socket) => s.write(Buffer.of(0)), /echoed its boot heartbeat as 0x00, not 0xB7/],
+    [
+      'not echoed (the connection closes)',
+      (s: net.Socket) => s.destroy(),
+      /closed its boot heartbeat connection without the echo/,
+    ],
+  ] as const) {
+    it(`a heartbeat ${what} ends the enclave without starting its application`, async () => {
+      const dir = prepare(false);
+      const { app, marker } = markerApp(dir);
+      record = { ...record, app };
+      writeFileSync(recordPathOf(dir, ENCLAVE), JSON.stringify(record));
+      const { socket, server } = await acceptHeartbeat(dir);
+      act(socket);
+      assert.equal(await ended, 0);
+      ended = undefined;
+      assert.match(readFileSync(record.consoleLogPath, 'utf8'), says);
+      assert.equal(existsSync(marker), false);
+      assert.equal(existsSync(recordPathOf(dir, ENCLAVE)), false, 'the record is removed');
+      server.close();
+    });
+  }
+
+  it('with nobody listening on the heartbeat port the enclave ends at once (as init dies)', async () => {
+    const dir = prepare(false);
+    ended = runEnclaveHost(recordPathOf(dir, ENCLAVE), { handleSignals: false });
+    assert.equal(await ended, 0);
+    ended = undefined;
+    assert.match(
+      readFileSync(record.consoleLogPath, 'utf8'),
+      /boot heartbeat did not reach the parent \(Connection refused/,
+    );
+  });
+
+  it(
+    "an ended enclave's listener files of its CID are removed; " + "other CIDs', symlinks and plain files stay",
+    async function () {
+      if (process.platform === 'win32') this.skip();
+      await startHost({});
+      const vsock = vsockDirOf(state as string, PARENT);
+      const mine = await listenVsock(vsock, { cid: 16, port: 5000 }, () => undefined);
+      const other = await listenVsock(vsock, { cid: 17, port: 5000 }, () => undefined);
+      const parents = await listenVsock(vsock, { cid: 3, port: 5000 }, () => undefined);
+      const target = path.join(state as string, 'target');
+      writeFileSync(target, 'keep');
+      symlinkSync(target, endpointPath(vsock, { cid: 16, port: 6000 }));
+      writeFileSync(endpointPath(vsock, { cid: 16, port: 7000 }), 'not a socket');
+      resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
+      assert.equal(await ended, 0);
+      ended = undefined;
+      assert.equal(
+        existsSync(endpointPath(vsock, { cid: 16, port: 5000 })),
+        false,
+        "the enclave's listener file stays",
+      );
+      assert.ok(existsSync(endpointPath(vsock, { cid: 17, port: 5000 })));
+      assert.ok(existsSync(endpointPath(vsock, { cid: 3, port: 5000 })));
+      assert.ok(lstatSync(endpointPath(vsock, { cid: 16, port: 6000 })).isSymbolicLink());
+      assert.equal(readFileSync(target, 'utf8'), 'keep');
+      assert.ok(existsSync(endpointPath(vsock, { cid: 16, port: 7000 })));
+      for (const s of [mine, other, parents]) s.close();
+    },
+  );
 
   it(
     'a client that pipelines NSM requests and reads no reply is paused: ' +
