@@ -194,7 +194,8 @@ export class LocalServices implements vscode.Disposable {
     const running = { proxy, view, subscription };
     this.proxies.set(proxyKey(view.parentId, view.localPort), running);
     this.log.info(
-      `vsock-proxy: ${view.parentId} vsock port ${view.localPort} → ${view.remoteAddr}:${view.remotePort} (${view.allowlist})`,
+      `vsock-proxy: ${view.parentId} vsock port ${view.localPort} → ` +
+        `${view.remoteAddr}:${view.remotePort} (${view.allowlist})`,
     );
     this.changed.fire();
     return running;

@@ -356,8 +356,7 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
   /** Shows the vsock ports, proxies and local KMS of emulated parents, and follows their changes. */
   setServices(services: LocalServices): void {
     this.services = services;
-    const sub = services.onDidChange(() => this.onBackendChange());
-    this.disposables.push({ dispose: () => sub.dispose() });
+    this.disposables.push(services.onDidChange(() => this.onBackendChange()));
     this.onBackendChange();
   }
 

@@ -68,7 +68,8 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       const tip = new vscode.MarkdownString();
       tip.appendMarkdown(`**vsock-proxy** on ${node.parent.name}${p.role === 'kms' ? ' (to the local KMS)' : ''}\n\n`);
       tip.appendText(
-        `Forwards connections to vsock port ${p.localPort} of the parent (CID 3) to ${p.remoteAddr}:${p.remotePort}.\n` +
+        `Forwards connections to vsock port ${p.localPort} of the parent (CID 3) ` +
+          `to ${p.remoteAddr}:${p.remotePort}.\n` +
           `Allowlist: ${p.allowlist}\nWorkers: ${p.stats.workers}\n` +
           `To the remote end: ${p.stats.bytesToRemote} bytes; back: ${p.stats.bytesFromRemote} bytes` +
           (p.stats.lastError ? `\nLast failure: ${p.stats.lastError}` : ''),
@@ -119,7 +120,8 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       const item = new vscode.TreeItem(key.keyId, vscode.TreeItemCollapsibleState.None);
       item.id = `kms-key:${node.parent.id}:${key.keyId}`;
       item.description = key.description || key.region;
-      item.tooltip = `${key.arn}\nCreated ${key.creationDate.toISOString()}${key.description ? `\n${key.description}` : ''}`;
+      const created = key.creationDate.toISOString();
+      item.tooltip = `${key.arn}\nCreated ${created}${key.description ? `\n${key.description}` : ''}`;
       item.iconPath = new vscode.ThemeIcon('symbol-key');
       item.contextValue = CONTEXT_VALUES.kmsKey;
       return item;

@@ -1,3 +1,4 @@
+/* eslint-disable max-len -- the attached application is a script in a string, kept as one would write it */
 // The whole path an enclave's secret takes on the emulator, as on EC2: the attached application asks
 // its NSM for an attestation document carrying its RSA public key, calls KMS Decrypt with Recipient
 // over vsock to the parent's port 8000, where a vsock-proxy forwards to the local KMS; KMS checks the
@@ -21,7 +22,7 @@ import { repoPath } from '../../repo';
 const cli = repoPath('dist/cli.js');
 const signed = repoPath('test/fixtures/eif/synthetic-v4-signed.eif');
 
-/** The attached application: NSM Attestation with its key, then one Decrypt with Recipient per blob, over vsock 3:8000. */
+/** The attached application: NSM Attestation with its key, then a Decrypt with Recipient per blob, over vsock 3:8000. */
 const APP = `
 const net = require('node:net'), http = require('node:http'), path = require('node:path');
 const { decode } = require(process.argv[2]);
@@ -113,7 +114,7 @@ describe('(unit) an attached application reaches the local KMS through the emula
     return { status: r.status, json: (await r.json()) as Record<string, unknown> };
   }
 
-  /** A key whose policy lets the enclave decrypt only when the document's PCR0 is `pcr0`; the secret encrypted under it. */
+  /** A key that lets the enclave decrypt only when the document's PCR0 is `pcr0`; `secret` encrypted under it. */
   async function keyFor(pcr0: string, secret: string): Promise<string> {
     const policy = {
       Version: '2012-10-17',
