@@ -97,7 +97,7 @@ describe('(unit) nitro-dev vsock connect and listen (emulator)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("an attached application talks to `vsock listen` (the parent's port) via $NITRO_VSOCK_DIR, both ways", async () => {
+  it("an attached application talks to `vsock listen` (the parent's port) via NITRO_VSOCK_DIR, both ways", async () => {
     const listen = start('vsock', 'listen', '5005');
     await waitFor(() => /listening on vsock 3:5005/.test(listen.err()), 'the listener');
     const a = runEnclave(

@@ -271,8 +271,9 @@ export async function listenVsock(
       break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EADDRINUSE' || process.platform === 'win32') throw e;
-      if (attempt > 0 || (await listensAt(where))) throw new VsockInUseError(address);
+      if (code !== 'EADDRINUSE') throw e;
+      // A named pipe goes with its last handle: in use means a live listener.
+      if (process.platform === 'win32' || attempt > 0 || (await listensAt(where))) throw new VsockInUseError(address);
       rmSync(where, { force: true });
     }
   }

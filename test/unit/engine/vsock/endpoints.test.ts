@@ -11,6 +11,7 @@ import {
   endpointPath,
   listEndpointFiles,
   listenVsock,
+  liveEndpoints,
   parseVsockAddress,
   parseVsockPort,
   vsockDirOf,
@@ -100,5 +101,31 @@ describe('(unit) emulated vsock endpoints', () => {
       VsockInUseError,
     );
     await closeServer(first);
+  });
+
+  it('liveEndpoints lists live listeners only: a file left by a killed listener is not one', async function () {
+    if (process.platform === 'win32') this.skip();
+    const dir = vsockDirOf(state, PARENT);
+    const live = await listenVsock(dir, { cid: 3, port: 8000 }, (s) => s.destroy());
+    const stale = endpointPath(dir, { cid: 16, port: 5000 });
+    const child = spawn(
+      process.execPath,
+      ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    assert.deepEqual(await liveEndpoints(dir), [
+      { cid: 3, port: 8000 },
+      { cid: 16, port: 5000 },
+    ]);
+    child.kill('SIGKILL');
+    await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    assert.deepEqual(listEndpointFiles(dir), [
+      { cid: 3, port: 8000 },
+      { cid: 16, port: 5000 },
+    ]);
+    assert.deepEqual(await liveEndpoints(dir), [{ cid: 3, port: 8000 }]);
+    await closeServer(live);
+    assert.deepEqual(await liveEndpoints(dir), []);
   });
 });

@@ -95,6 +95,8 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
   let record: EnclaveRecord;
   let ended: Promise<number> | undefined;
   const sockets: net.Socket[] = [];
+  /** Listeners a test opened: closed after it, whatever happened. */
+  const servers: net.Server[] = [];
 
   /** A state folder with this test's record in it (its app, if any). */
   function prepare(debugMode: boolean, app?: EnclaveRecord['app']): string {
@@ -130,7 +132,10 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
     const got = new Promise<{ socket: net.Socket; byte: number }>((resolve) => {
       void listenVsock(vsockDirOf(dir, PARENT), { cid: 3, port: 9000 }, (socket) =>
         socket.once('data', (b: Buffer) => resolve({ socket, byte: b[0] as number })),
-      ).then((s) => (server = s));
+      ).then((s) => {
+        server = s;
+        servers.push(s);
+      });
     });
     await waitFor(() => server !== undefined, 'the heartbeat listener');
     ended = runEnclaveHost(recordPathOf(dir, ENCLAVE), { handleSignals: false });
@@ -141,6 +146,7 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
 
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.destroy();
+    for (const s of servers.splice(0)) s.close();
     if (ended) {
       resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
       assert.equal(await ended, 0);
@@ -239,20 +245,23 @@ describe('(unit) enclave host: console banner, NSM backpressure and connection l
       writeFileSync(target, 'keep');
       symlinkSync(target, endpointPath(vsock, { cid: 16, port: 6000 }));
       writeFileSync(endpointPath(vsock, { cid: 16, port: 7000 }), 'not a socket');
-      resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
-      assert.equal(await ended, 0);
-      ended = undefined;
-      assert.equal(
-        existsSync(endpointPath(vsock, { cid: 16, port: 5000 })),
-        false,
-        "the enclave's listener file stays",
-      );
-      assert.ok(existsSync(endpointPath(vsock, { cid: 17, port: 5000 })));
-      assert.ok(existsSync(endpointPath(vsock, { cid: 3, port: 5000 })));
-      assert.ok(lstatSync(endpointPath(vsock, { cid: 16, port: 6000 })).isSymbolicLink());
-      assert.equal(readFileSync(target, 'utf8'), 'keep');
-      assert.ok(existsSync(endpointPath(vsock, { cid: 16, port: 7000 })));
-      for (const s of [mine, other, parents]) s.close();
+      try {
+        resultOf(await requestHost(record.socketPath, { op: 'terminate' }, { timeoutMs: 30_000 }));
+        assert.equal(await ended, 0);
+        ended = undefined;
+        assert.equal(
+          existsSync(endpointPath(vsock, { cid: 16, port: 5000 })),
+          false,
+          "the enclave's listener file stays",
+        );
+        assert.ok(existsSync(endpointPath(vsock, { cid: 17, port: 5000 })));
+        assert.ok(existsSync(endpointPath(vsock, { cid: 3, port: 5000 })));
+        assert.ok(lstatSync(endpointPath(vsock, { cid: 16, port: 6000 })).isSymbolicLink());
+        assert.equal(readFileSync(target, 'utf8'), 'keep');
+        assert.ok(existsSync(endpointPath(vsock, { cid: 16, port: 7000 })));
+      } finally {
+        for (const s of [mine, other, parents]) s.close();
+      }
     },
   );
 
