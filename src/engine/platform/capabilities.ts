@@ -62,7 +62,7 @@ export interface VsockPortInUse {
   readonly cid: number;
   readonly port: number;
   /** `parent` (CID 3), else the id of the enclave with that CID. */
-  readonly owner: 'parent' | string;
+  readonly owner: string;
 }
 
 /**

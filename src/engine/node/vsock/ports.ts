@@ -9,7 +9,7 @@ export interface VsockPortInUse {
   readonly cid: number;
   readonly port: number;
   /** 'parent' for CID 3, else the id of the running enclave with that CID. */
-  readonly owner: 'parent' | string;
+  readonly owner: string;
 }
 
 /**
