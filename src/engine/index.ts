@@ -201,7 +201,10 @@ export {
   canAddParents,
   canRepairState,
   hasDevelopmentRoots,
+  hasEmulatedVsock,
   type ApplicationAttachment,
+  type EmulatedVsock,
+  type VsockPortInUse,
   type CapabilityName,
   type DevelopmentRoot,
   type DevelopmentRoots,
@@ -310,6 +313,16 @@ export {
   type ParsedPolicyJson,
   type TextPosition,
 } from './kms/policyJson';
+export {
+  KMS_OPERATIONS,
+  KMS_CONTENT_TYPE,
+  KMS_MAX_BODY_BYTES,
+  KmsError,
+  callerOf,
+  operationOfTarget,
+  validateRequest as validateKmsRequest,
+  type KmsOperation,
+} from './kms/protocol';
 export { RECIPIENT_OPERATIONS, DEFAULT_OPERATIONS, IMAGE_SHA384_KEY, pcrKey } from './kms/keys';
 export {
   DEFAULT_ALLOWLIST_PATH,

@@ -15,6 +15,7 @@ import { EifService } from './images/eifService';
 import type { EnclaveBackend } from '../engine';
 import { engineDoctorForHost, type DoctorForHost, type NitroCliBackendFactory } from './parents/nitroCliParents';
 import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
+import { registerServices, type ServicesApi } from './services/registerServices';
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';
 
@@ -32,6 +33,8 @@ export interface NitroEnclavesApi {
    * allocator diagnostics, consoles.
    */
   readonly parentInstances: ParentsApi;
+  /** The local KMS and the vsock-proxies the extension runs. */
+  readonly services: ServicesApi;
   /**
    * Adds a backend to the running extension (its parents join the Parent Instances view, its
    * capabilities the context keys); disposing the result removes it. For the extension-host tests
@@ -61,6 +64,11 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const doctorForHost: DoctorForHost = engineDoctorForHost;
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe, nitroCliBackends });
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
+  const services = registerServices(ctx, {
+    backends: parentInstances.backends,
+    tree: parents,
+    developmentRoots: () => developmentRootsOf(parentInstances.backends),
+  });
   registerExplanations(ctx);
   registerCommands(ctx, {
     parents,
@@ -83,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
     attestation,
     build,
     parentInstances,
+    services,
     registerBackend: (backend) => registerBackend(ctx, parentInstances.backends, backend),
   };
 }

@@ -25,6 +25,7 @@ export const CONTEXT_KEYS = {
   developmentRoots: 'nitroEnclaves.backends.developmentRoots',
   applications: 'nitroEnclaves.backends.applications',
   stateRepair: 'nitroEnclaves.backends.stateRepair',
+  emulatedVsock: 'nitroEnclaves.backends.emulatedVsock',
 } as const;
 
 /**
@@ -61,6 +62,11 @@ const OTHER_COMMANDS = {
   parentDoctor: { id: 'nitroEnclaves.parent.doctor', palette: true },
   kmsGeneratePolicy: { id: 'nitroEnclaves.kms.generatePolicy', palette: true },
   pcrCopyKmsCondition: { id: 'nitroEnclaves.pcr.copyKmsCondition', palette: false },
+  kmsStart: { id: 'nitroEnclaves.kms.start', palette: CONTEXT_KEYS.emulatedVsock },
+  kmsStop: { id: 'nitroEnclaves.kms.stop', palette: CONTEXT_KEYS.emulatedVsock },
+  kmsCopyKeyArn: { id: 'nitroEnclaves.kms.copyKeyArn', palette: false },
+  vsockProxyStart: { id: 'nitroEnclaves.vsockProxy.start', palette: CONTEXT_KEYS.emulatedVsock },
+  vsockProxyStop: { id: 'nitroEnclaves.vsockProxy.stop', palette: CONTEXT_KEYS.emulatedVsock },
 } as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
 
 /** Every command of the extension: its id and palette visibility. */
@@ -109,6 +115,9 @@ export const SETTINGS = {
   sshPath: 'nitroEnclaves.ssh.path',
   sshConfigFile: 'nitroEnclaves.ssh.configFile',
   sshConnectTimeoutSeconds: 'nitroEnclaves.ssh.connectTimeoutSeconds',
+  kmsStartWithEmulator: 'nitroEnclaves.kms.startWithEmulator',
+  kmsPort: 'nitroEnclaves.kms.port',
+  kmsVsockPort: 'nitroEnclaves.kms.vsockPort',
 } as const;
 
 /** The settings the nitro-cli backend's options are built from: a change to one rebuilds its parents. */
@@ -167,6 +176,14 @@ export const CONTEXT_VALUES = {
   image: 'eifImage',
   brokenImage: 'brokenEifImage',
   pcr: 'pcr',
+  /** A vsock port a program listens on (emulated vsock). */
+  vsockPort: 'vsockPort',
+  /** A vsock-proxy the extension runs on an emulated parent. */
+  proxy: 'vsockProxy',
+  /** The local KMS under a parent: `runningLocalKms`, `stoppedLocalKms`. */
+  kms: (running: boolean): string => (running ? 'runningLocalKms' : 'stoppedLocalKms'),
+  /** A key of the local KMS. */
+  kmsKey: 'localKmsKey',
   sectionGroup: 'eifSections',
   section: 'eifSection',
 } as const;

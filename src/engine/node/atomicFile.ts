@@ -8,11 +8,15 @@ export type PositionalWrite = (bytes: Uint8Array, offset: number) => Promise<voi
 /**
  * Writes a file atomically: `fill` writes a temporary file next to the target, which replaces the
  * target only once it is complete and flushed. On any error or cancellation the temporary file is
- * removed and the target is left as it was.
+ * removed and the target is left as it was. `mode` is the new file's (default 0644; the umask applies).
  */
-export async function writeAtomically<T>(target: string, fill: (write: PositionalWrite) => Promise<T>): Promise<T> {
+export async function writeAtomically<T>(
+  target: string,
+  fill: (write: PositionalWrite) => Promise<T>,
+  options: { readonly mode?: number } = {},
+): Promise<T> {
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.partial`);
-  const file = await open(temp, 'wx', 0o644);
+  const file = await open(temp, 'wx', options.mode ?? 0o644);
   let ok = false;
   try {
     const result = await fill(async (bytes, offset) => {

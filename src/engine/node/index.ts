@@ -99,6 +99,17 @@ export {
   type VsockAddress,
 } from './vsock/endpoints';
 export {
+  startKmsServer,
+  requestLine as kmsRequestLine,
+  DEFAULT_KMS_ACCOUNT,
+  type KmsServer,
+  type KmsServerOptions,
+  type KmsRequestRecord,
+  type KmsKeyInfo,
+  type KmsCounters,
+} from './kms/server';
+export { KmsKeyStore, KmsStoreError } from './kms/keyStore';
+export {
   DEFAULT_WORKERS,
   VsockProxyRefusedError,
   readAllowlistFile,

@@ -57,6 +57,25 @@ export interface StateRepair {
   terminateAllHosts(parentId?: string): Promise<TerminateEnclaveJson[]>;
 }
 
+/** A vsock listener on one of a parent's emulated vsock endpoints. */
+export interface VsockPortInUse {
+  readonly cid: number;
+  readonly port: number;
+  /** `parent` (CID 3), else the id of the enclave with that CID. */
+  readonly owner: string;
+}
+
+/**
+ * Carries its parents' vsock over local sockets on this machine (see engine/node/vsock/endpoints.ts):
+ * programs here can listen and connect as the parent, and the tree can show the ports in use.
+ */
+export interface EmulatedVsock {
+  /** The local folder of a parent's vsock endpoints (made when missing). */
+  vsockFolder(parentId: string): string;
+  /** The live listeners on a parent's vsock, the parent's and its enclaves'. */
+  vsockPortsInUse(parentId: string): Promise<readonly VsockPortInUse[]>;
+}
+
 function has(backend: EnclaveBackend, member: string, type: 'function' | 'boolean' | 'string' = 'function'): boolean {
   return typeof (backend as unknown as Record<string, unknown>)[member] === type;
 }
@@ -82,12 +101,17 @@ export function canRepairState(backend: EnclaveBackend): backend is EnclaveBacke
   );
 }
 
+export function hasEmulatedVsock(backend: EnclaveBackend): backend is EnclaveBackend & EmulatedVsock {
+  return has(backend, 'vsockFolder') && has(backend, 'vsockPortsInUse');
+}
+
 /** Every capability by name, for context keys and tests. */
 export const CAPABILITIES = {
   addParents: canAddParents,
   developmentRoots: hasDevelopmentRoots,
   applications: attachesApplications,
   stateRepair: canRepairState,
+  emulatedVsock: hasEmulatedVsock,
 } as const;
 
 export type CapabilityName = keyof typeof CAPABILITIES;

@@ -43,11 +43,19 @@ type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.at
 /** Commands registered by the build module (src/extension/imagebuild). */
 type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
 
-/** The table that maps command ids to handlers (all but the attestation, build and parents modules'). */
+/** Commands registered by the local services module (src/extension/services). */
+type ServiceCommandId =
+  | typeof COMMANDS.kmsStart
+  | typeof COMMANDS.kmsStop
+  | typeof COMMANDS.kmsCopyKeyArn
+  | typeof COMMANDS.vsockProxyStart
+  | typeof COMMANDS.vsockProxyStop;
+
+/** The table that maps command ids to handlers (all but the attestation, build, parents and services modules'). */
 export function commandTable(
   ctx: Ctx,
   views: Views,
-): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId>, Handler> {
+): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId | ServiceCommandId>, Handler> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

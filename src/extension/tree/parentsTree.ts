@@ -2,12 +2,25 @@ import * as vscode from 'vscode';
 import type { BackendRegistry, NitroCliOptions, NitroCliTarget } from '../../engine/node';
 import { pcrTreeItem } from './pcrItem';
 import type { ErrorExplanation } from '../../engine';
-import type { BackendKind, DescribeEnclaveJson, EnclaveBackend, EnclaveState, ParentInfo } from '../../engine';
+import { hasEmulatedVsock } from '../../engine';
+import type {
+  BackendKind,
+  DescribeEnclaveJson,
+  EnclaveBackend,
+  EnclaveState,
+  ParentInfo,
+  VsockPortInUse,
+} from '../../engine';
 import { EXPLAIN_SCHEME } from '../errors/explain';
 import { explanationOf, explanationPath, isBackendError } from '../errors/explainText';
 import { COMMANDS, CONTEXT_VALUES } from '../ids';
 import { checkCommand } from '../parents/nitroCliSettings';
+import type { LocalServices } from '../services/localServices';
+import { serviceTreeItem, type ServiceNode } from './servicesTree';
 import { shortReason } from './shortReason';
+
+const SERVICE_KINDS = new Set<ParentNode['kind']>(['vsockPort', 'proxy', 'kms', 'kmsKey']);
+const isServiceNode = (node: ParentNode): node is ServiceNode => SERVICE_KINDS.has(node.kind);
 
 /** How the view presents the parents of each kind of backend. */
 export const BACKEND_KINDS: Record<
@@ -70,7 +83,13 @@ export type ParentNode =
       readonly check?: string;
     }
   | { readonly kind: 'pool'; readonly parent: ParentInfo }
-  | { readonly kind: 'enclave'; readonly parent: ParentInfo; readonly enclave: DescribeEnclaveJson }
+  /** `vsockPorts`: the ports its application listens on (emulated vsock only). */
+  | {
+      readonly kind: 'enclave';
+      readonly parent: ParentInfo;
+      readonly enclave: DescribeEnclaveJson;
+      readonly vsockPorts?: readonly VsockPortInUse[];
+    }
   | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
   | {
       readonly kind: 'message';
@@ -80,7 +99,8 @@ export type ParentNode =
       readonly severity: 'error' | 'info';
       /** The meaning and fix of the failure's nitro-cli code, when it has one. */
       readonly explanation?: ErrorExplanation;
-    };
+    }
+  | ServiceNode;
 
 export type EnclaveNode = Extract<ParentNode, { kind: 'enclave' }>;
 
@@ -151,6 +171,7 @@ export function enclaveText(e: DescribeEnclaveJson): string {
 
 /** Builds the tree item of a node (exported for tests). */
 export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
+  if (isServiceNode(node)) return serviceTreeItem(node);
   switch (node.kind) {
     case 'parent': {
       const p = node.parent;
@@ -287,6 +308,7 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
   private timer: ReturnType<typeof setTimeout> | undefined;
   private visible = false;
   private stale = false;
+  private services: LocalServices | undefined;
 
   constructor(
     /** Every registered backend: the view shows all their parents (and why a backend has none). */
@@ -324,8 +346,18 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
   }
 
   getParent(node: ParentNode): ParentNode | undefined {
-    if (node.kind === 'pool' || node.kind === 'enclave') return { kind: 'parent', parent: node.parent };
+    if (node.kind === 'kmsKey')
+      return { kind: 'kms', parent: node.parent, kms: this.services?.kmsView(node.parent.id) };
+    if (node.kind === 'pool' || node.kind === 'enclave' || isServiceNode(node))
+      return { kind: 'parent', parent: node.parent };
     return undefined;
+  }
+
+  /** Shows the vsock ports, proxies and local KMS of emulated parents, and follows their changes. */
+  setServices(services: LocalServices): void {
+    this.services = services;
+    this.disposables.push(services.onDidChange(() => this.onBackendChange()));
+    this.onBackendChange();
   }
 
   async getChildren(element?: ParentNode): Promise<ParentNode[]> {
@@ -333,9 +365,21 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     if (element.kind === 'parent') return this.parentChildren(element.parent);
     if (element.kind === 'enclave') {
       const m = element.enclave.Measurements as unknown as Record<string, string | undefined>;
-      return ['PCR0', 'PCR1', 'PCR2', 'PCR3', 'PCR4', 'PCR8']
-        .filter((k) => typeof m[k] === 'string')
-        .map((name) => ({ kind: 'pcr', enclave: element.enclave, name, value: m[name] as string }));
+      const ports: ParentNode[] = (element.vsockPorts ?? []).map((port) => ({
+        kind: 'vsockPort',
+        parent: element.parent,
+        port,
+      }));
+      return [
+        ...ports,
+        ...['PCR0', 'PCR1', 'PCR2', 'PCR3', 'PCR4', 'PCR8']
+          .filter((k) => typeof m[k] === 'string')
+          .map((name): ParentNode => ({ kind: 'pcr', enclave: element.enclave, name, value: m[name] as string })),
+      ];
+    }
+    if (element.kind === 'kms' && this.services) {
+      const keys = await this.services.kmsKeys();
+      return keys.map((key) => ({ kind: 'kmsKey', parent: element.parent, key }));
     }
     return [];
   }
@@ -396,9 +440,13 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
 
   private async parentChildren(parent: ParentInfo): Promise<ParentNode[]> {
     const nodes: ParentNode[] = [{ kind: 'pool', parent }];
+    const ports = await this.vsockPortsOf(parent);
     try {
       const enclaves = await this.backends.describeEnclaves(parent.id);
-      for (const enclave of enclaves) nodes.push({ kind: 'enclave', parent, enclave });
+      for (const enclave of enclaves) {
+        const own = ports?.filter((p) => p.owner === enclave.EnclaveID);
+        nodes.push({ kind: 'enclave', parent, enclave, ...(own && own.length > 0 ? { vsockPorts: own } : {}) });
+      }
     } catch (e) {
       this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);
       const explanation = explanationOf(e);
@@ -411,6 +459,30 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
         ...(explanation ? { explanation } : {}),
       });
     }
+    if (ports !== undefined) nodes.push(...this.serviceNodes(parent, ports));
+    return nodes;
+  }
+
+  /** The live vsock listeners of an emulated parent; undefined for a parent without emulated vsock. */
+  private async vsockPortsOf(parent: ParentInfo): Promise<readonly VsockPortInUse[] | undefined> {
+    try {
+      const backend = await this.backends.capabilityOf(parent.id, hasEmulatedVsock);
+      return backend ? await backend.vsockPortsInUse(parent.id) : undefined;
+    } catch (e) {
+      this.log.warn(`Parent Instances: cannot list the vsock ports of ${parent.id}: ${errorText(e)}`);
+      return undefined;
+    }
+  }
+
+  /** The parent's own vsock listeners (besides its proxies), its proxies, and the local KMS. */
+  private serviceNodes(parent: ParentInfo, ports: readonly VsockPortInUse[]): ParentNode[] {
+    const proxies = this.services?.proxyViews(parent.id) ?? [];
+    const proxied = new Set(proxies.map((p) => p.localPort));
+    const nodes: ParentNode[] = ports
+      .filter((p) => p.owner === 'parent' && !proxied.has(p.port))
+      .map((port) => ({ kind: 'vsockPort', parent, port }));
+    for (const proxy of proxies) nodes.push({ kind: 'proxy', parent, proxy });
+    if (this.services) nodes.push({ kind: 'kms', parent, kms: this.services.kmsView(parent.id) });
     return nodes;
   }
 

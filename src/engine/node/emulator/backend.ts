@@ -28,12 +28,15 @@ import type {
   ParentCreation,
   StateRepair,
   StateRepairReport,
+  EmulatedVsock,
+  VsockPortInUse,
 } from '../../platform/capabilities';
 import { Emitter, type CancellationLike } from '../../platform/lifecycle';
 import { inspectEif, type EifInspection } from '../eifFile';
 import { FrameReader, HostUnreachableError, KIND_BYTES, encodeFrame, requestHost, resultOf } from './protocol';
 import { HEARTBEAT_BYTE, VsockInUseError, endpointPath, vsockDirOf } from '../vsock/endpoints';
 import { HEARTBEAT_ADDRESS, HeartbeatListener } from '../vsock/heartbeat';
+import { vsockPortsInUse } from '../vsock/ports';
 import { repairState } from './repair';
 import {
   DEFAULT_PARENT,
@@ -216,7 +219,7 @@ export interface CheckedImage {
  * root, attaches applications and repairs its state folder (the optional capabilities).
  */
 export class EmulatorBackend
-  implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair
+  implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair, EmulatedVsock
 {
   static readonly LABEL = 'Embedded emulator';
   readonly kind = 'emulator' as const;
@@ -344,6 +347,16 @@ export class EmulatorBackend
     if (!parent) throw new Error(`the new parent ${record.id} is not listed`);
     this.changed.fire({ parentId: parent.id });
     return parent;
+  }
+
+  /** The parent's vsock folder (engine/node/vsock/endpoints.ts), made when missing. */
+  vsockFolder(parentId: string): string {
+    return vsockDirOf(this.options.stateDir, parentId);
+  }
+
+  /** The live vsock listeners of a parent and its enclaves. */
+  vsockPortsInUse(parentId: string): Promise<readonly VsockPortInUse[]> {
+    return vsockPortsInUse(this.options.stateDir, parentId);
   }
 
   /** The development root that signs the emulator's attestation documents (created on first use). */
