@@ -4,10 +4,9 @@
 // then a document pasted from the clipboard into a panel that must survive a window reload) checked
 // on screen, an enclave run on the emulated parent, and real parents over SSH (a test sshd on
 // 127.0.0.1 running the stand-in nitro-cli, and a host whose port is closed). Writes
-// test-results/ui-smoke.png, test-results/parents-running-enclave.png, test-results/parents-ssh.png,
-// test-results/eif-viewer.png, test-results/attestation-viewer.png and test-results/attestation-kms.png,
-// and prints
-// `ui smoke: N passed, N failed`.
+// test-results/ui-smoke.png, parents-running-enclave.png, parents-kms.png (the Local KMS started
+// from the palette), parents-ssh.png, eif-viewer.png, attestation-viewer.png and attestation-kms.png,
+// and prints `ui smoke: N passed, N failed`.
 //
 // Every step waits for what the page shows, never for a fixed time: each has one generous deadline
 // (STEP_MS, for a busy 2-core machine), idempotent actions (a key press that opens Quick Open, a
@@ -206,6 +205,39 @@ async function checkRunningEnclave(page) {
   } finally {
     if (run) nitroDev(['terminate-enclave', '--enclave-id', run.EnclaveID]);
   }
+}
+
+/**
+ * Start Local KMS from the Command Palette: the emulated parent shows the Local KMS on 127.0.0.1 and
+ * its vsock-proxy from port 8000; saves test-results/parents-kms.png, then stops it.
+ */
+async function checkLocalKms(page) {
+  await check(
+    'Start Local KMS shows the Local KMS and its vsock-proxy on port 8000 under the emulated parent',
+    async (step) => {
+      await runCommand(page, step, 'Nitro Enclaves: Start Local KMS');
+      const kms = page.locator('.monaco-list-row', { hasText: 'Local KMS' }).filter({ hasText: '127.0.0.1:' }).first();
+      await kms.waitFor({ timeout: step.timeout() });
+      const text = await kms.textContent();
+      if (!text?.includes('vsock port 8000')) throw new Error(`the Local KMS row reads "${text}"`);
+      await page
+        .locator('.monaco-list-row', { hasText: /vsock-proxy 8000 → 127\.0\.0\.1:\d+/ })
+        .first()
+        .waitFor({ timeout: step.timeout() });
+    },
+  );
+  await settle(page, 800, 600);
+  await screenshot(page, 'parents-kms.png');
+  await check('Stop Local KMS shows it stopped, without its proxy', async (step) => {
+    await runCommand(page, step, 'Nitro Enclaves: Stop Local KMS');
+    await page
+      .locator('.monaco-list-row', { hasText: 'Local KMS' })
+      .filter({ hasText: 'stopped' })
+      .first()
+      .waitFor({ timeout: step.timeout() });
+    const proxies = await page.locator('.monaco-list-row', { hasText: 'vsock-proxy 8000' }).count();
+    if (proxies !== 0) throw new Error('the KMS vsock-proxy row is still shown');
+  });
 }
 
 /** The SSH parent's name in the settings, and the Host alias whose port nobody listens on. */
@@ -892,6 +924,7 @@ try {
 
   await checkContainer(page, 'ui-smoke.png');
   await checkRunningEnclave(page);
+  await checkLocalKms(page);
   await checkSshParents(page, sshParents);
   await checkEifViewer(page);
   await checkAttestationViewer(page);
