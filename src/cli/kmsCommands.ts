@@ -226,7 +226,7 @@ const SERVE: Action = {
     name: 'kms serve',
     summary:
       'Runs a local KMS endpoint (AWS KMS JSON protocol) on 127.0.0.1 until Ctrl-C, with keys in the state folder',
-    options: [{ name: 'port', value: 'P', help: 'serve: the TCP port on 127.0.0.1 (default: any free port)' }],
+    options: [{ name: 'port', value: 'P', help: 'The TCP port on 127.0.0.1 (default: any free port)' }],
   },
   async run(args, io) {
     const portText = optionValue(args, 'port');
