@@ -208,8 +208,8 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
     return key;
   }
 
-  /** Verifies a Recipient's document and returns it with the RSA key it carries. */
-  async function recipientDocument(r: RecipientInput): Promise<{ document: AttestationDocument; spki: Uint8Array }> {
+  /** Verifies a Recipient's document. */
+  async function recipientDocument(r: RecipientInput): Promise<AttestationDocument> {
     const bytes = unb64(r.attestationDocument);
     const report = verifyAttestation(
       bytes,
@@ -223,14 +223,7 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
         `Recipient.AttestationDocument did not verify: ${report.summary}` +
           report.hints.map((h) => ` (${h.message})`).join(''),
       );
-    const pk = report.document.publicKey;
-    if (pk.state !== 'present')
-      throw new KmsError(
-        'ValidationException',
-        'The attestation document in Recipient has no public_key: KMS needs an RSA public key ' +
-          '(DER SubjectPublicKeyInfo) to encrypt CiphertextForRecipient to',
-      );
-    return { document: report.document, spki: pk.value };
+    return report.document;
   }
 
   /** The key policy's decision; AccessDeniedException naming the statements and conditions when it denies. */
@@ -275,10 +268,19 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
     ctx: Context,
   ): Promise<Uint8Array | undefined> {
     ctx.record.recipient = r !== undefined;
-    const verified = r ? await recipientDocument(r) : undefined;
-    if (key) authorize(op, key, verified?.document, ctx);
-    if (verified) recipientCall(() => recipientKey(verified.spki)); // the key's form, before any secret is made
-    return verified?.spki;
+    const document = r ? await recipientDocument(r) : undefined;
+    if (key) authorize(op, key, document, ctx);
+    if (!document) return undefined;
+    // The key's form is checked before any secret is made.
+    const pk = document.publicKey;
+    if (pk.state !== 'present')
+      throw new KmsError(
+        'ValidationException',
+        'The attestation document in Recipient has no public_key: KMS needs an RSA public key ' +
+          '(DER SubjectPublicKeyInfo) to encrypt CiphertextForRecipient to',
+      );
+    recipientCall(() => recipientKey(pk.value));
+    return pk.value;
   }
 
   const handlers: { [Op in KmsOperation]: (body: Record<string, unknown>, ctx: Context) => Promise<unknown> } = {

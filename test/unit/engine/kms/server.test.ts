@@ -23,7 +23,6 @@ import {
   ListKeysCommand,
   PutKeyPolicyCommand,
 } from '@aws-sdk/client-kms';
-import { decodeAttestation } from '../../../../src/engine/attestation/document';
 import { keyPolicyFor } from '../../../../src/engine/kms/policy';
 import { DevelopmentCa, developmentAttestPort } from '../../../../src/engine/node/devAttestation';
 import { EmulatorBackend } from '../../../../src/engine/node/emulator/backend';
@@ -516,76 +515,97 @@ describe('(unit) kms: the local KMS endpoint', function () {
     },
   );
 
-  it(
-    'real AWS documents are verified at the clock given: at their own time they pass and meet the policy; ' +
-      'now they do not verify',
-    async () => {
-      const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as {
-        documents: { file: string; pcrs?: Record<string, string> }[];
-      };
-      for (const file of ['base-2024-11-30.cbor', 'evervault-2022-10-12-debug.cbor']) {
-        const bytes = new Uint8Array(readFileSync(path.join(FIXTURES, file)));
-        const doc = decodeAttestation(bytes).document;
-        assert.ok(doc);
-        const pcr0 = expected.documents.find((d) => d.file === file)?.pcrs?.['0'] as string;
-        const state = path.join(dir, `real-${file}`);
-        const at = await startKmsServer({ stateDir: state, now: () => doc.timestamp });
-        const nowServer = await startKmsServer({ stateDir: state });
-        const c = (s: KmsServer) =>
-          new KMSClient({
-            endpoint: s.url,
-            region: REGION,
-            credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
-            maxAttempts: 1,
-          });
-        const [atClient, nowClient] = [c(at), c(nowServer)];
-        try {
-          const policy = (value: string) =>
-            JSON.stringify({
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Sid: 'Pinned',
-                  Effect: 'Allow',
-                  Principal: '*',
-                  Action: 'kms:*',
-                  Resource: '*',
-                  Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': value } },
-                },
-              ],
-            });
-          const matching = (await atClient.send(new CreateKeyCommand({ Policy: policy(pcr0) }))).KeyMetadata?.Arn;
-          const other = (await atClient.send(new CreateKeyCommand({ Policy: policy('cd'.repeat(48)) }))).KeyMetadata
-            ?.Arn;
-          const recipient = { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' as const, AttestationDocument: bytes };
-          // Verified and allowed: what stops it is its public_key (a raw EC point or ASCII text), which is no RSA SPKI.
-          const allowed = await kmsError(
-            atClient.send(new GenerateDataKeyCommand({ KeyId: matching, NumberOfBytes: 32, Recipient: recipient })),
-          );
-          assert.equal(allowed.name, 'ValidationException', `${file}: ${allowed.message}`);
-          assert.match(
-            allowed.message,
-            /public_key of the attestation document in Recipient is not a DER SubjectPublicKeyInfo/,
-          );
-          const denied = await kmsError(
-            atClient.send(new GenerateDataKeyCommand({ KeyId: other, NumberOfBytes: 32, Recipient: recipient })),
-          );
-          assert.equal(denied.name, 'AccessDeniedException', `${file}: ${denied.message}`);
-          assert.match(denied.message, new RegExp(`ImageSha384 fails \\(the document's PCR0 is ${pcr0}`));
-          const expired = await kmsError(
-            nowClient.send(new GenerateDataKeyCommand({ KeyId: matching, NumberOfBytes: 32, Recipient: recipient })),
-          );
-          assert.equal(expired.name, 'ValidationException');
-          assert.match(expired.message, /did not verify/);
-        } finally {
-          atClient.destroy();
-          nowClient.destroy();
-          await at.close();
-          await nowServer.close();
-        }
+  it('real AWS documents at their own time: each verifies, then meets or misses a PCR0 pin', async () => {
+    interface Expected {
+      readonly file: string;
+      readonly timestamp_ms: number;
+      readonly signature_valid: boolean;
+      readonly chain_valid_at_doc_timestamp: boolean;
+      readonly public_key: unknown;
+      readonly pcrs?: Record<string, string>;
+    }
+    const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as {
+      documents: Expected[];
+    };
+    let clock = 0;
+    const at = await startKmsServer({ stateDir: path.join(dir, 'real'), now: () => clock });
+    const atClient = new KMSClient({
+      endpoint: at.url,
+      region: REGION,
+      credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+      maxAttempts: 1,
+    });
+    const policy = (value: string) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'Pinned',
+            Effect: 'Allow',
+            Principal: '*',
+            Action: 'kms:*',
+            Resource: '*',
+            Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': value } },
+          },
+        ],
+      });
+    const keyFor = async (pcr0: string) =>
+      (await atClient.send(new CreateKeyCommand({ Policy: policy(pcr0) }))).KeyMetadata?.Arn as string;
+    const other = await keyFor('cd'.repeat(48));
+    const request = (keyId: string, bytes: Uint8Array) =>
+      kmsError(
+        atClient.send(
+          new GenerateDataKeyCommand({
+            KeyId: keyId,
+            NumberOfBytes: 32,
+            Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: bytes },
+          }),
+        ),
+      );
+    const positives = expected.documents.filter((d) => d.signature_valid && d.chain_valid_at_doc_timestamp);
+    assert.ok(positives.length >= 10);
+    try {
+      for (const d of positives) {
+        const bytes = new Uint8Array(readFileSync(path.join(FIXTURES, d.file)));
+        const pcr0 = d.pcrs?.['0'] as string;
+        clock = d.timestamp_ms;
+        // Verified and allowed: what stops it is its public_key, which no real sample has as an RSA SPKI.
+        const allowed = await request(await keyFor(pcr0), bytes);
+        assert.equal(allowed.name, 'ValidationException', `${d.file}: ${allowed.message}`);
+        assert.match(
+          allowed.message,
+          d.public_key === 'null'
+            ? /has no public_key/
+            : /public_key of the attestation document in Recipient is not a DER SubjectPublicKeyInfo/,
+          `${d.file}: ${allowed.message}`,
+        );
+        const denied = await request(other, bytes);
+        assert.equal(denied.name, 'AccessDeniedException', `${d.file}: ${denied.message}`);
+        assert.match(
+          denied.message,
+          new RegExp(
+            `ImageSha384 fails \\(the document's PCR0 is ${pcr0}${/^0+$/.test(pcr0) ? ' \\(all zeros: debug mode\\)' : ''}\\)`,
+          ),
+          d.file,
+        );
+        // A second after the leaf expired (3 h 3 s after the document), the chain no longer verifies.
+        clock = d.timestamp_ms + 3 * 3600_000 + 4000;
+        const expired = await request(other, bytes);
+        assert.equal(expired.name, 'ValidationException', d.file);
+        assert.match(expired.message, /did not verify/, d.file);
       }
-    },
-  );
+      // The negative vectors do not verify even at their own time.
+      for (const file of ['neg-tampered-pcr0-byte.cbor', 'neg-veracruz-bad-sig.cbor', 'neg-truncated.cbor']) {
+        clock = 1665651482136;
+        const e = await request(other, new Uint8Array(readFileSync(path.join(FIXTURES, file))));
+        assert.equal(e.name, 'ValidationException', file);
+        assert.match(e.message, /did not verify/, file);
+      }
+    } finally {
+      atClient.destroy();
+      await at.close();
+    }
+  });
 
   it("parses the spec's two KMS CiphertextForRecipient vectors with the same reader", () => {
     const chunked = readEnvelope(readFileSync(path.join(FIXTURES, 'kms-cms-enveloped-chunked.ber')));
