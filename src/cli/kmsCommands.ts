@@ -1,5 +1,6 @@
 // nitro-dev kms: the key-policy assistant (generate a key policy from an image, lint one, dry-run
-// one against an attestation document). nitro-cli has no such command, so failures read
+// one against an attestation document) and `kms serve`, the local KMS endpoint in the foreground.
+// nitro-cli has no such command, so failures read
 // `nitro-dev: error: ...` (the PLAIN style of verify-attestation).
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -12,12 +13,15 @@ import {
   decodeAttestation,
   evaluateKeyPolicy,
   formatJson,
+  hasDevelopmentRoots,
   keyPolicyFor,
   lintKeyPolicy,
   parsePolicyJson,
+  type DevelopmentRoots,
   type KeyPolicyFinding,
 } from '../engine';
-import { inspectEif, nodeHashes } from '../engine/node';
+import { emulatorStateDir, inspectEif, nodeHashes, startKmsServer } from '../engine/node';
+import { backendFor } from './enclaveCommands';
 import { UsageError, flag, optionValue, type CommandSpec, type ParsedArgs } from './args';
 import { reportFailure, type FailureStyle } from './errors';
 import type { CliIo, Command } from './types';
@@ -217,7 +221,52 @@ const DRY_RUN: Action = {
   },
 };
 
-const ACTIONS: Readonly<Record<string, Action>> = { policy: POLICY, lint: LINT, 'dry-run': DRY_RUN };
+const SERVE: Action = {
+  spec: {
+    name: 'kms serve',
+    summary:
+      'Runs a local KMS endpoint (AWS KMS JSON protocol) on 127.0.0.1 until Ctrl-C, with keys in the state folder',
+    options: [{ name: 'port', value: 'P', help: 'The TCP port on 127.0.0.1 (default: any free port)' }],
+  },
+  async run(args, io) {
+    const portText = optionValue(args, 'port');
+    const port = portText === undefined ? 0 : Number(portText);
+    if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || port > 65535))
+      throw new UsageError(`--port takes a TCP port number (0 to 65535), not '${portText}'`, SERVE.spec);
+    try {
+      const stateDir = emulatorStateDir(io.env);
+      let source: DevelopmentRoots | undefined;
+      try {
+        source = backendFor(io).capable(hasDevelopmentRoots)[0];
+      } catch (e) {
+        io.stderr(`note: no development root is trusted (${e instanceof Error ? e.message : String(e)})\n`);
+      }
+      const server = await startKmsServer({
+        stateDir,
+        port,
+        // The emulator's development roots, asked for each Recipient request (the root is made on first use).
+        developmentRoots: async () => (source ? await source.developmentRoots() : []),
+        log: (line) => io.stdout(`${line}\n`),
+      });
+      io.stdout(
+        `Local KMS listening on ${server.url} (keys in ${server.keyFile})\n` +
+          `Point an AWS SDK at it: AWS_ENDPOINT_URL_KMS=${server.url} ` +
+          '(any access key; the region comes from the SDK)\n',
+      );
+      await new Promise<void>((resolve) => {
+        if (io.cancellation?.isCancellationRequested) return resolve();
+        io.cancellation?.onCancellationRequested(() => resolve());
+      });
+      await server.close();
+      io.stdout('Local KMS stopped\n');
+      return 130;
+    } catch (e) {
+      return reportFailure(io, e, PLAIN);
+    }
+  },
+};
+
+const ACTIONS: Readonly<Record<string, Action>> = { policy: POLICY, lint: LINT, 'dry-run': DRY_RUN, serve: SERVE };
 
 /**
  * Every option of every action: the parser reads them all, each action then refuses the others'.
@@ -242,7 +291,8 @@ export const kmsCommand: Command = {
   cancellable: true,
   summary:
     'KMS key-policy assistant: `kms policy --eif-path F` (generate), `kms lint FILE`, ' +
-    '`kms dry-run --policy F --document D` (would KMS release the key?)',
+    '`kms dry-run --policy F --document D` (would KMS release the key?); ' +
+    '`kms serve [--port P]` (a local KMS endpoint on 127.0.0.1)',
   options: ALL_OPTIONS,
   positionals: ['ACTION', 'FILE'],
   requiredPositionals: 1,

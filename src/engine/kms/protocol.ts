@@ -368,14 +368,15 @@ function enumValue(body: Record<string, unknown>, field: string, allowed: readon
   if (v !== undefined && !allowed.includes(v))
     throw new KmsError(
       'UnsupportedOperationException',
-      `${field} ${v} is not modelled by the local KMS, which makes ${field === 'Origin' ? 'AWS_KMS' : 'symmetric encryption'} keys only (${allowed.join(', ')})`,
+      `${field} ${v} is not modelled by the local KMS, which makes ` +
+        `${field === 'Origin' ? 'AWS_KMS' : 'symmetric encryption'} keys only (${allowed.join(', ')})`,
     );
   return v;
 }
 
 /** Validates one operation's request body into its input; a KmsError names what is wrong. */
 export function validateRequest<Op extends KmsOperation>(op: Op, body: Record<string, unknown>): KmsInputs[Op] {
-  return VALIDATORS[op](body) as KmsInputs[Op];
+  return VALIDATORS[op](body);
 }
 
 const VALIDATORS: { [Op in KmsOperation]: (body: Record<string, unknown>) => KmsInputs[Op] } = {

@@ -208,8 +208,8 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
     return key;
   }
 
-  /** Verifies a Recipient's document and returns it with the RSA key it carries. */
-  async function recipientDocument(r: RecipientInput): Promise<{ document: AttestationDocument; spki: Uint8Array }> {
+  /** Verifies a Recipient's document. */
+  async function recipientDocument(r: RecipientInput): Promise<AttestationDocument> {
     const bytes = unb64(r.attestationDocument);
     const report = verifyAttestation(
       bytes,
@@ -217,20 +217,13 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
       nodeAttestationCrypto,
       links,
     );
-    const failed = report.checks.filter((c) => c.status === 'fail');
     if (!report.valid || !report.document)
       throw new KmsError(
         'ValidationException',
         `Recipient.AttestationDocument did not verify: ${report.summary}` +
-          (failed.length > 0 ? ` (${failed.map((c) => `${c.title}: ${c.reason}`).join('; ')})` : ''),
+          report.hints.map((h) => ` (${h.message})`).join(''),
       );
-    const pk = report.document.publicKey;
-    if (pk.state !== 'present')
-      throw new KmsError(
-        'ValidationException',
-        'The attestation document in Recipient has no public_key: KMS needs an RSA public key (DER SubjectPublicKeyInfo) to encrypt CiphertextForRecipient to',
-      );
-    return { document: report.document, spki: pk.value };
+    return report.document;
   }
 
   /** The key policy's decision; AccessDeniedException naming the statements and conditions when it denies. */
@@ -260,13 +253,14 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
       if (e instanceof RecipientKeyError)
         throw new KmsError(
           'ValidationException',
-          `The public_key of the attestation document in Recipient ${e.message}; KMS takes an RSA public key as a DER SubjectPublicKeyInfo`,
+          `The public_key of the attestation document in Recipient ${e.message}; ` +
+            'KMS takes an RSA public key as a DER SubjectPublicKeyInfo',
         );
       throw e;
     }
   }
 
-  /** Recipient (if any) is verified, the policy evaluated, then the key checked: what real KMS does, in that order here. */
+  /** Recipient (if any) is verified, then the key policy evaluated, then the document's key checked. */
   async function recipientAndPolicy(
     op: KmsOperation,
     key: StoredKey | undefined,
@@ -274,10 +268,19 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
     ctx: Context,
   ): Promise<Uint8Array | undefined> {
     ctx.record.recipient = r !== undefined;
-    const verified = r ? await recipientDocument(r) : undefined;
-    if (key) authorize(op, key, verified?.document, ctx);
-    if (verified) recipientCall(() => recipientKey(verified.spki)); // the key's form, before any secret is made
-    return verified?.spki;
+    const document = r ? await recipientDocument(r) : undefined;
+    if (key) authorize(op, key, document, ctx);
+    if (!document) return undefined;
+    // The key's form is checked before any secret is made.
+    const pk = document.publicKey;
+    if (pk.state !== 'present')
+      throw new KmsError(
+        'ValidationException',
+        'The attestation document in Recipient has no public_key: KMS needs an RSA public key ' +
+          '(DER SubjectPublicKeyInfo) to encrypt CiphertextForRecipient to',
+      );
+    recipientCall(() => recipientKey(pk.value));
+    return pk.value;
   }
 
   const handlers: { [Op in KmsOperation]: (body: Record<string, unknown>, ctx: Context) => Promise<unknown> } = {
@@ -360,14 +363,16 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
       if (input.keyId !== undefined && keyIdOf(input.keyId, ctx.caller.region, ctx.account) !== key.keyId)
         throw new KmsError(
           'IncorrectKeyException',
-          `The key ID in the request does not identify the KMS key used to encrypt the ciphertext (${ctx.record.keyArn})`,
+          'The key ID in the request does not identify the KMS key used to encrypt the ciphertext ' +
+            `(${ctx.record.keyArn})`,
         );
       const spki = await recipientAndPolicy('Decrypt', key, input.recipient, ctx);
       const plaintext = openBlob(blob, unb64(key.material), input.encryptionContext);
       if (!plaintext)
         throw new KmsError(
           'InvalidCiphertextException',
-          'The ciphertext does not authenticate under its key with this encryption context (altered, or another context)',
+          'The ciphertext does not authenticate under its key with this encryption context ' +
+            '(altered, or another context)',
         );
       return { KeyId: ctx.record.keyArn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', ...deliver(plaintext, spki) };
     },
