@@ -538,6 +538,10 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
     }
   });
   server.on('clientError', (_e, socket) => socket.destroy());
+  // A client that ends its side once the request is sent (`nitro-dev vsock connect` or socat piping a
+  // request through a vsock-proxy) still gets its answer: Node's HTTP server would otherwise abort the
+  // request at the client's end of stream (http.Server's long-standing httpAllowHalfOpen switch).
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => {

@@ -220,6 +220,25 @@ describe('(unit) kms: the local KMS endpoint', function () {
     assert.equal(refused, 'ECONNREFUSED', `the endpoint answered on ${other}`);
   });
 
+  it('answers a client that ends its side as soon as the request is sent (a piped request)', async () => {
+    const body = '{}';
+    const request =
+      'POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: application/x-amz-json-1.1\r\n' +
+      'X-Amz-Target: TrentService.ListKeys\r\n' +
+      `Authorization: AWS4-HMAC-SHA256 Credential=${CALLER}/20261207/${REGION}/kms/aws4_request, ` +
+      'SignedHeaders=host, Signature=00\r\n' +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: server.port }, () => s.end(request));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /"Keys":\[/);
+  });
+
   it('CreateKey, DescribeKey, ListKeys, GetKeyPolicy and PutKeyPolicy through @aws-sdk/client-kms', async () => {
     const created = await client.send(new CreateKeyCommand({ Description: 'first' }));
     const meta = created.KeyMetadata;
