@@ -6,7 +6,7 @@
 // The checks are pure over a small port that reads the system under a root prefix (tests pass a fake
 // /sys, /dev, /etc tree); what needs a process (nitro-cli --version, systemctl) is probed by the
 // caller and handed in, absent when it could not be asked.
-import { isMap, isSeq, parseDocument } from 'yaml';
+import { parseAllowlist } from '../vsockproxy/allowlist';
 import {
   parseAllocatorYaml,
   validateAllocator,
@@ -402,34 +402,35 @@ async function checkVsockProxyConfig(system: SystemView): Promise<DoctorFinding>
   const text = await system.readText(VSOCK_PROXY_CONFIG_PATH);
   if (text === undefined)
     return warning(id, `${VSOCK_PROXY_CONFIG_PATH} is missing: vsock-proxy refuses to start without it.`, INSTALL_FIX);
-  const doc = parseDocument(text, { prettyErrors: false });
   const edit = `sudoedit ${VSOCK_PROXY_CONFIG_PATH} && sudo systemctl restart ${VSOCK_PROXY_SERVICE}`;
-  if (doc.errors.length > 0)
-    return failure(id, `${VSOCK_PROXY_CONFIG_PATH} is not YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}.`, edit);
-  const root = doc.contents;
-  const list = isMap(root) ? root.get('allowlist', true) : undefined;
-  if (!isSeq(list))
-    return failure(id, `${VSOCK_PROXY_CONFIG_PATH} has no 'allowlist:' list of {address, port} entries.`, edit);
-  const bad: number[] = [];
-  list.items.forEach((item, i) => {
-    const address: unknown = isMap(item) ? item.get('address') : undefined;
-    const port: unknown = isMap(item) ? item.get('port') : undefined;
-    const validPort = typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
-    if (typeof address !== 'string' || address === '' || !validPort) bad.push(i + 1);
-  });
+  // Read as vsock-proxy reads it (engine/vsockproxy/allowlist.ts), the file's first problem named.
+  const parsed = parseAllowlist(text);
+  const first = parsed.diagnostics.find((d) => d.severity === 'error');
+  const at = first ? ` (line ${first.line}: ${first.message})` : '';
+  if (!parsed.entries) {
+    const noList = /^No allowlist field/.test(parsed.fatal ?? '');
+    return failure(
+      id,
+      noList
+        ? `${VSOCK_PROXY_CONFIG_PATH} has no 'allowlist:' list of {address, port} entries.`
+        : `${VSOCK_PROXY_CONFIG_PATH} is not YAML: ${first?.message ?? parsed.fatal ?? ''}.`,
+      edit,
+    );
+  }
+  const entries = parsed.entries;
+  const bad = entries
+    .filter((e) => e.stop !== undefined || !e.address || e.port === undefined || e.port < 1 || e.port > 65_535)
+    .map((e) => e.number);
   if (bad.length > 0)
     return failure(
       id,
       `${VSOCK_PROXY_CONFIG_PATH}: allowlist entr${bad.length === 1 ? 'y' : 'ies'} ${bad.join(', ')} ` +
-        'must each have an address (host name or IP) and a port (1-65535).',
+        `must each have an address (host name or IP) and a port (1-65535)${at}.`,
       edit,
     );
-  if (list.items.length === 0)
+  if (entries.length === 0)
     return warning(id, `${VSOCK_PROXY_CONFIG_PATH}'s allowlist is empty: vsock-proxy forwards to nothing.`, edit);
-  return ok(
-    id,
-    `${VSOCK_PROXY_CONFIG_PATH} allows ${list.items.length} endpoint${list.items.length === 1 ? '' : 's'}.`,
-  );
+  return ok(id, `${VSOCK_PROXY_CONFIG_PATH} allows ${entries.length} endpoint${entries.length === 1 ? '' : 's'}.`);
 }
 
 function checkServices(services: Readonly<Record<string, ServiceState>> | undefined): DoctorFinding[] {

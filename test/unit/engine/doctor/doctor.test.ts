@@ -187,6 +187,8 @@ describe('(unit) engine doctor', () => {
       ['other: 1\n', /no 'allowlist:'/],
       ['allowlist:\n- {address: kms.eu-west-1.amazonaws.com, port: 443}\n- {address: x.example}\n', /entry 2 must/],
       ['allowlist:\n- {address: x.example, port: 70000}\n', /entry 1 must/],
+      // A port in quotes is a string: vsock-proxy stops its check there ("No port field or invalid type").
+      ['allowlist:\n- {address: x.example, port: "443"}\n', /entry 1 must .*\(line 2: /],
     ];
     for (const [text, message] of cases) {
       const entries = healthy();
