@@ -4,6 +4,7 @@
 //   node esbuild.config.mjs --production  the same, minified, no source maps, with metafiles
 //   node esbuild.config.mjs --watch       rebuild on change (for F5 and the watch task)
 //   node esbuild.config.mjs --tests       also the test suites and benchmarks into dist/test, dist/bench
+//   --dist=DIR                            the extension, CLI and webviews into DIR instead of dist/ (not with --tests)
 import * as esbuild from 'esbuild';
 import { chmodSync, readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +16,9 @@ const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
 const watch = args.has('--watch');
 const withTests = args.has('--tests');
+const distArg = [...args].find((a) => a.startsWith('--dist='));
+const dist = distArg ? path.resolve(distArg.slice('--dist='.length)) : 'dist';
+if (distArg && withTests) throw new Error('--dist does not go with --tests');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 /** Files below `dir` (relative to the root) whose names end with `suffix`. */
@@ -66,12 +70,15 @@ const common = {
 
 const node = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
 
-/** Leaves imports of a module matching `filter` to be required at run time from `replacement` (a sibling bundle). */
+/**
+ * Leaves imports of a module matching `filter` to be required at run time from `replacement` (a sibling
+ * bundle). Without side effects: a barrel's re-export the bundle does not use requires nothing at load.
+ */
 function separateModule(filter, replacement) {
   return {
     name: 'separate-module',
     setup(build) {
-      build.onResolve({ filter }, () => ({ path: replacement, external: true }));
+      build.onResolve({ filter }, () => ({ path: replacement, external: true, sideEffects: false }));
     },
   };
 }
@@ -81,21 +88,24 @@ const targets = [
     label: 'extension',
     ...node,
     entryPoints: ['src/extension/extension.ts'],
-    outfile: 'dist/extension.js',
+    outfile: `${dist}/extension.js`,
     external: ['vscode'],
+    // Activation compiles this whole file: code the first paint of the views does not need comes
+    // from sibling bundles, required on first use (test/unit/scripts/bundleSize.test.ts keeps it so).
+    plugins: [...node.plugins, separateModule(/[\\/]devAttestation$/, './dev-attestation.js')],
   },
   {
     label: 'cli',
     ...node,
     entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/cli.js',
+    outfile: `${dist}/cli.js`,
     banner: { js: '#!/usr/bin/env node' },
   },
   {
     label: 'enclave-host',
     ...node,
     entryPoints: ['src/engine/node/emulator/hostMain.ts'],
-    outfile: 'dist/enclave-host.js',
+    outfile: `${dist}/enclave-host.js`,
     // The development CA (and its X.509 library) is loaded on the first attestation request, from
     // its own bundle: compiling it at every enclave start would slow run-enclave down.
     plugins: [...node.plugins, separateModule(/[\\/]devAttestation$/, './dev-attestation.js')],
@@ -104,7 +114,7 @@ const targets = [
     label: 'dev-attestation',
     ...node,
     entryPoints: ['src/engine/node/devAttestation.ts'],
-    outfile: 'dist/dev-attestation.js',
+    outfile: `${dist}/dev-attestation.js`,
   },
 ];
 
@@ -118,7 +128,7 @@ if (webviews.length > 0) {
     format: 'iife',
     target: ['chrome120'],
     entryPoints: Object.fromEntries(webviews.map((f) => [f.split('/')[2], f])),
-    outdir: 'dist/webview',
+    outdir: `${dist}/webview`,
   });
 }
 
@@ -154,18 +164,20 @@ if (withTests) {
     {
       label: 'benchmarks',
       ...testNode,
-      entryPoints: filesUnder('bench', '.bench.ts'),
+      // bench/host: modules the benchmarks load into a VS Code extension host.
+      entryPoints: [...filesUnder('bench', '.bench.ts'), ...filesUnder('bench/host', '.ts')],
       outbase: 'bench',
       outdir: 'dist/bench',
+      external: ['vscode'],
     },
   );
 }
 
 function afterBuild(label, result) {
-  if (label === 'cli') chmodSync(path.join(root, 'dist/cli.js'), 0o755);
+  if (label === 'cli') chmodSync(path.resolve(root, dist, 'cli.js'), 0o755);
   if (production && result.metafile) {
-    mkdirSync(path.join(root, 'dist'), { recursive: true });
-    writeFileSync(path.join(root, `dist/meta-${label}.json`), JSON.stringify(result.metafile));
+    mkdirSync(path.resolve(root, dist), { recursive: true });
+    writeFileSync(path.resolve(root, dist, `meta-${label}.json`), JSON.stringify(result.metafile));
   }
 }
 

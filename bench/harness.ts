@@ -42,3 +42,6 @@ export async function withPeakRss<T>(
 
 export const MiB = 1024 * 1024;
 export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The line prefix of bench/host/activationProbe.ts's report in the extension host's console. */
+export const ACTIVATION_MARKER = 'NITRO-ACTIVATION ';

@@ -251,3 +251,24 @@ export function workbenchUrl(base, workspace, { extensionDevelopmentPath, extens
   if (payload.length > 0) params.set('payload', JSON.stringify(payload));
   return `${base}/?${params}`;
 }
+
+/**
+ * Makes `page` honour workbenchUrl's extension test payload: newer VS Code builds do only with the
+ * smoke-test driver enabled, set here in the configuration the server embeds in the page (harmless on
+ * 1.100, which does not need it). Call before the page loads the workbench.
+ */
+export async function enableTestPayload(page) {
+  await page.addInitScript(() => {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the element as `this`
+    const getAttribute = Element.prototype.getAttribute;
+    Element.prototype.getAttribute = function (name) {
+      const value = getAttribute.call(this, name);
+      if (name === 'data-settings' && this.id === 'vscode-workbench-web-configuration' && value) {
+        const config = JSON.parse(value);
+        config.developmentOptions = { ...(config.developmentOptions ?? {}), enableSmokeTestDriver: true };
+        return JSON.stringify(config);
+      }
+      return value;
+    };
+  });
+}

@@ -8,7 +8,14 @@
 // The extension host's console (mocha's report) is printed on stdout.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { ensureCodeServer, launchChromium, prepareRunDir, startCodeServer, workbenchUrl } from './codeServer.mjs';
+import {
+  enableTestPayload,
+  ensureCodeServer,
+  launchChromium,
+  prepareRunDir,
+  startCodeServer,
+  workbenchUrl,
+} from './codeServer.mjs';
 
 let dev;
 let tests;
@@ -55,21 +62,7 @@ try {
   });
   await page.exposeFunction('codeAutomationExit', (exitCode) => finish(exitCode));
   if (process.env.VERBOSE) page.on('console', (m) => console.log('[workbench]', m.text()));
-  // Newer VS Code builds honour the test payload only with the smoke-test driver enabled; set it in
-  // the configuration the server embeds in the page (harmless on 1.100, which does not need it).
-  await page.addInitScript(() => {
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the element as `this`
-    const getAttribute = Element.prototype.getAttribute;
-    Element.prototype.getAttribute = function (name) {
-      const value = getAttribute.call(this, name);
-      if (name === 'data-settings' && this.id === 'vscode-workbench-web-configuration' && value) {
-        const config = JSON.parse(value);
-        config.developmentOptions = { ...(config.developmentOptions ?? {}), enableSmokeTestDriver: true };
-        return JSON.stringify(config);
-      }
-      return value;
-    };
-  });
+  await enableTestPayload(page);
   const timer = setTimeout(() => finish('timeout'), timeoutMs);
   await page.goto(workbenchUrl(server.url, workspace, { extensionDevelopmentPath: dev, extensionTestsPath: tests }));
   const result = await exited;

@@ -1,0 +1,85 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { repoPath } from '../repo';
+
+// What activation loads is kept small without timing anything (the `activation` benchmark times it):
+// the production bundle's metafile says which modules dist/extension.js compiles at activation.
+
+/** Modules the first paint of the views does not need: they come from sibling bundles on first use. */
+const LAZY: readonly { readonly what: string; readonly input: RegExp; readonly bundle: string }[] = [
+  {
+    what: 'the development CA (X.509 certificates)',
+    input: /^src\/engine\/node\/devAttestation\.ts$/,
+    bundle: 'dev-attestation.js',
+  },
+  { what: '@peculiar/x509 and its ASN.1 schemas', input: /^node_modules\/@peculiar\//, bundle: 'dev-attestation.js' },
+  {
+    what: "@peculiar/x509's dependency injection",
+    input: /^node_modules\/(tsyringe|reflect-metadata)\//,
+    bundle: 'dev-attestation.js',
+  },
+];
+
+const BUNDLE_LIMIT_BYTES = 1_000_000;
+
+interface Metafile {
+  outputs: Record<
+    string,
+    {
+      entryPoint?: string;
+      inputs: Record<string, { bytesInOutput: number }>;
+      imports: { path: string; kind: string; external?: boolean }[];
+    }
+  >;
+}
+
+describe('(unit) scripts: what the production extension bundle loads at activation', () => {
+  let dir: string;
+  let extension: Metafile['outputs'][string];
+  let siblings: Map<string, Metafile['outputs'][string]>;
+
+  before(function () {
+    this.timeout(300_000);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nitro-bundle-'));
+    const r = spawnSync(process.execPath, [repoPath('esbuild.config.mjs'), '--production', `--dist=${dir}`], {
+      cwd: repoPath(),
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `the production build failed:\n${r.stdout}${r.stderr}`);
+    const outputs = (name: string) =>
+      Object.values((JSON.parse(readFileSync(path.join(dir, `meta-${name}.json`), 'utf8')) as Metafile).outputs);
+    const found = outputs('extension').find((o) => o.entryPoint === 'src/extension/extension.ts');
+    assert.ok(found, 'the metafile has no output for src/extension/extension.ts');
+    extension = found;
+    siblings = new Map([['dev-attestation.js', outputs('dev-attestation')[0]!]]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('dist/extension.js is under 1 MB', () => {
+    const size = statSync(path.join(dir, 'extension.js')).size;
+    assert.ok(size < BUNDLE_LIMIT_BYTES, `dist/extension.js is ${size} bytes, over ${BUNDLE_LIMIT_BYTES}`);
+  });
+
+  for (const lazy of LAZY) {
+    it(`does not compile ${lazy.what} at activation; ${lazy.bundle} holds it`, () => {
+      const eager = Object.keys(extension.inputs).filter((f) => lazy.input.test(f));
+      assert.deepEqual(eager, [], `dist/extension.js includes ${eager.length} module(s) of ${lazy.what}`);
+      const sibling = siblings.get(lazy.bundle);
+      assert.ok(
+        sibling && Object.keys(sibling.inputs).some((f) => lazy.input.test(f)),
+        `${lazy.bundle} does not hold ${lazy.what}`,
+      );
+    });
+  }
+
+  it('requires the sibling bundles only on first use (dynamic import), never when it loads', () => {
+    for (const bundle of new Set(LAZY.map((l) => l.bundle))) {
+      const uses = extension.imports.filter((i) => i.path === `./${bundle}`);
+      assert.ok(uses.length > 0, `dist/extension.js never loads ${bundle}`);
+      for (const use of uses) assert.equal(use.kind, 'dynamic-import', `dist/extension.js loads ${bundle} eagerly`);
+    }
+  });
+});
