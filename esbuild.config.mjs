@@ -92,7 +92,11 @@ const targets = [
     external: ['vscode'],
     // Activation compiles this whole file: code the first paint of the views does not need comes
     // from sibling bundles, required on first use (test/unit/scripts/bundleSize.test.ts keeps it so).
-    plugins: [...node.plugins, separateModule(/[\\/]devAttestation$/, './dev-attestation.js')],
+    plugins: [
+      ...node.plugins,
+      separateModule(/[\\/]devAttestation$/, './dev-attestation.js'),
+      separateModule(/[\\/]kms[\\/]server$/, './local-kms.js'),
+    ],
   },
   {
     label: 'cli',
@@ -115,6 +119,13 @@ const targets = [
     ...node,
     entryPoints: ['src/engine/node/devAttestation.ts'],
     outfile: `${dist}/dev-attestation.js`,
+  },
+  {
+    // The local KMS endpoint (and asn1js, which writes its CMS), loaded when the extension starts it.
+    label: 'local-kms',
+    ...node,
+    entryPoints: ['src/engine/node/kms/server.ts'],
+    outfile: `${dist}/local-kms.js`,
   },
 ];
 

@@ -109,6 +109,11 @@ export {
   type KmsCounters,
 } from './kms/server';
 export { KmsKeyStore, KmsStoreError } from './kms/keyStore';
+/**
+ * The local KMS server's module, loaded on first use: the extension's bundle requires it from its own
+ * sibling bundle then (esbuild.config.mjs), rather than compiling it and asn1js at activation.
+ */
+export const loadKmsServer = (): Promise<typeof import('./kms/server')> => import('./kms/server');
 export {
   DEFAULT_WORKERS,
   VsockProxyRefusedError,

@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import * as vscode from 'vscode';
 import { canRepairState, hasEmulatedVsock, type DevelopmentRoot, type ParentInfo } from '../../engine';
 import {
-  startKmsServer,
+  loadKmsServer,
   startVsockProxy,
   type BackendRegistry,
   type KmsKeyInfo,
@@ -137,6 +137,7 @@ export class LocalServices implements vscode.Disposable {
     const [emulator] = this.backends.capable(canRepairState);
     if (!emulator)
       throw new Error('The local KMS keeps its keys in the emulator state folder, and no emulator is registered');
+    const { startKmsServer } = await loadKmsServer();
     const server = await startKmsServer({
       stateDir: emulator.stateDir,
       port: settings.port,

@@ -21,6 +21,8 @@ const LAZY: readonly { readonly what: string; readonly input: RegExp; readonly b
     input: /^node_modules\/(tsyringe|reflect-metadata)\//,
     bundle: 'dev-attestation.js',
   },
+  { what: 'the local KMS endpoint', input: /^src\/engine\/node\/kms\/server\.ts$/, bundle: 'local-kms.js' },
+  { what: 'asn1js (the CMS of CiphertextForRecipient)', input: /^node_modules\/asn1js\//, bundle: 'local-kms.js' },
 ];
 
 const BUNDLE_LIMIT_BYTES = 1_000_000;
@@ -54,7 +56,10 @@ describe('(unit) scripts: what the production extension bundle loads at activati
     const found = outputs('extension').find((o) => o.entryPoint === 'src/extension/extension.ts');
     assert.ok(found, 'the metafile has no output for src/extension/extension.ts');
     extension = found;
-    siblings = new Map([['dev-attestation.js', outputs('dev-attestation')[0]!]]);
+    siblings = new Map([
+      ['dev-attestation.js', outputs('dev-attestation')[0]!],
+      ['local-kms.js', outputs('local-kms')[0]!],
+    ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
