@@ -144,8 +144,17 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.match(api.parentInstances.current.text ?? '', /: 1 enclave$/);
     });
 
-    it('refuses a second enclave the pool cannot hold, before launching', async () => {
+    it('runs a second small enclave beside it (the default pool holds two), and refuses a third before launching', async () => {
       const parent = await defaultParent();
+      const second = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
+        eif,
+        parentId: parent.parent.id,
+        memoryMiB: 512,
+        cpuCount: 2,
+        enclaveName: 'extension-test-2',
+      });
+      assert.ok(second, 'the default pool has room for a second 2-CPU, 512 MiB enclave');
+      await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
       const before = (await api.parents.enclaves()).length;
       const refused = api.parentInstances.rules.checkCpuCount(parent.parent, 2);
       assert.match(refused ?? '', /^\[E32\]/);
@@ -161,6 +170,12 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         undefined,
       );
       assert.equal((await api.parents.enclaves()).length, before);
+      const node = await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
+      assert.equal(
+        await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true }),
+        1,
+      );
+      await eventually('the second enclave to leave', async () => (await enclaveNode(second.EnclaveID)) === undefined);
     });
 
     it(
