@@ -50,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const eifService = ctx.own(new EifService(ctx.log));
   const images = ctx.own(new ImagesTreeProvider(ctx.log, eifService));
   const imagesView = vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images });
+  images.attach(imagesView);
   ctx.push(
     imagesView,
     // The workspace watcher can miss a file written together with its new folder (inotify watches a

@@ -172,7 +172,9 @@ export const NITRO_CLI_SETTINGS = [
  * build); `host`: a machine it connects to; `other`: nothing of these (globs, numbers, switches).
  * The compiler asks for a row per setting, so a new one cannot be left out.
  */
-export const SETTING_KINDS: Readonly<Record<(typeof SETTINGS)[keyof typeof SETTINGS], 'program' | 'path' | 'host' | 'other'>> = {
+type SettingKind = 'program' | 'path' | 'host' | 'other';
+
+export const SETTING_KINDS: Readonly<Record<(typeof SETTINGS)[keyof typeof SETTINGS], SettingKind>> = {
   [SETTINGS.imagesExclude]: 'other',
   [SETTINGS.buildBlobsPath]: 'path',
   [SETTINGS.nitroCliPath]: 'program',

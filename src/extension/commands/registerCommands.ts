@@ -8,7 +8,7 @@ import type { DoctorForHost } from '../parents/nitroCliParents';
 import { sshHostProblem } from '../parents/nitroCliSettings';
 import { showFailure } from '../errors/explain';
 import { COMMANDS, SETTINGS, type CommandId, type ParentCommandId } from '../ids';
-import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
+import type { ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
 import type { ParentsTreeProvider } from '../tree/parentsTree';

@@ -524,7 +524,7 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     assert.equal(PALETTE_WHEN[COMMANDS.enclaveCopyId], `!${STATE_KEYS.noEnclave}`);
   });
 
-  it('hides from the palette what cannot work: enclave commands without enclaves, parent commands without parents', () => {
+  it('hides from the palette enclave commands without enclaves, and parent commands without parents', () => {
     for (const id of [
       COMMANDS.enclaveTerminate,
       COMMANDS.enclaveConsole,
