@@ -164,28 +164,38 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         enclaveName: 'extension-test-2',
       });
       assert.ok(second, 'the default pool has room for a second 2-CPU, 512 MiB enclave');
-      await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
-      const before = (await api.parents.enclaves()).length;
-      const refused = api.parentInstances.rules.checkCpuCount(parent.parent, 2);
-      assert.match(refused ?? '', /^\[E32\]/);
-      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
-      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
-      assert.equal(
-        await vscode.commands.executeCommand(COMMANDS.enclaveRun, {
-          eif,
-          parentId: parent.parent.id,
-          memoryMiB: 128,
-          cpuCount: 2,
-        }),
-        undefined,
-      );
-      assert.equal((await api.parents.enclaves()).length, before);
-      const node = await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
-      assert.equal(
-        await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true }),
-        1,
-      );
-      await eventually('the second enclave to leave', async () => (await enclaveNode(second.EnclaveID)) === undefined);
+      try {
+        await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
+        // The parent as the view reads it now: both enclaves hold its CPUs.
+        const full = await eventually('the pool to show both enclaves', async () => {
+          const p = await defaultParent();
+          return p.parent.used.cpuIds.length === 4 ? p : undefined;
+        });
+        const before = (await api.parents.enclaves()).length;
+        assert.match(api.parentInstances.rules.checkCpuCount(full.parent, 2) ?? '', /^\[E32\]/);
+        assert.match(api.parentInstances.rules.checkMemory(full.parent, 1, 2712) ?? '', /^\[E29\]/);
+        assert.match(api.parentInstances.rules.checkMemory(full.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
+        assert.equal(
+          await vscode.commands.executeCommand(COMMANDS.enclaveRun, {
+            eif,
+            parentId: full.parent.id,
+            memoryMiB: 128,
+            cpuCount: 2,
+          }),
+          undefined,
+        );
+        assert.equal((await api.parents.enclaves()).length, before);
+      } finally {
+        const node = await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
+        assert.equal(
+          await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true }),
+          1,
+        );
+        await eventually(
+          'the second enclave to leave',
+          async () => (await enclaveNode(second.EnclaveID)) === undefined,
+        );
+      }
     });
 
     it(
