@@ -56,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const images = ctx.own(new ImagesTreeProvider(ctx.log, eifService));
   noteFirstChildren('images', images);
   const imagesView = vscode.window.createTreeView(VIEWS.images, { treeDataProvider: images });
+  images.attach(imagesView);
   ctx.push(
     imagesView,
     // The workspace watcher can miss a file written together with its new folder (inotify watches a

@@ -12,9 +12,21 @@ export const VIEWS = {
 
 /**
  * How a command shows in the Command Palette: `true` always; `false` never (it acts on a tree node
- * or Explorer file and has no picker); a string: the `when` clause it needs (a capability).
+ * or Explorer file and has no picker); a string: the `when` clause it needs (a capability, a state
+ * key, the active editor).
  */
 type Palette = boolean | string;
+
+/**
+ * A command's row: its id, its palette visibility, and `picker` when, run without an argument (from
+ * the palette), it asks for what it acts on (a quick pick, an input box or a file dialog): its title
+ * then ends in "...", and it is shown in the palette.
+ */
+interface CommandSpec {
+  readonly id: string;
+  readonly palette: Palette;
+  readonly picker?: true;
+}
 
 /**
  * Context keys the extension sets (`setContext`) for package.json `when` clauses: one per optional
@@ -29,45 +41,67 @@ export const CONTEXT_KEYS = {
 } as const;
 
 /**
+ * Context keys of what the extension last saw of the parents (set by parents/parentStatusBar.ts),
+ * for the palette `when` clauses of commands that cannot work without a parent or an enclave.
+ * They say what is known to be missing: before the extension activates they are unset, so the
+ * commands show (running one activates the extension, which then looks), and they hide once the
+ * extension has seen that no parent is reachable or no enclave runs.
+ */
+export const STATE_KEYS = {
+  /** True while no parent instance is reachable (none is configured, or none answers). */
+  noParent: 'nitroEnclaves.parents.noneReachable',
+  /** True while no enclave runs on a reachable parent (and every parent could be asked). */
+  noEnclave: 'nitroEnclaves.enclaves.noneRunning',
+} as const;
+
+/** The palette `when` of commands that need a parent, and of those that need a running enclave. */
+const NEEDS_PARENT = `!${STATE_KEYS.noParent}`;
+const NEEDS_ENCLAVE = `!${STATE_KEYS.noEnclave}`;
+
+/**
  * The commands of the Parent Instances side, registered by src/extension/parents from this table
  * (one handler per key, checked by the compiler). Palette visibility derives from it, and the
  * manifest test checks package.json against it.
  */
 export const PARENT_COMMANDS = {
-  enclaveRun: { id: 'nitroEnclaves.enclave.run', palette: true },
-  enclaveTerminate: { id: 'nitroEnclaves.enclave.terminate', palette: true },
-  enclaveConsole: { id: 'nitroEnclaves.enclave.console', palette: true },
-  enclaveDescribe: { id: 'nitroEnclaves.enclave.describe', palette: true },
-  enclaveAttest: { id: 'nitroEnclaves.enclave.attest', palette: true },
-  enclaveCopyId: { id: 'nitroEnclaves.enclave.copyId', palette: false },
-  parentEditAllocator: { id: 'nitroEnclaves.parent.editAllocator', palette: true },
-  parentAdd: { id: 'nitroEnclaves.parent.add', palette: CONTEXT_KEYS.addParents },
-  parentSelect: { id: 'nitroEnclaves.parent.select', palette: true },
-} as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
+  enclaveRun: { id: 'nitroEnclaves.enclave.run', palette: NEEDS_PARENT, picker: true },
+  enclaveTerminate: { id: 'nitroEnclaves.enclave.terminate', palette: NEEDS_ENCLAVE, picker: true },
+  enclaveConsole: { id: 'nitroEnclaves.enclave.console', palette: NEEDS_ENCLAVE, picker: true },
+  enclaveDescribe: { id: 'nitroEnclaves.enclave.describe', palette: NEEDS_ENCLAVE, picker: true },
+  enclaveAttest: { id: 'nitroEnclaves.enclave.attest', palette: NEEDS_ENCLAVE, picker: true },
+  enclaveCopyId: { id: 'nitroEnclaves.enclave.copyId', palette: NEEDS_ENCLAVE, picker: true },
+  parentEditAllocator: { id: 'nitroEnclaves.parent.editAllocator', palette: NEEDS_PARENT },
+  parentAdd: { id: 'nitroEnclaves.parent.add', palette: CONTEXT_KEYS.addParents, picker: true },
+  parentSelect: { id: 'nitroEnclaves.parent.select', palette: NEEDS_PARENT, picker: true },
+} as const satisfies Record<string, CommandSpec>;
+
+/** The read-only custom editor for .eif files. */
+export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
 
 /** The other commands, registered by their modules (commands/, attestation/, build/). */
 const OTHER_COMMANDS = {
   parentsRefresh: { id: 'nitroEnclaves.parents.refresh', palette: true },
   imagesRefresh: { id: 'nitroEnclaves.images.refresh', palette: true },
-  imageDescribe: { id: 'nitroEnclaves.image.describe', palette: true },
-  imageComputePcr: { id: 'nitroEnclaves.image.computePcr', palette: true },
+  imageDescribe: { id: 'nitroEnclaves.image.describe', palette: true, picker: true },
+  imageComputePcr: { id: 'nitroEnclaves.image.computePcr', palette: true, picker: true },
   imageCopyPcr: { id: 'nitroEnclaves.image.copyPcr', palette: false },
-  imageCopyAllPcrs: { id: 'nitroEnclaves.image.copyAllPcrs', palette: false },
+  /** Without a node or file it copies the PCRs of the active Enclave Image Viewer. */
+  imageCopyAllPcrs: { id: 'nitroEnclaves.image.copyAllPcrs', palette: `activeCustomEditorId == ${EIF_VIEWER}` },
   imageReveal: { id: 'nitroEnclaves.image.reveal', palette: false },
-  imageBuild: { id: 'nitroEnclaves.image.build', palette: true },
-  imageCheckReproducibility: { id: 'nitroEnclaves.image.checkReproducibility', palette: true },
-  attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true },
+  imageBuild: { id: 'nitroEnclaves.image.build', palette: true, picker: true },
+  imageCheckReproducibility: { id: 'nitroEnclaves.image.checkReproducibility', palette: true, picker: true },
+  attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true, picker: true },
   attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
   logShow: { id: 'nitroEnclaves.log.show', palette: true },
-  parentDoctor: { id: 'nitroEnclaves.parent.doctor', palette: true },
-  kmsGeneratePolicy: { id: 'nitroEnclaves.kms.generatePolicy', palette: true },
+  parentDoctor: { id: 'nitroEnclaves.parent.doctor', palette: true, picker: true },
+  kmsGeneratePolicy: { id: 'nitroEnclaves.kms.generatePolicy', palette: true, picker: true },
   pcrCopyKmsCondition: { id: 'nitroEnclaves.pcr.copyKmsCondition', palette: false },
   kmsStart: { id: 'nitroEnclaves.kms.start', palette: CONTEXT_KEYS.emulatedVsock },
   kmsStop: { id: 'nitroEnclaves.kms.stop', palette: CONTEXT_KEYS.emulatedVsock },
   kmsCopyKeyArn: { id: 'nitroEnclaves.kms.copyKeyArn', palette: false },
-  vsockProxyStart: { id: 'nitroEnclaves.vsockProxy.start', palette: CONTEXT_KEYS.emulatedVsock },
-  vsockProxyStop: { id: 'nitroEnclaves.vsockProxy.stop', palette: CONTEXT_KEYS.emulatedVsock },
-} as const satisfies Record<string, { readonly id: string; readonly palette: Palette }>;
+  vsockProxyStart: { id: 'nitroEnclaves.vsockProxy.start', palette: CONTEXT_KEYS.emulatedVsock, picker: true },
+  vsockProxyStop: { id: 'nitroEnclaves.vsockProxy.stop', palette: CONTEXT_KEYS.emulatedVsock, picker: true },
+} as const satisfies Record<string, CommandSpec>;
 
 /** Every command of the extension: its id and palette visibility. */
 export const COMMAND_TABLE = { ...OTHER_COMMANDS, ...PARENT_COMMANDS } as const;
@@ -85,7 +119,7 @@ export type ParentCommandId = (typeof PARENT_COMMANDS)[ParentCommandKey]['id'];
 
 /** The package.json `commandPalette` entries the table implies: a `when` clause per command not always shown. */
 export const PALETTE_WHEN: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.values(COMMAND_TABLE as Record<string, { readonly id: string; readonly palette: Palette }>)
+  Object.values(COMMAND_TABLE as Record<string, CommandSpec>)
     .filter((c) => c.palette !== true)
     .map((c) => [c.id, c.palette === false ? 'false' : (c.palette as string)]),
 );
@@ -95,8 +129,10 @@ export const NODE_ONLY_COMMANDS: readonly CommandId[] = Object.values(COMMAND_TA
   .filter((c) => c.palette === false)
   .map((c) => c.id);
 
-/** The read-only custom editor for .eif files. */
-export const EIF_VIEWER = 'nitroEnclaves.eifViewer';
+/** Commands that ask for what they act on when run from the palette: their titles end in "...". */
+export const PICKER_COMMANDS: readonly CommandId[] = Object.values(COMMAND_TABLE as Record<string, CommandSpec>)
+  .filter((c) => c.picker === true)
+  .map((c) => c.id as CommandId);
 
 /**
  * The attestation document viewer: a custom editor (default for *.attestation, *.att.cbor; "Open
@@ -131,16 +167,36 @@ export const NITRO_CLI_SETTINGS = [
 ] as const;
 
 /**
- * Settings that name a program the extension runs or a host it connects to: in an untrusted
- * workspace VS Code reads them from user and machine settings only (package.json
- * `capabilities.untrustedWorkspaces.restrictedConfigurations`).
+ * What each setting names. `program`: an executable the extension runs; `path`: a file or folder it
+ * reads and hands to a program or into an image (an ssh configuration, the kernel and init of every
+ * build); `host`: a machine it connects to; `other`: nothing of these (globs, numbers, switches).
+ * The compiler asks for a row per setting, so a new one cannot be left out.
  */
-export const RESTRICTED_SETTINGS = [
-  SETTINGS.nitroCliPath,
-  SETTINGS.sshPath,
-  SETTINGS.sshConfigFile,
-  SETTINGS.parentsSshHosts,
-] as const;
+type SettingKind = 'program' | 'path' | 'host' | 'other';
+
+export const SETTING_KINDS: Readonly<Record<(typeof SETTINGS)[keyof typeof SETTINGS], SettingKind>> = {
+  [SETTINGS.imagesExclude]: 'other',
+  [SETTINGS.buildBlobsPath]: 'path',
+  [SETTINGS.nitroCliPath]: 'program',
+  [SETTINGS.parentsSshHosts]: 'host',
+  [SETTINGS.parentsLocalParent]: 'other',
+  [SETTINGS.sshPath]: 'program',
+  [SETTINGS.sshConfigFile]: 'path',
+  [SETTINGS.sshConnectTimeoutSeconds]: 'other',
+  [SETTINGS.kmsStartWithEmulator]: 'other',
+  [SETTINGS.kmsPort]: 'other',
+  [SETTINGS.kmsVsockPort]: 'other',
+};
+
+/**
+ * Settings that name a program the extension runs, a path it reads or a host it connects to: in an
+ * untrusted workspace VS Code reads them from user and machine settings only (package.json
+ * `capabilities.untrustedWorkspaces.restrictedConfigurations`). Otherwise an untrusted folder
+ * could swap the kernel and init of the images built in it, or the programs run for it.
+ */
+export const RESTRICTED_SETTINGS: readonly string[] = Object.entries(SETTING_KINDS)
+  .filter(([, kind]) => kind !== 'other')
+  .map(([name]) => name);
 
 /** The task type of builds in tasks.json. */
 export const TASK_TYPE = 'nitro-eif';

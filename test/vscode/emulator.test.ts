@@ -132,35 +132,70 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.equal(item.label, 'extension-test');
       assert.equal((item.iconPath as vscode.ThemeIcon).id, 'vm-running');
       assert.equal(item.contextValue, 'runningEnclave');
-      assert.equal(item.description, `CID ${run.EnclaveCID} · 2 CPUs · 128 MiB`);
+      assert.equal(item.description, `running · CID ${run.EnclaveCID} · 2 CPUs · 128 MiB`, 'its state in words first');
       assert.ok(run.EnclaveCID >= 16);
       const pcrs = await api.parents.getChildren(node);
       const values = Object.fromEntries(pcrs.map((p) => (p.kind === 'pcr' ? [p.name, p.value] : ['', ''])));
       for (const name of ['PCR0', 'PCR1', 'PCR2', 'PCR8']) assert.equal(values[name], expected[name], name);
       for (const p of pcrs) assert.equal(api.parents.getTreeItem(p).contextValue, 'enclavePcr');
+      // Copy PCR and Copy KMS Condition work on an enclave's PCR node.
+      const pcr0 = pcrs.find((p) => p.kind === 'pcr' && p.name === 'PCR0');
+      assert.ok(pcr0);
+      assert.equal(await vscode.commands.executeCommand(COMMANDS.imageCopyPcr, pcr0), expected.PCR0);
+      assert.equal(await vscode.env.clipboard.readText(), expected.PCR0);
+      await vscode.commands.executeCommand(COMMANDS.pcrCopyKmsCondition, pcr0);
+      assert.equal(await vscode.env.clipboard.readText(), `"kms:RecipientAttestation:ImageSha384": "${expected.PCR0}"`);
+      // The palette shows the enclave commands while an enclave runs.
+      await api.parentInstances.current.update();
+      assert.deepEqual(api.parentInstances.current.paletteState, { noParent: false, noEnclave: false });
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 2/${pool.cpuIds.length} · memory 128/${pool.memoryMiB} MiB`);
       await api.parentInstances.current.update();
       assert.match(api.parentInstances.current.text ?? '', /: 1 enclave$/);
     });
 
-    it('refuses a second enclave the pool cannot hold, before launching', async () => {
+    it('runs a second small enclave beside it (the default pool holds two), refuses a third', async () => {
       const parent = await defaultParent();
-      const before = (await api.parents.enclaves()).length;
-      const refused = api.parentInstances.rules.checkCpuCount(parent.parent, 2);
-      assert.match(refused ?? '', /^\[E32\]/);
-      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1, 2712) ?? '', /^\[E29\]/);
-      assert.match(api.parentInstances.rules.checkMemory(parent.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
-      assert.equal(
-        await vscode.commands.executeCommand(COMMANDS.enclaveRun, {
-          eif,
-          parentId: parent.parent.id,
-          memoryMiB: 128,
-          cpuCount: 2,
-        }),
-        undefined,
-      );
-      assert.equal((await api.parents.enclaves()).length, before);
+      const second = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, {
+        eif,
+        parentId: parent.parent.id,
+        memoryMiB: 512,
+        cpuCount: 2,
+        enclaveName: 'extension-test-2',
+      });
+      assert.ok(second, 'the default pool has room for a second 2-CPU, 512 MiB enclave');
+      try {
+        await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
+        // The parent as the view reads it now: both enclaves hold its CPUs.
+        const full = await eventually('the pool to show both enclaves', async () => {
+          const p = await defaultParent();
+          return p.parent.used.cpuIds.length === 4 ? p : undefined;
+        });
+        const before = (await api.parents.enclaves()).length;
+        assert.match(api.parentInstances.rules.checkCpuCount(full.parent, 2) ?? '', /^\[E32\]/);
+        assert.match(api.parentInstances.rules.checkMemory(full.parent, 1, 2712) ?? '', /^\[E29\]/);
+        assert.match(api.parentInstances.rules.checkMemory(full.parent, 1_000_000, 2712) ?? '', /^\[E27\]/);
+        assert.equal(
+          await vscode.commands.executeCommand(COMMANDS.enclaveRun, {
+            eif,
+            parentId: full.parent.id,
+            memoryMiB: 128,
+            cpuCount: 2,
+          }),
+          undefined,
+        );
+        assert.equal((await api.parents.enclaves()).length, before);
+      } finally {
+        const node = await eventually('the second enclave node', () => enclaveNode(second.EnclaveID));
+        assert.equal(
+          await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, { confirmed: true }),
+          1,
+        );
+        await eventually(
+          'the second enclave to leave',
+          async () => (await enclaveNode(second.EnclaveID)) === undefined,
+        );
+      }
     });
 
     it(
@@ -278,6 +313,11 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       );
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 0/${pool.cpuIds.length} · memory 0/${pool.memoryMiB} MiB`);
+      // With no enclave left running anywhere, the palette hides the enclave commands.
+      await api.parentInstances.current.update();
+      const anyRunning = (await api.parents.enclaves()).some((n) => n.enclave.State === 'RUNNING');
+      assert.equal(api.parentInstances.current.paletteState?.noEnclave, !anyRunning);
+      assert.equal(api.parentInstances.current.paletteState?.noParent, false);
     });
   });
 

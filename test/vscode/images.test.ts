@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
-import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import { COMMANDS, EIF_VIEWER, EXTENSION_ID, VIEWS } from '../../src/extension/ids';
 import type { ImageNode } from '../../src/extension/tree/imagesTree';
-import { checkDescribeDocument } from './util';
+import { checkDescribeDocument, eventually } from './util';
 
 describe('Enclave Images: PCRs, sections and image commands', () => {
   let api: NitroEnclavesApi;
@@ -53,7 +53,11 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     );
     const pcr0 = api.images.getTreeItem(pcrs[0] as ImageNode);
     assert.equal(pcr0.description, `${want.PCR0.slice(0, 16)}…`);
-    assert.match((pcr0.tooltip as vscode.MarkdownString).value, new RegExp(want.PCR0));
+    // The whole value, as two lines of 48 digits: a hover does not wrap a code block.
+    const tip = (pcr0.tooltip as vscode.MarkdownString).value;
+    assert.ok(tip.includes(`${want.PCR0.slice(0, 48)}\n${want.PCR0.slice(48)}`), tip);
+    for (const line of tip.split('\n'))
+      assert.ok(!/[0-9a-f]{49}/.test(line), `no line of more than 48 digits: ${line}`);
     assert.equal(pcr0.contextValue, 'pcr');
     const sections = children.find((c) => c.kind === 'sections');
     assert.ok(sections);
@@ -68,8 +72,33 @@ describe('Enclave Images: PCRs, sections and image commands', () => {
     );
     // Once measured, the image item says what it is.
     const item = api.images.getTreeItem(imageNode(uri));
-    assert.match(String(item.description), /x86_64 · v4 · signed/);
+    assert.match(String(item.description), /x86_64 · EIF v4 · signed/);
     assert.equal(item.contextValue, 'eifImage');
+  });
+
+  it("shows an image's architecture and EIF version before it is expanded, from its header alone", async () => {
+    const uri = await place('header-only.eif', fs.readFileSync(path.join(fixtures, 'synthetic-v4-unsigned.eif')));
+    const description = async () => {
+      await api.images.getChildren(); // lists it
+      return String(api.images.getTreeItem(imageNode(uri)).description);
+    };
+    await eventually('the header facts in the row', async () => /x86_64 · EIF v4/.test(await description()));
+    assert.equal(api.images.service.peek(uri), undefined, 'the image was not measured');
+    assert.equal(api.images.getTreeItem(imageNode(uri)).contextValue, 'eifImage');
+  });
+
+  it('follows the active editor: opening an image reveals and selects it in the view', async () => {
+    const uri = await place('follow-me.eif', fs.readFileSync(path.join(fixtures, 'synthetic-v4-unsigned.eif')));
+    await vscode.commands.executeCommand(`${VIEWS.images}.focus`);
+    await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
+    try {
+      await eventually('the image selected in Enclave Images', async () => {
+        const [selected] = api.images.selection;
+        return selected?.kind === 'image' && selected.uri.toString() === uri.toString();
+      });
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    }
   });
 
   it('leaves out images named by files.exclude and by brace patterns of nitroEnclaves.images.exclude', async () => {

@@ -167,10 +167,10 @@ describe('Real parent instances over SSH (the nitro-cli backend, a real sshd, th
     );
     const hello = api.parents.getTreeItem(enclaves[0]!);
     assert.equal(hello.label, 'ssh-hello');
-    assert.equal(hello.description, 'CID 16 · 2 CPUs · 64 MiB');
+    assert.equal(hello.description, 'running · CID 16 · 2 CPUs · 64 MiB');
     assert.equal(hello.contextValue, 'runningNitroCliEnclave');
     const debug = api.parents.getTreeItem(enclaves[1]!);
-    assert.equal(debug.description, 'CID 17 · 2 CPUs · 128 MiB · debug mode');
+    assert.equal(debug.description, 'running · CID 17 · 2 CPUs · 128 MiB · debug mode');
     assert.equal(debug.contextValue, 'debugNitroCliEnclave');
     const pcrs = await api.parents.getChildren(enclaves[0]);
     assert.deepEqual(

@@ -121,7 +121,11 @@ export function encodeHeader(h: Omit<EifHeader, 'arch' | 'magic'> & { magic?: Ui
 }
 
 /** Reads and checks the header, then walks the sections. Throws EifFormatError when the file cannot be walked. */
-export async function readLayout(source: ByteSource): Promise<EifLayout> {
+/**
+ * The EIF header only (its first 548 bytes), with its magic and version checked: the architecture
+ * and format version of an image without walking or measuring it.
+ */
+export async function readHeader(source: ByteSource): Promise<EifHeader> {
   const fileSize = source.size;
   if (fileSize < EIF_HEADER_SIZE) {
     throw new EifFormatError(
@@ -132,6 +136,12 @@ export async function readLayout(source: ByteSource): Promise<EifLayout> {
   }
   const header = decodeHeader(await source.read(0, EIF_HEADER_SIZE));
   checkMagicAndVersion(header);
+  return header;
+}
+
+export async function readLayout(source: ByteSource): Promise<EifLayout> {
+  const fileSize = source.size;
+  const header = await readHeader(source);
   const { sections, pos } = await walkSections(source, fileSize);
   const problems = checkStructure(header, sections, fileSize, pos);
   return { name: source.name, fileSize, header, sections, walkEnd: pos, trailingBytes: fileSize - pos, problems };

@@ -7,6 +7,7 @@ import {
   type InspectOptions as EngineInspectOptions,
 } from '../eif/inspect';
 import type { DescribeEifJson } from '../eif/describe';
+import { readHeader, type EifHeader } from '../eif/layout';
 import { FileByteSource } from './fileByteSource';
 import { nodeCrypto } from './nodeCrypto';
 import { nodeHashes } from './nodeHashes';
@@ -38,6 +39,16 @@ export async function inspectEif(path: string, options: InspectOptions = {}): Pr
         };
   try {
     return await inspectEifSource(source, ports, rest);
+  } finally {
+    await source.close();
+  }
+}
+
+/** The header of an .eif file (read: its first 548 bytes only), its magic and version checked. */
+export async function readEifHeader(path: string): Promise<EifHeader> {
+  const source = await FileByteSource.open(path);
+  try {
+    return await readHeader(source);
   } finally {
     await source.close();
   }

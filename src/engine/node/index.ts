@@ -6,6 +6,7 @@ export { readPublicKeyFile, publicKeySpki, PublicKeyFileError, MAX_PUBLIC_KEY_FI
 export {
   inspectEif,
   describeEif,
+  readEifHeader,
   nodeEifPorts,
   type EifInspection,
   type InspectOptions,

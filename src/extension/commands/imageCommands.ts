@@ -4,6 +4,9 @@ import type { DescribeDocuments } from './describeDocuments';
 import { formatJson, nodeHashesPcr } from './pcrHelpers';
 import type { EifService } from '../images/eifService';
 import type { ImageNode } from '../tree/imagesTree';
+import type { ParentNode } from '../tree/parentsTree';
+
+type EnclavePcrNode = Extract<ParentNode, { kind: 'pcr' }>;
 
 /** The image a command was invoked on: a tree node, an Explorer URI, or the active editor's file. */
 export function targetUri(arg: unknown): vscode.Uri | undefined {
@@ -65,10 +68,14 @@ export async function copy(text: string, what: string): Promise<string> {
   return text;
 }
 
-/** Copy PCR (on a PCR node): the 96-hex value. */
-export async function copyPcr(node?: ImageNode): Promise<string | undefined> {
+/**
+ * Copy PCR (on a PCR node of an image in Enclave Images, or of an enclave in Parent Instances): the
+ * 96-hex value.
+ */
+export async function copyPcr(node?: ImageNode | EnclavePcrNode): Promise<string | undefined> {
   if (!node || node.kind !== 'pcr') return undefined;
-  return copy(node.value, `${node.name} of ${path.basename(node.uri.fsPath)}`);
+  const of = 'uri' in node ? path.basename(node.uri.fsPath) : `enclave ${node.enclave.EnclaveName}`;
+  return copy(node.value, `${node.name} of ${of}`);
 }
 
 /** Copy All PCRs as JSON: nitro-cli's `Measurements` object. */

@@ -8,7 +8,7 @@ import type { DoctorForHost } from '../parents/nitroCliParents';
 import { sshHostProblem } from '../parents/nitroCliSettings';
 import { showFailure } from '../errors/explain';
 import { COMMANDS, SETTINGS, type CommandId, type ParentCommandId } from '../ids';
-import type { ImageNode, ImagesTreeProvider } from '../tree/imagesTree';
+import type { ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
 import type { ParentsTreeProvider } from '../tree/parentsTree';
@@ -61,7 +61,7 @@ export function commandTable(
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
     [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, views.describe, arg),
     [COMMANDS.imageComputePcr]: (arg?: unknown) => computePcr(arg),
-    [COMMANDS.imageCopyPcr]: (node?: ImageNode) => copyPcr(node),
+    [COMMANDS.imageCopyPcr]: (node?: Parameters<typeof copyPcr>[0]) => copyPcr(node),
     [COMMANDS.imageCopyAllPcrs]: (arg?: unknown) => copyAllPcrs(views.images.service, arg),
     [COMMANDS.imageReveal]: async (arg?: unknown) => {
       const uri = targetUri(arg);

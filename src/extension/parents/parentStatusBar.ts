@@ -6,7 +6,8 @@ import type { ParentInfo } from '../../engine';
 import type { BackendRegistry } from '../../engine/node';
 import { reachableParents } from './backendHost';
 import { BACKEND_KINDS } from '../tree/parentsTree';
-import { COMMANDS } from '../ids';
+import { COMMANDS, STATE_KEYS } from '../ids';
+import { UNKNOWN_PALETTE_STATE, paletteStateOf, type PaletteState } from './paletteState';
 
 /** Workspace-state key of the chosen parent's instance id. */
 const CURRENT_PARENT_KEY = 'currentParentId';
@@ -18,6 +19,7 @@ export class CurrentParent implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private updating: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastPaletteState: PaletteState | undefined;
 
   constructor(
     private readonly state: vscode.Memento,
@@ -60,12 +62,27 @@ export class CurrentParent implements vscode.Disposable {
   update(): Promise<void> {
     this.updating = this.updating.then(async () => {
       try {
-        const parent = await this.get();
+        const parents = await reachableParents(this.backend);
+        // Every parent's enclaves, for the palette's when clauses; the current one's for the item.
+        const lists = await Promise.all(
+          parents.map((p) =>
+            this.backend.describeEnclaves(p.id).then(
+              (list) => list,
+              () => undefined,
+            ),
+          ),
+        );
+        this.setPaletteState(paletteStateOf(lists));
+        const id = this.state.get<string>(CURRENT_PARENT_KEY);
+        const parent = parents.find((p) => p.id === id) ?? parents[0];
         if (!parent) {
           this.item.hide();
           return;
         }
-        const running = (await this.backend.describeEnclaves(parent.id)).filter((e) => e.State === 'RUNNING').length;
+        const known = lists[parents.indexOf(parent)];
+        const running = (known ?? (await this.backend.describeEnclaves(parent.id))).filter(
+          (e) => e.State === 'RUNNING',
+        ).length;
         this.item.text = `$(vm) ${parent.name}: ${running} enclave${running === 1 ? '' : 's'}`;
         this.item.tooltip =
           `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. ` +
@@ -75,6 +92,7 @@ export class CurrentParent implements vscode.Disposable {
         // E.g. a damaged state file: the message names it and says how to recover; show it, not only "unavailable".
         const message = e instanceof Error ? e.message : String(e);
         this.log.error(`Status bar: cannot read the current parent: ${message}`);
+        this.setPaletteState(UNKNOWN_PALETTE_STATE);
         this.item.text = '$(vm) Nitro Enclaves: unavailable';
         this.item.tooltip = `Nitro Enclaves: ${message}`;
         this.item.show();
@@ -83,7 +101,20 @@ export class CurrentParent implements vscode.Disposable {
     return this.updating;
   }
 
-  /** Switch Parent Instance…: a quick pick of every parent, the current one marked. */
+  /** What the palette's when clauses were last told (for tests). */
+  get paletteState(): PaletteState | undefined {
+    return this.lastPaletteState;
+  }
+
+  private setPaletteState(state: PaletteState): void {
+    if (this.lastPaletteState?.noParent === state.noParent && this.lastPaletteState.noEnclave === state.noEnclave)
+      return;
+    this.lastPaletteState = state;
+    void vscode.commands.executeCommand('setContext', STATE_KEYS.noParent, state.noParent);
+    void vscode.commands.executeCommand('setContext', STATE_KEYS.noEnclave, state.noEnclave);
+  }
+
+  /** Switch Parent Instance...: a quick pick of every parent, the current one marked. */
   async pick(): Promise<ParentInfo | undefined> {
     const [parents, current] = await Promise.all([reachableParents(this.backend), this.get()]);
     const items = await Promise.all(

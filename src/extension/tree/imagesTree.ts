@@ -3,6 +3,8 @@ import { CancelledError, EifFormatError, IMAGE_PCRS, type EifInspection, type Ei
 import { CONTEXT_VALUES } from '../ids';
 import type { EifService } from '../images/eifService';
 import { MAX_IMAGES, affectsImageSearch, findImages } from '../images/imageFiles';
+import { readEifHeader } from '../../engine/node';
+import { hexLines, imageHeaderText } from './nodeText';
 import { pcrTreeItem } from './pcrItem';
 
 export type ImageNode =
@@ -53,6 +55,14 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
   readonly onDidChangeTreeData = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The image nodes last listed, by URI: the same object each time, so that `reveal` finds them. */
+  private imageNodes = new Map<string, ImageEntry>();
+  /**
+   * What the header of each listed image says (its first 548 bytes, read when the row is first
+   * drawn): its architecture and version before the image is measured; `malformed` when unreadable.
+   */
+  private readonly headers = new Map<string, string>();
+  private view: vscode.TreeView<ImageNode> | undefined;
 
   constructor(
     private readonly log: vscode.LogOutputChannel,
@@ -63,10 +73,12 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       watcher,
       watcher.onDidCreate(() => this.scheduleRefresh()),
       watcher.onDidDelete((uri) => {
+        this.headers.delete(uri.toString());
         service.invalidate(uri);
         this.scheduleRefresh();
       }),
       watcher.onDidChange((uri) => {
+        this.headers.delete(uri.toString());
         service.invalidate(uri);
         this.scheduleRefresh();
       }),
@@ -80,7 +92,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
   getTreeItem(node: ImageNode): vscode.TreeItem {
     switch (node.kind) {
       case 'image':
-        return this.imageItem(node.uri);
+        return this.imageItem(node);
       case 'pcr':
         return pcrTreeItem({
           id: `pcr:${node.uri.toString()}:${node.name}`,
@@ -127,7 +139,8 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     }
   }
 
-  private imageItem(uri: vscode.Uri): vscode.TreeItem {
+  private imageItem(node: ImageEntry): vscode.TreeItem {
+    const { uri } = node;
     const item = new vscode.TreeItem(uri, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `image:${uri.toString()}`;
     const relative = vscode.workspace.asRelativePath(uri, (vscode.workspace.workspaceFolders?.length ?? 0) > 1);
@@ -136,20 +149,108 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     const facts: string[] = [];
     if (known?.ok) {
       const h = known.value.layout.header;
-      facts.push(h.arch, `v${h.version}`, known.value.signature?.certificate ? 'signed' : 'unsigned');
+      facts.push(imageHeaderText(h), known.value.signature?.certificate ? 'signed' : 'unsigned');
       if (!known.value.crc.ok) facts.push('CRC mismatch');
     } else if (known && !known.ok && !(known.error instanceof CancelledError)) {
       facts.push('malformed');
+    } else {
+      // Not measured yet: its header alone says the architecture and version.
+      const header = this.headerOf(node);
+      if (header !== undefined) facts.push(header);
     }
     item.description = [dir, facts.join(' · ')].filter(Boolean).join('  ');
-    item.tooltip = known?.ok ? `${relative}\nPCR0 ${known.value.measurements.PCR0}` : relative;
+    const tip = new vscode.MarkdownString();
+    tip.appendText(relative);
+    if (known?.ok) {
+      tip.appendMarkdown('\n\nPCR0 (the image):');
+      // A hover does not wrap a code block: the 96 digits as two lines, shown whole.
+      tip.appendCodeblock(hexLines(known.value.measurements.PCR0 ?? ''), 'text');
+    }
+    item.tooltip = tip;
     item.iconPath = new vscode.ThemeIcon('file-binary');
-    item.contextValue =
-      known && !known.ok && !(known.error instanceof CancelledError)
-        ? CONTEXT_VALUES.brokenImage
-        : CONTEXT_VALUES.image;
+    const malformed =
+      (known && !known.ok && !(known.error instanceof CancelledError)) ||
+      (!known && this.headers.get(uri.toString()) === 'malformed');
+    item.contextValue = malformed ? CONTEXT_VALUES.brokenImage : CONTEXT_VALUES.image;
     item.command = { command: 'vscode.open', title: 'Open', arguments: [uri] };
     return item;
+  }
+
+  /** The header text of an image, read (once per file version) the first time it is asked for. */
+  private headerOf(node: ImageEntry): string | undefined {
+    const key = node.uri.toString();
+    const known = this.headers.get(key);
+    if (known === 'reading') return undefined;
+    if (known !== undefined) return known;
+    if (node.uri.scheme !== 'file') return undefined;
+    this.headers.set(key, 'reading');
+    readEifHeader(node.uri.fsPath).then(
+      (h) => this.headerRead(node, imageHeaderText(h)),
+      () => this.headerRead(node, 'malformed'),
+    );
+    return undefined;
+  }
+
+  private headerRead(node: ImageEntry, text: string): void {
+    const key = node.uri.toString();
+    if (this.headers.get(key) !== 'reading') return; // the file changed meanwhile: it is read again
+    this.headers.set(key, text);
+    if (this.imageNodes.get(key) === node) this.changed.fire(node);
+  }
+
+  /** The node above a node (for `reveal`): an image's children sit under its node. */
+  getParent(node: ImageNode): ImageNode | undefined {
+    if (node.kind === 'image') return undefined;
+    if (node.kind === 'section') {
+      const sections = this.service.peek(node.uri);
+      if (sections?.ok) return { kind: 'sections', uri: node.uri, sections: sections.value.layout.sections };
+    }
+    return this.imageNodes.get(node.uri.toString());
+  }
+
+  /**
+   * Follows the active editor, as the Explorer does: when an .eif file's editor (the Enclave Image
+   * Viewer, or any other) becomes active while the view is shown, its image is revealed and selected.
+   */
+  attach(view: vscode.TreeView<ImageNode>): void {
+    this.view = view;
+    this.disposables.push(
+      vscode.window.tabGroups.onDidChangeTabs(() => void this.revealActive()),
+      vscode.window.tabGroups.onDidChangeTabGroups(() => void this.revealActive()),
+      view.onDidChangeVisibility((e) => e.visible && void this.revealActive()),
+    );
+  }
+
+  /** What the view has selected (for tests). */
+  get selection(): readonly ImageNode[] {
+    return this.view?.selection ?? [];
+  }
+
+  /** The .eif file of the active editor tab, if any. */
+  static activeImage(): vscode.Uri | undefined {
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+    return uri && uri.path.endsWith('.eif') ? uri : undefined;
+  }
+
+  /** Reveals and selects the active editor's image; resolves to its node, or undefined when not shown. */
+  async revealActive(): Promise<ImageEntry | undefined> {
+    const view = this.view;
+    const uri = ImagesTreeProvider.activeImage();
+    if (!view?.visible || !uri) return undefined;
+    // A file new since the view last listed (or never listed) is looked for once more.
+    if (!this.imageNodes.has(uri.toString())) await this.images();
+    const node = this.imageNodes.get(uri.toString());
+    if (!node) return undefined;
+    const selected = view.selection[0];
+    if (selected?.kind === 'image' && selected.uri.toString() === uri.toString()) return node;
+    try {
+      await view.reveal(node, { select: true, focus: false, expand: false });
+    } catch (e) {
+      this.log.debug(`Enclave Images: cannot reveal ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+    return node;
   }
 
   async getChildren(element?: ImageNode): Promise<ImageNode[]> {
@@ -214,12 +315,16 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
   private async images(): Promise<ImageNode[]> {
     const { uris, truncated } = await findImages();
     if (truncated) this.log.warn(`Enclave Images: showing the first ${MAX_IMAGES} .eif files only`);
-    return uris.map((uri) => ({ kind: 'image', uri }));
+    const nodes = new Map<string, ImageEntry>();
+    for (const uri of uris) nodes.set(uri.toString(), this.imageNodes.get(uri.toString()) ?? { kind: 'image', uri });
+    this.imageNodes = nodes;
+    return [...nodes.values()];
   }
 
   refresh(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.headers.clear();
     this.changed.fire(undefined);
   }
 

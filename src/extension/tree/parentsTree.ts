@@ -18,6 +18,7 @@ import { checkCommand } from '../parents/nitroCliSettings';
 import type { LocalServices } from '../services/localServices';
 import { serviceTreeItem, type ServiceNode } from './servicesTree';
 import { shortReason } from './shortReason';
+import { enclaveText } from './nodeText';
 
 const SERVICE_KINDS = new Set<ParentNode['kind']>(['vsockPort', 'proxy', 'kms', 'kmsKey']);
 const isServiceNode = (node: ParentNode): node is ServiceNode => SERVICE_KINDS.has(node.kind);
@@ -157,17 +158,7 @@ export function poolText(parent: ParentInfo): string {
   );
 }
 
-/** `CID 16 · 2 CPUs · 512 MiB · debug mode`. */
-export function enclaveText(e: DescribeEnclaveJson): string {
-  const parts = [
-    `CID ${e.EnclaveCID}`,
-    `${e.NumberOfCPUs} CPU${e.NumberOfCPUs === 1 ? '' : 's'}`,
-    `${e.MemoryMiB} MiB`,
-  ];
-  if (e.Flags === 'DEBUG_MODE') parts.push('debug mode');
-  if (e.State !== 'RUNNING') parts.push(e.State.toLowerCase());
-  return parts.join(' · ');
-}
+export { enclaveText } from './nodeText';
 
 /** Builds the tree item of a node (exported for tests). */
 export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
@@ -263,7 +254,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       }
       const doctorArgs = encodeURIComponent(JSON.stringify([node.target ? { target: node.target } : {}]));
       tip.appendMarkdown(
-        `\n\n[Run Doctor on Parent…](command:${COMMANDS.parentDoctor}?${doctorArgs}) checks nitro-cli, ` +
+        `\n\n[Run Doctor on Parent...](command:${COMMANDS.parentDoctor}?${doctorArgs}) checks nitro-cli, ` +
           `the driver, the allocator and the pool there. [Refresh](command:${COMMANDS.parentsRefresh}) tries again.`,
       );
       item.tooltip = tip;

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { enclavePcrContents, enclavePcrMeaning } from '../../engine';
+import { hexLines } from './nodeText';
 
 /**
  * The tree item of one PCR (of an image, or of a running enclave): its name, the start of its value,
@@ -17,7 +18,8 @@ export function pcrTreeItem(pcr: {
   item.description = `${pcr.value.slice(0, 16)}…`;
   const contents = pcr.contents ? `: ${enclavePcrContents(pcr.name) ?? ''}` : '';
   const tip = new vscode.MarkdownString(`**${pcr.name}**: ${enclavePcrMeaning(pcr.name)}${contents}\n\n`);
-  tip.appendCodeblock(pcr.value, 'text');
+  // A hover does not wrap a code block: the 96 digits as two lines of 48, shown whole.
+  tip.appendCodeblock(hexLines(pcr.value), 'text');
   item.tooltip = tip;
   item.iconPath = new vscode.ThemeIcon('symbol-key');
   item.contextValue = pcr.contextValue;

@@ -179,7 +179,7 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
       cfg,
       JSON.stringify({ eif_path: signed, memory_mib: 64, cpu_count: 2, enclave_name: 'synthetic-v4-signed' }),
     );
-    // The default pool has one core; free it first.
+    // The name is taken while `a` runs: free it first.
     ok(run('terminate-enclave', '--enclave-name', 'synthetic-v4-signed'));
     const b = ok(run('run-enclave', '--config', cfg));
     assert.equal(b.EnclaveCID, 16);
@@ -201,8 +201,8 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2', '--enclave-cid', '4294967295'), 3);
     errorCode(run(...base, '--memory', '128', '--cpu-count', 'two'), 3);
     errorCode(run(...base, '--memory', '128', '--cpu-ids', '1', '--cpu-ids', '1'), 20);
-    errorCode(run(...base, '--memory', '128', '--cpu-ids', '2', '6'), 21);
-    errorCode(run(...base, '--memory', '128', '--cpu-count', '4'), 22);
+    errorCode(run(...base, '--memory', '128', '--cpu-ids', '3', '7'), 21);
+    errorCode(run(...base, '--memory', '128', '--cpu-count', '6'), 22);
     errorCode(run(...base, '--memory', '4G', '--cpu-count', '2'), 27);
     errorCode(run(...base, '--memory', '128', '--cpu-count', '1'), 29);
     errorCode(run(...base, '--memory', '32', '--cpu-count', '2'), 29);
@@ -229,7 +229,8 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     assert.equal(unclosed.status, 2);
     assert.match(unclosed.stderr, /'--app <CMD>': The double quote at character 6 is not closed\./);
 
-    const prod = ok(run(...base, '--memory', '128', '--cpu-count', '2'));
+    // The whole default pool (two cores): no CPU is left for another enclave.
+    const prod = ok(run(...base, '--memory', '128', '--cpu-count', '4'));
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2'), 32);
     errorCode(run(...base, '--memory', '128', '--cpu-count', '2', '--enclave-cid', '16'), 3);
     errorCode(run('console', '--enclave-id', prod.EnclaveID), 44);
@@ -249,6 +250,21 @@ describe('(unit) nitro-dev run-enclave, describe-enclaves, terminate-enclave, co
     const bad = run(...base, '--memory', '64', '--cpu-count', '2');
     errorCode(bad, 23);
     assert.match(bad.stderr, /allocator\.yaml:2:14: malformed CPU id 'x'/);
+  });
+
+  it('the default parent holds two small enclaves (2 CPUs, 512 MiB) at once, and not a third', () => {
+    const small = ['run-enclave', '--eif-path', signed, '--memory', '512', '--cpu-count', '2'];
+    const a = ok(run(...small, '--enclave-name', 'first'));
+    const b = ok(run(...small, '--enclave-name', 'second'));
+    assert.deepEqual([a.MemoryMiB, b.MemoryMiB], [512, 512]);
+    assert.equal(new Set([...a.CPUIDs, ...b.CPUIDs]).size, 4, 'no CPU is shared');
+    const described = ok(run('describe-enclaves'));
+    assert.deepEqual(described.map((e: { EnclaveName: string; State: string }) => [e.EnclaveName, e.State]).sort(), [
+      ['first', 'RUNNING'],
+      ['second', 'RUNNING'],
+    ]);
+    errorCode(run(...small, '--enclave-name', 'third'), 32);
+    assert.equal(ok(run('terminate-enclave', '--all')).length, 2);
   });
 
   it('--help does not show the hidden host subcommand', () => {

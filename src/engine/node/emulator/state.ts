@@ -193,8 +193,11 @@ export interface ParentRecord {
 
 /** The default emulated parent: 8 vCPUs and 16 GiB, like an m5.2xlarge. */
 export const DEFAULT_PARENT = { name: 'Emulated parent', vcpus: 8, memoryMiB: 16384 } as const;
-/** Its pool: the shipped allocator.yaml's memory raised to 2048 MiB, one core (2 vCPUs). */
-export const DEFAULT_POOL = { memoryMiB: 2048, cpuCount: 2 } as const;
+/**
+ * Its pool: 2048 MiB and two cores (4 vCPUs), so that two small enclaves (2 CPUs, 512 MiB each) run
+ * at once; the parent keeps CPU 0 and half of its vCPUs, as on EC2.
+ */
+export const DEFAULT_POOL = { memoryMiB: 2048, cpuCount: 4 } as const;
 
 function writeFileAtomic(file: string, text: string): void {
   ensurePrivateDir(path.dirname(file));
@@ -308,7 +311,7 @@ export async function addParent(state: string, options: AddParentOptions): Promi
       allocatorPathOf(state, parent.id),
       allocatorYamlText({
         memoryMiB: pool.memoryMiB,
-        ...(pool.cpuPool ? { cpuPool: pool.cpuPool } : { cpuCount: pool.cpuCount ?? 2 }),
+        ...(pool.cpuPool ? { cpuPool: pool.cpuPool } : { cpuCount: pool.cpuCount ?? DEFAULT_POOL.cpuCount }),
       }),
     );
     writeParents(state, [...parents, parent]);
