@@ -12,11 +12,17 @@ export function packageVsix(out) {
   const { name, version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   const vsix = path.resolve(out ?? path.join(root, `${name}-${version}.vsix`));
   const vsce = path.join(root, 'node_modules/@vscode/vsce/vsce');
-  // Everything is bundled into dist/, so no node_modules go into the package.
-  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--out', vsix], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  // Everything is bundled into dist/, so no node_modules go into the package. The README's
+  // screenshots ship inside the package (docs/screenshots), where VS Code's extension page finds them
+  // by their relative links: there is no public repository URL to rewrite them to.
+  const r = spawnSync(
+    process.execPath,
+    [vsce, 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
   return vsix;
 }
