@@ -2,17 +2,12 @@
 // `nitro-dev sign-eif` (and nitro-cli sign-eif) does, through the engine's signEifFile: the signed
 // image is written beside the old one and replaces it only once complete. A certificate that has
 // expired, is not valid yet or expires within 30 days is warned about.
-import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { firstCertificateDer, parseCertificate } from '../../engine';
 import { signEifFile } from '../../engine/node';
-import { certificateExpiry, type CertificateExpiry } from '../../shared/certificateExpiry';
+import { readPemFile, signingCertificateExpiry } from './pemFiles';
 import type { EifService } from '../images/eifService';
 import { copy, pickEif, targetUri } from './imageCommands';
-
-/** The largest certificate or key file read (a PEM certificate chain is a few KiB). */
-export const MAX_PEM_FILE_BYTES = 1024 * 1024;
 
 /** What Sign Image… did: the signed image, its new PCR8, and the certificate's warning if any. */
 export interface SignImageResult {
@@ -28,36 +23,6 @@ export interface SignImageResult {
 export interface SignImageOptions {
   readonly certificate?: vscode.Uri;
   readonly privateKey?: vscode.Uri;
-}
-
-/** Reads a PEM file of at most MAX_PEM_FILE_BYTES as text; a larger one is refused before it is read whole. */
-export async function readPemFile(file: string, what: string): Promise<string> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(MAX_PEM_FILE_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > MAX_PEM_FILE_BYTES)
-      throw new Error(`${what} ${path.basename(file)} is over ${MAX_PEM_FILE_BYTES} bytes: it is no PEM file`);
-    return buffer.subarray(0, length).toString('utf8');
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The validity warning a PEM certificate deserves at `now`; throws with a clear reason when it holds none. */
-export function signingCertificateExpiry(pem: string, now: Date, name: string): CertificateExpiry | undefined {
-  let cert;
-  try {
-    cert = parseCertificate(firstCertificateDer(pem));
-  } catch (e) {
-    throw new Error(`${name} is not a usable signing certificate: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), now.getTime());
 }
 
 async function pickPem(title: string, openLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | undefined> {
