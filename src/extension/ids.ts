@@ -51,7 +51,7 @@ const OTHER_COMMANDS = {
   imagesRefresh: { id: 'nitroEnclaves.images.refresh', palette: true },
   imageDescribe: { id: 'nitroEnclaves.image.describe', palette: true },
   imageComputePcr: { id: 'nitroEnclaves.image.computePcr', palette: true },
-  imageComputePcr8: { id: 'nitroEnclaves.image.computePcr8', palette: true },
+  certificateComputePcr: { id: 'nitroEnclaves.certificate.computePcr', palette: true },
   imageSign: { id: 'nitroEnclaves.image.sign', palette: true },
   imageCopyPcr: { id: 'nitroEnclaves.image.copyPcr', palette: false },
   imageCopyAllPcrs: { id: 'nitroEnclaves.image.copyAllPcrs', palette: false },

@@ -62,7 +62,7 @@ export function commandTable(
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
     [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, views.describe, arg),
     [COMMANDS.imageComputePcr]: (arg?: unknown) => computePcr(arg),
-    [COMMANDS.imageComputePcr8]: (arg?: unknown) => computePcr(arg, 'certificate'),
+    [COMMANDS.certificateComputePcr]: (arg?: unknown) => computePcr(arg, 'certificate'),
     [COMMANDS.imageSign]: async (arg?: unknown, options?: SignImageOptions) => {
       const result = await signImage(views.images.service, arg, options);
       if (result) views.images.refresh();
