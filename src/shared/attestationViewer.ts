@@ -589,7 +589,10 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
   const nonce = value['nonce'];
   if (
     nonce !== undefined &&
-    (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 2 * MAX_NONCE_BYTES || !/^([0-9a-f]{2})+$/.test(nonce))
+    (typeof nonce !== 'string' ||
+      nonce.length === 0 ||
+      nonce.length > 2 * MAX_NONCE_BYTES ||
+      !/^([0-9a-f]{2})+$/.test(nonce))
   )
     return { ok: false, reason: `the kept nonce is not lower-case hex of 1 to ${MAX_NONCE_BYTES} bytes` };
   return {
@@ -599,7 +602,7 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
       time: time.value,
       ...(compareWith !== undefined ? { compareWith } : {}),
       ...(developmentRoot === true ? { developmentRoot } : {}),
-      ...(nonce !== undefined ? { nonce: nonce as string } : {}),
+      ...(nonce !== undefined ? { nonce } : {}),
     },
   };
 }

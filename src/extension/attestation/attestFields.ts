@@ -96,4 +96,3 @@ export async function requestFromOptions(options: AttestRequestOptions): Promise
     ...(publicKey ? { publicKey } : {}),
   };
 }
-

@@ -56,7 +56,9 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
     const hex = dataChoice.choice === 'hex';
     const text = await vscode.window.showInputBox({
       title: title(2),
-      prompt: hex ? `User data, as hex (at most ${MAX_FIELD} bytes).` : `User data, as text (at most ${MAX_FIELD} bytes).`,
+      prompt: hex
+        ? `User data, as hex (at most ${MAX_FIELD} bytes).`
+        : `User data, as text (at most ${MAX_FIELD} bytes).`,
       placeHolder: hex ? 'hex, e.g. 68656c6c6f' : 'text',
       ignoreFocusOut: true,
       validateInput: (t) => (hex ? checkHexField(t, 'user data') : checkTextField(t, 'user data')),

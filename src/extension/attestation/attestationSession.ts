@@ -262,7 +262,9 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     } else {
       await writeAtomically(target.fsPath, (write) => write(bytes, 0));
     }
-    this.options.ctx.log.info(`Attestation viewer (${this.label}): saved ${bytes.length} bytes to ${target.toString(true)}`);
+    this.options.ctx.log.info(
+      `Attestation viewer (${this.label}): saved ${bytes.length} bytes to ${target.toString(true)}`,
+    );
     vscode.window.setStatusBarMessage(`Saved the attestation document to ${path.basename(target.path)}`, 3000);
     return target;
   }

@@ -33,8 +33,9 @@ export function signingCertificateExpiry(pem: string, now: Date, name: string): 
   try {
     cert = parseCertificate(firstCertificateDer(pem));
   } catch (e) {
-    throw new Error(`${name} is not a usable signing certificate: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${name} is not a usable signing certificate: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
   return certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), now.getTime());
 }
-

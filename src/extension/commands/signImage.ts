@@ -25,7 +25,11 @@ export interface SignImageOptions {
   readonly privateKey?: vscode.Uri;
 }
 
-async function pickPem(title: string, openLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | undefined> {
+async function pickPem(
+  title: string,
+  openLabel: string,
+  filters: Record<string, string[]>,
+): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     title,
     openLabel,
@@ -86,7 +90,7 @@ export async function signImage(
         token,
         onProgress: (done, total, stage) => {
           // Measuring, then writing: each half of the bar.
-          const pct = Math.floor(((stage === 'writing' ? total : 0) + done) / (total * 2 || 1) * 100);
+          const pct = Math.floor((((stage === 'writing' ? total : 0) + done) / (total * 2 || 1)) * 100);
           if (pct > reported) {
             progress.report({ increment: pct - reported, message: stage === 'writing' ? 'writing' : 'measuring' });
             reported = pct;

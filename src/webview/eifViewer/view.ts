@@ -546,7 +546,12 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   const expiry = sig.expiryWarning;
   // An expired or not yet valid certificate already fails the row above; one that expires soon is a warning.
   if (expiry?.state === 'expires-soon') {
-    const row = check(false, `The certificate expires in ${plural(expiry.days ?? 0, 'day')}`, sentence(expiry.message), 'warn');
+    const row = check(
+      false,
+      `The certificate expires in ${plural(expiry.days ?? 0, 'day')}`,
+      sentence(expiry.message),
+      'warn',
+    );
     row.id = 'certificate-expiry';
     checks.append(row);
   } else if (expiry) {

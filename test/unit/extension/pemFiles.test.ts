@@ -38,7 +38,10 @@ describe('(unit) Sign Image: the certificate and key files', () => {
   });
 
   it('refuses a file that holds no certificate, naming it', () => {
-    assert.throws(() => signingCertificateExpiry('not a pem', new Date(), 'x.pem'), /x\.pem is not a usable signing certificate/);
+    assert.throws(
+      () => signingCertificateExpiry('not a pem', new Date(), 'x.pem'),
+      /x\.pem is not a usable signing certificate/,
+    );
   });
 
   it('reads a PEM file, and refuses one over 1 MiB before reading it whole', async () => {

@@ -138,7 +138,7 @@ describe('(unit) shared message handler', () => {
     assert.match(replies[3]?.error ?? '', /only PCR0 has the ImageSha384 key/);
   });
 
-  it("the EIF viewer's image actions reach their handlers, and only without a body (the file is the viewer's)", async () => {
+  it("the EIF viewer's image actions reach their handlers, only without a body (the file is the viewer)", async () => {
     const ran: string[] = [];
     const refused: string[] = [];
     const handle = createMessageHandler({

@@ -26,7 +26,10 @@ describe('(unit) Get Attestation Document: the request fields', () => {
     assert.equal(checkHexField('ab'.repeat(1024), 'nonce'), undefined);
     assert.match(checkHexField('abc', 'nonce') ?? '', /Write the nonce as hex: an even number/);
     assert.match(checkHexField('zz', 'user data') ?? '', /Write the user data as hex/);
-    assert.match(checkHexField('ab'.repeat(1025), 'nonce') ?? '', /The nonce is 1025 bytes; the NSM takes at most 1024/);
+    assert.match(
+      checkHexField('ab'.repeat(1025), 'nonce') ?? '',
+      /The nonce is 1025 bytes; the NSM takes at most 1024/,
+    );
     assert.deepEqual(hexField(' 0aff ', 'nonce'), new Uint8Array([0x0a, 0xff]));
     assert.equal(hexField('', 'nonce'), undefined);
     assert.throws(() => hexField('0', 'nonce'), /Write the nonce as hex/);
@@ -47,7 +50,7 @@ describe('(unit) Get Attestation Document: the request fields', () => {
     await assert.rejects(readUserDataFile(path.join(dir, 'missing.bin')), /ENOENT/);
   });
 
-  it('builds the request from the argument: nonce, user data as text, hex or file, and a PEM or DER public key', async () => {
+  it('builds the request from the argument: nonce, user data as text, hex or file, and a public key', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
     const pem = path.join(dir, 'key.pem');

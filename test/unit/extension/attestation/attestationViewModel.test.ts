@@ -816,7 +816,10 @@ describe('(unit) Attestation Document Viewer view model', () => {
     it('has no nonce row when no nonce was asked for here', () => {
       const { model } = modelOf(FILE, { mode: 'document' });
       assert.equal(model.nonceCheck, undefined);
-      assert.equal(model.checks.find((c) => c.code === 'nonce.expected'), undefined);
+      assert.equal(
+        model.checks.find((c) => c.code === 'nonce.expected'),
+        undefined,
+      );
     });
 
     it('save and copyBase64 are messages without a body; a panel keeps its nonce as lower-case hex', () => {

@@ -210,7 +210,7 @@ describe('(unit) Enclave Image Viewer view model', () => {
       assert.match(later.signature.expiryWarning.message, /expired on \d{4}-\d{2}-\d{2}/);
     });
 
-    it('warns, in the signature section, of a certificate that expires within 30 days, not of one valid longer', async () => {
+    it('warns in the signature section of a certificate expiring within 30 days, not of one valid longer', async () => {
       assert.ok(model.signature?.ok);
       assert.equal(model.signature.expiryWarning, undefined, 'valid until 2099: no warning in 2024');
       const notAfter = Date.parse(x509.validTo);
