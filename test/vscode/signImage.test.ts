@@ -63,7 +63,7 @@ describe('Sign Image, Compute PCR8 and the Enclave Image Viewer actions (real VS
       { encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
     );
     assert.equal(r.status, 0, `nitro-dev pcr: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as { PCR: string }).PCR;
+    return (JSON.parse(r.stdout) as { PCR8: string }).PCR8;
   }
 
   async function unsignedImage(name: string): Promise<vscode.Uri> {
