@@ -486,6 +486,10 @@ async function checkEifViewer(page) {
     const failed = await view.locator('.check.fail').count();
     if (failed > 0) throw new Error(`${failed} check(s) shown as failed`);
   });
+  await check('the viewer offers Run, Sign and KMS Policy in its title bar', async (step) => {
+    for (const id of ['run', 'sign', 'kms-policy'])
+      await view.locator(`header.titlebar #${id}:not([disabled])`).waitFor({ timeout: step.timeout() });
+  });
   await settle(page, 150, 700); // over the side bar, so no row of the viewer shows its hover colour
   await screenshot(page, 'eif-viewer.png');
   await check('the copy button of PCR0 copies it and says so in the status bar', (step) =>
@@ -591,6 +595,10 @@ async function checkAttestationViewer(page) {
     if (pcr0 !== expected.pcrs['0']) throw new Error(`PCR0 reads "${pcr0}", expected ${expected.pcrs['0']}`);
     const moduleId = (await view.locator('.field-module').textContent())?.trim();
     if (moduleId !== expected.module_id) throw new Error(`module ID reads "${moduleId}"`);
+  });
+  await check('the viewer offers Save and Copy as Base64 in its title bar', async (step) => {
+    for (const id of ['save', 'copy-base64'])
+      await view.locator(`header.titlebar #${id}`).waitFor({ timeout: step.timeout() });
   });
   await settle(page, 150, 700); // over the side bar, so no row of the viewer shows its hover colour
   await screenshot(page, 'attestation-viewer.png');

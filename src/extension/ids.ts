@@ -84,6 +84,8 @@ const OTHER_COMMANDS = {
   imagesRefresh: { id: 'nitroEnclaves.images.refresh', palette: true },
   imageDescribe: { id: 'nitroEnclaves.image.describe', palette: true, picker: true },
   imageComputePcr: { id: 'nitroEnclaves.image.computePcr', palette: true, picker: true },
+  certificateComputePcr: { id: 'nitroEnclaves.certificate.computePcr', palette: true, picker: true },
+  imageSign: { id: 'nitroEnclaves.image.sign', palette: true, picker: true },
   imageCopyPcr: { id: 'nitroEnclaves.image.copyPcr', palette: false },
   /** Without a node or file it copies the PCRs of the active Enclave Image Viewer. */
   imageCopyAllPcrs: { id: 'nitroEnclaves.image.copyAllPcrs', palette: `activeCustomEditorId == ${EIF_VIEWER}` },

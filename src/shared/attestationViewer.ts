@@ -25,6 +25,8 @@ export const MAX_PERSISTED_BASE64 = 256 * 1024;
 export const MAX_PERSISTED_URI = 8 * 1024;
 /** Longest label of a document source (a file name, "Clipboard"). */
 export const MAX_LABEL = 256;
+/** The largest nonce an NSM request carries (bytes): the most a panel keeps to check again. */
+export const MAX_NONCE_BYTES = 1024;
 /** Custom verification times are limited to these years (a certificate's UTCTime/GeneralizedTime range). */
 export const MIN_CUSTOM_YEAR = 1950;
 export const MAX_CUSTOM_YEAR = 9999;
@@ -92,6 +94,19 @@ export interface AttestationViewModel {
   readonly comparison?: ComparisonView;
   /** The certificate chain, root first, leaf last (empty when it cannot be read). */
   readonly chain: readonly CertificateView[];
+  /**
+   * The check of the nonce the viewer asked the enclave for (Get Attestation Document): absent when
+   * the document was not asked for with a nonce here.
+   */
+  readonly nonceCheck?: NonceCheckView;
+}
+
+export interface NonceCheckView {
+  /** The nonce asked for, lower-case hex. */
+  readonly expected: string;
+  /** The document's nonce, lower-case hex; absent when it carries none. */
+  readonly actual?: string;
+  readonly match: boolean;
 }
 
 export interface SourceView {
@@ -346,6 +361,8 @@ export interface PanelState {
    * reload the host reads the root again from the emulator's own state, never from the webview.
    */
   readonly developmentRoot?: boolean;
+  /** The nonce the document was asked for (lower-case hex), checked again after a reload. */
+  readonly nonce?: string;
 }
 
 /**
@@ -420,7 +437,11 @@ export type AttestationWebviewMessage =
   | { readonly type: 'pickPolicy' }
   | { readonly type: 'compare' }
   | { readonly type: 'clearComparison' }
-  | { readonly type: 'reload' };
+  | { readonly type: 'reload' }
+  /** Save the document (its raw CBOR bytes) to a file the person picks. */
+  | { readonly type: 'save' }
+  /** Put the document on the clipboard as base64 (of its raw CBOR bytes). */
+  | { readonly type: 'copyBase64' };
 
 export const WEBVIEW_MESSAGE_TYPES = [
   READY,
@@ -432,6 +453,8 @@ export const WEBVIEW_MESSAGE_TYPES = [
   'compare',
   'clearComparison',
   'reload',
+  'save',
+  'copyBase64',
 ] as const satisfies readonly AttestationWebviewMessage['type'][];
 
 type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -501,6 +524,8 @@ export function parseWebviewMessage(
     case 'compare':
     case 'clearComparison':
     case 'reload':
+    case 'save':
+    case 'copyBase64':
       if (value.body !== undefined) return { ok: false, reason: `${value.type}: takes no body` };
       return { ok: true, message: { type: value.type } };
   }
@@ -561,6 +586,15 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
   const developmentRoot = value['developmentRoot'];
   if (developmentRoot !== undefined && typeof developmentRoot !== 'boolean')
     return { ok: false, reason: 'the kept development-root flag is not a boolean' };
+  const nonce = value['nonce'];
+  if (
+    nonce !== undefined &&
+    (typeof nonce !== 'string' ||
+      nonce.length === 0 ||
+      nonce.length > 2 * MAX_NONCE_BYTES ||
+      !/^([0-9a-f]{2})+$/.test(nonce))
+  )
+    return { ok: false, reason: `the kept nonce is not lower-case hex of 1 to ${MAX_NONCE_BYTES} bytes` };
   return {
     ok: true,
     value: {
@@ -568,6 +602,7 @@ export function parsePanelState(value: unknown): Parsed<PanelState> {
       time: time.value,
       ...(compareWith !== undefined ? { compareWith } : {}),
       ...(developmentRoot === true ? { developmentRoot } : {}),
+      ...(nonce !== undefined ? { nonce } : {}),
     },
   };
 }

@@ -153,6 +153,14 @@ export interface EifCertificateView {
   readonly sha256Fingerprint: string;
 }
 
+/** Why the signing certificate deserves a warning (src/shared/certificateExpiry.ts). */
+export interface EifExpiryWarning {
+  readonly state: 'expired' | 'not-yet-valid' | 'expires-soon';
+  /** Whole days left (rounded up), when it expires soon. */
+  readonly days?: number;
+  readonly message: string;
+}
+
 export type EifSignatureView =
   | {
       readonly ok: true;
@@ -166,6 +174,8 @@ export type EifSignatureView =
       readonly payloadMatchesPcr0: boolean;
       /** The certificate is within its validity window at `checkedAt`. */
       readonly certificateValidNow: boolean;
+      /** At `checkedAt` the certificate has expired, is not valid yet, or expires within 30 days. */
+      readonly expiryWarning?: EifExpiryWarning;
       readonly checkedAt: string;
     }
   | { readonly ok: false; readonly error: string; readonly checkedAt: string };
@@ -229,7 +239,16 @@ export type EifViewerWebviewMessage =
   | { readonly type: 'copy'; readonly body: { readonly text: string; readonly what: string } }
   | { readonly type: 'copyKmsCondition'; readonly body: KmsConditionBody }
   | { readonly type: 'describe' }
-  | { readonly type: 'reload' };
+  | { readonly type: 'reload' }
+  /** The image actions of the title bar: each runs its command on the viewer's file (never one the webview names). */
+  | { readonly type: ImageAction };
+
+/**
+ * The title bar's image actions: `run` (Run Enclave…), `sign` (Sign Image…) and `kmsPolicy`
+ * (Generate KMS Key Policy from Image…).
+ */
+export type ImageAction = 'run' | 'sign' | 'kmsPolicy';
+export const IMAGE_ACTIONS = ['run', 'sign', 'kmsPolicy'] as const satisfies readonly ImageAction[];
 
 export const WEBVIEW_MESSAGE_TYPES = [
   READY,
@@ -237,6 +256,7 @@ export const WEBVIEW_MESSAGE_TYPES = [
   'copyKmsCondition',
   'describe',
   'reload',
+  ...IMAGE_ACTIONS,
 ] as const satisfies readonly EifViewerWebviewMessage['type'][];
 
 /**
@@ -257,6 +277,8 @@ export function parseWebviewMessage(
     const kms = parseKmsConditionBody(value.body);
     return kms.ok ? { ok: true, message: { type: 'copyKmsCondition', body: kms.body } } : kms;
   }
+  if ((IMAGE_ACTIONS as readonly string[]).includes(value.type) && value.body !== undefined)
+    return { ok: false, reason: `${value.type}: takes no body (the action is on the viewer's own file)` };
   if (value.type !== 'copy') return { ok: true, message: { type: value.type } };
   const copy = parseCopyBody(value.body);
   return copy.ok ? { ok: true, message: { type: 'copy', body: copy.body } } : copy;

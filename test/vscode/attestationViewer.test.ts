@@ -384,4 +384,89 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
     assert.equal(error3.kind, 'unreadable');
     assert.match(error3.message, /does not exist/);
   });
+
+  describe('Save, Copy as Base64 and the nonce check', () => {
+    const BRAVE = 'brave-2022-07-26-usw2-debug.cbor';
+    const braveNonce = (): string => {
+      const all: { file: string; nonce_hex: string | null }[] = JSON.parse(
+        readFileSync(path.join(fixtures, 'expected.json'), 'utf8'),
+      ).documents;
+      const hex = all.find((d) => d.file === BRAVE)?.nonce_hex;
+      assert.ok(hex, `${BRAVE} carries a nonce`);
+      return hex;
+    };
+
+    it('Save... writes the raw CBOR bytes (decoded from base64 text) to the file picked, atomically', async () => {
+      const bytes = fixture(BRAVE);
+      const panel = await viewer.openPanel(Buffer.from(bytes).toString('base64'), { label: 'Clipboard' });
+      await modelWhere(panel, 'the document from base64 text', (m) => m.source.encoding === 'base64');
+      const target = vscode.Uri.joinPath(folder, 'saved.att.cbor');
+      const window = vscode.window as { showSaveDialog: typeof vscode.window.showSaveDialog };
+      const original = window.showSaveDialog;
+      const asked: vscode.SaveDialogOptions[] = [];
+      window.showSaveDialog = async (options) => {
+        if (options) asked.push(options);
+        return target;
+      };
+      try {
+        const answer = await viewer.request(panel, { type: 'save' });
+        assert.equal(answer.error, undefined, answer.error);
+        // Cancelled: nothing is written.
+        window.showSaveDialog = async () => undefined;
+        assert.equal((await viewer.request(panel, { type: 'save' })).error, undefined);
+      } finally {
+        window.showSaveDialog = original;
+      }
+      assert.equal(asked[0]?.title, 'Save Attestation Document');
+      assert.match(asked[0]?.defaultUri?.path ?? '', /\/Clipboard\.att\.cbor$/);
+      assert.deepEqual(new Uint8Array(await vscode.workspace.fs.readFile(target)), bytes, 'the exact bytes');
+      const left = (await vscode.workspace.fs.readDirectory(folder)).filter(([n]) => n.endsWith('.partial'));
+      assert.deepEqual(left, [], 'no temporary file is left behind');
+      // The saved file opens as the same document.
+      const again = await viewer.openPanel(target);
+      const model = await modelWhere(again, 'the saved document', () => true);
+      assert.equal(model.source.encoding, 'binary');
+      assert.equal(model.document?.nonce.state, 'present');
+    });
+
+    it('Copy as Base64 puts the base64 of the raw CBOR bytes on the clipboard (a hex input too)', async () => {
+      const bytes = fixture(BRAVE);
+      const panel = await viewer.openPanel(Buffer.from(bytes).toString('hex'), { label: 'hex text' });
+      await modelWhere(panel, 'the document from hex text', (m) => m.source.encoding === 'hex');
+      await vscode.env.clipboard.writeText('');
+      const answer = await viewer.request(panel, { type: 'copyBase64' });
+      assert.equal(answer.error, undefined, answer.error);
+      assert.equal(await vscode.env.clipboard.readText(), Buffer.from(bytes).toString('base64'));
+    });
+
+    it('shows the nonce check as passed when the document carries the nonce asked for', async () => {
+      const panel = await viewer.openPanel(fixture(BRAVE), {
+        label: 'asked with its nonce',
+        nonce: new Uint8Array(Buffer.from(braveNonce(), 'hex')),
+        time: { mode: 'document' },
+      });
+      const model = await modelWhere(panel, 'the nonce check', (m) => m.nonceCheck !== undefined);
+      assert.deepEqual(model.nonceCheck, { expected: braveNonce(), actual: braveNonce(), match: true });
+      assert.equal(model.checks.find((c) => c.code === 'nonce.expected')?.status, 'pass');
+      assert.equal(viewer.stateFor(panel)?.nonce, braveNonce(), 'kept for a restore after a reload');
+    });
+
+    it('shows the nonce check as failed, and the document as invalid, when it carries another nonce', async () => {
+      const other = new Uint8Array(Buffer.from(braveNonce(), 'hex'));
+      other[19] = (other[19] as number) ^ 1;
+      const panel = await viewer.openPanel(fixture(BRAVE), {
+        label: 'asked with another nonce',
+        nonce: other,
+        time: { mode: 'document' },
+      });
+      const model = await modelWhere(panel, 'the nonce check', (m) => m.nonceCheck !== undefined);
+      assert.deepEqual(model.nonceCheck, {
+        expected: Buffer.from(other).toString('hex'),
+        actual: braveNonce(),
+        match: false,
+      });
+      assert.equal(model.verdict.valid, false);
+      assert.equal(model.checks.find((c) => c.code === 'nonce.expected')?.status, 'fail');
+    });
+  });
 });

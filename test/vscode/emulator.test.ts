@@ -301,6 +301,122 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       },
     );
 
+    it(
+      'Get Attestation Document asks for the nonce, user data as hex and a public key file in three checked steps, ' +
+        'and the panel checks the nonce it filled in',
+      async () => {
+        const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+        const { generateKeyPairSync } = await import('node:crypto');
+        const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const keyFile = vscode.Uri.joinPath(workspace, 'attest-public.pem');
+        await vscode.workspace.fs.writeFile(
+          keyFile,
+          new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+        );
+        const window = vscode.window as unknown as {
+          showInputBox: typeof vscode.window.showInputBox;
+          showQuickPick: (items: readonly vscode.QuickPickItem[], options?: vscode.QuickPickOptions) => unknown;
+          showOpenDialog: typeof vscode.window.showOpenDialog;
+        };
+        const saved = {
+          showInputBox: window.showInputBox,
+          showQuickPick: window.showQuickPick,
+          showOpenDialog: window.showOpenDialog,
+        };
+        const inputs: vscode.InputBoxOptions[] = [];
+        const picks: string[] = [];
+        let nonce = '';
+        window.showInputBox = async (options?: vscode.InputBoxOptions) => {
+          if (!options) return undefined;
+          inputs.push(options);
+          if (inputs.length === 1) {
+            nonce = options.value ?? '';
+            return nonce; // the fresh random nonce the step filled in
+          }
+          return 'c0ffee00';
+        };
+        window.showQuickPick = async (items: readonly vscode.QuickPickItem[], options?: vscode.QuickPickOptions) => {
+          picks.push(options?.title ?? '');
+          return picks.length === 1
+            ? items.find((i) => i.label === 'Hex…')
+            : items.find((i) => i.label === 'From a file…');
+        };
+        window.showOpenDialog = async () => [keyFile];
+        let panel: vscode.WebviewPanel | undefined;
+        try {
+          panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node);
+        } finally {
+          Object.assign(window, saved);
+        }
+        try {
+          assert.ok(panel, 'Get Attestation Document opens a panel');
+          const check = async (step: vscode.InputBoxOptions | undefined, text: string) => {
+            const v = await step?.validateInput?.(text);
+            return typeof v === 'string' ? v : v?.message;
+          };
+          assert.match(inputs[0]?.title ?? '', /\(1\/3\)$/);
+          assert.match(nonce, /^[0-9a-f]{64}$/, 'a fresh 32-byte nonce is filled in');
+          assert.match((await check(inputs[0], 'xyz')) ?? '', /Write the nonce as hex/);
+          assert.equal(await check(inputs[0], ''), undefined);
+          assert.match(picks[0] ?? '', /\(2\/3\)$/);
+          assert.match((await check(inputs[1], 'abc')) ?? '', /Write the user data as hex/);
+          assert.match((await check(inputs[1], '00'.repeat(1025))) ?? '', /1025 bytes; the NSM takes at most 1024/);
+          assert.match(picks[1] ?? '', /\(3\/3\)$/);
+
+          const report = api.attestation.reportFor(panel);
+          const model = api.attestation.modelFor(panel);
+          assert.ok(report?.document && model, 'the panel shows a verified document');
+          const doc = report.document;
+          assert.equal(doc.userData.state === 'present' && Buffer.from(doc.userData.value).toString('hex'), 'c0ffee00');
+          assert.equal(
+            doc.publicKey.state === 'present' && Buffer.from(doc.publicKey.value).toString('base64'),
+            publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+            "the document's public_key is the key file's DER SubjectPublicKeyInfo",
+          );
+          assert.deepEqual(model.nonceCheck, { expected: nonce, actual: nonce, match: true });
+          assert.equal(model.verdict.valid, true, model.verdict.reasons.join(' '));
+        } finally {
+          panel?.dispose();
+          await vscode.workspace.fs.delete(keyFile);
+        }
+      },
+    );
+
+    it('Get Attestation Document takes user data from a file, and refuses one over 1024 bytes', async () => {
+      const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
+      const data = vscode.Uri.joinPath(workspace, 'attest-user-data.bin');
+      await vscode.workspace.fs.writeFile(data, new Uint8Array([1, 2, 3, 0xff]));
+      const large = vscode.Uri.joinPath(workspace, 'attest-user-data-large.bin');
+      await vscode.workspace.fs.writeFile(large, new Uint8Array(1025));
+      try {
+        const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>(COMMANDS.enclaveAttest, node, {
+          userDataFile: data,
+        });
+        assert.ok(panel);
+        try {
+          const doc = api.attestation.reportFor(panel)?.document;
+          assert.equal(
+            doc?.userData.state === 'present' && Buffer.from(doc.userData.value).toString('hex'),
+            '010203ff',
+          );
+          assert.equal(api.attestation.modelFor(panel)?.nonceCheck, undefined, 'no nonce asked for, no nonce row');
+        } finally {
+          panel.dispose();
+        }
+        const shown = await failuresOf(() =>
+          vscode.commands.executeCommand(COMMANDS.enclaveAttest, node, { userDataFile: large }),
+        );
+        assert.equal(shown.length, 1);
+        assert.match(
+          shown[0] ?? '',
+          /attest-user-data-large\.bin is 1025 bytes; the NSM's user data holds at most 1024/,
+        );
+      } finally {
+        await vscode.workspace.fs.delete(data);
+        await vscode.workspace.fs.delete(large);
+      }
+    });
+
     it('terminates it: the node goes away and the pool is free again', async () => {
       const node = await eventually('the enclave node', () => enclaveNode(run.EnclaveID));
       const terminated = await vscode.commands.executeCommand<number>(COMMANDS.enclaveTerminate, node, {

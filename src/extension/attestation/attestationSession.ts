@@ -4,8 +4,15 @@
 // and asks for a few actions (copy, change the time, compare with an image, reload).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LinkCache, MAX_DOCUMENT_BYTES, expectedPcrsOf, type VerifyOptions, type VerifyReport } from '../../engine';
-import { nodeAttestationCrypto } from '../../engine/node';
+import {
+  LinkCache,
+  MAX_DOCUMENT_BYTES,
+  expectedPcrsOf,
+  toHex,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../../engine';
+import { nodeAttestationCrypto, writeAtomically } from '../../engine/node';
 import {
   ATTESTATION_VIEWER_SCRIPT,
   MAX_PERSISTED_BASE64,
@@ -91,6 +98,8 @@ export interface SessionOptions {
   readonly roots?: VerifyOptions['roots'];
   /** Called after every verification (the registry remembers the last report). */
   readonly onVerified?: (report: VerifyReport) => void;
+  /** The nonce the document was asked for (Get Attestation Document): the viewer checks it. */
+  readonly nonce?: Uint8Array;
 }
 
 export class AttestationSession extends WebviewSession<AttestationHostMessage, Shown, AttestationWebviewMessage> {
@@ -147,6 +156,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     const compareWith = {
       ...(this.comparison ? { compareWith: this.comparison.uri.toString() } : {}),
       ...(this.options.roots?.some((r) => 'kind' in r && r.kind === 'development') ? { developmentRoot: true } : {}),
+      ...(this.options.nonce && this.options.nonce.length > 0 ? { nonce: toHex(this.options.nonce) } : {}),
     };
     if (this.source.kind === 'file')
       return { source: { kind: 'file', uri: this.source.uri.toString() }, time, ...compareWith };
@@ -211,7 +221,52 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         await this.verify();
       },
       reload: () => this.verify(),
+      save: () => this.save(),
+      copyBase64: async () => {
+        const bytes = this.documentBytes();
+        await vscode.env.clipboard.writeText(Buffer.from(bytes).toString('base64'));
+        vscode.window.setStatusBarMessage(`Copied the attestation document as base64 (${bytes.length} bytes)`, 3000);
+      },
     };
+  }
+
+  /** The document's raw CBOR (COSE_Sign1) bytes, after any base64 or hex decoding of the input. */
+  private documentBytes(): Uint8Array {
+    const decoded = this.run?.report.decoded;
+    if (!decoded || this.model === undefined) throw new Error('No attestation document is shown.');
+    return decoded.bytes;
+  }
+
+  /**
+   * Save…: writes the document's raw CBOR to a file picked in a save dialog, atomically (a complete
+   * file or none); resolves with the file, or undefined when the dialog was cancelled.
+   */
+  async save(): Promise<vscode.Uri | undefined> {
+    const bytes = this.documentBytes();
+    const base = this.label.replace(/\.(att\.cbor|attestation|cbor|b64|base64|hex|txt)$/i, '');
+    const name = `${base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'attestation'}.att.cbor`;
+    const folder =
+      this.source.kind === 'file' && this.source.uri.scheme === 'file'
+        ? vscode.Uri.file(path.dirname(this.source.uri.fsPath))
+        : vscode.workspace.workspaceFolders?.[0]?.uri;
+    const target = await vscode.window.showSaveDialog({
+      title: 'Save Attestation Document',
+      saveLabel: 'Save',
+      filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
+      ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, name) } : {}),
+    });
+    if (!target) return undefined;
+    if (target.scheme !== 'file') {
+      // Not a local file (a remote or virtual file system): VS Code writes it.
+      await vscode.workspace.fs.writeFile(target, bytes);
+    } else {
+      await writeAtomically(target.fsPath, (write) => write(bytes, 0));
+    }
+    this.options.ctx.log.info(
+      `Attestation viewer (${this.label}): saved ${bytes.length} bytes to ${target.toString(true)}`,
+    );
+    vscode.window.setStatusBarMessage(`Saved the attestation document to ${path.basename(target.path)}`, 3000);
+    return target;
   }
 
   /** Asks which enclave image to compare with: the workspace's .eif files, or one from a file dialog. */
@@ -304,9 +359,15 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     }
     const expectedPcrs = this.comparison?.expected;
     const roots = this.options.roots;
+    const nonce = this.options.nonce;
     const run = verifyForView(
       input,
-      { time: this.time, ...(expectedPcrs ? { expectedPcrs } : {}), ...(roots ? { roots } : {}) },
+      {
+        time: this.time,
+        ...(expectedPcrs ? { expectedPcrs } : {}),
+        ...(roots ? { roots } : {}),
+        ...(nonce ? { nonce } : {}),
+      },
       nodeAttestationCrypto,
       this.options.cache,
     );
@@ -329,6 +390,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       source: { ...sourceView, inputSize: input.length },
       time: this.time,
       ...(run.atDocumentTime ? { atDocumentTime: run.atDocumentTime } : {}),
+      ...(nonce ? { nonce } : {}),
       ...(comparison
         ? {
             comparison: {

@@ -23,6 +23,7 @@ import type {
   CheckView,
   ComparisonView,
   DocumentView,
+  NonceCheckView,
   PcrView,
   SourceView,
   TimeChoice,
@@ -54,6 +55,8 @@ export function verifyForView(
     readonly expectedPcrs?: ReadonlyMap<number, string>;
     readonly now?: Date;
     readonly roots?: VerifyOptions['roots'];
+    /** The nonce the document was asked for: the engine checks that the document carries it. */
+    readonly nonce?: Uint8Array;
   },
   crypto: AttestationCrypto,
   cache: LinkCache = new LinkCache(),
@@ -67,6 +70,7 @@ export function verifyForView(
       ? { expectedPcrs: options.expectedPcrs, expectedPcrsFrom: 'enclave-image' as const }
       : {}),
     ...(options.roots && options.roots.length > 0 ? { roots: options.roots } : {}),
+    ...(options.nonce && options.nonce.length > 0 ? { nonce: options.nonce } : {}),
   };
   const report = verifyAttestation(input, { at, ...common }, crypto, cache);
   if (time.mode === 'document' || !report.document) return { report };
@@ -317,6 +321,16 @@ export interface ViewContext {
   readonly atDocumentTime?: VerifyReport;
   /** The enclave image the PCRs were compared with; `error` when it could not be measured. */
   readonly comparison?: { readonly name: string; readonly detail: string; readonly error?: string };
+  /** The nonce the document was asked for (verified with it: the report has the nonce.expected check). */
+  readonly nonce?: Uint8Array;
+}
+
+/** The nonce row: the nonce asked for against the document's, as the engine's nonce.expected check decided. */
+function nonceCheckView(report: VerifyReport, expected: Uint8Array): NonceCheckView {
+  const check = report.checks.find((c) => c.code === 'nonce.expected');
+  const n = report.document?.nonce;
+  const actual = n?.state === 'present' && n.value.length > 0 ? toHex(n.value) : undefined;
+  return { expected: toHex(expected), ...(actual !== undefined ? { actual } : {}), match: check?.status === 'pass' };
 }
 
 function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContext['comparison']>): ComparisonView {
@@ -401,5 +415,6 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
     pcrs,
     ...(context.comparison ? { comparison: comparisonView(report, context.comparison) } : {}),
     chain: report.chain.map((c) => certificateView(c, report.at, rootTrusted)),
+    ...(context.nonce && context.nonce.length > 0 ? { nonceCheck: nonceCheckView(report, context.nonce) } : {}),
   };
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import {
   AttestationFormatError,
   LinkCache,
+  fromHex,
   readDocumentInput,
   type VerifyOptions,
   type VerifyReport,
@@ -41,6 +42,8 @@ export interface OpenOptions {
   readonly roots?: VerifyOptions['roots'];
   /** An enclave image whose PCRs the document is compared with, as "Compare with Enclave Image…" does. */
   readonly compareWith?: vscode.Uri;
+  /** The nonce the document was asked for: the viewer checks that the document carries it. */
+  readonly nonce?: Uint8Array;
 }
 
 /** What registerAttestation returns: handles for the extension-host tests (not a public API). */
@@ -125,6 +128,7 @@ class AttestationViewers
     persist: boolean,
     time?: TimeChoice,
     roots?: VerifyOptions['roots'],
+    nonce?: Uint8Array,
   ): AttestationSession {
     const session = new AttestationSession(panel, source, {
       ctx: this.ctx,
@@ -133,6 +137,7 @@ class AttestationViewers
       persist,
       ...(time ? { time } : {}),
       ...(roots ? { roots } : {}),
+      ...(nonce && nonce.length > 0 ? { nonce } : {}),
       onVerified: (report) => (this.last = report),
     });
     this.sessions.add(session);
@@ -218,7 +223,7 @@ class AttestationViewers
         retainContextWhenHidden: false,
       },
     );
-    const session = this.attach(panel, source, true, options.time, options.roots);
+    const session = this.attach(panel, source, true, options.time, options.roots, options.nonce);
     this.ctx.log.info(`Attestation viewer: opened ${source.kind === 'file' ? source.uri.toString(true) : label}`);
     if (options.compareWith) await session.compareWith(options.compareWith);
     await session.settled();
@@ -266,7 +271,8 @@ class AttestationViewers
             'which is not available now; it is verified without it.',
         );
     }
-    const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined, roots);
+    const nonce = parsed.ok && parsed.value.nonce ? fromHex(parsed.value.nonce) : undefined;
+    const session = this.attach(panel, source, true, parsed.ok ? parsed.value.time : undefined, roots, nonce);
     if (parsed.ok && parsed.value.compareWith !== undefined)
       await session.compareWith(vscode.Uri.parse(parsed.value.compareWith, true));
     await session.settled();

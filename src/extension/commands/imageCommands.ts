@@ -86,16 +86,17 @@ export async function copyAllPcrs(service: EifService, arg?: unknown): Promise<s
   return copy(formatJson(inspection.measurements), `the PCRs of ${path.basename(uri.fsPath)}`);
 }
 
-/** Compute PCR of File…: nitro-cli's `pcr --input` or `pcr --signing-certificate`. */
+/**
+ * Compute PCR of File…: nitro-cli's `pcr --input` or `pcr --signing-certificate`. With `only`
+ * ("Compute PCR8 from Certificate…") the kind is fixed and not asked.
+ */
 export async function computePcr(
   arg?: unknown,
+  only?: 'certificate',
 ): Promise<{ key: 'PCR' | 'PCR8'; value: string; uri: vscode.Uri } | undefined> {
   let uri = arg instanceof vscode.Uri ? arg : undefined;
-  let kind: 'file' | 'certificate' | undefined = uri
-    ? /\.(pem|crt|cer)$/i.test(uri.path)
-      ? 'certificate'
-      : 'file'
-    : undefined;
+  let kind: 'file' | 'certificate' | undefined =
+    only ?? (uri ? (/\.(pem|crt|cer)$/i.test(uri.path) ? 'certificate' : 'file') : undefined);
   if (!kind) {
     const choice = await vscode.window.showQuickPick(
       [

@@ -11,6 +11,7 @@ import { COMMANDS, SETTINGS, type CommandId, type ParentCommandId } from '../ids
 import type { ImagesTreeProvider } from '../tree/imagesTree';
 import type { DescribeDocuments } from './describeDocuments';
 import { computePcr, copyAllPcrs, copyPcr, describeImage, targetUri } from './imageCommands';
+import { signImage, type SignImageOptions } from './signImage';
 import type { ParentsTreeProvider } from '../tree/parentsTree';
 import { copyKmsCondition, generateKeyPolicy } from '../kms/kmsCommands';
 
@@ -61,6 +62,12 @@ export function commandTable(
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),
     [COMMANDS.imageDescribe]: (arg?: unknown) => describeImage(views.images.service, views.describe, arg),
     [COMMANDS.imageComputePcr]: (arg?: unknown) => computePcr(arg),
+    [COMMANDS.certificateComputePcr]: (arg?: unknown) => computePcr(arg, 'certificate'),
+    [COMMANDS.imageSign]: async (arg?: unknown, options?: SignImageOptions) => {
+      const result = await signImage(views.images.service, arg, options);
+      if (result) views.images.refresh();
+      return result;
+    },
     [COMMANDS.imageCopyPcr]: (node?: Parameters<typeof copyPcr>[0]) => copyPcr(node),
     [COMMANDS.imageCopyAllPcrs]: (arg?: unknown) => copyAllPcrs(views.images.service, arg),
     [COMMANDS.imageReveal]: async (arg?: unknown) => {

@@ -16,7 +16,7 @@ import {
 } from '../../shared/eifViewer';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import type { Ctx } from '../ctx';
-import { EIF_VIEWER } from '../ids';
+import { COMMANDS, EIF_VIEWER } from '../ids';
 import { copyViewerKmsCondition } from '../kms/kmsCommands';
 import type { EifService } from '../images/eifService';
 import { WebviewSession } from '../webviews/session';
@@ -98,6 +98,17 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       reload: () => {
         this.services.eifService.invalidate(this.uri);
         void this.inspect();
+      },
+      // The image actions run their commands on this viewer's file; each command shows its own failures.
+      // The answer carries nothing: what a command returns (a panel, a document) does not cross postMessage.
+      run: async () => {
+        await vscode.commands.executeCommand(COMMANDS.enclaveRun, this.uri);
+      },
+      sign: async () => {
+        await vscode.commands.executeCommand(COMMANDS.imageSign, this.uri);
+      },
+      kmsPolicy: async () => {
+        await vscode.commands.executeCommand(COMMANDS.kmsGeneratePolicy, this.uri);
       },
     };
   }

@@ -20,10 +20,12 @@ import {
   type EifLayout,
   type SignatureInspection,
 } from '../../engine';
+import { certificateExpiry } from '../../shared/certificateExpiry';
 import { colonPairs } from '../../shared/text';
 import type {
   EifCertificateView,
   EifDescribeView,
+  EifExpiryWarning,
   EifMeasurementsView,
   EifMetadataView,
   EifSectionView,
@@ -122,6 +124,19 @@ export function certificateView(cert: CertificateInfo): EifCertificateView {
   };
 }
 
+/** The expiry warning of a signing certificate at `at` (expired, not yet valid, or within 30 days). */
+function expiryOf(cert: CertificateInfo, at: Date): { expiryWarning?: EifExpiryWarning } {
+  const expiry = certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), at.getTime());
+  if (!expiry) return {};
+  return {
+    expiryWarning: {
+      state: expiry.state,
+      ...(expiry.state === 'expires-soon' ? { days: expiry.days } : {}),
+      message: expiry.message,
+    },
+  };
+}
+
 function signatureView(sig: SignatureInspection): EifSignatureView {
   const checkedAt = sig.checkedAt.toISOString();
   if (sig.error !== undefined || !sig.certificate || !sig.cose) {
@@ -135,6 +150,7 @@ function signatureView(sig: SignatureInspection): EifSignatureView {
     ...(sig.cose.reason !== undefined ? { coseReason: sig.cose.reason } : {}),
     payloadMatchesPcr0: sig.payloadMatchesPcr0 === true,
     certificateValidNow: sig.certificateValid === true,
+    ...expiryOf(sig.certificate, sig.checkedAt),
     checkedAt,
   };
 }

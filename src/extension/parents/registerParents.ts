@@ -2,12 +2,11 @@
 // terminals, allocator diagnostics and the status bar, over the backend registry (every backend's
 // parents, each call routed to the parent's backend). What only some backends can do is a
 // capability: commands test for it, and menus see it as a context key (ids.ts CONTEXT_KEYS).
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatJson, fromHex, toHex } from '../../engine';
+import { formatJson } from '../../engine';
 import {
   NITRO_ENCLAVES_DEVICE,
   createBackendRegistry,
@@ -25,6 +24,7 @@ import {
   type DevelopmentRoot,
 } from '../../engine';
 import type { AttestationViewerApi } from '../attestation/registerAttestation';
+import { askAttestRequest, requestFromOptions, type AttestRequestOptions } from '../attestation/attestRequest';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
@@ -33,7 +33,6 @@ import { BACKEND_KINDS, ParentsTreeProvider, type EnclaveNode, type ParentNode }
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
 import {
-  MAX_ATTESTATION_FIELD_BYTES as MAX_NSM_FIELD_BYTES,
   attestationDocumentOf,
   attestationRequestBytes,
   checkAllocatorText,
@@ -321,10 +320,7 @@ class ParentCommands {
 
   // --- Get Attestation Document… --------------------------------------------------------------
 
-  async attest(
-    arg?: unknown,
-    options?: { readonly nonce?: string; readonly userData?: string },
-  ): Promise<vscode.WebviewPanel | undefined> {
+  async attest(arg?: unknown, options?: AttestRequestOptions): Promise<vscode.WebviewPanel | undefined> {
     const target = await this.enclaveOf(
       arg,
       'attest',
@@ -340,37 +336,10 @@ class ParentCommands {
           `document out (over vsock) and open it with Open Attestation Document.`,
       );
     }
-    let nonceHex = options?.nonce;
-    let userData = options?.userData;
-    if (!options) {
-      nonceHex = await vscode.window.showInputBox({
-        title: `Attestation Document of ${enclave.EnclaveName} (1/2)`,
-        prompt:
-          `Nonce, as hex (at most ${MAX_NSM_FIELD_BYTES} bytes); empty for none. ` + `A fresh random one is filled in.`,
-        value: toHex(randomBytes(32)),
-        ignoreFocusOut: true,
-        validateInput: (text) => checkHexField(text, 'nonce'),
-      });
-      if (nonceHex === undefined) return undefined;
-      userData = await vscode.window.showInputBox({
-        title: `Attestation Document of ${enclave.EnclaveName} (2/2)`,
-        prompt: `User data, as text (at most ${MAX_NSM_FIELD_BYTES} bytes in UTF-8); empty for none.`,
-        ignoreFocusOut: true,
-        validateInput: (text) =>
-          Buffer.byteLength(text, 'utf8') > MAX_NSM_FIELD_BYTES
-            ? `The user data is ${Buffer.byteLength(text, 'utf8')} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`
-            : undefined,
-      });
-      if (userData === undefined) return undefined;
-    }
-    const problem = checkHexField(nonceHex ?? '', 'nonce');
-    if (problem) throw new Error(problem);
-    const nonce = nonceHex && nonceHex.trim() !== '' ? fromHex(nonceHex.trim()) : undefined;
-    const userBytes = userData ? new TextEncoder().encode(userData) : undefined;
-    const request = attestationRequestBytes({
-      ...(nonce ? { nonce } : {}),
-      ...(userBytes ? { userData: userBytes } : {}),
-    });
+    // The nonce, user data and public key: asked for in three steps, or given as the argument.
+    const asked = options ? await requestFromOptions(options) : await askAttestRequest(enclave.EnclaveName);
+    if (!asked) return undefined;
+    const request = attestationRequestBytes(asked);
     let document: Uint8Array;
     try {
       document = attestationDocumentOf(await this.backends.nsm(parentId, enclave.EnclaveID, request));
@@ -393,6 +362,8 @@ class ParentCommands {
       label: `${enclave.EnclaveName} (${enclave.EnclaveID})`,
       roots,
       ...(eifPath ? { compareWith: vscode.Uri.file(eifPath) } : {}),
+      // The viewer checks that the document carries the nonce asked for.
+      ...(asked.nonce ? { nonce: asked.nonce } : {}),
     });
   }
 
@@ -452,15 +423,6 @@ class ParentCommands {
 }
 
 /** Why a nonce field cannot be used, or undefined. */
-function checkHexField(text: string, what: string): string | undefined {
-  const t = text.trim();
-  if (t === '') return undefined;
-  if (!/^([0-9a-fA-F]{2})+$/.test(t)) return `Write the ${what} as hex: an even number of 0-9, a-f.`;
-  if (t.length / 2 > MAX_NSM_FIELD_BYTES)
-    return `The ${what} is ${t.length / 2} bytes; the NSM takes at most ${MAX_NSM_FIELD_BYTES}.`;
-  return undefined;
-}
-
 /**
  * Sets one context key per capability: true while a registered backend has it (package.json `when`
  * clauses use them).
@@ -558,7 +520,7 @@ export function registerParents(
       commands.terminate(arg, nodes, options),
     enclaveConsole: (arg?: unknown) => commands.console(arg),
     enclaveDescribe: (arg?: unknown) => commands.describe(arg),
-    enclaveAttest: (arg?: unknown, options?: { nonce?: string; userData?: string }) => commands.attest(arg, options),
+    enclaveAttest: (arg?: unknown, options?: AttestRequestOptions) => commands.attest(arg, options),
     enclaveCopyId: (arg?: unknown) => commands.copyId(arg),
     parentEditAllocator: (arg?: unknown) => commands.editAllocator(arg),
     parentAdd: (arg?: unknown) => commands.addParent(arg),

@@ -99,6 +99,16 @@ const compareButton = button('Compare with Enclave Image…', 'compare', () => a
   id: 'compare',
   title: 'Check the document’s PCR0, PCR1, PCR2 (and PCR8) against an .eif file',
 });
+const saveButton = button('Save…', 'save', () => connection.post('save'), {
+  secondary: true,
+  id: 'save',
+  title: 'Save the document to a file (its CBOR bytes, as the NSM returned them)',
+});
+const copyBase64Button = button('Copy as Base64', 'copy', () => connection.post('copyBase64'), {
+  secondary: true,
+  id: 'copy-base64',
+  title: 'Copy the document (its CBOR bytes) as base64 text',
+});
 const reloadButton = button('Reload', 'refresh', () => connection.post('reload'), {
   secondary: true,
   id: 'reload',
@@ -108,7 +118,7 @@ const titlebar = h(
   'header',
   { class: 'titlebar' },
   h('div', { class: 'title' }, icon('certificate', 'title-icon'), titleName, chips, busyLabel),
-  h('div', { class: 'actions' }, compareButton, reloadButton),
+  h('div', { class: 'actions' }, compareButton, saveButton, copyBase64Button, reloadButton),
 );
 
 const MODES: readonly { mode: TimeMode; label: string; title: string }[] = [
@@ -211,6 +221,8 @@ function renderHeader(): void {
   busyLabel.textContent = busy ?? '';
   compareButton.disabled = busy !== undefined;
   compareButton.hidden = !model || model.comparison !== undefined;
+  saveButton.hidden = !model;
+  copyBase64Button.hidden = !model;
   reloadButton.hidden = !(
     model?.source.kind === 'file' ||
     (screen.kind === 'error' && screen.error.canReload === true)

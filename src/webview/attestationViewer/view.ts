@@ -7,6 +7,7 @@ import type {
   CertificateView,
   CheckView,
   ComparisonView,
+  NonceCheckView,
   PcrView,
   TimeView,
 } from '../../shared/attestationViewer';
@@ -279,7 +280,14 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
     actions,
     'document',
     'Document',
-    [fields([...originRows(actions, model, d), ...contentRows(actions, d), ['Envelope', envelope], ['Input', input]])],
+    [
+      fields([
+        ...originRows(actions, model, d),
+        ...contentRows(actions, d, model.nonceCheck),
+        ['Envelope', envelope],
+        ['Input', input],
+      ]),
+    ],
     { summary: d.moduleId },
   );
 }
@@ -351,11 +359,31 @@ function originRows(
   ];
 }
 
+/** Pass or fail: the document carries the nonce this viewer asked for. */
+function nonceCheckRow(c: NonceCheckView): HTMLElement {
+  const short = (hex: string) => (hex.length > 32 ? `${hex.slice(0, 32)}…` : hex);
+  return h(
+    'span',
+    { class: `nonce-check ${c.match ? 'good' : 'bad'}`, id: 'nonce-check', 'data-match': String(c.match) },
+    icon(c.match ? 'pass' : 'error', 'inline-icon'),
+    c.match
+      ? ` Matches the nonce asked for (${c.expected.length / 2} bytes)`
+      : c.actual === undefined
+        ? ` FAILS: the document carries no nonce, but ${short(c.expected)} was asked for`
+        : ` FAILS: the document carries ${short(c.actual)}, not the nonce asked for, ${short(c.expected)}`,
+  );
+}
+
 /** What the document says: digest, nonce, user data, public key, other keys and the payload's form. */
-function contentRows(actions: ViewActions, d: NonNullable<AttestationViewModel['document']>): FieldRow[] {
+function contentRows(
+  actions: ViewActions,
+  d: NonNullable<AttestationViewModel['document']>,
+  nonceCheck: NonceCheckView | undefined,
+): FieldRow[] {
   return [
     ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
     ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
+    nonceCheck ? ['Nonce check', nonceCheckRow(nonceCheck), 'the nonce this viewer asked the enclave for'] : null,
     ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
     [
       'Public key',

@@ -54,6 +54,7 @@ const actions: ViewActions = {
   copyKmsCondition: (pcr, key) => connection.request('copyKmsCondition', { pcr, key }),
   describe: () => connection.post('describe'),
   reload: () => connection.post('reload'),
+  imageAction: (action) => connection.post(action),
   isCollapsed: cards.isCollapsed,
   setCollapsed: cards.setCollapsed,
 };

@@ -1,6 +1,7 @@
 // Renders the Enclave Image Viewer from the host's view model. Everything from the file goes into
 // the page as text (textContent through `h`), never as markup.
 import type {
+  ImageAction,
   EifCertificateView,
   EifProblemView,
   EifSectionView,
@@ -11,7 +12,7 @@ import type {
 import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, icon, kmsConditionButtons, mono, type Child } from '../lib/dom';
 import type { KmsConditionKey } from '../../shared/protocol';
-import { iconTextButton, pcrTableHead } from '../lib/dom';
+import { iconTextButton, lineIcon, pcrTableHead } from '../lib/dom';
 import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
@@ -22,6 +23,8 @@ export interface ViewActions {
   copyKmsCondition(pcr: number, key: KmsConditionKey): Promise<unknown>;
   describe(): void;
   reload(): void;
+  /** Runs Run Enclave…, Sign Image… or Generate KMS Key Policy… on the viewer's file. */
+  imageAction(action: ImageAction): void;
   isCollapsed(card: string): boolean;
   setCollapsed(card: string, collapsed: boolean): void;
 }
@@ -29,8 +32,19 @@ export interface ViewActions {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
+/** The viewer's icons: the shared set plus those of the image actions. */
+const EXTRA_ICONS = {
+  play: ['M5 3.25v9.5L12.5 8z'],
+  shield: ['M8 1.5l5.5 2v4.25c0 3.1-2.3 5.6-5.5 6.75-3.2-1.15-5.5-3.65-5.5-6.75V3.5z'],
+} as const;
+type ViewerIcon = Parameters<typeof icon>[0] | keyof typeof EXTRA_ICONS;
+const viewerIcon = (name: ViewerIcon): SVGSVGElement =>
+  name in EXTRA_ICONS
+    ? lineIcon(name, EXTRA_ICONS[name as keyof typeof EXTRA_ICONS])
+    : icon(name as Parameters<typeof icon>[0]);
+
 /** A text button with one of the viewer's icons. */
-const button = iconTextButton(icon);
+const button = iconTextButton(viewerIcon);
 
 /** A pass/fail line: icon, statement, and the reason or detail under it. */
 function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'warn' = 'fail'): HTMLElement {
@@ -84,6 +98,23 @@ export function titleBar(
     h(
       'div',
       { class: 'actions' },
+      button('Run', 'play', () => actions.imageAction('run'), {
+        title: 'Run Enclave: run this image on a parent instance',
+        id: 'run',
+        disabled: !model,
+      }),
+      button('Sign…', 'key', () => actions.imageAction('sign'), {
+        title: 'Sign Image: sign this image in place with a certificate and its private key (PCR8)',
+        secondary: true,
+        id: 'sign',
+        disabled: !model,
+      }),
+      button('KMS Policy…', 'shield', () => actions.imageAction('kmsPolicy'), {
+        title: "Generate KMS Key Policy: a key policy that releases a key only to this image's PCRs",
+        secondary: true,
+        id: 'kms-policy',
+        disabled: !model,
+      }),
       button('Describe as JSON', 'json', () => actions.describe(), {
         title: "Open nitro-cli describe-eif's JSON for this image in an editor",
         secondary: true,
@@ -512,6 +543,22 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
         `${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
     ),
   );
+  const expiry = sig.expiryWarning;
+  // An expired or not yet valid certificate already fails the row above; one that expires soon is a warning.
+  if (expiry?.state === 'expires-soon') {
+    const row = check(
+      false,
+      `The certificate expires in ${plural(expiry.days ?? 0, 'day')}`,
+      sentence(expiry.message),
+      'warn',
+    );
+    row.id = 'certificate-expiry';
+    checks.append(row);
+  } else if (expiry) {
+    const row = check(false, 'The signing certificate needs renewing', sentence(expiry.message));
+    row.id = 'certificate-expiry';
+    checks.append(row);
+  }
   const allOk = sig.coseValid && sig.payloadMatchesPcr0 && sig.certificateValidNow;
   return card(
     actions,
@@ -519,7 +566,11 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     'Signature',
     [checks, h('h3', null, 'Signing certificate'), certificateFields(actions, c)],
     {
-      summary: allOk ? h('span', { class: 'summary-ok' }, 'valid') : h('span', { class: 'summary-bad' }, 'checks fail'),
+      summary: !allOk
+        ? h('span', { class: 'summary-bad' }, 'checks fail')
+        : expiry
+          ? h('span', { class: 'summary-warn' }, 'valid, certificate expires soon')
+          : h('span', { class: 'summary-ok' }, 'valid'),
     },
   );
 }

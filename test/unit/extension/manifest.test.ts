@@ -426,6 +426,7 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     'nitroEnclaves.image.copyPcr|1_copy@1|images': [V.pcr],
     'nitroEnclaves.pcr.copyKmsCondition|1_copy@2|images': [V.pcr],
     // Copying the PCRs of a malformed image would only end in an error.
+    'nitroEnclaves.image.sign|2_sign@1|images': [V.image],
     'nitroEnclaves.image.copyAllPcrs|inline|images': [V.image],
     'nitroEnclaves.image.copyAllPcrs|1_general@2|images': [V.image],
     // Describe says why a malformed image cannot be described; Reveal works on any file.
@@ -580,6 +581,10 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     '$(debug-stop)': {
       commands: [COMMANDS.enclaveTerminate, COMMANDS.kmsStop, COMMANDS.vsockProxyStop],
       meaning: 'stop something that runs',
+    },
+    '$(symbol-key)': {
+      commands: [COMMANDS.imageComputePcr, COMMANDS.certificateComputePcr],
+      meaning: 'compute a PCR (of a file, or PCR8 of a certificate)',
     },
     '$(json)': { commands: [COMMANDS.enclaveDescribe, COMMANDS.imageDescribe], meaning: 'describe as nitro-cli JSON' },
     '$(copy)': {

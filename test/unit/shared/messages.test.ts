@@ -121,6 +121,9 @@ describe('(unit) shared message handler', () => {
         copyKmsCondition: ({ body }) => void copied.push(`kms ${body.pcr} ${body.key}`),
         describe: () => undefined,
         reload: () => undefined,
+        run: () => void copied.push('run'),
+        sign: () => void copied.push('sign'),
+        kmsPolicy: () => void copied.push('kmsPolicy'),
       },
       reply: (a) => replies.push(a),
     });
@@ -133,5 +136,32 @@ describe('(unit) shared message handler', () => {
     assert.match(replies[1]?.error ?? '', /longer than/);
     assert.deepEqual(replies[2], { type: RESPONSE, inReplyTo: 6 });
     assert.match(replies[3]?.error ?? '', /only PCR0 has the ImageSha384 key/);
+  });
+
+  it("the EIF viewer's image actions reach their handlers, only without a body (the file is the viewer)", async () => {
+    const ran: string[] = [];
+    const refused: string[] = [];
+    const handle = createMessageHandler({
+      parse: parseEifWebview,
+      handlers: {
+        ready: () => undefined,
+        copy: () => undefined,
+        copyKmsCondition: () => undefined,
+        describe: () => undefined,
+        reload: () => undefined,
+        run: () => void ran.push('run'),
+        sign: () => void ran.push('sign'),
+        kmsPolicy: () => void ran.push('kmsPolicy'),
+      },
+      onRefused: (reason) => refused.push(reason),
+    });
+    for (const type of ['run', 'sign', 'kmsPolicy']) assert.deepEqual(await handle({ type }), { ok: true });
+    assert.deepEqual(ran, ['run', 'sign', 'kmsPolicy']);
+    // A webview cannot name another file for an action.
+    const other = await handle({ type: 'sign', body: { uri: 'file:///etc/passwd' } });
+    assert.equal(other.ok, false);
+    assert.match(refused[0] ?? '', /^sign: takes no body/);
+    assert.equal((await handle({ type: 'runAll' })).ok, false);
+    assert.deepEqual(ran, ['run', 'sign', 'kmsPolicy']);
   });
 });

@@ -81,7 +81,13 @@ function modelOf(
 ): { model: AttestationViewModel; report: VerifyReport } {
   const bytes = bytesOf(file);
   const { expectedPcrs, ...context } = extra;
-  const run = verifyForView(bytes, { time, ...(expectedPcrs ? { expectedPcrs } : {}) }, nodeAttestationCrypto, cache);
+  const nonce = extra.nonce;
+  const run = verifyForView(
+    bytes,
+    { time, ...(expectedPcrs ? { expectedPcrs } : {}), ...(nonce ? { nonce } : {}) },
+    nodeAttestationCrypto,
+    cache,
+  );
   const model = toAttestationViewModel(run.report, {
     source: { kind: 'file', label: file, detail: path.join(FIXTURES, file), inputSize: bytes.length },
     time,
@@ -770,5 +776,63 @@ describe('(unit) Attestation Document Viewer view model', () => {
         );
       },
     );
+  });
+
+  describe('the nonce the viewer asked for (Get Attestation Document)', () => {
+    const FILE = 'brave-2022-07-26-usw2-debug.cbor';
+    const asked = () => Buffer.from(expectedOf(FILE).nonce_hex ?? '', 'hex');
+
+    it('passes when the document carries the nonce asked for: a pass row, and the check in the list', () => {
+      const nonce = new Uint8Array(asked());
+      assert.equal(nonce.length, 20);
+      const { model } = modelOf(FILE, { mode: 'document' }, { nonce });
+      assert.deepEqual(model.nonceCheck, {
+        expected: expectedOf(FILE).nonce_hex,
+        actual: expectedOf(FILE).nonce_hex,
+        match: true,
+      });
+      assert.equal(model.checks.find((c) => c.code === 'nonce.expected')?.status, 'pass');
+    });
+
+    it('fails when the document carries another nonce: a fail row, and the verdict is invalid because of it', () => {
+      const other = new Uint8Array(asked());
+      other[0] = (other[0] as number) ^ 0xff;
+      const { model } = modelOf(FILE, { mode: 'document' }, { nonce: other });
+      assert.deepEqual(model.nonceCheck, {
+        expected: Buffer.from(other).toString('hex'),
+        actual: expectedOf(FILE).nonce_hex,
+        match: false,
+      });
+      assert.equal(model.checks.find((c) => c.code === 'nonce.expected')?.status, 'fail');
+      assert.equal(model.verdict.valid, false);
+      assert.match(model.verdict.headline, /nonce/);
+    });
+
+    it('fails when the document carries no nonce at all', () => {
+      const { model } = modelOf('base-2024-11-30.cbor', { mode: 'document' }, { nonce: new Uint8Array([1, 2, 3]) });
+      assert.deepEqual(model.nonceCheck, { expected: '010203', match: false });
+    });
+
+    it('has no nonce row when no nonce was asked for here', () => {
+      const { model } = modelOf(FILE, { mode: 'document' });
+      assert.equal(model.nonceCheck, undefined);
+      assert.equal(
+        model.checks.find((c) => c.code === 'nonce.expected'),
+        undefined,
+      );
+    });
+
+    it('save and copyBase64 are messages without a body; a panel keeps its nonce as lower-case hex', () => {
+      assert.deepEqual(parseWebviewMessage({ type: 'save' }), { ok: true, message: { type: 'save' } });
+      assert.deepEqual(parseWebviewMessage({ type: 'copyBase64' }), { ok: true, message: { type: 'copyBase64' } });
+      assert.equal(parseWebviewMessage({ type: 'save', body: { path: '/etc/passwd' } }).ok, false);
+      const source = { kind: 'file', uri: 'file:///tmp/a.att.cbor' };
+      assert.deepEqual(parsePanelState({ source, nonce: '00ff' }), {
+        ok: true,
+        value: { source, time: { mode: 'now' }, nonce: '00ff' },
+      });
+      for (const nonce of ['', '0', 'zz', '00FF', 7, 'ab'.repeat(1025)])
+        assert.equal(parsePanelState({ source, nonce }).ok, false, JSON.stringify(nonce).slice(0, 20));
+    });
   });
 });

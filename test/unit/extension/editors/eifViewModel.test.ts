@@ -206,6 +206,25 @@ describe('(unit) Enclave Image Viewer view model', () => {
       assert.ok(later.signature?.ok);
       assert.equal(later.signature.certificateValidNow, false);
       assert.equal(later.signature.coseValid, true);
+      assert.equal(later.signature.expiryWarning?.state, 'expired');
+      assert.match(later.signature.expiryWarning.message, /expired on \d{4}-\d{2}-\d{2}/);
+    });
+
+    it('warns in the signature section of a certificate expiring within 30 days, not of one valid longer', async () => {
+      assert.ok(model.signature?.ok);
+      assert.equal(model.signature.expiryWarning, undefined, 'valid until 2099: no warning in 2024');
+      const notAfter = Date.parse(x509.validTo);
+      const soon = await modelOf(SIGNED, new Date(notAfter - 10 * 24 * 3600 * 1000));
+      assert.ok(soon.signature?.ok);
+      assert.equal(soon.signature.certificateValidNow, true);
+      assert.deepEqual(
+        { state: soon.signature.expiryWarning?.state, days: soon.signature.expiryWarning?.days },
+        { state: 'expires-soon', days: 10 },
+      );
+      assert.match(soon.signature.expiryWarning?.message ?? '', /expires in 10 days/);
+      const early = await modelOf(SIGNED, new Date(Date.parse(x509.validFrom) - 1000));
+      assert.ok(early.signature?.ok);
+      assert.equal(early.signature.expiryWarning?.state, 'not-yet-valid');
     });
   });
 

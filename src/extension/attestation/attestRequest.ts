@@ -1,0 +1,99 @@
+// What Get Attestation Document… asks the enclave's NSM for: a nonce (a fresh random one is filled
+// in), user data (hex, text or a file) and a public key (a PEM or DER file, read as `nitro-dev
+// attest --public-key` reads it), in three input steps that check what is typed as it is typed.
+// The same request can be given as the command's second argument (tests, links).
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { NSM_MAX_ATTESTATION_FIELD_BYTES as MAX_FIELD, toHex } from '../../engine';
+import { readPublicKeyFile } from '../../engine/node';
+import { checkHexField, checkTextField, hexField, readUserDataFile, type AttestRequest } from './attestFields';
+
+export { requestFromOptions, type AttestRequest, type AttestRequestOptions } from './attestFields';
+
+type Choice<T extends string> = vscode.QuickPickItem & { readonly choice: T };
+
+async function pickFile(title: string, openLabel: string, filters: Record<string, string[]>) {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    openLabel,
+    canSelectMany: false,
+    filters: { ...filters, 'All files': ['*'] },
+    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+  });
+  return picked?.[0];
+}
+
+/**
+ * Asks for the request in three steps: the nonce, the user data, the public key. Undefined when the
+ * person cancels a step; a file that cannot be used throws with the reason.
+ */
+export async function askAttestRequest(enclaveName: string): Promise<AttestRequest | undefined> {
+  const title = (step: number) => `Attestation Document of ${enclaveName} (${step}/3)`;
+  const nonceHex = await vscode.window.showInputBox({
+    title: title(1),
+    prompt: `Nonce, as hex (at most ${MAX_FIELD} bytes); empty for none. A fresh random one is filled in.`,
+    placeHolder: 'hex, e.g. 0123456789abcdef',
+    value: toHex(randomBytes(32)),
+    ignoreFocusOut: true,
+    validateInput: (text) => checkHexField(text, 'nonce'),
+  });
+  if (nonceHex === undefined) return undefined;
+  const nonce = hexField(nonceHex, 'nonce');
+
+  const dataChoice = await vscode.window.showQuickPick<Choice<'none' | 'hex' | 'text' | 'file'>>(
+    [
+      { label: 'No user data', choice: 'none' },
+      { label: 'Hex…', description: `at most ${MAX_FIELD} bytes`, choice: 'hex' },
+      { label: 'Text…', description: `at most ${MAX_FIELD} bytes in UTF-8`, choice: 'text' },
+      { label: 'From a file…', description: `its bytes, at most ${MAX_FIELD}`, choice: 'file' },
+    ],
+    { title: title(2), placeHolder: 'User data to put in the document', ignoreFocusOut: true },
+  );
+  if (!dataChoice) return undefined;
+  let userData: Uint8Array | undefined;
+  if (dataChoice.choice === 'hex' || dataChoice.choice === 'text') {
+    const hex = dataChoice.choice === 'hex';
+    const text = await vscode.window.showInputBox({
+      title: title(2),
+      prompt: hex
+        ? `User data, as hex (at most ${MAX_FIELD} bytes).`
+        : `User data, as text (at most ${MAX_FIELD} bytes).`,
+      placeHolder: hex ? 'hex, e.g. 68656c6c6f' : 'text',
+      ignoreFocusOut: true,
+      validateInput: (t) => (hex ? checkHexField(t, 'user data') : checkTextField(t, 'user data')),
+    });
+    if (text === undefined) return undefined;
+    userData = hex ? hexField(text, 'user data') : text === '' ? undefined : new TextEncoder().encode(text);
+  } else if (dataChoice.choice === 'file') {
+    const file = await pickFile(`${title(2)}: the user data file`, 'Use File', {});
+    if (!file) return undefined;
+    userData = await readUserDataFile(file.fsPath);
+  }
+
+  const keyChoice = await vscode.window.showQuickPick<Choice<'none' | 'file'>>(
+    [
+      { label: 'No public key', choice: 'none' },
+      {
+        label: 'From a file…',
+        description: 'PEM or DER public key, as nitro-dev attest --public-key',
+        choice: 'file',
+      },
+    ],
+    { title: title(3), placeHolder: 'A public key to put in the document', ignoreFocusOut: true },
+  );
+  if (!keyChoice) return undefined;
+  let publicKey: Uint8Array | undefined;
+  if (keyChoice.choice === 'file') {
+    const file = await pickFile(`${title(3)}: the public key file`, 'Use Key', {
+      'Public keys (PEM, DER)': ['pem', 'pub', 'der', 'key'],
+    });
+    if (!file) return undefined;
+    publicKey = await readPublicKeyFile(file.fsPath, path.basename(file.fsPath));
+  }
+  return {
+    ...(nonce ? { nonce } : {}),
+    ...(userData && userData.length > 0 ? { userData } : {}),
+    ...(publicKey ? { publicKey } : {}),
+  };
+}

@@ -1,0 +1,113 @@
+// Sign Image…: signs an enclave image in place with a PEM certificate and its EC private key, as
+// `nitro-dev sign-eif` (and nitro-cli sign-eif) does, through the engine's signEifFile: the signed
+// image is written beside the old one and replaces it only once complete. A certificate that has
+// expired, is not valid yet or expires within 30 days is warned about.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { signEifFile } from '../../engine/node';
+import { readPemFile, signingCertificateExpiry } from './pemFiles';
+import type { EifService } from '../images/eifService';
+import { copy, pickEif, targetUri } from './imageCommands';
+
+/** What Sign Image… did: the signed image, its new PCR8, and the certificate's warning if any. */
+export interface SignImageResult {
+  readonly uri: vscode.Uri;
+  /** The image's PCRs after signing, as measured again (nitro-cli's Measurements). */
+  readonly pcr0: string;
+  readonly pcr8: string;
+  /** The warning about the certificate's validity that was shown, if any. */
+  readonly expiryWarning?: string;
+}
+
+/** Files Sign Image… uses instead of asking (tests, links): the certificate and the key. */
+export interface SignImageOptions {
+  readonly certificate?: vscode.Uri;
+  readonly privateKey?: vscode.Uri;
+}
+
+async function pickPem(
+  title: string,
+  openLabel: string,
+  filters: Record<string, string[]>,
+): Promise<vscode.Uri | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    openLabel,
+    canSelectMany: false,
+    filters: { ...filters, 'All files': ['*'] },
+    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+  });
+  return picked?.[0];
+}
+
+/**
+ * Sign Image…: the image it was invoked on (a tree node, an Explorer file, the viewer) or one picked,
+ * then the certificate and the private key; signs in place behind a cancellable progress and
+ * measures the image again.
+ */
+export async function signImage(
+  service: EifService,
+  arg?: unknown,
+  options: SignImageOptions = {},
+): Promise<SignImageResult | undefined> {
+  const uri = targetUri(arg) ?? (await pickEif('Sign Enclave Image', 'Sign'));
+  if (!uri) return undefined;
+  if (uri.scheme !== 'file') throw new Error(`Only local files can be signed: ${uri.toString(true)} is not one.`);
+  const name = path.basename(uri.fsPath);
+  const certificate =
+    options.certificate ??
+    (await pickPem(`Sign ${name} (1/2): the signing certificate`, 'Use Certificate', {
+      'PEM certificates': ['pem', 'crt', 'cer'],
+    }));
+  if (!certificate) return undefined;
+  const privateKey =
+    options.privateKey ??
+    (await pickPem(`Sign ${name} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)`, 'Sign', {
+      'PEM private keys': ['pem', 'key'],
+    }));
+  if (!privateKey) return undefined;
+  const [certificatePem, privateKeyPem] = await Promise.all([
+    readPemFile(certificate.fsPath, 'The certificate'),
+    readPemFile(privateKey.fsPath, 'The private key'),
+  ]);
+  const expiry = signingCertificateExpiry(certificatePem, new Date(), path.basename(certificate.fsPath));
+  if (expiry && expiry.state !== 'expires-soon') {
+    const sign = 'Sign Anyway';
+    const choice = await vscode.window.showWarningMessage(
+      `${expiry.message} Sign ${name} with it anyway?`,
+      { modal: true },
+      sign,
+    );
+    if (choice !== sign) return undefined;
+  }
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Signing ${name}`, cancellable: true },
+    async (progress, token) => {
+      let reported = 0;
+      await signEifFile(uri.fsPath, {
+        certificatePem,
+        privateKeyPem,
+        token,
+        onProgress: (done, total, stage) => {
+          // Measuring, then writing: each half of the bar.
+          const pct = Math.floor((((stage === 'writing' ? total : 0) + done) / (total * 2 || 1)) * 100);
+          if (pct > reported) {
+            progress.report({ increment: pct - reported, message: stage === 'writing' ? 'writing' : 'measuring' });
+            reported = pct;
+          }
+        },
+      });
+    },
+  );
+  // The image changed: drop what was measured and show the new PCRs (PCR8 now) in the tree.
+  service.invalidate(uri);
+  const inspection = await service.inspect(uri);
+  const { PCR0: pcr0, PCR8: pcr8 } = inspection.measurements as { PCR0: string; PCR8?: string };
+  if (!pcr8) throw new Error(`${name} was signed, but measuring it again finds no PCR8`);
+  const copyPcr8 = 'Copy PCR8';
+  void vscode.window.showInformationMessage(`Signed ${name}. PCR8: ${pcr8}`, copyPcr8).then((c) => {
+    if (c === copyPcr8) void copy(pcr8, `PCR8 of ${name}`);
+  });
+  if (expiry?.state === 'expires-soon') void vscode.window.showWarningMessage(`${name}: ${expiry.message}`);
+  return { uri, pcr0, pcr8, ...(expiry ? { expiryWarning: expiry.message } : {}) };
+}
