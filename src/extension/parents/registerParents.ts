@@ -46,7 +46,16 @@ import { nitroCliOptionsFrom } from './nitroCliSettings';
 import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { appMemoryKey } from './attachApplication';
-import { isRunEnclaveArgs, launch, pickEif, planRun, type AttachOptions, type RunEnclaveArgs } from './runEnclave';
+import { asLastSettings, lastSettingsKey } from './lastSettings';
+import {
+  isRunEnclaveArgs,
+  launch,
+  pickEif,
+  planRun,
+  type AttachOptions,
+  type RunEnclaveArgs,
+  type RunMemory,
+} from './runEnclave';
 
 /** What registerParents returns: handles for the extension-host tests (not a public API). */
 export interface ParentsApi {
@@ -164,7 +173,14 @@ class ParentCommands {
     if (!eif) return undefined;
     if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
     const deps = { backend: this.backends, rules: runRules, log: this.ctx.log };
-    const plan = await planRun(deps, parent, eif.fsPath, args, await this.attachOptions(parent.id, eif));
+    const plan = await planRun(
+      deps,
+      parent,
+      eif.fsPath,
+      args,
+      await this.attachOptions(parent.id, eif),
+      this.runMemory(eif),
+    );
     if (!plan) return undefined;
     let result: RunEnclaveJson;
     try {
@@ -195,14 +211,20 @@ class ParentCommands {
   /** The Attach application step's options, for a parent whose backend attaches applications. */
   private async attachOptions(parentId: string, eif: vscode.Uri): Promise<AttachOptions | undefined> {
     if (!(await this.backends.capabilityOf(parentId, attachesApplications))) return undefined;
-    const state = this.ctx.extension.workspaceState;
-    const key = appMemoryKey(eif.fsPath);
+    const remembered = this.ctx.extension.workspaceState.get<string>(appMemoryKey(eif.fsPath));
     const folder = vscode.workspace.getWorkspaceFolder(eif);
     return {
-      remembered: state.get<string>(key),
+      ...(remembered !== undefined ? { remembered } : {}),
       cwd: folder && folder.uri.scheme === 'file' ? folder.uri.fsPath : path.dirname(eif.fsPath),
-      remember: (text) => state.update(key, text),
     };
+  }
+
+  /** Run Enclave's memory of an image: its last settings in workspaceState. */
+  private runMemory(eif: vscode.Uri): RunMemory {
+    const state = this.ctx.extension.workspaceState;
+    const key = lastSettingsKey(eif.fsPath);
+    const last = asLastSettings(state.get(key));
+    return { ...(last ? { last } : {}), remember: (settings) => state.update(key, settings) };
   }
 
   // --- Terminate ------------------------------------------------------------------------------
