@@ -28,7 +28,15 @@ import type { AttestationViewerApi } from '../attestation/registerAttestation';
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
-import { CONTEXT_KEYS, NITRO_CLI_SETTINGS, PARENT_COMMANDS, SETTINGS, VIEWS, type ParentCommandKey } from '../ids';
+import {
+  CONTEXT_KEYS,
+  NITRO_CLI_SETTINGS,
+  PARENT_COMMANDS,
+  RUN_TASK_TYPE,
+  SETTINGS,
+  VIEWS,
+  type ParentCommandKey,
+} from '../ids';
 import { BACKEND_KINDS, ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
@@ -47,6 +55,7 @@ import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { appMemoryKey } from './attachApplication';
 import { asLastSettings, lastSettingsKey } from './lastSettings';
+import { EnclaveTaskProvider, type EnclaveTaskTerminal } from './runTask';
 import {
   isRunEnclaveArgs,
   launch,
@@ -69,6 +78,11 @@ export interface ParentsApi {
   readonly consoles: readonly EnclaveConsole[];
   /** The real parent instances of the settings: their options, targets and backends. */
   readonly nitroCli: NitroCliParents;
+  /** The `nitro-enclave` task type: what it makes of a task (as of a tasks.json entry), and the terminals of the tasks run. */
+  readonly enclaveTasks: {
+    taskFor(task: vscode.Task): vscode.Task | undefined;
+    readonly terminals: readonly EnclaveTaskTerminal[];
+  };
 }
 
 /** An enclave a command acts on: a node of the view, or what a programmatic caller names. */
@@ -80,7 +94,7 @@ function backendMessage(e: unknown): string {
 }
 
 class ParentCommands {
-  private readonly eifOfEnclave = new Map<string, string>();
+  readonly eifOfEnclave = new Map<string, string>();
   readonly consoles: EnclaveConsole[] = [];
 
   constructor(
@@ -588,7 +602,34 @@ export function registerParents(
   };
   for (const [key, spec] of Object.entries(PARENT_COMMANDS))
     registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
-  return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles, nitroCli } };
+  const shown = () => {
+    tree.refresh();
+    void current.update();
+  };
+  const enclaveTasks = new EnclaveTaskProvider({
+    backends,
+    current,
+    rules: runRules,
+    log: ctx.log,
+    onDidStart: (_parentId, run, eifPath) => {
+      commands.eifOfEnclave.set(run.EnclaveID, eifPath);
+      shown();
+    },
+    onDidEnd: shown,
+  });
+  ctx.push(vscode.tasks.registerTaskProvider(RUN_TASK_TYPE, enclaveTasks));
+  return {
+    tree,
+    api: {
+      backends,
+      rules: runRules,
+      current,
+      diagnostics,
+      consoles: commands.consoles,
+      nitroCli,
+      enclaveTasks: { taskFor: (task) => enclaveTasks.resolveTask(task), terminals: enclaveTasks.terminals },
+    },
+  };
 }
 
 /** The nitro-cli backend's options from the settings now; what they drop is logged as a warning. */
