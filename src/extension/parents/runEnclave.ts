@@ -211,9 +211,11 @@ export async function planRun(
     async (q, a) => store(await askCpuCount(q, a.cpus), (v) => (a.cpus = v)),
     async (q, a) => store(await askName(q, a.name), (v) => (a.name = v)),
     async (q, a) => store(await askCid(q, a.cid), (v) => (a.cid = v)),
-    ...(attach ? [async (q: RunQuestions, a: Answers) => store(await askApplication(q, a.app), (v) => (a.app = v))] : []),
+    ...(attach
+      ? [async (q: RunQuestions, a: Answers) => store(await askApplication(q, a.app), (v) => (a.app = v))]
+      : []),
   ];
-  for (let i = 0; i < steps.length; ) {
+  for (let i = 0; i < steps.length;) {
     const step = steps[i] as (typeof steps)[number];
     const answer = await step(q, answers);
     if (answer === undefined) return undefined;
@@ -273,8 +275,7 @@ function askMode(
   const lastItem: ModeItem | undefined = last && {
     label: '$(history) Run with last settings',
     description: lastProblem === undefined ? '' : '$(warning) they cannot be used as they are: choose to change them',
-    detail:
-      describeSettings(last, q.attach !== undefined) + (lastProblem === undefined ? '' : `. ${lastProblem}`),
+    detail: describeSettings(last, q.attach !== undefined) + (lastProblem === undefined ? '' : `. ${lastProblem}`),
     choice: 'last',
   };
   const items: ModeItem[] = lastItem

@@ -142,7 +142,8 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
         this.line(`\x1b[31m${e instanceof Error ? e.message : String(e)}\x1b[0m`);
         code = 1;
       }
-      if (code !== 130) this.deps.log.error(`${RUN_TASK_TYPE} task ${this.name}: ${this.output.trim().split('\n').at(-1)}`);
+      if (code !== 130)
+        this.deps.log.error(`${RUN_TASK_TYPE} task ${this.name}: ${this.output.trim().split('\n').at(-1)}`);
     }
     this.finish(code);
   }
@@ -176,7 +177,7 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
         3,
         typeof d.parent === 'string'
           ? `Invalid argument provided. There is no parent instance '${d.parent}' ` +
-            `(known: ${parents.map((p) => `${p.name} (${p.id})`).join(', ') || 'none'})`
+              `(known: ${parents.map((p) => `${p.name} (${p.id})`).join(', ') || 'none'})`
           : 'Invalid argument provided. There is no parent instance: add one, or name one with `parent`',
       );
     let eifBytes: number;
@@ -299,7 +300,9 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.line(`\x1b[31m${started.run.EnclaveName} was not terminated: ${message}\x1b[0m`);
-      this.deps.log.error(`${RUN_TASK_TYPE} task ${this.name}: ${started.run.EnclaveID} was not terminated: ${message}`);
+      this.deps.log.error(
+        `${RUN_TASK_TYPE} task ${this.name}: ${started.run.EnclaveID} was not terminated: ${message}`,
+      );
     } finally {
       this.deps.onDidEnd();
     }
