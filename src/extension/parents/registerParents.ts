@@ -78,7 +78,7 @@ export interface ParentsApi {
   readonly consoles: readonly EnclaveConsole[];
   /** The real parent instances of the settings: their options, targets and backends. */
   readonly nitroCli: NitroCliParents;
-  /** The `nitro-enclave` task type: what it makes of a task (as of a tasks.json entry), and the terminals of the tasks run. */
+  /** The `nitro-enclave` task type: what it makes of a task (as of tasks.json), and the terminals of the tasks run. */
   readonly enclaveTasks: {
     taskFor(task: vscode.Task): vscode.Task | undefined;
     readonly terminals: readonly EnclaveTaskTerminal[];

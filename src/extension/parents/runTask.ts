@@ -112,7 +112,7 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
   }
 
   private async run(): Promise<void> {
-    let code = 0;
+    let code: number;
     try {
       const { parentId, request } = await this.plan();
       if (this.stopping) throw new TaskRefusal(130, 'Cancelled before the enclave started.');

@@ -47,7 +47,7 @@ function inline(view: string, contextValue: string): string[] {
     .map((e) => e.command);
 }
 
-describe('(unit) package.json: Run where the image is, Terminate where the enclave is, the nitro-enclave task type', () => {
+describe('(unit) package.json: Run where the image is, Terminate on the enclave, the nitro-enclave task type', () => {
   it("puts Run Enclave first in an image's context menu in Enclave Images, and inline on its row", () => {
     const menu = contextMenu(VIEWS.images, CONTEXT_VALUES.image);
     assert.equal(menu[0], COMMANDS.enclaveRun, menu.join(', '));
