@@ -199,7 +199,16 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
       if (app) request = { ...request, app };
     }
     const running = (await this.deps.backends.describeEnclaves(parent.id)).filter((e) => e.State !== 'EMPTY');
-    const problem = this.deps.rules.checkRequest(parent, request, eifBytes, running);
+    // The fields' checks of Run Enclave's steps first (they name the rule with its numbers), then the whole request's.
+    const { rules } = this.deps;
+    const problem =
+      rules.checkMemory(parent, request.memoryMiB, eifBytes) ??
+      (request.cpuCount !== undefined ? rules.checkCpuCount(parent, request.cpuCount) : undefined) ??
+      rules.checkCid(
+        request.enclaveCid ?? 0,
+        running.map((e) => e.EnclaveCID),
+      ) ??
+      rules.checkRequest(parent, request, eifBytes, running);
     if (problem !== undefined) throw refusalOf(problem);
     return { parentId: parent.id, request };
   }
