@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkDescribeDocument, eventually } from './util';
@@ -648,6 +648,8 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       const extension = vscode.extensions.getExtension(EXTENSION_ID);
       assert.ok(extension);
       fixtures = path.join(extension.extensionPath, 'test', 'fixtures');
+      mkdirSync(path.join(workspace.fsPath, folder), { recursive: true });
+      copyFileSync(eif, path.join(workspace.fsPath, folder, 'image.eif'));
       mkdirSync(path.join(workspace.fsPath, '.vscode'), { recursive: true });
       writeFileSync(
         path.join(workspace.fsPath, '.vscode', 'tasks.json'),
@@ -658,27 +660,20 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
               type: TASK_TYPE,
               label: 'loop: build',
               ociLayout: `${path.join(fixtures, 'oci', 'layout')}:v1`,
-              output: `${folder}/app.eif`,
+              output: `${folder}/built.eif`,
               blobs: path.join(fixtures, 'blobs'),
               buildTime: '1704164645',
+              problemMatcher: [],
             },
             {
               type: RUN_TASK_TYPE,
-              label: 'loop: run',
+              label: 'loop: build and run',
               dependsOn: ['loop: build'],
-              eif_path: '${workspaceFolder}/' + `${folder}/app.eif`,
+              eif_path: '${workspaceFolder}/' + `${folder}/built.eif`,
               memory_mib: 64,
               cpu_count: 2,
-              debug_mode: true,
-              enclave_name: 'from-task',
-            },
-            {
-              type: RUN_TASK_TYPE,
-              label: 'loop: run production',
-              eif_path: `${folder}/app.eif`,
-              memory_mib: 64,
-              cpu_count: 2,
-              enclave_name: 'from-task-production',
+              enclave_name: 'built-then-run',
+              problemMatcher: [],
             },
           ],
         }),
@@ -690,18 +685,28 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       rmSync(path.join(workspace.fsPath, folder), { recursive: true, force: true });
     });
 
-    async function configured(name: string): Promise<vscode.Task> {
-      return eventually(`the tasks.json task ${name}`, async () =>
-        (await vscode.tasks.fetchTasks({ type: RUN_TASK_TYPE })).find((t) => t.name === name),
+    /** A task as the provider makes it of a tasks.json entry with this definition. */
+    function taskOf(name: string, definition: Record<string, unknown>): vscode.Task {
+      const folderOfWorkspace = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folderOfWorkspace);
+      const task = api.parentInstances.enclaveTasks.taskFor(
+        new vscode.Task({ type: RUN_TASK_TYPE, ...definition }, folderOfWorkspace, name, RUN_TASK_TYPE),
       );
+      assert.ok(task, `the provider resolves ${name}`);
+      return task;
     }
 
-    /** The terminal of the newest run of a task, once its enclave runs. */
+    /** The terminal of the task run after `before` terminals, once its enclave runs (or why it did not). */
     async function startedTerminal(name: string, before: number) {
-      const terminal = await eventually(`the ${name} task to start its enclave`, () =>
-        api.parentInstances.enclaveTasks.terminals.slice(before).find((t) => t.enclave !== undefined),
-      );
-      assert.ok(terminal.enclave);
+      const terminal = await eventually(`the ${name} task to start its enclave or to end`, () =>
+        api.parentInstances.enclaveTasks.terminals
+          .slice(before)
+          .find((t) => t.enclave !== undefined || t.exitCode !== undefined),
+      ).catch((e: Error) => {
+        const running = vscode.tasks.taskExecutions.map((x) => x.task.name).join(', ');
+        throw new Error(`${e.message} (task executions: ${running || 'none'})`);
+      });
+      assert.ok(terminal.enclave, `${name} ended with ${terminal.exitCode}: ${terminal.output}`);
       return { terminal, enclave: terminal.enclave };
     }
 
@@ -711,14 +716,19 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       );
 
     it(
-      "builds (dependsOn), runs the image in debug mode, prints run-enclave's JSON, streams the console, " +
+      "runs an image in debug mode, prints run-enclave's JSON, streams the console, " +
         'and terminating the task terminates the enclave',
       async () => {
-        const task = await configured('loop: run');
+        const task = taskOf('loop: run', {
+          eif_path: `${folder}/image.eif`,
+          memory_mib: 64,
+          cpu_count: 2,
+          debug_mode: true,
+          enclave_name: 'from-task',
+        });
         const before = api.parentInstances.enclaveTasks.terminals.length;
         const execution = await vscode.tasks.executeTask(task);
         const { terminal, enclave } = await startedTerminal('loop: run', before);
-        assert.ok(existsSync(path.join(workspace.fsPath, folder, 'app.eif')), 'the build task ran first');
         const json = JSON.parse(terminal.output.slice(terminal.output.indexOf('{'), terminal.output.indexOf('}') + 1));
         assert.equal(json.EnclaveID, enclave.EnclaveID);
         assert.equal(json.EnclaveName, 'from-task');
@@ -733,9 +743,12 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         const node = await eventually('the enclave node', () => enclaveNode(enclave.EnclaveID));
         const contextValue = api.parents.getTreeItem(node).contextValue ?? '';
         const pkg = vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON;
-        const inlineTerminate = (
-          pkg.contributes.menus['view/item/context'] as { command: string; when: string; group?: string }[]
-        ).filter(
+        const entries = pkg.contributes.menus['view/item/context'] as {
+          command: string;
+          when: string;
+          group?: string;
+        }[];
+        const inlineTerminate = entries.filter(
           (e) =>
             e.command === COMMANDS.enclaveTerminate &&
             e.group === 'inline' &&
@@ -752,12 +765,17 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
     );
 
     it('runs a production-mode enclave as long as the task, and Ctrl-C in its terminal terminates it', async () => {
-      const task = await configured('loop: run production');
+      const task = taskOf('loop: run production', {
+        eif_path: `${folder}/image.eif`,
+        memory_mib: 64,
+        cpu_count: 2,
+        enclave_name: 'from-task-production',
+      });
       const before = api.parentInstances.enclaveTasks.terminals.length;
       await vscode.tasks.executeTask(task);
       const { terminal, enclave } = await startedTerminal('loop: run production', before);
       const described = await eventually('the enclave, running', () => running(enclave.EnclaveID));
-      assert.equal(described.Flags, 'NONE');
+      assert.notEqual(described.Flags, 'DEBUG_MODE');
       assert.match(terminal.output, /runs in production mode, which has no console/);
       terminal.handleInput('\x03');
       assert.equal(await terminal.ended, 130);
@@ -766,7 +784,7 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
 
     it("says what is wrong with a definition, by the engine's rules, and exits with nitro-cli's code", async () => {
       const cases: [Record<string, unknown>, number, RegExp][] = [
-        [{ memory_mib: 4, cpu_count: 2 }, 26, /\[ E26 \] At least 64 MiB/],
+        [{ memory_mib: 4, cpu_count: 2 }, 29, /\[ E29 \] At least 64 MiB/],
         [{ memory_mib: 64, cpu_count: 2, cpu_ids: [0] }, 2, /\[ E02 \] Conflicting arguments provided\./],
         [
           { memory_mib: '64', cpu_count: 2 },
@@ -778,13 +796,10 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
           3,
           /\[ E03 \] Invalid argument provided\. There is no parent instance 'no-such-parent'/,
         ],
+        [{ memory_mib: 64, cpu_count: 2, eif_path: 'no-such.eif' }, 19, /\[ E19 \] File operation failure\./],
       ];
       for (const [i, [fields, code, message]] of cases.entries()) {
-        const definition = { type: RUN_TASK_TYPE, eif_path: eif, ...fields };
-        const task = api.parentInstances.enclaveTasks.taskFor(
-          new vscode.Task(definition, vscode.TaskScope.Workspace, `bad-${i}`, RUN_TASK_TYPE),
-        );
-        assert.ok(task);
+        const task = taskOf(`bad-${i}`, { eif_path: eif, ...fields });
         const before = api.parentInstances.enclaveTasks.terminals.length;
         await vscode.tasks.executeTask(task);
         const terminal = await eventually(
@@ -795,6 +810,24 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         assert.match(terminal.output, message);
         assert.equal(terminal.enclave, undefined, 'nothing started');
       }
+    });
+
+    it('runs "build then run" from tasks.json: the nitro-eif task it depends on builds the image first', async () => {
+      await eventually('the tasks.json task', async () =>
+        (await vscode.tasks.fetchTasks({ type: RUN_TASK_TYPE })).find((t) => t.name === 'loop: build and run'),
+      );
+      const before = api.parentInstances.enclaveTasks.terminals.length;
+      // As the user runs it (Tasks: Run Task), which runs what it depends on first.
+      await vscode.commands.executeCommand('workbench.action.tasks.runTask', 'loop: build and run');
+      const { terminal, enclave } = await startedTerminal('loop: build and run', before);
+      assert.ok(existsSync(path.join(workspace.fsPath, folder, 'built.eif')), 'the build task ran first');
+      assert.equal(enclave.EnclaveName, 'built-then-run');
+      await eventually('the enclave, running', () => running(enclave.EnclaveID));
+      const execution = vscode.tasks.taskExecutions.find((x) => x.task.name === 'loop: build and run');
+      assert.ok(execution, 'the task runs');
+      execution.terminate();
+      assert.equal(await terminal.ended, 130);
+      await eventually('the enclave to be terminated', async () => !(await running(enclave.EnclaveID)));
     });
   });
 });

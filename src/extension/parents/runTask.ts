@@ -79,6 +79,8 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
   output = '';
   /** The enclave the task started, once it runs. */
   enclave: RunEnclaveJson | undefined;
+  /** The task's exit code once it has ended. */
+  exitCode: number | undefined;
   /** Resolves to the task's exit code when it ends. */
   readonly ended: Promise<number>;
   private resolveEnded!: (code: number) => void;
@@ -151,6 +153,7 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
   private finish(code: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.exitCode = code;
     for (const d of this.disposables) d.dispose();
     this.stream?.dispose();
     this.closer.fire(code);
