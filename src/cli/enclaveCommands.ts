@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { formatJson } from '../engine';
 import { PARENT_ID_PATTERN, parseCommandLine, parseMemoryArgument, parseUnsignedArgument } from '../engine';
 import { BackendError, type EnclaveOperations, type RunEnclaveRequest } from '../engine';
-import { canRepairState } from '../engine';
+import { canRepairState, runConfigRequest, type RunConfig } from '../engine';
 import { ENCLAVE_HOST_SUBCOMMAND } from '../engine/node';
 import { readKeptConsole, runEnclaveHost } from '../engine/node';
 import { createBackendRegistry, type BackendRegistry } from '../engine/node';
@@ -80,65 +80,16 @@ export function splitCommandLine(text: string): string[] {
   return [...parsed.words];
 }
 
-interface ConfigFile {
-  eif_path?: unknown;
-  memory_mib?: unknown;
-  cpu_count?: unknown;
-  cpu_ids?: unknown;
-  enclave_cid?: unknown;
-  debug_mode?: unknown;
-  attach_console?: unknown;
-  enclave_name?: unknown;
-}
-
-function readConfig(io: CliIo, file: string): { request: RunEnclaveRequest; attachConsole: boolean } {
-  let value: ConfigFile;
+function readConfig(io: CliIo, file: string): RunConfig {
+  let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path.resolve(io.cwd, file), 'utf8')) as ConfigFile;
+    value = JSON.parse(readFileSync(path.resolve(io.cwd, file), 'utf8'));
   } catch (e) {
     const errno = e as NodeJS.ErrnoException;
     if (errno.code) throw new BackendError(19, `File operation failure. ${file}: ${errno.message}`);
     throw new BackendError(17, `Serialization error. ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  const bad = (what: string): never => {
-    throw new BackendError(17, `Serialization error. In ${file}: ${what}`);
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('expected a JSON object');
-  const uint = (v: unknown, key: string): number | undefined =>
-    v === undefined || v === null
-      ? undefined
-      : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-        ? v
-        : bad(`${key} must be an unsigned integer`);
-  if (typeof value.eif_path !== 'string') bad('missing field `eif_path` (a string)');
-  const memory = uint(value.memory_mib, 'memory_mib');
-  if (memory === undefined) bad('missing field `memory_mib` (a number of MiB)');
-  const cpuCount = uint(value.cpu_count, 'cpu_count');
-  let cpuIds: number[] | undefined;
-  if (value.cpu_ids !== undefined && value.cpu_ids !== null) {
-    if (!Array.isArray(value.cpu_ids)) bad('cpu_ids must be an array of CPU ids');
-    cpuIds = (value.cpu_ids as unknown[]).map((v) => uint(v, 'cpu_ids') as number);
-  }
-  if (cpuCount !== undefined && cpuIds !== undefined)
-    throw new BackendError(2, 'Conflicting arguments provided. The config file gives both cpu_count and cpu_ids');
-  if (cpuCount === undefined && cpuIds === undefined)
-    throw new BackendError(1, 'Missing mandatory argument. The config file gives neither cpu_count nor cpu_ids');
-  const cid = uint(value.enclave_cid, 'enclave_cid');
-  if (value.enclave_name !== undefined && value.enclave_name !== null && typeof value.enclave_name !== 'string')
-    bad('enclave_name must be a string');
-  const attachConsole = value.attach_console === true;
-  return {
-    request: {
-      eifPath: path.resolve(io.cwd, value.eif_path as string),
-      memoryMiB: memory as number,
-      ...(cpuCount !== undefined ? { cpuCount } : {}),
-      ...(cpuIds !== undefined ? { cpuIds } : {}),
-      ...(cid !== undefined ? { enclaveCid: cid } : {}),
-      debugMode: value.debug_mode === true || attachConsole,
-      ...(typeof value.enclave_name === 'string' ? { enclaveName: value.enclave_name } : {}),
-    },
-    attachConsole,
-  };
+  return runConfigRequest(value, file, (p) => path.resolve(io.cwd, p));
 }
 
 const RUN_FLAGS = [

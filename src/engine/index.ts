@@ -295,6 +295,7 @@ export {
   type ParentFacts,
 } from './nitrocli/parentFacts';
 export { shellQuote, shellCommand } from './nitrocli/shell';
+export { runConfigRequest, type RunConfig, type RunConfigJson } from './nitrocli/runConfig';
 export {
   keyPolicyFor,
   KeyPolicyInputError,

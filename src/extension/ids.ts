@@ -203,6 +203,9 @@ export const RESTRICTED_SETTINGS: readonly string[] = Object.entries(SETTING_KIN
 /** The task type of builds in tasks.json. */
 export const TASK_TYPE = 'nitro-eif';
 
+/** The task type that runs an enclave image in tasks.json (nitro-cli's `--config` JSON, plus `parent` and `app`). */
+export const RUN_TASK_TYPE = 'nitro-enclave';
+
 export const LOG_CHANNEL = 'Nitro Enclaves';
 
 /**

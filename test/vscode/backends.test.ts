@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { FakeBackend } from './fakeBackend';
 import { checkDescribeDocument, eventually } from './util';
+import { withQuickInput, type StepSnapshot } from './quickInput';
 import { canAddParents } from '../../src/engine/platform/capabilities';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
@@ -79,35 +80,37 @@ describe('A second backend registered in the running extension (canned parents a
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(extension);
     const eif = vscode.Uri.file(`${extension.extensionPath}/test/fixtures/eif/synthetic-v4-signed.eif`);
-    const window = vscode.window as {
-      showInputBox: typeof vscode.window.showInputBox;
-      showQuickPick: typeof vscode.window.showQuickPick;
-    };
-    const inputBox = window.showInputBox;
-    const quickPick = window.showQuickPick;
-    const titles: string[] = [];
-    window.showInputBox = async (options?: vscode.InputBoxOptions) => {
-      titles.push(options?.title ?? '');
-      // Cancels at the last step it asks: the CID (5/5) when no application can be attached.
-      return options?.title?.includes('(5/') ? undefined : (options?.value ?? '');
-    };
-    window.showQuickPick = (async (items: readonly vscode.QuickPickItem[]) =>
-      (await Promise.resolve(items))[0]) as unknown as typeof vscode.window.showQuickPick;
     // Run Enclave on an image runs it on the current parent: the test backend's, for this test.
     const previous = await api.parentInstances.current.get();
     await api.parentInstances.current.set(parent.parent.id);
+    let steps: StepSnapshot[];
+    let cpuRefusal: string | undefined;
     try {
-      assert.equal(await vscode.commands.executeCommand(COMMANDS.enclaveRun, eif), undefined);
+      let result: unknown;
+      ({ result, steps } = await withQuickInput(
+        (step) => {
+          if (step.kind === 'pick') return step.pick(/^Production$/);
+          if (step.step !== 3) return step.accept();
+          // The canned enclave holds the pool's two CPUs: the CPU step refuses any count, and says so.
+          cpuRefusal = step.tryAccept() ? undefined : step.validationText;
+          step.escape();
+        },
+        () => vscode.commands.executeCommand(COMMANDS.enclaveRun, eif),
+      ));
+      assert.equal(result, undefined);
     } finally {
-      window.showInputBox = inputBox;
-      window.showQuickPick = quickPick;
       if (previous) await api.parentInstances.current.set(previous.id);
     }
-    assert.ok(titles.length > 0, 'Run Enclave asked its questions');
-    assert.ok(
-      titles.every((t) => /\([1-5]\/5\)/.test(t) && !t.includes('Attach application')),
-      titles.join(' | '),
+    assert.deepEqual(
+      steps.map((s) => `${s.step}/${s.totalSteps}`),
+      ['1/5', '2/5', '3/5'],
+      'five steps: no Attach application step',
     );
+    assert.ok(
+      steps.every((s) => !(s.title ?? '').includes('Attach application')),
+      steps.map((s) => s.title).join(' | '),
+    );
+    assert.match(cpuRefusal ?? '', /^\[E\d+\] /, "the CPU step says why with the engine's rule");
     const shown = await failuresOf(() =>
       vscode.commands.executeCommand(COMMANDS.enclaveRun, {
         eif: eif.fsPath,

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { eventually } from './util';
+import { withQuickInput } from './quickInput';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, SETTINGS, TASK_TYPE } from '../../src/extension/ids';
 
@@ -67,6 +68,50 @@ describe('Building enclave images in a real VS Code extension host', function ()
       assert.equal(pcr0.value, result.measurements.PCR0);
     },
   );
+
+  it("the build's notification offers Run Enclave first: it runs the image through Run Enclave's steps", async () => {
+    const output = path.join(work, 'to-run.eif');
+    const window = vscode.window as { showInformationMessage: (...args: unknown[]) => Thenable<unknown> };
+    const original = window.showInformationMessage;
+    let offered: unknown[] | undefined;
+    window.showInformationMessage = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].startsWith('Built to-run.eif')) {
+        offered = args.slice(1);
+        return Promise.resolve('Run Enclave');
+      }
+      return original.apply(vscode.window, args);
+    };
+    const parents = api.parentInstances.backends;
+    const parent = await api.parentInstances.current.get();
+    assert.ok(parent, 'a current parent to run on');
+    const started = () =>
+      parents.describeEnclaves(parent.id).then((list) => list.find((e) => e.EnclaveName === 'from-notification'));
+    try {
+      const { steps } = await withQuickInput(
+        (step) => {
+          if (step.kind === 'pick') return step.pick(/^Production$/);
+          if (step.step === 4) return step.type('from-notification').accept();
+          step.accept();
+        },
+        async () => {
+          const built = await vscode.commands.executeCommand(COMMANDS.imageBuild, {
+            ociLayout: `${path.join(fixtures, 'layout')}:v1`,
+            output,
+            blobs,
+            buildTime: '2024-01-02T03:04:05Z',
+          });
+          assert.ok(built, 'the build finished');
+          return eventually('the enclave run from the notification', started);
+        },
+      );
+      assert.deepEqual(offered, ['Run Enclave', 'Open', 'Copy Measurements']);
+      assert.match(steps[0]?.title ?? '', /^Run to-run\.eif on /, 'Run Enclave asked about the new image');
+    } finally {
+      window.showInformationMessage = original;
+      const enclave = await started();
+      if (enclave) await parents.terminateEnclave(parent.id, enclave.EnclaveID);
+    }
+  });
 
   it('"Check Build Reproducibility" builds twice and finds the results identical', async () => {
     const report = await vscode.commands.executeCommand<

@@ -1,11 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkDescribeDocument, eventually } from './util';
+import { withQuickInput, type StepSnapshot } from './quickInput';
 import { canRepairState } from '../../src/engine/platform/capabilities';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
-import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID, RUN_TASK_TYPE, TASK_TYPE, VIEWS } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
 
 /** Runs a command that fails, and returns the failure notices it showed (commands show failures, never throw). */
@@ -444,36 +445,40 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       const parent = await defaultParent();
       const image = vscode.Uri.joinPath(workspace, 'two-mib.eif');
       await vscode.workspace.fs.writeFile(image, new Uint8Array(2 * 1024 * 1024));
-      // Run Enclave's first step is an input box: answer it by cancelling, keeping what it was asked with.
-      const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
-      const original = window.showInputBox;
-      const asked: vscode.InputBoxOptions[] = [];
-      window.showInputBox = async (options?: vscode.InputBoxOptions) => {
-        if (options) asked.push(options);
-        return undefined;
-      };
+      // Run Enclave's first step picks the mode, its second asks for the memory: typed values are
+      // checked as they are typed, a refused one is not accepted, and Escape cancels.
+      const checked: Record<string, string | undefined> = {};
+      let memory: { prompt: string | undefined; refused: boolean; stepsAfterRefusedEnter: number } | undefined;
+      let shownCount = 0;
       try {
-        assert.equal(
-          await vscode.commands.executeCommand(COMMANDS.enclaveRun, image),
-          undefined,
-          'cancelled at the first step',
+        const { result, steps } = await withQuickInput(
+          async (step, index) => {
+            shownCount = index + 1;
+            if (index === 0) return step.pick(/^Production$/);
+            for (const text of ['4', '10', '64']) checked[text] = step.type(text).validationText;
+            const refused = !step.type('4').tryAccept(); // the step stays
+            await new Promise((r) => setImmediate(r));
+            memory = { prompt: step.prompt, refused, stepsAfterRefusedEnter: shownCount };
+            step.escape();
+          },
+          () => vscode.commands.executeCommand(COMMANDS.enclaveRun, image),
         );
+        assert.equal(result, undefined, 'cancelled at the memory step');
+        assert.equal(steps.length, 2, 'Escape ended the flow');
+        assert.equal(steps[1]?.step, 2);
       } finally {
-        window.showInputBox = original;
         await vscode.workspace.fs.delete(image);
       }
-      const [memory] = asked;
       assert.ok(memory, 'Run Enclave asked for the memory');
+      assert.ok(memory.refused, 'Enter on a refused value does not close the step');
+      assert.equal(memory.stepsAfterRefusedEnter, 2, 'Enter on a refused value does not go on');
       const { pool } = parent.parent;
       assert.equal(
         memory.prompt,
         `Memory in MiB, at least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum. ` +
           `The pool has ${pool.memoryMiB} of ${pool.memoryMiB} MiB free.`,
       );
-      const check = async (text: string) => {
-        const v = await memory.validateInput?.(text);
-        return typeof v === 'string' ? v : v?.message;
-      };
+      const check = async (text: string) => checked[text];
       const atLeast = "At least 64 MiB: the larger of 4 × the image's size (8 MiB) and the driver's 64 MiB minimum.";
       assert.equal(await check('4'), `[E26] ${atLeast}`);
       assert.equal(
@@ -541,37 +546,29 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       await vscode.workspace.fs.delete(image);
     });
 
-    /** Answers Run Enclave's steps: defaults, debug mode, then `app` at the Attach application step. */
+    /** Answers Run Enclave's steps: debug mode, the values offered, then `app` at the Attach application step. */
     async function runAnswering(app: string | undefined): Promise<{
       result: RunResult | undefined;
-      appStep: vscode.InputBoxOptions | undefined;
-      titles: string[];
+      appStep: StepSnapshot | undefined;
+      checked: Record<string, string | vscode.InputBoxValidationMessage | undefined>;
+      steps: StepSnapshot[];
     }> {
-      const window = vscode.window as {
-        showInputBox: typeof vscode.window.showInputBox;
-        showQuickPick: typeof vscode.window.showQuickPick;
-      };
-      const inputBox = window.showInputBox;
-      const quickPick = window.showQuickPick;
-      const titles: string[] = [];
-      let appStep: vscode.InputBoxOptions | undefined;
-      window.showInputBox = async (options?: vscode.InputBoxOptions) => {
-        titles.push(options?.title ?? '');
-        if (options?.title?.includes('Attach application')) {
-          appStep = options;
-          return app;
-        }
-        return options?.value ?? '';
-      };
-      window.showQuickPick = (async (items: readonly (vscode.QuickPickItem & { debug?: boolean })[]) =>
-        (await Promise.resolve(items)).find((i) => i.debug === true)) as unknown as typeof vscode.window.showQuickPick;
-      try {
-        const result = await vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, image);
-        return { result, appStep, titles };
-      } finally {
-        window.showInputBox = inputBox;
-        window.showQuickPick = quickPick;
-      }
+      let appStep: StepSnapshot | undefined;
+      const checked: Record<string, string | vscode.InputBoxValidationMessage | undefined> = {};
+      const { result, steps } = await withQuickInput(
+        (step) => {
+          if (step.kind === 'pick') return step.pick(/^Debug mode$/);
+          if (!step.title?.includes('Attach application')) return step.accept();
+          appStep = step.snapshot();
+          if (app === undefined) return step.escape();
+          for (const text of ['', 'node "app.mjs', 'node app.js --port 5000'])
+            checked[text] = step.type(text).validationMessage;
+          assert.equal(step.type('node "app.mjs').tryAccept(), false, 'an unclosed quote is refused');
+          step.type(app).accept();
+        },
+        () => vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, image),
+      );
+      return { result, appStep, checked, steps };
     }
 
     it(
@@ -579,15 +576,16 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         'its output shown in the console that opens, and remembered for the image',
       async () => {
         const line = `node ${APP}`;
-        const { result, appStep, titles } = await runAnswering(line);
-        assert.ok(appStep, `Run Enclave asked for an application (${titles.join(' | ')})`);
-        assert.match(appStep.title ?? '', /\(6\/6\): Attach application$/);
-        assert.equal(appStep.placeHolder, 'node app.js --port 5000 (empty: no application)');
+        const { result, appStep, checked, steps } = await runAnswering(line);
+        assert.ok(appStep, `Run Enclave asked for an application (${steps.map((s) => s.title).join(' | ')})`);
+        assert.match(appStep.title ?? '', /: Attach application$/);
+        assert.equal(appStep.step, 6);
+        assert.equal(appStep.totalSteps, 6);
+        assert.equal(appStep.placeholder, 'node app.js --port 5000 (empty: no application)');
         assert.match(appStep.prompt ?? '', new RegExp(`in ${workspace.fsPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-        const check = async (text: string) => appStep.validateInput?.(text);
-        assert.equal(await check(''), undefined, 'empty: no application');
-        assert.equal(await check('node "app.mjs'), 'The double quote at character 6 is not closed.');
-        assert.deepEqual(await check('node app.js --port 5000'), {
+        assert.equal(checked[''], undefined, 'empty: no application');
+        assert.equal(checked['node "app.mjs'], 'The double quote at character 6 is not closed.');
+        assert.deepEqual(checked['node app.js --port 5000'], {
           message: 'Runs node with 3 arguments: app.js --port 5000',
           severity: vscode.InputBoxValidationSeverity.Info,
         });
@@ -611,6 +609,87 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
         assert.equal(again.appStep?.value, line, 'the command line is remembered per image');
       },
     );
+
+    it(
+      'Run Enclave is one quick input: a step counter, a placeholder in every step, Back after the first, ' +
+        'answers kept when going back, Escape cancels',
+      async () => {
+        const answers: Record<number, string> = {};
+        let visits = 0;
+        const { result, steps } = await withQuickInput(
+          (step) => {
+            visits++;
+            if (step.kind === 'pick') return step.pick(/^Production$/);
+            // On to the CID (5), Back twice (5 → 4 → 3), then on again to the last step, and Escape.
+            if (visits === 4) return step.type('multi-step').accept();
+            if (visits === 5) return step.back();
+            if (visits === 6) {
+              answers[step.step ?? 0] = step.value;
+              return step.back();
+            }
+            if (step.step === 6) return step.escape();
+            step.accept();
+          },
+          () => vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, image),
+        );
+        assert.equal(result, undefined, 'Escape at the last step runs nothing');
+        assert.deepEqual(
+          steps.map((s) => s.step),
+          [1, 2, 3, 4, 5, 4, 3, 4, 5, 6],
+        );
+        assert.equal(answers[4], 'multi-step', 'the answer typed is there when the user comes back');
+        for (const s of steps) {
+          assert.equal(s.totalSteps, 6, 'six steps on an emulated parent');
+          assert.match(s.title ?? '', /^Run attach-test\.eif on /);
+          assert.ok((s.placeholder ?? '').length > 5, `step ${s.step} has a placeholder`);
+          assert.equal(s.back, s.step !== 1, `step ${s.step}: Back on every step after the first`);
+        }
+        assert.deepEqual(
+          steps[0]?.items
+            .filter((i) => i.label !== '')
+            .map((i) => i.label)
+            .slice(-2),
+          ['Production', 'Debug mode'],
+        );
+        const parent = await defaultParent();
+        assert.ok(
+          (await api.parentInstances.backends.describeEnclaves(parent.parent.id)).every(
+            (e) => e.EnclaveName !== 'multi-step',
+          ),
+          'nothing started',
+        );
+      },
+    );
+
+    it('"Run with last settings" shows the last settings of this image, and runs them without the steps', async () => {
+      // The settings of the first run of this image (above): debug mode, the memory and CPUs offered, the application.
+      const { result, steps } = await withQuickInput(
+        (step) => step.pick(/Run with last settings/),
+        () => vscode.commands.executeCommand<RunResult | undefined>(COMMANDS.enclaveRun, image),
+      );
+      assert.equal(steps.length, 1, 'no step after the first');
+      const [first] = steps;
+      assert.equal(first?.step, 1);
+      assert.match(first?.placeholder ?? '', /Run with the last settings/);
+      const last = first?.items[0];
+      assert.equal(last?.label, '$(history) Run with last settings');
+      assert.match(
+        last?.detail ?? '',
+        new RegExp(
+          '^debug mode · \\d+ MiB · \\d CPUs? · name attach-test · next free CID · ' +
+            `application: node ${APP.replace('.', '\\.')}$`,
+        ),
+      );
+      assert.ok(result, 'it ran');
+      const memory = Number(/ (\d+) MiB/.exec(last?.detail ?? '')?.[1]);
+      assert.equal(result.MemoryMiB, memory, 'with the memory shown');
+      const pty = await eventually('the console of the enclave', () =>
+        api.parentInstances.consoles.find((c) => c.output.includes(result.EnclaveID)),
+      );
+      await pty.ended;
+      assert.ok(pty.output.includes(`${GREETING} ${result.EnclaveID}`), 'with the application shown');
+      await eventually('the ended enclave to leave the view', async () => !(await enclaveNode(result.EnclaveID)));
+    });
 
     it('a console opened on an ended enclave shows its kept console log and a closing line, not an error', async () => {
       const parent = await defaultParent();
@@ -717,4 +796,194 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       }
     },
   );
+  describe('the nitro-enclave task type (tasks.json: build then run)', () => {
+    const folder = 'loop-test';
+    let fixtures: string;
+
+    before(() => {
+      const extension = vscode.extensions.getExtension(EXTENSION_ID);
+      assert.ok(extension);
+      fixtures = path.join(extension.extensionPath, 'test', 'fixtures');
+      mkdirSync(path.join(workspace.fsPath, folder), { recursive: true });
+      copyFileSync(eif, path.join(workspace.fsPath, folder, 'image.eif'));
+      mkdirSync(path.join(workspace.fsPath, '.vscode'), { recursive: true });
+      writeFileSync(
+        path.join(workspace.fsPath, '.vscode', 'tasks.json'),
+        JSON.stringify({
+          version: '2.0.0',
+          tasks: [
+            {
+              type: TASK_TYPE,
+              label: 'loop: build',
+              ociLayout: `${path.join(fixtures, 'oci', 'layout')}:v1`,
+              output: `${folder}/built.eif`,
+              blobs: path.join(fixtures, 'blobs'),
+              buildTime: '1704164645',
+              problemMatcher: [],
+            },
+            {
+              type: RUN_TASK_TYPE,
+              label: 'loop: build and run',
+              dependsOn: ['loop: build'],
+              eif_path: '${workspaceFolder}/' + `${folder}/built.eif`,
+              memory_mib: 64,
+              cpu_count: 2,
+              enclave_name: 'built-then-run',
+              problemMatcher: [],
+            },
+          ],
+        }),
+      );
+    });
+
+    after(() => {
+      rmSync(path.join(workspace.fsPath, '.vscode'), { recursive: true, force: true });
+      rmSync(path.join(workspace.fsPath, folder), { recursive: true, force: true });
+    });
+
+    /** A task as the provider makes it of a tasks.json entry with this definition. */
+    function taskOf(name: string, definition: Record<string, unknown>): vscode.Task {
+      const folderOfWorkspace = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folderOfWorkspace);
+      const task = api.parentInstances.enclaveTasks.taskFor(
+        new vscode.Task({ type: RUN_TASK_TYPE, ...definition }, folderOfWorkspace, name, RUN_TASK_TYPE),
+      );
+      assert.ok(task, `the provider resolves ${name}`);
+      return task;
+    }
+
+    /** The terminal of the task run after `before` terminals, once its enclave runs (or why it did not). */
+    async function startedTerminal(name: string, before: number) {
+      const terminal = await eventually(`the ${name} task to start its enclave or to end`, () =>
+        api.parentInstances.enclaveTasks.terminals
+          .slice(before)
+          .find((t) => t.enclave !== undefined || t.exitCode !== undefined),
+      ).catch((e: Error) => {
+        const running = vscode.tasks.taskExecutions.map((x) => x.task.name).join(', ');
+        throw new Error(`${e.message} (task executions: ${running || 'none'})`);
+      });
+      assert.ok(terminal.enclave, `${name} ended with ${terminal.exitCode}: ${terminal.output}`);
+      return { terminal, enclave: terminal.enclave };
+    }
+
+    const running = async (id: string) =>
+      (await api.parentInstances.backends.describeEnclaves((await defaultParent()).parent.id)).find(
+        (e) => e.EnclaveID === id,
+      );
+
+    it(
+      "runs an image in debug mode, prints run-enclave's JSON, streams the console, " +
+        'and terminating the task terminates the enclave',
+      async () => {
+        const task = taskOf('loop: run', {
+          eif_path: `${folder}/image.eif`,
+          memory_mib: 64,
+          cpu_count: 2,
+          debug_mode: true,
+          enclave_name: 'from-task',
+        });
+        const before = api.parentInstances.enclaveTasks.terminals.length;
+        const execution = await vscode.tasks.executeTask(task);
+        const { terminal, enclave } = await startedTerminal('loop: run', before);
+        const json = JSON.parse(terminal.output.slice(terminal.output.indexOf('{'), terminal.output.indexOf('}') + 1));
+        assert.equal(json.EnclaveID, enclave.EnclaveID);
+        assert.equal(json.EnclaveName, 'from-task');
+        assert.equal(json.MemoryMiB, 64);
+        const described = await eventually('the enclave, running', () => running(enclave.EnclaveID));
+        assert.equal(described.Flags, 'DEBUG_MODE');
+        await eventually('its console in the task terminal', () => {
+          const tail = terminal.output.slice(terminal.output.indexOf(`Console of ${enclave.EnclaveID}`));
+          return tail.includes('emulated');
+        });
+        // Its node offers Terminate inline (the $(debug-stop) button on the row).
+        const node = await eventually('the enclave node', () => enclaveNode(enclave.EnclaveID));
+        const contextValue = api.parents.getTreeItem(node).contextValue ?? '';
+        const pkg = vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON;
+        const entries = pkg.contributes.menus['view/item/context'] as {
+          command: string;
+          when: string;
+          group?: string;
+        }[];
+        const inlineTerminate = entries.filter(
+          (e) =>
+            e.command === COMMANDS.enclaveTerminate &&
+            e.group === 'inline' &&
+            e.when.includes(`view == ${VIEWS.parents}`) &&
+            new RegExp(/viewItem =~ \/(.+?)\//.exec(e.when)?.[1] ?? '^$').test(contextValue),
+        );
+        assert.equal(inlineTerminate.length, 1, `an inline Terminate on ${contextValue}`);
+
+        execution.terminate();
+        assert.equal(await terminal.ended, 130);
+        await eventually('the enclave to be terminated with its task', async () => !(await running(enclave.EnclaveID)));
+        assert.match(terminal.output, new RegExp(`Terminated ${enclave.EnclaveID}: the task was stopped\\.`));
+      },
+    );
+
+    it('runs a production-mode enclave as long as the task, and Ctrl-C in its terminal terminates it', async () => {
+      const task = taskOf('loop: run production', {
+        eif_path: `${folder}/image.eif`,
+        memory_mib: 64,
+        cpu_count: 2,
+        enclave_name: 'from-task-production',
+      });
+      const before = api.parentInstances.enclaveTasks.terminals.length;
+      await vscode.tasks.executeTask(task);
+      const { terminal, enclave } = await startedTerminal('loop: run production', before);
+      const described = await eventually('the enclave, running', () => running(enclave.EnclaveID));
+      assert.notEqual(described.Flags, 'DEBUG_MODE');
+      assert.match(terminal.output, /runs in production mode, which has no console/);
+      terminal.handleInput('\x03');
+      assert.equal(await terminal.ended, 130);
+      await eventually('the enclave to be terminated', async () => !(await running(enclave.EnclaveID)));
+    });
+
+    it("says what is wrong with a definition, by the engine's rules, and exits with nitro-cli's code", async () => {
+      const cases: [Record<string, unknown>, number, RegExp][] = [
+        [{ memory_mib: 4, cpu_count: 2 }, 29, /\[ E29 \] At least 64 MiB/],
+        [{ memory_mib: 64, cpu_count: 2, cpu_ids: [0] }, 2, /\[ E02 \] Conflicting arguments provided\./],
+        [
+          { memory_mib: '64', cpu_count: 2 },
+          17,
+          /\[ E17 \] Serialization error\. In the nitro-enclave task "bad-\d": memory_mib must be an unsigned integer/,
+        ],
+        [
+          { memory_mib: 64, cpu_count: 2, parent: 'no-such-parent' },
+          3,
+          /\[ E03 \] Invalid argument provided\. There is no parent instance 'no-such-parent'/,
+        ],
+        [{ memory_mib: 64, cpu_count: 2, eif_path: 'no-such.eif' }, 19, /\[ E19 \] File operation failure\./],
+      ];
+      for (const [i, [fields, code, message]] of cases.entries()) {
+        const task = taskOf(`bad-${i}`, { eif_path: eif, ...fields });
+        const before = api.parentInstances.enclaveTasks.terminals.length;
+        await vscode.tasks.executeTask(task);
+        const terminal = await eventually(
+          `the terminal of bad-${i}`,
+          () => api.parentInstances.enclaveTasks.terminals[before],
+        );
+        assert.equal(await terminal.ended, code, terminal.output);
+        assert.match(terminal.output, message);
+        assert.equal(terminal.enclave, undefined, 'nothing started');
+      }
+    });
+
+    it('runs "build then run" from tasks.json: the nitro-eif task it depends on builds the image first', async () => {
+      await eventually('the tasks.json task', async () =>
+        (await vscode.tasks.fetchTasks({ type: RUN_TASK_TYPE })).find((t) => t.name === 'loop: build and run'),
+      );
+      const before = api.parentInstances.enclaveTasks.terminals.length;
+      // As the user runs it (Tasks: Run Task), which runs what it depends on first.
+      await vscode.commands.executeCommand('workbench.action.tasks.runTask', 'loop: build and run');
+      const { terminal, enclave } = await startedTerminal('loop: build and run', before);
+      assert.ok(existsSync(path.join(workspace.fsPath, folder, 'built.eif')), 'the build task ran first');
+      assert.equal(enclave.EnclaveName, 'built-then-run');
+      await eventually('the enclave, running', () => running(enclave.EnclaveID));
+      const execution = vscode.tasks.taskExecutions.find((x) => x.task.name === 'loop: build and run');
+      assert.ok(execution, 'the task runs');
+      execution.terminate();
+      assert.equal(await terminal.ended, 130);
+      await eventually('the enclave to be terminated', async () => !(await running(enclave.EnclaveID)));
+    });
+  });
 });

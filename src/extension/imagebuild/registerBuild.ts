@@ -280,7 +280,7 @@ async function layoutTags(dir: vscode.Uri): Promise<string[]> {
   }
 }
 
-/** What the build command does with a finished build: refresh the view, say so, offer next steps. */
+/** What the build command does with a finished build: refresh the view, say so, offer next steps (Run first). */
 async function announce(ctx: Ctx, images: ImagesTreeProvider, result: BuildResult): Promise<void> {
   const uri = vscode.Uri.file(result.output);
   images.service.invalidate(uri);
@@ -288,9 +288,12 @@ async function announce(ctx: Ctx, images: ImagesTreeProvider, result: BuildResul
   ctx.log.info(`Built ${result.output}: ${formatJson({ Measurements: result.measurements }).replace(/\s+/g, ' ')}`);
   const choice = await vscode.window.showInformationMessage(
     `Built ${path.basename(result.output)} (PCR0 ${result.measurements.PCR0.slice(0, 16)}…).`,
+    'Run Enclave',
     'Open',
     'Copy Measurements',
   );
+  // Run Enclave's own flow, on the new image (on the current parent).
+  if (choice === 'Run Enclave') await vscode.commands.executeCommand(COMMANDS.enclaveRun, uri);
   if (choice === 'Open') await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
   if (choice === 'Copy Measurements')
     await vscode.env.clipboard.writeText(formatJson({ Measurements: result.measurements }));

@@ -28,7 +28,15 @@ import { askAttestRequest, requestFromOptions, type AttestRequestOptions } from 
 import type { DescribeDocuments } from '../commands/describeDocuments';
 import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
-import { CONTEXT_KEYS, NITRO_CLI_SETTINGS, PARENT_COMMANDS, SETTINGS, VIEWS, type ParentCommandKey } from '../ids';
+import {
+  CONTEXT_KEYS,
+  NITRO_CLI_SETTINGS,
+  PARENT_COMMANDS,
+  RUN_TASK_TYPE,
+  SETTINGS,
+  VIEWS,
+  type ParentCommandKey,
+} from '../ids';
 import { BACKEND_KINDS, ParentsTreeProvider, type EnclaveNode, type ParentNode } from '../tree/parentsTree';
 import { AllocatorDiagnostics } from './allocatorDiagnostics';
 import { EnclaveConsole } from './consoleTerminal';
@@ -45,7 +53,17 @@ import { nitroCliOptionsFrom } from './nitroCliSettings';
 import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { appMemoryKey } from './attachApplication';
-import { isRunEnclaveArgs, launch, pickEif, planRun, type AttachOptions, type RunEnclaveArgs } from './runEnclave';
+import { asLastSettings, lastSettingsKey } from './lastSettings';
+import { EnclaveTaskProvider, type EnclaveTaskTerminal } from './runTask';
+import {
+  isRunEnclaveArgs,
+  launch,
+  pickEif,
+  planRun,
+  type AttachOptions,
+  type RunEnclaveArgs,
+  type RunMemory,
+} from './runEnclave';
 
 /** What registerParents returns: handles for the extension-host tests (not a public API). */
 export interface ParentsApi {
@@ -59,6 +77,11 @@ export interface ParentsApi {
   readonly consoles: readonly EnclaveConsole[];
   /** The real parent instances of the settings: their options, targets and backends. */
   readonly nitroCli: NitroCliParents;
+  /** The `nitro-enclave` task type: what it makes of a task (as of tasks.json), and the terminals of the tasks run. */
+  readonly enclaveTasks: {
+    taskFor(task: vscode.Task): vscode.Task | undefined;
+    readonly terminals: readonly EnclaveTaskTerminal[];
+  };
 }
 
 /** An enclave a command acts on: a node of the view, or what a programmatic caller names. */
@@ -70,7 +93,7 @@ function backendMessage(e: unknown): string {
 }
 
 class ParentCommands {
-  private readonly eifOfEnclave = new Map<string, string>();
+  readonly eifOfEnclave = new Map<string, string>();
   readonly consoles: EnclaveConsole[] = [];
 
   constructor(
@@ -163,7 +186,14 @@ class ParentCommands {
     if (!eif) return undefined;
     if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
     const deps = { backend: this.backends, rules: runRules, log: this.ctx.log };
-    const plan = await planRun(deps, parent, eif.fsPath, args, await this.attachOptions(parent.id, eif));
+    const plan = await planRun(
+      deps,
+      parent,
+      eif.fsPath,
+      args,
+      await this.attachOptions(parent.id, eif),
+      this.runMemory(eif),
+    );
     if (!plan) return undefined;
     let result: RunEnclaveJson;
     try {
@@ -194,14 +224,20 @@ class ParentCommands {
   /** The Attach application step's options, for a parent whose backend attaches applications. */
   private async attachOptions(parentId: string, eif: vscode.Uri): Promise<AttachOptions | undefined> {
     if (!(await this.backends.capabilityOf(parentId, attachesApplications))) return undefined;
-    const state = this.ctx.extension.workspaceState;
-    const key = appMemoryKey(eif.fsPath);
+    const remembered = this.ctx.extension.workspaceState.get<string>(appMemoryKey(eif.fsPath));
     const folder = vscode.workspace.getWorkspaceFolder(eif);
     return {
-      remembered: state.get<string>(key),
+      ...(remembered !== undefined ? { remembered } : {}),
       cwd: folder && folder.uri.scheme === 'file' ? folder.uri.fsPath : path.dirname(eif.fsPath),
-      remember: (text) => state.update(key, text),
     };
+  }
+
+  /** Run Enclave's memory of an image: its last settings in workspaceState. */
+  private runMemory(eif: vscode.Uri): RunMemory {
+    const state = this.ctx.extension.workspaceState;
+    const key = lastSettingsKey(eif.fsPath);
+    const last = asLastSettings(state.get(key));
+    return { ...(last ? { last } : {}), remember: (settings) => state.update(key, settings) };
   }
 
   // --- Terminate ------------------------------------------------------------------------------
@@ -528,7 +564,34 @@ export function registerParents(
   };
   for (const [key, spec] of Object.entries(PARENT_COMMANDS))
     registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
-  return { tree, api: { backends, rules: runRules, current, diagnostics, consoles: commands.consoles, nitroCli } };
+  const shown = () => {
+    tree.refresh();
+    void current.update();
+  };
+  const enclaveTasks = new EnclaveTaskProvider({
+    backends,
+    current,
+    rules: runRules,
+    log: ctx.log,
+    onDidStart: (_parentId, run, eifPath) => {
+      commands.eifOfEnclave.set(run.EnclaveID, eifPath);
+      shown();
+    },
+    onDidEnd: shown,
+  });
+  ctx.push(vscode.tasks.registerTaskProvider(RUN_TASK_TYPE, enclaveTasks));
+  return {
+    tree,
+    api: {
+      backends,
+      rules: runRules,
+      current,
+      diagnostics,
+      consoles: commands.consoles,
+      nitroCli,
+      enclaveTasks: { taskFor: (task) => enclaveTasks.resolveTask(task), terminals: enclaveTasks.terminals },
+    },
+  };
 }
 
 /** The nitro-cli backend's options from the settings now; what they drop is logged as a warning. */

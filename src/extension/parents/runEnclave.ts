@@ -1,13 +1,17 @@
 // Run Enclave…: an image (a node of the Enclave Images view, an Explorer file, or one picked from
-// the workspace), then memory, CPUs, debug mode, name and CID, each checked as it is typed with the
+// the workspace), then one multi-step quick input: production or debug mode (or "Run with last
+// settings", which skips the rest), memory, CPUs, name and CID, each checked as it is typed with the
 // platform's rules (memory at least 4 × the image's size and the driver's 64 MiB, within the pool;
 // CPUs within the pool; CID range; unique name), then, on a parent that can attach one (the
-// emulator), an application's command line remembered per image, then launched on the parent instance.
+// emulator), an application's command line; then launched on the parent instance. The answers are
+// remembered per image (lastSettings.ts).
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { pickImage } from '../images/imageFiles';
 import { applicationRequest, checkApplicationLine } from './attachApplication';
+import { describeSettings, requestOf, type LastRunSettings } from './lastSettings';
+import { BACK, askInput, askPick, type StepAnswer, type Validation } from './multiStepInput';
 import type {
   DescribeEnclaveJson,
   EnclaveOperations,
@@ -62,12 +66,16 @@ export interface RunDeps {
 
 /** The Attach application step, offered when the parent's backend can attach one (the emulator). */
 export interface AttachOptions {
-  /** The command line last given for this image ('' for none), offered again. */
+  /** A command line remembered for this image before settings were remembered whole; offered when there are none. */
   readonly remembered?: string;
   /** Where the application starts: the image's workspace folder (else the image's folder). */
   readonly cwd: string;
-  /** Keeps the command line given for this image. */
-  remember(text: string): Thenable<void> | void;
+}
+
+/** Run Enclave's memory of an image: its last settings, and how to keep new ones. */
+export interface RunMemory {
+  readonly last?: LastRunSettings;
+  remember(settings: LastRunSettings): Thenable<void> | void;
 }
 
 export interface RunPlan {
@@ -87,7 +95,7 @@ function checkAll(
   if (problem !== undefined) throw new Error(problem);
 }
 
-/** What Run Enclave's questions offer and check against. */
+/** What Run Enclave's steps offer and check against. */
 interface RunQuestions {
   readonly deps: RunDeps;
   readonly parent: ParentInfo;
@@ -97,8 +105,21 @@ interface RunQuestions {
   readonly steps: number;
   readonly takenNames: readonly string[];
   readonly takenCids: readonly number[];
-  readonly defaults: { readonly memoryMiB: number; readonly cpuCount: number; readonly enclaveName: string };
   readonly attach?: AttachOptions;
+}
+
+/** The answers so far, as typed (each step opens on its answer when the user comes back to it). */
+interface Answers {
+  debugMode: boolean;
+  memory: string;
+  cpus: string;
+  name: string;
+  cid: string;
+  app: string;
+}
+
+interface ModeItem extends vscode.QuickPickItem {
+  readonly choice?: 'last' | 'production' | 'debug';
 }
 
 /** Asks for (or, with `args`, fills in) everything a run needs; undefined when the user cancels. */
@@ -108,6 +129,7 @@ export async function planRun(
   eifPath: string,
   args?: Partial<RunEnclaveArgs>,
   attach?: AttachOptions,
+  memory?: RunMemory,
 ): Promise<RunPlan | undefined> {
   const eifBytes = (await stat(eifPath)).size;
   const existing = await deps.backend.describeEnclaves(parent.id);
@@ -152,51 +174,138 @@ export async function planRun(
     steps: attach ? 6 : 5,
     takenNames: running.map((e) => e.EnclaveName),
     takenCids: running.map((e) => e.EnclaveCID),
-    defaults,
     ...(attach ? { attach } : {}),
   };
-  const memoryText = await askMemory(q);
-  if (memoryText === undefined) return undefined;
-  const cpuText = await askCpuCount(q);
-  if (cpuText === undefined) return undefined;
-  const mode = await askMode(q);
-  if (!mode) return undefined;
-  const enclaveName = await askName(q);
-  if (enclaveName === undefined) return undefined;
-  const cidText = await askCid(q);
-  if (cidText === undefined) return undefined;
-  let appText: string | undefined;
-  if (q.attach) {
-    appText = await askApplication(q, q.attach);
-    if (appText === undefined) return undefined;
-    await q.attach.remember(appText.trim());
-  }
-  const cid = parseWhole(cidText) ?? 0;
-  const app = appText !== undefined && q.attach ? applicationRequest(appText, q.attach.cwd) : undefined;
-  const request: RunEnclaveRequest = {
-    eifPath,
-    memoryMiB: parseWhole(memoryText) as number,
-    cpuCount: parseWhole(cpuText),
-    debugMode: mode.debug,
-    enclaveName,
-    ...(cid ? { enclaveCid: cid } : {}),
-    ...(app ? { app } : {}),
+  const last = memory?.last;
+  const answers: Answers = {
+    debugMode: last?.debugMode ?? false,
+    memory: String(last?.memoryMiB ?? defaults.memoryMiB),
+    cpus: String(last?.cpuCount ?? defaults.cpuCount),
+    name: last?.enclaveName ?? defaults.enclaveName,
+    cid: last?.enclaveCid ? String(last.enclaveCid) : '',
+    app: last?.app ?? attach?.remembered ?? '',
   };
+  // "Run with last settings": offered when they still pass the engine's checks; otherwise it says
+  // why, and choosing it goes through the steps with them filled in.
+  let lastProblem: string | undefined;
+  if (last) {
+    try {
+      lastProblem = deps.rules.checkRequest(parent, requestOf(last, eifPath, attach?.cwd), eifBytes, running);
+    } catch (e) {
+      lastProblem = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  const steps: ((q: RunQuestions, a: Answers) => Promise<StepAnswer<boolean>>)[] = [
+    async (q, a) => {
+      const answer = await askMode(q, a, last, lastProblem);
+      if (answer === BACK || answer === undefined) return answer;
+      if (answer.choice === 'last' && last) {
+        a.debugMode = last.debugMode;
+        return lastProblem === undefined; // true: run them as they are; false: go through the steps
+      }
+      a.debugMode = answer.choice === 'debug';
+      return false;
+    },
+    async (q, a) => store(await askMemory(q, a.memory), (v) => (a.memory = v)),
+    async (q, a) => store(await askCpuCount(q, a.cpus), (v) => (a.cpus = v)),
+    async (q, a) => store(await askName(q, a.name), (v) => (a.name = v)),
+    async (q, a) => store(await askCid(q, a.cid), (v) => (a.cid = v)),
+    ...(attach
+      ? [async (q: RunQuestions, a: Answers) => store(await askApplication(q, a.app), (v) => (a.app = v))]
+      : []),
+  ];
+  for (let i = 0; i < steps.length;) {
+    const step = steps[i] as (typeof steps)[number];
+    const answer = await step(q, answers);
+    if (answer === undefined) return undefined;
+    if (answer === BACK) {
+      i = Math.max(0, i - 1);
+      continue;
+    }
+    if (answer === true && last) {
+      // Run with last settings.
+      const request = requestOf(last, eifPath, attach?.cwd);
+      checkAll(deps, parent, request, eifBytes, running);
+      await memory?.remember(last);
+      return { parent, request };
+    }
+    i++;
+  }
+  const settings: LastRunSettings = {
+    memoryMiB: parseWhole(answers.memory) as number,
+    cpuCount: parseWhole(answers.cpus) as number,
+    debugMode: answers.debugMode,
+    enclaveName: answers.name,
+    enclaveCid: parseWhole(answers.cid) ?? 0,
+    app: attach ? answers.app.trim() : (last?.app ?? ''),
+  };
+  await memory?.remember(settings);
+  const request = requestOf(settings, eifPath, attach?.cwd);
   checkAll(deps, parent, request, eifBytes, running);
   return { parent, request };
 }
 
-/** Step 1: the memory in MiB, checked against the image's minimum and the pool. */
-function askMemory(q: RunQuestions): Thenable<string | undefined> {
+/** A text step's answer kept in the answers; BACK and undefined passed on. */
+function store(answer: StepAnswer<string>, keep: (v: string) => void): StepAnswer<boolean> {
+  if (answer === undefined || answer === BACK) return answer;
+  keep(answer);
+  return false;
+}
+
+/** Step 1: production or debug mode, or (when the image has them) the last settings. */
+function askMode(
+  q: RunQuestions,
+  a: Answers,
+  last: LastRunSettings | undefined,
+  lastProblem: string | undefined,
+): Promise<StepAnswer<ModeItem>> {
+  const production: ModeItem = {
+    label: 'Production',
+    description: 'no console',
+    detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs',
+    choice: 'production',
+  };
+  const debug: ModeItem = {
+    label: 'Debug mode',
+    description: '--debug-mode',
+    detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image',
+    choice: 'debug',
+  };
+  const lastItem: ModeItem | undefined = last && {
+    label: '$(history) Run with last settings',
+    description: lastProblem === undefined ? '' : '$(warning) they cannot be used as they are: choose to change them',
+    detail: describeSettings(last, q.attach !== undefined) + (lastProblem === undefined ? '' : `. ${lastProblem}`),
+    choice: 'last',
+  };
+  const items: ModeItem[] = lastItem
+    ? [lastItem, { label: '', kind: vscode.QuickPickItemKind.Separator }, production, debug]
+    : [production, debug];
+  return askPick<ModeItem>({
+    title: q.title,
+    step: 1,
+    totalSteps: q.steps,
+    placeholder: lastItem
+      ? 'Run with the last settings, or choose production or debug mode'
+      : 'Production or debug mode?',
+    items,
+    active: lastItem && lastProblem === undefined ? lastItem : a.debugMode ? debug : production,
+  });
+}
+
+/** Step 2: the memory in MiB, checked against the image's minimum and the pool. */
+function askMemory(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
   const { deps, parent, eifBytes, free } = q;
-  return vscode.window.showInputBox({
-    title: `${q.title} (1/${q.steps})`,
+  return askInput({
+    title: q.title,
+    step: 2,
+    totalSteps: q.steps,
     prompt:
       `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. ` +
       `The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
-    value: String(q.defaults.memoryMiB),
-    ignoreFocusOut: true,
-    validateInput: (text) => {
+    placeholder: `memory in MiB (at least ${deps.rules.minimumMemoryMiB(eifBytes)})`,
+    value,
+    validate: (text) => {
       const n = parseWhole(text);
       return n === undefined
         ? 'Enter the memory as a whole number of MiB.'
@@ -205,52 +314,35 @@ function askMemory(q: RunQuestions): Thenable<string | undefined> {
   });
 }
 
-/** Step 2: the number of CPUs, checked against the pool. */
-function askCpuCount(q: RunQuestions): Thenable<string | undefined> {
+/** Step 3: the number of CPUs, checked against the pool. */
+function askCpuCount(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
   const { deps, parent, free } = q;
-  return vscode.window.showInputBox({
-    title: `${q.title} (2/${q.steps})`,
+  return askInput({
+    title: q.title,
+    step: 3,
+    totalSteps: q.steps,
     prompt:
       `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free ` +
       `(${free.cpuIds.join(', ') || 'none'})`,
-    value: String(q.defaults.cpuCount),
-    ignoreFocusOut: true,
-    validateInput: (text) => {
+    placeholder: 'number of CPUs',
+    value,
+    validate: (text) => {
       const n = parseWhole(text);
       return n === undefined ? 'Enter the number of CPUs as a whole number.' : deps.rules.checkCpuCount(parent, n);
     },
   });
 }
 
-/** Step 3: production or debug mode. */
-function askMode(q: RunQuestions): Thenable<{ debug: boolean } | undefined> {
-  return vscode.window.showQuickPick(
-    [
-      {
-        label: 'Production',
-        description: 'no console',
-        detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs',
-        debug: false,
-      },
-      {
-        label: 'Debug mode',
-        description: '--debug-mode',
-        detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image',
-        debug: true,
-      },
-    ],
-    { title: `${q.title} (3/${q.steps})`, placeHolder: 'Production or debug mode?', ignoreFocusOut: true },
-  );
-}
-
 /** Step 4: the enclave name (a name in use is told, with the one the enclave will get). */
-function askName(q: RunQuestions): Thenable<string | undefined> {
-  return vscode.window.showInputBox({
-    title: `${q.title} (4/${q.steps})`,
+function askName(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
+  return askInput({
+    title: q.title,
+    step: 4,
+    totalSteps: q.steps,
     prompt: 'Enclave name',
-    value: q.defaults.enclaveName,
-    ignoreFocusOut: true,
-    validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
+    placeholder: 'enclave name',
+    value,
+    validate: (text): Validation => {
       if (text.trim() === '') return 'Enter a name.';
       const final = q.deps.rules.finalName(text, q.takenNames);
       return final === text
@@ -264,13 +356,15 @@ function askName(q: RunQuestions): Thenable<string | undefined> {
 }
 
 /** Step 5: the CID, empty for the next free one. */
-function askCid(q: RunQuestions): Thenable<string | undefined> {
-  return vscode.window.showInputBox({
-    title: `${q.title} (5/${q.steps})`,
+function askCid(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
+  return askInput({
+    title: q.title,
+    step: 5,
+    totalSteps: q.steps,
     prompt: 'Enclave CID: empty for the next free one',
-    placeHolder: 'next free CID',
-    ignoreFocusOut: true,
-    validateInput: (text) => {
+    placeholder: 'next free CID',
+    value,
+    validate: (text) => {
       if (text.trim() === '') return undefined;
       const n = parseWhole(text);
       return n === undefined
@@ -283,18 +377,20 @@ function askCid(q: RunQuestions): Thenable<string | undefined> {
 /**
  * Step 6 (emulated parents only): the application, a command line started on this machine in the
  * image's workspace folder, its output the enclave's console, its exit the enclave's end; empty for
- * none. The last line given for this image is offered again.
+ * none.
  */
-function askApplication(q: RunQuestions, attach: AttachOptions): Thenable<string | undefined> {
-  return vscode.window.showInputBox({
-    title: `${q.title} (${q.steps}/${q.steps}): Attach application`,
+function askApplication(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
+  const attach = q.attach as AttachOptions;
+  return askInput({
+    title: `${q.title}: Attach application`,
+    step: q.steps,
+    totalSteps: q.steps,
     prompt:
       `Optional: a command started as the enclave's application in ${attach.cwd} (no shell: quotes group words). ` +
       `Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.`,
-    placeHolder: 'node app.js --port 5000 (empty: no application)',
-    value: attach.remembered ?? '',
-    ignoreFocusOut: true,
-    validateInput: (text): string | vscode.InputBoxValidationMessage | undefined => {
+    placeholder: 'node app.js --port 5000 (empty: no application)',
+    value,
+    validate: (text): Validation => {
       const check = checkApplicationLine(text);
       if (check === undefined) return undefined;
       if ('error' in check) return check.error;
