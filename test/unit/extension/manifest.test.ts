@@ -433,7 +433,8 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     'nitroEnclaves.image.describe|1_general@1|images': [V.image, V.brokenImage],
     'nitroEnclaves.image.reveal|1_general@3|images': [V.image, V.brokenImage],
     'nitroEnclaves.kms.generatePolicy|3_kms@1|images': [V.image],
-    'nitroEnclaves.enclave.run|2_run@1|images': [V.image],
+    'nitroEnclaves.enclave.run|0_run@1|images': [V.image],
+    'nitroEnclaves.enclave.run|inline|images': [V.image],
     // Parent Instances
     'nitroEnclaves.enclave.run|inline|parents': runningParents,
     'nitroEnclaves.enclave.run|1_general@1|parents': runningParents,
@@ -453,6 +454,11 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     // Only the emulator's NSM answers the extension.
     'nitroEnclaves.enclave.attest|3_attestation@1|parents': enclaves(['RUNNING'], [false, true], [undefined]),
     'nitroEnclaves.enclave.terminate|9_destructive@1|parents': enclaves(
+      ['RUNNING'],
+      [false, true],
+      [undefined, 'nitro-cli', 'qemu'],
+    ),
+    'nitroEnclaves.enclave.terminate|inline|parents': enclaves(
       ['RUNNING'],
       [false, true],
       [undefined, 'nitro-cli', 'qemu'],
