@@ -36,8 +36,11 @@ export {
   type BuildProgress,
   type BuildResult,
   type BuildStage,
+  type BuildSource,
   type ImageSpec,
+  type RootfsSpec,
 } from './buildEnclave';
+export { readRootfs, RootfsError, type RootfsTree } from './rootfs';
 export {
   compareEifFiles,
   checkReproducibility,
