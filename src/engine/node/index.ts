@@ -41,6 +41,7 @@ export {
   type RootfsSpec,
 } from './buildEnclave';
 export { readRootfs, RootfsError, type RootfsTree } from './rootfs';
+export { writeScaffold, ScaffoldError } from './scaffold';
 export {
   compareEifFiles,
   checkReproducibility,
