@@ -56,6 +56,7 @@ const OTHER_COMMANDS = {
   imageReveal: { id: 'nitroEnclaves.image.reveal', palette: false },
   imageBuild: { id: 'nitroEnclaves.image.build', palette: true },
   imageCheckReproducibility: { id: 'nitroEnclaves.image.checkReproducibility', palette: true },
+  projectNew: { id: 'nitroEnclaves.project.new', palette: true },
   attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true },
   attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
   logShow: { id: 'nitroEnclaves.log.show', palette: true },
