@@ -703,6 +703,65 @@ async function checkBuild(page) {
   );
 }
 
+/**
+ * Welcome: Open Walkthrough... → "Getting Started with Nitro Enclaves": its six steps are listed; the
+ * "See its PCRs" step's button "Show Enclave Images" runs its command (the Enclave Images view
+ * shows) and the step is ticked; then every step's picture and buttons are shown in turn.
+ */
+async function checkWalkthrough(page) {
+  await check(
+    'the Getting Started walkthrough lists its six steps, and a step button runs its command and ticks the step',
+    async (step) => {
+      await runCommand(page, step, 'Welcome: Open Walkthrough...');
+      const row = page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Getting Started with Nitro Enclaves' })
+        .first();
+      await row.waitFor({ timeout: step.timeout() });
+      await row.click({ timeout: step.timeout() });
+      const steps = page.locator('.gettingStartedSlideDetails .getting-started-step');
+      await page
+        .locator('.gettingStartedSlideDetails h2', { hasText: 'Getting Started with Nitro Enclaves' })
+        .first()
+        .waitFor({ timeout: step.timeout() });
+      const titles = (await steps.locator('.step-title').allTextContents()).map((t) => t.trim());
+      const expected = [
+        'Open the demo or a folder',
+        'Build an image',
+        'See its PCRs',
+        'Run it on the emulator',
+        'Get an attestation document',
+        'Compare it with the image',
+      ];
+      if (JSON.stringify(titles) !== JSON.stringify(expected))
+        throw new Error(`the walkthrough lists ${JSON.stringify(titles)}`);
+      // Each step opens with its buttons and its picture.
+      for (const title of expected) {
+        const item = steps.filter({ hasText: title }).first();
+        await item.click({ timeout: step.timeout() });
+        const buttons = item.locator('.monaco-button, a.button-link, .step-description a');
+        await buttons.first().waitFor({ timeout: step.timeout() });
+        await page
+          .locator('.gettingStartedSlideDetails .getting-started-media')
+          .first()
+          .waitFor({ timeout: step.timeout() });
+      }
+      const pcrs = steps.filter({ hasText: 'See its PCRs' }).first();
+      await pcrs.click({ timeout: step.timeout() });
+      await pcrs
+        .locator('.monaco-button, a', { hasText: 'Show Enclave Images' })
+        .first()
+        .click({ timeout: step.timeout() });
+      await page
+        .locator('.pane-header[aria-expanded="true"]', { hasText: 'Enclave Images' })
+        .first()
+        .waitFor({ timeout: step.timeout() });
+      await pcrs.locator('.codicon-getting-started-step-checked').first().waitFor({ timeout: step.timeout() });
+      await settle(page, 5, 5);
+      await screenshot(page, 'walkthrough.png');
+    },
+  );
+}
+
 /** Runs a command from the command palette by its title (F1 pressed again until the palette lists it). */
 async function runCommand(page, step, title) {
   const input = page.locator('.quick-input-widget input');
@@ -929,6 +988,7 @@ try {
   await checkEifViewer(page);
   await checkAttestationViewer(page);
   await checkBuild(page);
+  await checkWalkthrough(page);
   await server.stop();
   server = undefined;
   await checkNpmStart(browser);
