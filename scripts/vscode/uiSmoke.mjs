@@ -718,9 +718,9 @@ async function checkWalkthrough(page) {
         .first();
       await row.waitFor({ timeout: step.timeout() });
       await row.click({ timeout: step.timeout() });
-      const steps = page.locator('.gettingStartedSlideDetails .getting-started-step');
+      const steps = page.locator('.gettingStartedSlideDetails button.getting-started-step');
       await page
-        .locator('.gettingStartedSlideDetails h2', { hasText: 'Getting Started with Nitro Enclaves' })
+        .locator('.gettingStartedSlideDetails h2.category-title', { hasText: 'Getting Started with Nitro Enclaves' })
         .first()
         .waitFor({ timeout: step.timeout() });
       const titles = (await steps.locator('.step-title').allTextContents()).map((t) => t.trim());
@@ -738,7 +738,7 @@ async function checkWalkthrough(page) {
       for (const title of expected) {
         const item = steps.filter({ hasText: title }).first();
         await item.click({ timeout: step.timeout() });
-        const buttons = item.locator('.monaco-button, a.button-link, .step-description a');
+        const buttons = item.locator('.button-container .monaco-button');
         await buttons.first().waitFor({ timeout: step.timeout() });
         await page
           .locator('.gettingStartedSlideDetails .getting-started-media')
@@ -755,7 +755,12 @@ async function checkWalkthrough(page) {
         .locator('.pane-header[aria-expanded="true"]', { hasText: 'Enclave Images' })
         .first()
         .waitFor({ timeout: step.timeout() });
-      await pcrs.locator('.codicon-getting-started-step-checked').first().waitFor({ timeout: step.timeout() });
+      await page
+        .locator('.gettingStartedSlideDetails button.getting-started-step[aria-checked="true"]', {
+          hasText: 'See its PCRs',
+        })
+        .first()
+        .waitFor({ timeout: step.timeout() });
       await settle(page, 5, 5);
       await screenshot(page, 'walkthrough.png');
     },
