@@ -168,7 +168,8 @@ function checkBuildOptions(command: Command, args: ParsedArgs): 'x86_64' | 'aarc
     throw new UsageError("'--rootfs' requires '--cmd <COMMAND>': the program the enclave runs", command);
   if (rootfs === undefined && (cmd !== undefined || env !== undefined))
     throw new UsageError(
-      `'${cmd !== undefined ? '--cmd' : '--env'}' goes with '--rootfs' only (an image brings its own command and environment)`,
+      `'${cmd !== undefined ? '--cmd' : '--env'}' goes with '--rootfs' only ` +
+        '(an image brings its own command and environment)',
       command,
     );
   const cert = optionValue(args, 'signing-certificate');

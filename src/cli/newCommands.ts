@@ -47,7 +47,7 @@ export const newCommand: Command = {
       );
     const dir = path.resolve(io.cwd, dirArg ?? name);
     try {
-      const arch = (archText as EifArch | undefined) ?? hostArch();
+      const arch: EifArch | undefined = archText ?? hostArch();
       if (!arch)
         throw new CommandError(0, `this machine is ${process.arch}: choose the enclave's architecture with --arch`);
       const files = scaffoldFiles({ name, arch, template: template as ScaffoldTemplate });

@@ -123,7 +123,8 @@ export function helloProgram(arch: EifArch, message = HELLO_LINE): Uint8Array {
 /** The kernel command lines of nitro-cli 1.5's blobs (what a real build measures with). */
 const CMDLINES: Record<EifArch, string> = {
   x86_64:
-    'reboot=k panic=30 pci=off nomodules console=ttyS0 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on\n',
+    'reboot=k panic=30 pci=off nomodules console=ttyS0 ' +
+    'i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on\n',
   aarch64: 'reboot=k panic=30 pci=off nomodules console=ttyS0 random.trust_cpu=on root=/dev/ram0\n',
 };
 
@@ -164,7 +165,8 @@ export function scaffoldFiles(options: ScaffoldOptions): ScaffoldFile[] {
   const kernel = arch === 'x86_64' ? 'bzImage' : 'Image';
   const commandLine =
     `nitro-dev build-enclave --rootfs ${b.rootfs} --cmd ${b.cmd} ${b.env.map((e) => `--env ${e}`).join(' ')} ` +
-    `--arch ${arch} --blobs "\${NITRO_CLI_BLOBS:-${b.blobs}}" --name ${name} --version ${b.version} --output-file ${b.output}`;
+    `--arch ${arch} --blobs "\${NITRO_CLI_BLOBS:-${b.blobs}}" --name ${name} --version ${b.version} ` +
+    `--output-file ${b.output}`;
   const task = {
     version: '2.0.0',
     tasks: [
@@ -212,7 +214,8 @@ emulator and gets an attestation document there.
 nitro-dev run-enclave --eif-path build/${name}.eif --memory 64 --cpu-count 2 --enclave-name ${name}
 nitro-dev attest --enclave-name ${name} --output build/attestation.cbor
 nitro-dev dev-root --export build/dev-root.pem
-nitro-dev verify-attestation --document build/attestation.cbor --development-root build/dev-root.pem --eif-path build/${name}.eif
+nitro-dev verify-attestation --document build/attestation.cbor --development-root build/dev-root.pem \\
+  --eif-path build/${name}.eif
 nitro-dev terminate-enclave --enclave-name ${name}
 \`\`\`
 
@@ -243,7 +246,8 @@ line nitro-cli 1.5 ships for ${arch}. Build with \`/usr/share/nitro_enclaves/blo
     file('.vscode/tasks.json', `${JSON.stringify(task, null, 2)}\n`),
     file(
       'build.sh',
-      `#!/bin/sh\n# Builds build/${name}.eif from rootfs/ (see README.md).\nset -e\ncd "$(dirname "$0")"\n${commandLine}\n`,
+      `#!/bin/sh\n# Builds build/${name}.eif from rootfs/ (see README.md).\n` +
+        `set -e\ncd "$(dirname "$0")"\n${commandLine}\n`,
       0o755,
     ),
     { path: 'rootfs/app/hello', data: helloProgram(arch), mode: 0o755 },

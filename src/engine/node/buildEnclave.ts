@@ -91,7 +91,10 @@ export function buildProgressText(p: BuildProgress): string {
 export interface BuildOptions {
   readonly source: BuildSource;
   readonly output: string;
-  /** Which architecture to build; default: the image's (or, for a multi-platform index or a rootfs folder, the host's). */
+  /**
+   * Which architecture to build; default: the image's (or, for a multi-platform index or a rootfs folder, the
+   * host's).
+   */
   readonly arch?: EifArch;
   /** `--blobs DIR`. */
   readonly blobs?: string;

@@ -89,7 +89,8 @@ async function sortedNames(dir: string, shown: string): Promise<string[]> {
       return decoder.decode(b);
     } catch {
       throw new RootfsError(
-        `${shown === '' ? 'the folder' : show(shown)} holds a name that is not UTF-8 (${JSON.stringify(b.toString('latin1'))}); ` +
+        `${shown === '' ? 'the folder' : show(shown)} holds a name that is not UTF-8 ` +
+          `(${JSON.stringify(b.toString('latin1'))}); ` +
           'rename it: the enclave image stores names as UTF-8',
       );
     }
@@ -162,7 +163,8 @@ export async function readRootfs(dir: string, store: ContentStore, options: Root
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new RootfsError(
-      `the root file system folder ${dir} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(e)})`}`,
+      `the root file system folder ${dir} ` +
+        (code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(e)})`),
     );
   }
   if (!rootStat.isDirectory()) throw new RootfsError(`the root file system ${dir} is not a folder`);
@@ -186,7 +188,8 @@ export async function readRootfs(dir: string, store: ContentStore, options: Root
       const childAbs = path.join(abs, name);
       if (Buffer.byteLength(childRel) + NAME_OVERHEAD > MAX_NAME_SIZE)
         throw new RootfsError(
-          `${show(childRel)}: the path is longer than the ${MAX_NAME_SIZE - NAME_OVERHEAD} bytes an enclave image can hold`,
+          `${show(childRel)}: the path is longer than the ${MAX_NAME_SIZE - NAME_OVERHEAD} bytes ` +
+            'an enclave image can hold',
         );
       let st: BigIntStats;
       try {
@@ -200,7 +203,8 @@ export async function readRootfs(dir: string, store: ContentStore, options: Root
       const type = typeOf(st);
       if (type === 'socket' || type === 'unknown')
         throw new RootfsError(
-          `${show(childRel)} is a ${type === 'socket' ? 'socket' : 'special file'}; an enclave image cannot hold it: remove it from the folder`,
+          `${show(childRel)} is a ${type === 'socket' ? 'socket' : 'special file'}; ` +
+            'an enclave image cannot hold it: remove it from the folder',
         );
       if (st.dev !== rootStat.dev)
         throw new RootfsError(
@@ -258,7 +262,8 @@ export async function readRootfs(dir: string, store: ContentStore, options: Root
           break;
       }
     }
-    // Listed again: a name added, removed or renamed meanwhile shows (a folder's time may not move within a clock tick).
+    // Listed again: a name added, removed or renamed meanwhile shows (a folder's time may not move
+    // within a clock tick).
     const after = await (rel === '' ? stat(abs, { bigint: true }) : lstat(abs, { bigint: true })).catch(
       () => undefined,
     );

@@ -46,6 +46,7 @@ describe('nitro-dev new, then build, run, attest and verify as the new README sa
     const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'the README has a sh block');
     const lines = block
+      .replace(/\\\n/g, ' ')
       .split('\n')
       .map((l) => l.replace(/\s+#.*$/, '').trim())
       .filter(Boolean);
@@ -83,7 +84,7 @@ describe('nitro-dev new, then build, run, attest and verify as the new README sa
     const again = nitroDev([
       'build-enclave',
       '--rootfs',
-      request.rootfs as string,
+      request.rootfs,
       '--cmd',
       request.cmd as string,
       ...(request.env ?? []).flatMap((e) => ['--env', e]),
@@ -98,7 +99,7 @@ describe('nitro-dev new, then build, run, attest and verify as the new README sa
     assert.deepEqual(JSON.parse(again.stdout).Measurements, measured.Measurements);
   });
 
-  it('ships a static program that writes its line and keeps running (an enclave whose program ends stops)', async () => {
+  it('ships a static program that writes its line and keeps running (an enclave stops with it)', async () => {
     const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : undefined;
     assert.ok(arch, `this test runs the program on x86_64 or aarch64, not ${process.arch}`);
     const program = path.join(t, `hello-${arch}`);

@@ -94,7 +94,7 @@ describe('build-enclave --rootfs (a folder as the root file system)', function (
   after(() => t.cleanup());
   afterEach(() => assert.deepEqual(readdirSync(path.join(t.dir, 'tmp')), [], 'the build removed its temporary folder'));
 
-  it('writes the folder under rootfs/ in sorted walk order, owner 0:0, one fixed time, its own modes, then cmd and env', async () => {
+  it('writes the folder under rootfs/ in walk order, owner 0:0, one time, its own modes, then cmd, env', async () => {
     const dir = makeFolder('layout');
     const result = await build(spec(dir));
     const lines = listing(customer(result.output));
