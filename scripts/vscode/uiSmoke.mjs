@@ -711,6 +711,87 @@ async function checkBuild(page) {
   );
 }
 
+/**
+ * Welcome: Open Walkthrough... → "Getting Started with Nitro Enclaves": its six steps are listed; the
+ * "See its PCRs" step's button "Show Enclave Images" runs its command (the Enclave Images view
+ * shows) and the step is ticked; then every step's picture and buttons are shown in turn.
+ */
+async function checkWalkthrough(page) {
+  await check(
+    'the Getting Started walkthrough lists its six steps, and a step button runs its command and ticks the step',
+    async (step) => {
+      try {
+        await walkThrough(page, step);
+      } catch (e) {
+        await screenshot(page, 'walkthrough-failure.png').catch(() => undefined);
+        throw e;
+      }
+    },
+  );
+}
+
+/** The walkthrough part of checkWalkthrough; each wait says what it waited for. */
+async function walkThrough(page, step) {
+  const waitFor = (what, locator) =>
+    locator.waitFor({ timeout: step.timeout() }).catch((e) => {
+      throw new Error(`${what}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    });
+  await runCommand(page, step, 'Welcome: Open Walkthrough...');
+  const row = page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Getting Started with Nitro Enclaves' })
+    .first();
+  await waitFor('the walkthrough in the quick pick', row);
+  await row.click({ timeout: step.timeout() });
+  await waitFor(
+    "the walkthrough's title",
+    page
+      .locator('.gettingStartedSlideDetails .category-title', { hasText: 'Getting Started with Nitro Enclaves' })
+      .first(),
+  );
+  const steps = page.locator('.gettingStartedSlideDetails button.getting-started-step');
+  const titles = (await steps.locator('.step-title').allTextContents()).map((t) => t.trim());
+  const expected = [
+    'Open the demo or a folder',
+    'Build an image',
+    'See its PCRs',
+    'Run it on the emulator',
+    'Get an attestation document',
+    'Compare it with the image',
+  ];
+  if (JSON.stringify(titles) !== JSON.stringify(expected))
+    throw new Error(`the walkthrough lists ${JSON.stringify(titles)}`);
+  // Each step, selected, shows its buttons and its picture.
+  for (const title of expected) {
+    const item = steps.filter({ hasText: title }).first();
+    await item.click({ timeout: step.timeout() });
+    await waitFor(`the buttons of "${title}"`, item.locator('.button-container .monaco-button').first());
+    await waitFor(
+      `the picture of "${title}"`,
+      page.locator('.gettingStartedSlideDetails .getting-started-media').first(),
+    );
+  }
+  const pcrs = steps.filter({ hasText: 'See its PCRs' }).first();
+  await pcrs.click({ timeout: step.timeout() });
+  await pcrs
+    .locator('.button-container .monaco-button', { hasText: 'Show Enclave Images' })
+    .first()
+    .click({ timeout: step.timeout() });
+  await waitFor(
+    'the Enclave Images view',
+    page.locator('.pane-header[aria-expanded="true"]', { hasText: 'Enclave Images' }).first(),
+  );
+  await waitFor(
+    'the "See its PCRs" step ticked',
+    page
+      .locator('.gettingStartedSlideDetails button.getting-started-step[aria-checked="true"]', {
+        hasText: 'See its PCRs',
+      })
+      .first(),
+  );
+  await settle(page, 5, 5);
+  await screenshot(page, 'walkthrough.png');
+}
+
 /** Runs a command from the command palette by its title (F1 pressed again until the palette lists it). */
 async function runCommand(page, step, title) {
   const input = page.locator('.quick-input-widget input');
@@ -938,6 +1019,7 @@ try {
   await checkEifViewer(page);
   await checkAttestationViewer(page);
   await checkBuild(page);
+  await checkWalkthrough(page);
   await server.stop();
   server = undefined;
   await checkNpmStart(browser);

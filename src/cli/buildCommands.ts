@@ -1,9 +1,17 @@
 // build-enclave: an OCI image (layout directory, OCI or docker-save archive, or a Docker image
-// through `docker save`) to an .eif, with nitro-cli's Measurements JSON on stdout.
+// through `docker save`), or a plain folder with a command (`--rootfs DIR --cmd ...`, not a nitro-cli
+// interface), to an .eif, with nitro-cli's Measurements JSON on stdout.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { formatJson, splitArchiveReference, splitImageReference, parseBuildTime, parseCustomMetadata } from '../engine';
-import { buildEnclave, buildProgressText, readPem, type BuildProgress, type ImageSpec } from '../engine/node';
+import {
+  formatJson,
+  parseCommandLine,
+  splitArchiveReference,
+  splitImageReference,
+  parseBuildTime,
+  parseCustomMetadata,
+} from '../engine';
+import { buildEnclave, buildProgressText, readPem, type BuildProgress, type BuildSource } from '../engine/node';
 import { UsageError, optionValue, type ParsedArgs } from './args';
 import { reportFailure, type FailureStyle } from './errors';
 import type { CliIo, Command } from './types';
@@ -29,7 +37,7 @@ const BUILD_FAILURES: FailureStyle = {
 export const buildEnclaveCommand: Command = {
   name: 'build-enclave',
   cancellable: true,
-  summary: 'Builds an enclave image from an OCI image, without Docker',
+  summary: 'Builds an enclave image from an OCI image or a folder (--rootfs, not in nitro-cli), without Docker',
   options: [
     { name: 'oci-layout', value: 'DIR[:TAG]', help: 'An OCI image layout directory, optionally with the tag to use' },
     {
@@ -41,6 +49,24 @@ export const buildEnclaveCommand: Command = {
       name: 'docker-uri',
       value: 'URI',
       help: 'A Docker image, exported with `docker save` (needs the docker CLI and daemon)',
+    },
+    {
+      name: 'rootfs',
+      value: 'DIR',
+      help:
+        'A plain folder as the root file system, with --cmd (not a nitro-cli option): owner 0:0, fixed times, ' +
+        "the folder's own modes; symlinks are stored, never followed",
+    },
+    {
+      name: 'cmd',
+      value: 'COMMAND',
+      help: 'With --rootfs: the command line the enclave runs, e.g. "/app/hello --port 5000" (quotes group words)',
+    },
+    {
+      name: 'env',
+      value: 'KEY=VALUE',
+      multiple: true,
+      help: 'With --rootfs: an environment variable of the enclave; repeat for more',
     },
     { name: 'output-file', value: 'output-file', required: true, help: 'Where to write the enclave image (.eif)' },
     {
@@ -76,7 +102,7 @@ export const buildEnclaveCommand: Command = {
     const arch = checkBuildOptions(this, args);
     const resolve = (p: string) => path.resolve(io.cwd, p);
     const output = resolve(optionValue(args, 'output-file') as string);
-    const source = imageSpecOf(args, resolve);
+    const source = imageSpecOf(this, args, resolve);
 
     try {
       const buildTimeText = optionValue(args, 'build-time');
@@ -122,14 +148,30 @@ function checkBuildOptions(command: Command, args: ParsedArgs): 'x86_64' | 'aarc
   const layout = optionValue(args, 'oci-layout');
   const archive = optionValue(args, 'image-archive');
   const docker = optionValue(args, 'docker-uri');
-  const given = [layout && '--oci-layout', archive && '--image-archive', docker && '--docker-uri'].filter(Boolean);
+  const rootfs = optionValue(args, 'rootfs');
+  const given = [
+    layout && '--oci-layout',
+    archive && '--image-archive',
+    docker && '--docker-uri',
+    rootfs && '--rootfs',
+  ].filter(Boolean);
   if (given.length === 0)
     throw new UsageError(
       'one of the following arguments is required: ' +
-        '--oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>',
+        '--oci-layout <DIR[:TAG]>, --image-archive <TAR>, --docker-uri <URI>, --rootfs <DIR>',
       command,
     );
   if (given.length > 1) throw new UsageError(`the argument '${given[0]}' cannot be used with '${given[1]}'`, command);
+  const cmd = optionValue(args, 'cmd');
+  const env = args.options.get('env');
+  if (rootfs !== undefined && cmd === undefined)
+    throw new UsageError("'--rootfs' requires '--cmd <COMMAND>': the program the enclave runs", command);
+  if (rootfs === undefined && (cmd !== undefined || env !== undefined))
+    throw new UsageError(
+      `'${cmd !== undefined ? '--cmd' : '--env'}' goes with '--rootfs' only ` +
+        '(an image brings its own command and environment)',
+      command,
+    );
   const cert = optionValue(args, 'signing-certificate');
   const key = optionValue(args, 'private-key');
   if ((cert === undefined) !== (key === undefined)) {
@@ -150,8 +192,36 @@ function checkBuildOptions(command: Command, args: ParsedArgs): 'x86_64' | 'aarc
   return arch;
 }
 
-/** The image to build from: `--oci-layout`'s, `--image-archive`'s or `--docker-uri`'s. */
-function imageSpecOf(args: ParsedArgs, resolve: (p: string) => string): ImageSpec {
+/** `--cmd` split into words with the engine's command-line rules (quotes group, nothing else is special). */
+function commandWords(command: Command, text: string): string[] {
+  const parsed = parseCommandLine(text);
+  if (!parsed.ok) throw new UsageError(`invalid value for '--cmd <COMMAND>': ${parsed.reason}`, command);
+  if (parsed.words.length === 0 || parsed.words[0] === '')
+    throw new UsageError("invalid value for '--cmd <COMMAND>': the command (the first word) is empty", command);
+  return [...parsed.words];
+}
+
+/** `--env` values: KEY=VALUE each, the key not empty, on one line. */
+function envLines(command: Command, args: ParsedArgs): string[] {
+  const values = args.options.get('env');
+  const list = Array.isArray(values) ? (values as readonly string[]) : [];
+  return list.map((e) => {
+    if (!/^[^=]+=/.test(e) || /[\n\0]/.test(e))
+      throw new UsageError(`invalid value '${e}' for '--env <KEY=VALUE>': it must be KEY=VALUE on one line`, command);
+    return e;
+  });
+}
+
+/** The image to build from: `--oci-layout`'s, `--image-archive`'s, `--docker-uri`'s or `--rootfs`'s. */
+function imageSpecOf(command: Command, args: ParsedArgs, resolve: (p: string) => string): BuildSource {
+  const rootfs = optionValue(args, 'rootfs');
+  if (rootfs !== undefined)
+    return {
+      kind: 'rootfs',
+      path: resolve(rootfs),
+      cmd: commandWords(command, optionValue(args, 'cmd') as string),
+      env: envLines(command, args),
+    };
   const layout = optionValue(args, 'oci-layout');
   const archive = optionValue(args, 'image-archive');
   if (layout !== undefined) {

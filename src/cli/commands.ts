@@ -6,6 +6,7 @@ import { ENCLAVE_COMMANDS } from './enclaveCommands';
 import { explainCommand } from './explainCommands';
 import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
+import { newCommand } from './newCommands';
 import { vsockProxyCommand } from './vsockProxyCommands';
 import { vsockCommand } from './vsockCommands';
 import type { Command } from './types';
@@ -16,6 +17,7 @@ import type { Command } from './types';
  */
 export const COMMANDS: readonly Command[] = [
   buildEnclaveCommand,
+  newCommand,
   describeEifCommand,
   pcrCommand,
   signEifCommand,

@@ -183,6 +183,17 @@ export {
   type BuildTime,
 } from './imagebuild/buildInfo';
 export {
+  HELLO_LINE,
+  SCAFFOLD_TEMPLATES,
+  helloProgram,
+  projectNameProblem,
+  scaffoldBuild,
+  scaffoldFiles,
+  type ScaffoldFile,
+  type ScaffoldOptions,
+  type ScaffoldTemplate,
+} from './imagebuild/scaffold';
+export {
   BackendError,
   type BackendKind,
   type ConsoleStream,

@@ -5,6 +5,7 @@ import { VERSION } from '../engine';
 import { createNitroCliBackends } from '../engine/node';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
 import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
+import { registerNewProject } from './onboarding/newProject';
 import { registerDescribeDocuments } from './commands/describeDocuments';
 import { registerCommands } from './commands/registerCommands';
 import { registerKeyPolicyDiagnostics } from './kms/policyDiagnostics';
@@ -88,6 +89,7 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   registerAllowlistDiagnostics(ctx);
   const eifViewer = registerEifViewer(ctx, { describeDocuments: describe, eifService });
   const build = registerBuild(ctx, images);
+  registerNewProject(ctx);
 
   startup.activatedAt = performance.now();
   const ms = (startup.activatedAt - startup.loadedAt).toFixed(0);

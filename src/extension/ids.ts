@@ -92,6 +92,7 @@ const OTHER_COMMANDS = {
   imageReveal: { id: 'nitroEnclaves.image.reveal', palette: false },
   imageBuild: { id: 'nitroEnclaves.image.build', palette: true, picker: true },
   imageCheckReproducibility: { id: 'nitroEnclaves.image.checkReproducibility', palette: true, picker: true },
+  projectNew: { id: 'nitroEnclaves.project.new', palette: true, picker: true },
   attestationOpen: { id: 'nitroEnclaves.attestation.open', palette: true, picker: true },
   attestationOpenFromClipboard: { id: 'nitroEnclaves.attestation.openFromClipboard', palette: true },
   logShow: { id: 'nitroEnclaves.log.show', palette: true },

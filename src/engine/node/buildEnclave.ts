@@ -8,14 +8,25 @@
 // atomically (nothing at the output path until it is complete). The temporary directory is
 // removed on success, failure and cancellation alike; it records its owner (PID, start time,
 // host), so that the next build removes the folder of a build that was killed before it could.
+import { createHash, type Hash } from 'node:crypto';
 import { lstat, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildMetadata, buildTimeOf, imageReferenceOf, parseBuildTime, type BuildTime } from '../imagebuild/buildInfo';
+import {
+  buildMetadata,
+  buildTimeOf,
+  formatBuildTime,
+  imageReferenceOf,
+  kernelConfigInfo,
+  parseBuildTime,
+  sortKeysDeep,
+  type BuildTime,
+} from '../imagebuild/buildInfo';
+import { VERSION } from '../version';
 import { SectionType, type EifArch } from '../eif/defs';
 import type { MeasurementsJson } from '../eif/describe';
 import { encodeMetadata, type EifMetadata } from '../eif/metadata';
-import { ImageTree } from '../oci/flatten';
+import { ImageTree, type FsEntry } from '../oci/flatten';
 import type { ResolvedImage } from '../oci/model';
 import { CancelledError, throwIfCancelled, type CancellationLike } from '../platform/lifecycle';
 import { bootstrapRamdisk } from '../ramdisk/cpio';
@@ -25,11 +36,28 @@ import { locateBlobs, type BlobFiles } from './blobs';
 import { signatureSectionFor, writeEif, type SectionInput, type SigningInput } from './eifWriter';
 import { FileByteSource } from './fileByteSource';
 import { openImage, type ImageSpec } from './oci';
+import { readRootfs } from './rootfs';
 import { SpoolStore } from './spoolStore';
 
 export type { ImageSpec };
 
-export type BuildStage = 'resolving' | 'layers' | 'ramdisk' | 'measuring' | 'writing';
+/**
+ * `--rootfs DIR --cmd ... --env K=V`: a plain folder as the root file system, with the command and
+ * environment given (not a nitro-cli interface; see rootfs.ts for the rules).
+ */
+export interface RootfsSpec {
+  readonly kind: 'rootfs';
+  readonly path: string;
+  /** The command and its arguments (the `cmd` file, one per line); at least the command. */
+  readonly cmd: readonly string[];
+  /** `KEY=VALUE` lines (the `env` file). */
+  readonly env: readonly string[];
+}
+
+/** Where a build's root file system comes from: an OCI image, or a folder. */
+export type BuildSource = ImageSpec | RootfsSpec;
+
+export type BuildStage = 'resolving' | 'layers' | 'folder' | 'ramdisk' | 'measuring' | 'writing';
 
 export interface BuildProgress {
   readonly stage: BuildStage;
@@ -44,6 +72,7 @@ export interface BuildProgress {
 const STAGE_TEXT: Record<BuildStage, string> = {
   resolving: 'Reading the image',
   layers: 'Flattening layers',
+  folder: 'Reading the root file system folder',
   ramdisk: 'Writing the customer ramdisk',
   measuring: 'Measuring',
   writing: 'Writing the enclave image',
@@ -60,9 +89,12 @@ export function buildProgressText(p: BuildProgress): string {
 }
 
 export interface BuildOptions {
-  readonly source: ImageSpec;
+  readonly source: BuildSource;
   readonly output: string;
-  /** Which architecture to build; default: the image's (or, for a multi-platform index, the host's). */
+  /**
+   * Which architecture to build; default: the image's (or, for a multi-platform index or a rootfs folder, the
+   * host's).
+   */
   readonly arch?: EifArch;
   /** `--blobs DIR`. */
   readonly blobs?: string;
@@ -293,7 +325,7 @@ const cancellable = (token: CancellationLike | undefined) => (token ? { cancella
 
 /** Opens the image source (in `temp`, for `docker save`) and checks that it is for an architecture enclaves run. */
 async function openSourceImage(
-  options: BuildOptions,
+  options: BuildOptions & { source: ImageSpec },
   temp: string,
   steps: BuildSteps,
 ): Promise<{ img: ResolvedImage; arch: EifArch; platform: string }> {
@@ -377,14 +409,21 @@ async function flattenLayers(
 /** Writes the customer ramdisk (rootfs/, cmd, env) to `file`; returns its size. */
 async function writeCustomerFile(
   file: string,
-  tree: ImageTree,
+  entries: Iterable<FsEntry>,
   spool: SpoolStore,
   cmdEnv: ReturnType<typeof commandAndEnv>,
   steps: BuildSteps,
+  hash?: Hash,
 ): Promise<number> {
   const out = await BufferedFile.create(file);
+  const sink = hash
+    ? (chunk: Uint8Array) => {
+        hash.update(chunk);
+        return out.write(chunk);
+      }
+    : out.write;
   try {
-    const bytes = await writeCustomerRamdisk(tree.walk(), await spool.source(), cmdEnv, out.write, {
+    const bytes = await writeCustomerRamdisk(entries, await spool.source(), cmdEnv, sink, {
       ...cancellable(steps.token),
       onBytes: (n) => steps.progress({ stage: 'ramdisk', done: n }),
     });
@@ -409,7 +448,7 @@ async function bootstrapBytes(
 
 /** The image's metadata section: names, versions and build time from the options and the image. */
 function metadataOf(
-  options: BuildOptions,
+  options: BuildOptions & { source: ImageSpec },
   img: ResolvedImage,
   buildTime: BuildTime,
   kernelConfig: string | undefined,
@@ -426,6 +465,37 @@ function metadataOf(
     ...(kernelConfig !== undefined ? { kernelConfig } : {}),
     customMetadata: options.customMetadata ?? null,
   });
+}
+
+/**
+ * The metadata of a rootfs build: ImageName `--name` or the folder's name, ImageVersion `--version` or the
+ * SHA-256 of the customer ramdisk (what the folder, the command and the environment made), and DockerInfo
+ * with what there is: the architecture and the command and environment as Config.Cmd and Config.Env.
+ */
+function rootfsMetadataOf(
+  options: BuildOptions,
+  spec: RootfsSpec,
+  arch: EifArch,
+  ramdiskSha256: string,
+  buildTime: BuildTime,
+  kernelConfig: string | undefined,
+): EifMetadata {
+  return {
+    ImageName: options.name ?? path.basename(path.resolve(spec.path)),
+    ImageVersion: options.version ?? ramdiskSha256,
+    BuildMetadata: {
+      BuildTime: formatBuildTime(buildTime),
+      BuildTool: 'nitro-dev',
+      BuildToolVersion: VERSION,
+      ...kernelConfigInfo(kernelConfig),
+    },
+    DockerInfo: sortKeysDeep({
+      Architecture: arch === 'x86_64' ? 'amd64' : 'arm64',
+      Config: { Cmd: [...spec.cmd], Env: [...spec.env] },
+      Os: 'linux',
+    }),
+    CustomMetadata: options.customMetadata ?? null,
+  };
 }
 
 /** Removes the folders of builds that were stopped (saying so), then creates this build's folder. */
@@ -464,7 +534,93 @@ function imageFacts(img: ResolvedImage, platform: string): BuildResult['image'] 
   };
 }
 
-/** Builds an enclave image from an OCI image; see the file comment. */
+/** The blobs, ramdisks and metadata of a build, ready to be written. */
+interface PreparedBuild {
+  readonly arch: EifArch;
+  readonly blobs: BlobFiles;
+  readonly cmdline: string;
+  readonly customerPath: string;
+  readonly metadata: EifMetadata;
+  readonly image: BuildResult['image'];
+  readonly stats: BuildResult['stats'];
+}
+
+/** The OCI path: the image's layers flattened into the customer ramdisk. */
+async function prepareFromImage(
+  options: BuildOptions & { source: ImageSpec },
+  temp: string,
+  buildTime: BuildTime,
+  steps: BuildSteps,
+  keep: { image?: ResolvedImage; spool?: SpoolStore },
+): Promise<PreparedBuild> {
+  const { img, arch, platform } = await openSourceImage(options, temp, steps);
+  keep.image = img;
+  const cmdEnv = commandAndEnv(img.config);
+  const { blobs, cmdline, kernelConfig } = await readBlobs(arch, options, steps);
+
+  // Layers → one tree, file data in the spool; then the customer ramdisk, into the temporary directory.
+  const spool = await SpoolStore.create(temp);
+  keep.spool = spool;
+  const { tree, layerBytes } = await flattenLayers(img, spool, steps);
+  const customerPath = path.join(temp, 'customer-initrd.img');
+  const ramdiskBytes = await writeCustomerFile(customerPath, tree.walk(), spool, cmdEnv, steps);
+  return {
+    arch,
+    blobs,
+    cmdline,
+    customerPath,
+    metadata: metadataOf(options, img, buildTime, kernelConfig),
+    image: imageFacts(img, platform),
+    stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes, ramdiskBytes },
+  };
+}
+
+/** The rootfs path: a folder read into the customer ramdisk with the command and environment given. */
+async function prepareFromFolder(
+  options: BuildOptions & { source: RootfsSpec },
+  temp: string,
+  buildTime: BuildTime,
+  steps: BuildSteps,
+  keep: { spool?: SpoolStore },
+): Promise<PreparedBuild> {
+  const spec = options.source;
+  const arch = options.arch ?? hostArch();
+  if (!arch) throw new BuildError(`this machine is ${process.arch}: say which architecture to build with --arch`);
+  if (spec.cmd.length === 0 || spec.cmd[0] === '')
+    throw new BuildError('the command to run is empty: give the program the enclave runs (--cmd)');
+  const cmdEnv = commandAndEnv({ cmd: spec.cmd, entrypoint: null, env: spec.env });
+  const { blobs, cmdline, kernelConfig } = await readBlobs(arch, options, steps);
+  steps.log(`Root file system: the folder ${path.resolve(spec.path)} (owner 0:0, fixed times, its own modes)`);
+
+  const spool = await SpoolStore.create(temp);
+  keep.spool = spool;
+  steps.progress({ stage: 'folder', done: 0 });
+  const tree = await readRootfs(spec.path, spool, {
+    ...cancellable(steps.token),
+    onBytes: (n) => steps.progress({ stage: 'folder', done: n }),
+  });
+  steps.log(`Read ${tree.entries.length} entries (${tree.fileBytes} bytes of file data) from the folder`);
+  const customerPath = path.join(temp, 'customer-initrd.img');
+  const hash = createHash('sha256');
+  const ramdiskBytes = await writeCustomerFile(customerPath, tree.entries, spool, cmdEnv, steps, hash);
+  const digest = hash.digest('hex');
+  return {
+    arch,
+    blobs,
+    cmdline,
+    customerPath,
+    metadata: rootfsMetadataOf(options, spec, arch, digest, buildTime, kernelConfig),
+    image: {
+      description: `the folder ${path.resolve(spec.path)}`,
+      manifestDigest: '',
+      configDigest: `sha256:${digest}`,
+      platform: `linux/${arch === 'x86_64' ? 'amd64' : 'arm64'}`,
+    },
+    stats: { layers: 0, entries: tree.entries.length, layerBytes: tree.fileBytes, ramdiskBytes },
+  };
+}
+
+/** Builds an enclave image from an OCI image or a folder; see the file comment. */
 export async function buildEnclave(options: BuildOptions): Promise<BuildResult> {
   const token = options.cancellation;
   const steps: BuildSteps = {
@@ -478,32 +634,26 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
   if (options.signing) signatureSectionFor(new Uint8Array(48), options.signing);
 
   const temp = await startBuildFolder(options, steps);
-  let image: ResolvedImage | undefined;
+  const keep: { image?: ResolvedImage; spool?: SpoolStore } = {};
   const sources: FileByteSource[] = [];
-  let spool: SpoolStore | undefined;
   try {
-    const { img, arch, platform } = await openSourceImage(options, temp, steps);
-    image = img;
-    const cmdEnv = commandAndEnv(img.config);
-    const { blobs, cmdline, kernelConfig } = await readBlobs(arch, options, steps);
-
-    // Layers → one tree, file data in the spool; then the customer ramdisk, into the temporary directory.
-    spool = await SpoolStore.create(temp);
-    const { tree, layerBytes } = await flattenLayers(img, spool, steps);
-    const customerPath = path.join(temp, 'customer-initrd.img');
-    const ramdiskBytes = await writeCustomerFile(customerPath, tree, spool, cmdEnv, steps);
-    await spool.close();
-    spool = undefined;
+    const source = options.source;
+    const prepared =
+      source.kind === 'rootfs'
+        ? await prepareFromFolder({ ...options, source }, temp, buildTime, steps, keep)
+        : await prepareFromImage({ ...options, source }, temp, buildTime, steps, keep);
+    await keep.spool?.close();
+    keep.spool = undefined;
+    const { arch, blobs, cmdline, metadata } = prepared;
 
     const [init, nsm, kernel, customer] = await Promise.all([
       FileByteSource.open(blobs.init),
       FileByteSource.open(blobs.nsmKo),
       FileByteSource.open(blobs.kernel),
-      FileByteSource.open(customerPath),
+      FileByteSource.open(prepared.customerPath),
     ]);
     sources.push(init, nsm, kernel, customer);
     const bootstrap = await bootstrapBytes(init, nsm, token);
-    const metadata = metadataOf(options, img, buildTime, kernelConfig);
     const sections = eifSections(kernel, cmdline, metadata, bootstrap, customer);
     const written = await writeEif(options.output, {
       arch,
@@ -517,19 +667,19 @@ export async function buildEnclave(options: BuildOptions): Promise<BuildResult> 
       measurements: written.measurements,
       size: written.size,
       arch,
-      image: imageFacts(img, platform),
+      image: prepared.image,
       blobs,
       metadata,
-      stats: { layers: img.layers.length, entries: tree.entryCount, layerBytes, ramdiskBytes },
+      stats: prepared.stats,
     };
   } catch (e) {
     // Whatever a cancelled build ran into (a killed `docker save`, a closed stream), it was cancelled.
     if (token?.isCancellationRequested && !(e instanceof CancelledError)) throw new CancelledError('the build');
     throw e;
   } finally {
-    await spool?.close().catch(() => undefined);
+    await keep.spool?.close().catch(() => undefined);
     for (const s of sources) await s.close().catch(() => undefined);
-    await image?.close().catch(() => undefined);
+    await keep.image?.close().catch(() => undefined);
     await rm(temp, { recursive: true, force: true });
   }
 }

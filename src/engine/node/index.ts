@@ -37,8 +37,12 @@ export {
   type BuildProgress,
   type BuildResult,
   type BuildStage,
+  type BuildSource,
   type ImageSpec,
+  type RootfsSpec,
 } from './buildEnclave';
+export { readRootfs, RootfsError, type RootfsTree } from './rootfs';
+export { writeScaffold, ScaffoldError } from './scaffold';
 export {
   compareEifFiles,
   checkReproducibility,

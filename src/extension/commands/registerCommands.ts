@@ -41,8 +41,9 @@ export type Handler = (...args: never[]) => unknown;
 /** Commands registered by the attestation module (src/extension/attestation), not by this table. */
 type AttestationCommandId = typeof COMMANDS.attestationOpen | typeof COMMANDS.attestationOpenFromClipboard;
 
-/** Commands registered by the build module (src/extension/imagebuild). */
-type BuildCommandId = typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility;
+/** Commands registered by the build (src/extension/imagebuild) and onboarding (src/extension/onboarding) modules. */
+type BuildCommandId =
+  typeof COMMANDS.imageBuild | typeof COMMANDS.imageCheckReproducibility | typeof COMMANDS.projectNew;
 
 /** Commands registered by the local services module (src/extension/services). */
 type ServiceCommandId =

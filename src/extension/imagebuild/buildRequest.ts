@@ -2,8 +2,14 @@
 // tasks.json, or a command argument), turned into the engine's build options and into the
 // equivalent `nitro-dev build-enclave` command line. No `vscode` here, so it is unit-tested in Node.
 import * as path from 'node:path';
-import { parseBuildTime, splitArchiveReference, splitImageReference, type EifArch } from '../../engine';
-import type { BuildOptions, ImageSpec } from '../../engine/node';
+import {
+  parseBuildTime,
+  parseCommandLine,
+  splitArchiveReference,
+  splitImageReference,
+  type EifArch,
+} from '../../engine';
+import type { BuildOptions, BuildSource } from '../../engine/node';
 import type { BlobsFolderStatus } from '../../engine/node';
 
 /** The `nitro-eif` task definition's properties (package.json `taskDefinitions`), also the command argument. */
@@ -14,6 +20,12 @@ export interface BuildRequest {
   readonly imageArchive?: string;
   /** A Docker image exported with `docker save`. */
   readonly dockerUri?: string;
+  /** A plain folder as the root file system (with `cmd`, and `env`); not a nitro-cli interface. */
+  readonly rootfs?: string;
+  /** With `rootfs`: the command line the enclave runs, split as `--cmd` is (quotes group words). */
+  readonly cmd?: string;
+  /** With `rootfs`: the environment, `KEY=VALUE` each. */
+  readonly env?: readonly string[];
   readonly output: string;
   readonly blobs?: string;
   readonly arch?: EifArch;
@@ -56,15 +68,21 @@ export function normalizeRequest(
   folder: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): BuildRequest {
-  const sources = (['ociLayout', 'imageArchive', 'dockerUri'] as const).filter(
+  const sources = (['ociLayout', 'imageArchive', 'dockerUri', 'rootfs'] as const).filter(
     (k) => typeof request[k] === 'string' && request[k] !== '',
   );
   if (sources.length !== 1) {
     throw new BuildRequestError(
       sources.length === 0
-        ? 'say where the image comes from: one of "ociLayout", "imageArchive" or "dockerUri"'
+        ? 'say where the image comes from: one of "ociLayout", "imageArchive", "dockerUri" or "rootfs"'
         : `give only one of ${sources.map((s) => `"${s}"`).join(' and ')}`,
     );
+  }
+  if (request.rootfs) {
+    rootfsCommand(request.cmd);
+    rootfsEnv(request.env);
+  } else if (request.cmd !== undefined || request.env !== undefined) {
+    throw new BuildRequestError('"cmd" and "env" go with "rootfs" only (an image has its own)');
   }
   if (typeof request.output !== 'string' || request.output === '')
     throw new BuildRequestError('"output" (the .eif to write) is required');
@@ -90,14 +108,42 @@ export function normalizeRequest(
   if (request.ociLayout) out['ociLayout'] = withRef(request.ociLayout, splitImageReference);
   if (request.imageArchive) out['imageArchive'] = withRef(request.imageArchive, splitArchiveReference);
   if (request.dockerUri) out['dockerUri'] = substitute(request.dockerUri, folder, env);
+  if (request.rootfs) {
+    out['rootfs'] = abs(request.rootfs);
+    out['cmd'] = request.cmd;
+    if (request.env !== undefined) out['env'] = [...request.env];
+  }
   for (const k of ['blobs', 'metadata', 'signingCertificate', 'privateKey'] as const)
     if (request[k]) out[k] = abs(request[k]);
   for (const k of ['arch', 'name', 'version', 'buildTime'] as const) if (request[k] !== undefined) out[k] = request[k];
   return out as unknown as BuildRequest;
 }
 
+/** The words of a rootfs build's `cmd`, split with the engine's command-line rules. */
+export function rootfsCommand(cmd: unknown): string[] {
+  if (typeof cmd !== 'string' || cmd.trim() === '')
+    throw new BuildRequestError('"rootfs" needs "cmd": the command line the enclave runs, e.g. "/app/hello"');
+  const parsed = parseCommandLine(cmd);
+  if (!parsed.ok) throw new BuildRequestError(`"cmd": ${parsed.reason}`);
+  if (parsed.words[0] === '') throw new BuildRequestError('"cmd": the command (the first word) is empty');
+  return [...parsed.words];
+}
+
+/** A rootfs build's `env`: `KEY=VALUE` strings, the key not empty. */
+export function rootfsEnv(env: unknown): string[] {
+  if (env === undefined) return [];
+  if (!Array.isArray(env)) throw new BuildRequestError('"env" is a list of "KEY=VALUE" strings');
+  return env.map((e: unknown, i) => {
+    if (typeof e !== 'string' || !/^[^=\n\0]+=/.test(e) || /[\n\0]/.test(e))
+      throw new BuildRequestError(`"env" item ${i + 1} (${JSON.stringify(e)}) is not KEY=VALUE on one line`);
+    return e;
+  });
+}
+
 /** The image source of a normalized request. */
-export function imageSpecOf(request: BuildRequest): ImageSpec {
+export function imageSpecOf(request: BuildRequest): BuildSource {
+  if (request.rootfs)
+    return { kind: 'rootfs', path: request.rootfs, cmd: rootfsCommand(request.cmd), env: rootfsEnv(request.env) };
   if (request.ociLayout) {
     const { path: p, reference } = splitImageReference(request.ociLayout);
     return { kind: 'oci-layout', path: p, ...(reference ? { reference } : {}) };
@@ -137,6 +183,9 @@ export function commandLineOf(request: BuildRequest): string {
     ['--oci-layout', request.ociLayout],
     ['--image-archive', request.imageArchive],
     ['--docker-uri', request.dockerUri],
+    ['--rootfs', request.rootfs],
+    ['--cmd', request.cmd],
+    ...(request.env ?? []).map((e): [string, string] => ['--env', e]),
     ['--output-file', request.output],
     ['--blobs', request.blobs],
     ['--arch', request.arch],

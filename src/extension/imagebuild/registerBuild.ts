@@ -26,6 +26,7 @@ import { blobsPrompt, buildOptionsOf, commandLineOf, normalizeRequest, type Buil
 const STAGE_SPAN: Record<BuildProgress['stage'], [number, number]> = {
   resolving: [0, 2],
   layers: [2, 60],
+  folder: [2, 60],
   ramdisk: [60, 75],
   measuring: [75, 85],
   writing: [85, 100],

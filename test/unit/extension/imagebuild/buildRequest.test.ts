@@ -55,7 +55,16 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
 
   it('refuses requests that cannot run, saying why', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ output: 'a.eif' }, /one of "ociLayout", "imageArchive" or "dockerUri"/],
+      [{ output: 'a.eif' }, /one of "ociLayout", "imageArchive", "dockerUri" or "rootfs"/],
+      [{ ociLayout: 'x', rootfs: 'r', output: 'a.eif' }, /only one of "ociLayout" and "rootfs"/],
+      [{ rootfs: 'r', output: 'a.eif' }, /"rootfs" needs "cmd"/],
+      [{ rootfs: 'r', cmd: '"/app/x', output: 'a.eif' }, /"cmd": The double quote at character 1 is not closed/],
+      [
+        { rootfs: 'r', cmd: '/app/x', env: ['NOEQUALS'], output: 'a.eif' },
+        /"env" item 1 \("NOEQUALS"\) is not KEY=VALUE/,
+      ],
+      [{ rootfs: 'r', cmd: '/app/x', env: 'A=1', output: 'a.eif' }, /"env" is a list/],
+      [{ ociLayout: 'x', cmd: '/app/x', output: 'a.eif' }, /"cmd" and "env" go with "rootfs" only/],
       [{ ociLayout: 'x', imageArchive: 'y', output: 'a.eif' }, /only one of "ociLayout" and "imageArchive"/],
       [{ ociLayout: 'x' }, /"output"/],
       [{ ociLayout: 'x', output: 'a.eif', privateKey: 'k.pem' }, /go together/],
@@ -67,6 +76,16 @@ describe('(unit) build requests of the extension (command argument, nitro-eif ta
     assert.throws(
       () => normalizeRequest({ ociLayout: 'x', output: 'a.eif' }, undefined, {}),
       /needs a workspace folder/,
+    );
+  });
+
+  it('takes a rootfs folder with cmd and env: paths resolved, cmd split with the engine rules, env kept', () => {
+    const r = normalizeRequest({ rootfs: 'rootfs', cmd: "/app/x 'a b'", env: ['A=1'], output: 'o.eif' }, '/ws', {});
+    assert.equal(r.rootfs, '/ws/rootfs');
+    assert.deepEqual(imageSpecOf(r), { kind: 'rootfs', path: '/ws/rootfs', cmd: ['/app/x', 'a b'], env: ['A=1'] });
+    assert.equal(
+      commandLineOf(r),
+      "nitro-dev build-enclave --rootfs /ws/rootfs --cmd '/app/x '\\''a b'\\''' --env A=1 --output-file /ws/o.eif",
     );
   });
 
