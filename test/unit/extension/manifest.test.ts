@@ -27,7 +27,7 @@ import {
   VIEW_CONTAINER,
 } from '../../../src/extension/ids';
 import { sshHostProblem } from '../../../src/extension/parents/nitroCliSettings';
-import { PKG, ROOT } from '../repo';
+import { NLS, PKG, PKG_RAW, ROOT } from '../repo';
 
 const root = ROOT;
 const pkg = PKG;
@@ -410,6 +410,59 @@ function globMatches(pattern: string, name: string): boolean {
   return new RegExp(`^${re}$`).test(name);
 }
 
+describe('(unit) package.json manifest strings are in package.nls.json (translatable)', () => {
+  /** Fields VS Code shows to people, by where they are; each must be a %key% of package.nls.json. */
+  const SHOWN = new Set([
+    'displayName',
+    'description',
+    'title',
+    'shortTitle',
+    'category',
+    'name',
+    'contextualTitle',
+    'contents',
+    'markdownDescription',
+    'deprecationMessage',
+    'enumDescriptions',
+    'markdownEnumDescriptions',
+    'altText',
+  ]);
+  // Not shown as text: ids, globs, commands, patterns, file paths, JSON-schema details.
+  const SKIP = new Set([
+    'name',
+    'scripts',
+    'devDependencies',
+    'dependencies',
+    'engines',
+    'keywords',
+    'bin',
+    'repository',
+  ]);
+
+  function shownStrings(value: unknown, where: string, field: string | undefined, out: [string, string][]): void {
+    if (typeof value === 'string') {
+      if (field !== undefined && SHOWN.has(field)) out.push([where, value]);
+      return;
+    }
+    if (Array.isArray(value)) value.forEach((v, i) => shownStrings(v, `${where}[${i}]`, field, out));
+    else if (value && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) {
+        if (SKIP.has(k) && where === '$') continue;
+        shownStrings(v, `${where}.${k}`, k, out);
+      }
+  }
+
+  it('refers with %key% for every string shown to people, and every key is used', () => {
+    const found: [string, string][] = [];
+    shownStrings(PKG_RAW, '$', undefined, found);
+    const literal = found.filter(([, v]) => !/^%[\w.-]+%$/.test(v));
+    assert.deepEqual(literal, [], 'move these strings into package.nls.json');
+    const used = new Set(found.map(([, v]) => v.slice(1, -1)));
+    const unused = Object.keys(NLS).filter((k) => !used.has(k));
+    assert.deepEqual(unused, [], 'package.nls.json keys nothing refers to');
+  });
+});
+
 describe('(unit) package.json manifest follows VS Code conventions', () => {
   const menus = contributes.menus as Record<string, MenuEntry[]>;
   const itemMenus = menus['view/item/context'] ?? [];
@@ -525,7 +578,7 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
       assert.equal(c.title.endsWith('...'), asks, `${c.command} "${c.title}": "..." exactly when it asks`);
       if (asks) assert.notEqual(PALETTE_WHEN[c.command], 'false', `${c.command} asks, so it is in the palette`);
     }
-    const text = readFileSync(path.join(root, 'package.json'), 'utf8');
+    const text = ['package.json', 'package.nls.json'].map((f) => readFileSync(path.join(root, f), 'utf8')).join('');
     assert.ok(!text.includes('…'), 'the manifest writes "..." everywhere, not "…"');
     assert.ok(PICKER_COMMANDS.includes(COMMANDS.enclaveCopyId));
     assert.equal(PALETTE_WHEN[COMMANDS.enclaveCopyId], `!${STATE_KEYS.noEnclave}`);
