@@ -14,7 +14,6 @@ export const README_SCREENSHOTS = [
   'eif-viewer.png',
   'attestation-viewer.png',
   'attestation-kms.png',
-  'walkthrough.png',
 ];
 
 export const SCREENSHOTS_DIR = 'docs/screenshots';

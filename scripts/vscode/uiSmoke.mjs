@@ -198,7 +198,7 @@ async function checkRunningEnclave(page) {
       const text = await row.textContent();
       if (!text?.includes('hello') || !text.includes('2 CPUs') || !text.includes('128 MiB'))
         throw new Error(`row reads "${text}"`);
-      await page.locator('.monaco-list-row', { hasText: 'CPUs 2/2' }).first().waitFor({ timeout: step.timeout() });
+      await page.locator('.monaco-list-row', { hasText: 'CPUs 2/4' }).first().waitFor({ timeout: step.timeout() });
     });
     await settle(page, 800, 600);
     await screenshot(page, 'parents-running-enclave.png');

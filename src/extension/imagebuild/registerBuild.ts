@@ -535,7 +535,8 @@ function isRequest(arg: unknown, needOutput = true): arg is BuildRequest {
   return (
     (typeof r['ociLayout'] === 'string' ||
       typeof r['imageArchive'] === 'string' ||
-      typeof r['dockerUri'] === 'string') &&
+      typeof r['dockerUri'] === 'string' ||
+      typeof r['rootfs'] === 'string') &&
     (!needOutput || typeof r['output'] === 'string')
   );
 }
