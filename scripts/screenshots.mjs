@@ -5,8 +5,6 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-
 /** The UI tier's screenshots the README shows, in its order. */
 export const README_SCREENSHOTS = [
   'parents-running-enclave.png',
@@ -18,8 +16,9 @@ export const README_SCREENSHOTS = [
 
 export const SCREENSHOTS_DIR = 'docs/screenshots';
 
-/** Copies the changed screenshots; returns the names copied. Throws when one was not taken. */
-export function updateScreenshots(from = path.join(root, 'test-results'), to = path.join(root, SCREENSHOTS_DIR)) {
+/** Copies the changed screenshots from `from` (test-results) to `to`; returns the names copied.
+ * Throws when one was not taken. */
+export function updateScreenshots(from, to) {
   mkdirSync(to, { recursive: true });
   const missing = README_SCREENSHOTS.filter((n) => !existsSync(path.join(from, n)));
   if (missing.length > 0) throw new Error(`not in ${from}: ${missing.join(', ')} (run npm run test:ui first)`);
@@ -35,8 +34,9 @@ export function updateScreenshots(from = path.join(root, 'test-results'), to = p
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
   try {
-    const copied = updateScreenshots();
+    const copied = updateScreenshots(path.join(root, 'test-results'), path.join(root, SCREENSHOTS_DIR));
     console.log(
       copied.length ? `updated ${copied.map((n) => `${SCREENSHOTS_DIR}/${n}`).join(', ')}` : 'no screenshot changed',
     );
