@@ -7,22 +7,12 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { NSM_MAX_ATTESTATION_FIELD_BYTES as MAX_FIELD, toHex } from '../../engine';
 import { readPublicKeyFile } from '../../engine/node';
+import { pickFile } from '../commands/pickFile';
 import { checkHexField, checkTextField, hexField, readUserDataFile, type AttestRequest } from './attestFields';
 
 export { requestFromOptions, type AttestRequest, type AttestRequestOptions } from './attestFields';
 
 type Choice<T extends string> = vscode.QuickPickItem & { readonly choice: T };
-
-async function pickFile(title: string, openLabel: string, filters: Record<string, string[]>) {
-  const picked = await vscode.window.showOpenDialog({
-    title,
-    openLabel,
-    canSelectMany: false,
-    filters: { ...filters, 'All files': ['*'] },
-    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
-  });
-  return picked?.[0];
-}
 
 /**
  * Asks for the request in three steps: the nonce, the user data, the public key. Undefined when the

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { signEifFile } from '../../engine/node';
 import { readPemFile, signingCertificateExpiry } from './pemFiles';
+import { pickFile } from './pickFile';
 import type { EifService } from '../images/eifService';
 import { copy, pickEif, targetUri } from './imageCommands';
 
@@ -25,21 +26,6 @@ export interface SignImageOptions {
   readonly privateKey?: vscode.Uri;
 }
 
-async function pickPem(
-  title: string,
-  openLabel: string,
-  filters: Record<string, string[]>,
-): Promise<vscode.Uri | undefined> {
-  const picked = await vscode.window.showOpenDialog({
-    title,
-    openLabel,
-    canSelectMany: false,
-    filters: { ...filters, 'All files': ['*'] },
-    ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
-  });
-  return picked?.[0];
-}
-
 /**
  * Sign Image…: the image it was invoked on (a tree node, an Explorer file, the viewer) or one picked,
  * then the certificate and the private key; signs in place behind a cancellable progress and
@@ -56,13 +42,13 @@ export async function signImage(
   const name = path.basename(uri.fsPath);
   const certificate =
     options.certificate ??
-    (await pickPem(`Sign ${name} (1/2): the signing certificate`, 'Use Certificate', {
+    (await pickFile(`Sign ${name} (1/2): the signing certificate`, 'Use Certificate', {
       'PEM certificates': ['pem', 'crt', 'cer'],
     }));
   if (!certificate) return undefined;
   const privateKey =
     options.privateKey ??
-    (await pickPem(`Sign ${name} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)`, 'Sign', {
+    (await pickFile(`Sign ${name} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)`, 'Sign', {
       'PEM private keys': ['pem', 'key'],
     }));
   if (!privateKey) return undefined;

@@ -1,16 +1,11 @@
 // The vsock ports in use on an emulated parent: its live listeners, each with who listens (the
 // parent, CID 3, or the enclave whose CID it is), for the Parent Instances tree.
 import { PARENT_CID } from '../../emulator/rules';
+import type { VsockPortInUse } from '../../platform/capabilities';
 import { liveRecords } from '../emulator/state';
 import { liveEndpoints, vsockDirOf } from './endpoints';
 
-/** One live vsock listener on an emulated parent. */
-export interface VsockPortInUse {
-  readonly cid: number;
-  readonly port: number;
-  /** 'parent' for CID 3, else the id of the running enclave with that CID. */
-  readonly owner: string;
-}
+export type { VsockPortInUse };
 
 /**
  * The live listeners in an emulated parent's vsock folder, by CID then port. A file left by a
