@@ -65,6 +65,8 @@ const common = {
   metafile: production,
   legalComments: 'none',
   define: { __NITRO_VERSION__: JSON.stringify(pkg.version) },
+  // The QEMU backend's guest programs (src/engine/node/qemu/guest/*.c) are carried as text.
+  loader: { '.c': 'text' },
   plugins: [layeringPlugin(root)],
 };
 

@@ -14,12 +14,16 @@ import {
   type RunEnclaveRequest,
   type TerminateEnclaveJson,
 } from '../platform/backend';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { attachesApplications } from '../platform/capabilities';
 import { Emitter, type CancellationLike, type DisposableLike } from '../platform/lifecycle';
 import { EmulatorBackend, type EmulatorBackendOptions } from './emulator/backend';
 import { emulatorStateDir } from './emulator/state';
 import { createNitroCliBackends } from './nitrocli/backend';
 import type { NitroCliOptions } from './nitrocli/options';
+import { QemuBackend, qemuStateDir } from './qemu/backend';
+import { resolveQemuMachine, type QemuSettings } from './qemu/resolve';
 
 /** The parents of one backend, or why they cannot be listed. */
 export type BackendListing =
@@ -206,6 +210,22 @@ export interface DefaultBackendsOptions extends Partial<EmulatorBackendOptions> 
   readonly log?: (message: string) => void;
   /** Parents driven through nitro-cli (this machine, hosts over ssh): one backend each, after the emulator. */
   readonly nitroCli?: NitroCliOptions;
+  /**
+   * The QEMU backend (Linux): `auto` (default) registers it when its state folder has parents (`nitro-dev qemu
+   * setup` makes the first), `always` registers it, `never` does not.
+   */
+  readonly qemu?: QemuSettings & { readonly enabled?: 'auto' | 'always' | 'never' };
+}
+
+/** Whether the QEMU backend belongs in a registry with these options. */
+export function qemuBackendWanted(
+  options: DefaultBackendsOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): boolean {
+  const enabled = options.qemu?.enabled ?? (env.NITRO_DEV_QEMU_BACKEND === '1' ? 'always' : 'auto');
+  if (enabled === 'never' || process.platform !== 'linux') return false;
+  if (enabled === 'always') return true;
+  return existsSync(path.join(qemuStateDir(env), 'parents.json'));
 }
 
 /**
@@ -222,6 +242,22 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
     const reason = `The embedded emulator could not start: ${e instanceof Error ? e.message : String(e)}`;
     options.log?.(reason);
     registry.markUnavailable({ kind: 'emulator', label: EmulatorBackend.LABEL, reason });
+  }
+  if (qemuBackendWanted(options, env)) {
+    try {
+      registry.register(
+        new QemuBackend({
+          ...options,
+          stateDir: qemuStateDir(env),
+          env,
+          resolveMachine: () => resolveQemuMachine({ env, ...options.qemu }),
+        }),
+      );
+    } catch (e) {
+      const reason = `The QEMU backend could not start: ${e instanceof Error ? e.message : String(e)}`;
+      options.log?.(reason);
+      registry.markUnavailable({ kind: 'qemu', label: QemuBackend.LABEL, reason });
+    }
   }
   if (options.nitroCli) {
     for (const backend of createNitroCliBackends(options.nitroCli, { env })) registry.register(backend);

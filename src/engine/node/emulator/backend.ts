@@ -199,6 +199,9 @@ export function runJsonOf(record: EnclaveRecord, hostPid: number): RunEnclaveJso
   };
 }
 
+/** What a backend adds to an enclave's record (see LocalEnclaveBackend.prepareRun). */
+export type RecordExtra = Pick<EnclaveRecord, 'machine'>;
+
 /** The time limit of one run-enclave's boot (its turn at the heartbeat port and the heartbeat). */
 interface BootWait {
   readonly deadline: number;
@@ -218,13 +221,17 @@ export interface CheckedImage {
  * The embedded emulator. Besides every backend's operations it can add parents, has a development
  * root, attaches applications and repairs its state folder (the optional capabilities).
  */
-export class EmulatorBackend
-  implements EnclaveBackend, ParentCreation, DevelopmentRoots, ApplicationAttachment, StateRepair, EmulatedVsock
-{
-  static readonly LABEL = 'Embedded emulator';
-  readonly kind = 'emulator' as const;
-  readonly label = EmulatorBackend.LABEL;
-  readonly attachesApplications = true as const;
+export abstract class LocalEnclaveBackend implements EnclaveBackend, ParentCreation, StateRepair, EmulatedVsock {
+  abstract readonly kind: 'emulator' | 'qemu';
+  abstract readonly label: string;
+  /** What its parents are called in messages: `emulated parent instance`. */
+  protected abstract readonly parentNoun: string;
+  /** The parent made on first use, and the size of a new one. */
+  protected abstract readonly defaultParent: {
+    readonly name: string;
+    readonly vcpus: number;
+    readonly memoryMiB: number;
+  };
   readonly recoveredParentSize = { vcpus: DEFAULT_PARENT.vcpus, memoryMiB: DEFAULT_PARENT.memoryMiB };
   private readonly changed = new Emitter<{ readonly parentId?: string }>();
   readonly onDidChange = this.changed.event;
@@ -234,7 +241,7 @@ export class EmulatorBackend
   private readonly monitors = new Map<string, net.Socket>();
   private disposed = false;
 
-  constructor(private readonly options: EmulatorBackendOptions) {
+  constructor(protected readonly options: EmulatorBackendOptions) {
     if (options.watch !== false) this.startWatching();
   }
 
@@ -299,13 +306,13 @@ export class EmulatorBackend
     this.changed.dispose();
   }
 
-  private async parent(parentId: string): Promise<ParentRecord> {
-    const parents = await loadParents(this.options.stateDir);
+  protected async parent(parentId: string): Promise<ParentRecord> {
+    const parents = await loadParents(this.options.stateDir, this.defaultParent);
     const p = parents.find((x) => x.id === parentId);
     if (!p)
       throw new BackendError(
         3,
-        `Invalid argument provided. There is no emulated parent instance ${parentId} ` +
+        `Invalid argument provided. There is no ${this.parentNoun} ${parentId} ` +
           `(known: ${parents.map((x) => x.id).join(', ')})`,
       );
     return p;
@@ -313,7 +320,7 @@ export class EmulatorBackend
 
   async listParents(): Promise<readonly ParentInfo[]> {
     const state = this.options.stateDir;
-    const parents = await loadParents(state);
+    const parents = await loadParents(state, this.defaultParent);
     const live = liveRecords(state);
     return parents.map((p) => {
       const pool = readParentPool(state, p);
@@ -321,7 +328,7 @@ export class EmulatorBackend
       return {
         id: p.id,
         name: p.name,
-        backend: 'emulator' as const,
+        backend: this.kind,
         vcpus: p.vcpus,
         memoryMiB: p.memoryMiB,
         pool: pool.pool ?? { cpuIds: [], memoryMiB: 0 },
@@ -336,13 +343,13 @@ export class EmulatorBackend
 
   // --- capabilities ---------------------------------------------------------------------------
 
-  /** Creates a new emulated parent instance (of the default size, with the default pool). */
+  /** Creates a new parent instance (of the default size, with the default pool). */
   async addParent(name: string): Promise<ParentInfo> {
-    const record = await addParent(this.options.stateDir, {
-      name,
-      vcpus: DEFAULT_PARENT.vcpus,
-      memoryMiB: DEFAULT_PARENT.memoryMiB,
-    });
+    const record = await addParent(
+      this.options.stateDir,
+      { name, vcpus: this.defaultParent.vcpus, memoryMiB: this.defaultParent.memoryMiB },
+      this.defaultParent,
+    );
     const parent = (await this.listParents()).find((p) => p.id === record.id);
     if (!parent) throw new Error(`the new parent ${record.id} is not listed`);
     this.changed.fire({ parentId: parent.id });
@@ -357,19 +364,6 @@ export class EmulatorBackend
   /** The live vsock listeners of a parent and its enclaves. */
   vsockPortsInUse(parentId: string): Promise<readonly VsockPortInUse[]> {
     return vsockPortsInUse(this.options.stateDir, parentId);
-  }
-
-  /** The development root that signs the emulator's attestation documents (created on first use). */
-  async developmentRoots(): Promise<readonly DevelopmentRoot[]> {
-    const { exportDevelopmentRoot } = await import('../devAttestation');
-    const stateDir = this.options.stateDir;
-    return [
-      {
-        pem: await exportDevelopmentRoot(stateDir),
-        label: `the emulator's development root (${stateDir})`,
-        kind: 'development',
-      },
-    ];
   }
 
   async eifPathOf(parentId: string, enclaveId: string): Promise<string | undefined> {
@@ -395,12 +389,21 @@ export class EmulatorBackend
     const parent = await this.parent(parentId);
     checkCid(request.enclaveCid ?? 0);
     const image = await checkImage(request.eifPath);
+    const extra = await this.prepareRun(request, image);
     if (options.cancellation?.isCancellationRequested) throw new BackendError(0, 'run-enclave was cancelled');
     const limitMs = this.options.readyTimeoutMs ?? bootTimeoutMs(image.size, request.memoryMiB);
     const boot = { deadline: Date.now() + limitMs, limitMs, cancellation: options.cancellation };
-    const { record, hostPid, heartbeat } = await this.startHostInTurn(parent, request, image, boot);
+    const { record, hostPid, heartbeat } = await this.startHostInTurn(parent, request, image, boot, extra);
     await this.awaitHeartbeat(record, hostPid, heartbeat, boot);
     return runJsonOf(record, hostPid);
+  }
+
+  /**
+   * What a run adds to the enclave's record besides the plan (the machine that boots it); checked
+   * before anything starts. The emulator adds nothing.
+   */
+  protected async prepareRun(_request: RunEnclaveRequest, _image: CheckedImage): Promise<RecordExtra> {
+    return {};
   }
 
   /**
@@ -418,6 +421,7 @@ export class EmulatorBackend
     request: RunEnclaveRequest,
     image: CheckedImage,
     boot: BootWait,
+    extra: RecordExtra,
   ): Promise<{ record: EnclaveRecord; hostPid: number; heartbeat: HeartbeatListener }> {
     const dir = vsockDirOf(this.options.stateDir, parent.id);
     const port = process.platform === 'win32' ? undefined : endpointPath(dir, HEARTBEAT_ADDRESS);
@@ -428,7 +432,7 @@ export class EmulatorBackend
       if (port === undefined || !existsSync(port) || Date.now() - lastTry > 1000) {
         lastTry = Date.now();
         try {
-          return await this.startHost(parent, request, image, dir);
+          return await this.startHost(parent, request, image, dir, extra);
         } catch (e) {
           if (!(e instanceof VsockInUseError)) throw e;
         }
@@ -453,6 +457,7 @@ export class EmulatorBackend
     request: RunEnclaveRequest,
     image: CheckedImage,
     vsockDir: string,
+    extra: RecordExtra,
   ): Promise<{ record: EnclaveRecord; hostPid: number; heartbeat: HeartbeatListener }> {
     const state = this.options.stateDir;
     ensureStateDirs(state);
@@ -478,10 +483,10 @@ export class EmulatorBackend
           })),
           random8: new Uint8Array(randomBytes(8)),
         });
-        const base = enclaveRecordFor(state, parent.id, plan, request, image, {
-          runnerPid: process.pid,
-          now: new Date(),
-        });
+        const base: EnclaveRecord = {
+          ...enclaveRecordFor(state, parent.id, plan, request, image, { runnerPid: process.pid, now: new Date() }),
+          ...extra,
+        };
         writeRecord(state, base);
         let pid: number;
         try {
@@ -773,5 +778,28 @@ export class EmulatorBackend
         throw new BackendError(39, `Could not connect to the enclave process. ${e.message}`);
       throw e;
     }
+  }
+}
+
+/** The embedded emulator: enclaves are modelled (no kernel boots); attached applications play their part. */
+export class EmulatorBackend extends LocalEnclaveBackend implements DevelopmentRoots, ApplicationAttachment {
+  static readonly LABEL = 'Embedded emulator';
+  readonly kind = 'emulator' as const;
+  readonly label = EmulatorBackend.LABEL;
+  readonly attachesApplications = true as const;
+  protected readonly parentNoun = 'emulated parent instance';
+  protected readonly defaultParent = DEFAULT_PARENT;
+
+  /** The development root that signs the emulator's attestation documents (created on first use). */
+  async developmentRoots(): Promise<readonly DevelopmentRoot[]> {
+    const { exportDevelopmentRoot } = await import('../devAttestation');
+    const stateDir = this.options.stateDir;
+    return [
+      {
+        pem: await exportDevelopmentRoot(stateDir),
+        label: `the emulator's development root (${stateDir})`,
+        kind: 'development',
+      },
+    ];
   }
 }

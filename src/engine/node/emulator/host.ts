@@ -9,6 +9,10 @@
 // echo; only then does the application start (so run-enclave has reported a started enclave before
 // the application can exit). When any step fails, init dies and so does the enclave.
 //
+// An enclave whose record names a machine (record.machine, the QEMU backend) is not modelled: the
+// host boots the image in that machine (qemu/machine.ts), whose console is the enclave's console,
+// whose init sends the heartbeat itself, and whose end is the enclave's end.
+//
 // The application runs with its parent's emulated vsock (vsock/endpoints.ts): NITRO_VSOCK_DIR is the
 // folder, NITRO_PARENT_CID is 3; it binds and connects the endpoint sockets itself, as an enclave
 // application binds its own vsock sockets.
@@ -31,7 +35,16 @@ import {
   lengthPrefixed,
   type Frame,
 } from './protocol';
-import { FILE_MODE, killGroup, readRecord, removeRecordFiles, writeAppPid, type EnclaveRecord } from './state';
+import type { QemuEnclaveMachine } from '../qemu/machine';
+import {
+  FILE_MODE,
+  killGroup,
+  readRecord,
+  removeRecordFiles,
+  shortSocketDir,
+  writeAppPid,
+  type EnclaveRecord,
+} from './state';
 
 /** Answers one NSM request (CBOR bytes) with the response's CBOR bytes. */
 export type NsmHandler = (request: Uint8Array) => Promise<Uint8Array>;
@@ -113,6 +126,11 @@ export interface EnclaveHostOptions {
  * (never presented as AWS-signed). ── NSM plug-in point: another NSM goes here. ──
  */
 export function createEnclaveNsm(record: EnclaveRecord, stateDir: string): NsmHandler {
+  if (record.machine)
+    return () =>
+      Promise.reject(
+        new Error(`enclave ${record.enclaveId} runs in QEMU: its NSM is QEMU's device, reached only from inside it`),
+      );
   let attest: Promise<AttestPort> | undefined;
   const m = record.measurements;
   const device = new NsmDevice({
@@ -146,6 +164,7 @@ const hexByte = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0'
  * vsock folder) where its emulated vsock is.
  */
 export function bootLines(record: EnclaveRecord, vsockDir?: string): string {
+  if (record.machine) return qemuBootLines(record, vsockDir);
   const lines = [
     `[nitro-dev emulator] Enclave ${record.enclaveId} ("${record.name}") is emulated: ` +
       `no kernel boots and the image's code does not run.`,
@@ -177,13 +196,34 @@ export function bootLines(record: EnclaveRecord, vsockDir?: string): string {
   return lines.join('\n') + '\n';
 }
 
+/** The console's first lines for an enclave QEMU boots. */
+function qemuBootLines(record: EnclaveRecord, vsockDir?: string): string {
+  const machine = record.machine;
+  const lines = [
+    `[nitro-dev qemu] Enclave ${record.enclaveId} ("${record.name}") boots in QEMU's nitro-enclave machine ` +
+      `(${machine?.accel === 'kvm' ? 'KVM' : 'TCG, software emulation'}): the image's own kernel, init and application run.`,
+    `[nitro-dev qemu] Image ${record.eifPath}; the image's PCR0 is ${record.measurements.PCR0}.`,
+    `[nitro-dev qemu] CID ${record.cid}, ${record.cpuIds.length} vCPUs, ${record.memoryMiB} MiB, ` +
+      `${record.debugMode ? 'debug mode' : 'production mode'}.`,
+    "[nitro-dev qemu] Its NSM is QEMU's: attestation documents are NOT signed (no certificate, a zero signature), " +
+      'and debug mode does not zero the PCRs.',
+  ];
+  if (vsockDir !== undefined)
+    lines.push(
+      `[nitro-dev qemu] Vsock: the parent's vsock folder is ${vsockDir}; the parent's port P is ${PARENT_CID}.P.sock ` +
+        `there, and ${record.cid}.vm.sock reaches this enclave's ports.`,
+    );
+  return lines.join('\n') + '\n';
+}
+
 /** Runs the host of the enclave whose record is at `recordPath`; resolves when the enclave has ended. */
 export async function runEnclaveHost(recordPath: string, options: EnclaveHostOptions = {}): Promise<number> {
   const record = readRecord(recordPath);
   if (!record) throw new Error(`no enclave record at ${recordPath}`);
   const host = new EnclaveHost(record, path.dirname(path.dirname(recordPath)), options);
   await host.listen();
-  void host.heartbeat();
+  if (record.machine) void host.bootMachine();
+  else void host.heartbeat();
   if (options.handleSignals !== false) host.stopOnSignals();
   return host.ended;
 }
@@ -215,6 +255,8 @@ class EnclaveHost {
   private started = false;
   /** The parent's vsock folder: the heartbeat goes there, and the application gets it. */
   private readonly vsockDir: string;
+  /** The machine that boots the image (record.machine), once started. */
+  private machine: QemuEnclaveMachine | undefined;
 
   constructor(
     private readonly record: EnclaveRecord,
@@ -316,7 +358,14 @@ class EnclaveHost {
       await this.appExited;
       clearTimeout(timer);
     }
-    this.writeConsole(`[nitro-dev emulator] Enclave ${this.record.enclaveId} ${reason}.\n`);
+    if (this.machine) {
+      await this.machine
+        .stop()
+        .catch((e: unknown) => this.writeConsole(`[nitro-dev qemu] Stopping QEMU: ${String(e)}\n`));
+    }
+    this.writeConsole(
+      `[nitro-dev ${this.record.machine ? 'qemu' : 'emulator'}] Enclave ${this.record.enclaveId} ${reason}.\n`,
+    );
     this.control.close();
     this.nsmServer.close();
     removeRecordFiles(this.state, this.record);
@@ -369,6 +418,46 @@ class EnclaveHost {
           ? 'the parent closed its boot heartbeat connection without the echo'
           : `the parent echoed its boot heartbeat as ${hexByte(echo)}, not ${hexByte(HEARTBEAT_BYTE)}`,
       );
+  }
+
+  /**
+   * Boots the image in its machine (record.machine): the machine's init sends the heartbeat that
+   * run-enclave waits for; the machine's end is the enclave's end.
+   */
+  async bootMachine(): Promise<void> {
+    const spec = this.record.machine;
+    if (!spec) return;
+    try {
+      const { QemuEnclaveMachine } = await import('../qemu/machine');
+      const record = this.record;
+      const runDir = path.join(shortSocketDir(this.state), `q-${record.enclaveId.slice(-16)}`);
+      const machine = new QemuEnclaveMachine(
+        spec,
+        {
+          enclaveId: record.enclaveId,
+          parentId: record.parentId,
+          cid: record.cid,
+          cpuCount: record.cpuIds.length,
+          memoryMiB: record.memoryMiB,
+          eifPath: record.eifPath,
+          ...(record.iamRoleArn ? { iamRoleArn: record.iamRoleArn } : {}),
+        },
+        vsockDirOf(this.state, record.parentId),
+        runDir,
+        {
+          console: (bytes) => this.writeConsole(bytes),
+          note: (line) => this.writeConsole(`[nitro-dev qemu] ${line}\n`),
+          ended: (reason) => {
+            if (!this.stopping) this.stopAndFinish(`ended: ${reason}`);
+          },
+        },
+      );
+      this.machine = machine;
+      if (this.stopping) return;
+      await machine.start();
+    } catch (e) {
+      this.bootFailed(`QEMU could not boot it (${e instanceof Error ? e.message : String(e)})`);
+    }
   }
 
   /** Ends the enclave because it did not boot. */

@@ -48,6 +48,7 @@ import { ENCLAVE_ID_PATTERN, PARENT_ID_PATTERN, parentIdFor, type RunPlan } from
 import type { MeasurementsJson } from '../../eif/describe';
 import { BackendError, type RunEnclaveRequest } from '../../platform/backend';
 import { removeEndpointFilesOf, vsockDirOf } from '../vsock/endpoints';
+import type { QemuMachineSpec } from '../qemu/machine';
 
 /**
  * The state directory: `NITRO_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nitro-dev`, else
@@ -267,13 +268,16 @@ export function writeParents(state: string, parents: readonly ParentRecord[]): v
 /**
  * The emulated parents; creates the default one (under the lock) on first use. A damaged parents.json: StateFileError.
  */
-export async function loadParents(state: string): Promise<readonly ParentRecord[]> {
+export async function loadParents(
+  state: string,
+  defaults: Omit<ParentRecord, 'id'> = DEFAULT_PARENT,
+): Promise<readonly ParentRecord[]> {
   const existing = readParents(state);
   if (existing && existing.length > 0) return existing;
   return withStateLock(state, () => {
     const again = readParents(state);
     if (again && again.length > 0) return again;
-    const parent: ParentRecord = { id: parentIdFor(randomBytes(9)), ...DEFAULT_PARENT };
+    const parent: ParentRecord = { id: parentIdFor(randomBytes(9)), ...defaults };
     writeFileAtomic(allocatorPathOf(state, parent.id), allocatorYamlText(DEFAULT_POOL));
     writeParents(state, [parent]);
     return [parent];
@@ -291,12 +295,16 @@ export interface AddParentOptions {
 }
 
 /** Adds an emulated parent instance with its allocator.yaml; returns its record. */
-export async function addParent(state: string, options: AddParentOptions): Promise<ParentRecord> {
+export async function addParent(
+  state: string,
+  options: AddParentOptions,
+  defaults: Omit<ParentRecord, 'id'> = DEFAULT_PARENT,
+): Promise<ParentRecord> {
   if (!Number.isSafeInteger(options.vcpus) || options.vcpus < 4 || options.vcpus % 2 !== 0)
     throw new RangeError('an emulated parent needs an even number of vCPUs, at least 4');
   if (options.id !== undefined && !PARENT_ID_PATTERN.test(options.id))
     throw new RangeError(`'${options.id}' is not an instance id (i- and 17 hex digits)`);
-  await loadParents(state);
+  await loadParents(state, defaults);
   return withStateLock(state, () => {
     const parents = readParents(state) ?? [];
     const parent: ParentRecord = {
@@ -389,6 +397,8 @@ export interface EnclaveRecord extends RunPlan {
   readonly createdAt: string;
   /** The enclave host's pid, once spawned (nitro-cli's ProcessID). */
   readonly hostPid?: number;
+  /** The machine that boots the image (the QEMU backend); absent: the enclave is emulated. */
+  readonly machine?: QemuMachineSpec;
 }
 
 export const recordPathOf = (state: string, enclaveId: string) => path.join(enclavesDir(state), `${enclaveId}.json`);
@@ -502,6 +512,23 @@ export function recordProblem(state: string, value: unknown, enclaveId: string):
   for (const key of ['iamRoleArn', 'imageName', 'imageVersion'] as const)
     if (value[key] !== undefined && typeof value[key] !== 'string') return `${key} is not a string`;
   if (value.metadata !== undefined && !isObject(value.metadata)) return 'metadata is not an object';
+  if (value.machine !== undefined) return machineProblem(value.machine);
+  return undefined;
+}
+
+/** Why a record's machine is not a QEMU machine this host can start, or undefined. */
+function machineProblem(machine: unknown): string | undefined {
+  if (!isObject(machine) || machine.kind !== 'qemu') return 'machine is not a QEMU machine';
+  for (const key of ['qemu', 'vhostDeviceVsock', 'relayKernel', 'relayInitrd'] as const) {
+    const v = machine[key];
+    if (typeof v !== 'string' || !path.isAbsolute(v)) return `machine.${key} is not an absolute path`;
+  }
+  if (
+    machine.firmwareDir !== undefined &&
+    (typeof machine.firmwareDir !== 'string' || !path.isAbsolute(machine.firmwareDir))
+  )
+    return 'machine.firmwareDir is not an absolute path';
+  if (machine.accel !== 'kvm' && machine.accel !== 'tcg') return 'machine.accel is not kvm or tcg';
   return undefined;
 }
 

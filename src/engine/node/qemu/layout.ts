@@ -23,7 +23,8 @@ import * as path from 'node:path';
  */
 export function qemuCacheDir(env: Readonly<Record<string, string | undefined>>, home: string = os.homedir()): string {
   if (env.NITRO_DEV_QEMU_CACHE) return path.resolve(env.NITRO_DEV_QEMU_CACHE);
-  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(home, '.cache');
+  const base =
+    env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(home, '.cache');
   return path.join(base, 'nitro-dev', 'qemu');
 }
 

@@ -141,8 +141,80 @@ export class VsockInUseError extends Error {
 
 const refusedCodes = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'EPROTOTYPE']);
 
+/**
+ * The gateway of a CID whose end is a virtual machine (the QEMU backend): a Unix socket of
+ * vhost-device-vsock that opens a connection to any port of that guest with the line
+ * `CONNECT <port>\n`, answered by `OK <n>\n` (the hybrid vsock handshake). A guest's own listeners
+ * have no endpoint files; connecting to (CID, port) uses the gateway when there is no endpoint file.
+ */
+export function gatewayPath(dir: string, cid: number): string {
+  const problem = vsockAddressProblem({ cid, port: 0 });
+  if (problem) throw new RangeError(`Not a vsock address: ${problem}`);
+  return path.join(dir, `${cid}.vm.sock`);
+}
+
+/** The longest handshake answer read (`OK 4294967295\n` and room). */
+const MAX_HANDSHAKE_LINE = 64;
+
 /** Connects to (CID, port) in a parent's vsock folder; VsockRefusedError when nobody listens. */
-export function connectVsock(dir: string, address: VsockAddress): Promise<net.Socket> {
+export async function connectVsock(dir: string, address: VsockAddress): Promise<net.Socket> {
+  try {
+    return await connectEndpoint(dir, address);
+  } catch (e) {
+    if (!(e instanceof VsockRefusedError) || process.platform === 'win32') throw e;
+    const gateway = gatewayPath(dir, address.cid);
+    let isSocket = false;
+    try {
+      isSocket = lstatSync(gateway).isSocket();
+    } catch {
+      /* no gateway */
+    }
+    if (!isSocket) throw e;
+    return connectThroughGateway(gateway, address);
+  }
+}
+
+/**
+ * Opens (CID, port) through a guest's gateway: the connection is the guest's once `OK` has come; a
+ * guest port nobody listens on closes it (VsockRefusedError).
+ */
+function connectThroughGateway(gateway: string, address: VsockAddress): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(gateway);
+    let line = Buffer.alloc(0);
+    const fail = (e: Error) => {
+      socket.destroy();
+      reject(e);
+    };
+    const onError = (e: NodeJS.ErrnoException) =>
+      fail(refusedCodes.has(e.code ?? '') || e.code === 'ECONNRESET' ? new VsockRefusedError(address) : e);
+    const onClose = () => fail(new VsockRefusedError(address));
+    const onData = (chunk: Buffer) => {
+      line = Buffer.concat([line, chunk]);
+      const nl = line.indexOf(0x0a);
+      if (nl < 0) {
+        if (line.length > MAX_HANDSHAKE_LINE) fail(new Error(`the vsock gateway ${gateway} answered with no line`));
+        return;
+      }
+      const answer = line.subarray(0, nl).toString('latin1');
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (!/^OK \d+$/.test(answer)) return fail(new VsockRefusedError(address));
+      socket.pause();
+      const rest = line.subarray(nl + 1);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.once('connect', () => socket.write(`CONNECT ${address.port}\n`));
+  });
+}
+
+/** Connects to the endpoint file of (CID, port). */
+function connectEndpoint(dir: string, address: VsockAddress): Promise<net.Socket> {
   const where = endpointPath(dir, address);
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(where);
