@@ -25,6 +25,55 @@ const LAZY: readonly { readonly what: string; readonly input: RegExp; readonly b
   { what: 'asn1js (the CMS of CiphertextForRecipient)', input: /^node_modules\/asn1js\//, bundle: 'local-kms.js' },
 ];
 
+/**
+ * npm packages the extension takes from sibling bundles through a stand-in (esbuild.config.mjs
+ * lazyPackage) that requires the sibling on first access, synchronously, so their APIs stay as they are.
+ */
+const LAZY_PACKAGES: readonly { readonly what: string; readonly input: RegExp; readonly bundle: string }[] = [
+  { what: 'yaml (allocator.yaml, vsock-proxy allowlists)', input: /^node_modules\/yaml\//, bundle: 'yaml.js' },
+  {
+    what: 'cbor-x (attestation documents, COSE, EIF signatures)',
+    input: /^node_modules\/cbor-x\//,
+    bundle: 'cbor-x.js',
+  },
+  { what: 'fzstd (zstd image layers)', input: /^node_modules\/fzstd\//, bundle: 'fzstd.js' },
+];
+
+/**
+ * Loads a bundle in a fresh Node process with a `vscode` that answers every access with a do-nothing
+ * stand-in (loading only evaluates the modules; nothing is activated) and prints which files of the
+ * bundle's folder were required while it loaded.
+ */
+const LOAD_PROBE = `
+const Module = require('node:module');
+const path = require('node:path');
+const handler = {
+  get: (t, p) =>
+    p === 'then' ? undefined
+    : p === Symbol.iterator ? function* () {}
+    : p === 'prototype' ? Object.prototype
+    : stub(),
+  apply: () => stub(),
+  construct: () => stub(),
+  set: () => true,
+};
+const stub = () => new Proxy(function () {}, handler);
+const vscode = new Proxy({}, {
+  // Classes (TreeItem, EventEmitter...) can be extended at module level.
+  get: (t, p) =>
+    /^[A-Z]/.test(String(p)) ? new Proxy(class {}, { get: (c, q) => (q in c ? c[q] : stub()) }) : stub(),
+});
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  return request === 'vscode' ? vscode : load.call(this, request, ...rest);
+};
+const bundle = path.resolve(process.argv[1]);
+require(bundle);
+const dir = path.dirname(bundle) + path.sep;
+const loaded = Object.keys(require.cache).filter((f) => f.startsWith(dir));
+console.log(JSON.stringify(loaded.map((f) => path.basename(f)).sort()));
+`;
+
 const BUNDLE_LIMIT_BYTES = 1_000_000;
 
 interface Metafile {
@@ -59,6 +108,9 @@ describe('(unit) scripts: what the production extension bundle loads at activati
     siblings = new Map([
       ['dev-attestation.js', outputs('dev-attestation')[0]!],
       ['local-kms.js', outputs('local-kms')[0]!],
+      ['yaml.js', outputs('yaml')[0]!],
+      ['cbor-x.js', outputs('cbor-x')[0]!],
+      ['fzstd.js', outputs('fzstd')[0]!],
     ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,6 +131,33 @@ describe('(unit) scripts: what the production extension bundle loads at activati
       );
     });
   }
+
+  for (const lazy of LAZY_PACKAGES) {
+    it(`does not compile ${lazy.what} at activation; ${lazy.bundle} holds it`, () => {
+      const eager = Object.keys(extension.inputs).filter((f) => lazy.input.test(f));
+      assert.deepEqual(eager, [], `dist/extension.js includes ${eager.length} module(s) of ${lazy.what}`);
+      const sibling = siblings.get(lazy.bundle);
+      assert.ok(
+        sibling && Object.keys(sibling.inputs).some((f) => lazy.input.test(f)),
+        `${lazy.bundle} does not hold ${lazy.what}`,
+      );
+      assert.ok(
+        extension.imports.some((i) => i.path === `./${lazy.bundle}` && i.external),
+        `dist/extension.js never loads ${lazy.bundle}`,
+      );
+    });
+  }
+
+  it('loads no sibling bundle while its modules load (what is left for first use stays unloaded)', function () {
+    this.timeout(60_000);
+    const r = spawnSync(process.execPath, ['-e', LOAD_PROBE, path.join(dir, 'extension.js')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `loading dist/extension.js failed:\n${r.stderr}`);
+    const loaded = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
+    // The probe sees the bundle itself, so an empty list would mean it saw nothing at all.
+    assert.ok(loaded.includes('extension.js'), `the probe did not see dist/extension.js load: ${r.stdout}`);
+    const siblingsLoaded = loaded.filter((f) => f !== 'extension.js');
+    assert.deepEqual(siblingsLoaded, [], `loading dist/extension.js also loaded ${siblingsLoaded.join(', ')}`);
+  });
 
   it('requires the sibling bundles only on first use (dynamic import), never when it loads', () => {
     for (const bundle of new Set(LAZY.map((l) => l.bundle))) {
