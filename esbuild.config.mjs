@@ -111,6 +111,27 @@ function lazyPackage(name, replacement) {
   };
 }
 
+/**
+ * Gives the bundle one namespace object per external module (vscode, node:*), shared by every module
+ * that imports it. By default esbuild copies the external's exports into a fresh object in each
+ * importing module (`__toESM(require(...))`): for the vscode API, some hundreds of getters defined
+ * 35 times over while the extension loads.
+ */
+const sharedExternals = {
+  name: 'shared-externals',
+  setup(build) {
+    build.onResolve({ filter: /^(vscode|node:.*)$/ }, (args) =>
+      args.namespace === 'shared-external'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'shared-external' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'shared-external' }, (args) => ({
+      loader: 'js',
+      contents: `export * from ${JSON.stringify(args.path)};`,
+    }));
+  },
+};
+
 /** A sibling bundle holding just the npm package `name` (what `lazyPackage(name, ...)` loads). */
 const packageBundle = (label, name, outfile) => ({
   label,
@@ -140,6 +161,7 @@ const targets = [
       lazyPackage('yaml', './yaml.js'),
       lazyPackage('cbor-x/index-no-eval', './cbor-x.js'),
       lazyPackage('fzstd', './fzstd.js'),
+      sharedExternals,
     ],
   },
   {

@@ -159,6 +159,16 @@ describe('(unit) scripts: what the production extension bundle loads at activati
     assert.deepEqual(siblingsLoaded, [], `loading dist/extension.js also loaded ${siblingsLoaded.join(', ')}`);
   });
 
+  it('shares one namespace object per external module (vscode, node:*) among the modules importing it', () => {
+    // Each require of an external in the output is a copy of its exports made while the bundle loads.
+    const requires = new Map<string, number>();
+    for (const i of extension.imports)
+      if (i.external && i.kind === 'require-call') requires.set(i.path, (requires.get(i.path) ?? 0) + 1);
+    assert.ok(requires.has('vscode'), 'dist/extension.js does not require vscode');
+    const repeated = [...requires].filter(([, n]) => n > 1).map(([p, n]) => `${p} (${n} times)`);
+    assert.deepEqual(repeated, [], `dist/extension.js requires ${repeated.join(', ')}`);
+  });
+
   it('requires the sibling bundles only on first use (dynamic import), never when it loads', () => {
     for (const bundle of new Set(LAZY.map((l) => l.bundle))) {
       const uses = extension.imports.filter((i) => i.path === `./${bundle}`);
