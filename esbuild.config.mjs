@@ -158,9 +158,9 @@ const targets = [
       ...node.plugins,
       separateModule(/[\\/]devAttestation$/, './dev-attestation.js'),
       separateModule(/[\\/]kms[\\/]server$/, './local-kms.js'),
+      separateModule(/[\\/]imageBuild$/, './image-build.js'),
       lazyPackage('yaml', './yaml.js'),
       lazyPackage('cbor-x/index-no-eval', './cbor-x.js'),
-      lazyPackage('fzstd', './fzstd.js'),
       sharedExternals,
     ],
   },
@@ -193,12 +193,19 @@ const targets = [
     entryPoints: ['src/engine/node/kms/server.ts'],
     outfile: `${dist}/local-kms.js`,
   },
+  {
+    // The image-build pipeline (OCI layouts and registries, tar, cpio, gzip and zstd, the EIF writer),
+    // loaded on the extension's first build.
+    label: 'image-build',
+    ...node,
+    entryPoints: ['src/engine/node/imageBuild.ts'],
+    outfile: `${dist}/image-build.js`,
+    plugins: [...node.plugins, lazyPackage('cbor-x/index-no-eval', './cbor-x.js'), sharedExternals],
+  },
   // Packages the extension loads on first use (lazyPackage): allocator.yaml and vsock-proxy allowlists
-  // are parsed when a parent is listed or such a file is opened, CBOR when a document or signature is
-  // read, zstd when an image build meets a zstd layer.
+  // are parsed when a parent is listed or such a file is opened, CBOR when a document or signature is read.
   packageBundle('yaml', 'yaml', `${dist}/yaml.js`),
   packageBundle('cbor-x', 'cbor-x/index-no-eval', `${dist}/cbor-x.js`),
-  packageBundle('fzstd', 'fzstd', `${dist}/fzstd.js`),
 ];
 
 // One bundle per src/webview/<name>/main.ts (src/webview/lib is shared code, not a page).

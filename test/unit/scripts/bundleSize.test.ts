@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CancelledError } from '../../../src/engine';
 import { repoPath } from '../repo';
 
 // What activation loads is kept small without timing anything (the `activation` benchmark times it):
@@ -23,6 +25,12 @@ const LAZY: readonly { readonly what: string; readonly input: RegExp; readonly b
   },
   { what: 'the local KMS endpoint', input: /^src\/engine\/node\/kms\/server\.ts$/, bundle: 'local-kms.js' },
   { what: 'asn1js (the CMS of CiphertextForRecipient)', input: /^node_modules\/asn1js\//, bundle: 'local-kms.js' },
+  {
+    what: 'the image-build pipeline (build, flatten, resolve, layers, reproducibility)',
+    input: /^src\/engine\/(node\/(buildEnclave|reproducibility|oci\/(resolve|layers))|oci\/flatten)\.ts$/,
+    bundle: 'image-build.js',
+  },
+  { what: 'fzstd (zstd image layers)', input: /^node_modules\/fzstd\//, bundle: 'image-build.js' },
 ];
 
 /**
@@ -36,7 +44,6 @@ const LAZY_PACKAGES: readonly { readonly what: string; readonly input: RegExp; r
     input: /^node_modules\/cbor-x\//,
     bundle: 'cbor-x.js',
   },
-  { what: 'fzstd (zstd image layers)', input: /^node_modules\/fzstd\//, bundle: 'fzstd.js' },
 ];
 
 /**
@@ -110,7 +117,7 @@ describe('(unit) scripts: what the production extension bundle loads at activati
       ['local-kms.js', outputs('local-kms')[0]!],
       ['yaml.js', outputs('yaml')[0]!],
       ['cbor-x.js', outputs('cbor-x')[0]!],
-      ['fzstd.js', outputs('fzstd')[0]!],
+      ['image-build.js', outputs('image-build')[0]!],
     ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,13 +127,19 @@ describe('(unit) scripts: what the production extension bundle loads at activati
     assert.ok(size < BUNDLE_LIMIT_BYTES, `dist/extension.js is ${size} bytes, over ${BUNDLE_LIMIT_BYTES}`);
   });
 
+  /** The modules of an output that put code into it (esbuild lists a module it shook out with 0 bytes). */
+  const compiled = (output: Metafile['outputs'][string]) =>
+    Object.entries(output.inputs)
+      .filter(([, i]) => i.bytesInOutput > 0)
+      .map(([f]) => f);
+
   for (const lazy of LAZY) {
     it(`does not compile ${lazy.what} at activation; ${lazy.bundle} holds it`, () => {
-      const eager = Object.keys(extension.inputs).filter((f) => lazy.input.test(f));
+      const eager = compiled(extension).filter((f) => lazy.input.test(f));
       assert.deepEqual(eager, [], `dist/extension.js includes ${eager.length} module(s) of ${lazy.what}`);
       const sibling = siblings.get(lazy.bundle);
       assert.ok(
-        sibling && Object.keys(sibling.inputs).some((f) => lazy.input.test(f)),
+        sibling && compiled(sibling).some((f) => lazy.input.test(f)),
         `${lazy.bundle} does not hold ${lazy.what}`,
       );
     });
@@ -157,6 +170,34 @@ describe('(unit) scripts: what the production extension bundle loads at activati
     assert.ok(loaded.includes('extension.js'), `the probe did not see dist/extension.js load: ${r.stdout}`);
     const siblingsLoaded = loaded.filter((f) => f !== 'extension.js');
     assert.deepEqual(siblingsLoaded, [], `loading dist/extension.js also loaded ${siblingsLoaded.join(', ')}`);
+  });
+
+  it("a cancelled build in image-build.js throws the engine's CancelledError (one class across bundles)", async () => {
+    // The extension tells a cancelled build from a failed one by `instanceof CancelledError`, with the
+    // class of its own bundle; image-build.js has its own copy of the engine.
+    const work = mkdtempSync(path.join(os.tmpdir(), 'nitro-cancelled-'));
+    try {
+      const imageBuild = createRequire(__filename)(path.join(dir, 'image-build.js')) as {
+        buildEnclave(options: unknown): Promise<unknown>;
+      };
+      const cancelled = { isCancellationRequested: true, onCancellationRequested: () => ({ dispose() {} }) };
+      const error = await imageBuild
+        .buildEnclave({
+          source: { kind: 'rootfs', path: work, cmd: ['/app'], env: [] },
+          output: path.join(work, 'app.eif'),
+          blobs: work,
+          tempRoot: work,
+          cancellation: cancelled,
+        })
+        .then(
+          () => assert.fail('the cancelled build succeeded'),
+          (e: unknown) => e,
+        );
+      assert.equal((error as Error).name, 'CancelledError', `the build failed otherwise: ${String(error)}`);
+      assert.ok(error instanceof CancelledError, "image-build.js's CancelledError is not the engine's");
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('shares one namespace object per external module (vscode, node:*) among the modules importing it', () => {
