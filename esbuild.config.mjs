@@ -8,6 +8,7 @@
 import * as esbuild from 'esbuild';
 import { chmodSync, readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { layeringPlugin } from './scripts/layering.mjs';
 
@@ -85,6 +86,67 @@ function separateModule(filter, replacement) {
   };
 }
 
+/**
+ * Leaves the npm package `name` out of the bundle: its imports get a stand-in whose exports load
+ * `replacement` (a sibling bundle of the package, see `packageBundle`) on first access, with a plain
+ * synchronous require. The package's API stays synchronous and nothing of it runs or compiles when
+ * the bundle loads. The stand-in names the package's exports as of this build.
+ */
+function lazyPackage(name, replacement) {
+  const exportNames = Object.keys(createRequire(path.join(root, 'package.json'))(name)).filter((k) => k !== 'default');
+  const filter = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+  return {
+    name: 'lazy-package',
+    setup(build) {
+      build.onResolve({ filter }, () => ({ path: name, namespace: 'lazy-package' }));
+      build.onResolve({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
+      build.onLoad({ filter, namespace: 'lazy-package' }, () => ({
+        loader: 'js',
+        contents: [
+          'let loaded;',
+          `const load = () => (loaded ??= require(${JSON.stringify(replacement)}));`,
+          `for (const key of ${JSON.stringify(exportNames)})`,
+          '  Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] });',
+        ].join('\n'),
+      }));
+    },
+  };
+}
+
+/**
+ * Gives the bundle one namespace object per external module (vscode, node:*), shared by every module
+ * that imports it. By default esbuild copies the external's exports into a fresh object in each
+ * importing module (`__toESM(require(...))`): for the vscode API, some hundreds of getters defined
+ * 35 times over while the extension loads.
+ */
+const sharedExternals = {
+  name: 'shared-externals',
+  setup(build) {
+    build.onResolve({ filter: /^(vscode|node:.*)$/ }, (args) =>
+      args.namespace === 'shared-external'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'shared-external' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'shared-external' }, (args) => ({
+      loader: 'js',
+      contents: `export * from ${JSON.stringify(args.path)};`,
+    }));
+  },
+};
+
+/** A sibling bundle holding just the npm package `name` (what `lazyPackage(name, ...)` loads). */
+const packageBundle = (label, name, outfile) => ({
+  label,
+  ...node,
+  entryPoints: [],
+  stdin: {
+    contents: `module.exports = require(${JSON.stringify(name)});`,
+    resolveDir: root,
+    sourcefile: `${label}.js`,
+  },
+  outfile,
+});
+
 const targets = [
   {
     label: 'extension',
@@ -98,6 +160,10 @@ const targets = [
       ...node.plugins,
       separateModule(/[\\/]devAttestation$/, './dev-attestation.js'),
       separateModule(/[\\/]kms[\\/]server$/, './local-kms.js'),
+      separateModule(/[\\/]imageBuild$/, './image-build.js'),
+      lazyPackage('yaml', './yaml.js'),
+      lazyPackage('cbor-x/index-no-eval', './cbor-x.js'),
+      sharedExternals,
     ],
   },
   {
@@ -129,6 +195,19 @@ const targets = [
     entryPoints: ['src/engine/node/kms/server.ts'],
     outfile: `${dist}/local-kms.js`,
   },
+  {
+    // The image-build pipeline (OCI layouts and registries, tar, cpio, gzip and zstd, the EIF writer),
+    // loaded on the extension's first build.
+    label: 'image-build',
+    ...node,
+    entryPoints: ['src/engine/node/imageBuild.ts'],
+    outfile: `${dist}/image-build.js`,
+    plugins: [...node.plugins, lazyPackage('cbor-x/index-no-eval', './cbor-x.js'), sharedExternals],
+  },
+  // Packages the extension loads on first use (lazyPackage): allocator.yaml and vsock-proxy allowlists
+  // are parsed when a parent is listed or such a file is opened, CBOR when a document or signature is read.
+  packageBundle('yaml', 'yaml', `${dist}/yaml.js`),
+  packageBundle('cbor-x', 'cbor-x/index-no-eval', `${dist}/cbor-x.js`),
 ];
 
 // One bundle per src/webview/<name>/main.ts (src/webview/lib is shared code, not a page).
@@ -194,7 +273,7 @@ function afterBuild(label, result) {
   }
 }
 
-const active = targets.filter((t) => (t.entryPoints.length ?? Object.keys(t.entryPoints).length) > 0);
+const active = targets.filter((t) => t.stdin || (t.entryPoints.length ?? Object.keys(t.entryPoints).length) > 0);
 targetCount = active.length;
 const contexts = await Promise.all(
   active.map(({ label, ...options }) =>

@@ -22,6 +22,8 @@ import { registerServices, type ServicesApi } from './services/registerServices'
 import { ImagesTreeProvider } from './tree/imagesTree';
 import type { ParentsTreeProvider } from './tree/parentsTree';
 
+startup.modulesLoadedAt = performance.now();
+
 /** What activate() returns: handles for the extension-host tests (not a public API). */
 export interface NitroEnclavesApi {
   readonly version: string;

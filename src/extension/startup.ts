@@ -14,6 +14,8 @@ export interface FirstChildren {
 export interface StartupTimes {
   /** When the bundle's first module ran. */
   readonly loadedAt: number;
+  /** When the bundle's last module (extension.ts) began to run: every other module has been evaluated. */
+  modulesLoadedAt?: number;
   /** When activate() was called. */
   activateStartedAt?: number;
   /** When activate() returned. */

@@ -31,16 +31,19 @@ export { SpoolStore } from './spoolStore';
 export { locateBlobs, kernelName, BlobsError, DEFAULT_BLOBS_DIR, type BlobFiles } from './blobs';
 export {
   buildEnclave,
-  buildProgressText,
   BuildError,
   type BuildOptions,
-  type BuildProgress,
   type BuildResult,
-  type BuildStage,
   type BuildSource,
   type ImageSpec,
   type RootfsSpec,
 } from './buildEnclave';
+export { buildProgressText, type BuildProgress, type BuildStage } from './buildProgress';
+/**
+ * The image-build pipeline (OCI, tar, cpio, the EIF writer), loaded on first use: the extension's
+ * bundle requires it from its own sibling bundle then (esbuild.config.mjs), not at activation.
+ */
+export const loadImageBuild = (): Promise<typeof import('./imageBuild')> => import('./imageBuild');
 export { readRootfs, RootfsError, type RootfsTree } from './rootfs';
 export { writeScaffold, ScaffoldError } from './scaffold';
 export {

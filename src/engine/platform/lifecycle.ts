@@ -49,8 +49,20 @@ export class Emitter<T> implements DisposableLike {
   }
 }
 
+const CANCELLED: unique symbol = Symbol.for('nitro-enclaves.CancelledError');
+
 /** The error an operation throws when its CancellationLike was cancelled. */
 export class CancelledError extends Error {
+  /**
+   * The extension loads parts of the engine from sibling bundles (esbuild.config.mjs), each with its
+   * own copy of this class: `instanceof` goes by a mark that every copy puts on its errors.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [CANCELLED]?: unknown })[CANCELLED] === true;
+  }
+
+  readonly [CANCELLED] = true;
+
   constructor(what = 'operation') {
     super(`${what} cancelled`);
     this.name = 'CancelledError';

@@ -5,17 +5,21 @@
 import { Decoder, Tag } from 'cbor-x/index-no-eval';
 import { concatBytes } from './bytes';
 
-const decoder = new Decoder({
-  useRecords: false,
-  mapsAsObjects: false,
-  useTag259ForMaps: false,
-} as ConstructorParameters<typeof Decoder>[0]);
+// Made on first use, not when the module loads: the extension takes cbor-x from a sibling bundle
+// that it loads only when something is decoded (esbuild.config.mjs).
+let decoder: Decoder | undefined;
+const theDecoder = (): Decoder =>
+  (decoder ??= new Decoder({
+    useRecords: false,
+    mapsAsObjects: false,
+    useTag259ForMaps: false,
+  } as ConstructorParameters<typeof Decoder>[0]));
 
 export { Tag as CborTag };
 
 /** Decodes exactly one CBOR item filling all of `bytes`; throws (with cbor-x's reason) otherwise. */
 export function decodeCbor(bytes: Uint8Array): unknown {
-  return decoder.decode(bytes);
+  return theDecoder().decode(bytes);
 }
 
 /** A CBOR head: major type and argument, in the shortest form. */

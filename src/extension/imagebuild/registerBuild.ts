@@ -6,9 +6,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError, formatJson, parseCustomMetadata } from '../../engine';
 import {
-  buildEnclave,
   buildProgressText,
-  checkReproducibility,
+  loadImageBuild,
   readPem,
   type BuildOptions,
   type BuildProgress,
@@ -90,7 +89,7 @@ async function buildWithProgress(ctx: Ctx, request: BuildRequest): Promise<Build
       });
       ctx.log.info(`Building: ${commandLineOf(request)}`);
       try {
-        return await buildEnclave(options);
+        return await (await loadImageBuild()).buildEnclave(options);
       } catch (e) {
         if (e instanceof CancelledError || token.isCancellationRequested) {
           ctx.log.info(`Build of ${request.output} cancelled; nothing was written.`);
@@ -352,7 +351,7 @@ class BuildTerminal implements vscode.Pseudoterminal {
           this.line(line);
         },
       });
-      const result = await buildEnclave(options);
+      const result = await (await loadImageBuild()).buildEnclave(options);
       this.writer.fire('\r\x1b[K');
       this.line('Enclave Image successfully created.');
       this.line(formatJson({ Measurements: result.measurements }).trimEnd());
@@ -504,7 +503,7 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
           log: (line) => ctx.log.info(line),
         });
         try {
-          return await checkReproducibility(options);
+          return await (await loadImageBuild()).checkReproducibility(options);
         } catch (e) {
           if (e instanceof CancelledError || token.isCancellationRequested) return undefined;
           throw e;
