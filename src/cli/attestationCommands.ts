@@ -18,14 +18,12 @@ import {
 import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../engine';
 import type { VerifyHint } from '../engine';
 import {
-  DevelopmentCa,
   RESIGN_LABEL,
   ResignError,
   emulatorStateDir,
   inspectEif,
   nodeAttestationCrypto,
-  resignUnsignedDocument,
-  unsignedQemuDocument,
+  resignWithDevelopmentCa,
   writeAtomically,
 } from '../engine/node';
 import { certificatesFromFile } from '../engine';
@@ -422,11 +420,8 @@ export const resignAttestationCommand: Command = {
       );
     try {
       const bytes = await readDocument(io, file);
-      // Refused before the development CA is loaded (or created): nothing happens for a signed document.
-      unsignedQemuDocument(bytes);
-      const stateDir = emulatorStateDir(io.env);
-      const ca = await DevelopmentCa.load(stateDir);
-      const document = await resignUnsignedDocument(ca, bytes);
+      // A signed document is refused before the development CA is loaded (or created).
+      const document = await resignWithDevelopmentCa(emulatorStateDir(io.env), bytes);
       await writeAtomically(output, (write) => write(document, 0));
       io.stderr(
         `Re-signed with the development CA: ${RESIGN_LABEL}.\n` +

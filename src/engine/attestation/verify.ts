@@ -697,8 +697,7 @@ function comparePcrs(run: Run, doc: AttestationDocument, unsigned = false): PcrC
   run.checks.add(
     'pcrs.expected',
     bad.length ? 'fail' : 'pass',
-    label +
-      (bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`),
+    label + (bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`),
   );
   return comparisons;
 }
@@ -822,7 +821,8 @@ function verifyUnsigned(run: Run, decoded: DecodedAttestation, markers: Unsigned
   checks.add(
     'cose.structure',
     'pass',
-    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ${decoded.encoding} input of ${decoded.bytes.length} bytes`,
+    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ` +
+      `${decoded.encoding} input of ${decoded.bytes.length} bytes`,
   );
   checks.add(
     'unsigned.markers',
@@ -837,7 +837,8 @@ function verifyUnsigned(run: Run, decoded: DecodedAttestation, markers: Unsigned
       ? 'the unprotected header is not empty (QEMU writes {}); its contents are not signed'
       : 'protected header {1: -1} only, unprotected header empty',
   );
-  checks.add('cose.signature-size', 'skip', `the ${cose.signature.length} zero bytes are a placeholder, not a signature`);
+  const placeholder = `the ${cose.signature.length} zero bytes are a placeholder, not a signature`;
+  checks.add('cose.signature-size', 'skip', placeholder);
   checkPayloadFields(checks, decoded);
   const { at, docTime } = verificationTime(run, decoded, now);
   checks.add(

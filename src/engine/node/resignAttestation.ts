@@ -48,7 +48,8 @@ export function unsignedQemuDocument(input: Uint8Array | string): AttestationDoc
   const errors = decoded.problems.filter((p) => p.severity === 'error');
   if (!doc || errors.length > 0)
     throw new ResignError(
-      `the unsigned document's fields are not readable, so it is not re-signed: ${errors.map((p) => p.message).join('; ')}`,
+      `the unsigned document's fields are not readable, so it is not re-signed: ` +
+        errors.map((p) => p.message).join('; '),
     );
   if (doc.kind !== 'enclave')
     throw new ResignError('the document carries nitrotpm_pcrs; QEMU makes enclave documents (pcrs) only');
@@ -87,4 +88,19 @@ export async function resignUnsignedDocument(
     timestamp: doc.timestamp,
     signedAt: now(),
   });
+}
+
+/**
+ * Re-signs an unsigned QEMU document with the development CA of the emulator state folder
+ * `stateDir` (the root `nitro-dev dev-root --export` writes), created on first use. A document that
+ * is not an unsigned QEMU one is refused before the CA is loaded.
+ */
+export async function resignWithDevelopmentCa(
+  stateDir: string,
+  input: Uint8Array | string,
+  now: () => number = Date.now,
+): Promise<Uint8Array> {
+  unsignedQemuDocument(input);
+  const { DevelopmentCa } = await import('./devAttestation');
+  return resignUnsignedDocument(await DevelopmentCa.load(stateDir), input, now);
 }

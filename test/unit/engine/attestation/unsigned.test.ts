@@ -102,7 +102,7 @@ describe("(unit) unsigned documents from QEMU's emulated NSM", () => {
     assert.equal(hex(response.document), hex(bytes));
   });
 
-  it('is reported UNSIGNED, naming QEMU, its markers, the missing signature and chain, and what its PCRs are worth', () => {
+  it('is UNSIGNED, naming QEMU, its markers, the missing signature and chain, and what its PCRs are worth', () => {
     for (const options of [{}, { at: 'document' as const }, { at: new Date('2030-01-01T00:00:00Z') }]) {
       const r = verify(bytes, options);
       assert.equal(r.verdict, 'unsigned');
