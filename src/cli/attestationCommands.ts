@@ -17,7 +17,15 @@ import {
 } from '../engine';
 import { ATTESTATION_KIND_LABELS, MAX_DOCUMENT_BYTES, timestampDate } from '../engine';
 import type { VerifyHint } from '../engine';
-import { inspectEif, nodeAttestationCrypto } from '../engine/node';
+import {
+  RESIGN_LABEL,
+  ResignError,
+  emulatorStateDir,
+  inspectEif,
+  nodeAttestationCrypto,
+  resignWithDevelopmentCa,
+  writeAtomically,
+} from '../engine/node';
 import { certificatesFromFile } from '../engine';
 import { UsageError, flag, optionValue, type ParsedArgs } from './args';
 import { reportFailure, type FailureStyle } from './errors';
@@ -130,6 +138,13 @@ function isImageMeasurements(json: string): boolean {
   }
 }
 
+/**
+ * Exit statuses of verify-attestation: 0 valid, 1 invalid (or the document could not be read), 2 a
+ * wrong command line, 3 unsigned (a document from QEMU's emulated NSM whose checks all pass, but
+ * which nothing signed).
+ */
+export const VERIFY_EXIT = { valid: 0, invalid: 1, usage: 2, unsigned: 3 } as const;
+
 /** These commands are not nitro-cli's: their failures read `nitro-dev: error: ...` (exit status 1). */
 const PLAIN: FailureStyle = { report: 'plain' };
 
@@ -142,6 +157,11 @@ export function formatReport(r: VerifyReport, name: string): string {
   lines.push(`Attestation document: ${name}${d ? ` (${d.encoding}, ${d.bytes.length} bytes)` : ''}`);
   lines.push(`Verdict: ${r.summary}`);
   for (const h of r.hints) lines.push(`Hint: ${hintText(h)}`);
+  if (r.unsigned)
+    lines.push(
+      'Note: nothing re-signs this document unless you ask. For a development signature over these values ' +
+        '(not an AWS attestation), run `nitro-dev resign-attestation --document <file> --output <new file>`.',
+    );
   if (r.kind) lines.push(`Kind: ${ATTESTATION_KIND_LABELS[r.kind]}`);
   lines.push('');
   lines.push('Checks:');
@@ -160,10 +180,13 @@ export function formatReport(r: VerifyReport, name: string): string {
     );
     lines.push(`  digest      ${doc.digest}`);
     if (doc.kind === 'nitrotpm') lines.push("  PCRs        nitrotpm_pcrs (the instance's NitroTPM)");
+    if (r.unsigned) lines.push('  PCRs        unsigned values, as QEMU reported them (signed by no one)');
+    const unsigned = r.unsigned ? ', unsigned value' : '';
     for (const [i, v] of doc.pcrs) {
       const cmp = r.pcrComparisons.find((p) => p.index === i);
       lines.push(
-        `  PCR${String(i).padEnd(2)}       ${toHex(v)}${cmp ? (cmp.match ? '  (matches)' : '  (MISMATCH)') : ''}`,
+        `  PCR${String(i).padEnd(2)}       ${toHex(v)}` +
+          `${cmp ? (cmp.match ? `  (matches${unsigned})` : `  (MISMATCH${unsigned})`) : ''}`,
       );
     }
     lines.push(
@@ -188,7 +211,9 @@ export function formatReport(r: VerifyReport, name: string): string {
 
 export const verifyAttestationCommand: Command = {
   name: 'verify-attestation',
-  summary: 'Verifies an attestation document: signature, certificate chain to a trusted root, PCRs, nonce',
+  summary:
+    'Verifies an attestation document: signature, certificate chain to a trusted root, PCRs, nonce ' +
+    '(exit 0 valid, 1 invalid, 3 unsigned)',
   options: [
     {
       name: 'document',
@@ -251,7 +276,7 @@ export const verifyAttestationCommand: Command = {
           ? formatJson(reportToJson(report))
           : formatReport(report, file === '-' ? '(standard input)' : file),
       );
-      return report.valid ? 0 : 1;
+      return VERIFY_EXIT[report.verdict];
     } catch (e) {
       return reportFailure(io, e, PLAIN);
     }
@@ -361,6 +386,52 @@ export const decodeAttestationCommand: Command = {
       io.stdout(formatJson(decodedToJson(decoded)));
       return decoded.document ? 0 : 1;
     } catch (e) {
+      return reportFailure(io, e, PLAIN);
+    }
+  },
+};
+
+export const resignAttestationCommand: Command = {
+  name: 'resign-attestation',
+  summary:
+    "Re-signs an unsigned document from QEMU's emulated NSM with the development CA " +
+    '(a development signature, not an AWS attestation)',
+  options: [
+    {
+      name: 'document',
+      value: 'document',
+      required: true,
+      help: "The unsigned document from QEMU's NSM: raw CBOR, base64 or hex (- for standard input)",
+    },
+    {
+      name: 'output',
+      value: 'file',
+      required: true,
+      help: 'Where to write the re-signed document (raw COSE_Sign1 CBOR); never the input file',
+    },
+  ],
+  async run(args, io) {
+    const file = optionValue(args, 'document') as string;
+    const output = resolve(io, optionValue(args, 'output') as string);
+    if (file !== '-' && resolve(io, file) === output)
+      throw new UsageError(
+        '--output names the input document; the QEMU document is never altered, write the re-signed one elsewhere',
+        this,
+      );
+    try {
+      const bytes = await readDocument(io, file);
+      // A signed document is refused before the development CA is loaded (or created).
+      const document = await resignWithDevelopmentCa(emulatorStateDir(io.env), bytes);
+      await writeAtomically(output, (write) => write(document, 0));
+      io.stderr(
+        `Re-signed with the development CA: ${RESIGN_LABEL}.\n` +
+          `Wrote the development attestation document (${document.length} bytes) to ${output}.\n` +
+          `Verify it with: nitro-dev verify-attestation --document ${output} ` +
+          `--development-root <file from nitro-dev dev-root --export FILE>\n`,
+      );
+      return 0;
+    } catch (e) {
+      if (e instanceof ResignError) return reportFailure(io, new Error(`cannot re-sign: ${e.message}`), PLAIN);
       return reportFailure(io, e, PLAIN);
     }
   },

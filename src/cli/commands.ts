@@ -1,5 +1,5 @@
 import { buildEnclaveCommand } from './buildCommands';
-import { decodeAttestationCommand, verifyAttestationCommand } from './attestationCommands';
+import { decodeAttestationCommand, resignAttestationCommand, verifyAttestationCommand } from './attestationCommands';
 import { describeEifCommand, pcrCommand, signEifCommand } from './eifCommands';
 import { doctorCommand } from './doctorCommands';
 import { ENCLAVE_COMMANDS } from './enclaveCommands';
@@ -23,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   signEifCommand,
   verifyAttestationCommand,
   decodeAttestationCommand,
+  resignAttestationCommand,
   ...ENCLAVE_COMMANDS,
   ...NSM_COMMANDS,
   vsockCommand,

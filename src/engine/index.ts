@@ -127,9 +127,19 @@ export {
   type ChainEntry,
   type PcrComparison,
   type TrustedRoot,
+  type UnsignedInfo,
+  type Verdict,
   type VerifyOptions,
   type VerifyReport,
+  unsignedSentence,
 } from './attestation/verify';
+export {
+  QEMU_NSM_SOURCE,
+  partialMarkersReason,
+  unsignedMarkersOf,
+  type UnsignedMarker,
+  type UnsignedMarkers,
+} from './attestation/unsigned';
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
 export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';

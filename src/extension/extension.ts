@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { VERSION } from '../engine';
 import { createNitroCliBackends } from '../engine/node';
 import { registerAttestation, type AttestationViewerApi } from './attestation/registerAttestation';
+import { developmentSigningOf } from './attestation/developmentSigning';
 import { registerBuild, type BuildApi } from './imagebuild/registerBuild';
 import { registerNewProject } from './onboarding/newProject';
 import { registerDescribeDocuments } from './commands/describeDocuments';
@@ -15,7 +16,7 @@ import { Ctx } from './ctx';
 import { registerEifViewer, type EifEditorProvider } from './editors/eifEditorProvider';
 import { VIEWS } from './ids';
 import { EifService } from './images/eifService';
-import type { EnclaveBackend } from '../engine';
+import { canRepairState, type EnclaveBackend } from '../engine';
 import { engineDoctorForHost, type DoctorForHost, type NitroCliBackendFactory } from './parents/nitroCliParents';
 import { developmentRootsOf, registerBackend, registerParents, type ParentsApi } from './parents/registerParents';
 import { registerServices, type ServicesApi } from './services/registerServices';
@@ -75,6 +76,11 @@ export function activate(context: vscode.ExtensionContext): NitroEnclavesApi {
   const { tree: parents, api: parentInstances } = registerParents(ctx, { attestation, describe, nitroCliBackends });
   noteFirstChildren('parents', parents);
   attestation.useDevelopmentRoots(() => developmentRootsOf(parentInstances.backends));
+  // Re-signing an unsigned QEMU document (only on request) uses the embedded emulator's development CA.
+  attestation.useDevelopmentSigning(() => {
+    const [emulator] = parentInstances.backends.capable(canRepairState);
+    return emulator ? developmentSigningOf(emulator.stateDir) : undefined;
+  });
   const services = registerServices(ctx, {
     backends: parentInstances.backends,
     tree: parents,

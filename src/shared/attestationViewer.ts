@@ -124,6 +124,16 @@ export interface SourceView {
 
 export interface VerdictView {
   readonly valid: boolean;
+  /**
+   * `valid`, `invalid`, or `unsigned`: a document from QEMU's emulated NSM whose checks pass but
+   * which nothing signed (never valid).
+   */
+  readonly verdict: 'valid' | 'invalid' | 'unsigned';
+  /**
+   * Set for an unsigned document from QEMU's emulated NSM (whatever the verdict): the markers it was
+   * recognised by. The viewer then offers "Re-sign with Development CA…".
+   */
+  readonly unsigned?: { readonly markers: string };
   /** One line in plain words: `Valid now`, `Invalid now: the signing certificate expired at …`. */
   readonly headline: string;
   /** Why, one sentence per failing check (empty when valid). */
@@ -225,6 +235,8 @@ export type ComparisonView =
       }[];
       readonly matches: number;
       readonly mismatches: number;
+      /** The document is unsigned (QEMU's emulated NSM): its values are compared, but nothing vouches for them. */
+      readonly unsigned?: true;
     }
   | {
       readonly ok: false;
@@ -441,7 +453,12 @@ export type AttestationWebviewMessage =
   /** Save the document (its raw CBOR bytes) to a file the person picks. */
   | { readonly type: 'save' }
   /** Put the document on the clipboard as base64 (of its raw CBOR bytes). */
-  | { readonly type: 'copyBase64' };
+  | { readonly type: 'copyBase64' }
+  /**
+   * Re-sign an unsigned QEMU document with the development CA into a new file the person picks (the
+   * original is never altered); offered only for unsigned documents.
+   */
+  | { readonly type: 'resign' };
 
 export const WEBVIEW_MESSAGE_TYPES = [
   READY,
@@ -455,6 +472,7 @@ export const WEBVIEW_MESSAGE_TYPES = [
   'reload',
   'save',
   'copyBase64',
+  'resign',
 ] as const satisfies readonly AttestationWebviewMessage['type'][];
 
 type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -526,6 +544,7 @@ export function parseWebviewMessage(
     case 'reload':
     case 'save':
     case 'copyBase64':
+    case 'resign':
       if (value.body !== undefined) return { ok: false, reason: `${value.type}: takes no body` };
       return { ok: true, message: { type: value.type } };
   }

@@ -469,4 +469,79 @@ describe('Attestation Document Viewer (panel and custom editor) in a real VS Cod
       assert.equal(model.checks.find((c) => c.code === 'nonce.expected')?.status, 'fail');
     });
   });
+
+  describe("an unsigned document from QEMU's emulated NSM", () => {
+    const QEMU_FILE = path.join('qemu', 'qemu-attestation.cbor');
+    const QEMU_NONCE = '0102030405060708';
+
+    it('opens in the custom editor with the UNSIGNED verdict and its explanation', async () => {
+      const uri = await place('qemu.att.cbor', fixture(QEMU_FILE));
+      await openWith(uri, ATTESTATION_VIEWER);
+      const model = await modelWhere(uri, 'the QEMU document verified', () => true);
+      assert.equal(model.verdict.verdict, 'unsigned');
+      assert.equal(model.verdict.valid, false);
+      assert.match(model.verdict.headline, /^Unsigned: a document from QEMU's emulated NSM/);
+      const notes = model.verdict.notes.join('\n');
+      assert.match(notes, /recognised by the protected header \{1: -1\}/);
+      assert.match(notes, /only as trustworthy as the machine that ran QEMU/);
+      assert.ok(model.verdict.unsigned, 'marked unsigned, so the viewer offers Re-sign with Development CA…');
+      assert.equal(model.document?.moduleId, 'i-0123456789abcdef0-enc0123456789abcdef');
+      assert.equal(model.document?.userData.state === 'present' && model.document.userData.text, 'hello-from-qemu!');
+      assert.equal(model.pcrs.length, 16);
+      assert.equal(viewer.errorFor(uri), undefined, 'never a parse failure');
+    });
+
+    it('checks the nonce asked for in a panel', async () => {
+      const panel = await viewer.openPanel(fixture(QEMU_FILE), {
+        label: 'QEMU document',
+        nonce: new Uint8Array(Buffer.from(QEMU_NONCE, 'hex')),
+      });
+      const model = await modelWhere(panel, 'the nonce check', (m) => m.nonceCheck !== undefined);
+      assert.deepEqual(model.nonceCheck, { expected: QEMU_NONCE, actual: QEMU_NONCE, match: true });
+      assert.equal(model.verdict.verdict, 'unsigned');
+    });
+
+    it('Re-sign with Development CA... writes a new file, valid with the development root', async () => {
+      const bytes = fixture(QEMU_FILE);
+      const uri = await place('qemu-resign.att.cbor', bytes);
+      await openWith(uri, ATTESTATION_VIEWER);
+      await modelWhere(uri, 'the unsigned verdict', (m) => m.verdict.verdict === 'unsigned');
+      const target = vscode.Uri.joinPath(folder, 'qemu-resign.dev-signed.att.cbor');
+      const window = vscode.window as { showSaveDialog: typeof vscode.window.showSaveDialog };
+      const original = window.showSaveDialog;
+      const asked: vscode.SaveDialogOptions[] = [];
+      window.showSaveDialog = async (options) => {
+        if (options) asked.push(options);
+        return target;
+      };
+      try {
+        const answer = await viewer.request(uri, { type: 'resign' });
+        assert.equal(answer.error, undefined, answer.error);
+        // The document's own file as the target: refused, nothing written.
+        window.showSaveDialog = async () => uri;
+        assert.match((await viewer.request(uri, { type: 'resign' })).error ?? '', /never altered/);
+      } finally {
+        window.showSaveDialog = original;
+      }
+      assert.match(asked[0]?.title ?? '', /Re-sign with Development CA.*not an AWS attestation/);
+      assert.match(asked[0]?.defaultUri?.path ?? '', /\/qemu-resign\.dev-signed\.att\.cbor$/);
+      assert.deepEqual(new Uint8Array(await vscode.workspace.fs.readFile(uri)), bytes, 'the original is unchanged');
+      const resigned = await eventually('the re-signed document to open', () => viewer.modelFor(target));
+      assert.equal(resigned.verdict.verdict, 'valid', resigned.verdict.summary);
+      assert.equal(resigned.verdict.development, true);
+      assert.match(resigned.verdict.headline, /^Valid development attestation/);
+      assert.equal(resigned.pcrs[0]?.value, (await modelWhere(uri, 'the original', () => true)).pcrs[0]?.value);
+      const left = (await vscode.workspace.fs.readDirectory(folder)).filter(([n]) => n.endsWith('.partial'));
+      assert.deepEqual(left, [], 'no temporary file is left behind');
+    });
+
+    it('is not offered for a signed document: asking anyway is refused', async () => {
+      const uri = await place('signed.att.cbor', fixture(prod.file));
+      await openWith(uri, ATTESTATION_VIEWER);
+      const model = await modelWhere(uri, 'the signed document', () => true);
+      assert.equal(model.verdict.unsigned, undefined);
+      const answer = await viewer.request(uri, { type: 'resign' });
+      assert.match(answer.error ?? '', /Only an unsigned document from QEMU's emulated NSM can be re-signed/);
+    });
+  });
 });

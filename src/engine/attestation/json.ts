@@ -61,6 +61,8 @@ export function decodedToJson(d: DecodedAttestation): Record<string, unknown> {
 export function reportToJson(r: VerifyReport): Record<string, unknown> {
   return {
     valid: r.valid,
+    verdict: r.verdict,
+    ...(r.unsigned ? { unsigned: r.unsigned } : {}),
     kind: r.kind ?? null,
     kind_label: r.kind ? ATTESTATION_KIND_LABELS[r.kind] : null,
     summary: r.summary,

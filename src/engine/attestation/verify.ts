@@ -18,12 +18,14 @@ import {
   type SigningMaterial,
 } from './document';
 import { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots';
+import { QEMU_NSM_SOURCE, listText, partialMarkersReason, unsignedMarkersOf, type UnsignedMarkers } from './unsigned';
 
 /** The cryptography the verifier needs: the engine's crypto port (node:crypto in Node). */
 export type AttestationCrypto = CryptoPort;
 
 export type CheckCode =
   | 'cose.structure'
+  | 'unsigned.markers'
   | 'cose.algorithm'
   | 'cose.headers'
   | 'cose.signature-size'
@@ -111,9 +113,25 @@ export interface VerifyHint {
   readonly message: string;
 }
 
+/**
+ * `valid`: every check passed; `invalid`: a check failed; `unsigned`: an unsigned document from
+ * QEMU's emulated NSM whose checks all passed, but which has no signature or chain to check (never valid).
+ */
+export type Verdict = 'valid' | 'invalid' | 'unsigned';
+
+/** What makes a document unsigned: where it comes from and the markers it was recognised by. */
+export interface UnsignedInfo {
+  readonly source: 'qemu';
+  /** The markers, in words: `the protected header {1: -1} (…), a signature of 64 zero bytes, …`. */
+  readonly markers: string;
+}
+
 export interface VerifyReport {
-  /** True when no check failed. */
+  /** True when no check failed and the document is signed (verdict `valid`). */
   readonly valid: boolean;
+  readonly verdict: Verdict;
+  /** Set for an unsigned document from QEMU's emulated NSM (whatever the verdict). */
+  readonly unsigned?: UnsignedInfo;
   /** Enclave or NitroTPM (instance) attestation, when the payload says which. */
   readonly kind?: AttestationKind;
   /** Suggestions (empty when there are none). */
@@ -138,6 +156,7 @@ export interface VerifyReport {
 
 const TITLES: Record<CheckCode, string> = {
   'cose.structure': 'COSE_Sign1 structure',
+  'unsigned.markers': "Markers of an unsigned document (QEMU's emulated NSM): all or none",
   'cose.algorithm': 'Algorithm is ES384',
   'cose.headers': 'COSE headers',
   'cose.signature-size': 'Signature is 96 bytes (raw r‖s)',
@@ -220,7 +239,7 @@ function resolveRoots(crypto: AttestationCrypto, options: VerifyOptions): Truste
   return roots;
 }
 
-type ReportParts = Omit<VerifyReport, 'valid' | 'summary' | 'checks'>;
+type ReportParts = Omit<VerifyReport, 'valid' | 'verdict' | 'summary' | 'checks'>;
 
 /** The verdict in one sentence: who signed, as what, at which time, and why it failed. */
 function summaryOf(r: ReportParts, failed: readonly Check[]): string {
@@ -233,6 +252,7 @@ function summaryOf(r: ReportParts, failed: readonly Check[]): string {
     : '';
   const what = r.kind === 'nitrotpm' ? ` as ${ATTESTATION_KIND_LABELS.nitrotpm}` : '';
   const when = `${dateText(r.at)}${r.timeNote ? ` (${r.timeNote})` : ''}`;
+  if (r.unsigned && failed.length === 0) return `UNSIGNED${what}: ${unsignedSentence(r.unsigned)}.`;
   if (failed.length === 0) {
     const debug = r.debugMode ? '; debug mode: PCR0, 1, 2 and 8 are zero, so it proves nothing about the image' : '';
     return `VALID${what} at ${when}${who}${debug}.`;
@@ -242,7 +262,17 @@ function summaryOf(r: ReportParts, failed: readonly Check[]): string {
     failed.length === 1
       ? (failed[0] as Check).reason
       : `${failed.length} checks failed: ${failed.map((c, i) => `(${i + 1}) ${c.reason}`).join('; ')}`;
-  return `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}.`;
+  const unsigned = r.unsigned ? ` (an unsigned document from ${QEMU_NSM_SOURCE}: nothing in it is signed)` : '';
+  return `INVALID${what} at ${when}: ${reasons.replace(/\.$/, '')}${unsigned}.`;
+}
+
+/** What an unsigned document is and what it proves, in one sentence (no final period). */
+export function unsignedSentence(u: UnsignedInfo): string {
+  return (
+    `a document from ${QEMU_NSM_SOURCE}, recognised by ${u.markers}; ` +
+    `no signature or certificate chain exists to check, ` +
+    `so its PCRs are only as trustworthy as the machine that ran QEMU`
+  );
 }
 
 /** The report over the checks made so far; `extra` holds what the verification got to. */
@@ -261,7 +291,8 @@ function finish(run: Run, extra: Partial<VerifyReport> & { at: Date }): VerifyRe
     ...(run.timeNote ? { timeNote: run.timeNote } : {}),
   };
   const failed = run.checks.failed();
-  return { valid: failed.length === 0, summary: summaryOf(r, failed), checks: run.checks.all, ...r };
+  const verdict: Verdict = failed.length > 0 ? 'invalid' : r.unsigned ? 'unsigned' : 'valid';
+  return { valid: verdict === 'valid', verdict, summary: summaryOf(r, failed), checks: run.checks.all, ...r };
 }
 
 /** The document, or undefined after a failed structure check. */
@@ -636,8 +667,8 @@ function checkDocumentTime(
     );
 }
 
-/** The expected PCRs against the document's, when the caller gives any. */
-function comparePcrs(run: Run, doc: AttestationDocument): PcrComparison[] {
+/** The expected PCRs against the document's, when the caller gives any (`unsigned`: its values are not signed). */
+function comparePcrs(run: Run, doc: AttestationDocument, unsigned = false): PcrComparison[] {
   const { expectedPcrs, expectedPcrsFrom } = run.options;
   if (!expectedPcrs || expectedPcrs.size === 0) return [];
   if (doc.kind === 'nitrotpm' && expectedPcrsFrom === 'enclave-image') {
@@ -662,10 +693,11 @@ function comparePcrs(run: Run, doc: AttestationDocument): PcrComparison[] {
     p.actual === undefined
       ? `PCR${p.index} is not in the document`
       : `PCR${p.index} is ${p.actual.slice(0, 16)}…, expected ${p.expected.slice(0, 16)}…`;
+  const label = unsigned ? `comparing unsigned values (as ${QEMU_NSM_SOURCE} reported them, signed by no one): ` : '';
   run.checks.add(
     'pcrs.expected',
     bad.length ? 'fail' : 'pass',
-    bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`,
+    label + (bad.length ? bad.map(mismatch).join('; ') : `${comparisons.map((p) => `PCR${p.index}`).join(', ')} match`),
   );
   return comparisons;
 }
@@ -724,7 +756,11 @@ export function verifyAttestation(
   const decoded = decodeStep(run, input);
   if (!decoded) return finish(run, { at: now });
   run.kind = decoded.kind;
+  const markers = unsignedMarkersOf(decoded);
+  if (markers.all) return verifyUnsigned(run, decoded, markers, now);
   checkEnvelope(run.checks, decoded);
+  // Some markers but not all: not QEMU's document, and no real one either (the other checks say more).
+  if (markers.any) run.checks.add('unsigned.markers', 'fail', partialMarkersReason(markers));
   checkPayloadFields(run.checks, decoded);
   const doc = decoded.document;
   const { at, docTime } = verificationTime(run, decoded, now);
@@ -771,4 +807,57 @@ export function verifyAttestation(
     pcrComparisons,
     hints: [...hints, ...atDocumentTimeHint(run, trusted, chain, docTime)],
   });
+}
+
+/**
+ * An unsigned document from QEMU's emulated NSM: its envelope and fields are checked, its PCRs
+ * compared and its nonce checked like any document's; its signature and chain are not, since there
+ * are none. The verdict is UNSIGNED when nothing fails, INVALID otherwise; never VALID.
+ */
+function verifyUnsigned(run: Run, decoded: DecodedAttestation, markers: UnsignedMarkers, now: Date): VerifyReport {
+  const { checks } = run;
+  const { cose } = decoded;
+  const unsigned: UnsignedInfo = { source: 'qemu', markers: listText(markers.markers.map((m) => m.text)) };
+  checks.add(
+    'cose.structure',
+    'pass',
+    `COSE_Sign1, ${cose.tagged ? 'tagged (18)' : 'untagged'}, ` +
+      `${decoded.encoding} input of ${decoded.bytes.length} bytes`,
+  );
+  checks.add(
+    'unsigned.markers',
+    'warn',
+    `all four markers of an unsigned document from ${QEMU_NSM_SOURCE}: ${unsigned.markers}`,
+  );
+  checks.add('cose.algorithm', 'skip', 'alg -1 names no signing algorithm: QEMU does not sign its documents');
+  checks.add(
+    'cose.headers',
+    cose.unprotected.size > 0 ? 'warn' : 'pass',
+    cose.unprotected.size > 0
+      ? 'the unprotected header is not empty (QEMU writes {}); its contents are not signed'
+      : 'protected header {1: -1} only, unprotected header empty',
+  );
+  const placeholder = `the ${cose.signature.length} zero bytes are a placeholder, not a signature`;
+  checks.add('cose.signature-size', 'skip', placeholder);
+  checkPayloadFields(checks, decoded);
+  const { at, docTime } = verificationTime(run, decoded, now);
+  checks.add(
+    'chain.root',
+    'skip',
+    'there is no certificate chain: the certificate and the cabundle entries are zero-byte placeholders',
+  );
+  checks.add('cose.signature', 'skip', 'there is no signature to check: the document is unsigned');
+  const doc = decoded.document;
+  if (!doc) return finish(run, { at, decoded, unsigned });
+  checks.add(
+    'document.time',
+    'skip',
+    docTime
+      ? `the document says it was made at ${dateText(docTime)} (QEMU's host clock); no certificate bounds it`
+      : `the document's timestamp ${doc.timestamp} ms lies beyond the range of dates`,
+  );
+  const pcrComparisons = comparePcrs(run, doc, true);
+  if (run.options.nonce) checkNonce(checks, doc, run.options.nonce);
+  const debugMode = checkDebugMode(checks, doc);
+  return finish(run, { at, decoded, document: doc, unsigned, debugMode, pcrComparisons });
 }

@@ -460,6 +460,11 @@ export interface CreateAttestationDocumentParams {
   readonly publicKey?: Uint8Array | null;
   /** Milliseconds since 1970 (from the caller's clock). */
   readonly timestamp: number;
+  /**
+   * When the development CA signs (ms since 1970): its certificates are issued to be valid then.
+   * Default: `timestamp`. Re-signing a document another NSM made earlier signs now, not at its time.
+   */
+  readonly signedAt?: number;
 }
 
 /** The protected header of every Nitro document: bstr(4) {1: -35} (ES384). */
@@ -495,7 +500,7 @@ export async function createAttestationDocument(params: CreateAttestationDocumen
   ] as const) {
     if (v && v.length > 1024) throw new DevelopmentCaError(`${name} is ${v.length} bytes; at most 1024 are allowed`);
   }
-  const signer = await params.ca.signer(params.enclaveId, params.timestamp);
+  const signer = await params.ca.signer(params.enclaveId, params.signedAt ?? params.timestamp);
   const optional = (v: Uint8Array | null | undefined) =>
     v === null || v === undefined ? Uint8Array.of(0xf6) : cborBytes(v);
   const payload = concatBytes(

@@ -68,6 +68,13 @@ export {
   developmentAttestPort,
   exportDevelopmentRoot,
 } from './devAttestation';
+export {
+  RESIGN_LABEL,
+  ResignError,
+  resignUnsignedDocument,
+  resignWithDevelopmentCa,
+  unsignedQemuDocument,
+} from './resignAttestation';
 export { ENCLAVE_HOST_SUBCOMMAND } from './emulator/backend';
 export { runEnclaveHost } from './emulator/host';
 export { MAX_KEPT_CONSOLE_BYTES, readKeptConsole, type KeptConsole } from './keptConsole';

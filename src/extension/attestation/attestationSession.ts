@@ -12,7 +12,7 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from '../../engine';
-import { nodeAttestationCrypto, writeAtomically } from '../../engine/node';
+import { RESIGN_LABEL, nodeAttestationCrypto, writeAtomically } from '../../engine/node';
 import {
   ATTESTATION_VIEWER_SCRIPT,
   MAX_PERSISTED_BASE64,
@@ -39,6 +39,15 @@ import { toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun
 
 /** Inputs larger than this are refused before reading: hex text of the largest document, plus room for line breaks. */
 export const MAX_INPUT_BYTES = MAX_DOCUMENT_BYTES * 2 + 64 * 1024;
+
+/**
+ * The development CA, for "Re-sign with Development CA…" (the embedded emulator's, which signs its
+ * enclaves' documents).
+ */
+export interface DevelopmentSigning {
+  /** Re-signs an unsigned QEMU document; rejects for any other document. */
+  resign(document: Uint8Array): Promise<Uint8Array>;
+}
 
 /** What a viewer shows a document from. */
 export type DocumentSource =
@@ -100,6 +109,10 @@ export interface SessionOptions {
   readonly onVerified?: (report: VerifyReport) => void;
   /** The nonce the document was asked for (Get Attestation Document): the viewer checks it. */
   readonly nonce?: Uint8Array;
+  /** Where "Re-sign with Development CA…" gets the development CA (absent: no emulator, so no CA). */
+  readonly signing?: () => DevelopmentSigning | undefined;
+  /** Called with the file a re-signed document was written to (the registry opens it). */
+  readonly onResigned?: (file: vscode.Uri) => Promise<void>;
 }
 
 export class AttestationSession extends WebviewSession<AttestationHostMessage, Shown, AttestationWebviewMessage> {
@@ -222,6 +235,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       },
       reload: () => this.verify(),
       save: () => this.save(),
+      resign: () => this.resign(),
       copyBase64: async () => {
         const bytes = this.documentBytes();
         await vscode.env.clipboard.writeText(Buffer.from(bytes).toString('base64'));
@@ -266,6 +280,56 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       `Attestation viewer (${this.label}): saved ${bytes.length} bytes to ${target.toString(true)}`,
     );
     vscode.window.setStatusBarMessage(`Saved the attestation document to ${path.basename(target.path)}`, 3000);
+    return target;
+  }
+
+  /**
+   * Re-sign with Development CA…: only for an unsigned document from QEMU's emulated NSM, and only on
+   * request. Writes a new file picked in a save dialog (atomically; never the document's own file),
+   * a development signature over the values QEMU reported, then opens it; resolves with the file, or
+   * undefined when the dialog was cancelled. The document shown is not changed.
+   */
+  async resign(): Promise<vscode.Uri | undefined> {
+    const report = this.run?.report;
+    if (!report?.unsigned || this.model === undefined)
+      throw new Error(
+        "Only an unsigned document from QEMU's emulated NSM can be re-signed with the development CA; " +
+          'this one is not, so it keeps its own signature.',
+      );
+    const signing = this.options.signing?.();
+    if (!signing)
+      throw new Error(
+        'The development CA is not available: it belongs to the embedded emulator, which is not registered.',
+      );
+    const bytes = this.documentBytes();
+    const base = this.label.replace(/\.(att\.cbor|attestation|cbor|b64|base64|hex|txt)$/i, '');
+    const stem = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'attestation';
+    const folder =
+      this.source.kind === 'file' && this.source.uri.scheme === 'file'
+        ? vscode.Uri.file(path.dirname(this.source.uri.fsPath))
+        : vscode.workspace.workspaceFolders?.[0]?.uri;
+    const target = await vscode.window.showSaveDialog({
+      title: 'Re-sign with Development CA: save the development attestation document (not an AWS attestation)',
+      saveLabel: 'Re-sign and Save',
+      filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
+      ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${stem}.dev-signed.att.cbor`) } : {}),
+    });
+    if (!target) return undefined;
+    if (this.source.kind === 'file' && target.toString() === this.source.uri.toString())
+      throw new Error(
+        'The re-signed document goes to a new file: the document from QEMU is never altered. Pick another name.',
+      );
+    const resigned = await signing.resign(bytes);
+    if (target.scheme !== 'file') await vscode.workspace.fs.writeFile(target, resigned);
+    else await writeAtomically(target.fsPath, (write) => write(resigned, 0));
+    this.options.ctx.log.info(
+      `Attestation viewer (${this.label}): re-signed with the development CA (${RESIGN_LABEL}); ` +
+        `wrote ${resigned.length} bytes to ${target.toString(true)}`,
+    );
+    void vscode.window.showInformationMessage(
+      `Re-signed with the development CA into ${path.posix.basename(target.path)}: ${RESIGN_LABEL}.`,
+    );
+    await this.options.onResigned?.(target);
     return target;
   }
 

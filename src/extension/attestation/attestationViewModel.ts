@@ -162,6 +162,7 @@ function certificateView(entry: ChainEntry, at: Date, trusted: boolean): Certifi
 /** Which failing check explains the verdict best: a forged or malformed document before an old one. */
 const PRIORITY: readonly string[] = [
   'cose.structure',
+  'unsigned.markers',
   'payload.syntax',
   'cose.algorithm',
   'cose.signature-size',
@@ -266,7 +267,17 @@ function verdictView(
     );
   if (report.timeNote) notes.push(`${sentence(report.timeNote)}.`);
   let headline: string;
-  if (report.valid) {
+  if (report.unsigned) {
+    notes.push(
+      `Unsigned: this document comes from QEMU's emulated NSM (the nitro-enclave machine type), ` +
+        `recognised by ${report.unsigned.markers}. ` +
+        'No signature or certificate chain exists to check, so its PCRs are only as trustworthy as the machine ' +
+        'that ran QEMU.',
+    );
+  }
+  if (report.verdict === 'unsigned') {
+    headline = "Unsigned: a document from QEMU's emulated NSM, with no signature to verify";
+  } else if (report.valid) {
     headline = `${report.development ? 'Valid development attestation' : 'Valid'} ${phrase}`;
     if (report.debugMode) headline += ', but the enclave ran in debug mode';
   } else {
@@ -298,6 +309,8 @@ function verdictView(
   }
   return {
     valid: report.valid,
+    verdict: report.verdict,
+    ...(report.unsigned ? { unsigned: { markers: report.unsigned.markers } } : {}),
     headline,
     reasons,
     notes,
@@ -353,7 +366,14 @@ function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContex
     match: p.match,
   }));
   const matches = rows.filter((r) => r.match).length;
-  return { ok: true, image, rows, matches, mismatches: rows.length - matches };
+  return {
+    ok: true,
+    image,
+    rows,
+    matches,
+    mismatches: rows.length - matches,
+    ...(report.unsigned ? { unsigned: true as const } : {}),
+  };
 }
 
 export function toAttestationViewModel(report: VerifyReport, context: ViewContext): AttestationViewModel {

@@ -24,7 +24,13 @@ import type { Ctx } from '../ctx';
 import { ATTESTATION_PANEL, ATTESTATION_VIEWER, ATTESTATION_VIEWER_CBOR, COMMANDS } from '../ids';
 import type { EifService } from '../images/eifService';
 import { webviewOptions } from '../webviews/html';
-import { AttestationSession, sourceKey, sourceLabel, type DocumentSource } from './attestationSession';
+import {
+  AttestationSession,
+  sourceKey,
+  sourceLabel,
+  type DevelopmentSigning,
+  type DocumentSource,
+} from './attestationSession';
 import { trackActiveEditor } from '../kms/pickPolicy';
 
 /** A viewer is found by its panel (panels and custom editors alike) or by the URI of the file it shows. */
@@ -78,6 +84,8 @@ export interface AttestationViewerApi {
   revive(panel: vscode.WebviewPanel, webviewState: unknown): Promise<void>;
   /** Where panels restored after a reload that trusted the emulator's development root get it again. */
   useDevelopmentRoots(provider: () => Promise<VerifyOptions['roots']>): void;
+  /** Where "Re-sign with Development CA…" gets the development CA (undefined: none is available). */
+  useDevelopmentSigning(provider: () => DevelopmentSigning | undefined): void;
 }
 
 /** The document of a read-only custom editor: just the URI. Opening it reads nothing. */
@@ -117,6 +125,25 @@ class AttestationViewers
     this.developmentRoots = provider;
   }
 
+  private developmentSigning: (() => DevelopmentSigning | undefined) | undefined;
+
+  useDevelopmentSigning(provider: () => DevelopmentSigning | undefined): void {
+    this.developmentSigning = provider;
+  }
+
+  /** Opens a re-signed document, verified with the development root trusted (it verifies with nothing else). */
+  private async openResigned(file: vscode.Uri): Promise<void> {
+    let roots: VerifyOptions['roots'];
+    try {
+      roots = await this.developmentRoots?.();
+    } catch (e) {
+      this.ctx.log.warn(
+        `Attestation viewer: the development root could not be read: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    await this.openPanel(file, roots ? { roots } : {});
+  }
+
   constructor(
     private readonly ctx: Ctx,
     private readonly eifService: EifService,
@@ -138,6 +165,8 @@ class AttestationViewers
       ...(time ? { time } : {}),
       ...(roots ? { roots } : {}),
       ...(nonce && nonce.length > 0 ? { nonce } : {}),
+      signing: () => this.developmentSigning?.(),
+      onResigned: (file) => this.openResigned(file),
       onVerified: (report) => (this.last = report),
     });
     this.sessions.add(session);
@@ -396,5 +425,6 @@ export function registerAttestation(ctx: Ctx, deps: { readonly eifService: EifSe
     compareWith: (target, image) => viewers.compareWith(target, image),
     revive: (panel, state) => viewers.revive(panel, state),
     useDevelopmentRoots: (provider) => viewers.useDevelopmentRoots(provider),
+    useDevelopmentSigning: (provider) => viewers.useDevelopmentSigning(provider),
   };
 }

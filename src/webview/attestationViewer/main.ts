@@ -78,6 +78,7 @@ const actions: ViewActions = {
   },
   compare: () => connection.post('compare'),
   clearComparison: () => connection.post('clearComparison'),
+  resign: () => connection.post('resign'),
   isCollapsed: cards.isCollapsed,
   setCollapsed: cards.setCollapsed,
   showAllPcrs: () => connection.state?.showAllPcrs === true,
@@ -212,8 +213,11 @@ function renderHeader(): void {
     chips.append(
       h(
         'span',
-        { class: `badge ${model.verdict.valid ? 'ok' : 'bad'}`, id: 'verdict-chip' },
-        model.verdict.valid ? 'valid' : 'invalid',
+        {
+          class: `badge ${model.verdict.valid ? 'ok' : model.verdict.verdict === 'unsigned' ? 'warn' : 'bad'}`,
+          id: 'verdict-chip',
+        },
+        model.verdict.verdict,
       ),
     );
   }

@@ -28,6 +28,8 @@ export interface ViewActions {
   atDocumentTime(): void;
   compare(): void;
   clearComparison(): void;
+  /** Re-sign an unsigned QEMU document with the development CA (into a new file). */
+  resign(): void;
   isCollapsed(card: string): boolean;
   setCollapsed(card: string, collapsed: boolean): void;
   showAllPcrs(): boolean;
@@ -67,23 +69,28 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
   if (v.development)
     flags.push(badge('development attestation', 'warn', 'Signed by a local development root, not by AWS'));
   if (v.debugMode) flags.push(badge('debug mode', 'warn', 'PCR0 is all zeros: the enclave ran with --debug-mode'));
+  if (v.unsigned)
+    flags.push(badge('unsigned', 'warn', "From QEMU's emulated NSM: no signature or certificate chain to check"));
   // The headline says the main reason; the others are listed when there are several.
   const reasons = v.reasons.length > 1 ? v.reasons : [];
   const offerDocumentTime = !v.valid && v.validAtDocumentTime === true && model.time.mode !== 'document';
   const warned = v.valid && (v.debugMode || v.development);
+  const unsigned = v.verdict === 'unsigned';
+  const tone = unsigned ? 'warned unsigned' : v.valid ? (warned ? 'warned' : 'valid') : 'invalid';
   const when =
     model.time.mode === 'now' ? 'now' : model.time.mode === 'document' ? 'the document’s own time' : 'the chosen time';
   const root = v.trustedRoot ? ` · root: ${v.trustedRoot.label}` : '';
   return h(
     'section',
     {
-      class: `verdict ${v.valid ? (warned ? 'warned' : 'valid') : 'invalid'}`,
+      class: `verdict ${tone}`,
       id: 'verdict',
       role: 'status',
       'aria-live': 'polite',
       'data-valid': String(v.valid),
+      'data-verdict': v.verdict,
     },
-    icon(v.valid ? (warned ? 'shield' : 'shieldCheck') : 'shieldX', 'verdict-icon'),
+    icon(unsigned || (v.valid && warned) ? 'shield' : v.valid ? 'shieldCheck' : 'shieldX', 'verdict-icon'),
     h(
       'div',
       { class: 'verdict-text' },
@@ -99,6 +106,19 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
             button('Verify at document time', 'clock', () => actions.atDocumentTime(), {
               id: 'verify-document-time',
               secondary: true,
+            }),
+          )
+        : null,
+      v.unsigned
+        ? h(
+            'p',
+            { class: 'verdict-actions' },
+            button('Re-sign with Development CA…', 'certificate', () => actions.resign(), {
+              id: 'resign',
+              secondary: true,
+              title:
+                'Write a new file with a development signature over the values QEMU reported ' +
+                '(not an AWS attestation); this document is not changed',
             }),
           )
         : null,
@@ -169,6 +189,13 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
         { title: c.image.detail },
         all ? `The PCRs match ${c.image.name}` : `The PCRs do not match ${c.image.name}`,
       ),
+      c.unsigned
+        ? h(
+            'span',
+            { class: 'muted', id: 'comparison-unsigned' },
+            'Comparing unsigned values: QEMU reported these PCRs and nothing signed them.',
+          )
+        : null,
       h('span', { class: 'muted' }, `${c.matches} of ${plural(c.rows.length, 'PCR')} match · `, ...marks),
     ),
     tools,

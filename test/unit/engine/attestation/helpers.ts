@@ -83,6 +83,22 @@ export const NEGATIVE_FILES: readonly string[] = EXPECTED.documents
   .map((d) => d.file)
   .filter((f) => f.startsWith('neg-'));
 
+/** The unsigned document of QEMU's emulated NSM, and what qemu/SOURCES.md says it holds. */
+export const QEMU_FILE = 'qemu/qemu-attestation.cbor';
+export const QEMU = {
+  sha256: '66c00ee9b537b2a2d1c8f7a15cf4d4991b64b7c92229a293278aa65c90b5aa13',
+  moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+  timestamp: 1795743108000,
+  userData: 'hello-from-qemu!',
+  nonce: '0102030405060708',
+  pcrs: {
+    0: '54ec55fa04e1b25313304cb376a138c62e29cf112622ee1c40886fec43c026790d2ea284d59c92b3402c6d7913fba809',
+    1: 'a970a0a8ff1add88bb0ed000b2552f355829753ca239c501dcde32b52a2d16c59d5b11f0d17e21a3bb02344c860ff605',
+    2: 'd9608aa604209dabb504afdd8abb2e9bca3809ddb903c9b913c197d9e1a4d865261cb0f433116277bd45af6ea5e67c27',
+    3: '343c8d0b85aee3243c19a106220877c5d9d0355a1b71a5e8bf52160897ecc133d2f098986e65d8f77d13c0138f27de1b',
+    4: 'd6432900ac1c343cb40286898792c55e962aef0cc35c4910c0c286145b51af19e782cb21cc31a042671d7dfbd398251c',
+  } as Record<number, string>,
+};
 export const loadFixture = (file: string): Uint8Array => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
 
 export const ROOT_PEM = readFileSync(path.join(FIXTURES, 'aws_nitro_root_g1.pem'), 'utf8');

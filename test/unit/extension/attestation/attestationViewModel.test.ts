@@ -835,4 +835,70 @@ describe('(unit) Attestation Document Viewer view model', () => {
         assert.equal(parsePanelState({ source, nonce }).ok, false, JSON.stringify(nonce).slice(0, 20));
     });
   });
+
+  describe("an unsigned document from QEMU's emulated NSM", () => {
+    const FILE = 'qemu/qemu-attestation.cbor';
+    const PCR0 = '54ec55fa04e1b25313304cb376a138c62e29cf112622ee1c40886fec43c026790d2ea284d59c92b3402c6d7913fba809';
+
+    it('shows the UNSIGNED verdict and its explanation, at any time, never valid', () => {
+      for (const time of [{ mode: 'now' }, { mode: 'document' }] as const) {
+        const { model } = modelOf(FILE, time);
+        assert.equal(model.verdict.verdict, 'unsigned');
+        assert.equal(model.verdict.valid, false);
+        assert.match(model.verdict.headline, /^Unsigned: a document from QEMU's emulated NSM/);
+        assert.deepEqual(model.verdict.reasons, []);
+        const note = model.verdict.notes.join('\n');
+        assert.match(note, /recognised by the protected header \{1: -1\}.*a signature of 64 zero bytes/);
+        assert.match(note, /No signature or certificate chain exists to check/);
+        assert.match(note, /only as trustworthy as the machine that ran QEMU/);
+        assert.match(model.verdict.unsigned?.markers ?? '', /a cabundle of 1 all-zero entry/);
+        assert.equal(model.verdict.development, false);
+        assert.notEqual(model.verdict.validAtDocumentTime, true, 'an unsigned document is valid at no time');
+        assert.equal(model.document?.moduleId, 'i-0123456789abcdef0-enc0123456789abcdef');
+        assert.equal(model.pcrs[0]?.value, PCR0);
+        assert.deepEqual(model.chain, []);
+      }
+    });
+
+    it('compares with an image as unsigned values; a mismatch makes it invalid, still marked unsigned', () => {
+      const same = modelOf(
+        FILE,
+        { mode: 'now' },
+        { expectedPcrs: new Map([[0, PCR0]]), comparison: { name: 'qemu.eif', detail: '/tmp/qemu.eif' } },
+      ).model;
+      assert.equal(same.verdict.verdict, 'unsigned');
+      assert.ok(same.comparison?.ok);
+      assert.equal(same.comparison.unsigned, true);
+      assert.equal(same.comparison.matches, 1);
+      const other = modelOf(
+        FILE,
+        { mode: 'now' },
+        { expectedPcrs: new Map([[0, 'ab'.repeat(48)]]), comparison: { name: 'other.eif', detail: '/tmp/other.eif' } },
+      ).model;
+      assert.equal(other.verdict.verdict, 'invalid');
+      assert.match(other.verdict.headline, /^Invalid now: its PCRs do not match other\.eif \(PCR0 differs\)/);
+      assert.ok(other.verdict.unsigned, 'still offered for re-signing: it is a QEMU document');
+      assert.ok(other.verdict.notes.some((n) => /^Unsigned: /.test(n)));
+    });
+
+    it('checks the nonce asked for', () => {
+      const ok = modelOf(FILE, { mode: 'now' }, { nonce: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) }).model;
+      assert.deepEqual(ok.nonceCheck, { expected: '0102030405060708', actual: '0102030405060708', match: true });
+      assert.equal(ok.verdict.verdict, 'unsigned');
+      const bad = modelOf(FILE, { mode: 'now' }, { nonce: Uint8Array.of(9) }).model;
+      assert.equal(bad.nonceCheck?.match, false);
+      assert.equal(bad.verdict.verdict, 'invalid');
+    });
+
+    it('signed documents carry their verdict and no unsigned marking', () => {
+      const { model } = modelOf('evervault-2022-10-13-prod.cbor', { mode: 'document' });
+      assert.equal(model.verdict.verdict, 'valid');
+      assert.equal(model.verdict.unsigned, undefined);
+    });
+
+    it('resign is a message without a body', () => {
+      assert.deepEqual(parseWebviewMessage({ type: 'resign' }), { ok: true, message: { type: 'resign' } });
+      assert.equal(parseWebviewMessage({ type: 'resign', body: { path: '/tmp/x' } }).ok, false);
+    });
+  });
 });
