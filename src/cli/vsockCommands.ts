@@ -63,6 +63,7 @@ function bridge(socket: net.Socket, cancellation: CancellationLike | undefined):
     });
     // pipe ends the socket's write side when standard input ends: the half-close.
     input.pipe(socket);
+    socket.resume();
   });
 }
 

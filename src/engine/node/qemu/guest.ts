@@ -7,7 +7,7 @@
 // and from them the parent VM's initramfs (relay.cpio: `dev/`, `init`) and a blobs folder for
 // `nitro-dev build-enclave --blobs`: the cache's kernel and its config, this init, an empty nsm.ko
 // (the kernel has the NSM driver built in; init loads nsm.ko only when it is not empty) and a
-// kernel command line like AWS's (with panic=1, so a failed boot ends at once).
+// kernel command line like AWS's (see QEMU_BLOBS_CMDLINE).
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -17,8 +17,11 @@ import initSource from './guest/init.c';
 import relaySource from './guest/relay.c';
 import type { QemuCacheLayout } from './layout';
 
-/** The blobs folder's kernel command line. */
-export const QEMU_BLOBS_CMDLINE = 'reboot=k panic=1 pci=off nomodules console=ttyS0 random.trust_cpu=on root=/dev/ram0';
+/**
+ * The blobs folder's kernel command line: AWS's, but `reboot=t` (a triple fault, which QEMU's
+ * -no-reboot turns into its exit) and `panic=1` (a failed boot ends at once).
+ */
+export const QEMU_BLOBS_CMDLINE = 'reboot=t panic=1 pci=off nomodules console=ttyS0 random.trust_cpu=on root=/dev/ram0';
 
 /** The C sources, by program name. */
 export const GUEST_SOURCES = { init: initSource, relay: relaySource } as const;

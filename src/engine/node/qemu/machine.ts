@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PARENT_CID } from '../../emulator/rules';
-import { connectVsock, gatewayPath, listEndpointFiles } from '../vsock/endpoints';
+import { connectVsock, gatewayPath, holdHalfClose, listEndpointFiles } from '../vsock/endpoints';
 
 /** How an enclave record says "boot this image in QEMU" (written by the QEMU backend's run-enclave). */
 export interface QemuMachineSpec {
@@ -228,7 +228,7 @@ export class QemuEnclaveMachine {
       `The parent VM relays vsock ports ${[...this.portServers.keys()].sort((a, b) => a - b).join(', ') || 'none'} of CID ${PARENT_CID}.`,
     );
     const enclave = this.spawnChild(
-      'QEMU',
+      'enclave VM',
       this.spec.qemu,
       enclaveQemuArgs(this.spec, this.enclave, this.run.enclaveVhost),
       'console',
@@ -275,7 +275,17 @@ export class QemuEnclaveMachine {
       started.tail = (started.tail + b.toString('utf8')).slice(-TAIL_BYTES);
     };
     if (output === 'console') {
-      child.stdout?.on('data', (b: Buffer) => this.events.console(b));
+      const ending = new KernelEndWatch();
+      child.stdout?.on('data', (b: Buffer) => {
+        this.events.console(b);
+        const end = ending.push(b);
+        if (end && !this.stopping) {
+          // Nitro ends an enclave whose kernel restarts or halts; QEMU would boot the image again (a
+          // restart through the BIOS path bypasses -no-reboot) or sit halted.
+          this.events.note(`The enclave's kernel printed "${end}": the enclave ends, as on Nitro.`);
+          child.kill('SIGTERM');
+        }
+      });
       child.stderr?.on('data', (b: Buffer) => {
         keep(b);
         this.events.console(b);
@@ -414,10 +424,11 @@ export class QemuEnclaveMachine {
   private async listenRelayed(port: number): Promise<net.Server> {
     const where = `${this.run.relayUds}_${port}`;
     rmSync(where, { force: true });
-    const server = net.createServer((inbound) => {
+    const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
       inbound.on('error', () => inbound.destroy());
       inbound.pause();
-      connectVsock(this.vsockDir, { cid: PARENT_CID, port }).then(
+      holdHalfClose(inbound);
+      connectVsock(this.vsockDir, { cid: PARENT_CID, port }, { allowHalfOpen: true }).then(
         (outbound) => joinSockets(inbound, outbound),
         () => inbound.destroy(),
       );
@@ -433,16 +444,42 @@ export class QemuEnclaveMachine {
   }
 }
 
-/** Copies both ways; a half-close is passed on, an error ends both. */
+/**
+ * Copies both ways between two half-open sockets: each side's end is passed on as a half-close (a
+ * socket closes once both ways have ended); an error or a close ends both.
+ */
 export function joinSockets(a: net.Socket, b: net.Socket): void {
   a.on('error', () => b.destroy());
   b.on('error', () => a.destroy());
-  a.on('close', () => b.writableEnded || b.end());
-  b.on('close', () => a.writableEnded || a.end());
+  a.on('close', () => b.destroySoon());
+  b.on('close', () => a.destroySoon());
   a.pipe(b);
   b.pipe(a);
   a.resume();
   b.resume();
+}
+
+/** The lines Linux prints when it restarts, powers off or halts (kernel/reboot.c). */
+export const KERNEL_END_LINE = /(?:^|\]\s)(reboot: (?:Restarting system|Power down)|System halted\.?)\s*$/;
+
+/** Watches console output for KERNEL_END_LINE, across chunk boundaries; push returns the line once. */
+export class KernelEndWatch {
+  private partial = '';
+  private seen = false;
+
+  push(chunk: Buffer): string | undefined {
+    if (this.seen) return undefined;
+    const lines = (this.partial + chunk.toString('latin1')).split(/\r?\n/);
+    this.partial = (lines.pop() ?? '').slice(-512);
+    for (const line of lines) {
+      const m = KERNEL_END_LINE.exec(line);
+      if (m) {
+        this.seen = true;
+        return m[1];
+      }
+    }
+    return undefined;
+  }
 }
 
 function lastLines(text: string, count = 6): string {

@@ -157,9 +157,14 @@ export function gatewayPath(dir: string, cid: number): string {
 const MAX_HANDSHAKE_LINE = 64;
 
 /** Connects to (CID, port) in a parent's vsock folder; VsockRefusedError when nobody listens. */
-export async function connectVsock(dir: string, address: VsockAddress): Promise<net.Socket> {
+export async function connectVsock(
+  dir: string,
+  address: VsockAddress,
+  options: { readonly allowHalfOpen?: boolean } = {},
+): Promise<net.Socket> {
+  const allowHalfOpen = options.allowHalfOpen === true;
   try {
-    return await connectEndpoint(dir, address);
+    return await connectEndpoint(dir, address, allowHalfOpen);
   } catch (e) {
     if (!(e instanceof VsockRefusedError) || process.platform === 'win32') throw e;
     const gateway = gatewayPath(dir, address.cid);
@@ -170,7 +175,7 @@ export async function connectVsock(dir: string, address: VsockAddress): Promise<
       /* no gateway */
     }
     if (!isSocket) throw e;
-    return connectThroughGateway(gateway, address);
+    return connectThroughGateway(gateway, address, allowHalfOpen);
   }
 }
 
@@ -178,46 +183,82 @@ export async function connectVsock(dir: string, address: VsockAddress): Promise<
  * Opens (CID, port) through a guest's gateway: the connection is the guest's once `OK` has come; a
  * guest port nobody listens on closes it (VsockRefusedError).
  */
-function connectThroughGateway(gateway: string, address: VsockAddress): Promise<net.Socket> {
+function connectThroughGateway(gateway: string, address: VsockAddress, allowHalfOpen: boolean): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection(gateway);
+    const socket = net.createConnection({ path: gateway, allowHalfOpen });
     let line = Buffer.alloc(0);
+    const done = () => {
+      socket.off('readable', onReadable);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
     const fail = (e: Error) => {
+      done();
       socket.destroy();
       reject(e);
     };
     const onError = (e: NodeJS.ErrnoException) =>
       fail(refusedCodes.has(e.code ?? '') || e.code === 'ECONNRESET' ? new VsockRefusedError(address) : e);
     const onClose = () => fail(new VsockRefusedError(address));
-    const onData = (chunk: Buffer) => {
-      line = Buffer.concat([line, chunk]);
-      const nl = line.indexOf(0x0a);
-      if (nl < 0) {
-        if (line.length > MAX_HANDSHAKE_LINE) fail(new Error(`the vsock gateway ${gateway} answered with no line`));
-        return;
+    // The answer line is read in paused mode, so nothing after it is taken: once the 'readable'
+    // handler goes, the socket flows for whoever listens next (the bytes left over included).
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) {
+        line = Buffer.concat([line, chunk]);
+        const nl = line.indexOf(0x0a);
+        if (nl < 0) {
+          if (line.length > MAX_HANDSHAKE_LINE)
+            return fail(new Error(`the vsock gateway ${gateway} answered with no line`));
+          continue;
+        }
+        const answer = line.subarray(0, nl).toString('latin1');
+        if (!/^OK \d+$/.test(answer)) return fail(new VsockRefusedError(address));
+        const rest = line.subarray(nl + 1);
+        if (rest.length > 0) socket.unshift(rest);
+        done();
+        holdHalfClose(socket);
+        return resolve(socket);
       }
-      const answer = line.subarray(0, nl).toString('latin1');
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      if (!/^OK \d+$/.test(answer)) return fail(new VsockRefusedError(address));
-      socket.pause();
-      const rest = line.subarray(nl + 1);
-      if (rest.length > 0) socket.unshift(rest);
-      resolve(socket);
     };
-    socket.on('data', onData);
+    socket.on('readable', onReadable);
     socket.once('error', onError);
     socket.once('close', onClose);
     socket.once('connect', () => socket.write(`CONNECT ${address.port}\n`));
   });
 }
 
+/**
+ * Makes `end()` on a connection to vhost-device-vsock wait until the guest has ended its side:
+ * vhost-device-vsock ends the whole vsock connection when its Unix socket is half-closed, so a
+ * guest still answering would lose its answer (and die of SIGPIPE). Data written is sent at once;
+ * only the half-close is held.
+ */
+export function holdHalfClose(socket: net.Socket): void {
+  const end = socket.end.bind(socket) as () => net.Socket;
+  let wanted = false;
+  let peerEnded = false;
+  socket.once('end', () => {
+    peerEnded = true;
+    if (wanted) end();
+  });
+  socket.end = ((...args: unknown[]) => {
+    const [chunk, encoding] = args;
+    if (chunk !== undefined && typeof chunk !== 'function')
+      socket.write(chunk as Uint8Array | string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    const callback = args.find((a): a is () => void => typeof a === 'function');
+    if (callback) socket.once('close', callback);
+    wanted = true;
+    if (peerEnded) end();
+    return socket;
+  }) as typeof socket.end;
+}
+
 /** Connects to the endpoint file of (CID, port). */
-function connectEndpoint(dir: string, address: VsockAddress): Promise<net.Socket> {
+function connectEndpoint(dir: string, address: VsockAddress, allowHalfOpen: boolean): Promise<net.Socket> {
   const where = endpointPath(dir, address);
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection(where);
+    const socket = net.createConnection({ path: where, allowHalfOpen });
     const onError = (e: NodeJS.ErrnoException) => {
       socket.destroy();
       reject(refusedCodes.has(e.code ?? '') ? new VsockRefusedError(address) : e);

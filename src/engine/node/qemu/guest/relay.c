@@ -87,7 +87,12 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* Copies bytes both ways between a and b until both directions have ended. */
+/*
+ * Copies bytes between the enclave's connection (a) and the host's (b). vhost-device-vsock carries
+ * no half-close to the host (it ends a connection only when both ways are shut), so when the enclave
+ * ends its side the whole connection ends here; when the host ends its side, the enclave is told
+ * with a half-close and may still finish reading.
+ */
 static void pump(int a, int b) {
   int fds[2] = {a, b};
   int open_in[2] = {1, 1};
@@ -114,7 +119,7 @@ static void pump(int a, int b) {
       if (n <= 0) {
         open_in[i] = 0;
         shutdown(fds[1 - i], SHUT_WR);
-        if (n < 0) return;
+        if (n < 0 || i == 0) return;
         continue;
       }
       if (write_all(fds[1 - i], buf, (size_t)n) != 0) return;
