@@ -35,7 +35,9 @@ const PLAIN: FailureStyle = { report: 'plain', cancelled: 'Setup cancelled; the 
 const CACHE_OPTION = {
   name: 'cache',
   value: 'DIR',
-  help: 'The cache folder (default: NITRO_DEV_QEMU_CACHE, else $XDG_CACHE_HOME/nitro-dev/qemu or ~/.cache/nitro-dev/qemu)',
+  help:
+    'The cache folder (default: NITRO_DEV_QEMU_CACHE, else $XDG_CACHE_HOME/nitro-dev/qemu ' +
+    'or ~/.cache/nitro-dev/qemu)',
 } as const;
 
 interface Action {
@@ -61,8 +63,11 @@ const STEP_NAMES: Record<SetupStepId, string> = {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
-/** Hooks the caller adds to setup (the guest programs, once the backend's guest module is in). */
-export type SetupExtras = Pick<QemuSetupOptions, 'afterKernel'>;
+/**
+ * What the caller adds to setup: `afterKernel`, the guest programs' step (wired where the backend's
+ * guest module is); tests also pass their own runner and machine facts.
+ */
+export type SetupExtras = Pick<QemuSetupOptions, 'afterKernel' | 'runner' | 'host'>;
 
 /** `qemu setup`, with the extra steps the caller wires (none here). */
 export function setupAction(extras: SetupExtras = {}): Action {
@@ -105,7 +110,8 @@ export function setupAction(extras: SetupExtras = {}): Action {
           progress,
           ...(io.cancellation ? { cancellation: io.cancellation } : {}),
           ...(extras.afterKernel ? { afterKernel: extras.afterKernel } : {}),
-          host: { env: io.env },
+          ...(extras.runner ? { runner: extras.runner } : {}),
+          host: { env: io.env, ...extras.host },
         });
         if (io.stderrIsTty) io.stderr('\r\x1b[K');
         const done = result.steps.filter((s) => !s.skipped);
@@ -135,13 +141,22 @@ export interface QemuStatusJson {
   readonly vhostDeviceVsock: ToolJson;
   readonly firmwareDir: string | null;
   readonly kernel: string | null;
-  readonly nitroEnclave: { readonly available: boolean; readonly qemuVersion: string | null; readonly problem: string | null } | null;
-  readonly accelerator: { readonly name: 'kvm' | 'tcg'; readonly reason: string | null } | { readonly name: null; readonly reason: string } | null;
+  readonly nitroEnclave: {
+    readonly available: boolean;
+    readonly qemuVersion: string | null;
+    readonly problem: string | null;
+  } | null;
+  readonly accelerator:
+    | { readonly name: 'kvm' | 'tcg'; readonly reason: string | null }
+    | { readonly name: null; readonly reason: string }
+    | null;
   readonly setup: { readonly date: string } | null;
   readonly usable: boolean;
 }
 
-type ToolJson = { readonly path: string; readonly source: string; readonly missing: null } | { readonly path: null; readonly source: null; readonly missing: string };
+type ToolJson =
+  | { readonly path: string; readonly source: string; readonly missing: null }
+  | { readonly path: null; readonly source: null; readonly missing: string };
 
 const toolJson = (t: ToolLookup): ToolJson =>
   t.found ? { path: t.path, source: t.source, missing: null } : { path: null, source: null, missing: t.missing };
@@ -181,7 +196,8 @@ export async function qemuStatus(io: CliIo, cacheDir: string): Promise<QemuStatu
           ? { name: null, reason: accel.failed }
           : { name: accel.accelerator, reason: accel.reason ?? null },
     setup: manifest && typeof manifest.date === 'string' ? { date: manifest.date } : null,
-    usable: tools.vhostDeviceVsock.found && machine?.nitroEnclave === true && accel !== undefined && !('failed' in accel),
+    usable:
+      tools.vhostDeviceVsock.found && machine?.nitroEnclave === true && accel !== undefined && !('failed' in accel),
   };
 }
 
@@ -202,9 +218,15 @@ function statusText(s: QemuStatusJson): string {
     lines.push(
       s.accelerator.name === null
         ? `[FAIL] accelerator: ${s.accelerator.reason}`
-        : `[ ok ] accelerator: ${acceleratorText({ accelerator: s.accelerator.name, cached: false, ...(s.accelerator.reason ? { reason: s.accelerator.reason } : {}) })}`,
+        : `[ ok ] accelerator: ${acceleratorText({
+            accelerator: s.accelerator.name,
+            cached: false,
+            ...(s.accelerator.reason ? { reason: s.accelerator.reason } : {}),
+          })}`,
     );
-  lines.push(s.kernel ? `[ ok ] test kernel: ${s.kernel}` : '[warn] test kernel: not built (nitro-dev qemu setup builds it)');
+  lines.push(
+    s.kernel ? `[ ok ] test kernel: ${s.kernel}` : '[warn] test kernel: not built (nitro-dev qemu setup builds it)',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -236,13 +258,17 @@ export function makeQemuCommand(extras: SetupExtras = {}): Command {
         if (known) known.actions.push(name);
         else byName.set(o.name, { option: o, actions: [name] });
       }
-    return [...byName.values()].map(({ option, actions: names }) => ({ ...option, help: `${option.help} [${names.join(', ')}]` }));
+    return [...byName.values()].map(({ option, actions: names }) => ({
+      ...option,
+      help: `${option.help} [${names.join(', ')}]`,
+    }));
   })();
   return {
     name: 'qemu',
     cancellable: true,
     summary:
-      'The QEMU backend: `qemu setup [--cache DIR] [--jobs N] [--force]` builds its tools (Debian, about 15 minutes), ' +
+      'The QEMU backend: `qemu setup [--cache DIR] [--jobs N] [--force]` builds its tools ' +
+      '(Debian, about 15 minutes), ' +
       '`qemu status [--json]` shows what is found and KVM or TCG (exit 0 all usable, 1 not)',
     options,
     positionals: ['ACTION'],
@@ -254,7 +280,8 @@ export function makeQemuCommand(extras: SetupExtras = {}): Command {
         throw new UsageError(`unknown qemu action '${name}'; the actions are ${Object.keys(actions).join(', ')}`, this);
       const own = new Set(action.spec.options.map((o) => o.name));
       for (const given of args.options.keys())
-        if (!own.has(given)) throw new UsageError(`unexpected argument '--${given}' for '${action.spec.name}'`, action.spec);
+        if (!own.has(given))
+          throw new UsageError(`unexpected argument '--${given}' for '${action.spec.name}'`, action.spec);
       return action.run(args, io);
     },
   };

@@ -1,4 +1,3 @@
-/// <reference path="./textModules.d.ts" />
 // `nitro-dev qemu setup`: fills the cache folder (layout.ts) with what the QEMU backend needs, from
 // Debian's packages, on a Debian machine:
 //
@@ -306,7 +305,7 @@ export function debianMirrorOf(
       const line = raw.replace(/#.*/, '').trim();
       // deb [options] URI suite components...
       const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
-      if (m && DEBIAN_SUITES.has(m[2]!) && usableUri(m[1])) return { uri: m[1]!.replace(/\/+$/, ''), from: 'list' };
+      if (m && DEBIAN_SUITES.has(m[2]!) && usableUri(m[1])) return { uri: m[1].replace(/\/+$/, ''), from: 'list' };
     }
   }
   return undefined;
@@ -456,7 +455,12 @@ const deb = (name: string, suite: Suite): Download => ({
 });
 
 const DOWNLOADS = {
-  qemuSource: { name: 'qemu', suite: 'trixie', source: true, files: [/^qemu_[^_]+\.dsc$/, /^qemu_[^_]+\.orig\.tar\.xz$/] },
+  qemuSource: {
+    name: 'qemu',
+    suite: 'trixie',
+    source: true,
+    files: [/^qemu_[^_]+\.dsc$/, /^qemu_[^_]+\.orig\.tar\.xz$/],
+  },
   meson: deb('meson', 'trixie'),
   pycotap: deb('python3-pycotap', 'trixie'),
   qemuSystemData: deb('qemu-system-data', 'trixie'),
@@ -598,7 +602,7 @@ const QEMU_STEP: ProductStep = {
         `${mesonBuild}: line 2 was expected to be \`${EDK2_LINE}\` (to be turned off: Debian's +ds tarball has no ` +
           `edk2 firmware), but it is \`${lines[1] ?? ''}\`. This QEMU source is not the one setup knows.`,
       );
-    lines[1] = lines[1]!.replace(EDK2_LINE, 'if false');
+    lines[1] = lines[1].replace(EDK2_LINE, 'if false');
     await fs.writeFile(mesonBuild, lines.join('\n'));
     const build = path.join(src, 'build');
     await fs.mkdir(build);
@@ -643,7 +647,9 @@ const QEMU_STEP: ProductStep = {
 const KERNEL_STEP: ProductStep = {
   id: 'kernel',
   title: 'the test kernel from linux-source-6.12',
-  recipe: `v${SETUP_VERSION} kernel-min.config sha256:${createHash('sha256').update(KERNEL_CONFIG).digest('hex')}; make olddefconfig bzImage`,
+  recipe:
+    `v${SETUP_VERSION} kernel-min.config sha256:${createHash('sha256').update(KERNEL_CONFIG).digest('hex')}; ` +
+    'make olddefconfig bzImage',
   downloads: [DOWNLOADS.linuxSource],
   async run(ctx) {
     const [file] = ctx.filesOf(DOWNLOADS.linuxSource);
@@ -681,7 +687,11 @@ const STEP_TITLES: Record<'prerequisites' | 'apt' | 'download' | 'guest', string
 };
 
 /** Whether a step's outputs are current: the same recipe, and every file there with its recorded sha256. */
-async function isCurrent(layout: QemuCacheLayout, step: ProductStep, entry: ManifestStep | undefined): Promise<boolean> {
+async function isCurrent(
+  layout: QemuCacheLayout,
+  step: ProductStep,
+  entry: ManifestStep | undefined,
+): Promise<boolean> {
   if (!entry || entry.recipe !== step.recipe || typeof entry.files !== 'object' || entry.files === null) return false;
   const files = Object.entries(entry.files);
   if (files.length === 0) return false;
@@ -768,7 +778,8 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
   const host: SetupHost = { ...defaultHost(), ...options.host };
   const runner = options.runner ?? localToolRunner;
   const layout = qemuCacheLayout(path.resolve(options.cacheDir));
-  const { cancellation, log } = options;
+  const { cancellation } = options;
+  const log = (line: string) => options.log(line);
   const jobs = Math.max(1, Math.floor(options.jobs));
   const reports: SetupStepReport[] = [];
   const aptDir = path.join(layout.workDir, 'apt');
@@ -823,7 +834,9 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
     if (pending.length === 0) {
       for (const id of ['prerequisites', 'apt', 'download'] as const) skipped(id, STEP_TITLES[id]);
     } else {
-      await timed('prerequisites', STEP_TITLES.prerequisites, () => checkSetupPrerequisites(host, runner, cancellation));
+      await timed('prerequisites', STEP_TITLES.prerequisites, () =>
+        checkSetupPrerequisites(host, runner, cancellation),
+      );
       const needed = [...new Set(pending.flatMap((s) => s.downloads))];
       await fs.mkdir(dlDir, { recursive: true });
       const present = new Set(await fs.readdir(dlDir));
@@ -841,18 +854,23 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
           );
           if (mirror)
             log(
-              `Debian mirror: ${mirror.uri} (from ${mirror.from === 'deb822' ? host.debianSourcesFile : host.sourcesListFile})`,
+              `Debian mirror: ${mirror.uri} ` +
+                `(from ${mirror.from === 'deb822' ? host.debianSourcesFile : host.sourcesListFile})`,
             );
           else
             log(
-              `Debian mirror: ${FALLBACK_MIRROR} (neither ${host.debianSourcesFile} nor ${host.sourcesListFile} names a Debian mirror)`,
+              `Debian mirror: ${FALLBACK_MIRROR} ` +
+                `(neither ${host.debianSourcesFile} nor ${host.sourcesListFile} names a Debian mirror)`,
             );
           const uri = mirror?.uri ?? FALLBACK_MIRROR;
           for (const suite of suites) {
             const dir = path.join(aptDir, suite);
             await fs.mkdir(path.join(dir, 'lists/partial'), { recursive: true });
             await fs.mkdir(path.join(dir, 'cache/archives/partial'), { recursive: true });
-            await writeFileAtomically(path.join(dir, 'sources.list'), `deb ${uri} ${suite} main\ndeb-src ${uri} ${suite} main\n`);
+            await writeFileAtomically(
+              path.join(dir, 'sources.list'),
+              `deb ${uri} ${suite} main\ndeb-src ${uri} ${suite} main\n`,
+            );
             log(`apt-get update (${suite}, private lists in ${dir})`);
             await runChecked(`apt-get update of ${suite}`, {
               argv: ['apt-get', ...privateAptOptions(aptDir, suite, host.isRoot), 'update'],
@@ -876,10 +894,14 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
               const debs = ofSuite.filter((x) => !x.source).map((x) => x.name);
               if (debs.length > 0) {
                 log(`apt-get download ${debs.join(' ')} (${suite})`);
-                await runChecked(`Downloading ${debs.join(', ')}`, { argv: [...apt, 'download', ...debs], cwd: staging });
+                await runChecked(`Downloading ${debs.join(', ')}`, {
+                  argv: [...apt, 'download', ...debs],
+                  cwd: staging,
+                });
               }
               // Each downloaded file is renamed into dl only once all of them are there.
-              for (const name of await fs.readdir(staging)) await fs.rename(path.join(staging, name), path.join(dlDir, name));
+              for (const name of await fs.readdir(staging))
+                await fs.rename(path.join(staging, name), path.join(dlDir, name));
             } finally {
               await fs.rm(staging, { recursive: true, force: true });
             }
@@ -928,7 +950,10 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
         skipped(step.id, step.title);
         continue;
       }
-      log(`${step.title}: ${steps[step.id] ? (options.force ? 'redoing (--force)' : 'redoing (changed or missing)') : 'making'}`);
+      log(
+        `${step.title}: ` +
+          (steps[step.id] ? (options.force ? 'redoing (--force)' : 'redoing (changed or missing)') : 'making'),
+      );
       const t0 = Date.now();
       const { files, packages } = await timed(step.id, step.title, () => step.run(ctxFor(step)));
       const hashed: Record<string, string> = {};

@@ -150,7 +150,7 @@ export async function checkNitroMachine(
       version,
       problem:
         `${qemuPath}${version ? ` (QEMU ${version})` : ''} has no nitro-enclave machine: it needs QEMU >= 9.2 built ` +
-        'with libcbor and gnutls (Debian\'s own QEMU is built without). Run `nitro-dev qemu setup` to build one.',
+        "with libcbor and gnutls (Debian's own QEMU is built without). Run `nitro-dev qemu setup` to build one.",
     };
   } catch (e) {
     return { nitroEnclave: false, version, problem: `${qemuPath} cannot be run: ${(e as Error).message}` };
@@ -165,12 +165,22 @@ export async function checkNitroMachine(
  * the first serial port and halts.
  */
 export const PROBE_RESET_CODE: readonly number[] = [
-  0xba, 0xf8, 0x03, // mov dx, 0x3f8
-  0xb0, 0x4b, //       mov al, 'K'
+  0xba,
+  0xf8,
+  0x03, // mov dx, 0x3f8
+  0xb0,
+  0x4b, //       mov al, 'K'
   0xee, //             out dx, al
   0xf4, //             hlt
-  0xeb, 0xfe, //       jmp $ (should anything wake it)
-  0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, // hlt padding
+  0xeb,
+  0xfe, //       jmp $ (should anything wake it)
+  0xf4,
+  0xf4,
+  0xf4,
+  0xf4,
+  0xf4,
+  0xf4,
+  0xf4, // hlt padding
 ];
 
 /** The probe's 64 KiB `-bios` image: zeros, and PROBE_RESET_CODE in its last 16 bytes. */
@@ -271,7 +281,9 @@ function runProbeGuest(
       const said = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
       finish({
         printed: false,
-        how: `QEMU ended (${signal ? `signal ${signal}` : `exit status ${status}`}) before the probe guest printed${said ? `: ${said}` : ''}`,
+        how:
+          `QEMU ended (${signal ? `signal ${signal}` : `exit status ${status}`}) ` +
+          `before the probe guest printed${said ? `: ${said}` : ''}`,
       });
     });
   });
@@ -295,7 +307,12 @@ export const probeCacheFile = (cacheDir: string) => path.join(cacheDir, 'acceler
  */
 export async function probeKvm(
   qemuPath: string,
-  options: { readonly firmwareDir?: string; readonly cacheDir: string; readonly limitMs?: number; readonly fresh?: boolean },
+  options: {
+    readonly firmwareDir?: string;
+    readonly cacheDir: string;
+    readonly limitMs?: number;
+    readonly fresh?: boolean;
+  },
 ): Promise<AcceleratorProbe> {
   const st = await fs.stat(qemuPath);
   const cacheFile = probeCacheFile(options.cacheDir);
@@ -322,7 +339,9 @@ export async function probeKvm(
     const kvmDevice = await fs
       .access('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK)
       .then(() => undefined)
-      .catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'there is no /dev/kvm' : `/dev/kvm cannot be opened (${e.code})`));
+      .catch((e: NodeJS.ErrnoException) =>
+        e.code === 'ENOENT' ? 'there is no /dev/kvm' : `/dev/kvm cannot be opened (${e.code})`,
+      );
     const kvm = await runProbeGuest(qemuPath, options.firmwareDir, bios, 'kvm', limit);
     const base = { qemu: qemuPath, mtimeMs: st.mtimeMs, size: st.size };
     answer = kvm.printed

@@ -3,7 +3,14 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, Emitter } from '../../../../../src/engine/platform/lifecycle';
-import { KEPT_LINES, LineTail, MAX_LINE, ToolStartError, commandLine, localToolRunner } from '../../../../../src/engine/node/qemu/commandRunner';
+import {
+  KEPT_LINES,
+  LineTail,
+  MAX_LINE,
+  ToolStartError,
+  commandLine,
+  localToolRunner,
+} from '../../../../../src/engine/node/qemu/commandRunner';
 
 describe('(unit) QEMU setup: the command runner', function () {
   this.timeout(60_000);
@@ -22,7 +29,10 @@ describe('(unit) QEMU setup: the command runner', function () {
     const tail = new LineTail(2);
     tail.push('a'.repeat(MAX_LINE + 10) + '\nb\r\nc');
     tail.end();
-    assert.deepEqual(tail.kept.map((l) => l.length), [1, 1]);
+    assert.deepEqual(
+      tail.kept.map((l) => l.length),
+      [1, 1],
+    );
     const long = new LineTail(5);
     long.push(`${'x'.repeat(MAX_LINE + 10)}\n`);
     assert.equal(long.kept[0], `${'x'.repeat(MAX_LINE)}...`);
@@ -31,7 +41,11 @@ describe('(unit) QEMU setup: the command runner', function () {
   it('runs in the given folder with the given environment; a missing program is a ToolStartError', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runner-test-'));
     try {
-      const r = await localToolRunner({ argv: ['sh', '-c', 'pwd; echo $WHO'], cwd: dir, env: { PATH: process.env.PATH, WHO: 'me' } });
+      const r = await localToolRunner({
+        argv: ['sh', '-c', 'pwd; echo $WHO'],
+        cwd: dir,
+        env: { PATH: process.env.PATH, WHO: 'me' },
+      });
       assert.deepEqual(r.tail, [await fs.realpath(dir), 'me']);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
@@ -48,7 +62,12 @@ describe('(unit) QEMU setup: the command runner', function () {
     try {
       const emitter = new Emitter<unknown>();
       let cancelled = false;
-      const token = { get isCancellationRequested() { return cancelled; }, onCancellationRequested: emitter.event };
+      const token = {
+        get isCancellationRequested() {
+          return cancelled;
+        },
+        onCancellationRequested: emitter.event,
+      };
       const pidFile = path.join(dir, 'child.pid');
       const run = localToolRunner(
         { argv: ['sh', '-c', `sleep 1000 & echo $! > '${pidFile}'; echo started; wait`] },

@@ -3,7 +3,8 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Emitter, CancelledError, type CancellationLike } from '../../../../../src/engine/platform/lifecycle';
-import type { ToolCommand, ToolOutcome, ToolRunner } from '../../../../../src/engine/node/qemu/commandRunner';
+import { PREREQUISITES, fakeRunner, write } from './fakeSetupRunner';
+import type { ToolRunner } from '../../../../../src/engine/node/qemu/commandRunner';
 import { qemuCacheLayout } from '../../../../../src/engine/node/qemu/layout';
 import {
   BUILD_DEPENDENCIES_LINE,
@@ -20,111 +21,6 @@ import {
   type SetupHost,
 } from '../../../../../src/engine/node/qemu/setup';
 import { repoPath } from '../../../repo';
-
-const PREREQUISITES = ['apt-get', 'dpkg', 'dpkg-deb', 'tar', 'xz', 'gcc', 'make', 'ninja', 'python3', 'flex', 'bison', 'bc', 'pkg-config'];
-
-const ok = (tail: string[] = []): ToolOutcome => ({ status: 0, signal: null, tail });
-
-async function write(file: string, text: string, mode = 0o644) {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, text, { mode });
-}
-
-interface FakeOptions {
-  /** The pkg-config modules missing. */
-  readonly missingModules?: readonly string[];
-  /** A program name (basename) that fails with exit status 1, printing `count` lines. */
-  readonly failing?: string;
-  /** The configure run does not enable the nitro-enclave machine. */
-  readonly noNitro?: boolean;
-  /** Line 2 of pc-bios/meson.build in the fake tarball. */
-  readonly mesonLine2?: string;
-  /** Called when this program starts (basename): for cancelling in the middle of it. */
-  readonly onStart?: (name: string) => Promise<void> | void;
-}
-
-/**
- * A runner standing for apt, dpkg, tar, configure, ninja, make and QEMU: each call is recorded, and
- * does what the real program would leave on disk, in small.
- */
-function fakeRunner(options: FakeOptions = {}) {
-  const calls: ToolCommand[] = [];
-  const runner: ToolRunner = async (cmd, runOptions) => {
-    calls.push(cmd);
-    const [program, ...args] = cmd.argv as [string, ...string[]];
-    const name = path.basename(program);
-    await options.onStart?.(name);
-    if (runOptions?.cancellation?.isCancellationRequested) throw new CancelledError(name);
-    if (options.failing === name) {
-      const tail = Array.from({ length: 250 }, (_, i) => `${name} line ${i + 1}`).slice(-200);
-      return { status: 1, signal: null, tail };
-    }
-    const cwd = cmd.cwd ?? '/nonexistent';
-    switch (name) {
-      case 'python3':
-        return ok();
-      case 'pkg-config':
-        return options.missingModules?.includes(args[1]!) ? { status: 1, signal: null, tail: [] } : ok();
-      case 'apt-get': {
-        const verb = args.find((a) => a === 'update' || a === 'download' || a === 'source');
-        if (verb === 'download')
-          for (const pkg of args.slice(args.indexOf('download') + 1))
-            await write(path.join(cwd, `${pkg}_1%3a2.0-1_${pkg === 'vhost-device-vsock' ? 'amd64' : 'all'}.deb`), pkg);
-        if (verb === 'source')
-          for (const f of ['qemu_10.0.13+ds-0+deb13u1.dsc', 'qemu_10.0.13+ds.orig.tar.xz', 'qemu_10.0.13+ds-0+deb13u1.debian.tar.xz'])
-            await write(path.join(cwd, f), f);
-        return ok();
-      }
-      case 'dpkg':
-      case 'dpkg-deb': {
-        const [, debFile, dest] = args as [string, string, string];
-        const pkg = path.basename(debFile).split('_')[0];
-        const files: Record<string, Record<string, string>> = {
-          'vhost-device-vsock': { 'usr/bin/vhost-device-vsock': '#!/bin/sh\necho vsock\n' },
-          'qemu-system-data': { 'usr/share/qemu/linuxboot_dma.bin': 'linuxboot', 'usr/share/qemu/pvh.bin': 'pvh', 'usr/share/qemu/keymaps/en-us': 'keys' },
-          seabios: { 'usr/share/seabios/bios-microvm.bin': 'microvm bios', 'usr/share/seabios/bios.bin': 'bios', 'usr/share/seabios/README': 'x' },
-          meson: { 'usr/lib/python3/dist-packages/mesonbuild/__init__.py': '' },
-          'python3-pycotap': { 'usr/lib/python3/dist-packages/pycotap/__init__.py': '' },
-          'linux-source-6.12': { 'usr/src/linux-source-6.12.tar.xz': 'kernel tarball' },
-        };
-        for (const [rel, text] of Object.entries(files[pkg!] ?? {})) await write(path.join(dest, rel), text);
-        return ok();
-      }
-      case 'tar': {
-        const [, file, , dest] = args as [string, string, string, string];
-        if (path.basename(file).startsWith('qemu'))
-          await write(
-            path.join(dest, 'qemu-10.0.13/pc-bios/meson.build'),
-            `roms = []\n${options.mesonLine2 ?? 'if unpack_edk2_blobs'}\n  fds = []\nendif\n`,
-          );
-        else await write(path.join(dest, 'linux-source-6.12/Makefile'), 'all:\n');
-        return ok();
-      }
-      case 'configure':
-        await write(
-          path.join(cwd, 'x86_64-softmmu-config-devices.h'),
-          `#define CONFIG_MICROVM 1\n${options.noNitro ? '' : '#define CONFIG_NITRO_ENCLAVE 1\n'}`,
-        );
-        return ok();
-      case 'ninja':
-        runOptions?.onLine?.('[1/4] Compiling C object');
-        runOptions?.onLine?.('[4/4] Linking target qemu-system-x86_64');
-        await write(path.join(cwd, 'qemu-system-x86_64'), '#!/bin/sh\necho fake qemu\n', 0o755);
-        return ok();
-      case 'make': {
-        const src = args[args.indexOf('-C') + 1]!;
-        if (args.includes('olddefconfig')) await fs.appendFile(path.join(src, '.config'), '# olddefconfig ran\n');
-        if (args.includes('bzImage')) await write(path.join(src, 'arch/x86/boot/bzImage'), 'fake bzImage');
-        return ok();
-      }
-      case 'qemu-system-x86_64':
-        return ok(['Supported machines are:', 'microvm              microvm (i386)', 'nitro-enclave        AWS Nitro Enclave']);
-      default:
-        throw new Error(`the fake runner does not know ${program}`);
-    }
-  };
-  return { runner, calls };
-}
 
 describe('(unit) nitro-dev qemu setup (engine)', function () {
   this.timeout(60_000);
@@ -162,21 +58,31 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     ...extra,
   });
 
-  it('plans the recipe: private apt per suite, the downloads, configure, ninja and make, and installs each tool', async () => {
+  it('plans the recipe: private apt per suite, downloads, configure, ninja and make; installs each tool', async () => {
     const { runner, calls } = fakeRunner();
     const progress: string[] = [];
-    const result = await runQemuSetup(optionsFor(runner, { progress: (s, f) => progress.push(`${s}${f === undefined ? '' : `:${f}`}`) }));
+    const result = await runQemuSetup(
+      optionsFor(runner, { progress: (s, f) => progress.push(`${s}${f === undefined ? '' : `:${f}`}`) }),
+    );
     const layout = qemuCacheLayout(path.join(dir, 'cache'));
     const work = layout.workDir;
     const apt = (suite: string) => [
-      '-o', `Dir::Etc::SourceList=${work}/apt/${suite}/sources.list`,
-      '-o', 'Dir::Etc::SourceParts=/dev/null',
-      '-o', `Dir::State::Lists=${work}/apt/${suite}/lists`,
-      '-o', `Dir::Cache=${work}/apt/${suite}/cache`,
-      '-o', 'Dir::State::status=/dev/null',
-      '-o', 'APT::Sandbox::User=root',
-      '-o', 'Debug::NoLocking=1',
-      '-o', 'Acquire::Languages=none',
+      '-o',
+      `Dir::Etc::SourceList=${work}/apt/${suite}/sources.list`,
+      '-o',
+      'Dir::Etc::SourceParts=/dev/null',
+      '-o',
+      `Dir::State::Lists=${work}/apt/${suite}/lists`,
+      '-o',
+      `Dir::Cache=${work}/apt/${suite}/cache`,
+      '-o',
+      'Dir::State::status=/dev/null',
+      '-o',
+      'APT::Sandbox::User=root',
+      '-o',
+      'Debug::NoLocking=1',
+      '-o',
+      'Acquire::Languages=none',
     ];
     const argvs = calls.map((c) => c.argv);
     const aptCalls = calls.filter((c) => c.argv[0] === 'apt-get');
@@ -187,7 +93,16 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
         ['apt-get', ...apt('trixie'), 'update'],
         ['apt-get', ...apt('sid'), 'download', 'vhost-device-vsock'],
         ['apt-get', ...apt('trixie'), 'source', '--download-only', 'qemu'],
-        ['apt-get', ...apt('trixie'), 'download', 'qemu-system-data', 'seabios', 'meson', 'python3-pycotap', 'linux-source-6.12'],
+        [
+          'apt-get',
+          ...apt('trixie'),
+          'download',
+          'qemu-system-data',
+          'seabios',
+          'meson',
+          'python3-pycotap',
+          'linux-source-6.12',
+        ],
       ],
     );
     // The downloads go to a fresh folder each (renamed into dl once complete), never the machine's apt.
@@ -200,13 +115,24 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
       assert.ok((await fs.stat(path.join(work, 'apt', suite, 'lists/partial'))).isDirectory());
       assert.ok((await fs.stat(path.join(work, 'apt', suite, 'cache/archives/partial'))).isDirectory());
     }
-    assert.ok(lines.includes(`Debian mirror: http://mirror.example/debian (from ${host.debianSourcesFile})`), lines.join('\n'));
+    assert.ok(
+      lines.includes(`Debian mirror: http://mirror.example/debian (from ${host.debianSourcesFile})`),
+      lines.join('\n'),
+    );
 
     const configure = calls.find((c) => c.argv[0] === '../configure')!;
     assert.deepEqual(configure.argv.slice(1), [...QEMU_CONFIGURE_FLAGS]);
     assert.deepEqual(QEMU_CONFIGURE_FLAGS, [
-      '--target-list=x86_64-softmmu', '--without-default-features', '--enable-kvm', '--enable-tcg', '--enable-libcbor',
-      '--enable-gnutls', '--enable-vhost-user', '--enable-fdt=system', '--disable-docs', '--disable-werror',
+      '--target-list=x86_64-softmmu',
+      '--without-default-features',
+      '--enable-kvm',
+      '--enable-tcg',
+      '--enable-libcbor',
+      '--enable-gnutls',
+      '--enable-vhost-user',
+      '--enable-fdt=system',
+      '--disable-docs',
+      '--disable-werror',
       '--disable-install-blobs',
     ]);
     const ninja = calls.find((c) => c.argv[0] === 'ninja')!;
@@ -217,14 +143,25 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
       assert.equal(c.env?.PATH, `${work}/py/usr/bin:${host.env.PATH}`);
     }
     assert.ok(argvs.some((a) => a.join(' ').endsWith('-M help') && a[0]!.endsWith('build/qemu-system-x86_64')));
-    const makes = calls.filter((c) => c.argv[0] === 'make').map((c) => c.argv.filter((a, i, all) => all[i - 1] !== '-C'));
-    assert.deepEqual(makes, [['make', '-C', 'olddefconfig'], ['make', '-C', '-j3', 'bzImage']]);
+    const makes = calls
+      .filter((c) => c.argv[0] === 'make')
+      .map((c) => c.argv.filter((_a, i, all) => all[i - 1] !== '-C'));
+    assert.deepEqual(makes, [
+      ['make', '-C', 'olddefconfig'],
+      ['make', '-C', '-j3', 'bzImage'],
+    ]);
 
     // Installed outputs; the build trees are gone.
     assert.equal(await fs.readFile(layout.vhostDeviceVsock, 'utf8'), '#!/bin/sh\necho vsock\n');
     assert.equal((await fs.stat(layout.vhostDeviceVsock)).mode & 0o777, 0o755);
     assert.equal((await fs.stat(layout.qemu)).mode & 0o777, 0o755);
-    assert.deepEqual((await fs.readdir(layout.firmwareDir)).sort(), ['bios-microvm.bin', 'bios.bin', 'keymaps', 'linuxboot_dma.bin', 'pvh.bin']);
+    assert.deepEqual((await fs.readdir(layout.firmwareDir)).sort(), [
+      'bios-microvm.bin',
+      'bios.bin',
+      'keymaps',
+      'linuxboot_dma.bin',
+      'pvh.bin',
+    ]);
     assert.equal(await fs.readFile(layout.kernel, 'utf8'), 'fake bzImage');
     assert.equal(await fs.readFile(layout.kernelConfig, 'utf8'), `${KERNEL_MIN_CONFIG}# olddefconfig ran\n`);
     assert.deepEqual(await fs.readdir(path.join(work, 'build')), []);
@@ -233,31 +170,55 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     const manifest = await readSetupManifest(layout.manifest);
     assert.ok(manifest);
     assert.equal(manifest.setupVersion, 1);
-    assert.deepEqual(manifest.steps.qemu?.packages, { qemu: '10.0.13+ds-0+deb13u1', meson: '1:2.0-1', 'python3-pycotap': '1:2.0-1' });
+    assert.deepEqual(manifest.steps.qemu?.packages, {
+      qemu: '10.0.13+ds-0+deb13u1',
+      meson: '1:2.0-1',
+      'python3-pycotap': '1:2.0-1',
+    });
     assert.deepEqual(manifest.steps['vhost-device-vsock']?.packages, { 'vhost-device-vsock': '1:2.0-1' });
     assert.deepEqual(manifest.steps.kernel?.files, {
       'kernel/bzImage': await sha256File(layout.kernel),
       'kernel/bzImage.config': await sha256File(layout.kernelConfig),
     });
-    assert.equal(manifest.steps.firmware?.files['share/qemu/keymaps/en-us'], await sha256File(path.join(layout.firmwareDir, 'keymaps/en-us')));
+    assert.equal(
+      manifest.steps.firmware?.files['share/qemu/keymaps/en-us'],
+      await sha256File(path.join(layout.firmwareDir, 'keymaps/en-us')),
+    );
     assert.deepEqual(
       manifest.lastRun.map((s) => `${s.id}:${s.skipped}`),
-      ['prerequisites:false', 'apt:false', 'download:false', 'vhost-device-vsock:false', 'firmware:false', 'qemu:false', 'kernel:false'],
+      [
+        'prerequisites:false',
+        'apt:false',
+        'download:false',
+        'vhost-device-vsock:false',
+        'firmware:false',
+        'qemu:false',
+        'kernel:false',
+      ],
     );
-    assert.deepEqual(result.steps.map((s) => s.id), manifest.lastRun.map((s) => s.id));
+    assert.deepEqual(
+      result.steps.map((s) => s.id),
+      manifest.lastRun.map((s) => s.id),
+    );
     assert.ok(progress.includes('qemu:0.25') && progress.includes('qemu:1'), progress.join(' '));
     // No lock or temporary file is left in the cache.
     assert.deepEqual((await fs.readdir(layout.root)).sort(), ['bin', 'kernel', 'manifest.json', 'share', 'work']);
-    assert.deepEqual((await fs.readdir(path.join(layout.root, 'bin'))).sort(), ['qemu-system-x86_64', 'vhost-device-vsock']);
+    assert.deepEqual((await fs.readdir(path.join(layout.root, 'bin'))).sort(), [
+      'qemu-system-x86_64',
+      'vhost-device-vsock',
+    ]);
   });
 
-  it('skips every step on a second run (no program runs at all), redoes all with force, and only what changed otherwise', async () => {
+  it('skips every step on a second run (nothing runs), redoes all with force, and only what changed', async () => {
     const first = fakeRunner();
     await runQemuSetup(optionsFor(first.runner));
     const second = fakeRunner();
     const result = await runQemuSetup(optionsFor(second.runner));
     assert.deepEqual(second.calls, []);
-    assert.ok(result.steps.every((s) => s.skipped), JSON.stringify(result.steps));
+    assert.ok(
+      result.steps.every((s) => s.skipped),
+      JSON.stringify(result.steps),
+    );
     assert.equal(result.steps.length, 7);
 
     // A tool changed on disk: only its step is redone, from the packages already downloaded.
@@ -265,7 +226,10 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     await fs.writeFile(layout.qemu, 'something else');
     const third = fakeRunner();
     const redone = await runQemuSetup(optionsFor(third.runner));
-    assert.deepEqual(redone.steps.filter((s) => !s.skipped).map((s) => s.id), ['prerequisites', 'qemu']);
+    assert.deepEqual(
+      redone.steps.filter((s) => !s.skipped).map((s) => s.id),
+      ['prerequisites', 'qemu'],
+    );
     assert.ok(!third.calls.some((c) => c.argv[0] === 'apt-get'));
     assert.ok(!third.calls.some((c) => c.argv[0] === 'make'));
     assert.equal(await fs.readFile(layout.qemu, 'utf8'), '#!/bin/sh\necho fake qemu\n');
@@ -274,11 +238,17 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     await fs.rm(layout.vhostDeviceVsock);
     const fourth = fakeRunner();
     const again = await runQemuSetup(optionsFor(fourth.runner));
-    assert.deepEqual(again.steps.filter((s) => !s.skipped).map((s) => s.id), ['prerequisites', 'vhost-device-vsock']);
+    assert.deepEqual(
+      again.steps.filter((s) => !s.skipped).map((s) => s.id),
+      ['prerequisites', 'vhost-device-vsock'],
+    );
 
     const forced = fakeRunner();
     const all = await runQemuSetup(optionsFor(forced.runner, { force: true }));
-    assert.deepEqual(all.steps.filter((s) => s.skipped).map((s) => s.id), ['apt', 'download']);
+    assert.deepEqual(
+      all.steps.filter((s) => s.skipped).map((s) => s.id),
+      ['apt', 'download'],
+    );
     assert.ok(forced.calls.some((c) => c.argv[0] === 'ninja') && forced.calls.some((c) => c.argv.includes('bzImage')));
   });
 
@@ -291,15 +261,21 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     await fs.writeFile(layout.manifest, JSON.stringify(manifest));
     const second = fakeRunner();
     const result = await runQemuSetup(optionsFor(second.runner));
-    assert.deepEqual(result.steps.filter((s) => !s.skipped).map((s) => s.id), ['prerequisites', 'kernel']);
+    assert.deepEqual(
+      result.steps.filter((s) => !s.skipped).map((s) => s.id),
+      ['prerequisites', 'kernel'],
+    );
   });
 
-  it('a failing build leaves no half-written tool, says the command and its last 200 lines, and keeps the steps done', async () => {
+  it('a failing build leaves no half-written tool, says the command and its last lines, keeps steps done', async () => {
     const { runner } = fakeRunner({ failing: 'ninja' });
     const layout = qemuCacheLayout(path.join(dir, 'cache'));
     await assert.rejects(runQemuSetup(optionsFor(runner)), (e: unknown) => {
       assert.ok(e instanceof SetupCommandError);
-      assert.match(e.message, /^Building QEMU: `ninja -j3 qemu-system-x86_64` \(in \S+\/build\) failed with exit status 1\.\nIts last 200 lines:\nninja line 51\n/);
+      assert.match(
+        e.message,
+        /^Building QEMU: `ninja -j3 qemu-system-x86_64` \(in \S+\/build\) failed with exit status 1\.\nIts last 200 lines:\nninja line 51\n/,
+      );
       assert.match(e.message, /ninja line 250$/);
       return true;
     });
@@ -313,7 +289,10 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     // The next run does only what is left.
     const next = fakeRunner();
     const result = await runQemuSetup(optionsFor(next.runner));
-    assert.deepEqual(result.steps.filter((s) => !s.skipped).map((s) => s.id), ['prerequisites', 'qemu', 'kernel']);
+    assert.deepEqual(
+      result.steps.filter((s) => !s.skipped).map((s) => s.id),
+      ['prerequisites', 'qemu', 'kernel'],
+    );
   });
 
   it('cancelled in the middle of the kernel build: a CancelledError, no kernel, the steps done are kept', async () => {
@@ -341,7 +320,7 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     assert.deepEqual(Object.keys(manifest!.steps).sort(), ['firmware', 'qemu', 'vhost-device-vsock']);
   });
 
-  it('refuses a QEMU source whose pc-bios/meson.build is not the one expected, and a configure without the machine', async () => {
+  it('refuses an unexpected pc-bios/meson.build, and a configure without the nitro-enclave machine', async () => {
     await assert.rejects(
       runQemuSetup(optionsFor(fakeRunner({ mesonLine2: 'if have_edk2' }).runner)),
       /pc-bios\/meson\.build: line 2 was expected to be `if unpack_edk2_blobs`.*but it is `if have_edk2`/s,
@@ -363,7 +342,8 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
         'Missing: the command ninja; the command bison; the pkg-config module libcbor (libcbor-dev, for QEMU); ' +
           'the pkg-config module libfdt (or the header libfdt.h) (libfdt-dev, for QEMU); ' +
           'the pkg-config module openssl (libssl-dev, for the kernel). ' +
-          `Debian packages: ninja-build bison libcbor-dev libfdt-dev libssl-dev. Install every build dependency with:\n  ${BUILD_DEPENDENCIES_LINE}`,
+          'Debian packages: ninja-build bison libcbor-dev libfdt-dev libssl-dev. ' +
+          `Install every build dependency with:\n  ${BUILD_DEPENDENCIES_LINE}`,
       );
       return true;
     });
@@ -376,11 +356,17 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     // libfdt without a pkg-config file (bookworm) is found by its header; not root: sudo.
     await write(path.join(dir, 'include/libfdt.h'), '');
     host = { ...host, isRoot: false };
-    await assert.rejects(runQemuSetup(optionsFor(fakeRunner({ missingModules: ['libfdt', 'zlib'] }).runner)), (e: unknown) => {
-      assert.match((e as Error).message, /^Missing: the command ninja; the command bison; the pkg-config module zlib \(zlib1g-dev, for QEMU\)\. /);
-      assert.match((e as Error).message, /\n {2}sudo apt-get install /);
-      return true;
-    });
+    await assert.rejects(
+      runQemuSetup(optionsFor(fakeRunner({ missingModules: ['libfdt', 'zlib'] }).runner)),
+      (e: unknown) => {
+        assert.match(
+          (e as Error).message,
+          /^Missing: the command ninja; the command bison; the pkg-config module zlib \(zlib1g-dev, for QEMU\)\. /,
+        );
+        assert.match((e as Error).message, /\n {2}sudo apt-get install /);
+        return true;
+      },
+    );
   });
 
   it('points other systems at the README section (no apt-get or dpkg, or not Linux)', async () => {
@@ -397,7 +383,10 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
   it('refuses to run while another setup holds the cache, and takes over a stale lock', async () => {
     const cache = path.join(dir, 'cache');
     await write(path.join(cache, 'setup.lock'), `${process.ppid}\n`);
-    await assert.rejects(runQemuSetup(optionsFor(fakeRunner().runner)), /Another nitro-dev qemu setup \(process \d+\) is filling/);
+    await assert.rejects(
+      runQemuSetup(optionsFor(fakeRunner().runner)),
+      /Another nitro-dev qemu setup \(process \d+\) is filling/,
+    );
     // A pid no process has.
     await write(path.join(cache, 'setup.lock'), '2147483646\n');
     await runQemuSetup(optionsFor(fakeRunner().runner));
@@ -407,7 +396,12 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     await fs.rm(host.debianSourcesFile);
     const { runner } = fakeRunner();
     await runQemuSetup(optionsFor(runner));
-    assert.ok(lines.some((l) => /^Debian mirror: http:\/\/deb\.debian\.org\/debian \(neither .* names a Debian mirror\)$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) =>
+        /^Debian mirror: http:\/\/deb\.debian\.org\/debian \(neither .* names a Debian mirror\)$/.test(l),
+      ),
+      lines.join('\n'),
+    );
     const list = await fs.readFile(path.join(dir, 'cache/work/apt/sid/sources.list'), 'utf8');
     assert.equal(list, 'deb http://deb.debian.org/debian sid main\ndeb-src http://deb.debian.org/debian sid main\n');
   });
@@ -420,24 +414,44 @@ describe('(unit) nitro-dev qemu setup: the mirror, package names and the kernel 
       'Types: deb deb-src\nURIs: https://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n';
     assert.deepEqual(debianMirrorOf(deb822, undefined), { uri: 'https://mirror.example/debian', from: 'deb822' });
     assert.deepEqual(
-      debianMirrorOf('Types: deb\nURIs: http://x/debian-security\nSuites: bookworm-security\n', 'deb [arch=amd64] http://list.example/debian/ bookworm main\n'),
+      debianMirrorOf(
+        'Types: deb\nURIs: http://x/debian-security\nSuites: bookworm-security\n',
+        'deb [arch=amd64] http://list.example/debian/ bookworm main\n',
+      ),
       { uri: 'http://list.example/debian', from: 'list' },
     );
-    assert.deepEqual(debianMirrorOf(undefined, '# deb http://old/debian bookworm main\ndeb http://y/debian bookworm-updates main\n'), undefined);
-    assert.equal(debianMirrorOf('Types: deb\nEnabled: no\nURIs: http://off/debian\nSuites: bookworm\n', undefined), undefined);
+    assert.deepEqual(
+      debianMirrorOf(undefined, '# deb http://old/debian bookworm main\ndeb http://y/debian bookworm-updates main\n'),
+      undefined,
+    );
+    assert.equal(
+      debianMirrorOf('Types: deb\nEnabled: no\nURIs: http://off/debian\nSuites: bookworm\n', undefined),
+      undefined,
+    );
     assert.equal(debianMirrorOf('Types: deb\nURIs: cdrom:/media\nSuites: bookworm\n', undefined), undefined);
   });
 
   it('reads the package and version of a downloaded file name', () => {
-    assert.deepEqual(packageOfFile('/x/qemu-system-data_1%3a10.0.13+ds-0+deb13u1_all.deb'), { name: 'qemu-system-data', version: '1:10.0.13+ds-0+deb13u1' });
+    assert.deepEqual(packageOfFile('/x/qemu-system-data_1%3a10.0.13+ds-0+deb13u1_all.deb'), {
+      name: 'qemu-system-data',
+      version: '1:10.0.13+ds-0+deb13u1',
+    });
     assert.deepEqual(packageOfFile('qemu_10.0.13+ds-0+deb13u1.dsc'), { name: 'qemu', version: '10.0.13+ds-0+deb13u1' });
-    assert.deepEqual(packageOfFile('vhost-device-vsock_0.3.0-2_amd64.deb'), { name: 'vhost-device-vsock', version: '0.3.0-2' });
+    assert.deepEqual(packageOfFile('vhost-device-vsock_0.3.0-2_amd64.deb'), {
+      name: 'vhost-device-vsock',
+      version: '0.3.0-2',
+    });
     assert.equal(packageOfFile('qemu_10.0.13+ds.orig.tar.xz'), undefined);
   });
 
   it('bundles kernel-min.config as text, unchanged, with virtio-mmio cmdline devices, vsock and NSM built in', () => {
     assert.equal(KERNEL_MIN_CONFIG, readFileSync(repoPath('src/engine/node/qemu/kernel-min.config'), 'utf8'));
-    for (const option of ['CONFIG_VIRTIO_MMIO=y', 'CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y', 'CONFIG_VIRTIO_VSOCKETS=y', 'CONFIG_NSM=y'])
+    for (const option of [
+      'CONFIG_VIRTIO_MMIO=y',
+      'CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y',
+      'CONFIG_VIRTIO_VSOCKETS=y',
+      'CONFIG_NSM=y',
+    ])
       assert.ok(KERNEL_MIN_CONFIG.split('\n').includes(option), option);
   });
 });

@@ -25,12 +25,16 @@ async function exe(file: string, text = '#!/bin/sh\nexit 0\n') {
  * probe guest: under `-accel tcg` it prints TCG_OUT, under `-accel kvm` KVM_OUT, then does KVM_THEN
  * (e.g. `exit 1` or `exec sleep 1000`). Each run is counted in `runs`.
  */
-function fakeQemu(dir: string, o: { tcgOut?: string; kvmOut?: string; kvmThen?: string; noNitro?: boolean; stderr?: string }) {
+function fakeQemu(
+  dir: string,
+  o: { tcgOut?: string; kvmOut?: string; kvmThen?: string; noNitro?: boolean; stderr?: string },
+) {
   return `#!/bin/sh
 echo run >> '${dir}/runs'
 case "$*" in
   *--version*) echo "QEMU emulator version 10.0.13"; echo "Copyright (c) 2003-2025"; exit 0;;
-  *"-M help"*) echo "Supported machines are:"; echo "microvm              microvm (i386)"; ${o.noNitro ? '' : 'echo "nitro-enclave        AWS Nitro Enclave";'} exit 0;;
+  *"-M help"*) echo "Supported machines are:"; echo "microvm              microvm (i386)"
+    ${o.noNitro ? '' : 'echo "nitro-enclave        AWS Nitro Enclave"'}; exit 0;;
 esac
 for a in "$@"; do [ -f "$a" ] && bios="$a"; done
 # The probe's firmware must be 64 KiB.
@@ -59,7 +63,11 @@ describe('(unit) QEMU tools: finding them', () => {
     const env: Record<string, string> = { PATH: `/nonexistent:${inPath}` };
     let t = await findQemuTools({ env, settings: { cacheDir: cache } });
     assert.deepEqual(t.qemu, { found: true, path: path.join(inPath, 'qemu-system-x86_64'), source: 'PATH' });
-    assert.deepEqual(t.vhostDeviceVsock, { found: true, path: path.join(inPath, 'vhost-device-vsock'), source: 'PATH' });
+    assert.deepEqual(t.vhostDeviceVsock, {
+      found: true,
+      path: path.join(inPath, 'vhost-device-vsock'),
+      source: 'PATH',
+    });
     assert.equal(t.firmwareDir, undefined);
 
     await exe(layout.qemu);
@@ -76,7 +84,10 @@ describe('(unit) QEMU tools: finding them', () => {
 
     const envQemu = await exe(path.join(dir, 'env/qemu'));
     const envVsock = await exe(path.join(dir, 'env/vsock'));
-    t = await findQemuTools({ env: { ...env, NITRO_DEV_QEMU: envQemu, NITRO_DEV_VHOST_DEVICE_VSOCK: envVsock }, settings: { cacheDir: cache } });
+    t = await findQemuTools({
+      env: { ...env, NITRO_DEV_QEMU: envQemu, NITRO_DEV_VHOST_DEVICE_VSOCK: envVsock },
+      settings: { cacheDir: cache },
+    });
     assert.deepEqual(t.qemu, { found: true, path: envQemu, source: 'environment' });
     assert.deepEqual(t.vhostDeviceVsock, { found: true, path: envVsock, source: 'environment' });
     // A system QEMU finds its own firmware.
@@ -92,25 +103,38 @@ describe('(unit) QEMU tools: finding them', () => {
     assert.deepEqual(t.vhostDeviceVsock, { found: true, path: setVsock, source: 'setting' });
   });
 
-  it('says exactly where it looked for what is missing, and a wrong explicit path is not replaced by another', async () => {
+  it('says exactly where it looked for what is missing; a wrong explicit path is not replaced by another', async () => {
     const cache = path.join(dir, 'cache');
     const layout = qemuCacheLayout(cache);
     let t = await findQemuTools({ env: { PATH: path.join(dir, 'empty') }, settings: { cacheDir: cache } });
     assert.deepEqual(t.qemu, {
       found: false,
       missing:
-        `QEMU (qemu-system-x86_64) was not found: no qemuPath setting, NITRO_DEV_QEMU is not set, ${layout.qemu} does not exist, ` +
+        'QEMU (qemu-system-x86_64) was not found: no qemuPath setting, NITRO_DEV_QEMU is not set, ' +
+        `${layout.qemu} does not exist, ` +
         'and there is no qemu-system-x86_64 in PATH. Run `nitro-dev qemu setup` to put it in the cache.',
     });
     assert.equal(t.vhostDeviceVsock.found, false);
-    assert.match((t.vhostDeviceVsock as { missing: string }).missing, /^vhost-device-vsock was not found: no vhostDeviceVsockPath setting, NITRO_DEV_VHOST_DEVICE_VSOCK is not set, .*Run `nitro-dev qemu setup`/);
+    assert.match(
+      (t.vhostDeviceVsock as { missing: string }).missing,
+      /^vhost-device-vsock was not found: no vhostDeviceVsockPath setting, NITRO_DEV_VHOST_DEVICE_VSOCK is not set, .*Run `nitro-dev qemu setup`/,
+    );
 
     await exe(layout.qemu);
     const notExecutable = path.join(dir, 'plain');
     await fs.writeFile(notExecutable, 'x', { mode: 0o644 });
-    t = await findQemuTools({ env: { NITRO_DEV_QEMU: path.join(dir, 'gone') }, settings: { cacheDir: cache, vhostDeviceVsockPath: notExecutable } });
-    assert.deepEqual(t.qemu, { found: false, missing: `QEMU (qemu-system-x86_64): ${path.join(dir, 'gone')} (NITRO_DEV_QEMU) does not exist.` });
-    assert.deepEqual(t.vhostDeviceVsock, { found: false, missing: `vhost-device-vsock: ${notExecutable} (the vhostDeviceVsockPath setting) is not executable.` });
+    t = await findQemuTools({
+      env: { NITRO_DEV_QEMU: path.join(dir, 'gone') },
+      settings: { cacheDir: cache, vhostDeviceVsockPath: notExecutable },
+    });
+    assert.deepEqual(t.qemu, {
+      found: false,
+      missing: `QEMU (qemu-system-x86_64): ${path.join(dir, 'gone')} (NITRO_DEV_QEMU) does not exist.`,
+    });
+    assert.deepEqual(t.vhostDeviceVsock, {
+      found: false,
+      missing: `vhost-device-vsock: ${notExecutable} (the vhostDeviceVsockPath setting) is not executable.`,
+    });
   });
 });
 
@@ -121,7 +145,8 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'qemu-probe-test-'));
   });
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
-  const runs = async () => (await fs.readFile(path.join(dir, 'runs'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const runs = async () =>
+    (await fs.readFile(path.join(dir, 'runs'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 
   it('checkNitroMachine: reads -M help and the version', async () => {
     const good = await exe(path.join(dir, 'good'), fakeQemu(dir, {}));
@@ -130,7 +155,10 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
     const r = await checkNitroMachine(plain);
     assert.equal(r.nitroEnclave, false);
     assert.equal(r.version, '10.0.13');
-    assert.match(r.problem!, /has no nitro-enclave machine: it needs QEMU >= 9\.2 built with libcbor and gnutls.*nitro-dev qemu setup/);
+    assert.match(
+      r.problem!,
+      /has no nitro-enclave machine: it needs QEMU >= 9\.2 built with libcbor and gnutls.*nitro-dev qemu setup/,
+    );
     const missing = await checkNitroMachine(path.join(dir, 'nothing'));
     assert.equal(missing.nitroEnclave, false);
     assert.match(missing.problem!, /cannot be run: .*was not found/);
@@ -144,7 +172,7 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
     assert.deepEqual([...code], [...PROBE_RESET_CODE]);
     // Decode the 16 bytes as real-mode x86, from the reset vector (0xFFF0 in the image's segment).
     const decoded: string[] = [];
-    for (let ip = 0; ip < code.length; ) {
+    for (let ip = 0; ip < code.length;) {
       const op = code[ip]!;
       if (op === 0xba) {
         decoded.push(`mov dx,0x${(code[ip + 1]! | (code[ip + 2]! << 8)).toString(16)}`);
@@ -164,11 +192,11 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
         ip += 2;
       } else assert.fail(`unexpected opcode 0x${op.toString(16)} at ${ip}`);
     }
-    assert.deepEqual(decoded.slice(0, 5), ["mov dx,0x3f8", "mov al,'K'", 'out dx,al', 'hlt', 'jmp self']);
+    assert.deepEqual(decoded.slice(0, 5), ['mov dx,0x3f8', "mov al,'K'", 'out dx,al', 'hlt', 'jmp self']);
     assert.ok(decoded.slice(5).every((d) => d === 'hlt'));
   });
 
-  it('TCG with the reason when the tiny guest does not run under KVM; the answer is kept per binary until it changes', async () => {
+  it('TCG with the reason when the tiny guest fails under KVM; the answer is kept per binary', async () => {
     const qemu = await exe(path.join(dir, 'qemu'), fakeQemu(dir, { stderr: 'KVM internal error. Suberror: 1' }));
     const cacheDir = path.join(dir, 'cache');
     const first = await probeKvm(qemu, { cacheDir });
@@ -192,7 +220,10 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
 
   it('KVM when the guest prints K under KVM: the guest, still running, is killed', async function () {
     // Whether the fake guest "runs under KVM" is up to the fake; the real /dev/kvm only changes the reason.
-    const qemu = await exe(path.join(dir, 'qemu'), fakeQemu(dir, { kvmOut: 'K', kvmThen: `echo $$ > '${dir}/kvm.pid'; exec sleep 1000` }));
+    const qemu = await exe(
+      path.join(dir, 'qemu'),
+      fakeQemu(dir, { kvmOut: 'K', kvmThen: `echo $$ > '${dir}/kvm.pid'; exec sleep 1000` }),
+    );
     const r = await probeKvm(qemu, { cacheDir: path.join(dir, 'cache') });
     assert.deepEqual(r, { accelerator: 'kvm', cached: false });
     assert.equal(acceleratorText(r), 'KVM');
@@ -209,10 +240,16 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
   });
 
   it('fails, rather than answering, when even TCG does not run the probe guest', async () => {
-    const qemu = await exe(path.join(dir, 'qemu'), fakeQemu(dir, { tcgOut: 'x' }).replace("exec sleep 1000;;", 'exit 4;;'));
+    const qemu = await exe(
+      path.join(dir, 'qemu'),
+      fakeQemu(dir, { tcgOut: 'x' }).replace('exec sleep 1000;;', 'exit 4;;'),
+    );
     await assert.rejects(probeKvm(qemu, { cacheDir: path.join(dir, 'cache') }), (e: unknown) => {
       assert.ok(e instanceof ProbeError);
-      assert.match(e.message, /^The accelerator probe failed under TCG, so it cannot tell KVM from TCG: QEMU ended \(exit status 4\) before the probe guest printed\.$/);
+      assert.match(
+        e.message,
+        /^The accelerator probe failed under TCG, so it cannot tell KVM from TCG: QEMU ended \(exit status 4\) before the probe guest printed\.$/,
+      );
       return true;
     });
   });
