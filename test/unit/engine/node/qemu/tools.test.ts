@@ -34,7 +34,7 @@ echo run >> '${dir}/runs'
 case "$*" in
   *--version*) echo "QEMU emulator version 10.0.13"; echo "Copyright (c) 2003-2025"; exit 0;;
   *"-M help"*) echo "Supported machines are:"; echo "microvm              microvm (i386)"
-    ${o.noNitro ? '' : 'echo "nitro-enclave        AWS Nitro Enclave"'}; exit 0;;
+    ${o.noNitro ? 'true' : 'echo "nitro-enclave        AWS Nitro Enclave"'}; exit 0;;
 esac
 for a in "$@"; do [ -f "$a" ] && bios="$a"; done
 # The probe's firmware must be 64 KiB.
