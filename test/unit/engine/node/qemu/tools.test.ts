@@ -222,7 +222,8 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
     // Whether the fake guest "runs under KVM" is up to the fake; the real /dev/kvm only changes the reason.
     const qemu = await exe(
       path.join(dir, 'qemu'),
-      fakeQemu(dir, { kvmOut: 'K', kvmThen: `echo $$ > '${dir}/kvm.pid'; exec sleep 1000` }),
+      // The pid is written before the K: once K is read, the guest may be killed at any moment.
+      fakeQemu(dir, { kvmThen: `echo $$ > '${dir}/kvm.pid'; printf K; exec sleep 1000` }),
     );
     const r = await probeKvm(qemu, { cacheDir: path.join(dir, 'cache') });
     assert.deepEqual(r, { accelerator: 'kvm', cached: false });
