@@ -707,6 +707,27 @@ async function isCurrent(
   return true;
 }
 
+/** The name of a temporary file `tempName` makes. */
+const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files and folders a killed setup left next to the outputs (a process killed
+ * between writing a temporary file and renaming it cannot remove it itself).
+ */
+async function removeLeftovers(layout: QemuCacheLayout): Promise<string[]> {
+  const removed: string[] = [];
+  const outputs = [layout.qemu, layout.firmwareDir, layout.kernel].map((f) => path.dirname(f));
+  const dirs = [layout.root, ...outputs, path.join(layout.workDir, 'dl')];
+  for (const dir of new Set(dirs)) {
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => TEMP_NAME.test(n))) {
+      await fs.rm(path.join(dir, name), { recursive: true, force: true });
+      removed.push(path.join(dir, name));
+    }
+  }
+  return removed;
+}
+
 /** Only one setup at a time in a cache folder: a lock file holding the pid. */
 async function lockCache(layout: QemuCacheLayout): Promise<() => Promise<void>> {
   const lock = path.join(layout.root, 'setup.lock');
@@ -809,6 +830,7 @@ export async function runQemuSetup(options: QemuSetupOptions): Promise<QemuSetup
 
   const release = await lockCache(layout);
   try {
+    for (const leftover of await removeLeftovers(layout)) log(`Removed ${leftover}, left by an interrupted setup`);
     const manifest = await readSetupManifest(layout.manifest);
     const steps: Partial<Record<ProductStepId, ManifestStep>> =
       manifest && manifest.setupVersion === SETUP_VERSION ? { ...manifest.steps } : {};

@@ -295,6 +295,20 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     );
   });
 
+  it('removes the temporary files a killed setup left beside the outputs', async () => {
+    const layout = qemuCacheLayout(path.join(dir, 'cache'));
+    const left = [
+      path.join(layout.root, 'bin/.qemu-system-x86_64.tmp-4242-0123abcd'),
+      path.join(layout.root, 'share/.qemu.tmp-4242-0123abcd/bios.bin'),
+      path.join(layout.workDir, 'dl/.sid.tmp-4242-0123abcd/vhost-device-vsock_0.3.0-2_amd64.deb'),
+    ];
+    for (const f of left) await write(f, 'half');
+    await runQemuSetup(optionsFor(fakeRunner().runner));
+    for (const f of left) await assert.rejects(fs.access(f));
+    assert.ok(lines.includes(`Removed ${left[0]}, left by an interrupted setup`), lines.join('\n'));
+    assert.ok(lines.includes(`Removed ${path.dirname(left[1]!)}, left by an interrupted setup`), lines.join('\n'));
+  });
+
   it('cancelled in the middle of the kernel build: a CancelledError, no kernel, the steps done are kept', async () => {
     const source = new Emitter<unknown>();
     let cancelled = false;
