@@ -173,6 +173,7 @@ export async function qemuStatus(io: CliIo, cacheDir: string): Promise<QemuStatu
       accel = await probeKvm(tools.qemu.path, {
         ...(tools.firmwareDir ? { firmwareDir: tools.firmwareDir } : {}),
         cacheDir: tools.cacheDir,
+        kernel: layout.kernel,
       });
     } catch (e) {
       accel = { failed: (e as Error).message };

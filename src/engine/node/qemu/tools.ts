@@ -219,10 +219,16 @@ interface GuestRun {
 }
 
 /** Starts the probe guest under `accel`; resolves once it printed 'K' (then kills it), ended, or the limit passed. */
+/** The probe guest: the firmware (prints 'K'), or the test kernel (prints its banner). */
+type ProbeGuest = { readonly bios: string } | { readonly kernel: string };
+
+/** What the guest prints once it runs. */
+const printedBy = (guest: ProbeGuest) => ('bios' in guest ? 'K' : 'Linux version');
+
 function runProbeGuest(
   qemuPath: string,
   firmwareDir: string | undefined,
-  bios: string,
+  guest: ProbeGuest,
   accel: 'kvm' | 'tcg',
   limitMs: number,
 ): Promise<GuestRun> {
@@ -240,9 +246,10 @@ function runProbeGuest(
       '-serial',
       'stdio',
       '-m',
-      '16M',
-      '-bios',
-      bios,
+      'bios' in guest ? '16M' : '64M',
+      ...('bios' in guest
+        ? ['-bios', guest.bios]
+        : ['-kernel', guest.kernel, '-append', 'console=ttyS0 earlyprintk=ttyS0 panic=-1', '-no-reboot']),
     ];
     let child;
     try {
@@ -267,11 +274,14 @@ function runProbeGuest(
       resolve(run);
     };
     const timer = setTimeout(
-      () => finish({ printed: false, how: `the probe guest printed nothing in ${limitMs / 1000} s` }),
+      () => finish({ printed: false, how: `it printed no ${printedBy(guest)} in ${limitMs / 1000} s` }),
       limitMs,
     );
+    const wanted = printedBy(guest);
+    let seen = '';
     child.stdout.on('data', (b: Buffer) => {
-      if (b.includes(0x4b)) finish({ printed: true, how: 'printed K' });
+      seen = (seen + b.toString('latin1')).slice(-4096);
+      if (seen.includes(wanted)) finish({ printed: true, how: `printed ${wanted}` });
     });
     child.stderr.on('data', (b: Buffer) => {
       if (stderr.length < 4096) stderr += b.toString('utf8');
@@ -291,6 +301,8 @@ function runProbeGuest(
 
 interface ProbeCacheEntry {
   readonly qemu: string;
+  /** The guest the answer came from: `firmware`, or `kernel <path> <mtime>`. */
+  readonly guest: string;
   readonly mtimeMs: number;
   readonly size: number;
   readonly accelerator: 'kvm' | 'tcg';
@@ -301,15 +313,20 @@ interface ProbeCacheEntry {
 export const probeCacheFile = (cacheDir: string) => path.join(cacheDir, 'accelerator.json');
 
 /**
- * KVM or TCG for `qemuPath`: a 64 KiB firmware that prints 'K' on the serial port is started under
- * TCG (which must print it: that proves the probe) and under KVM; KVM is used iff it prints too. The
- * answer is kept in the cache folder per QEMU binary (path, mtime and size), so later calls are instant.
+ * KVM or TCG for `qemuPath`: a tiny guest is started under TCG (it must print: that proves the
+ * probe) and under KVM; KVM is used iff it prints there too. The guest is the test kernel when
+ * `kernel` names one (it prints its banner on the serial port): some hosts (a paravirtual /dev/kvm)
+ * run simple firmware under KVM but not a kernel. Without a kernel it is a 64 KiB firmware printing
+ * 'K'. The answer is kept in the cache folder per QEMU binary (path, mtime and size) and guest, so
+ * later calls are instant; a firmware answer is asked again once a kernel is there.
  */
 export async function probeKvm(
   qemuPath: string,
   options: {
     readonly firmwareDir?: string;
     readonly cacheDir: string;
+    /** The test kernel (the probe guest when present). */
+    readonly kernel?: string;
     readonly limitMs?: number;
     readonly fresh?: boolean;
   },
@@ -323,7 +340,12 @@ export async function probeKvm(
   } catch {
     // No answers kept yet.
   }
-  const known = entries.find((p) => p.qemu === qemuPath && p.mtimeMs === st.mtimeMs && p.size === st.size);
+  const kernelStat = options.kernel ? await fs.stat(options.kernel).catch(() => undefined) : undefined;
+  const kernel = kernelStat?.isFile() ? options.kernel : undefined;
+  const guestKey = kernel ? `kernel ${kernel} ${kernelStat?.mtimeMs}` : 'firmware';
+  const known = entries.find(
+    (p) => p.qemu === qemuPath && p.mtimeMs === st.mtimeMs && p.size === st.size && p.guest === guestKey,
+  );
   if (known && !options.fresh && (known.accelerator === 'kvm' || known.accelerator === 'tcg'))
     return { accelerator: known.accelerator, ...(known.reason ? { reason: known.reason } : {}), cached: true };
 
@@ -331,9 +353,14 @@ export async function probeKvm(
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nitro-dev-kvm-probe-'));
   let answer: ProbeCacheEntry;
   try {
-    const bios = path.join(dir, 'probe-bios.bin');
-    await fs.writeFile(bios, probeBiosImage());
-    const tcg = await runProbeGuest(qemuPath, options.firmwareDir, bios, 'tcg', limit);
+    let guest: ProbeGuest;
+    if (kernel) guest = { kernel };
+    else {
+      guest = { bios: path.join(dir, 'probe-bios.bin') };
+      await fs.writeFile(guest.bios, probeBiosImage());
+    }
+    const what = kernel ? 'the test kernel' : 'a tiny firmware guest';
+    const tcg = await runProbeGuest(qemuPath, options.firmwareDir, guest, 'tcg', limit);
     if (!tcg.printed)
       throw new ProbeError(`The accelerator probe failed under TCG, so it cannot tell KVM from TCG: ${tcg.how}.`);
     const kvmDevice = await fs
@@ -342,19 +369,19 @@ export async function probeKvm(
       .catch((e: NodeJS.ErrnoException) =>
         e.code === 'ENOENT' ? 'there is no /dev/kvm' : `/dev/kvm cannot be opened (${e.code})`,
       );
-    const kvm = await runProbeGuest(qemuPath, options.firmwareDir, bios, 'kvm', limit);
-    const base = { qemu: qemuPath, mtimeMs: st.mtimeMs, size: st.size };
+    const kvm = await runProbeGuest(qemuPath, options.firmwareDir, guest, 'kvm', limit);
+    const base = { qemu: qemuPath, mtimeMs: st.mtimeMs, size: st.size, guest: guestKey };
     answer = kvm.printed
       ? { ...base, accelerator: 'kvm' }
       : {
           ...base,
           accelerator: 'tcg',
-          reason: kvmDevice ?? `/dev/kvm exists but a tiny guest does not run under KVM: ${kvm.how}`,
+          reason: kvmDevice ?? `/dev/kvm exists but ${what} does not run under KVM: ${kvm.how}`,
         };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
-  const kept = [...entries.filter((p) => p.qemu !== qemuPath), answer].slice(-16);
+  const kept = [...entries.filter((p) => p.qemu !== qemuPath || p.guest !== guestKey), answer].slice(-16);
   await writeFileAtomically(cacheFile, `${JSON.stringify({ probes: kept }, null, 2)}\n`).catch(() => undefined);
   return { accelerator: answer.accelerator, ...(answer.reason ? { reason: answer.reason } : {}), cached: false };
 }

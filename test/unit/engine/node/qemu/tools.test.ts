@@ -27,7 +27,7 @@ async function exe(file: string, text = '#!/bin/sh\nexit 0\n') {
  */
 function fakeQemu(
   dir: string,
-  o: { tcgOut?: string; kvmOut?: string; kvmThen?: string; noNitro?: boolean; stderr?: string },
+  o: { tcgOut?: string; kvmOut?: string; kvmThen?: string; noNitro?: boolean; stderr?: string; kernelKvm?: string },
 ) {
   return `#!/bin/sh
 echo run >> '${dir}/runs'
@@ -36,9 +36,15 @@ case "$*" in
   *"-M help"*) echo "Supported machines are:"; echo "microvm              microvm (i386)"
     ${o.noNitro ? 'true' : 'echo "nitro-enclave        AWS Nitro Enclave"'}; exit 0;;
 esac
+case "$*" in
+  *"-kernel "*"-append console=ttyS0"*"-accel tcg"*|*"-accel tcg"*"-kernel "*"-append console=ttyS0"*)
+    echo kernel >> '${dir}/guests'; printf 'Linux version 6.12'; exec sleep 1000;;
+  *"-kernel "*"-accel kvm"*|*"-accel kvm"*"-kernel "*) echo kernel >> '${dir}/guests'; ${o.kernelKvm ?? 'exit 1'};;
+esac
 for a in "$@"; do [ -f "$a" ] && bios="$a"; done
 # The probe's firmware must be 64 KiB.
 [ "$(wc -c < "$bios")" -eq 65536 ] || { echo "bad bios" >&2; exit 3; }
+echo firmware >> '${dir}/guests'
 case "$*" in
   *"-accel tcg"*) printf '${o.tcgOut ?? 'K'}'; exec sleep 1000;;
   *"-accel kvm"*) ${o.stderr ? `echo '${o.stderr}' >&2;` : ''} printf '${o.kvmOut ?? ''}'; ${o.kvmThen ?? 'exit 1'};;
@@ -240,10 +246,27 @@ describe('(unit) QEMU tools: the nitro-enclave machine and KVM or TCG', function
     }
   });
 
+  it('boots the test kernel as the guest when there is one (firmware may run where a kernel does not)', async () => {
+    // This stand-in runs the firmware under KVM but not the kernel, as a paravirtual /dev/kvm does.
+    const qemu = await exe(path.join(dir, 'qemu'), fakeQemu(dir, { kvmOut: 'K', kvmThen: 'exec sleep 1000' }));
+    const cacheDir = path.join(dir, 'cache');
+    const kernel = path.join(dir, 'bzImage');
+    assert.equal((await probeKvm(qemu, { cacheDir, kernel })).accelerator, 'kvm'); // no kernel file yet
+    const guests = async () => (await fs.readFile(path.join(dir, 'guests'), 'utf8')).split('\n').filter(Boolean);
+    assert.deepEqual(await guests(), ['firmware', 'firmware']);
+    await fs.writeFile(kernel, 'a kernel');
+    const withKernel = await probeKvm(qemu, { cacheDir, kernel });
+    assert.equal(withKernel.accelerator, 'tcg');
+    assert.equal(withKernel.cached, false);
+    assert.match(withKernel.reason!, /the test kernel does not run under KVM: QEMU ended \(exit status 1\)|\/dev\/kvm/);
+    assert.deepEqual(await guests(), ['firmware', 'firmware', 'kernel', 'kernel']);
+    assert.equal((await probeKvm(qemu, { cacheDir, kernel })).cached, true);
+  });
+
   it('fails, rather than answering, when even TCG does not run the probe guest', async () => {
     const qemu = await exe(
       path.join(dir, 'qemu'),
-      fakeQemu(dir, { tcgOut: 'x' }).replace('exec sleep 1000;;', 'exit 4;;'),
+      fakeQemu(dir, { tcgOut: 'x' }).replace("printf 'x'; exec sleep 1000;;", "printf 'x'; exit 4;;"),
     );
     await assert.rejects(probeKvm(qemu, { cacheDir: path.join(dir, 'cache') }), (e: unknown) => {
       assert.ok(e instanceof ProbeError);
