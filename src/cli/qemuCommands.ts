@@ -118,7 +118,7 @@ export function setupAction(extras: SetupExtras = {}): Action {
         const lines = [
           `QEMU tools ready in ${result.layout.root} (${seconds(result.durationMs)}; ` +
             `${done.length === 0 ? 'everything was up to date' : `${done.length} step(s) done`})`,
-          ...result.steps.map((s) => `  ${s.title.padEnd(40)} ${s.skipped ? 'up to date' : seconds(s.durationMs)}`),
+          ...result.steps.map((s) => `  ${s.title.padEnd(44)} ${s.skipped ? 'up to date' : seconds(s.durationMs)}`),
           `  qemu-system-x86_64   ${result.layout.qemu}`,
           `  vhost-device-vsock   ${result.layout.vhostDeviceVsock}`,
           `  firmware (-L)        ${result.layout.firmwareDir}`,
