@@ -71,7 +71,8 @@ const common = {
   plugins: [layeringPlugin(root)],
 };
 
-const node = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
+// `.config` files (the QEMU test kernel's configuration) are bundled as text.
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', loader: { '.config': 'text' } };
 
 /**
  * Leaves imports of a module matching `filter` to be required at run time from `replacement` (a sibling

@@ -7,6 +7,7 @@ import { explainCommand } from './explainCommands';
 import { kmsCommand } from './kmsCommands';
 import { NSM_COMMANDS } from './nsmCommands';
 import { newCommand } from './newCommands';
+import { qemuCommand } from './qemuCommands';
 import { vsockProxyCommand } from './vsockProxyCommands';
 import { vsockCommand } from './vsockCommands';
 import type { Command } from './types';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   vsockCommand,
   vsockProxyCommand,
   kmsCommand,
+  qemuCommand,
   explainCommand,
   doctorCommand,
 ];

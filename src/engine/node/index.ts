@@ -81,6 +81,31 @@ export { MAX_KEPT_CONSOLE_BYTES, readKeptConsole, type KeptConsole } from './kep
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
 export { runRemoteDoctor, snapshotOverSsh, RemoteDoctorError, type RemoteDoctorOptions } from './doctorRemote';
+export { QEMU_ENV, qemuCacheDir, qemuCacheLayout, type QemuCacheLayout } from './qemu/layout';
+export {
+  runQemuSetup,
+  readSetupManifest,
+  defaultSetupJobs,
+  QemuSetupError,
+  SetupCommandError,
+  type QemuSetupOptions,
+  type QemuSetupResult,
+  type SetupManifest,
+  type SetupStepId,
+  type SetupStepReport,
+} from './qemu/setup';
+export {
+  findQemuTools,
+  checkNitroMachine,
+  probeKvm,
+  acceleratorText,
+  ProbeError,
+  type AcceleratorProbe,
+  type NitroMachineCheck,
+  type QemuTools,
+  type QemuToolSettings,
+  type ToolLookup,
+} from './qemu/tools';
 export {
   DEFAULT_SSH_OPTIONS,
   NITRO_ENCLAVES_DEVICE,

@@ -23,3 +23,10 @@ declare function queueMicrotask(callback: () => void): void;
 
 declare function atob(data: string): string;
 declare function btoa(data: string): string;
+
+// Files esbuild bundles as text (its `text` loader, esbuild.config.mjs): importing one gives its
+// contents as a string. The QEMU test kernel's configuration (src/engine/node/qemu/kernel-min.config).
+declare module '*.config' {
+  const text: string;
+  export default text;
+}
