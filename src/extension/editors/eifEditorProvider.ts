@@ -84,7 +84,7 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
     return {
       copy: async ({ body }) => {
         await vscode.env.clipboard.writeText(body.text);
-        vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+        vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', body.what), 3000);
       },
       copyKmsCondition: async ({ body }) => {
         await copyViewerKmsCondition(
@@ -130,13 +130,13 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
     const model = this.model;
     if (!model) {
       void vscode.window.showInformationMessage(
-        `${this.fileName} has not been measured, so there is nothing to describe.`,
+        vscode.l10n.t('{0} has not been measured, so there is nothing to describe.', this.fileName),
       );
       return undefined;
     }
     if (!model.describe.ok) {
       void vscode.window.showErrorMessage(
-        `nitro-cli describe-eif fails on ${this.fileName}: ${model.describe.message}`,
+        vscode.l10n.t('nitro-cli describe-eif fails on {0}: {1}', this.fileName, model.describe.message),
       );
       return undefined;
     }
@@ -268,7 +268,7 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
     message: { readonly type: string; readonly body?: unknown },
   ): Promise<{ readonly body?: unknown; readonly error?: string }> {
     const [session] = this.sessions.get(uri.toString()) ?? [];
-    if (!session) throw new Error(`no Enclave Image Viewer shows ${uri.toString(true)}`);
+    if (!session) throw new Error(vscode.l10n.t('no Enclave Image Viewer shows {0}', uri.toString(true)));
     return session.request(message);
   }
 

@@ -113,7 +113,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         const s = node.section;
         const item = new vscode.TreeItem(`${s.index}: ${s.typeName}`, vscode.TreeItemCollapsibleState.None);
         item.id = `section:${node.uri.toString()}:${s.index}`;
-        item.description = `${formatBytes(s.size)} at ${s.dataOffset}`;
+        item.description = vscode.l10n.t('{0} at {1}', formatBytes(s.size), s.dataOffset);
         item.tooltip =
           `${s.typeName} section ${s.index}\n` +
           `header at byte ${s.headerOffset}, data at byte ${s.dataOffset}\n${s.size} bytes`;
@@ -172,7 +172,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       (known && !known.ok && !(known.error instanceof CancelledError)) ||
       (!known && this.headers.get(uri.toString()) === 'malformed');
     item.contextValue = malformed ? CONTEXT_VALUES.brokenImage : CONTEXT_VALUES.image;
-    item.command = { command: 'vscode.open', title: 'Open', arguments: [uri] };
+    item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [uri] };
     return item;
   }
 
@@ -271,7 +271,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
           kind: 'message',
           uri,
           text: p.message,
-          detail: `${p.message}\n(at byte ${p.offset}; rule: ${p.code})`,
+          detail: vscode.l10n.t('{0}\n(at byte {1}; rule: {2})', p.message, p.offset, p.code),
           severity: 'error',
         });
       }
@@ -285,7 +285,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
           kind: 'message',
           uri,
           text: `CRC mismatch: stored ${hex(inspection.crc.stored)}, computed ${hex(inspection.crc.computed)}`,
-          detail: "The header's CRC-32 does not match the file's contents.",
+          detail: vscode.l10n.t("The header's CRC-32 does not match the file's contents."),
           severity: 'warning',
         });
       }
@@ -298,7 +298,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
             kind: 'message',
             uri,
             text: 'Not measured (cancelled)',
-            detail: 'Collapse and expand the image, or refresh the view, to measure it.',
+            detail: vscode.l10n.t('Collapse and expand the image, or refresh the view, to measure it.'),
             severity: 'info',
           },
         ];

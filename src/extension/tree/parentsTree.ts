@@ -237,7 +237,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
     case 'unreachable': {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
       item.id = `unreachable:${node.key}`;
-      item.description = `unreachable: ${shortReason(node.reason)}`;
+      item.description = vscode.l10n.t('unreachable: {0}', shortReason(node.reason));
       item.iconPath = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('errorForeground'));
       item.contextValue = CONTEXT_VALUES.unreachableParent(node.backend);
       const tip = new vscode.MarkdownString(undefined, true);

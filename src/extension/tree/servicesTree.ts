@@ -49,7 +49,10 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       const { cid, port, owner } = node.port;
       const item = new vscode.TreeItem(`vsock port ${port}`, vscode.TreeItemCollapsibleState.None);
       item.id = `vsock:${node.parent.id}:${cid}:${port}`;
-      item.description = owner === 'parent' ? `listening on the parent (CID ${cid})` : `listening (CID ${cid})`;
+      item.description =
+        owner === 'parent'
+          ? vscode.l10n.t('listening on the parent (CID {0})', cid)
+          : vscode.l10n.t('listening (CID {0})', cid);
       item.tooltip =
         `vsock ${cid}:${port}: ${owner === 'parent' ? 'a program on the parent' : `the application of ${owner}`} ` +
         `listens here.\nFrom the ${owner === 'parent' ? 'enclaves' : 'parent'}: nitro-dev vsock connect ${cid}:${port}`;
@@ -90,14 +93,16 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       );
       item.id = `kms:${node.parent.id}`;
       if (!k) {
-        item.description = 'stopped';
-        item.tooltip = 'The local KMS endpoint is stopped. Start it to give enclaves KMS on vsock port 8000.';
+        item.description = vscode.l10n.t('stopped');
+        item.tooltip = vscode.l10n.t(
+          'The local KMS endpoint is stopped. Start it to give enclaves KMS on vsock port 8000.',
+        );
         item.iconPath = new vscode.ThemeIcon('key', new vscode.ThemeColor('disabledForeground'));
         item.contextValue = CONTEXT_VALUES.kms(false);
         return item;
       }
       const via = k.proxy.error ? `no vsock proxy: ${k.proxy.error}` : `vsock port ${k.proxy.vsockPort}`;
-      item.description = `${k.url.replace(/^http:\/\//, '')} · ${via} · ${k.requests} requests`;
+      item.description = vscode.l10n.t('{0} · {1} · {2} requests', k.url.replace(/^http:\/\//, ''), via, k.requests);
       const tip = new vscode.MarkdownString();
       tip.appendMarkdown('**Local KMS** (the AWS KMS JSON protocol, on this machine only)\n\n');
       tip.appendText(
@@ -121,7 +126,12 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       item.id = `kms-key:${node.parent.id}:${key.keyId}`;
       item.description = key.description || key.region;
       const created = key.creationDate.toISOString();
-      item.tooltip = `${key.arn}\nCreated ${created}${key.description ? `\n${key.description}` : ''}`;
+      item.tooltip = vscode.l10n.t(
+        '{0}\nCreated {1}{2}',
+        key.arn,
+        created,
+        key.description ? `\n${key.description}` : '',
+      );
       item.iconPath = new vscode.ThemeIcon('symbol-key');
       item.contextValue = CONTEXT_VALUES.kmsKey;
       return item;
