@@ -7,7 +7,7 @@
 // of it is handed to the exporter as an import of '@vscode/l10n', which it reads the same way.
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getL10nJson } from '@vscode/l10n-dev';
 
 /** The bundle's path, relative to the repository root (package.json's `l10n` folder). */
@@ -37,11 +37,16 @@ export async function bundleText(root) {
     contents: exporterText(readFileSync(path.join(root, f), 'utf8')),
   }));
   const json = await getL10nJson(files);
-  const sorted = Object.fromEntries(Object.keys(json).sort().map((k) => [k, json[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(json)
+      .sort()
+      .map((k) => [k, json[k]]),
+  );
   return `${JSON.stringify(sorted, null, 2)}\n`;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** The command: writes the bundle, or with --check compares it. */
+async function main() {
   const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
   const text = await bundleText(root);
   const file = path.join(root, BUNDLE);
@@ -62,4 +67,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     writeFileSync(file, text);
     console.log(`wrote ${BUNDLE} (${Object.keys(JSON.parse(text)).length} strings)`);
   }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  });
 }

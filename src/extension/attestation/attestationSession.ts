@@ -255,7 +255,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         : vscode.workspace.workspaceFolders?.[0]?.uri;
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Save Attestation Document'),
-      saveLabel: 'Save',
+      saveLabel: vscode.l10n.t('Save'),
       filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
       ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, name) } : {}),
     });
@@ -422,9 +422,12 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       if (stat.size > MAX_INPUT_BYTES) {
         return {
           ok: false,
-          message:
-            `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes ` +
-            `(${MAX_INPUT_BYTES} as hex or base64 text).`,
+          message: vscode.l10n.t(
+            'The file is {0} bytes; an attestation document is at most {1} bytes ({2} as hex or base64 text).',
+            stat.size,
+            MAX_DOCUMENT_BYTES,
+            MAX_INPUT_BYTES,
+          ),
         };
       }
       return { ok: true, bytes: await vscode.workspace.fs.readFile(uri) };

@@ -162,9 +162,11 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
         body: {
           fileName: this.fileName,
           kind: 'unsupported',
-          message:
-            `Only local files are supported: this image is a "${this.uri.scheme}" resource ` +
-            `(${this.uri.toString(true)}). Copy it to a local folder to view it.`,
+          message: vscode.l10n.t(
+            'Only local files are supported: this image is a "{0}" resource ({1}). Copy it to a local folder to view it.',
+            this.uri.scheme,
+            this.uri.toString(true),
+          ),
         },
       });
       return;

@@ -243,9 +243,10 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
   if (!status.exists) {
     return {
       items: [pick],
-      placeHolder:
-        `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): ` +
-        `choose the folder with the blobs`,
+      placeHolder: l10n.t(
+        '{0} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs',
+        shown,
+      ),
     };
   }
   const lacks = (['x86_64', 'aarch64'] as const)

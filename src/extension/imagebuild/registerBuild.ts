@@ -161,7 +161,7 @@ async function askDockerSource(): Promise<{ source: Partial<BuildRequest>; baseN
       'Image name, e.g. public.ecr.aws/aws-nitro-enclaves/hello:v1 (":latest" is added when no tag is given)',
     ),
     ignoreFocusOut: true,
-    validateInput: (v) => (v.trim() === '' ? 'An image name is required' : undefined),
+    validateInput: (v) => (v.trim() === '' ? vscode.l10n.t('An image name is required') : undefined),
   });
   if (!uri) return undefined;
   const baseName =

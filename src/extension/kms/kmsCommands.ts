@@ -41,9 +41,9 @@ export async function generateKeyPolicy(
     keyPolicyFor({ measurements, ...(roleArn ? { roleArn } : {}), hashes: nodeHashes });
   const answer = await vscode.window.showInputBox({
     title: `${TITLE}: ${name}`,
-    prompt:
-      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. " +
-      'Leave empty for none (the account root, no PCR3).',
+    prompt: vscode.l10n.t(
+      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. Leave empty for none (the account root, no PCR3).",
+    ),
     placeHolder: vscode.l10n.t('arn:aws:iam::123456789012:role/NAME (optional)'),
     ignoreFocusOut: true,
     validateInput: (text) => {
@@ -53,7 +53,7 @@ export async function generateKeyPolicy(
         policyOf(roleArn);
         return undefined;
       } catch (e) {
-        if (e instanceof KeyPolicyInputError) return `Not a role ARN: ${e.message}.`;
+        if (e instanceof KeyPolicyInputError) return vscode.l10n.t('Not a role ARN: {0}.', e.message);
         throw e;
       }
     },

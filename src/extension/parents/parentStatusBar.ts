@@ -27,7 +27,7 @@ export class CurrentParent implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item = vscode.window.createStatusBarItem('nitroEnclaves.parent', vscode.StatusBarAlignment.Left, 20);
-    this.item.name = 'Nitro Enclaves Parent Instance';
+    this.item.name = vscode.l10n.t('Nitro Enclaves Parent Instance');
     this.item.command = COMMANDS.parentSelect;
     this.disposables.push(this.item);
     const sub = backend.onDidChange(() => this.scheduleUpdate());
@@ -84,9 +84,12 @@ export class CurrentParent implements vscode.Disposable {
           (e) => e.State === 'RUNNING',
         ).length;
         this.item.text = vscode.l10n.t('$(vm) {0}: {1} enclave{2}', parent.name, running, running === 1 ? '' : 's');
-        this.item.tooltip =
-          `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. ` +
-          `Click to switch parent instance.`;
+        this.item.tooltip = vscode.l10n.t(
+          'Nitro Enclaves: enclaves run on {0} ({1}); {2} running. Click to switch parent instance.',
+          parent.name,
+          parent.id,
+          running,
+        );
         this.item.show();
       } catch (e) {
         // E.g. a damaged state file: the message names it and says how to recover; show it, not only "unavailable".

@@ -124,8 +124,9 @@ class ParentCommands {
     const parent = await this.current.get();
     if (!parent)
       void vscode.window.showInformationMessage(
-        `No parent instance is configured.` +
-          `${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`,
+        this.backends.capable(canAddParents).length > 0
+          ? vscode.l10n.t('No parent instance is configured. Add a parent first.')
+          : vscode.l10n.t('No parent instance is configured.'),
       );
     return parent;
   }
@@ -158,8 +159,21 @@ class ParentCommands {
         label: `$(vm-running) ${n.enclave.EnclaveName}`,
         description: n.enclave.EnclaveID,
         detail:
-          `${n.parent.name} · CID ${n.enclave.EnclaveCID} · ${n.enclave.NumberOfCPUs} CPUs · ` +
-          `${n.enclave.MemoryMiB} MiB${n.enclave.Flags === 'DEBUG_MODE' ? ' · debug mode' : ''}`,
+          n.enclave.Flags === 'DEBUG_MODE'
+            ? vscode.l10n.t(
+                '{0} · CID {1} · {2} CPUs · {3} MiB · debug mode',
+                n.parent.name,
+                n.enclave.EnclaveCID,
+                n.enclave.NumberOfCPUs,
+                n.enclave.MemoryMiB,
+              )
+            : vscode.l10n.t(
+                '{0} · CID {1} · {2} CPUs · {3} MiB',
+                n.parent.name,
+                n.enclave.EnclaveCID,
+                n.enclave.NumberOfCPUs,
+                n.enclave.MemoryMiB,
+              ),
         node: n,
       })),
       { title: vscode.l10n.t('Enclave to {0}', verb), matchOnDescription: true },
@@ -207,13 +221,19 @@ class ParentCommands {
     this.tree.refresh();
     void this.current.update();
     if (!args) {
+      const running = [result.EnclaveName, parent.name, result.EnclaveCID] as const;
       void vscode.window.showInformationMessage(
-        `Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID})` +
-          (plan.request.app
-            ? plan.request.debugMode
-              ? `: its application's output is in its console.`
-              : `. Its application's output is not shown: only a debug-mode enclave has a console.`
-            : '.'),
+        plan.request.app
+          ? plan.request.debugMode
+            ? vscode.l10n.t(
+                "Enclave {0} is running on {1} (CID {2}): its application's output is in its console.",
+                ...running,
+              )
+            : vscode.l10n.t(
+                "Enclave {0} is running on {1} (CID {2}). Its application's output is not shown: only a debug-mode enclave has a console.",
+                ...running,
+              )
+          : vscode.l10n.t('Enclave {0} is running on {1} (CID {2}).', ...running),
       );
     }
     // An attached application may print and exit at once: its console opens right away (like
@@ -447,9 +467,9 @@ class ParentCommands {
         ignoreFocusOut: true,
         validateInput: (text) =>
           text.trim() === ''
-            ? 'Enter a name.'
+            ? vscode.l10n.t('Enter a name.')
             : taken.includes(text.trim())
-              ? `A parent named ${text.trim()} already exists.`
+              ? vscode.l10n.t('A parent named {0} already exists.', text.trim())
               : undefined,
       });
       if (name === undefined) return undefined;

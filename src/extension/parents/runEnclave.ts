@@ -305,15 +305,18 @@ function askMemory(q: RunQuestions, value: string): Promise<StepAnswer<string>> 
     title: q.title,
     step: 2,
     totalSteps: q.steps,
-    prompt:
-      `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. ` +
-      `The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
+    prompt: vscode.l10n.t(
+      'Memory in MiB, {0}. The pool has {1} of {2} MiB free.',
+      deps.rules.memoryRule(eifBytes),
+      free.memoryMiB,
+      parent.pool.memoryMiB,
+    ),
     placeholder: vscode.l10n.t('memory in MiB (at least {0})', deps.rules.minimumMemoryMiB(eifBytes)),
     value,
     validate: (text) => {
       const n = parseWhole(text);
       return n === undefined
-        ? 'Enter the memory as a whole number of MiB.'
+        ? vscode.l10n.t('Enter the memory as a whole number of MiB.')
         : deps.rules.checkMemory(parent, n, eifBytes);
     },
   });
@@ -326,14 +329,19 @@ function askCpuCount(q: RunQuestions, value: string): Promise<StepAnswer<string>
     title: q.title,
     step: 3,
     totalSteps: q.steps,
-    prompt:
-      `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free ` +
-      `(${free.cpuIds.join(', ') || 'none'})`,
+    prompt: vscode.l10n.t(
+      'Number of CPUs: the pool has {0} of {1} free ({2})',
+      free.cpuIds.length,
+      parent.pool.cpuIds.length,
+      free.cpuIds.join(', ') || vscode.l10n.t('none'),
+    ),
     placeholder: vscode.l10n.t('number of CPUs'),
     value,
     validate: (text) => {
       const n = parseWhole(text);
-      return n === undefined ? 'Enter the number of CPUs as a whole number.' : deps.rules.checkCpuCount(parent, n);
+      return n === undefined
+        ? vscode.l10n.t('Enter the number of CPUs as a whole number.')
+        : deps.rules.checkCpuCount(parent, n);
     },
   });
 }
@@ -348,7 +356,7 @@ function askName(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
     placeholder: vscode.l10n.t('enclave name'),
     value,
     validate: (text): Validation => {
-      if (text.trim() === '') return 'Enter a name.';
+      if (text.trim() === '') return vscode.l10n.t('Enter a name.');
       const final = q.deps.rules.finalName(text, q.takenNames);
       return final === text
         ? undefined
@@ -373,7 +381,7 @@ function askCid(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
       if (text.trim() === '') return undefined;
       const n = parseWhole(text);
       return n === undefined
-        ? 'Enter the CID as a whole number, or leave it empty.'
+        ? vscode.l10n.t('Enter the CID as a whole number, or leave it empty.')
         : q.deps.rules.checkCid(n, q.takenCids);
     },
   });
@@ -390,9 +398,10 @@ function askApplication(q: RunQuestions, value: string): Promise<StepAnswer<stri
     title: vscode.l10n.t('{0}: Attach application', q.title),
     step: q.steps,
     totalSteps: q.steps,
-    prompt:
-      `Optional: a command started as the enclave's application in ${attach.cwd} (no shell: quotes group words). ` +
-      `Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.`,
+    prompt: vscode.l10n.t(
+      "Optional: a command started as the enclave's application in {0} (no shell: quotes group words). Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.",
+      attach.cwd,
+    ),
     placeholder: vscode.l10n.t('node app.js --port 5000 (empty: no application)'),
     value,
     validate: (text): Validation => {

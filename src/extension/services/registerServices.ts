@@ -40,9 +40,9 @@ async function emulatedParents(backends: BackendRegistry): Promise<ParentInfo[]>
 /** `host:port` or `[v6]:port` to its parts, or why not. */
 export function parseRemote(text: string): { host: string; port: number } | string {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return 'Type host:port, for example kms.us-east-1.amazonaws.com:443 or [::1]:443';
+  if (!m) return vscode.l10n.t('Type host:port, for example kms.us-east-1.amazonaws.com:443 or [::1]:443');
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return `${port} is not a TCP port (1 to 65535)`;
+  if (port < 1 || port > 65535) return vscode.l10n.t('{0} is not a TCP port (1 to 65535)', port);
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
@@ -89,7 +89,8 @@ async function askProxy(backends: BackendRegistry, arg: unknown): Promise<ProxyR
     title: vscode.l10n.t('{0}: vsock port on the parent (CID 3)', title),
     value: '8000',
     prompt: vscode.l10n.t('Enclaves connect to this port of CID 3 (8000 is the KMS convention)'),
-    validateInput: (v) => (parseVsockPort(v.trim()) === undefined ? 'A port: 0 to 4294967294' : undefined),
+    validateInput: (v) =>
+      parseVsockPort(v.trim()) === undefined ? vscode.l10n.t('A port: 0 to 4294967294') : undefined,
   });
   if (local === undefined) return undefined;
   const remoteText = await vscode.window.showInputBox({
