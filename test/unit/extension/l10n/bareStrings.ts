@@ -163,3 +163,42 @@ export function bareStrings(file: string, source: string): BareString[] {
   visit(sf);
   return found;
 }
+
+/** One `l10n.t('message', ...args)` call with a literal message. */
+export interface L10nCall {
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+  /** How many arguments follow the message; undefined when a spread makes it unknowable here. */
+  readonly args: number | undefined;
+}
+
+/** The `l10n.t` and `vscode.l10n.t` calls of one source file whose message is a literal. */
+export function l10nCalls(file: string, source: string): L10nCall[] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const calls: L10nCall[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && /(^|\.)l10n\.t$/.test(node.expression.getText(sf))) {
+      const [first, ...rest] = node.arguments;
+      if (first && (ts.isStringLiteral(first) || ts.isNoSubstitutionTemplateLiteral(first))) {
+        const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+        const spread = rest.some((a) => ts.isSpreadElement(a));
+        calls.push({ file, line, message: first.text, args: spread ? undefined : rest.length });
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return calls;
+}
+
+/** How many positional arguments a message takes: one more than its highest `{n}`, 0 without any. */
+export function placeholderCount(message: string): number {
+  const indices = [...message.matchAll(/\{(\d+)\}/g)].map((m) => Number(m[1]));
+  return indices.length === 0 ? 0 : Math.max(...indices) + 1;
+}
+
+/** Does a message leave out a placeholder below its highest (`{0} of {2}`)? */
+export function skipsPlaceholder(message: string): boolean {
+  return Array.from({ length: placeholderCount(message) }, (_, i) => message.includes(`{${i}}`)).includes(false);
+}

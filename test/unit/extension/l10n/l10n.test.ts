@@ -1,9 +1,10 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BUNDLE, bundleText, extensionSources } from '../../../../scripts/l10n.mjs';
 import { ROOT } from '../../repo';
-import { bareStrings } from './bareStrings';
+import { bareStrings, l10nCalls, placeholderCount, skipsPlaceholder } from './bareStrings';
 
 const sources = extensionSources(ROOT).map((file) => ({ file, text: readFileSync(path.join(ROOT, file), 'utf8') }));
 
@@ -70,6 +71,43 @@ describe('(unit) localization: the extension shows no word outside l10n.t', () =
   });
 });
 
+describe('(unit) localization: the arguments of each message', () => {
+  it('passes as many arguments as the message has placeholders, {0} to {n}, none skipped', () => {
+    const calls = sources.flatMap(({ file, text }) => l10nCalls(file, text));
+    assert.ok(calls.length > 200, `found ${calls.length} l10n.t calls`);
+    const wrong = calls
+      .filter((c) => c.args !== undefined && c.args !== placeholderCount(c.message))
+      .map((c) => `${c.file}:${c.line} '${c.message}' takes ${placeholderCount(c.message)}, gets ${c.args}`);
+    const gaps = calls
+      .filter((c) => skipsPlaceholder(c.message))
+      .map((c) => `${c.file}:${c.line} '${c.message}' skips a placeholder`);
+    assert.deepEqual([...wrong, ...gaps], []);
+  });
+
+  it('tells a call with too few or too many arguments, and a skipped placeholder', () => {
+    const source = [
+      "vscode.l10n.t('Built {0} (PCR0 {1}).', name);",
+      "vscode.l10n.t('Copy', extra);",
+      "l10n.t('{0} of {2}', a, b, c);",
+      "vscode.l10n.t('{0} on {1}', ...both);",
+    ].join('\n');
+    const calls = l10nCalls('x.ts', source);
+    assert.deepEqual(
+      calls.map((c) => [c.line, c.message, c.args, placeholderCount(c.message)]),
+      [
+        [1, 'Built {0} (PCR0 {1}).', 1, 2],
+        [2, 'Copy', 1, 0],
+        [3, '{0} of {2}', 3, 3],
+        [4, '{0} on {1}', undefined, 2],
+      ],
+    );
+    assert.deepEqual(
+      calls.map((c) => skipsPlaceholder(c.message)),
+      [false, false, true, false],
+    );
+  });
+});
+
 describe('(unit) localization: l10n/bundle.l10n.json', () => {
   it('is what @vscode/l10n-dev exports from the sources now (npm run l10n)', async function () {
     this.timeout(60_000);
@@ -87,5 +125,15 @@ describe('(unit) localization: l10n/bundle.l10n.json', () => {
       const message = typeof value === 'string' ? value : (value as { message: string }).message;
       assert.equal(typeof value === 'string' ? key : key.split('/')[0], message, key);
     }
+  });
+
+  it('is packed into the .vsix', function () {
+    this.timeout(120_000);
+    // The files vsce packs, as scripts/package.mjs lists them (vsce ls).
+    const vsce = path.join(ROOT, 'node_modules/@vscode/vsce/vsce');
+    const r = spawnSync(process.execPath, [vsce, 'ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const files = r.stdout.split('\n').map((l) => l.trim());
+    assert.ok(files.includes(BUNDLE), `the .vsix lacks ${BUNDLE} (.vscodeignore)`);
   });
 });
