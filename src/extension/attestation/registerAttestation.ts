@@ -321,7 +321,7 @@ class AttestationViewers
     if (text.trim().length === 0) {
       void vscode.window.showInformationMessage(
         vscode.l10n.t(
-          'The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.',
+          'The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.', // eslint-disable-line max-len
         ),
       );
       return undefined;

@@ -22,6 +22,7 @@ import type { EifService } from '../images/eifService';
 import { WebviewSession } from '../webviews/session';
 import type { MessageHandlers } from '../../shared/messages';
 import { toEifViewModel, toViewError } from './eifViewModel';
+import { eifViewerWords } from './eifViewerWords';
 
 /** At most one progress message per this many milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -62,7 +63,7 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       ctx,
       panel,
       name: `Enclave Image Viewer (${fileName})`,
-      page: { script: EIF_VIEWER_SCRIPT, styles: ['eifViewer.css'], title: fileName },
+      page: { script: EIF_VIEWER_SCRIPT, styles: ['eifViewer.css'], title: fileName, words: eifViewerWords() },
       parse: parseWebviewMessage,
       watch: uri,
     });
@@ -163,7 +164,7 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
           fileName: this.fileName,
           kind: 'unsupported',
           message: vscode.l10n.t(
-            'Only local files are supported: this image is a "{0}" resource ({1}). Copy it to a local folder to view it.',
+            'Only local files are supported: this image is a "{0}" resource ({1}). Copy it to a local folder to view it.', // eslint-disable-line max-len
             this.uri.scheme,
             this.uri.toString(true),
           ),

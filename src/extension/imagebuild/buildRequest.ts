@@ -244,7 +244,7 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
     return {
       items: [pick],
       placeHolder: l10n.t(
-        '{0} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs',
+        '{0} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs', // eslint-disable-line max-len
         shown,
       ),
     };

@@ -42,7 +42,7 @@ export async function generateKeyPolicy(
   const answer = await vscode.window.showInputBox({
     title: `${TITLE}: ${name}`,
     prompt: vscode.l10n.t(
-      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. Leave empty for none (the account root, no PCR3).",
+      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. Leave empty for none (the account root, no PCR3).", // eslint-disable-line max-len
     ),
     placeHolder: vscode.l10n.t('arn:aws:iam::123456789012:role/NAME (optional)'),
     ignoreFocusOut: true,

@@ -230,7 +230,7 @@ class ParentCommands {
                 ...running,
               )
             : vscode.l10n.t(
-                "Enclave {0} is running on {1} (CID {2}). Its application's output is not shown: only a debug-mode enclave has a console.",
+                "Enclave {0} is running on {1} (CID {2}). Its application's output is not shown: only a debug-mode enclave has a console.", // eslint-disable-line max-len
                 ...running,
               )
           : vscode.l10n.t('Enclave {0} is running on {1} (CID {2}).', ...running),

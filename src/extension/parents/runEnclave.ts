@@ -399,7 +399,7 @@ function askApplication(q: RunQuestions, value: string): Promise<StepAnswer<stri
     step: q.steps,
     totalSteps: q.steps,
     prompt: vscode.l10n.t(
-      "Optional: a command started as the enclave's application in {0} (no shell: quotes group words). Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.",
+      "Optional: a command started as the enclave's application in {0} (no shell: quotes group words). Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.", // eslint-disable-line max-len
       attach.cwd,
     ),
     placeholder: vscode.l10n.t('node app.js --port 5000 (empty: no application)'),

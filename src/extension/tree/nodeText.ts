@@ -19,7 +19,7 @@ function stateWords(state: string): string {
 /** `running · CID 16 · 2 CPUs · 512 MiB · debug mode`: the state in words first, then the rest. */
 export function enclaveText(e: DescribeEnclaveJson): string {
   const parts = [
-    stateWords(e.State as string),
+    stateWords(e.State),
     l10n.t('CID {0}', e.EnclaveCID),
     e.NumberOfCPUs === 1 ? l10n.t('1 CPU') : l10n.t('{0} CPUs', e.NumberOfCPUs),
     l10n.t('{0} MiB', e.MemoryMiB),

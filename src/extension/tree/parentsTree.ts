@@ -41,7 +41,7 @@ export const BACKEND_KINDS: Record<
     icon: 'vm',
     where: vscode.l10n.t('Emulated on this machine'),
     about: vscode.l10n.t(
-      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.',
+      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.', // eslint-disable-line max-len
     ),
     attests: true,
   },
@@ -49,7 +49,7 @@ export const BACKEND_KINDS: Record<
     icon: 'server',
     where: vscode.l10n.t('Real parent instance (nitro-cli)'),
     about: vscode.l10n.t(
-      "A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the application inside an enclave can ask its NSM for one.",
+      "A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the application inside an enclave can ask its NSM for one.", // eslint-disable-line max-len
     ),
     attests: false,
   },
@@ -293,7 +293,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       const doctorArgs = encodeURIComponent(JSON.stringify([node.target ? { target: node.target } : {}]));
       tip.appendMarkdown(
         `\n\n${vscode.l10n.t(
-          '[Run Doctor on Parent...]({0}) checks nitro-cli, the driver, the allocator and the pool there. [Refresh]({1}) tries again.',
+          '[Run Doctor on Parent...]({0}) checks nitro-cli, the driver, the allocator and the pool there. [Refresh]({1}) tries again.', // eslint-disable-line max-len
           `command:${COMMANDS.parentDoctor}?${doctorArgs}`,
           `command:${COMMANDS.parentsRefresh}`,
         )}`,

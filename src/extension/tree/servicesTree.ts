@@ -56,7 +56,7 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       item.tooltip =
         owner === 'parent'
           ? vscode.l10n.t(
-              'vsock {0}:{1}: a program on the parent listens here.\nFrom the enclaves: nitro-dev vsock connect {0}:{1}',
+              'vsock {0}:{1}: a program on the parent listens here.\nFrom the enclaves: nitro-dev vsock connect {0}:{1}', // eslint-disable-line max-len
               cid,
               port,
             )
@@ -87,7 +87,7 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       tip.appendMarkdown('\n\n');
       tip.appendText(
         vscode.l10n.t(
-          'Forwards connections to vsock port {0} of the parent (CID 3) to {1}:{2}.\nAllowlist: {3}\nWorkers: {4}\nTo the remote end: {5} bytes; back: {6} bytes',
+          'Forwards connections to vsock port {0} of the parent (CID 3) to {1}:{2}.\nAllowlist: {3}\nWorkers: {4}\nTo the remote end: {5} bytes; back: {6} bytes', // eslint-disable-line max-len
           p.localPort,
           p.remoteAddr,
           p.remotePort,
@@ -129,7 +129,7 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       tip.appendMarkdown(`${vscode.l10n.t('**Local KMS** (the AWS KMS JSON protocol, on this machine only)')}\n\n`);
       tip.appendText(
         vscode.l10n.t(
-          'Endpoint: {0} (AWS SDKs: endpoint URL, any credentials)\nEnclaves of {1}: {2}\nKeys: {3}\nRequests: {4} (allowed {5}, denied {6})',
+          'Endpoint: {0} (AWS SDKs: endpoint URL, any credentials)\nEnclaves of {1}: {2}\nKeys: {3}\nRequests: {4} (allowed {5}, denied {6})', // eslint-disable-line max-len
           k.url,
           node.parent.name,
           via,

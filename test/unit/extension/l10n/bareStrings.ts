@@ -183,7 +183,12 @@ export function l10nCalls(file: string, source: string): L10nCall[] {
       if (first && (ts.isStringLiteral(first) || ts.isNoSubstitutionTemplateLiteral(first))) {
         const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
         const spread = rest.some((a) => ts.isSpreadElement(a));
-        calls.push({ file, line, message: first.text, args: spread ? undefined : rest.length });
+        // `'Signed by {0}': vscode.l10n.t('Signed by {0}')`: an entry of a webview's table of words,
+        // whose placeholders the webview fills.
+        const parent = node.parent;
+        const tableEntry =
+          ts.isPropertyAssignment(parent) && ts.isStringLiteral(parent.name) && parent.name.text === first.text;
+        calls.push({ file, line, message: first.text, args: spread || tableEntry ? undefined : rest.length });
       }
     }
     ts.forEachChild(node, visit);

@@ -90,6 +90,7 @@ describe('(unit) localization: the arguments of each message', () => {
       "vscode.l10n.t('Copy', extra);",
       "l10n.t('{0} of {2}', a, b, c);",
       "vscode.l10n.t('{0} on {1}', ...both);",
+      "const words = { 'Signed by {0}': vscode.l10n.t('Signed by {0}') };",
     ].join('\n');
     const calls = l10nCalls('x.ts', source);
     assert.deepEqual(
@@ -99,11 +100,12 @@ describe('(unit) localization: the arguments of each message', () => {
         [2, 'Copy', 1, 0],
         [3, '{0} of {2}', 3, 3],
         [4, '{0} on {1}', undefined, 2],
+        [5, 'Signed by {0}', undefined, 1],
       ],
     );
     assert.deepEqual(
       calls.map((c) => skipsPlaceholder(c.message)),
-      [false, false, true, false],
+      [false, false, true, false, false],
     );
   });
 });
@@ -113,6 +115,15 @@ describe('(unit) localization: l10n/bundle.l10n.json', () => {
     this.timeout(60_000);
     const committed = readFileSync(path.join(ROOT, BUNDLE), 'utf8');
     assert.equal(committed, await bundleText(ROOT), `${BUNDLE} is stale: run npm run l10n`);
+  });
+
+  it('holds every message the sources pass to l10n.t (a comment before a message hides it from the exporter)', () => {
+    const bundle = JSON.parse(readFileSync(path.join(ROOT, BUNDLE), 'utf8')) as Record<string, unknown>;
+    const missing = sources
+      .flatMap(({ file, text }) => l10nCalls(file, text))
+      .filter((c) => !Object.hasOwn(bundle, c.message))
+      .map((c) => `${c.file}:${c.line} '${c.message}'`);
+    assert.deepEqual(missing, []);
   });
 
   it('is the folder package.json names, and holds English messages keyed by themselves', () => {
