@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { NSM_MAX_ATTESTATION_FIELD_BYTES as MAX_FIELD, fromHex } from '../../engine';
 import { readPublicKeyFile } from '../../engine/node';
+import { l10n } from '../l10n';
 
 /** A file given as a path or as a file URI (anything with `fsPath`). */
 export type FileArg = string | { readonly fsPath: string };
@@ -59,7 +60,9 @@ export async function readUserDataFile(file: string): Promise<Uint8Array> {
   try {
     const { size } = await handle.stat();
     if (size > MAX_FIELD)
-      throw new Error(`${path.basename(file)} is ${size} bytes; the NSM's user data holds at most ${MAX_FIELD}.`);
+      throw new Error(
+        l10n.t("{0} is {1} bytes; the NSM's user data holds at most {2}.", path.basename(file), size, MAX_FIELD),
+      );
     const buffer = Buffer.alloc(MAX_FIELD + 1);
     let length = 0;
     while (length < buffer.length) {
@@ -68,7 +71,9 @@ export async function readUserDataFile(file: string): Promise<Uint8Array> {
       length += bytesRead;
     }
     if (length > MAX_FIELD)
-      throw new Error(`${path.basename(file)} is over ${MAX_FIELD} bytes; the NSM's user data holds at most that.`);
+      throw new Error(
+        l10n.t("{0} is over {1} bytes; the NSM's user data holds at most that.", path.basename(file), MAX_FIELD),
+      );
     return new Uint8Array(buffer.subarray(0, length));
   } finally {
     await handle.close();
@@ -79,7 +84,7 @@ export async function readUserDataFile(file: string): Promise<Uint8Array> {
 export async function requestFromOptions(options: AttestRequestOptions): Promise<AttestRequest> {
   const nonce = hexField(options.nonce ?? '', 'nonce');
   const given = [options.userData, options.userDataHex, options.userDataFile].filter((v) => v !== undefined);
-  if (given.length > 1) throw new Error('Give the user data one way: as text, as hex or as a file.');
+  if (given.length > 1) throw new Error(l10n.t('Give the user data one way: as text, as hex or as a file.'));
   let userData: Uint8Array | undefined;
   if (options.userDataFile !== undefined) userData = await readUserDataFile(fsPathOf(options.userDataFile));
   else if (options.userDataHex !== undefined) userData = hexField(options.userDataHex, 'user data');

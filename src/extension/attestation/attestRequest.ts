@@ -22,8 +22,11 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
   const title = (step: number) => `Attestation Document of ${enclaveName} (${step}/3)`;
   const nonceHex = await vscode.window.showInputBox({
     title: title(1),
-    prompt: `Nonce, as hex (at most ${MAX_FIELD} bytes); empty for none. A fresh random one is filled in.`,
-    placeHolder: 'hex, e.g. 0123456789abcdef',
+    prompt: vscode.l10n.t(
+      'Nonce, as hex (at most {0} bytes); empty for none. A fresh random one is filled in.',
+      MAX_FIELD,
+    ),
+    placeHolder: vscode.l10n.t('hex, e.g. 0123456789abcdef'),
     value: toHex(randomBytes(32)),
     ignoreFocusOut: true,
     validateInput: (text) => checkHexField(text, 'nonce'),
@@ -33,12 +36,20 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
 
   const dataChoice = await vscode.window.showQuickPick<Choice<'none' | 'hex' | 'text' | 'file'>>(
     [
-      { label: 'No user data', choice: 'none' },
-      { label: 'Hex…', description: `at most ${MAX_FIELD} bytes`, choice: 'hex' },
-      { label: 'Text…', description: `at most ${MAX_FIELD} bytes in UTF-8`, choice: 'text' },
-      { label: 'From a file…', description: `its bytes, at most ${MAX_FIELD}`, choice: 'file' },
+      { label: vscode.l10n.t('No user data'), choice: 'none' },
+      { label: vscode.l10n.t('Hex…'), description: vscode.l10n.t('at most {0} bytes', MAX_FIELD), choice: 'hex' },
+      {
+        label: vscode.l10n.t('Text…'),
+        description: vscode.l10n.t('at most {0} bytes in UTF-8', MAX_FIELD),
+        choice: 'text',
+      },
+      {
+        label: vscode.l10n.t('From a file…'),
+        description: vscode.l10n.t('its bytes, at most {0}', MAX_FIELD),
+        choice: 'file',
+      },
     ],
-    { title: title(2), placeHolder: 'User data to put in the document', ignoreFocusOut: true },
+    { title: title(2), placeHolder: vscode.l10n.t('User data to put in the document'), ignoreFocusOut: true },
   );
   if (!dataChoice) return undefined;
   let userData: Uint8Array | undefined;
@@ -47,35 +58,35 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
     const text = await vscode.window.showInputBox({
       title: title(2),
       prompt: hex
-        ? `User data, as hex (at most ${MAX_FIELD} bytes).`
-        : `User data, as text (at most ${MAX_FIELD} bytes).`,
-      placeHolder: hex ? 'hex, e.g. 68656c6c6f' : 'text',
+        ? vscode.l10n.t('User data, as hex (at most {0} bytes).', MAX_FIELD)
+        : vscode.l10n.t('User data, as text (at most {0} bytes).', MAX_FIELD),
+      placeHolder: hex ? vscode.l10n.t('hex, e.g. 68656c6c6f') : vscode.l10n.t('text'),
       ignoreFocusOut: true,
       validateInput: (t) => (hex ? checkHexField(t, 'user data') : checkTextField(t, 'user data')),
     });
     if (text === undefined) return undefined;
     userData = hex ? hexField(text, 'user data') : text === '' ? undefined : new TextEncoder().encode(text);
   } else if (dataChoice.choice === 'file') {
-    const file = await pickFile(`${title(2)}: the user data file`, 'Use File', {});
+    const file = await pickFile(vscode.l10n.t('{0}: the user data file', title(2)), vscode.l10n.t('Use File'), {});
     if (!file) return undefined;
     userData = await readUserDataFile(file.fsPath);
   }
 
   const keyChoice = await vscode.window.showQuickPick<Choice<'none' | 'file'>>(
     [
-      { label: 'No public key', choice: 'none' },
+      { label: vscode.l10n.t('No public key'), choice: 'none' },
       {
-        label: 'From a file…',
-        description: 'PEM or DER public key, as nitro-dev attest --public-key',
+        label: vscode.l10n.t('From a file…'),
+        description: vscode.l10n.t('PEM or DER public key, as nitro-dev attest --public-key'),
         choice: 'file',
       },
     ],
-    { title: title(3), placeHolder: 'A public key to put in the document', ignoreFocusOut: true },
+    { title: title(3), placeHolder: vscode.l10n.t('A public key to put in the document'), ignoreFocusOut: true },
   );
   if (!keyChoice) return undefined;
   let publicKey: Uint8Array | undefined;
   if (keyChoice.choice === 'file') {
-    const file = await pickFile(`${title(3)}: the public key file`, 'Use Key', {
+    const file = await pickFile(vscode.l10n.t('{0}: the public key file', title(3)), vscode.l10n.t('Use Key'), {
       'Public keys (PEM, DER)': ['pem', 'pub', 'der', 'key'],
     });
     if (!file) return undefined;

@@ -206,12 +206,13 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     return {
       copy: async ({ body }) => {
         await vscode.env.clipboard.writeText(body.text);
-        vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+        vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', body.what), 3000);
       },
       copyKmsCondition: async ({ body }) => {
         const model = this.model;
         // A NitroTPM document's PCRs are no enclave's: KMS names them with other keys.
-        if (model?.kind === 'nitrotpm') throw new Error('a NitroTPM document has no enclave PCR conditions');
+        if (model?.kind === 'nitrotpm')
+          throw new Error(vscode.l10n.t('a NitroTPM document has no enclave PCR conditions'));
         await copyViewerKmsCondition(
           model?.pcrs.find((p) => p.index === body.pcr),
           body.key,
@@ -223,7 +224,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       },
       dryRun: ({ body }) => {
         const report = this.run?.report;
-        if (!report || this.model === undefined) throw new Error('No attestation document is shown.');
+        if (!report || this.model === undefined) throw new Error(vscode.l10n.t('No attestation document is shown.'));
         const verdict = this.model.verdict;
         return dryRunOf(body, report.document, verdict.valid ? undefined : verdict.headline);
       },
@@ -239,7 +240,10 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       copyBase64: async () => {
         const bytes = this.documentBytes();
         await vscode.env.clipboard.writeText(Buffer.from(bytes).toString('base64'));
-        vscode.window.setStatusBarMessage(`Copied the attestation document as base64 (${bytes.length} bytes)`, 3000);
+        vscode.window.setStatusBarMessage(
+          vscode.l10n.t('Copied the attestation document as base64 ({0} bytes)', bytes.length),
+          3000,
+        );
       },
     };
   }
@@ -247,7 +251,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
   /** The document's raw CBOR (COSE_Sign1) bytes, after any base64 or hex decoding of the input. */
   private documentBytes(): Uint8Array {
     const decoded = this.run?.report.decoded;
-    if (!decoded || this.model === undefined) throw new Error('No attestation document is shown.');
+    if (!decoded || this.model === undefined) throw new Error(vscode.l10n.t('No attestation document is shown.'));
     return decoded.bytes;
   }
 
@@ -264,8 +268,8 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         ? vscode.Uri.file(path.dirname(this.source.uri.fsPath))
         : vscode.workspace.workspaceFolders?.[0]?.uri;
     const target = await vscode.window.showSaveDialog({
-      title: 'Save Attestation Document',
-      saveLabel: 'Save',
+      title: vscode.l10n.t('Save Attestation Document'),
+      saveLabel: vscode.l10n.t('Save'),
       filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
       ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, name) } : {}),
     });
@@ -279,7 +283,10 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     this.options.ctx.log.info(
       `Attestation viewer (${this.label}): saved ${bytes.length} bytes to ${target.toString(true)}`,
     );
-    vscode.window.setStatusBarMessage(`Saved the attestation document to ${path.basename(target.path)}`, 3000);
+    vscode.window.setStatusBarMessage(
+      vscode.l10n.t('Saved the attestation document to {0}', path.basename(target.path)),
+      3000,
+    );
     return target;
   }
 
@@ -336,9 +343,9 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
   /** Asks which enclave image to compare with: the workspace's .eif files, or one from a file dialog. */
   private async pickImage(): Promise<void> {
     const uri = await pickImage({
-      title: 'Compare with Enclave Image',
-      placeHolder: 'The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry',
-      openLabel: 'Compare',
+      title: vscode.l10n.t('Compare with Enclave Image'),
+      placeHolder: vscode.l10n.t('The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry'),
+      openLabel: vscode.l10n.t('Compare'),
       ...(this.comparison ? { current: this.comparison.uri } : {}),
       currentDetail: 'compared now',
     });
@@ -382,7 +389,10 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
           body: {
             label: this.label,
             kind: 'format',
-            message: `The document could not be verified: ${e instanceof Error ? e.message : String(e)}`,
+            message: vscode.l10n.t(
+              'The document could not be verified: {0}',
+              e instanceof Error ? e.message : String(e),
+            ),
             canReload: true,
           },
         });
@@ -472,23 +482,30 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     try {
       const stat = await vscode.workspace.fs.stat(uri);
       if (stat.type & vscode.FileType.Directory)
-        return { ok: false, message: 'This is a folder, not an attestation document.' };
+        return { ok: false, message: vscode.l10n.t('This is a folder, not an attestation document.') };
       if (stat.size > MAX_INPUT_BYTES) {
         return {
           ok: false,
-          message:
-            `The file is ${stat.size} bytes; an attestation document is at most ${MAX_DOCUMENT_BYTES} bytes ` +
-            `(${MAX_INPUT_BYTES} as hex or base64 text).`,
+          message: vscode.l10n.t(
+            'The file is {0} bytes; an attestation document is at most {1} bytes ({2} as hex or base64 text).',
+            stat.size,
+            MAX_DOCUMENT_BYTES,
+            MAX_INPUT_BYTES,
+          ),
         };
       }
       return { ok: true, bytes: await vscode.workspace.fs.readFile(uri) };
     } catch (e) {
       if (e instanceof vscode.FileSystemError) {
         if (e.code === 'FileNotFound')
-          return { ok: false, message: 'The file does not exist (it was deleted or moved).' };
-        if (e.code === 'NoPermissions') return { ok: false, message: 'The file cannot be read: permission denied.' };
+          return { ok: false, message: vscode.l10n.t('The file does not exist (it was deleted or moved).') };
+        if (e.code === 'NoPermissions')
+          return { ok: false, message: vscode.l10n.t('The file cannot be read: permission denied.') };
       }
-      return { ok: false, message: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` };
+      return {
+        ok: false,
+        message: vscode.l10n.t('The file could not be read: {0}', e instanceof Error ? e.message : String(e)),
+      };
     }
   }
 }

@@ -192,7 +192,10 @@ class AttestationViewers
     const session = this.find(target);
     if (!session)
       throw new Error(
-        `no attestation viewer is open for ${target instanceof vscode.Uri ? target.toString(true) : 'this panel'}`,
+        vscode.l10n.t(
+          'no attestation viewer is open for {0}',
+          target instanceof vscode.Uri ? target.toString(true) : 'this panel',
+        ),
       );
     return session;
   }
@@ -212,7 +215,7 @@ class AttestationViewers
         error: {
           label,
           kind: 'format',
-          message: label === 'Clipboard' ? clipboardHint(message) : `${sentence(message)}.`,
+          message: label === vscode.l10n.t('Clipboard') ? clipboardHint(message) : `${sentence(message)}.`,
         },
       };
     }
@@ -273,7 +276,10 @@ class AttestationViewers
         error: {
           label: panel.title.replace(/^Attestation: /, '') || 'Attestation document',
           kind: 'restore',
-          message: `This panel could not be restored after the reload (${parsed.reason}). Open the document again.`,
+          message: vscode.l10n.t(
+            'This panel could not be restored after the reload ({0}). Open the document again.',
+            parsed.reason,
+          ),
         },
       };
     } else if (parsed.value.source.kind === 'file') {
@@ -325,8 +331,8 @@ class AttestationViewers
     if (!uri) {
       const chosen = await vscode.window.showOpenDialog({
         canSelectMany: false,
-        openLabel: 'Open',
-        title: 'Open Attestation Document',
+        openLabel: vscode.l10n.t('Open'),
+        title: vscode.l10n.t('Open Attestation Document'),
         ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
         filters: {
           'Attestation documents (CBOR, base64, hex)': ['cbor', 'attestation', 'b64', 'base64', 'hex', 'txt'],
@@ -343,11 +349,13 @@ class AttestationViewers
     const text = await vscode.env.clipboard.readText();
     if (text.trim().length === 0) {
       void vscode.window.showInformationMessage(
-        'The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.',
+        vscode.l10n.t(
+          'The clipboard holds no text. Copy an attestation document as base64 or hex text, then run this command again.', // eslint-disable-line max-len
+        ),
       );
       return undefined;
     }
-    return this.openPanel(text, { label: 'Clipboard' });
+    return this.openPanel(text, { label: vscode.l10n.t('Clipboard') });
   }
 
   // --- the tests' handles ---------------------------------------------------------------------

@@ -38,15 +38,15 @@ export async function describeImage(
   documents: DescribeDocuments,
   arg?: unknown,
 ): Promise<vscode.TextDocument | undefined> {
-  const uri = targetUri(arg) ?? (await pickEif('Describe Enclave Image'));
+  const uri = targetUri(arg) ?? (await pickEif(vscode.l10n.t('Describe Enclave Image')));
   if (!uri) return undefined;
   const inspection = await service.inspect(uri);
   if ('error' in inspection.describe) {
     const e = inspection.describe.error;
-    const open = 'Open in Viewer';
+    const open = vscode.l10n.t('Open in Viewer');
     void vscode.window
       .showErrorMessage(
-        `${path.basename(uri.fsPath)}: nitro-cli's describe-eif would fail with E35: ${e.message}`,
+        vscode.l10n.t("{0}: nitro-cli's describe-eif would fail with E35: {1}", path.basename(uri.fsPath), e.message),
         open,
       )
       .then((choice) => {
@@ -64,7 +64,7 @@ export async function describeImage(
 /** Puts `text` on the clipboard and says so in the status bar. */
 export async function copy(text: string, what: string): Promise<string> {
   await vscode.env.clipboard.writeText(text);
-  vscode.window.setStatusBarMessage(`$(copy) Copied ${what}`, 3000);
+  vscode.window.setStatusBarMessage(vscode.l10n.t('$(copy) Copied {0}', what), 3000);
   return text;
 }
 
@@ -75,7 +75,7 @@ export async function copy(text: string, what: string): Promise<string> {
 export async function copyPcr(node?: ImageNode | EnclavePcrNode): Promise<string | undefined> {
   if (!node || node.kind !== 'pcr') return undefined;
   const of = 'uri' in node ? path.basename(node.uri.fsPath) : `enclave ${node.enclave.EnclaveName}`;
-  return copy(node.value, `${node.name} of ${of}`);
+  return copy(node.value, vscode.l10n.t('{0} of {1}', node.name, of));
 }
 
 /** Copy All PCRs as JSON: nitro-cli's `Measurements` object. */
@@ -83,7 +83,7 @@ export async function copyAllPcrs(service: EifService, arg?: unknown): Promise<s
   const uri = targetUri(arg);
   if (!uri) return undefined;
   const inspection = await service.inspect(uri);
-  return copy(formatJson(inspection.measurements), `the PCRs of ${path.basename(uri.fsPath)}`);
+  return copy(formatJson(inspection.measurements), vscode.l10n.t('the PCRs of {0}', path.basename(uri.fsPath)));
 }
 
 /**
@@ -101,26 +101,29 @@ export async function computePcr(
     const choice = await vscode.window.showQuickPick(
       [
         {
-          label: 'PCR of a file',
+          label: vscode.l10n.t('PCR of a file'),
           description: 'nitro-cli pcr --input',
-          detail: "SHA-384 extend of the file's bytes, e.g. a ramdisk to compare with PCR2",
+          detail: vscode.l10n.t("SHA-384 extend of the file's bytes, e.g. a ramdisk to compare with PCR2"),
           target: 'file' as const,
         },
         {
-          label: 'PCR8 of a signing certificate',
+          label: vscode.l10n.t('PCR8 of a signing certificate'),
           description: 'nitro-cli pcr --signing-certificate',
-          detail: 'The PCR8 that images signed with this PEM certificate have',
+          detail: vscode.l10n.t('The PCR8 that images signed with this PEM certificate have'),
           target: 'certificate' as const,
         },
       ],
-      { title: 'Compute PCR' },
+      { title: vscode.l10n.t('Compute PCR') },
     );
     if (!choice) return undefined;
     kind = choice.target;
   }
   if (!uri) {
     const picked = await vscode.window.showOpenDialog({
-      title: kind === 'file' ? 'Compute the PCR of a file' : 'Compute PCR8 of a signing certificate',
+      title:
+        kind === 'file'
+          ? vscode.l10n.t('Compute the PCR of a file')
+          : vscode.l10n.t('Compute PCR8 of a signing certificate'),
       canSelectMany: false,
       ...(kind === 'certificate' ? { filters: { Certificates: ['pem', 'crt', 'cer'], 'All files': ['*'] } } : {}),
     });
@@ -131,14 +134,19 @@ export async function computePcr(
   const value = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Computing the PCR of ${path.basename(target.fsPath)}`,
+      title: vscode.l10n.t('Computing the PCR of {0}', path.basename(target.fsPath)),
       cancellable: true,
     },
     (_progress, token) => nodeHashesPcr(target.fsPath, kind === 'certificate' ? 'certificate' : 'file', token),
   );
   const key = kind === 'certificate' ? 'PCR8' : 'PCR';
-  void vscode.window.showInformationMessage(`${key} of ${path.basename(target.fsPath)}: ${value}`, 'Copy').then((c) => {
-    if (c) void copy(value, key);
-  });
+  void vscode.window
+    .showInformationMessage(
+      vscode.l10n.t('{0} of {1}: {2}', key, path.basename(target.fsPath), value),
+      vscode.l10n.t('Copy'),
+    )
+    .then((c) => {
+      if (c) void copy(value, key);
+    });
   return { key, value, uri: target };
 }

@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstCertificateDer, parseCertificate } from '../../engine';
 import { certificateExpiry, type CertificateExpiry } from '../../shared/certificateExpiry';
+import { l10n } from '../l10n';
 
 /** The largest certificate or key file read (a PEM certificate chain is a few KiB). */
 export const MAX_PEM_FILE_BYTES = 1024 * 1024;
@@ -20,7 +21,9 @@ export async function readPemFile(file: string, what: string): Promise<string> {
       length += bytesRead;
     }
     if (length > MAX_PEM_FILE_BYTES)
-      throw new Error(`${what} ${path.basename(file)} is over ${MAX_PEM_FILE_BYTES} bytes: it is no PEM file`);
+      throw new Error(
+        l10n.t('{0} {1} is over {2} bytes: it is no PEM file', what, path.basename(file), MAX_PEM_FILE_BYTES),
+      );
     return buffer.subarray(0, length).toString('utf8');
   } finally {
     await handle.close();
@@ -33,9 +36,12 @@ export function signingCertificateExpiry(pem: string, now: Date, name: string): 
   try {
     cert = parseCertificate(firstCertificateDer(pem));
   } catch (e) {
-    throw new Error(`${name} is not a usable signing certificate: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
+    throw new Error(
+      l10n.t('{0} is not a usable signing certificate: {1}', name, e instanceof Error ? e.message : String(e)),
+      {
+        cause: e,
+      },
+    );
   }
   return certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), now.getTime());
 }

@@ -121,14 +121,14 @@ async function runDoctorOnParent(
   if (choice === undefined && hosts.length > 0) {
     const picked = await vscode.window.showQuickPick(
       [
-        { label: '$(vm) This machine', description: os.hostname(), choice: 'local' as const },
+        { label: vscode.l10n.t('$(vm) This machine'), description: os.hostname(), choice: 'local' as const },
         ...hosts.map((t) => ({
           label: `$(remote) ${t.name ?? (t.kind === 'ssh' ? t.host : '')}`,
-          description: t.kind === 'ssh' ? `over SSH: ${t.host}` : '',
+          description: t.kind === 'ssh' ? vscode.l10n.t('over SSH: {0}', t.host) : '',
           choice: t,
         })),
       ],
-      { title: 'Run Doctor on Parent', placeHolder: 'The parent instance to check' },
+      { title: vscode.l10n.t('Run Doctor on Parent'), placeHolder: vscode.l10n.t('The parent instance to check') },
     );
     if (!picked) return undefined;
     choice = picked.choice;
@@ -140,7 +140,7 @@ async function runDoctorOnParent(
     const { markdown } = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Nitro Enclaves: running the doctor on ${host}`,
+        title: vscode.l10n.t('Nitro Enclaves: running the doctor on {0}', host),
         cancellable: true,
       },
       (_progress, token) => doctorForHost(target, ssh, token),
@@ -148,7 +148,7 @@ async function runDoctorOnParent(
     return documents.show('doctor.md', `ssh-${host}`, markdown, {}, 'markdown');
   }
   const findings = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: 'Nitro Enclaves: running the doctor' },
+    { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Nitro Enclaves: running the doctor') },
     () => {
       // The nitro-cli the local parent is driven with (a user or machine setting in untrusted workspaces).
       const nitroCliPath = vscode.workspace.getConfiguration().get<string>(SETTINGS.nitroCliPath)?.trim();

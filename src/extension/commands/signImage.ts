@@ -36,38 +36,43 @@ export async function signImage(
   arg?: unknown,
   options: SignImageOptions = {},
 ): Promise<SignImageResult | undefined> {
-  const uri = targetUri(arg) ?? (await pickEif('Sign Enclave Image', 'Sign'));
+  const uri = targetUri(arg) ?? (await pickEif(vscode.l10n.t('Sign Enclave Image'), vscode.l10n.t('Sign')));
   if (!uri) return undefined;
-  if (uri.scheme !== 'file') throw new Error(`Only local files can be signed: ${uri.toString(true)} is not one.`);
+  if (uri.scheme !== 'file')
+    throw new Error(vscode.l10n.t('Only local files can be signed: {0} is not one.', uri.toString(true)));
   const name = path.basename(uri.fsPath);
   const certificate =
     options.certificate ??
-    (await pickFile(`Sign ${name} (1/2): the signing certificate`, 'Use Certificate', {
+    (await pickFile(vscode.l10n.t('Sign {0} (1/2): the signing certificate', name), vscode.l10n.t('Use Certificate'), {
       'PEM certificates': ['pem', 'crt', 'cer'],
     }));
   if (!certificate) return undefined;
   const privateKey =
     options.privateKey ??
-    (await pickFile(`Sign ${name} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)`, 'Sign', {
-      'PEM private keys': ['pem', 'key'],
-    }));
+    (await pickFile(
+      vscode.l10n.t("Sign {0} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)", name),
+      vscode.l10n.t('Sign'),
+      {
+        'PEM private keys': ['pem', 'key'],
+      },
+    ));
   if (!privateKey) return undefined;
   const [certificatePem, privateKeyPem] = await Promise.all([
-    readPemFile(certificate.fsPath, 'The certificate'),
-    readPemFile(privateKey.fsPath, 'The private key'),
+    readPemFile(certificate.fsPath, vscode.l10n.t('The certificate')),
+    readPemFile(privateKey.fsPath, vscode.l10n.t('The private key')),
   ]);
   const expiry = signingCertificateExpiry(certificatePem, new Date(), path.basename(certificate.fsPath));
   if (expiry && expiry.state !== 'expires-soon') {
-    const sign = 'Sign Anyway';
+    const sign = vscode.l10n.t('Sign Anyway');
     const choice = await vscode.window.showWarningMessage(
-      `${expiry.message} Sign ${name} with it anyway?`,
+      vscode.l10n.t('{0} Sign {1} with it anyway?', expiry.message, name),
       { modal: true },
       sign,
     );
     if (choice !== sign) return undefined;
   }
   await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Signing ${name}`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Signing {0}', name), cancellable: true },
     async (progress, token) => {
       let reported = 0;
       await signEifFile(uri.fsPath, {
@@ -78,7 +83,10 @@ export async function signImage(
           // Measuring, then writing: each half of the bar.
           const pct = Math.floor((((stage === 'writing' ? total : 0) + done) / (total * 2 || 1)) * 100);
           if (pct > reported) {
-            progress.report({ increment: pct - reported, message: stage === 'writing' ? 'writing' : 'measuring' });
+            progress.report({
+              increment: pct - reported,
+              message: stage === 'writing' ? vscode.l10n.t('writing') : vscode.l10n.t('measuring'),
+            });
             reported = pct;
           }
         },
@@ -89,10 +97,10 @@ export async function signImage(
   service.invalidate(uri);
   const inspection = await service.inspect(uri);
   const { PCR0: pcr0, PCR8: pcr8 } = inspection.measurements as { PCR0: string; PCR8?: string };
-  if (!pcr8) throw new Error(`${name} was signed, but measuring it again finds no PCR8`);
-  const copyPcr8 = 'Copy PCR8';
-  void vscode.window.showInformationMessage(`Signed ${name}. PCR8: ${pcr8}`, copyPcr8).then((c) => {
-    if (c === copyPcr8) void copy(pcr8, `PCR8 of ${name}`);
+  if (!pcr8) throw new Error(vscode.l10n.t('{0} was signed, but measuring it again finds no PCR8', name));
+  const copyPcr8 = vscode.l10n.t('Copy PCR8');
+  void vscode.window.showInformationMessage(vscode.l10n.t('Signed {0}. PCR8: {1}', name, pcr8), copyPcr8).then((c) => {
+    if (c === copyPcr8) void copy(pcr8, vscode.l10n.t('PCR8 of {0}', name));
   });
   if (expiry?.state === 'expires-soon') void vscode.window.showWarningMessage(`${name}: ${expiry.message}`);
   return { uri, pcr0, pcr8, ...(expiry ? { expiryWarning: expiry.message } : {}) };

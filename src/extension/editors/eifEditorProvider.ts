@@ -22,6 +22,7 @@ import type { EifService } from '../images/eifService';
 import { WebviewSession } from '../webviews/session';
 import type { MessageHandlers } from '../../shared/messages';
 import { toEifViewModel, toViewError } from './eifViewModel';
+import { eifViewerWords } from './eifViewerWords';
 
 /** At most one progress message per this many milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -62,7 +63,7 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
       ctx,
       panel,
       name: `Enclave Image Viewer (${fileName})`,
-      page: { script: EIF_VIEWER_SCRIPT, styles: ['eifViewer.css'], title: fileName },
+      page: { script: EIF_VIEWER_SCRIPT, styles: ['eifViewer.css'], title: fileName, words: eifViewerWords() },
       parse: parseWebviewMessage,
       watch: uri,
     });
@@ -84,7 +85,7 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
     return {
       copy: async ({ body }) => {
         await vscode.env.clipboard.writeText(body.text);
-        vscode.window.setStatusBarMessage(`Copied ${body.what}`, 3000);
+        vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', body.what), 3000);
       },
       copyKmsCondition: async ({ body }) => {
         await copyViewerKmsCondition(
@@ -130,13 +131,13 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
     const model = this.model;
     if (!model) {
       void vscode.window.showInformationMessage(
-        `${this.fileName} has not been measured, so there is nothing to describe.`,
+        vscode.l10n.t('{0} has not been measured, so there is nothing to describe.', this.fileName),
       );
       return undefined;
     }
     if (!model.describe.ok) {
       void vscode.window.showErrorMessage(
-        `nitro-cli describe-eif fails on ${this.fileName}: ${model.describe.message}`,
+        vscode.l10n.t('nitro-cli describe-eif fails on {0}: {1}', this.fileName, model.describe.message),
       );
       return undefined;
     }
@@ -162,9 +163,11 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
         body: {
           fileName: this.fileName,
           kind: 'unsupported',
-          message:
-            `Only local files are supported: this image is a "${this.uri.scheme}" resource ` +
-            `(${this.uri.toString(true)}). Copy it to a local folder to view it.`,
+          message: vscode.l10n.t(
+            'Only local files are supported: this image is a "{0}" resource ({1}). Copy it to a local folder to view it.', // eslint-disable-line max-len
+            this.uri.scheme,
+            this.uri.toString(true),
+          ),
         },
       });
       return;
@@ -268,7 +271,7 @@ export class EifEditorProvider implements vscode.CustomReadonlyEditorProvider<Ei
     message: { readonly type: string; readonly body?: unknown },
   ): Promise<{ readonly body?: unknown; readonly error?: string }> {
     const [session] = this.sessions.get(uri.toString()) ?? [];
-    if (!session) throw new Error(`no Enclave Image Viewer shows ${uri.toString(true)}`);
+    if (!session) throw new Error(vscode.l10n.t('no Enclave Image Viewer shows {0}', uri.toString(true)));
     return session.request(message);
   }
 

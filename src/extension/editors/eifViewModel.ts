@@ -33,6 +33,7 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
+import { l10n } from '../l10n';
 
 export const crcText = (crc: number): string => `0x${(crc >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -200,7 +201,11 @@ export function toViewError(filePath: string, e: unknown): EifViewError {
   if (e instanceof EifFormatError)
     return { fileName, kind: 'format', message: bareMessage(e), code: e.code, offset: e.offset };
   if (e instanceof CancelledError)
-    return { fileName, kind: 'cancelled', message: 'Measuring the image was cancelled. Reload to measure it again.' };
+    return {
+      fileName,
+      kind: 'cancelled',
+      message: l10n.t('Measuring the image was cancelled. Reload to measure it again.'),
+    };
   const unreadable = (message: string): EifViewError => ({ fileName, kind: 'unreadable', message });
   // Node's error codes, and VS Code's (FileSystemError) for files stat-ed through the workspace.
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

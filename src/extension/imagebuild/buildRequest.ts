@@ -11,6 +11,7 @@ import {
 } from '../../engine';
 import type { BuildOptions, BuildSource } from '../../engine/node';
 import type { BlobsFolderStatus } from '../../engine/node';
+import { l10n } from '../l10n';
 
 /** The `nitro-eif` task definition's properties (package.json `taskDefinitions`), also the command argument. */
 export interface BuildRequest {
@@ -220,8 +221,8 @@ export interface BlobsPrompt {
  */
 export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
   const pick = {
-    label: '$(folder-opened) Choose the blobs folder…',
-    description: 'kernel, cmdline, init, nsm.ko (remembered in settings)',
+    label: l10n.t('$(folder-opened) Choose the blobs folder…'),
+    description: l10n.t('kernel, cmdline, init, nsm.ko (remembered in settings)'),
     value: 'pick' as const,
   };
   const shown = status.dir.endsWith('/') ? status.dir : `${status.dir}/`;
@@ -230,25 +231,29 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
     return {
       items: [
         {
-          label: `$(package) Use ${shown}`,
-          description: `the aws-nitro-enclaves-cli package's blobs (${complete.join(' and ')})`,
+          label: l10n.t('$(package) Use {0}', shown),
+          description: l10n.t("the aws-nitro-enclaves-cli package's blobs ({0})", complete.join(' and ')),
           value: 'default',
         },
         pick,
       ],
-      placeHolder: 'Where are the kernel, cmdline, init and nsm.ko?',
+      placeHolder: l10n.t('Where are the kernel, cmdline, init and nsm.ko?'),
     };
   }
   if (!status.exists) {
     return {
       items: [pick],
-      placeHolder:
-        `${shown} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): ` +
-        `choose the folder with the blobs`,
+      placeHolder: l10n.t(
+        '{0} does not exist on this machine (the aws-nitro-enclaves-cli package installs it): choose the folder with the blobs', // eslint-disable-line max-len
+        shown,
+      ),
     };
   }
   const lacks = (['x86_64', 'aarch64'] as const)
     .map((arch) => `${arch} lacks ${status.arches[arch].missing.join(', ')}`)
     .join('; ');
-  return { items: [pick], placeHolder: `${shown} does not hold the blobs (${lacks}): choose the folder with them` };
+  return {
+    items: [pick],
+    placeHolder: l10n.t('{0} does not hold the blobs ({1}): choose the folder with them', shown, lacks),
+  };
 }

@@ -73,7 +73,7 @@ async function buildWithProgress(ctx: Ctx, request: BuildRequest): Promise<Build
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Building ${path.basename(request.output)}`,
+      title: vscode.l10n.t('Building {0}', path.basename(request.output)),
       cancellable: true,
     },
     async (progress, token) => {
@@ -125,20 +125,26 @@ async function askSource(): Promise<{ source: Partial<BuildRequest>; baseName: s
   const kind = await vscode.window.showQuickPick<Choice<'oci' | 'archive' | 'docker'>>(
     [
       {
-        label: '$(folder) OCI image layout',
-        description: 'a folder with index.json and blobs/ (skopeo, umoci, buildah, `docker buildx --output type=oci`)',
+        label: vscode.l10n.t('$(folder) OCI image layout'),
+        description: vscode.l10n.t(
+          'a folder with index.json and blobs/ (skopeo, umoci, buildah, `docker buildx --output type=oci`)',
+        ),
         value: 'oci',
       },
-      { label: '$(file-zip) Image archive', description: 'an OCI archive or a `docker save` .tar', value: 'archive' },
       {
-        label: '$(package) Docker image',
-        description: 'exported with `docker save` (needs the docker CLI and daemon)',
+        label: vscode.l10n.t('$(file-zip) Image archive'),
+        description: vscode.l10n.t('an OCI archive or a `docker save` .tar'),
+        value: 'archive',
+      },
+      {
+        label: vscode.l10n.t('$(package) Docker image'),
+        description: vscode.l10n.t('exported with `docker save` (needs the docker CLI and daemon)'),
         value: 'docker',
       },
     ],
     {
-      title: 'Build Enclave Image (1/4): image source',
-      placeHolder: 'Where does the image come from?',
+      title: vscode.l10n.t('Build Enclave Image (1/4): image source'),
+      placeHolder: vscode.l10n.t('Where does the image come from?'),
       ignoreFocusOut: true,
     },
   );
@@ -149,10 +155,12 @@ async function askSource(): Promise<{ source: Partial<BuildRequest>; baseName: s
 /** Step 1/4 for a Docker image: its name. */
 async function askDockerSource(): Promise<{ source: Partial<BuildRequest>; baseName: string } | undefined> {
   const uri = await vscode.window.showInputBox({
-    title: 'Build Enclave Image (1/4): Docker image',
-    prompt: 'Image name, e.g. public.ecr.aws/aws-nitro-enclaves/hello:v1 (":latest" is added when no tag is given)',
+    title: vscode.l10n.t('Build Enclave Image (1/4): Docker image'),
+    prompt: vscode.l10n.t(
+      'Image name, e.g. public.ecr.aws/aws-nitro-enclaves/hello:v1 (":latest" is added when no tag is given)',
+    ),
     ignoreFocusOut: true,
-    validateInput: (v) => (v.trim() === '' ? 'An image name is required' : undefined),
+    validateInput: (v) => (v.trim() === '' ? vscode.l10n.t('An image name is required') : undefined),
   });
   if (!uri) return undefined;
   const baseName =
@@ -169,7 +177,7 @@ async function askFileSource(
   kind: 'oci' | 'archive',
 ): Promise<{ source: Partial<BuildRequest>; baseName: string } | undefined> {
   const picked = await vscode.window.showOpenDialog({
-    title: kind === 'oci' ? 'OCI image layout folder' : 'Image archive',
+    title: kind === 'oci' ? vscode.l10n.t('OCI image layout folder') : vscode.l10n.t('Image archive'),
     canSelectFiles: kind === 'archive',
     canSelectFolders: kind === 'oci',
     canSelectMany: false,
@@ -183,7 +191,7 @@ async function askFileSource(
     const tags = await layoutTags(chosen);
     if (tags.length > 1) {
       const tag = await vscode.window.showQuickPick(tags, {
-        title: 'Build Enclave Image (1/4): which image of the layout?',
+        title: vscode.l10n.t('Build Enclave Image (1/4): which image of the layout?'),
         ignoreFocusOut: true,
       });
       if (!tag) return undefined;
@@ -198,7 +206,7 @@ async function askFileSource(
 async function askOutput(baseName: string): Promise<vscode.Uri | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   return vscode.window.showSaveDialog({
-    title: 'Build Enclave Image (2/4): output file',
+    title: vscode.l10n.t('Build Enclave Image (2/4): output file'),
     filters: { 'Enclave images': ['eif'] },
     ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${baseName}.eif`) } : {}),
   });
@@ -217,7 +225,7 @@ async function askBlobs(): Promise<{ blobs: string } | undefined> {
     const choice = await vscode.window.showQuickPick<Choice<'default' | 'pick'>>(
       prompt.items.map((item) => ({ ...item })),
       {
-        title: 'Build Enclave Image (3/4): blobs',
+        title: vscode.l10n.t('Build Enclave Image (3/4): blobs'),
         placeHolder: prompt.placeHolder,
         ignoreFocusOut: true,
       },
@@ -225,7 +233,7 @@ async function askBlobs(): Promise<{ blobs: string } | undefined> {
     if (!choice) return undefined;
     if (choice.value === 'pick') {
       const dir = await vscode.window.showOpenDialog({
-        title: 'Blobs folder',
+        title: vscode.l10n.t('Blobs folder'),
         canSelectFolders: true,
         canSelectFiles: false,
         canSelectMany: false,
@@ -242,21 +250,25 @@ async function askBlobs(): Promise<{ blobs: string } | undefined> {
 async function askSigning(): Promise<Partial<BuildRequest> | undefined> {
   const sign = await vscode.window.showQuickPick<Choice<boolean>>(
     [
-      { label: '$(unlock) Do not sign', value: false },
-      { label: '$(lock) Sign…', description: 'with a PEM certificate and its EC private key (adds PCR8)', value: true },
+      { label: vscode.l10n.t('$(unlock) Do not sign'), value: false },
+      {
+        label: vscode.l10n.t('$(lock) Sign…'),
+        description: vscode.l10n.t('with a PEM certificate and its EC private key (adds PCR8)'),
+        value: true,
+      },
     ],
-    { title: 'Build Enclave Image (4/4): signing', ignoreFocusOut: true },
+    { title: vscode.l10n.t('Build Enclave Image (4/4): signing'), ignoreFocusOut: true },
   );
   if (!sign) return undefined;
   if (!sign.value) return {};
   const cert = await vscode.window.showOpenDialog({
-    title: 'Signing certificate (PEM)',
+    title: vscode.l10n.t('Signing certificate (PEM)'),
     canSelectMany: false,
     filters: { PEM: ['pem', 'crt'], 'All files': ['*'] },
   });
   if (!cert?.[0]) return undefined;
   const key = await vscode.window.showOpenDialog({
-    title: 'Private key (PEM)',
+    title: vscode.l10n.t('Private key (PEM)'),
     canSelectMany: false,
     filters: { PEM: ['pem', 'key'], 'All files': ['*'] },
   });
@@ -286,16 +298,19 @@ async function announce(ctx: Ctx, images: ImagesTreeProvider, result: BuildResul
   images.service.invalidate(uri);
   images.refresh();
   ctx.log.info(`Built ${result.output}: ${formatJson({ Measurements: result.measurements }).replace(/\s+/g, ' ')}`);
+  const run = vscode.l10n.t('Run Enclave');
+  const open = vscode.l10n.t('Open');
+  const copyMeasurements = vscode.l10n.t('Copy Measurements');
   const choice = await vscode.window.showInformationMessage(
-    `Built ${path.basename(result.output)} (PCR0 ${result.measurements.PCR0.slice(0, 16)}…).`,
-    'Run Enclave',
-    'Open',
-    'Copy Measurements',
+    vscode.l10n.t('Built {0} (PCR0 {1}…).', path.basename(result.output), result.measurements.PCR0.slice(0, 16)),
+    run,
+    open,
+    copyMeasurements,
   );
   // Run Enclave's own flow, on the new image (on the current parent).
-  if (choice === 'Run Enclave') await vscode.commands.executeCommand(COMMANDS.enclaveRun, uri);
-  if (choice === 'Open') await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
-  if (choice === 'Copy Measurements')
+  if (choice === run) await vscode.commands.executeCommand(COMMANDS.enclaveRun, uri);
+  if (choice === open) await vscode.commands.executeCommand('vscode.openWith', uri, EIF_VIEWER);
+  if (choice === copyMeasurements)
     await vscode.env.clipboard.writeText(formatJson({ Measurements: result.measurements }));
 }
 
@@ -485,7 +500,11 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
     if (!raw) return undefined;
     const request = normalizeRequest({ ...raw, output: raw.output || 'unused.eif' }, folderFor(), process.env);
     const report = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Checking build reproducibility', cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t('Checking build reproducibility'),
+        cancellable: true,
+      },
       async (progress, token) => {
         let pass = 0;
         let shown = 0;
@@ -495,7 +514,7 @@ export function registerBuild(ctx: Ctx, images: ImagesTreeProvider): BuildApi {
             if (p.stage === 'resolving' && p.done === 0) pass++;
             const pct = ((pass - 1) * 100 + overallPercent(p)) / 2;
             progress.report({
-              message: `build ${pass} of 2: ${buildProgressText(p)}`,
+              message: vscode.l10n.t('build {0} of 2: {1}', pass, buildProgressText(p)),
               increment: Math.max(0, pct - shown),
             });
             shown = Math.max(shown, pct);

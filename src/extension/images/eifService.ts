@@ -66,7 +66,8 @@ export class EifService implements vscode.Disposable {
   }
 
   private async entry(uri: vscode.Uri): Promise<Entry> {
-    if (uri.scheme !== 'file') throw new Error(`${uri.toString()}: only files on this machine can be read`);
+    if (uri.scheme !== 'file')
+      throw new Error(vscode.l10n.t('{0}: only files on this machine can be read', uri.toString()));
     const stat = await vscode.workspace.fs.stat(uri);
     const key = uri.toString();
     const hit = this.cache.get(key);
@@ -110,7 +111,7 @@ export class EifService implements vscode.Disposable {
       vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: `Measuring ${name} (${Math.round(size / 1048576)} MiB)`,
+          title: vscode.l10n.t('Measuring {0} ({1} MiB)', name, Math.round(size / 1048576)),
           cancellable: true,
         },
         (progress, token) => {

@@ -60,10 +60,15 @@ export async function pickImage(options: PickImageOptions): Promise<vscode.Uri |
     };
   });
   if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(folder-opened) Browse…', description: 'an .eif file anywhere', browse: true });
+  items.push({
+    label: vscode.l10n.t('$(folder-opened) Browse…'),
+    description: vscode.l10n.t('an .eif file anywhere'),
+    browse: true,
+  });
   const picked = await vscode.window.showQuickPick(items, {
     title: options.title,
-    placeHolder: uris.length > 0 ? options.placeHolder : 'No .eif files in the workspace: browse for one',
+    placeHolder:
+      uris.length > 0 ? options.placeHolder : vscode.l10n.t('No .eif files in the workspace: browse for one'),
     matchOnDescription: true,
   });
   if (!picked) return undefined;

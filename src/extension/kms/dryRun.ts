@@ -3,6 +3,7 @@
 // `nitro-dev kms dry-run`, so the panel and the CLI give the same decision, reasons and notes.
 import { PolicyJsonError, evaluateKeyPolicy, parsePolicyJson, type AttestationDocument } from '../../engine';
 import type { DryRunBody, DryRunView } from '../../shared/attestationViewer';
+import { l10n } from '../l10n';
 
 /**
  * The dry run of `body` against `document` (undefined: a request without Recipient). `invalid` is
@@ -10,15 +11,18 @@ import type { DryRunBody, DryRunView } from '../../shared/attestationViewer';
  * throws, naming the line and column as the CLI does.
  */
 export function dryRunOf(body: DryRunBody, document: AttestationDocument | undefined, invalid?: string): DryRunView {
-  if (body.policy.trim() === '') throw new Error('Paste a key policy (JSON) or choose one first.');
+  if (body.policy.trim() === '') throw new Error(l10n.t('Paste a key policy (JSON) or choose one first.'));
   let policy: unknown;
   try {
     policy = parsePolicyJson(body.policy).value;
   } catch (e) {
     if (e instanceof PolicyJsonError)
-      throw new Error(`${body.policyLabel}:${e.position.line}:${e.position.column}: not JSON: ${e.message}`, {
-        cause: e,
-      });
+      throw new Error(
+        l10n.t('{0}:{1}:{2}: not JSON: {3}', body.policyLabel, e.position.line, e.position.column, e.message),
+        {
+          cause: e,
+        },
+      );
     throw e;
   }
   const result = evaluateKeyPolicy(policy, {

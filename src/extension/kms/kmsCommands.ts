@@ -22,7 +22,7 @@ export async function generateKeyPolicy(
   documents: DescribeDocuments,
   arg?: unknown,
 ): Promise<vscode.TextDocument | undefined> {
-  const uri = targetUri(arg) ?? (await pickEif(TITLE, 'Generate Policy'));
+  const uri = targetUri(arg) ?? (await pickEif(TITLE, vscode.l10n.t('Generate Policy')));
   if (!uri) return undefined;
   const name = path.basename(uri.fsPath);
   const inspection = await service.inspect(uri);
@@ -41,10 +41,10 @@ export async function generateKeyPolicy(
     keyPolicyFor({ measurements, ...(roleArn ? { roleArn } : {}), hashes: nodeHashes });
   const answer = await vscode.window.showInputBox({
     title: `${TITLE}: ${name}`,
-    prompt:
-      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. " +
-      'Leave empty for none (the account root, no PCR3).',
-    placeHolder: 'arn:aws:iam::123456789012:role/NAME (optional)',
+    prompt: vscode.l10n.t(
+      "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. Leave empty for none (the account root, no PCR3).", // eslint-disable-line max-len
+    ),
+    placeHolder: vscode.l10n.t('arn:aws:iam::123456789012:role/NAME (optional)'),
     ignoreFocusOut: true,
     validateInput: (text) => {
       const roleArn = text.trim();
@@ -53,7 +53,7 @@ export async function generateKeyPolicy(
         policyOf(roleArn);
         return undefined;
       } catch (e) {
-        if (e instanceof KeyPolicyInputError) return `Not a role ARN: ${e.message}.`;
+        if (e instanceof KeyPolicyInputError) return vscode.l10n.t('Not a role ARN: {0}.', e.message);
         throw e;
       }
     },
@@ -63,7 +63,7 @@ export async function generateKeyPolicy(
   const doc = await documents.show(`${name}.key-policy.json`, uri.toString(), formatJson(policyOf(roleArn)));
   if (!roleArn)
     void vscode.window.showInformationMessage(
-      `Key policy for ${name}: replace ${ACCOUNT_PLACEHOLDER} with the key's account ID before use.`,
+      vscode.l10n.t("Key policy for {0}: replace {1} with the key's account ID before use.", name, ACCOUNT_PLACEHOLDER),
     );
   return doc;
 }
@@ -78,10 +78,10 @@ export async function copyKmsCondition(node?: unknown): Promise<string | undefin
   if (n.kind !== 'pcr' || typeof n.name !== 'string' || typeof n.value !== 'string') return undefined;
   const condition = kmsConditionOf(n.name, n.value);
   if (condition === undefined) {
-    void vscode.window.showWarningMessage(`${n.name} has no KMS attestation condition key.`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('{0} has no KMS attestation condition key.', n.name));
     return undefined;
   }
-  return copy(condition, `the KMS condition for ${n.name}`);
+  return copy(condition, vscode.l10n.t('the KMS condition for {0}', n.name));
 }
 
 /**
@@ -92,11 +92,11 @@ export async function copyViewerKmsCondition(
   pcr: { readonly name: string; readonly value: string } | undefined,
   key: 'ImageSha384' | 'PCR',
 ): Promise<string> {
-  if (!pcr) throw new Error('this PCR is not shown');
+  if (!pcr) throw new Error(vscode.l10n.t('this PCR is not shown'));
   const condition = kmsConditionOf(pcr.name, pcr.value, key);
-  if (condition === undefined) throw new Error(`${pcr.name} has no KMS attestation condition key`);
+  if (condition === undefined) throw new Error(vscode.l10n.t('{0} has no KMS attestation condition key', pcr.name));
   return copy(
     condition,
-    `the KMS condition for ${pcr.name}${key === 'PCR' && pcr.name === 'PCR0' ? ' (PCR0 key)' : ''}`,
+    vscode.l10n.t('the KMS condition for {0}{1}', pcr.name, key === 'PCR' && pcr.name === 'PCR0' ? ' (PCR0 key)' : ''),
   );
 }

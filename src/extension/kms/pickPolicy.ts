@@ -34,7 +34,7 @@ function label(uri: vscode.Uri): string {
 async function readPolicyFile(uri: vscode.Uri): Promise<PickedPolicy> {
   const stat = await vscode.workspace.fs.stat(uri);
   if (stat.size > MAX_POLICY_TEXT * 4)
-    throw new Error(`${label(uri)} is ${stat.size} bytes: a KMS key policy is at most 32768 bytes`);
+    throw new Error(vscode.l10n.t('{0} is {1} bytes: a KMS key policy is at most 32768 bytes', label(uri), stat.size));
   return { label: label(uri), text: new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)) };
 }
 
@@ -44,7 +44,7 @@ export async function pickPolicy(): Promise<PickedPolicy | undefined> {
   open.sort((a, b) => Number(b === lastEditor) - Number(a === lastEditor));
   const items: Item[] = open.map((d) => ({
     label: `$(file-code) ${label(d.uri)}`,
-    description: d === lastEditor ? 'active editor' : 'open editor',
+    description: d === lastEditor ? vscode.l10n.t('active editor') : vscode.l10n.t('open editor'),
     detail: d.uri.scheme === 'file' ? vscode.workspace.asRelativePath(d.uri) : d.uri.toString(true),
     load: async () => ({ label: label(d.uri), text: d.getText() }),
   }));
@@ -62,25 +62,33 @@ export async function pickPolicy(): Promise<PickedPolicy | undefined> {
     }
     policies.push({
       label: `$(json) ${label(uri)}`,
-      description: 'key policy',
+      description: vscode.l10n.t('key policy'),
       detail: vscode.workspace.asRelativePath(uri),
       load: () => readPolicyFile(uri),
     });
   }
   policies.sort((a, b) => (a.detail ?? '').localeCompare(b.detail ?? ''));
-  const browse: Item = { label: '$(folder-opened) Browse…', description: 'a JSON file anywhere' };
+  const browse: Item = {
+    label: vscode.l10n.t('$(folder-opened) Browse…'),
+    description: vscode.l10n.t('a JSON file anywhere'),
+  };
   const picked = await vscode.window.showQuickPick<Item>(
     [
-      ...(items.length ? [{ label: 'Open editors', kind: vscode.QuickPickItemKind.Separator }, ...items] : []),
+      ...(items.length
+        ? [{ label: vscode.l10n.t('Open editors'), kind: vscode.QuickPickItemKind.Separator }, ...items]
+        : []),
       ...(policies.length
-        ? [{ label: 'Key policies in the workspace', kind: vscode.QuickPickItemKind.Separator }, ...policies]
+        ? [
+            { label: vscode.l10n.t('Key policies in the workspace'), kind: vscode.QuickPickItemKind.Separator },
+            ...policies,
+          ]
         : []),
       { label: '', kind: vscode.QuickPickItemKind.Separator },
       browse,
     ],
     {
-      title: 'Would KMS Release This Key? Choose the Key Policy',
-      placeHolder: 'A KMS key policy (JSON): an open editor, a workspace file, or Browse…',
+      title: vscode.l10n.t('Would KMS Release This Key? Choose the Key Policy'),
+      placeHolder: vscode.l10n.t('A KMS key policy (JSON): an open editor, a workspace file, or Browse…'),
       matchOnDetail: true,
     },
   );
@@ -88,8 +96,8 @@ export async function pickPolicy(): Promise<PickedPolicy | undefined> {
   if (picked.load) return picked.load();
   const [uri] =
     (await vscode.window.showOpenDialog({
-      title: 'Key Policy to Dry-Run',
-      openLabel: 'Use Policy',
+      title: vscode.l10n.t('Key Policy to Dry-Run'),
+      openLabel: vscode.l10n.t('Use Policy'),
       canSelectMany: false,
       filters: { 'JSON files': ['json'], 'All files': ['*'] },
     })) ?? [];

@@ -30,8 +30,8 @@ async function askParent(): Promise<string | undefined> {
     canSelectFiles: false,
     canSelectFolders: true,
     canSelectMany: false,
-    openLabel: 'Create the Project Here',
-    title: 'New Enclave Project: where to create it (1/2)',
+    openLabel: vscode.l10n.t('Create the Project Here'),
+    title: vscode.l10n.t('New Enclave Project: where to create it (1/2)'),
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir()),
   });
   return picked?.[0]?.fsPath;
@@ -39,8 +39,8 @@ async function askParent(): Promise<string | undefined> {
 
 async function askName(parent: string): Promise<string | undefined> {
   return vscode.window.showInputBox({
-    title: 'New Enclave Project: its name (2/2)',
-    prompt: `A new folder of that name is created in ${parent}`,
+    title: vscode.l10n.t('New Enclave Project: its name (2/2)'),
+    prompt: vscode.l10n.t('A new folder of that name is created in {0}', parent),
     placeHolder: 'hello-enclave',
     value: 'hello-enclave',
     validateInput: (value) => projectNameProblem(value.trim()),
@@ -57,7 +57,7 @@ export function registerNewProject(ctx: Ctx): void {
       const name = (request?.name ?? (await askName(parent)))?.trim();
       if (!name) return undefined;
       const problem = projectNameProblem(name);
-      if (problem) throw new Error(`The project name "${name}": ${problem}`);
+      if (problem) throw new Error(vscode.l10n.t('The project name "{0}": {1}', name, problem));
       const folder = path.join(parent, name);
       const files = await writeScaffold(folder, scaffoldFiles({ name, arch: hostArch() }));
       ctx.log.info(`New enclave project ${name} in ${folder} (${files.length} files)`);

@@ -2,6 +2,7 @@
 // (checked as it is typed), the request's `app` it becomes, and where it is remembered per image.
 // The command line is split by the engine's parseCommandLine, the rules of `run-enclave --app`.
 import { parseCommandLine, type RunEnclaveRequest } from '../../engine';
+import { l10n } from '../l10n';
 
 /** The workspaceState key under which the application of an image is remembered. */
 export function appMemoryKey(eifPath: string): string {
@@ -34,7 +35,7 @@ export function applicationRequest(text: string, cwd: string): RunEnclaveRequest
   if (check === undefined) return undefined;
   const parsed = parseCommandLine(text);
   if ('error' in check || !parsed.ok)
-    throw new Error(`The application's command line cannot be used: ${'error' in check ? check.error : ''}`);
+    throw new Error(l10n.t("The application's command line cannot be used: {0}", 'error' in check ? check.error : ''));
   const [command, ...args] = parsed.words;
   return { command: command as string, args, cwd };
 }

@@ -17,6 +17,7 @@ import { NSM_MAX_ATTESTATION_FIELD_BYTES } from '../../engine';
 import { decodeNsmResponse as decodeResponse, encodeNsmRequest as encodeRequest } from '../../engine';
 import type { DescribeEnclaveJson, ParentInfo, RunEnclaveRequest } from '../../engine';
 import type { BackendRegistry } from '../../engine/node';
+import { l10n } from '../l10n';
 
 /**
  * Every parent the registered backends can list now. A backend that cannot list its parents (an
@@ -128,8 +129,8 @@ export function attestationRequestBytes(input: AttestationRequestInput): Uint8Ar
 export function attestationDocumentOf(response: Uint8Array): Uint8Array {
   const decoded = decodeResponse(response);
   if (decoded.type === 'Attestation') return decoded.document;
-  if (decoded.type === 'Error') throw new Error(`the NSM answered ${decoded.code}`);
-  throw new Error(`the NSM answered ${decoded.type} to an Attestation request`);
+  if (decoded.type === 'Error') throw new Error(l10n.t('the NSM answered {0}', decoded.code));
+  throw new Error(l10n.t('the NSM answered {0} to an Attestation request', decoded.type));
 }
 
 /** The engine's allocator diagnostics, in the extension's shape. */

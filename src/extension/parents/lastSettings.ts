@@ -4,6 +4,7 @@
 // appMemoryKey: that line is still read when an image has no settings of its own yet).
 import type { RunEnclaveRequest } from '../../engine';
 import { applicationRequest } from './attachApplication';
+import { l10n } from '../l10n';
 
 export interface LastRunSettings {
   readonly memoryMiB: number;
@@ -42,12 +43,12 @@ export function asLastSettings(value: unknown): LastRunSettings | undefined {
 /** The settings in one line, as "Run with last settings" shows them; the application only where one can run. */
 export function describeSettings(s: LastRunSettings, withApp: boolean): string {
   return [
-    s.debugMode ? 'debug mode' : 'production',
-    `${s.memoryMiB} MiB`,
-    `${s.cpuCount} ${s.cpuCount === 1 ? 'CPU' : 'CPUs'}`,
-    `name ${s.enclaveName}`,
-    s.enclaveCid ? `CID ${s.enclaveCid}` : 'next free CID',
-    ...(withApp ? [s.app ? `application: ${s.app}` : 'no application'] : []),
+    s.debugMode ? l10n.t('debug mode') : l10n.t('production'),
+    l10n.t('{0} MiB', s.memoryMiB),
+    s.cpuCount === 1 ? l10n.t('1 CPU') : l10n.t('{0} CPUs', s.cpuCount),
+    l10n.t('name {0}', s.enclaveName),
+    s.enclaveCid ? l10n.t('CID {0}', s.enclaveCid) : l10n.t('next free CID'),
+    ...(withApp ? [s.app ? l10n.t('application: {0}', s.app) : l10n.t('no application')] : []),
   ].join(' · ');
 }
 

@@ -5,6 +5,7 @@ import { doctorMarkdown, type CancellationLike, type EnclaveBackend } from '../.
 import type { BackendRegistry, NitroCliOptions, NitroCliTarget, SshOptions } from '../../engine/node';
 import { DEFAULT_SSH_OPTIONS, runRemoteDoctor } from '../../engine/node';
 import { sameOptions, targetText } from './nitroCliSettings';
+import { l10n } from '../l10n';
 
 /** The engine's `createNitroCliBackends`: one backend per target of the options. */
 export type NitroCliBackendFactory = (options: NitroCliOptions) => EnclaveBackend[];
@@ -18,7 +19,7 @@ export type DoctorForHost = (
 
 /** The engine's doctor over SSH on an SSH target, with the report the local doctor's command shows. */
 export const engineDoctorForHost: DoctorForHost = async (target, ssh, token) => {
-  if (target.kind !== 'ssh') throw new Error('the doctor over SSH needs an SSH parent');
+  if (target.kind !== 'ssh') throw new Error(l10n.t('the doctor over SSH needs an SSH parent'));
   const findings = await runRemoteDoctor({
     host: target.host,
     ssh,

@@ -27,7 +27,7 @@ export class CurrentParent implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item = vscode.window.createStatusBarItem('nitroEnclaves.parent', vscode.StatusBarAlignment.Left, 20);
-    this.item.name = 'Nitro Enclaves Parent Instance';
+    this.item.name = vscode.l10n.t('Nitro Enclaves Parent Instance');
     this.item.command = COMMANDS.parentSelect;
     this.disposables.push(this.item);
     const sub = backend.onDidChange(() => this.scheduleUpdate());
@@ -83,18 +83,21 @@ export class CurrentParent implements vscode.Disposable {
         const running = (known ?? (await this.backend.describeEnclaves(parent.id))).filter(
           (e) => e.State === 'RUNNING',
         ).length;
-        this.item.text = `$(vm) ${parent.name}: ${running} enclave${running === 1 ? '' : 's'}`;
-        this.item.tooltip =
-          `Nitro Enclaves: enclaves run on ${parent.name} (${parent.id}); ${running} running. ` +
-          `Click to switch parent instance.`;
+        this.item.text = vscode.l10n.t('$(vm) {0}: {1} enclave{2}', parent.name, running, running === 1 ? '' : 's');
+        this.item.tooltip = vscode.l10n.t(
+          'Nitro Enclaves: enclaves run on {0} ({1}); {2} running. Click to switch parent instance.',
+          parent.name,
+          parent.id,
+          running,
+        );
         this.item.show();
       } catch (e) {
         // E.g. a damaged state file: the message names it and says how to recover; show it, not only "unavailable".
         const message = e instanceof Error ? e.message : String(e);
         this.log.error(`Status bar: cannot read the current parent: ${message}`);
         this.setPaletteState(UNKNOWN_PALETTE_STATE);
-        this.item.text = '$(vm) Nitro Enclaves: unavailable';
-        this.item.tooltip = `Nitro Enclaves: ${message}`;
+        this.item.text = vscode.l10n.t('$(vm) Nitro Enclaves: unavailable');
+        this.item.tooltip = vscode.l10n.t('Nitro Enclaves: {0}', message);
         this.item.show();
       }
     });
@@ -134,8 +137,8 @@ export class CurrentParent implements vscode.Disposable {
       }),
     );
     const picked = await vscode.window.showQuickPick(items, {
-      title: 'Switch Parent Instance',
-      placeHolder: 'The parent instance Run Enclave… launches on',
+      title: vscode.l10n.t('Switch Parent Instance'),
+      placeHolder: vscode.l10n.t('The parent instance Run Enclave… launches on'),
     });
     if (!picked) return undefined;
     await this.set(picked.parent.id);

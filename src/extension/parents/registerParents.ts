@@ -108,7 +108,7 @@ class ParentCommands {
 
   private async parentById(id: string): Promise<ParentInfo> {
     const parent = (await reachableParents(this.backends)).find((p) => p.id === id);
-    if (!parent) throw new Error(`there is no parent instance ${id}`);
+    if (!parent) throw new Error(vscode.l10n.t('there is no parent instance {0}', id));
     return parent;
   }
 
@@ -124,8 +124,9 @@ class ParentCommands {
     const parent = await this.current.get();
     if (!parent)
       void vscode.window.showInformationMessage(
-        `No parent instance is configured.` +
-          `${this.backends.capable(canAddParents).length > 0 ? ' Add a parent first.' : ''}`,
+        this.backends.capable(canAddParents).length > 0
+          ? vscode.l10n.t('No parent instance is configured. Add a parent first.')
+          : vscode.l10n.t('No parent instance is configured.'),
       );
     return parent;
   }
@@ -144,13 +145,13 @@ class ParentCommands {
         const enclave = (await this.backends.describeEnclaves(node.parentId)).find(
           (e) => e.EnclaveID === node.enclaveId,
         );
-        if (!enclave) throw new Error(`there is no enclave ${node.enclaveId} on ${node.parentId}`);
+        if (!enclave) throw new Error(vscode.l10n.t('there is no enclave {0} on {1}', node.enclaveId, node.parentId));
         return { parentId: node.parentId, enclave };
       }
     }
     const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave, n.parent));
     if (candidates.length === 0) {
-      void vscode.window.showInformationMessage(`No enclave to ${verb}.`);
+      void vscode.window.showInformationMessage(vscode.l10n.t('No enclave to {0}.', verb));
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
@@ -158,11 +159,24 @@ class ParentCommands {
         label: `$(vm-running) ${n.enclave.EnclaveName}`,
         description: n.enclave.EnclaveID,
         detail:
-          `${n.parent.name} · CID ${n.enclave.EnclaveCID} · ${n.enclave.NumberOfCPUs} CPUs · ` +
-          `${n.enclave.MemoryMiB} MiB${n.enclave.Flags === 'DEBUG_MODE' ? ' · debug mode' : ''}`,
+          n.enclave.Flags === 'DEBUG_MODE'
+            ? vscode.l10n.t(
+                '{0} · CID {1} · {2} CPUs · {3} MiB · debug mode',
+                n.parent.name,
+                n.enclave.EnclaveCID,
+                n.enclave.NumberOfCPUs,
+                n.enclave.MemoryMiB,
+              )
+            : vscode.l10n.t(
+                '{0} · CID {1} · {2} CPUs · {3} MiB',
+                n.parent.name,
+                n.enclave.EnclaveCID,
+                n.enclave.NumberOfCPUs,
+                n.enclave.MemoryMiB,
+              ),
         node: n,
       })),
-      { title: `Enclave to ${verb}`, matchOnDescription: true },
+      { title: vscode.l10n.t('Enclave to {0}', verb), matchOnDescription: true },
     );
     return picked ? { parentId: picked.node.parent.id, enclave: picked.node.enclave } : undefined;
   }
@@ -184,7 +198,7 @@ class ParentCommands {
     if (!parent) return undefined;
     eif ??= await pickEif();
     if (!eif) return undefined;
-    if (eif.scheme !== 'file') throw new Error(`${eif.toString(true)} is not a file on this machine`);
+    if (eif.scheme !== 'file') throw new Error(vscode.l10n.t('{0} is not a file on this machine', eif.toString(true)));
     const deps = { backend: this.backends, rules: runRules, log: this.ctx.log };
     const plan = await planRun(
       deps,
@@ -199,19 +213,27 @@ class ParentCommands {
     try {
       result = await launch(deps, plan);
     } catch (e) {
-      throw new Error(`${path.basename(eif.fsPath)} did not start: ${backendMessage(e)}`, { cause: e });
+      throw new Error(vscode.l10n.t('{0} did not start: {1}', path.basename(eif.fsPath), backendMessage(e)), {
+        cause: e,
+      });
     }
     this.eifOfEnclave.set(result.EnclaveID, eif.fsPath);
     this.tree.refresh();
     void this.current.update();
     if (!args) {
+      const running = [result.EnclaveName, parent.name, result.EnclaveCID] as const;
       void vscode.window.showInformationMessage(
-        `Enclave ${result.EnclaveName} is running on ${parent.name} (CID ${result.EnclaveCID})` +
-          (plan.request.app
-            ? plan.request.debugMode
-              ? `: its application's output is in its console.`
-              : `. Its application's output is not shown: only a debug-mode enclave has a console.`
-            : '.'),
+        plan.request.app
+          ? plan.request.debugMode
+            ? vscode.l10n.t(
+                "Enclave {0} is running on {1} (CID {2}): its application's output is in its console.",
+                ...running,
+              )
+            : vscode.l10n.t(
+                "Enclave {0} is running on {1} (CID {2}). Its application's output is not shown: only a debug-mode enclave has a console.", // eslint-disable-line max-len
+                ...running,
+              )
+          : vscode.l10n.t('Enclave {0} is running on {1} (CID {2}).', ...running),
       );
     }
     // An attached application may print and exit at once: its console opens right away (like
@@ -263,12 +285,13 @@ class ParentCommands {
         targets.length === 1
           ? `enclave ${targets[0]?.enclave.EnclaveName} (${targets[0]?.enclave.EnclaveID})`
           : `${targets.length} enclaves`;
+      const terminate = vscode.l10n.t('Terminate');
       const answer = await vscode.window.showWarningMessage(
-        `Terminate ${what}?`,
-        { modal: true, detail: 'Its application stops, and its CPUs and memory return to the pool.' },
-        'Terminate',
+        vscode.l10n.t('Terminate {0}?', what),
+        { modal: true, detail: vscode.l10n.t('Its application stops, and its CPUs and memory return to the pool.') },
+        terminate,
       );
-      if (answer !== 'Terminate') return 0;
+      if (answer !== terminate) return 0;
     }
     let done = 0;
     for (const t of targets) {
@@ -277,7 +300,9 @@ class ParentCommands {
         this.ctx.log.info(`Terminated ${t.enclave.EnclaveID}`);
         done++;
       } catch (e) {
-        throw new Error(`${t.enclave.EnclaveName} was not terminated: ${backendMessage(e)}`, { cause: e });
+        throw new Error(vscode.l10n.t('{0} was not terminated: {1}', t.enclave.EnclaveName, backendMessage(e)), {
+          cause: e,
+        });
       } finally {
         this.tree.refresh();
         void this.current.update();
@@ -314,7 +339,7 @@ class ParentCommands {
     const pty = new EnclaveConsole(this.backends, parentId, enclaveId, this.ctx.log, kept);
     this.consoles.push(pty);
     const terminal = vscode.window.createTerminal({
-      name: `Enclave Console: ${enclaveName}`,
+      name: vscode.l10n.t('Enclave Console: {0}', enclaveName),
       pty,
       iconPath: new vscode.ThemeIcon('vm-running'),
     });
@@ -336,7 +361,7 @@ class ParentCommands {
     const fresh = (await this.backends.describeEnclaves(target.parentId, { metadata: true })).find(
       (e) => e.EnclaveID === target.enclave.EnclaveID,
     );
-    if (!fresh) throw new Error(`${target.enclave.EnclaveName} no longer exists`);
+    if (!fresh) throw new Error(vscode.l10n.t('{0} no longer exists', target.enclave.EnclaveName));
     return this.describeDocuments.show(
       `${fresh.EnclaveName}.describe-enclaves.json`,
       `enclave=${fresh.EnclaveID}`,
@@ -350,7 +375,7 @@ class ParentCommands {
     const target = await this.enclaveOf(arg, 'copy the ID of');
     if (!target) return undefined;
     await vscode.env.clipboard.writeText(target.enclave.EnclaveID);
-    vscode.window.setStatusBarMessage(`$(copy) Copied ${target.enclave.EnclaveID}`, 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('$(copy) Copied {0}', target.enclave.EnclaveID), 3000);
     return target.enclave.EnclaveID;
   }
 
@@ -380,9 +405,12 @@ class ParentCommands {
     try {
       document = attestationDocumentOf(await this.backends.nsm(parentId, enclave.EnclaveID, request));
     } catch (e) {
-      throw new Error(`${enclave.EnclaveName}'s NSM returned no attestation document: ${backendMessage(e)}`, {
-        cause: e,
-      });
+      throw new Error(
+        vscode.l10n.t("{0}'s NSM returned no attestation document: {1}", enclave.EnclaveName, backendMessage(e)),
+        {
+          cause: e,
+        },
+      );
     }
     const eifPath =
       this.eifOfEnclave.get(enclave.EnclaveID) ??
@@ -410,7 +438,7 @@ class ParentCommands {
     if (!parent) return undefined;
     if (!parent.allocatorPath) {
       void vscode.window.showInformationMessage(
-        `${parent.name} has no allocator configuration file: its pool is fixed by its backend.`,
+        vscode.l10n.t('{0} has no allocator configuration file: its pool is fixed by its backend.', parent.name),
       );
       return undefined;
     }
@@ -421,7 +449,7 @@ class ParentCommands {
 
   async addParent(arg?: unknown): Promise<ParentInfo | undefined> {
     const creator = this.backends.capable(canAddParents)[0];
-    if (!creator) throw new Error('No backend can add parent instances.');
+    if (!creator) throw new Error(vscode.l10n.t('No backend can add parent instances.'));
     const taken = (await reachableParents(this.backends)).map((p) => p.name);
     let name =
       arg && typeof arg === 'object' && typeof (arg as { name?: unknown }).name === 'string'
@@ -431,15 +459,17 @@ class ParentCommands {
       let n = taken.length + 1;
       while (taken.includes(`emulated-parent-${n}`)) n++;
       name = await vscode.window.showInputBox({
-        title: 'Add Emulated Parent',
-        prompt: 'Name of the new emulated parent instance (it gets its own instance ID, allocator pool and enclaves)',
+        title: vscode.l10n.t('Add Emulated Parent'),
+        prompt: vscode.l10n.t(
+          'Name of the new emulated parent instance (it gets its own instance ID, allocator pool and enclaves)',
+        ),
         value: `emulated-parent-${n}`,
         ignoreFocusOut: true,
         validateInput: (text) =>
           text.trim() === ''
-            ? 'Enter a name.'
+            ? vscode.l10n.t('Enter a name.')
             : taken.includes(text.trim())
-              ? `A parent named ${text.trim()} already exists.`
+              ? vscode.l10n.t('A parent named {0} already exists.', text.trim())
               : undefined,
       });
       if (name === undefined) return undefined;
@@ -449,9 +479,9 @@ class ParentCommands {
     this.tree.refresh();
     this.diagnostics.setParents(await reachableParents(this.backends));
     if (!arg) {
-      const use = 'Use for New Enclaves';
+      const use = vscode.l10n.t('Use for New Enclaves');
       void vscode.window
-        .showInformationMessage(`Added the emulated parent ${parent.name} (${parent.id}).`, use)
+        .showInformationMessage(vscode.l10n.t('Added the emulated parent {0} ({1}).', parent.name, parent.id), use)
         .then((c) => (c === use ? this.current.set(parent.id) : undefined));
     }
     return parent;

@@ -170,7 +170,7 @@ export async function planRun(
     parent,
     eifBytes,
     free,
-    title: `Run ${name} on ${parent.name}`,
+    title: vscode.l10n.t('Run {0} on {1}', name, parent.name),
     steps: attach ? 6 : 5,
     takenNames: running.map((e) => e.EnclaveName),
     takenCids: running.map((e) => e.EnclaveCID),
@@ -261,20 +261,25 @@ function askMode(
   lastProblem: string | undefined,
 ): Promise<StepAnswer<ModeItem>> {
   const production: ModeItem = {
-    label: 'Production',
-    description: 'no console',
-    detail: 'PCR0, 1, 2 and 8 measure the image: attestation proves what runs',
+    label: vscode.l10n.t('Production'),
+    description: vscode.l10n.t('no console'),
+    detail: vscode.l10n.t('PCR0, 1, 2 and 8 measure the image: attestation proves what runs'),
     choice: 'production',
   };
   const debug: ModeItem = {
-    label: 'Debug mode',
+    label: vscode.l10n.t('Debug mode'),
     description: '--debug-mode',
-    detail: 'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image',
+    detail: vscode.l10n.t(
+      'Has a console; PCR0, 1, 2 and 8 read as zero, so its attestation proves nothing about the image',
+    ),
     choice: 'debug',
   };
   const lastItem: ModeItem | undefined = last && {
-    label: '$(history) Run with last settings',
-    description: lastProblem === undefined ? '' : '$(warning) they cannot be used as they are: choose to change them',
+    label: vscode.l10n.t('$(history) Run with last settings'),
+    description:
+      lastProblem === undefined
+        ? ''
+        : vscode.l10n.t('$(warning) they cannot be used as they are: choose to change them'),
     detail: describeSettings(last, q.attach !== undefined) + (lastProblem === undefined ? '' : `. ${lastProblem}`),
     choice: 'last',
   };
@@ -286,8 +291,8 @@ function askMode(
     step: 1,
     totalSteps: q.steps,
     placeholder: lastItem
-      ? 'Run with the last settings, or choose production or debug mode'
-      : 'Production or debug mode?',
+      ? vscode.l10n.t('Run with the last settings, or choose production or debug mode')
+      : vscode.l10n.t('Production or debug mode?'),
     items,
     active: lastItem && lastProblem === undefined ? lastItem : a.debugMode ? debug : production,
   });
@@ -300,15 +305,18 @@ function askMemory(q: RunQuestions, value: string): Promise<StepAnswer<string>> 
     title: q.title,
     step: 2,
     totalSteps: q.steps,
-    prompt:
-      `Memory in MiB, ${deps.rules.memoryRule(eifBytes)}. ` +
-      `The pool has ${free.memoryMiB} of ${parent.pool.memoryMiB} MiB free.`,
-    placeholder: `memory in MiB (at least ${deps.rules.minimumMemoryMiB(eifBytes)})`,
+    prompt: vscode.l10n.t(
+      'Memory in MiB, {0}. The pool has {1} of {2} MiB free.',
+      deps.rules.memoryRule(eifBytes),
+      free.memoryMiB,
+      parent.pool.memoryMiB,
+    ),
+    placeholder: vscode.l10n.t('memory in MiB (at least {0})', deps.rules.minimumMemoryMiB(eifBytes)),
     value,
     validate: (text) => {
       const n = parseWhole(text);
       return n === undefined
-        ? 'Enter the memory as a whole number of MiB.'
+        ? vscode.l10n.t('Enter the memory as a whole number of MiB.')
         : deps.rules.checkMemory(parent, n, eifBytes);
     },
   });
@@ -321,14 +329,19 @@ function askCpuCount(q: RunQuestions, value: string): Promise<StepAnswer<string>
     title: q.title,
     step: 3,
     totalSteps: q.steps,
-    prompt:
-      `Number of CPUs: the pool has ${free.cpuIds.length} of ${parent.pool.cpuIds.length} free ` +
-      `(${free.cpuIds.join(', ') || 'none'})`,
-    placeholder: 'number of CPUs',
+    prompt: vscode.l10n.t(
+      'Number of CPUs: the pool has {0} of {1} free ({2})',
+      free.cpuIds.length,
+      parent.pool.cpuIds.length,
+      free.cpuIds.join(', ') || vscode.l10n.t('none'),
+    ),
+    placeholder: vscode.l10n.t('number of CPUs'),
     value,
     validate: (text) => {
       const n = parseWhole(text);
-      return n === undefined ? 'Enter the number of CPUs as a whole number.' : deps.rules.checkCpuCount(parent, n);
+      return n === undefined
+        ? vscode.l10n.t('Enter the number of CPUs as a whole number.')
+        : deps.rules.checkCpuCount(parent, n);
     },
   });
 }
@@ -339,16 +352,16 @@ function askName(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
     title: q.title,
     step: 4,
     totalSteps: q.steps,
-    prompt: 'Enclave name',
-    placeholder: 'enclave name',
+    prompt: vscode.l10n.t('Enclave name'),
+    placeholder: vscode.l10n.t('enclave name'),
     value,
     validate: (text): Validation => {
-      if (text.trim() === '') return 'Enter a name.';
+      if (text.trim() === '') return vscode.l10n.t('Enter a name.');
       const final = q.deps.rules.finalName(text, q.takenNames);
       return final === text
         ? undefined
         : {
-            message: `An enclave named ${text} runs already: this one will be named ${final}.`,
+            message: vscode.l10n.t('An enclave named {0} runs already: this one will be named {1}.', text, final),
             severity: vscode.InputBoxValidationSeverity.Info,
           };
     },
@@ -361,14 +374,14 @@ function askCid(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
     title: q.title,
     step: 5,
     totalSteps: q.steps,
-    prompt: 'Enclave CID: empty for the next free one',
-    placeholder: 'next free CID',
+    prompt: vscode.l10n.t('Enclave CID: empty for the next free one'),
+    placeholder: vscode.l10n.t('next free CID'),
     value,
     validate: (text) => {
       if (text.trim() === '') return undefined;
       const n = parseWhole(text);
       return n === undefined
-        ? 'Enter the CID as a whole number, or leave it empty.'
+        ? vscode.l10n.t('Enter the CID as a whole number, or leave it empty.')
         : q.deps.rules.checkCid(n, q.takenCids);
     },
   });
@@ -382,13 +395,14 @@ function askCid(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
 function askApplication(q: RunQuestions, value: string): Promise<StepAnswer<string>> {
   const attach = q.attach as AttachOptions;
   return askInput({
-    title: `${q.title}: Attach application`,
+    title: vscode.l10n.t('{0}: Attach application', q.title),
     step: q.steps,
     totalSteps: q.steps,
-    prompt:
-      `Optional: a command started as the enclave's application in ${attach.cwd} (no shell: quotes group words). ` +
-      `Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.`,
-    placeholder: 'node app.js --port 5000 (empty: no application)',
+    prompt: vscode.l10n.t(
+      "Optional: a command started as the enclave's application in {0} (no shell: quotes group words). Its output goes to the enclave's console; when it exits, the enclave ends. Empty: none.", // eslint-disable-line max-len
+      attach.cwd,
+    ),
+    placeholder: vscode.l10n.t('node app.js --port 5000 (empty: no application)'),
     value,
     validate: (text): Validation => {
       const check = checkApplicationLine(text);
@@ -411,7 +425,7 @@ export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJs
   const result = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Starting ${request.enclaveName ?? name} on ${parent.name}…`,
+      title: vscode.l10n.t('Starting {0} on {1}…', request.enclaveName ?? name, parent.name),
       cancellable: true,
     },
     (_progress, token) => deps.backend.runEnclave(parent.id, request, { cancellation: token }),
@@ -422,5 +436,9 @@ export async function launch(deps: RunDeps, plan: RunPlan): Promise<RunEnclaveJs
 
 /** Picks an .eif file of the workspace (or one from a file dialog). */
 export function pickEif(): Promise<vscode.Uri | undefined> {
-  return pickImage({ title: 'Run Enclave', placeHolder: 'The enclave image to run', openLabel: 'Run' });
+  return pickImage({
+    title: vscode.l10n.t('Run Enclave'),
+    placeHolder: vscode.l10n.t('The enclave image to run'),
+    openLabel: vscode.l10n.t('Run'),
+  });
 }

@@ -136,7 +136,9 @@ export class LocalServices implements vscode.Disposable {
   private async doStartKms(settings: KmsSettings): Promise<KmsServer> {
     const [emulator] = this.backends.capable(canRepairState);
     if (!emulator)
-      throw new Error('The local KMS keeps its keys in the emulator state folder, and no emulator is registered');
+      throw new Error(
+        vscode.l10n.t('The local KMS keeps its keys in the emulator state folder, and no emulator is registered'),
+      );
     const { startKmsServer } = await loadKmsServer();
     const server = await startKmsServer({
       stateDir: emulator.stateDir,
@@ -226,7 +228,9 @@ export class LocalServices implements vscode.Disposable {
   }): Promise<ProxyView> {
     const backend = await this.backends.backendOf(request.parentId);
     if (!hasEmulatedVsock(backend))
-      throw new Error(`${request.parentId} is not an emulated parent: start vsock-proxy on the instance itself`);
+      throw new Error(
+        vscode.l10n.t('{0} is not an emulated parent: start vsock-proxy on the instance itself', request.parentId),
+      );
     const running = await this.addProxy(
       { ...request, role: 'user', allowlist: request.allowlistPath },
       backend.vsockFolder(request.parentId),

@@ -40,9 +40,9 @@ async function emulatedParents(backends: BackendRegistry): Promise<ParentInfo[]>
 /** `host:port` or `[v6]:port` to its parts, or why not. */
 export function parseRemote(text: string): { host: string; port: number } | string {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return 'Type host:port, for example kms.us-east-1.amazonaws.com:443 or [::1]:443';
+  if (!m) return vscode.l10n.t('Type host:port, for example kms.us-east-1.amazonaws.com:443 or [::1]:443');
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return `${port} is not a TCP port (1 to 65535)`;
+  if (port < 1 || port > 65535) return vscode.l10n.t('{0} is not a TCP port (1 to 65535)', port);
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
@@ -76,23 +76,27 @@ async function askProxy(backends: BackendRegistry, arg: unknown): Promise<ProxyR
     else {
       const pick = await vscode.window.showQuickPick(
         parents.map((p) => ({ label: p.name, description: p.id, id: p.id })),
-        { title: `${title}: parent instance`, placeHolder: 'The emulated parent the proxy runs on' },
+        {
+          title: vscode.l10n.t('{0}: parent instance', title),
+          placeHolder: vscode.l10n.t('The emulated parent the proxy runs on'),
+        },
       );
       parentId = pick?.id;
     }
   }
   if (parentId === undefined) return undefined;
   const local = await vscode.window.showInputBox({
-    title: `${title}: vsock port on the parent (CID 3)`,
+    title: vscode.l10n.t('{0}: vsock port on the parent (CID 3)', title),
     value: '8000',
-    prompt: 'Enclaves connect to this port of CID 3 (8000 is the KMS convention)',
-    validateInput: (v) => (parseVsockPort(v.trim()) === undefined ? 'A port: 0 to 4294967294' : undefined),
+    prompt: vscode.l10n.t('Enclaves connect to this port of CID 3 (8000 is the KMS convention)'),
+    validateInput: (v) =>
+      parseVsockPort(v.trim()) === undefined ? vscode.l10n.t('A port: 0 to 4294967294') : undefined,
   });
   if (local === undefined) return undefined;
   const remoteText = await vscode.window.showInputBox({
-    title: `${title}: remote endpoint`,
+    title: vscode.l10n.t('{0}: remote endpoint', title),
     placeHolder: 'kms.us-east-1.amazonaws.com:443',
-    prompt: 'The TCP endpoint connections are forwarded to: host:port',
+    prompt: vscode.l10n.t('The TCP endpoint connections are forwarded to: host:port'),
     validateInput: (v) => {
       const r = parseRemote(v);
       return typeof r === 'string' ? r : undefined;
@@ -102,20 +106,24 @@ async function askProxy(backends: BackendRegistry, arg: unknown): Promise<ProxyR
   const remote = parseRemote(remoteText) as { host: string; port: number };
   const choices: (vscode.QuickPickItem & { path?: string })[] = [];
   if (existsSync(DEFAULT_ALLOWLIST))
-    choices.push({ label: DEFAULT_ALLOWLIST, description: "the real tool's default", path: DEFAULT_ALLOWLIST });
-  choices.push({ label: '$(folder-opened) Choose an allowlist file…' });
+    choices.push({
+      label: DEFAULT_ALLOWLIST,
+      description: vscode.l10n.t("the real tool's default"),
+      path: DEFAULT_ALLOWLIST,
+    });
+  choices.push({ label: vscode.l10n.t('$(folder-opened) Choose an allowlist file…') });
   const choice = await vscode.window.showQuickPick(choices, {
-    title: `${title}: allowlist`,
-    placeHolder: 'The vsock-proxy allowlist (YAML) the remote endpoint must be in',
+    title: vscode.l10n.t('{0}: allowlist', title),
+    placeHolder: vscode.l10n.t('The vsock-proxy allowlist (YAML) the remote endpoint must be in'),
   });
   if (!choice) return undefined;
   let allowlistPath = choice.path;
   if (!allowlistPath) {
     const files = await vscode.window.showOpenDialog({
-      title: `${title}: allowlist`,
+      title: vscode.l10n.t('{0}: allowlist', title),
       canSelectMany: false,
       filters: { 'vsock-proxy allowlist': ['yaml', 'yml'] },
-      openLabel: 'Use Allowlist',
+      openLabel: vscode.l10n.t('Use Allowlist'),
     });
     allowlistPath = files?.[0]?.fsPath;
   }
@@ -137,16 +145,16 @@ async function proxyToStop(services: LocalServices, arg: unknown): Promise<Proxy
   if (typeof a?.parentId === 'string' && typeof a.localPort === 'number')
     return running.find((p) => p.parentId === a.parentId && p.localPort === a.localPort);
   if (running.length === 0) {
-    void vscode.window.showInformationMessage('No vsock-proxy is running.');
+    void vscode.window.showInformationMessage(vscode.l10n.t('No vsock-proxy is running.'));
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
     running.map((p) => ({
-      label: `vsock-proxy ${p.localPort} → ${p.remoteAddr}:${p.remotePort}`,
+      label: vscode.l10n.t('vsock-proxy {0} → {1}:{2}', p.localPort, p.remoteAddr, p.remotePort),
       description: p.parentId,
       proxy: p,
     })),
-    { title: 'Stop vsock-proxy', placeHolder: 'The proxy to stop' },
+    { title: vscode.l10n.t('Stop vsock-proxy'), placeHolder: vscode.l10n.t('The proxy to stop') },
   );
   return pick?.proxy;
 }
@@ -169,7 +177,7 @@ export function registerServices(
 
   const startKms = async () => {
     const server = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: 'Starting the local KMS' },
+      { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Starting the local KMS') },
       () => services.startKms(kmsSettings()),
     );
     return server.url;
@@ -179,10 +187,16 @@ export function registerServices(
     if (!options?.quiet)
       void vscode.window
         .showInformationMessage(
-          `Local KMS: ${url}. Enclaves reach it on vsock port ${kmsSettings().vsockPort} of their parent.`,
-          'Copy Endpoint URL',
+          vscode.l10n.t(
+            'Local KMS: {0}. Enclaves reach it on vsock port {1} of their parent.',
+            url,
+            kmsSettings().vsockPort,
+          ),
+          vscode.l10n.t('Copy Endpoint URL'),
         )
-        .then((a) => a && vscode.env.clipboard.writeText(url));
+        .then((a) => {
+          if (a) void vscode.env.clipboard.writeText(url);
+        });
     return url;
   });
   registerCommand(ctx, COMMANDS.kmsStop, () => services.stopKms());
@@ -190,7 +204,7 @@ export function registerServices(
     const arn = node?.key?.arn;
     if (typeof arn !== 'string') return;
     await vscode.env.clipboard.writeText(arn);
-    vscode.window.setStatusBarMessage(`Copied ${arn}`, 3000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', arn), 3000);
   });
   registerCommand(ctx, COMMANDS.vsockProxyStart, async (arg?: unknown) => {
     const request = isProxyRequest(arg) ? arg : await askProxy(deps.backends, arg);
@@ -208,7 +222,7 @@ export function registerServices(
     startKms().catch((e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
       ctx.log.error(`Local KMS: could not start: ${message}`);
-      void vscode.window.showWarningMessage(`The local KMS could not start: ${message}`);
+      void vscode.window.showWarningMessage(vscode.l10n.t('The local KMS could not start: {0}', message));
     });
   };
   startIfConfigured();

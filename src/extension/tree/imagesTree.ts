@@ -102,7 +102,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
           contents: true,
         });
       case 'sections': {
-        const item = new vscode.TreeItem('Sections', vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(vscode.l10n.t('Sections'), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `sections:${node.uri.toString()}`;
         item.description = String(node.sections.length);
         item.iconPath = new vscode.ThemeIcon('list-tree');
@@ -113,10 +113,15 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
         const s = node.section;
         const item = new vscode.TreeItem(`${s.index}: ${s.typeName}`, vscode.TreeItemCollapsibleState.None);
         item.id = `section:${node.uri.toString()}:${s.index}`;
-        item.description = `${formatBytes(s.size)} at ${s.dataOffset}`;
-        item.tooltip =
-          `${s.typeName} section ${s.index}\n` +
-          `header at byte ${s.headerOffset}, data at byte ${s.dataOffset}\n${s.size} bytes`;
+        item.description = vscode.l10n.t('{0} at {1}', formatBytes(s.size), s.dataOffset);
+        item.tooltip = vscode.l10n.t(
+          '{0} section {1}\nheader at byte {2}, data at byte {3}\n{4} bytes',
+          s.typeName,
+          s.index,
+          s.headerOffset,
+          s.dataOffset,
+          s.size,
+        );
         item.iconPath = new vscode.ThemeIcon(
           s.typeName === 'signature' ? 'verified' : s.typeName === 'metadata' ? 'json' : 'symbol-field',
         );
@@ -149,10 +154,13 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     const facts: string[] = [];
     if (known?.ok) {
       const h = known.value.layout.header;
-      facts.push(imageHeaderText(h), known.value.signature?.certificate ? 'signed' : 'unsigned');
-      if (!known.value.crc.ok) facts.push('CRC mismatch');
+      facts.push(
+        imageHeaderText(h),
+        known.value.signature?.certificate ? vscode.l10n.t('signed') : vscode.l10n.t('unsigned'),
+      );
+      if (!known.value.crc.ok) facts.push(vscode.l10n.t('CRC mismatch'));
     } else if (known && !known.ok && !(known.error instanceof CancelledError)) {
-      facts.push('malformed');
+      facts.push(vscode.l10n.t('malformed'));
     } else {
       // Not measured yet: its header alone says the architecture and version.
       const header = this.headerOf(node);
@@ -162,7 +170,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
     const tip = new vscode.MarkdownString();
     tip.appendText(relative);
     if (known?.ok) {
-      tip.appendMarkdown('\n\nPCR0 (the image):');
+      tip.appendMarkdown(`\n\n${vscode.l10n.t('PCR0 (the image):')}`);
       // A hover does not wrap a code block: the 96 digits as two lines, shown whole.
       tip.appendCodeblock(hexLines(known.value.measurements.PCR0 ?? ''), 'text');
     }
@@ -172,7 +180,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       (known && !known.ok && !(known.error instanceof CancelledError)) ||
       (!known && this.headers.get(uri.toString()) === 'malformed');
     item.contextValue = malformed ? CONTEXT_VALUES.brokenImage : CONTEXT_VALUES.image;
-    item.command = { command: 'vscode.open', title: 'Open', arguments: [uri] };
+    item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [uri] };
     return item;
   }
 
@@ -271,7 +279,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
           kind: 'message',
           uri,
           text: p.message,
-          detail: `${p.message}\n(at byte ${p.offset}; rule: ${p.code})`,
+          detail: vscode.l10n.t('{0}\n(at byte {1}; rule: {2})', p.message, p.offset, p.code),
           severity: 'error',
         });
       }
@@ -285,7 +293,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
           kind: 'message',
           uri,
           text: `CRC mismatch: stored ${hex(inspection.crc.stored)}, computed ${hex(inspection.crc.computed)}`,
-          detail: "The header's CRC-32 does not match the file's contents.",
+          detail: vscode.l10n.t("The header's CRC-32 does not match the file's contents."),
           severity: 'warning',
         });
       }
@@ -298,7 +306,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
             kind: 'message',
             uri,
             text: 'Not measured (cancelled)',
-            detail: 'Collapse and expand the image, or refresh the view, to measure it.',
+            detail: vscode.l10n.t('Collapse and expand the image, or refresh the view, to measure it.'),
             severity: 'info',
           },
         ];

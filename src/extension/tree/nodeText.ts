@@ -1,15 +1,30 @@
 // The words of tree rows and tooltips that need no vscode API (unit-tested).
 import type { DescribeEnclaveJson } from '../../engine';
+import { l10n } from '../l10n';
+
+/** An enclave's state (nitro-cli's `State`) in words. */
+function stateWords(state: string): string {
+  switch (state) {
+    case 'RUNNING':
+      return l10n.t('running');
+    case 'TERMINATING':
+      return l10n.t('terminating');
+    case 'EMPTY':
+      return l10n.t('empty');
+    default:
+      return state.toLowerCase() || l10n.t('unknown');
+  }
+}
 
 /** `running · CID 16 · 2 CPUs · 512 MiB · debug mode`: the state in words first, then the rest. */
 export function enclaveText(e: DescribeEnclaveJson): string {
   const parts = [
-    (e.State as string).toLowerCase() || 'unknown',
-    `CID ${e.EnclaveCID}`,
-    `${e.NumberOfCPUs} CPU${e.NumberOfCPUs === 1 ? '' : 's'}`,
-    `${e.MemoryMiB} MiB`,
+    stateWords(e.State),
+    l10n.t('CID {0}', e.EnclaveCID),
+    e.NumberOfCPUs === 1 ? l10n.t('1 CPU') : l10n.t('{0} CPUs', e.NumberOfCPUs),
+    l10n.t('{0} MiB', e.MemoryMiB),
   ];
-  if (e.Flags === 'DEBUG_MODE') parts.push('debug mode');
+  if (e.Flags === 'DEBUG_MODE') parts.push(l10n.t('debug mode'));
   return parts.join(' · ');
 }
 
@@ -25,5 +40,5 @@ export function hexLines(hex: string, width = HEX_LINE): string {
 
 /** `x86_64 · EIF v4`: an image's architecture and format version, read from its header. */
 export function imageHeaderText(header: { readonly arch: string; readonly version: number }): string {
-  return `${header.arch} · EIF v${header.version}`;
+  return l10n.t('{0} · EIF v{1}', header.arch, header.version);
 }

@@ -39,23 +39,26 @@ export const BACKEND_KINDS: Record<
 > = {
   emulator: {
     icon: 'vm',
-    where: 'Emulated on this machine',
-    about:
-      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, ' +
-      'and their attestation documents are signed by the local development root, not by AWS.',
+    where: vscode.l10n.t('Emulated on this machine'),
+    about: vscode.l10n.t(
+      'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.', // eslint-disable-line max-len
+    ),
     attests: true,
   },
   'nitro-cli': {
     icon: 'server',
-    where: 'Real parent instance (nitro-cli)',
-    about:
-      'A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on ' +
-      'this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents ' +
-      "come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the " +
-      'application inside an enclave can ask its NSM for one.',
+    where: vscode.l10n.t('Real parent instance (nitro-cli)'),
+    about: vscode.l10n.t(
+      "A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the application inside an enclave can ask its NSM for one.", // eslint-disable-line max-len
+    ),
     attests: false,
   },
-  qemu: { icon: 'server', where: 'QEMU', about: 'A parent instance whose enclaves boot in QEMU.', attests: false },
+  qemu: {
+    icon: 'server',
+    where: 'QEMU',
+    about: vscode.l10n.t('A parent instance whose enclaves boot in QEMU.'),
+    attests: false,
+  },
 };
 
 export type ParentNode =
@@ -122,13 +125,13 @@ function errorText(e: unknown): string {
 /** Where a nitro-cli parent is reached, for its tooltip. */
 /** What a parent of this target is called (the nitro-cli backend names its parent the same way). */
 function targetName(target: NitroCliTarget): string {
-  return target.name ?? (target.kind === 'ssh' ? target.host : 'This instance');
+  return target.name ?? (target.kind === 'ssh' ? target.host : vscode.l10n.t('This instance'));
 }
 
 function targetWhere(target: NitroCliTarget): string {
   return target.kind === 'local'
-    ? `Reached through \`${target.nitroCliPath}\` on this machine.`
-    : `Reached over SSH: \`${target.host}\`, with \`${target.nitroCliPath}\` there.`;
+    ? vscode.l10n.t('Reached through `{0}` on this machine.', target.nitroCliPath)
+    : vscode.l10n.t('Reached over SSH: `{0}`, with `{1}` there.', target.host, target.nitroCliPath);
 }
 
 /** The meaning, fix and Show Fix link of a nitro-cli code, appended to a tooltip. */
@@ -136,9 +139,12 @@ function appendExplanation(tip: vscode.MarkdownString, explanation: ErrorExplana
   const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: explanationPath(explanation.code) });
   tip.appendMarkdown(`\n\n**${explanation.code}: ${explanation.title}**: `);
   tip.appendText(explanation.meaning);
-  tip.appendMarkdown('\n\n**Fix:** ');
+  tip.appendMarkdown(`\n\n**${vscode.l10n.t('Fix:')}** `);
   tip.appendText(explanation.fix);
-  tip.appendMarkdown(`\n\n[Show Fix](command:vscode.open?${encodeURIComponent(JSON.stringify([uri.toString()]))})`);
+  tip.appendMarkdown('\n\n');
+  tip.appendMarkdown(
+    vscode.l10n.t('[Show Fix]({0})', `command:vscode.open?${encodeURIComponent(JSON.stringify([uri.toString()]))}`),
+  );
 }
 
 /** Free CPUs and memory of a parent's pool. */
@@ -152,9 +158,12 @@ export function freeOf(parent: ParentInfo): { readonly cpuIds: readonly number[]
 
 /** `CPUs 2/4 · memory 512/2048 MiB`: what running enclaves take of the pool. */
 export function poolText(parent: ParentInfo): string {
-  return (
-    `CPUs ${parent.used.cpuIds.length}/${parent.pool.cpuIds.length} · ` +
-    `memory ${parent.used.memoryMiB}/${parent.pool.memoryMiB} MiB`
+  return vscode.l10n.t(
+    'CPUs {0}/{1} · memory {2}/{3} MiB',
+    parent.used.cpuIds.length,
+    parent.pool.cpuIds.length,
+    parent.used.memoryMiB,
+    parent.pool.memoryMiB,
   );
 }
 
@@ -177,9 +186,12 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       tip.appendMarkdown('\n\n');
       tip.appendMarkdown(kind.about);
       if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
-      if (p.instanceId) tip.appendMarkdown(`\n\nEC2 instance: \`${p.instanceId}\``);
-      tip.appendMarkdown(`\n\n${p.vcpus} vCPUs, ${p.memoryMiB} MiB; enclave pool: ${poolText(p)}`);
-      if (p.allocatorPath) tip.appendMarkdown(`\n\nAllocator configuration: \`${p.allocatorPath}\``);
+      if (p.instanceId) tip.appendMarkdown(`\n\n${vscode.l10n.t('EC2 instance: `{0}`', p.instanceId)}`);
+      tip.appendMarkdown(
+        `\n\n${vscode.l10n.t('{0} vCPUs, {1} MiB; enclave pool: {2}', p.vcpus, p.memoryMiB, poolText(p))}`,
+      );
+      if (p.allocatorPath)
+        tip.appendMarkdown(`\n\n${vscode.l10n.t('Allocator configuration: `{0}`', p.allocatorPath)}`);
       item.tooltip = tip;
       item.iconPath = new vscode.ThemeIcon(kind.icon, new vscode.ThemeColor('testing.iconPassed'));
       item.contextValue = CONTEXT_VALUES.parent(p.backend, 'running');
@@ -188,15 +200,26 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
     case 'pool': {
       const p = node.parent;
       const free = freeOf(p);
-      const item = new vscode.TreeItem('Enclave pool', vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(vscode.l10n.t('Enclave pool'), vscode.TreeItemCollapsibleState.None);
       item.id = `pool:${p.id}`;
       item.description = poolText(p);
+      const none = vscode.l10n.t('none');
       item.tooltip = new vscode.MarkdownString(
-        `**Enclave pool** of ${p.name} (from its allocator configuration)\n\n` +
-          `| | used | total | free |\n|---|---|---|---|\n` +
-          `| CPUs | ${p.used.cpuIds.length} | ${p.pool.cpuIds.length} (${p.pool.cpuIds.join(', ') || 'none'}) ` +
-          `| ${free.cpuIds.length} (${free.cpuIds.join(', ') || 'none'}) |\n` +
-          `| Memory | ${p.used.memoryMiB} MiB | ${p.pool.memoryMiB} MiB | ${free.memoryMiB} MiB |`,
+        [
+          vscode.l10n.t('**Enclave pool** of {0} (from its allocator configuration)', p.name),
+          '',
+          vscode.l10n.t('| | used | total | free |'),
+          '|---|---|---|---|',
+          vscode.l10n.t(
+            '| CPUs | {0} | {1} ({2}) | {3} ({4}) |',
+            p.used.cpuIds.length,
+            p.pool.cpuIds.length,
+            p.pool.cpuIds.join(', ') || none,
+            free.cpuIds.length,
+            free.cpuIds.join(', ') || none,
+          ),
+          vscode.l10n.t('| Memory | {0} MiB | {1} MiB | {2} MiB |', p.used.memoryMiB, p.pool.memoryMiB, free.memoryMiB),
+        ].join('\n'),
       );
       item.iconPath = new vscode.ThemeIcon('server-process');
       item.contextValue = CONTEXT_VALUES.pool;
@@ -211,14 +234,27 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.iconPath = new vscode.ThemeIcon(state.icon, state.color ? new vscode.ThemeColor(state.color) : undefined);
       const tip = new vscode.MarkdownString(undefined, true);
       tip.appendMarkdown(
-        `**${e.EnclaveName}**: ${e.State}` +
-          `${e.Flags === 'DEBUG_MODE' ? ' (debug mode: PCR0, 1, 2 and 8 read as zero)' : ''}\n\n`,
+        `${
+          e.Flags === 'DEBUG_MODE'
+            ? vscode.l10n.t('**{0}**: {1} (debug mode: PCR0, 1, 2 and 8 read as zero)', e.EnclaveName, e.State)
+            : `**${e.EnclaveName}**: ${e.State}`
+        }\n\n`,
       );
       tip.appendMarkdown(
-        `| | |\n|---|---|\n| Enclave ID | \`${e.EnclaveID}\` |\n| CID | ${e.EnclaveCID} |\n` +
-          `| CPUs | ${e.CPUIDs.join(', ')} |\n| Memory | ${e.MemoryMiB} MiB |\n| Process | ${e.ProcessID} |`,
+        [
+          '| | |',
+          '|---|---|',
+          vscode.l10n.t('| Enclave ID | `{0}` |', e.EnclaveID),
+          vscode.l10n.t('| CID | {0} |', e.EnclaveCID),
+          vscode.l10n.t('| CPUs | {0} |', e.CPUIDs.join(', ')),
+          vscode.l10n.t('| Memory | {0} MiB |', e.MemoryMiB),
+          vscode.l10n.t('| Process | {0} |', e.ProcessID),
+        ].join('\n'),
       );
-      if (e.ImageName) tip.appendMarkdown(`\n| Image | ${e.ImageName}${e.ImageVersion ? ` ${e.ImageVersion}` : ''} |`);
+      if (e.ImageName)
+        tip.appendMarkdown(
+          `\n${vscode.l10n.t('| Image | {0} |', e.ImageVersion ? `${e.ImageName} ${e.ImageVersion}` : e.ImageName)}`,
+        );
       item.tooltip = tip;
       item.contextValue = CONTEXT_VALUES.enclave(
         e.State,
@@ -237,25 +273,30 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
     case 'unreachable': {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
       item.id = `unreachable:${node.key}`;
-      item.description = `unreachable: ${shortReason(node.reason)}`;
+      item.description = vscode.l10n.t('unreachable: {0}', shortReason(node.reason));
       item.iconPath = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('errorForeground'));
       item.contextValue = CONTEXT_VALUES.unreachableParent(node.backend);
       const tip = new vscode.MarkdownString(undefined, true);
       tip.isTrusted = { enabledCommands: ['vscode.open', COMMANDS.parentDoctor, COMMANDS.parentsRefresh] };
-      tip.appendMarkdown('**').appendText(node.label).appendMarkdown('** cannot be reached');
+      // The label is text, never Markdown: the sentence around it is split at its place.
+      const [before = '', after = ''] = vscode.l10n.t('**{0}** cannot be reached', '\u0000').split('\u0000');
+      tip.appendMarkdown(before).appendText(node.label).appendMarkdown(after);
       if (node.target) tip.appendMarkdown(`\n\n${targetWhere(node.target)}`);
       // The check command below replaces the runner's own "To see it yourself" line.
       const reason = node.check ? node.reason.replace(/^To see it yourself: .*$\n?/gm, '').trimEnd() : node.reason;
       tip.appendCodeblock(reason, 'text');
       if (node.explanation) appendExplanation(tip, node.explanation);
       if (node.check) {
-        tip.appendMarkdown('\n\nCheck it in a terminal:');
+        tip.appendMarkdown(`\n\n${vscode.l10n.t('Check it in a terminal:')}`);
         tip.appendCodeblock(node.check, 'sh');
       }
       const doctorArgs = encodeURIComponent(JSON.stringify([node.target ? { target: node.target } : {}]));
       tip.appendMarkdown(
-        `\n\n[Run Doctor on Parent...](command:${COMMANDS.parentDoctor}?${doctorArgs}) checks nitro-cli, ` +
-          `the driver, the allocator and the pool there. [Refresh](command:${COMMANDS.parentsRefresh}) tries again.`,
+        `\n\n${vscode.l10n.t(
+          '[Run Doctor on Parent...]({0}) checks nitro-cli, the driver, the allocator and the pool there. [Refresh]({1}) tries again.', // eslint-disable-line max-len
+          `command:${COMMANDS.parentDoctor}?${doctorArgs}`,
+          `command:${COMMANDS.parentsRefresh}`,
+        )}`,
       );
       item.tooltip = tip;
       return item;

@@ -47,12 +47,25 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
   switch (node.kind) {
     case 'vsockPort': {
       const { cid, port, owner } = node.port;
-      const item = new vscode.TreeItem(`vsock port ${port}`, vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(vscode.l10n.t('vsock port {0}', port), vscode.TreeItemCollapsibleState.None);
       item.id = `vsock:${node.parent.id}:${cid}:${port}`;
-      item.description = owner === 'parent' ? `listening on the parent (CID ${cid})` : `listening (CID ${cid})`;
+      item.description =
+        owner === 'parent'
+          ? vscode.l10n.t('listening on the parent (CID {0})', cid)
+          : vscode.l10n.t('listening (CID {0})', cid);
       item.tooltip =
-        `vsock ${cid}:${port}: ${owner === 'parent' ? 'a program on the parent' : `the application of ${owner}`} ` +
-        `listens here.\nFrom the ${owner === 'parent' ? 'enclaves' : 'parent'}: nitro-dev vsock connect ${cid}:${port}`;
+        owner === 'parent'
+          ? vscode.l10n.t(
+              'vsock {0}:{1}: a program on the parent listens here.\nFrom the enclaves: nitro-dev vsock connect {0}:{1}', // eslint-disable-line max-len
+              cid,
+              port,
+            )
+          : vscode.l10n.t(
+              'vsock {0}:{1}: the application of {2} listens here.\nFrom the parent: nitro-dev vsock connect {0}:{1}',
+              cid,
+              port,
+              owner,
+            );
       item.iconPath = new vscode.ThemeIcon('plug');
       item.contextValue = CONTEXT_VALUES.vsockPort;
       return item;
@@ -60,19 +73,29 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
     case 'proxy': {
       const p = node.proxy;
       const item = new vscode.TreeItem(
-        `vsock-proxy ${p.localPort} → ${p.remoteAddr}:${p.remotePort}`,
+        vscode.l10n.t('vsock-proxy {0} → {1}:{2}', p.localPort, p.remoteAddr, p.remotePort),
         vscode.TreeItemCollapsibleState.None,
       );
       item.id = `proxy:${p.parentId}:${p.localPort}`;
       item.description = proxyText(p);
       const tip = new vscode.MarkdownString();
-      tip.appendMarkdown(`**vsock-proxy** on ${node.parent.name}${p.role === 'kms' ? ' (to the local KMS)' : ''}\n\n`);
+      tip.appendMarkdown(
+        p.role === 'kms'
+          ? vscode.l10n.t('**vsock-proxy** on {0} (to the local KMS)', node.parent.name)
+          : vscode.l10n.t('**vsock-proxy** on {0}', node.parent.name),
+      );
+      tip.appendMarkdown('\n\n');
       tip.appendText(
-        `Forwards connections to vsock port ${p.localPort} of the parent (CID 3) ` +
-          `to ${p.remoteAddr}:${p.remotePort}.\n` +
-          `Allowlist: ${p.allowlist}\nWorkers: ${p.stats.workers}\n` +
-          `To the remote end: ${p.stats.bytesToRemote} bytes; back: ${p.stats.bytesFromRemote} bytes` +
-          (p.stats.lastError ? `\nLast failure: ${p.stats.lastError}` : ''),
+        vscode.l10n.t(
+          'Forwards connections to vsock port {0} of the parent (CID 3) to {1}:{2}.\nAllowlist: {3}\nWorkers: {4}\nTo the remote end: {5} bytes; back: {6} bytes', // eslint-disable-line max-len
+          p.localPort,
+          p.remoteAddr,
+          p.remotePort,
+          p.allowlist,
+          p.stats.workers,
+          p.stats.bytesToRemote,
+          p.stats.bytesFromRemote,
+        ) + (p.stats.lastError ? `\n${vscode.l10n.t('Last failure: {0}', p.stats.lastError)}` : ''),
       );
       item.tooltip = tip;
       item.iconPath = new vscode.ThemeIcon(
@@ -85,25 +108,36 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
     case 'kms': {
       const k = node.kms;
       const item = new vscode.TreeItem(
-        'Local KMS',
+        vscode.l10n.t('Local KMS'),
         k ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
       );
       item.id = `kms:${node.parent.id}`;
       if (!k) {
-        item.description = 'stopped';
-        item.tooltip = 'The local KMS endpoint is stopped. Start it to give enclaves KMS on vsock port 8000.';
+        item.description = vscode.l10n.t('stopped');
+        item.tooltip = vscode.l10n.t(
+          'The local KMS endpoint is stopped. Start it to give enclaves KMS on vsock port 8000.',
+        );
         item.iconPath = new vscode.ThemeIcon('key', new vscode.ThemeColor('disabledForeground'));
         item.contextValue = CONTEXT_VALUES.kms(false);
         return item;
       }
-      const via = k.proxy.error ? `no vsock proxy: ${k.proxy.error}` : `vsock port ${k.proxy.vsockPort}`;
-      item.description = `${k.url.replace(/^http:\/\//, '')} · ${via} · ${k.requests} requests`;
+      const via = k.proxy.error
+        ? vscode.l10n.t('no vsock proxy: {0}', k.proxy.error)
+        : vscode.l10n.t('vsock port {0}', k.proxy.vsockPort);
+      item.description = vscode.l10n.t('{0} · {1} · {2} requests', k.url.replace(/^http:\/\//, ''), via, k.requests);
       const tip = new vscode.MarkdownString();
-      tip.appendMarkdown('**Local KMS** (the AWS KMS JSON protocol, on this machine only)\n\n');
+      tip.appendMarkdown(`${vscode.l10n.t('**Local KMS** (the AWS KMS JSON protocol, on this machine only)')}\n\n`);
       tip.appendText(
-        `Endpoint: ${k.url} (AWS SDKs: endpoint URL, any credentials)\n` +
-          `Enclaves of ${node.parent.name}: ${via}\nKeys: ${k.keyFile}\n` +
-          `Requests: ${k.requests} (allowed ${k.allowed}, denied ${k.denied})`,
+        vscode.l10n.t(
+          'Endpoint: {0} (AWS SDKs: endpoint URL, any credentials)\nEnclaves of {1}: {2}\nKeys: {3}\nRequests: {4} (allowed {5}, denied {6})', // eslint-disable-line max-len
+          k.url,
+          node.parent.name,
+          via,
+          k.keyFile,
+          k.requests,
+          k.allowed,
+          k.denied,
+        ),
       );
       item.tooltip = tip;
       item.iconPath = new vscode.ThemeIcon(
@@ -121,7 +155,12 @@ export function serviceTreeItem(node: ServiceNode): vscode.TreeItem {
       item.id = `kms-key:${node.parent.id}:${key.keyId}`;
       item.description = key.description || key.region;
       const created = key.creationDate.toISOString();
-      item.tooltip = `${key.arn}\nCreated ${created}${key.description ? `\n${key.description}` : ''}`;
+      item.tooltip = vscode.l10n.t(
+        '{0}\nCreated {1}{2}',
+        key.arn,
+        created,
+        key.description ? `\n${key.description}` : '',
+      );
       item.iconPath = new vscode.ThemeIcon('symbol-key');
       item.contextValue = CONTEXT_VALUES.kmsKey;
       return item;

@@ -1,5 +1,6 @@
 // What an unreachable parent's node says in its description: the reason, short. Pure (no vscode),
 // so unit tests read it.
+import { l10n } from '../l10n';
 
 /** The reason's first line, shortened: what a node's description has room for. */
 export function shortReason(reason: string): string {
@@ -7,7 +8,7 @@ export function shortReason(reason: string): string {
     reason
       .split(/\r?\n/)
       .map((l) => l.trim())
-      .find((l) => l !== '') ?? 'no reason given';
+      .find((l) => l !== '') ?? l10n.t('no reason given');
   // `ssh: connect to host 10.0.0.12 port 22: Connection refused` -> `Connection refused`
   const ssh = /^ssh: .*: ([^:]+)$/.exec(first);
   // The nitro-cli backend's `cannot reach ec2-user@parent-1: Connection refused`: the node's label

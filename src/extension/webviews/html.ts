@@ -54,6 +54,13 @@ export interface WebviewPage {
   readonly title: string;
   /** For tests; a fresh one by default. */
   readonly nonce?: string;
+  /**
+   * The page's words in the user's language (src/shared/words.ts), as `data-words` of #root: the
+   * webview reads them there (it cannot call vscode.l10n). Data, never script: the CSP stays strict.
+   */
+  readonly words?: Readonly<Record<string, string>>;
+  /** The page's language (vscode.env.language); English by default. */
+  readonly lang?: string;
 }
 
 /** The complete HTML of a webview page. The body holds an empty `#root` that the script fills. */
@@ -65,7 +72,7 @@ export function webviewHtml(page: WebviewPage): string {
   const links = (page.styles ?? []).map((css) => `    <link rel="stylesheet" href="${asset('media', css)}">`);
   return [
     '<!DOCTYPE html>',
-    '<html lang="en">',
+    `<html lang="${escapeHtml(page.lang ?? 'en')}">`,
     '  <head>',
     '    <meta charset="UTF-8">',
     `    <meta http-equiv="Content-Security-Policy" ` +
@@ -75,7 +82,9 @@ export function webviewHtml(page: WebviewPage): string {
     `    <title>${escapeHtml(page.title)}</title>`,
     '  </head>',
     '  <body>',
-    '    <div id="root"></div>',
+    page.words
+      ? `    <div id="root" data-words="${escapeHtml(JSON.stringify(page.words))}"></div>`
+      : '    <div id="root"></div>',
     `    <script nonce="${escapeHtml(nonce)}" src="${asset('dist', 'webview', `${page.script}.js`)}"></script>`,
     '  </body>',
     '</html>',

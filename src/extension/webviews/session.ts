@@ -19,7 +19,13 @@ export interface SessionSetup<M extends { readonly type: string }> {
   /** Names the session in the log: `Enclave Image Viewer (hello.eif)`. */
   readonly name: string;
   /** The page: bundle dist/webview/<script>.js, stylesheets in media/, title. */
-  readonly page: { readonly script: string; readonly styles: readonly string[]; readonly title: string };
+  readonly page: {
+    readonly script: string;
+    readonly styles: readonly string[];
+    readonly title: string;
+    /** The page's words in the user's language (WebviewPage.words). */
+    readonly words?: Readonly<Record<string, string>>;
+  };
   /** The protocol's check of an untrusted message from the webview. */
   readonly parse: (value: unknown) => Parsed<M>;
   /** A local file whose changes on disk call `fileChanged` (debounced). */
@@ -56,7 +62,7 @@ export abstract class WebviewSession<H extends HostEnvelope, S extends H, M exte
     const extensionUri = setup.ctx.extension.extensionUri;
     const webview = setup.panel.webview;
     webview.options = webviewOptions(extensionUri);
-    webview.html = webviewHtml({ webview, extensionUri, ...setup.page });
+    webview.html = webviewHtml({ webview, extensionUri, lang: vscode.env.language, ...setup.page });
     this.disposables.push(webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
     const watched = setup.watch;
     if (watched?.scheme === 'file') {

@@ -13,7 +13,14 @@ import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, icon, kmsConditionButtons, mono, type Child } from '../lib/dom';
 import type { KmsConditionKey } from '../../shared/protocol';
 import { iconTextButton, lineIcon, pcrTableHead } from '../lib/dom';
-import { humanSize, humanU64Size, offsetTitle, plural, shortSize } from '../lib/format';
+import { humanSize, humanU64Size, offsetTitle, shortSize } from '../lib/format';
+import { EIF_VIEWER_WORDS, type EifViewerWord } from '../../shared/eifViewer';
+import { wordsFromPage } from '../lib/l10n';
+
+/** The viewer's words in the user's language, as the host put them in the page. */
+const { t, count } = wordsFromPage(EIF_VIEWER_WORDS);
+/** `1 byte` or `N bytes`. */
+const bytes = (n: number): string => count(n, '1 byte', '{0} bytes');
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
@@ -63,7 +70,7 @@ function check(ok: boolean, statement: string, detail?: Child, kind: 'fail' | 'w
 }
 
 function where(offset: number, code: string): HTMLElement {
-  return h('span', { class: 'where' }, `at ${offsetTitle(offset)} · rule `, h('code', null, code));
+  return h('span', { class: 'where' }, t('at {0} · rule ', offsetTitle(offset)), h('code', null, code));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,31 +105,31 @@ export function titleBar(
     h(
       'div',
       { class: 'actions' },
-      button('Run', 'play', () => actions.imageAction('run'), {
-        title: 'Run Enclave: run this image on a parent instance',
+      button(t('Run'), 'play', () => actions.imageAction('run'), {
+        title: t('Run Enclave: run this image on a parent instance'),
         id: 'run',
         disabled: !model,
       }),
-      button('Sign…', 'key', () => actions.imageAction('sign'), {
-        title: 'Sign Image: sign this image in place with a certificate and its private key (PCR8)',
+      button(t('Sign…'), 'key', () => actions.imageAction('sign'), {
+        title: t('Sign Image: sign this image in place with a certificate and its private key (PCR8)'),
         secondary: true,
         id: 'sign',
         disabled: !model,
       }),
-      button('KMS Policy…', 'shield', () => actions.imageAction('kmsPolicy'), {
-        title: "Generate KMS Key Policy: a key policy that releases a key only to this image's PCRs",
+      button(t('KMS Policy…'), 'shield', () => actions.imageAction('kmsPolicy'), {
+        title: t("Generate KMS Key Policy: a key policy that releases a key only to this image's PCRs"),
         secondary: true,
         id: 'kms-policy',
         disabled: !model,
       }),
-      button('Describe as JSON', 'json', () => actions.describe(), {
-        title: "Open nitro-cli describe-eif's JSON for this image in an editor",
+      button(t('Describe as JSON'), 'json', () => actions.describe(), {
+        title: t("Open nitro-cli describe-eif's JSON for this image in an editor"),
         secondary: true,
         id: 'describe',
         disabled: !model,
       }),
-      button('Reload', 'refresh', () => actions.reload(), {
-        title: 'Read and measure the file again',
+      button(t('Reload'), 'refresh', () => actions.reload(), {
+        title: t('Read and measure the file again'),
         secondary: true,
         id: 'reload',
       }),
@@ -144,8 +151,11 @@ function banners(model: EifViewModel): HTMLElement[] {
       h(
         'li',
         null,
-        `The stored CRC-32 ${model.crc.stored} does not match ` +
-          `the CRC-32 of the file's contents, ${model.crc.computed}.`,
+        t(
+          "The stored CRC-32 {0} does not match the CRC-32 of the file's contents, {1}.",
+          model.crc.stored,
+          model.crc.computed,
+        ),
       ),
     );
   }
@@ -155,7 +165,7 @@ function banners(model: EifViewModel): HTMLElement[] {
       h(
         'li',
         null,
-        h('span', { class: 'problem-message' }, `nitro-cli describe-eif fails: ${describe.message}`),
+        h('span', { class: 'problem-message' }, t('nitro-cli describe-eif fails: {0}', describe.message)),
         ' ',
         where(describe.offset, describe.code),
       ),
@@ -172,7 +182,7 @@ function banners(model: EifViewModel): HTMLElement[] {
         h(
           'div',
           null,
-          h('strong', null, `This image is malformed: ${plural(errors.length, 'problem')}`),
+          h('strong', null, t('This image is malformed: {0}', count(errors.length, '1 problem', '{0} problems'))),
           h('ul', null, ...errors),
         ),
       ),
@@ -184,7 +194,12 @@ function banners(model: EifViewModel): HTMLElement[] {
         'div',
         { class: 'banner warning' },
         icon('warning', 'banner-icon'),
-        h('div', null, h('strong', null, plural(warnings.length, 'warning')), h('ul', null, ...warnings)),
+        h(
+          'div',
+          null,
+          h('strong', null, count(warnings.length, '1 warning', '{0} warnings')),
+          h('ul', null, ...warnings),
+        ),
       ),
     );
   }
@@ -202,25 +217,28 @@ function integrityCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     { class: 'checks' },
     check(
       crc.ok,
-      crc.ok ? `CRC-32 matches: ${crc.stored}` : 'CRC-32 MISMATCH',
+      crc.ok ? t('CRC-32 matches: {0}', crc.stored) : t('CRC-32 MISMATCH'),
       crc.ok
-        ? 'The header holds the CRC-32 of the file’s contents.'
-        : h('span', null, 'stored ', h('code', null, crc.stored), ', computed ', h('code', null, crc.computed)),
+        ? t('The header holds the CRC-32 of the file’s contents.')
+        : h('span', null, t('stored '), h('code', null, crc.stored), t(', computed '), h('code', null, crc.computed)),
     ),
     check(
       structureErrors === 0,
       structureErrors === 0
-        ? 'Structure follows the EIF format'
-        : `Structure breaks the EIF format (${plural(structureErrors, 'error')})`,
+        ? t('Structure follows the EIF format')
+        : t('Structure breaks the EIF format ({0})', count(structureErrors, '1 error', '{0} errors')),
       structureErrors === 0
-        ? `${plural(model.sections.filter((s) => s.found).length, 'section')}, and the header table agrees with them.`
-        : 'See the problems above.',
+        ? t(
+            '{0}, and the header table agrees with them.',
+            count(model.sections.filter((s) => s.found).length, '1 section', '{0} sections'),
+          )
+        : t('See the problems above.'),
     ),
     check(
       describe.ok,
-      describe.ok ? 'nitro-cli describe-eif succeeds' : 'nitro-cli describe-eif fails',
+      describe.ok ? t('nitro-cli describe-eif succeeds') : t('nitro-cli describe-eif fails'),
       describe.ok
-        ? 'Describe as JSON shows its output.'
+        ? t('Describe as JSON shows its output.')
         : h('span', null, sentence(describe.message), ' ', where(describe.offset, describe.code)),
     ),
   );
@@ -234,8 +252,8 @@ function integrityCard(actions: ViewActions, model: EifViewModel): HTMLElement {
         h(
           'div',
           { class: 'check-text' },
-          h('span', { class: 'check-statement' }, 'Not signed'),
-          h('div', { class: 'check-detail' }, 'The image has no signature section, so it has no PCR8.'),
+          h('span', { class: 'check-statement' }, t('Not signed')),
+          h('div', { class: 'check-detail' }, t('The image has no signature section, so it has no PCR8.')),
         ),
       ),
     );
@@ -244,20 +262,22 @@ function integrityCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     list.append(
       check(
         sigOk,
-        sigOk ? 'Signature check passed' : 'Signature check FAILED',
+        sigOk ? t('Signature check passed') : t('Signature check FAILED'),
         !sig.ok
           ? sentence(sig.error)
           : sigOk
-            ? `Signed by ${sig.certificate.subject}`
-            : sentence(sig.coseReason ?? 'the signed payload does not match PCR0.'),
+            ? t('Signed by {0}', sig.certificate.subject)
+            : sig.coseReason
+              ? sentence(sig.coseReason)
+              : t('The signed payload does not match PCR0.'),
       ),
     );
   }
   const ok =
     crc.ok && structureErrors === 0 && describe.ok && (!sig || (sig.ok && sig.coseValid && sig.payloadMatchesPcr0));
-  return card(actions, 'integrity', 'Integrity', [list], {
+  return card(actions, 'integrity', t('Integrity'), [list], {
     summary: ok
-      ? h('span', { class: 'summary-ok' }, 'all checks pass')
+      ? h('span', { class: 'summary-ok' }, t('all checks pass'))
       : h('span', { class: 'summary-bad' }, 'problems found'),
   });
 }
@@ -279,28 +299,33 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
       ),
     ),
   );
-  const table = h('table', { class: 'grid pcrs' }, pcrTableHead('Value (SHA-384)'), h('tbody', null, ...rows));
+  const table = h('table', { class: 'grid pcrs' }, pcrTableHead(t('Value (SHA-384)')), h('tbody', null, ...rows));
   return card(
     actions,
     'pcrs',
-    'Measurements',
+    t('Measurements'),
     [
       h(
         'p',
         { class: 'note' },
-        'Hash algorithm ',
+        t('Hash algorithm '),
         h('code', null, m.hashAlgorithm),
-        model.signature ? '' : ' · unsigned, so there is no PCR8',
+        model.signature ? '' : t(' · unsigned, so there is no PCR8'),
       ),
       h('div', { class: 'table-scroll' }, table),
     ],
     {
       tools: [
-        button('Copy all as JSON', 'copy', () => void actions.copy(m.json, 'all PCRs as JSON').catch(() => undefined), {
-          secondary: true,
-          title: "nitro-cli's Measurements JSON",
-          id: 'copy-all',
-        }),
+        button(
+          t('Copy all as JSON'),
+          'copy',
+          () => void actions.copy(m.json, t('all PCRs as JSON')).catch(() => undefined),
+          {
+            secondary: true,
+            title: t("nitro-cli's Measurements JSON"),
+            id: 'copy-all',
+          },
+        ),
       ],
     },
   );
@@ -309,24 +334,24 @@ function measurementsCard(actions: ViewActions, model: EifViewModel): HTMLElemen
 function headerCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   const hd = model.header;
   const found = model.sections.filter((s) => s.found).length;
-  return card(actions, 'header', 'Header', [
+  return card(actions, 'header', t('Header'), [
     fields([
-      ['Magic', h('span', null, h('code', null, hd.magic), ' (".eif")'), 'bytes 0-3'],
-      ['Version', String(hd.version), 'bytes 4-5'],
+      [t('Magic'), h('span', null, h('code', null, hd.magic), t(' (".eif")')), t('bytes 0-3')],
+      [t('Version'), String(hd.version), t('bytes 4-5')],
       [
-        'Flags',
-        h('span', null, h('code', null, hd.flags), ` · architecture ${hd.architecture}`),
-        'bytes 6-7; bit 0 is the architecture',
+        t('Flags'),
+        h('span', null, h('code', null, hd.flags), t(' · architecture {0}', hd.architecture)),
+        t('bytes 6-7; bit 0 is the architecture'),
       ],
       [
         'default_mem',
-        h('span', null, humanU64Size(hd.defaultMem), h('span', { class: 'muted' }, ' · ignored by nitro-cli')),
-        'bytes 8-15',
+        h('span', null, humanU64Size(hd.defaultMem), h('span', { class: 'muted' }, t(' · ignored by nitro-cli'))),
+        t('bytes 8-15'),
       ],
       [
         'default_cpus',
-        h('span', null, hd.defaultCpus, h('span', { class: 'muted' }, ' · ignored by nitro-cli')),
-        'bytes 16-23',
+        h('span', null, hd.defaultCpus, h('span', { class: 'muted' }, t(' · ignored by nitro-cli'))),
+        t('bytes 16-23'),
       ],
       [
         'num_sections',
@@ -334,9 +359,9 @@ function headerCard(actions: ViewActions, model: EifViewModel): HTMLElement {
           'span',
           null,
           String(hd.numSections),
-          hd.numSections !== found ? h('span', { class: 'bad' }, ` · ${found} found in the file`) : null,
+          hd.numSections !== found ? h('span', { class: 'bad' }, t(' · {0} found in the file', found)) : null,
         ),
-        'bytes 26-27',
+        t('bytes 26-27'),
       ],
       [
         'eif_crc32',
@@ -345,22 +370,26 @@ function headerCard(actions: ViewActions, model: EifViewModel): HTMLElement {
           { class: model.crc.ok ? '' : 'bad' },
           h('code', null, model.crc.stored),
           model.crc.ok
-            ? h('span', { class: 'good' }, ' · matches')
-            : h('span', null, ' · MISMATCH, computed ', h('code', null, model.crc.computed)),
+            ? h('span', { class: 'good' }, t(' · matches'))
+            : h('span', null, t(' · MISMATCH, computed '), h('code', null, model.crc.computed)),
         ),
-        'bytes 544-547',
+        t('bytes 544-547'),
       ],
-      ['File size', humanSize(model.file.size)],
+      [t('File size'), humanSize(model.file.size)],
     ]),
   ]);
 }
 
 function tableCell(value: string, matches: boolean, found: number | undefined, what: 'offset' | 'size'): HTMLElement {
-  if (matches) return h('td', { class: 'num muted', title: `The header table agrees: ${value}` }, value);
+  if (matches) return h('td', { class: 'num muted', title: t('The header table agrees: {0}', value) }, value);
   const title =
     found === undefined
-      ? `The header table has this ${what} for a section the file does not have`
-      : `The header table says ${value}, but the section header ${what === 'offset' ? 'is at' : 'says'} ${found}`;
+      ? what === 'offset'
+        ? t('The header table has this offset for a section the file does not have')
+        : t('The header table has this size for a section the file does not have')
+      : what === 'offset'
+        ? t('The header table says {0}, but the section header is at {1}', value, found)
+        : t('The header table says {0}, but the section header says {1}', value, found);
   return h('td', { class: 'num mismatch', title }, icon('error', 'inline-icon'), ` ${value}`);
 }
 
@@ -397,17 +426,21 @@ function sectionsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
         'tr',
         null,
         h('th', { class: 'num', scope: 'col' }, '#'),
-        h('th', { scope: 'col' }, 'Type'),
-        h('th', { class: 'num', scope: 'col', title: 'Where the 12-byte section header starts' }, 'Header at'),
-        h('th', { class: 'num', scope: 'col' }, 'Data at'),
-        h('th', { class: 'num', scope: 'col' }, 'Size'),
-        h('th', { scope: 'col', title: 'The PCRs this section’s bytes are measured into' }, 'Measured in'),
+        h('th', { scope: 'col' }, t('Type')),
+        h('th', { class: 'num', scope: 'col', title: t('Where the 12-byte section header starts') }, t('Header at')),
+        h('th', { class: 'num', scope: 'col' }, t('Data at')),
+        h('th', { class: 'num', scope: 'col' }, t('Size')),
+        h('th', { scope: 'col', title: t('The PCRs this section’s bytes are measured into') }, t('Measured in')),
         h(
           'th',
-          { class: 'num', scope: 'col', title: "The header's section_offsets entry for this slot" },
-          'Table offset',
+          { class: 'num', scope: 'col', title: t("The header's section_offsets entry for this slot") },
+          t('Table offset'),
         ),
-        h('th', { class: 'num', scope: 'col', title: "The header's section_sizes entry for this slot" }, 'Table size'),
+        h(
+          'th',
+          { class: 'num', scope: 'col', title: t("The header's section_sizes entry for this slot") },
+          t('Table size'),
+        ),
       ),
     ),
     h('tbody', null, ...model.sections.map(sectionRow)),
@@ -418,15 +451,21 @@ function sectionsCard(actions: ViewActions, model: EifViewModel): HTMLElement {
       h(
         'p',
         { class: 'note warn-text' },
-        `${plural(model.trailingBytes, 'byte')} after the last section ` +
-          `are not part of any section (nitro-cli ignores them).`,
+        t(
+          '{0} after the last section are not part of any section (nitro-cli ignores them).',
+          bytes(model.trailingBytes),
+        ),
       ),
     );
   }
-  return card(actions, 'sections', 'Sections', [h('div', { class: 'table-scroll' }, table), ...notes], {
+  return card(actions, 'sections', t('Sections'), [h('div', { class: 'table-scroll' }, table), ...notes], {
     summary:
       mismatches > 0
-        ? h('span', { class: 'summary-bad' }, `header table disagrees in ${plural(mismatches, 'slot')}`)
+        ? h(
+            'span',
+            { class: 'summary-bad' },
+            t('header table disagrees in {0}', count(mismatches, '1 slot', '{0} slots')),
+          )
         : `${model.sections.length}`,
   });
 }
@@ -443,47 +482,48 @@ function metadataCard(actions: ViewActions, model: EifViewModel): HTMLElement {
       h(
         'p',
         { class: 'note' },
-        `No metadata section. EIF version ${model.header.version} ` +
-          `${model.header.version >= 4 ? 'requires one' : 'predates it (metadata came with version 4)'}.`,
+        model.header.version >= 4
+          ? t('No metadata section. EIF version {0} requires one.', model.header.version)
+          : t('No metadata section. EIF version {0} predates it (metadata came with version 4).', model.header.version),
       ),
     ];
   } else if (!md.ok) {
     body = [
-      h('ul', { class: 'checks' }, check(false, 'The metadata section cannot be read', sentence(md.error))),
+      h('ul', { class: 'checks' }, check(false, t('The metadata section cannot be read'), sentence(md.error))),
       md.text !== undefined ? jsonBlock(md.text) : null,
     ];
   } else {
     body = [
       fields([
-        ['Image name', md.imageName],
-        ['Image version', mono(md.imageVersion)],
+        [t('Image name'), md.imageName],
+        [t('Image version'), mono(md.imageVersion)],
         ...md.build.map(({ key, value }) => [key, value] as const),
       ]),
-      h('h3', null, 'Docker info'),
+      h('h3', null, t('Docker info')),
       jsonBlock(md.dockerInfo),
-      h('h3', null, 'Custom metadata'),
+      h('h3', null, t('Custom metadata')),
       jsonBlock(md.customMetadata),
     ];
   }
-  return card(actions, 'metadata', 'Metadata', body, { summary: md?.ok ? md.imageName : undefined });
+  return card(actions, 'metadata', t('Metadata'), body, { summary: md?.ok ? md.imageName : undefined });
 }
 
 function certificateFields(actions: ViewActions, c: EifCertificateView): HTMLElement {
   return fields([
-    ['Subject', c.subject],
-    ['Issuer', c.issuer],
-    ['Serial number', colonHex(c.serial)],
-    ['Not before', h('span', { class: 'keep-spaces', title: c.notBefore.iso }, c.notBefore.openssl)],
-    ['Not after', h('span', { class: 'keep-spaces', title: c.notAfter.iso }, c.notAfter.openssl)],
-    ['Signature algorithm', c.signatureAlgorithm],
-    ['Public key', c.curve ? `${c.keyAlgorithm} (${c.curve})` : c.keyAlgorithm],
+    [t('Subject'), c.subject],
+    [t('Issuer'), c.issuer],
+    [t('Serial number'), colonHex(c.serial)],
+    [t('Not before'), h('span', { class: 'keep-spaces', title: c.notBefore.iso }, c.notBefore.openssl)],
+    [t('Not after'), h('span', { class: 'keep-spaces', title: c.notAfter.iso }, c.notAfter.openssl)],
+    [t('Signature algorithm'), c.signatureAlgorithm],
+    [t('Public key'), c.curve ? `${c.keyAlgorithm} (${c.curve})` : c.keyAlgorithm],
     [
-      'SHA-256 fingerprint',
+      t('SHA-256 fingerprint'),
       h(
         'span',
         { class: 'with-tool' },
         colonHex(c.sha256Fingerprint),
-        copyButton(actions, c.sha256Fingerprint, 'certificate fingerprint'),
+        copyButton(actions, c.sha256Fingerprint, t('certificate fingerprint')),
       ),
     ],
   ]);
@@ -495,10 +535,10 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     return card(
       actions,
       'signature',
-      'Signature',
-      [h('p', { class: 'note' }, 'The image is not signed: it has no signature section, so it has no PCR8.')],
+      t('Signature'),
+      [h('p', { class: 'note' }, t('The image is not signed: it has no signature section, so it has no PCR8.'))],
       {
-        summary: 'not signed',
+        summary: t('not signed'),
       },
     );
   }
@@ -506,10 +546,10 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     return card(
       actions,
       'signature',
-      'Signature',
-      [h('ul', { class: 'checks' }, check(false, 'The signature section cannot be read', sentence(sig.error)))],
+      t('Signature'),
+      [h('ul', { class: 'checks' }, check(false, t('The signature section cannot be read'), sentence(sig.error)))],
       {
-        summary: h('span', { class: 'summary-bad' }, 'unreadable'),
+        summary: h('span', { class: 'summary-bad' }, t('unreadable')),
       },
     );
   }
@@ -521,26 +561,31 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
     check(
       sig.coseValid,
       sig.coseValid
-        ? `COSE signature is valid${sig.coseAlgorithm ? ` (${sig.coseAlgorithm})` : ''}`
-        : 'COSE signature is NOT valid',
-      sig.coseValid ? 'Verified with the certificate’s public key.' : sentence(sig.coseReason ?? ''),
+        ? t('COSE signature is valid{0}', sig.coseAlgorithm ? ` (${sig.coseAlgorithm})` : '')
+        : t('COSE signature is NOT valid'),
+      sig.coseValid ? t('Verified with the certificate’s public key.') : sentence(sig.coseReason ?? ''),
     ),
     check(
       sig.payloadMatchesPcr0,
-      sig.payloadMatchesPcr0 ? 'The signed payload matches PCR0' : 'The signed payload does NOT match PCR0',
+      sig.payloadMatchesPcr0 ? t('The signed payload matches PCR0') : t('The signed payload does NOT match PCR0'),
       sig.payloadMatchesPcr0
-        ? 'nitro-cli’s SignatureCheck: true.'
-        : 'nitro-cli’s SignatureCheck: false. The signature covers a different image.',
+        ? t('nitro-cli’s SignatureCheck: true.')
+        : t('nitro-cli’s SignatureCheck: false. The signature covers a different image.'),
     ),
     check(
       sig.certificateValidNow,
-      sig.certificateValidNow ? 'The certificate is valid now' : 'The certificate is NOT valid now',
-      `Checked at ${checkedAt
-        .toISOString()
-        .replace('T', ' ')
-        .replace(/\.\d+Z$/, ' UTC')}; ` +
-        `valid from ${c.notBefore.iso.slice(0, 10)} to ${c.notAfter.iso.slice(0, 10)}.` +
-        `${sig.certificateValidNow ? '' : ' nitro-cli run-enclave refuses it.'}`,
+      sig.certificateValidNow ? t('The certificate is valid now') : t('The certificate is NOT valid now'),
+      t(
+        sig.certificateValidNow
+          ? 'Checked at {0}; valid from {1} to {2}.'
+          : 'Checked at {0}; valid from {1} to {2}. nitro-cli run-enclave refuses it.',
+        checkedAt
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, ' UTC'),
+        c.notBefore.iso.slice(0, 10),
+        c.notAfter.iso.slice(0, 10),
+      ),
     ),
   );
   const expiry = sig.expiryWarning;
@@ -548,14 +593,14 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   if (expiry?.state === 'expires-soon') {
     const row = check(
       false,
-      `The certificate expires in ${plural(expiry.days ?? 0, 'day')}`,
+      t('The certificate expires in {0}', count(expiry.days ?? 0, '1 day', '{0} days')),
       sentence(expiry.message),
       'warn',
     );
     row.id = 'certificate-expiry';
     checks.append(row);
   } else if (expiry) {
-    const row = check(false, 'The signing certificate needs renewing', sentence(expiry.message));
+    const row = check(false, t('The signing certificate needs renewing'), sentence(expiry.message));
     row.id = 'certificate-expiry';
     checks.append(row);
   }
@@ -563,14 +608,14 @@ function signatureCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   return card(
     actions,
     'signature',
-    'Signature',
-    [checks, h('h3', null, 'Signing certificate'), certificateFields(actions, c)],
+    t('Signature'),
+    [checks, h('h3', null, t('Signing certificate')), certificateFields(actions, c)],
     {
       summary: !allOk
-        ? h('span', { class: 'summary-bad' }, 'checks fail')
+        ? h('span', { class: 'summary-bad' }, t('checks fail'))
         : expiry
-          ? h('span', { class: 'summary-warn' }, 'valid, certificate expires soon')
-          : h('span', { class: 'summary-ok' }, 'valid'),
+          ? h('span', { class: 'summary-warn' }, t('valid, certificate expires soon'))
+          : h('span', { class: 'summary-ok' }, t('valid')),
     },
   );
 }
@@ -590,7 +635,7 @@ export function modelPage(actions: ViewActions, model: EifViewModel): HTMLElemen
   ];
 }
 
-const ERROR_TITLES: Record<EifViewError['kind'], string> = {
+const ERROR_TITLES: Record<EifViewError['kind'], EifViewerWord> = {
   format: 'This file cannot be read as an enclave image',
   unreadable: 'This file cannot be read',
   cancelled: 'Measuring was cancelled',
@@ -606,18 +651,18 @@ export function errorPage(actions: ViewActions, error: EifViewError): HTMLElemen
     h(
       'div',
       null,
-      h('strong', null, ERROR_TITLES[error.kind] ?? ERROR_TITLES.unreadable),
+      h('strong', null, t(ERROR_TITLES[error.kind] ?? ERROR_TITLES.unreadable)),
       h('p', { class: 'fatal-message' }, sentence(error.message)),
       error.code !== undefined && error.offset !== undefined ? h('p', null, where(error.offset, error.code)) : null,
       h(
         'p',
         null,
-        button('Reload', 'refresh', () => actions.reload(), { id: 'reload-error' }),
+        button(t('Reload'), 'refresh', () => actions.reload(), { id: 'reload-error' }),
       ),
     ),
   );
 }
 
 export function loadingPage(fileName: string): HTMLElement {
-  return h('p', { class: 'note loading' }, `Measuring ${fileName}…`);
+  return h('p', { class: 'note loading' }, t('Measuring {0}…', fileName));
 }
