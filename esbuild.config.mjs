@@ -66,13 +66,14 @@ const common = {
   metafile: production,
   legalComments: 'none',
   define: { __NITRO_VERSION__: JSON.stringify(pkg.version) },
-  // The QEMU backend's guest programs (src/engine/node/qemu/guest/*.c) are carried as text.
-  loader: { '.c': 'text' },
+  // The QEMU backend's guest programs (src/engine/node/qemu/guest/*.c) and its kernel configuration
+  // (kernel-min.config) are carried as text.
+  loader: { '.c': 'text', '.config': 'text' },
   plugins: [layeringPlugin(root)],
 };
 
 // `.config` files (the QEMU test kernel's configuration) are bundled as text.
-const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', loader: { '.config': 'text' } };
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
 
 /**
  * Leaves imports of a module matching `filter` to be required at run time from `replacement` (a sibling
@@ -228,6 +229,7 @@ if (webviews.length > 0) {
 if (withTests) {
   // Suites that were moved or deleted must not linger in dist/ (mocha runs every file there).
   rmSync(path.join(root, 'dist/test/unit'), { recursive: true, force: true });
+  rmSync(path.join(root, 'dist/test/qemu'), { recursive: true, force: true });
   const testNode = { ...node, sourcemap: 'inline', minify: false, metafile: false, packages: 'external' };
   targets.push(
     {
@@ -244,6 +246,13 @@ if (withTests) {
       outbase: 'test/vscode',
       outdir: 'dist/test/vscode',
       external: ['vscode'],
+    },
+    {
+      label: 'QEMU tests',
+      ...testNode,
+      entryPoints: filesUnder('test/qemu', '.test.ts'),
+      outbase: 'test/qemu',
+      outdir: 'dist/test/qemu',
     },
     {
       // Test harnesses the tier scripts load as modules (the UI smoke tier's sshd): outside

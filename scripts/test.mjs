@@ -3,13 +3,14 @@
 //   unit    engine, CLI and extension-logic tests, mocha in Node
 //   vscode  mocha inside a real VS Code extension host (code-server + headless Chromium)
 //   ui      the packaged .vsix and `npm start` in a real workbench, clicked through, screenshots
+//   qemu    an image built here boots under the QEMU backend (needs `nitro-dev qemu setup`; never skips)
 // Each tier prints its own report; the last line sums them up as `N passed, N failed`.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const TIERS = ['unit', 'vscode', 'ui'];
+const TIERS = ['unit', 'vscode', 'ui', 'qemu'];
 const asked = process.argv.slice(2);
 const bad = asked.filter((t) => !TIERS.includes(t));
 if (bad.length > 0) {
@@ -69,11 +70,13 @@ const commands = {
   unit: ['node_modules/mocha/bin/mocha.js', '--recursive', '--reporter', 'spec', 'dist/test/unit'],
   vscode: ['scripts/vscode/runHostTests.mjs'],
   ui: ['scripts/vscode/uiSmoke.mjs'],
+  qemu: ['node_modules/mocha/bin/mocha.js', '--recursive', '--reporter', 'spec', 'dist/test/qemu'],
 };
 const labels = {
   unit: 'unit tests (mocha, Node)',
   vscode: 'extension-host tests (VS Code in code-server)',
   ui: 'UI smoke test (.vsix and npm start in a workbench)',
+  qemu: 'QEMU tier (a real image boots under the QEMU backend)',
 };
 
 for (const tier of tiers) {

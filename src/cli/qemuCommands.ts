@@ -10,6 +10,7 @@
 // missing or unusable; 2 a wrong command line; 130 setup cancelled (Ctrl-C). nitro-cli has no such
 // command: failures read `nitro-dev: error: ...`.
 import * as path from 'node:path';
+import { buildGuestPrograms } from '../engine/node';
 import {
   acceleratorText,
   checkNitroMachine,
@@ -288,4 +289,5 @@ export function makeQemuCommand(extras: SetupExtras = {}): Command {
   };
 }
 
-export const qemuCommand: Command = makeQemuCommand();
+/** `nitro-dev qemu`: its setup ends with the guest programs (init, the relay) and the blobs folder. */
+export const qemuCommand: Command = makeQemuCommand({ afterKernel: buildGuestPrograms });

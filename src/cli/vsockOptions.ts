@@ -9,7 +9,9 @@ import type { CliIo } from './types';
 export const VSOCK_PARENT_OPTION = {
   name: 'parent',
   value: 'ID',
-  help: "The emulated or QEMU parent instance (its id or name); default: the enclave's own (NITRO_VSOCK_DIR), else the first",
+  help:
+    'The emulated or QEMU parent instance (its id or name); ' +
+    "default: the enclave's own (NITRO_VSOCK_DIR), else the first",
 } as const;
 
 /** The vsock folder (and parent id, when known) of the parent a vsock command works on. */

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { EXTENSION_ID } from '../../src/extension/ids';
-import type { ImageNode } from '../../src/extension/tree/imagesTree';
 
 describe('Localization: vscode.l10n and the l10n bundle', () => {
   let api: NitroEnclavesApi;

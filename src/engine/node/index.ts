@@ -82,6 +82,8 @@ export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
 export { runRemoteDoctor, snapshotOverSsh, RemoteDoctorError, type RemoteDoctorOptions } from './doctorRemote';
 export { QEMU_ENV, qemuCacheDir, qemuCacheLayout, type QemuCacheLayout } from './qemu/layout';
+export { buildGuestPrograms, GUEST_SOURCES, QEMU_BLOBS_CMDLINE } from './qemu/guest';
+export { QemuBackend, QemuUnavailableError, qemuStateDir } from './qemu/backend';
 export {
   runQemuSetup,
   readSetupManifest,

@@ -30,3 +30,9 @@ declare module '*.config' {
   const text: string;
   export default text;
 }
+
+// The QEMU backend's guest programs' C sources, bundled as text (esbuild's `text` loader).
+declare module '*.c' {
+  const source: string;
+  export default source;
+}

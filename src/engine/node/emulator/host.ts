@@ -201,7 +201,8 @@ function qemuBootLines(record: EnclaveRecord, vsockDir?: string): string {
   const machine = record.machine;
   const lines = [
     `[nitro-dev qemu] Enclave ${record.enclaveId} ("${record.name}") boots in QEMU's nitro-enclave machine ` +
-      `(${machine?.accel === 'kvm' ? 'KVM' : 'TCG, software emulation'}): the image's own kernel, init and application run.`,
+      `(${machine?.accel === 'kvm' ? 'KVM' : 'TCG, software emulation'}): ` +
+      "the image's own kernel, init and application run.",
     `[nitro-dev qemu] Image ${record.eifPath}; the image's PCR0 is ${record.measurements.PCR0}.`,
     `[nitro-dev qemu] CID ${record.cid}, ${record.cpuIds.length} vCPUs, ${record.memoryMiB} MiB, ` +
       `${record.debugMode ? 'debug mode' : 'production mode'}.`,

@@ -9,7 +9,8 @@
 // (the kernel has the NSM driver built in; init loads nsm.ko only when it is not empty) and a
 // kernel command line like AWS's (see QEMU_BLOBS_CMDLINE).
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CpioWriter } from '../../ramdisk/cpio';
@@ -78,8 +79,22 @@ export async function writeInitramfs(program: string, output: string): Promise<v
 export async function buildGuestPrograms(
   layout: QemuCacheLayout,
   log: (line: string) => void = () => undefined,
-  options: { readonly cc?: string } = {},
+  options: { readonly cc?: string; readonly force?: boolean } = {},
 ): Promise<void> {
+  const stampFile = path.join(path.dirname(layout.init), 'stamp.json');
+  const stamp = JSON.stringify({
+    init: sha256(GUEST_SOURCES.init),
+    relay: sha256(GUEST_SOURCES.relay),
+    cmdline: QEMU_BLOBS_CMDLINE,
+    kernel: sha256(readFileSync(layout.kernel)),
+    kernelConfig: sha256(readFileSync(layout.kernelConfig)),
+  });
+  const outputs = [layout.init, layout.relay, layout.relayInitrd, path.join(layout.blobsDir, 'bzImage')];
+  if (!options.force && outputs.every((f) => existsSync(f)) && readText(stampFile) === stamp) {
+    log('guest programs and blobs folder: up to date');
+    return;
+  }
+  rmSync(stampFile, { force: true });
   await compileStatic(GUEST_SOURCES.init, layout.init, { ...options, log });
   await compileStatic(GUEST_SOURCES.relay, layout.relay, { ...options, log });
   log(`writing ${layout.relayInitrd}`);
@@ -95,6 +110,17 @@ export async function buildGuestPrograms(
   writeFileSync(path.join(temp, 'cmdline'), `${QEMU_BLOBS_CMDLINE}\n`);
   rmSync(layout.blobsDir, { recursive: true, force: true });
   renameSync(temp, layout.blobsDir);
+  writeFileSync(stampFile, stamp);
+}
+
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function runQuiet(command: string, args: readonly string[]): Promise<{ code: number; output: string }> {

@@ -224,9 +224,7 @@ export class QemuEnclaveMachine {
     );
     this.watchParentPorts();
     await this.syncPorts();
-    this.events.note(
-      `The parent VM relays vsock ports ${[...this.portServers.keys()].sort((a, b) => a - b).join(', ') || 'none'} of CID ${PARENT_CID}.`,
-    );
+    this.events.note(`The parent VM relays vsock ports ${relayed(this.portServers.keys())} of CID ${PARENT_CID}.`);
     const enclave = this.spawnChild(
       'enclave VM',
       this.spec.qemu,
@@ -241,7 +239,10 @@ export class QemuEnclaveMachine {
       });
   }
 
-  /** Stops the enclave's QEMU, the parent VM and vhost-device-vsock (SIGTERM, then SIGKILL), and removes the run files. */
+  /**
+   * Stops the enclave's QEMU, the parent VM and vhost-device-vsock (SIGTERM, then SIGKILL), and
+   * removes the run files.
+   */
   async stop(graceMs = 3000): Promise<void> {
     this.stopping = true;
     this.watcher?.close();
@@ -480,6 +481,10 @@ export class KernelEndWatch {
     }
     return undefined;
   }
+}
+
+function relayed(ports: Iterable<number>): string {
+  return [...ports].sort((a, b) => a - b).join(', ') || 'none';
 }
 
 function lastLines(text: string, count = 6): string {

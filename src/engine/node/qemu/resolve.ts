@@ -1,43 +1,49 @@
 // The machine the QEMU backend boots enclaves in: the tools (settings, environment, the setup
-// cache) and KVM or TCG, resolved at each run-enclave so a setup done meanwhile counts.
+// cache, PATH; tools.ts), the parent VM's kernel and relay from the cache, and KVM or TCG (probed
+// by booting a tiny guest, the answer cached). Resolved at each run-enclave, so a setup done
+// meanwhile counts.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { QemuMachineSpec } from './machine';
-import { QEMU_ENV, qemuCacheDir, qemuCacheLayout } from './layout';
 import { QemuUnavailableError } from './backend';
+import { qemuCacheLayout } from './layout';
+import type { QemuMachineSpec } from './machine';
+import { checkNitroMachine, findQemuTools, probeKvm, type QemuToolSettings } from './tools';
 
 /** Where the user pointed the tools (VS Code settings, CLI flags); empty: the environment, then the cache. */
-export interface QemuSettings {
-  readonly qemuPath?: string;
-  readonly vhostDeviceVsockPath?: string;
-  readonly cacheDir?: string;
-}
+export type QemuSettings = QemuToolSettings;
 
+/** The machine spec, or QemuUnavailableError naming everything that is missing. */
 export async function resolveQemuMachine(
   options: QemuSettings & { readonly env: Readonly<Record<string, string | undefined>> },
 ): Promise<QemuMachineSpec> {
-  const env = options.env;
-  const layout = qemuCacheLayout(options.cacheDir ?? qemuCacheDir(env));
-  const qemu = path.resolve(options.qemuPath || env[QEMU_ENV.qemu] || layout.qemu);
-  const vhostDeviceVsock = path.resolve(
-    options.vhostDeviceVsockPath || env[QEMU_ENV.vhostDeviceVsock] || layout.vhostDeviceVsock,
-  );
+  const { env, ...settings } = options;
+  const tools = await findQemuTools({ env, settings });
+  const layout = qemuCacheLayout(tools.cacheDir);
   const missing: string[] = [];
-  const need = (file: string, what: string) => {
-    if (!existsSync(file)) missing.push(`${what} is missing (${file})`);
-  };
-  need(qemu, 'qemu-system-x86_64');
-  need(vhostDeviceVsock, 'vhost-device-vsock');
-  need(layout.kernel, "the parent VM's kernel");
-  need(layout.relayInitrd, "the parent VM's relay");
-  if (missing.length > 0) throw new QemuUnavailableError(missing);
+  if (!tools.qemu.found) missing.push(tools.qemu.missing);
+  if (!tools.vhostDeviceVsock.found) missing.push(tools.vhostDeviceVsock.missing);
+  for (const [file, what] of [
+    [layout.kernel, "the parent VM's kernel"],
+    [layout.relayInitrd, "the parent VM's relay initramfs"],
+  ] as const)
+    if (!existsSync(file)) missing.push(`${what} ${file} does not exist`);
+  if (tools.qemu.found) {
+    const check = await checkNitroMachine(tools.qemu.path, tools.firmwareDir);
+    if (!check.nitroEnclave) missing.push(check.problem ?? `${tools.qemu.path} has no nitro-enclave machine`);
+  }
+  if (missing.length > 0 || !tools.qemu.found || !tools.vhostDeviceVsock.found) throw new QemuUnavailableError(missing);
+  const probe = await probeKvm(tools.qemu.path, {
+    cacheDir: tools.cacheDir,
+    ...(tools.firmwareDir ? { firmwareDir: tools.firmwareDir } : {}),
+    kernel: layout.kernel,
+  });
   return {
     kind: 'qemu',
-    qemu,
-    vhostDeviceVsock,
-    ...(existsSync(layout.firmwareDir) ? { firmwareDir: layout.firmwareDir } : {}),
+    qemu: path.resolve(tools.qemu.path),
+    vhostDeviceVsock: path.resolve(tools.vhostDeviceVsock.path),
+    ...(tools.firmwareDir ? { firmwareDir: path.resolve(tools.firmwareDir) } : {}),
     relayKernel: layout.kernel,
     relayInitrd: layout.relayInitrd,
-    accel: env.NITRO_DEV_QEMU_ACCEL === 'kvm' ? 'kvm' : 'tcg',
+    accel: probe.accelerator,
   };
 }

@@ -235,23 +235,29 @@ function connectThroughGateway(gateway: string, address: VsockAddress, allowHalf
  * only the half-close is held.
  */
 export function holdHalfClose(socket: net.Socket): void {
-  const end = socket.end.bind(socket) as () => net.Socket;
+  const originalEnd = socket.end.bind(socket) as (callback?: () => void) => net.Socket;
+  const end = (): void => {
+    originalEnd();
+  };
   let wanted = false;
   let peerEnded = false;
   socket.once('end', () => {
     peerEnded = true;
     if (wanted) end();
   });
-  socket.end = ((...args: unknown[]) => {
+  const held = (...args: unknown[]): net.Socket => {
     const [chunk, encoding] = args;
-    if (chunk !== undefined && typeof chunk !== 'function')
-      socket.write(chunk as Uint8Array | string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array)
+      socket.write(
+        typeof chunk === 'string' ? Buffer.from(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8') : chunk,
+      );
     const callback = args.find((a): a is () => void => typeof a === 'function');
     if (callback) socket.once('close', callback);
     wanted = true;
     if (peerEnded) end();
     return socket;
-  }) as typeof socket.end;
+  };
+  socket.end = held;
 }
 
 /** Connects to the endpoint file of (CID, port). */
