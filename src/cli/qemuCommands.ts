@@ -10,7 +10,7 @@
 // missing or unusable; 2 a wrong command line; 130 setup cancelled (Ctrl-C). nitro-cli has no such
 // command: failures read `nitro-dev: error: ...`.
 import * as path from 'node:path';
-import { buildGuestPrograms } from '../engine/node';
+import { QemuBackend, buildGuestPrograms, qemuStateDir } from '../engine/node';
 import {
   acceleratorText,
   checkNitroMachine,
@@ -124,6 +124,8 @@ export function setupAction(extras: SetupExtras = {}): Action {
           `  vhost-device-vsock   ${result.layout.vhostDeviceVsock}`,
           `  firmware (-L)        ${result.layout.firmwareDir}`,
           `  kernel               ${result.layout.kernel}`,
+          `  blobs (--blobs)      ${result.layout.blobsDir}`,
+          ...(await qemuParentLines(io)),
           'Run `nitro-dev qemu status` to check them and whether KVM works here.',
         ];
         io.stdout(`${lines.join('\n')}\n`);
@@ -133,6 +135,30 @@ export function setupAction(extras: SetupExtras = {}): Action {
       }
     },
   };
+}
+
+/**
+ * Makes sure the QEMU backend has its parent in this user's state folder (its first listing creates
+ * the default one), so the backend shows up by itself from now on (its `auto` registration), and
+ * says how to use it.
+ */
+async function qemuParentLines(io: CliIo): Promise<string[]> {
+  const backend = new QemuBackend({
+    stateDir: qemuStateDir(io.env),
+    env: io.env,
+    watch: false,
+    resolveMachine: () => Promise.reject(new Error('not used by a listing')),
+  });
+  try {
+    const [parent] = await backend.listParents();
+    if (!parent) return [];
+    return [
+      `QEMU parent instance: ${parent.id} ("${parent.name}"). Build with --blobs above, then`,
+      `  nitro-dev run-enclave --parent '${parent.name}' --eif-path IMAGE.eif --memory 512 --cpu-count 2 --debug-mode`,
+    ];
+  } finally {
+    backend.dispose();
+  }
 }
 
 /** The JSON of `qemu status --json`. */

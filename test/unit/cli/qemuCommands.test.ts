@@ -138,8 +138,18 @@ describe('(unit) nitro-dev qemu', function () {
         log('guest programs: fake');
       },
     });
-    const { out, io } = capture({ PATH: bin }, dir);
+    const state = path.join(dir, 'state');
+    const { out, io } = capture({ PATH: bin, NITRO_DEV_STATE_DIR: state }, dir);
     assert.equal(await runCli(['qemu', 'setup', '--cache', 'c', '--jobs', '2'], io, [command]), 0, out.stderr);
+    // The QEMU backend's parent now exists in the state folder, so the backend shows up by itself.
+    const parents = JSON.parse(await fs.readFile(path.join(state, 'qemu', 'parents.json'), 'utf8')) as {
+      parents: { id: string; name: string }[];
+    };
+    assert.deepEqual(
+      parents.parents.map((p) => p.name),
+      ['QEMU parent'],
+    );
+    assert.match(out.stdout, new RegExp(`\\nQEMU parent instance: ${parents.parents[0]?.id} \\("QEMU parent"\\)`));
     const cache = path.join(dir, 'c');
     assert.match(out.stderr, /^nitro-dev qemu setup: cache folder .*\/c, 2 job\(s\)\n/);
     for (const line of [
