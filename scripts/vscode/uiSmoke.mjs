@@ -788,6 +788,16 @@ async function walkThrough(page, step) {
       })
       .first(),
   );
+  // The step's picture is an SVG that VS Code puts into a webview: wait until that webview holds it
+  // (a screenshot taken before shows the webview's empty black box).
+  await waitFor(
+    'the picture of "See its PCRs" drawn in its webview',
+    page
+      .frameLocator('.gettingStartedSlideDetails .getting-started-media iframe.webview.ready')
+      .frameLocator('#active-frame')
+      .locator('svg[aria-label]')
+      .first(),
+  );
   await settle(page, 5, 5);
   await screenshot(page, 'walkthrough.png');
 }
@@ -985,7 +995,7 @@ try {
   await check('the .vsix holds the bundles, media and docs only (the .vscodeignore allowlist)', () => {
     const files = vsixFiles();
     const allowed =
-      /^(dist\/(extension|cli|enclave-host|dev-attestation|local-kms|image-build|yaml|cbor-x)\.js|dist\/webview\/[\w-]+\.js|media\/.+|docs\/screenshots\/[\w-]+\.png|package\.json|package\.nls\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
+      /^(dist\/(extension|cli|enclave-host|dev-attestation|local-kms|image-build|yaml|cbor-x)\.js|dist\/webview\/[\w-]+\.js|media\/.+|docs\/screenshots\/[\w-]+\.png|package\.json|package\.nls\.json|l10n\/bundle\.l10n(\.[\w-]+)?\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
     const extra = files.filter((f) => !allowed.test(f));
     if (extra.length > 0) throw new Error(`unexpected files: ${extra.join(', ')}`);
     for (const f of [
@@ -999,6 +1009,7 @@ try {
       'dist/cbor-x.js',
       'package.json',
       'package.nls.json',
+      'l10n/bundle.l10n.json',
       'LICENSE',
     ])
       if (!files.includes(f)) throw new Error(`missing ${f}`);

@@ -163,7 +163,7 @@ async function showKeptConsole(
 export const runEnclaveCommand: Command = {
   name: 'run-enclave',
   cancellable: true,
-  summary: 'Starts a new enclave (on the embedded emulator: no kernel boots)',
+  summary: 'Starts a new enclave (the embedded emulator: no kernel boots; a QEMU parent: the image boots)',
   options: [
     { name: 'eif-path', value: 'EIF_PATH', help: 'Path to the enclave image file' },
     { name: 'memory', value: 'MEMORY', help: 'Memory to allocate, in MiB (M), or with G or T' },

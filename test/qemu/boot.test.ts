@@ -9,7 +9,17 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { qemuCacheDir, qemuCacheLayout } from '../../src/engine/node/qemu/layout';
@@ -233,5 +243,56 @@ describe('QEMU backend: a real image boots in QEMU', function () {
     // The enclave ended with its application: nothing runs, its files are gone.
     const after = runCli(['describe-enclaves', '--parent', 'QEMU parent'], env);
     assert.deepEqual(JSON.parse(after.stdout), []);
+    assert.deepEqual(processesOf(enclave.EnclaveID), []);
+  });
+
+  it('terminate-enclave stops a running QEMU enclave and its process group', async () => {
+    const ran = runCli(
+      [
+        'run-enclave',
+        '--eif-path',
+        eif,
+        '--memory',
+        '256',
+        '--cpu-count',
+        '2',
+        '--debug-mode',
+        '--parent',
+        'QEMU parent',
+      ],
+      env,
+    );
+    assert.equal(ran.code, 0, ran.stderr);
+    const enclave = JSON.parse(ran.stdout) as { EnclaveID: string };
+    const consoleRun = startCli(['console', '--enclave-id', enclave.EnclaveID, '--parent', 'QEMU parent'], env);
+    started.push(consoleRun);
+    // With no parent listening on 5005 the probe's send is refused; the application then waits on 5006.
+    await consoleRun.waitFor('listening on vsock port 5006');
+    assert.notDeepEqual(processesOf(enclave.EnclaveID), [], 'QEMU runs the enclave');
+    const stopped = runCli(['terminate-enclave', '--enclave-id', enclave.EnclaveID, '--parent', 'QEMU parent'], env);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.deepEqual(JSON.parse(stopped.stdout), {
+      EnclaveName: 'app',
+      EnclaveID: enclave.EnclaveID,
+      Terminated: true,
+    });
+    await consoleRun.ended;
+    assert.deepEqual(processesOf(enclave.EnclaveID), []);
+    assert.deepEqual(JSON.parse(runCli(['describe-enclaves', '--parent', 'QEMU parent'], env).stdout), []);
   });
 });
+
+/** The processes (pid and command line) whose command line names an enclave id (QEMU's `id=`). */
+function processesOf(enclaveId: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (cmdline.includes(`id=${enclaveId}`)) out.push(`${pid} ${cmdline}`);
+  }
+  return out;
+}
