@@ -286,7 +286,7 @@ describe('QEMU backend: a real image boots in QEMU', function () {
 function processesOf(enclaveId: string): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    let cmdline = '';
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ');
     } catch {
