@@ -22,7 +22,7 @@ import { EmulatorBackend, type EmulatorBackendOptions } from './emulator/backend
 import { emulatorStateDir } from './emulator/state';
 import { createNitroCliBackends } from './nitrocli/backend';
 import type { NitroCliOptions } from './nitrocli/options';
-import { QemuBackend, qemuStateDir } from './qemu/backend';
+import { QemuBackend } from './qemu/backend';
 import { resolveQemuMachine, type QemuSettings } from './qemu/resolve';
 
 /** The parents of one backend, or why they cannot be listed. */
@@ -217,6 +217,11 @@ export interface DefaultBackendsOptions extends Partial<EmulatorBackendOptions> 
   readonly qemu?: QemuSettings & { readonly enabled?: 'auto' | 'always' | 'never' };
 }
 
+/** The QEMU backend's state folder: `qemu` in the emulator's (the options' state folder, else the environment's). */
+function qemuStateOf(options: DefaultBackendsOptions, env: Readonly<Record<string, string | undefined>>): string {
+  return path.join(options.stateDir ?? emulatorStateDir(env), 'qemu');
+}
+
 /** Whether the QEMU backend belongs in a registry with these options. */
 export function qemuBackendWanted(
   options: DefaultBackendsOptions,
@@ -225,7 +230,7 @@ export function qemuBackendWanted(
   const enabled = options.qemu?.enabled ?? (env.NITRO_DEV_QEMU_BACKEND === '1' ? 'always' : 'auto');
   if (enabled === 'never' || process.platform !== 'linux') return false;
   if (enabled === 'always') return true;
-  return existsSync(path.join(qemuStateDir(env), 'parents.json'));
+  return existsSync(path.join(qemuStateOf(options, env), 'parents.json'));
 }
 
 /**
@@ -248,7 +253,7 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
       registry.register(
         new QemuBackend({
           ...options,
-          stateDir: qemuStateDir(env),
+          stateDir: qemuStateOf(options, env),
           env,
           resolveMachine: () => resolveQemuMachine({ env, ...options.qemu }),
         }),
