@@ -309,3 +309,22 @@ export function pageLiterals(file: string, source: string): string[] {
   visit(sf);
   return found;
 }
+
+/** `l10n.t('{1} enclave{2}', ..., n === 1 ? '' : 's')`: an English plural built from a suffix argument. */
+export function pluralSuffixes(file: string, source: string): string[] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const isSuffix = (e: ts.Expression) => ts.isStringLiteral(e) && /^(s|es)$/.test(e.text);
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && /(^|\.)l10n\.t$/.test(node.expression.getText(sf))) {
+      for (const arg of node.arguments.slice(1))
+        if (ts.isConditionalExpression(arg) && (isSuffix(arg.whenTrue) || isSuffix(arg.whenFalse))) {
+          const line = sf.getLineAndCharacterOfPosition(arg.getStart(sf)).line + 1;
+          found.push(`${file}:${line} ${arg.getText(sf)}`);
+        }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}

@@ -97,7 +97,7 @@ describe('(unit) localization: the words a webview page carries', () => {
       "import { t } from './words';",
       "h('p', { class: 'note muted', id: 'x-y', title: 'A tooltip here' }, 'Shown text', t('Fine words'));",
       "badge(ok ? 'all good' : t('not good'), 'warn'); icon('error', 'inline-icon');",
-      'const s = `${n} of ${m} match`; if (mode === \'Document time\') x.textContent = \'Verifying…\';',
+      "const s = `${n} of ${m} match`; if (mode === 'Document time') x.textContent = 'Verifying…';",
     ].join('\n');
     assert.deepEqual(pageLiterals('p.ts', source), [
       "p.ts:2 'A tooltip here'",
