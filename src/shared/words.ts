@@ -30,3 +30,19 @@ export function parseWords<K extends string>(keys: readonly K[], json: string | 
   }
   return words;
 }
+
+/**
+ * The words of the webviews' shared building blocks (src/webview/lib: copy buttons, the PCR table's
+ * head, sizes and offsets). Every page that uses them carries these in its table too.
+ */
+export const LIB_WORDS = [
+  '1 byte',
+  '{0} bytes',
+  'Copy {0}',
+  'Copy KMS condition for PCR{0} (kms:RecipientAttestation:{1})',
+  'Measures',
+  'Not copied: {0}',
+  'byte {0}',
+] as const;
+
+export type LibWord = (typeof LIB_WORDS)[number];

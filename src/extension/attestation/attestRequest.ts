@@ -87,7 +87,7 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
   let publicKey: Uint8Array | undefined;
   if (keyChoice.choice === 'file') {
     const file = await pickFile(vscode.l10n.t('{0}: the public key file', title(3)), vscode.l10n.t('Use Key'), {
-      'Public keys (PEM, DER)': ['pem', 'pub', 'der', 'key'],
+      [vscode.l10n.t('Public keys (PEM, DER)')]: ['pem', 'pub', 'der', 'key'],
     });
     if (!file) return undefined;
     publicKey = await readPublicKeyFile(file.fsPath, path.basename(file.fsPath));

@@ -36,6 +36,7 @@ import { pickImage } from '../images/imageFiles';
 import { WebviewSession } from '../webviews/session';
 import type { MessageHandlers } from '../../shared/messages';
 import { toAttestationViewModel, unreadableReason, verifyForView, type VerifyRun } from './attestationViewModel';
+import { attestationViewerWords } from './attestationViewerWords';
 
 /** Inputs larger than this are refused before reading: hex text of the largest document, plus room for line breaks. */
 export const MAX_INPUT_BYTES = MAX_DOCUMENT_BYTES * 2 + 64 * 1024;
@@ -133,7 +134,12 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       ctx: options.ctx,
       panel,
       name: `Attestation viewer (${label})`,
-      page: { script: ATTESTATION_VIEWER_SCRIPT, styles: ['eifViewer.css', 'attestationViewer.css'], title: label },
+      page: {
+        script: ATTESTATION_VIEWER_SCRIPT,
+        styles: ['eifViewer.css', 'attestationViewer.css'],
+        title: label,
+        words: attestationViewerWords(),
+      },
       parse: parseWebviewMessage,
       ...(source.kind === 'file' ? { watch: source.uri } : {}),
     });
@@ -270,7 +276,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Save Attestation Document'),
       saveLabel: vscode.l10n.t('Save'),
-      filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
+      filters: { [vscode.l10n.t('Attestation documents (CBOR)')]: ['cbor'], [vscode.l10n.t('All files')]: ['*'] },
       ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, name) } : {}),
     });
     if (!target) return undefined;
@@ -316,15 +322,19 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         ? vscode.Uri.file(path.dirname(this.source.uri.fsPath))
         : vscode.workspace.workspaceFolders?.[0]?.uri;
     const target = await vscode.window.showSaveDialog({
-      title: 'Re-sign with Development CA: save the development attestation document (not an AWS attestation)',
-      saveLabel: 'Re-sign and Save',
-      filters: { 'Attestation documents (CBOR)': ['cbor'], 'All files': ['*'] },
+      title: vscode.l10n.t(
+        'Re-sign with Development CA: save the development attestation document (not an AWS attestation)',
+      ),
+      saveLabel: vscode.l10n.t('Re-sign and Save'),
+      filters: { [vscode.l10n.t('Attestation documents (CBOR)')]: ['cbor'], [vscode.l10n.t('All files')]: ['*'] },
       ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${stem}.dev-signed.att.cbor`) } : {}),
     });
     if (!target) return undefined;
     if (this.source.kind === 'file' && target.toString() === this.source.uri.toString())
       throw new Error(
-        'The re-signed document goes to a new file: the document from QEMU is never altered. Pick another name.',
+        vscode.l10n.t(
+          'The re-signed document goes to a new file: the document from QEMU is never altered. Pick another name.',
+        ),
       );
     const resigned = await signing.resign(bytes);
     if (target.scheme !== 'file') await vscode.workspace.fs.writeFile(target, resigned);
@@ -334,7 +344,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
         `wrote ${resigned.length} bytes to ${target.toString(true)}`,
     );
     void vscode.window.showInformationMessage(
-      `Re-signed with the development CA into ${path.posix.basename(target.path)}: ${RESIGN_LABEL}.`,
+      vscode.l10n.t('Re-signed with the development CA into {0}: {1}.', path.posix.basename(target.path), RESIGN_LABEL),
     );
     await this.options.onResigned?.(target);
     return target;

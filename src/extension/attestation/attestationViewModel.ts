@@ -16,6 +16,7 @@ import {
 } from '../../engine';
 import { ATTESTATION_KIND_LABELS, timestampDate } from '../../engine';
 import { colonPairs, sentence } from '../../shared/text';
+import { l10n } from '../l10n';
 import type {
   AttestationViewModel,
   BytesView,
@@ -186,7 +187,11 @@ const rank = (c: Check) => {
 
 /** "now", "at document time", "at 2022-10-13 09:00:00 UTC". */
 function timePhrase(time: TimeChoice, at: Date): string {
-  return time.mode === 'now' ? 'now' : time.mode === 'document' ? 'at document time' : `at ${utcText(at)}`;
+  return time.mode === 'now'
+    ? l10n.t('now')
+    : time.mode === 'document'
+      ? l10n.t('at document time')
+      : l10n.t('at {0}', utcText(at));
 }
 
 /**
@@ -254,57 +259,77 @@ function verdictView(
     // Valid at document time is already a note (with a button to verify then).
     if (h.code === 'development-root') {
       hints.push(
-        "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. " +
-          'Documents fetched from an emulated enclave are verified with that root; ' +
-          'on the command line, pass it with --development-root.',
+        l10n.t(
+          "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. Documents fetched from an emulated enclave are verified with that root; on the command line, pass it with --development-root.",
+        ),
       );
     }
   }
   if (report.kind === 'nitrotpm')
     notes.push(
-      `${ATTESTATION_KIND_LABELS.nitrotpm}: ` +
-        `its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.`,
+      l10n.t(
+        "{0}: its PCRs (nitrotpm_pcrs) measure an EC2 instance's boot, not an enclave image.",
+        ATTESTATION_KIND_LABELS.nitrotpm,
+      ),
     );
   if (report.timeNote) notes.push(`${sentence(report.timeNote)}.`);
   let headline: string;
   if (report.unsigned) {
     notes.push(
-      `Unsigned: this document comes from QEMU's emulated NSM (the nitro-enclave machine type), ` +
-        `recognised by ${report.unsigned.markers}. ` +
-        'No signature or certificate chain exists to check, so its PCRs are only as trustworthy as the machine ' +
-        'that ran QEMU.',
+      l10n.t(
+        "Unsigned: this document comes from QEMU's emulated NSM (the nitro-enclave machine type), recognised by {0}. No signature or certificate chain exists to check, so its PCRs are only as trustworthy as the machine that ran QEMU.",
+        report.unsigned.markers,
+      ),
     );
   }
   if (report.verdict === 'unsigned') {
-    headline = "Unsigned: a document from QEMU's emulated NSM, with no signature to verify";
+    headline = l10n.t("Unsigned: a document from QEMU's emulated NSM, with no signature to verify");
   } else if (report.valid) {
-    headline = `${report.development ? 'Valid development attestation' : 'Valid'} ${phrase}`;
-    if (report.debugMode) headline += ', but the enclave ran in debug mode';
+    headline = report.development
+      ? report.debugMode
+        ? l10n.t('Valid development attestation {0}, but the enclave ran in debug mode', phrase)
+        : l10n.t('Valid development attestation {0}', phrase)
+      : report.debugMode
+        ? l10n.t('Valid {0}, but the enclave ran in debug mode', phrase)
+        : l10n.t('Valid {0}', phrase);
   } else {
-    headline = `Invalid ${phrase}: ${failed[0] ? plainReason(failed[0], report, imageName, true) : 'a check failed'}`;
+    headline = l10n.t(
+      'Invalid {0}: {1}',
+      phrase,
+      failed[0] ? plainReason(failed[0], report, imageName, true) : l10n.t('a check failed'),
+    );
   }
   if (!report.valid && atDocumentTime?.valid) {
     const leaf = report.chain.find((c) => c.role === 'leaf');
     notes.push(
-      `At document time (${utcText(atDocumentTime.at)}) it is valid: ` +
-        `the document is genuine, but attestation documents are short-lived` +
-        (leaf
-          ? `; its signing certificate was valid only from ${utcText(leaf.notBefore)} to ${utcText(leaf.notAfter)}.`
-          : '.'),
+      leaf
+        ? l10n.t(
+            'At document time ({0}) it is valid: the document is genuine, but attestation documents are short-lived; its signing certificate was valid only from {1} to {2}.',
+            utcText(atDocumentTime.at),
+            utcText(leaf.notBefore),
+            utcText(leaf.notAfter),
+          )
+        : l10n.t(
+            'At document time ({0}) it is valid: the document is genuine, but attestation documents are short-lived.',
+            utcText(atDocumentTime.at),
+          ),
     );
   }
   if (report.development) {
     notes.push(
-      `Development attestation: signed by ${report.trustedRoot?.label ?? 'a local development root'}, ` +
-        `not by AWS, so it proves nothing about Nitro hardware.`,
+      l10n.t(
+        'Development attestation: signed by {0}, not by AWS, so it proves nothing about Nitro hardware.',
+        report.trustedRoot?.label ?? l10n.t('a local development root'),
+      ),
     );
   } else if (report.trustedRoot && report.trustedRoot.kind !== 'aws') {
-    notes.push(`Chained to ${report.trustedRoot.label}, not to the AWS Nitro Enclaves root.`);
+    notes.push(l10n.t('Chained to {0}, not to the AWS Nitro Enclaves root.', report.trustedRoot.label));
   }
   if (report.debugMode) {
     notes.push(
-      'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), ' +
-        'so this document says nothing about the enclave image. Do not grant it secrets.',
+      l10n.t(
+        'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.',
+      ),
     );
   }
   return {
@@ -353,9 +378,9 @@ function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContex
     return {
       ok: false,
       image,
-      error:
-        'Does not apply: this is a NitroTPM (instance) attestation document, ' +
-        "whose PCRs measure an EC2 instance's boot, not an enclave image.",
+      error: l10n.t(
+        "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image.",
+      ),
     };
   }
   const rows = report.pcrComparisons.map((p) => ({

@@ -335,8 +335,15 @@ class AttestationViewers
         title: vscode.l10n.t('Open Attestation Document'),
         ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
         filters: {
-          'Attestation documents (CBOR, base64, hex)': ['cbor', 'attestation', 'b64', 'base64', 'hex', 'txt'],
-          'All files': ['*'],
+          [vscode.l10n.t('Attestation documents (CBOR, base64, hex)')]: [
+            'cbor',
+            'attestation',
+            'b64',
+            'base64',
+            'hex',
+            'txt',
+          ],
+          [vscode.l10n.t('All files')]: ['*'],
         },
       });
       uri = chosen?.[0];

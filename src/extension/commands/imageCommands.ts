@@ -26,7 +26,7 @@ export async function pickEif(title: string, openLabel = 'Describe'): Promise<vs
     title,
     canSelectMany: false,
     openLabel,
-    filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
+    filters: { [vscode.l10n.t('Enclave images')]: ['eif'], [vscode.l10n.t('All files')]: ['*'] },
     ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
   });
   return picked?.[0];
@@ -125,7 +125,9 @@ export async function computePcr(
           ? vscode.l10n.t('Compute the PCR of a file')
           : vscode.l10n.t('Compute PCR8 of a signing certificate'),
       canSelectMany: false,
-      ...(kind === 'certificate' ? { filters: { Certificates: ['pem', 'crt', 'cer'], 'All files': ['*'] } } : {}),
+      ...(kind === 'certificate'
+        ? { filters: { [vscode.l10n.t('Certificates')]: ['pem', 'crt', 'cer'], [vscode.l10n.t('All files')]: ['*'] } }
+        : {}),
     });
     uri = picked?.[0];
     if (!uri) return undefined;

@@ -10,7 +10,7 @@ export async function pickFile(
     title,
     openLabel,
     canSelectMany: false,
-    filters: { ...filters, 'All files': ['*'] },
+    filters: { ...filters, [vscode.l10n.t('All files')]: ['*'] },
     ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
   });
   return picked?.[0];

@@ -44,7 +44,7 @@ export async function signImage(
   const certificate =
     options.certificate ??
     (await pickFile(vscode.l10n.t('Sign {0} (1/2): the signing certificate', name), vscode.l10n.t('Use Certificate'), {
-      'PEM certificates': ['pem', 'crt', 'cer'],
+      [vscode.l10n.t('PEM certificates')]: ['pem', 'crt', 'cer'],
     }));
   if (!certificate) return undefined;
   const privateKey =
@@ -53,7 +53,7 @@ export async function signImage(
       vscode.l10n.t("Sign {0} (2/2): the certificate's private key (PEM, EC P-256, P-384 or P-521)", name),
       vscode.l10n.t('Sign'),
       {
-        'PEM private keys': ['pem', 'key'],
+        [vscode.l10n.t('PEM private keys')]: ['pem', 'key'],
       },
     ));
   if (!privateKey) return undefined;

@@ -2,10 +2,13 @@
 // vscode.l10n, so the host puts this table in the page (WebviewPage.words) and the webview reads it.
 import * as vscode from 'vscode';
 import type { EifViewerWord } from '../../shared/eifViewer';
+import type { LibWord } from '../../shared/words';
+import { libWords } from '../webviews/libWords';
 
-/** Every word of the viewer (the type makes the table complete), localized. */
-export function eifViewerWords(): Readonly<Record<EifViewerWord, string>> {
+/** Every word of the viewer and of the lib it is built with (the type makes the table complete), localized. */
+export function eifViewerWords(): Readonly<Record<EifViewerWord | LibWord, string>> {
   return {
+    ...libWords(),
     ' (".eif")': vscode.l10n.t(' (".eif")'),
     ' · MISMATCH, computed ': vscode.l10n.t(' · MISMATCH, computed '),
     ' · architecture {0}': vscode.l10n.t(' · architecture {0}'),

@@ -181,7 +181,9 @@ async function askFileSource(
     canSelectFiles: kind === 'archive',
     canSelectFolders: kind === 'oci',
     canSelectMany: false,
-    ...(kind === 'archive' ? { filters: { 'Image archives': ['tar'], 'All files': ['*'] } } : {}),
+    ...(kind === 'archive'
+      ? { filters: { [vscode.l10n.t('Image archives')]: ['tar'], [vscode.l10n.t('All files')]: ['*'] } }
+      : {}),
     ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
   });
   const chosen = picked?.[0];
@@ -207,7 +209,7 @@ async function askOutput(baseName: string): Promise<vscode.Uri | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   return vscode.window.showSaveDialog({
     title: vscode.l10n.t('Build Enclave Image (2/4): output file'),
-    filters: { 'Enclave images': ['eif'] },
+    filters: { [vscode.l10n.t('Enclave images')]: ['eif'] },
     ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${baseName}.eif`) } : {}),
   });
 }
@@ -264,13 +266,13 @@ async function askSigning(): Promise<Partial<BuildRequest> | undefined> {
   const cert = await vscode.window.showOpenDialog({
     title: vscode.l10n.t('Signing certificate (PEM)'),
     canSelectMany: false,
-    filters: { PEM: ['pem', 'crt'], 'All files': ['*'] },
+    filters: { PEM: ['pem', 'crt'], [vscode.l10n.t('All files')]: ['*'] },
   });
   if (!cert?.[0]) return undefined;
   const key = await vscode.window.showOpenDialog({
     title: vscode.l10n.t('Private key (PEM)'),
     canSelectMany: false,
-    filters: { PEM: ['pem', 'key'], 'All files': ['*'] },
+    filters: { PEM: ['pem', 'key'], [vscode.l10n.t('All files')]: ['*'] },
   });
   if (!key?.[0]) return undefined;
   return { signingCertificate: cert[0].fsPath, privateKey: key[0].fsPath };

@@ -77,7 +77,7 @@ export async function pickImage(options: PickImageOptions): Promise<vscode.Uri |
     canSelectMany: false,
     openLabel: options.openLabel,
     title: options.title,
-    filters: { 'Enclave images': ['eif'], 'All files': ['*'] },
+    filters: { [vscode.l10n.t('Enclave images')]: ['eif'], [vscode.l10n.t('All files')]: ['*'] },
   });
   return chosen?.[0];
 }

@@ -99,7 +99,7 @@ export async function pickPolicy(): Promise<PickedPolicy | undefined> {
       title: vscode.l10n.t('Key Policy to Dry-Run'),
       openLabel: vscode.l10n.t('Use Policy'),
       canSelectMany: false,
-      filters: { 'JSON files': ['json'], 'All files': ['*'] },
+      filters: { [vscode.l10n.t('JSON files')]: ['json'], [vscode.l10n.t('All files')]: ['*'] },
     })) ?? [];
   return uri ? readPolicyFile(uri) : undefined;
 }

@@ -83,7 +83,10 @@ export class CurrentParent implements vscode.Disposable {
         const running = (known ?? (await this.backend.describeEnclaves(parent.id))).filter(
           (e) => e.State === 'RUNNING',
         ).length;
-        this.item.text = vscode.l10n.t('$(vm) {0}: {1} enclave{2}', parent.name, running, running === 1 ? '' : 's');
+        this.item.text =
+          running === 1
+            ? vscode.l10n.t('$(vm) {0}: 1 enclave', parent.name)
+            : vscode.l10n.t('$(vm) {0}: {1} enclaves', parent.name, running);
         this.item.tooltip = vscode.l10n.t(
           'Nitro Enclaves: enclaves run on {0} ({1}); {2} running. Click to switch parent instance.',
           parent.name,

@@ -122,7 +122,7 @@ async function askProxy(backends: BackendRegistry, arg: unknown): Promise<ProxyR
     const files = await vscode.window.showOpenDialog({
       title: vscode.l10n.t('{0}: allowlist', title),
       canSelectMany: false,
-      filters: { 'vsock-proxy allowlist': ['yaml', 'yml'] },
+      filters: { [vscode.l10n.t('vsock-proxy allowlist')]: ['yaml', 'yml'] },
       openLabel: vscode.l10n.t('Use Allowlist'),
     });
     allowlistPath = files?.[0]?.fsPath;

@@ -16,6 +16,7 @@ import {
 import { badge, card, h, type CardState } from '../lib/dom';
 import { icon } from './icons';
 import { button } from './view';
+import { t } from './words';
 
 /** What the card asks of its owner (main.ts). */
 export interface DryRunHost extends CardState {
@@ -26,13 +27,13 @@ export interface DryRunHost extends CardState {
   setState(state: NonNullable<AttestationWebviewState['dryRun']>): void;
 }
 
-const PASTED = 'pasted policy';
+const PASTED = t('pasted policy');
 
 /** A principal that is not an ARN or an account ID is still evaluated (as the CLI does), with a hint. */
 export function principalHint(text: string): string | undefined {
-  const t = text.trim();
-  if (t === '' || /^arn:[\w-]+:(iam|sts)::\d{12}:/.test(t) || /^\d{12}$/.test(t) || t === '*') return undefined;
-  return 'Principals in key policies are ARNs, such as arn:aws:iam::123456789012:role/NAME.';
+  const p = text.trim();
+  if (p === '' || /^arn:[\w-]+:(iam|sts)::\d{12}:/.test(p) || /^\d{12}$/.test(p) || p === '*') return undefined;
+  return t('Principals in key policies are ARNs, such as arn:aws:iam::123456789012:role/NAME.');
 }
 
 export class DryRunCard {
@@ -70,7 +71,7 @@ export class DryRunCard {
       class: 'dry-input mono',
       maxlength: MAX_PRINCIPAL,
       spellcheck: 'false',
-      placeholder: 'arn:aws:iam::123456789012:role/NAME (empty: not checked)',
+      placeholder: t('arn:aws:iam::123456789012:role/NAME (empty: not checked)'),
       'aria-describedby': 'kms-principal-note',
     });
     this.principal.value = kept.principal ?? '';
@@ -81,9 +82,9 @@ export class DryRunCard {
       ...KMS_OPERATIONS.map((op) => h('option', { value: op }, op)),
     );
     this.operation.value = kept.operation ?? 'Decrypt';
-    this.evaluateButton = button('Evaluate', 'play', () => void this.evaluate(), {
+    this.evaluateButton = button(t('Evaluate'), 'play', () => void this.evaluate(), {
       id: 'kms-evaluate',
-      title: 'Evaluate the key policy for this document, as nitro-dev kms dry-run does',
+      title: t('Evaluate the key policy for this document, as nitro-dev kms dry-run does'),
     });
     this.error = h('p', { class: 'dry-error', id: 'kms-error', role: 'alert', hidden: true });
     this.result = h('div', { class: 'dry-result-slot', id: 'kms-result', role: 'status', 'aria-live': 'polite' });
@@ -102,31 +103,28 @@ export class DryRunCard {
     });
     this.operation.addEventListener('change', () => this.keep());
 
-    const choose = button('Choose Policy…', 'file', () => void this.choose(), {
+    const choose = button(t('Choose Policy…'), 'file', () => void this.choose(), {
       secondary: true,
       id: 'kms-choose-policy',
-      title: 'A key policy from an open editor, the workspace, or a file',
+      title: t('A key policy from an open editor, the workspace, or a file'),
     });
+    // The sentence around the command, which stays code: {0} marks where it goes.
+    const [before, after] = t(
+      'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation conditions, the principal and the operation, as {0} evaluates them.',
+    ).split('{0}');
     this.element = card(
       host,
       'kms',
-      'Would KMS release this key?',
+      t('Would KMS release this key?'),
       [
-        h(
-          'p',
-          { class: 'note' },
-          'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation ' +
-            'conditions, the principal and the operation, as ',
-          h('code', null, 'nitro-dev kms dry-run'),
-          ' evaluates them.',
-        ),
+        h('p', { class: 'note' }, before ?? '', h('code', null, 'nitro-dev kms dry-run'), after ?? ''),
         h(
           'div',
           { class: 'dry-form' },
           h(
             'div',
             { class: 'dry-policy-head' },
-            h('label', { for: 'kms-policy' }, 'Key policy (JSON)'),
+            h('label', { for: 'kms-policy' }, t('Key policy (JSON)')),
             this.source,
             choose,
           ),
@@ -137,11 +135,11 @@ export class DryRunCard {
             h(
               'span',
               { class: 'dry-field dry-field-wide' },
-              h('label', { for: 'kms-principal' }, 'Principal (optional)'),
+              h('label', { for: 'kms-principal' }, t('Principal (optional)')),
               this.principal,
               this.principalNote,
             ),
-            h('span', { class: 'dry-field' }, h('label', { for: 'kms-operation' }, 'Operation'), this.operation),
+            h('span', { class: 'dry-field' }, h('label', { for: 'kms-operation' }, t('Operation')), this.operation),
             h('span', { class: 'dry-field dry-go' }, this.evaluateButton),
           ),
           this.error,
@@ -165,7 +163,8 @@ export class DryRunCard {
   }
 
   private renderSource(): void {
-    this.source.textContent = this.policy.value.trim() === '' ? 'paste one, or choose' : `from ${this.policyLabel}`;
+    this.source.textContent =
+      this.policy.value.trim() === '' ? t('paste one, or choose') : t('from {0}', this.policyLabel);
   }
 
   private renderPrincipalHint(): void {
@@ -214,7 +213,7 @@ export class DryRunCard {
       this.shown = view;
       this.result.replaceChildren(resultView(view));
       this.summary.replaceChildren(
-        badge(view.decision === 'allow' ? 'allow' : 'deny', view.decision === 'allow' ? 'ok' : 'bad'),
+        badge(view.decision === 'allow' ? t('allow') : t('deny'), view.decision === 'allow' ? 'ok' : 'bad'),
       );
     } catch (e) {
       if (run !== this.running) return;
@@ -231,7 +230,7 @@ export class DryRunCard {
 /** The answer: the decision, the reasons, the notes and what a dry run covers. */
 export function resultView(v: DryRunView): HTMLElement {
   const allow = v.decision === 'allow';
-  const who = v.principal !== undefined ? ` to ${v.principal}` : '';
+  const who = v.principal !== undefined ? t(' to {0}', v.principal) : '';
   return h(
     'div',
     { class: `dry-result ${allow ? 'allow' : 'deny'}`, id: 'kms-decision', 'data-decision': v.decision },
@@ -239,26 +238,28 @@ export function resultView(v: DryRunView): HTMLElement {
       'p',
       { class: 'dry-headline' },
       icon(allow ? 'pass' : 'error', 'dry-icon'),
-      h('strong', null, allow ? 'ALLOW' : 'DENY'),
+      h('strong', null, allow ? t('ALLOW') : t('DENY')),
       allow
-        ? ` KMS would release the key: kms:${v.operation}${who} is allowed by ${v.policyLabel}.`
-        : ` KMS would not release the key: kms:${v.operation}${who} is denied by ${v.policyLabel}.`,
+        ? t(' KMS would release the key: kms:{0}{1} is allowed by {2}.', v.operation, who, v.policyLabel)
+        : t(' KMS would not release the key: kms:{0}{1} is denied by {2}.', v.operation, who, v.policyLabel),
     ),
-    h('ul', { class: 'dry-reasons', 'aria-label': 'Reasons' }, ...v.reasons.map((r) => h('li', null, r))),
+    h('ul', { class: 'dry-reasons', 'aria-label': t('Reasons') }, ...v.reasons.map((r) => h('li', null, r))),
     v.documentInvalid !== undefined
       ? h(
           'p',
           { class: 'dry-note warn-text', id: 'kms-invalid' },
           icon('warning', 'inline-icon'),
-          ` The document does not verify (${v.documentInvalid}): KMS refuses a Recipient whose document does not ` +
-            'verify, whatever the policy says.',
+          t(
+            ' The document does not verify ({0}): KMS refuses a Recipient whose document does not verify, whatever the policy says.',
+            v.documentInvalid,
+          ),
         )
       : null,
     v.notes.length > 0
       ? h(
           'ul',
-          { class: 'dry-notes', 'aria-label': 'Notes' },
-          ...v.notes.map((n) => h('li', null, h('span', { class: 'muted' }, 'note: '), n)),
+          { class: 'dry-notes', 'aria-label': t('Notes') },
+          ...v.notes.map((n) => h('li', null, h('span', { class: 'muted' }, t('note: ')), n)),
         )
       : null,
     h('p', { class: 'dry-scope muted' }, v.scope),

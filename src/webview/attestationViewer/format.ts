@@ -1,4 +1,7 @@
-// Time and size formatting for the attestation viewer. Pure (no DOM), so it can be unit-tested.
+// Time and size formatting for the attestation viewer. Pure (no DOM but the page's words, English
+// without a page), so it can be unit-tested.
+import { libWords } from '../lib/l10n';
+import { t } from './words';
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -29,19 +32,22 @@ export function fromLocalInput(value: string): string | undefined {
 export function duration(ms: number): string {
   const s = Math.round(Math.abs(ms) / 1000);
   const days = Math.floor(s / 86400);
-  if (days >= 730) return `${Math.round(days / 365.25)} years`;
-  if (days >= 2) return `${days} days${s % 86400 >= 3600 ? ` ${Math.floor((s % 86400) / 3600)} h` : ''}`;
+  if (days >= 730) return t('{0} years', Math.round(days / 365.25));
+  if (days >= 2)
+    return [t('{0} days', days), ...(s % 86400 >= 3600 ? [t('{0} h', Math.floor((s % 86400) / 3600))] : [])].join(' ');
   const h = Math.floor(s / 3600);
   const min = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  if (h > 0) return min === 0 && sec === 0 ? `${h} h` : `${h} h ${min} min${sec ? ` ${sec} s` : ''}`;
-  if (min > 0) return `${min} min${sec ? ` ${sec} s` : ''}`;
-  return `${sec} s`;
+  const parts = (...shown: string[]) => shown.filter((p) => p !== '').join(' ');
+  const secs = sec ? t('{0} s', sec) : '';
+  if (h > 0) return min === 0 && sec === 0 ? t('{0} h', h) : parts(t('{0} h', h), t('{0} min', min), secs);
+  if (min > 0) return parts(t('{0} min', min), secs);
+  return t('{0} s', sec);
 }
 
 /** `1 byte`, `32 bytes`. */
 export function bytes(n: number): string {
-  return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+  return libWords.count(n, '1 byte', '{0} bytes');
 }
 
 /**
@@ -50,10 +56,10 @@ export function bytes(n: number): string {
  */
 export function certificateNoun(roleLabel: string): string {
   const noun = roleLabel.toLowerCase();
-  return /\bcertificate$/.test(noun) ? noun : `${noun} certificate`;
+  return /\bcertificate$/.test(noun) ? noun : t('{0} certificate', noun);
 }
 
 /** What the copy button of a certificate's SHA-256 fingerprint copies (its accessible label and status text). */
 export function fingerprintCopyWhat(roleLabel: string): string {
-  return `SHA-256 fingerprint of the ${certificateNoun(roleLabel)}`;
+  return t('SHA-256 fingerprint of the {0}', certificateNoun(roleLabel));
 }

@@ -17,11 +17,12 @@ import {
 import { READY } from '../../shared/protocol';
 import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
-import { humanSize } from '../lib/format';
+import { humanSize, shortSize } from '../lib/format';
 import { fromLocalInput, toLocalInput } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
 import { DryRunCard } from './dryRun';
+import { t } from './words';
 
 type Screen =
   | { readonly kind: 'loading' }
@@ -95,25 +96,25 @@ const actions: ViewActions = {
 const titleName = h('h1', null, document.title);
 const chips = h('div', { class: 'chips' });
 const busyLabel = h('span', { class: 'progress-label', hidden: true });
-const compareButton = button('Compare with Enclave Image…', 'compare', () => actions.compare(), {
+const compareButton = button(t('Compare with Enclave Image…'), 'compare', () => actions.compare(), {
   secondary: true,
   id: 'compare',
-  title: 'Check the document’s PCR0, PCR1, PCR2 (and PCR8) against an .eif file',
+  title: t('Check the document’s PCR0, PCR1, PCR2 (and PCR8) against an .eif file'),
 });
-const saveButton = button('Save…', 'save', () => connection.post('save'), {
+const saveButton = button(t('Save…'), 'save', () => connection.post('save'), {
   secondary: true,
   id: 'save',
-  title: 'Save the document to a file (its CBOR bytes, as the NSM returned them)',
+  title: t('Save the document to a file (its CBOR bytes, as the NSM returned them)'),
 });
-const copyBase64Button = button('Copy as Base64', 'copy', () => connection.post('copyBase64'), {
+const copyBase64Button = button(t('Copy as Base64'), 'copy', () => connection.post('copyBase64'), {
   secondary: true,
   id: 'copy-base64',
-  title: 'Copy the document (its CBOR bytes) as base64 text',
+  title: t('Copy the document (its CBOR bytes) as base64 text'),
 });
-const reloadButton = button('Reload', 'refresh', () => connection.post('reload'), {
+const reloadButton = button(t('Reload'), 'refresh', () => connection.post('reload'), {
   secondary: true,
   id: 'reload',
-  title: 'Read the document again and verify it',
+  title: t('Read the document again and verify it'),
 });
 const titlebar = h(
   'header',
@@ -123,9 +124,9 @@ const titlebar = h(
 );
 
 const MODES: readonly { mode: TimeMode; label: string; title: string }[] = [
-  { mode: 'now', label: 'Now', title: 'Verify at the current time (what a relying party does)' },
-  { mode: 'document', label: 'Document time', title: 'Verify at the time the document says it was made' },
-  { mode: 'custom', label: 'Custom…', title: 'Verify at a date and time you choose' },
+  { mode: 'now', label: t('Now'), title: t('Verify at the current time (what a relying party does)') },
+  { mode: 'document', label: t('Document time'), title: t('Verify at the time the document says it was made') },
+  { mode: 'custom', label: t('Custom…'), title: t('Verify at a date and time you choose') },
 ];
 const modeButtons = new Map<TimeMode, HTMLButtonElement>();
 for (const { mode, label, title } of MODES) {
@@ -152,42 +153,43 @@ const customInput = h('input', {
   type: 'datetime-local',
   step: 1,
   id: 'time-custom-input',
-  'aria-label': 'Verification time (local time)',
+  'aria-label': t('Verification time (local time)'),
   class: 'time-input',
 });
 const customError = h('span', { class: 'time-error', role: 'alert', hidden: true });
 function applyCustom(): void {
   const at = fromLocalInput(customInput.value);
   customError.hidden = at !== undefined;
-  customError.textContent = at === undefined ? 'Enter a complete date and time.' : '';
+  customError.textContent = at === undefined ? t('Enter a complete date and time.') : '';
   if (at !== undefined) setTime({ mode: 'custom', at });
 }
 customInput.addEventListener('keydown', (e) => {
   if (e.key === 'Enter') applyCustom();
 });
-const applyButton = button('Verify', 'clock', applyCustom, {
+const applyButton = button(t('Verify'), 'clock', applyCustom, {
   id: 'time-apply',
-  title: 'Verify at this local date and time',
+  title: t('Verify at this local date and time'),
 });
 const customGroup = h(
   'span',
   { class: 'time-custom', hidden: true },
   customInput,
-  h('span', { class: 'muted time-zone' }, 'local time'),
+  h('span', { class: 'muted time-zone' }, t('local time')),
   applyButton,
   customError,
 );
-const effective = h('span', { class: 'muted time-pending', hidden: true }, 'Verifying…');
+const effective = h('span', { class: 'muted time-pending', hidden: true }, t('Verifying…'));
 const timebar = h(
   'div',
   { class: 'timebar', id: 'timebar' },
-  h('span', { class: 'timebar-label' }, icon('clock'), 'Verify at'),
-  h('div', { class: 'segmented', role: 'group', 'aria-label': 'Verification time' }, ...modeButtons.values()),
+  h('span', { class: 'timebar-label' }, icon('clock'), t('Verify at')),
+  h('div', { class: 'segmented', role: 'group', 'aria-label': t('Verification time') }, ...modeButtons.values()),
   customGroup,
   effective,
 );
 
-const ENCODINGS = { binary: 'binary CBOR', base64: 'base64', hex: 'hex' } as const;
+// base64 and hex are names, the same in every language.
+const ENCODINGS = { binary: t('binary CBOR'), base64: 'base64', hex: 'hex' } as const;
 
 function renderHeader(): void {
   const model = screen.kind === 'model' ? screen.model : undefined;
@@ -198,17 +200,11 @@ function renderHeader(): void {
   if (model) {
     const src = model.source;
     if (src.encoding)
-      chips.append(h('span', { class: 'badge', title: 'How the input is written' }, ENCODINGS[src.encoding]));
-    chips.append(
-      h(
-        'span',
-        { class: 'badge', title: humanSize(src.inputSize) },
-        humanSize(src.inputSize).replace(/ \(\d+ bytes\)$/, ''),
-      ),
-    );
+      chips.append(h('span', { class: 'badge', title: t('How the input is written') }, ENCODINGS[src.encoding]));
+    chips.append(h('span', { class: 'badge', title: humanSize(src.inputSize) }, shortSize(src.inputSize)));
     if (src.kind === 'bytes')
       chips.append(
-        h('span', { class: 'badge muted', title: 'Not a file: the bytes are kept with the panel' }, 'no file'),
+        h('span', { class: 'badge muted', title: t('Not a file: the bytes are kept with the panel') }, t('no file')),
       );
     chips.append(
       h(

@@ -15,9 +15,9 @@ import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, mono, type Child } from '../lib/dom';
 import { iconTextButton, kmsConditionButtons, pcrTableHead } from '../lib/dom';
 import type { KmsConditionKey } from '../../shared/protocol';
-import { plural } from '../lib/format';
 import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
 import { icon, type IconName } from './icons';
+import { count, t } from './words';
 
 /** What the view asks of its owner (main.ts): host actions and the persisted UI state. */
 export interface ViewActions {
@@ -67,10 +67,11 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
   const v = model.verdict;
   const flags: Child[] = [];
   if (v.development)
-    flags.push(badge('development attestation', 'warn', 'Signed by a local development root, not by AWS'));
-  if (v.debugMode) flags.push(badge('debug mode', 'warn', 'PCR0 is all zeros: the enclave ran with --debug-mode'));
+    flags.push(badge(t('development attestation'), 'warn', t('Signed by a local development root, not by AWS')));
+  if (v.debugMode)
+    flags.push(badge(t('debug mode'), 'warn', t('PCR0 is all zeros: the enclave ran with --debug-mode')));
   if (v.unsigned)
-    flags.push(badge('unsigned', 'warn', "From QEMU's emulated NSM: no signature or certificate chain to check"));
+    flags.push(badge(t('unsigned'), 'warn', t("From QEMU's emulated NSM: no signature or certificate chain to check")));
   // The headline says the main reason; the others are listed when there are several.
   const reasons = v.reasons.length > 1 ? v.reasons : [];
   const offerDocumentTime = !v.valid && v.validAtDocumentTime === true && model.time.mode !== 'document';
@@ -78,8 +79,12 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
   const unsigned = v.verdict === 'unsigned';
   const tone = unsigned ? 'warned unsigned' : v.valid ? (warned ? 'warned' : 'valid') : 'invalid';
   const when =
-    model.time.mode === 'now' ? 'now' : model.time.mode === 'document' ? 'the document’s own time' : 'the chosen time';
-  const root = v.trustedRoot ? ` · root: ${v.trustedRoot.label}` : '';
+    model.time.mode === 'now'
+      ? t('now')
+      : model.time.mode === 'document'
+        ? t('the document’s own time')
+        : t('the chosen time');
+  const root = v.trustedRoot ? t(' · root: {0}', v.trustedRoot.label) : '';
   return h(
     'section',
     {
@@ -98,12 +103,12 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
       model.kindLabel ? h('p', { class: 'verdict-kind', id: 'attestation-kind' }, model.kindLabel) : null,
       reasons.length > 0 ? h('ul', { class: 'verdict-reasons' }, ...reasons.map((r) => h('li', null, r))) : null,
       ...v.notes.map((n) => h('p', { class: 'verdict-note' }, n)),
-      ...v.hints.map((n) => h('p', { class: 'verdict-note verdict-hint' }, h('strong', null, 'Hint: '), n)),
+      ...v.hints.map((n) => h('p', { class: 'verdict-note verdict-hint' }, h('strong', null, t('Hint: ')), n)),
       offerDocumentTime
         ? h(
             'p',
             { class: 'verdict-actions' },
-            button('Verify at document time', 'clock', () => actions.atDocumentTime(), {
+            button(t('Verify at document time'), 'clock', () => actions.atDocumentTime(), {
               id: 'verify-document-time',
               secondary: true,
             }),
@@ -113,19 +118,19 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
         ? h(
             'p',
             { class: 'verdict-actions' },
-            button('Re-sign with Development CA…', 'certificate', () => actions.resign(), {
+            button(t('Re-sign with Development CA…'), 'certificate', () => actions.resign(), {
               id: 'resign',
               secondary: true,
-              title:
-                'Write a new file with a development signature over the values QEMU reported ' +
-                '(not an AWS attestation); this document is not changed',
+              title: t(
+                'Write a new file with a development signature over the values QEMU reported (not an AWS attestation); this document is not changed',
+              ),
             }),
           )
         : null,
       h(
         'p',
         { class: 'verdict-time', title: model.time.at.iso },
-        `Verified at ${model.time.at.utc} (${when}) · local time ${localTime(model.time.at.ms)}${root}`,
+        t('Verified at {0} ({1}) · local time {2}', model.time.at.utc, when, localTime(model.time.at.ms)) + root,
       ),
     ),
   );
@@ -138,15 +143,15 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
   const tools = h(
     'div',
     { class: 'comparison-tools' },
-    button('Change…', 'compare', () => actions.compare(), {
+    button(t('Change…'), 'compare', () => actions.compare(), {
       secondary: true,
       id: 'compare-change',
-      title: 'Compare with another enclave image',
+      title: t('Compare with another enclave image'),
     }),
-    button('Clear', 'close', () => actions.clearComparison(), {
+    button(t('Clear'), 'close', () => actions.clearComparison(), {
       secondary: true,
       id: 'compare-clear',
-      title: 'Stop comparing with this image',
+      title: t('Stop comparing with this image'),
     }),
   );
   if (!c.ok) {
@@ -157,7 +162,7 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
       h(
         'div',
         { class: 'comparison-text' },
-        h('strong', { title: c.image.detail }, `Cannot compare with ${c.image.name}`),
+        h('strong', { title: c.image.detail }, t('Cannot compare with {0}', c.image.name)),
         h('span', { class: 'muted' }, c.error),
       ),
       tools,
@@ -170,8 +175,10 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
       {
         class: `pcr-mark ${r.match ? 'match' : 'mismatch'}`,
         title: r.match
-          ? `${r.name} matches`
-          : `${r.name}: the image has ${r.expected}, the document ${r.actual ?? 'has no such PCR'}`,
+          ? t('{0} matches', r.name)
+          : r.actual === undefined
+            ? t('{0}: the image has {1}, the document has no such PCR', r.name, r.expected)
+            : t('{0}: the image has {1}, the document {2}', r.name, r.expected, r.actual),
       },
       icon(r.match ? 'check' : 'close', 'inline-icon'),
       r.name,
@@ -187,16 +194,23 @@ function comparisonBar(actions: ViewActions, c: ComparisonView): HTMLElement {
       h(
         'strong',
         { title: c.image.detail },
-        all ? `The PCRs match ${c.image.name}` : `The PCRs do not match ${c.image.name}`,
+        all ? t('The PCRs match {0}', c.image.name) : t('The PCRs do not match {0}', c.image.name),
       ),
       c.unsigned
         ? h(
             'span',
             { class: 'muted', id: 'comparison-unsigned' },
-            'Comparing unsigned values: QEMU reported these PCRs and nothing signed them.',
+            t('Comparing unsigned values: QEMU reported these PCRs and nothing signed them.'),
           )
         : null,
-      h('span', { class: 'muted' }, `${c.matches} of ${plural(c.rows.length, 'PCR')} match · `, ...marks),
+      h(
+        'span',
+        { class: 'muted' },
+        c.rows.length === 1
+          ? t('{0} of 1 PCR match · ', c.matches)
+          : t('{0} of {1} PCRs match · ', c.matches, c.rows.length),
+        ...marks,
+      ),
     ),
     tools,
   );
@@ -213,7 +227,7 @@ const CHECK_ICONS: Record<CheckView['status'], IconName> = {
 };
 
 function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElement {
-  const count = (s: CheckView['status']) => model.checks.filter((c) => c.status === s).length;
+  const tally = (s: CheckView['status']) => model.checks.filter((c) => c.status === s).length;
   const items = model.checks.map((c) =>
     h(
       'li',
@@ -225,18 +239,20 @@ function checksCard(actions: ViewActions, model: AttestationViewModel): HTMLElem
         h('span', { class: 'check-statement', title: c.code }, c.title),
         h('div', { class: 'check-detail' }, sentence(c.reason)),
       ),
-      h('code', { class: 'check-code', title: 'The check’s code in reports' }, c.code),
+      h('code', { class: 'check-code', title: t('The check’s code in reports') }, c.code),
     ),
   );
   const parts: Child[] = [];
-  const fails = count('fail');
-  const warns = count('warn');
-  const skips = count('skip');
-  parts.push(h('span', { class: fails ? 'summary-bad' : 'summary-ok' }, fails ? `${fails} failed` : 'none failed'));
-  parts.push(` · ${count('pass')} passed`);
-  if (warns) parts.push(' · ', h('span', { class: 'warn-text' }, plural(warns, 'warning')));
-  if (skips) parts.push(` · ${skips} skipped`);
-  return card(actions, 'checks', 'Checks', [h('ul', { class: 'checks att-checks' }, ...items)], {
+  const fails = tally('fail');
+  const warns = tally('warn');
+  const skips = tally('skip');
+  parts.push(
+    h('span', { class: fails ? 'summary-bad' : 'summary-ok' }, fails ? t('{0} failed', fails) : t('none failed')),
+  );
+  parts.push(t(' · {0} passed', tally('pass')));
+  if (warns) parts.push(' · ', h('span', { class: 'warn-text' }, count(warns, '1 warning', '{0} warnings')));
+  if (skips) parts.push(t(' · {0} skipped', skips));
+  return card(actions, 'checks', t('Checks'), [h('ul', { class: 'checks att-checks' }, ...items)], {
     summary: h('span', null, ...parts),
   });
 }
@@ -247,22 +263,22 @@ function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLEleme
       return h(
         'span',
         { class: 'muted state', 'data-state': 'absent' },
-        'absent',
-        h('span', { class: 'state-note' }, ' · the key is not in the document'),
+        t('absent'),
+        h('span', { class: 'state-note' }, t(' · the key is not in the document')),
       );
     case 'null':
       return h(
         'span',
         { class: 'muted state', 'data-state': 'null' },
-        'null',
-        h('span', { class: 'state-note' }, ' · the key holds CBOR null (how Nitro hardware writes “none”)'),
+        t('null'),
+        h('span', { class: 'state-note' }, t(' · the key holds CBOR null (how Nitro hardware writes “none”)')),
       );
     case 'empty':
       return h(
         'span',
         { class: 'muted state', 'data-state': 'empty' },
-        'empty',
-        h('span', { class: 'state-note' }, ' · a byte string of 0 bytes'),
+        t('empty'),
+        h('span', { class: 'state-note' }, t(' · a byte string of 0 bytes')),
       );
     case 'present':
       return h(
@@ -272,7 +288,7 @@ function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLEleme
           'div',
           { class: 'bytes-head' },
           h('span', { class: 'muted' }, bytes(b.size)),
-          copyButton(actions, b.hex, `${name} (hex)`),
+          copyButton(actions, b.hex, t('{0} (hex)', name)),
         ),
         h('div', { class: 'hex-block' }, mono(b.hex)),
         b.text !== undefined
@@ -282,8 +298,8 @@ function bytesField(actions: ViewActions, name: string, b: BytesView): HTMLEleme
               h(
                 'div',
                 { class: 'bytes-head' },
-                h('span', { class: 'muted' }, 'as text'),
-                copyButton(actions, b.text, `${name} (text)`),
+                h('span', { class: 'muted' }, t('as text')),
+                copyButton(actions, b.text, t('{0} (text)', name)),
               ),
               h('pre', { class: 'code-block text-block' }, b.text),
             )
@@ -298,21 +314,21 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
   const input = inputText(model.source);
   const envelope = env ? envelopeLine(env) : null;
   if (!d) {
-    return card(actions, 'document', 'Document', [
-      h('p', { class: 'note' }, 'The document’s fields cannot be read: see the failed checks above.'),
-      fields([['Input', input], env ? ['Envelope', envelope] : null]),
+    return card(actions, 'document', t('Document'), [
+      h('p', { class: 'note' }, t('The document’s fields cannot be read: see the failed checks above.')),
+      fields([[t('Input'), input], env ? [t('Envelope'), envelope] : null]),
     ]);
   }
   return card(
     actions,
     'document',
-    'Document',
+    t('Document'),
     [
       fields([
         ...originRows(actions, model, d),
         ...contentRows(actions, d, model.nonceCheck),
-        ['Envelope', envelope],
-        ['Input', input],
+        [t('Envelope'), envelope],
+        [t('Input'), input],
       ]),
     ],
     { summary: d.moduleId },
@@ -323,13 +339,13 @@ function documentCard(actions: ViewActions, model: AttestationViewModel): HTMLEl
 function inputText(src: AttestationViewModel['source']): string {
   const encoding =
     src.encoding === 'binary'
-      ? 'binary CBOR'
+      ? t('binary CBOR')
       : src.encoding === 'base64'
-        ? 'base64 text'
+        ? t('base64 text')
         : src.encoding === 'hex'
-          ? 'hex text'
-          : 'input';
-  return `${encoding} of ${bytes(src.inputSize)}`;
+          ? t('hex text')
+          : t('input');
+  return t('{0} of {1}', encoding, bytes(src.inputSize));
 }
 
 /** The COSE_Sign1 envelope in one line: tagging, sizes and the protected header. */
@@ -337,9 +353,14 @@ function envelopeLine(env: NonNullable<AttestationViewModel['envelope']>): HTMLE
   return h(
     'span',
     null,
-    `COSE_Sign1, ${env.tagged ? 'tagged (18)' : 'untagged'}: ${bytes(env.size)}, ` +
-      `payload ${bytes(env.payloadSize)}, signature ${bytes(env.signatureSize)}`,
-    h('span', { class: 'muted' }, ' · protected header '),
+    t(
+      'COSE_Sign1, {0}: {1}, payload {2}, signature {3}',
+      env.tagged ? t('tagged (18)') : t('untagged'),
+      bytes(env.size),
+      bytes(env.payloadSize),
+      bytes(env.signatureSize),
+    ),
+    h('span', { class: 'muted' }, t(' · protected header ')),
     h('code', null, env.protectedHeader),
   );
 }
@@ -356,32 +377,32 @@ function originRows(
     ...(model.kindLabel
       ? ([
           [
-            'Kind',
+            t('Kind'),
             h('span', { class: 'field-kind' }, model.kindLabel),
             model.kind === 'nitrotpm'
-              ? 'nitrotpm_pcrs: made by the NitroTPM of an EC2 instance'
-              : 'pcrs: made by the NSM of an enclave',
+              ? t('nitrotpm_pcrs: made by the NitroTPM of an EC2 instance')
+              : t('pcrs: made by the NSM of an enclave'),
           ],
         ] as const)
       : []),
     [
-      'Module ID',
-      withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, 'module ID'),
+      t('Module ID'),
+      withCopy(actions, mono(d.moduleId, 'field-module'), d.moduleId, t('module ID')),
       model.kind === 'nitrotpm'
-        ? 'module_id: the instance ID, -tpm, and the NitroTPM ID'
-        : 'module_id: the parent instance ID, -enc, and the enclave ID',
+        ? t('module_id: the instance ID, -tpm, and the NitroTPM ID')
+        : t('module_id: the parent instance ID, -enc, and the enclave ID'),
     ],
     [
-      'Timestamp',
+      t('Timestamp'),
       withCopy(
         actions,
-        timeBlock(d.timestamp, h('span', { class: 'muted mono' }, `${d.timestamp.ms} ms`)),
+        timeBlock(d.timestamp, h('span', { class: 'muted mono' }, t('{0} ms', d.timestamp.ms))),
         d.timestamp.iso || String(d.timestamp.ms),
-        'timestamp',
+        t('timestamp'),
       ),
       model.kind === 'nitrotpm'
-        ? 'timestamp: when the NitroTPM made the document'
-        : 'timestamp: when the NSM made the document',
+        ? t('timestamp: when the NitroTPM made the document')
+        : t('timestamp: when the NSM made the document'),
     ],
   ];
 }
@@ -394,10 +415,10 @@ function nonceCheckRow(c: NonceCheckView): HTMLElement {
     { class: `nonce-check ${c.match ? 'good' : 'bad'}`, id: 'nonce-check', 'data-match': String(c.match) },
     icon(c.match ? 'pass' : 'error', 'inline-icon'),
     c.match
-      ? ` Matches the nonce asked for (${c.expected.length / 2} bytes)`
+      ? t(' Matches the nonce asked for ({0} bytes)', c.expected.length / 2)
       : c.actual === undefined
-        ? ` FAILS: the document carries no nonce, but ${short(c.expected)} was asked for`
-        : ` FAILS: the document carries ${short(c.actual)}, not the nonce asked for, ${short(c.expected)}`,
+        ? t(' FAILS: the document carries no nonce, but {0} was asked for', short(c.expected))
+        : t(' FAILS: the document carries {0}, not the nonce asked for, {1}', short(c.actual), short(c.expected)),
   );
 }
 
@@ -408,29 +429,37 @@ function contentRows(
   nonceCheck: NonceCheckView | undefined,
 ): FieldRow[] {
   return [
-    ['Digest', h('code', null, d.digest), 'digest: the hash algorithm of the PCRs'],
-    ['Nonce', bytesField(actions, 'nonce', d.nonce), 'nonce: the challenge of the party asking for the document'],
-    nonceCheck ? ['Nonce check', nonceCheckRow(nonceCheck), 'the nonce this viewer asked the enclave for'] : null,
-    ['User data', bytesField(actions, 'user data', d.userData), 'user_data: bytes the enclave chose to have signed'],
+    [t('Digest'), h('code', null, d.digest), t('digest: the hash algorithm of the PCRs')],
     [
-      'Public key',
-      bytesField(actions, 'public key', d.publicKey),
-      'public_key: a key the enclave made (its format is up to the application)',
+      t('Nonce'),
+      bytesField(actions, t('nonce'), d.nonce),
+      t('nonce: the challenge of the party asking for the document'),
+    ],
+    nonceCheck ? [t('Nonce check'), nonceCheckRow(nonceCheck), t('the nonce this viewer asked the enclave for')] : null,
+    [
+      t('User data'),
+      bytesField(actions, t('user data'), d.userData),
+      t('user_data: bytes the enclave chose to have signed'),
+    ],
+    [
+      t('Public key'),
+      bytesField(actions, t('public key'), d.publicKey),
+      t('public_key: a key the enclave made (its format is up to the application)'),
     ],
     d.unknownKeys.length > 0
       ? [
-          'Other keys',
+          t('Other keys'),
           h(
             'span',
             { class: 'warn-text' },
             d.unknownKeys.join(', '),
-            ' (not defined by the format; signed, so harmless)',
+            t(' (not defined by the format; signed, so harmless)'),
           ),
         ]
       : null,
     [
-      'Payload',
-      d.indefiniteLengthMap ? 'CBOR map of indefinite length (2025+ hardware)' : 'CBOR map of definite length',
+      t('Payload'),
+      d.indefiniteLengthMap ? t('CBOR map of indefinite length (2025+ hardware)') : t('CBOR map of definite length'),
     ],
   ];
 }
@@ -442,11 +471,11 @@ const KNOWN_TPM_PCRS = new Set([0, 1, 2, 3, 4, 5, 6, 7]);
 
 function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean, enclave: boolean): HTMLElement {
   const value = p.allZero
-    ? h('span', { class: 'mono zero', title: p.value }, `all zeros (${p.value.length / 2} bytes)`)
+    ? h('span', { class: 'mono zero', title: p.value }, t('all zeros ({0} bytes)', p.value.length / 2))
     : mono(p.value);
   const expected =
     p.expected && !p.expected.match
-      ? h('div', { class: 'expected' }, h('span', { class: 'expected-label' }, 'image: '), mono(p.expected.value))
+      ? h('div', { class: 'expected' }, h('span', { class: 'expected-label' }, t('image: ')), mono(p.expected.value))
       : null;
   const mark = !comparing
     ? null
@@ -454,14 +483,19 @@ function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean, enclave: b
         'td',
         { class: 'pcr-match' },
         p.expected === undefined
-          ? h('span', { class: 'muted', title: 'Not compared' }, '—')
+          ? h('span', { class: 'muted', title: t('Not compared') }, '—')
           : p.expected.match
-            ? h('span', { class: 'match', title: 'Equals the image’s value' }, icon('check', 'inline-icon'), ' match')
+            ? h(
+                'span',
+                { class: 'match', title: t('Equals the image’s value') },
+                icon('check', 'inline-icon'),
+                t(' match'),
+              )
             : h(
                 'span',
-                { class: 'mismatch', title: `The image has ${p.expected.value}` },
+                { class: 'mismatch', title: t('The image has {0}', p.expected.value) },
                 icon('close', 'inline-icon'),
-                ' differs',
+                t(' differs'),
               ),
       );
   return h(
@@ -495,8 +529,8 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
     'table',
     { class: 'grid pcrs att-pcrs' },
     pcrTableHead(
-      `Value (${model.document?.digest ?? 'hash'})`,
-      comparing ? h('th', { scope: 'col', title: 'Compared with the chosen enclave image' }, 'Image') : null,
+      t('Value ({0})', model.document?.digest ?? t('hash')),
+      comparing ? h('th', { scope: 'col', title: t('Compared with the chosen enclave image') }, t('Image')) : null,
     ),
     h('tbody', null, ...shown.map((p) => pcrRow(actions, p, comparing, model.kind !== 'nitrotpm'))),
   );
@@ -515,8 +549,10 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
               onclick: () => actions.setShowAllPcrs(!showAll),
             },
             showAll
-              ? 'Hide the all-zero reserved PCRs'
-              : `Show ${plural(hidden, 'more PCR')} (${rangeText(zeroNames)}: reserved, all zeros)`,
+              ? t('Hide the all-zero reserved PCRs')
+              : hidden === 1
+                ? t('Show 1 more PCR ({0}: reserved, all zeros)', rangeText(zeroNames))
+                : t('Show {0} more PCRs ({1}: reserved, all zeros)', hidden, rangeText(zeroNames)),
           ),
         )
       : null;
@@ -525,27 +561,30 @@ function pcrsCard(actions: ViewActions, model: AttestationViewModel): HTMLElemen
   return card(
     actions,
     'pcrs',
-    'PCRs',
+    t('PCRs'),
     model.pcrs.length > 0
       ? [h('div', { class: 'table-scroll' }, table), toggle]
-      : [h('p', { class: 'note' }, 'The document’s PCRs cannot be read.')],
+      : [h('p', { class: 'note' }, t('The document’s PCRs cannot be read.'))],
     {
-      summary: `${plural(model.pcrs.length, 'PCR')}, ${nonZero} not zero`,
+      summary:
+        model.pcrs.length === 1
+          ? t('1 PCR, {0} not zero', nonZero)
+          : t('{0} PCRs, {1} not zero', model.pcrs.length, nonZero),
       tools:
         model.pcrs.length > 0
           ? [
               button(
-                'Copy all as JSON',
+                t('Copy all as JSON'),
                 'copy',
-                () => void actions.copy(json, 'all PCRs as JSON').catch(() => undefined),
-                { secondary: true, id: 'copy-pcrs', title: 'The PCRs as a JSON object {"PCR0": "…", …}' },
+                () => void actions.copy(json, t('all PCRs as JSON')).catch(() => undefined),
+                { secondary: true, id: 'copy-pcrs', title: t('The PCRs as a JSON object {"PCR0": "…", …}') },
               ),
               comparing
                 ? null
-                : button('Compare with Enclave Image…', 'compare', () => actions.compare(), {
+                : button(t('Compare with Enclave Image…'), 'compare', () => actions.compare(), {
                     secondary: true,
                     id: 'compare-card',
-                    title: 'Check the PCRs against an .eif file',
+                    title: t('Check the PCRs against an .eif file'),
                   }),
             ].filter((b): b is HTMLButtonElement => b !== null)
           : [],
@@ -565,24 +604,22 @@ function rangeText(indices: readonly number[]): string {
   return out.join(', ');
 }
 
-const STATUS_TEXT: Record<CertificateView['status'], string> = {
-  valid: 'valid',
-  expired: 'expired',
-  'not-yet-valid': 'not yet valid',
-};
+function statusText(status: CertificateView['status']): string {
+  return status === 'valid' ? t('valid') : status === 'expired' ? t('expired') : t('not yet valid');
+}
 
 function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string): HTMLElement {
   const status = badge(
-    STATUS_TEXT[c.status],
+    statusText(c.status),
     c.status === 'valid' ? 'ok' : 'bad',
-    `At the verification time, ${atUtc}`,
+    t('At the verification time, {0}', atUtc),
   );
   const trusted =
     c.trusted === undefined
       ? null
       : c.trusted
-        ? badge('trusted root', 'ok', 'Byte for byte the pinned AWS Nitro Enclaves Root G1')
-        : badge('not a trusted root', 'bad');
+        ? badge(t('trusted root'), 'ok', t('Byte for byte the pinned AWS Nitro Enclaves Root G1'))
+        : badge(t('not a trusted root'), 'bad');
   const lifetime = c.notAfter.ms - c.notBefore.ms;
   return h(
     'li',
@@ -597,10 +634,10 @@ function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string
       trusted,
     ),
     fields([
-      ['Subject', h('span', { class: 'dn' }, c.subject)],
-      ['Issuer', h('span', { class: 'dn' }, c.issuer)],
+      [t('Subject'), h('span', { class: 'dn' }, c.subject)],
+      [t('Issuer'), h('span', { class: 'dn' }, c.issuer)],
       [
-        'Valid',
+        t('Valid'),
         h(
           'span',
           { class: 'validity' },
@@ -627,9 +664,9 @@ function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string
       [
         'SHA-256',
         withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c.roleLabel)),
-        'SHA-256 fingerprint of the certificate’s DER',
+        t('SHA-256 fingerprint of the certificate’s DER'),
       ],
-      ['Serial number', colonHex(c.serial)],
+      [t('Serial number'), colonHex(c.serial)],
     ]),
   );
 }
@@ -639,28 +676,33 @@ function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLEleme
   return card(
     actions,
     'chain',
-    'Certificate chain',
+    t('Certificate chain'),
     model.chain.length > 0
       ? [
           h(
             'p',
             { class: 'note' },
-            'From the root (cabundle[0]) down to the certificate that signed the document; ' +
-              'validity at the verification time.',
+            t(
+              'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.',
+            ),
           ),
           h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc))),
         ]
-      : [h('p', { class: 'note' }, 'The certificates cannot be read: see the failed checks above.')],
+      : [h('p', { class: 'note' }, t('The certificates cannot be read: see the failed checks above.'))],
     {
       summary:
         model.chain.length === 0
           ? undefined
           : bad > 0
-            ? h('span', { class: 'summary-bad' }, `${bad} of ${model.chain.length} not valid at the verification time`)
+            ? h(
+                'span',
+                { class: 'summary-bad' },
+                t('{0} of {1} not valid at the verification time', bad, model.chain.length),
+              )
             : h(
                 'span',
                 { class: 'summary-ok' },
-                `${model.chain.length} certificates, all valid at the verification time`,
+                t('{0} certificates, all valid at the verification time', model.chain.length),
               ),
     },
   );
@@ -680,11 +722,13 @@ export function modelPage(actions: ViewActions, model: AttestationViewModel): HT
   ];
 }
 
-const ERROR_TITLES: Record<AttestationViewError['kind'], string> = {
-  format: 'This is not an attestation document',
-  unreadable: 'This file cannot be read',
-  restore: 'This panel cannot be restored',
-};
+function errorTitle(kind: AttestationViewError['kind']): string {
+  return kind === 'unreadable'
+    ? t('This file cannot be read')
+    : kind === 'restore'
+      ? t('This panel cannot be restored')
+      : t('This is not an attestation document');
+}
 
 export function errorPage(error: AttestationViewError, reload?: () => void): HTMLElement {
   return h(
@@ -694,20 +738,20 @@ export function errorPage(error: AttestationViewError, reload?: () => void): HTM
     h(
       'div',
       null,
-      h('strong', null, ERROR_TITLES[error.kind] ?? ERROR_TITLES.format),
+      h('strong', null, errorTitle(error.kind)),
       h('p', { class: 'fatal-message' }, error.message),
       error.kind === 'format'
         ? h(
             'p',
             { class: 'muted' },
-            'An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.',
+            t('An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.'),
           )
         : null,
-      reload ? h('p', null, button('Reload', 'refresh', reload, { id: 'reload-error' })) : null,
+      reload ? h('p', null, button(t('Reload'), 'refresh', reload, { id: 'reload-error' })) : null,
     ),
   );
 }
 
 export function loadingPage(label: string): HTMLElement {
-  return h('p', { class: 'note loading' }, `Verifying ${label}…`);
+  return h('p', { class: 'note loading' }, t('Verifying {0}…', label));
 }

@@ -2,6 +2,7 @@
 // parsed as HTML, so data from the file cannot inject markup. No inline styles (the CSP forbids them).
 import type { KmsConditionKey } from '../../shared/protocol';
 import { colonParts } from '../../shared/text';
+import { libWords } from './l10n';
 
 export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
@@ -109,7 +110,7 @@ export function copyButton(
   text: string,
   what: string,
 ): HTMLButtonElement {
-  return requestButton('copy', `Copy ${what}`, () => host.copy(text, what));
+  return requestButton('copy', libWords.t('Copy {0}', what), () => host.copy(text, what));
 }
 
 /**
@@ -139,7 +140,8 @@ function requestButton(
   b.addEventListener('click', () => {
     run().then(
       () => mark('check', 'copied', title),
-      (e: unknown) => mark('error', 'copy-failed', `Not copied: ${e instanceof Error ? e.message : String(e)}`),
+      (e: unknown) =>
+        mark('error', 'copy-failed', libWords.t('Not copied: {0}', e instanceof Error ? e.message : String(e))),
     );
   });
   return b;
@@ -154,7 +156,7 @@ export function kmsConditionButtons(
   host: { copyKmsCondition(pcr: number, key: KmsConditionKey): Promise<unknown> },
   pcr: number,
 ): HTMLButtonElement[] {
-  const what = (key: string) => `Copy KMS condition for PCR${pcr} (kms:RecipientAttestation:${key})`;
+  const what = (key: string) => libWords.t('Copy KMS condition for PCR{0} (kms:RecipientAttestation:{1})', pcr, key);
   if (pcr !== 0)
     return [requestButton('key', what(`PCR${pcr}`), () => host.copyKmsCondition(pcr, 'PCR'), { extraClass: 'kms' })];
   return [
@@ -240,7 +242,7 @@ export function pcrTableHead(valueHeading: string, ...extra: Child[]): HTMLEleme
       'tr',
       null,
       h('th', { scope: 'col' }, 'PCR'),
-      h('th', { scope: 'col' }, 'Measures'),
+      h('th', { scope: 'col' }, libWords.t('Measures')),
       h('th', { scope: 'col' }, valueHeading),
       ...extra,
       h('th', { class: 'cell-tool' }),

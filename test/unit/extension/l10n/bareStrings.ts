@@ -207,3 +207,124 @@ export function placeholderCount(message: string): number {
 export function skipsPlaceholder(message: string): boolean {
   return Array.from({ length: placeholderCount(message) }, (_, i) => message.includes(`{${i}}`)).includes(false);
 }
+
+/** Attribute and option names whose values are markup or data, never shown: classes, ids, roles, states. */
+const PAGE_DATA_KEYS = new Set([
+  'class',
+  'id',
+  'type',
+  'role',
+  'for',
+  'scope',
+  'spellcheck',
+  'mode',
+  'aria-live',
+  'aria-hidden',
+  'aria-controls',
+  'aria-describedby',
+  'aria-pressed',
+  'aria-expanded',
+  'extraClass',
+]);
+
+/** Calls whose string arguments are markup or data: tag names, icon names, classes, attributes, messages. */
+const PAGE_DATA_CALLS = new Set([
+  'getElementById',
+  'createElement',
+  'createElementNS',
+  'setAttribute',
+  'toggle',
+  'add',
+  'remove',
+  'addEventListener',
+  'post',
+  'request',
+  'icon',
+  'lineIcon',
+  'mark',
+  'requestButton',
+  'card',
+]);
+
+/** Literals of the pages that are data where a word could be: commands, JSON, names that stay as they are. */
+export const PAGE_NOT_WORDS = new Set([
+  "'nitro-dev kms dry-run'",
+  "'warned unsigned'", // the verdict's classes
+  "'Decrypt'", // a KMS operation
+  "'ImageSha384'", // a condition key's name
+  '\'{ "Version": "2012-10-17", "Statement": [ … ] }\'',
+]);
+
+/**
+ * The literals of a webview source that read as words (two letters or more) and do not go through
+ * its t() or count() (or the lib's libWords): what a page would show in English whatever the
+ * language. Markup and data (tags, classes, ids, icon names, compared values) are left out.
+ */
+export function pageLiterals(file: string, source: string): string[] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const isWordCall = (n: ts.Node) =>
+    ts.isCallExpression(n) && /^(libWords\.)?(t|count)$/.test(n.expression.getText(sf));
+  const exempt = (node: ts.Node): boolean => {
+    let child: ts.Node = node;
+    for (let p = node.parent; p; child = p, p = p.parent) {
+      if (ts.isImportDeclaration(p) || ts.isExportDeclaration(p) || ts.isLiteralTypeNode(p)) return true;
+      if (isWordCall(p)) return true;
+      if (ts.isCallExpression(p)) {
+        const callee = p.expression;
+        const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : callee.getText(sf);
+        if (PAGE_DATA_CALLS.has(name)) return true;
+        if (name === 'h' && p.arguments[0] === child) return true;
+        if (/^(test|exec|replace|match|split|join|startsWith|endsWith|includes|padStart)$/.test(name)) return true;
+        return false;
+      }
+      if (ts.isBinaryExpression(p) && /^[!=]==?$/.test(p.operatorToken.getText(sf))) return true;
+      if (ts.isCaseClause(p) || ts.isElementAccessExpression(p)) return true;
+      if (ts.isPropertyAssignment(p) && p.name === child) return true;
+      if (ts.isPropertyAssignment(p)) {
+        const key = ts.isIdentifier(p.name) || ts.isStringLiteral(p.name) ? p.name.text : '';
+        return PAGE_DATA_KEYS.has(key) || key.startsWith('data-');
+      }
+      if (ts.isBinaryExpression(p) && ts.isPropertyAccessExpression(p.left) && p.left.name.text === 'className')
+        return true;
+      if (ts.isStatement(p)) return false;
+    }
+    return false;
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node)) {
+      const text = ts.isTemplateExpression(node)
+        ? [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join(' ')
+        : node.text;
+      // Words: two of them, or one capitalised ('Reload'). A single lower-case token is a name (an
+      // icon, a state, a class); a class list is left out above by where it stands.
+      const words = /[A-Za-z]{2,}[\s,:;.]+[A-Za-z]{2,}/.test(text) || /^\s*[A-Z][a-z]{2,}/.test(text);
+      if (words && !PAGE_NOT_WORDS.has(node.getText(sf)) && !exempt(node)) {
+        const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+        found.push(`${file}:${line} ${node.getText(sf)}`);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}
+
+/** `l10n.t('{1} enclave{2}', ..., n === 1 ? '' : 's')`: an English plural built from a suffix argument. */
+export function pluralSuffixes(file: string, source: string): string[] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const isSuffix = (e: ts.Expression) => ts.isStringLiteral(e) && /^(s|es)$/.test(e.text);
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && /(^|\.)l10n\.t$/.test(node.expression.getText(sf))) {
+      for (const arg of node.arguments.slice(1))
+        if (ts.isConditionalExpression(arg) && (isSuffix(arg.whenTrue) || isSuffix(arg.whenFalse))) {
+          const line = sf.getLineAndCharacterOfPosition(arg.getStart(sf)).line + 1;
+          found.push(`${file}:${line} ${arg.getText(sf)}`);
+        }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}

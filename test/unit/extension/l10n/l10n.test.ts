@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BUNDLE, bundleText, extensionSources } from '../../../../scripts/l10n.mjs';
 import { ROOT } from '../../repo';
-import { bareStrings, l10nCalls, placeholderCount, skipsPlaceholder } from './bareStrings';
+import { bareStrings, l10nCalls, placeholderCount, pluralSuffixes, skipsPlaceholder } from './bareStrings';
 
 const sources = extensionSources(ROOT).map((file) => ({ file, text: readFileSync(path.join(ROOT, file), 'utf8') }));
 
@@ -107,6 +107,18 @@ describe('(unit) localization: the arguments of each message', () => {
       calls.map((c) => skipsPlaceholder(c.message)),
       [false, false, true, false, false],
     );
+  });
+});
+
+describe('(unit) localization: plurals', () => {
+  it('builds no plural from an English suffix argument: one message for one, another for the rest', () => {
+    assert.deepEqual(
+      sources.flatMap(({ file, text }) => pluralSuffixes(file, text)),
+      [],
+    );
+    assert.deepEqual(pluralSuffixes('x.ts', "vscode.l10n.t('{0} enclave{1}', n, n === 1 ? '' : 's');"), [
+      "x.ts:1 n === 1 ? '' : 's'",
+    ]);
   });
 });
 

@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { webviewHtml } from '../../../../src/extension/webviews/html';
+import { ATTESTATION_VIEWER_WORDS } from '../../../../src/shared/attestationViewerWords';
 import { EIF_VIEWER_WORDS } from '../../../../src/shared/eifViewer';
-import { fillPlaceholders, parseWords } from '../../../../src/shared/words';
+import { fillPlaceholders, LIB_WORDS, parseWords } from '../../../../src/shared/words';
 import { ROOT } from '../../repo';
+import { pageLiterals } from './bareStrings';
 
 function fakeUri(p: string): vscode.Uri {
   return { scheme: 'file', path: p, with: (c: { path: string }) => fakeUri(c.path) } as unknown as vscode.Uri;
@@ -53,19 +55,66 @@ describe('(unit) localization: the words a webview page carries', () => {
     assert.equal(fillPlaceholders('no {name} here', ['x']), 'no {name} here');
   });
 
-  it('lists for the Enclave Image Viewer only words its view uses, each once', () => {
-    const view = readFileSync(path.join(ROOT, 'src/webview/eifViewer/view.ts'), 'utf8');
+  /** The words of a list that none of `files` (relative to src/) quotes. */
+  const unusedIn = (words: readonly string[], files: readonly string[]) => {
+    const text = files.map((f) => readFileSync(path.join(ROOT, 'src', f), 'utf8')).join('\n');
     const quoted = (word: string) => [`'${word.replace(/'/g, "\\'")}'`, `"${word}"`];
-    const unused = EIF_VIEWER_WORDS.filter((w) => !quoted(w).some((q) => view.includes(q)));
-    assert.deepEqual(unused, []);
-    assert.equal(new Set(EIF_VIEWER_WORDS).size, EIF_VIEWER_WORDS.length);
+    return words.filter((w) => !quoted(w).some((q) => text.includes(q)));
+  };
+  const lists = {
+    'Enclave Image Viewer': { words: EIF_VIEWER_WORDS, files: ['webview/eifViewer/view.ts'] },
+    'Attestation Document Viewer': {
+      words: ATTESTATION_VIEWER_WORDS,
+      files: ['view.ts', 'main.ts', 'dryRun.ts', 'format.ts'].map((f) => `webview/attestationViewer/${f}`),
+    },
+    'webviews’ shared lib': { words: LIB_WORDS, files: ['webview/lib/dom.ts', 'webview/lib/format.ts'] },
+  };
+
+  for (const [name, { words, files }] of Object.entries(lists)) {
+    it(`lists for the ${name} only words its sources use, each once`, () => {
+      assert.deepEqual(unusedIn(words, files), []);
+      assert.equal(new Set(words).size, words.length);
+    });
+
+    it(`has the host build every word of the ${name} with vscode.l10n.t, so the bundle holds them`, () => {
+      const bundle = JSON.parse(readFileSync(path.join(ROOT, 'l10n/bundle.l10n.json'), 'utf8')) as Record<
+        string,
+        string
+      >;
+      assert.deepEqual(
+        words.filter((w) => !Object.hasOwn(bundle, w)),
+        [],
+      );
+    });
+  }
+
+  it('finds a listed word that no source uses', () => {
+    assert.deepEqual(unusedIn(['Copy {0}', 'Never shown'], ['webview/lib/dom.ts']), ['Never shown']);
   });
 
-  it('has the host build every viewer word with vscode.l10n.t, so the bundle holds them', () => {
-    const bundle = JSON.parse(readFileSync(path.join(ROOT, 'l10n/bundle.l10n.json'), 'utf8')) as Record<string, string>;
-    assert.deepEqual(
-      EIF_VIEWER_WORDS.filter((w) => !Object.hasOwn(bundle, w)),
-      [],
-    );
+  it('tells a page literal that is shown from one that is markup, data or in t()', () => {
+    const source = [
+      "import { t } from './words';",
+      "h('p', { class: 'note muted', id: 'x-y', title: 'A tooltip here' }, 'Shown text', t('Fine words'));",
+      "badge(ok ? 'all good' : t('not good'), 'warn'); icon('error', 'inline-icon');",
+      "const s = `${n} of ${m} match`; if (mode === 'Document time') x.textContent = 'Verifying…';",
+    ].join('\n');
+    assert.deepEqual(pageLiterals('p.ts', source), [
+      "p.ts:2 'A tooltip here'",
+      "p.ts:2 'Shown text'",
+      "p.ts:3 'all good'",
+      'p.ts:4 `${n} of ${m} match`',
+      "p.ts:4 'Verifying…'",
+    ]);
+  });
+
+  it('leaves no string literal of the attestation viewer and the lib that reads as words outside t()', () => {
+    const files = [
+      ...['view.ts', 'main.ts', 'dryRun.ts', 'format.ts'].map((f) => `webview/attestationViewer/${f}`),
+      'webview/lib/dom.ts',
+      'webview/lib/format.ts',
+    ];
+    const found = files.flatMap((f) => pageLiterals(f, readFileSync(path.join(ROOT, 'src', f), 'utf8')));
+    assert.deepEqual(found, []);
   });
 });
