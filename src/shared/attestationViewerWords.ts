@@ -9,7 +9,7 @@ export const ATTESTATION_VIEWER_WORDS = [
   ' KMS would not release the key: kms:{0}{1} is denied by {2}.',
   ' KMS would release the key: kms:{0}{1} is allowed by {2}.',
   ' Matches the nonce asked for ({0} bytes)',
-  ' The document does not verify ({0}): KMS refuses a Recipient whose document does not verify, whatever the policy says.',
+  ' The document does not verify ({0}): KMS refuses a Recipient whose document does not verify, whatever the policy says.', // eslint-disable-line max-len
   ' differs',
   ' match',
   ' to {0}',
@@ -22,7 +22,7 @@ export const ATTESTATION_VIEWER_WORDS = [
   ' · {0} skipped',
   '1 PCR, {0} not zero',
   '1 warning',
-  'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation conditions, the principal and the operation, as {0} evaluates them.',
+  'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation conditions, the principal and the operation, as {0} evaluates them.', // eslint-disable-line max-len
   'A key policy from an open editor, the workspace, or a file',
   'ALLOW',
   'An attestation document is a COSE_Sign1 structure in CBOR, as raw bytes or as base64 or hex text.',
@@ -123,7 +123,7 @@ export const ATTESTATION_VIEWER_WORDS = [
   'Verifying {0}…',
   'Verifying…',
   'Would KMS release this key?',
-  'Write a new file with a development signature over the values QEMU reported (not an AWS attestation); this document is not changed',
+  'Write a new file with a development signature over the values QEMU reported (not an AWS attestation); this document is not changed', // eslint-disable-line max-len
   'absent',
   'all PCRs as JSON',
   'all zeros ({0} bytes)',

@@ -260,7 +260,7 @@ function verdictView(
     if (h.code === 'development-root') {
       hints.push(
         l10n.t(
-          "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. Documents fetched from an emulated enclave are verified with that root; on the command line, pass it with --development-root.",
+          "Signed by the Nitro Enclaves emulator's development root, which this viewer does not trust here. Documents fetched from an emulated enclave are verified with that root; on the command line, pass it with --development-root.", // eslint-disable-line max-len
         ),
       );
     }
@@ -277,7 +277,7 @@ function verdictView(
   if (report.unsigned) {
     notes.push(
       l10n.t(
-        "Unsigned: this document comes from QEMU's emulated NSM (the nitro-enclave machine type), recognised by {0}. No signature or certificate chain exists to check, so its PCRs are only as trustworthy as the machine that ran QEMU.",
+        "Unsigned: this document comes from QEMU's emulated NSM (the nitro-enclave machine type), recognised by {0}. No signature or certificate chain exists to check, so its PCRs are only as trustworthy as the machine that ran QEMU.", // eslint-disable-line max-len
         report.unsigned.markers,
       ),
     );
@@ -304,7 +304,7 @@ function verdictView(
     notes.push(
       leaf
         ? l10n.t(
-            'At document time ({0}) it is valid: the document is genuine, but attestation documents are short-lived; its signing certificate was valid only from {1} to {2}.',
+            'At document time ({0}) it is valid: the document is genuine, but attestation documents are short-lived; its signing certificate was valid only from {1} to {2}.', // eslint-disable-line max-len
             utcText(atDocumentTime.at),
             utcText(leaf.notBefore),
             utcText(leaf.notAfter),
@@ -328,7 +328,7 @@ function verdictView(
   if (report.debugMode) {
     notes.push(
       l10n.t(
-        'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.',
+        'Debug mode: PCR0 is all zeros (and so are PCR1, PCR2 and PCR8), so this document says nothing about the enclave image. Do not grant it secrets.', // eslint-disable-line max-len
       ),
     );
   }
@@ -379,7 +379,7 @@ function comparisonView(report: VerifyReport, comparison: NonNullable<ViewContex
       ok: false,
       image,
       error: l10n.t(
-        "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image.",
+        "Does not apply: this is a NitroTPM (instance) attestation document, whose PCRs measure an EC2 instance's boot, not an enclave image.", // eslint-disable-line max-len
       ),
     };
   }

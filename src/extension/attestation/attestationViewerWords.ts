@@ -1,5 +1,6 @@
 // The Attestation Document Viewer's words in the user's language, for its page: the webview cannot call
 // vscode.l10n, so the host puts this table in the page (WebviewPage.words) and the webview reads it.
+/* eslint-disable max-len -- each word is one literal (the l10n exporter reads whole literals) */
 import * as vscode from 'vscode';
 import type { AttestationViewerWord } from '../../shared/attestationViewerWords';
 import type { LibWord } from '../../shared/words';

@@ -110,7 +110,7 @@ export class DryRunCard {
     });
     // The sentence around the command, which stays code: {0} marks where it goes.
     const [before, after] = t(
-      'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation conditions, the principal and the operation, as {0} evaluates them.',
+      'A dry run of a KMS key policy against this document sent as Recipient: the kms:RecipientAttestation conditions, the principal and the operation, as {0} evaluates them.', // eslint-disable-line max-len
     ).split('{0}');
     this.element = card(
       host,
@@ -250,7 +250,7 @@ export function resultView(v: DryRunView): HTMLElement {
           { class: 'dry-note warn-text', id: 'kms-invalid' },
           icon('warning', 'inline-icon'),
           t(
-            ' The document does not verify ({0}): KMS refuses a Recipient whose document does not verify, whatever the policy says.',
+            ' The document does not verify ({0}): KMS refuses a Recipient whose document does not verify, whatever the policy says.', // eslint-disable-line max-len
             v.documentInvalid,
           ),
         )

@@ -122,7 +122,7 @@ function verdict(actions: ViewActions, model: AttestationViewModel): HTMLElement
               id: 'resign',
               secondary: true,
               title: t(
-                'Write a new file with a development signature over the values QEMU reported (not an AWS attestation); this document is not changed',
+                'Write a new file with a development signature over the values QEMU reported (not an AWS attestation); this document is not changed', // eslint-disable-line max-len
               ),
             }),
           )
@@ -683,7 +683,7 @@ function chainCard(actions: ViewActions, model: AttestationViewModel): HTMLEleme
             'p',
             { class: 'note' },
             t(
-              'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.',
+              'From the root (cabundle[0]) down to the certificate that signed the document; validity at the verification time.', // eslint-disable-line max-len
             ),
           ),
           h('ol', { class: 'chain' }, ...model.chain.map((c) => certificateItem(actions, c, model.time.at.utc))),
