@@ -186,6 +186,7 @@ const targets = [
       separateModule(/[\\/]devAttestation$/, './dev-attestation.js'),
       separateModule(/[\\/]kms[\\/]server$/, './local-kms.js'),
       separateModule(/[\\/]imageBuild$/, './image-build.js'),
+      separateModule(/[\\/]doctors$/, './doctor.js'),
       lazyPackage('yaml', './yaml.js'),
       lazyPackage('cbor-x/index-no-eval', './cbor-x.js'),
       // `nitro-dev qemu setup` and the guest programs (the kernel configuration and C sources they
@@ -231,6 +232,14 @@ const targets = [
     entryPoints: ['src/engine/node/imageBuild.ts'],
     outfile: `${dist}/image-build.js`,
     plugins: [...node.plugins, lazyPackage('cbor-x/index-no-eval', './cbor-x.js'), sharedExternals],
+  },
+  {
+    // The doctor (its checks and report, on this machine and over SSH), loaded by the doctor commands.
+    label: 'doctor',
+    ...node,
+    entryPoints: ['src/engine/node/doctors.ts'],
+    outfile: `${dist}/doctor.js`,
+    plugins: [...node.plugins, sharedExternals],
   },
   // Packages the extension loads on first use (lazyPackage): allocator.yaml and vsock-proxy allowlists
   // are parsed when a parent is listed or such a file is opened, CBOR when a document or signature is read.
