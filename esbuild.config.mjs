@@ -89,6 +89,29 @@ function separateModule(filter, replacement) {
 }
 
 /**
+ * Marks the modules matching `filter` as free of side effects when they load (their top-level code
+ * only builds constants), so that a bundle which imports none of their exports, only a barrel that
+ * re-exports them, leaves them out whole.
+ */
+function withoutSideEffects(filter) {
+  return {
+    name: 'without-side-effects',
+    setup(build) {
+      build.onResolve({ filter }, async (args) => {
+        if (args.pluginData?.withoutSideEffects) return undefined;
+        const resolved = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { withoutSideEffects: true },
+        });
+        return resolved.errors.length > 0 ? undefined : { ...resolved, sideEffects: false };
+      });
+    },
+  };
+}
+
+/**
  * Leaves the npm package `name` out of the bundle: its imports get a stand-in whose exports load
  * `replacement` (a sibling bundle of the package, see `packageBundle`) on first access, with a plain
  * synchronous require. The package's API stays synchronous and nothing of it runs or compiles when
@@ -163,8 +186,12 @@ const targets = [
       separateModule(/[\\/]devAttestation$/, './dev-attestation.js'),
       separateModule(/[\\/]kms[\\/]server$/, './local-kms.js'),
       separateModule(/[\\/]imageBuild$/, './image-build.js'),
+      separateModule(/[\\/]doctors$/, './doctor.js'),
       lazyPackage('yaml', './yaml.js'),
       lazyPackage('cbor-x/index-no-eval', './cbor-x.js'),
+      // `nitro-dev qemu setup` and the guest programs (the kernel configuration and C sources they
+      // carry as text): only the CLI uses them.
+      withoutSideEffects(/[\\/]qemu[\\/](setup|guest)$/),
       sharedExternals,
     ],
   },
@@ -205,6 +232,14 @@ const targets = [
     entryPoints: ['src/engine/node/imageBuild.ts'],
     outfile: `${dist}/image-build.js`,
     plugins: [...node.plugins, lazyPackage('cbor-x/index-no-eval', './cbor-x.js'), sharedExternals],
+  },
+  {
+    // The doctor (its checks and report, on this machine and over SSH), loaded by the doctor commands.
+    label: 'doctor',
+    ...node,
+    entryPoints: ['src/engine/node/doctors.ts'],
+    outfile: `${dist}/doctor.js`,
+    plugins: [...node.plugins, sharedExternals],
   },
   // Packages the extension loads on first use (lazyPackage): allocator.yaml and vsock-proxy allowlists
   // are parsed when a parent is listed or such a file is opened, CBOR when a document or signature is read.

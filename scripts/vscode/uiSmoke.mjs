@@ -995,7 +995,7 @@ try {
   await check('the .vsix holds the bundles, media and docs only (the .vscodeignore allowlist)', () => {
     const files = vsixFiles();
     const allowed =
-      /^(dist\/(extension|cli|enclave-host|dev-attestation|local-kms|image-build|yaml|cbor-x)\.js|dist\/webview\/[\w-]+\.js|media\/.+|docs\/screenshots\/[\w-]+\.png|package\.json|package\.nls\.json|l10n\/bundle\.l10n(\.[\w-]+)?\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
+      /^(dist\/(extension|cli|enclave-host|dev-attestation|local-kms|image-build|doctor|yaml|cbor-x)\.js|dist\/webview\/[\w-]+\.js|media\/.+|docs\/screenshots\/[\w-]+\.png|package\.json|package\.nls\.json|l10n\/bundle\.l10n(\.[\w-]+)?\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
     const extra = files.filter((f) => !allowed.test(f));
     if (extra.length > 0) throw new Error(`unexpected files: ${extra.join(', ')}`);
     for (const f of [
@@ -1005,6 +1005,7 @@ try {
       'dist/dev-attestation.js',
       'dist/local-kms.js',
       'dist/image-build.js',
+      'dist/doctor.js',
       'dist/yaml.js',
       'dist/cbor-x.js',
       'package.json',

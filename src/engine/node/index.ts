@@ -81,6 +81,11 @@ export { MAX_KEPT_CONSOLE_BYTES, readKeptConsole, type KeptConsole } from './kep
 export { type BlobsFolderStatus, blobsFolderStatus } from './blobs';
 export { runLocalDoctor, systemViewAt, type LocalDoctorOptions } from './doctorSystem';
 export { runRemoteDoctor, snapshotOverSsh, RemoteDoctorError, type RemoteDoctorOptions } from './doctorRemote';
+/**
+ * The doctor (its checks and report, on this machine and over SSH), loaded when a doctor command runs:
+ * the extension's bundle requires it from its own sibling bundle then (esbuild.config.mjs).
+ */
+export const loadDoctor = (): Promise<typeof import('./doctors')> => import('./doctors');
 export { QEMU_ENV, qemuCacheDir, qemuCacheLayout, type QemuCacheLayout } from './qemu/layout';
 export { buildGuestPrograms, GUEST_SOURCES, QEMU_BLOBS_CMDLINE } from './qemu/guest';
 export { QemuBackend, QemuUnavailableError, qemuStateDir } from './qemu/backend';

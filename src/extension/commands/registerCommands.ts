@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { CancelledError, doctorMarkdown } from '../../engine';
-import { runLocalDoctor, type BackendRegistry, type NitroCliOptions, type NitroCliTarget } from '../../engine/node';
+import { CancelledError } from '../../engine';
+import { loadDoctor, type BackendRegistry, type NitroCliOptions, type NitroCliTarget } from '../../engine/node';
 import type { EnclaveBackend } from '../../engine';
 import type { Ctx } from '../ctx';
 import type { DoctorForHost } from '../parents/nitroCliParents';
@@ -147,6 +147,7 @@ async function runDoctorOnParent(
     );
     return documents.show('doctor.md', `ssh-${host}`, markdown, {}, 'markdown');
   }
+  const { runLocalDoctor, doctorMarkdown } = await loadDoctor();
   const findings = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Nitro Enclaves: running the doctor') },
     () => {

@@ -1,9 +1,9 @@
 // The real parent instances of the settings in the backend registry: one nitro-cli backend per
 // target (this machine, each SSH host), created by the engine's factory and replaced whenever the
 // options change. Pure (no vscode): registerParents feeds it the options read from the settings.
-import { doctorMarkdown, type CancellationLike, type EnclaveBackend } from '../../engine';
+import type { CancellationLike, EnclaveBackend } from '../../engine';
 import type { BackendRegistry, NitroCliOptions, NitroCliTarget, SshOptions } from '../../engine/node';
-import { DEFAULT_SSH_OPTIONS, runRemoteDoctor } from '../../engine/node';
+import { DEFAULT_SSH_OPTIONS, loadDoctor } from '../../engine/node';
 import { sameOptions, targetText } from './nitroCliSettings';
 import { l10n } from '../l10n';
 
@@ -20,6 +20,7 @@ export type DoctorForHost = (
 /** The engine's doctor over SSH on an SSH target, with the report the local doctor's command shows. */
 export const engineDoctorForHost: DoctorForHost = async (target, ssh, token) => {
   if (target.kind !== 'ssh') throw new Error(l10n.t('the doctor over SSH needs an SSH parent'));
+  const { runRemoteDoctor, doctorMarkdown } = await loadDoctor();
   const findings = await runRemoteDoctor({
     host: target.host,
     ssh,

@@ -15,14 +15,17 @@
 // unchanged is skipped (`force` redoes every step). Each step builds in <cache>/work and installs its
 // outputs by renaming a finished temporary file into place, so an interrupted setup never leaves a
 // half-written tool; the manifest is rewritten (atomically) after each step.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, throwIfCancelled, type CancellationLike } from '../../platform/lifecycle';
 import { commandLine, localToolRunner, type ToolCommand, type ToolOutcome, type ToolRunner } from './commandRunner';
+import { findInPath, tempName, writeFileAtomically } from './files';
 import { qemuCacheLayout, type QemuCacheLayout } from './layout';
 import KERNEL_CONFIG from './kernel-min.config';
+
+export { findInPath, writeFileAtomically };
 
 /** Bumped when the recipe changes in a way that must redo every step. */
 export const SETUP_VERSION = 1;
@@ -180,22 +183,6 @@ export async function readSetupManifest(file: string): Promise<SetupManifest | u
 // ---------------------------------------------------------------------------------------------
 // Small file helpers: every output is installed by a rename.
 
-const tempName = (target: string) =>
-  path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-
-/** Writes `data` to `file` through a temporary sibling and a rename. */
-export async function writeFileAtomically(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = tempName(file);
-  try {
-    await fs.writeFile(temp, data, { mode });
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
-}
-
 /** Copies `source` to `target` through a temporary sibling and a rename. */
 async function installFile(source: string, target: string, mode: number): Promise<void> {
   await fs.mkdir(path.dirname(target), { recursive: true });
@@ -346,24 +333,6 @@ const PREREQUISITE_MODULES: readonly (readonly [string, string, string, string?]
   ['libelf', 'the kernel', 'libelf-dev'],
   ['openssl', 'the kernel', 'libssl-dev'],
 ];
-
-/** The executable `name` in `PATH`, or undefined. */
-export async function findInPath(name: string, pathVariable: string | undefined): Promise<string | undefined> {
-  for (const dir of (pathVariable ?? '').split(path.delimiter)) {
-    if (!dir || !path.isAbsolute(dir)) continue;
-    const candidate = path.join(dir, name);
-    try {
-      const st = await fs.stat(candidate);
-      if (st.isFile()) {
-        await fs.access(candidate, fs.constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
 
 function otherDistributionError(why: string): QemuSetupError {
   return new QemuSetupError(

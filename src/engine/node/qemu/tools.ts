@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { localToolRunner, type ToolRunner } from './commandRunner';
 import { QEMU_ENV, qemuCacheDir, qemuCacheLayout } from './layout';
-import { findInPath, writeFileAtomically } from './setup';
+import { findInPath, writeFileAtomically } from './files';
 
 export type ToolSource = 'setting' | 'environment' | 'cache' | 'PATH';
 
