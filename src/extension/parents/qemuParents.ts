@@ -13,6 +13,7 @@ import type {
   QemuMissing,
   QemuSettings,
 } from '../../engine/node';
+import { QemuBackend } from '../../engine/node';
 import type { NitroCliLog } from './nitroCliParents';
 
 export type QemuBackendMode = 'auto' | 'always' | 'never';
@@ -29,14 +30,22 @@ const MODES: readonly QemuBackendMode[] = ['auto', 'always', 'never'];
  * path is no setting, `~/` is the home folder, and what cannot be used is dropped with a warning.
  */
 export function qemuSettingsFrom(
-  raw: { readonly backend?: unknown; readonly qemuPath?: unknown; readonly vhostDeviceVsockPath?: unknown; readonly cacheDir?: unknown },
+  raw: {
+    readonly backend?: unknown;
+    readonly qemuPath?: unknown;
+    readonly vhostDeviceVsockPath?: unknown;
+    readonly cacheDir?: unknown;
+  },
   homeDir: string = os.homedir(),
 ): { readonly settings: QemuParentSettings; readonly warnings: readonly string[] } {
   const warnings: string[] = [];
   let backend: QemuBackendMode = 'auto';
   if (raw.backend !== undefined) {
     if (MODES.includes(raw.backend as QemuBackendMode)) backend = raw.backend as QemuBackendMode;
-    else warnings.push(`nitroEnclaves.qemu.backend: ${JSON.stringify(raw.backend)} is not auto, always or never; auto is used`);
+    else
+      warnings.push(
+        `nitroEnclaves.qemu.backend: ${JSON.stringify(raw.backend)} is not auto, always or never; auto is used`,
+      );
   }
   const pathOf = (name: string, value: unknown): string | undefined => {
     if (value === undefined || value === null) return undefined;
@@ -163,7 +172,7 @@ export class QemuParents {
     } catch (e) {
       const reason = `The QEMU backend could not start: ${messageOf(e)}`;
       this.log.error(reason);
-      this.registry.markUnavailable({ kind: 'qemu', label: 'QEMU', reason });
+      this.registry.markUnavailable({ kind: 'qemu', label: QemuBackend.LABEL, reason });
       return undefined;
     }
     const registration = this.registry.register(backend, { owned: false });

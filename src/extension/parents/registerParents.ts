@@ -704,7 +704,9 @@ class QemuSetup {
 
   async run(options?: { readonly confirmed?: boolean }): Promise<boolean | undefined> {
     if (process.platform !== 'linux')
-      throw new Error(vscode.l10n.t("The QEMU backend needs Linux (QEMU's nitro-enclave machine and vhost-device-vsock)."));
+      throw new Error(
+        vscode.l10n.t("The QEMU backend needs Linux (QEMU's nitro-enclave machine and vhost-device-vsock)."),
+      );
     const settings = this.qemu.settings;
     const cacheDir = settings.cacheDir ?? qemuCacheDir(process.env);
     if (options?.confirmed !== true) {

@@ -62,7 +62,7 @@ export const BACKEND_KINDS: Record<
       "A parent instance on this machine whose enclaves boot the image itself (its kernel, init and application) in QEMU's nitro-enclave machine. Their NSM is QEMU's device inside the enclave: only the application inside can ask it for an attestation document, which QEMU does not sign.", // eslint-disable-line max-len
     ),
     nsmOutOfReach: vscode.l10n.t(
-      "It runs in QEMU, whose NSM is a device inside the enclave: only the application inside can ask it for an attestation document (through /dev/nsm), and QEMU does not sign it. Have the application send the document out (over vsock) and open it with Open Attestation Document, which reports it as unsigned.", // eslint-disable-line max-len
+      'It runs in QEMU, whose NSM is a device inside the enclave: only the application inside can ask it for an attestation document (through /dev/nsm), and QEMU does not sign it. Have the application send the document out (over vsock) and open it with Open Attestation Document, which reports it as unsigned.', // eslint-disable-line max-len
     ),
   },
 };
@@ -329,7 +329,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       for (const m of node.missing) tip.appendMarkdown('\n- ').appendText(m.why);
       tip.appendMarkdown(
         `\n\n${vscode.l10n.t(
-          '[Set Up QEMU Backend...]({0}) runs `nitro-dev qemu setup` in a terminal: it builds QEMU with the nitro-enclave machine and a small kernel, and fetches vhost-device-vsock, from Debian\'s packages (about 15 minutes on 2 cores).', // eslint-disable-line max-len
+          "[Set Up QEMU Backend...]({0}) runs `nitro-dev qemu setup` in a terminal: it builds QEMU with the nitro-enclave machine and a small kernel, and fetches vhost-device-vsock, from Debian's packages (about 15 minutes on 2 cores).", // eslint-disable-line max-len
           `command:${COMMANDS.qemuSetup}`,
         )}`,
       );
