@@ -218,6 +218,7 @@ export {
 } from './platform/backend';
 export {
   CAPABILITIES,
+  answersNsmFromParent,
   attachesApplications,
   canAddParents,
   canRepairState,
@@ -230,6 +231,7 @@ export {
   type DevelopmentRoot,
   type DevelopmentRoots,
   type ParentCreation,
+  type ParentSideNsm,
   type StateRepair,
   type StateRepairReport,
 } from './platform/capabilities';

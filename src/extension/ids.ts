@@ -38,6 +38,7 @@ export const CONTEXT_KEYS = {
   applications: 'nitroEnclaves.backends.applications',
   stateRepair: 'nitroEnclaves.backends.stateRepair',
   emulatedVsock: 'nitroEnclaves.backends.emulatedVsock',
+  parentNsm: 'nitroEnclaves.backends.parentNsm',
 } as const;
 
 /**
@@ -104,6 +105,11 @@ const OTHER_COMMANDS = {
   kmsCopyKeyArn: { id: 'nitroEnclaves.kms.copyKeyArn', palette: false },
   vsockProxyStart: { id: 'nitroEnclaves.vsockProxy.start', palette: CONTEXT_KEYS.emulatedVsock, picker: true },
   vsockProxyStop: { id: 'nitroEnclaves.vsockProxy.stop', palette: CONTEXT_KEYS.emulatedVsock, picker: true },
+  /**
+   * Runs `nitro-dev qemu setup` in a terminal after asking (it builds for about 15 minutes), so its
+   * title ends in "..."; in the palette even while no QEMU backend is registered: its success adds it.
+   */
+  qemuSetup: { id: 'nitroEnclaves.qemu.setup', palette: true, picker: true },
 } as const satisfies Record<string, CommandSpec>;
 
 /** Every command of the extension: its id and palette visibility. */
@@ -157,6 +163,10 @@ export const SETTINGS = {
   kmsStartWithEmulator: 'nitroEnclaves.kms.startWithEmulator',
   kmsPort: 'nitroEnclaves.kms.port',
   kmsVsockPort: 'nitroEnclaves.kms.vsockPort',
+  qemuBackend: 'nitroEnclaves.qemu.backend',
+  qemuPath: 'nitroEnclaves.qemu.qemuPath',
+  qemuVhostDeviceVsockPath: 'nitroEnclaves.qemu.vhostDeviceVsockPath',
+  qemuCacheDir: 'nitroEnclaves.qemu.cacheDir',
 } as const;
 
 /** The settings the nitro-cli backend's options are built from: a change to one rebuilds its parents. */
@@ -167,6 +177,14 @@ export const NITRO_CLI_SETTINGS = [
   SETTINGS.sshPath,
   SETTINGS.sshConfigFile,
   SETTINGS.sshConnectTimeoutSeconds,
+] as const;
+
+/** The settings the QEMU backend is made from: a change to one makes it again. */
+export const QEMU_SETTINGS = [
+  SETTINGS.qemuBackend,
+  SETTINGS.qemuPath,
+  SETTINGS.qemuVhostDeviceVsockPath,
+  SETTINGS.qemuCacheDir,
 ] as const;
 
 /**
@@ -189,6 +207,11 @@ export const SETTING_KINDS: Readonly<Record<(typeof SETTINGS)[keyof typeof SETTI
   [SETTINGS.kmsStartWithEmulator]: 'other',
   [SETTINGS.kmsPort]: 'other',
   [SETTINGS.kmsVsockPort]: 'other',
+  [SETTINGS.qemuBackend]: 'other',
+  [SETTINGS.qemuPath]: 'program',
+  [SETTINGS.qemuVhostDeviceVsockPath]: 'program',
+  // The cache holds the QEMU, vhost-device-vsock and kernel the backend runs when no path is set.
+  [SETTINGS.qemuCacheDir]: 'path',
 };
 
 /**
@@ -226,12 +249,15 @@ export const CONTEXT_VALUES = {
   /**
    * An enclave by its describe-enclaves State and Flags: `runningEnclave`, `debugEnclave` (running
    * in debug mode: it has a console), `terminatingEnclave`, `emptyEnclave`. An enclave whose NSM
-   * the extension cannot reach (a real enclave: only the application inside asks its NSM) names its
-   * backend, `runningNitroCliEnclave`, so that Get Attestation Document is not offered on it.
+   * the extension cannot reach (its backend lacks the parentNsm capability: a real enclave or a
+   * QEMU one, where only the application inside asks its NSM) names its backend,
+   * `runningNitroCliEnclave`, `debugQemuEnclave`, so that Get Attestation Document is not offered on it.
    */
   enclave: (state: string, debug: boolean, unreachableNsmOf?: string): string =>
     (state === 'RUNNING' && debug ? 'debug' : state.toLowerCase()) +
     `${unreachableNsmOf ? pascal(unreachableNsmOf) : ''}Enclave`,
+  /** The Parent Instances message of a QEMU backend that lacks its tools: it offers Set Up QEMU Backend... */
+  qemuSetup: 'qemuSetupNeeded',
   /** A PCR of a running enclave (from describe-enclaves' Measurements). */
   enclavePcr: 'enclavePcr',
   /** An image that was measured (or not yet): `eifImage`; one whose file is malformed: `brokenEifImage`. */

@@ -21,10 +21,14 @@ export interface FakeBackendOptions {
   readonly listError?: Error;
   /** The EC2 instance id its parent reports. */
   readonly instanceId?: string;
+  /** The kind of backend it stands in for (default nitro-cli). */
+  readonly kind?: 'nitro-cli' | 'qemu';
+  /** Its enclave runs in debug mode, and its console streams this text, then closes. */
+  readonly console?: string;
 }
 
 export class FakeBackend implements EnclaveBackend {
-  readonly kind = 'nitro-cli' as const;
+  readonly kind: 'nitro-cli' | 'qemu';
   readonly label: string;
   disposed = false;
   private readonly changed = new Emitter<{ readonly parentId?: string }>();
@@ -39,6 +43,7 @@ export class FakeBackend implements EnclaveBackend {
     private readonly options: FakeBackendOptions = {},
   ) {
     this.label = options.label ?? 'Test backend';
+    this.kind = options.kind ?? 'nitro-cli';
     this.enclaves = [
       {
         EnclaveName: 'canned-enclave',
@@ -49,14 +54,14 @@ export class FakeBackend implements EnclaveBackend {
         CPUIDs: [2, 3],
         MemoryMiB: 512,
         State: 'RUNNING',
-        Flags: 'NONE',
+        Flags: options.console !== undefined ? 'DEBUG_MODE' : 'NONE',
         Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: 'a1'.repeat(48), PCR1: ZERO, PCR2: ZERO },
       },
     ];
     this.parent = {
       id: parentId,
       name: 'canned-parent',
-      backend: 'nitro-cli',
+      backend: this.kind,
       vcpus: 4,
       memoryMiB: 8192,
       pool: { cpuIds: [2, 3], memoryMiB: 1024 },
@@ -108,7 +113,13 @@ export class FakeBackend implements EnclaveBackend {
 
   async openConsole(parentId: string, enclaveId: string): Promise<ConsoleStream> {
     this.calls.push(`openConsole ${parentId} ${enclaveId}`);
-    throw new BackendError(44, 'Console connection failure. The test backend has no consoles');
+    const text = this.options.console;
+    if (text === undefined) throw new BackendError(44, 'Console connection failure. The test backend has no consoles');
+    this.check(parentId);
+    async function* chunks(): AsyncIterable<Uint8Array> {
+      yield new TextEncoder().encode(text);
+    }
+    return { chunks: chunks(), dispose: () => undefined };
   }
 
   async nsm(parentId: string, enclaveId: string): Promise<Uint8Array> {

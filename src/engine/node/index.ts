@@ -56,6 +56,8 @@ export { EmulatorBackend, bootTimeoutMs, defaultHostScript, type EmulatorBackend
 export {
   BackendRegistry,
   createBackendRegistry,
+  createQemuBackend,
+  qemuBackendWanted,
   type BackendListing,
   type DefaultBackendsOptions,
   type RegisterOptions,
@@ -89,6 +91,14 @@ export const loadDoctor = (): Promise<typeof import('./doctors')> => import('./d
 export { QEMU_ENV, qemuCacheDir, qemuCacheLayout, type QemuCacheLayout } from './qemu/layout';
 export { buildGuestPrograms, GUEST_SOURCES, QEMU_BLOBS_CMDLINE } from './qemu/guest';
 export { QemuBackend, QemuUnavailableError, qemuStateDir } from './qemu/backend';
+export {
+  qemuMissing,
+  resolveQemuMachine,
+  type NitroMachineChecker,
+  type QemuMissing,
+  type QemuReadiness,
+  type QemuSettings,
+} from './qemu/resolve';
 export {
   runQemuSetup,
   readSetupManifest,

@@ -234,6 +234,24 @@ export function qemuBackendWanted(
 }
 
 /**
+ * The QEMU backend of these options (its state folder from `env`), whatever `qemu.enabled` says:
+ * the extension registers it itself when its settings change. Its machine is resolved at each
+ * run-enclave with the tool settings of `options.qemu`.
+ */
+export function createQemuBackend(
+  options: DefaultBackendsOptions,
+  env: Readonly<Record<string, string | undefined>> = options.env ?? process.env,
+): QemuBackend {
+  const { enabled: _enabled, ...settings } = options.qemu ?? {};
+  return new QemuBackend({
+    ...options,
+    stateDir: qemuStateOf(options, env),
+    env,
+    resolveMachine: () => resolveQemuMachine({ env, ...settings }),
+  });
+}
+
+/**
  * A registry with this machine's backends: the embedded emulator (its state folder from `env`), then
  * a nitro-cli backend per target of `nitroCli`. A backend that cannot start is recorded as
  * unavailable instead of failing the others.
@@ -250,14 +268,7 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
   }
   if (qemuBackendWanted(options, env)) {
     try {
-      registry.register(
-        new QemuBackend({
-          ...options,
-          stateDir: qemuStateOf(options, env),
-          env,
-          resolveMachine: () => resolveQemuMachine({ env, ...options.qemu }),
-        }),
-      );
+      registry.register(createQemuBackend(options, env));
     } catch (e) {
       const reason = `The QEMU backend could not start: ${e instanceof Error ? e.message : String(e)}`;
       options.log?.(reason);

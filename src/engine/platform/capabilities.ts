@@ -9,6 +9,15 @@ export interface ParentCreation {
   addParent(name: string): Promise<ParentInfo>;
 }
 
+/**
+ * Answers its enclaves' NSM requests from the parent side (EnclaveBackend.nsm): the emulator, whose
+ * NSM is its own. A real enclave's NSM (nitro-cli) and QEMU's (a device inside the guest) answer only
+ * the application inside the enclave, so their nsm() fails and no face offers it.
+ */
+export interface ParentSideNsm {
+  readonly answersNsmFromParent: true;
+}
+
 /** A root certificate to trust besides the pinned AWS root. */
 export interface DevelopmentRoot {
   readonly pem: string;
@@ -84,6 +93,10 @@ export function canAddParents(backend: EnclaveBackend): backend is EnclaveBacken
   return has(backend, 'addParent');
 }
 
+export function answersNsmFromParent(backend: EnclaveBackend): backend is EnclaveBackend & ParentSideNsm {
+  return (backend as Partial<ParentSideNsm>).answersNsmFromParent === true;
+}
+
 export function hasDevelopmentRoots(backend: EnclaveBackend): backend is EnclaveBackend & DevelopmentRoots {
   return has(backend, 'developmentRoots');
 }
@@ -112,6 +125,7 @@ export const CAPABILITIES = {
   applications: attachesApplications,
   stateRepair: canRepairState,
   emulatedVsock: hasEmulatedVsock,
+  parentNsm: answersNsmFromParent,
 } as const;
 
 export type CapabilityName = keyof typeof CAPABILITIES;

@@ -53,11 +53,17 @@ type ServiceCommandId =
   | typeof COMMANDS.vsockProxyStart
   | typeof COMMANDS.vsockProxyStop;
 
+/** Commands registered by the parents module besides its table (src/extension/parents/registerParents.ts). */
+type QemuCommandId = typeof COMMANDS.qemuSetup;
+
 /** The table that maps command ids to handlers (all but the attestation, build, parents and services modules'). */
 export function commandTable(
   ctx: Ctx,
   views: Views,
-): Record<Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId | ServiceCommandId>, Handler> {
+): Record<
+  Exclude<CommandId, AttestationCommandId | BuildCommandId | ParentCommandId | ServiceCommandId | QemuCommandId>,
+  Handler
+> {
   return {
     [COMMANDS.parentsRefresh]: () => views.parents.refresh(),
     [COMMANDS.imagesRefresh]: () => views.images.refresh(),

@@ -9,7 +9,12 @@ import * as vscode from 'vscode';
 import { formatJson } from '../../engine';
 import {
   NITRO_ENCLAVES_DEVICE,
+  checkNitroMachine,
   createBackendRegistry,
+  createQemuBackend,
+  qemuBackendWanted,
+  qemuCacheDir,
+  qemuMissing,
   readKeptConsole,
   type BackendRegistry,
   type NitroCliOptions,
@@ -17,6 +22,7 @@ import {
 import { type DescribeEnclaveJson, type EnclaveBackend, type ParentInfo, type RunEnclaveJson } from '../../engine';
 import {
   CAPABILITIES,
+  answersNsmFromParent,
   attachesApplications,
   canAddParents,
   canRepairState,
@@ -30,8 +36,10 @@ import { registerCommand } from '../commands/registerCommands';
 import type { Ctx } from '../ctx';
 import {
   CONTEXT_KEYS,
+  COMMANDS,
   NITRO_CLI_SETTINGS,
   PARENT_COMMANDS,
+  QEMU_SETTINGS,
   RUN_TASK_TYPE,
   SETTINGS,
   VIEWS,
@@ -50,6 +58,8 @@ import {
 } from './backendHost';
 import { NitroCliParents, type NitroCliBackendFactory } from './nitroCliParents';
 import { nitroCliOptionsFrom } from './nitroCliSettings';
+import { QemuParents, qemuSettingsFrom, type QemuParentSettings } from './qemuParents';
+import { QemuSetupTerminal } from './qemuSetupTerminal';
 import { isBackendError } from '../errors/explainText';
 import { CurrentParent } from './parentStatusBar';
 import { appMemoryKey } from './attachApplication';
@@ -77,6 +87,16 @@ export interface ParentsApi {
   readonly consoles: readonly EnclaveConsole[];
   /** The real parent instances of the settings: their options, targets and backends. */
   readonly nitroCli: NitroCliParents;
+  /** The QEMU backend of the settings, and Set Up QEMU Backend...'s terminals (newest last). */
+  readonly qemu: {
+    readonly parents: QemuParents;
+    readonly setupTerminals: readonly QemuSetupTerminal[];
+    /**
+     * Replaces the program Set Up QEMU Backend... runs in place of `<node> <extension>/dist/cli.js`
+     * (its arguments `qemu setup [--cache DIR]` follow); undefined goes back to the bundled CLI.
+     */
+    useSetupProgram(argv: readonly string[] | undefined): void;
+  };
   /** The `nitro-enclave` task type: what it makes of a task (as of tasks.json), and the terminals of the tasks run. */
   readonly enclaveTasks: {
     taskFor(task: vscode.Task): vscode.Task | undefined;
@@ -135,7 +155,7 @@ class ParentCommands {
   private async enclaveOf(
     arg: unknown,
     verb: string,
-    filter: (e: DescribeEnclaveJson, parent: ParentInfo) => boolean = () => true,
+    filter: (e: DescribeEnclaveJson, parent: ParentInfo, node: EnclaveNode) => boolean = () => true,
   ): Promise<EnclaveTarget | undefined> {
     if (arg && typeof arg === 'object') {
       const node = arg as Partial<EnclaveNode> & { parentId?: unknown; enclaveId?: unknown };
@@ -149,7 +169,7 @@ class ParentCommands {
         return { parentId: node.parentId, enclave };
       }
     }
-    const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave, n.parent));
+    const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave, n.parent, n));
     if (candidates.length === 0) {
       void vscode.window.showInformationMessage(vscode.l10n.t('No enclave to {0}.', verb));
       return undefined;
@@ -385,18 +405,19 @@ class ParentCommands {
     const target = await this.enclaveOf(
       arg,
       'attest',
-      (e, parent) => e.State === 'RUNNING' && BACKEND_KINDS[parent.backend].attests,
+      (e, _parent, node) => e.State === 'RUNNING' && node.parentNsm === true,
     );
     if (!target) return undefined;
     const { enclave, parentId } = target;
     const backend = await this.backends.backendOf(parentId);
-    if (!BACKEND_KINDS[backend.kind].attests) {
+    if (!answersNsmFromParent(backend))
       throw new Error(
-        `${enclave.EnclaveName} runs on a real parent instance, where only the application inside the enclave ` +
-          `can ask its NSM for an attestation document (through /dev/nsm). Have the application send the ` +
-          `document out (over vsock) and open it with Open Attestation Document.`,
+        vscode.l10n.t(
+          '{0} has no attestation document for the extension: {1}',
+          enclave.EnclaveName,
+          BACKEND_KINDS[backend.kind].nsmOutOfReach,
+        ),
       );
-    }
     // The nonce, user data and public key: asked for in three steps, or given as the argument.
     const asked = options ? await requestFromOptions(options) : await askAttestRequest(enclave.EnclaveName);
     if (!asked) return undefined;
@@ -525,12 +546,28 @@ export function registerParents(
     readonly nitroCliBackends?: NitroCliBackendFactory;
   },
 ): { readonly tree: ParentsTreeProvider; readonly api: ParentsApi } {
-  const backends = createBackendRegistry({
+  const base = {
     hostScript: vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'enclave-host.js').fsPath,
-    log: (m) => ctx.log.error(m),
-  });
+    log: (m: string) => ctx.log.error(m),
+    env: process.env,
+  };
+  // The QEMU backend is QemuParents' (below), made again when its settings change.
+  const backends = createBackendRegistry({ ...base, qemu: { enabled: 'never' } });
   ctx.push({ dispose: () => backends.dispose() });
   for (const b of backends.backends) logBackend(ctx, b);
+  const qemu = new QemuParents(
+    backends,
+    { wanted: qemuBackendWanted, make: createQemuBackend, missing: qemuMissing, checkMachine: checkNitroMachine },
+    base,
+    ctx.log,
+  );
+  ctx.push(
+    { dispose: () => qemu.dispose() },
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (QEMU_SETTINGS.some((s) => e.affectsConfiguration(s))) qemu.apply(qemuSettings(ctx));
+    }),
+  );
+  qemu.apply(qemuSettings(ctx));
   // The real parents of the settings, made again when one of their settings changes. Disposed
   // before the registry (ctx disposes in reverse order).
   const nitroCli = new NitroCliParents(backends, deps.nitroCliBackends, ctx.log);
@@ -542,7 +579,7 @@ export function registerParents(
   );
   nitroCli.apply(nitroCliOptions(ctx));
   updateCapabilityKeys(backends);
-  const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log, nitroCli));
+  const tree = ctx.own(new ParentsTreeProvider(backends, ctx.log, nitroCli, qemu));
   const view = vscode.window.createTreeView(VIEWS.parents, {
     treeDataProvider: tree,
     showCollapseAll: true,
@@ -594,6 +631,8 @@ export function registerParents(
   };
   for (const [key, spec] of Object.entries(PARENT_COMMANDS))
     registerCommand(ctx, spec.id, handlers[key as ParentCommandKey]);
+  const setup = new QemuSetup(ctx, qemu, tree, current);
+  registerCommand(ctx, COMMANDS.qemuSetup, (options?: { readonly confirmed?: boolean }) => setup.run(options));
   const shown = () => {
     tree.refresh();
     void current.update();
@@ -619,9 +658,110 @@ export function registerParents(
       diagnostics,
       consoles: commands.consoles,
       nitroCli,
+      qemu: {
+        parents: qemu,
+        setupTerminals: setup.terminals,
+        useSetupProgram: (argv) => setup.useProgram(argv),
+      },
       enclaveTasks: { taskFor: (task) => enclaveTasks.resolveTask(task), terminals: enclaveTasks.terminals },
     },
   };
+}
+
+/** The QEMU settings now; what they drop is logged as a warning. */
+function qemuSettings(ctx: Ctx): QemuParentSettings {
+  const config = vscode.workspace.getConfiguration();
+  const { settings, warnings } = qemuSettingsFrom({
+    backend: config.get(SETTINGS.qemuBackend),
+    qemuPath: config.get(SETTINGS.qemuPath),
+    vhostDeviceVsockPath: config.get(SETTINGS.qemuVhostDeviceVsockPath),
+    cacheDir: config.get(SETTINGS.qemuCacheDir),
+  });
+  for (const w of warnings) ctx.log.warn(`Settings: ${w}`);
+  return settings;
+}
+
+/**
+ * Set Up QEMU Backend...: asks, then runs `nitro-dev qemu setup` (the bundled CLI, under VS Code's
+ * Node) in a terminal; once it succeeds, the QEMU backend is registered and makes its parent (so
+ * `auto` keeps it), and the view shows it. Resolves true when set up, false when setup failed,
+ * undefined when not run.
+ */
+class QemuSetup {
+  readonly terminals: QemuSetupTerminal[] = [];
+  private program: readonly string[] | undefined;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly qemu: QemuParents,
+    private readonly tree: ParentsTreeProvider,
+    private readonly current: CurrentParent,
+  ) {}
+
+  useProgram(argv: readonly string[] | undefined): void {
+    this.program = argv;
+  }
+
+  async run(options?: { readonly confirmed?: boolean }): Promise<boolean | undefined> {
+    if (process.platform !== 'linux')
+      throw new Error(
+        vscode.l10n.t("The QEMU backend needs Linux (QEMU's nitro-enclave machine and vhost-device-vsock)."),
+      );
+    const settings = this.qemu.settings;
+    const cacheDir = settings.cacheDir ?? qemuCacheDir(process.env);
+    if (options?.confirmed !== true) {
+      const go = vscode.l10n.t('Set Up');
+      const answer = await vscode.window.showInformationMessage(
+        vscode.l10n.t('Set up the QEMU backend in {0}?', cacheDir),
+        {
+          modal: true,
+          detail: vscode.l10n.t(
+            "nitro-dev qemu setup builds QEMU with the nitro-enclave machine and a small kernel from Debian's source packages, and fetches vhost-device-vsock, into that folder: about 15 minutes on 2 cores, on a Debian machine with the build dependencies (it says which are missing). It runs in a terminal; closing the terminal stops it.", // eslint-disable-line max-len
+          ),
+        },
+        go,
+      );
+      if (answer !== go) return undefined;
+    }
+    const prefix = this.program ?? [
+      process.execPath,
+      vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'dist', 'cli.js').fsPath,
+    ];
+    const argv = [...prefix, 'qemu', 'setup', ...(settings.cacheDir ? ['--cache', settings.cacheDir] : [])];
+    const pty = new QemuSetupTerminal(argv, { ...process.env, ELECTRON_RUN_AS_NODE: '1' });
+    this.terminals.push(pty);
+    const terminal = vscode.window.createTerminal({
+      name: vscode.l10n.t('QEMU Setup'),
+      pty,
+      iconPath: new vscode.ThemeIcon('tools'),
+    });
+    const closed = vscode.window.onDidCloseTerminal((t) => {
+      if (t !== terminal) return;
+      closed.dispose();
+      pty.dispose();
+    });
+    this.ctx.push(closed, { dispose: () => pty.close() });
+    terminal.show();
+    this.ctx.log.info(`QEMU setup: ${argv.slice(1).join(' ')}`);
+    const status = await pty.exitStatus;
+    this.ctx.log.info(`QEMU setup: exit status ${status}`);
+    if (status !== 0) {
+      void vscode.window.showErrorMessage(
+        vscode.l10n.t('QEMU setup did not finish (exit status {0}): its terminal says why.', status),
+      );
+      return false;
+    }
+    const parents = await this.qemu.afterSetup();
+    this.tree.refresh();
+    void this.current.update();
+    const names = (parents ?? []).map((p) => p.name).join(', ');
+    void vscode.window.showInformationMessage(
+      parents === undefined
+        ? vscode.l10n.t('The QEMU backend is set up; the nitroEnclaves.qemu.backend setting keeps it off (never).')
+        : vscode.l10n.t('The QEMU backend is set up: {0} is in Parent Instances.', names),
+    );
+    return true;
+  }
 }
 
 /** The nitro-cli backend's options from the settings now; what they drop is logged as a warning. */

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import type { BackendRegistry, NitroCliOptions, NitroCliTarget } from '../../engine/node';
+import type { BackendRegistry, NitroCliOptions, NitroCliTarget, QemuMissing } from '../../engine/node';
 import { pcrTreeItem } from './pcrItem';
 import type { ErrorExplanation } from '../../engine';
-import { hasEmulatedVsock } from '../../engine';
+import { answersNsmFromParent, hasEmulatedVsock } from '../../engine';
 import type {
   BackendKind,
   DescribeEnclaveJson,
@@ -31,10 +31,10 @@ export const BACKEND_KINDS: Record<
     readonly where: string;
     readonly about: string;
     /**
-     * Can the extension ask its enclaves' NSM for an attestation document (Get Attestation
-     * Document)? On a real parent only the application inside an enclave reaches its NSM.
+     * Why Get Attestation Document does not work on its enclaves when its backend lacks the
+     * parentNsm capability (only the application inside such an enclave reaches its NSM).
      */
-    readonly attests: boolean;
+    readonly nsmOutOfReach: string;
   }
 > = {
   emulator: {
@@ -43,7 +43,7 @@ export const BACKEND_KINDS: Record<
     about: vscode.l10n.t(
       'A parent instance emulated on this machine by the embedded enclave emulator: its enclaves run here, and their attestation documents are signed by the local development root, not by AWS.', // eslint-disable-line max-len
     ),
-    attests: true,
+    nsmOutOfReach: vscode.l10n.t("This backend's NSM does not answer the extension."),
   },
   'nitro-cli': {
     icon: 'server',
@@ -51,13 +51,19 @@ export const BACKEND_KINDS: Record<
     about: vscode.l10n.t(
       "A real parent instance (an EC2 instance with Nitro Enclaves enabled), reached through nitro-cli on this machine or over SSH: its enclaves run on the Nitro Hypervisor, and their attestation documents come from AWS's Nitro Secure Module (NSM), signed under the AWS Nitro Enclaves root. Only the application inside an enclave can ask its NSM for one.", // eslint-disable-line max-len
     ),
-    attests: false,
+    nsmOutOfReach: vscode.l10n.t(
+      'It runs on a real parent instance, where only the application inside the enclave can ask its NSM for an attestation document (through /dev/nsm). Have the application send the document out (over vsock) and open it with Open Attestation Document.', // eslint-disable-line max-len
+    ),
   },
   qemu: {
-    icon: 'server',
-    where: 'QEMU',
-    about: vscode.l10n.t('A parent instance whose enclaves boot in QEMU.'),
-    attests: false,
+    icon: 'server-environment',
+    where: vscode.l10n.t('QEMU on this machine'),
+    about: vscode.l10n.t(
+      "A parent instance on this machine whose enclaves boot the image itself (its kernel, init and application) in QEMU's nitro-enclave machine. Their NSM is QEMU's device inside the enclave: only the application inside can ask it for an attestation document, which QEMU does not sign.", // eslint-disable-line max-len
+    ),
+    nsmOutOfReach: vscode.l10n.t(
+      'It runs in QEMU, whose NSM is a device inside the enclave: only the application inside can ask it for an attestation document (through /dev/nsm), and QEMU does not sign it. Have the application send the document out (over vsock) and open it with Open Attestation Document, which reports it as unsigned.', // eslint-disable-line max-len
+    ),
   },
 };
 
@@ -87,14 +93,20 @@ export type ParentNode =
       readonly check?: string;
     }
   | { readonly kind: 'pool'; readonly parent: ParentInfo }
-  /** `vsockPorts`: the ports its application listens on (emulated vsock only). */
+  /**
+   * `vsockPorts`: the ports its application listens on (emulated vsock only); `parentNsm`: its
+   * backend answers its NSM from the parent side (the parentNsm capability: Get Attestation Document).
+   */
   | {
       readonly kind: 'enclave';
       readonly parent: ParentInfo;
       readonly enclave: DescribeEnclaveJson;
       readonly vsockPorts?: readonly VsockPortInUse[];
+      readonly parentNsm?: boolean;
     }
   | { readonly kind: 'pcr'; readonly enclave: DescribeEnclaveJson; readonly name: string; readonly value: string }
+  /** The QEMU backend is registered but lacks what it needs to start enclaves: it offers Set Up QEMU Backend... */
+  | { readonly kind: 'qemuSetup'; readonly missing: readonly QemuMissing[] }
   | {
       readonly kind: 'message';
       readonly key: string;
@@ -259,7 +271,7 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.contextValue = CONTEXT_VALUES.enclave(
         e.State,
         e.Flags === 'DEBUG_MODE',
-        BACKEND_KINDS[node.parent.backend].attests ? undefined : node.parent.backend,
+        node.parentNsm === true ? undefined : node.parent.backend,
       );
       return item;
     }
@@ -301,6 +313,29 @@ export function parentsTreeItem(node: ParentNode): vscode.TreeItem {
       item.tooltip = tip;
       return item;
     }
+    case 'qemuSetup': {
+      const item = new vscode.TreeItem(
+        vscode.l10n.t('QEMU backend: {0} missing', node.missing.map((m) => m.what).join(', ')),
+        vscode.TreeItemCollapsibleState.None,
+      );
+      item.id = 'qemu-setup';
+      item.iconPath = new vscode.ThemeIcon('tools', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+      item.contextValue = CONTEXT_VALUES.qemuSetup;
+      item.command = { command: COMMANDS.qemuSetup, title: vscode.l10n.t('Set Up QEMU Backend...') };
+      const tip = new vscode.MarkdownString(undefined, true);
+      tip.isTrusted = { enabledCommands: [COMMANDS.qemuSetup] };
+      tip.appendMarkdown(`**${vscode.l10n.t('The QEMU backend cannot start enclaves yet')}**\n`);
+      // What is missing names paths: text, never Markdown.
+      for (const m of node.missing) tip.appendMarkdown('\n- ').appendText(m.why);
+      tip.appendMarkdown(
+        `\n\n${vscode.l10n.t(
+          "[Set Up QEMU Backend...]({0}) runs `nitro-dev qemu setup` in a terminal: it builds QEMU with the nitro-enclave machine and a small kernel, and fetches vhost-device-vsock, from Debian's packages (about 15 minutes on 2 cores).", // eslint-disable-line max-len
+          `command:${COMMANDS.qemuSetup}`,
+        )}`,
+      );
+      item.tooltip = tip;
+      return item;
+    }
     case 'message': {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
       item.id = `message:${node.key}`;
@@ -328,6 +363,11 @@ export interface NitroCliTargets {
   readonly options: NitroCliOptions;
 }
 
+/** What the registered QEMU backend lacks to start enclaves (undefined: `backend` is not it). */
+export interface QemuReadiness {
+  missing(backend: EnclaveBackend): Promise<readonly QemuMissing[] | undefined>;
+}
+
 /**
  * The "Parent Instances" view: each parent instance, its enclave pool and its enclaves (with their
  * PCRs), of every backend in the registry. It redraws on the backends' change events while shown;
@@ -348,6 +388,8 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     private readonly log: vscode.LogOutputChannel,
     /** Where the nitro-cli backends of the settings reach their parents. */
     private readonly nitroCli?: NitroCliTargets,
+    /** What the QEMU backend lacks (parents/qemuParents.ts). */
+    private readonly qemu?: QemuReadiness,
   ) {
     const sub = backends.onDidChange(() => this.onBackendChange());
     this.disposables.push({ dispose: () => sub.dispose() });
@@ -438,6 +480,8 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
             ...(labelled ? { source: target ? 'nitro-cli' : l.backend.label } : {}),
             ...(target ? { target } : {}),
           });
+        const missing = await this.qemuMissing(l.backend);
+        if (missing && missing.length > 0) nodes.push({ kind: 'qemuSetup', missing });
         continue;
       }
       const text = errorText(l.error);
@@ -470,14 +514,32 @@ export class ParentsTreeProvider implements vscode.TreeDataProvider<ParentNode>,
     return nodes;
   }
 
+  /** What the QEMU backend lacks, when `backend` is it (undefined otherwise, or when that cannot be told). */
+  private async qemuMissing(backend: EnclaveBackend): Promise<readonly QemuMissing[] | undefined> {
+    if (backend.kind !== 'qemu' || !this.qemu) return undefined;
+    try {
+      return await this.qemu.missing(backend);
+    } catch (e) {
+      this.log.warn(`Parent Instances: cannot tell what the QEMU backend lacks: ${errorText(e)}`);
+      return undefined;
+    }
+  }
+
   private async parentChildren(parent: ParentInfo): Promise<ParentNode[]> {
     const nodes: ParentNode[] = [{ kind: 'pool', parent }];
     const ports = await this.vsockPortsOf(parent);
     try {
       const enclaves = await this.backends.describeEnclaves(parent.id);
+      const parentNsm = enclaves.length > 0 && !!(await this.backends.capabilityOf(parent.id, answersNsmFromParent));
       for (const enclave of enclaves) {
         const own = ports?.filter((p) => p.owner === enclave.EnclaveID);
-        nodes.push({ kind: 'enclave', parent, enclave, ...(own && own.length > 0 ? { vsockPorts: own } : {}) });
+        nodes.push({
+          kind: 'enclave',
+          parent,
+          enclave,
+          parentNsm,
+          ...(own && own.length > 0 ? { vsockPorts: own } : {}),
+        });
       }
     } catch (e) {
       this.log.error(`Parent Instances: cannot describe the enclaves of ${parent.id}: ${errorText(e)}`);

@@ -19,6 +19,7 @@ import {
   PALETTE_WHEN,
   PARENT_COMMANDS,
   PICKER_COMMANDS,
+  QEMU_SETTINGS,
   RESTRICTED_SETTINGS,
   SETTINGS,
   SETTING_KINDS,
@@ -228,6 +229,18 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
     const realParent = on(CONTEXT_VALUES.parent('nitro-cli', 'running'));
     assert.ok(realParent.has(COMMANDS.enclaveRun) && realParent.has(COMMANDS.parentDoctor));
     assert.ok(!on(CONTEXT_VALUES.parent('emulator', 'running')).has(COMMANDS.parentDoctor));
+    // QEMU parents and enclaves: the same commands as the others, but Get Attestation Document (QEMU's
+    // NSM is a device inside the enclave) and Run Doctor (nitro-cli's).
+    const qemuParent = on(CONTEXT_VALUES.parent('qemu', 'running'));
+    const emulatedParent = on(CONTEXT_VALUES.parent('emulator', 'running'));
+    assert.deepEqual([...qemuParent].sort(), [...emulatedParent].sort());
+    const qemu = on(CONTEXT_VALUES.enclave('RUNNING', false, 'qemu'));
+    const qemuDebug = on(CONTEXT_VALUES.enclave('RUNNING', true, 'qemu'));
+    assert.equal(CONTEXT_VALUES.enclave('RUNNING', true, 'qemu'), 'debugQemuEnclave');
+    assert.deepEqual([...qemu].sort(), [...emulated].filter((id) => id !== COMMANDS.enclaveAttest).sort());
+    assert.deepEqual([...qemuDebug].sort(), [...emulatedDebug].filter((id) => id !== COMMANDS.enclaveAttest).sort());
+    assert.ok(qemuDebug.has(COMMANDS.enclaveConsole), 'a debug-mode QEMU enclave streams its console');
+    assert.deepEqual([...on(CONTEXT_VALUES.qemuSetup)], [COMMANDS.qemuSetup]);
   });
 
   it('describes every setting and names it nitroEnclaves.<area>.<name>', () => {
@@ -264,7 +277,15 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
         .sort(),
     );
     assert.deepEqual(Object.keys(SETTING_KINDS).sort(), Object.values(SETTINGS).sort());
-    for (const name of [SETTINGS.buildBlobsPath, SETTINGS.nitroCliPath, SETTINGS.sshPath, SETTINGS.sshConfigFile])
+    for (const name of [
+      SETTINGS.buildBlobsPath,
+      SETTINGS.nitroCliPath,
+      SETTINGS.sshPath,
+      SETTINGS.sshConfigFile,
+      SETTINGS.qemuPath,
+      SETTINGS.qemuVhostDeviceVsockPath,
+      SETTINGS.qemuCacheDir,
+    ])
       assert.ok(untrusted.restrictedConfigurations.includes(name), name);
     const properties = Object.assign(
       {},
@@ -287,8 +308,13 @@ describe('(unit) package.json manifest and src/extension/ids.ts agree', () => {
       {},
       ...(contributes.configuration as { properties: Record<string, unknown> }[]).map((s) => s.properties),
     ) as Record<string, Record<string, unknown>>;
-    for (const name of [...NITRO_CLI_SETTINGS, SETTINGS.buildBlobsPath])
+    for (const name of [...NITRO_CLI_SETTINGS, ...QEMU_SETTINGS, SETTINGS.buildBlobsPath])
       assert.equal(properties[name]?.['scope'], 'machine-overridable', name);
+    const qemu = properties[SETTINGS.qemuBackend];
+    assert.deepEqual([qemu?.['enum'], qemu?.['default']], [['auto', 'always', 'never'], 'auto']);
+    assert.equal((qemu?.['markdownEnumDescriptions'] as unknown[]).length, 3);
+    for (const name of [SETTINGS.qemuPath, SETTINGS.qemuVhostDeviceVsockPath, SETTINGS.qemuCacheDir])
+      assert.equal(properties[name]?.['default'], '', name);
     assert.equal(properties[SETTINGS.nitroCliPath]?.['default'], 'nitro-cli');
     assert.equal(properties[SETTINGS.sshPath]?.['default'], 'ssh');
     assert.equal(properties[SETTINGS.sshConfigFile]?.['default'], '');
@@ -531,6 +557,9 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
     'nitroEnclaves.vsockProxy.stop|inline|parents': [V.proxy],
     'nitroEnclaves.vsockProxy.stop|1_general@1|parents': [V.proxy],
     'nitroEnclaves.vsockProxy.start|2_vsock@1|parents': runningParents,
+    // The message of a QEMU backend that lacks its tools.
+    'nitroEnclaves.qemu.setup|inline|parents': [V.qemuSetup],
+    'nitroEnclaves.qemu.setup|1_general@1|parents': [V.qemuSetup],
   };
 
   it('matches, in every tree menu entry, exactly the context values it is meant for', () => {

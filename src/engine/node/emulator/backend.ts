@@ -26,6 +26,7 @@ import type {
   DevelopmentRoot,
   DevelopmentRoots,
   ParentCreation,
+  ParentSideNsm,
   StateRepair,
   StateRepairReport,
   EmulatedVsock,
@@ -782,11 +783,16 @@ export abstract class LocalEnclaveBackend implements EnclaveBackend, ParentCreat
 }
 
 /** The embedded emulator: enclaves are modelled (no kernel boots); attached applications play their part. */
-export class EmulatorBackend extends LocalEnclaveBackend implements DevelopmentRoots, ApplicationAttachment {
+export class EmulatorBackend
+  extends LocalEnclaveBackend
+  implements DevelopmentRoots, ApplicationAttachment, ParentSideNsm
+{
   static readonly LABEL = 'Embedded emulator';
   readonly kind = 'emulator' as const;
   readonly label = EmulatorBackend.LABEL;
   readonly attachesApplications = true as const;
+  /** Its NSM is the host's, reached over the control socket (nsm() below). */
+  readonly answersNsmFromParent = true as const;
   protected readonly parentNoun = 'emulated parent instance';
   protected readonly defaultParent = DEFAULT_PARENT;
 

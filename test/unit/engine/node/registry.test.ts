@@ -14,6 +14,7 @@ import {
   type RunEnclaveRequest,
 } from '../../../../src/engine/platform/backend';
 import {
+  answersNsmFromParent,
   attachesApplications,
   canAddParents,
   canRepairState,
@@ -199,7 +200,13 @@ describe('(unit) backend registry', () => {
   it('finds capabilities by their guards: none on a plain backend', async () => {
     assert.deepEqual(registry.capable(canAddParents), []);
     assert.equal(await registry.capabilityOf(B, hasDevelopmentRoots), undefined);
-    for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState])
+    for (const guard of [
+      canAddParents,
+      hasDevelopmentRoots,
+      attachesApplications,
+      canRepairState,
+      answersNsmFromParent,
+    ])
       assert.equal(guard(remote), false);
   });
 
@@ -217,7 +224,13 @@ describe('(unit) backend registry', () => {
         const [emulator] = defaults.backends;
         assert.ok(emulator instanceof EmulatorBackend);
         assert.equal(emulator.stateDir, path.resolve(state));
-        for (const guard of [canAddParents, hasDevelopmentRoots, attachesApplications, canRepairState])
+        for (const guard of [
+          canAddParents,
+          hasDevelopmentRoots,
+          attachesApplications,
+          canRepairState,
+          answersNsmFromParent,
+        ])
           assert.equal(guard(emulator), true, guard.name);
         const [parent] = await defaults.listParents();
         assert.ok(parent);
