@@ -158,7 +158,7 @@ describe('(unit) vsock gateway of a guest (QEMU backend)', function () {
       return { near, far: await far };
     }
 
-    it("end(chunk) sends the chunk at once but holds the half-close until the peer's end; the callback is called", async () => {
+    it("end(chunk) sends the chunk at once, holds the half-close until the peer's end, calls back", async () => {
       const { near, far } = await pair();
       holdHalfClose(near);
       let farEnded = false;

@@ -45,7 +45,7 @@ describe('(unit) QEMU guest programs', function () {
       assert.equal(r.status, 0, r.stderr);
     });
 
-  it('builds init, relay, relay.cpio and the blobs folder; a second call skips; a changed kernel rebuilds', async () => {
+  it('builds init, relay, relay.cpio and the blobs folder; skips when up to date; new kernel: rebuilt', async () => {
     const layout = qemuCacheLayout(path.join(root, 'cache'));
     mkdirSync(path.dirname(layout.kernel), { recursive: true });
     writeFileSync(layout.kernel, 'a stand-in kernel');

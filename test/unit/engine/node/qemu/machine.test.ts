@@ -248,7 +248,7 @@ describe('(unit) QEMU machine: joinSockets', () => {
     const leftGot = readAll(left);
     right.end('answer after the request ended');
     assert.equal(await leftGot, 'answer after the request ended');
-    await Promise.all([a, b].map((s) => (s.destroyed ? undefined : new Promise((r) => s.once('close', r)))));
+    await Promise.all([a, b].map((s) => (s.destroyed ? Promise.resolve() : new Promise((r) => s.once('close', r)))));
   });
 
   it('a close (destroy) of one side ends the other', async () => {
@@ -260,7 +260,7 @@ describe('(unit) QEMU machine: joinSockets', () => {
     const rightEnded = readAll(right);
     left.destroy();
     await rightEnded;
-    const closed = [a, b, right].map((s) => (s.closed ? undefined : new Promise((r) => s.once('close', r))));
+    const closed = [a, b, right].map((s) => (s.closed ? Promise.resolve() : new Promise((r) => s.once('close', r))));
     right.end();
     await Promise.all(closed);
   });
@@ -280,7 +280,10 @@ describe('(unit) QEMU machine: joinSockets', () => {
 const VHOST = `
 const fs = require('fs'), net = require('net'), path = require('path');
 const fake = __dirname;
-const put = (name, text) => { fs.writeFileSync(path.join(fake, name + '.tmp'), text); fs.renameSync(path.join(fake, name + '.tmp'), path.join(fake, name)); };
+const put = (name, text) => {
+  fs.writeFileSync(path.join(fake, name + '.tmp'), text);
+  fs.renameSync(path.join(fake, name + '.tmp'), path.join(fake, name));
+};
 const config = JSON.parse(fs.readFileSync(path.join(fake, 'config.json'), 'utf8'));
 put('vhost.pid', String(process.pid));
 if (config.vhostExit) { process.stderr.write(config.vhostExit + '\\n'); process.exit(1); }
@@ -297,7 +300,10 @@ setInterval(() => undefined, 1 << 30);
 const QEMU = `
 const fs = require('fs'), net = require('net'), path = require('path');
 const fake = __dirname;
-const put = (name, text) => { fs.writeFileSync(path.join(fake, name + '.tmp'), text); fs.renameSync(path.join(fake, name + '.tmp'), path.join(fake, name)); };
+const put = (name, text) => {
+  fs.writeFileSync(path.join(fake, name + '.tmp'), text);
+  fs.renameSync(path.join(fake, name + '.tmp'), path.join(fake, name));
+};
 const config = JSON.parse(fs.readFileSync(path.join(fake, 'config.json'), 'utf8'));
 const argv = process.argv.slice(2);
 const machine = argv[argv.indexOf('-M') + 1];
@@ -475,7 +481,7 @@ describe('(unit) QEMU machine: QemuEnclaveMachine with stand-in programs', funct
     assert.equal(existsSync(path.join(runDir, 'r.sock_6000')), false);
   });
 
-  it('streams the console; the kernel restarting ends the enclave; stop() ends all three and removes the files', async () => {
+  it('streams the console; a kernel restart ends the enclave; stop() ends all three, removes the files', async () => {
     configure({
       console: ['Linux version 6.1\r\n', '[    0.5] app: hello\r\n[    0.6] reb', 'oot: Restarting system\r\n'],
     });
