@@ -225,7 +225,12 @@ export function qemuBackendWanted(
   const enabled = options.qemu?.enabled ?? (env.NITRO_DEV_QEMU_BACKEND === '1' ? 'always' : 'auto');
   if (enabled === 'never' || process.platform !== 'linux') return false;
   if (enabled === 'always') return true;
-  return existsSync(path.join(qemuStateDir(env), 'parents.json'));
+  return existsSync(path.join(qemuStateDirOf(options, env), 'parents.json'));
+}
+
+/** The QEMU backend's state folder: `qemu` in the emulator's (the stateDir option, else from `env`). */
+function qemuStateDirOf(options: DefaultBackendsOptions, env: Readonly<Record<string, string | undefined>>): string {
+  return options.stateDir === undefined ? qemuStateDir(env) : path.join(path.resolve(options.stateDir), 'qemu');
 }
 
 /**
@@ -248,7 +253,7 @@ export function createBackendRegistry(options: DefaultBackendsOptions = {}): Bac
       registry.register(
         new QemuBackend({
           ...options,
-          stateDir: qemuStateDir(env),
+          stateDir: qemuStateDirOf(options, env),
           env,
           resolveMachine: () => resolveQemuMachine({ env, ...options.qemu }),
         }),

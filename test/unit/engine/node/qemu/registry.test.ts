@@ -44,6 +44,23 @@ describe('(unit) QEMU backend in the registry', () => {
     assert.deepEqual(kinds({ env }), ['emulator', 'qemu']);
   });
 
+  it("with a stateDir option, the QEMU state is that folder's qemu, not the environment's", () => {
+    // The environment's state has QEMU parents; the registry asked for is of another state folder.
+    mkdirSync(qemuStateDir(env), { recursive: true });
+    writeFileSync(path.join(qemuStateDir(env), 'parents.json'), '{"version":1,"parents":[]}');
+    const other = path.join(state, 'other');
+    assert.equal(qemuBackendWanted({ stateDir: other }, env), false);
+    assert.deepEqual(kinds({ env, stateDir: other }), ['emulator']);
+    const registry = createBackendRegistry({ env, stateDir: other, watch: false, qemu: { enabled: 'always' } });
+    try {
+      const qemu = registry.backends[1];
+      assert.ok(qemu instanceof QemuBackend);
+      assert.equal(qemu.stateDir, path.join(path.resolve(other), 'qemu'));
+    } finally {
+      registry.dispose();
+    }
+  });
+
   it('always and NITRO_DEV_QEMU_BACKEND=1 register it; never does not, whatever the state', () => {
     assert.equal(qemuBackendWanted({ qemu: { enabled: 'always' } }, env), true);
     assert.equal(qemuBackendWanted({}, { ...env, NITRO_DEV_QEMU_BACKEND: '1' }), true);
