@@ -92,7 +92,7 @@ export function enclaveQemuArgs(spec: QemuMachineSpec, enclave: QemuEnclave, vho
     'stdio',
     '-no-reboot',
     '-chardev',
-    `socket,id=c,path=${vhostSocket}`,
+    `socket,id=c,path=${qemuOptionValue(vhostSocket)}`,
   ];
 }
 
@@ -121,7 +121,7 @@ export function relayQemuArgs(spec: QemuMachineSpec, vhostSocket: string): strin
     'stdio',
     '-no-reboot',
     '-chardev',
-    `socket,id=c3,path=${vhostSocket}`,
+    `socket,id=c3,path=${qemuOptionValue(vhostSocket)}`,
     '-device',
     'vhost-user-vsock-device,chardev=c3',
   ];
@@ -137,7 +137,7 @@ export function vhostArgs(run: RunFiles, enclaveCid: number, gateway: string): s
   ];
 }
 
-/** A QEMU -M/-object option value: commas are doubled, as QEMU's option parser wants. */
+/** A QEMU -M/-chardev option value: commas are doubled, as QEMU's option parser wants. */
 function qemuOptionValue(text: string): string {
   return text.replace(/,/g, ',,');
 }
@@ -181,6 +181,7 @@ export class QemuEnclaveMachine {
   private readonly run: RunFiles;
   private readonly gateway: string;
   private readonly started: Started[] = [];
+  private controlServer: net.Server | undefined;
   private controlSocket: net.Socket | undefined;
   private readonly portServers = new Map<number, net.Server>();
   private watcher: FSWatcher | undefined;
@@ -246,6 +247,7 @@ export class QemuEnclaveMachine {
   async stop(graceMs = 3000): Promise<void> {
     this.stopping = true;
     this.watcher?.close();
+    this.controlServer?.close();
     this.controlSocket?.destroy();
     for (const s of this.portServers.values()) s.close();
     this.portServers.clear();
@@ -337,6 +339,10 @@ export class QemuEnclaveMachine {
     return new Promise((resolve, reject) => {
       const server = net.createServer((socket) => {
         server.close();
+        if (this.stopping) {
+          socket.destroy();
+          return;
+        }
         socket.setEncoding('utf8');
         socket.on('data', (text: string) => this.onControlData(text));
         socket.on('error', () => socket.destroy());
@@ -347,6 +353,7 @@ export class QemuEnclaveMachine {
       });
       server.once('error', reject);
       server.listen(`${this.run.relayUds}_${RELAY_CONTROL_PORT}`);
+      this.controlServer = server;
     });
   }
 

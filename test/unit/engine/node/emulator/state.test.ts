@@ -25,6 +25,7 @@ import {
   loadParents,
   pidAlive,
   processIdentity,
+  recordProblem,
   readParents,
   recordPathOf,
   socketPathFor,
@@ -192,6 +193,38 @@ describe('(unit) emulator state folder: damaged files, ids from disk, stale pid 
       assert.ok(existsSync(file));
     },
   );
+
+  it("a record's machine (the QEMU backend) must be a QEMU machine with absolute paths and kvm or tcg", () => {
+    const machine = {
+      kind: 'qemu',
+      qemu: '/opt/q/bin/qemu-system-x86_64',
+      vhostDeviceVsock: '/opt/q/bin/vhost-device-vsock',
+      relayKernel: '/opt/q/kernel/bzImage',
+      relayInitrd: '/opt/q/guest/relay.cpio',
+      accel: 'kvm',
+    };
+    const problem = (m: unknown) => recordProblem(state, { ...validRecord(state), machine: m }, ENCLAVE);
+    assert.equal(problem(machine), undefined);
+    assert.equal(problem({ ...machine, accel: 'tcg', firmwareDir: '/opt/q/share/qemu' }), undefined);
+    assert.equal(problem({ ...machine, kind: 'emulator' }), 'machine is not a QEMU machine');
+    assert.equal(problem('qemu'), 'machine is not a QEMU machine');
+    assert.equal(problem(null), 'machine is not a QEMU machine');
+    for (const key of ['qemu', 'vhostDeviceVsock', 'relayKernel', 'relayInitrd'] as const) {
+      assert.equal(problem({ ...machine, [key]: 'bin/tool' }), `machine.${key} is not an absolute path`);
+      assert.equal(problem({ ...machine, [key]: undefined }), `machine.${key} is not an absolute path`);
+      assert.equal(problem({ ...machine, [key]: 7 }), `machine.${key} is not an absolute path`);
+    }
+    assert.equal(problem({ ...machine, firmwareDir: 'share/qemu' }), 'machine.firmwareDir is not an absolute path');
+    assert.equal(problem({ ...machine, firmwareDir: 1 }), 'machine.firmwareDir is not an absolute path');
+    for (const accel of ['hvf', 'KVM', '', undefined, 1])
+      assert.equal(problem({ ...machine, accel }), 'machine.accel is not kvm or tcg', String(accel));
+    // A record whose machine is bad is damaged: reading the state says why (and changes nothing).
+    putRecord(state, { ...validRecord(state, { hostPid: process.pid }), machine: { ...machine, qemu: 'qemu' } });
+    assert.throws(
+      () => liveRecords(state),
+      (e: unknown) => e instanceof StateFileError && /machine\.qemu is not an absolute path/.test(e.message),
+    );
+  });
 
   it('a well-formed record of a dead host is cleaned up as before', () => {
     const record = validRecord(state);
