@@ -65,6 +65,8 @@ describe('(unit) QEMU backend: run-enclave checks and capabilities', function ()
       applications: false,
       stateRepair: true,
       emulatedVsock: true,
+      // Its NSM is inside the guest: the parent cannot ask it (Get Attestation Document).
+      parentNsm: false,
     });
   });
 
