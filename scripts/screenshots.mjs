@@ -12,6 +12,7 @@ export const README_SCREENSHOTS = [
   'eif-viewer.png',
   'attestation-viewer.png',
   'attestation-kms.png',
+  'walkthrough.png',
 ];
 
 export const SCREENSHOTS_DIR = 'docs/screenshots';
