@@ -121,9 +121,11 @@ class EifViewerSession extends WebviewSession<EifViewerHostMessage, Shown, EifVi
 
   protected override fileChanged(): void {
     if (!this.started) return;
-    this.ctx.log.info(`Enclave Image Viewer: ${this.fileName} changed on disk; measuring it again`);
-    this.services.eifService.invalidate(this.uri);
-    void this.inspect();
+    void this.services.eifService.invalidateIfChanged(this.uri).then((changed) => {
+      if (!changed) return;
+      this.ctx.log.info(`Enclave Image Viewer: ${this.fileName} changed on disk; measuring it again`);
+      void this.inspect();
+    });
   }
 
   /** Opens describe-eif's JSON in a read-only editor beside the viewer (the Describe button). */

@@ -137,6 +137,26 @@ export class EifService implements vscode.Disposable {
     if (this.cache.delete(uri.toString())) this.changed.fire(uri);
   }
 
+  /**
+   * Drops the cached inspection only when the file is no longer the one measured (another mtime or
+   * size, or gone); true when it did, or when nothing is cached (so the caller measures it). A file
+   * watcher's event can come late, after the new file was measured already: that must not measure
+   * it again.
+   */
+  async invalidateIfChanged(uri: vscode.Uri): Promise<boolean> {
+    const hit = this.cache.get(uri.toString());
+    if (!hit) return true;
+    let stat: vscode.FileStat | undefined;
+    try {
+      stat = await vscode.workspace.fs.stat(uri);
+    } catch {
+      stat = undefined;
+    }
+    if (stat && stat.mtime === hit.mtime && stat.size === hit.size) return false;
+    this.invalidate(uri);
+    return true;
+  }
+
   dispose(): void {
     this.cache.clear();
     this.changed.dispose();

@@ -79,7 +79,7 @@ export class ImagesTreeProvider implements vscode.TreeDataProvider<ImageNode>, v
       }),
       watcher.onDidChange((uri) => {
         this.headers.delete(uri.toString());
-        service.invalidate(uri);
+        void service.invalidateIfChanged(uri);
         this.scheduleRefresh();
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
