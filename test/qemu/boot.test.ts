@@ -47,7 +47,20 @@ function must(command: string, args: readonly string[], options: { cwd?: string 
   return r.stdout;
 }
 
-/** A started CLI command whose output is collected; `waitFor` resolves when its stdout holds a text. */
+/**
+ * The kernel's log lines (`[    3.318136] clocksource: ...`, PRINTK_TIME) removed from console text.
+ * The kernel writes them to the serial port at any moment, even in the middle of a line the
+ * application is writing (under TCG the clocksource watchdog does so after boot), so the
+ * application's lines are read with them cut out.
+ */
+export function withoutKernelLines(text: string): string {
+  return text.replace(/\[\s*\d+\.\d+\] [^\n]*\n/g, '');
+}
+
+/**
+ * A started CLI command whose output is collected; `waitFor` resolves when its stdout (without
+ * kernel log lines) holds a text.
+ */
 class Started {
   stdout = '';
   stderr = '';
@@ -60,7 +73,7 @@ class Started {
     child.stdout?.on('data', (t: string) => {
       this.stdout += t;
       for (const w of [...this.waiters])
-        if (this.stdout.includes(w.text)) {
+        if (withoutKernelLines(this.stdout).includes(w.text)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
           w.resolve();
         }
@@ -70,11 +83,11 @@ class Started {
   }
 
   waitFor(text: string): Promise<void> {
-    if (this.stdout.includes(text)) return Promise.resolve();
+    if (withoutKernelLines(this.stdout).includes(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ text, resolve });
       void this.ended.then(() => {
-        if (!this.stdout.includes(text))
+        if (!withoutKernelLines(this.stdout).includes(text))
           reject(new Error(`ended without printing ${JSON.stringify(text)}: ${this.stdout}\n${this.stderr}`));
       });
     });
@@ -86,6 +99,17 @@ function startCli(args: readonly string[], env: NodeJS.ProcessEnv): Started {
 }
 
 const sha384 = (data: Buffer) => createHash('sha384').update(data).digest();
+
+describe('QEMU tier helpers', () => {
+  it('cuts kernel log lines out of console text, also from the middle of an application line', () => {
+    const console = [
+      '[    0.812875] rtc_cmos rtc_cmos: registered as rtc0\n',
+      'PCR3 0000[    3.310501] clocksource:   wd_nsec: 512032000\r\n0000\n',
+      'hello\n',
+    ].join('');
+    assert.equal(withoutKernelLines(console), 'PCR3 00000000\nhello\n');
+  });
+});
 
 describe('QEMU backend: a real image boots in QEMU', function () {
   // Builds (umoci, build-enclave) and two VMs under software emulation on a loaded machine.
@@ -228,7 +252,7 @@ describe('QEMU backend: a real image boots in QEMU', function () {
     assert.equal(listen.stdout, 'ping from the enclave\n');
     await consoleRun.ended;
 
-    const text = consoleRun.stdout;
+    const text = withoutKernelLines(consoleRun.stdout);
     assert.match(text, /hello from the enclave application: from an OCI image/);
     assert.match(text, /reply: pong from the parent/);
     const pcr = (n: number) => new RegExp(`^PCR${n} ([0-9a-f]{96})\\s*$`, 'm').exec(text)?.[1];
