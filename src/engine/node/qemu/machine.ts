@@ -64,6 +64,12 @@ export interface QemuEnclave {
   readonly iamRoleArn?: string;
 }
 
+/** Both VMs: the serial port on stdio (the console), no monitor, and a guest reset ends QEMU. */
+const SERIAL_CONSOLE = ['-nographic', '-monitor', 'none', '-serial', 'stdio', '-no-reboot'] as const;
+
+/** QEMU's firmware folder, when the spec names one. */
+const firmwareArgs = (spec: QemuMachineSpec): string[] => (spec.firmwareDir ? ['-L', spec.firmwareDir] : []);
+
 /** QEMU's command line for the enclave (pure; see the header). */
 export function enclaveQemuArgs(spec: QemuMachineSpec, enclave: QemuEnclave, vhostSocket: string): string[] {
   const machine = [
@@ -74,7 +80,7 @@ export function enclaveQemuArgs(spec: QemuMachineSpec, enclave: QemuEnclave, vho
     ...(enclave.iamRoleArn ? [`parent-role=${enclave.iamRoleArn}`] : []),
   ];
   return [
-    ...(spec.firmwareDir ? ['-L', spec.firmwareDir] : []),
+    ...firmwareArgs(spec),
     '-M',
     machine.map(qemuOptionValue).join(','),
     '-accel',
@@ -85,12 +91,7 @@ export function enclaveQemuArgs(spec: QemuMachineSpec, enclave: QemuEnclave, vho
     `${enclave.memoryMiB}M`,
     '-smp',
     String(enclave.cpuCount),
-    '-nographic',
-    '-monitor',
-    'none',
-    '-serial',
-    'stdio',
-    '-no-reboot',
+    ...SERIAL_CONSOLE,
     '-chardev',
     `socket,id=c,path=${qemuOptionValue(vhostSocket)}`,
   ];
@@ -99,7 +100,7 @@ export function enclaveQemuArgs(spec: QemuMachineSpec, enclave: QemuEnclave, vho
 /** QEMU's command line for the parent VM that runs the relay at CID 3. */
 export function relayQemuArgs(spec: QemuMachineSpec, vhostSocket: string): string[] {
   return [
-    ...(spec.firmwareDir ? ['-L', spec.firmwareDir] : []),
+    ...firmwareArgs(spec),
     '-M',
     'microvm,acpi=off,memory-backend=mem',
     '-object',
@@ -114,12 +115,7 @@ export function relayQemuArgs(spec: QemuMachineSpec, vhostSocket: string): strin
     spec.relayInitrd,
     '-append',
     'console=ttyS0 panic=-1 quiet',
-    '-nographic',
-    '-monitor',
-    'none',
-    '-serial',
-    'stdio',
-    '-no-reboot',
+    ...SERIAL_CONSOLE,
     '-chardev',
     `socket,id=c3,path=${qemuOptionValue(vhostSocket)}`,
     '-device',
