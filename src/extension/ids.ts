@@ -53,11 +53,17 @@ export const STATE_KEYS = {
   noParent: 'nitroEnclaves.parents.noneReachable',
   /** True while no enclave runs on a reachable parent (and every parent could be asked). */
   noEnclave: 'nitroEnclaves.enclaves.noneRunning',
+  /**
+   * True while no enclave runs on a parent whose backend answers its NSM from the parent side (the
+   * parentNsm capability): on nitro-cli and QEMU parents only the application inside asks its NSM.
+   */
+  noAttestable: 'nitroEnclaves.enclaves.noneAttestable',
 } as const;
 
 /** The palette `when` of commands that need a parent, and of those that need a running enclave. */
 const NEEDS_PARENT = `!${STATE_KEYS.noParent}`;
 const NEEDS_ENCLAVE = `!${STATE_KEYS.noEnclave}`;
+const NEEDS_ATTESTABLE_ENCLAVE = `!${STATE_KEYS.noAttestable}`;
 
 /**
  * The commands of the Parent Instances side, registered by src/extension/parents from this table
@@ -69,7 +75,7 @@ export const PARENT_COMMANDS = {
   enclaveTerminate: { id: 'nitroEnclaves.enclave.terminate', palette: NEEDS_ENCLAVE, picker: true },
   enclaveConsole: { id: 'nitroEnclaves.enclave.console', palette: NEEDS_ENCLAVE, picker: true },
   enclaveDescribe: { id: 'nitroEnclaves.enclave.describe', palette: NEEDS_ENCLAVE, picker: true },
-  enclaveAttest: { id: 'nitroEnclaves.enclave.attest', palette: NEEDS_ENCLAVE, picker: true },
+  enclaveAttest: { id: 'nitroEnclaves.enclave.attest', palette: NEEDS_ATTESTABLE_ENCLAVE, picker: true },
   enclaveCopyId: { id: 'nitroEnclaves.enclave.copyId', palette: NEEDS_ENCLAVE, picker: true },
   parentEditAllocator: { id: 'nitroEnclaves.parent.editAllocator', palette: NEEDS_PARENT },
   parentAdd: { id: 'nitroEnclaves.parent.add', palette: CONTEXT_KEYS.addParents, picker: true },

@@ -148,7 +148,11 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       assert.equal(await vscode.env.clipboard.readText(), `"kms:RecipientAttestation:ImageSha384": "${expected.PCR0}"`);
       // The palette shows the enclave commands while an enclave runs.
       await api.parentInstances.current.update();
-      assert.deepEqual(api.parentInstances.current.paletteState, { noParent: false, noEnclave: false });
+      assert.deepEqual(api.parentInstances.current.paletteState, {
+        noParent: false,
+        noEnclave: false,
+        noAttestable: false,
+      });
       const { pool } = (await defaultParent()).parent;
       assert.equal(await poolText(), `CPUs 2/${pool.cpuIds.length} · memory 128/${pool.memoryMiB} MiB`);
       await api.parentInstances.current.update();
@@ -434,6 +438,7 @@ describe('The embedded enclave emulator in the Parent Instances view (real VS Co
       await api.parentInstances.current.update();
       const anyRunning = (await api.parents.enclaves()).some((n) => n.enclave.State === 'RUNNING');
       assert.equal(api.parentInstances.current.paletteState?.noEnclave, !anyRunning);
+      assert.equal(api.parentInstances.current.paletteState?.noAttestable, !anyRunning);
       assert.equal(api.parentInstances.current.paletteState?.noParent, false);
     });
   });

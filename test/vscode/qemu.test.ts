@@ -172,6 +172,12 @@ describe('The QEMU backend in VS Code (settings, what it lacks, Set Up QEMU Back
       assert.ok(enclave);
       assert.equal(enclave.parentNsm, false);
       assert.equal(api.parents.getTreeItem(enclave).contextValue, 'debugQemuEnclave');
+      // The palette shows the enclave commands, and Get Attestation Document only if an emulated
+      // enclave runs too (the QEMU one is not for it).
+      await api.parentInstances.current.update();
+      const attestable = (await api.parents.enclaves()).some((n) => n.enclave.State === 'RUNNING' && n.parentNsm);
+      assert.equal(api.parentInstances.current.paletteState?.noEnclave, false);
+      assert.equal(api.parentInstances.current.paletteState?.noAttestable, !attestable);
       // Run from the palette, Get Attestation Document does not offer it (only emulated enclaves).
       const window = vscode.window as unknown as Record<string, unknown>;
       const original = window['showErrorMessage'];

@@ -192,10 +192,9 @@ class AttestationViewers
     const session = this.find(target);
     if (!session)
       throw new Error(
-        vscode.l10n.t(
-          'no attestation viewer is open for {0}',
-          target instanceof vscode.Uri ? target.toString(true) : 'this panel',
-        ),
+        target instanceof vscode.Uri
+          ? vscode.l10n.t('no attestation viewer is open for {0}', target.toString(true))
+          : vscode.l10n.t('no attestation viewer is open for this panel'),
       );
     return session;
   }

@@ -97,6 +97,8 @@ export async function copyViewerKmsCondition(
   if (condition === undefined) throw new Error(vscode.l10n.t('{0} has no KMS attestation condition key', pcr.name));
   return copy(
     condition,
-    vscode.l10n.t('the KMS condition for {0}{1}', pcr.name, key === 'PCR' && pcr.name === 'PCR0' ? ' (PCR0 key)' : ''),
+    key === 'PCR' && pcr.name === 'PCR0'
+      ? vscode.l10n.t('the KMS condition for {0} (PCR0 key)', pcr.name)
+      : vscode.l10n.t('the KMS condition for {0}', pcr.name),
   );
 }

@@ -7,20 +7,38 @@ export interface PaletteState {
   readonly noParent: boolean;
   /** No enclave runs on a reachable parent: the enclave commands have nothing to act on. */
   readonly noEnclave: boolean;
+  /**
+   * No enclave runs on a parent whose backend answers its NSM from the parent side (the parentNsm
+   * capability): Get Attestation Document has nothing to ask.
+   */
+  readonly noAttestable: boolean;
 }
 
+/** What the status bar read of one reachable parent. */
+export interface ParentReading {
+  /** Its enclaves; undefined when the parent could not be asked. */
+  readonly enclaves: readonly DescribeEnclaveJson[] | undefined;
+  /** Its backend answers an enclave's NSM from the parent side (Get Attestation Document works). */
+  readonly parentNsm: boolean;
+}
+
+const runsNone = (p: ParentReading): boolean =>
+  p.enclaves !== undefined && !p.enclaves.some((e) => e.State === 'RUNNING');
+
 /**
- * The palette state from the reachable parents' enclave lists (`undefined`: the parent could not be
- * asked). Only what is known to be missing counts: a parent that did not answer may run enclaves.
+ * The palette state from the reachable parents' readings. Only what is known to be missing counts:
+ * a parent that did not answer may run enclaves.
  */
-export function paletteStateOf(
-  enclavesByParent: readonly (readonly DescribeEnclaveJson[] | undefined)[],
-): PaletteState {
+export function paletteStateOf(parents: readonly ParentReading[]): PaletteState {
   return {
-    noParent: enclavesByParent.length === 0,
-    noEnclave: enclavesByParent.every((list) => list !== undefined && !list.some((e) => e.State === 'RUNNING')),
+    noParent: parents.length === 0,
+    noEnclave: parents.every(runsNone),
+    noAttestable: parents.every((p) => !p.parentNsm || runsNone(p)),
   };
 }
 
 /** The state to set when the parents could not be read at all: nothing is known to be missing. */
-export const UNKNOWN_PALETTE_STATE: PaletteState = { noParent: false, noEnclave: false };
+export const UNKNOWN_PALETTE_STATE: PaletteState = { noParent: false, noEnclave: false, noAttestable: false };
+
+export const samePaletteState = (a: PaletteState | undefined, b: PaletteState): boolean =>
+  a !== undefined && a.noParent === b.noParent && a.noEnclave === b.noEnclave && a.noAttestable === b.noAttestable;

@@ -2,12 +2,12 @@
 // remembered in the workspace state, and its status bar item: its name and how many enclaves run
 // on it; a click switches parent.
 import * as vscode from 'vscode';
-import type { ParentInfo } from '../../engine';
 import type { BackendRegistry } from '../../engine/node';
 import { reachableParents } from './backendHost';
 import { BACKEND_KINDS } from '../tree/parentsTree';
 import { COMMANDS, STATE_KEYS } from '../ids';
-import { UNKNOWN_PALETTE_STATE, paletteStateOf, type PaletteState } from './paletteState';
+import { UNKNOWN_PALETTE_STATE, paletteStateOf, samePaletteState, type PaletteState } from './paletteState';
+import { answersNsmFromParent, type ParentInfo } from '../../engine';
 
 /** Workspace-state key of the chosen parent's instance id. */
 const CURRENT_PARENT_KEY = 'currentParentId';
@@ -72,7 +72,10 @@ export class CurrentParent implements vscode.Disposable {
             ),
           ),
         );
-        this.setPaletteState(paletteStateOf(lists));
+        const parentNsm = await Promise.all(
+          parents.map((p) => this.backend.capabilityOf(p.id, answersNsmFromParent).then((b) => b !== undefined)),
+        );
+        this.setPaletteState(paletteStateOf(lists.map((enclaves, i) => ({ enclaves, parentNsm: !!parentNsm[i] }))));
         const id = this.state.get<string>(CURRENT_PARENT_KEY);
         const parent = parents.find((p) => p.id === id) ?? parents[0];
         if (!parent) {
@@ -113,11 +116,11 @@ export class CurrentParent implements vscode.Disposable {
   }
 
   private setPaletteState(state: PaletteState): void {
-    if (this.lastPaletteState?.noParent === state.noParent && this.lastPaletteState.noEnclave === state.noEnclave)
-      return;
+    if (samePaletteState(this.lastPaletteState, state)) return;
     this.lastPaletteState = state;
     void vscode.commands.executeCommand('setContext', STATE_KEYS.noParent, state.noParent);
     void vscode.commands.executeCommand('setContext', STATE_KEYS.noEnclave, state.noEnclave);
+    void vscode.commands.executeCommand('setContext', STATE_KEYS.noAttestable, state.noAttestable);
   }
 
   /** Switch Parent Instance...: a quick pick of every parent, the current one marked. */
@@ -131,10 +134,13 @@ export class CurrentParent implements vscode.Disposable {
         );
         return {
           label: `$(vm) ${parent.name}`,
-          description: `${parent.id}${parent.id === current?.id ? ' · current' : ''}`,
+          description: parent.id === current?.id ? vscode.l10n.t('{0} · current', parent.id) : parent.id,
           detail:
-            `${BACKEND_KINDS[parent.backend].where}` +
-            `${running === undefined ? '' : ` · ${running} enclave${running === 1 ? '' : 's'} running`}`,
+            running === undefined
+              ? BACKEND_KINDS[parent.backend].where
+              : running === 1
+                ? vscode.l10n.t('{0} · 1 enclave running', BACKEND_KINDS[parent.backend].where)
+                : vscode.l10n.t('{0} · {1} enclaves running', BACKEND_KINDS[parent.backend].where, running),
           parent,
         };
       }),

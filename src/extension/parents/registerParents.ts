@@ -152,9 +152,14 @@ class ParentCommands {
   }
 
   /** The enclave a command acts on: a node, `{ parentId, enclaveId }`, or one picked from the running enclaves. */
+  /**
+   * The enclave a command acts on: the node it was run on, else one picked among the enclaves that
+   * `filter` keeps. `words` says what the command does, as whole sentences (none: no enclave to act
+   * on; title: the picker's).
+   */
   private async enclaveOf(
     arg: unknown,
-    verb: string,
+    words: { readonly none: string; readonly title: string },
     filter: (e: DescribeEnclaveJson, parent: ParentInfo, node: EnclaveNode) => boolean = () => true,
   ): Promise<EnclaveTarget | undefined> {
     if (arg && typeof arg === 'object') {
@@ -171,7 +176,7 @@ class ParentCommands {
     }
     const candidates = (await this.tree.enclaves()).filter((n) => filter(n.enclave, n.parent, n));
     if (candidates.length === 0) {
-      void vscode.window.showInformationMessage(vscode.l10n.t('No enclave to {0}.', verb));
+      void vscode.window.showInformationMessage(words.none);
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
@@ -196,7 +201,7 @@ class ParentCommands {
               ),
         node: n,
       })),
-      { title: vscode.l10n.t('Enclave to {0}', verb), matchOnDescription: true },
+      { title: words.title, matchOnDescription: true },
     );
     return picked ? { parentId: picked.node.parent.id, enclave: picked.node.enclave } : undefined;
   }
@@ -292,7 +297,13 @@ class ParentCommands {
     const targets: EnclaveTarget[] =
       selected.length > 1
         ? selected.map((n) => ({ parentId: n.parent.id, enclave: n.enclave }))
-        : [await this.enclaveOf(arg, 'terminate', (e) => e.State === 'RUNNING')].filter((t): t is EnclaveTarget => !!t);
+        : [
+            await this.enclaveOf(
+              arg,
+              { none: vscode.l10n.t('No enclave to terminate.'), title: vscode.l10n.t('Enclave to terminate') },
+              (e) => e.State === 'RUNNING',
+            ),
+          ].filter((t): t is EnclaveTarget => !!t);
     if (targets.length === 0) return 0;
     const confirmed =
       options?.confirmed === true ||
@@ -301,13 +312,14 @@ class ParentCommands {
         !Array.isArray(nodes) &&
         (nodes as { confirmed?: unknown }).confirmed === true);
     if (!confirmed) {
-      const what =
-        targets.length === 1
-          ? `enclave ${targets[0]?.enclave.EnclaveName} (${targets[0]?.enclave.EnclaveID})`
-          : `${targets.length} enclaves`;
+      const [first] = targets;
+      const question =
+        targets.length === 1 && first
+          ? vscode.l10n.t('Terminate enclave {0} ({1})?', first.enclave.EnclaveName, first.enclave.EnclaveID)
+          : vscode.l10n.t('Terminate {0} enclaves?', targets.length);
       const terminate = vscode.l10n.t('Terminate');
       const answer = await vscode.window.showWarningMessage(
-        vscode.l10n.t('Terminate {0}?', what),
+        question,
         { modal: true, detail: vscode.l10n.t('Its application stops, and its CPUs and memory return to the pool.') },
         terminate,
       );
@@ -336,7 +348,10 @@ class ParentCommands {
   async console(arg?: unknown): Promise<vscode.Terminal | undefined> {
     const target = await this.enclaveOf(
       arg,
-      'open the console of',
+      {
+        none: vscode.l10n.t('No enclave with a console to open.'),
+        title: vscode.l10n.t('Enclave whose console to open'),
+      },
       (e) => e.State === 'RUNNING' && e.Flags === 'DEBUG_MODE',
     );
     if (!target) return undefined;
@@ -376,7 +391,10 @@ class ParentCommands {
   // --- Describe -------------------------------------------------------------------------------
 
   async describe(arg?: unknown): Promise<vscode.TextDocument | undefined> {
-    const target = await this.enclaveOf(arg, 'describe');
+    const target = await this.enclaveOf(arg, {
+      none: vscode.l10n.t('No enclave to describe.'),
+      title: vscode.l10n.t('Enclave to describe'),
+    });
     if (!target) return undefined;
     const fresh = (await this.backends.describeEnclaves(target.parentId, { metadata: true })).find(
       (e) => e.EnclaveID === target.enclave.EnclaveID,
@@ -392,7 +410,10 @@ class ParentCommands {
   // --- Copy Enclave ID ------------------------------------------------------------------------
 
   async copyId(arg?: unknown): Promise<string | undefined> {
-    const target = await this.enclaveOf(arg, 'copy the ID of');
+    const target = await this.enclaveOf(arg, {
+      none: vscode.l10n.t('No enclave whose ID to copy.'),
+      title: vscode.l10n.t('Enclave whose ID to copy'),
+    });
     if (!target) return undefined;
     await vscode.env.clipboard.writeText(target.enclave.EnclaveID);
     vscode.window.setStatusBarMessage(vscode.l10n.t('$(copy) Copied {0}', target.enclave.EnclaveID), 3000);
@@ -404,7 +425,10 @@ class ParentCommands {
   async attest(arg?: unknown, options?: AttestRequestOptions): Promise<vscode.WebviewPanel | undefined> {
     const target = await this.enclaveOf(
       arg,
-      'attest',
+      {
+        none: vscode.l10n.t('No enclave whose NSM the extension can ask for an attestation document.'),
+        title: vscode.l10n.t('Enclave to attest'),
+      },
       (e, _parent, node) => e.State === 'RUNNING' && node.parentNsm === true,
     );
     if (!target) return undefined;

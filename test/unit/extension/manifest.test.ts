@@ -618,10 +618,11 @@ describe('(unit) package.json manifest follows VS Code conventions', () => {
       COMMANDS.enclaveTerminate,
       COMMANDS.enclaveConsole,
       COMMANDS.enclaveDescribe,
-      COMMANDS.enclaveAttest,
       COMMANDS.enclaveCopyId,
     ])
       assert.equal(PALETTE_WHEN[id], `!${STATE_KEYS.noEnclave}`, id);
+    // Get Attestation Document needs an enclave whose NSM the extension reaches (an emulated one).
+    assert.equal(PALETTE_WHEN[COMMANDS.enclaveAttest], `!${STATE_KEYS.noAttestable}`);
     for (const id of [COMMANDS.enclaveRun, COMMANDS.parentEditAllocator, COMMANDS.parentSelect])
       assert.equal(PALETTE_WHEN[id], `!${STATE_KEYS.noParent}`, id);
     // Copy All PCRs copies the active image editor's PCRs when not run on a node or file.

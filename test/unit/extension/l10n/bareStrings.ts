@@ -84,6 +84,8 @@ function literalsOf(node: ts.Expression): ts.Expression[] {
   if (ts.isConditionalExpression(node)) return [...literalsOf(node.whenTrue), ...literalsOf(node.whenFalse)];
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken)
     return [...literalsOf(node.left), ...literalsOf(node.right)];
+  // `${a}${cond ? ' · current' : ''}`: the words of the template, and those of the literals inside it.
+  if (ts.isTemplateExpression(node)) return [node, ...node.templateSpans.flatMap((s) => literalsOf(s.expression))];
   return wordsOf(node) === undefined ? [] : [node];
 }
 
@@ -106,7 +108,8 @@ export function bareStrings(file: string, source: string): BareString[] {
   const report = (value: ts.Expression, where: string) => {
     for (const literal of literalsOf(value)) {
       const text = wordsOf(literal) ?? '';
-      if (!hasWords(text) || NOT_WORDS.has(literal.getText(sf))) continue;
+      // A link's target (`command:id?args`) is data.
+      if (!hasWords(text) || NOT_WORDS.has(literal.getText(sf)) || /^command:/.test(text)) continue;
       const line = sf.getLineAndCharacterOfPosition(literal.getStart(sf)).line + 1;
       found.push({ file, line, text: literal.getText(sf), where });
     }
@@ -122,6 +125,9 @@ export function bareStrings(file: string, source: string): BareString[] {
         for (const arg of node.arguments) if (!ts.isObjectLiteralExpression(arg)) report(arg, name);
       }
       if (MARKDOWN_CALLS.has(name) && node.arguments[0]) report(node.arguments[0], name);
+      // `l10n.t('No enclave to {0}.', 'terminate')`: an English piece inside a translated sentence.
+      if (/(^|\.)l10n\.t$/.test(node.expression.getText(sf)))
+        for (const arg of node.arguments.slice(1)) report(arg, 'l10n.t argument');
       if (name === 'createTerminal') {
         const options = node.arguments[0];
         if (options && ts.isObjectLiteralExpression(options))

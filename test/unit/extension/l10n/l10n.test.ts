@@ -35,6 +35,8 @@ describe('(unit) localization: the extension shows no word outside l10n.t', () =
       "void vscode.window.showInputBox({ validateInput: (v) => (v ? undefined : 'Enter a name.') });",
       'ask({ validate: (v) => { if (!v) return `Enter a ${what}.`; return undefined; } });',
       "this.name = 'BuildRequestError'; status.name = 'Nitro Enclaves Parent Instance';",
+      "void vscode.window.showQuickPick([{ label: x, description: `${id}${cur ? ' · current' : ''}` }]);",
+      "void vscode.window.showInformationMessage(vscode.l10n.t('No enclave to {0}.', ok ? 'attest' : verb));",
     ].join('\n');
     const found = bareStrings('x.ts', source).map((b) => `${b.line} ${b.where} ${b.text}`);
     assert.deepEqual(found, [
@@ -57,6 +59,8 @@ describe('(unit) localization: the extension shows no word outside l10n.t', () =
       "13 validateInput result 'Enter a name.'",
       '14 validate result `Enter a ${what}.`',
       "15 .name = 'Nitro Enclaves Parent Instance'",
+      "16 description: ' · current'",
+      "17 l10n.t argument 'attest'",
     ]);
   });
 
@@ -66,6 +70,7 @@ describe('(unit) localization: the extension shows no word outside l10n.t', () =
       "void vscode.window.showInformationMessage(vscode.l10n.t('Built {0}.', name), vscode.l10n.t('Open'));",
       "void vscode.window.showQuickPick(items, { title: l10n.t('Run Enclave'), placeHolder: '0x1f' });",
       "void vscode.window.showQuickPick([{ label: 'x', description: 'nitro-cli pcr --input' }]);",
+      "tip.appendMarkdown(vscode.l10n.t('[Refresh]({0})', `command:${COMMANDS.parentsRefresh}`));",
     ].join('\n');
     assert.deepEqual(bareStrings('x.ts', source), []);
   });
