@@ -8,6 +8,9 @@ export function run(): Promise<void> {
   // Generous per test: the workbench, enclave hosts and builds share a busy 2-core machine. Tests
   // wait for states (util.ts `eventually`, whose deadline is shorter, so a failure names its state).
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 180_000, reporter: 'spec' });
+  // `NITRO_DEV_TEST_GREP=pattern npm test -- vscode` runs the tests whose full title matches (while
+  // working on them; CI runs them all).
+  if (process.env.NITRO_DEV_TEST_GREP) mocha.grep(process.env.NITRO_DEV_TEST_GREP);
   for (const file of fs.readdirSync(__dirname).sort()) {
     if (file.endsWith('.test.js')) mocha.addFile(path.join(__dirname, file));
   }

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -50,11 +50,33 @@ describe('New Enclave Project... in a real VS Code extension host', function () 
   });
 
   it('refuses a folder that already exists with files, and writes nothing into it', async () => {
-    const result = await vscode.commands.executeCommand<NewProjectResult | undefined>(COMMANDS.projectNew, {
-      parent,
-      name: 'vscode-enclave',
-      open: false,
-    });
+    const folder = path.join(parent, 'vscode-enclave');
+    // The user's own edits and files in the folder of the first test.
+    writeFileSync(path.join(folder, 'README.md'), 'my notes\n');
+    rmSync(path.join(folder, 'build.sh'));
+    const before = readdirSync(folder, { recursive: true }).map(String).sort();
+    const window = vscode.window as unknown as Record<string, unknown>;
+    const original = window['showErrorMessage'];
+    const errors: string[] = [];
+    window['showErrorMessage'] = async (message: string) => {
+      errors.push(message);
+      return undefined;
+    };
+    let result: NewProjectResult | undefined;
+    try {
+      result = await vscode.commands.executeCommand<NewProjectResult | undefined>(COMMANDS.projectNew, {
+        parent,
+        name: 'vscode-enclave',
+        open: false,
+      });
+    } finally {
+      window['showErrorMessage'] = original;
+    }
     assert.equal(result, undefined, 'the failure is shown, not thrown');
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /vscode-enclave/);
+    assert.equal(readFileSync(path.join(folder, 'README.md'), 'utf8'), 'my notes\n', 'README.md is left as it was');
+    assert.equal(existsSync(path.join(folder, 'build.sh')), false, 'no file is written back');
+    assert.deepEqual(readdirSync(folder, { recursive: true }).map(String).sort(), before);
   });
 });
