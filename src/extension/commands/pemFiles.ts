@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstCertificateDer, parseCertificate } from '../../engine';
 import { certificateExpiry, type CertificateExpiry } from '../../shared/certificateExpiry';
+import { withExpiryMessage } from '../certificateExpiryWords';
 import { l10n } from '../l10n';
 
 /** The largest certificate or key file read (a PEM certificate chain is a few KiB). */
@@ -31,7 +32,11 @@ export async function readPemFile(file: string, what: string): Promise<string> {
 }
 
 /** The validity warning a PEM certificate deserves at `now`; throws with a clear reason when it holds none. */
-export function signingCertificateExpiry(pem: string, now: Date, name: string): CertificateExpiry | undefined {
+export function signingCertificateExpiry(
+  pem: string,
+  now: Date,
+  name: string,
+): (CertificateExpiry & { readonly message: string }) | undefined {
   let cert;
   try {
     cert = parseCertificate(firstCertificateDer(pem));
@@ -43,5 +48,6 @@ export function signingCertificateExpiry(pem: string, now: Date, name: string): 
       },
     );
   }
-  return certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), now.getTime());
+  const expiry = certificateExpiry(cert.notBefore.getTime(), cert.notAfter.getTime(), now.getTime());
+  return expiry && withExpiryMessage(expiry);
 }

@@ -33,11 +33,15 @@ import type {
   EifViewError,
   EifViewModel,
 } from '../../shared/eifViewer';
+import { certificateExpiryMessage } from '../certificateExpiryWords';
 import { l10n } from '../l10n';
 
 export const crcText = (crc: number): string => `0x${(crc >>> 0).toString(16).padStart(8, '0')}`;
 
-/** The engine appends "(at byte N; rule: code)" to EifFormatError messages; the view shows those apart. */
+/**
+ * The engine appends "(at byte N; rule: code)" to EifFormatError messages; the view shows those apart
+ * (in the page's own words), so the suffix is matched here as the engine writes it, never shown.
+ */
 function bareMessage(e: EifFormatError): string {
   const suffix = ` (at byte ${e.offset}; rule: ${e.code})`;
   return e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
@@ -97,7 +101,7 @@ function metadataView(metadata: NonNullable<EifInspection['metadata']>): EifMeta
   if (!value) {
     return {
       ok: false,
-      error: metadata.error ?? 'the metadata section could not be read',
+      error: metadata.error ?? l10n.t('the metadata section could not be read'),
       ...(metadata.text !== undefined ? { text: metadata.text } : {}),
     };
   }
@@ -133,7 +137,7 @@ function expiryOf(cert: CertificateInfo, at: Date): { expiryWarning?: EifExpiryW
     expiryWarning: {
       state: expiry.state,
       ...(expiry.state === 'expires-soon' ? { days: expiry.days } : {}),
-      message: expiry.message,
+      message: certificateExpiryMessage(expiry),
     },
   };
 }
@@ -141,7 +145,7 @@ function expiryOf(cert: CertificateInfo, at: Date): { expiryWarning?: EifExpiryW
 function signatureView(sig: SignatureInspection): EifSignatureView {
   const checkedAt = sig.checkedAt.toISOString();
   if (sig.error !== undefined || !sig.certificate || !sig.cose) {
-    return { ok: false, error: sig.error ?? 'the signature section could not be read', checkedAt };
+    return { ok: false, error: sig.error ?? l10n.t('the signature section could not be read'), checkedAt };
   }
   return {
     ok: true,
@@ -210,10 +214,10 @@ export function toViewError(filePath: string, e: unknown): EifViewError {
   // Node's error codes, and VS Code's (FileSystemError) for files stat-ed through the workspace.
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT' || code === 'FileNotFound')
-    return unreadable('The file does not exist (it was deleted or moved).');
+    return unreadable(l10n.t('The file does not exist (it was deleted or moved).'));
   if (code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions')
-    return unreadable('The file cannot be read: permission denied.');
+    return unreadable(l10n.t('The file cannot be read: permission denied.'));
   if (code === 'EISDIR' || code === 'FileIsADirectory')
-    return unreadable('This is a folder, not an enclave image file.');
-  return unreadable(`The file could not be read: ${e instanceof Error ? e.message : String(e)}`);
+    return unreadable(l10n.t('This is a folder, not an enclave image file.'));
+  return unreadable(l10n.t('The file could not be read: {0}', e instanceof Error ? e.message : String(e)));
 }

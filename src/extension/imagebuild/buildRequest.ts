@@ -47,6 +47,11 @@ export class BuildRequestError extends Error {
   }
 }
 
+/** `a and b and c`, in the user's words. */
+function both(items: readonly string[]): string {
+  return items.length === 0 ? '' : items.reduce((list, item) => l10n.t('{0} and {1}', list, item));
+}
+
 /** Replaces `${workspaceFolder}` (and `${workspaceFolderBasename}`, `${env:NAME}`) as VS Code would. */
 export function substitute(
   value: string,
@@ -57,7 +62,8 @@ export function substitute(
     /\$\{(workspaceFolder|workspaceFolderBasename|env:([A-Za-z_][A-Za-z0-9_]*))\}/g,
     (whole, name: string, envName?: string) => {
       if (envName !== undefined) return env[envName] ?? '';
-      if (folder === undefined) throw new BuildRequestError(`${whole} is used, but there is no workspace folder`);
+      if (folder === undefined)
+        throw new BuildRequestError(l10n.t('{0} is used, but there is no workspace folder', whole));
       return name === 'workspaceFolder' ? folder : path.basename(folder);
     },
   );
@@ -75,30 +81,32 @@ export function normalizeRequest(
   if (sources.length !== 1) {
     throw new BuildRequestError(
       sources.length === 0
-        ? 'say where the image comes from: one of "ociLayout", "imageArchive", "dockerUri" or "rootfs"'
-        : `give only one of ${sources.map((s) => `"${s}"`).join(' and ')}`,
+        ? l10n.t('say where the image comes from: one of "ociLayout", "imageArchive", "dockerUri" or "rootfs"')
+        : l10n.t('give only one of {0}', both(sources.map((s) => `"${s}"`))),
     );
   }
   if (request.rootfs) {
     rootfsCommand(request.cmd);
     rootfsEnv(request.env);
   } else if (request.cmd !== undefined || request.env !== undefined) {
-    throw new BuildRequestError('"cmd" and "env" go with "rootfs" only (an image has its own)');
+    throw new BuildRequestError(l10n.t('"cmd" and "env" go with "rootfs" only (an image has its own)'));
   }
   if (typeof request.output !== 'string' || request.output === '')
-    throw new BuildRequestError('"output" (the .eif to write) is required');
+    throw new BuildRequestError(l10n.t('"output" (the .eif to write) is required'));
   if ((request.signingCertificate === undefined) !== (request.privateKey === undefined)) {
-    throw new BuildRequestError('"signingCertificate" and "privateKey" go together: give both or neither');
+    throw new BuildRequestError(l10n.t('"signingCertificate" and "privateKey" go together: give both or neither'));
   }
   if (request.arch !== undefined && request.arch !== 'x86_64' && request.arch !== 'aarch64') {
-    throw new BuildRequestError(`"arch" is ${JSON.stringify(request.arch)}; use "x86_64" or "aarch64"`);
+    throw new BuildRequestError(
+      l10n.t('"arch" is {0}; use "x86_64" or "aarch64"', JSON.stringify(request.arch) ?? String(request.arch)),
+    );
   }
   if (request.buildTime !== undefined) parseBuildTime(request.buildTime, '"buildTime"');
   const abs = (p: string) => {
     const s = substitute(p, folder, env);
     if (path.isAbsolute(s)) return s;
     if (folder === undefined)
-      throw new BuildRequestError(`the relative path ${JSON.stringify(p)} needs a workspace folder`);
+      throw new BuildRequestError(l10n.t('the relative path {0} needs a workspace folder', JSON.stringify(p)));
     return path.join(folder, s);
   };
   const withRef = (value: string, split: typeof splitImageReference) => {
@@ -123,20 +131,22 @@ export function normalizeRequest(
 /** The words of a rootfs build's `cmd`, split with the engine's command-line rules. */
 export function rootfsCommand(cmd: unknown): string[] {
   if (typeof cmd !== 'string' || cmd.trim() === '')
-    throw new BuildRequestError('"rootfs" needs "cmd": the command line the enclave runs, e.g. "/app/hello"');
+    throw new BuildRequestError(l10n.t('"rootfs" needs "cmd": the command line the enclave runs, e.g. "/app/hello"'));
   const parsed = parseCommandLine(cmd);
-  if (!parsed.ok) throw new BuildRequestError(`"cmd": ${parsed.reason}`);
-  if (parsed.words[0] === '') throw new BuildRequestError('"cmd": the command (the first word) is empty');
+  if (!parsed.ok) throw new BuildRequestError(l10n.t('"cmd": {0}', parsed.reason));
+  if (parsed.words[0] === '') throw new BuildRequestError(l10n.t('"cmd": the command (the first word) is empty'));
   return [...parsed.words];
 }
 
 /** A rootfs build's `env`: `KEY=VALUE` strings, the key not empty. */
 export function rootfsEnv(env: unknown): string[] {
   if (env === undefined) return [];
-  if (!Array.isArray(env)) throw new BuildRequestError('"env" is a list of "KEY=VALUE" strings');
+  if (!Array.isArray(env)) throw new BuildRequestError(l10n.t('"env" is a list of "KEY=VALUE" strings'));
   return env.map((e: unknown, i) => {
     if (typeof e !== 'string' || !/^[^=\n\0]+=/.test(e) || /[\n\0]/.test(e))
-      throw new BuildRequestError(`"env" item ${i + 1} (${JSON.stringify(e)}) is not KEY=VALUE on one line`);
+      throw new BuildRequestError(
+        l10n.t('"env" item {0} ({1}) is not KEY=VALUE on one line', i + 1, JSON.stringify(e) ?? String(e)),
+      );
     return e;
   });
 }
@@ -232,7 +242,7 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
       items: [
         {
           label: l10n.t('$(package) Use {0}', shown),
-          description: l10n.t("the aws-nitro-enclaves-cli package's blobs ({0})", complete.join(' and ')),
+          description: l10n.t("the aws-nitro-enclaves-cli package's blobs ({0})", both(complete)),
           value: 'default',
         },
         pick,
@@ -250,7 +260,7 @@ export function blobsPrompt(status: BlobsFolderStatus): BlobsPrompt {
     };
   }
   const lacks = (['x86_64', 'aarch64'] as const)
-    .map((arch) => `${arch} lacks ${status.arches[arch].missing.join(', ')}`)
+    .map((arch) => l10n.t('{0} lacks {1}', arch, status.arches[arch].missing.join(', ')))
     .join('; ');
   return {
     items: [pick],

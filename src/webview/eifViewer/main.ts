@@ -10,8 +10,8 @@ import {
 import { READY } from '../../shared/protocol';
 import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
-import { percent, shortSize } from '../lib/format';
-import { errorPage, loadingPage, modelPage, titleBar, type ViewActions } from './view';
+import { percent } from '../lib/format';
+import { errorPage, loadingPage, modelPage, progressText, titleBar, type ViewActions } from './view';
 
 interface ViewState {
   readonly collapsed: readonly string[];
@@ -85,7 +85,7 @@ function renderProgress(): void {
   // Setting a style property through the CSSOM is allowed by the CSP (style attributes are not).
   progressFill.style.width = `${p}%`;
   progressBar.setAttribute('aria-valuenow', String(p));
-  progressLabel.textContent = `Measuring… ${p}% (${shortSize(progress.done)} of ${shortSize(progress.total)})`;
+  progressLabel.textContent = progressText(progress.done, progress.total);
 }
 
 function render(): void {

@@ -13,8 +13,8 @@ import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, icon, kmsConditionButtons, mono, type Child } from '../lib/dom';
 import type { KmsConditionKey } from '../../shared/protocol';
 import { iconTextButton, lineIcon, pcrTableHead } from '../lib/dom';
-import { humanSize, humanU64Size, offsetTitle, shortSize } from '../lib/format';
-import { EIF_VIEWER_WORDS, type EifViewerWord } from '../../shared/eifViewer';
+import { humanSize, humanU64Size, offsetTitle, percent, shortSize } from '../lib/format';
+import { EIF_VIEWER_WORDS } from '../../shared/eifViewer';
 import { wordsFromPage } from '../lib/l10n';
 
 /** The viewer's words in the user's language, as the host put them in the page. */
@@ -84,12 +84,12 @@ export function titleBar(
   const chips: Child[] = [];
   if (model) {
     chips.push(
-      badge(model.header.architecture, '', 'CPU architecture (header flags bit 0)'),
-      badge(`EIF v${model.header.version}`, '', 'EIF format version'),
+      badge(model.header.architecture, '', t('CPU architecture (header flags bit 0)')),
+      badge(t('EIF v{0}', model.header.version), '', t('EIF format version')),
       badge(shortSize(model.file.size), '', humanSize(model.file.size)),
       model.signature
-        ? badge('signed', model.signature.ok && model.signature.coseValid ? 'ok' : 'bad')
-        : badge('unsigned', 'muted'),
+        ? badge(t('signed'), model.signature.ok && model.signature.coseValid ? 'ok' : 'bad')
+        : badge(t('unsigned'), 'muted'),
     );
   }
   return h(
@@ -278,7 +278,7 @@ function integrityCard(actions: ViewActions, model: EifViewModel): HTMLElement {
   return card(actions, 'integrity', t('Integrity'), [list], {
     summary: ok
       ? h('span', { class: 'summary-ok' }, t('all checks pass'))
-      : h('span', { class: 'summary-bad' }, 'problems found'),
+      : h('span', { class: 'summary-bad' }, t('problems found')),
   });
 }
 
@@ -403,11 +403,13 @@ function sectionRow(s: EifSectionView): HTMLElement {
     h(
       'td',
       null,
-      f ? h('span', { class: `section-type type-${f.typeName}` }, f.typeName) : h('span', { class: 'bad' }, 'missing'),
+      f
+        ? h('span', { class: `section-type type-${f.typeName}` }, f.typeName)
+        : h('span', { class: 'bad' }, t('missing')),
     ),
     h('td', { class: 'num', title: f ? offsetTitle(f.headerOffset) : undefined }, f ? String(f.headerOffset) : '—'),
     h('td', { class: 'num', title: f ? offsetTitle(f.dataOffset) : undefined }, f ? String(f.dataOffset) : '—'),
-    h('td', { class: 'num', title: f ? `${f.size} bytes` : undefined }, f ? humanSize(f.size) : '—'),
+    h('td', { class: 'num', title: f ? bytes(f.size) : undefined }, f ? humanSize(f.size) : '—'),
     h('td', null, f && f.measuredIn.length > 0 ? f.measuredIn.join(', ') : h('span', { class: 'muted' }, '—')),
     tableCell(s.tableOffset, s.offsetMatches, f?.headerOffset, 'offset'),
     tableCell(s.tableSize, s.sizeMatches, f?.size, 'size'),
@@ -635,12 +637,19 @@ export function modelPage(actions: ViewActions, model: EifViewModel): HTMLElemen
   ];
 }
 
-const ERROR_TITLES: Record<EifViewError['kind'], EifViewerWord> = {
-  format: 'This file cannot be read as an enclave image',
-  unreadable: 'This file cannot be read',
-  cancelled: 'Measuring was cancelled',
-  unsupported: 'This image cannot be opened here',
-};
+/** The heading of the page of a file that cannot be shown. */
+function errorTitle(kind: EifViewError['kind']): string {
+  switch (kind) {
+    case 'format':
+      return t('This file cannot be read as an enclave image');
+    case 'cancelled':
+      return t('Measuring was cancelled');
+    case 'unsupported':
+      return t('This image cannot be opened here');
+    default:
+      return t('This file cannot be read');
+  }
+}
 
 export function errorPage(actions: ViewActions, error: EifViewError): HTMLElement {
   const cancelled = error.kind === 'cancelled';
@@ -651,7 +660,7 @@ export function errorPage(actions: ViewActions, error: EifViewError): HTMLElemen
     h(
       'div',
       null,
-      h('strong', null, t(ERROR_TITLES[error.kind] ?? ERROR_TITLES.unreadable)),
+      h('strong', null, errorTitle(error.kind)),
       h('p', { class: 'fatal-message' }, sentence(error.message)),
       error.code !== undefined && error.offset !== undefined ? h('p', null, where(error.offset, error.code)) : null,
       h(
@@ -661,6 +670,11 @@ export function errorPage(actions: ViewActions, error: EifViewError): HTMLElemen
       ),
     ),
   );
+}
+
+/** The title bar's line while the host measures the file: `Measuring… 40% (1.2 MiB of 3 MiB)`. */
+export function progressText(done: number, total: number): string {
+  return t('Measuring… {0}% ({1} of {2})', percent(done, total), shortSize(done), shortSize(total));
 }
 
 export function loadingPage(fileName: string): HTMLElement {

@@ -1,9 +1,18 @@
+// The expiry warning of a signing certificate: the facts (src/shared/certificateExpiry.ts) and the
+// sentence the extension words from them (src/extension/certificateExpiryWords.ts).
 import * as assert from 'node:assert/strict';
-import { certificateExpiry, EXPIRY_WARNING_DAYS } from '../../../src/shared/certificateExpiry';
+import { withExpiryMessage } from '../../../src/extension/certificateExpiryWords';
+import { certificateExpiry as expiryFacts, EXPIRY_WARNING_DAYS } from '../../../src/shared/certificateExpiry';
 
 const DAY = 24 * 3600 * 1000;
 const FROM = Date.parse('2026-01-01T00:00:00Z');
 const TO = Date.parse('2026-12-31T00:00:00Z');
+
+/** The facts with their sentence. */
+function certificateExpiry(notBefore: number, notAfter: number, now: number) {
+  const facts = expiryFacts(notBefore, notAfter, now);
+  return facts && withExpiryMessage(facts);
+}
 
 describe('(unit) the expiry warning of a signing certificate', () => {
   it('says nothing while more than 30 days are left', () => {
@@ -32,5 +41,11 @@ describe('(unit) the expiry warning of a signing certificate', () => {
     const early = certificateExpiry(FROM, TO, FROM - 1);
     assert.equal(early?.state, 'not-yet-valid');
     assert.match(early.message, /not valid before 2026-01-01/);
+  });
+
+  it('gives the facts without words: the state, the days left and the day it is about', () => {
+    assert.deepEqual(expiryFacts(FROM, TO, TO - 9.5 * DAY), { state: 'expires-soon', days: 10, date: '2026-12-31' });
+    assert.deepEqual(expiryFacts(FROM, TO, TO + 1), { state: 'expired', date: '2026-12-31' });
+    assert.deepEqual(expiryFacts(FROM, TO, FROM - 1), { state: 'not-yet-valid', date: '2026-01-01' });
   });
 });

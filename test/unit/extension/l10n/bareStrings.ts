@@ -265,8 +265,10 @@ export const PAGE_NOT_WORDS = new Set([
  * The literals of a webview source that read as words (two letters or more) and do not go through
  * its t() or count() (or the lib's libWords): what a page would show in English whatever the
  * language. Markup and data (tags, classes, ids, icon names, compared values) are left out.
+ * `everyWord`: every literal with a word in it counts, a single lower-case one (`'signed'`) too;
+ * the caller then leaves out the page's data by name.
  */
-export function pageLiterals(file: string, source: string): string[] {
+export function pageLiterals(file: string, source: string, options: { everyWord?: boolean } = {}): string[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const found: string[] = [];
   const isWordCall = (n: ts.Node) =>
@@ -304,7 +306,9 @@ export function pageLiterals(file: string, source: string): string[] {
         : node.text;
       // Words: two of them, or one capitalised ('Reload'). A single lower-case token is a name (an
       // icon, a state, a class); a class list is left out above by where it stands.
-      const words = /[A-Za-z]{2,}[\s,:;.]+[A-Za-z]{2,}/.test(text) || /^\s*[A-Z][a-z]{2,}/.test(text);
+      const words = options.everyWord
+        ? /[A-Za-z]{2,}/.test(text)
+        : /[A-Za-z]{2,}[\s,:;.]+[A-Za-z]{2,}/.test(text) || /^\s*[A-Z][a-z]{2,}/.test(text);
       if (words && !PAGE_NOT_WORDS.has(node.getText(sf)) && !exempt(node)) {
         const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
         found.push(`${file}:${line} ${node.getText(sf)}`);
