@@ -102,6 +102,7 @@ export async function signImage(
   void vscode.window.showInformationMessage(vscode.l10n.t('Signed {0}. PCR8: {1}', name, pcr8), copyPcr8).then((c) => {
     if (c === copyPcr8) void copy(pcr8, vscode.l10n.t('PCR8 of {0}', name));
   });
-  if (expiry?.state === 'expires-soon') void vscode.window.showWarningMessage(`${name}: ${expiry.message}`);
+  if (expiry?.state === 'expires-soon')
+    void vscode.window.showWarningMessage(vscode.l10n.t('{0}: {1}', name, expiry.message));
   return { uri, pcr0, pcr8, ...(expiry ? { expiryWarning: expiry.message } : {}) };
 }
