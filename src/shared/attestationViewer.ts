@@ -214,6 +214,11 @@ export interface PcrView {
   readonly name: string;
   /** What it measures: `Enclave image`, `Reserved`, `Application-defined`, … */
   readonly meaning: string;
+  /**
+   * The PCR has no meaning of its own (reserved, or application-defined): the page shows its meaning
+   * muted. A flag, so that the page never compares words, which may be translated.
+   */
+  readonly reserved: boolean;
   /** Lower-case hex (96 characters for SHA-384). */
   readonly value: string;
   readonly allZero: boolean;
@@ -247,8 +252,13 @@ export type ComparisonView =
 
 export interface CertificateView {
   readonly role: 'root' | 'intermediate' | 'leaf';
-  /** `Root`, `Regional`, `Zonal`, `Instance`, `Intermediate`, `Signing certificate`. */
+  /** `Root`, `Regional`, `Zonal`, `Instance`, `Intermediate`, `Signing certificate` (in the user's language). */
   readonly roleLabel: string;
+  /**
+   * The certificate named by its role inside a sentence, in the user's language: `root certificate`,
+   * `zonal certificate`, `signing certificate`, … (the page builds no noun from the label).
+   */
+  readonly roleNoun: string;
   /** The subject's common name (or the whole subject when it has none). */
   readonly commonName: string;
   readonly subject: string;

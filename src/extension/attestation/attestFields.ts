@@ -30,23 +30,35 @@ export interface AttestRequestOptions {
   readonly publicKeyFile?: FileArg;
 }
 
+/** The request's fields that a person types: each has its own messages (no noun goes into a sentence). */
+export type AttestField = 'nonce' | 'user data';
+
 /** Why `text` is no hex field of at most MAX_FIELD bytes (empty is none), or undefined. */
-export function checkHexField(text: string, what: string): string | undefined {
+export function checkHexField(text: string, what: AttestField): string | undefined {
   const t = text.trim();
   if (t === '') return undefined;
-  if (!/^([0-9a-fA-F]{2})+$/.test(t)) return `Write the ${what} as hex: an even number of 0-9, a-f.`;
-  if (t.length / 2 > MAX_FIELD) return `The ${what} is ${t.length / 2} bytes; the NSM takes at most ${MAX_FIELD}.`;
+  const nonce = what === 'nonce';
+  if (!/^([0-9a-fA-F]{2})+$/.test(t))
+    return nonce
+      ? l10n.t('Write the nonce as hex: an even number of 0-9, a-f.')
+      : l10n.t('Write the user data as hex: an even number of 0-9, a-f.');
+  if (t.length / 2 > MAX_FIELD)
+    return nonce
+      ? l10n.t('The nonce is {0} bytes; the NSM takes at most {1}.', t.length / 2, MAX_FIELD)
+      : l10n.t('The user data is {0} bytes; the NSM takes at most {1}.', t.length / 2, MAX_FIELD);
   return undefined;
 }
 
 /** Why `text` is too long for the NSM's user_data in UTF-8, or undefined. */
-export function checkTextField(text: string, what: string): string | undefined {
+export function checkTextField(text: string): string | undefined {
   const n = Buffer.byteLength(text, 'utf8');
-  return n > MAX_FIELD ? `The ${what} is ${n} bytes in UTF-8; the NSM takes at most ${MAX_FIELD}.` : undefined;
+  return n > MAX_FIELD
+    ? l10n.t('The user data is {0} bytes in UTF-8; the NSM takes at most {1}.', n, MAX_FIELD)
+    : undefined;
 }
 
 /** The bytes of a hex field (undefined when empty); throws with the reason when it is not one. */
-export function hexField(text: string, what: string): Uint8Array | undefined {
+export function hexField(text: string, what: AttestField): Uint8Array | undefined {
   const problem = checkHexField(text, what);
   if (problem) throw new Error(problem);
   return text.trim() === '' ? undefined : fromHex(text.trim());
@@ -89,7 +101,7 @@ export async function requestFromOptions(options: AttestRequestOptions): Promise
   if (options.userDataFile !== undefined) userData = await readUserDataFile(fsPathOf(options.userDataFile));
   else if (options.userDataHex !== undefined) userData = hexField(options.userDataHex, 'user data');
   else if (options.userData) {
-    const problem = checkTextField(options.userData, 'user data');
+    const problem = checkTextField(options.userData);
     if (problem) throw new Error(problem);
     userData = new TextEncoder().encode(options.userData);
   }

@@ -19,7 +19,7 @@ type Choice<T extends string> = vscode.QuickPickItem & { readonly choice: T };
  * person cancels a step; a file that cannot be used throws with the reason.
  */
 export async function askAttestRequest(enclaveName: string): Promise<AttestRequest | undefined> {
-  const title = (step: number) => `Attestation Document of ${enclaveName} (${step}/3)`;
+  const title = (step: number) => vscode.l10n.t('Attestation Document of {0} ({1}/3)', enclaveName, step);
   const nonceHex = await vscode.window.showInputBox({
     title: title(1),
     prompt: vscode.l10n.t(
@@ -62,7 +62,7 @@ export async function askAttestRequest(enclaveName: string): Promise<AttestReque
         : vscode.l10n.t('User data, as text (at most {0} bytes).', MAX_FIELD),
       placeHolder: hex ? vscode.l10n.t('hex, e.g. 68656c6c6f') : vscode.l10n.t('text'),
       ignoreFocusOut: true,
-      validateInput: (t) => (hex ? checkHexField(t, 'user data') : checkTextField(t, 'user data')),
+      validateInput: (t) => (hex ? checkHexField(t, 'user data') : checkTextField(t)),
     });
     if (text === undefined) return undefined;
     userData = hex ? hexField(text, 'user data') : text === '' ? undefined : new TextEncoder().encode(text);

@@ -306,13 +306,16 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
     const report = this.run?.report;
     if (!report?.unsigned || this.model === undefined)
       throw new Error(
-        "Only an unsigned document from QEMU's emulated NSM can be re-signed with the development CA; " +
-          'this one is not, so it keeps its own signature.',
+        vscode.l10n.t(
+          "Only an unsigned document from QEMU's emulated NSM can be re-signed with the development CA; this one is not, so it keeps its own signature.", // eslint-disable-line max-len
+        ),
       );
     const signing = this.options.signing?.();
     if (!signing)
       throw new Error(
-        'The development CA is not available: it belongs to the embedded emulator, which is not registered.',
+        vscode.l10n.t(
+          'The development CA is not available: it belongs to the embedded emulator, which is not registered.',
+        ),
       );
     const bytes = this.documentBytes();
     const base = this.label.replace(/\.(att\.cbor|attestation|cbor|b64|base64|hex|txt)$/i, '');
@@ -357,7 +360,7 @@ export class AttestationSession extends WebviewSession<AttestationHostMessage, S
       placeHolder: vscode.l10n.t('The image whose PCR0, PCR1, PCR2 (and PCR8) the document should carry'),
       openLabel: vscode.l10n.t('Compare'),
       ...(this.comparison ? { current: this.comparison.uri } : {}),
-      currentDetail: 'compared now',
+      currentDetail: vscode.l10n.t('compared now'),
     });
     if (uri) await this.compareWith(uri);
   }

@@ -82,7 +82,7 @@ export function verifyForView(
 export function unreadableReason(report: VerifyReport): string | undefined {
   if (report.decoded) return undefined;
   const failed = report.checks.find((c) => c.status === 'fail');
-  return sentence(failed?.reason ?? 'the input is not an attestation document');
+  return sentence(failed?.reason ?? l10n.t('the input is not an attestation document'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,7 +102,9 @@ export function timeView(date: Date): TimeView {
 /** A document's timestamp, which may lie beyond the range of dates (then only the number is shown). */
 export function documentTimeView(ms: number): TimeView {
   const date = timestampDate(ms);
-  return date ? timeView(date) : { ms, iso: '', utc: `${ms} ms, beyond the range of dates`, outOfRange: true };
+  return date
+    ? timeView(date)
+    : { ms, iso: '', utc: l10n.t('{0} ms, beyond the range of dates', ms), outOfRange: true };
 }
 
 /** Text a person can read: valid UTF-8 without control characters other than tab and line breaks. */
@@ -130,21 +132,61 @@ export function bytesView(value: OptionalBytes): BytesView {
 
 const CN = /(?:^|,\s*)CN=([^,]+)/;
 
-/** Root, Regional, Zonal, Instance (the names of AWS's chain), Intermediate, or Signing certificate. */
-function roleLabel(entry: ChainEntry, commonName: string): string {
-  if (entry.role === 'root') return 'Root';
-  if (entry.role === 'leaf') return 'Signing certificate';
-  if (/\.zonal\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Zonal';
-  if (/^i-[0-9a-f]+\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Instance';
-  if (/^[0-9a-f]{16}\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'Regional';
-  return 'Intermediate';
+/** A certificate's place in the chain: the root, the names of AWS's intermediates, another CA, the signer. */
+type CertificateKind = 'root' | 'regional' | 'zonal' | 'instance' | 'intermediate' | 'leaf';
+
+function certificateKind(entry: ChainEntry, commonName: string): CertificateKind {
+  if (entry.role === 'root') return 'root';
+  if (entry.role === 'leaf') return 'leaf';
+  if (/\.zonal\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'zonal';
+  if (/^i-[0-9a-f]+\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'instance';
+  if (/^[0-9a-f]{16}\.[a-z0-9-]+\.aws\.nitro-enclaves$/.test(commonName)) return 'regional';
+  return 'intermediate';
+}
+
+/** Root, Regional, Zonal, Instance, Intermediate, or Signing certificate: the label of a chain's row. */
+function roleLabel(kind: CertificateKind): string {
+  switch (kind) {
+    case 'root':
+      return l10n.t('Root');
+    case 'regional':
+      return l10n.t('Regional');
+    case 'zonal':
+      return l10n.t('Zonal');
+    case 'instance':
+      return l10n.t('Instance');
+    case 'intermediate':
+      return l10n.t('Intermediate');
+    case 'leaf':
+      return l10n.t('Signing certificate');
+  }
+}
+
+/** The certificate named by its role inside a sentence: root certificate, ..., signing certificate. */
+function roleNoun(kind: CertificateKind): string {
+  switch (kind) {
+    case 'root':
+      return l10n.t('root certificate');
+    case 'regional':
+      return l10n.t('regional certificate');
+    case 'zonal':
+      return l10n.t('zonal certificate');
+    case 'instance':
+      return l10n.t('instance certificate');
+    case 'intermediate':
+      return l10n.t('intermediate certificate');
+    case 'leaf':
+      return l10n.t('signing certificate');
+  }
 }
 
 function certificateView(entry: ChainEntry, at: Date, trusted: boolean): CertificateView {
   const commonName = CN.exec(entry.subject)?.[1] ?? entry.subject;
+  const kind = certificateKind(entry, commonName);
   return {
     role: entry.role,
-    roleLabel: roleLabel(entry, commonName),
+    roleLabel: roleLabel(kind),
+    roleNoun: roleNoun(kind),
     commonName,
     subject: entry.subject,
     issuer: entry.issuer,
@@ -204,22 +246,27 @@ function validityReason(chain: readonly ChainEntry[], at: Date, fallback: string
   const leaf = bad.find((c) => c.role === 'leaf');
   const first = leaf ?? bad[0];
   if (!first) return fallback;
-  const what =
-    first.role === 'leaf'
-      ? 'its signing certificate'
-      : first.role === 'root'
-        ? 'its root certificate'
-        : `the CA certificate ${CN.exec(first.subject)?.[1] ?? first.subject}`;
+  const name = CN.exec(first.subject)?.[1] ?? first.subject;
+  const early = at < first.notBefore;
+  const from = utcText(first.notBefore);
+  const until = utcText(first.notAfter);
   const main =
-    at < first.notBefore
-      ? `${what} is not valid before ${utcText(first.notBefore)}`
-      : `${what} expired at ${utcText(first.notAfter)}`;
+    first.role === 'leaf'
+      ? early
+        ? l10n.t('its signing certificate is not valid before {0}', from)
+        : l10n.t('its signing certificate expired at {0}', until)
+      : first.role === 'root'
+        ? early
+          ? l10n.t('its root certificate is not valid before {0}', from)
+          : l10n.t('its root certificate expired at {0}', until)
+        : early
+          ? l10n.t('the CA certificate {0} is not valid before {1}', name, from)
+          : l10n.t('the CA certificate {0} expired at {1}', name, until);
   const others = bad.length - 1;
   if (others === 0 || short) return main;
-  return (
-    `${main} (${others} more certificate${others === 1 ? '' : 's'} ` +
-    `of the chain ${others === 1 ? 'is' : 'are'} not valid at that time either)`
-  );
+  return others === 1
+    ? l10n.t('{0} (1 more certificate of the chain is not valid at that time either)', main)
+    : l10n.t('{0} ({1} more certificates of the chain are not valid at that time either)', main, others);
 }
 
 function plainReason(check: Check, report: VerifyReport, imageName: string | undefined, short = false): string {
@@ -230,15 +277,16 @@ function plainReason(check: Check, report: VerifyReport, imageName: string | und
       // An enclave image compared with a NitroTPM document: the reason says it does not apply.
       if (report.kind === 'nitrotpm') return check.reason;
       const differ = report.pcrComparisons.filter((p) => !p.match).map((p) => `PCR${p.index}`);
-      const listed =
-        differ.length === 1 ? `${differ[0]} differs` : `${differ.slice(0, -1).join(', ')} and ${differ.at(-1)} differ`;
-      const which = differ.length === 0 ? '' : ` (${listed})`;
-      return short
-        ? `its PCRs do not match ${imageName ?? 'the expected values'}${which}`
-        : `its PCRs do not match ${imageName ?? 'the expected values'}: ${check.reason}`;
+      const image = imageName ?? l10n.t('the expected values');
+      if (!short) return l10n.t('its PCRs do not match {0}: {1}', image, check.reason);
+      const last = differ.at(-1);
+      if (last === undefined) return l10n.t('its PCRs do not match {0}', image);
+      return differ.length === 1
+        ? l10n.t('its PCRs do not match {0} ({1} differs)', image, last)
+        : l10n.t('its PCRs do not match {0} ({1} and {2} differ)', image, differ.slice(0, -1).join(', '), last);
     }
     case 'chain.root':
-      return `it is not signed through a trusted root: ${check.reason}`;
+      return l10n.t('it is not signed through a trusted root: {0}', check.reason);
     default:
       return check.reason;
   }
@@ -416,10 +464,13 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
   const pcrs: PcrView[] = doc
     ? [...doc.pcrs].map(([index, value]) => {
         const e = expected.get(index);
+        const meaning = pcrMeaning(index, doc.kind);
         return {
           index,
           name: `PCR${index}`,
-          meaning: pcrMeaning(index, doc.kind),
+          meaning,
+          // The engine's meanings are English by design: the page is told by this flag, not by the text.
+          reserved: meaning === 'Reserved' || meaning === 'Application-defined',
           value: toHex(value),
           allZero: value.every((b) => b === 0),
           ...(e ? { expected: { value: e.expected, match: e.match } } : {}),

@@ -208,6 +208,7 @@ export function attestationViewerWords(): Readonly<Record<AttestationViewerWord 
     'hex text': vscode.l10n.t('hex text'),
     'image: ': vscode.l10n.t('image: '),
     input: vscode.l10n.t('input'),
+    invalid: vscode.l10n.t('invalid'),
     'local time': vscode.l10n.t('local time'),
     'module ID': vscode.l10n.t('module ID'),
     'module_id: the instance ID, -tpm, and the NitroTPM ID': vscode.l10n.t(
@@ -255,7 +256,6 @@ export function attestationViewerWords(): Readonly<Record<AttestationViewerWord 
     '{0} (hex)': vscode.l10n.t('{0} (hex)'),
     '{0} (text)': vscode.l10n.t('{0} (text)'),
     '{0} PCRs, {1} not zero': vscode.l10n.t('{0} PCRs, {1} not zero'),
-    '{0} certificate': vscode.l10n.t('{0} certificate'),
     '{0} certificates, all valid at the verification time': vscode.l10n.t(
       '{0} certificates, all valid at the verification time',
     ),

@@ -98,10 +98,23 @@ class AttestationDocument implements vscode.CustomDocument {
 }
 
 function clipboardHint(message: string): string {
-  return (
-    `${sentence(message)}. Copy an attestation document as base64 or hex text ` +
-    `(for example the output of \`base64 -w0 document.cbor\`) and try again.`
+  return vscode.l10n.t(
+    '{0}. Copy an attestation document as base64 or hex text (for example the output of {1}) and try again.',
+    sentence(message),
+    '`base64 -w0 document.cbor`',
   );
+}
+
+/** A panel's title: `Attestation: <label>`, in the user's language. */
+function panelTitle(label: string): string {
+  return vscode.l10n.t('Attestation: {0}', label);
+}
+
+/** The label a panel's title names (what panelTitle put around it), or the title itself when it is not one. */
+function labelOfPanelTitle(title: string): string {
+  const [before = '', after = ''] = panelTitle('\u0000').split('\u0000');
+  if (!title.startsWith(before) || !title.endsWith(after) || title.length < before.length + after.length) return title;
+  return title.slice(before.length, title.length - after.length);
 }
 
 /** Every open viewer, panels and custom editors alike. */
@@ -244,16 +257,11 @@ class AttestationViewers
       }
     }
     const label = sourceLabel(source);
-    const panel = vscode.window.createWebviewPanel(
-      ATTESTATION_PANEL,
-      `Attestation: ${label}`,
-      vscode.ViewColumn.Active,
-      {
-        ...webviewOptions(this.ctx.extension.extensionUri),
-        enableFindWidget: true,
-        retainContextWhenHidden: false,
-      },
-    );
+    const panel = vscode.window.createWebviewPanel(ATTESTATION_PANEL, panelTitle(label), vscode.ViewColumn.Active, {
+      ...webviewOptions(this.ctx.extension.extensionUri),
+      enableFindWidget: true,
+      retainContextWhenHidden: false,
+    });
     const session = this.attach(panel, source, true, options.time, options.roots, options.nonce);
     this.ctx.log.info(`Attestation viewer: opened ${source.kind === 'file' ? source.uri.toString(true) : label}`);
     if (options.compareWith) await session.compareWith(options.compareWith);
@@ -273,7 +281,7 @@ class AttestationViewers
       source = {
         kind: 'failed',
         error: {
-          label: panel.title.replace(/^Attestation: /, '') || 'Attestation document',
+          label: labelOfPanelTitle(panel.title) || vscode.l10n.t('Attestation document'),
           kind: 'restore',
           message: vscode.l10n.t(
             'This panel could not be restored after the reload ({0}). Open the document again.',

@@ -4,17 +4,15 @@ import * as vscode from 'vscode';
 import { explainError } from '../../engine';
 import type { Ctx } from '../ctx';
 import {
-  UNKNOWN_EXPLANATION,
   codeOfExplanationPath,
   explanationMarkdown,
   explanationOf,
   explanationPath,
   failureNotice,
+  unknownExplanation,
 } from './explainText';
 
 export const EXPLAIN_SCHEME = 'nitro-enclaves-explain';
-const SHOW_FIX = 'Show Fix';
-const SHOW_LOG = 'Show Log';
 
 /** Serves the explanation documents: their content follows from their path alone. */
 export function registerExplanations(ctx: Ctx): void {
@@ -23,7 +21,7 @@ export function registerExplanations(ctx: Ctx): void {
       provideTextDocumentContent(uri) {
         const code = codeOfExplanationPath(uri.path);
         const explanation = code === undefined ? undefined : explainError(code);
-        return explanation ? explanationMarkdown(explanation) : UNKNOWN_EXPLANATION;
+        return explanation ? explanationMarkdown(explanation) : unknownExplanation();
       },
     }),
   );
@@ -35,10 +33,12 @@ export function registerExplanations(ctx: Ctx): void {
  */
 export async function showFailure(ctx: Ctx, e: unknown): Promise<void> {
   const explanation = explanationOf(e);
-  const actions = explanation ? [SHOW_FIX, SHOW_LOG] : [SHOW_LOG];
+  const showFix = vscode.l10n.t('Show Fix');
+  const showLog = vscode.l10n.t('Show Log');
+  const actions = explanation ? [showFix, showLog] : [showLog];
   const choice = await vscode.window.showErrorMessage(failureNotice(e), ...actions);
-  if (choice === SHOW_LOG) ctx.log.show(true);
-  if (choice === SHOW_FIX && explanation) {
+  if (choice === showLog) ctx.log.show(true);
+  if (choice === showFix && explanation) {
     const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: explanationPath(explanation.code) });
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc, { preview: true });

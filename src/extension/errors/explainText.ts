@@ -1,6 +1,7 @@
 // The text of a failure whose cause is a nitro-cli error code: the notification line and the
 // "Show Fix" document. Pure (no vscode), so that unit tests read it; explain.ts shows it.
 import { BackendError, explainError, type ErrorExplanation } from '../../engine';
+import { l10n } from '../l10n';
 
 /**
  * Is `e` a BackendError: of this bundle's class, or of another copy of the engine (a backend
@@ -28,8 +29,14 @@ export function explanationOf(e: unknown): ErrorExplanation | undefined {
 export function failureNotice(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const explanation = explanationOf(e);
-  if (!explanation) return `Nitro Enclaves: ${message}`;
-  return `Nitro Enclaves: ${message} (${explanation.code}, ${explanation.title}: ${explanation.meaning})`;
+  if (!explanation) return l10n.t('Nitro Enclaves: {0}', message);
+  return l10n.t(
+    'Nitro Enclaves: {0} ({1}, {2}: {3})',
+    message,
+    explanation.code,
+    explanation.title,
+    explanation.meaning,
+  );
 }
 
 /**
@@ -39,7 +46,8 @@ export function failureNotice(e: unknown): string {
 export function explanationLines(e: unknown): string {
   const explanation = explanationOf(e);
   if (!explanation) return '';
-  return `${explanation.code} (${explanation.title}): ${explanation.meaning}\nFix: ${explanation.fix}\n`;
+  const what = l10n.t('{0} ({1}): {2}', explanation.code, explanation.title, explanation.meaning);
+  return `${what}\n${l10n.t('Fix: {0}', explanation.fix)}\n`;
 }
 
 /** The path of the "Show Fix" document of a code: `/E26.md` (its name is the editor's title). */
@@ -55,21 +63,26 @@ export function explanationMarkdown(e: ErrorExplanation): string {
   return [
     `# ${e.code}: ${e.title}`,
     '',
-    '## What it means',
+    `## ${l10n.t('What it means')}`,
     '',
     e.meaning,
     '',
-    '## How to fix it',
+    `## ${l10n.t('How to fix it')}`,
     '',
     e.fix,
     '',
-    `nitro-cli's documentation of the code: https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${e.code}`,
+    l10n.t(
+      "nitro-cli's documentation of the code: {0}",
+      `https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#${e.code}`,
+    ),
     '',
-    `In a terminal: \`nitro-dev explain ${e.code}\`.`,
+    l10n.t('In a terminal: {0}.', `\`nitro-dev explain ${e.code}\``),
     '',
   ].join('\n');
 }
 
 /** What a "Show Fix" document of an unknown path shows. */
-export const UNKNOWN_EXPLANATION =
-  '# Unknown error code\n\nThis document names no nitro-cli error code (E00 to E60).\n';
+export function unknownExplanation(): string {
+  const says = l10n.t('This document names no nitro-cli error code (E00 to E60).');
+  return `# ${l10n.t('Unknown error code')}\n\n${says}\n`;
+}

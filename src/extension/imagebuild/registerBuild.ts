@@ -377,7 +377,7 @@ class BuildTerminal implements vscode.Pseudoterminal {
     } catch (e) {
       this.writer.fire('\r\x1b[K');
       if (e instanceof CancelledError) {
-        this.line('Build cancelled; nothing was written.');
+        this.line(vscode.l10n.t('Build cancelled; nothing was written.'));
         code = 130;
       } else {
         const message = e instanceof Error ? e.message : String(e);

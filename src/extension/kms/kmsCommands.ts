@@ -10,8 +10,6 @@ import { formatJson } from '../commands/pcrHelpers';
 import type { EifService } from '../images/eifService';
 import { kmsConditionOf } from './keyPolicyText';
 
-const TITLE = 'Generate KMS Key Policy from Image';
-
 /**
  * Generate KMS Key Policy from Image…: the image (the node or Explorer file it was invoked on, or
  * one picked) is measured, an optional IAM role ARN asked for (empty: none), and the key policy that
@@ -22,13 +20,19 @@ export async function generateKeyPolicy(
   documents: DescribeDocuments,
   arg?: unknown,
 ): Promise<vscode.TextDocument | undefined> {
-  const uri = targetUri(arg) ?? (await pickEif(TITLE, vscode.l10n.t('Generate Policy')));
+  const uri =
+    targetUri(arg) ??
+    (await pickEif(vscode.l10n.t('Generate KMS Key Policy from Image'), vscode.l10n.t('Generate Policy')));
   if (!uri) return undefined;
   const name = path.basename(uri.fsPath);
   const inspection = await service.inspect(uri);
   if ('error' in inspection.describe)
     throw new Error(
-      `${name} cannot be measured (nitro-cli's describe-eif would fail with E35): ` + inspection.describe.error.message,
+      vscode.l10n.t(
+        "{0} cannot be measured (nitro-cli's describe-eif would fail with E35): {1}",
+        name,
+        inspection.describe.error.message,
+      ),
     );
   const m = inspection.describe.json.Measurements;
   const measurements: PolicyMeasurements = {
@@ -40,7 +44,7 @@ export async function generateKeyPolicy(
   const policyOf = (roleArn: string | undefined) =>
     keyPolicyFor({ measurements, ...(roleArn ? { roleArn } : {}), hashes: nodeHashes });
   const answer = await vscode.window.showInputBox({
-    title: `${TITLE}: ${name}`,
+    title: vscode.l10n.t('Generate KMS Key Policy from Image: {0}', name),
     prompt: vscode.l10n.t(
       "The parent instance's IAM role ARN: the enclave statement's principal, and PCR3. Leave empty for none (the account root, no PCR3).", // eslint-disable-line max-len
     ),

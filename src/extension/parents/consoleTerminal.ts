@@ -46,7 +46,7 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
   }
 
   open(): void {
-    this.emit(`Connecting to the console of ${this.enclaveId}…\n`);
+    this.emit(`${vscode.l10n.t('Connecting to the console of {0}…', this.enclaveId)}\n`);
     void this.pump();
   }
 
@@ -61,13 +61,16 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
         if (this.closed) break;
         this.emit(this.decoder.decode(chunk, { stream: true }));
       }
-      if (!this.closed)
-        this.emit(`${this.decoder.decode()}\n[The console of ${this.enclaveId} closed: the enclave stopped.]\n`);
+      if (!this.closed) {
+        const closing = vscode.l10n.t('[The console of {0} closed: the enclave stopped.]', this.enclaveId);
+        this.emit(`${this.decoder.decode()}\n${closing}\n`);
+      }
     } catch (e) {
       if (await this.showKept().catch(() => false)) return;
       const message = e instanceof Error ? e.message : String(e);
       this.log.warn(`Console of ${this.enclaveId}: ${message}`);
-      if (!this.closed) this.emit(`\n[Cannot read the console: ${message}]\n${explanationLines(e)}`);
+      if (!this.closed)
+        this.emit(`\n${vscode.l10n.t('[Cannot read the console: {0}]', message)}\n${explanationLines(e)}`);
     } finally {
       this.stream?.dispose();
       this.resolveEnded();
@@ -84,11 +87,17 @@ export class EnclaveConsole implements vscode.Pseudoterminal {
     this.log.info(`Console of ${this.enclaveId}: the enclave has ended; showing its kept console log ${kept.path}`);
     const decoder = new TextDecoder('utf-8');
     const text = decoder.decode(kept.bytes);
+    const leftOut = vscode.l10n.t('[… the first {0} bytes of the log are left out]', kept.skipped);
+    const closing = vscode.l10n.t(
+      '[The enclave {0} has ended: above is its console log, kept in {1}.]',
+      this.enclaveId,
+      kept.path,
+    );
     this.emit(
-      (kept.skipped > 0 ? `[… the first ${kept.skipped} bytes of the log are left out]\n` : '') +
+      (kept.skipped > 0 ? `${leftOut}\n` : '') +
         text +
         (text === '' || text.endsWith('\n') ? '' : '\n') +
-        `[The enclave ${this.enclaveId} has ended: above is its console log, kept in ${kept.path}.]\n`,
+        `${closing}\n`,
     );
     return true;
   }

@@ -118,7 +118,7 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
     try {
       const { parentId, request } = await this.plan();
       if (this.stopping) throw new TaskRefusal(130, 'Cancelled before the enclave started.');
-      this.line(`\x1b[2m> run-enclave on ${parentId}: ${describeRequest(request)}\x1b[0m`);
+      this.line(`\x1b[2m${vscode.l10n.t('> run-enclave on {0}: {1}', parentId, describeRequest(request))}\x1b[0m`);
       const run = await this.deps.backends.runEnclave(parentId, request, { cancellation: this.cancel.token });
       this.started = { parentId, run };
       this.enclave = run;
@@ -218,9 +218,9 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
 
   /** Waits for the enclave's end: streams the console of a debug-mode enclave, else watches its state. */
   private async follow(parentId: string, run: RunEnclaveJson, debug: boolean): Promise<number> {
-    const stopHint = 'Terminate the task (or press Ctrl-C here) to terminate the enclave.';
+    const stopHint = vscode.l10n.t('Terminate the task (or press Ctrl-C here) to terminate the enclave.');
     if (debug) {
-      this.line(`Console of ${run.EnclaveID} (${stopHint})`);
+      this.line(vscode.l10n.t('Console of {0} ({1})', run.EnclaveID, stopHint));
       try {
         const stream = await this.deps.backends.openConsole(parentId, run.EnclaveID);
         this.stream = stream;
@@ -234,15 +234,15 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
       } catch (e) {
         // An enclave that ended at once has no console to connect to; one still running does.
         if (!this.stopping && (await this.isRunning(parentId, run.EnclaveID)))
-          this.line(`[Cannot read the console: ${e instanceof Error ? e.message : String(e)}]`);
+          this.line(vscode.l10n.t('[Cannot read the console: {0}]', e instanceof Error ? e.message : String(e)));
       }
       if (!this.stopping) await this.waitForEnd(parentId, run.EnclaveID);
     } else {
-      this.line(`${run.EnclaveName} runs in production mode, which has no console. ${stopHint}`);
+      this.line(vscode.l10n.t('{0} runs in production mode, which has no console. {1}', run.EnclaveName, stopHint));
       await this.waitForEnd(parentId, run.EnclaveID);
     }
     if (this.stopping) return 130;
-    this.line(`[The enclave ${run.EnclaveID} has ended.]`);
+    this.line(vscode.l10n.t('[The enclave {0} has ended.]', run.EnclaveID));
     this.deps.onDidEnd();
     return 0;
   }
@@ -306,12 +306,12 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
     try {
       if (await this.isRunning(started.parentId, started.run.EnclaveID)) {
         await this.deps.backends.terminateEnclave(started.parentId, started.run.EnclaveID);
-        this.line(`Terminated ${started.run.EnclaveID}: the task was stopped.`);
+        this.line(vscode.l10n.t('Terminated {0}: the task was stopped.', started.run.EnclaveID));
         this.deps.log.info(`${RUN_TASK_TYPE} task ${this.name}: terminated ${started.run.EnclaveID}`);
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      this.line(`\x1b[31m${started.run.EnclaveName} was not terminated: ${message}\x1b[0m`);
+      this.line(`\x1b[31m${vscode.l10n.t('{0} was not terminated: {1}', started.run.EnclaveName, message)}\x1b[0m`);
       this.deps.log.error(
         `${RUN_TASK_TYPE} task ${this.name}: ${started.run.EnclaveID} was not terminated: ${message}`,
       );
@@ -324,12 +324,16 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
 function describeRequest(r: RunEnclaveRequest): string {
   return [
     path.basename(r.eifPath),
-    `${r.memoryMiB} MiB`,
-    r.cpuIds ? `CPUs ${r.cpuIds.join(',')}` : `${r.cpuCount} CPUs`,
-    ...(r.debugMode ? ['debug mode'] : []),
-    ...(r.enclaveName ? [`name ${r.enclaveName}`] : []),
-    ...(r.enclaveCid ? [`CID ${r.enclaveCid}`] : []),
-    ...(r.app ? [`application ${[r.app.command, ...(r.app.args ?? [])].join(' ')}`] : []),
+    vscode.l10n.t('{0} MiB', r.memoryMiB),
+    r.cpuIds
+      ? vscode.l10n.t('CPUs {0}', r.cpuIds.join(','))
+      : r.cpuCount === 1
+        ? vscode.l10n.t('1 CPU')
+        : vscode.l10n.t('{0} CPUs', r.cpuCount ?? 0),
+    ...(r.debugMode ? [vscode.l10n.t('debug mode')] : []),
+    ...(r.enclaveName ? [vscode.l10n.t('name {0}', r.enclaveName)] : []),
+    ...(r.enclaveCid ? [vscode.l10n.t('CID {0}', r.enclaveCid)] : []),
+    ...(r.app ? [vscode.l10n.t('application {0}', [r.app.command, ...(r.app.args ?? [])].join(' '))] : []),
   ].join(', ');
 }
 

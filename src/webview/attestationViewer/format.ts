@@ -1,5 +1,6 @@
 // Time and size formatting for the attestation viewer. Pure (no DOM but the page's words, English
 // without a page), so it can be unit-tested.
+import type { CertificateView, PcrView, VerdictView } from '../../shared/attestationViewer';
 import { libWords } from '../lib/l10n';
 import { t } from './words';
 
@@ -50,16 +51,17 @@ export function bytes(n: number): string {
   return libWords.count(n, '1 byte', '{0} bytes');
 }
 
-/**
- * A certificate named by its role for labels: "root certificate", "zonal certificate", and
- * "signing certificate" (whose role label already says "certificate").
- */
-export function certificateNoun(roleLabel: string): string {
-  const noun = roleLabel.toLowerCase();
-  return /\bcertificate$/.test(noun) ? noun : t('{0} certificate', noun);
+/** What the copy button of a certificate's SHA-256 fingerprint copies (its accessible label and status text). */
+export function fingerprintCopyWhat(c: Pick<CertificateView, 'roleNoun'>): string {
+  return t('SHA-256 fingerprint of the {0}', c.roleNoun);
 }
 
-/** What the copy button of a certificate's SHA-256 fingerprint copies (its accessible label and status text). */
-export function fingerprintCopyWhat(roleLabel: string): string {
-  return t('SHA-256 fingerprint of the {0}', certificateNoun(roleLabel));
+/** The class of a PCR's meaning cell: muted for a PCR without a meaning of its own (a flag, never its words). */
+export function pcrMeaningClass(p: Pick<PcrView, 'reserved'>): string {
+  return `pcr-meaning${p.reserved ? ' muted' : ''}`;
+}
+
+/** The verdict in one word, for the header's chip: `valid`, `invalid` or `unsigned` in the user's language. */
+export function verdictWord(verdict: VerdictView['verdict']): string {
+  return verdict === 'valid' ? t('valid') : verdict === 'unsigned' ? t('unsigned') : t('invalid');
 }

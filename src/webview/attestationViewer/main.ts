@@ -18,7 +18,7 @@ import { READY } from '../../shared/protocol';
 import { HostConnection, collapsedCards } from '../lib/vscodeApi';
 import { h } from '../lib/dom';
 import { humanSize, shortSize } from '../lib/format';
-import { fromLocalInput, toLocalInput } from './format';
+import { fromLocalInput, toLocalInput, verdictWord } from './format';
 import { icon } from './icons';
 import { button, errorPage, loadingPage, modelPage, type ViewActions } from './view';
 import { DryRunCard } from './dryRun';
@@ -213,7 +213,7 @@ function renderHeader(): void {
           class: `badge ${model.verdict.valid ? 'ok' : model.verdict.verdict === 'unsigned' ? 'warn' : 'bad'}`,
           id: 'verdict-chip',
         },
-        model.verdict.verdict,
+        verdictWord(model.verdict.verdict),
       ),
     );
   }

@@ -15,7 +15,7 @@ import { sentence } from '../../shared/text';
 import { badge, card, colonHex, copyButton, fields, h, mono, type Child } from '../lib/dom';
 import { iconTextButton, kmsConditionButtons, pcrTableHead } from '../lib/dom';
 import type { KmsConditionKey } from '../../shared/protocol';
-import { bytes, duration, fingerprintCopyWhat, localTime } from './format';
+import { bytes, duration, fingerprintCopyWhat, localTime, pcrMeaningClass } from './format';
 import { icon, type IconName } from './icons';
 import { count, t } from './words';
 
@@ -502,11 +502,7 @@ function pcrRow(actions: ViewActions, p: PcrView, comparing: boolean, enclave: b
     'tr',
     { 'data-pcr': p.name, class: p.expected && !p.expected.match ? 'row-mismatch' : '' },
     h('th', { scope: 'row', class: 'pcr-name' }, p.name),
-    h(
-      'td',
-      { class: `pcr-meaning${p.meaning === 'Reserved' || p.meaning === 'Application-defined' ? ' muted' : ''}` },
-      p.meaning,
-    ),
+    h('td', { class: pcrMeaningClass(p) }, p.meaning),
     h('td', { class: 'pcr-value' }, value, expected),
     mark,
     h(
@@ -663,7 +659,7 @@ function certificateItem(actions: ViewActions, c: CertificateView, atUtc: string
       ],
       [
         'SHA-256',
-        withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c.roleLabel)),
+        withCopy(actions, colonHex(c.sha256), c.sha256, fingerprintCopyWhat(c)),
         t('SHA-256 fingerprint of the certificate’s DER'),
       ],
       [t('Serial number'), colonHex(c.serial)],

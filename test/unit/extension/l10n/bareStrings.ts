@@ -18,6 +18,9 @@ const MESSAGE_CALLS = new Set([
   'setStatusBarMessage',
 ]);
 
+/** Methods of the extension's pseudoterminals (consoles, tasks, setup) that write their argument to the terminal. */
+const TERMINAL_CALLS = new Set(['emit', 'line']);
+
 /** Methods of a MarkdownString (a tooltip) whose argument is shown. */
 const MARKDOWN_CALLS = new Set(['appendMarkdown', 'appendText']);
 
@@ -68,6 +71,10 @@ export const NOT_WORDS = new Set([
   "'--debug-mode'",
   "'hello-enclave'",
   "'kms.us-east-1.amazonaws.com:443'",
+  // nitro-cli build-enclave's own lines, which the nitro-eif task writes as nitro-cli does.
+  "'Start building the Enclave Image...'",
+  "'Enclave Image successfully created.'",
+  '`\\x1b[31m[ E48 ] EIF building error. ${message}\\x1b[0m`',
 ]);
 
 /** The text of a literal with its `${...}` parts and `$(icon)` references left out. */
@@ -108,8 +115,9 @@ export function bareStrings(file: string, source: string): BareString[] {
   const report = (value: ts.Expression, where: string) => {
     for (const literal of literalsOf(value)) {
       const text = wordsOf(literal) ?? '';
-      // A link's target (`command:id?args`) is data.
-      if (!hasWords(text) || NOT_WORDS.has(literal.getText(sf)) || /^command:/.test(text)) continue;
+      // Data: a link's target (`command:id?args`, a URL) and a command line as Markdown code (`nitro-dev ...`).
+      if (!hasWords(text) || NOT_WORDS.has(literal.getText(sf)) || /^(command:|https:\/\/)|^`[^`]+`$/.test(text))
+        continue;
       const line = sf.getLineAndCharacterOfPosition(literal.getStart(sf)).line + 1;
       found.push({ file, line, text: literal.getText(sf), where });
     }
@@ -125,6 +133,7 @@ export function bareStrings(file: string, source: string): BareString[] {
         for (const arg of node.arguments) if (!ts.isObjectLiteralExpression(arg)) report(arg, name);
       }
       if (MARKDOWN_CALLS.has(name) && node.arguments[0]) report(node.arguments[0], name);
+      if (TERMINAL_CALLS.has(name) && node.arguments[0]) report(node.arguments[0], `terminal ${name}`);
       // `l10n.t('No enclave to {0}.', 'terminate')`: an English piece inside a translated sentence.
       if (/(^|\.)l10n\.t$/.test(node.expression.getText(sf)))
         for (const arg of node.arguments.slice(1)) report(arg, 'l10n.t argument');

@@ -71,6 +71,8 @@ describe('(unit) localization: the extension shows no word outside l10n.t', () =
       "void vscode.window.showQuickPick(items, { title: l10n.t('Run Enclave'), placeHolder: '0x1f' });",
       "void vscode.window.showQuickPick([{ label: 'x', description: 'nitro-cli pcr --input' }]);",
       "tip.appendMarkdown(vscode.l10n.t('[Refresh]({0})', `command:${COMMANDS.parentsRefresh}`));",
+      "md.appendMarkdown(vscode.l10n.t('See [the docs]({0}).', `https://docs.aws.amazon.com/x#${code}`));",
+      "md.appendMarkdown(vscode.l10n.t('Run {0}.', `\\`nitro-dev explain ${code}\\``));",
     ].join('\n');
     assert.deepEqual(bareStrings('x.ts', source), []);
   });
