@@ -1,29 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { FakeBackend } from './fakeBackend';
-import { checkDescribeDocument, eventually } from './util';
+import { checkDescribeDocument, eventually, failuresOf } from './util';
 import { withQuickInput, type StepSnapshot } from './quickInput';
 import { canAddParents } from '../../src/engine/platform/capabilities';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
-
-/** Runs a command that fails, and returns the failure notices it showed (commands show failures, never throw). */
-async function failuresOf(run: () => Thenable<unknown>): Promise<string[]> {
-  const window = vscode.window as { showErrorMessage: (message: string) => Thenable<string | undefined> };
-  const original = window.showErrorMessage;
-  const shown: string[] = [];
-  window.showErrorMessage = async (message: string) => {
-    shown.push(message);
-    return undefined;
-  };
-  try {
-    assert.equal(await run(), undefined, 'the command returned nothing');
-  } finally {
-    window.showErrorMessage = original;
-  }
-  return shown;
-}
 
 type ParentRoot = Extract<ParentNode, { kind: 'parent' }>;
 

@@ -2,29 +2,12 @@ import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkDescribeDocument, eventually } from './util';
+import { checkDescribeDocument, eventually, failuresOf } from './util';
 import { withQuickInput, type StepSnapshot } from './quickInput';
 import { canRepairState } from '../../src/engine/platform/capabilities';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { ATTESTATION_PANEL, COMMANDS, EXTENSION_ID, RUN_TASK_TYPE, TASK_TYPE, VIEWS } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
-
-/** Runs a command that fails, and returns the failure notices it showed (commands show failures, never throw). */
-async function failuresOf(run: () => Thenable<unknown>): Promise<string[]> {
-  const window = vscode.window as { showErrorMessage: (message: string) => Thenable<string | undefined> };
-  const original = window.showErrorMessage;
-  const shown: string[] = [];
-  window.showErrorMessage = async (message: string) => {
-    shown.push(message);
-    return undefined;
-  };
-  try {
-    assert.equal(await run(), undefined, 'the command returned nothing');
-  } finally {
-    window.showErrorMessage = original;
-  }
-  return shown;
-}
 
 interface RunResult {
   readonly EnclaveID: string;

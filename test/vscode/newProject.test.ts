@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import type { NewProjectResult } from '../../src/extension/onboarding/newProject';
 import { COMMANDS, EXTENSION_ID } from '../../src/extension/ids';
+import { failuresOf } from './util';
 
 describe('New Enclave Project... in a real VS Code extension host', function () {
   this.timeout(300_000);
@@ -55,24 +56,13 @@ describe('New Enclave Project... in a real VS Code extension host', function () 
     writeFileSync(path.join(folder, 'README.md'), 'my notes\n');
     rmSync(path.join(folder, 'build.sh'));
     const before = readdirSync(folder, { recursive: true }).map(String).sort();
-    const window = vscode.window as unknown as Record<string, unknown>;
-    const original = window['showErrorMessage'];
-    const errors: string[] = [];
-    window['showErrorMessage'] = async (message: string) => {
-      errors.push(message);
-      return undefined;
-    };
-    let result: NewProjectResult | undefined;
-    try {
-      result = await vscode.commands.executeCommand<NewProjectResult | undefined>(COMMANDS.projectNew, {
+    const errors = await failuresOf(() =>
+      vscode.commands.executeCommand<NewProjectResult | undefined>(COMMANDS.projectNew, {
         parent,
         name: 'vscode-enclave',
         open: false,
-      });
-    } finally {
-      window['showErrorMessage'] = original;
-    }
-    assert.equal(result, undefined, 'the failure is shown, not thrown');
+      }),
+    );
     assert.equal(errors.length, 1, errors.join('\n'));
     assert.match(errors[0] ?? '', /vscode-enclave/);
     assert.equal(readFileSync(path.join(folder, 'README.md'), 'utf8'), 'my notes\n', 'README.md is left as it was');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { FakeBackend } from './fakeBackend';
-import { eventually } from './util';
+import { eventually, failuresOf } from './util';
 import type { NitroEnclavesApi } from '../../src/extension/extension';
 import { COMMANDS, EXTENSION_ID, SETTINGS } from '../../src/extension/ids';
 import type { EnclaveNode, ParentNode } from '../../src/extension/tree/parentsTree';
@@ -179,18 +179,7 @@ describe('The QEMU backend in VS Code (settings, what it lacks, Set Up QEMU Back
       assert.equal(api.parentInstances.current.paletteState?.noEnclave, false);
       assert.equal(api.parentInstances.current.paletteState?.noAttestable, !attestable);
       // Run from the palette, Get Attestation Document does not offer it (only emulated enclaves).
-      const window = vscode.window as unknown as Record<string, unknown>;
-      const original = window['showErrorMessage'];
-      const errors: string[] = [];
-      window['showErrorMessage'] = async (message: string) => {
-        errors.push(message);
-        return undefined;
-      };
-      try {
-        await vscode.commands.executeCommand(COMMANDS.enclaveAttest, enclave);
-      } finally {
-        window['showErrorMessage'] = original;
-      }
+      const errors = await failuresOf(() => vscode.commands.executeCommand(COMMANDS.enclaveAttest, enclave));
       assert.equal(errors.length, 1);
       assert.match(errors[0] ?? '', /canned-enclave has no attestation document for the extension: It runs in QEMU/);
       assert.ok(!fake.calls.some((c) => c.startsWith('nsm')), 'the NSM is not asked');

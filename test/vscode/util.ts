@@ -20,6 +20,26 @@ export async function eventually<T>(
   }
 }
 
+/**
+ * Runs a command that fails and returns the failure notices it showed, caught instead of shown;
+ * checks that it returned nothing (commands show failures, never throw).
+ */
+export async function failuresOf(run: () => Thenable<unknown>): Promise<string[]> {
+  const window = vscode.window as { showErrorMessage: (message: string) => Thenable<string | undefined> };
+  const original = window.showErrorMessage;
+  const shown: string[] = [];
+  window.showErrorMessage = async (message: string) => {
+    shown.push(message);
+    return undefined;
+  };
+  try {
+    assert.equal(await run(), undefined, 'the command returned nothing: the failure is shown, not thrown');
+  } finally {
+    window.showErrorMessage = original;
+  }
+  return shown;
+}
+
 /** The scheme of the extension's read-only describe documents (src/extension/commands/describeDocuments.ts). */
 export const DESCRIBE_SCHEME = 'nitro-enclaves-describe';
 
