@@ -256,13 +256,19 @@ describe('QEMU backend: a real image boots in QEMU', function () {
     assert.match(text, /hello from the enclave application: from an OCI image/);
     assert.match(text, /reply: pong from the parent/);
     const pcr = (n: number) => new RegExp(`^PCR${n} ([0-9a-f]{96})\\s*$`, 'm').exec(text)?.[1];
-    assert.equal(pcr(0), measurements.PCR0);
-    assert.equal(pcr(1), measurements.PCR1);
-    assert.equal(pcr(2), measurements.PCR2);
-    assert.equal(pcr(3), '0'.repeat(96), 'no IAM role: PCR3 is not extended');
+    // A failure shows the console as received, so that a broken line can be seen.
+    const seen = (what: string) => `${what}; the console as received:\n${JSON.stringify(consoleRun.stdout)}`;
+    assert.equal(pcr(0), measurements.PCR0, seen('PCR0'));
+    assert.equal(pcr(1), measurements.PCR1, seen('PCR1'));
+    assert.equal(pcr(2), measurements.PCR2, seen('PCR2'));
+    assert.equal(pcr(3), '0'.repeat(96), seen('no IAM role: PCR3 is not extended'));
     // QEMU extends PCR4 with the parent id's ASCII bytes: SHA-384(48 zero bytes || id).
-    assert.equal(pcr(4), sha384(Buffer.concat([Buffer.alloc(48), Buffer.from(parentId, 'ascii')])).toString('hex'));
-    assert.equal(pcr(8), '0'.repeat(96), 'an unsigned image: PCR8 is zero');
+    assert.equal(
+      pcr(4),
+      sha384(Buffer.concat([Buffer.alloc(48), Buffer.from(parentId, 'ascii')])).toString('hex'),
+      seen('PCR4'),
+    );
+    assert.equal(pcr(8), '0'.repeat(96), seen('an unsigned image: PCR8 is zero'));
 
     // The enclave ended with its application: nothing runs, its files are gone.
     const after = runCli(['describe-enclaves', '--parent', 'QEMU parent'], env);

@@ -1,7 +1,7 @@
 // One enclave booted by QEMU, run inside the enclave's host process (emulator/host.ts) in place of
 // the emulated boot. Three processes, all in the host's process group:
 //
-//   vhost-device-vsock  --vm guest-cid=3,...  --vm guest-cid=<enclave CID>,...
+//   vhost-device-vsock  --config <run>/vhost.yaml: guest CID 3 and the enclave's CID
 //   qemu (parent VM)    -M microvm: the relay (guest/relay.c) as PID 1 at CID 3
 //   qemu (the enclave)  -M nitro-enclave,vsock=c,id=<enclave id>,parent-id=<parent id> -kernel <eif>
 //
@@ -20,7 +20,7 @@
 // its `CONNECT <port>` handshake), so `nitro-dev vsock connect 16:5000` reaches a port the
 // enclave's application listens on. Such a connection comes from CID 2 (the host), not 3.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PARENT_CID } from '../../emulator/rules';
@@ -123,14 +123,21 @@ export function relayQemuArgs(spec: QemuMachineSpec, vhostSocket: string): strin
   ];
 }
 
-/** vhost-device-vsock's command line: the parent VM (CID 3) and the enclave, siblings in one process. */
-export function vhostArgs(run: RunFiles, enclaveCid: number, gateway: string): string[] {
-  return [
-    '--vm',
-    `guest-cid=${PARENT_CID},socket=${run.parentVhost},uds-path=${run.relayUds}`,
-    '--vm',
-    `guest-cid=${enclaveCid},socket=${run.enclaveVhost},uds-path=${gateway}`,
-  ];
+/**
+ * vhost-device-vsock's configuration file: the parent VM (CID 3) and the enclave, siblings in one
+ * process. A file, not `--vm` arguments: `--vm` splits its value at every comma and has no escape,
+ * so a path with a comma in it (a temp or state folder) would be cut. The paths are YAML
+ * double-quoted scalars, written as JSON strings (YAML's double-quoted style accepts them).
+ */
+export function vhostConfig(run: RunFiles, enclaveCid: number, gateway: string): string {
+  const vm = (cid: number, socket: string, udsPath: string) =>
+    `  - guest_cid: ${cid}\n    socket: ${JSON.stringify(socket)}\n    uds_path: ${JSON.stringify(udsPath)}\n`;
+  return `vms:\n${vm(PARENT_CID, run.parentVhost, run.relayUds)}${vm(enclaveCid, run.enclaveVhost, gateway)}`;
+}
+
+/** vhost-device-vsock's command line: its configuration file (vhostConfig). */
+export function vhostArgs(run: RunFiles): string[] {
+  return ['--config', run.vhostConfig];
 }
 
 /** A QEMU -M/-chardev option value: commas are doubled, as QEMU's option parser wants. */
@@ -145,6 +152,8 @@ export interface RunFiles {
   readonly enclaveVhost: string;
   /** The parent VM's uds-path: vhost-device-vsock connects `<relayUds>_<port>` for each relayed connection. */
   readonly relayUds: string;
+  /** vhost-device-vsock's configuration file (vhostConfig). */
+  readonly vhostConfig: string;
 }
 
 export function runFilesIn(dir: string): RunFiles {
@@ -153,6 +162,7 @@ export function runFilesIn(dir: string): RunFiles {
     parentVhost: path.join(dir, 'v3.sock'),
     enclaveVhost: path.join(dir, 've.sock'),
     relayUds: path.join(dir, 'r.sock'),
+    vhostConfig: path.join(dir, 'vhost.yaml'),
   };
 }
 
@@ -204,13 +214,9 @@ export class QemuEnclaveMachine {
     rmSync(this.run.dir, { recursive: true, force: true });
     mkdirSync(this.run.dir, { recursive: true, mode: 0o700 });
     rmSync(this.gateway, { force: true });
+    writeFileSync(this.run.vhostConfig, vhostConfig(this.run, this.enclave.cid, this.gateway), { mode: 0o600 });
     const control = this.listenControl();
-    const vhost = this.spawnChild(
-      'vhost-device-vsock',
-      this.spec.vhostDeviceVsock,
-      vhostArgs(this.run, this.enclave.cid, this.gateway),
-      'note',
-    );
+    const vhost = this.spawnChild('vhost-device-vsock', this.spec.vhostDeviceVsock, vhostArgs(this.run), 'note');
     await this.waitForFiles(vhost, [this.run.parentVhost, this.run.enclaveVhost]);
     const relay = this.spawnChild('parent VM', this.spec.qemu, relayQemuArgs(this.spec, this.run.parentVhost), 'note');
     this.controlSocket = await this.waitFor(

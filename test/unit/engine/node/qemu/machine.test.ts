@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import {
   KernelEndWatch,
   QemuEnclaveMachine,
@@ -15,6 +16,7 @@ import {
   relayQemuArgs,
   runFilesIn,
   vhostArgs,
+  vhostConfig,
   type MachineEvents,
   type QemuEnclave,
   type QemuMachineSpec,
@@ -157,20 +159,34 @@ describe('(unit) QEMU machine: command lines', () => {
     assert.equal(relayQemuArgs(SPEC, '/s')[0], '-M', 'no -L without a firmware folder');
   });
 
-  it('runFilesIn and vhostArgs: the run folder files and the two sibling VMs', () => {
+  it('runFilesIn, vhostConfig and vhostArgs: the run folder files and the two sibling VMs, in a file', () => {
     const run = runFilesIn('/run/q');
     assert.deepEqual(run, {
       dir: '/run/q',
       parentVhost: '/run/q/v3.sock',
       enclaveVhost: '/run/q/ve.sock',
       relayUds: '/run/q/r.sock',
+      vhostConfig: '/run/q/vhost.yaml',
     });
-    assert.deepEqual(vhostArgs(run, 16, '/vs/16.vm.sock'), [
-      '--vm',
-      'guest-cid=3,socket=/run/q/v3.sock,uds-path=/run/q/r.sock',
-      '--vm',
-      'guest-cid=16,socket=/run/q/ve.sock,uds-path=/vs/16.vm.sock',
-    ]);
+    assert.deepEqual(vhostArgs(run), ['--config', '/run/q/vhost.yaml']);
+    assert.equal(
+      vhostConfig(run, 16, '/vs/16.vm.sock'),
+      'vms:\n' +
+        '  - guest_cid: 3\n    socket: "/run/q/v3.sock"\n    uds_path: "/run/q/r.sock"\n' +
+        '  - guest_cid: 16\n    socket: "/run/q/ve.sock"\n    uds_path: "/vs/16.vm.sock"\n',
+    );
+  });
+
+  it('vhostConfig keeps paths with commas, quotes, colons and non-ASCII whole (a YAML reader gets them back)', () => {
+    const dir = '/tmp/a,b: "c" #d é';
+    const run = runFilesIn(dir);
+    const gateway = '/state/x,y/16.vm.sock';
+    assert.deepEqual(parseYaml(vhostConfig(run, 16, gateway)), {
+      vms: [
+        { guest_cid: 3, socket: `${dir}/v3.sock`, uds_path: `${dir}/r.sock` },
+        { guest_cid: 16, socket: `${dir}/ve.sock`, uds_path: gateway },
+      ],
+    });
   });
 });
 
@@ -271,7 +287,7 @@ describe('(unit) QEMU machine: joinSockets', () => {
 /**
  * The stand-ins. Each writes its pid to `<fake>/<role>.pid` and is configured by `<fake>/config.json`:
  *   vhost:  { vhostExit?: text } prints text and exits 1 at once; else makes the socket files its
- *           --vm arguments name (socket= and the enclave's uds-path) and runs until killed.
+ *           --config file names (each socket, and the enclave's uds_path) and runs until killed.
  *   qemu -M microvm: the parent VM; connects `<run>/r.sock_<control port>`, logs each line to
  *           `<fake>/control.log` and answers `OK <line>` (or `ERR` for ports in config.refuse).
  *   qemu -M nitro-enclave: writes its argv to `<fake>/enclave.args`, prints config.console (a list
@@ -289,11 +305,17 @@ put('vhost.pid', String(process.pid));
 if (config.vhostExit) { process.stderr.write(config.vhostExit + '\\n'); process.exit(1); }
 const argv = process.argv.slice(2);
 put('vhost.args', JSON.stringify(argv));
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i] !== '--vm') continue;
-  const opts = Object.fromEntries(argv[i + 1].split(',').map((kv) => kv.split('=')));
-  net.createServer().listen(opts.socket);
-  if (opts['guest-cid'] !== '3') net.createServer().listen(opts['uds-path']);
+// The --config file as vhostConfig writes it: one "key: value" per line, values JSON-quoted paths.
+const vms = [];
+for (const line of fs.readFileSync(argv[argv.indexOf('--config') + 1], 'utf8').split('\\n')) {
+  const m = /^  (- |  )(\\w+): (.*)$/.exec(line);
+  if (!m) continue;
+  if (m[1] === '- ') vms.push({});
+  vms[vms.length - 1][m[2]] = JSON.parse(m[3]);
+}
+for (const vm of vms) {
+  net.createServer().listen(vm.socket);
+  if (vm.guest_cid !== 3) net.createServer().listen(vm.uds_path);
 }
 setInterval(() => undefined, 1 << 30);
 `;
@@ -308,7 +330,9 @@ const config = JSON.parse(fs.readFileSync(path.join(fake, 'config.json'), 'utf8'
 const argv = process.argv.slice(2);
 const machine = argv[argv.indexOf('-M') + 1];
 const chardev = argv[argv.indexOf('-chardev') + 1];
-const run = path.dirname(chardev.split(',').find((o) => o.startsWith('path=')).slice(5));
+// QEMU's option syntax: ",," is a comma inside a value.
+const chardevPath = chardev.replace(/,,/g, '\\0').split(',').find((o) => o.startsWith('path=')).slice(5);
+const run = path.dirname(chardevPath.replace(/\\0/g, ','));
 setInterval(() => undefined, 1 << 30);
 if (machine.startsWith('microvm')) {
   put('relay.pid', String(process.pid));
@@ -403,7 +427,8 @@ describe('(unit) QEMU machine: QemuEnclaveMachine with stand-in programs', funct
   };
 
   beforeEach(() => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'qm-'));
+    // A comma in every path: vhost-device-vsock and QEMU must both get them whole.
+    root = mkdtempSync(path.join(os.tmpdir(), 'q,m-'));
     fake = path.join(root, 'fake');
     vsockDir = path.join(root, 'vs');
     runDir = path.join(root, 'run');
@@ -433,9 +458,13 @@ describe('(unit) QEMU machine: QemuEnclaveMachine with stand-in programs', funct
       log.notes.some((n) => n.includes('relays vsock ports 5000, 9000 of CID 3')),
       log.notes.join('\n'),
     );
-    assert.deepEqual(
-      JSON.parse(readText(path.join(fake, 'vhost.args'))),
-      vhostArgs(runFilesIn(runDir), 16, path.join(vsockDir, '16.vm.sock')),
+    assert.deepEqual(JSON.parse(readText(path.join(fake, 'vhost.args'))), [
+      '--config',
+      path.join(runDir, 'vhost.yaml'),
+    ]);
+    assert.equal(
+      readText(path.join(runDir, 'vhost.yaml')),
+      vhostConfig(runFilesIn(runDir), 16, path.join(vsockDir, '16.vm.sock')),
     );
     const enclaveArgs = await until(() => readText(path.join(fake, 'enclave.args')));
     assert.deepEqual(JSON.parse(enclaveArgs), enclaveQemuArgs(spec, ENCLAVE, path.join(runDir, 've.sock')));
