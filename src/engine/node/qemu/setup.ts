@@ -7,7 +7,8 @@
 //              linux-source-6.12 from trixie; vhost-device-vsock from sid (into <cache>/work/dl)
 //   vhost-device-vsock   the binary from its .deb
 //   firmware   usr/share/qemu of qemu-system-data and seabios's *.bin (bios-microvm.bin)
-//   qemu       QEMU built from Debian's orig tarball with libcbor and gnutls (the nitro-enclave machine)
+//   qemu       QEMU built from Debian's orig tarball with libcbor and gnutls (the nitro-enclave machine),
+//              with one edit to its virtio-nsm device (VIRTIO_NSM_EDIT)
 //   kernel     a small kernel from linux-source-6.12 with kernel-min.config
 //   guest      the caller's hook (`afterKernel`): the guest programs
 //
@@ -547,10 +548,54 @@ const FIRMWARE_STEP: ProductStep = {
 /** What `pc-bios/meson.build`'s line 2 must say, and what it becomes (the +ds tarball has no edk2 blobs). */
 const EDK2_LINE = 'if unpack_edk2_blobs';
 
+/**
+ * QEMU 10.0's virtio-nsm device takes a request and its response buffer as two queue elements, and
+ * when the response buffer is not queued yet it marks the device broken ("Expected response buffer
+ * after request buffer in virtqueue"): every later NSM request of the enclave then waits out the
+ * driver's 2-minute timeout and fails. Linux's nsm driver can be caught between the two: it
+ * registers its hwrng during probe, whose thread sends GetRandom at once, before DRIVER_OK; QEMU
+ * starting the queue's ioeventfd at DRIVER_OK kicks the queue, and that kick may find the request
+ * without its response buffer (seen about once in ten boots under TCG). The edit puts the request
+ * back instead; the driver kicks again once the response buffer is queued, and both are taken then.
+ */
+export const VIRTIO_NSM_EDIT = {
+  file: 'hw/virtio/virtio-nsm.c',
+  original: [
+    '    in_elem = virtqueue_pop(vq, sizeof(VirtQueueElement));',
+    '    if (!in_elem) {',
+    '        virtio_error(vdev, "Expected response buffer after request buffer "',
+    '                     "in virtqueue");',
+    '        goto cleanup;',
+    '    }',
+  ].join('\n'),
+  edited: [
+    '    in_elem = virtqueue_pop(vq, sizeof(VirtQueueElement));',
+    '    if (!in_elem) {',
+    '        /* nitro-dev qemu setup: the response buffer is not queued yet; the',
+    "         * driver's next kick brings it. Put the request back until then. */",
+    '        virtqueue_unpop(vq, out_elem, 0);',
+    '        return;',
+    '    }',
+  ].join('\n'),
+} as const;
+
+/** `virtio-nsm.c`'s text with VIRTIO_NSM_EDIT made; refuses a source where the block is not there once. */
+export function editVirtioNsm(text: string, file: string): string {
+  const at = text.indexOf(VIRTIO_NSM_EDIT.original);
+  if (at < 0 || text.indexOf(VIRTIO_NSM_EDIT.original, at + 1) >= 0)
+    throw new QemuSetupError(
+      `${file}: the request handler's check for a missing response buffer was expected once, as QEMU 10.0 ` +
+        'writes it, and is not there. This QEMU source is not the one setup knows.',
+    );
+  return text.slice(0, at) + VIRTIO_NSM_EDIT.edited + text.slice(at + VIRTIO_NSM_EDIT.original.length);
+}
+
 const QEMU_STEP: ProductStep = {
   id: 'qemu',
   title: 'QEMU with the nitro-enclave machine',
-  recipe: `v${SETUP_VERSION} configure ${QEMU_CONFIGURE_FLAGS.join(' ')}; ninja qemu-system-x86_64`,
+  recipe:
+    `v${SETUP_VERSION} configure ${QEMU_CONFIGURE_FLAGS.join(' ')}; ninja qemu-system-x86_64; ` +
+    'virtio-nsm waits for the response buffer',
   downloads: [DOWNLOADS.qemuSource, DOWNLOADS.meson, DOWNLOADS.pycotap],
   async run(ctx) {
     const [dsc, orig] = ctx.filesOf(DOWNLOADS.qemuSource);
@@ -573,6 +618,8 @@ const QEMU_STEP: ProductStep = {
       );
     lines[1] = lines[1].replace(EDK2_LINE, 'if false');
     await fs.writeFile(mesonBuild, lines.join('\n'));
+    const nsm = path.join(src, VIRTIO_NSM_EDIT.file);
+    await fs.writeFile(nsm, editVirtioNsm(await fs.readFile(nsm, 'utf8'), nsm));
     const build = path.join(src, 'build');
     await fs.mkdir(build);
     const env = {

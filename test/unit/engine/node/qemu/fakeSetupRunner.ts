@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError } from '../../../../../src/engine/platform/lifecycle';
 import type { ToolCommand, ToolOutcome, ToolRunner } from '../../../../../src/engine/node/qemu/commandRunner';
+import { VIRTIO_NSM_EDIT } from '../../../../../src/engine/node/qemu/setup';
 
 /** The commands setup looks for in PATH. */
 export const PREREQUISITES = [
@@ -38,6 +39,8 @@ export interface FakeOptions {
   readonly noNitro?: boolean;
   /** Line 2 of pc-bios/meson.build in the fake tarball. */
   readonly mesonLine2?: string;
+  /** hw/virtio/virtio-nsm.c in the fake tarball (default: a handler with the block setup edits). */
+  readonly nsmSource?: string;
   /** Called when this program starts (basename): for cancelling in the middle of it. */
   readonly onStart?: (name: string) => Promise<void> | void;
 }
@@ -48,6 +51,8 @@ export interface FakeOptions {
  */
 export function fakeRunner(options: FakeOptions = {}) {
   const calls: ToolCommand[] = [];
+  /** What the fake ninja found in the source it built. */
+  const built: { nsmSource?: string } = {};
   const runner: ToolRunner = async (cmd, runOptions) => {
     calls.push(cmd);
     const [program, ...args] = cmd.argv as [string, ...string[]];
@@ -103,12 +108,16 @@ export function fakeRunner(options: FakeOptions = {}) {
       }
       case 'tar': {
         const [, file, , dest] = args as [string, string, string, string];
-        if (path.basename(file).startsWith('qemu'))
+        if (path.basename(file).startsWith('qemu')) {
           await write(
             path.join(dest, 'qemu-10.0.13/pc-bios/meson.build'),
             `roms = []\n${options.mesonLine2 ?? 'if unpack_edk2_blobs'}\n  fds = []\nendif\n`,
           );
-        else await write(path.join(dest, 'linux-source-6.12/Makefile'), 'all:\n');
+          await write(
+            path.join(dest, 'qemu-10.0.13', VIRTIO_NSM_EDIT.file),
+            options.nsmSource ?? `static void handle_input(void)\n{\n${VIRTIO_NSM_EDIT.original}\n}\n`,
+          );
+        } else await write(path.join(dest, 'linux-source-6.12/Makefile'), 'all:\n');
         return ok();
       }
       case 'configure':
@@ -118,6 +127,7 @@ export function fakeRunner(options: FakeOptions = {}) {
         );
         return ok();
       case 'ninja':
+        built.nsmSource = await fs.readFile(path.join(cwd, '..', VIRTIO_NSM_EDIT.file), 'utf8');
         runOptions?.onLine?.('[1/4] Compiling C object');
         runOptions?.onLine?.('[4/4] Linking target qemu-system-x86_64');
         await write(path.join(cwd, 'qemu-system-x86_64'), '#!/bin/sh\necho fake qemu\n', 0o755);
@@ -138,5 +148,5 @@ export function fakeRunner(options: FakeOptions = {}) {
         throw new Error(`the fake runner does not know ${program}`);
     }
   };
-  return { runner, calls };
+  return { runner, calls, built };
 }

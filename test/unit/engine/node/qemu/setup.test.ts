@@ -12,7 +12,9 @@ import {
   QEMU_CONFIGURE_FLAGS,
   QemuSetupError,
   SetupCommandError,
+  VIRTIO_NSM_EDIT,
   debianMirrorOf,
+  editVirtioNsm,
   packageOfFile,
   readSetupManifest,
   runQemuSetup,
@@ -334,10 +336,34 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     assert.deepEqual(Object.keys(manifest!.steps).sort(), ['firmware', 'qemu', 'vhost-device-vsock']);
   });
 
+  it('builds QEMU with the virtio-nsm edit made: a request without its response buffer is put back', async () => {
+    const { runner, built } = fakeRunner();
+    await runQemuSetup(optionsFor(runner));
+    const source = built.nsmSource ?? '';
+    assert.ok(source.includes('virtqueue_unpop(vq, out_elem, 0);\n        return;'), source);
+    assert.ok(!source.includes('Expected response buffer after request buffer'), source);
+    assert.equal(source, `static void handle_input(void)\n{\n${VIRTIO_NSM_EDIT.edited}\n}\n`);
+  });
+
+  it('editVirtioNsm edits the block once, and refuses a source without it or with it twice', () => {
+    const text = `a\n${VIRTIO_NSM_EDIT.original}\nb\n`;
+    assert.equal(editVirtioNsm(text, 'f.c'), `a\n${VIRTIO_NSM_EDIT.edited}\nb\n`);
+    // A near miss (one space fewer) is not the block.
+    assert.throws(() => editVirtioNsm(text.replace('    if (!in_elem)', '   if (!in_elem)'), 'f.c'), QemuSetupError);
+    assert.throws(
+      () => editVirtioNsm(`${text}${VIRTIO_NSM_EDIT.original}\n`, 'f.c'),
+      /f\.c: the request handler's check for a missing response buffer was expected once/,
+    );
+  });
+
   it('refuses an unexpected pc-bios/meson.build, and a configure without the nitro-enclave machine', async () => {
     await assert.rejects(
       runQemuSetup(optionsFor(fakeRunner({ mesonLine2: 'if have_edk2' }).runner)),
       /pc-bios\/meson\.build: line 2 was expected to be `if unpack_edk2_blobs`.*but it is `if have_edk2`/s,
+    );
+    await assert.rejects(
+      runQemuSetup(optionsFor(fakeRunner({ nsmSource: 'static void handle_input(void) {}\n' }).runner)),
+      /hw\/virtio\/virtio-nsm\.c: the request handler's check .* This QEMU source is not the one setup knows/s,
     );
     await assert.rejects(
       runQemuSetup(optionsFor(fakeRunner({ noNitro: true }).runner)),
