@@ -18,6 +18,7 @@ import {
   findQemuTools,
   probeKvm,
   qemuCacheDir,
+  outdatedSteps,
   readSetupManifest,
   runQemuSetup,
   qemuCacheLayout,
@@ -178,6 +179,8 @@ export interface QemuStatusJson {
     | { readonly name: null; readonly reason: string }
     | null;
   readonly setup: { readonly date: string } | null;
+  /** The cache's outputs an earlier setup made with another recipe: `nitro-dev qemu setup` redoes them. */
+  readonly outdated: readonly string[];
   readonly usable: boolean;
 }
 
@@ -224,6 +227,7 @@ export async function qemuStatus(io: CliIo, cacheDir: string): Promise<QemuStatu
           ? { name: null, reason: accel.failed }
           : { name: accel.accelerator, reason: accel.reason ?? null },
     setup: manifest && typeof manifest.date === 'string' ? { date: manifest.date } : null,
+    outdated: manifest ? outdatedSteps(manifest) : [],
     usable:
       tools.vhostDeviceVsock.found && machine?.nitroEnclave === true && accel !== undefined && !('failed' in accel),
   };
@@ -255,6 +259,8 @@ function statusText(s: QemuStatusJson): string {
   lines.push(
     s.kernel ? `[ ok ] test kernel: ${s.kernel}` : '[warn] test kernel: not built (nitro-dev qemu setup builds it)',
   );
+  for (const title of s.outdated)
+    lines.push(`[warn] ${title}: made by an earlier setup; \`nitro-dev qemu setup\` makes it again`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -104,47 +104,50 @@ describe('The local KMS and vsock-proxies in the Parent Instances view (real VS 
     const p = await parent();
     const allowlist = path.join(os.tmpdir(), `allowlist-${process.pid}.yaml`);
     writeFileSync(allowlist, `allowlist:\n- {address: 127.0.0.1, port: ${echoPort}}\n`);
-
-    const refused = await vscode.commands.executeCommand(COMMANDS.vsockProxyStart, {
-      parentId: p.parent.id,
-      localPort: 5005,
-      remoteAddr: '127.0.0.1',
-      remotePort: echoPort + 1 > 65535 ? echoPort - 1 : echoPort + 1,
-      allowlistPath: allowlist,
-    });
-    assert.equal(refused, undefined, 'a refused start is shown as an error, not a proxy');
-    assert.equal(await child('proxy'), undefined);
-
-    const view = await vscode.commands.executeCommand<{ localPort: number }>(COMMANDS.vsockProxyStart, {
-      parentId: p.parent.id,
-      localPort: 5005,
-      remoteAddr: '127.0.0.1',
-      remotePort: echoPort,
-      allowlistPath: allowlist,
-    });
-    assert.equal(view?.localPort, 5005);
-    const backend = api.parentInstances.backends.capable(hasEmulatedVsock)[0];
-    assert.ok(backend);
-    const socket = await connectVsock(backend.vsockFolder(p.parent.id), { cid: 3, port: 5005 });
-    const echoed = await new Promise<string>((resolve) => {
-      let got = '';
-      socket.on('data', (d) => {
-        got += d.toString();
-        if (got.length >= 5) resolve(got);
+    try {
+      const refused = await vscode.commands.executeCommand(COMMANDS.vsockProxyStart, {
+        parentId: p.parent.id,
+        localPort: 5005,
+        remoteAddr: '127.0.0.1',
+        remotePort: echoPort + 1 > 65535 ? echoPort - 1 : echoPort + 1,
+        allowlistPath: allowlist,
       });
-      socket.write('hello');
-    });
-    assert.equal(echoed, 'hello');
-    socket.end();
-    const proxyNode = await eventually('the proxy node to count 5 bytes each way', async () => {
-      const n = await child('proxy');
-      return n && /1 connection · ↑ 5 B ↓ 5 B$/.test(shown(api, n).description) ? n : undefined;
-    });
-    assert.equal(shown(api, proxyNode).label, `vsock-proxy 5005 → 127.0.0.1:${echoPort}`);
-    assert.equal(api.parents.getTreeItem(proxyNode).contextValue, 'vsockProxy');
+      assert.equal(refused, undefined, 'a refused start is shown as an error, not a proxy');
+      assert.equal(await child('proxy'), undefined);
 
-    assert.equal(await vscode.commands.executeCommand(COMMANDS.vsockProxyStop, proxyNode), true);
-    await eventually('the proxy node to go', async () => !(await child('proxy')));
+      const view = await vscode.commands.executeCommand<{ localPort: number }>(COMMANDS.vsockProxyStart, {
+        parentId: p.parent.id,
+        localPort: 5005,
+        remoteAddr: '127.0.0.1',
+        remotePort: echoPort,
+        allowlistPath: allowlist,
+      });
+      assert.equal(view?.localPort, 5005);
+      const backend = api.parentInstances.backends.capable(hasEmulatedVsock)[0];
+      assert.ok(backend);
+      const socket = await connectVsock(backend.vsockFolder(p.parent.id), { cid: 3, port: 5005 });
+      const echoed = await new Promise<string>((resolve) => {
+        let got = '';
+        socket.on('data', (d) => {
+          got += d.toString();
+          if (got.length >= 5) resolve(got);
+        });
+        socket.write('hello');
+      });
+      assert.equal(echoed, 'hello');
+      socket.end();
+      const proxyNode = await eventually('the proxy node to count 5 bytes each way', async () => {
+        const n = await child('proxy');
+        return n && /1 connection · ↑ 5 B ↓ 5 B$/.test(shown(api, n).description) ? n : undefined;
+      });
+      assert.equal(shown(api, proxyNode).label, `vsock-proxy 5005 → 127.0.0.1:${echoPort}`);
+      assert.equal(api.parents.getTreeItem(proxyNode).contextValue, 'vsockProxy');
+
+      assert.equal(await vscode.commands.executeCommand(COMMANDS.vsockProxyStop, proxyNode), true);
+      await eventually('the proxy node to go', async () => !(await child('proxy')));
+    } finally {
+      rmSync(allowlist, { force: true });
+    }
   });
 
   it('shows a port the parent listens on outside the extension', async () => {

@@ -101,6 +101,7 @@ export {
 } from './qemu/resolve';
 export {
   runQemuSetup,
+  outdatedSteps,
   readSetupManifest,
   defaultSetupJobs,
   QemuSetupError,

@@ -695,6 +695,18 @@ const KERNEL_STEP: ProductStep = {
 
 export const PRODUCT_STEPS: readonly ProductStep[] = [VHOST_STEP, FIRMWARE_STEP, QEMU_STEP, KERNEL_STEP];
 
+/**
+ * The titles of the steps a manifest records with another recipe than this setup's: their outputs
+ * were made by an earlier setup (such as a QEMU without VIRTIO_NSM_EDIT), and the next `nitro-dev
+ * qemu setup` redoes them.
+ */
+export function outdatedSteps(manifest: SetupManifest): string[] {
+  return PRODUCT_STEPS.filter((step) => {
+    const entry = manifest.steps[step.id];
+    return entry !== undefined && entry.recipe !== step.recipe;
+  }).map((step) => step.title);
+}
+
 const STEP_TITLES: Record<'prerequisites' | 'apt' | 'download' | 'guest', string> = {
   prerequisites: 'prerequisites',
   apt: 'package lists (trixie, sid)',

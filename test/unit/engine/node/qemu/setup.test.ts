@@ -15,6 +15,7 @@ import {
   VIRTIO_NSM_EDIT,
   debianMirrorOf,
   editVirtioNsm,
+  outdatedSteps,
   packageOfFile,
   readSetupManifest,
   runQemuSetup,
@@ -343,6 +344,21 @@ describe('(unit) nitro-dev qemu setup (engine)', function () {
     assert.ok(source.includes('virtqueue_unpop(vq, out_elem, 0);\n        return;'), source);
     assert.ok(!source.includes('Expected response buffer after request buffer'), source);
     assert.equal(source, `static void handle_input(void)\n{\n${VIRTIO_NSM_EDIT.edited}\n}\n`);
+  });
+
+  it('outdatedSteps names the steps an earlier setup made with another recipe (a QEMU without the edit)', async () => {
+    await runQemuSetup(optionsFor(fakeRunner().runner));
+    const layout = qemuCacheLayout(path.join(dir, 'cache'));
+    const manifest = await readSetupManifest(layout.manifest);
+    assert.ok(manifest);
+    assert.deepEqual(outdatedSteps(manifest), []);
+    const qemu = manifest.steps.qemu;
+    assert.ok(qemu);
+    const earlier = { ...manifest, steps: { ...manifest.steps, qemu: { ...qemu, recipe: 'v1 configure; ninja' } } };
+    assert.deepEqual(outdatedSteps(earlier), ['QEMU with the nitro-enclave machine']);
+    // A step the manifest does not record is missing, not outdated.
+    const { kernel: _kernel, ...withoutKernel } = earlier.steps;
+    assert.deepEqual(outdatedSteps({ ...earlier, steps: withoutKernel }), ['QEMU with the nitro-enclave machine']);
   });
 
   it('editVirtioNsm edits the block once, and refuses a source without it or with it twice', () => {
