@@ -53,7 +53,13 @@ describe('(unit) nitro-dev qemu', function () {
     await fs.mkdir(layout.firmwareDir, { recursive: true });
     await write(
       layout.manifest,
-      JSON.stringify({ setupVersion: 1, date: '2026-12-07T00:00:00.000Z', steps: { kernel: {} }, lastRun: [] }),
+      // A kernel an earlier setup built with another recipe.
+      JSON.stringify({
+        setupVersion: 1,
+        date: '2026-12-07T00:00:00.000Z',
+        steps: { kernel: { recipe: 'v0 an earlier kernel config' } },
+        lastRun: [],
+      }),
     );
     const { out, io } = capture({ PATH: '/nonexistent' }, dir);
     assert.equal(await runCli(['qemu', 'status', '--cache', 'cache', '--json'], io), 0, out.stderr);
@@ -67,6 +73,7 @@ describe('(unit) nitro-dev qemu', function () {
       'nitroEnclave',
       'accelerator',
       'setup',
+      'outdated',
       'usable',
     ]);
     assert.equal(status.cacheDir, cache);
@@ -78,7 +85,8 @@ describe('(unit) nitro-dev qemu', function () {
     assert.equal(status.accelerator?.name, 'tcg');
     assert.match(String(status.accelerator?.reason), /KVM internal error|\/dev\/kvm/);
     assert.deepEqual(status.setup, { date: '2026-12-07T00:00:00.000Z' });
-    assert.equal(status.usable, true);
+    assert.deepEqual(status.outdated, ['the test kernel from linux-source-6.12']);
+    assert.equal(status.usable, true, 'an outdated tool is a warning, not a failure');
 
     // The text form.
     const text = capture({ PATH: '/nonexistent' }, dir);
@@ -86,6 +94,10 @@ describe('(unit) nitro-dev qemu', function () {
     assert.match(text.out.stdout, /^Cache folder: .* \(set up 2026-12-07T00:00:00\.000Z\)\n/);
     assert.match(text.out.stdout, /\n\[ ok \] nitro-enclave machine: available \(QEMU 10\.0\.13\)\n/);
     assert.match(text.out.stdout, /\n\[ ok \] accelerator: TCG \(.+\)\n/);
+    assert.match(
+      text.out.stdout,
+      /\n\[warn\] the test kernel from linux-source-6\.12: made by an earlier setup; `nitro-dev qemu setup` makes it again\n$/,
+    );
   });
 
   it('status: what is missing, exit 1; no QEMU means no machine check or probe', async () => {
