@@ -141,7 +141,7 @@ export {
   type UnsignedMarkers,
 } from './attestation/unsigned';
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './attestation/roots';
-export { pcrMeaning, expectedPcrsOf } from './attestation/pcrs';
+export { pcrMeaning, pcrIsReserved, expectedPcrsOf } from './attestation/pcrs';
 export { scanCbor, CborScanError } from './util/cborScan';
 export {
   nameToString,

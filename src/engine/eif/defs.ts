@@ -84,6 +84,11 @@ function pcrIndex(pcr: number | string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** Whether an enclave's PCR `pcr` measures something of its own (0-4 and 8), not reserved or application-defined. */
+export function enclavePcrIsDefined(pcr: number | string): boolean {
+  return ENCLAVE_PCRS[pcrIndex(pcr)] !== undefined;
+}
+
 /** What PCR `pcr` (an index or a name such as `PCR0`) of an enclave measures: `Enclave image file`, ... */
 export function enclavePcrMeaning(pcr: number | string): string {
   const index = pcrIndex(pcr);

@@ -4,6 +4,7 @@
 import {
   LinkCache,
   fromUtf8,
+  pcrIsReserved,
   pcrMeaning,
   toHex,
   verifyAttestation,
@@ -464,13 +465,11 @@ export function toAttestationViewModel(report: VerifyReport, context: ViewContex
   const pcrs: PcrView[] = doc
     ? [...doc.pcrs].map(([index, value]) => {
         const e = expected.get(index);
-        const meaning = pcrMeaning(index, doc.kind);
         return {
           index,
           name: `PCR${index}`,
-          meaning,
-          // The engine's meanings are English by design: the page is told by this flag, not by the text.
-          reserved: meaning === 'Reserved' || meaning === 'Application-defined',
+          meaning: pcrMeaning(index, doc.kind),
+          reserved: pcrIsReserved(index, doc.kind),
           value: toHex(value),
           allZero: value.every((b) => b === 0),
           ...(e ? { expected: { value: e.expected, match: e.match } } : {}),

@@ -117,7 +117,7 @@ export class EnclaveTaskTerminal implements vscode.Pseudoterminal {
     let code: number;
     try {
       const { parentId, request } = await this.plan();
-      if (this.stopping) throw new TaskRefusal(130, 'Cancelled before the enclave started.');
+      if (this.stopping) throw new TaskRefusal(130, vscode.l10n.t('Cancelled before the enclave started.'));
       this.line(`\x1b[2m${vscode.l10n.t('> run-enclave on {0}: {1}', parentId, describeRequest(request))}\x1b[0m`);
       const run = await this.deps.backends.runEnclave(parentId, request, { cancellation: this.cancel.token });
       this.started = { parentId, run };

@@ -1,7 +1,14 @@
 // The PCRs in words, from one home (eif/defs.ts for an enclave's, attestation/pcrs.ts for a
 // NitroTPM's), and the PCRs an image makes an attestation document carry.
 import * as assert from 'node:assert/strict';
-import { IMAGE_PCRS, enclavePcrContents, enclavePcrMeaning, expectedPcrsOf, pcrMeaning } from '../../../../src/engine';
+import {
+  IMAGE_PCRS,
+  enclavePcrContents,
+  enclavePcrMeaning,
+  expectedPcrsOf,
+  pcrIsReserved,
+  pcrMeaning,
+} from '../../../../src/engine';
 
 describe('(unit) PCR meanings', () => {
   it('names an enclave PCR alike by index and by name', () => {
@@ -35,6 +42,21 @@ describe('(unit) PCR meanings', () => {
     assert.equal(pcrMeaning(16, 'nitrotpm'), 'Debug');
     assert.equal(pcrMeaning(23, 'nitrotpm'), 'Application support');
     assert.equal(pcrMeaning(17, 'nitrotpm'), 'Reserved');
+  });
+
+  it('pcrIsReserved says as data what pcrMeaning says as Reserved or Application-defined, for both kinds', () => {
+    for (const kind of ['enclave', 'nitrotpm'] as const)
+      for (let i = 0; i < 32; i++)
+        assert.equal(
+          pcrIsReserved(i, kind),
+          ['Reserved', 'Application-defined'].includes(pcrMeaning(i, kind)),
+          `${kind} PCR${i}`,
+        );
+    assert.equal(pcrIsReserved(4), false);
+    assert.equal(pcrIsReserved(5), true);
+    assert.equal(pcrIsReserved(16), true);
+    assert.equal(pcrIsReserved(12, 'nitrotpm'), false);
+    assert.equal(pcrIsReserved(17, 'nitrotpm'), true);
   });
 });
 

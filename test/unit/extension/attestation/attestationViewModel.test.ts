@@ -158,6 +158,7 @@ describe('(unit) Attestation Document Viewer view model', () => {
           assert.equal(p.value, exp.pcrs[String(p.index)], p.name);
           assert.equal(p.name, `PCR${p.index}`);
           assert.equal(p.meaning, pcrMeaning(p.index));
+          assert.equal(p.reserved, ![0, 1, 2, 3, 4, 8].includes(p.index), p.name);
           assert.equal(p.allZero, /^0+$/.test(p.value), p.name);
           assert.equal(p.expected, undefined, 'nothing compared');
         }
